@@ -1,0 +1,52 @@
+"""microframework: an async web framework on raw ASGI with the Flask API you know."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+from markupsafe import escape
+
+from . import json as json
+from .app import Microframework
+from .config import Config
+from .ctx import after_this_request
+from .ctx import copy_current_app_context
+from .ctx import copy_current_request_context
+from .ctx import has_app_context
+from .ctx import has_request_context
+from .globals import current_app
+from .globals import g
+from .globals import request
+from .helpers import abort
+from .helpers import make_response
+from .helpers import redirect
+from .helpers import url_for
+from .json import jsonify
+from .typing import ResponseReturnValue
+from .wrappers import Request
+from .wrappers import Response
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Config",
+    "Markup",
+    "Microframework",
+    "Request",
+    "Response",
+    "ResponseReturnValue",
+    "abort",
+    "after_this_request",
+    "copy_current_app_context",
+    "copy_current_request_context",
+    "current_app",
+    "escape",
+    "g",
+    "has_app_context",
+    "has_request_context",
+    "json",
+    "jsonify",
+    "make_response",
+    "redirect",
+    "request",
+    "url_for",
+]

@@ -1,0 +1,222 @@
+"""``_dispatch.py``: turns one ASGI connection into a response.
+
+Owns the only per-request task we ever start (the disconnect watcher, and only while a
+streamed body is being sent). A bytes response goes out as exactly two messages. The
+hot path reads the compiled tables the app built at freeze time and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+from typing import TYPE_CHECKING
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing.exceptions import RequestRedirect
+
+from .ctx import AppContext
+from .exceptions import ClientDisconnected
+from .globals import _cv_app
+
+if TYPE_CHECKING:
+    from .app import Microframework
+    from .app import _Chain
+    from .app import _Compiled
+    from .typing import Receive
+    from .typing import Scope
+    from .typing import Send
+    from .wrappers.request import Request
+    from .wrappers.response import Response
+
+# Statuses that never carry a body (RFC 9110 6.4.1).
+_NO_BODY_STATUS = frozenset({204, 304})
+
+
+def match_request(compiled: _Compiled, ctx: AppContext, request: Request, websocket: bool) -> Any:
+    """Bind the adapter for this host and match the path; errors land on the request."""
+    host = None
+    for name, value in request.scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    try:
+        adapter = compiled.adapters.get(host, request.scheme, request.root_path, request.server)
+        ctx.url_adapter = adapter
+        rule, args = adapter.match(
+            request.path, request.method, websocket=websocket, return_rule=True
+        )
+    except RequestRedirect:
+        # Match again with the query string so the redirect keeps it; rare, so the
+        # common path never decodes the query string.
+        try:
+            adapter.match(
+                request.path,
+                request.method,
+                websocket=websocket,
+                query_args=request.query_string.decode("latin-1"),
+            )
+        except HTTPException as error:
+            request.routing_exception = error
+        return None
+    except HTTPException as error:
+        request.routing_exception = error
+        return None
+    request.url_rule = rule
+    request.view_args = args
+    return compiled.endpoints.get(rule.endpoint)
+
+
+async def handle_http(app: Microframework, scope: Scope, receive: Receive, send: Send) -> None:
+    """Handle one HTTP request from start to teardown."""
+    compiled = app._compiled or app._freeze()
+    request = app.request_class(scope, receive, app)
+    ctx = AppContext(app, request)
+    token = _cv_app.set(ctx)
+    error: BaseException | None = None
+    chain = compiled.app_chain
+    try:
+        endpoint = match_request(compiled, ctx, request, False)
+        if endpoint is not None:
+            chain = endpoint.chain
+        response = await full_dispatch(app, ctx, request, endpoint, chain)
+        await send_response(app, scope, receive, send, request, response)
+    except ClientDisconnected as disconnect:
+        # Nobody is listening: nothing to send, nothing to log.
+        error = disconnect
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        try:
+            await app._teardown(ctx, error, chain)
+        finally:
+            _cv_app.reset(token)
+
+
+async def full_dispatch(
+    app: Microframework, ctx: AppContext, request: Request, endpoint: Any, chain: _Chain
+) -> Response:
+    """Preprocess, run the view, make and process the response; errors become responses."""
+    try:
+        try:
+            if chain.url_value_preprocessors:
+                for preprocess in chain.url_value_preprocessors:
+                    preprocess(request.endpoint, request.view_args)
+            rv = None
+            for before in chain.before:
+                rv = await before()
+                if rv is not None:
+                    break
+            if rv is None:
+                if request.routing_exception is not None:
+                    raise request.routing_exception
+                if request.method == "OPTIONS" and endpoint.automatic_options:
+                    rv = app.make_default_options_response(ctx)
+                else:
+                    rv = await endpoint.view(**request.view_args)  # type: ignore[arg-type]
+        except ClientDisconnected:
+            raise
+        except Exception as exc:
+            rv = await app.handle_user_exception(exc, ctx)
+        response = app._make_response(rv, request)
+        return await app._process_response(response, ctx, chain)
+    except ClientDisconnected:
+        raise
+    except Exception as exc:
+        return await app.handle_exception(exc, ctx, chain)
+
+
+async def send_response(
+    app: Microframework,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    request: Request,
+    response: Response,
+) -> None:
+    """Send *response*: two messages for bytes, a watched stream for iterables."""
+    status = response.status_code
+    await send(
+        {"type": "http.response.start", "status": status, "headers": response.asgi_headers()}
+    )
+    data = response._data
+    if request.method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if data is None:
+            await response._close_body()
+        return
+    if data is not None:
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+        return
+    await _send_stream(app, receive, send, request, response)
+
+
+async def _send_stream(
+    app: Microframework, receive: Receive, send: Send, request: Request, response: Response
+) -> None:
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 - we are always inside a task here
+    disconnected = False
+
+    async def watch() -> None:
+        nonlocal disconnected
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected = True
+                task.cancel()
+                return
+
+    # Watching consumes receive(); only do it once nobody else needs the body.
+    watcher = asyncio.create_task(watch()) if request._body_finished() else None
+    try:
+        async for chunk in response.iter_encoded():
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except asyncio.CancelledError:
+        if disconnected:
+            task.uncancel()
+            raise ClientDisconnected() from None
+        raise
+    except OSError as exc:
+        # Some servers raise from send() once the peer is gone.
+        raise ClientDisconnected() from exc
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await watcher
+
+
+async def handle_lifespan(app: Microframework, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the ASGI lifespan protocol: startup hooks, then shutdown hooks."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await app.startup(scope.get("state"))
+            except Exception as exc:
+                app.logger.exception("Startup failed")
+                await send({"type": "lifespan.startup.failed", "message": _describe(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await app.shutdown()
+            except Exception as exc:
+                app.logger.exception("Shutdown failed")
+                await send({"type": "lifespan.shutdown.failed", "message": _describe(exc)})
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def reject_websocket(send: Send) -> None:
+    """Close a websocket before accepting it; the server answers 403."""
+    await send({"type": "websocket.close", "code": 1008, "reason": ""})

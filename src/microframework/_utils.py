@@ -1,0 +1,70 @@
+"""Small pure helpers: coroutine detection, running sync code in a thread, root paths.
+
+Rule: imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import inspect
+import os
+import sys
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def is_async_callable(func: Any) -> bool:
+    """True if calling *func* returns an awaitable we should await.
+
+    Looks through ``functools.partial`` and callable objects, so the decision can be made
+    once at registration time rather than per call.
+    """
+    while isinstance(func, functools.partial):
+        func = func.func
+    if inspect.iscoroutinefunction(func):
+        return True
+    call = getattr(func, "__call__", None)  # noqa: B004 - we want the bound method
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def run_sync(func: Callable[P, T]) -> Callable[P, Awaitable[T]]:
+    """Wrap a sync callable so it runs in a worker thread with the context copied.
+
+    ``asyncio.to_thread`` copies the current ``contextvars`` context, so globals such as
+    ``request`` keep working inside the thread.
+    """
+
+    @functools.wraps(func)
+    async def _wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(func, *args, **kwargs)
+
+    return _wrapper
+
+
+def ensure_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Return *func* unchanged if it is async, else a thread-running wrapper."""
+    if is_async_callable(func):
+        return func
+    return run_sync(func)
+
+
+def get_root_path(import_name: str) -> str:
+    """Return the folder of the module or package *import_name*, like Flask does."""
+    mod = sys.modules.get(import_name)
+    if mod is not None and getattr(mod, "__file__", None) is not None:
+        return os.path.dirname(os.path.abspath(mod.__file__))  # type: ignore[arg-type]
+    try:
+        spec = importlib.util.find_spec(import_name)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or spec.origin in (None, "namespace", "built-in", "frozen"):
+        return os.getcwd()
+    return os.path.dirname(os.path.abspath(spec.origin))  # type: ignore[arg-type]

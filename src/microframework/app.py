@@ -1,0 +1,861 @@
+"""``Microframework``: the app. Registration, freeze-and-compile, responses, errors, lifespan.
+
+Rule: registration only records (see ``scaffold.py``). The first request, or lifespan
+startup, *freezes* the app and compiles everything the hot path reads into ``_Compiled``:
+endpoints with their wrapped views and hook chains, and the adapter cache. After that,
+registration raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterable
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from datetime import timedelta
+from inspect import isasyncgen
+from inspect import isgenerator
+from types import TracebackType
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+from urllib.parse import quote as _url_quote
+
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import Aborter
+from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequestKeyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import InternalServerError
+from werkzeug.routing import BuildError
+from werkzeug.routing import MapAdapter
+from werkzeug.routing.exceptions import RequestRedirect
+from werkzeug.routing.exceptions import RoutingException
+from werkzeug.utils import cached_property
+
+from . import _dispatch
+from ._utils import ensure_async
+from ._utils import run_sync
+from .config import Config
+from .config import ConfigAttribute
+from .ctx import AppContext
+from .ctx import _AppCtxGlobals
+from .globals import _cv_app
+from .json.provider import DefaultJSONProvider
+from .json.provider import JSONProvider
+from .routing import AdapterCache
+from .routing import Map
+from .routing import Rule
+from .scaffold import Scaffold
+from .scaffold import _endpoint_from_view_func
+from .scaffold import _methods_of
+from .scaffold import setupmethod
+from .wrappers.request import Request
+from .wrappers.response import Response
+
+if TYPE_CHECKING:
+    import logging
+
+    from .testing import MicroframeworkClient
+    from .testing import TestApp
+    from .typing import Receive
+    from .typing import Scope
+    from .typing import Send
+
+F = TypeVar("F", bound=Callable[..., Any])
+_sentinel: Any = object()
+
+
+class _Chain:
+    """The hooks one blueprint path runs, in run order, already wrapped as async."""
+
+    __slots__ = ("url_value_preprocessors", "before", "after", "teardown")
+
+    def __init__(
+        self,
+        url_value_preprocessors: tuple[Callable[..., Any], ...],
+        before: tuple[Callable[[], Awaitable[Any]], ...],
+        after: tuple[Callable[[Response], Awaitable[Response]], ...],
+        teardown: tuple[Callable[[BaseException | None], Awaitable[Any]], ...],
+    ) -> None:
+        self.url_value_preprocessors = url_value_preprocessors
+        self.before = before
+        self.after = after
+        self.teardown = teardown
+
+
+class _Endpoint:
+    """A compiled endpoint: the view as an async callable and its hook chain."""
+
+    __slots__ = ("view", "chain", "automatic_options")
+
+    def __init__(
+        self, view: Callable[..., Awaitable[Any]], chain: _Chain, automatic_options: bool
+    ) -> None:
+        self.view = view
+        self.chain = chain
+        self.automatic_options = automatic_options
+
+
+class _Compiled:
+    """Everything the request path reads, built once at freeze."""
+
+    __slots__ = ("endpoints", "chains", "app_chain", "adapters", "teardown_appcontext")
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, _Endpoint] = {}
+        self.chains: dict[str | None, _Chain] = {}
+        self.app_chain: _Chain
+        self.adapters: AdapterCache
+        self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
+
+
+def _blueprint_path(name: str | None) -> tuple[str, ...]:
+    """``"a.b"`` -> ``("a.b", "a")``: the blueprint and its parents, innermost first."""
+    if not name:
+        return ()
+    parts = name.split(".")
+    return tuple(".".join(parts[:i]) for i in range(len(parts), 0, -1))
+
+
+class Microframework(Scaffold):
+    """The application: an ASGI callable with Flask's API, async throughout."""
+
+    request_class: type[Request] = Request
+    response_class: type[Response] = Response
+    config_class: type[Config] = Config
+    url_rule_class: type[Rule] = Rule
+    url_map_class: type[Map] = Map
+    app_ctx_globals_class: type[_AppCtxGlobals] = _AppCtxGlobals
+    json_provider_class: type[JSONProvider] = DefaultJSONProvider
+    aborter_class: type[Aborter] = Aborter
+    test_client_class: type[MicroframeworkClient] | None = None
+    test_app_class: type[TestApp] | None = None
+
+    debug = ConfigAttribute[bool]("DEBUG")
+    testing = ConfigAttribute[bool]("TESTING")
+    secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
+
+    default_config: dict[str, Any] = {
+        "APPLICATION_ROOT": "/",
+        "BACKGROUND_TASK_SHUTDOWN_TIMEOUT": 5,
+        "BODY_TIMEOUT": 60,
+        "DEBUG": None,
+        "JSON_SORT_KEYS": True,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "MAX_COOKIE_SIZE": 4093,
+        "MAX_FORM_MEMORY_SIZE": 500_000,
+        "MAX_FORM_PARTS": 1_000,
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
+        "PREFER_SECURE_URLS": False,
+        "PREFERRED_URL_SCHEME": "http",
+        "PROPAGATE_EXCEPTIONS": None,
+        "PROVIDE_AUTOMATIC_OPTIONS": True,
+        "RESPONSE_TIMEOUT": 60,
+        "SECRET_KEY": None,
+        "SECRET_KEY_FALLBACKS": None,
+        "SEND_FILE_MAX_AGE_DEFAULT": None,
+        "SERVER_NAME": None,
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_NAME": "session",
+        "SESSION_COOKIE_PARTITIONED": False,
+        "SESSION_COOKIE_PATH": None,
+        "SESSION_COOKIE_SAMESITE": None,
+        "SESSION_COOKIE_SECURE": False,
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "TEMPLATES_AUTO_RELOAD": None,
+        "TESTING": False,
+        "TRAP_BAD_REQUEST_ERRORS": None,
+        "TRAP_HTTP_EXCEPTIONS": False,
+        "TRUSTED_HOSTS": None,
+    }
+
+    def __init__(
+        self,
+        import_name: str,
+        static_url_path: str | None = None,
+        static_folder: str | os.PathLike[str] | None = "static",
+        static_host: str | None = None,
+        host_matching: bool = False,
+        subdomain_matching: bool = False,
+        template_folder: str | os.PathLike[str] | None = "templates",
+        instance_path: str | None = None,
+        instance_relative_config: bool = False,
+        root_path: str | None = None,
+    ) -> None:
+        super().__init__(
+            import_name,
+            static_folder=static_folder,
+            static_url_path=static_url_path,
+            template_folder=template_folder,
+            root_path=root_path,
+        )
+        if instance_path is None:
+            instance_path = os.path.join(self.root_path, "instance")
+        elif not os.path.isabs(instance_path):
+            raise ValueError("instance_path must be an absolute path")
+        self.instance_path = instance_path
+        self.config = self.make_config(instance_relative_config)
+        self.json: JSONProvider = self.json_provider_class(self)
+        self.aborter = self.aborter_class()
+        self.url_map = self.url_map_class(host_matching=host_matching)
+        self.subdomain_matching = subdomain_matching
+        self.static_host = static_host
+        self.teardown_appcontext_funcs: list[Callable[..., Any]] = []
+        self.before_serving_funcs: list[Callable[[], Any]] = []
+        self.after_serving_funcs: list[Callable[[], Any]] = []
+        self.while_serving_gens: list[Callable[[], AsyncGenerator[Any, None]]] = []
+        self.url_build_error_handlers: list[Callable[..., Any]] = []
+        self.blueprints: dict[str, Any] = {}
+        self.extensions: dict[str, Any] = {}
+        #: Shared state for the app's lifetime; becomes the ASGI lifespan ``state``.
+        self.state: dict[str, Any] = {}
+        self._compiled: _Compiled | None = None
+        self._running_gens: list[AsyncGenerator[Any, None]] = []
+
+    # -- identity and setup ---------------------------------------------------
+    @cached_property
+    def name(self) -> str:
+        """The app's name: the import name, or the script's name when run directly."""
+        if self.import_name == "__main__":
+            main_file = getattr(sys.modules["__main__"], "__file__", None)
+            if main_file is None:
+                return "__main__"
+            return os.path.splitext(os.path.basename(main_file))[0]
+        return self.import_name
+
+    @cached_property
+    def logger(self) -> logging.Logger:
+        """The app's logger, named after the app."""
+        from .logging import create_logger
+
+        return create_logger(self)
+
+    def make_config(self, instance_relative: bool = False) -> Config:
+        """Build the ``config`` with defaults; ``DEBUG`` follows ``MICROFRAMEWORK_DEBUG``."""
+        defaults = dict(self.default_config)
+        defaults["DEBUG"] = os.environ.get("MICROFRAMEWORK_DEBUG", "") not in ("", "0", "false")
+        root = self.instance_path if instance_relative else self.root_path
+        return self.config_class(root, defaults)
+
+    @property
+    def got_first_request(self) -> bool:
+        """True once the app has been frozen by its first request or startup."""
+        return self._compiled is not None
+
+    def _check_setup_finished(self, f_name: str) -> None:
+        if self._compiled is not None:
+            raise AssertionError(
+                f"The setup method '{f_name}' can no longer be called on the application."
+                " It has already handled its first request, any changes will not be"
+                " applied consistently. Make sure all imports, decorators, functions,"
+                " etc. needed to set up the application are done before running it."
+            )
+
+    def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        """Return *func* if it is async, else a wrapper running it in a worker thread."""
+        return ensure_async(func)
+
+    def sync_to_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        """Wrap a sync *func* to run in a worker thread with the context copied."""
+        return run_sync(func)
+
+    # -- registration ---------------------------------------------------------
+    @setupmethod
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Register a URL rule, as Flask's ``add_url_rule``."""
+        if endpoint is None:
+            endpoint = _endpoint_from_view_func(view_func)  # type: ignore[arg-type]
+        options["endpoint"] = endpoint
+        websocket = bool(options.get("websocket", False))
+        methods = _methods_of(options.pop("methods", None), view_func)
+        if websocket:
+            methods = {"GET"}
+        required = set(getattr(view_func, "required_methods", ()))
+        if provide_automatic_options is None:
+            provide_automatic_options = getattr(view_func, "provide_automatic_options", None)
+        if provide_automatic_options is None:
+            provide_automatic_options = (
+                not websocket
+                and "OPTIONS" not in methods
+                and bool(self.config["PROVIDE_AUTOMATIC_OPTIONS"])
+            )
+        if provide_automatic_options:
+            required.add("OPTIONS")
+        url_rule = self.url_rule_class(
+            rule,
+            methods=methods | required,
+            provide_automatic_options=provide_automatic_options,
+            **options,
+        )
+        self.url_map.add(url_rule)
+        if view_func is not None:
+            existing = self.view_functions.get(endpoint)
+            if existing is not None and existing is not view_func:
+                raise AssertionError(
+                    "View function mapping is overwriting an existing endpoint"
+                    f" function: {endpoint}"
+                )
+            self.view_functions[endpoint] = view_func
+
+    @setupmethod
+    def teardown_appcontext(self, func: F) -> F:
+        """Run *func* with the error (or ``None``) when each app context ends."""
+        self.teardown_appcontext_funcs.append(func)
+        return func
+
+    def before_serving(self, func: F) -> F:
+        """Run *func* once at startup, before the first request is served."""
+        self.before_serving_funcs.append(func)
+        return func
+
+    def after_serving(self, func: F) -> F:
+        """Run *func* once at shutdown."""
+        self.after_serving_funcs.append(func)
+        return func
+
+    def while_serving(self, func: F) -> F:
+        """Run an async generator around serving: code before ``yield`` is startup."""
+        self.while_serving_gens.append(func)
+        return func
+
+    # -- freeze and compile ---------------------------------------------------
+    def _freeze(self) -> _Compiled:
+        """Compile the registries into the tables the request path reads."""
+        if self._compiled is not None:
+            return self._compiled
+        compiled = _Compiled()
+        sort_keys = self.config.get("JSON_SORT_KEYS")
+        if sort_keys is not None and isinstance(self.json, DefaultJSONProvider):
+            self.json.sort_keys = bool(sort_keys)
+        compiled.app_chain = self._compile_chain(None, compiled)
+        for rule in self.url_map.iter_rules():
+            view = self.view_functions.get(rule.endpoint)
+            if view is None:
+                continue
+            blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
+            compiled.endpoints[rule.endpoint] = _Endpoint(
+                self.ensure_async(view),
+                self._compile_chain(blueprint, compiled),
+                bool(getattr(rule, "provide_automatic_options", False)),
+            )
+        compiled.adapters = AdapterCache(
+            self.url_map,
+            server_name=self.config["SERVER_NAME"],
+            subdomain_matching=self.subdomain_matching,
+            trusted_hosts=self.config["TRUSTED_HOSTS"],
+        )
+        compiled.teardown_appcontext = tuple(
+            self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs)
+        )
+        self._compiled = compiled
+        return compiled
+
+    def _compile_chain(self, blueprint: str | None, compiled: _Compiled) -> _Chain:
+        chain = compiled.chains.get(blueprint)
+        if chain is not None:
+            return chain
+        inner_first = (*_blueprint_path(blueprint), None)
+        outer_first = tuple(reversed(inner_first))
+        wrap = self.ensure_async
+        chain = _Chain(
+            tuple(f for name in outer_first for f in self.url_value_preprocessors[name]),
+            tuple(wrap(f) for name in outer_first for f in self.before_request_funcs[name]),
+            tuple(
+                wrap(f) for name in inner_first for f in reversed(self.after_request_funcs[name])
+            ),
+            tuple(
+                wrap(f)
+                for name in inner_first
+                for f in reversed(self.teardown_request_funcs[name])
+            ),
+        )
+        compiled.chains[blueprint] = chain
+        return chain
+
+    def _chain_for(self, request: Request | None) -> _Chain:
+        compiled = self._freeze()
+        if request is None:
+            return compiled.app_chain
+        return self._compile_chain(request.blueprint, compiled)
+
+    # -- ASGI -----------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point."""
+        await self.asgi_app(scope, receive, send)
+
+    async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app proper; wrap this attribute to add middleware."""
+        kind = scope["type"]
+        if kind == "http":
+            await _dispatch.handle_http(self, scope, receive, send)
+        elif kind == "websocket":
+            await _dispatch.reject_websocket(send)
+        elif kind == "lifespan":
+            await _dispatch.handle_lifespan(self, scope, receive, send)
+        else:
+            raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+    # -- responses ------------------------------------------------------------
+    async def make_response(self, rv: Any) -> Response:
+        """Turn a view's return value into a response (``await`` it, as in Quart)."""
+        ctx = _cv_app.get(None)
+        return self._make_response(rv, ctx.request if ctx is not None else None)
+
+    def _make_response(self, rv: Any, request: Request | None) -> Response:
+        status = headers = None
+        if isinstance(rv, tuple):
+            length = len(rv)
+            if length == 3:
+                rv, status, headers = rv
+            elif length == 2:
+                if isinstance(rv[1], Headers | Mapping | tuple | list):
+                    rv, headers = rv
+                else:
+                    rv, status = rv
+            else:
+                raise TypeError(
+                    f"{_culprit(request)} returned a tuple of {length} items; expected"
+                    " (body, status, headers), (body, status) or (body, headers)"
+                )
+        if rv is None:
+            raise TypeError(
+                f"{_culprit(request)} did not return a valid response: it returned None"
+                " or ended without a return statement"
+            )
+        response_class = self.response_class
+        if isinstance(rv, response_class):
+            pass
+        elif isinstance(rv, str | bytes | bytearray):
+            rv = response_class(rv, status=status, headers=headers)
+            status = headers = None
+        elif isinstance(rv, dict | list):
+            rv = self.json.response(rv)
+        elif isinstance(rv, HTTPException):
+            rv = self._response_from_http_exception(rv)
+        elif isasyncgen(rv) or isgenerator(rv) or isinstance(rv, AsyncIterable | Iterator):
+            rv = response_class(rv, status=status, headers=headers)
+            status = headers = None
+        elif isinstance(rv, Response):
+            pass
+        else:
+            raise TypeError(
+                f"{_culprit(request)} returned {type(rv).__name__}; expected str, bytes,"
+                " dict, list, a Response, a (async) generator, an HTTPException, or a"
+                " tuple of (body, status, headers)"
+            )
+        if status is not None:
+            if isinstance(status, str | bytes):
+                rv.status = status.decode() if isinstance(status, bytes) else status
+            else:
+                rv.status_code = int(status)
+        if headers:
+            rv.headers.update(headers)
+        return rv  # type: ignore[no-any-return]
+
+    def _response_from_http_exception(self, error: HTTPException) -> Response:
+        existing = error.response
+        if isinstance(existing, Response):
+            return existing
+        if isinstance(error, RequestRedirect):
+            from .helpers import redirect
+
+            return redirect(error.new_url, error.code, Response=self.response_class)
+        return self.response_class(
+            error.get_body(), status=error.code or 500, headers=error.get_headers()
+        )
+
+    def make_default_options_response(self, ctx: AppContext | None = None) -> Response:
+        """The answer to an automatic ``OPTIONS`` request: an ``Allow`` header."""
+        ctx = ctx or _cv_app.get(None)
+        if ctx is None or ctx.request is None or ctx.url_adapter is None:
+            raise RuntimeError("make_default_options_response needs a request context")
+        response = self.response_class()
+        response.allow.update(ctx.url_adapter.allowed_methods(ctx.request.path))
+        return response
+
+    async def _process_response(self, response: Response, ctx: AppContext, chain: _Chain) -> Response:
+        if ctx._after_request_functions:
+            for func in ctx._after_request_functions:
+                response = await self.ensure_async(func)(response)
+        for after in chain.after:
+            response = await after(response)
+            if not isinstance(response, Response):
+                raise TypeError(
+                    f"an after_request function returned {type(response).__name__};"
+                    " it must return the response"
+                )
+        return response
+
+    async def process_response(self, response: Response) -> Response:
+        """Run ``after_this_request`` and ``after_request`` functions on *response*."""
+        ctx = _cv_app.get(None)
+        if ctx is None:
+            raise RuntimeError("process_response needs a request context")
+        return await self._process_response(response, ctx, self._chain_for(ctx.request))
+
+    # -- errors ---------------------------------------------------------------
+    def trap_http_exception(self, error: Exception) -> bool:
+        """True if *error* should propagate like an unhandled error (for debugging)."""
+        if self.config["TRAP_HTTP_EXCEPTIONS"]:
+            return True
+        trap_bad_request = self.config["TRAP_BAD_REQUEST_ERRORS"]
+        if trap_bad_request is None and self.debug and isinstance(error, BadRequestKeyError):
+            return True
+        if trap_bad_request:
+            return isinstance(error, BadRequest)
+        return False
+
+    def _find_error_handler(
+        self, error: BaseException, blueprints: list[str]
+    ) -> Callable[..., Any] | None:
+        code = error.code if isinstance(error, HTTPException) else None
+        codes = (code, None) if code is not None else (None,)
+        spec = self.error_handler_spec
+        mro = type(error).__mro__
+        for c in codes:
+            for name in (*blueprints, None):
+                handler_map = spec[name][c] if name in spec else {}
+                if not handler_map:
+                    continue
+                for cls in mro:
+                    handler = handler_map.get(cls)
+                    if handler is not None:
+                        return handler
+        return None
+
+    async def handle_http_exception(self, error: HTTPException, ctx: AppContext | None = None) -> Any:
+        """Find and run the handler for an HTTP error, or return the error itself."""
+        if error.code is None or isinstance(error, RoutingException):
+            return error
+        blueprints = ctx.request.blueprints if ctx is not None and ctx.request is not None else []
+        handler = self._find_error_handler(error, blueprints)
+        if handler is None:
+            return error
+        return await self.ensure_async(handler)(error)
+
+    async def handle_user_exception(self, error: Exception, ctx: AppContext | None = None) -> Any:
+        """Handle an error raised by a hook or view; re-raise it if nothing handles it."""
+        ctx = ctx or _cv_app.get(None)
+        if isinstance(error, BadRequestKeyError) and (
+            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
+        ):
+            error.show_exception = True
+        if isinstance(error, HTTPException) and not self.trap_http_exception(error):
+            return await self.handle_http_exception(error, ctx)
+        blueprints = ctx.request.blueprints if ctx is not None and ctx.request is not None else []
+        handler = self._find_error_handler(error, blueprints)
+        if handler is None:
+            raise error
+        return await self.ensure_async(handler)(error)
+
+    async def handle_exception(
+        self, error: Exception, ctx: AppContext | None = None, chain: Any = None
+    ) -> Response:
+        """Turn an unhandled error into a logged 500, or re-raise it when propagating."""
+        ctx = ctx or _cv_app.get(None)
+        propagate = self.config["PROPAGATE_EXCEPTIONS"]
+        if propagate is None:
+            propagate = self.testing or self.debug
+        if propagate:
+            raise error
+        self.log_exception((type(error), error, error.__traceback__))
+        server_error = InternalServerError(original_exception=error)
+        request = ctx.request if ctx is not None else None
+        handler = self._find_error_handler(server_error, request.blueprints if request else [])
+        rv: Any = server_error
+        if handler is not None:
+            rv = await self.ensure_async(handler)(server_error)
+        response = self._make_response(rv, request)
+        if ctx is None:
+            return response
+        try:
+            return await self._process_response(response, ctx, chain or self._chain_for(request))
+        except Exception:
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+            return response
+
+    def log_exception(
+        self,
+        exc_info: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> None:
+        """Log an unhandled exception (override to change how)."""
+        ctx = _cv_app.get(None)
+        where = "request"
+        if ctx is not None and ctx.request is not None:
+            where = f"request {ctx.request.method} {ctx.request.path}"
+        elif ctx is not None and ctx.websocket is not None:
+            where = f"websocket {ctx.websocket.path}"
+        self.logger.error(f"Exception on {where}", exc_info=exc_info)
+
+    # -- teardown ---------------------------------------------------------------
+    async def _teardown(
+        self, ctx: AppContext, error: BaseException | None, chain: _Chain | None = None
+    ) -> None:
+        """Run request teardown (for request contexts) then app-context teardown.
+
+        Every function runs; one that raises is logged and the rest still run.
+        """
+        if ctx.request is not None:
+            if chain is None:
+                chain = self._chain_for(ctx.request)
+            for func in chain.teardown:
+                await self._run_teardown(func, error)
+        compiled = self._compiled
+        funcs = (
+            compiled.teardown_appcontext
+            if compiled is not None
+            else tuple(self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs))
+        )
+        for func in funcs:
+            await self._run_teardown(func, error)
+
+    async def _run_teardown(self, func: Callable[..., Awaitable[Any]], error: BaseException | None) -> None:
+        try:
+            await func(error)
+        except Exception:
+            self.logger.exception("Error in teardown function %r", func)
+
+    async def _signal_app_context(self, event: str, ctx: AppContext) -> None:
+        """Hook for the app-context signals (sent by ``signals.py`` when it exists)."""
+
+    # -- contexts -------------------------------------------------------------
+    def app_context(self) -> AppContext:
+        """An app context: ``async with app.app_context(): ...``."""
+        return AppContext(self)
+
+    def request_context(self, request: Request) -> AppContext:
+        """A context for *request*: ``async with app.request_context(req): ...``."""
+        return AppContext(self, request)
+
+    def _prepare_context(self, ctx: AppContext) -> None:
+        # A context pushed by hand (tests, request_context) gets routing as a real
+        # request would, so url_for and request.endpoint work.
+        compiled = self._freeze()
+        if ctx.request is not None:
+            _dispatch.match_request(compiled, ctx, ctx.request, False)
+
+    def test_request_context(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        headers: Any = None,
+        query_string: Any = None,
+        scheme: str = "http",
+        data: bytes | str | None = None,
+        form: Any = None,
+        json: Any = _sentinel,
+        root_path: str = "",
+        http_version: str = "1.1",
+        scope_base: dict[str, Any] | None = None,
+        auth: Any = None,
+        subdomain: str | None = None,
+    ) -> AppContext:
+        """A request context for a made-up request, for tests and shells."""
+        from .testing.utils import make_test_body_with_headers
+        from .testing.utils import make_test_headers_path_and_query_string
+        from .testing.utils import make_test_scope
+
+        headers, path, query_bytes = make_test_headers_path_and_query_string(
+            self, path, headers, query_string, auth, subdomain
+        )
+        kwargs: dict[str, Any] = {"data": data, "form": form, "app": self}
+        if json is not _sentinel:
+            kwargs["json"] = json
+        body, body_headers = make_test_body_with_headers(**kwargs)
+        headers.update(body_headers)
+        scope = make_test_scope(
+            "http", path, method, headers, query_bytes, scheme, root_path, http_version, scope_base
+        )
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return self.request_context(self.request_class(scope, receive, self))
+
+    # -- URLs -----------------------------------------------------------------
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """An adapter for building URLs outside a request (needs ``SERVER_NAME``)."""
+        if request is not None:
+            ctx = _cv_app.get(None)
+            return ctx.url_adapter if ctx is not None else None
+        server_name = self.config["SERVER_NAME"]
+        if server_name is None:
+            return None
+        subdomain = None if self.subdomain_matching else (self.url_map.default_subdomain or None)
+        return self.url_map.bind(
+            server_name,
+            script_name=self.config["APPLICATION_ROOT"],
+            subdomain=subdomain,
+            url_scheme=self.config["PREFERRED_URL_SCHEME"],
+        )
+
+    def url_for(
+        self,
+        endpoint: str,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values: Any,
+    ) -> str:
+        """Build the URL of *endpoint*; see :func:`microframework.url_for`."""
+        ctx = _cv_app.get(None)
+        current = None if ctx is None else (ctx.request or ctx.websocket)
+        if current is not None:
+            adapter = ctx.url_adapter  # type: ignore[union-attr]
+            if endpoint[:1] == ".":
+                blueprint = current.blueprint
+                endpoint = f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
+            if _external is None:
+                _external = _scheme is not None
+        else:
+            adapter = ctx.url_adapter if ctx is not None else None
+            if adapter is None:
+                adapter = self.create_url_adapter(None)
+            if adapter is None:
+                raise RuntimeError(
+                    "Unable to build URLs outside an active request without 'SERVER_NAME'"
+                    " configured. Also configure 'APPLICATION_ROOT' and"
+                    " 'PREFERRED_URL_SCHEME' as needed."
+                )
+            if _external is None:
+                _external = True
+        if adapter is None:
+            raise RuntimeError("the current request has no URL adapter (routing failed)")
+        if _scheme is not None and not _external:
+            raise ValueError("When specifying '_scheme', '_external' must be True.")
+        self.inject_url_defaults(endpoint, values)
+        try:
+            rv = adapter.build(
+                endpoint, values, method=_method, url_scheme=_scheme, force_external=_external
+            )
+        except BuildError as error:
+            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
+            return self.handle_url_build_error(error, endpoint, values)
+        if _anchor is not None:
+            rv = f"{rv}#{_url_quote(_anchor, safe='%!#$&()*+,/:;=?@')}"
+        return rv
+
+    def inject_url_defaults(self, endpoint: str, values: dict[str, Any]) -> None:
+        """Let ``url_defaults`` functions fill in *values* for *endpoint*."""
+        names: tuple[str | None, ...] = (None,)
+        if "." in endpoint:
+            names = (None, *reversed(_blueprint_path(endpoint.rpartition(".")[0])))
+        for name in names:
+            if name in self.url_default_functions:
+                for func in self.url_default_functions[name]:
+                    func(endpoint, values)
+
+    def handle_url_build_error(self, error: BuildError, endpoint: str, values: dict[str, Any]) -> str:
+        """Give ``url_build_error_handlers`` a chance, else re-raise *error*."""
+        for handler in self.url_build_error_handlers:
+            try:
+                rv = handler(error, endpoint, values)
+            except BuildError as e:
+                error = e
+            else:
+                if rv is not None:
+                    return rv  # type: ignore[no-any-return]
+        if error is sys.exc_info()[1]:
+            raise
+        raise error
+
+    # -- lifespan -------------------------------------------------------------
+    async def startup(self, state: dict[str, Any] | None = None) -> None:
+        """Freeze the app and run the ``before_serving`` and ``while_serving`` startup code."""
+        self._freeze()
+        if state is not None:
+            state.update(self.state)
+            self.state = state
+        async with self.app_context():
+            for func in self.before_serving_funcs:
+                await self.ensure_async(func)()
+            for gen_func in self.while_serving_gens:
+                gen = gen_func()
+                await anext(gen)
+                self._running_gens.append(gen)
+
+    async def shutdown(self) -> None:
+        """Run the ``after_serving`` functions and finish the ``while_serving`` generators."""
+        async with self.app_context():
+            for func in self.after_serving_funcs:
+                await self.ensure_async(func)()
+            while self._running_gens:
+                gen = self._running_gens.pop()
+                try:
+                    await anext(gen)
+                except StopAsyncIteration:
+                    continue
+                raise RuntimeError("a while_serving generator yielded more than once")
+
+    # -- testing and running ----------------------------------------------------
+    def test_client(self, use_cookies: bool = True, **kwargs: Any) -> MicroframeworkClient:
+        """An in-process test client for this app."""
+        cls = self.test_client_class
+        if cls is None:
+            from .testing import MicroframeworkClient as cls  # type: ignore[assignment]
+        return cls(self, use_cookies=use_cookies, **kwargs)  # type: ignore[misc]
+
+    def test_app(self) -> TestApp:
+        """``async with app.test_app() as test_app:`` runs startup and shutdown around tests."""
+        cls = self.test_app_class
+        if cls is None:
+            from .testing import TestApp as cls  # type: ignore[assignment]
+        return cls(self)  # type: ignore[misc]
+
+    def run(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        debug: bool | None = None,
+        use_reloader: bool | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Serve the app with hypercorn (for development; deploy with ``hypercorn``)."""
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config as HypercornConfig
+
+        if debug is not None:
+            self.debug = debug
+        config = HypercornConfig()
+        config.bind = [f"{host or '127.0.0.1'}:{port or 5000}"]
+        config.use_reloader = bool(self.debug if use_reloader is None else use_reloader)
+        config.accesslog = "-"
+        config.errorlog = "-"
+        if certfile is not None:
+            config.certfile = certfile
+        if keyfile is not None:
+            config.keyfile = keyfile
+        for key, value in kwargs.items():
+            setattr(config, key, value)
+        asyncio.run(serve(self, config))  # type: ignore[arg-type]
+
+
+def _culprit(request: Request | None) -> str:
+    endpoint = request.endpoint if request is not None else None
+    return f"the view function for {endpoint!r}" if endpoint else "the view function"
+

@@ -1,0 +1,204 @@
+"""``AppContext`` (app, ``g``, and a request *or* websocket), push/pop and the copy helpers.
+
+Rule: one ``ContextVar`` holds the active context; ``push`` stores the token ``set()``
+returned and ``pop`` resets it. No stacks, no counters. A copied context shares the
+original's request and ``g`` and never runs teardown: the original does that once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextvars import Token
+from types import TracebackType
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
+
+from .globals import _cv_app
+
+if TYPE_CHECKING:
+    from .app import Microframework
+    from .wrappers.request import Request
+    from .wrappers.response import Response
+
+P = ParamSpec("P")
+T = TypeVar("T")
+_sentinel: Any = object()
+
+
+class _AppCtxGlobals:
+    """The ``g`` object: a namespace for data during one app context."""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.__dict__.get(name, default)
+
+    def pop(self, name: str, default: Any = _sentinel) -> Any:
+        if default is _sentinel:
+            return self.__dict__.pop(name)
+        return self.__dict__.pop(name, default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        return self.__dict__.setdefault(name, default)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __repr__(self) -> str:
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            return f"<microframework.g of '{ctx.app.name}'>"
+        return object.__repr__(self)
+
+
+class AppContext:
+    """The context of one app, and of the request or websocket being handled, if any."""
+
+    __slots__ = (
+        "app",
+        "g",
+        "request",
+        "websocket",
+        "session",
+        "url_adapter",
+        "_after_request_functions",
+        "_cv_token",
+        "_is_copy",
+    )
+
+    def __init__(
+        self,
+        app: Microframework,
+        request: Request | None = None,
+        websocket: Any = None,
+        *,
+        g: _AppCtxGlobals | None = None,
+    ) -> None:
+        self.app = app
+        self.g = app.app_ctx_globals_class() if g is None else g
+        self.request = request
+        self.websocket = websocket
+        self.session: Any = None
+        self.url_adapter: Any = None
+        self._after_request_functions: list[Callable[[Response], Any]] = []
+        self._cv_token: Token[AppContext] | None = None
+        self._is_copy = False
+
+    def copy(self) -> AppContext:
+        """A context sharing this one's app, request, websocket, session and ``g``."""
+        ctx = self.__class__(self.app, self.request, self.websocket, g=self.g)
+        ctx.session = self.session
+        ctx.url_adapter = self.url_adapter
+        ctx._is_copy = True
+        return ctx
+
+    async def push(self) -> None:
+        """Make this the active context."""
+        if self._cv_token is not None:
+            raise RuntimeError("this context is already pushed")
+        self._cv_token = _cv_app.set(self)
+        if self.url_adapter is None and (self.request is not None or self.websocket is not None):
+            self.app._prepare_context(self)
+        await self.app._signal_app_context("pushed", self)
+
+    async def pop(self, exc: BaseException | None = _sentinel) -> None:
+        """Run teardown (unless this is a copy) and restore the previous context."""
+        token = self._cv_token
+        if token is None or _cv_app.get(None) is not self:
+            raise RuntimeError("popped a context that is not the active one")
+        try:
+            if not self._is_copy:
+                if exc is _sentinel:
+                    exc = None
+                await self.app._teardown(self, exc)
+        finally:
+            self._cv_token = None
+            _cv_app.reset(token)
+            await self.app._signal_app_context("popped", self)
+
+    async def __aenter__(self) -> AppContext:
+        await self.push()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.pop(exc_value)
+
+
+# Flask 3.2 and Quart both spell these; they are the same context here.
+RequestContext = AppContext
+WebsocketContext = AppContext
+
+
+def has_app_context() -> bool:
+    """True inside an app context (and so inside any request or websocket)."""
+    return _cv_app.get(None) is not None
+
+
+def has_request_context() -> bool:
+    """True while an HTTP request is being handled."""
+    ctx = _cv_app.get(None)
+    return ctx is not None and ctx.request is not None
+
+
+def has_websocket_context() -> bool:
+    """True while a websocket connection is being handled."""
+    ctx = _cv_app.get(None)
+    return ctx is not None and ctx.websocket is not None
+
+
+def _copying(ctx: AppContext | None, what: str, func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+    if ctx is None:
+        raise RuntimeError(f"there is no {what} context to copy; use this inside one")
+
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        async with ctx.copy():
+            return await ctx.app.ensure_async(func)(*args, **kwargs)
+
+    return wrapper
+
+
+def copy_current_app_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+    """Decorate *func* to run inside a copy of the current app context."""
+    return _copying(_cv_app.get(None), "app", func)
+
+
+def copy_current_request_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+    """Decorate *func* to run inside a copy of the current request context."""
+    ctx = _cv_app.get(None)
+    return _copying(ctx if ctx is not None and ctx.request is not None else None, "request", func)
+
+
+def copy_current_websocket_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+    """Decorate *func* to run inside a copy of the current websocket context."""
+    ctx = _cv_app.get(None)
+    return _copying(ctx if ctx is not None and ctx.websocket is not None else None, "websocket", func)
+
+
+def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], Any]:
+    """Run *func* on the response of the current request, before ``after_request``."""
+    ctx = _cv_app.get(None)
+    if ctx is None or ctx.request is None:
+        raise RuntimeError("after_this_request can only be used inside a request")
+    ctx._after_request_functions.append(func)
+    return func
+
+
+def after_this_websocket(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Run *func* after the current websocket handler, before ``after_websocket``."""
+    ctx = _cv_app.get(None)
+    if ctx is None or ctx.websocket is None:
+        raise RuntimeError("after_this_websocket can only be used inside a websocket")
+    ctx._after_request_functions.append(func)
+    return func

@@ -1,0 +1,43 @@
+"""Errors werkzeug does not have.
+
+Everything the *client* does wrong is a werkzeug ``HTTPException`` with a 4xx code. The
+errors here describe connection events rather than bad input::
+
+    Exception
+     ├── ClientDisconnected          the peer went away mid-request (no response is sent)
+     ├── WebsocketDisconnect         the websocket peer closed; carries ``code`` and ``reason``
+     └── werkzeug HTTPException
+          ├── RequestTimeout (408)   BODY_TIMEOUT expired while reading the body
+          └── ResponseTimeout (504)  RESPONSE_TIMEOUT expired while the view ran
+"""
+
+from __future__ import annotations
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import RequestTimeout
+
+
+class ClientDisconnected(Exception):
+    """The HTTP client disconnected before the exchange finished."""
+
+
+class WebsocketDisconnect(Exception):
+    """The websocket peer closed the connection."""
+
+    def __init__(self, code: int = 1000, reason: str = "") -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+
+class BodyTimeout(RequestTimeout):
+    """The request body did not arrive within ``BODY_TIMEOUT``."""
+
+    description = "The request body was not received in time."
+
+
+class ResponseTimeout(HTTPException):
+    """The view did not produce a response within ``RESPONSE_TIMEOUT``."""
+
+    code = 504
+    description = "The server did not produce a response in time."

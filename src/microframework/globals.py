@@ -1,0 +1,69 @@
+"""The one ``ContextVar`` and the proxies users import.
+
+Everything lives on the active :class:`~microframework.ctx.AppContext`; a request or
+websocket is an attribute of it. Inside the framework, pass ``ctx`` explicitly: a proxy
+lookup costs far more than an attribute read.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+from typing import Any
+
+from werkzeug.local import LocalProxy
+
+if TYPE_CHECKING:
+    from .app import Microframework
+    from .ctx import AppContext
+    from .ctx import _AppCtxGlobals
+    from .wrappers.request import Request
+
+_cv_app: ContextVar[AppContext] = ContextVar("microframework.app_ctx")
+
+_no_app_msg = """\
+Working outside of application context.
+
+This typically means that you attempted to use functionality that needed the current
+application. To solve this, set up an application context with app.app_context().\
+"""
+_no_req_msg = """\
+Working outside of request context.
+
+This typically means that you attempted to use functionality that needed an active HTTP
+request. Consult the documentation on testing for information about how to avoid this
+problem (app.test_request_context()).\
+"""
+_no_ws_msg = "Working outside of websocket context."
+
+
+def _lookup(name: str, message: str) -> Any:
+    ctx = _cv_app.get(None)
+    value = None if ctx is None else getattr(ctx, name)
+    if value is None:
+        raise RuntimeError(message)
+    return value
+
+
+def _request() -> Any:
+    return _lookup("request", _no_req_msg)
+
+
+def _websocket() -> Any:
+    return _lookup("websocket", _no_ws_msg)
+
+
+def _session() -> Any:
+    ctx = _cv_app.get(None)
+    if ctx is None or (ctx.request is None and ctx.websocket is None):
+        raise RuntimeError(_no_req_msg)
+    return ctx.session
+
+
+current_app: Microframework = LocalProxy(  # type: ignore[assignment]
+    _cv_app, "app", unbound_message=_no_app_msg
+)
+g: _AppCtxGlobals = LocalProxy(_cv_app, "g", unbound_message=_no_app_msg)  # type: ignore[assignment]
+request: Request = LocalProxy(_request)  # type: ignore[assignment]
+websocket: Any = LocalProxy(_websocket)
+session: Any = LocalProxy(_session)

@@ -1,0 +1,57 @@
+"""``dumps``/``loads``/``jsonify`` through the current app's JSON provider.
+
+Outside an app context they fall back to the standard library, as Flask's do.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from typing import IO
+from typing import TYPE_CHECKING
+from typing import Any
+
+from ..globals import _cv_app
+
+if TYPE_CHECKING:
+    from ..wrappers.response import Response
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Serialise *obj* with the current app's provider (or the stdlib)."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.dumps(obj, **kwargs)
+    kwargs.setdefault("default", _stdlib_default)
+    return _json.dumps(obj, **kwargs)
+
+
+def dump(obj: Any, fp: IO[str], **kwargs: Any) -> None:
+    """Serialise *obj* into the text file *fp*."""
+    fp.write(dumps(obj, **kwargs))
+
+
+def loads(s: str | bytes, **kwargs: Any) -> Any:
+    """Parse JSON with the current app's provider (or the stdlib)."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.loads(s, **kwargs)
+    return _json.loads(s, **kwargs)
+
+
+def load(fp: IO[str] | IO[bytes], **kwargs: Any) -> Any:
+    """Parse JSON from the file *fp*."""
+    return loads(fp.read(), **kwargs)
+
+
+def jsonify(*args: Any, **kwargs: Any) -> Response:
+    """A JSON response of the arguments (one value, a list of several, or keywords)."""
+    ctx = _cv_app.get(None)
+    if ctx is None:
+        raise RuntimeError("jsonify needs an application context")
+    return ctx.app.json.response(*args, **kwargs)
+
+
+def _stdlib_default(o: Any) -> Any:
+    from .provider import DefaultJSONProvider
+
+    return DefaultJSONProvider.default(o)

@@ -1,0 +1,149 @@
+"""The JSON provider: how an app turns values into JSON text and responses, and back.
+
+``app.json`` is an instance of ``app.json_provider_class``; ``jsonify``, returning a
+dict or list from a view, and ``request.get_json`` all go through it, so replacing the
+class (say, with an orjson-backed one) changes JSON handling everywhere at once.
+
+Rule: this module imports nothing from the package at runtime. It holds a plain
+reference to the app and reads only ``app.debug`` and ``app.response_class`` from it.
+Decoding errors propagate unchanged; turning them into a 400 is the request's job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+import json
+import uuid
+from datetime import date
+from typing import Any
+from typing import IO
+from typing import Protocol
+from typing import TYPE_CHECKING
+
+from werkzeug.http import http_date
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..wrappers.response import Response
+
+
+class _JSONApp(Protocol):
+    """The two app attributes a provider needs; the real app class satisfies it."""
+
+    @property
+    def debug(self) -> bool: ...
+
+    @property
+    def response_class(self) -> Callable[..., Response]: ...
+
+
+class JSONProvider:
+    """Base class for JSON providers: subclass it and implement ``dumps`` and ``loads``.
+
+    The remaining methods are written in terms of those two.
+    """
+
+    mimetype = "application/json"
+
+    def __init__(self, app: _JSONApp) -> None:
+        # A plain reference: the app owns the provider, and a cycle is cheaper than a
+        # weakref proxy on every response.
+        self._app = app
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialise *obj* to a JSON string."""
+        raise NotImplementedError
+
+    def dump(self, obj: Any, fp: IO[str], **kwargs: Any) -> None:
+        """Serialise *obj* and write it to the text file *fp*."""
+        fp.write(self.dumps(obj, **kwargs))
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Deserialise the JSON document *s*."""
+        raise NotImplementedError
+
+    def load(self, fp: IO[str] | IO[bytes], **kwargs: Any) -> Any:
+        """Read the file *fp* and deserialise its contents."""
+        return self.loads(fp.read(), **kwargs)
+
+    def _response_value(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        # jsonify(x) -> x, jsonify(a, b) -> [a, b], jsonify(k=v) -> {"k": v},
+        # jsonify() -> None (serialised as null).
+        if args and kwargs:
+            raise TypeError(
+                "JSON response takes positional or keyword arguments, not both;"
+                f" got {len(args)} positional and keyword(s) {sorted(kwargs)}"
+            )
+        if len(args) == 1:
+            return args[0]
+        if args:
+            return list(args)
+        if kwargs:
+            return kwargs
+        return None
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """Serialise the arguments like ``jsonify`` and wrap them in a response.
+
+        One positional argument is serialised as is, several become a list, keyword
+        arguments become an object, and no arguments give ``null``.
+        """
+        value = self._response_value(args, kwargs)
+        return self._app.response_class(self.dumps(value), mimetype=self.mimetype)
+
+
+def _default(o: Any) -> Any:
+    # datetime is a date subclass, so this covers both; HTTP date format matches
+    # what Flask emits, which clients of ported apps already parse.
+    if isinstance(o, date):
+        return http_date(o)
+    if isinstance(o, decimal.Decimal | uuid.UUID):
+        return str(o)
+    # is_dataclass is also true for the class itself, which asdict rejects.
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    if hasattr(o, "__html__"):
+        return str(o.__html__())
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+class DefaultJSONProvider(JSONProvider):
+    """JSON through the standard library, extended for common Python types.
+
+    ``default`` handles ``date``/``datetime`` (HTTP date string), ``Decimal`` and
+    ``UUID`` (``str``), dataclass instances (``asdict``) and objects with ``__html__``
+    such as ``Markup``. Change the class attributes on a subclass or on ``app.json``.
+    """
+
+    default: Callable[[Any], Any] = staticmethod(_default)
+    ensure_ascii = True
+    sort_keys = True
+    #: ``None``: compact responses unless ``app.debug``; ``True``/``False`` force it.
+    compact: bool | None = None
+    mimetype = "application/json"
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Serialise *obj* with :func:`json.dumps` and this provider's settings."""
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        kwargs.setdefault("sort_keys", self.sort_keys)
+        return json.dumps(obj, **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Deserialise *s* with :func:`json.loads`; errors propagate."""
+        return json.loads(s, **kwargs)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """Like :meth:`JSONProvider.response`, compact or indented per ``compact``.
+
+        The body always ends with a newline, so ``curl`` output ends cleanly.
+        """
+        value = self._response_value(args, kwargs)
+        pretty = self.compact is False or (self.compact is None and self._app.debug)
+        if pretty:
+            body = self.dumps(value, indent=2)
+        else:
+            body = self.dumps(value, separators=(",", ":"))
+        return self._app.response_class(f"{body}\n", mimetype=self.mimetype)

@@ -1,0 +1,110 @@
+"""URL rules, the map, and a bounded cache of bound adapters.
+
+Binding a werkzeug ``Map`` costs microseconds, so adapters are cached per
+``(host, scheme, root_path)``. The ``Host`` header is client-controlled, so the cache is
+bounded, and an untrusted host is rejected before it can enter it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from werkzeug.routing import Map as WerkzeugMap
+from werkzeug.routing import MapAdapter
+from werkzeug.routing import Rule as WerkzeugRule
+from werkzeug.sansio.utils import get_host
+
+
+class Rule(WerkzeugRule):
+    """A werkzeug ``Rule`` that remembers whether OPTIONS is answered automatically."""
+
+    def __init__(
+        self,
+        string: str,
+        *,
+        provide_automatic_options: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(string, **kwargs)
+        self.provide_automatic_options = provide_automatic_options
+
+
+class Map(WerkzeugMap):
+    """The URL map; ``url_map.converters`` takes custom converters."""
+
+
+class AdapterCache:
+    """Bound ``MapAdapter`` objects keyed by the raw request target's host parts."""
+
+    __slots__ = ("_map", "_adapters", "_maxsize", "_trusted", "_server_name", "_subdomains")
+
+    def __init__(
+        self,
+        url_map: Map,
+        *,
+        server_name: str | None,
+        subdomain_matching: bool,
+        trusted_hosts: Iterable[str] | None,
+        maxsize: int = 256,
+    ) -> None:
+        self._map = url_map
+        self._adapters: dict[tuple[bytes | None, str, str], MapAdapter] = {}
+        self._maxsize = maxsize
+        self._trusted = list(trusted_hosts) if trusted_hosts is not None else None
+        self._server_name = server_name
+        self._subdomains = subdomain_matching and server_name is not None
+
+    def get(
+        self,
+        host_header: bytes | None,
+        scheme: str,
+        root_path: str,
+        server: tuple[str, int | None] | None,
+    ) -> MapAdapter:
+        """Return the adapter for this host, binding (and checking the host) on a miss."""
+        key = (host_header, scheme, root_path)
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            adapter = self._bind(host_header, scheme, root_path, server)
+            if len(self._adapters) >= self._maxsize:
+                self._adapters.clear()
+            self._adapters[key] = adapter
+        return adapter
+
+    def _bind(
+        self,
+        host_header: bytes | None,
+        scheme: str,
+        root_path: str,
+        server: tuple[str, int | None] | None,
+    ) -> MapAdapter:
+        # get_host strips default ports and raises SecurityError (a 400) for an
+        # untrusted host when TRUSTED_HOSTS is set.
+        host = get_host(
+            scheme,
+            None if host_header is None else host_header.decode("latin-1"),
+            server,
+            self._trusted,
+        )
+        url_map = self._map
+        script_name = root_path or "/"
+        if url_map.host_matching:
+            return url_map.bind(host, script_name, url_scheme=scheme)
+        if not self._subdomains:
+            return url_map.bind(
+                host, script_name, subdomain=url_map.default_subdomain or "", url_scheme=scheme
+            )
+        server_name = self._server_name or host
+        subdomain = _subdomain_of(host.lower(), server_name.lower())
+        return url_map.bind(server_name, script_name, subdomain=subdomain, url_scheme=scheme)
+
+
+def _subdomain_of(host: str, server_name: str) -> str:
+    # A host outside SERVER_NAME gets a subdomain no rule can match, as werkzeug does.
+    if host == server_name:
+        return ""
+    suffix = "." + server_name
+    if host.endswith(suffix):
+        return host[: -len(suffix)]
+    return "<invalid>"

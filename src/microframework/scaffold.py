@@ -1,0 +1,302 @@
+"""The decorator registry shared by the app and blueprints, and the setup guard.
+
+Rule: this module only *records* what users register. It never awaits, never touches
+ASGI, and never wraps functions; the app compiles the records once, at freeze time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
+from typing import TypeVar
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import default_exceptions
+
+from ._utils import get_root_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Registries keyed by blueprint name; ``None`` is the app itself.
+_HookRegistry = defaultdict[str | None, list[Callable[..., Any]]]
+_ErrorRegistry = defaultdict[
+    str | None, defaultdict[int | None, dict[type[BaseException], Callable[..., Any]]]
+]
+
+
+def setupmethod(func: F) -> F:
+    """Mark a registration method: calling it after the first request is an error."""
+
+    def wrapper(self: Scaffold, *args: Any, **kwargs: Any) -> Any:
+        self._check_setup_finished(func.__name__)
+        return func(self, *args, **kwargs)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__qualname__ = func.__qualname__
+    wrapper.__doc__ = func.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+class Scaffold:
+    """What apps and blueprints have in common: routes, hooks and error handlers."""
+
+    name: str
+    _static_folder: str | None = None
+    _static_url_path: str | None = None
+
+    def __init__(
+        self,
+        import_name: str,
+        static_folder: str | os.PathLike[str] | None = None,
+        static_url_path: str | None = None,
+        template_folder: str | os.PathLike[str] | None = None,
+        root_path: str | None = None,
+    ) -> None:
+        self.import_name = import_name
+        self.static_folder = static_folder  # type: ignore[assignment]
+        self.static_url_path = static_url_path
+        self.template_folder = template_folder
+        self.root_path = get_root_path(import_name) if root_path is None else root_path
+        self.view_functions: dict[str, Callable[..., Any]] = {}
+        self.error_handler_spec: _ErrorRegistry = defaultdict(lambda: defaultdict(dict))
+        self.before_request_funcs: _HookRegistry = defaultdict(list)
+        self.after_request_funcs: _HookRegistry = defaultdict(list)
+        self.teardown_request_funcs: _HookRegistry = defaultdict(list)
+        self.before_websocket_funcs: _HookRegistry = defaultdict(list)
+        self.after_websocket_funcs: _HookRegistry = defaultdict(list)
+        self.teardown_websocket_funcs: _HookRegistry = defaultdict(list)
+        self.template_context_processors: _HookRegistry = defaultdict(list)
+        self.url_value_preprocessors: _HookRegistry = defaultdict(list)
+        self.url_default_functions: _HookRegistry = defaultdict(list)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    def _check_setup_finished(self, f_name: str) -> None:
+        raise NotImplementedError
+
+    # -- folders --------------------------------------------------------------
+    @property
+    def static_folder(self) -> str | None:
+        """The absolute path of the static folder, if there is one."""
+        if self._static_folder is None:
+            return None
+        return os.path.join(self.root_path, self._static_folder)
+
+    @static_folder.setter
+    def static_folder(self, value: str | os.PathLike[str] | None) -> None:
+        if value is not None:
+            value = os.fspath(value).rstrip(r"\/")
+        self._static_folder = value
+
+    @property
+    def has_static_folder(self) -> bool:
+        return self.static_folder is not None
+
+    @property
+    def static_url_path(self) -> str | None:
+        """The URL prefix static files are served under."""
+        if self._static_url_path is not None:
+            return self._static_url_path
+        if self.static_folder is not None:
+            basename = os.path.basename(self.static_folder)
+            return f"/{basename}".rstrip("/")
+        return None
+
+    @static_url_path.setter
+    def static_url_path(self, value: str | None) -> None:
+        if value is not None:
+            value = value.rstrip("/")
+        self._static_url_path = value
+
+    # -- routes ---------------------------------------------------------------
+    def _method_route(self, method: str, rule: str, options: dict[str, Any]) -> Callable[[F], F]:
+        if "methods" in options:
+            raise TypeError("use the 'route' decorator to pass 'methods'")
+        return self.route(rule, methods=[method], **options)
+
+    def get(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["GET"])``."""
+        return self._method_route("GET", rule, options)
+
+    def post(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["POST"])``."""
+        return self._method_route("POST", rule, options)
+
+    def put(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["PUT"])``."""
+        return self._method_route("PUT", rule, options)
+
+    def delete(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["DELETE"])``."""
+        return self._method_route("DELETE", rule, options)
+
+    def patch(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """``route(rule, methods=["PATCH"])``."""
+        return self._method_route("PATCH", rule, options)
+
+    def route(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated function as the view for *rule*."""
+
+        def decorator(func: F) -> F:
+            endpoint = options.pop("endpoint", None)
+            self.add_url_rule(rule, endpoint, func, **options)
+            return func
+
+        return decorator
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Register *view_func* for *rule* (implemented by the app and by blueprints)."""
+        raise NotImplementedError
+
+    def websocket(self, rule: str, **options: Any) -> Callable[[F], F]:
+        """Register the decorated function as the websocket handler for *rule*."""
+
+        def decorator(func: F) -> F:
+            endpoint = options.pop("endpoint", None)
+            self.add_websocket(rule, endpoint, func, **options)
+            return func
+
+        return decorator
+
+    def add_websocket(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        **options: Any,
+    ) -> None:
+        """Register *view_func* as the websocket handler for *rule*."""
+        self.add_url_rule(rule, endpoint, view_func, websocket=True, **options)
+
+    @setupmethod
+    def endpoint(self, endpoint: str) -> Callable[[F], F]:
+        """Register the decorated function as the view for an existing *endpoint*."""
+
+        def decorator(func: F) -> F:
+            self.view_functions[endpoint] = func
+            return func
+
+        return decorator
+
+    # -- hooks ----------------------------------------------------------------
+    @setupmethod
+    def before_request(self, func: F) -> F:
+        """Run *func* before each request; a non-``None`` return is the response."""
+        self.before_request_funcs[None].append(func)
+        return func
+
+    @setupmethod
+    def after_request(self, func: F) -> F:
+        """Run *func* with each response; it returns the response to send."""
+        self.after_request_funcs[None].append(func)
+        return func
+
+    @setupmethod
+    def teardown_request(self, func: F) -> F:
+        """Run *func* with the error (or ``None``) after each request, whatever happened."""
+        self.teardown_request_funcs[None].append(func)
+        return func
+
+    @setupmethod
+    def before_websocket(self, func: F) -> F:
+        """Run *func* before each websocket handler."""
+        self.before_websocket_funcs[None].append(func)
+        return func
+
+    @setupmethod
+    def after_websocket(self, func: F) -> F:
+        """Run *func* after each websocket handler."""
+        self.after_websocket_funcs[None].append(func)
+        return func
+
+    @setupmethod
+    def teardown_websocket(self, func: F) -> F:
+        """Run *func* after each websocket, whatever happened."""
+        self.teardown_websocket_funcs[None].append(func)
+        return func
+
+    @setupmethod
+    def context_processor(self, func: F) -> F:
+        """Register a template context processor."""
+        self.template_context_processors[None].append(func)
+        return func
+
+    @setupmethod
+    def url_value_preprocessor(self, func: F) -> F:
+        """Run ``func(endpoint, values)`` before the view, to pull values out of the URL."""
+        self.url_value_preprocessors[None].append(func)
+        return func
+
+    @setupmethod
+    def url_defaults(self, func: F) -> F:
+        """Run ``func(endpoint, values)`` when building URLs, to fill in values."""
+        self.url_default_functions[None].append(func)
+        return func
+
+    # -- errors ---------------------------------------------------------------
+    @setupmethod
+    def errorhandler(self, code_or_exception: type[BaseException] | int) -> Callable[[F], F]:
+        """Handle an HTTP status code or an exception class with the decorated function."""
+
+        def decorator(func: F) -> F:
+            self.register_error_handler(code_or_exception, func)
+            return func
+
+        return decorator
+
+    @setupmethod
+    def register_error_handler(
+        self, code_or_exception: type[BaseException] | int, func: Callable[..., Any]
+    ) -> None:
+        """Non-decorator form of :meth:`errorhandler`."""
+        exc_class, code = self._get_exc_class_and_code(code_or_exception)
+        self.error_handler_spec[None][code][exc_class] = func
+
+    @staticmethod
+    def _get_exc_class_and_code(
+        exc_class_or_code: type[BaseException] | int,
+    ) -> tuple[type[BaseException], int | None]:
+        if isinstance(exc_class_or_code, int):
+            try:
+                exc_class: type[BaseException] = default_exceptions[exc_class_or_code]
+            except KeyError:
+                raise ValueError(
+                    f"'{exc_class_or_code}' is not a recognized HTTP error code;"
+                    " use a subclass of HTTPException with that code instead"
+                ) from None
+        else:
+            exc_class = exc_class_or_code
+        if isinstance(exc_class, BaseException):
+            raise TypeError(f"{exc_class!r} is an instance, not a class; handlers take classes")
+        if not isinstance(exc_class, type) or not issubclass(exc_class, BaseException):
+            raise TypeError(f"'{exc_class!r}' is not a subclass of Exception")
+        if issubclass(exc_class, HTTPException):
+            return exc_class, exc_class.code
+        return exc_class, None
+
+
+def _endpoint_from_view_func(view_func: Callable[..., Any]) -> str:
+    if view_func is None:
+        raise TypeError("an endpoint or a view function is required")
+    return view_func.__name__
+
+
+def _methods_of(methods: Iterable[str] | str | None, view_func: Any) -> set[str]:
+    if methods is None:
+        methods = getattr(view_func, "methods", None) or ("GET",)
+    if isinstance(methods, str):
+        raise TypeError(
+            "'methods' must be a list of strings, like @app.route(..., methods=['POST'])"
+        )
+    return {method.upper() for method in methods}

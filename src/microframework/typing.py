@@ -1,0 +1,115 @@
+"""ASGI message and scope types, and the public aliases used in signatures.
+
+Rule: this module imports nothing from the package at runtime. We define our own
+TypedDicts rather than importing ``hypercorn.typing``, which would load h11 and h2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Literal
+from typing import TypedDict
+from typing import Union
+
+from werkzeug.datastructures import Headers
+
+if TYPE_CHECKING:
+    from werkzeug.exceptions import HTTPException
+
+    from .wrappers.response import Response
+
+
+class ASGIVersions(TypedDict, total=False):
+    spec_version: str
+    version: Literal["2.0", "3.0"]
+
+
+class HTTPScope(TypedDict):
+    type: Literal["http"]
+    asgi: ASGIVersions
+    http_version: str
+    method: str
+    scheme: str
+    path: str
+    raw_path: bytes
+    query_string: bytes
+    root_path: str
+    headers: Iterable[tuple[bytes, bytes]]
+    client: tuple[str, int] | None
+    server: tuple[str, int | None] | None
+    extensions: dict[str, dict[object, object]]
+
+
+class WebsocketScope(TypedDict):
+    type: Literal["websocket"]
+    asgi: ASGIVersions
+    http_version: str
+    scheme: str
+    path: str
+    raw_path: bytes
+    query_string: bytes
+    root_path: str
+    headers: Iterable[tuple[bytes, bytes]]
+    client: tuple[str, int] | None
+    server: tuple[str, int | None] | None
+    subprotocols: Iterable[str]
+    extensions: dict[str, dict[object, object]]
+
+
+class LifespanScope(TypedDict):
+    type: Literal["lifespan"]
+    asgi: ASGIVersions
+
+
+# Scopes and messages are read by key; a plain mapping keeps the hot path free of
+# casts while the TypedDicts above document the contract.
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+HeaderValue = Union[str, list[str], tuple[str, ...]]
+HeadersValue = Union[
+    Headers,
+    Mapping[str, HeaderValue],
+    Sequence[tuple[str, HeaderValue]],
+]
+StatusCode = int
+ResponseValue = Union[
+    "Response",
+    str,
+    bytes,
+    Mapping[str, Any],
+    list[Any],
+    AsyncIterable[bytes],
+    AsyncIterable[str],
+    Iterable[bytes],
+    Iterable[str],
+    "HTTPException",
+]
+ResponseReturnValue = Union[
+    ResponseValue,
+    tuple[ResponseValue, HeadersValue],
+    tuple[ResponseValue, StatusCode],
+    tuple[ResponseValue, StatusCode, HeadersValue],
+]
+
+AfterRequestCallable = Callable[["Response"], "Response | Awaitable[Response]"]
+BeforeRequestCallable = Callable[[], "ResponseReturnValue | None | Awaitable[ResponseReturnValue | None]"]
+TeardownCallable = Callable[[BaseException | None], "None | Awaitable[None]"]
+ErrorHandlerCallable = Callable[[Any], "ResponseReturnValue | Awaitable[ResponseReturnValue]"]
+RouteCallable = Callable[..., "ResponseReturnValue | Awaitable[ResponseReturnValue]"]
+TemplateContextProcessorCallable = Callable[
+    [], "dict[str, Any] | Awaitable[dict[str, Any]]"
+]
+URLDefaultCallable = Callable[[str, dict[str, Any]], None]
+URLValuePreprocessorCallable = Callable[[str | None, dict[str, Any] | None], None]
+ShellContextProcessorCallable = Callable[[], dict[str, Any]]

@@ -1,0 +1,87 @@
+"""What request and websocket share: URL parts, headers, cookies, routing results.
+
+Built from an ASGI scope without copying it. Everything derived from headers is computed
+on first access: a view that never reads a header never pays for parsing them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+
+from werkzeug.datastructures import Headers
+from werkzeug.sansio.request import Request as SansIORequest
+from werkzeug.utils import cached_property
+
+if TYPE_CHECKING:
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import Rule
+    from werkzeug.routing.exceptions import RequestRedirect
+
+    from ..typing import Scope
+
+
+class BaseRequestWebsocket(SansIORequest):
+    """Fields shared by :class:`Request` and :class:`Websocket`."""
+
+    #: The rule that matched, set by routing (``None`` when nothing matched).
+    url_rule: Rule | None = None
+    #: The converted URL arguments of the matched rule.
+    view_args: dict[str, Any] | None = None
+    #: The error routing raised, re-raised when the view would have run.
+    routing_exception: HTTPException | RequestRedirect | None = None
+
+    def __init__(self, scope: Scope) -> None:
+        # Deliberately not calling super().__init__: it wants eager Headers.
+        self.scope = scope
+        self.method = scope.get("method", "GET")
+        self.scheme = scope.get("scheme", "http")
+        self.server = scope.get("server")
+        root_path: str = scope.get("root_path", "")
+        path: str = scope["path"]
+        # ASGI servers differ on whether ``path`` includes ``root_path``.
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :]
+        self.root_path = root_path.rstrip("/")
+        self.path = path if path.startswith("/") else "/" + path
+        self.query_string = scope.get("query_string", b"")
+        client = scope.get("client")
+        self.remote_addr = client[0] if client else None
+
+    @cached_property
+    def headers(self) -> Headers:  # type: ignore[override]
+        """The request headers, decoded as latin-1 on first access."""
+        return Headers(
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]]
+        )
+
+    @property
+    def http_version(self) -> str:
+        return self.scope.get("http_version", "1.1")  # type: ignore[no-any-return]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The ASGI lifespan state, shallow-copied by the server into each scope."""
+        return self.scope.setdefault("state", {})  # type: ignore[no-any-return]
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint of the matched rule, or ``None``."""
+        return self.url_rule.endpoint if self.url_rule is not None else None
+
+    @property
+    def blueprint(self) -> str | None:
+        """The name of the current blueprint (dotted for nested ones), or ``None``."""
+        endpoint = self.endpoint
+        if endpoint is not None and "." in endpoint:
+            return endpoint.rpartition(".")[0]
+        return None
+
+    @property
+    def blueprints(self) -> list[str]:
+        """The current blueprint and its parents, innermost first."""
+        name = self.blueprint
+        if name is None:
+            return []
+        parts = name.split(".")
+        return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]

@@ -1,0 +1,275 @@
+"""``Request``: the HTTP request with an async, limit-enforcing body.
+
+The body is read by calling ``receive()`` only when the view asks for it. Limits are
+checked against ``Content-Length`` before reading and against the bytes actually
+received while reading, so an understated or chunked body is cut off at the limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+from typing import Any
+
+from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from ..exceptions import BodyTimeout
+from ..exceptions import ClientDisconnected
+from .base import BaseRequestWebsocket
+
+if TYPE_CHECKING:
+    from ..app import Microframework
+    from ..typing import Receive
+    from ..typing import Scope
+
+_UNSET: Any = object()
+
+
+class Body:
+    """``request.body``: iterate for chunks as they arrive, or await for all of it."""
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._request._iter_body()
+
+    def __await__(self) -> Generator[Any, None, bytes]:
+        return self._request.get_data().__await__()  # type: ignore[return-value]
+
+
+class Request(BaseRequestWebsocket):
+    """An HTTP request, built from an ASGI scope and its ``receive`` callable."""
+
+    def __init__(self, scope: Scope, receive: Receive, app: Microframework | None = None) -> None:
+        super().__init__(scope)
+        self._receive = receive
+        self._app = app
+        self._data: bytes | None = None
+        self._body_started = False
+        self._body_done = False
+        self._form: MultiDict[str, str] | None = None
+        self._files: MultiDict[str, FileStorage] | None = None
+        self._json: Any = _UNSET
+        self._json_silent: Any = _UNSET
+        self._max_content_length: Any = _UNSET
+        self._max_form_memory_size: Any = _UNSET
+        self._max_form_parts: Any = _UNSET
+
+    # -- limits, settable per request ------------------------------------------
+    def _config(self, key: str, default: Any) -> Any:
+        return self._app.config.get(key, default) if self._app is not None else default
+
+    @property
+    def max_content_length(self) -> int | None:
+        """Largest body accepted; ``MAX_CONTENT_LENGTH`` unless set on this request."""
+        if self._max_content_length is _UNSET:
+            return self._config("MAX_CONTENT_LENGTH", None)  # type: ignore[no-any-return]
+        return self._max_content_length  # type: ignore[no-any-return]
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+    @property
+    def max_form_memory_size(self) -> int | None:
+        """Largest in-memory size of non-file form fields (``MAX_FORM_MEMORY_SIZE``)."""
+        if self._max_form_memory_size is _UNSET:
+            return self._config("MAX_FORM_MEMORY_SIZE", 500_000)  # type: ignore[no-any-return]
+        return self._max_form_memory_size  # type: ignore[no-any-return]
+
+    @max_form_memory_size.setter
+    def max_form_memory_size(self, value: int | None) -> None:
+        self._max_form_memory_size = value
+
+    @property
+    def max_form_parts(self) -> int | None:
+        """Most fields or parts a form may have (``MAX_FORM_PARTS``)."""
+        if self._max_form_parts is _UNSET:
+            return self._config("MAX_FORM_PARTS", 1000)  # type: ignore[no-any-return]
+        return self._max_form_parts  # type: ignore[no-any-return]
+
+    @max_form_parts.setter
+    def max_form_parts(self, value: int | None) -> None:
+        self._max_form_parts = value
+
+    # -- body -----------------------------------------------------------------
+    @property
+    def body(self) -> Body:
+        """The body: ``async for chunk in request.body`` or ``await request.body``."""
+        return Body(self)
+
+    async def _iter_body(self) -> AsyncIterator[bytes]:
+        if self._data is not None:
+            if self._data:
+                yield self._data
+            return
+        if self._body_started:
+            raise RuntimeError("the request body has already been consumed")
+        self._body_started = True
+        limit = self.max_content_length
+        if limit is not None:
+            declared = self.content_length
+            if declared is not None and declared > limit:
+                raise RequestEntityTooLarge()
+        timeout = self._config("BODY_TIMEOUT", None)
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        receive = self._receive
+        received = 0
+        while True:
+            if deadline is None:
+                message = await receive()
+            else:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
+                except TimeoutError:
+                    raise BodyTimeout() from None
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            if chunk:
+                received += len(chunk)
+                if limit is not None and received > limit:
+                    raise RequestEntityTooLarge()
+                yield chunk
+            if not message.get("more_body", False):
+                self._body_done = True
+                return
+
+    def _body_finished(self) -> bool:
+        """True when no more body messages will arrive (read, or none was sent)."""
+        if self._body_done:
+            return True
+        if self._body_started:
+            return False
+        for name, value in self.scope["headers"]:
+            if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+                return False
+        return True
+
+    async def get_data(
+        self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
+    ) -> Any:
+        """Read the whole body (bytes, or str with *as_text*), caching it by default."""
+        if parse_form_data:
+            await self._load_form_data()
+        if self._data is None:
+            if self._body_started:
+                # Form parsing or streaming already took the body.
+                data = b""
+            else:
+                buffer = bytearray()
+                async for chunk in self._iter_body():
+                    buffer += chunk
+                data = bytes(buffer)
+            if cache:
+                self._data = data
+        else:
+            data = self._data
+        return data.decode(self.mimetype_params.get("charset", "utf-8"), "replace") if as_text else data
+
+    @property
+    def data(self) -> Awaitable[bytes]:
+        """``await request.data``: the body as bytes."""
+        return self.get_data()  # type: ignore[no-any-return]
+
+    # -- json -----------------------------------------------------------------
+    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """Parse the body as JSON.
+
+        Returns ``None`` if the request is not JSON (unless *force*), as Quart does. Any
+        decode failure is the client's: a 400, or ``None`` with *silent*.
+        """
+        cached = self._json_silent if silent else self._json
+        if cache and cached is not _UNSET:
+            return cached
+        if not (force or self.is_json):
+            return None
+        data = await self.get_data(cache=cache)
+        try:
+            loads = self._app.json.loads if self._app is not None else _stdlib_loads
+            result = loads(data)
+        except (ValueError, RecursionError) as error:
+            if not silent:
+                self.on_json_loading_failed(error)
+            result = None
+            if cache:
+                self._json_silent = None
+            return None
+        if cache:
+            self._json = self._json_silent = result
+        return result
+
+    def on_json_loading_failed(self, error: Exception | None) -> Any:
+        """Raise a 400 for a body that is not valid JSON; override to change that."""
+        raise BadRequest(f"Failed to decode JSON object: {error}")
+
+    @property
+    def json(self) -> Awaitable[Any]:
+        """``await request.json``: the parsed JSON body."""
+        return self.get_json()
+
+    # -- forms ----------------------------------------------------------------
+    async def _load_form_data(self) -> None:
+        if self._form is not None:
+            return
+        from ..formparser import FormDataParser
+
+        parser = FormDataParser(
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+        )
+        if self._data is not None:
+            source: AsyncIterator[bytes] = _once(self._data)
+        else:
+            source = self._iter_body()
+        form, files = await parser.parse(source, self.mimetype, self.mimetype_params)
+        self._form, self._files = form, files
+
+    async def _get_form(self) -> MultiDict[str, str]:
+        await self._load_form_data()
+        assert self._form is not None  # noqa: S101
+        return self._form
+
+    async def _get_files(self) -> MultiDict[str, FileStorage]:
+        await self._load_form_data()
+        assert self._files is not None  # noqa: S101
+        return self._files
+
+    async def _get_values(self) -> CombinedMultiDict[str, str]:
+        return CombinedMultiDict([self.args, await self._get_form()])
+
+    @property
+    def form(self) -> Awaitable[MultiDict[str, str]]:
+        """``await request.form``: url-encoded or multipart fields."""
+        return self._get_form()
+
+    @property
+    def files(self) -> Awaitable[MultiDict[str, FileStorage]]:
+        """``await request.files``: uploaded files of a multipart body."""
+        return self._get_files()
+
+    @property
+    def values(self) -> Awaitable[CombinedMultiDict[str, str]]:
+        """``await request.values``: ``args`` and ``form`` combined."""
+        return self._get_values()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+def _stdlib_loads(data: bytes) -> Any:
+    import json
+
+    return json.loads(data)

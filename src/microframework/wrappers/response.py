@@ -1,0 +1,264 @@
+"""``Response``: werkzeug's sans-io response plus an async body.
+
+A body is either bytes (``_data``, the fast path: one ``http.response.body`` message) or an
+iterable (sync or async) that is streamed chunk by chunk and never joined unless someone
+asks for the data. Conditional and range handling works on bytes bodies here; file bodies
+add their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json as _json
+import re
+from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterable
+from collections.abc import Awaitable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+from typing import Any
+
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import http_date
+from werkzeug.http import is_resource_modified
+from werkzeug.http import parse_etags
+from werkzeug.http import parse_range_header
+from werkzeug.sansio.response import Response as SansIOResponse
+
+if TYPE_CHECKING:
+    from .request import Request
+
+BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
+
+# Header values must never split the response (CR, LF) or confuse parsers (NUL).
+_FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\x00]")
+
+
+def _encode(chunk: Any) -> bytes:
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode()
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise TypeError(
+        f"response body chunks must be bytes or str, not {type(chunk).__name__}"
+    )
+
+
+class Response(SansIOResponse):
+    """An HTTP response with a bytes, iterable or async-iterable body."""
+
+    default_mimetype: str | None = "text/html"
+    #: Set ``Content-Length`` for bytes bodies.
+    automatically_set_content_length = True
+    #: Idle timeout in seconds between chunks of a streamed body (``None``: app default).
+    timeout: float | None = None
+
+    def __init__(
+        self,
+        response: BodyValue = None,
+        status: int | str | HTTPStatus | None = None,
+        headers: Headers | Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        super().__init__(status, headers, mimetype, content_type)
+        self._iterable: Iterable[Any] | AsyncIterable[Any] | None = None
+        self._data: bytes | None = None
+        if response is None:
+            self.set_data(b"")
+        elif isinstance(response, bytes | bytearray | str):
+            self.set_data(response)
+        else:
+            self.response = response
+
+    # -- body -----------------------------------------------------------------
+    @property
+    def response(self) -> Iterable[Any] | AsyncIterable[Any]:
+        """The body as an iterable: ``[data]`` for bytes bodies, else the iterable."""
+        if self._data is not None:
+            return [self._data]
+        assert self._iterable is not None  # noqa: S101 - one of the two is always set
+        return self._iterable
+
+    @response.setter
+    def response(self, value: Iterable[Any] | AsyncIterable[Any]) -> None:
+        if isinstance(value, bytes | bytearray | str):
+            self.set_data(value)
+            return
+        if not isinstance(value, Iterable | AsyncIterable):
+            raise TypeError(
+                f"response body must be bytes, str or an iterable, not {type(value).__name__}"
+            )
+        self._data = None
+        self._iterable = value
+        self.headers.pop("Content-Length", None)
+
+    @property
+    def is_streamed(self) -> bool:
+        """True when the body is an iterable rather than bytes."""
+        return self._data is None
+
+    def set_data(self, value: bytes | bytearray | str) -> None:
+        """Replace the body with *value* and set ``Content-Length``."""
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        self._data = data
+        self._iterable = None
+        if self.automatically_set_content_length:
+            self.headers["Content-Length"] = str(len(data))
+
+    async def get_data(self, as_text: bool = False) -> Any:
+        """Return the whole body, joining a streamed body (which then becomes bytes)."""
+        if self._data is None:
+            self.set_data(b"".join([chunk async for chunk in self.iter_encoded()]))
+        assert self._data is not None  # noqa: S101 - set_data just ran
+        return self._data.decode() if as_text else self._data
+
+    @property
+    def data(self) -> Awaitable[bytes]:
+        """``await response.data``: the body as bytes."""
+        return self.get_data()  # type: ignore[no-any-return]
+
+    async def iter_encoded(self) -> AsyncGenerator[bytes, None]:
+        """Yield the body as bytes chunks, closing the source iterable at the end."""
+        if self._data is not None:
+            yield self._data
+            return
+        source = self._iterable
+        try:
+            if isinstance(source, AsyncIterable):
+                async for chunk in source:
+                    yield _encode(chunk)
+            elif isinstance(source, list | tuple):
+                for chunk in source:
+                    yield _encode(chunk)
+            else:
+                # A sync generator may block (file reads, sleeps): step it in a thread.
+                assert source is not None  # noqa: S101
+                iterator = iter(source)
+                sentinel = object()
+                while (chunk := await asyncio.to_thread(next, iterator, sentinel)) is not sentinel:
+                    yield _encode(chunk)
+        finally:
+            await _close(source)
+
+    async def _close_body(self) -> None:
+        """Close a streamed body that will not be iterated (HEAD, 304)."""
+        if self._iterable is not None:
+            await _close(self._iterable)
+
+    # -- json -----------------------------------------------------------------
+    async def get_json(self, force: bool = False, silent: bool = False) -> Any:
+        """Parse the body as JSON if the mimetype says so (or *force*)."""
+        if not (force or self.is_json):
+            return None
+        try:
+            return _json.loads(await self.get_data())
+        except ValueError:
+            if silent:
+                return None
+            raise
+
+    @property
+    def json(self) -> Awaitable[Any]:
+        """``await response.json``: the parsed JSON body."""
+        return self.get_json()
+
+    # -- ASGI -----------------------------------------------------------------
+    def asgi_headers(self) -> list[tuple[bytes, bytes]]:
+        """The headers as ASGI wants them: lowercase latin-1 names and values."""
+        out = []
+        for key, value in self.headers.items():
+            if _FORBIDDEN_IN_HEADER.search(value) is not None:
+                raise ValueError(f"header {key!r} contains CR, LF or NUL")
+            out.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+        return out
+
+    # -- conditional requests -------------------------------------------------
+    async def make_conditional(
+        self,
+        request: Request,
+        accept_ranges: bool | str = False,
+        complete_length: int | None = None,
+    ) -> Response:
+        """Answer ``If-*`` and ``Range`` headers: 304, 412, 206 or 416 as appropriate.
+
+        Only bytes bodies are sliced for ranges; pass *accept_ranges* to advertise them.
+        """
+        if request.method not in ("GET", "HEAD"):
+            return self
+        if "date" not in self.headers:
+            self.headers["Date"] = http_date()
+        if complete_length is None and self._data is not None:
+            complete_length = len(self._data)
+        if accept_ranges and self._process_range(request, accept_ranges, complete_length):
+            return self
+        etag = self.headers.get("etag")
+        last_modified = self.headers.get("last-modified")
+        if not is_resource_modified(
+            etag=etag,
+            last_modified=last_modified,
+            http_if_none_match=request.headers.get("if-none-match"),
+            http_if_modified_since=request.headers.get("if-modified-since"),
+            http_if_match=request.headers.get("if-match"),
+        ):
+            if parse_etags(request.headers.get("if-match")):
+                self.status_code = 412
+            else:
+                self.status_code = 304
+                self._strip_for_not_modified()
+        return self
+
+    def _process_range(
+        self, request: Request, accept_ranges: bool | str, complete_length: int | None
+    ) -> bool:
+        range_header = request.headers.get("range")
+        if range_header is None or not complete_length or self._data is None:
+            return False
+        if_range = request.headers.get("if-range")
+        if if_range is not None and is_resource_modified(
+            etag=self.headers.get("etag"),
+            last_modified=self.headers.get("last-modified"),
+            http_if_range=if_range,
+            ignore_if_range=False,
+        ):
+            return False
+        parsed = parse_range_header(range_header)
+        if parsed is None:
+            raise RequestedRangeNotSatisfiable(length=complete_length)
+        span = parsed.range_for_length(complete_length)
+        content_range = parsed.to_content_range_header(complete_length)
+        if span is None or content_range is None:
+            raise RequestedRangeNotSatisfiable(length=complete_length)
+        start, stop = span
+        self.set_data(self._data[start:stop])
+        self.headers["Accept-Ranges"] = "bytes" if accept_ranges is True else str(accept_ranges)
+        self.headers["Content-Range"] = content_range
+        self.status_code = 206
+        return True
+
+    def _strip_for_not_modified(self) -> None:
+        # RFC 9110 15.4.5: a 304 carries no body and no representation metadata
+        # beyond the validators.
+        for name in ("Content-Length", "Content-Type", "Content-Encoding", "Content-Range"):
+            self.headers.pop(name, None)
+        self._data = b""
+        self._iterable = None
+
+
+async def _close(source: object) -> None:
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        result = aclose()
+        if inspect.isawaitable(result):
+            await result
+        return
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
+

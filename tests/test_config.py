@@ -1,0 +1,497 @@
+from __future__ import annotations
+
+import errno
+import json
+import os
+import sys
+import tomllib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from typing import assert_type
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from werkzeug.utils import ImportStringError
+
+from microframework.config import Config
+from microframework.config import ConfigAttribute
+
+PREFIX = "MFTEST"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    # Other variables with our prefix would leak into from_prefixed_env results.
+    for name in list(os.environ):
+        if name.startswith(f"{PREFIX}_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
+def settings_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = f"mf_settings_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text(
+        "SECRET = 'module'\nlower = 'ignored'\n"
+        "class Production:\n    SECRET = 'prod'\n    DEBUG = False\n    debug = 1\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+# -- construction ---------------------------------------------------------------
+
+
+def test_config_is_a_dict_seeded_with_defaults(tmp_path: Path) -> None:
+    config = Config(tmp_path, {"DEBUG": True})
+    assert isinstance(config, dict)
+    assert config == {"DEBUG": True}
+    assert config.root_path == tmp_path
+
+
+def test_defaults_are_copied_not_shared(tmp_path: Path) -> None:
+    defaults = {"DEBUG": True}
+    config = Config(tmp_path, defaults)
+    config["DEBUG"] = False
+    assert defaults == {"DEBUG": True}
+
+
+def test_repr_names_the_class_and_contents(tmp_path: Path) -> None:
+    class MyConfig(Config):
+        pass
+
+    assert repr(Config(tmp_path, {"A": 1})) == "<Config {'A': 1}>"
+    assert repr(MyConfig(tmp_path)) == "<MyConfig {}>"
+
+
+# -- from_mapping -----------------------------------------------------------------
+
+
+def test_from_mapping_loads_only_uppercase_keys(tmp_path: Path) -> None:
+    config = Config(tmp_path)
+    assert config.from_mapping({"SECRET_KEY": "s", "lower": 1, "Mixed": 2}) is True
+    assert config == {"SECRET_KEY": "s"}
+
+
+def test_from_mapping_keywords_override_the_mapping(tmp_path: Path) -> None:
+    config = Config(tmp_path)
+    config.from_mapping({"A": 1, "B": 2}, B=3, c=4)
+    assert config == {"A": 1, "B": 3}
+
+
+def test_from_mapping_with_nothing_changes_nothing(tmp_path: Path) -> None:
+    config = Config(tmp_path, {"A": 1})
+    assert config.from_mapping() is True
+    assert config == {"A": 1}
+
+
+def test_from_mapping_skips_non_string_keys(tmp_path: Path) -> None:
+    config = Config(tmp_path)
+    mapping: dict[Any, Any] = {1: "one", "ONE": 1}
+    config.from_mapping(mapping)
+    assert config == {"ONE": 1}
+
+
+# -- from_object ----------------------------------------------------------------
+
+
+def test_from_object_loads_uppercase_attributes_of_a_class(tmp_path: Path) -> None:
+    class Settings:
+        DEBUG = True
+        SECRET_KEY = "k"
+        lower = "no"
+        _Private = "no"
+
+    config = Config(tmp_path)
+    config.from_object(Settings)
+    assert config == {"DEBUG": True, "SECRET_KEY": "k"}
+
+
+def test_from_object_reads_instance_attributes_and_properties(tmp_path: Path) -> None:
+    class Settings:
+        def __init__(self) -> None:
+            self.HOST = "example.org"
+
+        @property
+        def URL(self) -> str:
+            return f"https://{self.HOST}/"
+
+    config = Config(tmp_path)
+    config.from_object(Settings())
+    assert config == {"HOST": "example.org", "URL": "https://example.org/"}
+
+
+def test_from_object_imports_a_dotted_string(
+    tmp_path: Path, settings_module: str
+) -> None:
+    config = Config(tmp_path)
+    config.from_object(settings_module)
+    assert config == {"SECRET": "module"}
+
+
+def test_from_object_imports_an_attribute_after_a_colon(
+    tmp_path: Path, settings_module: str
+) -> None:
+    config = Config(tmp_path)
+    config.from_object(f"{settings_module}:Production")
+    assert config == {"SECRET": "prod", "DEBUG": False}
+
+
+def test_from_object_with_an_unknown_import_string_raises(tmp_path: Path) -> None:
+    config = Config(tmp_path)
+    with pytest.raises(ImportStringError):
+        config.from_object("mf_no_such_module_anywhere.Settings")
+
+
+# -- from_pyfile ----------------------------------------------------------------
+
+
+def test_from_pyfile_resolves_relative_names_against_root_path(tmp_path: Path) -> None:
+    (tmp_path / "settings.py").write_text("DEBUG = True\nhelper = 1\nX = 2 * 21\n")
+    config = Config(tmp_path)
+    assert config.from_pyfile("settings.py") is True
+    assert config == {"DEBUG": True, "X": 42}
+
+
+def test_from_pyfile_accepts_an_absolute_path_like(tmp_path: Path) -> None:
+    path = tmp_path / "settings.py"
+    path.write_text("A = 1\n")
+    config = Config("/nonexistent-root")
+    assert config.from_pyfile(path) is True
+    assert config == {"A": 1}
+
+
+def test_from_pyfile_gives_the_file_its_own_name(tmp_path: Path) -> None:
+    path = tmp_path / "settings.py"
+    path.write_text("HERE = __file__\nNAME = __name__\n")
+    config = Config(tmp_path)
+    config.from_pyfile("settings.py")
+    assert config == {"HERE": str(path), "NAME": "config"}
+
+
+def test_from_pyfile_missing_file_raises_amended_oserror(tmp_path: Path) -> None:
+    config = Config(tmp_path)
+    with pytest.raises(OSError) as info:
+        config.from_pyfile("missing.py")
+    assert info.value.errno == errno.ENOENT
+    assert info.value.strerror is not None
+    assert info.value.strerror.startswith("Unable to load configuration file (")
+    assert info.value.filename == str(tmp_path / "missing.py")
+
+
+@pytest.mark.parametrize("name", ["missing.py", ".", "file.txt/inside.py"])
+def test_from_pyfile_silent_returns_false_when_there_is_no_file(
+    tmp_path: Path, name: str
+) -> None:
+    (tmp_path / "file.txt").write_text("")
+    config = Config(tmp_path)
+    assert config.from_pyfile(name, silent=True) is False
+    assert config == {}
+
+
+def test_from_pyfile_silent_still_reports_other_os_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Running as root makes chmod useless, so the open call itself is refused.
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied", args[0])
+
+    monkeypatch.setattr("microframework.config.open", refuse, raising=False)
+    config = Config(tmp_path)
+    with pytest.raises(PermissionError) as info:
+        config.from_pyfile("settings.py", silent=True)
+    message = "Unable to load configuration file (Permission denied)"
+    assert info.value.strerror == message
+
+
+def test_from_pyfile_errors_in_the_file_propagate_even_when_silent(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "broken.py").write_text("A = (\n")
+    (tmp_path / "raises.py").write_text("A = 1 / 0\n")
+    config = Config(tmp_path)
+    with pytest.raises(SyntaxError):
+        config.from_pyfile("broken.py", silent=True)
+    with pytest.raises(ZeroDivisionError):
+        config.from_pyfile("raises.py", silent=True)
+
+
+# -- from_envvar ----------------------------------------------------------------
+
+
+def test_from_envvar_loads_the_file_the_variable_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "settings.py").write_text("A = 1\n")
+    monkeypatch.setenv("MF_TEST_SETTINGS", str(tmp_path / "settings.py"))
+    config = Config("/nonexistent-root")
+    assert config.from_envvar("MF_TEST_SETTINGS") is True
+    assert config == {"A": 1}
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_from_envvar_unset_variable_raises_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    if value is None:
+        monkeypatch.delenv("MF_TEST_SETTINGS", raising=False)
+    else:
+        monkeypatch.setenv("MF_TEST_SETTINGS", value)
+    config = Config(tmp_path)
+    with pytest.raises(RuntimeError, match="'MF_TEST_SETTINGS' is not set"):
+        config.from_envvar("MF_TEST_SETTINGS")
+    assert config.from_envvar("MF_TEST_SETTINGS", silent=True) is False
+
+
+def test_from_envvar_pointing_at_a_missing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MF_TEST_SETTINGS", str(tmp_path / "missing.py"))
+    config = Config(tmp_path)
+    assert config.from_envvar("MF_TEST_SETTINGS", silent=True) is False
+    with pytest.raises(OSError, match="Unable to load configuration file"):
+        config.from_envvar("MF_TEST_SETTINGS")
+
+
+# -- from_prefixed_env ------------------------------------------------------------
+
+
+def test_from_prefixed_env_parses_values_as_json(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv(f"{PREFIX}_PORT", "8000")
+    clean_env.setenv(f"{PREFIX}_DEBUG", "true")
+    clean_env.setenv(f"{PREFIX}_HOSTS", '["a", "b"]')
+    clean_env.setenv(f"{PREFIX}_NAME", "plain text")
+    clean_env.setenv(f"{PREFIX}_QUOTED", '"1"')
+    config = Config(tmp_path)
+    assert config.from_prefixed_env(PREFIX) is True
+    assert config == {
+        "PORT": 8000,
+        "DEBUG": True,
+        "HOSTS": ["a", "b"],
+        "NAME": "plain text",
+        "QUOTED": "1",
+    }
+
+
+def test_from_prefixed_env_ignores_other_variables(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv(f"{PREFIX}X_A", "1")
+    clean_env.setenv(f"OTHER_{PREFIX}_A", "1")
+    config = Config(tmp_path)
+    config.from_prefixed_env(PREFIX)
+    assert config == {}
+
+
+def test_from_prefixed_env_default_prefix_is_microframework(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MICROFRAMEWORK_MF_TEST_KEY", "42")
+    config = Config(tmp_path)
+    config.from_prefixed_env()
+    assert config["MF_TEST_KEY"] == 42
+
+
+def test_from_prefixed_env_uses_the_given_loads(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv(f"{PREFIX}_A", "abc")
+    clean_env.setenv(f"{PREFIX}_B", "fail")
+
+    def loads(value: str) -> Any:
+        if value == "fail":
+            raise ValueError(value)
+        return value.upper()
+
+    config = Config(tmp_path)
+    config.from_prefixed_env(PREFIX, loads=loads)
+    assert config == {"A": "ABC", "B": "fail"}
+
+
+def test_from_prefixed_env_double_underscore_nests(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv(f"{PREFIX}_DB__HOST", "localhost")
+    clean_env.setenv(f"{PREFIX}_DB__PORT", "5432")
+    clean_env.setenv(f"{PREFIX}_DB__OPTS__SSL", "false")
+    clean_env.setenv(f"{PREFIX}_EXISTING__NEW", "1")
+    config = Config(tmp_path, {"EXISTING": {"OLD": 0}})
+    config.from_prefixed_env(PREFIX)
+    assert config == {
+        "DB": {"HOST": "localhost", "PORT": 5432, "OPTS": {"SSL": False}},
+        "EXISTING": {"OLD": 0, "NEW": 1},
+    }
+
+
+def test_from_prefixed_env_applies_in_sorted_order(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    # "DB" sorts before "DB__HOST", so the nested key lands in the JSON dict.
+    clean_env.setenv(f"{PREFIX}_DB__HOST", '"h"')
+    clean_env.setenv(f"{PREFIX}_DB", '{"PORT": 1}')
+    config = Config(tmp_path)
+    config.from_prefixed_env(PREFIX)
+    assert config == {"DB": {"PORT": 1, "HOST": "h"}}
+
+
+def test_from_prefixed_env_nesting_into_a_non_dict_raises(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv(f"{PREFIX}_PORT__X", "1")
+    config = Config(tmp_path, {"PORT": 8000})
+    with pytest.raises(TypeError, match=f"{PREFIX}_PORT__X.*'PORT'.*int"):
+        config.from_prefixed_env(PREFIX)
+
+
+# Characters the environment can hold: no NUL, no lone surrogates.
+env_text = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"),
+    max_size=30,
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | env_text,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(env_text, inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@given(value=json_values)
+def test_from_prefixed_env_round_trips_json_values(value: Any) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(f"{PREFIX}_HYPO_VALUE", json.dumps(value))
+        config = Config(".")
+        config.from_prefixed_env(PREFIX)
+    assert config["HYPO_VALUE"] == value
+
+
+@given(raw=env_text)
+def test_from_prefixed_env_value_is_parsed_or_kept_raw(raw: str) -> None:
+    try:
+        expected = json.loads(raw)
+    except ValueError:
+        expected = raw
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(f"{PREFIX}_HYPO_RAW", raw)
+        config = Config(".")
+        config.from_prefixed_env(PREFIX)
+    # Compared as JSON text because "NaN" parses to a float that is not equal to itself.
+    assert json.dumps(config["HYPO_RAW"]) == json.dumps(expected)
+
+
+# -- from_file ------------------------------------------------------------------
+
+
+def test_from_file_loads_json_in_text_mode(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"DEBUG": true, "lower": 1}')
+    config = Config(tmp_path)
+    assert config.from_file("config.json", load=json.load) is True
+    assert config == {"DEBUG": True}
+
+
+def test_from_file_loads_toml_in_binary_mode(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('SECRET_KEY = "s"\nPORT = 1\n')
+    config = Config(tmp_path)
+    assert config.from_file("config.toml", load=tomllib.load, text=False) is True
+    assert config == {"SECRET_KEY": "s", "PORT": 1}
+
+
+def test_from_file_missing_file(tmp_path: Path) -> None:
+    config = Config(tmp_path)
+    assert config.from_file("missing.json", load=json.load, silent=True) is False
+    with pytest.raises(FileNotFoundError) as info:
+        config.from_file("missing.json", load=json.load)
+    assert info.value.strerror is not None
+    assert info.value.strerror.startswith("Unable to load configuration file (")
+
+
+def test_from_file_parse_errors_propagate(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("{")
+    config = Config(tmp_path)
+    with pytest.raises(json.JSONDecodeError):
+        config.from_file("bad.json", load=json.load, silent=True)
+
+
+# -- get_namespace ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lowercase", "trim", "expected"),
+    [
+        (True, True, {"path": "/img", "url": "u"}),
+        (False, True, {"PATH": "/img", "URL": "u"}),
+        (True, False, {"image_store_path": "/img", "image_store_url": "u"}),
+        (False, False, {"IMAGE_STORE_PATH": "/img", "IMAGE_STORE_URL": "u"}),
+    ],
+)
+def test_get_namespace_selects_keys_by_prefix(
+    tmp_path: Path, lowercase: bool, trim: bool, expected: dict[str, Any]
+) -> None:
+    config = Config(
+        tmp_path,
+        {"IMAGE_STORE_PATH": "/img", "IMAGE_STORE_URL": "u", "IMAGE_OTHER": 1},
+    )
+    namespace = config.get_namespace(
+        "IMAGE_STORE_", lowercase=lowercase, trim_namespace=trim
+    )
+    assert namespace == expected
+
+
+# -- ConfigAttribute --------------------------------------------------------------
+
+
+class App:
+    debug = ConfigAttribute[bool]("DEBUG")
+    port = ConfigAttribute("PORT", get_converter=int)
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+
+def test_config_attribute_reads_and_writes_the_config(tmp_path: Path) -> None:
+    app = App(Config(tmp_path, {"DEBUG": False}))
+    assert app.debug is False
+    app.debug = True
+    assert app.config["DEBUG"] is True
+    assert app.debug is True
+
+
+def test_config_attribute_converts_on_read_only(tmp_path: Path) -> None:
+    app = App(Config(tmp_path, {"PORT": "8000"}))
+    assert app.port == 8000
+    app.port = "9000"
+    assert app.config["PORT"] == "9000"
+    assert app.port == 9000
+
+
+def test_config_attribute_missing_key_raises_key_error(tmp_path: Path) -> None:
+    app = App(Config(tmp_path))
+    with pytest.raises(KeyError, match="DEBUG"):
+        app.debug  # noqa: B018 (the read is the behaviour under test)
+
+
+def test_config_attribute_on_the_class_is_the_descriptor() -> None:
+    descriptor = App.debug
+    assert isinstance(descriptor, ConfigAttribute)
+    assert descriptor.__name__ == "DEBUG"
+    assert repr(descriptor) == "<ConfigAttribute 'DEBUG'>"
+
+
+def test_config_attribute_rejects_a_non_string_name() -> None:
+    with pytest.raises(TypeError, match="ConfigAttribute name must be a str, not int"):
+        ConfigAttribute(1)  # type: ignore[arg-type]
+
+
+def test_config_attribute_types_follow_the_declaration(tmp_path: Path) -> None:
+    app = App(Config(tmp_path, {"DEBUG": True, "PORT": 1}))
+    # assert_type is checked by mypy; at runtime it only returns its argument.
+    assert assert_type(app.debug, bool) is True
+    assert assert_type(app.port, int) == 1
+    assert_type(App.debug, ConfigAttribute[bool])

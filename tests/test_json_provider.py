@@ -1,0 +1,334 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import io
+import json
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from markupsafe import Markup
+
+from microframework.json.provider import DefaultJSONProvider
+from microframework.json.provider import JSONProvider
+
+
+class RecordedResponse:
+    """Stands in for the app's response class and remembers how it was built."""
+
+    def __init__(self, body: str, **kwargs: Any) -> None:
+        self.body = body
+        self.kwargs = kwargs
+
+
+def make_app(debug: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(debug=debug, response_class=RecordedResponse)
+
+
+def respond(provider: JSONProvider, *args: Any, **kwargs: Any) -> RecordedResponse:
+    response = provider.response(*args, **kwargs)
+    assert isinstance(response, RecordedResponse)
+    return response
+
+
+UTC_PLUS_2 = datetime.timezone(datetime.timedelta(hours=2))
+
+
+@pytest.fixture
+def provider() -> DefaultJSONProvider:
+    return DefaultJSONProvider(make_app())
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+@dataclasses.dataclass
+class Shape:
+    name: str
+    points: list[Point]
+
+
+# -- dumps ------------------------------------------------------------------------
+
+
+def test_provider_keeps_the_app(provider: DefaultJSONProvider) -> None:
+    app = make_app()
+    assert DefaultJSONProvider(app)._app is app
+
+
+def test_dumps_sorts_keys_and_escapes_non_ascii(provider: DefaultJSONProvider) -> None:
+    assert provider.dumps({"b": 1, "a": "é"}) == '{"a": "\\u00e9", "b": 1}'
+
+
+def test_dumps_keyword_arguments_override_the_class_settings(
+    provider: DefaultJSONProvider,
+) -> None:
+    text = provider.dumps({"b": 1, "a": "é"}, ensure_ascii=False, sort_keys=False)
+    assert text == '{"b": 1, "a": "é"}'
+
+
+def test_dumps_settings_can_be_changed_on_the_instance(
+    provider: DefaultJSONProvider,
+) -> None:
+    provider.sort_keys = False
+    provider.ensure_ascii = False
+    assert provider.dumps({"b": "é", "a": 1}) == '{"b": "é", "a": 1}'
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (datetime.date(2015, 10, 21), "Wed, 21 Oct 2015 00:00:00 GMT"),
+        (datetime.datetime(2015, 10, 21, 7, 28), "Wed, 21 Oct 2015 07:28:00 GMT"),
+        (
+            datetime.datetime(2015, 10, 21, 9, 28, tzinfo=UTC_PLUS_2),
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ),
+        (decimal.Decimal("12.50"), "12.50"),
+        (
+            uuid.UUID("12345678-1234-5678-1234-567812345678"),
+            "12345678-1234-5678-1234-567812345678",
+        ),
+        (Markup("<b>bold</b>"), "<b>bold</b>"),
+    ],
+)
+def test_dumps_extended_types_become_strings(
+    provider: DefaultJSONProvider, value: Any, expected: str
+) -> None:
+    assert json.loads(provider.dumps(value)) == expected
+
+
+def test_dumps_dataclasses_become_objects_recursively(
+    provider: DefaultJSONProvider,
+) -> None:
+    shape = Shape("line", [Point(0, 0), Point(1, 2)])
+    assert json.loads(provider.dumps(shape)) == {
+        "name": "line",
+        "points": [{"x": 0, "y": 0}, {"x": 1, "y": 2}],
+    }
+
+
+def test_dumps_calls_html_on_objects_that_have_it(
+    provider: DefaultJSONProvider,
+) -> None:
+    class Widget:
+        def __html__(self) -> str:
+            return "<i>w</i>"
+
+    assert provider.dumps([Widget()]) == '["<i>w</i>"]'
+
+
+@pytest.mark.parametrize("value", [object(), {1, 2}, Point, b"bytes"])
+def test_dumps_unknown_types_raise_type_error_naming_them(
+    provider: DefaultJSONProvider, value: Any
+) -> None:
+    name = type(value).__name__
+    with pytest.raises(TypeError, match=f"^Object of type {name} is not JSON serial"):
+        provider.dumps(value)
+
+
+def test_default_can_be_replaced_to_support_more_types(
+    provider: DefaultJSONProvider,
+) -> None:
+    fallback = DefaultJSONProvider.default
+
+    def default(o: Any) -> Any:
+        if isinstance(o, set):
+            return sorted(o)
+        return fallback(o)
+
+    provider.default = default
+    assert provider.dumps({"s": {3, 1, 2}, "d": decimal.Decimal(1)}) == (
+        '{"d": "1", "s": [1, 2, 3]}'
+    )
+
+
+def test_default_can_be_overridden_in_a_subclass() -> None:
+    class SetProvider(DefaultJSONProvider):
+        @staticmethod
+        def default(o: Any) -> Any:
+            return sorted(o)
+
+    assert SetProvider(make_app()).dumps({2, 1}) == "[1, 2]"
+
+
+# -- loads, dump, load --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "document",
+    ['{"a": [1, "é"]}', b'{"a": [1, "\xc3\xa9"]}', '{"a": [1, "é"]}'.encode("utf-16")],
+)
+def test_loads_accepts_str_and_encoded_bytes(
+    provider: DefaultJSONProvider, document: str | bytes
+) -> None:
+    assert provider.loads(document) == {"a": [1, "é"]}
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        ("{", json.JSONDecodeError),
+        (b"\xff\xfe\xfd", UnicodeDecodeError),
+        ("[" * 100_000 + "]" * 100_000, RecursionError),
+    ],
+)
+def test_loads_errors_propagate_unchanged(
+    provider: DefaultJSONProvider, document: str | bytes, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        provider.loads(document)
+
+
+def test_loads_passes_keyword_arguments(provider: DefaultJSONProvider) -> None:
+    assert provider.loads("1.5", parse_float=decimal.Decimal) == decimal.Decimal("1.5")
+
+
+def test_dump_and_load_use_file_objects(provider: DefaultJSONProvider) -> None:
+    buffer = io.StringIO()
+    provider.dump({"b": 1, "a": Point(1, 2)}, buffer)
+    assert buffer.getvalue() == '{"a": {"x": 1, "y": 2}, "b": 1}'
+    buffer.seek(0)
+    assert provider.load(buffer) == {"a": {"x": 1, "y": 2}, "b": 1}
+    assert provider.load(io.BytesIO(b"[true]")) == [True]
+
+
+# -- response -----------------------------------------------------------------------
+
+
+def test_response_is_compact_with_a_trailing_newline(
+    provider: DefaultJSONProvider,
+) -> None:
+    response = respond(provider, {"b": [1, 2], "a": None})
+    assert response.body == '{"a":null,"b":[1,2]}\n'
+    assert response.kwargs == {"mimetype": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "expected"),
+    [
+        ((), {}, None),
+        (([1, 2],), {}, [1, 2]),
+        (("text",), {}, "text"),
+        ((1, "two", None), {}, [1, "two", None]),
+        ((), {"a": 1, "b": [2]}, {"a": 1, "b": [2]}),
+    ],
+)
+def test_response_shapes_arguments_like_jsonify(
+    provider: DefaultJSONProvider,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    expected: Any,
+) -> None:
+    assert json.loads(respond(provider, *args, **kwargs).body) == expected
+
+
+def test_response_rejects_positional_and_keyword_arguments_together(
+    provider: DefaultJSONProvider,
+) -> None:
+    with pytest.raises(TypeError, match="not both"):
+        provider.response(1, a=2)
+
+
+def test_response_is_indented_in_debug_mode() -> None:
+    provider = DefaultJSONProvider(make_app(debug=True))
+    assert respond(provider, {"b": 1, "a": [2]}).body == (
+        '{\n  "a": [\n    2\n  ],\n  "b": 1\n}\n'
+    )
+
+
+def test_response_debug_is_read_at_response_time() -> None:
+    app = make_app()
+    provider = DefaultJSONProvider(app)
+    app.debug = True
+    assert respond(provider, [1]).body == "[\n  1\n]\n"
+
+
+@pytest.mark.parametrize(
+    ("compact", "debug", "expected"),
+    [
+        (True, True, '{"a":1}\n'),
+        (False, False, '{\n  "a": 1\n}\n'),
+        (None, False, '{"a":1}\n'),
+        (None, True, '{\n  "a": 1\n}\n'),
+    ],
+)
+def test_response_compact_setting_overrides_debug(
+    compact: bool | None, debug: bool, expected: str
+) -> None:
+    provider = DefaultJSONProvider(make_app(debug=debug))
+    provider.compact = compact
+    assert respond(provider, {"a": 1}).body == expected
+
+
+def test_response_uses_the_provider_mimetype(provider: DefaultJSONProvider) -> None:
+    provider.mimetype = "application/vnd.api+json"
+    assert respond(provider, 1).kwargs == {"mimetype": "application/vnd.api+json"}
+
+
+def test_response_serialises_extended_types(provider: DefaultJSONProvider) -> None:
+    response = respond(provider, when=datetime.date(2000, 1, 1), p=Point(1, 2))
+    assert response.body == (
+        '{"p":{"x":1,"y":2},"when":"Sat, 01 Jan 2000 00:00:00 GMT"}\n'
+    )
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(value=json_values, debug=st.booleans())
+def test_response_body_decodes_to_the_value(value: Any, debug: bool) -> None:
+    provider = DefaultJSONProvider(make_app(debug=debug))
+    body = respond(provider, value).body
+    assert body.endswith("\n")
+    assert body.isascii()
+    assert provider.loads(body) == value
+    assert provider.loads(body.encode()) == value
+
+
+# -- base class -----------------------------------------------------------------------
+
+
+def test_base_provider_requires_dumps_and_loads() -> None:
+    provider = JSONProvider(make_app())
+    with pytest.raises(NotImplementedError):
+        provider.dumps(1)
+    with pytest.raises(NotImplementedError):
+        provider.loads("1")
+
+
+def test_base_provider_builds_dump_load_and_response_from_two_methods() -> None:
+    class ReprProvider(JSONProvider):
+        mimetype = "text/x-repr"
+
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            return repr(obj)
+
+        def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+            return ("loaded", s)
+
+    provider = ReprProvider(make_app())
+    buffer = io.StringIO()
+    provider.dump({"a": 1}, buffer)
+    assert buffer.getvalue() == "{'a': 1}"
+    assert provider.load(io.StringIO("x")) == ("loaded", "x")
+    response = respond(provider, 1, 2)
+    assert (response.body, response.kwargs) == ("[1, 2]", {"mimetype": "text/x-repr"})
