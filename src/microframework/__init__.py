@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from markupsafe import Markup
 from markupsafe import escape
+from markupsafe import Markup
 
 from . import json as json
 from .app import Microframework

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import RequestRedirect
@@ -20,9 +20,9 @@ from .exceptions import ClientDisconnected
 from .globals import _cv_app
 
 if TYPE_CHECKING:
-    from .app import Microframework
     from .app import _Chain
     from .app import _Compiled
+    from .app import Microframework
     from .typing import Receive
     from .typing import Scope
     from .typing import Send
@@ -30,23 +30,46 @@ if TYPE_CHECKING:
     from .wrappers.response import Response
 
 # Statuses that never carry a body (RFC 9110 6.4.1).
-_NO_BODY_STATUS = frozenset({204, 304})
+_NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
 
 
-def match_request(compiled: _Compiled, ctx: AppContext, request: Request, websocket: bool) -> Any:
+def match_request(
+    compiled: _Compiled, ctx: AppContext, request: Request, websocket: bool
+) -> Any:
     """Bind the adapter for this host and match the path; errors land on the request."""
     host = None
+    adapter = None
     for name, value in request.scope["headers"]:
         if name == b"host":
             host = value
             break
     try:
-        adapter = compiled.adapters.get(host, request.scheme, request.root_path, request.server)
+        adapter = compiled.adapters.get(
+            host, request.scheme, request.root_path, request.server
+        )
         ctx.url_adapter = adapter
+        if not websocket:
+            candidates = compiled.static_routes.get(request.path)
+            if candidates is not None:
+                method = request.method
+                for rule in candidates:
+                    if rule.methods is None or method in rule.methods:
+                        request.url_rule = rule
+                        request.view_args = {}
+                        return compiled.endpoints.get(rule.endpoint)
+        key = (adapter, request.path, request.method, websocket)
+        hit = compiled.match_cache.get(key)
+        if hit is not None:
+            rule, cached_args = hit
+            request.url_rule = rule
+            request.view_args = dict(cached_args)
+            return compiled.endpoints.get(rule.endpoint)
         rule, args = adapter.match(
             request.path, request.method, websocket=websocket, return_rule=True
         )
+        compiled.remember_match(key, rule, args)
     except RequestRedirect:
+        assert adapter is not None
         # Match again with the query string so the redirect keeps it; rare, so the
         # common path never decodes the query string.
         try:
@@ -63,11 +86,13 @@ def match_request(compiled: _Compiled, ctx: AppContext, request: Request, websoc
         request.routing_exception = error
         return None
     request.url_rule = rule
-    request.view_args = args
+    request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
     return compiled.endpoints.get(rule.endpoint)
 
 
-async def handle_http(app: Microframework, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle_http(
+    app: Microframework, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Handle one HTTP request from start to teardown."""
     compiled = app._compiled or app._freeze()
     request = app.request_class(scope, receive, app)
@@ -80,7 +105,26 @@ async def handle_http(app: Microframework, scope: Scope, receive: Receive, send:
         if endpoint is not None:
             chain = endpoint.chain
         response = await full_dispatch(app, ctx, request, endpoint, chain)
-        await send_response(app, scope, receive, send, request, response)
+        try:
+            headers = response.asgi_headers()
+        except Exception as exc:
+            # A header that would split the response is the app's bug: a 500.
+            response = await app.handle_exception(exc, ctx, chain)
+            headers = response.asgi_headers()
+        data = response._data
+        status = response.status_code
+        if (
+            data is not None
+            and status not in _NO_BODY_STATUS
+            and request.method != "HEAD"
+        ):
+            # The common case, inlined: exactly two messages.
+            await send(
+                {"type": "http.response.start", "status": status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": data, "more_body": False})
+        else:
+            await send_response(receive, send, request, response, headers)
     except ClientDisconnected as disconnect:
         # Nobody is listening: nothing to send, nothing to log.
         error = disconnect
@@ -89,7 +133,10 @@ async def handle_http(app: Microframework, scope: Scope, receive: Receive, send:
         raise
     finally:
         try:
-            await app._teardown(ctx, error, chain)
+            if request._files:
+                request._close()
+            if chain.teardown or compiled.teardown_appcontext:
+                await app._teardown(ctx, error, chain)
         finally:
             _cv_app.reset(token)
 
@@ -120,7 +167,9 @@ async def full_dispatch(
         except Exception as exc:
             rv = await app.handle_user_exception(exc, ctx)
         response = app._make_response(rv, request)
-        return await app._process_response(response, ctx, chain)
+        if chain.after or ctx._after_request_functions:
+            return await app._process_response(response, ctx, chain)
+        return response
     except ClientDisconnected:
         raise
     except Exception as exc:
@@ -128,20 +177,17 @@ async def full_dispatch(
 
 
 async def send_response(
-    app: Microframework,
-    scope: Scope,
     receive: Receive,
     send: Send,
     request: Request,
     response: Response,
+    headers: list[tuple[bytes, bytes]],
 ) -> None:
     """Send *response*: two messages for bytes, a watched stream for iterables."""
     status = response.status_code
-    await send(
-        {"type": "http.response.start", "status": status, "headers": response.asgi_headers()}
-    )
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     data = response._data
-    if request.method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
+    if request.method == "HEAD" or status in _NO_BODY_STATUS:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         if data is None:
             await response._close_body()
@@ -149,14 +195,14 @@ async def send_response(
     if data is not None:
         await send({"type": "http.response.body", "body": data, "more_body": False})
         return
-    await _send_stream(app, receive, send, request, response)
+    await _send_stream(receive, send, request, response)
 
 
 async def _send_stream(
-    app: Microframework, receive: Receive, send: Send, request: Request, response: Response
+    receive: Receive, send: Send, request: Request, response: Response
 ) -> None:
     task = asyncio.current_task()
-    assert task is not None  # noqa: S101 - we are always inside a task here
+    assert task is not None
     disconnected = False
 
     async def watch() -> None:
@@ -173,7 +219,9 @@ async def _send_stream(
     try:
         async for chunk in response.iter_encoded():
             if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if disconnected:
@@ -190,7 +238,9 @@ async def _send_stream(
                 await watcher
 
 
-async def handle_lifespan(app: Microframework, scope: Scope, receive: Receive, send: Send) -> None:
+async def handle_lifespan(
+    app: Microframework, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Run the ASGI lifespan protocol: startup hooks, then shutdown hooks."""
     while True:
         message = await receive()
@@ -199,7 +249,9 @@ async def handle_lifespan(app: Microframework, scope: Scope, receive: Receive, s
                 await app.startup(scope.get("state"))
             except Exception as exc:
                 app.logger.exception("Startup failed")
-                await send({"type": "lifespan.startup.failed", "message": _describe(exc)})
+                await send(
+                    {"type": "lifespan.startup.failed", "message": _describe(exc)}
+                )
                 return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
@@ -207,7 +259,9 @@ async def handle_lifespan(app: Microframework, scope: Scope, receive: Receive, s
                 await app.shutdown()
             except Exception as exc:
                 app.logger.exception("Shutdown failed")
-                await send({"type": "lifespan.shutdown.failed", "message": _describe(exc)})
+                await send(
+                    {"type": "lifespan.shutdown.failed", "message": _describe(exc)}
+                )
                 return
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -59,12 +59,14 @@ def ensure_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 def get_root_path(import_name: str) -> str:
     """Return the folder of the module or package *import_name*, like Flask does."""
     mod = sys.modules.get(import_name)
-    if mod is not None and getattr(mod, "__file__", None) is not None:
-        return os.path.dirname(os.path.abspath(mod.__file__))  # type: ignore[arg-type]
+    filename: str | None = getattr(mod, "__file__", None) if mod is not None else None
+    if filename is not None:
+        return os.path.dirname(os.path.abspath(filename))
     try:
         spec = importlib.util.find_spec(import_name)
     except (ImportError, ValueError):
         spec = None
-    if spec is None or spec.origin in (None, "namespace", "built-in", "frozen"):
+    origin = spec.origin if spec is not None else None
+    if origin is None or origin in ("namespace", "built-in", "frozen"):
         return os.getcwd()
-    return os.path.dirname(os.path.abspath(spec.origin))  # type: ignore[arg-type]
+    return os.path.dirname(os.path.abspath(origin))

@@ -21,10 +21,11 @@ from datetime import timedelta
 from inspect import isasyncgen
 from inspect import isgenerator
 from types import TracebackType
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 from typing import TypeVar
 from urllib.parse import quote as _url_quote
+from uuid import UUID
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import Aborter
@@ -34,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 from werkzeug.routing import BuildError
 from werkzeug.routing import MapAdapter
+from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.routing.exceptions import RoutingException
 from werkzeug.utils import cached_property
@@ -43,17 +45,18 @@ from ._utils import ensure_async
 from ._utils import run_sync
 from .config import Config
 from .config import ConfigAttribute
-from .ctx import AppContext
 from .ctx import _AppCtxGlobals
+from .ctx import AppContext
 from .globals import _cv_app
 from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
 from .routing import AdapterCache
+from .routing import compile_static_routes
 from .routing import Map
 from .routing import Rule
-from .scaffold import Scaffold
 from .scaffold import _endpoint_from_view_func
 from .scaffold import _methods_of
+from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .wrappers.request import Request
 from .wrappers.response import Response
@@ -69,6 +72,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 _sentinel: Any = object()
+_MATCH_CACHE_SIZE = 1024
+_IMMUTABLE_ARG_TYPES = frozenset({str, int, float, bool, UUID})
 
 
 class _Chain:
@@ -95,7 +100,10 @@ class _Endpoint:
     __slots__ = ("view", "chain", "automatic_options")
 
     def __init__(
-        self, view: Callable[..., Awaitable[Any]], chain: _Chain, automatic_options: bool
+        self,
+        view: Callable[..., Awaitable[Any]],
+        chain: _Chain,
+        automatic_options: bool,
     ) -> None:
         self.view = view
         self.chain = chain
@@ -105,13 +113,42 @@ class _Endpoint:
 class _Compiled:
     """Everything the request path reads, built once at freeze."""
 
-    __slots__ = ("endpoints", "chains", "app_chain", "adapters", "teardown_appcontext")
+    __slots__ = (
+        "endpoints",
+        "chains",
+        "app_chain",
+        "adapters",
+        "static_routes",
+        "match_cache",
+        "teardown_appcontext",
+    )
 
     def __init__(self) -> None:
         self.endpoints: dict[str, _Endpoint] = {}
         self.chains: dict[str | None, _Chain] = {}
         self.app_chain: _Chain
         self.adapters: AdapterCache
+        self.static_routes: dict[str, tuple[WerkzeugRule, ...]] = {}
+        self.match_cache: dict[
+            tuple[Any, ...], tuple[WerkzeugRule, dict[str, Any]]
+        ] = {}
+
+    def remember_match(
+        self, key: tuple[Any, ...], rule: WerkzeugRule, args: Any
+    ) -> None:
+        """Memoise a successful match whose arguments are immutable values.
+
+        Matching is a pure function of adapter, path, method and kind, so a repeated
+        path skips werkzeug's matcher. The path is client-controlled: the cache is
+        bounded, oldest entry out first, and mutable converter results are never shared.
+        """
+        for value in args.values():
+            if type(value) not in _IMMUTABLE_ARG_TYPES:
+                return
+        cache = self.match_cache
+        if len(cache) >= _MATCH_CACHE_SIZE:
+            del cache[next(iter(cache))]
+        cache[key] = (rule, args)
         self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
 
 
@@ -227,7 +264,7 @@ class Microframework(Scaffold):
             main_file = getattr(sys.modules["__main__"], "__file__", None)
             if main_file is None:
                 return "__main__"
-            return os.path.splitext(os.path.basename(main_file))[0]
+            return str(os.path.splitext(os.path.basename(main_file))[0])
         return self.import_name
 
     @cached_property
@@ -240,7 +277,11 @@ class Microframework(Scaffold):
     def make_config(self, instance_relative: bool = False) -> Config:
         """Build the ``config`` with defaults; ``DEBUG`` follows ``MICROFRAMEWORK_DEBUG``."""
         defaults = dict(self.default_config)
-        defaults["DEBUG"] = os.environ.get("MICROFRAMEWORK_DEBUG", "") not in ("", "0", "false")
+        defaults["DEBUG"] = os.environ.get("MICROFRAMEWORK_DEBUG", "") not in (
+            "",
+            "0",
+            "false",
+        )
         root = self.instance_path if instance_relative else self.root_path
         return self.config_class(root, defaults)
 
@@ -286,7 +327,9 @@ class Microframework(Scaffold):
             methods = {"GET"}
         required = set(getattr(view_func, "required_methods", ()))
         if provide_automatic_options is None:
-            provide_automatic_options = getattr(view_func, "provide_automatic_options", None)
+            provide_automatic_options = getattr(
+                view_func, "provide_automatic_options", None
+            )
         if provide_automatic_options is None:
             provide_automatic_options = (
                 not websocket
@@ -346,7 +389,9 @@ class Microframework(Scaffold):
             view = self.view_functions.get(rule.endpoint)
             if view is None:
                 continue
-            blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
+            blueprint = (
+                rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
+            )
             compiled.endpoints[rule.endpoint] = _Endpoint(
                 self.ensure_async(view),
                 self._compile_chain(blueprint, compiled),
@@ -358,6 +403,7 @@ class Microframework(Scaffold):
             subdomain_matching=self.subdomain_matching,
             trusted_hosts=self.config["TRUSTED_HOSTS"],
         )
+        compiled.static_routes = compile_static_routes(self.url_map)
         compiled.teardown_appcontext = tuple(
             self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs)
         )
@@ -372,10 +418,16 @@ class Microframework(Scaffold):
         outer_first = tuple(reversed(inner_first))
         wrap = self.ensure_async
         chain = _Chain(
-            tuple(f for name in outer_first for f in self.url_value_preprocessors[name]),
-            tuple(wrap(f) for name in outer_first for f in self.before_request_funcs[name]),
             tuple(
-                wrap(f) for name in inner_first for f in reversed(self.after_request_funcs[name])
+                f for name in outer_first for f in self.url_value_preprocessors[name]
+            ),
+            tuple(
+                wrap(f) for name in outer_first for f in self.before_request_funcs[name]
+            ),
+            tuple(
+                wrap(f)
+                for name in inner_first
+                for f in reversed(self.after_request_funcs[name])
             ),
             tuple(
                 wrap(f)
@@ -395,6 +447,10 @@ class Microframework(Scaffold):
     # -- ASGI -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
+        if scope["type"] == "http" and "asgi_app" not in self.__dict__:
+            # No middleware wrapped asgi_app: skip one coroutine layer per request.
+            await _dispatch.handle_http(self, scope, receive, send)
+            return
         await self.asgi_app(scope, receive, send)
 
     async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -416,13 +472,15 @@ class Microframework(Scaffold):
         return self._make_response(rv, ctx.request if ctx is not None else None)
 
     def _make_response(self, rv: Any, request: Request | None) -> Response:
+        if rv.__class__ is str:
+            return self.response_class(rv)
         status = headers = None
         if isinstance(rv, tuple):
             length = len(rv)
             if length == 3:
                 rv, status, headers = rv
             elif length == 2:
-                if isinstance(rv[1], Headers | Mapping | tuple | list):
+                if isinstance(rv[1], (Headers, Mapping, tuple, list)):
                     rv, headers = rv
                 else:
                     rv, status = rv
@@ -439,14 +497,18 @@ class Microframework(Scaffold):
         response_class = self.response_class
         if isinstance(rv, response_class):
             pass
-        elif isinstance(rv, str | bytes | bytearray):
+        elif isinstance(rv, (str, bytes, bytearray)):
             rv = response_class(rv, status=status, headers=headers)
             status = headers = None
-        elif isinstance(rv, dict | list):
+        elif isinstance(rv, (dict, list)):
             rv = self.json.response(rv)
         elif isinstance(rv, HTTPException):
             rv = self._response_from_http_exception(rv)
-        elif isasyncgen(rv) or isgenerator(rv) or isinstance(rv, AsyncIterable | Iterator):
+        elif (
+            isasyncgen(rv)
+            or isgenerator(rv)
+            or isinstance(rv, (AsyncIterable, Iterator))
+        ):
             rv = response_class(rv, status=status, headers=headers)
             status = headers = None
         elif isinstance(rv, Response):
@@ -458,7 +520,7 @@ class Microframework(Scaffold):
                 " tuple of (body, status, headers)"
             )
         if status is not None:
-            if isinstance(status, str | bytes):
+            if isinstance(status, (str, bytes)):
                 rv.status = status.decode() if isinstance(status, bytes) else status
             else:
                 rv.status_code = int(status)
@@ -487,7 +549,9 @@ class Microframework(Scaffold):
         response.allow.update(ctx.url_adapter.allowed_methods(ctx.request.path))
         return response
 
-    async def _process_response(self, response: Response, ctx: AppContext, chain: _Chain) -> Response:
+    async def _process_response(
+        self, response: Response, ctx: AppContext, chain: _Chain
+    ) -> Response:
         if ctx._after_request_functions:
             for func in ctx._after_request_functions:
                 response = await self.ensure_async(func)(response)
@@ -513,7 +577,11 @@ class Microframework(Scaffold):
         if self.config["TRAP_HTTP_EXCEPTIONS"]:
             return True
         trap_bad_request = self.config["TRAP_BAD_REQUEST_ERRORS"]
-        if trap_bad_request is None and self.debug and isinstance(error, BadRequestKeyError):
+        if (
+            trap_bad_request is None
+            and self.debug
+            and isinstance(error, BadRequestKeyError)
+        ):
             return True
         if trap_bad_request:
             return isinstance(error, BadRequest)
@@ -537,17 +605,25 @@ class Microframework(Scaffold):
                         return handler
         return None
 
-    async def handle_http_exception(self, error: HTTPException, ctx: AppContext | None = None) -> Any:
+    async def handle_http_exception(
+        self, error: HTTPException, ctx: AppContext | None = None
+    ) -> Any:
         """Find and run the handler for an HTTP error, or return the error itself."""
         if error.code is None or isinstance(error, RoutingException):
             return error
-        blueprints = ctx.request.blueprints if ctx is not None and ctx.request is not None else []
+        blueprints = (
+            ctx.request.blueprints
+            if ctx is not None and ctx.request is not None
+            else []
+        )
         handler = self._find_error_handler(error, blueprints)
         if handler is None:
             return error
         return await self.ensure_async(handler)(error)
 
-    async def handle_user_exception(self, error: Exception, ctx: AppContext | None = None) -> Any:
+    async def handle_user_exception(
+        self, error: Exception, ctx: AppContext | None = None
+    ) -> Any:
         """Handle an error raised by a hook or view; re-raise it if nothing handles it."""
         ctx = ctx or _cv_app.get(None)
         if isinstance(error, BadRequestKeyError) and (
@@ -556,7 +632,11 @@ class Microframework(Scaffold):
             error.show_exception = True
         if isinstance(error, HTTPException) and not self.trap_http_exception(error):
             return await self.handle_http_exception(error, ctx)
-        blueprints = ctx.request.blueprints if ctx is not None and ctx.request is not None else []
+        blueprints = (
+            ctx.request.blueprints
+            if ctx is not None and ctx.request is not None
+            else []
+        )
         handler = self._find_error_handler(error, blueprints)
         if handler is None:
             raise error
@@ -575,7 +655,9 @@ class Microframework(Scaffold):
         self.log_exception((type(error), error, error.__traceback__))
         server_error = InternalServerError(original_exception=error)
         request = ctx.request if ctx is not None else None
-        handler = self._find_error_handler(server_error, request.blueprints if request else [])
+        handler = self._find_error_handler(
+            server_error, request.blueprints if request else []
+        )
         rv: Any = server_error
         if handler is not None:
             rv = await self.ensure_async(handler)(server_error)
@@ -583,9 +665,13 @@ class Microframework(Scaffold):
         if ctx is None:
             return response
         try:
-            return await self._process_response(response, ctx, chain or self._chain_for(request))
+            return await self._process_response(
+                response, ctx, chain or self._chain_for(request)
+            )
         except Exception:
-            self.logger.exception("Request finalizing failed with an error while handling an error")
+            self.logger.exception(
+                "Request finalizing failed with an error while handling an error"
+            )
             return response
 
     def log_exception(
@@ -611,6 +697,7 @@ class Microframework(Scaffold):
         Every function runs; one that raises is logged and the rest still run.
         """
         if ctx.request is not None:
+            ctx.request._close()
             if chain is None:
                 chain = self._chain_for(ctx.request)
             for func in chain.teardown:
@@ -619,12 +706,16 @@ class Microframework(Scaffold):
         funcs = (
             compiled.teardown_appcontext
             if compiled is not None
-            else tuple(self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs))
+            else tuple(
+                self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs)
+            )
         )
         for func in funcs:
             await self._run_teardown(func, error)
 
-    async def _run_teardown(self, func: Callable[..., Awaitable[Any]], error: BaseException | None) -> None:
+    async def _run_teardown(
+        self, func: Callable[..., Awaitable[Any]], error: BaseException | None
+    ) -> None:
         try:
             await func(error)
         except Exception:
@@ -680,7 +771,15 @@ class Microframework(Scaffold):
         body, body_headers = make_test_body_with_headers(**kwargs)
         headers.update(body_headers)
         scope = make_test_scope(
-            "http", path, method, headers, query_bytes, scheme, root_path, http_version, scope_base
+            "http",
+            path,
+            method,
+            headers,
+            query_bytes,
+            scheme,
+            root_path,
+            http_version,
+            scope_base,
         )
         sent = False
 
@@ -702,7 +801,11 @@ class Microframework(Scaffold):
         server_name = self.config["SERVER_NAME"]
         if server_name is None:
             return None
-        subdomain = None if self.subdomain_matching else (self.url_map.default_subdomain or None)
+        subdomain = (
+            None
+            if self.subdomain_matching
+            else (self.url_map.default_subdomain or None)
+        )
         return self.url_map.bind(
             server_name,
             script_name=self.config["APPLICATION_ROOT"],
@@ -743,16 +846,24 @@ class Microframework(Scaffold):
             if _external is None:
                 _external = True
         if adapter is None:
-            raise RuntimeError("the current request has no URL adapter (routing failed)")
+            raise RuntimeError(
+                "the current request has no URL adapter (routing failed)"
+            )
         if _scheme is not None and not _external:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
         self.inject_url_defaults(endpoint, values)
         try:
-            rv = adapter.build(
-                endpoint, values, method=_method, url_scheme=_scheme, force_external=_external
+            rv: str = adapter.build(
+                endpoint,
+                values,
+                method=_method,
+                url_scheme=_scheme,
+                force_external=_external,
             )
         except BuildError as error:
-            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
+            values.update(
+                _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external
+            )
             return self.handle_url_build_error(error, endpoint, values)
         if _anchor is not None:
             rv = f"{rv}#{_url_quote(_anchor, safe='%!#$&()*+,/:;=?@')}"
@@ -768,7 +879,9 @@ class Microframework(Scaffold):
                 for func in self.url_default_functions[name]:
                     func(endpoint, values)
 
-    def handle_url_build_error(self, error: BuildError, endpoint: str, values: dict[str, Any]) -> str:
+    def handle_url_build_error(
+        self, error: BuildError, endpoint: str, values: dict[str, Any]
+    ) -> str:
         """Give ``url_build_error_handlers`` a chance, else re-raise *error*."""
         for handler in self.url_build_error_handlers:
             try:
@@ -777,7 +890,7 @@ class Microframework(Scaffold):
                 error = e
             else:
                 if rv is not None:
-                    return rv  # type: ignore[no-any-return]
+                    return str(rv)
         if error is sys.exc_info()[1]:
             raise
         raise error
@@ -811,19 +924,21 @@ class Microframework(Scaffold):
                 raise RuntimeError("a while_serving generator yielded more than once")
 
     # -- testing and running ----------------------------------------------------
-    def test_client(self, use_cookies: bool = True, **kwargs: Any) -> MicroframeworkClient:
+    def test_client(
+        self, use_cookies: bool = True, **kwargs: Any
+    ) -> MicroframeworkClient:
         """An in-process test client for this app."""
-        cls = self.test_client_class
-        if cls is None:
-            from .testing import MicroframeworkClient as cls  # type: ignore[assignment]
-        return cls(self, use_cookies=use_cookies, **kwargs)  # type: ignore[misc]
+        from .testing import MicroframeworkClient
+
+        cls = self.test_client_class or MicroframeworkClient
+        return cls(self, use_cookies=use_cookies, **kwargs)
 
     def test_app(self) -> TestApp:
         """``async with app.test_app() as test_app:`` runs startup and shutdown around tests."""
-        cls = self.test_app_class
-        if cls is None:
-            from .testing import TestApp as cls  # type: ignore[assignment]
-        return cls(self)  # type: ignore[misc]
+        from .testing import TestApp
+
+        cls = self.test_app_class or TestApp
+        return cls(self)
 
     def run(
         self,
@@ -858,4 +973,3 @@ class Microframework(Scaffold):
 def _culprit(request: Request | None) -> str:
     endpoint = request.endpoint if request is not None else None
     return f"the view function for {endpoint!r}" if endpoint else "the view function"
-

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import ParamSpec
+from typing import TYPE_CHECKING
 from typing import TypeVar
 
 from .globals import _cv_app
@@ -103,7 +103,9 @@ class AppContext:
         if self._cv_token is not None:
             raise RuntimeError("this context is already pushed")
         self._cv_token = _cv_app.set(self)
-        if self.url_adapter is None and (self.request is not None or self.websocket is not None):
+        if self.url_adapter is None and (
+            self.request is not None or self.websocket is not None
+        ):
             self.app._prepare_context(self)
         await self.app._signal_app_context("pushed", self)
 
@@ -157,7 +159,9 @@ def has_websocket_context() -> bool:
     return ctx is not None and ctx.websocket is not None
 
 
-def _copying(ctx: AppContext | None, what: str, func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+def _copying(
+    ctx: AppContext | None, what: str, func: Callable[P, Any]
+) -> Callable[P, Awaitable[Any]]:
     if ctx is None:
         raise RuntimeError(f"there is no {what} context to copy; use this inside one")
 
@@ -177,13 +181,21 @@ def copy_current_app_context(func: Callable[P, Any]) -> Callable[P, Awaitable[An
 def copy_current_request_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
     """Decorate *func* to run inside a copy of the current request context."""
     ctx = _cv_app.get(None)
-    return _copying(ctx if ctx is not None and ctx.request is not None else None, "request", func)
+    return _copying(
+        ctx if ctx is not None and ctx.request is not None else None, "request", func
+    )
 
 
-def copy_current_websocket_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+def copy_current_websocket_context(
+    func: Callable[P, Any],
+) -> Callable[P, Awaitable[Any]]:
     """Decorate *func* to run inside a copy of the current websocket context."""
     ctx = _cv_app.get(None)
-    return _copying(ctx if ctx is not None and ctx.websocket is not None else None, "websocket", func)
+    return _copying(
+        ctx if ctx is not None and ctx.websocket is not None else None,
+        "websocket",
+        func,
+    )
 
 
 def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], Any]:

@@ -8,15 +8,15 @@ lookup costs far more than an attribute read.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
 from werkzeug.local import LocalProxy
 
 if TYPE_CHECKING:
     from .app import Microframework
-    from .ctx import AppContext
     from .ctx import _AppCtxGlobals
+    from .ctx import AppContext
     from .wrappers.request import Request
 
 _cv_app: ContextVar[AppContext] = ContextVar("microframework.app_ctx")

@@ -7,9 +7,9 @@ hold state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import NoReturn
+from typing import TYPE_CHECKING
 
 from markupsafe import escape
 from werkzeug.exceptions import abort as _werkzeug_abort
@@ -56,14 +56,16 @@ def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
     ctx = _cv_app.get(None)
     if ctx is not None:
         ctx.app.aborter(code, *args, **kwargs)
-    _werkzeug_abort(code, *args, **kwargs)  # type: ignore[arg-type]
+    _werkzeug_abort(code, *args, **kwargs)
 
 
-def redirect(location: str, code: int = 302, Response: type[Response] | None = None) -> Response:  # noqa: N803 - Flask's name
+def redirect(
+    location: str, code: int = 302, Response: type[Response] | None = None
+) -> Response:
     """A redirect response to *location* (302 by default, as in Quart)."""
     if Response is None:
         ctx = _cv_app.get(None)
-        Response = ctx.app.response_class if ctx is not None else _Response  # noqa: N806
+        Response = ctx.app.response_class if ctx is not None else _Response
     html_location = escape(location)
     body = (
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"

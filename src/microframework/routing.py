@@ -37,7 +37,14 @@ class Map(WerkzeugMap):
 class AdapterCache:
     """Bound ``MapAdapter`` objects keyed by the raw request target's host parts."""
 
-    __slots__ = ("_map", "_adapters", "_maxsize", "_trusted", "_server_name", "_subdomains")
+    __slots__ = (
+        "_map",
+        "_adapters",
+        "_maxsize",
+        "_trusted",
+        "_server_name",
+        "_subdomains",
+    )
 
     def __init__(
         self,
@@ -93,11 +100,16 @@ class AdapterCache:
             return url_map.bind(host, script_name, url_scheme=scheme)
         if not self._subdomains:
             return url_map.bind(
-                host, script_name, subdomain=url_map.default_subdomain or "", url_scheme=scheme
+                host,
+                script_name,
+                subdomain=url_map.default_subdomain or "",
+                url_scheme=scheme,
             )
         server_name = self._server_name or host
         subdomain = _subdomain_of(host.lower(), server_name.lower())
-        return url_map.bind(server_name, script_name, subdomain=subdomain, url_scheme=scheme)
+        return url_map.bind(
+            server_name, script_name, subdomain=subdomain, url_scheme=scheme
+        )
 
 
 def _subdomain_of(host: str, server_name: str) -> str:
@@ -108,3 +120,30 @@ def _subdomain_of(host: str, server_name: str) -> str:
     if host.endswith(suffix):
         return host[: -len(suffix)]
     return "<invalid>"
+
+
+def compile_static_routes(url_map: Map) -> dict[str, tuple[WerkzeugRule, ...]]:
+    """Exact-path lookup for HTTP rules without arguments, tried before the matcher.
+
+    Only rules whose match cannot depend on anything but path and method qualify; for
+    anything else (and for a method no listed rule allows) the werkzeug matcher decides,
+    so 405, redirects and websocket mismatches keep werkzeug's behaviour. Static parts
+    win over converters in werkzeug's matcher too, so the answer is the same.
+    """
+    if url_map.host_matching:
+        return {}
+    table: dict[str, list[WerkzeugRule]] = {}
+    for rule in url_map.iter_rules():
+        if (
+            rule.arguments
+            or rule.websocket
+            or rule.defaults
+            or rule.redirect_to is not None
+            or rule.alias
+            or rule.subdomain
+            or rule.host
+            or rule.build_only
+        ):
+            continue
+        table.setdefault(rule.rule, []).append(rule)
+    return {path: tuple(rules) for path, rules in table.items()}

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 from typing import TypeVar
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import default_exceptions
+from werkzeug.exceptions import HTTPException
 
 from ._utils import get_root_path
 
@@ -56,7 +56,7 @@ class Scaffold:
         root_path: str | None = None,
     ) -> None:
         self.import_name = import_name
-        self.static_folder = static_folder  # type: ignore[assignment]
+        self.static_folder = static_folder
         self.static_url_path = static_url_path
         self.template_folder = template_folder
         self.root_path = get_root_path(import_name) if root_path is None else root_path
@@ -113,7 +113,9 @@ class Scaffold:
         self._static_url_path = value
 
     # -- routes ---------------------------------------------------------------
-    def _method_route(self, method: str, rule: str, options: dict[str, Any]) -> Callable[[F], F]:
+    def _method_route(
+        self, method: str, rule: str, options: dict[str, Any]
+    ) -> Callable[[F], F]:
         if "methods" in options:
             raise TypeError("use the 'route' decorator to pass 'methods'")
         return self.route(rule, methods=[method], **options)
@@ -246,7 +248,9 @@ class Scaffold:
 
     # -- errors ---------------------------------------------------------------
     @setupmethod
-    def errorhandler(self, code_or_exception: type[BaseException] | int) -> Callable[[F], F]:
+    def errorhandler(
+        self, code_or_exception: type[BaseException] | int
+    ) -> Callable[[F], F]:
         """Handle an HTTP status code or an exception class with the decorated function."""
 
         def decorator(func: F) -> F:
@@ -278,7 +282,9 @@ class Scaffold:
         else:
             exc_class = exc_class_or_code
         if isinstance(exc_class, BaseException):
-            raise TypeError(f"{exc_class!r} is an instance, not a class; handlers take classes")
+            raise TypeError(
+                f"{exc_class!r} is an instance, not a class; handlers take classes"
+            )
         if not isinstance(exc_class, type) or not issubclass(exc_class, BaseException):
             raise TypeError(f"'{exc_class!r}' is not a subclass of Exception")
         if issubclass(exc_class, HTTPException):

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
+from typing import TYPE_CHECKING
+from typing import TypeAlias
 from typing import TypedDict
-from typing import Union
 
 from werkzeug.datastructures import Headers
 
@@ -76,36 +76,38 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-HeaderValue = Union[str, list[str], tuple[str, ...]]
-HeadersValue = Union[
-    Headers,
-    Mapping[str, HeaderValue],
-    Sequence[tuple[str, HeaderValue]],
-]
+HeaderValue: TypeAlias = str | list[str] | tuple[str, ...]
+HeadersValue: TypeAlias = (
+    Headers | Mapping[str, HeaderValue] | Sequence[tuple[str, HeaderValue]]
+)
 StatusCode = int
-ResponseValue = Union[
-    "Response",
-    str,
-    bytes,
-    Mapping[str, Any],
-    list[Any],
-    AsyncIterable[bytes],
-    AsyncIterable[str],
-    Iterable[bytes],
-    Iterable[str],
-    "HTTPException",
-]
-ResponseReturnValue = Union[
-    ResponseValue,
-    tuple[ResponseValue, HeadersValue],
-    tuple[ResponseValue, StatusCode],
-    tuple[ResponseValue, StatusCode, HeadersValue],
-]
+ResponseValue: TypeAlias = """
+    Response
+    | str
+    | bytes
+    | Mapping[str, Any]
+    | list[Any]
+    | AsyncIterable[bytes]
+    | AsyncIterable[str]
+    | Iterable[bytes]
+    | Iterable[str]
+    | HTTPException
+"""
+ResponseReturnValue: TypeAlias = """
+    ResponseValue
+    | tuple[ResponseValue, HeadersValue]
+    | tuple[ResponseValue, StatusCode]
+    | tuple[ResponseValue, StatusCode, HeadersValue]
+"""
 
 AfterRequestCallable = Callable[["Response"], "Response | Awaitable[Response]"]
-BeforeRequestCallable = Callable[[], "ResponseReturnValue | None | Awaitable[ResponseReturnValue | None]"]
+BeforeRequestCallable = Callable[
+    [], "ResponseReturnValue | None | Awaitable[ResponseReturnValue | None]"
+]
 TeardownCallable = Callable[[BaseException | None], "None | Awaitable[None]"]
-ErrorHandlerCallable = Callable[[Any], "ResponseReturnValue | Awaitable[ResponseReturnValue]"]
+ErrorHandlerCallable = Callable[
+    [Any], "ResponseReturnValue | Awaitable[ResponseReturnValue]"
+]
 RouteCallable = Callable[..., "ResponseReturnValue | Awaitable[ResponseReturnValue]"]
 TemplateContextProcessorCallable = Callable[
     [], "dict[str, Any] | Awaitable[dict[str, Any]]"

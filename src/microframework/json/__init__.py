@@ -6,9 +6,9 @@ Outside an app context they fall back to the standard library, as Flask's do.
 from __future__ import annotations
 
 import json as _json
+from typing import Any
 from typing import IO
 from typing import TYPE_CHECKING
-from typing import Any
 
 from ..globals import _cv_app
 

@@ -142,8 +142,24 @@ class DefaultJSONProvider(JSONProvider):
         """
         value = self._response_value(args, kwargs)
         pretty = self.compact is False or (self.compact is None and self._app.debug)
-        if pretty:
-            body = self.dumps(value, indent=2)
-        else:
-            body = self.dumps(value, separators=(",", ":"))
+        body = self._encoder(pretty).encode(value)
         return self._app.response_class(f"{body}\n", mimetype=self.mimetype)
+
+    def _encoder(self, pretty: bool) -> json.JSONEncoder:
+        # json.dumps builds a new encoder whenever an argument is not the default;
+        # reuse one per combination of settings (they may change at runtime).
+        key = (pretty, self.sort_keys, self.ensure_ascii, self.default)
+        encoders: dict[tuple[Any, ...], json.JSONEncoder] = self.__dict__.setdefault(
+            "_encoders", {}
+        )
+        encoder = encoders.get(key)
+        if encoder is None:
+            encoder = json.JSONEncoder(
+                default=self.default,
+                ensure_ascii=self.ensure_ascii,
+                sort_keys=self.sort_keys,
+                indent=2 if pretty else None,
+                separators=None if pretty else (",", ":"),
+            )
+            encoders[key] = encoder
+        return encoder

@@ -8,11 +8,13 @@ received while reading, so an understated or chunked body is cut off at the limi
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
+from collections.abc import Coroutine
 from collections.abc import Generator
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.datastructures import FileStorage
@@ -26,6 +28,7 @@ from .base import BaseRequestWebsocket
 
 if TYPE_CHECKING:
     from ..app import Microframework
+    from ..typing import Message
     from ..typing import Receive
     from ..typing import Scope
 
@@ -44,26 +47,38 @@ class Body:
         return self._request._iter_body()
 
     def __await__(self) -> Generator[Any, None, bytes]:
-        return self._request.get_data().__await__()  # type: ignore[return-value]
+        return self._request.get_data().__await__()
 
 
 class Request(BaseRequestWebsocket):
     """An HTTP request, built from an ASGI scope and its ``receive`` callable."""
 
-    def __init__(self, scope: Scope, receive: Receive, app: Microframework | None = None) -> None:
+    # Per-request state starts as class-level defaults and is shadowed on first write:
+    # most requests never touch the body, so they never pay for setting these.
+    _data: bytes | None = None
+    _body_started = False
+    _body_done = False
+    _form: MultiDict[str, str] | None = None
+    _files: MultiDict[str, FileStorage] | None = None
+    _json: Any = _UNSET
+    _json_silent: Any = _UNSET
+    _max_content_length: Any = _UNSET
+    _max_form_memory_size: Any = _UNSET
+    _max_form_parts: Any = _UNSET
+
+    def __init__(
+        self, scope: Scope, receive: Receive, app: Microframework | None = None
+    ) -> None:
         super().__init__(scope)
         self._receive = receive
         self._app = app
-        self._data: bytes | None = None
-        self._body_started = False
-        self._body_done = False
-        self._form: MultiDict[str, str] | None = None
-        self._files: MultiDict[str, FileStorage] | None = None
-        self._json: Any = _UNSET
-        self._json_silent: Any = _UNSET
-        self._max_content_length: Any = _UNSET
-        self._max_form_memory_size: Any = _UNSET
-        self._max_form_parts: Any = _UNSET
+
+    def _close(self) -> None:
+        """Close uploaded files; called when the request ends."""
+        files = self._files
+        if files:
+            for storage in files.values():
+                storage.close()
 
     # -- limits, settable per request ------------------------------------------
     def _config(self, key: str, default: Any) -> Any:
@@ -122,18 +137,16 @@ class Request(BaseRequestWebsocket):
             if declared is not None and declared > limit:
                 raise RequestEntityTooLarge()
         timeout = self._config("BODY_TIMEOUT", None)
-        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        deadline = (
+            None if timeout is None else asyncio.get_running_loop().time() + timeout
+        )
         receive = self._receive
         received = 0
         while True:
             if deadline is None:
                 message = await receive()
             else:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        message = await receive()
-                except TimeoutError:
-                    raise BodyTimeout() from None
+                message = await _receive_before(receive, deadline)
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
             chunk = message.get("body", b"")
@@ -153,7 +166,9 @@ class Request(BaseRequestWebsocket):
         if self._body_started:
             return False
         for name, value in self.scope["headers"]:
-            if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            if name == b"transfer-encoding" or (
+                name == b"content-length" and value != b"0"
+            ):
                 return False
         return True
 
@@ -176,15 +191,21 @@ class Request(BaseRequestWebsocket):
                 self._data = data
         else:
             data = self._data
-        return data.decode(self.mimetype_params.get("charset", "utf-8"), "replace") if as_text else data
+        return (
+            data.decode(self.mimetype_params.get("charset", "utf-8"), "replace")
+            if as_text
+            else data
+        )
 
     @property
     def data(self) -> Awaitable[bytes]:
         """``await request.data``: the body as bytes."""
-        return self.get_data()  # type: ignore[no-any-return]
+        return self.get_data()
 
     # -- json -----------------------------------------------------------------
-    async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+    async def get_json(
+        self, force: bool = False, silent: bool = False, cache: bool = True
+    ) -> Any:
         """Parse the body as JSON.
 
         Returns ``None`` if the request is not JSON (unless *force*), as Quart does. Any
@@ -238,12 +259,12 @@ class Request(BaseRequestWebsocket):
 
     async def _get_form(self) -> MultiDict[str, str]:
         await self._load_form_data()
-        assert self._form is not None  # noqa: S101
+        assert self._form is not None
         return self._form
 
     async def _get_files(self) -> MultiDict[str, FileStorage]:
         await self._load_form_data()
-        assert self._files is not None  # noqa: S101
+        assert self._files is not None
         return self._files
 
     async def _get_values(self) -> CombinedMultiDict[str, str]:
@@ -263,6 +284,77 @@ class Request(BaseRequestWebsocket):
     def values(self) -> Awaitable[CombinedMultiDict[str, str]]:
         """``await request.values``: ``args`` and ``form`` combined."""
         return self._get_values()
+
+
+async def _receive_before(receive: Receive, deadline: float) -> Message:
+    """``await receive()``, raising BodyTimeout (408) at *deadline*.
+
+    Usually the server already holds the message and ``receive()`` finishes without
+    suspending; then no timer is armed at all (a timer costs several microseconds).
+    Only a ``receive()`` that actually waits gets one.
+    """
+    awaitable = receive()
+    if inspect.iscoroutine(awaitable):
+        try:
+            first = awaitable.send(None)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        waiting: Awaitable[Message] = _Resumed(awaitable, first)
+    else:
+        waiting = awaitable
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    handle = loop.call_at(deadline, expire)
+    try:
+        return await waiting
+    except asyncio.CancelledError:
+        if expired and task.uncancel() == 0:
+            raise BodyTimeout() from None
+        raise
+    finally:
+        handle.cancel()
+
+
+class _Resumed:
+    """Await a coroutine that has already been stepped once and yielded *first*.
+
+    This is ``yield from`` written out, so the step taken by ``_receive_before`` is not
+    lost: the task waits on *first*, then results and errors flow into the coroutine.
+    """
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Message], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Message]:
+        coro = self._coro
+        value = self._first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -18,16 +18,17 @@ from collections.abc import Awaitable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
-from werkzeug.http import is_resource_modified
 from werkzeug.http import parse_etags
 from werkzeug.http import parse_range_header
+from werkzeug.sansio.http import is_resource_modified
 from werkzeug.sansio.response import Response as SansIOResponse
+from werkzeug.utils import get_content_type
 
 if TYPE_CHECKING:
     from .request import Request
@@ -36,6 +37,28 @@ BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 
 # Header values must never split the response (CR, LF) or confuse parsers (NUL).
 _FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\x00]")
+_LOWER_NAMES: dict[str, bytes] = {}
+_CONTENT_TYPES: dict[str, str] = {}
+_DEFAULT_CONTENT_TYPES: dict[type[Response], str | None] = {}
+
+
+def _content_type_for(mimetype: str) -> str:
+    value = _CONTENT_TYPES.get(mimetype)
+    if value is None:
+        value = get_content_type(mimetype, "utf-8")
+        if len(_CONTENT_TYPES) < 256:
+            _CONTENT_TYPES[mimetype] = value
+    return value
+
+
+def _default_content_type(cls: type[Response]) -> str | None:
+    try:
+        return _DEFAULT_CONTENT_TYPES[cls]
+    except KeyError:
+        mimetype = cls.default_mimetype
+        value = None if mimetype is None else get_content_type(mimetype, "utf-8")
+        _DEFAULT_CONTENT_TYPES[cls] = value
+        return value
 
 
 def _encode(chunk: Any) -> bytes:
@@ -43,7 +66,7 @@ def _encode(chunk: Any) -> bytes:
         return chunk
     if isinstance(chunk, str):
         return chunk.encode()
-    if isinstance(chunk, bytearray | memoryview):
+    if isinstance(chunk, (bytearray, memoryview)):
         return bytes(chunk)
     raise TypeError(
         f"response body chunks must be bytes or str, not {type(chunk).__name__}"
@@ -58,6 +81,8 @@ class Response(SansIOResponse):
     automatically_set_content_length = True
     #: Idle timeout in seconds between chunks of a streamed body (``None``: app default).
     timeout: float | None = None
+    _data: bytes | None
+    _iterable: Iterable[Any] | AsyncIterable[Any] | None
 
     def __init__(
         self,
@@ -67,12 +92,35 @@ class Response(SansIOResponse):
         mimetype: str | None = None,
         content_type: str | None = None,
     ) -> None:
+        if headers is None and isinstance(response, (str, bytes)):
+            # The common case, built without the generic checks (about 3 us saved).
+            if content_type is None:
+                if mimetype is None:
+                    content_type = _default_content_type(self.__class__)
+                else:
+                    content_type = _content_type_for(mimetype)
+            data = response.encode() if isinstance(response, str) else response
+            self._data = data
+            self._iterable = None
+            items = []
+            if content_type is not None:
+                items.append(("Content-Type", content_type))
+            if self.automatically_set_content_length:
+                items.append(("Content-Length", str(len(data))))
+            self.headers = headers = Headers()
+            headers._list = items
+            if status is None or status == 200:
+                self._status_code = 200
+                self._status = "200 OK"
+            else:
+                self.status = status
+            return
+        self._iterable = None
+        self._data = None
         super().__init__(status, headers, mimetype, content_type)
-        self._iterable: Iterable[Any] | AsyncIterable[Any] | None = None
-        self._data: bytes | None = None
         if response is None:
             self.set_data(b"")
-        elif isinstance(response, bytes | bytearray | str):
+        elif isinstance(response, (bytes, bytearray, str)):
             self.set_data(response)
         else:
             self.response = response
@@ -83,15 +131,15 @@ class Response(SansIOResponse):
         """The body as an iterable: ``[data]`` for bytes bodies, else the iterable."""
         if self._data is not None:
             return [self._data]
-        assert self._iterable is not None  # noqa: S101 - one of the two is always set
+        assert self._iterable is not None
         return self._iterable
 
     @response.setter
     def response(self, value: Iterable[Any] | AsyncIterable[Any]) -> None:
-        if isinstance(value, bytes | bytearray | str):
+        if isinstance(value, (bytes, bytearray, str)):
             self.set_data(value)
             return
-        if not isinstance(value, Iterable | AsyncIterable):
+        if not isinstance(value, (Iterable, AsyncIterable)):
             raise TypeError(
                 f"response body must be bytes, str or an iterable, not {type(value).__name__}"
             )
@@ -116,13 +164,13 @@ class Response(SansIOResponse):
         """Return the whole body, joining a streamed body (which then becomes bytes)."""
         if self._data is None:
             self.set_data(b"".join([chunk async for chunk in self.iter_encoded()]))
-        assert self._data is not None  # noqa: S101 - set_data just ran
+        assert self._data is not None
         return self._data.decode() if as_text else self._data
 
     @property
     def data(self) -> Awaitable[bytes]:
         """``await response.data``: the body as bytes."""
-        return self.get_data()  # type: ignore[no-any-return]
+        return self.get_data()
 
     async def iter_encoded(self) -> AsyncGenerator[bytes, None]:
         """Yield the body as bytes chunks, closing the source iterable at the end."""
@@ -134,15 +182,17 @@ class Response(SansIOResponse):
             if isinstance(source, AsyncIterable):
                 async for chunk in source:
                     yield _encode(chunk)
-            elif isinstance(source, list | tuple):
+            elif isinstance(source, (list, tuple)):
                 for chunk in source:
                     yield _encode(chunk)
             else:
                 # A sync generator may block (file reads, sleeps): step it in a thread.
-                assert source is not None  # noqa: S101
+                assert source is not None
                 iterator = iter(source)
                 sentinel = object()
-                while (chunk := await asyncio.to_thread(next, iterator, sentinel)) is not sentinel:
+                while (
+                    chunk := await asyncio.to_thread(next, iterator, sentinel)
+                ) is not sentinel:
                     yield _encode(chunk)
         finally:
             await _close(source)
@@ -171,12 +221,25 @@ class Response(SansIOResponse):
 
     # -- ASGI -----------------------------------------------------------------
     def asgi_headers(self) -> list[tuple[bytes, bytes]]:
-        """The headers as ASGI wants them: lowercase latin-1 names and values."""
+        """The headers as ASGI wants them: lowercase latin-1 names and values.
+
+        A value with CR, LF or NUL is refused: it would split or truncate the response.
+        """
         out = []
-        for key, value in self.headers.items():
-            if _FORBIDDEN_IN_HEADER.search(value) is not None:
+        for key, value in self.headers._list:
+            # isprintable() is a fast C check; only a non-printable value needs the
+            # exact test (a tab is legal, a newline is not).
+            if (
+                not value.isprintable()
+                and _FORBIDDEN_IN_HEADER.search(value) is not None
+            ):
                 raise ValueError(f"header {key!r} contains CR, LF or NUL")
-            out.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+            name = _LOWER_NAMES.get(key)
+            if name is None:
+                name = key.lower().encode("latin-1")
+                if len(_LOWER_NAMES) < 1024:
+                    _LOWER_NAMES[key] = name
+            out.append((name, value.encode("latin-1")))
         return out
 
     # -- conditional requests -------------------------------------------------
@@ -196,7 +259,9 @@ class Response(SansIOResponse):
             self.headers["Date"] = http_date()
         if complete_length is None and self._data is not None:
             complete_length = len(self._data)
-        if accept_ranges and self._process_range(request, accept_ranges, complete_length):
+        if accept_ranges and self._process_range(
+            request, accept_ranges, complete_length
+        ):
             return self
         etag = self.headers.get("etag")
         last_modified = self.headers.get("last-modified")
@@ -224,6 +289,7 @@ class Response(SansIOResponse):
         if if_range is not None and is_resource_modified(
             etag=self.headers.get("etag"),
             last_modified=self.headers.get("last-modified"),
+            http_range=range_header,
             http_if_range=if_range,
             ignore_if_range=False,
         ):
@@ -237,7 +303,9 @@ class Response(SansIOResponse):
             raise RequestedRangeNotSatisfiable(length=complete_length)
         start, stop = span
         self.set_data(self._data[start:stop])
-        self.headers["Accept-Ranges"] = "bytes" if accept_ranges is True else str(accept_ranges)
+        self.headers["Accept-Ranges"] = (
+            "bytes" if accept_ranges is True else str(accept_ranges)
+        )
         self.headers["Content-Range"] = content_range
         self.status_code = 206
         return True
@@ -245,7 +313,12 @@ class Response(SansIOResponse):
     def _strip_for_not_modified(self) -> None:
         # RFC 9110 15.4.5: a 304 carries no body and no representation metadata
         # beyond the validators.
-        for name in ("Content-Length", "Content-Type", "Content-Encoding", "Content-Range"):
+        for name in (
+            "Content-Length",
+            "Content-Type",
+            "Content-Encoding",
+            "Content-Range",
+        ):
             self.headers.pop(name, None)
         self._data = b""
         self._iterable = None
@@ -261,4 +334,3 @@ async def _close(source: object) -> None:
     close = getattr(source, "close", None)
     if close is not None:
         close()
-

@@ -1,0 +1,414 @@
+"""Incremental parsing of url-encoded and multipart form bodies from an async stream.
+
+The rule: every limit is enforced while the bytes arrive, never after the body has been
+buffered. The parser stops pulling chunks the moment a limit is crossed, and bad input
+only ever surfaces as a werkzeug ``BadRequest`` (400) or ``RequestEntityTooLarge``
+(413). Each byte is handled a bounded number of times, so the work is linear in the
+body size whatever the client sends, and the result does not depend on how the body
+was split into chunks.
+
+Multipart bodies go through werkzeug's sans-io ``MultipartDecoder``. Its own buffer
+limit counts part data as well as headers, so ``max_part_header_size`` is enforced
+here instead, by the decoder's state: a preamble or header block still unfinished
+after that many buffered bytes is refused.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import tempfile
+from collections.abc import AsyncIterable
+from typing import Any
+from typing import cast
+from typing import IO
+from urllib.parse import unquote_to_bytes
+
+from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import Headers
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.http import parse_options_header
+from werkzeug.sansio.multipart import Data
+from werkzeug.sansio.multipart import Event
+from werkzeug.sansio.multipart import Field
+from werkzeug.sansio.multipart import File
+from werkzeug.sansio.multipart import MultipartDecoder
+from werkzeug.sansio.multipart import NeedData
+from werkzeug.sansio.multipart import State
+
+__all__ = ["FormDataParser"]
+
+_URLENCODED = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
+# Uploads stay in memory up to this size, then spill to a temporary file on disk.
+_FILE_SPOOL_SIZE = 500 * 1024
+# RFC 2046 caps boundaries at 70 characters; 200 tolerates odd clients while keeping
+# the boundary line well inside the smallest allowed header limit.
+_MAX_BOUNDARY = 200
+_MIN_PART_HEADER_SIZE = 256
+# Transport padding after a boundary longer than this is left to the decoder, so the
+# check for an undecided delimiter only looks at a short tail of its buffer.
+_PADDING_WINDOW = 32
+_HEADER_STATES = (State.PREAMBLE, State.PART)
+_DATA_STATES = (State.DATA_START, State.DATA)
+
+
+class FormDataParser:
+    """Parse a form body as its chunks arrive, enforcing the configured limits.
+
+    ``max_form_memory_size`` bounds the url-encoded body, and the total size of all
+    non-file multipart values. ``max_form_parts`` bounds the number of fields and
+    files. ``max_field_name_size`` is in bytes after percent-decoding. ``None``
+    disables the first two limits.
+    """
+
+    __slots__ = (
+        "charset",
+        "cls",
+        "max_field_name_size",
+        "max_form_memory_size",
+        "max_form_parts",
+        "max_part_header_size",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_form_memory_size: int | None = 500_000,
+        max_form_parts: int | None = 1000,
+        max_part_header_size: int = 8192,
+        max_field_name_size: int = 1024,
+        charset: str = "utf-8",
+        cls: type[MultiDict[str, Any]] | None = None,
+    ) -> None:
+        self.max_form_memory_size = _check_optional_size(
+            "max_form_memory_size", max_form_memory_size
+        )
+        self.max_form_parts = _check_optional_size("max_form_parts", max_form_parts)
+        self.max_part_header_size = _check_size(
+            "max_part_header_size", max_part_header_size
+        )
+        if max_part_header_size < _MIN_PART_HEADER_SIZE:
+            # Smaller could not even hold the boundary line of a valid body.
+            raise ValueError(
+                f"max_part_header_size must be at least {_MIN_PART_HEADER_SIZE}, "
+                f"got {max_part_header_size}"
+            )
+        self.max_field_name_size = _check_size(
+            "max_field_name_size", max_field_name_size
+        )
+        if not isinstance(charset, str):
+            raise TypeError(f"charset must be a str, got {type(charset).__name__}")
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            raise ValueError(f"charset {charset!r} is not a known encoding") from None
+        self.charset = charset
+        if cls is None:
+            cls = MultiDict
+        elif not (isinstance(cls, type) and issubclass(cls, MultiDict)):
+            raise TypeError(f"cls must be a MultiDict subclass, got {cls!r}")
+        self.cls: type[MultiDict[str, Any]] = cls
+
+    async def parse(
+        self,
+        stream: AsyncIterable[bytes],
+        mimetype: str,
+        options: dict[str, str],
+    ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        """Return ``(form, files)`` parsed from *stream*.
+
+        An unknown *mimetype* gives two empty dicts and leaves *stream* unread.
+        """
+        mimetype = mimetype.strip().lower()
+        if mimetype == _URLENCODED:
+            return await self._parse_urlencoded(stream), self.cls()
+        if mimetype == _MULTIPART:
+            return await self._parse_multipart(stream, _boundary(options))
+        return self.cls(), self.cls()
+
+    async def _parse_urlencoded(
+        self, stream: AsyncIterable[bytes]
+    ) -> MultiDict[str, str]:
+        reader = _UrlEncodedReader(self)
+        async for chunk in stream:
+            reader.feed(chunk)
+        reader.feed_end()
+        return self.cls(reader.fields)
+
+    async def _parse_multipart(
+        self, stream: AsyncIterable[bytes], boundary: bytes
+    ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
+        reader = _MultipartReader(self, boundary)
+        try:
+            async for chunk in stream:
+                reader.feed(chunk)
+            reader.feed_end()
+        except BaseException:
+            reader.collector.close_files()
+            raise
+        return self.cls(reader.collector.fields), self.cls(reader.collector.files)
+
+
+class _UrlEncodedReader:
+    """Split a url-encoded body on ``&`` as it arrives, keeping only the open pair."""
+
+    __slots__ = ("_parser", "_pending", "_size", "fields")
+
+    def __init__(self, parser: FormDataParser) -> None:
+        self._parser = parser
+        self._pending = bytearray()
+        self._size = 0
+        self.fields: list[tuple[str, str]] = []
+
+    def feed(self, chunk: bytes) -> None:
+        limit = self._parser.max_form_memory_size
+        self._size += len(chunk)
+        if limit is not None and self._size > limit:
+            raise RequestEntityTooLarge(f"Form body exceeds {limit} bytes")
+        first, *rest = chunk.split(b"&")
+        self._pending += first
+        if rest:
+            self._add(bytes(self._pending))
+            self._pending.clear()
+            for pair in rest[:-1]:
+                self._add(pair)
+            self._pending += rest[-1]
+
+    def feed_end(self) -> None:
+        self._add(bytes(self._pending))
+        self._pending.clear()
+
+    def _add(self, pair: bytes) -> None:
+        # As urllib.parse.parse_qsl(keep_blank_values=True): empty pairs are dropped
+        # and a pair without "=" is a name with an empty value. Percent-decoding
+        # happens on bytes, so a bad escape or bad UTF-8 is kept or replaced, never
+        # raised.
+        if not pair:
+            return
+        limit = self._parser.max_form_parts
+        if limit is not None and len(self.fields) >= limit:
+            raise RequestEntityTooLarge(f"Form has more than {limit} fields")
+        raw_name, _, raw_value = pair.partition(b"=")
+        name = unquote_to_bytes(raw_name.replace(b"+", b" "))
+        if len(name) > self._parser.max_field_name_size:
+            raise RequestEntityTooLarge(
+                f"Form field name exceeds {self._parser.max_field_name_size} bytes"
+            )
+        value = unquote_to_bytes(raw_value.replace(b"+", b" "))
+        charset = self._parser.charset
+        self.fields.append(
+            (name.decode(charset, "replace"), value.decode(charset, "replace"))
+        )
+
+
+class _MultipartReader:
+    """Feed chunks to werkzeug's decoder, enforce the header limit, route events."""
+
+    __slots__ = ("_decoder", "_limit", "_open_delimiter", "_window", "collector")
+
+    def __init__(self, parser: FormDataParser, boundary: bytes) -> None:
+        self._limit = parser.max_part_header_size
+        self._decoder = MultipartDecoder(boundary)
+        # A buffer ending in a delimiter that the next bytes may still complete: one
+        # dash of the closing "--", transport padding, or the CR of its CRLF.
+        self._open_delimiter = re.compile(
+            rb"(?:\r\n?|\n)--" + re.escape(boundary) + rb"(?:-|[^\S\r\n]*\r?)\Z"
+        )
+        self._window = len(boundary) + 5 + _PADDING_WINDOW
+        self.collector = _MultipartCollector(parser)
+
+    def feed(self, chunk: bytes) -> None:
+        """Decode *chunk*; once past the closing boundary, drop it (the epilogue)."""
+        limit = self._limit
+        start = 0
+        while start < len(chunk) and not self._in_state(State.EPILOGUE):
+            # While a preamble or header block is open the buffer never exceeds the
+            # limit, so a block that fits is always found and one that does not
+            # fills the buffer. Part data goes in slices of the limit, which bounds
+            # each decoder call.
+            if self._in_state(*_HEADER_STATES):
+                end = start + limit - len(self._decoder.buffer)
+            else:
+                end = start + limit
+            self._decoder.receive_data(chunk[start:end])
+            start = end
+            self._drain(wait_for_delimiter=True)
+            if len(self._decoder.buffer) >= 2 * limit:
+                # Only a body crafted to end every slice in a half delimiter gets
+                # here; stop waiting so the buffer stays bounded.
+                self._drain(wait_for_delimiter=False)
+            if len(self._decoder.buffer) >= limit and self._in_state(*_HEADER_STATES):
+                raise self._headers_too_large()
+
+    def feed_end(self) -> None:
+        """Finish once the body has ended, which must be after the closing boundary."""
+        self._drain(wait_for_delimiter=False)
+        if not self._in_state(State.EPILOGUE):
+            raise BadRequest("Multipart body ended before the closing boundary")
+
+    def _drain(self, *, wait_for_delimiter: bool) -> None:
+        try:
+            while not (wait_for_delimiter and self._delimiter_undecided()):
+                buffered = len(self._decoder.buffer)
+                event = self._decoder.next_event()
+                if isinstance(event, NeedData):
+                    return
+                if isinstance(event, Field | File):
+                    # The header block was cut from the buffer. It is normally
+                    # refused before it is complete; this catches one that arrived
+                    # while waiting on an undecided delimiter.
+                    if buffered - len(self._decoder.buffer) > self._limit:
+                        raise self._headers_too_large()
+                self.collector.handle(event)
+        except ValueError as error:  # includes UnicodeDecodeError from header lines
+            raise BadRequest(f"Malformed multipart body: {error}") from None
+
+    def _delimiter_undecided(self) -> bool:
+        # While part data streams, the decoder keeps back only len("\r\n--boundary")
+        # bytes, so a buffer ending in "\r\n--boundary-" (or in padding, or a CR)
+        # would have its CR emitted as data, and the result would depend on where
+        # the chunks end. Waiting for the next bytes keeps the parse split-independent.
+        if not self._in_state(*_DATA_STATES):
+            return False
+        buffer = self._decoder.buffer
+        start = max(0, len(buffer) - self._window)
+        return self._open_delimiter.search(buffer, start) is not None
+
+    def _headers_too_large(self) -> RequestEntityTooLarge:
+        return RequestEntityTooLarge(
+            f"Multipart preamble or part headers exceed {self._limit} bytes"
+        )
+
+    def _in_state(self, *states: State) -> bool:
+        # A method rather than an inline test: mypy would otherwise keep the state it
+        # narrowed before receive_data() changed it.
+        return self._decoder.state in states
+
+
+class _MultipartCollector:
+    """Turn decoder events into fields (in memory) and files (spooled to disk)."""
+
+    __slots__ = (
+        "_field_chunks",
+        "_field_size",
+        "_file",
+        "_parser",
+        "_part",
+        "fields",
+        "files",
+    )
+
+    def __init__(self, parser: FormDataParser) -> None:
+        self._parser = parser
+        self._part: Field | File | None = None
+        self._field_chunks: list[bytes] = []
+        self._field_size = 0
+        self._file: IO[bytes] | None = None
+        self.fields: list[tuple[str, str]] = []
+        self.files: list[tuple[str, FileStorage]] = []
+
+    def handle(self, event: Event) -> None:
+        """Apply one decoder event; Preamble and Epilogue carry nothing we keep."""
+        if isinstance(event, Data):
+            self._data(event)
+        elif isinstance(event, Field | File):
+            self._start_part(event)
+
+    def close_files(self) -> None:
+        """Release every temporary file opened so far; the parse failed."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        for _, storage in self.files:
+            storage.close()
+
+    def _start_part(self, part: Field | File) -> None:
+        # The decoder types the name as str but passes None through when it is absent.
+        name = cast("str | None", part.name)
+        if name is None:
+            raise BadRequest("Multipart part has no name")
+        limit = self._parser.max_field_name_size
+        if len(name.encode("utf-8", "surrogatepass")) > limit:
+            raise RequestEntityTooLarge(f"Multipart field name exceeds {limit} bytes")
+        max_parts = self._parser.max_form_parts
+        if max_parts is not None and len(self.fields) + len(self.files) >= max_parts:
+            raise RequestEntityTooLarge(
+                f"Multipart body has more than {max_parts} parts"
+            )
+        self._part = part
+        if isinstance(part, File):
+            self._file = tempfile.SpooledTemporaryFile(max_size=_FILE_SPOOL_SIZE)
+
+    def _data(self, event: Data) -> None:
+        part = self._part
+        if part is None:  # pragma: no cover - the decoder opens a part before its data
+            raise BadRequest("Multipart data outside a part")
+        if self._file is not None:
+            self._file.write(event.data)
+        elif event.data:
+            limit = self._parser.max_form_memory_size
+            self._field_size += len(event.data)
+            if limit is not None and self._field_size > limit:
+                raise RequestEntityTooLarge(
+                    f"Multipart field values exceed {limit} bytes"
+                )
+            self._field_chunks.append(event.data)
+        if not event.more_data:
+            self._end_part(part)
+
+    def _end_part(self, part: Field | File) -> None:
+        if self._file is not None:
+            self._file.seek(0)
+            storage = FileStorage(
+                self._file,
+                filename=cast(File, part).filename,
+                name=part.name,
+                content_type=part.headers.get("content-type"),
+                headers=part.headers,
+            )
+            self.files.append((part.name, storage))
+            self._file = None
+        else:
+            value = b"".join(self._field_chunks)
+            self._field_chunks.clear()
+            self.fields.append((part.name, self._decode(value, part.headers)))
+        self._part = None
+
+    def _decode(self, value: bytes, headers: Headers) -> str:
+        charset = parse_options_header(headers.get("content-type"))[1].get("charset")
+        if charset is not None:
+            try:
+                return value.decode(charset, "replace")
+            except (LookupError, ValueError):
+                # The client named an unknown or non-text codec; use the default.
+                pass
+        return value.decode(self._parser.charset, "replace")
+
+
+def _boundary(options: dict[str, str]) -> bytes:
+    boundary = options.get("boundary", "")
+    if not boundary:
+        raise BadRequest("Missing boundary")
+    if (
+        len(boundary) > _MAX_BOUNDARY
+        or not boundary.isascii()
+        or not boundary.isprintable()
+        or boundary.endswith(" ")
+    ):
+        raise BadRequest("Invalid multipart boundary")
+    return boundary.encode("ascii")
+
+
+def _check_optional_size(name: str, value: int | None) -> int | None:
+    return None if value is None else _check_size(name, value)
+
+
+def _check_size(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    return value

@@ -1,0 +1,32 @@
+"""The in-process test tools: ``MicroframeworkClient``, ``TestApp`` and their builders.
+
+Rule: this package drives an app only through its ASGI interface (plus ``config``,
+``json``, ``response_class`` and ``test_client``), never through its internals, so it
+tests exactly what a server would run.
+"""
+
+from __future__ import annotations
+
+from .app import LifespanError
+from .app import TestApp
+from .client import MicroframeworkClient
+from .connections import HTTPDisconnectError
+from .connections import TestHTTPConnection
+from .connections import WebsocketResponseError
+from .utils import make_test_body_with_headers
+from .utils import make_test_headers_path_and_query_string
+from .utils import make_test_scope
+from .utils import sentinel
+
+__all__ = [
+    "HTTPDisconnectError",
+    "LifespanError",
+    "MicroframeworkClient",
+    "TestApp",
+    "TestHTTPConnection",
+    "WebsocketResponseError",
+    "make_test_body_with_headers",
+    "make_test_headers_path_and_query_string",
+    "make_test_scope",
+    "sentinel",
+]

@@ -1,0 +1,150 @@
+"""``TestApp``: run an app's ASGI lifespan around a block of tests.
+
+Rule: startup and shutdown are the real ``lifespan`` protocol, spoken to the app running
+in its own task, each phase bounded by ``asyncio.timeout``. Any failure (a ``failed``
+message, an exception, the app returning early, a timeout) is a ``LifespanError``, and
+the lifespan task never outlives ``async with``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import NoReturn
+from typing import Protocol
+from typing import TYPE_CHECKING
+
+from ..typing import Message
+from ..typing import Receive
+from ..typing import Scope
+from ..typing import Send
+from .connections import _Mailbox
+
+if TYPE_CHECKING:
+    from .client import MicroframeworkClient
+
+
+class LifespanError(Exception):
+    """The app failed lifespan startup or shutdown; the message says how."""
+
+
+class SupportsLifespan(Protocol):
+    """What ``TestApp`` needs from an app: the ASGI call and a test client factory."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+    def test_client(self) -> MicroframeworkClient: ...
+
+
+class TestApp:
+    """``async with TestApp(app) as test_app:`` starts the app, then shuts it down."""
+
+    __test__ = False  # a helper, not a pytest test class, whatever its name says
+
+    def __init__(
+        self,
+        app: SupportsLifespan,
+        startup_timeout: float = 60,
+        shutdown_timeout: float = 60,
+    ) -> None:
+        self.app = app
+        self.startup_timeout = startup_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self._to_app: asyncio.Queue[Message] = asyncio.Queue()
+        self._from_app: _Mailbox[Message] = _Mailbox()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TestApp:
+        await self.startup()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    def test_client(self) -> MicroframeworkClient:
+        """The app's test client."""
+        return self.app.test_client()
+
+    async def startup(self) -> None:
+        """Start the lifespan task and wait for ``lifespan.startup.complete``."""
+        if self._task is not None:
+            raise RuntimeError("this TestApp has already been started")
+        scope: Scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": {},
+        }
+        self._task = asyncio.create_task(self._run_app(scope))
+        self._task.add_done_callback(lambda _task: self._from_app.close())
+        try:
+            await self._run_phase(self._task, "startup", self.startup_timeout)
+        except BaseException:
+            await self._stop(self._task)
+            raise
+
+    async def shutdown(self) -> None:
+        """Send ``lifespan.shutdown``, wait for the reply and for the app to return."""
+        if self._task is None:
+            raise RuntimeError("this TestApp has not been started")
+        task = self._task
+        try:
+            await self._run_phase(task, "shutdown", self.shutdown_timeout)
+        finally:
+            error = await self._stop(task)
+        if error is not None:
+            raise LifespanError(f"the app raised {error!r} after shutdown") from error
+
+    async def _run_app(self, scope: Scope) -> None:
+        await self.app(scope, self._to_app.get, self._asgi_send)
+
+    async def _asgi_send(self, message: Message) -> None:
+        self._from_app.put(message)
+
+    async def _run_phase(
+        self, task: asyncio.Task[None], phase: str, timeout: float
+    ) -> None:
+        self._to_app.put_nowait({"type": f"lifespan.{phase}"})
+        try:
+            async with asyncio.timeout(timeout):
+                reply = await self._from_app.get()
+                if phase == "shutdown" and reply is not None:
+                    await asyncio.wait({task})  # the app returns after its last reply
+        except TimeoutError as error:
+            raise LifespanError(
+                f"lifespan {phase} did not finish within {timeout} s"
+            ) from error
+        if reply is None or reply.get("type") != f"lifespan.{phase}.complete":
+            await self._fail(task, phase, reply)
+
+    async def _fail(
+        self, task: asyncio.Task[None], phase: str, reply: Message | None
+    ) -> NoReturn:
+        if reply is None:
+            error = await self._stop(task)
+            if error is not None:
+                raise LifespanError(f"lifespan {phase} raised {error!r}") from error
+            raise LifespanError(
+                f"the app returned during lifespan {phase} without replying"
+            )
+        if reply.get("type") == f"lifespan.{phase}.failed":
+            raise LifespanError(reply.get("message", "") or f"lifespan {phase} failed")
+        raise LifespanError(
+            f"the app sent {reply.get('type')!r} during lifespan {phase}"
+        )
+
+    @staticmethod
+    async def _stop(task: asyncio.Task[None]) -> BaseException | None:
+        """Cancel *task* if it still runs, wait for it and return its error, if any."""
+        if not task.done():
+            task.cancel()
+            try:
+                await asyncio.wait({task})
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+        return None if task.cancelled() else task.exception()

@@ -1,0 +1,463 @@
+"""``MicroframeworkClient``: send requests to an app in-process, as a server would.
+
+Rule: every request is a real ASGI exchange (``TestHTTPConnection``) with the app in its
+own task, so what passes here passes behind hypercorn. The client adds only what a
+user agent adds: the ``Host`` header, cookies from its jar and, when asked, redirect
+following. Its state is the cookie jar; requests share nothing else, so concurrent
+requests on one client are safe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from datetime import timedelta
+from datetime import UTC
+from typing import Any
+from typing import TypedDict
+from typing import Unpack
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
+
+from werkzeug.datastructures import Authorization
+from werkzeug.datastructures import Headers
+from werkzeug.http import dump_cookie
+from werkzeug.http import parse_cookie
+from werkzeug.http import parse_date
+
+from ..wrappers.response import Response
+from .connections import TestHTTPConnection
+from .utils import _quote_query_string
+from .utils import FileArg
+from .utils import HeadersArg
+from .utils import make_test_body_with_headers
+from .utils import make_test_headers_path_and_query_string
+from .utils import make_test_scope
+from .utils import QueryArg
+from .utils import sentinel
+from .utils import SupportsTestClient
+
+_REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
+_MAX_REDIRECTS = 20
+_MAX_AGE = re.compile(r"-?[0-9]+")
+
+
+class _RequestOptions(TypedDict, total=False):
+    headers: HeadersArg | None
+    data: str | bytes | None
+    form: Mapping[str, Any] | None
+    files: Mapping[str, FileArg | list[FileArg]] | None
+    query_string: QueryArg | None
+    json: Any
+    scheme: str
+    follow_redirects: bool
+    root_path: str
+    http_version: str
+    scope_base: Mapping[str, Any] | None
+    auth: Authorization | tuple[str, str] | None
+    subdomain: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Request:
+    """Everything needed to send one request again, which redirects do."""
+
+    method: str
+    scheme: str
+    root_path: str
+    path: str
+    query_string: bytes
+    headers: Headers
+    body: bytes
+    http_version: str
+    scope_base: Mapping[str, Any] | None
+
+
+class MicroframeworkClient:
+    """An async test client: ``await client.get("/")`` returns the app's response."""
+
+    http_connection_class = TestHTTPConnection
+
+    def __init__(self, app: SupportsTestClient, use_cookies: bool = True) -> None:
+        self.app = app
+        self._cookies: _CookieJar | None = _CookieJar() if use_cookies else None
+
+    async def open(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        headers: HeadersArg | None = None,
+        data: str | bytes | None = None,
+        form: Mapping[str, Any] | None = None,
+        files: Mapping[str, FileArg | list[FileArg]] | None = None,
+        query_string: QueryArg | None = None,
+        json: Any = sentinel,
+        scheme: str = "http",
+        follow_redirects: bool = False,
+        root_path: str = "",
+        http_version: str = "1.1",
+        scope_base: Mapping[str, Any] | None = None,
+        auth: Authorization | tuple[str, str] | None = None,
+        subdomain: str | None = None,
+    ) -> Response:
+        """Send a request and return the complete response.
+
+        *path* may carry a query string, which comes before *query_string*. An exception
+        raised by the app propagates from here. With *follow_redirects*, up to 20
+        redirects within the app are followed.
+        """
+        request_headers, path, query = make_test_headers_path_and_query_string(
+            self.app, path, headers, query_string, auth, subdomain
+        )
+        body, body_headers = make_test_body_with_headers(
+            data=data, form=form, files=files, json=json, app=self.app
+        )
+        for key, value in body_headers.items():
+            if key == "Content-Type":
+                request_headers.setdefault(key, value)  # the caller's choice wins
+            else:
+                request_headers[key] = value
+        request = _Request(
+            method=method,
+            scheme=scheme,
+            root_path=root_path,
+            path=path,
+            query_string=query,
+            headers=request_headers,
+            body=body,
+            http_version=http_version,
+            scope_base=scope_base,
+        )
+        response = await self._send(request)
+        hops = 0
+        while follow_redirects and response.status_code in _REDIRECT_CODES:
+            location = response.headers.get("Location")
+            if location is None:
+                break
+            hops += 1
+            if hops > _MAX_REDIRECTS:
+                raise RuntimeError(
+                    f"more than {_MAX_REDIRECTS} redirects, last to {location!r}"
+                )
+            request = self._redirected(request, response.status_code, location)
+            response = await self._send(request)
+        return response
+
+    async def get(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+        """Send a GET request; see :meth:`open`."""
+        return await self.open(path, method="GET", **kwargs)
+
+    async def post(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+        """Send a POST request; see :meth:`open`."""
+        return await self.open(path, method="POST", **kwargs)
+
+    async def put(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+        """Send a PUT request; see :meth:`open`."""
+        return await self.open(path, method="PUT", **kwargs)
+
+    async def delete(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+        """Send a DELETE request; see :meth:`open`."""
+        return await self.open(path, method="DELETE", **kwargs)
+
+    async def patch(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+        """Send a PATCH request; see :meth:`open`."""
+        return await self.open(path, method="PATCH", **kwargs)
+
+    async def head(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+        """Send a HEAD request; see :meth:`open`."""
+        return await self.open(path, method="HEAD", **kwargs)
+
+    async def options(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+        """Send an OPTIONS request; see :meth:`open`."""
+        return await self.open(path, method="OPTIONS", **kwargs)
+
+    async def trace(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+        """Send a TRACE request; see :meth:`open`."""
+        return await self.open(path, method="TRACE", **kwargs)
+
+    def request(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        headers: HeadersArg | None = None,
+        query_string: QueryArg | None = None,
+        scheme: str = "http",
+        root_path: str = "",
+        http_version: str = "1.1",
+        scope_base: Mapping[str, Any] | None = None,
+        auth: Authorization | tuple[str, str] | None = None,
+        subdomain: str | None = None,
+    ) -> TestHTTPConnection:
+        """Open a streaming exchange: ``async with client.request(path) as conn:``.
+
+        Send the body with ``conn.send``/``send_complete`` and read the response with
+        ``conn.receive`` or ``as_response``. Cookies are sent, not stored.
+        """
+        request_headers, path, query = make_test_headers_path_and_query_string(
+            self.app, path, headers, query_string, auth, subdomain
+        )
+        self._add_cookie_header(request_headers, scheme, root_path + path)
+        scope = make_test_scope(
+            "http",
+            path,
+            method,
+            request_headers,
+            query,
+            scheme,
+            root_path,
+            http_version,
+            scope_base,
+        )
+        return self.http_connection_class(self.app, scope)
+
+    # -- cookies --------------------------------------------------------------
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        *,
+        domain: str = "localhost",
+        origin_only: bool = True,
+        path: str = "/",
+        **kwargs: Any,
+    ) -> None:
+        """Store a cookie as if *domain* had set it; *kwargs* go to ``dump_cookie``.
+
+        With *origin_only* false the cookie is also sent to subdomains of *domain*.
+        """
+        jar = self._require_jar()
+        cookie = _parse_set_cookie(
+            dump_cookie(key, value, path=path, **kwargs), domain, path
+        )
+        if cookie is None:
+            raise ValueError(f"cookie {key!r} could not be stored")
+        jar.store(dataclasses.replace(cookie, origin_only=origin_only))
+
+    def delete_cookie(
+        self, key: str, *, domain: str = "localhost", path: str = "/"
+    ) -> None:
+        """Remove a cookie from the jar, if present."""
+        self._require_jar().delete(key, domain, path)
+
+    def get_cookie(
+        self, key: str, domain: str = "localhost", path: str = "/"
+    ) -> Cookie | None:
+        """Return the stored cookie with this key, domain and path, or ``None``."""
+        return self._require_jar().get(key, domain, path)
+
+    # -- internals --------------------------------------------------------------
+    async def _send(self, request: _Request) -> Response:
+        headers = request.headers.copy()
+        full_path = request.root_path + request.path
+        self._add_cookie_header(headers, request.scheme, full_path)
+        scope = make_test_scope(
+            "http",
+            request.path,
+            request.method,
+            headers,
+            request.query_string,
+            request.scheme,
+            request.root_path,
+            request.http_version,
+            request.scope_base,
+        )
+        async with self.http_connection_class(self.app, scope) as connection:
+            # One message, as a server delivers a body that arrived in one piece.
+            connection._send_body(request.body, more_body=False)
+            response = await connection.as_response()
+        if self._cookies is not None:
+            host = _hostname(headers["Host"])
+            for header in response.headers.getlist("Set-Cookie"):
+                cookie = _parse_set_cookie(header, host, full_path)
+                if cookie is not None:
+                    self._cookies.store(cookie)
+        return response
+
+    def _add_cookie_header(self, headers: Headers, scheme: str, path: str) -> None:
+        if self._cookies is None:
+            return
+        secure = scheme in ("https", "wss")
+        value = self._cookies.header_for(_hostname(headers["Host"]), path, secure)
+        if value:
+            existing = headers.get("Cookie")
+            headers["Cookie"] = f"{existing}; {value}" if existing else value
+
+    def _redirected(self, request: _Request, status: int, location: str) -> _Request:
+        """The request a user agent sends next, answering a redirect to *location*."""
+        host = request.headers["Host"]
+        current = f"{request.scheme}://{host}{request.root_path}{request.path}"
+        target = urlsplit(urljoin(current, location))
+        if not self._is_app_host(_hostname(target.netloc), _hostname(host)):
+            raise RuntimeError(
+                f"cannot follow a redirect to another host: {location!r}"
+            )
+        headers = request.headers.copy()
+        headers["Host"] = target.netloc
+        root_path, path = request.root_path, target.path or "/"
+        if not (root_path and (path == root_path or path.startswith(root_path + "/"))):
+            root_path = ""
+        path = path[len(root_path) :]
+        method, body = request.method, request.body
+        # RFC 9110 15.4: 303 always, and 301/302 after a POST (as every browser does),
+        # turn into a GET without a body; 307 and 308 repeat the request as it was.
+        if status == 303 or (status in (301, 302) and method == "POST"):
+            method = "HEAD" if method == "HEAD" else "GET"
+            body = b""
+            for name in ("Content-Type", "Content-Length"):
+                headers.remove(name)
+        return dataclasses.replace(
+            request,
+            method=method,
+            scheme=target.scheme,
+            root_path=root_path,
+            path=path,
+            query_string=_quote_query_string(target.query),
+            headers=headers,
+            body=body,
+        )
+
+    def _is_app_host(self, hostname: str, current: str) -> bool:
+        server_name = _hostname(self.app.config.get("SERVER_NAME") or "localhost")
+        return hostname in (current, server_name) or hostname.endswith(
+            "." + server_name
+        )
+
+    def _require_jar(self) -> _CookieJar:
+        if self._cookies is None:
+            raise RuntimeError("this client was created with use_cookies=False")
+        return self._cookies
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cookie:
+    """A stored cookie; attribute names follow werkzeug's test ``Cookie``."""
+
+    key: str
+    value: str
+    expires: datetime | None
+    max_age: int | None
+    domain: str
+    origin_only: bool
+    path: str
+    secure: bool | None
+    http_only: bool | None
+    same_site: str | None
+
+    @property
+    def decoded_key(self) -> str:
+        return next(iter(parse_cookie(f"{self.key}={self.value}")), self.key)
+
+    @property
+    def decoded_value(self) -> str:
+        return next(iter(parse_cookie(f"{self.key}={self.value}").values()), self.value)
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires is not None and self.expires <= now
+
+    def matches(self, host: str, path: str, secure: bool) -> bool:
+        """RFC 6265 5.4: domain-match, path-match and the Secure flag."""
+        if self.secure and not secure:
+            return False
+        if host != self.domain and (
+            self.origin_only or not host.endswith("." + self.domain)
+        ):
+            return False
+        if path == self.path or self.path == "/":
+            return True
+        return path.startswith(self.path) and (
+            self.path.endswith("/") or path[len(self.path)] == "/"
+        )
+
+
+class _CookieJar:
+    """Cookies keyed by (domain, path, key), as RFC 6265 5.3 stores them."""
+
+    def __init__(self) -> None:
+        self._cookies: dict[tuple[str, str, str], Cookie] = {}
+
+    def get(self, key: str, domain: str, path: str) -> Cookie | None:
+        return self._cookies.get((domain, path, key))
+
+    def delete(self, key: str, domain: str, path: str) -> None:
+        self._cookies.pop((domain, path, key), None)
+
+    def store(self, cookie: Cookie) -> None:
+        # A cookie that arrives already expired is how a server deletes one.
+        if cookie.expired(datetime.now(UTC)):
+            self.delete(cookie.key, cookie.domain, cookie.path)
+        else:
+            self._cookies[(cookie.domain, cookie.path, cookie.key)] = cookie
+
+    def header_for(self, host: str, path: str, secure: bool) -> str:
+        now = datetime.now(UTC)
+        for slot, cookie in list(self._cookies.items()):
+            if cookie.expired(now):
+                del self._cookies[slot]
+        matching = [c for c in self._cookies.values() if c.matches(host, path, secure)]
+        # RFC 6265 5.4: longer paths first.
+        matching.sort(key=lambda c: len(c.path), reverse=True)
+        return "; ".join(f"{c.key}={c.value}" for c in matching)
+
+
+def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | None:
+    """Parse a ``Set-Cookie`` value sent by *host* (RFC 6265 5.2); ``None``: ignore."""
+    pair, *attributes = header.split(";")
+    key, sep, value = pair.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key:
+        return None
+    expires: datetime | None = None
+    max_age: int | None = None
+    domain = ""
+    path = _default_path(request_path)
+    secure = http_only = None
+    same_site = None
+    for attribute in attributes:
+        name, _, arg = attribute.partition("=")
+        name, arg = name.strip().lower(), arg.strip()
+        if name == "expires" and max_age is None:
+            expires = parse_date(arg)
+        elif name == "max-age" and _MAX_AGE.fullmatch(arg):
+            max_age = int(arg)
+            # Max-Age beats Expires; a non-positive one means "delete now".
+            expires = datetime.now(UTC) + timedelta(seconds=max(max_age, 0))
+        elif name == "domain" and arg:
+            domain = arg.lstrip(".").lower()
+        elif name == "path" and arg.startswith("/"):
+            path = arg
+        elif name == "secure":
+            secure = True
+        elif name == "httponly":
+            http_only = True
+        elif name == "samesite":
+            same_site = arg
+    if domain and host != domain and not host.endswith("." + domain):
+        return None  # RFC 6265 5.3 step 6: a host may not set cookies for another
+    return Cookie(
+        key=key,
+        value=value,
+        expires=expires,
+        max_age=max_age,
+        domain=domain or host,
+        origin_only=not domain,
+        path=path,
+        secure=secure,
+        http_only=http_only,
+        same_site=same_site,
+    )
+
+
+def _default_path(request_path: str) -> str:
+    """RFC 6265 5.1.4: the request path up to, not including, its last slash."""
+    if not request_path.startswith("/") or request_path.count("/") == 1:
+        return "/"
+    return request_path[: request_path.rindex("/")]
+
+
+def _hostname(host: str) -> str:
+    """The lowercase host name of a ``Host`` value, without port or IPv6 brackets."""
+    return urlsplit(f"//{host}").hostname or ""

@@ -1,0 +1,281 @@
+"""``TestHTTPConnection``: one in-process HTTP exchange, the app in its own task.
+
+Rule: the app sees what a server would give it. Its ``receive`` returns the request body
+messages the test sends, then ``http.disconnect`` once the response is complete or the
+test disconnected. Its ``send`` is held to the ASGI order (one ``http.response.start``,
+then bodies until ``more_body`` is false), so protocol bugs fail the test instead of
+passing silently. The connection owns the task: leaving ``async with`` awaits it, or
+disconnects and cancels it; it never outlives the block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from types import TracebackType
+from typing import Generic
+from typing import NoReturn
+from typing import TYPE_CHECKING
+from typing import TypeVar
+
+from werkzeug.datastructures import Headers
+
+from ..typing import Message
+from ..typing import Scope
+
+if TYPE_CHECKING:
+    from ..wrappers.response import Response
+    from .utils import SupportsTestClient
+
+T = TypeVar("T")
+
+
+class HTTPDisconnectError(Exception):
+    """``TestHTTPConnection.receive`` was called after ``disconnect()``."""
+
+
+class WebsocketResponseError(Exception):
+    """The app refused a websocket handshake; ``response`` is its HTTP answer."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response)
+        self.response = response
+
+
+class _Mailbox(Generic[T]):
+    """A one-way channel between the test and the app task.
+
+    ``put`` never blocks and ``get`` waits. Closing wakes every waiter, so a task
+    blocked in ``get`` can never outlive the exchange; items put after closing are
+    dropped, like bytes written to a peer that stopped reading.
+    """
+
+    __slots__ = ("_changed", "_closed", "_items")
+
+    def __init__(self) -> None:
+        self._items: deque[T] = deque()
+        self._closed = False
+        self._changed = asyncio.Event()
+
+    def put(self, item: T) -> None:
+        if not self._closed:
+            self._items.append(item)
+            self._changed.set()
+
+    def close(self, *, discard: bool = False) -> None:
+        if discard:
+            self._items.clear()
+        self._closed = True
+        self._changed.set()
+
+    def drain(self) -> list[T]:
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+    async def get(self) -> T | None:
+        """The next item, or ``None`` once closed and empty."""
+        while not self._items:
+            if self._closed:
+                return None
+            self._changed.clear()
+            await self._changed.wait()
+        return self._items.popleft()
+
+
+class TestHTTPConnection:
+    """A streaming HTTP exchange: send the request body in chunks, read the response.
+
+    Use as ``async with client.request(path) as connection:``. ``status_code`` and
+    ``headers`` are ``None`` until the app has sent ``http.response.start``.
+    """
+
+    __test__ = False  # a helper, not a pytest test class, whatever its name says
+
+    #: Seconds that leaving ``async with`` early waits for an app that has been told
+    #: of the disconnect to finish, before cancelling it.
+    disconnect_grace: float = 5.0
+
+    def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
+        self.app = app
+        self.scope = scope
+        self.status_code: int | None = None
+        self.headers: Headers | None = None
+        self._to_app: _Mailbox[Message] = _Mailbox()
+        self._to_client: _Mailbox[bytes] = _Mailbox()
+        self._body_complete = False
+        self._response_complete = False
+        self._disconnected = False
+        self._error_reported = False
+        self._listening = 0
+        self._told_disconnect = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> TestHTTPConnection:
+        if self._task is not None:
+            raise RuntimeError("a TestHTTPConnection can be entered only once")
+        # create_task copies the context: the app's context variables stay in its task.
+        self._task = asyncio.create_task(self._run_app())
+        self._task.add_done_callback(lambda _task: self._to_client.close())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task = self._task
+        if task is None:
+            return
+        if not task.done() and (exc_type is not None or not self._response_complete):
+            await self.disconnect()
+            if self._listening or self._told_disconnect:
+                # The app has (or is about to get) http.disconnect: let its own
+                # disconnect handling run, as it would behind a server.
+                await _wait_owned(task, self.disconnect_grace)
+            task.cancel()
+        await _wait_owned(task)
+        if task.cancelled():
+            return
+        error = task.exception()  # also marks it retrieved, so asyncio does not log it
+        if error is not None and exc_type is None and not self._error_reported:
+            raise error
+
+    async def send(self, data: bytes) -> None:
+        """Send the next chunk of the request body."""
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        self._send_body(bytes(data), more_body=True)
+
+    async def send_complete(self) -> None:
+        """End the request body."""
+        self._send_body(b"", more_body=False)
+
+    async def receive(self) -> bytes:
+        """Return the next chunk of the response body as the app sends it.
+
+        Returns ``b""`` once the response is complete. Raises the app's exception if it
+        failed, ``HTTPDisconnectError`` after ``disconnect()``, and ``RuntimeError`` if
+        the app returned without completing the response.
+        """
+        task = self._entered_task()
+        chunk = await self._to_client.get()
+        if chunk is not None:
+            return chunk
+        if self._response_complete:
+            return b""
+        if self._disconnected:
+            raise HTTPDisconnectError()
+        # Only the end of the task closes the mailbox without either of the above.
+        self._raise_for_outcome(task)
+
+    async def disconnect(self) -> None:
+        """Disconnect: the app's ``receive()`` now returns ``http.disconnect``."""
+        self._disconnected = True
+        self._to_app.close(discard=True)
+        self._to_client.close()
+
+    async def as_response(self) -> Response:
+        """Wait for the app to end; build a response from the body not yet received."""
+        task = self._entered_task()
+        await _wait_owned(task)
+        if (
+            self.status_code is None
+            or self.headers is None
+            or not self._response_complete
+        ):
+            self._raise_for_outcome(task)
+        response = self.app.response_class(
+            b"".join(self._to_client.drain()), self.status_code
+        )
+        # Keep the headers exactly as sent: rebuilding the body must not rewrite
+        # Content-Length (a HEAD response announces a length it does not send).
+        response.headers = self.headers
+        return response
+
+    def _send_body(self, data: bytes, *, more_body: bool) -> None:
+        if self._body_complete:
+            raise RuntimeError("the request body is already complete")
+        self._body_complete = not more_body
+        self._to_app.put({"type": "http.request", "body": data, "more_body": more_body})
+
+    def _entered_task(self) -> asyncio.Task[None]:
+        if self._task is None:
+            raise RuntimeError(
+                "use 'async with' on the connection before talking to the app"
+            )
+        return self._task
+
+    def _raise_for_outcome(self, task: asyncio.Task[None]) -> NoReturn:
+        """Explain why there is no complete response; called once *task* has ended."""
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._error_reported = True
+            raise error
+        if self.status_code is None:
+            raise RuntimeError("the app returned without sending http.response.start")
+        raise RuntimeError(
+            "the app returned without completing the response"
+            " (no http.response.body with more_body=False)"
+        )
+
+    async def _run_app(self) -> None:
+        await self.app(self.scope, self._asgi_receive, self._asgi_send)
+
+    async def _asgi_receive(self) -> Message:
+        self._listening += 1
+        try:
+            message = await self._to_app.get()
+        finally:
+            self._listening -= 1
+        if message is None:
+            if self._disconnected:
+                self._told_disconnect = True
+            return {"type": "http.disconnect"}
+        return message
+
+    async def _asgi_send(self, message: Message) -> None:
+        if self._disconnected:
+            return  # the peer has gone: a server drops what the app still writes
+        kind = message.get("type")
+        if kind == "http.response.start":
+            if self.status_code is not None:
+                raise RuntimeError("the app sent http.response.start twice")
+            self.headers = Headers(
+                [
+                    (key.decode("latin-1"), value.decode("latin-1"))
+                    for key, value in message.get("headers", ())
+                ]
+            )
+            self.status_code = int(message["status"])
+        elif kind == "http.response.body":
+            if self.status_code is None:
+                raise RuntimeError(
+                    "the app sent http.response.body before http.response.start"
+                )
+            if self._response_complete:
+                raise RuntimeError(
+                    "the app sent http.response.body after the response was complete"
+                )
+            if body := message.get("body", b""):
+                self._to_client.put(bytes(body))
+            if not message.get("more_body", False):
+                self._response_complete = True
+                self._to_client.close()
+                self._to_app.close(discard=True)
+        else:
+            raise RuntimeError(
+                f"the app sent {kind!r}, which is not an http response message"
+            )
+
+
+async def _wait_owned(task: asyncio.Task[None], timeout: float | None = None) -> None:
+    """Wait for *task* to end (or *timeout*), not raising its error.
+
+    If we are cancelled meanwhile, *task* is cancelled too: it must not outlive us.
+    """
+    try:
+        await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise

@@ -1,0 +1,254 @@
+"""Builders for test requests: headers, path and query string, body, and the ASGI scope.
+
+Rule: these are pure functions of their arguments (plus the app's config and JSON
+provider), shared by the test client and ``app.test_request_context``; they never run
+the app. The scope they build is what a real server would send for the same request:
+``path`` is percent-decoded and includes ``root_path``; ``raw_path`` is the bytes sent.
+"""
+
+from __future__ import annotations
+
+import json as _json
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from typing import IO
+from typing import Protocol
+from urllib.parse import quote
+from urllib.parse import unquote
+from urllib.parse import urlencode
+
+from werkzeug.datastructures import Authorization
+from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import Headers
+from werkzeug.datastructures import MultiDict
+from werkzeug.test import encode_multipart
+
+from ..typing import Receive
+from ..typing import Scope
+from ..typing import Send
+from ..wrappers.response import Response
+
+#: Marks "no JSON given", since ``None`` is a valid JSON body (``null``).
+sentinel: Any = object()
+
+# Scope extension the app reads to keep the request context after a test request.
+_PRESERVE_CONTEXT_EXTENSION = "microframework.preserve_context"
+# A fixed peer address: tests should not depend on it, but it must look like a real one.
+_CLIENT_ADDRESS = ("127.0.0.1", 49152)
+# Characters left alone when turning a path into ``raw_path``: RFC 3986 pchar and "/",
+# plus "%" so that a path the caller already percent-encoded is sent as given.
+_PATH_SAFE = "/%:@!$&'()*+,;=~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+HeadersArg = Headers | Mapping[str, Any] | Iterable[tuple[str, Any]]
+QueryArg = Mapping[str, Any] | Iterable[tuple[str, Any]] | str | bytes
+FileArg = FileStorage | tuple[IO[bytes], str] | tuple[IO[bytes], str, str]
+
+
+class _JSONDumper(Protocol):
+    def dumps(self, obj: Any, **kwargs: Any) -> str: ...
+
+
+class SupportsTestClient(Protocol):
+    """What the test client needs from an app: ASGI call, config, JSON, responses."""
+
+    @property
+    def response_class(self) -> type[Response]: ...
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    @property
+    def json(self) -> _JSONDumper: ...
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
+def make_test_headers_path_and_query_string(
+    app: SupportsTestClient,
+    path: str,
+    headers: HeadersArg | None = None,
+    query_string: QueryArg | None = None,
+    auth: Authorization | tuple[str, str] | None = None,
+    subdomain: str | None = None,
+) -> tuple[Headers, str, bytes]:
+    """Split *path* from its query string and build the request headers.
+
+    A query string in *path* comes first, then *query_string*. ``Host`` is
+    ``SERVER_NAME`` (or ``localhost``) prefixed by *subdomain*, unless *headers* has
+    one.
+    """
+    request_headers = Headers(headers) if headers is not None else Headers()
+    host = app.config.get("SERVER_NAME") or "localhost"
+    if subdomain:
+        host = f"{subdomain}.{host}"
+    request_headers.setdefault("Host", host)
+    if auth is not None:
+        request_headers["Authorization"] = _authorization(auth).to_header()
+
+    path, _, _fragment = path.partition("#")
+    path, _, query = path.partition("?")
+    if query_string is not None:
+        extra = _encode_query(query_string)
+        query = f"{query}&{extra}" if query and extra else query or extra
+    return request_headers, path, _quote_query_string(query)
+
+
+def make_test_body_with_headers(
+    *,
+    data: str | bytes | None = None,
+    form: Mapping[str, Any] | None = None,
+    files: Mapping[str, FileArg | list[FileArg]] | None = None,
+    json: Any = sentinel,
+    app: SupportsTestClient | None = None,
+) -> tuple[bytes, Headers]:
+    """Encode a request body from one of *data*, *form* (with *files*) or *json*.
+
+    Returns the body and its ``Content-Type``/``Content-Length`` headers (none when
+    no body was given). JSON goes through ``app.json`` when an app is passed.
+    """
+    given = [
+        name for name, value in (("data", data), ("form", form)) if value is not None
+    ]
+    if files is not None and form is None:
+        given.append("files")
+    if json is not sentinel:
+        given.append("json")
+    if len(given) > 1:
+        raise ValueError(f"give only one request body; got {' and '.join(given)}")
+
+    headers = Headers()
+    if data is not None:
+        if isinstance(data, str):
+            body = data.encode()
+        elif isinstance(data, bytes):
+            body = data
+        else:
+            raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+    elif json is not sentinel:
+        body = (app.json.dumps(json) if app is not None else _json.dumps(json)).encode()
+        headers["Content-Type"] = "application/json"
+    elif files is not None:
+        boundary, body = encode_multipart(_multipart_fields(form or {}, files))
+        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    elif form is not None:
+        body = urlencode(_pairs(form)).encode("ascii")
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    else:
+        return b"", headers
+    headers["Content-Length"] = str(len(body))
+    return body, headers
+
+
+def make_test_scope(
+    type_: str,
+    path: str,
+    method: str,
+    headers: Headers,
+    query_string: bytes,
+    scheme: str = "http",
+    root_path: str = "",
+    http_version: str = "1.1",
+    scope_base: Mapping[str, Any] | None = None,
+    *,
+    _preserve_context: bool = False,
+) -> Scope:
+    """Build the ASGI scope a server sends for an ``http`` or ``websocket`` request.
+
+    *path* is relative to *root_path*; the scope's ``path`` and ``raw_path`` include it,
+    as the ASGI spec asks. *scope_base* is merged in last.
+    """
+    if type_ not in ("http", "websocket"):
+        raise ValueError(f"type_ must be 'http' or 'websocket', not {type_!r}")
+    raw_path = quote(root_path + path, safe=_PATH_SAFE)
+    secure = scheme in ("https", "wss")
+    scope: Scope = {
+        "type": type_,
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": http_version,
+        "scheme": scheme,
+        "path": unquote(raw_path),
+        "raw_path": raw_path.encode("ascii"),
+        "query_string": query_string,
+        "root_path": root_path,
+        "headers": [
+            (key.lower().encode("latin-1"), value.encode("latin-1"))
+            for key, value in headers.items()
+        ],
+        "client": _CLIENT_ADDRESS,
+        "server": ("localhost", 443 if secure else 80),
+        "extensions": {},
+    }
+    if type_ == "http":
+        scope["method"] = method
+    if _preserve_context:
+        scope["extensions"][_PRESERVE_CONTEXT_EXTENSION] = {}
+    if scope_base is not None:
+        scope.update(scope_base)
+    return scope
+
+
+def _quote_query_string(query: str) -> bytes:
+    """The query string as sent: characters outside URLs are percent-encoded."""
+    return quote(query, safe=_QUERY_SAFE).encode("ascii")
+
+
+def _authorization(auth: Authorization | tuple[str, str]) -> Authorization:
+    if isinstance(auth, Authorization):
+        return auth
+    if isinstance(auth, tuple) and len(auth) == 2:
+        username, password = auth
+        return Authorization("basic", {"username": username, "password": password})
+    raise TypeError(
+        f"auth must be an Authorization or a (username, password) tuple, not {auth!r}"
+    )
+
+
+def _pairs(
+    values: Mapping[str, Any] | Iterable[tuple[str, Any]],
+) -> list[tuple[str, str]]:
+    """Flatten a mapping (list values repeat the key) or pairs into string pairs."""
+    if isinstance(values, MultiDict):
+        items: Iterable[tuple[str, Any]] = values.items(multi=True)
+    elif isinstance(values, Mapping):
+        items = values.items()
+    else:
+        items = values
+    pairs = []
+    for key, value in items:
+        for item in value if isinstance(value, list | tuple) else (value,):
+            pairs.append((key, item if isinstance(item, str) else str(item)))
+    return pairs
+
+
+def _encode_query(query_string: QueryArg) -> str:
+    if isinstance(query_string, bytes):
+        return query_string.decode("ascii")
+    if isinstance(query_string, str):
+        return query_string
+    return urlencode(_pairs(query_string))
+
+
+def _multipart_fields(
+    form: Mapping[str, Any], files: Mapping[str, FileArg | list[FileArg]]
+) -> MultiDict[str, Any]:
+    fields: MultiDict[str, Any] = MultiDict(_pairs(form))
+    for key, value in files.items():
+        for item in value if isinstance(value, list) else (value,):
+            fields.add(key, _file_storage(key, item))
+    return fields
+
+
+def _file_storage(key: str, value: FileArg) -> FileStorage:
+    if isinstance(value, FileStorage):
+        return value
+    if isinstance(value, tuple) and len(value) in (2, 3):
+        stream, filename, *content_type = value
+        return FileStorage(
+            stream, filename=filename, content_type=next(iter(content_type), None)
+        )
+    raise TypeError(
+        f"files[{key!r}] must be a FileStorage or a"
+        " (file, filename[, content_type]) tuple"
+    )

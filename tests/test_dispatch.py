@@ -1,0 +1,317 @@
+"""The ASGI messages themselves: what goes out, when, and what happens on disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from asgi_harness import call
+from asgi_harness import http_scope
+from asgi_harness import Recorder
+
+from microframework import Microframework
+from microframework import request
+from microframework import Response
+from microframework.exceptions import ClientDisconnected
+
+
+async def test_bytes_response_is_two_messages(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> str:
+        return "Hello"
+
+    rec = await call(app, http_scope("/"))
+    assert [m["type"] for m in rec.sent] == [
+        "http.response.start",
+        "http.response.body",
+    ]
+    assert rec.sent[1] == {
+        "type": "http.response.body",
+        "body": b"Hello",
+        "more_body": False,
+    }
+    assert rec.headers[b"content-length"] == b"5"
+    assert all(name == name.lower() for name, _ in rec.sent[0]["headers"])
+
+
+async def test_head_sends_no_body_but_keeps_length(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> str:
+        return "Hello"
+
+    rec = await call(app, http_scope("/", method="HEAD"))
+    assert rec.status == 200
+    assert rec.body == b""
+    assert rec.headers[b"content-length"] == b"5"
+
+
+async def test_no_body_for_204(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> tuple[str, int]:
+        return "ignored", 204
+
+    rec = await call(app, http_scope("/"))
+    assert rec.status == 204
+    assert rec.body == b""
+
+
+async def test_async_generator_is_streamed_chunk_by_chunk(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> Any:
+        async def gen() -> Any:
+            yield "a"
+            yield b"b"
+
+        return gen()
+
+    rec = await call(app, http_scope("/"))
+    bodies = [(m["body"], m["more_body"]) for m in rec.sent[1:]]
+    assert bodies == [(b"a", True), (b"b", True), (b"", False)]
+    assert b"content-length" not in rec.headers
+
+
+async def test_sync_generator_is_streamed(app: Microframework) -> None:
+    @app.route("/")
+    def index() -> Any:
+        def gen() -> Any:
+            yield "x"
+            yield "y"
+
+        return gen()
+
+    rec = await call(app, http_scope("/"))
+    assert rec.body == b"xy"
+
+
+async def test_disconnect_during_stream_cancels_and_tears_down(
+    app: Microframework,
+) -> None:
+    cleaned = asyncio.Event()
+    torn_down: list[BaseException | None] = []
+    first_chunk_sent = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> Any:
+        async def gen() -> Any:
+            try:
+                yield "first"
+                first_chunk_sent.set()
+                await asyncio.Event().wait()  # a stream that would never end
+                yield "never"
+            finally:
+                cleaned.set()
+
+        return gen()
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.append(exc)
+
+    rec = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/"), rec))
+    await first_chunk_sent.wait()
+    rec.disconnect()
+    await task
+    assert cleaned.is_set()
+    assert len(torn_down) == 1 and isinstance(torn_down[0], ClientDisconnected)
+    assert rec.sent[-1]["more_body"] is True  # the response was never completed
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def test_header_with_nul_is_refused_as_500(
+    app: Microframework, caplog: Any
+) -> None:
+    app.testing = False
+
+    @app.route("/")
+    async def index() -> Response:
+        response = Response("x")
+        response.headers._list.append(("X-Bad", "a\x00b"))  # bypass werkzeug's checks
+        return response
+
+    with caplog.at_level(logging.ERROR):
+        rec = await call(app, http_scope("/"))
+    assert rec.status == 500
+    assert b"a\x00b" not in b"".join(v for _, v in rec.sent[0]["headers"])
+
+
+async def test_header_with_newline_cannot_be_set() -> None:
+    response = Response("x")
+    with pytest.raises(ValueError):
+        response.headers["X-Bad"] = "a\r\nSet-Cookie: evil=1"
+
+
+async def test_declared_oversize_body_is_413_without_reading(
+    app: Microframework,
+) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10
+    reads = 0
+
+    @app.post("/")
+    async def index() -> bytes:
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 15, "more_body": False}
+
+    rec = Recorder()
+    scope = http_scope("/", method="POST", headers=[(b"content-length", b"15")])
+    await app(scope, receive, rec.send)
+    assert rec.status == 413
+    assert reads == 0
+
+
+async def test_understated_chunked_body_is_cut_at_limit(app: Microframework) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10
+    reads = 0
+
+    @app.post("/")
+    async def index() -> bytes:
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 6, "more_body": True}
+
+    rec = Recorder()
+    scope = http_scope("/", method="POST", headers=[(b"transfer-encoding", b"chunked")])
+    await app(scope, receive, rec.send)
+    assert rec.status == 413
+    assert reads == 2  # 12 bytes > 10: stopped at the chunk that crossed the limit
+
+
+async def test_per_request_max_content_length_is_honoured(app: Microframework) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = None
+
+    @app.before_request
+    async def lower_limit() -> None:
+        request.max_content_length = 3
+
+    @app.post("/")
+    async def index() -> bytes:
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    rec = await call(app, http_scope("/", method="POST"), Recorder(b"abcd"))
+    assert rec.status == 413
+
+
+async def test_stalled_body_is_408(app: Microframework) -> None:
+    app.config["BODY_TIMEOUT"] = 0.01
+
+    @app.post("/")
+    async def index() -> bytes:
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    rec = Recorder()
+    # No message ever arrives: the client stalls.
+    rec.inbox = asyncio.Queue()
+    await call(app, http_scope("/", method="POST"), rec)
+    assert rec.status == 408
+
+
+async def test_disconnect_while_reading_body_sends_nothing(app: Microframework) -> None:
+    torn_down: list[BaseException | None] = []
+
+    @app.post("/")
+    async def index() -> bytes:
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.append(exc)
+
+    rec = Recorder(b"partial", more_last=True)
+    rec.disconnect()
+    await call(app, http_scope("/", method="POST"), rec)
+    assert rec.sent == []
+    assert isinstance(torn_down[0], ClientDisconnected)
+
+
+async def test_body_streams_without_buffering(app: Microframework) -> None:
+    seen: list[bytes] = []
+
+    @app.post("/")
+    async def index() -> str:
+        async for chunk in request.body:
+            seen.append(chunk)
+        return str(len(seen))
+
+    rec = await call(app, http_scope("/", method="POST"), Recorder(b"a", b"b", b"c"))
+    assert seen == [b"a", b"b", b"c"]
+    assert rec.body == b"3"
+
+
+async def test_unknown_scope_type_raises(app: Microframework) -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        await app({"type": "mystery"}, Recorder().receive, Recorder().send)
+
+
+async def test_lifespan_startup_and_shutdown(app: Microframework) -> None:
+    events: list[str] = []
+
+    @app.before_serving
+    async def start() -> None:
+        app.state["db"] = "connected"
+        events.append("before")
+
+    @app.while_serving
+    async def around() -> Any:
+        events.append("while-start")
+        yield
+        events.append("while-end")
+
+    @app.after_serving
+    async def stop() -> None:
+        events.append("after")
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    state: dict[str, Any] = {}
+    inbox.put_nowait({"type": "lifespan.startup"})
+    inbox.put_nowait({"type": "lifespan.shutdown"})
+    await app(
+        {"type": "lifespan", "asgi": {"version": "3.0"}, "state": state},
+        inbox.get,
+        send,
+    )
+    assert [m["type"] for m in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert events == ["before", "while-start", "after", "while-end"]
+    assert state["db"] == "connected"
+
+
+async def test_lifespan_state_reaches_requests(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> str:
+        return str(request.state["db"])
+
+    rec = await call(app, http_scope("/", state={"db": "from-lifespan"}))
+    assert rec.body == b"from-lifespan"
+
+
+async def test_failing_startup_reports_failed_with_message(app: Microframework) -> None:
+    @app.before_serving
+    async def start() -> None:
+        raise RuntimeError("database unreachable")
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "lifespan.startup"})
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+    assert sent[0]["type"] == "lifespan.startup.failed"
+    assert "database unreachable" in sent[0]["message"]
