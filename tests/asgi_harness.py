@@ -44,6 +44,7 @@ class Recorder:
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.response_started = asyncio.Event()
         self.body_sent = asyncio.Event()
+        self.receiving = asyncio.Event()
         chunks = list(bodies) or [b""]
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
@@ -56,6 +57,7 @@ class Recorder:
             )
 
     async def receive(self) -> dict[str, Any]:
+        self.receiving.set()
         return await self.inbox.get()
 
     async def send(self, message: dict[str, Any]) -> None:

@@ -11,11 +11,14 @@ from .config import Config
 from .ctx import after_this_request
 from .ctx import copy_current_app_context
 from .ctx import copy_current_request_context
+from .ctx import copy_current_websocket_context
 from .ctx import has_app_context
 from .ctx import has_request_context
+from .ctx import has_websocket_context
 from .globals import current_app
 from .globals import g
 from .globals import request
+from .globals import websocket
 from .helpers import abort
 from .helpers import make_response
 from .helpers import redirect
@@ -38,15 +41,18 @@ __all__ = [
     "after_this_request",
     "copy_current_app_context",
     "copy_current_request_context",
+    "copy_current_websocket_context",
     "current_app",
     "escape",
     "g",
     "has_app_context",
     "has_request_context",
+    "has_websocket_context",
     "json",
     "jsonify",
     "make_response",
     "redirect",
     "request",
     "url_for",
+    "websocket",
 ]

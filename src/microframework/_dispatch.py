@@ -17,6 +17,7 @@ from werkzeug.routing.exceptions import RequestRedirect
 
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
+from .exceptions import WebsocketDisconnect
 from .globals import _cv_app
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .typing import Receive
     from .typing import Scope
     from .typing import Send
+    from .wrappers.base import BaseRequestWebsocket
     from .wrappers.request import Request
     from .wrappers.response import Response
 
@@ -34,7 +36,7 @@ _NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
 
 
 def match_request(
-    compiled: _Compiled, ctx: AppContext, request: Request, websocket: bool
+    compiled: _Compiled, ctx: AppContext, request: BaseRequestWebsocket, websocket: bool
 ) -> Any:
     """Bind the adapter for this host and match the path; errors land on the request."""
     host = None
@@ -136,7 +138,7 @@ async def handle_http(
             if request._files:
                 request._close()
             if chain.teardown or compiled.teardown_appcontext:
-                await app._teardown(ctx, error, chain)
+                await app._teardown(ctx, error or ctx._unhandled, chain)
         finally:
             _cv_app.reset(token)
 
@@ -238,6 +240,97 @@ async def _send_stream(
                 await watcher
 
 
+async def handle_websocket(
+    app: Microframework, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Handle one websocket connection: hooks, handler, rejection or close, teardown."""
+    compiled = app._compiled or app._freeze()
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return  # the client left before the handshake began
+    websocket = app.websocket_class(scope, receive, send, app)
+    ctx = AppContext(app, websocket=websocket)
+    token = _cv_app.set(ctx)
+    chain = compiled.websocket_chain
+    error: BaseException | None = None
+    try:
+        endpoint = match_request(compiled, ctx, websocket, True)
+        if endpoint is not None:
+            chain = endpoint.chain
+        response = await _dispatch_websocket(app, ctx, websocket, endpoint, chain)
+        if response is not None and not websocket.accepted:
+            await websocket._send_response(response)
+        elif not websocket.closed:
+            # A handler that returns without closing ends the session normally.
+            await websocket.close(1000)
+    except (WebsocketDisconnect, asyncio.CancelledError) as exc:
+        if isinstance(exc, asyncio.CancelledError):
+            task = asyncio.current_task()
+            if (
+                not websocket._cancelled_by_disconnect
+                or task is None
+                or task.uncancel()
+            ):
+                error = exc
+                raise
+        error = WebsocketDisconnect(
+            websocket.close_code or 1005, websocket.close_reason or ""
+        )
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        try:
+            await websocket._finish()
+            await app._teardown(ctx, error or ctx._unhandled, chain)
+        finally:
+            _cv_app.reset(token)
+
+
+async def _dispatch_websocket(
+    app: Microframework, ctx: AppContext, websocket: Any, endpoint: Any, chain: _Chain
+) -> Response | None:
+    try:
+        try:
+            for preprocess in chain.url_value_preprocessors:
+                preprocess(websocket.endpoint, websocket.view_args)
+            rv = None
+            for before in chain.before:
+                rv = await before()
+                if rv is not None:
+                    break
+            if rv is None:
+                if websocket.routing_exception is not None:
+                    raise websocket.routing_exception
+                rv = await endpoint.view(**websocket.view_args)
+        except WebsocketDisconnect:
+            raise
+        except Exception as exc:
+            rv = await app.handle_user_exception(exc, ctx)
+        response = None if rv is None else app._make_response(rv, None)
+        for func in ctx._after_request_functions:
+            response = await app.ensure_async(func)(response)
+        for after in chain.after:
+            response = await after(response)
+        return response
+    except WebsocketDisconnect:
+        raise
+    except Exception as exc:
+        if websocket.accepted:
+            # Too late for an HTTP answer: log it and close as an internal error.
+            propagate = app.config["PROPAGATE_EXCEPTIONS"]
+            if propagate is None:
+                propagate = app.testing or app.debug
+            ctx._unhandled = exc
+            app.log_exception((type(exc), exc, exc.__traceback__))
+            if not websocket.closed:
+                await websocket.close(1011)
+            if propagate:
+                raise
+            return None
+        return await app.handle_exception(exc, ctx, chain)
+
+
 async def handle_lifespan(
     app: Microframework, scope: Scope, receive: Receive, send: Send
 ) -> None:
@@ -269,8 +362,3 @@ async def handle_lifespan(
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-async def reject_websocket(send: Send) -> None:
-    """Close a websocket before accepting it; the server answers 403."""
-    await send({"type": "websocket.close", "code": 1008, "reason": ""})

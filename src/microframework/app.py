@@ -60,6 +60,7 @@ from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .wrappers.request import Request
 from .wrappers.response import Response
+from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
     import logging
@@ -85,7 +86,7 @@ class _Chain:
         self,
         url_value_preprocessors: tuple[Callable[..., Any], ...],
         before: tuple[Callable[[], Awaitable[Any]], ...],
-        after: tuple[Callable[[Response], Awaitable[Response]], ...],
+        after: tuple[Callable[[Any], Awaitable[Any]], ...],
         teardown: tuple[Callable[[BaseException | None], Awaitable[Any]], ...],
     ) -> None:
         self.url_value_preprocessors = url_value_preprocessors
@@ -117,6 +118,7 @@ class _Compiled:
         "endpoints",
         "chains",
         "app_chain",
+        "websocket_chain",
         "adapters",
         "static_routes",
         "match_cache",
@@ -125,8 +127,9 @@ class _Compiled:
 
     def __init__(self) -> None:
         self.endpoints: dict[str, _Endpoint] = {}
-        self.chains: dict[str | None, _Chain] = {}
+        self.chains: dict[tuple[bool, str | None], _Chain] = {}
         self.app_chain: _Chain
+        self.websocket_chain: _Chain
         self.adapters: AdapterCache
         self.static_routes: dict[str, tuple[WerkzeugRule, ...]] = {}
         self.match_cache: dict[
@@ -165,6 +168,7 @@ class Microframework(Scaffold):
 
     request_class: type[Request] = Request
     response_class: type[Response] = Response
+    websocket_class: type[Websocket] = Websocket
     config_class: type[Config] = Config
     url_rule_class: type[Rule] = Rule
     url_map_class: type[Map] = Map
@@ -211,6 +215,8 @@ class Microframework(Scaffold):
         "TRAP_BAD_REQUEST_ERRORS": None,
         "TRAP_HTTP_EXCEPTIONS": False,
         "TRUSTED_HOSTS": None,
+        "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
+        "WEBSOCKET_QUEUE_SIZE": 16,
     }
 
     def __init__(
@@ -385,6 +391,7 @@ class Microframework(Scaffold):
         if sort_keys is not None and isinstance(self.json, DefaultJSONProvider):
             self.json.sort_keys = bool(sort_keys)
         compiled.app_chain = self._compile_chain(None, compiled)
+        compiled.websocket_chain = self._compile_chain(None, compiled, websocket=True)
         for rule in self.url_map.iter_rules():
             view = self.view_functions.get(rule.endpoint)
             if view is None:
@@ -394,7 +401,7 @@ class Microframework(Scaffold):
             )
             compiled.endpoints[rule.endpoint] = _Endpoint(
                 self.ensure_async(view),
-                self._compile_chain(blueprint, compiled),
+                self._compile_chain(blueprint, compiled, websocket=rule.websocket),
                 bool(getattr(rule, "provide_automatic_options", False)),
             )
         compiled.adapters = AdapterCache(
@@ -403,17 +410,34 @@ class Microframework(Scaffold):
             subdomain_matching=self.subdomain_matching,
             trusted_hosts=self.config["TRUSTED_HOSTS"],
         )
-        compiled.static_routes = compile_static_routes(self.url_map)
+        compiled.static_routes = compile_static_routes(
+            self.url_map, self.subdomain_matching
+        )
         compiled.teardown_appcontext = tuple(
             self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs)
         )
         self._compiled = compiled
         return compiled
 
-    def _compile_chain(self, blueprint: str | None, compiled: _Compiled) -> _Chain:
-        chain = compiled.chains.get(blueprint)
+    def _compile_chain(
+        self, blueprint: str | None, compiled: _Compiled, websocket: bool = False
+    ) -> _Chain:
+        # HTTP and websocket share this one pipeline; only the registries differ.
+        chain = compiled.chains.get((websocket, blueprint))
         if chain is not None:
             return chain
+        if websocket:
+            before, after, teardown = (
+                self.before_websocket_funcs,
+                self.after_websocket_funcs,
+                self.teardown_websocket_funcs,
+            )
+        else:
+            before, after, teardown = (
+                self.before_request_funcs,
+                self.after_request_funcs,
+                self.teardown_request_funcs,
+            )
         inner_first = (*_blueprint_path(blueprint), None)
         outer_first = tuple(reversed(inner_first))
         wrap = self.ensure_async
@@ -421,28 +445,21 @@ class Microframework(Scaffold):
             tuple(
                 f for name in outer_first for f in self.url_value_preprocessors[name]
             ),
-            tuple(
-                wrap(f) for name in outer_first for f in self.before_request_funcs[name]
-            ),
-            tuple(
-                wrap(f)
-                for name in inner_first
-                for f in reversed(self.after_request_funcs[name])
-            ),
-            tuple(
-                wrap(f)
-                for name in inner_first
-                for f in reversed(self.teardown_request_funcs[name])
-            ),
+            tuple(wrap(f) for name in outer_first for f in before[name]),
+            tuple(wrap(f) for name in inner_first for f in reversed(after[name])),
+            tuple(wrap(f) for name in inner_first for f in reversed(teardown[name])),
         )
-        compiled.chains[blueprint] = chain
+        compiled.chains[(websocket, blueprint)] = chain
         return chain
 
-    def _chain_for(self, request: Request | None) -> _Chain:
+    def _chain_for(self, ctx: AppContext) -> _Chain:
         compiled = self._freeze()
-        if request is None:
+        current = ctx.request or ctx.websocket
+        if current is None:
             return compiled.app_chain
-        return self._compile_chain(request.blueprint, compiled)
+        return self._compile_chain(
+            current.blueprint, compiled, websocket=ctx.websocket is not None
+        )
 
     # -- ASGI -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -459,7 +476,7 @@ class Microframework(Scaffold):
         if kind == "http":
             await _dispatch.handle_http(self, scope, receive, send)
         elif kind == "websocket":
-            await _dispatch.reject_websocket(send)
+            await _dispatch.handle_websocket(self, scope, receive, send)
         elif kind == "lifespan":
             await _dispatch.handle_lifespan(self, scope, receive, send)
         else:
@@ -569,7 +586,7 @@ class Microframework(Scaffold):
         ctx = _cv_app.get(None)
         if ctx is None:
             raise RuntimeError("process_response needs a request context")
-        return await self._process_response(response, ctx, self._chain_for(ctx.request))
+        return await self._process_response(response, ctx, self._chain_for(ctx))
 
     # -- errors ---------------------------------------------------------------
     def trap_http_exception(self, error: Exception) -> bool:
@@ -652,6 +669,8 @@ class Microframework(Scaffold):
             propagate = self.testing or self.debug
         if propagate:
             raise error
+        if ctx is not None:
+            ctx._unhandled = error
         self.log_exception((type(error), error, error.__traceback__))
         server_error = InternalServerError(original_exception=error)
         request = ctx.request if ctx is not None else None
@@ -666,7 +685,7 @@ class Microframework(Scaffold):
             return response
         try:
             return await self._process_response(
-                response, ctx, chain or self._chain_for(request)
+                response, ctx, chain or self._chain_for(ctx)
             )
         except Exception:
             self.logger.exception(
@@ -698,8 +717,9 @@ class Microframework(Scaffold):
         """
         if ctx.request is not None:
             ctx.request._close()
+        if ctx.request is not None or ctx.websocket is not None:
             if chain is None:
-                chain = self._chain_for(ctx.request)
+                chain = self._chain_for(ctx)
             for func in chain.teardown:
                 await self._run_teardown(func, error)
         compiled = self._compiled
@@ -912,16 +932,30 @@ class Microframework(Scaffold):
 
     async def shutdown(self) -> None:
         """Run the ``after_serving`` functions and finish the ``while_serving`` generators."""
+        # Every cleanup runs even if an earlier one fails; the first error is raised.
+        errors: list[Exception] = []
         async with self.app_context():
             for func in self.after_serving_funcs:
-                await self.ensure_async(func)()
+                try:
+                    await self.ensure_async(func)()
+                except Exception as exc:
+                    errors.append(exc)
             while self._running_gens:
                 gen = self._running_gens.pop()
                 try:
                     await anext(gen)
                 except StopAsyncIteration:
                     continue
-                raise RuntimeError("a while_serving generator yielded more than once")
+                except Exception as exc:
+                    errors.append(exc)
+                    continue
+                errors.append(
+                    RuntimeError("a while_serving generator yielded more than once")
+                )
+        if errors:
+            for extra in errors[1:]:
+                self.logger.error("Another shutdown error", exc_info=extra)
+            raise errors[0]
 
     # -- testing and running ----------------------------------------------------
     def test_client(

@@ -70,6 +70,7 @@ class AppContext:
         "_after_request_functions",
         "_cv_token",
         "_is_copy",
+        "_unhandled",
     )
 
     def __init__(
@@ -89,6 +90,8 @@ class AppContext:
         self._after_request_functions: list[Callable[[Response], Any]] = []
         self._cv_token: Token[AppContext] | None = None
         self._is_copy = False
+        #: An error turned into a 500; teardown receives it, as in Flask.
+        self._unhandled: BaseException | None = None
 
     def copy(self) -> AppContext:
         """A context sharing this one's app, request, websocket, session and ``g``."""
@@ -116,8 +119,8 @@ class AppContext:
             raise RuntimeError("popped a context that is not the active one")
         try:
             if not self._is_copy:
-                if exc is _sentinel:
-                    exc = None
+                if exc is _sentinel or exc is None:
+                    exc = self._unhandled
                 await self.app._teardown(self, exc)
         finally:
             self._cv_token = None

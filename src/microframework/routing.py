@@ -122,7 +122,9 @@ def _subdomain_of(host: str, server_name: str) -> str:
     return "<invalid>"
 
 
-def compile_static_routes(url_map: Map) -> dict[str, tuple[WerkzeugRule, ...]]:
+def compile_static_routes(
+    url_map: Map, subdomain_matching: bool = False
+) -> dict[str, tuple[WerkzeugRule, ...]]:
     """Exact-path lookup for HTTP rules without arguments, tried before the matcher.
 
     Only rules whose match cannot depend on anything but path and method qualify; for
@@ -130,7 +132,8 @@ def compile_static_routes(url_map: Map) -> dict[str, tuple[WerkzeugRule, ...]]:
     so 405, redirects and websocket mismatches keep werkzeug's behaviour. Static parts
     win over converters in werkzeug's matcher too, so the answer is the same.
     """
-    if url_map.host_matching:
+    if url_map.host_matching or subdomain_matching:
+        # The matcher must see the host or subdomain; an exact path is not enough.
         return {}
     table: dict[str, list[WerkzeugRule]] = {}
     for rule in url_map.iter_rules():

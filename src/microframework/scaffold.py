@@ -6,6 +6,7 @@ ASGI, and never wraps functions; the app compiles the records once, at freeze ti
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,13 +31,11 @@ _ErrorRegistry = defaultdict[
 def setupmethod(func: F) -> F:
     """Mark a registration method: calling it after the first request is an error."""
 
+    @functools.wraps(func)
     def wrapper(self: Scaffold, *args: Any, **kwargs: Any) -> Any:
         self._check_setup_finished(func.__name__)
         return func(self, *args, **kwargs)
 
-    wrapper.__name__ = func.__name__
-    wrapper.__qualname__ = func.__qualname__
-    wrapper.__doc__ = func.__doc__
     return wrapper  # type: ignore[return-value]
 
 

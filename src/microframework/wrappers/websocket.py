@@ -1,0 +1,261 @@
+"""``Websocket``: the accept / receive / send / close state machine of one connection.
+
+Rule: after ``accept`` exactly one reader task owns ``receive()``. It feeds a bounded
+queue, so a fast sender is slowed to the pace the handler reads at (backpressure reaches
+the server and TCP) instead of growing our memory; when the peer disconnects it wakes a
+waiting ``receive()`` or cancels the handler if it is blocked elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as _json
+from collections.abc import AsyncIterator
+from collections.abc import Iterable
+from typing import Any
+from typing import TYPE_CHECKING
+
+from werkzeug.datastructures import Headers
+
+from ..exceptions import WebsocketDisconnect
+from .base import BaseRequestWebsocket
+
+if TYPE_CHECKING:
+    from ..app import Microframework
+    from ..typing import Receive
+    from ..typing import Scope
+    from ..typing import Send
+    from .response import Response
+
+_CONNECTING, _ACCEPTED, _CLOSED, _RESPONDED = (
+    "connecting",
+    "accepted",
+    "closed",
+    "responded",
+)
+_DISCONNECT = object()
+
+
+class Websocket(BaseRequestWebsocket):
+    """A websocket connection, with Quart's API."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        app: Microframework | None = None,
+    ) -> None:
+        super().__init__(scope)
+        self._receive = receive
+        self._send = send
+        self._app = app
+        self._state = _CONNECTING
+        config = app.config if app is not None else {}
+        self.max_message_size: int | None = config.get(
+            "WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024
+        )
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(
+            config.get("WEBSOCKET_QUEUE_SIZE", 16)
+        )
+        self._reader: asyncio.Task[None] | None = None
+        self._handler: asyncio.Task[Any] | None = None
+        self._receiving = 0
+        #: Set when the peer went away while the handler was not receiving.
+        self._cancelled_by_disconnect = False
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+
+    # -- state ----------------------------------------------------------------
+    @property
+    def requested_subprotocols(self) -> list[str]:
+        """The subprotocols the client offered, in its order of preference."""
+        return list(self.scope.get("subprotocols", ()))
+
+    @property
+    def accepted(self) -> bool:
+        return self._state == _ACCEPTED or (
+            self._state == _CLOSED and self._reader is not None
+        )
+
+    @property
+    def closed(self) -> bool:
+        """True once either side closed the connection."""
+        return self._state in (_CLOSED, _RESPONDED)
+
+    # -- accept ---------------------------------------------------------------
+    async def accept(
+        self,
+        headers: Headers | dict[str, str] | Iterable[tuple[str, str]] | None = None,
+        subprotocol: str | None = None,
+    ) -> None:
+        """Accept the connection (done implicitly on the first send or receive)."""
+        if self._state != _CONNECTING:
+            if self._state == _ACCEPTED:
+                return
+            raise RuntimeError("cannot accept a websocket that is already closed")
+        message: dict[str, Any] = {
+            "type": "websocket.accept",
+            "subprotocol": subprotocol,
+        }
+        if headers:
+            raw = Headers(headers)
+            message["headers"] = [
+                (k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in raw.items()
+            ]
+        await self._send(message)
+        self._state = _ACCEPTED
+        self._handler = asyncio.current_task()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                message = await self._receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    data = message.get("bytes")
+                    if data is None:
+                        data = message.get("text", "")
+                    limit = self.max_message_size
+                    if limit is not None and len(data) > limit:
+                        await self._close_for_size()
+                        return
+                    await self._queue.put(data)
+                elif kind == "websocket.disconnect":
+                    self._peer_gone(message.get("code", 1005), message.get("reason"))
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The server's receive failed: treat as an abnormal disconnect.
+            self._peer_gone(1006, None)
+
+    def _peer_gone(self, code: int, reason: str | None) -> None:
+        if self._state != _CLOSED:
+            self.close_code = code
+            self.close_reason = reason
+            self._state = _CLOSED
+        handler = self._handler
+        if self._receiving:
+            self._queue.put_nowait(_DISCONNECT) if not self._queue.full() else None
+            # A full queue means receive() will drain it and then meet the closed state.
+        elif handler is not None and not handler.done():
+            self._cancelled_by_disconnect = True
+            handler.cancel()
+
+    async def _close_for_size(self) -> None:
+        # RFC 6455 7.4.1: 1009 means the message was too big to process.
+        await self._send(
+            {"type": "websocket.close", "code": 1009, "reason": "message too big"}
+        )
+        self._peer_gone(1009, "message too big")
+
+    # -- receive --------------------------------------------------------------
+    async def receive(self) -> str | bytes:
+        """The next message; raises ``WebsocketDisconnect`` once the peer has gone."""
+        if self._state == _CONNECTING:
+            await self.accept()
+        self._receiving += 1
+        try:
+            if self._queue.empty() and self._state == _CLOSED:
+                raise WebsocketDisconnect(
+                    self.close_code or 1005, self.close_reason or ""
+                )
+            data = await self._queue.get()
+        finally:
+            self._receiving -= 1
+        if data is _DISCONNECT:
+            raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
+        return data  # type: ignore[no-any-return]
+
+    async def receive_json(self) -> Any:
+        """The next message parsed as JSON."""
+        data = await self.receive()
+        if self._app is not None:
+            return self._app.json.loads(data)
+        return _json.loads(data)
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[str | bytes]:
+        while True:
+            try:
+                yield await self.receive()
+            except WebsocketDisconnect:
+                return
+
+    # -- send -----------------------------------------------------------------
+    async def send(self, data: str | bytes) -> None:
+        """Send a text (str) or binary (bytes) message."""
+        if self._state == _CONNECTING:
+            await self.accept()
+        if self._state != _ACCEPTED:
+            raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
+        if isinstance(data, str):
+            await self._send({"type": "websocket.send", "text": data})
+        elif isinstance(data, bytes | bytearray):
+            await self._send({"type": "websocket.send", "bytes": bytes(data)})
+        else:
+            raise TypeError(
+                f"websocket messages are str or bytes, not {type(data).__name__}"
+            )
+
+    async def send_json(self, *args: Any, **kwargs: Any) -> None:
+        """Send the JSON of the arguments (as ``jsonify`` builds it)."""
+        if args and kwargs:
+            raise TypeError("send_json takes positional or keyword arguments, not both")
+        value = args[0] if len(args) == 1 else (list(args) if args else kwargs)
+        if self._app is not None:
+            text = self._app.json.dumps(value)
+        else:
+            text = _json.dumps(value)
+        await self.send(text)
+
+    # -- close ----------------------------------------------------------------
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection (before accept, the server answers 403)."""
+        if self._state in (_CLOSED, _RESPONDED):
+            return
+        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        self.close_code = code
+        self.close_reason = reason
+        self._state = _CLOSED
+
+    async def _send_response(self, response: Response) -> None:
+        """Refuse the handshake with *response*, over the HTTP response extension if offered."""
+        extensions = self.scope.get("extensions") or {}
+        if "websocket.http.response" not in extensions:
+            await self.close(1008)
+            return
+        await self._send(
+            {
+                "type": "websocket.http.response.start",
+                "status": response.status_code,
+                "headers": response.asgi_headers(),
+            }
+        )
+        async for chunk in response.iter_encoded():
+            await self._send(
+                {
+                    "type": "websocket.http.response.body",
+                    "body": chunk,
+                    "more_body": True,
+                }
+            )
+        await self._send(
+            {"type": "websocket.http.response.body", "body": b"", "more_body": False}
+        )
+        self._state = _RESPONDED
+
+    async def _finish(self) -> None:
+        """Stop the reader; nothing of this connection outlives the handler."""
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.cancel()
+            try:
+                await reader
+            except asyncio.CancelledError:
+                pass
