@@ -16,7 +16,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import RequestRedirect
 
 from .ctx import AppContext
+from ._utils import Resumed
 from .exceptions import ClientDisconnected
+from .exceptions import ResponseTimeout
 from .exceptions import WebsocketDisconnect
 from .globals import _cv_app
 
@@ -98,6 +100,7 @@ async def handle_http(
     """Handle one HTTP request from start to teardown."""
     compiled = app._compiled or app._freeze()
     request = app.request_class(scope, receive, app)
+    request._send = send
     ctx = AppContext(app, request)
     token = _cv_app.set(ctx)
     error: BaseException | None = None
@@ -134,6 +137,9 @@ async def handle_http(
         error = exc
         raise
     finally:
+        sent = ctx._response_sent
+        if sent is not None and not sent.done():
+            sent.set_result(None)
         try:
             if request._files:
                 request._close()
@@ -160,10 +166,22 @@ async def full_dispatch(
             if rv is None:
                 if request.routing_exception is not None:
                     raise request.routing_exception
+                if endpoint is None:
+                    raise RuntimeError(
+                        f"no view function is registered for endpoint {request.endpoint!r}"
+                    )
                 if request.method == "OPTIONS" and endpoint.automatic_options:
                     rv = app.make_default_options_response(ctx)
                 else:
-                    rv = await endpoint.view(**request.view_args)  # type: ignore[arg-type]
+                    # Step the view once: most finish without waiting, and only
+                    # one that suspends needs the timeout and disconnect guard.
+                    coro = endpoint.view(**request.view_args)  # type: ignore[arg-type]
+                    try:
+                        first = coro.send(None)
+                    except StopIteration as done:
+                        rv = done.value
+                    else:
+                        rv = await guard_view(endpoint, request, coro, first)
         except ClientDisconnected:
             raise
         except Exception as exc:
@@ -178,6 +196,95 @@ async def full_dispatch(
         return await app.handle_exception(exc, ctx, chain)
 
 
+async def guard_view(endpoint: Any, request: Request, coro: Any, first: Any) -> Any:
+    """Finish a view that suspended, under the response timeout and disconnect watch.
+
+    A suspended view (a long-poll, a slow query) gets a timer for ``RESPONSE_TIMEOUT``
+    (or the route's ``response_timeout``) and, once the body has been read, a task that
+    notices the client leaving and cancels the view, so its ``finally`` blocks and
+    teardown run.
+    """
+    guard = _Guard(request)
+    guard.arm(endpoint.timeout)
+    try:
+        return await Resumed(coro, first)
+    except asyncio.CancelledError:
+        reason = guard.claim()
+        if reason == "disconnect":
+            raise ClientDisconnected() from None
+        if reason == "timeout":
+            raise ResponseTimeout() from None
+        raise
+    finally:
+        await guard.stop()
+
+
+class _Guard:
+    """A re-armable timer and a disconnect watcher, both cancelling one task.
+
+    ``reason`` says which fired, so the task can tell its own cancellation from one
+    that came from outside (a server shutting down), which it must not swallow.
+    """
+
+    __slots__ = ("task", "reason", "_timer", "_watcher")
+
+    def __init__(self, request: Request) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 - always inside a task
+        self.task = task
+        self.reason: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        # Watching consumes receive(): only once the body is no longer needed.
+        self._watcher = (
+            asyncio.create_task(self._watch(request._receive))
+            if request._body_finished()
+            else None
+        )
+
+    def arm(self, timeout: float | None) -> None:
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(timeout, self._fire, "timeout")
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self.task.cancel()
+
+    def claim(self) -> str | None:
+        """The reason we cancelled the task (undoing that cancel), or ``None``."""
+        if self.reason is not None and self.task.uncancel() == 0:
+            return self.reason
+        return None
+
+    async def _watch(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._fire("disconnect")
+
+    async def stop(self) -> None:
+        self.disarm()
+        watcher = self._watcher
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await watcher
+
+
+def _wants_trailers(request: Request, response: Response) -> bool:
+    extensions = request.scope.get("extensions")
+    return (
+        response.trailers is not None
+        and extensions is not None
+        and "http.response.trailers" in extensions
+    )
+
+
 async def send_response(
     receive: Receive,
     send: Send,
@@ -185,59 +292,85 @@ async def send_response(
     response: Response,
     headers: list[tuple[bytes, bytes]],
 ) -> None:
-    """Send *response*: two messages for bytes, a watched stream for iterables."""
+    """Send *response*: a bytes body, a watched stream, and trailers if the server takes them."""
     status = response.status_code
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    trailers = _wants_trailers(request, response)
+    start: dict[str, Any] = {"type": "http.response.start", "status": status, "headers": headers}
+    if trailers:
+        start["trailers"] = True
+    await send(start)
     data = response._data
     if request.method == "HEAD" or status in _NO_BODY_STATUS:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         if data is None:
             await response._close_body()
-        return
-    if data is not None:
+    elif data is not None:
         await send({"type": "http.response.body", "body": data, "more_body": False})
+    elif not await _send_stream(send, request, response):
         return
-    await _send_stream(receive, send, request, response)
+    if trailers:
+        await send(
+            {
+                "type": "http.response.trailers",
+                "headers": await response._trailer_headers(),
+                "more_trailers": False,
+            }
+        )
 
 
-async def _send_stream(
-    receive: Receive, send: Send, request: Request, response: Response
-) -> None:
-    task = asyncio.current_task()
-    assert task is not None
-    disconnected = False
+async def _send_stream(send: Send, request: Request, response: Response) -> bool:
+    """Stream the body; False if it was abandoned (idle timeout) and must not be finished.
 
-    async def watch() -> None:
-        nonlocal disconnected
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                disconnected = True
-                task.cancel()
-                return
-
-    # Watching consumes receive(); only do it once nobody else needs the body.
-    watcher = asyncio.create_task(watch()) if request._body_finished() else None
+    Chunks go out as they come (no buffering). Between chunks the body may take at most
+    the response's idle ``timeout`` (``RESPONSE_TIMEOUT`` by default) to produce the next.
+    """
+    guard = _Guard(request)
+    timeout = response.timeout
+    if timeout is None and request._app is not None:
+        timeout = request._app.config.get("RESPONSE_TIMEOUT")
+    chunks = response.iter_encoded()
     try:
-        async for chunk in response.iter_encoded():
+        while True:
+            step = chunks.__anext__()
+            try:
+                first = step.send(None)
+            except StopIteration as done:
+                chunk = done.value
+            except StopAsyncIteration:
+                break
+            else:
+                guard.arm(timeout)
+                try:
+                    chunk = await Resumed(step, first)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    guard.disarm()
             if chunk:
-                await send(
-                    {"type": "http.response.body", "body": chunk, "more_body": True}
-                )
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return True
     except asyncio.CancelledError:
-        if disconnected:
-            task.uncancel()
+        reason = guard.claim()
+        if reason == "disconnect":
             raise ClientDisconnected() from None
+        if reason == "timeout":
+            # Ending the body would make a truncated stream look complete; leave it
+            # unfinished so the server closes the connection.
+            await chunks.aclose()
+            if request._app is not None:
+                request._app.logger.warning(
+                    "Stream for %s %s idle past its timeout; closing the connection",
+                    request.method,
+                    request.path,
+                )
+            return False
         raise
     except OSError as exc:
         # Some servers raise from send() once the peer is gone.
         raise ClientDisconnected() from exc
     finally:
-        if watcher is not None:
-            watcher.cancel()
-            with suppress(asyncio.CancelledError):
-                await watcher
+        await guard.stop()
 
 
 async def handle_websocket(
@@ -308,7 +441,7 @@ async def _dispatch_websocket(
         except Exception as exc:
             rv = await app.handle_user_exception(exc, ctx)
         response = None if rv is None else app._make_response(rv, None)
-        for func in ctx._after_request_functions:
+        for func in ctx._after_request_functions or ():
             response = await app.ensure_async(func)(response)
         for after in chain.after:
             response = await after(response)

@@ -13,6 +13,8 @@ import os
 import sys
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Generator
 from typing import Any
 from typing import ParamSpec
 from typing import TypeVar
@@ -70,3 +72,38 @@ def get_root_path(import_name: str) -> str:
     if origin is None or origin in ("namespace", "built-in", "frozen"):
         return os.getcwd()
     return os.path.dirname(os.path.abspath(origin))
+
+
+class Resumed:
+    """Await a coroutine that has already been stepped once and yielded *first*.
+
+    This is ``yield from`` written out. Stepping a coroutine once tells us whether it
+    finishes without waiting (the common case, which then needs no timer or watcher);
+    only one that suspends is resumed through this, after the guards are armed.
+    """
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro = self._coro
+        value = self._first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as done:
+                    return done.value

@@ -53,6 +53,7 @@ from .json.provider import JSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
 from .routing import Map
+from .routing import UNSET
 from .routing import Rule
 from .scaffold import _endpoint_from_view_func
 from .scaffold import _methods_of
@@ -98,17 +99,20 @@ class _Chain:
 class _Endpoint:
     """A compiled endpoint: the view as an async callable and its hook chain."""
 
-    __slots__ = ("view", "chain", "automatic_options")
+    __slots__ = ("view", "chain", "automatic_options", "timeout")
 
     def __init__(
         self,
         view: Callable[..., Awaitable[Any]],
         chain: _Chain,
         automatic_options: bool,
+        timeout: float | None,
     ) -> None:
         self.view = view
         self.chain = chain
         self.automatic_options = automatic_options
+        #: Seconds the view may take once it suspends (``None``: no limit).
+        self.timeout = timeout
 
 
 class _Compiled:
@@ -135,6 +139,7 @@ class _Compiled:
         self.match_cache: dict[
             tuple[Any, ...], tuple[WerkzeugRule, dict[str, Any]]
         ] = {}
+        self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
 
     def remember_match(
         self, key: tuple[Any, ...], rule: WerkzeugRule, args: Any
@@ -151,8 +156,7 @@ class _Compiled:
         cache = self.match_cache
         if len(cache) >= _MATCH_CACHE_SIZE:
             del cache[next(iter(cache))]
-        cache[key] = (rule, args)
-        self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
+        cache[key] = (rule, dict(args))  # the request gets the original; keep our own
 
 
 def _blueprint_path(name: str | None) -> tuple[str, ...]:
@@ -261,6 +265,8 @@ class Microframework(Scaffold):
         self.state: dict[str, Any] = {}
         self._compiled: _Compiled | None = None
         self._running_gens: list[AsyncGenerator[Any, None]] = []
+        #: Background tasks still running; awaited (then cancelled) at shutdown.
+        self.background_tasks: set[asyncio.Task[Any]] = set()
 
     # -- identity and setup ---------------------------------------------------
     @cached_property
@@ -399,10 +405,12 @@ class Microframework(Scaffold):
             blueprint = (
                 rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
             )
+            timeout = getattr(rule, "response_timeout", UNSET)
             compiled.endpoints[rule.endpoint] = _Endpoint(
                 self.ensure_async(view),
                 self._compile_chain(blueprint, compiled, websocket=rule.websocket),
                 bool(getattr(rule, "provide_automatic_options", False)),
+                self.config["RESPONSE_TIMEOUT"] if timeout is UNSET else timeout,
             )
         compiled.adapters = AdapterCache(
             self.url_map,
@@ -915,6 +923,57 @@ class Microframework(Scaffold):
             raise
         raise error
 
+    # -- background work ------------------------------------------------------
+    def add_background_task(
+        self, func: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        """Run *func* (async or sync) in its own app context, after the current response.
+
+        Returns the task: await it, cancel it or check it. Failures are logged. At
+        shutdown the app waits ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` seconds for unfinished
+        tasks, then cancels them.
+        """
+        ctx = _cv_app.get(None)
+        gate: asyncio.Future[None] | None = None
+        if ctx is not None and ctx.request is not None and ctx._cv_token is None:
+            # Called while a request is being answered: start once it has been sent.
+            # (A context pushed by hand, as in tests, has a token and sends nothing.)
+            gate = ctx._response_sent
+            if gate is None:
+                gate = ctx._response_sent = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._run_background(func, args, kwargs, gate))
+        self.background_tasks.add(task)
+        task.add_done_callback(self._background_done)
+        return task
+
+    async def _run_background(
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        gate: asyncio.Future[None] | None,
+    ) -> Any:
+        if gate is not None:
+            await gate
+        async with self.app_context():
+            return await self.ensure_async(func)(*args, **kwargs)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self.background_tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.logger.error("Background task failed", exc_info=error)
+
+    async def _finish_background_tasks(self) -> None:
+        tasks = set(self.background_tasks)
+        if not tasks:
+            return
+        timeout = self.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"]
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
     # -- lifespan -------------------------------------------------------------
     async def startup(self, state: dict[str, Any] | None = None) -> None:
         """Freeze the app and run the ``before_serving`` and ``while_serving`` startup code."""
@@ -934,6 +993,7 @@ class Microframework(Scaffold):
         """Run the ``after_serving`` functions and finish the ``while_serving`` generators."""
         # Every cleanup runs even if an earlier one fails; the first error is raised.
         errors: list[Exception] = []
+        await self._finish_background_tasks()
         async with self.app_context():
             for func in self.after_serving_funcs:
                 try:

@@ -7,6 +7,7 @@ original's request and ``g`` and never runs teardown: the original does that onc
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -32,6 +33,22 @@ _sentinel: Any = object()
 
 class _AppCtxGlobals:
     """The ``g`` object: a namespace for data during one app context."""
+
+    # Declared so type checkers accept ``g.anything``, as users write it.
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self.__dict__[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.__dict__.get(name, default)
@@ -62,7 +79,7 @@ class AppContext:
 
     __slots__ = (
         "app",
-        "g",
+        "_g",
         "request",
         "websocket",
         "session",
@@ -71,6 +88,7 @@ class AppContext:
         "_cv_token",
         "_is_copy",
         "_unhandled",
+        "_response_sent",
     )
 
     def __init__(
@@ -82,16 +100,26 @@ class AppContext:
         g: _AppCtxGlobals | None = None,
     ) -> None:
         self.app = app
-        self.g = app.app_ctx_globals_class() if g is None else g
+        self._g = g  # made on first use: most requests never touch g
         self.request = request
         self.websocket = websocket
         self.session: Any = None
         self.url_adapter: Any = None
-        self._after_request_functions: list[Callable[[Response], Any]] = []
+        self._after_request_functions: list[Callable[[Response], Any]] | None = None
         self._cv_token: Token[AppContext] | None = None
         self._is_copy = False
         #: An error turned into a 500; teardown receives it, as in Flask.
         self._unhandled: BaseException | None = None
+        #: Resolved once the response went out; background tasks wait on it.
+        self._response_sent: asyncio.Future[None] | None = None
+
+    @property
+    def g(self) -> _AppCtxGlobals:
+        """The namespace object behind the ``g`` proxy."""
+        g = self._g
+        if g is None:
+            g = self._g = self.app.app_ctx_globals_class()
+        return g
 
     def copy(self) -> AppContext:
         """A context sharing this one's app, request, websocket, session and ``g``."""
@@ -206,6 +234,8 @@ def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], 
     ctx = _cv_app.get(None)
     if ctx is None or ctx.request is None:
         raise RuntimeError("after_this_request can only be used inside a request")
+    if ctx._after_request_functions is None:
+        ctx._after_request_functions = []
     ctx._after_request_functions.append(func)
     return func
 
@@ -215,5 +245,7 @@ def after_this_websocket(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
     ctx = _cv_app.get(None)
     if ctx is None or ctx.websocket is None:
         raise RuntimeError("after_this_websocket can only be used inside a websocket")
+    if ctx._after_request_functions is None:
+        ctx._after_request_functions = []
     ctx._after_request_functions.append(func)
     return func

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 from typing import NoReturn
+import functools
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from markupsafe import escape
@@ -19,6 +22,7 @@ from .globals import _cv_app
 from .wrappers.response import Response as _Response
 
 if TYPE_CHECKING:
+    from .ctx import AppContext
     from .wrappers.response import Response
 
 
@@ -66,6 +70,9 @@ def redirect(
     if Response is None:
         ctx = _cv_app.get(None)
         Response = ctx.app.response_class if ctx is not None else _Response
+    if "\r" in location or "\n" in location:
+        # iri_to_uri would silently drop them and point somewhere else.
+        raise ValueError(f"redirect location {location!r} contains CR or LF")
     html_location = escape(location)
     body = (
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
@@ -88,3 +95,92 @@ async def make_response(*args: Any) -> Response:
     if len(args) == 1:
         return await ctx.app.make_response(args[0])
     return await ctx.app.make_response(args)
+
+
+def stream_with_context(
+    generator_or_function: Any,
+) -> Any:
+    """Keep the current request context (``request``, ``g``, ``session``) in a body generator.
+
+    Use it on an (async) generator object, or as a decorator on a generator function.
+    The context (and the same ``g``) is active at every step, even if the body is
+    iterated after the view has returned.
+    """
+    if (
+        callable(generator_or_function)
+        and not hasattr(generator_or_function, "__next__")
+        and not hasattr(generator_or_function, "__anext__")
+    ):
+        func = generator_or_function
+
+        @functools.wraps(func)
+        def decorator(*args: Any, **kwargs: Any) -> Any:
+            return stream_with_context(func(*args, **kwargs))
+
+        return decorator
+    ctx = _cv_app.get(None)
+    if ctx is None or (ctx.request is None and ctx.websocket is None):
+        raise RuntimeError("stream_with_context needs an active request context")
+    source = generator_or_function
+    if hasattr(source, "__anext__"):
+        return _async_with_context(ctx, source)
+    return _sync_with_context(ctx, iter(source))
+
+
+async def _async_with_context(
+    ctx: AppContext, source: AsyncIterator[Any]
+) -> AsyncIterator[Any]:
+    try:
+        while True:
+            token = _cv_app.set(ctx)
+            try:
+                chunk = await source.__anext__()
+            except StopAsyncIteration:
+                return
+            finally:
+                _cv_app.reset(token)
+            yield chunk
+    finally:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _sync_with_context(ctx: AppContext, source: Iterator[Any]) -> Iterator[Any]:
+    try:
+        while True:
+            token = _cv_app.set(ctx)
+            try:
+                chunk = next(source)
+            except StopIteration:
+                return
+            finally:
+                _cv_app.reset(token)
+            yield chunk
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+
+async def send_early_hints(*links: str) -> bool:
+    """Send a 103 Early Hints response with these ``Link`` values, if the server can.
+
+    Uses the ASGI ``http.response.early_hint`` extension; without it this does nothing
+    and returns False. Call it from a view before it returns its response.
+    """
+    ctx = _cv_app.get(None)
+    request = ctx.request if ctx is not None else None
+    if request is None:
+        raise RuntimeError("send_early_hints needs an active request")
+    extensions = request.scope.get("extensions") or {}
+    send = request._send
+    if "http.response.early_hint" not in extensions or send is None:
+        return False
+    await send(
+        {
+            "type": "http.response.early_hint",
+            "links": [link.encode("latin-1") for link in links],
+        }
+    )
+    return True

@@ -16,18 +16,25 @@ from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.sansio.utils import get_host
 
 
+#: Marks "no per-route value": the app's config applies.
+UNSET: Any = object()
+
+
 class Rule(WerkzeugRule):
-    """A werkzeug ``Rule`` that remembers whether OPTIONS is answered automatically."""
+    """A werkzeug ``Rule`` with the framework's per-route options."""
 
     def __init__(
         self,
         string: str,
         *,
         provide_automatic_options: bool = False,
+        response_timeout: float | None = UNSET,
         **kwargs: Any,
     ) -> None:
         super().__init__(string, **kwargs)
         self.provide_automatic_options = provide_automatic_options
+        #: Seconds a suspended view may run; ``UNSET`` means ``RESPONSE_TIMEOUT``.
+        self.response_timeout = response_timeout
 
 
 class Map(WerkzeugMap):

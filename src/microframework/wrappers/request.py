@@ -24,6 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..exceptions import BodyTimeout
 from ..exceptions import ClientDisconnected
+from .._utils import Resumed
 from .base import BaseRequestWebsocket
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ..typing import Message
     from ..typing import Receive
     from ..typing import Scope
+    from ..typing import Send
 
 _UNSET: Any = object()
 
@@ -66,6 +68,9 @@ class Request(BaseRequestWebsocket):
     _max_form_memory_size: Any = _UNSET
     _max_form_parts: Any = _UNSET
 
+    #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
+    _send: Send | None = None
+
     def __init__(
         self, scope: Scope, receive: Receive, app: Microframework | None = None
     ) -> None:
@@ -77,7 +82,7 @@ class Request(BaseRequestWebsocket):
         """Close uploaded files; called when the request ends."""
         files = self._files
         if files:
-            for storage in files.values():
+            for _, storage in files.items(multi=True):
                 storage.close()
 
     # -- limits, settable per request ------------------------------------------
@@ -299,7 +304,7 @@ async def _receive_before(receive: Receive, deadline: float) -> Message:
             first = awaitable.send(None)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
-        waiting: Awaitable[Message] = _Resumed(awaitable, first)
+        waiting: Awaitable[Message] = Resumed(awaitable, first)
     else:
         waiting = awaitable
     loop = asyncio.get_running_loop()
@@ -321,40 +326,6 @@ async def _receive_before(receive: Receive, deadline: float) -> Message:
         raise
     finally:
         handle.cancel()
-
-
-class _Resumed:
-    """Await a coroutine that has already been stepped once and yielded *first*.
-
-    This is ``yield from`` written out, so the step taken by ``_receive_before`` is not
-    lost: the task waits on *first*, then results and errors flow into the coroutine.
-    """
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Message], first: Any) -> None:
-        self._coro = coro
-        self._first = first
-
-    def __await__(self) -> Generator[Any, Any, Message]:
-        coro = self._coro
-        value = self._first
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

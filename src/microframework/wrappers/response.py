@@ -81,6 +81,10 @@ class Response(SansIOResponse):
     automatically_set_content_length = True
     #: Idle timeout in seconds between chunks of a streamed body (``None``: app default).
     timeout: float | None = None
+    #: Trailing headers sent after the body, when the server offers the ASGI
+    #: ``http.response.trailers`` extension (otherwise ignored): headers, or a callable
+    #: (sync or async) returning them, called once the body has been sent.
+    trailers: Any = None
     _data: bytes | None
     _iterable: Iterable[Any] | AsyncIterable[Any] | None
 
@@ -197,6 +201,15 @@ class Response(SansIOResponse):
         finally:
             await _close(source)
 
+    async def _trailer_headers(self) -> list[tuple[bytes, bytes]]:
+        value = self.trailers
+        if callable(value):
+            value = value()
+            if inspect.isawaitable(value):
+                value = await value
+        headers = value if isinstance(value, Headers) else Headers(value)
+        return encode_headers(headers.items())
+
     async def _close_body(self) -> None:
         """Close a streamed body that will not be iterated (HEAD, 304)."""
         if self._iterable is not None:
@@ -225,22 +238,7 @@ class Response(SansIOResponse):
 
         A value with CR, LF or NUL is refused: it would split or truncate the response.
         """
-        out = []
-        for key, value in self.headers._list:
-            # isprintable() is a fast C check; only a non-printable value needs the
-            # exact test (a tab is legal, a newline is not).
-            if (
-                not value.isprintable()
-                and _FORBIDDEN_IN_HEADER.search(value) is not None
-            ):
-                raise ValueError(f"header {key!r} contains CR, LF or NUL")
-            name = _LOWER_NAMES.get(key)
-            if name is None:
-                name = key.lower().encode("latin-1")
-                if len(_LOWER_NAMES) < 1024:
-                    _LOWER_NAMES[key] = name
-            out.append((name, value.encode("latin-1")))
-        return out
+        return encode_headers(self.headers._list)  # noqa: SLF001 - avoid items() overhead
 
     # -- conditional requests -------------------------------------------------
     async def make_conditional(
@@ -334,3 +332,20 @@ async def _close(source: object) -> None:
     close = getattr(source, "close", None)
     if close is not None:
         close()
+
+
+def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Encode header pairs for ASGI, refusing values with CR, LF or NUL."""
+    out = []
+    for key, value in items:
+        # isprintable() is a fast C check; only a non-printable value needs the
+        # exact test (a tab is legal, a newline is not).
+        if not value.isprintable() and _FORBIDDEN_IN_HEADER.search(value) is not None:
+            raise ValueError(f"header {key!r} contains CR, LF or NUL")
+        name = _LOWER_NAMES.get(key)
+        if name is None:
+            name = key.lower().encode("latin-1")
+            if len(_LOWER_NAMES) < 1024:
+                _LOWER_NAMES[key] = name
+        out.append((name, value.encode("latin-1")))
+    return out

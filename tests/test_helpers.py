@@ -1,0 +1,537 @@
+"""The user-facing helpers: ``url_for``, ``redirect``, ``abort``, ``make_response``,
+``jsonify``, ``escape`` and ``Markup``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BuildError
+
+from microframework import abort
+from microframework import escape
+from microframework import g
+from microframework import jsonify
+from microframework import make_response
+from microframework import Markup
+from microframework import Microframework
+from microframework import redirect
+from microframework import request
+from microframework import Response
+from microframework import url_for
+
+
+def _with_routes(app: Microframework) -> Microframework:
+    @app.route("/")
+    async def index() -> str:
+        return "index"
+
+    @app.route("/post/<int:post_id>")
+    async def post(post_id: int) -> str:
+        return str(post_id)
+
+    return app
+
+
+# -- url_for inside a request -------------------------------------------------------
+
+
+async def test_url_for_in_a_request_is_relative(app: Microframework) -> None:
+    _with_routes(app)
+
+    @app.route("/here")
+    async def here() -> str:
+        return url_for("post", post_id=3)
+
+    response = await app.test_client().get("/here")
+    assert await response.get_data(as_text=True) == "/post/3"
+
+
+async def test_url_for_external_uses_the_request_host_and_scheme(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+
+    @app.route("/here")
+    async def here() -> str:
+        return url_for("post", post_id=3, _external=True)
+
+    client = app.test_client()
+    plain = await client.get("/here", headers={"Host": "shop.example:8080"})
+    secure = await client.get("/here", headers={"Host": "shop.example"}, scheme="https")
+
+    assert await plain.get_data(as_text=True) == "http://shop.example:8080/post/3"
+    assert await secure.get_data(as_text=True) == "https://shop.example/post/3"
+
+
+async def test_url_for_scheme_with_external(app: Microframework) -> None:
+    _with_routes(app)
+    async with app.test_request_context("/", headers={"Host": "shop.example"}):
+        assert (
+            url_for("post", post_id=1, _scheme="https", _external=True)
+            == "https://shop.example/post/1"
+        )
+
+
+async def test_url_for_scheme_alone_implies_external_in_a_request(
+    app: Microframework,
+) -> None:
+    # Flask >= 2.2: inside a request `_external` defaults to `_scheme is not None`.
+    _with_routes(app)
+    async with app.test_request_context("/"):
+        assert url_for("index", _scheme="https") == "https://localhost/"
+
+
+async def test_url_for_scheme_with_external_false_is_a_value_error(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+    async with app.test_request_context("/"):
+        with pytest.raises(ValueError, match="_scheme"):
+            url_for("index", _scheme="https", _external=False)
+
+
+async def test_url_for_scheme_with_external_false_outside_a_request_is_a_value_error(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+    app.config["SERVER_NAME"] = "example.test"
+    async with app.app_context():
+        with pytest.raises(ValueError, match="_scheme"):
+            url_for("index", _scheme="https", _external=False)
+
+
+async def test_url_for_anchor_is_appended_and_quoted(app: Microframework) -> None:
+    _with_routes(app)
+    async with app.test_request_context("/"):
+        assert url_for("index", _anchor="top") == "/#top"
+        assert url_for("index", _anchor="a b<c>") == "/#a%20b%3Cc%3E"
+        assert (
+            url_for("post", post_id=2, _anchor="x", _external=True)
+            == "http://localhost/post/2#x"
+        )
+
+
+async def test_url_for_method_picks_the_rule_for_that_method(
+    app: Microframework,
+) -> None:
+    async def item() -> str:
+        return "item"
+
+    app.add_url_rule("/item/show", "item", item, methods=["GET"])
+    app.add_url_rule("/item/save", "item", item, methods=["POST"])
+
+    async with app.test_request_context("/"):
+        assert url_for("item", _method="GET") == "/item/show"
+        assert url_for("item", _method="POST") == "/item/save"
+
+
+async def test_url_for_extra_values_become_the_query_string(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+    async with app.test_request_context("/"):
+        assert url_for("post", post_id=4, page=2) == "/post/4?page=2"
+        assert url_for("index", q="a b&c") == "/?q=a+b%26c"
+        assert url_for("index", tag=["x", "y"]) == "/?tag=x&tag=y"
+
+
+async def test_url_for_honours_the_client_root_path(app: Microframework) -> None:
+    _with_routes(app)
+
+    @app.route("/here")
+    async def here() -> dict[str, str]:
+        return {
+            "relative": url_for("post", post_id=5),
+            "external": url_for("post", post_id=5, _external=True),
+            "path": request.path,
+        }
+
+    response = await app.test_client().get("/here", root_path="/prefix")
+
+    assert await response.get_json() == {
+        "relative": "/prefix/post/5",
+        "external": "http://localhost/prefix/post/5",
+        "path": "/here",
+    }
+
+
+async def test_url_for_unknown_endpoint_is_a_build_error(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+    async with app.test_request_context("/"):
+        with pytest.raises(BuildError):
+            url_for("missing")
+
+
+async def test_url_for_missing_rule_argument_is_a_build_error(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+    async with app.test_request_context("/"):
+        with pytest.raises(BuildError):
+            url_for("post")
+
+
+async def test_url_build_error_handler_supplies_the_url(app: Microframework) -> None:
+    _with_routes(app)
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def external(error: BuildError, endpoint: str, values: dict[str, Any]) -> Any:
+        calls.append((endpoint, dict(values)))
+        if endpoint == "docs":
+            return "https://docs.example/" + str(values.get("page", ""))
+        return None
+
+    app.url_build_error_handlers.append(external)
+
+    async with app.test_request_context("/"):
+        assert url_for("docs", page="intro") == "https://docs.example/intro"
+        with pytest.raises(BuildError):
+            url_for("unknown")
+    assert [endpoint for endpoint, _ in calls] == ["docs", "unknown"]
+    assert calls[0][1]["page"] == "intro"
+
+
+async def test_url_defaults_and_url_value_preprocessor_carry_a_lang_code(
+    app: Microframework,
+) -> None:
+    @app.url_defaults
+    def add_lang(endpoint: str, values: dict[str, Any]) -> None:
+        if "lang_code" in values or "lang_code" not in g:
+            return
+        if app.url_map.is_endpoint_expecting(endpoint, "lang_code"):
+            values["lang_code"] = g.lang_code
+
+    @app.url_value_preprocessor
+    def pull_lang(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        g.lang_code = values.pop("lang_code", None) if values else None
+
+    @app.route("/<lang_code>/")
+    async def home() -> dict[str, Any]:
+        return {"lang": g.lang_code, "about": url_for("about")}
+
+    @app.route("/<lang_code>/about")
+    async def about() -> str:
+        return "about"
+
+    @app.route("/plain")
+    async def plain() -> str:
+        return url_for("about", lang_code="fr")
+
+    client = app.test_client()
+    response = await client.get("/de/")
+    assert await response.get_json() == {"lang": "de", "about": "/de/about"}
+    other = await client.get("/en/")
+    assert await other.get_json() == {"lang": "en", "about": "/en/about"}
+    explicit = await client.get("/plain")
+    assert await explicit.get_data(as_text=True) == "/fr/about"
+
+
+# -- url_for outside a request -------------------------------------------------------
+
+
+async def test_url_for_outside_a_request_without_server_name_is_a_runtime_error(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+    async with app.app_context():
+        with pytest.raises(RuntimeError, match="SERVER_NAME"):
+            url_for("index")
+
+
+def test_url_for_without_any_context_is_a_runtime_error(app: Microframework) -> None:
+    _with_routes(app)
+    with pytest.raises(RuntimeError):
+        url_for("index")
+
+
+async def test_url_for_outside_a_request_uses_server_name_root_and_scheme(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+    app.config.update(
+        SERVER_NAME="example.test:8443",
+        APPLICATION_ROOT="/app",
+        PREFERRED_URL_SCHEME="https",
+    )
+    async with app.app_context():
+        assert url_for("post", post_id=9) == "https://example.test:8443/app/post/9"
+        assert url_for("index", _external=False) == "/app/"
+
+
+async def test_app_url_for_outside_any_context_uses_server_name(
+    app: Microframework,
+) -> None:
+    _with_routes(app)
+    app.config["SERVER_NAME"] = "example.test"
+    assert app.url_for("post", post_id=1) == "http://example.test/post/1"
+
+
+# -- redirect -------------------------------------------------------------------------
+
+
+async def test_redirect_defaults_to_302_with_location_and_html_body(
+    app: Microframework,
+) -> None:
+    @app.route("/old")
+    async def old() -> Response:
+        return redirect("/new?a=1&b=<2>")
+
+    response = await app.test_client().get("/old")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/new?a=1&b=%3C2%3E"
+    assert response.mimetype == "text/html"
+    body = await response.get_data(as_text=True)
+    assert "Redirecting" in body
+    assert "/new?a=1&amp;b=&lt;2&gt;" in body
+    assert "<2>" not in body
+
+
+@pytest.mark.parametrize("code", [301, 303, 307, 308])
+async def test_redirect_uses_the_given_code(app: Microframework, code: int) -> None:
+    @app.route("/old")
+    async def old() -> Response:
+        return redirect("https://elsewhere.example/", code)
+
+    response = await app.test_client().get("/old")
+
+    assert response.status_code == code
+    assert response.headers["Location"] == "https://elsewhere.example/"
+
+
+def test_redirect_works_without_a_context() -> None:
+    response = redirect("/x")
+    assert isinstance(response, Response)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/x"
+
+
+def test_redirect_encodes_a_non_ascii_location() -> None:
+    assert redirect("/café").headers["Location"] == "/caf%C3%A9"
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["/a\r\nSet-Cookie: x=1", "/a\nX-Injected: 1", "/a\rb", "https://ok.example/\n"],
+)
+def test_redirect_refuses_a_location_with_cr_or_lf(location: str) -> None:
+    with pytest.raises(ValueError):
+        redirect(location)
+
+
+# -- abort ------------------------------------------------------------------------------
+
+
+async def test_abort_404_is_a_not_found_response(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> str:
+        abort(404)
+
+    response = await app.test_client().get("/")
+
+    assert response.status_code == 404
+    assert "Not Found" in await response.get_data(as_text=True)
+
+
+async def test_abort_418_uses_werkzeugs_teapot(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> str:
+        abort(418)
+
+    response = await app.test_client().get("/")
+
+    assert response.status_code == 418
+    assert "teapot" in (await response.get_data(as_text=True)).lower()
+
+
+async def test_abort_with_a_description_shows_it(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> str:
+        abort(403, "members only")
+
+    response = await app.test_client().get("/")
+
+    assert response.status_code == 403
+    assert "members only" in await response.get_data(as_text=True)
+
+
+async def test_abort_with_a_response_sends_that_response(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> str:
+        abort(Response("custom body", 409, {"X-Reason": "conflict"}))
+
+    response = await app.test_client().get("/")
+
+    assert response.status_code == 409
+    assert response.headers["X-Reason"] == "conflict"
+    assert await response.get_data(as_text=True) == "custom body"
+
+
+async def test_abort_is_handled_by_the_errorhandler_for_its_code(
+    app: Microframework,
+) -> None:
+    @app.errorhandler(404)
+    async def not_found(error: Exception) -> tuple[str, int]:
+        return "nothing here", 404
+
+    @app.route("/")
+    async def index() -> str:
+        abort(404)
+
+    response = await app.test_client().get("/")
+    assert await response.get_data(as_text=True) == "nothing here"
+
+
+def test_abort_outside_a_context_raises_the_http_exception() -> None:
+    with pytest.raises(NotFound):
+        abort(404)
+
+
+def test_abort_with_an_unknown_code_is_a_lookup_error() -> None:
+    with pytest.raises(LookupError):
+        abort(299)
+
+
+# -- make_response ------------------------------------------------------------------------
+
+
+async def test_make_response_with_body_status_and_headers(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> Response:
+        response = await make_response("x", 201, {"X": "1"})
+        response.headers["Y"] = "2"
+        return response
+
+    response = await app.test_client().get("/")
+
+    assert response.status_code == 201
+    assert response.headers["X"] == "1"
+    assert response.headers["Y"] == "2"
+    assert await response.get_data(as_text=True) == "x"
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "body", "header"),
+    [
+        pytest.param((), 200, b"", None, id="no-args"),
+        pytest.param(("text",), 200, b"text", None, id="str"),
+        pytest.param((b"raw",), 200, b"raw", None, id="bytes"),
+        pytest.param(("text", 202), 202, b"text", None, id="body-status"),
+        pytest.param(("text", "418 TEAPOT"), 418, b"text", None, id="status-string"),
+        pytest.param(("text", {"X-H": "v"}), 200, b"text", "v", id="body-headers"),
+        pytest.param(
+            ("text", [("X-H", "v")]), 200, b"text", "v", id="body-header-list"
+        ),
+        pytest.param(
+            ("text", 203, {"X-H": "v"}), 203, b"text", "v", id="body-status-headers"
+        ),
+    ],
+)
+async def test_make_response_variants(
+    app: Microframework,
+    args: tuple[Any, ...],
+    status: int,
+    body: bytes,
+    header: str | None,
+) -> None:
+    async with app.test_request_context("/"):
+        response = await make_response(*args)
+
+    assert isinstance(response, Response)
+    assert response.status_code == status
+    assert await response.get_data() == body
+    assert response.headers.get("X-H") == header
+
+
+async def test_make_response_of_a_dict_is_json(app: Microframework) -> None:
+    async with app.test_request_context("/"):
+        response = await make_response({"a": 1})
+
+    assert response.mimetype == "application/json"
+    assert await response.get_json() == {"a": 1}
+
+
+async def test_make_response_returns_a_response_as_is(app: Microframework) -> None:
+    original = Response("kept", 202)
+    async with app.test_request_context("/"):
+        assert await make_response(original) is original
+
+
+async def test_make_response_of_an_unsupported_value_is_a_type_error(
+    app: Microframework,
+) -> None:
+    async with app.test_request_context("/"):
+        with pytest.raises(TypeError, match="int"):
+            await make_response(42)
+
+
+async def test_make_response_outside_a_context_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError):
+        await make_response("x")
+
+
+# -- jsonify ------------------------------------------------------------------------------
+
+
+async def test_jsonify_one_argument_is_serialised_as_is(app: Microframework) -> None:
+    async with app.test_request_context("/"):
+        response = jsonify({"a": [1, 2]})
+
+    assert response.mimetype == "application/json"
+    assert await response.get_json() == {"a": [1, 2]}
+
+
+async def test_jsonify_several_arguments_become_a_list(app: Microframework) -> None:
+    async with app.test_request_context("/"):
+        response = jsonify(1, "two", None)
+
+    assert await response.get_json() == [1, "two", None]
+
+
+async def test_jsonify_keywords_become_an_object(app: Microframework) -> None:
+    async with app.test_request_context("/"):
+        response = jsonify(a=1, b="x")
+
+    assert await response.get_json() == {"a": 1, "b": "x"}
+
+
+async def test_jsonify_without_arguments_is_null(app: Microframework) -> None:
+    async with app.test_request_context("/"):
+        response = jsonify()
+
+    assert (await response.get_data(as_text=True)).strip() == "null"
+
+
+async def test_jsonify_positional_and_keywords_is_a_type_error(
+    app: Microframework,
+) -> None:
+    async with app.test_request_context("/"):
+        with pytest.raises(TypeError):
+            jsonify(1, a=2)
+
+
+async def test_jsonify_from_a_view(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> Response:
+        return jsonify(ok=True)
+
+    response = await app.test_client().get("/")
+
+    assert response.headers["Content-Type"] == "application/json"
+    assert await response.get_json() == {"ok": True}
+
+
+# -- escape and Markup ---------------------------------------------------------------------
+
+
+def test_escape_and_markup_are_exported_from_the_package() -> None:
+    assert escape("<b>&'\"") == "&lt;b&gt;&amp;&#39;&#34;"
+    assert isinstance(escape("x"), Markup)
+    safe = Markup("<b>bold</b>")
+    assert escape(safe) == "<b>bold</b>"
+    assert Markup("<p>{}</p>").format("<script>") == "<p>&lt;script&gt;</p>"

@@ -1,0 +1,916 @@
+"""Routing end to end: registration, converters, methods, slashes, hosts, and the caches.
+
+The static-route table and the match cache are shortcuts in front of werkzeug's matcher;
+the tests at the end check that they never change what a request matches or what a view
+receives.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+from werkzeug.routing import BaseConverter
+
+from microframework import g
+from microframework import Microframework
+from microframework import request
+from microframework import Response
+from microframework import url_for
+
+
+def _allow(response: Response) -> set[str]:
+    return {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+# -- registration -------------------------------------------------------------
+
+
+async def test_route_registers_the_function_and_returns_it_unchanged(
+    app: Microframework,
+) -> None:
+    async def hello() -> str:
+        return "hi"
+
+    decorated = app.route("/hello")(hello)
+
+    assert decorated is hello
+    assert app.view_functions["hello"] is hello
+    response = await app.test_client().get("/hello")
+    assert await response.get_data(as_text=True) == "hi"
+
+
+async def test_add_url_rule_endpoint_defaults_to_the_function_name(
+    app: Microframework,
+) -> None:
+    def show() -> str:
+        return "shown"
+
+    app.add_url_rule("/show", view_func=show)
+
+    assert [r.endpoint for r in app.url_map.iter_rules()] == ["show"]
+    response = await app.test_client().get("/show")
+    assert await response.get_data(as_text=True) == "shown"
+
+
+async def test_add_url_rule_with_explicit_endpoint_names_the_rule(
+    app: Microframework,
+) -> None:
+    async def view() -> str:
+        return url_for("custom")
+
+    app.add_url_rule("/c", endpoint="custom", view_func=view)
+
+    assert app.view_functions == {"custom": view}
+    response = await app.test_client().get("/c")
+    assert await response.get_data(as_text=True) == "/c"
+
+
+async def test_add_url_rule_without_view_is_served_by_the_endpoint_decorator(
+    app: Microframework,
+) -> None:
+    app.add_url_rule("/late", endpoint="late")
+
+    @app.endpoint("late")
+    async def late() -> str:
+        return "bound later"
+
+    response = await app.test_client().get("/late")
+    assert response.status_code == 200
+    assert await response.get_data(as_text=True) == "bound later"
+
+
+def test_add_url_rule_needs_an_endpoint_or_a_view(app: Microframework) -> None:
+    with pytest.raises(TypeError, match="endpoint"):
+        app.add_url_rule("/x")
+
+
+def test_methods_given_as_a_string_is_a_type_error(app: Microframework) -> None:
+    with pytest.raises(TypeError, match="methods"):
+        app.add_url_rule("/x", view_func=lambda: "x", methods="POST")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def test_method_shortcut_routes_only_its_method(
+    app: Microframework, method: str
+) -> None:
+    async def thing() -> str:
+        return f"{request.method} ok"
+
+    shortcut: Callable[..., Any] = getattr(app, method.lower())
+    shortcut("/thing")(thing)
+
+    client = app.test_client()
+    response = await client.open("/thing", method=method)
+    assert response.status_code == 200
+    assert await response.get_data(as_text=True) == f"{method} ok"
+    other = "POST" if method != "POST" else "PUT"
+    refused = await client.open("/thing", method=other)
+    assert refused.status_code == 405
+
+
+@pytest.mark.parametrize("name", ["get", "post", "put", "patch", "delete"])
+def test_method_shortcut_refuses_a_methods_argument(
+    app: Microframework, name: str
+) -> None:
+    shortcut: Callable[..., Any] = getattr(app, name)
+    with pytest.raises(TypeError, match="methods"):
+        shortcut("/x", methods=["GET"])
+
+
+def test_same_endpoint_with_another_function_is_an_assertion_error(
+    app: Microframework,
+) -> None:
+    @app.route("/a", endpoint="shared")
+    async def first() -> str:
+        return "1"
+
+    async def second() -> str:
+        return "2"
+
+    with pytest.raises(AssertionError, match="shared"):
+        app.add_url_rule("/b", endpoint="shared", view_func=second)
+
+
+async def test_same_function_may_serve_several_rules(app: Microframework) -> None:
+    @app.route("/one")
+    @app.route("/two")
+    async def both() -> str:
+        return request.path
+
+    client = app.test_client()
+    assert await (await client.get("/one")).get_data(as_text=True) == "/one"
+    assert await (await client.get("/two")).get_data(as_text=True) == "/two"
+
+
+@pytest.mark.parametrize(
+    "register",
+    [
+        pytest.param(lambda app: app.route("/late")(lambda: "x"), id="route"),
+        pytest.param(
+            lambda app: app.add_url_rule("/late", "late", lambda: "x"),
+            id="add_url_rule",
+        ),
+        pytest.param(lambda app: app.get("/late")(lambda: "x"), id="get"),
+        pytest.param(lambda app: app.endpoint("index")(lambda: "x"), id="endpoint"),
+        pytest.param(lambda app: app.before_request(lambda: None), id="before_request"),
+        pytest.param(
+            lambda app: app.url_defaults(lambda e, v: None), id="url_defaults"
+        ),
+    ],
+)
+async def test_registering_after_the_first_request_is_an_assertion_error(
+    app: Microframework, register: Callable[[Microframework], Any]
+) -> None:
+    @app.route("/")
+    async def index() -> str:
+        return "index"
+
+    await app.test_client().get("/")
+
+    with pytest.raises(AssertionError, match="first request"):
+        register(app)
+
+
+# -- converters ----------------------------------------------------------------
+
+
+async def test_int_converter_passes_an_int_and_rejects_other_text(
+    app: Microframework,
+) -> None:
+    @app.route("/n/<int:n>")
+    async def number(n: int) -> str:
+        return repr(n + 1)
+
+    client = app.test_client()
+    assert await (await client.get("/n/41")).get_data(as_text=True) == "42"
+    assert (await client.get("/n/4x")).status_code == 404
+    assert (await client.get("/n/-1")).status_code == 404
+
+
+async def test_signed_int_converter_accepts_negative_numbers(
+    app: Microframework,
+) -> None:
+    @app.route("/n/<int(signed=True):n>")
+    async def number(n: int) -> str:
+        return repr(n)
+
+    response = await app.test_client().get("/n/-7")
+    assert await response.get_data(as_text=True) == "-7"
+
+
+async def test_float_converter_passes_a_float(app: Microframework) -> None:
+    @app.route("/f/<float:x>")
+    async def number(x: float) -> str:
+        return repr(x * 2)
+
+    client = app.test_client()
+    assert await (await client.get("/f/1.25")).get_data(as_text=True) == "2.5"
+    # werkzeug's float converter wants a decimal point.
+    assert (await client.get("/f/1")).status_code == 404
+
+
+async def test_path_converter_accepts_slashes(app: Microframework) -> None:
+    @app.route("/files/<path:name>")
+    async def files(name: str) -> str:
+        return name
+
+    response = await app.test_client().get("/files/a/b/c.txt")
+    assert await response.get_data(as_text=True) == "a/b/c.txt"
+
+
+async def test_string_converter_is_the_default_and_stops_at_a_slash(
+    app: Microframework,
+) -> None:
+    @app.route("/u/<name>")
+    async def user(name: str) -> str:
+        return name
+
+    client = app.test_client()
+    assert await (await client.get("/u/ada")).get_data(as_text=True) == "ada"
+    assert (await client.get("/u/ada/extra")).status_code == 404
+
+
+async def test_string_converter_receives_percent_decoded_text(
+    app: Microframework,
+) -> None:
+    @app.route("/u/<name>")
+    async def user(name: str) -> str:
+        return name
+
+    response = await app.test_client().get("/u/caf%C3%A9%20bar")
+    assert await response.get_data(as_text=True) == "café bar"
+
+
+async def test_uuid_converter_passes_a_uuid(app: Microframework) -> None:
+    seen: list[object] = []
+
+    @app.route("/item/<uuid:item_id>")
+    async def item(item_id: uuid.UUID) -> str:
+        seen.append(item_id)
+        return str(item_id)
+
+    value = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    client = app.test_client()
+    assert (await client.get(f"/item/{value}")).status_code == 200
+    assert seen == [value]
+    assert type(seen[0]) is uuid.UUID
+    assert (await client.get("/item/not-a-uuid")).status_code == 404
+
+
+async def test_any_converter_accepts_only_the_listed_values(
+    app: Microframework,
+) -> None:
+    @app.route("/<any(about, help):page>")
+    async def page(page: str) -> str:
+        return page
+
+    client = app.test_client()
+    assert await (await client.get("/about")).get_data(as_text=True) == "about"
+    assert await (await client.get("/help")).get_data(as_text=True) == "help"
+    assert (await client.get("/other")).status_code == 404
+
+
+class _ListConverter(BaseConverter):
+    """``a+b+c`` <-> ``["a", "b", "c"]``: a converter whose value is mutable."""
+
+    def to_python(self, value: str) -> list[str]:
+        return value.split("+")
+
+    def to_url(self, value: list[str]) -> str:
+        return "+".join(BaseConverter.to_url(self, item) for item in value)
+
+
+async def test_custom_converter_from_url_map_converters(app: Microframework) -> None:
+    app.url_map.converters["list"] = _ListConverter
+
+    @app.route("/tags/<list:tags>")
+    async def tags(tags: list[str]) -> dict[str, Any]:
+        return {"tags": tags, "url": url_for("tags", tags=["x", "y"])}
+
+    response = await app.test_client().get("/tags/a+b+c")
+    assert await response.get_json() == {"tags": ["a", "b", "c"], "url": "/tags/x+y"}
+
+
+_CONVERTER_RULES = {
+    "int": "/int/<int:value>",
+    "float": "/float/<float:value>",
+    "uuid": "/uuid/<uuid:value>",
+    "string": "/string/<value>",
+    "path": "/path/<path:value>",
+}
+
+
+def _round_trip_app() -> Microframework:
+    app = Microframework(__name__)
+    app.testing = True
+    for name, rule in _CONVERTER_RULES.items():
+
+        async def view(value: Any) -> dict[str, Any]:
+            return {"type": type(value).__name__, "repr": repr(value)}
+
+        app.add_url_rule(rule, endpoint=name, view_func=view)
+    return app
+
+
+# Text a string/path converter can carry: no surrogates; the string converter stops at
+# "/", and a path that starts or ends with "/" would trigger slash handling. werkzeug's
+# path converter is ``[^/].*?`` without DOTALL, so it never matches a newline.
+_segment = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="/"),
+    min_size=1,
+)
+_path_segment = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="/\n"),
+    min_size=1,
+)
+_path = st.lists(_path_segment, min_size=1, max_size=4).map("/".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.one_of(
+        st.tuples(st.just("int"), st.integers(min_value=0)),
+        # werkzeug's float converter only matches plain decimals, never "1e+16".
+        st.tuples(st.just("float"), st.integers(0, 10**9).map(lambda i: i / 100)),
+        st.tuples(st.just("uuid"), st.uuids()),
+        st.tuples(st.just("string"), _segment),
+        st.tuples(st.just("path"), _path),
+    )
+)
+async def test_url_for_then_match_round_trips_every_converter(
+    case: tuple[str, Any],
+) -> None:
+    endpoint, value = case
+    app = _round_trip_app()
+    async with app.test_request_context("/"):
+        url = url_for(endpoint, value=value)
+
+    response = await app.test_client().get(url)
+
+    assert response.status_code == 200, url
+    assert await response.get_json() == {
+        "type": type(value).__name__,
+        "repr": repr(value),
+    }
+
+
+# -- methods, HEAD and OPTIONS ---------------------------------------------------
+
+
+async def test_wrong_method_is_405_with_allow_listing_the_rule_methods(
+    app: Microframework,
+) -> None:
+    @app.route("/form", methods=["GET", "POST"])
+    async def form() -> str:
+        return "form"
+
+    response = await app.test_client().put("/form")
+
+    assert response.status_code == 405
+    assert _allow(response) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+async def test_405_allow_header_merges_every_rule_for_the_path(
+    app: Microframework,
+) -> None:
+    @app.get("/res/<int:n>")
+    async def read(n: int) -> str:
+        return "read"
+
+    @app.delete("/res/<int:n>")
+    async def remove(n: int) -> str:
+        return "removed"
+
+    response = await app.test_client().post("/res/1")
+
+    assert response.status_code == 405
+    assert _allow(response) == {"GET", "HEAD", "OPTIONS", "DELETE"}
+
+
+async def test_head_is_automatic_with_no_body_and_the_get_headers(
+    app: Microframework,
+) -> None:
+    calls: list[str] = []
+
+    @app.route("/page")
+    async def page() -> tuple[str, dict[str, str]]:
+        calls.append(request.method)
+        return "some body", {"X-Custom": "yes"}
+
+    client = app.test_client()
+    get = await client.get("/page")
+    head = await client.head("/page")
+
+    assert head.status_code == 200
+    assert await head.get_data() == b""
+    assert calls == ["GET", "HEAD"]
+    for name in ("Content-Type", "Content-Length", "X-Custom"):
+        assert head.headers[name] == get.headers[name]
+    assert head.headers["Content-Length"] == "9"
+
+
+async def test_options_is_automatic_with_allow_and_skips_the_view(
+    app: Microframework,
+) -> None:
+    calls: list[str] = []
+
+    @app.route("/thing", methods=["GET", "POST"])
+    async def thing() -> str:
+        calls.append(request.method)
+        return "view"
+
+    response = await app.test_client().options("/thing")
+
+    assert response.status_code == 200
+    assert _allow(response) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert calls == []
+
+
+async def test_options_allow_covers_every_rule_for_the_path(
+    app: Microframework,
+) -> None:
+    @app.get("/both")
+    async def read() -> str:
+        return "r"
+
+    @app.put("/both")
+    async def write() -> str:
+        return "w"
+
+    response = await app.test_client().options("/both")
+
+    assert response.status_code == 200
+    assert _allow(response) == {"GET", "HEAD", "OPTIONS", "PUT"}
+
+
+async def test_provide_automatic_options_false_makes_options_405(
+    app: Microframework,
+) -> None:
+    @app.route("/thing", provide_automatic_options=False)
+    async def thing() -> str:
+        return "view"
+
+    response = await app.test_client().options("/thing")
+
+    assert response.status_code == 405
+    assert "OPTIONS" not in _allow(response)
+
+
+async def test_view_attribute_provide_automatic_options_is_honoured(
+    app: Microframework,
+) -> None:
+    async def thing() -> str:
+        return "view"
+
+    thing.provide_automatic_options = False  # type: ignore[attr-defined]
+    app.add_url_rule("/thing", view_func=thing)
+
+    response = await app.test_client().options("/thing")
+    assert response.status_code == 405
+
+
+async def test_provide_automatic_options_config_false_makes_options_405(
+    app: Microframework,
+) -> None:
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+
+    @app.route("/thing")
+    async def thing() -> str:
+        return "view"
+
+    response = await app.test_client().options("/thing")
+
+    assert response.status_code == 405
+
+
+async def test_explicit_options_method_runs_the_view(app: Microframework) -> None:
+    @app.route("/cors", methods=["GET", "OPTIONS"])
+    async def cors() -> tuple[str, dict[str, str]]:
+        return "preflight", {"Access-Control-Allow-Origin": "*"}
+
+    response = await app.test_client().options("/cors")
+
+    assert await response.get_data(as_text=True) == "preflight"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+# -- strict slashes ---------------------------------------------------------------
+
+
+async def test_missing_trailing_slash_redirects_308_keeping_the_query(
+    app: Microframework,
+) -> None:
+    @app.route("/dir/")
+    async def directory() -> str:
+        return request.full_path
+
+    client = app.test_client()
+    response = await client.get("/dir", query_string={"q": "a b", "n": "1"})
+
+    assert response.status_code == 308
+    assert response.headers["Location"] == "http://localhost/dir/?q=a+b&n=1"
+    followed = await client.get("/dir?q=x", follow_redirects=True)
+    assert await followed.get_data(as_text=True) == "/dir/?q=x"
+
+
+async def test_strict_slash_redirect_of_a_converter_rule(
+    app: Microframework,
+) -> None:
+    @app.route("/user/<int:uid>/")
+    async def user(uid: int) -> str:
+        return str(uid)
+
+    response = await app.test_client().get("/user/5")
+
+    assert response.status_code == 308
+    assert response.headers["Location"] == "http://localhost/user/5/"
+
+
+async def test_strict_slashes_false_serves_both_spellings(
+    app: Microframework,
+) -> None:
+    @app.route("/dir/", strict_slashes=False)
+    async def directory() -> str:
+        return "dir"
+
+    client = app.test_client()
+    for path in ("/dir", "/dir/"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert await response.get_data(as_text=True) == "dir"
+
+
+async def test_extra_trailing_slash_is_404_for_a_rule_without_one(
+    app: Microframework,
+) -> None:
+    @app.route("/file")
+    async def file() -> str:
+        return "file"
+
+    response = await app.test_client().get("/file/")
+    assert response.status_code == 404
+
+
+# -- hosts and subdomains ------------------------------------------------------------
+
+
+async def test_host_matching_picks_the_rule_for_the_request_host() -> None:
+    app = Microframework(__name__, host_matching=True)
+    app.testing = True
+
+    @app.route("/", host="a.example")
+    async def site_a() -> str:
+        return "A"
+
+    @app.route("/", host="b.example", endpoint="site_b")
+    async def site_b() -> str:
+        return "B"
+
+    @app.route("/whoami", host="<tenant>.example")
+    async def whoami(tenant: str) -> str:
+        return tenant
+
+    client = app.test_client()
+    a = await client.get("/", headers={"Host": "a.example"})
+    b = await client.get("/", headers={"Host": "b.example"})
+    tenant = await client.get("/whoami", headers={"Host": "acme.example"})
+    other = await client.get("/", headers={"Host": "c.test"})
+
+    assert await a.get_data(as_text=True) == "A"
+    assert await b.get_data(as_text=True) == "B"
+    assert await tenant.get_data(as_text=True) == "acme"
+    assert other.status_code == 404
+
+
+async def test_host_matching_url_for_to_another_host_is_external() -> None:
+    app = Microframework(__name__, host_matching=True)
+    app.testing = True
+
+    @app.route("/", host="a.example")
+    async def site_a() -> str:
+        return url_for("site_b")
+
+    @app.route("/b", host="b.example")
+    async def site_b() -> str:
+        return "B"
+
+    response = await app.test_client().get("/", headers={"Host": "a.example"})
+    assert await response.get_data(as_text=True) == "http://b.example/b"
+
+
+def _subdomain_app() -> Microframework:
+    app = Microframework(__name__, subdomain_matching=True)
+    app.testing = True
+    app.config["SERVER_NAME"] = "example.test"
+
+    @app.route("/")
+    async def root() -> str:
+        return "root"
+
+    @app.route("/", subdomain="api", endpoint="api_root")
+    async def api_root() -> str:
+        return "api"
+
+    @app.route("/hello", subdomain="<user>")
+    async def user_page(user: str) -> str:
+        return f"hello {user}"
+
+    return app
+
+
+async def test_subdomain_matching_routes_by_subdomain() -> None:
+    client = _subdomain_app().test_client()
+
+    bare = await client.get("/")
+    api = await client.get("/", subdomain="api")
+    user = await client.get("/hello", subdomain="ada")
+
+    assert await bare.get_data(as_text=True) == "root"
+    assert await api.get_data(as_text=True) == "api"
+    assert await user.get_data(as_text=True) == "hello ada"
+
+
+async def test_rule_without_subdomain_does_not_answer_on_a_subdomain() -> None:
+    client = _subdomain_app().test_client()
+
+    response = await client.get("/", subdomain="unknown")
+    assert response.status_code == 404
+
+
+async def test_host_outside_server_name_matches_no_subdomain_rule() -> None:
+    client = _subdomain_app().test_client()
+
+    response = await client.get("/", headers={"Host": "elsewhere.test"})
+    assert response.status_code == 404
+
+
+async def test_client_subdomain_argument_sets_the_host_header() -> None:
+    app = _subdomain_app()
+
+    @app.route("/host", subdomain="api")
+    async def host() -> str:
+        return request.host
+
+    response = await app.test_client().get("/host", subdomain="api")
+    assert await response.get_data(as_text=True) == "api.example.test"
+
+
+async def test_without_subdomain_matching_subdomains_reach_default_rules() -> None:
+    app = Microframework(__name__)
+    app.testing = True
+    app.config["SERVER_NAME"] = "example.test"
+
+    @app.route("/")
+    async def root() -> str:
+        return "root"
+
+    client = app.test_client()
+    # Flask 3.1: without subdomain_matching every host reaches the default rules.
+    response = await client.get("/", subdomain="www")
+    assert await response.get_data(as_text=True) == "root"
+
+
+# -- TRUSTED_HOSTS ---------------------------------------------------------------------
+
+
+def _slash_app(trusted: list[str] | None) -> Microframework:
+    app = Microframework(__name__)
+    app.testing = True
+    app.config["TRUSTED_HOSTS"] = trusted
+
+    @app.route("/dir/")
+    async def directory() -> str:
+        return request.host
+
+    return app
+
+
+async def test_untrusted_host_is_400() -> None:
+    client = _slash_app(["good.example"]).test_client()
+
+    response = await client.get("/dir/", headers={"Host": "evil.example"})
+
+    assert response.status_code == 400
+
+
+async def test_untrusted_host_never_reaches_a_redirect_location() -> None:
+    client = _slash_app(["good.example"]).test_client()
+
+    response = await client.get("/dir", headers={"Host": "evil.example"})
+
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+
+
+async def test_untrusted_host_is_refused_even_after_a_trusted_one() -> None:
+    client = _slash_app(["good.example"]).test_client()
+
+    ok = await client.get("/dir/", headers={"Host": "good.example"})
+    bad = await client.get("/dir/", headers={"Host": "evil.example"})
+
+    assert ok.status_code == 200
+    assert bad.status_code == 400
+
+
+async def test_trusted_host_is_served_and_redirected_to() -> None:
+    client = _slash_app(["good.example", ".trusted.example"]).test_client()
+
+    page = await client.get("/dir/", headers={"Host": "good.example"})
+    redirect = await client.get("/dir", headers={"Host": "good.example"})
+    sub = await client.get("/dir/", headers={"Host": "a.trusted.example"})
+
+    assert await page.get_data(as_text=True) == "good.example"
+    assert redirect.status_code == 308
+    assert redirect.headers["Location"] == "http://good.example/dir/"
+    assert sub.status_code == 200
+
+
+async def test_trusted_host_with_a_port_is_served() -> None:
+    client = _slash_app(["good.example"]).test_client()
+
+    response = await client.get("/dir/", headers={"Host": "good.example:8080"})
+
+    assert response.status_code == 200
+
+
+async def test_without_trusted_hosts_any_host_is_served() -> None:
+    client = _slash_app(None).test_client()
+
+    response = await client.get("/dir/", headers={"Host": "anything.example"})
+
+    assert response.status_code == 200
+    assert await response.get_data(as_text=True) == "anything.example"
+
+
+# -- the static table and the match cache keep werkzeug's semantics --------------------
+
+
+async def test_static_rule_beats_a_converter_rule_for_the_same_path(
+    app: Microframework,
+) -> None:
+    @app.route("/<name>")
+    async def by_name(name: str) -> str:
+        return f"converter {name}"
+
+    @app.route("/about")
+    async def about() -> str:
+        return "static"
+
+    client = app.test_client()
+    for _ in range(2):
+        assert await (await client.get("/about")).get_data(as_text=True) == "static"
+        assert (
+            await (await client.get("/other")).get_data(as_text=True)
+            == "converter other"
+        )
+
+
+async def test_static_rule_for_another_method_falls_back_to_the_converter_rule(
+    app: Microframework,
+) -> None:
+    @app.get("/<name>")
+    async def by_name(name: str) -> str:
+        return f"converter {name}"
+
+    @app.post("/about")
+    async def post_about() -> str:
+        return "static post"
+
+    client = app.test_client()
+    got = await client.get("/about")
+    posted = await client.post("/about")
+
+    assert await got.get_data(as_text=True) == "converter about"
+    assert await posted.get_data(as_text=True) == "static post"
+
+
+@pytest.mark.parametrize("path", ["/static-path", "/conv/7"])
+async def test_a_path_matched_with_different_methods_reaches_each_view(
+    app: Microframework, path: str
+) -> None:
+    @app.get("/static-path")
+    @app.get("/conv/<int:n>")
+    async def read(n: int = 0) -> str:
+        return f"read {n}"
+
+    @app.post("/static-path")
+    @app.post("/conv/<int:n>")
+    async def write(n: int = 0) -> str:
+        return f"write {n}"
+
+    client = app.test_client()
+    n = "7" if "conv" in path else "0"
+    results = [
+        await (await client.open(path, method=method)).get_data(as_text=True)
+        for method in ("GET", "POST", "GET", "POST")
+    ]
+    assert results == [f"read {n}", f"write {n}", f"read {n}", f"write {n}"]
+    assert (await client.put(path)).status_code == 405
+
+
+async def test_repeated_path_gets_fresh_view_args_each_time(
+    app: Microframework,
+) -> None:
+    @app.route("/n/<int:n>")
+    async def number(n: int) -> str:
+        assert request.view_args is not None
+        seen = dict(request.view_args)
+        request.view_args["n"] = -1  # must not leak into the next request
+        return repr(seen)
+
+    client = app.test_client()
+    first = await (await client.get("/n/3")).get_data(as_text=True)
+    second = await (await client.get("/n/3")).get_data(as_text=True)
+    assert first == second == "{'n': 3}"
+
+
+async def test_mutable_converter_value_is_not_shared_between_requests(
+    app: Microframework,
+) -> None:
+    app.url_map.converters["list"] = _ListConverter
+
+    @app.route("/tags/<list:tags>")
+    async def tags(tags: list[str]) -> dict[str, Any]:
+        before = list(tags)
+        tags.append("mutated")
+        return {"tags": before}
+
+    client = app.test_client()
+    first = await (await client.get("/tags/a+b")).get_json()
+    second = await (await client.get("/tags/a+b")).get_json()
+
+    assert first == second == {"tags": ["a", "b"]}
+
+
+async def test_url_value_preprocessor_works_on_a_repeated_path(
+    app: Microframework,
+) -> None:
+    @app.url_value_preprocessor
+    def pull_lang(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        assert values is not None
+        g.lang = values.pop("lang")
+
+    @app.route("/<lang>/page")
+    async def page() -> str:
+        return str(g.lang)
+
+    client = app.test_client()
+    for lang in ("de", "de", "fr", "de"):
+        response = await client.get(f"/{lang}/page")
+        assert response.status_code == 200
+        assert await response.get_data(as_text=True) == lang
+
+
+async def test_teardown_appcontext_runs_for_every_converter_match(
+    app: Microframework,
+) -> None:
+    torn_down: list[BaseException | None] = []
+
+    @app.teardown_appcontext
+    def teardown(error: BaseException | None) -> None:
+        torn_down.append(error)
+
+    @app.route("/n/<int:n>")
+    async def number(n: int) -> str:
+        return str(n)
+
+    client = app.test_client()
+    for _ in range(3):
+        assert (await client.get("/n/1")).status_code == 200
+    assert torn_down == [None, None, None]
+
+
+async def test_match_cache_is_per_host_under_host_matching() -> None:
+    app = Microframework(__name__, host_matching=True)
+    app.testing = True
+
+    @app.route("/item/<int:n>", host="a.example")
+    async def on_a(n: int) -> str:
+        return f"a{n}"
+
+    @app.route("/item/<int:n>", host="b.example")
+    async def on_b(n: int) -> str:
+        return f"b{n}"
+
+    client = app.test_client()
+    results = [
+        await (
+            await client.get("/item/1", headers={"Host": f"{host}.example"})
+        ).get_data(as_text=True)
+        for host in ("a", "b", "a", "b")
+    ]
+    assert results == ["a1", "b1", "a1", "b1"]
+
+
+async def test_static_path_is_404_on_an_unmatched_subdomain_after_a_hit() -> None:
+    client = _subdomain_app().test_client()
+
+    assert (await client.get("/")).status_code == 200
+    assert (await client.get("/", subdomain="nope")).status_code == 404
+    assert await (await client.get("/")).get_data(as_text=True) == "root"
