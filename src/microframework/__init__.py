@@ -22,6 +22,8 @@ from .globals import websocket
 from .helpers import abort
 from .helpers import make_response
 from .helpers import redirect
+from .helpers import send_early_hints
+from .helpers import stream_with_context
 from .helpers import url_for
 from .json import jsonify
 from .typing import ResponseReturnValue
@@ -53,6 +55,8 @@ __all__ = [
     "make_response",
     "redirect",
     "request",
+    "send_early_hints",
+    "stream_with_context",
     "url_for",
     "websocket",
 ]
