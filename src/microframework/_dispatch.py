@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import RequestRedirect
 
-from .ctx import AppContext
 from ._utils import Resumed
+from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .exceptions import WebsocketDisconnect
@@ -230,7 +230,7 @@ class _Guard:
 
     def __init__(self, request: Request) -> None:
         task = asyncio.current_task()
-        assert task is not None  # noqa: S101 - always inside a task
+        assert task is not None
         self.task = task
         self.reason: str | None = None
         self._timer: asyncio.TimerHandle | None = None

@@ -53,8 +53,8 @@ from .json.provider import JSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
 from .routing import Map
-from .routing import UNSET
 from .routing import Rule
+from .routing import UNSET
 from .scaffold import _endpoint_from_view_func
 from .scaffold import _methods_of
 from .scaffold import Scaffold

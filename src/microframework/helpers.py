@@ -7,11 +7,11 @@ hold state.
 
 from __future__ import annotations
 
-from typing import Any
-from typing import NoReturn
 import functools
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
+from typing import Any
+from typing import NoReturn
 from typing import TYPE_CHECKING
 
 from markupsafe import escape

@@ -15,7 +15,6 @@ from werkzeug.routing import MapAdapter
 from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.sansio.utils import get_host
 
-
 #: Marks "no per-route value": the app's config applies.
 UNSET: Any = object()
 

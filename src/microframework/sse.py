@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from typing import Any
+from typing import TYPE_CHECKING
 
 from .globals import _cv_app
 

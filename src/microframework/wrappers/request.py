@@ -11,7 +11,6 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
-from collections.abc import Coroutine
 from collections.abc import Generator
 from typing import Any
 from typing import TYPE_CHECKING
@@ -22,9 +21,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .._utils import Resumed
 from ..exceptions import BodyTimeout
 from ..exceptions import ClientDisconnected
-from .._utils import Resumed
 from .base import BaseRequestWebsocket
 
 if TYPE_CHECKING:
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from ..typing import Send
 
 _UNSET: Any = object()
+_BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class Body:
@@ -175,7 +175,11 @@ class Request(BaseRequestWebsocket):
                 name == b"content-length" and value != b"0"
             ):
                 return False
-        return True
+        if self.scope.get("http_version", "1.1").startswith("1"):
+            return True  # HTTP/1.x without framing headers has no body (RFC 9112 6.3)
+        # HTTP/2 and 3 frame bodies themselves: assume one may follow unless the
+        # method rarely carries one.
+        return self.method in _BODILESS_METHODS
 
     async def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False

@@ -238,7 +238,7 @@ class Response(SansIOResponse):
 
         A value with CR, LF or NUL is refused: it would split or truncate the response.
         """
-        return encode_headers(self.headers._list)  # noqa: SLF001 - avoid items() overhead
+        return encode_headers(self.headers._list)
 
     # -- conditional requests -------------------------------------------------
     async def make_conditional(

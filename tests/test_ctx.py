@@ -1,0 +1,422 @@
+"""App and request contexts: the proxies, pushing and popping, copies, and isolation.
+
+Concurrent requests must never see each other's ``request`` or ``g``, and nothing set in
+one request may leak into the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from typing import Any
+from typing import cast
+
+import pytest
+
+from microframework import after_this_request
+from microframework import copy_current_app_context
+from microframework import copy_current_request_context
+from microframework import current_app
+from microframework import g
+from microframework import has_app_context
+from microframework import has_request_context
+from microframework import Microframework
+from microframework import request
+from microframework import Response
+from microframework import url_for
+
+
+def _unproxied(proxy: Any) -> Any:
+    """The object behind a werkzeug ``LocalProxy``, to compare identities."""
+    return cast(Any, proxy)._get_current_object()
+
+
+# -- pushing contexts by hand ---------------------------------------------------------
+
+
+async def test_app_context_gives_current_app_and_g(app: Microframework) -> None:
+    async with app.app_context():
+        assert _unproxied(current_app) is app
+        g.answer = 42
+        assert g.answer == 42
+        assert g.get("missing", "default") == "default"
+        assert "answer" in g
+
+
+async def test_g_of_one_app_context_is_not_seen_by_the_next(
+    app: Microframework,
+) -> None:
+    async with app.app_context():
+        g.leftover = "from the first"
+    async with app.app_context():
+        assert "leftover" not in g
+
+
+async def test_test_request_context_gives_a_full_request(app: Microframework) -> None:
+    @app.route("/p", methods=["POST"])
+    async def page() -> str:
+        return "page"
+
+    @app.route("/other/<int:n>")
+    async def other(n: int) -> str:
+        return "other"
+
+    async with app.test_request_context("/p?x=1", method="POST", json={"k": [1]}):
+        assert request.path == "/p"
+        assert request.args["x"] == "1"
+        assert request.method == "POST"
+        assert request.endpoint == "page"
+        assert await request.get_json() == {"k": [1]}
+        assert url_for("other", n=5) == "/other/5"
+        assert url_for("page", _external=True) == "http://localhost/p"
+        assert _unproxied(current_app) is app
+
+
+async def test_has_context_functions_inside_and_outside(
+    app: Microframework,
+) -> None:
+    assert (has_app_context(), has_request_context()) == (False, False)
+    async with app.app_context():
+        assert (has_app_context(), has_request_context()) == (True, False)
+    async with app.test_request_context("/"):
+        assert (has_app_context(), has_request_context()) == (True, True)
+    assert (has_app_context(), has_request_context()) == (False, False)
+
+
+async def test_has_request_context_is_true_in_a_view(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> str:
+        return f"{has_app_context()} {has_request_context()}"
+
+    response = await app.test_client().get("/")
+    assert await response.get_data() == b"True True"
+
+
+async def test_nested_contexts_restore_the_outer_one(app: Microframework) -> None:
+    async with app.test_request_context("/outer"):
+        async with app.test_request_context("/inner"):
+            assert request.path == "/inner"
+        assert request.path == "/outer"
+
+
+def test_request_outside_a_context_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError, match="outside of request context"):
+        request.path  # noqa: B018 - the attribute access is the behaviour under test
+
+
+async def test_request_in_an_app_context_only_is_a_runtime_error(
+    app: Microframework,
+) -> None:
+    async with app.app_context():
+        with pytest.raises(RuntimeError, match="outside of request context"):
+            request.path  # noqa: B018
+
+
+def test_current_app_and_g_outside_a_context_are_runtime_errors() -> None:
+    with pytest.raises(RuntimeError, match="outside of application context"):
+        current_app.name  # noqa: B018
+    with pytest.raises(RuntimeError, match="outside of application context"):
+        g.anything  # noqa: B018
+
+
+async def test_pushing_a_context_twice_is_a_runtime_error(
+    app: Microframework,
+) -> None:
+    ctx = app.app_context()
+    await ctx.push()
+    try:
+        with pytest.raises(RuntimeError):
+            await ctx.push()
+    finally:
+        await ctx.pop()
+    assert not has_app_context()
+
+
+async def test_popping_a_context_never_pushed_is_a_runtime_error(
+    app: Microframework,
+) -> None:
+    with pytest.raises(RuntimeError):
+        await app.app_context().pop()
+
+
+async def test_popping_a_context_that_is_not_the_active_one_is_a_runtime_error(
+    app: Microframework,
+) -> None:
+    outer = app.app_context()
+    inner = app.app_context()
+    await outer.push()
+    await inner.push()
+    try:
+        with pytest.raises(RuntimeError):
+            await outer.pop()
+        assert _unproxied(g) is inner.g  # the failed pop changed nothing
+    finally:
+        await inner.pop()
+        await outer.pop()
+    assert not has_app_context()
+
+
+async def test_popping_a_context_runs_teardown_once(app: Microframework) -> None:
+    torn: list[BaseException | None] = []
+
+    @app.teardown_appcontext
+    async def teardown(error: BaseException | None) -> None:
+        torn.append(error)
+
+    async with app.app_context():
+        pass
+    assert torn == [None]
+
+
+async def test_error_leaving_a_context_reaches_teardown(app: Microframework) -> None:
+    torn: list[BaseException | None] = []
+
+    @app.teardown_appcontext
+    async def teardown(error: BaseException | None) -> None:
+        torn.append(error)
+
+    with pytest.raises(KeyError):
+        async with app.app_context():
+            raise KeyError("inside")
+    assert len(torn) == 1 and isinstance(torn[0], KeyError)
+
+
+def test_after_this_request_outside_a_request_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError):
+        after_this_request(lambda response: response)
+
+
+async def test_after_this_request_in_an_app_context_only_is_a_runtime_error(
+    app: Microframework,
+) -> None:
+    async with app.app_context():
+        with pytest.raises(RuntimeError):
+            after_this_request(lambda response: response)
+
+
+# -- copied contexts -----------------------------------------------------------------
+
+
+def _in_a_bare_context(coro: Any) -> asyncio.Task[Any]:
+    """Run *coro* in a task that inherits no context variables at all.
+
+    ``create_task`` normally copies the caller's context, which would hide whether the
+    copy decorators do their job.
+    """
+    return asyncio.create_task(coro, context=contextvars.Context())
+
+
+async def test_copy_current_request_context_shares_request_and_g(
+    app: Microframework,
+) -> None:
+    @app.route("/")
+    async def index() -> Any:
+        g.marker = object()
+        original = (_unproxied(request), _unproxied(g), g.marker)
+
+        @copy_current_request_context
+        async def background() -> Any:
+            return (_unproxied(request), _unproxied(g), g.marker), request.args["q"]
+
+        seen, q = await _in_a_bare_context(background())
+        return {"same": seen == original, "q": q}
+
+    response = await app.test_client().get("/?q=copied")
+    assert await response.get_json() == {"same": True, "q": "copied"}
+
+
+async def test_copy_current_request_context_wraps_sync_functions(
+    app: Microframework,
+) -> None:
+    @app.route("/")
+    async def index() -> str:
+        g.name = "sync"
+
+        @copy_current_request_context
+        def background() -> str:
+            return f"{request.path} {g.name}"
+
+        return str(await _in_a_bare_context(background()))
+
+    response = await app.test_client().get("/")
+    assert await response.get_data() == b"/ sync"
+
+
+async def test_copied_request_context_outlives_the_request(
+    app: Microframework,
+) -> None:
+    tasks: list[asyncio.Task[Any]] = []
+    release = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> str:
+        g.who = "original"
+
+        @copy_current_request_context
+        async def background() -> str:
+            await release.wait()
+            return f"{request.args['q']} {g.who}"
+
+        tasks.append(_in_a_bare_context(background()))
+        return "started"
+
+    response = await app.test_client().get("/?q=later")
+    assert await response.get_data() == b"started"
+    release.set()
+    assert await tasks[0] == "later original"
+
+
+async def test_copy_current_app_context_shares_app_and_g(
+    app: Microframework,
+) -> None:
+    async with app.app_context():
+        g.value = "shared"
+        original_g = _unproxied(g)
+
+        @copy_current_app_context
+        async def background() -> tuple[Any, Any, str]:
+            g.written = "back"
+            return _unproxied(current_app), _unproxied(g), g.value
+
+        seen_app, seen_g, value = await _in_a_bare_context(background())
+        assert seen_app is app
+        assert seen_g is original_g
+        assert value == "shared"
+        assert g.written == "back"
+
+
+async def test_copy_current_app_context_from_a_view_shares_g(
+    app: Microframework,
+) -> None:
+    @app.route("/")
+    async def index() -> str:
+        g.token = "from the view"
+
+        @copy_current_app_context
+        async def background() -> str:
+            return f"{current_app.name}: {g.token}"
+
+        return str(await _in_a_bare_context(background()))
+
+    response = await app.test_client().get("/")
+    assert await response.get_data(as_text=True) == f"{app.name}: from the view"
+
+
+async def test_copied_context_does_not_run_teardown(app: Microframework) -> None:
+    torn: list[str] = []
+
+    @app.teardown_request
+    async def request_teardown(error: BaseException | None) -> None:
+        torn.append("request")
+
+    @app.teardown_appcontext
+    async def app_teardown(error: BaseException | None) -> None:
+        torn.append("app")
+
+    @app.route("/")
+    async def index() -> str:
+        @copy_current_request_context
+        async def request_copy() -> str:
+            return "r"
+
+        @copy_current_app_context
+        async def app_copy() -> str:
+            return "a"
+
+        first = await _in_a_bare_context(request_copy())
+        second = await _in_a_bare_context(app_copy())
+        torn.append("view done")
+        return f"{first}{second}"
+
+    response = await app.test_client().get("/")
+    assert await response.get_data() == b"ra"
+    assert torn == ["view done", "request", "app"]
+
+
+def test_copy_current_request_context_outside_a_request_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError):
+        copy_current_request_context(lambda: None)
+
+
+async def test_copy_current_request_context_in_an_app_context_only_is_a_runtime_error(
+    app: Microframework,
+) -> None:
+    async with app.app_context():
+        with pytest.raises(RuntimeError):
+            copy_current_request_context(lambda: None)
+
+
+def test_copy_current_app_context_outside_a_context_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError):
+        copy_current_app_context(lambda: None)
+
+
+# -- isolation between requests --------------------------------------------------
+
+
+async def test_concurrent_requests_each_see_their_own_request_and_g(
+    app: Microframework,
+) -> None:
+    count = 50
+    started = 0
+    all_started = asyncio.Event()
+
+    @app.before_request
+    async def remember() -> None:
+        g.n = request.args["n"]
+
+    @app.route("/")
+    async def index() -> str:
+        nonlocal started
+        before = (request.args["n"], g.n)
+        started += 1
+        if started == count:
+            all_started.set()
+        # Every request is suspended here at once, so their contexts interleave.
+        await all_started.wait()
+        return f"{before[0]}/{before[1]}/{request.args['n']}/{g.n}"
+
+    @app.after_request
+    async def check(response: Response) -> Response:
+        response.headers["X-N"] = str(g.n)
+        return response
+
+    client = app.test_client()
+    responses = await asyncio.gather(
+        *(client.get("/", query_string={"n": str(i)}) for i in range(count))
+    )
+    assert started == count
+    for i, response in enumerate(responses):
+        assert await response.get_data(as_text=True) == f"{i}/{i}/{i}/{i}"
+        assert response.headers["X-N"] == str(i)
+
+
+async def test_g_set_in_one_request_is_not_visible_in_the_next(
+    app: Microframework,
+) -> None:
+    @app.route("/set")
+    async def set_value() -> str:
+        g.secret = "first request"
+        return "set"
+
+    @app.route("/get")
+    async def get_value() -> str:
+        return str(g.get("secret", "absent"))
+
+    client = app.test_client()
+    await client.get("/set")
+    response = await client.get("/get")
+    assert await response.get_data() == b"absent"
+
+
+async def test_no_context_leaks_to_the_caller_after_a_request(
+    app: Microframework,
+) -> None:
+    @app.route("/")
+    async def index() -> str:
+        g.value = 1
+        return "ok"
+
+    await app.test_client().get("/")
+    assert not has_app_context()
+    assert not has_request_context()
