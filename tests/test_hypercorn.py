@@ -1,0 +1,323 @@
+"""The app behind a real hypercorn server on 127.0.0.1, spoken to over a raw socket.
+
+The server runs inside the test's own event loop, so the tests synchronise with the
+views through ``asyncio.Event`` objects. It listens on a socket the test binds to port
+0 and hands over by file descriptor, so the port is known before the server starts
+and nothing races for it. Every test is bounded by ``asyncio.timeout`` and always
+shuts the server down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from microframework import Microframework
+from microframework import request
+from microframework.exceptions import ClientDisconnected
+
+# Generous: nothing here waits on anything slower than a local socket.
+LIMIT = 10
+
+
+@asynccontextmanager
+async def served(app: Microframework) -> AsyncIterator[int]:
+    """Serve *app* with hypercorn on 127.0.0.1 and yield the port."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port: int = listener.getsockname()[1]
+    config = Config()
+    # Hypercorn adopts the descriptor; detach so only hypercorn closes it.
+    config.bind = [f"fd://{listener.detach()}"]
+    config.errorlog = logging.getLogger("test_hypercorn.server")
+    config.graceful_timeout = 2
+    shutdown = asyncio.Event()
+    server = asyncio.create_task(
+        serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    )
+    try:
+        yield port
+    finally:
+        shutdown.set()
+        async with asyncio.timeout(LIMIT):
+            await server
+
+
+@asynccontextmanager
+async def connection(
+    port: int,
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except ConnectionError:
+            pass  # the server may have reset it first; it is closed either way
+
+
+def request_bytes(
+    method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    for name, value in (headers or {}).items():
+        lines.append(f"{name}: {value}")
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    """Read the status line and headers (names lowercased)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")[:-2]
+    version, status, *_reason = status_line.split(" ")
+    assert version == "HTTP/1.1"
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status), headers
+
+
+async def read_chunk(reader: asyncio.StreamReader) -> bytes:
+    """Read one chunk of a chunked body; ``b""`` is the last one."""
+    size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+    data = await reader.readexactly(size)
+    assert await reader.readexactly(2) == b"\r\n"
+    if size == 0:
+        return b""
+    return data
+
+
+async def read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+    if headers.get("transfer-encoding") == "chunked":
+        chunks = []
+        while chunk := await read_chunk(reader):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    return await reader.readexactly(int(headers["content-length"]))
+
+
+async def test_get_over_a_real_socket_returns_the_body(app: Microframework) -> None:
+    @app.route("/hello/<name>")
+    async def hello(name: str) -> str:
+        return f"Hello, {name} from {request.remote_addr}"
+
+    async with (
+        asyncio.timeout(LIMIT),
+        served(app) as port,
+        connection(port) as (
+            reader,
+            writer,
+        ),
+    ):
+        writer.write(request_bytes("GET", "/hello/world"))
+        await writer.drain()
+        status, headers = await read_head(reader)
+        body = await read_body(reader, headers)
+
+    assert status == 200
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert body == b"Hello, world from 127.0.0.1"
+
+
+async def test_keep_alive_connection_serves_two_requests(app: Microframework) -> None:
+    @app.route("/n/<int:n>")
+    async def number(n: int) -> str:
+        return str(n * 2)
+
+    async with (
+        asyncio.timeout(LIMIT),
+        served(app) as port,
+        connection(port) as (
+            reader,
+            writer,
+        ),
+    ):
+        results = []
+        for n in (1, 21):
+            writer.write(request_bytes("GET", f"/n/{n}"))
+            await writer.drain()
+            status, headers = await read_head(reader)
+            results.append((status, await read_body(reader, headers)))
+
+    assert results == [(200, b"2"), (200, b"42")]
+
+
+async def test_json_post_is_echoed(app: Microframework) -> None:
+    @app.post("/echo")
+    async def echo() -> dict[str, Any]:
+        return {"got": await request.get_json(), "length": request.content_length}
+
+    payload = json.dumps({"name": "zoë", "items": [1, 2, 3]}).encode()
+    async with (
+        asyncio.timeout(LIMIT),
+        served(app) as port,
+        connection(port) as (
+            reader,
+            writer,
+        ),
+    ):
+        writer.write(
+            request_bytes(
+                "POST", "/echo", payload, {"Content-Type": "application/json"}
+            )
+        )
+        await writer.drain()
+        status, headers = await read_head(reader)
+        body = await read_body(reader, headers)
+
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == {
+        "got": {"name": "zoë", "items": [1, 2, 3]},
+        "length": len(payload),
+    }
+
+
+async def test_streamed_response_arrives_chunk_by_chunk(app: Microframework) -> None:
+    first_read = asyncio.Event()
+
+    @app.route("/stream")
+    async def stream() -> Any:
+        async def generate() -> AsyncIterator[bytes]:
+            yield b"first"
+            # The second chunk exists only once the client has read the first.
+            await first_read.wait()
+            yield b"second"
+
+        return generate()
+
+    async with (
+        asyncio.timeout(LIMIT),
+        served(app) as port,
+        connection(port) as (
+            reader,
+            writer,
+        ),
+    ):
+        writer.write(request_bytes("GET", "/stream"))
+        await writer.drain()
+        status, headers = await read_head(reader)
+        first = await read_chunk(reader)
+        first_read.set()
+        second = await read_chunk(reader)
+        last = await read_chunk(reader)
+
+    assert status == 200
+    assert headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in headers
+    assert (first, second, last) == (b"first", b"second", b"")
+
+
+async def test_closing_the_socket_mid_stream_runs_finally_and_teardown(
+    app: Microframework,
+) -> None:
+    finally_ran = asyncio.Event()
+    teardown_ran = asyncio.Event()
+    teardown_errors: list[BaseException | None] = []
+
+    @app.route("/forever")
+    async def forever() -> Any:
+        async def generate() -> AsyncIterator[bytes]:
+            try:
+                yield b"tick"
+                await asyncio.Event().wait()  # only the disconnect ends this
+                yield b"never"
+            finally:
+                finally_ran.set()
+
+        return generate()
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        teardown_errors.append(error)
+        teardown_ran.set()
+
+    async with asyncio.timeout(LIMIT), served(app) as port:
+        async with connection(port) as (reader, writer):
+            writer.write(request_bytes("GET", "/forever"))
+            await writer.drain()
+            status, _headers = await read_head(reader)
+            assert await read_chunk(reader) == b"tick"
+        # The socket is closed now, in the middle of the response.
+        async with asyncio.timeout(5):
+            await finally_ran.wait()
+            await teardown_ran.wait()
+
+    assert status == 200
+    assert len(teardown_errors) == 1
+    assert isinstance(teardown_errors[0], ClientDisconnected)
+
+
+async def test_closing_the_socket_while_the_view_waits_runs_finally_and_teardown(
+    app: Microframework,
+) -> None:
+    view_waiting = asyncio.Event()
+    finally_ran = asyncio.Event()
+    teardown_ran = asyncio.Event()
+
+    @app.route("/long-poll")
+    async def long_poll() -> str:
+        try:
+            view_waiting.set()
+            await asyncio.Event().wait()  # only the disconnect ends this
+            return "never"
+        finally:
+            finally_ran.set()
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        teardown_ran.set()
+
+    async with asyncio.timeout(LIMIT), served(app) as port:
+        async with connection(port) as (_reader, writer):
+            writer.write(request_bytes("GET", "/long-poll"))
+            await writer.drain()
+            await view_waiting.wait()
+        async with asyncio.timeout(5):
+            await finally_ran.wait()
+            await teardown_ran.wait()
+
+
+async def test_lifespan_runs_before_serving_first_and_after_serving_at_shutdown(
+    app: Microframework,
+) -> None:
+    events: list[str] = []
+
+    @app.before_serving
+    async def startup() -> None:
+        events.append("before_serving")
+        app.state["greeting"] = "ready"
+
+    @app.after_serving
+    async def shutdown() -> None:
+        events.append("after_serving")
+
+    @app.route("/")
+    async def index() -> str:
+        events.append("request")
+        return str(request.state["greeting"])
+
+    async with asyncio.timeout(LIMIT), served(app) as port:
+        async with connection(port) as (reader, writer):
+            writer.write(request_bytes("GET", "/"))
+            await writer.drain()
+            status, headers = await read_head(reader)
+            body = await read_body(reader, headers)
+        assert events == ["before_serving", "request"]  # still serving
+
+    assert (status, body) == (200, b"ready")
+    assert events == ["before_serving", "request", "after_serving"]

@@ -1,0 +1,698 @@
+"""``Request`` through the test client: URL parts, headers, routing results, body, forms."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import pytest
+from asgi_harness import call
+from asgi_harness import http_scope
+from hypothesis import given
+from hypothesis import strategies as st
+from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import MultiDict
+
+from microframework import Microframework
+from microframework import request
+
+# -- URL parts, headers, routing results ------------------------------------------------
+
+
+def _add_attributes_route(app: Microframework) -> None:
+    @app.route("/items/<int:item>", methods=["GET", "POST"])
+    async def item_view(item: int) -> dict[str, Any]:
+        assert request.url_rule is not None
+        return {
+            "method": request.method,
+            "path": request.path,
+            "full_path": request.full_path,
+            "url": request.url,
+            "base_url": request.base_url,
+            "root_path": request.root_path,
+            "host": request.host,
+            "scheme": request.scheme,
+            "remote_addr": request.remote_addr,
+            "endpoint": request.endpoint,
+            "view_args": request.view_args,
+            "rule": request.url_rule.rule,
+            "blueprint": request.blueprint,
+            "item": item,
+        }
+
+
+async def test_url_parts_routing_results_and_peer_are_exposed(
+    app: Microframework,
+) -> None:
+    _add_attributes_route(app)
+
+    response = await app.test_client().get("/items/7?q=1")
+
+    assert response.status_code == 200
+    assert await response.get_json() == {
+        "method": "GET",
+        "path": "/items/7",
+        "full_path": "/items/7?q=1",
+        "url": "http://localhost/items/7?q=1",
+        "base_url": "http://localhost/items/7",
+        "root_path": "",
+        "host": "localhost",
+        "scheme": "http",
+        "remote_addr": "127.0.0.1",
+        "endpoint": "item_view",
+        "view_args": {"item": 7},
+        "rule": "/items/<int:item>",
+        "blueprint": None,
+        "item": 7,
+    }
+
+
+async def test_method_scheme_and_host_follow_the_request(app: Microframework) -> None:
+    _add_attributes_route(app)
+
+    response = await app.test_client().post(
+        "/items/1", scheme="https", headers={"Host": "example.com:8443"}
+    )
+
+    data = await response.get_json()
+    assert data["method"] == "POST"
+    assert data["scheme"] == "https"
+    assert data["host"] == "example.com:8443"
+    assert data["url"] == "https://example.com:8443/items/1"
+    assert data["full_path"] == "/items/1?"  # as in Flask: always with the "?"
+
+
+async def test_root_path_is_kept_out_of_path_and_in_urls(app: Microframework) -> None:
+    _add_attributes_route(app)
+
+    response = await app.test_client().get("/items/3?x=y", root_path="/mount")
+
+    data = await response.get_json()
+    assert data["path"] == "/items/3"
+    assert data["root_path"] == "/mount"
+    assert data["base_url"] == "http://localhost/mount/items/3"
+    assert data["url"] == "http://localhost/mount/items/3?x=y"
+    assert data["view_args"] == {"item": 3}
+
+
+@pytest.mark.parametrize(
+    "scope_path", ["/mount/items/3", "/items/3"], ids=["path-with-root", "path-without"]
+)
+async def test_root_path_works_whether_or_not_the_server_includes_it_in_path(
+    app: Microframework, scope_path: str
+) -> None:
+    # ASGI servers disagree on whether ``path`` includes ``root_path``.
+    @app.route("/items/<int:item>")
+    async def item_view(item: int) -> str:
+        return f"{request.root_path}|{request.path}|{item}"
+
+    rec = await call(app, http_scope(scope_path, root_path="/mount"))
+
+    assert rec.status == 200
+    assert rec.body == b"/mount|/items/3|3"
+
+
+async def test_args_is_a_multidict_keeping_repeated_keys(app: Microframework) -> None:
+    seen: list[MultiDict[str, str]] = []
+
+    @app.route("/")
+    async def index() -> str:
+        seen.append(request.args)
+        return "ok"
+
+    await app.test_client().get("/?tag=a&tag=b&single=1&empty=")
+
+    args = seen[0]
+    assert isinstance(args, MultiDict)
+    assert args.getlist("tag") == ["a", "b"]
+    assert args["tag"] == "a"
+    assert args["single"] == "1"
+    assert args["empty"] == ""
+    assert "missing" not in args
+
+
+async def test_query_string_with_unicode_and_percent_escapes_is_decoded(
+    app: Microframework,
+) -> None:
+    @app.route("/")
+    async def index() -> dict[str, Any]:
+        return {
+            "args": request.args.to_dict(flat=False),
+            "raw": request.query_string.decode("ascii"),
+        }
+
+    response = await app.test_client().get(
+        "/?word=%C3%A9t%C3%A9&plus=a+b&space=a%20b&amp=x%26y",
+        query_string={"name": "zoë", "sym": "1&2=3"},
+    )
+
+    data = await response.get_json()
+    assert data["args"] == {
+        "word": ["été"],
+        "plus": ["a b"],
+        "space": ["a b"],
+        "amp": ["x&y"],
+        "name": ["zoë"],
+        "sym": ["1&2=3"],
+    }
+    # What goes over the wire is ASCII: the non-ASCII value arrives percent-encoded.
+    assert data["raw"].endswith("&name=zo%C3%AB&sym=1%262%3D3")
+
+
+async def test_unicode_path_reaches_view_args_decoded(app: Microframework) -> None:
+    @app.route("/greet/<name>")
+    async def greet(name: str) -> dict[str, Any]:
+        return {"name": name, "path": request.path}
+
+    response = await app.test_client().get("/greet/zo%C3%AB")
+
+    assert await response.get_json() == {"name": "zoë", "path": "/greet/zoë"}
+
+
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=12).filter(lambda s: "\x00" not in s),
+        st.text(max_size=12),
+        max_size=4,
+    )
+)
+async def test_any_query_mapping_round_trips_through_args(
+    values: dict[str, str],
+) -> None:
+    app = Microframework(__name__)
+    app.testing = True
+
+    @app.route("/")
+    async def index() -> dict[str, Any]:
+        return request.args.to_dict()
+
+    response = await app.test_client().get("/", query_string=values)
+
+    assert await response.get_json() == values
+
+
+async def test_headers_are_case_insensitive_and_keep_repeats(
+    app: Microframework,
+) -> None:
+    @app.route("/")
+    async def index() -> dict[str, Any]:
+        return {
+            "upper": request.headers["X-TOKEN"],
+            "lower": request.headers.get("x-token"),
+            "all": request.headers.getlist("X-Multi"),
+            "missing": request.headers.get("X-Missing"),
+        }
+
+    response = await app.test_client().get(
+        "/", headers=[("X-Token", "t1"), ("X-Multi", "a"), ("X-Multi", "b")]
+    )
+
+    assert await response.get_json() == {
+        "upper": "t1",
+        "lower": "t1",
+        "all": ["a", "b"],
+        "missing": None,
+    }
+
+
+async def test_cookies_are_parsed_from_the_cookie_header(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> dict[str, str]:
+        return dict(request.cookies)
+
+    response = await app.test_client().get(
+        "/", headers={"Cookie": 'session=abc; quoted="two words"'}
+    )
+
+    assert await response.get_json() == {"session": "abc", "quoted": "two words"}
+
+
+async def test_json_body_sets_content_type_mimetype_length_and_is_json(
+    app: Microframework,
+) -> None:
+    @app.post("/")
+    async def index() -> dict[str, Any]:
+        return {
+            "content_type": request.content_type,
+            "mimetype": request.mimetype,
+            "content_length": request.content_length,
+            "body_length": len(await request.get_data()),
+            "is_json": request.is_json,
+        }
+
+    response = await app.test_client().post("/", json={"a": 1})
+
+    data = await response.get_json()
+    assert data["content_length"] == data["body_length"] > 0
+    assert data == {
+        "content_type": "application/json",
+        "mimetype": "application/json",
+        "content_length": data["body_length"],
+        "body_length": data["body_length"],
+        "is_json": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("content_type", "mimetype", "is_json"),
+    [
+        ("Text/Plain; charset=latin-1", "text/plain", False),
+        ("application/vnd.api+json", "application/vnd.api+json", True),
+        (None, "", False),
+    ],
+)
+async def test_mimetype_is_lowercased_without_parameters(
+    app: Microframework, content_type: str | None, mimetype: str, is_json: bool
+) -> None:
+    @app.post("/")
+    async def index() -> dict[str, Any]:
+        return {
+            "content_type": request.content_type,
+            "mimetype": request.mimetype,
+            "is_json": request.is_json,
+            "content_length": request.content_length,
+        }
+
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await app.test_client().post("/", data=b"xyz", headers=headers)
+
+    assert await response.get_json() == {
+        "content_type": content_type,
+        "mimetype": mimetype,
+        "is_json": is_json,
+        "content_length": 3,
+    }
+
+
+async def test_request_without_body_has_no_content_length_or_type(
+    app: Microframework,
+) -> None:
+    @app.route("/")
+    async def index() -> dict[str, Any]:
+        return {
+            "content_type": request.content_type,
+            "content_length": request.content_length,
+        }
+
+    response = await app.test_client().get("/")
+
+    assert await response.get_json() == {"content_type": None, "content_length": None}
+
+
+# -- body -----------------------------------------------------------------------------
+
+
+async def test_get_data_is_cached_and_shared_by_data_and_body(
+    app: Microframework,
+) -> None:
+    results: dict[str, Any] = {}
+
+    @app.post("/")
+    async def index() -> str:
+        results["first"] = await request.get_data()
+        results["second"] = await request.get_data()
+        results["data"] = await request.data
+        results["body"] = await request.body
+        results["streamed"] = [chunk async for chunk in request.body]
+        return "ok"
+
+    response = await app.test_client().post("/", data=b"payload")
+
+    assert response.status_code == 200
+    assert results == {
+        "first": b"payload",
+        "second": b"payload",
+        "data": b"payload",
+        "body": b"payload",
+        "streamed": [b"payload"],
+    }
+
+
+async def test_get_data_as_text_decodes_with_the_declared_charset(
+    app: Microframework,
+) -> None:
+    @app.post("/")
+    async def index() -> str:
+        text = await request.get_data(as_text=True)
+        assert isinstance(text, str)
+        return text
+
+    latin = await app.test_client().post(
+        "/",
+        data="café".encode("latin-1"),
+        headers={"Content-Type": "text/plain; charset=latin-1"},
+    )
+    default = await app.test_client().post("/", data="café".encode())
+
+    assert await latin.get_data(as_text=True) == "café"
+    assert await default.get_data(as_text=True) == "café"
+
+
+async def test_get_data_without_cache_consumes_the_body(app: Microframework) -> None:
+    outcome: list[Any] = []
+
+    @app.post("/")
+    async def index() -> bytes:
+        data: bytes = await request.get_data(cache=False)
+        try:
+            async for _chunk in request.body:
+                pass
+        except RuntimeError as error:
+            outcome.append(error)
+        return data
+
+    response = await app.test_client().post("/", data=b"once")
+
+    assert await response.get_data() == b"once"
+    assert len(outcome) == 1 and "consumed" in str(outcome[0])
+
+
+async def test_streaming_the_body_twice_raises_runtime_error(
+    app: Microframework,
+) -> None:
+    outcome: list[Any] = []
+
+    @app.post("/")
+    async def index() -> bytes:
+        first = b"".join([chunk async for chunk in request.body])
+        try:
+            async for _chunk in request.body:
+                pass
+        except RuntimeError as error:
+            outcome.append(error)
+        return first
+
+    response = await app.test_client().post("/", data=b"stream")
+
+    assert await response.get_data() == b"stream"
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
+
+
+@pytest.mark.parametrize(
+    ("http_version", "headers"),
+    [("1.1", {"Transfer-Encoding": "chunked"}), ("2", {})],
+    ids=["http1-chunked", "http2-unframed"],
+)
+async def test_streamed_upload_reaches_the_view_chunk_by_chunk(
+    app: Microframework, http_version: str, headers: dict[str, str]
+) -> None:
+    # HTTP/2 needs no Content-Length or Transfer-Encoding for a body.
+    arrived: asyncio.Queue[bytes] = asyncio.Queue()
+
+    @app.post("/upload")
+    async def upload() -> str:
+        chunks = []
+        async for chunk in request.body:
+            chunks.append(chunk)
+            arrived.put_nowait(chunk)
+        return "|".join(chunk.decode() for chunk in chunks)
+
+    # Bounded: a body buffered before the view sees it would leave arrived empty.
+    async with (
+        asyncio.timeout(5),
+        app.test_client().request(
+            "/upload", method="POST", headers=headers, http_version=http_version
+        ) as connection,
+    ):
+        await connection.send(b"one")
+        # The view holds the first chunk before the second has even been sent.
+        assert await arrived.get() == b"one"
+        await connection.send(b"two")
+        assert await arrived.get() == b"two"
+        await connection.send_complete()
+        response = await connection.as_response()
+
+    assert response.status_code == 200
+    assert await response.get_data() == b"one|two"
+
+
+async def test_view_that_waits_before_reading_still_gets_an_unframed_body(
+    app: Microframework,
+) -> None:
+    # Over HTTP/2 a body needs neither Content-Length nor Transfer-Encoding, so the
+    # headers alone cannot tell that a body is still coming.
+    app.config["RESPONSE_TIMEOUT"] = 2  # a lost body would otherwise wait 60 s
+    waiting = asyncio.Event()
+    gate = asyncio.Event()
+
+    @app.post("/")
+    async def index() -> bytes:
+        waiting.set()
+        await gate.wait()
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    async with (
+        asyncio.timeout(5),
+        app.test_client().request("/", method="POST", http_version="2") as connection,
+    ):
+        await waiting.wait()
+        await connection.send(b"abc")
+        await connection.send(b"def")
+        gate.set()
+        await connection.send_complete()
+        response = await connection.as_response()
+
+    assert response.status_code == 200
+    assert await response.get_data() == b"abcdef"
+
+
+# -- forms ----------------------------------------------------------------------------
+
+
+async def test_url_encoded_form_keeps_repeats_and_unicode(app: Microframework) -> None:
+    seen: list[MultiDict[str, str]] = []
+
+    @app.post("/")
+    async def index() -> str:
+        seen.append(await request.form)
+        return "ok"
+
+    await app.test_client().post("/", form={"name": "zoë", "tag": ["a", "b"]})
+
+    form = seen[0]
+    assert form["name"] == "zoë"
+    assert form.getlist("tag") == ["a", "b"]
+
+
+async def test_multipart_files_arrive_as_file_storage(app: Microframework) -> None:
+    @app.post("/")
+    async def index() -> dict[str, Any]:
+        files = await request.files
+        form = await request.form
+        upload = files["upload"]
+        assert isinstance(upload, FileStorage)
+        return {
+            "filename": upload.filename,
+            "content": upload.read().decode(),
+            "content_type": upload.content_type,
+            "field": form["field"],
+        }
+
+    response = await app.test_client().post(
+        "/",
+        form={"field": "value"},
+        files={"upload": (io.BytesIO(b"file body"), "notes.txt", "text/plain")},
+    )
+
+    assert await response.get_json() == {
+        "filename": "notes.txt",
+        "content": "file body",
+        "content_type": "text/plain",
+        "field": "value",
+    }
+
+
+async def test_values_combines_args_and_form(app: Microframework) -> None:
+    @app.post("/")
+    async def index() -> dict[str, Any]:
+        values = await request.values
+        return {key: values.getlist(key) for key in ("a", "b", "both")}
+
+    response = await app.test_client().post(
+        "/?a=1&both=from-args", form={"b": "2", "both": "from-form"}
+    )
+
+    assert await response.get_json() == {
+        "a": ["1"],
+        "b": ["2"],
+        "both": ["from-args", "from-form"],
+    }
+
+
+async def test_form_on_a_json_request_is_empty(app: Microframework) -> None:
+    @app.post("/")
+    async def index() -> dict[str, Any]:
+        form = await request.form
+        return {"form": form.to_dict(), "json": await request.get_json()}
+
+    response = await app.test_client().post("/", json={"k": "v"})
+
+    assert await response.get_json() == {"form": {}, "json": {"k": "v"}}
+
+
+@pytest.mark.parametrize("multipart", [False, True], ids=["urlencoded", "multipart"])
+async def test_form_over_max_form_memory_size_is_413(
+    app: Microframework, multipart: bool
+) -> None:
+    app.config["MAX_FORM_MEMORY_SIZE"] = 16
+
+    @app.post("/")
+    async def index() -> str:
+        return str(len(await request.form))
+
+    client = app.test_client()
+    files: dict[str, Any] | None = {} if multipart else None
+    small = await client.post("/", form={"f": "x" * 4}, files=files)
+    large = await client.post("/", form={"f": "x" * 40}, files=files)
+
+    assert small.status_code == 200
+    assert large.status_code == 413
+
+
+@pytest.mark.parametrize("multipart", [False, True], ids=["urlencoded", "multipart"])
+async def test_form_over_max_form_parts_is_413(
+    app: Microframework, multipart: bool
+) -> None:
+    app.config["MAX_FORM_PARTS"] = 2
+
+    @app.post("/")
+    async def index() -> str:
+        return str(len(await request.form))
+
+    client = app.test_client()
+    files: dict[str, Any] | None = {} if multipart else None
+    two = await client.post("/", form={"a": "1", "b": "2"}, files=files)
+    three = await client.post("/", form={"a": "1", "b": "2", "c": "3"}, files=files)
+
+    assert two.status_code == 200
+    assert three.status_code == 413
+
+
+async def test_max_form_parts_set_on_the_request_is_honoured(
+    app: Microframework,
+) -> None:
+    app.config["MAX_FORM_PARTS"] = 2
+
+    @app.post("/strict")
+    async def strict() -> str:
+        request.max_form_parts = 1
+        return str(len(await request.form))
+
+    @app.post("/lenient")
+    async def lenient() -> str:
+        request.max_form_parts = None
+        return str(len(await request.form))
+
+    client = app.test_client()
+    fields = {"a": "1", "b": "2", "c": "3", "d": "4"}
+    strict_response = await client.post("/strict", form={"a": "1", "b": "2"})
+    lenient_response = await client.post("/lenient", form=fields)
+
+    assert strict_response.status_code == 413
+    assert lenient_response.status_code == 200
+    assert await lenient_response.get_data() == b"4"
+
+
+async def test_multipart_body_without_closing_boundary_is_400(
+    app: Microframework,
+) -> None:
+    @app.post("/")
+    async def index() -> str:
+        return str(len(await request.form))
+
+    body = b'--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue\r\n'
+    client = app.test_client()
+    truncated = await client.post(
+        "/", data=body, headers={"Content-Type": "multipart/form-data; boundary=XyZ"}
+    )
+    complete = await client.post(
+        "/",
+        data=body + b"--XyZ--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=XyZ"},
+    )
+
+    assert truncated.status_code == 400
+    assert complete.status_code == 200
+
+
+async def test_form_over_max_content_length_is_413(app: Microframework) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10
+
+    @app.post("/")
+    async def index() -> str:
+        return str(len(await request.form))
+
+    client = app.test_client()
+    within = await client.post("/", form={"a": "1"})
+    over = await client.post("/", form={"a": "x" * 20})
+
+    assert within.status_code == 200
+    assert over.status_code == 413
+
+
+async def test_declared_oversize_form_is_413_before_any_body_is_sent(
+    app: Microframework,
+) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10
+
+    @app.post("/")
+    async def index() -> str:
+        return str(len(await request.form))
+
+    async with (
+        asyncio.timeout(5),
+        app.test_client().request(
+            "/",
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Length": "1000",
+            },
+        ) as connection,
+    ):
+        # No body is sent at all: the answer must come from the header alone.
+        response = await connection.as_response()
+
+    assert response.status_code == 413
+
+
+async def test_uploaded_file_is_closed_after_the_request(app: Microframework) -> None:
+    kept: list[FileStorage] = []
+
+    @app.post("/")
+    async def index() -> str:
+        kept.append((await request.files)["upload"])
+        return str(kept[0].stream.closed)
+
+    response = await app.test_client().post(
+        "/", files={"upload": (io.BytesIO(b"content"), "a.txt")}
+    )
+
+    assert await response.get_data() == b"False"  # open while the view runs
+    assert kept[0].stream.closed
+
+
+async def test_every_file_under_a_repeated_field_is_closed_after_the_request(
+    app: Microframework,
+) -> None:
+    kept: list[FileStorage] = []
+
+    @app.post("/")
+    async def index() -> str:
+        kept.extend((await request.files).getlist("upload"))
+        return "ok"
+
+    response = await app.test_client().post(
+        "/",
+        files={
+            "upload": [
+                (io.BytesIO(b"first"), "a.txt"),
+                (io.BytesIO(b"second"), "b.bin", "application/octet-stream"),
+            ]
+        },
+    )
+
+    assert response.status_code == 200
+    assert [storage.filename for storage in kept] == ["a.txt", "b.bin"]
+    assert [storage.stream.closed for storage in kept] == [True, True]

@@ -1,0 +1,421 @@
+"""``Response``: constructor forms, body access, cookies, header safety, conditional GETs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from datetime import datetime
+from datetime import timedelta
+from datetime import UTC
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from werkzeug.http import http_date
+
+from microframework import Microframework
+from microframework import request
+from microframework import Response
+
+# -- construction -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body", ["héllo", "héllo".encode(), bytearray("héllo".encode())], ids=type
+)
+async def test_str_and_bytes_bodies_are_utf8_html_with_a_length(body: Any) -> None:
+    response = Response(body)
+
+    assert response.status_code == 200
+    assert response.status == "200 OK"
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert response.headers["Content-Length"] == "6"
+    assert not response.is_streamed
+    assert await response.get_data() == "héllo".encode()
+
+
+async def test_none_body_is_empty_with_zero_length() -> None:
+    response = Response(None)
+
+    assert await response.get_data() == b""
+    assert response.headers["Content-Length"] == "0"
+
+
+async def test_iterable_body_is_streamed_without_a_length() -> None:
+    response = Response(["a", b"b", "c"])
+
+    assert response.is_streamed
+    assert "Content-Length" not in response.headers
+    assert await response.get_data() == b"abc"
+
+
+async def test_sync_generator_body_is_joined_and_then_closed() -> None:
+    closed: list[bool] = []
+
+    def generate() -> Iterator[str]:
+        try:
+            yield "x"
+            yield "y"
+        finally:
+            closed.append(True)
+
+    response = Response(generate())
+    streamed_before = response.is_streamed
+
+    assert await response.get_data() == b"xy"
+    assert closed == [True]
+    # Once joined the body is bytes and can be read again.
+    assert (streamed_before, response.is_streamed) == (True, False)
+    assert await response.get_data(as_text=True) == "xy"
+
+
+async def test_async_iterable_body_is_streamed() -> None:
+    async def generate() -> AsyncIterator[bytes]:
+        yield b"one "
+        yield b"two"
+
+    response = Response(generate(), mimetype="text/plain")
+
+    assert response.is_streamed
+    assert [chunk async for chunk in response.iter_encoded()] == [b"one ", b"two"]
+
+
+async def test_non_bytes_chunk_in_a_streamed_body_is_a_type_error() -> None:
+    response = Response([b"ok", 42])
+
+    with pytest.raises(TypeError, match="int"):
+        await response.get_data()
+
+
+def test_body_of_an_unsupported_type_is_a_type_error_naming_it() -> None:
+    with pytest.raises(TypeError, match="int"):
+        Response(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "line"),
+    [
+        (201, 201, "201 CREATED"),
+        (HTTPStatus.ACCEPTED, 202, "202 ACCEPTED"),
+        ("404 NOT FOUND", 404, "404 NOT FOUND"),
+        ("299 Custom Reason", 299, "299 Custom Reason"),
+        ("418", 418, "418 I'M A TEAPOT"),
+    ],
+)
+@pytest.mark.parametrize("headers", [None, {"X-A": "1"}], ids=["plain", "headers"])
+def test_status_accepts_int_http_status_and_str(
+    status: Any, code: int, line: str, headers: dict[str, str] | None
+) -> None:
+    response = Response("body", status=status, headers=headers)
+
+    assert response.status_code == code
+    assert response.status == line
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-One": "1", "X-Two": "2"}, [("X-One", "1"), ("X-Two", "2")]],
+    ids=["dict", "list"],
+)
+def test_headers_from_a_dict_or_a_list_of_pairs(headers: Any) -> None:
+    response = Response("body", headers=headers)
+
+    assert response.headers["X-One"] == "1"
+    assert response.headers["X-Two"] == "2"
+    assert response.headers["Content-Length"] == "4"
+
+
+def test_list_headers_keep_repeated_names() -> None:
+    response = Response("body", headers=[("Vary", "Accept"), ("Vary", "Cookie")])
+
+    assert response.headers.getlist("Vary") == ["Accept", "Cookie"]
+
+
+@pytest.mark.parametrize("headers", [None, {"X-A": "1"}], ids=["plain", "headers"])
+@pytest.mark.parametrize(
+    ("kwargs", "content_type", "mimetype"),
+    [
+        ({"mimetype": "text/plain"}, "text/plain; charset=utf-8", "text/plain"),
+        (
+            {"mimetype": "application/octet-stream"},
+            "application/octet-stream",
+            "application/octet-stream",
+        ),
+        (
+            {"content_type": "application/x-thing; v=1"},
+            "application/x-thing; v=1",
+            "application/x-thing",
+        ),
+        (
+            {"mimetype": "text/plain", "content_type": "text/csv"},
+            "text/csv",
+            "text/csv",
+        ),
+    ],
+)
+def test_mimetype_gets_a_charset_and_content_type_is_taken_verbatim(
+    headers: dict[str, str] | None,
+    kwargs: dict[str, str],
+    content_type: str,
+    mimetype: str,
+) -> None:
+    response = Response("body", headers=headers, **kwargs)
+
+    assert response.headers["Content-Type"] == content_type
+    assert response.mimetype == mimetype
+
+
+async def test_set_data_replaces_the_body_and_its_length() -> None:
+    response = Response(["streamed"])
+
+    response.set_data("replaced")
+
+    assert not response.is_streamed
+    assert response.headers["Content-Length"] == "8"
+    assert await response.get_data() == b"replaced"
+    assert await response.data == b"replaced"
+
+
+async def test_get_json_parses_a_json_body() -> None:
+    response = Response('{"a": [1, 2]}', mimetype="application/json")
+
+    assert response.is_json
+    assert await response.get_json() == {"a": [1, 2]}
+    assert await response.json == {"a": [1, 2]}
+
+
+async def test_get_json_on_a_non_json_body_is_none_unless_forced() -> None:
+    response = Response('{"a": 1}', mimetype="text/plain")
+
+    assert await response.get_json() is None
+    assert await response.get_json(force=True) == {"a": 1}
+
+
+async def test_get_json_on_invalid_json_raises_or_is_silent() -> None:
+    response = Response("{nope", mimetype="application/json")
+
+    with pytest.raises(ValueError):
+        await response.get_json()
+    assert await response.get_json(silent=True) is None
+
+
+@pytest.mark.parametrize("value", ["a\r\nSet-Cookie: evil=1", "a\nb", "a\rb"])
+@pytest.mark.parametrize("way", ["dict", "list", "add", "setitem"])
+def test_header_value_with_cr_or_lf_is_a_value_error(value: str, way: str) -> None:
+    with pytest.raises(ValueError):
+        if way == "dict":
+            Response("x", headers={"X-Bad": value})
+        elif way == "list":
+            Response("x", headers=[("X-Bad", value)])
+        elif way == "add":
+            Response("x").headers.add("X-Bad", value)
+        else:
+            Response("x").headers["X-Bad"] = value
+
+
+# -- cookies through the client ---------------------------------------------------------
+
+
+async def test_cookie_set_by_a_response_comes_back_and_deletion_removes_it(
+    app: Microframework,
+) -> None:
+    @app.route("/read")
+    async def read() -> str:
+        return request.cookies.get("flavour", "<none>")
+
+    @app.route("/set")
+    async def set_cookie() -> Response:
+        response = Response("set")
+        response.set_cookie("flavour", "oat", max_age=3600, httponly=True)
+        return response
+
+    @app.route("/delete")
+    async def delete_cookie() -> Response:
+        response = Response("deleted")
+        response.delete_cookie("flavour")
+        return response
+
+    client = app.test_client()
+    before = await client.get("/read")
+    set_response = await client.get("/set")
+    after_set = await client.get("/read")
+    delete_response = await client.get("/delete")
+    after_delete = await client.get("/read")
+
+    assert await before.get_data() == b"<none>"
+    header = set_response.headers["Set-Cookie"]
+    assert header.startswith("flavour=oat;")
+    assert "HttpOnly" in header and "Max-Age=3600" in header
+    assert await after_set.get_data() == b"oat"
+    assert "flavour=;" in delete_response.headers["Set-Cookie"]
+    assert await after_delete.get_data() == b"<none>"
+
+
+# -- make_conditional -------------------------------------------------------------------
+
+BODY = b"0123456789"
+LAST_MODIFIED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def conditional_app() -> Microframework:
+    app = Microframework(__name__)
+    app.testing = True
+
+    @app.route("/", methods=["GET", "POST"])
+    async def index() -> Response:
+        response = Response(BODY)
+        response.set_etag("abc")
+        response.last_modified = LAST_MODIFIED
+        return await response.make_conditional(request, accept_ranges=True)
+
+    return app
+
+
+async def test_no_conditional_headers_is_a_full_200_advertising_validators() -> None:
+    response = await conditional_app().test_client().get("/")
+
+    assert response.status_code == 200
+    assert await response.get_data() == BODY
+    assert response.headers["ETag"] == '"abc"'
+    assert response.headers["Last-Modified"] == http_date(LAST_MODIFIED)
+
+
+@pytest.mark.parametrize("etags", ['"abc"', '"zzz", "abc"', "*", 'W/"abc"'])
+async def test_if_none_match_hit_is_304_without_body(etags: str) -> None:
+    response = (
+        await conditional_app().test_client().get("/", headers={"If-None-Match": etags})
+    )
+
+    assert response.status_code == 304
+    assert await response.get_data() == b""
+    assert "Content-Length" not in response.headers
+    assert response.headers["ETag"] == '"abc"'
+
+
+async def test_if_none_match_miss_is_a_full_200() -> None:
+    response = (
+        await conditional_app()
+        .test_client()
+        .get("/", headers={"If-None-Match": '"other"'})
+    )
+
+    assert response.status_code == 200
+    assert await response.get_data() == BODY
+
+
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        (LAST_MODIFIED, 304),
+        (LAST_MODIFIED + timedelta(days=1), 304),
+        (LAST_MODIFIED - timedelta(seconds=1), 200),
+    ],
+    ids=["same", "later", "earlier"],
+)
+async def test_if_modified_since_is_304_unless_modified_after(
+    since: datetime, status: int
+) -> None:
+    response = (
+        await conditional_app()
+        .test_client()
+        .get("/", headers={"If-Modified-Since": http_date(since)})
+    )
+
+    assert response.status_code == status
+    assert await response.get_data() == (b"" if status == 304 else BODY)
+
+
+@pytest.mark.parametrize(("etag", "status"), [('"nope"', 412), ('"abc"', 200)])
+async def test_if_match_mismatch_is_412_and_match_is_200(
+    etag: str, status: int
+) -> None:
+    response = (
+        await conditional_app().test_client().get("/", headers={"If-Match": etag})
+    )
+
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("range_header", "content_range", "body"),
+    [
+        ("bytes=0-4", "bytes 0-4/10", b"01234"),
+        ("bytes=-3", "bytes 7-9/10", b"789"),
+        ("bytes=8-", "bytes 8-9/10", b"89"),
+        ("bytes=5-100", "bytes 5-9/10", b"56789"),
+    ],
+)
+async def test_satisfiable_range_is_206_with_the_slice(
+    range_header: str, content_range: str, body: bytes
+) -> None:
+    response = (
+        await conditional_app().test_client().get("/", headers={"Range": range_header})
+    )
+
+    assert response.status_code == 206
+    assert response.headers["Content-Range"] == content_range
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Content-Length"] == str(len(body))
+    assert await response.get_data() == body
+
+
+@pytest.mark.parametrize("range_header", ["bytes=20-30", "bytes=10-"])
+async def test_unsatisfiable_range_is_416_with_the_full_length(
+    range_header: str,
+) -> None:
+    response = (
+        await conditional_app().test_client().get("/", headers={"Range": range_header})
+    )
+
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == "bytes */10"
+
+
+@pytest.mark.parametrize(("if_range", "status"), [('"stale"', 200), ('"abc"', 206)])
+async def test_if_range_with_a_stale_etag_gives_the_full_body(
+    if_range: str, status: int
+) -> None:
+    response = (
+        await conditional_app()
+        .test_client()
+        .get("/", headers={"Range": "bytes=0-4", "If-Range": if_range})
+    )
+
+    assert response.status_code == status
+    assert await response.get_data() == (BODY if status == 200 else b"01234")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"If-None-Match": '"abc"'}, {"Range": "bytes=0-4"}, {"If-Match": '"nope"'}],
+    ids=["if-none-match", "range", "if-match"],
+)
+async def test_conditional_headers_leave_a_post_unchanged(
+    headers: dict[str, str],
+) -> None:
+    response = await conditional_app().test_client().post("/", headers=headers)
+
+    assert response.status_code == 200
+    assert await response.get_data() == BODY
+    assert "Content-Range" not in response.headers
+
+
+@given(st.text(alphabet="bytes=0123456789-, ", max_size=24))
+async def test_any_range_header_is_206_with_a_consistent_slice_or_416(
+    range_header: str,
+) -> None:
+    response = (
+        await conditional_app().test_client().get("/", headers={"Range": range_header})
+    )
+
+    assert response.status_code in (206, 416)
+    if response.status_code == 206:
+        match = re.fullmatch(r"bytes (\d+)-(\d+)/10", response.headers["Content-Range"])
+        assert match is not None
+        start, end = int(match[1]), int(match[2])
+        assert await response.get_data() == BODY[start : end + 1]
+    else:
+        assert response.headers["Content-Range"] == "bytes */10"
