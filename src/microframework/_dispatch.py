@@ -122,6 +122,7 @@ async def handle_http(
             data is not None
             and status not in _NO_BODY_STATUS
             and request.method != "HEAD"
+            and response.trailers is None
         ):
             # The common case, inlined: exactly two messages.
             await send(
@@ -226,7 +227,7 @@ class _Guard:
     that came from outside (a server shutting down), which it must not swallow.
     """
 
-    __slots__ = ("task", "reason", "_timer", "_watcher")
+    __slots__ = ("task", "reason", "_timer", "_watcher", "_request")
 
     def __init__(self, request: Request) -> None:
         task = asyncio.current_task()
@@ -234,12 +235,19 @@ class _Guard:
         self.task = task
         self.reason: str | None = None
         self._timer: asyncio.TimerHandle | None = None
-        # Watching consumes receive(): only once the body is no longer needed.
-        self._watcher = (
-            asyncio.create_task(self._watch(request._receive))
-            if request._body_finished()
-            else None
-        )
+        self._request = request
+        self._watcher: asyncio.Task[None] | None = None
+        # Watching consumes receive(): only once the body is no longer needed. If
+        # it is still coming, the request starts the watch when the body ends.
+        if request._body_finished():
+            self.watch()
+        else:
+            request._guard = self
+
+    def watch(self) -> None:
+        """Start noticing a disconnect (the body has been read)."""
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch(self._request._receive))
 
     def arm(self, timeout: float | None) -> None:
         if timeout is not None:
@@ -269,6 +277,8 @@ class _Guard:
 
     async def stop(self) -> None:
         self.disarm()
+        if self._request._guard is self:
+            self._request._guard = None
         watcher = self._watcher
         if watcher is not None and not watcher.done():
             watcher.cancel()

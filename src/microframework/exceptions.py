@@ -13,7 +13,7 @@ errors here describe connection events rather than bad input::
 
 from __future__ import annotations
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import GatewayTimeout
 from werkzeug.exceptions import RequestTimeout
 
 
@@ -36,8 +36,10 @@ class BodyTimeout(RequestTimeout):
     description = "The request body was not received in time."
 
 
-class ResponseTimeout(HTTPException):
-    """The view did not produce a response within ``RESPONSE_TIMEOUT``."""
+class ResponseTimeout(GatewayTimeout):
+    """The view did not produce a response within ``RESPONSE_TIMEOUT``.
 
-    code = 504
+    A ``GatewayTimeout`` subclass, so ``errorhandler(504)`` handles it.
+    """
+
     description = "The server did not produce a response in time."

@@ -8,6 +8,7 @@ exists only while an event stream is being sent.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from .globals import _cv_app
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 if TYPE_CHECKING:
     from .wrappers.response import Response
@@ -47,7 +50,9 @@ class ServerSentEvent:
                 import json
 
                 data = json.dumps(data)
-        lines.extend(f"data: {line}" for line in data.splitlines() or [""])
+        # Only CR, LF and CRLF end lines in an event stream (str.splitlines would
+        # also split on form feeds and Unicode separators).
+        lines.extend(f"data: {line}" for line in _LINE_BREAK.split(data))
         return ("\n".join(lines) + "\n\n").encode()
 
 

@@ -70,6 +70,8 @@ class Request(BaseRequestWebsocket):
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     _send: Send | None = None
+    #: A waiting view's guard, told when the body ends so it can watch for disconnects.
+    _guard: Any = None
 
     def __init__(
         self, scope: Scope, receive: Receive, app: Microframework | None = None
@@ -162,6 +164,8 @@ class Request(BaseRequestWebsocket):
                 yield chunk
             if not message.get("more_body", False):
                 self._body_done = True
+                if self._guard is not None:
+                    self._guard.watch()
                 return
 
     def _body_finished(self) -> bool:
