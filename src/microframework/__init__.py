@@ -9,6 +9,7 @@ from . import json as json
 from .app import Microframework
 from .config import Config
 from .ctx import after_this_request
+from .ctx import after_this_websocket
 from .ctx import copy_current_app_context
 from .ctx import copy_current_request_context
 from .ctx import copy_current_websocket_context
@@ -29,6 +30,7 @@ from .json import jsonify
 from .typing import ResponseReturnValue
 from .wrappers import Request
 from .wrappers import Response
+from .wrappers import Websocket
 
 __version__ = "0.1.0.dev0"
 
@@ -39,8 +41,10 @@ __all__ = [
     "Request",
     "Response",
     "ResponseReturnValue",
+    "Websocket",
     "abort",
     "after_this_request",
+    "after_this_websocket",
     "copy_current_app_context",
     "copy_current_request_context",
     "copy_current_websocket_context",

@@ -392,6 +392,8 @@ async def handle_websocket(
     if message["type"] != "websocket.connect":
         return  # the client left before the handshake began
     websocket = app.websocket_class(scope, receive, send, app)
+    # The task a disconnect cancels is this one, whichever task happens to accept.
+    websocket._handler = asyncio.current_task()
     ctx = AppContext(app, websocket=websocket)
     token = _cv_app.set(ctx)
     chain = compiled.websocket_chain

@@ -636,11 +636,7 @@ class Microframework(Scaffold):
         """Find and run the handler for an HTTP error, or return the error itself."""
         if error.code is None or isinstance(error, RoutingException):
             return error
-        blueprints = (
-            ctx.request.blueprints
-            if ctx is not None and ctx.request is not None
-            else []
-        )
+        blueprints = _blueprints_of(ctx)
         handler = self._find_error_handler(error, blueprints)
         if handler is None:
             return error
@@ -657,11 +653,7 @@ class Microframework(Scaffold):
             error.show_exception = True
         if isinstance(error, HTTPException) and not self.trap_http_exception(error):
             return await self.handle_http_exception(error, ctx)
-        blueprints = (
-            ctx.request.blueprints
-            if ctx is not None and ctx.request is not None
-            else []
-        )
+        blueprints = _blueprints_of(ctx)
         handler = self._find_error_handler(error, blueprints)
         if handler is None:
             raise error
@@ -682,9 +674,7 @@ class Microframework(Scaffold):
         self.log_exception((type(error), error, error.__traceback__))
         server_error = InternalServerError(original_exception=error)
         request = ctx.request if ctx is not None else None
-        handler = self._find_error_handler(
-            server_error, request.blueprints if request else []
-        )
+        handler = self._find_error_handler(server_error, _blueprints_of(ctx))
         rv: Any = server_error
         if handler is not None:
             rv = await self.ensure_async(handler)(server_error)
@@ -1044,24 +1034,21 @@ class Microframework(Scaffold):
         keyfile: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """Serve the app with hypercorn (for development; deploy with ``hypercorn``)."""
-        from hypercorn.asyncio import serve
-        from hypercorn.config import Config as HypercornConfig
+        """Serve the app with hypercorn, for development; deploy with ``hypercorn`` itself.
+
+        Debug mode turns the reloader on. Other keyword arguments set attributes of
+        hypercorn's ``Config``. Does nothing inside the ``microframework`` command.
+        """
+        from .cli import run_app  # only running needs click and hypercorn
 
         if debug is not None:
             self.debug = debug
-        config = HypercornConfig()
-        config.bind = [f"{host or '127.0.0.1'}:{port or 5000}"]
-        config.use_reloader = bool(self.debug if use_reloader is None else use_reloader)
-        config.accesslog = "-"
-        config.errorlog = "-"
-        if certfile is not None:
-            config.certfile = certfile
-        if keyfile is not None:
-            config.keyfile = keyfile
-        for key, value in kwargs.items():
-            setattr(config, key, value)
-        asyncio.run(serve(self, config))  # type: ignore[arg-type]
+        run_app(self, host, port, use_reloader, certfile, keyfile, **kwargs)
+
+
+def _blueprints_of(ctx: AppContext | None) -> list[str]:
+    current = None if ctx is None else (ctx.request or ctx.websocket)
+    return current.blueprints if current is not None else []
 
 
 def _culprit(request: Request | None) -> str:

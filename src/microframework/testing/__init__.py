@@ -12,6 +12,7 @@ from .app import TestApp
 from .client import MicroframeworkClient
 from .connections import HTTPDisconnectError
 from .connections import TestHTTPConnection
+from .connections import TestWebsocketConnection
 from .connections import WebsocketResponseError
 from .utils import make_test_body_with_headers
 from .utils import make_test_headers_path_and_query_string
@@ -24,6 +25,7 @@ __all__ = [
     "MicroframeworkClient",
     "TestApp",
     "TestHTTPConnection",
+    "TestWebsocketConnection",
     "WebsocketResponseError",
     "make_test_body_with_headers",
     "make_test_headers_path_and_query_string",

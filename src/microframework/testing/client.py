@@ -1,9 +1,9 @@
 """``MicroframeworkClient``: send requests to an app in-process, as a server would.
 
-Rule: every request is a real ASGI exchange (``TestHTTPConnection``) with the app in its
-own task, so what passes here passes behind hypercorn. The client adds only what a
-user agent adds: the ``Host`` header, cookies from its jar and, when asked, redirect
-following. Its state is the cookie jar; requests share nothing else, so concurrent
+Rule: every request is a real ASGI exchange (``TestHTTPConnection``, or
+``TestWebsocketConnection`` for a websocket) with the app in its own task, so what
+passes here passes behind hypercorn. The client adds only what a user agent adds: the
+``Host`` header, cookies from its jar and, when asked, redirect following. Its state is the cookie jar; requests share nothing else, so concurrent
 requests on one client are safe.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from collections.abc import Mapping
 from datetime import datetime
 from datetime import timedelta
@@ -29,6 +30,7 @@ from werkzeug.http import parse_date
 
 from ..wrappers.response import Response
 from .connections import TestHTTPConnection
+from .connections import TestWebsocketConnection
 from .utils import _quote_query_string
 from .utils import FileArg
 from .utils import HeadersArg
@@ -79,6 +81,7 @@ class MicroframeworkClient:
     """An async test client: ``await client.get("/")`` returns the app's response."""
 
     http_connection_class = TestHTTPConnection
+    websocket_connection_class = TestWebsocketConnection
 
     def __init__(self, app: SupportsTestClient, use_cookies: bool = True) -> None:
         self.app = app
@@ -213,6 +216,54 @@ class MicroframeworkClient:
             scope_base,
         )
         return self.http_connection_class(self.app, scope)
+
+    def websocket(
+        self,
+        path: str,
+        *,
+        headers: HeadersArg | None = None,
+        query_string: QueryArg | None = None,
+        scheme: str = "ws",
+        subprotocols: Iterable[str] | None = None,
+        root_path: str = "",
+        http_version: str = "1.1",
+        scope_base: Mapping[str, Any] | None = None,
+        auth: Authorization | tuple[str, str] | None = None,
+        subdomain: str | None = None,
+    ) -> TestWebsocketConnection:
+        """Open a websocket session: ``async with client.websocket(path) as ws:``.
+
+        The scope offers the ``websocket.http.response`` extension, as hypercorn's does
+        (pass ``scope_base={"extensions": {}}`` to test a server without it). A refused
+        handshake raises ``WebsocketResponseError``. Cookies are sent, not stored.
+        """
+        if scheme not in ("ws", "wss"):
+            raise ValueError(f"scheme must be 'ws' or 'wss', not {scheme!r}")
+        if isinstance(subprotocols, str):
+            raise TypeError("subprotocols must be a list of strings, not a str")
+        offered = list(subprotocols or ())
+        request_headers, path, query = make_test_headers_path_and_query_string(
+            self.app, path, headers, query_string, auth, subdomain
+        )
+        if offered:
+            request_headers.setdefault("Sec-WebSocket-Protocol", ", ".join(offered))
+        self._add_cookie_header(request_headers, scheme, root_path + path)
+        scope = make_test_scope(
+            "websocket",
+            path,
+            "GET",
+            request_headers,
+            query,
+            scheme,
+            root_path,
+            http_version,
+            None,
+        )
+        scope["subprotocols"] = offered
+        scope["extensions"]["websocket.http.response"] = {}
+        if scope_base is not None:
+            scope.update(scope_base)
+        return self.websocket_connection_class(self.app, scope)
 
     # -- cookies --------------------------------------------------------------
     def set_cookie(

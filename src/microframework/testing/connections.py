@@ -1,18 +1,26 @@
-"""``TestHTTPConnection``: one in-process HTTP exchange, the app in its own task.
+"""``TestHTTPConnection`` and ``TestWebsocketConnection``: one in-process exchange each,
+the app in its own task.
 
-Rule: the app sees what a server would give it. Its ``receive`` returns the request body
-messages the test sends, then ``http.disconnect`` once the response is complete or the
-test disconnected. Its ``send`` is held to the ASGI order (one ``http.response.start``,
-then bodies until ``more_body`` is false), so protocol bugs fail the test instead of
-passing silently. The connection owns the task: leaving ``async with`` awaits it, or
-disconnects and cancels it; it never outlives the block.
+Rule: the app sees what a server (hypercorn) would give it. For HTTP its ``receive``
+returns the request body messages the test sends, then ``http.disconnect`` once the
+response is complete or the test disconnected; for a websocket it returns
+``websocket.connect``, the messages the test sends, then ``websocket.disconnect``. Its
+``send`` is held to the ASGI order (one ``http.response.start`` then bodies until
+``more_body`` is false; accept, close or an HTTP refusal before any websocket message),
+so protocol bugs fail the test instead of passing silently. The connection owns the
+task: leaving ``async with`` awaits it, or disconnects and cancels it; it never outlives
+the block.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json as _json
 from collections import deque
+from collections.abc import Callable
+from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 from typing import Generic
 from typing import NoReturn
 from typing import TYPE_CHECKING
@@ -20,6 +28,7 @@ from typing import TypeVar
 
 from werkzeug.datastructures import Headers
 
+from ..exceptions import WebsocketDisconnect
 from ..typing import Message
 from ..typing import Scope
 
@@ -279,3 +288,266 @@ async def _wait_owned(task: asyncio.Task[None], timeout: float | None = None) ->
     except asyncio.CancelledError:
         task.cancel()
         raise
+
+
+# The states of a TestWebsocketConnection, as the server sees the handshake and session.
+_HANDSHAKE, _RESPONDING, _REFUSED, _OPEN, _CLOSED = (
+    "handshake",
+    "responding",
+    "refused",
+    "open",
+    "closed",
+)
+# Put in the client's mailbox once a refusal is complete: the handshake's outcome.
+_REFUSAL: Message = {"type": "websocket.http.response"}
+
+
+class TestWebsocketConnection:
+    """One in-process websocket session: ``async with client.websocket(path) as ws:``.
+
+    Entering sends ``websocket.connect`` and waits for the app to accept; a refusal
+    raises :class:`WebsocketResponseError`. ``send``/``receive`` exchange messages;
+    ``receive`` raises :class:`~microframework.exceptions.WebsocketDisconnect` once the
+    app has closed. Leaving the block closes with 1000 (unless closed already) and
+    waits for the app to finish; an error the app raised propagates from there.
+    """
+
+    __test__ = False  # a helper, not a pytest test class, whatever its name says
+
+    #: Seconds that leaving ``async with`` waits for an app that has been told of the
+    #: disconnect to finish, before cancelling it.
+    disconnect_grace: float = 5.0
+
+    def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
+        self.app = app
+        self.scope = scope
+        #: The subprotocol and headers of the app's ``websocket.accept``.
+        self.subprotocol: str | None = None
+        self.response_headers: Headers | None = None
+        #: The code and reason of the app's ``websocket.close``, once it has closed.
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._state = _HANDSHAKE
+        self._refusal_status = 403
+        self._refusal_headers = Headers()
+        self._refusal_body: list[bytes] = []
+        self._to_app: _Mailbox[Message] = _Mailbox()
+        self._to_client: _Mailbox[Message] = _Mailbox()
+        self._client_closed = False
+        self._disconnect: Message = {"type": "websocket.disconnect", "code": 1000}
+        self._error_reported = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True once the app has accepted the handshake."""
+        return self._state in (_OPEN, _CLOSED)
+
+    async def __aenter__(self) -> TestWebsocketConnection:
+        if self._task is not None:
+            raise RuntimeError("a TestWebsocketConnection can be entered only once")
+        # create_task copies the context: the app's context variables stay in its task.
+        task = self._task = asyncio.create_task(self._run_app())
+        task.add_done_callback(self._app_ended)
+        self._to_app.put({"type": "websocket.connect"})
+        try:
+            outcome = await self._to_client.get()
+        except BaseException:
+            await self._stop(task)
+            raise
+        if outcome is not None and outcome["type"] == "websocket.accept":
+            return self
+        # Refused (or the app ended): let it run its teardown before the test goes on.
+        await self._stop(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._error_reported = True
+            raise error
+        if outcome is None:
+            raise RuntimeError("the app returned without accepting or refusing")
+        response = self.app.response_class(
+            b"".join(self._refusal_body), self._refusal_status
+        )
+        # The headers exactly as sent, as TestHTTPConnection keeps them.
+        response.headers = self._refusal_headers
+        raise WebsocketResponseError(response)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task = self._task
+        if task is None:
+            return
+        if not task.done() and self._state == _OPEN:
+            await self.close(1000)
+        await self._stop(task)
+        if task.cancelled():
+            return
+        error = task.exception()  # also marks it retrieved, so asyncio does not log it
+        if error is None or self._error_reported:
+            return
+        if exc is None or isinstance(exc, WebsocketDisconnect):
+            # The app's failure is why the session ended; it is what the test needs.
+            self._error_reported = True
+            raise error
+        exc.add_note(f"the websocket app also raised {error!r}")
+
+    # -- talking to the app ---------------------------------------------------
+    async def send(self, data: str | bytes) -> None:
+        """Send a text (``str``) or binary (``bytes``) message to the app."""
+        if isinstance(data, str):
+            message: Message = {"type": "websocket.receive", "text": data}
+        elif isinstance(data, bytes | bytearray):
+            message = {"type": "websocket.receive", "bytes": bytes(data)}
+        else:
+            raise TypeError(
+                f"websocket messages are str or bytes, not {type(data).__name__}"
+            )
+        self._check_can_talk()
+        self._to_app.put(message)
+
+    async def receive(self) -> str | bytes:
+        """The app's next message; ``WebsocketDisconnect`` once the app has closed."""
+        task = self._entered_task()
+        if self._client_closed:
+            raise RuntimeError("this websocket was closed by the test")
+        message = await self._to_client.get()
+        if message is None:
+            if self.close_code is not None:
+                raise WebsocketDisconnect(self.close_code, self.close_reason or "")
+            self._raise_for_outcome(task)
+        if message["type"] == "websocket.close":
+            raise WebsocketDisconnect(self.close_code or 1000, self.close_reason or "")
+        data = message.get("bytes")
+        return data if data is not None else message["text"]  # type: ignore[no-any-return]
+
+    async def send_json(self, data: Any) -> None:
+        """Send *data* as a JSON text message, encoded by the app's JSON provider."""
+        await self.send(self.app.json.dumps(data))
+
+    async def receive_json(self) -> Any:
+        """The app's next message, parsed as JSON (by the app's provider if it has one)."""
+        data = await self.receive()
+        loads: Callable[[str | bytes], Any] = getattr(
+            self.app.json, "loads", _json.loads
+        )
+        return loads(data)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close from the client side: the app's ``receive()`` gets the disconnect."""
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise TypeError(f"code must be an int, not {type(code).__name__}")
+        _ = self._entered_task()
+        if self._client_closed:
+            return
+        self._client_closed = True
+        if self._state == _CLOSED:
+            return  # the app closed first, and has been told of the echo already
+        self._disconnect = {"type": "websocket.disconnect", "code": code}
+        if reason:
+            self._disconnect["reason"] = reason
+        self._to_app.put(self._disconnect)
+        self._to_app.close()
+
+    # -- internals ------------------------------------------------------------
+    def _entered_task(self) -> asyncio.Task[None]:
+        if self._task is None:
+            raise RuntimeError(
+                "use 'async with' on the connection before talking to the app"
+            )
+        return self._task
+
+    def _check_can_talk(self) -> None:
+        task = self._entered_task()
+        if self._client_closed:
+            raise RuntimeError("this websocket was closed by the test")
+        if self.close_code is not None:
+            raise WebsocketDisconnect(self.close_code, self.close_reason or "")
+        if task.done():
+            self._raise_for_outcome(task)
+
+    def _raise_for_outcome(self, task: asyncio.Task[None]) -> NoReturn:
+        """Explain why the session is over; called once *task* has ended."""
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._error_reported = True
+            raise error
+        # What hypercorn does when an app returns from an open session.
+        raise WebsocketDisconnect(1011, "the app returned without closing")
+
+    async def _stop(self, task: asyncio.Task[None]) -> None:
+        """Wait (bounded by ``disconnect_grace``) for the app to end, then cancel it."""
+        if not task.done():
+            await _wait_owned(task, self.disconnect_grace)
+        if not task.done():
+            task.cancel()
+            await _wait_owned(task)
+
+    def _app_ended(self, _task: asyncio.Task[None]) -> None:
+        self._to_client.close()
+        self._to_app.close(discard=True)
+
+    async def _run_app(self) -> None:
+        await self.app(self.scope, self._asgi_receive, self._asgi_send)
+
+    async def _asgi_receive(self) -> Message:
+        message = await self._to_app.get()
+        # After the disconnect every receive() repeats it, as a server's would.
+        return dict(self._disconnect) if message is None else message
+
+    async def _asgi_send(self, message: Message) -> None:
+        if self._client_closed and self._state != _CLOSED:
+            return  # the peer has gone: hypercorn drops what the app still writes
+        kind = message.get("type")
+        state = self._state
+        if state == _HANDSHAKE and kind == "websocket.accept":
+            self._state = _OPEN
+            self.subprotocol = message.get("subprotocol")
+            self.response_headers = _decode_headers(message.get("headers", ()))
+            self._to_client.put(message)
+        elif state == _HANDSHAKE and kind == "websocket.close":
+            # ASGI: a close before accept is answered with HTTP 403.
+            self._refused()
+        elif state == _HANDSHAKE and kind == "websocket.http.response.start":
+            self._state = _RESPONDING
+            self._refusal_status = int(message["status"])
+            self._refusal_headers = _decode_headers(message.get("headers", ()))
+        elif state == _RESPONDING and kind == "websocket.http.response.body":
+            self._refusal_body.append(bytes(message.get("body", b"")))
+            if not message.get("more_body", False):
+                self._refused()
+        elif state == _OPEN and kind == "websocket.send":
+            if message.get("bytes") is None and not isinstance(
+                message.get("text"), str
+            ):
+                raise RuntimeError("websocket.send needs 'bytes' or a str 'text'")
+            self._to_client.put(message)
+        elif state == _OPEN and kind == "websocket.close":
+            self._state = _CLOSED
+            self.close_code = int(message.get("code", 1000))
+            self.close_reason = message.get("reason") or ""
+            self._to_client.put(message)
+            self._to_client.close()
+            if not self._client_closed:
+                # The client echoes the close frame; the server reports it to the app.
+                self._disconnect = {"type": "websocket.disconnect", "code": 1000}
+                self._to_app.put(self._disconnect)
+                self._to_app.close()
+        else:
+            raise RuntimeError(
+                f"the app sent {kind!r} while the websocket was in the {state} state"
+            )
+
+    def _refused(self) -> None:
+        self._state = _REFUSED
+        self._to_client.put(_REFUSAL)
+        # The connection is over; an app that still listens hears it end.
+        self._to_app.put(self._disconnect)
+        self._to_app.close()
+
+
+def _decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+    return Headers(
+        [(key.decode("latin-1"), value.decode("latin-1")) for key, value in raw]
+    )

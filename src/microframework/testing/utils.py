@@ -49,6 +49,8 @@ FileArg = FileStorage | tuple[IO[bytes], str] | tuple[IO[bytes], str, str]
 class _JSONDumper(Protocol):
     def dumps(self, obj: Any, **kwargs: Any) -> str: ...
 
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any: ...
+
 
 class SupportsTestClient(Protocol):
     """What the test client needs from an app: ASGI call, config, JSON, responses."""

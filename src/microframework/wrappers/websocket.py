@@ -106,7 +106,8 @@ class Websocket(BaseRequestWebsocket):
             ]
         await self._send(message)
         self._state = _ACCEPTED
-        self._handler = asyncio.current_task()
+        if self._handler is None:
+            self._handler = asyncio.current_task()
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -119,7 +120,7 @@ class Websocket(BaseRequestWebsocket):
                     if data is None:
                         data = message.get("text", "")
                     limit = self.max_message_size
-                    if limit is not None and len(data) > limit:
+                    if limit is not None and _too_big(data, limit):
                         await self._close_for_size()
                         return
                     await self._queue.put(data)
@@ -133,6 +134,12 @@ class Websocket(BaseRequestWebsocket):
             self._peer_gone(1006, None)
 
     def _peer_gone(self, code: int, reason: str | None) -> None:
+        if self._state == _CLOSED and self.close_code is not None:
+            # The echo of our own close: the handler chose to end and may still be
+            # finishing up; only a receive() still waiting needs to hear of it.
+            if self._receiving and not self._queue.full():
+                self._queue.put_nowait(_DISCONNECT)
+            return
         if self._state != _CLOSED:
             self.close_code = code
             self.close_reason = reason
@@ -259,3 +266,11 @@ class Websocket(BaseRequestWebsocket):
                 await reader
             except asyncio.CancelledError:
                 pass
+
+
+def _too_big(data: str | bytes, limit: int) -> bool:
+    """Is *data* over *limit* bytes? A str is measured as UTF-8, as it travels."""
+    if isinstance(data, bytes):
+        return len(data) > limit
+    # One to four bytes a character: encode only when the count cannot decide.
+    return len(data) > limit or (len(data) * 4 > limit and len(data.encode()) > limit)

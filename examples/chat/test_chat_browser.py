@@ -1,0 +1,66 @@
+"""End to end: two headless Chromium pages join a room and each sees the other's message.
+
+Chromium is Debian's ``chromium`` package at ``/usr/bin/chromium``, driven by Playwright
+(``playwright install`` is never run: its browser download does not work on these
+machines). The test is skipped only when the browser or Playwright is missing; CI
+installs both. The server is hypercorn on 127.0.0.1, in the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from chat import create_app
+from test_chat_hypercorn import served
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True
+    )
+playwright = pytest.importorskip(
+    "playwright.async_api", reason="Playwright is missing (pip install playwright)"
+)
+
+# Running as root in a container: no sandbox, and nothing phoning home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+]
+LIMIT = 60
+
+
+async def test_two_browser_pages_chat_in_a_room() -> None:
+    expect = playwright.expect
+    async with (
+        asyncio.timeout(LIMIT),
+        served(create_app()) as port,
+        playwright.async_playwright() as driver,
+    ):
+        browser = await driver.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            ada = await browser.new_page()
+            bob = await browser.new_page()
+            for page, name in ((ada, "ada"), (bob, "bob")):
+                await page.goto(f"http://127.0.0.1:{port}/kitchen?name={name}")
+                await expect(page.locator("#status")).to_have_text("connected")
+
+            await ada.fill("#text", "hello from ada")
+            await ada.press("#text", "Enter")
+            await expect(bob.locator("#messages li")).to_have_text(
+                ["adahello from ada"]
+            )
+            await bob.fill("#text", "hi from bob")
+            await bob.click("#send button")
+            for page in (ada, bob):
+                await expect(page.locator("#messages li")).to_have_text(
+                    ["adahello from ada", "bobhi from bob"]
+                )
+        finally:
+            await browser.close()

@@ -1,0 +1,1171 @@
+"""Websockets end to end: routes, context, accept/refuse, hooks, errors, disconnects, limits.
+
+Most tests drive the app through ``client.websocket`` (which is itself under test here);
+the few that pin the ASGI messages use a raw scripted ``receive`` and recording ``send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from werkzeug.exceptions import Unauthorized
+
+from microframework import abort
+from microframework import copy_current_websocket_context
+from microframework import current_app
+from microframework import g
+from microframework import has_request_context
+from microframework import has_websocket_context
+from microframework import Microframework
+from microframework import Response
+from microframework import url_for
+from microframework import websocket
+from microframework.ctx import after_this_websocket
+from microframework.exceptions import WebsocketDisconnect
+from microframework.testing import MicroframeworkClient
+from microframework.testing import WebsocketResponseError
+from microframework.testing.connections import TestWebsocketConnection
+from microframework.typing import Message
+from microframework.typing import Receive
+from microframework.typing import Scope
+from microframework.typing import Send
+
+
+async def _run_ready_callbacks(turns: int = 50) -> None:
+    """Let every task that can run, run: a handful of loop turns, no waiting on time."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def client(app: Microframework) -> MicroframeworkClient:
+    return app.test_client()
+
+
+# -- routes -----------------------------------------------------------------------------
+async def test_text_and_bytes_are_echoed_with_their_type(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/echo")
+    async def echo() -> None:
+        while True:
+            await websocket.send(await websocket.receive())
+
+    async with client.websocket("/echo") as ws:
+        await ws.send("text")
+        assert await ws.receive() == "text"
+        await ws.send(b"\x00bytes")
+        assert await ws.receive() == b"\x00bytes"
+
+
+async def test_converters_pass_url_arguments_to_the_handler(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/rooms/<int:room>/<name>")
+    async def room(room: int, name: str) -> None:
+        await websocket.send_json(
+            {"room": room, "name": name, "view_args": websocket.view_args}
+        )
+
+    async with client.websocket("/rooms/7/ada") as ws:
+        assert await ws.receive_json() == {
+            "room": 7,
+            "name": "ada",
+            "view_args": {"room": 7, "name": "ada"},
+        }
+
+
+async def test_add_websocket_registers_without_a_decorator(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    async def handler() -> None:
+        await websocket.send(websocket.endpoint or "")
+
+    app.add_websocket("/ws", "socket", handler)
+
+    async with client.websocket("/ws") as ws:
+        assert await ws.receive() == "socket"
+
+
+async def test_http_and_websocket_routes_share_a_path(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.route("/chat")
+    async def chat_page() -> str:
+        return "the page"
+
+    @app.websocket("/chat")
+    async def chat_socket() -> None:
+        await websocket.send("the socket")
+
+    response = await client.get("/chat")
+    assert await response.get_data(as_text=True) == "the page"
+    async with client.websocket("/chat") as ws:
+        assert await ws.receive() == "the socket"
+
+
+async def test_websocket_to_an_http_only_route_is_refused_with_400(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.route("/page")
+    async def page() -> str:
+        return "page"
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/page"):
+            pass
+    assert info.value.response.status_code == 400
+
+
+async def test_http_request_to_a_websocket_only_route_is_400(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        pass
+
+    response = await client.get("/ws")
+    assert response.status_code == 400
+
+
+async def test_unknown_websocket_path_is_refused_with_404(
+    client: MicroframeworkClient,
+) -> None:
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/nowhere"):
+            pass
+    assert info.value.response.status_code == 404
+
+
+async def test_url_for_builds_absolute_ws_and_wss_urls(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.route("/")
+    async def index() -> str:
+        return url_for("socket", _external=True)
+
+    @app.websocket("/socket")
+    async def socket() -> None:
+        await websocket.send_json(
+            {
+                "relative": url_for("socket"),
+                "self": url_for("socket", _external=True),
+                "page": url_for("index", _external=True),
+            }
+        )
+
+    plain = await client.get("/")
+    assert await plain.get_data(as_text=True) == "ws://localhost/socket"
+    secure = await client.get("/", scheme="https")
+    assert await secure.get_data(as_text=True) == "wss://localhost/socket"
+    async with client.websocket("/socket", scheme="wss") as ws:
+        assert await ws.receive_json() == {
+            # werkzeug always builds a websocket URL absolute: its scheme differs.
+            "relative": "wss://localhost/socket",
+            "self": "wss://localhost/socket",
+            "page": "https://localhost/",
+        }
+
+
+# -- the websocket context ------------------------------------------------------------
+async def test_websocket_context_has_the_global_g_and_current_app(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.before_websocket
+    async def remember_user() -> None:
+        g.user = "ada"
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send_json(
+            {
+                "websocket": has_websocket_context(),
+                "request": has_request_context(),
+                "path": websocket.path,
+                "user": g.user,
+                "app": current_app.name,
+            }
+        )
+
+    async with client.websocket("/ws") as ws:
+        assert await ws.receive_json() == {
+            "websocket": True,
+            "request": False,
+            "path": "/ws",
+            "user": "ada",
+            "app": app.name,
+        }
+
+
+async def test_copy_current_websocket_context_carries_it_into_a_task(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        g.seen = "here"
+
+        @copy_current_websocket_context
+        async def background() -> str:
+            return f"{websocket.path} {g.seen}"
+
+        await websocket.send(await asyncio.ensure_future(background()))
+
+    async with client.websocket("/ws") as ws:
+        assert await ws.receive() == "/ws here"
+
+
+def test_copy_current_websocket_context_outside_one_is_an_error() -> None:
+    async def background() -> None:
+        pass
+
+    with pytest.raises(RuntimeError, match="no websocket context"):
+        copy_current_websocket_context(background)
+
+
+async def test_headers_args_cookies_and_subprotocols_reach_the_handler(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send_json(
+            {
+                "header": websocket.headers.get("X-Token"),
+                "arg": websocket.args.get("q"),
+                "cookie": websocket.cookies.get("flavour"),
+                "subprotocols": websocket.requested_subprotocols,
+            }
+        )
+
+    client.set_cookie("flavour", "oat")
+    async with client.websocket(
+        "/ws?q=1",
+        headers={"X-Token": "abc"},
+        subprotocols=["chat.v2", "chat.v1"],
+    ) as ws:
+        assert await ws.receive_json() == {
+            "header": "abc",
+            "arg": "1",
+            "cookie": "oat",
+            "subprotocols": ["chat.v2", "chat.v1"],
+        }
+
+
+# -- accepting ------------------------------------------------------------------------
+async def test_accept_with_a_subprotocol_and_headers(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        chosen = websocket.requested_subprotocols[-1]
+        await websocket.accept(headers={"X-Server": "mf"}, subprotocol=chosen)
+        await websocket.send("hello")
+
+    async with client.websocket("/ws", subprotocols=["v2", "v1"]) as ws:
+        assert ws.accepted
+        assert ws.subprotocol == "v1"
+        assert ws.response_headers is not None
+        assert ws.response_headers["X-Server"] == "mf"
+        assert await ws.receive() == "hello"
+
+
+@pytest.mark.parametrize("first", ["send", "receive"])
+async def test_first_send_or_receive_accepts_implicitly(
+    app: Microframework, client: MicroframeworkClient, first: str
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        if first == "send":
+            await websocket.send("first")
+        else:
+            await websocket.send(f"got {await websocket.receive()}")
+
+    async with client.websocket("/ws") as ws:
+        assert ws.accepted
+        if first == "receive":
+            await ws.send("x")
+        assert await ws.receive() == ("first" if first == "send" else "got x")
+
+
+async def test_send_json_and_receive_json_round_trip(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        data = await websocket.receive_json()
+        await websocket.send_json({"doubled": [n * 2 for n in data["numbers"]]})
+        await websocket.send_json(ok=True)
+
+    async with client.websocket("/ws") as ws:
+        await ws.send_json({"numbers": [1, 2, 3]})
+        assert await ws.receive_json() == {"doubled": [2, 4, 6]}
+        assert await ws.receive_json() == {"ok": True}
+
+
+async def test_async_iteration_yields_messages_until_the_client_leaves(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    received: list[str | bytes] = []
+    finished = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        async for message in websocket:
+            received.append(message)
+        finished.set()
+
+    async with client.websocket("/ws") as ws:
+        await ws.send("a")
+        await ws.send(b"b")
+        await ws.send("c")
+    assert finished.is_set()
+    assert received == ["a", b"b", "c"]
+
+
+@given(message=st.text() | st.binary())
+async def test_any_message_is_delivered_unchanged(message: str | bytes) -> None:
+    app = Microframework(__name__)
+
+    @app.websocket("/")
+    async def echo() -> None:
+        await websocket.send(await websocket.receive())
+
+    async with app.test_client().websocket("/") as ws:
+        await ws.send(message)
+        assert await ws.receive() == message
+
+
+# -- closing ----------------------------------------------------------------------------
+async def test_close_sends_the_code_and_reason(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send("bye soon")
+        await websocket.close(4001, "go away")
+
+    async with client.websocket("/ws") as ws:
+        assert await ws.receive() == "bye soon"
+        with pytest.raises(WebsocketDisconnect) as info:
+            await ws.receive()
+        assert (info.value.code, info.value.reason) == (4001, "go away")
+        assert (ws.close_code, ws.close_reason) == (4001, "go away")
+        with pytest.raises(WebsocketDisconnect):
+            await ws.send("too late")
+
+
+async def test_handler_that_returns_without_closing_closes_with_1000(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send("done")
+
+    async with client.websocket("/ws") as ws:
+        assert await ws.receive() == "done"
+        with pytest.raises(WebsocketDisconnect) as info:
+            await ws.receive()
+    assert info.value.code == 1000
+
+
+async def test_handler_keeps_running_after_its_own_close(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    outcome: list[str] = []
+    errors: list[BaseException | None] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        await websocket.close(1000)
+        try:
+            await _run_ready_callbacks()  # e.g. saving the session to a database
+            outcome.append("saved")
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        errors.append(error)
+
+    async with client.websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnect):
+            await ws.receive()
+    assert outcome == ["saved"]
+    assert errors == [None]
+
+
+# -- refusing ---------------------------------------------------------------------------
+async def test_returning_a_response_before_accept_refuses_with_it(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> Any:
+        if websocket.headers.get("Authorization") is None:
+            return "log in first", 401, {"WWW-Authenticate": "Bearer"}
+        await websocket.send("welcome")
+        return None
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws"):
+            pass
+    response = info.value.response
+    assert isinstance(response, Response)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert await response.get_data(as_text=True) == "log in first"
+
+
+async def test_abort_in_the_handler_refuses_with_its_status(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        abort(401)
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws"):
+            pass
+    assert info.value.response.status_code == 401
+
+
+@pytest.mark.parametrize("how", ["return", "abort"])
+async def test_before_websocket_can_refuse(
+    app: Microframework, client: MicroframeworkClient, how: str
+) -> None:
+    ran: list[str] = []
+
+    @app.before_websocket
+    async def check() -> Any:
+        if how == "abort":
+            abort(403)
+        return "forbidden", 403
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        ran.append("handler")
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws"):
+            pass
+    assert info.value.response.status_code == 403
+    assert ran == []
+
+
+async def test_close_before_accept_is_a_403(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.close(1008)
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws"):
+            pass
+    assert info.value.response.status_code == 403
+    assert await info.value.response.get_data() == b""
+
+
+async def test_refusal_without_the_extension_is_a_403_for_the_client(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        abort(401)
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws", scope_base={"extensions": {}}):
+            pass
+    assert info.value.response.status_code == 403
+
+
+def _websocket_scope(path: str, extensions: dict[str, Any]) -> Scope:
+    return {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("localhost", 80),
+        "subprotocols": [],
+        "extensions": extensions,
+    }
+
+
+async def _run_raw(app: Microframework, scope: Scope) -> list[Message]:
+    """Connect, then disconnect on any further receive; return what the app sent."""
+    sent: list[Message] = []
+    inbox = [{"type": "websocket.connect"}]
+
+    async def receive() -> Message:
+        return inbox.pop(0) if inbox else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent
+
+
+async def test_refusal_without_the_extension_closes_with_1008(
+    app: Microframework,
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        abort(401)
+
+    sent = await _run_raw(app, _websocket_scope("/ws", {}))
+    assert [m["type"] for m in sent] == ["websocket.close"]
+    assert sent[0]["code"] == 1008
+
+
+async def test_refusal_with_the_extension_is_an_http_response(
+    app: Microframework,
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> Any:
+        return "no", 401
+
+    sent = await _run_raw(app, _websocket_scope("/ws", {"websocket.http.response": {}}))
+    assert sent[0]["type"] == "websocket.http.response.start"
+    assert sent[0]["status"] == 401
+    assert all(m["type"] == "websocket.http.response.body" for m in sent[1:])
+    assert b"".join(m["body"] for m in sent[1:]) == b"no"
+    assert sent[-1]["more_body"] is False
+
+
+# -- hooks ------------------------------------------------------------------------------
+async def test_hooks_run_in_order_and_http_hooks_do_not_run(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    order: list[Any] = []
+
+    @app.before_request
+    async def before_request() -> None:
+        order.append("before_request")
+
+    @app.before_websocket
+    async def before() -> None:
+        order.append("before")
+
+    @app.after_websocket
+    async def after(response: Response | None) -> Response | None:
+        order.append(("after", response))
+        return response
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        order.append(("teardown", error))
+
+    @app.teardown_appcontext
+    async def teardown_app(error: BaseException | None) -> None:
+        order.append("teardown_appcontext")
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        order.append("handler")
+        await websocket.send(await websocket.receive())
+
+    async with client.websocket("/ws") as ws:
+        await ws.send("hi")
+        assert await ws.receive() == "hi"
+        with pytest.raises(WebsocketDisconnect):
+            await ws.receive()  # the close comes after the after hooks
+    assert order == [
+        "before",
+        "handler",
+        ("after", None),
+        ("teardown", None),
+        "teardown_appcontext",
+    ]
+
+
+async def test_after_this_websocket_runs_before_after_websocket(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    order: list[str] = []
+
+    @app.after_websocket
+    async def after(response: Response | None) -> Response | None:
+        order.append("after_websocket")
+        return response
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        @after_this_websocket
+        async def once(response: Response | None) -> Response | None:
+            order.append("after_this_websocket")
+            return response
+
+        await websocket.send("x")
+
+    async with client.websocket("/ws") as ws:
+        assert await ws.receive() == "x"
+        with pytest.raises(WebsocketDisconnect):
+            await ws.receive()
+    assert order == ["after_this_websocket", "after_websocket"]
+
+
+class Boom(Exception):
+    pass
+
+
+Scenario = Callable[[TestWebsocketConnection], Awaitable[None]]
+
+
+async def _just_leave(ws: TestWebsocketConnection) -> None:
+    pass
+
+
+async def _disconnect_now(ws: TestWebsocketConnection) -> None:
+    await ws.close(4000)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected_error"),
+    [
+        ("normal", type(None)),
+        ("refuse", type(None)),
+        ("raise_before_accept", Boom),
+        ("raise_after_accept", Boom),
+        ("wait_in_receive", WebsocketDisconnect),
+        ("wait_elsewhere", WebsocketDisconnect),
+    ],
+)
+async def test_teardown_runs_on_every_path(
+    app: Microframework,
+    client: MicroframeworkClient,
+    behaviour: str,
+    expected_error: type[BaseException],
+) -> None:
+    app.testing = False  # errors become a 500 or a 1011, not a test failure
+    torn_down: list[BaseException | None] = []
+    accepted = asyncio.Event()
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        torn_down.append(error)
+
+    @app.websocket("/ws")
+    async def handle() -> Any:
+        if behaviour == "refuse":
+            return "no", 403
+        if behaviour == "raise_before_accept":
+            raise Boom()
+        await websocket.accept()
+        accepted.set()
+        if behaviour == "raise_after_accept":
+            raise Boom()
+        if behaviour == "wait_in_receive":
+            await websocket.receive()
+        if behaviour == "wait_elsewhere":
+            await asyncio.Event().wait()
+        return None
+
+    app.logger.disabled = True  # the logged errors are tested elsewhere
+    try:
+        async with client.websocket("/ws") as ws:
+            await accepted.wait()
+            if behaviour == "raise_after_accept":
+                with pytest.raises(WebsocketDisconnect):
+                    await ws.receive()
+    except WebsocketResponseError:
+        assert behaviour in ("refuse", "raise_before_accept")
+    finally:
+        app.logger.disabled = False
+    assert len(torn_down) == 1
+    assert isinstance(torn_down[0], expected_error)
+
+
+# -- errors -----------------------------------------------------------------------------
+async def test_error_handler_answers_an_error_raised_before_accept(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.errorhandler(Boom)
+    async def handle_boom(error: Boom) -> tuple[str, int]:
+        return "short and stout", 418
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        raise Boom()
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws"):
+            pass
+    assert info.value.response.status_code == 418
+    assert await info.value.response.get_data(as_text=True) == "short and stout"
+
+
+async def test_error_handler_for_a_status_answers_abort_in_before_websocket(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.errorhandler(401)
+    async def handle_401(error: Unauthorized) -> tuple[str, int]:
+        return "who are you?", 401
+
+    @app.before_websocket
+    async def check() -> None:
+        abort(401)
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        pass
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws"):
+            pass
+    assert await info.value.response.get_data(as_text=True) == "who are you?"
+
+
+async def test_unhandled_error_before_accept_is_a_500_when_not_testing(
+    app: Microframework, client: MicroframeworkClient, caplog: Any
+) -> None:
+    app.testing = False
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        raise Boom()
+
+    with caplog.at_level(logging.ERROR), pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws"):
+            pass
+    assert info.value.response.status_code == 500
+    assert any(
+        record.exc_info and record.exc_info[0] is Boom for record in caplog.records
+    )
+
+
+async def test_error_after_accept_closes_1011_and_is_logged(
+    app: Microframework, client: MicroframeworkClient, caplog: Any
+) -> None:
+    app.testing = False
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send("about to fail")
+        raise Boom("kaput")
+
+    with caplog.at_level(logging.ERROR):
+        async with client.websocket("/ws") as ws:
+            assert await ws.receive() == "about to fail"
+            with pytest.raises(WebsocketDisconnect) as info:
+                await ws.receive()
+    assert info.value.code == 1011
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is Boom]
+    assert len(logged) == 1
+    assert "websocket /ws" in logged[0].getMessage()
+
+
+async def test_error_after_accept_propagates_to_the_test_when_testing(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        raise Boom("kaput")
+
+    with pytest.raises(Boom, match="kaput"):
+        async with client.websocket("/ws") as ws:
+            await ws.receive()  # sees the 1011 close; leaving raises the app's error
+
+
+async def test_error_after_accept_reaches_the_error_handler(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    handled: list[BaseException] = []
+
+    @app.errorhandler(Boom)
+    async def handle_boom(error: Boom) -> str:
+        handled.append(error)
+        return "too late to send"
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        raise Boom()
+
+    async with client.websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnect) as info:
+            await ws.receive()
+    # Handled: the session ends normally, the handler's answer cannot be sent.
+    assert info.value.code == 1000
+    assert len(handled) == 1
+
+
+# -- disconnects ------------------------------------------------------------------------
+async def test_client_disconnect_raises_in_receive_with_code_and_reason(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    seen: dict[str, Any] = {}
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        try:
+            await websocket.receive()
+        except WebsocketDisconnect as error:
+            seen["error"] = (error.code, error.reason)
+            seen["state"] = (
+                websocket.closed,
+                websocket.close_code,
+                websocket.close_reason,
+            )
+            raise
+
+    async with client.websocket("/ws") as ws:
+        await ws.close(4000, "tab closed")
+    assert seen == {
+        "error": (4000, "tab closed"),
+        "state": (True, 4000, "tab closed"),
+    }
+
+
+async def test_leaving_the_block_disconnects_with_1000(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    codes: list[int] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        try:
+            await websocket.receive()
+        except WebsocketDisconnect as error:
+            codes.append(error.code)
+
+    async with client.websocket("/ws"):
+        pass
+    assert codes == [1000]
+
+
+async def test_disconnect_cancels_a_handler_blocked_elsewhere(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    events: list[str] = []
+    errors: list[BaseException | None] = []
+    waiting = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        try:
+            waiting.set()
+            await asyncio.Event().wait()  # a broker that never publishes
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        finally:
+            events.append("finally")
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        errors.append(error)
+
+    async with client.websocket("/ws") as ws:
+        ws.disconnect_grace = 0.5  # the app must not need the client to cancel it
+        await waiting.wait()
+        await ws.close(1001)
+    assert events == ["cancelled", "finally"]
+    assert len(errors) == 1
+    assert isinstance(errors[0], WebsocketDisconnect)
+    assert errors[0].code == 1001
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_disconnect_cancels_the_handler_when_a_helper_task_accepted(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    errors: list[BaseException | None] = []
+    waiting = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await asyncio.create_task(websocket.send("hello"))  # implicit accept
+        waiting.set()
+        await asyncio.Event().wait()
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        errors.append(error)
+
+    async with client.websocket("/ws") as ws:
+        ws.disconnect_grace = 0.2  # fail fast: the client cancels what the app did not
+        assert await ws.receive() == "hello"
+        await waiting.wait()
+    assert len(errors) == 1
+    assert isinstance(errors[0], WebsocketDisconnect)
+
+
+async def test_send_and_receive_from_two_tasks_in_one_handler(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        outbox: asyncio.Queue[str] = asyncio.Queue()
+
+        async def pump() -> None:
+            while True:
+                await websocket.send(await outbox.get())
+
+        sender = asyncio.create_task(pump())
+        try:
+            async for message in websocket:
+                # Two broadcasts per message, sent by the other task.
+                await outbox.put(f"{message!r} to room")
+                await outbox.put(f"{message!r} to log")
+        finally:
+            sender.cancel()
+
+    async with client.websocket("/ws") as ws:
+        for word in ("a", "b", "c"):
+            await ws.send(word)
+            assert await ws.receive() == f"{word!r} to room"
+            assert await ws.receive() == f"{word!r} to log"
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+# -- limits -----------------------------------------------------------------------------
+async def test_inbound_queue_is_bounded_and_applies_backpressure(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    app.config["WEBSOCKET_QUEUE_SIZE"] = 4
+    captured: list[Any] = []
+    reading = asyncio.Event()
+    delivered = 0
+    inner = app.asgi_app
+
+    async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+        async def counted() -> Message:
+            nonlocal delivered
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                delivered += 1
+            return message
+
+        await inner(scope, counted, send)
+
+    app.asgi_app = counting  # type: ignore[method-assign]
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        captured.append(websocket._get_current_object())
+        await websocket.accept()
+        await reading.wait()
+        sizes = []
+        messages = []
+        for _ in range(1000):
+            sizes.append(websocket._queue.qsize())
+            messages.append(await websocket.receive())
+        in_order = messages == [str(i) for i in range(1000)]
+        await websocket.send(f"max queued {max(sizes)}, in order {in_order}")
+
+    async with client.websocket("/ws") as ws:
+        for i in range(1000):
+            await ws.send(str(i))
+        await _run_ready_callbacks()
+        queue = captured[0]._queue
+        assert queue.qsize() == 4
+        # Four queued plus the one the reader holds while it waits for room.
+        assert delivered == 5
+        await _run_ready_callbacks()
+        assert delivered == 5  # the reader stopped reading: the server is pushed back
+        reading.set()
+        assert await ws.receive() == "max queued 4, in order True"
+    assert delivered == 1000
+
+
+@pytest.mark.parametrize("message", ["x" * 9, b"x" * 9])
+async def test_message_over_the_size_limit_closes_with_1009(
+    app: Microframework, client: MicroframeworkClient, message: str | bytes
+) -> None:
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 8
+    seen: list[Any] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        seen.append(await websocket.receive())
+        try:
+            await websocket.receive()
+        except WebsocketDisconnect as error:
+            seen.append(error.code)
+            seen.append((websocket.closed, websocket.close_code))
+            raise
+
+    async with client.websocket("/ws") as ws:
+        await ws.send(message[:8])  # exactly at the limit: fine
+        await ws.send(message)
+        with pytest.raises(WebsocketDisconnect) as info:
+            await ws.receive()
+    assert info.value.code == 1009
+    assert seen == [message[:8], 1009, (True, 1009)]
+
+
+async def test_size_limit_counts_the_bytes_of_a_text_message(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 8
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send(await websocket.receive())
+
+    async with client.websocket("/ws") as ws:
+        await ws.send("éééé€")  # 5 characters, 11 bytes
+        with pytest.raises(WebsocketDisconnect) as info:
+            await ws.receive()
+    assert info.value.code == 1009
+
+
+async def test_size_limit_none_accepts_any_size(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = None
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send(str(len(await websocket.receive())))
+
+    async with client.websocket("/ws") as ws:
+        await ws.send(b"x" * 3_000_000)
+        assert await ws.receive() == "3000000"
+
+
+# -- the test client itself ---------------------------------------------------------------
+async def test_client_sends_the_subprotocol_header_and_jar_cookies_only_when_secure(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send_json(
+            {
+                "protocol": websocket.headers.get("Sec-WebSocket-Protocol"),
+                "cookies": dict(websocket.cookies),
+            }
+        )
+
+    client.set_cookie("plain", "1")
+    client.set_cookie("secret", "2", secure=True)
+    async with client.websocket("/ws", subprotocols=["a", "b"]) as ws:
+        assert await ws.receive_json() == {
+            "protocol": "a, b",
+            "cookies": {"plain": "1"},
+        }
+    async with client.websocket("/ws", scheme="wss") as ws:
+        assert (await ws.receive_json())["cookies"] == {"plain": "1", "secret": "2"}
+
+
+async def test_client_refuses_bad_arguments(client: MicroframeworkClient) -> None:
+    with pytest.raises(ValueError, match="scheme"):
+        client.websocket("/ws", scheme="http")
+    with pytest.raises(TypeError, match="subprotocols"):
+        client.websocket("/ws", subprotocols="chat")
+    connection = client.websocket("/ws")
+    with pytest.raises(RuntimeError, match="async with"):
+        await connection.receive()
+    with pytest.raises(TypeError, match="str or bytes"):
+        await connection.send(1)  # type: ignore[arg-type]
+
+
+class _RawApp:
+    """A hand-written ASGI app with what the client needs (config, JSON, responses)."""
+
+    response_class = Response
+
+    def __init__(
+        self, handler: Callable[[Scope, Receive, Send], Awaitable[None]]
+    ) -> None:
+        self.handler = handler
+        self.config: dict[str, Any] = {}
+        self.json = Microframework(__name__).json
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handler(scope, receive, send)
+
+
+async def test_client_protocol_errors_fail_the_test() -> None:
+    async def sends_before_accepting(
+        scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        await receive()
+        await send({"type": "websocket.send", "text": "too early"})
+
+    async def returns_silently(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+
+    with pytest.raises(RuntimeError, match="websocket.send"):
+        async with MicroframeworkClient(_RawApp(sends_before_accepting)).websocket("/"):
+            pass
+    with pytest.raises(RuntimeError, match="without accepting"):
+        async with MicroframeworkClient(_RawApp(returns_silently)).websocket("/"):
+            pass
+
+
+async def test_client_reports_an_app_that_returns_while_open_as_1011() -> None:
+    async def leaves(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+
+    async with MicroframeworkClient(_RawApp(leaves)).websocket("/") as ws:
+        with pytest.raises(WebsocketDisconnect) as info:
+            await ws.receive()
+    assert info.value.code == 1011
+
+
+async def test_client_sees_the_disconnect_repeat_after_it_closed() -> None:
+    received: list[Message] = []
+
+    async def listens(scope: Scope, receive: Receive, send: Send) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        received.append(await receive())
+        received.append(await receive())
+
+    async with MicroframeworkClient(_RawApp(listens)).websocket("/") as ws:
+        await ws.close(4002, "done")
+        with pytest.raises(RuntimeError, match="closed by the test"):
+            await ws.send("after close")
+    assert received == [
+        {"type": "websocket.disconnect", "code": 4002, "reason": "done"},
+        {"type": "websocket.disconnect", "code": 4002, "reason": "done"},
+    ]
+
+
+async def test_client_drops_messages_the_app_sends_after_the_client_left() -> None:
+    async def talks_on(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()  # the disconnect
+        await send({"type": "websocket.send", "text": "into the void"})
+
+    async with MicroframeworkClient(_RawApp(talks_on)).websocket("/") as ws:
+        await ws.close()
+    assert ws.close_code is None  # the app never closed; nothing was raised either
+
+
+async def test_client_error_inside_the_block_keeps_the_apps_error_as_a_note(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        await websocket.receive()
+        raise Boom("app side")
+
+    with pytest.raises(KeyError) as info:
+        async with client.websocket("/ws") as ws:
+            await ws.send("trigger")
+            with pytest.raises(WebsocketDisconnect):
+                await ws.receive()
+            raise KeyError("test side")
+    assert any("app side" in note for note in info.value.__notes__)
