@@ -1,0 +1,200 @@
+"""Background tasks: after the response, in an app context, logged, cancellable, drained."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from asgi_harness import call
+from asgi_harness import http_scope
+from asgi_harness import Recorder
+
+from microframework import current_app
+from microframework import has_request_context
+from microframework import Microframework
+from microframework import request
+
+
+async def test_task_runs_after_the_response_was_sent(app: Microframework) -> None:
+    rec = Recorder()
+    observed: list[list[str]] = []
+    handles: list[asyncio.Task[Any]] = []
+
+    async def after() -> None:
+        observed.append([f"{m['type']}:{m.get('more_body')}" for m in rec.sent])
+
+    @app.route("/")
+    async def index() -> str:
+        handles.append(app.add_background_task(after))
+        await asyncio.sleep(0)  # give a task that ignores the gate a chance to run
+        return "sent"
+
+    await call(app, http_scope("/"), rec)
+    async with asyncio.timeout(5):
+        await handles[0]
+    assert observed == [["http.response.start:None", "http.response.body:False"]]
+
+
+async def test_task_gets_an_app_context_but_no_request(app: Microframework) -> None:
+    seen: dict[str, Any] = {}
+
+    async def work(value: int, *, label: str) -> str:
+        seen["app"] = current_app._get_current_object()  # type: ignore[attr-defined]
+        seen["has_request"] = has_request_context()
+        try:
+            request.path  # noqa: B018 - the access is the test
+        except RuntimeError:
+            seen["request"] = "unavailable"
+        return f"{label}={value}"
+
+    handles: list[asyncio.Task[Any]] = []
+
+    @app.route("/")
+    async def index() -> str:
+        handles.append(app.add_background_task(work, 3, label="n"))
+        return "ok"
+
+    await app.test_client().get("/")
+    async with asyncio.timeout(5):
+        assert await handles[0] == "n=3"
+    assert seen == {"app": app, "has_request": False, "request": "unavailable"}
+
+
+async def test_sync_function_runs_as_a_background_task(app: Microframework) -> None:
+    handles: list[asyncio.Task[Any]] = []
+
+    def work() -> str:
+        return str(current_app.name)
+
+    @app.route("/")
+    async def index() -> str:
+        handles.append(app.add_background_task(work))
+        return "ok"
+
+    await app.test_client().get("/")
+    async with asyncio.timeout(5):
+        assert await handles[0] == app.name
+
+
+async def test_failed_task_is_logged_and_raises_when_awaited(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    handles: list[asyncio.Task[Any]] = []
+
+    async def broken() -> None:
+        raise ValueError("background boom")
+
+    @app.route("/")
+    async def index() -> str:
+        handles.append(app.add_background_task(broken))
+        return "ok"
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 200  # the response never sees the failure
+    async with asyncio.timeout(5):
+        await asyncio.wait({handles[0]})
+    with pytest.raises(ValueError, match="background boom"):
+        await handles[0]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["Background task failed"]
+    assert errors[0].exc_info is not None
+    assert isinstance(errors[0].exc_info[1], ValueError)
+    assert app.background_tasks == set()
+
+
+async def test_cancelled_task_is_not_logged_as_failed(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = asyncio.Event()
+    cleaned_up = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned_up.set()
+
+    async with app.app_context():
+        handle = app.add_background_task(forever)
+    await started.wait()
+    assert not handle.done()
+    handle.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handle
+    assert cleaned_up.is_set()
+    assert handle.cancelled()
+    assert app.background_tasks == set()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_task_added_outside_a_request_starts_at_once(
+    app: Microframework,
+) -> None:
+    async def work() -> str:
+        return "done"
+
+    async with app.app_context():
+        handle = app.add_background_task(work)
+    async with asyncio.timeout(5):
+        assert await handle == "done"
+
+
+async def test_shutdown_waits_for_a_running_task(app: Microframework) -> None:
+    finished: list[str] = []
+
+    async def slow() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        finished.append("slow")
+
+    async with app.test_app():
+        async with app.app_context():
+            handle = app.add_background_task(slow)
+    assert finished == ["slow"]
+    assert handle.done() and not handle.cancelled()
+
+
+async def test_shutdown_cancels_a_task_past_the_shutdown_timeout(
+    app: Microframework,
+) -> None:
+    app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = 0.01
+    started = asyncio.Event()
+    saw_cancel: list[bool] = []
+
+    async def stuck() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            saw_cancel.append(True)
+            raise
+
+    async with asyncio.timeout(5):
+        async with app.test_app():
+            async with app.app_context():
+                handle = app.add_background_task(stuck)
+            await started.wait()
+    assert handle.cancelled()
+    assert saw_cancel == [True]
+    assert app.background_tasks == set()
+
+
+async def test_shutdown_waits_for_tasks_added_by_requests(app: Microframework) -> None:
+    finished: list[str] = []
+
+    async def work() -> None:
+        await asyncio.sleep(0.01)
+        finished.append("work")
+
+    @app.route("/")
+    async def index() -> str:
+        _ = app.add_background_task(work)  # shutdown, not the view, waits for it
+        return "ok"
+
+    async with app.test_app() as test_app:
+        response = await test_app.test_client().get("/")
+        assert response.status_code == 200
+    assert finished == ["work"]

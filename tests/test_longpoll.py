@@ -1,0 +1,325 @@
+"""Long-polls and slow views: disconnects cancel them, timeouts answer 504, nothing leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from typing import Any
+
+from asgi_harness import call
+from asgi_harness import http_scope
+from asgi_harness import Recorder
+
+from microframework import Microframework
+from microframework import request
+from microframework.exceptions import ClientDisconnected
+
+
+class _Owned:
+    """An object only the view's frame refers to; a weakref tells us when it is freed."""
+
+
+def _other_tasks() -> set[asyncio.Task[Any]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+async def test_long_poll_is_cancelled_promptly_on_disconnect(
+    app: Microframework,
+) -> None:
+    waiting = asyncio.Event()
+    finally_ran = asyncio.Event()
+    refs: list[weakref.ref[_Owned]] = []
+    torn_down: list[type[BaseException] | None] = []
+
+    @app.route("/poll")
+    async def poll() -> str:
+        owned = _Owned()
+        refs.append(weakref.ref(owned))
+        try:
+            waiting.set()
+            await asyncio.Event().wait()  # no event ever comes
+            return "never"
+        finally:
+            finally_ran.set()
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        # Keep only the type: the exception's context holds the view's frame.
+        torn_down.append(None if exc is None else type(exc))
+
+    client = app.test_client()
+    async with client.request("/poll") as connection:
+        await connection.send_complete()
+        await waiting.wait()
+        await connection.disconnect()
+        # Promptly: well before the test connection's own grace period would cancel it.
+        async with asyncio.timeout(1):
+            await finally_ran.wait()
+    assert connection.status_code is None  # nothing was sent
+    assert torn_down == [ClientDisconnected]
+    assert _other_tasks() == set()
+    gc.collect()
+    assert refs[0]() is None
+
+
+async def test_long_poll_disconnect_through_raw_asgi_sends_nothing(
+    app: Microframework,
+) -> None:
+    waiting = asyncio.Event()
+
+    @app.route("/poll")
+    async def poll() -> str:
+        waiting.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    rec = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/poll"), rec))
+    await waiting.wait()
+    rec.disconnect()
+    async with asyncio.timeout(1):
+        await task
+    assert rec.sent == []
+    assert _other_tasks() == set()
+
+
+async def test_view_that_does_not_suspend_starts_no_task(app: Microframework) -> None:
+    seen: list[set[asyncio.Task[Any]]] = []
+
+    @app.route("/")
+    async def index() -> str:
+        seen.append(set(asyncio.all_tasks()))
+        return "quick"
+
+    rec = await call(app, http_scope("/"), Recorder())
+    assert rec.status == 200
+    assert seen == [{asyncio.current_task()}]
+
+
+async def test_view_that_suspends_gets_a_disconnect_watcher(
+    app: Microframework,
+) -> None:
+    seen: list[int] = []
+
+    @app.route("/")
+    async def index() -> str:
+        await asyncio.sleep(0)  # suspend once
+        seen.append(len(asyncio.all_tasks()))
+        return "slow"
+
+    rec = await call(app, http_scope("/"), Recorder())
+    assert rec.status == 200
+    assert seen == [2]  # this test's task and the watcher
+    assert _other_tasks() == set()  # and the watcher is gone afterwards
+
+
+async def test_view_past_response_timeout_is_504_and_torn_down(
+    app: Microframework,
+) -> None:
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+    finally_ran = asyncio.Event()
+    torn_down: list[BaseException | None] = []
+
+    @app.route("/slow")
+    async def slow() -> str:
+        try:
+            await asyncio.Event().wait()
+            return "never"
+        finally:
+            finally_ran.set()
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.append(exc)
+
+    async with asyncio.timeout(5):
+        response = await app.test_client().get("/slow")
+    assert response.status_code == 504
+    assert finally_ran.is_set()
+    assert torn_down == [None]  # answered, so not an unhandled error
+    assert _other_tasks() == set()
+
+
+async def test_response_timeout_can_be_handled_like_any_504(
+    app: Microframework,
+) -> None:
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+
+    @app.route("/slow")
+    async def slow() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    @app.errorhandler(504)
+    async def handle_504(error: Exception) -> tuple[str, int]:
+        return "try again later", 504
+
+    response = await app.test_client().get("/slow")
+    assert response.status_code == 504
+    assert await response.get_data(as_text=True) == "try again later"
+
+
+async def test_route_response_timeout_overrides_the_config(
+    app: Microframework,
+) -> None:
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+    release = asyncio.Event()
+
+    @app.route("/generous", response_timeout=30)
+    async def generous() -> str:
+        await release.wait()
+        return "generous"
+
+    @app.route("/unlimited", response_timeout=None)
+    async def unlimited() -> str:
+        await release.wait()
+        return "unlimited"
+
+    @app.route("/default")
+    async def default() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    client = app.test_client()
+    generous_call = asyncio.create_task(client.get("/generous"))
+    unlimited_call = asyncio.create_task(client.get("/unlimited"))
+    # A view on the config's timeout times out meanwhile: the time has passed.
+    assert (await client.get("/default")).status_code == 504
+    assert not generous_call.done() and not unlimited_call.done()
+    release.set()
+    async with asyncio.timeout(5):
+        generous_response = await generous_call
+        unlimited_response = await unlimited_call
+    assert generous_response.status_code == 200
+    assert unlimited_response.status_code == 200
+
+
+async def test_route_response_timeout_can_be_shorter_than_the_config(
+    app: Microframework,
+) -> None:
+    app.config["RESPONSE_TIMEOUT"] = 60
+
+    @app.route("/impatient", response_timeout=0.01)
+    async def impatient() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    async with asyncio.timeout(5):
+        response = await app.test_client().get("/impatient")
+    assert response.status_code == 504
+
+
+async def test_no_response_timeout_when_config_is_none(app: Microframework) -> None:
+    app.config["RESPONSE_TIMEOUT"] = None
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> str:
+        started.set()
+        await release.wait()
+        return "done"
+
+    call_task = asyncio.create_task(app.test_client().get("/"))
+    await started.wait()
+    scheduled = asyncio.get_running_loop()._scheduled  # type: ignore[attr-defined]
+    assert [h for h in scheduled if not h.cancelled()] == []  # no timer armed at all
+    release.set()
+    assert (await call_task).status_code == 200
+
+
+async def test_outside_cancellation_is_not_turned_into_a_response(
+    app: Microframework,
+) -> None:
+    # A server shutting down cancels the request task: that must propagate, not be
+    # mistaken for a timeout or a disconnect.
+    waiting = asyncio.Event()
+    torn_down: list[type[BaseException] | None] = []
+
+    @app.route("/")
+    async def index() -> str:
+        waiting.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.append(None if exc is None else type(exc))
+
+    rec = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/"), rec))
+    await waiting.wait()
+    task.cancel()
+    await asyncio.wait({task})
+    assert task.cancelled()
+    assert rec.sent == []
+    assert torn_down == [asyncio.CancelledError]
+
+
+async def test_long_poll_reading_the_body_first_still_notices_disconnect(
+    app: Microframework,
+) -> None:
+    # The watcher starts only once the body is read; a poll that reads it first is
+    # still cancelled when the client leaves.
+    waiting = asyncio.Event()
+    finally_ran = asyncio.Event()
+
+    @app.post("/poll")
+    async def poll() -> str:
+        await request.get_data()
+        try:
+            waiting.set()
+            await asyncio.Event().wait()
+            return "never"
+        finally:
+            finally_ran.set()
+
+    client = app.test_client()
+    async with client.request(
+        "/poll", method="POST", headers={"Content-Length": "4"}
+    ) as connection:
+        await connection.send(b"data")
+        await connection.send_complete()
+        await waiting.wait()
+        await connection.disconnect()
+        async with asyncio.timeout(1):
+            await finally_ran.wait()
+    assert connection.status_code is None
+
+
+async def test_long_poll_whose_body_arrives_late_still_notices_disconnect(
+    app: Microframework,
+) -> None:
+    # The view suspends first while reading a body that has not arrived yet; once it
+    # has read it and waits, the client leaving must still cancel it.
+    waiting = asyncio.Event()
+    finally_ran = asyncio.Event()
+
+    @app.post("/poll")
+    async def poll() -> str:
+        await request.get_data()
+        try:
+            waiting.set()
+            await asyncio.Event().wait()
+            return "never"
+        finally:
+            finally_ran.set()
+
+    rec = Recorder()
+    rec.inbox = asyncio.Queue()  # nothing has arrived when the view starts
+    scope = http_scope("/poll", method="POST", headers=[(b"content-length", b"4")])
+    task = asyncio.create_task(call(app, scope, rec))
+    try:
+        await rec.receiving.wait()
+        rec.inbox.put_nowait(
+            {"type": "http.request", "body": b"data", "more_body": False}
+        )
+        await waiting.wait()
+        rec.disconnect()
+        async with asyncio.timeout(1):
+            await finally_ran.wait()
+    finally:
+        task.cancel()
+        await asyncio.wait({task})
+    assert rec.sent == []

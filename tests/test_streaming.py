@@ -1,0 +1,610 @@
+"""Streamed bodies: idle timeouts, context in generators, SSE, early hints, trailers, uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+import pytest
+from asgi_harness import call
+from asgi_harness import http_scope
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microframework import g
+from microframework import Microframework
+from microframework import request
+from microframework import Response
+from microframework import send_early_hints
+from microframework import stream_with_context
+from microframework.sse import event_stream
+from microframework.sse import last_event_id
+from microframework.sse import ServerSentEvent
+
+# -- idle timeout ---------------------------------------------------------------
+
+
+async def test_idle_stream_is_closed_unfinished_and_logged(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                yield b"first"
+                await asyncio.Event().wait()  # the producer goes quiet
+                yield b"never"
+            finally:
+                closed.set()
+
+        response = Response(body())
+        response.timeout = 0.01
+        return response
+
+    with caplog.at_level(logging.WARNING):
+        async with asyncio.timeout(5):
+            rec = await call(app, http_scope("/"))
+    assert closed.is_set()
+    assert rec.body == b"first"
+    # Left unfinished: a truncated stream must not look complete.
+    assert rec.sent[-1]["more_body"] is True
+    assert "idle past its timeout" in caplog.text
+
+
+async def test_stream_idle_timeout_defaults_to_response_timeout(
+    app: Microframework,
+) -> None:
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+
+    @app.route("/")
+    async def index() -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first"
+            await asyncio.Event().wait()
+            yield b"never"
+
+        return body()
+
+    async with asyncio.timeout(5):
+        rec = await call(app, http_scope("/"))
+    assert rec.status == 200
+    assert rec.sent[-1]["more_body"] is True
+
+
+async def test_steady_stream_longer_than_its_timeout_completes(
+    app: Microframework,
+) -> None:
+    # The timeout bounds the gap between chunks, not the whole response.
+    app.config["RESPONSE_TIMEOUT"] = 0.1
+    chunks: list[bytes] = []
+
+    @app.route("/")
+    async def index() -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            while loop.time() - start < 0.3:  # three timeouts long
+                await asyncio.sleep(0.01)
+                chunks.append(b".")
+                yield b"."
+            yield b"end"
+
+        return body()
+
+    async with asyncio.timeout(5):
+        rec = await call(app, http_scope("/"))
+    assert rec.body == b"".join(chunks) + b"end"
+    assert rec.sent[-1] == {
+        "type": "http.response.body",
+        "body": b"",
+        "more_body": False,
+    }
+
+
+async def test_stream_without_idle_timeout_waits_as_long_as_needed(
+    app: Microframework,
+) -> None:
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+    release = asyncio.Event()
+    first_sent = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"a"
+            first_sent.set()
+            await release.wait()
+            yield b"b"
+
+        response = Response(body())
+        response.timeout = 30
+        return response
+
+    app.add_url_rule("/other", "other", _forever)
+    task = asyncio.create_task(call(app, http_scope("/")))
+    await first_sent.wait()
+    # Let a request on the short default time out meanwhile, so the time has passed.
+    rec_other = await call(app, http_scope("/other"))
+    assert rec_other.status == 504
+    release.set()
+    rec = await task
+    assert rec.body == b"ab"
+    assert rec.sent[-1]["more_body"] is False
+
+
+async def _forever() -> str:
+    await asyncio.Event().wait()
+    return "never"
+
+
+# -- context inside generators --------------------------------------------------
+
+
+async def test_stream_with_context_keeps_request_and_g_in_async_body(
+    app: Microframework,
+) -> None:
+    seen: list[Any] = []
+
+    @app.route("/item")
+    async def item() -> Any:
+        g.owner = "me"
+        view_g = g._get_current_object()
+
+        @stream_with_context
+        async def body() -> AsyncIterator[str]:
+            yield request.args["q"]
+            await asyncio.sleep(0)
+            seen.append(g._get_current_object() is view_g)
+            yield g.owner
+
+        return body()
+
+    response = await app.test_client().get("/item?q=hello")
+    assert await response.get_data() == b"hellome"
+    assert seen == [True]
+
+
+async def test_stream_with_context_survives_the_context_ending(
+    app: Microframework,
+) -> None:
+    async with app.test_request_context("/path?q=1"):
+        g.marker = "kept"
+        view_g = g._get_current_object()
+
+        async def body() -> AsyncIterator[Any]:
+            yield request.path
+            yield g._get_current_object() is view_g
+            yield g.marker
+
+        wrapped = stream_with_context(body())
+    # The context has been popped; the body is iterated afterwards, as a server would.
+    assert [chunk async for chunk in wrapped] == ["/path", True, "kept"]
+
+
+async def test_stream_with_context_wraps_a_sync_generator(app: Microframework) -> None:
+    async with app.test_request_context("/sync"):
+        g.marker = "sync"
+
+        def body() -> Iterator[str]:
+            yield request.path
+            yield g.marker
+
+        wrapped = stream_with_context(body())
+    assert list(wrapped) == ["/sync", "sync"]
+
+
+async def test_stream_with_context_sync_body_through_the_client(
+    app: Microframework,
+) -> None:
+    @app.route("/sync")
+    async def sync_view() -> Any:
+        g.marker = "g"
+
+        @stream_with_context
+        def body() -> Iterator[str]:
+            yield request.path
+            yield g.marker
+
+        return body()
+
+    response = await app.test_client().get("/sync")
+    assert await response.get_data() == b"/syncg"
+
+
+async def test_stream_with_context_needs_a_request() -> None:
+    async def body() -> AsyncGenerator[str, None]:
+        yield "x"
+
+    generator = body()
+    with pytest.raises(RuntimeError, match="request context"):
+        stream_with_context(generator)
+    await generator.aclose()
+
+
+# -- async with blocks inside a body ----------------------------------------------
+
+
+class _Resource:
+    """An async context manager recording how it was left."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def __aenter__(self) -> _Resource:
+        self.log.append("enter")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.log.append(f"exit:{None if exc_type is None else exc_type.__name__}")
+
+
+async def test_async_with_in_body_exits_on_completion(app: Microframework) -> None:
+    log: list[str] = []
+
+    @app.route("/")
+    async def index() -> Any:
+        async def body() -> AsyncIterator[str]:
+            async with _Resource(log):
+                yield "a"
+                await asyncio.sleep(0)
+                yield "b"
+
+        return body()
+
+    response = await app.test_client().get("/")
+    assert await response.get_data() == b"ab"
+    assert log == ["enter", "exit:None"]
+
+
+async def test_async_with_in_body_exits_on_disconnect(app: Microframework) -> None:
+    log: list[str] = []
+    exited = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> Any:
+        async def body() -> AsyncIterator[str]:
+            try:
+                async with _Resource(log):
+                    yield "a"
+                    await asyncio.Event().wait()
+                    yield "never"
+            finally:
+                exited.set()
+
+        return body()
+
+    async with app.test_client().request("/") as connection:
+        await connection.send_complete()
+        assert await connection.receive() == b"a"
+        await connection.disconnect()
+        async with asyncio.timeout(1):
+            await exited.wait()
+    assert log == ["enter", "exit:CancelledError"]
+
+
+# -- server-sent events ------------------------------------------------------------
+
+
+def test_sse_event_has_every_field_in_order() -> None:
+    event = ServerSentEvent("line one\nline two", event="update", id="7", retry=2500)
+    assert event.encode() == (
+        b"id: 7\nevent: update\nretry: 2500\ndata: line one\ndata: line two\n\n"
+    )
+
+
+def test_sse_event_with_only_data() -> None:
+    assert ServerSentEvent("hi").encode() == b"data: hi\n\n"
+    assert ServerSentEvent("").encode() == b"data: \n\n"
+
+
+async def test_sse_dict_data_is_json_from_the_app_provider(
+    app: Microframework,
+) -> None:
+    async with app.app_context():
+        encoded = ServerSentEvent({"b": 1, "a": [1, 2]}).encode()
+    assert encoded == b'data: {"a": [1, 2], "b": 1}\n\n'
+
+
+def test_sse_dict_data_is_json_without_an_app() -> None:
+    assert ServerSentEvent({"k": "v"}).encode() == b'data: {"k": "v"}\n\n'
+
+
+@pytest.mark.parametrize("field", ["id", "event"])
+def test_sse_single_line_fields_refuse_newlines(field: str) -> None:
+    event = ServerSentEvent("x", **{field: "a\nb"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=field):
+        event.encode()
+
+
+def _parse_sse(stream: bytes) -> list[dict[str, str]]:
+    """A client's parser, as the HTML standard describes it."""
+    events: list[dict[str, str]] = []
+    fields: dict[str, str] = {}
+    data: list[str] = []
+    text = stream.decode().replace("\r\n", "\n").replace("\r", "\n")
+    for line in text.split("\n"):
+        if line == "":
+            if data or fields:
+                events.append({**fields, "data": "\n".join(data)})
+            fields, data = {}, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            data.append(value)
+        else:
+            fields[name] = value
+    return events
+
+
+@given(st.text())
+def test_sse_data_round_trips_through_a_client_parser(data: str) -> None:
+    # A client splits only on CR, LF and CRLF; a line break it does not know (U+2028,
+    # a form feed) must come back as it was.
+    expected = data.replace("\r\n", "\n").replace("\r", "\n")
+    assert _parse_sse(ServerSentEvent(data).encode()) == [{"data": expected}]
+
+
+async def test_event_stream_sends_events_with_headers(app: Microframework) -> None:
+    async def source() -> AsyncIterator[Any]:
+        yield ServerSentEvent("one", id="1", event="tick")
+        yield "two"
+        yield {"n": 3}
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), retry=3000)
+
+    response = await app.test_client().get("/events")
+    assert response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-cache"
+    body = await response.get_data()
+    assert body == (
+        b"retry: 3000\n\n"
+        b"id: 1\nevent: tick\ndata: one\n\n"
+        b"data: two\n\n"
+        b'data: {"n": 3}\n\n'
+    )
+
+
+async def test_event_stream_sends_keep_alive_while_source_is_idle(
+    app: Microframework,
+) -> None:
+    source_closed = asyncio.Event()
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "hello"
+            await asyncio.Event().wait()  # nothing more to say
+            yield "never"
+        finally:
+            source_closed.set()
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    async with app.test_client().request("/events") as connection:
+        await connection.send_complete()
+        received = b""
+        async with asyncio.timeout(5):
+            while b": keep-alive\n\n" not in received:
+                received += await connection.receive()
+        await connection.disconnect()
+        async with asyncio.timeout(1):
+            await source_closed.wait()
+    assert received.startswith(b"data: hello\n\n")
+    assert _parse_sse(received) == [{"data": "hello"}]  # comments are not events
+
+
+async def test_last_event_id_is_read_back(app: Microframework) -> None:
+    @app.route("/events")
+    async def events() -> str:
+        return repr(last_event_id())
+
+    client = app.test_client()
+    resumed = await client.get("/events", headers={"Last-Event-ID": "42"})
+    fresh = await client.get("/events")
+    assert await resumed.get_data() == b"'42'"
+    assert await fresh.get_data() == b"None"
+
+
+async def test_event_stream_resumes_after_last_event_id(app: Microframework) -> None:
+    history = [ServerSentEvent(f"event {n}", id=str(n)) for n in range(1, 5)]
+
+    @app.route("/events")
+    async def events() -> Response:
+        after = int(last_event_id() or 0)
+
+        async def source() -> AsyncIterator[ServerSentEvent]:
+            for event in history:
+                if int(event.id or 0) > after:
+                    yield event
+
+        return event_stream(source(), keep_alive=None)
+
+    response = await app.test_client().get("/events", headers={"Last-Event-ID": "2"})
+    parsed = _parse_sse(await response.get_data())
+    assert [event["id"] for event in parsed] == ["3", "4"]
+
+
+async def test_last_event_id_needs_a_request(app: Microframework) -> None:
+    async with app.app_context():
+        with pytest.raises(RuntimeError, match="request"):
+            last_event_id()
+
+
+# -- early hints and trailers ------------------------------------------------------
+
+_EXTENSIONS: dict[str, dict[str, Any]] = {
+    "http.response.early_hint": {},
+    "http.response.trailers": {},
+}
+
+
+async def test_early_hints_are_sent_before_the_response(app: Microframework) -> None:
+    results: list[bool] = []
+
+    @app.route("/")
+    async def index() -> str:
+        results.append(await send_early_hints("</app.css>; rel=preload; as=style"))
+        return "page"
+
+    rec = await call(app, http_scope("/", extensions=dict(_EXTENSIONS)))
+    assert results == [True]
+    assert rec.sent[0] == {
+        "type": "http.response.early_hint",
+        "links": [b"</app.css>; rel=preload; as=style"],
+    }
+    assert rec.sent[1]["type"] == "http.response.start"
+
+
+async def test_early_hints_are_a_no_op_without_server_support(
+    app: Microframework,
+) -> None:
+    results: list[bool] = []
+
+    @app.route("/")
+    async def index() -> str:
+        results.append(await send_early_hints("</app.css>; rel=preload"))
+        return "page"
+
+    rec = await call(app, http_scope("/"))
+    assert results == [False]
+    assert [m["type"] for m in rec.sent] == [
+        "http.response.start",
+        "http.response.body",
+    ]
+
+
+async def test_trailers_follow_a_streamed_body(app: Microframework) -> None:
+    order: list[str] = []
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            order.append("body")
+            yield b"data"
+
+        async def trailers() -> dict[str, str]:
+            order.append("trailers")
+            return {"Server-Timing": "db;dur=53"}
+
+        response = Response(body())
+        response.trailers = trailers
+        return response
+
+    rec = await call(app, http_scope("/", extensions=dict(_EXTENSIONS)))
+    assert rec.sent[0]["trailers"] is True
+    assert rec.sent[-1] == {
+        "type": "http.response.trailers",
+        "headers": [(b"server-timing", b"db;dur=53")],
+        "more_trailers": False,
+    }
+    assert rec.sent[-2]["more_body"] is False
+    assert order == ["body", "trailers"]
+
+
+async def test_trailers_follow_a_bytes_body(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> Response:
+        response = Response(b"data")
+        response.trailers = {"Digest": "sha-256=abc"}
+        return response
+
+    rec = await call(app, http_scope("/", extensions=dict(_EXTENSIONS)))
+    assert rec.sent[0].get("trailers") is True
+    assert rec.sent[-1] == {
+        "type": "http.response.trailers",
+        "headers": [(b"digest", b"sha-256=abc")],
+        "more_trailers": False,
+    }
+
+
+async def test_trailers_are_a_no_op_without_server_support(
+    app: Microframework,
+) -> None:
+    called: list[bool] = []
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"data"
+
+        response = Response(body())
+
+        def trailers() -> dict[str, str]:
+            called.append(True)
+            return {"X-Late": "1"}
+
+        response.trailers = trailers
+        return response
+
+    rec = await call(app, http_scope("/"))
+    assert "trailers" not in rec.sent[0]
+    assert [m["type"] for m in rec.sent] == [
+        "http.response.start",
+        "http.response.body",
+        "http.response.body",
+    ]
+    assert rec.body == b"data"
+    assert called == []
+
+
+# -- streamed uploads ------------------------------------------------------------------
+
+
+async def test_stalled_streamed_upload_is_408(app: Microframework) -> None:
+    app.config["BODY_TIMEOUT"] = 0.01
+    received: list[bytes] = []
+
+    @app.post("/upload")
+    async def upload() -> str:
+        async for chunk in request.body:
+            received.append(chunk)
+        return "done"
+
+    client = app.test_client()
+    async with client.request(
+        "/upload", method="POST", headers={"Transfer-Encoding": "chunked"}
+    ) as connection:
+        await connection.send(b"part one")
+        # ... and then the client stalls.
+        async with asyncio.timeout(5):
+            response = await connection.as_response()
+    assert response.status_code == 408
+    assert received == [b"part one"]
+
+
+async def test_streamed_upload_is_consumed_chunk_by_chunk(app: Microframework) -> None:
+    sizes: list[int] = []
+
+    @app.post("/upload")
+    async def upload() -> str:
+        async for chunk in request.body:
+            sizes.append(len(chunk))
+        return str(sum(sizes))
+
+    async with app.test_client().request(
+        "/upload", method="POST", headers={"Transfer-Encoding": "chunked"}
+    ) as connection:
+        for _ in range(3):
+            await connection.send(b"x" * 1000)
+        await connection.send_complete()
+        response = await connection.as_response()
+    assert await response.get_data() == b"3000"
+    assert sizes == [1000, 1000, 1000]
