@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import timedelta
 from inspect import isasyncgen
+from inspect import iscoroutinefunction
 from inspect import isgenerator
 from types import TracebackType
 from typing import Any
@@ -533,6 +534,7 @@ class Microframework(Scaffold):
             isasyncgen(rv)
             or isgenerator(rv)
             or isinstance(rv, (AsyncIterable, Iterator))
+            or iscoroutinefunction(rv)  # a writer: async def body(write)
         ):
             rv = response_class(rv, status=status, headers=headers)
             status = headers = None

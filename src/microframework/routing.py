@@ -30,6 +30,16 @@ class Rule(WerkzeugRule):
         response_timeout: float | None = UNSET,
         **kwargs: Any,
     ) -> None:
+        if response_timeout is not UNSET and response_timeout is not None:
+            if isinstance(response_timeout, bool) or not isinstance(
+                response_timeout, (int, float)
+            ):
+                raise TypeError(
+                    f"response_timeout for {string!r} must be a number of seconds or None,"
+                    f" not {type(response_timeout).__name__}"
+                )
+            if response_timeout <= 0:
+                raise ValueError(f"response_timeout for {string!r} must be positive")
         super().__init__(string, **kwargs)
         self.provide_automatic_options = provide_automatic_options
         #: Seconds a suspended view may run; ``UNSET`` means ``RESPONSE_TIMEOUT``.

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from contextlib import suppress
 import json as _json
 import re
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from collections.abc import Awaitable
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -139,10 +142,12 @@ class Response(SansIOResponse):
         return self._iterable
 
     @response.setter
-    def response(self, value: Iterable[Any] | AsyncIterable[Any]) -> None:
+    def response(self, value: Any) -> None:
         if isinstance(value, (bytes, bytearray, str)):
             self.set_data(value)
             return
+        if callable(value) and not isinstance(value, (Iterable, AsyncIterable)):
+            value = WriterBody(value)
         if not isinstance(value, (Iterable, AsyncIterable)):
             raise TypeError(
                 f"response body must be bytes, str or an iterable, not {type(value).__name__}"
@@ -349,3 +354,51 @@ def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]
                 _LOWER_NAMES[key] = name
         out.append((name, value.encode("latin-1")))
     return out
+
+
+class WriterBody:
+    """A body written by ``async def body(write)``: each ``await write(chunk)`` sends one.
+
+    The writer runs in its own task so it can hold ``async with`` blocks across
+    writes; ``write`` returns once the chunk has been handed on (one chunk of
+    backpressure, no buffering). Closing the body (a disconnect, an idle timeout)
+    cancels the writer, so its ``async with`` blocks exit.
+    """
+
+    __slots__ = ("_writer",)
+
+    def __init__(
+        self, writer: Callable[[Callable[[Any], Awaitable[None]]], Awaitable[Any]]
+    ) -> None:
+        self._writer = writer
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        chunks: asyncio.Queue[Any] = asyncio.Queue()
+        drained = asyncio.Event()
+        done = object()
+
+        async def write(chunk: Any) -> None:
+            drained.clear()
+            chunks.put_nowait(_encode(chunk))
+            await drained.wait()
+
+        async def run() -> None:
+            try:
+                await self._writer(write)
+            finally:
+                chunks.put_nowait(done)
+
+        task = asyncio.create_task(run())
+        try:
+            while (chunk := await chunks.get()) is not done:
+                yield chunk
+                drained.set()
+            await task  # re-raise the writer's error, if any
+        finally:
+            if not task.done():
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
