@@ -142,7 +142,7 @@ async def handle_http(
         if sent is not None and not sent.done():
             sent.set_result(None)
         try:
-            if request._files:
+            if request._files or request._body_file is not None:
                 request._close()
             if chain.teardown or compiled.teardown_appcontext:
                 await app._teardown(ctx, error or ctx._unhandled, chain)

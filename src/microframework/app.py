@@ -190,6 +190,7 @@ class Microframework(Scaffold):
     default_config: dict[str, Any] = {
         "APPLICATION_ROOT": "/",
         "BACKGROUND_TASK_SHUTDOWN_TIMEOUT": 5,
+        "BODY_SPOOL_SIZE": 1024 * 1024,
         "BODY_TIMEOUT": 60,
         "DEBUG": None,
         "JSON_SORT_KEYS": True,

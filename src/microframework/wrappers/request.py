@@ -12,7 +12,10 @@ import inspect
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Generator
+from io import BytesIO
+from tempfile import SpooledTemporaryFile
 from typing import Any
+from typing import IO
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import CombinedMultiDict
@@ -67,6 +70,7 @@ class Request(BaseRequestWebsocket):
     _max_content_length: Any = _UNSET
     _max_form_memory_size: Any = _UNSET
     _max_form_parts: Any = _UNSET
+    _body_file: IO[bytes] | None = None
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     _send: Send | None = None
@@ -81,11 +85,13 @@ class Request(BaseRequestWebsocket):
         self._app = app
 
     def _close(self) -> None:
-        """Close uploaded files; called when the request ends."""
+        """Close uploaded files and the spooled body; called when the request ends."""
         files = self._files
         if files:
             for _, storage in files.items(multi=True):
                 storage.close()
+        if self._body_file is not None:
+            self._body_file.close()
 
     # -- limits, settable per request ------------------------------------------
     def _config(self, key: str, default: Any) -> Any:
@@ -184,6 +190,35 @@ class Request(BaseRequestWebsocket):
         # HTTP/2 and 3 frame bodies themselves: assume one may follow unless the
         # method rarely carries one.
         return self.method in _BODILESS_METHODS
+
+    async def get_body_file(self) -> IO[bytes]:
+        """The whole body as a file, rewound: in memory up to ``BODY_SPOOL_SIZE``, then
+        spilled to a temporary file, so a large upload never sits in memory whole.
+
+        The file is closed when the request ends.
+        """
+        body_file = self._body_file
+        if body_file is None:
+            if self._data is not None:
+                body_file = BytesIO(self._data)
+            else:
+                limit = self._config("BODY_SPOOL_SIZE", 1024 * 1024)
+                body_file = SpooledTemporaryFile(max_size=limit)
+                written = 0
+                try:
+                    async for chunk in self._iter_body():
+                        written += len(chunk)
+                        if written > limit:
+                            # On disk now: keep blocking writes off the event loop.
+                            await asyncio.to_thread(body_file.write, chunk)
+                        else:
+                            body_file.write(chunk)
+                except BaseException:
+                    body_file.close()
+                    raise
+            self._body_file = body_file
+        body_file.seek(0)
+        return body_file
 
     async def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
