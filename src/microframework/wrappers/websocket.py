@@ -1,9 +1,11 @@
 """``Websocket``: the accept / receive / send / close state machine of one connection.
 
-Rule: after ``accept`` exactly one reader task owns ``receive()``. It feeds a bounded
-queue, so a fast sender is slowed to the pace the handler reads at (backpressure reaches
-the server and TCP) instead of growing our memory; when the peer disconnects it wakes a
-waiting ``receive()`` or cancels the handler if it is blocked elsewhere.
+Rule: while the handler waits in ``receive()`` it reads straight from the server. The
+first time the handler yields to the loop *without* waiting in ``receive()`` (it is
+blocked elsewhere, say on a broadcast queue), one reader task takes over ``receive()``
+for good. It feeds a bounded queue, so a fast sender is slowed to the pace the handler
+reads at (backpressure reaches the server and TCP) instead of growing our memory; when
+the peer disconnects it wakes a waiting ``receive()`` or cancels the handler.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class Websocket(BaseRequestWebsocket):
             config.get("WEBSOCKET_QUEUE_SIZE", 16)
         )
         self._reader: asyncio.Task[None] | None = None
+        self._watch_handle: asyncio.Handle | None = None
+        self._direct = 0  # receive() calls reading straight from the server
         self._handler: asyncio.Task[Any] | None = None
         self._receiving = 0
         #: Set when the peer went away while the handler was not receiving.
@@ -108,7 +112,18 @@ class Websocket(BaseRequestWebsocket):
         self._state = _ACCEPTED
         if self._handler is None:
             self._handler = asyncio.current_task()
-        self._reader = asyncio.create_task(self._read())
+        self._schedule_watch()
+
+    def _schedule_watch(self) -> None:
+        # The reader task is needed only when nobody is waiting in receive(): check
+        # once the running code next yields to the loop (an echo loop never needs it).
+        if self._reader is None and self._watch_handle is None:
+            self._watch_handle = asyncio.get_running_loop().call_soon(self._maybe_read)
+
+    def _maybe_read(self) -> None:
+        self._watch_handle = None
+        if self._reader is None and self._direct == 0 and self._state == _ACCEPTED:
+            self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         try:
@@ -159,11 +174,52 @@ class Websocket(BaseRequestWebsocket):
         )
         self._peer_gone(1009, "message too big")
 
+    def _mark_closed(self, code: int, reason: str | None) -> None:
+        if self._state != _CLOSED:
+            self.close_code = code
+            self.close_reason = reason
+            self._state = _CLOSED
+
     # -- receive --------------------------------------------------------------
     async def receive(self) -> str | bytes:
         """The next message; raises ``WebsocketDisconnect`` once the peer has gone."""
         if self._state == _CONNECTING:
             await self.accept()
+        while self._reader is None and self._state == _ACCEPTED:
+            # Read straight from the server while no reader task exists: one task
+            # switch per message instead of two.
+            self._direct += 1
+            try:
+                message = await self._receive()
+            finally:
+                self._direct -= 1
+                self._schedule_watch()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                data: str | bytes | None = message.get("bytes")
+                if data is None:
+                    data = message.get("text", "")
+                limit = self.max_message_size
+                if (
+                    limit is not None
+                    and len(data) * 4 > limit
+                    and _too_big(data, limit)
+                ):
+                    await self._send(
+                        {
+                            "type": "websocket.close",
+                            "code": 1009,
+                            "reason": "message too big",
+                        }
+                    )
+                    self._mark_closed(1009, "message too big")
+                    raise WebsocketDisconnect(1009, "message too big")
+                return data
+            if kind == "websocket.disconnect":
+                self._mark_closed(message.get("code", 1005), message.get("reason"))
+                raise WebsocketDisconnect(
+                    self.close_code or 1005, self.close_reason or ""
+                )
         self._receiving += 1
         try:
             if self._queue.empty() and self._state == _CLOSED:
@@ -175,7 +231,7 @@ class Websocket(BaseRequestWebsocket):
             self._receiving -= 1
         if data is _DISCONNECT:
             raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
-        return data  # type: ignore[no-any-return]
+        return data
 
     async def receive_json(self) -> Any:
         """The next message parsed as JSON."""
@@ -259,6 +315,9 @@ class Websocket(BaseRequestWebsocket):
 
     async def _finish(self) -> None:
         """Stop the reader; nothing of this connection outlives the handler."""
+        if self._watch_handle is not None:
+            self._watch_handle.cancel()
+            self._watch_handle = None
         reader = self._reader
         if reader is not None and not reader.done():
             reader.cancel()
