@@ -67,8 +67,10 @@ from .wrappers.websocket import Websocket
 if TYPE_CHECKING:
     import logging
 
+    from .cli import AppGroup
     from .testing import MicroframeworkClient
     from .testing import TestApp
+    from .testing.cli import MicroframeworkCliRunner
     from .typing import Receive
     from .typing import Scope
     from .typing import Send
@@ -182,6 +184,7 @@ class Microframework(Scaffold):
     aborter_class: type[Aborter] = Aborter
     test_client_class: type[MicroframeworkClient] | None = None
     test_app_class: type[TestApp] | None = None
+    test_cli_runner_class: type[MicroframeworkCliRunner] | None = None
 
     debug = ConfigAttribute[bool]("DEBUG")
     testing = ConfigAttribute[bool]("TESTING")
@@ -267,6 +270,7 @@ class Microframework(Scaffold):
         self.state: dict[str, Any] = {}
         self._compiled: _Compiled | None = None
         self._running_gens: list[AsyncGenerator[Any, None]] = []
+        self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
         #: Background tasks still running; awaited (then cancelled) at shutdown.
         self.background_tasks: set[asyncio.Task[Any]] = set()
 
@@ -274,7 +278,7 @@ class Microframework(Scaffold):
     @cached_property
     def name(self) -> str:
         """The app's name: the import name, or the script's name when run directly."""
-        if self.import_name == "__main__":
+        if self.import_name in ("__main__", "__mp_main__"):
             main_file = getattr(sys.modules["__main__"], "__file__", None)
             if main_file is None:
                 return "__main__"
@@ -291,11 +295,8 @@ class Microframework(Scaffold):
     def make_config(self, instance_relative: bool = False) -> Config:
         """Build the ``config`` with defaults; ``DEBUG`` follows ``MICROFRAMEWORK_DEBUG``."""
         defaults = dict(self.default_config)
-        defaults["DEBUG"] = os.environ.get("MICROFRAMEWORK_DEBUG", "") not in (
-            "",
-            "0",
-            "false",
-        )
+        flag = os.environ.get("MICROFRAMEWORK_DEBUG", "").lower()
+        defaults["DEBUG"] = flag not in ("", "0", "false", "no")
         root = self.instance_path if instance_relative else self.root_path
         return self.config_class(root, defaults)
 
@@ -669,6 +670,15 @@ class Microframework(Scaffold):
         ctx = ctx or _cv_app.get(None)
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
         if propagate is None:
+            if self.debug and not self.testing and ctx is not None and ctx.request is not None:
+                # Debug mode shows the traceback page; a server would send a bare 500.
+                ctx._unhandled = error
+                self.log_exception((type(error), error, error.__traceback__))
+                from .debug import render_debug_page
+
+                return render_debug_page(
+                    error, ctx.request, response_class=self.response_class
+                )
             propagate = self.testing or self.debug
         if propagate:
             raise error
@@ -1019,6 +1029,35 @@ class Microframework(Scaffold):
 
         cls = self.test_client_class or MicroframeworkClient
         return cls(self, use_cookies=use_cookies, **kwargs)
+
+    def test_cli_runner(self, **kwargs: Any) -> MicroframeworkCliRunner:
+        """A click runner that invokes this app's CLI commands, for tests."""
+        from .testing.cli import MicroframeworkCliRunner
+
+        cls = self.test_cli_runner_class or MicroframeworkCliRunner
+        return cls(self, **kwargs)
+
+    @cached_property
+    def cli(self) -> AppGroup:
+        """The app's click group: ``@app.cli.command()`` adds a ``microframework`` command."""
+        from .cli import AppGroup
+
+        return AppGroup(self.name)
+
+    @setupmethod
+    def shell_context_processor(self, f: F) -> F:
+        """Add the dict *f* returns to the ``microframework shell`` namespace."""
+        self.shell_context_processors.append(f)
+        return f
+
+    def make_shell_context(self) -> dict[str, Any]:
+        """The namespace of ``microframework shell``: ``app``, ``g`` and the processors' dicts."""
+        from .globals import g
+
+        rv: dict[str, Any] = {"app": self, "g": g}
+        for processor in self.shell_context_processors:
+            rv.update(processor())
+        return rv
 
     def test_app(self) -> TestApp:
         """``async with app.test_app() as test_app:`` runs startup and shutdown around tests."""

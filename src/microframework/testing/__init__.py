@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .app import LifespanError
 from .app import TestApp
+from .cli import MicroframeworkCliRunner
 from .client import MicroframeworkClient
 from .connections import HTTPDisconnectError
 from .connections import TestHTTPConnection
@@ -22,6 +23,7 @@ from .utils import sentinel
 __all__ = [
     "HTTPDisconnectError",
     "LifespanError",
+    "MicroframeworkCliRunner",
     "MicroframeworkClient",
     "TestApp",
     "TestHTTPConnection",

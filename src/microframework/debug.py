@@ -1,0 +1,151 @@
+"""``debug.py``: the debug error page, an unhandled exception rendered as HTML.
+
+Rule: the page shows source code, file paths and request headers, so it is rendered
+only in debug mode; the caller checks ``app.debug`` and this module never decides to
+show it. The page only reads: there is no console and no way to run code from it.
+Everything interpolated into the HTML goes through ``markupsafe.escape``.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sysconfig
+import traceback
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from markupsafe import escape
+
+from .wrappers.response import Response
+
+if TYPE_CHECKING:
+    from .wrappers.request import Request
+
+#: Lines of source shown on each side of a frame's current line.
+CONTEXT_LINES = 2
+# Credentials have no place on a page that may end up in a screenshot or a bug report.
+_HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_DIRECT_CAUSE = "The above exception was the direct cause of the following exception:"
+_DURING_HANDLING = "During handling of the above exception, another exception occurred:"
+# Frames from the standard library and installed packages are dimmed on the page.
+_LIBRARY_PATHS = tuple(
+    {
+        os.path.realpath(path) + os.sep
+        for key, path in sysconfig.get_paths().items()
+        if key in ("stdlib", "platstdlib", "purelib", "platlib")
+    }
+)
+
+_STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+h1 { font-size: 1.4em; color: #a00; margin-bottom: .2em; }
+h2 { font-size: 1.1em; margin-top: 2em; }
+.frame { border: 1px solid #ddd; border-radius: 4px; margin: .6em 0; }
+.frame.library { opacity: .6; }
+.where { background: #f4f4f4; padding: .3em .6em; font-family: monospace; }
+pre { margin: 0; padding: .3em .6em; overflow-x: auto; }
+.current { background: #fee; font-weight: bold; }
+.chain { font-style: italic; margin: 1.5em 0 .5em; }
+table { border-collapse: collapse; font-family: monospace; }
+td { padding: .1em .8em .1em 0; vertical-align: top; }
+"""
+
+
+def render_debug_page(
+    exc: BaseException,
+    request: Request | None = None,
+    *,
+    response_class: type[Response] = Response,
+) -> Response:
+    """A 500 response showing *exc*'s traceback (with its causes) and the request.
+
+    Only call this when the app is in debug mode.
+    """
+    title = escape(_summary(exc))
+    parts: list[str] = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{title} // microframework debug</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{title}</h1>",
+    ]
+    if request is not None:
+        parts.append(
+            f"<p>{escape(request.method)} {escape(request.root_path + request.path)}</p>"
+        )
+    parts.append("<h2>Traceback <small>(most recent call last)</small></h2>")
+    for item, note in _chain(exc):
+        if note:
+            parts.append(f"<p class='chain'>{escape(note)}</p>")
+        parts.extend(_render_frames(item))
+        parts.append(f"<p><strong>{escape(_summary(item))}</strong></p>")
+    if request is not None:
+        parts.append(_render_headers(request))
+    parts.append(
+        "<p><small>This page is shown because the app is in debug mode."
+        " Never run with debug mode on in production.</small></p></body></html>"
+    )
+    response = response_class("".join(parts), status=500, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _summary(exc: BaseException) -> str:
+    name = type(exc).__qualname__
+    module = type(exc).__module__
+    if module not in ("builtins", "__main__"):
+        name = f"{module}.{name}"
+    message = str(exc)
+    return f"{name}: {message}" if message else name
+
+
+def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
+    """The exception and its causes, oldest first, each with the note Python prints before it."""
+    links: list[tuple[BaseException, str]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if current.__cause__ is not None:
+            note, current_cause = _DIRECT_CAUSE, current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            note, current_cause = _DURING_HANDLING, current.__context__
+        else:
+            note, current_cause = "", None
+        links.append((current, note))
+        current = current_cause
+    return links[::-1]
+
+
+def _render_frames(exc: BaseException) -> Iterator[str]:
+    for frame in traceback.extract_tb(exc.__traceback__):
+        filename = frame.filename
+        library = os.path.realpath(filename).startswith(_LIBRARY_PATHS)
+        css = "frame library" if library else "frame"
+        yield (
+            f"<div class='{css}'><div class='where'>{escape(filename)}, line"
+            f" {frame.lineno}, in {escape(frame.name)}</div>"
+        )
+        yield from _render_source(filename, frame.lineno)
+        yield "</div>"
+
+
+def _render_source(filename: str, lineno: int | None) -> Iterator[str]:
+    if lineno is None:
+        return
+    first = max(1, lineno - CONTEXT_LINES)
+    for number in range(first, lineno + CONTEXT_LINES + 1):
+        line = linecache.getline(filename, number)
+        if not line:
+            continue
+        css = " class='current'" if number == lineno else ""
+        yield f"<pre{css}>{number:>5}  {escape(line.rstrip())}</pre>"
+
+
+def _render_headers(request: Request) -> str:
+    rows = [
+        f"<tr><td>{escape(name)}</td><td>"
+        f"{'(hidden)' if name.lower() in _HIDDEN_HEADERS else escape(value)}</td></tr>"
+        for name, value in request.headers.items()
+    ]
+    return f"<h2>Request headers</h2><table>{''.join(rows)}</table>"

@@ -1,0 +1,179 @@
+"""``middleware.py``: ASGI middleware for deployment; ``ProxyFixMiddleware`` for proxies.
+
+Rule: an ``X-Forwarded-*`` header is believed only as far as the configured number of
+proxies reaches. Each proxy appends one value, so with ``x_for=1`` the *last* address
+is used: the one our own proxy wrote, never one the client could have sent. A header
+with fewer values than trusted proxies, or a value that cannot be right (a scheme
+other than http/https/ws/wss, a non-numeric port, a prefix without a leading slash),
+is ignored. The server's scope is never changed: a request with something to fix
+gets a shallow copy, and one without pays only for one scan of its headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from .typing import ASGIApp
+    from .typing import Receive
+    from .typing import Scope
+    from .typing import Send
+
+_HEADERS = {
+    b"x-forwarded-for": "for",
+    b"x-forwarded-proto": "proto",
+    b"x-forwarded-host": "host",
+    b"x-forwarded-port": "port",
+    b"x-forwarded-prefix": "prefix",
+}
+_SECURE = {"https", "wss"}
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+class ProxyFixMiddleware:
+    """Rewrite the scope from ``X-Forwarded-*`` headers set by trusted proxies.
+
+    Each argument is how many proxies set that header (0: ignore it):
+    ``X-Forwarded-For`` sets ``client``, ``-Proto`` the ``scheme``, ``-Host`` and
+    ``-Port`` the ``host`` header and ``server``, and ``-Prefix`` the ``root_path``.
+    Wrap ``app.asgi_app``: ``app.asgi_app = ProxyFixMiddleware(app.asgi_app)``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        x_for: int = 1,
+        x_proto: int = 1,
+        x_host: int = 0,
+        x_port: int = 0,
+        x_prefix: int = 0,
+    ) -> None:
+        trusted = {
+            "for": x_for,
+            "proto": x_proto,
+            "host": x_host,
+            "port": x_port,
+            "prefix": x_prefix,
+        }
+        for name, value in trusted.items():
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"x_{name} must be an int, not {type(value).__name__}")
+            if value < 0:
+                raise ValueError(f"x_{name} must be 0 or more, not {value}")
+        self.app = app
+        self.x_for = x_for
+        self.x_proto = x_proto
+        self.x_host = x_host
+        self.x_port = x_port
+        self.x_prefix = x_prefix
+        # Only the headers we trust are looked at at all.
+        self._wanted = {
+            header: name for header, name in _HEADERS.items() if trusted[name]
+        }
+        self._trusted = trusted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Fix an HTTP or websocket scope, then call the wrapped app."""
+        if scope["type"] in ("http", "websocket") and self._wanted:
+            scope = self.fix_scope(scope)
+        await self.app(scope, receive, send)
+
+    def fix_scope(self, scope: Scope) -> Scope:
+        """Return *scope* rewritten from the trusted headers (*scope* itself if none apply)."""
+        found: dict[str, list[str]] = {}
+        wanted = self._wanted
+        for name, value in scope["headers"]:
+            key = wanted.get(name)
+            if key is not None:
+                found.setdefault(key, []).append(value.decode("latin-1"))
+        if not found:
+            return scope
+        values = {
+            key: _trusted_value(",".join(lines), self._trusted[key])
+            for key, lines in found.items()
+        }
+        fixed = dict(scope)
+        client = values.get("for")
+        if client:
+            fixed["client"] = (client, 0)
+        scheme = _scheme(values.get("proto"), scope["type"])
+        if scheme is not None:
+            fixed["scheme"] = scheme
+        _fix_host(fixed, values.get("host"), values.get("port"))
+        prefix = values.get("prefix")
+        if prefix is not None and prefix.startswith("/"):
+            _fix_prefix(fixed, prefix.rstrip("/"))
+        return fixed
+
+
+def _trusted_value(joined: str, trusted: int) -> str | None:
+    """The value the *trusted*-th proxy from us wrote, or None if there are too few."""
+    values = joined.split(",")
+    if len(values) < trusted:
+        return None
+    value = values[-trusted].strip()
+    return value or None
+
+
+def _scheme(proto: str | None, kind: str) -> str | None:
+    if proto is None:
+        return None
+    proto = proto.lower()
+    if proto not in _DEFAULT_PORTS:
+        return None
+    secure = proto in _SECURE
+    if kind == "websocket":
+        return "wss" if secure else "ws"
+    return "https" if secure else "http"
+
+
+def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None:
+    if port is not None and not port.isdigit():
+        port = None
+    if host is None and port is None:
+        return
+    headers = list(scope["headers"])
+    if host is None:
+        host = next(
+            (v.decode("latin-1") for k, v in headers if k == b"host"),
+            None,
+        )
+        if host is None:
+            return  # a port alone, with no host to attach it to
+    hostname, current_port = _split_host(host)
+    if port is not None:
+        current_port = int(port)
+        host = f"{hostname}:{port}"
+    if current_port is None:
+        current_port = _DEFAULT_PORTS.get(scope.get("scheme", "http"), 80)
+    scope["headers"] = [(k, v) for k, v in headers if k != b"host"]
+    scope["headers"].append((b"host", host.encode("latin-1")))
+    scope["server"] = (hostname.strip("[]"), current_port)
+
+
+def _split_host(host: str) -> tuple[str, int | None]:
+    """``"example.com:8080"`` -> ``("example.com", 8080)``; IPv6 ``"[::1]:80"`` works."""
+    name, sep, port = host.rpartition(":")
+    if not sep or not port.isdigit():
+        return host, None
+    if (name.startswith("[") and name.endswith("]")) or ":" not in name:
+        return name, int(port)
+    return host, None  # a bare IPv6 address: its last group is not a port
+
+
+def _fix_prefix(scope: dict[str, Any], prefix: str) -> None:
+    # ASGI's path includes root_path: move the old root (if the server included it)
+    # out of the path and put the proxy's prefix in front instead.
+    old_root = scope.get("root_path", "")
+    path: str = scope["path"]
+    raw_path: bytes | None = scope.get("raw_path")
+    if old_root and path.startswith(old_root):
+        path = path[len(old_root) :]
+        if raw_path is not None and raw_path.startswith(old_root.encode("latin-1")):
+            raw_path = raw_path[len(old_root.encode("latin-1")) :]
+    scope["root_path"] = prefix
+    scope["path"] = prefix + path
+    if raw_path is not None:
+        scope["raw_path"] = quote(prefix).encode("ascii") + raw_path

@@ -1,0 +1,954 @@
+"""The ``microframework`` command line: discovery, env files, commands, serving, debug page."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import keyword
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import click
+import pytest
+from asgi_harness import http_scope
+from click.testing import CliRunner
+from click.testing import Result
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microframework import current_app
+from microframework import g
+from microframework import has_app_context
+from microframework import Microframework
+from microframework import Request
+from microframework.cli import _parse_app_name
+from microframework.cli import _worker_app
+from microframework.cli import AppGroup
+from microframework.cli import cli
+from microframework.cli import find_app_by_string
+from microframework.cli import load_dotenv
+from microframework.cli import NoAppException
+from microframework.cli import prepare_import
+from microframework.cli import RUN_FROM_CLI_ENV
+from microframework.cli import ScriptInfo
+from microframework.cli import SERVE_APP_ENV
+from microframework.debug import render_debug_page
+from microframework.testing.cli import MicroframeworkCliRunner
+
+HELLO = """
+from microframework import Microframework
+
+app = Microframework(__name__)
+
+@app.get("/")
+async def index():
+    return "hello from " + app.name
+
+@app.websocket("/ws")
+async def ws():
+    pass
+"""
+
+
+_TEST_MODULES = (
+    *("afact", "app", "asgi", "broken", "fact", "factory", "fails", "fromenv"),
+    *(
+        "hello",
+        "names",
+        "startfail",
+        "pkg",
+        "pkg.web",
+        "plain",
+        "runs",
+        "script",
+        "single",
+        "two",
+    ),
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test runs in its own folder; env, sys.path and imported modules are restored."""
+    environ = dict(os.environ)
+    path = list(sys.path)
+    # Names these tests give their app modules; another test (an example's) may have
+    # imported a module of the same name, which would be found instead of ours.
+    for name in _TEST_MODULES:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    modules = set(sys.modules)
+    for name in ("MICROFRAMEWORK_APP", "MICROFRAMEWORK_DEBUG", RUN_FROM_CLI_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+
+
+def write(path: Path, source: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    importlib.invalidate_caches()
+    return path
+
+
+def invoke(*args: str, obj: ScriptInfo | None = None, **kwargs: Any) -> Result:
+    if obj is not None:
+        kwargs["obj"] = obj
+    return CliRunner().invoke(cli, list(args), **kwargs)
+
+
+def error_line(result: Result) -> str:
+    """The error output, which must be exactly one line."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+# -- discovery --------------------------------------------------------------------
+def test_app_option_finds_module_attribute(tmp_path: Path) -> None:
+    write(
+        tmp_path / "hello.py", HELLO.replace("app = ", "web = ").replace("@app", "@web")
+    )
+    result = invoke("--app", "hello:web", "routes")
+    assert result.exit_code == 0, result.output
+    assert "index" in result.stdout
+
+
+def test_app_option_accepts_a_file_path_inside_a_package(tmp_path: Path) -> None:
+    write(tmp_path / "src" / "pkg" / "__init__.py", "")
+    write(tmp_path / "src" / "pkg" / "web.py", HELLO)
+    info = ScriptInfo(app_import_path="src/pkg/web.py")
+    app = info.load_app()
+    assert app.import_name == "pkg.web"
+    assert sys.path[0] == str(tmp_path / "src")
+    assert info.worker_locator == "pkg.web:"
+
+
+def test_prepare_import_turns_paths_and_names_into_module_names(tmp_path: Path) -> None:
+    write(tmp_path / "pkg" / "__init__.py", "")
+    assert prepare_import("pkg/__init__.py") == "pkg"
+    assert prepare_import("pkg/sub.py") == "pkg.sub"
+    assert prepare_import("plain") == "plain"
+
+
+def test_factory_is_called_with_literal_arguments(tmp_path: Path) -> None:
+    write(
+        tmp_path / "factory.py",
+        """
+        from microframework import Microframework
+
+        def create_app(env, *, debug=False, extra=None):
+            app = Microframework(__name__)
+            app.config.update(ENV=env, FLAG=debug, EXTRA=extra)
+            return app
+        """,
+    )
+    info = ScriptInfo(
+        app_import_path="factory:create_app('dev', debug=True, extra=[1, {'a': None}])"
+    )
+    app = info.load_app()
+    assert (app.config["ENV"], app.config["FLAG"], app.config["EXTRA"]) == (
+        "dev",
+        True,
+        [1, {"a": None}],
+    )
+    assert info.worker_locator == (
+        "factory:create_app('dev', debug=True, extra=[1, {'a': None}])"
+    )
+
+
+@pytest.mark.parametrize("factory", ["create_app", "make_app"])
+def test_factory_is_found_by_its_conventional_name(
+    tmp_path: Path, factory: str
+) -> None:
+    write(
+        tmp_path / "fact.py",
+        f"""
+        from microframework import Microframework
+
+        def {factory}():
+            return Microframework("made_by_{factory}")
+        """,
+    )
+    assert ScriptInfo(app_import_path="fact").load_app().name == f"made_by_{factory}"
+
+
+def test_a_single_app_is_found_under_any_name(tmp_path: Path) -> None:
+    write(
+        tmp_path / "single.py",
+        HELLO.replace("app = ", "website = ")
+        .replace("@app", "@website")
+        .replace("+ app.name", ""),
+    )
+    assert ScriptInfo(app_import_path="single").load_app().import_name == "single"
+
+
+def test_several_apps_is_an_error_naming_them(tmp_path: Path) -> None:
+    write(
+        tmp_path / "two.py",
+        """
+        from microframework import Microframework
+        one = Microframework("one")
+        two = Microframework("two")
+        """,
+    )
+    result = invoke("--app", "two", "routes")
+    assert result.exit_code == 1
+    assert "several apps in module 'two' (one, two)" in error_line(result)
+
+
+def test_app_is_taken_from_the_environment_variable(tmp_path: Path) -> None:
+    write(tmp_path / "fromenv.py", HELLO)
+    result = invoke("routes", env={"MICROFRAMEWORK_APP": "fromenv"})
+    assert result.exit_code == 0, result.output
+    assert "/ws" in result.stdout
+
+
+def test_asgi_py_is_preferred_to_app_py(tmp_path: Path) -> None:
+    write(tmp_path / "app.py", HELLO)
+    write(
+        tmp_path / "asgi.py",
+        "from microframework import Microframework\napp = Microframework('asgi_app')\n",
+    )
+    info = ScriptInfo()
+    assert info.load_app().name == "asgi_app"
+    assert info.worker_locator == "asgi:"
+
+
+def test_app_py_is_found_by_default(tmp_path: Path) -> None:
+    write(tmp_path / "app.py", HELLO)
+    result = invoke("routes")
+    assert result.exit_code == 0, result.output
+    assert "index" in result.stdout
+
+
+def test_no_app_found_is_one_line() -> None:
+    result = invoke("routes")
+    assert result.exit_code == 1
+    assert error_line(result).startswith("Error: Could not find a Microframework app.")
+
+
+def test_missing_module_is_one_line() -> None:
+    result = invoke("--app", "not_a_module", "routes")
+    assert error_line(result) == "Error: Could not import 'not_a_module'."
+
+
+def test_import_error_inside_the_module_shows_its_traceback(tmp_path: Path) -> None:
+    write(tmp_path / "broken.py", "import os\nimport not_installed_anywhere\n")
+    result = invoke("--app", "broken", "routes")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: While importing 'broken', an error was raised:"
+    )
+    assert 'broken.py", line 2, in <module>' in result.stderr
+    assert "No module named 'not_installed_anywhere'" in result.stderr
+    # Only the user's frames: neither importlib's nor ours.
+    assert "importlib" not in result.stderr
+    assert "cli.py" not in result.stderr
+
+
+def test_factory_that_raises_is_one_line(tmp_path: Path) -> None:
+    write(
+        tmp_path / "fails.py",
+        "def create_app():\n    raise RuntimeError('no database')\n",
+    )
+    result = invoke("--app", "fails", "routes")
+    assert result.exit_code == 1
+    assert error_line(result) == (
+        "Error: create_app() in module 'fails' raised RuntimeError: no database"
+    )
+
+
+def test_factory_called_with_wrong_arguments_is_one_line(tmp_path: Path) -> None:
+    write(
+        tmp_path / "fact.py",
+        "def create_app(name):\n    raise AssertionError('not called')\n",
+    )
+    result = invoke("--app", "fact:create_app(1, 2)", "routes")
+    assert (
+        "Could not call create_app() in module 'fact' with the arguments given"
+        in error_line(result)
+    )
+
+
+@pytest.mark.parametrize(
+    ("app_name", "message"),
+    [
+        ("create_app(os.getcwd())", "must be Python literals"),
+        ("create_app(**{'a': 1})", "must be Python literals"),
+        ("app.attr", "Could not parse"),
+        ("1 +", "Could not parse"),
+        ("missing", "has no attribute 'missing'"),
+        ("VALUE", "is a int, not a Microframework app"),
+        ("VALUE()", "is a int, not a factory to call"),
+    ],
+)
+def test_bad_app_names_are_one_line(
+    tmp_path: Path, app_name: str, message: str
+) -> None:
+    write(tmp_path / "names.py", "VALUE = 1\n")
+    result = invoke("--app", f"names:{app_name}", "routes")
+    assert message in error_line(result)
+
+
+def test_async_factory_is_rejected_without_a_warning(tmp_path: Path) -> None:
+    write(tmp_path / "afact.py", "async def create_app():\n    pass\n")
+    result = invoke("--app", "afact", "routes")
+    assert "is async; an app factory must be a plain function" in error_line(result)
+
+
+@given(st.text())
+def test_any_app_name_either_parses_or_is_a_no_app_error(app_name: str) -> None:
+    module = ModuleType("names")
+    try:
+        find_app_by_string(module, app_name)
+    except NoAppException:
+        pass
+
+
+literals = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    st.lists(literals, max_size=3),
+    st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True).filter(
+            lambda name: not keyword.iskeyword(name)
+        ),
+        literals,
+        max_size=3,
+    ),
+)
+def test_literal_arguments_round_trip_to_the_factory(
+    args: list[Any], kwargs: dict[str, Any]
+) -> None:
+    call = (
+        "create_app("
+        + ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        + ")"
+    )
+    name, parsed_args, parsed_kwargs, called = _parse_app_name(call)
+    assert (name, parsed_args, parsed_kwargs, called) == (
+        "create_app",
+        args,
+        kwargs,
+        True,
+    )
+
+
+# -- env files and debug ------------------------------------------------------------
+def fake_dotenv() -> ModuleType:
+    """A stand-in for python-dotenv's ``dotenv_values`` (KEY=VALUE lines)."""
+    module = ModuleType("dotenv")
+
+    def dotenv_values(path: Any, encoding: str = "utf-8") -> dict[str, str]:
+        lines = Path(path).read_text(encoding).splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+    module.dotenv_values = dotenv_values  # type: ignore[attr-defined]
+    return module
+
+
+def test_env_files_load_without_overriding_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "dotenv", fake_dotenv())
+    monkeypatch.setenv("MF_A", "from environment")
+    write(tmp_path / ".env", "MF_A=env\nMF_B=env\nMF_C=env\nMF_D=env\n")
+    write(tmp_path / ".microframeworkenv", "MF_B=mfenv\nMF_C=mfenv\n")
+    write(tmp_path / "custom.env", "MF_C=custom\n")
+    assert load_dotenv(tmp_path / "custom.env") is True
+    assert [os.environ[f"MF_{k}"] for k in "ABCD"] == [
+        "from environment",
+        "mfenv",
+        "custom",
+        "env",
+    ]
+
+
+def test_env_files_are_found_in_parent_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "dotenv", fake_dotenv())
+    write(tmp_path / ".env", "MF_PARENT=yes\n")
+    (tmp_path / "child").mkdir()
+    monkeypatch.chdir(tmp_path / "child")
+    assert load_dotenv() is True
+    assert os.environ["MF_PARENT"] == "yes"
+
+
+def test_dotenv_sets_the_app_for_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "dotenv", fake_dotenv())
+    write(tmp_path / "hello.py", HELLO)
+    write(tmp_path / "settings.env", "MICROFRAMEWORK_APP=hello\n")
+    result = invoke("--env-file", "settings.env", "routes")
+    assert result.exit_code == 0, result.output
+    assert "index" in result.stdout
+
+
+def test_env_files_are_skipped_silently_without_python_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "dotenv", None)  # makes the import fail
+    write(tmp_path / ".env", "MICROFRAMEWORK_APP=nowhere\n")
+    write(tmp_path / "app.py", HELLO)
+    assert load_dotenv() is False
+    result = invoke("routes")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+def test_env_file_option_without_python_dotenv_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "dotenv", None)
+    write(tmp_path / "x.env", "A=1\n")
+    result = invoke("--env-file", "x.env", "routes")
+    assert result.exit_code == 2
+    assert "python-dotenv must be installed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"), [("--debug", True), ("--no-debug", False)]
+)
+def test_debug_flag_sets_app_debug_and_the_environment(
+    tmp_path: Path, flag: str, expected: bool
+) -> None:
+    write(
+        tmp_path / "hello.py",
+        HELLO.replace(
+            "app = Microframework(__name__)",
+            "app = Microframework(__name__)\napp.debug = not " + str(expected),
+        ),
+    )
+    info = ScriptInfo(app_import_path="hello")
+    result = invoke(flag, "routes", obj=info)
+    assert result.exit_code == 0, result.output
+    assert info.load_app().debug is expected
+    assert os.environ["MICROFRAMEWORK_DEBUG"] == ("1" if expected else "0")
+
+
+def test_version_option_names_the_versions() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert "microframework" in result.stdout and "hypercorn" in result.stdout
+
+
+# -- routes -----------------------------------------------------------------------------
+@pytest.fixture
+def routed_app() -> Microframework:
+    app = Microframework("routed")
+
+    @app.route("/zebra", methods=["POST", "PUT"])
+    async def a_zebra() -> str:
+        return ""
+
+    @app.get("/items/<int:id>")
+    async def b_item(id: int) -> str:
+        return ""
+
+    @app.websocket("/live")
+    async def c_live() -> None:
+        pass
+
+    return app
+
+
+def routes(app: Microframework, *args: str) -> list[str]:
+    result = MicroframeworkCliRunner(app).invoke(cli, ["routes", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+def test_routes_prints_a_table_with_websockets_marked(
+    routed_app: Microframework,
+) -> None:
+    assert routes(routed_app) == [
+        "Endpoint  Methods    Rule",
+        "--------  ---------  ---------------",
+        "a_zebra   POST, PUT  /zebra",
+        "b_item    GET        /items/<int:id>",
+        "c_live    WEBSOCKET  /live",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sort", "order"),
+    [
+        ("endpoint", ["a_zebra", "b_item", "c_live"]),
+        ("rule", ["b_item", "c_live", "a_zebra"]),
+        ("methods", ["b_item", "a_zebra", "c_live"]),
+        ("match", ["a_zebra", "b_item", "c_live"]),
+    ],
+)
+def test_routes_sorts(routed_app: Microframework, sort: str, order: list[str]) -> None:
+    rows = routes(routed_app, "--sort", sort)[2:]
+    assert [row.split()[0] for row in rows] == order
+
+
+def test_routes_match_order_is_registration_order() -> None:
+    app = Microframework("ordered")
+    for path in ("/b", "/a", "/c"):
+        app.add_url_rule(path, path.strip("/"), lambda: "")
+    assert [row.split()[0] for row in routes(app, "--sort", "match")[2:]] == [
+        "b",
+        "a",
+        "c",
+    ]
+
+
+def test_routes_hides_head_and_options_unless_asked(routed_app: Microframework) -> None:
+    assert "b_item    GET        /items/<int:id>" in routes(routed_app)
+    assert any(
+        row.split("  ")[0] == "b_item" and "GET, HEAD, OPTIONS" in row
+        for row in routes(routed_app, "--all-methods")
+    )
+
+
+def test_routes_shows_subdomains_when_used() -> None:
+    app = Microframework("subs", subdomain_matching=True)
+    app.add_url_rule("/", "api_index", lambda: "", subdomain="api")
+    assert routes(app)[0].split() == ["Endpoint", "Methods", "Subdomain", "Rule"]
+    assert routes(app)[2].split() == ["api_index", "GET", "api", "/"]
+
+
+def test_routes_says_when_there_are_none() -> None:
+    assert routes(Microframework("empty")) == ["No routes were registered."]
+
+
+# -- shell ---------------------------------------------------------------------------
+def test_shell_runs_top_level_await_in_the_app_context() -> None:
+    app = Microframework("shelled")
+    torn_down: list[BaseException | None] = []
+    app.teardown_appcontext(torn_down.append)
+    session = textwrap.dedent(
+        """\
+        import asyncio
+        from microframework import current_app
+        async def answer():
+            await asyncio.sleep(0)
+            return current_app.name
+
+        value = await answer()
+        print("got", value, current_app.name)
+        g.note = "kept"
+        print("g", g.note)
+        1 / 0
+        print("still running")
+        """
+    )
+    result = MicroframeworkCliRunner(app).invoke(cli, ["shell"], input=session)
+    assert result.exit_code == 0, result.output
+    assert "got shelled shelled" in result.stdout
+    assert "g kept" in result.stdout
+    assert "ZeroDivisionError" in result.stderr
+    assert "still running" in result.stdout
+    assert "App: shelled" in result.stderr
+    assert torn_down == [None]
+
+
+def test_shell_runs_pythonstartup_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "startup.py", "from_startup = 42\n")
+    monkeypatch.setenv("PYTHONSTARTUP", str(tmp_path / "startup.py"))
+    result = MicroframeworkCliRunner(Microframework("s")).invoke(
+        cli, ["shell"], input="print(from_startup + 1)\n"
+    )
+    assert "43" in result.stdout
+
+
+# -- app groups and custom commands ------------------------------------------------------
+def test_sync_and_async_commands_run_in_the_app_context() -> None:
+    app = Microframework("cmds")
+    group = AppGroup("cmds")
+    torn_down: list[BaseException | None] = []
+    app.teardown_appcontext(torn_down.append)
+
+    @group.command()
+    @click.argument("name")
+    async def greet(name: str) -> None:
+        await asyncio.sleep(0)
+        g.greeted = name
+        click.echo(f"hello {name} from {current_app.name} {g.greeted}")
+
+    @group.command
+    def plain() -> None:
+        click.echo(f"plain in {current_app.name}")
+
+    runner = MicroframeworkCliRunner(app)
+    assert runner.invoke(group, ["greet", "ann"]).stdout == "hello ann from cmds ann\n"
+    assert runner.invoke(group, ["plain"]).stdout == "plain in cmds\n"
+    assert torn_down == [None, None]
+
+
+def test_a_failing_command_passes_its_error_to_teardown() -> None:
+    app = Microframework("failing")
+    group = AppGroup("failing")
+    torn_down: list[BaseException | None] = []
+    app.teardown_appcontext(torn_down.append)
+
+    @group.command()
+    async def boom() -> None:
+        raise LookupError("gone")
+
+    result = MicroframeworkCliRunner(app).invoke(group, ["boom"])
+    assert isinstance(result.exception, LookupError)
+    assert torn_down == [result.exception]
+
+
+def test_command_without_app_context_does_not_load_the_app() -> None:
+    group = AppGroup("free")
+
+    @group.command(with_appcontext=False)
+    async def free() -> None:
+        await asyncio.sleep(0)
+        click.echo(f"app context: {has_app_context()}")
+
+    def no_app() -> Microframework:
+        raise AssertionError("the app must not be loaded")
+
+    result = CliRunner().invoke(group, ["free"], obj=ScriptInfo(create_app=no_app))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "app context: False\n"
+
+
+def test_nested_groups_are_app_groups() -> None:
+    app = Microframework("nested")
+    group = AppGroup("top")
+
+    @group.group()
+    def db() -> None:
+        pass
+
+    @db.command()
+    async def init() -> None:
+        click.echo(f"init {current_app.name}")
+
+    assert isinstance(db, AppGroup)
+    assert (
+        MicroframeworkCliRunner(app).invoke(group, ["db", "init"]).stdout
+        == "init nested\n"
+    )
+
+
+async def test_async_command_can_be_invoked_from_a_running_loop() -> None:
+    app = Microframework("inloop")
+    group = AppGroup("inloop")
+
+    @group.command()
+    async def hello() -> None:
+        click.echo(f"hello from {current_app.name}")
+
+    result = MicroframeworkCliRunner(app).invoke(group, ["hello"])
+    assert result.stdout == "hello from inloop\n"
+
+
+def test_app_commands_are_listed_and_run_by_the_main_group() -> None:
+    app = Microframework("withcli")
+    group = AppGroup("withcli")
+    app.cli = group  # type: ignore[attr-defined,unused-ignore]
+
+    @group.command()
+    async def seed() -> None:
+        """Seed the database."""
+        click.echo(f"seeded {current_app.name}")
+
+    runner = MicroframeworkCliRunner(app)
+    assert ["seed", "Seed the database."] in [
+        line.split(None, 1)
+        for line in runner.invoke(cli, ["--help"]).stdout.splitlines()
+    ]
+    assert runner.invoke(cli, ["seed"]).stdout == "seeded withcli\n"
+    assert runner.invoke(args=["seed"]).stdout == "seeded withcli\n"  # app.cli
+
+
+def test_unknown_command_explains_why_the_app_was_not_found() -> None:
+    result = invoke("nope")
+    assert result.exit_code == 2
+    assert "Could not find a Microframework app" in result.stderr
+    assert "No such command 'nope'" in result.stderr
+
+
+def test_help_lists_the_built_in_commands_even_without_an_app() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert all(name in result.stdout for name in ("routes", "run", "shell"))
+
+
+@pytest.mark.skipif(
+    not hasattr(Microframework, "test_cli_runner"),
+    reason="app.test_cli_runner not added yet",
+)
+def test_app_test_cli_runner_runs_app_cli_commands() -> None:
+    app = Microframework("runner")
+    group: AppGroup = app.cli  # type: ignore[attr-defined,unused-ignore]
+    assert isinstance(group, AppGroup)
+
+    @group.command()
+    async def hi() -> None:
+        click.echo(current_app.name)
+
+    runner = app.test_cli_runner()  # type: ignore[attr-defined,unused-ignore]
+    assert isinstance(runner, MicroframeworkCliRunner)
+    assert runner.invoke(args=["hi"]).stdout == "runner\n"
+
+
+# -- run ------------------------------------------------------------------------------
+def test_run_on_a_port_in_use_is_one_line() -> None:
+    app = Microframework("busy")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = MicroframeworkCliRunner(app).invoke(cli, ["run", "--port", str(port)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Could not listen on 127.0.0.1:{port}: Address already in use."
+        " Is another server running? Try --port."
+    )
+    assert "Traceback" not in result.output
+
+
+def test_run_with_workers_needs_an_importable_app() -> None:
+    result = MicroframeworkCliRunner(Microframework("lambda")).invoke(
+        cli, ["run", "--workers", "2"]
+    )
+    assert result.exit_code == 1
+    assert "must be importable: pass it as '--app module:name'" in result.stderr
+
+
+def test_run_needs_both_certfile_and_keyfile(tmp_path: Path) -> None:
+    write(tmp_path / "cert.pem", "x")
+    result = MicroframeworkCliRunner(Microframework("tls")).invoke(
+        cli, ["run", "--certfile", "cert.pem"]
+    )
+    assert result.exit_code == 2
+    assert "--certfile and --keyfile must be given together" in result.stderr
+
+
+def test_worker_process_loads_the_app_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "hello.py", HELLO)
+    prepare_import("hello.py")
+    monkeypatch.setenv(SERVE_APP_ENV, "hello:")
+    monkeypatch.setenv("MICROFRAMEWORK_DEBUG", "1")
+    app = _worker_app()
+    assert app is sys.modules["hello"].app
+    assert app.debug is True
+
+
+def test_factory_callback_locator_names_module_level_functions() -> None:
+    def nested() -> Microframework:
+        return Microframework("n")
+
+    located = {}
+    for name, factory in [
+        ("module level", _module_factory),
+        ("nested", nested),
+        ("lambda", lambda: Microframework("l")),
+    ]:
+        info = ScriptInfo(create_app=factory)
+        info.load_app()
+        located[name] = info.worker_locator
+    assert located == {
+        "module level": f"{__name__}:_module_factory",
+        "nested": None,
+        "lambda": None,
+    }
+
+
+def _module_factory() -> Microframework:
+    return Microframework("module_factory")
+
+
+def test_unguarded_app_run_is_ignored_inside_the_cli(tmp_path: Path) -> None:
+    write(tmp_path / "runs.py", HELLO + "\napp.run()\n")
+    result = invoke("--app", "runs", "routes")
+    assert result.exit_code == 0, result.output
+    assert "Ignoring a call to 'app.run()'" in result.stderr
+    assert "index" in result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get_when_up(
+    url: str, process: subprocess.Popen[bytes], deadline: float = 15.0
+) -> bytes:
+    """Poll *url* until it answers, the server dies, or the deadline passes."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return bytes(response.read())
+        except OSError:
+            time.sleep(0.02)
+    raise AssertionError(f"{url} did not answer within {deadline}s")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Any]:
+    """Start a server subprocess on 127.0.0.1; stop it by PID at the end."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[bytes], Path]:
+        log = tmp_path / f"server{len(processes)}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        processes.append(process)
+        return process, log
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "extra", [[], ["--reload"]], ids=["in-process", "reloader-worker"]
+)
+def test_run_serves_requests_until_terminated(
+    tmp_path: Path, serve: Any, extra: list[str]
+) -> None:
+    write(tmp_path / "hello.py", HELLO)
+    port = free_port()
+    process, log = serve(
+        "-m", "microframework", "--app", "hello", "run", "--port", str(port), *extra
+    )
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"hello from hello"
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+    output = log.read_text()
+    assert f" * Serving app 'hello' on http://127.0.0.1:{port}" in output
+    assert '"GET / 1.1" 200' in output  # hypercorn's access log
+
+
+def test_run_when_startup_fails_ends_in_one_error_line(
+    tmp_path: Path, serve: Any
+) -> None:
+    write(
+        tmp_path / "startfail.py",
+        """
+        from microframework import Microframework
+        app = Microframework(__name__)
+
+        @app.before_serving
+        async def connect():
+            raise RuntimeError("database unreachable")
+        """,
+    )
+    process, log = serve(
+        "-m", "microframework", "--app", "startfail", "run", "--port", str(free_port())
+    )
+    assert process.wait(timeout=10) == 1
+    assert log.read_text().splitlines()[-1] == (
+        "Error: The app failed to start: Lifespan failure in startup."
+        " 'RuntimeError: database unreachable'"
+    )
+
+
+def test_app_run_serves_a_script_with_the_reloader_in_debug_mode(
+    tmp_path: Path, serve: Any
+) -> None:
+    port = free_port()
+    # A worker runs the script as __mp_main__, so the view must not print app.name.
+    source = HELLO.replace('"hello from " + app.name', '"hello from a script"')
+    run = f"\nif __name__ == '__main__':\n    app.run(port={port}, debug=True)\n"
+    write(tmp_path / "script.py", source + run)
+    process, log = serve("script.py")
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"hello from a script"
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+    assert " * Debug mode: on" in log.read_text()
+
+
+# -- the debug page ------------------------------------------------------------------------
+def _raise_chained() -> None:
+    values: dict[str, int] = {}
+    try:
+        values["missing"]
+    except KeyError as error:
+        raise ValueError("<script>alert(1)</script>") from error
+
+
+async def test_debug_page_shows_the_traceback_escaped() -> None:
+    with pytest.raises(ValueError) as info:
+        _raise_chained()
+    response = render_debug_page(info.value)
+    assert response.status_code == 500
+    assert response.mimetype == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    html = await response.get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>" not in html
+    assert "ValueError" in html and "KeyError" in html
+    assert (
+        "The above exception was the direct cause of the following exception:" in html
+    )
+    assert (
+        html.index("KeyError") < html.index("direct cause") < html.rindex("ValueError")
+    )
+    assert "raise ValueError(" in html  # the source line of the frame
+    assert f"{Path(__file__)}" in html
+
+
+async def test_debug_page_shows_the_request_but_hides_credentials() -> None:
+    scope = http_scope(
+        "/broken",
+        "POST",
+        headers=[(b"authorization", b"Bearer s3cret"), (b"x-custom", b"visible")],
+    )
+    request = Request(scope, _no_body)
+    response = render_debug_page(RuntimeError("x"), request)
+    html = await response.get_data(as_text=True)
+    assert "POST /broken" in html
+    assert "visible" in html
+    assert "s3cret" not in html
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}

@@ -1,0 +1,241 @@
+"""``ProxyFixMiddleware``: which forwarded values are believed, and what they change."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgi_harness import call
+from asgi_harness import http_scope
+from hypothesis import given
+from hypothesis import strategies as st
+
+from microframework import Microframework
+from microframework import request
+from microframework import url_for
+from microframework.middleware import ProxyFixMiddleware
+
+
+async def _noop(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    pass
+
+
+def fixed(scope: dict[str, Any], **trusted: int) -> dict[str, Any]:
+    return ProxyFixMiddleware(_noop, **trusted).fix_scope(scope)
+
+
+def forwarded(*headers: tuple[str, str], **extra: Any) -> dict[str, Any]:
+    return http_scope(
+        headers=[(name.encode(), value.encode()) for name, value in headers], **extra
+    )
+
+
+def host_header(scope: dict[str, Any]) -> list[bytes]:
+    return [value for name, value in scope["headers"] if name == b"host"]
+
+
+@pytest.mark.parametrize(
+    ("trusted", "client"),
+    [(1, "10.0.0.3"), (2, "10.0.0.2"), (3, "10.0.0.1"), (4, "127.0.0.1")],
+)
+def test_x_for_trusts_only_the_addresses_our_proxies_appended(
+    trusted: int, client: str
+) -> None:
+    scope = forwarded(("x-forwarded-for", "10.0.0.1, 10.0.0.2, 10.0.0.3"))
+    assert fixed(scope, x_for=trusted)["client"][0] == client
+
+
+def test_repeated_header_lines_count_as_one_list() -> None:
+    scope = forwarded(
+        ("x-forwarded-for", "203.0.113.9"), ("x-forwarded-for", "10.0.0.7")
+    )
+    assert fixed(scope, x_for=2)["client"] == ("203.0.113.9", 0)
+
+
+def test_proto_sets_the_scheme_and_websockets_get_ws_schemes() -> None:
+    assert fixed(forwarded(("x-forwarded-proto", "HTTPS")))["scheme"] == "https"
+    ws = forwarded(("x-forwarded-proto", "https"), type="websocket", scheme="ws")
+    assert fixed(ws)["scheme"] == "wss"
+    plain_ws = forwarded(("x-forwarded-proto", "http"), type="websocket", scheme="ws")
+    assert fixed(plain_ws)["scheme"] == "ws"
+
+
+def test_an_unknown_proto_is_ignored() -> None:
+    assert fixed(forwarded(("x-forwarded-proto", "gopher")))["scheme"] == "http"
+
+
+def test_host_and_port_replace_the_host_header_and_server() -> None:
+    scope = forwarded(
+        ("x-forwarded-host", "example.com"),
+        ("x-forwarded-port", "8443"),
+        ("x-forwarded-proto", "https"),
+    )
+    result = fixed(scope, x_host=1, x_port=1)
+    assert host_header(result) == [b"example.com:8443"]
+    assert result["server"] == ("example.com", 8443)
+
+
+def test_host_without_port_gets_the_schemes_default_port() -> None:
+    scope = forwarded(
+        ("x-forwarded-host", "example.com"), ("x-forwarded-proto", "https")
+    )
+    result = fixed(scope, x_host=1)
+    assert host_header(result) == [b"example.com"]
+    assert result["server"] == ("example.com", 443)
+
+
+def test_port_alone_changes_the_port_of_the_existing_host() -> None:
+    result = fixed(forwarded(("x-forwarded-port", "8080")), x_port=1)
+    assert host_header(result) == [b"localhost:8080"]
+    ipv6 = http_scope(headers=[(b"x-forwarded-port", b"81")])
+    ipv6["headers"] = [(b"host", b"[::1]:5000"), (b"x-forwarded-port", b"81")]
+    result = fixed(ipv6, x_port=1)
+    assert host_header(result) == [b"[::1]:81"]
+    assert result["server"] == ("::1", 81)
+
+
+def test_a_non_numeric_port_is_ignored() -> None:
+    scope = forwarded(("x-forwarded-port", "80; evil"))
+    assert fixed(scope, x_port=1) is not scope  # a copy, since the header was present
+    assert host_header(fixed(scope, x_port=1)) == [b"localhost"]
+
+
+def test_prefix_becomes_the_root_path_and_leads_the_path() -> None:
+    scope = forwarded(("x-forwarded-prefix", "/api/"), path="/users")
+    result = fixed(scope, x_prefix=1)
+    assert (result["root_path"], result["path"], result["raw_path"]) == (
+        "/api",
+        "/api/users",
+        b"/api/users",
+    )
+
+
+def test_prefix_replaces_a_root_path_the_server_set() -> None:
+    scope = forwarded(
+        ("x-forwarded-prefix", "/public"), path="/mnt/users", root_path="/mnt"
+    )
+    scope["raw_path"] = b"/mnt/users"
+    result = fixed(scope, x_prefix=1)
+    assert (result["root_path"], result["path"], result["raw_path"]) == (
+        "/public",
+        "/public/users",
+        b"/public/users",
+    )
+
+
+def test_a_prefix_without_a_leading_slash_is_ignored() -> None:
+    scope = forwarded(("x-forwarded-prefix", "api"), path="/users")
+    assert fixed(scope, x_prefix=1)["path"] == "/users"
+
+
+def test_untrusted_headers_change_nothing_and_nothing_is_copied() -> None:
+    scope = forwarded(
+        ("x-forwarded-host", "evil.example"), ("x-forwarded-prefix", "/evil")
+    )
+    assert fixed(scope) is scope  # x_host and x_prefix default to 0
+
+
+def test_the_servers_scope_is_never_mutated() -> None:
+    scope = forwarded(
+        ("x-forwarded-for", "10.1.1.1"), ("x-forwarded-host", "a.example")
+    )
+    before = {**scope, "headers": list(scope["headers"])}
+    fixed(scope, x_host=1)
+    assert scope == before
+
+
+async def test_lifespan_passes_through_untouched() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope)
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    await ProxyFixMiddleware(app)(scope, _noop, _noop)  # type: ignore[arg-type]
+    assert seen == [scope] and seen[0] is scope
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"x_for": -1}, ValueError),
+        ({"x_host": "1"}, TypeError),
+        ({"x_proto": True}, TypeError),
+    ],
+)
+def test_trusted_counts_are_validated(
+    kwargs: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error, match=next(iter(kwargs))):
+        ProxyFixMiddleware(_noop, **kwargs)
+
+
+async def test_the_app_sees_the_forwarded_request() -> None:
+    app = Microframework(__name__)
+    app.config["TRUSTED_HOSTS"] = ["example.com"]
+    app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+        app.asgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
+    )
+
+    @app.get("/where")
+    async def where() -> dict[str, Any]:
+        return {
+            "client": request.remote_addr,
+            "scheme": request.scheme,
+            "url": url_for("where", _external=True),
+        }
+
+    scope = forwarded(
+        ("x-forwarded-for", "203.0.113.5"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "example.com"),
+        ("x-forwarded-prefix", "/shop"),
+        path="/where",
+    )
+    recorder = await call(app, scope)
+    assert recorder.status == 200, recorder.body
+    assert json.loads(recorder.body) == {
+        "client": "203.0.113.5",
+        "scheme": "https",
+        "url": "https://example.com/shop/where",
+    }
+
+
+addresses = st.lists(
+    st.from_regex(r"[0-9a-f.:]{1,20}", fullmatch=True), min_size=1, max_size=6
+)
+
+
+@given(addresses, st.integers(min_value=1, max_value=8))
+def test_x_for_picks_the_nth_address_from_the_right(
+    values: list[str], trusted: int
+) -> None:
+    scope = forwarded(("x-forwarded-for", ", ".join(values)))
+    expected = values[-trusted] if len(values) >= trusted else "127.0.0.1"
+    assert fixed(scope, x_for=trusted)["client"][0] == expected
+
+
+header_names = st.sampled_from(
+    [
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+        b"x-forwarded-prefix",
+        b"host",
+    ]
+)
+
+
+@given(st.lists(st.tuples(header_names, st.binary(max_size=40)), max_size=8))
+def test_any_forwarded_headers_give_a_well_formed_scope(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    scope = http_scope()
+    scope["headers"] = headers
+    result = fixed(scope, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    assert result["scheme"] in ("http", "https")
+    assert result["path"].endswith("/")
+    assert all(isinstance(v, bytes) for _, v in result["headers"])
+    assert result["root_path"] == "" or result["root_path"].startswith("/")
