@@ -305,7 +305,11 @@ async def send_response(
     """Send *response*: a bytes body, a watched stream, and trailers if the server takes them."""
     status = response.status_code
     trailers = _wants_trailers(request, response)
-    start: dict[str, Any] = {"type": "http.response.start", "status": status, "headers": headers}
+    start: dict[str, Any] = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": headers,
+    }
     if trailers:
         start["trailers"] = True
     await send(start)
@@ -357,7 +361,9 @@ async def _send_stream(send: Send, request: Request, response: Response) -> bool
                 finally:
                     guard.disarm()
             if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
     except asyncio.CancelledError:

@@ -670,7 +670,12 @@ class Microframework(Scaffold):
         ctx = ctx or _cv_app.get(None)
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
         if propagate is None:
-            if self.debug and not self.testing and ctx is not None and ctx.request is not None:
+            if (
+                self.debug
+                and not self.testing
+                and ctx is not None
+                and ctx.request is not None
+            ):
                 # Debug mode shows the traceback page; a server would send a bare 500.
                 ctx._unhandled = error
                 self.log_exception((type(error), error, error.__traceback__))

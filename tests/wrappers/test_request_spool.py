@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import IO
 
-from asgi_harness import Recorder
 from asgi_harness import call
 from asgi_harness import http_scope
+from asgi_harness import Recorder
 
 from microframework import Microframework
 from microframework import request

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from contextlib import suppress
 import json as _json
 import re
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
-from collections.abc import Callable
 from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from contextlib import suppress
 from http import HTTPStatus
 from typing import Any
 from typing import TYPE_CHECKING
