@@ -7,6 +7,7 @@ from markupsafe import Markup
 
 from . import json as json
 from .app import Microframework
+from .blueprints import Blueprint
 from .config import Config
 from .ctx import after_this_request
 from .ctx import after_this_websocket
@@ -16,9 +17,12 @@ from .ctx import copy_current_websocket_context
 from .ctx import has_app_context
 from .ctx import has_request_context
 from .ctx import has_websocket_context
+from .flashing import flash
+from .flashing import get_flashed_messages
 from .globals import current_app
 from .globals import g
 from .globals import request
+from .globals import session
 from .globals import websocket
 from .helpers import abort
 from .helpers import make_response
@@ -27,6 +31,29 @@ from .helpers import send_early_hints
 from .helpers import stream_with_context
 from .helpers import url_for
 from .json import jsonify
+from .signals import appcontext_popped
+from .signals import appcontext_pushed
+from .signals import appcontext_tearing_down
+from .signals import before_render_template
+from .signals import got_background_exception
+from .signals import got_request_exception
+from .signals import got_serving_exception
+from .signals import got_websocket_exception
+from .signals import message_flashed
+from .signals import request_finished
+from .signals import request_started
+from .signals import request_tearing_down
+from .signals import template_rendered
+from .signals import websocket_finished
+from .signals import websocket_received
+from .signals import websocket_sent
+from .signals import websocket_started
+from .signals import websocket_tearing_down
+from .templating import get_template_attribute
+from .templating import render_template
+from .templating import render_template_string
+from .templating import stream_template
+from .templating import stream_template_string
 from .typing import ResponseReturnValue
 from .wrappers import Request
 from .wrappers import Response
@@ -35,6 +62,7 @@ from .wrappers import Websocket
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Blueprint",
     "Config",
     "Markup",
     "Microframework",
@@ -45,22 +73,48 @@ __all__ = [
     "abort",
     "after_this_request",
     "after_this_websocket",
+    "appcontext_popped",
+    "appcontext_pushed",
+    "appcontext_tearing_down",
+    "before_render_template",
     "copy_current_app_context",
     "copy_current_request_context",
     "copy_current_websocket_context",
     "current_app",
     "escape",
+    "flash",
     "g",
+    "get_flashed_messages",
+    "get_template_attribute",
+    "got_background_exception",
+    "got_request_exception",
+    "got_serving_exception",
+    "got_websocket_exception",
     "has_app_context",
     "has_request_context",
     "has_websocket_context",
     "json",
     "jsonify",
     "make_response",
+    "message_flashed",
     "redirect",
+    "render_template",
+    "render_template_string",
     "request",
+    "request_finished",
+    "request_started",
+    "request_tearing_down",
     "send_early_hints",
+    "session",
+    "stream_template",
+    "stream_template_string",
     "stream_with_context",
+    "template_rendered",
     "url_for",
     "websocket",
+    "websocket_finished",
+    "websocket_received",
+    "websocket_sent",
+    "websocket_started",
+    "websocket_tearing_down",
 ]

@@ -21,6 +21,18 @@ from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .exceptions import WebsocketDisconnect
 from .globals import _cv_app
+from .signals import appcontext_popped
+from .signals import appcontext_pushed
+from .signals import appcontext_tearing_down
+from .signals import got_serving_exception
+from .signals import got_websocket_exception
+from .signals import request_finished
+from .signals import request_started
+from .signals import request_tearing_down
+from .signals import send_signal
+from .signals import state as _signals
+from .signals import websocket_finished
+from .signals import websocket_started
 
 if TYPE_CHECKING:
     from .app import _Chain
@@ -105,11 +117,16 @@ async def handle_http(
     token = _cv_app.set(ctx)
     error: BaseException | None = None
     chain = compiled.app_chain
+    listening = _signals.listening  # one flag while no signal has a receiver
     try:
+        if listening and appcontext_pushed.receivers:
+            await send_signal(appcontext_pushed, app)
         endpoint = match_request(compiled, ctx, request, False)
         if endpoint is not None:
             chain = endpoint.chain
         response = await full_dispatch(app, ctx, request, endpoint, chain)
+        if listening and request_finished.receivers:
+            await send_signal(request_finished, app, response=response)
         try:
             headers = response.asgi_headers()
         except Exception as exc:
@@ -144,10 +161,22 @@ async def handle_http(
         try:
             if request._files or request._body_file is not None:
                 request._close()
-            if chain.teardown or compiled.teardown_appcontext:
+            if (
+                chain.teardown
+                or compiled.teardown_appcontext
+                or (
+                    listening
+                    and (
+                        request_tearing_down.receivers
+                        or appcontext_tearing_down.receivers
+                    )
+                )
+            ):
                 await app._teardown(ctx, error or ctx._unhandled, chain)
         finally:
             _cv_app.reset(token)
+            if listening and appcontext_popped.receivers:
+                await send_signal(appcontext_popped, app)
 
 
 async def full_dispatch(
@@ -155,7 +184,11 @@ async def full_dispatch(
 ) -> Response:
     """Preprocess, run the view, make and process the response; errors become responses."""
     try:
+        if app._eager_sessions:
+            await app._open_session(ctx)  # a store that waits: open before the view
         try:
+            if _signals.listening and request_started.receivers:
+                await send_signal(request_started, app)
             if chain.url_value_preprocessors:
                 for preprocess in chain.url_value_preprocessors:
                     preprocess(request.endpoint, request.view_args)
@@ -188,7 +221,13 @@ async def full_dispatch(
         except Exception as exc:
             rv = await app.handle_user_exception(exc, ctx)
         response = app._make_response(rv, request)
-        if chain.after or ctx._after_request_functions:
+        if (
+            chain.after
+            or ctx._after_request_functions
+            or ctx._session is not None
+            or app._session_cookie_sent(request)
+        ):
+            # after_this_request and after_request functions, then the session.
             return await app._process_response(response, ctx, chain)
         return response
     except ClientDisconnected:
@@ -405,10 +444,16 @@ async def handle_websocket(
     chain = compiled.websocket_chain
     error: BaseException | None = None
     try:
+        if appcontext_pushed.receivers:
+            await send_signal(appcontext_pushed, app)
         endpoint = match_request(compiled, ctx, websocket, True)
         if endpoint is not None:
             chain = endpoint.chain
+        if app._eager_sessions:
+            await app._open_session(ctx)
         response = await _dispatch_websocket(app, ctx, websocket, endpoint, chain)
+        if websocket_finished.receivers:
+            await send_signal(websocket_finished, app, response=response)
         if response is not None and not websocket.accepted:
             await websocket._send_response(response)
         elif not websocket.closed:
@@ -436,6 +481,8 @@ async def handle_websocket(
             await app._teardown(ctx, error or ctx._unhandled, chain)
         finally:
             _cv_app.reset(token)
+            if appcontext_popped.receivers:
+                await send_signal(appcontext_popped, app)
 
 
 async def _dispatch_websocket(
@@ -443,6 +490,8 @@ async def _dispatch_websocket(
 ) -> Response | None:
     try:
         try:
+            if websocket_started.receivers:
+                await send_signal(websocket_started, app)
             for preprocess in chain.url_value_preprocessors:
                 preprocess(websocket.endpoint, websocket.view_args)
             rv = None
@@ -473,6 +522,8 @@ async def _dispatch_websocket(
             if propagate is None:
                 propagate = app.testing or app.debug
             ctx._unhandled = exc
+            if got_websocket_exception.receivers:
+                await send_signal(got_websocket_exception, app, exception=exc)
             app.log_exception((type(exc), exc, exc.__traceback__))
             if not websocket.closed:
                 await websocket.close(1011)
@@ -492,6 +543,8 @@ async def handle_lifespan(
             try:
                 await app.startup(scope.get("state"))
             except Exception as exc:
+                if got_serving_exception.receivers:
+                    await send_signal(got_serving_exception, app, exception=exc)
                 app.logger.exception("Startup failed")
                 await send(
                     {"type": "lifespan.startup.failed", "message": _describe(exc)}
@@ -502,6 +555,8 @@ async def handle_lifespan(
             try:
                 await app.shutdown()
             except Exception as exc:
+                if got_serving_exception.receivers:
+                    await send_signal(got_serving_exception, app, exception=exc)
                 app.logger.exception("Shutdown failed")
                 await send(
                     {"type": "lifespan.shutdown.failed", "message": _describe(exc)}

@@ -44,6 +44,8 @@ from werkzeug.utils import cached_property
 from . import _dispatch
 from ._utils import ensure_async
 from ._utils import run_sync
+from .blueprints import Blueprint
+from .blueprints import register_blueprint_on_app
 from .config import Config
 from .config import ConfigAttribute
 from .ctx import _AppCtxGlobals
@@ -60,6 +62,18 @@ from .scaffold import _endpoint_from_view_func
 from .scaffold import _methods_of
 from .scaffold import Scaffold
 from .scaffold import setupmethod
+from .sessions import SecureCookieSessionInterface
+from .sessions import SessionInterface
+from .signals import appcontext_popped
+from .signals import appcontext_pushed
+from .signals import appcontext_tearing_down
+from .signals import got_background_exception
+from .signals import got_request_exception
+from .signals import got_websocket_exception
+from .signals import request_tearing_down
+from .signals import send_signal
+from .signals import websocket_tearing_down
+from .templating import TemplatingMixin
 from .wrappers.request import Request
 from .wrappers.response import Response
 from .wrappers.websocket import Websocket
@@ -170,7 +184,7 @@ def _blueprint_path(name: str | None) -> tuple[str, ...]:
     return tuple(".".join(parts[:i]) for i in range(len(parts), 0, -1))
 
 
-class Microframework(Scaffold):
+class Microframework(TemplatingMixin, Scaffold):
     """The application: an ASGI callable with Flask's API, async throughout."""
 
     request_class: type[Request] = Request
@@ -184,6 +198,8 @@ class Microframework(Scaffold):
     aborter_class: type[Aborter] = Aborter
     test_client_class: type[MicroframeworkClient] | None = None
     test_app_class: type[TestApp] | None = None
+    #: Opens and saves the session; replace it to keep sessions elsewhere.
+    session_interface: SessionInterface = SecureCookieSessionInterface()
     test_cli_runner_class: type[MicroframeworkCliRunner] | None = None
 
     debug = ConfigAttribute[bool]("DEBUG")
@@ -264,11 +280,12 @@ class Microframework(Scaffold):
         self.after_serving_funcs: list[Callable[[], Any]] = []
         self.while_serving_gens: list[Callable[[], AsyncGenerator[Any, None]]] = []
         self.url_build_error_handlers: list[Callable[..., Any]] = []
-        self.blueprints: dict[str, Any] = {}
+        self.blueprints: dict[str, Blueprint] = {}
         self.extensions: dict[str, Any] = {}
         #: Shared state for the app's lifetime; becomes the ASGI lifespan ``state``.
         self.state: dict[str, Any] = {}
         self._compiled: _Compiled | None = None
+        self._eager_sessions = False  # set at freeze from the session interface
         self._running_gens: list[AsyncGenerator[Any, None]] = []
         self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
         #: Background tasks still running; awaited (then cancelled) at shutdown.
@@ -390,12 +407,23 @@ class Microframework(Scaffold):
         self.while_serving_gens.append(func)
         return func
 
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        """Register *blueprint*; ``url_prefix``, ``subdomain``, ``url_defaults`` and
+        ``name`` override its own for this registration.
+        """
+        register_blueprint_on_app(self, blueprint, **options)
+
+    def iter_blueprints(self) -> Iterator[Blueprint]:
+        """The registered blueprints, in registration order."""
+        return iter(self.blueprints.values())
+
     # -- freeze and compile ---------------------------------------------------
     def _freeze(self) -> _Compiled:
         """Compile the registries into the tables the request path reads."""
         if self._compiled is not None:
             return self._compiled
         compiled = _Compiled()
+        self._eager_sessions = not self.session_interface.opens_without_waiting
         sort_keys = self.config.get("JSON_SORT_KEYS")
         if sort_keys is not None and isinstance(self.json, DefaultJSONProvider):
             self.json.sort_keys = bool(sort_keys)
@@ -591,7 +619,26 @@ class Microframework(Scaffold):
                     f"an after_request function returned {type(response).__name__};"
                     " it must return the response"
                 )
+        request = ctx.request
+        if request is not None:
+            session = ctx._session
+            if session is None and self._session_cookie_sent(request):
+                # Unused, but a permanent session's cookie is refreshed each request.
+                session = ctx.session
+            if session is not None:
+                interface = self.session_interface
+                if not interface.is_null_session(session):
+                    await interface.save_session(self, session, response)
         return response
+
+    def _session_cookie_sent(self, request: Request) -> bool:
+        # Only a request that carries the session cookie can need a refresh; without
+        # a secret key there is no session cookie to refresh.
+        config = self.config
+        if not config["SESSION_REFRESH_EACH_REQUEST"] or not config["SECRET_KEY"]:
+            return False
+        cookie = request._raw_header(b"cookie")
+        return cookie is not None and config["SESSION_COOKIE_NAME"] in cookie
 
     async def process_response(self, response: Response) -> Response:
         """Run ``after_this_request`` and ``after_request`` functions on *response*."""
@@ -668,6 +715,13 @@ class Microframework(Scaffold):
     ) -> Response:
         """Turn an unhandled error into a logged 500, or re-raise it when propagating."""
         ctx = ctx or _cv_app.get(None)
+        signal = (
+            got_websocket_exception
+            if ctx is not None and ctx.websocket is not None
+            else got_request_exception
+        )
+        if signal.receivers:
+            await send_signal(signal, self, exception=error)
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
         if propagate is None:
             if (
@@ -738,6 +792,13 @@ class Microframework(Scaffold):
                 chain = self._chain_for(ctx)
             for func in chain.teardown:
                 await self._run_teardown(func, error)
+            signal = (
+                request_tearing_down
+                if ctx.request is not None
+                else websocket_tearing_down
+            )
+            if signal.receivers:
+                await send_signal(signal, self, exc=error)
         compiled = self._compiled
         funcs = (
             compiled.teardown_appcontext
@@ -748,6 +809,8 @@ class Microframework(Scaffold):
         )
         for func in funcs:
             await self._run_teardown(func, error)
+        if appcontext_tearing_down.receivers:
+            await send_signal(appcontext_tearing_down, self, exc=error)
 
     async def _run_teardown(
         self, func: Callable[..., Awaitable[Any]], error: BaseException | None
@@ -758,7 +821,10 @@ class Microframework(Scaffold):
             self.logger.exception("Error in teardown function %r", func)
 
     async def _signal_app_context(self, event: str, ctx: AppContext) -> None:
-        """Hook for the app-context signals (sent by ``signals.py`` when it exists)."""
+        """Send ``appcontext_pushed`` or ``appcontext_popped``, if anyone listens."""
+        signal = appcontext_pushed if event == "pushed" else appcontext_popped
+        if signal.receivers:
+            await send_signal(signal, self)
 
     # -- contexts -------------------------------------------------------------
     def app_context(self) -> AppContext:
@@ -768,6 +834,33 @@ class Microframework(Scaffold):
     def request_context(self, request: Request) -> AppContext:
         """A context for *request*: ``async with app.request_context(req): ...``."""
         return AppContext(self, request)
+
+    def _open_session_now(self, ctx: AppContext) -> Any:
+        # Lazy opening, for interfaces whose open_session never waits: step the
+        # coroutine once; it must finish without suspending.
+        interface = self.session_interface
+        connection = ctx.request if ctx.request is not None else ctx.websocket
+        coro = interface.open_session(self, connection)
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            session = done.value
+        else:
+            coro.close()
+            raise RuntimeError(
+                f"{type(interface).__name__}.open_session waits on I/O, so it cannot be"
+                " opened on first use; set its opens_without_waiting to False"
+            )
+        return session if session is not None else interface.make_null_session(self)
+
+    async def _open_session(self, ctx: AppContext) -> None:
+        """Open the session of ctx's request or websocket (the null session if none)."""
+        interface = self.session_interface
+        connection = ctx.request if ctx.request is not None else ctx.websocket
+        session = await interface.open_session(self, connection)
+        ctx.session = (
+            session if session is not None else interface.make_null_session(self)
+        )
 
     def _prepare_context(self, ctx: AppContext) -> None:
         # A context pushed by hand (tests, request_context) gets routing as a real
@@ -964,7 +1057,12 @@ class Microframework(Scaffold):
         if gate is not None:
             await gate
         async with self.app_context():
-            return await self.ensure_async(func)(*args, **kwargs)
+            try:
+                return await self.ensure_async(func)(*args, **kwargs)
+            except Exception as error:
+                if got_background_exception.receivers:
+                    await send_signal(got_background_exception, self, exception=error)
+                raise
 
     def _background_done(self, task: asyncio.Task[Any]) -> None:
         self.background_tasks.discard(task)

@@ -82,7 +82,7 @@ class AppContext:
         "_g",
         "request",
         "websocket",
-        "session",
+        "_session",
         "url_adapter",
         "_after_request_functions",
         "_cv_token",
@@ -103,7 +103,7 @@ class AppContext:
         self._g = g  # made on first use: most requests never touch g
         self.request = request
         self.websocket = websocket
-        self.session: Any = None
+        self._session: Any = None
         self.url_adapter: Any = None
         self._after_request_functions: list[Callable[[Response], Any]] | None = None
         self._cv_token: Token[AppContext] | None = None
@@ -121,10 +121,22 @@ class AppContext:
             g = self._g = self.app.app_ctx_globals_class()
         return g
 
+    @property
+    def session(self) -> Any:
+        """The session, opened on first use when the interface allows it."""
+        session = self._session
+        if session is None and (self.request is not None or self.websocket is not None):
+            session = self._session = self.app._open_session_now(self)
+        return session
+
+    @session.setter
+    def session(self, value: Any) -> None:
+        self._session = value
+
     def copy(self) -> AppContext:
         """A context sharing this one's app, request, websocket, session and ``g``."""
         ctx = self.__class__(self.app, self.request, self.websocket, g=self.g)
-        ctx.session = self.session
+        ctx._session = self._session
         ctx.url_adapter = self.url_adapter
         ctx._is_copy = True
         return ctx
@@ -138,6 +150,10 @@ class AppContext:
             self.request is not None or self.websocket is not None
         ):
             self.app._prepare_context(self)
+        if self._session is None and (
+            self.request is not None or self.websocket is not None
+        ):
+            await self.app._open_session(self)
         await self.app._signal_app_context("pushed", self)
 
     async def pop(self, exc: BaseException | None = _sentinel) -> None:

@@ -130,7 +130,7 @@ def _scheme(proto: str | None, kind: str) -> str | None:
 
 
 def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None:
-    if port is not None and not port.isdigit():
+    if port is not None and not (port.isascii() and port.isdigit()):
         port = None
     if host is None and port is None:
         return
@@ -156,7 +156,7 @@ def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None
 def _split_host(host: str) -> tuple[str, int | None]:
     """``"example.com:8080"`` -> ``("example.com", 8080)``; IPv6 ``"[::1]:80"`` works."""
     name, sep, port = host.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not (port.isascii() and port.isdigit()):
         return host, None
     if (name.startswith("[") and name.endswith("]")) or ":" not in name:
         return name, int(port)

@@ -1,0 +1,472 @@
+"""Blueprints: a deferred recording of routes and hooks, replayed onto an app.
+
+Rule: a blueprint only *records*. Its routes become deferred functions that run
+against a :class:`BlueprintSetupState` when the blueprint is registered; its hooks and
+error handlers are copied into the app's registries under the blueprint's dotted name
+(``"parent.child"``), where the app compiles them with everything else. Registration
+is the only time a blueprint touches an app, and after it the blueprint is frozen.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+from typing import TYPE_CHECKING
+from typing import TypeVar
+
+from werkzeug.utils import cached_property
+
+from .scaffold import _endpoint_from_view_func
+from .scaffold import Scaffold
+from .scaffold import setupmethod
+
+if TYPE_CHECKING:
+    from jinja2 import BaseLoader
+
+    from .app import Microframework
+
+F = TypeVar("F", bound=Callable[..., Any])
+DeferredSetupFunction = Callable[["BlueprintSetupState"], None]
+_sentinel: Any = object()
+
+# The scaffold registries copied into the app, keyed by dotted blueprint name.
+_HOOK_REGISTRIES = (
+    "before_request_funcs",
+    "after_request_funcs",
+    "teardown_request_funcs",
+    "before_websocket_funcs",
+    "after_websocket_funcs",
+    "teardown_websocket_funcs",
+    "template_context_processors",
+    "url_value_preprocessors",
+    "url_default_functions",
+)
+
+
+class BlueprintSetupState:
+    """One registration of a blueprint on an app: its name, prefix and defaults."""
+
+    def __init__(
+        self,
+        blueprint: Blueprint,
+        app: Microframework,
+        options: dict[str, Any],
+        first_registration: bool,
+    ) -> None:
+        self.app = app
+        self.blueprint = blueprint
+        self.options = options
+        #: True the first time this blueprint object is registered on this app.
+        self.first_registration = first_registration
+        subdomain = options.get("subdomain")
+        self.subdomain: str | None = (
+            blueprint.subdomain if subdomain is None else subdomain
+        )
+        url_prefix = options.get("url_prefix")
+        self.url_prefix: str | None = (
+            blueprint.url_prefix if url_prefix is None else url_prefix
+        )
+        self.name: str = options.get("name", blueprint.name)
+        self.name_prefix: str = options.get("name_prefix", "")
+        self.url_defaults: dict[str, Any] = dict(blueprint.url_values_defaults)
+        self.url_defaults.update(options.get("url_defaults") or {})
+
+    @property
+    def full_name(self) -> str:
+        """The dotted name endpoints and registries use, e.g. ``"parent.child"``."""
+        return f"{self.name_prefix}.{self.name}".lstrip(".")
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        **options: Any,
+    ) -> None:
+        """Add a rule to the app with the prefix, subdomain and dotted endpoint applied."""
+        if self.url_prefix is not None:
+            rule = (
+                f"{self.url_prefix.rstrip('/')}/{rule.lstrip('/')}"
+                if rule
+                else self.url_prefix
+            )
+        options.setdefault("subdomain", self.subdomain)
+        if endpoint is None:
+            endpoint = _endpoint_from_view_func(view_func)  # type: ignore[arg-type]
+        defaults = self.url_defaults
+        if "defaults" in options:
+            defaults = {**defaults, **options.pop("defaults")}
+        self.app.add_url_rule(
+            rule,
+            f"{self.full_name}.{endpoint}",
+            view_func,
+            defaults=defaults,
+            **options,
+        )
+
+
+class Blueprint(Scaffold):
+    """A group of routes, hooks, templates and static files to register on an app."""
+
+    _got_registered_once = False
+
+    def __init__(
+        self,
+        name: str,
+        import_name: str,
+        static_folder: str | os.PathLike[str] | None = None,
+        static_url_path: str | None = None,
+        template_folder: str | os.PathLike[str] | None = None,
+        url_prefix: str | None = None,
+        subdomain: str | None = None,
+        url_defaults: dict[str, Any] | None = None,
+        root_path: str | None = None,
+        cli_group: str | None = _sentinel,
+    ) -> None:
+        super().__init__(
+            import_name,
+            static_folder=static_folder,
+            static_url_path=static_url_path,
+            template_folder=template_folder,
+            root_path=root_path,
+        )
+        _check_name(name, "name")
+        self.name = name
+        self.url_prefix = url_prefix
+        self.subdomain = subdomain
+        self.deferred_functions: list[DeferredSetupFunction] = []
+        self.url_values_defaults: dict[str, Any] = dict(url_defaults or {})
+        self.cli_group = cli_group
+        self._blueprints: list[tuple[Blueprint, dict[str, Any]]] = []
+
+    def _check_setup_finished(self, f_name: str) -> None:
+        if self._got_registered_once:
+            raise AssertionError(
+                f"The setup method '{f_name}' can no longer be called on the blueprint"
+                f" '{self.name}'. It has already been registered at least once, so the"
+                " change would not reach every app. Make all imports, decorators and"
+                " calls that set up the blueprint before registering it."
+            )
+
+    @cached_property
+    def jinja_loader(self) -> BaseLoader | None:
+        """The loader for this blueprint's ``template_folder`` (assignable)."""
+        if self.template_folder is None:
+            return None
+        from jinja2 import FileSystemLoader
+
+        return FileSystemLoader(
+            os.path.join(self.root_path, os.fspath(self.template_folder))
+        )
+
+    # -- recording ----------------------------------------------------------------
+    @setupmethod
+    def record(self, func: DeferredSetupFunction) -> None:
+        """Call ``func(state)`` each time the blueprint is registered."""
+        self.deferred_functions.append(func)
+
+    @setupmethod
+    def record_once(self, func: DeferredSetupFunction) -> None:
+        """Call ``func(state)`` only the first time the blueprint is registered on an app."""
+
+        @functools.wraps(func)
+        def once(state: BlueprintSetupState) -> None:
+            if state.first_registration:
+                func(state)
+
+        self.record(once)
+
+    def make_setup_state(
+        self,
+        app: Microframework,
+        options: dict[str, Any],
+        first_registration: bool = False,
+    ) -> BlueprintSetupState:
+        """The state deferred functions receive; override to pass them more."""
+        return BlueprintSetupState(self, app, options, first_registration)
+
+    @setupmethod
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        """Nest *blueprint* in this one; it is registered when this one is.
+
+        Its URL prefix and subdomain are joined to this one's, and its name becomes
+        ``"this.name"``.
+        """
+        if blueprint is self:
+            raise ValueError("a blueprint cannot be registered on itself")
+        self._blueprints.append((blueprint, options))
+
+    @setupmethod
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        """Record a rule; it is added to the app, prefixed, when the blueprint is."""
+        if endpoint and "." in endpoint:
+            raise ValueError(f"endpoint {endpoint!r} may not contain a dot '.'")
+        name = getattr(view_func, "__name__", "")
+        if endpoint is None and "." in name:
+            raise ValueError(f"view function name {name!r} may not contain a dot '.'")
+        self.record(
+            lambda state: state.add_url_rule(
+                rule,
+                endpoint,
+                view_func,
+                provide_automatic_options=provide_automatic_options,
+                **options,
+            )
+        )
+
+    @setupmethod
+    def endpoint(self, endpoint: str) -> Callable[[F], F]:
+        """Register the decorated function as the view for ``"<blueprint>.endpoint"``."""
+
+        def decorator(func: F) -> F:
+            def register(state: BlueprintSetupState) -> None:
+                state.app.view_functions[f"{state.full_name}.{endpoint}"] = func
+
+            self.record(register)  # every registration name has its own endpoint
+            return func
+
+        return decorator
+
+    # -- registration -------------------------------------------------------------
+    def register(self, app: Microframework, options: dict[str, Any]) -> None:
+        """Register this blueprint (and its nested ones) on *app*.
+
+        Called by ``app.register_blueprint``; *options* are its keyword arguments.
+        """
+        self_name = options.get("name", self.name)
+        _check_name(self_name, "name=")
+        name = f"{options.get('name_prefix', '')}.{self_name}".lstrip(".")
+        existing = app.blueprints.get(name)
+        if existing is not None:
+            which = "this" if existing is self else "a different"
+            raise ValueError(
+                f"The name {name!r} is already registered for {which} blueprint. Use"
+                " 'name=' to register it under another name."
+            )
+        first_registration = not any(bp is self for bp in app.blueprints.values())
+        app.blueprints[name] = self
+        self._got_registered_once = True
+        state = self.make_setup_state(app, options, first_registration)
+        # Each name gets its own copy of the hooks: registering twice under two
+        # names runs the hooks for either.
+        self._merge_registries(app, name)
+        for deferred in self.deferred_functions:
+            deferred(state)
+        for blueprint, child_options in self._blueprints:
+            blueprint.register(app, _child_options(state, blueprint, child_options))
+
+    def _merge_registries(self, app: Microframework, name: str) -> None:
+        def key_for(key: str | None) -> str:
+            return name if key is None else f"{name}.{key}"
+
+        for attr in _HOOK_REGISTRIES:
+            target = getattr(app, attr)
+            for key, funcs in getattr(self, attr).items():
+                target[key_for(key)].extend(funcs)
+        for key, by_code in self.error_handler_spec.items():
+            target_spec = app.error_handler_spec[key_for(key)]
+            for code, handlers in by_code.items():
+                target_spec[code].update(handlers)
+
+    # -- app-wide hooks -----------------------------------------------------------
+    def _on_app(self, attr: str, func: F) -> F:
+        def register(state: BlueprintSetupState) -> None:
+            getattr(state.app, attr)[None].append(func)
+
+        self.record_once(register)
+        return func
+
+    def _call_app(self, method: str, *args: Any, **kwargs: Any) -> None:
+        def register(state: BlueprintSetupState) -> None:
+            getattr(state.app, method)(*args, **kwargs)
+
+        self.record_once(register)
+
+    @setupmethod
+    def before_app_request(self, func: F) -> F:
+        """Like ``before_request``, for every request to the app."""
+        return self._on_app("before_request_funcs", func)
+
+    @setupmethod
+    def after_app_request(self, func: F) -> F:
+        """Like ``after_request``, for every request to the app."""
+        return self._on_app("after_request_funcs", func)
+
+    @setupmethod
+    def teardown_app_request(self, func: F) -> F:
+        """Like ``teardown_request``, for every request to the app."""
+        return self._on_app("teardown_request_funcs", func)
+
+    @setupmethod
+    def before_app_websocket(self, func: F) -> F:
+        """Like ``before_websocket``, for every websocket to the app."""
+        return self._on_app("before_websocket_funcs", func)
+
+    @setupmethod
+    def after_app_websocket(self, func: F) -> F:
+        """Like ``after_websocket``, for every websocket to the app."""
+        return self._on_app("after_websocket_funcs", func)
+
+    @setupmethod
+    def teardown_app_websocket(self, func: F) -> F:
+        """Like ``teardown_websocket``, for every websocket to the app."""
+        return self._on_app("teardown_websocket_funcs", func)
+
+    @setupmethod
+    def app_context_processor(self, func: F) -> F:
+        """Like ``context_processor``, for every template the app renders."""
+        return self._on_app("template_context_processors", func)
+
+    @setupmethod
+    def app_url_value_preprocessor(self, func: F) -> F:
+        """Like ``url_value_preprocessor``, for every endpoint of the app."""
+        return self._on_app("url_value_preprocessors", func)
+
+    @setupmethod
+    def app_url_defaults(self, func: F) -> F:
+        """Like ``url_defaults``, for every endpoint of the app."""
+        return self._on_app("url_default_functions", func)
+
+    @setupmethod
+    def app_errorhandler(
+        self, code_or_exception: type[BaseException] | int
+    ) -> Callable[[F], F]:
+        """Like ``errorhandler``, for errors anywhere in the app."""
+        # Validate now, so a bad code fails at the decorator rather than at registration.
+        self._get_exc_class_and_code(code_or_exception)
+
+        def decorator(func: F) -> F:
+            self._call_app("register_error_handler", code_or_exception, func)
+            return func
+
+        return decorator
+
+    @setupmethod
+    def before_app_serving(self, func: F) -> F:
+        """Run *func* at app startup (Quart)."""
+        self._call_app("before_serving", func)
+        return func
+
+    @setupmethod
+    def after_app_serving(self, func: F) -> F:
+        """Run *func* at app shutdown (Quart)."""
+        self._call_app("after_serving", func)
+        return func
+
+    @setupmethod
+    def while_app_serving(self, func: F) -> F:
+        """Run an async generator around app serving (Quart)."""
+        self._call_app("while_serving", func)
+        return func
+
+    # -- templates ------------------------------------------------------------------
+    @setupmethod
+    def app_template_filter(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a jinja filter on the app: ``@bp.app_template_filter()``."""
+
+        def decorator(func: F) -> F:
+            self.add_app_template_filter(func, name=name)
+            return func
+
+        return decorator
+
+    @setupmethod
+    def add_app_template_filter(
+        self, func: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Register *func* as a jinja filter on the app this blueprint is registered on."""
+        self._call_app("add_template_filter", func, name=name)
+
+    @setupmethod
+    def app_template_test(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a jinja test on the app: ``@bp.app_template_test()``."""
+
+        def decorator(func: F) -> F:
+            self.add_app_template_test(func, name=name)
+            return func
+
+        return decorator
+
+    @setupmethod
+    def add_app_template_test(
+        self, func: Callable[..., bool], name: str | None = None
+    ) -> None:
+        """Register *func* as a jinja test on the app this blueprint is registered on."""
+        self._call_app("add_template_test", func, name=name)
+
+    @setupmethod
+    def app_template_global(self, name: str | None = None) -> Callable[[F], F]:
+        """Register a jinja global on the app: ``@bp.app_template_global()``."""
+
+        def decorator(func: F) -> F:
+            self.add_app_template_global(func, name=name)
+            return func
+
+        return decorator
+
+    @setupmethod
+    def add_app_template_global(
+        self, func: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Make *func* a global in the app's templates."""
+        self._call_app("add_template_global", func, name=name)
+
+
+def _check_name(name: object, what: str) -> None:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"the blueprint {what} must be a non-empty str, not {name!r}")
+    if "." in name:
+        raise ValueError(f"the blueprint {what} {name!r} may not contain a dot '.'")
+
+
+def _join(parent: str | None, child: str | None, sep: str) -> str | None:
+    if parent is None or child is None:
+        return child if parent is None else parent
+    if sep == "/":
+        return f"{parent.rstrip('/')}/{child.lstrip('/')}"
+    return f"{child}.{parent}"
+
+
+def _child_options(
+    state: BlueprintSetupState, child: Blueprint, options: dict[str, Any]
+) -> dict[str, Any]:
+    """A nested blueprint's options: its prefix and subdomain joined to the parent's."""
+    merged = dict(options)
+    url_prefix = options.get("url_prefix")
+    subdomain = options.get("subdomain")
+    joined_prefix = _join(
+        state.url_prefix, child.url_prefix if url_prefix is None else url_prefix, "/"
+    )
+    joined_subdomain = _join(
+        state.subdomain, child.subdomain if subdomain is None else subdomain, "."
+    )
+    if joined_prefix is not None:
+        merged["url_prefix"] = joined_prefix
+    if joined_subdomain is not None:
+        merged["subdomain"] = joined_subdomain
+    merged["name_prefix"] = state.full_name
+    return merged
+
+
+def register_blueprint_on_app(
+    app: Microframework, blueprint: Blueprint, **options: Any
+) -> None:
+    """What ``app.register_blueprint(blueprint, **options)`` does.
+
+    *options*: ``url_prefix``, ``subdomain``, ``url_defaults`` and ``name`` override
+    the blueprint's own for this registration; the rest reach deferred functions as
+    ``state.options``.
+    """
+    if not isinstance(blueprint, Blueprint):
+        raise TypeError(f"register_blueprint() takes a Blueprint, not {blueprint!r}")
+    app._check_setup_finished("register_blueprint")
+    blueprint.register(app, options)

@@ -1,0 +1,111 @@
+"""Flashed messages: ``flash`` keeps a message in the session for a later request, and
+``get_flashed_messages`` takes the messages out.
+
+Rule: messages live in the session under ``"_flashes"`` as ``(category, message)``
+pairs, the way Flask stores them. The first :func:`get_flashed_messages` of a
+connection pops them from the session and remembers them for the rest of it, so a
+template can ask twice and see the same list.
+
+:func:`flash` does its work when called and returns an awaitable, so both Flask's
+``flash(...)`` and Quart's ``await flash(...)`` port unchanged. Sync receivers of
+``message_flashed`` run at once; async ones run when the result is awaited.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Iterable
+from typing import Any
+from typing import TYPE_CHECKING
+
+from ._utils import is_async_callable
+from .globals import _cv_app
+from .signals import message_flashed
+
+if TYPE_CHECKING:
+    from .ctx import AppContext
+
+# Popped flashes per connection (request or websocket object). Weak keys: the entry
+# goes with the connection, and connections that never flash cost nothing.
+_taken: weakref.WeakKeyDictionary[Any, list[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _connection_ctx(what: str) -> AppContext:
+    ctx = _cv_app.get(None)
+    if ctx is None or (ctx.request is None and ctx.websocket is None):
+        raise RuntimeError(f"{what} needs an active request or websocket context")
+    if ctx.session is None:
+        raise RuntimeError(f"{what} needs a session, but none was opened")
+    return ctx
+
+
+class _Flashed:
+    """What :func:`flash` returns: awaiting it runs the async receivers."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, pending: list[Callable[[], Any]]) -> None:
+        self._pending = pending
+
+    def __await__(self) -> Generator[Any, None, None]:
+        pending, self._pending = self._pending, []
+        for call in pending:
+            yield from call().__await__()
+
+
+def flash(message: str, category: str = "message") -> Awaitable[None]:
+    """Store *message* under *category* for the next :func:`get_flashed_messages`.
+
+    The category is free text; ``"message"``, ``"error"``, ``"info"`` and
+    ``"warning"`` are the usual ones.
+    """
+    ctx = _connection_ctx("flash")
+    session = ctx.session
+    flashes = list(session.get("_flashes", ()))
+    flashes.append((category, message))
+    session["_flashes"] = flashes
+    pending: list[Callable[[], Any]] = []
+    if message_flashed.receivers and not message_flashed.is_muted:
+        app = ctx.app
+        for receiver in message_flashed.receivers_for(app):
+            if is_async_callable(receiver):
+                pending.append(
+                    functools.partial(receiver, app, message=message, category=category)
+                )
+            else:
+                receiver(app, message=message, category=category)
+    return _Flashed(pending)
+
+
+def get_flashed_messages(
+    with_categories: bool = False, category_filter: Iterable[str] = ()
+) -> list[Any]:
+    """The flashed messages, oldest first: strings, or ``(category, message)`` pairs.
+
+    *category_filter* keeps only those categories. The messages leave the session on
+    the first call; later calls in the same request return the same messages.
+    """
+    ctx = _connection_ctx("get_flashed_messages")
+    connection = ctx.request if ctx.request is not None else ctx.websocket
+    flashes = _taken.get(connection)
+    if flashes is None:
+        session = ctx.session
+        stored = session.pop("_flashes") if "_flashes" in session else []
+        flashes = [(category, message) for category, message in stored]
+        _taken[connection] = flashes
+    if isinstance(category_filter, str):
+        category_filter = (category_filter,)  # one category, not its letters
+    if category_filter:
+        wanted = set(category_filter)
+        selected = [pair for pair in flashes if pair[0] in wanted]
+    else:
+        selected = list(flashes)
+    if with_categories:
+        return selected
+    return [message for _, message in selected]

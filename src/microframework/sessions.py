@@ -1,0 +1,296 @@
+"""Sessions: the session classes, the async ``SessionInterface`` and the signed cookie.
+
+Rule: every upward call receives the app as an argument; nothing here reads
+``current_app``. Reading a cookie never raises: a missing, tampered, expired or
+undecodable cookie is an empty session. The only error is writing to the null session
+an app without ``SECRET_KEY`` gets, and it says so.
+
+The cookie payload is tagged JSON (``json/tag.py``), Flask's format, so sessions
+survive a port from Flask with the same secret key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import MutableMapping
+from datetime import datetime
+from datetime import timedelta
+from datetime import UTC
+from typing import Any
+from typing import TYPE_CHECKING
+
+from itsdangerous import BadData
+from itsdangerous import URLSafeTimedSerializer
+from werkzeug.datastructures import CallbackDict
+
+from .json.tag import TaggedJSONSerializer
+
+if TYPE_CHECKING:
+    from .app import Microframework
+    from .wrappers.base import BaseRequestWebsocket
+    from .wrappers.response import Response
+
+
+session_json_serializer = TaggedJSONSerializer()
+
+
+class SessionMixin(MutableMapping[str, Any]):
+    """What every session has besides being a mapping: ``permanent`` and the flags."""
+
+    #: True for a session created on this request (the default interface never sets it).
+    new = False
+    #: Set on writes, so the interface knows to send the cookie.
+    modified = True
+    #: Set on reads, so the response varies on ``Cookie``.
+    accessed = True
+
+    @property
+    def permanent(self) -> bool:
+        """Whether the cookie outlives the browser session (``PERMANENT_SESSION_LIFETIME``)."""
+        return bool(self.get("_permanent", False))
+
+    @permanent.setter
+    def permanent(self, value: bool) -> None:
+        self["_permanent"] = bool(value)
+
+
+class SecureCookieSession(CallbackDict[str, Any], SessionMixin):
+    """The default session: a dict that records whether it was read or written."""
+
+    modified = False
+    accessed = False
+
+    def __init__(self, initial: Any = None) -> None:
+        # One is made per request: skip CallbackDict.__init__, which would store a
+        # fresh callback on every instance (5x slower); on_update is a method here.
+        if initial is None:
+            dict.__init__(self)
+        else:
+            dict.__init__(self, initial)
+
+    def on_update(self, session: Any) -> None:  # called as self.on_update(self)
+        self.modified = True
+        self.accessed = True
+
+    def __getitem__(self, key: str) -> Any:
+        self.accessed = True
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.accessed = True
+        return super().get(key, default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self.accessed = True
+        return super().setdefault(key, default)
+
+
+class NullSession(SecureCookieSession):
+    """The session of an app without ``SECRET_KEY``: readable, empty, not writable."""
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            "The session is unavailable because no secret key was set. Set the"
+            " SECRET_KEY config value (app.secret_key) to a long random string."
+        )
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+
+
+class SessionInterface:
+    """Opens the session for a request and saves it into the response.
+
+    Subclass it, implement the two async methods, and set ``app.session_interface``.
+    :meth:`open_session` returns ``None`` when no session can be had; the app then uses
+    :meth:`make_null_session`, and never saves a null session.
+    """
+
+    null_session_class: type[SessionMixin] = NullSession
+    pickle_based = False
+    #: True if :meth:`open_session` never waits on I/O. The app then opens the
+    #: session only when something uses it, which saves every other request the
+    #: work. Leave it False for a store behind the network (Redis, a database).
+    opens_without_waiting = False
+
+    def make_null_session(self, app: Microframework) -> SessionMixin:
+        """The stand-in session used when :meth:`open_session` returns ``None``."""
+        return self.null_session_class()
+
+    def is_null_session(self, obj: object) -> bool:
+        """True if *obj* is a null session (which is never saved)."""
+        return isinstance(obj, self.null_session_class)
+
+    def get_cookie_name(self, app: Microframework) -> str:
+        return str(app.config["SESSION_COOKIE_NAME"])
+
+    def get_cookie_domain(self, app: Microframework) -> str | None:
+        """``SESSION_COOKIE_DOMAIN``, or ``None`` for a host-only cookie."""
+        domain = app.config["SESSION_COOKIE_DOMAIN"]
+        return str(domain) if domain else None
+
+    def get_cookie_path(self, app: Microframework) -> str:
+        """``SESSION_COOKIE_PATH``, falling back to ``APPLICATION_ROOT``."""
+        return str(app.config["SESSION_COOKIE_PATH"] or app.config["APPLICATION_ROOT"])
+
+    def get_cookie_httponly(self, app: Microframework) -> bool:
+        return bool(app.config["SESSION_COOKIE_HTTPONLY"])
+
+    def get_cookie_secure(self, app: Microframework) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"])
+
+    def get_cookie_samesite(self, app: Microframework) -> str | None:
+        samesite = app.config["SESSION_COOKIE_SAMESITE"]
+        return None if samesite is None else str(samesite)
+
+    def get_cookie_partitioned(self, app: Microframework) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_PARTITIONED", False))
+
+    def get_expiration_time(
+        self, app: Microframework, session: SessionMixin
+    ) -> datetime | None:
+        """When a permanent session's cookie expires; ``None`` for a browser session."""
+        if not session.permanent:
+            return None
+        return datetime.now(UTC) + _lifetime(app)
+
+    def should_set_cookie(self, app: Microframework, session: SessionMixin) -> bool:
+        """Send the cookie if the session changed, or to refresh a permanent one."""
+        return session.modified or (
+            session.permanent and bool(app.config["SESSION_REFRESH_EACH_REQUEST"])
+        )
+
+    async def open_session(
+        self, app: Microframework, request: BaseRequestWebsocket
+    ) -> SessionMixin | None:
+        """The session for *request*, or ``None`` to use the null session."""
+        raise NotImplementedError
+
+    async def save_session(
+        self, app: Microframework, session: SessionMixin, response: Response
+    ) -> None:
+        """Write *session* into *response* (after the ``after_request`` functions)."""
+        raise NotImplementedError
+
+
+def _lifetime(app: Microframework) -> timedelta:
+    value = app.config["PERMANENT_SESSION_LIFETIME"]
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    raise TypeError(
+        "PERMANENT_SESSION_LIFETIME must be a timedelta or a number of seconds,"
+        f" not {type(value).__name__}"
+    )
+
+
+def _key_bytes(key: object, name: str) -> bytes:
+    if isinstance(key, str):
+        return key.encode()
+    if isinstance(key, bytes):
+        return key
+    raise TypeError(f"{name} must hold str or bytes keys, not {type(key).__name__}")
+
+
+class SecureCookieSessionInterface(SessionInterface):
+    """Keeps the session in a cookie signed with ``SECRET_KEY`` (readable, not secret).
+
+    ``SECRET_KEY_FALLBACKS`` lists old keys that still verify a cookie; the next save
+    signs it with ``SECRET_KEY``, so keys rotate without logging anyone out.
+    """
+
+    opens_without_waiting = True  # it only reads and verifies a cookie
+
+    salt = "cookie-session"
+    digest_method = staticmethod(hashlib.sha1)
+    key_derivation = "hmac"
+    serializer: Any = session_json_serializer
+    session_class: type[SecureCookieSession] = SecureCookieSession
+
+    _cached: tuple[tuple[Any, ...], URLSafeTimedSerializer] | None = None
+
+    def get_signing_serializer(
+        self, app: Microframework
+    ) -> URLSafeTimedSerializer | None:
+        """The serializer for the app's keys, or ``None`` without ``SECRET_KEY``."""
+        secret_key = app.config["SECRET_KEY"]
+        if not secret_key:
+            return None
+        fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+        # Building one costs microseconds; reuse it while the keys stay the same.
+        cache_key = (secret_key, *fallbacks)
+        cached = self._cached
+        if cached is not None and cached[0] == cache_key:
+            return cached[1]
+        # itsdangerous signs with the last key and verifies with all of them.
+        keys = [_key_bytes(key, "SECRET_KEY_FALLBACKS") for key in fallbacks]
+        keys.append(_key_bytes(secret_key, "SECRET_KEY"))
+        signer = URLSafeTimedSerializer(
+            keys,
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
+        )
+        self._cached = (cache_key, signer)
+        return signer
+
+    def _cookie_options(self, app: Microframework) -> dict[str, Any]:
+        return {
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "httponly": self.get_cookie_httponly(app),
+            "samesite": self.get_cookie_samesite(app),
+            "partitioned": self.get_cookie_partitioned(app),
+        }
+
+    async def open_session(
+        self, app: Microframework, request: BaseRequestWebsocket
+    ) -> SecureCookieSession | None:
+        if not app.config["SECRET_KEY"]:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()  # the common case: no key work at all
+        signer = self.get_signing_serializer(app)
+        if signer is None:
+            return None
+        max_age = int(_lifetime(app).total_seconds())
+        try:
+            data = signer.loads(value, max_age=max_age)
+        except BadData:
+            # Tampered, expired, signed with a retired key, or a payload that does
+            # not decode (itsdangerous wraps the serializer's errors in BadPayload).
+            return self.session_class()
+        if not isinstance(data, dict):
+            return self.session_class()
+        return self.session_class(data)
+
+    async def save_session(
+        self, app: Microframework, session: SessionMixin, response: Response
+    ) -> None:
+        if session.accessed:
+            response.vary.add("Cookie")
+        if not session:
+            if session.modified:
+                # Emptied on this request: remove the cookie the browser holds.
+                response.delete_cookie(
+                    self.get_cookie_name(app), **self._cookie_options(app)
+                )
+                response.vary.add("Cookie")
+            return
+        if not self.should_set_cookie(app, session):
+            return
+        signer = self.get_signing_serializer(app)
+        if signer is None:
+            return
+        response.set_cookie(
+            self.get_cookie_name(app),
+            signer.dumps(dict(session)),
+            expires=self.get_expiration_time(app, session),
+            **self._cookie_options(app),
+        )
+        response.vary.add("Cookie")

@@ -1,0 +1,99 @@
+"""The blinker signals the framework sends, and :func:`send_signal`, which sends them.
+
+Rule: a signal nobody listens to costs one attribute read. Every call site may call
+:func:`send_signal` unconditionally; hot paths check ``signal.receivers`` first so they
+do not even create the coroutine. Sync receivers are called directly (signal receivers
+are short: record, log, count); async receivers are awaited, one after another, in
+blinker's order.
+
+Senders and keyword arguments, as in Flask and Quart:
+
+- ``request_started(app)``, ``request_finished(app, response=)``,
+  ``got_request_exception(app, exception=)``, ``request_tearing_down(app, exc=)``
+- ``websocket_started(app)``, ``websocket_finished(app, response=)``,
+  ``got_websocket_exception(app, exception=)``, ``websocket_tearing_down(app, exc=)``
+- ``appcontext_pushed(app)``, ``appcontext_popped(app)``,
+  ``appcontext_tearing_down(app, exc=)``
+- ``before_render_template(app, template=, context=)``,
+  ``template_rendered(app, template=, context=)``
+- ``message_flashed(app, message=, category=)``
+- ``websocket_received(data)``, ``websocket_sent(data)`` (the sender is the message)
+- ``got_background_exception(app, exception=)``,
+  ``got_serving_exception(app, exception=)``
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from blinker import ANY
+from blinker import NamedSignal
+from blinker import Namespace
+from blinker import Signal
+
+
+class _State:
+    #: Becomes True when any framework signal gets its first receiver, so the
+    #: request path tests one flag instead of each signal while nobody listens.
+    listening = False
+
+
+state = _State()
+
+
+class _Signal(NamedSignal):
+    def connect(self, receiver: Any, sender: Any = ANY, weak: bool = True) -> Any:
+        state.listening = True
+        return super().connect(receiver, sender, weak)
+
+
+class _Namespace(Namespace):
+    def signal(self, name: str, doc: str | None = None) -> NamedSignal:
+        if name not in self:
+            self[name] = _Signal(name, doc)
+        return self[name]
+
+
+_signals = _Namespace()
+
+request_started = _signals.signal("request-started")
+request_finished = _signals.signal("request-finished")
+request_tearing_down = _signals.signal("request-tearing-down")
+got_request_exception = _signals.signal("got-request-exception")
+websocket_started = _signals.signal("websocket-started")
+websocket_finished = _signals.signal("websocket-finished")
+websocket_tearing_down = _signals.signal("websocket-tearing-down")
+got_websocket_exception = _signals.signal("got-websocket-exception")
+appcontext_pushed = _signals.signal("appcontext-pushed")
+appcontext_popped = _signals.signal("appcontext-popped")
+appcontext_tearing_down = _signals.signal("appcontext-tearing-down")
+template_rendered = _signals.signal("template-rendered")
+before_render_template = _signals.signal("before-render-template")
+message_flashed = _signals.signal("message-flashed")
+websocket_received = _signals.signal("websocket-received")
+websocket_sent = _signals.signal("websocket-sent")
+got_background_exception = _signals.signal("got-background-exception")
+got_serving_exception = _signals.signal("got-serving-exception")
+
+
+async def send_signal(
+    signal: Signal, sender: Any, **kwargs: Any
+) -> list[tuple[Callable[..., Any], Any]]:
+    """Call every receiver of *signal* for *sender*, awaiting the async ones.
+
+    Returns ``[(receiver, return value), ...]`` like blinker's ``send``. Without
+    receivers (or while the signal is muted) it returns at once, awaiting nothing.
+    """
+    if not signal.receivers or signal.is_muted:
+        return []
+    results: list[tuple[Callable[..., Any], Any]] = []
+    for receiver in signal.receivers_for(sender):
+        value = receiver(sender, **kwargs)
+        # Checking the result rather than the receiver also covers partials and
+        # callable objects whose __call__ is async.
+        if inspect.isawaitable(value):
+            value = await value
+        results.append((receiver, value))
+    return results

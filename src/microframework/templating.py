@@ -1,0 +1,326 @@
+"""Templates: the app's async jinja environment, the loader that searches the app's and
+the blueprints' folders, and ``render_*``, ``stream_*`` and ``get_template_attribute``.
+
+Rule: jinja runs in async mode, so every render is awaited and a template may call
+async functions. The app's side is :class:`TemplatingMixin`, one of the app's bases;
+the functions here find the app through the active context once and pass it on.
+Context processors and signals cost nothing when none are registered.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+from typing import TYPE_CHECKING
+from typing import TypeVar
+
+import jinja2
+from jinja2 import BaseLoader
+from jinja2 import FileSystemLoader
+from jinja2 import Template
+from jinja2 import TemplateNotFound
+from werkzeug.utils import cached_property
+
+from .flashing import get_flashed_messages
+from .globals import _cv_app
+from .globals import g
+from .globals import request
+from .globals import session
+from .helpers import stream_with_context
+from .helpers import url_for
+from .scaffold import Scaffold
+from .scaffold import setupmethod
+from .signals import before_render_template
+from .signals import send_signal
+from .signals import template_rendered
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .ctx import AppContext
+    from .json.provider import JSONProvider
+    from .wrappers.response import Response
+
+T = TypeVar("T", bound=Callable[..., Any])
+_AUTOESCAPED = (".html", ".htm", ".xml", ".xhtml", ".svg")
+
+
+class Environment(jinja2.Environment):
+    """The app's jinja environment: async, loading from the app and its blueprints."""
+
+    def __init__(self, app: TemplatingMixin, **options: Any) -> None:
+        if "loader" not in options:
+            options["loader"] = app.create_global_jinja_loader()
+        options["enable_async"] = True
+        super().__init__(**options)
+        self.app = app
+
+
+class DispatchingJinjaLoader(BaseLoader):
+    """Finds a template in the app's folder, then in each blueprint's, in registration
+    order: the first folder holding the name wins, so the app can override a
+    blueprint's template.
+    """
+
+    def __init__(self, app: TemplatingMixin) -> None:
+        self.app = app
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        for loader in self._loaders():
+            try:
+                return loader.get_source(environment, template)
+            except TemplateNotFound:
+                continue
+        raise TemplateNotFound(template)
+
+    def _loaders(self) -> Iterator[BaseLoader]:
+        loader = self.app.jinja_loader
+        if loader is not None:
+            yield loader
+        for blueprint in self.app.blueprints.values():
+            loader = blueprint.jinja_loader
+            if loader is not None:
+                yield loader
+
+    def list_templates(self) -> list[str]:
+        names: set[str] = set()
+        for loader in self._loaders():
+            names.update(loader.list_templates())
+        return sorted(names)
+
+
+def _folder_loader(scaffold: Scaffold) -> BaseLoader | None:
+    if scaffold.template_folder is None:
+        return None
+    return FileSystemLoader(
+        os.path.join(scaffold.root_path, os.fspath(scaffold.template_folder))
+    )
+
+
+class TemplatingMixin(Scaffold):
+    """The app's templating API; ``Microframework`` inherits it."""
+
+    jinja_environment: type[Environment] = Environment
+    #: Extra keyword arguments for the environment, read once when it is created.
+    jinja_options: dict[str, Any] = {}
+    # Provided by the app.
+    config: Config
+    blueprints: dict[str, Any]
+    json: JSONProvider
+    response_class: type[Response]
+
+    @cached_property
+    def jinja_loader(self) -> BaseLoader | None:
+        """The loader for the app's own ``template_folder`` (assignable)."""
+        return _folder_loader(self)
+
+    @cached_property
+    def jinja_env(self) -> Environment:
+        """The environment templates are loaded and rendered with, made on first use."""
+        return self.create_jinja_environment()
+
+    def create_jinja_environment(self) -> Environment:
+        """Build :attr:`jinja_env`; override to change how."""
+        options = dict(self.jinja_options)
+        options.setdefault("autoescape", self.select_jinja_autoescape)
+        options.setdefault("auto_reload", self.templates_auto_reload)
+        env = self.jinja_environment(self, **options)
+        env.globals.update(
+            url_for=url_for,
+            get_flashed_messages=get_flashed_messages,
+            config=self.config,
+            # Proxies, for templates rendered outside a request; inside one the
+            # context gets the objects themselves.
+            request=request,
+            session=session,
+            g=g,
+        )
+        env.policies["json.dumps_function"] = self.json.dumps
+        return env
+
+    def create_global_jinja_loader(self) -> BaseLoader:
+        """The environment's loader: app folder first, then blueprint folders."""
+        return DispatchingJinjaLoader(self)
+
+    def select_jinja_autoescape(self, filename: str | None) -> bool:
+        """Autoescape strings and ``.html``, ``.htm``, ``.xml``, ``.xhtml``, ``.svg``."""
+        if filename is None:
+            return True
+        return filename.endswith(_AUTOESCAPED)
+
+    @property
+    def templates_auto_reload(self) -> bool:
+        """Reload changed templates: ``TEMPLATES_AUTO_RELOAD``, defaulting to debug."""
+        value = self.config["TEMPLATES_AUTO_RELOAD"]
+        return bool(self.config["DEBUG"]) if value is None else bool(value)
+
+    @templates_auto_reload.setter
+    def templates_auto_reload(self, value: bool) -> None:
+        self.config["TEMPLATES_AUTO_RELOAD"] = value
+        if "jinja_env" in self.__dict__:
+            self.jinja_env.auto_reload = bool(value)
+
+    async def update_template_context(self, context: dict[str, Any]) -> None:
+        """Add ``g``, ``request``, ``session`` and the context processors' values.
+
+        Values passed to the render call win over everything else.
+        """
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            await _fill_context(self, ctx, context)
+
+    # -- filters, tests, globals ------------------------------------------------
+    @setupmethod
+    def template_filter(self, name: str | None = None) -> Callable[[T], T]:
+        """Register a jinja filter: ``@app.template_filter()`` or ``("name")``."""
+        return _decorate(self.add_template_filter, name)
+
+    @setupmethod
+    def add_template_filter(
+        self, func: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Register *func* as a jinja filter named *name* (default: its own name)."""
+        self.jinja_env.filters[name or func.__name__] = func
+
+    @setupmethod
+    def template_test(self, name: str | None = None) -> Callable[[T], T]:
+        """Register a jinja test: ``@app.template_test()`` or ``("name")``."""
+        return _decorate(self.add_template_test, name)
+
+    @setupmethod
+    def add_template_test(
+        self, func: Callable[..., bool], name: str | None = None
+    ) -> None:
+        """Register *func* as a jinja test named *name* (default: its own name)."""
+        self.jinja_env.tests[name or func.__name__] = func
+
+    @setupmethod
+    def template_global(self, name: str | None = None) -> Callable[[T], T]:
+        """Register a jinja global: ``@app.template_global()`` or ``("name")``."""
+        return _decorate(self.add_template_global, name)
+
+    @setupmethod
+    def add_template_global(
+        self, func: Callable[..., Any], name: str | None = None
+    ) -> None:
+        """Make *func* a global in every template, named *name* (default: its name)."""
+        self.jinja_env.globals[name or func.__name__] = func
+
+
+def _decorate(add: Callable[..., None], name: str | None) -> Callable[[T], T]:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(
+            f"the name must be a str, not {type(name).__name__}; write the"
+            " decorator with parentheses: @app.template_filter()"
+        )
+
+    def decorator(func: T) -> T:
+        add(func, name=name)
+        return func
+
+    return decorator
+
+
+async def _fill_context(
+    app: TemplatingMixin, ctx: AppContext, context: dict[str, Any]
+) -> None:
+    passed = context.copy()
+    context["g"] = ctx.g
+    connection = ctx.request if ctx.request is not None else ctx.websocket
+    if ctx.request is not None:
+        context["request"] = ctx.request
+    if ctx.websocket is not None:
+        context["websocket"] = ctx.websocket
+    if connection is not None:
+        context["session"] = ctx.session
+    processors = app.template_context_processors
+    names: tuple[str | None, ...] = (None,)
+    if connection is not None:
+        names = (None, *reversed(connection.blueprints))
+    for name in names:
+        for processor in processors.get(name, ()):
+            values = processor()
+            if inspect.isawaitable(values):
+                values = await values
+            context.update(values)
+    context.update(passed)
+
+
+def _app(what: str) -> TemplatingMixin:
+    ctx = _cv_app.get(None)
+    if ctx is None:
+        raise RuntimeError(f"{what} needs an application context")
+    app: object = ctx.app
+    if not isinstance(app, TemplatingMixin):
+        raise TypeError(f"{type(app).__name__} does not inherit TemplatingMixin")
+    return app
+
+
+async def _render(app: TemplatingMixin, template: Template, context: Any) -> str:
+    await app.update_template_context(context)
+    await send_signal(before_render_template, app, template=template, context=context)
+    rv = await template.render_async(context)
+    await send_signal(template_rendered, app, template=template, context=context)
+    return rv
+
+
+async def render_template(
+    template_name_or_list: str | Template | list[str | Template], **context: Any
+) -> str:
+    """Render the named template (the first that exists, given a list)."""
+    app = _app("render_template")
+    template = app.jinja_env.get_or_select_template(template_name_or_list)
+    return await _render(app, template, context)
+
+
+async def render_template_string(source: str, **context: Any) -> str:
+    """Render a template given as a string (autoescaped)."""
+    app = _app("render_template_string")
+    return await _render(app, app.jinja_env.from_string(source), context)
+
+
+async def _stream(app: TemplatingMixin, template: Template, context: Any) -> Response:
+    await app.update_template_context(context)
+    await send_signal(before_render_template, app, template=template, context=context)
+
+    async def generate() -> AsyncIterator[str]:
+        async for chunk in template.generate_async(context):
+            yield chunk
+        await send_signal(template_rendered, app, template=template, context=context)
+
+    body: AsyncIterator[str] = generate()
+    ctx = _cv_app.get(None)
+    if ctx is not None and (ctx.request is not None or ctx.websocket is not None):
+        # The body is sent after the view returns; keep request, g and session.
+        body = stream_with_context(body)
+    return app.response_class(body)
+
+
+async def stream_template(
+    template_name_or_list: str | Template | list[str | Template], **context: Any
+) -> Response:
+    """A response that renders the named template chunk by chunk as it is sent."""
+    app = _app("stream_template")
+    template = app.jinja_env.get_or_select_template(template_name_or_list)
+    return await _stream(app, template, context)
+
+
+async def stream_template_string(source: str, **context: Any) -> Response:
+    """A response that renders a template string chunk by chunk as it is sent."""
+    app = _app("stream_template_string")
+    return await _stream(app, app.jinja_env.from_string(source), context)
+
+
+async def get_template_attribute(template_name: str, attribute: str) -> Any:
+    """A macro or variable defined by a template, e.g. to call a macro from Python.
+
+    Macros of an async environment return awaitables: ``await macro(...)``.
+    """
+    app = _app("get_template_attribute")
+    module = await app.jinja_env.get_template(template_name).make_module_async()
+    return getattr(module, attribute)

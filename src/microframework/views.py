@@ -1,0 +1,117 @@
+"""Class-based views: :class:`View` and :class:`MethodView`.
+
+Rule: ``as_view`` turns a class into an ordinary async view function, so the app
+registers and compiles it like any other. Methods may be sync or async; the app's
+``ensure_async`` decides, when the view runs, so an app that overrides it is obeyed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Collection
+from typing import Any
+from typing import ClassVar
+
+from .globals import _cv_app
+
+_HTTP_METHODS = frozenset(
+    {"get", "post", "head", "options", "delete", "put", "trace", "patch"}
+)
+
+
+def _ensure_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    ctx = _cv_app.get(None)
+    if ctx is None:
+        raise RuntimeError("a class-based view can only run inside a request")
+    return ctx.app.ensure_async(func)
+
+
+def _not_implemented(self: View, **kwargs: Any) -> Any:
+    raise NotImplementedError(f"{type(self).__name__} must define dispatch_request()")
+
+
+class View:
+    """Subclass this and implement :meth:`dispatch_request`; register ``as_view(name)``.
+
+    ``methods``, ``provide_automatic_options`` and ``decorators`` configure the view
+    function. With ``init_every_request = False`` one instance serves every request,
+    which is faster but means ``self`` must not hold per-request data.
+    """
+
+    methods: ClassVar[Collection[str] | None] = None
+    provide_automatic_options: ClassVar[bool | None] = None
+    decorators: ClassVar[list[Callable[..., Any]]] = []
+    init_every_request: ClassVar[bool] = True
+    #: Handles the request, given the URL arguments as keyword arguments. Typed as
+    #: a callable so subclasses may declare exactly the arguments their rule has.
+    dispatch_request: Callable[..., Any] = _not_implemented
+
+    @classmethod
+    def as_view(
+        cls, name: str, *class_args: Any, **class_kwargs: Any
+    ) -> Callable[..., Awaitable[Any]]:
+        """A view function for this class; *class_args* go to its constructor."""
+        if not isinstance(name, str):
+            raise TypeError(f"as_view() takes the endpoint name, not {name!r}")
+        if cls.init_every_request:
+
+            async def view(**kwargs: Any) -> Any:
+                instance = cls(*class_args, **class_kwargs)
+                return await _ensure_async(instance.dispatch_request)(**kwargs)
+
+        else:
+            instance = cls(*class_args, **class_kwargs)
+
+            async def view(**kwargs: Any) -> Any:
+                return await _ensure_async(instance.dispatch_request)(**kwargs)
+
+        func: Callable[..., Awaitable[Any]] = view
+        if cls.decorators:
+            view.__name__ = name
+            view.__module__ = cls.__module__
+            for decorator in cls.decorators:
+                func = decorator(func)
+        # The app reads these when the function is registered.
+        func.__dict__.update(
+            view_class=cls,
+            methods=cls.methods,
+            provide_automatic_options=cls.provide_automatic_options,
+        )
+        func.__name__ = name
+        func.__doc__ = cls.__doc__
+        func.__module__ = cls.__module__
+        return func
+
+
+class MethodView(View):
+    """Dispatches each request to the method named after the HTTP method (``get``,
+    ``post``, ...); ``methods`` is filled in from the methods the class defines.
+    A ``HEAD`` request without a ``head`` method is answered by ``get``.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "methods" in cls.__dict__:
+            return
+        methods: set[str] = set()
+        for base in cls.__bases__:
+            methods.update(getattr(base, "methods", None) or ())
+        methods.update(name.upper() for name in _HTTP_METHODS if hasattr(cls, name))
+        if methods:
+            cls.methods = methods
+
+    async def dispatch_request(self, **kwargs: Any) -> Any:
+        ctx = _cv_app.get(None)
+        if ctx is None or ctx.request is None:
+            raise RuntimeError("a MethodView can only handle a request")
+        method = ctx.request.method.lower()
+        handler = getattr(self, method, None)
+        if handler is None and method == "head":
+            handler = getattr(self, "get", None)
+        if handler is None:
+            raise RuntimeError(
+                f"{type(self).__name__} lists {method.upper()!r} in 'methods' but has"
+                f" no {method!r} method"
+            )
+        return await ctx.app.ensure_async(handler)(**kwargs)

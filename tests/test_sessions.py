@@ -1,0 +1,529 @@
+"""The session classes and the signed-cookie interface, driven with stub apps and
+requests and a real ``Response``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from datetime import timedelta
+from datetime import UTC
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from itsdangerous import TimestampSigner
+from markupsafe import Markup
+from werkzeug.http import parse_date
+
+from microframework import Microframework
+from microframework.json.tag import JSONTag
+from microframework.json.tag import TaggedJSONSerializer
+from microframework.sessions import NullSession
+from microframework.sessions import SecureCookieSession
+from microframework.sessions import SecureCookieSessionInterface
+from microframework.sessions import session_json_serializer
+from microframework.sessions import SessionInterface
+from microframework.wrappers.response import Response
+
+
+class StubApp:
+    """Only what the session interface reads: ``config``."""
+
+    def __init__(self, **config: Any) -> None:
+        self.config = dict(Microframework.default_config)
+        self.config["SECRET_KEY"] = "test key"
+        self.config.update(config)
+
+
+class StubRequest:
+    def __init__(self, cookies: dict[str, str] | None = None) -> None:
+        self.cookies = cookies or {}
+
+
+def _set_cookies(response: Response) -> list[str]:
+    return response.headers.getlist("Set-Cookie")
+
+
+def _cookie_value(response: Response, name: str = "session") -> str:
+    (header,) = _set_cookies(response)
+    first = header.split(";", 1)[0]
+    key, _, value = first.partition("=")
+    assert key == name
+    return value
+
+
+async def _save(app: Any, session: Any) -> Response:
+    response = Response("body")
+    await SecureCookieSessionInterface().save_session(app, session, response)
+    return response
+
+
+async def _open(app: Any, value: str | None) -> Any:
+    request = StubRequest({} if value is None else {"session": value})
+    return await SecureCookieSessionInterface().open_session(app, request)  # type: ignore[arg-type]
+
+
+def _written(**data: Any) -> SecureCookieSession:
+    session = SecureCookieSession()
+    session.update(data)
+    return session
+
+
+async def _round_trip(app: Any, data: dict[str, Any]) -> Any:
+    return await _open(app, _cookie_value(await _save(app, _written(**data))))
+
+
+# -- the session object ---------------------------------------------------------------
+
+
+def test_new_session_is_neither_modified_nor_accessed() -> None:
+    session = SecureCookieSession({"a": 1})
+    assert not session.modified
+    assert not session.accessed
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda s: s["a"],
+        lambda s: s.get("a"),
+        lambda s: s.setdefault("a", 2),
+    ],
+)
+def test_reading_marks_accessed_but_not_modified(read: Any) -> None:
+    session = SecureCookieSession({"a": 1})
+    read(session)
+    assert session.accessed
+    assert not session.modified
+
+
+def test_writing_marks_modified_and_accessed() -> None:
+    session = SecureCookieSession()
+    session["a"] = 1
+    assert session.modified
+    assert session.accessed
+
+
+def test_permanent_is_stored_in_the_session() -> None:
+    session = SecureCookieSession()
+    assert session.permanent is False
+    session.permanent = True
+    assert session.permanent is True
+    assert session["_permanent"] is True
+    assert session.modified
+
+
+def test_null_session_reads_as_empty() -> None:
+    session = NullSession()
+    assert session.get("user") is None
+    assert "user" not in session
+    assert dict(session) == {}
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda s: s.__setitem__("a", 1),
+        lambda s: s.__delitem__("a"),
+        lambda s: s.update(a=1),
+        lambda s: s.setdefault("a", 1),
+        lambda s: s.pop("a"),
+        lambda s: s.popitem(),
+        lambda s: s.clear(),
+    ],
+)
+def test_null_session_write_names_the_missing_secret_key(write: Any) -> None:
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        write(NullSession())
+
+
+# -- the interface ----------------------------------------------------------------------
+
+
+async def test_without_secret_key_open_returns_none_and_a_null_session_is_made() -> (
+    None
+):
+    app = StubApp(SECRET_KEY=None)
+    interface = SecureCookieSessionInterface()
+    assert await interface.open_session(app, StubRequest()) is None  # type: ignore[arg-type]
+    null = interface.make_null_session(app)  # type: ignore[arg-type]
+    assert interface.is_null_session(null)
+    assert not interface.is_null_session(SecureCookieSession())
+
+
+async def test_without_cookie_the_session_is_empty() -> None:
+    session = await _open(StubApp(), None)
+    assert isinstance(session, SecureCookieSession)
+    assert dict(session) == {}
+
+
+async def test_saved_session_reads_back() -> None:
+    session = await _round_trip(StubApp(), {"user": "ada", "n": 3, "ok": True})
+    assert dict(session) == {"user": "ada", "n": 3, "ok": True}
+    assert not session.modified
+
+
+async def test_tagged_values_survive_the_cookie() -> None:
+    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    ident = uuid.uuid4()
+    data = {
+        "t": (1, "two", (3,)),
+        "b": b"\x00\xffbytes",
+        "m": Markup("<b>hi</b>"),
+        "u": ident,
+        "d": when,
+        "tag_like": {" t": [1, 2]},
+        "nested": [{"x": (1, 2)}, b"y"],
+    }
+    session = await _round_trip(StubApp(), data)
+    assert dict(session) == data
+    assert isinstance(session["m"], Markup)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "garbage", "a.b.c", "eyJ4IjoxfQ.ZmFrZQ.c2ln", "\x00\xff", "." * 200],
+)
+async def test_malformed_cookie_gives_an_empty_session(value: str) -> None:
+    session = await _open(StubApp(), value)
+    assert dict(session) == {}
+
+
+@given(st.text(max_size=300))
+async def test_any_cookie_text_opens_without_error(value: str) -> None:
+    session = await _open(StubApp(), value)
+    assert isinstance(session, SecureCookieSession)
+
+
+async def test_tampered_cookie_gives_an_empty_session() -> None:
+    app = StubApp()
+    value = _cookie_value(await _save(app, _written(admin=False)))
+    payload, _, rest = value.partition(".")
+    forged = "eyJhZG1pbiI6dHJ1ZX0" + "." + rest  # {"admin":true}, old signature
+    assert forged != value
+    session = await _open(app, forged)
+    assert dict(session) == {}
+
+
+async def test_cookie_signed_with_another_key_gives_an_empty_session() -> None:
+    value = _cookie_value(await _save(StubApp(SECRET_KEY="old"), _written(a=1)))
+    assert dict(await _open(StubApp(SECRET_KEY="new"), value)) == {}
+
+
+async def test_fallback_key_still_verifies_and_the_next_save_uses_the_new_key() -> None:
+    old_app = StubApp(SECRET_KEY="old")
+    value = _cookie_value(await _save(old_app, _written(a=1)))
+    rotated = StubApp(SECRET_KEY="new", SECRET_KEY_FALLBACKS=["older", "old"])
+
+    session = await _open(rotated, value)
+    assert dict(session) == {"a": 1}
+
+    session["b"] = 2
+    resaved = _cookie_value(await _save(rotated, session))
+    assert dict(await _open(StubApp(SECRET_KEY="new"), resaved)) == {"a": 1, "b": 2}
+    assert dict(await _open(old_app, resaved)) == {}
+
+
+async def test_bytes_secret_key_works() -> None:
+    app = StubApp(SECRET_KEY=b"\x01\x02 bytes key")
+    assert dict(await _round_trip(app, {"a": 1})) == {"a": 1}
+
+
+async def test_a_secret_key_of_the_wrong_type_is_named() -> None:
+    app = StubApp(SECRET_KEY="k", SECRET_KEY_FALLBACKS=[42])
+    with pytest.raises(TypeError, match="SECRET_KEY_FALLBACKS"):
+        await _open(app, "x")
+
+
+async def test_expired_cookie_gives_an_empty_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = StubApp(PERMANENT_SESSION_LIFETIME=timedelta(minutes=1))
+    real = TimestampSigner.get_timestamp
+    monkeypatch.setattr(
+        TimestampSigner, "get_timestamp", lambda self: real(self) - 3600
+    )
+    value = _cookie_value(await _save(app, _written(a=1)))
+    monkeypatch.undo()
+    assert dict(await _open(app, value)) == {}
+
+
+async def test_lifetime_may_be_given_in_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = StubApp(PERMANENT_SESSION_LIFETIME=60)
+    real = TimestampSigner.get_timestamp
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: real(self) - 30)
+    value = _cookie_value(await _save(app, _written(a=1)))
+    monkeypatch.undo()
+    assert dict(await _open(app, value)) == {"a": 1}
+
+
+async def test_lifetime_of_the_wrong_type_is_named() -> None:
+    app = StubApp(PERMANENT_SESSION_LIFETIME="31 days")
+    with pytest.raises(TypeError, match="PERMANENT_SESSION_LIFETIME"):
+        await _open(app, "x")
+
+
+async def test_payload_that_is_not_an_object_gives_an_empty_session() -> None:
+    app = StubApp()
+    signer = SecureCookieSessionInterface().get_signing_serializer(app)  # type: ignore[arg-type]
+    assert signer is not None
+    assert dict(await _open(app, signer.dumps([1, 2]))) == {}
+
+
+# -- saving -----------------------------------------------------------------------------
+
+
+async def test_untouched_session_sets_no_cookie_and_no_vary() -> None:
+    response = await _save(StubApp(), SecureCookieSession({"a": 1}))
+    assert _set_cookies(response) == []
+    assert "Cookie" not in response.vary
+
+
+async def test_read_session_varies_on_cookie_without_setting_it() -> None:
+    session = SecureCookieSession({"a": 1})
+    session.get("a")
+    response = await _save(StubApp(), session)
+    assert _set_cookies(response) == []
+    assert "Cookie" in response.vary
+
+
+async def test_modified_session_sets_a_browser_session_cookie() -> None:
+    session = SecureCookieSession()
+    session["a"] = 1
+    response = await _save(StubApp(), session)
+    (header,) = _set_cookies(response)
+    assert "Expires" not in header
+    assert "HttpOnly" in header
+    assert "Path=/" in header
+    assert "Cookie" in response.vary
+
+
+async def test_emptied_session_deletes_the_cookie() -> None:
+    session = SecureCookieSession({"a": 1})
+    del session["a"]
+    response = await _save(StubApp(), session)
+    (header,) = _set_cookies(response)
+    assert header.startswith("session=;")
+    assert "Max-Age=0" in header
+    assert "Cookie" in response.vary
+
+
+async def test_permanent_session_cookie_expires_after_the_lifetime() -> None:
+    app = StubApp(PERMANENT_SESSION_LIFETIME=timedelta(days=2))
+    session = SecureCookieSession()
+    session.permanent = True
+    before = datetime.now(UTC)
+    response = await _save(app, session)
+    (header,) = _set_cookies(response)
+    expires_text = header.split("Expires=", 1)[1].split(";", 1)[0]
+    expires = parse_date(expires_text)
+    assert expires is not None
+    assert timedelta(days=2) - timedelta(seconds=5) < expires - before
+    assert expires - before <= timedelta(days=2) + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(("refresh", "sets"), [(True, 1), (False, 0)])
+async def test_permanent_session_refresh_follows_config(
+    refresh: bool, sets: int
+) -> None:
+    app = StubApp(SESSION_REFRESH_EACH_REQUEST=refresh)
+    session = SecureCookieSession({"_permanent": True, "a": 1})
+    response = await _save(app, session)
+    assert len(_set_cookies(response)) == sets
+
+
+async def test_cookie_attributes_come_from_config() -> None:
+    app = StubApp(
+        SESSION_COOKIE_NAME="sid",
+        SESSION_COOKIE_DOMAIN="example.test",
+        SESSION_COOKIE_PATH="/app",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=False,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PARTITIONED=True,
+    )
+    session = SecureCookieSession()
+    session["a"] = 1
+    response = await _save(app, session)
+    (header,) = _set_cookies(response)
+    assert header.startswith("sid=")
+    for part in (
+        "Domain=example.test",
+        "Path=/app",
+        "Secure",
+        "SameSite=Lax",
+        "Partitioned",
+    ):
+        assert part in header
+    assert "HttpOnly" not in header
+
+
+async def test_cookie_path_falls_back_to_application_root() -> None:
+    app = StubApp(APPLICATION_ROOT="/mounted")
+    session = SecureCookieSession()
+    session["a"] = 1
+    (header,) = _set_cookies(await _save(app, session))
+    assert "Path=/mounted" in header
+
+
+async def test_unserializable_value_is_a_type_error_naming_the_type() -> None:
+    session = SecureCookieSession()
+    session["bad"] = object()
+    with pytest.raises(TypeError, match="object"):
+        await _save(StubApp(), session)
+
+
+async def test_base_interface_methods_must_be_implemented() -> None:
+    interface = SessionInterface()
+    with pytest.raises(NotImplementedError):
+        await interface.open_session(StubApp(), StubRequest())  # type: ignore[arg-type]
+    with pytest.raises(NotImplementedError):
+        await interface.save_session(StubApp(), SecureCookieSession(), Response())  # type: ignore[arg-type]
+
+
+# -- tagged JSON --------------------------------------------------------------------------
+
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.text()
+    | st.binary()
+    | st.uuids()
+    | st.text().map(Markup)
+    # HTTP dates carry whole seconds, and read two-digit years as 19xx/20xx.
+    | st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)).map(
+        lambda d: d.replace(microsecond=0)
+    )
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.dictionaries(
+            st.text(max_size=5) | st.sampled_from([" t", " di", " b"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@given(_values)
+def test_tagged_json_round_trips(value: Any) -> None:
+    assert session_json_serializer.loads(session_json_serializer.dumps(value)) == value
+
+
+def test_tagged_json_is_flasks_wire_format() -> None:
+    dumped = session_json_serializer.dumps({"a": (1, b"x"), " t": 1})
+    assert dumped == '{"a":{" t":[1,{" b":"eA=="}]}," t":1}'
+    assert session_json_serializer.dumps({" t": 1}) == '{" di":{" t__":1}}'
+
+
+def test_custom_tag_can_be_registered_first() -> None:
+    class TagSet(JSONTag):
+        __slots__ = ()
+        key = " s"
+
+        def check(self, value: Any) -> bool:
+            return isinstance(value, set)
+
+        def to_json(self, value: Any) -> Any:
+            return sorted(value)
+
+        def to_python(self, value: Any) -> Any:
+            return set(value)
+
+    serializer = TaggedJSONSerializer()
+    serializer.register(TagSet, index=0)
+    assert serializer.loads(serializer.dumps({"s": {3, 1}})) == {"s": {1, 3}}
+    with pytest.raises(KeyError):
+        serializer.register(TagSet)
+    serializer.register(TagSet, force=True)
+
+
+# -- through the app (runs once the app opens and saves sessions) ---------------------------
+
+needs_app = pytest.mark.skipif(
+    not hasattr(Microframework, "session_interface"),
+    reason="the app does not open sessions yet (issue 4 integration)",
+)
+
+
+def _session_app(app: Microframework) -> Microframework:
+    from microframework.globals import session
+
+    app.config["SECRET_KEY"] = "app key"
+
+    @app.post("/login/<name>")
+    async def login(name: str) -> str:
+        session["user"] = name
+        return "ok"
+
+    @app.get("/me")
+    async def me() -> str:
+        return str(session.get("user"))
+
+    @app.post("/logout")
+    async def logout() -> str:
+        session.clear()
+        return "bye"
+
+    @app.get("/static-ish")
+    async def untouched() -> str:
+        return "no session use"
+
+    return app
+
+
+@needs_app
+async def test_session_persists_across_requests_through_the_cookie(
+    app: Microframework,
+) -> None:
+    client = _session_app(app).test_client()
+    assert (await client.post("/login/ada")).status_code == 200
+    response = await client.get("/me")
+    assert await response.get_data(as_text=True) == "ada"
+    assert "Cookie" in response.vary
+    untouched = await client.get("/static-ish")
+    assert "Cookie" not in untouched.vary
+    assert untouched.headers.getlist("Set-Cookie") == []
+    await client.post("/logout")
+    assert await (await client.get("/me")).get_data(as_text=True) == "None"
+
+
+@needs_app
+async def test_tampered_cookie_is_an_empty_session_not_an_error(
+    app: Microframework,
+) -> None:
+    client = _session_app(app).test_client()
+    client.set_cookie("session", "eyJ1c2VyIjoiZXZlIn0.forged.sig")
+    response = await client.get("/me")
+    assert response.status_code == 200
+    assert await response.get_data(as_text=True) == "None"
+
+
+@needs_app
+async def test_writing_the_session_without_secret_key_is_a_clear_500(
+    app: Microframework,
+) -> None:
+    _session_app(app).config["SECRET_KEY"] = None
+    app.testing = False
+    client = app.test_client()
+    assert await (await client.get("/me")).get_data(as_text=True) == "None"
+    assert (await client.post("/login/ada")).status_code == 500
+
+
+@needs_app
+async def test_writing_without_secret_key_raises_the_message_in_testing(
+    app: Microframework,
+) -> None:
+    _session_app(app).config["SECRET_KEY"] = None
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        await app.test_client().post("/login/ada")

@@ -1,0 +1,240 @@
+"""``send_signal`` and the signal objects, at unit level with a stub sender."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+from blinker import Signal
+
+from microframework import Microframework
+from microframework import signals
+from microframework.signals import send_signal
+
+ALL_SIGNALS = [
+    "request_started",
+    "request_finished",
+    "request_tearing_down",
+    "got_request_exception",
+    "websocket_started",
+    "websocket_finished",
+    "websocket_tearing_down",
+    "got_websocket_exception",
+    "appcontext_pushed",
+    "appcontext_popped",
+    "appcontext_tearing_down",
+    "template_rendered",
+    "before_render_template",
+    "message_flashed",
+    "websocket_received",
+    "websocket_sent",
+    "got_background_exception",
+    "got_serving_exception",
+]
+
+
+class Sender:
+    """Stands in for an app."""
+
+
+@pytest.mark.parametrize("name", ALL_SIGNALS)
+def test_every_listed_signal_exists_and_is_distinct(name: str) -> None:
+    signal = getattr(signals, name)
+    assert isinstance(signal, Signal)
+    others = [getattr(signals, other) for other in ALL_SIGNALS if other != name]
+    assert all(signal is not other for other in others)
+
+
+def test_signal_names_match_flasks_spelling() -> None:
+    assert signals.request_started.name == "request-started"
+    assert signals.template_rendered.name == "template-rendered"
+    assert signals.got_serving_exception.name == "got-serving-exception"
+
+
+async def test_send_without_receivers_returns_an_empty_list() -> None:
+    signal = Signal()
+    assert await send_signal(signal, Sender()) == []
+
+
+async def test_send_without_receivers_never_suspends() -> None:
+    # "No cost when nobody listens": the coroutine finishes on its first step.
+    coro = send_signal(Signal(), Sender())
+    with pytest.raises(StopIteration) as done:
+        coro.send(None)
+    assert done.value.value == []
+
+
+async def test_sync_receiver_gets_sender_and_keyword_arguments() -> None:
+    signal = Signal()
+    sender = Sender()
+    calls: list[tuple[Any, dict[str, Any]]] = []
+
+    def receiver(sent_by: Any, **kwargs: Any) -> str:
+        calls.append((sent_by, kwargs))
+        return "sync"
+
+    signal.connect(receiver)
+    results = await send_signal(signal, sender, response="r", exc=None)
+
+    assert calls == [(sender, {"response": "r", "exc": None})]
+    assert results == [(receiver, "sync")]
+
+
+async def test_async_receiver_is_awaited_and_its_result_returned() -> None:
+    signal = Signal()
+    handshake = asyncio.Event()
+
+    async def receiver(sender: Any, **kwargs: Any) -> str:
+        # Suspend for real, so the receiver only finishes if it is awaited.
+        loop = asyncio.get_running_loop()
+        later = loop.create_future()
+        loop.call_soon(later.set_result, None)
+        await later
+        handshake.set()
+        return f"async {kwargs['value']}"
+
+    signal.connect(receiver)
+    results = await send_signal(signal, Sender(), value=1)
+
+    assert handshake.is_set()
+    assert results == [(receiver, "async 1")]
+
+
+async def test_mixed_receivers_all_run() -> None:
+    signal = Signal()
+    seen: list[str] = []
+
+    def sync_receiver(sender: Any) -> None:
+        seen.append("sync")
+
+    async def async_receiver(sender: Any) -> None:
+        seen.append("async")
+
+    signal.connect(sync_receiver)
+    signal.connect(async_receiver)
+    await send_signal(signal, Sender())
+
+    assert sorted(seen) == ["async", "sync"]
+
+
+async def test_receiver_connected_to_another_sender_is_not_called() -> None:
+    signal = Signal()
+    mine, other = Sender(), Sender()
+    calls: list[Any] = []
+
+    def receiver(sender: Any) -> None:
+        calls.append(sender)
+
+    signal.connect(receiver, sender=other)
+    assert await send_signal(signal, mine) == []
+    await send_signal(signal, other)
+    assert calls == [other]
+
+
+async def test_muted_signal_calls_nobody() -> None:
+    signal = Signal()
+    calls: list[Any] = []
+
+    def receiver(sender: Any) -> None:
+        calls.append(sender)
+
+    signal.connect(receiver)
+    with signal.muted():
+        assert await send_signal(signal, Sender()) == []
+    assert calls == []
+
+
+async def test_receiver_error_propagates_to_the_sender() -> None:
+    signal = Signal()
+
+    async def receiver(sender: Any) -> None:
+        raise LookupError("boom")
+
+    signal.connect(receiver)
+    with pytest.raises(LookupError, match="boom"):
+        await send_signal(signal, Sender())
+
+
+async def test_callable_object_with_async_call_is_awaited() -> None:
+    signal = Signal()
+
+    class Receiver:
+        async def __call__(self, sender: Any) -> str:
+            return "called"
+
+    receiver = Receiver()
+    signal.connect(receiver, weak=False)
+    assert await send_signal(signal, Sender()) == [(receiver, "called")]
+
+
+# -- sent by the app (runs once the app sends them) -----------------------------------------
+
+needs_app = pytest.mark.skipif(
+    not hasattr(Microframework, "session_interface"),
+    reason="the app does not send signals yet (issue 4 integration)",
+)
+
+
+def _recorder(
+    events: list[tuple[str, dict[str, Any]]], name: str
+) -> Callable[..., None]:
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        events.append((name, kwargs))
+
+    return receiver
+
+
+@needs_app
+async def test_request_signals_are_sent_in_order(app: Microframework) -> None:
+    events: list[tuple[str, dict[str, Any]]] = []
+    names = [
+        "appcontext_pushed",
+        "request_started",
+        "request_finished",
+        "request_tearing_down",
+        "appcontext_tearing_down",
+        "appcontext_popped",
+    ]
+    receivers = [_recorder(events, name) for name in names]
+
+    @app.route("/")
+    async def index() -> str:
+        events.append(("view", {}))
+        return "ok"
+
+    with ExitStack() as stack:
+        for name, receiver in zip(names, receivers, strict=True):
+            stack.enter_context(getattr(signals, name).connected_to(receiver, app))
+        response = await app.test_client().get("/")
+
+    assert [name for name, _ in events] == [
+        "appcontext_pushed",
+        "request_started",
+        "view",
+        "request_finished",
+        "request_tearing_down",
+        "appcontext_tearing_down",
+        "appcontext_popped",
+    ]
+    assert events[3][1]["response"].status_code == response.status_code == 200
+    assert events[4][1] == {"exc": None}
+
+
+@needs_app
+async def test_got_request_exception_carries_the_error(app: Microframework) -> None:
+    app.testing = False
+    seen: list[BaseException] = []
+
+    async def receiver(sender: Any, exception: BaseException) -> None:
+        seen.append(exception)
+
+    @app.route("/boom")
+    async def boom() -> str:
+        raise LookupError("boom")
+
+    with signals.got_request_exception.connected_to(receiver, app):
+        assert (await app.test_client().get("/boom")).status_code == 500
+    assert len(seen) == 1 and isinstance(seen[0], LookupError)

@@ -1,0 +1,488 @@
+"""Templates with a real app: loading, autoescaping, context, filters, streaming, signals.
+
+``TemplatingMixin`` is one of the app's bases once the app wires it in; until then the
+tests build that class themselves, exactly as the app will be.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from jinja2 import TemplateNotFound
+
+from microframework import g
+from microframework import Microframework
+from microframework import Response
+from microframework.blueprints import Blueprint
+from microframework.blueprints import register_blueprint_on_app
+from microframework.globals import _cv_app
+from microframework.sessions import SecureCookieSession
+from microframework.signals import before_render_template
+from microframework.signals import template_rendered
+from microframework.templating import get_template_attribute
+from microframework.templating import render_template
+from microframework.templating import render_template_string
+from microframework.templating import stream_template
+from microframework.templating import stream_template_string
+from microframework.templating import TemplatingMixin
+
+
+# This order works both before and after Microframework inherits the mixin.
+class App(Microframework, TemplatingMixin):
+    pass
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    _write(tmp_path / "templates", "hello.html", "Hello {{ name }}!")
+    _write(tmp_path / "templates", "hello.txt", "Hello {{ name }}!")
+    return tmp_path
+
+
+@pytest.fixture
+def tapp(root: Path) -> App:
+    app = App(__name__, root_path=str(root))
+    app.testing = True
+    return app
+
+
+async def _get(app: Microframework, path: str) -> tuple[int, str]:
+    response = await app.test_client().get(path)
+    return response.status_code, await response.get_data(as_text=True)
+
+
+# -- loading and escaping ------------------------------------------------------------------
+
+
+async def test_render_template_from_the_app_folder_autoescapes_html(tapp: App) -> None:
+    async with tapp.app_context():
+        assert await render_template("hello.html", name="<b>") == "Hello &lt;b&gt;!"
+
+
+async def test_txt_templates_are_not_autoescaped(tapp: App) -> None:
+    async with tapp.app_context():
+        assert await render_template("hello.txt", name="<b>") == "Hello <b>!"
+
+
+async def test_render_template_string_is_autoescaped(tapp: App) -> None:
+    async with tapp.app_context():
+        assert await render_template_string("{{ x }}", x="<i>") == "&lt;i&gt;"
+
+
+@pytest.mark.parametrize(
+    ("filename", "escaped"),
+    [
+        ("a.html", True),
+        ("a.htm", True),
+        ("a.xml", True),
+        ("a.xhtml", True),
+        ("a.svg", True),
+        ("a.txt", False),
+        ("a.js", False),
+        (None, True),
+    ],
+)
+def test_select_jinja_autoescape(
+    tapp: App, filename: str | None, escaped: bool
+) -> None:
+    assert tapp.select_jinja_autoescape(filename) is escaped
+
+
+async def test_a_list_renders_the_first_template_that_exists(tapp: App) -> None:
+    async with tapp.app_context():
+        rendered = await render_template(["missing.html", "hello.html"], name="x")
+    assert rendered == "Hello x!"
+
+
+async def test_missing_template_raises_template_not_found(tapp: App) -> None:
+    async with tapp.app_context():
+        with pytest.raises(TemplateNotFound):
+            await render_template("missing.html")
+
+
+async def test_render_outside_an_app_context_is_a_runtime_error() -> None:
+    with pytest.raises(RuntimeError, match="application context"):
+        await render_template("hello.html")
+
+
+async def test_an_app_without_templating_is_named() -> None:
+    token = _cv_app.set(SimpleNamespace(app=object()))  # type: ignore[arg-type]
+    try:
+        with pytest.raises(TypeError, match="TemplatingMixin"):
+            await render_template_string("x")
+    finally:
+        _cv_app.reset(token)
+
+
+async def test_templates_may_await_async_functions(tapp: App) -> None:
+    async def fetch() -> str:
+        return "fetched"
+
+    tapp.add_template_global(fetch)
+    async with tapp.app_context():
+        assert await render_template_string("{{ fetch() }}") == "fetched"
+
+
+# -- blueprints ------------------------------------------------------------------------------
+
+
+def _blueprint_with_templates(root: Path, name: str) -> Blueprint:
+    folder = root / name / "templates"
+    _write(folder, "hello.html", f"{name} hello")
+    _write(folder, f"{name}/page.html", f"{name} page")
+    return Blueprint(
+        name, __name__, template_folder="templates", root_path=str(root / name)
+    )
+
+
+async def test_app_templates_win_then_blueprints_in_registration_order(
+    tapp: App, root: Path
+) -> None:
+    first = _blueprint_with_templates(root, "first")
+    second = _blueprint_with_templates(root, "second")
+    _write(root / "second" / "templates", "shared.html", "second shared")
+    _write(root / "first" / "templates", "shared.html", "first shared")
+    register_blueprint_on_app(tapp, first)
+    register_blueprint_on_app(tapp, second)
+    async with tapp.app_context():
+        assert await render_template("hello.html", name="app") == "Hello app!"
+        assert await render_template("shared.html") == "first shared"
+        assert await render_template("second/page.html") == "second page"
+    assert tapp.jinja_env.list_templates() == [
+        "first/page.html",
+        "hello.html",
+        "hello.txt",
+        "second/page.html",
+        "shared.html",
+    ]
+
+
+def test_blueprint_without_template_folder_has_no_loader() -> None:
+    assert Blueprint("bp", __name__).jinja_loader is None
+
+
+def test_app_without_template_folder_has_no_loader(root: Path) -> None:
+    assert App(__name__, root_path=str(root), template_folder=None).jinja_loader is None
+
+
+# -- the context --------------------------------------------------------------------------
+
+
+async def test_default_context_in_a_request(tapp: App) -> None:
+    @tapp.route("/page/<int:n>")
+    async def page(n: int) -> str:
+        g.user = "ada"
+        return await render_template_string(
+            "{{ request.path }} {{ g.user }} {{ config.TESTING }}"
+            " {{ url_for('page', n=2) }} {{ get_flashed_messages() }}"
+        )
+
+    # get_flashed_messages needs the session the app will open per request.
+    async with tapp.test_request_context("/page/1") as ctx:
+        ctx.session = SecureCookieSession({"_flashes": [("message", "hi")]})
+        rendered = await page(1)
+    assert rendered == "/page/1 ada True /page/2 [&#39;hi&#39;]"
+
+
+async def test_session_is_in_the_context(tapp: App) -> None:
+    async with tapp.test_request_context("/") as ctx:
+        ctx.session = SecureCookieSession({"user": "ada"})
+        assert await render_template_string("{{ session.user }}") == "ada"
+
+
+async def test_outside_a_request_config_and_g_still_work(tapp: App) -> None:
+    tapp.config["SITE"] = "blog"
+    async with tapp.app_context():
+        g.x = 1
+        assert await render_template_string("{{ config.SITE }} {{ g.x }}") == "blog 1"
+
+
+async def test_context_processors_sync_and_async_and_passed_values_win(
+    tapp: App,
+) -> None:
+    @tapp.context_processor
+    def sync_values() -> dict[str, Any]:
+        return {"a": "sync", "b": "sync"}
+
+    @tapp.context_processor
+    async def async_values() -> dict[str, Any]:
+        return {"b": "async", "c": "async"}
+
+    async with tapp.test_request_context("/"):
+        rendered = await render_template_string("{{ a }} {{ b }} {{ c }}", c="passed")
+    assert rendered == "sync async passed"
+
+
+async def test_blueprint_context_processor_only_for_its_requests(tapp: App) -> None:
+    bp = Blueprint("bp", __name__, url_prefix="/bp")
+
+    @bp.context_processor
+    def bp_values() -> dict[str, Any]:
+        return {"where": "bp"}
+
+    @bp.app_context_processor
+    def everywhere() -> dict[str, Any]:
+        return {"all": "yes"}
+
+    @bp.route("/")
+    async def inside() -> str:
+        return await render_template_string("{{ where }} {{ all }}")
+
+    @tapp.route("/")
+    async def outside() -> str:
+        return await render_template_string("{{ where }} {{ all }}")
+
+    register_blueprint_on_app(tapp, bp)
+    assert await _get(tapp, "/bp/") == (200, "bp yes")
+    assert await _get(tapp, "/") == (200, " yes")
+
+
+async def test_tojson_uses_the_apps_json_provider(tapp: App) -> None:
+    async with tapp.app_context():
+        rendered = await render_template_string(
+            "{{ data|tojson }}", data={"b": 1, "a": "<"}
+        )
+    assert rendered == '{"a": "\\u003c", "b": 1}'
+
+
+# -- filters, tests and globals ----------------------------------------------------------
+
+
+async def test_template_filter_test_and_global_decorators(tapp: App) -> None:
+    @tapp.template_filter()
+    def shout(value: str) -> str:
+        return value.upper()
+
+    @tapp.template_filter("whisper")
+    def lower(value: str) -> str:
+        return value.lower()
+
+    @tapp.template_test("even_number")
+    def is_even(value: int) -> bool:
+        return value % 2 == 0
+
+    @tapp.template_global()
+    def answer() -> int:
+        return 42
+
+    async with tapp.app_context():
+        rendered = await render_template_string(
+            "{{ 'a'|shout }} {{ 'B'|whisper }} {{ 4 is even_number }} {{ answer() }}"
+        )
+    assert rendered == "A b True 42"
+
+
+def test_add_template_functions_register_on_the_environment(tapp: App) -> None:
+    def f(value: Any) -> Any:
+        return value
+
+    tapp.add_template_filter(f, "ff")
+    tapp.add_template_test(bool, "truthy")
+    tapp.add_template_global(f)
+    assert tapp.jinja_env.filters["ff"] is f
+    assert tapp.jinja_env.tests["truthy"] is bool
+    assert tapp.jinja_env.globals["f"] is f
+
+
+def test_template_filter_without_parentheses_is_a_type_error(tapp: App) -> None:
+    with pytest.raises(TypeError, match="parentheses"):
+
+        @tapp.template_filter  # type: ignore[arg-type]
+        def bare(value: str) -> str:
+            return value
+
+
+async def test_blueprint_app_template_functions(tapp: App) -> None:
+    bp = Blueprint("bp", __name__)
+
+    @bp.app_template_filter("rev")
+    def reverse(value: str) -> str:
+        return value[::-1]
+
+    @bp.app_template_test()
+    def empty(value: str) -> bool:
+        return not value
+
+    @bp.app_template_global("site")
+    def site_name() -> str:
+        return "blog"
+
+    register_blueprint_on_app(tapp, bp)
+    async with tapp.app_context():
+        rendered = await render_template_string(
+            "{{ 'ab'|rev }} {{ '' is empty }} {{ site() }}"
+        )
+    assert rendered == "ba True blog"
+
+
+# -- streaming ------------------------------------------------------------------------------
+
+
+async def test_stream_template_is_a_streamed_response(tapp: App) -> None:
+    _write(
+        Path(tapp.root_path) / "templates",
+        "list.html",
+        "{% for i in items %}[{{ i }}]{% endfor %}",
+    )
+
+    @tapp.route("/stream")
+    async def stream() -> Response:
+        return await stream_template("list.html", items=["<a>", "b"])
+
+    @tapp.route("/stream-string")
+    async def stream_string() -> Response:
+        return await stream_template_string("{{ request.path }}")
+
+    async with tapp.test_request_context("/"):
+        response = await stream_template("list.html", items=[1])
+        assert response.is_streamed
+        await response.get_data()
+    assert await _get(tapp, "/stream") == (200, "[&lt;a&gt;][b]")
+    assert await _get(tapp, "/stream-string") == (200, "/stream-string")
+
+
+# -- signals ---------------------------------------------------------------------------------
+
+
+async def test_render_sends_before_and_after_signals(tapp: App) -> None:
+    events: list[tuple[str, Any, str | None, Any]] = []
+
+    def before(sender: Any, template: Any, context: dict[str, Any]) -> None:
+        events.append(("before", sender, template.name, context["name"]))
+
+    async def after(sender: Any, template: Any, context: dict[str, Any]) -> None:
+        events.append(("after", sender, template.name, context["name"]))
+
+    with (
+        before_render_template.connected_to(before, tapp),
+        template_rendered.connected_to(after, tapp),
+    ):
+        async with tapp.app_context():
+            await render_template("hello.html", name="x")
+    assert events == [
+        ("before", tapp, "hello.html", "x"),
+        ("after", tapp, "hello.html", "x"),
+    ]
+
+
+async def test_stream_sends_template_rendered_after_the_last_chunk(tapp: App) -> None:
+    events: list[str] = []
+
+    def after(sender: Any, **kwargs: Any) -> None:
+        events.append("rendered")
+
+    with template_rendered.connected_to(after, tapp):
+        async with tapp.test_request_context("/"):
+            response = await stream_template("hello.html", name="x")
+            assert events == []
+            assert await response.get_data(as_text=True) == "Hello x!"
+    assert events == ["rendered"]
+
+
+# -- macros, environment, reloading -------------------------------------------------------
+
+
+async def test_get_template_attribute_returns_a_macro(tapp: App) -> None:
+    _write(
+        Path(tapp.root_path) / "templates",
+        "macros.html",
+        "{% macro hello(name) %}Hi {{ name }}{% endmacro %}{% set answer = 42 %}",
+    )
+    async with tapp.app_context():
+        hello = await get_template_attribute("macros.html", "hello")
+        assert str(await hello("<x>")) == "Hi &lt;x&gt;"
+        assert await get_template_attribute("macros.html", "answer") == 42
+
+
+def test_jinja_env_is_created_once_with_the_jinja_options(root: Path) -> None:
+    class Custom(App):
+        jinja_options = {"trim_blocks": True}
+
+    app = Custom(__name__, root_path=str(root))
+    assert app.jinja_env is app.jinja_env
+    assert app.jinja_env.trim_blocks is True
+    assert app.jinja_env.is_async
+    assert app.jinja_env.app is app
+
+
+@pytest.mark.parametrize(
+    ("debug", "setting", "expected"),
+    [
+        (False, None, False),
+        (True, None, True),
+        (True, False, False),
+        (False, True, True),
+    ],
+)
+def test_templates_auto_reload_defaults_to_debug(
+    root: Path, debug: bool, setting: bool | None, expected: bool
+) -> None:
+    app = App(__name__, root_path=str(root))
+    app.config["DEBUG"] = debug
+    app.config["TEMPLATES_AUTO_RELOAD"] = setting
+    assert app.templates_auto_reload is expected
+    assert app.jinja_env.auto_reload is expected
+
+
+async def test_auto_reload_picks_up_a_changed_template(tapp: App, root: Path) -> None:
+    tapp.templates_auto_reload = True
+    path = root / "templates" / "hello.html"
+    async with tapp.app_context():
+        assert await render_template("hello.html", name="a") == "Hello a!"
+        path.write_text("Changed {{ name }}")
+        # Make the change visible to the mtime check however coarse the clock is.
+        stat = path.stat()
+        os.utime(path, (stat.st_atime, stat.st_mtime + 10))
+        assert await render_template("hello.html", name="a") == "Changed a"
+
+
+def test_setting_auto_reload_updates_an_existing_environment(tapp: App) -> None:
+    tapp.templates_auto_reload = False
+    assert tapp.jinja_env.auto_reload is False
+    tapp.templates_auto_reload = True
+    assert tapp.jinja_env.auto_reload is True
+    assert tapp.config["TEMPLATES_AUTO_RELOAD"] is True
+
+
+def test_template_registration_after_the_first_request_is_an_error(tapp: App) -> None:
+    tapp._freeze()
+    with pytest.raises(AssertionError, match="template_filter"):
+        tapp.template_filter()(str)
+
+
+# -- through the app (runs once Microframework inherits TemplatingMixin) -------------------
+
+
+@pytest.mark.skipif(
+    not issubclass(Microframework, TemplatingMixin),
+    reason="Microframework does not inherit TemplatingMixin yet (issue 4 integration)",
+)
+async def test_plain_app_renders_with_the_session_of_the_request(root: Path) -> None:
+    from microframework import session
+
+    app = Microframework(__name__, root_path=str(root))
+    app.config["SECRET_KEY"] = "k"
+
+    @app.route("/login")
+    async def login() -> str:
+        session["user"] = "ada"
+        return "ok"
+
+    @app.route("/")
+    async def index() -> str:
+        return await render_template_string("{{ session.user }} {{ request.path }}")
+
+    client = app.test_client()
+    await client.get("/login")
+    response = await client.get("/")
+    assert await response.get_data(as_text=True) == "ada /"

@@ -1,0 +1,227 @@
+"""Class-based views: ``View`` and ``MethodView`` registered on a real app."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from microframework import Microframework
+from microframework import request
+from microframework.views import MethodView
+from microframework.views import View
+
+
+async def _text(app: Microframework, path: str, method: str = "GET") -> tuple[int, str]:
+    response = await app.test_client().open(path, method=method)
+    return response.status_code, await response.get_data(as_text=True)
+
+
+async def test_view_dispatch_request_gets_url_arguments(app: Microframework) -> None:
+    class Greet(View):
+        async def dispatch_request(self, **kwargs: Any) -> str:
+            return f"hello {kwargs['name']}"
+
+    app.add_url_rule("/hi/<name>", view_func=Greet.as_view("greet"))
+    assert await _text(app, "/hi/ada") == (200, "hello ada")
+
+
+async def test_sync_dispatch_request_runs_in_a_worker_thread(
+    app: Microframework,
+) -> None:
+    class Where(View):
+        def dispatch_request(self) -> str:
+            return threading.current_thread().name
+
+    app.add_url_rule("/where", view_func=Where.as_view("where"))
+    status, body = await _text(app, "/where")
+    assert status == 200
+    assert body != threading.current_thread().name
+
+
+async def test_constructor_arguments_are_passed_each_time(app: Microframework) -> None:
+    class Template(View):
+        def __init__(self, word: str, *, times: int) -> None:
+            self.word = word
+            self.times = times
+
+        async def dispatch_request(self) -> str:
+            return self.word * self.times
+
+    app.add_url_rule("/w", view_func=Template.as_view("w", "ab", times=2))
+    assert await _text(app, "/w") == (200, "abab")
+
+
+@pytest.mark.parametrize(("init_every_request", "instances"), [(True, 3), (False, 1)])
+async def test_init_every_request_controls_instance_creation(
+    app: Microframework, init_every_request: bool, instances: int
+) -> None:
+    created: list[object] = []
+
+    class Counter(View):
+        def __init__(self) -> None:
+            created.append(self)
+
+        async def dispatch_request(self) -> str:
+            return "ok"
+
+    Counter.init_every_request = init_every_request
+    app.add_url_rule("/c", view_func=Counter.as_view("c"))
+    client = app.test_client()
+    for _ in range(3):
+        assert (await client.get("/c")).status_code == 200
+    assert len(created) == instances
+
+
+async def test_view_function_carries_name_class_and_methods() -> None:
+    class Thing(View):
+        """Docs for Thing."""
+
+        methods = ["GET", "POST"]
+        provide_automatic_options = False
+
+    func: Any = Thing.as_view("thing")
+    assert func.__name__ == "thing"
+    assert func.__doc__ == "Docs for Thing."
+    assert func.view_class is Thing
+    assert func.methods == ["GET", "POST"]
+    assert func.provide_automatic_options is False
+
+
+async def test_view_methods_are_used_by_the_rule(app: Microframework) -> None:
+    class Poster(View):
+        methods = ["POST"]
+
+        async def dispatch_request(self) -> str:
+            return request.method
+
+    app.add_url_rule("/p", view_func=Poster.as_view("p"))
+    assert await _text(app, "/p", "POST") == (200, "POST")
+    assert (await _text(app, "/p", "GET"))[0] == 405
+
+
+async def test_decorators_wrap_the_view_in_order(app: Microframework) -> None:
+    calls: list[str] = []
+
+    def tag(label: str) -> Callable[[Any], Any]:
+        def decorator(view: Any) -> Any:
+            async def wrapper(**kwargs: Any) -> Any:
+                calls.append(label)
+                return await view(**kwargs)
+
+            return wrapper
+
+        return decorator
+
+    class Decorated(View):
+        decorators = [tag("inner"), tag("outer")]
+
+        async def dispatch_request(self) -> str:
+            calls.append("view")
+            return "done"
+
+    view: Any = Decorated.as_view("decorated")
+    assert view.view_class is Decorated
+    app.add_url_rule("/d", view_func=view)
+    assert await _text(app, "/d") == (200, "done")
+    assert calls == ["outer", "inner", "view"]
+
+
+def test_as_view_needs_a_string_name() -> None:
+    class Nameless(View):
+        pass
+
+    with pytest.raises(TypeError, match="endpoint name"):
+        Nameless.as_view(None)  # type: ignore[arg-type]
+
+
+async def test_plain_view_without_dispatch_request_is_a_500(
+    app: Microframework,
+) -> None:
+    app.testing = False
+
+    class Empty(View):
+        pass
+
+    app.add_url_rule("/e", view_func=Empty.as_view("e"))
+    assert (await _text(app, "/e"))[0] == 500
+
+
+# -- MethodView ------------------------------------------------------------------------
+
+
+class Items(MethodView):
+    async def get(self, item_id: int) -> str:
+        return f"get {item_id}"
+
+    def post(self, item_id: int) -> str:  # sync: runs in a thread
+        return f"post {item_id} {threading.current_thread() is threading.main_thread()}"
+
+
+def test_method_view_methods_come_from_the_defined_functions() -> None:
+    assert set(Items.methods or ()) == {"GET", "POST"}
+
+
+def test_method_view_subclass_adds_to_inherited_methods() -> None:
+    class More(Items):
+        async def delete(self, item_id: int) -> str:
+            return "deleted"
+
+    assert set(More.methods or ()) == {"GET", "POST", "DELETE"}
+
+
+def test_explicit_methods_are_kept() -> None:
+    class Only(MethodView):
+        methods = ["GET"]
+
+        async def get(self) -> str:
+            return "g"
+
+        async def post(self) -> str:
+            return "p"
+
+    assert Only.methods == ["GET"]
+
+
+async def test_method_view_dispatches_by_http_method(app: Microframework) -> None:
+    app.add_url_rule("/items/<int:item_id>", view_func=Items.as_view("items"))
+    assert await _text(app, "/items/3") == (200, "get 3")
+    assert await _text(app, "/items/4", "POST") == (200, "post 4 False")
+    assert (await _text(app, "/items/4", "PUT"))[0] == 405
+
+
+async def test_head_falls_back_to_get(app: Microframework) -> None:
+    app.add_url_rule("/items/<int:item_id>", view_func=Items.as_view("items"))
+    response = await app.test_client().head("/items/1")
+    assert response.status_code == 200
+    assert await response.get_data() == b""
+
+
+async def test_listed_method_without_a_function_is_a_500(app: Microframework) -> None:
+    app.testing = False
+
+    class Liar(MethodView):
+        methods = ["GET", "PATCH"]
+
+        async def get(self) -> str:
+            return "g"
+
+    app.add_url_rule("/liar", view_func=Liar.as_view("liar"))
+    assert (await _text(app, "/liar", "PATCH"))[0] == 500
+
+
+async def test_sync_methods_use_the_apps_ensure_async(app: Microframework) -> None:
+    wrapped: list[str] = []
+    original = app.ensure_async
+
+    def recording(func: Callable[..., Any]) -> Any:
+        wrapped.append(getattr(func, "__name__", "?"))
+        return original(func)
+
+    app.ensure_async = recording  # type: ignore[method-assign]
+    app.add_url_rule("/items/<int:item_id>", view_func=Items.as_view("items"))
+    assert await _text(app, "/items/2", "POST") == (200, "post 2 False")
+    assert "dispatch_request" in wrapped
+    assert "post" in wrapped
