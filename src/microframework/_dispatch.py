@@ -209,7 +209,8 @@ async def full_dispatch(
                 else:
                     # Step the view once: most finish without waiting, and only
                     # one that suspends needs the timeout and disconnect guard.
-                    coro = endpoint.view(**request.view_args)  # type: ignore[arg-type]
+                    args = request.view_args
+                    coro = endpoint.view(**args) if args else endpoint.view()
                     try:
                         first = coro.send(None)
                     except StopIteration as done:
@@ -225,7 +226,7 @@ async def full_dispatch(
             chain.after
             or ctx._after_request_functions
             or ctx._session is not None
-            or app._session_cookie_sent(request)
+            or (app.config["SECRET_KEY"] and app._session_cookie_sent(request))
         ):
             # after_this_request and after_request functions, then the session.
             return await app._process_response(response, ctx, chain)

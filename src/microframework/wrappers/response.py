@@ -40,7 +40,7 @@ BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 
 # Header values must never split the response (CR, LF) or confuse parsers (NUL).
 _FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\x00]")
-_LOWER_NAMES: dict[str, bytes] = {}
+_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 _CONTENT_TYPES: dict[str, str] = {}
 _DEFAULT_CONTENT_TYPES: dict[type[Response], str | None] = {}
 
@@ -342,17 +342,24 @@ async def _close(source: object) -> None:
 def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """Encode header pairs for ASGI, refusing values with CR, LF or NUL."""
     out = []
-    for key, value in items:
-        # isprintable() is a fast C check; only a non-printable value needs the
-        # exact test (a tab is legal, a newline is not).
-        if not value.isprintable() and _FORBIDDEN_IN_HEADER.search(value) is not None:
-            raise ValueError(f"header {key!r} contains CR, LF or NUL")
-        name = _LOWER_NAMES.get(key)
-        if name is None:
-            name = key.lower().encode("latin-1")
-            if len(_LOWER_NAMES) < 1024:
-                _LOWER_NAMES[key] = name
-        out.append((name, value.encode("latin-1")))
+    cache = _ENCODED
+    for pair in items:
+        encoded = cache.get(pair)
+        if encoded is None:
+            key, value = pair
+            # isprintable() is a fast C check; only a non-printable value needs the
+            # exact test (a tab is legal, a newline is not).
+            if (
+                not value.isprintable()
+                and _FORBIDDEN_IN_HEADER.search(value) is not None
+            ):
+                raise ValueError(f"header {key!r} contains CR, LF or NUL")
+            encoded = (key.lower().encode("latin-1"), value.encode("latin-1"))
+            # Remember the few pairs every response repeats (content types, small
+            # lengths); the bound keeps arbitrary values from growing it.
+            if len(cache) < 512 and len(value) < 64:
+                cache[pair] = encoded
+        out.append(encoded)
     return out
 
 
