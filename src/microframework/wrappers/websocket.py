@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING
 from werkzeug.datastructures import Headers
 
 from ..exceptions import WebsocketDisconnect
+from ..signals import send_signal
+from ..signals import state as _signals
+from ..signals import websocket_received
+from ..signals import websocket_sent
 from .base import BaseRequestWebsocket
 
 if TYPE_CHECKING:
@@ -214,6 +218,8 @@ class Websocket(BaseRequestWebsocket):
                     )
                     self._mark_closed(1009, "message too big")
                     raise WebsocketDisconnect(1009, "message too big")
+                if _signals.listening and websocket_received.receivers:
+                    await send_signal(websocket_received, data)
                 return data
             if kind == "websocket.disconnect":
                 self._mark_closed(message.get("code", 1005), message.get("reason"))
@@ -231,6 +237,8 @@ class Websocket(BaseRequestWebsocket):
             self._receiving -= 1
         if data is _DISCONNECT:
             raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
+        if _signals.listening and websocket_received.receivers:
+            await send_signal(websocket_received, data)
         return data
 
     async def receive_json(self) -> Any:
@@ -265,6 +273,8 @@ class Websocket(BaseRequestWebsocket):
             raise TypeError(
                 f"websocket messages are str or bytes, not {type(data).__name__}"
             )
+        if _signals.listening and websocket_sent.receivers:
+            await send_signal(websocket_sent, data)
 
     async def send_json(self, *args: Any, **kwargs: Any) -> None:
         """Send the JSON of the arguments (as ``jsonify`` builds it)."""
