@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from jinja2 import BaseLoader
 
     from .app import Microframework
+    from .cli import AppGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 DeferredSetupFunction = Callable[["BlueprintSetupState"], None]
@@ -151,6 +152,17 @@ class Blueprint(Scaffold):
             )
 
     @cached_property
+    def cli(self) -> AppGroup:
+        """This blueprint's click group, added to ``app.cli`` on registration.
+
+        Its commands appear under the blueprint's name, or ``cli_group`` (``None``
+        merges them into the app's group).
+        """
+        from .cli import AppGroup
+
+        return AppGroup(self.name)
+
+    @cached_property
     def jinja_loader(self) -> BaseLoader | None:
         """The loader for this blueprint's ``template_folder`` (assignable)."""
         if self.template_folder is None:
@@ -263,6 +275,14 @@ class Blueprint(Scaffold):
             deferred(state)
         for blueprint, child_options in self._blueprints:
             blueprint.register(app, _child_options(state, blueprint, child_options))
+        cli = self.__dict__.get("cli")  # only if someone used bp.cli
+        if cli is not None and cli.commands:
+            group = options.get("cli_group", self.cli_group)
+            if group is None:
+                app.cli.commands.update(cli.commands)
+            else:
+                cli.name = self_name if group is _sentinel else group
+                app.cli.add_command(cli)
 
     def _merge_registries(self, app: Microframework, name: str) -> None:
         def key_for(key: str | None) -> str:
