@@ -420,3 +420,14 @@ async def test_no_context_leaks_to_the_caller_after_a_request(
     await app.test_client().get("/")
     assert not has_app_context()
     assert not has_request_context()
+
+
+async def test_test_request_context_keeps_an_explicit_content_type() -> None:
+    app = Microframework(__name__)
+    async with app.test_request_context(
+        "/", method="POST", data=b"{}", headers={"Content-Type": "application/vnd.x+json"}
+    ):
+        from microframework import request as current
+
+        assert current.content_type == "application/vnd.x+json"
+        assert await current.get_json() == {}
