@@ -425,7 +425,7 @@ async def test_no_context_leaks_to_the_caller_after_a_request(
 async def test_test_request_context_keeps_an_explicit_content_type() -> None:
     app = Microframework(__name__)
     async with app.test_request_context(
-        "/", method="POST", data=b"{}", headers={"Content-Type": "application/vnd.x+json"}
+        "/", method="POST", json={}, headers={"Content-Type": "application/vnd.x+json"}
     ):
         from microframework import request as current
 
