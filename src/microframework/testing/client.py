@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from datetime import timedelta
 from datetime import UTC
@@ -299,6 +301,53 @@ class MicroframeworkClient:
     ) -> Cookie | None:
         """Return the stored cookie with this key, domain and path, or ``None``."""
         return self._require_jar().get(key, domain, path)
+
+    @asynccontextmanager
+    async def session_transaction(
+        self,
+        path: str = "/",
+        *,
+        method: str = "GET",
+        headers: HeadersArg | None = None,
+        query_string: QueryArg | None = None,
+        scheme: str = "http",
+        root_path: str = "",
+        subdomain: str | None = None,
+    ) -> AsyncIterator[Any]:
+        """Open the session the app would see for a request, change it, and keep it.
+
+        ``async with client.session_transaction() as session: session["x"] = 1``; on
+        exit the session is saved and its cookie stored in this client's jar.
+        """
+        jar = self._require_jar()
+        app: Any = self.app
+        full_headers, clean_path, query = make_test_headers_path_and_query_string(
+            self.app, path, headers, query_string, None, subdomain
+        )
+        self._add_cookie_header(full_headers, scheme, root_path + clean_path)
+        ctx = app.test_request_context(
+            clean_path,
+            method=method,
+            headers=full_headers,
+            query_string=query,
+            scheme=scheme,
+            root_path=root_path,
+        )
+        interface = app.session_interface
+        async with ctx:
+            session = await interface.open_session(app, ctx.request)
+            if session is None:
+                raise RuntimeError(
+                    "the session backend did not open a session; is SECRET_KEY set?"
+                )
+            yield session
+            response = app.response_class()
+            await interface.save_session(app, session, response)
+        host = _hostname(full_headers["Host"])
+        for header in response.headers.getlist("Set-Cookie"):
+            cookie = _parse_set_cookie(header, host, root_path + clean_path)
+            if cookie is not None:
+                jar.store(cookie)
 
     # -- internals --------------------------------------------------------------
     async def _send(self, request: _Request) -> Response:

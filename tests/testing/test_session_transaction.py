@@ -1,0 +1,50 @@
+"""``client.session_transaction()``, as in Flask and Quart."""
+
+from __future__ import annotations
+
+import pytest
+
+from microframework import Microframework
+from microframework import session
+
+
+def _app() -> Microframework:
+    app = Microframework(__name__)
+    app.secret_key = "test secret"
+
+    @app.route("/")
+    async def index() -> str:
+        return str(session.get("user", "anonymous"))
+
+    @app.route("/login")
+    async def login() -> str:
+        session["user"] = "ann"
+        return "ok"
+
+    return app
+
+
+async def test_session_set_in_a_transaction_reaches_the_app() -> None:
+    client = _app().test_client()
+    async with client.session_transaction() as sess:
+        sess["user"] = "bob"
+    response = await client.get("/")
+    assert await response.get_data(as_text=True) == "bob"
+
+
+async def test_transaction_sees_what_the_app_stored() -> None:
+    client = _app().test_client()
+    await client.get("/login")
+    async with client.session_transaction() as sess:
+        assert sess["user"] == "ann"
+        del sess["user"]
+    response = await client.get("/")
+    assert await response.get_data(as_text=True) == "anonymous"
+
+
+async def test_transaction_without_secret_key_is_a_clear_error() -> None:
+    app = _app()
+    app.secret_key = None
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        async with app.test_client().session_transaction():
+            pass
