@@ -464,7 +464,7 @@ def test_version_option_names_the_versions() -> None:
 # -- routes -----------------------------------------------------------------------------
 @pytest.fixture
 def routed_app() -> Microframework:
-    app = Microframework("routed")
+    app = Microframework("routed", static_folder=None)
 
     @app.route("/zebra", methods=["POST", "PUT"])
     async def a_zebra() -> str:
@@ -514,7 +514,7 @@ def test_routes_sorts(routed_app: Microframework, sort: str, order: list[str]) -
 
 
 def test_routes_match_order_is_registration_order() -> None:
-    app = Microframework("ordered")
+    app = Microframework("ordered", static_folder=None)
     for path in ("/b", "/a", "/c"):
         app.add_url_rule(path, path.strip("/"), lambda: "")
     assert [row.split()[0] for row in routes(app, "--sort", "match")[2:]] == [
@@ -540,7 +540,9 @@ def test_routes_shows_subdomains_when_used() -> None:
 
 
 def test_routes_says_when_there_are_none() -> None:
-    assert routes(Microframework("empty")) == ["No routes were registered."]
+    assert routes(Microframework("empty", static_folder=None)) == [
+        "No routes were registered."
+    ]
 
 
 # -- shell ---------------------------------------------------------------------------

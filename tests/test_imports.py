@@ -46,7 +46,10 @@ LAYERS = [
     ("microframework.wrappers.response", {"microframework.app", "microframework.ctx"}),
     ("microframework.routing", {"microframework.app", "microframework.ctx"}),
     ("microframework.scaffold", {"microframework.app", "microframework.ctx"}),
-    ("microframework.signals", {"microframework.app", "microframework.wrappers.request"}),
+    (
+        "microframework.signals",
+        {"microframework.app", "microframework.wrappers.request"},
+    ),
     ("microframework.sessions", {"microframework.app", "microframework.ctx"}),
     ("microframework.json.tag", {"microframework.app", "microframework.ctx"}),
     ("microframework.blueprints", {"microframework.app", "microframework.ctx"}),

@@ -17,6 +17,8 @@ from .ctx import copy_current_websocket_context
 from .ctx import has_app_context
 from .ctx import has_request_context
 from .ctx import has_websocket_context
+from .files import send_file
+from .files import send_from_directory
 from .flashing import flash
 from .flashing import get_flashed_messages
 from .globals import current_app
@@ -105,6 +107,8 @@ __all__ = [
     "request_started",
     "request_tearing_down",
     "send_early_hints",
+    "send_file",
+    "send_from_directory",
     "session",
     "stream_template",
     "stream_template_string",

@@ -20,6 +20,8 @@ from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .exceptions import WebsocketDisconnect
+from .files import FileBody
+from .files import send_file_body
 from .globals import _cv_app
 from .signals import appcontext_popped
 from .signals import appcontext_pushed
@@ -360,6 +362,12 @@ async def send_response(
             await response._close_body()
     elif data is not None:
         await send({"type": "http.response.body", "body": data, "more_body": False})
+    elif (
+        not trailers
+        and isinstance(response._iterable, FileBody)
+        and await send_file_body(request.scope, send, response._iterable)
+    ):
+        pass  # the server sent the file itself (pathsend / zerocopysend)
     elif not await _send_stream(send, request, response):
         return
     if trailers:

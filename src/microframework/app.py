@@ -50,6 +50,9 @@ from .config import Config
 from .config import ConfigAttribute
 from .ctx import _AppCtxGlobals
 from .ctx import AppContext
+from .files import add_static_route
+from .files import get_send_file_max_age as _get_send_file_max_age
+from .files import send_static_file as _send_static_file
 from .globals import _cv_app
 from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
@@ -290,6 +293,7 @@ class Microframework(TemplatingMixin, Scaffold):
         self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
         #: Background tasks still running; awaited (then cancelled) at shutdown.
         self.background_tasks: set[asyncio.Task[Any]] = set()
+        add_static_route(self)
 
     # -- identity and setup ---------------------------------------------------
     @cached_property
@@ -1026,6 +1030,15 @@ class Microframework(TemplatingMixin, Scaffold):
         if error is sys.exc_info()[1]:
             raise
         raise error
+
+    # -- files ----------------------------------------------------------------
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``); override per file."""
+        return _get_send_file_max_age(filename)
+
+    async def send_static_file(self, filename: str) -> Response:
+        """Send *filename* from :attr:`static_folder`: the ``static`` endpoint's view."""
+        return await _send_static_file(self, filename)
 
     # -- background work ------------------------------------------------------
     def add_background_task(

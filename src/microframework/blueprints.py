@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from .app import Microframework
     from .cli import AppGroup
+    from .wrappers.response import Response
 
 F = TypeVar("F", bound=Callable[..., Any])
 DeferredSetupFunction = Callable[["BlueprintSetupState"], None]
@@ -151,6 +152,18 @@ class Blueprint(Scaffold):
                 " calls that set up the blueprint before registering it."
             )
 
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``)."""
+        from .files import get_send_file_max_age
+
+        return get_send_file_max_age(filename)
+
+    async def send_static_file(self, filename: str) -> Response:
+        """Send *filename* from this blueprint's static folder."""
+        from .files import send_static_file
+
+        return await send_static_file(self, filename)
+
     @cached_property
     def cli(self) -> AppGroup:
         """This blueprint's click group, added to ``app.cli`` on registration.
@@ -271,6 +284,11 @@ class Blueprint(Scaffold):
         # Each name gets its own copy of the hooks: registering twice under two
         # names runs the hooks for either.
         self._merge_registries(app, name)
+        if self.has_static_folder:
+            # The one upward call, made at registration and never on a request.
+            from .files import add_blueprint_static_route
+
+            add_blueprint_static_route(state)
         for deferred in self.deferred_functions:
             deferred(state)
         for blueprint, child_options in self._blueprints:
