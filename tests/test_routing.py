@@ -918,3 +918,33 @@ async def test_static_path_is_404_on_an_unmatched_subdomain_after_a_hit() -> Non
     assert (await client.get("/")).status_code == 200
     assert (await client.get("/", subdomain="nope")).status_code == 404
     assert await (await client.get("/")).get_data(as_text=True) == "root"
+
+
+async def test_static_table_agrees_with_werkzeug_on_rule_order() -> None:
+    # A rule taking any method registered before a GET-only rule on the same path
+    # wins for GET too, as in werkzeug's matcher; after it, the GET rule wins.
+    for any_first in (True, False):
+        app = Microframework(__name__, static_folder=None)
+
+        async def any_method() -> str:
+            return "any"
+
+        async def get_only() -> str:
+            return "get"
+
+        rules = [("any", any_method, None), ("get", get_only, ["GET"])]
+        if not any_first:
+            rules.reverse()
+        for endpoint, view, methods in rules:
+            if methods is None:
+                # add_url_rule defaults to GET; a rule for any method is added raw.
+                app.url_map.add(app.url_rule_class("/x", endpoint=endpoint))
+                app.view_functions[endpoint] = view
+            else:
+                app.add_url_rule("/x", endpoint, view, methods=methods)
+        adapter = app.url_map.bind("localhost")
+        client = app.test_client()
+        for method in ("GET", "POST"):
+            expected = adapter.match("/x", method)[0]
+            response = await client.open("/x", method=method)
+            assert await response.get_data(as_text=True) == expected

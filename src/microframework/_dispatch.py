@@ -62,19 +62,21 @@ def match_request(
             host = value
             break
     try:
-        adapter = compiled.adapters.get(
-            host, request.scheme, request.root_path, request.server
-        )
+        adapters = compiled.adapters
+        adapter = adapters.bound.get((host, request.scheme, request.root_path))
+        if adapter is None:
+            adapter = adapters.get(
+                host, request.scheme, request.root_path, request.server
+            )
         ctx.url_adapter = adapter
         if not websocket:
-            candidates = compiled.static_routes.get(request.path)
-            if candidates is not None:
-                method = request.method
-                for rule in candidates:
-                    if rule.methods is None or method in rule.methods:
-                        request.url_rule = rule
-                        request.view_args = {}
-                        return compiled.endpoints.get(rule.endpoint)
+            by_method = compiled.static_routes.get(request.path)
+            if by_method is not None:
+                rule = by_method.get(request.method) or by_method.get(None)
+                if rule is not None:
+                    request.url_rule = rule
+                    request.view_args = {}
+                    return compiled.endpoints.get(rule.endpoint)
         key = (adapter, request.path, request.method, websocket)
         hit = compiled.match_cache.get(key)
         if hit is not None:

@@ -155,7 +155,7 @@ class _Compiled:
         self.app_chain: _Chain
         self.websocket_chain: _Chain
         self.adapters: AdapterCache
-        self.static_routes: dict[str, tuple[WerkzeugRule, ...]] = {}
+        self.static_routes: dict[str, dict[str | None, WerkzeugRule]] = {}
         self.match_cache: dict[
             tuple[Any, ...], tuple[WerkzeugRule, dict[str, Any]]
         ] = {}

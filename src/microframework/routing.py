@@ -55,7 +55,7 @@ class AdapterCache:
 
     __slots__ = (
         "_map",
-        "_adapters",
+        "bound",
         "_maxsize",
         "_trusted",
         "_server_name",
@@ -72,7 +72,9 @@ class AdapterCache:
         maxsize: int = 256,
     ) -> None:
         self._map = url_map
-        self._adapters: dict[tuple[bytes | None, str, str], MapAdapter] = {}
+        #: Adapters already bound, by (host header, scheme, root path); the request
+        #: path reads this directly and calls :meth:`get` only on a miss.
+        self.bound: dict[tuple[bytes | None, str, str], MapAdapter] = {}
         self._maxsize = maxsize
         self._trusted = list(trusted_hosts) if trusted_hosts is not None else None
         self._server_name = server_name
@@ -87,12 +89,12 @@ class AdapterCache:
     ) -> MapAdapter:
         """Return the adapter for this host, binding (and checking the host) on a miss."""
         key = (host_header, scheme, root_path)
-        adapter = self._adapters.get(key)
+        adapter = self.bound.get(key)
         if adapter is None:
             adapter = self._bind(host_header, scheme, root_path, server)
-            if len(self._adapters) >= self._maxsize:
-                self._adapters.clear()
-            self._adapters[key] = adapter
+            if len(self.bound) >= self._maxsize:
+                self.bound.clear()
+            self.bound[key] = adapter
         return adapter
 
     def _bind(
@@ -140,7 +142,7 @@ def _subdomain_of(host: str, server_name: str) -> str:
 
 def compile_static_routes(
     url_map: Map, subdomain_matching: bool = False
-) -> dict[str, tuple[WerkzeugRule, ...]]:
+) -> dict[str, dict[str | None, WerkzeugRule]]:
     """Exact-path lookup for HTTP rules without arguments, tried before the matcher.
 
     Only rules whose match cannot depend on anything but path and method qualify; for
@@ -165,4 +167,17 @@ def compile_static_routes(
         ):
             continue
         table.setdefault(rule.rule, []).append(rule)
-    return {path: tuple(rules) for path, rules in table.items()}
+    # Per path, method -> the first rule allowing it (werkzeug's order); ``None``
+    # holds a rule that takes any method. Methods no rule allows are left to the
+    # matcher, which answers 405 with the right Allow header.
+    compiled: dict[str, dict[str | None, WerkzeugRule]] = {}
+    for path, rules in table.items():
+        by_method: dict[str | None, WerkzeugRule] = {}
+        for rule in rules:
+            if rule.methods is None:
+                by_method.setdefault(None, rule)
+                break  # it takes every method, so later rules never match here
+            for method in rule.methods:
+                by_method.setdefault(method, rule)
+        compiled[path] = by_method
+    return compiled
