@@ -72,11 +72,11 @@ def match_request(
         if not websocket:
             by_method = compiled.static_routes.get(request.path)
             if by_method is not None:
-                rule = by_method.get(request.method) or by_method.get(None)
-                if rule is not None:
-                    request.url_rule = rule
+                found = by_method.get(request.method) or by_method.get(None)
+                if found is not None:
+                    request.url_rule, endpoint = found
                     request.view_args = {}
-                    return compiled.endpoints.get(rule.endpoint)
+                    return endpoint
         key = (adapter, request.path, request.method, websocket)
         hit = compiled.match_cache.get(key)
         if hit is not None:
@@ -197,10 +197,11 @@ async def full_dispatch(
                 for preprocess in chain.url_value_preprocessors:
                     preprocess(request.endpoint, request.view_args)
             rv = None
-            for before in chain.before:
-                rv = await before()
-                if rv is not None:
-                    break
+            if chain.before:
+                for before in chain.before:
+                    rv = await before()
+                    if rv is not None:
+                        break
             if rv is None:
                 if request.routing_exception is not None:
                     raise request.routing_exception

@@ -155,7 +155,9 @@ class _Compiled:
         self.app_chain: _Chain
         self.websocket_chain: _Chain
         self.adapters: AdapterCache
-        self.static_routes: dict[str, dict[str | None, WerkzeugRule]] = {}
+        self.static_routes: dict[
+            str, dict[str | None, tuple[WerkzeugRule, _Endpoint | None]]
+        ] = {}
         self.match_cache: dict[
             tuple[Any, ...], tuple[WerkzeugRule, dict[str, Any]]
         ] = {}
@@ -453,9 +455,16 @@ class Microframework(TemplatingMixin, Scaffold):
             subdomain_matching=self.subdomain_matching,
             trusted_hosts=self.config["TRUSTED_HOSTS"],
         )
-        compiled.static_routes = compile_static_routes(
-            self.url_map, self.subdomain_matching
-        )
+        # Path -> method -> (rule, compiled endpoint): one lookup pair per request.
+        compiled.static_routes = {
+            path: {
+                method: (rule, compiled.endpoints.get(rule.endpoint))
+                for method, rule in by_method.items()
+            }
+            for path, by_method in compile_static_routes(
+                self.url_map, self.subdomain_matching
+            ).items()
+        }
         compiled.teardown_appcontext = tuple(
             self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs)
         )

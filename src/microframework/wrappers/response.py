@@ -114,7 +114,8 @@ class Response(SansIOResponse):
                 items.append(("Content-Type", content_type))
             if self.automatically_set_content_length:
                 items.append(("Content-Length", str(len(data))))
-            self.headers = headers = Headers()
+            # Skip Headers.__init__: the list is fresh, ours, and already valid.
+            self.headers = headers = Headers.__new__(Headers)
             headers._list = items
             if status is None or status == 200:
                 self._status_code = 200
