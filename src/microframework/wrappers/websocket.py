@@ -66,6 +66,7 @@ class Websocket(BaseRequestWebsocket):
         )
         self._reader: asyncio.Task[None] | None = None
         self._watch_handle: asyncio.Handle | None = None
+        self._loop = asyncio.get_running_loop()
         self._direct = 0  # receive() calls reading straight from the server
         self._handler: asyncio.Task[Any] | None = None
         self._receiving = 0
@@ -122,7 +123,7 @@ class Websocket(BaseRequestWebsocket):
         # The reader task is needed only when nobody is waiting in receive(): check
         # once the running code next yields to the loop (an echo loop never needs it).
         if self._reader is None and self._watch_handle is None:
-            self._watch_handle = asyncio.get_running_loop().call_soon(self._maybe_read)
+            self._watch_handle = self._loop.call_soon(self._maybe_read)
 
     def _maybe_read(self) -> None:
         self._watch_handle = None
@@ -197,7 +198,8 @@ class Websocket(BaseRequestWebsocket):
                 message = await self._receive()
             finally:
                 self._direct -= 1
-                self._schedule_watch()
+                if self._watch_handle is None and self._reader is None:
+                    self._watch_handle = self._loop.call_soon(self._maybe_read)
             kind = message["type"]
             if kind == "websocket.receive":
                 data: str | bytes | None = message.get("bytes")
