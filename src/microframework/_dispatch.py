@@ -261,7 +261,7 @@ async def guard_view(endpoint: Any, request: Request, coro: Any, first: Any) -> 
             raise ResponseTimeout() from None
         raise
     finally:
-        await guard.stop()
+        guard.stop()
 
 
 class _Guard:
@@ -319,7 +319,7 @@ class _Guard:
             pass
         self._fire("disconnect")
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
         self.disarm()
         if self._request._guard is self:
             self._request._guard = None
@@ -437,7 +437,7 @@ async def _send_stream(send: Send, request: Request, response: Response) -> bool
         # Some servers raise from send() once the peer is gone.
         raise ClientDisconnected() from exc
     finally:
-        await guard.stop()
+        guard.stop()
 
 
 async def handle_websocket(
