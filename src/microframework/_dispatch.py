@@ -1,8 +1,10 @@
 """``_dispatch.py``: turns one ASGI connection into a response.
 
-Owns the only per-request task we ever start (the disconnect watcher, and only while a
-streamed body is being sent). A bytes response goes out as exactly two messages. The
-hot path reads the compiled tables the app built at freeze time and nothing else.
+Owns the only per-request task we ever start, the disconnect watcher, and the only
+timer, the response or idle timeout. Both exist only once a view actually waits or a
+streamed body is being sent: a view that answers without suspending pays for neither.
+A bytes response goes out as exactly two messages. The hot path reads the compiled
+tables the app built at freeze time and nothing else.
 """
 
 from __future__ import annotations
