@@ -532,16 +532,13 @@ async def _dispatch_websocket(
     except Exception as exc:
         if websocket.accepted:
             # Too late for an HTTP answer: log it and close as an internal error.
-            propagate = app.config["PROPAGATE_EXCEPTIONS"]
-            if propagate is None:
-                propagate = app.testing or app.debug
             ctx._unhandled = exc
             if got_websocket_exception.receivers:
                 await send_signal(got_websocket_exception, app, exception=exc)
             app.log_exception((type(exc), exc, exc.__traceback__))
             if not websocket.closed:
                 await websocket.close(1011)
-            if propagate:
+            if app._propagates():
                 raise
             return None
         return await app.handle_exception(exc, ctx, chain)

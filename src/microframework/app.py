@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterable
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import timedelta
@@ -723,6 +724,13 @@ class Microframework(TemplatingMixin, Scaffold):
             raise error
         return await self.ensure_async(handler)(error)
 
+    def _propagates(self) -> bool:
+        """Re-raise unhandled errors? ``PROPAGATE_EXCEPTIONS``, else testing or debug."""
+        propagate = self.config["PROPAGATE_EXCEPTIONS"]
+        return (
+            bool(self.testing or self.debug) if propagate is None else bool(propagate)
+        )
+
     async def handle_exception(
         self, error: Exception, ctx: AppContext | None = None, chain: Any = None
     ) -> Response:
@@ -735,24 +743,22 @@ class Microframework(TemplatingMixin, Scaffold):
         )
         if signal.receivers:
             await send_signal(signal, self, exception=error)
-        propagate = self.config["PROPAGATE_EXCEPTIONS"]
-        if propagate is None:
-            if (
-                self.debug
-                and not self.testing
-                and ctx is not None
-                and ctx.request is not None
-            ):
-                # Debug mode shows the traceback page; a server would send a bare 500.
-                ctx._unhandled = error
-                self.log_exception((type(error), error, error.__traceback__))
-                from .debug import render_debug_page
+        if (
+            self.config["PROPAGATE_EXCEPTIONS"] is None
+            and self.debug
+            and not self.testing
+            and ctx is not None
+            and ctx.request is not None
+        ):
+            # Debug mode shows the traceback page; a server would send a bare 500.
+            ctx._unhandled = error
+            self.log_exception((type(error), error, error.__traceback__))
+            from .debug import render_debug_page
 
-                return render_debug_page(
-                    error, ctx.request, response_class=self.response_class
-                )
-            propagate = self.testing or self.debug
-        if propagate:
+            return render_debug_page(
+                error, ctx.request, response_class=self.response_class
+            )
+        if self._propagates():
             raise error
         if ctx is not None:
             ctx._unhandled = error
@@ -851,28 +857,30 @@ class Microframework(TemplatingMixin, Scaffold):
     def _open_session_now(self, ctx: AppContext) -> Any:
         # Lazy opening, for interfaces whose open_session never waits: step the
         # coroutine once; it must finish without suspending.
-        interface = self.session_interface
-        connection = ctx.request if ctx.request is not None else ctx.websocket
-        coro = interface.open_session(self, connection)
+        coro = self._begin_session(ctx)
         try:
             coro.send(None)
         except StopIteration as done:
-            session = done.value
-        else:
-            coro.close()
-            raise RuntimeError(
-                f"{type(interface).__name__}.open_session waits on I/O, so it cannot be"
-                " opened on first use; set its opens_without_waiting to False"
-            )
-        return session if session is not None else interface.make_null_session(self)
+            return self._session_or_null(done.value)
+        coro.close()
+        raise RuntimeError(
+            f"{type(self.session_interface).__name__}.open_session waits on I/O, so it"
+            " cannot be opened on first use; set its opens_without_waiting to False"
+        )
 
     async def _open_session(self, ctx: AppContext) -> None:
         """Open the session of ctx's request or websocket (the null session if none)."""
-        interface = self.session_interface
+        ctx.session = self._session_or_null(await self._begin_session(ctx))
+
+    def _begin_session(self, ctx: AppContext) -> Coroutine[Any, Any, Any]:
         connection = ctx.request if ctx.request is not None else ctx.websocket
-        session = await interface.open_session(self, connection)
-        ctx.session = (
-            session if session is not None else interface.make_null_session(self)
+        return self.session_interface.open_session(self, connection)
+
+    def _session_or_null(self, session: Any) -> Any:
+        return (
+            session
+            if session is not None
+            else self.session_interface.make_null_session(self)
         )
 
     def _prepare_context(self, ctx: AppContext) -> None:

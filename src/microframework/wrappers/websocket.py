@@ -25,6 +25,7 @@ from ..signals import state as _signals
 from ..signals import websocket_received
 from ..signals import websocket_sent
 from .base import BaseRequestWebsocket
+from .response import encode_headers
 
 if TYPE_CHECKING:
     from ..app import Microframework
@@ -40,6 +41,7 @@ _CONNECTING, _ACCEPTED, _CLOSED, _RESPONDED = (
     "responded",
 )
 _DISCONNECT = object()
+_TOO_BIG = {"type": "websocket.close", "code": 1009, "reason": "message too big"}
 
 
 class Websocket(BaseRequestWebsocket):
@@ -108,11 +110,7 @@ class Websocket(BaseRequestWebsocket):
             "subprotocol": subprotocol,
         }
         if headers:
-            raw = Headers(headers)
-            message["headers"] = [
-                (k.lower().encode("latin-1"), v.encode("latin-1"))
-                for k, v in raw.items()
-            ]
+            message["headers"] = encode_headers(Headers(headers).items())
         await self._send(message)
         self._state = _ACCEPTED
         if self._handler is None:
@@ -160,23 +158,19 @@ class Websocket(BaseRequestWebsocket):
             if self._receiving and not self._queue.full():
                 self._queue.put_nowait(_DISCONNECT)
             return
-        if self._state != _CLOSED:
-            self.close_code = code
-            self.close_reason = reason
-            self._state = _CLOSED
+        self._mark_closed(code, reason)
         handler = self._handler
         if self._receiving:
-            self._queue.put_nowait(_DISCONNECT) if not self._queue.full() else None
             # A full queue means receive() will drain it and then meet the closed state.
+            if not self._queue.full():
+                self._queue.put_nowait(_DISCONNECT)
         elif handler is not None and not handler.done():
             self._cancelled_by_disconnect = True
             handler.cancel()
 
     async def _close_for_size(self) -> None:
         # RFC 6455 7.4.1: 1009 means the message was too big to process.
-        await self._send(
-            {"type": "websocket.close", "code": 1009, "reason": "message too big"}
-        )
+        await self._send(dict(_TOO_BIG))
         self._peer_gone(1009, "message too big")
 
     def _mark_closed(self, code: int, reason: str | None) -> None:
@@ -211,13 +205,7 @@ class Websocket(BaseRequestWebsocket):
                     and len(data) * 4 > limit
                     and _too_big(data, limit)
                 ):
-                    await self._send(
-                        {
-                            "type": "websocket.close",
-                            "code": 1009,
-                            "reason": "message too big",
-                        }
-                    )
+                    await self._send(dict(_TOO_BIG))
                     self._mark_closed(1009, "message too big")
                     raise WebsocketDisconnect(1009, "message too big")
                 if _signals.listening and websocket_received.receivers:
