@@ -1,0 +1,213 @@
+"""``body.py``: the kinds of streamed response body, each of which sends itself.
+
+Rule: a bytes body never comes here (``Response`` sends it as one message). Everything
+else is a :class:`ResponseBody`: it yields bytes chunks, closes its source when done or
+abandoned, and sends itself after ``http.response.start`` through :meth:`ResponseBody.send`.
+The default ``send`` hands the chunks to the dispatcher's *stream* callable, which owns
+the idle timeout and the disconnect watch; a kind that can do better (a file the server
+sends by path) overrides it. Adding a kind of body is one subclass here or beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
+from contextlib import suppress
+from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..typing import Scope
+    from ..typing import Send
+
+#: The dispatcher's streamer: sends each chunk as ``more_body=True`` and the final empty
+#: message; returns False if the stream was abandoned (idle timeout) and left unfinished.
+StreamSender = Callable[["ResponseBody"], Awaitable[bool]]
+
+
+def encode_chunk(chunk: Any) -> bytes:
+    """A body chunk as bytes: ``str`` is UTF-8 encoded; other types are the app's bug."""
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode()
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    raise TypeError(
+        f"response body chunks must be bytes or str, not {type(chunk).__name__}"
+    )
+
+
+class ResponseBody:
+    """A streamed body: an async iterable of bytes that knows how to send itself."""
+
+    __slots__ = ()
+
+    #: What ``Response.response`` returns: the iterable the app gave, if any.
+    @property
+    def source(self) -> Any:
+        return self
+
+    @property
+    def content_length(self) -> int | None:
+        """The number of bytes the body will produce, if known in advance."""
+        return None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release the source (called once, whether or not the body was sent)."""
+
+    async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
+        """Send the body messages after ``http.response.start``; False if abandoned."""
+        return await stream(self)
+
+
+class AsyncIterableBody(ResponseBody):
+    """A body from an async iterable or async generator of ``bytes``/``str``."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: AsyncIterable[Any]) -> None:
+        self._source = source
+
+    @property
+    def source(self) -> Any:
+        return self._source
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._source:
+            yield encode_chunk(chunk)
+
+    async def aclose(self) -> None:
+        await close_source(self._source)
+
+
+class IterableBody(ResponseBody):
+    """A body from a sync iterable: lists are read in place, anything else in a thread.
+
+    A sync generator may block (file reads, sleeps), so each step runs in a worker
+    thread. Closing waits for a step still running there: closing a generator while it
+    executes raises ``ValueError: generator already executing``.
+    """
+
+    __slots__ = ("_source", "_step")
+
+    def __init__(self, source: Iterable[Any]) -> None:
+        self._source = source
+        self._step: asyncio.Future[Any] | None = None
+
+    @property
+    def source(self) -> Any:
+        return self._source
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        source = self._source
+        if isinstance(source, (list, tuple, bytes, str)):
+            for chunk in source:
+                yield encode_chunk(chunk)
+            return
+        iterator = iter(source)
+        done = object()
+        while True:
+            self._step = step = asyncio.ensure_future(
+                asyncio.to_thread(next, iterator, done)
+            )
+            chunk = await step
+            self._step = None
+            if chunk is done:
+                return
+            yield encode_chunk(chunk)
+
+    async def aclose(self) -> None:
+        step, self._step = self._step, None
+        if step is not None and not step.done():
+            # The thread cannot be interrupted; let its step return first.
+            with suppress(BaseException):
+                await asyncio.shield(step)
+        await close_source(self._source)
+
+
+class WriterBody(ResponseBody):
+    """A body written by ``async def body(write)``: each ``await write(chunk)`` sends one.
+
+    The writer runs in its own task so it can hold ``async with`` blocks across
+    writes; ``write`` returns once the chunk has been handed on (one chunk of
+    backpressure, no buffering). Closing the body (a disconnect, an idle timeout)
+    cancels the writer, so its ``async with`` blocks exit.
+    """
+
+    __slots__ = ("_writer", "_task")
+
+    def __init__(
+        self, writer: Callable[[Callable[[Any], Awaitable[None]]], Awaitable[Any]]
+    ) -> None:
+        self._writer = writer
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def source(self) -> Any:
+        return self._writer
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks: asyncio.Queue[Any] = asyncio.Queue()
+        drained = asyncio.Event()
+        done = object()
+
+        async def write(chunk: Any) -> None:
+            drained.clear()
+            chunks.put_nowait(encode_chunk(chunk))
+            await drained.wait()
+
+        async def run() -> None:
+            try:
+                await self._writer(write)
+            finally:
+                chunks.put_nowait(done)
+
+        self._task = task = asyncio.create_task(run())
+        while (chunk := await chunks.get()) is not done:
+            yield chunk
+            drained.set()
+        await task  # re-raise the writer's error, if any
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
+def make_body(value: Any) -> ResponseBody:
+    """Wrap what a view gave as a body: a body kind, writer, or (async) iterable."""
+    if isinstance(value, ResponseBody):
+        return value
+    if isinstance(value, AsyncIterable):
+        return AsyncIterableBody(value)
+    if isinstance(value, Iterable):
+        return IterableBody(value)
+    if callable(value):
+        return WriterBody(value)
+    raise TypeError(
+        f"response body must be bytes, str or an iterable, not {type(value).__name__}"
+    )
+
+
+async def close_source(source: object) -> None:
+    """Close an iterable the app gave us: ``aclose()`` (awaited if needed) or ``close()``."""
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        result = aclose()
+        if inspect.isawaitable(result):
+            await result
+        return
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
