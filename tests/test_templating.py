@@ -454,8 +454,10 @@ def test_setting_auto_reload_updates_an_existing_environment(tapp: App) -> None:
     assert tapp.config["TEMPLATES_AUTO_RELOAD"] is True
 
 
-def test_template_registration_after_the_first_request_is_an_error(tapp: App) -> None:
-    tapp._freeze()
+async def test_template_registration_after_the_first_request_is_an_error(
+    tapp: App,
+) -> None:
+    await tapp.test_client().get("/")
     with pytest.raises(AssertionError, match="template_filter"):
         tapp.template_filter()(str)
 

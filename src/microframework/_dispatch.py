@@ -3,31 +3,36 @@
 Owns the only per-request task we ever start, the disconnect watcher, and the only
 timer, the response or idle timeout. Both exist only once a view actually waits or a
 streamed body is being sent: a view that answers without suspending pays for neither.
-A bytes response goes out as exactly two messages. The hot path reads the compiled
-tables the app built at freeze time and nothing else.
+A bytes response goes out as exactly two messages; anything else sends itself
+(``Response.send``), with :func:`stream_body` lending it the timeout and the watch.
+HTTP and websocket share the hook chains; the hot path reads only the tables
+``_compile.freeze`` built.
 """
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing.exceptions import RequestRedirect
-
+from ._compile import freeze
+from ._compile import match_request
+from ._errors import propagates
+from ._responses import make_response
+from ._responses import needs_processing
+from ._responses import open_session
+from ._responses import process_response
+from ._responses import teardown
 from ._utils import Resumed
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .exceptions import WebsocketDisconnect
-from .files import FileBody
-from .files import send_file_body
 from .globals import _cv_app
 from .signals import appcontext_popped
 from .signals import appcontext_pushed
 from .signals import appcontext_tearing_down
-from .signals import got_serving_exception
 from .signals import got_websocket_exception
 from .signals import request_finished
 from .signals import request_started
@@ -36,88 +41,29 @@ from .signals import send_signal
 from .signals import state as _signals
 from .signals import websocket_finished
 from .signals import websocket_started
+from .wrappers.response import NO_BODY_STATUS
 
 if TYPE_CHECKING:
-    from .app import _Chain
-    from .app import _Compiled
+    from ._compile import Chain
+    from ._compile import Compiled
+    from ._compile import Endpoint
     from .app import Microframework
     from .typing import Receive
     from .typing import Scope
     from .typing import Send
-    from .wrappers.base import BaseRequestWebsocket
+    from .wrappers.body import ResponseBody
     from .wrappers.request import Request
     from .wrappers.response import Response
-
-# Statuses that never carry a body (RFC 9110 6.4.1).
-_NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
-
-
-def match_request(
-    compiled: _Compiled, ctx: AppContext, request: BaseRequestWebsocket, websocket: bool
-) -> Any:
-    """Bind the adapter for this host and match the path; errors land on the request."""
-    host = None
-    adapter = None
-    for name, value in request.scope["headers"]:
-        if name == b"host":
-            host = value
-            break
-    try:
-        adapters = compiled.adapters
-        adapter = adapters.bound.get((host, request.scheme, request.root_path))
-        if adapter is None:
-            adapter = adapters.get(
-                host, request.scheme, request.root_path, request.server
-            )
-        ctx.url_adapter = adapter
-        if not websocket:
-            by_method = compiled.static_routes.get(request.path)
-            if by_method is not None:
-                found = by_method.get(request.method) or by_method.get(None)
-                if found is not None:
-                    request.url_rule, endpoint = found
-                    request.view_args = {}
-                    return endpoint
-        key = (adapter, request.path, request.method, websocket)
-        hit = compiled.match_cache.get(key)
-        if hit is not None:
-            rule, cached_args = hit
-            request.url_rule = rule
-            request.view_args = dict(cached_args)
-            return compiled.endpoints.get(rule.endpoint)
-        rule, args = adapter.match(
-            request.path, request.method, websocket=websocket, return_rule=True
-        )
-        compiled.remember_match(key, rule, args)
-    except RequestRedirect:
-        assert adapter is not None
-        # Match again with the query string so the redirect keeps it; rare, so the
-        # common path never decodes the query string.
-        try:
-            adapter.match(
-                request.path,
-                request.method,
-                websocket=websocket,
-                query_args=request.query_string.decode("latin-1"),
-            )
-        except HTTPException as error:
-            request.routing_exception = error
-        return None
-    except HTTPException as error:
-        request.routing_exception = error
-        return None
-    request.url_rule = rule
-    request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
-    return compiled.endpoints.get(rule.endpoint)
+    from .wrappers.websocket import Websocket
 
 
 async def handle_http(
     app: Microframework, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """Handle one HTTP request from start to teardown."""
-    compiled = app._compiled or app._freeze()
+    compiled = app.compiled or freeze(app)
     request = app.request_class(scope, receive, app)
-    request._send = send
+    request.asgi_send = send
     ctx = AppContext(app, request)
     token = _cv_app.set(ctx)
     error: BaseException | None = None
@@ -129,7 +75,7 @@ async def handle_http(
         endpoint = match_request(compiled, ctx, request, False)
         if endpoint is not None:
             chain = endpoint.chain
-        response = await full_dispatch(app, ctx, request, endpoint, chain)
+        response = await full_dispatch(app, compiled, ctx, request, endpoint, chain)
         if listening and request_finished.receivers:
             await send_signal(request_finished, app, response=response)
         try:
@@ -138,11 +84,11 @@ async def handle_http(
             # A header that would split the response is the app's bug: a 500.
             response = await app.handle_exception(exc, ctx, chain)
             headers = response.asgi_headers()
-        data = response._data
+        data = response.body_bytes
         status = response.status_code
         if (
             data is not None
-            and status not in _NO_BODY_STATUS
+            and status not in NO_BODY_STATUS
             and request.method != "HEAD"
             and response.trailers is None
         ):
@@ -152,7 +98,8 @@ async def handle_http(
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
         else:
-            await send_response(receive, send, request, response, headers)
+            stream = partial(stream_body, app, send, request, response.timeout)
+            await response.send(scope, send, headers, stream)
     except ClientDisconnected as disconnect:
         # Nobody is listening: nothing to send, nothing to log.
         error = disconnect
@@ -160,82 +107,65 @@ async def handle_http(
         error = exc
         raise
     finally:
-        sent = ctx._response_sent
-        if sent is not None and not sent.done():
-            sent.set_result(None)
-        try:
-            if request._files or request._body_file is not None:
-                request._close()
-            if (
-                chain.teardown
-                or compiled.teardown_appcontext
-                or (
-                    listening
-                    and (
-                        request_tearing_down.receivers
-                        or appcontext_tearing_down.receivers
-                    )
+        await _finish_http(app, compiled, ctx, chain, error, token, listening)
+
+
+async def _finish_http(
+    app: Microframework,
+    compiled: Compiled,
+    ctx: AppContext,
+    chain: Chain,
+    error: BaseException | None,
+    token: Any,
+    listening: bool,
+) -> None:
+    sent = ctx.response_sent
+    if sent is not None and not sent.done():
+        sent.set_result(None)
+    try:
+        if (
+            chain.teardown
+            or compiled.teardown_appcontext
+            or (
+                listening
+                and (
+                    request_tearing_down.receivers or appcontext_tearing_down.receivers
                 )
-            ):
-                await app._teardown(ctx, error or ctx._unhandled, chain)
-        finally:
-            _cv_app.reset(token)
-            if listening and appcontext_popped.receivers:
-                await send_signal(appcontext_popped, app)
+            )
+        ):
+            await teardown(app, ctx, error or ctx.unhandled_error, chain)
+        else:
+            ctx.request.close()  # type: ignore[union-attr] # an HTTP context
+    finally:
+        _cv_app.reset(token)
+        if listening and appcontext_popped.receivers:
+            await send_signal(appcontext_popped, app)
 
 
 async def full_dispatch(
-    app: Microframework, ctx: AppContext, request: Request, endpoint: Any, chain: _Chain
+    app: Microframework,
+    compiled: Compiled,
+    ctx: AppContext,
+    request: Request,
+    endpoint: Endpoint | None,
+    chain: Chain,
 ) -> Response:
     """Preprocess, run the view, make and process the response; errors become responses."""
     try:
-        if app._eager_sessions:
-            await app._open_session(ctx)  # a store that waits: open before the view
         try:
-            if _signals.listening and request_started.receivers:
-                await send_signal(request_started, app)
-            if chain.url_value_preprocessors:
-                for preprocess in chain.url_value_preprocessors:
-                    preprocess(request.endpoint, request.view_args)
-            rv = None
-            if chain.before:
-                for before in chain.before:
-                    rv = await before()
-                    if rv is not None:
-                        break
-            if rv is None:
-                if request.routing_exception is not None:
-                    raise request.routing_exception
-                if endpoint is None:
-                    raise RuntimeError(
-                        f"no view function is registered for endpoint {request.endpoint!r}"
-                    )
-                if request.method == "OPTIONS" and endpoint.automatic_options:
-                    rv = app.make_default_options_response(ctx)
-                else:
-                    # Step the view once: most finish without waiting, and only
-                    # one that suspends needs the timeout and disconnect guard.
-                    args = request.view_args
-                    coro = endpoint.view(**args) if args else endpoint.view()
-                    try:
-                        first = coro.send(None)
-                    except StopIteration as done:
-                        rv = done.value
-                    else:
-                        rv = await guard_view(endpoint, request, coro, first)
+            rv = await _preprocess_and_view(
+                app, compiled, ctx, request, endpoint, chain
+            )
         except ClientDisconnected:
             raise
         except Exception as exc:
             rv = await app.handle_user_exception(exc, ctx)
-        response = app._make_response(rv, request)
-        if (
-            chain.after
-            or ctx._after_request_functions
-            or ctx._session is not None
-            or (app.config["SECRET_KEY"] and app._session_cookie_sent(request))
-        ):
-            # after_this_request and after_request functions, then the session.
-            return await app._process_response(response, ctx, chain)
+        if compiled.custom_make_response:
+            response = await app.make_response(rv)
+        else:
+            response = make_response(app, rv, request)
+        if needs_processing(app, ctx, chain):
+            return await process_response(app, ctx, response, chain)
         return response
     except ClientDisconnected:
         raise
@@ -243,7 +173,48 @@ async def full_dispatch(
         return await app.handle_exception(exc, ctx, chain)
 
 
-async def guard_view(endpoint: Any, request: Request, coro: Any, first: Any) -> Any:
+async def _preprocess_and_view(
+    app: Microframework,
+    compiled: Compiled,
+    ctx: AppContext,
+    request: Request,
+    endpoint: Endpoint | None,
+    chain: Chain,
+) -> Any:
+    if compiled.eager_sessions:
+        await open_session(app, ctx)  # a store that waits: open before the view
+    if _signals.listening and request_started.receivers:
+        await send_signal(request_started, app)
+    if chain.url_value_preprocessors:
+        for preprocess in chain.url_value_preprocessors:
+            preprocess(request.endpoint, request.view_args)
+    if chain.before:
+        for before in chain.before:
+            rv = await before()
+            if rv is not None:
+                return rv
+    if request.routing_exception is not None:
+        raise request.routing_exception
+    if endpoint is None:
+        raise RuntimeError(
+            f"no view function is registered for endpoint {request.endpoint!r}"
+        )
+    if request.method == "OPTIONS" and endpoint.automatic_options:
+        return app.make_default_options_response(ctx)
+    # Step the view once: most finish without waiting, and only one that suspends
+    # needs the timeout and disconnect guard.
+    args = request.view_args
+    coro = endpoint.view(**args) if args else endpoint.view()
+    try:
+        first = coro.send(None)  # type: ignore[attr-defined] # a coroutine (ensure_async)
+    except StopIteration as done:
+        return done.value
+    return await guard_view(endpoint, request, coro, first)
+
+
+async def guard_view(
+    endpoint: Endpoint, request: Request, coro: Any, first: Any
+) -> Any:
     """Finish a view that suspended, under the response timeout and disconnect watch.
 
     A suspended view (a long-poll, a slow query) gets a timer for ``RESPONSE_TIMEOUT``
@@ -251,7 +222,7 @@ async def guard_view(endpoint: Any, request: Request, coro: Any, first: Any) -> 
     notices the client leaving and cancels the view, so its ``finally`` blocks and
     teardown run.
     """
-    guard = _Guard(request)
+    guard = Guard(request)
     guard.arm(endpoint.timeout)
     try:
         return await Resumed(coro, first)
@@ -266,7 +237,7 @@ async def guard_view(endpoint: Any, request: Request, coro: Any, first: Any) -> 
         guard.stop()
 
 
-class _Guard:
+class Guard:
     """A re-armable timer and a disconnect watcher, both cancelling one task.
 
     ``reason`` says which fired, so the task can tell its own cancellation from one
@@ -285,15 +256,15 @@ class _Guard:
         self._watcher: asyncio.Task[None] | None = None
         # Watching consumes receive(): only once the body is no longer needed. If
         # it is still coming, the request starts the watch when the body ends.
-        if request._body_finished():
+        if request.body_finished():
             self.watch()
         else:
-            request._guard = self
+            request.on_body_end = self.watch
 
     def watch(self) -> None:
         """Start noticing a disconnect (the body has been read)."""
         if self._watcher is None:
-            self._watcher = asyncio.create_task(self._watch(self._request._receive))
+            self._watcher = asyncio.create_task(self._watch(self._request.asgi_receive))
 
     def arm(self, timeout: float | None) -> None:
         if timeout is not None:
@@ -323,8 +294,8 @@ class _Guard:
 
     def stop(self) -> None:
         self.disarm()
-        if self._request._guard is self:
-            self._request._guard = None
+        if self._request.on_body_end == self.watch:
+            self._request.on_body_end = None
         watcher = self._watcher
         if watcher is not None and not watcher.done():
             # Cancelling is enough: the watcher only waits in receive(), and it ends
@@ -333,74 +304,27 @@ class _Guard:
             watcher.cancel()
 
 
-def _wants_trailers(request: Request, response: Response) -> bool:
-    extensions = request.scope.get("extensions")
-    return (
-        response.trailers is not None
-        and extensions is not None
-        and "http.response.trailers" in extensions
-    )
-
-
-async def send_response(
-    receive: Receive,
+async def stream_body(
+    app: Microframework,
     send: Send,
     request: Request,
-    response: Response,
-    headers: list[tuple[bytes, bytes]],
-) -> None:
-    """Send *response*: a bytes body, a watched stream, and trailers if the server takes them."""
-    status = response.status_code
-    trailers = _wants_trailers(request, response)
-    start: dict[str, Any] = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": headers,
-    }
-    if trailers:
-        start["trailers"] = True
-    await send(start)
-    data = response._data
-    if request.method == "HEAD" or status in _NO_BODY_STATUS:
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        if data is None:
-            await response._close_body()
-    elif data is not None:
-        await send({"type": "http.response.body", "body": data, "more_body": False})
-    elif (
-        not trailers
-        and isinstance(response._iterable, FileBody)
-        and await send_file_body(request.scope, send, response._iterable)
-    ):
-        pass  # the server sent the file itself (pathsend / zerocopysend)
-    elif not await _send_stream(send, request, response):
-        return
-    if trailers:
-        await send(
-            {
-                "type": "http.response.trailers",
-                "headers": await response._trailer_headers(),
-                "more_trailers": False,
-            }
-        )
-
-
-async def _send_stream(send: Send, request: Request, response: Response) -> bool:
-    """Stream the body; False if it was abandoned (idle timeout) and must not be finished.
+    timeout: float | None,
+    body: ResponseBody,
+) -> bool:
+    """Stream *body*; False if it was abandoned (idle timeout) and must not be finished.
 
     Chunks go out as they come (no buffering). Between chunks the body may take at most
-    the response's idle ``timeout`` (``RESPONSE_TIMEOUT`` by default) to produce the next.
+    *timeout* (the response's, else ``RESPONSE_TIMEOUT``) to produce the next.
     """
-    guard = _Guard(request)
-    timeout = response.timeout
-    if timeout is None and request._app is not None:
-        timeout = request._app.config.get("RESPONSE_TIMEOUT")
-    chunks = response.iter_encoded()
+    guard = Guard(request)
+    if timeout is None:
+        timeout = app.config.get("RESPONSE_TIMEOUT")
+    chunks = aiter(body)
     try:
         while True:
             step = chunks.__anext__()
             try:
-                first = step.send(None)
+                first = step.send(None)  # type: ignore[attr-defined]
             except StopIteration as done:
                 chunk = done.value
             except StopAsyncIteration:
@@ -408,7 +332,7 @@ async def _send_stream(send: Send, request: Request, response: Response) -> bool
             else:
                 guard.arm(timeout)
                 try:
-                    chunk = await Resumed(step, first)
+                    chunk = await Resumed(step, first)  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     break
                 finally:
@@ -423,36 +347,38 @@ async def _send_stream(send: Send, request: Request, response: Response) -> bool
         reason = guard.claim()
         if reason == "disconnect":
             raise ClientDisconnected() from None
-        if reason == "timeout":
-            # Ending the body would make a truncated stream look complete; leave it
-            # unfinished so the server closes the connection.
-            await chunks.aclose()
-            if request._app is not None:
-                request._app.logger.warning(
-                    "Stream for %s %s idle past its timeout; closing the connection",
-                    request.method,
-                    request.path,
-                )
-            return False
-        raise
+        if reason != "timeout":
+            raise
+        # Ending the body would make a truncated stream look complete; leave it
+        # unfinished so the server closes the connection.
+        app.logger.warning(
+            "Stream for %s %s idle past its timeout; closing the connection",
+            request.method,
+            request.path,
+        )
+        return False
     except OSError as exc:
         # Some servers raise from send() once the peer is gone.
         raise ClientDisconnected() from exc
     finally:
         guard.stop()
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await body.aclose()
 
 
 async def handle_websocket(
     app: Microframework, scope: Scope, receive: Receive, send: Send
 ) -> None:
     """Handle one websocket connection: hooks, handler, rejection or close, teardown."""
-    compiled = app._compiled or app._freeze()
+    compiled = app.compiled or freeze(app)
     message = await receive()
     if message["type"] != "websocket.connect":
         return  # the client left before the handshake began
     websocket = app.websocket_class(scope, receive, send, app)
     # The task a disconnect cancels is this one, whichever task happens to accept.
-    websocket._handler = asyncio.current_task()
+    websocket.handler_task = asyncio.current_task()
     ctx = AppContext(app, websocket=websocket)
     token = _cv_app.set(ctx)
     chain = compiled.websocket_chain
@@ -463,26 +389,22 @@ async def handle_websocket(
         endpoint = match_request(compiled, ctx, websocket, True)
         if endpoint is not None:
             chain = endpoint.chain
-        if app._eager_sessions:
-            await app._open_session(ctx)
+        if compiled.eager_sessions:
+            await open_session(app, ctx)
         response = await _dispatch_websocket(app, ctx, websocket, endpoint, chain)
         if websocket_finished.receivers:
             await send_signal(websocket_finished, app, response=response)
         if response is not None and not websocket.accepted:
-            await websocket._send_response(response)
+            await websocket.send_rejection(response)
         elif not websocket.closed:
             # A handler that returns without closing ends the session normally.
             await websocket.close(1000)
     except (WebsocketDisconnect, asyncio.CancelledError) as exc:
-        if isinstance(exc, asyncio.CancelledError):
-            task = asyncio.current_task()
-            if (
-                not websocket._cancelled_by_disconnect
-                or task is None
-                or task.uncancel()
-            ):
-                error = exc
-                raise
+        if isinstance(exc, asyncio.CancelledError) and not _cancelled_by_peer(
+            websocket
+        ):
+            error = exc
+            raise
         error = WebsocketDisconnect(
             websocket.close_code or 1005, websocket.close_reason or ""
         )
@@ -491,38 +413,39 @@ async def handle_websocket(
         raise
     finally:
         try:
-            await websocket._finish()
-            await app._teardown(ctx, error or ctx._unhandled, chain)
+            await websocket.finish()
+            await teardown(app, ctx, error or ctx.unhandled_error, chain)
         finally:
             _cv_app.reset(token)
             if appcontext_popped.receivers:
                 await send_signal(appcontext_popped, app)
 
 
+def _cancelled_by_peer(websocket: Websocket) -> bool:
+    # Our own cancellation (the peer left while the handler waited elsewhere) is
+    # swallowed; one from outside (a server shutting down) must propagate.
+    task = asyncio.current_task()
+    return (
+        websocket.cancelled_by_disconnect and task is not None and not task.uncancel()
+    )
+
+
 async def _dispatch_websocket(
-    app: Microframework, ctx: AppContext, websocket: Any, endpoint: Any, chain: _Chain
+    app: Microframework,
+    ctx: AppContext,
+    websocket: Websocket,
+    endpoint: Endpoint | None,
+    chain: Chain,
 ) -> Response | None:
     try:
         try:
-            if websocket_started.receivers:
-                await send_signal(websocket_started, app)
-            for preprocess in chain.url_value_preprocessors:
-                preprocess(websocket.endpoint, websocket.view_args)
-            rv = None
-            for before in chain.before:
-                rv = await before()
-                if rv is not None:
-                    break
-            if rv is None:
-                if websocket.routing_exception is not None:
-                    raise websocket.routing_exception
-                rv = await endpoint.view(**websocket.view_args)
+            rv = await _websocket_handler(app, websocket, endpoint, chain)
         except WebsocketDisconnect:
             raise
         except Exception as exc:
             rv = await app.handle_user_exception(exc, ctx)
-        response = None if rv is None else app._make_response(rv, None)
-        for func in ctx._after_request_functions or ():
+        response = None if rv is None else make_response(app, rv, None)
+        for func in ctx.after_request_functions or ():
             response = await app.ensure_async(func)(response)
         for after in chain.after:
             response = await after(response)
@@ -530,52 +453,38 @@ async def _dispatch_websocket(
     except WebsocketDisconnect:
         raise
     except Exception as exc:
-        if websocket.accepted:
-            # Too late for an HTTP answer: log it and close as an internal error.
-            ctx._unhandled = exc
-            if got_websocket_exception.receivers:
-                await send_signal(got_websocket_exception, app, exception=exc)
-            app.log_exception((type(exc), exc, exc.__traceback__))
-            if not websocket.closed:
-                await websocket.close(1011)
-            if app._propagates():
-                raise
-            return None
-        return await app.handle_exception(exc, ctx, chain)
+        if not websocket.accepted:
+            return await app.handle_exception(exc, ctx, chain)
+        # Too late for an HTTP answer: log it and close as an internal error.
+        ctx.unhandled_error = exc
+        if got_websocket_exception.receivers:
+            await send_signal(got_websocket_exception, app, exception=exc)
+        app.log_exception((type(exc), exc, exc.__traceback__))
+        if not websocket.closed:
+            await websocket.close(1011)
+        if propagates(app):
+            raise
+        return None
 
 
-async def handle_lifespan(
-    app: Microframework, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """Run the ASGI lifespan protocol: startup hooks, then shutdown hooks."""
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            try:
-                await app.startup(scope.get("state"))
-            except Exception as exc:
-                if got_serving_exception.receivers:
-                    await send_signal(got_serving_exception, app, exception=exc)
-                app.logger.exception("Startup failed")
-                await send(
-                    {"type": "lifespan.startup.failed", "message": _describe(exc)}
-                )
-                return
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            try:
-                await app.shutdown()
-            except Exception as exc:
-                if got_serving_exception.receivers:
-                    await send_signal(got_serving_exception, app, exception=exc)
-                app.logger.exception("Shutdown failed")
-                await send(
-                    {"type": "lifespan.shutdown.failed", "message": _describe(exc)}
-                )
-                return
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+async def _websocket_handler(
+    app: Microframework,
+    websocket: Websocket,
+    endpoint: Endpoint | None,
+    chain: Chain,
+) -> Any:
+    if websocket_started.receivers:
+        await send_signal(websocket_started, app)
+    for preprocess in chain.url_value_preprocessors:
+        preprocess(websocket.endpoint, websocket.view_args)
+    for before in chain.before:
+        rv = await before()
+        if rv is not None:
+            return rv
+    if websocket.routing_exception is not None:
+        raise websocket.routing_exception
+    if endpoint is None:
+        raise RuntimeError(
+            f"no handler is registered for endpoint {websocket.endpoint!r}"
+        )
+    return await endpoint.view(**(websocket.view_args or {}))

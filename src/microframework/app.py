@@ -1,9 +1,11 @@
-"""``Microframework``: the app. Registration, freeze-and-compile, responses, errors, lifespan.
+"""``Microframework``: the app. Configuration, registration, URL building, and the
+public, overridable delegates (Flask's extension points) the pipeline calls.
 
 Rule: registration only records (see ``scaffold.py``). The first request, or lifespan
-startup, *freezes* the app and compiles everything the hot path reads into ``_Compiled``:
-endpoints with their wrapped views and hook chains, and the adapter cache. After that,
-registration raises.
+startup, *freezes* the app (``_compile.py``) and after that registration raises. The
+request pipeline lives below this module (``_dispatch``, ``_responses``, ``_errors``,
+``_lifespan``, ``_background``) as functions of ``(app, ctx)``; methods here are thin
+delegates so that a subclass can override any step, as in Flask.
 """
 
 from __future__ import annotations
@@ -12,71 +14,54 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncGenerator
-from collections.abc import AsyncIterable
 from collections.abc import Awaitable
 from collections.abc import Callable
-from collections.abc import Coroutine
 from collections.abc import Iterator
-from collections.abc import Mapping
 from datetime import timedelta
-from inspect import isasyncgen
-from inspect import iscoroutinefunction
-from inspect import isgenerator
 from types import TracebackType
 from typing import Any
 from typing import TYPE_CHECKING
 from typing import TypeVar
 from urllib.parse import quote as _url_quote
-from uuid import UUID
 
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import Aborter
-from werkzeug.exceptions import BadRequest
-from werkzeug.exceptions import BadRequestKeyError
 from werkzeug.exceptions import HTTPException
-from werkzeug.exceptions import InternalServerError
 from werkzeug.routing import BuildError
 from werkzeug.routing import MapAdapter
-from werkzeug.routing import Rule as WerkzeugRule
-from werkzeug.routing.exceptions import RequestRedirect
-from werkzeug.routing.exceptions import RoutingException
 from werkzeug.utils import cached_property
 
-from . import _dispatch
+from . import _background
+from . import _errors
+from . import _lifespan
+from . import _responses
+from ._compile import blueprint_path
+from ._compile import chain_for
+from ._compile import Compiled
+from ._dispatch import handle_http
+from ._dispatch import handle_websocket
+from ._lifespan import handle_lifespan
 from ._utils import ensure_async
 from ._utils import run_sync
 from .blueprints import Blueprint
 from .blueprints import register_blueprint_on_app
 from .config import Config
 from .config import ConfigAttribute
-from .ctx import _AppCtxGlobals
 from .ctx import AppContext
+from .ctx import AppCtxGlobals
 from .files import add_static_route
 from .files import get_send_file_max_age as _get_send_file_max_age
 from .files import send_static_file as _send_static_file
 from .globals import _cv_app
 from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
-from .routing import AdapterCache
-from .routing import compile_static_routes
 from .routing import Map
 from .routing import Rule
-from .routing import UNSET
-from .scaffold import _endpoint_from_view_func
-from .scaffold import _methods_of
+from .scaffold import endpoint_from_view_func
+from .scaffold import methods_of
 from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .sessions import SecureCookieSessionInterface
 from .sessions import SessionInterface
-from .signals import appcontext_popped
-from .signals import appcontext_pushed
-from .signals import appcontext_tearing_down
-from .signals import got_background_exception
-from .signals import got_request_exception
-from .signals import got_websocket_exception
-from .signals import request_tearing_down
-from .signals import send_signal
-from .signals import websocket_tearing_down
 from .templating import TemplatingMixin
 from .wrappers.request import Request
 from .wrappers.response import Response
@@ -85,6 +70,7 @@ from .wrappers.websocket import Websocket
 if TYPE_CHECKING:
     import logging
 
+    from ._compile import Chain
     from .cli import AppGroup
     from .testing import MicroframeworkClient
     from .testing import TestApp
@@ -95,99 +81,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 _sentinel: Any = object()
-_MATCH_CACHE_SIZE = 1024
-_IMMUTABLE_ARG_TYPES = frozenset({str, int, float, bool, UUID})
-
-
-class _Chain:
-    """The hooks one blueprint path runs, in run order, already wrapped as async."""
-
-    __slots__ = ("url_value_preprocessors", "before", "after", "teardown")
-
-    def __init__(
-        self,
-        url_value_preprocessors: tuple[Callable[..., Any], ...],
-        before: tuple[Callable[[], Awaitable[Any]], ...],
-        after: tuple[Callable[[Any], Awaitable[Any]], ...],
-        teardown: tuple[Callable[[BaseException | None], Awaitable[Any]], ...],
-    ) -> None:
-        self.url_value_preprocessors = url_value_preprocessors
-        self.before = before
-        self.after = after
-        self.teardown = teardown
-
-
-class _Endpoint:
-    """A compiled endpoint: the view as an async callable and its hook chain."""
-
-    __slots__ = ("view", "chain", "automatic_options", "timeout")
-
-    def __init__(
-        self,
-        view: Callable[..., Awaitable[Any]],
-        chain: _Chain,
-        automatic_options: bool,
-        timeout: float | None,
-    ) -> None:
-        self.view = view
-        self.chain = chain
-        self.automatic_options = automatic_options
-        #: Seconds the view may take once it suspends (``None``: no limit).
-        self.timeout = timeout
-
-
-class _Compiled:
-    """Everything the request path reads, built once at freeze."""
-
-    __slots__ = (
-        "endpoints",
-        "chains",
-        "app_chain",
-        "websocket_chain",
-        "adapters",
-        "static_routes",
-        "match_cache",
-        "teardown_appcontext",
-    )
-
-    def __init__(self) -> None:
-        self.endpoints: dict[str, _Endpoint] = {}
-        self.chains: dict[tuple[bool, str | None], _Chain] = {}
-        self.app_chain: _Chain
-        self.websocket_chain: _Chain
-        self.adapters: AdapterCache
-        self.static_routes: dict[
-            str, dict[str | None, tuple[WerkzeugRule, _Endpoint | None]]
-        ] = {}
-        self.match_cache: dict[
-            tuple[Any, ...], tuple[WerkzeugRule, dict[str, Any]]
-        ] = {}
-        self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
-
-    def remember_match(
-        self, key: tuple[Any, ...], rule: WerkzeugRule, args: Any
-    ) -> None:
-        """Memoise a successful match whose arguments are immutable values.
-
-        Matching is a pure function of adapter, path, method and kind, so a repeated
-        path skips werkzeug's matcher. The path is client-controlled: the cache is
-        bounded, oldest entry out first, and mutable converter results are never shared.
-        """
-        for value in args.values():
-            if type(value) not in _IMMUTABLE_ARG_TYPES:
-                return
-        cache = self.match_cache
-        if len(cache) >= _MATCH_CACHE_SIZE:
-            del cache[next(iter(cache))]
-        cache[key] = (rule, dict(args))  # the request gets the original; keep our own
-
-
-def _blueprint_path(name: str | None) -> tuple[str, ...]:
-    """``"a.b"`` -> ``("a.b", "a")``: the blueprint and its parents, innermost first."""
-    if not name:
-        return ()
-    parts = name.split(".")
-    return tuple(".".join(parts[:i]) for i in range(len(parts), 0, -1))
 
 
 class Microframework(TemplatingMixin, Scaffold):
@@ -199,7 +92,7 @@ class Microframework(TemplatingMixin, Scaffold):
     config_class: type[Config] = Config
     url_rule_class: type[Rule] = Rule
     url_map_class: type[Map] = Map
-    app_ctx_globals_class: type[_AppCtxGlobals] = _AppCtxGlobals
+    app_ctx_globals_class: type[AppCtxGlobals] = AppCtxGlobals
     json_provider_class: type[JSONProvider] = DefaultJSONProvider
     aborter_class: type[Aborter] = Aborter
     test_client_class: type[MicroframeworkClient] | None = None
@@ -290,9 +183,10 @@ class Microframework(TemplatingMixin, Scaffold):
         self.extensions: dict[str, Any] = {}
         #: Shared state for the app's lifetime; becomes the ASGI lifespan ``state``.
         self.state: dict[str, Any] = {}
-        self._compiled: _Compiled | None = None
-        self._eager_sessions = False  # set at freeze from the session interface
-        self._running_gens: list[AsyncGenerator[Any, None]] = []
+        #: The tables the request path reads, built at the first request or startup.
+        self.compiled: Compiled | None = None
+        #: ``while_serving`` generators paused at their ``yield`` until shutdown.
+        self.serving_generators: list[AsyncGenerator[Any, None]] = []
         self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
         #: Background tasks still running; awaited (then cancelled) at shutdown.
         self.background_tasks: set[asyncio.Task[Any]] = set()
@@ -327,10 +221,10 @@ class Microframework(TemplatingMixin, Scaffold):
     @property
     def got_first_request(self) -> bool:
         """True once the app has been frozen by its first request or startup."""
-        return self._compiled is not None
+        return self.compiled is not None
 
     def _check_setup_finished(self, f_name: str) -> None:
-        if self._compiled is not None:
+        if self.compiled is not None:
             raise AssertionError(
                 f"The setup method '{f_name}' can no longer be called on the application."
                 " It has already handled its first request, any changes will not be"
@@ -358,10 +252,10 @@ class Microframework(TemplatingMixin, Scaffold):
     ) -> None:
         """Register a URL rule, as Flask's ``add_url_rule``."""
         if endpoint is None:
-            endpoint = _endpoint_from_view_func(view_func)  # type: ignore[arg-type]
+            endpoint = endpoint_from_view_func(view_func)  # type: ignore[arg-type]
         options["endpoint"] = endpoint
         websocket = bool(options.get("websocket", False))
-        methods = _methods_of(options.pop("methods", None), view_func)
+        methods = methods_of(options.pop("methods", None), view_func)
         if websocket:
             methods = {"GET"}
         required = set(getattr(view_func, "required_methods", ()))
@@ -424,102 +318,12 @@ class Microframework(TemplatingMixin, Scaffold):
         """The registered blueprints, in registration order."""
         return iter(self.blueprints.values())
 
-    # -- freeze and compile ---------------------------------------------------
-    def _freeze(self) -> _Compiled:
-        """Compile the registries into the tables the request path reads."""
-        if self._compiled is not None:
-            return self._compiled
-        compiled = _Compiled()
-        self._eager_sessions = not self.session_interface.opens_without_waiting
-        sort_keys = self.config.get("JSON_SORT_KEYS")
-        if sort_keys is not None and isinstance(self.json, DefaultJSONProvider):
-            self.json.sort_keys = bool(sort_keys)
-        compiled.app_chain = self._compile_chain(None, compiled)
-        compiled.websocket_chain = self._compile_chain(None, compiled, websocket=True)
-        for rule in self.url_map.iter_rules():
-            view = self.view_functions.get(rule.endpoint)
-            if view is None:
-                continue
-            blueprint = (
-                rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
-            )
-            timeout = getattr(rule, "response_timeout", UNSET)
-            compiled.endpoints[rule.endpoint] = _Endpoint(
-                self.ensure_async(view),
-                self._compile_chain(blueprint, compiled, websocket=rule.websocket),
-                bool(getattr(rule, "provide_automatic_options", False)),
-                self.config["RESPONSE_TIMEOUT"] if timeout is UNSET else timeout,
-            )
-        compiled.adapters = AdapterCache(
-            self.url_map,
-            server_name=self.config["SERVER_NAME"],
-            subdomain_matching=self.subdomain_matching,
-            trusted_hosts=self.config["TRUSTED_HOSTS"],
-        )
-        # Path -> method -> (rule, compiled endpoint): one lookup pair per request.
-        compiled.static_routes = {
-            path: {
-                method: (rule, compiled.endpoints.get(rule.endpoint))
-                for method, rule in by_method.items()
-            }
-            for path, by_method in compile_static_routes(
-                self.url_map, self.subdomain_matching
-            ).items()
-        }
-        compiled.teardown_appcontext = tuple(
-            self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs)
-        )
-        self._compiled = compiled
-        return compiled
-
-    def _compile_chain(
-        self, blueprint: str | None, compiled: _Compiled, websocket: bool = False
-    ) -> _Chain:
-        # HTTP and websocket share this one pipeline; only the registries differ.
-        chain = compiled.chains.get((websocket, blueprint))
-        if chain is not None:
-            return chain
-        if websocket:
-            before, after, teardown = (
-                self.before_websocket_funcs,
-                self.after_websocket_funcs,
-                self.teardown_websocket_funcs,
-            )
-        else:
-            before, after, teardown = (
-                self.before_request_funcs,
-                self.after_request_funcs,
-                self.teardown_request_funcs,
-            )
-        inner_first = (*_blueprint_path(blueprint), None)
-        outer_first = tuple(reversed(inner_first))
-        wrap = self.ensure_async
-        chain = _Chain(
-            tuple(
-                f for name in outer_first for f in self.url_value_preprocessors[name]
-            ),
-            tuple(wrap(f) for name in outer_first for f in before[name]),
-            tuple(wrap(f) for name in inner_first for f in reversed(after[name])),
-            tuple(wrap(f) for name in inner_first for f in reversed(teardown[name])),
-        )
-        compiled.chains[(websocket, blueprint)] = chain
-        return chain
-
-    def _chain_for(self, ctx: AppContext) -> _Chain:
-        compiled = self._freeze()
-        current = ctx.request or ctx.websocket
-        if current is None:
-            return compiled.app_chain
-        return self._compile_chain(
-            current.blueprint, compiled, websocket=ctx.websocket is not None
-        )
-
     # -- ASGI -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
         if scope["type"] == "http" and "asgi_app" not in self.__dict__:
             # No middleware wrapped asgi_app: skip one coroutine layer per request.
-            await _dispatch.handle_http(self, scope, receive, send)
+            await handle_http(self, scope, receive, send)
             return
         await self.asgi_app(scope, receive, send)
 
@@ -527,11 +331,11 @@ class Microframework(TemplatingMixin, Scaffold):
         """The ASGI app proper; wrap this attribute to add middleware."""
         kind = scope["type"]
         if kind == "http":
-            await _dispatch.handle_http(self, scope, receive, send)
+            await handle_http(self, scope, receive, send)
         elif kind == "websocket":
-            await _dispatch.handle_websocket(self, scope, receive, send)
+            await handle_websocket(self, scope, receive, send)
         elif kind == "lifespan":
-            await _dispatch.handle_lifespan(self, scope, receive, send)
+            await handle_lifespan(self, scope, receive, send)
         else:
             raise ValueError(f"unsupported ASGI scope type {kind!r}")
 
@@ -539,77 +343,7 @@ class Microframework(TemplatingMixin, Scaffold):
     async def make_response(self, rv: Any) -> Response:
         """Turn a view's return value into a response (``await`` it, as in Quart)."""
         ctx = _cv_app.get(None)
-        return self._make_response(rv, ctx.request if ctx is not None else None)
-
-    def _make_response(self, rv: Any, request: Request | None) -> Response:
-        if rv.__class__ is str:
-            return self.response_class(rv)
-        status = headers = None
-        if isinstance(rv, tuple):
-            length = len(rv)
-            if length == 3:
-                rv, status, headers = rv
-            elif length == 2:
-                if isinstance(rv[1], (Headers, Mapping, tuple, list)):
-                    rv, headers = rv
-                else:
-                    rv, status = rv
-            else:
-                raise TypeError(
-                    f"{_culprit(request)} returned a tuple of {length} items; expected"
-                    " (body, status, headers), (body, status) or (body, headers)"
-                )
-        if rv is None:
-            raise TypeError(
-                f"{_culprit(request)} did not return a valid response: it returned None"
-                " or ended without a return statement"
-            )
-        response_class = self.response_class
-        if isinstance(rv, response_class):
-            pass
-        elif isinstance(rv, (str, bytes, bytearray)):
-            rv = response_class(rv, status=status, headers=headers)
-            status = headers = None
-        elif isinstance(rv, (dict, list)):
-            rv = self.json.response(rv)
-        elif isinstance(rv, HTTPException):
-            rv = self._response_from_http_exception(rv)
-        elif (
-            isasyncgen(rv)
-            or isgenerator(rv)
-            or isinstance(rv, (AsyncIterable, Iterator))
-            or iscoroutinefunction(rv)  # a writer: async def body(write)
-        ):
-            rv = response_class(rv, status=status, headers=headers)
-            status = headers = None
-        elif isinstance(rv, Response):
-            pass
-        else:
-            raise TypeError(
-                f"{_culprit(request)} returned {type(rv).__name__}; expected str, bytes,"
-                " dict, list, a Response, a (async) generator, an HTTPException, or a"
-                " tuple of (body, status, headers)"
-            )
-        if status is not None:
-            if isinstance(status, (str, bytes)):
-                rv.status = status.decode() if isinstance(status, bytes) else status
-            else:
-                rv.status_code = int(status)
-        if headers:
-            rv.headers.update(headers)
-        return rv  # type: ignore[no-any-return]
-
-    def _response_from_http_exception(self, error: HTTPException) -> Response:
-        existing = error.response
-        if isinstance(existing, Response):
-            return existing
-        if isinstance(error, RequestRedirect):
-            from .helpers import redirect
-
-            return redirect(error.new_url, error.code, Response=self.response_class)
-        return self.response_class(
-            error.get_body(), status=error.code or 500, headers=error.get_headers()
-        )
+        return _responses.make_response(self, rv, ctx.request if ctx else None)
 
     def make_default_options_response(self, ctx: AppContext | None = None) -> Response:
         """The answer to an automatic ``OPTIONS`` request: an ``Allow`` header."""
@@ -620,167 +354,43 @@ class Microframework(TemplatingMixin, Scaffold):
         response.allow.update(ctx.url_adapter.allowed_methods(ctx.request.path))
         return response
 
-    async def _process_response(
-        self, response: Response, ctx: AppContext, chain: _Chain
-    ) -> Response:
-        if ctx._after_request_functions:
-            for func in ctx._after_request_functions:
-                response = await self.ensure_async(func)(response)
-        for after in chain.after:
-            response = await after(response)
-            if not isinstance(response, Response):
-                raise TypeError(
-                    f"an after_request function returned {type(response).__name__};"
-                    " it must return the response"
-                )
-        request = ctx.request
-        if request is not None:
-            session = ctx._session
-            if session is None and self._session_cookie_sent(request):
-                # Unused, but a permanent session's cookie is refreshed each request.
-                session = ctx.session
-            if session is not None:
-                interface = self.session_interface
-                if not interface.is_null_session(session):
-                    await interface.save_session(self, session, response)
-        return response
-
-    def _session_cookie_sent(self, request: Request) -> bool:
-        # Only a request that carries the session cookie can need a refresh; without
-        # a secret key there is no session cookie to refresh.
-        config = self.config
-        if not config["SESSION_REFRESH_EACH_REQUEST"] or not config["SECRET_KEY"]:
-            return False
-        cookie = request._raw_header(b"cookie")
-        return cookie is not None and config["SESSION_COOKIE_NAME"] in cookie
-
     async def process_response(self, response: Response) -> Response:
         """Run ``after_this_request`` and ``after_request`` functions on *response*."""
         ctx = _cv_app.get(None)
         if ctx is None:
             raise RuntimeError("process_response needs a request context")
-        return await self._process_response(response, ctx, self._chain_for(ctx))
+        chain = chain_for(self, ctx)
+        return await _responses.process_response(self, ctx, response, chain)
 
     # -- errors ---------------------------------------------------------------
     def trap_http_exception(self, error: Exception) -> bool:
         """True if *error* should propagate like an unhandled error (for debugging)."""
-        if self.config["TRAP_HTTP_EXCEPTIONS"]:
-            return True
-        trap_bad_request = self.config["TRAP_BAD_REQUEST_ERRORS"]
-        if (
-            trap_bad_request is None
-            and self.debug
-            and isinstance(error, BadRequestKeyError)
-        ):
-            return True
-        if trap_bad_request:
-            return isinstance(error, BadRequest)
-        return False
-
-    def _find_error_handler(
-        self, error: BaseException, blueprints: list[str]
-    ) -> Callable[..., Any] | None:
-        code = error.code if isinstance(error, HTTPException) else None
-        codes = (code, None) if code is not None else (None,)
-        spec = self.error_handler_spec
-        mro = type(error).__mro__
-        for c in codes:
-            for name in (*blueprints, None):
-                handler_map = spec[name][c] if name in spec else {}
-                if not handler_map:
-                    continue
-                for cls in mro:
-                    handler = handler_map.get(cls)
-                    if handler is not None:
-                        return handler
-        return None
+        return _errors.trap_http_exception(self, error)
 
     async def handle_http_exception(
         self, error: HTTPException, ctx: AppContext | None = None
     ) -> Any:
         """Find and run the handler for an HTTP error, or return the error itself."""
-        if error.code is None or isinstance(error, RoutingException):
-            return error
-        blueprints = _blueprints_of(ctx)
-        handler = self._find_error_handler(error, blueprints)
-        if handler is None:
-            return error
-        return await self.ensure_async(handler)(error)
+        return await _errors.handle_http_exception(self, error, ctx)
 
     async def handle_user_exception(
         self, error: Exception, ctx: AppContext | None = None
     ) -> Any:
         """Handle an error raised by a hook or view; re-raise it if nothing handles it."""
-        ctx = ctx or _cv_app.get(None)
-        if isinstance(error, BadRequestKeyError) and (
-            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
-        ):
-            error.show_exception = True
-        if isinstance(error, HTTPException) and not self.trap_http_exception(error):
-            return await self.handle_http_exception(error, ctx)
-        blueprints = _blueprints_of(ctx)
-        handler = self._find_error_handler(error, blueprints)
-        if handler is None:
-            raise error
-        return await self.ensure_async(handler)(error)
-
-    def _propagates(self) -> bool:
-        """Re-raise unhandled errors? ``PROPAGATE_EXCEPTIONS``, else testing or debug."""
-        propagate = self.config["PROPAGATE_EXCEPTIONS"]
-        return (
-            bool(self.testing or self.debug) if propagate is None else bool(propagate)
+        return await _errors.handle_user_exception(
+            self, error, ctx or _cv_app.get(None)
         )
 
     async def handle_exception(
-        self, error: Exception, ctx: AppContext | None = None, chain: Any = None
+        self,
+        error: Exception,
+        ctx: AppContext | None = None,
+        chain: Chain | None = None,
     ) -> Response:
         """Turn an unhandled error into a logged 500, or re-raise it when propagating."""
-        ctx = ctx or _cv_app.get(None)
-        signal = (
-            got_websocket_exception
-            if ctx is not None and ctx.websocket is not None
-            else got_request_exception
+        return await _errors.handle_exception(
+            self, error, ctx or _cv_app.get(None), chain
         )
-        if signal.receivers:
-            await send_signal(signal, self, exception=error)
-        if (
-            self.config["PROPAGATE_EXCEPTIONS"] is None
-            and self.debug
-            and not self.testing
-            and ctx is not None
-            and ctx.request is not None
-        ):
-            # Debug mode shows the traceback page; a server would send a bare 500.
-            ctx._unhandled = error
-            self.log_exception((type(error), error, error.__traceback__))
-            from .debug import render_debug_page
-
-            return render_debug_page(
-                error, ctx.request, response_class=self.response_class
-            )
-        if self._propagates():
-            raise error
-        if ctx is not None:
-            ctx._unhandled = error
-        self.log_exception((type(error), error, error.__traceback__))
-        server_error = InternalServerError(original_exception=error)
-        request = ctx.request if ctx is not None else None
-        handler = self._find_error_handler(server_error, _blueprints_of(ctx))
-        rv: Any = server_error
-        if handler is not None:
-            rv = await self.ensure_async(handler)(server_error)
-        response = self._make_response(rv, request)
-        if ctx is None:
-            return response
-        try:
-            return await self._process_response(
-                response, ctx, chain or self._chain_for(ctx)
-            )
-        except Exception:
-            self.logger.exception(
-                "Request finalizing failed with an error while handling an error"
-            )
-            return response
 
     def log_exception(
         self,
@@ -796,55 +406,6 @@ class Microframework(TemplatingMixin, Scaffold):
             where = f"websocket {ctx.websocket.path}"
         self.logger.error(f"Exception on {where}", exc_info=exc_info)
 
-    # -- teardown ---------------------------------------------------------------
-    async def _teardown(
-        self, ctx: AppContext, error: BaseException | None, chain: _Chain | None = None
-    ) -> None:
-        """Run request teardown (for request contexts) then app-context teardown.
-
-        Every function runs; one that raises is logged and the rest still run.
-        """
-        if ctx.request is not None:
-            ctx.request._close()
-        if ctx.request is not None or ctx.websocket is not None:
-            if chain is None:
-                chain = self._chain_for(ctx)
-            for func in chain.teardown:
-                await self._run_teardown(func, error)
-            signal = (
-                request_tearing_down
-                if ctx.request is not None
-                else websocket_tearing_down
-            )
-            if signal.receivers:
-                await send_signal(signal, self, exc=error)
-        compiled = self._compiled
-        funcs = (
-            compiled.teardown_appcontext
-            if compiled is not None
-            else tuple(
-                self.ensure_async(f) for f in reversed(self.teardown_appcontext_funcs)
-            )
-        )
-        for func in funcs:
-            await self._run_teardown(func, error)
-        if appcontext_tearing_down.receivers:
-            await send_signal(appcontext_tearing_down, self, exc=error)
-
-    async def _run_teardown(
-        self, func: Callable[..., Awaitable[Any]], error: BaseException | None
-    ) -> None:
-        try:
-            await func(error)
-        except Exception:
-            self.logger.exception("Error in teardown function %r", func)
-
-    async def _signal_app_context(self, event: str, ctx: AppContext) -> None:
-        """Send ``appcontext_pushed`` or ``appcontext_popped``, if anyone listens."""
-        signal = appcontext_pushed if event == "pushed" else appcontext_popped
-        if signal.receivers:
-            await send_signal(signal, self)
-
     # -- contexts -------------------------------------------------------------
     def app_context(self) -> AppContext:
         """An app context: ``async with app.app_context(): ...``."""
@@ -853,42 +414,6 @@ class Microframework(TemplatingMixin, Scaffold):
     def request_context(self, request: Request) -> AppContext:
         """A context for *request*: ``async with app.request_context(req): ...``."""
         return AppContext(self, request)
-
-    def _open_session_now(self, ctx: AppContext) -> Any:
-        # Lazy opening, for interfaces whose open_session never waits: step the
-        # coroutine once; it must finish without suspending.
-        coro = self._begin_session(ctx)
-        try:
-            coro.send(None)
-        except StopIteration as done:
-            return self._session_or_null(done.value)
-        coro.close()
-        raise RuntimeError(
-            f"{type(self.session_interface).__name__}.open_session waits on I/O, so it"
-            " cannot be opened on first use; set its opens_without_waiting to False"
-        )
-
-    async def _open_session(self, ctx: AppContext) -> None:
-        """Open the session of ctx's request or websocket (the null session if none)."""
-        ctx.session = self._session_or_null(await self._begin_session(ctx))
-
-    def _begin_session(self, ctx: AppContext) -> Coroutine[Any, Any, Any]:
-        connection = ctx.request if ctx.request is not None else ctx.websocket
-        return self.session_interface.open_session(self, connection)
-
-    def _session_or_null(self, session: Any) -> Any:
-        return (
-            session
-            if session is not None
-            else self.session_interface.make_null_session(self)
-        )
-
-    def _prepare_context(self, ctx: AppContext) -> None:
-        # A context pushed by hand (tests, request_context) gets routing as a real
-        # request would, so url_for and request.endpoint work.
-        compiled = self._freeze()
-        if ctx.request is not None:
-            _dispatch.match_request(compiled, ctx, ctx.request, False)
 
     def test_request_context(
         self,
@@ -1026,7 +551,7 @@ class Microframework(TemplatingMixin, Scaffold):
         """Let ``url_defaults`` functions fill in *values* for *endpoint*."""
         names: tuple[str | None, ...] = (None,)
         if "." in endpoint:
-            names = (None, *reversed(_blueprint_path(endpoint.rpartition(".")[0])))
+            names = (None, *reversed(blueprint_path(endpoint.rpartition(".")[0])))
         for name in names:
             if name in self.url_default_functions:
                 for func in self.url_default_functions[name]:
@@ -1057,7 +582,7 @@ class Microframework(TemplatingMixin, Scaffold):
         """Send *filename* from :attr:`static_folder`: the ``static`` endpoint's view."""
         return await _send_static_file(self, filename)
 
-    # -- background work ------------------------------------------------------
+    # -- background work and lifespan ------------------------------------------
     def add_background_task(
         self, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> asyncio.Task[Any]:
@@ -1067,94 +592,15 @@ class Microframework(TemplatingMixin, Scaffold):
         shutdown the app waits ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` seconds for unfinished
         tasks, then cancels them.
         """
-        ctx = _cv_app.get(None)
-        gate: asyncio.Future[None] | None = None
-        if ctx is not None and ctx.request is not None and ctx._cv_token is None:
-            # Called while a request is being answered: start once it has been sent.
-            # (A context pushed by hand, as in tests, has a token and sends nothing.)
-            gate = ctx._response_sent
-            if gate is None:
-                gate = ctx._response_sent = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(self._run_background(func, args, kwargs, gate))
-        self.background_tasks.add(task)
-        task.add_done_callback(self._background_done)
-        return task
+        return _background.add_background_task(self, func, args, kwargs)
 
-    async def _run_background(
-        self,
-        func: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        gate: asyncio.Future[None] | None,
-    ) -> Any:
-        if gate is not None:
-            await gate
-        async with self.app_context():
-            try:
-                return await self.ensure_async(func)(*args, **kwargs)
-            except Exception as error:
-                if got_background_exception.receivers:
-                    await send_signal(got_background_exception, self, exception=error)
-                raise
-
-    def _background_done(self, task: asyncio.Task[Any]) -> None:
-        self.background_tasks.discard(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self.logger.error("Background task failed", exc_info=error)
-
-    async def _finish_background_tasks(self) -> None:
-        tasks = set(self.background_tasks)
-        if not tasks:
-            return
-        timeout = self.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"]
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-
-    # -- lifespan -------------------------------------------------------------
     async def startup(self, state: dict[str, Any] | None = None) -> None:
         """Freeze the app and run the ``before_serving`` and ``while_serving`` startup code."""
-        self._freeze()
-        if state is not None:
-            state.update(self.state)
-            self.state = state
-        async with self.app_context():
-            for func in self.before_serving_funcs:
-                await self.ensure_async(func)()
-            for gen_func in self.while_serving_gens:
-                gen = gen_func()
-                await anext(gen)
-                self._running_gens.append(gen)
+        await _lifespan.startup(self, state)
 
     async def shutdown(self) -> None:
         """Run the ``after_serving`` functions and finish the ``while_serving`` generators."""
-        # Every cleanup runs even if an earlier one fails; the first error is raised.
-        errors: list[Exception] = []
-        await self._finish_background_tasks()
-        async with self.app_context():
-            for func in self.after_serving_funcs:
-                try:
-                    await self.ensure_async(func)()
-                except Exception as exc:
-                    errors.append(exc)
-            while self._running_gens:
-                gen = self._running_gens.pop()
-                try:
-                    await anext(gen)
-                except StopAsyncIteration:
-                    continue
-                except Exception as exc:
-                    errors.append(exc)
-                    continue
-                errors.append(
-                    RuntimeError("a while_serving generator yielded more than once")
-                )
-        if errors:
-            for extra in errors[1:]:
-                self.logger.error("Another shutdown error", exc_info=extra)
-            raise errors[0]
+        await _lifespan.shutdown(self)
 
     # -- testing and running ----------------------------------------------------
     def test_client(
@@ -1222,13 +668,3 @@ class Microframework(TemplatingMixin, Scaffold):
         if debug is not None:
             self.debug = debug
         run_app(self, host, port, use_reloader, certfile, keyfile, **kwargs)
-
-
-def _blueprints_of(ctx: AppContext | None) -> list[str]:
-    current = None if ctx is None else (ctx.request or ctx.websocket)
-    return current.blueprints if current is not None else []
-
-
-def _culprit(request: Request | None) -> str:
-    endpoint = request.endpoint if request is not None else None
-    return f"the view function for {endpoint!r}" if endpoint else "the view function"

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from werkzeug.utils import cached_property
 
-from .scaffold import _endpoint_from_view_func
+from .scaffold import endpoint_from_view_func
 from .scaffold import Scaffold
 from .scaffold import setupmethod
 
@@ -96,7 +96,7 @@ class BlueprintSetupState:
             )
         options.setdefault("subdomain", self.subdomain)
         if endpoint is None:
-            endpoint = _endpoint_from_view_func(view_func)  # type: ignore[arg-type]
+            endpoint = endpoint_from_view_func(view_func)  # type: ignore[arg-type]
         defaults = self.url_defaults
         if "defaults" in options:
             defaults = {**defaults, **options.pop("defaults")}

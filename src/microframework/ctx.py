@@ -19,19 +19,31 @@ from typing import ParamSpec
 from typing import TYPE_CHECKING
 from typing import TypeVar
 
+from ._compile import freeze
+from ._compile import match_request
+from ._responses import open_session
+from ._responses import open_session_now
+from ._responses import teardown
 from .globals import _cv_app
+from .signals import appcontext_popped
+from .signals import appcontext_pushed
+from .signals import send_signal
 
 if TYPE_CHECKING:
+    from werkzeug.routing import MapAdapter
+
     from .app import Microframework
+    from .sessions import SessionMixin
     from .wrappers.request import Request
     from .wrappers.response import Response
+    from .wrappers.websocket import Websocket
 
 P = ParamSpec("P")
 T = TypeVar("T")
 _sentinel: Any = object()
 
 
-class _AppCtxGlobals:
+class AppCtxGlobals:
     """The ``g`` object: a namespace for data during one app context."""
 
     # Declared so type checkers accept ``g.anything``, as users write it.
@@ -75,46 +87,53 @@ class _AppCtxGlobals:
 
 
 class AppContext:
-    """The context of one app, and of the request or websocket being handled, if any."""
+    """The context of one app, and of the request or websocket being handled, if any.
+
+    Besides ``app``, ``g``, ``request``, ``websocket`` and ``session``, it carries the
+    per-connection state the pipeline shares: the URL adapter, the session once opened,
+    the functions of ``after_this_request``, the error turned into a 500 (teardown
+    receives it, as in Flask) and the future background tasks wait on.
+    """
 
     __slots__ = (
         "app",
         "_g",
         "request",
         "websocket",
-        "_session",
+        "opened_session",
         "url_adapter",
-        "_after_request_functions",
+        "after_request_functions",
         "_cv_token",
         "_is_copy",
-        "_unhandled",
-        "_response_sent",
+        "unhandled_error",
+        "response_sent",
     )
 
     def __init__(
         self,
         app: Microframework,
         request: Request | None = None,
-        websocket: Any = None,
+        websocket: Websocket | None = None,
         *,
-        g: _AppCtxGlobals | None = None,
+        g: AppCtxGlobals | None = None,
     ) -> None:
         self.app = app
         self._g = g  # made on first use: most requests never touch g
         self.request = request
         self.websocket = websocket
-        self._session: Any = None
-        self.url_adapter: Any = None
-        self._after_request_functions: list[Callable[[Response], Any]] | None = None
+        #: The session, once opened (``None`` until then).
+        self.opened_session: SessionMixin | None = None
+        self.url_adapter: MapAdapter | None = None
+        self.after_request_functions: list[Callable[[Response], Any]] | None = None
         self._cv_token: Token[AppContext] | None = None
         self._is_copy = False
         #: An error turned into a 500; teardown receives it, as in Flask.
-        self._unhandled: BaseException | None = None
+        self.unhandled_error: BaseException | None = None
         #: Resolved once the response went out; background tasks wait on it.
-        self._response_sent: asyncio.Future[None] | None = None
+        self.response_sent: asyncio.Future[None] | None = None
 
     @property
-    def g(self) -> _AppCtxGlobals:
+    def g(self) -> AppCtxGlobals:
         """The namespace object behind the ``g`` proxy."""
         g = self._g
         if g is None:
@@ -122,21 +141,28 @@ class AppContext:
         return g
 
     @property
-    def session(self) -> Any:
+    def session(self) -> SessionMixin:
         """The session, opened on first use when the interface allows it."""
-        session = self._session
-        if session is None and (self.request is not None or self.websocket is not None):
-            session = self._session = self.app._open_session_now(self)
+        session = self.opened_session
+        if session is None:
+            if self.request is None and self.websocket is None:
+                raise RuntimeError("there is no session outside a request or websocket")
+            session = self.opened_session = open_session_now(self.app, self)
         return session
 
     @session.setter
-    def session(self, value: Any) -> None:
-        self._session = value
+    def session(self, value: SessionMixin | None) -> None:
+        self.opened_session = value
+
+    @property
+    def pushed(self) -> bool:
+        """True while pushed by :meth:`push` (by hand or ``async with``), not by the server."""
+        return self._cv_token is not None
 
     def copy(self) -> AppContext:
         """A context sharing this one's app, request, websocket, session and ``g``."""
         ctx = self.__class__(self.app, self.request, self.websocket, g=self.g)
-        ctx._session = self._session
+        ctx.opened_session = self.opened_session
         ctx.url_adapter = self.url_adapter
         ctx._is_copy = True
         return ctx
@@ -146,15 +172,18 @@ class AppContext:
         if self._cv_token is not None:
             raise RuntimeError("this context is already pushed")
         self._cv_token = _cv_app.set(self)
-        if self.url_adapter is None and (
-            self.request is not None or self.websocket is not None
-        ):
-            self.app._prepare_context(self)
-        if self._session is None and (
-            self.request is not None or self.websocket is not None
-        ):
-            await self.app._open_session(self)
-        await self.app._signal_app_context("pushed", self)
+        current = self.request or self.websocket
+        if current is not None:
+            if self.url_adapter is None:
+                # A context pushed by hand (tests, request_context) is routed as a
+                # real request would be, so url_for and request.endpoint work.
+                match_request(
+                    freeze(self.app), self, current, self.websocket is not None
+                )
+            if self.opened_session is None:
+                await open_session(self.app, self)
+        if appcontext_pushed.receivers:
+            await send_signal(appcontext_pushed, self.app)
 
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown (unless this is a copy) and restore the previous context."""
@@ -164,12 +193,13 @@ class AppContext:
         try:
             if not self._is_copy:
                 if exc is _sentinel or exc is None:
-                    exc = self._unhandled
-                await self.app._teardown(self, exc)
+                    exc = self.unhandled_error
+                await teardown(self.app, self, exc)
         finally:
             self._cv_token = None
             _cv_app.reset(token)
-            await self.app._signal_app_context("popped", self)
+            if appcontext_popped.receivers:
+                await send_signal(appcontext_popped, self.app)
 
     async def __aenter__(self) -> AppContext:
         await self.push()
@@ -250,9 +280,9 @@ def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], 
     ctx = _cv_app.get(None)
     if ctx is None or ctx.request is None:
         raise RuntimeError("after_this_request can only be used inside a request")
-    if ctx._after_request_functions is None:
-        ctx._after_request_functions = []
-    ctx._after_request_functions.append(func)
+    if ctx.after_request_functions is None:
+        ctx.after_request_functions = []
+    ctx.after_request_functions.append(func)
     return func
 
 
@@ -261,7 +291,11 @@ def after_this_websocket(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
     ctx = _cv_app.get(None)
     if ctx is None or ctx.websocket is None:
         raise RuntimeError("after_this_websocket can only be used inside a websocket")
-    if ctx._after_request_functions is None:
-        ctx._after_request_functions = []
-    ctx._after_request_functions.append(func)
+    if ctx.after_request_functions is None:
+        ctx.after_request_functions = []
+    ctx.after_request_functions.append(func)
     return func
+
+
+#: Flask's name for the class of ``g``.
+_AppCtxGlobals = AppCtxGlobals

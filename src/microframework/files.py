@@ -56,6 +56,7 @@ from werkzeug.http import unquote_etag
 
 from .exceptions import ClientDisconnected
 from .globals import _cv_app
+from .wrappers.body import ResponseBody
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from .blueprints import BlueprintSetupState
     from .typing import Scope
     from .typing import Send
+    from .wrappers.body import StreamSender
     from .wrappers.request import Request
 
 #: Bytes read (and sent in one ``http.response.body`` message) at a time.
@@ -191,7 +193,7 @@ def _digits(text: str) -> int | None:
 
 
 # -- the body --------------------------------------------------------------------
-class FileBody:
+class FileBody(ResponseBody):
     """A response body read from a file in ``CHUNK_SIZE`` pieces.
 
     ``path`` is set for files sent by path (the dispatcher may then let the server send
@@ -317,6 +319,12 @@ class FileBody:
                 yield chunk
         if self.boundary is not None:
             yield self._closing()
+
+    async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
+        """Let the server send the file itself when it offers to, else stream it."""
+        if await send_file_body(scope, send, self):
+            return True
+        return await stream(self)
 
     async def aclose(self) -> None:
         """Stop reading and close the file (a file object passed in is closed too)."""

@@ -15,8 +15,8 @@ from werkzeug.local import LocalProxy
 
 if TYPE_CHECKING:
     from .app import Microframework
-    from .ctx import _AppCtxGlobals
     from .ctx import AppContext
+    from .ctx import AppCtxGlobals
     from .wrappers.request import Request
     from .wrappers.websocket import Websocket
 
@@ -91,7 +91,7 @@ class _WebsocketProxy(LocalProxy):  # type: ignore[type-arg]
 current_app: Microframework = LocalProxy(  # type: ignore[assignment]
     _cv_app, "app", unbound_message=_no_app_msg
 )
-g: _AppCtxGlobals = LocalProxy(_cv_app, "g", unbound_message=_no_app_msg)  # type: ignore[assignment]
+g: AppCtxGlobals = LocalProxy(_cv_app, "g", unbound_message=_no_app_msg)  # type: ignore[assignment]
 request: Request = _RequestProxy(_request)  # type: ignore[assignment]
 websocket: Websocket = _WebsocketProxy(_websocket)  # type: ignore[assignment]
 session: Any = LocalProxy(_session)

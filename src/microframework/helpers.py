@@ -174,7 +174,7 @@ async def send_early_hints(*links: str) -> bool:
     if request is None:
         raise RuntimeError("send_early_hints needs an active request")
     extensions = request.scope.get("extensions") or {}
-    send = request._send
+    send = request.asgi_send
     if "http.response.early_hint" not in extensions or send is None:
         return False
     await send(

@@ -291,13 +291,13 @@ class Scaffold:
         return exc_class, None
 
 
-def _endpoint_from_view_func(view_func: Callable[..., Any]) -> str:
+def endpoint_from_view_func(view_func: Callable[..., Any]) -> str:
     if view_func is None:
         raise TypeError("an endpoint or a view function is required")
     return view_func.__name__
 
 
-def _methods_of(methods: Iterable[str] | str | None, view_func: Any) -> set[str]:
+def methods_of(methods: Iterable[str] | str | None, view_func: Any) -> set[str]:
     if methods is None:
         methods = getattr(view_func, "methods", None) or ("GET",)
     if isinstance(methods, str):

@@ -67,7 +67,8 @@ class BaseRequestWebsocket(SansIORequest):
         ]
         return headers
 
-    def _raw_header(self, name: bytes) -> str | None:
+    def raw_header(self, name: bytes) -> str | None:
+        """The first value of header *name* (lowercase bytes) straight from the scope."""
         # ASGI header names are lowercase; scanning the raw list is cheaper than
         # building Headers for the few headers the framework itself reads.
         for key, value in self.scope["headers"]:
@@ -78,14 +79,14 @@ class BaseRequestWebsocket(SansIORequest):
     @cached_property
     def content_type(self) -> str | None:  # type: ignore[override]
         """The ``Content-Type`` header."""
-        return self._raw_header(b"content-type")
+        return self.raw_header(b"content-type")
 
     @cached_property
     def content_length(self) -> int | None:
         """The ``Content-Length`` header as an int (``None`` if absent or chunked)."""
         return get_content_length(
-            http_content_length=self._raw_header(b"content-length"),
-            http_transfer_encoding=self._raw_header(b"transfer-encoding"),
+            http_content_length=self.raw_header(b"content-length"),
+            http_transfer_encoding=self.raw_header(b"transfer-encoding"),
         )
 
     def _parse_content_type(self) -> None:

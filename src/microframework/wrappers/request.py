@@ -11,6 +11,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Generator
 from io import BytesIO
 from tempfile import SpooledTemporaryFile
@@ -73,18 +74,20 @@ class Request(BaseRequestWebsocket):
     _body_file: IO[bytes] | None = None
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
-    _send: Send | None = None
-    #: A waiting view's guard, told when the body ends so it can watch for disconnects.
-    _guard: Any = None
+    asgi_send: Send | None = None
+    #: Called once the body has been read: a waiting view's guard starts watching
+    #: for a disconnect then (set by the dispatcher).
+    on_body_end: Callable[[], None] | None = None
 
     def __init__(
         self, scope: Scope, receive: Receive, app: Microframework | None = None
     ) -> None:
         super().__init__(scope)
-        self._receive = receive
+        #: The connection's ASGI ``receive``.
+        self.asgi_receive = receive
         self._app = app
 
-    def _close(self) -> None:
+    def close(self) -> None:
         """Close uploaded files and the spooled body; called when the request ends."""
         files = self._files
         if files:
@@ -153,7 +156,7 @@ class Request(BaseRequestWebsocket):
         deadline = (
             None if timeout is None else asyncio.get_running_loop().time() + timeout
         )
-        receive = self._receive
+        receive = self.asgi_receive
         received = 0
         while True:
             if deadline is None:
@@ -170,11 +173,11 @@ class Request(BaseRequestWebsocket):
                 yield chunk
             if not message.get("more_body", False):
                 self._body_done = True
-                if self._guard is not None:
-                    self._guard.watch()
+                if self.on_body_end is not None:
+                    self.on_body_end()
                 return
 
-    def _body_finished(self) -> bool:
+    def body_finished(self) -> bool:
         """True when no more body messages will arrive (read, or none was sent)."""
         if self._body_done:
             return True

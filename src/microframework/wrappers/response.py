@@ -8,18 +8,14 @@ add their own.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json as _json
 import re
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterable
-from collections.abc import AsyncIterator
 from collections.abc import Awaitable
-from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
-from contextlib import suppress
 from http import HTTPStatus
 from typing import Any
 from typing import TYPE_CHECKING
@@ -33,8 +29,19 @@ from werkzeug.sansio.http import is_resource_modified
 from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
 
+from .body import close_source
+from .body import make_body
+from .body import ResponseBody
+
 if TYPE_CHECKING:
+    from ..typing import Message
+    from ..typing import Scope
+    from ..typing import Send
+    from .body import StreamSender
     from .request import Request
+
+#: Statuses that never carry a body (RFC 9110 6.4.1).
+NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
 
 BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 
@@ -64,18 +71,6 @@ def _default_content_type(cls: type[Response]) -> str | None:
         return value
 
 
-def _encode(chunk: Any) -> bytes:
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, str):
-        return chunk.encode()
-    if isinstance(chunk, (bytearray, memoryview)):
-        return bytes(chunk)
-    raise TypeError(
-        f"response body chunks must be bytes or str, not {type(chunk).__name__}"
-    )
-
-
 class Response(SansIOResponse):
     """An HTTP response with a bytes, iterable or async-iterable body."""
 
@@ -88,8 +83,9 @@ class Response(SansIOResponse):
     #: ``http.response.trailers`` extension (otherwise ignored): headers, or a callable
     #: (sync or async) returning them, called once the body has been sent.
     trailers: Any = None
-    _data: bytes | None
-    _iterable: Iterable[Any] | AsyncIterable[Any] | None
+    #: The body when it is bytes (sent as one message); ``None`` for a streamed body.
+    body_bytes: bytes | None
+    _body: ResponseBody | None
 
     def __init__(
         self,
@@ -107,8 +103,8 @@ class Response(SansIOResponse):
                 else:
                     content_type = _content_type_for(mimetype)
             data = response.encode() if isinstance(response, str) else response
-            self._data = data
-            self._iterable = None
+            self.body_bytes = data
+            self._body = None
             items = []
             if content_type is not None:
                 items.append(("Content-Type", content_type))
@@ -123,8 +119,8 @@ class Response(SansIOResponse):
             else:
                 self.status = status
             return
-        self._iterable = None
-        self._data = None
+        self._body = None
+        self.body_bytes = None
         super().__init__(status, headers, mimetype, content_type)
         if response is None:
             self.set_data(b"")
@@ -137,45 +133,39 @@ class Response(SansIOResponse):
     @property
     def response(self) -> Iterable[Any] | AsyncIterable[Any]:
         """The body as an iterable: ``[data]`` for bytes bodies, else the iterable."""
-        if self._data is not None:
-            return [self._data]
-        assert self._iterable is not None
-        return self._iterable
+        if self.body_bytes is not None:
+            return [self.body_bytes]
+        assert self._body is not None
+        return self._body.source  # type: ignore[no-any-return]
 
     @response.setter
     def response(self, value: Any) -> None:
         if isinstance(value, (bytes, bytearray, str)):
             self.set_data(value)
             return
-        if callable(value) and not isinstance(value, (Iterable, AsyncIterable)):
-            value = WriterBody(value)
-        if not isinstance(value, (Iterable, AsyncIterable)):
-            raise TypeError(
-                f"response body must be bytes, str or an iterable, not {type(value).__name__}"
-            )
-        self._data = None
-        self._iterable = value
+        self._body = make_body(value)
+        self.body_bytes = None
         self.headers.pop("Content-Length", None)
 
     @property
     def is_streamed(self) -> bool:
         """True when the body is an iterable rather than bytes."""
-        return self._data is None
+        return self.body_bytes is None
 
     def set_data(self, value: bytes | bytearray | str) -> None:
         """Replace the body with *value* and set ``Content-Length``."""
         data = value.encode() if isinstance(value, str) else bytes(value)
-        self._data = data
-        self._iterable = None
+        self.body_bytes = data
+        self._body = None
         if self.automatically_set_content_length:
             self.headers["Content-Length"] = str(len(data))
 
     async def get_data(self, as_text: bool = False) -> Any:
         """Return the whole body, joining a streamed body (which then becomes bytes)."""
-        if self._data is None:
+        if self.body_bytes is None:
             self.set_data(b"".join([chunk async for chunk in self.iter_encoded()]))
-        assert self._data is not None
-        return self._data.decode() if as_text else self._data
+        assert self.body_bytes is not None
+        return self.body_bytes.decode() if as_text else self.body_bytes
 
     @property
     def data(self) -> Awaitable[bytes]:
@@ -183,29 +173,65 @@ class Response(SansIOResponse):
         return self.get_data()
 
     async def iter_encoded(self) -> AsyncGenerator[bytes, None]:
-        """Yield the body as bytes chunks, closing the source iterable at the end."""
-        if self._data is not None:
-            yield self._data
+        """Yield the body as bytes chunks, closing the source at the end."""
+        if self.body_bytes is not None:
+            yield self.body_bytes
             return
-        source = self._iterable
+        body = self._body
+        assert body is not None
+        chunks = aiter(body)
         try:
-            if isinstance(source, AsyncIterable):
-                async for chunk in source:
-                    yield _encode(chunk)
-            elif isinstance(source, (list, tuple)):
-                for chunk in source:
-                    yield _encode(chunk)
-            else:
-                # A sync generator may block (file reads, sleeps): step it in a thread.
-                assert source is not None
-                iterator = iter(source)
-                sentinel = object()
-                while (
-                    chunk := await asyncio.to_thread(next, iterator, sentinel)
-                ) is not sentinel:
-                    yield _encode(chunk)
+            async for chunk in chunks:
+                yield chunk
         finally:
-            await _close(source)
+            await close_source(chunks)
+            await body.aclose()
+
+    @property
+    def body_kind(self) -> ResponseBody | None:
+        """The streamed body's kind (``None`` for a bytes body)."""
+        return self._body
+
+    async def send(
+        self,
+        scope: Scope,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        stream: StreamSender,
+    ) -> None:
+        """Send this response to ASGI *send*: start, body and trailers if offered.
+
+        *headers* are :meth:`asgi_headers`; *stream* sends a streamed body under the
+        dispatcher's idle timeout and disconnect watch. A HEAD request or a status
+        without a body (RFC 9110 6.4.1) sends an empty body and closes the source.
+        """
+        status = self.status_code
+        trailers = self.trailers is not None and "http.response.trailers" in (
+            scope.get("extensions") or ()
+        )
+        start: Message = {"type": "http.response.start", "status": status}
+        start["headers"] = headers
+        if trailers:
+            start["trailers"] = True
+        await send(start)
+        body = self._body
+        if scope["method"] == "HEAD" or status in NO_BODY_STATUS:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if body is not None:
+                await body.aclose()
+        elif body is None:
+            data = self.body_bytes
+            await send({"type": "http.response.body", "body": data, "more_body": False})
+        elif not await body.send(scope, send, stream):
+            return  # abandoned unfinished: the server closes the connection
+        if trailers:
+            await send(
+                {
+                    "type": "http.response.trailers",
+                    "headers": await self._trailer_headers(),
+                    "more_trailers": False,
+                }
+            )
 
     async def _trailer_headers(self) -> list[tuple[bytes, bytes]]:
         value = self.trailers
@@ -215,11 +241,6 @@ class Response(SansIOResponse):
                 value = await value
         headers = value if isinstance(value, Headers) else Headers(value)
         return encode_headers(headers.items())
-
-    async def _close_body(self) -> None:
-        """Close a streamed body that will not be iterated (HEAD, 304)."""
-        if self._iterable is not None:
-            await _close(self._iterable)
 
     # -- json -----------------------------------------------------------------
     async def get_json(self, force: bool = False, silent: bool = False) -> Any:
@@ -261,8 +282,8 @@ class Response(SansIOResponse):
             return self
         if "date" not in self.headers:
             self.headers["Date"] = http_date()
-        if complete_length is None and self._data is not None:
-            complete_length = len(self._data)
+        if complete_length is None and self.body_bytes is not None:
+            complete_length = len(self.body_bytes)
         if accept_ranges and self._process_range(
             request, accept_ranges, complete_length
         ):
@@ -287,7 +308,7 @@ class Response(SansIOResponse):
         self, request: Request, accept_ranges: bool | str, complete_length: int | None
     ) -> bool:
         range_header = request.headers.get("range")
-        if range_header is None or not complete_length or self._data is None:
+        if range_header is None or not complete_length or self.body_bytes is None:
             return False
         if_range = request.headers.get("if-range")
         if if_range is not None and is_resource_modified(
@@ -306,7 +327,7 @@ class Response(SansIOResponse):
         if span is None or content_range is None:
             raise RequestedRangeNotSatisfiable(length=complete_length)
         start, stop = span
-        self.set_data(self._data[start:stop])
+        self.set_data(self.body_bytes[start:stop])
         self.headers["Accept-Ranges"] = (
             "bytes" if accept_ranges is True else str(accept_ranges)
         )
@@ -324,20 +345,8 @@ class Response(SansIOResponse):
             "Content-Range",
         ):
             self.headers.pop(name, None)
-        self._data = b""
-        self._iterable = None
-
-
-async def _close(source: object) -> None:
-    aclose = getattr(source, "aclose", None)
-    if aclose is not None:
-        result = aclose()
-        if inspect.isawaitable(result):
-            await result
-        return
-    close = getattr(source, "close", None)
-    if close is not None:
-        close()
+        self.body_bytes = b""
+        self._body = None
 
 
 def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -362,51 +371,3 @@ def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]
                 cache[pair] = encoded
         out.append(encoded)
     return out
-
-
-class WriterBody:
-    """A body written by ``async def body(write)``: each ``await write(chunk)`` sends one.
-
-    The writer runs in its own task so it can hold ``async with`` blocks across
-    writes; ``write`` returns once the chunk has been handed on (one chunk of
-    backpressure, no buffering). Closing the body (a disconnect, an idle timeout)
-    cancels the writer, so its ``async with`` blocks exit.
-    """
-
-    __slots__ = ("_writer",)
-
-    def __init__(
-        self, writer: Callable[[Callable[[Any], Awaitable[None]]], Awaitable[Any]]
-    ) -> None:
-        self._writer = writer
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._chunks()
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        chunks: asyncio.Queue[Any] = asyncio.Queue()
-        drained = asyncio.Event()
-        done = object()
-
-        async def write(chunk: Any) -> None:
-            drained.clear()
-            chunks.put_nowait(_encode(chunk))
-            await drained.wait()
-
-        async def run() -> None:
-            try:
-                await self._writer(write)
-            finally:
-                chunks.put_nowait(done)
-
-        task = asyncio.create_task(run())
-        try:
-            while (chunk := await chunks.get()) is not done:
-                yield chunk
-                drained.set()
-            await task  # re-raise the writer's error, if any
-        finally:
-            if not task.done():
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task

@@ -70,10 +70,10 @@ class Websocket(BaseRequestWebsocket):
         self._watch_handle: asyncio.Handle | None = None
         self._loop = asyncio.get_running_loop()
         self._direct = 0  # receive() calls reading straight from the server
-        self._handler: asyncio.Task[Any] | None = None
+        self.handler_task: asyncio.Task[Any] | None = None
         self._receiving = 0
         #: Set when the peer went away while the handler was not receiving.
-        self._cancelled_by_disconnect = False
+        self.cancelled_by_disconnect = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
 
@@ -113,8 +113,8 @@ class Websocket(BaseRequestWebsocket):
             message["headers"] = encode_headers(Headers(headers).items())
         await self._send(message)
         self._state = _ACCEPTED
-        if self._handler is None:
-            self._handler = asyncio.current_task()
+        if self.handler_task is None:
+            self.handler_task = asyncio.current_task()
         self._schedule_watch()
 
     def _schedule_watch(self) -> None:
@@ -159,13 +159,13 @@ class Websocket(BaseRequestWebsocket):
                 self._queue.put_nowait(_DISCONNECT)
             return
         self._mark_closed(code, reason)
-        handler = self._handler
+        handler = self.handler_task
         if self._receiving:
             # A full queue means receive() will drain it and then meet the closed state.
             if not self._queue.full():
                 self._queue.put_nowait(_DISCONNECT)
         elif handler is not None and not handler.done():
-            self._cancelled_by_disconnect = True
+            self.cancelled_by_disconnect = True
             handler.cancel()
 
     async def _close_for_size(self) -> None:
@@ -287,7 +287,7 @@ class Websocket(BaseRequestWebsocket):
         self.close_reason = reason
         self._state = _CLOSED
 
-    async def _send_response(self, response: Response) -> None:
+    async def send_rejection(self, response: Response) -> None:
         """Refuse the handshake with *response*, over the HTTP response extension if offered."""
         extensions = self.scope.get("extensions") or {}
         if "websocket.http.response" not in extensions:
@@ -313,7 +313,7 @@ class Websocket(BaseRequestWebsocket):
         )
         self._state = _RESPONDED
 
-    async def _finish(self) -> None:
+    async def finish(self) -> None:
         """Stop the reader; nothing of this connection outlives the handler."""
         if self._watch_handle is not None:
             self._watch_handle.cancel()

@@ -1,0 +1,79 @@
+"""``_background.py``: background tasks started by ``app.add_background_task``.
+
+Rule: a task started while a request is being answered waits until the response has
+gone out, then runs in its own app context. Failures are logged and signalled, never
+raised into the server. At shutdown unfinished tasks get
+``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` seconds, then are cancelled and awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+from typing import TYPE_CHECKING
+
+from .globals import _cv_app
+from .signals import got_background_exception
+from .signals import send_signal
+
+if TYPE_CHECKING:
+    from .app import Microframework
+
+
+def add_background_task(
+    app: Microframework,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> asyncio.Task[Any]:
+    """Start *func* as a task tracked in ``app.background_tasks``."""
+    ctx = _cv_app.get(None)
+    gate: asyncio.Future[None] | None = None
+    if ctx is not None and ctx.request is not None and not ctx.pushed:
+        # Called while a request is being answered: start once it has been sent.
+        # (A context pushed by hand, as in tests, sends nothing.)
+        gate = ctx.response_sent
+        if gate is None:
+            gate = ctx.response_sent = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(_run(app, func, args, kwargs, gate))
+    app.background_tasks.add(task)
+    task.add_done_callback(lambda task: _done(app, task))
+    return task
+
+
+async def _run(
+    app: Microframework,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    gate: asyncio.Future[None] | None,
+) -> Any:
+    if gate is not None:
+        await gate
+    async with app.app_context():
+        try:
+            return await app.ensure_async(func)(*args, **kwargs)
+        except Exception as error:
+            if got_background_exception.receivers:
+                await send_signal(got_background_exception, app, exception=error)
+            raise
+
+
+def _done(app: Microframework, task: asyncio.Task[Any]) -> None:
+    app.background_tasks.discard(task)
+    if not task.cancelled() and (error := task.exception()) is not None:
+        app.logger.error("Background task failed", exc_info=error)
+
+
+async def finish_background_tasks(app: Microframework) -> None:
+    """Wait for unfinished tasks up to the shutdown timeout, then cancel the rest."""
+    tasks = set(app.background_tasks)
+    if not tasks:
+        return
+    timeout = app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"]
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)

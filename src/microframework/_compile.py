@@ -1,0 +1,306 @@
+"""``_compile.py``: freeze the app into the tables the request path reads, and match.
+
+Rule: registration (``scaffold.py``, ``blueprints.py``, the app's decorators) only
+records. :func:`freeze` runs once, at the first request or at startup, and builds
+:class:`Compiled`: every endpoint's view already wrapped as async, the hook chain of
+each blueprint path in run order, the exact-path table and the bounded adapter and
+match caches. After that the app's ``compiled`` attribute is set and registration raises.
+Matching reads only these tables; nothing here runs a view or builds a response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule as WerkzeugRule
+from werkzeug.routing.exceptions import RequestRedirect
+
+from .json.provider import DefaultJSONProvider
+from .routing import AdapterCache
+from .routing import compile_static_routes
+from .routing import UNSET
+
+if TYPE_CHECKING:
+    from werkzeug.routing import MapAdapter
+
+    from .app import Microframework
+    from .ctx import AppContext
+    from .wrappers.base import BaseRequestWebsocket
+
+_MATCH_CACHE_SIZE = 1024
+_IMMUTABLE_ARG_TYPES = frozenset({str, int, float, bool, UUID})
+
+
+class Chain:
+    """The hooks one blueprint path runs, in run order, already wrapped as async."""
+
+    __slots__ = ("url_value_preprocessors", "before", "after", "teardown")
+
+    def __init__(
+        self,
+        url_value_preprocessors: tuple[Callable[..., Any], ...],
+        before: tuple[Callable[[], Awaitable[Any]], ...],
+        after: tuple[Callable[[Any], Awaitable[Any]], ...],
+        teardown: tuple[Callable[[BaseException | None], Awaitable[Any]], ...],
+    ) -> None:
+        self.url_value_preprocessors = url_value_preprocessors
+        self.before = before
+        self.after = after
+        self.teardown = teardown
+
+
+class Endpoint:
+    """A compiled endpoint: the view as an async callable and its hook chain."""
+
+    __slots__ = ("view", "chain", "automatic_options", "timeout")
+
+    def __init__(
+        self,
+        view: Callable[..., Awaitable[Any]],
+        chain: Chain,
+        automatic_options: bool,
+        timeout: float | None,
+    ) -> None:
+        self.view = view
+        self.chain = chain
+        self.automatic_options = automatic_options
+        #: Seconds the view may take once it suspends (``None``: no limit).
+        self.timeout = timeout
+
+
+class Compiled:
+    """Everything the request path reads, built once at freeze."""
+
+    __slots__ = (
+        "endpoints",
+        "chains",
+        "app_chain",
+        "websocket_chain",
+        "adapters",
+        "static_routes",
+        "match_cache",
+        "teardown_appcontext",
+        "eager_sessions",
+        "custom_make_response",
+    )
+
+    def __init__(self, adapters: AdapterCache) -> None:
+        self.endpoints: dict[str, Endpoint] = {}
+        self.chains: dict[tuple[bool, str | None], Chain] = {}
+        self.app_chain: Chain
+        self.websocket_chain: Chain
+        self.adapters = adapters
+        self.static_routes: dict[
+            str, dict[str | None, tuple[WerkzeugRule, Endpoint | None]]
+        ] = {}
+        self.match_cache: dict[
+            tuple[MapAdapter, str, str, bool], tuple[WerkzeugRule, dict[str, Any]]
+        ] = {}
+        self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
+        #: The session interface waits to open: open before the view, not on first use.
+        self.eager_sessions = False
+        #: A subclass overrides ``make_response``: call it instead of the fast path.
+        self.custom_make_response = False
+
+    def remember_match(
+        self, key: tuple[MapAdapter, str, str, bool], rule: WerkzeugRule, args: Any
+    ) -> None:
+        """Memoise a successful match whose arguments are immutable values.
+
+        Matching is a pure function of adapter, path, method and kind, so a repeated
+        path skips werkzeug's matcher. The path is client-controlled: the cache is
+        bounded, oldest entry out first, and mutable converter results are never shared.
+        """
+        for value in args.values():
+            if type(value) not in _IMMUTABLE_ARG_TYPES:
+                return
+        cache = self.match_cache
+        if len(cache) >= _MATCH_CACHE_SIZE:
+            del cache[next(iter(cache))]
+        cache[key] = (rule, dict(args))  # the request gets the original; keep our own
+
+
+def blueprint_path(name: str | None) -> tuple[str, ...]:
+    """``"a.b"`` -> ``("a.b", "a")``: the blueprint and its parents, innermost first."""
+    if not name:
+        return ()
+    parts = name.split(".")
+    return tuple(".".join(parts[:i]) for i in range(len(parts), 0, -1))
+
+
+def freeze(app: Microframework) -> Compiled:
+    """Compile *app*'s registries into the tables the request path reads (once)."""
+    if app.compiled is not None:
+        return app.compiled
+    config = app.config
+    compiled = Compiled(
+        AdapterCache(
+            app.url_map,
+            server_name=config["SERVER_NAME"],
+            subdomain_matching=app.subdomain_matching,
+            trusted_hosts=config["TRUSTED_HOSTS"],
+        )
+    )
+    compiled.eager_sessions = not app.session_interface.opens_without_waiting
+    compiled.custom_make_response = _overrides(app, "make_response")
+    sort_keys = config.get("JSON_SORT_KEYS")
+    if sort_keys is not None and isinstance(app.json, DefaultJSONProvider):
+        app.json.sort_keys = bool(sort_keys)
+    compiled.app_chain = compile_chain(app, compiled, None)
+    compiled.websocket_chain = compile_chain(app, compiled, None, websocket=True)
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        if view is None:
+            continue
+        blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
+        timeout = getattr(rule, "response_timeout", UNSET)
+        compiled.endpoints[rule.endpoint] = Endpoint(
+            app.ensure_async(view),
+            compile_chain(app, compiled, blueprint, websocket=rule.websocket),
+            bool(getattr(rule, "provide_automatic_options", False)),
+            config["RESPONSE_TIMEOUT"] if timeout is UNSET else timeout,
+        )
+    # Path -> method -> (rule, compiled endpoint): one lookup pair per request.
+    compiled.static_routes = {
+        path: {
+            method: (rule, compiled.endpoints.get(rule.endpoint))
+            for method, rule in by_method.items()
+        }
+        for path, by_method in compile_static_routes(
+            app.url_map, app.subdomain_matching
+        ).items()
+    }
+    compiled.teardown_appcontext = teardown_appcontext_funcs(app)
+    app.compiled = compiled
+    return compiled
+
+
+def _overrides(app: Microframework, name: str) -> bool:
+    # The class that defines *name* first along the MRO: a subclass, or the app itself.
+    for cls in type(app).__mro__:
+        if name in vars(cls):
+            return cls.__module__ != "microframework.app"
+    return False
+
+
+def teardown_appcontext_funcs(
+    app: Microframework,
+) -> tuple[Callable[..., Awaitable[Any]], ...]:
+    """The ``teardown_appcontext`` functions, last registered first, wrapped as async."""
+    return tuple(app.ensure_async(f) for f in reversed(app.teardown_appcontext_funcs))
+
+
+def compile_chain(
+    app: Microframework,
+    compiled: Compiled,
+    blueprint: str | None,
+    websocket: bool = False,
+) -> Chain:
+    """The hook chain of *blueprint* (``None``: the app), built once and shared."""
+    # HTTP and websocket share this one pipeline; only the registries differ.
+    chain = compiled.chains.get((websocket, blueprint))
+    if chain is not None:
+        return chain
+    if websocket:
+        before = app.before_websocket_funcs
+        after = app.after_websocket_funcs
+        teardown = app.teardown_websocket_funcs
+    else:
+        before = app.before_request_funcs
+        after = app.after_request_funcs
+        teardown = app.teardown_request_funcs
+    inner_first = (*blueprint_path(blueprint), None)
+    outer_first = tuple(reversed(inner_first))
+    wrap = app.ensure_async
+    chain = Chain(
+        tuple(f for name in outer_first for f in app.url_value_preprocessors[name]),
+        tuple(wrap(f) for name in outer_first for f in before[name]),
+        tuple(wrap(f) for name in inner_first for f in reversed(after[name])),
+        tuple(wrap(f) for name in inner_first for f in reversed(teardown[name])),
+    )
+    compiled.chains[(websocket, blueprint)] = chain
+    return chain
+
+
+def chain_for(app: Microframework, ctx: AppContext) -> Chain:
+    """The chain of the request or websocket in *ctx* (the app's outside one)."""
+    compiled = freeze(app)
+    current = ctx.request or ctx.websocket
+    if current is None:
+        return compiled.app_chain
+    return compile_chain(
+        app, compiled, current.blueprint, websocket=ctx.websocket is not None
+    )
+
+
+def match_request(
+    compiled: Compiled,
+    ctx: AppContext,
+    request: BaseRequestWebsocket,
+    websocket: bool,
+) -> Endpoint | None:
+    """Bind the adapter for this host and match the path; errors land on the request."""
+    host = None
+    adapter = None
+    for name, value in request.scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    try:
+        adapters = compiled.adapters
+        adapter = adapters.bound.get((host, request.scheme, request.root_path))
+        if adapter is None:
+            adapter = adapters.get(
+                host, request.scheme, request.root_path, request.server
+            )
+        ctx.url_adapter = adapter
+        if not websocket:
+            by_method = compiled.static_routes.get(request.path)
+            if by_method is not None:
+                found = by_method.get(request.method) or by_method.get(None)
+                if found is not None:
+                    request.url_rule, endpoint = found
+                    request.view_args = {}
+                    return endpoint
+        key = (adapter, request.path, request.method, websocket)
+        hit = compiled.match_cache.get(key)
+        if hit is not None:
+            rule, cached_args = hit
+            request.url_rule = rule
+            request.view_args = dict(cached_args)
+            return compiled.endpoints.get(rule.endpoint)
+        rule, args = adapter.match(
+            request.path, request.method, websocket=websocket, return_rule=True
+        )
+        compiled.remember_match(key, rule, args)
+    except RequestRedirect:
+        if adapter is not None:
+            _redirect_with_query(adapter, request, websocket)
+        return None
+    except HTTPException as error:
+        request.routing_exception = error
+        return None
+    request.url_rule = rule
+    request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
+    return compiled.endpoints.get(rule.endpoint)
+
+
+def _redirect_with_query(
+    adapter: MapAdapter, request: BaseRequestWebsocket, websocket: bool
+) -> None:
+    # Match again with the query string so the redirect keeps it; rare, so the
+    # common path never decodes the query string.
+    try:
+        adapter.match(
+            request.path,
+            request.method,
+            websocket=websocket,
+            query_args=request.query_string.decode("latin-1"),
+        )
+    except HTTPException as error:
+        request.routing_exception = error

@@ -1,0 +1,150 @@
+"""``_errors.py``: find error handlers and turn errors into responses.
+
+Rule: the peer's mistakes are ``HTTPException``s answered by their handler or their own
+page (4xx); the app's mistakes are logged and become a 500, or propagate when
+``PROPAGATE_EXCEPTIONS`` (or testing/debug) says so. Handlers are looked up by code,
+then by class along the MRO, innermost blueprint first, as in Flask. The app's public
+``handle_*`` methods delegate here, so a subclass can override any step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequestKeyError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import InternalServerError
+from werkzeug.routing.exceptions import RoutingException
+
+from ._compile import chain_for
+from ._responses import make_response
+from ._responses import process_response
+from .signals import got_request_exception
+from .signals import got_websocket_exception
+from .signals import send_signal
+
+if TYPE_CHECKING:
+    from ._compile import Chain
+    from .app import Microframework
+    from .ctx import AppContext
+    from .wrappers.response import Response
+
+
+def propagates(app: Microframework) -> bool:
+    """Re-raise unhandled errors? ``PROPAGATE_EXCEPTIONS``, else testing or debug."""
+    propagate = app.config["PROPAGATE_EXCEPTIONS"]
+    return bool(app.testing or app.debug) if propagate is None else bool(propagate)
+
+
+def trap_http_exception(app: Microframework, error: Exception) -> bool:
+    """True if *error* should propagate like an unhandled error (for debugging)."""
+    if app.config["TRAP_HTTP_EXCEPTIONS"]:
+        return True
+    trap_bad_request = app.config["TRAP_BAD_REQUEST_ERRORS"]
+    if trap_bad_request is None and app.debug and isinstance(error, BadRequestKeyError):
+        return True
+    if trap_bad_request:
+        return isinstance(error, BadRequest)
+    return False
+
+
+def blueprints_of(ctx: AppContext | None) -> list[str]:
+    """The blueprint names of ctx's request or websocket, innermost first."""
+    current = None if ctx is None else (ctx.request or ctx.websocket)
+    return current.blueprints if current is not None else []
+
+
+def find_error_handler(
+    app: Microframework, error: BaseException, blueprints: list[str]
+) -> Callable[..., Any] | None:
+    """The handler registered for *error*: by code, then class, blueprints first."""
+    code = error.code if isinstance(error, HTTPException) else None
+    codes = (code, None) if code is not None else (None,)
+    spec = app.error_handler_spec
+    mro = type(error).__mro__
+    for c in codes:
+        for name in (*blueprints, None):
+            handler_map = spec[name][c] if name in spec else {}
+            if not handler_map:
+                continue
+            for cls in mro:
+                handler = handler_map.get(cls)
+                if handler is not None:
+                    return handler
+    return None
+
+
+async def handle_http_exception(
+    app: Microframework, error: HTTPException, ctx: AppContext | None
+) -> Any:
+    """Run the handler for an HTTP error, or return the error itself as the answer."""
+    if error.code is None or isinstance(error, RoutingException):
+        return error
+    handler = find_error_handler(app, error, blueprints_of(ctx))
+    if handler is None:
+        return error
+    return await app.ensure_async(handler)(error)
+
+
+async def handle_user_exception(
+    app: Microframework, error: Exception, ctx: AppContext | None
+) -> Any:
+    """Handle an error raised by a hook or view; re-raise it if nothing handles it."""
+    if isinstance(error, BadRequestKeyError) and (
+        app.debug or app.config["TRAP_BAD_REQUEST_ERRORS"]
+    ):
+        error.show_exception = True
+    if isinstance(error, HTTPException) and not app.trap_http_exception(error):
+        return await app.handle_http_exception(error, ctx)
+    handler = find_error_handler(app, error, blueprints_of(ctx))
+    if handler is None:
+        raise error
+    return await app.ensure_async(handler)(error)
+
+
+async def handle_exception(
+    app: Microframework,
+    error: Exception,
+    ctx: AppContext | None,
+    chain: Chain | None,
+) -> Response:
+    """Turn an unhandled error into a logged 500, or re-raise it when propagating."""
+    is_websocket = ctx is not None and ctx.websocket is not None
+    signal = got_websocket_exception if is_websocket else got_request_exception
+    if signal.receivers:
+        await send_signal(signal, app, exception=error)
+    request = ctx.request if ctx is not None else None
+    if ctx is not None:
+        ctx.unhandled_error = error
+    if (
+        app.config["PROPAGATE_EXCEPTIONS"] is None
+        and app.debug
+        and not app.testing
+        and request is not None
+    ):
+        # Debug mode shows the traceback page; a server would send a bare 500.
+        app.log_exception((type(error), error, error.__traceback__))
+        from .debug import render_debug_page  # only debug mode needs it
+
+        return render_debug_page(error, request, response_class=app.response_class)
+    if propagates(app):
+        raise error
+    app.log_exception((type(error), error, error.__traceback__))
+    server_error = InternalServerError(original_exception=error)
+    handler = find_error_handler(app, server_error, blueprints_of(ctx))
+    rv: Any = server_error
+    if handler is not None:
+        rv = await app.ensure_async(handler)(server_error)
+    response = make_response(app, rv, request)
+    if ctx is None:
+        return response
+    try:
+        return await process_response(app, ctx, response, chain or chain_for(app, ctx))
+    except Exception:
+        app.logger.exception(
+            "Request finalizing failed with an error while handling an error"
+        )
+        return response

@@ -1,0 +1,94 @@
+"""``_lifespan.py``: the ASGI lifespan protocol, and the app's startup and shutdown.
+
+Rule: startup freezes the app, then runs ``before_serving`` functions and advances each
+``while_serving`` generator to its ``yield``; shutdown finishes background tasks, runs
+``after_serving`` functions and resumes the generators, last started first. Every
+shutdown step runs even when an earlier one fails; the first error is raised. A
+failure is reported to the server as ``lifespan.*.failed``, never raised into it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import TYPE_CHECKING
+
+from ._background import finish_background_tasks
+from ._compile import freeze
+from .signals import got_serving_exception
+from .signals import send_signal
+
+if TYPE_CHECKING:
+    from .app import Microframework
+    from .typing import Receive
+    from .typing import Scope
+    from .typing import Send
+
+
+async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
+    """Freeze *app* and run its startup code; *state* is the server's lifespan state."""
+    freeze(app)
+    if state is not None:
+        state.update(app.state)
+        app.state = state
+    async with app.app_context():
+        for func in app.before_serving_funcs:
+            await app.ensure_async(func)()
+        for gen_func in app.while_serving_gens:
+            gen = gen_func()
+            await anext(gen)
+            app.serving_generators.append(gen)
+
+
+async def shutdown(app: Microframework) -> None:
+    """Finish background tasks, run ``after_serving``, finish ``while_serving``."""
+    errors: list[Exception] = []
+    await finish_background_tasks(app)
+    async with app.app_context():
+        for func in app.after_serving_funcs:
+            try:
+                await app.ensure_async(func)()
+            except Exception as exc:
+                errors.append(exc)
+        while app.serving_generators:
+            gen = app.serving_generators.pop()
+            try:
+                await anext(gen)
+            except StopAsyncIteration:
+                continue
+            except Exception as exc:
+                errors.append(exc)
+                continue
+            errors.append(
+                RuntimeError("a while_serving generator yielded more than once")
+            )
+    if errors:
+        for extra in errors[1:]:
+            app.logger.error("Another shutdown error", exc_info=extra)
+        raise errors[0]
+
+
+async def handle_lifespan(
+    app: Microframework, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Answer ``lifespan.startup`` and ``lifespan.shutdown`` until shutdown is done."""
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "lifespan.startup":
+            step, run = "startup", app.startup(scope.get("state"))
+        elif kind == "lifespan.shutdown":
+            step, run = "shutdown", app.shutdown()
+        else:
+            continue
+        try:
+            await run
+        except Exception as exc:
+            if got_serving_exception.receivers:
+                await send_signal(got_serving_exception, app, exception=exc)
+            app.logger.exception("%s failed", step.capitalize())
+            reason = f"{type(exc).__name__}: {exc}"
+            await send({"type": f"lifespan.{step}.failed", "message": reason})
+            return
+        await send({"type": f"lifespan.{step}.complete"})
+        if step == "shutdown":
+            return

@@ -1,0 +1,241 @@
+"""``_responses.py``: make, process and finish responses; open sessions; run teardown.
+
+Rule: plain functions of ``(app, ctx)``, called by the dispatcher and by the context.
+They read the compiled tables and the app's public configuration and delegates, never
+the app's private state, and they never send anything: sending is the response's job.
+Teardown runs every function even when one fails; a failure is logged, not raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Iterator
+from collections.abc import Mapping
+from inspect import iscoroutinefunction
+from typing import Any
+from typing import TYPE_CHECKING
+
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing.exceptions import RequestRedirect
+
+from ._compile import chain_for
+from ._compile import teardown_appcontext_funcs
+from .helpers import redirect
+from .signals import appcontext_tearing_down
+from .signals import request_tearing_down
+from .signals import send_signal
+from .signals import websocket_tearing_down
+from .wrappers.response import Response
+
+if TYPE_CHECKING:
+    from ._compile import Chain
+    from .app import Microframework
+    from .ctx import AppContext
+    from .sessions import SessionMixin
+    from .wrappers.request import Request
+
+_BODY_TYPES = (str, bytes, bytearray)
+
+
+def make_response(app: Microframework, rv: Any, request: Request | None) -> Response:
+    """Turn a view's return value into a response; ``TypeError`` names the culprit."""
+    if rv.__class__ is str:
+        return app.response_class(rv)
+    status = headers = None
+    if isinstance(rv, tuple):
+        rv, status, headers = _split_tuple(rv, request)
+    if rv is None:
+        raise TypeError(
+            f"{_culprit(request)} did not return a valid response: it returned None"
+            " or ended without a return statement"
+        )
+    response_class = app.response_class
+    if isinstance(rv, Response):
+        pass
+    elif isinstance(rv, _BODY_TYPES):
+        rv = response_class(rv, status=status, headers=headers)
+        status = headers = None
+    elif isinstance(rv, (dict, list)):
+        rv = app.json.response(rv)
+    elif _is_body(rv):  # after dict and list: the ABC checks cost more
+        rv = response_class(rv, status=status, headers=headers)
+        status = headers = None
+    elif isinstance(rv, HTTPException):
+        rv = response_from_http_exception(app, rv)
+    else:
+        raise TypeError(
+            f"{_culprit(request)} returned {type(rv).__name__}; expected str, bytes,"
+            " dict, list, a Response, a (async) generator, an HTTPException, or a"
+            " tuple of (body, status, headers)"
+        )
+    if status is not None:
+        if isinstance(status, (str, bytes)):
+            rv.status = status.decode() if isinstance(status, bytes) else status
+        else:
+            rv.status_code = int(status)
+    if headers:
+        rv.headers.update(headers)
+    return rv  # type: ignore[no-any-return] # narrowed to Response above
+
+
+def _split_tuple(rv: tuple[Any, ...], request: Request | None) -> tuple[Any, Any, Any]:
+    length = len(rv)
+    if length == 3:
+        return rv
+    if length == 2:
+        if isinstance(rv[1], (Headers, Mapping, tuple, list)):
+            return rv[0], None, rv[1]
+        return rv[0], rv[1], None
+    raise TypeError(
+        f"{_culprit(request)} returned a tuple of {length} items; expected"
+        " (body, status, headers), (body, status) or (body, headers)"
+    )
+
+
+def _is_body(rv: Any) -> bool:
+    # A streamed body: an (async) iterable or generator, or a writer ``async def body(write)``.
+    return isinstance(rv, (AsyncIterable, Iterator)) or iscoroutinefunction(rv)
+
+
+def _culprit(request: Request | None) -> str:
+    endpoint = request.endpoint if request is not None else None
+    return f"the view function for {endpoint!r}" if endpoint else "the view function"
+
+
+def response_from_http_exception(app: Microframework, error: HTTPException) -> Response:
+    """The response an unhandled ``HTTPException`` stands for."""
+    existing = error.response
+    if isinstance(existing, Response):
+        return existing
+    if isinstance(error, RequestRedirect):
+        return redirect(error.new_url, error.code, Response=app.response_class)
+    return app.response_class(
+        error.get_body(), status=error.code or 500, headers=error.get_headers()
+    )
+
+
+def needs_processing(app: Microframework, ctx: AppContext, chain: Chain) -> bool:
+    """Whether after-request work or a session save applies (most requests: no)."""
+    return bool(
+        chain.after
+        or ctx.after_request_functions
+        or ctx.opened_session is not None
+        or (ctx.request is not None and session_cookie_sent(app, ctx.request))
+    )
+
+
+async def process_response(
+    app: Microframework, ctx: AppContext, response: Response, chain: Chain
+) -> Response:
+    """Run ``after_this_request`` and ``after_request`` functions, then save the session."""
+    if ctx.after_request_functions:
+        for func in ctx.after_request_functions:
+            response = await app.ensure_async(func)(response)
+    for after in chain.after:
+        response = await after(response)
+        if not isinstance(response, Response):
+            raise TypeError(
+                f"an after_request function returned {type(response).__name__};"
+                " it must return the response"
+            )
+    if ctx.request is not None:
+        session = ctx.opened_session
+        if session is None and session_cookie_sent(app, ctx.request):
+            # Unused, but a permanent session's cookie is refreshed each request.
+            session = ctx.session
+        if session is not None:
+            interface = app.session_interface
+            if not interface.is_null_session(session):
+                await interface.save_session(app, session, response)
+    return response
+
+
+def session_cookie_sent(app: Microframework, request: Request) -> bool:
+    """True if the request carries the session cookie and refreshing is on."""
+    # Without a secret key there is no session cookie to refresh.
+    config = app.config
+    if not config["SECRET_KEY"] or not config["SESSION_REFRESH_EACH_REQUEST"]:
+        return False
+    cookie = request.raw_header(b"cookie")
+    return cookie is not None and config["SESSION_COOKIE_NAME"] in cookie
+
+
+# -- sessions ----------------------------------------------------------------------
+def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:
+    """Open the session without waiting (lazy opening on first use of ``session``)."""
+    # Step the coroutine once: an interface that opens without waiting finishes here.
+    coro = _begin_session(app, ctx)
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return _session_or_null(app, done.value)
+    coro.close()
+    raise RuntimeError(
+        f"{type(app.session_interface).__name__}.open_session waits on I/O, so it"
+        " cannot be opened on first use; set its opens_without_waiting to False"
+    )
+
+
+async def open_session(app: Microframework, ctx: AppContext) -> None:
+    """Open the session of ctx's request or websocket (the null session if none)."""
+    ctx.session = _session_or_null(app, await _begin_session(app, ctx))
+
+
+def _begin_session(
+    app: Microframework, ctx: AppContext
+) -> Coroutine[Any, Any, SessionMixin | None]:
+    connection = ctx.request if ctx.request is not None else ctx.websocket
+    return app.session_interface.open_session(app, connection)  # type: ignore[arg-type]
+
+
+def _session_or_null(app: Microframework, session: SessionMixin | None) -> SessionMixin:
+    if session is not None:
+        return session
+    return app.session_interface.make_null_session(app)
+
+
+# -- teardown ----------------------------------------------------------------------
+async def teardown(
+    app: Microframework,
+    ctx: AppContext,
+    error: BaseException | None,
+    chain: Chain | None = None,
+) -> None:
+    """Run request or websocket teardown, then app-context teardown, then the signals."""
+    if ctx.request is not None:
+        ctx.request.close()
+    if ctx.request is not None or ctx.websocket is not None:
+        if chain is None:
+            chain = chain_for(app, ctx)
+        for func in chain.teardown:
+            await _run_teardown(app, func, error)
+        signal = (
+            request_tearing_down if ctx.request is not None else websocket_tearing_down
+        )
+        if signal.receivers:
+            await send_signal(signal, app, exc=error)
+    compiled = app.compiled
+    funcs = (
+        compiled.teardown_appcontext
+        if compiled is not None
+        else teardown_appcontext_funcs(app)
+    )
+    for func in funcs:
+        await _run_teardown(app, func, error)
+    if appcontext_tearing_down.receivers:
+        await send_signal(appcontext_tearing_down, app, exc=error)
+
+
+async def _run_teardown(
+    app: Microframework,
+    func: Callable[[BaseException | None], Awaitable[Any]],
+    error: BaseException | None,
+) -> None:
+    try:
+        await func(error)
+    except Exception:
+        app.logger.exception("Error in teardown function %r", func)
