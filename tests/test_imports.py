@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -26,37 +28,112 @@ def test_import_does_not_load_server_cli_or_file_libraries() -> None:
         assert heavy not in loaded, f"import microframework loaded {heavy}"
 
 
-# Lower layers must import without the layers above them (STYLE.md, section 1).
-LAYERS = [
+# The layers, bottom first (docs/design.md draws the map). A module may load modules of
+# its own layer and the layers below, never one above: each is imported on its own
+# below, with ``microframework/__init__`` (which loads everything) held back.
+LAYERS: list[tuple[str, set[str]]] = [
     (
-        "microframework.typing",
-        {"microframework.app", "microframework.wrappers.request"},
+        "foundation",
+        {
+            "typing",
+            "exceptions",
+            "_utils",
+            "config",
+            "logging",
+            "signals",
+            "routing",
+            "globals",
+            "formparser",
+            "middleware",
+        },
     ),
-    ("microframework._utils", {"microframework.app"}),
+    ("json", {"json", "json.provider", "json.tag"}),
     (
-        "microframework.exceptions",
-        {"microframework.app", "microframework.wrappers.request"},
+        "wrappers",
+        {
+            "wrappers",
+            "wrappers.base",
+            "wrappers.body",
+            "wrappers.request",
+            "wrappers.response",
+            "wrappers.websocket",
+        },
     ),
-    ("microframework.config", {"microframework.app"}),
     (
-        "microframework.formparser",
-        {"microframework.app", "microframework.wrappers.request"},
+        "services",
+        {
+            "helpers",
+            "sessions",
+            "sse",
+            "flashing",
+            "views",
+            "scaffold",
+            "debug",
+            "files",
+            "templating",
+            "blueprints",
+        },
     ),
-    ("microframework.json.provider", {"microframework.app"}),
-    ("microframework.wrappers.response", {"microframework.app", "microframework.ctx"}),
-    ("microframework.routing", {"microframework.app", "microframework.ctx"}),
-    ("microframework.scaffold", {"microframework.app", "microframework.ctx"}),
     (
-        "microframework.signals",
-        {"microframework.app", "microframework.wrappers.request"},
+        "pipeline",
+        {
+            "_compile",
+            "_responses",
+            "_errors",
+            "ctx",
+            "_background",
+            "_lifespan",
+            "_dispatch",
+        },
     ),
-    ("microframework.sessions", {"microframework.app", "microframework.ctx"}),
-    ("microframework.json.tag", {"microframework.app", "microframework.ctx"}),
-    ("microframework.blueprints", {"microframework.app", "microframework.ctx"}),
+    ("app", {"app"}),
+    (
+        "tools",
+        {
+            "cli",
+            "__main__",
+            "testing",
+            "testing.app",
+            "testing.cli",
+            "testing.client",
+            "testing.connections",
+            "testing.utils",
+        },
+    ),
 ]
+SRC = Path(__file__).resolve().parent.parent / "src" / "microframework"
 
 
-@pytest.mark.parametrize(("module", "forbidden"), LAYERS)
+def _module_names() -> set[str]:
+    names = set()
+    for path in SRC.rglob("*.py"):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if parts:
+            names.add(".".join(parts))
+    return names
+
+
+def test_every_module_has_a_layer() -> None:
+    listed = [name for _, names in LAYERS for name in names]
+    assert len(listed) == len(set(listed)), "a module is in two layers"
+    assert set(listed) == _module_names()
+
+
+def _above(index: int) -> set[str]:
+    return {f"microframework.{n}" for _, names in LAYERS[index + 1 :] for n in names}
+
+
+@pytest.mark.parametrize(
+    ("module", "forbidden"),
+    [
+        (f"microframework.{name}", _above(index))
+        for index, (_, names) in enumerate(LAYERS)
+        for name in sorted(names)
+        if index < len(LAYERS) - 1
+    ],
+)
 def test_layer_imports_without_upper_layers(module: str, forbidden: set[str]) -> None:
     # Importing a subpackage runs microframework/__init__ first, which loads
     # everything; block that to see what the module itself needs.
@@ -69,3 +146,103 @@ def test_layer_imports_without_upper_layers(module: str, forbidden: set[str]) ->
     )
     loaded = _imported_after(statement)
     assert not (loaded & forbidden), f"{module} pulled in {sorted(loaded & forbidden)}"
+
+
+# -- private names stay private (STYLE.md, section 1) --------------------------------
+
+# Underscore names a module may read from elsewhere, each with its reason.
+PRIVATE_ALLOWED = {
+    # The one ContextVar: STYLE names ContextVars ``_cv_*``; globals.py owns it and
+    # the framework reads it directly, as a proxy lookup costs many times more.
+    "_cv_app",
+    # werkzeug's ``Headers._list``: request headers and our own response headers are
+    # already valid pairs; filling the list skips per-item validation (4x cheaper).
+    "_list",
+}
+
+
+def _owned_names(tree: ast.Module) -> set[str]:
+    """Names a module defines itself: functions, classes, attributes it assigns."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("self", "cls")
+        ):
+            names.add(node.attr)
+        if isinstance(node, ast.ClassDef):
+            for statement in node.body:
+                targets = []
+                if isinstance(statement, ast.Assign):
+                    targets = statement.targets
+                elif isinstance(statement, ast.AnnAssign):
+                    targets = [statement.target]
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+                if any(
+                    isinstance(t, ast.Name) and t.id == "__slots__" for t in targets
+                ):
+                    names.update(
+                        c.value
+                        for c in ast.walk(statement)
+                        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    )
+    return names
+
+
+def _private_reads(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    owned = _owned_names(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in ("self", "cls"):
+                continue
+            if name in owned:
+                continue
+        elif isinstance(node, ast.ImportFrom):
+            if node.level > 0 and node.module is None:
+                continue  # ``from . import _module``: the package's own private modules
+            for alias in node.names:
+                if _is_private(alias.name) and alias.name not in PRIVATE_ALLOWED:
+                    found.append(f"{path.name}:{node.lineno} imports {alias.name}")
+            continue
+        else:
+            continue
+        if _is_private(name) and name not in PRIVATE_ALLOWED:
+            found.append(f"{path.name}:{node.lineno} reads .{name}")
+    return found
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+@pytest.mark.parametrize(
+    "path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
+)
+def test_no_module_reads_another_modules_private_names(path: Path) -> None:
+    assert _private_reads(path) == []
+
+
+def test_the_private_name_check_can_fail(tmp_path: Path) -> None:
+    module = tmp_path / "module.py"
+    module.write_text(
+        "from .app import _Compiled\n"
+        "def f(app):\n"
+        "    return app._freeze()\n"
+        "class Own:\n"
+        "    def __init__(self):\n"
+        "        self._mine = 1\n"
+        "def g(other: Own):\n"
+        "    return other._mine\n"
+    )
+    assert _private_reads(module) == [
+        "module.py:1 imports _Compiled",
+        "module.py:3 reads ._freeze",
+    ]

@@ -351,11 +351,8 @@ async def stream_body(
             raise
         # Ending the body would make a truncated stream look complete; leave it
         # unfinished so the server closes the connection.
-        app.logger.warning(
-            "Stream for %s %s idle past its timeout; closing the connection",
-            request.method,
-            request.path,
-        )
+        message = "Stream for %s %s idle past its timeout; closing the connection"
+        app.logger.warning(message, request.method, request.path)
         return False
     except OSError as exc:
         # Some servers raise from send() once the peer is gone.

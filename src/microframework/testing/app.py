@@ -18,7 +18,7 @@ from ..typing import Message
 from ..typing import Receive
 from ..typing import Scope
 from ..typing import Send
-from .connections import _Mailbox
+from .connections import Mailbox
 
 if TYPE_CHECKING:
     from .client import MicroframeworkClient
@@ -51,7 +51,7 @@ class TestApp:
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
-        self._from_app: _Mailbox[Message] = _Mailbox()
+        self._from_app: Mailbox[Message] = Mailbox()
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> TestApp:

@@ -33,7 +33,7 @@ from werkzeug.http import parse_date
 from ..wrappers.response import Response
 from .connections import TestHTTPConnection
 from .connections import TestWebsocketConnection
-from .utils import _quote_query_string
+from .utils import quote_query_string
 from .utils import FileArg
 from .utils import HeadersArg
 from .utils import make_test_body_with_headers
@@ -367,7 +367,7 @@ class MicroframeworkClient:
         )
         async with self.http_connection_class(self.app, scope) as connection:
             # One message, as a server delivers a body that arrived in one piece.
-            connection._send_body(request.body, more_body=False)
+            await connection.send_complete(request.body)
             response = await connection.as_response()
         if self._cookies is not None:
             host = _hostname(headers["Host"])
@@ -415,7 +415,7 @@ class MicroframeworkClient:
             scheme=target.scheme,
             root_path=root_path,
             path=path,
-            query_string=_quote_query_string(target.query),
+            query_string=quote_query_string(target.query),
             headers=headers,
             body=body,
         )

@@ -51,7 +51,7 @@ class WebsocketResponseError(Exception):
         self.response = response
 
 
-class _Mailbox(Generic[T]):
+class Mailbox(Generic[T]):
     """A one-way channel between the test and the app task.
 
     ``put`` never blocks and ``get`` waits. Closing wakes every waiter, so a task
@@ -110,8 +110,8 @@ class TestHTTPConnection:
         self.scope = scope
         self.status_code: int | None = None
         self.headers: Headers | None = None
-        self._to_app: _Mailbox[Message] = _Mailbox()
-        self._to_client: _Mailbox[bytes] = _Mailbox()
+        self._to_app: Mailbox[Message] = Mailbox()
+        self._to_client: Mailbox[bytes] = Mailbox()
         self._body_complete = False
         self._response_complete = False
         self._disconnected = False
@@ -157,9 +157,9 @@ class TestHTTPConnection:
             raise TypeError(f"data must be bytes, not {type(data).__name__}")
         self._send_body(bytes(data), more_body=True)
 
-    async def send_complete(self) -> None:
-        """End the request body."""
-        self._send_body(b"", more_body=False)
+    async def send_complete(self, data: bytes = b"") -> None:
+        """End the request body, with *data* as its last chunk."""
+        self._send_body(bytes(data), more_body=False)
 
     async def receive(self) -> bytes:
         """Return the next chunk of the response body as the app sends it.
@@ -331,8 +331,8 @@ class TestWebsocketConnection:
         self._refusal_status = 403
         self._refusal_headers = Headers()
         self._refusal_body: list[bytes] = []
-        self._to_app: _Mailbox[Message] = _Mailbox()
-        self._to_client: _Mailbox[Message] = _Mailbox()
+        self._to_app: Mailbox[Message] = Mailbox()
+        self._to_client: Mailbox[Message] = Mailbox()
         self._client_closed = False
         self._disconnect: Message = {"type": "websocket.disconnect", "code": 1000}
         self._error_reported = False

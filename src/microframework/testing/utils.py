@@ -94,7 +94,7 @@ def make_test_headers_path_and_query_string(
     if query_string is not None:
         extra = _encode_query(query_string)
         query = f"{query}&{extra}" if query and extra else query or extra
-    return request_headers, path, _quote_query_string(query)
+    return request_headers, path, quote_query_string(query)
 
 
 def make_test_body_with_headers(
@@ -191,7 +191,7 @@ def make_test_scope(
     return scope
 
 
-def _quote_query_string(query: str) -> bytes:
+def quote_query_string(query: str) -> bytes:
     """The query string as sent: characters outside URLs are percent-encoded."""
     return quote(query, safe=_QUERY_SAFE).encode("ascii")
 

@@ -119,7 +119,9 @@ class IterableBody(ResponseBody):
             self._step = step = asyncio.ensure_future(
                 asyncio.to_thread(next, iterator, done)
             )
-            chunk = await step
+            # Shielded: cancelling the stream must not orphan the running step,
+            # which aclose() waits for.
+            chunk = await asyncio.shield(step)
             self._step = None
             if chunk is done:
                 return
