@@ -50,7 +50,10 @@ async def test_a_new_body_kind_is_one_class_that_sends_itself() -> None:
     rec = await call(app, http_scope("/"))
 
     assert rec.status == 200
-    assert [m["type"] for m in rec.sent] == ["http.response.start", "http.response.body"]
+    assert [m["type"] for m in rec.sent] == [
+        "http.response.start",
+        "http.response.body",
+    ]
     assert rec.body == b"3 2 1 "
 
 

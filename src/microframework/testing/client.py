@@ -33,13 +33,13 @@ from werkzeug.http import parse_date
 from ..wrappers.response import Response
 from .connections import TestHTTPConnection
 from .connections import TestWebsocketConnection
-from .utils import quote_query_string
 from .utils import FileArg
 from .utils import HeadersArg
 from .utils import make_test_body_with_headers
 from .utils import make_test_headers_path_and_query_string
 from .utils import make_test_scope
 from .utils import QueryArg
+from .utils import quote_query_string
 from .utils import sentinel
 from .utils import SupportsTestClient
 
