@@ -80,7 +80,6 @@ if TYPE_CHECKING:
     from .typing import Send
 
 F = TypeVar("F", bound=Callable[..., Any])
-_sentinel: Any = object()
 
 
 class Microframework(TemplatingMixin, Scaffold):
@@ -415,60 +414,15 @@ class Microframework(TemplatingMixin, Scaffold):
         """A context for *request*: ``async with app.request_context(req): ...``."""
         return AppContext(self, request)
 
-    def test_request_context(
-        self,
-        path: str,
-        *,
-        method: str = "GET",
-        headers: Any = None,
-        query_string: Any = None,
-        scheme: str = "http",
-        data: bytes | str | None = None,
-        form: Any = None,
-        json: Any = _sentinel,
-        root_path: str = "",
-        http_version: str = "1.1",
-        scope_base: dict[str, Any] | None = None,
-        auth: Any = None,
-        subdomain: str | None = None,
-    ) -> AppContext:
-        """A request context for a made-up request, for tests and shells."""
-        from .testing.utils import make_test_body_with_headers
-        from .testing.utils import make_test_headers_path_and_query_string
-        from .testing.utils import make_test_scope
+    def test_request_context(self, path: str, **kwargs: Any) -> AppContext:
+        """A request context for a made-up request, for tests and shells.
 
-        headers, path, query_bytes = make_test_headers_path_and_query_string(
-            self, path, headers, query_string, auth, subdomain
-        )
-        kwargs: dict[str, Any] = {"data": data, "form": form, "app": self}
-        if json is not _sentinel:
-            kwargs["json"] = json
-        body, body_headers = make_test_body_with_headers(**kwargs)
-        for key, value in body_headers.items():
-            # A content type the caller passed wins, as in the test client.
-            if key.lower() == "content-length" or key not in headers:
-                headers[key] = value
-        scope = make_test_scope(
-            "http",
-            path,
-            method,
-            headers,
-            query_bytes,
-            scheme,
-            root_path,
-            http_version,
-            scope_base,
-        )
-        sent = False
+        Takes the test client's request arguments (``method``, ``headers``,
+        ``query_string``, ``data``, ``form``, ``json``, ``root_path``, ``subdomain``...).
+        """
+        from .testing.utils import make_test_request_context
 
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return self.request_context(self.request_class(scope, receive, self))
+        return make_test_request_context(self, path, **kwargs)
 
     # -- URLs -----------------------------------------------------------------
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from typing import IO
 from typing import Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 from urllib.parse import unquote
 from urllib.parse import urlencode
@@ -28,6 +29,10 @@ from ..typing import Receive
 from ..typing import Scope
 from ..typing import Send
 from ..wrappers.response import Response
+
+if TYPE_CHECKING:
+    from ..app import Microframework
+    from ..ctx import AppContext
 
 #: Marks "no JSON given", since ``None`` is a valid JSON body (``null``).
 sentinel: Any = object()
@@ -254,3 +259,55 @@ def _file_storage(key: str, value: FileArg) -> FileStorage:
         f"files[{key!r}] must be a FileStorage or a"
         " (file, filename[, content_type]) tuple"
     )
+
+
+def make_test_request_context(
+    app: Microframework,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: Any = None,
+    query_string: Any = None,
+    scheme: str = "http",
+    data: bytes | str | None = None,
+    form: Any = None,
+    json: Any = sentinel,
+    root_path: str = "",
+    http_version: str = "1.1",
+    scope_base: dict[str, Any] | None = None,
+    auth: Any = None,
+    subdomain: str | None = None,
+) -> AppContext:
+    """A request context for a made-up request: ``app.test_request_context``."""
+    headers, path, query_bytes = make_test_headers_path_and_query_string(
+        app, path, headers, query_string, auth, subdomain
+    )
+    kwargs: dict[str, Any] = {"data": data, "form": form, "app": app}
+    if json is not sentinel:
+        kwargs["json"] = json
+    body, body_headers = make_test_body_with_headers(**kwargs)
+    for key, value in body_headers.items():
+        # A content type the caller passed wins, as in the test client.
+        if key.lower() == "content-length" or key not in headers:
+            headers[key] = value
+    scope = make_test_scope(
+        "http",
+        path,
+        method,
+        headers,
+        query_bytes,
+        scheme,
+        root_path,
+        http_version,
+        scope_base,
+    )
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return app.request_context(app.request_class(scope, receive, app))
