@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
 from typing import Any
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -61,7 +62,7 @@ class Endpoint:
 
     def __init__(
         self,
-        view: Callable[..., Awaitable[Any]],
+        view: Callable[..., Coroutine[Any, Any, Any]],
         chain: Chain,
         automatic_options: bool,
         timeout: float | None,

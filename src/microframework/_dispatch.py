@@ -12,6 +12,8 @@ HTTP and websocket share the hook chains; the hot path reads only the tables
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from contextvars import Token
 from functools import partial
 from typing import Any
 from typing import TYPE_CHECKING
@@ -116,7 +118,7 @@ async def _finish_http(
     ctx: AppContext,
     chain: Chain,
     error: BaseException | None,
-    token: Any,
+    token: Token[AppContext],
     listening: bool,
 ) -> None:
     sent = ctx.response_sent
@@ -206,14 +208,17 @@ async def _preprocess_and_view(
     args = request.view_args
     coro = endpoint.view(**args) if args else endpoint.view()
     try:
-        first = coro.send(None)  # type: ignore[attr-defined] # a coroutine (ensure_async)
+        first = coro.send(None)
     except StopIteration as done:
         return done.value
     return await guard_view(endpoint, request, coro, first)
 
 
 async def guard_view(
-    endpoint: Endpoint, request: Request, coro: Any, first: Any
+    endpoint: Endpoint,
+    request: Request,
+    coro: Coroutine[Any, Any, Any],
+    first: Any,
 ) -> Any:
     """Finish a view that suspended, under the response timeout and disconnect watch.
 

@@ -11,7 +11,6 @@ import importlib.util
 import inspect
 import os
 import sys
-from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Generator
@@ -37,7 +36,7 @@ def is_async_callable(func: Any) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
-def run_sync(func: Callable[P, T]) -> Callable[P, Awaitable[T]]:
+def run_sync(func: Callable[P, T]) -> Callable[P, Coroutine[Any, Any, T]]:
     """Wrap a sync callable so it runs in a worker thread with the context copied.
 
     ``asyncio.to_thread`` copies the current ``contextvars`` context, so globals such as
@@ -51,7 +50,7 @@ def run_sync(func: Callable[P, T]) -> Callable[P, Awaitable[T]]:
     return _wrapper
 
 
-def ensure_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+def ensure_async(func: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
     """Return *func* unchanged if it is async, else a thread-running wrapper."""
     if is_async_callable(func):
         return func

@@ -14,8 +14,8 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncGenerator
-from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Iterator
 from datetime import timedelta
 from types import TracebackType
@@ -231,11 +231,15 @@ class Microframework(TemplatingMixin, Scaffold):
                 " etc. needed to set up the application are done before running it."
             )
 
-    def ensure_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    def ensure_async(
+        self, func: Callable[..., Any]
+    ) -> Callable[..., Coroutine[Any, Any, Any]]:
         """Return *func* if it is async, else a wrapper running it in a worker thread."""
         return ensure_async(func)
 
-    def sync_to_async(self, func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    def sync_to_async(
+        self, func: Callable[..., Any]
+    ) -> Callable[..., Coroutine[Any, Any, Any]]:
         """Wrap a sync *func* to run in a worker thread with the context copied."""
         return run_sync(func)
 
