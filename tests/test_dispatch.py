@@ -137,6 +137,53 @@ async def test_header_with_nul_is_refused_as_500(
     assert b"a\x00b" not in b"".join(v for _, v in rec.sent[0]["headers"])
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("", "v"),
+        ("X Bad", "v"),
+        ("X:Bad", "v"),
+        ("X-Bad\n", "v"),
+        ("X-\u00e9", "v"),
+        ("X-Ok", "a\x01b"),
+        ("X-Ok", "a\x1fb"),
+        ("X-Ok", "a\x7fb"),
+        ("X-Ok", "a\x0bb"),
+    ],
+)
+async def test_invalid_header_name_or_control_character_is_a_500_naming_it(
+    app: Microframework,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    value: str,
+) -> None:
+    app.testing = False
+
+    @app.route("/")
+    async def index() -> Response:
+        response = Response("x")
+        response.headers._list.append((name, value))  # bypass werkzeug's checks
+        return response
+
+    with caplog.at_level(logging.ERROR):
+        rec = await call(app, http_scope("/"))
+    assert rec.status == 500
+    assert all(
+        k != name.encode("latin-1", "replace") for k, _ in rec.sent[0]["headers"]
+    )
+    assert repr(name) in caplog.text
+
+
+async def test_a_tab_in_a_header_value_is_allowed(app: Microframework) -> None:
+    @app.route("/")
+    async def index() -> Response:
+        return Response("x", headers={"X-Tab": "a\tb"})
+
+    rec = await call(app, http_scope("/"))
+    assert rec.status == 200
+    assert rec.headers[b"x-tab"] == b"a\tb"
+
+
 async def test_header_with_newline_cannot_be_set() -> None:
     response = Response("x")
     with pytest.raises(ValueError):
@@ -210,6 +257,25 @@ async def test_stalled_body_is_408(app: Microframework) -> None:
     rec = Recorder()
     # No message ever arrives: the client stalls.
     rec.inbox = asyncio.Queue()
+    await call(app, http_scope("/", method="POST"), rec)
+    assert rec.status == 408
+
+
+@pytest.mark.parametrize("view_waits_first", [False, True])
+async def test_stalled_body_is_408_when_both_timeouts_are_equal(
+    app: Microframework, view_waits_first: bool
+) -> None:
+    # The defaults set BODY_TIMEOUT and RESPONSE_TIMEOUT alike; the response timer
+    # (armed when the view first waits) must not beat the body's deadline.
+    app.config["BODY_TIMEOUT"] = app.config["RESPONSE_TIMEOUT"] = 0.02
+
+    @app.post("/")
+    async def index() -> bytes:
+        if view_waits_first:
+            await asyncio.sleep(0)  # one loop turn: the response timer is armed first
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    rec = Recorder(b"part", more_last=True)  # then the client stalls
     await call(app, http_scope("/", method="POST"), rec)
     assert rec.status == 408
 

@@ -282,6 +282,13 @@ class Guard:
             self._timer = None
 
     def _fire(self, reason: str) -> None:
+        deadline = self._request.body_deadline
+        if reason == "timeout" and deadline is not None:
+            # The view is still reading its body: the body's own deadline answers
+            # (408), even when both limits are equal and fire in the same pass.
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(deadline, self._fire, reason)
+            return
         if self.reason is None:
             self.reason = reason
             self.task.cancel()

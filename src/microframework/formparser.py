@@ -378,14 +378,15 @@ class _MultipartCollector:
         self._part = None
 
     def _decode(self, value: bytes, headers: Headers) -> str:
+        # A part may name its charset, but only from a short list of text codecs:
+        # a client-chosen name must never reach the codec registry (as werkzeug 3).
         charset = parse_options_header(headers.get("content-type"))[1].get("charset")
-        if charset is not None:
-            try:
-                return value.decode(charset, "replace")
-            except (LookupError, ValueError):
-                # The client named an unknown or non-text codec; use the default.
-                pass
+        if charset is not None and charset.lower() in _PART_CHARSETS:
+            return value.decode(charset, "replace")
         return value.decode(self._parser.charset, "replace")
+
+
+_PART_CHARSETS = frozenset({"ascii", "us-ascii", "utf-8", "iso-8859-1", "latin-1"})
 
 
 def _boundary(options: dict[str, str]) -> bytes:

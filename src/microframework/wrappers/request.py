@@ -78,6 +78,10 @@ class Request(BaseRequestWebsocket):
     #: Called once the body has been read: a waiting view's guard starts watching
     #: for a disconnect then (set by the dispatcher).
     on_body_end: Callable[[], None] | None = None
+    #: While the body is being read under ``BODY_TIMEOUT``: the loop time it must be
+    #: complete by. A response timeout that falls before it waits for it, so a stalled
+    #: upload is a 408, not a 504.
+    body_deadline: float | None = None
 
     def __init__(
         self, scope: Scope, receive: Receive, app: Microframework | None = None
@@ -156,6 +160,16 @@ class Request(BaseRequestWebsocket):
         deadline = (
             None if timeout is None else asyncio.get_running_loop().time() + timeout
         )
+        self.body_deadline = deadline
+        try:
+            async for chunk in self._receive_body(deadline, limit):
+                yield chunk
+        finally:
+            self.body_deadline = None
+
+    async def _receive_body(
+        self, deadline: float | None, limit: int | None
+    ) -> AsyncIterator[bytes]:
         receive = self.asgi_receive
         received = 0
         while True:
@@ -242,11 +256,9 @@ class Request(BaseRequestWebsocket):
                 self._data = data
         else:
             data = self._data
-        return (
-            data.decode(self.mimetype_params.get("charset", "utf-8"), "replace")
-            if as_text
-            else data
-        )
+        # Always UTF-8, as in werkzeug 3: a client-chosen charset must never reach
+        # the codec registry ("hex", "zlib_codec" and unknown names raise there).
+        return data.decode("utf-8", "replace") if as_text else data
 
     @property
     def data(self) -> Awaitable[bytes]:

@@ -45,8 +45,10 @@ NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
 
 BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 
-# Header values must never split the response (CR, LF) or confuse parsers (NUL).
-_FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\x00]")
+# RFC 9110 5.1 and 5.5: a name is a token; a value has no control character but HTAB
+# (CR or LF would split the response, NUL truncates it in some parsers).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 _CONTENT_TYPES: dict[str, str] = {}
 _DEFAULT_CONTENT_TYPES: dict[type[Response], str | None] = {}
@@ -263,7 +265,8 @@ class Response(SansIOResponse):
     def asgi_headers(self) -> list[tuple[bytes, bytes]]:
         """The headers as ASGI wants them: lowercase latin-1 names and values.
 
-        A value with CR, LF or NUL is refused: it would split or truncate the response.
+        An invalid name, or a value with a control character other than HTAB, is
+        refused (``ValueError`` naming the header): it could split the response.
         """
         return encode_headers(self.headers._list)
 
@@ -350,20 +353,22 @@ class Response(SansIOResponse):
 
 
 def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """Encode header pairs for ASGI, refusing values with CR, LF or NUL."""
+    """Encode header pairs for ASGI, refusing invalid names and control characters."""
     out = []
     cache = _ENCODED
     for pair in items:
         encoded = cache.get(pair)
         if encoded is None:
             key, value = pair
+            if _TOKEN.fullmatch(key) is None:
+                raise ValueError(f"invalid header name {key!r}: not an RFC 9110 token")
             # isprintable() is a fast C check; only a non-printable value needs the
             # exact test (a tab is legal, a newline is not).
-            if (
-                not value.isprintable()
-                and _FORBIDDEN_IN_HEADER.search(value) is not None
-            ):
-                raise ValueError(f"header {key!r} contains CR, LF or NUL")
+            if not value.isprintable() and _CONTROL_IN_VALUE.search(value) is not None:
+                raise ValueError(
+                    f"header {key!r} has a control character in its value"
+                    " (only HTAB is allowed)"
+                )
             encoded = (key.lower().encode("latin-1"), value.encode("latin-1"))
             # Remember the few pairs every response repeats (content types, small
             # lengths); the bound keeps arbitrary values from growing it.
