@@ -72,6 +72,10 @@ class Websocket(BaseRequestWebsocket):
         self._direct = 0  # receive() calls reading straight from the server
         self.handler_task: asyncio.Task[Any] | None = None
         self._receiving = 0
+        self._handler_receiving = False
+        # Whether the loop has run since the last send (see send()).
+        self._turned = False
+        self._turn_pending = False
         #: Set when the peer went away while the handler was not receiving.
         self.cancelled_by_disconnect = False
         self.close_code: int | None = None
@@ -159,12 +163,25 @@ class Websocket(BaseRequestWebsocket):
                 self._queue.put_nowait(_DISCONNECT)
             return
         self._mark_closed(code, reason)
+        # A full queue means receive() will drain it and then meet the closed state.
+        if self._receiving and not self._queue.full():
+            self._queue.put_nowait(_DISCONNECT)
+        self._cancel_handler()
+
+    def _cancel_handler(self) -> None:
+        """The peer has gone: end the handler, unless it is in receive() to hear it.
+
+        Whoever noticed (our reader, or a helper task of the app's that called
+        receive()), a handler blocked elsewhere (a broadcast queue, an event) would
+        otherwise wait forever: cancelling runs its ``finally`` and teardown.
+        """
         handler = self.handler_task
-        if self._receiving:
-            # A full queue means receive() will drain it and then meet the closed state.
-            if not self._queue.full():
-                self._queue.put_nowait(_DISCONNECT)
-        elif handler is not None and not handler.done():
+        if (
+            handler is not None
+            and not handler.done()
+            and not self._handler_receiving
+            and handler is not asyncio.current_task()
+        ):
             self.cancelled_by_disconnect = True
             handler.cancel()
 
@@ -184,6 +201,15 @@ class Websocket(BaseRequestWebsocket):
         """The next message; raises ``WebsocketDisconnect`` once the peer has gone."""
         if self._state == _CONNECTING:
             await self.accept()
+        if asyncio.current_task() is self.handler_task:
+            self._handler_receiving = True
+            try:
+                return await self._receive_message()
+            finally:
+                self._handler_receiving = False
+        return await self._receive_message()
+
+    async def _receive_message(self) -> str | bytes:
         while self._reader is None and self._state == _ACCEPTED:
             # Read straight from the server while no reader task exists: one task
             # switch per message instead of two.
@@ -213,6 +239,7 @@ class Websocket(BaseRequestWebsocket):
                 return data
             if kind == "websocket.disconnect":
                 self._mark_closed(message.get("code", 1005), message.get("reason"))
+                self._cancel_handler()  # a helper task read it: end the handler too
                 raise WebsocketDisconnect(
                     self.close_code or 1005, self.close_reason or ""
                 )
@@ -256,15 +283,42 @@ class Websocket(BaseRequestWebsocket):
         if self._state != _ACCEPTED:
             raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
         if isinstance(data, str):
-            await self._send({"type": "websocket.send", "text": data})
+            message: dict[str, Any] = {"type": "websocket.send", "text": data}
         elif isinstance(data, bytes | bytearray):
-            await self._send({"type": "websocket.send", "bytes": bytes(data)})
+            message = {"type": "websocket.send", "bytes": bytes(data)}
         else:
             raise TypeError(
                 f"websocket messages are str or bytes, not {type(data).__name__}"
             )
+        try:
+            await self._send(message)
+        except OSError:
+            # ASGI: a server raises an IOError subclass from send() on a closed
+            # connection (uvicorn does); that is the peer leaving.
+            self._peer_gone(1006, None)
+            raise WebsocketDisconnect(
+                self.close_code or 1006, self.close_reason or ""
+            ) from None
         if _signals.listening and websocket_sent.receivers:
             await send_signal(websocket_sent, data)
+        if not self._turned:
+            # A server's send() returns without suspending while its buffer has
+            # room: a sending loop would starve every other connection and never
+            # hear the peer leave. Unless the loop already ran since the last send,
+            # give it a turn now (a call_soon flag is far cheaper than a sleep).
+            await asyncio.sleep(0)
+            if self._state != _ACCEPTED:
+                raise WebsocketDisconnect(
+                    self.close_code or 1005, self.close_reason or ""
+                )
+        self._turned = False
+        if not self._turn_pending:
+            self._turn_pending = True
+            self._loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self._turn_pending = False
+        self._turned = True
 
     async def send_json(self, *args: Any, **kwargs: Any) -> None:
         """Send the JSON of the arguments (as ``jsonify`` builds it)."""

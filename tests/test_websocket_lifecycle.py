@@ -1,0 +1,216 @@
+"""A websocket handler ends once the peer has gone, whoever was reading (#9, #10).
+
+Four patterns that real apps use, each run through the test client, hypercorn and
+uvicorn: a helper task receives while the handler waits on a broker (Quart's chat
+pattern), a handler that only sends from a feed, one that accepted and waits on an
+event, and one that sends in a tight loop. In every case the peer's close must cancel
+the handler within a loop turn or two (its ``finally`` and teardown run), and nothing
+is left behind. The test client's own fallback (cancelling after ``disconnect_grace``)
+is set out of reach, so only the app's own cleanup can pass these tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import tracemalloc
+from typing import Any
+
+import pytest
+import websockets
+from servers import LIMIT
+from servers import SERVERS
+
+from microframework import Microframework
+from microframework import websocket
+from microframework.ctx import AppContext
+from microframework.exceptions import WebsocketDisconnect
+from microframework.wrappers.websocket import Websocket
+
+PATTERNS = ["helper_receives", "only_sends", "waits_on_event", "tight_send"]
+
+
+class Tracker:
+    """Counts running handlers; ``idle`` is set whenever none is running."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.started = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.idle.set()
+        # Only the types: an exception kept alive keeps its traceback's frames, and so
+        # every connection's objects, which would hide a real leak behind a fake one.
+        self.teardown_errors: list[type[BaseException] | None] = []
+
+    def enter(self) -> None:
+        self.active += 1
+        self.idle.clear()
+        self.started.set()
+
+    def leave(self) -> None:
+        self.active -= 1
+        if self.active == 0:
+            self.idle.set()
+
+
+def make_app() -> tuple[Microframework, Tracker]:
+    app = Microframework(__name__)
+    tracker = Tracker()
+    never: asyncio.Queue[str] = asyncio.Queue()  # a broker nobody publishes to
+
+    @app.websocket("/helper_receives")
+    async def helper_receives() -> None:
+        tracker.enter()
+
+        async def pump() -> None:
+            while True:
+                await never.put(await websocket.receive())
+
+        task = asyncio.ensure_future(pump())
+        try:
+            await websocket.send("ready")
+            await asyncio.Event().wait()  # waits on the broker, never on receive()
+        finally:
+            task.cancel()
+            tracker.leave()
+
+    @app.websocket("/only_sends")
+    async def only_sends() -> None:
+        tracker.enter()
+        feed: asyncio.Queue[str] = asyncio.Queue()
+        feed.put_nowait("ready")
+        try:
+            while True:
+                await websocket.send(await feed.get())
+        finally:
+            tracker.leave()
+
+    @app.websocket("/waits_on_event")
+    async def waits_on_event() -> None:
+        tracker.enter()
+        try:
+            await websocket.accept()
+            await websocket.send("ready")
+            await asyncio.Event().wait()
+        finally:
+            tracker.leave()
+
+    @app.websocket("/tight_send")
+    async def tight_send() -> None:
+        tracker.enter()
+        try:
+            await websocket.send("ready")
+            while True:
+                await websocket.send("x" * 64)
+        finally:
+            tracker.leave()
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        tracker.teardown_errors.append(None if error is None else type(error))
+
+    return app, tracker
+
+
+def _connect(port: int, path: str) -> Any:
+    # An unbounded client queue: the tests read only the first message, and a full
+    # queue would make the client stop reading (and so answering the close).
+    return websockets.connect(f"ws://127.0.0.1:{port}/{path}", max_queue=None)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+async def test_leaving_the_test_client_ends_the_handler(pattern: str) -> None:
+    app, tracker = make_app()
+    client = app.test_client()
+    async with asyncio.timeout(LIMIT):
+        async with client.websocket(f"/{pattern}") as ws:
+            ws.disconnect_grace = 3600  # only the app's own cleanup can pass
+            assert await ws.receive() == "ready"
+        await tracker.idle.wait()
+    assert tracker.active == 0
+    assert len(tracker.teardown_errors) == 1
+    assert tracker.teardown_errors == [WebsocketDisconnect]
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+@pytest.mark.parametrize("pattern", PATTERNS)
+async def test_closing_a_real_socket_ends_the_handler(
+    server: str, pattern: str
+) -> None:
+    app, tracker = make_app()
+    async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
+        async with _connect(port, pattern) as ws:
+            assert await ws.recv() == "ready"
+        await tracker.idle.wait()
+    assert len(tracker.teardown_errors) == 1
+    assert tracker.teardown_errors == [WebsocketDisconnect]
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+async def test_a_tight_send_loop_does_not_starve_other_requests(server: str) -> None:
+    app, tracker = make_app()
+
+    @app.get("/ping")
+    async def ping() -> str:
+        return "pong"
+
+    async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
+        async with _connect(port, "tight_send") as ws:
+            assert await ws.recv() == "ready"
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await reader.read()  # served while the loop keeps sending
+            writer.close()
+        await tracker.idle.wait()
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"pong")
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * 4
+
+
+async def _open_and_close(port: int, pattern: str, count: int) -> None:
+    async def one() -> None:
+        async with _connect(port, pattern) as ws:
+            assert await ws.recv() == "ready"
+
+    for _ in range(count // 50):
+        await asyncio.gather(*(one() for _ in range(50)))
+
+
+def _ours() -> int:
+    """Live objects of the framework's per-connection classes."""
+    return sum(isinstance(o, Websocket | AppContext) for o in gc.get_objects())
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+async def test_a_thousand_closed_websockets_leave_nothing_behind(pattern: str) -> None:
+    app, tracker = make_app()
+    async with asyncio.timeout(120), SERVERS["hypercorn"](app) as port:
+        # Warm-up: the allocator, hypercorn and the client reach their working set
+        # (a bare ASGI app's RSS grows over the first thousand connections too).
+        await _open_and_close(port, pattern, 1000)
+        await tracker.idle.wait()
+        gc.collect()
+        tasks, objects, rss = len(asyncio.all_tasks()), _ours(), _rss_kib()
+        tracemalloc.start()
+        try:
+            await _open_and_close(port, pattern, 1000)
+            await tracker.idle.wait()
+            gc.collect()
+            kept, _peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert tracker.active == 0
+        assert len(asyncio.all_tasks()) == tasks
+        assert _ours() == objects
+        # What the thousand connections left allocated, server and client together.
+        assert kept < 512 * 1024, f"{kept} bytes still allocated"
+        # RSS is coarser (the allocator keeps freed pages): it catches only a leak
+        # of tens of KiB per connection.
+        grown = _rss_kib() - rss
+        assert grown < 32 * 1024, f"RSS grew {grown} KiB over 1,000 websockets"
+    assert tracker.teardown_errors == [WebsocketDisconnect] * 2000
