@@ -31,7 +31,6 @@ from microframework import has_app_context
 from microframework import Microframework
 from microframework import Request
 from microframework.cli import _parse_app_name
-from microframework.cli import _worker_app
 from microframework.cli import AppGroup
 from microframework.cli import cli
 from microframework.cli import find_app_by_string
@@ -42,6 +41,7 @@ from microframework.cli import RUN_FROM_CLI_ENV
 from microframework.cli import ScriptInfo
 from microframework.cli import SERVE_APP_ENV
 from microframework.debug import render_debug_page
+from microframework.serving import _worker_app
 from microframework.testing.cli import MicroframeworkCliRunner
 
 HELLO = """

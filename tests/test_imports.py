@@ -53,6 +53,9 @@ LAYERS = [
     ("microframework.sessions", {"microframework.app", "microframework.ctx"}),
     ("microframework.json.tag", {"microframework.app", "microframework.ctx"}),
     ("microframework.blueprints", {"microframework.app", "microframework.ctx"}),
+    # app.cli and app.run() import these two; they must not import the app back.
+    ("microframework.cli_group", {"microframework.app", "microframework.cli"}),
+    ("microframework.serving", {"microframework.app", "microframework.cli"}),
 ]
 
 
