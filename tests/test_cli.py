@@ -455,6 +455,30 @@ def test_debug_flag_sets_app_debug_and_the_environment(
     assert os.environ["MICROFRAMEWORK_DEBUG"] == ("1" if expected else "0")
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--debug"], "on"),
+        (["run", "--no-debug"], "off"),
+        (["--no-debug", "run", "--debug"], "on"),
+    ],
+)
+def test_debug_flag_is_accepted_after_run(args: list[str], expected: str) -> None:
+    app = Microframework("late_flag")
+    app.debug = expected == "off"  # the flag has to change it
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = MicroframeworkCliRunner(app).invoke(
+            cli, [*args, "--no-reload", "--port", port]
+        )
+    # The port is taken, so run stops after saying how it would have served.
+    assert result.exit_code == 1, result.output
+    assert f" * Debug mode: {expected}" in result.stderr
+    assert app.debug is (expected == "on")
+
+
 def test_version_option_names_the_versions() -> None:
     result = invoke("--version")
     assert result.exit_code == 0

@@ -525,6 +525,11 @@ def run_command(
         raise click.exceptions.Exit(exit_code)
 
 
+# As in Flask, "run --debug" works as well as "--debug run": the option is eager, so
+# it sets the environment before the command body loads the app.
+run_command.params.insert(0, _debug_option)
+
+
 # -- routes ---------------------------------------------------------------------------
 @click.command("routes", short_help="Show the app's routes.")
 @click.option(
