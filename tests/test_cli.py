@@ -600,6 +600,23 @@ def test_shell_runs_top_level_await_in_the_app_context() -> None:
     assert torn_down == [None]
 
 
+def test_shell_defines_what_flask_shell_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTHONSTARTUP", raising=False)
+    app = Microframework("namespace")
+    app.shell_context_processor(lambda: {"answer": 42})
+    session = (
+        "print(sorted(name for name in dir() if not name.startswith('__')))\n"
+        "print(app.name, g is not None, answer)\n"
+        "from microframework import current_app\n"
+        "print(current_app.name)\n"
+    )
+    result = MicroframeworkCliRunner(app).invoke(cli, ["shell"], input=session)
+    assert result.exit_code == 0, result.output
+    # Flask's shell namespace: app, g and the shell context processors' names.
+    printed = [line.replace(">>> ", "") for line in result.stdout.splitlines()]
+    assert printed[:3] == ["['answer', 'app', 'g']", "namespace True 42", "namespace"]
+
+
 def test_shell_runs_pythonstartup_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
