@@ -62,8 +62,9 @@ class ScriptInfo:
         self.load_dotenv_defaults = load_dotenv_defaults
         #: Free for the commands' own use, as in Flask.
         self.data: dict[Any, Any] = {}
+        #: ``module:name`` a spawned worker can load the app from, once it is loaded.
+        self.worker_locator: str | None = None
         self._loaded_app: Microframework | None = None
-        self._locator: str | None = None
 
     def load_app(self) -> Microframework:
         """Find, import or create the app; raise :class:`NoAppException` if that fails."""
@@ -72,16 +73,11 @@ class ScriptInfo:
             # importing it only now keeps this module importable by app.py.
             from .cli import load_script_app
 
-            app, self._locator = load_script_app(self)
+            app, self.worker_locator = load_script_app(self)
             if self.set_debug_flag and DEBUG_ENV in os.environ:
                 app.debug = get_debug_flag()
             self._loaded_app = app
         return self._loaded_app
-
-    @property
-    def worker_locator(self) -> str | None:
-        """``module:name`` a spawned worker can load the app from, once ``load_app`` ran."""
-        return self._locator
 
 
 pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
@@ -157,7 +153,8 @@ class AppGroup(click.Group):
     """A click group whose commands run with the app context pushed.
 
     ``@group.command()`` accepts ``async def`` functions; pass
-    ``with_appcontext=False`` for a command that must not load the app.
+    ``with_appcontext=False`` for a command that must not load the app. Its
+    sub-groups are ``AppGroup`` too.
     """
 
     @overload
@@ -185,17 +182,7 @@ class AppGroup(click.Group):
 
         return decorator
 
-    @overload
-    def group(self, __func: Callable[..., Any]) -> click.Group: ...
 
-    @overload
-    def group(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], click.Group]: ...
-
-    def group(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], click.Group] | click.Group:
-        """Register a sub-group; it is an :class:`AppGroup` unless ``cls`` says otherwise."""
-        kwargs.setdefault("cls", AppGroup)
-        return super().group(*args, **kwargs)  # type: ignore[no-any-return]
+# Sub-groups made with @group.group() are AppGroups too (also under a subclass such
+# as the microframework group, which "group_class = type" would copy).
+AppGroup.group_class = AppGroup
