@@ -51,8 +51,11 @@ def tests_min(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def lint(session: nox.Session) -> None:
-    """Check style and formatting with ruff."""
-    session.install("ruff")
+    """Check style and formatting with the ruff pinned in the typecheck extra.
+
+    .ci/run runs the same two commands.
+    """
+    session.install("-e", ".[typecheck]")
     session.run("ruff", "check", ".", *session.posargs)
     session.run("ruff", "format", "--check", ".")
 

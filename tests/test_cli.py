@@ -31,7 +31,6 @@ from microframework import has_app_context
 from microframework import Microframework
 from microframework import Request
 from microframework.cli import _parse_app_name
-from microframework.cli import _worker_app
 from microframework.cli import AppGroup
 from microframework.cli import cli
 from microframework.cli import find_app_by_string
@@ -42,6 +41,7 @@ from microframework.cli import RUN_FROM_CLI_ENV
 from microframework.cli import ScriptInfo
 from microframework.cli import SERVE_APP_ENV
 from microframework.debug import render_debug_page
+from microframework.serving import _worker_app
 from microframework.testing.cli import MicroframeworkCliRunner
 
 HELLO = """
@@ -455,6 +455,30 @@ def test_debug_flag_sets_app_debug_and_the_environment(
     assert os.environ["MICROFRAMEWORK_DEBUG"] == ("1" if expected else "0")
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--debug"], "on"),
+        (["run", "--no-debug"], "off"),
+        (["--no-debug", "run", "--debug"], "on"),
+    ],
+)
+def test_debug_flag_is_accepted_after_run(args: list[str], expected: str) -> None:
+    app = Microframework("late_flag")
+    app.debug = expected == "off"  # the flag has to change it
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = MicroframeworkCliRunner(app).invoke(
+            cli, [*args, "--no-reload", "--port", port]
+        )
+    # The port is taken, so run stops after saying how it would have served.
+    assert result.exit_code == 1, result.output
+    assert f" * Debug mode: {expected}" in result.stderr
+    assert app.debug is (expected == "on")
+
+
 def test_version_option_names_the_versions() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
@@ -574,6 +598,23 @@ def test_shell_runs_top_level_await_in_the_app_context() -> None:
     assert "still running" in result.stdout
     assert "App: shelled" in result.stderr
     assert torn_down == [None]
+
+
+def test_shell_defines_what_flask_shell_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTHONSTARTUP", raising=False)
+    app = Microframework("namespace")
+    app.shell_context_processor(lambda: {"answer": 42})
+    session = (
+        "print(sorted(name for name in dir() if not name.startswith('__')))\n"
+        "print(app.name, g is not None, answer)\n"
+        "from microframework import current_app\n"
+        "print(current_app.name)\n"
+    )
+    result = MicroframeworkCliRunner(app).invoke(cli, ["shell"], input=session)
+    assert result.exit_code == 0, result.output
+    # Flask's shell namespace: app, g and the shell context processors' names.
+    printed = [line.replace(">>> ", "") for line in result.stdout.splitlines()]
+    assert printed[:3] == ["['answer', 'app', 'g']", "namespace True 42", "namespace"]
 
 
 def test_shell_runs_pythonstartup_first(

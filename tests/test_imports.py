@@ -72,6 +72,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "files",
             "templating",
             "blueprints",
+            "cli_group",
+            "serving",
         },
     ),
     (

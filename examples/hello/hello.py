@@ -1,8 +1,8 @@
 """The hello demo: a tiny microframework app to serve with hypercorn and to test.
 
 Run it from the repository root with
-``hypercorn --bind 127.0.0.1:8000 examples/hello/hello:app``. Rule: it uses only the
-public API, the way a user's first app would.
+``.venv/bin/hypercorn --bind 127.0.0.1:8000 examples/hello/hello:app``. Rule: it uses
+only the public API, the way a user's first app would.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     import logging
 
     from ._compile import Chain
-    from .cli import AppGroup
+    from .cli_group import AppGroup
     from .testing import MicroframeworkClient
     from .testing import TestApp
     from .testing.cli import MicroframeworkCliRunner
@@ -580,7 +580,7 @@ class Microframework(TemplatingMixin, Scaffold):
     @cached_property
     def cli(self) -> AppGroup:
         """The app's click group: ``@app.cli.command()`` adds a ``microframework`` command."""
-        from .cli import AppGroup
+        from .cli_group import AppGroup
 
         return AppGroup(self.name)
 
@@ -621,7 +621,7 @@ class Microframework(TemplatingMixin, Scaffold):
         Debug mode turns the reloader on. Other keyword arguments set attributes of
         hypercorn's ``Config``. Does nothing inside the ``microframework`` command.
         """
-        from .cli import run_app  # only running needs click and hypercorn
+        from .serving import run_app  # only running needs click and hypercorn
 
         if debug is not None:
             self.debug = debug

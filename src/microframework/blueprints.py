@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from jinja2 import BaseLoader
 
     from .app import Microframework
-    from .cli import AppGroup
+    from .cli_group import AppGroup
     from .wrappers.response import Response
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -171,7 +171,7 @@ class Blueprint(Scaffold):
         Its commands appear under the blueprint's name, or ``cli_group`` (``None``
         merges them into the app's group).
         """
-        from .cli import AppGroup
+        from .cli_group import AppGroup
 
         return AppGroup(self.name)
 

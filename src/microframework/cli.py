@@ -3,14 +3,10 @@
 Rule: a mistake the user makes (no app found, an app module that fails to import, a
 factory that raises, a port already in use) ends in one ``Error:`` line, never in our
 traceback; the only traceback shown is the user's own, from inside their module.
-Commands are plain click commands; ``async def`` commands run on a fresh event loop
-with the app context pushed, and the context lives in one ``contextvars.Context``
-shared by every step, so sync and async code in a command see the same ``g``.
-
-Serving always goes through ``hypercorn.run.run``. One worker without the reloader runs
-in this process; ``--reload`` and ``--workers`` spawn processes that find the app again
-from ``MICROFRAMEWORK_SERVE_APP`` (a ``module:name`` string), because a spawned process
-shares nothing with this one but its environment, ``sys.path`` and working directory.
+This is the top CLI layer: it imports the app class, which discovery needs to tell an
+app from anything else. The click plumbing for commands lives in ``cli_group.py``
+and serving in ``serving.py``, both importable by the app; their public names are
+re-exported here, where users have always imported them from.
 """
 
 from __future__ import annotations
@@ -19,51 +15,44 @@ import ast
 import asyncio
 import code
 import contextvars
-import errno
-import functools
 import importlib
 import importlib.metadata
 import inspect
 import os
 import platform
 import re
-import socket
 import sys
 import traceback
 from collections.abc import Callable
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from operator import attrgetter
 from pathlib import Path
 from types import CodeType
 from types import ModuleType
 from typing import Any
-from typing import overload
 from typing import TYPE_CHECKING
-from typing import TypeVar
 
 import click
 
 from .app import Microframework
-from .globals import _cv_app
-from .globals import g
+from .cli_group import AppGroup as AppGroup
+from .cli_group import call_in_app_context as call_in_app_context
+from .cli_group import DEBUG_ENV
+from .cli_group import get_debug_flag as get_debug_flag
+from .cli_group import NoAppException as NoAppException
+from .cli_group import pass_script_info as pass_script_info
+from .cli_group import ScriptInfo as ScriptInfo
+from .cli_group import with_appcontext as with_appcontext
+from .serving import run_app as run_app
+from .serving import RUN_FROM_CLI_ENV as RUN_FROM_CLI_ENV
+from .serving import serve_app as serve_app
+from .serving import SERVE_APP_ENV as SERVE_APP_ENV
 
 if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: Set while a CLI command runs; ``app.run()`` then does nothing instead of blocking.
-RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
-#: How a spawned worker process finds the app: ``module:name`` for :func:`locate_app`.
-SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
-_DEBUG_ENV = "MICROFRAMEWORK_DEBUG"
 _DEFAULT_MODULES = ("asgi", "app")
+_FILE = click.Path(exists=True, dir_okay=False)
 _FACTORY_NAMES = ("create_app", "make_app")
-
-
-class NoAppException(click.ClickException):
-    """The app could not be found, imported or created; shown as one ``Error:`` line."""
 
 
 # -- app discovery ----------------------------------------------------------------
@@ -223,7 +212,10 @@ def _call_factory(
     try:
         app = factory(*args, **kwargs)
     except Exception as error:
-        raise NoAppException(f"{where} raised {_describe(error)}") from error
+        detail = f": {error}" if str(error) else ""
+        raise NoAppException(
+            f"{where} raised {type(error).__name__}{detail}"
+        ) from error
     if inspect.iscoroutine(app):
         app.close()  # never awaited: close it so Python does not warn
         raise NoAppException(
@@ -236,15 +228,34 @@ def _call_factory(
     return app
 
 
-def _describe(error: BaseException) -> str:
-    message = str(error)
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+def load_script_app(info: ScriptInfo) -> tuple[Microframework, str | None]:
+    """Find the app *info* describes, and the ``module:name`` a worker can load it from.
 
-
-def get_debug_flag() -> bool:
-    """True if ``MICROFRAMEWORK_DEBUG`` is set to something other than ``0``/``false``/``no``."""
-    value = os.environ.get(_DEBUG_ENV, "")
-    return value.strip().lower() not in ("", "0", "false", "no")
+    ``info.create_app`` wins, then ``info.app_import_path``, then ``asgi.py`` or
+    ``app.py`` in the working directory. :meth:`ScriptInfo.load_app` calls this.
+    """
+    if info.create_app is not None:
+        module = getattr(info.create_app, "__module__", None)
+        name = getattr(info.create_app, "__qualname__", "create_app")
+        app = _call_factory(module or "?", name, info.create_app, [], {})
+        # A lambda or a nested function is nothing a worker could import.
+        importable = module is not None and name.isidentifier()
+        return app, f"{module}:{name}" if importable else None
+    import_path = info.app_import_path
+    if not import_path:
+        files = (f"{name}.py" for name in _DEFAULT_MODULES)
+        import_path = next((file for file in files if Path(file).is_file()), None)
+        if import_path is None:
+            raise NoAppException(
+                "Could not find a Microframework app. Use '--app module:name', set"
+                " MICROFRAMEWORK_APP, or put an 'app.py' or 'asgi.py' in the current"
+                " folder."
+            )
+    # A colon followed by a slash is a Windows drive ("C:\\app.py"), not a separator.
+    path, *rest = re.split(r":(?![\\/])", import_path, maxsplit=1)
+    name = rest[0] if rest else ""
+    module_name = prepare_import(path)
+    return locate_app(module_name, name or None), f"{module_name}:{name}"
 
 
 # -- .env files -------------------------------------------------------------------
@@ -260,19 +271,16 @@ def load_dotenv(
     dotenv = _dotenv()
     if dotenv is None:
         return False
-    files: list[str | os.PathLike[str] | None] = []
+    files = [path]
     if load_defaults:
-        files += [_find_upwards(".env"), _find_upwards(".microframeworkenv")]
-    files.append(path)
-    values: dict[str, str | None] = {}
+        files += [_find_upwards(".microframeworkenv"), _find_upwards(".env")]
     loaded = False
-    for file in files:
+    for file in files:  # the most important first: a variable already set stays
         if file is not None and os.path.isfile(file):
-            values.update(dotenv.dotenv_values(file, encoding="utf-8"))
+            for key, value in dotenv.dotenv_values(file, encoding="utf-8").items():
+                if value is not None:
+                    os.environ.setdefault(key, value)
             loaded = True
-    for key, value in values.items():
-        if key not in os.environ and value is not None:
-            os.environ[key] = value
     return loaded
 
 
@@ -291,208 +299,6 @@ def _find_upwards(name: str) -> Path | None:
     return None
 
 
-# -- script info and app context ----------------------------------------------------
-class ScriptInfo:
-    """What a command needs to find the app; ``load_app`` finds it once and caches it."""
-
-    def __init__(
-        self,
-        app_import_path: str | None = None,
-        create_app: Callable[[], Microframework] | None = None,
-        set_debug_flag: bool = True,
-        load_dotenv_defaults: bool = True,
-    ) -> None:
-        self.app_import_path = app_import_path
-        self.create_app = create_app
-        self.set_debug_flag = set_debug_flag
-        self.load_dotenv_defaults = load_dotenv_defaults
-        #: Free for the commands' own use, as in Flask.
-        self.data: dict[Any, Any] = {}
-        self._loaded_app: Microframework | None = None
-        self._locator: str | None = None
-
-    def load_app(self) -> Microframework:
-        """Find, import or create the app; raise :class:`NoAppException` if that fails."""
-        if self._loaded_app is not None:
-            return self._loaded_app
-        if self.create_app is not None:
-            app = _call_factory(
-                getattr(self.create_app, "__module__", "?"),
-                getattr(self.create_app, "__qualname__", "create_app"),
-                self.create_app,
-                [],
-                {},
-            )
-            self._locator = _locator_for_factory(self.create_app)
-        elif self.app_import_path:
-            app = self._load_from_import_path(self.app_import_path)
-        else:
-            app = self._load_default()
-        if self.set_debug_flag and _DEBUG_ENV in os.environ:
-            app.debug = get_debug_flag()
-        self._loaded_app = app
-        return app
-
-    def _load_from_import_path(self, import_path: str) -> Microframework:
-        # A colon followed by a slash is a Windows drive ("C:\\app.py"), not a separator.
-        path, *rest = re.split(r":(?![\\/])", import_path, maxsplit=1)
-        name = rest[0] if rest else ""
-        module_name = prepare_import(path)
-        app = locate_app(module_name, name or None)
-        self._locator = f"{module_name}:{name}"
-        return app
-
-    def _load_default(self) -> Microframework:
-        for module in _DEFAULT_MODULES:
-            if Path(f"{module}.py").is_file():
-                module_name = prepare_import(f"{module}.py")
-                app = locate_app(module_name, None)
-                self._locator = f"{module_name}:"
-                return app
-        raise NoAppException(
-            "Could not find a Microframework app. Use '--app module:name', set"
-            " MICROFRAMEWORK_APP, or put an 'app.py' or 'asgi.py' in the current folder."
-        )
-
-    @property
-    def worker_locator(self) -> str | None:
-        """``module:name`` a spawned worker can load the app from, once ``load_app`` ran."""
-        return self._locator
-
-
-def _locator_for_factory(factory: Callable[..., Any]) -> str | None:
-    module = getattr(factory, "__module__", None)
-    qualname = getattr(factory, "__qualname__", "")
-    if module is None or not qualname.isidentifier():
-        return None  # a lambda or a nested function: nothing a worker could import
-    return f"{module}:{qualname}"
-
-
-pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
-
-
-def with_appcontext(f: F) -> F:
-    """Run the decorated command with the app context pushed; it may be ``async def``.
-
-    Commands of an :class:`AppGroup` get this automatically.
-    """
-
-    @click.pass_context
-    def decorator(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
-        app = ctx.ensure_object(ScriptInfo).load_app()
-        return call_in_app_context(app, f, args, kwargs)
-
-    return functools.update_wrapper(decorator, f)  # type: ignore[return-value]
-
-
-def call_in_app_context(
-    app: Microframework | None,
-    func: Callable[..., Any],
-    args: Sequence[Any] = (),
-    kwargs: dict[str, Any] | None = None,
-) -> Any:
-    """Call *func* (sync or async) with *app*'s context pushed (none if *app* is None).
-
-    An app context already active for *app* is reused. Called from a running event
-    loop (an async test, an async command), the call runs on its own loop in a
-    worker thread, since click commands are synchronous.
-    """
-    kwargs = kwargs or {}
-    if _loop_is_running():
-        context = contextvars.copy_context()
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            future = pool.submit(
-                context.run, call_in_app_context, app, func, args, kwargs
-            )
-            return future.result()
-    context = contextvars.copy_context()
-    active = context.get(_cv_app)
-    app_ctx = None
-    if app is not None and (active is None or active.app is not app):
-        app_ctx = app.app_context()
-    with asyncio.Runner() as runner:
-        if app_ctx is not None:
-            runner.run(app_ctx.push(), context=context)
-        error: BaseException | None = None
-        try:
-            if inspect.iscoroutinefunction(func):
-                return runner.run(func(*args, **kwargs), context=context)
-            return context.run(func, *args, **kwargs)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if app_ctx is not None:
-                failure = error if isinstance(error, Exception) else None
-                runner.run(app_ctx.pop(failure), context=context)
-
-
-def _loop_is_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _run_without_context(f: F) -> F:
-    """Let an ``async def`` command that asked for no app context run on its own loop."""
-
-    def runner(*args: Any, **kwargs: Any) -> Any:
-        return call_in_app_context(None, f, args, kwargs)
-
-    return functools.update_wrapper(runner, f)  # type: ignore[return-value]
-
-
-class AppGroup(click.Group):
-    """A click group whose commands run with the app context pushed.
-
-    ``@group.command()`` accepts ``async def`` functions; pass
-    ``with_appcontext=False`` for a command that must not load the app.
-    """
-
-    @overload
-    def command(self, __func: Callable[..., Any]) -> click.Command: ...
-
-    @overload
-    def command(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], click.Command]: ...
-
-    def command(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], click.Command] | click.Command:
-        """Register a command, like ``click.Group.command``, wrapped with :func:`with_appcontext`."""
-        if len(args) == 1 and not kwargs and callable(args[0]):
-            return self.command()(args[0])
-        wrap = kwargs.pop("with_appcontext", True)
-
-        def decorator(f: Callable[..., Any]) -> click.Command:
-            if wrap:
-                f = with_appcontext(f)
-            elif inspect.iscoroutinefunction(f):
-                f = _run_without_context(f)
-            command: click.Command = super(AppGroup, self).command(*args, **kwargs)(f)
-            return command
-
-        return decorator
-
-    @overload
-    def group(self, __func: Callable[..., Any]) -> click.Group: ...
-
-    @overload
-    def group(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], click.Group]: ...
-
-    def group(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], click.Group] | click.Group:
-        """Register a sub-group; it is an :class:`AppGroup` unless ``cls`` says otherwise."""
-        kwargs.setdefault("cls", AppGroup)
-        return super().group(*args, **kwargs)  # type: ignore[no-any-return]
-
-
 # -- the microframework group ------------------------------------------------------
 def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is not None:
@@ -503,7 +309,7 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool | None) -
     # The environment carries the flag so that the app (made now, or in a worker
     # process later) reads it while it is being configured.
     if value is not None:
-        os.environ[_DEBUG_ENV] = "1" if value else "0"
+        os.environ[DEBUG_ENV] = "1" if value else "0"
 
 
 def _load_env_files(
@@ -536,7 +342,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 # in declaration order, so env files load before --app reads MICROFRAMEWORK_APP.
 _env_file_option = click.Option(
     ["-e", "--env-file"],
-    type=click.Path(exists=True, dir_okay=False),
+    type=_FILE,
     is_eager=True,
     expose_value=False,
     callback=_load_env_files,
@@ -619,27 +425,15 @@ class MicroframeworkGroup(AppGroup):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
-        try:
-            app = ctx.ensure_object(ScriptInfo).load_app()
-        except NoAppException as error:
-            click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
-            return None
-        group = _app_commands(app)
+        group = _app_group(ctx)
         return None if group is None else group.get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The built-in and plugin commands, plus the app's, for ``--help``."""
         self._load_plugin_commands()
         names = set(super().list_commands(ctx))
-        try:
-            group = _app_commands(ctx.ensure_object(ScriptInfo).load_app())
-        except NoAppException as error:
-            # Help still lists the built-ins; say why the app's commands are missing.
-            click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
-        else:
-            if group is not None:
-                names.update(group.list_commands(ctx))
-        return sorted(names)
+        group = _app_group(ctx)
+        return sorted(names.union(group.list_commands(ctx) if group else ()))
 
     def make_context(
         self,
@@ -667,51 +461,37 @@ class MicroframeworkGroup(AppGroup):
         return super().parse_args(ctx, args)
 
 
-def _app_commands(app: Microframework) -> click.Group | None:
-    # app.cli is created lazily by the app (click is not imported by the framework).
-    group = getattr(app, "cli", None)
-    return group if isinstance(group, click.Group) else None
+def _app_group(ctx: click.Context) -> click.Group | None:
+    """The app's ``app.cli``; None, saying why, when there is no app to load."""
+    try:
+        return ctx.ensure_object(ScriptInfo).load_app().cli
+    except NoAppException as error:
+        # Help and "No such command" still work; this line says why the app's
+        # commands are missing.
+        click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
+        return None
 
 
 # -- run ------------------------------------------------------------------------------
-@click.command("run", short_help="Serve the app with hypercorn.")
-@click.option(
-    "--host",
-    "-h",
-    default="127.0.0.1",
-    show_default=True,
-    help="The interface to bind to.",
+@click.command(
+    "run",
+    short_help="Serve the app with hypercorn.",
+    context_settings={"show_default": True},
 )
+@click.option("--host", "-h", default="127.0.0.1", help="The interface to bind to.")
 @click.option(
-    "--port",
-    "-p",
-    default=5000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="The port to bind to.",
+    "--port", "-p", default=5000, type=click.IntRange(0, 65535), help="The port."
 )
 @click.option(
     "--reload/--no-reload",
     default=None,
+    show_default=False,
     help="Restart when a source file changes. On in debug mode.",
 )
+@click.option("--certfile", type=_FILE, help="TLS certificate (HTTPS and HTTP/2).")
+@click.option("--keyfile", type=_FILE, help="TLS key, with --certfile.")
 @click.option(
-    "--certfile",
-    type=click.Path(exists=True, dir_okay=False),
-    help="TLS certificate file (serves HTTPS and HTTP/2).",
-)
-@click.option(
-    "--keyfile",
-    type=click.Path(exists=True, dir_okay=False),
-    help="TLS key file, with --certfile.",
-)
-@click.option(
-    "--workers",
-    "-w",
-    default=1,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Number of worker processes.",
+    "--workers", "-w", default=1, type=click.IntRange(min=1), help="Worker processes."
 )
 @pass_script_info
 def run_command(
@@ -745,157 +525,9 @@ def run_command(
         raise click.exceptions.Exit(exit_code)
 
 
-_serving_app: Microframework | None = None
-
-
-def serve_app(
-    app: Microframework,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 5000,
-    use_reloader: bool = False,
-    workers: int = 1,
-    certfile: str | None = None,
-    keyfile: str | None = None,
-    locator: str | None = None,
-    **options: Any,
-) -> int:
-    """Serve *app* with hypercorn until interrupted; return the exit code.
-
-    One worker without the reloader serves in this process. Otherwise worker
-    processes load the app from *locator* (``module:name``). *options* set attributes
-    of hypercorn's ``Config``. Raises ``click.ClickException`` for an address that
-    cannot be bound, a locator that is needed but missing, or an app that fails to
-    start.
-    """
-    from hypercorn.config import Config as HypercornConfig
-    from hypercorn.run import run as hypercorn_run
-    from hypercorn.utils import LifespanFailureError
-
-    global _serving_app
-    config = HypercornConfig()
-    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    config.bind = [bind]
-    config.accesslog = "-"
-    config.errorlog = "-"
-    config.certfile = certfile
-    config.keyfile = keyfile
-    for key, value in options.items():
-        if not hasattr(config, key):
-            raise TypeError(f"{key!r} is not a hypercorn Config setting")
-        setattr(config, key, value)
-    config.use_reloader = use_reloader
-    config.application_path = f"{__name__}:_worker_app()"
-    if use_reloader or workers > 1:
-        if locator is None:
-            raise click.ClickException(
-                "The reloader and extra workers load the app in new processes, so it"
-                " must be importable: pass it as '--app module:name'."
-            )
-        os.environ[SERVE_APP_ENV] = locator
-        os.environ[_DEBUG_ENV] = "1" if app.debug else "0"
-        config.workers = workers
-    else:
-        config.workers = 0  # hypercorn's way of saying "serve in this process"
-    scheme = "https" if certfile else "http"
-    click.echo(f" * Serving app {app.name!r} on {scheme}://{bind}", err=True)
-    click.echo(f" * Debug mode: {'on' if app.debug else 'off'}", err=True)
-    _serving_app = app
-    try:
-        # Probe first: hypercorn leaks its socket when bind fails.
-        _check_bind(host, port, bind)
-        return hypercorn_run(config)
-    except LifespanFailureError as error:
-        raise click.ClickException(f"The app failed to start: {error}") from None
-    finally:
-        _serving_app = None
-
-
-def _check_bind(host: str, port: int, bind: str) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    except OSError as error:
-        hint = (
-            " Is another server running? Try --port."
-            if error.errno == errno.EADDRINUSE
-            else ""
-        )
-        raise click.ClickException(
-            f"Could not listen on {bind}: {error.strerror or error}.{hint}"
-        ) from None
-
-
-def _worker_app() -> Microframework:
-    """The app for hypercorn: this process's, or one loaded from ``MICROFRAMEWORK_SERVE_APP``."""
-    if _serving_app is not None:
-        return _serving_app
-    locator = os.environ.get(SERVE_APP_ENV, "")
-    module_name, _, name = locator.partition(":")
-    app = locate_app(module_name, name or None)
-    if _DEBUG_ENV in os.environ:
-        app.debug = get_debug_flag()
-    return app
-
-
-def run_app(
-    app: Microframework,
-    host: str | None = None,
-    port: int | None = None,
-    use_reloader: bool | None = None,
-    certfile: str | None = None,
-    keyfile: str | None = None,
-    **options: Any,
-) -> None:
-    """What ``app.run()`` does: serve *app* for development, errors as one line."""
-    if os.environ.get(RUN_FROM_CLI_ENV) == "true":
-        # A worker process importing the module again stays quiet; it has no CLI.
-        if SERVE_APP_ENV not in os.environ:
-            click.secho(
-                " * Ignoring a call to 'app.run()': the 'microframework' command is"
-                " running. Put 'app.run()' under 'if __name__ == \"__main__\":'.",
-                err=True,
-                fg="red",
-            )
-        return
-    reload = bool(app.debug) if use_reloader is None else use_reloader
-    locator = _locator_for_instance(app)
-    if reload and locator is None:
-        app.logger.warning(
-            "The reloader needs the app as a module-level variable; serving without it."
-        )
-        reload = False
-    # Worker processes import the script again; this stops its app.run() there.
-    os.environ[RUN_FROM_CLI_ENV] = "true"
-    try:
-        exit_code = serve_app(
-            app,
-            host=host or "127.0.0.1",
-            port=port or 5000,
-            use_reloader=reload,
-            certfile=certfile,
-            keyfile=keyfile,
-            locator=locator,
-            **options,
-        )
-    except click.ClickException as error:
-        error.show()
-        raise SystemExit(error.exit_code) from None
-    finally:
-        os.environ.pop(RUN_FROM_CLI_ENV, None)
-    if exit_code:
-        raise SystemExit(exit_code)
-
-
-def _locator_for_instance(app: Microframework) -> str | None:
-    for module_name in dict.fromkeys((app.import_name, "__main__")):
-        module = sys.modules.get(module_name)
-        for name, value in vars(module).items() if module is not None else ():
-            if value is app:
-                return f"{module_name}:{name}"
-    return None
+# As in Flask, "run --debug" works as well as "--debug run": the option is eager, so
+# it sets the environment before the command body loads the app.
+run_command.params.insert(0, _debug_option)
 
 
 # -- routes ---------------------------------------------------------------------------
@@ -930,30 +562,23 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
         rules.sort(key=attrgetter(sort))
     elif sort == "methods":
         rules.sort(key=methods)
+    columns: list[tuple[str, Callable[[Rule], str]]] = [
+        ("Endpoint", attrgetter("endpoint")),
+        ("Methods", methods),
+    ]
     # Show where a rule applies only when some rule is limited to a host or subdomain.
     if app.url_map.host_matching:
-        where_title, where = "Host", attrgetter("host")
+        columns.append(("Host", lambda rule: rule.host or ""))
     elif any(rule.subdomain for rule in rules):
-        where_title, where = "Subdomain", attrgetter("subdomain")
-    else:
-        where_title, where = "", None
-    header = ["Endpoint", "Methods", *([where_title] if where else []), "Rule"]
-    rows = [
-        [
-            rule.endpoint,
-            methods(rule),
-            *([where(rule) or ""] if where else []),
-            rule.rule,
-        ]
-        for rule in rules
-    ]
-    widths = [max(len(line[i]) for line in (header, *rows)) for i in range(len(header))]
-    for line in (header, ["-" * width for width in widths], *rows):
-        click.echo(
-            "  ".join(
-                cell.ljust(w) for cell, w in zip(line, widths, strict=True)
-            ).rstrip()
-        )
+        columns.append(("Subdomain", lambda rule: rule.subdomain or ""))
+    columns.append(("Rule", attrgetter("rule")))
+    table = [[title for title, _ in columns]]
+    table += [[cell(rule) for _, cell in columns] for rule in rules]
+    widths = [max(map(len, column)) for column in zip(*table, strict=True)]
+    table.insert(1, ["-" * width for width in widths])
+    for row in table:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
 
 
 # -- shell ------------------------------------------------------------------------------
@@ -974,7 +599,6 @@ class AsyncConsole(code.InteractiveConsole):
         context: contextvars.Context,
     ) -> None:
         super().__init__(namespace)
-        self.namespace = namespace
         self.runner = runner
         self.context = context
         self.compile.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -983,10 +607,10 @@ class AsyncConsole(code.InteractiveConsole):
         """Run one compiled statement, awaiting it on the console's loop if needed."""
         try:
             if code.co_flags & inspect.CO_COROUTINE:
-                coro = self.context.run(eval, code, self.namespace)
+                coro = self.context.run(eval, code, self.locals)
                 self.runner.run(coro, context=self.context)
             else:
-                self.context.run(exec, code, self.namespace)
+                self.context.run(exec, code, self.locals)
         except SystemExit:
             raise
         except BaseException:
@@ -1031,11 +655,8 @@ def _shell_namespace(
     if startup and os.path.isfile(startup):
         with open(startup, encoding="utf-8") as file:
             context.run(exec, compile(file.read(), startup, "exec"), namespace)
-    namespace.update(app=app, g=g)
-    # Apps grow shell_context_processor/make_shell_context; use it when present.
-    make_shell_context = getattr(app, "make_shell_context", None)
-    if make_shell_context is not None:
-        namespace.update(context.run(make_shell_context))
+    # What flask shell defines: app, g and the shell context processors' names.
+    namespace.update(context.run(app.make_shell_context))
     return namespace
 
 

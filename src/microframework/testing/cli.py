@@ -16,7 +16,7 @@ import click
 from click.testing import CliRunner
 from click.testing import Result
 
-from ..cli import ScriptInfo
+from ..cli_group import ScriptInfo
 
 if TYPE_CHECKING:
     from ..app import Microframework

@@ -1,0 +1,188 @@
+"""``cli_group.py``: click plumbing for app commands: ``AppGroup``, ``with_appcontext``, ``ScriptInfo``.
+
+Rule: a command runs with the app context pushed, in one ``contextvars.Context`` shared
+by every step, so sync and async code in a command see the same ``g``; an ``async def``
+command runs on a fresh event loop. This module sits below the app (``app.cli`` and
+``blueprint.cli`` import it), so it never imports ``microframework.app`` at module level:
+finding an app is discovery's job (``cli.py``), imported when an app is first needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import os
+from collections.abc import Callable
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from typing import overload
+from typing import TYPE_CHECKING
+from typing import TypeVar
+
+import click
+
+from .globals import _cv_app
+
+if TYPE_CHECKING:
+    from .app import Microframework
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: ``--debug``/``--no-debug`` set this; apps read it when created, workers when loaded.
+DEBUG_ENV = "MICROFRAMEWORK_DEBUG"
+
+
+def get_debug_flag() -> bool:
+    """True if ``MICROFRAMEWORK_DEBUG`` is set to something other than ``0``/``false``/``no``."""
+    value = os.environ.get(DEBUG_ENV, "")
+    return value.strip().lower() not in ("", "0", "false", "no")
+
+
+class NoAppException(click.ClickException):
+    """The app could not be found, imported or created; shown as one ``Error:`` line."""
+
+
+class ScriptInfo:
+    """What a command needs to find the app; ``load_app`` finds it once and caches it."""
+
+    def __init__(
+        self,
+        app_import_path: str | None = None,
+        create_app: Callable[[], Microframework] | None = None,
+        set_debug_flag: bool = True,
+        load_dotenv_defaults: bool = True,
+    ) -> None:
+        self.app_import_path = app_import_path
+        self.create_app = create_app
+        self.set_debug_flag = set_debug_flag
+        self.load_dotenv_defaults = load_dotenv_defaults
+        #: Free for the commands' own use, as in Flask.
+        self.data: dict[Any, Any] = {}
+        #: ``module:name`` a spawned worker can load the app from, once it is loaded.
+        self.worker_locator: str | None = None
+        self._loaded_app: Microframework | None = None
+
+    def load_app(self) -> Microframework:
+        """Find, import or create the app; raise :class:`NoAppException` if that fails."""
+        if self._loaded_app is None:
+            # Discovery checks for Microframework instances, so it imports the app;
+            # importing it only now keeps this module importable by app.py.
+            from .cli import load_script_app
+
+            app, self.worker_locator = load_script_app(self)
+            if self.set_debug_flag and DEBUG_ENV in os.environ:
+                app.debug = get_debug_flag()
+            self._loaded_app = app
+        return self._loaded_app
+
+
+pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
+
+
+def with_appcontext(f: F) -> F:
+    """Run the decorated command with the app context pushed; it may be ``async def``.
+
+    Commands of an :class:`AppGroup` get this automatically.
+    """
+    return _in_context(f, load_app=True)
+
+
+def _in_context(f: F, load_app: bool) -> F:
+    @click.pass_context
+    def command(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
+        app = ctx.ensure_object(ScriptInfo).load_app() if load_app else None
+        return call_in_app_context(app, f, args, kwargs)
+
+    return functools.update_wrapper(command, f)  # type: ignore[return-value]
+
+
+def call_in_app_context(
+    app: Microframework | None,
+    func: Callable[..., Any],
+    args: Sequence[Any] = (),
+    kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """Call *func* (sync or async) with *app*'s context pushed (none if *app* is None).
+
+    An app context already active for *app* is reused. Called from a running event
+    loop (an async test, an async command), the call runs on its own loop in a
+    worker thread, since click commands are synchronous.
+    """
+    kwargs = kwargs or {}
+    context = contextvars.copy_context()
+    if _loop_is_running():
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            job = pool.submit(context.run, call_in_app_context, app, func, args, kwargs)
+            return job.result()
+    app_ctx = None
+    if app is not None and not context.run(_is_current, app):
+        app_ctx = app.app_context()
+    with asyncio.Runner() as runner:
+        if app_ctx is not None:
+            runner.run(app_ctx.push(), context=context)
+        error: Exception | None = None
+        try:
+            if inspect.iscoroutinefunction(func):
+                return runner.run(func(*args, **kwargs), context=context)
+            return context.run(func, *args, **kwargs)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            if app_ctx is not None:
+                runner.run(app_ctx.pop(error), context=context)
+
+
+def _is_current(app: Microframework) -> bool:
+    ctx = _cv_app.get(None)
+    return ctx is not None and ctx.app is app
+
+
+def _loop_is_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class AppGroup(click.Group):
+    """A click group whose commands run with the app context pushed.
+
+    ``@group.command()`` accepts ``async def`` functions; pass
+    ``with_appcontext=False`` for a command that must not load the app. Its
+    sub-groups are ``AppGroup`` too.
+    """
+
+    @overload
+    def command(self, __func: Callable[..., Any]) -> click.Command: ...
+
+    @overload
+    def command(
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], click.Command]: ...
+
+    def command(
+        self, *args: Any, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], click.Command] | click.Command:
+        """Register a command, like ``click.Group.command``, wrapped with :func:`with_appcontext`."""
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            return self.command()(args[0])
+        load_app = kwargs.pop("with_appcontext", True)
+
+        def decorator(f: Callable[..., Any]) -> click.Command:
+            if load_app or inspect.iscoroutinefunction(f):
+                # Without the app, an async command still needs its event loop.
+                f = _in_context(f, load_app)
+            command: click.Command = super(AppGroup, self).command(*args, **kwargs)(f)
+            return command
+
+        return decorator
+
+
+# Sub-groups made with @group.group() are AppGroups too (also under a subclass such
+# as the microframework group, which "group_class = type" would copy).
+AppGroup.group_class = AppGroup

@@ -1,0 +1,182 @@
+"""``serving.py``: serve an app with hypercorn for development: ``app.run()`` and ``microframework run``.
+
+Rule: a mistake the user makes (a port in use, an app that fails to start, a reloader
+with no importable app) ends in one ``Error:`` line, never in our traceback. Serving
+always goes through ``hypercorn.run.run``. One worker without the reloader runs in this
+process; ``--reload`` and ``--workers`` spawn processes that find the app again from
+``MICROFRAMEWORK_SERVE_APP`` (a ``module:name`` string), because a spawned process
+shares nothing with this one but its environment, ``sys.path`` and working directory.
+``app.run()`` imports this module, so it imports neither the app nor ``cli.py``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+from typing import Any
+from typing import TYPE_CHECKING
+
+import click
+
+from .cli_group import DEBUG_ENV
+from .cli_group import get_debug_flag
+
+if TYPE_CHECKING:
+    from .app import Microframework
+
+#: Set while a CLI command runs; ``app.run()`` then does nothing instead of blocking.
+RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
+#: How a spawned worker process finds the app: ``module:name``, as ``--app`` takes it.
+SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
+
+_serving_app: Microframework | None = None
+
+
+def serve_app(
+    app: Microframework,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    use_reloader: bool = False,
+    workers: int = 1,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    locator: str | None = None,
+    **options: Any,
+) -> int:
+    """Serve *app* with hypercorn until interrupted; return the exit code.
+
+    One worker without the reloader serves in this process. Otherwise worker
+    processes load the app from *locator* (``module:name``). *options* set attributes
+    of hypercorn's ``Config``. Raises ``click.ClickException`` for an address that
+    cannot be bound, a locator that is needed but missing, or an app that fails to
+    start.
+    """
+    from hypercorn.config import Config
+    from hypercorn.run import run
+    from hypercorn.utils import LifespanFailureError
+
+    global _serving_app
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    config = Config()
+    config.bind = [bind]
+    config.accesslog = config.errorlog = "-"
+    config.certfile, config.keyfile = certfile, keyfile
+    for key, value in options.items():
+        if not hasattr(config, key):
+            raise TypeError(f"{key!r} is not a hypercorn Config setting")
+        setattr(config, key, value)
+    config.use_reloader = use_reloader
+    config.application_path = f"{__name__}:_worker_app()"
+    config.workers = 0  # hypercorn's way of saying "serve in this process"
+    if use_reloader or workers > 1:
+        if locator is None:
+            raise click.ClickException(
+                "The reloader and extra workers load the app in new processes, so it"
+                " must be importable: pass it as '--app module:name'."
+            )
+        os.environ[SERVE_APP_ENV] = locator
+        os.environ[DEBUG_ENV] = "1" if app.debug else "0"
+        config.workers = workers
+    scheme = "https" if certfile else "http"
+    click.echo(f" * Serving app {app.name!r} on {scheme}://{bind}", err=True)
+    click.echo(f" * Debug mode: {'on' if app.debug else 'off'}", err=True)
+    _serving_app = app
+    try:
+        # Probe first: hypercorn leaks its socket when bind fails.
+        _check_bind(host, port, bind)
+        return run(config)
+    except LifespanFailureError as error:
+        raise click.ClickException(f"The app failed to start: {error}") from None
+    finally:
+        _serving_app = None
+
+
+def _check_bind(host: str, port: int, bind: str) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        hint = " Is another server running? Try --port."
+        if error.errno != errno.EADDRINUSE:
+            hint = ""
+        raise click.ClickException(
+            f"Could not listen on {bind}: {error.strerror or error}.{hint}"
+        ) from None
+
+
+def _worker_app() -> Microframework:
+    """The app for hypercorn: this process's, or the one ``MICROFRAMEWORK_SERVE_APP`` names."""
+    if _serving_app is not None:
+        return _serving_app
+    # Discovery imports the app, which imports this module for app.run(): only a
+    # worker process needs it, so it is imported here.
+    from .cli import locate_app
+
+    module_name, _, name = os.environ[SERVE_APP_ENV].partition(":")
+    app = locate_app(module_name, name or None)
+    if DEBUG_ENV in os.environ:
+        app.debug = get_debug_flag()
+    return app
+
+
+def run_app(
+    app: Microframework,
+    host: str | None = None,
+    port: int | None = None,
+    use_reloader: bool | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    **options: Any,
+) -> None:
+    """What ``app.run()`` does: serve *app* for development, errors as one line."""
+    if os.environ.get(RUN_FROM_CLI_ENV) == "true":
+        # A worker process importing the module again stays quiet; it has no CLI.
+        if SERVE_APP_ENV not in os.environ:
+            click.secho(
+                " * Ignoring a call to 'app.run()': the 'microframework' command is"
+                " running. Put 'app.run()' under 'if __name__ == \"__main__\":'.",
+                err=True,
+                fg="red",
+            )
+        return
+    reload = bool(app.debug) if use_reloader is None else use_reloader
+    locator = _locator_for_instance(app)
+    if reload and locator is None:
+        app.logger.warning(
+            "The reloader needs the app as a module-level variable; serving without it."
+        )
+        reload = False
+    # Worker processes import the script again; this stops its app.run() there.
+    os.environ[RUN_FROM_CLI_ENV] = "true"
+    try:
+        exit_code = serve_app(
+            app,
+            host=host or "127.0.0.1",
+            port=port or 5000,
+            use_reloader=reload,
+            certfile=certfile,
+            keyfile=keyfile,
+            locator=locator,
+            **options,
+        )
+    except click.ClickException as error:
+        error.show()
+        raise SystemExit(error.exit_code) from None
+    finally:
+        os.environ.pop(RUN_FROM_CLI_ENV, None)
+    if exit_code:
+        raise SystemExit(exit_code)
+
+
+def _locator_for_instance(app: Microframework) -> str | None:
+    for module_name in dict.fromkeys((app.import_name, "__main__")):
+        module = sys.modules.get(module_name)
+        for name, value in vars(module).items() if module is not None else ():
+            if value is app:
+                return f"{module_name}:{name}"
+    return None
