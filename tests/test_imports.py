@@ -53,6 +53,10 @@ LAYERS = [
     ("microframework.sessions", {"microframework.app", "microframework.ctx"}),
     ("microframework.json.tag", {"microframework.app", "microframework.ctx"}),
     ("microframework.blueprints", {"microframework.app", "microframework.ctx"}),
+    (
+        "microframework.static",
+        {"microframework.app", "microframework.blueprints", "microframework.ctx"},
+    ),
 ]
 
 

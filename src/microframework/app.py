@@ -51,9 +51,6 @@ from .config import Config
 from .config import ConfigAttribute
 from .ctx import _AppCtxGlobals
 from .ctx import AppContext
-from .files import add_static_route
-from .files import get_send_file_max_age as _get_send_file_max_age
-from .files import send_static_file as _send_static_file
 from .globals import _cv_app
 from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
@@ -77,6 +74,9 @@ from .signals import got_websocket_exception
 from .signals import request_tearing_down
 from .signals import send_signal
 from .signals import websocket_tearing_down
+from .static import add_static_route
+from .static import get_send_file_max_age as _get_send_file_max_age
+from .static import send_static_file as _send_static_file
 from .templating import TemplatingMixin
 from .wrappers.request import Request
 from .wrappers.response import Response

@@ -1,4 +1,4 @@
-"""``files.py``: files as responses: ``send_file``, ``send_from_directory`` and static routes.
+"""``files.py``: files as responses: ``send_file``, ``send_from_directory`` and ``safe_join``.
 
 Rules:
 
@@ -27,7 +27,6 @@ import secrets
 import stat
 import time
 import unicodedata
-import weakref
 import zlib
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
@@ -37,9 +36,7 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import UTC
 from typing import Any
-from typing import cast
 from typing import IO
-from typing import Protocol
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -59,8 +56,6 @@ from .globals import _cv_app
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
-    from .app import Microframework
-    from .blueprints import BlueprintSetupState
     from .typing import Scope
     from .typing import Send
     from .wrappers.request import Request
@@ -621,8 +616,7 @@ def _add_cache_headers(
         ctx = _cv_app.get(None)
         if ctx is not None:
             # The app's method, so a subclass can choose per file (as in Flask).
-            getter = getattr(ctx.app, "get_send_file_max_age", get_send_file_max_age)
-            max_age = getter(source.name)
+            max_age = ctx.app.get_send_file_max_age(source.name)
     elif callable(max_age):
         max_age = max_age(source.path)
     if isinstance(max_age, timedelta):
@@ -742,81 +736,3 @@ def _if_range_holds(value: str, etag: str | None, stamp: int | None) -> bool:
         tag, weak = unquote_etag(value)
         return not weak and etag is not None and tag == etag
     return stamp is not None and _date(value) == stamp
-
-
-# -- static files ----------------------------------------------------------------
-class _StaticOwner(Protocol):
-    # What app.py and blueprints.py (Scaffold) provide for static files.
-    @property
-    def static_folder(self) -> str | None: ...
-
-    def get_send_file_max_age(self, filename: str | None) -> int | None: ...
-
-    def send_static_file(self, filename: str) -> Awaitable[Response]: ...
-
-
-def get_send_file_max_age(filename: str | None = None) -> int | None:
-    """The current app's ``SEND_FILE_MAX_AGE_DEFAULT`` in seconds (``None``: no-cache)."""
-    ctx = _cv_app.get(None)
-    if ctx is None:
-        return None
-    value = ctx.app.config.get("SEND_FILE_MAX_AGE_DEFAULT")
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        return int(value.total_seconds())
-    return int(value)
-
-
-async def send_static_file(owner: _StaticOwner, filename: str) -> Response:
-    """What ``app.send_static_file`` and ``blueprint.send_static_file`` do."""
-    folder = owner.static_folder
-    if folder is None:
-        raise RuntimeError("'static_folder' must be set to serve static files")
-    max_age = owner.get_send_file_max_age(filename)
-    return await send_from_directory(folder, filename, max_age=max_age)
-
-
-def _static_view(owner: object) -> Callable[..., Awaitable[Response]]:
-    # A weak reference: the app holds the view, the view must not keep the app alive.
-    # The owner's method is looked up per request, so a subclass may override it.
-    ref = weakref.ref(owner)
-
-    async def static(filename: str) -> Response:
-        target = cast(_StaticOwner | None, ref())
-        if target is None:
-            raise NotFound()
-        return await target.send_static_file(filename)
-
-    return static
-
-
-def add_static_route(app: Microframework) -> None:
-    """Register the app's ``static`` endpoint, as Flask does, when it has a static folder."""
-    if not app.has_static_folder:
-        return
-    host_matching = app.url_map.host_matching
-    if bool(app.static_host) != host_matching:
-        raise ValueError(
-            "static_host is required with host_matching=True and only allowed with it"
-        )
-    app.add_url_rule(
-        f"{app.static_url_path}/<path:filename>",
-        endpoint="static",
-        host=app.static_host,
-        view_func=_static_view(app),
-        # "/static//etc/passwd" must not be redirected to a merged path: it is a 404.
-        merge_slashes=False,
-    )
-
-
-def add_blueprint_static_route(state: BlueprintSetupState) -> None:
-    """Register ``<blueprint>.static`` when the blueprint has a static folder."""
-    blueprint = state.blueprint
-    if blueprint.has_static_folder:
-        state.add_url_rule(
-            f"{blueprint.static_url_path}/<path:filename>",
-            endpoint="static",
-            view_func=_static_view(blueprint),
-            merge_slashes=False,
-        )
