@@ -24,9 +24,9 @@ from werkzeug.http import parse_options_header
 
 from microframework import files
 from microframework import Microframework
+from microframework.conditional import MAX_RANGES
+from microframework.conditional import parse_byte_ranges
 from microframework.files import FileBody
-from microframework.files import MAX_RANGES
-from microframework.files import parse_byte_ranges
 from microframework.files import safe_join
 from microframework.files import send_file
 from microframework.files import send_file_body

@@ -54,6 +54,10 @@ LAYERS = [
     ("microframework.json.tag", {"microframework.app", "microframework.ctx"}),
     ("microframework.blueprints", {"microframework.app", "microframework.ctx"}),
     (
+        "microframework.conditional",
+        {"microframework.app", "microframework.wrappers.response"},
+    ),
+    (
         "microframework.static",
         {"microframework.app", "microframework.blueprints", "microframework.ctx"},
     ),

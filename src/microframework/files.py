@@ -9,12 +9,9 @@ Rules:
 - Every path that comes from a URL goes through :func:`safe_join`: segment by segment
   first, then the resolved real path (symlinks followed) must lie inside the folder.
   Anything doubtful is a 404, never an error page that says why.
-- Conditional requests are answered before the view returns, in RFC 9110 13.2.2's order:
-  ``If-Match``, ``If-Unmodified-Since``, ``If-None-Match``, ``If-Modified-Since``, then
-  ``Range`` (guarded by ``If-Range``). Ranges are sorted and merged, overlapping or
-  adjacent ones into one; more than ``MAX_RANGES`` left after merging, a malformed
-  header or another unit means the header is ignored and the whole file sent (RFC 9110
-  14.2 lets a server ignore ``Range``); none satisfiable is a 416.
+- Validators (``ETag``, ``Last-Modified``) are set here; ``If-*`` and ``Range`` are
+  answered before the view returns, by :mod:`microframework.conditional`. A failed
+  precondition raises ``PreconditionFailed`` so the app's 412 handler renders it.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ import asyncio
 import io
 import mimetypes
 import os
-import secrets
 import stat
 import time
 import unicodedata
@@ -34,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
-from datetime import UTC
 from typing import Any
 from typing import IO
 from typing import TYPE_CHECKING
@@ -45,12 +40,15 @@ from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import PreconditionFailed
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
-from werkzeug.http import parse_date
-from werkzeug.http import parse_etags
 from werkzeug.http import quote_etag
 from werkzeug.http import quote_header_value
-from werkzeug.http import unquote_etag
 
+from .conditional import ByteRanges
+from .conditional import content_range
+from .conditional import drop_for_not_modified
+from .conditional import precondition_status
+from .conditional import requested_ranges
+from .conditional import Spans
 from .exceptions import ClientDisconnected
 from .globals import _cv_app
 from .wrappers.response import Response
@@ -62,8 +60,6 @@ if TYPE_CHECKING:
 
 #: Bytes read (and sent in one ``http.response.body`` message) at a time.
 CHUNK_SIZE = 64 * 1024
-#: The most ranges one response carries after merging; beyond it ``Range`` is ignored.
-MAX_RANGES = 10
 
 # RFC 5987 attr-char, minus what quote() always keeps (letters, digits, "_.-~").
 _ATTR_CHARS = "!#$&+^`|"
@@ -71,8 +67,6 @@ _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
     | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)}
 )
-# Anything longer is bigger than any file; int() on it would only burn CPU.
-_MAX_DIGITS = 18
 
 
 # -- paths -----------------------------------------------------------------------
@@ -128,63 +122,6 @@ def _lookup(directory: str, path: str) -> tuple[str, os.stat_result] | None:
     return joined, result
 
 
-# -- ranges ----------------------------------------------------------------------
-def parse_byte_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
-    """The satisfiable ``(start, stop)`` spans of a ``Range`` header, sorted and merged.
-
-    ``None`` means "ignore the header and send the whole file": another unit, bad
-    syntax, an empty file or more than ``MAX_RANGES`` spans after merging. An empty
-    list means no range is satisfiable (416). Linear in the header, apart from the sort.
-    """
-    unit, equals, specs = header.partition("=")
-    if not equals or unit.strip().lower() != "bytes" or size <= 0:
-        return None
-    spans: list[tuple[int, int]] = []
-    seen = False
-    for raw in specs.split(","):
-        spec = raw.strip(" \t")
-        if not spec:
-            continue  # RFC 9110 5.6.1: empty list elements are allowed
-        first, dash, last = spec.partition("-")
-        if not dash:
-            return None
-        seen = True
-        if first:
-            start = _digits(first)
-            end = _digits(last) if last else size - 1
-            if start is None or end is None or (last and end < start):
-                return None
-            if start < size:
-                spans.append((start, min(end, size - 1) + 1))
-        else:
-            suffix = _digits(last)
-            if suffix is None:
-                return None
-            if suffix > 0:
-                spans.append((max(size - suffix, 0), size))
-    if not seen:
-        return None
-    if not spans:
-        return []
-    spans.sort()
-    merged = [spans[0]]
-    for start, stop in spans[1:]:
-        last_start, last_stop = merged[-1]
-        if start <= last_stop:
-            if stop > last_stop:
-                merged[-1] = (last_start, stop)
-        else:
-            merged.append((start, stop))
-    return None if len(merged) > MAX_RANGES else merged
-
-
-def _digits(text: str) -> int | None:
-    text = text.strip(" \t")
-    if not text or not text.isascii() or not text.isdigit():
-        return None
-    return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS
-
-
 # -- the body --------------------------------------------------------------------
 class FileBody:
     """A response body read from a file in ``CHUNK_SIZE`` pieces.
@@ -195,17 +132,7 @@ class FileBody:
     span is sent as ``multipart/byteranges``.
     """
 
-    __slots__ = (
-        "path",
-        "file",
-        "size",
-        "offset",
-        "ranges",
-        "chunk_size",
-        "boundary",
-        "_part_headers",
-        "_active",
-    )
+    __slots__ = ("path", "file", "size", "offset", "ranges", "parts", "_active")
 
     def __init__(
         self,
@@ -214,9 +141,8 @@ class FileBody:
         size: int | None = None,
         *,
         offset: int = 0,
-        ranges: list[tuple[int, int]] | None = None,
-        content_type: str = "application/octet-stream",
-        chunk_size: int | None = None,
+        ranges: Spans | None = None,
+        content_type: str | None = "application/octet-stream",
     ) -> None:
         if (path is None) == (file is None):
             raise TypeError("FileBody needs exactly one of 'path' and 'file'")
@@ -227,33 +153,19 @@ class FileBody:
         self.size = size
         self.offset = offset
         self.ranges = ranges
-        self.chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
-        self.boundary: str | None = None
-        self._part_headers: list[bytes] = []
+        self.parts: ByteRanges | None = None
+        if ranges is not None and size is not None and len(ranges) > 1:
+            self.parts = ByteRanges(ranges, size, content_type)
         self._active: AsyncIterator[bytes] | None = None
-        if ranges is not None and len(ranges) > 1:
-            self.boundary = secrets.token_hex(16)
-            for index, (start, stop) in enumerate(ranges):
-                lead = "" if index == 0 else "\r\n"
-                self._part_headers.append(
-                    f"{lead}--{self.boundary}\r\nContent-Type: {content_type}\r\n"
-                    f"Content-Range: bytes {start}-{stop - 1}/{size}\r\n\r\n".encode(
-                        "latin-1"
-                    )
-                )
 
     @property
     def content_length(self) -> int | None:
         """The number of bytes the body will produce, if known."""
-        if self.ranges is None:
-            return self.size
-        total = sum(stop - start for start, stop in self.ranges)
-        if self.boundary is not None:
-            total += sum(map(len, self._part_headers)) + len(self._closing())
-        return total
-
-    def _closing(self) -> bytes:
-        return f"\r\n--{self.boundary}--\r\n".encode("latin-1")
+        if self.parts is not None:
+            return self.parts.length
+        if self.ranges is not None:
+            return sum(stop - start for start, stop in self.ranges)
+        return self.size
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         self._active = self._chunks()
@@ -289,19 +201,21 @@ class FileBody:
         seek: Callable[[int], Awaitable[Any]],
         read: Callable[[int], Awaitable[bytes]],
     ) -> AsyncIterator[bytes]:
+        chunk_size = CHUNK_SIZE  # read per body, so tests can make it small
         if self.size is None:
             # Unknown length (a pipe-like file object): read to the end.
-            while chunk := await read(self.chunk_size):
+            while chunk := await read(chunk_size):
                 yield chunk
             return
+        parts = self.parts
         spans = self.ranges if self.ranges is not None else [(0, self.size)]
         for index, (start, stop) in enumerate(spans):
-            if self.boundary is not None:
-                yield self._part_headers[index]
+            if parts is not None:
+                yield parts.heads[index]
             await seek(self.offset + start)
             remaining = stop - start
             while remaining > 0:
-                chunk = await read(min(self.chunk_size, remaining))
+                chunk = await read(min(chunk_size, remaining))
                 if not chunk:
                     # Content-Length is already out: a short body must not look complete.
                     raise RuntimeError(
@@ -310,8 +224,8 @@ class FileBody:
                     )
                 remaining -= len(chunk)
                 yield chunk
-        if self.boundary is not None:
-            yield self._closing()
+        if parts is not None:
+            yield parts.tail
 
     async def aclose(self) -> None:
         """Stop reading and close the file (a file object passed in is closed too)."""
@@ -333,12 +247,14 @@ async def send_file_body(scope: Scope, send: Send, body: object) -> bool:
     """
     if not isinstance(body, FileBody) or body.path is None or body.size is None:
         return False
+    if body.parts is not None:
+        return False
     extensions = scope.get("extensions") or {}
     try:
         if body.ranges is None and "http.response.pathsend" in extensions:
             await send({"type": "http.response.pathsend", "path": body.path})
             return True
-        if "http.response.zerocopysend" in extensions and body.boundary is None:
+        if "http.response.zerocopysend" in extensions:
             start, stop = (0, body.size) if body.ranges is None else body.ranges[0]
             file = await asyncio.to_thread(open, body.path, "rb")
             try:
@@ -511,16 +427,14 @@ def _send(
             etag = add_etags
         headers = Headers()
         mimetype = _describe(source, headers, mimetype, as_attachment, download_name)
-        validators = _add_validators(source, headers, etag, last_modified)
+        _add_validators(source, headers, etag, last_modified)
         _add_cache_headers(source, headers, max_age)
         ctx = _cv_app.get(None)
         response_class = ctx.app.response_class if ctx is not None else Response
         request = ctx.request if ctx is not None else None
         if conditional and request is not None and request.method in ("GET", "HEAD"):
-            return _conditional(
-                source, headers, mimetype, response_class, request, *validators
-            )
-        return _full(source, headers, mimetype, response_class, conditional)
+            return _conditional(source, headers, mimetype, response_class, request)
+        return _respond(source, headers, mimetype, response_class, None, conditional)
     except BaseException:
         source.close()
         raise
@@ -575,8 +489,7 @@ def _add_validators(
     headers: Headers,
     etag: bool | str,
     last_modified: datetime | int | float | None,
-) -> tuple[str | None, int | None]:
-    """Set ETag and Last-Modified; return them (the tag unquoted, the time in seconds)."""
+) -> None:
     tag = None
     if isinstance(etag, str):
         tag = etag
@@ -589,22 +502,15 @@ def _add_validators(
         headers["ETag"] = quote_etag(tag)
     if last_modified is None:
         last_modified = source.mtime
-    stamp = None if last_modified is None else _seconds(last_modified)
-    if stamp is not None:
-        headers["Last-Modified"] = http_date(stamp)
-    return tag, stamp
-
-
-def _seconds(value: datetime | int | float) -> int:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return int(value.timestamp())
-    if isinstance(value, (int, float)):
-        return int(value)
-    raise TypeError(
-        f"last_modified must be a datetime or a timestamp, not {type(value).__name__}"
-    )
+    if last_modified is None:
+        return
+    if not isinstance(last_modified, (datetime, int, float)):
+        raise TypeError(
+            "last_modified must be a datetime or a timestamp,"
+            f" not {type(last_modified).__name__}"
+        )
+    # werkzeug's http_date takes both, a naive datetime as UTC.
+    headers["Last-Modified"] = http_date(last_modified)
 
 
 def _add_cache_headers(
@@ -634,105 +540,53 @@ def _add_cache_headers(
     headers["Expires"] = http_date(time.time() + max_age)
 
 
-def _full(
-    source: _Source,
-    headers: Headers,
-    mimetype: str,
-    response_class: type[Response],
-    accept_ranges: bool,
-) -> Response:
-    body = FileBody(source.path, source.file, source.size, offset=source.offset)
-    response = response_class(body, headers=headers, mimetype=mimetype)
-    if source.size is not None:
-        response.headers["Content-Length"] = str(source.size)
-        if accept_ranges:
-            response.headers["Accept-Ranges"] = "bytes"
-    return response
-
-
 def _conditional(
     source: _Source,
     headers: Headers,
     mimetype: str,
     response_class: type[Response],
     request: Request,
-    etag: str | None,
-    stamp: int | None,
 ) -> Response:
-    if _not_modified(request, etag, stamp):
+    status = precondition_status(request.headers, headers)
+    if status == 412:
+        raise PreconditionFailed()
+    if status == 304:
         source.close()
         response = response_class(b"", 304, headers)
-        # RFC 9110 15.4.5: validators and caching headers, no representation metadata.
-        for name in (
-            "Content-Type",
-            "Content-Length",
-            "Content-Disposition",
-            "Content-Encoding",
-        ):
-            response.headers.pop(name, None)
+        drop_for_not_modified(response.headers)
         return response
-    header = request.headers.get("range")
     size = source.size
-    if header is None or size is None:
-        return _full(source, headers, mimetype, response_class, True)
-    if_range = request.headers.get("if-range")
-    if if_range is not None and not _if_range_holds(if_range, etag, stamp):
-        return _full(source, headers, mimetype, response_class, True)
-    ranges = parse_byte_ranges(header, size)
-    if ranges is None:
-        return _full(source, headers, mimetype, response_class, True)
-    if not ranges:
+    spans = None if size is None else requested_ranges(request.headers, headers, size)
+    if spans == []:
         raise RequestedRangeNotSatisfiable(length=size)
-    response = response_class(None, 206, headers, mimetype=mimetype)
+    return _respond(source, headers, mimetype, response_class, spans, True)
+
+
+def _respond(
+    source: _Source,
+    headers: Headers,
+    mimetype: str,
+    response_class: type[Response],
+    spans: Spans | None,
+    accept_ranges: bool,
+) -> Response:
+    """The 200 (*spans* is None) or 206 response whose body reads *source*."""
+    response = response_class(None, 200 if spans is None else 206, headers, mimetype)
     body = FileBody(
         source.path,
         source.file,
-        size,
+        source.size,
         offset=source.offset,
-        ranges=ranges,
-        content_type=response.headers["Content-Type"],
+        ranges=spans,
+        content_type=response.headers.get("Content-Type"),
     )
     response.response = body
-    if body.boundary is not None:
-        response.headers["Content-Type"] = (
-            f"multipart/byteranges; boundary={body.boundary}"
-        )
-    else:
-        start, stop = ranges[0]
-        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-    response.headers["Content-Length"] = str(body.content_length)
-    response.headers["Accept-Ranges"] = "bytes"
+    if body.parts is not None:
+        response.headers["Content-Type"] = body.parts.content_type
+    elif spans is not None and source.size is not None:
+        response.headers["Content-Range"] = content_range(*spans[0], source.size)
+    if body.content_length is not None:
+        response.headers["Content-Length"] = str(body.content_length)
+        if accept_ranges:
+            response.headers["Accept-Ranges"] = "bytes"
     return response
-
-
-def _not_modified(request: Request, etag: str | None, stamp: int | None) -> bool:
-    """True for a 304; raises ``PreconditionFailed`` for a 412 (RFC 9110 13.2.2)."""
-    headers = request.headers
-    if_match = headers.get("if-match")
-    if if_match is not None:
-        tags = parse_etags(if_match)
-        if not (tags.star_tag or (etag is not None and tags.is_strong(etag))):
-            raise PreconditionFailed()
-    elif (since := _date(headers.get("if-unmodified-since"))) is not None:
-        if stamp is not None and stamp > since:
-            raise PreconditionFailed()
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = parse_etags(if_none_match)
-        return tags.star_tag or (etag is not None and tags.contains_weak(etag))
-    since = _date(headers.get("if-modified-since"))
-    return since is not None and stamp is not None and stamp <= since
-
-
-def _date(value: str | None) -> int | None:
-    parsed = parse_date(value)
-    return None if parsed is None else int(parsed.timestamp())
-
-
-def _if_range_holds(value: str, etag: str | None, stamp: int | None) -> bool:
-    value = value.strip()
-    if value.startswith(('"', "W/")):
-        # A strong comparison: a weak validator never allows a range.
-        tag, weak = unquote_etag(value)
-        return not weak and etag is not None and tag == etag
-    return stamp is not None and _date(value) == stamp

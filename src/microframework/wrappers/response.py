@@ -27,11 +27,14 @@ from typing import TYPE_CHECKING
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
-from werkzeug.http import parse_etags
-from werkzeug.http import parse_range_header
-from werkzeug.sansio.http import is_resource_modified
 from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
+
+from ..conditional import ByteRanges
+from ..conditional import content_range
+from ..conditional import drop_for_not_modified
+from ..conditional import precondition_status
+from ..conditional import requested_ranges
 
 if TYPE_CHECKING:
     from .request import Request
@@ -255,75 +258,49 @@ class Response(SansIOResponse):
     ) -> Response:
         """Answer ``If-*`` and ``Range`` headers: 304, 412, 206 or 416 as appropriate.
 
-        Only bytes bodies are sliced for ranges; pass *accept_ranges* to advertise them.
+        Only bytes bodies are sliced for ranges; pass *accept_ranges* to serve and
+        advertise them. The rules are :mod:`microframework.conditional`'s.
         """
         if request.method not in ("GET", "HEAD"):
             return self
         if "date" not in self.headers:
             self.headers["Date"] = http_date()
-        if complete_length is None and self._data is not None:
-            complete_length = len(self._data)
-        if accept_ranges and self._process_range(
-            request, accept_ranges, complete_length
-        ):
-            return self
-        etag = self.headers.get("etag")
-        last_modified = self.headers.get("last-modified")
-        if not is_resource_modified(
-            etag=etag,
-            last_modified=last_modified,
-            http_if_none_match=request.headers.get("if-none-match"),
-            http_if_modified_since=request.headers.get("if-modified-since"),
-            http_if_match=request.headers.get("if-match"),
-        ):
-            if parse_etags(request.headers.get("if-match")):
-                self.status_code = 412
-            else:
-                self.status_code = 304
+        status = precondition_status(request.headers, self.headers)
+        if status is not None:
+            self.status_code = status
+            if status == 304:
                 self._strip_for_not_modified()
+        elif accept_ranges:
+            self._process_range(request, accept_ranges, complete_length)
         return self
 
     def _process_range(
         self, request: Request, accept_ranges: bool | str, complete_length: int | None
-    ) -> bool:
-        range_header = request.headers.get("range")
-        if range_header is None or not complete_length or self._data is None:
-            return False
-        if_range = request.headers.get("if-range")
-        if if_range is not None and is_resource_modified(
-            etag=self.headers.get("etag"),
-            last_modified=self.headers.get("last-modified"),
-            http_range=range_header,
-            http_if_range=if_range,
-            ignore_if_range=False,
-        ):
-            return False
-        parsed = parse_range_header(range_header)
-        if parsed is None:
-            raise RequestedRangeNotSatisfiable(length=complete_length)
-        span = parsed.range_for_length(complete_length)
-        content_range = parsed.to_content_range_header(complete_length)
-        if span is None or content_range is None:
-            raise RequestedRangeNotSatisfiable(length=complete_length)
-        start, stop = span
-        self.set_data(self._data[start:stop])
+    ) -> None:
+        data = self._data
+        if data is None:
+            return  # a streamed body is never sliced
         self.headers["Accept-Ranges"] = (
             "bytes" if accept_ranges is True else str(accept_ranges)
         )
-        self.headers["Content-Range"] = content_range
+        size = len(data) if complete_length is None else complete_length
+        spans = requested_ranges(request.headers, self.headers, size)
+        if spans is None:
+            return
+        if not spans:
+            raise RequestedRangeNotSatisfiable(length=size)
+        if len(spans) == 1:
+            start, stop = spans[0]
+            self.set_data(data[start:stop])
+            self.headers["Content-Range"] = content_range(start, stop, size)
+        else:
+            parts = ByteRanges(spans, size, self.headers.get("Content-Type"))
+            self.set_data(parts.join(data))
+            self.headers["Content-Type"] = parts.content_type
         self.status_code = 206
-        return True
 
     def _strip_for_not_modified(self) -> None:
-        # RFC 9110 15.4.5: a 304 carries no body and no representation metadata
-        # beyond the validators.
-        for name in (
-            "Content-Length",
-            "Content-Type",
-            "Content-Encoding",
-            "Content-Range",
-        ):
-            self.headers.pop(name, None)
+        drop_for_not_modified(self.headers)
         self._data = b""
         self._iterable = None
 
