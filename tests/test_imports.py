@@ -58,6 +58,14 @@ LAYERS = [
         {"microframework.app", "microframework.wrappers.response"},
     ),
     (
+        "microframework.wrappers.filebody",
+        {"microframework.app", "microframework.files", "aiofiles"},
+    ),
+    (
+        "microframework.files",
+        {"microframework.app", "microframework.static", "aiofiles"},
+    ),
+    (
         "microframework.static",
         {"microframework.app", "microframework.blueprints", "microframework.ctx"},
     ),

@@ -2,13 +2,10 @@
 
 Rules:
 
-- A file is never read whole. Its body is a :class:`FileBody`, read ``CHUNK_SIZE`` bytes at
-  a time with aiofiles (imported on first use, so ``import microframework`` does not load
-  it), or handed to the server by path (``http.response.pathsend``) or by descriptor
-  (``http.response.zerocopysend``) when the server offers to send it itself.
 - Every path that comes from a URL goes through :func:`safe_join`: segment by segment
   first, then the resolved real path (symlinks followed) must lie inside the folder.
   Anything doubtful is a 404, never an error page that says why.
+- The body is a :class:`~microframework.wrappers.filebody.FileBody`: never read whole.
 - Validators (``ETag``, ``Last-Modified``) are set here; ``If-*`` and ``Range`` are
   answered before the view returns, by :mod:`microframework.conditional`. A failed
   precondition raises ``PreconditionFailed`` so the app's 412 handler renders it.
@@ -24,8 +21,6 @@ import stat
 import time
 import unicodedata
 import zlib
-from collections.abc import AsyncIterator
-from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,23 +38,20 @@ from werkzeug.http import http_date
 from werkzeug.http import quote_etag
 from werkzeug.http import quote_header_value
 
-from .conditional import ByteRanges
 from .conditional import content_range
 from .conditional import drop_for_not_modified
 from .conditional import precondition_status
 from .conditional import requested_ranges
 from .conditional import Spans
-from .exceptions import ClientDisconnected
 from .globals import _cv_app
+from .wrappers.filebody import FileBody as FileBody  # _dispatch imports it here (#13)
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
     from .typing import Scope
     from .typing import Send
+    from .wrappers.body import ResponseBody
     from .wrappers.request import Request
-
-#: Bytes read (and sent in one ``http.response.body`` message) at a time.
-CHUNK_SIZE = 64 * 1024
 
 # RFC 5987 attr-char, minus what quote() always keeps (letters, digits, "_.-~").
 _ATTR_CHARS = "!#$&+^`|"
@@ -120,160 +112,6 @@ def _lookup(directory: str, path: str) -> tuple[str, os.stat_result] | None:
     if not stat.S_ISREG(result.st_mode):
         return None
     return joined, result
-
-
-# -- the body --------------------------------------------------------------------
-class FileBody:
-    """A response body read from a file in ``CHUNK_SIZE`` pieces.
-
-    ``path`` is set for files sent by path (the dispatcher may then let the server send
-    it); ``file`` for binary file objects, which are closed once the body is done.
-    ``ranges`` is ``None`` for the whole file, else the spans to send; more than one
-    span is sent as ``multipart/byteranges``.
-    """
-
-    __slots__ = ("path", "file", "size", "offset", "ranges", "parts", "_active")
-
-    def __init__(
-        self,
-        path: str | None = None,
-        file: IO[bytes] | None = None,
-        size: int | None = None,
-        *,
-        offset: int = 0,
-        ranges: Spans | None = None,
-        content_type: str | None = "application/octet-stream",
-    ) -> None:
-        if (path is None) == (file is None):
-            raise TypeError("FileBody needs exactly one of 'path' and 'file'")
-        if ranges is not None and size is None:
-            raise ValueError("FileBody 'ranges' need a known 'size'")
-        self.path = path
-        self.file = file
-        self.size = size
-        self.offset = offset
-        self.ranges = ranges
-        self.parts: ByteRanges | None = None
-        if ranges is not None and size is not None and len(ranges) > 1:
-            self.parts = ByteRanges(ranges, size, content_type)
-        self._active: AsyncIterator[bytes] | None = None
-
-    @property
-    def content_length(self) -> int | None:
-        """The number of bytes the body will produce, if known."""
-        if self.parts is not None:
-            return self.parts.length
-        if self.ranges is not None:
-            return sum(stop - start for start, stop in self.ranges)
-        return self.size
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        self._active = self._chunks()
-        return self._active
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        if self.path is not None:
-            import aiofiles
-
-            async with aiofiles.open(self.path, "rb") as handle:
-                async for chunk in self._spans(handle.seek, handle.read):
-                    yield chunk
-            return
-        file = self.file
-        assert file is not None  # __init__ guarantees one of path and file
-        if isinstance(file, io.BytesIO):
-            # Already in memory: reading cannot block.
-            async def read(size: int) -> bytes:
-                return file.read(size)
-        else:
-
-            async def read(size: int) -> bytes:
-                return await asyncio.to_thread(file.read, size)
-
-        async def seek(position: int) -> int:
-            return file.seek(position)
-
-        async for chunk in self._spans(seek, read):
-            yield chunk
-
-    async def _spans(
-        self,
-        seek: Callable[[int], Awaitable[Any]],
-        read: Callable[[int], Awaitable[bytes]],
-    ) -> AsyncIterator[bytes]:
-        chunk_size = CHUNK_SIZE  # read per body, so tests can make it small
-        if self.size is None:
-            # Unknown length (a pipe-like file object): read to the end.
-            while chunk := await read(chunk_size):
-                yield chunk
-            return
-        parts = self.parts
-        spans = self.ranges if self.ranges is not None else [(0, self.size)]
-        for index, (start, stop) in enumerate(spans):
-            if parts is not None:
-                yield parts.heads[index]
-            await seek(self.offset + start)
-            remaining = stop - start
-            while remaining > 0:
-                chunk = await read(min(chunk_size, remaining))
-                if not chunk:
-                    # Content-Length is already out: a short body must not look complete.
-                    raise RuntimeError(
-                        f"{self.path or 'file'} ended {remaining} bytes early;"
-                        " it changed while being sent"
-                    )
-                remaining -= len(chunk)
-                yield chunk
-        if parts is not None:
-            yield parts.tail
-
-    async def aclose(self) -> None:
-        """Stop reading and close the file (a file object passed in is closed too)."""
-        active, self._active = self._active, None
-        aclose = getattr(active, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        if self.file is not None:
-            self.file.close()
-
-
-async def send_file_body(scope: Scope, send: Send, body: object) -> bool:
-    """Let the server send a file body itself, if it offers to; True if it did.
-
-    Called by the dispatcher after ``http.response.start``. A whole file goes by
-    ``http.response.pathsend``; a whole file or one range by
-    ``http.response.zerocopysend``. Anything else (file objects, multipart ranges, a
-    server without the extensions) is streamed as usual.
-    """
-    if not isinstance(body, FileBody) or body.path is None or body.size is None:
-        return False
-    if body.parts is not None:
-        return False
-    extensions = scope.get("extensions") or {}
-    try:
-        if body.ranges is None and "http.response.pathsend" in extensions:
-            await send({"type": "http.response.pathsend", "path": body.path})
-            return True
-        if "http.response.zerocopysend" in extensions:
-            start, stop = (0, body.size) if body.ranges is None else body.ranges[0]
-            file = await asyncio.to_thread(open, body.path, "rb")
-            try:
-                await send(
-                    {
-                        "type": "http.response.zerocopysend",
-                        "file": file,
-                        "offset": start,
-                        "count": stop - start,
-                        "more_body": False,
-                    }
-                )
-            finally:
-                file.close()
-            return True
-    except OSError as exc:
-        # Some servers raise from send() once the peer is gone.
-        raise ClientDisconnected() from exc
-    return False
 
 
 # -- send_file -------------------------------------------------------------------
@@ -590,3 +428,15 @@ def _respond(
         if accept_ranges:
             response.headers["Accept-Ranges"] = "bytes"
     return response
+
+
+async def send_file_body(scope: Scope, send: Send, body: object) -> bool:
+    """Transitional (#13), until the dispatcher calls ``body.send``: True if the server
+    took the file (pathsend, zerocopysend), False to stream it as before."""
+
+    async def leave_to_dispatcher(body: ResponseBody) -> bool:
+        return False
+
+    return isinstance(body, FileBody) and await body.send(
+        scope, send, leave_to_dispatcher
+    )
