@@ -124,6 +124,10 @@ class _Source:
     name: str | None
     offset: int = 0
 
+    @classmethod
+    def from_stat(cls, path: str, result: os.stat_result) -> _Source:
+        return cls(path, None, result.st_size, result.st_mtime, os.path.basename(path))
+
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
@@ -153,19 +157,26 @@ async def send_file(
     ``add_etags`` are accepted for ``download_name``, ``max_age`` and ``etag``.
     """
     source = await _source_for(path_or_file)
-    return _send(
-        source,
-        mimetype=mimetype,
-        as_attachment=as_attachment,
-        download_name=download_name,
-        conditional=conditional,
-        etag=etag,
-        last_modified=last_modified,
-        max_age=max_age,
-        attachment_filename=attachment_filename,
-        cache_timeout=cache_timeout,
-        add_etags=add_etags,
-    )
+    try:
+        download_name = _alias(
+            download_name, attachment_filename, "download_name", "attachment_filename"
+        )
+        max_age = _alias(max_age, cache_timeout, "max_age", "cache_timeout")
+        if add_etags is not None:
+            etag = add_etags
+        headers = Headers()
+        mimetype = _describe(source, headers, mimetype, as_attachment, download_name)
+        _add_validators(source, headers, etag, last_modified)
+        _add_cache_headers(source, headers, max_age)
+        ctx = _cv_app.get(None)
+        response_class = ctx.app.response_class if ctx is not None else Response
+        request = ctx.request if ctx is not None else None
+        if conditional and request is not None and request.method in ("GET", "HEAD"):
+            return _conditional(source, headers, mimetype, response_class, request)
+        return _respond(source, headers, mimetype, response_class, None, conditional)
+    except BaseException:
+        source.close()
+        raise
 
 
 async def send_from_directory(
@@ -181,26 +192,29 @@ async def send_from_directory(
     )
     if found is None:
         raise NotFound()
-    joined, result = found
-    source = _Source(
-        os.path.abspath(joined),
-        None,
-        result.st_size,
-        result.st_mtime,
-        os.path.basename(joined),
-    )
-    return _send(source, **kwargs)
+    return await send_file(_CheckedPath(*found), **kwargs)
+
+
+class _CheckedPath(str):
+    """A path ``send_from_directory`` has joined safely and statted: no second stat."""
+
+    result: os.stat_result
+
+    def __new__(cls, path: str, result: os.stat_result) -> _CheckedPath:
+        checked = super().__new__(cls, os.path.abspath(path))
+        checked.result = result
+        return checked
 
 
 async def _source_for(path_or_file: object) -> _Source:
+    if isinstance(path_or_file, _CheckedPath):
+        return _Source.from_stat(str(path_or_file), path_or_file.result)
     if isinstance(path_or_file, (str, os.PathLike)):
         path = os.path.abspath(os.fsdecode(path_or_file))
         result = await asyncio.to_thread(os.stat, path)
         if not stat.S_ISREG(result.st_mode):
             raise ValueError(f"send_file() path {path!r} is not a regular file")
-        return _Source(
-            path, None, result.st_size, result.st_mtime, os.path.basename(path)
-        )
+        return _Source.from_stat(path, result)
     if isinstance(path_or_file, io.TextIOBase) or not callable(
         getattr(path_or_file, "read", None)
     ):
@@ -240,42 +254,6 @@ def _alias(value: Any, old: Any, name: str, old_name: str) -> Any:
     if value is not None:
         raise TypeError(f"pass either {name!r} or its old name {old_name!r}, not both")
     return old
-
-
-def _send(
-    source: _Source,
-    mimetype: str | None = None,
-    as_attachment: bool = False,
-    download_name: str | None = None,
-    conditional: bool = True,
-    etag: bool | str = True,
-    last_modified: datetime | int | float | None = None,
-    max_age: int | timedelta | Callable[[str | None], int | None] | None = None,
-    *,
-    attachment_filename: str | None = None,
-    cache_timeout: int | timedelta | None = None,
-    add_etags: bool | str | None = None,
-) -> Response:
-    try:
-        download_name = _alias(
-            download_name, attachment_filename, "download_name", "attachment_filename"
-        )
-        max_age = _alias(max_age, cache_timeout, "max_age", "cache_timeout")
-        if add_etags is not None:
-            etag = add_etags
-        headers = Headers()
-        mimetype = _describe(source, headers, mimetype, as_attachment, download_name)
-        _add_validators(source, headers, etag, last_modified)
-        _add_cache_headers(source, headers, max_age)
-        ctx = _cv_app.get(None)
-        response_class = ctx.app.response_class if ctx is not None else Response
-        request = ctx.request if ctx is not None else None
-        if conditional and request is not None and request.method in ("GET", "HEAD"):
-            return _conditional(source, headers, mimetype, response_class, request)
-        return _respond(source, headers, mimetype, response_class, None, conditional)
-    except BaseException:
-        source.close()
-        raise
 
 
 def _describe(
