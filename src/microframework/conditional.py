@@ -150,31 +150,35 @@ def _digits(text: str) -> int | None:
     return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
-def content_range(start: int, stop: int, size: int) -> str:
-    """The ``Content-Range`` value of the span ``[start, stop)`` of *size* bytes."""
+def _content_range(start: int, stop: int, size: int) -> str:
     return f"bytes {start}-{stop - 1}/{size}"
 
 
-class ByteRanges:
-    """The ``multipart/byteranges`` framing of several spans (RFC 9110 14.6).
+class PartialContent:
+    """The 206 for *spans* of a *size*-byte representation: its headers and framing.
 
-    ``heads[i]`` goes before span *i*'s bytes and ``tail`` after the last one.
+    One span goes bare, with ``Content-Range``. Several go as ``multipart/byteranges``
+    (RFC 9110 14.6): ``heads[i]`` before span *i*'s bytes, ``tail`` after the last.
     """
 
-    __slots__ = ("spans", "content_type", "heads", "tail")
+    __slots__ = ("spans", "headers", "heads", "tail")
 
     def __init__(self, spans: Spans, size: int, content_type: str | None) -> None:
-        boundary = secrets.token_hex(16)
         self.spans = spans
-        self.content_type = f"multipart/byteranges; boundary={boundary}"
+        if len(spans) == 1:
+            self.headers = {"Content-Range": _content_range(*spans[0], size)}
+            self.heads, self.tail = [b""], b""
+            return
+        boundary = secrets.token_hex(16)
+        self.headers = {"Content-Type": f"multipart/byteranges; boundary={boundary}"}
         kind = "" if content_type is None else f"Content-Type: {content_type}\r\n"
         # Every part but the first starts with the CRLF that ends the one before.
         self.heads = [
-            f"{_CRLF if index else ''}--{boundary}\r\n{kind}"
-            f"Content-Range: {content_range(start, stop, size)}\r\n\r\n".encode()
+            f"{_CRLF if index else ''}--{boundary}\r\n{kind}Content-Range: "
+            f"{_content_range(start, stop, size)}\r\n\r\n".encode("latin-1")
             for index, (start, stop) in enumerate(spans)
         ]
-        self.tail = f"\r\n--{boundary}--\r\n".encode()
+        self.tail = f"\r\n--{boundary}--\r\n".encode("latin-1")
 
     @property
     def length(self) -> int:
@@ -183,6 +187,8 @@ class ByteRanges:
         return framing + sum(stop - start for start, stop in self.spans)
 
     def join(self, data: bytes) -> bytes:
-        """The whole multipart body of the spans of *data*."""
-        spans = zip(self.heads, self.spans, strict=True)
-        return b"".join([head + data[a:b] for head, (a, b) in spans]) + self.tail
+        """The whole 206 body cut from *data*, the full representation."""
+        pieces: list[bytes] = []
+        for head, (start, stop) in zip(self.heads, self.spans, strict=True):
+            pieces += (head, data[start:stop])
+        return b"".join([*pieces, self.tail])

@@ -38,7 +38,6 @@ from werkzeug.http import http_date
 from werkzeug.http import quote_etag
 from werkzeug.http import quote_header_value
 
-from .conditional import content_range
 from .conditional import drop_for_not_modified
 from .conditional import precondition_status
 from .conditional import requested_ranges
@@ -398,9 +397,7 @@ def _respond(
     )
     response.response = body
     if body.parts is not None:
-        response.headers["Content-Type"] = body.parts.content_type
-    elif spans is not None and source.size is not None:
-        response.headers["Content-Range"] = content_range(*spans[0], source.size)
+        response.headers.update(body.parts.headers)
     if body.content_length is not None:
         response.headers["Content-Length"] = str(body.content_length)
         if accept_ranges:

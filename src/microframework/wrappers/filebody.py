@@ -20,7 +20,7 @@ from typing import Any
 from typing import IO
 from typing import TYPE_CHECKING
 
-from ..conditional import ByteRanges
+from ..conditional import PartialContent
 from ..conditional import Spans
 from ..exceptions import ClientDisconnected
 from .body import ResponseBody
@@ -38,11 +38,11 @@ class FileBody(ResponseBody):
     """A response body read from a file in ``CHUNK_SIZE`` pieces.
 
     Give exactly one of *path* and *file* (a binary file object, closed once the body is
-    done). *ranges* is ``None`` for the whole file, else the spans to send; more than one
-    is sent as ``multipart/byteranges`` whose parts carry *content_type*.
+    done). *ranges* is ``None`` for the whole file, else the spans to send; several are
+    sent as ``multipart/byteranges`` whose parts carry *content_type*.
     """
 
-    __slots__ = ("path", "file", "size", "offset", "ranges", "parts", "_active")
+    __slots__ = ("path", "file", "size", "offset", "parts", "_active")
 
     def __init__(
         self,
@@ -62,19 +62,15 @@ class FileBody(ResponseBody):
         self.file = file
         self.size = size
         self.offset = offset
-        self.ranges = ranges
-        self.parts: ByteRanges | None = None
-        if ranges is not None and size is not None and len(ranges) > 1:
-            self.parts = ByteRanges(ranges, size, content_type)
+        #: ``None`` for the whole file, else what a 206 of *ranges* sends.
+        self.parts: PartialContent | None = None
+        if ranges is not None and size is not None:
+            self.parts = PartialContent(ranges, size, content_type)
         self._active: AsyncIterator[bytes] | None = None
 
     @property
     def content_length(self) -> int | None:
-        if self.parts is not None:
-            return self.parts.length
-        if self.ranges is not None:
-            return sum(stop - start for start, stop in self.ranges)
-        return self.size
+        return self.size if self.parts is None else self.parts.length
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         self._active = self._chunks()
@@ -117,10 +113,11 @@ class FileBody(ResponseBody):
                 yield chunk
             return
         parts = self.parts
-        spans = self.ranges if self.ranges is not None else [(0, self.size)]
-        for index, (start, stop) in enumerate(spans):
-            if parts is not None:
-                yield parts.heads[index]
+        spans = [(0, self.size)] if parts is None else parts.spans
+        heads = [b""] if parts is None else parts.heads
+        for head, (start, stop) in zip(heads, spans, strict=True):
+            if head:
+                yield head
             await seek(self.offset + start)
             remaining = stop - start
             while remaining > 0:
@@ -133,7 +130,7 @@ class FileBody(ResponseBody):
                     )
                 remaining -= len(chunk)
                 yield chunk
-        if parts is not None:
+        if parts is not None and parts.tail:
             yield parts.tail
 
     async def aclose(self) -> None:
@@ -147,15 +144,16 @@ class FileBody(ResponseBody):
 
     async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
         """Let the server send the file, if it offers to and can; else stream the chunks."""
-        if self.path is None or self.size is None or self.parts is not None:
+        parts = self.parts
+        if self.path is None or self.size is None or (parts and len(parts.spans) > 1):
             return await stream(self)
         extensions = scope.get("extensions") or {}
         try:
-            if self.ranges is None and "http.response.pathsend" in extensions:
+            if parts is None and "http.response.pathsend" in extensions:
                 await send({"type": "http.response.pathsend", "path": self.path})
                 return True
             if "http.response.zerocopysend" in extensions:
-                start, stop = (0, self.size) if self.ranges is None else self.ranges[0]
+                start, stop = (0, self.size) if parts is None else parts.spans[0]
                 file = await asyncio.to_thread(open, self.path, "rb")
                 try:
                     await send(

@@ -30,9 +30,8 @@ from werkzeug.http import http_date
 from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
 
-from ..conditional import ByteRanges
-from ..conditional import content_range
 from ..conditional import drop_for_not_modified
+from ..conditional import PartialContent
 from ..conditional import precondition_status
 from ..conditional import requested_ranges
 
@@ -289,14 +288,9 @@ class Response(SansIOResponse):
             return
         if not spans:
             raise RequestedRangeNotSatisfiable(length=size)
-        if len(spans) == 1:
-            start, stop = spans[0]
-            self.set_data(data[start:stop])
-            self.headers["Content-Range"] = content_range(start, stop, size)
-        else:
-            parts = ByteRanges(spans, size, self.headers.get("Content-Type"))
-            self.set_data(parts.join(data))
-            self.headers["Content-Type"] = parts.content_type
+        partial = PartialContent(spans, size, self.headers.get("Content-Type"))
+        self.set_data(partial.join(data))
+        self.headers.update(partial.headers)
         self.status_code = 206
 
     def _strip_for_not_modified(self) -> None:
