@@ -1,22 +1,18 @@
-"""``conditional.py``: conditional requests and byte ranges, decided once for every body.
+"""``conditional.py``: conditional requests and byte ranges, decided once for all bodies.
 
-``send_file`` and ``Response.make_conditional`` both ask this module what to answer. It
-reads the request's headers and the response's validators (``ETag``, ``Last-Modified``),
-decides, and formats ``Content-Range`` and ``multipart/byteranges`` framing; it never
-builds a response, so it sits below both callers and imports only werkzeug.
+``send_file`` and ``Response.make_conditional`` both ask it: it reads the request's
+``If-*`` and ``Range`` headers and the response's ``ETag`` and ``Last-Modified``, decides,
+and shapes the 206. The callers build the responses, so it imports only werkzeug.
 
 Rules:
 
 - Preconditions go in RFC 9110 13.2.2's order: ``If-Match`` (strong comparison), else
-  ``If-Unmodified-Since``, either failing is a 412; then ``If-None-Match`` (weak
-  comparison), else ``If-Modified-Since``, either matching is a 304. Callers only ask
-  for GET and HEAD, where a matching ``If-None-Match`` is a 304, never a 412.
-- Only then ``Range``, and only while ``If-Range`` holds (a strong ETag or the exact
-  ``Last-Modified`` date). Ranges are sorted and merged, overlapping or adjacent ones into
-  one. A unit other than ``bytes`` is ignored, as RFC 9110 14.2 requires of an origin
-  server; so are a malformed header, an empty representation and more than
-  ``MAX_RANGES`` spans after merging (14.2 lets a server ignore ``Range``), and the whole
-  representation is sent. None satisfiable is a 416.
+  ``If-Unmodified-Since``, failing is a 412; then ``If-None-Match`` (weak comparison),
+  else ``If-Modified-Since``, matching is a 304. Callers only ask for GET and HEAD.
+- Then ``Range``, while ``If-Range`` holds (the strong ETag or the exact date). Ranges
+  are sorted and merged. Another unit is ignored (RFC 9110 14.2: an origin server must),
+  and so are bad syntax, an empty body and more than ``MAX_RANGES`` ranges after merging
+  (14.2 allows it): the whole body is sent. None satisfiable is a 416.
 """
 
 from __future__ import annotations
@@ -72,7 +68,10 @@ def drop_for_not_modified(headers: Headers) -> None:
 
 
 def requested_ranges(request: Headers, response: Headers, size: int) -> Spans | None:
-    """The spans to send for the request's ``Range``: ``None`` sends everything, ``[]`` is a 416."""
+    """The spans to send for the request's ``Range`` (under ``If-Range``).
+
+    ``None`` sends the whole representation; ``[]`` is a 416.
+    """
     header = request.get("Range")
     if header is None:
         return None
@@ -100,11 +99,11 @@ def _date(value: str | None) -> int | None:
 def parse_byte_ranges(header: str, size: int) -> Spans | None:
     """The satisfiable ``(start, stop)`` spans of a ``Range`` header, sorted and merged.
 
-    ``None`` means "ignore the header": another unit, bad syntax, an empty body or more
-    than ``MAX_RANGES`` spans after merging. An empty list means none is satisfiable.
-    Linear in the header, apart from the sort. (werkzeug's ``parse_range_header`` refuses
-    ranges out of order or overlapping, which RFC 9110 allows.)
+    ``None`` means "ignore the header", ``[]`` that none is satisfiable. Linear in the
+    header, apart from the sort.
     """
+    # Not werkzeug's parse_range_header: it refuses ranges out of order or overlapping,
+    # which RFC 9110 allows.
     unit, equals, specs = header.partition("=")
     if not equals or unit.strip().lower() != "bytes" or size <= 0:
         return None
