@@ -22,15 +22,14 @@ from hypothesis import strategies as st
 from werkzeug.http import http_date
 from werkzeug.http import parse_options_header
 
-from microframework import files
 from microframework import Microframework
-from microframework.files import FileBody
-from microframework.files import MAX_RANGES
-from microframework.files import parse_byte_ranges
+from microframework.conditional import MAX_RANGES
+from microframework.conditional import parse_byte_ranges
 from microframework.files import safe_join
 from microframework.files import send_file
-from microframework.files import send_file_body
 from microframework.files import send_from_directory
+from microframework.wrappers import filebody
+from microframework.wrappers.filebody import FileBody
 
 CONTENT = bytes(range(256)) * 4  # 1024 bytes, every offset distinguishable
 
@@ -923,15 +922,15 @@ async def test_a_large_file_is_streamed_in_chunks(tmp_path: Path) -> None:
 
     bodies = [m["body"] for m in recorder.sent[1:] if m["body"]]
     assert b"".join(bodies) == content
-    assert len(bodies) == -(-len(content) // files.CHUNK_SIZE)
-    assert max(map(len, bodies)) == files.CHUNK_SIZE
+    assert len(bodies) == -(-len(content) // filebody.CHUNK_SIZE)
+    assert max(map(len, bodies)) == filebody.CHUNK_SIZE
     assert recorder.headers[b"content-length"] == str(len(content)).encode()
 
 
 async def test_reads_are_chunk_sized(
     monkeypatch: pytest.MonkeyPatch, data_file: Path
 ) -> None:
-    monkeypatch.setattr(files, "CHUNK_SIZE", 100)
+    monkeypatch.setattr(filebody, "CHUNK_SIZE", 100)
     reads: list[int] = []
     original = FileBody._spans
 
@@ -978,7 +977,7 @@ async def test_send_file_works_outside_a_request(data_file: Path) -> None:
 async def test_a_disconnect_mid_file_stops_reading(
     monkeypatch: pytest.MonkeyPatch, data_file: Path
 ) -> None:
-    monkeypatch.setattr(files, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(filebody, "CHUNK_SIZE", 10)
     app = _file_app(data_file)
     recorder = Recorder()
 
@@ -1043,7 +1042,11 @@ async def test_send_from_directory_is_404_for_missing_dirs_and_escapes(
 
 
 # -- the server sends the file: pathsend and zerocopysend ---------------------------
-async def test_send_file_body_uses_pathsend_for_a_whole_file(data_file: Path) -> None:
+async def _never_streamed(body: Any) -> bool:
+    raise AssertionError("the server should have sent the file")
+
+
+async def test_file_body_send_uses_pathsend_for_a_whole_file(data_file: Path) -> None:
     sent: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -1052,7 +1055,7 @@ async def test_send_file_body_uses_pathsend_for_a_whole_file(data_file: Path) ->
     scope = http_scope(extensions={"http.response.pathsend": {}})
     body = FileBody(str(data_file), size=len(CONTENT))
 
-    assert await send_file_body(scope, send, body) is True
+    assert await body.send(scope, send, _never_streamed) is True
     assert sent == [{"type": "http.response.pathsend", "path": str(data_file)}]
 
 
@@ -1068,26 +1071,32 @@ async def test_send_file_body_uses_pathsend_for_a_whole_file(data_file: Path) ->
             http_scope(extensions={"http.response.pathsend": {}}),
             FileBody("/x", size=2, ranges=[(0, 1)]),
         ),
-        (http_scope(extensions={"http.response.pathsend": {}}), b"bytes"),
         (
             http_scope(extensions={"http.response.zerocopysend": {}}),
             FileBody("/x", size=9, ranges=[(0, 1), (5, 6)]),
         ),
     ],
 )
-async def test_send_file_body_declines_what_the_server_cannot_send(
-    scope: dict[str, Any], body: object
+async def test_file_body_send_streams_what_the_server_cannot_send(
+    scope: dict[str, Any], body: FileBody
 ) -> None:
+    streamed: list[Any] = []
+
     async def send(message: dict[str, Any]) -> None:
         raise AssertionError(f"nothing should be sent, got {message}")
 
-    assert await send_file_body(scope, send, body) is False
+    async def stream(streaming: Any) -> bool:
+        streamed.append(streaming)
+        return True
+
+    assert await body.send(scope, send, stream) is True
+    assert streamed == [body]
 
 
 @pytest.mark.parametrize(
     ("ranges", "offset", "count"), [(None, 0, 1024), ([(100, 150)], 100, 50)]
 )
-async def test_send_file_body_uses_zerocopysend_with_a_real_descriptor(
+async def test_file_body_send_uses_zerocopysend_with_a_real_descriptor(
     data_file: Path, ranges: list[tuple[int, int]] | None, offset: int, count: int
 ) -> None:
     seen: list[dict[str, Any]] = []
@@ -1100,7 +1109,7 @@ async def test_send_file_body_uses_zerocopysend_with_a_real_descriptor(
     scope = http_scope(extensions={"http.response.zerocopysend": {}})
     body = FileBody(str(data_file), size=len(CONTENT), ranges=ranges)
 
-    assert await send_file_body(scope, send, body) is True
+    assert await body.send(scope, send, _never_streamed) is True
     (message,) = seen
     assert message["type"] == "http.response.zerocopysend"
     assert (message["offset"], message["count"]) == (offset, count)

@@ -16,8 +16,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from microframework import Blueprint
-from microframework import files
 from microframework import Microframework
+from microframework import static
 from microframework import url_for
 
 SECRET = b"TOP SECRET"
@@ -189,7 +189,7 @@ async def test_send_static_file_without_a_folder_is_a_runtime_error(
 
     async with app.app_context():
         with pytest.raises(RuntimeError, match="static_folder"):
-            await files.send_static_file(app, "a.txt")  # type: ignore[arg-type]
+            await static.send_static_file(app, "a.txt")
 
 
 # -- blueprints ----------------------------------------------------------------------

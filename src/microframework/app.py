@@ -48,9 +48,6 @@ from .config import Config
 from .config import ConfigAttribute
 from .ctx import AppContext
 from .ctx import AppCtxGlobals
-from .files import add_static_route
-from .files import get_send_file_max_age as _get_send_file_max_age
-from .files import send_static_file as _send_static_file
 from .globals import _cv_app
 from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
@@ -62,6 +59,9 @@ from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .sessions import SecureCookieSessionInterface
 from .sessions import SessionInterface
+from .static import add_static_route
+from .static import get_send_file_max_age as _get_send_file_max_age
+from .static import send_static_file as _send_static_file
 from .templating import TemplatingMixin
 from .wrappers.request import Request
 from .wrappers.response import Response

@@ -21,6 +21,9 @@ from werkzeug.utils import cached_property
 from .scaffold import endpoint_from_view_func
 from .scaffold import Scaffold
 from .scaffold import setupmethod
+from .static import add_blueprint_static_route
+from .static import get_send_file_max_age as _get_send_file_max_age
+from .static import send_static_file as _send_static_file
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader
@@ -154,15 +157,11 @@ class Blueprint(Scaffold):
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``)."""
-        from .files import get_send_file_max_age
-
-        return get_send_file_max_age(filename)
+        return _get_send_file_max_age(filename)
 
     async def send_static_file(self, filename: str) -> Response:
         """Send *filename* from this blueprint's static folder."""
-        from .files import send_static_file
-
-        return await send_static_file(self, filename)
+        return await _send_static_file(self, filename)
 
     @cached_property
     def cli(self) -> AppGroup:
@@ -285,9 +284,6 @@ class Blueprint(Scaffold):
         # names runs the hooks for either.
         self._merge_registries(app, name)
         if self.has_static_folder:
-            # The one upward call, made at registration and never on a request.
-            from .files import add_blueprint_static_route
-
             add_blueprint_static_route(state)
         for deferred in self.deferred_functions:
             deferred(state)

@@ -1,20 +1,14 @@
-"""``files.py``: files as responses: ``send_file``, ``send_from_directory`` and static routes.
+"""``files.py``: files as responses: ``send_file``, ``send_from_directory`` and ``safe_join``.
 
 Rules:
 
-- A file is never read whole. Its body is a :class:`FileBody`, read ``CHUNK_SIZE`` bytes at
-  a time with aiofiles (imported on first use, so ``import microframework`` does not load
-  it), or handed to the server by path (``http.response.pathsend``) or by descriptor
-  (``http.response.zerocopysend``) when the server offers to send it itself.
 - Every path that comes from a URL goes through :func:`safe_join`: segment by segment
   first, then the resolved real path (symlinks followed) must lie inside the folder.
   Anything doubtful is a 404, never an error page that says why.
-- Conditional requests are answered before the view returns, in RFC 9110 13.2.2's order:
-  ``If-Match``, ``If-Unmodified-Since``, ``If-None-Match``, ``If-Modified-Since``, then
-  ``Range`` (guarded by ``If-Range``). Ranges are sorted and merged, overlapping or
-  adjacent ones into one; more than ``MAX_RANGES`` left after merging, a malformed
-  header or another unit means the header is ignored and the whole file sent (RFC 9110
-  14.2 lets a server ignore ``Range``); none satisfiable is a 416.
+- The body is a :class:`~microframework.wrappers.filebody.FileBody`: never read whole.
+- Validators (``ETag``, ``Last-Modified``) are set here; ``If-*`` and ``Range`` are
+  answered before the view returns, by :mod:`microframework.conditional`. A failed
+  precondition raises ``PreconditionFailed`` so the app's 412 handler renders it.
 """
 
 from __future__ import annotations
@@ -23,23 +17,16 @@ import asyncio
 import io
 import mimetypes
 import os
-import secrets
 import stat
 import time
 import unicodedata
-import weakref
 import zlib
-from collections.abc import AsyncIterator
-from collections.abc import Awaitable
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
-from datetime import UTC
 from typing import Any
-from typing import cast
 from typing import IO
-from typing import Protocol
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -48,29 +35,19 @@ from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import PreconditionFailed
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
-from werkzeug.http import parse_date
-from werkzeug.http import parse_etags
 from werkzeug.http import quote_etag
 from werkzeug.http import quote_header_value
-from werkzeug.http import unquote_etag
 
-from .exceptions import ClientDisconnected
+from .conditional import drop_for_not_modified
+from .conditional import precondition_status
+from .conditional import requested_ranges
+from .conditional import Spans
 from .globals import _cv_app
-from .wrappers.body import ResponseBody
+from .wrappers.filebody import FileBody
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
-    from .app import Microframework
-    from .blueprints import BlueprintSetupState
-    from .typing import Scope
-    from .typing import Send
-    from .wrappers.body import StreamSender
     from .wrappers.request import Request
-
-#: Bytes read (and sent in one ``http.response.body`` message) at a time.
-CHUNK_SIZE = 64 * 1024
-#: The most ranges one response carries after merging; beyond it ``Range`` is ignored.
-MAX_RANGES = 10
 
 # RFC 5987 attr-char, minus what quote() always keeps (letters, digits, "_.-~").
 _ATTR_CHARS = "!#$&+^`|"
@@ -78,8 +55,6 @@ _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
     | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)}
 )
-# Anything longer is bigger than any file; int() on it would only burn CPU.
-_MAX_DIGITS = 18
 
 
 # -- paths -----------------------------------------------------------------------
@@ -135,244 +110,6 @@ def _lookup(directory: str, path: str) -> tuple[str, os.stat_result] | None:
     return joined, result
 
 
-# -- ranges ----------------------------------------------------------------------
-def parse_byte_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
-    """The satisfiable ``(start, stop)`` spans of a ``Range`` header, sorted and merged.
-
-    ``None`` means "ignore the header and send the whole file": another unit, bad
-    syntax, an empty file or more than ``MAX_RANGES`` spans after merging. An empty
-    list means no range is satisfiable (416). Linear in the header, apart from the sort.
-    """
-    unit, equals, specs = header.partition("=")
-    if not equals or unit.strip().lower() != "bytes" or size <= 0:
-        return None
-    spans: list[tuple[int, int]] = []
-    seen = False
-    for raw in specs.split(","):
-        spec = raw.strip(" \t")
-        if not spec:
-            continue  # RFC 9110 5.6.1: empty list elements are allowed
-        first, dash, last = spec.partition("-")
-        if not dash:
-            return None
-        seen = True
-        if first:
-            start = _digits(first)
-            end = _digits(last) if last else size - 1
-            if start is None or end is None or (last and end < start):
-                return None
-            if start < size:
-                spans.append((start, min(end, size - 1) + 1))
-        else:
-            suffix = _digits(last)
-            if suffix is None:
-                return None
-            if suffix > 0:
-                spans.append((max(size - suffix, 0), size))
-    if not seen:
-        return None
-    if not spans:
-        return []
-    spans.sort()
-    merged = [spans[0]]
-    for start, stop in spans[1:]:
-        last_start, last_stop = merged[-1]
-        if start <= last_stop:
-            if stop > last_stop:
-                merged[-1] = (last_start, stop)
-        else:
-            merged.append((start, stop))
-    return None if len(merged) > MAX_RANGES else merged
-
-
-def _digits(text: str) -> int | None:
-    text = text.strip(" \t")
-    if not text or not text.isascii() or not text.isdigit():
-        return None
-    return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS
-
-
-# -- the body --------------------------------------------------------------------
-class FileBody(ResponseBody):
-    """A response body read from a file in ``CHUNK_SIZE`` pieces.
-
-    ``path`` is set for files sent by path (the dispatcher may then let the server send
-    it); ``file`` for binary file objects, which are closed once the body is done.
-    ``ranges`` is ``None`` for the whole file, else the spans to send; more than one
-    span is sent as ``multipart/byteranges``.
-    """
-
-    __slots__ = (
-        "path",
-        "file",
-        "size",
-        "offset",
-        "ranges",
-        "chunk_size",
-        "boundary",
-        "_part_headers",
-        "_active",
-    )
-
-    def __init__(
-        self,
-        path: str | None = None,
-        file: IO[bytes] | None = None,
-        size: int | None = None,
-        *,
-        offset: int = 0,
-        ranges: list[tuple[int, int]] | None = None,
-        content_type: str = "application/octet-stream",
-        chunk_size: int | None = None,
-    ) -> None:
-        if (path is None) == (file is None):
-            raise TypeError("FileBody needs exactly one of 'path' and 'file'")
-        if ranges is not None and size is None:
-            raise ValueError("FileBody 'ranges' need a known 'size'")
-        self.path = path
-        self.file = file
-        self.size = size
-        self.offset = offset
-        self.ranges = ranges
-        self.chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
-        self.boundary: str | None = None
-        self._part_headers: list[bytes] = []
-        self._active: AsyncIterator[bytes] | None = None
-        if ranges is not None and len(ranges) > 1:
-            self.boundary = secrets.token_hex(16)
-            for index, (start, stop) in enumerate(ranges):
-                lead = "" if index == 0 else "\r\n"
-                self._part_headers.append(
-                    f"{lead}--{self.boundary}\r\nContent-Type: {content_type}\r\n"
-                    f"Content-Range: bytes {start}-{stop - 1}/{size}\r\n\r\n".encode(
-                        "latin-1"
-                    )
-                )
-
-    @property
-    def content_length(self) -> int | None:
-        """The number of bytes the body will produce, if known."""
-        if self.ranges is None:
-            return self.size
-        total = sum(stop - start for start, stop in self.ranges)
-        if self.boundary is not None:
-            total += sum(map(len, self._part_headers)) + len(self._closing())
-        return total
-
-    def _closing(self) -> bytes:
-        return f"\r\n--{self.boundary}--\r\n".encode("latin-1")
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        self._active = self._chunks()
-        return self._active
-
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        if self.path is not None:
-            import aiofiles
-
-            async with aiofiles.open(self.path, "rb") as handle:
-                async for chunk in self._spans(handle.seek, handle.read):
-                    yield chunk
-            return
-        file = self.file
-        assert file is not None  # __init__ guarantees one of path and file
-        if isinstance(file, io.BytesIO):
-            # Already in memory: reading cannot block.
-            async def read(size: int) -> bytes:
-                return file.read(size)
-        else:
-
-            async def read(size: int) -> bytes:
-                return await asyncio.to_thread(file.read, size)
-
-        async def seek(position: int) -> int:
-            return file.seek(position)
-
-        async for chunk in self._spans(seek, read):
-            yield chunk
-
-    async def _spans(
-        self,
-        seek: Callable[[int], Awaitable[Any]],
-        read: Callable[[int], Awaitable[bytes]],
-    ) -> AsyncIterator[bytes]:
-        if self.size is None:
-            # Unknown length (a pipe-like file object): read to the end.
-            while chunk := await read(self.chunk_size):
-                yield chunk
-            return
-        spans = self.ranges if self.ranges is not None else [(0, self.size)]
-        for index, (start, stop) in enumerate(spans):
-            if self.boundary is not None:
-                yield self._part_headers[index]
-            await seek(self.offset + start)
-            remaining = stop - start
-            while remaining > 0:
-                chunk = await read(min(self.chunk_size, remaining))
-                if not chunk:
-                    # Content-Length is already out: a short body must not look complete.
-                    raise RuntimeError(
-                        f"{self.path or 'file'} ended {remaining} bytes early;"
-                        " it changed while being sent"
-                    )
-                remaining -= len(chunk)
-                yield chunk
-        if self.boundary is not None:
-            yield self._closing()
-
-    async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
-        """Let the server send the file itself when it offers to, else stream it."""
-        if await send_file_body(scope, send, self):
-            return True
-        return await stream(self)
-
-    async def aclose(self) -> None:
-        """Stop reading and close the file (a file object passed in is closed too)."""
-        active, self._active = self._active, None
-        aclose = getattr(active, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        if self.file is not None:
-            self.file.close()
-
-
-async def send_file_body(scope: Scope, send: Send, body: object) -> bool:
-    """Let the server send a file body itself, if it offers to; True if it did.
-
-    Called by the dispatcher after ``http.response.start``. A whole file goes by
-    ``http.response.pathsend``; a whole file or one range by
-    ``http.response.zerocopysend``. Anything else (file objects, multipart ranges, a
-    server without the extensions) is streamed as usual.
-    """
-    if not isinstance(body, FileBody) or body.path is None or body.size is None:
-        return False
-    extensions = scope.get("extensions") or {}
-    try:
-        if body.ranges is None and "http.response.pathsend" in extensions:
-            await send({"type": "http.response.pathsend", "path": body.path})
-            return True
-        if "http.response.zerocopysend" in extensions and body.boundary is None:
-            start, stop = (0, body.size) if body.ranges is None else body.ranges[0]
-            file = await asyncio.to_thread(open, body.path, "rb")
-            try:
-                await send(
-                    {
-                        "type": "http.response.zerocopysend",
-                        "file": file,
-                        "offset": start,
-                        "count": stop - start,
-                        "more_body": False,
-                    }
-                )
-            finally:
-                file.close()
-            return True
-    except OSError as exc:
-        # Some servers raise from send() once the peer is gone.
-        raise ClientDisconnected() from exc
-    return False
-
-
 # -- send_file -------------------------------------------------------------------
 @dataclass(slots=True)
 class _Source:
@@ -382,6 +119,10 @@ class _Source:
     mtime: float | None
     name: str | None
     offset: int = 0
+
+    @classmethod
+    def from_stat(cls, path: str, result: os.stat_result) -> _Source:
+        return cls(path, None, result.st_size, result.st_mtime, os.path.basename(path))
 
     def close(self) -> None:
         if self.file is not None:
@@ -412,19 +153,26 @@ async def send_file(
     ``add_etags`` are accepted for ``download_name``, ``max_age`` and ``etag``.
     """
     source = await _source_for(path_or_file)
-    return _send(
-        source,
-        mimetype=mimetype,
-        as_attachment=as_attachment,
-        download_name=download_name,
-        conditional=conditional,
-        etag=etag,
-        last_modified=last_modified,
-        max_age=max_age,
-        attachment_filename=attachment_filename,
-        cache_timeout=cache_timeout,
-        add_etags=add_etags,
-    )
+    try:
+        download_name = _alias(
+            download_name, attachment_filename, "download_name", "attachment_filename"
+        )
+        max_age = _alias(max_age, cache_timeout, "max_age", "cache_timeout")
+        if add_etags is not None:
+            etag = add_etags
+        headers = Headers()
+        mimetype = _describe(source, headers, mimetype, as_attachment, download_name)
+        _add_validators(source, headers, etag, last_modified)
+        _add_cache_headers(source, headers, max_age)
+        ctx = _cv_app.get(None)
+        response_class = ctx.app.response_class if ctx is not None else Response
+        request = ctx.request if ctx is not None else None
+        if conditional and request is not None and request.method in ("GET", "HEAD"):
+            return _conditional(source, headers, mimetype, response_class, request)
+        return _respond(source, headers, mimetype, response_class, None, conditional)
+    except BaseException:
+        source.close()
+        raise
 
 
 async def send_from_directory(
@@ -440,26 +188,29 @@ async def send_from_directory(
     )
     if found is None:
         raise NotFound()
-    joined, result = found
-    source = _Source(
-        os.path.abspath(joined),
-        None,
-        result.st_size,
-        result.st_mtime,
-        os.path.basename(joined),
-    )
-    return _send(source, **kwargs)
+    return await send_file(_CheckedPath(*found), **kwargs)
+
+
+class _CheckedPath(str):
+    """A path ``send_from_directory`` has joined safely and statted: no second stat."""
+
+    result: os.stat_result
+
+    def __new__(cls, path: str, result: os.stat_result) -> _CheckedPath:
+        checked = super().__new__(cls, os.path.abspath(path))
+        checked.result = result
+        return checked
 
 
 async def _source_for(path_or_file: object) -> _Source:
+    if isinstance(path_or_file, _CheckedPath):
+        return _Source.from_stat(str(path_or_file), path_or_file.result)
     if isinstance(path_or_file, (str, os.PathLike)):
         path = os.path.abspath(os.fsdecode(path_or_file))
         result = await asyncio.to_thread(os.stat, path)
         if not stat.S_ISREG(result.st_mode):
             raise ValueError(f"send_file() path {path!r} is not a regular file")
-        return _Source(
-            path, None, result.st_size, result.st_mtime, os.path.basename(path)
-        )
+        return _Source.from_stat(path, result)
     if isinstance(path_or_file, io.TextIOBase) or not callable(
         getattr(path_or_file, "read", None)
     ):
@@ -499,44 +250,6 @@ def _alias(value: Any, old: Any, name: str, old_name: str) -> Any:
     if value is not None:
         raise TypeError(f"pass either {name!r} or its old name {old_name!r}, not both")
     return old
-
-
-def _send(
-    source: _Source,
-    mimetype: str | None = None,
-    as_attachment: bool = False,
-    download_name: str | None = None,
-    conditional: bool = True,
-    etag: bool | str = True,
-    last_modified: datetime | int | float | None = None,
-    max_age: int | timedelta | Callable[[str | None], int | None] | None = None,
-    *,
-    attachment_filename: str | None = None,
-    cache_timeout: int | timedelta | None = None,
-    add_etags: bool | str | None = None,
-) -> Response:
-    try:
-        download_name = _alias(
-            download_name, attachment_filename, "download_name", "attachment_filename"
-        )
-        max_age = _alias(max_age, cache_timeout, "max_age", "cache_timeout")
-        if add_etags is not None:
-            etag = add_etags
-        headers = Headers()
-        mimetype = _describe(source, headers, mimetype, as_attachment, download_name)
-        validators = _add_validators(source, headers, etag, last_modified)
-        _add_cache_headers(source, headers, max_age)
-        ctx = _cv_app.get(None)
-        response_class = ctx.app.response_class if ctx is not None else Response
-        request = ctx.request if ctx is not None else None
-        if conditional and request is not None and request.method in ("GET", "HEAD"):
-            return _conditional(
-                source, headers, mimetype, response_class, request, *validators
-            )
-        return _full(source, headers, mimetype, response_class, conditional)
-    except BaseException:
-        source.close()
-        raise
 
 
 def _describe(
@@ -588,8 +301,7 @@ def _add_validators(
     headers: Headers,
     etag: bool | str,
     last_modified: datetime | int | float | None,
-) -> tuple[str | None, int | None]:
-    """Set ETag and Last-Modified; return them (the tag unquoted, the time in seconds)."""
+) -> None:
     tag = None
     if isinstance(etag, str):
         tag = etag
@@ -602,22 +314,15 @@ def _add_validators(
         headers["ETag"] = quote_etag(tag)
     if last_modified is None:
         last_modified = source.mtime
-    stamp = None if last_modified is None else _seconds(last_modified)
-    if stamp is not None:
-        headers["Last-Modified"] = http_date(stamp)
-    return tag, stamp
-
-
-def _seconds(value: datetime | int | float) -> int:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return int(value.timestamp())
-    if isinstance(value, (int, float)):
-        return int(value)
-    raise TypeError(
-        f"last_modified must be a datetime or a timestamp, not {type(value).__name__}"
-    )
+    if last_modified is None:
+        return
+    if not isinstance(last_modified, (datetime, int, float)):
+        raise TypeError(
+            "last_modified must be a datetime or a timestamp,"
+            f" not {type(last_modified).__name__}"
+        )
+    # werkzeug's http_date takes both, a naive datetime as UTC.
+    headers["Last-Modified"] = http_date(last_modified)
 
 
 def _add_cache_headers(
@@ -629,8 +334,7 @@ def _add_cache_headers(
         ctx = _cv_app.get(None)
         if ctx is not None:
             # The app's method, so a subclass can choose per file (as in Flask).
-            getter = getattr(ctx.app, "get_send_file_max_age", get_send_file_max_age)
-            max_age = getter(source.name)
+            max_age = ctx.app.get_send_file_max_age(source.name)
     elif callable(max_age):
         max_age = max_age(source.path)
     if isinstance(max_age, timedelta):
@@ -648,183 +352,51 @@ def _add_cache_headers(
     headers["Expires"] = http_date(time.time() + max_age)
 
 
-def _full(
-    source: _Source,
-    headers: Headers,
-    mimetype: str,
-    response_class: type[Response],
-    accept_ranges: bool,
-) -> Response:
-    body = FileBody(source.path, source.file, source.size, offset=source.offset)
-    response = response_class(body, headers=headers, mimetype=mimetype)
-    if source.size is not None:
-        response.headers["Content-Length"] = str(source.size)
-        if accept_ranges:
-            response.headers["Accept-Ranges"] = "bytes"
-    return response
-
-
 def _conditional(
     source: _Source,
     headers: Headers,
     mimetype: str,
     response_class: type[Response],
     request: Request,
-    etag: str | None,
-    stamp: int | None,
 ) -> Response:
-    if _not_modified(request, etag, stamp):
+    status = precondition_status(request.headers, headers)
+    if status == 412:
+        raise PreconditionFailed()
+    if status == 304:
         source.close()
         response = response_class(b"", 304, headers)
-        # RFC 9110 15.4.5: validators and caching headers, no representation metadata.
-        for name in (
-            "Content-Type",
-            "Content-Length",
-            "Content-Disposition",
-            "Content-Encoding",
-        ):
-            response.headers.pop(name, None)
+        drop_for_not_modified(response.headers)
         return response
-    header = request.headers.get("range")
     size = source.size
-    if header is None or size is None:
-        return _full(source, headers, mimetype, response_class, True)
-    if_range = request.headers.get("if-range")
-    if if_range is not None and not _if_range_holds(if_range, etag, stamp):
-        return _full(source, headers, mimetype, response_class, True)
-    ranges = parse_byte_ranges(header, size)
-    if ranges is None:
-        return _full(source, headers, mimetype, response_class, True)
-    if not ranges:
+    spans = None if size is None else requested_ranges(request.headers, headers, size)
+    if spans == []:
         raise RequestedRangeNotSatisfiable(length=size)
-    response = response_class(None, 206, headers, mimetype=mimetype)
+    return _respond(source, headers, mimetype, response_class, spans, True)
+
+
+def _respond(
+    source: _Source,
+    headers: Headers,
+    mimetype: str,
+    response_class: type[Response],
+    spans: Spans | None,
+    accept_ranges: bool,
+) -> Response:
+    """The 200 (*spans* is None) or 206 response whose body reads *source*."""
+    response = response_class(None, 200 if spans is None else 206, headers, mimetype)
     body = FileBody(
         source.path,
         source.file,
-        size,
+        source.size,
         offset=source.offset,
-        ranges=ranges,
-        content_type=response.headers["Content-Type"],
+        ranges=spans,
+        content_type=response.headers.get("Content-Type"),
     )
     response.response = body
-    if body.boundary is not None:
-        response.headers["Content-Type"] = (
-            f"multipart/byteranges; boundary={body.boundary}"
-        )
-    else:
-        start, stop = ranges[0]
-        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-    response.headers["Content-Length"] = str(body.content_length)
-    response.headers["Accept-Ranges"] = "bytes"
+    if body.parts is not None:
+        response.headers.update(body.parts.headers)
+    if body.content_length is not None:
+        response.headers["Content-Length"] = str(body.content_length)
+        if accept_ranges:
+            response.headers["Accept-Ranges"] = "bytes"
     return response
-
-
-def _not_modified(request: Request, etag: str | None, stamp: int | None) -> bool:
-    """True for a 304; raises ``PreconditionFailed`` for a 412 (RFC 9110 13.2.2)."""
-    headers = request.headers
-    if_match = headers.get("if-match")
-    if if_match is not None:
-        tags = parse_etags(if_match)
-        if not (tags.star_tag or (etag is not None and tags.is_strong(etag))):
-            raise PreconditionFailed()
-    elif (since := _date(headers.get("if-unmodified-since"))) is not None:
-        if stamp is not None and stamp > since:
-            raise PreconditionFailed()
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = parse_etags(if_none_match)
-        return tags.star_tag or (etag is not None and tags.contains_weak(etag))
-    since = _date(headers.get("if-modified-since"))
-    return since is not None and stamp is not None and stamp <= since
-
-
-def _date(value: str | None) -> int | None:
-    parsed = parse_date(value)
-    return None if parsed is None else int(parsed.timestamp())
-
-
-def _if_range_holds(value: str, etag: str | None, stamp: int | None) -> bool:
-    value = value.strip()
-    if value.startswith(('"', "W/")):
-        # A strong comparison: a weak validator never allows a range.
-        tag, weak = unquote_etag(value)
-        return not weak and etag is not None and tag == etag
-    return stamp is not None and _date(value) == stamp
-
-
-# -- static files ----------------------------------------------------------------
-class _StaticOwner(Protocol):
-    # What app.py and blueprints.py (Scaffold) provide for static files.
-    @property
-    def static_folder(self) -> str | None: ...
-
-    def get_send_file_max_age(self, filename: str | None) -> int | None: ...
-
-    def send_static_file(self, filename: str) -> Awaitable[Response]: ...
-
-
-def get_send_file_max_age(filename: str | None = None) -> int | None:
-    """The current app's ``SEND_FILE_MAX_AGE_DEFAULT`` in seconds (``None``: no-cache)."""
-    ctx = _cv_app.get(None)
-    if ctx is None:
-        return None
-    value = ctx.app.config.get("SEND_FILE_MAX_AGE_DEFAULT")
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        return int(value.total_seconds())
-    return int(value)
-
-
-async def send_static_file(owner: _StaticOwner, filename: str) -> Response:
-    """What ``app.send_static_file`` and ``blueprint.send_static_file`` do."""
-    folder = owner.static_folder
-    if folder is None:
-        raise RuntimeError("'static_folder' must be set to serve static files")
-    max_age = owner.get_send_file_max_age(filename)
-    return await send_from_directory(folder, filename, max_age=max_age)
-
-
-def _static_view(owner: object) -> Callable[..., Awaitable[Response]]:
-    # A weak reference: the app holds the view, the view must not keep the app alive.
-    # The owner's method is looked up per request, so a subclass may override it.
-    ref = weakref.ref(owner)
-
-    async def static(filename: str) -> Response:
-        target = cast(_StaticOwner | None, ref())
-        if target is None:
-            raise NotFound()
-        return await target.send_static_file(filename)
-
-    return static
-
-
-def add_static_route(app: Microframework) -> None:
-    """Register the app's ``static`` endpoint, as Flask does, when it has a static folder."""
-    if not app.has_static_folder:
-        return
-    host_matching = app.url_map.host_matching
-    if bool(app.static_host) != host_matching:
-        raise ValueError(
-            "static_host is required with host_matching=True and only allowed with it"
-        )
-    app.add_url_rule(
-        f"{app.static_url_path}/<path:filename>",
-        endpoint="static",
-        host=app.static_host,
-        view_func=_static_view(app),
-        # "/static//etc/passwd" must not be redirected to a merged path: it is a 404.
-        merge_slashes=False,
-    )
-
-
-def add_blueprint_static_route(state: BlueprintSetupState) -> None:
-    """Register ``<blueprint>.static`` when the blueprint has a static folder."""
-    blueprint = state.blueprint
-    if blueprint.has_static_folder:
-        state.add_url_rule(
-            f"{blueprint.static_url_path}/<path:filename>",
-            endpoint="static",
-            view_func=_static_view(blueprint),
-            merge_slashes=False,
-        )

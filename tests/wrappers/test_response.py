@@ -15,10 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.http import http_date
+from werkzeug.http import parse_options_header
 
 from microframework import Microframework
 from microframework import request
 from microframework import Response
+from microframework.conditional import MAX_RANGES
 
 # -- construction -----------------------------------------------------------------------
 
@@ -260,18 +262,41 @@ BODY = b"0123456789"
 LAST_MODIFIED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def conditional_app() -> Microframework:
+def conditional_app(
+    body: bytes = BODY, etag: str = "abc", weak: bool = False
+) -> Microframework:
     app = Microframework(__name__)
     app.testing = True
 
     @app.route("/", methods=["GET", "POST"])
     async def index() -> Response:
-        response = Response(BODY)
-        response.set_etag("abc")
+        response = Response(body)
+        response.set_etag(etag, weak=weak)
         response.last_modified = LAST_MODIFIED
         return await response.make_conditional(request, accept_ranges=True)
 
     return app
+
+
+async def conditional_get(headers: dict[str, str], **options: Any) -> Any:
+    return await conditional_app(**options).test_client().get("/", headers=headers)
+
+
+def byteranges(response: Any, body: bytes) -> list[tuple[str, bytes]]:
+    """The (Content-Range, data) parts of a multipart/byteranges *body*, strictly."""
+    kind, options = parse_options_header(response.headers["Content-Type"])
+    assert kind == "multipart/byteranges"
+    delimiter = b"--" + options["boundary"].encode()
+    assert body.startswith(delimiter + b"\r\n")
+    assert body.endswith(b"\r\n" + delimiter + b"--\r\n")
+    inner = body[len(delimiter) + 2 : -(len(delimiter) + 6)]
+    parts = []
+    for raw in inner.split(b"\r\n" + delimiter + b"\r\n"):
+        head, _, data = raw.partition(b"\r\n\r\n")
+        fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n"))
+        assert fields["Content-Type"] == "text/html; charset=utf-8"
+        parts.append((fields["Content-Range"], data))
+    return parts
 
 
 async def test_no_conditional_headers_is_a_full_200_advertising_validators() -> None:
@@ -403,19 +428,163 @@ async def test_conditional_headers_leave_a_post_unchanged(
     assert "Content-Range" not in response.headers
 
 
-@given(st.text(alphabet="bytes=0123456789-, ", max_size=24))
-async def test_any_range_header_is_206_with_a_consistent_slice_or_416(
-    range_header: str,
+async def test_accept_ranges_is_advertised_on_a_full_response() -> None:
+    response = await conditional_get({})
+
+    assert response.status_code == 200
+    assert response.headers["Accept-Ranges"] == "bytes"
+
+
+@pytest.mark.parametrize(
+    ("range_header", "parts"),
+    [
+        ("bytes=0-1,5-6", [("bytes 0-1/10", b"01"), ("bytes 5-6/10", b"56")]),
+        ("bytes=-2, 0-0", [("bytes 0-0/10", b"0"), ("bytes 8-9/10", b"89")]),
+    ],
+)
+async def test_several_ranges_are_a_206_multipart_byteranges(
+    range_header: str, parts: list[tuple[str, bytes]]
 ) -> None:
-    response = (
-        await conditional_app().test_client().get("/", headers={"Range": range_header})
+    response = await conditional_get({"Range": range_header})
+    body = await response.get_data()
+
+    assert response.status_code == 206
+    assert "Content-Range" not in response.headers
+    assert response.headers["Content-Length"] == str(len(body))
+    assert byteranges(response, body) == parts
+
+
+@pytest.mark.parametrize(
+    ("range_header", "content_range", "body"),
+    [
+        ("bytes=0-4,3-6", "bytes 0-6/10", b"0123456"),
+        ("bytes=5-6,0-4", "bytes 0-6/10", b"0123456"),
+    ],
+    ids=["overlapping", "adjacent-out-of-order"],
+)
+async def test_overlapping_or_adjacent_ranges_are_merged_into_one(
+    range_header: str, content_range: str, body: bytes
+) -> None:
+    response = await conditional_get({"Range": range_header})
+
+    assert response.status_code == 206
+    assert response.headers["Content-Range"] == content_range
+    assert await response.get_data() == body
+
+
+@pytest.mark.parametrize(
+    ("range_header", "status", "content_range"),
+    [("bytes=0-1,20-30", 206, "bytes 0-1/10"), ("bytes=10-20,30-", 416, "bytes */10")],
+)
+async def test_unsatisfiable_ranges_are_dropped_and_none_left_is_416(
+    range_header: str, status: int, content_range: str
+) -> None:
+    response = await conditional_get({"Range": range_header})
+
+    assert response.status_code == status
+    assert response.headers["Content-Range"] == content_range
+
+
+async def test_more_ranges_than_the_cap_after_merging_is_a_full_200() -> None:
+    body = bytes(range(100))
+    header = "bytes=" + ",".join(f"{i * 2}-{i * 2}" for i in range(MAX_RANGES + 1))
+
+    response = await conditional_get({"Range": header}, body=body)
+
+    assert response.status_code == 200
+    assert await response.get_data() == body
+
+
+@pytest.mark.parametrize(
+    "range_header", ["items=0-4", "bytes=abc", "bytes=4-1", "bytes"]
+)
+async def test_unknown_unit_or_malformed_range_is_ignored(range_header: str) -> None:
+    # RFC 9110 14.2: an origin server MUST ignore a range unit it does not understand.
+    response = await conditional_get({"Range": range_header})
+
+    assert response.status_code == 200
+    assert await response.get_data() == BODY
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"If-None-Match": '"abc"', "Range": "bytes=0-4"}, 304),
+        ({"If-Match": '"nope"', "Range": "bytes=0-4"}, 412),
+        ({"If-Match": '"nope"', "Range": "bytes=20-30"}, 412),
+        ({"If-Match": '"nope"', "If-None-Match": '"abc"'}, 412),
+        ({"If-Match": '"abc"', "If-None-Match": '"abc"'}, 304),
+        ({"If-Match": 'W/"abc"'}, 412),
+        ({"If-Unmodified-Since": http_date(LAST_MODIFIED - timedelta(days=1))}, 412),
+        ({"If-Unmodified-Since": http_date(LAST_MODIFIED)}, 200),
+        (
+            {
+                "If-Match": '"abc"',
+                "If-Unmodified-Since": http_date(LAST_MODIFIED - timedelta(days=1)),
+            },
+            200,
+        ),
+    ],
+    ids=[
+        "304-before-range",
+        "412-before-range",
+        "412-before-416",
+        "412-before-304",
+        "if-match-passes-then-304",
+        "if-match-is-strong",
+        "unmodified-since-earlier",
+        "unmodified-since-same",
+        "if-match-overrides-unmodified-since",
+    ],
+)
+async def test_preconditions_are_evaluated_in_rfc_9110_order(
+    headers: dict[str, str], status: int
+) -> None:
+    response = await conditional_get(headers)
+
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize(
+    ("if_range", "options", "status"),
+    [
+        ('W/"abc"', {}, 200),
+        ('"abc"', {"weak": True}, 200),
+        (http_date(LAST_MODIFIED), {}, 206),
+        (http_date(LAST_MODIFIED - timedelta(days=1)), {}, 200),
+    ],
+    ids=["weak-if-range", "weak-etag", "same-date", "other-date"],
+)
+async def test_if_range_needs_a_strong_etag_or_the_exact_date(
+    if_range: str, options: dict[str, Any], status: int
+) -> None:
+    response = await conditional_get(
+        {"Range": "bytes=0-4", "If-Range": if_range}, **options
     )
 
-    assert response.status_code in (206, 416)
-    if response.status_code == 206:
-        match = re.fullmatch(r"bytes (\d+)-(\d+)/10", response.headers["Content-Range"])
-        assert match is not None
-        start, end = int(match[1]), int(match[2])
-        assert await response.get_data() == BODY[start : end + 1]
-    else:
+    assert response.status_code == status
+    assert await response.get_data() == (BODY if status == 200 else b"01234")
+
+
+@given(st.text(alphabet="bytes=0123456789-, ", max_size=24))
+async def test_any_range_header_is_answered_with_consistent_bytes(
+    range_header: str,
+) -> None:
+    response = await conditional_get({"Range": range_header})
+    body = await response.get_data()
+
+    assert response.status_code in (200, 206, 416)
+    if response.status_code == 200:
+        assert body == BODY
+        return
+    if response.status_code == 416:
         assert response.headers["Content-Range"] == "bytes */10"
+        return
+    if "Content-Range" in response.headers:
+        parts = [(response.headers["Content-Range"], body)]
+    else:
+        parts = byteranges(response, body)
+    for content_range, data in parts:
+        match = re.fullmatch(r"bytes (\d+)-(\d+)/10", content_range)
+        assert match is not None
+        assert data == BODY[int(match[1]) : int(match[2]) + 1]

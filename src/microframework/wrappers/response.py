@@ -1,9 +1,9 @@
 """``Response``: werkzeug's sans-io response plus an async body.
 
-A body is either bytes (``_data``, the fast path: one ``http.response.body`` message) or an
-iterable (sync or async) that is streamed chunk by chunk and never joined unless someone
-asks for the data. Conditional and range handling works on bytes bodies here; file bodies
-add their own.
+Rule: a body is either bytes (``body_bytes``, the fast path: one ``http.response.body``
+message) or a body kind from ``body.py`` that sends itself, streamed chunk by chunk and
+never joined unless someone asks for the data. A response sends itself (:meth:`Response.send`);
+conditional requests and ranges follow ``conditional.py``, shared with ``send_file``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import http_date
-from werkzeug.http import parse_etags
-from werkzeug.http import parse_range_header
-from werkzeug.sansio.http import is_resource_modified
 from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
 
+from ..conditional import drop_for_not_modified
+from ..conditional import PartialContent
+from ..conditional import precondition_status
+from ..conditional import requested_ranges
 from .body import close_source
 from .body import make_body
 from .body import ResponseBody
@@ -279,77 +280,46 @@ class Response(SansIOResponse):
     ) -> Response:
         """Answer ``If-*`` and ``Range`` headers: 304, 412, 206 or 416 as appropriate.
 
-        Only bytes bodies are sliced for ranges; pass *accept_ranges* to advertise them.
+        Only bytes bodies are sliced for ranges; pass *accept_ranges* to serve and
+        advertise them. The rules are :mod:`microframework.conditional`'s.
         """
         if request.method not in ("GET", "HEAD"):
             return self
         if "date" not in self.headers:
             self.headers["Date"] = http_date()
-        if complete_length is None and self.body_bytes is not None:
-            complete_length = len(self.body_bytes)
-        if accept_ranges and self._process_range(
-            request, accept_ranges, complete_length
-        ):
-            return self
-        etag = self.headers.get("etag")
-        last_modified = self.headers.get("last-modified")
-        if not is_resource_modified(
-            etag=etag,
-            last_modified=last_modified,
-            http_if_none_match=request.headers.get("if-none-match"),
-            http_if_modified_since=request.headers.get("if-modified-since"),
-            http_if_match=request.headers.get("if-match"),
-        ):
-            if parse_etags(request.headers.get("if-match")):
-                self.status_code = 412
-            else:
-                self.status_code = 304
+        status = precondition_status(request.headers, self.headers)
+        if status is not None:
+            self.status_code = status
+            if status == 304:
                 self._strip_for_not_modified()
+        elif accept_ranges:
+            self._process_range(request, accept_ranges, complete_length)
         return self
 
     def _process_range(
         self, request: Request, accept_ranges: bool | str, complete_length: int | None
-    ) -> bool:
-        range_header = request.headers.get("range")
-        if range_header is None or not complete_length or self.body_bytes is None:
-            return False
-        if_range = request.headers.get("if-range")
-        if if_range is not None and is_resource_modified(
-            etag=self.headers.get("etag"),
-            last_modified=self.headers.get("last-modified"),
-            http_range=range_header,
-            http_if_range=if_range,
-            ignore_if_range=False,
-        ):
-            return False
-        parsed = parse_range_header(range_header)
-        if parsed is None:
-            raise RequestedRangeNotSatisfiable(length=complete_length)
-        span = parsed.range_for_length(complete_length)
-        content_range = parsed.to_content_range_header(complete_length)
-        if span is None or content_range is None:
-            raise RequestedRangeNotSatisfiable(length=complete_length)
-        start, stop = span
-        self.set_data(self.body_bytes[start:stop])
+    ) -> None:
+        data = self.body_bytes
+        if data is None:
+            return  # a streamed body is never sliced
         self.headers["Accept-Ranges"] = (
             "bytes" if accept_ranges is True else str(accept_ranges)
         )
-        self.headers["Content-Range"] = content_range
+        size = len(data) if complete_length is None else complete_length
+        spans = requested_ranges(request.headers, self.headers, size)
+        if spans is None:
+            return
+        if not spans:
+            raise RequestedRangeNotSatisfiable(length=size)
+        partial = PartialContent(spans, size, self.headers.get("Content-Type"))
+        self.set_data(partial.join(data))
+        self.headers.update(partial.headers)
         self.status_code = 206
-        return True
 
     def _strip_for_not_modified(self) -> None:
-        # RFC 9110 15.4.5: a 304 carries no body and no representation metadata
-        # beyond the validators.
-        for name in (
-            "Content-Length",
-            "Content-Type",
-            "Content-Encoding",
-            "Content-Range",
-        ):
-            self.headers.pop(name, None)
+        drop_for_not_modified(self.headers)
+        # A streamed body stays attached so that sending the 304 closes its source.
         self.body_bytes = b""
-        self._body = None
 
 
 def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

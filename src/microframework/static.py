@@ -1,0 +1,95 @@
+"""``static.py``: the ``static`` endpoints of apps and blueprints, and their cache lifetime.
+
+Rule: a static route is an ordinary route whose view calls ``send_from_directory``. This
+module knows the app and blueprints only through what they are passed as (never importing
+``app`` or ``blueprints`` at run time), so ``blueprints.py`` imports it at the top.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import NotFound
+
+from .files import send_from_directory
+from .globals import _cv_app
+
+if TYPE_CHECKING:
+    from .app import Microframework
+    from .blueprints import Blueprint
+    from .blueprints import BlueprintSetupState
+    from .wrappers.response import Response
+
+
+def get_send_file_max_age(filename: str | None = None) -> int | None:
+    """The current app's ``SEND_FILE_MAX_AGE_DEFAULT`` in seconds (``None``: no-cache)."""
+    ctx = _cv_app.get(None)
+    if ctx is None:
+        return None
+    value = ctx.app.config.get("SEND_FILE_MAX_AGE_DEFAULT")
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return int(value.total_seconds())
+    return int(value)
+
+
+async def send_static_file(
+    owner: Microframework | Blueprint, filename: str
+) -> Response:
+    """What ``app.send_static_file`` and ``blueprint.send_static_file`` do."""
+    folder = owner.static_folder
+    if folder is None:
+        raise RuntimeError("'static_folder' must be set to serve static files")
+    max_age = owner.get_send_file_max_age(filename)
+    return await send_from_directory(folder, filename, max_age=max_age)
+
+
+def _static_view(
+    owner: Microframework | Blueprint,
+) -> Callable[..., Awaitable[Response]]:
+    # A weak reference: the app holds the view, the view must not keep the app alive.
+    # The owner's method is looked up per request, so a subclass may override it.
+    ref = weakref.ref(owner)
+
+    async def static(filename: str) -> Response:
+        target = ref()
+        if target is None:
+            raise NotFound()
+        return await target.send_static_file(filename)
+
+    return static
+
+
+def add_static_route(app: Microframework) -> None:
+    """Register the app's ``static`` endpoint, as Flask does, when it has a static folder."""
+    if not app.has_static_folder:
+        return
+    if bool(app.static_host) != app.url_map.host_matching:
+        raise ValueError(
+            "static_host is required with host_matching=True and only allowed with it"
+        )
+    app.add_url_rule(
+        f"{app.static_url_path}/<path:filename>",
+        endpoint="static",
+        host=app.static_host,
+        view_func=_static_view(app),
+        # "/static//etc/passwd" must not be redirected to a merged path: it is a 404.
+        merge_slashes=False,
+    )
+
+
+def add_blueprint_static_route(state: BlueprintSetupState) -> None:
+    """Register ``<blueprint>.static`` when the blueprint has a static folder."""
+    blueprint = state.blueprint
+    if blueprint.has_static_folder:
+        state.add_url_rule(
+            f"{blueprint.static_url_path}/<path:filename>",
+            endpoint="static",
+            view_func=_static_view(blueprint),
+            merge_slashes=False,
+        )

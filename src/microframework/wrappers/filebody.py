@@ -1,0 +1,174 @@
+"""``filebody.py``: a file as a response body, read in chunks or handed to the server.
+
+Rule: a file is never read whole. A :class:`FileBody` reads ``CHUNK_SIZE`` bytes at a
+time, with aiofiles for a path (imported on first read, so ``import microframework``
+does not load it) or in a worker thread for a file object. When the server offers to
+send the file itself, :meth:`FileBody.send` lets it: ``http.response.pathsend`` for a
+whole file by path, ``http.response.zerocopysend`` for a whole file or one range by
+descriptor. Anything else goes through the dispatcher's stream, as every
+:class:`~microframework.wrappers.body.ResponseBody` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+from typing import IO
+from typing import TYPE_CHECKING
+
+from ..conditional import PartialContent
+from ..conditional import Spans
+from ..exceptions import ClientDisconnected
+from .body import ResponseBody
+from .body import StreamSender
+
+if TYPE_CHECKING:
+    from ..typing import Scope
+    from ..typing import Send
+
+#: Bytes read (and sent in one ``http.response.body`` message) at a time.
+CHUNK_SIZE = 64 * 1024
+
+
+class FileBody(ResponseBody):
+    """A response body read from a file in ``CHUNK_SIZE`` pieces.
+
+    Give exactly one of *path* and *file* (a binary file object, closed once the body is
+    done). *ranges* is ``None`` for the whole file, else the spans to send; several are
+    sent as ``multipart/byteranges`` whose parts carry *content_type*.
+    """
+
+    __slots__ = ("path", "file", "size", "offset", "parts", "_active")
+
+    def __init__(
+        self,
+        path: str | None = None,
+        file: IO[bytes] | None = None,
+        size: int | None = None,
+        *,
+        offset: int = 0,
+        ranges: Spans | None = None,
+        content_type: str | None = "application/octet-stream",
+    ) -> None:
+        if (path is None) == (file is None):
+            raise TypeError("FileBody needs exactly one of 'path' and 'file'")
+        if ranges is not None and size is None:
+            raise ValueError("FileBody 'ranges' need a known 'size'")
+        self.path = path
+        self.file = file
+        self.size = size
+        self.offset = offset
+        #: ``None`` for the whole file, else what a 206 of *ranges* sends.
+        self.parts: PartialContent | None = None
+        if ranges is not None and size is not None:
+            self.parts = PartialContent(ranges, size, content_type)
+        self._active: AsyncIterator[bytes] | None = None
+
+    @property
+    def content_length(self) -> int | None:
+        return self.size if self.parts is None else self.parts.length
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._active = self._chunks()
+        return self._active
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        if self.path is not None:
+            import aiofiles
+
+            async with aiofiles.open(self.path, "rb") as handle:
+                async for chunk in self._spans(handle.seek, handle.read):
+                    yield chunk
+            return
+        file = self.file
+        assert file is not None  # __init__ guarantees one of path and file
+        if isinstance(file, io.BytesIO):
+            # Already in memory: reading cannot block.
+            async def read(size: int) -> bytes:
+                return file.read(size)
+        else:
+
+            async def read(size: int) -> bytes:
+                return await asyncio.to_thread(file.read, size)
+
+        async def seek(position: int) -> int:
+            return file.seek(position)
+
+        async for chunk in self._spans(seek, read):
+            yield chunk
+
+    async def _spans(
+        self,
+        seek: Callable[[int], Awaitable[Any]],
+        read: Callable[[int], Awaitable[bytes]],
+    ) -> AsyncIterator[bytes]:
+        chunk_size = CHUNK_SIZE  # read per body, so tests can make it small
+        if self.size is None:
+            # Unknown length (a pipe-like file object): read to the end.
+            while chunk := await read(chunk_size):
+                yield chunk
+            return
+        parts = self.parts
+        spans = [(0, self.size)] if parts is None else parts.spans
+        heads = [b""] if parts is None else parts.heads
+        for head, (start, stop) in zip(heads, spans, strict=True):
+            if head:
+                yield head
+            await seek(self.offset + start)
+            remaining = stop - start
+            while remaining > 0:
+                chunk = await read(min(chunk_size, remaining))
+                if not chunk:
+                    # Content-Length is already out: a short body must not look complete.
+                    raise RuntimeError(
+                        f"{self.path or 'file'} ended {remaining} bytes early;"
+                        " it changed while being sent"
+                    )
+                remaining -= len(chunk)
+                yield chunk
+        if parts is not None and parts.tail:
+            yield parts.tail
+
+    async def aclose(self) -> None:
+        """Stop reading and close the file (a file object passed in is closed too)."""
+        active, self._active = self._active, None
+        aclose = getattr(active, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        if self.file is not None:
+            self.file.close()
+
+    async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
+        """Let the server send the file, if it offers to and can; else stream the chunks."""
+        parts = self.parts
+        if self.path is None or self.size is None or (parts and len(parts.spans) > 1):
+            return await stream(self)
+        extensions = scope.get("extensions") or {}
+        try:
+            if parts is None and "http.response.pathsend" in extensions:
+                await send({"type": "http.response.pathsend", "path": self.path})
+                return True
+            if "http.response.zerocopysend" in extensions:
+                start, stop = (0, self.size) if parts is None else parts.spans[0]
+                file = await asyncio.to_thread(open, self.path, "rb")
+                try:
+                    await send(
+                        {
+                            "type": "http.response.zerocopysend",
+                            "file": file,
+                            "offset": start,
+                            "count": stop - start,
+                            "more_body": False,
+                        }
+                    )
+                finally:
+                    file.close()
+                return True
+        except OSError as exc:
+            # Some servers raise from send() once the peer is gone.
+            raise ClientDisconnected() from exc
+        return await stream(self)
