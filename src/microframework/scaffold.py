@@ -12,12 +12,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
+from typing import TYPE_CHECKING
 from typing import TypeVar
 
 from werkzeug.exceptions import default_exceptions
 from werkzeug.exceptions import HTTPException
+from werkzeug.utils import cached_property
 
 from ._utils import get_root_path
+
+if TYPE_CHECKING:
+    from jinja2 import BaseLoader
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,6 +115,17 @@ class Scaffold:
         if value is not None:
             value = value.rstrip("/")
         self._static_url_path = value
+
+    @cached_property
+    def jinja_loader(self) -> BaseLoader | None:
+        """The loader for this scaffold's ``template_folder`` (assignable)."""
+        if self.template_folder is None:
+            return None
+        from jinja2 import FileSystemLoader
+
+        return FileSystemLoader(
+            os.path.join(self.root_path, os.fspath(self.template_folder))
+        )
 
     # -- routes ---------------------------------------------------------------
     def _method_route(
@@ -289,6 +305,21 @@ class Scaffold:
         if issubclass(exc_class, HTTPException):
             return exc_class, exc_class.code
         return exc_class, None
+
+
+def name_decorator(add: Callable[..., None], name: str | None) -> Callable[[F], F]:
+    """A decorator calling ``add(func, name=name)``: the shape of ``template_filter``."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(
+            f"the name must be a str, not {type(name).__name__}; write the"
+            " decorator with parentheses: @app.template_filter()"
+        )
+
+    def decorator(func: F) -> F:
+        add(func, name=name)
+        return func
+
+    return decorator
 
 
 def endpoint_from_view_func(view_func: Callable[..., Any]) -> str:
