@@ -88,9 +88,8 @@ def event_stream(
         _encode_events(source, keep_alive, retry), mimetype="text/event-stream"
     )
     response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = (
-        "no"  # ask nginx-style proxies not to buffer
-    )
+    # Ask nginx-style proxies not to buffer.
+    response.headers["X-Accel-Buffering"] = "no"
     response.timeout = None if keep_alive is None else keep_alive * 4
     return response
 
