@@ -103,10 +103,7 @@ class FormDataParser:
         self.cls: type[MultiDict[str, Any]] = cls
 
     async def parse(
-        self,
-        stream: AsyncIterable[bytes],
-        mimetype: str,
-        options: dict[str, str],
+        self, stream: AsyncIterable[bytes], mimetype: str, options: dict[str, str]
     ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
         """Return ``(form, files)`` parsed from *stream*.
 

@@ -53,14 +53,7 @@ class Map(WerkzeugMap):
 class AdapterCache:
     """Bound ``MapAdapter`` objects keyed by the raw request target's host parts."""
 
-    __slots__ = (
-        "_map",
-        "bound",
-        "_maxsize",
-        "_trusted",
-        "_server_name",
-        "_subdomains",
-    )
+    __slots__ = ("_map", "bound", "_maxsize", "_trusted", "_server_name", "_subdomains")
 
     def __init__(
         self,
@@ -145,10 +138,8 @@ def compile_static_routes(
 ) -> dict[str, dict[str | None, WerkzeugRule]]:
     """Exact-path lookup for HTTP rules without arguments, tried before the matcher.
 
-    Only rules whose match cannot depend on anything but path and method qualify; for
-    anything else (and for a method no listed rule allows) the werkzeug matcher decides,
-    so 405, redirects and websocket mismatches keep werkzeug's behaviour. Static parts
-    win over converters in werkzeug's matcher too, so the answer is the same.
+    Only rules matched by path and method alone qualify; werkzeug's matcher decides the
+    rest (405, redirects, websockets). It too prefers static parts, so answers agree.
     """
     if url_map.host_matching or subdomain_matching:
         # The matcher must see the host or subdomain; an exact path is not enough.
@@ -168,8 +159,7 @@ def compile_static_routes(
             continue
         table.setdefault(rule.rule, []).append(rule)
     # Per path, method -> the first rule allowing it (werkzeug's order); ``None``
-    # holds a rule that takes any method. Methods no rule allows are left to the
-    # matcher, which answers 405 with the right Allow header.
+    # holds a rule that takes any method. The matcher answers the 405s.
     compiled: dict[str, dict[str | None, WerkzeugRule]] = {}
     for path, rules in table.items():
         by_method: dict[str | None, WerkzeugRule] = {}
