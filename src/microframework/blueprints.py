@@ -19,6 +19,7 @@ from typing import TypeVar
 from werkzeug.utils import cached_property
 
 from .scaffold import endpoint_from_view_func
+from .scaffold import HOOK_REGISTRIES
 from .scaffold import name_decorator
 from .scaffold import Scaffold
 from .scaffold import setupmethod
@@ -31,19 +32,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 DeferredSetupFunction = Callable[["BlueprintSetupState"], None]
 _sentinel: Any = object()
-
-# The scaffold registries copied into the app, keyed by dotted blueprint name.
-_HOOK_REGISTRIES = (
-    "before_request_funcs",
-    "after_request_funcs",
-    "teardown_request_funcs",
-    "before_websocket_funcs",
-    "after_websocket_funcs",
-    "teardown_websocket_funcs",
-    "template_context_processors",
-    "url_value_preprocessors",
-    "url_default_functions",
-)
 
 
 class BlueprintSetupState:
@@ -303,7 +291,7 @@ class Blueprint(Scaffold):
         def key_for(key: str | None) -> str:
             return name if key is None else f"{name}.{key}"
 
-        for attr in _HOOK_REGISTRIES:
+        for attr in HOOK_REGISTRIES.values():
             target = getattr(app, attr)
             for key, funcs in getattr(self, attr).items():
                 target[key_for(key)].extend(funcs)
