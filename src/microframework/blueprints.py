@@ -69,12 +69,10 @@ class BlueprintSetupState:
         **options: Any,
     ) -> None:
         """Add a rule to the app with the prefix, subdomain and dotted endpoint applied."""
-        if self.url_prefix is not None:
-            rule = (
-                f"{self.url_prefix.rstrip('/')}/{rule.lstrip('/')}"
-                if rule
-                else self.url_prefix
-            )
+        if self.url_prefix is not None and rule:
+            rule = f"{self.url_prefix.rstrip('/')}/{rule.lstrip('/')}"
+        elif self.url_prefix is not None:
+            rule = self.url_prefix
         options.setdefault("subdomain", self.subdomain)
         if endpoint is None:
             endpoint = endpoint_from_view_func(view_func)  # type: ignore[arg-type]
@@ -164,8 +162,7 @@ class Blueprint(Scaffold):
     def cli(self) -> AppGroup:
         """This blueprint's click group, added to ``app.cli`` on registration.
 
-        Its commands appear under the blueprint's name, or ``cli_group`` (``None``
-        merges them into the app's group).
+        It is named ``cli_group`` (default: the blueprint's name); ``None`` merges it.
         """
         from .cli import AppGroup
 
@@ -199,11 +196,7 @@ class Blueprint(Scaffold):
 
     @setupmethod
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
-        """Nest *blueprint* in this one; it is registered when this one is.
-
-        Its URL prefix and subdomain are joined to this one's, and its name becomes
-        ``"this.name"``.
-        """
+        """Nest *blueprint* in this one; it is registered (prefixed) with this one."""
         if blueprint is self:
             raise ValueError("a blueprint cannot be registered on itself")
         self._blueprints.append((blueprint, options))
@@ -248,10 +241,7 @@ class Blueprint(Scaffold):
 
     # -- registration -------------------------------------------------------------
     def register(self, app: Microframework, options: dict[str, Any]) -> None:
-        """Register this blueprint (and its nested ones) on *app*.
-
-        Called by ``app.register_blueprint``; *options* are its keyword arguments.
-        """
+        """Register this blueprint and its nested ones on *app* with these *options*."""
         self_name = options.get("name", self.name)
         _check_name(self_name, "name=")
         name = f"{options.get('name_prefix', '')}.{self_name}".lstrip(".")
@@ -411,12 +401,7 @@ def _child_options(
 def register_blueprint_on_app(
     app: Microframework, blueprint: Blueprint, **options: Any
 ) -> None:
-    """What ``app.register_blueprint(blueprint, **options)`` does.
-
-    *options*: ``url_prefix``, ``subdomain``, ``url_defaults`` and ``name`` override
-    the blueprint's own for this registration; the rest reach deferred functions as
-    ``state.options``.
-    """
+    """What ``app.register_blueprint(blueprint, **options)`` does."""
     if not isinstance(blueprint, Blueprint):
         raise TypeError(f"register_blueprint() takes a Blueprint, not {blueprint!r}")
     app._check_setup_finished("register_blueprint")

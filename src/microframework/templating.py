@@ -59,10 +59,7 @@ class Environment(jinja2.Environment):
 
 
 class DispatchingJinjaLoader(BaseLoader):
-    """Finds a template in the app's folder, then in each blueprint's, in registration
-    order: the first folder holding the name wins, so the app can override a
-    blueprint's template.
-    """
+    """Looks in the app's folder, then each blueprint's in order; the first hit wins."""
 
     def __init__(self, app: TemplatingMixin) -> None:
         self.app = app
@@ -208,14 +205,12 @@ async def _fill_context(
         context["request"] = ctx.request
     if ctx.websocket is not None:
         context["websocket"] = ctx.websocket
-    if connection is not None:
-        context["session"] = ctx.session
-    processors = app.template_context_processors
     names: tuple[str | None, ...] = (None,)
     if connection is not None:
+        context["session"] = ctx.session
         names = (None, *reversed(connection.blueprints))
     for name in names:
-        for processor in processors.get(name, ()):
+        for processor in app.template_context_processors.get(name, ()):
             values = processor()
             if inspect.isawaitable(values):
                 values = await values
