@@ -84,37 +84,24 @@ class AdapterCache:
         key = (host_header, scheme, root_path)
         adapter = self.bound.get(key)
         if adapter is None:
-            adapter = self._bind(host_header, scheme, root_path, server)
+            # get_host strips default ports and raises SecurityError (a 400) for an
+            # untrusted host when TRUSTED_HOSTS is set.
+            raw = None if host_header is None else host_header.decode("latin-1")
+            host = get_host(scheme, raw, server, self._trusted)
+            adapter = self._bind(host, scheme, root_path or "/")
             if len(self.bound) >= self._maxsize:
                 self.bound.clear()
             self.bound[key] = adapter
         return adapter
 
-    def _bind(
-        self,
-        host_header: bytes | None,
-        scheme: str,
-        root_path: str,
-        server: tuple[str, int | None] | None,
-    ) -> MapAdapter:
-        # get_host strips default ports and raises SecurityError (a 400) for an
-        # untrusted host when TRUSTED_HOSTS is set.
-        host = get_host(
-            scheme,
-            None if host_header is None else host_header.decode("latin-1"),
-            server,
-            self._trusted,
-        )
+    def _bind(self, host: str, scheme: str, script_name: str) -> MapAdapter:
         url_map = self._map
-        script_name = root_path or "/"
         if url_map.host_matching:
             return url_map.bind(host, script_name, url_scheme=scheme)
         if not self._subdomains:
+            subdomain = url_map.default_subdomain or ""
             return url_map.bind(
-                host,
-                script_name,
-                subdomain=url_map.default_subdomain or "",
-                url_scheme=scheme,
+                host, script_name, subdomain=subdomain, url_scheme=scheme
             )
         server_name = self._server_name or host
         subdomain = _subdomain_of(host.lower(), server_name.lower())
