@@ -33,8 +33,7 @@ _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 class ProxyFixMiddleware:
     """Rewrite the scope from ``X-Forwarded-*`` headers set by trusted proxies.
 
-    Each argument is how many proxies set that header (0: ignore it). Wrap
-    ``app.asgi_app``: ``app.asgi_app = ProxyFixMiddleware(app.asgi_app)``.
+    Each argument is how many proxies set that header (0: ignore it).
     """
 
     def __init__(
@@ -114,12 +113,9 @@ def _trusted_value(joined: str, trusted: int) -> str | None:
 
 
 def _scheme(proto: str | None, kind: str) -> str | None:
-    if proto is None:
+    if proto is None or proto.lower() not in _DEFAULT_PORTS:
         return None
-    proto = proto.lower()
-    if proto not in _DEFAULT_PORTS:
-        return None
-    secure = proto in _SECURE
+    secure = proto.lower() in _SECURE
     if kind == "websocket":
         return "wss" if secure else "ws"
     return "https" if secure else "http"

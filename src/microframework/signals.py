@@ -67,8 +67,7 @@ async def send_signal(
 ) -> list[tuple[Callable[..., Any], Any]]:
     """Call every receiver of *signal* for *sender*, awaiting the async ones.
 
-    Returns ``[(receiver, return value), ...]`` like blinker's ``send``. Without
-    receivers (or while the signal is muted) it returns at once, awaiting nothing.
+    Returns ``[(receiver, return value), ...]`` like blinker's ``send``.
     """
     if not signal.receivers or signal.is_muted:
         return []
