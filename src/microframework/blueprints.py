@@ -19,6 +19,8 @@ from typing import TypeVar
 from werkzeug.utils import cached_property
 
 from .scaffold import endpoint_from_view_func
+from .scaffold import HOOK_REGISTRIES
+from .scaffold import name_decorator
 from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .static import add_blueprint_static_route
@@ -26,8 +28,6 @@ from .static import get_send_file_max_age as _get_send_file_max_age
 from .static import send_static_file as _send_static_file
 
 if TYPE_CHECKING:
-    from jinja2 import BaseLoader
-
     from .app import Microframework
     from .cli_group import AppGroup
     from .wrappers.response import Response
@@ -35,19 +35,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 DeferredSetupFunction = Callable[["BlueprintSetupState"], None]
 _sentinel: Any = object()
-
-# The scaffold registries copied into the app, keyed by dotted blueprint name.
-_HOOK_REGISTRIES = (
-    "before_request_funcs",
-    "after_request_funcs",
-    "teardown_request_funcs",
-    "before_websocket_funcs",
-    "after_websocket_funcs",
-    "teardown_websocket_funcs",
-    "template_context_processors",
-    "url_value_preprocessors",
-    "url_default_functions",
-)
 
 
 class BlueprintSetupState:
@@ -65,14 +52,8 @@ class BlueprintSetupState:
         self.options = options
         #: True the first time this blueprint object is registered on this app.
         self.first_registration = first_registration
-        subdomain = options.get("subdomain")
-        self.subdomain: str | None = (
-            blueprint.subdomain if subdomain is None else subdomain
-        )
-        url_prefix = options.get("url_prefix")
-        self.url_prefix: str | None = (
-            blueprint.url_prefix if url_prefix is None else url_prefix
-        )
+        self.subdomain: str | None = _option(options, "subdomain", blueprint)
+        self.url_prefix: str | None = _option(options, "url_prefix", blueprint)
         self.name: str = options.get("name", blueprint.name)
         self.name_prefix: str = options.get("name_prefix", "")
         self.url_defaults: dict[str, Any] = dict(blueprint.url_values_defaults)
@@ -91,12 +72,10 @@ class BlueprintSetupState:
         **options: Any,
     ) -> None:
         """Add a rule to the app with the prefix, subdomain and dotted endpoint applied."""
-        if self.url_prefix is not None:
-            rule = (
-                f"{self.url_prefix.rstrip('/')}/{rule.lstrip('/')}"
-                if rule
-                else self.url_prefix
-            )
+        if self.url_prefix is not None and rule:
+            rule = f"{self.url_prefix.rstrip('/')}/{rule.lstrip('/')}"
+        elif self.url_prefix is not None:
+            rule = self.url_prefix
         options.setdefault("subdomain", self.subdomain)
         if endpoint is None:
             endpoint = endpoint_from_view_func(view_func)  # type: ignore[arg-type]
@@ -110,6 +89,21 @@ class BlueprintSetupState:
             defaults=defaults,
             **options,
         )
+
+
+def _on_app(name: str, app_method: str) -> Callable[[Blueprint, F], F]:
+    """A blueprint decorator that passes *func* to ``app.<app_method>`` on registration."""
+
+    def on_app(self: Blueprint, func: F) -> F:
+        self._call_app(app_method, func)
+        return func
+
+    on_app.__name__ = name
+    on_app.__qualname__ = f"Blueprint.{name}"
+    on_app.__doc__ = (
+        f"Call ``app.{app_method}(func)`` when this blueprint is registered."
+    )
+    return setupmethod(on_app)
 
 
 class Blueprint(Scaffold):
@@ -167,23 +161,11 @@ class Blueprint(Scaffold):
     def cli(self) -> AppGroup:
         """This blueprint's click group, added to ``app.cli`` on registration.
 
-        Its commands appear under the blueprint's name, or ``cli_group`` (``None``
-        merges them into the app's group).
+        It is named ``cli_group`` (default: the blueprint's name); ``None`` merges it.
         """
         from .cli_group import AppGroup
 
         return AppGroup(self.name)
-
-    @cached_property
-    def jinja_loader(self) -> BaseLoader | None:
-        """The loader for this blueprint's ``template_folder`` (assignable)."""
-        if self.template_folder is None:
-            return None
-        from jinja2 import FileSystemLoader
-
-        return FileSystemLoader(
-            os.path.join(self.root_path, os.fspath(self.template_folder))
-        )
 
     # -- recording ----------------------------------------------------------------
     @setupmethod
@@ -213,11 +195,7 @@ class Blueprint(Scaffold):
 
     @setupmethod
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
-        """Nest *blueprint* in this one; it is registered when this one is.
-
-        Its URL prefix and subdomain are joined to this one's, and its name becomes
-        ``"this.name"``.
-        """
+        """Nest *blueprint* in this one; it is registered (prefixed) with this one."""
         if blueprint is self:
             raise ValueError("a blueprint cannot be registered on itself")
         self._blueprints.append((blueprint, options))
@@ -262,10 +240,7 @@ class Blueprint(Scaffold):
 
     # -- registration -------------------------------------------------------------
     def register(self, app: Microframework, options: dict[str, Any]) -> None:
-        """Register this blueprint (and its nested ones) on *app*.
-
-        Called by ``app.register_blueprint``; *options* are its keyword arguments.
-        """
+        """Register this blueprint and its nested ones on *app* with these *options*."""
         self_name = options.get("name", self.name)
         _check_name(self_name, "name=")
         name = f"{options.get('name_prefix', '')}.{self_name}".lstrip(".")
@@ -302,7 +277,7 @@ class Blueprint(Scaffold):
         def key_for(key: str | None) -> str:
             return name if key is None else f"{name}.{key}"
 
-        for attr in _HOOK_REGISTRIES:
+        for attr in HOOK_REGISTRIES.values():
             target = getattr(app, attr)
             for key, funcs in getattr(self, attr).items():
                 target[key_for(key)].extend(funcs)
@@ -311,64 +286,27 @@ class Blueprint(Scaffold):
             for code, handlers in by_code.items():
                 target_spec[code].update(handlers)
 
-    # -- app-wide hooks -----------------------------------------------------------
-    def _on_app(self, attr: str, func: F) -> F:
-        def register(state: BlueprintSetupState) -> None:
-            getattr(state.app, attr)[None].append(func)
-
-        self.record_once(register)
-        return func
-
+    # -- app-wide registration ------------------------------------------------------
     def _call_app(self, method: str, *args: Any, **kwargs: Any) -> None:
         def register(state: BlueprintSetupState) -> None:
             getattr(state.app, method)(*args, **kwargs)
 
         self.record_once(register)
 
-    @setupmethod
-    def before_app_request(self, func: F) -> F:
-        """Like ``before_request``, for every request to the app."""
-        return self._on_app("before_request_funcs", func)
-
-    @setupmethod
-    def after_app_request(self, func: F) -> F:
-        """Like ``after_request``, for every request to the app."""
-        return self._on_app("after_request_funcs", func)
-
-    @setupmethod
-    def teardown_app_request(self, func: F) -> F:
-        """Like ``teardown_request``, for every request to the app."""
-        return self._on_app("teardown_request_funcs", func)
-
-    @setupmethod
-    def before_app_websocket(self, func: F) -> F:
-        """Like ``before_websocket``, for every websocket to the app."""
-        return self._on_app("before_websocket_funcs", func)
-
-    @setupmethod
-    def after_app_websocket(self, func: F) -> F:
-        """Like ``after_websocket``, for every websocket to the app."""
-        return self._on_app("after_websocket_funcs", func)
-
-    @setupmethod
-    def teardown_app_websocket(self, func: F) -> F:
-        """Like ``teardown_websocket``, for every websocket to the app."""
-        return self._on_app("teardown_websocket_funcs", func)
-
-    @setupmethod
-    def app_context_processor(self, func: F) -> F:
-        """Like ``context_processor``, for every template the app renders."""
-        return self._on_app("template_context_processors", func)
-
-    @setupmethod
-    def app_url_value_preprocessor(self, func: F) -> F:
-        """Like ``url_value_preprocessor``, for every endpoint of the app."""
-        return self._on_app("url_value_preprocessors", func)
-
-    @setupmethod
-    def app_url_defaults(self, func: F) -> F:
-        """Like ``url_defaults``, for every endpoint of the app."""
-        return self._on_app("url_default_functions", func)
+    before_app_request = _on_app("before_app_request", "before_request")
+    after_app_request = _on_app("after_app_request", "after_request")
+    teardown_app_request = _on_app("teardown_app_request", "teardown_request")
+    before_app_websocket = _on_app("before_app_websocket", "before_websocket")
+    after_app_websocket = _on_app("after_app_websocket", "after_websocket")
+    teardown_app_websocket = _on_app("teardown_app_websocket", "teardown_websocket")
+    app_context_processor = _on_app("app_context_processor", "context_processor")
+    app_url_value_preprocessor = _on_app(
+        "app_url_value_preprocessor", "url_value_preprocessor"
+    )
+    app_url_defaults = _on_app("app_url_defaults", "url_defaults")
+    before_app_serving = _on_app("before_app_serving", "before_serving")
+    after_app_serving = _on_app("after_app_serving", "after_serving")
+    while_app_serving = _on_app("while_app_serving", "while_serving")
 
     @setupmethod
     def app_errorhandler(
@@ -385,33 +323,9 @@ class Blueprint(Scaffold):
         return decorator
 
     @setupmethod
-    def before_app_serving(self, func: F) -> F:
-        """Run *func* at app startup (Quart)."""
-        self._call_app("before_serving", func)
-        return func
-
-    @setupmethod
-    def after_app_serving(self, func: F) -> F:
-        """Run *func* at app shutdown (Quart)."""
-        self._call_app("after_serving", func)
-        return func
-
-    @setupmethod
-    def while_app_serving(self, func: F) -> F:
-        """Run an async generator around app serving (Quart)."""
-        self._call_app("while_serving", func)
-        return func
-
-    # -- templates ------------------------------------------------------------------
-    @setupmethod
     def app_template_filter(self, name: str | None = None) -> Callable[[F], F]:
         """Register a jinja filter on the app: ``@bp.app_template_filter()``."""
-
-        def decorator(func: F) -> F:
-            self.add_app_template_filter(func, name=name)
-            return func
-
-        return decorator
+        return name_decorator(self.add_app_template_filter, name)
 
     @setupmethod
     def add_app_template_filter(
@@ -423,12 +337,7 @@ class Blueprint(Scaffold):
     @setupmethod
     def app_template_test(self, name: str | None = None) -> Callable[[F], F]:
         """Register a jinja test on the app: ``@bp.app_template_test()``."""
-
-        def decorator(func: F) -> F:
-            self.add_app_template_test(func, name=name)
-            return func
-
-        return decorator
+        return name_decorator(self.add_app_template_test, name)
 
     @setupmethod
     def add_app_template_test(
@@ -440,12 +349,7 @@ class Blueprint(Scaffold):
     @setupmethod
     def app_template_global(self, name: str | None = None) -> Callable[[F], F]:
         """Register a jinja global on the app: ``@bp.app_template_global()``."""
-
-        def decorator(func: F) -> F:
-            self.add_app_template_global(func, name=name)
-            return func
-
-        return decorator
+        return name_decorator(self.add_app_template_global, name)
 
     @setupmethod
     def add_app_template_global(
@@ -462,44 +366,38 @@ def _check_name(name: object, what: str) -> None:
         raise ValueError(f"the blueprint {what} {name!r} may not contain a dot '.'")
 
 
-def _join(parent: str | None, child: str | None, sep: str) -> str | None:
-    if parent is None or child is None:
-        return child if parent is None else parent
-    if sep == "/":
-        return f"{parent.rstrip('/')}/{child.lstrip('/')}"
-    return f"{child}.{parent}"
+def _option(options: dict[str, Any], key: str, blueprint: Blueprint) -> Any:
+    """``options[key]``, or the blueprint's own value when it is missing or None."""
+    value = options.get(key)
+    return getattr(blueprint, key) if value is None else value
 
 
 def _child_options(
     state: BlueprintSetupState, child: Blueprint, options: dict[str, Any]
 ) -> dict[str, Any]:
     """A nested blueprint's options: its prefix and subdomain joined to the parent's."""
-    merged = dict(options)
-    url_prefix = options.get("url_prefix")
-    subdomain = options.get("subdomain")
-    joined_prefix = _join(
-        state.url_prefix, child.url_prefix if url_prefix is None else url_prefix, "/"
-    )
-    joined_subdomain = _join(
-        state.subdomain, child.subdomain if subdomain is None else subdomain, "."
-    )
-    if joined_prefix is not None:
-        merged["url_prefix"] = joined_prefix
-    if joined_subdomain is not None:
-        merged["subdomain"] = joined_subdomain
-    merged["name_prefix"] = state.full_name
+    merged = dict(options, name_prefix=state.full_name)
+    prefix = _option(options, "url_prefix", child)
+    if prefix is None:
+        prefix = state.url_prefix
+    elif state.url_prefix is not None:
+        prefix = f"{state.url_prefix.rstrip('/')}/{prefix.lstrip('/')}"
+    if prefix is not None:
+        merged["url_prefix"] = prefix
+    subdomain = _option(options, "subdomain", child)
+    if subdomain is None:
+        subdomain = state.subdomain
+    elif state.subdomain is not None:
+        subdomain = f"{subdomain}.{state.subdomain}"
+    if subdomain is not None:
+        merged["subdomain"] = subdomain
     return merged
 
 
 def register_blueprint_on_app(
     app: Microframework, blueprint: Blueprint, **options: Any
 ) -> None:
-    """What ``app.register_blueprint(blueprint, **options)`` does.
-
-    *options*: ``url_prefix``, ``subdomain``, ``url_defaults`` and ``name`` override
-    the blueprint's own for this registration; the rest reach deferred functions as
-    ``state.options``.
-    """
+    """What ``app.register_blueprint(blueprint, **options)`` does."""
     if not isinstance(blueprint, Blueprint):
         raise TypeError(f"register_blueprint() takes a Blueprint, not {blueprint!r}")
     app._check_setup_finished("register_blueprint")

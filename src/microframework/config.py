@@ -1,15 +1,10 @@
-"""The configuration mapping and the descriptor that mirrors config keys onto the app.
-
-``Config`` is a ``dict`` that can fill itself from Python files, data files, objects,
-mappings and environment variables, with Flask's documented semantics.
-``ConfigAttribute`` exposes one key as an attribute (``app.debug`` reads
-``app.config["DEBUG"]``).
+"""``Config``, a ``dict`` with Flask's loaders, and ``ConfigAttribute``, which mirrors
+one key onto the app (``app.debug`` is ``app.config["DEBUG"]``).
 
 Rule: this module imports nothing from the package. Only UPPERCASE keys are ever loaded
-from files, objects and mappings, so helper names in a config module never leak into the
-config. A missing or unreadable file raises ``OSError`` with its ``strerror`` amended to
-say which step failed, unless the caller asked for ``silent``; then the loader returns
-``False``.
+from files, objects and mappings. A missing or unreadable file raises ``OSError`` with
+its ``strerror`` amended, unless the caller asked for ``silent`` and the file is
+missing; then the loader returns ``False``.
 """
 
 from __future__ import annotations
@@ -34,8 +29,7 @@ from werkzeug.utils import import_string
 
 T = TypeVar("T")
 
-# errno values that mean "there is no file here"; only these are hidden by ``silent``.
-# A permission error or a syntax error in the file is always reported.
+# Only "no file here" is hidden by ``silent``; a permission error is always reported.
 _MISSING_FILE_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR})
 
 
@@ -45,11 +39,7 @@ class _HasConfig(Protocol):
 
 
 class ConfigAttribute(Generic[T]):
-    """Forward an attribute to ``obj.config[name]``, converting on read if asked.
-
-    Declare it on a class with a ``config`` attribute, giving the value type:
-    ``debug = ConfigAttribute[bool]("DEBUG")``.
-    """
+    """Forward an attribute to ``obj.config[name]``, converting on read if asked."""
 
     def __init__(
         self, name: str, get_converter: Callable[[Any], T] | None = None
@@ -86,11 +76,7 @@ class ConfigAttribute(Generic[T]):
 
 
 class Config(dict[str, Any]):
-    """A ``dict`` of settings with loaders for files, objects and the environment.
-
-    Relative file names are resolved against ``root_path`` (the app's root path when the
-    app creates the config).
-    """
+    """A ``dict`` of settings; relative file names are resolved from ``root_path``."""
 
     def __init__(
         self,
@@ -101,10 +87,9 @@ class Config(dict[str, Any]):
         self.root_path = root_path
 
     def from_envvar(self, variable_name: str, silent: bool = False) -> bool:
-        """Load the Python config file named by the environment variable.
+        """:meth:`from_pyfile` on the file the environment variable names.
 
-        An unset or empty variable raises ``RuntimeError`` unless *silent*, in which
-        case ``False`` is returned.
+        An unset or empty variable raises ``RuntimeError`` (``False`` if *silent*).
         """
         filename = os.environ.get(variable_name)
         if not filename:
@@ -123,12 +108,10 @@ class Config(dict[str, Any]):
         *,
         loads: Callable[[str], Any] = json.loads,
     ) -> bool:
-        """Load every environment variable named ``{prefix}_{KEY}`` into ``self[KEY]``.
+        """Load each environment variable ``{prefix}_{KEY}`` into ``self[KEY]``.
 
-        Values go through *loads* (JSON by default, so ``"1"`` becomes ``1`` and
-        ``"true"`` becomes ``True``); a value *loads* rejects is kept as the raw string.
-        A double underscore nests: ``{prefix}_DB__HOST`` sets ``self["DB"]["HOST"]``,
-        creating the intermediate dicts. Variables are applied in sorted order.
+        Values go through *loads*, falling back to the raw string; a double underscore
+        nests (``{prefix}_DB__HOST`` sets ``self["DB"]["HOST"]``). Sorted order.
         """
         start = f"{prefix}_"
         for name in sorted(os.environ):
@@ -158,31 +141,19 @@ class Config(dict[str, Any]):
     def from_pyfile(
         self, filename: str | os.PathLike[str], silent: bool = False
     ) -> bool:
-        """Execute a Python file and load its UPPERCASE globals.
-
-        Returns ``True`` when loaded, ``False`` when *silent* and the file is missing.
-        """
+        """Execute a Python file and load its UPPERCASE globals."""
         path = os.path.join(self.root_path, filename)
+        source = _read(path, lambda f: f.read(), "rb", silent)
+        if source is _MISSING:
+            return False
         module = types.ModuleType("config")
         module.__file__ = path
-        try:
-            with open(path, "rb") as f:
-                source = f.read()
-        except OSError as e:
-            if silent and e.errno in _MISSING_FILE_ERRNOS:
-                return False
-            _amend_strerror(e)
-            raise
         exec(compile(source, path, "exec"), module.__dict__)
         self.from_object(module)
         return True
 
     def from_object(self, obj: object | str) -> None:
-        """Load the UPPERCASE attributes of *obj*, importing it first if it is a string.
-
-        A string is an import path such as ``"myapp.settings"`` or
-        ``"myapp.settings:Production"``.
-        """
+        """Load the UPPERCASE attributes of *obj* (imported first if a string)."""
         if isinstance(obj, str):
             obj = import_string(obj)
         for key in dir(obj):
@@ -196,21 +167,10 @@ class Config(dict[str, Any]):
         silent: bool = False,
         text: bool = True,
     ) -> bool:
-        """Load a data file with *load* (``json.load``, ``tomllib.load``, ...).
-
-        The file is opened in text mode unless *text* is false (``tomllib`` needs
-        binary). The loaded mapping goes through :meth:`from_mapping`.
-        """
+        """Load a data file with *load*; ``text=False`` opens it in binary."""
         path = os.path.join(self.root_path, filename)
-        try:
-            with open(path, "r" if text else "rb") as f:
-                data = load(f)
-        except OSError as e:
-            if silent and e.errno in _MISSING_FILE_ERRNOS:
-                return False
-            _amend_strerror(e)
-            raise
-        return self.from_mapping(data)
+        data = _read(path, load, "r" if text else "rb", silent)
+        return False if data is _MISSING else self.from_mapping(data)
 
     def from_mapping(
         self, mapping: Mapping[str, Any] | None = None, **kwargs: Any
@@ -228,11 +188,7 @@ class Config(dict[str, Any]):
     def get_namespace(
         self, namespace: str, lowercase: bool = True, trim_namespace: bool = True
     ) -> dict[str, Any]:
-        """Return the settings whose keys start with *namespace* (``"IMAGE_STORE_"``).
-
-        By default the prefix is removed and the remaining key is lowercased, ready
-        to be passed as keyword arguments.
-        """
+        """The settings whose keys start with *namespace*, as keyword arguments."""
         found: dict[str, Any] = {}
         for key, value in self.items():
             if not key.startswith(namespace):
@@ -245,5 +201,16 @@ class Config(dict[str, Any]):
         return f"<{type(self).__name__} {dict.__repr__(self)}>"
 
 
-def _amend_strerror(error: OSError) -> None:
-    error.strerror = f"Unable to load configuration file ({error.strerror})"
+_MISSING: Any = object()
+
+
+def _read(path: str, read: Callable[[IO[Any]], Any], mode: str, silent: bool) -> Any:
+    """``read(file)``, or ``_MISSING`` if *silent* and there is no file."""
+    try:
+        with open(path, mode) as f:
+            return read(f)
+    except OSError as e:
+        if silent and e.errno in _MISSING_FILE_ERRNOS:
+            return _MISSING
+        e.strerror = f"Unable to load configuration file ({e.strerror})"
+        raise

@@ -58,10 +58,7 @@ def render_debug_page(
     *,
     response_class: type[Response] = Response,
 ) -> Response:
-    """A 500 response showing *exc*'s traceback (with its causes) and the request.
-
-    Only call this when the app is in debug mode.
-    """
+    """A 500 response showing *exc*'s traceback (with its causes) and the request."""
     title = escape(_summary(exc))
     parts: list[str] = [
         "<!doctype html><html><head><meta charset='utf-8'>",

@@ -2,13 +2,9 @@
 ``get_flashed_messages`` takes the messages out.
 
 Rule: messages live in the session under ``"_flashes"`` as ``(category, message)``
-pairs, the way Flask stores them. The first :func:`get_flashed_messages` of a
-connection pops them from the session and remembers them for the rest of it, so a
-template can ask twice and see the same list.
-
-:func:`flash` does its work when called and returns an awaitable, so both Flask's
-``flash(...)`` and Quart's ``await flash(...)`` port unchanged. Sync receivers of
-``message_flashed`` run at once; async ones run when the result is awaited.
+pairs, as in Flask; the first :func:`get_flashed_messages` of a connection pops them and
+remembers them for the rest of it. :func:`flash` works when called and returns an
+awaitable, so Flask's ``flash(...)`` and Quart's ``await flash(...)`` both port.
 """
 
 from __future__ import annotations
@@ -62,8 +58,7 @@ class _Flashed:
 def flash(message: str, category: str = "message") -> Awaitable[None]:
     """Store *message* under *category* for the next :func:`get_flashed_messages`.
 
-    The category is free text; ``"message"``, ``"error"``, ``"info"`` and
-    ``"warning"`` are the usual ones.
+    Sync ``message_flashed`` receivers run at once, async ones when this is awaited.
     """
     ctx = _connection_ctx("flash")
     session = ctx.session
@@ -86,11 +81,7 @@ def flash(message: str, category: str = "message") -> Awaitable[None]:
 def get_flashed_messages(
     with_categories: bool = False, category_filter: Iterable[str] = ()
 ) -> list[Any]:
-    """The flashed messages, oldest first: strings, or ``(category, message)`` pairs.
-
-    *category_filter* keeps only those categories. The messages leave the session on
-    the first call; later calls in the same request return the same messages.
-    """
+    """The flashed messages, oldest first: strings, or ``(category, message)`` pairs."""
     ctx = _connection_ctx("get_flashed_messages")
     connection = ctx.request if ctx.request is not None else ctx.websocket
     flashes = _taken.get(connection)

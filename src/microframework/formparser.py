@@ -1,16 +1,11 @@
 """Incremental parsing of url-encoded and multipart form bodies from an async stream.
 
 The rule: every limit is enforced while the bytes arrive, never after the body has been
-buffered. The parser stops pulling chunks the moment a limit is crossed, and bad input
-only ever surfaces as a werkzeug ``BadRequest`` (400) or ``RequestEntityTooLarge``
-(413). Each byte is handled a bounded number of times, so the work is linear in the
-body size whatever the client sends, and the result does not depend on how the body
-was split into chunks.
-
-Multipart bodies go through werkzeug's sans-io ``MultipartDecoder``. Its own buffer
-limit counts part data as well as headers, so ``max_part_header_size`` is enforced
-here instead, by the decoder's state: a preamble or header block still unfinished
-after that many buffered bytes is refused.
+buffered, and bad input only ever surfaces as a ``BadRequest`` (400) or
+``RequestEntityTooLarge`` (413). The work is linear in the body size whatever the
+client sends, and the result does not depend on how the body was split into chunks.
+Multipart bodies go through werkzeug's sans-io ``MultipartDecoder``; since its buffer
+limit counts part data too, ``max_part_header_size`` is enforced here, by its state.
 """
 
 from __future__ import annotations
@@ -47,6 +42,7 @@ _FILE_SPOOL_SIZE = 500 * 1024
 # RFC 2046 caps boundaries at 70 characters; 200 tolerates odd clients while keeping
 # the boundary line well inside the smallest allowed header limit.
 _MAX_BOUNDARY = 200
+# Smaller could not even hold the boundary line of a valid body.
 _MIN_PART_HEADER_SIZE = 256
 # Transport padding after a boundary longer than this is left to the decoder, so the
 # check for an undecided delimiter only looks at a short tail of its buffer.
@@ -88,14 +84,8 @@ class FormDataParser:
         )
         self.max_form_parts = _check_optional_size("max_form_parts", max_form_parts)
         self.max_part_header_size = _check_size(
-            "max_part_header_size", max_part_header_size
+            "max_part_header_size", max_part_header_size, _MIN_PART_HEADER_SIZE
         )
-        if max_part_header_size < _MIN_PART_HEADER_SIZE:
-            # Smaller could not even hold the boundary line of a valid body.
-            raise ValueError(
-                f"max_part_header_size must be at least {_MIN_PART_HEADER_SIZE}, "
-                f"got {max_part_header_size}"
-            )
         self.max_field_name_size = _check_size(
             "max_field_name_size", max_field_name_size
         )
@@ -113,10 +103,7 @@ class FormDataParser:
         self.cls: type[MultiDict[str, Any]] = cls
 
     async def parse(
-        self,
-        stream: AsyncIterable[bytes],
-        mimetype: str,
-        options: dict[str, str],
+        self, stream: AsyncIterable[bytes], mimetype: str, options: dict[str, str]
     ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
         """Return ``(form, files)`` parsed from *stream*.
 
@@ -407,9 +394,9 @@ def _check_optional_size(name: str, value: int | None) -> int | None:
     return None if value is None else _check_size(name, value)
 
 
-def _check_size(name: str, value: int) -> int:
+def _check_size(name: str, value: int, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value

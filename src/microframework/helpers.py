@@ -97,14 +97,10 @@ async def make_response(*args: Any) -> Response:
     return await ctx.app.make_response(args)
 
 
-def stream_with_context(
-    generator_or_function: Any,
-) -> Any:
-    """Keep the current request context (``request``, ``g``, ``session``) in a body generator.
+def stream_with_context(generator_or_function: Any) -> Any:
+    """Keep the current request context active at every step of a body generator.
 
-    Use it on an (async) generator object, or as a decorator on a generator function.
-    The context (and the same ``g``) is active at every step, even if the body is
-    iterated after the view has returned.
+    Wrap an (async) generator object, or decorate a generator function.
     """
     if (
         callable(generator_or_function)
@@ -166,8 +162,7 @@ def _sync_with_context(ctx: AppContext, source: Iterator[Any]) -> Iterator[Any]:
 async def send_early_hints(*links: str) -> bool:
     """Send a 103 Early Hints response with these ``Link`` values, if the server can.
 
-    Uses the ASGI ``http.response.early_hint`` extension; without it this does nothing
-    and returns False. Call it from a view before it returns its response.
+    Needs the ASGI ``http.response.early_hint`` extension; returns False without it.
     """
     ctx = _cv_app.get(None)
     request = ctx.request if ctx is not None else None

@@ -1,12 +1,10 @@
-"""``middleware.py``: ASGI middleware for deployment; ``ProxyFixMiddleware`` for proxies.
+"""ASGI middleware for deployment: ``ProxyFixMiddleware``, for apps behind proxies.
 
 Rule: an ``X-Forwarded-*`` header is believed only as far as the configured number of
-proxies reaches. Each proxy appends one value, so with ``x_for=1`` the *last* address
-is used: the one our own proxy wrote, never one the client could have sent. A header
-with fewer values than trusted proxies, or a value that cannot be right (a scheme
-other than http/https/ws/wss, a non-numeric port, a prefix without a leading slash),
-is ignored. The server's scope is never changed: a request with something to fix
-gets a shallow copy, and one without pays only for one scan of its headers.
+proxies reaches (each proxy appends one value, so ``x_for=1`` takes the *last* one),
+and a value that cannot be right is ignored; ``docs/deploying.md`` has the details.
+The server's scope is never changed: a request with something to fix gets a shallow
+copy, and one without pays only for one scan of its headers.
 """
 
 from __future__ import annotations
@@ -35,10 +33,7 @@ _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 class ProxyFixMiddleware:
     """Rewrite the scope from ``X-Forwarded-*`` headers set by trusted proxies.
 
-    Each argument is how many proxies set that header (0: ignore it):
-    ``X-Forwarded-For`` sets ``client``, ``-Proto`` the ``scheme``, ``-Host`` and
-    ``-Port`` the ``host`` header and ``server``, and ``-Prefix`` the ``root_path``.
-    Wrap ``app.asgi_app``: ``app.asgi_app = ProxyFixMiddleware(app.asgi_app)``.
+    Each argument is how many proxies set that header (0: ignore it).
     """
 
     def __init__(
@@ -118,12 +113,9 @@ def _trusted_value(joined: str, trusted: int) -> str | None:
 
 
 def _scheme(proto: str | None, kind: str) -> str | None:
-    if proto is None:
+    if proto is None or proto.lower() not in _DEFAULT_PORTS:
         return None
-    proto = proto.lower()
-    if proto not in _DEFAULT_PORTS:
-        return None
-    secure = proto in _SECURE
+    secure = proto.lower() in _SECURE
     if kind == "websocket":
         return "wss" if secure else "ws"
     return "https" if secure else "http"
@@ -136,10 +128,7 @@ def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None
         return
     headers = list(scope["headers"])
     if host is None:
-        host = next(
-            (v.decode("latin-1") for k, v in headers if k == b"host"),
-            None,
-        )
+        host = next((v.decode("latin-1") for k, v in headers if k == b"host"), None)
         if host is None:
             return  # a port alone, with no host to attach it to
     hostname, current_port = _split_host(host)

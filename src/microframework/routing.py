@@ -53,14 +53,7 @@ class Map(WerkzeugMap):
 class AdapterCache:
     """Bound ``MapAdapter`` objects keyed by the raw request target's host parts."""
 
-    __slots__ = (
-        "_map",
-        "bound",
-        "_maxsize",
-        "_trusted",
-        "_server_name",
-        "_subdomains",
-    )
+    __slots__ = ("_map", "bound", "_maxsize", "_trusted", "_server_name", "_subdomains")
 
     def __init__(
         self,
@@ -91,37 +84,24 @@ class AdapterCache:
         key = (host_header, scheme, root_path)
         adapter = self.bound.get(key)
         if adapter is None:
-            adapter = self._bind(host_header, scheme, root_path, server)
+            # get_host strips default ports and raises SecurityError (a 400) for an
+            # untrusted host when TRUSTED_HOSTS is set.
+            raw = None if host_header is None else host_header.decode("latin-1")
+            host = get_host(scheme, raw, server, self._trusted)
+            adapter = self._bind(host, scheme, root_path or "/")
             if len(self.bound) >= self._maxsize:
                 self.bound.clear()
             self.bound[key] = adapter
         return adapter
 
-    def _bind(
-        self,
-        host_header: bytes | None,
-        scheme: str,
-        root_path: str,
-        server: tuple[str, int | None] | None,
-    ) -> MapAdapter:
-        # get_host strips default ports and raises SecurityError (a 400) for an
-        # untrusted host when TRUSTED_HOSTS is set.
-        host = get_host(
-            scheme,
-            None if host_header is None else host_header.decode("latin-1"),
-            server,
-            self._trusted,
-        )
+    def _bind(self, host: str, scheme: str, script_name: str) -> MapAdapter:
         url_map = self._map
-        script_name = root_path or "/"
         if url_map.host_matching:
             return url_map.bind(host, script_name, url_scheme=scheme)
         if not self._subdomains:
+            subdomain = url_map.default_subdomain or ""
             return url_map.bind(
-                host,
-                script_name,
-                subdomain=url_map.default_subdomain or "",
-                url_scheme=scheme,
+                host, script_name, subdomain=subdomain, url_scheme=scheme
             )
         server_name = self._server_name or host
         subdomain = _subdomain_of(host.lower(), server_name.lower())
@@ -145,10 +125,8 @@ def compile_static_routes(
 ) -> dict[str, dict[str | None, WerkzeugRule]]:
     """Exact-path lookup for HTTP rules without arguments, tried before the matcher.
 
-    Only rules whose match cannot depend on anything but path and method qualify; for
-    anything else (and for a method no listed rule allows) the werkzeug matcher decides,
-    so 405, redirects and websocket mismatches keep werkzeug's behaviour. Static parts
-    win over converters in werkzeug's matcher too, so the answer is the same.
+    Only rules matched by path and method alone qualify; werkzeug's matcher decides the
+    rest (405, redirects, websockets). It too prefers static parts, so answers agree.
     """
     if url_map.host_matching or subdomain_matching:
         # The matcher must see the host or subdomain; an exact path is not enough.
@@ -168,8 +146,7 @@ def compile_static_routes(
             continue
         table.setdefault(rule.rule, []).append(rule)
     # Per path, method -> the first rule allowing it (werkzeug's order); ``None``
-    # holds a rule that takes any method. Methods no rule allows are left to the
-    # matcher, which answers 405 with the right Allow header.
+    # holds a rule that takes any method. The matcher answers the 405s.
     compiled: dict[str, dict[str | None, WerkzeugRule]] = {}
     for path, rules in table.items():
         by_method: dict[str | None, WerkzeugRule] = {}

@@ -12,20 +12,39 @@ from collections import defaultdict
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
+from typing import TYPE_CHECKING
 from typing import TypeVar
 
 from werkzeug.exceptions import default_exceptions
 from werkzeug.exceptions import HTTPException
+from werkzeug.utils import cached_property
 
 from ._utils import get_root_path
 
+if TYPE_CHECKING:
+    from jinja2 import BaseLoader
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Registries keyed by blueprint name; ``None`` is the app itself.
 _HookRegistry = defaultdict[str | None, list[Callable[..., Any]]]
 _ErrorRegistry = defaultdict[
     str | None, defaultdict[int | None, dict[type[BaseException], Callable[..., Any]]]
 ]
+
+
+#: Each hook decorator and the registry it appends to. Registries are keyed by
+#: blueprint name (``None`` is the scaffold itself); blueprints merge theirs into the app.
+HOOK_REGISTRIES = {
+    "before_request": "before_request_funcs",
+    "after_request": "after_request_funcs",
+    "teardown_request": "teardown_request_funcs",
+    "before_websocket": "before_websocket_funcs",
+    "after_websocket": "after_websocket_funcs",
+    "teardown_websocket": "teardown_websocket_funcs",
+    "context_processor": "template_context_processors",
+    "url_value_preprocessor": "url_value_preprocessors",
+    "url_defaults": "url_default_functions",
+}
 
 
 def setupmethod(func: F) -> F:
@@ -37,6 +56,20 @@ def setupmethod(func: F) -> F:
         return func(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _hook(name: str, doc: str) -> Callable[[Scaffold, F], F]:
+    """The hook decorator *name*: it appends *func* to its registry under ``None``."""
+    registry = HOOK_REGISTRIES[name]
+
+    def hook(self: Scaffold, func: F) -> F:
+        getattr(self, registry)[None].append(func)
+        return func
+
+    hook.__name__ = name
+    hook.__qualname__ = f"Scaffold.{name}"
+    hook.__doc__ = doc
+    return setupmethod(hook)
 
 
 class Scaffold:
@@ -110,6 +143,17 @@ class Scaffold:
         if value is not None:
             value = value.rstrip("/")
         self._static_url_path = value
+
+    @cached_property
+    def jinja_loader(self) -> BaseLoader | None:
+        """The loader for this scaffold's ``template_folder`` (assignable)."""
+        if self.template_folder is None:
+            return None
+        from jinja2 import FileSystemLoader
+
+        return FileSystemLoader(
+            os.path.join(self.root_path, os.fspath(self.template_folder))
+        )
 
     # -- routes ---------------------------------------------------------------
     def _method_route(
@@ -191,59 +235,33 @@ class Scaffold:
         return decorator
 
     # -- hooks ----------------------------------------------------------------
-    @setupmethod
-    def before_request(self, func: F) -> F:
-        """Run *func* before each request; a non-``None`` return is the response."""
-        self.before_request_funcs[None].append(func)
-        return func
-
-    @setupmethod
-    def after_request(self, func: F) -> F:
-        """Run *func* with each response; it returns the response to send."""
-        self.after_request_funcs[None].append(func)
-        return func
-
-    @setupmethod
-    def teardown_request(self, func: F) -> F:
-        """Run *func* with the error (or ``None``) after each request, whatever happened."""
-        self.teardown_request_funcs[None].append(func)
-        return func
-
-    @setupmethod
-    def before_websocket(self, func: F) -> F:
-        """Run *func* before each websocket handler."""
-        self.before_websocket_funcs[None].append(func)
-        return func
-
-    @setupmethod
-    def after_websocket(self, func: F) -> F:
-        """Run *func* after each websocket handler."""
-        self.after_websocket_funcs[None].append(func)
-        return func
-
-    @setupmethod
-    def teardown_websocket(self, func: F) -> F:
-        """Run *func* after each websocket, whatever happened."""
-        self.teardown_websocket_funcs[None].append(func)
-        return func
-
-    @setupmethod
-    def context_processor(self, func: F) -> F:
-        """Register a template context processor."""
-        self.template_context_processors[None].append(func)
-        return func
-
-    @setupmethod
-    def url_value_preprocessor(self, func: F) -> F:
-        """Run ``func(endpoint, values)`` before the view, to pull values out of the URL."""
-        self.url_value_preprocessors[None].append(func)
-        return func
-
-    @setupmethod
-    def url_defaults(self, func: F) -> F:
-        """Run ``func(endpoint, values)`` when building URLs, to fill in values."""
-        self.url_default_functions[None].append(func)
-        return func
+    before_request = _hook(
+        "before_request", "Run *func* before each request; a non-None return responds."
+    )
+    after_request = _hook(
+        "after_request", "Pass each response through *func*, which returns it."
+    )
+    teardown_request = _hook(
+        "teardown_request", "Run *func* after each request with its error or None."
+    )
+    before_websocket = _hook(
+        "before_websocket", "Run *func* before each websocket handler."
+    )
+    after_websocket = _hook(
+        "after_websocket", "Run *func* after each websocket handler."
+    )
+    teardown_websocket = _hook(
+        "teardown_websocket", "Run *func* after each websocket, whatever happened."
+    )
+    context_processor = _hook(
+        "context_processor", "Register *func* to add values to every template context."
+    )
+    url_value_preprocessor = _hook(
+        "url_value_preprocessor", "Run ``func(endpoint, values)`` before the view."
+    )
+    url_defaults = _hook(
+        "url_defaults", "Run ``func(endpoint, values)`` when building URLs."
+    )
 
     # -- errors ---------------------------------------------------------------
     @setupmethod
@@ -289,6 +307,21 @@ class Scaffold:
         if issubclass(exc_class, HTTPException):
             return exc_class, exc_class.code
         return exc_class, None
+
+
+def name_decorator(add: Callable[..., None], name: str | None) -> Callable[[F], F]:
+    """A decorator calling ``add(func, name=name)``: the shape of ``template_filter``."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(
+            f"the name must be a str, not {type(name).__name__}; write the"
+            " decorator with parentheses: @app.template_filter()"
+        )
+
+    def decorator(func: F) -> F:
+        add(func, name=name)
+        return func
+
+    return decorator
 
 
 def endpoint_from_view_func(view_func: Callable[..., Any]) -> str:

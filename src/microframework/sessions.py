@@ -3,10 +3,7 @@
 Rule: every upward call receives the app as an argument; nothing here reads
 ``current_app``. Reading a cookie never raises: a missing, tampered, expired or
 undecodable cookie is an empty session. The only error is writing to the null session
-an app without ``SECRET_KEY`` gets, and it says so.
-
-The cookie payload is tagged JSON (``json/tag.py``), Flask's format, so sessions
-survive a port from Flask with the same secret key.
+an app without ``SECRET_KEY`` gets. The payload is Flask's tagged JSON format.
 """
 
 from __future__ import annotations
@@ -101,15 +98,12 @@ class SessionInterface:
     """Opens the session for a request and saves it into the response.
 
     Subclass it, implement the two async methods, and set ``app.session_interface``.
-    :meth:`open_session` returns ``None`` when no session can be had; the app then uses
-    :meth:`make_null_session`, and never saves a null session.
     """
 
     null_session_class: type[SessionMixin] = NullSession
     pickle_based = False
-    #: True if :meth:`open_session` never waits on I/O. The app then opens the
-    #: session only when something uses it, which saves every other request the
-    #: work. Leave it False for a store behind the network (Redis, a database).
+    #: True if :meth:`open_session` never waits on I/O, so the app may open the
+    #: session on first use. Leave it False for a store behind the network.
     opens_without_waiting = False
 
     def make_null_session(self, app: Microframework) -> SessionMixin:
@@ -195,8 +189,7 @@ def _key_bytes(key: object, name: str) -> bytes:
 class SecureCookieSessionInterface(SessionInterface):
     """Keeps the session in a cookie signed with ``SECRET_KEY`` (readable, not secret).
 
-    ``SECRET_KEY_FALLBACKS`` lists old keys that still verify a cookie; the next save
-    signs it with ``SECRET_KEY``, so keys rotate without logging anyone out.
+    Keys in ``SECRET_KEY_FALLBACKS`` still verify a cookie; the next save re-signs it.
     """
 
     opens_without_waiting = True  # it only reads and verifies a cookie

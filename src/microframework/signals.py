@@ -2,24 +2,8 @@
 
 Rule: a signal nobody listens to costs one attribute read. Every call site may call
 :func:`send_signal` unconditionally; hot paths check ``signal.receivers`` first so they
-do not even create the coroutine. Sync receivers are called directly (signal receivers
-are short: record, log, count); async receivers are awaited, one after another, in
-blinker's order.
-
-Senders and keyword arguments, as in Flask and Quart:
-
-- ``request_started(app)``, ``request_finished(app, response=)``,
-  ``got_request_exception(app, exception=)``, ``request_tearing_down(app, exc=)``
-- ``websocket_started(app)``, ``websocket_finished(app, response=)``,
-  ``got_websocket_exception(app, exception=)``, ``websocket_tearing_down(app, exc=)``
-- ``appcontext_pushed(app)``, ``appcontext_popped(app)``,
-  ``appcontext_tearing_down(app, exc=)``
-- ``before_render_template(app, template=, context=)``,
-  ``template_rendered(app, template=, context=)``
-- ``message_flashed(app, message=, category=)``
-- ``websocket_received(data)``, ``websocket_sent(data)`` (the sender is the message)
-- ``got_background_exception(app, exception=)``,
-  ``got_serving_exception(app, exception=)``
+do not even create the coroutine. Each signal's sender and keyword arguments are
+tabled in ``docs/flash-and-signals.md``.
 """
 
 from __future__ import annotations
@@ -83,8 +67,7 @@ async def send_signal(
 ) -> list[tuple[Callable[..., Any], Any]]:
     """Call every receiver of *signal* for *sender*, awaiting the async ones.
 
-    Returns ``[(receiver, return value), ...]`` like blinker's ``send``. Without
-    receivers (or while the signal is muted) it returns at once, awaiting nothing.
+    Returns ``[(receiver, return value), ...]`` like blinker's ``send``.
     """
     if not signal.receivers or signal.is_muted:
         return []

@@ -16,6 +16,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from .globals import _cv_app
+from .json import dumps
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -43,13 +44,7 @@ class ServerSentEvent:
             lines.append(f"retry: {int(self.retry)}")
         data = self.data
         if not isinstance(data, str):
-            ctx = _cv_app.get(None)
-            if ctx is not None:
-                data = ctx.app.json.dumps(data)
-            else:
-                import json
-
-                data = json.dumps(data)
+            data = dumps(data)  # the app's provider, or the stdlib outside an app
         # Only CR, LF and CRLF end lines in an event stream (str.splitlines would
         # also split on form feeds and Unicode separators).
         lines.extend(f"data: {line}" for line in _LINE_BREAK.split(data))
@@ -78,8 +73,7 @@ def event_stream(
 ) -> Response:
     """A ``text/event-stream`` response of the events *source* yields.
 
-    Strings and dicts become ``data``. A comment goes out after *keep_alive* seconds
-    without an event. The response has no idle timeout of its own.
+    A comment goes out after *keep_alive* seconds without an event.
     """
     ctx = _cv_app.get(None)
     if ctx is None:
@@ -88,9 +82,8 @@ def event_stream(
         _encode_events(source, keep_alive, retry), mimetype="text/event-stream"
     )
     response.headers["Cache-Control"] = "no-cache"
-    response.headers["X-Accel-Buffering"] = (
-        "no"  # ask nginx-style proxies not to buffer
-    )
+    # Ask nginx-style proxies not to buffer.
+    response.headers["X-Accel-Buffering"] = "no"
     response.timeout = None if keep_alive is None else keep_alive * 4
     return response
 

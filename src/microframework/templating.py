@@ -10,7 +10,6 @@ Context processors and signals cost nothing when none are registered.
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from typing import TypeVar
 
 import jinja2
 from jinja2 import BaseLoader
-from jinja2 import FileSystemLoader
 from jinja2 import Template
 from jinja2 import TemplateNotFound
 from werkzeug.utils import cached_property
@@ -32,6 +30,7 @@ from .globals import request
 from .globals import session
 from .helpers import stream_with_context
 from .helpers import url_for
+from .scaffold import name_decorator
 from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .signals import before_render_template
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     from .json.provider import JSONProvider
     from .wrappers.response import Response
 
-T = TypeVar("T", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., Any])
 _AUTOESCAPED = (".html", ".htm", ".xml", ".xhtml", ".svg")
 
 
@@ -60,10 +59,7 @@ class Environment(jinja2.Environment):
 
 
 class DispatchingJinjaLoader(BaseLoader):
-    """Finds a template in the app's folder, then in each blueprint's, in registration
-    order: the first folder holding the name wins, so the app can override a
-    blueprint's template.
-    """
+    """Looks in the app's folder, then each blueprint's in order; the first hit wins."""
 
     def __init__(self, app: TemplatingMixin) -> None:
         self.app = app
@@ -94,14 +90,6 @@ class DispatchingJinjaLoader(BaseLoader):
         return sorted(names)
 
 
-def _folder_loader(scaffold: Scaffold) -> BaseLoader | None:
-    if scaffold.template_folder is None:
-        return None
-    return FileSystemLoader(
-        os.path.join(scaffold.root_path, os.fspath(scaffold.template_folder))
-    )
-
-
 class TemplatingMixin(Scaffold):
     """The app's templating API; ``Microframework`` inherits it."""
 
@@ -113,11 +101,6 @@ class TemplatingMixin(Scaffold):
     blueprints: dict[str, Any]
     json: JSONProvider
     response_class: type[Response]
-
-    @cached_property
-    def jinja_loader(self) -> BaseLoader | None:
-        """The loader for the app's own ``template_folder`` (assignable)."""
-        return _folder_loader(self)
 
     @cached_property
     def jinja_env(self) -> Environment:
@@ -176,9 +159,9 @@ class TemplatingMixin(Scaffold):
 
     # -- filters, tests, globals ------------------------------------------------
     @setupmethod
-    def template_filter(self, name: str | None = None) -> Callable[[T], T]:
+    def template_filter(self, name: str | None = None) -> Callable[[F], F]:
         """Register a jinja filter: ``@app.template_filter()`` or ``("name")``."""
-        return _decorate(self.add_template_filter, name)
+        return name_decorator(self.add_template_filter, name)
 
     @setupmethod
     def add_template_filter(
@@ -188,9 +171,9 @@ class TemplatingMixin(Scaffold):
         self.jinja_env.filters[name or func.__name__] = func
 
     @setupmethod
-    def template_test(self, name: str | None = None) -> Callable[[T], T]:
+    def template_test(self, name: str | None = None) -> Callable[[F], F]:
         """Register a jinja test: ``@app.template_test()`` or ``("name")``."""
-        return _decorate(self.add_template_test, name)
+        return name_decorator(self.add_template_test, name)
 
     @setupmethod
     def add_template_test(
@@ -200,9 +183,9 @@ class TemplatingMixin(Scaffold):
         self.jinja_env.tests[name or func.__name__] = func
 
     @setupmethod
-    def template_global(self, name: str | None = None) -> Callable[[T], T]:
+    def template_global(self, name: str | None = None) -> Callable[[F], F]:
         """Register a jinja global: ``@app.template_global()`` or ``("name")``."""
-        return _decorate(self.add_template_global, name)
+        return name_decorator(self.add_template_global, name)
 
     @setupmethod
     def add_template_global(
@@ -210,20 +193,6 @@ class TemplatingMixin(Scaffold):
     ) -> None:
         """Make *func* a global in every template, named *name* (default: its name)."""
         self.jinja_env.globals[name or func.__name__] = func
-
-
-def _decorate(add: Callable[..., None], name: str | None) -> Callable[[T], T]:
-    if name is not None and not isinstance(name, str):
-        raise TypeError(
-            f"the name must be a str, not {type(name).__name__}; write the"
-            " decorator with parentheses: @app.template_filter()"
-        )
-
-    def decorator(func: T) -> T:
-        add(func, name=name)
-        return func
-
-    return decorator
 
 
 async def _fill_context(
@@ -236,14 +205,12 @@ async def _fill_context(
         context["request"] = ctx.request
     if ctx.websocket is not None:
         context["websocket"] = ctx.websocket
-    if connection is not None:
-        context["session"] = ctx.session
-    processors = app.template_context_processors
     names: tuple[str | None, ...] = (None,)
     if connection is not None:
+        context["session"] = ctx.session
         names = (None, *reversed(connection.blueprints))
     for name in names:
-        for processor in processors.get(name, ()):
+        for processor in app.template_context_processors.get(name, ()):
             values = processor()
             if inspect.isawaitable(values):
                 values = await values

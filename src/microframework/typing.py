@@ -31,36 +31,28 @@ class ASGIVersions(TypedDict, total=False):
     version: Literal["2.0", "3.0"]
 
 
-class HTTPScope(TypedDict):
+class _ConnectionScope(TypedDict):
+    asgi: ASGIVersions
+    http_version: str
+    scheme: str
+    path: str
+    raw_path: bytes
+    query_string: bytes
+    root_path: str
+    headers: Iterable[tuple[bytes, bytes]]
+    client: tuple[str, int] | None
+    server: tuple[str, int | None] | None
+    extensions: dict[str, dict[object, object]]
+
+
+class HTTPScope(_ConnectionScope):
     type: Literal["http"]
-    asgi: ASGIVersions
-    http_version: str
     method: str
-    scheme: str
-    path: str
-    raw_path: bytes
-    query_string: bytes
-    root_path: str
-    headers: Iterable[tuple[bytes, bytes]]
-    client: tuple[str, int] | None
-    server: tuple[str, int | None] | None
-    extensions: dict[str, dict[object, object]]
 
 
-class WebsocketScope(TypedDict):
+class WebsocketScope(_ConnectionScope):
     type: Literal["websocket"]
-    asgi: ASGIVersions
-    http_version: str
-    scheme: str
-    path: str
-    raw_path: bytes
-    query_string: bytes
-    root_path: str
-    headers: Iterable[tuple[bytes, bytes]]
-    client: tuple[str, int] | None
-    server: tuple[str, int | None] | None
     subprotocols: Iterable[str]
-    extensions: dict[str, dict[object, object]]
 
 
 class LifespanScope(TypedDict):

@@ -34,9 +34,7 @@ def _not_implemented(self: View, **kwargs: Any) -> Any:
 class View:
     """Subclass this and implement :meth:`dispatch_request`; register ``as_view(name)``.
 
-    ``methods``, ``provide_automatic_options`` and ``decorators`` configure the view
-    function. With ``init_every_request = False`` one instance serves every request,
-    which is faster but means ``self`` must not hold per-request data.
+    With ``init_every_request = False`` one instance serves every request.
     """
 
     methods: ClassVar[Collection[str] | None] = None
@@ -54,17 +52,11 @@ class View:
         """A view function for this class; *class_args* go to its constructor."""
         if not isinstance(name, str):
             raise TypeError(f"as_view() takes the endpoint name, not {name!r}")
-        if cls.init_every_request:
+        shared = None if cls.init_every_request else cls(*class_args, **class_kwargs)
 
-            async def view(**kwargs: Any) -> Any:
-                instance = cls(*class_args, **class_kwargs)
-                return await _ensure_async(instance.dispatch_request)(**kwargs)
-
-        else:
-            instance = cls(*class_args, **class_kwargs)
-
-            async def view(**kwargs: Any) -> Any:
-                return await _ensure_async(instance.dispatch_request)(**kwargs)
+        async def view(**kwargs: Any) -> Any:
+            instance = cls(*class_args, **class_kwargs) if shared is None else shared
+            return await _ensure_async(instance.dispatch_request)(**kwargs)
 
         func: Callable[..., Awaitable[Any]] = view
         if cls.decorators:
@@ -85,9 +77,9 @@ class View:
 
 
 class MethodView(View):
-    """Dispatches each request to the method named after the HTTP method (``get``,
-    ``post``, ...); ``methods`` is filled in from the methods the class defines.
-    A ``HEAD`` request without a ``head`` method is answered by ``get``.
+    """Dispatches each request to the method named after the HTTP method (``get``, ...).
+
+    ``methods`` comes from the methods defined; ``HEAD`` falls back to ``get``.
     """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -11,6 +11,7 @@ from typing import IO
 from typing import TYPE_CHECKING
 
 from ..globals import _cv_app
+from .provider import DefaultJSONProvider
 
 if TYPE_CHECKING:
     from ..wrappers.response import Response
@@ -21,7 +22,7 @@ def dumps(obj: Any, **kwargs: Any) -> str:
     ctx = _cv_app.get(None)
     if ctx is not None:
         return ctx.app.json.dumps(obj, **kwargs)
-    kwargs.setdefault("default", _stdlib_default)
+    kwargs.setdefault("default", DefaultJSONProvider.default)
     return _json.dumps(obj, **kwargs)
 
 
@@ -49,9 +50,3 @@ def jsonify(*args: Any, **kwargs: Any) -> Response:
     if ctx is None:
         raise RuntimeError("jsonify needs an application context")
     return ctx.app.json.response(*args, **kwargs)
-
-
-def _stdlib_default(o: Any) -> Any:
-    from .provider import DefaultJSONProvider
-
-    return DefaultJSONProvider.default(o)

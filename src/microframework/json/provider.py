@@ -1,12 +1,9 @@
 """The JSON provider: how an app turns values into JSON text and responses, and back.
 
-``app.json`` is an instance of ``app.json_provider_class``; ``jsonify``, returning a
-dict or list from a view, and ``request.get_json`` all go through it, so replacing the
-class (say, with an orjson-backed one) changes JSON handling everywhere at once.
-
-Rule: this module imports nothing from the package at runtime. It holds a plain
-reference to the app and reads only ``app.debug`` and ``app.response_class`` from it.
-Decoding errors propagate unchanged; turning them into a 400 is the request's job.
+``app.json`` is an instance of ``app.json_provider_class``, and every JSON path goes
+through it. Rule: this module imports nothing from the package at runtime; it reads
+only ``app.debug`` and ``app.response_class``. Decoding errors propagate unchanged;
+turning them into a 400 is the request's job.
 """
 
 from __future__ import annotations
@@ -40,10 +37,7 @@ class _JSONApp(Protocol):
 
 
 class JSONProvider:
-    """Base class for JSON providers: subclass it and implement ``dumps`` and ``loads``.
-
-    The remaining methods are written in terms of those two.
-    """
+    """Base class for JSON providers: subclass it, implement ``dumps`` and ``loads``."""
 
     mimetype = "application/json"
 
@@ -85,11 +79,7 @@ class JSONProvider:
         return None
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
-        """Serialise the arguments like ``jsonify`` and wrap them in a response.
-
-        One positional argument is serialised as is, several become a list, keyword
-        arguments become an object, and no arguments give ``null``.
-        """
+        """Serialise the arguments like ``jsonify`` and wrap them in a response."""
         value = self._response_value(args, kwargs)
         return self._app.response_class(self.dumps(value), mimetype=self.mimetype)
 
@@ -110,11 +100,9 @@ def _default(o: Any) -> Any:
 
 
 class DefaultJSONProvider(JSONProvider):
-    """JSON through the standard library, extended for common Python types.
-
-    ``default`` handles ``date``/``datetime`` (HTTP date string), ``Decimal`` and
-    ``UUID`` (``str``), dataclass instances (``asdict``) and objects with ``__html__``
-    such as ``Markup``. Change the class attributes on a subclass or on ``app.json``.
+    """JSON through the standard library, extended for dates, ``Decimal``, ``UUID``,
+    dataclasses and ``__html__``. Change the class attributes on a subclass or on
+    ``app.json``.
     """
 
     default: Callable[[Any], Any] = staticmethod(_default)
@@ -122,7 +110,6 @@ class DefaultJSONProvider(JSONProvider):
     sort_keys = True
     #: ``None``: compact responses unless ``app.debug``; ``True``/``False`` force it.
     compact: bool | None = None
-    mimetype = "application/json"
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialise *obj* with :func:`json.dumps` and this provider's settings."""
@@ -136,10 +123,7 @@ class DefaultJSONProvider(JSONProvider):
         return json.loads(s, **kwargs)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
-        """Like :meth:`JSONProvider.response`, compact or indented per ``compact``.
-
-        The body always ends with a newline, so ``curl`` output ends cleanly.
-        """
+        """Like :meth:`JSONProvider.response`, indented per ``compact``."""
         value = self._response_value(args, kwargs)
         pretty = self.compact is False or (self.compact is None and self._app.debug)
         body = self._encoder(pretty).encode(value)
