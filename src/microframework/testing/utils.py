@@ -8,6 +8,7 @@ the app. The scope they build is what a real server would send for the same requ
 
 from __future__ import annotations
 
+import dataclasses
 import json as _json
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -261,46 +262,76 @@ def _file_storage(key: str, value: FileArg) -> FileStorage:
     )
 
 
-def make_test_request_context(
-    app: Microframework,
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """One request, kept whole so that the client can send it again on a redirect."""
+
+    method: str
+    scheme: str
+    root_path: str
+    path: str
+    query_string: bytes
+    headers: Headers
+    body: bytes
+    http_version: str
+    scope_base: Mapping[str, Any] | None
+
+    def scope(self, type_: str, headers: Headers) -> Scope:
+        """The scope of this request sent as *type_* with *headers*."""
+        return make_test_scope(
+            type_,
+            self.path,
+            self.method,
+            headers,
+            self.query_string,
+            self.scheme,
+            self.root_path,
+            self.http_version,
+            self.scope_base,
+        )
+
+
+def make_test_request(
+    app: SupportsTestClient,
     path: str,
     *,
     method: str = "GET",
-    headers: Any = None,
-    query_string: Any = None,
-    scheme: str = "http",
-    data: bytes | str | None = None,
-    form: Any = None,
+    headers: HeadersArg | None = None,
+    data: str | bytes | None = None,
+    form: Mapping[str, Any] | None = None,
+    files: Mapping[str, FileArg | list[FileArg]] | None = None,
+    query_string: QueryArg | None = None,
     json: Any = sentinel,
+    scheme: str = "http",
     root_path: str = "",
     http_version: str = "1.1",
-    scope_base: dict[str, Any] | None = None,
-    auth: Any = None,
+    scope_base: Mapping[str, Any] | None = None,
+    auth: Authorization | tuple[str, str] | None = None,
     subdomain: str | None = None,
-) -> AppContext:
-    """A request context for a made-up request: ``app.test_request_context``."""
-    headers, path, query_bytes = make_test_headers_path_and_query_string(
+) -> PreparedRequest:
+    """The request the test client's ``open`` arguments describe."""
+    headers, path, query = make_test_headers_path_and_query_string(
         app, path, headers, query_string, auth, subdomain
     )
-    kwargs: dict[str, Any] = {"data": data, "form": form, "app": app}
-    if json is not sentinel:
-        kwargs["json"] = json
-    body, body_headers = make_test_body_with_headers(**kwargs)
-    for key, value in body_headers.items():
-        # A content type the caller passed wins, as in the test client.
-        if key.lower() == "content-length" or key not in headers:
-            headers[key] = value
-    scope = make_test_scope(
-        "http",
-        path,
-        method,
-        headers,
-        query_bytes,
-        scheme,
-        root_path,
-        http_version,
-        scope_base,
+    body, body_headers = make_test_body_with_headers(
+        data=data, form=form, files=files, json=json, app=app
     )
+    for key, value in body_headers.items():
+        if key == "Content-Type":
+            headers.setdefault(key, value)  # the caller's choice wins
+        else:
+            headers[key] = value
+    return PreparedRequest(
+        method, scheme, root_path, path, query, headers, body, http_version, scope_base
+    )
+
+
+def make_test_request_context(
+    app: Microframework, path: str, **kwargs: Any
+) -> AppContext:
+    """A request context for a made-up request: ``app.test_request_context``."""
+    request = make_test_request(app, path, **kwargs)
+    scope = request.scope("http", request.headers)
     sent = False
 
     async def receive() -> dict[str, Any]:
@@ -308,6 +339,6 @@ def make_test_request_context(
         if sent:
             return {"type": "http.disconnect"}
         sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.request", "body": request.body, "more_body": False}
 
     return app.request_context(app.request_class(scope, receive, app))
