@@ -158,10 +158,10 @@ class _Exchange(Generic[T]):
     async def _stop(self, task: asyncio.Task[None], grace: bool = True) -> None:
         """Wait (up to ``disconnect_grace``) for the app to end, then cancel it."""
         if grace and not task.done():
-            await _wait_owned(task, self.disconnect_grace)
+            await wait_owned(task, self.disconnect_grace)
         if not task.done():
             task.cancel()
-            await _wait_owned(task)
+            await wait_owned(task)
 
     def _response(self, body: bytes, status: int, headers: Headers) -> Response:
         response = self.app.response_class(body, status)
@@ -206,7 +206,7 @@ class TestHTTPConnection(_Exchange[bytes]):
             # An app that has (or is about to get) http.disconnect may handle it, as
             # behind a server; one that is not listening is cancelled at once.
             await self._stop(task, grace=bool(self._listening or self._told_disconnect))
-        await _wait_owned(task)
+        await wait_owned(task)
         self._report(task, exc)
 
     async def send(self, data: bytes) -> None:
@@ -246,7 +246,7 @@ class TestHTTPConnection(_Exchange[bytes]):
     async def as_response(self) -> Response:
         """Wait for the app to end; build a response from the body not yet received."""
         task = self._entered_task()
-        await _wait_owned(task)
+        await wait_owned(task)
         if self.status_code is None or self.headers is None:
             self._raise_for_outcome(task)
         if not self._response_complete:
@@ -501,7 +501,7 @@ class TestWebsocketConnection(_Exchange[Message]):
         self._to_app.close()
 
 
-async def _wait_owned(task: asyncio.Task[None], timeout: float | None = None) -> None:
+async def wait_owned(task: asyncio.Task[None], timeout: float | None = None) -> None:
     """Wait for *task* to end (or *timeout*), not raising its error.
 
     If we are cancelled meanwhile, *task* is cancelled too: it must not outlive us.
