@@ -294,9 +294,8 @@ class MicroframeworkClient:
         target = urlsplit(urljoin(current, location))
         hostname = _hostname(target.netloc)
         server_name = _hostname(self.app.config.get("SERVER_NAME") or "localhost")
-        if hostname not in (_hostname(host), server_name) and not hostname.endswith(
-            "." + server_name
-        ):
+        allowed = (_hostname(host), server_name)
+        if hostname not in allowed and not hostname.endswith("." + server_name):
             raise RuntimeError(
                 f"cannot follow a redirect to another host: {location!r}"
             )

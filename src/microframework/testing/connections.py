@@ -1,15 +1,10 @@
 """``TestHTTPConnection`` and ``TestWebsocketConnection``: one in-process exchange each,
 the app in its own task.
 
-Rule: the app sees what a server (hypercorn) would give it. For HTTP its ``receive``
-returns the request body messages the test sends, then ``http.disconnect`` once the
-response is complete or the test disconnected; for a websocket it returns
-``websocket.connect``, the messages the test sends, then ``websocket.disconnect``. Its
-``send`` is held to the ASGI order (one ``http.response.start`` then bodies until
-``more_body`` is false; accept, close or an HTTP refusal before any websocket message),
-so protocol bugs fail the test instead of passing silently. The connection owns the
-task: leaving ``async with`` awaits it, or disconnects and cancels it; it never outlives
-the block.
+Rule: the app's ``receive`` gives what a server (hypercorn) would, and its ``send`` is
+held to the ASGI order, so protocol bugs fail the test instead of passing silently. The
+connection owns the task: leaving ``async with`` awaits it, or disconnects and cancels
+it; it never outlives the block.
 """
 
 from __future__ import annotations
@@ -111,6 +106,20 @@ class _Exchange(Generic[T]):
         self._error_reported = False
         self._task: asyncio.Task[None] | None = None
 
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._task is not None:
+            await self._finish(self._task, failed=exc_type is not None)
+            self._report(self._task, exc)
+
+    async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
+        """End the exchange as a server would when the block ends; wait for the app."""
+        raise NotImplementedError
+
     def _start(self, receive: Receive, send: Send) -> asyncio.Task[None]:
         if self._task is not None:
             raise RuntimeError(f"a {type(self).__name__} can be entered only once")
@@ -134,17 +143,12 @@ class _Exchange(Generic[T]):
         return self._task
 
     def _raise_app_error(self, task: asyncio.Task[None]) -> None:
-        """Raise the error *task* ended with, if any; called once it has ended."""
         if not task.cancelled() and (error := task.exception()) is not None:
             self._error_reported = True
             raise error
 
     def _report(self, task: asyncio.Task[None], exc: BaseException | None) -> None:
-        """At the end of the block: raise the app's error, unless already raised.
-
-        If the test failed too, the app's error is a note on the test's, unless the
-        test failed only because the app's failure ended the session.
-        """
+        """Raise the app's error as the block ends; if the test failed, note it there."""
         if task.cancelled():
             return
         error = task.exception()  # also marks it retrieved, so asyncio does not log it
@@ -192,22 +196,13 @@ class TestHTTPConnection(_Exchange[bytes]):
         _ = self._start(self._asgi_receive, self._asgi_send)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        task = self._task
-        if task is None:
-            return
-        if not task.done() and (exc_type is not None or not self._response_complete):
+    async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
+        if not task.done() and (failed or not self._response_complete):
             await self.disconnect()
             # An app that has (or is about to get) http.disconnect may handle it, as
             # behind a server; one that is not listening is cancelled at once.
             await self._stop(task, grace=bool(self._listening or self._told_disconnect))
         await wait_owned(task)
-        self._report(task, exc)
 
     async def send(self, data: bytes) -> None:
         """Send the next chunk of the request body."""
@@ -370,19 +365,10 @@ class TestWebsocketConnection(_Exchange[Message]):
         response = self._response(body, self._refusal_status, self._refusal_headers)
         raise WebsocketResponseError(response)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        task = self._task
-        if task is None:
-            return
+    async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
         if not task.done() and self._state == _OPEN:
             await self.close(1000)
         await self._stop(task)
-        self._report(task, exc)
 
     async def send(self, data: str | bytes) -> None:
         """Send a text (``str``) or binary (``bytes``) message to the app."""

@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 #: Marks "no JSON given", since ``None`` is a valid JSON body (``null``).
 sentinel: Any = object()
 
-# Scope extension the app reads to keep the request context after a test request.
-_PRESERVE_CONTEXT_EXTENSION = "microframework.preserve_context"
 # A fixed peer address: tests should not depend on it, but it must look like a real one.
 _CLIENT_ADDRESS = ("127.0.0.1", 49152)
 # Characters left alone when turning a path into ``raw_path``: RFC 3986 pchar and "/",
@@ -191,7 +189,8 @@ def make_test_scope(
     if type_ == "http":
         scope["method"] = method
     if _preserve_context:
-        scope["extensions"][_PRESERVE_CONTEXT_EXTENSION] = {}
+        # Announces that the test wants the request context kept after the request.
+        scope["extensions"]["microframework.preserve_context"] = {}
     if scope_base is not None:
         scope.update(scope_base)
     return scope
@@ -244,22 +243,18 @@ def _multipart_fields(
     fields: MultiDict[str, Any] = MultiDict(_pairs(form))
     for key, value in files.items():
         for item in value if isinstance(value, list) else (value,):
-            fields.add(key, _file_storage(key, item))
+            if isinstance(item, tuple) and len(item) in (2, 3):
+                stream, filename, *type_ = item
+                item = FileStorage(
+                    stream, filename, content_type=next(iter(type_), None)
+                )
+            elif not isinstance(item, FileStorage):
+                raise TypeError(
+                    f"files[{key!r}] must be a FileStorage or a"
+                    " (file, filename[, content_type]) tuple"
+                )
+            fields.add(key, item)
     return fields
-
-
-def _file_storage(key: str, value: FileArg) -> FileStorage:
-    if isinstance(value, FileStorage):
-        return value
-    if isinstance(value, tuple) and len(value) in (2, 3):
-        stream, filename, *content_type = value
-        return FileStorage(
-            stream, filename=filename, content_type=next(iter(content_type), None)
-        )
-    raise TypeError(
-        f"files[{key!r}] must be a FileStorage or a"
-        " (file, filename[, content_type]) tuple"
-    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
