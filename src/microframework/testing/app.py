@@ -9,7 +9,6 @@ the lifespan task never outlives ``async with``.
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 from typing import Protocol
 from typing import TYPE_CHECKING
 
@@ -58,12 +57,7 @@ class TestApp:
         await self.startup()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()
 
     def test_client(self) -> MicroframeworkClient:

@@ -173,7 +173,8 @@ class MicroframeworkClient:
 
         The scope offers the ``websocket.http.response`` extension, as hypercorn's does
         (pass ``scope_base={"extensions": {}}`` to test a server without it). A refused
-        handshake raises ``WebsocketResponseError``. Cookies are sent, not stored.
+        handshake raises ``WebsocketResponseError``. Cookies are sent, not stored. The
+        *scheme* is ``ws`` (the default) or ``wss``.
         """
         scheme = options.setdefault("scheme", "ws")
         if scheme not in ("ws", "wss"):
