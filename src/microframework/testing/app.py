@@ -9,8 +9,6 @@ the lifespan task never outlives ``async with``.
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
-from typing import NoReturn
 from typing import Protocol
 from typing import TYPE_CHECKING
 
@@ -19,6 +17,7 @@ from ..typing import Receive
 from ..typing import Scope
 from ..typing import Send
 from .connections import Mailbox
+from .connections import wait_owned
 
 if TYPE_CHECKING:
     from .client import MicroframeworkClient
@@ -58,12 +57,7 @@ class TestApp:
         await self.startup()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()
 
     def test_client(self) -> MicroframeworkClient:
@@ -79,23 +73,22 @@ class TestApp:
             "asgi": {"version": "3.0", "spec_version": "2.0"},
             "state": {},
         }
-        self._task = asyncio.create_task(self._run_app(scope))
-        self._task.add_done_callback(lambda _task: self._from_app.close())
+        task = self._task = asyncio.create_task(self._run_app(scope))
+        task.add_done_callback(lambda _task: self._from_app.close())
         try:
-            await self._run_phase(self._task, "startup", self.startup_timeout)
+            await self._run_phase(task, "startup", self.startup_timeout)
         except BaseException:
-            await self._stop(self._task)
+            await _stop(task)
             raise
 
     async def shutdown(self) -> None:
         """Send ``lifespan.shutdown``, wait for the reply and for the app to return."""
         if self._task is None:
             raise RuntimeError("this TestApp has not been started")
-        task = self._task
         try:
-            await self._run_phase(task, "shutdown", self.shutdown_timeout)
+            await self._run_phase(self._task, "shutdown", self.shutdown_timeout)
         finally:
-            error = await self._stop(task)
+            error = await _stop(self._task)
         if error is not None:
             raise LifespanError(f"the app raised {error!r} after shutdown") from error
 
@@ -118,33 +111,23 @@ class TestApp:
             raise LifespanError(
                 f"lifespan {phase} did not finish within {timeout} s"
             ) from error
-        if reply is None or reply.get("type") != f"lifespan.{phase}.complete":
-            await self._fail(task, phase, reply)
-
-    async def _fail(
-        self, task: asyncio.Task[None], phase: str, reply: Message | None
-    ) -> NoReturn:
         if reply is None:
-            error = await self._stop(task)
-            if error is not None:
-                raise LifespanError(f"lifespan {phase} raised {error!r}") from error
+            if (failure := await _stop(task)) is not None:
+                raise LifespanError(f"lifespan {phase} raised {failure!r}") from failure
             raise LifespanError(
                 f"the app returned during lifespan {phase} without replying"
             )
         if reply.get("type") == f"lifespan.{phase}.failed":
             raise LifespanError(reply.get("message", "") or f"lifespan {phase} failed")
-        raise LifespanError(
-            f"the app sent {reply.get('type')!r} during lifespan {phase}"
-        )
+        if reply.get("type") != f"lifespan.{phase}.complete":
+            raise LifespanError(
+                f"the app sent {reply.get('type')!r} during lifespan {phase}"
+            )
 
-    @staticmethod
-    async def _stop(task: asyncio.Task[None]) -> BaseException | None:
-        """Cancel *task* if it still runs, wait for it and return its error, if any."""
-        if not task.done():
-            task.cancel()
-            try:
-                await asyncio.wait({task})
-            except asyncio.CancelledError:
-                task.cancel()
-                raise
-        return None if task.cancelled() else task.exception()
+
+async def _stop(task: asyncio.Task[None]) -> BaseException | None:
+    """Cancel *task* if it still runs, wait for it and return its error, if any."""
+    if not task.done():
+        task.cancel()
+        await wait_owned(task)
+    return None if task.cancelled() else task.exception()

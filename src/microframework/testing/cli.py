@@ -6,10 +6,7 @@ Rule: the runner hands commands the app itself (through a ``ScriptInfo`` whose
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from collections.abc import Sequence
 from typing import Any
-from typing import IO
 from typing import TYPE_CHECKING
 
 import click
@@ -30,25 +27,12 @@ class MicroframeworkCliRunner(CliRunner):
         super().__init__(**kwargs)
 
     def invoke(
-        self,
-        cli: click.Command | None = None,
-        args: str | Sequence[str] | None = None,
-        input: str | bytes | IO[Any] | None = None,
-        env: Mapping[str, str | None] | None = None,
-        catch_exceptions: bool | None = None,
-        color: bool = False,
-        **kwargs: Any,
+        self, cli: click.Command | None = None, *args: Any, **kwargs: Any
     ) -> Result:
-        """Invoke *cli* (default: ``app.cli``) with *args*, as ``CliRunner.invoke``.
+        """Invoke *cli* (default: ``app.cli``) as ``CliRunner.invoke`` does.
 
         Unless ``obj`` is given, commands load this runner's app.
         """
-        if cli is None:
-            cli = getattr(self.app, "cli", None)
-            if cli is None:
-                raise TypeError(
-                    "the app has no 'cli' group; pass the command to invoke"
-                )
         if "obj" not in kwargs:
             kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
-        return super().invoke(cli, args, input, env, catch_exceptions, color, **kwargs)
+        return super().invoke(self.app.cli if cli is None else cli, *args, **kwargs)

@@ -3,8 +3,9 @@
 Rule: every request is a real ASGI exchange (``TestHTTPConnection``, or
 ``TestWebsocketConnection`` for a websocket) with the app in its own task, so what
 passes here passes behind hypercorn. The client adds only what a user agent adds: the
-``Host`` header, cookies from its jar and, when asked, redirect following. Its state is the cookie jar; requests share nothing else, so concurrent
-requests on one client are safe.
+``Host`` header, cookies from its jar and, when asked, redirect following. Its state is
+the cookie jar; requests share nothing else, so concurrent requests on one client are
+safe.
 """
 
 from __future__ import annotations
@@ -35,9 +36,8 @@ from .connections import TestHTTPConnection
 from .connections import TestWebsocketConnection
 from .utils import FileArg
 from .utils import HeadersArg
-from .utils import make_test_body_with_headers
-from .utils import make_test_headers_path_and_query_string
-from .utils import make_test_scope
+from .utils import make_test_request
+from .utils import PreparedRequest
 from .utils import QueryArg
 from .utils import quote_query_string
 from .utils import sentinel
@@ -46,17 +46,15 @@ from .utils import SupportsTestClient
 _REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
 _MAX_REDIRECTS = 20
 _MAX_AGE = re.compile(r"-?[0-9]+")
+# Given for requests whose body the test sends on the connection (or that have none):
+# a body option in the call then fails with TypeError.
+_NO_BODY: dict[str, Any] = {"data": None, "form": None, "files": None, "json": sentinel}
 
 
-class _RequestOptions(TypedDict, total=False):
+class _URLOptions(TypedDict, total=False):
     headers: HeadersArg | None
-    data: str | bytes | None
-    form: Mapping[str, Any] | None
-    files: Mapping[str, FileArg | list[FileArg]] | None
     query_string: QueryArg | None
-    json: Any
     scheme: str
-    follow_redirects: bool
     root_path: str
     http_version: str
     scope_base: Mapping[str, Any] | None
@@ -64,23 +62,24 @@ class _RequestOptions(TypedDict, total=False):
     subdomain: str | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Request:
-    """Everything needed to send one request again, which redirects do."""
+class _RequestOptions(_URLOptions, total=False):
+    data: str | bytes | None
+    form: Mapping[str, Any] | None
+    files: Mapping[str, FileArg | list[FileArg]] | None
+    json: Any
 
-    method: str
-    scheme: str
-    root_path: str
-    path: str
-    query_string: bytes
-    headers: Headers
-    body: bytes
-    http_version: str
-    scope_base: Mapping[str, Any] | None
+
+class _OpenOptions(_RequestOptions, total=False):
+    follow_redirects: bool
 
 
 class MicroframeworkClient:
-    """An async test client: ``await client.get("/")`` returns the app's response."""
+    """An async test client: ``await client.get("/")`` returns the app's response.
+
+    The request options (``json``, ``data``, ``form``, ``files``, ``headers``,
+    ``query_string``, ``auth``, ``scheme``, ``root_path``, ``http_version``,
+    ``subdomain``, ``scope_base``) are described in the testing guide.
+    """
 
     http_connection_class = TestHTTPConnection
     websocket_connection_class = TestWebsocketConnection
@@ -94,19 +93,8 @@ class MicroframeworkClient:
         path: str,
         *,
         method: str = "GET",
-        headers: HeadersArg | None = None,
-        data: str | bytes | None = None,
-        form: Mapping[str, Any] | None = None,
-        files: Mapping[str, FileArg | list[FileArg]] | None = None,
-        query_string: QueryArg | None = None,
-        json: Any = sentinel,
-        scheme: str = "http",
         follow_redirects: bool = False,
-        root_path: str = "",
-        http_version: str = "1.1",
-        scope_base: Mapping[str, Any] | None = None,
-        auth: Authorization | tuple[str, str] | None = None,
-        subdomain: str | None = None,
+        **options: Unpack[_RequestOptions],
     ) -> Response:
         """Send a request and return the complete response.
 
@@ -114,28 +102,7 @@ class MicroframeworkClient:
         raised by the app propagates from here. With *follow_redirects*, up to 20
         redirects within the app are followed.
         """
-        request_headers, path, query = make_test_headers_path_and_query_string(
-            self.app, path, headers, query_string, auth, subdomain
-        )
-        body, body_headers = make_test_body_with_headers(
-            data=data, form=form, files=files, json=json, app=self.app
-        )
-        for key, value in body_headers.items():
-            if key == "Content-Type":
-                request_headers.setdefault(key, value)  # the caller's choice wins
-            else:
-                request_headers[key] = value
-        request = _Request(
-            method=method,
-            scheme=scheme,
-            root_path=root_path,
-            path=path,
-            query_string=query,
-            headers=request_headers,
-            body=body,
-            http_version=http_version,
-            scope_base=scope_base,
-        )
+        request = make_test_request(self.app, path, method=method, **options)
         response = await self._send(request)
         hops = 0
         while follow_redirects and response.status_code in _REDIRECT_CODES:
@@ -151,120 +118,78 @@ class MicroframeworkClient:
             response = await self._send(request)
         return response
 
-    async def get(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+    async def get(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a GET request; see :meth:`open`."""
         return await self.open(path, method="GET", **kwargs)
 
-    async def post(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+    async def post(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a POST request; see :meth:`open`."""
         return await self.open(path, method="POST", **kwargs)
 
-    async def put(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+    async def put(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a PUT request; see :meth:`open`."""
         return await self.open(path, method="PUT", **kwargs)
 
-    async def delete(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+    async def delete(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a DELETE request; see :meth:`open`."""
         return await self.open(path, method="DELETE", **kwargs)
 
-    async def patch(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+    async def patch(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a PATCH request; see :meth:`open`."""
         return await self.open(path, method="PATCH", **kwargs)
 
-    async def head(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+    async def head(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a HEAD request; see :meth:`open`."""
         return await self.open(path, method="HEAD", **kwargs)
 
-    async def options(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+    async def options(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send an OPTIONS request; see :meth:`open`."""
         return await self.open(path, method="OPTIONS", **kwargs)
 
-    async def trace(self, path: str, **kwargs: Unpack[_RequestOptions]) -> Response:
+    async def trace(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a TRACE request; see :meth:`open`."""
         return await self.open(path, method="TRACE", **kwargs)
 
     def request(
-        self,
-        path: str,
-        *,
-        method: str = "GET",
-        headers: HeadersArg | None = None,
-        query_string: QueryArg | None = None,
-        scheme: str = "http",
-        root_path: str = "",
-        http_version: str = "1.1",
-        scope_base: Mapping[str, Any] | None = None,
-        auth: Authorization | tuple[str, str] | None = None,
-        subdomain: str | None = None,
+        self, path: str, *, method: str = "GET", **options: Unpack[_URLOptions]
     ) -> TestHTTPConnection:
         """Open a streaming exchange: ``async with client.request(path) as conn:``.
 
         Send the body with ``conn.send``/``send_complete`` and read the response with
         ``conn.receive`` or ``as_response``. Cookies are sent, not stored.
         """
-        request_headers, path, query = make_test_headers_path_and_query_string(
-            self.app, path, headers, query_string, auth, subdomain
-        )
-        self._add_cookie_header(request_headers, scheme, root_path + path)
-        scope = make_test_scope(
-            "http",
-            path,
-            method,
-            request_headers,
-            query,
-            scheme,
-            root_path,
-            http_version,
-            scope_base,
-        )
+        request = self._prepare(path, method, options)
+        scope = request.scope("http", self._with_cookies(request))
         return self.http_connection_class(self.app, scope)
 
     def websocket(
         self,
         path: str,
         *,
-        headers: HeadersArg | None = None,
-        query_string: QueryArg | None = None,
-        scheme: str = "ws",
         subprotocols: Iterable[str] | None = None,
-        root_path: str = "",
-        http_version: str = "1.1",
-        scope_base: Mapping[str, Any] | None = None,
-        auth: Authorization | tuple[str, str] | None = None,
-        subdomain: str | None = None,
+        **options: Unpack[_URLOptions],
     ) -> TestWebsocketConnection:
         """Open a websocket session: ``async with client.websocket(path) as ws:``.
 
         The scope offers the ``websocket.http.response`` extension, as hypercorn's does
         (pass ``scope_base={"extensions": {}}`` to test a server without it). A refused
-        handshake raises ``WebsocketResponseError``. Cookies are sent, not stored.
+        handshake raises ``WebsocketResponseError``. Cookies are sent, not stored. The
+        *scheme* is ``ws`` (the default) or ``wss``.
         """
+        scheme = options.setdefault("scheme", "ws")
         if scheme not in ("ws", "wss"):
             raise ValueError(f"scheme must be 'ws' or 'wss', not {scheme!r}")
         if isinstance(subprotocols, str):
             raise TypeError("subprotocols must be a list of strings, not a str")
         offered = list(subprotocols or ())
-        request_headers, path, query = make_test_headers_path_and_query_string(
-            self.app, path, headers, query_string, auth, subdomain
-        )
+        scope_base = options.pop("scope_base", None)
+        request = self._prepare(path, "GET", options)
         if offered:
-            request_headers.setdefault("Sec-WebSocket-Protocol", ", ".join(offered))
-        self._add_cookie_header(request_headers, scheme, root_path + path)
-        scope = make_test_scope(
-            "websocket",
-            path,
-            "GET",
-            request_headers,
-            query,
-            scheme,
-            root_path,
-            http_version,
-            None,
-        )
+            request.headers.setdefault("Sec-WebSocket-Protocol", ", ".join(offered))
+        scope = request.scope("websocket", self._with_cookies(request))
         scope["subprotocols"] = offered
         scope["extensions"]["websocket.http.response"] = {}
-        if scope_base is not None:
-            scope.update(scope_base)
+        scope.update(scope_base or {})
         return self.websocket_connection_class(self.app, scope)
 
     # -- cookies --------------------------------------------------------------
@@ -283,9 +208,8 @@ class MicroframeworkClient:
         With *origin_only* false the cookie is also sent to subdomains of *domain*.
         """
         jar = self._require_jar()
-        cookie = _parse_set_cookie(
-            dump_cookie(key, value, path=path, **kwargs), domain, path
-        )
+        header = dump_cookie(key, value, path=path, **kwargs)
+        cookie = _parse_set_cookie(header, domain, path)
         if cookie is None:
             raise ValueError(f"cookie {key!r} could not be stored")
         jar.store(dataclasses.replace(cookie, origin_only=origin_only))
@@ -294,45 +218,28 @@ class MicroframeworkClient:
         self, key: str, *, domain: str = "localhost", path: str = "/"
     ) -> None:
         """Remove a cookie from the jar, if present."""
-        self._require_jar().delete(key, domain, path)
+        self._require_jar().pop((domain, path, key), None)
 
     def get_cookie(
         self, key: str, domain: str = "localhost", path: str = "/"
     ) -> Cookie | None:
         """Return the stored cookie with this key, domain and path, or ``None``."""
-        return self._require_jar().get(key, domain, path)
+        return self._require_jar().get((domain, path, key))
 
     @asynccontextmanager
     async def session_transaction(
-        self,
-        path: str = "/",
-        *,
-        method: str = "GET",
-        headers: HeadersArg | None = None,
-        query_string: QueryArg | None = None,
-        scheme: str = "http",
-        root_path: str = "",
-        subdomain: str | None = None,
+        self, path: str = "/", *, method: str = "GET", **options: Unpack[_URLOptions]
     ) -> AsyncIterator[Any]:
         """Open the session the app would see for a request, change it, and keep it.
 
         ``async with client.session_transaction() as session: session["x"] = 1``; on
         exit the session is saved and its cookie stored in this client's jar.
         """
-        jar = self._require_jar()
+        self._require_jar()
         app: Any = self.app
-        full_headers, clean_path, query = make_test_headers_path_and_query_string(
-            self.app, path, headers, query_string, None, subdomain
-        )
-        self._add_cookie_header(full_headers, scheme, root_path + clean_path)
-        ctx = app.test_request_context(
-            clean_path,
-            method=method,
-            headers=full_headers,
-            query_string=query,
-            scheme=scheme,
-            root_path=root_path,
-        )
+        request = self._prepare(path, method, options)
+        options["headers"] = self._with_cookies(request)
+        ctx = app.test_request_context(path, method=method, **options)
         interface = app.session_interface
         async with ctx:
             session = await interface.open_session(app, ctx.request)
@@ -343,55 +250,53 @@ class MicroframeworkClient:
             yield session
             response = app.response_class()
             await interface.save_session(app, session, response)
-        host = _hostname(full_headers["Host"])
-        for header in response.headers.getlist("Set-Cookie"):
-            cookie = _parse_set_cookie(header, host, root_path + clean_path)
-            if cookie is not None:
-                jar.store(cookie)
+        self._store_cookies(request, response)
 
     # -- internals --------------------------------------------------------------
-    async def _send(self, request: _Request) -> Response:
-        headers = request.headers.copy()
-        full_path = request.root_path + request.path
-        self._add_cookie_header(headers, request.scheme, full_path)
-        scope = make_test_scope(
-            "http",
-            request.path,
-            request.method,
-            headers,
-            request.query_string,
-            request.scheme,
-            request.root_path,
-            request.http_version,
-            request.scope_base,
-        )
+    def _prepare(self, path: str, method: str, options: _URLOptions) -> PreparedRequest:
+        return make_test_request(self.app, path, method=method, **_NO_BODY, **options)
+
+    async def _send(self, request: PreparedRequest) -> Response:
+        scope = request.scope("http", self._with_cookies(request))
         async with self.http_connection_class(self.app, scope) as connection:
             # One message, as a server delivers a body that arrived in one piece.
             await connection.send_complete(request.body)
             response = await connection.as_response()
-        if self._cookies is not None:
-            host = _hostname(headers["Host"])
-            for header in response.headers.getlist("Set-Cookie"):
-                cookie = _parse_set_cookie(header, host, full_path)
-                if cookie is not None:
-                    self._cookies.store(cookie)
+        self._store_cookies(request, response)
         return response
 
-    def _add_cookie_header(self, headers: Headers, scheme: str, path: str) -> None:
+    def _with_cookies(self, request: PreparedRequest) -> Headers:
+        """The request's headers, with the jar's cookies for it added."""
+        headers = request.headers.copy()
+        if self._cookies is not None:
+            host = _hostname(headers["Host"])
+            secure = request.scheme in ("https", "wss")
+            path = request.root_path + request.path
+            if value := self._cookies.header_for(host, path, secure):
+                existing = headers.get("Cookie")
+                headers["Cookie"] = f"{existing}; {value}" if existing else value
+        return headers
+
+    def _store_cookies(self, request: PreparedRequest, response: Response) -> None:
         if self._cookies is None:
             return
-        secure = scheme in ("https", "wss")
-        value = self._cookies.header_for(_hostname(headers["Host"]), path, secure)
-        if value:
-            existing = headers.get("Cookie")
-            headers["Cookie"] = f"{existing}; {value}" if existing else value
+        host = _hostname(request.headers["Host"])
+        for header in response.headers.getlist("Set-Cookie"):
+            cookie = _parse_set_cookie(header, host, request.root_path + request.path)
+            if cookie is not None:
+                self._cookies.store(cookie)
 
-    def _redirected(self, request: _Request, status: int, location: str) -> _Request:
+    def _redirected(
+        self, request: PreparedRequest, status: int, location: str
+    ) -> PreparedRequest:
         """The request a user agent sends next, answering a redirect to *location*."""
         host = request.headers["Host"]
         current = f"{request.scheme}://{host}{request.root_path}{request.path}"
         target = urlsplit(urljoin(current, location))
-        if not self._is_app_host(_hostname(target.netloc), _hostname(host)):
+        hostname = _hostname(target.netloc)
+        server_name = _hostname(self.app.config.get("SERVER_NAME") or "localhost")
+        allowed = (_hostname(host), server_name)
+        if hostname not in allowed and not hostname.endswith("." + server_name):
             raise RuntimeError(
                 f"cannot follow a redirect to another host: {location!r}"
             )
@@ -400,7 +305,6 @@ class MicroframeworkClient:
         root_path, path = request.root_path, target.path or "/"
         if not (root_path and (path == root_path or path.startswith(root_path + "/"))):
             root_path = ""
-        path = path[len(root_path) :]
         method, body = request.method, request.body
         # RFC 9110 15.4: 303 always, and 301/302 after a POST (as every browser does),
         # turn into a GET without a body; 307 and 308 repeat the request as it was.
@@ -414,16 +318,10 @@ class MicroframeworkClient:
             method=method,
             scheme=target.scheme,
             root_path=root_path,
-            path=path,
+            path=path[len(root_path) :],
             query_string=quote_query_string(target.query),
             headers=headers,
             body=body,
-        )
-
-    def _is_app_host(self, hostname: str, current: str) -> bool:
-        server_name = _hostname(self.app.config.get("SERVER_NAME") or "localhost")
-        return hostname in (current, server_name) or hostname.endswith(
-            "." + server_name
         )
 
     def _require_jar(self) -> _CookieJar:
@@ -473,31 +371,23 @@ class Cookie:
         )
 
 
-class _CookieJar:
+class _CookieJar(dict[tuple[str, str, str], Cookie]):
     """Cookies keyed by (domain, path, key), as RFC 6265 5.3 stores them."""
 
-    def __init__(self) -> None:
-        self._cookies: dict[tuple[str, str, str], Cookie] = {}
-
-    def get(self, key: str, domain: str, path: str) -> Cookie | None:
-        return self._cookies.get((domain, path, key))
-
-    def delete(self, key: str, domain: str, path: str) -> None:
-        self._cookies.pop((domain, path, key), None)
-
     def store(self, cookie: Cookie) -> None:
+        slot = (cookie.domain, cookie.path, cookie.key)
         # A cookie that arrives already expired is how a server deletes one.
         if cookie.expired(datetime.now(UTC)):
-            self.delete(cookie.key, cookie.domain, cookie.path)
+            self.pop(slot, None)
         else:
-            self._cookies[(cookie.domain, cookie.path, cookie.key)] = cookie
+            self[slot] = cookie
 
     def header_for(self, host: str, path: str, secure: bool) -> str:
         now = datetime.now(UTC)
-        for slot, cookie in list(self._cookies.items()):
+        for slot, cookie in list(self.items()):
             if cookie.expired(now):
-                del self._cookies[slot]
-        matching = [c for c in self._cookies.values() if c.matches(host, path, secure)]
+                del self[slot]
+        matching = [c for c in self.values() if c.matches(host, path, secure)]
         # RFC 6265 5.4: longer paths first.
         matching.sort(key=lambda c: len(c.path), reverse=True)
         return "; ".join(f"{c.key}={c.value}" for c in matching)

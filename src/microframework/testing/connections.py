@@ -1,15 +1,10 @@
 """``TestHTTPConnection`` and ``TestWebsocketConnection``: one in-process exchange each,
 the app in its own task.
 
-Rule: the app sees what a server (hypercorn) would give it. For HTTP its ``receive``
-returns the request body messages the test sends, then ``http.disconnect`` once the
-response is complete or the test disconnected; for a websocket it returns
-``websocket.connect``, the messages the test sends, then ``websocket.disconnect``. Its
-``send`` is held to the ASGI order (one ``http.response.start`` then bodies until
-``more_body`` is false; accept, close or an HTTP refusal before any websocket message),
-so protocol bugs fail the test instead of passing silently. The connection owns the
-task: leaving ``async with`` awaits it, or disconnects and cancels it; it never outlives
-the block.
+Rule: the app's ``receive`` gives what a server (hypercorn) would, and its ``send`` is
+held to the ASGI order, so protocol bugs fail the test instead of passing silently. The
+connection owns the task: leaving ``async with`` awaits it, or disconnects and cancels
+it; it never outlives the block.
 """
 
 from __future__ import annotations
@@ -30,7 +25,9 @@ from werkzeug.datastructures import Headers
 
 from ..exceptions import WebsocketDisconnect
 from ..typing import Message
+from ..typing import Receive
 from ..typing import Scope
+from ..typing import Send
 
 if TYPE_CHECKING:
     from ..wrappers.response import Response
@@ -92,41 +89,22 @@ class Mailbox(Generic[T]):
         return self._items.popleft()
 
 
-class TestHTTPConnection:
-    """A streaming HTTP exchange: send the request body in chunks, read the response.
-
-    Use as ``async with client.request(path) as connection:``. ``status_code`` and
-    ``headers`` are ``None`` until the app has sent ``http.response.start``.
-    """
+class _Exchange(Generic[T]):
+    """What both connections share: the app's task, its mailboxes and its error."""
 
     __test__ = False  # a helper, not a pytest test class, whatever its name says
 
-    #: Seconds that leaving ``async with`` early waits for an app that has been told
-    #: of the disconnect to finish, before cancelling it.
+    #: Seconds that leaving ``async with`` waits for an app that has been told of the
+    #: disconnect to finish, before cancelling it.
     disconnect_grace: float = 5.0
 
     def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
         self.app = app
         self.scope = scope
-        self.status_code: int | None = None
-        self.headers: Headers | None = None
         self._to_app: Mailbox[Message] = Mailbox()
-        self._to_client: Mailbox[bytes] = Mailbox()
-        self._body_complete = False
-        self._response_complete = False
-        self._disconnected = False
+        self._to_client: Mailbox[T] = Mailbox()
         self._error_reported = False
-        self._listening = 0
-        self._told_disconnect = False
         self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> TestHTTPConnection:
-        if self._task is not None:
-            raise RuntimeError("a TestHTTPConnection can be entered only once")
-        # create_task copies the context: the app's context variables stay in its task.
-        self._task = asyncio.create_task(self._run_app())
-        self._task.add_done_callback(lambda _task: self._to_client.close())
-        return self
 
     async def __aexit__(
         self,
@@ -134,22 +112,97 @@ class TestHTTPConnection:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        task = self._task
-        if task is None:
-            return
-        if not task.done() and (exc_type is not None or not self._response_complete):
-            await self.disconnect()
-            if self._listening or self._told_disconnect:
-                # The app has (or is about to get) http.disconnect: let its own
-                # disconnect handling run, as it would behind a server.
-                await _wait_owned(task, self.disconnect_grace)
-            task.cancel()
-        await _wait_owned(task)
+        if self._task is not None:
+            await self._finish(self._task, failed=exc_type is not None)
+            self._report(self._task, exc)
+
+    async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
+        """End the exchange as a server would when the block ends; wait for the app."""
+        raise NotImplementedError
+
+    def _start(self, receive: Receive, send: Send) -> asyncio.Task[None]:
+        if self._task is not None:
+            raise RuntimeError(f"a {type(self).__name__} can be entered only once")
+        # create_task copies the context: the app's context variables stay in its task.
+        task = self._task = asyncio.create_task(self._run_app(receive, send))
+        task.add_done_callback(self._app_ended)
+        return task
+
+    async def _run_app(self, receive: Receive, send: Send) -> None:
+        await self.app(self.scope, receive, send)
+
+    def _app_ended(self, _task: asyncio.Task[None]) -> None:
+        self._to_client.close()
+        self._to_app.close(discard=True)
+
+    def _entered_task(self) -> asyncio.Task[None]:
+        if self._task is None:
+            raise RuntimeError(
+                "use 'async with' on the connection before talking to the app"
+            )
+        return self._task
+
+    def _raise_app_error(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self._error_reported = True
+            raise error
+
+    def _report(self, task: asyncio.Task[None], exc: BaseException | None) -> None:
+        """Raise the app's error as the block ends; if the test failed, note it there."""
         if task.cancelled():
             return
         error = task.exception()  # also marks it retrieved, so asyncio does not log it
-        if error is not None and exc_type is None and not self._error_reported:
+        if error is None or self._error_reported:
+            return
+        if exc is None or isinstance(exc, WebsocketDisconnect):
+            self._error_reported = True
             raise error
+        exc.add_note(f"the app also raised {error!r}")
+
+    async def _stop(self, task: asyncio.Task[None], grace: bool = True) -> None:
+        """Wait (up to ``disconnect_grace``) for the app to end, then cancel it."""
+        if grace and not task.done():
+            await wait_owned(task, self.disconnect_grace)
+        if not task.done():
+            task.cancel()
+            await wait_owned(task)
+
+    def _response(self, body: bytes, status: int, headers: Headers) -> Response:
+        response = self.app.response_class(body, status)
+        # Keep the headers exactly as sent: rebuilding the body must not rewrite
+        # Content-Length (a HEAD response announces a length it does not send).
+        response.headers = headers
+        return response
+
+
+class TestHTTPConnection(_Exchange[bytes]):
+    """A streaming HTTP exchange: send the request body in chunks, read the response.
+
+    Use as ``async with client.request(path) as connection:``. ``status_code`` and
+    ``headers`` are ``None`` until the app has sent ``http.response.start``.
+    """
+
+    def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
+        super().__init__(app, scope)
+        self.status_code: int | None = None
+        self.headers: Headers | None = None
+        self._body_complete = False
+        self._response_complete = False
+        self._disconnected = False
+        self._listening = 0
+        self._told_disconnect = False
+
+    async def __aenter__(self) -> TestHTTPConnection:
+        _ = self._start(self._asgi_receive, self._asgi_send)
+        return self
+
+    async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
+        if not task.done() and (failed or not self._response_complete):
+            await self.disconnect()
+            # An app that has (or is about to get) http.disconnect may handle it, as
+            # behind a server; one that is not listening is cancelled at once.
+            await self._stop(task, grace=bool(self._listening or self._told_disconnect))
+        await wait_owned(task)
 
     async def send(self, data: bytes) -> None:
         """Send the next chunk of the request body."""
@@ -188,20 +241,13 @@ class TestHTTPConnection:
     async def as_response(self) -> Response:
         """Wait for the app to end; build a response from the body not yet received."""
         task = self._entered_task()
-        await _wait_owned(task)
-        if (
-            self.status_code is None
-            or self.headers is None
-            or not self._response_complete
-        ):
+        await wait_owned(task)
+        if self.status_code is None or self.headers is None:
             self._raise_for_outcome(task)
-        response = self.app.response_class(
-            b"".join(self._to_client.drain()), self.status_code
-        )
-        # Keep the headers exactly as sent: rebuilding the body must not rewrite
-        # Content-Length (a HEAD response announces a length it does not send).
-        response.headers = self.headers
-        return response
+        if not self._response_complete:
+            self._raise_for_outcome(task)
+        body = b"".join(self._to_client.drain())
+        return self._response(body, self.status_code, self.headers)
 
     def _send_body(self, data: bytes, *, more_body: bool) -> None:
         if self._body_complete:
@@ -209,27 +255,15 @@ class TestHTTPConnection:
         self._body_complete = not more_body
         self._to_app.put({"type": "http.request", "body": data, "more_body": more_body})
 
-    def _entered_task(self) -> asyncio.Task[None]:
-        if self._task is None:
-            raise RuntimeError(
-                "use 'async with' on the connection before talking to the app"
-            )
-        return self._task
-
     def _raise_for_outcome(self, task: asyncio.Task[None]) -> NoReturn:
         """Explain why there is no complete response; called once *task* has ended."""
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self._error_reported = True
-            raise error
+        self._raise_app_error(task)
         if self.status_code is None:
             raise RuntimeError("the app returned without sending http.response.start")
         raise RuntimeError(
             "the app returned without completing the response"
             " (no http.response.body with more_body=False)"
         )
-
-    async def _run_app(self) -> None:
-        await self.app(self.scope, self._asgi_receive, self._asgi_send)
 
     async def _asgi_receive(self) -> Message:
         self._listening += 1
@@ -238,8 +272,7 @@ class TestHTTPConnection:
         finally:
             self._listening -= 1
         if message is None:
-            if self._disconnected:
-                self._told_disconnect = True
+            self._told_disconnect = self._disconnected
             return {"type": "http.disconnect"}
         return message
 
@@ -250,12 +283,7 @@ class TestHTTPConnection:
         if kind == "http.response.start":
             if self.status_code is not None:
                 raise RuntimeError("the app sent http.response.start twice")
-            self.headers = Headers(
-                [
-                    (key.decode("latin-1"), value.decode("latin-1"))
-                    for key, value in message.get("headers", ())
-                ]
-            )
+            self.headers = _decode_headers(message.get("headers", ()))
             self.status_code = int(message["status"])
         elif kind == "http.response.body":
             if self.status_code is None:
@@ -278,18 +306,6 @@ class TestHTTPConnection:
             )
 
 
-async def _wait_owned(task: asyncio.Task[None], timeout: float | None = None) -> None:
-    """Wait for *task* to end (or *timeout*), not raising its error.
-
-    If we are cancelled meanwhile, *task* is cancelled too: it must not outlive us.
-    """
-    try:
-        await asyncio.wait({task}, timeout=timeout)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-
-
 # The states of a TestWebsocketConnection, as the server sees the handshake and session.
 _HANDSHAKE, _RESPONDING, _REFUSED, _OPEN, _CLOSED = (
     "handshake",
@@ -298,11 +314,9 @@ _HANDSHAKE, _RESPONDING, _REFUSED, _OPEN, _CLOSED = (
     "open",
     "closed",
 )
-# Put in the client's mailbox once a refusal is complete: the handshake's outcome.
-_REFUSAL: Message = {"type": "websocket.http.response"}
 
 
-class TestWebsocketConnection:
+class TestWebsocketConnection(_Exchange[Message]):
     """One in-process websocket session: ``async with client.websocket(path) as ws:``.
 
     Entering sends ``websocket.connect`` and waits for the app to accept; a refusal
@@ -312,15 +326,8 @@ class TestWebsocketConnection:
     waits for the app to finish; an error the app raised propagates from there.
     """
 
-    __test__ = False  # a helper, not a pytest test class, whatever its name says
-
-    #: Seconds that leaving ``async with`` waits for an app that has been told of the
-    #: disconnect to finish, before cancelling it.
-    disconnect_grace: float = 5.0
-
     def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
-        self.app = app
-        self.scope = scope
+        super().__init__(app, scope)
         #: The subprotocol and headers of the app's ``websocket.accept``.
         self.subprotocol: str | None = None
         self.response_headers: Headers | None = None
@@ -331,12 +338,8 @@ class TestWebsocketConnection:
         self._refusal_status = 403
         self._refusal_headers = Headers()
         self._refusal_body: list[bytes] = []
-        self._to_app: Mailbox[Message] = Mailbox()
-        self._to_client: Mailbox[Message] = Mailbox()
         self._client_closed = False
         self._disconnect: Message = {"type": "websocket.disconnect", "code": 1000}
-        self._error_reported = False
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def accepted(self) -> bool:
@@ -344,57 +347,29 @@ class TestWebsocketConnection:
         return self._state in (_OPEN, _CLOSED)
 
     async def __aenter__(self) -> TestWebsocketConnection:
-        if self._task is not None:
-            raise RuntimeError("a TestWebsocketConnection can be entered only once")
-        # create_task copies the context: the app's context variables stay in its task.
-        task = self._task = asyncio.create_task(self._run_app())
-        task.add_done_callback(self._app_ended)
+        task = self._start(self._asgi_receive, self._asgi_send)
         self._to_app.put({"type": "websocket.connect"})
         try:
-            outcome = await self._to_client.get()
+            await self._to_client.get()  # the accept, or None: refused or ended
         except BaseException:
             await self._stop(task)
             raise
-        if outcome is not None and outcome["type"] == "websocket.accept":
+        if self.accepted:
             return self
         # Refused (or the app ended): let it run its teardown before the test goes on.
         await self._stop(task)
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self._error_reported = True
-            raise error
-        if outcome is None:
+        self._raise_app_error(task)
+        if self._state != _REFUSED:
             raise RuntimeError("the app returned without accepting or refusing")
-        response = self.app.response_class(
-            b"".join(self._refusal_body), self._refusal_status
-        )
-        # The headers exactly as sent, as TestHTTPConnection keeps them.
-        response.headers = self._refusal_headers
+        body = b"".join(self._refusal_body)
+        response = self._response(body, self._refusal_status, self._refusal_headers)
         raise WebsocketResponseError(response)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        task = self._task
-        if task is None:
-            return
+    async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
         if not task.done() and self._state == _OPEN:
             await self.close(1000)
         await self._stop(task)
-        if task.cancelled():
-            return
-        error = task.exception()  # also marks it retrieved, so asyncio does not log it
-        if error is None or self._error_reported:
-            return
-        if exc is None or isinstance(exc, WebsocketDisconnect):
-            # The app's failure is why the session ended; it is what the test needs.
-            self._error_reported = True
-            raise error
-        exc.add_note(f"the websocket app also raised {error!r}")
 
-    # -- talking to the app ---------------------------------------------------
     async def send(self, data: str | bytes) -> None:
         """Send a text (``str``) or binary (``bytes``) message to the app."""
         if isinstance(data, str):
@@ -405,21 +380,17 @@ class TestWebsocketConnection:
             raise TypeError(
                 f"websocket messages are str or bytes, not {type(data).__name__}"
             )
-        self._check_can_talk()
+        task = self._check_open()
+        if self.close_code is not None or task.done():
+            self._raise_for_outcome(task)
         self._to_app.put(message)
 
     async def receive(self) -> str | bytes:
         """The app's next message; ``WebsocketDisconnect`` once the app has closed."""
-        task = self._entered_task()
-        if self._client_closed:
-            raise RuntimeError("this websocket was closed by the test")
+        task = self._check_open()
         message = await self._to_client.get()
         if message is None:
-            if self.close_code is not None:
-                raise WebsocketDisconnect(self.close_code, self.close_reason or "")
             self._raise_for_outcome(task)
-        if message["type"] == "websocket.close":
-            raise WebsocketDisconnect(self.close_code or 1000, self.close_reason or "")
         data = message.get("bytes")
         return data if data is not None else message["text"]  # type: ignore[no-any-return]
 
@@ -443,53 +414,29 @@ class TestWebsocketConnection:
         if self._client_closed:
             return
         self._client_closed = True
-        if self._state == _CLOSED:
-            return  # the app closed first, and has been told of the echo already
-        self._disconnect = {"type": "websocket.disconnect", "code": code}
-        if reason:
-            self._disconnect["reason"] = reason
-        self._to_app.put(self._disconnect)
-        self._to_app.close()
+        if self._state != _CLOSED:  # else the app closed first and heard the echo
+            self._hang_up(code, reason)
 
-    # -- internals ------------------------------------------------------------
-    def _entered_task(self) -> asyncio.Task[None]:
-        if self._task is None:
-            raise RuntimeError(
-                "use 'async with' on the connection before talking to the app"
-            )
-        return self._task
-
-    def _check_can_talk(self) -> None:
+    def _check_open(self) -> asyncio.Task[None]:
         task = self._entered_task()
         if self._client_closed:
             raise RuntimeError("this websocket was closed by the test")
-        if self.close_code is not None:
-            raise WebsocketDisconnect(self.close_code, self.close_reason or "")
-        if task.done():
-            self._raise_for_outcome(task)
+        return task
 
     def _raise_for_outcome(self, task: asyncio.Task[None]) -> NoReturn:
-        """Explain why the session is over; called once *task* has ended."""
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self._error_reported = True
-            raise error
+        """Explain why the session is over: the app closed, failed or returned."""
+        if self.close_code is not None:
+            raise WebsocketDisconnect(self.close_code, self.close_reason or "")
+        self._raise_app_error(task)
         # What hypercorn does when an app returns from an open session.
         raise WebsocketDisconnect(1011, "the app returned without closing")
 
-    async def _stop(self, task: asyncio.Task[None]) -> None:
-        """Wait (bounded by ``disconnect_grace``) for the app to end, then cancel it."""
-        if not task.done():
-            await _wait_owned(task, self.disconnect_grace)
-        if not task.done():
-            task.cancel()
-            await _wait_owned(task)
-
-    def _app_ended(self, _task: asyncio.Task[None]) -> None:
-        self._to_client.close()
-        self._to_app.close(discard=True)
-
-    async def _run_app(self) -> None:
-        await self.app(self.scope, self._asgi_receive, self._asgi_send)
+    def _hang_up(self, code: int = 1000, reason: str = "") -> None:
+        """End the session: after what is queued, every ``receive()`` disconnects."""
+        self._disconnect = {"type": "websocket.disconnect", "code": code}
+        if reason:
+            self._disconnect["reason"] = reason
+        self._to_app.close()
 
     async def _asgi_receive(self) -> Message:
         message = await self._to_app.get()
@@ -499,16 +446,14 @@ class TestWebsocketConnection:
     async def _asgi_send(self, message: Message) -> None:
         if self._client_closed and self._state != _CLOSED:
             return  # the peer has gone: hypercorn drops what the app still writes
-        kind = message.get("type")
-        state = self._state
+        kind, state = message.get("type"), self._state
         if state == _HANDSHAKE and kind == "websocket.accept":
             self._state = _OPEN
             self.subprotocol = message.get("subprotocol")
             self.response_headers = _decode_headers(message.get("headers", ()))
             self._to_client.put(message)
         elif state == _HANDSHAKE and kind == "websocket.close":
-            # ASGI: a close before accept is answered with HTTP 403.
-            self._refused()
+            self._refused()  # ASGI: a close before accept is answered with HTTP 403
         elif state == _HANDSHAKE and kind == "websocket.http.response.start":
             self._state = _RESPONDING
             self._refusal_status = int(message["status"])
@@ -518,22 +463,18 @@ class TestWebsocketConnection:
             if not message.get("more_body", False):
                 self._refused()
         elif state == _OPEN and kind == "websocket.send":
-            if message.get("bytes") is None and not isinstance(
-                message.get("text"), str
-            ):
+            text = message.get("text")
+            if message.get("bytes") is None and not isinstance(text, str):
                 raise RuntimeError("websocket.send needs 'bytes' or a str 'text'")
             self._to_client.put(message)
         elif state == _OPEN and kind == "websocket.close":
             self._state = _CLOSED
             self.close_code = int(message.get("code", 1000))
             self.close_reason = message.get("reason") or ""
-            self._to_client.put(message)
             self._to_client.close()
             if not self._client_closed:
                 # The client echoes the close frame; the server reports it to the app.
-                self._disconnect = {"type": "websocket.disconnect", "code": 1000}
-                self._to_app.put(self._disconnect)
-                self._to_app.close()
+                self._hang_up()
         else:
             raise RuntimeError(
                 f"the app sent {kind!r} while the websocket was in the {state} state"
@@ -541,10 +482,21 @@ class TestWebsocketConnection:
 
     def _refused(self) -> None:
         self._state = _REFUSED
-        self._to_client.put(_REFUSAL)
+        self._to_client.close()
         # The connection is over; an app that still listens hears it end.
-        self._to_app.put(self._disconnect)
         self._to_app.close()
+
+
+async def wait_owned(task: asyncio.Task[None], timeout: float | None = None) -> None:
+    """Wait for *task* to end (or *timeout*), not raising its error.
+
+    If we are cancelled meanwhile, *task* is cancelled too: it must not outlive us.
+    """
+    try:
+        await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
 
 
 def _decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:

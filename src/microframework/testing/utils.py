@@ -8,6 +8,7 @@ the app. The scope they build is what a real server would send for the same requ
 
 from __future__ import annotations
 
+import dataclasses
 import json as _json
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 #: Marks "no JSON given", since ``None`` is a valid JSON body (``null``).
 sentinel: Any = object()
 
-# Scope extension the app reads to keep the request context after a test request.
-_PRESERVE_CONTEXT_EXTENSION = "microframework.preserve_context"
 # A fixed peer address: tests should not depend on it, but it must look like a real one.
 _CLIENT_ADDRESS = ("127.0.0.1", 49152)
 # Characters left alone when turning a path into ``raw_path``: RFC 3986 pchar and "/",
@@ -190,7 +189,8 @@ def make_test_scope(
     if type_ == "http":
         scope["method"] = method
     if _preserve_context:
-        scope["extensions"][_PRESERVE_CONTEXT_EXTENSION] = {}
+        # Announces that the test wants the request context kept after the request.
+        scope["extensions"]["microframework.preserve_context"] = {}
     if scope_base is not None:
         scope.update(scope_base)
     return scope
@@ -243,64 +243,90 @@ def _multipart_fields(
     fields: MultiDict[str, Any] = MultiDict(_pairs(form))
     for key, value in files.items():
         for item in value if isinstance(value, list) else (value,):
-            fields.add(key, _file_storage(key, item))
+            if isinstance(item, tuple) and len(item) in (2, 3):
+                stream, filename, *type_ = item
+                item = FileStorage(
+                    stream, filename, content_type=next(iter(type_), None)
+                )
+            elif not isinstance(item, FileStorage):
+                raise TypeError(
+                    f"files[{key!r}] must be a FileStorage or a"
+                    " (file, filename[, content_type]) tuple"
+                )
+            fields.add(key, item)
     return fields
 
 
-def _file_storage(key: str, value: FileArg) -> FileStorage:
-    if isinstance(value, FileStorage):
-        return value
-    if isinstance(value, tuple) and len(value) in (2, 3):
-        stream, filename, *content_type = value
-        return FileStorage(
-            stream, filename=filename, content_type=next(iter(content_type), None)
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """One request, kept whole so that the client can send it again on a redirect."""
+
+    method: str
+    scheme: str
+    root_path: str
+    path: str
+    query_string: bytes
+    headers: Headers
+    body: bytes
+    http_version: str
+    scope_base: Mapping[str, Any] | None
+
+    def scope(self, type_: str, headers: Headers) -> Scope:
+        """The scope of this request sent as *type_* with *headers*."""
+        return make_test_scope(
+            type_,
+            self.path,
+            self.method,
+            headers,
+            self.query_string,
+            self.scheme,
+            self.root_path,
+            self.http_version,
+            self.scope_base,
         )
-    raise TypeError(
-        f"files[{key!r}] must be a FileStorage or a"
-        " (file, filename[, content_type]) tuple"
+
+
+def make_test_request(
+    app: SupportsTestClient,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: HeadersArg | None = None,
+    data: str | bytes | None = None,
+    form: Mapping[str, Any] | None = None,
+    files: Mapping[str, FileArg | list[FileArg]] | None = None,
+    query_string: QueryArg | None = None,
+    json: Any = sentinel,
+    scheme: str = "http",
+    root_path: str = "",
+    http_version: str = "1.1",
+    scope_base: Mapping[str, Any] | None = None,
+    auth: Authorization | tuple[str, str] | None = None,
+    subdomain: str | None = None,
+) -> PreparedRequest:
+    """The request the test client's ``open`` arguments describe."""
+    headers, path, query = make_test_headers_path_and_query_string(
+        app, path, headers, query_string, auth, subdomain
+    )
+    body, body_headers = make_test_body_with_headers(
+        data=data, form=form, files=files, json=json, app=app
+    )
+    for key, value in body_headers.items():
+        if key == "Content-Type":
+            headers.setdefault(key, value)  # the caller's choice wins
+        else:
+            headers[key] = value
+    return PreparedRequest(
+        method, scheme, root_path, path, query, headers, body, http_version, scope_base
     )
 
 
 def make_test_request_context(
-    app: Microframework,
-    path: str,
-    *,
-    method: str = "GET",
-    headers: Any = None,
-    query_string: Any = None,
-    scheme: str = "http",
-    data: bytes | str | None = None,
-    form: Any = None,
-    json: Any = sentinel,
-    root_path: str = "",
-    http_version: str = "1.1",
-    scope_base: dict[str, Any] | None = None,
-    auth: Any = None,
-    subdomain: str | None = None,
+    app: Microframework, path: str, **kwargs: Any
 ) -> AppContext:
     """A request context for a made-up request: ``app.test_request_context``."""
-    headers, path, query_bytes = make_test_headers_path_and_query_string(
-        app, path, headers, query_string, auth, subdomain
-    )
-    kwargs: dict[str, Any] = {"data": data, "form": form, "app": app}
-    if json is not sentinel:
-        kwargs["json"] = json
-    body, body_headers = make_test_body_with_headers(**kwargs)
-    for key, value in body_headers.items():
-        # A content type the caller passed wins, as in the test client.
-        if key.lower() == "content-length" or key not in headers:
-            headers[key] = value
-    scope = make_test_scope(
-        "http",
-        path,
-        method,
-        headers,
-        query_bytes,
-        scheme,
-        root_path,
-        http_version,
-        scope_base,
-    )
+    request = make_test_request(app, path, **kwargs)
+    scope = request.scope("http", request.headers)
     sent = False
 
     async def receive() -> dict[str, Any]:
@@ -308,6 +334,6 @@ def make_test_request_context(
         if sent:
             return {"type": "http.disconnect"}
         sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.request", "body": request.body, "more_body": False}
 
     return app.request_context(app.request_class(scope, receive, app))
