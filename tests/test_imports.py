@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "formparser",
             "middleware",
             "conditional",
+            "datastructures",
         },
     ),
     ("json", {"json", "json.provider", "json.tag"}),

@@ -305,6 +305,25 @@ TRAVERSALS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("raw", "body"),
+    [
+        (b"/static/css/../a.txt", b"public a"),
+        (b"/static/./css/site.css", b"body {}"),
+        (b"/static/css/%2e%2e/a.txt", b"public a"),
+        (b"/static/css/./../css/site.css", b"body {}"),
+    ],
+)
+async def test_dot_segments_that_stay_inside_the_folder_are_served(
+    static_app: Microframework, raw: bytes, body: bytes
+) -> None:
+    # RFC 3986 5.2.4: the path is normalised before matching, as Quart does.
+    recorder = await call(static_app, _target(raw))
+
+    assert recorder.status == 200
+    assert recorder.body == body
+
+
 @pytest.mark.parametrize("raw", TRAVERSALS, ids=lambda raw: raw.decode("latin-1"))
 async def test_path_traversal_in_any_encoding_is_404(
     static_app: Microframework, raw: bytes

@@ -25,6 +25,7 @@ from ._responses import make_response
 from ._responses import needs_processing
 from ._responses import open_session
 from ._responses import process_response
+from ._responses import save_websocket_session
 from ._responses import teardown
 from ._utils import Resumed
 from .ctx import AppContext
@@ -404,6 +405,7 @@ async def handle_websocket(
         if websocket_finished.receivers:
             await send_signal(websocket_finished, app, response=response)
         if response is not None and not websocket.accepted:
+            await save_websocket_session(app, ctx, response)
             await websocket.send_rejection(response)
         elif not websocket.closed:
             # A handler that returns without closing ends the session normally.
@@ -423,6 +425,10 @@ async def handle_websocket(
     finally:
         try:
             await websocket.finish()
+            try:
+                await save_websocket_session(app, ctx, None)
+            except Exception:
+                app.logger.exception("Saving the websocket's session failed")
             await teardown(app, ctx, error or ctx.unhandled_error, chain)
         finally:
             _cv_app.reset(token)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing.exceptions import RequestRedirect
+from werkzeug.sansio.response import Response as SansIOResponse
 
 from ._compile import chain_for
 from ._compile import teardown_appcontext_funcs
@@ -56,6 +57,8 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
     response_class = app.response_class
     if isinstance(rv, Response):
         pass
+    elif isinstance(rv, SansIOResponse):
+        rv = from_werkzeug_response(app, rv)
     elif isinstance(rv, _BODY_TYPES):
         rv = response_class(rv, status=status, headers=headers)
         status = headers = None
@@ -106,11 +109,31 @@ def _culprit(request: Request | None) -> str:
     return f"the view function for {endpoint!r}" if endpoint else "the view function"
 
 
+def from_werkzeug_response(app: Microframework, rv: SansIOResponse) -> Response:
+    """Our response for a werkzeug one (``werkzeug.utils.redirect``, code shared with
+    a Flask app): the same status and headers, and its body as bytes or a stream."""
+    body = getattr(rv, "response", None)
+    if body is None or isinstance(body, (list, tuple)):
+        data = b"".join(_encode(chunk) for chunk in body or ())
+        response = app.response_class(data, rv.status, Headers(rv.headers))
+        response.headers["Content-Length"] = str(len(data))
+        return response
+    iter_encoded = getattr(rv, "iter_encoded", None)
+    stream = iter_encoded() if iter_encoded is not None else iter(body)
+    return app.response_class(stream, rv.status, Headers(rv.headers))
+
+
+def _encode(chunk: str | bytes) -> bytes:
+    return chunk.encode() if isinstance(chunk, str) else chunk
+
+
 def response_from_http_exception(app: Microframework, error: HTTPException) -> Response:
     """The response an unhandled ``HTTPException`` stands for."""
     existing = error.response
     if isinstance(existing, Response):
         return existing
+    if isinstance(existing, SansIOResponse):
+        return from_werkzeug_response(app, existing)
     if isinstance(error, RequestRedirect):
         return redirect(error.new_url, error.code, Response=app.response_class)
     return app.response_class(
@@ -152,6 +175,18 @@ async def process_response(
             if not interface.is_null_session(session):
                 await interface.save_session(app, session, response)
     return response
+
+
+async def save_websocket_session(
+    app: Microframework, ctx: AppContext, response: Response | None
+) -> None:
+    """Save a websocket's session once, as Quart does: into the rejection *response*,
+    or with ``None`` once accepted (a store can save; a cookie cannot be set)."""
+    session = ctx.opened_session
+    if session is None or app.session_interface.is_null_session(session):
+        return
+    ctx.opened_session = app.session_interface.make_null_session(app)  # saved: once
+    await app.session_interface.save_session(app, session, response)
 
 
 def session_cookie_sent(app: Microframework, request: Request) -> bool:

@@ -160,9 +160,13 @@ class SessionInterface:
         raise NotImplementedError
 
     async def save_session(
-        self, app: Microframework, session: SessionMixin, response: Response
+        self, app: Microframework, session: SessionMixin, response: Response | None
     ) -> None:
-        """Write *session* into *response* (after the ``after_request`` functions)."""
+        """Write *session* into *response* (after the ``after_request`` functions).
+
+        *response* is ``None`` for a websocket that was accepted: no HTTP response is
+        left to carry a cookie, but a store on the server can still save.
+        """
         raise NotImplementedError
 
 
@@ -263,8 +267,15 @@ class SecureCookieSessionInterface(SessionInterface):
         return self.session_class(data)
 
     async def save_session(
-        self, app: Microframework, session: SessionMixin, response: Response
+        self, app: Microframework, session: SessionMixin, response: Response | None
     ) -> None:
+        if response is None:
+            if session.modified:
+                app.logger.warning(
+                    "The session was changed during an accepted websocket; a cookie"
+                    " cannot be set any more, so the change is lost"
+                )
+            return
         if session.accessed:
             response.vary.add("Cookie")
         if not session:

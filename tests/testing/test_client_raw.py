@@ -270,7 +270,8 @@ async def test_scope_carries_what_a_server_would_send() -> None:
         "headers": [(b"host", b"localhost")],
         "client": scope["client"],
         "server": ("localhost", 443),
-        "extensions": {},
+        # An HTTP/2 server offers server push, as hypercorn does.
+        "extensions": {"http.response.push": {}},
     }
     host, port = scope["client"]
     assert host == "127.0.0.1" and isinstance(port, int)

@@ -97,20 +97,30 @@ async def test_root_path_is_kept_out_of_path_and_in_urls(app: Microframework) ->
 
 
 @pytest.mark.parametrize(
-    "scope_path", ["/mount/items/3", "/items/3"], ids=["path-with-root", "path-without"]
+    ("scope_path", "status", "body"),
+    [
+        ("/mount/items/3", 200, b"/mount|/items/3|3"),
+        ("/mount", 200, b"/mount|/|root"),
+        ("/items/3", 404, None),  # outside the root path: not this app's
+        ("/mountain/items/3", 404, None),  # a prefix of a segment is not the root
+    ],
 )
-async def test_root_path_works_whether_or_not_the_server_includes_it_in_path(
-    app: Microframework, scope_path: str
+async def test_path_includes_the_root_path_as_the_asgi_spec_says(
+    app: Microframework, scope_path: str, status: int, body: bytes | None
 ) -> None:
-    # ASGI servers disagree on whether ``path`` includes ``root_path``.
+    @app.route("/")
+    async def index() -> str:
+        return f"{request.root_path}|{request.path}|root"
+
     @app.route("/items/<int:item>")
     async def item_view(item: int) -> str:
         return f"{request.root_path}|{request.path}|{item}"
 
-    rec = await call(app, http_scope(scope_path, root_path="/mount"))
+    rec = await call(app, http_scope(scope_path, root_path="/mount/"))
 
-    assert rec.status == 200
-    assert rec.body == b"/mount|/items/3|3"
+    assert rec.status == status
+    if body is not None:
+        assert rec.body == body
 
 
 async def test_args_is_a_multidict_keeping_repeated_keys(app: Microframework) -> None:

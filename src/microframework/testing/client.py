@@ -20,6 +20,8 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import UTC
 from typing import Any
+from typing import Self
+from typing import TYPE_CHECKING
 from typing import TypedDict
 from typing import Unpack
 from urllib.parse import urljoin
@@ -31,6 +33,8 @@ from werkzeug.http import dump_cookie
 from werkzeug.http import parse_cookie
 from werkzeug.http import parse_date
 
+from ..globals import _cv_app
+from ..signals import request_finished
 from ..wrappers.response import Response
 from .connections import TestHTTPConnection
 from .connections import TestWebsocketConnection
@@ -38,10 +42,14 @@ from .utils import FileArg
 from .utils import HeadersArg
 from .utils import make_test_request
 from .utils import PreparedRequest
+from .utils import PRESERVE_CONTEXT
 from .utils import QueryArg
 from .utils import quote_query_string
 from .utils import sentinel
 from .utils import SupportsTestClient
+
+if TYPE_CHECKING:
+    from ..ctx import AppContext
 
 _REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
 _MAX_REDIRECTS = 20
@@ -87,6 +95,34 @@ class MicroframeworkClient:
     def __init__(self, app: SupportsTestClient, use_cookies: bool = True) -> None:
         self.app = app
         self._cookies: _CookieJar | None = _CookieJar() if use_cookies else None
+        self._preserving = False
+        self._preserved: AppContext | None = None
+        #: ``http.response.push`` promises the app made, with ``http_version="2"``.
+        self.push_promises: list[tuple[str, Headers]] = []
+
+    async def __aenter__(self) -> Self:
+        """Keep each request's context after it, as ``with client:`` does in Flask."""
+        self._preserving = True
+        request_finished.connect(self._keep_context, sender=self.app)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._preserving = False
+        request_finished.disconnect(self._keep_context, sender=self.app)
+        await self._drop_preserved()
+
+    def _keep_context(self, sender: object, **kwargs: object) -> None:
+        # Runs in the app's task, before teardown: only requests this client marked.
+        ctx = _cv_app.get(None)
+        if ctx is not None and ctx.request is not None:
+            box = ctx.request.scope["extensions"].get(PRESERVE_CONTEXT)
+            if isinstance(box, dict) and box.get("client") is self:
+                box["ctx"] = ctx.copy()
+
+    async def _drop_preserved(self) -> None:
+        ctx, self._preserved = self._preserved, None
+        if ctx is not None and _cv_app.get(None) is ctx:
+            await ctx.pop()
 
     async def open(
         self,
@@ -195,30 +231,57 @@ class MicroframeworkClient:
     # -- cookies --------------------------------------------------------------
     def set_cookie(
         self,
-        key: str,
-        value: str = "",
-        *,
-        domain: str = "localhost",
+        *args: str,
+        domain: str | None = None,
         origin_only: bool = True,
         path: str = "/",
+        server_name: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """Store a cookie as if *domain* had set it; *kwargs* go to ``dump_cookie``.
+        """Store a cookie as if the server had set it; *kwargs* go to ``dump_cookie``.
 
-        With *origin_only* false the cookie is also sent to subdomains of *domain*.
+        Flask's form is ``set_cookie(key, value="", *, domain="localhost", ...)``
+        (with *origin_only* false the cookie also goes to subdomains of *domain*);
+        Quart's is ``set_cookie(server_name, key, value="", ..., domain=None)``.
         """
-        jar = self._require_jar()
+        if len(args) == 3 or server_name is not None:
+            server_name, key, value = _quart_cookie_args(args, server_name)
+            host, origin_only = server_name, domain is None
+            if domain is not None:
+                kwargs["domain"] = domain
+        elif 1 <= len(args) <= 2:
+            key, value = args[0], args[1] if len(args) == 2 else ""
+            host = domain or "localhost"
+        else:
+            raise TypeError(
+                "set_cookie takes (key, value) or (server_name, key, value)"
+            )
         header = dump_cookie(key, value, path=path, **kwargs)
-        cookie = _parse_set_cookie(header, domain, path)
+        cookie = _parse_set_cookie(header, host, path)
         if cookie is None:
             raise ValueError(f"cookie {key!r} could not be stored")
-        jar.store(dataclasses.replace(cookie, origin_only=origin_only))
+        self._require_jar().store(dataclasses.replace(cookie, origin_only=origin_only))
 
     def delete_cookie(
-        self, key: str, *, domain: str = "localhost", path: str = "/"
+        self,
+        *args: str,
+        domain: str | None = None,
+        path: str = "/",
+        server_name: str | None = None,
     ) -> None:
-        """Remove a cookie from the jar, if present."""
-        self._require_jar().pop((domain, path, key), None)
+        """Remove a cookie: Flask's ``(key, *, domain=...)`` or Quart's
+        ``(server_name, key)`` form."""
+        if len(args) == 2 or server_name is not None:
+            server_name, key, _ = _quart_cookie_args((*args, ""), server_name)
+            host = domain or server_name
+        elif len(args) == 1:
+            key, host = args[0], domain or "localhost"
+        else:
+            raise TypeError("delete_cookie takes (key) or (server_name, key)")
+        jar = self._require_jar()
+        for stored in [k for k in jar if k[1] == path and k[2] == key]:
+            if stored[0] == host or stored[0] == host.lstrip("."):
+                del jar[stored]
 
     def get_cookie(
         self, key: str, domain: str = "localhost", path: str = "/"
@@ -258,11 +321,21 @@ class MicroframeworkClient:
 
     async def _send(self, request: PreparedRequest) -> Response:
         scope = request.scope("http", self._with_cookies(request))
+        box: dict[str, Any] = {"client": self}
+        if self._preserving:
+            await self._drop_preserved()
+            scope["extensions"][PRESERVE_CONTEXT] = box
+        if request.http_version == "2":
+            scope["extensions"]["http.response.push"] = {}
         async with self.http_connection_class(self.app, scope) as connection:
             # One message, as a server delivers a body that arrived in one piece.
             await connection.send_complete(request.body)
             response = await connection.as_response()
+            self.push_promises.extend(connection.push_promises)
         self._store_cookies(request, response)
+        if (ctx := box.get("ctx")) is not None:
+            await ctx.push()  # in the test's task: request, session and g stay usable
+            self._preserved = ctx
         return response
 
     def _with_cookies(self, request: PreparedRequest) -> Headers:
@@ -451,3 +524,14 @@ def _default_path(request_path: str) -> str:
 def _hostname(host: str) -> str:
     """The lowercase host name of a ``Host`` value, without port or IPv6 brackets."""
     return urlsplit(f"//{host}").hostname or ""
+
+
+def _quart_cookie_args(
+    args: tuple[str, ...], server_name: str | None
+) -> tuple[str, str, str]:
+    """``(server_name, key, value)`` from Quart's positional or keyword form."""
+    if server_name is None:
+        server_name, *args = args  # type: ignore[assignment]
+    if not 1 <= len(args) <= 2:
+        raise TypeError("Quart's form is set_cookie(server_name, key, value='')")
+    return server_name, args[0], args[1] if len(args) == 2 else ""

@@ -191,6 +191,8 @@ class TestHTTPConnection(_Exchange[bytes]):
         self._disconnected = False
         self._listening = 0
         self._told_disconnect = False
+        #: ``(path, headers)`` of each ``http.response.push`` the app sent.
+        self.push_promises: list[tuple[str, Headers]] = []
 
     async def __aenter__(self) -> TestHTTPConnection:
         _ = self._start(self._asgi_receive, self._asgi_send)
@@ -300,10 +302,16 @@ class TestHTTPConnection(_Exchange[bytes]):
                 self._response_complete = True
                 self._to_client.close()
                 self._to_app.close(discard=True)
+        elif kind == "http.response.push" and self._offers("http.response.push"):
+            headers = _decode_headers(message.get("headers", ()))
+            self.push_promises.append((str(message["path"]), headers))
         else:
             raise RuntimeError(
                 f"the app sent {kind!r}, which is not an http response message"
             )
+
+    def _offers(self, extension: str) -> bool:
+        return extension in (self.scope.get("extensions") or {})
 
 
 # The states of a TestWebsocketConnection, as the server sees the handshake and session.

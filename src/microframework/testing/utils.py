@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 #: Marks "no JSON given", since ``None`` is a valid JSON body (``null``).
 sentinel: Any = object()
+#: Scope extension by which the test client asks to keep a request's context.
+PRESERVE_CONTEXT = "microframework.preserve_context"
 
 # A fixed peer address: tests should not depend on it, but it must look like a real one.
 _CLIENT_ADDRESS = ("127.0.0.1", 49152)
@@ -190,7 +192,7 @@ def make_test_scope(
         scope["method"] = method
     if _preserve_context:
         # Announces that the test wants the request context kept after the request.
-        scope["extensions"]["microframework.preserve_context"] = {}
+        scope["extensions"][PRESERVE_CONTEXT] = {}
     if scope_base is not None:
         scope.update(scope_base)
     return scope

@@ -10,6 +10,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import NotFound
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.request import Request as SansIORequest
 from werkzeug.sansio.utils import get_content_length
@@ -42,12 +43,18 @@ class BaseRequestWebsocket(SansIORequest):
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
         if root_path:
-            # ASGI servers differ on whether ``path`` includes ``root_path``.
-            if path.startswith(root_path):
-                path = path[len(root_path) :]
+            # ASGI: ``path`` includes ``root_path``. A path outside it is not this
+            # app's to answer (it was mounted elsewhere): routing says 404.
             root_path = root_path.rstrip("/")
+            if path == root_path or path.startswith(root_path + "/"):
+                path = path[len(root_path) :]
+            else:
+                self.routing_exception = NotFound()
         self.root_path = root_path
-        self.path = path if path[:1] == "/" else "/" + path
+        path = path if path[:1] == "/" else "/" + path
+        # RFC 3986 5.2.4, before matching: "/static/css/../app.css" is a file in the
+        # static folder, and no dot-segment reaches above the root.
+        self.path = remove_dot_segments(path) if "/." in path else path
         self.query_string = scope["query_string"]
 
     @cached_property
@@ -123,3 +130,18 @@ class BaseRequestWebsocket(SansIORequest):
             return []
         parts = name.split(".")
         return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
+def remove_dot_segments(path: str) -> str:
+    """*path* (absolute) with its ``.`` and ``..`` segments resolved, per RFC 3986."""
+    segments = path.split("/")[1:]
+    out: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if segments[-1] in (".", ".."):
+        out.append("")  # "/a/b/.." is the directory "/a/"
+    return "/" + "/".join(out)

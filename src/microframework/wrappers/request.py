@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from ..typing import Send
 
 _UNSET: Any = object()
+# Request headers a pushed request repeats (RFC 9113 8.4: a promise is a request).
+_PUSHED_HEADERS = frozenset(
+    {b"accept", b"accept-encoding", b"accept-language", b"cache-control", b"user-agent"}
+)
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -207,6 +211,24 @@ class Request(BaseRequestWebsocket):
         # HTTP/2 and 3 frame bodies themselves: assume one may follow unless the
         # method rarely carries one.
         return self.method in _BODILESS_METHODS
+
+    async def send_push_promise(self, path: str) -> None:
+        """Ask an HTTP/2 server to push *path* (``http.response.push``); no-op otherwise.
+
+        The promise carries the request's headers a pushed request would repeat
+        (``Accept*``, ``User-Agent``, ...), as Quart does.
+        """
+        extensions = self.scope.get("extensions") or {}
+        if "http.response.push" not in extensions or self.asgi_send is None:
+            return
+        headers = [
+            (name, value)
+            for name, value in self.scope["headers"]
+            if name in _PUSHED_HEADERS
+        ]
+        await self.asgi_send(
+            {"type": "http.response.push", "path": path, "headers": headers}
+        )
 
     async def get_body_file(self) -> IO[bytes]:
         """The whole body as a file, rewound: in memory up to ``BODY_SPOOL_SIZE``, then

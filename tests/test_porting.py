@@ -1,0 +1,325 @@
+"""Code written for Quart and Flask, run unchanged (#9): werkzeug responses, iterables,
+datastructures, nested subdomains, the test client's context, cookies and pushes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import werkzeug.datastructures
+from werkzeug.exceptions import HTTPException
+from werkzeug.utils import redirect as werkzeug_redirect
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from microframework import abort
+from microframework import Blueprint
+from microframework import g
+from microframework import make_response
+from microframework import Microframework
+from microframework import request
+from microframework import session
+from microframework import url_for
+from microframework import websocket
+from microframework.globals import _cv_app
+from microframework.sessions import SecureCookieSession
+from microframework.sessions import SecureCookieSessionInterface
+from microframework.testing import WebsocketResponseError
+
+# -- werkzeug responses from ported Flask code ---------------------------------------
+
+
+@pytest.fixture
+def app() -> Microframework:
+    app = Microframework(__name__)
+    app.testing = True
+    app.secret_key = "porting"
+    return app
+
+
+async def test_a_werkzeug_response_goes_out_as_ours_would(app: Microframework) -> None:
+    @app.get("/")
+    def index() -> Any:
+        return WerkzeugResponse("made by werkzeug", 201, {"X-From": "werkzeug"})
+
+    response = await app.test_client().get("/")
+
+    assert response.status_code == 201
+    assert response.headers["X-From"] == "werkzeug"
+    assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert response.headers["Content-Length"] == "16"
+    assert await response.get_data() == b"made by werkzeug"
+
+
+async def test_werkzeug_redirect_and_a_tuple_around_a_werkzeug_response(
+    app: Microframework,
+) -> None:
+    @app.get("/old")
+    async def old() -> Any:
+        return werkzeug_redirect("/new")
+
+    @app.get("/tuple")
+    async def in_a_tuple() -> Any:
+        return WerkzeugResponse(["a", "b"]), 202, {"X-Extra": "1"}
+
+    client = app.test_client()
+    moved = await client.get("/old")
+    tupled = await client.get("/tuple")
+
+    assert moved.status_code == 302
+    assert moved.headers["Location"] == "/new"
+    assert tupled.status_code == 202
+    assert tupled.headers["X-Extra"] == "1"
+    assert await tupled.get_data() == b"ab"
+
+
+async def test_a_streamed_werkzeug_response_is_streamed(app: Microframework) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"one "
+        yield b"two"
+
+    @app.get("/")
+    async def index() -> Any:
+        return WerkzeugResponse(chunks(), mimetype="text/csv")
+
+    response = await app.test_client().get("/")
+
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert "Content-Length" not in response.headers
+    assert await response.get_data() == b"one two"
+
+
+async def test_error_handlers_and_aborts_may_give_werkzeug_responses(
+    app: Microframework,
+) -> None:
+    @app.errorhandler(404)
+    def not_found(error: Exception) -> Any:
+        return WerkzeugResponse("no such page", 404)
+
+    @app.get("/teapot")
+    async def teapot() -> Any:
+        abort(WerkzeugResponse("short and stout", 418))
+
+    @app.get("/raised")
+    async def raised() -> Any:
+        raise HTTPException(response=WerkzeugResponse("from the exception", 409))
+
+    client = app.test_client()
+    missing = await client.get("/missing")
+    pot = await client.get("/teapot")
+    conflict = await client.get("/raised")
+
+    assert (missing.status_code, await missing.get_data()) == (404, b"no such page")
+    assert (pot.status_code, await pot.get_data()) == (418, b"short and stout")
+    assert (conflict.status_code, await conflict.get_data()) == (
+        409,
+        b"from the exception",
+    )
+
+
+async def test_make_response_takes_werkzeug_responses_and_generators(
+    app: Microframework,
+) -> None:
+    def words() -> Iterator[str]:
+        yield "sync "
+        yield "generator"
+
+    async with app.test_request_context("/"):
+        converted = await make_response(WerkzeugResponse("w", 203))
+        generated = await make_response(words())
+        iterated = await make_response(iter([b"it", b"er"]), 206)
+
+    assert (converted.status_code, await converted.get_data()) == (203, b"w")
+    assert await generated.get_data() == b"sync generator"
+    assert (iterated.status_code, await iterated.get_data()) == (206, b"iter")
+
+
+def test_datastructures_re_exports_werkzeugs_classes() -> None:
+    from microframework import datastructures
+
+    for name in datastructures.__all__:
+        assert getattr(datastructures, name) is getattr(werkzeug.datastructures, name)
+    assert datastructures.FileStorage is werkzeug.datastructures.FileStorage
+
+
+# -- nested blueprints with subdomains -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parent_sub", "child_sub", "host"),
+    [("parent", "api", "api.parent"), ("api", None, "api"), (None, "c", "c")],
+)
+async def test_nested_subdomains_route_and_build_as_in_flask(
+    parent_sub: str | None, child_sub: str | None, host: str
+) -> None:
+    app = Microframework(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "example.test"
+    parent = Blueprint("parent", __name__)
+    child = Blueprint("child", __name__, subdomain=child_sub)
+
+    @child.route("/")
+    async def index() -> str:
+        return url_for("parent.child.index", _external=True)
+
+    parent.register_blueprint(child)
+    app.register_blueprint(parent, subdomain=parent_sub)
+    client = app.test_client()
+
+    found = await client.get("/", subdomain=host)
+    elsewhere = await client.get("/", subdomain="other")
+
+    assert found.status_code == 200
+    assert await found.get_data() == f"http://{host}.example.test/".encode()
+    assert elsewhere.status_code == 404
+    async with app.app_context():
+        assert url_for("parent.child.index") == f"http://{host}.example.test/"
+
+
+# -- the test client ---------------------------------------------------------------
+
+
+async def test_async_with_client_keeps_the_last_requests_context(
+    app: Microframework,
+) -> None:
+    @app.get("/<name>")
+    async def hello(name: str) -> str:
+        g.name = name
+        session["seen"] = name
+        return "hi"
+
+    async with app.test_client() as client:
+        await client.get("/first?x=1")
+        assert request.path == "/first"
+        assert request.args["x"] == "1"
+        assert g.name == "first"
+        assert session["seen"] == "first"
+        await client.get("/second")
+        assert request.path == "/second"
+        assert g.name == "second"
+    assert _cv_app.get(None) is None
+
+
+async def test_without_async_with_no_context_is_kept(app: Microframework) -> None:
+    @app.get("/")
+    async def index() -> str:
+        return "hi"
+
+    await app.test_client().get("/")
+
+    assert _cv_app.get(None) is None
+
+
+@pytest.mark.parametrize("form", ["flask", "quart", "quart-keyword"])
+async def test_set_and_delete_cookie_take_flask_and_quart_forms(
+    app: Microframework, form: str
+) -> None:
+    @app.get("/")
+    async def index() -> str:
+        return request.cookies.get("flavour", "<none>")
+
+    client = app.test_client()
+    if form == "flask":
+        client.set_cookie("flavour", "oat", domain="localhost")
+    elif form == "quart":
+        client.set_cookie("localhost", "flavour", "oat")
+    else:
+        client.set_cookie("flavour", "oat", server_name="localhost")
+    assert await (await client.get("/")).get_data() == b"oat"
+
+    if form == "flask":
+        client.delete_cookie("flavour", domain="localhost")
+    else:
+        client.delete_cookie("localhost", "flavour")
+    assert await (await client.get("/")).get_data() == b"<none>"
+
+
+async def test_server_push_uses_the_asgi_extension_over_http2(
+    app: Microframework,
+) -> None:
+    @app.get("/")
+    async def index() -> str:
+        await request.send_push_promise("/static/site.css")
+        return "page"
+
+    client = app.test_client()
+    await client.get("/", headers={"Accept": "text/css"})
+    assert client.push_promises == []  # HTTP/1.1 offers no push: a no-op
+
+    response = await client.get(
+        "/", http_version="2", headers={"Accept": "text/css", "Cookie": "a=b"}
+    )
+
+    assert await response.get_data() == b"page"
+    [(path, headers)] = client.push_promises
+    assert path == "/static/site.css"
+    assert headers["Accept"] == "text/css"
+    assert "Cookie" not in headers
+
+
+# -- sessions on websockets ----------------------------------------------------------
+
+
+class _StoreInterface(SecureCookieSessionInterface):
+    """A server-side store: the cookie carries only an id; the data stays here."""
+
+    opens_without_waiting = False
+
+    def __init__(self) -> None:
+        self.store: dict[str, dict[str, Any]] = {}
+
+    async def open_session(self, app: Any, request: Any) -> Any:
+        sid = request.cookies.get("sid", "new")
+        return SecureCookieSession(self.store.get(sid, {}))
+
+    async def save_session(self, app: Any, session: Any, response: Any) -> None:
+        self.store["new"] = dict(session)
+        if response is not None:
+            response.set_cookie("sid", "new")
+
+
+async def test_a_websocket_handlers_session_reaches_a_server_side_store(
+    app: Microframework,
+) -> None:
+    interface = app.session_interface = _StoreInterface()
+
+    @app.websocket("/ws")
+    async def chat() -> None:
+        session["nickname"] = await websocket.receive()
+        await websocket.send("noted")
+
+    async with app.test_client().websocket("/ws") as ws:
+        await ws.send("ada")
+        assert await ws.receive() == "noted"
+
+    assert interface.store["new"] == {"nickname": "ada"}
+
+
+async def test_a_websocket_rejection_carries_the_session_cookie(
+    app: Microframework,
+) -> None:
+    @app.websocket("/ws")
+    async def refuse() -> Any:
+        session["refused"] = True
+        return "go away", 403
+
+    with pytest.raises(WebsocketResponseError) as raised:
+        async with app.test_client().websocket("/ws"):
+            pass
+
+    assert raised.value.response.status_code == 403
+    assert "session=" in raised.value.response.headers["Set-Cookie"]
+
+
+async def test_a_cookie_session_changed_after_accept_does_not_fail_the_connection(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.websocket("/ws")
+    async def chat() -> None:
+        await websocket.accept()
+        session["late"] = True
+        await websocket.send("still fine")
+
+    async with app.test_client().websocket("/ws") as ws:
+        assert await ws.receive() == "still fine"
+
+    assert "cannot be set" in caplog.text
