@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "middleware",
             "conditional",
             "datastructures",
+            "_drain",
         },
     ),
     ("json", {"json", "json.provider", "json.tag"}),

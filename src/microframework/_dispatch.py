@@ -18,6 +18,8 @@ from functools import partial
 from typing import Any
 from typing import TYPE_CHECKING
 
+from werkzeug.exceptions import ServiceUnavailable
+
 from ._compile import freeze
 from ._compile import match_request
 from ._errors import propagates
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from ._compile import Chain
     from ._compile import Compiled
     from ._compile import Endpoint
+    from ._drain import Drain
     from .app import Microframework
     from .typing import Receive
     from .typing import Scope
@@ -101,7 +104,8 @@ async def handle_http(
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
         else:
-            stream = partial(stream_body, app, send, request, response.timeout)
+            events = response.mimetype == "text/event-stream"
+            stream = partial(stream_body, app, send, request, response.timeout, events)
             await response.send(scope, send, headers, stream)
     except ClientDisconnected as disconnect:
         # Nobody is listening: nothing to send, nothing to log.
@@ -212,10 +216,11 @@ async def _preprocess_and_view(
         first = coro.send(None)
     except StopIteration as done:
         return done.value
-    return await guard_view(endpoint, request, coro, first)
+    return await guard_view(app, endpoint, request, coro, first)
 
 
 async def guard_view(
+    app: Microframework,
     endpoint: Endpoint,
     request: Request,
     coro: Coroutine[Any, Any, Any],
@@ -228,7 +233,7 @@ async def guard_view(
     notices the client leaving and cancels the view, so its ``finally`` blocks and
     teardown run.
     """
-    guard = Guard(request)
+    guard = Guard(request, app.drain)
     guard.arm(endpoint.timeout)
     try:
         return await Resumed(coro, first)
@@ -238,9 +243,13 @@ async def guard_view(
             raise ClientDisconnected() from None
         if reason == "timeout":
             raise ResponseTimeout() from None
+        if reason == "shutdown":
+            # Still waiting when the shutdown grace period ran out: another worker
+            # or the restarted one can answer.
+            raise ServiceUnavailable(retry_after=1) from None
         raise
     finally:
-        guard.stop()
+        guard.stop(app.drain)
 
 
 class Guard:
@@ -250,13 +259,17 @@ class Guard:
     that came from outside (a server shutting down), which it must not swallow.
     """
 
-    __slots__ = ("task", "reason", "_timer", "_watcher", "_request")
+    __slots__ = ("task", "reason", "ends_at_drain", "_timer", "_watcher", "_request")
 
-    def __init__(self, request: Request) -> None:
+    def __init__(
+        self, request: Request, drain: Drain, ends_at_drain: bool = False
+    ) -> None:
         task = asyncio.current_task()
         assert task is not None
         self.task = task
         self.reason: str | None = None
+        #: Always long-lived (an event stream): ends as soon as the app drains.
+        self.ends_at_drain = ends_at_drain
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
         self._watcher: asyncio.Task[None] | None = None
@@ -266,6 +279,16 @@ class Guard:
             self.watch()
         else:
             request.on_body_end = self.watch
+        drain.members.add(self)
+        if drain.expired or (ends_at_drain and drain.draining):
+            self._fire("shutdown")
+
+    def on_drain(self, code: int) -> None:
+        if self.ends_at_drain:
+            self._fire("shutdown")
+
+    def on_drain_deadline(self) -> None:
+        self._fire("shutdown")
 
     def watch(self) -> None:
         """Start noticing a disconnect (the body has been read)."""
@@ -305,7 +328,8 @@ class Guard:
             pass
         self._fire("disconnect")
 
-    def stop(self) -> None:
+    def stop(self, drain: Drain) -> None:
+        drain.members.discard(self)
         self.disarm()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
@@ -322,6 +346,7 @@ async def stream_body(
     send: Send,
     request: Request,
     timeout: float | None,
+    events: bool,
     body: ResponseBody,
 ) -> bool:
     """Stream *body*; False if it was abandoned (idle timeout) and must not be finished.
@@ -329,7 +354,7 @@ async def stream_body(
     Chunks go out as they come (no buffering). Between chunks the body may take at most
     *timeout* (the response's, else ``RESPONSE_TIMEOUT``) to produce the next.
     """
-    guard = Guard(request)
+    guard = Guard(request, app.drain, ends_at_drain=events)
     if timeout is None:
         timeout = app.config.get("RESPONSE_TIMEOUT")
     chunks = aiter(body)
@@ -360,18 +385,23 @@ async def stream_body(
         reason = guard.claim()
         if reason == "disconnect":
             raise ClientDisconnected() from None
-        if reason != "timeout":
+        if reason == "shutdown" and events:
+            # An event stream ends cleanly: the client reconnects elsewhere.
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return True
+        if reason not in ("timeout", "shutdown"):
             raise
         # Ending the body would make a truncated stream look complete; leave it
         # unfinished so the server closes the connection.
-        message = "Stream for %s %s idle past its timeout; closing the connection"
-        app.logger.warning(message, request.method, request.path)
+        why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
+        message = "Stream for %s %s %s; closing the connection"
+        app.logger.warning(message, request.method, request.path, why)
         return False
     except OSError as exc:
         # Some servers raise from send() once the peer is gone.
         raise ClientDisconnected() from exc
     finally:
-        guard.stop()
+        guard.stop(app.drain)
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -389,6 +419,9 @@ async def handle_websocket(
     websocket = app.websocket_class(scope, receive, send, app)
     # The task a disconnect cancels is this one, whichever task happens to accept.
     websocket.handler_task = asyncio.current_task()
+    app.drain.members.add(websocket)
+    if app.drain.draining:
+        websocket.on_drain(1001)
     ctx = AppContext(app, websocket=websocket)
     token = _cv_app.set(ctx)
     chain = compiled.websocket_chain
@@ -423,6 +456,7 @@ async def handle_websocket(
         error = exc
         raise
     finally:
+        app.drain.members.discard(websocket)
         try:
             await websocket.finish()
             try:

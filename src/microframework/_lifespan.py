@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
     """Freeze *app* and run its startup code; *state* is the server's lifespan state."""
     freeze(app)
+    app.drain.install(app.config["SHUTDOWN_GRACE_PERIOD"])
     if state is not None:
         state.update(app.state)
         app.state = state
@@ -42,6 +43,8 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
 async def shutdown(app: Microframework) -> None:
     """Finish background tasks, run ``after_serving``, finish ``while_serving``."""
     errors: list[Exception] = []
+    app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])  # for servers that ask first
+    app.drain.uninstall()
     await finish_background_tasks(app)
     async with app.app_context():
         for func in app.after_serving_funcs:

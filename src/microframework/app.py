@@ -39,6 +39,7 @@ from ._compile import chain_for
 from ._compile import Compiled
 from ._dispatch import handle_http
 from ._dispatch import handle_websocket
+from ._drain import Drain
 from ._lifespan import handle_lifespan
 from ._utils import ensure_async
 from ._utils import run_sync
@@ -133,6 +134,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "SESSION_COOKIE_SAMESITE": None,
         "SESSION_COOKIE_SECURE": False,
         "SESSION_REFRESH_EACH_REQUEST": True,
+        "SHUTDOWN_GRACE_PERIOD": 2,
         "TEMPLATES_AUTO_RELOAD": None,
         "TESTING": False,
         "TRAP_BAD_REQUEST_ERRORS": None,
@@ -187,6 +189,8 @@ class Microframework(TemplatingMixin, Scaffold):
         #: ``while_serving`` generators paused at their ``yield`` until shutdown.
         self.serving_generators: list[AsyncGenerator[Any, None]] = []
         self.shell_context_processors: list[Callable[[], dict[str, Any]]] = []
+        #: Long-lived work to end when the server shuts down (see ``_drain.py``).
+        self.drain = Drain()
         #: Background tasks still running; awaited (then cancelled) at shutdown.
         self.background_tasks: set[asyncio.Task[Any]] = set()
         add_static_route(self)

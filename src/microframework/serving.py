@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ._drain import RELOADER_ENV
 from .cli_group import DEBUG_ENV
 from .cli_group import get_debug_flag
 
@@ -87,11 +88,73 @@ def serve_app(
     try:
         # Probe first: hypercorn leaks its socket when bind fails.
         _check_bind(host, port, bind)
+        if config.workers:
+            return _supervise(config, workers, use_reloader)
         return run(config)
     except LifespanFailureError as error:
         raise click.ClickException(f"The app failed to start: {error}") from None
     finally:
         _serving_app = None
+
+
+def _supervise(config: Any, workers: int, reload: bool) -> int:
+    """Run *workers* processes, each serving with hypercorn in-process; restart them
+    when a source file changes (*reload*). Returns the first non-zero exit code.
+
+    hypercorn's own supervisor stops its workers through an event the app can't see,
+    so they could not drain (see ``_drain.py``). These workers install hypercorn's
+    signal handlers and are stopped with SIGTERM, which the app chains: websockets
+    close with 1001, or 1012 when the reloader restarts them.
+    """
+    import multiprocessing
+    import signal
+    from multiprocessing.connection import wait
+
+    from hypercorn.asyncio.run import asyncio_worker
+    from hypercorn.utils import check_for_updates
+    from hypercorn.utils import files_to_watch
+
+    if reload:
+        os.environ[RELOADER_ENV] = "1"
+    spawn = multiprocessing.get_context("spawn")
+    sockets = config.create_sockets()
+    stopping: list[int] = []
+    handlers = {
+        number: signal.signal(number, lambda signum, _: stopping.append(signum))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        while True:
+            kwargs = {"config": config, "sockets": sockets}
+            processes = [
+                spawn.Process(target=asyncio_worker, kwargs=kwargs)
+                for _ in range(workers)
+            ]
+            for process in processes:
+                process.start()
+            files = files_to_watch() if reload else {}
+            changed = False
+            while not stopping and all(p.is_alive() for p in processes):
+                wait([p.sentinel for p in processes], timeout=1)
+                changed = reload and check_for_updates(files)
+                if changed:
+                    break
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()  # SIGTERM: the app drains, then exits
+            for process in processes:
+                process.join()
+            if not changed:
+                # A worker still starting up when SIGTERM came ends by it: no failure.
+                failed = (
+                    p.exitcode for p in processes if p.exitcode != -signal.SIGTERM
+                )
+                return next((code for code in failed if code), 0)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
+            sock.close()
 
 
 def _check_bind(host: str, port: int, bind: str) -> None:

@@ -76,6 +76,7 @@ class Websocket(BaseRequestWebsocket):
         # Whether the loop has run since the last send (see send()).
         self._turned = False
         self._turn_pending = False
+        self._going_away: asyncio.Task[None] | None = None
         #: Set when the peer went away while the handler was not receiving.
         self.cancelled_by_disconnect = False
         self.close_code: int | None = None
@@ -182,6 +183,30 @@ class Websocket(BaseRequestWebsocket):
             and not self._handler_receiving
             and handler is not asyncio.current_task()
         ):
+            self.cancelled_by_disconnect = True
+            handler.cancel()
+
+    # -- draining (see _drain.py) ----------------------------------------------
+    def on_drain(self, code: int) -> None:
+        """The server is shutting down: close with *code* and end the handler."""
+        if self._going_away is None:
+            self._going_away = asyncio.ensure_future(self._go_away(code))
+
+    def on_drain_deadline(self) -> None:
+        self._end_handler()
+
+    async def _go_away(self, code: int) -> None:
+        try:
+            if self._state in (_CONNECTING, _ACCEPTED):
+                await self.close(code)
+        except OSError:
+            pass  # the peer left first
+        finally:
+            self._end_handler()
+
+    def _end_handler(self) -> None:
+        handler = self.handler_task
+        if handler is not None and not handler.done():
             self.cancelled_by_disconnect = True
             handler.cancel()
 

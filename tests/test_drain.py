@@ -1,0 +1,365 @@
+"""Drain on shutdown (#10): long-lived work ends within the grace period.
+
+In process, the drain is started by hand; through real hypercorn and uvicorn
+processes, by SIGTERM, with the servers' default settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from asgi_harness import call
+from asgi_harness import http_scope
+from asgi_harness import Recorder
+
+from microframework import Microframework
+from microframework import websocket
+from microframework.exceptions import WebsocketDisconnect
+from microframework.sse import event_stream
+
+LIMIT = 20
+
+
+@pytest.fixture
+def app() -> Microframework:
+    app = Microframework(__name__)
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0.05
+    return app
+
+
+async def _started(recorder: Recorder, task: asyncio.Task[Any]) -> None:
+    await recorder.response_started.wait()
+
+
+async def test_a_waiting_view_gets_503_with_retry_after_at_the_deadline(
+    app: Microframework,
+) -> None:
+    cleaned = asyncio.Event()
+    waiting = asyncio.Event()
+
+    @app.get("/poll")
+    async def poll() -> str:
+        waiting.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.set()
+        return "never"
+
+    @app.get("/quick")
+    async def quick() -> str:
+        await asyncio.sleep(0)
+        return "done"
+
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.create_task(call(app, http_scope("/poll")))
+        await waiting.wait()
+        app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])
+        quick = await call(app, http_scope("/quick"))  # still served while draining
+        recorder = await task
+    assert quick.status == 200
+    assert recorder.status == 503
+    assert recorder.headers[b"retry-after"] == b"1"
+    assert cleaned.is_set()
+
+
+async def test_an_event_stream_ends_cleanly_at_once(app: Microframework) -> None:
+    cleaned = asyncio.Event()
+
+    @app.get("/events")
+    async def events() -> Any:
+        async def source() -> AsyncIterator[str]:
+            try:
+                yield "hello"
+                await asyncio.Event().wait()
+            finally:
+                cleaned.set()
+
+        return event_stream(source(), keep_alive=None)
+
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 3600  # ends at once, not at the deadline
+    recorder = Recorder()
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.create_task(call(app, http_scope("/events"), recorder))
+        await recorder.body_sent.wait()
+        app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])
+        await task
+    assert recorder.status == 200
+    assert recorder.sent[-1] == {
+        "type": "http.response.body",
+        "body": b"",
+        "more_body": False,
+    }
+    assert b"data: hello" in recorder.body
+    assert cleaned.is_set()
+
+
+async def test_another_stream_is_cut_unfinished_at_the_deadline(
+    app: Microframework,
+) -> None:
+    @app.get("/download")
+    async def download() -> Any:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"part"
+            await asyncio.Event().wait()
+
+        return chunks()
+
+    recorder = Recorder()
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.create_task(call(app, http_scope("/download"), recorder))
+        await recorder.body_sent.wait()
+        app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])
+        await task
+    # Never completed: a cut download must not look whole.
+    assert recorder.sent[-1]["more_body"] is True
+
+
+async def test_a_websocket_is_closed_with_1001_and_its_handler_ends(
+    app: Microframework,
+) -> None:
+    ended: list[Any] = []
+    ready = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        ready.set()
+        try:
+            await websocket.receive()
+        finally:
+            ended.append("finally")
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        ended.append(type(error))
+
+    async with asyncio.timeout(LIMIT):
+        async with app.test_client().websocket("/ws") as client:
+            client.disconnect_grace = 3600  # only the app's own drain can pass
+            await ready.wait()
+            app.drain.start(3600)
+            with pytest.raises(WebsocketDisconnect) as closed:
+                await client.receive()
+    assert closed.value.code == 1001
+    assert ended == ["finally", WebsocketDisconnect]
+
+
+def test_the_servers_signal_handler_is_chained_and_restored() -> None:
+    app = Microframework(__name__)
+    seen: list[int] = []
+
+    def server_handler(signum: int, frame: Any) -> None:
+        seen.append(signum)
+
+    async def serve() -> None:
+        async with app.test_app():
+            assert signal.getsignal(signal.SIGTERM) is not server_handler
+            signal.raise_signal(signal.SIGTERM)
+            await asyncio.sleep(0)  # the handler hands the drain to the loop
+            assert app.drain.draining
+
+    previous = signal.signal(signal.SIGTERM, server_handler)
+    try:
+        asyncio.run(serve())
+        assert seen == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is server_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_without_a_server_handler_nothing_is_installed() -> None:
+    app = Microframework(__name__)
+
+    async def serve() -> None:
+        async with app.test_app():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    asyncio.run(serve())
+
+
+# -- real servers, SIGTERM -------------------------------------------------------------
+
+HELD = 10  # of each kind
+CHUNKED_END = b"0\r\n\r\n"  # the last chunk: the stream ended cleanly
+
+
+SERVERS = {
+    # In one process, as ``microframework run`` and ``app.run()`` serve: the app
+    # chains hypercorn's signal handlers and drains.
+    "hypercorn": ["-m", "hypercorn", "--workers", "0", "--bind", "fd://{fd}"],
+    # hypercorn's default: the app runs in a worker process that hypercorn tells of
+    # shutdown through its own event, then cancels at graceful_timeout (3 s).
+    "hypercorn-worker": ["-m", "hypercorn", "--bind", "fd://{fd}"],
+    "uvicorn": ["-m", "uvicorn", "--fd", "{fd}"],
+}
+CLEAN = ["events True", "poll 503 True", "ws 1001"]
+
+
+def _server_command(server: str, fd: int) -> list[str]:
+    args = [arg.format(fd=fd) for arg in SERVERS[server]]
+    return [sys.executable, *args, "drain_app:app"]
+
+
+async def _open_everything(port: int) -> list[Any]:
+    held: list[Any] = []
+    for _ in range(HELD):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /poll HTTP/1.1\r\nHost: t\r\n\r\n")
+        held.append(("poll", reader, writer))
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /events HTTP/1.1\r\nHost: t\r\n\r\n")
+        await reader.readuntil(b"data: hello")
+        held.append(("events", reader, writer))
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws")
+        assert await ws.recv() == "ready"
+        held.append(("ws", ws, None))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /held?n={3 * HELD} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    await reader.readuntil(b"\r\n\r\n")
+    writer.close()
+    return held
+
+
+async def _outcome(kind: str, first: Any, writer: Any) -> str:
+    if kind == "ws":
+        try:
+            await first.recv()
+        except websockets.ConnectionClosed as closed:
+            return f"ws {closed.rcvd.code if closed.rcvd else None}"
+        return "ws open"
+    data = await first.read()
+    writer.close()
+    if kind == "poll":
+        head = data.split(b"\r\n\r\n")[0].lower()
+        return f"poll {data[9:12].decode()} {b'retry-after: 1' in head}"
+    return f"events {data.endswith(CHUNKED_END)}"
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+async def test_sigterm_drains_and_the_server_exits(server: str, tmp_path: Path) -> None:
+    log = tmp_path / "finally.log"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(100)
+    port = listener.getsockname()[1]
+    env = {**os.environ, "DRAIN_LOG": str(log), "DRAIN_GRACE": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).parent), env.get("PYTHONPATH", "")]
+    )
+    errors = tmp_path / "server.log"  # a file: a full pipe would block the server
+    with errors.open("wb") as stderr_file:
+        process = subprocess.Popen(
+            _server_command(server, listener.fileno()),
+            pass_fds=[listener.fileno()],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr_file,
+        )
+    listener.close()
+    try:
+        async with asyncio.timeout(LIMIT):
+            held = await _open_everything(port)
+            process.send_signal(signal.SIGTERM)
+            outcomes = await asyncio.gather(*(_outcome(*h) for h in held))
+            returncode = await asyncio.to_thread(process.wait)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = errors.read_text()
+    if server != "hypercorn-worker":
+        assert sorted(set(outcomes)) == CLEAN, stderr
+    assert sorted(log.read_text().split()) == sorted(["poll", "events", "ws"] * HELD)
+    assert returncode in (0, -signal.SIGTERM), stderr
+
+
+# -- microframework run: its own worker processes drain too ------------------------------
+
+
+async def _served_by_cli(
+    tmp_path: Path, *options: str
+) -> tuple[asyncio.subprocess.Process, int, asyncio.Task[bytes]]:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    app_file = tmp_path / "drain_app.py"
+    app_file.write_text((Path(__file__).parent / "drain_app.py").read_text())
+    env = {**os.environ, "DRAIN_LOG": str(tmp_path / "finally.log"), "DRAIN_GRACE": "1"}
+    env["PYTHONPATH"] = str(tmp_path)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "microframework",
+        "--app",
+        "drain_app",
+        "run",
+        "--port",
+        str(port),
+        *options,
+        cwd=tmp_path,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    while b"Running on" not in await process.stderr.readline():
+        pass
+    # Keep reading, so a full pipe never blocks the server.
+    rest = asyncio.create_task(process.stderr.read())
+    return process, port, rest
+
+
+async def _ws_close_code(port: int, then: Any) -> int | None:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        assert await ws.recv() == "ready"
+        then()
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+async def test_microframework_run_workers_drain_on_sigterm(tmp_path: Path) -> None:
+    process, port, rest = await _served_by_cli(tmp_path, "--workers", "2")
+    try:
+        async with asyncio.timeout(LIMIT):
+            code = await _ws_close_code(
+                port, lambda: process.send_signal(signal.SIGTERM)
+            )
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await rest
+    assert code == 1001
+    assert (tmp_path / "finally.log").read_text().split() == ["ws"]
+
+
+async def test_the_reloader_restarts_workers_with_1012(tmp_path: Path) -> None:
+    process, port, rest = await _served_by_cli(tmp_path, "--reload")
+    app_file = tmp_path / "drain_app.py"
+    try:
+        async with asyncio.timeout(LIMIT):
+            touch = lambda: os.utime(app_file, (time.time() + 5, time.time() + 5))  # noqa: E731
+            code = await _ws_close_code(port, touch)
+            process.send_signal(signal.SIGTERM)
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await rest
+    assert code == 1012
+    assert (tmp_path / "finally.log").read_text().split() == ["ws"]
