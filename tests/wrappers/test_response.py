@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.datastructures import Headers
 from werkzeug.http import http_date
 from werkzeug.http import parse_options_header
 
@@ -588,3 +589,29 @@ async def test_any_range_header_is_answered_with_consistent_bytes(
         match = re.fullmatch(r"bytes (\d+)-(\d+)/10", content_range)
         assert match is not None
         assert data == BODY[int(match[1]) : int(match[2]) + 1]
+
+
+# -- the fast constructor path builds what werkzeug's path builds -----------------------
+
+_HEADER_NAMES = st.sampled_from(
+    ["Content-Type", "content-type", "Content-Length", "X-A", "x-a", "Cache-Control"]
+)
+
+
+@given(
+    body=st.one_of(st.text(max_size=8), st.binary(max_size=8)),
+    headers=st.dictionaries(_HEADER_NAMES, st.text("abc/;= 0123456789", max_size=12)),
+    status=st.sampled_from([None, 200, 201, 404, "202 ACCEPTED"]),
+)
+def test_a_headers_dict_gives_the_headers_werkzeugs_path_gives(
+    body: str | bytes, headers: dict[str, str], status: Any
+) -> None:
+    class Slow(Response):
+        pass
+
+    fast = Response(body, status=status, headers=headers)
+    # A Headers object takes werkzeug's generic path.
+    slow = Slow(body, status=status, headers=Headers(headers))
+
+    assert fast.headers.to_wsgi_list() == slow.headers.to_wsgi_list()
+    assert (fast.status, fast.body_bytes) == (slow.status, slow.body_bytes)

@@ -74,6 +74,41 @@ def _default_content_type(cls: type[Response]) -> str | None:
         return value
 
 
+def _plain_items(headers: dict[Any, Any]) -> list[tuple[str, str]] | None:
+    """A dict of plain str headers as a list, or None when werkzeug must decide."""
+    items = []
+    for key, value in headers.items():
+        if key.__class__ is not str or value.__class__ is not str:
+            return None
+        if "\n" in value or "\r" in value:
+            return None  # werkzeug's path raises its own error for these
+        items.append((key, value))
+    return items
+
+
+def _complete(items: list[tuple[str, str]], cls: type[Response], length: int) -> None:
+    # As Headers + werkzeug's __init__ + set_data would: a default Content-Type only
+    # if none was given; Content-Length set in place of one given, else appended.
+    names = [key.lower() for key, _ in items]
+    if "content-type" not in names:
+        content_type = _default_content_type(cls)
+        if content_type is not None:
+            items.append(("Content-Type", content_type))
+            names.append("content-type")
+    if cls.automatically_set_content_length:
+        value = str(length)
+        if "content-length" in names:
+            first = names.index("content-length")
+            items[first] = ("Content-Length", value)
+            items[first + 1 :] = [
+                pair
+                for pair in items[first + 1 :]
+                if pair[0].lower() != "content-length"
+            ]
+        else:
+            items.append(("Content-Length", value))
+
+
 class Response(SansIOResponse):
     """An HTTP response with a bytes, iterable or async-iterable body."""
 
@@ -98,21 +133,36 @@ class Response(SansIOResponse):
         mimetype: str | None = None,
         content_type: str | None = None,
     ) -> None:
-        if headers is None and isinstance(response, (str, bytes)):
-            # The common case, built without the generic checks (about 3 us saved).
-            if content_type is None:
-                if mimetype is None:
-                    content_type = _default_content_type(self.__class__)
-                else:
-                    content_type = _content_type_for(mimetype)
+        given: list[tuple[str, str]] | None = None
+        if (
+            headers is not None
+            and headers.__class__ is dict
+            and mimetype is None
+            and content_type is None
+        ):
+            given = _plain_items(headers)
+        if isinstance(response, (str, bytes)) and (
+            headers is None or given is not None
+        ):
+            # The common cases, built without the generic checks (about 3 us saved),
+            # to the same headers, in the same order, as werkzeug's path builds.
             data = response.encode() if isinstance(response, str) else response
             self.body_bytes = data
             self._body = None
-            items = []
-            if content_type is not None:
-                items.append(("Content-Type", content_type))
-            if self.automatically_set_content_length:
-                items.append(("Content-Length", str(len(data))))
+            if given is None:
+                if content_type is None:
+                    if mimetype is None:
+                        content_type = _default_content_type(self.__class__)
+                    else:
+                        content_type = _content_type_for(mimetype)
+                items = []
+                if content_type is not None:
+                    items.append(("Content-Type", content_type))
+                if self.automatically_set_content_length:
+                    items.append(("Content-Length", str(len(data))))
+            else:
+                items = given
+                _complete(items, self.__class__, len(data))
             # Skip Headers.__init__: the list is fresh, ours, and already valid.
             self.headers = headers = Headers.__new__(Headers)
             headers._list = items
