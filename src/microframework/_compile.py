@@ -40,7 +40,7 @@ _IMMUTABLE_ARG_TYPES = frozenset({str, int, float, bool, UUID})
 class Chain:
     """The hooks one blueprint path runs, in run order, already wrapped as async."""
 
-    __slots__ = ("url_value_preprocessors", "before", "after", "teardown")
+    __slots__ = ("url_value_preprocessors", "before", "after", "teardown", "preprocess")
 
     def __init__(
         self,
@@ -53,6 +53,8 @@ class Chain:
         self.before = before
         self.after = after
         self.teardown = teardown
+        #: Anything to run before the view: most endpoints have nothing.
+        self.preprocess = bool(url_value_preprocessors or before)
 
 
 class Endpoint:

@@ -114,7 +114,14 @@ async def handle_http(
         error = exc
         raise
     finally:
-        await _finish_http(app, compiled, ctx, chain, error, token, listening)
+        sent = ctx.response_sent
+        if sent is not None and not sent.done():
+            sent.set_result(None)
+        if chain.teardown or compiled.teardown_appcontext or listening:
+            await _finish_http(app, compiled, ctx, chain, error, token, listening)
+        else:
+            request.close()
+            _cv_app.reset(token)
 
 
 async def _finish_http(
@@ -126,9 +133,6 @@ async def _finish_http(
     token: Token[AppContext],
     listening: bool,
 ) -> None:
-    sent = ctx.response_sent
-    if sent is not None and not sent.done():
-        sent.set_result(None)
     try:
         if (
             chain.teardown
@@ -160,9 +164,13 @@ async def full_dispatch(
     """Preprocess, run the view, make and process the response; errors become responses."""
     try:
         try:
-            rv = await _preprocess_and_view(
-                app, compiled, ctx, request, endpoint, chain
-            )
+            rv = None
+            if chain.preprocess or compiled.eager_sessions or _signals.listening:
+                rv = await _preprocess(app, compiled, ctx, request, chain)
+            if rv is None:
+                rv = _step_view(app, ctx, request, endpoint)
+                if rv.__class__ is _Suspended:
+                    rv = await guard_view(app, endpoint, request, rv.coro, rv.first)  # type: ignore[arg-type] # a matched endpoint
         except ClientDisconnected:
             raise
         except Exception as exc:
@@ -180,26 +188,45 @@ async def full_dispatch(
         return await app.handle_exception(exc, ctx, chain)
 
 
-async def _preprocess_and_view(
+async def _preprocess(
     app: Microframework,
     compiled: Compiled,
     ctx: AppContext,
     request: Request,
-    endpoint: Endpoint | None,
     chain: Chain,
 ) -> Any:
+    """Open a waiting session, signal, run URL preprocessors and before hooks.
+
+    Returns what a ``before_request`` function returned to stop the request, if any.
+    """
     if compiled.eager_sessions:
         await open_session(app, ctx)  # a store that waits: open before the view
     if _signals.listening and request_started.receivers:
         await send_signal(request_started, app)
-    if chain.url_value_preprocessors:
-        for preprocess in chain.url_value_preprocessors:
-            preprocess(request.endpoint, request.view_args)
-    if chain.before:
-        for before in chain.before:
-            rv = await before()
-            if rv is not None:
-                return rv
+    for preprocess in chain.url_value_preprocessors:
+        preprocess(request.endpoint, request.view_args)
+    for before in chain.before:
+        rv = await before()
+        if rv is not None:
+            return rv
+    return None
+
+
+class _Suspended:
+    """A view that awaited something: its coroutine and what it yielded."""
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+
+def _step_view(
+    app: Microframework, ctx: AppContext, request: Request, endpoint: Endpoint | None
+) -> Any:
+    """Run the view up to its first wait: most views answer without one, and only
+    one that suspends needs the timeout and disconnect guard (a :class:`_Suspended`)."""
     if request.routing_exception is not None:
         raise request.routing_exception
     if endpoint is None:
@@ -208,15 +235,13 @@ async def _preprocess_and_view(
         )
     if request.method == "OPTIONS" and endpoint.automatic_options:
         return app.make_default_options_response(ctx)
-    # Step the view once: most finish without waiting, and only one that suspends
-    # needs the timeout and disconnect guard.
     args = request.view_args
     coro = endpoint.view(**args) if args else endpoint.view()
     try:
         first = coro.send(None)
     except StopIteration as done:
         return done.value
-    return await guard_view(app, endpoint, request, coro, first)
+    return _Suspended(coro, first)
 
 
 async def guard_view(
