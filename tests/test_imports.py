@@ -22,7 +22,7 @@ def _imported_after(statement: str) -> set[str]:
 
 def test_import_does_not_load_server_cli_or_file_libraries() -> None:
     loaded = _imported_after("import microframework")
-    for heavy in ("hypercorn", "click", "aiofiles", "h11", "h2"):
+    for heavy in ("hypercorn", "click", "aiofiles", "h11", "h2", "redis"):
         assert heavy not in loaded, f"import microframework loaded {heavy}"
 
 
@@ -53,6 +53,11 @@ LAYERS = [
     ("microframework.sessions", {"microframework.app", "microframework.ctx"}),
     ("microframework.json.tag", {"microframework.app", "microframework.ctx"}),
     ("microframework.blueprints", {"microframework.app", "microframework.ctx"}),
+    # Redis is loaded only for a redis:// URL, when the broadcast connects.
+    (
+        "microframework.broadcast",
+        {"microframework.app", "microframework._broadcast_redis", "redis"},
+    ),
 ]
 
 
