@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -30,16 +31,13 @@ from .broadcast import Event
 from .broadcast import parse_event_id
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     from .broadcast import Broadcast
 
 logger = logging.getLogger("microframework.broadcast")
 
 PREFIX = "broadcast:"
-BLOCK_MS = 10_000  # one XREAD's wait; a new channel interrupts it sooner
-MAX_CONNECTIONS = 16  # for publish and replay; the reader has its own
-BATCH = 1_000  # events per stream per XREAD, so one read stays bounded
+BLOCK_MS = 10_000  # one XREAD's wait; a newly followed channel interrupts it
+BATCH = 1_000  # entries per stream per XREAD, so one read stays bounded
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -48,19 +46,17 @@ class RedisBackend:
 
     def __init__(self, url: str, broadcast: Broadcast) -> None:
         self._broadcast = broadcast
-        self._ttl_ms = (
-            None if broadcast.history_ttl is None else int(broadcast.history_ttl * 1000)
-        )
+        ttl = broadcast.history_ttl
+        self._ttl_ms = None if ttl is None else int(ttl * 1000)
         # One immediate retry replaces a pooled connection that died; a second failure
         # means Redis is down, and publish says so at once.
         options: dict[str, Any] = {
             "socket_connect_timeout": 5,
             "retry": Retry(NoBackoff(), 1),
         }
-        # Bounded: a burst of publishers queues for a connection instead of opening one
-        # each.
+        # A burst of publishers queues for one of 16 connections.
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=MAX_CONNECTIONS, timeout=5, socket_timeout=5, **options
+            url, max_connections=16, socket_timeout=5, **options
         )
         self._client: Any = Redis.from_pool(pool)
         # The reader's timeout is ours (_read_forever): redis-py's goes through
@@ -70,23 +66,21 @@ class RedisBackend:
         )
         self._where = url.rpartition("@")[2]  # never log a password
         self._cursors: dict[str, str] = {}  # followed channel -> last id delivered
-        self._wake_key = f"{PREFIX}wake:{uuid.uuid4().hex}"
+        self._wake_key = f"broadcast-wake:{uuid.uuid4().hex}"
         self._wake_cursor = "0-0"
-        self._wake_wanted = False
         self._followed = asyncio.Event()
         self._failing_since: float | None = None
-        self._delay = 0.05
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._delay = 0.0
+        self._task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         await self._call(self._client.ping())
-        self._start(self._read_forever())
+        self._task = asyncio.create_task(self._read_forever())
 
     async def disconnect(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task})
         try:
             await self._client.delete(self._wake_key)
         except _UNREACHABLE:
@@ -95,36 +89,31 @@ class RedisBackend:
         await self._client.aclose()
 
     async def publish(self, channel: str, data: str | bytes) -> str:
-        key = PREFIX + channel
+        key, field = PREFIX + channel, "b" if isinstance(data, bytes) else "s"
         async with self._client.pipeline(transaction=False) as pipe:
-            pipe.xadd(
-                key,
-                {"b" if isinstance(data, bytes) else "s": data},
-                maxlen=self._broadcast.history,
-            )
+            pipe.xadd(key, {field: data}, maxlen=self._broadcast.history)
             if self._ttl_ms is not None:
-                pipe.pexpire(key, self._ttl_ms)  # an idle channel vanishes from Redis
+                pipe.pexpire(key, self._ttl_ms)  # an idle channel leaves Redis too
             replies = await self._call(pipe.execute())
         return str(replies[0].decode())
 
     async def listen(self, channel: str) -> str:
-        if channel not in self._cursors:
+        # A loop, not an if: a concurrent subscriber may have left the channel, and
+        # so unfollowed it, while this one waited.
+        while channel not in self._cursors:
             last = await self._call(self._client.xrevrange(PREFIX + channel, count=1))
-            if (
-                channel not in self._cursors
-            ):  # unless a concurrent subscriber started it
+            if channel not in self._cursors:
                 self._cursors[channel] = last[0][0].decode() if last else "0-0"
-                self._wake()
+                self._followed.set()
+                await self._wake()
         return self._cursors[channel]
 
     def unlisten(self, channel: str) -> None:
         del self._cursors[channel]  # the next XREAD leaves it out
 
     async def history(self, channel: str, after: str, upto: str) -> list[Event]:
-        entries = await self._call(
-            self._client.xrange(PREFIX + channel, min="(" + after, max=upto)
-        )
-        return [_event(channel, raw_id, fields) for raw_id, fields in entries]
+        command = self._client.xrange(PREFIX + channel, min="(" + after, max=upto)
+        return [_event(channel, *entry) for entry in await self._call(command)]
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
         try:
@@ -134,27 +123,12 @@ class RedisBackend:
                 f"Redis at {self._where} is unreachable: {exc}"
             ) from exc
 
-    def _start(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _wake(self) -> None:
-        """Make the reader start a new XREAD that includes the channels followed now."""
-        self._followed.set()
-        if not self._wake_wanted:
-            self._wake_wanted = True
-            self._start(self._send_wake())
-
-    async def _send_wake(self) -> None:
-        self._wake_wanted = False
+    async def _wake(self) -> None:
+        """End the reader's blocking XREAD so that the next one has every cursor."""
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.xadd(self._wake_key, {"w": 1}, maxlen=1, approximate=False)
             pipe.pexpire(self._wake_key, 2 * BLOCK_MS)
-            try:
-                await pipe.execute()
-            except _UNREACHABLE:
-                pass  # the reader is reconnecting, and will read every cursor then
+            await self._call(pipe.execute())
 
     async def _read_forever(self) -> None:
         while True:
@@ -162,9 +136,7 @@ class RedisBackend:
                 self._followed.clear()
                 await self._followed.wait()
                 continue
-            streams = {
-                PREFIX + channel: cursor for channel, cursor in self._cursors.items()
-            }
+            streams = {PREFIX + name: cursor for name, cursor in self._cursors.items()}
             streams[self._wake_key] = self._wake_cursor
             try:
                 async with asyncio.timeout(BLOCK_MS / 1000 + 5):
@@ -175,45 +147,36 @@ class RedisBackend:
                 await self._back_off(exc)
                 continue
             if self._failing_since is not None:
-                logger.warning("Broadcast: Redis at %s is back; resuming", self._where)
+                logger.warning("Broadcast: Redis at %s is back", self._where)
                 self._failing_since = None
-            self._dispatch(reply or [])
+            # RESP3 (protocol=3 in the URL) answers a dict, RESP2 a list of pairs.
+            self._dispatch(reply.items() if isinstance(reply, dict) else reply or [])
 
-    def _dispatch(self, reply: list[Any]) -> None:
+    def _dispatch(self, reply: Any) -> None:
         for raw_key, entries in reply:
-            key = raw_key.decode()
-            if key == self._wake_key:
+            channel = raw_key.decode().removeprefix(PREFIX)
+            if channel == self._wake_key:
                 self._wake_cursor = entries[-1][0].decode()
                 continue
-            channel = key[len(PREFIX) :]
             for raw_id, fields in entries:
                 cursor = self._cursors.get(channel)
-                # The channel may have been left, or restarted at a later id, since this
-                # XREAD was sent.
-                if cursor is None or parse_event_id(raw_id.decode()) <= parse_event_id(
-                    cursor
-                ):
-                    continue
-                event = _event(channel, raw_id, fields)
-                self._cursors[channel] = event.id
-                self._broadcast._deliver(event)
+                # Since this XREAD was sent, the channel may have been left, or left and
+                # followed again from a later id.
+                if cursor and parse_event_id(raw_id.decode()) > parse_event_id(cursor):
+                    event = _event(channel, raw_id, fields)
+                    self._cursors[channel] = event.id
+                    self._broadcast._deliver(event)
 
     async def _back_off(self, exc: Exception) -> None:
         """Wait before the next try; past ``reconnect_timeout``, end every subscriber."""
-        now = time.monotonic()
+        now, where = time.monotonic(), self._where
         if self._failing_since is None:
-            logger.warning(
-                "Broadcast: lost Redis at %s (%s); reconnecting", self._where, exc
-            )
+            logger.warning("Broadcast: lost Redis at %s (%s); retrying", where, exc)
             self._failing_since, self._delay = now, 0.05
         elif now - self._failing_since > self._broadcast.reconnect_timeout:
-            logger.error(
-                "Broadcast: Redis at %s still unreachable; ending subscribers",
-                self._where,
-            )
-            self._broadcast._end_all(
-                BroadcastError(f"Redis at {self._where} is unreachable: {exc}")
-            )
+            logger.error("Broadcast: Redis at %s still unreachable; giving up", where)
+            error = BroadcastError(f"Redis at {where} is unreachable: {exc}")
+            self._broadcast._end_all(error)
             self._failing_since = None
             return
         await asyncio.sleep(self._delay)
@@ -221,9 +184,6 @@ class RedisBackend:
 
 
 def _event(channel: str, raw_id: bytes, fields: dict[bytes, bytes]) -> Event:
-    data = fields.get(b"s")
-    return Event(
-        raw_id.decode(),
-        channel,
-        fields.get(b"b", b"") if data is None else data.decode(),
-    )
+    text = fields.get(b"s")
+    data = fields.get(b"b", b"") if text is None else text.decode()
+    return Event(raw_id.decode(), channel, data)

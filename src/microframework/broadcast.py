@@ -27,10 +27,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from typing import Literal
-from typing import Protocol
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._broadcast_redis import RedisBackend
     from .app import Microframework
 
 __all__ = [
@@ -72,9 +72,7 @@ def parse_event_id(value: str) -> tuple[int, int]:
     match = _ID.fullmatch(value) if isinstance(value, str) else None
     ms, seq = (int(match[1]), int(match[2] or 0)) if match else (-1, -1)
     if not (0 <= ms <= _MAX_PART and 0 <= seq <= _MAX_PART):
-        raise ValueError(
-            f"invalid event id {value!r}: expected '<milliseconds>-<sequence>'"
-        )
+        raise ValueError(f"invalid event id {value!r}: expected '<ms>-<seq>'")
     return ms, seq
 
 
@@ -85,23 +83,13 @@ def _format_id(key: tuple[int, int]) -> str:
 class Subscriber:
     """One ``subscribe`` block's feed of a channel: ``async for event in subscriber``."""
 
-    __slots__ = (
-        "channel",
-        "missed",
-        "_size",
-        "_drop_oldest",
-        "_replay",
-        "_queue",
-        "_ready",
-        "_end",
-    )
+    __slots__ = ("channel", "missed", "_owner", "_replay", "_queue", "_ready", "_end")
 
-    def __init__(self, channel: str, size: int, drop_oldest: bool) -> None:
+    def __init__(self, channel: str, owner: Broadcast) -> None:
         self.channel = channel
         #: Events dropped because this subscriber fell behind (``on_overflow="drop_oldest"``).
         self.missed = 0
-        self._size = size
-        self._drop_oldest = drop_oldest
+        self._owner = owner
         # Replayed history is bounded by the history length, not by the queue size.
         self._replay: deque[Event] = deque()
         self._queue: deque[Event] = deque()
@@ -130,13 +118,11 @@ class Subscriber:
 
     def _put(self, event: Event) -> bool:
         """Queue *event*; ``False`` if the subscriber overflowed and must leave."""
-        if len(self._queue) >= self._size:
-            if not self._drop_oldest:
-                self._finish(
-                    SubscriberTooSlow(
-                        f"subscriber to {self.channel!r} fell {self._size} events behind"
-                    )
-                )
+        size = self._owner.queue_size
+        if len(self._queue) >= size:
+            if self._owner.on_overflow == "close":
+                lag = f"{self.channel!r} fell {size} events behind"
+                self._finish(SubscriberTooSlow(f"a subscriber to {lag}"))
                 return False
             self._queue.popleft()
             self.missed += 1
@@ -149,17 +135,6 @@ class Subscriber:
         if self._end is None:
             self._end = end
         self._ready.set()
-
-
-class _Backend(Protocol):
-    """What a backend does; it calls ``Broadcast._deliver`` for each live event."""
-
-    async def connect(self) -> None: ...
-    async def disconnect(self) -> None: ...
-    async def publish(self, channel: str, data: str | bytes) -> str: ...
-    async def listen(self, channel: str) -> str: ...
-    def unlisten(self, channel: str) -> None: ...
-    async def history(self, channel: str, after: str, upto: str) -> list[Event]: ...
 
 
 class Broadcast:
@@ -181,13 +156,11 @@ class Broadcast:
         on_overflow: Literal["close", "drop_oldest"] = "close",
         reconnect_timeout: float = 30.0,
     ) -> None:
-        if history < 1 or queue_size < 1:
-            raise ValueError(
-                f"history ({history}) and queue_size ({queue_size}) must be at least 1"
-            )
+        if min(history, queue_size) < 1:
+            raise ValueError("history and queue_size must be at least 1")
         if on_overflow not in ("close", "drop_oldest"):
             raise ValueError(
-                f"on_overflow must be 'close' or 'drop_oldest', not {on_overflow!r}"
+                f"on_overflow {on_overflow!r} is not 'close' or 'drop_oldest'"
             )
         self.url = None if url is None else _check_url(url)
         self.history = history
@@ -195,7 +168,7 @@ class Broadcast:
         self.queue_size = queue_size
         self.on_overflow = on_overflow
         self.reconnect_timeout = reconnect_timeout
-        self._backend: _Backend | None = None
+        self._backend: _MemoryBackend | RedisBackend | None = None
         self._channels: dict[str, set[Subscriber]] = {}
         if app is not None:
             self.init_app(app)
@@ -205,12 +178,8 @@ class Broadcast:
         if self.url is None:
             self.url = _check_url(app.config.get("BROADCAST_URL") or "memory://")
         app.extensions["broadcast"] = self
-        app.while_serving(self._serving)
-
-    async def _serving(self) -> AsyncIterator[None]:
-        await self.connect()
-        yield
-        await self.disconnect()
+        app.before_serving(self.connect)
+        app.after_serving(self.disconnect)
 
     async def __aenter__(self) -> Broadcast:
         await self.connect()
@@ -225,11 +194,11 @@ class Broadcast:
             raise RuntimeError("this Broadcast is already connected")
         url = self.url or "memory://"
         if url.startswith("memory://"):
-            backend: _Backend = _MemoryBackend(self)
-        else:
-            from ._broadcast_redis import RedisBackend
+            self._backend = _MemoryBackend(self)
+            return
+        from ._broadcast_redis import RedisBackend
 
-            backend = RedisBackend(url, self)
+        backend = RedisBackend(url, self)
         await backend.connect()
         self._backend = backend
 
@@ -243,9 +212,7 @@ class Broadcast:
     async def publish(self, channel: str, message: str | bytes) -> str:
         """Publish *message* on *channel* and return its event id."""
         if not isinstance(message, str | bytes):
-            raise TypeError(
-                f"message must be str or bytes, not {type(message).__name__}"
-            )
+            raise TypeError(f"publish takes str or bytes, not {type(message).__name__}")
         return await self._connected().publish(channel, message)
 
     async def publish_json(self, channel: str, value: Any) -> str:
@@ -262,9 +229,7 @@ class Broadcast:
         upto = await backend.listen(channel)
         # No await between reading upto and registering: the next live event is the
         # first one after upto.
-        subscriber = Subscriber(
-            channel, self.queue_size, self.on_overflow == "drop_oldest"
-        )
+        subscriber = Subscriber(channel, self)
         self._channels.setdefault(channel, set()).add(subscriber)
         try:
             if after is not None and after < parse_event_id(upto):
@@ -278,11 +243,9 @@ class Broadcast:
         """How many subscribers *channel* has in this process."""
         return len(self._channels.get(channel, ()))
 
-    def _connected(self) -> _Backend:
+    def _connected(self) -> _MemoryBackend | RedisBackend:
         if self._backend is None:
-            raise BroadcastError(
-                "the broadcast is not connected: use 'async with' or register it with an app"
-            )
+            raise BroadcastError("the broadcast is not connected (see init_app)")
         return self._backend
 
     def _unexpired(self, events: list[Event]) -> list[Event]:
@@ -318,7 +281,7 @@ class Broadcast:
 def _check_url(url: str) -> str:
     if not url.startswith(("memory://", "redis://", "rediss://")):
         raise ValueError(
-            f"unsupported broadcast URL {url!r}: use memory:// or redis://host:port/db"
+            f"unsupported broadcast URL {url!r}: use memory:// or redis://"
         )
     return url
 
@@ -332,18 +295,14 @@ class _MemoryBackend:
         self._history: dict[str, deque[Event]] = {}
         self._last = (0, 0)
 
-    async def connect(self) -> None:
-        pass
-
     async def disconnect(self) -> None:
         self._history.clear()
 
     async def publish(self, channel: str, data: str | bytes) -> str:
         ms = time.time_ns() // 1_000_000
         # Same rule as Redis: never go back, even when the clock does.
-        self._last = (
-            (ms, 0) if ms > self._last[0] else (self._last[0], self._last[1] + 1)
-        )
+        last_ms, seq = self._last
+        self._last = (ms, 0) if ms > last_ms else (last_ms, seq + 1)
         event = Event(_format_id(self._last), channel, data)
         events = self._history.pop(channel, None) or deque(
             maxlen=self._broadcast.history
@@ -359,8 +318,8 @@ class _MemoryBackend:
         if ttl is None:
             return
         oldest = now_ms - int(ttl * 1000)
-        for channel in list(self._history):  # oldest last-publish first
-            events = self._history[channel]
+        while self._history:  # the channel published to longest ago first
+            channel, events = next(iter(self._history.items()))
             while events and parse_event_id(events[0].id)[0] < oldest:
                 events.popleft()
             if events:
@@ -375,8 +334,5 @@ class _MemoryBackend:
 
     async def history(self, channel: str, after: str, upto: str) -> list[Event]:
         low, high = parse_event_id(after), parse_event_id(upto)
-        return [
-            e
-            for e in self._history.get(channel, ())
-            if low < parse_event_id(e.id) <= high
-        ]
+        events = self._history.get(channel, ())
+        return [e for e in events if low < parse_event_id(e.id) <= high]
