@@ -152,11 +152,13 @@ async def test_history_older_than_its_age_is_not_replayed(
 
 async def test_leaving_unsubscribes_at_once(broadcast: Broadcast) -> None:
     async with broadcast.subscribe("c"):
-        async with broadcast.subscribe("c"):
+        async with broadcast.subscribe("c") as inner:
             assert broadcast.subscriber_count("c") == 2
         assert broadcast.subscriber_count("c") == 1
     assert broadcast.subscriber_count("c") == 0
     assert broadcast._channels == {}
+    await broadcast.publish("c", "nobody listens")
+    assert [event async for event in inner] == []  # a left subscriber just ends
 
 
 async def test_cancelling_a_waiting_subscriber_unsubscribes(

@@ -74,7 +74,11 @@ class RedisBackend:
         self._task: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
-        await self._call(self._client.ping())
+        try:
+            await self._call(self._client.ping())
+        except BroadcastError:
+            await self.disconnect()  # close the pools it opened
+            raise
         self._task = asyncio.create_task(self._read_forever())
 
     async def disconnect(self) -> None:

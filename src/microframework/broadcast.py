@@ -238,6 +238,7 @@ class Broadcast:
             yield subscriber
         finally:
             self._leave(subscriber)
+            subscriber._finish(StopAsyncIteration())  # iterating it later just ends
 
     def subscriber_count(self, channel: str) -> int:
         """How many subscribers *channel* has in this process."""
