@@ -49,6 +49,7 @@ class RedisServer:
             else ["--appendonly", "no"]
         )
         self.process: subprocess.Popen[bytes] | None = None
+        self.tls_url = ""
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -124,10 +125,34 @@ def make_redis_server(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
     binary = redis_binary()
     servers: list[RedisServer] = []
 
-    def make(*, persistent: bool = False) -> RedisServer:
+    def make(*, persistent: bool = False, tls: bool = False) -> RedisServer:
         directory = tmp_path / f"redis-{len(servers)}"
         directory.mkdir()
         server = RedisServer(binary, directory, persistent=persistent)
+        if tls and shutil.which("openssl") is None:
+            pytest.skip("the TLS test makes its certificate with the openssl command")
+        if tls:  # a self-signed certificate, and TLS on a second port
+            cert, key = directory / "cert.pem", directory / "key.pem"
+            subprocess.run(
+                [
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "1",
+                ]
+                + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                check=True,
+                capture_output=True,
+                timeout=STARTUP_LIMIT,
+            )
+            tls_port = free_port()
+            server.args += ["--tls-port", str(tls_port), "--tls-auth-clients", "no"]
+            server.args += ["--tls-cert-file", str(cert), "--tls-key-file", str(key)]
+            server.tls_url = f"rediss://127.0.0.1:{tls_port}/0?ssl_cert_reqs=none"
         servers.append(server)
         server.start()
         return server

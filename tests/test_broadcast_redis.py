@@ -155,3 +155,16 @@ async def test_a_channel_expires_from_redis_when_idle(redis_url: str) -> None:
     with redis.Redis.from_url(redis_url) as admin:
         assert 0 < admin.pttl("broadcast:c") <= 5000
         assert admin.xlen("broadcast:c") == 1
+
+
+async def test_rediss_urls_connect_over_tls(
+    make_redis_server: Callable[..., Any],
+) -> None:
+    server = make_redis_server(tls=True)
+    async with (
+        asyncio.timeout(LIMIT),
+        Broadcast(server.tls_url) as broadcast,
+        broadcast.subscribe("c") as subscriber,
+    ):
+        event_id = await broadcast.publish("c", "secret")
+        assert await _take(subscriber, 1) == [Event(event_id, "c", "secret")]
