@@ -16,6 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,16 @@ _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 class RedisBackend:
     """Publishes with ``XADD``, replays with ``XRANGE``, follows channels with ``XREAD``."""
 
-    def __init__(self, url: str, broadcast: Broadcast) -> None:
+    def __init__(
+        self,
+        url: str,
+        broadcast: Broadcast,
+        deliver: Callable[[Event], None],
+        end_all: Callable[[BaseException], None],
+    ) -> None:
+        # Called for each event read, and to end every subscriber when Redis is gone
+        # for good: the Broadcast's own methods, passed in.
+        self._deliver, self._end_all = deliver, end_all
         self._broadcast = broadcast
         ttl = broadcast.history_ttl
         self._ttl_ms = None if ttl is None else int(ttl * 1000)
@@ -169,7 +179,7 @@ class RedisBackend:
                 if cursor and parse_event_id(raw_id.decode()) > parse_event_id(cursor):
                     event = _event(channel, raw_id, fields)
                     self._cursors[channel] = event.id
-                    self._broadcast._deliver(event)
+                    self._deliver(event)
 
     async def _back_off(self, exc: Exception) -> None:
         """Wait before the next try; past ``reconnect_timeout``, end every subscriber."""
@@ -180,7 +190,7 @@ class RedisBackend:
         elif now - self._failing_since > self._broadcast.reconnect_timeout:
             logger.error("Broadcast: Redis at %s still unreachable; giving up", where)
             error = BroadcastError(f"Redis at {where} is unreachable: {exc}")
-            self._broadcast._end_all(error)
+            self._end_all(error)
             self._failing_since = None
             return
         await asyncio.sleep(self._delay)

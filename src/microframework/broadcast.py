@@ -198,7 +198,7 @@ class Broadcast:
             return
         from ._broadcast_redis import RedisBackend
 
-        backend = RedisBackend(url, self)
+        backend = RedisBackend(url, self, self._deliver, self._end_all)
         await backend.connect()
         self._backend = backend
 
