@@ -77,9 +77,14 @@ async def test_subscribers_resume_after_the_connection_drops(
         first = await broadcast.publish("c", "1")
         assert [e.id for e in await _take(subscriber, 1)] == [first]
         assert server.command(b"CLIENT", b"KILL", b"TYPE", b"normal").startswith(b":")
-        # The publisher's pooled connection died too: one immediate retry replaces it.
-        second = await broadcast.publish("c", "2")
+        # Published elsewhere while this process's reader is cut off: the reader
+        # reconnects and resumes from the last id it delivered.
+        async with Broadcast(server.url) as elsewhere:
+            second = await elsewhere.publish("c", "2")
         assert [e.id for e in await _take(subscriber, 1)] == [second]
+        # This process's publishing connection died too; redis-py replaced it.
+        third = await broadcast.publish("c", "3")
+        assert [e.id for e in await _take(subscriber, 1)] == [third]
         assert subscriber.drain() == []
 
 

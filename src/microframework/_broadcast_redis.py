@@ -58,11 +58,12 @@ class RedisBackend:
         self._broadcast = broadcast
         ttl = broadcast.history_ttl
         self._ttl_ms = None if ttl is None else int(ttl * 1000)
-        # One immediate retry replaces a pooled connection that died; a second failure
-        # means Redis is down, and publish says so at once.
+        # No retries: a retried XADD whose first try did reach Redis would publish
+        # twice. redis-py (5.0.8+) replaces a pooled connection that died while idle
+        # before using it, so a failure means Redis is down, and publish says so now.
         options: dict[str, Any] = {
             "socket_connect_timeout": 5,
-            "retry": Retry(NoBackoff(), 1),
+            "retry": Retry(NoBackoff(), 0),
         }
         # A burst of publishers queues for one of 16 connections.
         pool = BlockingConnectionPool.from_url(
