@@ -24,7 +24,7 @@ def _imported_after(statement: str) -> set[str]:
 
 def test_import_does_not_load_server_cli_or_file_libraries() -> None:
     loaded = _imported_after("import microframework")
-    for heavy in ("hypercorn", "click", "aiofiles", "h11", "h2"):
+    for heavy in ("hypercorn", "click", "aiofiles", "h11", "h2", "redis"):
         assert heavy not in loaded, f"import microframework loaded {heavy}"
 
 
@@ -79,6 +79,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "blueprints",
             "cli_group",
             "serving",
+            "broadcast",
+            "_broadcast_redis",
         },
     ),
     (
@@ -120,6 +122,11 @@ def _module_names() -> set[str]:
         if parts:
             names.add(".".join(parts))
     return names
+
+
+def test_broadcast_loads_redis_only_when_it_connects_to_redis() -> None:
+    loaded = _imported_after("import microframework.broadcast")
+    assert not loaded & {"redis", "microframework._broadcast_redis"}
 
 
 def test_every_module_has_a_layer() -> None:

@@ -1,86 +1,64 @@
-"""A broadcast chat with rooms: an HTML page with a tiny JS client, and a websocket.
+"""A broadcast chat with rooms: an HTML page with a tiny JS client, a websocket, and SSE.
 
 Run it from the repository root with
 ``hypercorn --bind 127.0.0.1:8000 examples/chat/chat:app`` and open
-http://127.0.0.1:8000/ in two browser windows.
+http://127.0.0.1:8000/ in two browser windows. With several workers, share one Redis:
+``BROADCAST_URL=redis://127.0.0.1:6379/0 hypercorn --workers 4 examples/chat/chat:app``.
 
-Rule: the broker is an in-memory dict of room -> subscribers, each a *bounded* queue. A
-publisher never waits for a reader: a subscriber whose queue is full is dropped (and
-told so with close code 1013) instead of slowing the room down or growing memory.
+Rule: every message goes through ``microframework.broadcast``, so clients held by
+different workers (or machines) share a room, and a client that reconnects with the last
+id it saw gets what it missed. A reader that falls a full queue behind is dropped (close
+code 1013) instead of slowing the room down or growing memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from typing import Any
 
 from markupsafe import escape
 
 from microframework import Microframework
+from microframework import request
+from microframework import Response
 from microframework import url_for
 from microframework import websocket
+from microframework.broadcast import Broadcast
+from microframework.broadcast import parse_event_id
+from microframework.broadcast import Subscriber
+from microframework.broadcast import SubscriberTooSlow
 from microframework.exceptions import WebsocketDisconnect
+from microframework.sse import event_stream
+from microframework.sse import last_event_id
+from microframework.sse import ServerSentEvent
 
 DEFAULT_ROOM = "lobby"
 MAX_NAME = 32
 
 
-class Subscriber:
-    """One websocket's place in a room: its pending messages, and whether it was dropped."""
+def create_app(
+    broadcast_url: str | None = None, queue_size: int = 64
+) -> Microframework:
+    """Build the chat app; its broadcast is ``app.extensions["broadcast"]``.
 
-    __slots__ = ("queue", "dropped")
-
-    def __init__(self, size: int) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue(size)
-        self.dropped = False
-
-
-class Broker:
-    """Room -> subscribers. ``publish`` never blocks; slow subscribers are dropped."""
-
-    def __init__(self, queue_size: int = 64) -> None:
-        if queue_size < 1:
-            raise ValueError(f"queue_size must be at least 1, not {queue_size}")
-        self.queue_size = queue_size
-        self.rooms: dict[str, set[Subscriber]] = {}
-
-    @asynccontextmanager
-    async def subscribe(self, room: str) -> AsyncIterator[Subscriber]:
-        """Join *room* for the duration of the ``async with`` block."""
-        subscriber = Subscriber(self.queue_size)
-        self.rooms.setdefault(room, set()).add(subscriber)
-        try:
-            yield subscriber
-        finally:
-            self._remove(room, subscriber)
-
-    def publish(self, room: str, message: str) -> None:
-        """Queue *message* for every subscriber of *room*."""
-        for subscriber in list(self.rooms.get(room, ())):
-            try:
-                subscriber.queue.put_nowait(message)
-            except asyncio.QueueFull:
-                # Waiting for this reader would stall everyone in the room.
-                subscriber.dropped = True
-                self._remove(room, subscriber)
-
-    def _remove(self, room: str, subscriber: Subscriber) -> None:
-        subscribers = self.rooms.get(room)
-        if subscribers is not None:
-            subscribers.discard(subscriber)
-            if not subscribers:
-                del self.rooms[room]  # an empty room costs nothing
-
-
-def create_app(queue_size: int = 64) -> Microframework:
-    """Build the chat app with its own broker (``app.extensions["chat"]``)."""
+    The broadcast URL is *broadcast_url*, else ``$BROADCAST_URL``, else ``memory://``.
+    """
     app = Microframework(__name__)
     # A chat line has no business being a megabyte.
     app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 16 * 1024
-    broker = Broker(queue_size)
-    app.extensions["chat"] = broker
+    app.config["BROADCAST_URL"] = broadcast_url or os.environ.get(
+        "BROADCAST_URL", "memory://"
+    )
+    broadcast = Broadcast(app=app, queue_size=queue_size)
+
+    @app.after_request
+    async def tag_worker(response: Response) -> Response:
+        # Which worker process answered: handy when running several.
+        response.headers["X-Worker"] = str(os.getpid())
+        return response
 
     @app.get("/")
     async def lobby() -> str:
@@ -96,21 +74,36 @@ def create_app(queue_size: int = 64) -> Microframework:
     async def chat_socket(room: str) -> None:
         """Relay every text message to everyone in *room*, the sender included."""
         name = websocket.args.get("name", "").strip()[:MAX_NAME] or "anonymous"
+        after = _valid_id(websocket.args.get("after"))
         # Subscribe before accepting: once the client sees the socket open, it is in
         # the room and will get every message published after that.
-        async with broker.subscribe(room) as subscriber:
-            await websocket.accept()
+        async with broadcast.subscribe(room, last_event_id=after) as subscriber:
+            await websocket.accept(headers={"X-Worker": str(os.getpid())})
             sender = asyncio.create_task(_forward(subscriber))
             try:
                 async for message in websocket:
                     if isinstance(message, str) and message.strip():
-                        broker.publish(
-                            room, json.dumps({"name": name, "text": message})
+                        await broadcast.publish_json(
+                            room, {"name": name, "text": message}
                         )
             finally:
                 sender.cancel()
                 # Nothing of this connection may outlive the handler.
                 await asyncio.wait({sender})
+
+    @app.get("/events/<room>")
+    async def room_events(room: str) -> Any:
+        """The room as server-sent events, resuming after ``Last-Event-ID``."""
+        after = last_event_id() or request.args.get("after")
+        if after is not None and _valid_id(after) is None:
+            return {"error": "the event id must look like 1700000000000-0"}, 400
+
+        async def source() -> AsyncIterator[ServerSentEvent]:
+            async with broadcast.subscribe(room, last_event_id=after) as subscriber:
+                async for event in subscriber:
+                    yield ServerSentEvent(_message(event.id, event.json()), id=event.id)
+
+        return event_stream(source())
 
     return app
 
@@ -118,12 +111,29 @@ def create_app(queue_size: int = 64) -> Microframework:
 async def _forward(subscriber: Subscriber) -> None:
     """Send the room's messages to this websocket until it leaves or is dropped."""
     try:
-        while not (subscriber.dropped and subscriber.queue.empty()):
-            await websocket.send(await subscriber.queue.get())
+        async for event in subscriber:
+            await websocket.send(json.dumps(_message(event.id, event.json())))
+        await websocket.close(1001, "the server is shutting down")
+    except SubscriberTooSlow:
         # RFC 6455 7.4.1: 1013, "try again later".
         await websocket.close(1013, "too slow: messages were dropped")
     except WebsocketDisconnect:
         pass  # the client left; the handler's receive loop ends as well
+
+
+def _message(event_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    # The id lets a client resume: ?after=<id> (websocket) or Last-Event-ID (SSE).
+    return {"id": event_id, "name": data["name"], "text": data["text"]}
+
+
+def _valid_id(value: str | None) -> str | None:
+    """*value* if it is an event id, else ``None``."""
+    if value is not None:
+        try:
+            parse_event_id(value)
+        except ValueError:
+            return None
+    return value
 
 
 def _page(room: str) -> str:
@@ -158,19 +168,29 @@ const name = params.get("name") || "guest-" + Math.floor(Math.random() * 10000);
 document.getElementById("name").textContent = name;
 const status = document.getElementById("status");
 const messages = document.getElementById("messages");
-const url = new URL(document.body.dataset.socket);  // ws:// or wss://, from url_for
-url.searchParams.set("name", name);
-const socket = new WebSocket(url);
-socket.onopen = () => {{ status.textContent = "connected"; }};
-socket.onclose = (event) => {{ status.textContent = "closed (" + event.code + ")"; }};
-socket.onmessage = (event) => {{
-  const data = JSON.parse(event.data);
-  const item = document.createElement("li");
-  const who = document.createElement("b");
-  who.textContent = data.name;
-  item.append(who, data.text);
-  messages.append(item);
-}};
+let socket = null;
+let lastId = null;  // the last message's id: a reconnect resumes after it
+function connect() {{
+  const url = new URL(document.body.dataset.socket);  // ws:// or wss://, from url_for
+  url.searchParams.set("name", name);
+  if (lastId) url.searchParams.set("after", lastId);
+  socket = new WebSocket(url);
+  socket.onopen = () => {{ status.textContent = "connected"; }};
+  socket.onclose = (event) => {{
+    status.textContent = "closed (" + event.code + "), reconnecting";
+    setTimeout(connect, 2000);
+  }};
+  socket.onmessage = (event) => {{
+    const data = JSON.parse(event.data);
+    lastId = data.id;
+    const item = document.createElement("li");
+    const who = document.createElement("b");
+    who.textContent = data.name;
+    item.append(who, data.text);
+    messages.append(item);
+  }};
+}}
+connect();
 document.getElementById("send").onsubmit = (event) => {{
   event.preventDefault();
   const text = document.getElementById("text");

@@ -1,34 +1,59 @@
-"""The chat example through the test client: broadcast, room isolation, clean-up."""
+"""The chat example through the test client: broadcast, rooms, resuming, clean-up.
+
+The app runs its lifespan (``app.test_app()``), which connects its broadcast; the
+behaviour tests run on the memory backend and on a real Redis.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
-from chat import Broker
 from chat import create_app
 
 from microframework import Microframework
+from microframework.broadcast import Broadcast
 from microframework.exceptions import WebsocketDisconnect
+from microframework.testing import MicroframeworkClient
+
+LIMIT = 10
+
+
+@pytest.fixture(params=["memory", "redis"])
+def broadcast_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    url: str = request.getfixturevalue("redis_url")
+    return url
 
 
 @pytest.fixture
-def chat_app() -> Microframework:
-    app = create_app(queue_size=8)
+def chat_app(broadcast_url: str) -> Microframework:
+    app = create_app(broadcast_url, queue_size=8)
     app.testing = True
     return app
 
 
-def _broker(app: Microframework) -> Broker:
-    broker = app.extensions["chat"]
-    assert isinstance(broker, Broker)
-    return broker
+@pytest.fixture
+async def client(chat_app: Microframework) -> AsyncIterator[MicroframeworkClient]:
+    async with asyncio.timeout(LIMIT), chat_app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+def _broadcast(app: Microframework) -> Broadcast:
+    broadcast = app.extensions["broadcast"]
+    assert isinstance(broadcast, Broadcast)
+    return broadcast
+
+
+def _text(message: dict[str, str]) -> tuple[str, str]:
+    return message["name"], message["text"]
 
 
 async def test_pages_embed_the_websocket_url_of_their_room(
-    chat_app: Microframework,
+    client: MicroframeworkClient,
 ) -> None:
-    client = chat_app.test_client()
     lobby = await (await client.get("/")).get_data(as_text=True)
     room = await (await client.get("/kitchen")).get_data(as_text=True)
     assert 'data-socket="ws://localhost/ws/lobby"' in lobby
@@ -37,30 +62,29 @@ async def test_pages_embed_the_websocket_url_of_their_room(
     assert 'data-socket="wss://localhost/ws/kitchen"' in secure
 
 
-async def test_room_names_are_escaped_in_the_page(chat_app: Microframework) -> None:
-    page = await (await chat_app.test_client().get("/<b>")).get_data(as_text=True)
+async def test_room_names_are_escaped_in_the_page(client: MicroframeworkClient) -> None:
+    page = await (await client.get("/<b>")).get_data(as_text=True)
     assert "<em><b></em>" not in page
     assert "<em>&lt;b&gt;</em>" in page
 
 
 async def test_two_clients_in_a_room_see_each_others_messages(
-    chat_app: Microframework,
+    client: MicroframeworkClient,
 ) -> None:
-    client = chat_app.test_client()
     async with client.websocket("/ws/kitchen?name=ada") as ada:
         async with client.websocket("/ws/kitchen?name=bob") as bob:
             await ada.send("hello bob")
-            expected = {"name": "ada", "text": "hello bob"}
-            assert await bob.receive_json() == expected
-            assert await ada.receive_json() == expected
+            first = await bob.receive_json()
+            assert _text(first) == ("ada", "hello bob")
+            assert await ada.receive_json() == first
             await bob.send("hi ada")
-            expected = {"name": "bob", "text": "hi ada"}
-            assert await ada.receive_json() == expected
-            assert await bob.receive_json() == expected
+            second = await ada.receive_json()
+            assert _text(second) == ("bob", "hi ada")
+            assert await bob.receive_json() == second
+    assert first["id"] < second["id"]
 
 
-async def test_rooms_are_isolated(chat_app: Microframework) -> None:
-    client = chat_app.test_client()
+async def test_rooms_are_isolated(client: MicroframeworkClient) -> None:
     async with (
         client.websocket("/ws/kitchen?name=ada") as ada,
         client.websocket("/ws/garden?name=bob") as bob,
@@ -73,61 +97,77 @@ async def test_rooms_are_isolated(chat_app: Microframework) -> None:
 
 
 async def test_blank_and_binary_messages_are_not_broadcast(
-    chat_app: Microframework,
+    client: MicroframeworkClient,
 ) -> None:
-    async with chat_app.test_client().websocket("/ws/kitchen") as ws:
+    async with client.websocket("/ws/kitchen") as ws:
         await ws.send("   ")
         await ws.send(b"binary")
         await ws.send("real")
-        assert await ws.receive_json() == {"name": "anonymous", "text": "real"}
+        assert _text(await ws.receive_json()) == ("anonymous", "real")
 
 
-async def test_leaving_removes_the_subscriber_and_the_empty_room(
-    chat_app: Microframework,
+async def test_a_websocket_resumes_after_the_last_id_it_saw(
+    client: MicroframeworkClient,
 ) -> None:
-    client = chat_app.test_client()
-    broker = _broker(chat_app)
+    async with client.websocket("/ws/kitchen?name=ada") as ada:
+        for text in ("one", "two", "three"):
+            await ada.send(text)
+        first, *_ = [await ada.receive_json() for _ in range(3)]
+    async with client.websocket(f"/ws/kitchen?after={first['id']}") as again:
+        assert [(await again.receive_json())["text"] for _ in range(2)] == [
+            "two",
+            "three",
+        ]
+
+
+async def test_sse_feed_resumes_after_last_event_id(
+    client: MicroframeworkClient,
+) -> None:
+    async with client.websocket("/ws/kitchen?name=ada") as ada:
+        for text in ("one", "two", "three"):
+            await ada.send(text)
+        first, *_ = [await ada.receive_json() for _ in range(3)]
+    headers = {"Last-Event-ID": first["id"]}
+    async with client.request("/events/kitchen", headers=headers) as connection:
+        await connection.send_complete()
+        received = b""
+        while received.count(b"\n\n") < 2:
+            received += await connection.receive()
+    assert received.count(b"id: ") == 2
+    assert b'"text": "two"' in received and b'"text": "three"' in received
+
+
+async def test_sse_refuses_a_malformed_last_event_id(
+    client: MicroframeworkClient,
+) -> None:
+    response = await client.get("/events/kitchen", headers={"Last-Event-ID": "x"})
+    assert response.status_code == 400
+
+
+async def test_leaving_removes_the_subscriber(
+    chat_app: Microframework, client: MicroframeworkClient
+) -> None:
+    broadcast = _broadcast(chat_app)
     async with client.websocket("/ws/kitchen") as first:
         async with client.websocket("/ws/kitchen"):
-            assert len(broker.rooms["kitchen"]) == 2
-        assert len(broker.rooms["kitchen"]) == 1
+            assert broadcast.subscriber_count("kitchen") == 2
+        assert broadcast.subscriber_count("kitchen") == 1
         await first.close()
-    assert broker.rooms == {}
-    assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert broadcast.subscriber_count("kitchen") == 0
 
 
-async def test_broker_drops_a_subscriber_whose_queue_is_full() -> None:
-    broker = Broker(queue_size=2)
-    async with broker.subscribe("room") as slow, broker.subscribe("room") as fast:
-        for n in range(2):
-            broker.publish("room", str(n))
-            assert fast.queue.get_nowait() == str(n)
-        broker.publish("room", "overflow")
-        assert slow.dropped
-        assert broker.rooms["room"] == {fast}
-        assert fast.queue.get_nowait() == "overflow"
-        assert [slow.queue.get_nowait() for _ in range(2)] == ["0", "1"]
-    assert broker.rooms == {}
-
-
-def test_broker_needs_room_for_one_message() -> None:
-    with pytest.raises(ValueError, match="queue_size"):
-        Broker(queue_size=0)
-
-
-async def test_a_dropped_subscriber_gets_its_backlog_then_1013() -> None:
-    app = create_app(queue_size=2)
+async def test_a_slow_client_gets_its_backlog_then_1013() -> None:
+    app = create_app("memory://", queue_size=2)
     app.testing = True
-    client = app.test_client()
-    broker = _broker(app)
-    async with client.websocket("/ws/kitchen?name=slow") as slow:
-        (subscriber,) = broker.rooms["kitchen"]
-        # Publish faster than the forwarding task can run: the queue overflows.
-        for n in range(3):
-            broker.publish("kitchen", f'{{"name": "x", "text": "{n}"}}')
-        assert subscriber.dropped
-        assert [(await slow.receive_json())["text"] for _ in range(2)] == ["0", "1"]
-        with pytest.raises(WebsocketDisconnect) as info:
-            await slow.receive()
+    broadcast = _broadcast(app)
+    async with asyncio.timeout(LIMIT), app.test_app() as test_app:
+        async with test_app.test_client().websocket("/ws/kitchen?name=slow") as slow:
+            # The memory backend delivers within publish: three publishes without a
+            # yield overflow the queue before the forwarding task runs.
+            for n in range(3):
+                await broadcast.publish_json("kitchen", {"name": "x", "text": str(n)})
+            assert broadcast.subscriber_count("kitchen") == 0
+            assert [(await slow.receive_json())["text"] for _ in range(2)] == ["0", "1"]
+            with pytest.raises(WebsocketDisconnect) as info:
+                await slow.receive()
     assert info.value.code == 1013
-    assert broker.rooms == {}

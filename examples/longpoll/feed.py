@@ -1,95 +1,48 @@
 """A notification feed: publish with a POST, read by long-polling or as server-sent events.
 
 Run it from the repository root with
-``hypercorn --bind 127.0.0.1:8000 examples/longpoll/feed:app``. Rule: public API only;
-the broker keeps a bounded history and forgets a waiting client the moment it leaves.
+``hypercorn --bind 127.0.0.1:8000 examples/longpoll/feed:app``; with several workers,
+share one Redis: ``BROADCAST_URL=redis://127.0.0.1:6379/0 hypercorn --workers 4 ...``.
+Rule: public API only; the events live in ``microframework.broadcast``, so a client
+may ask any worker for what came after the last id it saw, and a client that leaves
+is forgotten at once.
 
-- ``POST /notify`` with ``{"message": "..."}`` publishes an event: ``201 {"id": n}``.
-- ``GET /poll?after=<id>`` answers the events newer than ``after`` at once if there are
+- ``POST /notify`` with ``{"message": "..."}`` publishes an event: ``201 {"id": "<id>"}``.
+- ``GET /poll?after=<id>`` answers the events after ``after`` at once if there are
   any, else waits up to ``POLL_TIMEOUT`` seconds for one; ``204`` if none came.
+  Without ``after`` it waits for the next event; ``after=0`` asks for all retained.
 - ``GET /events`` is an SSE feed of the same events, resuming after ``Last-Event-ID``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from microframework import current_app
 from microframework import Microframework
 from microframework import request
+from microframework.broadcast import Broadcast
+from microframework.broadcast import Event
+from microframework.broadcast import parse_event_id
 from microframework.sse import event_stream
 from microframework.sse import last_event_id
 from microframework.sse import ServerSentEvent
 
-
-@dataclass(frozen=True)
-class Notification:
-    """One published event."""
-
-    id: int
-    message: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "message": self.message}
+CHANNEL = "notifications"
 
 
-class Broker:
-    """Published events (the last ``history`` of them) and the clients waiting for more."""
-
-    def __init__(self, history: int = 1000) -> None:
-        self._events: deque[Notification] = deque(maxlen=history)
-        self._last_id = 0
-        self._waiters: set[asyncio.Future[None]] = set()
-
-    @property
-    def waiting(self) -> int:
-        """How many clients are waiting for the next event right now."""
-        return len(self._waiters)
-
-    def publish(self, message: str) -> Notification:
-        """Store an event and wake every waiting client."""
-        self._last_id += 1
-        event = Notification(self._last_id, message)
-        self._events.append(event)
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        return event
-
-    def after(self, after_id: int) -> list[Notification]:
-        """The stored events newer than *after_id*, oldest first."""
-        return [event for event in self._events if event.id > after_id]
-
-    async def next_after(self, after_id: int) -> list[Notification]:
-        """Events newer than *after_id*, waiting for one if there are none yet."""
-        while not (events := self.after(after_id)):
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.add(waiter)
-            try:
-                await waiter
-            finally:
-                # Also on cancellation (timeout, client gone): nothing keeps it.
-                self._waiters.discard(waiter)
-        return events
-
-    async def subscribe(self, after_id: int) -> AsyncIterator[Notification]:
-        """Every event newer than *after_id*, then each new one as it comes."""
-        while True:
-            for event in await self.next_after(after_id):
-                after_id = event.id
-                yield event
-
-
-def create_app() -> Microframework:
-    """The feed app, with its own broker in ``app.extensions["broker"]``."""
+def create_app(broadcast_url: str | None = None) -> Microframework:
+    """The feed app; the URL is *broadcast_url*, else ``$BROADCAST_URL``, else memory."""
     app = Microframework(__name__)
     app.config["POLL_TIMEOUT"] = 25.0
     app.config["SSE_KEEP_ALIVE"] = 15.0
-    app.extensions["broker"] = Broker()
+    app.config["BROADCAST_URL"] = broadcast_url or os.environ.get(
+        "BROADCAST_URL", "memory://"
+    )
+    Broadcast(app=app)
 
     @app.post("/notify")
     async def notify() -> tuple[dict[str, Any], int]:
@@ -97,48 +50,58 @@ def create_app() -> Microframework:
         message = data.get("message") if isinstance(data, dict) else None
         if not isinstance(message, str) or not message:
             return {"error": "send JSON with a non-empty string 'message'"}, 400
-        event = broker().publish(message)
-        return {"id": event.id}, 201
+        return {"id": await broadcast().publish(CHANNEL, message)}, 201
 
     @app.get("/poll")
     async def poll() -> Any:
-        after = _event_id(request.args.get("after", "0"))
-        if after is None:
-            return {"error": "'after' must be a non-negative integer"}, 400
+        after = request.args.get("after")
+        if not _is_event_id(after):
+            return {"error": "'after' must be an event id such as 1700000000000-0"}, 400
         try:
-            async with asyncio.timeout(current_app.config["POLL_TIMEOUT"]):
-                events = await broker().next_after(after)
+            async with broadcast().subscribe(CHANNEL, after) as subscriber:
+                async with asyncio.timeout(current_app.config["POLL_TIMEOUT"]):
+                    events = [await anext(subscriber)]
+                events += subscriber.drain()  # and whatever else is already here
         except TimeoutError:
             return "", 204
-        return {"events": [event.as_json() for event in events]}
+        return {"events": [_as_json(event) for event in events]}
 
     @app.get("/events")
     async def events() -> Any:
-        after = _event_id(last_event_id() or request.args.get("after", "0"))
-        if after is None:
-            return {"error": "the event id must be a non-negative integer"}, 400
+        after = last_event_id() or request.args.get("after")
+        if not _is_event_id(after):
+            return {"error": "the event id must look like 1700000000000-0"}, 400
 
         async def source() -> AsyncIterator[ServerSentEvent]:
-            async for event in broker().subscribe(after):
-                yield ServerSentEvent(
-                    event.as_json(), event="notification", id=str(event.id)
-                )
+            async with broadcast().subscribe(CHANNEL, after) as subscriber:
+                async for event in subscriber:
+                    yield ServerSentEvent(
+                        _as_json(event), event="notification", id=event.id
+                    )
 
         return event_stream(source(), keep_alive=current_app.config["SSE_KEEP_ALIVE"])
 
     return app
 
 
-def broker() -> Broker:
-    """The current app's broker."""
-    value: Broker = current_app.extensions["broker"]
+def broadcast() -> Broadcast:
+    """The current app's broadcast."""
+    value: Broadcast = current_app.extensions["broadcast"]
     return value
 
 
-def _event_id(value: str) -> int | None:
-    if not value.isascii() or not value.isdigit():
-        return None
-    return int(value)
+def _as_json(event: Event) -> dict[str, Any]:
+    return {"id": event.id, "message": event.data}
+
+
+def _is_event_id(value: str | None) -> bool:
+    """Whether *value* is absent or a well-formed event id."""
+    if value is not None:
+        try:
+            parse_event_id(value)
+        except ValueError:
+            return False
+    return True
 
 
 app = create_app()

@@ -1,0 +1,204 @@
+"""The Redis backend of ``microframework.broadcast``: a stream per channel, one reader per process.
+
+Rule: ``publish`` is one ``XADD`` (trimmed with ``MAXLEN ~``, the key expiring after the
+history age) and fails fast with ``BroadcastError`` while Redis is unreachable. One task
+per process reads every followed channel with a single blocking ``XREAD`` from the last
+id it delivered on each (its cursor), so after a dropped connection or a Redis restart it
+resumes exactly there: nothing retained is lost, nothing is delivered twice. A channel
+followed for the first time interrupts that ``XREAD`` through this process's own wake
+stream, so a new subscriber waits for no timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+from typing import TYPE_CHECKING
+
+from redis.asyncio import BlockingConnectionPool
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .broadcast import BroadcastError
+from .broadcast import Event
+from .broadcast import parse_event_id
+
+if TYPE_CHECKING:
+    from .broadcast import Broadcast
+
+logger = logging.getLogger("microframework.broadcast")
+
+PREFIX = "broadcast:"
+BLOCK_MS = 10_000  # one XREAD's wait; a newly followed channel interrupts it
+BATCH = 1_000  # entries per stream per XREAD, so one read stays bounded
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class RedisBackend:
+    """Publishes with ``XADD``, replays with ``XRANGE``, follows channels with ``XREAD``."""
+
+    def __init__(
+        self,
+        url: str,
+        broadcast: Broadcast,
+        deliver: Callable[[Event], None],
+        end_all: Callable[[BaseException], None],
+    ) -> None:
+        # Called for each event read, and to end every subscriber when Redis is gone
+        # for good: the Broadcast's own methods, passed in.
+        self._deliver, self._end_all = deliver, end_all
+        self._broadcast = broadcast
+        ttl = broadcast.history_ttl
+        self._ttl_ms = None if ttl is None else int(ttl * 1000)
+        # No retries: a retried XADD whose first try did reach Redis would publish
+        # twice. redis-py (5.0.8+) replaces a pooled connection that died while idle
+        # before using it, so a failure means Redis is down, and publish says so now.
+        options: dict[str, Any] = {
+            "socket_connect_timeout": 5,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        # A burst of publishers queues for one of 16 connections.
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=16, socket_timeout=5, **options
+        )
+        self._client: Any = Redis.from_pool(pool)
+        # The reader's timeout is ours (_read_forever): redis-py's goes through
+        # Python 3.11's wait_for, which can lose the cancel that stops the reader.
+        self._reader: Any = Redis.from_url(
+            url, socket_timeout=None, single_connection_client=True, **options
+        )
+        self._where = url.rpartition("@")[2]  # never log a password
+        self._cursors: dict[str, str] = {}  # followed channel -> last id delivered
+        self._wake_key = f"broadcast-wake:{uuid.uuid4().hex}"
+        self._wake_cursor = "0-0"
+        self._followed = asyncio.Event()
+        self._failing_since: float | None = None
+        self._delay = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        try:
+            await self._call(self._client.ping())
+        except BroadcastError:
+            await self.disconnect()  # close the pools it opened
+            raise
+        self._task = asyncio.create_task(self._read_forever())
+
+    async def disconnect(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.wait({self._task})
+        try:
+            await self._client.delete(self._wake_key)
+        except _UNREACHABLE:
+            pass  # it expires on its own
+        await self._reader.aclose()
+        await self._client.aclose()
+
+    async def publish(self, channel: str, data: str | bytes) -> str:
+        key, field = PREFIX + channel, "b" if isinstance(data, bytes) else "s"
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xadd(key, {field: data}, maxlen=self._broadcast.history)
+            if self._ttl_ms is not None:
+                pipe.pexpire(key, self._ttl_ms)  # an idle channel leaves Redis too
+            replies = await self._call(pipe.execute())
+        return str(replies[0].decode())
+
+    async def listen(self, channel: str) -> str:
+        # A loop, not an if: a concurrent subscriber may have left the channel, and
+        # so unfollowed it, while this one waited.
+        while channel not in self._cursors:
+            last = await self._call(self._client.xrevrange(PREFIX + channel, count=1))
+            if channel not in self._cursors:
+                self._cursors[channel] = last[0][0].decode() if last else "0-0"
+                self._followed.set()
+                await self._wake()
+        return self._cursors[channel]
+
+    def unlisten(self, channel: str) -> None:
+        del self._cursors[channel]  # the next XREAD leaves it out
+
+    async def history(self, channel: str, after: str, upto: str) -> list[Event]:
+        command = self._client.xrange(PREFIX + channel, min="(" + after, max=upto)
+        return [_event(channel, *entry) for entry in await self._call(command)]
+
+    async def _call(self, awaitable: Awaitable[Any]) -> Any:
+        try:
+            return await awaitable
+        except _UNREACHABLE as exc:
+            raise BroadcastError(
+                f"Redis at {self._where} is unreachable: {exc}"
+            ) from exc
+
+    async def _wake(self) -> None:
+        """End the reader's blocking XREAD so that the next one has every cursor."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._wake_key, {"w": 1}, maxlen=1, approximate=False)
+            pipe.pexpire(self._wake_key, 2 * BLOCK_MS)
+            await self._call(pipe.execute())
+
+    async def _read_forever(self) -> None:
+        while True:
+            if not self._cursors:
+                self._followed.clear()
+                await self._followed.wait()
+                continue
+            streams = {PREFIX + name: cursor for name, cursor in self._cursors.items()}
+            streams[self._wake_key] = self._wake_cursor
+            try:
+                async with asyncio.timeout(BLOCK_MS / 1000 + 5):
+                    reply = await self._reader.xread(
+                        streams, count=BATCH, block=BLOCK_MS
+                    )
+            except _UNREACHABLE as exc:
+                await self._back_off(exc)
+                continue
+            if self._failing_since is not None:
+                logger.warning("Broadcast: Redis at %s is back", self._where)
+                self._failing_since = None
+            # RESP3 (protocol=3 in the URL) answers a dict, RESP2 a list of pairs.
+            self._dispatch(reply.items() if isinstance(reply, dict) else reply or [])
+
+    def _dispatch(self, reply: Any) -> None:
+        for raw_key, entries in reply:
+            channel = raw_key.decode().removeprefix(PREFIX)
+            if channel == self._wake_key:
+                self._wake_cursor = entries[-1][0].decode()
+                continue
+            for raw_id, fields in entries:
+                cursor = self._cursors.get(channel)
+                # Since this XREAD was sent, the channel may have been left, or left and
+                # followed again from a later id.
+                if cursor and parse_event_id(raw_id.decode()) > parse_event_id(cursor):
+                    event = _event(channel, raw_id, fields)
+                    self._cursors[channel] = event.id
+                    self._deliver(event)
+
+    async def _back_off(self, exc: Exception) -> None:
+        """Wait before the next try; past ``reconnect_timeout``, end every subscriber."""
+        now, where = time.monotonic(), self._where
+        if self._failing_since is None:
+            logger.warning("Broadcast: lost Redis at %s (%s); retrying", where, exc)
+            self._failing_since, self._delay = now, 0.05
+        elif now - self._failing_since > self._broadcast.reconnect_timeout:
+            logger.error("Broadcast: Redis at %s still unreachable; giving up", where)
+            error = BroadcastError(f"Redis at {where} is unreachable: {exc}")
+            self._end_all(error)
+            self._failing_since = None
+            return
+        await asyncio.sleep(self._delay)
+        self._delay = min(self._delay * 2, 2.0)
+
+
+def _event(channel: str, raw_id: bytes, fields: dict[bytes, bytes]) -> Event:
+    text = fields.get(b"s")
+    data = fields.get(b"b", b"") if text is None else text.decode()
+    return Event(raw_id.decode(), channel, data)

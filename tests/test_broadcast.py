@@ -1,0 +1,287 @@
+"""``microframework.broadcast``: the same behaviour on the memory and the Redis backends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import microframework.broadcast as broadcast_module
+from microframework import Microframework
+from microframework.broadcast import Broadcast
+from microframework.broadcast import BroadcastError
+from microframework.broadcast import Event
+from microframework.broadcast import parse_event_id
+from microframework.broadcast import Subscriber
+from microframework.broadcast import SubscriberTooSlow
+
+LIMIT = 10
+
+
+@pytest.fixture(params=["memory", "redis"])
+def url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    value: str = request.getfixturevalue("redis_url")
+    return value
+
+
+@pytest.fixture
+async def broadcast(url: str) -> AsyncIterator[Broadcast]:
+    async with asyncio.timeout(LIMIT), Broadcast(url) as value:
+        yield value
+
+
+async def _take(subscriber: Subscriber, count: int) -> list[Event]:
+    async with asyncio.timeout(LIMIT):
+        return [await anext(subscriber) for _ in range(count)]
+
+
+async def test_ids_have_the_redis_shape_and_increase(broadcast: Broadcast) -> None:
+    ids = [await broadcast.publish("c", str(n)) for n in range(5)]
+    keys = [parse_event_id(i) for i in ids]
+    assert all(i == f"{ms}-{seq}" for i, (ms, seq) in zip(ids, keys, strict=True))
+    assert keys == sorted(keys) and len(set(keys)) == 5
+
+
+def test_ids_order_as_numbers_not_strings() -> None:
+    assert parse_event_id("10-0") > parse_event_id("9-99")
+    assert parse_event_id("5-10") > parse_event_id("5-9")
+    assert parse_event_id("7") == (7, 0)
+
+
+@pytest.mark.parametrize("bad", ["", "x", "1-", "-1", "1-2-3", "1.5", "٣-0", "2" * 21])
+def test_malformed_ids_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid event id"):
+        parse_event_id(bad)
+
+
+async def test_subscribers_receive_what_is_published_after_they_join(
+    broadcast: Broadcast,
+) -> None:
+    await broadcast.publish("room", "before")
+    async with (
+        broadcast.subscribe("room") as first,
+        broadcast.subscribe("room") as second,
+    ):
+        text_id = await broadcast.publish("room", "text")
+        bytes_id = await broadcast.publish("room", b"\x00bytes")
+        for subscriber in (first, second):
+            assert await _take(subscriber, 2) == [
+                Event(text_id, "room", "text"),
+                Event(bytes_id, "room", b"\x00bytes"),
+            ]
+
+
+async def test_channels_are_isolated(broadcast: Broadcast) -> None:
+    async with broadcast.subscribe("a") as a, broadcast.subscribe("b") as b:
+        await broadcast.publish("a", "for a")
+        await broadcast.publish("b", "for b")
+        assert [e.data for e in await _take(a, 1)] == ["for a"]
+        assert [e.data for e in await _take(b, 1)] == ["for b"]
+        assert a.drain() == [] and b.drain() == []
+
+
+async def test_last_event_id_replays_retained_events_then_live_ones(
+    broadcast: Broadcast,
+) -> None:
+    ids = [await broadcast.publish("c", str(n)) for n in range(5)]
+    async with broadcast.subscribe("c", last_event_id=ids[1]) as subscriber:
+        live = await broadcast.publish("c", "live")
+        events = await _take(subscriber, 4)
+        assert [e.id for e in events] == [*ids[2:], live]
+        assert subscriber.drain() == []
+    async with broadcast.subscribe("c", last_event_id="0") as everything:
+        assert [e.data for e in await _take(everything, 6)] == [*"01234", "live"]
+    async with broadcast.subscribe("c", last_event_id=live) as caught_up:
+        assert caught_up.drain() == []
+
+
+async def test_replay_meets_live_events_with_no_gap_and_no_duplicate(url: str) -> None:
+    """Subscribe with a ``last_event_id`` while another task keeps publishing."""
+    async with Broadcast(url, queue_size=500) as broadcast:
+        await _replay_while_publishing(broadcast)
+
+
+async def _replay_while_publishing(broadcast: Broadcast) -> None:
+    first = await broadcast.publish("c", "0")
+    started = asyncio.Event()
+
+    async def publisher() -> list[str]:
+        ids = []
+        for n in range(1, 201):
+            ids.append(await broadcast.publish("c", str(n)))
+            if n == 20:
+                started.set()
+        return ids
+
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.create_task(publisher())
+        await started.wait()
+        async with broadcast.subscribe("c", last_event_id=first) as subscriber:
+            published = await task
+            received = [e.id for e in await _take(subscriber, 200)]
+            assert subscriber.drain() == []
+    assert received == published
+
+
+async def test_history_is_bounded(url: str) -> None:
+    async with Broadcast(url, history=3) as broadcast:
+        ids = [await broadcast.publish("c", str(n)) for n in range(300)]
+        async with broadcast.subscribe("c", last_event_id="0") as subscriber:
+            replayed = [e.id for e in subscriber.drain()]
+    # Redis trims approximately (whole stream nodes), the memory backend exactly.
+    assert 3 <= len(replayed) < 300
+    assert replayed == ids[-len(replayed) :]
+    if url == "memory://":
+        assert len(replayed) == 3
+
+
+async def test_history_older_than_its_age_is_not_replayed(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Broadcast(url, history_ttl=60) as broadcast:
+        await broadcast.publish("c", "old")
+        later = broadcast_module.time.time_ns() + 61 * 10**9
+        monkeypatch.setattr(broadcast_module.time, "time_ns", lambda: later)
+        async with broadcast.subscribe("c", last_event_id="0") as subscriber:
+            assert subscriber.drain() == []
+
+
+async def test_leaving_unsubscribes_at_once(broadcast: Broadcast) -> None:
+    async with broadcast.subscribe("c"):
+        async with broadcast.subscribe("c") as inner:
+            assert broadcast.subscriber_count("c") == 2
+        assert broadcast.subscriber_count("c") == 1
+    assert broadcast.subscriber_count("c") == 0
+    assert broadcast._channels == {}
+    await broadcast.publish("c", "nobody listens")
+    assert [event async for event in inner] == []  # a left subscriber just ends
+
+
+async def test_cancelling_a_waiting_subscriber_unsubscribes(
+    broadcast: Broadcast,
+) -> None:
+    joined = asyncio.Event()
+
+    async def listen() -> None:
+        async with broadcast.subscribe("c") as subscriber:
+            joined.set()
+            async for _ in subscriber:
+                pass
+
+    task = asyncio.create_task(listen())
+    async with asyncio.timeout(LIMIT):
+        await joined.wait()
+    task.cancel()
+    await asyncio.wait({task})
+    assert broadcast.subscriber_count("c") == 0
+
+
+async def test_a_full_queue_drops_the_subscriber_after_its_backlog(url: str) -> None:
+    async with Broadcast(url, queue_size=2) as broadcast:
+        async with broadcast.subscribe("c") as slow, broadcast.subscribe("c") as fast:
+            for n in range(3):
+                await broadcast.publish("c", str(n))
+                assert [e.data for e in await _take(fast, 1)] == [str(n)]
+            assert broadcast.subscriber_count("c") == 1
+            assert [e.data for e in await _take(slow, 2)] == ["0", "1"]
+            with pytest.raises(SubscriberTooSlow, match="2 events behind"):
+                await anext(slow)
+
+
+async def test_drop_oldest_keeps_the_newest_and_counts_the_missed(url: str) -> None:
+    async with Broadcast(url, queue_size=2, on_overflow="drop_oldest") as broadcast:
+        async with broadcast.subscribe("c") as slow, broadcast.subscribe("c") as fast:
+            for n in range(5):
+                await broadcast.publish("c", str(n))
+                await _take(fast, 1)
+            assert [e.data for e in slow.drain()] == ["3", "4"]
+            assert slow.missed == 3
+            assert broadcast.subscriber_count("c") == 2
+
+
+async def test_json_helpers(broadcast: Broadcast) -> None:
+    async with broadcast.subscribe("c") as subscriber:
+        await broadcast.publish_json("c", {"n": [1, 2]})
+        (event,) = await _take(subscriber, 1)
+    assert event.data == '{"n":[1,2]}'
+    assert event.json() == {"n": [1, 2]}
+
+
+async def test_publish_refuses_other_types(broadcast: Broadcast) -> None:
+    with pytest.raises(TypeError, match="str or bytes, not dict"):
+        await broadcast.publish("c", {"a": 1})  # type: ignore[arg-type]
+
+
+async def test_a_malformed_last_event_id_is_a_value_error(broadcast: Broadcast) -> None:
+    with pytest.raises(ValueError, match="invalid event id"):
+        async with broadcast.subscribe("c", last_event_id="yesterday"):
+            pass
+    assert broadcast.subscriber_count("c") == 0
+
+
+async def test_disconnect_ends_every_subscriber(url: str) -> None:
+    broadcast = Broadcast(url)
+    await broadcast.connect()
+    async with broadcast.subscribe("c") as subscriber:
+        await broadcast.disconnect()
+        assert [event async for event in subscriber] == []
+    with pytest.raises(BroadcastError, match="not connected"):
+        await broadcast.publish("c", "x")
+
+
+async def test_using_it_unconnected_is_an_error() -> None:
+    broadcast = Broadcast()
+    with pytest.raises(BroadcastError, match="not connected"):
+        await broadcast.publish("c", "x")
+    with pytest.raises(BroadcastError, match="not connected"):
+        async with broadcast.subscribe("c"):
+            pass
+    async with broadcast:
+        with pytest.raises(RuntimeError, match="already connected"):
+            await broadcast.connect()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"url": "kafka://x"}, "unsupported broadcast URL"),
+        ({"history": 0}, "history"),
+        ({"queue_size": 0}, "queue_size"),
+        ({"on_overflow": "block"}, "on_overflow"),
+    ],
+)
+def test_bad_options_are_refused(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Broadcast(**kwargs)
+
+
+async def test_the_app_connects_it_while_serving(url: str, app: Microframework) -> None:
+    app.config["BROADCAST_URL"] = url
+    broadcast = Broadcast(app=app)
+    assert app.extensions["broadcast"] is broadcast
+    assert broadcast.url == url
+
+    @app.get("/publish")
+    async def publish() -> str:
+        return await broadcast.publish("c", "from a view")
+
+    async with app.test_app() as test_app:
+        async with broadcast.subscribe("c") as subscriber:
+            response = await test_app.test_client().get("/publish")
+            event_id = await response.get_data(as_text=True)
+            assert await _take(subscriber, 1) == [Event(event_id, "c", "from a view")]
+    with pytest.raises(BroadcastError, match="not connected"):
+        await broadcast.publish("c", "after shutdown")
+
+
+def test_memory_is_the_default_and_an_explicit_url_wins(app: Microframework) -> None:
+    assert Broadcast(app=app).url == "memory://"
+    app.config["BROADCAST_URL"] = "redis://127.0.0.1:1/0"
+    assert Broadcast("memory://", app=app).url == "memory://"
+    with pytest.raises(ValueError, match="unsupported"):
+        app.config["BROADCAST_URL"] = "nope"
+        Broadcast().init_app(app)

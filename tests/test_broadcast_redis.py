@@ -1,0 +1,175 @@
+"""The Redis backend against real ``redis-server`` processes: outages, restarts, one reader.
+
+Each test here that stops Redis starts its own server (``make_redis_server``), so the
+session's shared one is never disturbed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from microframework.broadcast import Broadcast
+from microframework.broadcast import BroadcastError
+from microframework.broadcast import Event
+from microframework.broadcast import Subscriber
+
+LIMIT = 10
+
+
+async def _take(
+    subscriber: Subscriber, count: int, limit: float = LIMIT
+) -> list[Event]:
+    async with asyncio.timeout(limit):
+        return [await anext(subscriber) for _ in range(count)]
+
+
+async def test_subscribers_resume_after_a_redis_restart_with_nothing_lost_or_twice(
+    make_redis_server: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = make_redis_server(persistent=True)
+    caplog.set_level(logging.WARNING, "microframework.broadcast")
+    async with (
+        asyncio.timeout(3 * LIMIT),
+        Broadcast(server.url) as broadcast,
+        broadcast.subscribe("c") as first,
+        broadcast.subscribe("c") as second,
+        broadcast.subscribe("other") as other,
+    ):
+        before = await broadcast.publish("c", "before")
+        for subscriber in (first, second):
+            assert [e.id for e in await _take(subscriber, 1)] == [before]
+        server.stop()
+        with pytest.raises(BroadcastError, match="unreachable"):
+            await broadcast.publish("c", "while down")
+        server.start()
+        # Published while the reader may still be waiting to reconnect: it resumes
+        # from the last id it delivered.
+        during = await broadcast.publish("c", "after restart")
+        for subscriber in (first, second):
+            assert [e.id for e in await _take(subscriber, 1)] == [during]
+        after = await broadcast.publish("c", "later")
+        await broadcast.publish("other", "elsewhere")
+        for subscriber in (first, second):
+            assert [e.id for e in await _take(subscriber, 1)] == [after]
+            assert subscriber.drain() == []
+        assert [e.data for e in await _take(other, 1)] == ["elsewhere"]
+        # Retained across the restart (the server persists), in order, once each.
+        async with broadcast.subscribe("c", last_event_id="0") as replay:
+            assert [e.id for e in replay.drain()] == [before, during, after]
+    assert "lost Redis" in caplog.text
+
+
+async def test_subscribers_resume_after_the_connection_drops(
+    make_redis_server: Callable[..., Any],
+) -> None:
+    server = make_redis_server()
+    async with (
+        asyncio.timeout(LIMIT),
+        Broadcast(server.url) as broadcast,
+        broadcast.subscribe("c") as subscriber,
+    ):
+        first = await broadcast.publish("c", "1")
+        assert [e.id for e in await _take(subscriber, 1)] == [first]
+        assert server.command(b"CLIENT", b"KILL", b"TYPE", b"normal").startswith(b":")
+        # Published elsewhere while this process's reader is cut off: the reader
+        # reconnects and resumes from the last id it delivered.
+        async with Broadcast(server.url) as elsewhere:
+            second = await elsewhere.publish("c", "2")
+        assert [e.id for e in await _take(subscriber, 1)] == [second]
+        # This process's publishing connection died too; redis-py replaced it.
+        third = await broadcast.publish("c", "3")
+        assert [e.id for e in await _take(subscriber, 1)] == [third]
+        assert subscriber.drain() == []
+
+
+async def test_publish_fails_fast_while_redis_is_down_and_hides_the_password(
+    make_redis_server: Callable[..., Any],
+) -> None:
+    server = make_redis_server()
+    assert server.command(b"CONFIG", b"SET", b"requirepass", b"sekrit") == b"+OK"
+    url = f"redis://:sekrit@127.0.0.1:{server.port}/0"
+    async with asyncio.timeout(LIMIT), Broadcast(url) as broadcast:
+        await broadcast.publish("c", "up")
+        server.stop()
+        started = time.monotonic()
+        with pytest.raises(BroadcastError, match="unreachable") as info:
+            await broadcast.publish("c", "down")
+        assert time.monotonic() - started < 2
+        assert "sekrit" not in str(info.value)
+        with pytest.raises(BroadcastError, match="unreachable"):
+            async with broadcast.subscribe("new channel"):
+                pass
+    with pytest.raises(BroadcastError, match="unreachable"):
+        await Broadcast(url).connect()
+
+
+async def test_subscribers_end_when_redis_stays_away(
+    make_redis_server: Callable[..., Any],
+) -> None:
+    server = make_redis_server()
+    async with (
+        asyncio.timeout(LIMIT),
+        Broadcast(server.url, reconnect_timeout=0) as broadcast,
+        broadcast.subscribe("c") as subscriber,
+    ):
+        server.stop()
+        with pytest.raises(BroadcastError, match="unreachable"):
+            await anext(subscriber)
+        assert broadcast.subscriber_count("c") == 0
+
+
+async def test_one_reader_connection_serves_every_subscriber_and_channel(
+    redis_url: str,
+) -> None:
+    import redis
+
+    async with asyncio.timeout(LIMIT), Broadcast(redis_url) as broadcast:
+        async with broadcast.subscribe("first") as first:
+            await broadcast.publish("first", "x")
+            await _take(first, 1)
+            # A channel new to this process interrupts the reader's blocking XREAD
+            # (which waits up to 10 s) at once.
+            async with broadcast.subscribe("second") as second:
+                await broadcast.publish("second", "y")
+                assert [e.data for e in await _take(second, 1, limit=2)] == ["y"]
+            subscribers = [broadcast.subscribe(f"room{n % 5}") for n in range(50)]
+            entered = [await s.__aenter__() for s in subscribers]
+            event_id = await broadcast.publish("room3", "z")
+            for subscriber in entered[3::5]:
+                assert [e.id for e in await _take(subscriber, 1)] == [event_id]
+            with redis.Redis.from_url(redis_url) as admin:
+                clients = admin.client_list()
+            for s in subscribers:
+                await s.__aexit__(None, None, None)
+    readers = [c for c in clients if c["cmd"] in ("xread", "xread|")]
+    assert len(readers) == 1
+    assert len(clients) < 10  # the reader, the publishers' small pool, the admin
+
+
+async def test_a_channel_expires_from_redis_when_idle(redis_url: str) -> None:
+    async with Broadcast(redis_url, history_ttl=5) as broadcast:
+        await broadcast.publish("c", "x")
+    import redis
+
+    with redis.Redis.from_url(redis_url) as admin:
+        assert 0 < admin.pttl("broadcast:c") <= 5000
+        assert admin.xlen("broadcast:c") == 1
+
+
+async def test_rediss_urls_connect_over_tls(
+    make_redis_server: Callable[..., Any],
+) -> None:
+    server = make_redis_server(tls=True)
+    async with (
+        asyncio.timeout(LIMIT),
+        Broadcast(server.tls_url) as broadcast,
+        broadcast.subscribe("c") as subscriber,
+    ):
+        event_id = await broadcast.publish("c", "secret")
+        assert await _take(subscriber, 1) == [Event(event_id, "c", "secret")]
