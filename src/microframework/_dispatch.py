@@ -408,20 +408,9 @@ async def stream_body(
         return True
     except asyncio.CancelledError:
         reason = guard.claim()
-        if reason == "disconnect":
-            raise ClientDisconnected() from None
-        if reason == "shutdown" and events:
-            # An event stream ends cleanly: the client reconnects elsewhere.
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return True
-        if reason not in ("timeout", "shutdown"):
-            raise
-        # Ending the body would make a truncated stream look complete; leave it
-        # unfinished so the server closes the connection.
-        why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
-        message = "Stream for %s %s %s; closing the connection"
-        app.logger.warning(message, request.method, request.path, why)
-        return False
+        if reason is None:
+            raise  # not ours: a server cancelling the task
+        return await _stream_cut(app, send, request, reason, events)
     except OSError as exc:
         # Some servers raise from send() once the peer is gone.
         raise ClientDisconnected() from exc
@@ -431,6 +420,24 @@ async def stream_body(
         if aclose is not None:
             await aclose()
         await body.aclose()
+
+
+async def _stream_cut(
+    app: Microframework, send: Send, request: Request, reason: str, events: bool
+) -> bool:
+    """A stream our guard stopped: True if it ended cleanly, False if left unfinished."""
+    if reason == "disconnect":
+        raise ClientDisconnected() from None
+    if reason == "shutdown" and events:
+        # An event stream ends cleanly: the client reconnects elsewhere.
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return True
+    # Ending the body would make a truncated stream look complete; leave it
+    # unfinished so the server closes the connection.
+    why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
+    message = "Stream for %s %s %s; closing the connection"
+    app.logger.warning(message, request.method, request.path, why)
+    return False
 
 
 async def handle_websocket(
