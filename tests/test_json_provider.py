@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
 
+from microframework import Microframework
 from microframework.json.provider import DefaultJSONProvider
 from microframework.json.provider import JSONProvider
 
@@ -332,3 +333,41 @@ def test_base_provider_builds_dump_load_and_response_from_two_methods() -> None:
     assert provider.load(io.StringIO("x")) == ("loaded", "x")
     response = respond(provider, 1, 2)
     assert (response.body, response.kwargs) == ("[1, 2]", {"mimetype": "text/x-repr"})
+
+
+# -- the compact encoder gives json.dumps's output --------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(value=_JSON, ensure_ascii=st.booleans(), sort_keys=st.booleans())
+def test_compact_responses_match_json_dumps(
+    value: Any, ensure_ascii: bool, sort_keys: bool
+) -> None:
+    app = Microframework(__name__)
+    app.json.ensure_ascii = ensure_ascii  # type: ignore[attr-defined]
+    app.json.sort_keys = sort_keys  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+
+    body = app.json.response(value).body_bytes
+
+    expected = json.dumps(
+        value, ensure_ascii=ensure_ascii, sort_keys=sort_keys, separators=(",", ":")
+    )
+    assert body == f"{expected}\n".encode()
+
+
+def test_a_circular_structure_is_still_a_value_error() -> None:
+    app = Microframework(__name__)
+    app.json.compact = True  # type: ignore[attr-defined]
+    loop: list[Any] = []
+    loop.append(loop)
+
+    with pytest.raises(ValueError, match="Circular"):
+        app.json.response(loop)

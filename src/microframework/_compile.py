@@ -20,11 +20,13 @@ from uuid import UUID
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.routing.exceptions import RequestRedirect
+from werkzeug.utils import get_content_type
 
 from .json.provider import DefaultJSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
 from .routing import UNSET
+from .wrappers.response import Response
 
 if TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
@@ -90,6 +92,8 @@ class Compiled:
         "teardown_appcontext",
         "eager_sessions",
         "custom_make_response",
+        "custom_process_response",
+        "str_content_type",
     )
 
     def __init__(self, adapters: AdapterCache) -> None:
@@ -109,6 +113,11 @@ class Compiled:
         self.eager_sessions = False
         #: A subclass overrides ``make_response``: call it instead of the fast path.
         self.custom_make_response = False
+        #: A subclass overrides ``process_response``: call it for every response.
+        self.custom_process_response = False
+        #: The encoded Content-Type a view's ``str`` gets, when it may be sent with
+        #: no response object (``None``: the response class or app changed that).
+        self.str_content_type: tuple[bytes, bytes] | None = None
 
     def remember_match(
         self, key: tuple[MapAdapter, str, str, bool], rule: WerkzeugRule, args: Any
@@ -151,6 +160,8 @@ def freeze(app: Microframework) -> Compiled:
     )
     compiled.eager_sessions = not app.session_interface.opens_without_waiting
     compiled.custom_make_response = _overrides(app, "make_response")
+    compiled.custom_process_response = _overrides(app, "process_response")
+    compiled.str_content_type = _str_content_type(app, compiled)
     sort_keys = config.get("JSON_SORT_KEYS")
     if sort_keys is not None and isinstance(app.json, DefaultJSONProvider):
         app.json.sort_keys = bool(sort_keys)
@@ -181,6 +192,22 @@ def freeze(app: Microframework) -> Compiled:
     compiled.teardown_appcontext = teardown_appcontext_funcs(app)
     app.compiled = compiled
     return compiled
+
+
+def _str_content_type(
+    app: Microframework, compiled: Compiled
+) -> tuple[bytes, bytes] | None:
+    cls = app.response_class
+    if (
+        compiled.custom_make_response
+        or cls.__init__ is not Response.__init__
+        or cls.asgi_headers is not Response.asgi_headers
+        or not cls.automatically_set_content_length
+        or cls.default_mimetype is None
+    ):
+        return None
+    content_type = get_content_type(cls.default_mimetype, "utf-8")
+    return (b"content-type", content_type.encode("latin-1"))
 
 
 def _overrides(app: Microframework, name: str) -> bool:

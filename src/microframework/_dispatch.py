@@ -82,28 +82,24 @@ async def handle_http(
         if endpoint is not None:
             chain = endpoint.chain
         response = await full_dispatch(app, compiled, ctx, request, endpoint, chain)
-        if listening and request_finished.receivers:
-            await send_signal(request_finished, app, response=response)
+        if listening:
+            if response.__class__ is str:
+                response = make_response(app, response, request)
+            if request_finished.receivers:
+                await send_signal(request_finished, app, response=response)
         try:
-            headers = response.asgi_headers()
+            status, headers, data = _ready(compiled, request, response)
         except Exception as exc:
             # A header that would split the response is the app's bug: a 500.
             response = await app.handle_exception(exc, ctx, chain)
-            headers = response.asgi_headers()
-        data = response.body_bytes
-        status = response.status_code
-        if (
-            data is not None
-            and status not in NO_BODY_STATUS
-            and request.method != "HEAD"
-            and response.trailers is None
-        ):
+            status, headers, data = _ready(compiled, request, response)
+        if data is not None:
             # The common case, inlined: exactly two messages.
             await send(
                 {"type": "http.response.start", "status": status, "headers": headers}
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
-        else:
+        elif not isinstance(response, str):  # a str always has its body ready
             events = response.mimetype == "text/event-stream"
             stream = partial(stream_body, app, send, request, response.timeout, events)
             await response.send(scope, send, headers, stream)
@@ -122,6 +118,28 @@ async def handle_http(
         else:
             request.close()
             _cv_app.reset(token)
+
+
+def _ready(
+    compiled: Compiled, request: Request, response: Response | str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
+    """Status, ASGI headers and, when two messages will do, the body to send.
+
+    A view's ``str`` comes here as it is, when no hook or session needed a response
+    object: its headers are the ones ``response_class`` would give it. The body is
+    ``None`` when the response must send itself (a stream, trailers, no body).
+    """
+    if isinstance(response, str):
+        data = response.encode()
+        length = (b"content-length", b"%d" % len(data))
+        headers = [compiled.str_content_type or length, length]
+        return 200, headers, b"" if request.method == "HEAD" else data
+    headers = response.asgi_headers()
+    body = response.body_bytes
+    status = response.status_code
+    if body is None or status in NO_BODY_STATUS or response.trailers is not None:
+        return status, headers, None
+    return status, headers, b"" if request.method == "HEAD" else body
 
 
 async def _finish_http(
@@ -160,8 +178,11 @@ async def full_dispatch(
     request: Request,
     endpoint: Endpoint | None,
     chain: Chain,
-) -> Response:
-    """Preprocess, run the view, make and process the response; errors become responses."""
+) -> Response | str:
+    """Preprocess, run the view, make and process the response; errors become responses.
+
+    A ``str`` the view returned may come back as it is (see :func:`_ready`).
+    """
     try:
         try:
             rv = None
@@ -175,11 +196,17 @@ async def full_dispatch(
             raise
         except Exception as exc:
             rv = await app.handle_user_exception(exc, ctx)
+        custom = compiled.custom_process_response
+        processing = custom or needs_processing(app, ctx, chain)
+        if rv.__class__ is str and compiled.str_content_type and not processing:
+            return rv  # sent as it is: see _ready
         if compiled.custom_make_response:
             response = await app.make_response(rv)
         else:
             response = make_response(app, rv, request)
-        if needs_processing(app, ctx, chain):
+        if custom:
+            return await app.process_response(response)
+        if processing:
             return await process_response(app, ctx, response, chain)
         return response
     except ClientDisconnected:

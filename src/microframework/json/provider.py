@@ -126,24 +126,47 @@ class DefaultJSONProvider(JSONProvider):
         """Like :meth:`JSONProvider.response`, indented per ``compact``."""
         value = self._response_value(args, kwargs)
         pretty = self.compact is False or (self.compact is None and self._app.debug)
-        body = self._encoder(pretty).encode(value)
+        body = self._encoder(pretty)(value)
         return self._app.response_class(f"{body}\n", mimetype=self.mimetype)
 
-    def _encoder(self, pretty: bool) -> json.JSONEncoder:
+    def _encoder(self, pretty: bool) -> Callable[[Any], str]:
         # json.dumps builds a new encoder whenever an argument is not the default;
         # reuse one per combination of settings (they may change at runtime).
         key = (pretty, self.sort_keys, self.ensure_ascii, self.default)
-        encoders: dict[tuple[Any, ...], json.JSONEncoder] = self.__dict__.setdefault(
-            "_encoders", {}
+        encoders: dict[tuple[Any, ...], Callable[[Any], str]] = (
+            self.__dict__.setdefault("_encoders", {})
         )
-        encoder = encoders.get(key)
-        if encoder is None:
-            encoder = json.JSONEncoder(
-                default=self.default,
-                ensure_ascii=self.ensure_ascii,
-                sort_keys=self.sort_keys,
-                indent=2 if pretty else None,
-                separators=None if pretty else (",", ":"),
-            )
-            encoders[key] = encoder
-        return encoder
+        encode = encoders.get(key)
+        if encode is None:
+            encode = None if pretty else _compact_encoder(self)
+            if encode is None:
+                encode = json.JSONEncoder(
+                    default=self.default,
+                    ensure_ascii=self.ensure_ascii,
+                    sort_keys=self.sort_keys,
+                    indent=2 if pretty else None,
+                    separators=None if pretty else (",", ":"),
+                ).encode
+            encoders[key] = encode
+        return encode
+
+
+def _compact_encoder(provider: DefaultJSONProvider) -> Callable[[Any], str] | None:
+    """``JSONEncoder.encode`` without its per-call set-up: the C encoder, made once
+    per call with a fresh circular-reference check, as ``encode`` itself would."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None  # no C accelerator: the plain encoder
+    if provider.ensure_ascii:
+        strings = json.encoder.encode_basestring_ascii
+    else:
+        strings = json.encoder.encode_basestring
+    default, sort_keys = provider.default, provider.sort_keys
+
+    def encode(value: Any) -> str:
+        if isinstance(value, str):
+            return strings(value)
+        iterencode = make({}, default, strings, None, ":", ",", sort_keys, False, True)
+        return "".join(iterencode(value, 0))
+
+    return encode
