@@ -403,3 +403,48 @@ async def test_failing_startup_reports_failed_with_message(app: Microframework) 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
     assert sent[0]["type"] == "lifespan.startup.failed"
     assert "database unreachable" in sent[0]["message"]
+
+
+# -- a view's str without a Response object: the same bytes as with one -------------------
+
+
+class _TextResponse(Response):
+    default_mimetype = "text/plain"
+
+
+@pytest.mark.parametrize("response_class", [Response, _TextResponse])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("body", ["Hello, World!", "", "héllo ✓"])
+async def test_a_str_goes_out_exactly_as_its_response_would(
+    response_class: type[Response], method: str, body: str
+) -> None:
+    direct = Microframework(__name__)
+    through_hooks = Microframework(__name__)
+    for app in (direct, through_hooks):
+        app.response_class = response_class
+        app.add_url_rule("/", "index", lambda: body, methods=["GET"])
+
+    @through_hooks.after_request
+    def keep(response: Response) -> Response:  # forces a response object
+        return response
+
+    fast = await call(direct, http_scope("/", method=method))
+    slow = await call(through_hooks, http_scope("/", method=method))
+
+    assert fast.sent == slow.sent
+
+
+async def test_an_overridden_process_response_is_called() -> None:
+    class App(Microframework):
+        async def process_response(self, response: Response) -> Response:
+            response.headers["X-Processed"] = "yes"
+            return await super().process_response(response)
+
+    app = App(__name__)
+
+    @app.get("/")
+    async def index() -> str:
+        return "hi"
+
+    rec = await call(app, http_scope("/"))
+    assert rec.headers[b"x-processed"] == b"yes"
