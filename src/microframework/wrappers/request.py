@@ -165,35 +165,29 @@ class Request(BaseRequestWebsocket):
             None if timeout is None else asyncio.get_running_loop().time() + timeout
         )
         self.body_deadline = deadline
-        try:
-            async for chunk in self._receive_body(deadline, limit):
-                yield chunk
-        finally:
-            self.body_deadline = None
-
-    async def _receive_body(
-        self, deadline: float | None, limit: int | None
-    ) -> AsyncIterator[bytes]:
         receive = self.asgi_receive
         received = 0
-        while True:
-            if deadline is None:
-                message = await receive()
-            else:
-                message = await _receive_before(receive, deadline)
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected()
-            chunk = message.get("body", b"")
-            if chunk:
-                received += len(chunk)
-                if limit is not None and received > limit:
-                    raise RequestEntityTooLarge()
-                yield chunk
-            if not message.get("more_body", False):
-                self._body_done = True
-                if self.on_body_end is not None:
-                    self.on_body_end()
-                return
+        try:
+            while True:
+                if deadline is None:
+                    message = await receive()
+                else:
+                    message = await _receive_before(receive, deadline)
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnected()
+                chunk = message.get("body", b"")
+                if chunk:
+                    received += len(chunk)
+                    if limit is not None and received > limit:
+                        raise RequestEntityTooLarge()
+                    yield chunk
+                if not message.get("more_body", False):
+                    self._body_done = True
+                    if self.on_body_end is not None:
+                        self.on_body_end()
+                    return
+        finally:
+            self.body_deadline = None
 
     def body_finished(self) -> bool:
         """True when no more body messages will arrive (read, or none was sent)."""
