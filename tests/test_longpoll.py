@@ -326,3 +326,32 @@ async def test_long_poll_whose_body_arrives_late_still_notices_disconnect(
         task.cancel()
         await asyncio.wait({task})
     assert rec.sent == []
+
+
+async def test_a_waiting_view_leaves_no_reference_cycle() -> None:
+    # The disconnect watcher is cancelled when the view ends; a cancelled task keeps
+    # its traceback, which must not lead back to the watcher (a cycle per request).
+    import gc
+
+    from asgi_harness import call
+    from asgi_harness import http_scope
+
+    app = Microframework(__name__)
+
+    @app.get("/poll")
+    async def poll() -> str:
+        await asyncio.sleep(0)
+        return "done"
+
+    await call(app, http_scope("/poll"))
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(5):
+            await call(app, http_scope("/poll"))
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []

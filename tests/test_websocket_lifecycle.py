@@ -214,3 +214,29 @@ async def test_a_thousand_closed_websockets_leave_nothing_behind(pattern: str) -
         grown = _rss_kib() - rss
         assert grown < 32 * 1024, f"RSS grew {grown} KiB over 1,000 websockets"
     assert tracker.teardown_errors == [WebsocketDisconnect] * 2000
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+async def test_a_closed_connection_leaves_no_reference_cycle(pattern: str) -> None:
+    # Cycles wait for the cyclic collector: memory grows between collections, and
+    # each collection is a pause in every request (a tail latency).
+    app, tracker = make_app()
+    client = app.test_client()
+
+    async def one() -> None:
+        async with client.websocket(f"/{pattern}") as ws:
+            assert await ws.receive() == "ready"
+        await tracker.idle.wait()
+
+    await one()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(5):
+            await one()
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []

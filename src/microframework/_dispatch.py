@@ -385,7 +385,9 @@ class Guard:
         self.disarm()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
-        watcher = self._watcher
+        # Forgotten, as Websocket.finish does its reader: no cycle through the
+        # cancelled task's traceback.
+        watcher, self._watcher = self._watcher, None
         if watcher is not None and not watcher.done():
             # Cancelling is enough: the watcher only waits in receive(), and it ends
             # on the loop's next pass. Awaiting it would cost every waiting view an

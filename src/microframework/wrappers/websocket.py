@@ -67,6 +67,7 @@ class Websocket(BaseRequestWebsocket):
             config.get("WEBSOCKET_QUEUE_SIZE", 16)
         )
         self._reader: asyncio.Task[None] | None = None
+        self._accepted = False
         self._watch_handle: asyncio.Handle | None = None
         self._loop = asyncio.get_running_loop()
         self._direct = 0  # receive() calls reading straight from the server
@@ -90,9 +91,8 @@ class Websocket(BaseRequestWebsocket):
 
     @property
     def accepted(self) -> bool:
-        return self._state == _ACCEPTED or (
-            self._state == _CLOSED and self._reader is not None
-        )
+        """True once the handshake was accepted (it stays true after closing)."""
+        return self._accepted
 
     @property
     def closed(self) -> bool:
@@ -118,6 +118,7 @@ class Websocket(BaseRequestWebsocket):
             message["headers"] = encode_headers(Headers(headers).items())
         await self._send(message)
         self._state = _ACCEPTED
+        self._accepted = True
         if self.handler_task is None:
             self.handler_task = asyncio.current_task()
         self._schedule_watch()
@@ -397,7 +398,10 @@ class Websocket(BaseRequestWebsocket):
         if self._watch_handle is not None:
             self._watch_handle.cancel()
             self._watch_handle = None
-        reader = self._reader
+        # Forget the reader: a cancelled task keeps its CancelledError, whose traceback
+        # holds the reader's frame and so this object; a reference back would make a
+        # cycle per connection, left for the garbage collector.
+        reader, self._reader = self._reader, None
         if reader is not None and not reader.done():
             reader.cancel()
             try:
