@@ -18,3 +18,9 @@ async def stats() -> dict[str, int]:
         "tasks": len(asyncio.all_tasks()),
         "rss_kib": rss_kib,
     }
+
+
+@app.get("/idle")
+async def idle() -> str:
+    await tracker.idle.wait()  # answers once no handler is running
+    return "idle"

@@ -608,3 +608,43 @@ async def test_streamed_upload_is_consumed_chunk_by_chunk(app: Microframework) -
         response = await connection.as_response()
     assert await response.get_data() == b"3000"
     assert sizes == [1000, 1000, 1000]
+
+
+async def test_leaving_while_a_sync_generator_step_runs_raises_nothing() -> None:
+    # The client left while a worker thread ran the generator's next step: closing
+    # it then raised "generator already executing" out of the app.
+    import threading
+
+    from asgi_harness import call
+    from asgi_harness import http_scope
+    from asgi_harness import Recorder
+
+    app = Microframework(__name__)
+    in_step = threading.Event()
+    release = threading.Event()
+    closed = threading.Event()
+
+    @app.get("/")
+    def download() -> Any:
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield b"first"
+                in_step.set()
+                release.wait(10)
+                yield b"second"
+            finally:
+                closed.set()
+
+        return chunks()
+
+    recorder = Recorder()
+    async with asyncio.timeout(10):
+        task = asyncio.create_task(call(app, http_scope("/"), recorder))
+        await asyncio.to_thread(in_step.wait, 10)
+        recorder.disconnect()
+        for _ in range(5):
+            await asyncio.sleep(0)  # loop turns: the disconnect cancels the stream
+        release.set()
+        await task  # nothing escapes the app
+    assert closed.is_set()
+    assert recorder.sent[-1].get("more_body") is True  # never completed

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import os
+import socket
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -240,3 +246,61 @@ async def test_a_closed_connection_leaves_no_reference_cycle(pattern: str) -> No
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+PROCESS_SERVERS = {
+    "hypercorn": ["-m", "hypercorn", "--workers", "0", "--bind", "fd://{fd}"],
+    "uvicorn": ["-m", "uvicorn", "--fd", "{fd}"],
+}
+
+
+@pytest.mark.parametrize("server", sorted(PROCESS_SERVERS))
+async def test_a_tight_send_loop_in_a_server_process(
+    server: str, tmp_path: Any
+) -> None:
+    # The defect as reported: other requests waited seconds, the client's close went
+    # unheard, and uvicorn logged "socket.send() raised exception" by the thousand.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(100)
+    port = listener.getsockname()[1]
+    args = [a.format(fd=listener.fileno()) for a in PROCESS_SERVERS[server]]
+    log = tmp_path / "server.log"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    with log.open("wb") as errors:
+        process = subprocess.Popen(
+            [sys.executable, *args, "lifecycle_app:app"],
+            pass_fds=[listener.fileno()],
+            env=env,
+            stdout=errors,
+            stderr=errors,
+        )
+    listener.close()
+    try:
+        async with asyncio.timeout(LIMIT):
+            async with _connect(port, "tight_send") as ws:
+                assert await ws.recv() == "ready"
+                stats = await _get_stats(port)  # answered while the loop sends
+            await _get(port, "/idle")  # the handler ends once the close is heard
+    finally:
+        process.terminate()
+        process.wait()
+    assert stats["handlers"] == 1
+    lines = log.read_text().splitlines()
+    assert not [line for line in lines if "socket.send()" in line]
+    assert len(lines) < 50
+
+
+async def _get(port: int, path: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode()
+    )
+    answer = await reader.read()
+    writer.close()
+    return answer.split(b"\r\n\r\n", 1)[1]
+
+
+async def _get_stats(port: int) -> dict[str, int]:
+    result: dict[str, int] = json.loads(await _get(port, "/stats"))
+    return result
