@@ -11,6 +11,7 @@ from asgi_harness import call
 from asgi_harness import http_scope
 from asgi_harness import Recorder
 
+from microframework import abort
 from microframework import Microframework
 from microframework import request
 from microframework import Response
@@ -448,3 +449,63 @@ async def test_an_overridden_process_response_is_called() -> None:
 
     rec = await call(app, http_scope("/"))
     assert rec.headers[b"x-processed"] == b"yes"
+
+
+async def test_the_last_messages_go_out_outside_the_requests_context() -> None:
+    # uvicorn arms its keep-alive timer inside send(), and a timer copies the current
+    # context: the finished request must not be in it, or it lives on in the timer.
+    from microframework.globals import _cv_app
+
+    app = Microframework(__name__)
+    seen: list[object] = []
+    torn_down: list[bool] = []
+
+    @app.get("/")
+    async def index() -> str:
+        return "hi"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        torn_down.append(request.path == "/")  # teardown still has the request
+
+    async def send(message: dict[str, Any]) -> None:
+        seen.append(_cv_app.get(None))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await app(http_scope("/"), receive, send)
+
+    assert seen == [None, None]
+    assert torn_down == [True]
+
+
+@pytest.mark.parametrize("path", ["/abort", "/missing", "/json"])
+async def test_answers_leave_no_reference_cycle(path: str) -> None:
+    # (werkzeug's matcher makes one cycle of its own per miss: a recursive closure.)
+    import gc
+
+    app = Microframework(__name__)
+
+    @app.get("/abort")
+    async def aborts() -> str:
+        abort(403)
+
+    @app.get("/json")
+    async def as_json() -> dict[str, int]:
+        return {"a": 1}
+
+    await call(app, http_scope(path))
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(5):
+            await call(app, http_scope(path))
+        gc.collect()
+        werkzeugs = ("cell", "set", "tuple", "function") if path == "/missing" else ()
+        left = [type(o).__name__ for o in gc.garbage]
+        left = [name for name in left if name not in werkzeugs]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []

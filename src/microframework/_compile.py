@@ -313,7 +313,7 @@ def match_request(
             _redirect_with_query(adapter, request, websocket)
         return None
     except HTTPException as error:
-        request.routing_exception = error
+        request.routing_exception = _detached(error)
         return None
     request.url_rule = rule
     request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
@@ -333,4 +333,12 @@ def _redirect_with_query(
             query_args=request.query_string.decode("latin-1"),
         )
     except HTTPException as error:
-        request.routing_exception = error
+        request.routing_exception = _detached(error)
+
+
+def _detached(error: HTTPException) -> HTTPException:
+    """*error* without the tracebacks of its raising: they hold this frame, whose
+    request holds the error, a cycle per 404 left for the garbage collector."""
+    error.__traceback__ = None
+    error.__context__ = None
+    return error

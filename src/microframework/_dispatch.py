@@ -24,10 +24,10 @@ from ._compile import freeze
 from ._compile import match_request
 from ._errors import propagates
 from ._responses import make_response
-from ._responses import needs_processing
 from ._responses import open_session
 from ._responses import process_response
 from ._responses import save_websocket_session
+from ._responses import session_cookie_sent
 from ._responses import teardown
 from ._utils import Resumed
 from .ctx import AppContext
@@ -71,7 +71,7 @@ async def handle_http(
     request = app.request_class(scope, receive, app)
     request.asgi_send = send
     ctx = AppContext(app, request)
-    token = _cv_app.set(ctx)
+    token: Token[AppContext] | None = _cv_app.set(ctx)
     error: BaseException | None = None
     chain = compiled.app_chain
     listening = _signals.listening  # one flag while no signal has a receiver
@@ -94,7 +94,13 @@ async def handle_http(
             response = await app.handle_exception(exc, ctx, chain)
             status, headers, data = _ready(compiled, request, response)
         if data is not None:
-            # The common case, inlined: exactly two messages.
+            # The common case, inlined: exactly two messages, sent outside the
+            # request's context: a server's send may copy the context (uvicorn arms
+            # its keep-alive timer in it), which would keep the finished request
+            # alive, and the garbage collector busy, until the timer is dropped.
+            if token is not None:
+                _cv_app.reset(token)
+                token = None
             await send(
                 {"type": "http.response.start", "status": status, "headers": headers}
             )
@@ -114,10 +120,13 @@ async def handle_http(
         if sent is not None and not sent.done():
             sent.set_result(None)
         if chain.teardown or compiled.teardown_appcontext or listening:
+            if token is None:
+                token = _cv_app.set(ctx)  # teardown runs in the request's context
             await _finish_http(app, compiled, ctx, chain, error, token, listening)
         else:
             request.close()
-            _cv_app.reset(token)
+            if token is not None:
+                _cv_app.reset(token)
 
 
 def _ready(
@@ -196,8 +205,18 @@ async def full_dispatch(
             raise
         except Exception as exc:
             rv = await app.handle_user_exception(exc, ctx)
+            # Handled: its traceback holds this frame, which holds rv, which may be
+            # the exception itself (an HTTPException): a cycle per error response.
+            exc.__traceback__ = None
         custom = compiled.custom_process_response
-        processing = custom or needs_processing(app, ctx, chain)
+        # After-request work, or a session to save (most requests: none of it).
+        processing = (
+            custom
+            or chain.after
+            or ctx.after_request_functions
+            or ctx.opened_session is not None
+            or (app.config["SECRET_KEY"] and session_cookie_sent(app, request))
+        )
         if rv.__class__ is str and compiled.str_content_type and not processing:
             return rv  # sent as it is: see _ready
         if compiled.custom_make_response:

@@ -64,11 +64,11 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
         status = headers = None
     elif isinstance(rv, (dict, list)):
         rv = app.json.response(rv)
-    elif _is_body(rv):  # after dict and list: the ABC checks cost more
-        rv = response_class(rv, status=status, headers=headers)
-        status = headers = None
     elif isinstance(rv, HTTPException):
         rv = response_from_http_exception(app, rv)
+    elif _is_body(rv):  # last: the ABC checks cost more
+        rv = response_class(rv, status=status, headers=headers)
+        status = headers = None
     else:
         raise TypeError(
             f"{_culprit(request)} returned {type(rv).__name__}; expected str, bytes,"
@@ -138,16 +138,6 @@ def response_from_http_exception(app: Microframework, error: HTTPException) -> R
         return redirect(error.new_url, error.code, Response=app.response_class)
     return app.response_class(
         error.get_body(), status=error.code or 500, headers=error.get_headers()
-    )
-
-
-def needs_processing(app: Microframework, ctx: AppContext, chain: Chain) -> bool:
-    """Whether after-request work or a session save applies (most requests: no)."""
-    return bool(
-        chain.after
-        or ctx.after_request_functions
-        or ctx.opened_session is not None
-        or (ctx.request is not None and session_cookie_sent(app, ctx.request))
     )
 
 
