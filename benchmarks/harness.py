@@ -77,13 +77,15 @@ def make_scope_template(
 
 
 class Tally:
-    """What the timed send keeps: how many non-200 starts and how many body bytes."""
+    """What the timed send keeps: how many starts had another status than ``status``
+    (the case's expected one, 200 unless told) and how many body bytes went out."""
 
-    __slots__ = ("bad_status", "body_bytes")
+    __slots__ = ("bad_status", "body_bytes", "status")
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 200) -> None:
         self.bad_status = 0
         self.body_bytes = 0
+        self.status = status
 
 
 class _Exchange:
@@ -125,7 +127,7 @@ class _TimedExchange(_Exchange):
             self._tally.body_bytes += len(message.get("body", b""))
             if not message.get("more_body", False):
                 self._finish()
-        elif kind == "http.response.start" and message["status"] != 200:
+        elif kind == "http.response.start" and message["status"] != self._tally.status:
             self._tally.bad_status += 1
 
 
@@ -142,12 +144,17 @@ class RecordedResponse:
 
     @property
     def content_type(self) -> str:
+        return self.header("content-type") or ""
+
+    def header(self, wanted: str) -> str | None:
+        """The first value of response header *wanted* (any case), or None."""
+        key = wanted.lower().encode("latin-1")
         for m in self.messages:
             if m["type"] == "http.response.start":
                 for name, value in m.get("headers", []):
-                    if bytes(name).lower() == b"content-type":
+                    if bytes(name).lower() == key:
                         return bytes(value).decode("latin-1")
-        return ""
+        return None
 
     @property
     def body(self) -> bytes:
@@ -207,7 +214,13 @@ async def settle() -> None:
 
 
 async def timed_round(
-    app: ASGIApp, template: Scope, body: bytes, requests: int, *, disable_gc: bool
+    app: ASGIApp,
+    template: Scope,
+    body: bytes,
+    requests: int,
+    *,
+    disable_gc: bool,
+    status: int = 200,
 ) -> tuple[float, Tally]:
     """Run ``requests`` sequential requests; return elapsed seconds and the tally.
 
@@ -215,7 +228,7 @@ async def timed_round(
     state for every framework. It stays enabled during the round unless ``disable_gc``:
     the reference cycles a framework creates per request are part of its cost.
     """
-    tally = Tally()
+    tally = Tally(status)
     await settle()
     gc.collect()
     if disable_gc:
