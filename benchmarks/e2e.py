@@ -108,16 +108,21 @@ class Server:
 
     variant: str
     framework: str
+    #: More ``serve.py`` options (``--keep-alive``).
+    extra: list[str] = field(default_factory=list)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log: Any = None
     notes: list[str] = field(default_factory=list)
 
-    def start(self, cpu: int) -> None:
+    def start(self, cpu: int | None) -> None:
+        """Start the server (pinned to *cpu* unless None) and wait until it listens."""
         self.port = _free_port()
         args, _ = SERVER_ARGS[self.variant]
-        command = ["taskset", "-c", str(cpu), sys.executable, str(_HERE / "serve.py")]
+        command = [] if cpu is None else ["taskset", "-c", str(cpu)]
+        command += [sys.executable, str(_HERE / "serve.py")]
         command += [args[0], self.framework, "--port", str(self.port), *args[1:]]
+        command += self.extra
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             command, stdout=self.log, stderr=subprocess.STDOUT, cwd=_HERE.parent
@@ -146,12 +151,12 @@ class Server:
         if self.log is not None:
             self.log.close()
 
-    def output(self) -> str:
-        """The server's log so far (its last lines), for a failure message."""
-        if self.log is None:
+    def output(self, limit: int = 2000) -> str:
+        """The last *limit* characters of the server's log so far."""
+        if self.log is None or self.log.closed:
             return ""
         self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-2000:]
+        return self.log.read().decode(errors="replace")[-limit:]
 
 
 def _free_port() -> int:

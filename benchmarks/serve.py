@@ -8,7 +8,7 @@ it gracefully. Apps are named as in ``run.py`` (``bare``, ``microframework``, ..
 plus ``soak``.
 
 Usage: python benchmarks/serve.py {hypercorn,uvicorn} APP --port N
-       [--host 127.0.0.1] [--http auto|zttp]
+       [--host 127.0.0.1] [--http auto|zttp] [--keep-alive S]
 """
 
 from __future__ import annotations
@@ -41,13 +41,15 @@ def load_app(name: str) -> Any:
     return importlib.import_module(APPS[name]).create_app()
 
 
-async def _hypercorn(app: Any, host: str, port: int) -> None:
+async def _hypercorn(app: Any, host: str, port: int, keep_alive: float | None) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
+    if keep_alive is not None:
+        config.keep_alive_timeout = keep_alive
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -55,13 +57,17 @@ async def _hypercorn(app: Any, host: str, port: int) -> None:
     await serve(app, config, shutdown_trigger=stop.wait)
 
 
-def _uvicorn(app: Any, host: str, port: int, http: str) -> None:
+def _uvicorn(
+    app: Any, host: str, port: int, http: str, keep_alive: float | None
+) -> None:
     import uvicorn
 
     options: dict[str, Any] = {}
+    if keep_alive is not None:
+        options["timeout_keep_alive"] = int(keep_alive)
     if http == "zttp":
         # HTTP/1.1 and prior-knowledge h2c on one port, through the zttp parser.
-        options = {"http": "zttp", "http2": True}
+        options.update(http="zttp", http2=True)
     config = uvicorn.Config(
         app,
         host=host,
@@ -87,12 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="auto",
         help="uvicorn only: its default parser, or zttp (which also speaks h2c)",
     )
+    parser.add_argument(
+        "--keep-alive",
+        type=float,
+        help="seconds an idle connection is kept (default: the server's own)",
+    )
     args = parser.parse_args(argv)
     app = load_app(args.app)
     if args.server == "hypercorn":
-        asyncio.run(_hypercorn(app, args.host, args.port))
+        asyncio.run(_hypercorn(app, args.host, args.port, args.keep_alive))
     else:
-        _uvicorn(app, args.host, args.port, args.http)
+        _uvicorn(app, args.host, args.port, args.http, args.keep_alive)
     return 0
 
 
