@@ -45,6 +45,8 @@ if _HERE not in sys.path:
 import ws  # noqa: E402  (needs the sys.path entry above)
 from apps import spec  # noqa: E402
 from harness import ASGIApp  # noqa: E402
+from harness import count_cyclic  # noqa: E402
+from harness import gc_collected  # noqa: E402
 from harness import Lifespan  # noqa: E402
 from harness import make_scope_template  # noqa: E402
 from harness import request_once  # noqa: E402
@@ -252,6 +254,8 @@ class Result:
     case: str
     framework: str
     rates: list[float] = field(default_factory=list)
+    #: Objects the cyclic GC freed per request (per message), in the last round.
+    cyclic: float | None = None
     failed: str = ""
     unsupported: str = ""
     #: The stream case only: tracemalloc's (peak, kept) bytes over MEMORY_REQUESTS.
@@ -319,12 +323,14 @@ async def verify(framework: Framework, case: Case) -> tuple[str, int]:
 
 async def timed(
     framework: Framework, case: Case, count: int, length: int, disable_gc: bool
-) -> tuple[float, str]:
-    """One round of *count* requests (echo messages); return (seconds, problem)."""
+) -> tuple[float, int, str]:
+    """One round of *count* requests (echo messages); return (seconds, objects the
+    cyclic GC freed, problem)."""
     assert framework.app is not None
     if case.websocket:
         await settle()
         gc.collect()
+        collected = gc_collected()
         if disable_gc:
             gc.disable()
         try:
@@ -332,7 +338,8 @@ async def timed(
         finally:
             if disable_gc:
                 gc.enable()
-        return elapsed, f"{wrong} wrong echoes" if wrong else ""
+        cyclic = await count_cyclic(collected)
+        return elapsed, cyclic, f"{wrong} wrong echoes" if wrong else ""
     elapsed, tally = await timed_round(
         framework.app,
         case.template(framework.state),
@@ -342,19 +349,24 @@ async def timed(
         status=case.status,
     )
     if tally.bad_status or tally.body_bytes != count * length:
-        return elapsed, (
-            f"{tally.bad_status} responses not {case.status}, {tally.body_bytes} "
-            f"body bytes for {count} requests of {length}"
+        return (
+            elapsed,
+            tally.cyclic,
+            (
+                f"{tally.bad_status} responses not {case.status}, {tally.body_bytes} "
+                f"body bytes for {count} requests of {length}"
+            ),
         )
-    return elapsed, ""
+    return elapsed, tally.cyclic, ""
 
 
 async def traced_peak(framework: Framework, case: Case, count: int) -> tuple[int, int]:
     """Serve *count* requests under tracemalloc; return (peak, kept) bytes.
 
     Both are above what was traced when the pass started: ``peak`` is the high-water
-    mark (live objects plus garbage the cyclic GC had not collected yet), ``kept`` what
-    is still allocated after a final ``gc.collect()``.
+    mark (live objects plus garbage the cyclic GC had not collected yet, such as whole
+    requests held by a reference cycle), ``kept`` what is still allocated after a
+    final ``gc.collect()``.
     """
     assert framework.app is not None
     template = case.template(framework.state)
@@ -363,6 +375,8 @@ async def traced_peak(framework: Framework, case: Case, count: int) -> tuple[int
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
+        # The loop turns after every request, as in a server, so the tasks a request
+        # started (and cancelled) finish before the next request starts.
         await timed_round(
             framework.app,
             template,
@@ -370,6 +384,7 @@ async def traced_peak(framework: Framework, case: Case, count: int) -> tuple[int
             count,
             disable_gc=False,
             status=case.status,
+            yield_every=1,
         )
         peak = tracemalloc.get_traced_memory()[1] - base
         await settle()
@@ -411,7 +426,7 @@ async def run_case(
                 continue
             count = warmup if r < 0 else options.requests
             try:
-                elapsed, problem = await timed(
+                elapsed, cyclic, problem = await timed(
                     framework, case, count, length, options.disable_gc
                 )
             except Exception as error:
@@ -421,6 +436,7 @@ async def run_case(
                 result.failed = problem
             elif r >= 0:
                 result.rates.append(count / elapsed)
+                result.cyclic = cyclic / count
         if r >= 0:
             report(f"  {case.name}: round {r + 1}/{options.rounds} done")
     if case.name == "stream":
@@ -472,6 +488,7 @@ def _report_dict(
             "best": best,
             "median": result.median,
             "ratio_to_bare": best / base if best and base else None,
+            "cyclic_per_request": result.cyclic,
             "failed": result.failed,
             "unsupported": result.unsupported,
         }
@@ -502,7 +519,8 @@ def _report_dict(
 
 def _table_lines(data: dict[str, Any]) -> list[tuple[str, ...]]:
     """One row of cells per result; FAILED and n/a rows carry a reason last."""
-    header = ("case", "framework", "req/s best", "req/s median", "us/req", "vs bare")
+    header = ("case", "framework", "req/s best", "req/s median", "us/req", "gc/req")
+    header += ("vs bare",)
     lines: list[tuple[str, ...]] = [header]
     previous = ""
     for row in data["results"]:
@@ -512,10 +530,12 @@ def _table_lines(data: dict[str, Any]) -> list[tuple[str, ...]]:
         case = row["case"] if row["case"] != previous else ""
         previous = row["case"]
         if row["unsupported"]:
-            lines.append((case, row["framework"], "n/a", "", "", row["unsupported"]))
+            lines.append(
+                (case, row["framework"], "n/a", "", "", "", row["unsupported"])
+            )
         elif row["best"] is None:
             reason = info["failed"] or row["failed"] or "no data"
-            lines.append((case, row["framework"], "FAILED", "", "", reason))
+            lines.append((case, row["framework"], "FAILED", "", "", "", reason))
         else:
             ratio = row["ratio_to_bare"]
             lines.append(
@@ -525,6 +545,7 @@ def _table_lines(data: dict[str, Any]) -> list[tuple[str, ...]]:
                     f"{row['best']:,.0f}",
                     f"{row['median']:,.0f}",
                     f"{1e6 / row['best']:.1f}",
+                    f"{row['cyclic_per_request']:.1f}",
                     f"{ratio:.2f}" if ratio is not None else "-",
                 )
             )
@@ -563,7 +584,7 @@ def format_table(data: dict[str, Any]) -> str:
     lines = _table_lines(data)
     # A FAILED or n/a row's reason sits in the last column but must not widen it.
     widths = [
-        max(len(line[i]) for line in lines if i < 5 or line[2] not in ("FAILED", "n/a"))
+        max(len(line[i]) for line in lines if i < 6 or line[2] not in ("FAILED", "n/a"))
         for i in range(len(lines[0]))
     ]
     out = [
@@ -576,11 +597,14 @@ def format_table(data: dict[str, Any]) -> str:
         cells = [line[0].ljust(widths[0]), line[1].ljust(widths[1])]
         cells += [
             cell.rjust(width)
-            for cell, width in zip(line[2:5], widths[2:5], strict=True)
+            for cell, width in zip(line[2:6], widths[2:6], strict=True)
         ]
         reason = line[2] in ("FAILED", "n/a")
-        cells.append(line[5] if reason else line[5].rjust(widths[5]))
+        cells.append(line[6] if reason else line[6].rjust(widths[6]))
         out.append("  ".join(cells).rstrip())
+    out.append(
+        "gc/req = objects only the cyclic GC freed (reference cycles), per request"
+    )
     if any(row["unit"] == "messages/s" for row in data["results"]):
         out.append("websocket: echo messages/s on one open connection, not requests/s")
     out += _memory_lines(data)
