@@ -340,6 +340,7 @@ def missing_tools(options: Options) -> list[str]:
 def run(options: Options, report: Callable[[str], None]) -> dict[str, Any]:
     """Every framework on every server; return the JSON report."""
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     results: list[Measurement] = []
     notes: list[str] = []
     for framework in options.frameworks:
@@ -347,7 +348,10 @@ def run(options: Options, report: Callable[[str], None]) -> dict[str, Any]:
             found, server_notes = run_server(variant, framework, options, report)
             results += found
             notes += [f"{variant} {framework}: {note}" for note in server_notes]
-    return _report_dict(options, results, notes, time.perf_counter() - started)
+    data = _report_dict(options, results, notes, time.perf_counter() - started)
+    # Other work on the machine shows up here first: compare it with the core count.
+    data["load_average"] = [load_before, os.getloadavg()[0]]
+    return data
 
 
 def _report_dict(
@@ -429,7 +433,8 @@ def format_table(data: dict[str, Any]) -> str:
         f"{versions['zttp']}); one worker on cpu {data['cpus']['server']}, load on cpu "
         f"{data['cpus']['client']}; {data['connections']} connections, "
         f"{data['duration']} s each after {data['warmup']} s warm-up; "
-        f"{data['seconds']} s in all",
+        f"{data['seconds']} s in all; load average {data['load_average'][0]:.2f} "
+        f"before, {data['load_average'][1]:.2f} after ({os.cpu_count()} cpus)",
         "h1 = wrk -t1 --latency; h2 = h2load -t1 -m1 (h2c prior knowledge); "
         "vs bare = req/s / bare req/s on the same server, protocol and path",
         "",

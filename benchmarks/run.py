@@ -24,6 +24,7 @@ import asyncio
 import gc
 import importlib
 import json
+import os
 import platform
 import statistics
 import sys
@@ -456,6 +457,7 @@ async def run(options: Options, report: Callable[[str], None]) -> dict[str, Any]
         if framework.skipped or framework.failed:
             report(f"{framework.name}: {framework.skipped or framework.failed}")
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     results: list[Result] = []
     try:
         for name in options.cases:
@@ -469,7 +471,10 @@ async def run(options: Options, report: Callable[[str], None]) -> dict[str, Any]
                     framework.notes.append(
                         f"shutdown raised {type(error).__name__}: {error}"
                     )
-    return _report_dict(options, frameworks, results, time.perf_counter() - started)
+    data = _report_dict(options, frameworks, results, time.perf_counter() - started)
+    # Other work on the machine shows up here first: compare it with the core count.
+    data["load_average"] = [load_before, os.getloadavg()[0]]
+    return data
 
 
 def _report_dict(
@@ -590,7 +595,8 @@ def format_table(data: dict[str, Any]) -> str:
     out = [
         f"{data['python']}, {data['rounds']} rounds x {data['requests']} requests, "
         f"{data['statistic']} (ratio = req/s / bare req/s), GC {data['gc']}, "
-        f"{data['seconds']} s",
+        f"{data['seconds']} s; load average {data['load_average'][0]:.2f} before, "
+        f"{data['load_average'][1]:.2f} after ({os.cpu_count()} cpus)",
         "",
     ]
     for line in lines:
