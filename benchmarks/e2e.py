@@ -223,16 +223,16 @@ def parse_h2load(output: str, log: str, measurement: Measurement) -> None:
         measurement.failed = "h2load printed no result: " + output[-300:]
         return
     measurement.rate = float(rate[1])
-    total, done, succeeded = int(counts[1]), int(counts[2]), int(counts[3])
-    measurement.requests = done
-    measurement.errors = (total - succeeded) + sum(int(n) for n in counts.groups()[3:])
+    measurement.requests = int(counts[2])
+    measurement.errors = sum(int(n) for n in counts.groups()[3:])
     latencies = []
     for line in log.splitlines():
         parts = line.split("\t")
-        if len(parts) >= 3:
-            if not parts[1].startswith("2"):
-                measurement.errors += 1
-            latencies.append(int(parts[2]) / 1000)
+        if len(parts) < 3 or parts[1] == "0":
+            continue  # status 0: still in flight when the duration ran out
+        if not parts[1].startswith("2"):
+            measurement.errors += 1
+        latencies.append(int(parts[2]) / 1000)
     if len(latencies) >= 2:
         cuts = statistics.quantiles(latencies, n=100, method="inclusive")
         measurement.p50, measurement.p99 = cuts[49], cuts[98]
