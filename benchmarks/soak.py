@@ -224,9 +224,7 @@ class Traffic:
                 _, writer = await self._raw(head, b'{"partial": "')
                 await asyncio.sleep(0.02)
             elif kind in ("stream-mid-body", "sse-mid-stream"):
-                path = "/stream?chunks=400" if kind[0] == "s" else "/events?n=1000"
-                if kind == "sse-mid-stream":
-                    path = "/events?n=1000"
+                path = "/events?n=1000" if kind[:3] == "sse" else "/stream?chunks=400"
                 reader, writer = await self._raw(f"GET {path} HTTP/1.1\r\n" + host)
                 status = await reader.readline()
                 expect(b" 200 " in status, f"{kind}: {status!r}")
