@@ -85,6 +85,10 @@ class Measurement:
     p99: float | None = None
     requests: int = 0
     errors: int = 0
+    #: What the server's cyclic GC did during the measurement (``serve.py --gc-stats``).
+    gc_full: int | None = None
+    gc_collections: int | None = None
+    gc_max_ms: float | None = None
     failed: str = ""
 
 
@@ -114,6 +118,8 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     log: Any = None
     notes: list[str] = field(default_factory=list)
+    gc_path: Path | None = None
+    _gc_sequence: int = 0
 
     def start(self, cpu: int | None) -> None:
         """Start the server (pinned to *cpu* unless None) and wait until it listens."""
@@ -123,6 +129,8 @@ class Server:
         command += [sys.executable, str(_HERE / "serve.py")]
         command += [args[0], self.framework, "--port", str(self.port), *args[1:]]
         command += self.extra
+        if self.gc_path is not None:
+            command += ["--gc-stats", str(self.gc_path)]
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             command, stdout=self.log, stderr=subprocess.STDOUT, cwd=_HERE.parent
@@ -137,6 +145,22 @@ class Server:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"server not listening after {READY_TIMEOUT:.0f} s")
+
+    def gc_snapshot(self) -> dict[str, Any]:
+        """Ask the server (SIGUSR1) what its GC did since the last call; wait for it."""
+        assert self.process is not None and self.gc_path is not None
+        self.process.send_signal(signal.SIGUSR1)
+        self._gc_sequence += 1
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                report: dict[str, Any] = json.loads(self.gc_path.read_text())
+            except (OSError, ValueError):
+                report = {}
+            if report.get("sequence") == self._gc_sequence:
+                return report
+            time.sleep(0.01)
+        raise RuntimeError("the server wrote no GC report within 5 s")
 
     def stop(self) -> None:
         process = self.process
@@ -249,25 +273,34 @@ def _run_tool(command: list[str], timeout: float) -> str:
     return result.stdout
 
 
-def load(port: int, measurement: Measurement, options: Options) -> None:
-    """Warm up, then measure one (protocol, path) against the server on *port*."""
-    url = f"http://127.0.0.1:{port}{measurement.path}"
+def load(server: Server, measurement: Measurement, options: Options) -> None:
+    """Warm up, then measure one (protocol, path), with the server's GC meanwhile."""
+    url = f"http://127.0.0.1:{server.port}{measurement.path}"
     pin = ["taskset", "-c", str(options.client_cpu)]
-    limit = options.duration + options.warmup + 30
+    limit = options.duration + 30
     if measurement.protocol == "h1":
-        wrk = [*pin, "wrk", "-t1", f"-c{options.connections}"]
-        if options.warmup > 0:
-            _run_tool([*wrk, f"-d{options.warmup}s", url], limit)
-        output = _run_tool([*wrk, f"-d{options.duration}s", "--latency", url], limit)
-        parse_wrk(output, measurement)
-        return
+        tool = [*pin, "wrk", "-t1", f"-c{options.connections}"]
+        warm = [*tool, f"-d{options.warmup}s", url]
+        timed = [*tool, f"-d{options.duration}s", "--latency", url]
+    else:
+        tool = [*pin, "h2load", "-t1", f"-c{options.connections}", "-m1"]
+        warm = [*tool, f"-D{options.warmup}", url]
+        timed = [*tool, f"-D{options.duration}", url]
+    if options.warmup > 0:
+        _run_tool(warm, limit)
+    server.gc_snapshot()  # forget the warm-up's collections
     with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
-        command = [*pin, "h2load", "-t1", f"-c{options.connections}", "-m1"]
-        command += [f"-D{options.duration}", f"--log-file={log.name}", url]
-        if options.warmup > 0:
-            command.insert(-1, f"--warm-up-time={options.warmup}s")
-        output = _run_tool(command, limit)
-        parse_h2load(output, log.read(), measurement)
+        if measurement.protocol == "h2":
+            timed.insert(-1, f"--log-file={log.name}")
+        output = _run_tool(timed, limit)
+        gc_report = server.gc_snapshot()
+        if measurement.protocol == "h1":
+            parse_wrk(output, measurement)
+        else:
+            parse_h2load(output, log.read(), measurement)
+    measurement.gc_full = gc_report["collections"][2]
+    measurement.gc_collections = sum(gc_report["collections"])
+    measurement.gc_max_ms = gc_report["pause_max_ms"]
 
 
 def run_server(
@@ -282,7 +315,9 @@ def run_server(
     ]
     if not measurements:
         return [], []
-    server = Server(variant, framework)
+    gc_file = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
+    gc_file.close()
+    server = Server(variant, framework, gc_path=Path(gc_file.name))
     try:
         server.start(options.server_cpu)
         error = check(server.port, options.paths)
@@ -290,7 +325,7 @@ def run_server(
             raise RuntimeError(f"wrong answer: {error}")
         for measurement in measurements:
             try:
-                load(server.port, measurement, options)
+                load(server, measurement, options)
             except (RuntimeError, subprocess.TimeoutExpired) as error:
                 measurement.failed = str(error)
             report(
@@ -306,6 +341,7 @@ def run_server(
             measurement.failed = measurement.failed or reason
     finally:
         server.stop()
+        os.unlink(gc_file.name)
     return measurements, server.notes
 
 
@@ -394,7 +430,7 @@ def _report_dict(
 def format_table(data: dict[str, Any]) -> str:
     """Render the report as a plain-text table."""
     header = ("server", "proto", "path", "framework", "req/s", "vs bare")
-    header += ("p50 ms", "p99 ms", "p99/p50", "errors")
+    header += ("p50 ms", "p99 ms", "p99/p50", "gc", "gc full", "gc max ms", "errors")
     lines: list[tuple[str, ...]] = [header]
     previous: tuple[str, ...] = ()
     for row in data["results"]:
@@ -418,6 +454,9 @@ def format_table(data: dict[str, Any]) -> str:
                 f"{p50:.2f}" if p50 is not None else "-",
                 f"{p99:.2f}" if p99 is not None else "-",
                 f"{p99 / p50:.1f}" if p50 and p99 else "-",
+                _maybe(row["gc_collections"], "{:,}"),
+                _maybe(row["gc_full"], "{:,}"),
+                _maybe(row["gc_max_ms"], "{:.1f}"),
                 str(row["errors"]),
             )
         )
@@ -436,7 +475,9 @@ def format_table(data: dict[str, Any]) -> str:
         f"{data['seconds']} s in all; load average {data['load_average'][0]:.2f} "
         f"before, {data['load_average'][1]:.2f} after ({os.cpu_count()} cpus)",
         "h1 = wrk -t1 --latency; h2 = h2load -t1 -m1 (h2c prior knowledge); "
-        "vs bare = req/s / bare req/s on the same server, protocol and path",
+        "vs bare = req/s / bare req/s on the same server, protocol and path; "
+        "gc = the server's cyclic GC collections during the measurement, gc full = "
+        "of the oldest generation, gc max = its longest pause",
         "",
     ]
     for line in lines:
@@ -448,6 +489,10 @@ def format_table(data: dict[str, Any]) -> str:
         out.append("  ".join(cells).rstrip())
     out += [f"note: {note}" for note in data["notes"]]
     return "\n".join(out)
+
+
+def _maybe(value: Any, spec: str) -> str:
+    return "-" if value is None else spec.format(value)
 
 
 def _names(choices: Sequence[str]) -> Callable[[str], list[str]]:

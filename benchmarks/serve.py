@@ -7,19 +7,28 @@ default, so the numbers are what a user gets out of the box. SIGTERM and SIGINT 
 it gracefully. Apps are named as in ``run.py`` (``bare``, ``microframework``, ...),
 plus ``soak``.
 
+With ``--gc-stats PATH``, every SIGUSR1 writes what the cyclic garbage collector did
+since the previous one (collections per generation, total and longest pause) to PATH
+as JSON, so ``e2e.py`` can put GC pauses beside each measurement's latency.
+
 Usage: python benchmarks/serve.py {hypercorn,uvicorn} APP --port N
-       [--host 127.0.0.1] [--http auto|zttp] [--keep-alive S]
+       [--host 127.0.0.1] [--http auto|zttp] [--keep-alive S] [--gc-stats PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
+import json
+import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 _HERE = str(Path(__file__).resolve().parent)
@@ -39,6 +48,45 @@ APPS: dict[str, str] = {
 def load_app(name: str) -> Any:
     """Import the app module for *name* and build its app."""
     return importlib.import_module(APPS[name]).create_app()
+
+
+class GCStats:
+    """Collections and pauses of the cyclic GC, written to a file on each SIGUSR1."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sequence = 0
+        self._started = 0.0
+        self._reset()
+        gc.callbacks.append(self._callback)
+        signal.signal(signal.SIGUSR1, self._write)
+
+    def _reset(self) -> None:
+        self.collections = [0, 0, 0]
+        self.pause_total = 0.0
+        self.pause_max = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._started
+        self.collections[info["generation"]] += 1
+        self.pause_total += pause
+        self.pause_max = max(self.pause_max, pause)
+
+    def _write(self, signum: int, frame: FrameType | None) -> None:
+        self.sequence += 1
+        report = {
+            "sequence": self.sequence,
+            "collections": self.collections,
+            "pause_total_ms": self.pause_total * 1000,
+            "pause_max_ms": self.pause_max * 1000,
+        }
+        self._reset()
+        partial = self.path.with_suffix(".part")
+        partial.write_text(json.dumps(report))
+        os.replace(partial, self.path)  # readers never see half a report
 
 
 async def _hypercorn(app: Any, host: str, port: int, keep_alive: float | None) -> None:
@@ -98,7 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         help="seconds an idle connection is kept (default: the server's own)",
     )
+    parser.add_argument(
+        "--gc-stats", type=Path, help="on SIGUSR1, write GC collections and pauses here"
+    )
     args = parser.parse_args(argv)
+    if args.gc_stats is not None:
+        GCStats(args.gc_stats)
     app = load_app(args.app)
     if args.server == "hypercorn":
         asyncio.run(_hypercorn(app, args.host, args.port, args.keep_alive))
