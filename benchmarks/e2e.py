@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import importlib.util
+import inspect
 import json
 import os
 import platform
@@ -508,6 +509,17 @@ def _names(choices: Sequence[str]) -> Callable[[str], list[str]]:
     return parse
 
 
+def _uvicorn_h2() -> bool:
+    """Whether uvicorn can serve HTTP/2 here: zttp installed, ``http2`` accepted."""
+    if importlib.util.find_spec("zttp") is None:
+        return False
+    try:
+        import uvicorn
+    except ImportError:
+        return False
+    return "http2" in inspect.signature(uvicorn.Config).parameters
+
+
 def _default_cpus() -> tuple[int, int]:
     """The first two cores this process may use: server, then client."""
     cpus = sorted(os.sched_getaffinity(0))
@@ -548,8 +560,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     servers = args.servers
     if servers is None:
         # uvicorn's HTTP/2 needs the zttp parser; without it, leave that variant out.
-        zttp = importlib.util.find_spec("zttp") is not None
-        servers = [s for s in SERVERS if s != "uvicorn-zttp" or zttp]
+        servers = [s for s in SERVERS if s != "uvicorn-zttp" or _uvicorn_h2()]
     return Options(
         frameworks=args.frameworks,
         servers=servers,
