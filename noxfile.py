@@ -1,4 +1,5 @@
-"""Development sessions: ``nox`` runs lint, typecheck, tests and docs; ``nox -s bench``.
+"""Development sessions: ``nox`` runs lint, typecheck, tests and docs; ``nox -s bench``,
+``bench_e2e`` and ``soak`` run the benchmarks.
 
 Rule: every session installs what it needs from ``pyproject.toml`` (its extras, or the
 declared minimum versions for ``tests_min``), so a session passes or fails the same
@@ -78,6 +79,23 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def bench(session: nox.Session) -> None:
-    """Compare request throughput with bare ASGI, Starlette and Quart."""
+    """In-process throughput per case against bare ASGI, Starlette, Quart and BlackSheep."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def bench_e2e(session: nox.Session) -> None:
+    """Frameworks behind hypercorn and uvicorn over TCP: wrk (HTTP/1.1), h2load (h2c).
+
+    Needs wrk, h2load (nghttp2-client) and taskset on the PATH.
+    """
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/e2e.py", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def soak(session: nox.Session) -> None:
+    """Ten minutes of mixed traffic through hypercorn; ``-- --duration 60`` for less."""
+    session.install("-e", ".[bench,tests]")
+    session.run("python", "benchmarks/soak.py", *session.posargs)

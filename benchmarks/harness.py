@@ -77,13 +77,29 @@ def make_scope_template(
 
 
 class Tally:
-    """What the timed send keeps: how many non-200 starts and how many body bytes."""
+    """What the timed send keeps: how many starts had another status than ``status``
+    (the case's expected one, 200 unless told) and how many body bytes went out; and,
+    once the round is over, how many objects the cyclic GC freed for it."""
 
-    __slots__ = ("bad_status", "body_bytes")
+    __slots__ = ("bad_status", "body_bytes", "cyclic", "status")
 
-    def __init__(self) -> None:
+    def __init__(self, status: int = 200) -> None:
         self.bad_status = 0
         self.body_bytes = 0
+        self.cyclic = 0
+        self.status = status
+
+
+def gc_collected() -> int:
+    """Objects the cyclic garbage collector has freed so far, all generations."""
+    return sum(generation["collected"] for generation in gc.get_stats())
+
+
+async def count_cyclic(before: int) -> int:
+    """Objects freed by the cyclic GC since *before*, once leftovers have run."""
+    await settle()
+    gc.collect()
+    return gc_collected() - before
 
 
 class _Exchange:
@@ -125,7 +141,7 @@ class _TimedExchange(_Exchange):
             self._tally.body_bytes += len(message.get("body", b""))
             if not message.get("more_body", False):
                 self._finish()
-        elif kind == "http.response.start" and message["status"] != 200:
+        elif kind == "http.response.start" and message["status"] != self._tally.status:
             self._tally.bad_status += 1
 
 
@@ -142,12 +158,17 @@ class RecordedResponse:
 
     @property
     def content_type(self) -> str:
+        return self.header("content-type") or ""
+
+    def header(self, wanted: str) -> str | None:
+        """The first value of response header *wanted* (any case), or None."""
+        key = wanted.lower().encode("latin-1")
         for m in self.messages:
             if m["type"] == "http.response.start":
                 for name, value in m.get("headers", []):
-                    if bytes(name).lower() == b"content-type":
+                    if bytes(name).lower() == key:
                         return bytes(value).decode("latin-1")
-        return ""
+        return None
 
     @property
     def body(self) -> bytes:
@@ -207,17 +228,27 @@ async def settle() -> None:
 
 
 async def timed_round(
-    app: ASGIApp, template: Scope, body: bytes, requests: int, *, disable_gc: bool
+    app: ASGIApp,
+    template: Scope,
+    body: bytes,
+    requests: int,
+    *,
+    disable_gc: bool,
+    status: int = 200,
+    yield_every: int = 64,
 ) -> tuple[float, Tally]:
     """Run ``requests`` sequential requests; return elapsed seconds and the tally.
 
     The garbage collector is always emptied before the round so it starts from the same
     state for every framework. It stays enabled during the round unless ``disable_gc``:
-    the reference cycles a framework creates per request are part of its cost.
+    the reference cycles a framework creates per request are part of its cost. After
+    the clock stops, ``tally.cyclic`` counts the objects only the cyclic GC could free
+    (garbage in reference cycles), which reference counting would have freed at once.
     """
-    tally = Tally()
+    tally = Tally(status)
     await settle()
     gc.collect()
+    collected = gc_collected()
     if disable_gc:
         gc.disable()
     try:
@@ -225,7 +256,7 @@ async def timed_round(
         for index in range(requests):
             exchange = _TimedExchange(body, tally)
             await app(dict(template), exchange.receive, exchange.send)
-            if index % 64 == 63:
+            if index % yield_every == yield_every - 1:
                 # A server's loop runs between requests; let it purge cancelled
                 # timers as it would, or frameworks that arm one (BODY_TIMEOUT,
                 # Quart's timeouts) pay for an ever-growing timer heap.
@@ -234,6 +265,7 @@ async def timed_round(
     finally:
         if disable_gc:
             gc.enable()
+    tally.cyclic = await count_cyclic(collected)
     return elapsed, tally
 
 

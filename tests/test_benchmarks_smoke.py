@@ -1,11 +1,15 @@
-"""The benchmark harness keeps working (it is run by hand; this only checks it runs)."""
+"""The benchmarks keep working (they are run by hand; these only check they run)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,3 +42,120 @@ def test_broadcast_benchmark_quick_run_succeeds() -> None:
     assert "memory" in result.stdout
     if os.environ.get("MICROFRAMEWORK_REQUIRE_REDIS"):
         assert "\nredis " in result.stdout, result.stdout
+
+
+def test_benchmark_quick_run_checks_every_case() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert "websocket" in run.CASES and "stream" in run.CASES
+    assert set(run.parse_args(["--quick"]).cases) == set(run.CASES)
+
+
+WRK_OUTPUT = """\
+Running 3s test @ http://127.0.0.1:8000/
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    11.85ms    2.48ms  29.40ms   86.18%
+    Req/Sec     5.41k   416.13     6.03k    60.00%
+  Latency Distribution
+     50%  850.00us
+     75%   12.36ms
+     90%   13.60ms
+     99%    1.20s
+  10775 requests in 2.00s, 1.55MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:   5385.43
+Transfer/sec:    794.14KB
+"""
+
+H2LOAD_OUTPUT = """\
+finished in 3.01s, 3530.50 req/s, 156.77KB/s
+requests: 7061 total, 7061 started, 7060 done, 7059 succeeded, 1 failed, 0 errored, 0 timeout
+status codes: 7088 2xx, 0 3xx, 0 4xx, 0 5xx
+"""
+
+
+def _e2e() -> Any:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import e2e
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return e2e
+
+
+def test_e2e_reads_wrk_and_h2load_output() -> None:
+    e2e = _e2e()
+    measurement = e2e.Measurement("hypercorn", "h1", "/", "bare")
+    e2e.parse_wrk(WRK_OUTPUT, measurement)
+    assert measurement.rate == 5385.43
+    assert measurement.requests == 10775
+    assert (measurement.p50, measurement.p99) == (0.85, 1200.0)
+    assert measurement.errors == 3 + 4
+    measurement = e2e.Measurement("hypercorn", "h2", "/", "bare")
+    log = "".join(f"1\t{200 if i else 500}\t{1000 * (i + 1)}\n" for i in range(100))
+    log += "1\t0\t999999\n"  # cut off by the end of the run: neither error nor latency
+    e2e.parse_h2load(H2LOAD_OUTPUT, log, measurement)
+    assert measurement.rate == 3530.50
+    assert measurement.requests == 7060
+    assert measurement.errors == 1 + 1  # one failed, one 500 in the log
+    assert measurement.p50 is not None and 50 <= measurement.p50 <= 51
+    assert measurement.p99 is not None and 99 <= measurement.p99 <= 100
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("wrk", "h2load", "taskset")),
+    reason="e2e.py needs wrk, h2load (nghttp2-client) and taskset",
+)
+def test_e2e_tiny_run_succeeds() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "e2e.py"),
+            "--frameworks",
+            "microframework",
+            "--servers",
+            "hypercorn",
+            "--paths",
+            "/",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [
+        line.split() for line in result.stdout.splitlines() if "microframework" in line
+    ]
+    assert len(rows) == 2  # HTTP/1.1 and HTTP/2
+    assert all(row[-1] == "0" for row in rows)  # no errors
+
+
+def test_soak_short_run_is_clean() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "soak.py"),
+            "--duration",
+            "4",
+            "--interval",
+            "2",
+            "--keep-alive",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "errors: 0;" in result.stdout
+    assert "back to baseline: yes" in result.stdout
+    assert "server log: 0 error lines" in result.stdout

@@ -41,3 +41,53 @@ def route_rule(index: int) -> str:
 def route_text(index: int, a: int, b: str) -> str:
     """The body a parametrised route returns; it uses both parameters."""
     return f"route{index}: a={a} b={b}"
+
+
+# -- return shapes: one path per shape a view can return -------------------------------
+#: ``(body, status)``: a status other than 200, so the status really goes through.
+STATUS_PATH = "/status"
+STATUS_TEXT = "Created"
+STATUS_CODE = 201
+#: ``(body, status, headers)``: the content type set by the view, plus one custom header.
+STATUS_HEADERS_PATH = "/status-headers"
+#: ``(body, headers)``.
+HEADERS_PATH = "/headers"
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+BENCH_HEADER = ("x-bench", "shape")
+#: ``jsonify(...)`` (a dict goes to ``/json``).
+JSONIFY_PATH = "/jsonify"
+#: A ``Response(...)`` built in the view.
+RESPONSE_PATH = "/response"
+#: ``redirect(REDIRECT_TARGET)``: 302 with a Location header; the page is the framework's.
+REDIRECT_PATH = "/redirect"
+REDIRECT_TARGET = "/target"
+#: ``abort(404)`` answered by the framework's default error handler.
+ABORT_PATH = "/abort"
+
+#: A streamed body: an async generator yielding STREAM_CHUNKS chunks of 10 bytes.
+STREAM_PATH = "/stream"
+STREAM_CHUNKS = 100
+
+
+def stream_chunk(index: int) -> str:
+    """Chunk ``index`` of the streamed body."""
+    return f"chunk {index:03d}\n"
+
+
+STREAM_TEXT = "".join(stream_chunk(i) for i in range(STREAM_CHUNKS))
+
+#: A view behind one before-request hook (it sets the user the view greets) and one
+#: after-request hook (it adds AFTER_HEADER); the hooks apply to this route only.
+HOOKS_PATH = "/hooked"
+HOOKS_USER = "hooked"
+HOOKS_TEXT = f"Hello, {HOOKS_USER}!"
+AFTER_HEADER = ("x-after", "1")
+
+#: ``render_template_string`` of a one-line template; the value needs escaping.
+TEMPLATE_PATH = "/template"
+TEMPLATE_SOURCE = "<p>Hello, {{ name }}!</p>"
+TEMPLATE_NAME = "World & <friends>"
+TEMPLATE_TEXT = "<p>Hello, World &amp; &lt;friends&gt;!</p>"
+
+#: The websocket echo route (the same path as ``benchmarks/ws.py`` uses).
+WS_PATH = "/ws"
