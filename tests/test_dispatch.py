@@ -424,15 +424,19 @@ async def test_a_str_goes_out_exactly_as_its_response_would(
     for app in (direct, through_hooks):
         app.response_class = response_class
         app.add_url_rule("/", "index", lambda: body, methods=["GET"])
+        app.add_url_rule("/created", "created", lambda: (body, 201), methods=["GET"])
+        app.add_url_rule("/odd", "odd", lambda: (body, 299), methods=["GET"])
+        app.add_url_rule("/empty", "empty", lambda: (body, 204), methods=["GET"])
 
     @through_hooks.after_request
     def keep(response: Response) -> Response:  # forces a response object
         return response
 
-    fast = await call(direct, http_scope("/", method=method))
-    slow = await call(through_hooks, http_scope("/", method=method))
+    for path in ("/", "/created", "/odd", "/empty"):
+        fast = await call(direct, http_scope(path, method=method))
+        slow = await call(through_hooks, http_scope(path, method=method))
 
-    assert fast.sent == slow.sent
+        assert fast.sent == slow.sent
 
 
 async def test_an_overridden_process_response_is_called() -> None:

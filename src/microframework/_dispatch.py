@@ -19,6 +19,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.http import HTTP_STATUS_CODES
 
 from ._compile import freeze
 from ._compile import match_request
@@ -83,7 +84,7 @@ async def handle_http(
             chain = endpoint.chain
         response = await full_dispatch(app, compiled, ctx, request, endpoint, chain)
         if listening:
-            if response.__class__ is str:
+            if isinstance(response, (str, tuple)):
                 response = make_response(app, response, request)
             if request_finished.receivers:
                 await send_signal(request_finished, app, response=response)
@@ -105,7 +106,7 @@ async def handle_http(
                 {"type": "http.response.start", "status": status, "headers": headers}
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
-        elif not isinstance(response, str):  # a str always has its body ready
+        elif not isinstance(response, (str, tuple)):  # those always have a body
             events = response.mimetype == "text/event-stream"
             stream = partial(stream_body, app, send, request, response.timeout, events)
             await response.send(scope, send, headers, stream)
@@ -129,20 +130,39 @@ async def handle_http(
                 _cv_app.reset(token)
 
 
+def _plain(rv: Any) -> bool:
+    """A ``str``, or ``(str, status)`` with a registered status that has a body."""
+    if rv.__class__ is str:
+        return True
+    return (
+        rv.__class__ is tuple
+        and len(rv) == 2
+        and rv[0].__class__ is str
+        and rv[1].__class__ is int
+        and rv[1] in _PLAIN_STATUSES
+    )
+
+
+# Codes werkzeug names whose responses carry a body (a 204 or 304 sends none).
+_PLAIN_STATUSES = frozenset(HTTP_STATUS_CODES) - NO_BODY_STATUS
+
+
 def _ready(
-    compiled: Compiled, request: Request, response: Response | str
+    compiled: Compiled, request: Request, response: Response | str | tuple[str, int]
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
     """Status, ASGI headers and, when two messages will do, the body to send.
 
-    A view's ``str`` comes here as it is, when no hook or session needed a response
-    object: its headers are the ones ``response_class`` would give it. The body is
+    A view's ``str`` or ``(str, status)`` comes here as it is, when no hook or
+    session needed a response object: its headers are the ones ``response_class``
+    would give it. The body is
     ``None`` when the response must send itself (a stream, trailers, no body).
     """
-    if isinstance(response, str):
-        data = response.encode()
+    if isinstance(response, (str, tuple)):
+        text, status = (response, 200) if isinstance(response, str) else response
+        data = text.encode()
         length = (b"content-length", b"%d" % len(data))
         headers = [compiled.str_content_type or length, length]
-        return 200, headers, b"" if request.method == "HEAD" else data
+        return status, headers, b"" if request.method == "HEAD" else data
     headers = response.asgi_headers()
     body = response.body_bytes
     status = response.status_code
@@ -187,10 +207,11 @@ async def full_dispatch(
     request: Request,
     endpoint: Endpoint | None,
     chain: Chain,
-) -> Response | str:
+) -> Response | str | tuple[str, int]:
     """Preprocess, run the view, make and process the response; errors become responses.
 
-    A ``str`` the view returned may come back as it is (see :func:`_ready`).
+    A ``str`` or ``(str, status)`` the view returned may come back as it is (see
+    :func:`_ready`).
     """
     try:
         try:
@@ -217,8 +238,8 @@ async def full_dispatch(
             or ctx.opened_session is not None
             or (app.config["SECRET_KEY"] and session_cookie_sent(app, request))
         )
-        if rv.__class__ is str and compiled.str_content_type and not processing:
-            return rv  # sent as it is: see _ready
+        if compiled.str_content_type and not processing and _plain(rv):
+            return rv  # type: ignore[no-any-return] # sent as it is: see _ready
         if compiled.custom_make_response:
             response = await app.make_response(rv)
         else:

@@ -601,7 +601,7 @@ _HEADER_NAMES = st.sampled_from(
 @given(
     body=st.one_of(st.text(max_size=8), st.binary(max_size=8)),
     headers=st.dictionaries(_HEADER_NAMES, st.text("abc/;= 0123456789", max_size=12)),
-    status=st.sampled_from([None, 200, 201, 404, "202 ACCEPTED"]),
+    status=st.sampled_from([None, 200, 201, 404, 299, 418, "202 ACCEPTED"]),
 )
 def test_a_headers_dict_gives_the_headers_werkzeugs_path_gives(
     body: str | bytes, headers: dict[str, str], status: Any

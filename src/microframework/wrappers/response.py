@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.http import http_date
 from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
@@ -51,6 +52,11 @@ BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+# werkzeug's status lines for the registered codes, built once: the status setter
+# parses its argument each time (about 1.5 us).
+_STATUS_LINES = {
+    code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()
+}
 _CONTENT_TYPES: dict[str, str] = {}
 _DEFAULT_CONTENT_TYPES: dict[type[Response], str | None] = {}
 
@@ -169,6 +175,9 @@ class Response(SansIOResponse):
             if status is None or status == 200:
                 self._status_code = 200
                 self._status = "200 OK"
+            elif status.__class__ is int and status in _STATUS_LINES:
+                self._status_code = status
+                self._status = _STATUS_LINES[status]
             else:
                 self.status = status
             return
