@@ -130,13 +130,10 @@ async def handle_http(
                 _cv_app.reset(token)
 
 
-def _plain(rv: Any) -> bool:
-    """A ``str``, or ``(str, status)`` with a registered status that has a body."""
-    if rv.__class__ is str:
-        return True
+def _plain(rv: tuple[Any, ...]) -> bool:
+    """``(str, status)`` with a registered status that has a body."""
     return (
-        rv.__class__ is tuple
-        and len(rv) == 2
+        len(rv) == 2
         and rv[0].__class__ is str
         and rv[1].__class__ is int
         and rv[1] in _PLAIN_STATUSES
@@ -238,7 +235,8 @@ async def full_dispatch(
             or ctx.opened_session is not None
             or (app.config["SECRET_KEY"] and session_cookie_sent(app, request))
         )
-        if compiled.str_content_type and not processing and _plain(rv):
+        plain = rv.__class__ is str or (rv.__class__ is tuple and _plain(rv))
+        if plain and compiled.str_content_type and not processing:
             return rv  # type: ignore[no-any-return] # sent as it is: see _ready
         if compiled.custom_make_response:
             response = await app.make_response(rv)

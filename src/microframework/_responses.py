@@ -57,13 +57,13 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
     response_class = app.response_class
     if isinstance(rv, Response):
         pass
-    elif isinstance(rv, SansIOResponse):
-        rv = from_werkzeug_response(app, rv)
+    elif isinstance(rv, (dict, list)):
+        rv = app.json.response(rv)
     elif isinstance(rv, _BODY_TYPES):
         rv = response_class(rv, status=status, headers=headers)
         status = headers = None
-    elif isinstance(rv, (dict, list)):
-        rv = app.json.response(rv)
+    elif isinstance(rv, SansIOResponse):
+        rv = from_werkzeug_response(app, rv)
     elif isinstance(rv, HTTPException):
         rv = response_from_http_exception(app, rv)
     elif _is_body(rv):  # last: the ABC checks cost more
