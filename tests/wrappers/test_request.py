@@ -178,6 +178,20 @@ async def test_query_bytes_that_are_not_utf8_stay_percent_encoded(
     )
 
 
+async def test_basic_authorization_that_is_not_ascii_is_none(
+    app: Microframework,
+) -> None:
+    # Found by tests/fuzz: werkzeug raised ValueError from base64 for this, a 500.
+    @app.route("/")
+    async def index() -> str:
+        return repr(request.authorization)
+
+    headers = [(b"authorization", b"Basic \xff\xfe")]
+    recorder = await call(app, http_scope("/", headers=headers))
+
+    assert (recorder.status, recorder.body) == (200, b"None")
+
+
 async def test_unicode_path_reaches_view_args_decoded(app: Microframework) -> None:
     @app.route("/greet/<name>")
     async def greet(name: str) -> dict[str, Any]:

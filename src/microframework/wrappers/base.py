@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import werkzeug.urls  # noqa: F401 # registers the "werkzeug.url_quote" codec error handler
+from werkzeug.datastructures import Authorization
 from werkzeug.datastructures import Headers
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_options_header
@@ -70,6 +71,16 @@ class BaseRequestWebsocket(SansIORequest):
     def full_path(self) -> str:
         """The path and query string, with bytes that are not UTF-8 percent-encoded."""
         return f"{self.path}?{self.query_string.decode('utf-8', 'werkzeug.url_quote')}"
+
+    @cached_property
+    def authorization(self) -> Authorization | None:
+        """The parsed ``Authorization`` header; ``None`` if absent or malformed."""
+        try:
+            return Authorization.from_header(self.headers.get("Authorization"))
+        except ValueError:
+            # werkzeug's base64 step raises ValueError (not binascii.Error) for a Basic
+            # credential with non-ASCII characters: the client's mistake, not a 500.
+            return None
 
     @cached_property
     def remote_addr(self) -> str | None:
