@@ -70,13 +70,15 @@ class Deliberate(Exception):
 
 
 def make_app(folder: Path) -> Microframework:
-    """The fuzz app, serving its static and download files from *folder*."""
+    """The fuzz app, serving its static and download files from *folder*.
+
+    Files already in *folder* are kept, so that apps sharing it send the same ETags.
+    """
     for name, data in STATIC_FILES.items():
-        target = folder / "static" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        (folder / "files").mkdir(exist_ok=True)
-        (folder / "files" / Path(name).name).write_bytes(data)
+        for target in (folder / "static" / name, folder / "files" / Path(name).name):
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
     app = Microframework(
         "fuzz_app",
         static_folder=str(folder / "static"),
@@ -156,7 +158,11 @@ def _add_basic_routes(app: Microframework) -> None:
 
     @app.route("/path/<path:p>")
     async def show_path(p: str) -> dict[str, Any]:
-        return {"p": p, "url": url_for("show_path", p=p)}
+        return {
+            "p": p,
+            "url": url_for("show_path", p=p),
+            "external": url_for("show_path", p=p, _external=True),
+        }
 
     @app.route("/any/<any(red, green, blue):colour>")
     async def colour(colour: str) -> str:

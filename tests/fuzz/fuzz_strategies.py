@@ -613,6 +613,8 @@ class HttpCase:
     scope: dict[str, Any]
     chunks: list[bytes]
     leave_early: bool = False
+    #: The target's path as sent on the wire (the scope may lack ``raw_path``).
+    target: str = "/"
 
     def __repr__(self) -> str:
         return f"HttpCase({shorten(self.scope)!r}, {shorten(self.chunks)!r}, {self.leave_early})"
@@ -673,4 +675,4 @@ def http_case(
         scope["raw_path"] = raw_path
     chunks = draw(split(body.data))
     leave_early = rarely(draw, 10)
-    return HttpCase(scope, chunks, leave_early)
+    return HttpCase(scope, chunks, leave_early, raw)

@@ -10,10 +10,12 @@ however its body is split.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from fuzz_app import CONDITIONAL_BODY
 from fuzz_app import Deliberate
+from fuzz_app import make_app
 from fuzz_app import STATIC_FILES
 from fuzz_harness import check_http
 from fuzz_harness import check_no_unexpected_errors
@@ -21,6 +23,7 @@ from fuzz_harness import Exchange
 from fuzz_harness import run_http
 from fuzz_strategies import Body
 from fuzz_strategies import budget
+from fuzz_strategies import HOSTS
 from fuzz_strategies import http_case
 from fuzz_strategies import HttpCase
 from fuzz_strategies import raw_target
@@ -181,3 +184,57 @@ async def test_a_form_parses_the_same_however_it_is_split(
         # Two faults (a bad part, a body over the limit) are met in stream order,
         # so which one answers may depend on where the chunks end; both are 4xx.
         assert 400 <= pieces.status < 500 and 400 <= whole.status < 500
+
+
+# -- no answer depends on what came before -----------------------------------------
+#: Headers that carry the time or a random boundary, so differ between two runs.
+_VARYING = frozenset({b"date", b"expires", b"set-cookie", b"content-type"})
+
+
+def _answer(exchange: Exchange) -> tuple[Any, ...]:
+    if not exchange.response:
+        return ()
+    headers = sorted(
+        (name, value if name not in _VARYING else b"")
+        for name, value in exchange.start.get("headers", ())
+    )
+    (content_type,) = exchange.header(b"content-type") or [b""]
+    body = b"" if content_type.startswith(b"multipart/") else exchange.body
+    return exchange.status, headers, body
+
+
+@st.composite
+def _variant(draw: st.DrawFn, case: HttpCase) -> HttpCase:
+    """*case* with some of what the caches are keyed on redrawn."""
+    scope = dict(case.scope)
+    scope["headers"] = [h for h in scope["headers"] if h[0] != b"host"]
+    host = draw(st.none() | st.sampled_from(HOSTS))
+    if host is not None:
+        scope["headers"].append((b"host", host))
+    scope["server"] = draw(st.sampled_from([("localhost", 80), None, ("other", 81)]))
+    scope["scheme"] = draw(st.sampled_from(["http", "https"]))
+    scope["method"] = draw(st.sampled_from(["GET", case.method]))
+    return HttpCase(scope, case.chunks, False, case.target)
+
+
+@budget(60)
+@given(case=http_case(), data=st.data())
+async def test_an_answer_does_not_depend_on_earlier_requests(
+    fuzz_folder: Path, case: HttpCase, data: st.DataObject
+) -> None:
+    # The compiled tables and caches (adapters, matches, encoded headers) are shared
+    # by every request: a warmed-up app must answer as a fresh one does. Earlier
+    # requests often share the target, so that they fill the same cache entries.
+    targets = st.just(case.target) | raw_target()
+    earlier = data.draw(
+        st.lists(_variant(case) | http_case(targets=targets), min_size=1, max_size=3)
+    )
+    warm = make_app(fuzz_folder)
+    for before in earlier:
+        await run_http(
+            warm, before.scope, before.chunks, leave_early=before.leave_early
+        )
+    fresh = await run_http(make_app(fuzz_folder), dict(case.scope), case.chunks)
+    again = await run_http(warm, dict(case.scope), case.chunks)
+
+    assert _answer(again) == _answer(fresh)
