@@ -9,6 +9,7 @@ that reaches the log at ERROR, or any other 5xx, is the framework's fault.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 from collections.abc import AsyncIterator
@@ -380,6 +381,13 @@ def _add_stream_routes(app: Microframework) -> None:
 
         # A writer body; Response's annotation does not list callables yet.
         return Response(body, mimetype="text/plain")  # type: ignore[arg-type]
+
+    @app.route("/longpoll", methods=["GET", "POST"], response_timeout=0.01)
+    async def longpoll() -> str:
+        # Nothing ever arrives: the response timeout (504) or a disconnect ends it.
+        g.deliberate = True
+        await asyncio.Event().wait()
+        return "unreachable"
 
     @app.route("/hints")
     async def hints() -> Response:

@@ -137,6 +137,7 @@ _ROUTES = [
     "/sync-stream",
     "/writer",
     "/hints",
+    "/longpoll",
     "/sse",
     "/session",
     "/static/{s}",

@@ -238,3 +238,15 @@ async def test_an_answer_does_not_depend_on_earlier_requests(
     again = await run_http(warm, dict(case.scope), case.chunks)
 
     assert _answer(again) == _answer(fresh)
+
+
+@budget(100)
+@given(case=http_case(methods=st.just("GET")))
+async def test_head_answers_as_get_does_without_the_body(
+    fuzz_app: Microframework, case: HttpCase
+) -> None:
+    get = await run_http(fuzz_app, dict(case.scope), case.chunks)
+    head = await run_http(fuzz_app, {**case.scope, "method": "HEAD"}, case.chunks)
+
+    check_http(head, "HEAD")
+    assert _answer(head)[:2] == _answer(get)[:2]
