@@ -152,6 +152,21 @@ _ROUTES = [
     "/ws/echo",
     "/{s}",
     "*",
+    # The query parameters the views read: "{q}" is a query value.
+    "/args?name={q}&n={n}",
+    "/cookies?set={q}",
+    "/redirect?next={q}",
+    "/redirect?{q}={q}",
+    "/template?{q}={q}&{q}={q}",
+    "/flash?m={q}&category={q}",
+    "/files/hello.txt?download=1",
+    "/files/{s}?download={q}",
+    "/bytesio?name={q}",
+    "/conditional?weak=1",
+    "/stream?n={n}",
+    "/sse?w={q}&w={q}",
+    "/hints?n={n}&t={q}",
+    "/bp/parse?n={n}",
 ]
 
 
@@ -160,24 +175,25 @@ _VISIBLE_ASCII = "".join(map(chr, range(0x21, 0x7F)))
 
 @st.composite
 def raw_target(draw: st.DrawFn, routes: list[str] = _ROUTES) -> str:
-    """A request target's path as sent on the wire: ASCII, percent-escapes and all."""
-    template = draw(st.sampled_from(routes))
-    parts = template.split("{")
-    out = [parts[0]]
-    for part in parts[1:]:
-        kind, rest = part[0], part[2:]
-        if kind == "s":
-            out.append(draw(segment))
-        elif kind == "n":
-            out.append(draw(number))
-        else:
-            out.append(draw(_uuid))
-        out.append(rest)
-    target = "".join(out)
+    """A request target as sent on the wire: ASCII, percent-escapes and all.
+
+    It may end in a query string (after the first ``?``) of parameters a view reads.
+    """
+    path, mark, query = draw(st.sampled_from(routes)).partition("?")
+    target = _fill(draw, path)
     if rarely(draw, 10):
         target += draw(st.sampled_from(["/", "//", "/.", "/..", "/%2e%2e"]))
     # On the wire a target is visible ASCII: anything else goes percent-encoded.
-    return quote(target, safe=_VISIBLE_ASCII)
+    return quote(target, safe=_VISIBLE_ASCII) + mark + _fill(draw, query)
+
+
+def _fill(draw: st.DrawFn, template: str) -> str:
+    parts = template.split("{")
+    out = [parts[0]]
+    kinds = {"s": segment, "n": number, "u": _uuid, "q": _query_value}
+    for part in parts[1:]:
+        out += [draw(kinds[part[0]]), part[2:]]
+    return "".join(out)
 
 
 def decode_path(raw: str) -> str:
@@ -230,7 +246,7 @@ _ETAGS = [
     b'W/"',
     b", ,",
 ]
-_RANGES = [
+RANGES = [
     b"bytes=0-10",
     b"bytes=-5",
     b"bytes=5-",
@@ -286,7 +302,7 @@ HOSTS = [
     b"user@host",
 ]
 interesting_headers = st.one_of(
-    st.tuples(st.just(b"range"), st.sampled_from(_RANGES)),
+    st.tuples(st.just(b"range"), st.sampled_from(RANGES)),
     st.tuples(
         st.sampled_from([b"if-none-match", b"if-match", b"if-range"]),
         st.sampled_from(_ETAGS + _DATES[:3]),
@@ -631,9 +647,12 @@ def http_case(
     targets: st.SearchStrategy[str] | None = None,
     methods: st.SearchStrategy[str] = method,
     bodies: st.SearchStrategy[Body] | None = None,
+    extra_headers: st.SearchStrategy[list[tuple[bytes, bytes]]] | None = None,
 ) -> HttpCase:
     """A request: target, root path, headers, cookies, query, body and its chunks."""
-    raw = draw(raw_target() if targets is None else targets)
+    raw, _, route_query = draw(raw_target() if targets is None else targets).partition(
+        "?"
+    )
     root_path = draw(st.sampled_from(["", "", "", "/app", "/app/", "/%", "/ä", "//"]))
     path = decode_path(raw)
     if root_path and not rarely(draw, 4):
@@ -649,6 +668,8 @@ def http_case(
     if draw(st.booleans()):
         headers.append((b"cookie", draw(cookie_header)))
     headers += draw(st.lists(interesting_headers, max_size=5))
+    if extra_headers is not None:
+        headers += draw(extra_headers)
     if rarely(draw, 20):
         headers.append((b"x-big", b"v" * 20_000))
     headers = draw(st.permutations(headers))
@@ -660,7 +681,9 @@ def http_case(
         "method": draw(methods),
         "scheme": draw(st.sampled_from(["http", "https"])),
         "path": path,
-        "query_string": draw(query_string),
+        "query_string": b"&".join(
+            part for part in (route_query.encode(), draw(query_string)) if part
+        ),
         "root_path": root_path,
         "headers": headers,
         "client": draw(st.sampled_from([("127.0.0.1", 50000), None, ("::1", 1)])),

@@ -26,6 +26,7 @@ from fuzz_strategies import budget
 from fuzz_strategies import HOSTS
 from fuzz_strategies import http_case
 from fuzz_strategies import HttpCase
+from fuzz_strategies import RANGES
 from fuzz_strategies import raw_target
 from fuzz_strategies import request_body
 from fuzz_strategies import split
@@ -119,12 +120,30 @@ def _parts(exchange: Exchange) -> list[tuple[bytes, bytes]]:
     return parts
 
 
+def _range_header() -> st.SearchStrategy[bytes]:
+    """``bytes=`` and a list of valid specs around the files' sizes."""
+    bound = st.integers(0, 300)
+    spec = st.one_of(
+        st.tuples(bound, bound).map(lambda pair: "{}-{}".format(*sorted(pair))),
+        bound.map("{}-".format),
+        bound.map("-{}".format),
+    )
+    return st.lists(spec, min_size=1, max_size=12).map(
+        lambda specs: ("bytes=" + ",".join(specs)).encode()
+    )
+
+
 @budget(300)
 @given(
     case=http_case(
         targets=st.sampled_from(sorted(_FILES)),
         methods=st.sampled_from(["GET", "GET", "HEAD"]),
         bodies=request_body(kinds=("none",)),
+        extra_headers=st.lists(
+            st.tuples(st.just(b"range"), st.sampled_from(RANGES) | _range_header()),
+            min_size=1,
+            max_size=2,
+        ),
     )
 )
 async def test_ranges_send_exactly_the_bytes_asked_for(

@@ -39,6 +39,7 @@ _WS_ROUTES = [
     "/ws/subprotocol",
     "/ws/reject",
     "/ws/close/{n}",
+    "/ws/close/{n}?reason={q}",
     "/ws/boom",
     "/ws/session",
     "/ws/room/{s}",
@@ -81,7 +82,7 @@ class WebsocketCase:
 
 @st.composite
 def websocket_case(draw: st.DrawFn) -> WebsocketCase:
-    raw = draw(raw_target(_WS_ROUTES))
+    raw, _, route_query = draw(raw_target(_WS_ROUTES)).partition("?")
     headers: list[tuple[bytes, bytes]] = [(b"host", draw(st.sampled_from(HOSTS)))]
     if draw(st.booleans()):
         headers.append((b"cookie", draw(cookie_header)))
@@ -96,7 +97,7 @@ def websocket_case(draw: st.DrawFn) -> WebsocketCase:
         "scheme": draw(st.sampled_from(["ws", "wss"])),
         "path": decode_path(raw),
         "raw_path": raw.encode("ascii"),
-        "query_string": draw(query_string),
+        "query_string": route_query.encode() or draw(query_string),
         "root_path": draw(st.sampled_from(["", "/app"])),
         "headers": headers,
         "client": ("127.0.0.1", 50000),
