@@ -102,12 +102,15 @@ async def run_http(
     chunks: list[bytes],
     *,
     leave_early: bool = False,
+    slow: bool = False,
     timeout: float = EXCHANGE_TIMEOUT,
 ) -> Exchange:
     """Send *chunks* as the body, run *app* to the end, return what it sent.
 
     With *leave_early* the last chunk claims more is coming and the client then leaves.
-    An exception escaping the app propagates; a hang fails on ``EXCHANGE_TIMEOUT``.
+    A *slow* client makes every ``receive()`` yield to the loop once before answering,
+    as a server waiting for the network does. An exception escaping the app
+    propagates; a hang fails on ``EXCHANGE_TIMEOUT``.
     """
     exchange = Exchange()
     pending = [
@@ -118,6 +121,8 @@ async def run_http(
     finished = asyncio.Event()
 
     async def receive() -> dict[str, Any]:
+        if slow:
+            await asyncio.sleep(0)  # one loop turn, not a wait on the clock
         if pending:
             return pending.pop(0)
         if not leave_early:
@@ -159,13 +164,15 @@ async def run_websocket(
     *,
     connect: bool = True,
     interactive: bool = False,
+    slow: bool = False,
 ) -> Exchange:
     """Connect, deliver *frames*, then disconnect with the last frame's code if it is
     a ``websocket.disconnect``, else 1000. After the app closes, receive reports the
     disconnect at once, as a server does.
 
     An *interactive* client waits for one reply per message before sending the next
-    (and before leaving); otherwise it sends everything at once and leaves.
+    (and before leaving); otherwise it sends everything at once and leaves. A *slow*
+    one yields to the loop once in every ``receive()``.
     """
     exchange = Exchange()
     delivered = replies = 0
@@ -181,6 +188,8 @@ async def run_websocket(
 
     async def receive() -> dict[str, Any]:
         nonlocal delivered
+        if slow:
+            await asyncio.sleep(0)  # one loop turn, not a wait on the clock
         while interactive and replies < delivered and not closed.is_set():
             progress.clear()
             await progress.wait()

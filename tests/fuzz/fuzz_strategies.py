@@ -632,9 +632,14 @@ class HttpCase:
     leave_early: bool = False
     #: The target's path as sent on the wire (the scope may lack ``raw_path``).
     target: str = "/"
+    #: Each receive() yields to the loop once.
+    slow: bool = False
 
     def __repr__(self) -> str:
-        return f"HttpCase({shorten(self.scope)!r}, {shorten(self.chunks)!r}, {self.leave_early})"
+        return (
+            f"HttpCase({shorten(self.scope)!r}, {shorten(self.chunks)!r},"
+            f" leave_early={self.leave_early}, slow={self.slow})"
+        )
 
     @property
     def method(self) -> str:
@@ -699,4 +704,4 @@ def http_case(
         scope["raw_path"] = raw_path
     chunks = draw(split(body.data))
     leave_early = rarely(draw, 10)
-    return HttpCase(scope, chunks, leave_early, raw)
+    return HttpCase(scope, chunks, leave_early, raw, draw(st.booleans()))

@@ -36,6 +36,12 @@ from hypothesis import strategies as st
 from microframework import Microframework
 
 
+async def run_case(app: Microframework, case: HttpCase) -> Exchange:
+    return await run_http(
+        app, case.scope, case.chunks, leave_early=case.leave_early, slow=case.slow
+    )
+
+
 def check_exchange(exchange: Exchange, case: HttpCase) -> None:
     """Every property that holds for any request."""
     check_no_unexpected_errors(exchange, Deliberate)
@@ -51,9 +57,7 @@ def check_exchange(exchange: Exchange, case: HttpCase) -> None:
 async def test_any_request_gets_one_well_formed_answer(
     fuzz_app: Microframework, case: HttpCase
 ) -> None:
-    exchange = await run_http(
-        fuzz_app, case.scope, case.chunks, leave_early=case.leave_early
-    )
+    exchange = await run_case(fuzz_app, case)
     check_exchange(exchange, case)
 
 
@@ -83,9 +87,7 @@ _BODY_ROUTES = [
 async def test_any_body_gets_one_well_formed_answer(
     fuzz_app: Microframework, case: HttpCase
 ) -> None:
-    exchange = await run_http(
-        fuzz_app, case.scope, case.chunks, leave_early=case.leave_early
-    )
+    exchange = await run_case(fuzz_app, case)
     check_exchange(exchange, case)
 
 
@@ -149,9 +151,7 @@ def _range_header() -> st.SearchStrategy[bytes]:
 async def test_ranges_send_exactly_the_bytes_asked_for(
     fuzz_app: Microframework, case: HttpCase
 ) -> None:
-    exchange = await run_http(
-        fuzz_app, case.scope, case.chunks, leave_early=case.leave_early
-    )
+    exchange = await run_case(fuzz_app, case)
     check_exchange(exchange, case)
     if case.leave_early or exchange.status != 206 or case.method == "HEAD":
         return
@@ -233,7 +233,7 @@ def _variant(draw: st.DrawFn, case: HttpCase) -> HttpCase:
     scope["server"] = draw(st.sampled_from([("localhost", 80), None, ("other", 81)]))
     scope["scheme"] = draw(st.sampled_from(["http", "https"]))
     scope["method"] = draw(st.sampled_from(["GET", case.method]))
-    return HttpCase(scope, case.chunks, False, case.target)
+    return HttpCase(scope, case.chunks, False, case.target, draw(st.booleans()))
 
 
 @budget(60)
@@ -250,11 +250,9 @@ async def test_an_answer_does_not_depend_on_earlier_requests(
     )
     warm = make_app(fuzz_folder)
     for before in earlier:
-        await run_http(
-            warm, before.scope, before.chunks, leave_early=before.leave_early
-        )
+        await run_case(warm, before)
     fresh = await run_http(make_app(fuzz_folder), dict(case.scope), case.chunks)
-    again = await run_http(warm, dict(case.scope), case.chunks)
+    again = await run_http(warm, dict(case.scope), case.chunks, slow=case.slow)
 
     assert _answer(again) == _answer(fresh)
 

@@ -75,9 +75,14 @@ class WebsocketCase:
     scope: dict[str, Any]
     frames: list[dict[str, Any]]
     connect: bool = True
+    #: Each receive() yields to the loop once.
+    slow: bool = False
 
     def __repr__(self) -> str:
-        return f"WebsocketCase({shorten(self.scope)!r}, {shorten(self.frames)!r}, {self.connect})"
+        return (
+            f"WebsocketCase({shorten(self.scope)!r}, {shorten(self.frames)!r},"
+            f" connect={self.connect}, slow={self.slow})"
+        )
 
 
 @st.composite
@@ -114,7 +119,7 @@ def websocket_case(draw: st.DrawFn) -> WebsocketCase:
     if draw(st.booleans()):
         frames.append(draw(_disconnect))
     connect = not rarely(draw, 20)
-    return WebsocketCase(scope, frames, connect)
+    return WebsocketCase(scope, frames, connect, draw(st.booleans()))
 
 
 def _deliberate(exchange: Exchange) -> bool:
@@ -130,7 +135,7 @@ async def test_any_websocket_session_is_well_formed(
     fuzz_app: Microframework, case: WebsocketCase
 ) -> None:
     exchange = await run_websocket(
-        fuzz_app, case.scope, case.frames, connect=case.connect
+        fuzz_app, case.scope, case.frames, connect=case.connect, slow=case.slow
     )
 
     check_no_unexpected_errors(exchange, Deliberate)
@@ -153,7 +158,7 @@ async def test_the_echo_route_echoes_every_message_in_order(
     case.scope["root_path"] = ""
     case.scope["headers"] = [(b"host", b"localhost")]
     exchange = await run_websocket(
-        fuzz_app, case.scope, case.frames, connect=True, interactive=True
+        fuzz_app, case.scope, case.frames, interactive=True, slow=case.slow
     )
 
     check_websocket(exchange)
