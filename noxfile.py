@@ -78,6 +78,19 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS[0])
+def fuzz(session: nox.Session) -> None:
+    """Run the fuzz suite (tests/fuzz) with a long, randomized budget.
+
+    ``MICROFRAMEWORK_FUZZ_SCALE`` (default 50) multiplies each test's examples; the
+    normal test run uses a small fixed budget. Failures are saved in ``.hypothesis/``
+    and replayed first on the next run.
+    """
+    session.install("-e", ".[tests]")
+    session.env["MICROFRAMEWORK_FUZZ"] = "long"
+    session.run("python", "-m", "pytest", "tests/fuzz", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
 def bench(session: nox.Session) -> None:
     """In-process throughput per case against bare ASGI, Starlette, Quart and BlackSheep."""
     session.install("-e", ".[bench]")

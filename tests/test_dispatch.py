@@ -58,6 +58,17 @@ async def test_no_body_for_204(app: Microframework) -> None:
     assert rec.body == b""
 
 
+async def test_204_sends_no_content_length(app: Microframework) -> None:
+    # Found by tests/fuzz: RFC 9110 8.6 forbids Content-Length in a 204.
+    @app.route("/")
+    async def index() -> tuple[str, int]:
+        return "", 204
+
+    rec = await call(app, http_scope("/"))
+    assert rec.status == 204
+    assert b"content-length" not in rec.headers
+
+
 async def test_async_generator_is_streamed_chunk_by_chunk(app: Microframework) -> None:
     @app.route("/")
     async def index() -> Any:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from asgi_harness import call
+from asgi_harness import http_scope
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -750,6 +752,24 @@ async def test_without_trusted_hosts_any_host_is_served() -> None:
 
     assert response.status_code == 200
     assert await response.get_data(as_text=True) == "anything.example"
+
+
+async def test_without_a_host_header_each_request_uses_its_own_server() -> None:
+    # Found by tests/fuzz: the adapter bound for the first Host-less request was
+    # cached and reused for another server address.
+    app = Microframework(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return url_for("index", _external=True)
+
+    answers = []
+    for server in [("localhost", 80), ("example.com", 8080)]:
+        scope = http_scope("/", server=server)
+        scope["headers"] = []
+        answers.append((await call(app, scope)).body)
+
+    assert answers == [b"http://localhost/", b"http://example.com:8080/"]
 
 
 # -- the static table and the match cache keep werkzeug's semantics --------------------

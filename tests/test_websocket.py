@@ -906,6 +906,51 @@ async def test_disconnect_cancels_the_handler_when_a_helper_task_accepted(
     assert isinstance(errors[0], WebsocketDisconnect)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="with the inbound queue full the reader waits for room and never reads"
+    " the disconnect, so a handler blocked elsewhere is never cancelled (#10)",
+)
+async def test_disconnect_cancels_a_blocked_handler_whose_queue_is_full(
+    app: Microframework,
+) -> None:
+    # Found by tests/fuzz: a handler that accepts and then waits on something else
+    # (a broker) while the client sends more messages than WEBSOCKET_QUEUE_SIZE and
+    # leaves. The reader holds one message and waits for room; the disconnect behind
+    # it is never received, so the connection lives forever.
+    app.config["WEBSOCKET_QUEUE_SIZE"] = 2
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        try:
+            await asyncio.Event().wait()  # a broker that never publishes
+        finally:
+            events.append("finally")
+
+    script: list[Message] = [{"type": "websocket.connect"}]
+    script += [{"type": "websocket.receive", "text": str(i)} for i in range(3)]
+    script.append({"type": "websocket.disconnect", "code": 1001})
+
+    async def receive() -> Message:
+        if script:
+            return script.pop(0)
+        await asyncio.Event().wait()  # a server has nothing more to say
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        pass
+
+    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    await _run_ready_callbacks()
+    finished = task.done()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert finished
+    assert events == ["finally"]
+
+
 async def test_send_and_receive_from_two_tasks_in_one_handler(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

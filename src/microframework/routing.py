@@ -89,6 +89,10 @@ class AdapterCache:
             raw = None if host_header is None else host_header.decode("latin-1")
             host = get_host(scheme, raw, server, self._trusted)
             adapter = self._bind(host, scheme, root_path or "/")
+            if host_header is None:
+                # The host came from the scope's server, which the key lacks: bind
+                # afresh (only an HTTP/1.0 request may omit Host).
+                return adapter
             if len(self.bound) >= self._maxsize:
                 self.bound.clear()
             self.bound[key] = adapter

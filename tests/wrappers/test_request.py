@@ -170,6 +170,38 @@ async def test_query_string_with_unicode_and_percent_escapes_is_decoded(
     assert data["raw"].endswith("&name=zo%C3%AB&sym=1%262%3D3")
 
 
+async def test_query_bytes_that_are_not_utf8_stay_percent_encoded(
+    app: Microframework,
+) -> None:
+    # Found by tests/fuzz: a raw 0x80 in the query string was a UnicodeDecodeError (500).
+    @app.route("/")
+    async def index() -> dict[str, Any]:
+        return {"args": request.args.to_dict(flat=False), "full": request.full_path}
+
+    scope = http_scope("/", query_string=b"a=\x80&b=%80&c=%E2%82%AC\xe2\x82\xac")
+    recorder = await call(app, scope)
+
+    assert recorder.status == 200
+    assert recorder.body == (
+        b'{"args":{"a":["%80"],"b":["%80"],"c":["\\u20ac\\u20ac"]},'
+        b'"full":"/?a=%80&b=%80&c=%E2%82%AC\\u20ac"}\n'
+    )
+
+
+async def test_basic_authorization_that_is_not_ascii_is_none(
+    app: Microframework,
+) -> None:
+    # Found by tests/fuzz: werkzeug raised ValueError from base64 for this, a 500.
+    @app.route("/")
+    async def index() -> str:
+        return repr(request.authorization)
+
+    headers = [(b"authorization", b"Basic \xff\xfe")]
+    recorder = await call(app, http_scope("/", headers=headers))
+
+    assert (recorder.status, recorder.body) == (200, b"None")
+
+
 async def test_unicode_path_reaches_view_args_decoded(app: Microframework) -> None:
     @app.route("/greet/<name>")
     async def greet(name: str) -> dict[str, Any]:

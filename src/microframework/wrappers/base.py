@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
+import werkzeug.urls  # noqa: F401 # registers the "werkzeug.url_quote" codec error handler
+from werkzeug.datastructures import Authorization
 from werkzeug.datastructures import Headers
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.request import Request as SansIORequest
@@ -56,6 +60,34 @@ class BaseRequestWebsocket(SansIORequest):
         # static folder, and no dot-segment reaches above the root.
         self.path = remove_dot_segments(path) if "/." in path else path
         self.query_string = scope["query_string"]
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:
+        """The query string's parameters; bytes that are not UTF-8 stay percent-encoded."""
+        # werkzeug decodes the raw query string as strict UTF-8, but a server may pass
+        # bytes that are not (httptools, HTTP/2): that is the client's doing, not a 500.
+        return self.parameter_storage_class(
+            parse_qsl(
+                self.query_string.decode("utf-8", "werkzeug.url_quote"),
+                keep_blank_values=True,
+                errors="werkzeug.url_quote",
+            )
+        )
+
+    @property
+    def full_path(self) -> str:
+        """The path and query string, with bytes that are not UTF-8 percent-encoded."""
+        return f"{self.path}?{self.query_string.decode('utf-8', 'werkzeug.url_quote')}"
+
+    @cached_property
+    def authorization(self) -> Authorization | None:
+        """The parsed ``Authorization`` header; ``None`` if absent or malformed."""
+        try:
+            return Authorization.from_header(self.headers.get("Authorization"))
+        except ValueError:
+            # werkzeug's base64 step raises ValueError (not binascii.Error) for a Basic
+            # credential with non-ASCII characters: the client's mistake, not a 500.
+            return None
 
     @cached_property
     def remote_addr(self) -> str | None:

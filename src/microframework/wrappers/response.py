@@ -328,7 +328,11 @@ class Response(SansIOResponse):
         An invalid name, or a value with a control character other than HTAB, is
         refused (``ValueError`` naming the header): it could split the response.
         """
-        return encode_headers(self.headers._list)
+        items = self.headers._list
+        if self.status_code == 204:
+            # RFC 9110 8.6: a 204 never carries Content-Length.
+            items = [item for item in items if item[0].lower() != "content-length"]
+        return encode_headers(items)
 
     # -- conditional requests -------------------------------------------------
     async def make_conditional(
