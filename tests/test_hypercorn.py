@@ -11,45 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
+from servers import hypercorn_serving as served
+from servers import LIMIT
 
 from microframework import Microframework
 from microframework import request
 from microframework.exceptions import ClientDisconnected
-
-# Generous: nothing here waits on anything slower than a local socket.
-LIMIT = 10
-
-
-@asynccontextmanager
-async def served(app: Microframework) -> AsyncIterator[int]:
-    """Serve *app* with hypercorn on 127.0.0.1 and yield the port."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    port: int = listener.getsockname()[1]
-    config = Config()
-    # Hypercorn adopts the descriptor; detach so only hypercorn closes it.
-    config.bind = [f"fd://{listener.detach()}"]
-    config.errorlog = logging.getLogger("test_hypercorn.server")
-    config.graceful_timeout = 2
-    shutdown = asyncio.Event()
-    server = asyncio.create_task(
-        serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
-    )
-    try:
-        yield port
-    finally:
-        shutdown.set()
-        async with asyncio.timeout(LIMIT):
-            await server
 
 
 @asynccontextmanager
