@@ -125,6 +125,11 @@ def _add_hooks(app: Microframework) -> None:
             response.headers["X-Deliberate"] = "1"
         return response
 
+    @app.before_websocket
+    async def refuse_blocked() -> None:
+        if websocket.headers.get("X-Block") is not None:
+            abort(403)
+
     @app.errorhandler(404)
     async def not_found(error: HTTPException) -> Any:
         # Websockets reach this handler too, where only ``websocket`` is bound.
@@ -262,6 +267,11 @@ def _add_basic_routes(app: Microframework) -> None:
         if code >= 500:
             g.deliberate = True
         return "status body", code
+
+    @app.route("/sync", methods=["GET", "POST"])
+    def sync_view() -> Any:
+        # A plain function: it runs in a worker thread with the context copied in.
+        return {"args": request.args.to_dict(), "agent": request.user_agent.string}
 
     @app.route("/flash")
     async def flash_view() -> Any:

@@ -138,6 +138,7 @@ _ROUTES = [
     "/writer",
     "/hints",
     "/longpoll",
+    "/sync",
     "/sse",
     "/session",
     "/static/{s}",
@@ -167,6 +168,7 @@ _ROUTES = [
     "/sse?w={q}&w={q}",
     "/hints?n={n}&t={q}",
     "/bp/parse?n={n}",
+    "/sync?{q}={q}",
 ]
 
 
