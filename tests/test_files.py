@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import os
 import subprocess
 import sys
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -1153,6 +1156,35 @@ async def test_without_the_extension_the_file_is_streamed(data_file: Path) -> No
 
     assert all(m["type"] == "http.response.body" for m in recorder.sent[1:])
     assert recorder.body == CONTENT
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a FIFO to hold open()")
+async def test_a_body_cancelled_while_its_file_opens_closes_the_file(
+    tmp_path: Path,
+) -> None:
+    # Found by tests/fuzz: a client leaving while the file was being opened in a
+    # thread cancelled the stream, and the file the thread then opened was dropped
+    # unclosed (a ResourceWarning, and a descriptor held until garbage collection).
+    # A FIFO's open() waits for a writer, which holds the thread open until we cancel.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    body = FileBody(str(fifo), size=3)
+    reading = asyncio.ensure_future(anext(aiter(body)))
+    await asyncio.sleep(0)  # one turn: the open is now running in its thread
+    reading.cancel()
+    writer = await asyncio.to_thread(os.open, fifo, os.O_WRONLY)
+    try:
+        await asyncio.gather(reading, return_exceptions=True)
+        await asyncio.get_running_loop().shutdown_default_executor()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(3):
+                await asyncio.sleep(0)  # let the thread's result reach the loop
+            gc.collect()
+    finally:
+        os.close(writer)
+    assert reading.cancelled()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 # -- imports -----------------------------------------------------------------------

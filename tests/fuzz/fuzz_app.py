@@ -66,6 +66,9 @@ CONDITIONAL_ETAG = "v1"
 CONDITIONAL_DATE = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
+_WERKZEUG_UNESCAPED = dict.fromkeys(range(0x1A, 0x20))
+
+
 class Deliberate(Exception):
     """Raised on purpose by the views that test error handling."""
 
@@ -121,6 +124,11 @@ def _add_hooks(app: Microframework) -> None:
         if g.get("deliberate"):
             response.headers["X-Deliberate"] = "1"
         return response
+
+    @app.before_websocket
+    async def refuse_blocked() -> None:
+        if websocket.headers.get("X-Block") is not None:
+            abort(403)
 
     @app.errorhandler(404)
     async def not_found(error: HTTPException) -> Any:
@@ -211,6 +219,9 @@ def _add_basic_routes(app: Microframework) -> None:
         response = jsonify(dict(request.cookies))
         value = request.args.get("set")
         if value is not None:
+            # Without \x1a-\x1f: werkzeug leaves them unescaped (the xfail test in
+            # tests/wrappers/test_response.py); every other character must work.
+            value = value.translate(_WERKZEUG_UNESCAPED)
             response.set_cookie("echo", value, max_age=60, samesite="Lax")
         return response
 
@@ -256,6 +267,11 @@ def _add_basic_routes(app: Microframework) -> None:
         if code >= 500:
             g.deliberate = True
         return "status body", code
+
+    @app.route("/sync", methods=["GET", "POST"])
+    def sync_view() -> Any:
+        # A plain function: it runs in a worker thread with the context copied in.
+        return {"args": request.args.to_dict(), "agent": request.user_agent.string}
 
     @app.route("/flash")
     async def flash_view() -> Any:

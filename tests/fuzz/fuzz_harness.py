@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,10 +135,9 @@ async def run_http(
                 message = {**message, "data": file.read()}
         elif kind == "http.response.zerocopysend":
             # The app closes the file once send() returns: read it now.
-            data = os.pread(
-                message["file"].fileno(), message["count"], message["offset"]
-            )
-            message = {**message, "data": data}
+            file = message["file"]
+            file.seek(message["offset"])
+            message = {**message, "data": file.read(message["count"])}
         exchange.sent.append(message)
         if kind == "http.response.pathsend" or (
             kind in _BODY_KINDS and not message.get("more_body", False)
@@ -166,9 +164,9 @@ async def run_websocket(
     interactive: bool = False,
     slow: bool = False,
 ) -> Exchange:
-    """Connect, deliver *frames*, then disconnect with the last frame's code if it is
-    a ``websocket.disconnect``, else 1000. After the app closes, receive reports the
-    disconnect at once, as a server does.
+    """Connect (unless not *connect*), deliver *frames*, then disconnect with the last
+    frame's code if it is a ``websocket.disconnect``, else 1000. After the app closes,
+    receive reports the disconnect at once, as a server does.
 
     An *interactive* client waits for one reply per message before sending the next
     (and before leaving); otherwise it sends everything at once and leaves. A *slow*
@@ -177,10 +175,10 @@ async def run_websocket(
     exchange = Exchange()
     delivered = replies = 0
     progress = asyncio.Event()
+    # A client that never connects left before the handshake: it sent nothing else.
     script: list[dict[str, Any]] = []
     if connect:
-        script.append({"type": "websocket.connect"})
-    script.extend(frames)
+        script = [{"type": "websocket.connect"}, *frames]
     if not script or script[-1]["type"] != "websocket.disconnect":
         script.append({"type": "websocket.disconnect", "code": 1000})
     closed = asyncio.Event()

@@ -138,6 +138,7 @@ _ROUTES = [
     "/writer",
     "/hints",
     "/longpoll",
+    "/sync",
     "/sse",
     "/session",
     "/static/{s}",
@@ -167,6 +168,7 @@ _ROUTES = [
     "/sse?w={q}&w={q}",
     "/hints?n={n}&t={q}",
     "/bp/parse?n={n}",
+    "/sync?{q}={q}",
 ]
 
 
@@ -574,12 +576,18 @@ def request_body(
         content_type = draw(st.none() | any_value)
     framing = draw(
         st.sampled_from(
-            ["exact", "exact", "exact", "none", "chunked", "lie", "garbage"]
+            ["exact", "exact", "exact", "none", "chunked", "lie", "garbage", "both"]
         )
     )
     headers: list[tuple[bytes, bytes]] = []
-    if framing == "exact":
+    if framing in ("exact", "both"):
         headers.append((b"content-length", str(len(data)).encode()))
+    if framing == "both":
+        # Two framings at once, and a second length that disagrees.
+        headers.append(
+            (b"transfer-encoding", draw(st.sampled_from([b"chunked", b"gzip"])))
+        )
+        headers.append((b"content-length", str(len(data) + 1).encode()))
     elif framing == "chunked":
         headers.append((b"transfer-encoding", b"chunked"))
     elif framing == "lie":

@@ -12,13 +12,17 @@ descriptor. Anything else goes through the dispatcher's stream, as every
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 from typing import IO
+from typing import Protocol
 from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from ..conditional import PartialContent
 from ..conditional import Spans
@@ -29,6 +33,13 @@ from .body import StreamSender
 if TYPE_CHECKING:
     from ..typing import Scope
     from ..typing import Send
+
+
+class _Closable(Protocol):
+    def close(self) -> Any: ...
+
+
+_File = TypeVar("_File", bound=_Closable)
 
 #: Bytes read (and sent in one ``http.response.body`` message) at a time.
 CHUNK_SIZE = 64 * 1024
@@ -80,9 +91,12 @@ class FileBody(ResponseBody):
         if self.path is not None:
             import aiofiles
 
-            async with aiofiles.open(self.path, "rb") as handle:
+            handle = await _open(aiofiles.open(self.path, "rb"))
+            try:
                 async for chunk in self._spans(handle.seek, handle.read):
                     yield chunk
+            finally:
+                await handle.close()
             return
         file = self.file
         assert file is not None  # __init__ guarantees one of path and file
@@ -154,7 +168,7 @@ class FileBody(ResponseBody):
                 return True
             if "http.response.zerocopysend" in extensions:
                 start, stop = (0, self.size) if parts is None else parts.spans[0]
-                file = await asyncio.to_thread(open, self.path, "rb")
+                file = await _open(asyncio.to_thread(open, self.path, "rb"))
                 try:
                     await send(
                         {
@@ -172,3 +186,20 @@ class FileBody(ResponseBody):
             # Some servers raise from send() once the peer is gone.
             raise ClientDisconnected() from exc
         return await stream(self)
+
+
+async def _open(opening: Awaitable[_File]) -> _File:
+    """Await a file being opened in a worker thread; if cancelled, close it first.
+
+    The thread cannot be interrupted, so the open completes anyway: without this, the
+    file it returns would be dropped unclosed when the client leaves meanwhile.
+    """
+    task = asyncio.ensure_future(opening)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with suppress(Exception):
+            closing = (await task).close()
+            if inspect.isawaitable(closing):  # aiofiles closes in a thread too
+                await closing
+        raise
