@@ -14,9 +14,9 @@ numbers compare the frameworks, not the apps. Ratios are against the bare ASGI a
 
 Usage::
 
-    /work/venv/bin/python benchmarks/longpoll.py                       # N=10000, all
-    /work/venv/bin/python benchmarks/longpoll.py -n 1000 --frameworks bare,microframework
-    /work/venv/bin/python benchmarks/longpoll.py --json out.json
+    .venv/bin/python benchmarks/longpoll.py                       # N=10000, all
+    .venv/bin/python benchmarks/longpoll.py -n 1000 --frameworks bare,microframework
+    .venv/bin/python benchmarks/longpoll.py --json out.json
 
 Both processes raise their ``RLIMIT_NOFILE`` soft limit to the hard limit; N must fit
 in it (with some descriptors to spare).

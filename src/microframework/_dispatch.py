@@ -151,8 +151,8 @@ def _ready(
 
     A view's ``str`` or ``(str, status)`` comes here as it is, when no hook or
     session needed a response object: its headers are the ones ``response_class``
-    would give it. The body is
-    ``None`` when the response must send itself (a stream, trailers, no body).
+    would give it. The body is ``None`` when the response must send itself (a
+    stream, trailers, no body).
     """
     if isinstance(response, (str, tuple)):
         text, status = (response, 200) if isinstance(response, str) else response

@@ -30,6 +30,7 @@ from .signals import appcontext_tearing_down
 from .signals import request_tearing_down
 from .signals import send_signal
 from .signals import websocket_tearing_down
+from .wrappers.body import encode_chunk
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
@@ -114,17 +115,13 @@ def from_werkzeug_response(app: Microframework, rv: SansIOResponse) -> Response:
     a Flask app): the same status and headers, and its body as bytes or a stream."""
     body = getattr(rv, "response", None)
     if body is None or isinstance(body, (list, tuple)):
-        data = b"".join(_encode(chunk) for chunk in body or ())
+        data = b"".join(encode_chunk(chunk) for chunk in body or ())
         response = app.response_class(data, rv.status, Headers(rv.headers))
         response.headers["Content-Length"] = str(len(data))
         return response
     iter_encoded = getattr(rv, "iter_encoded", None)
     stream = iter_encoded() if iter_encoded is not None else iter(body)
     return app.response_class(stream, rv.status, Headers(rv.headers))
-
-
-def _encode(chunk: str | bytes) -> bytes:
-    return chunk.encode() if isinstance(chunk, str) else chunk
 
 
 def response_from_http_exception(app: Microframework, error: HTTPException) -> Response:

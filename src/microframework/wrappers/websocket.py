@@ -177,15 +177,11 @@ class Websocket(BaseRequestWebsocket):
         receive()), a handler blocked elsewhere (a broadcast queue, an event) would
         otherwise wait forever: cancelling runs its ``finally`` and teardown.
         """
-        handler = self.handler_task
         if (
-            handler is not None
-            and not handler.done()
-            and not self._handler_receiving
-            and handler is not asyncio.current_task()
+            not self._handler_receiving
+            and self.handler_task is not asyncio.current_task()
         ):
-            self.cancelled_by_disconnect = True
-            handler.cancel()
+            self._end_handler()
 
     # -- draining (see _drain.py) ----------------------------------------------
     def on_drain(self, code: int) -> None:
