@@ -52,6 +52,9 @@ BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+# werkzeug's dump_cookie escapes controls only up to \x19 (its regex stops short of
+# its own escape table), so \x1a-\x1f would reach the Set-Cookie header raw.
+_COOKIE_UNESCAPED = re.compile(r"[\x1a-\x1f]")
 # werkzeug's status lines for the registered codes, built once: the status setter
 # parses its argument each time (about 1.5 us).
 _STATUS_LINES = {
@@ -213,6 +216,16 @@ class Response(SansIOResponse):
     def is_streamed(self) -> bool:
         """True when the body is an iterable rather than bytes."""
         return self.body_bytes is None
+
+    def set_cookie(self, key: str, value: str = "", *args: Any, **kwargs: Any) -> None:
+        """Add a ``Set-Cookie`` header, as werkzeug does, escaping every control."""
+        super().set_cookie(key, value, *args, **kwargs)
+        if _COOKIE_UNESCAPED.search(value):  # quoted by dump_cookie: octal-escape
+            cookies = self.headers.getlist("Set-Cookie")
+            cookies[-1] = _COOKIE_UNESCAPED.sub(
+                lambda match: f"\\{ord(match[0]):03o}", cookies[-1]
+            )
+            self.headers.setlist("Set-Cookie", cookies)
 
     def set_data(self, value: bytes | bytearray | str) -> None:
         """Replace the body with *value* and set ``Content-Length``."""
