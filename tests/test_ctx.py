@@ -117,6 +117,24 @@ def test_current_app_and_g_outside_a_context_are_runtime_errors() -> None:
         current_app.name  # noqa: B018
     with pytest.raises(RuntimeError, match="outside of application context"):
         g.anything  # noqa: B018
+    with pytest.raises(RuntimeError, match="outside of application context"):
+        g.anything = 1
+    with pytest.raises(RuntimeError, match="outside of application context"):
+        "anything" in g  # noqa: B015
+
+
+async def test_g_behaves_as_its_namespace(app: Microframework) -> None:
+    async with app.app_context() as ctx:
+        g.user = "ada"
+        assert ctx.g.user == "ada"
+        assert "user" in g
+        assert list(g) == ["user"]
+        assert g.get("missing", 1) == 1
+        assert g.pop("user") == "ada"
+        g.other = 2
+        del g.other
+        assert "other" not in g
+        assert bool(g) is True  # a proxy bound to a context, as werkzeug's
 
 
 async def test_pushing_a_context_twice_is_a_runtime_error(

@@ -524,3 +524,52 @@ async def test_answers_leave_no_reference_cycle(path: str) -> None:
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+# -- werkzeug's error pages, rendered once: the same bytes as werkzeug's --------------
+
+
+@pytest.mark.parametrize(
+    ("code", "description"),
+    [(404, None), (400, None), (418, None), (403, "No <entry> & no exit")],
+)
+async def test_an_abort_page_is_werkzeugs_byte_for_byte(
+    code: int, description: str | None
+) -> None:
+    from werkzeug.exceptions import default_exceptions
+
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> str:
+        if description is None:
+            abort(code)
+        abort(code, description)
+
+    exception = default_exceptions[code](description)
+    page = exception.get_body().encode()
+    for _ in range(2):  # rendered, then remembered
+        rec = await call(app, http_scope("/"))
+        assert rec.status == code
+        assert rec.body == page
+        assert rec.headers[b"content-type"] == b"text/html; charset=utf-8"
+        assert rec.headers[b"content-length"] == str(len(page)).encode()
+
+
+async def test_an_exception_with_its_own_page_is_rendered_each_time() -> None:
+    from werkzeug.exceptions import Forbidden
+
+    app = Microframework(__name__)
+    renders: list[int] = []
+
+    class Counted(Forbidden):
+        def get_body(self, *args: Any, **kwargs: Any) -> str:
+            renders.append(1)
+            return f"render {len(renders)}"
+
+    @app.get("/")
+    async def index() -> str:
+        raise Counted()
+
+    bodies = [(await call(app, http_scope("/"))).body for _ in range(2)]
+    assert bodies == [b"render 1", b"render 2"]

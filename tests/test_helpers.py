@@ -320,8 +320,20 @@ def test_redirect_encodes_a_non_ascii_location() -> None:
     ["/a\r\nSet-Cookie: x=1", "/a\nX-Injected: 1", "/a\rb", "https://ok.example/\n"],
 )
 def test_redirect_refuses_a_location_with_cr_or_lf(location: str) -> None:
-    with pytest.raises(ValueError):
-        redirect(location)
+    for _ in range(2):  # a refused target is never remembered as a page
+        with pytest.raises(ValueError):
+            redirect(location)
+
+
+def test_a_repeated_redirect_is_the_same_response_byte_for_byte() -> None:
+    # The page and Location are built once per target; each response is new.
+    first, second = redirect("/new?a=<1>"), redirect("/new?a=<1>", 301)
+    assert first is not second
+    assert first.body_bytes == second.body_bytes
+    assert first.headers == second.headers
+    assert (first.status_code, second.status_code) == (302, 301)
+    second.headers["X-Mine"] = "1"  # changing one response leaves the next alone
+    assert "X-Mine" not in redirect("/new?a=<1>").headers
 
 
 # -- abort ------------------------------------------------------------------------------

@@ -124,6 +124,57 @@ async def test_an_app_without_templating_is_named() -> None:
         _cv_app.reset(token)
 
 
+async def test_a_template_source_is_compiled_once(tapp: App) -> None:
+    compiled: list[str] = []
+    compile_source = tapp.jinja_env.compile
+
+    def counting(source: Any, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(source)
+        return compile_source(source, *args, **kwargs)
+
+    tapp.jinja_env.compile = counting  # type: ignore[method-assign]
+    async with tapp.app_context():
+        assert await render_template_string("{{ x }}!", x=1) == "1!"
+        assert await render_template_string("{{ x }}!", x=2) == "2!"
+        # A global added after the first render is seen by the compiled template.
+        tapp.add_template_global(lambda: "late", "later")
+        assert await render_template_string("{{ later() }}") == "late"
+        assert await render_template_string("{{ later() }}") == "late"
+    assert compiled == ["{{ x }}!", "{{ later() }}"]
+
+
+async def test_compiled_sources_stay_bounded(tapp: App) -> None:
+    from microframework.templating import _FROM_SOURCE_LIMIT
+
+    async with tapp.app_context():
+        for n in range(_FROM_SOURCE_LIMIT + 10):
+            assert await render_template_string(f"{n}") == str(n)
+    assert len(tapp.jinja_env._from_source) <= _FROM_SOURCE_LIMIT
+
+
+async def test_a_template_that_ignores_the_session_does_not_open_it(root: Path) -> None:
+    app = Microframework(__name__, root_path=str(root))
+    app.secret_key = "k"
+    opened: list[bool] = []
+    interface = app.session_interface
+    real_open = interface.open_session
+
+    async def open_session(*args: Any) -> Any:
+        opened.append(True)
+        return await real_open(*args)
+
+    interface.open_session = open_session  # type: ignore[method-assign]
+
+    @app.get("/")
+    async def index() -> str:
+        return await render_template_string("plain {{ request.path }}")
+
+    response = await app.test_client().get("/")
+    assert await response.get_data(as_text=True) == "plain /"
+    assert "Vary" not in response.headers
+    assert opened == []
+
+
 async def test_templates_may_await_async_functions(tapp: App) -> None:
     async def fetch() -> str:
         return "fetched"

@@ -88,10 +88,28 @@ class _WebsocketProxy(LocalProxy):  # type: ignore[type-arg]
         raise RuntimeError(_no_ws_msg)
 
 
+class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
+    """``g``, with direct attribute reads and writes, as :class:`_RequestProxy`."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            return getattr(ctx.g, name)
+        raise RuntimeError(_no_app_msg)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        ctx = _cv_app.get(None)
+        if ctx is None:
+            raise RuntimeError(_no_app_msg)
+        setattr(ctx.g, name, value)
+
+
 current_app: Microframework = LocalProxy(  # type: ignore[assignment]
     _cv_app, "app", unbound_message=_no_app_msg
 )
-g: AppCtxGlobals = LocalProxy(_cv_app, "g", unbound_message=_no_app_msg)  # type: ignore[assignment]
+g: AppCtxGlobals = _GlobalsProxy(_cv_app, "g", unbound_message=_no_app_msg)  # type: ignore[assignment]
 request: Request = _RequestProxy(_request)  # type: ignore[assignment]
 websocket: Websocket = _WebsocketProxy(_websocket)  # type: ignore[assignment]
 session: Any = LocalProxy(_session)

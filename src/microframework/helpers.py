@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import escape
 from werkzeug.exceptions import abort as _werkzeug_abort
+from werkzeug.exceptions import Aborter
 from werkzeug.urls import iri_to_uri
 
 from .globals import _cv_app
@@ -59,7 +60,12 @@ def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
     """Raise the ``HTTPException`` for *code*, or one carrying the given response."""
     ctx = _cv_app.get(None)
     if ctx is not None:
-        ctx.app.aborter(code, *args, **kwargs)
+        aborter = ctx.app.aborter
+        if aborter.__class__ is Aborter and code.__class__ is int:
+            exception = aborter.mapping.get(code)
+            if exception is not None:  # as Aborter.__call__, without its import
+                raise exception(*args, **kwargs)
+        aborter(code, *args, **kwargs)
     _werkzeug_abort(code, *args, **kwargs)
 
 
@@ -70,6 +76,24 @@ def redirect(
     if Response is None:
         ctx = _cv_app.get(None)
         Response = ctx.app.response_class if ctx is not None else _Response
+    page = _REDIRECTS.get(location)
+    if page is None:
+        page = _redirect_page(location)
+        if len(_REDIRECTS) >= _REDIRECTS_LIMIT:
+            _REDIRECTS.clear()  # targets made per request: stay bounded
+        _REDIRECTS[location] = page
+    response = Response(page[0], code, mimetype="text/html")
+    response.headers["Location"] = page[1]
+    return response
+
+
+# Page and Location header per target, built once (escaping and iri_to_uri were
+# about 3 us of each redirect).
+_REDIRECTS: dict[str, tuple[bytes, str]] = {}
+_REDIRECTS_LIMIT = 256
+
+
+def _redirect_page(location: str) -> tuple[bytes, str]:
     if "\r" in location or "\n" in location:
         # iri_to_uri would silently drop them and point somewhere else.
         raise ValueError(f"redirect location {location!r} contains CR or LF")
@@ -80,9 +104,7 @@ def redirect(
         f' target URL: <a href="{html_location}">{html_location}</a>. If not, click'
         " the link.\n"
     )
-    response = Response(body, code, mimetype="text/html")
-    response.headers["Location"] = iri_to_uri(location)
-    return response
+    return body.encode(), iri_to_uri(location)
 
 
 async def make_response(*args: Any) -> Response:
