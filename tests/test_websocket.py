@@ -65,6 +65,27 @@ async def test_text_and_bytes_are_echoed_with_their_type(
         assert await ws.receive() == b"\x00bytes"
 
 
+async def test_an_echo_loop_reads_without_a_reader_task(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # A handler that alternates receive() and send() reads straight from the server:
+    # a reader task would cost two task switches per message.
+    tasks: list[int] = []
+
+    @app.websocket("/echo")
+    async def echo() -> None:
+        while True:
+            tasks.append(len(asyncio.all_tasks()))
+            await websocket.send(await websocket.receive())
+
+    async with client.websocket("/echo") as ws:
+        for n in range(4):
+            await ws.send(f"m{n}")
+            assert await ws.receive() == f"m{n}"
+    assert len(tasks) == 5
+    assert len(set(tasks)) == 1, tasks
+
+
 async def test_converters_pass_url_arguments_to_the_handler(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

@@ -68,7 +68,7 @@ class Websocket(BaseRequestWebsocket):
         )
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
-        self._watch_handle: asyncio.Handle | None = None
+        self._tick_handle: asyncio.Handle | None = None
         self._loop = asyncio.get_running_loop()
         self._direct = 0  # receive() calls reading straight from the server
         self.handler_task: asyncio.Task[Any] | None = None
@@ -76,7 +76,6 @@ class Websocket(BaseRequestWebsocket):
         self._handler_receiving = False
         # Whether the loop has run since the last send (see send()).
         self._turned = False
-        self._turn_pending = False
         self._going_away: asyncio.Task[None] | None = None
         #: Set when the peer went away while the handler was not receiving.
         self.cancelled_by_disconnect = False
@@ -121,16 +120,19 @@ class Websocket(BaseRequestWebsocket):
         self._accepted = True
         if self.handler_task is None:
             self.handler_task = asyncio.current_task()
-        self._schedule_watch()
+        self._schedule_tick()
 
-    def _schedule_watch(self) -> None:
-        # The reader task is needed only when nobody is waiting in receive(): check
-        # once the running code next yields to the loop (an echo loop never needs it).
-        if self._reader is None and self._watch_handle is None:
-            self._watch_handle = self._loop.call_soon(self._maybe_read)
+    def _schedule_tick(self) -> None:
+        if self._tick_handle is None:
+            self._tick_handle = self._loop.call_soon(self._tick)
 
-    def _maybe_read(self) -> None:
-        self._watch_handle = None
+    def _tick(self) -> None:
+        # One callback, run once the code that scheduled it yields to the loop, for
+        # two facts: the loop has run since the last send (see send()); and if nobody
+        # waits in receive() now, the handler is blocked elsewhere and needs the
+        # reader task (an echo loop never does).
+        self._tick_handle = None
+        self._turned = True
         if self._reader is None and self._direct == 0 and self._state == _ACCEPTED:
             self._reader = asyncio.create_task(self._read())
 
@@ -240,8 +242,8 @@ class Websocket(BaseRequestWebsocket):
                 message = await self._receive()
             finally:
                 self._direct -= 1
-                if self._watch_handle is None and self._reader is None:
-                    self._watch_handle = self._loop.call_soon(self._maybe_read)
+                if self._reader is None:
+                    self._schedule_tick()
             kind = message["type"]
             if kind == "websocket.receive":
                 data: str | bytes | None = message.get("bytes")
@@ -334,13 +336,7 @@ class Websocket(BaseRequestWebsocket):
                     self.close_code or 1005, self.close_reason or ""
                 )
         self._turned = False
-        if not self._turn_pending:
-            self._turn_pending = True
-            self._loop.call_soon(self._turn)
-
-    def _turn(self) -> None:
-        self._turn_pending = False
-        self._turned = True
+        self._schedule_tick()
 
     async def send_json(self, *args: Any, **kwargs: Any) -> None:
         """Send the JSON of the arguments (as ``jsonify`` builds it)."""
@@ -391,9 +387,9 @@ class Websocket(BaseRequestWebsocket):
 
     async def finish(self) -> None:
         """Stop the reader; nothing of this connection outlives the handler."""
-        if self._watch_handle is not None:
-            self._watch_handle.cancel()
-            self._watch_handle = None
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
         # Forget the reader: a cancelled task keeps its CancelledError, whose traceback
         # holds the reader's frame and so this object; a reference back would make a
         # cycle per connection, left for the garbage collector.
