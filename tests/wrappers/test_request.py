@@ -748,3 +748,50 @@ async def test_every_file_under_a_repeated_field_is_closed_after_the_request(
     assert response.status_code == 200
     assert [storage.filename for storage in kept] == ["a.txt", "b.bin"]
     assert [storage.stream.closed for storage in kept] == [True, True]
+
+
+# -- header shortcuts: werkzeug's answers, sooner --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"content-length", b"12")],
+        [(b"content-length", b"007")],
+        [(b"content-length", b" 12")],
+        [(b"content-length", b"+12")],
+        [(b"content-length", b"1_000")],
+        [(b"content-length", "\u00b2".encode("latin-1"))],
+        [(b"content-length", b"-1")],
+        [(b"content-length", b"")],
+        [(b"content-length", b"12"), (b"transfer-encoding", b"chunked")],
+        [],
+    ],
+)
+def test_content_length_is_werkzeugs(headers: list[tuple[bytes, bytes]]) -> None:
+    from werkzeug.sansio.utils import get_content_length
+
+    from microframework.wrappers.request import Request
+
+    def value(name: bytes) -> str | None:
+        return next((v.decode("latin-1") for k, v in headers if k == name), None)
+
+    expected = get_content_length(value(b"content-length"), value(b"transfer-encoding"))
+    mine = Request(http_scope("/", headers=headers), _no_body, None).content_length
+    assert mine == expected
+
+
+@given(st.text(alphabet=st.characters(codec="latin-1"), max_size=40))
+def test_mimetype_and_its_params_are_werkzeugs(content_type: str) -> None:
+    from werkzeug.http import parse_options_header
+
+    from microframework.wrappers.request import Request
+
+    scope = http_scope("/", headers=[(b"content-type", content_type.encode("latin-1"))])
+    mine = Request(scope, _no_body, None)
+    value, params = parse_options_header(content_type)
+    assert (mine.mimetype, mine.mimetype_params) == (value.lower(), params)
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}

