@@ -417,7 +417,7 @@ async def test_failing_startup_reports_failed_with_message(app: Microframework) 
     assert "database unreachable" in sent[0]["message"]
 
 
-# -- a view's str without a Response object: the same bytes as with one -------------------
+# -- a view's str or dict without a Response object: the same bytes as with one ------------
 
 
 class _TextResponse(Response):
@@ -438,16 +438,21 @@ async def test_a_str_goes_out_exactly_as_its_response_would(
         app.add_url_rule("/created", "created", lambda: (body, 201), methods=["GET"])
         app.add_url_rule("/odd", "odd", lambda: (body, 299), methods=["GET"])
         app.add_url_rule("/empty", "empty", lambda: (body, 204), methods=["GET"])
+        app.add_url_rule(
+            "/dict", "dict", lambda: {"b": [1, body], "a": None}, methods=["GET"]
+        )
 
     @through_hooks.after_request
     def keep(response: Response) -> Response:  # forces a response object
         return response
 
-    for path in ("/", "/created", "/odd", "/empty"):
-        fast = await call(direct, http_scope(path, method=method))
-        slow = await call(through_hooks, http_scope(path, method=method))
+    for debug in (False, True):  # compact, then indented JSON
+        direct.debug = through_hooks.debug = debug
+        for path in ("/", "/created", "/odd", "/empty", "/dict"):
+            fast = await call(direct, http_scope(path, method=method))
+            slow = await call(through_hooks, http_scope(path, method=method))
 
-        assert fast.sent == slow.sent
+            assert fast.sent == slow.sent
 
 
 async def test_an_overridden_process_response_is_called() -> None:

@@ -36,6 +36,7 @@ from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .exceptions import WebsocketDisconnect
 from .globals import _cv_app
+from .json.provider import DefaultJSONProvider
 from .signals import appcontext_popped
 from .signals import appcontext_pushed
 from .signals import appcontext_tearing_down
@@ -47,6 +48,8 @@ from .signals import send_signal
 from .signals import state as _signals
 from .signals import websocket_finished
 from .signals import websocket_started
+from .wrappers.response import content_type_for
+from .wrappers.response import encode_headers
 from .wrappers.response import NO_BODY_STATUS
 
 if TYPE_CHECKING:
@@ -106,7 +109,7 @@ async def handle_http(
                 {"type": "http.response.start", "status": status, "headers": headers}
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
-        elif not isinstance(response, (str, tuple)):  # those always have a body
+        elif not isinstance(response, (str, tuple, _JsonBody)):  # always a body
             events = response.mimetype == "text/event-stream"
             stream = partial(stream_body, app, send, request, response.timeout, events)
             await response.send(scope, send, headers, stream)
@@ -144,16 +147,37 @@ def _plain(rv: tuple[Any, ...]) -> bool:
 _PLAIN_STATUSES = frozenset(HTTP_STATUS_CODES) - NO_BODY_STATUS
 
 
+class _JsonBody:
+    """A view's ``dict``, encoded as ``app.json.response`` would encode it."""
+
+    __slots__ = ("data", "content_type")
+
+    def __init__(self, provider: DefaultJSONProvider, value: dict[Any, Any]) -> None:
+        self.data = provider.response_text(value).encode()
+        self.content_type = _json_content_type(provider.mimetype)
+
+
+def _json_content_type(mimetype: str) -> tuple[bytes, bytes]:
+    return encode_headers([("Content-Type", content_type_for(mimetype))])[0]
+
+
 def _ready(
-    compiled: Compiled, request: Request, response: Response | str | tuple[str, int]
+    compiled: Compiled,
+    request: Request,
+    response: Response | str | tuple[str, int] | _JsonBody,
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
     """Status, ASGI headers and, when two messages will do, the body to send.
 
-    A view's ``str`` or ``(str, status)`` comes here as it is, when no hook or
-    session needed a response object: its headers are the ones ``response_class``
-    would give it. The body is ``None`` when the response must send itself (a
-    stream, trailers, no body).
+    A view's ``str``, ``(str, status)`` or ``dict`` comes here without a response
+    object when no hook or session needed one: its headers are the ones
+    ``response_class`` would give it. The body is ``None`` when the response must
+    send itself (a stream, trailers, no body).
     """
+    if isinstance(response, _JsonBody):
+        data = response.data
+        length = (b"content-length", b"%d" % len(data))
+        headers = [response.content_type, length]
+        return 200, headers, b"" if request.method == "HEAD" else data
     if isinstance(response, (str, tuple)):
         text, status = (response, 200) if isinstance(response, str) else response
         data = text.encode()
@@ -204,7 +228,7 @@ async def full_dispatch(
     request: Request,
     endpoint: Endpoint | None,
     chain: Chain,
-) -> Response | str | tuple[str, int]:
+) -> Response | str | tuple[str, int] | _JsonBody:
     """Preprocess, run the view, make and process the response; errors become responses.
 
     A ``str`` or ``(str, status)`` the view returned may come back as it is (see
@@ -235,9 +259,15 @@ async def full_dispatch(
             or ctx.opened_session is not None
             or (app.config["SECRET_KEY"] and session_cookie_sent(app, request))
         )
-        plain = rv.__class__ is str or (rv.__class__ is tuple and _plain(rv))
-        if plain and compiled.str_content_type and not processing:
-            return rv  # type: ignore[no-any-return] # sent as it is: see _ready
+        if compiled.str_content_type and not processing:
+            if rv.__class__ is str or (rv.__class__ is tuple and _plain(rv)):
+                return rv  # sent as it is: see _ready
+            if (
+                rv.__class__ is dict
+                and app.json.__class__ is DefaultJSONProvider
+                and not _signals.listening
+            ):
+                return _JsonBody(app.json, rv)
         if compiled.custom_make_response:
             response = await app.make_response(rv)
         else:

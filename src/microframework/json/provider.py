@@ -125,9 +125,14 @@ class DefaultJSONProvider(JSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> Response:
         """Like :meth:`JSONProvider.response`, indented per ``compact``."""
         value = self._response_value(args, kwargs)
+        return self._app.response_class(
+            self.response_text(value), mimetype=self.mimetype
+        )
+
+    def response_text(self, value: Any) -> str:
+        """The body :meth:`response` sends for *value*: its JSON and a newline."""
         pretty = self.compact is False or (self.compact is None and self._app.debug)
-        body = self._encoder(pretty)(value)
-        return self._app.response_class(f"{body}\n", mimetype=self.mimetype)
+        return f"{self._encoder(pretty)(value)}\n"
 
     def _encoder(self, pretty: bool) -> Callable[[Any], str]:
         # json.dumps builds a new encoder whenever an argument is not the default;

@@ -64,7 +64,8 @@ _CONTENT_TYPES: dict[str, str] = {}
 _DEFAULT_CONTENT_TYPES: dict[type[Response], str | None] = {}
 
 
-def _content_type_for(mimetype: str) -> str:
+def content_type_for(mimetype: str) -> str:
+    """The Content-Type for *mimetype* (with ``charset=utf-8`` for text), memoised."""
     value = _CONTENT_TYPES.get(mimetype)
     if value is None:
         value = get_content_type(mimetype, "utf-8")
@@ -163,7 +164,7 @@ class Response(SansIOResponse):
                     if mimetype is None:
                         content_type = _default_content_type(self.__class__)
                     else:
-                        content_type = _content_type_for(mimetype)
+                        content_type = content_type_for(mimetype)
                 items = []
                 if content_type is not None:
                     items.append(("Content-Type", content_type))
