@@ -1245,3 +1245,26 @@ async def test_client_error_inside_the_block_keeps_the_apps_error_as_a_note(
                 await ws.receive()
             raise KeyError("test side")
     assert any("app side" in note for note in info.value.__notes__)
+
+
+async def test_a_close_reason_too_long_for_a_close_frame_is_refused(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    outcomes: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        try:
+            await websocket.close(1000, "é" * 62)  # 124 bytes
+        except ValueError as error:
+            outcomes.append(str(error))
+        await websocket.close(1000, "é" * 61)  # 122 bytes: fits
+
+    async with client.websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnect) as closed:
+            await ws.receive()
+    assert outcomes == [
+        "websocket close reason is 124 bytes in UTF-8; at most 123 fit in a close frame"
+    ]
+    assert closed.value.code == 1000

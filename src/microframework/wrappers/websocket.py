@@ -354,6 +354,13 @@ class Websocket(BaseRequestWebsocket):
         """Close the connection (before accept, the server answers 403)."""
         if self._state in (_CLOSED, _RESPONDED):
             return
+        if len(reason) > 30 and len(reason.encode()) > 123:
+            # RFC 6455 5.5: a close frame's payload is at most 125 bytes, two of
+            # them the code; servers would fail on a longer reason.
+            raise ValueError(
+                f"websocket close reason is {len(reason.encode())} bytes in UTF-8;"
+                " at most 123 fit in a close frame"
+            )
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
         self.close_code = code
         self.close_reason = reason
