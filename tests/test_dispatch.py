@@ -391,6 +391,43 @@ async def test_lifespan_startup_and_shutdown(app: Microframework) -> None:
     assert state["db"] == "connected"
 
 
+@pytest.mark.parametrize(
+    ("config", "frozen"),
+    [({}, True), ({"TESTING": True}, False), ({"GC_FREEZE_ON_STARTUP": False}, False)],
+)
+async def test_serving_freezes_what_is_alive_at_startup_until_shutdown(
+    config: dict[str, Any], frozen: bool
+) -> None:
+    import gc
+
+    app = Microframework(__name__)
+    app.config.update(config)
+    seen: list[int] = []
+
+    @app.before_serving
+    async def start() -> None:
+        gc.unfreeze()  # whatever an earlier test left
+
+    @app.while_serving
+    async def around() -> Any:
+        yield
+        seen.append(gc.get_freeze_count())  # at shutdown, before unfreezing
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for step in ("startup", "shutdown"):
+        inbox.put_nowait({"type": f"lifespan.{step}"})
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    try:
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+        assert (seen[0] > 0) is frozen
+        assert gc.get_freeze_count() == 0  # shutdown gave them back
+    finally:
+        gc.unfreeze()
+
+
 async def test_lifespan_state_reaches_requests(app: Microframework) -> None:
     @app.route("/")
     async def index() -> str:

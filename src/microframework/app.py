@@ -111,6 +111,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "BODY_SPOOL_SIZE": 1024 * 1024,
         "BODY_TIMEOUT": 60,
         "DEBUG": None,
+        "GC_FREEZE_ON_STARTUP": True,
         "JSON_SORT_KEYS": True,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "MAX_COOKIE_SIZE": 4093,
