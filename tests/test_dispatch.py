@@ -454,7 +454,7 @@ async def test_failing_startup_reports_failed_with_message(app: Microframework) 
     assert "database unreachable" in sent[0]["message"]
 
 
-# -- a view's str or dict without a Response object: the same bytes as with one ------------
+# -- a view's str, dict or tuple without a Response object: the same bytes as with one ------
 
 
 class _TextResponse(Response):
@@ -478,6 +478,16 @@ async def test_a_str_goes_out_exactly_as_its_response_would(
         app.add_url_rule(
             "/dict", "dict", lambda: {"b": [1, body], "a": None}, methods=["GET"]
         )
+        for name, rv in {
+            "status-headers": (body, 201, {"X-A": "1", "content-type": "text/plain"}),
+            "headers": (body, {"X-B": "2"}),
+            "length-given": (body, {"Content-Length": "999", "x-c": "3"}),
+            "not-str": (body, {"X-N": 5}),
+            "bad-name": (body, 200, {"X Bad": "1"}),
+            "bad-value": (body, {"X-V": "a\x01b"}),
+            "no-body-status": (body, 204, {"X-E": "1"}),
+        }.items():
+            app.add_url_rule(f"/{name}", name, lambda rv=rv: rv, methods=["GET"])
 
     @through_hooks.after_request
     def keep(response: Response) -> Response:  # forces a response object
@@ -485,10 +495,27 @@ async def test_a_str_goes_out_exactly_as_its_response_would(
 
     for debug in (False, True):  # compact, then indented JSON
         direct.debug = through_hooks.debug = debug
-        for path in ("/", "/created", "/odd", "/empty", "/dict"):
+        for path in (
+            "/",
+            "/created",
+            "/odd",
+            "/empty",
+            "/dict",
+            "/status-headers",
+            "/headers",
+            "/length-given",
+            "/not-str",
+            "/bad-name",
+            "/bad-value",
+            "/no-body-status",
+        ):
             fast = await call(direct, http_scope(path, method=method))
             slow = await call(through_hooks, http_scope(path, method=method))
 
+            if debug and path.startswith("/bad"):
+                # Debug pages show the traceback, which differs; the answer doesn't.
+                assert fast.status == slow.status == 500
+                continue
             assert fast.sent == slow.sent
 
 

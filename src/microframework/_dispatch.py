@@ -51,6 +51,7 @@ from .signals import websocket_started
 from .wrappers.response import content_type_for
 from .wrappers.response import encode_headers
 from .wrappers.response import NO_BODY_STATUS
+from .wrappers.response import plain_response_headers
 
 if TYPE_CHECKING:
     from ._compile import Chain
@@ -109,7 +110,7 @@ async def handle_http(
                 {"type": "http.response.start", "status": status, "headers": headers}
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
-        elif not isinstance(response, (str, tuple, _JsonBody)):  # always a body
+        elif not isinstance(response, (str, tuple, _Prepared)):  # always a body
             events = response.mimetype == "text/event-stream"
             stream = partial(stream_body, app, send, request, response.timeout, events)
             await response.send(scope, send, headers, stream)
@@ -147,37 +148,75 @@ def _plain(rv: tuple[Any, ...]) -> bool:
 _PLAIN_STATUSES = frozenset(HTTP_STATUS_CODES) - NO_BODY_STATUS
 
 
-class _JsonBody:
-    """A view's ``dict``, encoded as ``app.json.response`` would encode it."""
+class _Prepared:
+    """A view's return value, encoded as its response object would have sent it."""
 
-    __slots__ = ("data", "content_type")
+    __slots__ = ("status", "headers", "data")
 
-    def __init__(self, provider: DefaultJSONProvider, value: dict[Any, Any]) -> None:
-        self.data = provider.response_text(value).encode()
-        self.content_type = _json_content_type(provider.mimetype)
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], data: bytes
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.data = data
 
 
-def _json_content_type(mimetype: str) -> tuple[bytes, bytes]:
-    return encode_headers([("Content-Type", content_type_for(mimetype))])[0]
+def _prepare(app: Microframework, rv: Any) -> _Prepared | None:
+    """A ``dict``, ``(str, headers)`` or ``(str, status, headers)`` ready to send
+    without a response object, or ``None`` when one must be made."""
+    if _signals.listening:
+        return None  # request_finished receivers get the response object
+    kind = rv.__class__
+    if kind is dict:
+        provider = app.json
+        if provider.__class__ is not DefaultJSONProvider:
+            return None
+        data = provider.response_text(rv).encode()
+        content_type = encode_headers(
+            [("Content-Type", content_type_for(provider.mimetype))]
+        )[0]
+        return _Prepared(
+            200, [content_type, (b"content-length", b"%d" % len(data))], data
+        )
+    if kind is not tuple or rv[0].__class__ is not str:
+        return None
+    if len(rv) == 3:
+        text, status, given = rv
+    elif len(rv) == 2:
+        text, given = rv
+        status = 200
+    else:
+        return None
+    if (
+        given.__class__ is not dict
+        or status.__class__ is not int
+        or status not in _PLAIN_STATUSES
+    ):
+        return None
+    data = text.encode()
+    headers = plain_response_headers(app.response_class, given, len(data))
+    return None if headers is None else _Prepared(status, headers, data)
 
 
 def _ready(
     compiled: Compiled,
     request: Request,
-    response: Response | str | tuple[str, int] | _JsonBody,
+    response: Response | str | tuple[str, int] | _Prepared,
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
     """Status, ASGI headers and, when two messages will do, the body to send.
 
-    A view's ``str``, ``(str, status)`` or ``dict`` comes here without a response
-    object when no hook or session needed one: its headers are the ones
-    ``response_class`` would give it. The body is ``None`` when the response must
-    send itself (a stream, trailers, no body).
+    A view's ``str`` or ``(str, status)`` comes here as it is, and a ``dict`` or a
+    tuple with headers as :class:`_Prepared`, when no hook or session needed a
+    response object: the headers are the ones ``response_class`` would give it. The
+    body is ``None`` when the response must send itself (a stream, trailers, no body).
     """
-    if isinstance(response, _JsonBody):
+    if isinstance(response, _Prepared):
         data = response.data
-        length = (b"content-length", b"%d" % len(data))
-        headers = [response.content_type, length]
-        return 200, headers, b"" if request.method == "HEAD" else data
+        return (
+            response.status,
+            response.headers,
+            b"" if request.method == "HEAD" else data,
+        )
     if isinstance(response, (str, tuple)):
         text, status = (response, 200) if isinstance(response, str) else response
         data = text.encode()
@@ -228,7 +267,7 @@ async def full_dispatch(
     request: Request,
     endpoint: Endpoint | None,
     chain: Chain,
-) -> Response | str | tuple[str, int] | _JsonBody:
+) -> Response | str | tuple[str, int] | _Prepared:
     """Preprocess, run the view, make and process the response; errors become responses.
 
     A ``str`` or ``(str, status)`` the view returned may come back as it is (see
@@ -262,12 +301,9 @@ async def full_dispatch(
         if compiled.str_content_type and not processing:
             if rv.__class__ is str or (rv.__class__ is tuple and _plain(rv)):
                 return rv  # sent as it is: see _ready
-            if (
-                rv.__class__ is dict
-                and app.json.__class__ is DefaultJSONProvider
-                and not _signals.listening
-            ):
-                return _JsonBody(app.json, rv)
+            prepared = _prepare(app, rv)
+            if prepared is not None:
+                return prepared
         if compiled.custom_make_response:
             response = await app.make_response(rv)
         else:

@@ -96,6 +96,18 @@ def _plain_items(headers: dict[Any, Any]) -> list[tuple[str, str]] | None:
     return items
 
 
+def plain_response_headers(
+    cls: type[Response], headers: dict[Any, Any], length: int
+) -> list[tuple[bytes, bytes]] | None:
+    """The ASGI headers ``cls(body, headers=headers)`` sends for a *length*-byte body,
+    or ``None`` when werkzeug must build them (``ValueError`` for an invalid one)."""
+    items = _plain_items(headers)
+    if items is None:
+        return None
+    _complete(items, cls, length)
+    return encode_headers(items)
+
+
 def _complete(items: list[tuple[str, str]], cls: type[Response], length: int) -> None:
     # As Headers + werkzeug's __init__ + set_data would: a default Content-Type only
     # if none was given; Content-Length set in place of one given, else appended.
