@@ -19,14 +19,17 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import ServiceUnavailable
-from werkzeug.http import HTTP_STATUS_CODES
 
 from ._compile import freeze
 from ._compile import match_request
 from ._errors import propagates
+from ._responses import is_plain
 from ._responses import make_response
 from ._responses import open_session
+from ._responses import prepare
+from ._responses import Prepared
 from ._responses import process_response
+from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
@@ -36,7 +39,6 @@ from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .exceptions import WebsocketDisconnect
 from .globals import _cv_app
-from .json.provider import DefaultJSONProvider
 from .signals import appcontext_popped
 from .signals import appcontext_pushed
 from .signals import appcontext_tearing_down
@@ -48,10 +50,7 @@ from .signals import send_signal
 from .signals import state as _signals
 from .signals import websocket_finished
 from .signals import websocket_started
-from .wrappers.response import content_type_for
-from .wrappers.response import encode_headers
-from .wrappers.response import NO_BODY_STATUS
-from .wrappers.response import plain_response_headers
+from .wrappers.response import Response
 
 if TYPE_CHECKING:
     from ._compile import Chain
@@ -64,7 +63,6 @@ if TYPE_CHECKING:
     from .typing import Send
     from .wrappers.body import ResponseBody
     from .wrappers.request import Request
-    from .wrappers.response import Response
     from .wrappers.websocket import Websocket
 
 
@@ -88,16 +86,12 @@ async def handle_http(
             chain = endpoint.chain
         response = await full_dispatch(app, compiled, ctx, request, endpoint, chain)
         if listening:
-            if isinstance(response, (str, tuple)):
-                response = make_response(app, response, request)
-            if request_finished.receivers:
-                await send_signal(request_finished, app, response=response)
+            response = await _announce(app, request, response)
         try:
-            status, headers, data = _ready(compiled, request, response)
-        except Exception as exc:
-            # A header that would split the response is the app's bug: a 500.
+            status, headers, data = ready(compiled, request, response)
+        except Exception as exc:  # a header that would split the response: a 500
             response = await app.handle_exception(exc, ctx, chain)
-            status, headers, data = _ready(compiled, request, response)
+            status, headers, data = ready(compiled, request, response)
         if data is not None:
             # The common case, inlined: exactly two messages, sent outside the
             # request's context: a server's send may copy the context (uvicorn arms
@@ -110,7 +104,7 @@ async def handle_http(
                 {"type": "http.response.start", "status": status, "headers": headers}
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
-        elif not isinstance(response, (str, tuple, _Prepared)):  # always a body
+        elif not isinstance(response, (str, tuple, Prepared)):  # always a body
             events = response.mimetype == "text/event-stream"
             stream = partial(stream_body, app, send, request, response.timeout, events)
             await response.send(scope, send, headers, stream)
@@ -134,101 +128,18 @@ async def handle_http(
                 _cv_app.reset(token)
 
 
-def _plain(rv: tuple[Any, ...]) -> bool:
-    """``(str, status)`` with a registered status that has a body."""
-    return (
-        len(rv) == 2
-        and rv[0].__class__ is str
-        and rv[1].__class__ is int
-        and rv[1] in _PLAIN_STATUSES
-    )
-
-
-# Codes werkzeug names whose responses carry a body (a 204 or 304 sends none).
-_PLAIN_STATUSES = frozenset(HTTP_STATUS_CODES) - NO_BODY_STATUS
-
-
-class _Prepared:
-    """A view's return value, encoded as its response object would have sent it."""
-
-    __slots__ = ("status", "headers", "data")
-
-    def __init__(
-        self, status: int, headers: list[tuple[bytes, bytes]], data: bytes
-    ) -> None:
-        self.status = status
-        self.headers = headers
-        self.data = data
-
-
-def _prepare(app: Microframework, rv: Any) -> _Prepared | None:
-    """A ``dict``, ``(str, headers)`` or ``(str, status, headers)`` ready to send
-    without a response object, or ``None`` when one must be made."""
-    if _signals.listening:
-        return None  # request_finished receivers get the response object
-    kind = rv.__class__
-    if kind is dict:
-        provider = app.json
-        if provider.__class__ is not DefaultJSONProvider:
-            return None
-        data = provider.response_text(rv).encode()
-        content_type = encode_headers(
-            [("Content-Type", content_type_for(provider.mimetype))]
-        )[0]
-        return _Prepared(
-            200, [content_type, (b"content-length", b"%d" % len(data))], data
-        )
-    if kind is not tuple or rv[0].__class__ is not str:
-        return None
-    if len(rv) == 3:
-        text, status, given = rv
-    elif len(rv) == 2:
-        text, given = rv
-        status = 200
-    else:
-        return None
-    if (
-        given.__class__ is not dict
-        or status.__class__ is not int
-        or status not in _PLAIN_STATUSES
-    ):
-        return None
-    data = text.encode()
-    headers = plain_response_headers(app.response_class, given, len(data))
-    return None if headers is None else _Prepared(status, headers, data)
-
-
-def _ready(
-    compiled: Compiled,
+async def _announce(
+    app: Microframework,
     request: Request,
-    response: Response | str | tuple[str, int] | _Prepared,
-) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
-    """Status, ASGI headers and, when two messages will do, the body to send.
-
-    A view's ``str`` or ``(str, status)`` comes here as it is, and a ``dict`` or a
-    tuple with headers as :class:`_Prepared`, when no hook or session needed a
-    response object: the headers are the ones ``response_class`` would give it. The
-    body is ``None`` when the response must send itself (a stream, trailers, no body).
-    """
-    if isinstance(response, _Prepared):
-        data = response.data
-        return (
-            response.status,
-            response.headers,
-            b"" if request.method == "HEAD" else data,
-        )
-    if isinstance(response, (str, tuple)):
-        text, status = (response, 200) if isinstance(response, str) else response
-        data = text.encode()
-        length = (b"content-length", b"%d" % len(data))
-        headers = [compiled.str_content_type or length, length]
-        return status, headers, b"" if request.method == "HEAD" else data
-    headers = response.asgi_headers()
-    body = response.body_bytes
-    status = response.status_code
-    if body is None or status in NO_BODY_STATUS or response.trailers is not None:
-        return status, headers, None
-    return status, headers, b"" if request.method == "HEAD" else body
+    response: Response | str | tuple[str, int] | Prepared,
+) -> Response:
+    """The response object, sent to ``request_finished`` receivers (while signals
+    have receivers, nothing is :class:`Prepared`)."""
+    if not isinstance(response, Response):
+        response = make_response(app, response, request)
+    if request_finished.receivers:
+        await send_signal(request_finished, app, response=response)
+    return response
 
 
 async def _finish_http(
@@ -267,11 +178,11 @@ async def full_dispatch(
     request: Request,
     endpoint: Endpoint | None,
     chain: Chain,
-) -> Response | str | tuple[str, int] | _Prepared:
+) -> Response | str | tuple[str, int] | Prepared:
     """Preprocess, run the view, make and process the response; errors become responses.
 
     A ``str`` or ``(str, status)`` the view returned may come back as it is (see
-    :func:`_ready`).
+    :func:`._responses.ready`).
     """
     try:
         try:
@@ -299,9 +210,9 @@ async def full_dispatch(
             or (app.config["SECRET_KEY"] and session_cookie_sent(app, request))
         )
         if compiled.str_content_type and not processing:
-            if rv.__class__ is str or (rv.__class__ is tuple and _plain(rv)):
-                return rv  # sent as it is: see _ready
-            prepared = _prepare(app, rv)
+            if rv.__class__ is str or (rv.__class__ is tuple and is_plain(rv)):
+                return rv  # sent as it is: see _responses.ready
+            prepared = prepare(app, rv)
             if prepared is not None:
                 return prepared
         if compiled.custom_make_response:

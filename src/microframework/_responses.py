@@ -20,21 +20,29 @@ from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.sansio.response import Response as SansIOResponse
 
 from ._compile import chain_for
 from ._compile import teardown_appcontext_funcs
 from .helpers import redirect
+from .json.provider import DefaultJSONProvider
 from .signals import appcontext_tearing_down
 from .signals import request_tearing_down
 from .signals import send_signal
+from .signals import state as _signals
 from .signals import websocket_tearing_down
 from .wrappers.body import encode_chunk
+from .wrappers.response import content_type_for
+from .wrappers.response import encode_headers
+from .wrappers.response import NO_BODY_STATUS
+from .wrappers.response import plain_response_headers
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
     from ._compile import Chain
+    from ._compile import Compiled
     from .app import Microframework
     from .ctx import AppContext
     from .sessions import SessionMixin
@@ -288,3 +296,101 @@ async def _run_teardown(
         await func(error)
     except Exception:
         app.logger.exception("Error in teardown function %r", func)
+
+
+# -- direct answers: sent without a response object ---------------------------------------
+def is_plain(rv: tuple[Any, ...]) -> bool:
+    """``(str, status)`` with a registered status that has a body."""
+    return (
+        len(rv) == 2
+        and rv[0].__class__ is str
+        and rv[1].__class__ is int
+        and rv[1] in PLAIN_STATUSES
+    )
+
+
+#: Codes werkzeug names whose responses carry a body (a 204 or 304 sends none).
+PLAIN_STATUSES = frozenset(HTTP_STATUS_CODES) - NO_BODY_STATUS
+
+
+class Prepared:
+    """A view's return value, encoded as its response object would have sent it."""
+
+    __slots__ = ("status", "headers", "data")
+
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], data: bytes
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.data = data
+
+
+def prepare(app: Microframework, rv: Any) -> Prepared | None:
+    """A ``dict``, ``(str, headers)`` or ``(str, status, headers)`` ready to send
+    without a response object, or ``None`` when one must be made."""
+    if _signals.listening:
+        return None  # request_finished receivers get the response object
+    kind = rv.__class__
+    if kind is dict:
+        provider = app.json
+        if provider.__class__ is not DefaultJSONProvider:
+            return None
+        data = provider.response_text(rv).encode()
+        content_type = encode_headers(
+            [("Content-Type", content_type_for(provider.mimetype))]
+        )[0]
+        return Prepared(
+            200, [content_type, (b"content-length", b"%d" % len(data))], data
+        )
+    if kind is not tuple or rv[0].__class__ is not str:
+        return None
+    if len(rv) == 3:
+        text, status, given = rv
+    elif len(rv) == 2:
+        text, given = rv
+        status = 200
+    else:
+        return None
+    if (
+        given.__class__ is not dict
+        or status.__class__ is not int
+        or status not in PLAIN_STATUSES
+    ):
+        return None
+    data = text.encode()
+    headers = plain_response_headers(app.response_class, given, len(data))
+    return None if headers is None else Prepared(status, headers, data)
+
+
+def ready(
+    compiled: Compiled,
+    request: Request,
+    response: Response | str | tuple[str, int] | Prepared,
+) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
+    """Status, ASGI headers and, when two messages will do, the body to send.
+
+    A view's ``str`` or ``(str, status)`` comes here as it is, and a ``dict`` or a
+    tuple with headers as :class:`Prepared`, when no hook or session needed a
+    response object: the headers are the ones ``response_class`` would give it. The
+    body is ``None`` when the response must send itself (a stream, trailers, no body).
+    """
+    if isinstance(response, Prepared):
+        data = response.data
+        return (
+            response.status,
+            response.headers,
+            b"" if request.method == "HEAD" else data,
+        )
+    if isinstance(response, (str, tuple)):
+        text, status = (response, 200) if isinstance(response, str) else response
+        data = text.encode()
+        length = (b"content-length", b"%d" % len(data))
+        headers = [compiled.str_content_type or length, length]
+        return status, headers, b"" if request.method == "HEAD" else data
+    headers = response.asgi_headers()
+    body = response.body_bytes
+    status = response.status_code
+    if body is None or status in NO_BODY_STATUS or response.trailers is not None:
+        return status, headers, None
+    return status, headers, b"" if request.method == "HEAD" else body
