@@ -242,12 +242,17 @@ async def test_int_return_is_a_type_error_naming_the_endpoint_and_type(
         await app.test_client().get("/")
 
 
-async def test_four_tuple_return_is_a_type_error(app: Microframework) -> None:
+@pytest.mark.parametrize(
+    ("rv", "count"), [(("body", 200, {}, "extra"), 4), ((), 0), (("body",), 1)]
+)
+async def test_a_tuple_of_the_wrong_length_is_a_type_error(
+    app: Microframework, rv: tuple[Any, ...], count: int
+) -> None:
     @app.route("/")
-    async def index() -> tuple[str, int, dict[str, str], str]:
-        return "body", 200, {}, "extra"
+    async def index() -> tuple[Any, ...]:
+        return rv
 
-    with pytest.raises(TypeError, match="4 items"):
+    with pytest.raises(TypeError, match=f"{count} items"):
         await app.test_client().get("/")
 
 

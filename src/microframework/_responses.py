@@ -343,7 +343,7 @@ def prepare(app: Microframework, rv: Any) -> Prepared | None:
         return Prepared(
             200, [content_type, (b"content-length", b"%d" % len(data))], data
         )
-    if kind is not tuple or rv[0].__class__ is not str:
+    if kind is not tuple or not rv or rv[0].__class__ is not str:
         return None
     if len(rv) == 3:
         text, status, given = rv
