@@ -123,6 +123,24 @@ def test_current_app_and_g_outside_a_context_are_runtime_errors() -> None:
         "anything" in g  # noqa: B015
 
 
+async def test_the_request_proxy_reads_every_attribute_from_the_current_request(
+    app: Microframework,
+) -> None:
+    seen: list[Any] = []
+
+    @app.get("/<name>")
+    async def index(name: str) -> str:
+        real = request._get_current_object()  # type: ignore[attr-defined]
+        # Names the proxy forwards from its class, and one it looks up generically.
+        for attribute in ("args", "path", "view_args", "method", "accept_mimetypes"):
+            seen.append(getattr(request, attribute) == getattr(real, attribute))
+        seen.append(await request.get_data() == b"")
+        return "ok"
+
+    await app.test_client().get("/x?a=1")
+    assert seen == [True] * 6
+
+
 async def test_g_behaves_as_its_namespace(app: Microframework) -> None:
     async with app.app_context() as ctx:
         g.user = "ada"

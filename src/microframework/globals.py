@@ -7,6 +7,7 @@ lookup costs far more than an attribute read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 from typing import TYPE_CHECKING
@@ -59,6 +60,25 @@ def _session() -> Any:
     return ctx.session
 
 
+class _Forward:
+    """A proxy class attribute that reads *name* from the current object.
+
+    Found on the proxy's class, it spares the failed instance lookup that precedes
+    ``__getattr__`` (about 0.3 us of a 0.6 us read); for the names views use most.
+    """
+
+    __slots__ = ("name", "current")
+
+    def __init__(self, name: str, current: Callable[[], Any]) -> None:
+        self.name = name
+        self.current = current
+
+    def __get__(self, proxy: object, owner: type | None = None) -> Any:
+        if proxy is None:
+            return self
+        return getattr(self.current(), self.name)
+
+
 class _RequestProxy(LocalProxy):  # type: ignore[type-arg]
     """``LocalProxy`` with a direct ``__getattr__`` for plain attribute reads.
 
@@ -105,6 +125,20 @@ class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
             raise RuntimeError(_no_app_msg)
         setattr(ctx.g, name, value)
 
+
+# The attributes views read most, looked up on the proxy class (see _Forward).
+for _name in (
+    "args", "body", "cookies", "data", "endpoint", "files", "form", "full_path",
+    "get_data", "get_json", "headers", "host", "is_json", "json", "method",
+    "mimetype", "path", "remote_addr", "scheme", "url", "values", "view_args",
+):  # fmt: skip
+    setattr(_RequestProxy, _name, _Forward(_name, _request))
+for _name in (
+    "accept", "args", "close", "headers", "path", "receive", "receive_json",
+    "send", "send_json", "view_args",
+):  # fmt: skip
+    setattr(_WebsocketProxy, _name, _Forward(_name, _websocket))
+del _name
 
 current_app: Microframework = LocalProxy(  # type: ignore[assignment]
     _cv_app, "app", unbound_message=_no_app_msg
