@@ -181,7 +181,8 @@ async def full_dispatch(
 ) -> Response | str | tuple[str, int] | Prepared:
     """Preprocess, run the view, make and process the response; errors become responses.
 
-    A ``str`` or ``(str, status)`` the view returned may come back as it is (see
+    A ``str`` or ``(str, status)`` the view returned may come back as it is, and a
+    ``dict`` or a tuple with headers as :class:`Prepared` (see
     :func:`._responses.ready`).
     """
     try:
