@@ -903,6 +903,40 @@ async def test_disconnect_cancels_a_handler_blocked_elsewhere(
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
+@pytest.mark.parametrize("messages", [1, 3])
+async def test_disconnect_cancels_a_handler_that_received_then_blocked_elsewhere(
+    app: Microframework, client: MicroframeworkClient, messages: int
+) -> None:
+    # The reader task starts once the handler is seen waiting elsewhere after a
+    # receive(), not after every message: it must still start, and hear the close.
+    events: list[str] = []
+    ended = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        try:
+            for _ in range(messages):
+                await websocket.send(await websocket.receive())
+            await asyncio.Event().wait()  # then waits on a broker only
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        finally:
+            events.append("finally")
+            ended.set()
+
+    async with client.websocket("/ws") as ws:
+        for n in range(messages):
+            await ws.send(f"m{n}")
+            assert await ws.receive() == f"m{n}"
+        await ws.close(1000)
+        # Ended by the app itself, well before the client would cancel it (5 s).
+        async with asyncio.timeout(2):
+            await ended.wait()
+    assert events == ["cancelled", "finally"]
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
 async def test_disconnect_cancels_the_handler_when_a_helper_task_accepted(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

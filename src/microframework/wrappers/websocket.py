@@ -1,9 +1,9 @@
 """``Websocket``: the accept / receive / send / close state machine of one connection.
 
-Rule: while the handler waits in ``receive()`` it reads straight from the server. The
-first time the handler yields to the loop *without* waiting in ``receive()`` (it is
-blocked elsewhere, say on a broadcast queue), one reader task takes over ``receive()``
-for good. It feeds a bounded queue, so a fast sender is slowed to the pace the handler
+Rule: while the handler waits in ``receive()`` it reads straight from the server. Once
+the handler is seen waiting *elsewhere* (on a broadcast queue, an event) when it first
+yields after accepting, or ``_WATCH_DELAY`` after a ``receive()`` returned, one reader
+task takes over ``receive()`` for good. It feeds a bounded queue, so a fast sender is slowed to the pace the handler
 reads at (backpressure reaches the server and TCP) instead of growing our memory; when
 the peer disconnects it wakes a waiting ``receive()`` or cancels the handler.
 """
@@ -41,6 +41,7 @@ _CONNECTING, _ACCEPTED, _CLOSED, _RESPONDED = (
     "responded",
 )
 _DISCONNECT = object()
+_WATCH_DELAY = 0.05  # seconds before a handler not in receive() gets a reader task
 _TOO_BIG = {"type": "websocket.close", "code": 1009, "reason": "message too big"}
 
 
@@ -68,13 +69,13 @@ class Websocket(BaseRequestWebsocket):
         )
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
-        self._tick_handle: asyncio.Handle | None = None
+        self._watch_timer: asyncio.Handle | None = None
         self._loop = asyncio.get_running_loop()
         self._direct = 0  # receive() calls reading straight from the server
         self.handler_task: asyncio.Task[Any] | None = None
         self._receiving = 0
         self._handler_receiving = False
-        # Whether the loop has run since the last send (see send()).
+        # Whether receive() returned since the last send (see send()).
         self._turned = False
         self._going_away: asyncio.Task[None] | None = None
         #: Set when the peer went away while the handler was not receiving.
@@ -120,19 +121,21 @@ class Websocket(BaseRequestWebsocket):
         self._accepted = True
         if self.handler_task is None:
             self.handler_task = asyncio.current_task()
-        self._schedule_tick()
+        # First look as soon as the handler yields: one that never receives (it
+        # only sends, or waits on a broker) gets its reader at once.
+        if self._watch_timer is None:
+            self._watch_timer = self._loop.call_soon(self._maybe_read)
 
-    def _schedule_tick(self) -> None:
-        if self._tick_handle is None:
-            self._tick_handle = self._loop.call_soon(self._tick)
+    def _arm_watch(self) -> None:
+        # The reader task is needed only while nobody waits in receive(): the
+        # handler is blocked elsewhere (a broadcast queue, an event) and would not
+        # hear the peer leave. Looking every _WATCH_DELAY, not after each message,
+        # keeps an echo loop free of per-message callbacks.
+        if self._watch_timer is None and self._reader is None:
+            self._watch_timer = self._loop.call_later(_WATCH_DELAY, self._maybe_read)
 
-    def _tick(self) -> None:
-        # One callback, run once the code that scheduled it yields to the loop, for
-        # two facts: the loop has run since the last send (see send()); and if nobody
-        # waits in receive() now, the handler is blocked elsewhere and needs the
-        # reader task (an echo loop never does).
-        self._tick_handle = None
-        self._turned = True
+    def _maybe_read(self) -> None:
+        self._watch_timer = None
         if self._reader is None and self._direct == 0 and self._state == _ACCEPTED:
             self._reader = asyncio.create_task(self._read())
 
@@ -242,8 +245,7 @@ class Websocket(BaseRequestWebsocket):
                 message = await self._receive()
             finally:
                 self._direct -= 1
-                if self._reader is None:
-                    self._schedule_tick()
+                self._arm_watch()
             kind = message["type"]
             if kind == "websocket.receive":
                 data: str | bytes | None = message.get("bytes")
@@ -260,6 +262,10 @@ class Websocket(BaseRequestWebsocket):
                     raise WebsocketDisconnect(1009, "message too big")
                 if _signals.listening and websocket_received.receivers:
                     await send_signal(websocket_received, data)
+                # Either the server's receive() waited (the loop ran), or it held
+                # this message already: a few at most, refilled only while the loop
+                # runs, so an echo loop can't starve it (see send()).
+                self._turned = True
                 return data
             if kind == "websocket.disconnect":
                 self._mark_closed(message.get("code", 1005), message.get("reason"))
@@ -269,13 +275,16 @@ class Websocket(BaseRequestWebsocket):
                 )
         self._receiving += 1
         try:
-            if self._queue.empty() and self._state == _CLOSED:
+            waits = self._queue.empty()
+            if waits and self._state == _CLOSED:
                 raise WebsocketDisconnect(
                     self.close_code or 1005, self.close_reason or ""
                 )
             data = await self._queue.get()
         finally:
             self._receiving -= 1
+        if waits:
+            self._turned = True  # the loop ran while get() waited
         if data is _DISCONNECT:
             raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
         if _signals.listening and websocket_received.receivers:
@@ -328,15 +337,14 @@ class Websocket(BaseRequestWebsocket):
         if not self._turned:
             # A server's send() returns without suspending while its buffer has
             # room: a sending loop would starve every other connection and never
-            # hear the peer leave. Unless the loop already ran since the last send,
-            # give it a turn now (a call_soon flag is far cheaper than a sleep).
+            # hear the peer leave. Unless receive() returned since the last send
+            # (an echo loop: see _receive_message), give the loop a turn now.
             await asyncio.sleep(0)
             if self._state != _ACCEPTED:
                 raise WebsocketDisconnect(
                     self.close_code or 1005, self.close_reason or ""
                 )
         self._turned = False
-        self._schedule_tick()
 
     async def send_json(self, *args: Any, **kwargs: Any) -> None:
         """Send the JSON of the arguments (as ``jsonify`` builds it)."""
@@ -394,9 +402,9 @@ class Websocket(BaseRequestWebsocket):
 
     async def finish(self) -> None:
         """Stop the reader; nothing of this connection outlives the handler."""
-        if self._tick_handle is not None:
-            self._tick_handle.cancel()
-            self._tick_handle = None
+        if self._watch_timer is not None:
+            self._watch_timer.cancel()
+            self._watch_timer = None
         # Forget the reader: a cancelled task keeps its CancelledError, whose traceback
         # holds the reader's frame and so this object; a reference back would make a
         # cycle per connection, left for the garbage collector.
