@@ -86,6 +86,33 @@ async def test_an_echo_loop_reads_without_a_reader_task(
     assert len(set(tasks)) == 1, tasks
 
 
+async def test_an_echo_loop_over_buffered_messages_still_yields_between_sends(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # receive() returns a message the server already holds without waiting: the
+    # send after it must give the loop its turn (a flood must not starve the loop).
+    ran: list[int] = []
+    seen: list[bool] = []
+
+    @app.websocket("/echo")
+    async def echo() -> None:
+        loop = asyncio.get_running_loop()
+        n = 0
+        while True:
+            await websocket.send(await websocket.receive())
+            if n:
+                seen.append(n - 1 in ran)  # the previous send's callback has run
+            loop.call_soon(ran.append, n)
+            n += 1
+
+    async with client.websocket("/echo") as ws:
+        for n in range(5):
+            await ws.send(f"m{n}")  # all queued before the handler reads any
+        for n in range(5):
+            assert await ws.receive() == f"m{n}"
+    assert seen == [True] * 4
+
+
 async def test_converters_pass_url_arguments_to_the_handler(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 
+from .._utils import Resumed
 from ..exceptions import WebsocketDisconnect
 from ..signals import send_signal
 from ..signals import state as _signals
@@ -75,7 +76,7 @@ class Websocket(BaseRequestWebsocket):
         self.handler_task: asyncio.Task[Any] | None = None
         self._receiving = 0
         self._handler_receiving = False
-        # Whether receive() returned since the last send (see send()).
+        # Whether the loop has run since the last send (see send()).
         self._turned = False
         self._going_away: asyncio.Task[None] | None = None
         #: Set when the peer went away while the handler was not receiving.
@@ -242,7 +243,14 @@ class Websocket(BaseRequestWebsocket):
             # switch per message instead of two.
             self._direct += 1
             try:
-                message = await self._receive()
+                awaitable = self._receive()
+                try:
+                    first = awaitable.send(None)  # type: ignore[attr-defined]
+                except StopIteration as done:
+                    message = done.value  # held by the server: no turn
+                else:
+                    message = await Resumed(awaitable, first)  # type: ignore[arg-type]
+                    self._turned = True  # it waited: the loop ran
             finally:
                 self._direct -= 1
                 self._arm_watch()
@@ -262,10 +270,6 @@ class Websocket(BaseRequestWebsocket):
                     raise WebsocketDisconnect(1009, "message too big")
                 if _signals.listening and websocket_received.receivers:
                     await send_signal(websocket_received, data)
-                # Either the server's receive() waited (the loop ran), or it held
-                # this message already: a few at most, refilled only while the loop
-                # runs, so an echo loop can't starve it (see send()).
-                self._turned = True
                 return data
             if kind == "websocket.disconnect":
                 self._mark_closed(message.get("code", 1005), message.get("reason"))
@@ -337,8 +341,8 @@ class Websocket(BaseRequestWebsocket):
         if not self._turned:
             # A server's send() returns without suspending while its buffer has
             # room: a sending loop would starve every other connection and never
-            # hear the peer leave. Unless receive() returned since the last send
-            # (an echo loop: see _receive_message), give the loop a turn now.
+            # hear the peer leave. Unless a receive() waited since the last send
+            # (an echo loop), give the loop a turn now.
             await asyncio.sleep(0)
             if self._state != _ACCEPTED:
                 raise WebsocketDisconnect(
