@@ -50,6 +50,7 @@ if str(_HERE) not in sys.path:
     sys.path.insert(0, str(_HERE))
 
 from apps import spec  # noqa: E402  (needs the sys.path entry above)
+from harness import names_arg  # noqa: E402
 
 FRAMEWORKS = ("bare", "microframework", "starlette", "quart", "blacksheep")
 DEFAULT_FRAMEWORKS = ("bare", "microframework", "starlette", "quart")
@@ -496,19 +497,6 @@ def _maybe(value: Any, spec: str) -> str:
     return "-" if value is None else spec.format(value)
 
 
-def _names(choices: Sequence[str]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        names = [name.strip() for name in text.split(",") if name.strip()]
-        unknown = [name for name in names if name not in choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(
-                f"unknown or empty {unknown or text!r}; choose from {','.join(choices)}"
-            )
-        return list(dict.fromkeys(names))
-
-    return parse
-
-
 def _uvicorn_h2() -> bool:
     """Whether uvicorn can serve HTTP/2 here: zttp installed, ``http2`` accepted."""
     if importlib.util.find_spec("zttp") is None:
@@ -532,11 +520,15 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         description=__doc__.split("\n\n")[0] if __doc__ else None
     )
     parser.add_argument(
-        "--frameworks", type=_names(FRAMEWORKS), default=list(DEFAULT_FRAMEWORKS)
+        "--frameworks", type=names_arg(FRAMEWORKS), default=list(DEFAULT_FRAMEWORKS)
     )
-    parser.add_argument("--servers", type=_names(SERVERS))
-    parser.add_argument("--protocols", type=_names(PROTOCOLS), default=list(PROTOCOLS))
-    parser.add_argument("--paths", type=_names(list(EXPECTED)), default=list(EXPECTED))
+    parser.add_argument("--servers", type=names_arg(SERVERS))
+    parser.add_argument(
+        "--protocols", type=names_arg(PROTOCOLS), default=list(PROTOCOLS)
+    )
+    parser.add_argument(
+        "--paths", type=names_arg(list(EXPECTED)), default=list(EXPECTED)
+    )
     parser.add_argument(
         "--duration",
         type=int,

@@ -13,11 +13,13 @@ handler as soon as the view awaits anything, and look fast while serving nothing
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import time
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -348,3 +350,19 @@ def _ended_note(task: asyncio.Task[None]) -> str:
     if error is None:
         return "lifespan: app returned without answering; running without lifespan"
     return f"lifespan unsupported ({type(error).__name__}: {error}); running without it"
+
+
+def names_arg(choices: Iterable[str]) -> Callable[[str], list[str]]:
+    """An argparse ``type``: a comma-separated list of *choices*, in order, no repeats."""
+    allowed = list(choices)
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in allowed]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown or empty {unknown or text!r}; choose from {','.join(allowed)}"
+            )
+        return list(dict.fromkeys(names))
+
+    return parse

@@ -50,6 +50,7 @@ from harness import count_cyclic  # noqa: E402
 from harness import gc_collected  # noqa: E402
 from harness import Lifespan  # noqa: E402
 from harness import make_scope_template  # noqa: E402
+from harness import names_arg  # noqa: E402
 from harness import request_once  # noqa: E402
 from harness import Scope  # noqa: E402
 from harness import settle  # noqa: E402
@@ -624,19 +625,6 @@ def format_table(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _names(choices: dict[str, Any]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        names = [name.strip() for name in text.split(",") if name.strip()]
-        unknown = [name for name in names if name not in choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(
-                f"unknown or empty {unknown or text!r}; choose from {','.join(choices)}"
-            )
-        return list(dict.fromkeys(names))
-
-    return parse
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -652,9 +640,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None
     )
-    parser.add_argument("--cases", type=_names(CASES), default=list(CASES))
+    parser.add_argument("--cases", type=names_arg(CASES), default=list(CASES))
     parser.add_argument(
-        "--frameworks", type=_names(FRAMEWORKS), default=list(FRAMEWORKS)
+        "--frameworks", type=names_arg(FRAMEWORKS), default=list(FRAMEWORKS)
     )
     parser.add_argument(
         "--requests", type=_positive, help=f"per round (default {DEFAULT_REQUESTS})"

@@ -53,6 +53,7 @@ if _HERE not in sys.path:
 from harness import ASGIApp  # noqa: E402  (needs the sys.path entry above)
 from harness import Lifespan  # noqa: E402
 from harness import Message  # noqa: E402
+from harness import names_arg  # noqa: E402
 from harness import Scope  # noqa: E402
 from harness import settle  # noqa: E402
 
@@ -623,19 +624,6 @@ def format_table(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _names(choices: Sequence[str]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        names = [name.strip() for name in text.split(",") if name.strip()]
-        unknown = [name for name in names if name not in choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(
-                f"unknown or empty {unknown or text!r}; choose from {','.join(choices)}"
-            )
-        return list(dict.fromkeys(names))
-
-    return parse
-
-
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -651,9 +639,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None
     )
-    parser.add_argument("--cases", type=_names(CASES), default=list(CASES))
+    parser.add_argument("--cases", type=names_arg(CASES), default=list(CASES))
     parser.add_argument(
-        "--frameworks", type=_names(list(FRAMEWORKS)), default=list(FRAMEWORKS)
+        "--frameworks", type=names_arg(list(FRAMEWORKS)), default=list(FRAMEWORKS)
     )
     for key, unit in (
         ("messages", "echo round trips per round"),

@@ -144,12 +144,12 @@ async def test_a_template_source_is_compiled_once(tapp: App) -> None:
 
 
 async def test_compiled_sources_stay_bounded(tapp: App) -> None:
-    from microframework.templating import _FROM_SOURCE_LIMIT
+    from microframework._utils import MEMO_LIMIT
 
     async with tapp.app_context():
-        for n in range(_FROM_SOURCE_LIMIT + 10):
+        for n in range(MEMO_LIMIT + 10):
             assert await render_template_string(f"{n}") == str(n)
-    assert len(tapp.jinja_env._from_source) <= _FROM_SOURCE_LIMIT
+    assert len(tapp.jinja_env._from_source) <= MEMO_LIMIT
 
 
 async def test_a_template_that_ignores_the_session_does_not_open_it(root: Path) -> None:

@@ -1329,3 +1329,36 @@ async def test_a_close_reason_too_long_for_a_close_frame_is_refused(
         "websocket close reason is 124 bytes in UTF-8; at most 123 fit in a close frame"
     ]
     assert closed.value.code == 1000
+
+
+async def test_a_server_whose_receive_returns_a_future_is_served(
+    app: Microframework,
+) -> None:
+    # ASGI asks only for an awaitable: some servers hand back their own type or a
+    # future, which can't be stepped like a coroutine.
+    @app.websocket("/echo")
+    async def echo() -> None:
+        while True:
+            await websocket.send(await websocket.receive())
+
+    loop = asyncio.get_running_loop()
+    inbox: list[Message] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "one"},
+        {"type": "websocket.receive", "bytes": b"two"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    sent: list[Message] = []
+
+    def receive() -> asyncio.Future[Message]:
+        future: asyncio.Future[Message] = loop.create_future()
+        loop.call_soon(future.set_result, inbox.pop(0))  # arrives after a wait
+        return future
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(_websocket_scope("/echo", {}), receive, send)  # type: ignore[arg-type]
+    echoed = [m.get("text") or m.get("bytes") for m in sent[1:]]
+    assert sent[0]["type"] == "websocket.accept"
+    assert echoed == ["one", b"two"]

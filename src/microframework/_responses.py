@@ -26,6 +26,7 @@ from werkzeug.sansio.response import Response as SansIOResponse
 
 from ._compile import chain_for
 from ._compile import teardown_appcontext_funcs
+from ._utils import remember
 from .helpers import redirect
 from .json.provider import DefaultJSONProvider
 from .signals import appcontext_tearing_down
@@ -156,9 +157,7 @@ def response_from_http_exception(app: Microframework, error: HTTPException) -> R
         key = (cls, error.code, description)
         page = _PAGES.get(key)
         if page is None:
-            if len(_PAGES) >= _PAGES_LIMIT:
-                _PAGES.clear()  # descriptions made per request: stay bounded
-            page = _PAGES[key] = error.get_body().encode()
+            page = remember(_PAGES, key, error.get_body().encode())
         return app.response_class(page, error.code, mimetype="text/html")
     return app.response_class(
         error.get_body(), status=error.code or 500, headers=error.get_headers()
@@ -170,7 +169,6 @@ _GET_HEADERS = HTTPException.get_headers
 _GET_DESCRIPTION = HTTPException.get_description
 _NAME = HTTPException.name
 _PAGES: dict[tuple[type[HTTPException], int, str], bytes] = {}
-_PAGES_LIMIT = 256
 
 
 async def process_response(
@@ -313,6 +311,10 @@ def is_plain(rv: tuple[Any, ...]) -> bool:
 PLAIN_STATUSES = frozenset(HTTP_STATUS_CODES) - NO_BODY_STATUS
 
 
+# The encoded Content-Type header of each JSON mimetype a provider has used.
+_JSON_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
+
+
 class Prepared:
     """A view's return value, encoded as its response object would have sent it."""
 
@@ -337,9 +339,11 @@ def prepare(app: Microframework, rv: Any) -> Prepared | None:
         if provider.__class__ is not DefaultJSONProvider:
             return None
         data = provider.response_text(rv).encode()
-        content_type = encode_headers(
-            [("Content-Type", content_type_for(provider.mimetype))]
-        )[0]
+        content_type = _JSON_CONTENT_TYPES.get(provider.mimetype)
+        if content_type is None:
+            value = content_type_for(provider.mimetype)
+            content_type = encode_headers([("Content-Type", value)])[0]
+            _JSON_CONTENT_TYPES[provider.mimetype] = content_type  # app-chosen: few
         return Prepared(
             200, [content_type, (b"content-length", b"%d" % len(data))], data
         )

@@ -1,4 +1,5 @@
-"""Small pure helpers: coroutine detection, running sync code in a thread, root paths.
+"""Small pure helpers: coroutine detection, running sync code in a thread, root paths,
+bounded memos.
 
 Rule: imports only the standard library.
 """
@@ -11,15 +12,31 @@ import importlib.util
 import inspect
 import os
 import sys
+from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Generator
+from types import CoroutineType
 from typing import Any
 from typing import ParamSpec
 from typing import TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
+K = TypeVar("K")
+
+#: Entries a memo keyed by values from requests holds before it starts over.
+MEMO_LIMIT = 256
+
+
+def remember(memo: dict[K, T], key: K, value: T) -> T:
+    """Store *value* under *key* and return it. A full *memo* starts over, so keys a
+    request chooses (redirect targets, error descriptions, template sources) keep
+    it bounded."""
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def is_async_callable(func: Any) -> bool:
@@ -71,6 +88,22 @@ def get_root_path(import_name: str) -> str:
     if origin is None or origin in ("namespace", "built-in", "frozen"):
         return os.getcwd()
     return os.path.dirname(os.path.abspath(origin))
+
+
+def first_step(awaitable: Awaitable[T]) -> tuple[Any, Awaitable[T] | None]:
+    """Run *awaitable* up to its first wait.
+
+    ``(result, None)`` if it finished without waiting; else ``(None, rest)``, and
+    ``await rest`` finishes it. An awaitable that is not a coroutine (a future, a
+    server's own type) can't be stepped: it is returned as the rest.
+    """
+    if awaitable.__class__ is not CoroutineType:  # inspect.iscoroutine, cheaper
+        return None, awaitable
+    try:
+        first = awaitable.send(None)
+    except StopIteration as done:
+        return done.value, None
+    return None, Resumed(awaitable, first)
 
 
 class Resumed:

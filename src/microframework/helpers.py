@@ -19,6 +19,7 @@ from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.exceptions import Aborter
 from werkzeug.urls import iri_to_uri
 
+from ._utils import remember
 from .globals import _cv_app
 from .wrappers.response import Response as _Response
 
@@ -78,10 +79,7 @@ def redirect(
         Response = ctx.app.response_class if ctx is not None else _Response
     page = _REDIRECTS.get(location)
     if page is None:
-        page = _redirect_page(location)
-        if len(_REDIRECTS) >= _REDIRECTS_LIMIT:
-            _REDIRECTS.clear()  # targets made per request: stay bounded
-        _REDIRECTS[location] = page
+        page = remember(_REDIRECTS, location, _redirect_page(location))
     response = Response(page[0], code, mimetype="text/html")
     response.headers["Location"] = page[1]
     return response
@@ -90,7 +88,6 @@ def redirect(
 # Page and Location header per target, built once (escaping and iri_to_uri were
 # about 3 us of each redirect).
 _REDIRECTS: dict[str, tuple[bytes, str]] = {}
-_REDIRECTS_LIMIT = 256
 
 
 def _redirect_page(location: str) -> tuple[bytes, str]:

@@ -24,6 +24,7 @@ from jinja2 import Template
 from jinja2 import TemplateNotFound
 from werkzeug.utils import cached_property
 
+from ._utils import remember
 from .flashing import get_flashed_messages
 from .globals import _cv_app
 from .globals import g
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 _AUTOESCAPED = (".html", ".htm", ".xml", ".xhtml", ".svg")
-_FROM_SOURCE_LIMIT = 256
 
 
 class Environment(jinja2.Environment):
@@ -74,10 +74,7 @@ class Environment(jinja2.Environment):
             return super().from_string(source, globals, template_class)
         template = self._from_source.get(source)
         if template is None:
-            template = super().from_string(source)
-            if len(self._from_source) >= _FROM_SOURCE_LIMIT:
-                self._from_source.clear()  # sources made per request: stay bounded
-            self._from_source[source] = template
+            template = remember(self._from_source, source, super().from_string(source))
         return template
 
 

@@ -131,16 +131,12 @@ class BaseRequestWebsocket(SansIORequest):
     def content_length(self) -> int | None:
         """The ``Content-Length`` header as an int (``None`` if absent or chunked)."""
         declared = self.raw_header(b"content-length")
-        if (
-            declared is not None
-            and declared.isascii()
-            and declared.isdigit()
-            and self.raw_header(b"transfer-encoding") is None
-        ):
-            return int(declared)  # what werkzeug gives for plain digits, 1 us sooner
+        chunked = self.raw_header(b"transfer-encoding")
+        # Plain digits: werkzeug's answer, 1 us sooner.
+        if chunked is None and declared and declared.isascii() and declared.isdigit():
+            return int(declared)
         return get_content_length(
-            http_content_length=declared,
-            http_transfer_encoding=self.raw_header(b"transfer-encoding"),
+            http_content_length=declared, http_transfer_encoding=chunked
         )
 
     # None until parsed: a failed hasattr() per read costs more than the parse.

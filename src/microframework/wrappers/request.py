@@ -8,7 +8,6 @@ received while reading, so an understated or chunked body is cut off at the limi
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .._utils import Resumed
+from .._utils import first_step
 from ..exceptions import BodyTimeout
 from ..exceptions import ClientDisconnected
 from .base import BaseRequestWebsocket
@@ -392,15 +391,9 @@ async def _receive_before(receive: Receive, deadline: float) -> Message:
     suspending; then no timer is armed at all (a timer costs several microseconds).
     Only a ``receive()`` that actually waits gets one.
     """
-    awaitable = receive()
-    if inspect.iscoroutine(awaitable):
-        try:
-            first = awaitable.send(None)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        waiting: Awaitable[Message] = Resumed(awaitable, first)
-    else:
-        waiting = awaitable
+    message, waiting = first_step(receive())
+    if waiting is None:
+        return message  # type: ignore[no-any-return] # finished: a Message
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None

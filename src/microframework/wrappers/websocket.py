@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 
-from .._utils import Resumed
+from .._utils import first_step
 from ..exceptions import WebsocketDisconnect
 from ..signals import send_signal
 from ..signals import state as _signals
@@ -243,13 +243,11 @@ class Websocket(BaseRequestWebsocket):
             # switch per message instead of two.
             self._direct += 1
             try:
-                awaitable = self._receive()
-                try:
-                    first = awaitable.send(None)  # type: ignore[attr-defined]
-                except StopIteration as done:
-                    message = done.value  # held by the server: no turn
+                held, waiting = first_step(self._receive())
+                if waiting is None:
+                    message = held  # the server held it already: no loop turn
                 else:
-                    message = await Resumed(awaitable, first)  # type: ignore[arg-type]
+                    message = await waiting
                     self._turned = True  # it waited: the loop ran
             finally:
                 self._direct -= 1
