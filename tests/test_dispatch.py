@@ -296,7 +296,7 @@ async def test_body_that_arrives_late_is_read_within_timeout(
     app: Microframework,
 ) -> None:
     # receive() suspends here, so the timer is armed and the suspended receive is
-    # resumed by hand (_Resumed); the message must arrive intact.
+    # resumed by hand (_utils.resume); the message must arrive intact.
     app.config["BODY_TIMEOUT"] = 30
 
     @app.post("/")

@@ -1043,6 +1043,51 @@ async def test_disconnect_cancels_a_blocked_handler_whose_queue_is_full(
     assert events == ["finally"]
 
 
+@pytest.mark.parametrize("path", ["direct", "reader"])
+async def test_a_helper_hearing_the_close_ends_a_handler_also_in_receive(
+    app: Microframework, path: str
+) -> None:
+    # Two tasks wait in receive() on a server that says "disconnect" once (as
+    # hypercorn does), the helper first, so it hears it: the handler, waiting for a
+    # message that will never come, must end too. "direct": both read straight from
+    # the server; "reader": an explicit accept lets the reader task start first.
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        if path == "reader":
+            await websocket.accept()
+        helper = asyncio.create_task(websocket.receive())
+        await asyncio.sleep(0)  # the helper waits first
+        try:
+            await websocket.receive()
+        except BaseException as exc:
+            events.append(type(exc).__name__)
+            raise
+        finally:
+            await asyncio.gather(helper, return_exceptions=True)
+
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+
+    async def receive() -> Message:
+        return await inbox.get()  # one reader gets each message
+
+    async def send(message: Message) -> None:
+        pass
+
+    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    await _run_ready_callbacks()
+    inbox.put_nowait({"type": "websocket.disconnect", "code": 1001})
+    await _run_ready_callbacks()
+    finished = task.done()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert finished
+    expected = "CancelledError" if path == "direct" else "WebsocketDisconnect"
+    assert events == [expected]
+
+
 async def test_send_and_receive_from_two_tasks_in_one_handler(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

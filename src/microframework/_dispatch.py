@@ -33,7 +33,7 @@ from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
-from ._utils import Resumed
+from ._utils import resume
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
@@ -304,7 +304,7 @@ async def guard_view(
     guard = Guard(request, app.drain)
     guard.arm(endpoint.timeout)
     try:
-        return await Resumed(coro, first)
+        return await resume(coro, first)
     except asyncio.CancelledError:
         reason = guard.claim()
         if reason == "disconnect":
@@ -440,7 +440,7 @@ async def stream_body(
             else:
                 guard.arm(timeout)
                 try:
-                    chunk = await Resumed(step, first)  # type: ignore[arg-type]
+                    chunk = await resume(step, first)  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     break
                 finally:

@@ -12,6 +12,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import types
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
@@ -103,39 +104,32 @@ def first_step(awaitable: Awaitable[T]) -> tuple[Any, Awaitable[T] | None]:
         first = awaitable.send(None)
     except StopIteration as done:
         return done.value, None
-    return None, Resumed(awaitable, first)
+    return None, resume(awaitable, first)
 
 
-class Resumed:
-    """Await a coroutine that has already been stepped once and yielded *first*.
+@types.coroutine
+def resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
+    """Finish *coro*, which was stepped once and yielded *first*.
 
     This is ``yield from`` written out. Stepping a coroutine once tells us whether it
     finishes without waiting (the common case, which then needs no timer or watcher);
-    only one that suspends is resumed through this, after the guards are armed.
+    only one that suspends is resumed through this, after the guards are armed. A
+    generator, not an awaitable object: no allocation of ours per wait.
     """
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
-        self._coro = coro
-        self._first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro = self._coro
-        value = self._first
-        while True:
+    value = first
+    while True:
+        try:
+            sent = yield value
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
             try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as done:
-                    return done.value
+                value = coro.throw(exc)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+        else:
+            try:
+                value = coro.send(sent)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]

@@ -14,12 +14,13 @@ import asyncio
 import json as _json
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
+from types import CoroutineType
 from typing import Any
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 
-from .._utils import first_step
+from .._utils import resume
 from ..exceptions import WebsocketDisconnect
 from ..signals import send_signal
 from ..signals import state as _signals
@@ -229,52 +230,59 @@ class Websocket(BaseRequestWebsocket):
         """The next message; raises ``WebsocketDisconnect`` once the peer has gone."""
         if self._state == _CONNECTING:
             await self.accept()
-        if asyncio.current_task() is self.handler_task:
-            self._handler_receiving = True
-            try:
-                return await self._receive_message()
-            finally:
-                self._handler_receiving = False
-        return await self._receive_message()
-
-    async def _receive_message(self) -> str | bytes:
+        # Read straight from the server while no reader task exists: one task
+        # switch per message instead of two. This is an echo loop's every message,
+        # so the server's receive is stepped here, in this frame, not in helpers.
         while self._reader is None and self._state == _ACCEPTED:
-            # Read straight from the server while no reader task exists: one task
-            # switch per message instead of two.
             self._direct += 1
             try:
-                held, waiting = first_step(self._receive())
-                if waiting is None:
-                    message = held  # the server held it already: no loop turn
+                pending = self._receive()
+                if pending.__class__ is not CoroutineType:
+                    message = await pending  # a server's own awaitable
+                    self._turned = True
                 else:
-                    message = await waiting
-                    self._turned = True  # it waited: the loop ran
+                    try:
+                        step = pending.send(None)
+                    except StopIteration as done:
+                        message = done.value  # held already: no loop turn
+                    else:
+                        self._turned = True  # it waits: the loop will run
+                        message = await resume(pending, step)
             finally:
                 self._direct -= 1
-                self._arm_watch()
-            kind = message["type"]
-            if kind == "websocket.receive":
+                if self._watch_timer is None and self._reader is None:
+                    self._arm_watch()
+            if message["type"] == "websocket.receive":
                 data: str | bytes | None = message.get("bytes")
                 if data is None:
                     data = message.get("text", "")
                 limit = self.max_message_size
-                if (
-                    limit is not None
-                    and len(data) * 4 > limit
-                    and _too_big(data, limit)
-                ):
-                    await self._send(dict(_TOO_BIG))
-                    self._mark_closed(1009, "message too big")
-                    raise WebsocketDisconnect(1009, "message too big")
+                if limit is not None and len(data) * 4 > limit:
+                    await self._refuse_if_too_big(data, limit)
                 if _signals.listening and websocket_received.receivers:
                     await send_signal(websocket_received, data)
                 return data
-            if kind == "websocket.disconnect":
+            if message["type"] == "websocket.disconnect":
                 self._mark_closed(message.get("code", 1005), message.get("reason"))
-                self._cancel_handler()  # a helper task read it: end the handler too
+                self._cancel_handler()  # a helper read it: end the handler too
                 raise WebsocketDisconnect(
                     self.close_code or 1005, self.close_reason or ""
                 )
+        if asyncio.current_task() is self.handler_task:
+            self._handler_receiving = True
+            try:
+                return await self._receive_queued()
+            finally:
+                self._handler_receiving = False
+        return await self._receive_queued()
+
+    async def _refuse_if_too_big(self, data: str | bytes, limit: int) -> None:
+        if _too_big(data, limit):
+            await self._send(dict(_TOO_BIG))
+            self._mark_closed(1009, "message too big")
+            raise WebsocketDisconnect(1009, "message too big")
+
+    async def _receive_queued(self) -> str | bytes:
         self._receiving += 1
         try:
             waits = self._queue.empty()
@@ -282,12 +290,14 @@ class Websocket(BaseRequestWebsocket):
                 raise WebsocketDisconnect(
                     self.close_code or 1005, self.close_reason or ""
                 )
-            data = await self._queue.get()
+            data: str | bytes = await self._queue.get()
         finally:
             self._receiving -= 1
         if waits:
             self._turned = True  # the loop ran while get() waited
         if data is _DISCONNECT:
+            if self._receiving and not self._queue.full():
+                self._queue.put_nowait(_DISCONNECT)  # another task waits: tell it too
             raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
         if _signals.listening and websocket_received.receivers:
             await send_signal(websocket_received, data)
@@ -313,10 +323,13 @@ class Websocket(BaseRequestWebsocket):
     # -- send -----------------------------------------------------------------
     async def send(self, data: str | bytes) -> None:
         """Send a text (str) or binary (bytes) message."""
-        if self._state == _CONNECTING:
-            await self.accept()
         if self._state != _ACCEPTED:
-            raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
+            if self._state == _CONNECTING:
+                await self.accept()
+            if self._state != _ACCEPTED:
+                raise WebsocketDisconnect(
+                    self.close_code or 1005, self.close_reason or ""
+                )
         if isinstance(data, str):
             message: dict[str, Any] = {"type": "websocket.send", "text": data}
         elif isinstance(data, bytes | bytearray):
