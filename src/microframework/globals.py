@@ -7,7 +7,9 @@ lookup costs far more than an attribute read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
+from operator import attrgetter
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -59,27 +61,26 @@ def _session() -> Any:
     return ctx.session
 
 
-class _Forward:
-    """A proxy class attribute that reads *name* from the current object.
+def _forward(name: str, slot: str, message: str) -> property:
+    """A proxy class attribute that reads *name* from the current request/websocket.
 
     Found on the proxy's class, it spares the failed instance lookup that precedes
-    ``__getattr__`` (about 0.3 us of a 0.6 us read); for the names views use most.
+    ``__getattr__``; a ``property`` calls its getter more cheaply than a ``__get__``
+    of ours (about 1 us per read in all). For the names views use most.
     """
+    read_slot = attrgetter(slot)  # the context's "request" or "websocket"
+    read_name = attrgetter(name)
 
-    __slots__ = ("name", "slot", "message")
+    def read(proxy: object, _current: Callable[[], Any] = _cv_app.get) -> Any:
+        try:
+            return read_name(read_slot(_current()))
+        except (LookupError, AttributeError):
+            ctx = _cv_app.get(None)
+            if ctx is None or read_slot(ctx) is None:
+                raise RuntimeError(message) from None
+            raise
 
-    def __init__(self, name: str, slot: str, message: str) -> None:
-        self.name = name
-        self.slot = slot  # the context's attribute: "request" or "websocket"
-        self.message = message
-
-    def __get__(self, proxy: object, owner: type | None = None) -> Any:
-        if proxy is None:
-            return self
-        ctx = _cv_app.get(None)
-        if ctx is not None and (current := getattr(ctx, self.slot)) is not None:
-            return getattr(current, self.name)
-        raise RuntimeError(self.message)
+    return property(read)
 
 
 class _RequestProxy(LocalProxy):  # type: ignore[type-arg]
@@ -129,18 +130,18 @@ class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
         setattr(ctx.g, name, value)
 
 
-# The attributes views read most, looked up on the proxy class (see _Forward).
+# The attributes views read most, looked up on the proxy class (see _forward).
 for _name in (
     "args", "body", "cookies", "data", "endpoint", "files", "form", "full_path",
     "get_data", "get_json", "headers", "host", "is_json", "json", "method",
     "mimetype", "path", "remote_addr", "scheme", "url", "values", "view_args",
 ):  # fmt: skip
-    setattr(_RequestProxy, _name, _Forward(_name, "request", _no_req_msg))
+    setattr(_RequestProxy, _name, _forward(_name, "request", _no_req_msg))
 for _name in (
     "accept", "args", "close", "headers", "path", "receive", "receive_json",
     "send", "send_json", "view_args",
 ):  # fmt: skip
-    setattr(_WebsocketProxy, _name, _Forward(_name, "websocket", _no_ws_msg))
+    setattr(_WebsocketProxy, _name, _forward(_name, "websocket", _no_ws_msg))
 del _name
 
 current_app: Microframework = LocalProxy(  # type: ignore[assignment]
