@@ -7,6 +7,7 @@ import gc
 import weakref
 from typing import Any
 
+import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
 from asgi_harness import Recorder
@@ -97,24 +98,123 @@ async def test_view_that_does_not_suspend_starts_no_task(app: Microframework) ->
     assert seen == [{asyncio.current_task()}]
 
 
-async def test_view_that_suspends_gets_a_disconnect_watcher(
+async def test_a_view_that_suspends_is_watched_without_a_task(
     app: Microframework,
 ) -> None:
     seen: list[int] = []
+    receiving: list[bool] = []
+    rec = Recorder()
 
     @app.route("/")
     async def index() -> str:
+        rec.receiving.clear()
         await asyncio.sleep(0)  # suspend once
         seen.append(len(asyncio.all_tasks()))
+        receiving.append(rec.receiving.is_set())
         return "slow"
 
-    rec = await call(app, http_scope("/"), Recorder())
+    rec = await call(app, http_scope("/"), rec)
     assert rec.status == 200
-    assert seen == [2]  # this test's task and the watcher
-    # The watcher is cancelled, not awaited (see _Guard.stop) ...
-    assert all(task.cancelling() or task.done() for task in _other_tasks())
-    await asyncio.sleep(0)  # ... so one pass of the loop later it has ended.
+    assert seen == [1]  # this test's task only: the watch is a callback
+    assert receiving == [True]  # ... waiting in the server's receive()
+    # When the view has ended nobody is left listening: a message stays queued.
+    rec.disconnect()
+    await asyncio.sleep(0)
+    assert rec.inbox.qsize() == 1
     assert _other_tasks() == set()
+
+
+class _Server:
+    """A server's receive() of one of the kinds the disconnect watch must drive."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.inbox.put_nowait({"type": "http.request", "body": b""})
+
+    def receive(self) -> Any:
+        if self.kind == "future":  # not a coroutine: a future the server resolves
+            return asyncio.ensure_future(self.inbox.get())
+        if self.kind == "bare-yield":
+            return self._yielding()
+        return self.inbox.get()
+
+    async def _yielding(self) -> dict[str, Any]:
+        while self.inbox.empty():
+            await asyncio.sleep(0)  # a bare yield, no future
+        return self.inbox.get_nowait()
+
+
+@pytest.mark.parametrize("kind", ["coroutine", "future", "bare-yield"])
+async def test_the_disconnect_watch_drives_any_kind_of_receive(
+    app: Microframework, kind: str
+) -> None:
+    server = _Server(kind)
+    ended = asyncio.Event()
+
+    @app.route("/poll")
+    async def poll() -> str:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+        return "never"
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    task = asyncio.create_task(app(http_scope("/poll"), server.receive, send))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not ended.is_set()
+    server.inbox.put_nowait({"type": "http.disconnect"})
+    async with asyncio.timeout(1):
+        await ended.wait()
+        await task
+    assert sent == []
+
+
+async def test_a_wake_up_after_the_view_ended_starts_no_new_receive(
+    app: Microframework,
+) -> None:
+    rec = Recorder()
+
+    @app.route("/")
+    async def index() -> str:
+        await asyncio.sleep(0)  # now watched
+        rec.disconnect()  # the watch's wake-up is scheduled, then the view ends
+        return "done"
+
+    await call(app, http_scope("/"), rec)
+    assert rec.status == 200
+    rec.receiving.clear()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not rec.receiving.is_set()
+
+
+async def test_a_failing_receive_ends_only_the_watch(app: Microframework) -> None:
+    calls = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return {"type": "http.request", "body": b""}
+        raise RuntimeError("the server's receive broke")
+
+    @app.route("/")
+    async def index() -> str:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return "fine"
+
+    rec = Recorder()
+    await app(http_scope("/"), receive, rec.send)
+    assert rec.status == 200
+    assert calls == 2
 
 
 async def test_view_past_response_timeout_is_504_and_torn_down(
@@ -329,8 +429,8 @@ async def test_long_poll_whose_body_arrives_late_still_notices_disconnect(
 
 
 async def test_a_waiting_view_leaves_no_reference_cycle() -> None:
-    # The disconnect watcher is cancelled when the view ends; a cancelled task keeps
-    # its traceback, which must not lead back to the watcher (a cycle per request).
+    # The disconnect watch is stopped when the view ends; nothing of it may lead
+    # back to the request (a cycle per request).
     import gc
 
     from asgi_harness import call

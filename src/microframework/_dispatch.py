@@ -1,8 +1,9 @@
 """``_dispatch.py``: turns one ASGI connection into a response.
 
-Owns the only per-request task we ever start, the disconnect watcher, and the only
-timer, the response or idle timeout. Both exist only once a view actually waits or a
-streamed body is being sent: a view that answers without suspending pays for neither.
+Owns the disconnect watch (a ``Listener``: callbacks on the server's ``receive()``,
+never a task) and the only timer, the response or idle timeout. Both exist only once
+a view actually waits or a streamed body is being sent: a view that answers without
+suspending pays for neither, and no request ever starts a task of ours.
 A bytes response goes out as exactly two messages; anything else sends itself
 (``Response.send``), with :func:`stream_body` lending it the timeout and the watch.
 HTTP and websocket share the hook chains; the hot path reads only the tables
@@ -33,6 +34,7 @@ from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
+from ._utils import Listener
 from ._utils import resume
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from ._compile import Endpoint
     from ._drain import Drain
     from .app import Microframework
+    from .typing import Message
     from .typing import Receive
     from .typing import Scope
     from .typing import Send
@@ -321,13 +324,13 @@ async def guard_view(
 
 
 class Guard:
-    """A re-armable timer and a disconnect watcher, both cancelling one task.
+    """A re-armable timer and a disconnect watch, both cancelling one task.
 
     ``reason`` says which fired, so the task can tell its own cancellation from one
     that came from outside (a server shutting down), which it must not swallow.
     """
 
-    __slots__ = ("task", "reason", "ends_at_drain", "_timer", "_watcher", "_request")
+    __slots__ = ("task", "reason", "ends_at_drain", "_timer", "_listener", "_request")
 
     def __init__(
         self, request: Request, drain: Drain, ends_at_drain: bool = False
@@ -340,7 +343,7 @@ class Guard:
         self.ends_at_drain = ends_at_drain
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
-        self._watcher: asyncio.Task[None] | None = None
+        self._listener: Listener | None = None
         # Watching consumes receive(): only once the body is no longer needed. If
         # it is still coming, the request starts the watch when the body ends.
         if request.body_finished():
@@ -360,8 +363,8 @@ class Guard:
 
     def watch(self) -> None:
         """Start noticing a disconnect (the body has been read)."""
-        if self._watcher is None:
-            self._watcher = asyncio.create_task(self._watch(self._request.asgi_receive))
+        if self._listener is None:
+            self._listener = Listener(self._request.asgi_receive, self._heard)
 
     def arm(self, timeout: float | None) -> None:
         if timeout is not None:
@@ -391,24 +394,20 @@ class Guard:
             return self.reason
         return None
 
-    async def _watch(self, receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
+    def _heard(self, message: Message) -> bool:
+        if message["type"] != "http.disconnect":
+            return True  # keep listening
         self._fire("disconnect")
+        return False
 
     def stop(self, drain: Drain) -> None:
         drain.members.discard(self)
         self.disarm()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
-        # Forgotten, as Websocket.finish does its reader: no cycle through the
-        # cancelled task's traceback.
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None and not watcher.done():
-            # Cancelling is enough: the watcher only waits in receive(), and it ends
-            # on the loop's next pass. Awaiting it would cost every waiting view an
-            # extra round trip through the loop when thousands are released at once.
-            watcher.cancel()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()  # at once: no task to wait for
 
 
 async def stream_body(

@@ -133,3 +133,78 @@ def resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
                 value = coro.send(sent)
             except StopIteration as done:
                 return done.value  # type: ignore[no-any-return]
+
+
+class Listener:
+    """Call ``receive()`` again and again, handing each message to *heard*.
+
+    The coroutine is driven by hand from the futures it waits on, not by a task: a
+    held long-poll or stream pays a callback, not a ``Task`` (about 1 KiB each).
+    *heard* returns False to stop; so does a ``receive()`` that fails.
+    """
+
+    __slots__ = ("_receive", "_heard", "_coro", "_waiting", "_stopped")
+
+    def __init__(
+        self, receive: Callable[[], Awaitable[Any]], heard: Callable[[Any], bool]
+    ) -> None:
+        self._receive = receive
+        self._heard = heard
+        self._coro: Any = None
+        self._waiting: asyncio.Future[Any] | asyncio.Handle | None = None
+        self._stopped = False
+        self._step()
+
+    def _step(self, _done: object = None) -> None:
+        if self._stopped:
+            return  # a wake-up already on its way when we were stopped
+        self._waiting = None
+        while True:
+            coro = self._coro
+            if coro is None:
+                coro = self._receive()
+                if coro.__class__ is not CoroutineType:
+                    # A server's future (or own awaitable, which gets a task).
+                    future = self._waiting = asyncio.ensure_future(coro)
+                    future.add_done_callback(self._got)
+                    return
+                self._coro = coro
+            try:
+                waited = coro.send(None)
+            except StopIteration as done:
+                self._coro = None
+                if not self._heard(done.value):
+                    return
+                continue
+            except (Exception, asyncio.CancelledError):
+                self._coro = None  # the server's receive failed: nothing more to hear
+                return
+            if waited is None:  # a bare yield: step again on the loop's next pass
+                self._waiting = asyncio.get_running_loop().call_soon(self._step)
+            elif asyncio.isfuture(waited):
+                waited.add_done_callback(self._step)
+                self._waiting = waited
+            else:  # not asyncio's (a task would refuse it too)
+                self.stop()
+            return
+
+    def _got(self, future: asyncio.Future[Any]) -> None:
+        self._waiting = None
+        if self._stopped or future.cancelled() or future.exception() is not None:
+            return
+        if self._heard(future.result()):
+            self._step()
+
+    def stop(self) -> None:
+        """Stop listening; a pending ``receive()`` is closed (or cancelled)."""
+        self._stopped = True
+        waiting, self._waiting = self._waiting, None
+        coro, self._coro = self._coro, None
+        if isinstance(waiting, asyncio.Handle):
+            waiting.cancel()
+        elif waiting is not None and coro is not None:
+            waiting.remove_done_callback(self._step)
+        elif waiting is not None:
+            waiting.cancel()  # as cancelling a watcher task would
+        if coro is not None:
+            coro.close()

@@ -231,7 +231,7 @@ class Response(SansIOResponse):
             return
         self._body = make_body(value)
         self.body_bytes = None
-        self.headers.pop("Content-Length", None)
+        self.headers.remove("Content-Length")  # pop() would raise a KeyError inside
 
     @property
     def is_streamed(self) -> bool:
