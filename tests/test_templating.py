@@ -258,6 +258,24 @@ async def test_outside_a_request_config_and_g_still_work(tapp: App) -> None:
         assert await render_template_string("{{ config.SITE }} {{ g.x }}") == "blog 1"
 
 
+async def test_a_render_context_layers_env_globals_template_globals_and_values(
+    tapp: App,
+) -> None:
+    # The context is merged from dicts, not jinja's ChainMap walk: the same layers.
+    env = tapp.jinja_env
+    env.globals.update(a="env-a", b="env-b", c="env-c")
+    template = env.from_string(
+        "{{ a }} {{ b }} {{ c }} {{ d }}", globals={"b": "tpl-b", "c": "tpl-c"}
+    )
+    env.globals["d"] = "env-d"  # added after the template: still seen
+    async with tapp.app_context():
+        assert await template.render_async(c="value-c") == "env-a tpl-b value-c env-d"
+        context = template.new_context({"c": "value-c"})
+    assert context.parent["b"] == "tpl-b"
+    assert context.globals_keys == set(template.globals)  # what imports consult
+    assert template.new_context({}, shared=True).parent == {}
+
+
 async def test_context_processors_sync_and_async_and_passed_values_win(
     tapp: App,
 ) -> None:

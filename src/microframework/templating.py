@@ -13,6 +13,7 @@ import inspect
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import MutableMapping
 from typing import Any
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ import jinja2
 from jinja2 import BaseLoader
 from jinja2 import Template
 from jinja2 import TemplateNotFound
+from jinja2.runtime import Context
 from werkzeug.utils import cached_property
 
 from ._utils import remember
@@ -37,6 +39,7 @@ from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .signals import before_render_template
 from .signals import send_signal
+from .signals import state as _signals
 from .signals import template_rendered
 
 if TYPE_CHECKING:
@@ -51,8 +54,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 _AUTOESCAPED = (".html", ".htm", ".xml", ".xhtml", ".svg")
 
 
+class _Template(jinja2.Template):
+    """jinja's ``Template``, with a cheaper render context.
+
+    jinja merges the template's globals (a ``ChainMap`` over the environment's) into
+    every render's context by iterating the ``ChainMap`` in Python, twice; merging
+    its dicts is a few C calls (a third of a small render). Same keys, same values.
+    """
+
+    def new_context(
+        self,
+        vars: dict[str, Any] | None = None,
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,
+    ) -> Context:
+        maps = getattr(self.globals, "maps", None)
+        if shared or locals or maps is None:
+            return super().new_context(vars, shared, locals)
+        merged = dict(maps[-1])
+        for mapping in maps[-2::-1]:  # the first map wins, as in a ChainMap
+            merged.update(mapping)
+        parent = merged.copy()
+        if vars:
+            parent.update(vars)
+        return self.environment.context_class(
+            self.environment, parent, self.name, self.blocks, globals=merged
+        )
+
+
 class Environment(jinja2.Environment):
     """The app's jinja environment: async, loading from the app and its blueprints."""
+
+    template_class = _Template
 
     def __init__(self, app: TemplatingMixin, **options: Any) -> None:
         if "loader" not in options:
@@ -250,9 +283,13 @@ def _app(what: str) -> TemplatingMixin:
 
 async def _render(app: TemplatingMixin, template: Template, context: Any) -> str:
     await app.update_template_context(context)
-    await send_signal(before_render_template, app, template=template, context=context)
+    if _signals.listening:
+        await send_signal(
+            before_render_template, app, template=template, context=context
+        )
     rv = await template.render_async(context)
-    await send_signal(template_rendered, app, template=template, context=context)
+    if _signals.listening:
+        await send_signal(template_rendered, app, template=template, context=context)
     return rv
 
 
