@@ -24,6 +24,8 @@ from microframework import Microframework
 from microframework import request
 from microframework import Response
 from microframework import url_for
+from microframework import websocket
+from microframework.wrappers import Request
 
 
 def _unproxied(proxy: Any) -> Any:
@@ -110,6 +112,31 @@ async def test_request_in_an_app_context_only_is_a_runtime_error(
     async with app.app_context():
         with pytest.raises(RuntimeError, match="outside of request context"):
             request.path  # noqa: B018
+
+
+async def test_forwarded_names_fail_as_the_generic_lookup_does(
+    app: Microframework,
+) -> None:
+    # The forwarded names ("path", "send", ...) read in C and fall back to the
+    # proxy's __getattr__ on any failure: each case must still say what went wrong.
+    with pytest.raises(RuntimeError, match="outside of websocket context"):
+        websocket.send  # noqa: B018 - no context at all
+    async with app.test_request_context("/"):
+        with pytest.raises(RuntimeError, match="outside of websocket context"):
+            websocket.send  # noqa: B018 - a request, not a websocket
+    async with app.app_context():
+        with pytest.raises(RuntimeError, match="outside of request context"):
+            request.args  # noqa: B018 - an app context without a request
+
+    class Broken(Request):
+        @property
+        def args(self) -> Any:
+            raise AttributeError("the request's own error")
+
+    app.request_class = Broken
+    async with app.test_request_context("/"):
+        with pytest.raises(AttributeError, match="the request's own error"):
+            request.args  # noqa: B018
 
 
 def test_current_app_and_g_outside_a_context_are_runtime_errors() -> None:
