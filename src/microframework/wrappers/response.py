@@ -27,6 +27,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
 
+from .._utils import remember
 from ..conditional import drop_for_not_modified
 from ..conditional import PartialContent
 from ..conditional import precondition_status
@@ -101,11 +102,40 @@ def plain_response_headers(
 ) -> list[tuple[bytes, bytes]] | None:
     """The ASGI headers ``cls(body, headers=headers)`` sends for a *length*-byte body,
     or ``None`` when werkzeug must build them (``ValueError`` for an invalid one)."""
+    # A view returns the same few header dicts again and again: remember each one's
+    # encoded headers around the Content-Length slot (bounded, as keys may vary).
+    key = (cls, *headers.items())
+    parts: _HeaderParts | None
+    try:
+        parts = _PLAIN_HEADERS.get(key, _UNKNOWN)
+    except TypeError:  # an unhashable value: not a plain str either
+        return None
+    if parts is _UNKNOWN:
+        parts = remember(_PLAIN_HEADERS, key, _plain_parts(cls, headers))
+    if parts is None:
+        return None
+    before, after = parts
+    if after is None:
+        return before.copy()
+    return [*before, (b"content-length", b"%d" % length), *after]
+
+
+_HeaderParts = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]] | None]
+_PLAIN_HEADERS: dict[tuple[Any, ...], _HeaderParts | None] = {}
+_UNKNOWN: Any = object()
+
+
+def _plain_parts(cls: type[Response], headers: dict[Any, Any]) -> _HeaderParts | None:
+    # The encoded headers before and after Content-Length (after is None without).
     items = _plain_items(headers)
     if items is None:
         return None
-    _complete(items, cls, length)
-    return encode_headers(items)
+    _complete(items, cls, 0)
+    encoded = encode_headers(items)
+    for index, (name, _) in enumerate(encoded):
+        if name == b"content-length":
+            return encoded[:index], encoded[index + 1 :]
+    return encoded, None
 
 
 def _complete(items: list[tuple[str, str]], cls: type[Response], length: int) -> None:
