@@ -178,10 +178,11 @@ class Websocket(BaseRequestWebsocket):
         self._cancel_handler()
 
     def _cancel_handler(self) -> None:
-        """The peer has gone: end the handler, unless it is in receive() to hear it.
+        """The peer has gone: end the handler, unless the queue will tell it.
 
         Whoever noticed (our reader, or a helper task of the app's that called
-        receive()), a handler blocked elsewhere (a broadcast queue, an event) would
+        receive()), a handler blocked elsewhere (a broadcast queue, an event), or
+        reading straight from a server that says "disconnect" only once, would
         otherwise wait forever: cancelling runs its ``finally`` and teardown.
         """
         if (
