@@ -594,6 +594,27 @@ async def test_refusal_with_the_extension_is_an_http_response(
     assert sent[-1]["more_body"] is False
 
 
+async def test_receive_after_a_refusal_is_a_disconnect_not_a_hang(
+    app: Microframework,
+) -> None:
+    errors: list[int] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.send_rejection(Response("no", status=403))
+        try:
+            await websocket.receive()
+        except WebsocketDisconnect as exc:
+            errors.append(exc.code)
+
+    async with asyncio.timeout(2):
+        sent = await _run_raw(
+            app, _websocket_scope("/ws", {"websocket.http.response": {}})
+        )
+    assert sent[0]["status"] == 403
+    assert errors == [1005]
+
+
 # -- hooks ------------------------------------------------------------------------------
 async def test_hooks_run_in_order_and_http_hooks_do_not_run(
     app: Microframework, client: MicroframeworkClient

@@ -66,9 +66,9 @@ class Websocket(BaseRequestWebsocket):
         self.max_message_size: int | None = config.get(
             "WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024
         )
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(
-            config.get("WEBSOCKET_QUEUE_SIZE", 16)
-        )
+        self._queue_size: int = config.get("WEBSOCKET_QUEUE_SIZE", 16)
+        # Made with the reader task: a handler that reads straight never needs it.
+        self._queue: asyncio.Queue[Any] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
         self._watch_timer: asyncio.Handle | None = None
@@ -139,9 +139,11 @@ class Websocket(BaseRequestWebsocket):
     def _maybe_read(self) -> None:
         self._watch_timer = None
         if self._reader is None and self._direct == 0 and self._state == _ACCEPTED:
-            self._reader = asyncio.create_task(self._read())
+            queue: asyncio.Queue[Any] = asyncio.Queue(self._queue_size)
+            self._queue = queue
+            self._reader = asyncio.create_task(self._read(queue))
 
-    async def _read(self) -> None:
+    async def _read(self, queue: asyncio.Queue[Any]) -> None:
         try:
             while True:
                 message = await self._receive()
@@ -154,7 +156,7 @@ class Websocket(BaseRequestWebsocket):
                     if limit is not None and _too_big(data, limit):
                         await self._close_for_size()
                         return
-                    await self._queue.put(data)
+                    await queue.put(data)
                 elif kind == "websocket.disconnect":
                     self._peer_gone(message.get("code", 1005), message.get("reason"))
                     return
@@ -168,14 +170,17 @@ class Websocket(BaseRequestWebsocket):
         if self._state == _CLOSED and self.close_code is not None:
             # The echo of our own close: the handler chose to end and may still be
             # finishing up; only a receive() still waiting needs to hear of it.
-            if self._receiving and not self._queue.full():
-                self._queue.put_nowait(_DISCONNECT)
+            self._wake_receivers()
             return
         self._mark_closed(code, reason)
-        # A full queue means receive() will drain it and then meet the closed state.
-        if self._receiving and not self._queue.full():
-            self._queue.put_nowait(_DISCONNECT)
+        self._wake_receivers()
         self._cancel_handler()
+
+    def _wake_receivers(self) -> None:
+        # A full queue means receive() will drain it and then meet the closed state.
+        queue = self._queue
+        if self._receiving and queue is not None and not queue.full():
+            queue.put_nowait(_DISCONNECT)
 
     def _cancel_handler(self) -> None:
         """The peer has gone: end the handler, unless the queue will tell it.
@@ -284,21 +289,23 @@ class Websocket(BaseRequestWebsocket):
             raise WebsocketDisconnect(1009, "message too big")
 
     async def _receive_queued(self) -> str | bytes:
+        queue = self._queue
+        if queue is None:  # closed (or answered) before any reader was needed
+            raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
         self._receiving += 1
         try:
-            waits = self._queue.empty()
+            waits = queue.empty()
             if waits and self._state == _CLOSED:
                 raise WebsocketDisconnect(
                     self.close_code or 1005, self.close_reason or ""
                 )
-            data: str | bytes = await self._queue.get()
+            data: str | bytes = await queue.get()
         finally:
             self._receiving -= 1
         if waits:
             self._turned = True  # the loop ran while get() waited
         if data is _DISCONNECT:
-            if self._receiving and not self._queue.full():
-                self._queue.put_nowait(_DISCONNECT)  # another task waits: tell it too
+            self._wake_receivers()  # another task waits: tell it too
             raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
         if _signals.listening and websocket_received.receivers:
             await send_signal(websocket_received, data)
