@@ -951,6 +951,33 @@ async def test_disconnect_cancels_a_handler_blocked_elsewhere(
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
+async def test_receiving_connections_share_one_watch_timer(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # Every receive() arms the watch; all connections of a loop share one sweep
+    # timer (a timer per connection cost about 6 us each, and grew the loop's heap).
+    @app.websocket("/ws")
+    async def echo() -> None:
+        while True:
+            await websocket.send(await websocket.receive())
+
+    loop = asyncio.get_running_loop()
+
+    def timers() -> int:
+        return sum(1 for h in loop._scheduled if not h.cancelled())  # type: ignore[attr-defined]
+
+    before = timers()
+    connections = [client.websocket("/ws") for _ in range(20)]
+    opened = [await c.__aenter__() for c in connections]
+    for ws in opened:
+        await ws.send("hi")
+        assert await ws.receive() == "hi"
+    assert timers() - before <= 1
+    for c in connections:
+        await c.__aexit__(None, None, None)
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
 @pytest.mark.parametrize("messages", [1, 3])
 async def test_disconnect_cancels_a_handler_that_received_then_blocked_elsewhere(
     app: Microframework, client: MicroframeworkClient, messages: int

@@ -2,10 +2,12 @@
 
 Rule: while the handler waits in ``receive()`` it reads straight from the server. Once
 the handler is seen waiting *elsewhere* (on a broadcast queue, an event) when it first
-yields after accepting, or ``_WATCH_DELAY`` after a ``receive()`` returned, one reader
-task takes over ``receive()`` for good. It feeds a bounded queue, so a fast sender is slowed to the pace the handler
-reads at (backpressure reaches the server and TCP) instead of growing our memory; when
-the peer disconnects it wakes a waiting ``receive()`` or cancels the handler.
+yields after accepting, or at the loop's next watch sweep after a ``receive()``
+returned (one timer per loop, every ``_WATCH_DELAY``), one reader task takes over
+``receive()`` for good. It feeds a bounded queue, so a fast sender is slowed to the
+pace the handler reads at (backpressure reaches the server and TCP) instead of growing
+our memory; when the peer disconnects it wakes a waiting ``receive()`` or cancels the
+handler.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Websocket(BaseRequestWebsocket):
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
         self._watch_timer: asyncio.Handle | None = None
+        self._watched = False  # in _ARMED, for the next sweep
         self._loop = asyncio.get_running_loop()
         self._direct = 0  # receive() calls reading straight from the server
         self.handler_task: asyncio.Task[Any] | None = None
@@ -131,13 +134,20 @@ class Websocket(BaseRequestWebsocket):
     def _arm_watch(self) -> None:
         # The reader task is needed only while nobody waits in receive(): the
         # handler is blocked elsewhere (a broadcast queue, an event) and would not
-        # hear the peer leave. Looking every _WATCH_DELAY, not after each message,
-        # keeps an echo loop free of per-message callbacks.
-        if self._watch_timer is None and self._reader is None:
-            self._watch_timer = self._loop.call_later(_WATCH_DELAY, self._maybe_read)
+        # hear the peer leave. One sweep every _WATCH_DELAY looks at every armed
+        # connection: no callback per message, no timer per connection.
+        self._watched = True
+        armed = _ARMED.get(self._loop)
+        if armed is None:
+            armed = _ARMED[self._loop] = set()
+            self._loop.call_later(_WATCH_DELAY, _sweep, self._loop)
+        armed.add(self)
 
     def _maybe_read(self) -> None:
         self._watch_timer = None
+        self._look()
+
+    def _look(self) -> None:
         if self._reader is None and self._direct == 0 and self._state == _ACCEPTED:
             queue: asyncio.Queue[Any] = asyncio.Queue(self._queue_size)
             self._queue = queue
@@ -256,7 +266,11 @@ class Websocket(BaseRequestWebsocket):
                         message = await resume(pending, step)
             finally:
                 self._direct -= 1
-                if self._watch_timer is None and self._reader is None:
+                if (
+                    not self._watched
+                    and self._reader is None
+                    and self._state == _ACCEPTED
+                ):
                     self._arm_watch()
             if message["type"] == "websocket.receive":
                 data: str | bytes | None = message.get("bytes")
@@ -428,6 +442,11 @@ class Websocket(BaseRequestWebsocket):
         if self._watch_timer is not None:
             self._watch_timer.cancel()
             self._watch_timer = None
+        if self._watched:
+            self._watched = False
+            armed = _ARMED.get(self._loop)
+            if armed is not None:
+                armed.discard(self)  # the sweep, one per loop, still runs
         # Forget the reader: a cancelled task keeps its CancelledError, whose traceback
         # holds the reader's frame and so this object; a reference back would make a
         # cycle per connection, left for the garbage collector.
@@ -438,6 +457,17 @@ class Websocket(BaseRequestWebsocket):
                 await reader
             except asyncio.CancelledError:
                 pass
+
+
+#: The connections to look at when their loop's next sweep runs, per loop. An entry
+#: lives from the first arm to its sweep (at most _WATCH_DELAY).
+_ARMED: dict[asyncio.AbstractEventLoop, set[Websocket]] = {}
+
+
+def _sweep(loop: asyncio.AbstractEventLoop) -> None:
+    for websocket in _ARMED.pop(loop, ()):
+        websocket._watched = False
+        websocket._look()
 
 
 def _too_big(data: str | bytes, limit: int) -> bool:
