@@ -336,6 +336,18 @@ def test_a_repeated_redirect_is_the_same_response_byte_for_byte() -> None:
     assert "X-Mine" not in redirect("/new?a=<1>").headers
 
 
+def test_a_redirects_headers_are_the_same_for_any_response_class() -> None:
+    # Ours gets Location appended directly; another class gets werkzeug's set().
+    from werkzeug.urls import iri_to_uri
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    target = "/ünïcode path?q=<1>"
+    ours = redirect(target, 307)
+    theirs = redirect(target, 307, Response=WerkzeugResponse)  # type: ignore[arg-type]
+    assert list(ours.headers.items()) == list(theirs.headers.items())
+    assert ours.headers.getlist("Location") == [iri_to_uri(target)]
+
+
 # -- abort ------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from typing import NoReturn
 from typing import TYPE_CHECKING
 
 from markupsafe import escape
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.exceptions import Aborter
 from werkzeug.urls import iri_to_uri
@@ -81,7 +82,12 @@ def redirect(
     if page is None:
         page = remember(_REDIRECTS, location, _redirect_page(location))
     response = Response(page[0], code, mimetype="text/html")
-    response.headers["Location"] = page[1]
+    if isinstance(response, _Response) and response.headers.__class__ is Headers:
+        # Ours has no Location yet, and this one was checked when built: append it
+        # as werkzeug's set() would, without validating it again on every redirect.
+        response.headers._list.append(("Location", page[1]))
+    else:
+        response.headers["Location"] = page[1]
     return response
 
 
