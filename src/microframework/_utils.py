@@ -1,5 +1,6 @@
 """Small pure helpers: coroutine detection, running sync code in a thread, root paths,
-bounded memos.
+bounded memos, and stepping a coroutine by hand (``first_step``, ``resume``,
+``Listener``) where a task or a frame per wait would cost too much.
 
 Rule: imports only the standard library.
 """
