@@ -217,6 +217,34 @@ async def test_a_failing_receive_ends_only_the_watch(app: Microframework) -> Non
     assert calls == 2
 
 
+async def test_a_receive_that_never_waits_cannot_take_the_loop(
+    app: Microframework,
+) -> None:
+    # A server answering receive() at once, forever, with empty body messages: the
+    # watch takes some, then gives the loop a turn, so the view still runs.
+    calls = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls > 1000:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    seen: list[int] = []
+
+    @app.route("/")
+    async def index() -> str:
+        await asyncio.sleep(0)  # watched from here
+        seen.append(calls)
+        return "fine"
+
+    rec = Recorder()
+    await app(http_scope("/"), receive, rec.send)
+    assert rec.status == 200
+    assert seen and seen[0] < 1000
+
+
 async def test_view_past_response_timeout_is_504_and_torn_down(
     app: Microframework,
 ) -> None:

@@ -136,6 +136,10 @@ def resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
                 return done.value  # type: ignore[no-any-return]
 
 
+#: Messages a Listener takes from a receive() that never waits before a loop turn.
+_STEPS_PER_TURN = 64
+
+
 class Listener:
     """Call ``receive()`` again and again, handing each message to *heard*.
 
@@ -160,7 +164,8 @@ class Listener:
         if self._stopped:
             return  # a wake-up already on its way when we were stopped
         self._waiting = None
-        while True:
+        # A server whose receive() never waits must still let the loop run.
+        for _ in range(_STEPS_PER_TURN):
             coro = self._coro
             if coro is None:
                 coro = self._receive()
@@ -188,6 +193,7 @@ class Listener:
             else:  # not asyncio's (a task would refuse it too)
                 self.stop()
             return
+        self._waiting = asyncio.get_running_loop().call_soon(self._step)
 
     def _got(self, future: asyncio.Future[Any]) -> None:
         self._waiting = None
