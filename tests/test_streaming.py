@@ -250,6 +250,46 @@ class _Resource:
         self.log.append(f"exit:{None if exc_type is None else exc_type.__name__}")
 
 
+class _FutureChunks:
+    """An async iterator whose __anext__ returns a future, not a coroutine."""
+
+    def __init__(self, chunks: list[Any]) -> None:
+        self.chunks = chunks
+        self.closed = False
+
+    def __aiter__(self) -> _FutureChunks:
+        return self
+
+    def __anext__(self) -> asyncio.Future[Any]:
+        future = asyncio.get_running_loop().create_future()
+        if self.chunks:
+            # Resolved on a later pass: the stream waits on it, guard armed.
+            asyncio.get_running_loop().call_soon(future.set_result, self.chunks.pop(0))
+        else:
+            future.set_exception(StopAsyncIteration())
+        return future
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def test_an_async_iterator_of_futures_is_streamed_and_encoded(
+    app: Microframework,
+) -> None:
+    # The app's own iterator is sent from directly: any awaitable from __anext__,
+    # str chunks encoded, the iterator closed at the end.
+    source = _FutureChunks(["a", b"b", bytearray(b"c")])
+
+    @app.route("/")
+    async def index() -> Response:
+        return Response(source)
+
+    rec = await call(app, http_scope("/"))
+    assert rec.status == 200
+    assert rec.body == b"abc"
+    assert source.closed
+
+
 async def test_async_with_in_body_exits_on_completion(app: Microframework) -> None:
     log: list[str] = []
 

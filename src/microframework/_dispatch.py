@@ -426,12 +426,15 @@ async def stream_body(
     guard = Guard(request, app.drain, ends_at_drain=events)
     if timeout is None:
         timeout = app.config.get("RESPONSE_TIMEOUT")
-    chunks = aiter(body)
+    chunks, encode = body.chunks()
     try:
         while True:
             step = chunks.__anext__()
             try:
-                first = step.send(None)  # type: ignore[attr-defined]
+                if hasattr(step, "send"):  # a generator's or a coroutine
+                    first = step.send(None)
+                else:
+                    first = step  # an app's own awaitable: awaited as it is
             except StopIteration as done:
                 chunk = done.value
             except StopAsyncIteration:
@@ -439,11 +442,16 @@ async def stream_body(
             else:
                 guard.arm(timeout)
                 try:
-                    chunk = await resume(step, first)  # type: ignore[arg-type]
+                    if first is step:
+                        chunk = await step
+                    else:
+                        chunk = await resume(step, first)  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     break
                 finally:
                     guard.disarm()
+            if encode is not None:
+                chunk = encode(chunk)
             if chunk:
                 await send(
                     {"type": "http.response.body", "body": chunk, "more_body": True}

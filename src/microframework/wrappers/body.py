@@ -61,6 +61,11 @@ class ResponseBody:
     def __aiter__(self) -> AsyncIterator[bytes]:
         raise NotImplementedError
 
+    def chunks(self) -> tuple[AsyncIterator[Any], Callable[[Any], bytes] | None]:
+        """What the dispatcher sends from: an async iterator, and the function that
+        makes bytes of what it yields (``None``: it yields bytes already)."""
+        return aiter(self), None
+
     async def aclose(self) -> None:
         """Release the source (called once, whether or not the body was sent)."""
 
@@ -84,6 +89,11 @@ class AsyncIterableBody(ResponseBody):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._source:
             yield encode_chunk(chunk)
+
+    def chunks(self) -> tuple[AsyncIterator[Any], Callable[[Any], bytes] | None]:
+        # The app's own iterator, encoded by the dispatcher: no generator of ours
+        # around it (a frame per stream and a layer per chunk).
+        return aiter(self._source), encode_chunk
 
     async def aclose(self) -> None:
         await close_source(self._source)
