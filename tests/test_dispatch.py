@@ -16,6 +16,7 @@ from microframework import Microframework
 from microframework import request
 from microframework import Response
 from microframework.exceptions import ClientDisconnected
+from microframework.wrappers.response import plain_response_headers
 
 
 async def test_bytes_response_is_two_messages(app: Microframework) -> None:
@@ -459,6 +460,17 @@ async def test_failing_startup_reports_failed_with_message(app: Microframework) 
 
 class _TextResponse(Response):
     default_mimetype = "text/plain"
+
+
+def test_direct_headers_keep_a_given_length_when_the_class_sets_none() -> None:
+    class NoLength(Response):
+        automatically_set_content_length = False
+
+    given = {"Content-Length": "7", "X-A": "1"}
+    for _ in range(2):  # built, then remembered
+        direct = plain_response_headers(NoLength, given, 2)
+        assert direct == NoLength("hi", headers=given).asgi_headers()
+        assert direct is not None and direct[0] == (b"content-length", b"7")
 
 
 @pytest.mark.parametrize("response_class", [Response, _TextResponse])

@@ -132,9 +132,10 @@ def _plain_parts(cls: type[Response], headers: dict[Any, Any]) -> _HeaderParts |
         return None
     _complete(items, cls, 0)
     encoded = encode_headers(items)
-    for index, (name, _) in enumerate(encoded):
-        if name == b"content-length":
-            return encoded[:index], encoded[index + 1 :]
+    if cls.automatically_set_content_length:  # else a given one is sent as it is
+        for index, (name, _) in enumerate(encoded):
+            if name == b"content-length":
+                return encoded[:index], encoded[index + 1 :]
     return encoded, None
 
 
