@@ -1455,3 +1455,39 @@ async def test_a_server_whose_receive_returns_a_future_is_served(
     echoed = [m.get("text") or m.get("bytes") for m in sent[1:]]
     assert sent[0]["type"] == "websocket.accept"
     assert echoed == ["one", b"two"]
+
+
+@pytest.mark.parametrize("through_reader", [False, True], ids=["direct", "reader"])
+async def test_a_message_may_name_both_kinds_with_one_set_to_none(
+    app: Microframework, through_reader: bool
+) -> None:
+    # ASGI: exactly one of text and bytes is set; the other may be absent or None.
+    got: list[str | bytes] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        if through_reader:
+            await asyncio.sleep(0)  # not receiving: the reader task takes over
+        for _ in range(5):
+            got.append(await websocket.receive())
+
+    inbox: list[Message] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "t", "bytes": None},
+        {"type": "websocket.receive", "bytes": b"b", "text": None},
+        {"type": "websocket.receive", "bytes": b""},
+        {"type": "websocket.receive", "text": ""},
+        {"type": "websocket.receive"},  # neither: taken as empty text
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        pass
+
+    await app(_websocket_scope("/ws", {}), receive, send)
+    assert got == ["t", b"b", b"", "", ""]
+    assert [type(data) for data in got] == [str, bytes, bytes, str, str]

@@ -159,9 +159,11 @@ class Websocket(BaseRequestWebsocket):
                 message = await self._receive()
                 kind = message["type"]
                 if kind == "websocket.receive":
-                    data = message.get("bytes")
+                    data = message.get("text")
                     if data is None:
-                        data = message.get("text", "")
+                        data = message.get("bytes")
+                        if data is None:
+                            data = ""
                     limit = self.max_message_size
                     if limit is not None and _too_big(data, limit):
                         await self._close_for_size()
@@ -273,9 +275,13 @@ class Websocket(BaseRequestWebsocket):
                 ):
                     self._arm_watch()
             if message["type"] == "websocket.receive":
-                data: str | bytes | None = message.get("bytes")
+                # ASGI: exactly one of text and bytes is set; text is the
+                # browser's usual kind, so it is looked up first.
+                data: str | bytes | None = message.get("text")
                 if data is None:
-                    data = message.get("text", "")
+                    data = message.get("bytes")
+                    if data is None:
+                        data = ""
                 limit = self.max_message_size
                 if limit is not None and len(data) * 4 > limit:
                     await self._refuse_if_too_big(data, limit)
