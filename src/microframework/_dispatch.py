@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from contextvars import Token
-from functools import partial
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -108,8 +107,7 @@ async def handle_http(
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
-            events = response.mimetype == "text/event-stream"
-            stream = partial(stream_body, app, send, request, response.timeout, events)
+            stream = _Stream(app, send, request, response)
             await response.send(scope, send, headers, stream)
     except ClientDisconnected as disconnect:
         # Nobody is listening: nothing to send, nothing to log.
@@ -408,6 +406,28 @@ class Guard:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()  # at once: no task to wait for
+
+
+class _Stream:
+    """What ``Response.send`` calls to stream a body: :func:`stream_body` with this
+    request's app, send and limits (smaller than a ``partial``: each held stream
+    keeps one)."""
+
+    __slots__ = ("app", "send", "request", "timeout", "events")
+
+    def __init__(
+        self, app: Microframework, send: Send, request: Request, response: Response
+    ) -> None:
+        self.app = app
+        self.send = send
+        self.request = request
+        self.timeout = response.timeout
+        self.events = response.mimetype == "text/event-stream"
+
+    def __call__(self, body: ResponseBody) -> Coroutine[Any, Any, bool]:
+        return stream_body(
+            self.app, self.send, self.request, self.timeout, self.events, body
+        )
 
 
 async def stream_body(

@@ -69,9 +69,13 @@ class ResponseBody:
     async def aclose(self) -> None:
         """Release the source (called once, whether or not the body was sent)."""
 
-    async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
-        """Send the body messages after ``http.response.start``; False if abandoned."""
-        return await stream(self)
+    def send(self, scope: Scope, send: Send, stream: StreamSender) -> Awaitable[bool]:
+        """Send the body messages after ``http.response.start``; False if abandoned.
+
+        Returns the awaitable (a subclass may be ``async def``): no coroutine of its
+        own stays alive beside each held stream.
+        """
+        return stream(self)
 
 
 class AsyncIterableBody(ResponseBody):
