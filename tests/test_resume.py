@@ -123,3 +123,29 @@ async def test_resume_waits_on_real_futures_and_is_cancelled_through_them() -> N
     with pytest.raises(asyncio.CancelledError):
         await task
     assert blocked.cancelled()  # the cancellation reached the server's future
+
+
+def test_many_throws_the_coroutine_survives_do_not_nest() -> None:
+    # A coroutine that keeps catching what is thrown in (a cancel it shrugs off)
+    # must not make each throw one level deeper.
+    async def shrugs(times: int) -> int:
+        caught = 0
+        while caught < times:
+            try:
+                await _yield("wait")
+            except KeyError:
+                caught += 1
+        return caught
+
+    coro = shrugs(5000)
+    outer = resume(coro, _stepped(coro))
+    outer.send(None)
+    for _ in range(4999):
+        assert outer.throw(KeyError()) == "wait"
+    depth, inner = 0, outer.gi_yieldfrom
+    while inner is not None and hasattr(inner, "gi_yieldfrom"):
+        depth, inner = depth + 1, inner.gi_yieldfrom
+    assert depth == 0  # still resume's own loop: no generator per throw
+    with pytest.raises(StopIteration) as done:
+        outer.throw(KeyError())
+    assert done.value.value == 5000

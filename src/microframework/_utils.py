@@ -114,30 +114,30 @@ def resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
 
     Stepping a coroutine once tells us whether it finishes without waiting (the
     common case, which then needs no timer or watcher); only one that suspends is
-    resumed through this, after the guards are armed. A generator, not an awaitable
-    object: no allocation of ours per wait.
+    resumed through this, after the guards are armed: one generator, no wrapper.
     """
-    try:
-        sent = yield first
-    except GeneratorExit:
-        coro.close()
-        raise
-    except BaseException as exc:
+    value = first
+    while True:
         try:
-            first = coro.throw(exc)
+            sent = yield value
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            try:
+                value = coro.throw(exc)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            continue
+        if sent is None:
+            # asyncio's task wakes a waiter with None: from here the coroutine runs
+            # as if awaited, through C. (``await`` refuses a started coroutine;
+            # ``yield from`` in a generator-based coroutine takes it.)
+            return (yield from coro)  # type: ignore[no-any-return]
+        try:
+            value = coro.send(sent)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
-        return (yield from resume(coro, first))
-    if sent is not None:
-        try:
-            first = coro.send(sent)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        return (yield from resume(coro, first))
-    # asyncio's task wakes a waiter with None: from here the coroutine runs as if
-    # awaited. (``await`` refuses a started coroutine; ``yield from`` in a
-    # generator-based coroutine takes it, with no wrapper.)
-    return (yield from coro)  # type: ignore[no-any-return]
 
 
 #: Messages a Listener takes from a receive() that never waits before a loop turn.
