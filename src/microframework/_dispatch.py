@@ -530,6 +530,7 @@ async def handle_websocket(
     token = _cv_app.set(ctx)
     chain = compiled.websocket_chain
     error: BaseException | None = None
+    disconnected = False
     try:
         if appcontext_pushed.receivers:
             await send_signal(appcontext_pushed, app)
@@ -553,25 +554,71 @@ async def handle_websocket(
         ):
             error = exc
             raise
-        error = WebsocketDisconnect(
-            websocket.close_code or 1005, websocket.close_reason or ""
-        )
+        disconnected = True
     except BaseException as exc:
         error = exc
         raise
     finally:
         app.drain.members.discard(websocket)
         try:
-            await websocket.finish()
-            try:
-                await save_websocket_session(app, ctx, None)
-            except Exception:
-                app.logger.exception("Saving the websocket's session failed")
-            await teardown(app, ctx, error or ctx.unhandled_error, chain)
+            ending = _ending(app, compiled, ctx, websocket, chain, error, disconnected)
+            if ending is not None:
+                await ending
         finally:
             _cv_app.reset(token)
             if appcontext_popped.receivers:
                 await send_signal(appcontext_popped, app)
+
+
+def _ending(
+    app: Microframework,
+    compiled: Compiled,
+    ctx: AppContext,
+    websocket: Websocket,
+    chain: Chain,
+    error: BaseException | None,
+    disconnected: bool,
+) -> Coroutine[Any, Any, None] | None:
+    """What is left once the handler ended, if anything (most connections: nothing,
+    and no coroutine): the reader to reap, the session to save, the teardown."""
+    reader = websocket.finish()
+    teardown_needed = (
+        chain.teardown or compiled.teardown_appcontext or _signals.listening
+    )
+    if reader is None and ctx.opened_session is None and not teardown_needed:
+        return None
+    if disconnected:  # a fresh one: the caught one's traceback holds the handler
+        error = WebsocketDisconnect(
+            websocket.close_code or 1005, websocket.close_reason or ""
+        )
+    return _end_websocket(
+        app,
+        ctx,
+        reader,
+        error or ctx.unhandled_error,
+        chain if teardown_needed else None,
+    )
+
+
+async def _end_websocket(
+    app: Microframework,
+    ctx: AppContext,
+    reader: asyncio.Task[None] | None,
+    error: BaseException | None,
+    chain: Chain | None,
+) -> None:
+    if reader is not None:
+        try:
+            await reader  # cancelled by finish()
+        except asyncio.CancelledError:
+            pass
+    if ctx.opened_session is not None:
+        try:
+            await save_websocket_session(app, ctx, None)
+        except Exception:
+            app.logger.exception("Saving the websocket's session failed")
+    if chain is not None:
+        await teardown(app, ctx, error, chain)
 
 
 def _cancelled_by_peer(websocket: Websocket) -> bool:

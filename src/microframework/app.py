@@ -329,10 +329,15 @@ class Microframework(TemplatingMixin, Scaffold):
     # -- ASGI -----------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
-        if scope["type"] == "http" and "asgi_app" not in self.__dict__:
+        if "asgi_app" not in self.__dict__:
             # No middleware wrapped asgi_app: skip one coroutine layer per request.
-            await handle_http(self, scope, receive, send)
-            return
+            kind = scope["type"]
+            if kind == "http":
+                await handle_http(self, scope, receive, send)
+                return
+            if kind == "websocket":
+                await handle_websocket(self, scope, receive, send)
+                return
         await self.asgi_app(scope, receive, send)
 
     async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -443,8 +443,12 @@ class Websocket(BaseRequestWebsocket):
         )
         self._state = _RESPONDED
 
-    async def finish(self) -> None:
-        """Stop the reader; nothing of this connection outlives the handler."""
+    def finish(self) -> asyncio.Task[None] | None:
+        """Stop watching: nothing of this connection outlives the handler.
+
+        Returns the reader task, cancelled, for the caller to await (most
+        connections have none: no coroutine for them).
+        """
         if self._watch_timer is not None:
             self._watch_timer.cancel()
             self._watch_timer = None
@@ -457,12 +461,10 @@ class Websocket(BaseRequestWebsocket):
         # holds the reader's frame and so this object; a reference back would make a
         # cycle per connection, left for the garbage collector.
         reader, self._reader = self._reader, None
-        if reader is not None and not reader.done():
-            reader.cancel()
-            try:
-                await reader
-            except asyncio.CancelledError:
-                pass
+        if reader is None or reader.done():
+            return None
+        reader.cancel()
+        return reader
 
 
 #: The connections to look at when their loop's next sweep runs, per loop. An entry
