@@ -211,8 +211,8 @@ async def test_a_thousand_closed_websockets_leave_nothing_behind(pattern: str) -
         finally:
             tracemalloc.stop()
         assert tracker.active == 0
-        assert len(asyncio.all_tasks()) == tasks
-        assert _ours() == objects
+        assert len(asyncio.all_tasks()) == tasks, asyncio.all_tasks()
+        assert _ours() == objects, f"{_ours()} of our objects alive, {objects} before"
         # What the thousand connections left allocated, server and client together.
         assert kept < 512 * 1024, f"{kept} bytes still allocated"
         # RSS is coarser (the allocator keeps freed pages): it catches only a leak
