@@ -198,7 +198,11 @@ async def test_a_thousand_closed_websockets_leave_nothing_behind(pattern: str) -
     async with asyncio.timeout(120), SERVERS["hypercorn"](app) as port:
         # Warm-up: the allocator, hypercorn and the client reach their working set
         # (a bare ASGI app's RSS grows over the first thousand connections too).
-        await _open_and_close(port, pattern, 1000)
+        # Two thousand: with a helper task per connection RSS still grows by about
+        # 19, 8, 4, 2.5 and 1 MiB over the 2nd to 6th thousand (it settles; nothing
+        # is kept), so a single thousand left the check below at the mercy of how
+        # fragmented the heap already was (it failed once in a full run).
+        await _open_and_close(port, pattern, 2000)
         await tracker.idle.wait()
         gc.collect()
         tasks, objects, rss = len(asyncio.all_tasks()), _ours(), _rss_kib()
@@ -219,7 +223,7 @@ async def test_a_thousand_closed_websockets_leave_nothing_behind(pattern: str) -
         # of tens of KiB per connection.
         grown = _rss_kib() - rss
         assert grown < 32 * 1024, f"RSS grew {grown} KiB over 1,000 websockets"
-    assert tracker.teardown_errors == [WebsocketDisconnect] * 2000
+    assert tracker.teardown_errors == [WebsocketDisconnect] * 3000
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
