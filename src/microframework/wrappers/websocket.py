@@ -246,8 +246,6 @@ class Websocket(BaseRequestWebsocket):
     # -- receive --------------------------------------------------------------
     async def receive(self) -> str | bytes:
         """The next message; raises ``WebsocketDisconnect`` once the peer has gone."""
-        if self._state == _CONNECTING:
-            await self.accept()
         # Read straight from the server while no reader task exists: one task
         # switch per message instead of two. This is an echo loop's every message,
         # so the server's receive is stepped here, in this frame, not in helpers.
@@ -294,6 +292,9 @@ class Websocket(BaseRequestWebsocket):
                 raise WebsocketDisconnect(
                     self.close_code or 1005, self.close_reason or ""
                 )
+        if self._state == _CONNECTING:  # checked here: off the per-message path
+            await self.accept()
+            return await self.receive()
         if asyncio.current_task() is self.handler_task:
             self._handler_receiving = True
             try:
