@@ -1491,3 +1491,46 @@ async def test_a_message_may_name_both_kinds_with_one_set_to_none(
     await app(_websocket_scope("/ws", {}), receive, send)
     assert got == ["t", b"b", b"", "", ""]
     assert [type(data) for data in got] == [str, bytes, bytes, str, str]
+
+
+async def test_a_cancel_that_arrives_while_the_reader_is_reaped_is_not_lost(
+    app: Microframework,
+) -> None:
+    # The handler returns while the reader task still waits in the server's
+    # receive(); reaping it cancels that receive, and here the server cancels the
+    # connection's task at that very moment (a shutdown). The cancel must reach
+    # the connection after its teardown, not be taken for the reader's own.
+    torn_down: list[bool] = []
+    connection: list[asyncio.Task[None]] = []
+    never = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        await asyncio.sleep(0)  # not receiving: the reader task takes over
+        await asyncio.sleep(0)
+
+    @app.teardown_websocket
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.append(True)
+
+    inbox: list[Message] = [{"type": "websocket.connect"}]
+
+    async def receive() -> Message:
+        if inbox:
+            return inbox.pop(0)
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            connection[0].cancel()  # the server gives up on the connection
+            raise
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        pass
+
+    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    connection.append(task)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert torn_down == [True]

@@ -607,11 +607,17 @@ async def _end_websocket(
     error: BaseException | None,
     chain: Chain | None,
 ) -> None:
+    cancelled: asyncio.CancelledError | None = None
     if reader is not None:
+        task = asyncio.current_task()
+        asked = task.cancelling() if task is not None else 0
         try:
             await reader  # cancelled by finish()
-        except asyncio.CancelledError:
-            pass
+        except asyncio.CancelledError as exc:
+            # The reader's own, unless this task was cancelled meanwhile (a server
+            # shutting down): that one is passed on after the teardown.
+            if task is not None and task.cancelling() > asked:
+                cancelled = exc
     if ctx.opened_session is not None:
         try:
             await save_websocket_session(app, ctx, None)
@@ -619,6 +625,8 @@ async def _end_websocket(
             app.logger.exception("Saving the websocket's session failed")
     if chain is not None:
         await teardown(app, ctx, error, chain)
+    if cancelled is not None:
+        raise cancelled
 
 
 def _cancelled_by_peer(websocket: Websocket) -> bool:
