@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
@@ -288,6 +289,39 @@ async def test_an_async_iterator_of_futures_is_streamed_and_encoded(
     assert rec.status == 200
     assert rec.body == b"abc"
     assert source.closed
+
+
+@pytest.mark.parametrize("trailers", [False, True])
+async def test_a_streaming_response_is_not_held_while_its_body_runs(
+    app: Microframework, trailers: bool
+) -> None:
+    # A held stream (an event feed) keeps only what sending needs: the response
+    # object, its headers and cookies are freed once its start has gone out, unless
+    # trailers still have to be read from it.
+    refs: list[weakref.ref[Response]] = []
+    alive: list[bool] = []
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"a"
+            alive.append(refs[0]() is not None)
+            yield b"b"
+
+        response = Response(body())
+        response.set_cookie("k", "v")
+        if trailers:
+            response.trailers = {"x-done": "1"}
+        refs.append(weakref.ref(response))
+        return response
+
+    scope = http_scope("/")
+    if trailers:
+        scope["extensions"] = {"http.response.trailers": {}}
+    rec = await call(app, scope)
+    assert rec.status == 200 and rec.body == b"ab"
+    assert alive == [trailers]
+    assert (rec.sent[-1]["type"] == "http.response.trailers") is trailers
 
 
 async def test_async_with_in_body_exits_on_completion(app: Microframework) -> None:

@@ -107,8 +107,11 @@ async def handle_http(
             )
             await send({"type": "http.response.body", "body": data, "more_body": False})
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
-            stream = _Stream(app, send, request, response)
-            await response.send(scope, send, headers, stream)
+            sending = response.send(
+                scope, send, headers, _Stream(app, send, request, response)
+            )
+            del response, headers  # not held while a long stream runs (see send)
+            await sending
     except ClientDisconnected as disconnect:
         # Nobody is listening: nothing to send, nothing to log.
         error = disconnect

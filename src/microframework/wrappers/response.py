@@ -349,6 +349,13 @@ class Response(SansIOResponse):
         elif body is None:
             data = self.body_bytes
             await send({"type": "http.response.body", "body": data, "more_body": False})
+        elif not trailers:
+            # A stream may be held for hours: let go of this response (its headers
+            # and cookies, ~0.8 KiB) while it runs.
+            sending = body.send(scope, send, stream)
+            del self, start, headers
+            await sending
+            return
         elif not await body.send(scope, send, stream):
             return  # abandoned unfinished: the server closes the connection
         if trailers:
