@@ -92,6 +92,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "ctx",
             "_background",
             "_lifespan",
+            "_guard",
             "_dispatch",
         },
     ),

@@ -1,0 +1,257 @@
+"""``_guard.py``: the disconnect watch and the timer of a view that waits or a body
+that streams.
+
+Rule: both exist only once a view has actually suspended or a streamed body is being
+sent, and neither is a task: the watch is a ``Listener`` (callbacks on the server's
+``receive()``) and the timer one ``call_later``. Whoever fired says so in
+``Guard.reason``, so a cancel from outside (a server shutting down) is never taken
+for ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import ServiceUnavailable
+
+from ._utils import Listener
+from ._utils import resume
+from .exceptions import ClientDisconnected
+from .exceptions import ResponseTimeout
+
+if TYPE_CHECKING:
+    from ._compile import Endpoint
+    from ._drain import Drain
+    from .app import Microframework
+    from .typing import Message
+    from .typing import Send
+    from .wrappers.body import ResponseBody
+    from .wrappers.request import Request
+    from .wrappers.response import Response
+
+
+async def guard_view(
+    app: Microframework,
+    endpoint: Endpoint,
+    request: Request,
+    coro: Coroutine[Any, Any, Any],
+    first: Any,
+) -> Any:
+    """Finish a view that suspended, under the response timeout and disconnect watch.
+
+    A suspended view (a long-poll, a slow query) gets a timer for ``RESPONSE_TIMEOUT``
+    (or the route's ``response_timeout``) and, once the body has been read, a task that
+    notices the client leaving and cancels the view, so its ``finally`` blocks and
+    teardown run.
+    """
+    guard = Guard(request, app.drain)
+    guard.arm(endpoint.timeout)
+    try:
+        return await resume(coro, first)
+    except asyncio.CancelledError:
+        reason = guard.claim()
+        if reason == "disconnect":
+            raise ClientDisconnected() from None
+        if reason == "timeout":
+            raise ResponseTimeout() from None
+        if reason == "shutdown":
+            # Still waiting when the shutdown grace period ran out: another worker
+            # or the restarted one can answer.
+            raise ServiceUnavailable(retry_after=1) from None
+        raise
+    finally:
+        guard.stop(app.drain)
+
+
+class Guard:
+    """A re-armable timer and a disconnect watch, both cancelling one task.
+
+    ``reason`` says which fired, so the task can tell its own cancellation from one
+    that came from outside (a server shutting down), which it must not swallow.
+    """
+
+    __slots__ = ("task", "reason", "ends_at_drain", "_timer", "_listener", "_request")
+
+    def __init__(
+        self, request: Request, drain: Drain, ends_at_drain: bool = False
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.reason: str | None = None
+        #: Always long-lived (an event stream): ends as soon as the app drains.
+        self.ends_at_drain = ends_at_drain
+        self._timer: asyncio.TimerHandle | None = None
+        self._request = request
+        self._listener: Listener | None = None
+        # Watching consumes receive(): only once the body is no longer needed. If
+        # it is still coming, the request starts the watch when the body ends.
+        if request.body_finished():
+            self.watch()
+        else:
+            request.on_body_end = self.watch
+        drain.members.add(self)
+        if drain.expired or (ends_at_drain and drain.draining):
+            self._fire("shutdown")
+
+    def on_drain(self, code: int) -> None:
+        if self.ends_at_drain:
+            self._fire("shutdown")
+
+    def on_drain_deadline(self) -> None:
+        self._fire("shutdown")
+
+    def watch(self) -> None:
+        """Start noticing a disconnect (the body has been read)."""
+        if self._listener is None:
+            self._listener = Listener(self._request.asgi_receive, self._heard)
+
+    def arm(self, timeout: float | None) -> None:
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(timeout, self._fire, "timeout")
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _fire(self, reason: str) -> None:
+        deadline = self._request.body_deadline
+        if reason == "timeout" and deadline is not None:
+            # The view is still reading its body: the body's own deadline answers
+            # (408), even when both limits are equal and fire in the same pass.
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(deadline, self._fire, reason)
+            return
+        if self.reason is None:
+            self.reason = reason
+            self.task.cancel()
+
+    def claim(self) -> str | None:
+        """The reason we cancelled the task (undoing that cancel), or ``None``."""
+        if self.reason is not None and self.task.uncancel() == 0:
+            return self.reason
+        return None
+
+    def _heard(self, message: Message) -> bool:
+        if message["type"] != "http.disconnect":
+            return True  # keep listening
+        self._fire("disconnect")
+        return False
+
+    def stop(self, drain: Drain) -> None:
+        drain.members.discard(self)
+        self.disarm()
+        if self._request.on_body_end == self.watch:
+            self._request.on_body_end = None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()  # at once: no task to wait for
+
+
+class Streamer:
+    """What ``Response.send`` calls to stream a body: :func:`stream_body` with this
+    request's app, send and limits (smaller than a ``partial``: each held stream
+    keeps one)."""
+
+    __slots__ = ("app", "send", "request", "timeout", "events")
+
+    def __init__(
+        self, app: Microframework, send: Send, request: Request, response: Response
+    ) -> None:
+        self.app = app
+        self.send = send
+        self.request = request
+        self.timeout = response.timeout
+        self.events = response.mimetype == "text/event-stream"
+
+    def __call__(self, body: ResponseBody) -> Coroutine[Any, Any, bool]:
+        return stream_body(
+            self.app, self.send, self.request, self.timeout, self.events, body
+        )
+
+
+async def stream_body(
+    app: Microframework,
+    send: Send,
+    request: Request,
+    timeout: float | None,
+    events: bool,
+    body: ResponseBody,
+) -> bool:
+    """Stream *body*; False if it was abandoned (idle timeout) and must not be finished.
+
+    Chunks go out as they come (no buffering). Between chunks the body may take at most
+    *timeout* (the response's, else ``RESPONSE_TIMEOUT``) to produce the next.
+    """
+    guard = Guard(request, app.drain, ends_at_drain=events)
+    if timeout is None:
+        timeout = app.config.get("RESPONSE_TIMEOUT")
+    chunks, encode = body.chunks()
+    try:
+        while True:
+            step = chunks.__anext__()
+            try:
+                if hasattr(step, "send"):  # a generator's or a coroutine
+                    first = step.send(None)
+                else:
+                    first = step  # an app's own awaitable: awaited as it is
+            except StopIteration as done:
+                chunk = done.value
+            except StopAsyncIteration:
+                break
+            else:
+                guard.arm(timeout)
+                try:
+                    if first is step:
+                        chunk = await step
+                    else:
+                        chunk = await resume(step, first)  # type: ignore[arg-type]
+                except StopAsyncIteration:
+                    break
+                finally:
+                    guard.disarm()
+            if encode is not None:
+                chunk = encode(chunk)
+            if chunk:
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return True
+    except asyncio.CancelledError:
+        reason = guard.claim()
+        if reason is None:
+            raise  # not ours: a server cancelling the task
+        return await _stream_cut(app, send, request, reason, events)
+    except OSError as exc:
+        # Some servers raise from send() once the peer is gone.
+        raise ClientDisconnected() from exc
+    finally:
+        guard.stop(app.drain)
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await body.aclose()
+
+
+async def _stream_cut(
+    app: Microframework, send: Send, request: Request, reason: str, events: bool
+) -> bool:
+    """A stream our guard stopped: True if it ended cleanly, False if left unfinished."""
+    if reason == "disconnect":
+        raise ClientDisconnected() from None
+    if reason == "shutdown" and events:
+        # An event stream ends cleanly: the client reconnects elsewhere.
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return True
+    # Ending the body would make a truncated stream look complete; leave it
+    # unfinished so the server closes the connection.
+    why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
+    message = "Stream for %s %s %s; closing the connection"
+    app.logger.warning(message, request.method, request.path, why)
+    return False
