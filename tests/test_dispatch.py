@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from microframework import abort
 from microframework import Microframework
 from microframework import request
 from microframework import Response
+from microframework import websocket
 from microframework.exceptions import ClientDisconnected
 from microframework.wrappers.response import plain_response_headers
 
@@ -345,6 +347,46 @@ async def test_body_streams_without_buffering(app: Microframework) -> None:
     rec = await call(app, http_scope("/", method="POST"), Recorder(b"a", b"b", b"c"))
     assert seen == [b"a", b"b", b"c"]
     assert rec.body == b"3"
+
+
+def test_servers_see_an_asgi3_app(app: Microframework) -> None:
+    # hypercorn and uvicorn tell ASGI 3 from ASGI 2 by these checks on app.__call__.
+    assert inspect.iscoroutinefunction(app.__call__)
+    assert asyncio.iscoroutinefunction(app.__call__)
+    assert not inspect.isclass(app)
+
+
+@pytest.mark.parametrize("kind", ["http", "websocket", "lifespan"])
+async def test_middleware_on_asgi_app_sees_every_connection(
+    app: Microframework, kind: str
+) -> None:
+    seen: list[str] = []
+    inner = app.asgi_app
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+        await inner(scope, receive, send)
+
+    app.asgi_app = middleware  # type: ignore[method-assign]
+
+    @app.route("/")
+    async def index() -> str:
+        return "hi"
+
+    @app.websocket("/")
+    async def ws() -> None:
+        await websocket.send(await websocket.receive())
+
+    if kind == "http":
+        assert (await call(app, http_scope("/"))).body == b"hi"
+    elif kind == "websocket":
+        async with app.test_client().websocket("/") as ws:
+            await ws.send("x")
+            assert await ws.receive() == "x"
+    else:
+        async with app.test_app():
+            pass
+    assert seen == [kind]
 
 
 async def test_unknown_scope_type_raises(app: Microframework) -> None:

@@ -61,9 +61,24 @@ if TYPE_CHECKING:
 
 
 async def handle_http(
-    app: Microframework, scope: Scope, receive: Receive, send: Send
+    app: Microframework,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    entry: bool = True,
 ) -> None:
-    """Handle one HTTP request from start to teardown."""
+    """Handle one HTTP request from start to teardown.
+
+    This is also the app's ``__call__`` (*entry*): one coroutine per request fewer.
+    Middleware that wrapped ``asgi_app`` gets every connection; without any, a
+    websocket goes straight to its handler, as HTTP does.
+    """
+    if entry and (scope["type"] != "http" or "asgi_app" in app.__dict__):
+        if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
+            await handle_websocket(app, scope, receive, send)
+        else:
+            await app.asgi_app(scope, receive, send)
+        return
     compiled = app.compiled or freeze(app)
     request = app.request_class(scope, receive, app)
     request.asgi_send = send

@@ -327,24 +327,14 @@ class Microframework(TemplatingMixin, Scaffold):
         return iter(self.blueprints.values())
 
     # -- ASGI -----------------------------------------------------------------
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI entry point."""
-        if "asgi_app" not in self.__dict__:
-            # No middleware wrapped asgi_app: skip one coroutine layer per request.
-            kind = scope["type"]
-            if kind == "http":
-                await handle_http(self, scope, receive, send)
-                return
-            if kind == "websocket":
-                await handle_websocket(self, scope, receive, send)
-                return
-        await self.asgi_app(scope, receive, send)
+    #: The ASGI entry point, ``app(scope, receive, send)``.
+    __call__ = handle_http
 
     async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI app proper; wrap this attribute to add middleware."""
         kind = scope["type"]
         if kind == "http":
-            await handle_http(self, scope, receive, send)
+            await handle_http(self, scope, receive, send, entry=False)
         elif kind == "websocket":
             await handle_websocket(self, scope, receive, send)
         elif kind == "lifespan":
