@@ -1043,6 +1043,62 @@ async def test_without_trap_http_exceptions_abort_is_a_response_when_testing(
     assert response.status_code == 404
 
 
+@pytest.mark.parametrize(
+    "method", ["handle_user_exception", "handle_http_exception", "trap_http_exception"]
+)
+async def test_an_overridden_error_step_sees_an_abort_with_no_handler_registered(
+    method: str,
+) -> None:
+    # With no handler anywhere an abort answers with its own page at once; a subclass
+    # that overrides a step must still be called.
+    seen: list[str] = []
+
+    async def handle_user_exception(self: Any, error: Exception, *args: Any) -> Any:
+        seen.append("handle_user_exception")
+        return await Microframework.handle_user_exception(self, error, *args)
+
+    async def handle_http_exception(self: Any, error: Any, *args: Any) -> Any:
+        seen.append("handle_http_exception")
+        return await Microframework.handle_http_exception(self, error, *args)
+
+    def trap_http_exception(self: Any, error: Exception) -> bool:
+        seen.append("trap_http_exception")
+        return Microframework.trap_http_exception(self, error)
+
+    overrides = {
+        "handle_user_exception": handle_user_exception,
+        "handle_http_exception": handle_http_exception,
+        "trap_http_exception": trap_http_exception,
+    }
+    App = type("App", (Microframework,), {method: overrides[method]})
+    app = App(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        abort(404)
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 404
+    assert seen == [method]
+
+
+async def test_an_untrapped_missing_key_names_the_key_in_debug_mode() -> None:
+    class App(Microframework):
+        def trap_http_exception(self, error: Exception) -> bool:
+            return False
+
+    app = App(__name__)
+    app.debug = True
+
+    @app.post("/")
+    async def index() -> str:
+        return (await request.form)["missing"]
+
+    response = await app.test_client().post("/", form={"other": "1"})
+    assert response.status_code == 400
+    assert b"KeyError: &#39;missing&#39;" in await response.get_data()
+
+
 async def test_error_raised_inside_an_error_handler_is_a_500(
     app: Microframework, caplog: pytest.LogCaptureFixture
 ) -> None:

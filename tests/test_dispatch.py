@@ -5,12 +5,18 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
 from asgi_harness import Recorder
+from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import ImATeapot
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import RequestRedirect
 
 from microframework import abort
 from microframework import Microframework
@@ -497,7 +503,7 @@ async def test_failing_startup_reports_failed_with_message(app: Microframework) 
     assert "database unreachable" in sent[0]["message"]
 
 
-# -- a view's str, dict or tuple without a Response object: the same bytes as with one ------
+# -- a view's str, dict, tuple or unhandled abort without a Response object: the same bytes -
 
 
 class _TextResponse(Response):
@@ -513,6 +519,13 @@ def test_direct_headers_keep_a_given_length_when_the_class_sets_none() -> None:
         direct = plain_response_headers(NoLength, given, 2)
         assert direct == NoLength("hi", headers=given).asgi_headers()
         assert direct is not None and direct[0] == (b"content-length", b"7")
+
+
+def _raiser(error: Exception) -> Callable[[], str]:
+    def view() -> str:
+        raise error
+
+    return view
 
 
 @pytest.mark.parametrize("response_class", [Response, _TextResponse])
@@ -542,6 +555,15 @@ async def test_a_str_goes_out_exactly_as_its_response_would(
             "no-body-status": (body, 204, {"X-E": "1"}),
         }.items():
             app.add_url_rule(f"/{name}", name, lambda rv=rv: rv, methods=["GET"])
+        for name, error in {
+            "abort": NotFound(),
+            "abort-described": Forbidden(f"<{body}>"),
+            "abort-teapot": ImATeapot(),
+            "abort-allow": MethodNotAllowed(["GET", "POST"]),
+            "abort-response": NotFound(response=Response(body, 409)),
+            "abort-redirect": RequestRedirect("http://localhost/elsewhere"),
+        }.items():
+            app.add_url_rule(f"/{name}", name, _raiser(error), methods=["GET"])
 
     @through_hooks.after_request
     def keep(response: Response) -> Response:  # forces a response object
@@ -562,6 +584,12 @@ async def test_a_str_goes_out_exactly_as_its_response_would(
             "/bad-name",
             "/bad-value",
             "/no-body-status",
+            "/abort",
+            "/abort-described",
+            "/abort-teapot",
+            "/abort-allow",
+            "/abort-response",
+            "/abort-redirect",
         ):
             fast = await call(direct, http_scope(path, method=method))
             slow = await call(through_hooks, http_scope(path, method=method))

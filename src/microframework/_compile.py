@@ -94,6 +94,7 @@ class Compiled:
         "custom_make_response",
         "custom_process_response",
         "str_content_type",
+        "error_handlers",
     )
 
     def __init__(self, adapters: AdapterCache) -> None:
@@ -118,6 +119,9 @@ class Compiled:
         #: The encoded Content-Type a view's ``str`` gets, when it may be sent with
         #: no response object (``None``: the response class or app changed that).
         self.str_content_type: tuple[bytes, bytes] | None = None
+        #: An error handler is registered, or a subclass overrides how errors are
+        #: handled: a view's error goes through ``handle_user_exception``.
+        self.error_handlers = True
 
     def remember_match(
         self, key: tuple[MapAdapter, str, str, bool], rule: WerkzeugRule, args: Any
@@ -162,6 +166,15 @@ def freeze(app: Microframework) -> Compiled:
     compiled.custom_make_response = _overrides(app, "make_response")
     compiled.custom_process_response = _overrides(app, "process_response")
     compiled.str_content_type = _str_content_type(app, compiled)
+    compiled.error_handlers = (
+        any(
+            handlers
+            for by_code in app.error_handler_spec.values()
+            for handlers in by_code.values()
+        )
+        or _overrides(app, "handle_user_exception")
+        or _overrides(app, "handle_http_exception")
+    )
     sort_keys = config.get("JSON_SORT_KEYS")
     if sort_keys is not None and isinstance(app.json, DefaultJSONProvider):
         app.json.sort_keys = bool(sort_keys)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ._compile import freeze
 from ._compile import match_request
+from ._errors import answers_itself
 from ._errors import propagates
 from ._guard import guard_view
 from ._guard import Streamer
@@ -192,9 +193,8 @@ async def full_dispatch(
 ) -> Response | str | tuple[str, int] | Prepared:
     """Preprocess, run the view, make and process the response; errors become responses.
 
-    A ``str`` or ``(str, status)`` the view returned may come back as it is, and a
-    ``dict`` or a tuple with headers as :class:`Prepared` (see
-    :func:`._responses.ready`).
+    A ``str`` or ``(str, status)`` may come back as it is, and a ``dict``, a tuple with
+    headers or an unhandled abort as :class:`Prepared` (see ``_responses.ready``).
     """
     try:
         try:
@@ -208,7 +208,10 @@ async def full_dispatch(
         except ClientDisconnected:
             raise
         except Exception as exc:
-            rv = await app.handle_user_exception(exc, ctx)
+            if answers_itself(app, compiled, exc):
+                rv = exc
+            else:
+                rv = await app.handle_user_exception(exc, ctx)
             # Handled: its traceback holds this frame, which holds rv, which may be
             # the exception itself (an HTTPException): a cycle per error response.
             exc.__traceback__ = None

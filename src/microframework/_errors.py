@@ -28,6 +28,7 @@ from .signals import send_signal
 
 if TYPE_CHECKING:
     from ._compile import Chain
+    from ._compile import Compiled
     from .app import Microframework
     from .ctx import AppContext
     from .wrappers.response import Response
@@ -49,6 +50,17 @@ def trap_http_exception(app: Microframework, error: Exception) -> bool:
     if trap_bad_request:
         return isinstance(error, BadRequest)
     return False
+
+
+def answers_itself(app: Microframework, compiled: Compiled, error: Exception) -> bool:
+    """True for an ``HTTPException`` that no handler could take (none is registered)
+    and that is not trapped: its own page answers, without the handler lookup."""
+    return (
+        not compiled.error_handlers
+        and isinstance(error, HTTPException)
+        and not isinstance(error, BadRequestKeyError)
+        and not app.trap_http_exception(error)
+    )
 
 
 def blueprints_of(ctx: AppContext | None) -> list[str]:

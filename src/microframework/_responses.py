@@ -142,26 +142,34 @@ def response_from_http_exception(app: Microframework, error: HTTPException) -> R
         return from_werkzeug_response(app, existing)
     if isinstance(error, RequestRedirect):
         return redirect(error.new_url, error.code, Response=app.response_class)
-    cls = error.__class__
-    description = error.description
-    if (
-        cls.get_body is _GET_BODY
-        and cls.get_headers is _GET_HEADERS
-        and cls.get_description is _GET_DESCRIPTION
-        and cls.name is _NAME
-        and description.__class__ is str
-        and error.code is not None
-    ):
-        # werkzeug's page, rendered once per (class, code, description): escaping it
-        # each time was most of an ``abort(404)`` (about 6.5 us).
-        key = (cls, error.code, description)
-        page = _PAGES.get(key)
-        if page is None:
-            page = remember(_PAGES, key, error.get_body().encode())
+    page = _plain_page(error)
+    if page is not None:
         return app.response_class(page, error.code, mimetype="text/html")
     return app.response_class(
         error.get_body(), status=error.code or 500, headers=error.get_headers()
     )
+
+
+def _plain_page(error: HTTPException) -> bytes | None:
+    """werkzeug's own page for *error*, rendered once per (class, code, description),
+    or ``None`` if the class changes how it renders: escaping it each time was most
+    of an ``abort(404)`` (about 6.5 us)."""
+    cls = error.__class__
+    description = error.description
+    if (
+        cls.get_body is not _GET_BODY
+        or cls.get_headers is not _GET_HEADERS
+        or cls.get_description is not _GET_DESCRIPTION
+        or cls.name is not _NAME
+        or description.__class__ is not str
+        or error.code is None
+    ):
+        return None
+    key = (cls, error.code, description)
+    page = _PAGES.get(key)
+    if page is None:
+        page = remember(_PAGES, key, error.get_body().encode())
+    return page
 
 
 _GET_BODY = HTTPException.get_body
@@ -347,6 +355,8 @@ def prepare(app: Microframework, rv: Any) -> Prepared | None:
         return Prepared(
             200, [content_type, (b"content-length", b"%d" % len(data))], data
         )
+    if isinstance(rv, HTTPException):
+        return _prepared_page(rv)
     if kind is not tuple or not rv or rv[0].__class__ is not str:
         return None
     if len(rv) == 3:
@@ -365,6 +375,24 @@ def prepare(app: Microframework, rv: Any) -> Prepared | None:
     data = text.encode()
     headers = plain_response_headers(app.response_class, given, len(data))
     return None if headers is None else Prepared(status, headers, data)
+
+
+def _prepared_page(error: HTTPException) -> Prepared | None:
+    # An error the view raised and nobody handled: werkzeug's page, as Response sends it.
+    code = error.code
+    if (
+        code not in PLAIN_STATUSES
+        or error.response is not None
+        or isinstance(error, RequestRedirect)
+    ):
+        return None
+    page = _plain_page(error)
+    if page is None:
+        return None
+    return Prepared(code, [_HTML, (b"content-length", b"%d" % len(page))], page)
+
+
+_HTML = (b"content-type", b"text/html; charset=utf-8")
 
 
 def ready(

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import MutableMapping
 from typing import Any
-from typing import cast
 from typing import Generic
 from typing import IO
 from typing import overload
@@ -62,11 +61,12 @@ class ConfigAttribute(Generic[T]):
     ) -> T | Self:
         if obj is None:
             return self
-        value = obj.config[self.__name__]
+        # Without a converter the stored value is trusted to be a T, as in Flask
+        # (annotated, not cast: a call on every ``app.debug``).
+        value: T = obj.config[self.__name__]
         if self.get_converter is not None:
             return self.get_converter(value)
-        # Without a converter the stored value is trusted to be a T, as in Flask.
-        return cast("T", value)
+        return value
 
     def __set__(self, obj: _HasConfig, value: Any) -> None:
         obj.config[self.__name__] = value
