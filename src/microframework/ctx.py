@@ -53,8 +53,9 @@ class AppCtxGlobals:
         except KeyError:
             raise AttributeError(name) from None
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        self.__dict__[name] = value
+    if TYPE_CHECKING:  # at run time object's own, without a Python call per write
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __delattr__(self, name: str) -> None:
         try:
