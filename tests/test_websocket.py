@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Awaitable
 from collections.abc import Callable
 from typing import Any
@@ -1166,6 +1167,29 @@ async def test_send_and_receive_from_two_tasks_in_one_handler(
 
 
 # -- limits -----------------------------------------------------------------------------
+async def test_a_held_websocket_keeps_its_own_state_out_of_the_instance_dict(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # Thousands are held at once: with its state in the instance dict a websocket had
+    # 30 entries there (about 1.6 KiB, past CPython's shared-key limit); in slots,
+    # only the request attributes and what routing set remain.
+    sizes: list[tuple[int, int]] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        current = websocket._get_current_object()
+        sizes.append((len(vars(current)), sys.getsizeof(vars(current))))
+        await websocket.send(await websocket.receive())
+
+    async with client.websocket("/ws") as ws:
+        await ws.send("x")
+        assert await ws.receive() == "x"
+    entries, size = sizes[0]
+    assert entries <= 12, entries
+    assert size < 700, size
+
+
 async def test_inbound_queue_is_bounded_and_applies_backpressure(
     app: Microframework, client: MicroframeworkClient
 ) -> None:
