@@ -68,18 +68,13 @@ async def handle_http(
     send: Send,
     entry: bool = True,
 ) -> None:
-    """Handle one HTTP request from start to teardown.
-
-    This is also the app's ``__call__`` (*entry*): one coroutine per request fewer.
-    Middleware that wrapped ``asgi_app`` gets every connection; without any, a
-    websocket goes straight to its handler, as HTTP does.
-    """
+    """Handle one HTTP request from start to teardown. As the app's ``__call__``
+    (*entry*, one coroutine per request fewer) it hands anything else on, and every
+    connection to middleware that wrapped ``asgi_app``."""
     if entry and (scope["type"] != "http" or "asgi_app" in app.__dict__):
         if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
-            await handle_websocket(app, scope, receive, send)
-        else:
-            await app.asgi_app(scope, receive, send)
-        return
+            return await handle_websocket(app, scope, receive, send)
+        return await app.asgi_app(scope, receive, send)
     compiled = app.compiled or freeze(app)
     request = app.request_class(scope, receive, app)
     request.asgi_send = send
@@ -103,10 +98,8 @@ async def handle_http(
             response = await app.handle_exception(exc, ctx, chain)
             status, headers, data = ready(compiled, request, response)
         if data is not None:
-            # The common case, inlined: exactly two messages, sent outside the
-            # request's context: a server's send may copy the context (uvicorn arms
-            # its keep-alive timer in it), which would keep the finished request
-            # alive, and the garbage collector busy, until the timer is dropped.
+            # Two messages, outside the request's context: a server's send may copy
+            # it (uvicorn's keep-alive timer), keeping the finished request alive.
             if token is not None:
                 _cv_app.reset(token)
                 token = None
@@ -127,12 +120,9 @@ async def handle_http(
         error = exc
         raise
     finally:
-        sent = ctx.response_sent
-        if sent is not None and not sent.done():
+        if (sent := ctx.response_sent) is not None and not sent.done():
             sent.set_result(None)
         if chain.teardown or compiled.teardown_appcontext or listening:
-            if token is None:
-                token = _cv_app.set(ctx)  # teardown runs in the request's context
             await _finish_http(app, compiled, ctx, chain, error, token, listening)
         else:
             request.close()
@@ -160,9 +150,11 @@ async def _finish_http(
     ctx: AppContext,
     chain: Chain,
     error: BaseException | None,
-    token: Token[AppContext],
+    token: Token[AppContext] | None,
     listening: bool,
 ) -> None:
+    if token is None:
+        token = _cv_app.set(ctx)  # teardown runs in the request's context
     try:
         if (
             chain.teardown
