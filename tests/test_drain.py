@@ -24,6 +24,7 @@ from asgi_harness import http_scope
 from asgi_harness import Recorder
 
 from microframework import Microframework
+from microframework import Response
 from microframework import websocket
 from microframework.exceptions import WebsocketDisconnect
 from microframework.sse import event_stream
@@ -103,6 +104,32 @@ async def test_an_event_stream_ends_cleanly_at_once(app: Microframework) -> None
     }
     assert b"data: hello" in recorder.body
     assert cleaned.is_set()
+
+
+@pytest.mark.parametrize("expired", [False, True])
+async def test_a_stream_that_starts_while_draining_leaves_no_cancel_behind(
+    app: Microframework, expired: bool
+) -> None:
+    # A stream started while draining is ended by its guard, which cancels the task
+    # it runs in. One that finishes without ever waiting must not leave that cancel
+    # pending, to hit whatever the task does next (here: this test's own await).
+    @app.get("/events")
+    async def events() -> Any:
+        async def source() -> AsyncIterator[str]:
+            yield "data: hello\n\n"
+            yield "data: bye\n\n"
+
+        # Sent without ever waiting (event_stream would wait on a task per event).
+        return Response(source(), mimetype="text/event-stream")
+
+    app.drain.start(3600)
+    if expired:
+        app.drain.expired = True
+    recorder = Recorder()
+    await app(http_scope("/events"), recorder.receive, recorder.send)  # in this task
+    await asyncio.sleep(0)  # a stray cancel would be raised here
+    assert recorder.status == 200
+    assert recorder.sent[-1]["more_body"] is False
 
 
 async def test_another_stream_is_cut_unfinished_at_the_deadline(

@@ -324,6 +324,36 @@ async def test_a_streaming_response_is_not_held_while_its_body_runs(
     assert (rec.sent[-1]["type"] == "http.response.trailers") is trailers
 
 
+@pytest.mark.parametrize("chunks", [0, 2])
+async def test_a_stream_whose_client_already_left_leaves_no_cancel_behind(
+    app: Microframework, chunks: int
+) -> None:
+    # The disconnect is already queued when the stream starts watching for it, and
+    # the body ends without ever waiting: the watch must not leave a cancel pending
+    # on the task, to hit whatever it does next (found by the long fuzz run).
+    @app.route("/")
+    async def index() -> Response:
+        async def body() -> AsyncIterator[str]:
+            for index in range(chunks):
+                yield str(index)
+
+        return Response(body())
+
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(http_scope("/"), receive, send)  # in this task, as the fuzz harness
+    await asyncio.sleep(0)  # a stray cancel would be raised here
+    assert sent[0]["status"] == 200
+    assert sent[-1]["more_body"] is False
+
+
 async def test_async_with_in_body_exits_on_completion(app: Microframework) -> None:
     log: list[str] = []
 

@@ -73,7 +73,15 @@ class Guard:
     that came from outside (a server shutting down), which it must not swallow.
     """
 
-    __slots__ = ("task", "reason", "ends_at_drain", "_timer", "_listener", "_request")
+    __slots__ = (
+        "task",
+        "reason",
+        "ends_at_drain",
+        "_timer",
+        "_listener",
+        "_request",
+        "_deferred",
+    )
 
     def __init__(
         self, request: Request, drain: Drain, ends_at_drain: bool = False
@@ -87,6 +95,7 @@ class Guard:
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
         self._listener: Listener | None = None
+        self._deferred: asyncio.Handle | None = None
         # Watching consumes receive(): only once the body is no longer needed. If
         # it is still coming, the request starts the watch when the body ends.
         if request.body_finished():
@@ -127,9 +136,19 @@ class Guard:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_at(deadline, self._fire, reason)
             return
-        if self.reason is None:
-            self.reason = reason
-            self.task.cancel()
+        if self.reason is not None:
+            return
+        if asyncio.current_task() is self.task:
+            # Fired from inside the task (a disconnect already queued, a drain
+            # already begun): a cancel requested now would stay pending if the work
+            # then ends without waiting, and hit whatever the task does next. Fire
+            # from the loop instead, unless stopped by then.
+            if self._deferred is None:
+                loop = asyncio.get_running_loop()
+                self._deferred = loop.call_soon(self._fire, reason)
+            return
+        self.reason = reason
+        self.task.cancel()
 
     def claim(self) -> str | None:
         """The reason we cancelled the task (undoing that cancel), or ``None``."""
@@ -146,6 +165,8 @@ class Guard:
     def stop(self, drain: Drain) -> None:
         drain.members.discard(self)
         self.disarm()
+        if self._deferred is not None:
+            self._deferred.cancel()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
         listener, self._listener = self._listener, None
