@@ -570,17 +570,16 @@ def _memory_lines(data: dict[str, Any]) -> list[str]:
         f"allocated after gc.collect)",
     ]
     width = max(len(r["framework"]) for r in rows)
-    out.append(f"{'framework'.ljust(width)}  peak KiB  kept KiB  peak vs bare")
+    out.append(f"{'framework'.ljust(width)}  peak bytes  kept bytes  peak vs bare")
     for row in rows:
         peak, kept = row["traced_peak_bytes"], row["traced_kept_bytes"]
         ratio = (
-            f"{peak / base['traced_peak_bytes']:.1f}x"
+            f"{peak / base['traced_peak_bytes']:.2f}x"  # the target is 1.3x
             if base and base["traced_peak_bytes"]
             else "-"
         )
         out.append(
-            f"{row['framework'].ljust(width)}  {peak / 1024:8.1f}  {kept / 1024:8.1f}"
-            f"  {ratio:>12}"
+            f"{row['framework'].ljust(width)}  {peak:10,}  {kept:10,}  {ratio:>12}"
         )
     return out
 

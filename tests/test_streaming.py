@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import sys
 import weakref
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
+from asgi_harness import Recorder
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -322,6 +325,74 @@ async def test_a_streaming_response_is_not_held_while_its_body_runs(
     assert rec.status == 200 and rec.body == b"ab"
     assert alive == [trailers]
     assert (rec.sent[-1]["type"] == "http.response.trailers") is trailers
+
+
+def _callers() -> list[str]:
+    """The qualified names of the running frames, innermost first."""
+    names = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        names.append(frame.f_code.co_qualname)
+        frame = frame.f_back
+    return names
+
+
+async def test_a_held_stream_keeps_only_the_dispatcher_and_the_streamer(
+    app: Microframework,
+) -> None:
+    # A held stream (an event feed, for hours) is two coroutine frames deep: the
+    # dispatcher's and the streamer's, which sends the start itself. Neither
+    # Response.send's frame nor a disconnect-watch object beside the guard stays.
+    from microframework._guard import Guard
+    from microframework._utils import Listener
+
+    seen: list[list[str]] = []
+    watches: list[int] = []
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"a"
+            seen.append(_callers())
+            gc.collect()  # no guard of an earlier test left in a cycle
+            watches.append(
+                sum(isinstance(o, (Guard, Listener)) for o in gc.get_objects())
+            )
+            yield b"b"
+
+        return Response(body())
+
+    rec = await call(app, http_scope("/"))
+    assert rec.status == 200 and rec.body == b"ab"
+    chain = seen[0]
+    outer = chain[chain.index("stream_body") :]
+    assert outer[:2] == ["stream_body", "handle_http"], chain
+    assert watches == [1]  # the guard is the listener: one object
+
+
+async def test_a_stream_whose_start_cannot_be_sent_closes_its_body(
+    app: Microframework,
+) -> None:
+    # The peer left before the start went out (a server raises OSError from
+    # send()): the body is closed at once, not left for the garbage collector,
+    # and nothing is raised to the server for a client that is not there.
+    bodies: list[AsyncGenerator[bytes, None]] = []
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"never"
+
+        bodies.append(body())  # type: ignore[arg-type]
+        return Response(bodies[0])
+
+    rec = Recorder()
+
+    async def send(message: dict[str, Any]) -> None:
+        raise ConnectionResetError("peer closed")
+
+    await app(http_scope("/"), rec.receive, send)
+    assert bodies[0].ag_frame is None  # closed
 
 
 @pytest.mark.parametrize("chunks", [0, 2])

@@ -66,26 +66,19 @@ async def guard_view(
         guard.stop(app.drain)
 
 
-class Guard:
+class Guard(Listener):
     """A re-armable timer and a disconnect watch, both cancelling one task.
 
     ``reason`` says which fired, so the task can tell its own cancellation from one
     that came from outside (a server shutting down), which it must not swallow.
     """
 
-    __slots__ = (
-        "task",
-        "reason",
-        "ends_at_drain",
-        "_timer",
-        "_listener",
-        "_request",
-        "_deferred",
-    )
+    __slots__ = ("task", "reason", "ends_at_drain", "_timer", "_request", "_deferred")
 
     def __init__(
         self, request: Request, drain: Drain, ends_at_drain: bool = False
     ) -> None:
+        super().__init__()
         task = asyncio.current_task()
         assert task is not None
         self.task = task
@@ -94,7 +87,6 @@ class Guard:
         self.ends_at_drain = ends_at_drain
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
-        self._listener: Listener | None = None
         self._deferred: asyncio.Handle | None = None
         # Watching consumes receive(): only once the body is no longer needed. If
         # it is still coming, the request starts the watch when the body ends.
@@ -115,8 +107,7 @@ class Guard:
 
     def watch(self) -> None:
         """Start noticing a disconnect (the body has been read)."""
-        if self._listener is None:
-            self._listener = Listener(self._request.asgi_receive, self._heard)
+        self.listen(self._request.asgi_receive)
 
     def arm(self, timeout: float | None) -> None:
         if timeout is not None:
@@ -156,7 +147,7 @@ class Guard:
             return self.reason
         return None
 
-    def _heard(self, message: Message) -> bool:
+    def heard(self, message: Message) -> bool:
         if message["type"] != "http.disconnect":
             return True  # keep listening
         self._fire("disconnect")
@@ -169,9 +160,7 @@ class Guard:
             self._deferred.cancel()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.stop()  # at once: no task to wait for
+        self.stop_listening()  # at once: no task to wait for
 
 
 class Streamer:
@@ -190,9 +179,11 @@ class Streamer:
         self.timeout = response.timeout
         self.events = response.mimetype == "text/event-stream"
 
-    def __call__(self, body: ResponseBody) -> Coroutine[Any, Any, bool]:
+    def __call__(
+        self, body: ResponseBody, start: Message | None = None
+    ) -> Coroutine[Any, Any, bool]:
         return stream_body(
-            self.app, self.send, self.request, self.timeout, self.events, body
+            self.app, self.send, self.request, self.timeout, self.events, body, start
         )
 
 
@@ -203,8 +194,10 @@ async def stream_body(
     timeout: float | None,
     events: bool,
     body: ResponseBody,
+    start: Message | None = None,
 ) -> bool:
-    """Stream *body*; False if it was abandoned (idle timeout) and must not be finished.
+    """Stream *body*, after *start* if given; False if it was abandoned (idle timeout)
+    and must not be finished.
 
     Chunks go out as they come (no buffering). Between chunks the body may take at most
     *timeout* (the response's, else ``RESPONSE_TIMEOUT``) to produce the next.
@@ -214,6 +207,9 @@ async def stream_body(
         timeout = app.config.get("RESPONSE_TIMEOUT")
     chunks, encode = body.chunks()
     try:
+        if start is not None:
+            await send(start)
+            start = None  # the server has it: not held while the stream runs
         while True:
             step = chunks.__anext__()
             try:
@@ -245,13 +241,12 @@ async def stream_body(
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
     except asyncio.CancelledError:
-        reason = guard.claim()
-        if reason is None:
+        if guard.claim() is None:
             raise  # not ours: a server cancelling the task
-        return await _stream_cut(app, send, request, reason, events)
-    except OSError as exc:
+        return await _stream_cut(app, send, request, guard)
+    except OSError:
         # Some servers raise from send() once the peer is gone.
-        raise ClientDisconnected() from exc
+        raise ClientDisconnected() from None
     finally:
         guard.stop(app.drain)
         aclose = getattr(chunks, "aclose", None)
@@ -261,12 +256,13 @@ async def stream_body(
 
 
 async def _stream_cut(
-    app: Microframework, send: Send, request: Request, reason: str, events: bool
+    app: Microframework, send: Send, request: Request, guard: Guard
 ) -> bool:
     """A stream our guard stopped: True if it ended cleanly, False if left unfinished."""
+    reason = guard.reason
     if reason == "disconnect":
         raise ClientDisconnected() from None
-    if reason == "shutdown" and events:
+    if reason == "shutdown" and guard.ends_at_drain:
         # An event stream ends cleanly: the client reconnects elsewhere.
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True

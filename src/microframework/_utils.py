@@ -145,34 +145,45 @@ _STEPS_PER_TURN = 64
 
 
 class Listener:
-    """Call ``receive()`` again and again, handing each message to *heard*.
+    """Call ``receive()`` again and again, handing each message to :meth:`heard`.
 
     The coroutine is driven by hand from the futures it waits on, not by a task: a
-    held long-poll or stream pays a callback, not a ``Task`` (about 1 KiB each).
-    *heard* returns False to stop; so does a ``receive()`` that fails.
+    held long-poll or stream pays a callback, not a ``Task`` (about 1 KiB each). A
+    subclass (the guard) is the listener itself: no object or bound method beside
+    it. :meth:`heard` returns False to stop; so does a ``receive()`` that fails.
     """
 
-    __slots__ = ("_receive", "_heard", "_coro", "_waiting", "_stopped")
+    __slots__ = ("_receive", "_coro", "_waiting", "_stopped")
 
-    def __init__(
-        self, receive: Callable[[], Awaitable[Any]], heard: Callable[[Any], bool]
-    ) -> None:
-        self._receive = receive
-        self._heard = heard
+    def __init__(self) -> None:
+        self._receive: Callable[[], Awaitable[Any]] | None = None
         self._coro: Any = None
         self._waiting: asyncio.Future[Any] | asyncio.Handle | None = None
         self._stopped = False
-        self._step()
 
-    def _step(self, _done: object = None) -> None:
+    def listen(self, receive: Callable[[], Awaitable[Any]]) -> None:
+        """Start listening on *receive* (once: a second call does nothing)."""
+        if self._receive is None and not self._stopped:
+            self._receive = receive
+            self()
+
+    def heard(self, message: Any) -> bool:
+        """Handle one message; False to stop listening."""
+        raise NotImplementedError
+
+    def __call__(self, _done: object = None) -> None:
+        """Step ``receive()`` on: the listener is itself the callback of the future
+        it waits on (no bound method per wait)."""
         if self._stopped:
             return  # a wake-up already on its way when we were stopped
         self._waiting = None
+        receive = self._receive
+        assert receive is not None
         # A server whose receive() never waits must still let the loop run.
         for _ in range(_STEPS_PER_TURN):
             coro = self._coro
             if coro is None:
-                coro = self._receive()
+                coro = receive()
                 if coro.__class__ is not CoroutineType:
                     # A server's future (or own awaitable, which gets a task).
                     future = self._waiting = asyncio.ensure_future(coro)
@@ -183,30 +194,30 @@ class Listener:
                 waited = coro.send(None)
             except StopIteration as done:
                 self._coro = None
-                if not self._heard(done.value):
+                if not self.heard(done.value):
                     return
                 continue
             except (Exception, asyncio.CancelledError):
                 self._coro = None  # the server's receive failed: nothing more to hear
                 return
             if waited is None:  # a bare yield: step again on the loop's next pass
-                self._waiting = asyncio.get_running_loop().call_soon(self._step)
+                self._waiting = asyncio.get_running_loop().call_soon(self)
             elif asyncio.isfuture(waited):
-                waited.add_done_callback(self._step)
+                waited.add_done_callback(self)
                 self._waiting = waited
             else:  # not asyncio's (a task would refuse it too)
-                self.stop()
+                self.stop_listening()
             return
-        self._waiting = asyncio.get_running_loop().call_soon(self._step)
+        self._waiting = asyncio.get_running_loop().call_soon(self)
 
     def _got(self, future: asyncio.Future[Any]) -> None:
         self._waiting = None
         if self._stopped or future.cancelled() or future.exception() is not None:
             return
-        if self._heard(future.result()):
-            self._step()
+        if self.heard(future.result()):
+            self()
 
-    def stop(self) -> None:
+    def stop_listening(self) -> None:
         """Stop listening; a pending ``receive()`` is closed (or cancelled)."""
         self._stopped = True
         waiting, self._waiting = self._waiting, None
@@ -214,7 +225,7 @@ class Listener:
         if isinstance(waiting, asyncio.Handle):
             waiting.cancel()
         elif waiting is not None and coro is not None:
-            waiting.remove_done_callback(self._step)
+            waiting.remove_done_callback(self)
         elif waiting is not None:
             waiting.cancel()  # as cancelling a watcher task would
         if coro is not None:

@@ -16,18 +16,27 @@ from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
+from typing import Protocol
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..typing import Message
     from ..typing import Scope
     from ..typing import Send
 
-#: The dispatcher's streamer: sends each chunk as ``more_body=True`` and the final empty
-#: message; returns False if the stream was abandoned (idle timeout) and left unfinished.
-StreamSender = Callable[["ResponseBody"], Awaitable[bool]]
+
+class StreamSender(Protocol):
+    """The dispatcher's streamer: sends *start* if given, each chunk as
+    ``more_body=True`` and the final empty message; returns False if the stream was
+    abandoned (idle timeout) and left unfinished."""
+
+    def __call__(
+        self, body: ResponseBody, start: Message | None = None
+    ) -> Awaitable[bool]: ...
 
 
 def encode_chunk(chunk: Any) -> bytes:
@@ -99,8 +108,9 @@ class AsyncIterableBody(ResponseBody):
         # around it (a frame per stream and a layer per chunk).
         return aiter(self._source), encode_chunk
 
-    async def aclose(self) -> None:
-        await close_source(self._source)
+    def aclose(self) -> Coroutine[Any, Any, None]:
+        # No frame of its own: a stream's teardown is its peak memory.
+        return close_source(self._source)
 
 
 class IterableBody(ResponseBody):

@@ -319,19 +319,46 @@ class Response(SansIOResponse):
         """The streamed body's kind (``None`` for a bytes body)."""
         return self._body
 
-    async def send(
+    def send(
+        self,
+        scope: Scope,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        stream: StreamSender,
+    ) -> Awaitable[Any]:
+        """Send this response to ASGI *send*: start, body and trailers if offered.
+
+        *headers* are :meth:`asgi_headers`; *stream* sends a streamed body under the
+        dispatcher's idle timeout and disconnect watch. A HEAD request or a status
+        without a body (RFC 9110 6.4.1) sends an empty body and closes the source.
+        Returns the awaitable that sends.
+        """
+        body = self._body
+        if (
+            body is not None
+            and body.__class__.send is ResponseBody.send
+            and self.trailers is None
+            and scope["method"] != "HEAD"
+            and self.status_code not in NO_BODY_STATUS
+        ):
+            # A stream may be held for hours: the streamer sends the start, so
+            # neither this response (its headers and cookies, ~0.8 KiB) nor a
+            # frame of ours stays alive beside it.
+            start = {
+                "type": "http.response.start",
+                "status": self.status_code,
+                "headers": headers,
+            }
+            return stream(body, start)
+        return self._send(scope, send, headers, stream)
+
+    async def _send(
         self,
         scope: Scope,
         send: Send,
         headers: list[tuple[bytes, bytes]],
         stream: StreamSender,
     ) -> None:
-        """Send this response to ASGI *send*: start, body and trailers if offered.
-
-        *headers* are :meth:`asgi_headers`; *stream* sends a streamed body under the
-        dispatcher's idle timeout and disconnect watch. A HEAD request or a status
-        without a body (RFC 9110 6.4.1) sends an empty body and closes the source.
-        """
         status = self.status_code
         trailers = self.trailers is not None and "http.response.trailers" in (
             scope.get("extensions") or ()
@@ -350,8 +377,7 @@ class Response(SansIOResponse):
             data = self.body_bytes
             await send({"type": "http.response.body", "body": data, "more_body": False})
         elif not trailers:
-            # A stream may be held for hours: let go of this response (its headers
-            # and cookies, ~0.8 KiB) while it runs.
+            # A file body that may stream for long: let go of this response.
             sending = body.send(scope, send, stream)
             del self, start, headers
             await sending
