@@ -114,6 +114,36 @@ async def test_an_echo_loop_over_buffered_messages_still_yields_between_sends(
     assert seen == [True] * 4
 
 
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_a_handler_with_nothing_before_it_is_awaited_by_the_dispatcher(
+    app: Microframework, client: MicroframeworkClient, hooked: bool
+) -> None:
+    # Every message a handler waits for wakes each frame between the task and the
+    # handler: with no hook, signal or preprocessor to run first, the dispatcher
+    # awaits the view's own coroutine, one frame fewer per message. A hook still
+    # runs before the handler.
+    callers: list[str] = []
+    ran: list[str] = []
+    if hooked:
+
+        @app.before_websocket
+        async def before() -> None:
+            ran.append("before")
+
+    @app.websocket("/ws")
+    async def handler() -> None:
+        ran.append("handler")
+        callers.append(sys._getframe(1).f_code.co_qualname)
+        await websocket.send("hi")
+
+    async with client.websocket("/ws") as ws:
+        assert await ws.receive() == "hi"
+    assert ran == ["before", "handler"] if hooked else ["handler"]
+    assert callers == [
+        "_before_websocket_handler" if hooked else "_dispatch_websocket"
+    ]
+
+
 async def test_converters_pass_url_arguments_to_the_handler(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

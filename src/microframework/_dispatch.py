@@ -11,6 +11,7 @@ the tables ``_compile.freeze`` built.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from collections.abc import Coroutine
 from contextvars import Token
 from typing import Any
@@ -456,7 +457,20 @@ async def _dispatch_websocket(
         return None
 
 
-async def _websocket_handler(
+def _websocket_handler(
+    app: Microframework,
+    websocket: Websocket,
+    endpoint: Endpoint | None,
+    chain: Chain,
+) -> Awaitable[Any]:
+    """The handler's awaitable: the view's own coroutine when nothing runs before it
+    (no frame of ours stays between the dispatcher and the view)."""
+    if websocket_started.receivers or chain.url_value_preprocessors or chain.before:
+        return _before_websocket_handler(app, websocket, endpoint, chain)
+    return _websocket_view(websocket, endpoint)
+
+
+async def _before_websocket_handler(
     app: Microframework,
     websocket: Websocket,
     endpoint: Endpoint | None,
@@ -470,10 +484,14 @@ async def _websocket_handler(
         rv = await before()
         if rv is not None:
             return rv
+    return await _websocket_view(websocket, endpoint)
+
+
+def _websocket_view(websocket: Websocket, endpoint: Endpoint | None) -> Awaitable[Any]:
     if websocket.routing_exception is not None:
         raise websocket.routing_exception
     if endpoint is None:
         raise RuntimeError(
             f"no handler is registered for endpoint {websocket.endpoint!r}"
         )
-    return await endpoint.view(**(websocket.view_args or {}))
+    return endpoint.view(**(websocket.view_args or {}))
