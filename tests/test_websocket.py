@@ -139,9 +139,7 @@ async def test_a_handler_with_nothing_before_it_is_awaited_by_the_dispatcher(
     async with client.websocket("/ws") as ws:
         assert await ws.receive() == "hi"
     assert ran == ["before", "handler"] if hooked else ["handler"]
-    assert callers == [
-        "_before_websocket_handler" if hooked else "_dispatch_websocket"
-    ]
+    assert callers == ["_before_websocket_handler" if hooked else "_dispatch_websocket"]
 
 
 async def test_converters_pass_url_arguments_to_the_handler(
