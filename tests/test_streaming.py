@@ -586,6 +586,123 @@ async def test_event_stream_sends_keep_alive_while_source_is_idle(
     assert _parse_sse(received) == [{"data": "hello"}]  # comments are not events
 
 
+@pytest.mark.parametrize("keep_alive", [None, 0.01])
+async def test_an_event_stream_runs_its_source_in_the_request_task(
+    app: Microframework, keep_alive: float | None
+) -> None:
+    # A held event stream costs no task of its own: the source's steps run in the
+    # task serving the request, waits and all.
+    tasks: list[asyncio.Task[Any] | None] = []
+
+    async def source() -> AsyncIterator[str]:
+        tasks.append(asyncio.current_task())
+        await asyncio.sleep(0)
+        yield "one"
+        tasks.append(asyncio.current_task())
+        yield "two"
+
+    @app.route("/events")
+    async def events() -> Response:
+        tasks.append(asyncio.current_task())
+        return event_stream(source(), keep_alive=keep_alive)
+
+    response = await app.test_client().get("/events")
+    assert await response.get_data() == b"data: one\n\ndata: two\n\n"
+    assert len(tasks) == 3 and len(set(tasks)) == 1, tasks
+
+
+async def test_a_keep_alive_does_not_cancel_the_source_mid_step(
+    app: Microframework,
+) -> None:
+    # Comments go out while the source waits longer than a keep-alive period; the
+    # wait goes on, and what the source then yields is sent.
+    gate = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            await gate.wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+        yield "after the wait"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    async with app.test_client().request("/events") as connection:
+        await connection.send_complete()
+        received = b""
+        async with asyncio.timeout(5):
+            while received.count(b": keep-alive\n\n") < 2:
+                received += await connection.receive()
+            gate.set()
+            while b"data: after the wait\n\n" not in received:
+                received += await connection.receive()
+        await connection.disconnect()
+    assert cancelled == []
+
+
+async def test_a_source_waiting_when_the_client_leaves_runs_its_async_clean_up(
+    app: Microframework,
+) -> None:
+    # The source is mid-step (waiting) when the client goes: it is cancelled
+    # there, as its task would have been, and a clean-up that awaits finishes.
+    cleaned = asyncio.Event()
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "hello"
+            await asyncio.Event().wait()
+            yield "never"
+        finally:
+            await asyncio.sleep(0)
+            cleaned.set()
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    async with app.test_client().request("/events") as connection:
+        await connection.send_complete()
+        received = b""
+        async with asyncio.timeout(5):
+            while b": keep-alive\n\n" not in received:
+                received += await connection.receive()
+        await connection.disconnect()
+        async with asyncio.timeout(1):
+            await cleaned.wait()
+
+
+async def test_an_event_source_may_return_its_own_awaitables(
+    app: Microframework,
+) -> None:
+    # An async iterator whose __anext__ returns a future, not a coroutine.
+    class Countdown:
+        def __init__(self) -> None:
+            self.left = 2
+
+        def __aiter__(self) -> Countdown:
+            return self
+
+        def __anext__(self) -> asyncio.Future[str]:
+            future = asyncio.get_running_loop().create_future()
+            if self.left:
+                self.left -= 1
+                asyncio.get_running_loop().call_soon(future.set_result, str(self.left))
+            else:
+                future.set_exception(StopAsyncIteration())
+            return future
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(Countdown(), keep_alive=5)
+
+    response = await app.test_client().get("/events")
+    assert await response.get_data() == b"data: 1\n\ndata: 0\n\n"
+
+
 async def test_last_event_id_is_read_back(app: Microframework) -> None:
     @app.route("/events")
     async def events() -> str:

@@ -1,8 +1,8 @@
 """Server-sent events: the event format, keep-alive comments and ``Last-Event-ID``.
 
 Rule: the source is never cancelled mid-step. While it is quiet, comments keep the
-connection (and any proxy) from timing out; the one task that waits on the source
-exists only while an event stream is being sent.
+connection (and any proxy) from timing out; its steps are driven in the stream's own
+task, so a held event stream costs no task of its own.
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ import asyncio
 import re
 from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Coroutine
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from typing import TYPE_CHECKING
 
+from ._utils import resume
 from .globals import _cv_app
 from .json import dumps
 
@@ -96,32 +101,81 @@ async def _encode_events(
     if retry is not None:
         yield f"retry: {int(retry)}\n\n".encode()
     iterator = source.__aiter__()
-    pending: asyncio.Future[Any] | None = None
+    # The source's steps are driven by hand, in this task: while one waits on a
+    # future past a keep-alive period, a comment goes out and the step stays where
+    # it is. ``waiting`` is the step while this generator is suspended beside it.
+    waiting: Coroutine[Any, Any, Any] | None = None
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            if keep_alive is not None:
-                done, _ = await asyncio.wait({pending}, timeout=keep_alive)
-                if not done:
-                    yield b": keep-alive\n\n"
-                    continue
+            pending = iterator.__anext__()
+            step: Coroutine[Any, Any, Any] = (
+                pending  # type: ignore[assignment] # an async generator's asend
+                if hasattr(pending, "send")
+                else _awaited(pending)
+            )
+            item: Any = None
             try:
-                item = await pending
+                waited = step.send(None)
+                while True:
+                    if keep_alive is None or not asyncio.isfuture(waited):
+                        # Nothing to keep alive, or a bare yield: as a task would.
+                        item = await resume(step, waited)
+                        break
+                    if not waited.done():
+                        waiting = step
+                        await _within(waited, keep_alive)
+                        if not waited.done():
+                            yield b": keep-alive\n\n"
+                        waiting = None
+                        continue
+                    waited = step.send(None)
+            except StopIteration as finished:
+                item = finished.value
             except StopAsyncIteration:
                 return
-            finally:
-                pending = None
             if not isinstance(item, ServerSentEvent):
                 item = ServerSentEvent(item)
             yield item.encode()
     finally:
-        if pending is not None:
-            pending.cancel()
-            try:
-                await pending
-            except (asyncio.CancelledError, StopAsyncIteration):
-                pass
+        if waiting is not None:
+            await _cancel(waiting)
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def _within(future: asyncio.Future[Any], timeout: float) -> None:
+    """Wait until *future* is done or *timeout* seconds pass, never cancelling it.
+
+    ``asyncio.wait`` would do, at three times the memory per held stream.
+    """
+    loop = future.get_loop()
+    woken = loop.create_future()
+    wake = partial(_wake, woken)
+    timer = loop.call_later(timeout, wake)
+    future.add_done_callback(wake)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+        future.remove_done_callback(wake)
+
+
+def _wake(woken: asyncio.Future[None], _done: object = None) -> None:
+    if not woken.done():
+        woken.set_result(None)
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    """A source's own awaitable (not a coroutine), as a coroutine to step."""
+    return await awaitable
+
+
+async def _cancel(step: Coroutine[Any, Any, Any]) -> None:
+    """End a step of the source that is waiting, as cancelling its task would."""
+    try:
+        waited = step.throw(asyncio.CancelledError())
+    except (asyncio.CancelledError, StopIteration, StopAsyncIteration):
+        return
+    with suppress(asyncio.CancelledError, StopAsyncIteration):
+        await resume(step, waited)  # its clean-up awaits: let it finish
