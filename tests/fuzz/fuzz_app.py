@@ -420,11 +420,21 @@ def _add_stream_routes(app: Microframework) -> None:
 
         async def events() -> AsyncIterator[ServerSentEvent | str | dict[str, Any]]:
             yield ServerSentEvent({"resumed_after": previous}, event="hello", id="0")
+            loop = asyncio.get_running_loop()
             for index, word in enumerate(words, 1):
+                # Both kinds of wait a source's step may make: a bare yield, and a
+                # future (what the keep-alive watches).
+                if index % 2:
+                    await asyncio.sleep(0)
+                else:
+                    ready = loop.create_future()
+                    loop.call_soon(ready.set_result, None)
+                    await ready
                 yield ServerSentEvent(word, id=str(index))
             yield {"done": True}
 
-        return event_stream(events(), keep_alive=None)
+        # A 30 s keep-alive never fires here: its path runs, with no comment sent.
+        return event_stream(events(), keep_alive=None if len(words) % 2 else 30)
 
 
 def _add_session_routes(app: Microframework) -> None:
