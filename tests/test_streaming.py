@@ -19,6 +19,8 @@ from asgi_harness import http_scope
 from asgi_harness import Recorder
 from hypothesis import given
 from hypothesis import strategies as st
+from servers import LIMIT
+from servers import SERVERS
 
 from microframework import g
 from microframework import Microframework
@@ -701,6 +703,44 @@ async def test_an_event_source_may_return_its_own_awaitables(
 
     response = await app.test_client().get("/events")
     assert await response.get_data() == b"data: 1\n\ndata: 0\n\n"
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+async def test_an_event_stream_through_a_real_server_ends_when_the_socket_closes(
+    app: Microframework, server: str
+) -> None:
+    # Through hypercorn and uvicorn: events and keep-alive comments arrive on the
+    # socket; closing it cancels the source where it waits, and teardown runs.
+    app.testing = False  # as deployed
+    cleaned = asyncio.Event()
+    torn_down = asyncio.Event()
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "hello"
+            await asyncio.Event().wait()
+        finally:
+            cleaned.set()
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.set()
+
+    async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while received.count(b": keep-alive\n\n") < 2:
+            received += await reader.read(4096)
+        writer.close()
+        await cleaned.wait()
+        await torn_down.wait()
+    assert received.startswith(b"HTTP/1.1 200")
+    assert b"data: hello\n\n" in received
 
 
 async def test_last_event_id_is_read_back(app: Microframework) -> None:
