@@ -31,6 +31,7 @@ from microframework import stream_with_context
 from microframework.sse import event_stream
 from microframework.sse import last_event_id
 from microframework.sse import ServerSentEvent
+from microframework.testing import TestHTTPConnection
 
 # -- idle timeout ---------------------------------------------------------------
 
@@ -558,6 +559,17 @@ async def test_event_stream_sends_events_with_headers(app: Microframework) -> No
     )
 
 
+async def _receive_until(
+    connection: TestHTTPConnection, marker: bytes, count: int = 1
+) -> bytes:
+    """What the connection receives until *marker* has come *count* times."""
+    received = b""
+    async with asyncio.timeout(5):
+        while received.count(marker) < count:
+            received += await connection.receive()
+    return received
+
+
 async def test_event_stream_sends_keep_alive_while_source_is_idle(
     app: Microframework,
 ) -> None:
@@ -569,6 +581,9 @@ async def test_event_stream_sends_keep_alive_while_source_is_idle(
             await asyncio.Event().wait()  # nothing more to say
             yield "never"
         finally:
+            # Cancelled where it waits when the client leaves, as its task would
+            # be; a clean-up that awaits runs to the end.
+            await asyncio.sleep(0)
             source_closed.set()
 
     @app.route("/events")
@@ -577,10 +592,7 @@ async def test_event_stream_sends_keep_alive_while_source_is_idle(
 
     async with app.test_client().request("/events") as connection:
         await connection.send_complete()
-        received = b""
-        async with asyncio.timeout(5):
-            while b": keep-alive\n\n" not in received:
-                received += await connection.receive()
+        received = await _receive_until(connection, b": keep-alive\n\n")
         await connection.disconnect()
         async with asyncio.timeout(1):
             await source_closed.wait()
@@ -635,46 +647,11 @@ async def test_a_keep_alive_does_not_cancel_the_source_mid_step(
 
     async with app.test_client().request("/events") as connection:
         await connection.send_complete()
-        received = b""
-        async with asyncio.timeout(5):
-            while received.count(b": keep-alive\n\n") < 2:
-                received += await connection.receive()
-            gate.set()
-            while b"data: after the wait\n\n" not in received:
-                received += await connection.receive()
+        await _receive_until(connection, b": keep-alive\n\n", count=2)
+        gate.set()
+        await _receive_until(connection, b"data: after the wait\n\n")
         await connection.disconnect()
     assert cancelled == []
-
-
-async def test_a_source_waiting_when_the_client_leaves_runs_its_async_clean_up(
-    app: Microframework,
-) -> None:
-    # The source is mid-step (waiting) when the client goes: it is cancelled
-    # there, as its task would have been, and a clean-up that awaits finishes.
-    cleaned = asyncio.Event()
-
-    async def source() -> AsyncIterator[str]:
-        try:
-            yield "hello"
-            await asyncio.Event().wait()
-            yield "never"
-        finally:
-            await asyncio.sleep(0)
-            cleaned.set()
-
-    @app.route("/events")
-    async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
-
-    async with app.test_client().request("/events") as connection:
-        await connection.send_complete()
-        received = b""
-        async with asyncio.timeout(5):
-            while b": keep-alive\n\n" not in received:
-                received += await connection.receive()
-        await connection.disconnect()
-        async with asyncio.timeout(1):
-            await cleaned.wait()
 
 
 async def test_an_event_source_may_return_its_own_awaitables(
