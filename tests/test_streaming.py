@@ -373,6 +373,24 @@ async def test_a_held_stream_keeps_only_the_dispatcher_and_the_streamer(
     assert watches == [1]  # the guard is the listener: one object
 
 
+async def test_a_body_that_cannot_be_iterated_leaves_no_watch_behind(
+    app: Microframework,
+) -> None:
+    # The app's async iterable fails as the stream begins: the error reaches the
+    # server, and no disconnect watch stays registered for the dead request.
+    class Broken:
+        def __aiter__(self) -> AsyncIterator[bytes]:
+            raise ValueError("no iterator today")
+
+    @app.route("/")
+    async def index() -> Response:
+        return Response(Broken())
+
+    with pytest.raises(ValueError, match="no iterator today"):
+        await call(app, http_scope("/"))
+    assert not app.drain.members
+
+
 async def test_a_stream_whose_start_cannot_be_sent_closes_its_body(
     app: Microframework,
 ) -> None:

@@ -202,10 +202,10 @@ async def stream_body(
     Chunks go out as they come (no buffering). Between chunks the body may take at most
     *timeout* (the response's, else ``RESPONSE_TIMEOUT``) to produce the next.
     """
+    chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
     guard = Guard(request, app.drain, ends_at_drain=events)
     if timeout is None:
         timeout = app.config.get("RESPONSE_TIMEOUT")
-    chunks, encode = body.chunks()
     try:
         if start is not None:
             await send(start)
