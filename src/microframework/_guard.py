@@ -165,8 +165,8 @@ class Guard(Listener):
 
 class Streamer:
     """What ``Response.send`` calls to stream a body: :func:`stream_body` with this
-    request's app, send and limits (smaller than a ``partial``: each held stream
-    keeps one)."""
+    request's app, send and limits (``timeout`` the response's, else
+    ``RESPONSE_TIMEOUT``)."""
 
     __slots__ = ("app", "send", "request", "timeout", "events")
 
@@ -176,7 +176,10 @@ class Streamer:
         self.app = app
         self.send = send
         self.request = request
-        self.timeout = response.timeout
+        timeout = response.timeout
+        self.timeout = (
+            app.config.get("RESPONSE_TIMEOUT") if timeout is None else timeout
+        )
         self.events = response.mimetype == "text/event-stream"
 
     def __call__(
@@ -196,16 +199,10 @@ async def stream_body(
     body: ResponseBody,
     start: Message | None = None,
 ) -> bool:
-    """Stream *body*, after *start* if given; False if it was abandoned (idle timeout)
-    and must not be finished.
-
-    Chunks go out as they come (no buffering). Between chunks the body may take at most
-    *timeout* (the response's, else ``RESPONSE_TIMEOUT``) to produce the next.
-    """
+    """Send *start* if given, then *body*'s chunks as they come, each within *timeout*
+    of the last; False if abandoned unfinished (idle past the timeout)."""
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
     guard = Guard(request, app.drain, ends_at_drain=events)
-    if timeout is None:
-        timeout = app.config.get("RESPONSE_TIMEOUT")
     try:
         if start is not None:
             await send(start)
