@@ -377,7 +377,8 @@ class Response(SansIOResponse):
             data = self.body_bytes
             await send({"type": "http.response.body", "body": data, "more_body": False})
         elif not trailers:
-            # A file body that may stream for long: let go of this response.
+            # A body that sends itself (a file), or trailers the server does not
+            # take: let go of this response while it streams.
             sending = body.send(scope, send, stream)
             del self, start, headers
             await sending
