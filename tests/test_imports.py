@@ -261,3 +261,40 @@ def test_the_private_name_check_can_fail(tmp_path: Path) -> None:
         "module.py:1 imports _Compiled",
         "module.py:3 reads ._freeze",
     ]
+
+
+# -- size budgets (STYLE.md, section 1) ----------------------------------------------
+
+MODULE_LINES = 700
+FUNCTION_LINES = 60  # from the first decorator to the last line, docstring included
+
+
+def _oversized(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8")
+    found = []
+    if (lines := text.count("\n")) > MODULE_LINES:
+        found.append(f"{path.name}: {lines} lines")
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            length = (node.end_lineno or node.lineno) - first + 1
+            if length > FUNCTION_LINES:
+                found.append(f"{path.name}:{first} {node.name}: {length} lines")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
+)
+def test_modules_and_functions_stay_within_their_budgets(path: Path) -> None:
+    assert _oversized(path) == []
+
+
+def test_the_budget_check_can_fail(tmp_path: Path) -> None:
+    module = tmp_path / "module.py"
+    body = "".join(f"    x{i} = {i}\n" for i in range(FUNCTION_LINES))
+    module.write_text(f"@decorated\ndef long():\n{body}\n" + "\n" * MODULE_LINES)
+    assert _oversized(module) == [
+        f"module.py: {FUNCTION_LINES + MODULE_LINES + 3} lines",
+        f"module.py:1 long: {FUNCTION_LINES + 2} lines",
+    ]

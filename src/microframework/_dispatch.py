@@ -69,13 +69,9 @@ async def handle_http(
     send: Send,
     entry: bool = True,
 ) -> None:
-    """Handle one HTTP request from start to teardown. As the app's ``__call__``
-    (*entry*, one coroutine per request fewer) it hands anything else on, and every
-    connection to middleware that wrapped ``asgi_app``."""
+    """Handle one HTTP request to teardown; as ``__call__`` (*entry*), route the rest."""
     if entry and (scope["type"] != "http" or "asgi_app" in app.__dict__):
-        if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
-            return await handle_websocket(app, scope, receive, send)
-        return await app.asgi_app(scope, receive, send)
+        return await _hand_on(app, scope, receive, send)
     compiled = app.compiled or freeze(app)
     request = app.request_class(scope, receive, app)
     request.asgi_send = send
@@ -99,8 +95,7 @@ async def handle_http(
             response = await app.handle_exception(exc, ctx, chain)
             status, headers, data = ready(compiled, request, response)
         if data is not None:
-            # Two messages, outside the request's context: a server's send may copy
-            # it (uvicorn's keep-alive timer), keeping the finished request alive.
+            # Reset first: uvicorn's send copies the context, and the request with it.
             if token is not None:
                 _cv_app.reset(token)
                 token = None
@@ -114,12 +109,10 @@ async def handle_http(
             )
             del response, headers  # not held while a long stream runs (see send)
             await sending
-    except ClientDisconnected as disconnect:
-        # Nobody is listening: nothing to send, nothing to log.
-        error = disconnect
     except BaseException as exc:
         error = exc
-        raise
+        if not isinstance(exc, ClientDisconnected):  # nobody listens: nothing to log
+            raise
     finally:
         if (sent := ctx.response_sent) is not None and not sent.done():
             sent.set_result(None)
@@ -129,6 +122,16 @@ async def handle_http(
             request.close()
             if token is not None:
                 _cv_app.reset(token)
+
+
+def _hand_on(
+    app: Microframework, scope: Scope, receive: Receive, send: Send
+) -> Awaitable[None]:
+    # A websocket goes to its handler, unless middleware wrapped ``asgi_app``: then
+    # every connection goes through it, as does any other kind (lifespan).
+    if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
+        return handle_websocket(app, scope, receive, send)
+    return app.asgi_app(scope, receive, send)
 
 
 async def _announce(
