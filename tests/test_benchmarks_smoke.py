@@ -31,6 +31,18 @@ def test_benchmark_quick_run_succeeds() -> None:
     assert "microframework" in result.stdout
 
 
+def test_template_floor_quick_run_checks_each_render() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "template_floor.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert rows == ["bare", "jinja", "jinja"], result.stdout
+
+
 def test_broadcast_benchmark_quick_run_succeeds() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "broadcast.py"), "--quick"],
