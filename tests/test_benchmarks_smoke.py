@@ -40,7 +40,7 @@ def test_template_floor_quick_run_checks_each_render() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line.split()[0] for line in result.stdout.splitlines()[1:]]
-    assert rows == ["bare", "jinja", "jinja"], result.stdout
+    assert rows == ["bare", "jinja", "jinja", "jinja"], result.stdout
 
 
 def test_broadcast_benchmark_quick_run_succeeds() -> None:
