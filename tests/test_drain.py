@@ -119,7 +119,7 @@ async def test_a_stream_that_starts_while_draining_leaves_no_cancel_behind(
             yield "data: hello\n\n"
             yield "data: bye\n\n"
 
-        # Sent without ever waiting (event_stream would wait on a task per event).
+        # A plain body: nothing in the stream waits (event_stream may, for keep-alive).
         return Response(source(), mimetype="text/event-stream")
 
     app.drain.start(3600)
