@@ -1,7 +1,6 @@
 """``python -m microframework``: the same command line as the ``microframework`` script.
 
-Rule: nothing runs on import. Worker processes spawned by ``run --reload`` or
-``--workers`` import this module again (as ``__mp_main__``) and must not start a CLI.
+Rule: nothing runs on import: ``run --reload``/``--workers`` processes import it again.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """``cli.py``: the ``microframework`` command line: app discovery, ``run``, ``routes``, ``shell``.
 
-Rule: a mistake the user makes (no app found, an app module that fails to import, a
-factory that raises, a port already in use) ends in one ``Error:`` line, never in our
-traceback; the only traceback shown is the user's own, from inside their module.
-This is the top CLI layer: it imports the app class, which discovery needs to tell an
-app from anything else. The click plumbing for commands lives in ``cli_group.py``
-and serving in ``serving.py``, both importable by the app; their public names are
-re-exported here, where users have always imported them from.
+Rule: a user's mistake (no app, a failing import or factory) ends in one ``Error:`` line,
+never our traceback. Re-exports ``cli_group.py``'s and ``serving.py``'s public names.
 """
 
 from __future__ import annotations
@@ -15,7 +10,7 @@ import ast
 import asyncio
 import code
 import contextvars
-import importlib
+import functools
 import importlib.metadata
 import inspect
 import os
@@ -50,25 +45,17 @@ from .serving import SERVE_APP_ENV as SERVE_APP_ENV
 if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
-_DEFAULT_MODULES = ("asgi", "app")
 _FILE = click.Path(exists=True, dir_okay=False)
-_FACTORY_NAMES = ("create_app", "make_app")
 
 
-# -- app discovery ----------------------------------------------------------------
 def prepare_import(path: str) -> str:
-    """Return the module name for a file path or module name, putting its root on ``sys.path``.
-
-    ``src/hello.py``, ``hello`` and ``pkg/mod.py`` all work; for a file inside a
-    package, the folder above the outermost package goes on ``sys.path``.
-    """
+    """Return the module name for a file path or module name, putting its root on ``sys.path``."""
     target = Path(os.path.realpath(path))
     if target.suffix == ".py":
         target = target.with_suffix("")
     if target.name == "__init__":
         target = target.parent
-    parts = [target.name]
-    folder = target.parent
+    parts, folder = [target.name], target.parent
     while (folder / "__init__.py").is_file():
         parts.append(folder.name)
         folder = folder.parent
@@ -80,15 +67,17 @@ def prepare_import(path: str) -> str:
 def locate_app(module_name: str, app_name: str | None) -> Microframework:
     """Import *module_name* and find the app in it: by *app_name*, or the best guess."""
     try:
-        # __import__, unlike importlib.import_module, drops importlib's own frames
-        # from the traceback, so the user sees only their code.
-        __import__(module_name)
+        __import__(module_name)  # unlike import_module, keeps importlib's frames out
     except Exception as error:
-        if isinstance(error, ModuleNotFoundError) and _names_module(error, module_name):
+        # "pkg.mod" is missing if "pkg" or "pkg.mod" is; any other is the user's error.
+        missing = error.name if isinstance(error, ModuleNotFoundError) else None
+        if missing is not None and f"{module_name}.".startswith(f"{missing}."):
             raise NoAppException(f"Could not import {module_name!r}.") from None
+        tb = error.__traceback__  # skip our own frame, so it starts in user code
+        lines = traceback.format_exception(type(error), error, tb and tb.tb_next)
         raise NoAppException(
             f"While importing {module_name!r}, an error was raised:\n\n"
-            + _format_user_traceback(error)
+            + "".join(lines).rstrip()
         ) from error
     module = sys.modules[module_name]
     if app_name is None:
@@ -96,27 +85,11 @@ def locate_app(module_name: str, app_name: str | None) -> Microframework:
     return find_app_by_string(module, app_name)
 
 
-def _names_module(error: ModuleNotFoundError, module_name: str) -> bool:
-    # "pkg.mod" is missing if "pkg" or "pkg.mod" is; a missing import *inside* the
-    # module names some other module and is the user's error to see.
-    name = error.name
-    return name is not None and (
-        module_name == name or module_name.startswith(name + ".")
-    )
-
-
-def _format_user_traceback(error: BaseException) -> str:
-    tb = error.__traceback__
-    # Skip our own frame (the __import__ call) so the traceback starts in user code.
-    start = tb.tb_next if tb is not None else None
-    return "".join(traceback.format_exception(type(error), error, start)).rstrip()
-
-
 def find_best_app(module: ModuleType) -> Microframework:
     """Find the app in *module*: ``app`` or ``application``, a single instance, or a factory."""
+    mod = module.__name__
     for name in ("app", "application"):
-        candidate = getattr(module, name, None)
-        if isinstance(candidate, Microframework):
+        if isinstance(candidate := getattr(module, name, None), Microframework):
             return candidate
     found: dict[int, tuple[str, Microframework]] = {}
     for name, value in vars(module).items():
@@ -124,49 +97,39 @@ def find_best_app(module: ModuleType) -> Microframework:
             found.setdefault(id(value), (name, value))
     if len(found) == 1:
         return next(iter(found.values()))[1]
-    if len(found) > 1:
+    if found:
         names = ", ".join(sorted(name for name, _ in found.values()))
         raise NoAppException(
-            f"Found several apps in module {module.__name__!r} ({names});"
-            f" use '{module.__name__}:name' to pick one."
+            f"Found several apps in module {mod!r} ({names}); use '{mod}:name' to pick one."
         )
-    for name in _FACTORY_NAMES:
-        factory = getattr(module, name, None)
-        if inspect.isfunction(factory):
-            return _call_factory(module.__name__, name, factory, [], {})
+    for name in ("create_app", "make_app"):
+        if inspect.isfunction(factory := getattr(module, name, None)):
+            return _call_factory(mod, name, factory)
     raise NoAppException(
-        f"Could not find an app or a 'create_app'/'make_app' factory in module"
-        f" {module.__name__!r}; use '{module.__name__}:name' to name one."
+        f"Could not find an app or a 'create_app'/'make_app' factory in module {mod!r};"
+        f" use '{mod}:name' to name one."
     )
 
 
 def find_app_by_string(module: ModuleType, app_name: str) -> Microframework:
     """Find the app named by *app_name*: ``name``, ``factory()`` or ``factory(literal args)``."""
     name, args, kwargs, called = _parse_app_name(app_name)
+    mod = module.__name__
     try:
         target = getattr(module, name)
     except AttributeError:
-        raise NoAppException(
-            f"Module {module.__name__!r} has no attribute {name!r}."
-        ) from None
+        raise NoAppException(f"Module {mod!r} has no attribute {name!r}.") from None
+    what = f"{name!r} in module {mod!r} is a {type(target).__name__}"
     if inspect.isfunction(target) or called:
         if not callable(target):
-            raise NoAppException(
-                f"{name!r} in module {module.__name__!r} is a"
-                f" {type(target).__name__}, not a factory to call."
-            )
-        return _call_factory(module.__name__, name, target, args, kwargs)
+            raise NoAppException(f"{what}, not a factory to call.")
+        return _call_factory(mod, name, target, *args, **kwargs)
     if isinstance(target, Microframework):
         return target
-    raise NoAppException(
-        f"{name!r} in module {module.__name__!r} is a {type(target).__name__},"
-        " not a Microframework app."
-    )
+    raise NoAppException(f"{what}, not a Microframework app.")
 
 
-def _parse_app_name(
-    app_name: str,
-) -> tuple[str, list[Any], dict[str, Any], bool]:
+def _parse_app_name(app_name: str) -> tuple[str, list[Any], dict[str, Any], bool]:
     """``'create_app("dev", debug=True)'`` -> ``("create_app", ["dev"], {"debug": True}, True)``."""
     try:
         expr = ast.parse(app_name.strip(), mode="eval").body
@@ -194,13 +157,9 @@ def _parse_app_name(
 
 
 def _call_factory(
-    module_name: str,
-    name: str,
-    factory: Callable[..., Any],
-    args: list[Any],
-    kwargs: dict[str, Any],
+    module: str, name: str, factory: Callable[..., Any], /, *args: Any, **kwargs: Any
 ) -> Microframework:
-    where = f"{name}() in module {module_name!r}"
+    where = f"{name}() in module {module!r}"
     try:
         inspect.signature(factory).bind(*args, **kwargs)
     except TypeError as error:
@@ -231,42 +190,36 @@ def _call_factory(
 def load_script_app(info: ScriptInfo) -> tuple[Microframework, str | None]:
     """Find the app *info* describes, and the ``module:name`` a worker can load it from.
 
-    ``info.create_app`` wins, then ``info.app_import_path``, then ``asgi.py`` or
-    ``app.py`` in the working directory. :meth:`ScriptInfo.load_app` calls this.
+    ``info.create_app`` wins, then ``info.app_import_path``, then ``asgi.py``/``app.py``.
     """
     if info.create_app is not None:
         module = getattr(info.create_app, "__module__", None)
         name = getattr(info.create_app, "__qualname__", "create_app")
-        app = _call_factory(module or "?", name, info.create_app, [], {})
+        app = _call_factory(module or "?", name, info.create_app)
         # A lambda or a nested function is nothing a worker could import.
         importable = module is not None and name.isidentifier()
         return app, f"{module}:{name}" if importable else None
-    import_path = info.app_import_path
-    if not import_path:
-        files = (f"{name}.py" for name in _DEFAULT_MODULES)
-        import_path = next((file for file in files if Path(file).is_file()), None)
-        if import_path is None:
-            raise NoAppException(
-                "Could not find a Microframework app. Use '--app module:name', set"
-                " MICROFRAMEWORK_APP, or put an 'app.py' or 'asgi.py' in the current"
-                " folder."
-            )
+    files = ("asgi.py", "app.py")
+    path = info.app_import_path or next((f for f in files if Path(f).is_file()), None)
+    if path is None:
+        raise NoAppException(
+            "Could not find a Microframework app. Use '--app module:name', set"
+            " MICROFRAMEWORK_APP, or put an 'app.py' or 'asgi.py' in the current folder."
+        )
     # A colon followed by a slash is a Windows drive ("C:\\app.py"), not a separator.
-    path, *rest = re.split(r":(?![\\/])", import_path, maxsplit=1)
+    path, *rest = re.split(r":(?![\\/])", path, maxsplit=1)
     name = rest[0] if rest else ""
     module_name = prepare_import(path)
     return locate_app(module_name, name or None), f"{module_name}:{name}"
 
 
-# -- .env files -------------------------------------------------------------------
 def load_dotenv(
     path: str | os.PathLike[str] | None = None, load_defaults: bool = True
 ) -> bool:
     """Load ``.env``, ``.microframeworkenv`` and *path* into ``os.environ``; True if any loaded.
 
-    Variables already in the environment win, then *path*, then ``.microframeworkenv``,
-    then ``.env``; the default files are looked for in the working directory and its
-    parents. Without python-dotenv installed this does nothing and returns False.
+    Set variables win, then *path*, ``.microframeworkenv``, ``.env`` (found upwards from the
+    working directory). Without python-dotenv, does nothing.
     """
     dotenv = _dotenv()
     if dotenv is None:
@@ -274,14 +227,12 @@ def load_dotenv(
     files = [path]
     if load_defaults:
         files += [_find_upwards(".microframeworkenv"), _find_upwards(".env")]
-    loaded = False
-    for file in files:  # the most important first: a variable already set stays
-        if file is not None and os.path.isfile(file):
-            for key, value in dotenv.dotenv_values(file, encoding="utf-8").items():
-                if value is not None:
-                    os.environ.setdefault(key, value)
-            loaded = True
-    return loaded
+    found = [file for file in files if file is not None and os.path.isfile(file)]
+    for file in found:  # the most important first: a variable already set stays
+        for key, value in dotenv.dotenv_values(file, encoding="utf-8").items():
+            if value is not None:
+                os.environ.setdefault(key, value)
+    return bool(found)
 
 
 def _dotenv() -> ModuleType | None:
@@ -292,22 +243,17 @@ def _dotenv() -> ModuleType | None:
 
 
 def _find_upwards(name: str) -> Path | None:
-    folder = Path.cwd()
-    for candidate in (folder, *folder.parents):
-        if (candidate / name).is_file():
-            return candidate / name
-    return None
+    cwd = Path.cwd()
+    return next((d / name for d in (cwd, *cwd.parents) if (d / name).is_file()), None)
 
 
-# -- the microframework group ------------------------------------------------------
 def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is not None:
         ctx.ensure_object(ScriptInfo).app_import_path = value
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool | None) -> None:
-    # The environment carries the flag so that the app (made now, or in a worker
-    # process later) reads it while it is being configured.
+    # Through the environment, so the app (made now, or in a worker) reads it as it is configured.
     if value is not None:
         os.environ[DEBUG_ENV] = "1" if value else "0"
 
@@ -338,43 +284,34 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
+_eager = functools.partial(click.Option, is_eager=True, expose_value=False)
 # Declared in this order on purpose: click handles eager options that were not given
 # in declaration order, so env files load before --app reads MICROFRAMEWORK_APP.
-_env_file_option = click.Option(
+_env_file_option = _eager(
     ["-e", "--env-file"],
     type=_FILE,
-    is_eager=True,
-    expose_value=False,
     callback=_load_env_files,
     help="Load environment variables from this file (needs python-dotenv).",
 )
-_app_option = click.Option(
+_app_option = _eager(
     ["-A", "--app"],
     metavar="IMPORT",
     envvar="MICROFRAMEWORK_APP",
     allow_from_autoenv=False,
-    is_eager=True,
-    expose_value=False,
     callback=_set_app,
-    help=(
-        "The app to load: 'module:name', 'module:create_app()' or a file path. Without"
-        " it, 'asgi.py' then 'app.py' are tried."
-    ),
+    help="The app to load: 'module:name', 'module:create_app()' or a file path. Without"
+    " it, 'asgi.py' then 'app.py' are tried.",
 )
-_debug_option = click.Option(
+_debug_option = _eager(
     ["--debug/--no-debug"],
     default=None,
     allow_from_autoenv=False,
-    is_eager=True,
-    expose_value=False,
     callback=_set_debug,
     help="Turn debug mode on (reloader, detailed error pages).",
 )
-_version_option = click.Option(
+_version_option = _eager(
     ["--version"],
     is_flag=True,
-    is_eager=True,
-    expose_value=False,
     callback=_print_version,
     help="Show the Python, microframework and hypercorn versions.",
 )
@@ -383,9 +320,7 @@ _version_option = click.Option(
 class MicroframeworkGroup(AppGroup):
     """The ``microframework`` command group: ``--app``/``--env-file``/``--debug``, built-ins, app commands.
 
-    Use it for a custom script, passing ``create_app`` to skip discovery. The app's own
-    ``app.cli`` commands and those registered under the ``microframework.commands``
-    entry point group are listed next to ``run``, ``routes`` and ``shell``.
+    Pass ``create_app`` to skip discovery. Lists ``app.cli`` and entry point commands too.
     """
 
     def __init__(
@@ -422,8 +357,7 @@ class MicroframeworkGroup(AppGroup):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """A built-in or plugin command, else one of the app's ``app.cli`` commands."""
         self._load_plugin_commands()
-        command = super().get_command(ctx, cmd_name)
-        if command is not None:
+        if (command := super().get_command(ctx, cmd_name)) is not None:
             return command
         group = _app_group(ctx)
         return None if group is None else group.get_command(ctx, cmd_name)
@@ -466,13 +400,11 @@ def _app_group(ctx: click.Context) -> click.Group | None:
     try:
         return ctx.ensure_object(ScriptInfo).load_app().cli
     except NoAppException as error:
-        # Help and "No such command" still work; this line says why the app's
-        # commands are missing.
+        # Help and "No such command" still work; this says why the app's commands are missing.
         click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
         return None
 
 
-# -- run ------------------------------------------------------------------------------
 @click.command(
     "run",
     short_help="Serve the app with hypercorn.",
@@ -525,12 +457,10 @@ def run_command(
         raise click.exceptions.Exit(exit_code)
 
 
-# As in Flask, "run --debug" works as well as "--debug run": the option is eager, so
-# it sets the environment before the command body loads the app.
+# As in Flask, "run --debug" works too: the option is eager, so it sets the environment first.
 run_command.params.insert(0, _debug_option)
 
 
-# -- routes ---------------------------------------------------------------------------
 @click.command("routes", short_help="Show the app's routes.")
 @click.option(
     "--sort",
@@ -549,9 +479,7 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
     if not rules:
         click.echo("No routes were registered.")
         return
-    hidden: frozenset[str] = (
-        frozenset() if all_methods else frozenset({"HEAD", "OPTIONS"})
-    )
+    hidden = set() if all_methods else {"HEAD", "OPTIONS"}
 
     def methods(rule: Rule) -> str:
         if rule.websocket:
@@ -562,10 +490,8 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
         rules.sort(key=attrgetter(sort))
     elif sort == "methods":
         rules.sort(key=methods)
-    columns: list[tuple[str, Callable[[Rule], str]]] = [
-        ("Endpoint", attrgetter("endpoint")),
-        ("Methods", methods),
-    ]
+    columns: list[tuple[str, Callable[[Rule], str]]]
+    columns = [("Endpoint", attrgetter("endpoint")), ("Methods", methods)]
     # Show where a rule applies only when some rule is limited to a host or subdomain.
     if app.url_map.host_matching:
         columns.append(("Host", lambda rule: rule.host or ""))
@@ -581,15 +507,11 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
         click.echo("  ".join(cells).rstrip())
 
 
-# -- shell ------------------------------------------------------------------------------
 class AsyncConsole(code.InteractiveConsole):
     """An interactive console where top-level ``await`` works.
 
-    Every statement runs in one ``contextvars.Context`` (where the app context is
-    pushed) and awaits run on one event loop that lives as long as the console, so
-    objects bound to the loop survive between statements. The loop only runs while a
-    statement runs: a task created in the background makes progress at the next
-    ``await``.
+    Statements share one ``contextvars.Context`` and one event loop, which runs only
+    during a statement: background tasks progress at the next ``await``.
     """
 
     def __init__(
@@ -637,27 +559,21 @@ def shell_command(info: ScriptInfo) -> None:
         runner.run(app_ctx.push(), context=context)
         try:
             namespace = _shell_namespace(app, context)
-            console = AsyncConsole(namespace, runner, context)
             _enable_completion(namespace)
-            console.interact(banner=banner, exitmsg="")
+            AsyncConsole(namespace, runner, context).interact(banner=banner, exitmsg="")
         finally:
             runner.run(app_ctx.pop(None), context=context)
 
 
-def _shell_namespace(
-    app: Microframework, context: contextvars.Context
-) -> dict[str, Any]:
-    namespace: dict[str, Any] = {
-        "__name__": "__console__",
-        "__builtins__": __builtins__,
-    }
+def _shell_namespace(app: Microframework, ctx: contextvars.Context) -> dict[str, Any]:
+    ns: dict[str, Any] = {"__name__": "__console__", "__builtins__": __builtins__}
     startup = os.environ.get("PYTHONSTARTUP")
     if startup and os.path.isfile(startup):
         with open(startup, encoding="utf-8") as file:
-            context.run(exec, compile(file.read(), startup, "exec"), namespace)
+            ctx.run(exec, compile(file.read(), startup, "exec"), ns)
     # What flask shell defines: app, g and the shell context processors' names.
-    namespace.update(context.run(app.make_shell_context))
-    return namespace
+    ns.update(ctx.run(app.make_shell_context))
+    return ns
 
 
 def _enable_completion(namespace: dict[str, Any]) -> None:

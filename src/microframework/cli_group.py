@@ -1,10 +1,8 @@
 """``cli_group.py``: click plumbing for app commands: ``AppGroup``, ``with_appcontext``, ``ScriptInfo``.
 
-Rule: a command runs with the app context pushed, in one ``contextvars.Context`` shared
-by every step, so sync and async code in a command see the same ``g``; an ``async def``
-command runs on a fresh event loop. This module sits below the app (``app.cli`` and
-``blueprint.cli`` import it), so it never imports ``microframework.app`` at module level:
-finding an app is discovery's job (``cli.py``), imported when an app is first needed.
+Rule: a command runs with the app context pushed, in one ``contextvars.Context``, so its
+sync and async steps see the same ``g``; ``async def`` runs on a fresh loop. The app imports
+this module, so it never imports ``microframework.app`` (or ``cli.py``) at module level.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ if TYPE_CHECKING:
     from .app import Microframework
 
 F = TypeVar("F", bound=Callable[..., Any])
+_Decorator = Callable[[Callable[..., Any]], click.Command]
 
 #: ``--debug``/``--no-debug`` set this; apps read it when created, workers when loaded.
 DEBUG_ENV = "MICROFRAMEWORK_DEBUG"
@@ -37,8 +36,7 @@ DEBUG_ENV = "MICROFRAMEWORK_DEBUG"
 
 def get_debug_flag() -> bool:
     """True if ``MICROFRAMEWORK_DEBUG`` is set to something other than ``0``/``false``/``no``."""
-    value = os.environ.get(DEBUG_ENV, "")
-    return value.strip().lower() not in ("", "0", "false", "no")
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 class NoAppException(click.ClickException):
@@ -68,9 +66,7 @@ class ScriptInfo:
     def load_app(self) -> Microframework:
         """Find, import or create the app; raise :class:`NoAppException` if that fails."""
         if self._loaded_app is None:
-            # Discovery checks for Microframework instances, so it imports the app;
-            # importing it only now keeps this module importable by app.py.
-            from .cli import load_script_app
+            from .cli import load_script_app  # it imports the app: not at module level
 
             app, self.worker_locator = load_script_app(self)
             if self.set_debug_flag and DEBUG_ENV in os.environ:
@@ -83,10 +79,7 @@ pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
 
 
 def with_appcontext(f: F) -> F:
-    """Run the decorated command with the app context pushed; it may be ``async def``.
-
-    Commands of an :class:`AppGroup` get this automatically.
-    """
+    """Run the decorated command with the app context pushed; it may be ``async def``."""
     return _in_context(f, load_app=True)
 
 
@@ -107,18 +100,20 @@ def call_in_app_context(
 ) -> Any:
     """Call *func* (sync or async) with *app*'s context pushed (none if *app* is None).
 
-    An app context already active for *app* is reused. Called from a running event
-    loop (an async test, an async command), the call runs on its own loop in a
-    worker thread, since click commands are synchronous.
+    An active context for *app* is reused. Inside a running loop, runs in a worker thread.
     """
     kwargs = kwargs or {}
     context = contextvars.copy_context()
-    if _loop_is_running():
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
         with ThreadPoolExecutor(max_workers=1) as pool:
             job = pool.submit(context.run, call_in_app_context, app, func, args, kwargs)
             return job.result()
     app_ctx = None
-    if app is not None and not context.run(_is_current, app):
+    if app is not None and getattr(_cv_app.get(None), "app", None) is not app:
         app_ctx = app.app_context()
     with asyncio.Runner() as runner:
         if app_ctx is not None:
@@ -136,38 +131,20 @@ def call_in_app_context(
                 runner.run(app_ctx.pop(error), context=context)
 
 
-def _is_current(app: Microframework) -> bool:
-    ctx = _cv_app.get(None)
-    return ctx is not None and ctx.app is app
-
-
-def _loop_is_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 class AppGroup(click.Group):
     """A click group whose commands run with the app context pushed.
 
-    ``@group.command()`` accepts ``async def`` functions; pass
-    ``with_appcontext=False`` for a command that must not load the app. Its
-    sub-groups are ``AppGroup`` too.
+    Commands may be ``async def``; pass ``with_appcontext=False`` for one that must not
+    load the app. Sub-groups are ``AppGroup`` too.
     """
 
     @overload
     def command(self, __func: Callable[..., Any]) -> click.Command: ...
 
     @overload
-    def command(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], click.Command]: ...
+    def command(self, *args: Any, **kwargs: Any) -> _Decorator: ...
 
-    def command(
-        self, *args: Any, **kwargs: Any
-    ) -> Callable[[Callable[..., Any]], click.Command] | click.Command:
+    def command(self, *args: Any, **kwargs: Any) -> _Decorator | click.Command:
         """Register a command, like ``click.Group.command``, wrapped with :func:`with_appcontext`."""
         if len(args) == 1 and not kwargs and callable(args[0]):
             return self.command()(args[0])
@@ -183,6 +160,5 @@ class AppGroup(click.Group):
         return decorator
 
 
-# Sub-groups made with @group.group() are AppGroups too (also under a subclass such
-# as the microframework group, which "group_class = type" would copy).
+# Not "group_class = type": a subclass (the microframework group) would be copied.
 AppGroup.group_class = AppGroup

@@ -1,9 +1,7 @@
 """``debug.py``: the debug error page, an unhandled exception rendered as HTML.
 
-Rule: the page shows source code, file paths and request headers, so it is rendered
-only in debug mode; the caller checks ``app.debug`` and this module never decides to
-show it. The page only reads: there is no console and no way to run code from it.
-Everything interpolated into the HTML goes through ``markupsafe.escape``.
+Rule: the page shows source, file paths and headers, so only debug mode renders it (the
+caller checks ``app.debug``). It only reads, never runs code, and escapes all it shows.
 """
 
 from __future__ import annotations
@@ -29,12 +27,9 @@ _HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _DIRECT_CAUSE = "The above exception was the direct cause of the following exception:"
 _DURING_HANDLING = "During handling of the above exception, another exception occurred:"
 # Frames from the standard library and installed packages are dimmed on the page.
+_LIBRARY_KEYS = ("stdlib", "platstdlib", "purelib", "platlib")
 _LIBRARY_PATHS = tuple(
-    {
-        os.path.realpath(path) + os.sep
-        for key, path in sysconfig.get_paths().items()
-        if key in ("stdlib", "platstdlib", "purelib", "platlib")
-    }
+    {os.path.realpath(sysconfig.get_path(key)) + os.sep for key in _LIBRARY_KEYS}
 )
 
 _STYLE = """
@@ -92,8 +87,7 @@ def _summary(exc: BaseException) -> str:
     module = type(exc).__module__
     if module not in ("builtins", "__main__"):
         name = f"{module}.{name}"
-    message = str(exc)
-    return f"{name}: {message}" if message else name
+    return f"{name}: {message}" if (message := str(exc)) else name
 
 
 def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
@@ -103,14 +97,13 @@ def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        note, cause = "", None
         if current.__cause__ is not None:
-            note, current_cause = _DIRECT_CAUSE, current.__cause__
+            note, cause = _DIRECT_CAUSE, current.__cause__
         elif current.__context__ is not None and not current.__suppress_context__:
-            note, current_cause = _DURING_HANDLING, current.__context__
-        else:
-            note, current_cause = "", None
+            note, cause = _DURING_HANDLING, current.__context__
         links.append((current, note))
-        current = current_cause
+        current = cause
     return links[::-1]
 
 
@@ -130,13 +123,10 @@ def _render_frames(exc: BaseException) -> Iterator[str]:
 def _render_source(filename: str, lineno: int | None) -> Iterator[str]:
     if lineno is None:
         return
-    first = max(1, lineno - CONTEXT_LINES)
-    for number in range(first, lineno + CONTEXT_LINES + 1):
-        line = linecache.getline(filename, number)
-        if not line:
-            continue
-        css = " class='current'" if number == lineno else ""
-        yield f"<pre{css}>{number:>5}  {escape(line.rstrip())}</pre>"
+    for number in range(max(1, lineno - CONTEXT_LINES), lineno + CONTEXT_LINES + 1):
+        if line := linecache.getline(filename, number):
+            css = " class='current'" if number == lineno else ""
+            yield f"<pre{css}>{number:>5}  {escape(line.rstrip())}</pre>"
 
 
 def _render_headers(request: Request) -> str:

@@ -22,9 +22,7 @@ def has_level_handler(logger: logging.Logger) -> bool:
     while current is not None:
         if any(handler.level <= level for handler in current.handlers):
             return True
-        if not current.propagate:
-            break
-        current = current.parent
+        current = current.parent if current.propagate else None
     return False
 
 

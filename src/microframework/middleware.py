@@ -1,10 +1,8 @@
 """ASGI middleware for deployment: ``ProxyFixMiddleware``, for apps behind proxies.
 
-Rule: an ``X-Forwarded-*`` header is believed only as far as the configured number of
-proxies reaches (each proxy appends one value, so ``x_for=1`` takes the *last* one),
-and a value that cannot be right is ignored; ``docs/deploying.md`` has the details.
-The server's scope is never changed: a request with something to fix gets a shallow
-copy, and one without pays only for one scan of its headers.
+Rule: an ``X-Forwarded-*`` value is believed only as far as the trusted proxies reach
+(each appends one, so ``x_for=1`` takes the *last*); an impossible value is ignored. The
+server's scope is never changed: a fix goes into a shallow copy (``docs/deploying.md``).
 """
 
 from __future__ import annotations
@@ -19,13 +17,8 @@ if TYPE_CHECKING:
     from .typing import Scope
     from .typing import Send
 
-_HEADERS = {
-    b"x-forwarded-for": "for",
-    b"x-forwarded-proto": "proto",
-    b"x-forwarded-host": "host",
-    b"x-forwarded-port": "port",
-    b"x-forwarded-prefix": "prefix",
-}
+_NAMES = ("for", "proto", "host", "port", "prefix")
+_HEADERS = {f"x-forwarded-{name}".encode(): name for name in _NAMES}
 _SECURE = {"https", "wss"}
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 
@@ -45,28 +38,18 @@ class ProxyFixMiddleware:
         x_port: int = 0,
         x_prefix: int = 0,
     ) -> None:
-        trusted = {
-            "for": x_for,
-            "proto": x_proto,
-            "host": x_host,
-            "port": x_port,
-            "prefix": x_prefix,
-        }
+        values = (x_for, x_proto, x_host, x_port, x_prefix)
+        trusted = dict(zip(_NAMES, values, strict=True))
         for name, value in trusted.items():
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"x_{name} must be an int, not {type(value).__name__}")
             if value < 0:
                 raise ValueError(f"x_{name} must be 0 or more, not {value}")
         self.app = app
-        self.x_for = x_for
-        self.x_proto = x_proto
-        self.x_host = x_host
-        self.x_port = x_port
-        self.x_prefix = x_prefix
-        # Only the headers we trust are looked at at all.
-        self._wanted = {
-            header: name for header, name in _HEADERS.items() if trusted[name]
-        }
+        self.x_for, self.x_proto, self.x_host = x_for, x_proto, x_host
+        self.x_port, self.x_prefix = x_port, x_prefix
+        # Only the trusted headers are looked at: a request without them pays one scan.
+        self._wanted = {head: name for head, name in _HEADERS.items() if trusted[name]}
         self._trusted = trusted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,8 +63,7 @@ class ProxyFixMiddleware:
         found: dict[str, list[str]] = {}
         wanted = self._wanted
         for name, value in scope["headers"]:
-            key = wanted.get(name)
-            if key is not None:
+            if (key := wanted.get(name)) is not None:
                 found.setdefault(key, []).append(value.decode("latin-1"))
         if not found:
             return scope
@@ -90,15 +72,12 @@ class ProxyFixMiddleware:
             for key, lines in found.items()
         }
         fixed = dict(scope)
-        client = values.get("for")
-        if client:
+        if client := values.get("for"):
             fixed["client"] = (client, 0)
-        scheme = _scheme(values.get("proto"), scope["type"])
-        if scheme is not None:
+        if (scheme := _scheme(values.get("proto"), scope["type"])) is not None:
             fixed["scheme"] = scheme
         _fix_host(fixed, values.get("host"), values.get("port"))
-        prefix = values.get("prefix")
-        if prefix is not None and prefix.startswith("/"):
+        if (prefix := values.get("prefix") or "").startswith("/"):
             _fix_prefix(fixed, prefix.rstrip("/"))
         return fixed
 
@@ -106,10 +85,7 @@ class ProxyFixMiddleware:
 def _trusted_value(joined: str, trusted: int) -> str | None:
     """The value the *trusted*-th proxy from us wrote, or None if there are too few."""
     values = joined.split(",")
-    if len(values) < trusted:
-        return None
-    value = values[-trusted].strip()
-    return value or None
+    return (values[-trusted].strip() or None) if len(values) >= trusted else None
 
 
 def _scheme(proto: str | None, kind: str) -> str | None:
@@ -160,8 +136,8 @@ def _fix_prefix(scope: dict[str, Any], prefix: str) -> None:
     raw_path: bytes | None = scope.get("raw_path")
     if old_root and path.startswith(old_root):
         path = path[len(old_root) :]
-        if raw_path is not None and raw_path.startswith(old_root.encode("latin-1")):
-            raw_path = raw_path[len(old_root.encode("latin-1")) :]
+        if raw_path is not None:
+            raw_path = raw_path.removeprefix(old_root.encode("latin-1"))
     scope["root_path"] = prefix
     scope["path"] = prefix + path
     if raw_path is not None:

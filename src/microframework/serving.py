@@ -1,11 +1,8 @@
 """``serving.py``: serve an app with hypercorn for development: ``app.run()`` and ``microframework run``.
 
-Rule: a mistake the user makes (a port in use, an app that fails to start, a reloader
-with no importable app) ends in one ``Error:`` line, never in our traceback. Serving
-always goes through ``hypercorn.run.run``. One worker without the reloader runs in this
-process; ``--reload`` and ``--workers`` spawn processes that find the app again from
-``MICROFRAMEWORK_SERVE_APP`` (a ``module:name`` string), because a spawned process
-shares nothing with this one but its environment, ``sys.path`` and working directory.
+Rule: a user's mistake (a port in use, an app that fails to start) ends in one ``Error:``
+line. One worker without the reloader serves in this process; other processes share only
+the environment, so they find the app from ``MICROFRAMEWORK_SERVE_APP`` (``module:name``).
 ``app.run()`` imports this module, so it imports neither the app nor ``cli.py``.
 """
 
@@ -49,11 +46,8 @@ def serve_app(
 ) -> int:
     """Serve *app* with hypercorn until interrupted; return the exit code.
 
-    One worker without the reloader serves in this process. Otherwise worker
-    processes load the app from *locator* (``module:name``). *options* set attributes
-    of hypercorn's ``Config``. Raises ``click.ClickException`` for an address that
-    cannot be bound, a locator that is needed but missing, or an app that fails to
-    start.
+    The reloader and extra workers load the app from *locator* (``module:name``).
+    *options* set hypercorn ``Config`` attributes. User errors raise ``ClickException``.
     """
     from hypercorn.config import Config
     from hypercorn.run import run
@@ -98,13 +92,11 @@ def serve_app(
 
 
 def _supervise(config: Any, workers: int, reload: bool) -> int:
-    """Run *workers* processes, each serving with hypercorn in-process; restart them
-    when a source file changes (*reload*). Returns the first non-zero exit code.
+    """Run *workers* processes, restarted when a source file changes (*reload*).
 
-    hypercorn's own supervisor stops its workers through an event the app can't see,
-    so they could not drain (see ``_drain.py``). These workers install hypercorn's
-    signal handlers and are stopped with SIGTERM, which the app chains: websockets
-    close with 1001, or 1012 when the reloader restarts them.
+    Returns the first non-zero exit code. Not hypercorn's supervisor: it stops workers
+    through an event the app can't see, so they could not drain (``_drain.py``). SIGTERM,
+    which the app chains, closes websockets with 1001 (1012 when the reloader restarts).
     """
     import multiprocessing
     import signal
@@ -136,8 +128,7 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
             changed = False
             while not stopping and all(p.is_alive() for p in processes):
                 wait([p.sentinel for p in processes], timeout=1)
-                changed = reload and check_for_updates(files)
-                if changed:
+                if changed := reload and check_for_updates(files):
                     break
             for process in processes:
                 if process.is_alive():
@@ -146,10 +137,8 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
                 process.join()
             if not changed:
                 # A worker still starting up when SIGTERM came ends by it: no failure.
-                failed = (
-                    p.exitcode for p in processes if p.exitcode != -signal.SIGTERM
-                )
-                return next((code for code in failed if code), 0)
+                codes = [p.exitcode for p in processes if p.exitcode != -signal.SIGTERM]
+                return next((code for code in codes if code), 0)
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
@@ -164,9 +153,8 @@ def _check_bind(host: str, port: int, bind: str) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except OSError as error:
-        hint = " Is another server running? Try --port."
-        if error.errno != errno.EADDRINUSE:
-            hint = ""
+        busy = error.errno == errno.EADDRINUSE
+        hint = " Is another server running? Try --port." if busy else ""
         raise click.ClickException(
             f"Could not listen on {bind}: {error.strerror or error}.{hint}"
         ) from None
@@ -176,9 +164,7 @@ def _worker_app() -> Microframework:
     """The app for hypercorn: this process's, or the one ``MICROFRAMEWORK_SERVE_APP`` names."""
     if _serving_app is not None:
         return _serving_app
-    # Discovery imports the app, which imports this module for app.run(): only a
-    # worker process needs it, so it is imported here.
-    from .cli import locate_app
+    from .cli import locate_app  # it imports the app, which imports this module
 
     module_name, _, name = os.environ[SERVE_APP_ENV].partition(":")
     app = locate_app(module_name, name or None)
