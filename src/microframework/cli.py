@@ -19,7 +19,6 @@ import re
 import sys
 import traceback
 from collections.abc import Callable
-from operator import attrgetter
 from pathlib import Path
 from types import CodeType
 from types import ModuleType
@@ -218,8 +217,8 @@ def load_dotenv(
 ) -> bool:
     """Load ``.env``, ``.microframeworkenv`` and *path* into ``os.environ``; True if any loaded.
 
-    Set variables win, then *path*, ``.microframeworkenv``, ``.env`` (found upwards from the
-    working directory). Without python-dotenv, does nothing.
+    Set variables win, then *path*, ``.microframeworkenv``, ``.env`` (found upwards from
+    the working directory). Without python-dotenv, does nothing.
     """
     dotenv = _dotenv()
     if dotenv is None:
@@ -253,7 +252,7 @@ def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> N
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool | None) -> None:
-    # Through the environment, so the app (made now, or in a worker) reads it as it is configured.
+    # Via the environment: the app (made now or in a worker) reads it when configured.
     if value is not None:
         os.environ[DEBUG_ENV] = "1" if value else "0"
 
@@ -400,7 +399,7 @@ def _app_group(ctx: click.Context) -> click.Group | None:
     try:
         return ctx.ensure_object(ScriptInfo).load_app().cli
     except NoAppException as error:
-        # Help and "No such command" still work; this says why the app's commands are missing.
+        # Help and "No such command" still work; this says why app commands are missing.
         click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
         return None
 
@@ -426,38 +425,25 @@ def _app_group(ctx: click.Context) -> click.Group | None:
     "--workers", "-w", default=1, type=click.IntRange(min=1), help="Worker processes."
 )
 @pass_script_info
-def run_command(
-    info: ScriptInfo,
-    host: str,
-    port: int,
-    reload: bool | None,
-    certfile: str | None,
-    keyfile: str | None,
-    workers: int,
-) -> None:
+def run_command(info: ScriptInfo, /, reload: bool | None, **options: Any) -> None:
     """Serve the app with hypercorn, for development.
 
     Debug mode (--debug) turns the reloader on. In production, run hypercorn (or
     another ASGI server) directly; see the "Deploying" docs.
     """
-    if (certfile is None) != (keyfile is None):
+    # The other options (host, port, workers, certfile, keyfile) are serve_app()'s.
+    if (options["certfile"] is None) != (options["keyfile"] is None):
         raise click.UsageError("--certfile and --keyfile must be given together.")
     app = info.load_app()
+    reload = bool(app.debug) if reload is None else reload
     exit_code = serve_app(
-        app,
-        host=host,
-        port=port,
-        use_reloader=bool(app.debug) if reload is None else reload,
-        workers=workers,
-        certfile=certfile,
-        keyfile=keyfile,
-        locator=info.worker_locator,
+        app, use_reloader=reload, locator=info.worker_locator, **options
     )
     if exit_code:
         raise click.exceptions.Exit(exit_code)
 
 
-# As in Flask, "run --debug" works too: the option is eager, so it sets the environment first.
+# As in Flask, "run --debug" works too: the eager option sets the environment first.
 run_command.params.insert(0, _debug_option)
 
 
@@ -487,17 +473,17 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
         return ", ".join(sorted((rule.methods or set()) - hidden))
 
     if sort in ("endpoint", "rule"):
-        rules.sort(key=attrgetter(sort))
+        rules.sort(key=lambda rule: getattr(rule, sort))
     elif sort == "methods":
         rules.sort(key=methods)
     columns: list[tuple[str, Callable[[Rule], str]]]
-    columns = [("Endpoint", attrgetter("endpoint")), ("Methods", methods)]
+    columns = [("Endpoint", lambda rule: rule.endpoint), ("Methods", methods)]
     # Show where a rule applies only when some rule is limited to a host or subdomain.
     if app.url_map.host_matching:
         columns.append(("Host", lambda rule: rule.host or ""))
     elif any(rule.subdomain for rule in rules):
         columns.append(("Subdomain", lambda rule: rule.subdomain or ""))
-    columns.append(("Rule", attrgetter("rule")))
+    columns.append(("Rule", lambda rule: rule.rule))
     table = [[title for title, _ in columns]]
     table += [[cell(rule) for _, cell in columns] for rule in rules]
     widths = [max(map(len, column)) for column in zip(*table, strict=True)]
@@ -553,27 +539,22 @@ def shell_command(info: ScriptInfo) -> None:
         f"App: {app.import_name}\nInstance: {app.instance_path}\n"
         "The app context is pushed; top-level 'await' works."
     )
+    ns: dict[str, Any] = {"__name__": "__console__", "__builtins__": __builtins__}
+    startup = os.environ.get("PYTHONSTARTUP")
     context = contextvars.copy_context()
     app_ctx = app.app_context()
     with asyncio.Runner() as runner:
         runner.run(app_ctx.push(), context=context)
         try:
-            namespace = _shell_namespace(app, context)
-            _enable_completion(namespace)
-            AsyncConsole(namespace, runner, context).interact(banner=banner, exitmsg="")
+            if startup and os.path.isfile(startup):
+                with open(startup, encoding="utf-8") as file:
+                    context.run(exec, compile(file.read(), startup, "exec"), ns)
+            # What flask shell defines: app, g and the shell context processors' names.
+            ns.update(context.run(app.make_shell_context))
+            _enable_completion(ns)
+            AsyncConsole(ns, runner, context).interact(banner=banner, exitmsg="")
         finally:
             runner.run(app_ctx.pop(None), context=context)
-
-
-def _shell_namespace(app: Microframework, ctx: contextvars.Context) -> dict[str, Any]:
-    ns: dict[str, Any] = {"__name__": "__console__", "__builtins__": __builtins__}
-    startup = os.environ.get("PYTHONSTARTUP")
-    if startup and os.path.isfile(startup):
-        with open(startup, encoding="utf-8") as file:
-            ctx.run(exec, compile(file.read(), startup, "exec"), ns)
-    # What flask shell defines: app, g and the shell context processors' names.
-    ns.update(ctx.run(app.make_shell_context))
-    return ns
 
 
 def _enable_completion(namespace: dict[str, Any]) -> None:

@@ -1,8 +1,7 @@
 """``cli_group.py``: click plumbing for app commands: ``AppGroup``, ``with_appcontext``, ``ScriptInfo``.
 
-Rule: a command runs with the app context pushed, in one ``contextvars.Context``, so its
-sync and async steps see the same ``g``; ``async def`` runs on a fresh loop. The app imports
-this module, so it never imports ``microframework.app`` (or ``cli.py``) at module level.
+Rule: a command runs in one ``contextvars.Context`` with the app context pushed, so its
+sync and async steps see the same ``g``. The app imports this: it never imports the app.
 """
 
 from __future__ import annotations
@@ -100,7 +99,7 @@ def call_in_app_context(
 ) -> Any:
     """Call *func* (sync or async) with *app*'s context pushed (none if *app* is None).
 
-    An active context for *app* is reused. Inside a running loop, runs in a worker thread.
+    An active context for *app* is reused. Inside a running loop, runs in a thread.
     """
     kwargs = kwargs or {}
     context = contextvars.copy_context()

@@ -55,11 +55,9 @@ def render_debug_page(
 ) -> Response:
     """A 500 response showing *exc*'s traceback (with its causes) and the request."""
     title = escape(_summary(exc))
-    parts: list[str] = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{title} // microframework debug</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        f"<h1>{title}</h1>",
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title} // microframework"
+        f" debug</title><style>{_STYLE}</style></head><body><h1>{title}</h1>"
     ]
     if request is not None:
         parts.append(

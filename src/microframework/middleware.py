@@ -67,10 +67,7 @@ class ProxyFixMiddleware:
                 found.setdefault(key, []).append(value.decode("latin-1"))
         if not found:
             return scope
-        values = {
-            key: _trusted_value(",".join(lines), self._trusted[key])
-            for key, lines in found.items()
-        }
+        values = {k: _trusted_value(v, self._trusted[k]) for k, v in found.items()}
         fixed = dict(scope)
         if client := values.get("for"):
             fixed["client"] = (client, 0)
@@ -82,19 +79,17 @@ class ProxyFixMiddleware:
         return fixed
 
 
-def _trusted_value(joined: str, trusted: int) -> str | None:
+def _trusted_value(lines: list[str], trusted: int) -> str | None:
     """The value the *trusted*-th proxy from us wrote, or None if there are too few."""
-    values = joined.split(",")
+    values = ",".join(lines).split(",")
     return (values[-trusted].strip() or None) if len(values) >= trusted else None
 
 
 def _scheme(proto: str | None, kind: str) -> str | None:
     if proto is None or proto.lower() not in _DEFAULT_PORTS:
         return None
-    secure = proto.lower() in _SECURE
-    if kind == "websocket":
-        return "wss" if secure else "ws"
-    return "https" if secure else "http"
+    scheme = "ws" if kind == "websocket" else "http"
+    return f"{scheme}s" if proto.lower() in _SECURE else scheme
 
 
 def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None:

@@ -1,9 +1,7 @@
 """``serving.py``: serve an app with hypercorn for development: ``app.run()`` and ``microframework run``.
 
-Rule: a user's mistake (a port in use, an app that fails to start) ends in one ``Error:``
-line. One worker without the reloader serves in this process; other processes share only
-the environment, so they find the app from ``MICROFRAMEWORK_SERVE_APP`` (``module:name``).
-``app.run()`` imports this module, so it imports neither the app nor ``cli.py``.
+Rule: user mistakes end in one ``Error:`` line. Spawned processes share only the
+environment: they find the app from ``MICROFRAMEWORK_SERVE_APP``. Imports no app or CLI.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``MicroframeworkCliRunner``: invoke an app's CLI commands in tests.
 
-Rule: commands get the app itself (``ScriptInfo(create_app=...)``): no discovery or env file.
+Rule: commands get the app itself (via ``ScriptInfo``): no discovery or env file.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class MicroframeworkCliRunner(CliRunner):
     def invoke(
         self, cli: click.Command | None = None, *args: Any, **kwargs: Any
     ) -> Result:
-        """Invoke *cli* (default: ``app.cli``) as ``CliRunner.invoke`` does, with this runner's app."""
+        """Invoke *cli* (default: ``app.cli``) like ``CliRunner.invoke``, with this app."""
         if "obj" not in kwargs:
             kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
         return super().invoke(self.app.cli if cli is None else cli, *args, **kwargs)
