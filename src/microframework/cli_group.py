@@ -1,7 +1,8 @@
 """``cli_group.py``: click plumbing for app commands: ``AppGroup``, ``with_appcontext``, ``ScriptInfo``.
 
 Rule: a command runs in one ``contextvars.Context`` with the app context pushed, so its
-sync and async steps see the same ``g``. The app imports this: it never imports the app.
+sync and async steps see the same ``g``. The app imports this module, so discovery
+(``cli.py``, which imports the app) is imported only when an app is first needed.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def call_in_app_context(
 ) -> Any:
     """Call *func* (sync or async) with *app*'s context pushed (none if *app* is None).
 
-    An active context for *app* is reused. Inside a running loop, runs in a thread.
+    An active context for *app* is reused. From a running loop, it runs in a worker thread.
     """
     kwargs = kwargs or {}
     context = contextvars.copy_context()

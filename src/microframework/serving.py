@@ -1,7 +1,8 @@
 """``serving.py``: serve an app with hypercorn for development: ``app.run()`` and ``microframework run``.
 
 Rule: user mistakes end in one ``Error:`` line. Spawned processes share only the
-environment: they find the app from ``MICROFRAMEWORK_SERVE_APP``. Imports no app or CLI.
+environment: they find the app from ``MICROFRAMEWORK_SERVE_APP`` (``module:name``).
+``app.run()`` imports this, so it imports neither the app nor ``cli.py`` at module level.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ class MicroframeworkCliRunner(CliRunner):
     def invoke(
         self, cli: click.Command | None = None, *args: Any, **kwargs: Any
     ) -> Result:
-        """Invoke *cli* (default: ``app.cli``) like ``CliRunner.invoke``, with this app."""
+        """Invoke *cli* (default: ``app.cli``) like ``CliRunner.invoke``; without ``obj``, with this app."""
         if "obj" not in kwargs:
             kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
         return super().invoke(self.app.cli if cli is None else cli, *args, **kwargs)
