@@ -77,10 +77,7 @@ class _OpenOptions(_RequestOptions, total=False):
 
 
 class MicroframeworkClient:
-    """An async test client: ``await client.get("/")`` returns the app's response.
-
-    The request options are described in the testing guide.
-    """
+    """An async test client: ``await client.get("/")`` returns the app's response."""
 
     http_connection_class = TestHTTPConnection
     websocket_connection_class = TestWebsocketConnection
@@ -124,11 +121,7 @@ class MicroframeworkClient:
         follow_redirects: bool = False,
         **options: Unpack[_RequestOptions],
     ) -> Response:
-        """Send a request and return the complete response.
-
-        The app's exceptions propagate. With *follow_redirects*, up to 20 redirects
-        within the app are followed.
-        """
+        """Send a request and return the whole response; the app's errors propagate."""
         request = make_test_request(self.app, path, method=method, **options)
         response = await self._send(request)
         hops = 0
@@ -178,10 +171,7 @@ class MicroframeworkClient:
     def request(
         self, path: str, *, method: str = "GET", **options: Unpack[_URLOptions]
     ) -> TestHTTPConnection:
-        """Open a streaming exchange: ``async with client.request(path) as conn:``.
-
-        Cookies are sent, not stored.
-        """
+        """Open a streaming exchange: ``async with client.request(path) as conn:``."""
         request = self._prepare(path, method, options)
         scope = request.scope("http", self._with_cookies(request))
         return self.http_connection_class(self.app, scope)
@@ -195,8 +185,7 @@ class MicroframeworkClient:
     ) -> TestWebsocketConnection:
         """Open a websocket session: ``async with client.websocket(path) as ws:``.
 
-        The scope offers ``websocket.http.response``, as hypercorn's does. A refused
-        handshake raises ``WebsocketResponseError``. Cookies are sent, not stored.
+        The scope offers ``websocket.http.response``, as hypercorn's does.
         """
         scheme = options.setdefault("scheme", "ws")
         if scheme not in ("ws", "wss"):
@@ -225,8 +214,7 @@ class MicroframeworkClient:
     ) -> None:
         """Store a cookie as if the server had set it; *kwargs* go to ``dump_cookie``.
 
-        Takes Flask's ``(key, value="", *, domain="localhost", ...)`` form or Quart's
-        ``(server_name, key, value="", ..., domain=None)``.
+        Flask's ``(key, value="")`` form or Quart's ``(server_name, key, value="")``.
         """
         if len(args) == 3 or server_name is not None:
             server_name, key, value = _quart_cookie_args(args, server_name)
@@ -276,10 +264,7 @@ class MicroframeworkClient:
     async def session_transaction(
         self, path: str = "/", *, method: str = "GET", **options: Unpack[_URLOptions]
     ) -> AsyncIterator[Any]:
-        """Open the session the app would see for a request, change it, and keep it.
-
-        On exit the session is saved and its cookie stored in this client's jar.
-        """
+        """Open the session the app would see for a request, change it, and keep it."""
         self._require_jar()
         app: Any = self.app
         request = self._prepare(path, method, options)
@@ -416,9 +401,8 @@ class Cookie:
             return False
         if path == self.path or self.path == "/":
             return True
-        return path.startswith(self.path) and (
-            self.path.endswith("/") or path[len(self.path)] == "/"
-        )
+        mine = self.path
+        return path.startswith(mine) and (mine.endswith("/") or path[len(mine)] == "/")
 
 
 class _CookieJar(dict[tuple[str, str, str], Cookie]):
@@ -426,8 +410,7 @@ class _CookieJar(dict[tuple[str, str, str], Cookie]):
 
     def store(self, cookie: Cookie) -> None:
         slot = (cookie.domain, cookie.path, cookie.key)
-        # A cookie that arrives already expired is how a server deletes one.
-        if cookie.expired(datetime.now(UTC)):
+        if cookie.expired(datetime.now(UTC)):  # how a server deletes a cookie
             self.pop(slot, None)
         else:
             self[slot] = cookie
@@ -438,8 +421,7 @@ class _CookieJar(dict[tuple[str, str, str], Cookie]):
             if cookie.expired(now):
                 del self[slot]
         matching = [c for c in self.values() if c.matches(host, path, secure)]
-        # RFC 6265 5.4: longer paths first.
-        matching.sort(key=lambda c: len(c.path), reverse=True)
+        matching.sort(key=lambda c: len(c.path), reverse=True)  # RFC 6265 5.4
         return "; ".join(f"{c.key}={c.value}" for c in matching)
 
 
@@ -460,8 +442,7 @@ def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | Non
         if name == "expires" and max_age is None:
             expires = parse_date(arg)
         elif name == "max-age" and _MAX_AGE.fullmatch(arg):
-            max_age = int(arg)
-            # Max-Age beats Expires; a non-positive one means "delete now".
+            max_age = int(arg)  # it beats Expires; a non-positive one deletes now
             expires = datetime.now(UTC) + timedelta(seconds=max(max_age, 0))
         elif name == "domain" and arg:
             domain = arg.lstrip(".").lower()

@@ -44,21 +44,16 @@ class WebsocketResponseError(Exception):
 
 
 class Mailbox(Generic[T]):
-    """A one-way channel between the test and the app task; ``get`` waits.
-
-    Closing wakes every waiter, so no task outlives the exchange blocked in ``get``;
-    items put after closing are dropped, like bytes sent to a peer that has gone.
-    """
+    """A one-way channel between the test and the app task; closing wakes waiters."""
 
     __slots__ = ("_changed", "_closed", "_items")
 
     def __init__(self) -> None:
         self._items: deque[T] = deque()
-        self._closed = False
-        self._changed = asyncio.Event()
+        self._closed, self._changed = False, asyncio.Event()
 
     def put(self, item: T) -> None:
-        if not self._closed:
+        if not self._closed:  # else dropped, like bytes sent to a peer that has gone
             self._items.append(item)
             self._changed.set()
 
@@ -69,9 +64,8 @@ class Mailbox(Generic[T]):
         self._changed.set()
 
     def drain(self) -> list[T]:
-        items = list(self._items)
-        self._items.clear()
-        return items
+        items, self._items = self._items, deque()
+        return list(items)
 
     async def get(self) -> T | None:
         """The next item, or ``None`` once closed and empty."""
@@ -91,11 +85,9 @@ class _Exchange(Generic[T]):
     disconnect_grace: float = 5.0
 
     def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
-        self.app = app
-        self.scope = scope
+        self.app, self.scope, self._error_reported = app, scope, False
         self._to_app: Mailbox[Message] = Mailbox()
         self._to_client: Mailbox[T] = Mailbox()
-        self._error_reported = False
         self._task: asyncio.Task[None] | None = None
 
     async def __aexit__(self, _: object, exc: BaseException | None, __: object) -> None:
@@ -134,7 +126,7 @@ class _Exchange(Generic[T]):
             raise error
 
     def _report(self, task: asyncio.Task[None], exc: BaseException | None) -> None:
-        """Raise the app's error as the block ends; if the test failed, note it there."""
+        """Raise the app's error as the block ends, or note it on the test's error."""
         # task.exception() also marks the error retrieved, so asyncio does not log it.
         error = None if task.cancelled() else task.exception()
         if error is None or self._error_reported:
@@ -255,7 +247,7 @@ class TestHTTPConnection(_Exchange[bytes]):
     async def _asgi_send(self, message: Message) -> None:
         if self._disconnected:
             return  # a server drops what the app writes to a peer that has gone
-        kind = message.get("type")
+        kind, scope = message.get("type"), self.scope
         if kind == "http.response.start":
             if self.status_code is not None:
                 raise RuntimeError("the app sent http.response.start twice")
@@ -273,16 +265,13 @@ class TestHTTPConnection(_Exchange[bytes]):
                 self._response_complete = True
                 self._to_client.close()
                 self._to_app.close(discard=True)
-        elif kind == "http.response.push" and self._offers("http.response.push"):
+        elif kind == "http.response.push" and kind in (scope.get("extensions") or {}):
             headers = _decode_headers(message.get("headers", ()))
             self.push_promises.append((str(message["path"]), headers))
         else:
             raise RuntimeError(
                 f"the app sent {kind!r}, which is not an http response message"
             )
-
-    def _offers(self, extension: str) -> bool:
-        return extension in (self.scope.get("extensions") or {})
 
 
 # A TestWebsocketConnection's states, as the server sees the handshake and session.
@@ -448,10 +437,7 @@ class TestWebsocketConnection(_Exchange[Message]):
 
 
 async def wait_owned(task: asyncio.Task[None], timeout: float | None = None) -> None:
-    """Wait for *task* to end (or *timeout*), not raising its error.
-
-    If we are cancelled meanwhile, *task* is cancelled too: it must not outlive us.
-    """
+    """Wait for *task* to end (or *timeout*), not raising; if cancelled, cancel it."""
     try:
         await asyncio.wait({task}, timeout=timeout)
     except asyncio.CancelledError:
