@@ -90,7 +90,9 @@ class _Exchange(Generic[T]):
         self._to_client: Mailbox[T] = Mailbox()
         self._task: asyncio.Task[None] | None = None
 
-    async def __aexit__(self, _: object, exc: BaseException | None, __: object) -> None:
+    async def __aexit__(
+        self, exc_type: object, exc: BaseException | None, tb: object
+    ) -> None:
         if self._task is not None:
             await self._finish(self._task, failed=exc is not None)
             self._report(self._task, exc)
