@@ -47,8 +47,8 @@ _DATA_STATES = (State.DATA_START, State.DATA)
 class FormDataParser:
     """Parse a form body as its chunks arrive, enforcing the configured limits.
 
-    ``max_form_memory_size`` bounds the url-encoded body and the non-file multipart
-    values; ``max_form_parts`` the number of parts; ``None`` disables either.
+    ``max_form_memory_size`` bounds the non-file data, ``max_form_parts`` the number of
+    parts; ``None`` disables either.
     """
 
     __slots__ = (
@@ -168,11 +168,8 @@ class _UrlEncodedReader:
 
 
 class _MultipartReader:
-    """Feed werkzeug's decoder, enforce the header limit, collect fields and files.
-
-    The decoder's buffer limit counts part data too, so ``max_part_header_size`` is
-    enforced here, by its state.
-    """
+    """Feed werkzeug's decoder and collect the parts; enforce ``max_part_header_size``
+    here, by the decoder's state, as its buffer limit counts part data too."""
 
     __slots__ = (
         "_decoder",

@@ -45,8 +45,7 @@ class BaseRequestWebsocket(SansIORequest):
     routing_exception: HTTPException | RequestRedirect | None = None
 
     def __init__(self, scope: Scope) -> None:
-        # Deliberately not calling super().__init__: it wants eager Headers.
-        self.scope = scope
+        self.scope = scope  # no super().__init__(): it wants eager Headers
         self.method = scope.get("method", "GET")
         self.scheme = scope.get("scheme", "http")
         self.server = scope.get("server")

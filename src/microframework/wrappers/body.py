@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class StreamSender(Protocol):
-    """The dispatcher's streamer: sends *start*, the chunks and the end; False if abandoned."""
+    """The dispatcher's streamer: sends *start*, chunks and end; False if abandoned."""
 
     def __call__(
         self, body: ResponseBody, start: Message | None = None
@@ -66,7 +66,7 @@ class ResponseBody:
         raise NotImplementedError
 
     def chunks(self) -> tuple[AsyncIterator[Any], Callable[[Any], bytes] | None]:
-        """An async iterator to send from, and what makes bytes of its items (``None``: bytes)."""
+        """An async iterator, and what makes bytes of its items (``None``: bytes)."""
         return aiter(self), None
 
     async def aclose(self) -> None:
@@ -74,8 +74,7 @@ class ResponseBody:
 
     def send(self, scope: Scope, send: Send, stream: StreamSender) -> Awaitable[bool]:
         """Send the body messages after ``http.response.start``; False if abandoned."""
-        # Returns the awaitable: no coroutine of its own stays alive beside each stream.
-        return stream(self)
+        return stream(self)  # no coroutine of ours stays alive beside each stream
 
 
 class AsyncIterableBody(ResponseBody):
@@ -104,10 +103,7 @@ class AsyncIterableBody(ResponseBody):
 
 
 class IterableBody(ResponseBody):
-    """A body from a sync iterable: lists are read in place, anything else in a thread.
-
-    Closing waits for a step still running there (closing a running generator raises).
-    """
+    """A body from a sync iterable: lists are read in place, anything else in a thread."""
 
     __slots__ = ("_source", "_step")
 
@@ -131,8 +127,7 @@ class IterableBody(ResponseBody):
             self._step = step = asyncio.ensure_future(
                 asyncio.to_thread(next, iterator, done)
             )
-            # Shielded: aclose() waits for the running step.
-            chunk = await asyncio.shield(step)
+            chunk = await asyncio.shield(step)  # aclose() waits for the running step
             self._step = None
             if chunk is done:
                 return
@@ -141,7 +136,7 @@ class IterableBody(ResponseBody):
     async def aclose(self) -> None:
         step, self._step = self._step, None
         if step is not None and not step.done():
-            # The thread cannot be interrupted; let its step return first.
+            # Closing a running generator raises, and the thread cannot be interrupted.
             with suppress(BaseException):
                 await asyncio.shield(step)
         await close_source(self._source)
@@ -150,8 +145,7 @@ class IterableBody(ResponseBody):
 class WriterBody(ResponseBody):
     """A body written by ``async def body(write)``: each ``await write(chunk)`` sends one.
 
-    The writer runs in its own task; ``write`` returns once the chunk is handed on.
-    Closing the body cancels the writer.
+    The writer runs in its own task, cancelled when the body is closed.
     """
 
     __slots__ = ("_writer", "_task")

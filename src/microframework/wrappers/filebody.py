@@ -43,9 +43,8 @@ CHUNK_SIZE = 64 * 1024
 class FileBody(ResponseBody):
     """A response body read from a file in ``CHUNK_SIZE`` pieces.
 
-    Give exactly one of *path* and *file* (closed once the body is done). *ranges*
-    (``None``: the whole file) are sent as ``multipart/byteranges`` if several.
-    """
+    Give exactly one of *path* and *file* (closed once the body is done); several
+    *ranges* are sent as ``multipart/byteranges``."""
 
     __slots__ = ("path", "file", "size", "offset", "parts", "_active")
 
@@ -175,8 +174,7 @@ class FileBody(ResponseBody):
                     file.close()
                 return True
         except OSError as exc:
-            # Some servers raise from send() once the peer is gone.
-            raise ClientDisconnected() from exc
+            raise ClientDisconnected() from exc  # some servers raise once the peer left
         return await stream(self)
 
 

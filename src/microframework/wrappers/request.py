@@ -79,7 +79,7 @@ class Request(BaseRequestWebsocket):
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     asgi_send: Send | None = None
-    #: Called once the body has been read, to start a disconnect watch (set by the dispatcher).
+    #: Called once the body is read, to start a disconnect watch (set by the dispatcher).
     on_body_end: Callable[[], None] | None = None
     #: The loop time a body read under ``BODY_TIMEOUT`` must end by: a response timeout
     #: before it waits for it, so a stalled upload is a 408, not a 504.
@@ -89,8 +89,7 @@ class Request(BaseRequestWebsocket):
         self, scope: Scope, receive: Receive, app: Microframework | None = None
     ) -> None:
         super().__init__(scope)
-        #: The connection's ASGI ``receive``.
-        self.asgi_receive = receive
+        self.asgi_receive = receive  #: The connection's ASGI ``receive``.
         self._app = app
 
     def close(self) -> None:
@@ -223,10 +222,7 @@ class Request(BaseRequestWebsocket):
         )
 
     async def get_body_file(self) -> IO[bytes]:
-        """The whole body as a file, rewound, spilled to disk past ``BODY_SPOOL_SIZE``.
-
-        The file is closed when the request ends.
-        """
+        """The body as a rewound file, on disk past ``BODY_SPOOL_SIZE``; closed with the request."""
         body_file = self._body_file
         if body_file is None:
             if self._data is not None:
@@ -286,10 +282,9 @@ class Request(BaseRequestWebsocket):
     async def get_json(
         self, force: bool = False, silent: bool = False, cache: bool = True
     ) -> Any:
-        """Parse the body as JSON; ``None`` if it is not JSON (unless *force*).
+        """Parse the body as JSON; ``None`` if not JSON (unless *force*).
 
-        Any decode failure is the client's: a 400, or ``None`` with *silent*.
-        """
+        Invalid JSON is the client's: a 400, or ``None`` with *silent*."""
         cached = self._json_silent if silent else self._json
         if cache and cached is not _UNSET:
             return cached

@@ -94,7 +94,7 @@ def _plain_items(headers: dict[Any, Any]) -> list[tuple[str, str]] | None:
 def plain_response_headers(
     cls: type[Response], headers: dict[Any, Any], length: int
 ) -> list[tuple[bytes, bytes]] | None:
-    """The ASGI headers ``cls(body, headers=headers)`` sends, or ``None`` if werkzeug must build them."""
+    """The ASGI headers ``cls(body, headers=headers)`` sends; ``None``: werkzeug decides."""
     # Views repeat the same few header dicts: remember each one encoded (bounded).
     key = (cls, *headers.items())
     parts: _HeaderParts | None
@@ -132,7 +132,7 @@ def _plain_parts(cls: type[Response], headers: dict[Any, Any]) -> _HeaderParts |
 
 
 def _complete(items: list[tuple[str, str]], cls: type[Response], length: int) -> None:
-    # As werkzeug would: default Content-Type if none; Content-Length replaced or appended.
+    # As werkzeug: a default Content-Type if none; Content-Length replaced or added.
     names = [key.lower() for key, _ in items]
     if "content-type" not in names:
         content_type = _default_content_type(cls)
@@ -314,9 +314,7 @@ class Response(SansIOResponse):
     ) -> Awaitable[Any]:
         """Return the awaitable that sends this response (start, body, trailers) to *send*.
 
-        *stream* sends a streamed body under the dispatcher's timeout and disconnect
-        watch. HEAD, or a status without a body (RFC 9110 6.4.1), sends an empty body.
-        """
+        HEAD, or a status without a body (RFC 9110 6.4.1), sends an empty body."""
         body = self._body
         if (
             body is not None
@@ -360,8 +358,7 @@ class Response(SansIOResponse):
             data = self.body_bytes
             await send({"type": "http.response.body", "body": data, "more_body": False})
         elif not trailers:
-            # Let go of this response while the body streams.
-            sending = body.send(scope, send, stream)
+            sending = body.send(scope, send, stream)  # let go of self while it streams
             del self, start, headers
             await sending
             return
@@ -417,8 +414,7 @@ class Response(SansIOResponse):
     ) -> Response:
         """Answer ``If-*`` and ``Range`` headers: 304, 412, 206 or 416 as appropriate.
 
-        Only bytes bodies are sliced; pass *accept_ranges* to serve and advertise ranges.
-        """
+        Only a bytes body is sliced, and only with *accept_ranges*."""
         if request.method not in ("GET", "HEAD"):
             return self
         if "date" not in self.headers:

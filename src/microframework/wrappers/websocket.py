@@ -371,8 +371,8 @@ class Websocket(BaseRequestWebsocket):
         if _signals.listening and websocket_sent.receivers:
             await send_signal(websocket_sent, data)
         if not self._turned:
-            # A server's send() need not suspend: a sending loop would starve the other
-            # connections and never hear the peer leave. Unless a receive() waited, yield.
+            # A server's send() need not suspend: unless a receive() waited, yield, or a
+            # sending loop would starve other connections and never hear the peer leave.
             await asyncio.sleep(0)
             if self._state != _ACCEPTED:
                 raise self._disconnected()
