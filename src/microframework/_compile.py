@@ -100,7 +100,7 @@ class Compiled:
     def remember_match(
         self, key: tuple[MapAdapter, str, str, bool], rule: WerkzeugRule, args: Any
     ) -> None:
-        """Memoise a match with immutable arguments; bounded, as the path is the client's."""
+        """Memoise a match with immutable arguments; bounded: the path is the client's."""
         for value in args.values():
             if type(value) not in _IMMUTABLE_ARG_TYPES:
                 return

@@ -180,7 +180,7 @@ async def full_dispatch(
 ) -> Response | str | tuple[str, int] | Prepared:
     """Preprocess, run the view, make and process the response; errors become responses.
 
-    A plain ``str`` or ``(str, status)`` comes back as is, others may as :class:`Prepared`.
+    A ``str`` or ``(str, status)`` may come back as is, others as :class:`Prepared`.
     """
     try:
         try:
@@ -198,8 +198,8 @@ async def full_dispatch(
                 rv = exc
             else:
                 rv = await app.handle_user_exception(exc, ctx)
-            # Its traceback holds this frame, which holds rv, maybe the exception itself:
-            # a cycle per error response.
+            # Its traceback holds this frame, which holds rv, maybe the exception
+            # itself: a cycle per error response.
             exc.__traceback__ = None
         custom = compiled.custom_process_response
         processing = (
@@ -384,7 +384,7 @@ async def _end_websocket(
         try:
             await reader  # cancelled by finish()
         except asyncio.CancelledError as exc:
-            # Unless this task was cancelled meanwhile (shutdown): re-raised after teardown.
+            # Unless this task was cancelled meanwhile (shutdown): raised after teardown.
             if task is not None and task.cancelling() > asked:
                 cancelled = exc
     if ctx.opened_session is not None:

@@ -1,8 +1,8 @@
 """``_errors.py``: find error handlers and turn errors into responses.
 
-Rule: the peer's mistakes are ``HTTPException``s (4xx) answered by a handler or their own
-page; the app's are logged as a 500, or propagate. Handlers are looked up by code, then
-class along the MRO, innermost blueprint first, as in Flask.
+Rule: the peer's mistakes are ``HTTPException``s (4xx), answered by a handler or their
+own page; the app's are logged as a 500, or propagate. Handlers are looked up by code,
+then class along the MRO, innermost blueprint first, as in Flask.
 """
 
 from __future__ import annotations

@@ -326,7 +326,7 @@ class Prepared:
 
 
 def prepare(app: Microframework, rv: Any) -> Prepared | None:
-    """A ``dict``, ``(str, headers)`` or ``(str, status, headers)`` ready to send, or None."""
+    """A ``dict`` or ``(str, [status,] headers)`` ready to send, or ``None``."""
     if _signals.listening:
         return None  # request_finished receivers get the response object
     kind = rv.__class__

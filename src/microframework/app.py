@@ -1,8 +1,8 @@
 """``Microframework``: configuration, registration, URL building, and the public,
 overridable delegates (Flask's extension points) the pipeline calls.
 
-Rule: registration only records; the first request or startup freezes the app, and
-after that registration raises. The pipeline lives below, as functions of ``(app, ctx)``.
+Rule: registration only records; the first request or startup freezes the app, after
+which registration raises. The pipeline lives below, as functions of ``(app, ctx)``.
 """
 
 from __future__ import annotations
@@ -312,7 +312,7 @@ class Microframework(TemplatingMixin, Scaffold):
         return func
 
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
-        """Register *blueprint*; keyword options override its own for this registration."""
+        """Register *blueprint*; keyword options override the blueprint's own."""
         register_blueprint_on_app(self, blueprint, **options)
 
     def iter_blueprints(self) -> Iterator[Blueprint]:
@@ -408,7 +408,7 @@ class Microframework(TemplatingMixin, Scaffold):
         return AppContext(self, request)
 
     def test_request_context(self, path: str, **kwargs: Any) -> AppContext:
-        """A request context for a made-up request; takes the test client's arguments."""
+        """A context for a made-up request; takes the test client's arguments."""
         from .testing.utils import make_test_request_context
 
         return make_test_request_context(self, path, **kwargs)

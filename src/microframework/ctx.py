@@ -1,6 +1,6 @@
 """``AppContext`` (app, ``g``, and a request *or* websocket), push/pop and the copy helpers.
 
-Rule: one ``ContextVar``; ``push`` stores the token ``set()`` returned, ``pop`` resets it.
+Rule: one ``ContextVar``; ``push`` stores the token ``set()`` returns, ``pop`` resets it.
 A copy shares the original's request and ``g`` and never runs teardown.
 """
 

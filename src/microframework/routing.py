@@ -82,7 +82,7 @@ class AdapterCache:
         key = (host_header, scheme, root_path)
         adapter = self.bound.get(key)
         if adapter is None:
-            # Strips default ports; SecurityError (a 400) for a host not in TRUSTED_HOSTS.
+            # Strips default ports; a host not in TRUSTED_HOSTS is a SecurityError (400).
             raw = None if host_header is None else host_header.decode("latin-1")
             host = get_host(scheme, raw, server, self._trusted)
             adapter = self._bind(host, scheme, root_path or "/")
@@ -131,7 +131,7 @@ def compile_static_routes(
     """
     if url_map.host_matching or subdomain_matching:
         return {}
-    # Per path, method -> the first rule allowing it (werkzeug's order); None: any method.
+    # Per path, method -> the first rule allowing it (werkzeug's order); None: any.
     table: dict[str, dict[str | None, WerkzeugRule]] = {}
     for rule in url_map.iter_rules():
         if (
