@@ -112,8 +112,7 @@ class Guard(Listener):
         if self.reason is not None:
             return
         if asyncio.current_task() is self.task:
-            # From inside the task, a cancel would stay pending if the work ends
-            # without waiting, and hit whatever runs next: fire from the loop instead.
+            # From inside the task a cancel could outlive the work: fire from the loop.
             if self._deferred is None:
                 loop = asyncio.get_running_loop()
                 self._deferred = loop.call_soon(self._fire, reason)

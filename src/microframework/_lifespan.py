@@ -37,9 +37,8 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
             await anext(gen)
             app.serving_generators.append(gen)
     if _freezes_gc(app):
-        # What is alive now lives as long as the process: the cyclic collector need
-        # not walk it. Behind hypercorn the longest gc pause went from ~15 ms to ~2 ms
-        # (benchmarks/e2e.py, "gc max"). Refcounting still frees it all.
+        # What is alive now lives for good: the collector need not walk it (longest gc
+        # pause behind hypercorn ~15 ms -> ~2 ms, benchmarks/e2e.py "gc max").
         gc.collect()
         gc.freeze()
 

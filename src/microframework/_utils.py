@@ -110,8 +110,7 @@ def resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
                 return done.value  # type: ignore[no-any-return]
             continue
         if sent is None:
-            # A task wakes a waiter with None: from here run it as if awaited, in C
-            # (``await`` refuses a started coroutine; ``yield from`` takes it).
+            # Woken with None: run on in C (``yield from`` takes a started coroutine).
             return (yield from coro)  # type: ignore[no-any-return]
         try:
             value = coro.send(sent)

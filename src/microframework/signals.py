@@ -18,8 +18,7 @@ from blinker import Signal
 
 class _State:
     def __init__(self) -> None:
-        # True once any signal has a receiver: the request path tests one flag. An
-        # instance attribute: CPython reads those faster than a class's.
+        # Any receiver yet? One flag for the request path (instance attrs read faster).
         self.listening = False
 
 

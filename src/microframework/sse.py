@@ -98,8 +98,7 @@ async def _encode_events(
     if retry is not None:
         yield f"retry: {int(retry)}\n\n".encode()
     iterator = source.__aiter__()
-    # Steps are driven by hand: while one waits past keep_alive, a comment goes out
-    # and the step stays put. ``waiting`` is the step while we are suspended beside it.
+    # Steps are driven by hand; ``waiting`` is the one we are suspended beside.
     waiting: Coroutine[Any, Any, Any] | None = None
     try:
         while True:
