@@ -1,9 +1,7 @@
 """``_background.py``: background tasks started by ``app.add_background_task``.
 
-Rule: a task started while a request is being answered waits until the response has
-gone out, then runs in its own app context. Failures are logged and signalled, never
-raised into the server. At shutdown unfinished tasks get
-``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` seconds, then are cancelled and awaited.
+Rule: a task started during a request runs once the response has gone out, in its own
+app context. Failures are logged and signalled, never raised into the server.
 """
 
 from __future__ import annotations
@@ -31,8 +29,7 @@ def add_background_task(
     ctx = _cv_app.get(None)
     gate: asyncio.Future[None] | None = None
     if ctx is not None and ctx.request is not None and not ctx.pushed:
-        # Called while a request is being answered: start once it has been sent.
-        # (A context pushed by hand, as in tests, sends nothing.)
+        # Start once the response is sent (a context pushed by hand sends nothing).
         gate = ctx.response_sent
         if gate is None:
             gate = ctx.response_sent = asyncio.get_running_loop().create_future()

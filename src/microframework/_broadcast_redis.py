@@ -1,12 +1,9 @@
 """The Redis backend of ``microframework.broadcast``: a stream per channel, one reader per process.
 
-Rule: ``publish`` is one ``XADD`` (trimmed with ``MAXLEN ~``, the key expiring after the
-history age) and fails fast with ``BroadcastError`` while Redis is unreachable. One task
-per process reads every followed channel with a single blocking ``XREAD`` from the last
-id it delivered on each (its cursor), so after a dropped connection or a Redis restart it
-resumes exactly there: nothing retained is lost, nothing is delivered twice. A channel
-followed for the first time interrupts that ``XREAD`` through this process's own wake
-stream, so a new subscriber waits for no timeout.
+Rule: ``publish`` is one ``XADD`` and fails fast while Redis is unreachable. One task reads
+every followed channel with one blocking ``XREAD`` from each channel's cursor (last id
+delivered), so after a reconnect nothing is lost or repeated. A newly followed channel
+interrupts that ``XREAD`` through this process's wake stream.
 """
 
 from __future__ import annotations
@@ -52,26 +49,21 @@ class RedisBackend:
         deliver: Callable[[Event], None],
         end_all: Callable[[BaseException], None],
     ) -> None:
-        # Called for each event read, and to end every subscriber when Redis is gone
-        # for good: the Broadcast's own methods, passed in.
         self._deliver, self._end_all = deliver, end_all
         self._broadcast = broadcast
         ttl = broadcast.history_ttl
         self._ttl_ms = None if ttl is None else int(ttl * 1000)
-        # No retries: a retried XADD whose first try did reach Redis would publish
-        # twice. redis-py (5.0.8+) replaces a pooled connection that died while idle
-        # before using it, so a failure means Redis is down, and publish says so now.
+        # No retries: a retried XADD that did reach Redis would publish twice. redis-py
+        # 5.0.8+ replaces a pooled connection that died idle, so a failure means down.
         options: dict[str, Any] = {
             "socket_connect_timeout": 5,
             "retry": Retry(NoBackoff(), 0),
         }
-        # A burst of publishers queues for one of 16 connections.
         pool = BlockingConnectionPool.from_url(
             url, max_connections=16, socket_timeout=5, **options
         )
         self._client: Any = Redis.from_pool(pool)
-        # The reader's timeout is ours (_read_forever): redis-py's goes through
-        # Python 3.11's wait_for, which can lose the cancel that stops the reader.
+        # Our own read timeout: redis-py's uses 3.11's wait_for, which can lose a cancel.
         self._reader: Any = Redis.from_url(
             url, socket_timeout=None, single_connection_client=True, **options
         )
@@ -113,8 +105,7 @@ class RedisBackend:
         return str(replies[0].decode())
 
     async def listen(self, channel: str) -> str:
-        # A loop, not an if: a concurrent subscriber may have left the channel, and
-        # so unfollowed it, while this one waited.
+        # A loop: a concurrent subscriber may have unfollowed the channel meanwhile.
         while channel not in self._cursors:
             last = await self._call(self._client.xrevrange(PREFIX + channel, count=1))
             if channel not in self._cursors:
@@ -175,8 +166,7 @@ class RedisBackend:
                 continue
             for raw_id, fields in entries:
                 cursor = self._cursors.get(channel)
-                # Since this XREAD was sent, the channel may have been left, or left and
-                # followed again from a later id.
+                # The channel may have been left (and followed again) since this XREAD.
                 if cursor and parse_event_id(raw_id.decode()) > parse_event_id(cursor):
                     event = _event(channel, raw_id, fields)
                     self._cursors[channel] = event.id

@@ -1,11 +1,8 @@
 """``_compile.py``: freeze the app into the tables the request path reads, and match.
 
-Rule: registration (``scaffold.py``, ``blueprints.py``, the app's decorators) only
-records. :func:`freeze` runs once, at the first request or at startup, and builds
-:class:`Compiled`: every endpoint's view already wrapped as async, the hook chain of
-each blueprint path in run order, the exact-path table and the bounded adapter and
-match caches. After that the app's ``compiled`` attribute is set and registration raises.
-Matching reads only these tables; nothing here runs a view or builds a response.
+Rule: registration only records; :func:`freeze` runs once (first request or startup)
+and builds :class:`Compiled`, after which registration raises. Matching reads only
+these tables; nothing here runs a view or builds a response.
 """
 
 from __future__ import annotations
@@ -13,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -39,63 +38,41 @@ _MATCH_CACHE_SIZE = 1024
 _IMMUTABLE_ARG_TYPES = frozenset({str, int, float, bool, UUID})
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Chain:
     """The hooks one blueprint path runs, in run order, already wrapped as async."""
 
-    __slots__ = ("url_value_preprocessors", "before", "after", "teardown", "preprocess")
+    url_value_preprocessors: tuple[Callable[..., Any], ...]
+    before: tuple[Callable[[], Awaitable[Any]], ...]
+    after: tuple[Callable[[Any], Awaitable[Any]], ...]
+    teardown: tuple[Callable[[BaseException | None], Awaitable[Any]], ...]
+    #: Anything to run before the view: most endpoints have nothing.
+    preprocess: bool = field(init=False)
 
-    def __init__(
-        self,
-        url_value_preprocessors: tuple[Callable[..., Any], ...],
-        before: tuple[Callable[[], Awaitable[Any]], ...],
-        after: tuple[Callable[[Any], Awaitable[Any]], ...],
-        teardown: tuple[Callable[[BaseException | None], Awaitable[Any]], ...],
-    ) -> None:
-        self.url_value_preprocessors = url_value_preprocessors
-        self.before = before
-        self.after = after
-        self.teardown = teardown
-        #: Anything to run before the view: most endpoints have nothing.
-        self.preprocess = bool(url_value_preprocessors or before)
+    def __post_init__(self) -> None:
+        self.preprocess = bool(self.url_value_preprocessors or self.before)
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Endpoint:
     """A compiled endpoint: the view as an async callable and its hook chain."""
 
-    __slots__ = ("view", "chain", "automatic_options", "timeout")
-
-    def __init__(
-        self,
-        view: Callable[..., Coroutine[Any, Any, Any]],
-        chain: Chain,
-        automatic_options: bool,
-        timeout: float | None,
-    ) -> None:
-        self.view = view
-        self.chain = chain
-        self.automatic_options = automatic_options
-        #: Seconds the view may take once it suspends (``None``: no limit).
-        self.timeout = timeout
+    view: Callable[..., Coroutine[Any, Any, Any]]
+    chain: Chain
+    automatic_options: bool
+    #: Seconds the view may take once it suspends (``None``: no limit).
+    timeout: float | None
 
 
 class Compiled:
     """Everything the request path reads, built once at freeze."""
 
     __slots__ = (
-        "endpoints",
-        "chains",
-        "app_chain",
-        "websocket_chain",
-        "adapters",
-        "static_routes",
-        "match_cache",
-        "teardown_appcontext",
-        "eager_sessions",
-        "custom_make_response",
-        "custom_process_response",
-        "str_content_type",
+        "endpoints", "chains", "app_chain", "websocket_chain", "adapters",
+        "static_routes", "match_cache", "teardown_appcontext", "eager_sessions",
+        "custom_make_response", "custom_process_response", "str_content_type",
         "error_handlers",
-    )
+    )  # fmt: skip
 
     def __init__(self, adapters: AdapterCache) -> None:
         self.endpoints: dict[str, Endpoint] = {}
@@ -112,26 +89,18 @@ class Compiled:
         self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
         #: The session interface waits to open: open before the view, not on first use.
         self.eager_sessions = False
-        #: A subclass overrides ``make_response``: call it instead of the fast path.
+        #: A subclass overrides these: call them instead of the fast path.
         self.custom_make_response = False
-        #: A subclass overrides ``process_response``: call it for every response.
         self.custom_process_response = False
-        #: The encoded Content-Type a view's ``str`` gets, when it may be sent with
-        #: no response object (``None``: the response class or app changed that).
+        #: A view's ``str`` Content-Type when no response object is needed, else None.
         self.str_content_type: tuple[bytes, bytes] | None = None
-        #: An error handler is registered, or a subclass overrides how errors are
-        #: handled: a view's error goes through ``handle_user_exception``.
+        #: A handler is registered or overridden: errors go to handle_user_exception.
         self.error_handlers = True
 
     def remember_match(
         self, key: tuple[MapAdapter, str, str, bool], rule: WerkzeugRule, args: Any
     ) -> None:
-        """Memoise a successful match whose arguments are immutable values.
-
-        Matching is a pure function of adapter, path, method and kind, so a repeated
-        path skips werkzeug's matcher. The path is client-controlled: the cache is
-        bounded, oldest entry out first, and mutable converter results are never shared.
-        """
+        """Memoise a match with immutable arguments; bounded: the path is the client's."""
         for value in args.values():
             if type(value) not in _IMMUTABLE_ARG_TYPES:
                 return
@@ -166,12 +135,9 @@ def freeze(app: Microframework) -> Compiled:
     compiled.custom_make_response = _overrides(app, "make_response")
     compiled.custom_process_response = _overrides(app, "process_response")
     compiled.str_content_type = _str_content_type(app, compiled)
+    specs = app.error_handler_spec.values()
     compiled.error_handlers = (
-        any(
-            handlers
-            for by_code in app.error_handler_spec.values()
-            for handlers in by_code.values()
-        )
+        any(handlers for by_code in specs for handlers in by_code.values())
         or _overrides(app, "handle_user_exception")
         or _overrides(app, "handle_http_exception")
     )
@@ -192,15 +158,12 @@ def freeze(app: Microframework) -> Compiled:
             bool(getattr(rule, "provide_automatic_options", False)),
             config["RESPONSE_TIMEOUT"] if timeout is UNSET else timeout,
         )
-    # Path -> method -> (rule, compiled endpoint): one lookup pair per request.
+    # Path -> method -> (rule, endpoint): one lookup pair per request.
+    static = compile_static_routes(app.url_map, app.subdomain_matching)
+    endpoints = compiled.endpoints
     compiled.static_routes = {
-        path: {
-            method: (rule, compiled.endpoints.get(rule.endpoint))
-            for method, rule in by_method.items()
-        }
-        for path, by_method in compile_static_routes(
-            app.url_map, app.subdomain_matching
-        ).items()
+        path: {m: (rule, endpoints.get(rule.endpoint)) for m, rule in by_method.items()}
+        for path, by_method in static.items()
     }
     compiled.teardown_appcontext = teardown_appcontext_funcs(app)
     app.compiled = compiled
@@ -245,7 +208,6 @@ def compile_chain(
     websocket: bool = False,
 ) -> Chain:
     """The hook chain of *blueprint* (``None``: the app), built once and shared."""
-    # HTTP and websocket share this one pipeline; only the registries differ.
     chain = compiled.chains.get((websocket, blueprint))
     if chain is not None:
         return chain
@@ -282,10 +244,7 @@ def chain_for(app: Microframework, ctx: AppContext) -> Chain:
 
 
 def match_request(
-    compiled: Compiled,
-    ctx: AppContext,
-    request: BaseRequestWebsocket,
-    websocket: bool,
+    compiled: Compiled, ctx: AppContext, request: BaseRequestWebsocket, websocket: bool
 ) -> Endpoint | None:
     """Bind the adapter for this host and match the path; errors land on the request."""
     host = None
@@ -336,8 +295,7 @@ def match_request(
 def _redirect_with_query(
     adapter: MapAdapter, request: BaseRequestWebsocket, websocket: bool
 ) -> None:
-    # Match again with the query string so the redirect keeps it; rare, so the
-    # common path never decodes the query string.
+    # Rare: match again with the query string so the redirect keeps it.
     try:
         adapter.match(
             request.path,
@@ -350,8 +308,8 @@ def _redirect_with_query(
 
 
 def _detached(error: HTTPException) -> HTTPException:
-    """*error* without the tracebacks of its raising: they hold this frame, whose
-    request holds the error, a cycle per 404 left for the garbage collector."""
+    # Drop the tracebacks: they hold this frame, whose request holds the error, a
+    # cycle per 404 left for the garbage collector.
     error.__traceback__ = None
     error.__context__ = None
     return error

@@ -1,11 +1,8 @@
 """``_dispatch.py``: turns one ASGI connection into a response.
 
-Starts no task and arms no timer of its own: a view that answers without suspending
-pays for neither, and one that waits, or a streamed body, gets them from ``_guard``.
-A bytes response goes out as exactly two messages; anything else sends itself
-(``Response.send``), with a :class:`._guard.Streamer` lending it the timeout and the
-disconnect watch. HTTP and websocket share the hook chains; the hot path reads only
-the tables ``_compile.freeze`` built.
+Starts no task and arms no timer: a view that suspends, or a stream, gets them from
+``_guard``. A bytes response is exactly two messages; anything else sends itself.
+HTTP and websocket share the hook chains and read only the tables ``freeze`` built.
 """
 
 from __future__ import annotations
@@ -63,11 +60,7 @@ if TYPE_CHECKING:
 
 
 async def handle_http(
-    app: Microframework,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    entry: bool = True,
+    app: Microframework, scope: Scope, receive: Receive, send: Send, entry: bool = True
 ) -> None:
     """Handle one HTTP request to teardown; as ``__call__`` (*entry*), route the rest."""
     if entry and (scope["type"] != "http" or "asgi_app" in app.__dict__):
@@ -127,8 +120,7 @@ async def handle_http(
 def _hand_on(
     app: Microframework, scope: Scope, receive: Receive, send: Send
 ) -> Awaitable[None]:
-    # A websocket goes to its handler, unless middleware wrapped ``asgi_app``: then
-    # every connection goes through it, as does any other kind (lifespan).
+    # Middleware wrapping ``asgi_app`` sees every connection, as does lifespan.
     if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
         return handle_websocket(app, scope, receive, send)
     return app.asgi_app(scope, receive, send)
@@ -139,8 +131,7 @@ async def _announce(
     request: Request,
     response: Response | str | tuple[str, int] | Prepared,
 ) -> Response:
-    """The response object, sent to ``request_finished`` receivers (while signals
-    have receivers, nothing is :class:`Prepared`)."""
+    # While signals have receivers, nothing is Prepared.
     if not isinstance(response, Response):
         response = make_response(app, response, request)
     if request_finished.receivers:
@@ -189,8 +180,7 @@ async def full_dispatch(
 ) -> Response | str | tuple[str, int] | Prepared:
     """Preprocess, run the view, make and process the response; errors become responses.
 
-    A ``str`` or ``(str, status)`` may come back as it is, and a ``dict``, a tuple with
-    headers or an unhandled abort as :class:`Prepared` (see ``_responses.ready``).
+    A ``str`` or ``(str, status)`` may come back as is, others as :class:`Prepared`.
     """
     try:
         try:
@@ -208,11 +198,10 @@ async def full_dispatch(
                 rv = exc
             else:
                 rv = await app.handle_user_exception(exc, ctx)
-            # Handled: its traceback holds this frame, which holds rv, which may be
-            # the exception itself (an HTTPException): a cycle per error response.
+            # Its traceback holds this frame, which holds rv, maybe the exception
+            # itself: a cycle per error response.
             exc.__traceback__ = None
         custom = compiled.custom_process_response
-        # After-request work, or a session to save (most requests: none of it).
         processing = (
             custom
             or chain.after
@@ -248,10 +237,7 @@ async def _preprocess(
     request: Request,
     chain: Chain,
 ) -> Any:
-    """Open a waiting session, signal, run URL preprocessors and before hooks.
-
-    Returns what a ``before_request`` function returned to stop the request, if any.
-    """
+    """Open a waiting session, signal, run preprocessors; a before hook's answer stops it."""
     if compiled.eager_sessions:
         await open_session(app, ctx)  # a store that waits: open before the view
     if _signals.listening and request_started.receivers:
@@ -278,8 +264,8 @@ class _Suspended:
 def _step_view(
     app: Microframework, ctx: AppContext, request: Request, endpoint: Endpoint | None
 ) -> Any:
-    """Run the view up to its first wait: most views answer without one, and only
-    one that suspends needs the timeout and disconnect guard (a :class:`_Suspended`)."""
+    # Run the view up to its first wait: most answer without one, and only one that
+    # suspends needs the timeout and disconnect guard.
     if request.routing_exception is not None:
         raise request.routing_exception
     if endpoint is None:
@@ -364,8 +350,7 @@ def _ending(
     error: BaseException | None,
     disconnected: bool,
 ) -> Coroutine[Any, Any, None] | None:
-    """What is left once the handler ended, if anything (most connections: nothing,
-    and no coroutine): the reader to reap, the session to save, the teardown."""
+    # What is left once the handler ended (most connections: nothing, no coroutine).
     reader = websocket.finish()
     teardown_needed = (
         chain.teardown or compiled.teardown_appcontext or _signals.listening
@@ -399,8 +384,7 @@ async def _end_websocket(
         try:
             await reader  # cancelled by finish()
         except asyncio.CancelledError as exc:
-            # The reader's own, unless this task was cancelled meanwhile (a server
-            # shutting down): that one is passed on after the teardown.
+            # Unless this task was cancelled meanwhile (shutdown): raised after teardown.
             if task is not None and task.cancelling() > asked:
                 cancelled = exc
     if ctx.opened_session is not None:
@@ -415,8 +399,7 @@ async def _end_websocket(
 
 
 def _cancelled_by_peer(websocket: Websocket) -> bool:
-    # Our own cancellation (the peer left while the handler waited elsewhere) is
-    # swallowed; one from outside (a server shutting down) must propagate.
+    # Ours (the peer left) is swallowed; one from outside (shutdown) must propagate.
     task = asyncio.current_task()
     return (
         websocket.cancelled_by_disconnect and task is not None and not task.uncancel()
@@ -461,23 +444,16 @@ async def _dispatch_websocket(
 
 
 def _websocket_handler(
-    app: Microframework,
-    websocket: Websocket,
-    endpoint: Endpoint | None,
-    chain: Chain,
+    app: Microframework, websocket: Websocket, endpoint: Endpoint | None, chain: Chain
 ) -> Awaitable[Any]:
-    """The handler's awaitable: the view's own coroutine when nothing runs before it
-    (no frame of ours stays between the dispatcher and the view)."""
+    # The view's own coroutine when nothing runs before it: no frame of ours between.
     if websocket_started.receivers or chain.url_value_preprocessors or chain.before:
         return _before_websocket_handler(app, websocket, endpoint, chain)
     return _websocket_view(websocket, endpoint)
 
 
 async def _before_websocket_handler(
-    app: Microframework,
-    websocket: Websocket,
-    endpoint: Endpoint | None,
-    chain: Chain,
+    app: Microframework, websocket: Websocket, endpoint: Endpoint | None, chain: Chain
 ) -> Any:
     if websocket_started.receivers:
         await send_signal(websocket_started, app)

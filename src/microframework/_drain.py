@@ -1,24 +1,8 @@
-"""``_drain.py``: end long-lived work when the server shuts down.
+"""``_drain.py``: end long-lived work when the server shuts down (docs/deploying.md).
 
-Rule: servers tell an app little about shutting down. hypercorn stops accepting, waits
-``graceful_timeout`` for open connections, then cancels them; uvicorn waits for every
-open connection, for ever by default, before it sends ``lifespan.shutdown``. So while
-the app is served with lifespan, and only if the server put its own SIGTERM/SIGINT
-handlers in place, the app *chains* them: its handler starts the drain and then calls
-the server's, which it never replaces; at shutdown the server's come back. hypercorn's
-worker processes get no signal (they ignore SIGINT; the supervisor sets a
-``multiprocessing`` event that the worker polls), so there the app watches the same
-event, read-only. A drain:
-
-- closes every websocket at once with 1001 (1012 when ``microframework run --reload``
-  restarts the worker) and cancels its handler, so ``finally`` blocks and teardown run;
-- ends every server-sent-event stream at once, cleanly, so ``EventSource`` reconnects;
-- gives views still waiting, and other streams, ``SHUTDOWN_GRACE_PERIOD`` seconds to
-  finish; then a waiting view is answered 503 with ``Retry-After`` and a stream is
-  left unfinished (the server closes the connection, so it can't look complete).
-
-``lifespan.shutdown`` starts the same drain, for servers that send it first.
-Background tasks then get ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` as before.
+Rule: the app never replaces a server's SIGTERM/SIGINT handlers: it chains them (and, in a
+hypercorn worker, watches its shutdown event read-only). A drain closes websockets and
+event streams at once, and gives the rest ``SHUTDOWN_GRACE_PERIOD`` seconds.
 """
 
 from __future__ import annotations
@@ -41,11 +25,9 @@ _SIGNALS = ("SIGTERM", "SIGINT")
 class Drainable(Protocol):
     """Something long-lived that ends when the app drains."""
 
-    def on_drain(self, code: int) -> None:
-        """The drain began: end at once if this is always long-lived."""
+    def on_drain(self, code: int) -> None: ...  # end now if always long-lived
 
-    def on_drain_deadline(self) -> None:
-        """The grace period ran out: end now."""
+    def on_drain_deadline(self) -> None: ...  # the grace period ran out
 
 
 class Drain:
@@ -78,14 +60,12 @@ class Drain:
     def install(self, grace: float) -> None:
         """Chain the server's SIGTERM and SIGINT handlers (main thread only)."""
         self.draining = self.expired = False  # a new serving period
-        event = _worker_shutdown_event()
-        if event is not None:
-            self._watcher = asyncio.get_running_loop().create_task(
-                self._watch(event, grace), name="microframework drain watcher"
-            )
+        loop = asyncio.get_running_loop()
+        if (event := _worker_shutdown_event()) is not None:
+            name = "microframework drain watcher"
+            self._watcher = loop.create_task(self._watch(event, grace), name=name)
         if threading.current_thread() is not threading.main_thread():
             return
-        loop = asyncio.get_running_loop()
         for name in _SIGNALS:
             number = getattr(signal, name)
             previous = signal.getsignal(number)
@@ -96,8 +76,7 @@ class Drain:
             self._installed[number] = (handler, previous)
 
     async def _watch(self, event: Any, grace: float) -> None:
-        # hypercorn's worker polls this event every 0.1 s too: the drain starts at
-        # the same moment the worker stops accepting.
+        # hypercorn's worker polls it every 0.1 s too: we drain as it stops accepting.
         while not event.is_set():
             await asyncio.sleep(0.1)
         self.start(grace)
@@ -114,12 +93,10 @@ class Drain:
 
 
 def _worker_shutdown_event() -> Any | None:
-    """The shutdown event of a hypercorn worker process this app runs in, if any.
+    """The shutdown event of the hypercorn worker process this app runs in, if any.
 
-    hypercorn starts each worker as ``Process(target=worker, kwargs={...,
-    "shutdown_event": event})``; the process object keeps its arguments while it runs.
-    Reading them is the only way a worker learns of shutdown before hypercorn's
-    ``graceful_timeout`` cancels it; nothing of hypercorn's is changed.
+    hypercorn passes it in the worker ``Process``'s kwargs, which the process keeps: the
+    only way a worker learns of shutdown before ``graceful_timeout`` cancels it.
     """
     multiprocessing = sys.modules.get("multiprocessing")
     if multiprocessing is None or multiprocessing.parent_process() is None:
@@ -136,8 +113,7 @@ def _chained(
     previous: Callable[[int, FrameType | None], Any],
 ) -> Callable[[int, FrameType | None], None]:
     def handler(signum: int, frame: FrameType | None) -> None:
-        # A signal handler runs between two bytecodes of whatever was running: only
-        # hand the work to the loop, then let the server's handler do its part.
+        # A signal handler runs between two bytecodes: only hand the work to the loop.
         loop.call_soon_threadsafe(drain.start, grace)
         previous(signum, frame)
 

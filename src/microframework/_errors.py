@@ -1,10 +1,8 @@
 """``_errors.py``: find error handlers and turn errors into responses.
 
-Rule: the peer's mistakes are ``HTTPException``s answered by their handler or their own
-page (4xx); the app's mistakes are logged and become a 500, or propagate when
-``PROPAGATE_EXCEPTIONS`` (or testing/debug) says so. Handlers are looked up by code,
-then by class along the MRO, innermost blueprint first, as in Flask. The app's public
-``handle_*`` methods delegate here, so a subclass can override any step.
+Rule: the peer's mistakes are ``HTTPException``s (4xx), answered by a handler or their
+own page; the app's are logged as a 500, or propagate. Handlers are looked up by code,
+then class along the MRO, innermost blueprint first, as in Flask.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ def propagates(app: Microframework) -> bool:
 
 
 def trap_http_exception(app: Microframework, error: Exception) -> bool:
-    """True if *error* should propagate like an unhandled error (for debugging)."""
     if app.config["TRAP_HTTP_EXCEPTIONS"]:
         return True
     trap_bad_request = app.config["TRAP_BAD_REQUEST_ERRORS"]
@@ -53,8 +50,7 @@ def trap_http_exception(app: Microframework, error: Exception) -> bool:
 
 
 def answers_itself(app: Microframework, compiled: Compiled, error: Exception) -> bool:
-    """True for an ``HTTPException`` that no handler could take (none is registered)
-    and that is not trapped: its own page answers, without the handler lookup."""
+    """True for an untrapped ``HTTPException`` when no handler is registered at all."""
     return (
         not compiled.error_handlers
         and isinstance(error, HTTPException)
@@ -64,7 +60,6 @@ def answers_itself(app: Microframework, compiled: Compiled, error: Exception) ->
 
 
 def blueprints_of(ctx: AppContext | None) -> list[str]:
-    """The blueprint names of ctx's request or websocket, innermost first."""
     current = None if ctx is None else (ctx.request or ctx.websocket)
     return current.blueprints if current is not None else []
 
@@ -92,7 +87,6 @@ def find_error_handler(
 async def handle_http_exception(
     app: Microframework, error: HTTPException, ctx: AppContext | None
 ) -> Any:
-    """Run the handler for an HTTP error, or return the error itself as the answer."""
     if error.code is None or isinstance(error, RoutingException):
         return error
     handler = find_error_handler(app, error, blueprints_of(ctx))
@@ -104,7 +98,6 @@ async def handle_http_exception(
 async def handle_user_exception(
     app: Microframework, error: Exception, ctx: AppContext | None
 ) -> Any:
-    """Handle an error raised by a hook or view; re-raise it if nothing handles it."""
     if isinstance(error, BadRequestKeyError) and (
         app.debug or app.config["TRAP_BAD_REQUEST_ERRORS"]
     ):
@@ -118,12 +111,8 @@ async def handle_user_exception(
 
 
 async def handle_exception(
-    app: Microframework,
-    error: Exception,
-    ctx: AppContext | None,
-    chain: Chain | None,
+    app: Microframework, error: Exception, ctx: AppContext | None, chain: Chain | None
 ) -> Response:
-    """Turn an unhandled error into a logged 500, or re-raise it when propagating."""
     is_websocket = ctx is not None and ctx.websocket is not None
     signal = got_websocket_exception if is_websocket else got_request_exception
     if signal.receivers:

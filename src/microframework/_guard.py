@@ -1,11 +1,8 @@
-"""``_guard.py``: the disconnect watch and the timer of a view that waits or a body
-that streams.
+"""``_guard.py``: the disconnect watch and the timer of a view that waits or a body that streams.
 
-Rule: both exist only once a view has actually suspended or a streamed body is being
-sent, and neither is a task: the watch is a ``Listener`` (callbacks on the server's
-``receive()``) and the timer one ``call_later``. Whoever fired says so in
-``Guard.reason``, so a cancel from outside (a server shutting down) is never taken
-for ours.
+Rule: both exist only once a view has suspended or a body streams, and neither is a task
+(a ``Listener`` and one ``call_later``). ``Guard.reason`` says who fired, so a cancel from
+outside (a server shutting down) is never taken for ours.
 """
 
 from __future__ import annotations
@@ -40,13 +37,7 @@ async def guard_view(
     coro: Coroutine[Any, Any, Any],
     first: Any,
 ) -> Any:
-    """Finish a view that suspended, under the response timeout and disconnect watch.
-
-    A suspended view (a long-poll, a slow query) gets a timer for ``RESPONSE_TIMEOUT``
-    (or the route's ``response_timeout``) and, once the body has been read, a task that
-    notices the client leaving and cancels the view, so its ``finally`` blocks and
-    teardown run.
-    """
+    """Finish a view that suspended, under the response timeout and disconnect watch."""
     guard = Guard(request, app.drain)
     guard.arm(endpoint.timeout)
     try:
@@ -58,8 +49,7 @@ async def guard_view(
         if reason == "timeout":
             raise ResponseTimeout() from None
         if reason == "shutdown":
-            # Still waiting when the shutdown grace period ran out: another worker
-            # or the restarted one can answer.
+            # Past the shutdown grace period: another worker can answer.
             raise ServiceUnavailable(retry_after=1) from None
         raise
     finally:
@@ -67,11 +57,7 @@ async def guard_view(
 
 
 class Guard(Listener):
-    """A re-armable timer and a disconnect watch, both cancelling one task.
-
-    ``reason`` says which fired, so the task can tell its own cancellation from one
-    that came from outside (a server shutting down), which it must not swallow.
-    """
+    """A re-armable timer and a disconnect watch, both cancelling one task."""
 
     __slots__ = ("task", "reason", "ends_at_drain", "_timer", "_request", "_deferred")
 
@@ -83,13 +69,11 @@ class Guard(Listener):
         assert task is not None
         self.task = task
         self.reason: str | None = None
-        #: Always long-lived (an event stream): ends as soon as the app drains.
-        self.ends_at_drain = ends_at_drain
+        self.ends_at_drain = ends_at_drain  # an event stream: ends when the app drains
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
         self._deferred: asyncio.Handle | None = None
-        # Watching consumes receive(): only once the body is no longer needed. If
-        # it is still coming, the request starts the watch when the body ends.
+        # Watching consumes receive(): start it only once the body has been read.
         if request.body_finished():
             self.watch()
         else:
@@ -106,7 +90,6 @@ class Guard(Listener):
         self._fire("shutdown")
 
     def watch(self) -> None:
-        """Start noticing a disconnect (the body has been read)."""
         self.listen(self._request.asgi_receive)
 
     def arm(self, timeout: float | None) -> None:
@@ -122,18 +105,14 @@ class Guard(Listener):
     def _fire(self, reason: str) -> None:
         deadline = self._request.body_deadline
         if reason == "timeout" and deadline is not None:
-            # The view is still reading its body: the body's own deadline answers
-            # (408), even when both limits are equal and fire in the same pass.
+            # Still reading the body: its own deadline answers (408), even on a tie.
             loop = asyncio.get_running_loop()
             self._timer = loop.call_at(deadline, self._fire, reason)
             return
         if self.reason is not None:
             return
         if asyncio.current_task() is self.task:
-            # Fired from inside the task (a disconnect already queued, a drain
-            # already begun): a cancel requested now would stay pending if the work
-            # then ends without waiting, and hit whatever the task does next. Fire
-            # from the loop instead, unless stopped by then.
+            # From inside the task a cancel could outlive the work: fire from the loop.
             if self._deferred is None:
                 loop = asyncio.get_running_loop()
                 self._deferred = loop.call_soon(self._fire, reason)
@@ -142,7 +121,7 @@ class Guard(Listener):
         self.task.cancel()
 
     def claim(self) -> str | None:
-        """The reason we cancelled the task (undoing that cancel), or ``None``."""
+        """Why we cancelled the task (undoing that cancel), or ``None``."""
         if self.reason is not None and self.task.uncancel() == 0:
             return self.reason
         return None
@@ -164,9 +143,7 @@ class Guard(Listener):
 
 
 class Streamer:
-    """What ``Response.send`` calls to stream a body: :func:`stream_body` with this
-    request's app, send and limits (``timeout`` the response's, else
-    ``RESPONSE_TIMEOUT``)."""
+    """What ``Response.send`` calls to stream a body: :func:`stream_body`, bound."""
 
     __slots__ = ("app", "send", "request", "timeout", "events")
 
@@ -199,14 +176,13 @@ async def stream_body(
     body: ResponseBody,
     start: Message | None = None,
 ) -> bool:
-    """Send *start* if given, then *body*'s chunks as they come, each within *timeout*
-    of the last; False if abandoned unfinished (idle past the timeout)."""
+    """Send *start*, then *body*'s chunks, each within *timeout*; False if abandoned."""
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
     guard = Guard(request, app.drain, ends_at_drain=events)
     try:
         if start is not None:
             await send(start)
-            start = None  # the server has it: not held while the stream runs
+            start = None  # not held while the stream runs
         while True:
             step = chunks.__anext__()
             try:
@@ -241,8 +217,7 @@ async def stream_body(
         if guard.claim() is None:
             raise  # not ours: a server cancelling the task
         return await _stream_cut(app, send, request, guard)
-    except OSError:
-        # Some servers raise from send() once the peer is gone.
+    except OSError:  # some servers' send() once the peer is gone
         raise ClientDisconnected() from None
     finally:
         guard.stop(app.drain)
@@ -255,16 +230,14 @@ async def stream_body(
 async def _stream_cut(
     app: Microframework, send: Send, request: Request, guard: Guard
 ) -> bool:
-    """A stream our guard stopped: True if it ended cleanly, False if left unfinished."""
     reason = guard.reason
     if reason == "disconnect":
         raise ClientDisconnected() from None
     if reason == "shutdown" and guard.ends_at_drain:
-        # An event stream ends cleanly: the client reconnects elsewhere.
+        # An event stream ends cleanly: the client reconnects.
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
-    # Ending the body would make a truncated stream look complete; leave it
-    # unfinished so the server closes the connection.
+    # Ending the body would make a truncated stream look complete.
     why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
     message = "Stream for %s %s %s; closing the connection"
     app.logger.warning(message, request.method, request.path, why)

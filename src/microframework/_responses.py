@@ -1,9 +1,7 @@
 """``_responses.py``: make, process and finish responses; open sessions; run teardown.
 
-Rule: plain functions of ``(app, ctx)``, called by the dispatcher and by the context.
-They read the compiled tables and the app's public configuration and delegates, never
-the app's private state, and they never send anything: sending is the response's job.
-Teardown runs every function even when one fails; a failure is logged, not raised.
+Rule: plain functions of ``(app, ctx)`` that read only public app state and never send
+(sending is the response's job). Teardown runs every function; failures are logged.
 """
 
 from __future__ import annotations
@@ -110,7 +108,7 @@ def _split_tuple(rv: tuple[Any, ...], request: Request | None) -> tuple[Any, Any
 
 
 def _is_body(rv: Any) -> bool:
-    # A streamed body: an (async) iterable or generator, or a writer ``async def body(write)``.
+    # An (async) iterable or generator, or a writer ``async def body(write)``.
     return isinstance(rv, (AsyncIterable, Iterator)) or iscoroutinefunction(rv)
 
 
@@ -120,8 +118,7 @@ def _culprit(request: Request | None) -> str:
 
 
 def from_werkzeug_response(app: Microframework, rv: SansIOResponse) -> Response:
-    """Our response for a werkzeug one (``werkzeug.utils.redirect``, code shared with
-    a Flask app): the same status and headers, and its body as bytes or a stream."""
+    """Our response for a werkzeug one: the same status, headers and body."""
     body = getattr(rv, "response", None)
     if body is None or isinstance(body, (list, tuple)):
         data = b"".join(encode_chunk(chunk) for chunk in body or ())
@@ -151,9 +148,8 @@ def response_from_http_exception(app: Microframework, error: HTTPException) -> R
 
 
 def _plain_page(error: HTTPException) -> bytes | None:
-    """werkzeug's own page for *error*, rendered once per (class, code, description),
-    or ``None`` if the class changes how it renders: escaping it each time was most
-    of an ``abort(404)`` (about 6.5 us)."""
+    # werkzeug's page, rendered once per (class, code, description), or None if the
+    # class renders its own: escaping each time was most of an abort(404) (~6.5 us).
     cls = error.__class__
     description = error.description
     if (
@@ -208,8 +204,7 @@ async def process_response(
 async def save_websocket_session(
     app: Microframework, ctx: AppContext, response: Response | None
 ) -> None:
-    """Save a websocket's session once, as Quart does: into the rejection *response*,
-    or with ``None`` once accepted (a store can save; a cookie cannot be set)."""
+    """Save a websocket's session once, into the rejection *response* or ``None``."""
     session = ctx.opened_session
     if session is None or app.session_interface.is_null_session(session):
         return
@@ -219,7 +214,6 @@ async def save_websocket_session(
 
 def session_cookie_sent(app: Microframework, request: Request) -> bool:
     """True if the request carries the session cookie and refreshing is on."""
-    # Without a secret key there is no session cookie to refresh.
     config = app.config
     if not config["SECRET_KEY"] or not config["SESSION_REFRESH_EACH_REQUEST"]:
         return False
@@ -227,10 +221,8 @@ def session_cookie_sent(app: Microframework, request: Request) -> bool:
     return cookie is not None and config["SESSION_COOKIE_NAME"] in cookie
 
 
-# -- sessions ----------------------------------------------------------------------
 def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:
-    """Open the session without waiting (lazy opening on first use of ``session``)."""
-    # Step the coroutine once: an interface that opens without waiting finishes here.
+    """Open the session on first use: step the coroutine once; it must not wait."""
     coro = _begin_session(app, ctx)
     try:
         coro.send(None)
@@ -261,7 +253,6 @@ def _session_or_null(app: Microframework, session: SessionMixin | None) -> Sessi
     return app.session_interface.make_null_session(app)
 
 
-# -- teardown ----------------------------------------------------------------------
 async def teardown(
     app: Microframework,
     ctx: AppContext,
@@ -304,7 +295,7 @@ async def _run_teardown(
         app.logger.exception("Error in teardown function %r", func)
 
 
-# -- direct answers: sent without a response object ---------------------------------------
+# Direct answers: sent without a response object.
 def is_plain(rv: tuple[Any, ...]) -> bool:
     """``(str, status)`` with a registered status that has a body."""
     return (
@@ -318,8 +309,6 @@ def is_plain(rv: tuple[Any, ...]) -> bool:
 #: Codes werkzeug names whose responses carry a body (a 204 or 304 sends none).
 PLAIN_STATUSES = frozenset(HTTP_STATUS_CODES) - NO_BODY_STATUS
 
-
-# The encoded Content-Type header of each JSON mimetype a provider has used.
 _JSON_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
 
 
@@ -337,8 +326,7 @@ class Prepared:
 
 
 def prepare(app: Microframework, rv: Any) -> Prepared | None:
-    """A ``dict``, ``(str, headers)`` or ``(str, status, headers)`` ready to send
-    without a response object, or ``None`` when one must be made."""
+    """A ``dict`` or ``(str, [status,] headers)`` ready to send, or ``None``."""
     if _signals.listening:
         return None  # request_finished receivers get the response object
     kind = rv.__class__
@@ -378,7 +366,7 @@ def prepare(app: Microframework, rv: Any) -> Prepared | None:
 
 
 def _prepared_page(error: HTTPException) -> Prepared | None:
-    # An error the view raised and nobody handled: werkzeug's page, as Response sends it.
+    # An unhandled error the view raised: werkzeug's page, as Response sends it.
     code = error.code
     if (
         code not in PLAIN_STATUSES
@@ -402,10 +390,7 @@ def ready(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
     """Status, ASGI headers and, when two messages will do, the body to send.
 
-    A view's ``str`` or ``(str, status)`` comes here as it is, and a ``dict`` or a
-    tuple with headers as :class:`Prepared`, when no hook or session needed a
-    response object: the headers are the ones ``response_class`` would give it. The
-    body is ``None`` when the response must send itself (a stream, trailers, no body).
+    The body is ``None`` when the response must send itself (stream, trailers, no body).
     """
     if isinstance(response, Prepared):
         data = response.data

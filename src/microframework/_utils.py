@@ -1,6 +1,5 @@
-"""Small pure helpers: coroutine detection, running sync code in a thread, root paths,
-bounded memos, and stepping a coroutine by hand (``first_step``, ``resume``,
-``Listener``) where a task or a frame per wait would cost too much.
+"""Small helpers: coroutine detection, sync code in a thread, root paths, bounded memos,
+and stepping coroutines by hand where a task or a frame per wait would cost too much.
 
 Rule: imports only the standard library.
 """
@@ -32,9 +31,7 @@ MEMO_LIMIT = 256
 
 
 def remember(memo: dict[K, T], key: K, value: T) -> T:
-    """Store *value* under *key* and return it. A full *memo* starts over, so keys a
-    request chooses (redirect targets, error descriptions, template sources) keep
-    it bounded."""
+    """Store and return *value*; a full *memo* starts over, as requests choose keys."""
     if len(memo) >= MEMO_LIMIT:
         memo.clear()
     memo[key] = value
@@ -42,11 +39,7 @@ def remember(memo: dict[K, T], key: K, value: T) -> T:
 
 
 def is_async_callable(func: Any) -> bool:
-    """True if calling *func* returns an awaitable we should await.
-
-    Looks through ``functools.partial`` and callable objects, so the decision can be made
-    once at registration time rather than per call.
-    """
+    """True if calling *func* (a partial or callable object too) returns an awaitable."""
     while isinstance(func, functools.partial):
         func = func.func
     if inspect.iscoroutinefunction(func):
@@ -56,11 +49,7 @@ def is_async_callable(func: Any) -> bool:
 
 
 def run_sync(func: Callable[P, T]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Wrap a sync callable so it runs in a worker thread with the context copied.
-
-    ``asyncio.to_thread`` copies the current ``contextvars`` context, so globals such as
-    ``request`` keep working inside the thread.
-    """
+    """Wrap a sync callable to run in a thread (``to_thread`` copies the context)."""
 
     @functools.wraps(func)
     async def _wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -78,26 +67,22 @@ def ensure_async(func: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, 
 
 def get_root_path(import_name: str) -> str:
     """Return the folder of the module or package *import_name*, like Flask does."""
-    mod = sys.modules.get(import_name)
-    filename: str | None = getattr(mod, "__file__", None) if mod is not None else None
-    if filename is not None:
-        return os.path.dirname(os.path.abspath(filename))
-    try:
-        spec = importlib.util.find_spec(import_name)
-    except (ImportError, ValueError):
-        spec = None
-    origin = spec.origin if spec is not None else None
-    if origin is None or origin in ("namespace", "built-in", "frozen"):
-        return os.getcwd()
-    return os.path.dirname(os.path.abspath(origin))
+    path: str | None = getattr(sys.modules.get(import_name), "__file__", None)
+    if path is None:
+        try:
+            spec = importlib.util.find_spec(import_name)
+        except (ImportError, ValueError):
+            spec = None
+        path = spec.origin if spec is not None else None
+        if path is None or path in ("namespace", "built-in", "frozen"):
+            return os.getcwd()
+    return os.path.dirname(os.path.abspath(path))
 
 
 def first_step(awaitable: Awaitable[T]) -> tuple[Any, Awaitable[T] | None]:
-    """Run *awaitable* up to its first wait.
+    """Run *awaitable* up to its first wait: ``(result, None)``, else ``(None, rest)``.
 
-    ``(result, None)`` if it finished without waiting; else ``(None, rest)``, and
-    ``await rest`` finishes it. An awaitable that is not a coroutine (a future, a
-    server's own type) can't be stepped: it is returned as the rest.
+    A non-coroutine (a future, a server's own type) can't be stepped: it is the rest.
     """
     if awaitable.__class__ is not CoroutineType:  # inspect.iscoroutine, cheaper
         return None, awaitable
@@ -110,12 +95,7 @@ def first_step(awaitable: Awaitable[T]) -> tuple[Any, Awaitable[T] | None]:
 
 @types.coroutine
 def resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
-    """Finish *coro*, which was stepped once and yielded *first*.
-
-    Stepping a coroutine once tells us whether it finishes without waiting (the
-    common case, which then needs no timer or watcher); only one that suspends is
-    resumed through this, after the guards are armed: one generator, no wrapper.
-    """
+    """Finish *coro*, which was stepped once and yielded *first* (one generator, no wrapper)."""
     value = first
     while True:
         try:
@@ -130,9 +110,7 @@ def resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
                 return done.value  # type: ignore[no-any-return]
             continue
         if sent is None:
-            # asyncio's task wakes a waiter with None: from here the coroutine runs
-            # as if awaited, through C. (``await`` refuses a started coroutine;
-            # ``yield from`` in a generator-based coroutine takes it.)
+            # Woken with None: run on in C (``yield from`` takes a started coroutine).
             return (yield from coro)  # type: ignore[no-any-return]
         try:
             value = coro.send(sent)
@@ -147,10 +125,8 @@ _STEPS_PER_TURN = 64
 class Listener:
     """Call ``receive()`` again and again, handing each message to :meth:`heard`.
 
-    The coroutine is driven by hand from the futures it waits on, not by a task: a
-    held long-poll or stream pays a callback, not a ``Task`` (about 1 KiB each). A
-    subclass (the guard) is the listener itself: no object or bound method beside
-    it. :meth:`heard` returns False to stop; so does a ``receive()`` that fails.
+    Driven by hand from the futures it waits on, not by a task (about 1 KiB each per
+    held long-poll). :meth:`heard` returns False to stop; so does a failing ``receive()``.
     """
 
     __slots__ = ("_receive", "_coro", "_waiting", "_stopped")
@@ -162,7 +138,7 @@ class Listener:
         self._stopped = False
 
     def listen(self, receive: Callable[[], Awaitable[Any]]) -> None:
-        """Start listening on *receive* (once: a second call does nothing)."""
+        """Start listening on *receive* (a second call does nothing)."""
         if self._receive is None and not self._stopped:
             self._receive = receive
             self()
@@ -172,8 +148,7 @@ class Listener:
         raise NotImplementedError
 
     def __call__(self, _done: object = None) -> None:
-        """Step ``receive()`` on: the listener is itself the callback of the future
-        it waits on (no bound method per wait)."""
+        """Step ``receive()`` on; the callback of the future it waits on (no bound method)."""
         if self._stopped:
             return  # a wake-up already on its way when we were stopped
         self._waiting = None

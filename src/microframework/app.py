@@ -1,11 +1,8 @@
-"""``Microframework``: the app. Configuration, registration, URL building, and the
-public, overridable delegates (Flask's extension points) the pipeline calls.
+"""``Microframework``: configuration, registration, URL building, and the public,
+overridable delegates (Flask's extension points) the pipeline calls.
 
-Rule: registration only records (see ``scaffold.py``). The first request, or lifespan
-startup, *freezes* the app (``_compile.py``) and after that registration raises. The
-request pipeline lives below this module (``_dispatch``, ``_responses``, ``_errors``,
-``_lifespan``, ``_background``) as functions of ``(app, ctx)``; methods here are thin
-delegates so that a subclass can override any step, as in Flask.
+Rule: registration only records; the first request or startup freezes the app, after
+which registration raises. The pipeline lives below, as functions of ``(app, ctx)``.
 """
 
 from __future__ import annotations
@@ -196,7 +193,6 @@ class Microframework(TemplatingMixin, Scaffold):
         self.background_tasks: set[asyncio.Task[Any]] = set()
         add_static_route(self)
 
-    # -- identity and setup ---------------------------------------------------
     @cached_property
     def name(self) -> str:
         """The app's name: the import name, or the script's name when run directly."""
@@ -248,7 +244,6 @@ class Microframework(TemplatingMixin, Scaffold):
         """Wrap a sync *func* to run in a worker thread with the context copied."""
         return run_sync(func)
 
-    # -- registration ---------------------------------------------------------
     @setupmethod
     def add_url_rule(
         self,
@@ -317,16 +312,13 @@ class Microframework(TemplatingMixin, Scaffold):
         return func
 
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
-        """Register *blueprint*; ``url_prefix``, ``subdomain``, ``url_defaults`` and
-        ``name`` override its own for this registration.
-        """
+        """Register *blueprint*; keyword options override the blueprint's own."""
         register_blueprint_on_app(self, blueprint, **options)
 
     def iter_blueprints(self) -> Iterator[Blueprint]:
         """The registered blueprints, in registration order."""
         return iter(self.blueprints.values())
 
-    # -- ASGI -----------------------------------------------------------------
     #: The ASGI entry point, ``app(scope, receive, send)``.
     __call__ = handle_http
 
@@ -342,7 +334,6 @@ class Microframework(TemplatingMixin, Scaffold):
         else:
             raise ValueError(f"unsupported ASGI scope type {kind!r}")
 
-    # -- responses ------------------------------------------------------------
     async def make_response(self, rv: Any) -> Response:
         """Turn a view's return value into a response (``await`` it, as in Quart)."""
         ctx = _cv_app.get(None)
@@ -365,7 +356,6 @@ class Microframework(TemplatingMixin, Scaffold):
         chain = chain_for(self, ctx)
         return await _responses.process_response(self, ctx, response, chain)
 
-    # -- errors ---------------------------------------------------------------
     def trap_http_exception(self, error: Exception) -> bool:
         """True if *error* should propagate like an unhandled error (for debugging)."""
         return _errors.trap_http_exception(self, error)
@@ -409,7 +399,6 @@ class Microframework(TemplatingMixin, Scaffold):
             where = f"websocket {ctx.websocket.path}"
         self.logger.error(f"Exception on {where}", exc_info=exc_info)
 
-    # -- contexts -------------------------------------------------------------
     def app_context(self) -> AppContext:
         """An app context: ``async with app.app_context(): ...``."""
         return AppContext(self)
@@ -419,16 +408,11 @@ class Microframework(TemplatingMixin, Scaffold):
         return AppContext(self, request)
 
     def test_request_context(self, path: str, **kwargs: Any) -> AppContext:
-        """A request context for a made-up request, for tests and shells.
-
-        Takes the test client's request arguments (``method``, ``headers``,
-        ``query_string``, ``data``, ``form``, ``json``, ``root_path``, ``subdomain``...).
-        """
+        """A context for a made-up request; takes the test client's arguments."""
         from .testing.utils import make_test_request_context
 
         return make_test_request_context(self, path, **kwargs)
 
-    # -- URLs -----------------------------------------------------------------
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         """An adapter for building URLs outside a request (needs ``SERVER_NAME``)."""
         if request is not None:
@@ -531,7 +515,6 @@ class Microframework(TemplatingMixin, Scaffold):
             raise
         raise error
 
-    # -- files ----------------------------------------------------------------
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``); override per file."""
         return _get_send_file_max_age(filename)
@@ -540,15 +523,13 @@ class Microframework(TemplatingMixin, Scaffold):
         """Send *filename* from :attr:`static_folder`: the ``static`` endpoint's view."""
         return await _send_static_file(self, filename)
 
-    # -- background work and lifespan ------------------------------------------
     def add_background_task(
         self, func: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> asyncio.Task[Any]:
         """Run *func* (async or sync) in its own app context, after the current response.
 
-        Returns the task: await it, cancel it or check it. Failures are logged. At
-        shutdown the app waits ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` seconds for unfinished
-        tasks, then cancels them.
+        Failures are logged; at shutdown, tasks still running after
+        ``BACKGROUND_TASK_SHUTDOWN_TIMEOUT`` seconds are cancelled.
         """
         return _background.add_background_task(self, func, args, kwargs)
 
@@ -560,7 +541,6 @@ class Microframework(TemplatingMixin, Scaffold):
         """Run the ``after_serving`` functions and finish the ``while_serving`` generators."""
         await _lifespan.shutdown(self)
 
-    # -- testing and running ----------------------------------------------------
     def test_client(
         self, use_cookies: bool = True, **kwargs: Any
     ) -> MicroframeworkClient:
@@ -574,8 +554,7 @@ class Microframework(TemplatingMixin, Scaffold):
         """A click runner that invokes this app's CLI commands, for tests."""
         from .testing.cli import MicroframeworkCliRunner
 
-        cls = self.test_cli_runner_class or MicroframeworkCliRunner
-        return cls(self, **kwargs)
+        return (self.test_cli_runner_class or MicroframeworkCliRunner)(self, **kwargs)
 
     @cached_property
     def cli(self) -> AppGroup:
@@ -603,8 +582,7 @@ class Microframework(TemplatingMixin, Scaffold):
         """``async with app.test_app() as test_app:`` runs startup and shutdown around tests."""
         from .testing import TestApp
 
-        cls = self.test_app_class or TestApp
-        return cls(self)
+        return (self.test_app_class or TestApp)(self)
 
     def run(
         self,
@@ -618,8 +596,8 @@ class Microframework(TemplatingMixin, Scaffold):
     ) -> None:
         """Serve the app with hypercorn, for development; deploy with ``hypercorn`` itself.
 
-        Debug mode turns the reloader on. Other keyword arguments set attributes of
-        hypercorn's ``Config``. Does nothing inside the ``microframework`` command.
+        Debug mode turns the reloader on; other keyword arguments set hypercorn
+        ``Config`` attributes. Does nothing inside the ``microframework`` command.
         """
         from .serving import run_app  # only running needs click and hypercorn
 

@@ -1,11 +1,8 @@
 """Blueprints: a deferred recording of routes and hooks, replayed onto an app.
 
-Rule: a blueprint only *records*. Its routes become deferred functions that run
-against a :class:`BlueprintSetupState` when the blueprint is registered; its hooks and
-error handlers are copied into the app's registries under the blueprint's dotted name
-(``"parent.child"``), where the app compiles them with everything else. Registration
-is the only time a blueprint touches an app, and after it the blueprint is frozen.
-"""
+Rule: a blueprint only *records*. Registering it runs its deferred functions against a
+:class:`BlueprintSetupState` and copies its hooks and error handlers into the app's
+registries under its dotted name (``"parent.child"``); after that it is frozen."""
 
 from __future__ import annotations
 
@@ -79,21 +76,14 @@ class BlueprintSetupState:
         options.setdefault("subdomain", self.subdomain)
         if endpoint is None:
             endpoint = endpoint_from_view_func(view_func)  # type: ignore[arg-type]
+        endpoint = f"{self.full_name}.{endpoint}"
         defaults = self.url_defaults
         if "defaults" in options:
             defaults = {**defaults, **options.pop("defaults")}
-        self.app.add_url_rule(
-            rule,
-            f"{self.full_name}.{endpoint}",
-            view_func,
-            defaults=defaults,
-            **options,
-        )
+        self.app.add_url_rule(rule, endpoint, view_func, defaults=defaults, **options)
 
 
 def _on_app(name: str, app_method: str) -> Callable[[Blueprint, F], F]:
-    """A blueprint decorator that passes *func* to ``app.<app_method>`` on registration."""
-
     def on_app(self: Blueprint, func: F) -> F:
         self._call_app(app_method, func)
         return func
@@ -125,11 +115,7 @@ class Blueprint(Scaffold):
         cli_group: str | None = _sentinel,
     ) -> None:
         super().__init__(
-            import_name,
-            static_folder=static_folder,
-            static_url_path=static_url_path,
-            template_folder=template_folder,
-            root_path=root_path,
+            import_name, static_folder, static_url_path, template_folder, root_path
         )
         _check_name(name, "name")
         self.name = name
@@ -159,15 +145,12 @@ class Blueprint(Scaffold):
 
     @cached_property
     def cli(self) -> AppGroup:
-        """This blueprint's click group, added to ``app.cli`` on registration.
-
-        It is named ``cli_group`` (default: the blueprint's name); ``None`` merges it.
-        """
+        """This blueprint's click group, added to ``app.cli`` as ``cli_group`` (default:
+        its name; ``None`` merges its commands)."""
         from .cli_group import AppGroup
 
         return AppGroup(self.name)
 
-    # -- recording ----------------------------------------------------------------
     @setupmethod
     def record(self, func: DeferredSetupFunction) -> None:
         """Call ``func(state)`` each time the blueprint is registered."""
@@ -215,13 +198,10 @@ class Blueprint(Scaffold):
         name = getattr(view_func, "__name__", "")
         if endpoint is None and "." in name:
             raise ValueError(f"view function name {name!r} may not contain a dot '.'")
+        auto = provide_automatic_options
         self.record(
             lambda state: state.add_url_rule(
-                rule,
-                endpoint,
-                view_func,
-                provide_automatic_options=provide_automatic_options,
-                **options,
+                rule, endpoint, view_func, provide_automatic_options=auto, **options
             )
         )
 
@@ -238,7 +218,6 @@ class Blueprint(Scaffold):
 
         return decorator
 
-    # -- registration -------------------------------------------------------------
     def register(self, app: Microframework, options: dict[str, Any]) -> None:
         """Register this blueprint and its nested ones on *app* with these *options*."""
         self_name = options.get("name", self.name)
@@ -255,8 +234,7 @@ class Blueprint(Scaffold):
         app.blueprints[name] = self
         self._got_registered_once = True
         state = self.make_setup_state(app, options, first_registration)
-        # Each name gets its own copy of the hooks: registering twice under two
-        # names runs the hooks for either.
+        # Each name gets its own copy of the hooks, so either name runs them.
         self._merge_registries(app, name)
         if self.has_static_folder:
             add_blueprint_static_route(state)
@@ -286,12 +264,8 @@ class Blueprint(Scaffold):
             for code, handlers in by_code.items():
                 target_spec[code].update(handlers)
 
-    # -- app-wide registration ------------------------------------------------------
     def _call_app(self, method: str, *args: Any, **kwargs: Any) -> None:
-        def register(state: BlueprintSetupState) -> None:
-            getattr(state.app, method)(*args, **kwargs)
-
-        self.record_once(register)
+        self.record_once(lambda state: getattr(state.app, method)(*args, **kwargs))
 
     before_app_request = _on_app("before_app_request", "before_request")
     after_app_request = _on_app("after_app_request", "after_request")
@@ -313,7 +287,7 @@ class Blueprint(Scaffold):
         self, code_or_exception: type[BaseException] | int
     ) -> Callable[[F], F]:
         """Like ``errorhandler``, for errors anywhere in the app."""
-        # Validate now, so a bad code fails at the decorator rather than at registration.
+        # Validate now: a bad code fails at the decorator, not at registration.
         self._get_exc_class_and_code(code_or_exception)
 
         def decorator(func: F) -> F:
@@ -367,7 +341,6 @@ def _check_name(name: object, what: str) -> None:
 
 
 def _option(options: dict[str, Any], key: str, blueprint: Blueprint) -> Any:
-    """``options[key]``, or the blueprint's own value when it is missing or None."""
     value = options.get(key)
     return getattr(blueprint, key) if value is None else value
 
@@ -375,7 +348,6 @@ def _option(options: dict[str, Any], key: str, blueprint: Blueprint) -> Any:
 def _child_options(
     state: BlueprintSetupState, child: Blueprint, options: dict[str, Any]
 ) -> dict[str, Any]:
-    """A nested blueprint's options: its prefix and subdomain joined to the parent's."""
     merged = dict(options, name_prefix=state.full_name)
     prefix = _option(options, "url_prefix", child)
     if prefix is None:

@@ -1,18 +1,8 @@
 """``Broadcast``: publish to channels and fan out to subscribers, across processes with Redis.
 
-Rule: every event id is ``"<milliseconds>-<sequence>"`` (a Redis stream id), ordered as
-that pair of integers, never as a string. A subscriber is registered in the same step
-that reads ``upto``, the last id its process has fanned out on the channel; it replays
-the retained events in ``(last_event_id, upto]`` and receives live ones after ``upto``,
-so the two meet with no gap and no duplicate. Publishing never waits for a subscriber:
-each has a bounded queue, and on overflow it is dropped or loses its oldest events.
-
-The memory backend (below) keeps its history in this process. The Redis backend
-(``_broadcast_redis.py``, imported only for a ``redis://`` URL) keeps one stream per
-channel and reads them through one connection per process. Errors::
-
-    BroadcastError          the backend is unreachable, or not connected
-     +-- SubscriberTooSlow  this subscriber's queue overflowed and it was dropped
+Rule: event ids are ``"<ms>-<seq>"``, ordered as integer pairs. A subscriber registers in
+the step that reads ``upto``, replays ``(last_event_id, upto]`` and then gets live events:
+no gap, no duplicate. Publishing never waits: each subscriber has a bounded queue.
 """
 
 from __future__ import annotations
@@ -90,8 +80,7 @@ class Subscriber:
         #: Events dropped because this subscriber fell behind (``on_overflow="drop_oldest"``).
         self.missed = 0
         self._owner = owner
-        # Replayed history is bounded by the history length, not by the queue size.
-        self._replay: deque[Event] = deque()
+        self._replay: deque[Event] = deque()  # bounded by history, not queue_size
         self._queue: deque[Event] = deque()
         self._ready = asyncio.Event()
         self._end: BaseException | None = None
@@ -140,9 +129,8 @@ class Subscriber:
 class Broadcast:
     """Channels of events shared by every process that uses the same URL.
 
-    ``url`` is ``"memory://"`` (one process) or ``"redis://host:port/db"``
-    (``rediss://`` for TLS); with ``app`` or ``init_app`` it defaults to the app's
-    ``BROADCAST_URL`` and connects while the app serves.
+    ``url`` is ``"memory://"`` (one process) or ``"redis://host:port/db"`` (``rediss://``
+    for TLS); with an app it defaults to ``BROADCAST_URL`` and connects while it serves.
     """
 
     def __init__(
@@ -163,10 +151,8 @@ class Broadcast:
                 f"on_overflow {on_overflow!r} is not 'close' or 'drop_oldest'"
             )
         self.url = None if url is None else _check_url(url)
-        self.history = history
-        self.history_ttl = history_ttl
-        self.queue_size = queue_size
-        self.on_overflow = on_overflow
+        self.history, self.history_ttl = history, history_ttl
+        self.queue_size, self.on_overflow = queue_size, on_overflow
         self.reconnect_timeout = reconnect_timeout
         self._backend: _MemoryBackend | RedisBackend | None = None
         self._channels: dict[str, set[Subscriber]] = {}
@@ -227,8 +213,7 @@ class Broadcast:
         after = None if last_event_id is None else parse_event_id(last_event_id)
         backend = self._connected()
         upto = await backend.listen(channel)
-        # No await between reading upto and registering: the next live event is the
-        # first one after upto.
+        # No await between reading upto and registering: no live event is missed.
         subscriber = Subscriber(channel, self)
         self._channels.setdefault(channel, set()).add(subscriber)
         try:
@@ -292,8 +277,7 @@ class _MemoryBackend:
 
     def __init__(self, broadcast: Broadcast) -> None:
         self._broadcast = broadcast
-        # Channel -> its retained events; ordered by last publish, oldest first.
-        self._history: dict[str, deque[Event]] = {}
+        self._history: dict[str, deque[Event]] = {}  # by last publish, oldest first
         self._last = (0, 0)
 
     async def disconnect(self) -> None:

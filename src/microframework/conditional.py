@@ -1,18 +1,8 @@
-"""``conditional.py``: conditional requests and byte ranges, decided once for all bodies.
+"""``conditional.py``: conditional requests and byte ranges, for ``send_file`` and
+``Response.make_conditional`` alike. The callers build the responses: imports only werkzeug.
 
-``send_file`` and ``Response.make_conditional`` both ask it: it reads the request's
-``If-*`` and ``Range`` headers and the response's ``ETag`` and ``Last-Modified``, decides,
-and shapes the 206. The callers build the responses, so it imports only werkzeug.
-
-Rules:
-
-- Preconditions go in RFC 9110 13.2.2's order: ``If-Match`` (strong comparison), else
-  ``If-Unmodified-Since``, failing is a 412; then ``If-None-Match`` (weak comparison),
-  else ``If-Modified-Since``, matching is a 304. Callers only ask for GET and HEAD.
-- Then ``Range``, while ``If-Range`` holds (the strong ETag or the exact date). Ranges
-  are sorted and merged. Another unit is ignored (RFC 9110 14.2: an origin server must),
-  and so are bad syntax, an empty body and more than ``MAX_RANGES`` ranges after merging
-  (14.2 allows it): the whole body is sent. None satisfiable is a 416.
+Rule: preconditions go in RFC 9110 13.2.2's order; then ``Range`` (while ``If-Range``
+holds), sorted and merged, and ignored (14.2) when malformed or beyond ``MAX_RANGES``.
 """
 
 from __future__ import annotations
@@ -60,18 +50,14 @@ def precondition_status(request: Headers, response: Headers) -> int | None:
 
 def drop_for_not_modified(headers: Headers) -> None:
     """Remove what a 304 must not carry from *headers*."""
-    # RFC 9110 15.4.5: validators and caching headers stay, representation metadata goes
-    # (and Content-Disposition, which only makes sense with the content).
+    # RFC 9110 15.4.5: representation metadata goes (and Content-Disposition).
     for name in ("Content-Type", "Content-Length", "Content-Encoding", "Content-Range"):
         headers.pop(name, None)
     headers.pop("Content-Disposition", None)
 
 
 def requested_ranges(request: Headers, response: Headers, size: int) -> Spans | None:
-    """The spans to send for the request's ``Range`` (under ``If-Range``).
-
-    ``None`` sends the whole representation; ``[]`` is a 416.
-    """
+    """The spans to send for the request's ``Range``: ``None`` for all, ``[]`` for 416."""
     header = request.get("Range")
     if header is None:
         return None
@@ -99,11 +85,9 @@ def _date(value: str | None) -> int | None:
 def parse_byte_ranges(header: str, size: int) -> Spans | None:
     """The satisfiable ``(start, stop)`` spans of a ``Range`` header, sorted and merged.
 
-    ``None`` means "ignore the header", ``[]`` that none is satisfiable. Linear in the
-    header, apart from the sort.
+    ``None`` means "ignore the header", ``[]`` that none is satisfiable.
     """
-    # Not werkzeug's parse_range_header: it refuses ranges out of order or overlapping,
-    # which RFC 9110 allows.
+    # Not werkzeug's parse_range_header: it refuses unordered or overlapping ranges.
     unit, equals, specs = header.partition("=")
     if not equals or unit.strip().lower() != "bytes" or size <= 0:
         return None
@@ -156,8 +140,8 @@ def _content_range(start: int, stop: int, size: int) -> str:
 class PartialContent:
     """The 206 for *spans* of a *size*-byte representation: its headers and framing.
 
-    One span goes bare, with ``Content-Range``. Several go as ``multipart/byteranges``
-    (RFC 9110 14.6): ``heads[i]`` before span *i*'s bytes, ``tail`` after the last.
+    Several spans go as ``multipart/byteranges`` (RFC 9110 14.6): ``heads[i]`` before
+    span *i*'s bytes, ``tail`` after the last.
     """
 
     __slots__ = ("spans", "headers", "heads", "tail")

@@ -1,11 +1,7 @@
-"""``Config``, a ``dict`` with Flask's loaders, and ``ConfigAttribute``, which mirrors
-one key onto the app (``app.debug`` is ``app.config["DEBUG"]``).
+"""``Config``, a ``dict`` with Flask's loaders, and ``ConfigAttribute`` (``app.debug``).
 
-Rule: this module imports nothing from the package. Only UPPERCASE keys are ever loaded
-from files, objects and mappings. A missing or unreadable file raises ``OSError`` with
-its ``strerror`` amended, unless the caller asked for ``silent`` and the file is
-missing; then the loader returns ``False``.
-"""
+Rule: imports nothing from the package; loads only UPPERCASE keys. A bad file raises
+``OSError``, unless it is missing and ``silent``: then the loader returns ``False``."""
 
 from __future__ import annotations
 
@@ -52,7 +48,6 @@ class ConfigAttribute(Generic[T]):
 
     @overload
     def __get__(self, obj: None, owner: type[Any] | None = None) -> Self: ...
-
     @overload
     def __get__(self, obj: _HasConfig, owner: type[Any] | None = None) -> T: ...
 
@@ -61,8 +56,7 @@ class ConfigAttribute(Generic[T]):
     ) -> T | Self:
         if obj is None:
             return self
-        # Without a converter the stored value is trusted to be a T, as in Flask
-        # (annotated, not cast: a call on every ``app.debug``).
+        # Annotated, not cast: a cast is a call on every ``app.debug``.
         value: T = obj.config[self.__name__]
         if self.get_converter is not None:
             return self.get_converter(value)
@@ -89,8 +83,7 @@ class Config(dict[str, Any]):
     def from_envvar(self, variable_name: str, silent: bool = False) -> bool:
         """:meth:`from_pyfile` on the file the environment variable names.
 
-        An unset or empty variable raises ``RuntimeError`` (``False`` if *silent*).
-        """
+        An unset or empty variable raises ``RuntimeError`` (``False`` if *silent*)."""
         filename = os.environ.get(variable_name)
         if not filename:
             if silent:
@@ -111,8 +104,7 @@ class Config(dict[str, Any]):
         """Load each environment variable ``{prefix}_{KEY}`` into ``self[KEY]``.
 
         Values go through *loads*, falling back to the raw string; a double underscore
-        nests (``{prefix}_DB__HOST`` sets ``self["DB"]["HOST"]``). Sorted order.
-        """
+        nests (``{prefix}_DB__HOST`` sets ``self["DB"]["HOST"]``). Sorted order."""
         start = f"{prefix}_"
         for name in sorted(os.environ):
             if not name.startswith(start):
@@ -121,11 +113,9 @@ class Config(dict[str, Any]):
             try:
                 value = loads(raw)
             except Exception:
-                # Any failure means "this is not encoded data", not an error: an
-                # arbitrary string such as a password must load as itself.
+                # Not encoded data: a string such as a password loads as itself.
                 value = raw
-            key = name[len(start) :]
-            *parents, leaf = key.split("__")
+            *parents, leaf = name[len(start) :].split("__")
             target: MutableMapping[str, Any] = self
             for part in parents:
                 child = target.setdefault(part, {})
@@ -176,11 +166,7 @@ class Config(dict[str, Any]):
         self, mapping: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> bool:
         """Load the UPPERCASE keys of *mapping* and of the keyword arguments."""
-        merged: dict[str, Any] = {}
-        if mapping is not None:
-            merged.update(mapping)
-        merged.update(kwargs)
-        for key, value in merged.items():
+        for key, value in dict(mapping or (), **kwargs).items():
             if isinstance(key, str) and key.isupper():
                 self[key] = value
         return True

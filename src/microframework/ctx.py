@@ -1,8 +1,7 @@
 """``AppContext`` (app, ``g``, and a request *or* websocket), push/pop and the copy helpers.
 
-Rule: one ``ContextVar`` holds the active context; ``push`` stores the token ``set()``
-returned and ``pop`` resets it. No stacks, no counters. A copied context shares the
-original's request and ``g`` and never runs teardown: the original does that once.
+Rule: one ``ContextVar``; ``push`` stores the token ``set()`` returns, ``pop`` resets it.
+A copy shares the original's request and ``g`` and never runs teardown.
 """
 
 from __future__ import annotations
@@ -88,27 +87,13 @@ class AppCtxGlobals:
 
 
 class AppContext:
-    """The context of one app, and of the request or websocket being handled, if any.
-
-    Besides ``app``, ``g``, ``request``, ``websocket`` and ``session``, it carries the
-    per-connection state the pipeline shares: the URL adapter, the session once opened,
-    the functions of ``after_this_request``, the error turned into a 500 (teardown
-    receives it, as in Flask) and the future background tasks wait on.
-    """
+    """The context of one app, and of the request or websocket being handled, if any."""
 
     __slots__ = (
-        "app",
-        "_g",
-        "request",
-        "websocket",
-        "opened_session",
-        "url_adapter",
-        "after_request_functions",
-        "_cv_token",
-        "_is_copy",
-        "unhandled_error",
+        "app", "_g", "request", "websocket", "opened_session", "url_adapter",
+        "after_request_functions", "_cv_token", "_is_copy", "unhandled_error",
         "response_sent",
-    )
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -122,7 +107,6 @@ class AppContext:
         self._g = g  # made on first use: most requests never touch g
         self.request = request
         self.websocket = websocket
-        #: The session, once opened (``None`` until then).
         self.opened_session: SessionMixin | None = None
         self.url_adapter: MapAdapter | None = None
         self.after_request_functions: list[Callable[[Response], Any]] | None = None
@@ -176,8 +160,7 @@ class AppContext:
         current = self.request or self.websocket
         if current is not None:
             if self.url_adapter is None:
-                # A context pushed by hand (tests, request_context) is routed as a
-                # real request would be, so url_for and request.endpoint work.
+                # Pushed by hand (tests): route it, so url_for and request.endpoint work.
                 match_request(
                     freeze(self.app), self, current, self.websocket is not None
                 )
@@ -237,10 +220,9 @@ def has_websocket_context() -> bool:
     return ctx is not None and ctx.websocket is not None
 
 
-def _copying(
-    ctx: AppContext | None, what: str, func: Callable[P, Any]
-) -> Callable[P, Awaitable[Any]]:
-    if ctx is None:
+def _copying(what: str, func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+    ctx = _cv_app.get(None)
+    if ctx is None or (what != "app" and getattr(ctx, what) is None):
         raise RuntimeError(f"there is no {what} context to copy; use this inside one")
 
     @functools.wraps(func)
@@ -253,27 +235,19 @@ def _copying(
 
 def copy_current_app_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
     """Decorate *func* to run inside a copy of the current app context."""
-    return _copying(_cv_app.get(None), "app", func)
+    return _copying("app", func)
 
 
 def copy_current_request_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
     """Decorate *func* to run inside a copy of the current request context."""
-    ctx = _cv_app.get(None)
-    return _copying(
-        ctx if ctx is not None and ctx.request is not None else None, "request", func
-    )
+    return _copying("request", func)
 
 
 def copy_current_websocket_context(
     func: Callable[P, Any],
 ) -> Callable[P, Awaitable[Any]]:
     """Decorate *func* to run inside a copy of the current websocket context."""
-    ctx = _cv_app.get(None)
-    return _copying(
-        ctx if ctx is not None and ctx.websocket is not None else None,
-        "websocket",
-        func,
-    )
+    return _copying("websocket", func)
 
 
 def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], Any]:

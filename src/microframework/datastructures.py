@@ -1,7 +1,6 @@
-"""``datastructures.py``: werkzeug's datastructures under the name ports import them by.
+"""``datastructures.py``: werkzeug's datastructures under Quart's module name, for ports.
 
-Rule: re-exports only. Code written for Quart imports ``FileStorage`` and friends from
-``quart.datastructures``; here they are werkzeug's own classes, as Flask uses them.
+Rule: re-exports only; they are werkzeug's own classes, as Flask uses them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Errors werkzeug does not have.
 
-Everything the *client* does wrong is a werkzeug ``HTTPException`` with a 4xx code. The
-errors here describe connection events rather than bad input::
+Connection events, not bad input (which is a werkzeug ``HTTPException`` with a 4xx)::
 
     Exception
      ├── ClientDisconnected          the peer went away mid-request (no response is sent)
@@ -37,9 +36,6 @@ class BodyTimeout(RequestTimeout):
 
 
 class ResponseTimeout(GatewayTimeout):
-    """The view did not produce a response within ``RESPONSE_TIMEOUT``.
-
-    A ``GatewayTimeout`` subclass, so ``errorhandler(504)`` handles it.
-    """
+    """The view did not produce a response within ``RESPONSE_TIMEOUT``."""
 
     description = "The server did not produce a response in time."

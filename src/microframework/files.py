@@ -1,14 +1,8 @@
 """``files.py``: files as responses: ``send_file``, ``send_from_directory`` and ``safe_join``.
 
-Rules:
-
-- Every path that comes from a URL goes through :func:`safe_join`: segment by segment
-  first, then the resolved real path (symlinks followed) must lie inside the folder.
-  Anything doubtful is a 404, never an error page that says why.
-- The body is a :class:`~microframework.wrappers.filebody.FileBody`: never read whole.
-- Validators (``ETag``, ``Last-Modified``) are set here; ``If-*`` and ``Range`` are
-  answered before the view returns, by :mod:`microframework.conditional`. A failed
-  precondition raises ``PreconditionFailed`` so the app's 412 handler renders it.
+Rule: every path from a URL goes through :func:`safe_join`, and anything doubtful is a 404
+that never says why. The body is a ``FileBody`` (never read whole); ``If-*`` and ``Range``
+are decided by :mod:`microframework.conditional` before the view returns.
 """
 
 from __future__ import annotations
@@ -51,19 +45,18 @@ if TYPE_CHECKING:
 
 # RFC 5987 attr-char, minus what quote() always keeps (letters, digits, "_.-~").
 _ATTR_CHARS = "!#$&+^`|"
+_MaxAge = int | timedelta | Callable[[str | None], int | None] | None
 _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
     | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)}
 )
 
 
-# -- paths -----------------------------------------------------------------------
 def safe_join(directory: str | os.PathLike[str], *pathnames: str) -> str | None:
     """Join *pathnames* under *directory*, or ``None`` if the result could leave it.
 
-    Each ``/``-separated segment is checked (no absolute parts, ``..``, NUL,
-    backslashes or Windows drive and device names), then the real path, with symlinks
-    resolved, must be inside the real *directory*.
+    Each segment is checked (no absolute parts, ``..``, NUL, backslashes or Windows
+    drive and device names), then the real path must be inside the real *directory*.
     """
     base = os.fspath(directory) or "."
     segments: list[str] = []
@@ -110,7 +103,6 @@ def _lookup(directory: str, path: str) -> tuple[str, os.stat_result] | None:
     return joined, result
 
 
-# -- send_file -------------------------------------------------------------------
 @dataclass(slots=True)
 class _Source:
     path: str | None
@@ -145,12 +137,9 @@ async def send_file(
 ) -> Response:
     """A response that sends a file: a path, or a binary file object (``BytesIO`` too).
 
-    The file is streamed in chunks, with ``ETag``/``Last-Modified`` validators (for
-    paths), 304/412 answers and ``Range`` requests (206, multipart for several ranges,
-    416) when *conditional*. *max_age* defaults to the app's
-    ``get_send_file_max_age`` (``SEND_FILE_MAX_AGE_DEFAULT``); ``None`` sends
-    ``Cache-Control: no-cache``. Quart's ``attachment_filename``, ``cache_timeout`` and
-    ``add_etags`` are accepted for ``download_name``, ``max_age`` and ``etag``.
+    Streamed in chunks, answering 304/412 and ``Range`` (206, 416) when *conditional*.
+    Quart's ``attachment_filename``, ``cache_timeout`` and ``add_etags`` are accepted
+    for ``download_name``, ``max_age`` and ``etag``. See ``docs/static-files.md``.
     """
     source = await _source_for(path_or_file)
     try:
@@ -180,8 +169,7 @@ async def send_from_directory(
 ) -> Response:
     """Send the file at *path* inside *directory*; 404 if it is not a regular file there.
 
-    *path* usually comes from the URL, so it goes through :func:`safe_join`. The other
-    arguments are those of :func:`send_file`.
+    *path* goes through :func:`safe_join`; the other arguments are :func:`send_file`'s.
     """
     found = await asyncio.to_thread(
         _lookup, os.fsdecode(os.fspath(directory)), os.fsdecode(os.fspath(path))
@@ -232,7 +220,7 @@ async def _source_for(path_or_file: object) -> _Source:
 
 
 def _remaining(file: IO[bytes]) -> tuple[int | None, int]:
-    """The bytes left from the current position, and that position (None if unknown)."""
+    """The bytes left from the current position (None if unknown), and that position."""
     try:
         if not file.seekable():
             return None, 0
@@ -306,8 +294,7 @@ def _add_validators(
     if isinstance(etag, str):
         tag = etag
     elif etag and source.path is not None:
-        # mtime, size and a checksum of the path, as werkzeug does: cheap, and it
-        # changes when the file is replaced.
+        # As werkzeug: cheap, and it changes when the file is replaced.
         check = zlib.adler32(os.fsencode(source.path)) & 0xFFFFFFFF
         tag = f"{source.mtime}-{source.size}-{check}"
     if tag is not None:
@@ -325,11 +312,7 @@ def _add_validators(
     headers["Last-Modified"] = http_date(last_modified)
 
 
-def _add_cache_headers(
-    source: _Source,
-    headers: Headers,
-    max_age: int | timedelta | Callable[[str | None], int | None] | None,
-) -> None:
+def _add_cache_headers(source: _Source, headers: Headers, max_age: _MaxAge) -> None:
     if max_age is None:
         ctx = _cv_app.get(None)
         if ctx is not None:

@@ -1,11 +1,8 @@
-"""Flashed messages: ``flash`` keeps a message in the session for a later request, and
-``get_flashed_messages`` takes the messages out.
+"""Flashed messages, kept in the session's ``"_flashes"`` as ``(category, message)``.
 
-Rule: messages live in the session under ``"_flashes"`` as ``(category, message)``
-pairs, as in Flask; the first :func:`get_flashed_messages` of a connection pops them and
-remembers them for the rest of it. :func:`flash` works when called and returns an
-awaitable, so Flask's ``flash(...)`` and Quart's ``await flash(...)`` both port.
-"""
+Rule: a connection's first :func:`get_flashed_messages` pops them and keeps them for the
+rest of it. :func:`flash` acts when called and returns an awaitable, so Flask's
+``flash(...)`` and Quart's ``await flash(...)`` both port."""
 
 from __future__ import annotations
 
@@ -25,8 +22,7 @@ from .signals import message_flashed
 if TYPE_CHECKING:
     from .ctx import AppContext
 
-# Popped flashes per connection (request or websocket object). Weak keys: the entry
-# goes with the connection, and connections that never flash cost nothing.
+# Popped flashes per connection; weak keys, so an entry goes with its connection.
 _taken: weakref.WeakKeyDictionary[Any, list[tuple[str, str]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -58,8 +54,7 @@ class _Flashed:
 def flash(message: str, category: str = "message") -> Awaitable[None]:
     """Store *message* under *category* for the next :func:`get_flashed_messages`.
 
-    Sync ``message_flashed`` receivers run at once, async ones when this is awaited.
-    """
+    Sync ``message_flashed`` receivers run at once, async ones when this is awaited."""
     ctx = _connection_ctx("flash")
     session = ctx.session
     flashes = list(session.get("_flashes", ()))

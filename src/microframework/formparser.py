@@ -1,11 +1,7 @@
 """Incremental parsing of url-encoded and multipart form bodies from an async stream.
 
-The rule: every limit is enforced while the bytes arrive, never after the body has been
-buffered, and bad input only ever surfaces as a ``BadRequest`` (400) or
-``RequestEntityTooLarge`` (413). The work is linear in the body size whatever the
-client sends, and the result does not depend on how the body was split into chunks.
-Multipart bodies go through werkzeug's sans-io ``MultipartDecoder``; since its buffer
-limit counts part data too, ``max_part_header_size`` is enforced here, by its state.
+Rule: every limit is enforced as the bytes arrive; bad input is only ever a 400 or 413;
+the work is linear in the body size and the result independent of how it was split.
 """
 
 from __future__ import annotations
@@ -26,7 +22,6 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data
-from werkzeug.sansio.multipart import Event
 from werkzeug.sansio.multipart import Field
 from werkzeug.sansio.multipart import File
 from werkzeug.sansio.multipart import MultipartDecoder
@@ -37,15 +32,13 @@ __all__ = ["FormDataParser"]
 
 _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
-# Uploads stay in memory up to this size, then spill to a temporary file on disk.
-_FILE_SPOOL_SIZE = 500 * 1024
-# RFC 2046 caps boundaries at 70 characters; 200 tolerates odd clients while keeping
-# the boundary line well inside the smallest allowed header limit.
+_FILE_SPOOL_SIZE = 500 * 1024  # then uploads spill to disk
+# RFC 2046 says 70; 200 tolerates odd clients, well inside the smallest header limit.
 _MAX_BOUNDARY = 200
 # Smaller could not even hold the boundary line of a valid body.
 _MIN_PART_HEADER_SIZE = 256
-# Transport padding after a boundary longer than this is left to the decoder, so the
-# check for an undecided delimiter only looks at a short tail of its buffer.
+# Longer transport padding is left to the decoder: the undecided-delimiter check
+# looks only at a short tail of its buffer.
 _PADDING_WINDOW = 32
 _HEADER_STATES = (State.PREAMBLE, State.PART)
 _DATA_STATES = (State.DATA_START, State.DATA)
@@ -54,10 +47,8 @@ _DATA_STATES = (State.DATA_START, State.DATA)
 class FormDataParser:
     """Parse a form body as its chunks arrive, enforcing the configured limits.
 
-    ``max_form_memory_size`` bounds the url-encoded body, and the total size of all
-    non-file multipart values. ``max_form_parts`` bounds the number of fields and
-    files. ``max_field_name_size`` is in bytes after percent-decoding. ``None``
-    disables the first two limits.
+    ``max_form_memory_size`` bounds the non-file data, ``max_form_parts`` the number of
+    parts; ``None`` disables either.
     """
 
     __slots__ = (
@@ -105,38 +96,25 @@ class FormDataParser:
     async def parse(
         self, stream: AsyncIterable[bytes], mimetype: str, options: dict[str, str]
     ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
-        """Return ``(form, files)`` parsed from *stream*.
-
-        An unknown *mimetype* gives two empty dicts and leaves *stream* unread.
-        """
+        """Return ``(form, files)``; an unknown *mimetype* leaves *stream* unread."""
         mimetype = mimetype.strip().lower()
         if mimetype == _URLENCODED:
-            return await self._parse_urlencoded(stream), self.cls()
-        if mimetype == _MULTIPART:
-            return await self._parse_multipart(stream, _boundary(options))
-        return self.cls(), self.cls()
-
-    async def _parse_urlencoded(
-        self, stream: AsyncIterable[bytes]
-    ) -> MultiDict[str, str]:
-        reader = _UrlEncodedReader(self)
-        async for chunk in stream:
-            reader.feed(chunk)
-        reader.feed_end()
-        return self.cls(reader.fields)
-
-    async def _parse_multipart(
-        self, stream: AsyncIterable[bytes], boundary: bytes
-    ) -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]]:
-        reader = _MultipartReader(self, boundary)
+            fields = _UrlEncodedReader(self)
+            async for chunk in stream:
+                fields.feed(chunk)
+            fields.feed_end()
+            return self.cls(fields.fields), self.cls()
+        if mimetype != _MULTIPART:
+            return self.cls(), self.cls()
+        reader = _MultipartReader(self, _boundary(options))
         try:
             async for chunk in stream:
                 reader.feed(chunk)
             reader.feed_end()
         except BaseException:
-            reader.collector.close_files()
+            reader.close_files()
             raise
-        return self.cls(reader.collector.fields), self.cls(reader.collector.files)
+        return self.cls(reader.fields), self.cls(reader.files)
 
 
 class _UrlEncodedReader:
@@ -169,10 +147,8 @@ class _UrlEncodedReader:
         self._pending.clear()
 
     def _add(self, pair: bytes) -> None:
-        # As urllib.parse.parse_qsl(keep_blank_values=True): empty pairs are dropped
-        # and a pair without "=" is a name with an empty value. Percent-decoding
-        # happens on bytes, so a bad escape or bad UTF-8 is kept or replaced, never
-        # raised.
+        # As parse_qsl(keep_blank_values=True); decoding bytes, a bad escape or bad
+        # UTF-8 is kept or replaced, never raised.
         if not pair:
             return
         limit = self._parser.max_form_parts
@@ -192,30 +168,47 @@ class _UrlEncodedReader:
 
 
 class _MultipartReader:
-    """Feed chunks to werkzeug's decoder, enforce the header limit, route events."""
+    """Feed werkzeug's decoder and collect the parts; enforce ``max_part_header_size``
+    here, by the decoder's state, as its buffer limit counts part data too."""
 
-    __slots__ = ("_decoder", "_limit", "_open_delimiter", "_window", "collector")
+    __slots__ = (
+        "_decoder",
+        "_field_chunks",
+        "_field_size",
+        "_file",
+        "_limit",
+        "_open_delimiter",
+        "_parser",
+        "_part",
+        "_window",
+        "fields",
+        "files",
+    )
 
     def __init__(self, parser: FormDataParser, boundary: bytes) -> None:
+        self._parser = parser
         self._limit = parser.max_part_header_size
         self._decoder = MultipartDecoder(boundary)
-        # A buffer ending in a delimiter that the next bytes may still complete: one
-        # dash of the closing "--", transport padding, or the CR of its CRLF.
+        # A buffer ending in a delimiter the next bytes may complete: a dash of the
+        # closing "--", transport padding, or the CR of its CRLF.
         self._open_delimiter = re.compile(
             rb"(?:\r\n?|\n)--" + re.escape(boundary) + rb"(?:-|[^\S\r\n]*\r?)\Z"
         )
         self._window = len(boundary) + 5 + _PADDING_WINDOW
-        self.collector = _MultipartCollector(parser)
+        self._part: Field | File | None = None
+        self._field_chunks: list[bytes] = []
+        self._field_size = 0
+        self._file: IO[bytes] | None = None
+        self.fields: list[tuple[str, str]] = []
+        self.files: list[tuple[str, FileStorage]] = []
 
     def feed(self, chunk: bytes) -> None:
-        """Decode *chunk*; once past the closing boundary, drop it (the epilogue)."""
+        # Past the closing boundary, drop the chunk (the epilogue).
         limit = self._limit
         start = 0
         while start < len(chunk) and not self._in_state(State.EPILOGUE):
-            # While a preamble or header block is open the buffer never exceeds the
-            # limit, so a block that fits is always found and one that does not
-            # fills the buffer. Part data goes in slices of the limit, which bounds
-            # each decoder call.
+            # An open header block never exceeds the limit in the buffer, so one that
+            # does not fit fills it. Part data goes in slices of the limit.
             if self._in_state(*_HEADER_STATES):
                 end = start + limit - len(self._decoder.buffer)
             else:
@@ -224,14 +217,12 @@ class _MultipartReader:
             start = end
             self._drain(wait_for_delimiter=True)
             if len(self._decoder.buffer) >= 2 * limit:
-                # Only a body crafted to end every slice in a half delimiter gets
-                # here; stop waiting so the buffer stays bounded.
+                # Every slice ends in a half delimiter: stop waiting, bound the buffer.
                 self._drain(wait_for_delimiter=False)
             if len(self._decoder.buffer) >= limit and self._in_state(*_HEADER_STATES):
                 raise self._headers_too_large()
 
     def feed_end(self) -> None:
-        """Finish once the body has ended, which must be after the closing boundary."""
         self._drain(wait_for_delimiter=False)
         if not self._in_state(State.EPILOGUE):
             raise BadRequest("Multipart body ended before the closing boundary")
@@ -243,21 +234,19 @@ class _MultipartReader:
                 event = self._decoder.next_event()
                 if isinstance(event, NeedData):
                     return
-                if isinstance(event, Field | File):
-                    # The header block was cut from the buffer. It is normally
-                    # refused before it is complete; this catches one that arrived
-                    # while waiting on an undecided delimiter.
+                if isinstance(event, Data):
+                    self._data(event)
+                elif isinstance(event, Field | File):
+                    # A header block that arrived while a delimiter was undecided.
                     if buffered - len(self._decoder.buffer) > self._limit:
                         raise self._headers_too_large()
-                self.collector.handle(event)
+                    self._start_part(event)
         except ValueError as error:  # includes UnicodeDecodeError from header lines
             raise BadRequest(f"Malformed multipart body: {error}") from None
 
     def _delimiter_undecided(self) -> bool:
-        # While part data streams, the decoder keeps back only len("\r\n--boundary")
-        # bytes, so a buffer ending in "\r\n--boundary-" (or in padding, or a CR)
-        # would have its CR emitted as data, and the result would depend on where
-        # the chunks end. Waiting for the next bytes keeps the parse split-independent.
+        # The decoder keeps back only len("\r\n--boundary") bytes of data: one ending in
+        # "\r\n--boundary-" would emit its CR, so the result would depend on the split.
         if not self._in_state(*_DATA_STATES):
             return False
         buffer = self._decoder.buffer
@@ -270,42 +259,10 @@ class _MultipartReader:
         )
 
     def _in_state(self, *states: State) -> bool:
-        # A method rather than an inline test: mypy would otherwise keep the state it
-        # narrowed before receive_data() changed it.
+        # Not inline: mypy would keep the state it narrowed before receive_data().
         return self._decoder.state in states
 
-
-class _MultipartCollector:
-    """Turn decoder events into fields (in memory) and files (spooled to disk)."""
-
-    __slots__ = (
-        "_field_chunks",
-        "_field_size",
-        "_file",
-        "_parser",
-        "_part",
-        "fields",
-        "files",
-    )
-
-    def __init__(self, parser: FormDataParser) -> None:
-        self._parser = parser
-        self._part: Field | File | None = None
-        self._field_chunks: list[bytes] = []
-        self._field_size = 0
-        self._file: IO[bytes] | None = None
-        self.fields: list[tuple[str, str]] = []
-        self.files: list[tuple[str, FileStorage]] = []
-
-    def handle(self, event: Event) -> None:
-        """Apply one decoder event; Preamble and Epilogue carry nothing we keep."""
-        if isinstance(event, Data):
-            self._data(event)
-        elif isinstance(event, Field | File):
-            self._start_part(event)
-
     def close_files(self) -> None:
-        """Release every temporary file opened so far; the parse failed."""
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -313,7 +270,7 @@ class _MultipartCollector:
             storage.close()
 
     def _start_part(self, part: Field | File) -> None:
-        # The decoder types the name as str but passes None through when it is absent.
+        # Typed str, but None when absent.
         name = cast("str | None", part.name)
         if name is None:
             raise BadRequest("Multipart part has no name")
@@ -365,8 +322,7 @@ class _MultipartCollector:
         self._part = None
 
     def _decode(self, value: bytes, headers: Headers) -> str:
-        # A part may name its charset, but only from a short list of text codecs:
-        # a client-chosen name must never reach the codec registry (as werkzeug 3).
+        # Only a short list: a client's name must never reach the codec registry.
         charset = parse_options_header(headers.get("content-type"))[1].get("charset")
         if charset is not None and charset.lower() in _PART_CHARSETS:
             return value.decode(charset, "replace")

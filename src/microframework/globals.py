@@ -1,8 +1,7 @@
 """The one ``ContextVar`` and the proxies users import.
 
-Everything lives on the active :class:`~microframework.ctx.AppContext`; a request or
-websocket is an attribute of it. Inside the framework, pass ``ctx`` explicitly: a proxy
-lookup costs far more than an attribute read.
+Everything lives on the active ``AppContext``. Inside the framework, pass ``ctx``
+explicitly: a proxy lookup costs far more than an attribute read.
 """
 
 from __future__ import annotations
@@ -61,26 +60,15 @@ def _session() -> Any:
 
 
 def _forward(name: str, slot: str) -> property:
-    """A proxy class attribute that reads *name* from the current request/websocket.
-
-    The whole read runs in C, no frame of ours: the proxy's ``_current_ctx`` is
-    ``ContextVar.get`` with the proxy itself as the default, then two attribute
-    reads. When one fails (no context: the proxy has no attribute *slot*; no
-    request in the context: ``None`` has no *name*) Python falls back to the
-    proxy's ``__getattr__``, which raises the right ``RuntimeError``, or the
-    object's own ``AttributeError``. For the names views use most.
-    """
+    # Runs wholly in C: ``_current_ctx`` is ``ContextVar.get`` defaulting to the proxy.
+    # When a read fails (no context, or no request in it) Python falls back to
+    # ``__getattr__``, which raises the right error.
     return property(attrgetter(f"_current_ctx.{slot}.{name}"))
 
 
 class _RequestProxy(LocalProxy):  # type: ignore[type-arg]
-    """``LocalProxy`` with a direct ``__getattr__`` for plain attribute reads.
-
-    Views read ``request.args`` or call ``websocket.send`` constantly; werkzeug's
-    generic lookup costs about 0.65 us a read, this about 0.35 us. Every other
-    operation (``==``, ``repr``, ``_get_current_object``...) is werkzeug's.
-    """
-
+    # A direct ``__getattr__``: werkzeug's generic lookup costs about 0.65 us a read,
+    # this about 0.35 us. Every other operation is werkzeug's.
     __slots__ = ()
     _current_ctx = property(_cv_app.get)  # the context, else the proxy itself
 
@@ -92,8 +80,6 @@ class _RequestProxy(LocalProxy):  # type: ignore[type-arg]
 
 
 class _WebsocketProxy(LocalProxy):  # type: ignore[type-arg]
-    """The websocket twin of :class:`_RequestProxy`."""
-
     __slots__ = ()
     _current_ctx = property(_cv_app.get)
 
@@ -105,8 +91,6 @@ class _WebsocketProxy(LocalProxy):  # type: ignore[type-arg]
 
 
 class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
-    """``g``, with direct attribute reads and writes, as :class:`_RequestProxy`."""
-
     __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:

@@ -1,9 +1,6 @@
-"""User-facing helpers that work through the current app: ``url_for``, ``abort``,
-``redirect``, ``make_response``.
+"""User-facing helpers that work through the current app (``url_for``, ``abort``, ...).
 
-Rule: each helper reads the active context once and delegates to the app; none of them
-hold state.
-"""
+Rule: each reads the active context once and delegates to the app; none holds state."""
 
 from __future__ import annotations
 
@@ -41,8 +38,7 @@ def url_for(
     """Build the URL of *endpoint* with *values*.
 
     Relative inside a request unless ``_external``; outside one it needs ``SERVER_NAME``
-    and is absolute. ``.name`` means the current blueprint's endpoint.
-    """
+    and is absolute. ``.name`` means the current blueprint's endpoint."""
     ctx = _cv_app.get(None)
     if ctx is None:
         raise RuntimeError(
@@ -83,16 +79,14 @@ def redirect(
         page = remember(_REDIRECTS, location, _redirect_page(location))
     response = Response(page[0], code, mimetype="text/html")
     if isinstance(response, _Response) and response.headers.__class__ is Headers:
-        # Ours has no Location yet, and this one was checked when built: append it
-        # as werkzeug's set() would, without validating it again on every redirect.
+        # Checked when built: append it without werkzeug validating it again.
         response.headers._list.append(("Location", page[1]))
     else:
         response.headers["Location"] = page[1]
     return response
 
 
-# Page and Location header per target, built once (escaping and iri_to_uri were
-# about 3 us of each redirect).
+# Page and Location per target, built once (escaping and iri_to_uri cost ~3 us).
 _REDIRECTS: dict[str, tuple[bytes, str]] = {}
 
 
@@ -125,8 +119,7 @@ async def make_response(*args: Any) -> Response:
 def stream_with_context(generator_or_function: Any) -> Any:
     """Keep the current request context active at every step of a body generator.
 
-    Wrap an (async) generator object, or decorate a generator function.
-    """
+    Wrap an (async) generator object, or decorate a generator function."""
     if (
         callable(generator_or_function)
         and not hasattr(generator_or_function, "__next__")
@@ -187,8 +180,7 @@ def _sync_with_context(ctx: AppContext, source: Iterator[Any]) -> Iterator[Any]:
 async def send_early_hints(*links: str) -> bool:
     """Send a 103 Early Hints response with these ``Link`` values, if the server can.
 
-    Needs the ASGI ``http.response.early_hint`` extension; returns False without it.
-    """
+    Needs the ASGI ``http.response.early_hint`` extension; returns False without it."""
     ctx = _cv_app.get(None)
     request = ctx.request if ctx is not None else None
     if request is None:

@@ -1,8 +1,7 @@
 """URL rules, the map, and a bounded cache of bound adapters.
 
-Binding a werkzeug ``Map`` costs microseconds, so adapters are cached per
-``(host, scheme, root_path)``. The ``Host`` header is client-controlled, so the cache is
-bounded, and an untrusted host is rejected before it can enter it.
+Binding costs microseconds, so adapters are cached per ``(host, scheme, root_path)``;
+``Host`` is client-controlled, so the cache is bounded and untrusted hosts never enter.
 """
 
 from __future__ import annotations
@@ -65,8 +64,7 @@ class AdapterCache:
         maxsize: int = 256,
     ) -> None:
         self._map = url_map
-        #: Adapters already bound, by (host header, scheme, root path); the request
-        #: path reads this directly and calls :meth:`get` only on a miss.
+        #: By (host header, scheme, root path); the request path calls get() on a miss.
         self.bound: dict[tuple[bytes | None, str, str], MapAdapter] = {}
         self._maxsize = maxsize
         self._trusted = list(trusted_hosts) if trusted_hosts is not None else None
@@ -84,14 +82,12 @@ class AdapterCache:
         key = (host_header, scheme, root_path)
         adapter = self.bound.get(key)
         if adapter is None:
-            # get_host strips default ports and raises SecurityError (a 400) for an
-            # untrusted host when TRUSTED_HOSTS is set.
+            # Strips default ports; a host not in TRUSTED_HOSTS is a SecurityError (400).
             raw = None if host_header is None else host_header.decode("latin-1")
             host = get_host(scheme, raw, server, self._trusted)
             adapter = self._bind(host, scheme, root_path or "/")
             if host_header is None:
-                # The host came from the scope's server, which the key lacks: bind
-                # afresh (only an HTTP/1.0 request may omit Host).
+                # The host came from the scope's server, which the key lacks (HTTP/1.0).
                 return adapter
             if len(self.bound) >= self._maxsize:
                 self.bound.clear()
@@ -129,13 +125,14 @@ def compile_static_routes(
 ) -> dict[str, dict[str | None, WerkzeugRule]]:
     """Exact-path lookup for HTTP rules without arguments, tried before the matcher.
 
-    Only rules matched by path and method alone qualify; werkzeug's matcher decides the
-    rest (405, redirects, websockets). It too prefers static parts, so answers agree.
+    Only rules matched by path and method alone qualify (never with host or subdomain
+    matching); the matcher answers the rest (405, redirects, websockets). It too
+    prefers static parts, so answers agree.
     """
     if url_map.host_matching or subdomain_matching:
-        # The matcher must see the host or subdomain; an exact path is not enough.
         return {}
-    table: dict[str, list[WerkzeugRule]] = {}
+    # Per path, method -> the first rule allowing it (werkzeug's order); None: any.
+    table: dict[str, dict[str | None, WerkzeugRule]] = {}
     for rule in url_map.iter_rules():
         if (
             rule.arguments
@@ -148,17 +145,11 @@ def compile_static_routes(
             or rule.build_only
         ):
             continue
-        table.setdefault(rule.rule, []).append(rule)
-    # Per path, method -> the first rule allowing it (werkzeug's order); ``None``
-    # holds a rule that takes any method. The matcher answers the 405s.
-    compiled: dict[str, dict[str | None, WerkzeugRule]] = {}
-    for path, rules in table.items():
-        by_method: dict[str | None, WerkzeugRule] = {}
-        for rule in rules:
-            if rule.methods is None:
-                by_method.setdefault(None, rule)
-                break  # it takes every method, so later rules never match here
-            for method in rule.methods:
-                by_method.setdefault(method, rule)
-        compiled[path] = by_method
-    return compiled
+        by_method = table.setdefault(rule.rule, {})
+        if None in by_method:
+            continue  # an earlier rule takes every method: this one never matches
+        if rule.methods is None:
+            by_method[None] = rule
+        for method in rule.methods or ():
+            by_method.setdefault(method, rule)
+    return table

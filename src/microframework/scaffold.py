@@ -1,8 +1,7 @@
 """The decorator registry shared by the app and blueprints, and the setup guard.
 
-Rule: this module only *records* what users register. It never awaits, never touches
-ASGI, and never wraps functions; the app compiles the records once, at freeze time.
-"""
+Rule: it only *records* (never awaits, touches ASGI or wraps functions); the app
+compiles the records once, at freeze time."""
 
 from __future__ import annotations
 
@@ -32,8 +31,7 @@ _ErrorRegistry = defaultdict[
 ]
 
 
-#: Each hook decorator and the registry it appends to. Registries are keyed by
-#: blueprint name (``None`` is the scaffold itself); blueprints merge theirs into the app.
+#: Hook decorator -> registry, keyed by blueprint name (``None``: the scaffold itself).
 HOOK_REGISTRIES = {
     "before_request": "before_request_funcs",
     "after_request": "after_request_funcs",
@@ -58,8 +56,20 @@ def setupmethod(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _hook(name: str, doc: str) -> Callable[[Scaffold, F], F]:
-    """The hook decorator *name*: it appends *func* to its registry under ``None``."""
+_HOOK_DOCS = {
+    "before_request": "Run *func* before each request; a non-None return responds.",
+    "after_request": "Pass each response through *func*, which returns it.",
+    "teardown_request": "Run *func* after each request with its error or None.",
+    "before_websocket": "Run *func* before each websocket handler.",
+    "after_websocket": "Run *func* after each websocket handler.",
+    "teardown_websocket": "Run *func* after each websocket, whatever happened.",
+    "context_processor": "Register *func* to add values to every template context.",
+    "url_value_preprocessor": "Run ``func(endpoint, values)`` before the view.",
+    "url_defaults": "Run ``func(endpoint, values)`` when building URLs.",
+}
+
+
+def _hook(name: str) -> Callable[[Scaffold, F], F]:
     registry = HOOK_REGISTRIES[name]
 
     def hook(self: Scaffold, func: F) -> F:
@@ -68,7 +78,7 @@ def _hook(name: str, doc: str) -> Callable[[Scaffold, F], F]:
 
     hook.__name__ = name
     hook.__qualname__ = f"Scaffold.{name}"
-    hook.__doc__ = doc
+    hook.__doc__ = _HOOK_DOCS[name]
     return setupmethod(hook)
 
 
@@ -110,7 +120,6 @@ class Scaffold:
     def _check_setup_finished(self, f_name: str) -> None:
         raise NotImplementedError
 
-    # -- folders --------------------------------------------------------------
     @property
     def static_folder(self) -> str | None:
         """The absolute path of the static folder, if there is one."""
@@ -134,8 +143,7 @@ class Scaffold:
         if self._static_url_path is not None:
             return self._static_url_path
         if self.static_folder is not None:
-            basename = os.path.basename(self.static_folder)
-            return f"/{basename}".rstrip("/")
+            return f"/{os.path.basename(self.static_folder)}".rstrip("/")
         return None
 
     @static_url_path.setter
@@ -155,7 +163,6 @@ class Scaffold:
             os.path.join(self.root_path, os.fspath(self.template_folder))
         )
 
-    # -- routes ---------------------------------------------------------------
     def _method_route(
         self, method: str, rule: str, options: dict[str, Any]
     ) -> Callable[[F], F]:
@@ -187,8 +194,7 @@ class Scaffold:
         """Register the decorated function as the view for *rule*."""
 
         def decorator(func: F) -> F:
-            endpoint = options.pop("endpoint", None)
-            self.add_url_rule(rule, endpoint, func, **options)
+            self.add_url_rule(rule, options.pop("endpoint", None), func, **options)
             return func
 
         return decorator
@@ -208,8 +214,7 @@ class Scaffold:
         """Register the decorated function as the websocket handler for *rule*."""
 
         def decorator(func: F) -> F:
-            endpoint = options.pop("endpoint", None)
-            self.add_websocket(rule, endpoint, func, **options)
+            self.add_websocket(rule, options.pop("endpoint", None), func, **options)
             return func
 
         return decorator
@@ -234,36 +239,16 @@ class Scaffold:
 
         return decorator
 
-    # -- hooks ----------------------------------------------------------------
-    before_request = _hook(
-        "before_request", "Run *func* before each request; a non-None return responds."
-    )
-    after_request = _hook(
-        "after_request", "Pass each response through *func*, which returns it."
-    )
-    teardown_request = _hook(
-        "teardown_request", "Run *func* after each request with its error or None."
-    )
-    before_websocket = _hook(
-        "before_websocket", "Run *func* before each websocket handler."
-    )
-    after_websocket = _hook(
-        "after_websocket", "Run *func* after each websocket handler."
-    )
-    teardown_websocket = _hook(
-        "teardown_websocket", "Run *func* after each websocket, whatever happened."
-    )
-    context_processor = _hook(
-        "context_processor", "Register *func* to add values to every template context."
-    )
-    url_value_preprocessor = _hook(
-        "url_value_preprocessor", "Run ``func(endpoint, values)`` before the view."
-    )
-    url_defaults = _hook(
-        "url_defaults", "Run ``func(endpoint, values)`` when building URLs."
-    )
+    before_request = _hook("before_request")
+    after_request = _hook("after_request")
+    teardown_request = _hook("teardown_request")
+    before_websocket = _hook("before_websocket")
+    after_websocket = _hook("after_websocket")
+    teardown_websocket = _hook("teardown_websocket")
+    context_processor = _hook("context_processor")
+    url_value_preprocessor = _hook("url_value_preprocessor")
+    url_defaults = _hook("url_defaults")
 
-    # -- errors ---------------------------------------------------------------
     @setupmethod
     def errorhandler(
         self, code_or_exception: type[BaseException] | int

@@ -1,10 +1,7 @@
 """Sessions: the session classes, the async ``SessionInterface`` and the signed cookie.
 
-Rule: every upward call receives the app as an argument; nothing here reads
-``current_app``. Reading a cookie never raises: a missing, tampered, expired or
-undecodable cookie is an empty session. The only error is writing to the null session
-an app without ``SECRET_KEY`` gets. The payload is Flask's tagged JSON format.
-"""
+Rule: the app is passed in, never read from ``current_app``. A bad cookie is an empty
+session, never an error; only writing to the null session (no ``SECRET_KEY``) raises."""
 
 from __future__ import annotations
 
@@ -34,7 +31,7 @@ session_json_serializer = TaggedJSONSerializer()
 class SessionMixin(MutableMapping[str, Any]):
     """What every session has besides being a mapping: ``permanent`` and the flags."""
 
-    #: True for a session created on this request (the default interface never sets it).
+    #: True for a session created on this request.
     new = False
     #: Set on writes, so the interface knows to send the cookie.
     modified = True
@@ -58,8 +55,7 @@ class SecureCookieSession(CallbackDict[str, Any], SessionMixin):
     accessed = False
 
     def __init__(self, initial: Any = None) -> None:
-        # One is made per request: skip CallbackDict.__init__, which would store a
-        # fresh callback on every instance (5x slower); on_update is a method here.
+        # Skip CallbackDict.__init__: storing a callback per instance is 5x slower.
         if initial is None:
             dict.__init__(self)
         else:
@@ -97,13 +93,11 @@ class NullSession(SecureCookieSession):
 class SessionInterface:
     """Opens the session for a request and saves it into the response.
 
-    Subclass it, implement the two async methods, and set ``app.session_interface``.
-    """
+    Implement the two async methods in a subclass and set ``app.session_interface``."""
 
     null_session_class: type[SessionMixin] = NullSession
     pickle_based = False
-    #: True if :meth:`open_session` never waits on I/O, so the app may open the
-    #: session on first use. Leave it False for a store behind the network.
+    #: True if :meth:`open_session` never waits on I/O, so it may run on first use.
     opens_without_waiting = False
 
     def make_null_session(self, app: Microframework) -> SessionMixin:
@@ -164,9 +158,7 @@ class SessionInterface:
     ) -> None:
         """Write *session* into *response* (after the ``after_request`` functions).
 
-        *response* is ``None`` for a websocket that was accepted: no HTTP response is
-        left to carry a cookie, but a store on the server can still save.
-        """
+        *response* is ``None`` for an accepted websocket: no cookie can be set."""
         raise NotImplementedError
 
 
@@ -193,11 +185,9 @@ def _key_bytes(key: object, name: str) -> bytes:
 class SecureCookieSessionInterface(SessionInterface):
     """Keeps the session in a cookie signed with ``SECRET_KEY`` (readable, not secret).
 
-    Keys in ``SECRET_KEY_FALLBACKS`` still verify a cookie; the next save re-signs it.
-    """
+    Keys in ``SECRET_KEY_FALLBACKS`` still verify; the next save re-signs the cookie."""
 
     opens_without_waiting = True  # it only reads and verifies a cookie
-
     salt = "cookie-session"
     digest_method = staticmethod(hashlib.sha1)
     key_derivation = "hmac"
@@ -214,7 +204,7 @@ class SecureCookieSessionInterface(SessionInterface):
         if not secret_key:
             return None
         fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
-        # Building one costs microseconds; reuse it while the keys stay the same.
+        # Building one costs microseconds: reuse it while the keys are unchanged.
         cache_key = (secret_key, *fallbacks)
         cached = self._cached
         if cached is not None and cached[0] == cache_key:
@@ -259,8 +249,7 @@ class SecureCookieSessionInterface(SessionInterface):
         try:
             data = signer.loads(value, max_age=max_age)
         except BadData:
-            # Tampered, expired, signed with a retired key, or a payload that does
-            # not decode (itsdangerous wraps the serializer's errors in BadPayload).
+            # Tampered, expired, retired key, or undecodable (wrapped in BadPayload).
             return self.session_class()
         if not isinstance(data, dict):
             return self.session_class()
@@ -280,7 +269,6 @@ class SecureCookieSessionInterface(SessionInterface):
             response.vary.add("Cookie")
         if not session:
             if session.modified:
-                # Emptied on this request: remove the cookie the browser holds.
                 response.delete_cookie(
                     self.get_cookie_name(app), **self._cookie_options(app)
                 )

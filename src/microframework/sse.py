@@ -1,8 +1,7 @@
 """Server-sent events: the event format, keep-alive comments and ``Last-Event-ID``.
 
-Rule: the source is never cancelled mid-step. While it is quiet, comments keep the
-connection (and any proxy) from timing out; its steps are driven in the stream's own
-task, so a held event stream costs no task of its own.
+Rule: the source is never cancelled mid-step, and its steps are driven in the stream's own
+task: a held event stream costs no task of its own.
 """
 
 from __future__ import annotations
@@ -50,8 +49,7 @@ class ServerSentEvent:
         data = self.data
         if not isinstance(data, str):
             data = dumps(data)  # the app's provider, or the stdlib outside an app
-        # Only CR, LF and CRLF end lines in an event stream (str.splitlines would
-        # also split on form feeds and Unicode separators).
+        # Only CR, LF and CRLF end lines (str.splitlines also splits on \f and more).
         lines.extend(f"data: {line}" for line in _LINE_BREAK.split(data))
         return ("\n".join(lines) + "\n\n").encode()
 
@@ -87,8 +85,7 @@ def event_stream(
         _encode_events(source, keep_alive, retry), mimetype="text/event-stream"
     )
     response.headers["Cache-Control"] = "no-cache"
-    # Ask nginx-style proxies not to buffer.
-    response.headers["X-Accel-Buffering"] = "no"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx-style proxies: don't buffer
     response.timeout = None if keep_alive is None else keep_alive * 4
     return response
 
@@ -101,9 +98,7 @@ async def _encode_events(
     if retry is not None:
         yield f"retry: {int(retry)}\n\n".encode()
     iterator = source.__aiter__()
-    # The source's steps are driven by hand, in this task: while one waits on a
-    # future past a keep-alive period, a comment goes out and the step stays where
-    # it is. ``waiting`` is the step while this generator is suspended beside it.
+    # Steps are driven by hand; ``waiting`` is the one we are suspended beside.
     waiting: Coroutine[Any, Any, Any] | None = None
     try:
         while True:
@@ -118,7 +113,6 @@ async def _encode_events(
                 waited = step.send(None)
                 while True:
                     if keep_alive is None or not asyncio.isfuture(waited):
-                        # Nothing to keep alive, or a bare yield: as a task would.
                         item = await resume(step, waited)
                         break
                     if not waited.done():
@@ -145,7 +139,7 @@ async def _encode_events(
 
 
 async def _within(future: asyncio.Future[Any], timeout: float) -> None:
-    """Wait until *future* is done or *timeout* seconds pass, never cancelling it.
+    """Wait until *future* is done or *timeout* passes, never cancelling it.
 
     ``asyncio.wait`` would do, at three times the memory per held stream.
     """
@@ -167,12 +161,11 @@ def _wake(woken: asyncio.Future[None], _done: object = None) -> None:
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
-    """A source's own awaitable (not a coroutine), as a coroutine to step."""
     return await awaitable
 
 
 async def _cancel(step: Coroutine[Any, Any, Any]) -> None:
-    """End a step of the source that is waiting, as cancelling its task would."""
+    """End a waiting step of the source, as cancelling its task would."""
     try:
         waited = step.throw(asyncio.CancelledError())
     except (asyncio.CancelledError, StopIteration, StopAsyncIteration):

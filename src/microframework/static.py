@@ -1,8 +1,7 @@
 """``static.py``: the ``static`` endpoints of apps and blueprints, and their cache lifetime.
 
-Rule: a static route is an ordinary route whose view calls ``send_from_directory``. This
-module knows the app and blueprints only through what they are passed as (never importing
-``app`` or ``blueprints`` at run time), so ``blueprints.py`` imports it at the top.
+Rule: a static route is an ordinary route whose view calls ``send_from_directory``. Never
+imports ``app`` or ``blueprints`` at run time, so ``blueprints.py`` imports it at the top.
 """
 
 from __future__ import annotations
@@ -52,8 +51,7 @@ async def send_static_file(
 def _static_view(
     owner: Microframework | Blueprint,
 ) -> Callable[..., Awaitable[Response]]:
-    # A weak reference: the app holds the view, the view must not keep the app alive.
-    # The owner's method is looked up per request, so a subclass may override it.
+    # Weak: the view must not keep the app alive. Looked up per request: overridable.
     ref = weakref.ref(owner)
 
     async def static(filename: str) -> Response:

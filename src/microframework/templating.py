@@ -1,11 +1,8 @@
-"""Templates: the app's async jinja environment, the loader that searches the app's and
-the blueprints' folders, and ``render_*``, ``stream_*`` and ``get_template_attribute``.
+"""Templates: the app's async jinja environment and loader, ``render_*``, ``stream_*``.
 
-Rule: jinja runs in async mode, so every render is awaited and a template may call
-async functions. The app's side is :class:`TemplatingMixin`, one of the app's bases;
-the functions here find the app through the active context once and pass it on.
-Context processors and signals cost nothing when none are registered.
-"""
+Rule: jinja runs in async mode, so every render is awaited. The functions find the app
+through the context once and pass it on; unused context processors and signals cost
+nothing."""
 
 from __future__ import annotations
 
@@ -55,12 +52,8 @@ _AUTOESCAPED = (".html", ".htm", ".xml", ".xhtml", ".svg")
 
 
 class _Template(jinja2.Template):
-    """jinja's ``Template``, with a cheaper render context.
-
-    jinja merges the template's globals (a ``ChainMap`` over the environment's) into
-    every render's context by iterating the ``ChainMap`` in Python, twice; merging
-    its dicts is a few C calls (a third of a small render). Same keys, same values.
-    """
+    """jinja's ``Template`` with a cheaper render context: jinja iterates the globals'
+    ``ChainMap`` in Python, twice; merging its dicts in C saves a third of a render."""
 
     def new_context(
         self,
@@ -101,8 +94,7 @@ class Environment(jinja2.Environment):
         globals: MutableMapping[str, Any] | None = None,
         template_class: type[Template] | None = None,
     ) -> Template:
-        """Compile *source*, once: ``render_template_string`` in a view would otherwise
-        compile the same source on every request (about 250 us)."""
+        """Compile *source* once (each compile costs about 250 us)."""
         if globals or template_class is not None or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
         template = self._from_source.get(source)
@@ -128,12 +120,8 @@ class DispatchingJinjaLoader(BaseLoader):
         raise TemplateNotFound(template)
 
     def _loaders(self) -> Iterator[BaseLoader]:
-        loader = self.app.jinja_loader
-        if loader is not None:
-            yield loader
-        for blueprint in self.app.blueprints.values():
-            loader = blueprint.jinja_loader
-            if loader is not None:
+        for scaffold in (self.app, *self.app.blueprints.values()):
+            if (loader := scaffold.jinja_loader) is not None:
                 yield loader
 
     def list_templates(self) -> list[str]:
@@ -147,7 +135,7 @@ class TemplatingMixin(Scaffold):
     """The app's templating API; ``Microframework`` inherits it."""
 
     jinja_environment: type[Environment] = Environment
-    #: Extra keyword arguments for the environment, read once when it is created.
+    #: Extra keyword arguments for the environment.
     jinja_options: dict[str, Any] = {}
     # Provided by the app.
     config: Config
@@ -166,16 +154,9 @@ class TemplatingMixin(Scaffold):
         options.setdefault("autoescape", self.select_jinja_autoescape)
         options.setdefault("auto_reload", self.templates_auto_reload)
         env = self.jinja_environment(self, **options)
-        env.globals.update(
-            url_for=url_for,
-            get_flashed_messages=get_flashed_messages,
-            config=self.config,
-            # Proxies, for templates rendered outside a request; inside one the
-            # context gets the objects themselves.
-            request=request,
-            session=session,
-            g=g,
-        )
+        env.globals.update(url_for=url_for, get_flashed_messages=get_flashed_messages)
+        # Proxies for renders outside a request; inside, the context has the objects.
+        env.globals.update(config=self.config, request=request, session=session, g=g)
         env.policies["json.dumps_function"] = self.json.dumps
         return env
 
@@ -185,9 +166,7 @@ class TemplatingMixin(Scaffold):
 
     def select_jinja_autoescape(self, filename: str | None) -> bool:
         """Autoescape strings and ``.html``, ``.htm``, ``.xml``, ``.xhtml``, ``.svg``."""
-        if filename is None:
-            return True
-        return filename.endswith(_AUTOESCAPED)
+        return True if filename is None else filename.endswith(_AUTOESCAPED)
 
     @property
     def templates_auto_reload(self) -> bool:
@@ -202,15 +181,12 @@ class TemplatingMixin(Scaffold):
             self.jinja_env.auto_reload = bool(value)
 
     async def update_template_context(self, context: dict[str, Any]) -> None:
-        """Add ``g``, ``request``, ``session`` and the context processors' values.
-
-        Values passed to the render call win over everything else.
-        """
+        """Add ``g``, ``request``, ``session`` and the context processors' values
+        (values passed to the render call win)."""
         ctx = _cv_app.get(None)
         if ctx is not None:
             await _fill_context(self, ctx, context)
 
-    # -- filters, tests, globals ------------------------------------------------
     @setupmethod
     def template_filter(self, name: str | None = None) -> Callable[[F], F]:
         """Register a jinja filter: ``@app.template_filter()`` or ``("name")``."""
@@ -341,10 +317,7 @@ async def stream_template_string(source: str, **context: Any) -> Response:
 
 
 async def get_template_attribute(template_name: str, attribute: str) -> Any:
-    """A macro or variable defined by a template, e.g. to call a macro from Python.
-
-    Macros of an async environment return awaitables: ``await macro(...)``.
-    """
+    """A macro or variable defined by a template; macros return awaitables."""
     app = _app("get_template_attribute")
     module = await app.jinja_env.get_template(template_name).make_module_async()
     return getattr(module, attribute)

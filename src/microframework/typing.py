@@ -60,8 +60,7 @@ class LifespanScope(TypedDict):
     asgi: ASGIVersions
 
 
-# Scopes and messages are read by key; a plain mapping keeps the hot path free of
-# casts while the TypedDicts above document the contract.
+# Plain dicts keep the hot path free of casts; the TypedDicts document the contract.
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -74,21 +73,11 @@ HeadersValue: TypeAlias = (
 )
 StatusCode = int
 ResponseValue: TypeAlias = """
-    Response
-    | str
-    | bytes
-    | Mapping[str, Any]
-    | list[Any]
-    | AsyncIterable[bytes]
-    | AsyncIterable[str]
-    | Iterable[bytes]
-    | Iterable[str]
-    | HTTPException
+    Response | str | bytes | Mapping[str, Any] | list[Any] | AsyncIterable[bytes]
+    | AsyncIterable[str] | Iterable[bytes] | Iterable[str] | HTTPException
 """
 ResponseReturnValue: TypeAlias = """
-    ResponseValue
-    | tuple[ResponseValue, HeadersValue]
-    | tuple[ResponseValue, StatusCode]
+    ResponseValue | tuple[ResponseValue, HeadersValue] | tuple[ResponseValue, StatusCode]
     | tuple[ResponseValue, StatusCode, HeadersValue]
 """
 

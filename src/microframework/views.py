@@ -1,9 +1,7 @@
 """Class-based views: :class:`View` and :class:`MethodView`.
 
-Rule: ``as_view`` turns a class into an ordinary async view function, so the app
-registers and compiles it like any other. Methods may be sync or async; the app's
-``ensure_async`` decides, when the view runs, so an app that overrides it is obeyed.
-"""
+Rule: ``as_view`` makes an ordinary async view function; sync or async methods go
+through the app's ``ensure_async`` when the view runs, so an override is obeyed."""
 
 from __future__ import annotations
 
@@ -34,15 +32,14 @@ def _not_implemented(self: View, **kwargs: Any) -> Any:
 class View:
     """Subclass this and implement :meth:`dispatch_request`; register ``as_view(name)``.
 
-    With ``init_every_request = False`` one instance serves every request.
-    """
+    With ``init_every_request = False`` one instance serves every request."""
 
     methods: ClassVar[Collection[str] | None] = None
     provide_automatic_options: ClassVar[bool | None] = None
     decorators: ClassVar[list[Callable[..., Any]]] = []
     init_every_request: ClassVar[bool] = True
-    #: Handles the request, given the URL arguments as keyword arguments. Typed as
-    #: a callable so subclasses may declare exactly the arguments their rule has.
+    #: Handles the request, given the URL arguments; a callable so that subclasses
+    #: may declare exactly the arguments their rule has.
     dispatch_request: Callable[..., Any] = _not_implemented
 
     @classmethod
@@ -64,7 +61,6 @@ class View:
             view.__module__ = cls.__module__
             for decorator in cls.decorators:
                 func = decorator(func)
-        # The app reads these when the function is registered.
         func.__dict__.update(
             view_class=cls,
             methods=cls.methods,
@@ -79,8 +75,7 @@ class View:
 class MethodView(View):
     """Dispatches each request to the method named after the HTTP method (``get``, ...).
 
-    ``methods`` comes from the methods defined; ``HEAD`` falls back to ``get``.
-    """
+    ``methods`` comes from the methods defined; ``HEAD`` falls back to ``get``."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

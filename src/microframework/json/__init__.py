@@ -1,7 +1,5 @@
-"""``dumps``/``loads``/``jsonify`` through the current app's JSON provider.
-
-Outside an app context they fall back to the standard library, as Flask's do.
-"""
+"""``dumps``/``loads``/``jsonify`` through the current app's JSON provider, or the
+standard library outside an app context (as in Flask)."""
 
 from __future__ import annotations
 

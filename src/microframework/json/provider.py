@@ -1,10 +1,7 @@
-"""The JSON provider: how an app turns values into JSON text and responses, and back.
+"""The JSON provider (``app.json``): values to JSON text and responses, and back.
 
-``app.json`` is an instance of ``app.json_provider_class``, and every JSON path goes
-through it. Rule: this module imports nothing from the package at runtime; it reads
-only ``app.debug`` and ``app.response_class``. Decoding errors propagate unchanged;
-turning them into a 400 is the request's job.
-"""
+Rule: imports nothing from the package at runtime and reads only ``app.debug`` and
+``app.response_class``. Decoding errors propagate; the request turns them into a 400."""
 
 from __future__ import annotations
 
@@ -27,11 +24,8 @@ if TYPE_CHECKING:
 
 
 class _JSONApp(Protocol):
-    """The two app attributes a provider needs; the real app class satisfies it."""
-
     @property
     def debug(self) -> bool: ...
-
     @property
     def response_class(self) -> Callable[..., Response]: ...
 
@@ -42,8 +36,7 @@ class JSONProvider:
     mimetype = "application/json"
 
     def __init__(self, app: _JSONApp) -> None:
-        # A plain reference: the app owns the provider, and a cycle is cheaper than a
-        # weakref proxy on every response.
+        # A cycle is cheaper than a weakref proxy on every response.
         self._app = app
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
@@ -85,8 +78,7 @@ class JSONProvider:
 
 
 def _default(o: Any) -> Any:
-    # datetime is a date subclass, so this covers both; HTTP date format matches
-    # what Flask emits, which clients of ported apps already parse.
+    # datetime is a date too; HTTP dates are what Flask emits, so clients parse them.
     if isinstance(o, date):
         return http_date(o)
     if isinstance(o, decimal.Decimal | uuid.UUID):
@@ -101,9 +93,7 @@ def _default(o: Any) -> Any:
 
 class DefaultJSONProvider(JSONProvider):
     """JSON through the standard library, extended for dates, ``Decimal``, ``UUID``,
-    dataclasses and ``__html__``. Change the class attributes on a subclass or on
-    ``app.json``.
-    """
+    dataclasses and ``__html__``; configured by the class attributes."""
 
     default: Callable[[Any], Any] = staticmethod(_default)
     ensure_ascii = True
@@ -135,8 +125,8 @@ class DefaultJSONProvider(JSONProvider):
         return f"{self._encoder(pretty)(value)}\n"
 
     def _encoder(self, pretty: bool) -> Callable[[Any], str]:
-        # json.dumps builds a new encoder whenever an argument is not the default;
-        # reuse one per combination of settings (they may change at runtime).
+        # json.dumps builds an encoder per call for non-default arguments; keep one per
+        # combination of settings (they may change at runtime).
         key = (pretty, self.sort_keys, self.ensure_ascii, self.default)
         encoders: dict[tuple[Any, ...], Callable[[Any], str]] = (
             self.__dict__.setdefault("_encoders", {})
@@ -157,8 +147,8 @@ class DefaultJSONProvider(JSONProvider):
 
 
 def _compact_encoder(provider: DefaultJSONProvider) -> Callable[[Any], str] | None:
-    """``JSONEncoder.encode`` without its per-call set-up: the C encoder, made once
-    per call with a fresh circular-reference check, as ``encode`` itself would."""
+    # JSONEncoder.encode minus its per-call set-up (still a fresh circular-reference
+    # check per call, as encode does).
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
         return None  # no C accelerator: the plain encoder

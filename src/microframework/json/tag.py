@@ -1,13 +1,7 @@
-"""Tagged JSON: compact JSON that round-trips tuples, bytes, ``Markup``, UUIDs and datetimes.
+"""Tagged JSON, Flask's session cookie format (so ported apps keep their sessions): a
+value JSON cannot hold becomes a one-key object naming its type (``{" t": [1, 2]}``).
 
-The signed session cookie stores its data in this format, the one Flask uses, so a
-ported app keeps the sessions its users already hold. A value JSON cannot express is
-written as a one-key object whose key names the type (``{" t": [1, 2]}`` for a tuple);
-a real one-key dict whose key looks like a tag is escaped with ``" di"``.
-
-Rule: imports nothing from the package. Add types by subclassing :class:`JSONTag` and
-calling :meth:`TaggedJSONSerializer.register`.
-"""
+Rule: imports nothing from the package. New types subclass :class:`JSONTag`."""
 
 from __future__ import annotations
 
@@ -28,8 +22,7 @@ class JSONTag:
     """One tagged type: subclass it, set ``key`` and implement the three methods."""
 
     __slots__ = ("serializer",)
-    #: The tag written as the single key of the object, e.g. ``" t"``; empty for
-    #: tags that only recurse into containers and are never written.
+    #: The object's single key, e.g. ``" t"``; empty for tags that only recurse.
     key: ClassVar[str] = ""
 
     def __init__(self, serializer: TaggedJSONSerializer) -> None:
@@ -81,7 +74,6 @@ class PassDict(JSONTag):
         return isinstance(value, dict)
 
     def to_json(self, value: Any) -> Any:
-        # JSON object keys are strings; only the values can need tags.
         return {k: self.serializer.tag(v) for k, v in value.items()}
 
     tag = to_json

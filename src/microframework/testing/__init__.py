@@ -1,8 +1,7 @@
 """The in-process test tools: ``MicroframeworkClient``, ``TestApp`` and their builders.
 
-Rule: this package drives an app only through its ASGI interface (plus ``config``,
-``json``, ``response_class`` and ``test_client``), never through its internals, so it
-tests exactly what a server would run.
+Rule: they drive an app only through its ASGI interface (plus ``config``, ``json``,
+``response_class`` and ``test_client``), so they test exactly what a server would run.
 """
 
 from __future__ import annotations

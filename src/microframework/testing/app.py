@@ -1,9 +1,7 @@
 """``TestApp``: run an app's ASGI lifespan around a block of tests.
 
-Rule: startup and shutdown are the real ``lifespan`` protocol, spoken to the app running
-in its own task, each phase bounded by ``asyncio.timeout``. Any failure (a ``failed``
-message, an exception, the app returning early, a timeout) is a ``LifespanError``, and
-the lifespan task never outlives ``async with``.
+Rule: the real ``lifespan`` protocol, the app in its own task, each phase under a
+timeout. Any failure is a ``LifespanError``; the task never outlives ``async with``.
 """
 
 from __future__ import annotations
@@ -31,14 +29,13 @@ class SupportsLifespan(Protocol):
     """What ``TestApp`` needs from an app: the ASGI call and a test client factory."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
-
     def test_client(self) -> MicroframeworkClient: ...
 
 
 class TestApp:
     """``async with TestApp(app) as test_app:`` starts the app, then shuts it down."""
 
-    __test__ = False  # a helper, not a pytest test class, whatever its name says
+    __test__ = False  # not a pytest test class, whatever its name says
 
     def __init__(
         self,
@@ -68,11 +65,8 @@ class TestApp:
         """Start the lifespan task and wait for ``lifespan.startup.complete``."""
         if self._task is not None:
             raise RuntimeError("this TestApp has already been started")
-        scope: Scope = {
-            "type": "lifespan",
-            "asgi": {"version": "3.0", "spec_version": "2.0"},
-            "state": {},
-        }
+        asgi = {"version": "3.0", "spec_version": "2.0"}
+        scope: Scope = {"type": "lifespan", "asgi": asgi, "state": {}}
         task = self._task = asyncio.create_task(self._run_app(scope))
         task.add_done_callback(lambda _task: self._from_app.close())
         try:
@@ -108,25 +102,22 @@ class TestApp:
                 if phase == "shutdown" and reply is not None:
                     await asyncio.wait({task})  # the app returns after its last reply
         except TimeoutError as error:
-            raise LifespanError(
-                f"lifespan {phase} did not finish within {timeout} s"
-            ) from error
+            message = f"lifespan {phase} did not finish within {timeout} s"
+            raise LifespanError(message) from error
         if reply is None:
             if (failure := await _stop(task)) is not None:
                 raise LifespanError(f"lifespan {phase} raised {failure!r}") from failure
             raise LifespanError(
                 f"the app returned during lifespan {phase} without replying"
             )
-        if reply.get("type") == f"lifespan.{phase}.failed":
+        if (kind := reply.get("type")) == f"lifespan.{phase}.failed":
             raise LifespanError(reply.get("message", "") or f"lifespan {phase} failed")
-        if reply.get("type") != f"lifespan.{phase}.complete":
-            raise LifespanError(
-                f"the app sent {reply.get('type')!r} during lifespan {phase}"
-            )
+        if kind != f"lifespan.{phase}.complete":
+            raise LifespanError(f"the app sent {kind!r} during lifespan {phase}")
 
 
 async def _stop(task: asyncio.Task[None]) -> BaseException | None:
-    """Cancel *task* if it still runs, wait for it and return its error, if any."""
+    """Cancel *task* if it still runs, wait for it and return its error."""
     if not task.done():
         task.cancel()
         await wait_owned(task)

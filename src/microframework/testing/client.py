@@ -1,11 +1,7 @@
 """``MicroframeworkClient``: send requests to an app in-process, as a server would.
 
-Rule: every request is a real ASGI exchange (``TestHTTPConnection``, or
-``TestWebsocketConnection`` for a websocket) with the app in its own task, so what
-passes here passes behind hypercorn. The client adds only what a user agent adds: the
-``Host`` header, cookies from its jar and, when asked, redirect following. Its state is
-the cookie jar; requests share nothing else, so concurrent requests on one client are
-safe.
+Rule: each request is a real ASGI exchange with the app in its own task. The client adds
+only what a user agent adds (``Host``, cookies, redirects); its only state is the jar.
 """
 
 from __future__ import annotations
@@ -54,8 +50,7 @@ if TYPE_CHECKING:
 _REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
 _MAX_REDIRECTS = 20
 _MAX_AGE = re.compile(r"-?[0-9]+")
-# Given for requests whose body the test sends on the connection (or that have none):
-# a body option in the call then fails with TypeError.
+# Fills the body options for requests without one, so that passing one is a TypeError.
 _NO_BODY: dict[str, Any] = {"data": None, "form": None, "files": None, "json": sentinel}
 
 
@@ -82,12 +77,7 @@ class _OpenOptions(_RequestOptions, total=False):
 
 
 class MicroframeworkClient:
-    """An async test client: ``await client.get("/")`` returns the app's response.
-
-    The request options (``json``, ``data``, ``form``, ``files``, ``headers``,
-    ``query_string``, ``auth``, ``scheme``, ``root_path``, ``http_version``,
-    ``subdomain``, ``scope_base``) are described in the testing guide.
-    """
+    """An async test client: ``await client.get("/")`` returns the app's response."""
 
     http_connection_class = TestHTTPConnection
     websocket_connection_class = TestWebsocketConnection
@@ -113,8 +103,7 @@ class MicroframeworkClient:
 
     def _keep_context(self, sender: object, **kwargs: object) -> None:
         # Runs in the app's task, before teardown: only requests this client marked.
-        ctx = _cv_app.get(None)
-        if ctx is not None and ctx.request is not None:
+        if (ctx := _cv_app.get(None)) is not None and ctx.request is not None:
             box = ctx.request.scope["extensions"].get(PRESERVE_CONTEXT)
             if isinstance(box, dict) and box.get("client") is self:
                 box["ctx"] = ctx.copy()
@@ -132,21 +121,14 @@ class MicroframeworkClient:
         follow_redirects: bool = False,
         **options: Unpack[_RequestOptions],
     ) -> Response:
-        """Send a request and return the complete response.
-
-        *path* may carry a query string, which comes before *query_string*. An exception
-        raised by the app propagates from here. With *follow_redirects*, up to 20
-        redirects within the app are followed.
-        """
+        """Send a request and return the whole response; the app's errors propagate."""
         request = make_test_request(self.app, path, method=method, **options)
         response = await self._send(request)
         hops = 0
         while follow_redirects and response.status_code in _REDIRECT_CODES:
-            location = response.headers.get("Location")
-            if location is None:
+            if (location := response.headers.get("Location")) is None:
                 break
-            hops += 1
-            if hops > _MAX_REDIRECTS:
+            if (hops := hops + 1) > _MAX_REDIRECTS:
                 raise RuntimeError(
                     f"more than {_MAX_REDIRECTS} redirects, last to {location!r}"
                 )
@@ -189,11 +171,7 @@ class MicroframeworkClient:
     def request(
         self, path: str, *, method: str = "GET", **options: Unpack[_URLOptions]
     ) -> TestHTTPConnection:
-        """Open a streaming exchange: ``async with client.request(path) as conn:``.
-
-        Send the body with ``conn.send``/``send_complete`` and read the response with
-        ``conn.receive`` or ``as_response``. Cookies are sent, not stored.
-        """
+        """Open a streaming exchange: ``async with client.request(path) as conn:``."""
         request = self._prepare(path, method, options)
         scope = request.scope("http", self._with_cookies(request))
         return self.http_connection_class(self.app, scope)
@@ -207,10 +185,7 @@ class MicroframeworkClient:
     ) -> TestWebsocketConnection:
         """Open a websocket session: ``async with client.websocket(path) as ws:``.
 
-        The scope offers the ``websocket.http.response`` extension, as hypercorn's does
-        (pass ``scope_base={"extensions": {}}`` to test a server without it). A refused
-        handshake raises ``WebsocketResponseError``. Cookies are sent, not stored. The
-        *scheme* is ``ws`` (the default) or ``wss``.
+        The scope offers ``websocket.http.response``, as hypercorn's does.
         """
         scheme = options.setdefault("scheme", "ws")
         if scheme not in ("ws", "wss"):
@@ -228,7 +203,6 @@ class MicroframeworkClient:
         scope.update(scope_base or {})
         return self.websocket_connection_class(self.app, scope)
 
-    # -- cookies --------------------------------------------------------------
     def set_cookie(
         self,
         *args: str,
@@ -240,9 +214,7 @@ class MicroframeworkClient:
     ) -> None:
         """Store a cookie as if the server had set it; *kwargs* go to ``dump_cookie``.
 
-        Flask's form is ``set_cookie(key, value="", *, domain="localhost", ...)``
-        (with *origin_only* false the cookie also goes to subdomains of *domain*);
-        Quart's is ``set_cookie(server_name, key, value="", ..., domain=None)``.
+        Flask's ``(key, value="")`` form or Quart's ``(server_name, key, value="")``.
         """
         if len(args) == 3 or server_name is not None:
             server_name, key, value = _quart_cookie_args(args, server_name)
@@ -269,8 +241,7 @@ class MicroframeworkClient:
         path: str = "/",
         server_name: str | None = None,
     ) -> None:
-        """Remove a cookie: Flask's ``(key, *, domain=...)`` or Quart's
-        ``(server_name, key)`` form."""
+        """Remove a cookie; Flask's ``(key)`` or Quart's ``(server_name, key)`` form."""
         if len(args) == 2 or server_name is not None:
             server_name, key, _ = _quart_cookie_args((*args, ""), server_name)
             host = domain or server_name
@@ -293,11 +264,7 @@ class MicroframeworkClient:
     async def session_transaction(
         self, path: str = "/", *, method: str = "GET", **options: Unpack[_URLOptions]
     ) -> AsyncIterator[Any]:
-        """Open the session the app would see for a request, change it, and keep it.
-
-        ``async with client.session_transaction() as session: session["x"] = 1``; on
-        exit the session is saved and its cookie stored in this client's jar.
-        """
+        """Open the session the app would see for a request, change it, and keep it."""
         self._require_jar()
         app: Any = self.app
         request = self._prepare(path, method, options)
@@ -305,8 +272,7 @@ class MicroframeworkClient:
         ctx = app.test_request_context(path, method=method, **options)
         interface = app.session_interface
         async with ctx:
-            session = await interface.open_session(app, ctx.request)
-            if session is None:
+            if (session := await interface.open_session(app, ctx.request)) is None:
                 raise RuntimeError(
                     "the session backend did not open a session; is SECRET_KEY set?"
                 )
@@ -315,7 +281,6 @@ class MicroframeworkClient:
             await interface.save_session(app, session, response)
         self._store_cookies(request, response)
 
-    # -- internals --------------------------------------------------------------
     def _prepare(self, path: str, method: str, options: _URLOptions) -> PreparedRequest:
         return make_test_request(self.app, path, method=method, **_NO_BODY, **options)
 
@@ -328,7 +293,7 @@ class MicroframeworkClient:
         if request.http_version == "2":
             scope["extensions"]["http.response.push"] = {}
         async with self.http_connection_class(self.app, scope) as connection:
-            # One message, as a server delivers a body that arrived in one piece.
+            # One message, as a server delivers a body that arrived whole.
             await connection.send_complete(request.body)
             response = await connection.as_response()
             self.push_promises.extend(connection.push_promises)
@@ -339,12 +304,10 @@ class MicroframeworkClient:
         return response
 
     def _with_cookies(self, request: PreparedRequest) -> Headers:
-        """The request's headers, with the jar's cookies for it added."""
         headers = request.headers.copy()
         if self._cookies is not None:
-            host = _hostname(headers["Host"])
+            host, path = _hostname(headers["Host"]), request.root_path + request.path
             secure = request.scheme in ("https", "wss")
-            path = request.root_path + request.path
             if value := self._cookies.header_for(host, path, secure):
                 existing = headers.get("Cookie")
                 headers["Cookie"] = f"{existing}; {value}" if existing else value
@@ -379,13 +342,12 @@ class MicroframeworkClient:
         if not (root_path and (path == root_path or path.startswith(root_path + "/"))):
             root_path = ""
         method, body = request.method, request.body
-        # RFC 9110 15.4: 303 always, and 301/302 after a POST (as every browser does),
-        # turn into a GET without a body; 307 and 308 repeat the request as it was.
+        # RFC 9110 15.4: 303, and 301/302 after a POST (as browsers do), become a GET
+        # without a body; 307 and 308 repeat the request as it was.
         if status == 303 or (status in (301, 302) and method == "POST"):
-            method = "HEAD" if method == "HEAD" else "GET"
-            body = b""
-            for name in ("Content-Type", "Content-Length"):
-                headers.remove(name)
+            method, body = "HEAD" if method == "HEAD" else "GET", b""
+            headers.remove("Content-Type")
+            headers.remove("Content-Length")
         return dataclasses.replace(
             request,
             method=method,
@@ -439,9 +401,8 @@ class Cookie:
             return False
         if path == self.path or self.path == "/":
             return True
-        return path.startswith(self.path) and (
-            self.path.endswith("/") or path[len(self.path)] == "/"
-        )
+        mine = self.path
+        return path.startswith(mine) and (mine.endswith("/") or path[len(mine)] == "/")
 
 
 class _CookieJar(dict[tuple[str, str, str], Cookie]):
@@ -449,8 +410,7 @@ class _CookieJar(dict[tuple[str, str, str], Cookie]):
 
     def store(self, cookie: Cookie) -> None:
         slot = (cookie.domain, cookie.path, cookie.key)
-        # A cookie that arrives already expired is how a server deletes one.
-        if cookie.expired(datetime.now(UTC)):
+        if cookie.expired(datetime.now(UTC)):  # how a server deletes a cookie
             self.pop(slot, None)
         else:
             self[slot] = cookie
@@ -461,8 +421,7 @@ class _CookieJar(dict[tuple[str, str, str], Cookie]):
             if cookie.expired(now):
                 del self[slot]
         matching = [c for c in self.values() if c.matches(host, path, secure)]
-        # RFC 6265 5.4: longer paths first.
-        matching.sort(key=lambda c: len(c.path), reverse=True)
+        matching.sort(key=lambda c: len(c.path), reverse=True)  # RFC 6265 5.4
         return "; ".join(f"{c.key}={c.value}" for c in matching)
 
 
@@ -475,18 +434,15 @@ def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | Non
         return None
     expires: datetime | None = None
     max_age: int | None = None
-    domain = ""
-    path = _default_path(request_path)
-    secure = http_only = None
-    same_site = None
+    domain, path = "", _default_path(request_path)
+    secure = http_only = same_site = None
     for attribute in attributes:
         name, _, arg = attribute.partition("=")
         name, arg = name.strip().lower(), arg.strip()
         if name == "expires" and max_age is None:
             expires = parse_date(arg)
         elif name == "max-age" and _MAX_AGE.fullmatch(arg):
-            max_age = int(arg)
-            # Max-Age beats Expires; a non-positive one means "delete now".
+            max_age = int(arg)  # it beats Expires; a non-positive one deletes now
             expires = datetime.now(UTC) + timedelta(seconds=max(max_age, 0))
         elif name == "domain" and arg:
             domain = arg.lstrip(".").lower()
@@ -500,18 +456,8 @@ def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | Non
             same_site = arg
     if domain and host != domain and not host.endswith("." + domain):
         return None  # RFC 6265 5.3 step 6: a host may not set cookies for another
-    return Cookie(
-        key=key,
-        value=value,
-        expires=expires,
-        max_age=max_age,
-        domain=domain or host,
-        origin_only=not domain,
-        path=path,
-        secure=secure,
-        http_only=http_only,
-        same_site=same_site,
-    )
+    where = (domain or host, not domain, path, secure, http_only, same_site)
+    return Cookie(key, value, expires, max_age, *where)
 
 
 def _default_path(request_path: str) -> str:

@@ -1,10 +1,7 @@
-"""``TestHTTPConnection`` and ``TestWebsocketConnection``: one in-process exchange each,
-the app in its own task.
+"""One in-process HTTP or websocket exchange each, with the app in its own task.
 
-Rule: the app's ``receive`` gives what a server (hypercorn) would, and its ``send`` is
-held to the ASGI order, so protocol bugs fail the test instead of passing silently. The
-connection owns the task: leaving ``async with`` awaits it, or disconnects and cancels
-it; it never outlives the block.
+Rule: ``receive`` gives what hypercorn would and ``send`` is held to the ASGI order, so
+protocol bugs fail the test. Leaving ``async with`` awaits or cancels the app's task.
 """
 
 from __future__ import annotations
@@ -12,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import json as _json
 from collections import deque
-from collections.abc import Callable
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 from typing import Generic
 from typing import NoReturn
@@ -49,22 +44,16 @@ class WebsocketResponseError(Exception):
 
 
 class Mailbox(Generic[T]):
-    """A one-way channel between the test and the app task.
-
-    ``put`` never blocks and ``get`` waits. Closing wakes every waiter, so a task
-    blocked in ``get`` can never outlive the exchange; items put after closing are
-    dropped, like bytes written to a peer that stopped reading.
-    """
+    """A one-way channel between the test and the app task; closing wakes waiters."""
 
     __slots__ = ("_changed", "_closed", "_items")
 
     def __init__(self) -> None:
         self._items: deque[T] = deque()
-        self._closed = False
-        self._changed = asyncio.Event()
+        self._closed, self._changed = False, asyncio.Event()
 
     def put(self, item: T) -> None:
-        if not self._closed:
+        if not self._closed:  # else dropped, like bytes sent to a peer that has gone
             self._items.append(item)
             self._changed.set()
 
@@ -75,9 +64,8 @@ class Mailbox(Generic[T]):
         self._changed.set()
 
     def drain(self) -> list[T]:
-        items = list(self._items)
-        self._items.clear()
-        return items
+        items, self._items = self._items, deque()
+        return list(items)
 
     async def get(self) -> T | None:
         """The next item, or ``None`` once closed and empty."""
@@ -92,33 +80,25 @@ class Mailbox(Generic[T]):
 class _Exchange(Generic[T]):
     """What both connections share: the app's task, its mailboxes and its error."""
 
-    __test__ = False  # a helper, not a pytest test class, whatever its name says
-
-    #: Seconds that leaving ``async with`` waits for an app that has been told of the
-    #: disconnect to finish, before cancelling it.
+    __test__ = False  # not a pytest test class, whatever its subclasses' names say
+    #: Seconds leaving ``async with`` waits for a disconnected app before cancelling it.
     disconnect_grace: float = 5.0
 
     def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
-        self.app = app
-        self.scope = scope
+        self.app, self.scope, self._error_reported = app, scope, False
         self._to_app: Mailbox[Message] = Mailbox()
         self._to_client: Mailbox[T] = Mailbox()
-        self._error_reported = False
         self._task: asyncio.Task[None] | None = None
 
     async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
+        self, exc_type: object, exc: BaseException | None, tb: object
     ) -> None:
         if self._task is not None:
-            await self._finish(self._task, failed=exc_type is not None)
+            await self._finish(self._task, failed=exc is not None)
             self._report(self._task, exc)
 
     async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
         """End the exchange as a server would when the block ends; wait for the app."""
-        raise NotImplementedError
 
     def _start(self, receive: Receive, send: Send) -> asyncio.Task[None]:
         if self._task is not None:
@@ -148,10 +128,9 @@ class _Exchange(Generic[T]):
             raise error
 
     def _report(self, task: asyncio.Task[None], exc: BaseException | None) -> None:
-        """Raise the app's error as the block ends; if the test failed, note it there."""
-        if task.cancelled():
-            return
-        error = task.exception()  # also marks it retrieved, so asyncio does not log it
+        """Raise the app's error as the block ends, or note it on the test's error."""
+        # task.exception() also marks the error retrieved, so asyncio does not log it.
+        error = None if task.cancelled() else task.exception()
         if error is None or self._error_reported:
             return
         if exc is None or isinstance(exc, WebsocketDisconnect):
@@ -169,8 +148,7 @@ class _Exchange(Generic[T]):
 
     def _response(self, body: bytes, status: int, headers: Headers) -> Response:
         response = self.app.response_class(body, status)
-        # Keep the headers exactly as sent: rebuilding the body must not rewrite
-        # Content-Length (a HEAD response announces a length it does not send).
+        # As sent: a HEAD response announces a Content-Length it does not send.
         response.headers = headers
         return response
 
@@ -178,19 +156,16 @@ class _Exchange(Generic[T]):
 class TestHTTPConnection(_Exchange[bytes]):
     """A streaming HTTP exchange: send the request body in chunks, read the response.
 
-    Use as ``async with client.request(path) as connection:``. ``status_code`` and
-    ``headers`` are ``None`` until the app has sent ``http.response.start``.
+    ``status_code`` and ``headers`` are ``None`` until ``http.response.start``.
     """
 
     def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
         super().__init__(app, scope)
         self.status_code: int | None = None
         self.headers: Headers | None = None
-        self._body_complete = False
-        self._response_complete = False
-        self._disconnected = False
-        self._listening = 0
+        self._body_complete = self._response_complete = self._disconnected = False
         self._told_disconnect = False
+        self._listening = 0
         #: ``(path, headers)`` of each ``http.response.push`` the app sent.
         self.push_promises: list[tuple[str, Headers]] = []
 
@@ -201,8 +176,7 @@ class TestHTTPConnection(_Exchange[bytes]):
     async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
         if not task.done() and (failed or not self._response_complete):
             await self.disconnect()
-            # An app that has (or is about to get) http.disconnect may handle it, as
-            # behind a server; one that is not listening is cancelled at once.
+            # As behind a server, an app that listens or was told may handle it.
             await self._stop(task, grace=bool(self._listening or self._told_disconnect))
         await wait_owned(task)
 
@@ -217,21 +191,18 @@ class TestHTTPConnection(_Exchange[bytes]):
         self._send_body(bytes(data), more_body=False)
 
     async def receive(self) -> bytes:
-        """Return the next chunk of the response body as the app sends it.
+        """Return the next chunk of the response body, ``b""`` once it is complete.
 
-        Returns ``b""`` once the response is complete. Raises the app's exception if it
-        failed, ``HTTPDisconnectError`` after ``disconnect()``, and ``RuntimeError`` if
-        the app returned without completing the response.
+        Raises the app's error, ``HTTPDisconnectError`` after ``disconnect()``, or
+        ``RuntimeError`` if the app returned without completing the response.
         """
         task = self._entered_task()
-        chunk = await self._to_client.get()
-        if chunk is not None:
+        if (chunk := await self._to_client.get()) is not None:
             return chunk
         if self._response_complete:
             return b""
         if self._disconnected:
             raise HTTPDisconnectError()
-        # Only the end of the task closes the mailbox without either of the above.
         self._raise_for_outcome(task)
 
     async def disconnect(self) -> None:
@@ -244,12 +215,10 @@ class TestHTTPConnection(_Exchange[bytes]):
         """Wait for the app to end; build a response from the body not yet received."""
         task = self._entered_task()
         await wait_owned(task)
-        if self.status_code is None or self.headers is None:
+        status, headers = self.status_code, self.headers
+        if status is None or headers is None or not self._response_complete:
             self._raise_for_outcome(task)
-        if not self._response_complete:
-            self._raise_for_outcome(task)
-        body = b"".join(self._to_client.drain())
-        return self._response(body, self.status_code, self.headers)
+        return self._response(b"".join(self._to_client.drain()), status, headers)
 
     def _send_body(self, data: bytes, *, more_body: bool) -> None:
         if self._body_complete:
@@ -258,7 +227,6 @@ class TestHTTPConnection(_Exchange[bytes]):
         self._to_app.put({"type": "http.request", "body": data, "more_body": more_body})
 
     def _raise_for_outcome(self, task: asyncio.Task[None]) -> NoReturn:
-        """Explain why there is no complete response; called once *task* has ended."""
         self._raise_app_error(task)
         if self.status_code is None:
             raise RuntimeError("the app returned without sending http.response.start")
@@ -280,29 +248,26 @@ class TestHTTPConnection(_Exchange[bytes]):
 
     async def _asgi_send(self, message: Message) -> None:
         if self._disconnected:
-            return  # the peer has gone: a server drops what the app still writes
-        kind = message.get("type")
+            return  # a server drops what the app writes to a peer that has gone
+        kind, scope = message.get("type"), self.scope
         if kind == "http.response.start":
             if self.status_code is not None:
                 raise RuntimeError("the app sent http.response.start twice")
             self.headers = _decode_headers(message.get("headers", ()))
             self.status_code = int(message["status"])
         elif kind == "http.response.body":
-            if self.status_code is None:
-                raise RuntimeError(
-                    "the app sent http.response.body before http.response.start"
-                )
-            if self._response_complete:
-                raise RuntimeError(
-                    "the app sent http.response.body after the response was complete"
-                )
+            if self.status_code is None or self._response_complete:
+                when = "after the response was complete"
+                if self.status_code is None:
+                    when = "before http.response.start"
+                raise RuntimeError(f"the app sent http.response.body {when}")
             if body := message.get("body", b""):
                 self._to_client.put(bytes(body))
             if not message.get("more_body", False):
                 self._response_complete = True
                 self._to_client.close()
                 self._to_app.close(discard=True)
-        elif kind == "http.response.push" and self._offers("http.response.push"):
+        elif kind == "http.response.push" and kind in (scope.get("extensions") or {}):
             headers = _decode_headers(message.get("headers", ()))
             self.push_promises.append((str(message["path"]), headers))
         else:
@@ -310,43 +275,29 @@ class TestHTTPConnection(_Exchange[bytes]):
                 f"the app sent {kind!r}, which is not an http response message"
             )
 
-    def _offers(self, extension: str) -> bool:
-        return extension in (self.scope.get("extensions") or {})
 
-
-# The states of a TestWebsocketConnection, as the server sees the handshake and session.
-_HANDSHAKE, _RESPONDING, _REFUSED, _OPEN, _CLOSED = (
-    "handshake",
-    "responding",
-    "refused",
-    "open",
-    "closed",
-)
+# A TestWebsocketConnection's states, as the server sees the handshake and session.
+_HANDSHAKE, _RESPONDING, _REFUSED = "handshake", "responding", "refused"
+_OPEN, _CLOSED = "open", "closed"
 
 
 class TestWebsocketConnection(_Exchange[Message]):
     """One in-process websocket session: ``async with client.websocket(path) as ws:``.
 
-    Entering sends ``websocket.connect`` and waits for the app to accept; a refusal
-    raises :class:`WebsocketResponseError`. ``send``/``receive`` exchange messages;
-    ``receive`` raises :class:`~microframework.exceptions.WebsocketDisconnect` once the
-    app has closed. Leaving the block closes with 1000 (unless closed already) and
-    waits for the app to finish; an error the app raised propagates from there.
+    Entering waits for the app to accept (a refusal raises ``WebsocketResponseError``);
+    leaving closes with 1000 and waits for the app, whose error propagates from there.
     """
 
     def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
         super().__init__(app, scope)
-        #: The subprotocol and headers of the app's ``websocket.accept``.
+        #: From the app's ``websocket.accept``, then its ``websocket.close``.
         self.subprotocol: str | None = None
         self.response_headers: Headers | None = None
-        #: The code and reason of the app's ``websocket.close``, once it has closed.
         self.close_code: int | None = None
         self.close_reason: str | None = None
-        self._state = _HANDSHAKE
-        self._refusal_status = 403
-        self._refusal_headers = Headers()
+        self._state, self._client_closed = _HANDSHAKE, False
+        self._refusal_status, self._refusal_headers = 403, Headers()
         self._refusal_body: list[bytes] = []
-        self._client_closed = False
         self._disconnect: Message = {"type": "websocket.disconnect", "code": 1000}
 
     @property
@@ -364,7 +315,7 @@ class TestWebsocketConnection(_Exchange[Message]):
             raise
         if self.accepted:
             return self
-        # Refused (or the app ended): let it run its teardown before the test goes on.
+        # Refused or ended: let the app run its teardown before the test goes on.
         await self._stop(task)
         self._raise_app_error(task)
         if self._state != _REFUSED:
@@ -409,21 +360,17 @@ class TestWebsocketConnection(_Exchange[Message]):
     async def receive_json(self) -> Any:
         """The app's next message, parsed as JSON (by the app's provider if it has one)."""
         data = await self.receive()
-        loads: Callable[[str | bytes], Any] = getattr(
-            self.app.json, "loads", _json.loads
-        )
-        return loads(data)
+        return getattr(self.app.json, "loads", _json.loads)(data)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close from the client side: the app's ``receive()`` gets the disconnect."""
         if not isinstance(code, int) or isinstance(code, bool):
             raise TypeError(f"code must be an int, not {type(code).__name__}")
         _ = self._entered_task()
-        if self._client_closed:
-            return
-        self._client_closed = True
-        if self._state != _CLOSED:  # else the app closed first and heard the echo
+        # If the app closed first, it has heard the echo already.
+        if not self._client_closed and self._state != _CLOSED:
             self._hang_up(code, reason)
+        self._client_closed = True
 
     def _check_open(self) -> asyncio.Task[None]:
         task = self._entered_task()
@@ -432,7 +379,6 @@ class TestWebsocketConnection(_Exchange[Message]):
         return task
 
     def _raise_for_outcome(self, task: asyncio.Task[None]) -> NoReturn:
-        """Explain why the session is over: the app closed, failed or returned."""
         if self.close_code is not None:
             raise WebsocketDisconnect(self.close_code, self.close_reason or "")
         self._raise_app_error(task)
@@ -440,20 +386,19 @@ class TestWebsocketConnection(_Exchange[Message]):
         raise WebsocketDisconnect(1011, "the app returned without closing")
 
     def _hang_up(self, code: int = 1000, reason: str = "") -> None:
-        """End the session: after what is queued, every ``receive()`` disconnects."""
+        """After what is queued, every ``receive()`` of the app disconnects."""
         self._disconnect = {"type": "websocket.disconnect", "code": code}
         if reason:
             self._disconnect["reason"] = reason
         self._to_app.close()
 
     async def _asgi_receive(self) -> Message:
-        message = await self._to_app.get()
-        # After the disconnect every receive() repeats it, as a server's would.
+        message = await self._to_app.get()  # after the disconnect, repeat it
         return dict(self._disconnect) if message is None else message
 
     async def _asgi_send(self, message: Message) -> None:
         if self._client_closed and self._state != _CLOSED:
-            return  # the peer has gone: hypercorn drops what the app still writes
+            return  # hypercorn drops what the app writes to a peer that has gone
         kind, state = message.get("type"), self._state
         if state == _HANDSHAKE and kind == "websocket.accept":
             self._state = _OPEN
@@ -480,8 +425,7 @@ class TestWebsocketConnection(_Exchange[Message]):
             self.close_code = int(message.get("code", 1000))
             self.close_reason = message.get("reason") or ""
             self._to_client.close()
-            if not self._client_closed:
-                # The client echoes the close frame; the server reports it to the app.
+            if not self._client_closed:  # the client echoes the close to the app
                 self._hang_up()
         else:
             raise RuntimeError(
@@ -491,15 +435,11 @@ class TestWebsocketConnection(_Exchange[Message]):
     def _refused(self) -> None:
         self._state = _REFUSED
         self._to_client.close()
-        # The connection is over; an app that still listens hears it end.
-        self._to_app.close()
+        self._to_app.close()  # the connection is over; an app still listening hears it
 
 
 async def wait_owned(task: asyncio.Task[None], timeout: float | None = None) -> None:
-    """Wait for *task* to end (or *timeout*), not raising its error.
-
-    If we are cancelled meanwhile, *task* is cancelled too: it must not outlive us.
-    """
+    """Wait for *task* to end (or *timeout*), not raising; if cancelled, cancel it."""
     try:
         await asyncio.wait({task}, timeout=timeout)
     except asyncio.CancelledError:
@@ -508,6 +448,4 @@ async def wait_owned(task: asyncio.Task[None], timeout: float | None = None) -> 
 
 
 def _decode_headers(raw: Iterable[tuple[bytes, bytes]]) -> Headers:
-    return Headers(
-        [(key.decode("latin-1"), value.decode("latin-1")) for key, value in raw]
-    )
+    return Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw])

@@ -1,9 +1,7 @@
 """Builders for test requests: headers, path and query string, body, and the ASGI scope.
 
-Rule: these are pure functions of their arguments (plus the app's config and JSON
-provider), shared by the test client and ``app.test_request_context``; they never run
-the app. The scope they build is what a real server would send for the same request:
-``path`` is percent-decoded and includes ``root_path``; ``raw_path`` is the bytes sent.
+Rule: pure functions of their arguments and the app's config; they never run the app.
+The scope is what a server would send (``path`` decoded, ``raw_path`` as sent).
 """
 
 from __future__ import annotations
@@ -40,10 +38,9 @@ sentinel: Any = object()
 #: Scope extension by which the test client asks to keep a request's context.
 PRESERVE_CONTEXT = "microframework.preserve_context"
 
-# A fixed peer address: tests should not depend on it, but it must look like a real one.
-_CLIENT_ADDRESS = ("127.0.0.1", 49152)
-# Characters left alone when turning a path into ``raw_path``: RFC 3986 pchar and "/",
-# plus "%" so that a path the caller already percent-encoded is sent as given.
+_CLIENT_ADDRESS = ("127.0.0.1", 49152)  # fixed, but it must look like a real peer
+# Kept as is in ``raw_path``: RFC 3986 pchar and "/", plus "%" so that an encoded path
+# is sent as given.
 _PATH_SAFE = "/%:@!$&'()*+,;=~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 
@@ -54,7 +51,6 @@ FileArg = FileStorage | tuple[IO[bytes], str] | tuple[IO[bytes], str, str]
 
 class _JSONDumper(Protocol):
     def dumps(self, obj: Any, **kwargs: Any) -> str: ...
-
     def loads(self, s: str | bytes, **kwargs: Any) -> Any: ...
 
 
@@ -63,13 +59,10 @@ class SupportsTestClient(Protocol):
 
     @property
     def response_class(self) -> type[Response]: ...
-
     @property
     def config(self) -> Mapping[str, Any]: ...
-
     @property
     def json(self) -> _JSONDumper: ...
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
 
 
@@ -83,20 +76,15 @@ def make_test_headers_path_and_query_string(
 ) -> tuple[Headers, str, bytes]:
     """Split *path* from its query string and build the request headers.
 
-    A query string in *path* comes first, then *query_string*. ``Host`` is
-    ``SERVER_NAME`` (or ``localhost``) prefixed by *subdomain*, unless *headers* has
-    one.
+    A query string in *path* comes before *query_string*. ``Host`` defaults to
+    ``SERVER_NAME`` (or ``localhost``) prefixed by *subdomain*.
     """
     request_headers = Headers(headers) if headers is not None else Headers()
     host = app.config.get("SERVER_NAME") or "localhost"
-    if subdomain:
-        host = f"{subdomain}.{host}"
-    request_headers.setdefault("Host", host)
+    request_headers.setdefault("Host", f"{subdomain}.{host}" if subdomain else host)
     if auth is not None:
         request_headers["Authorization"] = _authorization(auth).to_header()
-
-    path, _, _fragment = path.partition("#")
-    path, _, query = path.partition("?")
+    path, _, query = path.partition("#")[0].partition("?")
     if query_string is not None:
         extra = _encode_query(query_string)
         query = f"{query}&{extra}" if query and extra else query or extra
@@ -113,27 +101,20 @@ def make_test_body_with_headers(
 ) -> tuple[bytes, Headers]:
     """Encode a request body from one of *data*, *form* (with *files*) or *json*.
 
-    Returns the body and its ``Content-Type``/``Content-Length`` headers (none when
-    no body was given). JSON goes through ``app.json`` when an app is passed.
+    Returns the body and its ``Content-Type``/``Content-Length`` headers (none without a
+    body). JSON goes through ``app.json`` when an app is passed.
     """
-    given = [
-        name for name, value in (("data", data), ("form", form)) if value is not None
-    ]
-    if files is not None and form is None:
-        given.append("files")
+    present = {"data": data, "form": form, "files": files if form is None else None}
+    given = [name for name, value in present.items() if value is not None]
     if json is not sentinel:
         given.append("json")
     if len(given) > 1:
         raise ValueError(f"give only one request body; got {' and '.join(given)}")
-
     headers = Headers()
-    if data is not None:
-        if isinstance(data, str):
-            body = data.encode()
-        elif isinstance(data, bytes):
-            body = data
-        else:
-            raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+    if isinstance(data, str | bytes):
+        body = data.encode() if isinstance(data, str) else data
+    elif data is not None:
+        raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
     elif json is not sentinel:
         body = (app.json.dumps(json) if app is not None else _json.dumps(json)).encode()
         headers["Content-Type"] = "application/json"
@@ -164,13 +145,13 @@ def make_test_scope(
 ) -> Scope:
     """Build the ASGI scope a server sends for an ``http`` or ``websocket`` request.
 
-    *path* is relative to *root_path*; the scope's ``path`` and ``raw_path`` include it,
-    as the ASGI spec asks. *scope_base* is merged in last.
+    *path* is relative to *root_path*, which the scope's ``path`` and ``raw_path``
+    include, as the ASGI spec asks. *scope_base* is merged in last.
     """
     if type_ not in ("http", "websocket"):
         raise ValueError(f"type_ must be 'http' or 'websocket', not {type_!r}")
     raw_path = quote(root_path + path, safe=_PATH_SAFE)
-    secure = scheme in ("https", "wss")
+    port = 443 if scheme in ("https", "wss") else 80
     scope: Scope = {
         "type": type_,
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -185,13 +166,12 @@ def make_test_scope(
             for key, value in headers.items()
         ],
         "client": _CLIENT_ADDRESS,
-        "server": ("localhost", 443 if secure else 80),
+        "server": ("localhost", port),
         "extensions": {},
     }
     if type_ == "http":
         scope["method"] = method
-    if _preserve_context:
-        # Announces that the test wants the request context kept after the request.
+    if _preserve_context:  # the test wants the request context kept after the request
         scope["extensions"][PRESERVE_CONTEXT] = {}
     if scope_base is not None:
         scope.update(scope_base)
@@ -207,8 +187,7 @@ def _authorization(auth: Authorization | tuple[str, str]) -> Authorization:
     if isinstance(auth, Authorization):
         return auth
     if isinstance(auth, tuple) and len(auth) == 2:
-        username, password = auth
-        return Authorization("basic", {"username": username, "password": password})
+        return Authorization("basic", {"username": auth[0], "password": auth[1]})
     raise TypeError(
         f"auth must be an Authorization or a (username, password) tuple, not {auth!r}"
     )
@@ -219,16 +198,14 @@ def _pairs(
 ) -> list[tuple[str, str]]:
     """Flatten a mapping (list values repeat the key) or pairs into string pairs."""
     if isinstance(values, MultiDict):
-        items: Iterable[tuple[str, Any]] = values.items(multi=True)
+        values = values.items(multi=True)
     elif isinstance(values, Mapping):
-        items = values.items()
-    else:
-        items = values
-    pairs = []
-    for key, value in items:
-        for item in value if isinstance(value, list | tuple) else (value,):
-            pairs.append((key, item if isinstance(item, str) else str(item)))
-    return pairs
+        values = values.items()
+    return [
+        (key, item if isinstance(item, str) else str(item))
+        for key, value in values
+        for item in (value if isinstance(value, list | tuple) else (value,))
+    ]
 
 
 def _encode_query(query_string: QueryArg) -> str:
@@ -246,10 +223,8 @@ def _multipart_fields(
     for key, value in files.items():
         for item in value if isinstance(value, list) else (value,):
             if isinstance(item, tuple) and len(item) in (2, 3):
-                stream, filename, *type_ = item
-                item = FileStorage(
-                    stream, filename, content_type=next(iter(type_), None)
-                )
+                stream, name, *type_ = item
+                item = FileStorage(stream, name, content_type=next(iter(type_), None))
             elif not isinstance(item, FileStorage):
                 raise TypeError(
                     f"files[{key!r}] must be a FileStorage or a"
@@ -275,16 +250,9 @@ class PreparedRequest:
 
     def scope(self, type_: str, headers: Headers) -> Scope:
         """The scope of this request sent as *type_* with *headers*."""
+        where = (self.path, self.method, headers, self.query_string, self.scheme)
         return make_test_scope(
-            type_,
-            self.path,
-            self.method,
-            headers,
-            self.query_string,
-            self.scheme,
-            self.root_path,
-            self.http_version,
-            self.scope_base,
+            type_, *where, self.root_path, self.http_version, self.scope_base
         )
 
 
@@ -329,13 +297,9 @@ def make_test_request_context(
     """A request context for a made-up request: ``app.test_request_context``."""
     request = make_test_request(app, path, **kwargs)
     scope = request.scope("http", request.headers)
-    sent = False
+    body = iter([{"type": "http.request", "body": request.body, "more_body": False}])
 
     async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": request.body, "more_body": False}
+        return next(body, {"type": "http.disconnect"})
 
     return app.request_context(app.request_class(scope, receive, app))

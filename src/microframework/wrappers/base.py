@@ -1,7 +1,7 @@
 """What request and websocket share: URL parts, headers, cookies, routing results.
 
-Built from an ASGI scope without copying it. Everything derived from headers is computed
-on first access: a view that never reads a header never pays for parsing them.
+Rule: built from the ASGI scope without copying it; anything derived from headers is
+computed on first access.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ if TYPE_CHECKING:
 
 
 # A media type without parameters or spaces (RFC 9110 8.3.1 tokens).
-_BARE_MIMETYPE = re.compile(
-    r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+/[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-)
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_BARE_MIMETYPE = re.compile(f"{_TOKEN}/{_TOKEN}")
 
 
 class BaseRequestWebsocket(SansIORequest):
@@ -46,16 +45,14 @@ class BaseRequestWebsocket(SansIORequest):
     routing_exception: HTTPException | RequestRedirect | None = None
 
     def __init__(self, scope: Scope) -> None:
-        # Deliberately not calling super().__init__: it wants eager Headers.
-        self.scope = scope
+        self.scope = scope  # no super().__init__(): it wants eager Headers
         self.method = scope.get("method", "GET")
         self.scheme = scope.get("scheme", "http")
         self.server = scope.get("server")
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
         if root_path:
-            # ASGI: ``path`` includes ``root_path``. A path outside it is not this
-            # app's to answer (it was mounted elsewhere): routing says 404.
+            # ASGI: ``path`` includes ``root_path``; a path outside it is a 404.
             root_path = root_path.rstrip("/")
             if path == root_path or path.startswith(root_path + "/"):
                 path = path[len(root_path) :]
@@ -63,16 +60,14 @@ class BaseRequestWebsocket(SansIORequest):
                 self.routing_exception = NotFound()
         self.root_path = root_path
         path = path if path[:1] == "/" else "/" + path
-        # RFC 3986 5.2.4, before matching: "/static/css/../app.css" is a file in the
-        # static folder, and no dot-segment reaches above the root.
+        # RFC 3986 5.2.4, before matching: no dot-segment reaches above the root.
         self.path = remove_dot_segments(path) if "/." in path else path
         self.query_string = scope["query_string"]
 
     @cached_property
     def args(self) -> MultiDict[str, str]:
         """The query string's parameters; bytes that are not UTF-8 stay percent-encoded."""
-        # werkzeug decodes the raw query string as strict UTF-8, but a server may pass
-        # bytes that are not (httptools, HTTP/2): that is the client's doing, not a 500.
+        # werkzeug decodes strict UTF-8, but servers pass other bytes: not a 500.
         return self.parameter_storage_class(
             parse_qsl(
                 self.query_string.decode("utf-8", "werkzeug.url_quote"),
@@ -92,8 +87,7 @@ class BaseRequestWebsocket(SansIORequest):
         try:
             return Authorization.from_header(self.headers.get("Authorization"))
         except ValueError:
-            # werkzeug's base64 step raises ValueError (not binascii.Error) for a Basic
-            # credential with non-ASCII characters: the client's mistake, not a 500.
+            # werkzeug raises ValueError for a non-ASCII Basic credential: not a 500.
             return None
 
     @cached_property
@@ -106,8 +100,7 @@ class BaseRequestWebsocket(SansIORequest):
     def headers(self) -> Headers:
         """The request headers, decoded as latin-1 on first access."""
         headers = Headers()
-        # Filling the list directly skips per-item validation meant for values we
-        # produce; these come from the server's parser (4x cheaper).
+        # Skip per-item validation: these come from the server's parser (4x cheaper).
         headers._list = [
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in self.scope["headers"]
         ]
@@ -115,8 +108,7 @@ class BaseRequestWebsocket(SansIORequest):
 
     def raw_header(self, name: bytes) -> str | None:
         """The first value of header *name* (lowercase bytes) straight from the scope."""
-        # ASGI header names are lowercase; scanning the raw list is cheaper than
-        # building Headers for the few headers the framework itself reads.
+        # Cheaper than building Headers for the few headers the framework reads.
         for key, value in self.scope["headers"]:
             if key == name:
                 return value.decode("latin-1")  # type: ignore[no-any-return]

@@ -1,11 +1,8 @@
 """``body.py``: the kinds of streamed response body, each of which sends itself.
 
-Rule: a bytes body never comes here (``Response`` sends it as one message). Everything
-else is a :class:`ResponseBody`: it yields bytes chunks, closes its source when done or
-abandoned, and sends itself after ``http.response.start`` through :meth:`ResponseBody.send`.
-The default ``send`` hands the chunks to the dispatcher's *stream* callable, which owns
-the idle timeout and the disconnect watch; a kind that can do better (a file the server
-sends by path) overrides it. Adding a kind of body is one subclass here or beside it.
+Rule: a :class:`ResponseBody` yields bytes chunks, closes its source when done or
+abandoned, and sends itself after ``http.response.start`` (by default through the
+dispatcher's *stream*). Adding a kind of body is one subclass.
 """
 
 from __future__ import annotations
@@ -30,9 +27,7 @@ if TYPE_CHECKING:
 
 
 class StreamSender(Protocol):
-    """The dispatcher's streamer: sends *start* if given, each chunk as
-    ``more_body=True`` and the final empty message; returns False if the stream was
-    abandoned (idle timeout) and left unfinished."""
+    """The dispatcher's streamer: sends *start*, chunks and end; False if abandoned."""
 
     def __call__(
         self, body: ResponseBody, start: Message | None = None
@@ -71,20 +66,15 @@ class ResponseBody:
         raise NotImplementedError
 
     def chunks(self) -> tuple[AsyncIterator[Any], Callable[[Any], bytes] | None]:
-        """What the dispatcher sends from: an async iterator, and the function that
-        makes bytes of what it yields (``None``: it yields bytes already)."""
+        """An async iterator, and what makes bytes of its items (``None``: bytes)."""
         return aiter(self), None
 
     async def aclose(self) -> None:
         """Release the source (called once, whether or not the body was sent)."""
 
     def send(self, scope: Scope, send: Send, stream: StreamSender) -> Awaitable[bool]:
-        """Send the body messages after ``http.response.start``; False if abandoned.
-
-        Returns the awaitable (a subclass may be ``async def``): no coroutine of its
-        own stays alive beside each held stream.
-        """
-        return stream(self)
+        """Send the body messages after ``http.response.start``; False if abandoned."""
+        return stream(self)  # no coroutine of ours stays alive beside each stream
 
 
 class AsyncIterableBody(ResponseBody):
@@ -104,8 +94,7 @@ class AsyncIterableBody(ResponseBody):
             yield encode_chunk(chunk)
 
     def chunks(self) -> tuple[AsyncIterator[Any], Callable[[Any], bytes] | None]:
-        # The app's own iterator, encoded by the dispatcher: no generator of ours
-        # around it (a frame per stream and a layer per chunk).
+        # No generator of ours around the app's (a frame per stream, a layer per chunk).
         return aiter(self._source), encode_chunk
 
     def aclose(self) -> Coroutine[Any, Any, None]:
@@ -114,12 +103,7 @@ class AsyncIterableBody(ResponseBody):
 
 
 class IterableBody(ResponseBody):
-    """A body from a sync iterable: lists are read in place, anything else in a thread.
-
-    A sync generator may block (file reads, sleeps), so each step runs in a worker
-    thread. Closing waits for a step still running there: closing a generator while it
-    executes raises ``ValueError: generator already executing``.
-    """
+    """A body from a sync iterable: lists are read in place, anything else in a thread."""
 
     __slots__ = ("_source", "_step")
 
@@ -143,9 +127,7 @@ class IterableBody(ResponseBody):
             self._step = step = asyncio.ensure_future(
                 asyncio.to_thread(next, iterator, done)
             )
-            # Shielded: cancelling the stream must not orphan the running step,
-            # which aclose() waits for.
-            chunk = await asyncio.shield(step)
+            chunk = await asyncio.shield(step)  # aclose() waits for the running step
             self._step = None
             if chunk is done:
                 return
@@ -154,7 +136,7 @@ class IterableBody(ResponseBody):
     async def aclose(self) -> None:
         step, self._step = self._step, None
         if step is not None and not step.done():
-            # The thread cannot be interrupted; let its step return first.
+            # Closing a running generator raises, and the thread cannot be interrupted.
             with suppress(BaseException):
                 await asyncio.shield(step)
         await close_source(self._source)
@@ -163,10 +145,7 @@ class IterableBody(ResponseBody):
 class WriterBody(ResponseBody):
     """A body written by ``async def body(write)``: each ``await write(chunk)`` sends one.
 
-    The writer runs in its own task so it can hold ``async with`` blocks across
-    writes; ``write`` returns once the chunk has been handed on (one chunk of
-    backpressure, no buffering). Closing the body (a disconnect, an idle timeout)
-    cancels the writer, so its ``async with`` blocks exit.
+    The writer runs in its own task, cancelled when the body is closed.
     """
 
     __slots__ = ("_writer", "_task")
@@ -227,7 +206,7 @@ def make_body(value: Any) -> ResponseBody:
 
 
 async def close_source(source: object) -> None:
-    """Close an iterable the app gave us: ``aclose()`` (awaited if needed) or ``close()``."""
+    """Close an iterable the app gave: ``aclose()`` (awaited if needed) or ``close()``."""
     aclose = getattr(source, "aclose", None)
     if aclose is not None:
         result = aclose()

@@ -1,12 +1,7 @@
 """``filebody.py``: a file as a response body, read in chunks or handed to the server.
 
-Rule: a file is never read whole. A :class:`FileBody` reads ``CHUNK_SIZE`` bytes at a
-time, with aiofiles for a path (imported on first read, so ``import microframework``
-does not load it) or in a worker thread for a file object. When the server offers to
-send the file itself, :meth:`FileBody.send` lets it: ``http.response.pathsend`` for a
-whole file by path, ``http.response.zerocopysend`` for a whole file or one range by
-descriptor. Anything else goes through the dispatcher's stream, as every
-:class:`~microframework.wrappers.body.ResponseBody` does.
+Rule: a file is never read whole: ``CHUNK_SIZE`` at a time (aiofiles, imported lazily,
+for a path; a thread for a file object), unless the server sends it by path or descriptor.
 """
 
 from __future__ import annotations
@@ -48,10 +43,8 @@ CHUNK_SIZE = 64 * 1024
 class FileBody(ResponseBody):
     """A response body read from a file in ``CHUNK_SIZE`` pieces.
 
-    Give exactly one of *path* and *file* (a binary file object, closed once the body is
-    done). *ranges* is ``None`` for the whole file, else the spans to send; several are
-    sent as ``multipart/byteranges`` whose parts carry *content_type*.
-    """
+    Give exactly one of *path* and *file* (closed once the body is done); several
+    *ranges* are sent as ``multipart/byteranges``."""
 
     __slots__ = ("path", "file", "size", "offset", "parts", "_active")
 
@@ -73,8 +66,7 @@ class FileBody(ResponseBody):
         self.file = file
         self.size = size
         self.offset = offset
-        #: ``None`` for the whole file, else what a 206 of *ranges* sends.
-        self.parts: PartialContent | None = None
+        self.parts: PartialContent | None = None  # what a 206 of *ranges* sends
         if ranges is not None and size is not None:
             self.parts = PartialContent(ranges, size, content_type)
         self._active: AsyncIterator[bytes] | None = None
@@ -99,9 +91,9 @@ class FileBody(ResponseBody):
                 await handle.close()
             return
         file = self.file
-        assert file is not None  # __init__ guarantees one of path and file
-        if isinstance(file, io.BytesIO):
-            # Already in memory: reading cannot block.
+        assert file is not None
+        if isinstance(file, io.BytesIO):  # in memory: reading cannot block
+
             async def read(size: int) -> bytes:
                 return file.read(size)
         else:
@@ -121,8 +113,7 @@ class FileBody(ResponseBody):
         read: Callable[[int], Awaitable[bytes]],
     ) -> AsyncIterator[bytes]:
         chunk_size = CHUNK_SIZE  # read per body, so tests can make it small
-        if self.size is None:
-            # Unknown length (a pipe-like file object): read to the end.
+        if self.size is None:  # a pipe-like file object: read to the end
             while chunk := await read(chunk_size):
                 yield chunk
             return
@@ -137,7 +128,7 @@ class FileBody(ResponseBody):
             while remaining > 0:
                 chunk = await read(min(chunk_size, remaining))
                 if not chunk:
-                    # Content-Length is already out: a short body must not look complete.
+                    # Content-Length is out: a short body must not look complete.
                     raise RuntimeError(
                         f"{self.path or 'file'} ended {remaining} bytes early;"
                         " it changed while being sent"
@@ -148,7 +139,7 @@ class FileBody(ResponseBody):
             yield parts.tail
 
     async def aclose(self) -> None:
-        """Stop reading and close the file (a file object passed in is closed too)."""
+        """Stop reading and close the file (a file object passed in too)."""
         active, self._active = self._active, None
         aclose = getattr(active, "aclose", None)
         if aclose is not None:
@@ -157,7 +148,7 @@ class FileBody(ResponseBody):
             self.file.close()
 
     async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
-        """Let the server send the file, if it offers to and can; else stream the chunks."""
+        """Let the server send the file if it offers to and can; else stream the chunks."""
         parts = self.parts
         if self.path is None or self.size is None or (parts and len(parts.spans) > 1):
             return await stream(self)
@@ -183,17 +174,12 @@ class FileBody(ResponseBody):
                     file.close()
                 return True
         except OSError as exc:
-            # Some servers raise from send() once the peer is gone.
-            raise ClientDisconnected() from exc
+            raise ClientDisconnected() from exc  # some servers raise once the peer left
         return await stream(self)
 
 
 async def _open(opening: Awaitable[_File]) -> _File:
-    """Await a file being opened in a worker thread; if cancelled, close it first.
-
-    The thread cannot be interrupted, so the open completes anyway: without this, the
-    file it returns would be dropped unclosed when the client leaves meanwhile.
-    """
+    """Await a file being opened in a thread; if cancelled, close it when it opens."""
     task = asyncio.ensure_future(opening)
     try:
         return await asyncio.shield(task)

@@ -1,13 +1,13 @@
 """``Request``: the HTTP request with an async, limit-enforcing body.
 
-The body is read by calling ``receive()`` only when the view asks for it. Limits are
-checked against ``Content-Length`` before reading and against the bytes actually
-received while reading, so an understated or chunked body is cut off at the limit.
+Rule: the body is read from ``receive()`` only when the view asks. Limits are checked
+against ``Content-Length`` first and against the bytes received while reading.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json as _json
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -62,8 +62,7 @@ class Body:
 class Request(BaseRequestWebsocket):
     """An HTTP request, built from an ASGI scope and its ``receive`` callable."""
 
-    # Per-request state starts as class-level defaults and is shadowed on first write:
-    # most requests never touch the body, so they never pay for setting these.
+    # Class-level defaults, shadowed on first write: most requests never touch the body.
     _data: bytes | None = None
     _body_started = False
     _body_done = False
@@ -80,20 +79,17 @@ class Request(BaseRequestWebsocket):
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     asgi_send: Send | None = None
-    #: Called once the body has been read: a waiting view's guard starts watching
-    #: for a disconnect then (set by the dispatcher).
+    #: Called once the body is read, to start a disconnect watch (set by the dispatcher).
     on_body_end: Callable[[], None] | None = None
-    #: While the body is being read under ``BODY_TIMEOUT``: the loop time it must be
-    #: complete by. A response timeout that falls before it waits for it, so a stalled
-    #: upload is a 408, not a 504.
+    #: The loop time a body read under ``BODY_TIMEOUT`` must end by: a response timeout
+    #: before it waits for it, so a stalled upload is a 408, not a 504.
     body_deadline: float | None = None
 
     def __init__(
         self, scope: Scope, receive: Receive, app: Microframework | None = None
     ) -> None:
         super().__init__(scope)
-        #: The connection's ASGI ``receive``.
-        self.asgi_receive = receive
+        self.asgi_receive = receive  #: The connection's ASGI ``receive``.
         self._app = app
 
     def close(self) -> None:
@@ -105,7 +101,6 @@ class Request(BaseRequestWebsocket):
         if self._body_file is not None:
             self._body_file.close()
 
-    # -- limits, settable per request ------------------------------------------
     def _config(self, key: str, default: Any) -> Any:
         return self._app.config.get(key, default) if self._app is not None else default
 
@@ -142,7 +137,6 @@ class Request(BaseRequestWebsocket):
     def max_form_parts(self, value: int | None) -> None:
         self._max_form_parts = value
 
-    # -- body -----------------------------------------------------------------
     @property
     def body(self) -> Body:
         """The body: ``async for chunk in request.body`` or ``await request.body``."""
@@ -161,8 +155,6 @@ class Request(BaseRequestWebsocket):
             self.body_deadline = None
 
     def _start_body(self) -> None:
-        """Claim the body: refuse a second reader and a declared oversize, arm the
-        ``BODY_TIMEOUT`` deadline."""
         if self._body_started:
             raise RuntimeError("the request body has already been consumed")
         self._body_started = True
@@ -176,7 +168,6 @@ class Request(BaseRequestWebsocket):
             self.body_deadline = asyncio.get_running_loop().time() + timeout
 
     async def _next_chunk(self) -> bytes | None:
-        """The next non-empty chunk of the body, or ``None`` at its end."""
         receive = self.asgi_receive
         deadline = self.body_deadline
         while not self._body_done:
@@ -213,16 +204,11 @@ class Request(BaseRequestWebsocket):
                 return False
         if self.scope.get("http_version", "1.1").startswith("1"):
             return True  # HTTP/1.x without framing headers has no body (RFC 9112 6.3)
-        # HTTP/2 and 3 frame bodies themselves: assume one may follow unless the
-        # method rarely carries one.
+        # HTTP/2 and 3 frame bodies themselves: unless the method rarely has one, wait.
         return self.method in _BODILESS_METHODS
 
     async def send_push_promise(self, path: str) -> None:
-        """Ask an HTTP/2 server to push *path* (``http.response.push``); no-op otherwise.
-
-        The promise carries the request's headers a pushed request would repeat
-        (``Accept*``, ``User-Agent``, ...), as Quart does.
-        """
+        """Ask an HTTP/2 server to push *path* (``http.response.push``); no-op otherwise."""
         extensions = self.scope.get("extensions") or {}
         if "http.response.push" not in extensions or self.asgi_send is None:
             return
@@ -236,11 +222,7 @@ class Request(BaseRequestWebsocket):
         )
 
     async def get_body_file(self) -> IO[bytes]:
-        """The whole body as a file, rewound: in memory up to ``BODY_SPOOL_SIZE``, then
-        spilled to a temporary file, so a large upload never sits in memory whole.
-
-        The file is closed when the request ends.
-        """
+        """The body as a rewound file, on disk past ``BODY_SPOOL_SIZE``; closed with the request."""
         body_file = self._body_file
         if body_file is None:
             if self._data is not None:
@@ -272,11 +254,9 @@ class Request(BaseRequestWebsocket):
             await self._load_form_data()
         if self._data is None:
             if self._body_started:
-                # Form parsing or streaming already took the body.
-                data = b""
+                data = b""  # form parsing or streaming took it
             else:
-                # Chunk by chunk without an async generator: most bodies are one
-                # message, taken as it is (about 1 us saved).
+                # No async generator: most bodies are one message, taken as is (1 us).
                 self._start_body()
                 try:
                     data = await self._next_chunk() or b""
@@ -291,8 +271,7 @@ class Request(BaseRequestWebsocket):
                 self._data = data
         else:
             data = self._data
-        # Always UTF-8, as in werkzeug 3: a client-chosen charset must never reach
-        # the codec registry ("hex", "zlib_codec" and unknown names raise there).
+        # Always UTF-8 (werkzeug 3): a client's charset must never reach the codec registry.
         return data.decode("utf-8", "replace") if as_text else data
 
     @property
@@ -300,15 +279,12 @@ class Request(BaseRequestWebsocket):
         """``await request.data``: the body as bytes."""
         return self.get_data()
 
-    # -- json -----------------------------------------------------------------
     async def get_json(
         self, force: bool = False, silent: bool = False, cache: bool = True
     ) -> Any:
-        """Parse the body as JSON.
+        """Parse the body as JSON; ``None`` if not JSON (unless *force*).
 
-        Returns ``None`` if the request is not JSON (unless *force*), as Quart does. Any
-        decode failure is the client's: a 400, or ``None`` with *silent*.
-        """
+        Invalid JSON is the client's: a 400, or ``None`` with *silent*."""
         cached = self._json_silent if silent else self._json
         if cache and cached is not _UNSET:
             return cached
@@ -316,7 +292,7 @@ class Request(BaseRequestWebsocket):
             return None
         data = await self.get_data(cache=cache)
         try:
-            loads = self._app.json.loads if self._app is not None else _stdlib_loads
+            loads = self._app.json.loads if self._app is not None else _json.loads
             result = loads(data)
         except (ValueError, RecursionError) as error:
             if not silent:
@@ -338,7 +314,6 @@ class Request(BaseRequestWebsocket):
         """``await request.json``: the parsed JSON body."""
         return self.get_json()
 
-    # -- forms ----------------------------------------------------------------
     async def _load_form_data(self) -> None:
         if self._form is not None:
             return
@@ -385,12 +360,8 @@ class Request(BaseRequestWebsocket):
 
 
 async def _receive_before(receive: Receive, deadline: float) -> Message:
-    """``await receive()``, raising BodyTimeout (408) at *deadline*.
-
-    Usually the server already holds the message and ``receive()`` finishes without
-    suspending; then no timer is armed at all (a timer costs several microseconds).
-    Only a ``receive()`` that actually waits gets one.
-    """
+    # Raises BodyTimeout (408) at *deadline*. A timer costs several microseconds, so
+    # it is armed only if receive() actually waits.
     message, waiting = first_step(receive())
     if waiting is None:
         return message  # type: ignore[no-any-return] # finished: a Message
@@ -417,9 +388,3 @@ async def _receive_before(receive: Receive, deadline: float) -> Message:
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
-
-
-def _stdlib_loads(data: bytes) -> Any:
-    import json
-
-    return json.loads(data)

@@ -1,9 +1,7 @@
-"""``Response``: werkzeug's sans-io response plus an async body.
+"""``Response``: werkzeug's sans-io response plus an async body that sends itself.
 
-Rule: a body is either bytes (``body_bytes``, the fast path: one ``http.response.body``
-message) or a body kind from ``body.py`` that sends itself, streamed chunk by chunk and
-never joined unless someone asks for the data. A response sends itself (:meth:`Response.send`);
-conditional requests and ranges follow ``conditional.py``, shared with ``send_file``.
+Rule: a body is bytes (``body_bytes``: one ``http.response.body`` message) or a
+``body.py`` kind, streamed chunk by chunk and never joined unless asked for.
 """
 
 from __future__ import annotations
@@ -48,16 +46,13 @@ NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
 
 BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 
-# RFC 9110 5.1 and 5.5: a name is a token; a value has no control character but HTAB
-# (CR or LF would split the response, NUL truncates it in some parsers).
+# RFC 9110 5.1, 5.5: a name is a token; a value has no control but HTAB (CR/LF split it).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-# werkzeug's dump_cookie escapes controls only up to \x19 (its regex stops short of
-# its own escape table), so \x1a-\x1f would reach the Set-Cookie header raw.
+# werkzeug's dump_cookie escapes controls only up to \x19: \x1a-\x1f would go out raw.
 _COOKIE_UNESCAPED = re.compile(r"[\x1a-\x1f]")
-# werkzeug's status lines for the registered codes, built once: the status setter
-# parses its argument each time (about 1.5 us).
+# Built once: the status setter parses its argument each time (about 1.5 us).
 _STATUS_LINES = {
     code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()
 }
@@ -66,7 +61,7 @@ _DEFAULT_CONTENT_TYPES: dict[type[Response], str | None] = {}
 
 
 def content_type_for(mimetype: str) -> str:
-    """The Content-Type for *mimetype* (with ``charset=utf-8`` for text), memoised."""
+    """The Content-Type for *mimetype* (``charset=utf-8`` for text), memoised."""
     value = _CONTENT_TYPES.get(mimetype)
     if value is None:
         value = get_content_type(mimetype, "utf-8")
@@ -86,7 +81,6 @@ def _default_content_type(cls: type[Response]) -> str | None:
 
 
 def _plain_items(headers: dict[Any, Any]) -> list[tuple[str, str]] | None:
-    """A dict of plain str headers as a list, or None when werkzeug must decide."""
     items = []
     for key, value in headers.items():
         if key.__class__ is not str or value.__class__ is not str:
@@ -100,10 +94,8 @@ def _plain_items(headers: dict[Any, Any]) -> list[tuple[str, str]] | None:
 def plain_response_headers(
     cls: type[Response], headers: dict[Any, Any], length: int
 ) -> list[tuple[bytes, bytes]] | None:
-    """The ASGI headers ``cls(body, headers=headers)`` sends for a *length*-byte body,
-    or ``None`` when werkzeug must build them (``ValueError`` for an invalid one)."""
-    # A view returns the same few header dicts again and again: remember each one's
-    # encoded headers around the Content-Length slot (bounded, as keys may vary).
+    """The ASGI headers ``cls(body, headers=headers)`` sends; ``None``: werkzeug decides."""
+    # Views repeat the same few header dicts: remember each one encoded (bounded).
     key = (cls, *headers.items())
     parts: _HeaderParts | None
     try:
@@ -126,7 +118,7 @@ _UNKNOWN: Any = object()
 
 
 def _plain_parts(cls: type[Response], headers: dict[Any, Any]) -> _HeaderParts | None:
-    # The encoded headers before and after Content-Length (after is None without).
+    # Encoded headers before and after Content-Length (after is None without one).
     items = _plain_items(headers)
     if items is None:
         return None
@@ -140,8 +132,7 @@ def _plain_parts(cls: type[Response], headers: dict[Any, Any]) -> _HeaderParts |
 
 
 def _complete(items: list[tuple[str, str]], cls: type[Response], length: int) -> None:
-    # As Headers + werkzeug's __init__ + set_data would: a default Content-Type only
-    # if none was given; Content-Length set in place of one given, else appended.
+    # As werkzeug: a default Content-Type if none; Content-Length replaced or added.
     names = [key.lower() for key, _ in items]
     if "content-type" not in names:
         content_type = _default_content_type(cls)
@@ -170,9 +161,8 @@ class Response(SansIOResponse):
     automatically_set_content_length = True
     #: Idle timeout in seconds between chunks of a streamed body (``None``: app default).
     timeout: float | None = None
-    #: Trailing headers sent after the body, when the server offers the ASGI
-    #: ``http.response.trailers`` extension (otherwise ignored): headers, or a callable
-    #: (sync or async) returning them, called once the body has been sent.
+    #: Headers (or a sync/async callable returning them) sent after the body, if the
+    #: server offers ``http.response.trailers``.
     trailers: Any = None
     #: The body when it is bytes (sent as one message); ``None`` for a streamed body.
     body_bytes: bytes | None
@@ -197,8 +187,7 @@ class Response(SansIOResponse):
         if isinstance(response, (str, bytes)) and (
             headers is None or given is not None
         ):
-            # The common cases, built without the generic checks (about 3 us saved),
-            # to the same headers, in the same order, as werkzeug's path builds.
+            # The common cases, built as werkzeug would minus its checks (about 3 us).
             data = response.encode() if isinstance(response, str) else response
             self.body_bytes = data
             self._body = None
@@ -216,7 +205,7 @@ class Response(SansIOResponse):
             else:
                 items = given
                 _complete(items, self.__class__, len(data))
-            # Skip Headers.__init__: the list is fresh, ours, and already valid.
+            # Skip Headers.__init__: the list is fresh and already valid.
             self.headers = headers = Headers.__new__(Headers)
             headers._list = items
             self._set_status(status)
@@ -224,8 +213,7 @@ class Response(SansIOResponse):
         self._body = None
         self.body_bytes = None
         if not headers and mimetype is None and content_type is None:
-            # werkzeug would look for a Content-Type in the empty headers by raising
-            # and catching a KeyError (about 1.5 us); the default is known.
+            # werkzeug would raise and catch a KeyError to find none (about 1.5 us).
             content_type = _default_content_type(self.__class__)
         super().__init__(status, headers, mimetype, content_type)
         if response is None:
@@ -236,7 +224,6 @@ class Response(SansIOResponse):
             self.response = response
 
     def _set_status(self, status: int | str | HTTPStatus | None) -> None:
-        # The status setter parses its argument each time (about 1.5 us).
         if status is None or status == 200:
             self._status_code = 200
             self._status = "200 OK"
@@ -246,10 +233,9 @@ class Response(SansIOResponse):
         else:
             self.status = status
 
-    # -- body -----------------------------------------------------------------
     @property
     def response(self) -> Iterable[Any] | AsyncIterable[Any]:
-        """The body as an iterable: ``[data]`` for bytes bodies, else the iterable."""
+        """The body as an iterable: ``[data]`` for a bytes body."""
         if self.body_bytes is not None:
             return [self.body_bytes]
         assert self._body is not None
@@ -326,13 +312,9 @@ class Response(SansIOResponse):
         headers: list[tuple[bytes, bytes]],
         stream: StreamSender,
     ) -> Awaitable[Any]:
-        """Send this response to ASGI *send*: start, body and trailers if offered.
+        """Return the awaitable that sends this response (start, body, trailers) to *send*.
 
-        *headers* are :meth:`asgi_headers`; *stream* sends a streamed body under the
-        dispatcher's idle timeout and disconnect watch. A HEAD request or a status
-        without a body (RFC 9110 6.4.1) sends an empty body and closes the source.
-        Returns the awaitable that sends.
-        """
+        HEAD, or a status without a body (RFC 9110 6.4.1), sends an empty body."""
         body = self._body
         if (
             body is not None
@@ -341,9 +323,8 @@ class Response(SansIOResponse):
             and scope["method"] != "HEAD"
             and self.status_code not in NO_BODY_STATUS
         ):
-            # A stream may be held for hours: the streamer sends the start, so
-            # neither this response (its headers and cookies, ~0.8 KiB) nor a
-            # frame of ours stays alive beside it.
+            # A stream may be held for hours: the streamer sends the start, so neither
+            # this response (~0.8 KiB) nor a frame of ours stays alive beside it.
             start = {
                 "type": "http.response.start",
                 "status": self.status_code,
@@ -377,9 +358,7 @@ class Response(SansIOResponse):
             data = self.body_bytes
             await send({"type": "http.response.body", "body": data, "more_body": False})
         elif not trailers:
-            # A body that sends itself (a file), or trailers the server does not
-            # take: let go of this response while it streams.
-            sending = body.send(scope, send, stream)
+            sending = body.send(scope, send, stream)  # let go of self while it streams
             del self, start, headers
             await sending
             return
@@ -403,7 +382,6 @@ class Response(SansIOResponse):
         headers = value if isinstance(value, Headers) else Headers(value)
         return encode_headers(headers.items())
 
-    # -- json -----------------------------------------------------------------
     async def get_json(self, force: bool = False, silent: bool = False) -> Any:
         """Parse the body as JSON if the mimetype says so (or *force*)."""
         if not (force or self.is_json):
@@ -420,20 +398,14 @@ class Response(SansIOResponse):
         """``await response.json``: the parsed JSON body."""
         return self.get_json()
 
-    # -- ASGI -----------------------------------------------------------------
     def asgi_headers(self) -> list[tuple[bytes, bytes]]:
-        """The headers as ASGI wants them: lowercase latin-1 names and values.
-
-        An invalid name, or a value with a control character other than HTAB, is
-        refused (``ValueError`` naming the header): it could split the response.
-        """
+        """The headers as ASGI wants them; ``ValueError`` for an invalid name or value."""
         items = self.headers._list
         if self.status_code == 204:
             # RFC 9110 8.6: a 204 never carries Content-Length.
             items = [item for item in items if item[0].lower() != "content-length"]
         return encode_headers(items)
 
-    # -- conditional requests -------------------------------------------------
     async def make_conditional(
         self,
         request: Request,
@@ -442,9 +414,7 @@ class Response(SansIOResponse):
     ) -> Response:
         """Answer ``If-*`` and ``Range`` headers: 304, 412, 206 or 416 as appropriate.
 
-        Only bytes bodies are sliced for ranges; pass *accept_ranges* to serve and
-        advertise them. The rules are :mod:`microframework.conditional`'s.
-        """
+        Only a bytes body is sliced, and only with *accept_ranges*."""
         if request.method not in ("GET", "HEAD"):
             return self
         if "date" not in self.headers:
@@ -453,7 +423,9 @@ class Response(SansIOResponse):
         if status is not None:
             self.status_code = status
             if status == 304:
-                self._strip_for_not_modified()
+                drop_for_not_modified(self.headers)
+                # A streamed body stays attached: sending the 304 closes its source.
+                self.body_bytes = b""
         elif accept_ranges:
             self._process_range(request, accept_ranges, complete_length)
         return self
@@ -478,11 +450,6 @@ class Response(SansIOResponse):
         self.headers.update(partial.headers)
         self.status_code = 206
 
-    def _strip_for_not_modified(self) -> None:
-        drop_for_not_modified(self.headers)
-        # A streamed body stays attached so that sending the 304 closes its source.
-        self.body_bytes = b""
-
 
 def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """Encode header pairs for ASGI, refusing invalid names and control characters."""
@@ -494,16 +461,14 @@ def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]
             key, value = pair
             if _TOKEN.fullmatch(key) is None:
                 raise ValueError(f"invalid header name {key!r}: not an RFC 9110 token")
-            # isprintable() is a fast C check; only a non-printable value needs the
-            # exact test (a tab is legal, a newline is not).
+            # isprintable() is a fast C check; only a non-printable value needs this one.
             if not value.isprintable() and _CONTROL_IN_VALUE.search(value) is not None:
                 raise ValueError(
                     f"header {key!r} has a control character in its value"
                     " (only HTAB is allowed)"
                 )
             encoded = (key.lower().encode("latin-1"), value.encode("latin-1"))
-            # Remember the few pairs every response repeats (content types, small
-            # lengths); the bound keeps arbitrary values from growing it.
+            # Remember the pairs every response repeats; bounded against arbitrary values.
             if len(cache) < 512 and len(value) < 64:
                 cache[pair] = encoded
         out.append(encoded)

@@ -1,13 +1,8 @@
 """``Websocket``: the accept / receive / send / close state machine of one connection.
 
-Rule: while the handler waits in ``receive()`` it reads straight from the server. Once
-the handler is seen waiting *elsewhere* (on a broadcast queue, an event) when it first
-yields after accepting, or at the loop's next watch sweep after a ``receive()``
-returned (one timer per loop, every ``_WATCH_DELAY``), one reader task takes over
-``receive()`` for good. It feeds a bounded queue, so a fast sender is slowed to the
-pace the handler reads at (backpressure reaches the server and TCP) instead of growing
-our memory; when the peer disconnects it wakes a waiting ``receive()`` or cancels the
-handler.
+Rule: ``receive()`` reads straight from the server until the handler is seen waiting
+elsewhere; then one reader task takes over for good, feeding a bounded queue (so
+backpressure reaches TCP) and waking or cancelling the handler when the peer leaves.
 """
 
 from __future__ import annotations
@@ -38,12 +33,8 @@ if TYPE_CHECKING:
     from ..typing import Send
     from .response import Response
 
-_CONNECTING, _ACCEPTED, _CLOSED, _RESPONDED = (
-    "connecting",
-    "accepted",
-    "closed",
-    "responded",
-)
+_CONNECTING, _ACCEPTED = "connecting", "accepted"
+_CLOSED, _RESPONDED = "closed", "responded"
 _DISCONNECT = object()
 _WATCH_DELAY = 0.05  # seconds before a handler not in receive() gets a reader task
 _TOO_BIG = {"type": "websocket.close", "code": 1009, "reason": "message too big"}
@@ -52,8 +43,7 @@ _TOO_BIG = {"type": "websocket.close", "code": 1009, "reason": "message too big"
 class Websocket(BaseRequestWebsocket):
     """A websocket connection, with Quart's API."""
 
-    # Its own state in slots: with the request attributes it was 30 in the instance
-    # dict (1.6 KiB per held connection), past CPython's 30 shared keys.
+    # In the instance dict with the request attributes it was 1.6 KiB a connection.
     __slots__ = (
         "_receive",
         "_send",
@@ -95,26 +85,23 @@ class Websocket(BaseRequestWebsocket):
             "WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024
         )
         self._queue_size: int = config.get("WEBSOCKET_QUEUE_SIZE", 16)
-        # Made with the reader task: a handler that reads straight never needs it.
         self._queue: asyncio.Queue[Any] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
         self._watch_timer: asyncio.Handle | None = None
-        self._watched = False  # in _ARMED, for the next sweep
+        self._watched = False  # in _ARMED
         self._loop = asyncio.get_running_loop()
         self._direct = 0  # receive() calls reading straight from the server
         self.handler_task: asyncio.Task[Any] | None = None
         self._receiving = 0
         self._handler_receiving = False
-        # Whether the loop has run since the last send (see send()).
-        self._turned = False
+        self._turned = False  # the loop ran since the last send
         self._going_away: asyncio.Task[None] | None = None
         #: Set when the peer went away while the handler was not receiving.
         self.cancelled_by_disconnect = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
 
-    # -- state ----------------------------------------------------------------
     @property
     def requested_subprotocols(self) -> list[str]:
         """The subprotocols the client offered, in its order of preference."""
@@ -130,7 +117,6 @@ class Websocket(BaseRequestWebsocket):
         """True once either side closed the connection."""
         return self._state in (_CLOSED, _RESPONDED)
 
-    # -- accept ---------------------------------------------------------------
     async def accept(
         self,
         headers: Headers | dict[str, str] | Iterable[tuple[str, str]] | None = None,
@@ -152,16 +138,13 @@ class Websocket(BaseRequestWebsocket):
         self._accepted = True
         if self.handler_task is None:
             self.handler_task = asyncio.current_task()
-        # First look as soon as the handler yields: one that never receives (it
-        # only sends, or waits on a broker) gets its reader at once.
+        # A handler that never receives gets its reader when it first yields.
         if self._watch_timer is None:
             self._watch_timer = self._loop.call_soon(self._maybe_read)
 
     def _arm_watch(self) -> None:
-        # The reader task is needed only while nobody waits in receive(): the
-        # handler is blocked elsewhere (a broadcast queue, an event) and would not
-        # hear the peer leave. One sweep every _WATCH_DELAY looks at every armed
-        # connection: no callback per message, no timer per connection.
+        # A handler blocked elsewhere would not hear the peer leave. One sweep per loop
+        # every _WATCH_DELAY: no callback per message, no timer per connection.
         self._watched = True
         armed = _ARMED.get(self._loop)
         if armed is None:
@@ -206,8 +189,7 @@ class Websocket(BaseRequestWebsocket):
 
     def _peer_gone(self, code: int, reason: str | None) -> None:
         if self._state == _CLOSED and self.close_code is not None:
-            # The echo of our own close: the handler chose to end and may still be
-            # finishing up; only a receive() still waiting needs to hear of it.
+            # The echo of our own close: only a receive() still waiting needs it.
             self._wake_receivers()
             return
         self._mark_closed(code, reason)
@@ -215,26 +197,20 @@ class Websocket(BaseRequestWebsocket):
         self._cancel_handler()
 
     def _wake_receivers(self) -> None:
-        # A full queue means receive() will drain it and then meet the closed state.
+        # A full queue is drained by receive(), which then meets the closed state.
         queue = self._queue
         if self._receiving and queue is not None and not queue.full():
             queue.put_nowait(_DISCONNECT)
 
     def _cancel_handler(self) -> None:
-        """The peer has gone: end the handler, unless the queue will tell it.
-
-        Whoever noticed (our reader, or a helper task of the app's that called
-        receive()), a handler blocked elsewhere (a broadcast queue, an event), or
-        reading straight from a server that says "disconnect" only once, would
-        otherwise wait forever: cancelling runs its ``finally`` and teardown.
-        """
+        # Unless the queue will tell it, a handler blocked elsewhere (or reading from a
+        # server that says "disconnect" only once) would wait forever.
         if (
             not self._handler_receiving
             and self.handler_task is not asyncio.current_task()
         ):
             self._end_handler()
 
-    # -- draining (see _drain.py) ----------------------------------------------
     def on_drain(self, code: int) -> None:
         """The server is shutting down: close with *code* and end the handler."""
         if self._going_away is None:
@@ -263,18 +239,19 @@ class Websocket(BaseRequestWebsocket):
         await self._send(dict(_TOO_BIG))
         self._peer_gone(1009, "message too big")
 
+    def _disconnected(self, code: int = 1005) -> WebsocketDisconnect:
+        return WebsocketDisconnect(self.close_code or code, self.close_reason or "")
+
     def _mark_closed(self, code: int, reason: str | None) -> None:
         if self._state != _CLOSED:
             self.close_code = code
             self.close_reason = reason
             self._state = _CLOSED
 
-    # -- receive --------------------------------------------------------------
     async def receive(self) -> str | bytes:
         """The next message; raises ``WebsocketDisconnect`` once the peer has gone."""
-        # Read straight from the server while no reader task exists: one task
-        # switch per message instead of two. This is an echo loop's every message,
-        # so the server's receive is stepped here, in this frame, not in helpers.
+        # Straight from the server while no reader exists: one task switch per message
+        # instead of two, stepped in this frame (an echo loop's every message).
         while self._reader is None and self._state == _ACCEPTED:
             self._direct += 1
             try:
@@ -299,8 +276,7 @@ class Websocket(BaseRequestWebsocket):
                 ):
                     self._arm_watch()
             if message["type"] == "websocket.receive":
-                # ASGI: exactly one of text and bytes is set; text is the
-                # browser's usual kind, so it is looked up first.
+                # ASGI: one of text and bytes is set; text, the usual, first.
                 data: str | bytes | None = message.get("text")
                 if data is None:
                     data = message.get("bytes")
@@ -315,9 +291,7 @@ class Websocket(BaseRequestWebsocket):
             if message["type"] == "websocket.disconnect":
                 self._mark_closed(message.get("code", 1005), message.get("reason"))
                 self._cancel_handler()  # a helper read it: end the handler too
-                raise WebsocketDisconnect(
-                    self.close_code or 1005, self.close_reason or ""
-                )
+                raise self._disconnected()
         if self._state == _CONNECTING:  # checked here: off the per-message path
             await self.accept()
             return await self.receive()
@@ -338,14 +312,12 @@ class Websocket(BaseRequestWebsocket):
     async def _receive_queued(self) -> str | bytes:
         queue = self._queue
         if queue is None:  # closed (or answered) before any reader was needed
-            raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
+            raise self._disconnected()
         self._receiving += 1
         try:
             waits = queue.empty()
             if waits and self._state == _CLOSED:
-                raise WebsocketDisconnect(
-                    self.close_code or 1005, self.close_reason or ""
-                )
+                raise self._disconnected()
             data: str | bytes = await queue.get()
         finally:
             self._receiving -= 1
@@ -353,7 +325,7 @@ class Websocket(BaseRequestWebsocket):
             self._turned = True  # the loop ran while get() waited
         if data is _DISCONNECT:
             self._wake_receivers()  # another task waits: tell it too
-            raise WebsocketDisconnect(self.close_code or 1005, self.close_reason or "")
+            raise self._disconnected()
         if _signals.listening and websocket_received.receivers:
             await send_signal(websocket_received, data)
         return data
@@ -375,16 +347,13 @@ class Websocket(BaseRequestWebsocket):
             except WebsocketDisconnect:
                 return
 
-    # -- send -----------------------------------------------------------------
     async def send(self, data: str | bytes) -> None:
         """Send a text (str) or binary (bytes) message."""
         if self._state != _ACCEPTED:
             if self._state == _CONNECTING:
                 await self.accept()
             if self._state != _ACCEPTED:
-                raise WebsocketDisconnect(
-                    self.close_code or 1005, self.close_reason or ""
-                )
+                raise self._disconnected()
         if isinstance(data, str):
             message: dict[str, Any] = {"type": "websocket.send", "text": data}
         elif isinstance(data, bytes | bytearray):
@@ -396,24 +365,17 @@ class Websocket(BaseRequestWebsocket):
         try:
             await self._send(message)
         except OSError:
-            # ASGI: a server raises an IOError subclass from send() on a closed
-            # connection (uvicorn does); that is the peer leaving.
+            # ASGI: a server raises an IOError from send() once the peer has gone.
             self._peer_gone(1006, None)
-            raise WebsocketDisconnect(
-                self.close_code or 1006, self.close_reason or ""
-            ) from None
+            raise self._disconnected(1006) from None
         if _signals.listening and websocket_sent.receivers:
             await send_signal(websocket_sent, data)
         if not self._turned:
-            # A server's send() returns without suspending while its buffer has
-            # room: a sending loop would starve every other connection and never
-            # hear the peer leave. Unless a receive() waited since the last send
-            # (an echo loop), give the loop a turn now.
+            # A server's send() need not suspend: unless a receive() waited, yield, or a
+            # sending loop would starve other connections and never hear the peer leave.
             await asyncio.sleep(0)
             if self._state != _ACCEPTED:
-                raise WebsocketDisconnect(
-                    self.close_code or 1005, self.close_reason or ""
-                )
+                raise self._disconnected()
         self._turned = False
 
     async def send_json(self, *args: Any, **kwargs: Any) -> None:
@@ -421,20 +383,15 @@ class Websocket(BaseRequestWebsocket):
         if args and kwargs:
             raise TypeError("send_json takes positional or keyword arguments, not both")
         value = args[0] if len(args) == 1 else (list(args) if args else kwargs)
-        if self._app is not None:
-            text = self._app.json.dumps(value)
-        else:
-            text = _json.dumps(value)
-        await self.send(text)
+        dumps = self._app.json.dumps if self._app is not None else _json.dumps
+        await self.send(dumps(value))
 
-    # -- close ----------------------------------------------------------------
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (before accept, the server answers 403)."""
         if self._state in (_CLOSED, _RESPONDED):
             return
         if len(reason) > 30 and len(reason.encode()) > 123:
-            # RFC 6455 5.5: a close frame's payload is at most 125 bytes, two of
-            # them the code; servers would fail on a longer reason.
+            # RFC 6455 5.5: a close payload is at most 125 bytes, two of them the code.
             raise ValueError(
                 f"websocket close reason is {len(reason.encode())} bytes in UTF-8;"
                 " at most 123 fit in a close frame"
@@ -457,25 +414,14 @@ class Websocket(BaseRequestWebsocket):
                 "headers": response.asgi_headers(),
             }
         )
+        body = "websocket.http.response.body"
         async for chunk in response.iter_encoded():
-            await self._send(
-                {
-                    "type": "websocket.http.response.body",
-                    "body": chunk,
-                    "more_body": True,
-                }
-            )
-        await self._send(
-            {"type": "websocket.http.response.body", "body": b"", "more_body": False}
-        )
+            await self._send({"type": body, "body": chunk, "more_body": True})
+        await self._send({"type": body, "body": b"", "more_body": False})
         self._state = _RESPONDED
 
     def finish(self) -> asyncio.Task[None] | None:
-        """Stop watching: nothing of this connection outlives the handler.
-
-        Returns the reader task, cancelled, for the caller to await (most
-        connections have none: no coroutine for them).
-        """
+        """Stop watching; return the reader task, cancelled, for the caller to await."""
         if self._watch_timer is not None:
             self._watch_timer.cancel()
             self._watch_timer = None
@@ -484,9 +430,8 @@ class Websocket(BaseRequestWebsocket):
             armed = _ARMED.get(self._loop)
             if armed is not None:
                 armed.discard(self)  # the sweep, one per loop, still runs
-        # Forget the reader: a cancelled task keeps its CancelledError, whose traceback
-        # holds the reader's frame and so this object; a reference back would make a
-        # cycle per connection, left for the garbage collector.
+        # Forget the reader: its CancelledError's traceback holds this object, so a
+        # reference back would make a cycle per connection.
         reader, self._reader = self._reader, None
         if reader is None or reader.done():
             return None
@@ -494,8 +439,7 @@ class Websocket(BaseRequestWebsocket):
         return reader
 
 
-#: The connections to look at when their loop's next sweep runs, per loop. An entry
-#: lives from the first arm to its sweep (at most _WATCH_DELAY).
+#: Per loop, the connections its next sweep looks at (each held at most _WATCH_DELAY).
 _ARMED: dict[asyncio.AbstractEventLoop, set[Websocket]] = {}
 
 
@@ -506,8 +450,7 @@ def _sweep(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _too_big(data: str | bytes, limit: int) -> bool:
-    """Is *data* over *limit* bytes? A str is measured as UTF-8, as it travels."""
+    # A str is measured as UTF-8, encoded only when its length cannot decide.
     if isinstance(data, bytes):
         return len(data) > limit
-    # One to four bytes a character: encode only when the count cannot decide.
     return len(data) > limit or (len(data) * 4 > limit and len(data.encode()) > limit)
