@@ -456,8 +456,18 @@ def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | Non
             same_site = arg
     if domain and host != domain and not host.endswith("." + domain):
         return None  # RFC 6265 5.3 step 6: a host may not set cookies for another
-    where = (domain or host, not domain, path, secure, http_only, same_site)
-    return Cookie(key, value, expires, max_age, *where)
+    return Cookie(
+        key=key,
+        value=value,
+        expires=expires,
+        max_age=max_age,
+        domain=domain or host,
+        origin_only=not domain,
+        path=path,
+        secure=secure,
+        http_only=http_only,
+        same_site=same_site,
+    )
 
 
 def _default_path(request_path: str) -> str:
