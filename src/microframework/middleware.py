@@ -71,8 +71,10 @@ class ProxyFixMiddleware:
         fixed = dict(scope)
         if client := values.get("for"):
             fixed["client"] = (client, 0)
-        if (scheme := _scheme(values.get("proto"), scope["type"])) is not None:
-            fixed["scheme"] = scheme
+        proto = (values.get("proto") or "").lower()
+        if proto in _DEFAULT_PORTS:
+            scheme = "ws" if scope["type"] == "websocket" else "http"
+            fixed["scheme"] = f"{scheme}s" if proto in _SECURE else scheme
         _fix_host(fixed, values.get("host"), values.get("port"))
         if (prefix := values.get("prefix") or "").startswith("/"):
             _fix_prefix(fixed, prefix.rstrip("/"))
@@ -83,13 +85,6 @@ def _trusted_value(lines: list[str], trusted: int) -> str | None:
     """The value the *trusted*-th proxy from us wrote, or None if there are too few."""
     values = ",".join(lines).split(",")
     return (values[-trusted].strip() or None) if len(values) >= trusted else None
-
-
-def _scheme(proto: str | None, kind: str) -> str | None:
-    if proto is None or proto.lower() not in _DEFAULT_PORTS:
-        return None
-    scheme = "ws" if kind == "websocket" else "http"
-    return f"{scheme}s" if proto.lower() in _SECURE else scheme
 
 
 def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None:
