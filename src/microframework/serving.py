@@ -62,7 +62,6 @@ def serve_app(
         if not hasattr(config, key):
             raise TypeError(f"{key!r} is not a hypercorn Config setting")
         setattr(config, key, value)
-    config.use_reloader = use_reloader
     config.application_path = f"{__name__}:_worker_app()"
     config.workers = 0  # hypercorn's way of saying "serve in this process"
     if use_reloader or workers > 1:
