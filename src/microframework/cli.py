@@ -514,11 +514,9 @@ class AsyncConsole(code.InteractiveConsole):
     def runcode(self, code: CodeType) -> None:
         """Run one compiled statement, awaiting it on the console's loop if needed."""
         try:
-            if code.co_flags & inspect.CO_COROUTINE:
-                coro = self.context.run(eval, code, self.locals)
-                self.runner.run(coro, context=self.context)
-            else:
-                self.context.run(exec, code, self.locals)
+            result = self.context.run(eval, code, self.locals)
+            if code.co_flags & inspect.CO_COROUTINE:  # it awaits: run it on the loop
+                self.runner.run(result, context=self.context)
         except SystemExit:
             raise
         except BaseException:
