@@ -259,15 +259,13 @@ def _set_debug(ctx: click.Context, param: click.Parameter, value: bool | None) -
 
 def _load_env_files(
     ctx: click.Context, param: click.Parameter, value: str | None
-) -> str | None:
+) -> None:
     info = ctx.ensure_object(ScriptInfo)
     if value is not None and _dotenv() is None:
         raise click.BadParameter(
             "python-dotenv must be installed to load an env file.", ctx, param
         )
-    if value is not None or info.load_dotenv_defaults:
-        load_dotenv(value, load_defaults=info.load_dotenv_defaults)
-    return value
+    load_dotenv(value, load_defaults=info.load_dotenv_defaults)
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
