@@ -251,9 +251,8 @@ class MicroframeworkClient:
         else:
             raise TypeError("delete_cookie takes (key) or (server_name, key)")
         jar = self._require_jar()
-        for stored in [k for k in jar if k[1] == path and k[2] == key]:
-            if stored[0] == host or stored[0] == host.lstrip("."):
-                del jar[stored]
+        for candidate in {host, host.lstrip(".")}:
+            jar.pop((candidate, path, key), None)
 
     def get_cookie(
         self, key: str, domain: str = "localhost", path: str = "/"
@@ -453,9 +452,8 @@ def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | Non
 
 def _default_path(request_path: str) -> str:
     """RFC 6265 5.1.4: the request path up to, not including, its last slash."""
-    if not request_path.startswith("/") or request_path.count("/") == 1:
-        return "/"
-    return request_path[: request_path.rindex("/")]
+    head = request_path.rpartition("/")[0]
+    return head if head.startswith("/") else "/"
 
 
 def _hostname(host: str) -> str:
