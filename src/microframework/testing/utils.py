@@ -197,10 +197,8 @@ def _pairs(
     values: Mapping[str, Any] | Iterable[tuple[str, Any]],
 ) -> list[tuple[str, str]]:
     """Flatten a mapping (list values repeat the key) or pairs into string pairs."""
-    if isinstance(values, MultiDict):
-        values = values.items(multi=True)
-    elif isinstance(values, Mapping):
-        values = values.items()
+    if isinstance(values, Mapping):  # a MultiDict's items() would drop repeats
+        values = MultiDict(values).items(multi=True)
     return [
         (key, item if isinstance(item, str) else str(item))
         for key, value in values
