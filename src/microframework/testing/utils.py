@@ -279,11 +279,9 @@ def make_test_request(
     body, body_headers = make_test_body_with_headers(
         data=data, form=form, files=files, json=json, app=app
     )
-    for key, value in body_headers.items():
-        if key == "Content-Type":
-            headers.setdefault(key, value)  # the caller's choice wins
-        else:
-            headers[key] = value
+    if "Content-Type" in headers:
+        body_headers.remove("Content-Type")  # the caller's choice wins
+    headers.update(body_headers)
     return PreparedRequest(
         method, scheme, root_path, path, query, headers, body, http_version, scope_base
     )
