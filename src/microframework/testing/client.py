@@ -28,6 +28,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.http import dump_cookie
 from werkzeug.http import parse_cookie
 from werkzeug.http import parse_date
+from werkzeug.test import Cookie
 
 from ..globals import _cv_app
 from ..signals import request_finished
@@ -250,9 +251,8 @@ class MicroframeworkClient:
         else:
             raise TypeError("delete_cookie takes (key) or (server_name, key)")
         jar = self._require_jar()
-        for stored in [k for k in jar if k[1] == path and k[2] == key]:
-            if stored[0] == host or stored[0] == host.lstrip("."):
-                del jar[stored]
+        for candidate in {host, host.lstrip(".")}:
+            jar.pop((candidate, path, key), None)
 
     def get_cookie(
         self, key: str, domain: str = "localhost", path: str = "/"
@@ -365,64 +365,38 @@ class MicroframeworkClient:
         return self._cookies
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Cookie:
-    """A stored cookie; attribute names follow werkzeug's test ``Cookie``."""
-
-    key: str
-    value: str
-    expires: datetime | None
-    max_age: int | None
-    domain: str
-    origin_only: bool
-    path: str
-    secure: bool | None
-    http_only: bool | None
-    same_site: str | None
-
-    @property
-    def decoded_key(self) -> str:
-        return next(iter(parse_cookie(f"{self.key}={self.value}")), self.key)
-
-    @property
-    def decoded_value(self) -> str:
-        return next(iter(parse_cookie(f"{self.key}={self.value}").values()), self.value)
-
-    def expired(self, now: datetime) -> bool:
-        return self.expires is not None and self.expires <= now
-
-    def matches(self, host: str, path: str, secure: bool) -> bool:
-        """RFC 6265 5.4: domain-match, path-match and the Secure flag."""
-        if self.secure and not secure:
-            return False
-        if host != self.domain and (
-            self.origin_only or not host.endswith("." + self.domain)
-        ):
-            return False
-        if path == self.path or self.path == "/":
-            return True
-        mine = self.path
-        return path.startswith(mine) and (mine.endswith("/") or path[len(mine)] == "/")
+def _sent_to(cookie: Cookie, host: str, path: str, secure: bool) -> bool:
+    """RFC 6265 5.4: domain-match, path-match and the Secure flag."""
+    if cookie.secure and not secure:
+        return False
+    if host != cookie.domain and (
+        cookie.origin_only or not host.endswith("." + cookie.domain)
+    ):
+        return False
+    if path == cookie.path or cookie.path == "/":
+        return True
+    mine = cookie.path
+    return path.startswith(mine) and (mine.endswith("/") or path[len(mine)] == "/")
 
 
 class _CookieJar(dict[tuple[str, str, str], Cookie]):
     """Cookies keyed by (domain, path, key), as RFC 6265 5.3 stores them."""
 
     def store(self, cookie: Cookie) -> None:
-        slot = (cookie.domain, cookie.path, cookie.key)
-        if cookie.expired(datetime.now(UTC)):  # how a server deletes a cookie
-            self.pop(slot, None)
-        else:
-            self[slot] = cookie
+        self[(cookie.domain, cookie.path, cookie.key)] = cookie
+        self.drop_expired()  # an expired Set-Cookie is how a server deletes a cookie
 
     def header_for(self, host: str, path: str, secure: bool) -> str:
-        now = datetime.now(UTC)
-        for slot, cookie in list(self.items()):
-            if cookie.expired(now):
-                del self[slot]
-        matching = [c for c in self.values() if c.matches(host, path, secure)]
+        self.drop_expired()
+        matching = [c for c in self.values() if _sent_to(c, host, path, secure)]
         matching.sort(key=lambda c: len(c.path), reverse=True)  # RFC 6265 5.4
         return "; ".join(f"{c.key}={c.value}" for c in matching)
+
+    def drop_expired(self) -> None:
+        now = datetime.now(UTC)
+        for slot, cookie in list(self.items()):
+            if cookie.expires is not None and cookie.expires <= now:
+                del self[slot]
 
 
 def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | None:
@@ -456,9 +430,15 @@ def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | Non
             same_site = arg
     if domain and host != domain and not host.endswith("." + domain):
         return None  # RFC 6265 5.3 step 6: a host may not set cookies for another
+    try:
+        decoded = next(iter(parse_cookie(f"{key}={value}").items()), (key, value))
+    except UnicodeDecodeError:  # latin-1 text that is not UTF-8: keep it as sent
+        decoded = key, value
     return Cookie(
         key=key,
         value=value,
+        decoded_key=decoded[0],
+        decoded_value=decoded[1],
         expires=expires,
         max_age=max_age,
         domain=domain or host,
@@ -472,9 +452,8 @@ def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | Non
 
 def _default_path(request_path: str) -> str:
     """RFC 6265 5.1.4: the request path up to, not including, its last slash."""
-    if not request_path.startswith("/") or request_path.count("/") == 1:
-        return "/"
-    return request_path[: request_path.rindex("/")]
+    head = request_path.rpartition("/")[0]
+    return head if head.startswith("/") else "/"
 
 
 def _hostname(host: str) -> str:

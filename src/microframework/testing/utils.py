@@ -197,10 +197,8 @@ def _pairs(
     values: Mapping[str, Any] | Iterable[tuple[str, Any]],
 ) -> list[tuple[str, str]]:
     """Flatten a mapping (list values repeat the key) or pairs into string pairs."""
-    if isinstance(values, MultiDict):
-        values = values.items(multi=True)
-    elif isinstance(values, Mapping):
-        values = values.items()
+    if isinstance(values, Mapping):  # a MultiDict's items() would drop repeats
+        values = MultiDict(values).items(multi=True)
     return [
         (key, item if isinstance(item, str) else str(item))
         for key, value in values
@@ -281,11 +279,9 @@ def make_test_request(
     body, body_headers = make_test_body_with_headers(
         data=data, form=form, files=files, json=json, app=app
     )
-    for key, value in body_headers.items():
-        if key == "Content-Type":
-            headers.setdefault(key, value)  # the caller's choice wins
-        else:
-            headers[key] = value
+    if "Content-Type" in headers:
+        body_headers.remove("Content-Type")  # the caller's choice wins
+    headers.update(body_headers)
     return PreparedRequest(
         method, scheme, root_path, path, query, headers, body, http_version, scope_base
     )
