@@ -323,11 +323,10 @@ class Request(BaseRequestWebsocket):
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,
         )
-        if self._data is not None:
-            source: AsyncIterator[bytes] = _once(self._data)
-        else:
-            source = self._iter_body()
-        form, files = await parser.parse(source, self.mimetype, self.mimetype_params)
+        # A body already read as data is iterated from the cache.
+        form, files = await parser.parse(
+            self._iter_body(), self.mimetype, self.mimetype_params
+        )
         self._form, self._files = form, files
 
     async def _get_form(self) -> MultiDict[str, str]:
@@ -384,7 +383,3 @@ async def _receive_before(receive: Receive, deadline: float) -> Message:
         raise
     finally:
         handle.cancel()
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
