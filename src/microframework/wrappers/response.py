@@ -64,9 +64,7 @@ def content_type_for(mimetype: str) -> str:
     """The Content-Type for *mimetype* (``charset=utf-8`` for text), memoised."""
     value = _CONTENT_TYPES.get(mimetype)
     if value is None:
-        value = get_content_type(mimetype, "utf-8")
-        if len(_CONTENT_TYPES) < 256:
-            _CONTENT_TYPES[mimetype] = value
+        value = remember(_CONTENT_TYPES, mimetype, get_content_type(mimetype, "utf-8"))
     return value
 
 
