@@ -252,7 +252,8 @@ class Request(BaseRequestWebsocket):
         """Read the whole body (bytes, or str with *as_text*), caching it by default."""
         if parse_form_data:
             await self._load_form_data()
-        if self._data is None:
+        data = self._data
+        if data is None:
             if self._body_started:
                 data = b""  # form parsing or streaming took it
             else:
@@ -269,8 +270,6 @@ class Request(BaseRequestWebsocket):
                     self.body_deadline = None
             if cache:
                 self._data = data
-        else:
-            data = self._data
         # Always UTF-8 (werkzeug 3): a client's charset must never reach the codec registry.
         return data.decode("utf-8", "replace") if as_text else data
 
@@ -297,7 +296,6 @@ class Request(BaseRequestWebsocket):
         except (ValueError, RecursionError) as error:
             if not silent:
                 self.on_json_loading_failed(error)
-            result = None
             if cache:
                 self._json_silent = None
             return None
