@@ -377,8 +377,7 @@ class Response(SansIOResponse):
             value = value()
             if inspect.isawaitable(value):
                 value = await value
-        headers = value if isinstance(value, Headers) else Headers(value)
-        return encode_headers(headers.items())
+        return encode_headers(Headers(value).items())
 
     async def get_json(self, force: bool = False, silent: bool = False) -> Any:
         """Parse the body as JSON if the mimetype says so (or *force*)."""
