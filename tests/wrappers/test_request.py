@@ -555,6 +555,18 @@ async def test_multipart_files_arrive_as_file_storage(app: Microframework) -> No
     }
 
 
+async def test_form_after_get_data_parses_the_cached_body(app: Microframework) -> None:
+    @app.post("/")
+    async def index() -> dict[str, Any]:
+        data = await request.get_data()
+        form = await request.form
+        return {"data": data.decode(), "form": form.to_dict()}
+
+    response = await app.test_client().post("/", form={"a": "1"})
+
+    assert await response.get_json() == {"data": "a=1", "form": {"a": "1"}}
+
+
 async def test_values_combines_args_and_form(app: Microframework) -> None:
     @app.post("/")
     async def index() -> dict[str, Any]:

@@ -80,43 +80,37 @@ class ResponseBody:
 class AsyncIterableBody(ResponseBody):
     """A body from an async iterable or async generator of ``bytes``/``str``."""
 
-    __slots__ = ("_source",)
+    __slots__ = ("source",)
+    source: AsyncIterable[Any]
 
     def __init__(self, source: AsyncIterable[Any]) -> None:
-        self._source = source
-
-    @property
-    def source(self) -> Any:
-        return self._source
+        self.source = source
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._source:
+        async for chunk in self.source:
             yield encode_chunk(chunk)
 
     def chunks(self) -> tuple[AsyncIterator[Any], Callable[[Any], bytes] | None]:
         # No generator of ours around the app's (a frame per stream, a layer per chunk).
-        return aiter(self._source), encode_chunk
+        return aiter(self.source), encode_chunk
 
     def aclose(self) -> Coroutine[Any, Any, None]:
         # No frame of its own: a stream's teardown is its peak memory.
-        return close_source(self._source)
+        return close_source(self.source)
 
 
 class IterableBody(ResponseBody):
     """A body from a sync iterable: lists are read in place, anything else in a thread."""
 
-    __slots__ = ("_source", "_step")
+    __slots__ = ("source", "_step")
+    source: Iterable[Any]
 
     def __init__(self, source: Iterable[Any]) -> None:
-        self._source = source
+        self.source = source
         self._step: asyncio.Future[Any] | None = None
 
-    @property
-    def source(self) -> Any:
-        return self._source
-
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        source = self._source
+        source = self.source
         if isinstance(source, (list, tuple, bytes, str)):
             for chunk in source:
                 yield encode_chunk(chunk)
@@ -139,7 +133,7 @@ class IterableBody(ResponseBody):
             # Closing a running generator raises, and the thread cannot be interrupted.
             with suppress(BaseException):
                 await asyncio.shield(step)
-        await close_source(self._source)
+        await close_source(self.source)
 
 
 class WriterBody(ResponseBody):
@@ -148,17 +142,14 @@ class WriterBody(ResponseBody):
     The writer runs in its own task, cancelled when the body is closed.
     """
 
-    __slots__ = ("_writer", "_task")
+    __slots__ = ("source", "_task")
+    source: Callable[[Callable[[Any], Awaitable[None]]], Awaitable[Any]]
 
     def __init__(
         self, writer: Callable[[Callable[[Any], Awaitable[None]]], Awaitable[Any]]
     ) -> None:
-        self._writer = writer
+        self.source = writer
         self._task: asyncio.Task[None] | None = None
-
-    @property
-    def source(self) -> Any:
-        return self._writer
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks: asyncio.Queue[Any] = asyncio.Queue()
@@ -172,7 +163,7 @@ class WriterBody(ResponseBody):
 
         async def run() -> None:
             try:
-                await self._writer(write)
+                await self.source(write)
             finally:
                 chunks.put_nowait(done)
 

@@ -252,7 +252,8 @@ class Request(BaseRequestWebsocket):
         """Read the whole body (bytes, or str with *as_text*), caching it by default."""
         if parse_form_data:
             await self._load_form_data()
-        if self._data is None:
+        data = self._data
+        if data is None:
             if self._body_started:
                 data = b""  # form parsing or streaming took it
             else:
@@ -269,8 +270,6 @@ class Request(BaseRequestWebsocket):
                     self.body_deadline = None
             if cache:
                 self._data = data
-        else:
-            data = self._data
         # Always UTF-8 (werkzeug 3): a client's charset must never reach the codec registry.
         return data.decode("utf-8", "replace") if as_text else data
 
@@ -297,7 +296,6 @@ class Request(BaseRequestWebsocket):
         except (ValueError, RecursionError) as error:
             if not silent:
                 self.on_json_loading_failed(error)
-            result = None
             if cache:
                 self._json_silent = None
             return None
@@ -323,11 +321,10 @@ class Request(BaseRequestWebsocket):
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,
         )
-        if self._data is not None:
-            source: AsyncIterator[bytes] = _once(self._data)
-        else:
-            source = self._iter_body()
-        form, files = await parser.parse(source, self.mimetype, self.mimetype_params)
+        # A body already read as data is iterated from the cache.
+        form, files = await parser.parse(
+            self._iter_body(), self.mimetype, self.mimetype_params
+        )
         self._form, self._files = form, files
 
     async def _get_form(self) -> MultiDict[str, str]:
@@ -384,7 +381,3 @@ async def _receive_before(receive: Receive, deadline: float) -> Message:
         raise
     finally:
         handle.cancel()
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data

@@ -64,9 +64,7 @@ def content_type_for(mimetype: str) -> str:
     """The Content-Type for *mimetype* (``charset=utf-8`` for text), memoised."""
     value = _CONTENT_TYPES.get(mimetype)
     if value is None:
-        value = get_content_type(mimetype, "utf-8")
-        if len(_CONTENT_TYPES) < 256:
-            _CONTENT_TYPES[mimetype] = value
+        value = remember(_CONTENT_TYPES, mimetype, get_content_type(mimetype, "utf-8"))
     return value
 
 
@@ -379,8 +377,7 @@ class Response(SansIOResponse):
             value = value()
             if inspect.isawaitable(value):
                 value = await value
-        headers = value if isinstance(value, Headers) else Headers(value)
-        return encode_headers(headers.items())
+        return encode_headers(Headers(value).items())
 
     async def get_json(self, force: bool = False, silent: bool = False) -> Any:
         """Parse the body as JSON if the mimetype says so (or *force*)."""

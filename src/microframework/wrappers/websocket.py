@@ -337,10 +337,7 @@ class Websocket(BaseRequestWebsocket):
             return self._app.json.loads(data)
         return _json.loads(data)
 
-    def __aiter__(self) -> AsyncIterator[str | bytes]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[str | bytes]:
+    async def __aiter__(self) -> AsyncIterator[str | bytes]:
         while True:
             try:
                 yield await self.receive()
