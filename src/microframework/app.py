@@ -58,7 +58,6 @@ from .scaffold import setupmethod
 from .sessions import SecureCookieSessionInterface
 from .sessions import SessionInterface
 from .static import add_static_route
-from .static import get_send_file_max_age as _get_send_file_max_age
 from .static import send_static_file as _send_static_file
 from .templating import TemplatingMixin
 from .wrappers.request import Request
@@ -69,7 +68,6 @@ if TYPE_CHECKING:
     import logging
 
     from ._compile import Chain
-    from .cli_group import AppGroup
     from .testing import MicroframeworkClient
     from .testing import TestApp
     from .testing.cli import MicroframeworkCliRunner
@@ -515,10 +513,6 @@ class Microframework(TemplatingMixin, Scaffold):
             raise
         raise error
 
-    def get_send_file_max_age(self, filename: str | None) -> int | None:
-        """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``); override per file."""
-        return _get_send_file_max_age(filename)
-
     async def send_static_file(self, filename: str) -> Response:
         """Send *filename* from :attr:`static_folder`: the ``static`` endpoint's view."""
         return await _send_static_file(self, filename)
@@ -555,13 +549,6 @@ class Microframework(TemplatingMixin, Scaffold):
         from .testing.cli import MicroframeworkCliRunner
 
         return (self.test_cli_runner_class or MicroframeworkCliRunner)(self, **kwargs)
-
-    @cached_property
-    def cli(self) -> AppGroup:
-        """The app's click group: ``@app.cli.command()`` adds a ``microframework`` command."""
-        from .cli_group import AppGroup
-
-        return AppGroup(self.name)
 
     @setupmethod
     def shell_context_processor(self, f: F) -> F:
