@@ -18,7 +18,6 @@ from microframework import g
 from microframework import Microframework
 from microframework import Response
 from microframework.blueprints import Blueprint
-from microframework.blueprints import register_blueprint_on_app
 from microframework.globals import _cv_app
 from microframework.sessions import SecureCookieSession
 from microframework.signals import before_render_template
@@ -203,8 +202,8 @@ async def test_app_templates_win_then_blueprints_in_registration_order(
     second = _blueprint_with_templates(root, "second")
     _write(root / "second" / "templates", "shared.html", "second shared")
     _write(root / "first" / "templates", "shared.html", "first shared")
-    register_blueprint_on_app(tapp, first)
-    register_blueprint_on_app(tapp, second)
+    tapp.register_blueprint(first)
+    tapp.register_blueprint(second)
     async with tapp.app_context():
         assert await render_template("hello.html", name="app") == "Hello app!"
         assert await render_template("shared.html") == "first shared"
@@ -311,7 +310,7 @@ async def test_blueprint_context_processor_only_for_its_requests(tapp: App) -> N
     async def outside() -> str:
         return await render_template_string("{{ where }} {{ all }}")
 
-    register_blueprint_on_app(tapp, bp)
+    tapp.register_blueprint(bp)
     assert await _get(tapp, "/bp/") == (200, "bp yes")
     assert await _get(tapp, "/") == (200, " yes")
 
@@ -386,7 +385,7 @@ async def test_blueprint_app_template_functions(tapp: App) -> None:
     def site_name() -> str:
         return "blog"
 
-    register_blueprint_on_app(tapp, bp)
+    tapp.register_blueprint(bp)
     async with tapp.app_context():
         rendered = await render_template_string(
             "{{ 'ab'|rev }} {{ '' is empty }} {{ site() }}"

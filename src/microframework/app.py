@@ -41,7 +41,6 @@ from ._lifespan import handle_lifespan
 from ._utils import ensure_async
 from ._utils import run_sync
 from .blueprints import Blueprint
-from .blueprints import register_blueprint_on_app
 from .config import Config
 from .config import ConfigAttribute
 from .ctx import AppContext
@@ -309,9 +308,14 @@ class Microframework(TemplatingMixin, Scaffold):
         self.while_serving_gens.append(func)
         return func
 
+    @setupmethod
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
         """Register *blueprint*; keyword options override the blueprint's own."""
-        register_blueprint_on_app(self, blueprint, **options)
+        if not isinstance(blueprint, Blueprint):
+            raise TypeError(
+                f"register_blueprint() takes a Blueprint, not {blueprint!r}"
+            )
+        blueprint.register(self, options)
 
     def iter_blueprints(self) -> Iterator[Blueprint]:
         """The registered blueprints, in registration order."""

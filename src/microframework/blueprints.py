@@ -348,13 +348,3 @@ def _child_options(
     if subdomain is not None:
         merged["subdomain"] = subdomain
     return merged
-
-
-def register_blueprint_on_app(
-    app: Microframework, blueprint: Blueprint, **options: Any
-) -> None:
-    """What ``app.register_blueprint(blueprint, **options)`` does."""
-    if not isinstance(blueprint, Blueprint):
-        raise TypeError(f"register_blueprint() takes a Blueprint, not {blueprint!r}")
-    app._check_setup_finished("register_blueprint")
-    blueprint.register(app, options)
