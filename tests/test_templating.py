@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from microframework import g
 from microframework import Microframework
 from microframework import Response
 from microframework.blueprints import Blueprint
-from microframework.globals import _cv_app
 from microframework.sessions import SecureCookieSession
 from microframework.signals import before_render_template
 from microframework.signals import template_rendered
@@ -112,15 +110,6 @@ async def test_missing_template_raises_template_not_found(tapp: App) -> None:
 async def test_render_outside_an_app_context_is_a_runtime_error() -> None:
     with pytest.raises(RuntimeError, match="application context"):
         await render_template("hello.html")
-
-
-async def test_an_app_without_templating_is_named() -> None:
-    token = _cv_app.set(SimpleNamespace(app=object()))  # type: ignore[arg-type]
-    try:
-        with pytest.raises(TypeError, match="TemplatingMixin"):
-            await render_template_string("x")
-    finally:
-        _cv_app.reset(token)
 
 
 async def test_a_template_source_is_compiled_once(tapp: App) -> None:
