@@ -497,9 +497,8 @@ class Microframework(TemplatingMixin, Scaffold):
         if "." in endpoint:
             names = (None, *reversed(blueprint_path(endpoint.rpartition(".")[0])))
         for name in names:
-            if name in self.url_default_functions:
-                for func in self.url_default_functions[name]:
-                    func(endpoint, values)
+            for func in self.url_default_functions.get(name, ()):
+                func(endpoint, values)
 
     def handle_url_build_error(
         self, error: BuildError, endpoint: str, values: dict[str, Any]
