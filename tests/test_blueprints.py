@@ -1,8 +1,4 @@
-"""Blueprints registered on a real app: routes, names, prefixes, hooks, errors, nesting.
-
-``register_blueprint_on_app`` is what ``app.register_blueprint`` delegates to; the
-tests call it directly so they do not depend on that one-line method.
-"""
+"""Blueprints registered on a real app: routes, names, prefixes, hooks, errors, nesting."""
 
 from __future__ import annotations
 
@@ -17,7 +13,6 @@ from microframework import request
 from microframework import url_for
 from microframework.blueprints import Blueprint
 from microframework.blueprints import BlueprintSetupState
-from microframework.blueprints import register_blueprint_on_app as register
 from microframework.views import MethodView
 
 
@@ -40,7 +35,7 @@ def _simple(name: str = "bp", **kwargs: Any) -> Blueprint:
 
 
 async def test_routes_get_the_prefix_and_a_dotted_endpoint(app: Microframework) -> None:
-    register(app, _simple(url_prefix="/bp"))
+    app.register_blueprint(_simple(url_prefix="/bp"))
     assert await _get(app, "/bp/") == (200, "bp.index bp")
     assert "bp.index" in app.view_functions
     assert app.blueprints["bp"].name == "bp"
@@ -49,7 +44,7 @@ async def test_routes_get_the_prefix_and_a_dotted_endpoint(app: Microframework) 
 async def test_registration_url_prefix_overrides_the_blueprints(
     app: Microframework,
 ) -> None:
-    register(app, _simple(url_prefix="/own"), url_prefix="/given")
+    app.register_blueprint(_simple(url_prefix="/own"), url_prefix="/given")
     assert (await _get(app, "/given/"))[0] == 200
     assert (await _get(app, "/own/"))[0] == 404
 
@@ -65,7 +60,7 @@ async def test_prefix_and_rule_slashes_are_joined_once(app: Microframework) -> N
     async def root() -> str:
         return "root"
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/api/items") == (200, "items")
     assert await _get(app, "/api/") == (200, "root")
 
@@ -74,19 +69,19 @@ async def test_one_blueprint_registered_twice_under_two_names(
     app: Microframework,
 ) -> None:
     bp = _simple()
-    register(app, bp, url_prefix="/one")
-    register(app, bp, name="two", url_prefix="/two")
+    app.register_blueprint(bp, url_prefix="/one")
+    app.register_blueprint(bp, name="two", url_prefix="/two")
     assert await _get(app, "/one/") == (200, "bp.index bp")
     assert await _get(app, "/two/") == (200, "two.index two")
 
 
 def test_same_name_twice_is_a_value_error(app: Microframework) -> None:
     bp = _simple()
-    register(app, bp)
+    app.register_blueprint(bp)
     with pytest.raises(ValueError, match="'bp' is already registered for this"):
-        register(app, bp, url_prefix="/again")
+        app.register_blueprint(bp, url_prefix="/again")
     with pytest.raises(ValueError, match="a different blueprint"):
-        register(app, _simple(), url_prefix="/other")
+        app.register_blueprint(_simple(), url_prefix="/other")
 
 
 @pytest.mark.parametrize("name", ["", "a.b"])
@@ -97,7 +92,7 @@ def test_invalid_names_are_value_errors(name: str) -> None:
 
 def test_invalid_registration_name_is_a_value_error(app: Microframework) -> None:
     with pytest.raises(ValueError, match="dot"):
-        register(app, _simple(), name="x.y")
+        app.register_blueprint(_simple(), name="x.y")
 
 
 def test_dotted_endpoint_or_view_name_is_a_value_error() -> None:
@@ -115,7 +110,7 @@ def test_dotted_endpoint_or_view_name_is_a_value_error() -> None:
 
 def test_registering_something_else_is_a_type_error(app: Microframework) -> None:
     with pytest.raises(TypeError, match="Blueprint"):
-        register(app, object())  # type: ignore[arg-type]
+        app.register_blueprint(object())  # type: ignore[arg-type]
 
 
 async def test_url_for_with_full_and_relative_names(app: Microframework) -> None:
@@ -129,7 +124,7 @@ async def test_url_for_with_full_and_relative_names(app: Microframework) -> None
     async def home() -> str:
         return url_for(".home")
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/shop/item/1") == (200, "/shop/item/2 /shop/item/0")
     assert await _get(app, "/") == (200, "/")
 
@@ -141,7 +136,7 @@ async def test_blueprint_method_view(app: Microframework) -> None:
 
     bp = Blueprint("bp", __name__)
     bp.add_url_rule("/thing", view_func=Thing.as_view("thing"))
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/thing") == (200, "got")
     assert "bp.thing" in app.view_functions
 
@@ -156,7 +151,7 @@ async def test_endpoint_decorator_names_a_blueprint_endpoint(
     async def late() -> str:
         return "late view"
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/late") == (200, "late view")
 
 
@@ -170,7 +165,7 @@ async def test_blueprint_websocket_route(app: Microframework) -> None:
         message = await websocket.receive()
         await websocket.send(f"{websocket.blueprint}:{message}")
 
-    register(app, bp)
+    app.register_blueprint(bp)
     async with app.test_client().websocket("/live/echo") as ws:
         await ws.send("hi")
         assert await ws.receive() == "ws:hi"
@@ -185,8 +180,10 @@ async def test_url_defaults_become_view_arguments_per_registration(
     async def items(kind: str) -> str:
         return kind
 
-    register(app, bp, url_prefix="/books")
-    register(app, bp, name="films", url_prefix="/films", url_defaults={"kind": "film"})
+    app.register_blueprint(bp, url_prefix="/books")
+    app.register_blueprint(
+        bp, name="films", url_prefix="/films", url_defaults={"kind": "film"}
+    )
     assert await _get(app, "/books/items") == (200, "book")
     assert await _get(app, "/films/items") == (200, "film")
 
@@ -201,7 +198,7 @@ async def test_rule_defaults_merge_with_blueprint_url_defaults(
     async def pages(kind: str, page: int) -> str:
         return f"{kind} {page}"
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/first") == (200, "book 1")
     assert await _get(app, "/page/3") == (200, "book 3")
 
@@ -225,7 +222,7 @@ async def test_lang_code_preprocessor_and_defaults_pattern(
     async def about() -> str:
         return f"{g.lang} {url_for('.about')}"
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/fr/about") == (200, "fr /fr/about")
 
 
@@ -275,7 +272,7 @@ async def test_blueprint_hooks_run_only_for_its_routes_in_flasks_order(
     app: Microframework,
 ) -> None:
     bp, calls = _recording_app(app)
-    register(app, bp)
+    app.register_blueprint(bp)
 
     assert await _get(app, "/bp/") == (200, "in")
     assert calls == [
@@ -314,8 +311,8 @@ async def test_app_wide_hooks_from_a_blueprint_run_for_every_request(
     async def index() -> str:
         return "app"
 
-    register(app, bp)
-    register(app, bp, name="again")  # record_once: not added a second time
+    app.register_blueprint(bp)
+    app.register_blueprint(bp, name="again")  # record_once: not added a second time
     assert await _get(app, "/") == (200, "app")
     assert calls == ["before", "after", "teardown"]
 
@@ -330,8 +327,8 @@ async def test_hooks_are_copied_for_each_registration_name(
     def before() -> None:
         seen.append(request.blueprint)
 
-    register(app, bp, url_prefix="/a")
-    register(app, bp, name="b", url_prefix="/b")
+    app.register_blueprint(bp, url_prefix="/a")
+    app.register_blueprint(bp, name="b", url_prefix="/b")
     await _get(app, "/a/")
     await _get(app, "/b/")
     assert seen == ["bp", "b"]
@@ -354,7 +351,7 @@ async def test_blueprint_url_defaults_do_not_reach_app_endpoints(
     async def outside() -> str:
         return url_for("outside")
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/in") == (200, "/in?from_bp=yes")
     assert await _get(app, "/out") == (200, "/out")
 
@@ -376,7 +373,7 @@ async def test_app_url_defaults_from_a_blueprint_reach_every_endpoint(
     async def outside() -> str:
         return f"{url_for('outside')} {g.endpoint_seen}"
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/out") == (200, "/out?v=1 outside")
 
 
@@ -404,7 +401,7 @@ async def test_blueprint_error_handler_handles_only_its_own_views(
     async def app_boom() -> str:
         raise KeyError("x")
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/bp/boom") == (400, "bp handled")
     assert await _get(app, "/boom") == (409, "app handled")
 
@@ -418,7 +415,7 @@ async def test_app_errorhandler_from_a_blueprint_handles_app_wide(
     async def not_found(error: NotFound) -> tuple[str, int]:
         return "custom 404", 404
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/nowhere") == (404, "custom 404")
 
 
@@ -443,7 +440,7 @@ async def test_blueprint_404_handler_applies_to_abort_in_its_views(
     async def gone() -> str:
         abort(404)
 
-    register(app, bp)
+    app.register_blueprint(bp)
     assert await _get(app, "/bp/gone") == (404, "bp 404")
     assert (await _get(app, "/bp/unrouted"))[1] != "bp 404"
 
@@ -460,7 +457,7 @@ async def test_nested_blueprints_join_names_and_prefixes(app: Microframework) ->
         return f"{request.endpoint} {request.blueprints} {url_for('.index')}"
 
     parent.register_blueprint(child)
-    register(app, parent)
+    app.register_blueprint(parent)
     assert await _get(app, "/parent/child/") == (
         200,
         "parent.child.index ['parent.child', 'parent'] /parent/child/",
@@ -474,7 +471,7 @@ async def test_nested_registration_options_override_the_childs(
     parent = Blueprint("parent", __name__)
     child = _simple("child", url_prefix="/own")
     parent.register_blueprint(child, url_prefix="/given", name="renamed")
-    register(app, parent, url_prefix="/p")
+    app.register_blueprint(parent, url_prefix="/p")
     assert await _get(app, "/p/given/") == (200, "parent.renamed.index parent.renamed")
 
 
@@ -517,7 +514,7 @@ async def test_parent_hooks_and_handlers_apply_to_the_child(
         raise IndexError
 
     parent.register_blueprint(child)
-    register(app, parent)
+    app.register_blueprint(parent)
 
     assert await _get(app, "/p/c/ok") == (200, "ok")
     assert calls == [
@@ -534,7 +531,7 @@ def test_nested_subdomains_are_joined(app: Microframework) -> None:
     parent = Blueprint("parent", __name__, subdomain="api")
     child = _simple("child", subdomain="v1")
     parent.register_blueprint(child)
-    register(app, parent)
+    app.register_blueprint(parent)
     rule = next(
         r for r in app.url_map.iter_rules() if r.endpoint == "parent.child.index"
     )
@@ -565,8 +562,8 @@ def test_record_runs_each_registration_and_record_once_only_the_first(
     def on_first(state: BlueprintSetupState) -> None:
         once.append(state.name)
 
-    register(app, bp)
-    register(app, bp, name="second", custom="value")
+    app.register_blueprint(bp)
+    app.register_blueprint(bp, name="second", custom="value")
     assert every == [("bp", True), ("second", False)]
     assert once == ["bp"]
 
@@ -575,7 +572,7 @@ def test_setup_state_carries_the_registration_options(app: Microframework) -> No
     states: list[BlueprintSetupState] = []
     bp = Blueprint("bp", __name__, url_prefix="/bp", subdomain="www")
     bp.record(states.append)
-    register(app, bp, custom="value", url_prefix="/x")
+    app.register_blueprint(bp, custom="value", url_prefix="/x")
     (state,) = states
     assert state.app is app
     assert state.blueprint is bp
@@ -586,7 +583,7 @@ def test_setup_state_carries_the_registration_options(app: Microframework) -> No
 
 def test_blueprint_setup_after_registration_is_an_error(app: Microframework) -> None:
     bp = _simple()
-    register(app, bp)
+    app.register_blueprint(bp)
     with pytest.raises(AssertionError, match="already been registered"):
 
         @bp.route("/late")
@@ -606,7 +603,7 @@ async def test_registering_after_the_first_request_is_an_error(
 
     await _get(app, "/")
     with pytest.raises(AssertionError, match="register_blueprint"):
-        register(app, _simple())
+        app.register_blueprint(_simple())
 
 
 def test_serving_hooks_are_added_to_the_app(app: Microframework) -> None:
@@ -622,7 +619,7 @@ def test_serving_hooks_are_added_to_the_app(app: Microframework) -> None:
     bp.before_app_serving(start)
     bp.after_app_serving(stop)
     bp.while_app_serving(around)
-    register(app, bp)
+    app.register_blueprint(bp)
     assert start in app.before_serving_funcs
     assert stop in app.after_serving_funcs
     assert around in app.while_serving_gens

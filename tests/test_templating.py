@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,8 +17,6 @@ from microframework import g
 from microframework import Microframework
 from microframework import Response
 from microframework.blueprints import Blueprint
-from microframework.blueprints import register_blueprint_on_app
-from microframework.globals import _cv_app
 from microframework.sessions import SecureCookieSession
 from microframework.signals import before_render_template
 from microframework.signals import template_rendered
@@ -115,15 +112,6 @@ async def test_render_outside_an_app_context_is_a_runtime_error() -> None:
         await render_template("hello.html")
 
 
-async def test_an_app_without_templating_is_named() -> None:
-    token = _cv_app.set(SimpleNamespace(app=object()))  # type: ignore[arg-type]
-    try:
-        with pytest.raises(TypeError, match="TemplatingMixin"):
-            await render_template_string("x")
-    finally:
-        _cv_app.reset(token)
-
-
 async def test_a_template_source_is_compiled_once(tapp: App) -> None:
     compiled: list[str] = []
     compile_source = tapp.jinja_env.compile
@@ -203,8 +191,8 @@ async def test_app_templates_win_then_blueprints_in_registration_order(
     second = _blueprint_with_templates(root, "second")
     _write(root / "second" / "templates", "shared.html", "second shared")
     _write(root / "first" / "templates", "shared.html", "first shared")
-    register_blueprint_on_app(tapp, first)
-    register_blueprint_on_app(tapp, second)
+    tapp.register_blueprint(first)
+    tapp.register_blueprint(second)
     async with tapp.app_context():
         assert await render_template("hello.html", name="app") == "Hello app!"
         assert await render_template("shared.html") == "first shared"
@@ -311,7 +299,7 @@ async def test_blueprint_context_processor_only_for_its_requests(tapp: App) -> N
     async def outside() -> str:
         return await render_template_string("{{ where }} {{ all }}")
 
-    register_blueprint_on_app(tapp, bp)
+    tapp.register_blueprint(bp)
     assert await _get(tapp, "/bp/") == (200, "bp yes")
     assert await _get(tapp, "/") == (200, " yes")
 
@@ -386,7 +374,7 @@ async def test_blueprint_app_template_functions(tapp: App) -> None:
     def site_name() -> str:
         return "blog"
 
-    register_blueprint_on_app(tapp, bp)
+    tapp.register_blueprint(bp)
     async with tapp.app_context():
         rendered = await render_template_string(
             "{{ 'ab'|rev }} {{ '' is empty }} {{ site() }}"

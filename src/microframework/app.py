@@ -41,7 +41,6 @@ from ._lifespan import handle_lifespan
 from ._utils import ensure_async
 from ._utils import run_sync
 from .blueprints import Blueprint
-from .blueprints import register_blueprint_on_app
 from .config import Config
 from .config import ConfigAttribute
 from .ctx import AppContext
@@ -58,7 +57,6 @@ from .scaffold import setupmethod
 from .sessions import SecureCookieSessionInterface
 from .sessions import SessionInterface
 from .static import add_static_route
-from .static import get_send_file_max_age as _get_send_file_max_age
 from .static import send_static_file as _send_static_file
 from .templating import TemplatingMixin
 from .wrappers.request import Request
@@ -69,7 +67,6 @@ if TYPE_CHECKING:
     import logging
 
     from ._compile import Chain
-    from .cli_group import AppGroup
     from .testing import MicroframeworkClient
     from .testing import TestApp
     from .testing.cli import MicroframeworkCliRunner
@@ -311,9 +308,14 @@ class Microframework(TemplatingMixin, Scaffold):
         self.while_serving_gens.append(func)
         return func
 
+    @setupmethod
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
         """Register *blueprint*; keyword options override the blueprint's own."""
-        register_blueprint_on_app(self, blueprint, **options)
+        if not isinstance(blueprint, Blueprint):
+            raise TypeError(
+                f"register_blueprint() takes a Blueprint, not {blueprint!r}"
+            )
+        blueprint.register(self, options)
 
     def iter_blueprints(self) -> Iterator[Blueprint]:
         """The registered blueprints, in registration order."""
@@ -495,9 +497,8 @@ class Microframework(TemplatingMixin, Scaffold):
         if "." in endpoint:
             names = (None, *reversed(blueprint_path(endpoint.rpartition(".")[0])))
         for name in names:
-            if name in self.url_default_functions:
-                for func in self.url_default_functions[name]:
-                    func(endpoint, values)
+            for func in self.url_default_functions.get(name, ()):
+                func(endpoint, values)
 
     def handle_url_build_error(
         self, error: BuildError, endpoint: str, values: dict[str, Any]
@@ -514,10 +515,6 @@ class Microframework(TemplatingMixin, Scaffold):
         if error is sys.exc_info()[1]:
             raise
         raise error
-
-    def get_send_file_max_age(self, filename: str | None) -> int | None:
-        """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``); override per file."""
-        return _get_send_file_max_age(filename)
 
     async def send_static_file(self, filename: str) -> Response:
         """Send *filename* from :attr:`static_folder`: the ``static`` endpoint's view."""
@@ -555,13 +552,6 @@ class Microframework(TemplatingMixin, Scaffold):
         from .testing.cli import MicroframeworkCliRunner
 
         return (self.test_cli_runner_class or MicroframeworkCliRunner)(self, **kwargs)
-
-    @cached_property
-    def cli(self) -> AppGroup:
-        """The app's click group: ``@app.cli.command()`` adds a ``microframework`` command."""
-        from .cli_group import AppGroup
-
-        return AppGroup(self.name)
 
     @setupmethod
     def shell_context_processor(self, f: F) -> F:

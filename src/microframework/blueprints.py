@@ -13,20 +13,16 @@ from typing import Any
 from typing import TYPE_CHECKING
 from typing import TypeVar
 
-from werkzeug.utils import cached_property
-
 from .scaffold import endpoint_from_view_func
 from .scaffold import HOOK_REGISTRIES
 from .scaffold import name_decorator
 from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .static import add_blueprint_static_route
-from .static import get_send_file_max_age as _get_send_file_max_age
 from .static import send_static_file as _send_static_file
 
 if TYPE_CHECKING:
     from .app import Microframework
-    from .cli_group import AppGroup
     from .wrappers.response import Response
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,21 +131,9 @@ class Blueprint(Scaffold):
                 " calls that set up the blueprint before registering it."
             )
 
-    def get_send_file_max_age(self, filename: str | None) -> int | None:
-        """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``)."""
-        return _get_send_file_max_age(filename)
-
     async def send_static_file(self, filename: str) -> Response:
         """Send *filename* from this blueprint's static folder."""
         return await _send_static_file(self, filename)
-
-    @cached_property
-    def cli(self) -> AppGroup:
-        """This blueprint's click group, added to ``app.cli`` as ``cli_group`` (default:
-        its name; ``None`` merges its commands)."""
-        from .cli_group import AppGroup
-
-        return AppGroup(self.name)
 
     @setupmethod
     def record(self, func: DeferredSetupFunction) -> None:
@@ -364,13 +348,3 @@ def _child_options(
     if subdomain is not None:
         merged["subdomain"] = subdomain
     return merged
-
-
-def register_blueprint_on_app(
-    app: Microframework, blueprint: Blueprint, **options: Any
-) -> None:
-    """What ``app.register_blueprint(blueprint, **options)`` does."""
-    if not isinstance(blueprint, Blueprint):
-        raise TypeError(f"register_blueprint() takes a Blueprint, not {blueprint!r}")
-    app._check_setup_finished("register_blueprint")
-    blueprint.register(app, options)

@@ -32,8 +32,6 @@ def _connection_ctx(what: str) -> AppContext:
     ctx = _cv_app.get(None)
     if ctx is None or (ctx.request is None and ctx.websocket is None):
         raise RuntimeError(f"{what} needs an active request or websocket context")
-    if ctx.session is None:
-        raise RuntimeError(f"{what} needs a session, but none was opened")
     return ctx
 
 

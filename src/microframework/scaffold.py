@@ -19,9 +19,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.utils import cached_property
 
 from ._utils import get_root_path
+from .static import get_send_file_max_age as _get_send_file_max_age
 
 if TYPE_CHECKING:
     from jinja2 import BaseLoader
+
+    from .cli_group import AppGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -162,6 +165,18 @@ class Scaffold:
         return FileSystemLoader(
             os.path.join(self.root_path, os.fspath(self.template_folder))
         )
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``); override per file."""
+        return _get_send_file_max_age(filename)
+
+    @cached_property
+    def cli(self) -> AppGroup:
+        """The click group ``@cli.command()`` adds to. A blueprint's joins ``app.cli``
+        as ``cli_group`` (default: its name; ``None`` merges its commands)."""
+        from .cli_group import AppGroup
+
+        return AppGroup(self.name)
 
     def _method_route(
         self, method: str, rule: str, options: dict[str, Any]

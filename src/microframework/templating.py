@@ -251,10 +251,7 @@ def _app(what: str) -> TemplatingMixin:
     ctx = _cv_app.get(None)
     if ctx is None:
         raise RuntimeError(f"{what} needs an application context")
-    app: object = ctx.app
-    if not isinstance(app, TemplatingMixin):
-        raise TypeError(f"{type(app).__name__} does not inherit TemplatingMixin")
-    return app
+    return ctx.app
 
 
 async def _render(app: TemplatingMixin, template: Template, context: Any) -> str:
