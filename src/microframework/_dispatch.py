@@ -64,7 +64,10 @@ async def handle_http(
 ) -> None:
     """Handle one HTTP request to teardown; as ``__call__`` (*entry*), route the rest."""
     if entry and (scope["type"] != "http" or "asgi_app" in app.__dict__):
-        return await _hand_on(app, scope, receive, send)
+        # Middleware wrapping ``asgi_app`` sees every connection, as does lifespan.
+        if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
+            return await handle_websocket(app, scope, receive, send)
+        return await app.asgi_app(scope, receive, send)
     compiled = app.compiled or freeze(app)
     request = app.request_class(scope, receive, app)
     request.asgi_send = send
@@ -115,15 +118,6 @@ async def handle_http(
             request.close()
             if token is not None:
                 _cv_app.reset(token)
-
-
-def _hand_on(
-    app: Microframework, scope: Scope, receive: Receive, send: Send
-) -> Awaitable[None]:
-    # Middleware wrapping ``asgi_app`` sees every connection, as does lifespan.
-    if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
-        return handle_websocket(app, scope, receive, send)
-    return app.asgi_app(scope, receive, send)
 
 
 async def _announce(

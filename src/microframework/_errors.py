@@ -59,15 +59,12 @@ def answers_itself(app: Microframework, compiled: Compiled, error: Exception) ->
     )
 
 
-def blueprints_of(ctx: AppContext | None) -> list[str]:
-    current = None if ctx is None else (ctx.request or ctx.websocket)
-    return current.blueprints if current is not None else []
-
-
 def find_error_handler(
-    app: Microframework, error: BaseException, blueprints: list[str]
+    app: Microframework, error: BaseException, ctx: AppContext | None
 ) -> Callable[..., Any] | None:
-    """The handler registered for *error*: by code, then class, blueprints first."""
+    """The handler for *error*: by code, then class, innermost blueprint of *ctx* first."""
+    current = None if ctx is None else (ctx.request or ctx.websocket)
+    blueprints = current.blueprints if current is not None else []
     code = error.code if isinstance(error, HTTPException) else None
     codes = (code, None) if code is not None else (None,)
     spec = app.error_handler_spec
@@ -89,7 +86,7 @@ async def handle_http_exception(
 ) -> Any:
     if error.code is None or isinstance(error, RoutingException):
         return error
-    handler = find_error_handler(app, error, blueprints_of(ctx))
+    handler = find_error_handler(app, error, ctx)
     if handler is None:
         return error
     return await app.ensure_async(handler)(error)
@@ -104,7 +101,7 @@ async def handle_user_exception(
         error.show_exception = True
     if isinstance(error, HTTPException) and not app.trap_http_exception(error):
         return await app.handle_http_exception(error, ctx)
-    handler = find_error_handler(app, error, blueprints_of(ctx))
+    handler = find_error_handler(app, error, ctx)
     if handler is None:
         raise error
     return await app.ensure_async(handler)(error)
@@ -135,7 +132,7 @@ async def handle_exception(
         raise error
     app.log_exception((type(error), error, error.__traceback__))
     server_error = InternalServerError(original_exception=error)
-    handler = find_error_handler(app, server_error, blueprints_of(ctx))
+    handler = find_error_handler(app, server_error, ctx)
     rv: Any = server_error
     if handler is not None:
         rv = await app.ensure_async(handler)(server_error)

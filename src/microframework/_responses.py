@@ -393,12 +393,8 @@ def ready(
     The body is ``None`` when the response must send itself (stream, trailers, no body).
     """
     if isinstance(response, Prepared):
-        data = response.data
-        return (
-            response.status,
-            response.headers,
-            b"" if request.method == "HEAD" else data,
-        )
+        data = b"" if request.method == "HEAD" else response.data
+        return response.status, response.headers, data
     if isinstance(response, (str, tuple)):
         text, status = (response, 200) if isinstance(response, str) else response
         data = text.encode()

@@ -252,20 +252,18 @@ def copy_current_websocket_context(
 
 def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], Any]:
     """Run *func* on the response of the current request, before ``after_request``."""
-    ctx = _cv_app.get(None)
-    if ctx is None or ctx.request is None:
-        raise RuntimeError("after_this_request can only be used inside a request")
-    if ctx.after_request_functions is None:
-        ctx.after_request_functions = []
-    ctx.after_request_functions.append(func)
-    return func
+    return _after_this("request", func)
 
 
 def after_this_websocket(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Run *func* after the current websocket handler, before ``after_websocket``."""
+    return _after_this("websocket", func)
+
+
+def _after_this(what: str, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
     ctx = _cv_app.get(None)
-    if ctx is None or ctx.websocket is None:
-        raise RuntimeError("after_this_websocket can only be used inside a websocket")
+    if ctx is None or getattr(ctx, what) is None:
+        raise RuntimeError(f"after_this_{what} can only be used inside a {what}")
     if ctx.after_request_functions is None:
         ctx.after_request_functions = []
     ctx.after_request_functions.append(func)

@@ -171,9 +171,7 @@ async def send_from_directory(
 
     *path* goes through :func:`safe_join`; the other arguments are :func:`send_file`'s.
     """
-    found = await asyncio.to_thread(
-        _lookup, os.fsdecode(os.fspath(directory)), os.fsdecode(os.fspath(path))
-    )
+    found = await asyncio.to_thread(_lookup, os.fsdecode(directory), os.fsdecode(path))
     if found is None:
         raise NotFound()
     return await send_file(_CheckedPath(*found), **kwargs)
