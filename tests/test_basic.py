@@ -28,6 +28,7 @@ from microframework import after_this_request
 from microframework import current_app
 from microframework import g
 from microframework import Microframework
+from microframework import Request
 from microframework import request
 from microframework import Response
 
@@ -1186,6 +1187,29 @@ async def test_get_json_silent_returns_none_for_a_malformed_body(
     )
     assert response.status_code == 200
     assert await response.get_data() == b"None"
+
+
+async def test_on_json_loading_failed_can_return_the_value_get_json_gives() -> None:
+    class LenientRequest(Request):
+        def on_json_loading_failed(self, error: Exception | None) -> Any:
+            return {"error": "bad json"}
+
+    app = Microframework(__name__)
+    app.request_class = LenientRequest
+
+    @app.route("/", methods=["POST"])
+    async def index() -> Any:
+        first = await request.get_json()
+        return {"first": first, "again": await request.json}
+
+    response = await app.test_client().post(
+        "/", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200
+    assert await response.get_json() == {
+        "first": {"error": "bad json"},
+        "again": {"error": "bad json"},
+    }
 
 
 async def test_get_json_on_a_non_json_content_type_returns_none(

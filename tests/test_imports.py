@@ -268,9 +268,9 @@ def test_the_private_name_check_can_fail(tmp_path: Path) -> None:
 MODULE_LINES = 700
 FUNCTION_LINES = 60  # from the first decorator to the last line, docstring included
 # STYLE.md and #13 ask for ~10k. The features the issues asked for (broadcast, the
-# disconnect guard, SSE, the incremental form parser, ranges, serving) came to 12.4k
-# after the #13 trim; this holds the package there until the owner settles the figure.
-PACKAGE_LINES = 12_500
+# disconnect guard, SSE, the incremental form parser, ranges, serving) came to 12.3k
+# after the second #13 trim; this holds the package there while that figure is open.
+PACKAGE_LINES = 12_300
 
 
 def _package_lines(root: Path) -> int:

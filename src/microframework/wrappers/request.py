@@ -294,11 +294,15 @@ class Request(BaseRequestWebsocket):
             loads = self._app.json.loads if self._app is not None else _json.loads
             result = loads(data)
         except (ValueError, RecursionError) as error:
-            if not silent:
-                self.on_json_loading_failed(error)
-            if cache:
-                self._json_silent = None
-            return None
+            if silent:
+                result = None
+                if cache:
+                    self._json_silent = None
+            else:  # an override's return value stands in for the body, as in Quart
+                result = self.on_json_loading_failed(error)
+                if cache:
+                    self._json = result
+            return result
         if cache:
             self._json = self._json_silent = result
         return result
