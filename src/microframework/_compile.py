@@ -64,31 +64,38 @@ class Endpoint:
     timeout: float | None
 
 
-@dataclass(slots=True, eq=False, repr=False)
 class Compiled:
     """Everything the request path reads, built once at freeze."""
 
-    adapters: AdapterCache
-    app_chain: Chain = field(init=False)
-    websocket_chain: Chain = field(init=False)
-    endpoints: dict[str, Endpoint] = field(default_factory=dict)
-    chains: dict[tuple[bool, str | None], Chain] = field(default_factory=dict)
-    static_routes: dict[str, dict[str | None, tuple[WerkzeugRule, Endpoint | None]]] = (
-        field(default_factory=dict)
-    )
-    match_cache: dict[
-        tuple[MapAdapter, str, str, bool], tuple[WerkzeugRule, dict[str, Any]]
-    ] = field(default_factory=dict)
-    teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
-    #: The session interface waits to open: open before the view, not on first use.
-    eager_sessions: bool = False
-    #: A subclass overrides these: call them instead of the fast path.
-    custom_make_response: bool = False
-    custom_process_response: bool = False
-    #: A view's ``str`` Content-Type when no response object is needed, else None.
-    str_content_type: tuple[bytes, bytes] | None = None
-    #: A handler is registered or overridden: errors go to handle_user_exception.
-    error_handlers: bool = True
+    __slots__ = (
+        "endpoints", "chains", "app_chain", "websocket_chain", "adapters",
+        "static_routes", "match_cache", "teardown_appcontext", "eager_sessions",
+        "custom_make_response", "custom_process_response", "str_content_type",
+        "error_handlers",
+    )  # fmt: skip
+
+    def __init__(self, adapters: AdapterCache) -> None:
+        self.endpoints: dict[str, Endpoint] = {}
+        self.chains: dict[tuple[bool, str | None], Chain] = {}
+        self.app_chain: Chain
+        self.websocket_chain: Chain
+        self.adapters = adapters
+        self.static_routes: dict[
+            str, dict[str | None, tuple[WerkzeugRule, Endpoint | None]]
+        ] = {}
+        self.match_cache: dict[
+            tuple[MapAdapter, str, str, bool], tuple[WerkzeugRule, dict[str, Any]]
+        ] = {}
+        self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
+        #: The session interface waits to open: open before the view, not on first use.
+        self.eager_sessions = False
+        #: A subclass overrides these: call them instead of the fast path.
+        self.custom_make_response = False
+        self.custom_process_response = False
+        #: A view's ``str`` Content-Type when no response object is needed, else None.
+        self.str_content_type: tuple[bytes, bytes] | None = None
+        #: A handler is registered or overridden: errors go to handle_user_exception.
+        self.error_handlers = True
 
     def remember_match(
         self, key: tuple[MapAdapter, str, str, bool], rule: WerkzeugRule, args: Any
