@@ -149,7 +149,7 @@ async def test_url_for_honours_the_client_root_path(app: Microframework) -> None
             "path": request.path,
         }
 
-    response = await app.test_client().get("/here", root_path="/prefix")
+    response = await app.test_client().get("/prefix/here", root_path="/prefix")
 
     assert await response.get_json() == {
         "relative": "/prefix/post/5",

@@ -253,7 +253,12 @@ async def test_scope_carries_what_a_server_would_send() -> None:
     await (
         RawApp(app)
         .test_client()
-        .get("/caf%C3%A9/x?a=1", scheme="https", root_path="/mount", http_version="2")
+        .get(
+            "/mount/caf%C3%A9/x?a=1",
+            scheme="https",
+            root_path="/mount",
+            http_version="2",
+        )
     )
 
     (scope,) = seen
@@ -398,10 +403,12 @@ def test_preserve_context_is_announced_as_a_scope_extension() -> None:
 def test_scope_path_is_raw_path_decoded_and_includes_root_path(
     path: str, root_path: str
 ) -> None:
+    # As in Quart's client, the path given is the whole path, the root path included.
+    path = root_path + path
     scope = make_test_scope("http", path, "GET", Headers(), b"", root_path=root_path)
 
-    assert scope["path"] == root_path + path
-    assert unquote(scope["raw_path"].decode("ascii")) == root_path + path
+    assert scope["path"] == path
+    assert unquote(scope["raw_path"].decode("ascii")) == path
 
 
 # -- exceptions and broken apps --------------------------------------------------------
@@ -654,7 +661,7 @@ async def test_redirect_within_root_path_keeps_the_root_path() -> None:
     client = redirect_app({"/app/a": (302, "/app/b")}).test_client()
 
     report = await echoed(
-        await client.get("/a", root_path="/app", follow_redirects=True)
+        await client.get("/app/a", root_path="/app", follow_redirects=True)
     )
 
     assert (report["root_path"], report["path"]) == ("/app", "/app/b")

@@ -86,7 +86,7 @@ async def test_method_scheme_and_host_follow_the_request(app: Microframework) ->
 async def test_root_path_is_kept_out_of_path_and_in_urls(app: Microframework) -> None:
     _add_attributes_route(app)
 
-    response = await app.test_client().get("/items/3?x=y", root_path="/mount")
+    response = await app.test_client().get("/mount/items/3?x=y", root_path="/mount")
 
     data = await response.get_json()
     assert data["path"] == "/items/3"
@@ -94,6 +94,23 @@ async def test_root_path_is_kept_out_of_path_and_in_urls(app: Microframework) ->
     assert data["base_url"] == "http://localhost/mount/items/3"
     assert data["url"] == "http://localhost/mount/items/3?x=y"
     assert data["view_args"] == {"item": 3}
+
+
+async def test_the_client_path_includes_the_root_path_as_in_quart(
+    app: Microframework,
+) -> None:
+    @app.get("/")
+    async def index() -> str:
+        return f"{request.root_path}|{request.path}"
+
+    client = app.test_client()
+    mounted = await client.get("/bob/", root_path="/bob")
+    outside = await client.get("/", root_path="/bob")
+    async with app.test_request_context("/bob/x", root_path="/bob"):
+        assert (request.root_path, request.path) == ("/bob", "/x")
+
+    assert await mounted.get_data(as_text=True) == "/bob|/"
+    assert outside.status_code == 404
 
 
 @pytest.mark.parametrize(

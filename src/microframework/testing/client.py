@@ -306,7 +306,7 @@ class MicroframeworkClient:
     def _with_cookies(self, request: PreparedRequest) -> Headers:
         headers = request.headers.copy()
         if self._cookies is not None:
-            host, path = _hostname(headers["Host"]), request.root_path + request.path
+            host, path = _hostname(headers["Host"]), request.path
             secure = request.scheme in ("https", "wss")
             if value := self._cookies.header_for(host, path, secure):
                 existing = headers.get("Cookie")
@@ -318,7 +318,7 @@ class MicroframeworkClient:
             return
         host = _hostname(request.headers["Host"])
         for header in response.headers.getlist("Set-Cookie"):
-            cookie = _parse_set_cookie(header, host, request.root_path + request.path)
+            cookie = _parse_set_cookie(header, host, request.path)
             if cookie is not None:
                 self._cookies.store(cookie)
 
@@ -327,7 +327,7 @@ class MicroframeworkClient:
     ) -> PreparedRequest:
         """The request a user agent sends next, answering a redirect to *location*."""
         host = request.headers["Host"]
-        current = f"{request.scheme}://{host}{request.root_path}{request.path}"
+        current = f"{request.scheme}://{host}{request.path}"
         target = urlsplit(urljoin(current, location))
         hostname = _hostname(target.netloc)
         server_name = _hostname(self.app.config.get("SERVER_NAME") or "localhost")
@@ -353,7 +353,7 @@ class MicroframeworkClient:
             method=method,
             scheme=target.scheme,
             root_path=root_path,
-            path=path[len(root_path) :],
+            path=path,
             query_string=quote_query_string(target.query),
             headers=headers,
             body=body,

@@ -145,12 +145,12 @@ def make_test_scope(
 ) -> Scope:
     """Build the ASGI scope a server sends for an ``http`` or ``websocket`` request.
 
-    *path* is relative to *root_path*, which the scope's ``path`` and ``raw_path``
-    include, as the ASGI spec asks. *scope_base* is merged in last.
+    *path* is the whole path, *root_path* included, as in the ASGI scope (and in
+    Quart's client): a path outside *root_path* gets a 404. *scope_base* is merged last.
     """
     if type_ not in ("http", "websocket"):
         raise ValueError(f"type_ must be 'http' or 'websocket', not {type_!r}")
-    raw_path = quote(root_path + path, safe=_PATH_SAFE)
+    raw_path = quote(path, safe=_PATH_SAFE)
     port = 443 if scheme in ("https", "wss") else 80
     scope: Scope = {
         "type": type_,
