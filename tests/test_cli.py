@@ -379,15 +379,16 @@ def test_env_files_load_without_overriding_the_environment(
 ) -> None:
     monkeypatch.setitem(sys.modules, "dotenv", fake_dotenv())
     monkeypatch.setenv("MF_A", "from environment")
-    write(tmp_path / ".env", "MF_A=env\nMF_B=env\nMF_C=env\nMF_D=env\n")
-    write(tmp_path / ".microframeworkenv", "MF_B=mfenv\nMF_C=mfenv\n")
+    write(tmp_path / ".env", "MF_A=env\nMF_B=env\nMF_C=env\n")
+    write(tmp_path / ".microframeworkenv", "MF_B=mfenv\nMF_C=mfenv\nMF_D=mfenv\n")
     write(tmp_path / "custom.env", "MF_C=custom\n")
     assert load_dotenv(tmp_path / "custom.env") is True
+    # As Flask's .env over .flaskenv: the private .env overrides the committed file.
     assert [os.environ[f"MF_{k}"] for k in "ABCD"] == [
         "from environment",
-        "mfenv",
-        "custom",
         "env",
+        "custom",
+        "mfenv",
     ]
 
 

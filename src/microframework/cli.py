@@ -217,15 +217,16 @@ def load_dotenv(
 ) -> bool:
     """Load ``.env``, ``.microframeworkenv`` and *path* into ``os.environ``; True if any loaded.
 
-    Set variables win, then *path*, ``.microframeworkenv``, ``.env`` (found upwards from
-    the working directory). Without python-dotenv, does nothing.
+    Set variables win, then *path*, ``.env``, ``.microframeworkenv`` (found upwards from
+    the working directory), as Flask orders ``.env`` and ``.flaskenv``. Without
+    python-dotenv, does nothing.
     """
     dotenv = _dotenv()
     if dotenv is None:
         return False
     files = [path]
     if load_defaults:
-        files += [_find_upwards(".microframeworkenv"), _find_upwards(".env")]
+        files += [_find_upwards(".env"), _find_upwards(".microframeworkenv")]
     found = [file for file in files if file is not None and os.path.isfile(file)]
     for file in found:  # the most important first: a variable already set stays
         for key, value in dotenv.dotenv_values(file, encoding="utf-8").items():
