@@ -3,6 +3,7 @@ datastructures, nested subdomains, the test client's context, cookies and pushes
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -137,9 +138,12 @@ async def test_make_response_takes_werkzeug_responses_and_generators(
 def test_datastructures_re_exports_werkzeugs_classes() -> None:
     from microframework import datastructures
 
+    werkzeugs = vars(werkzeug.datastructures)
     for name in datastructures.__all__:
-        assert getattr(datastructures, name) is getattr(werkzeug.datastructures, name)
-    assert datastructures.FileStorage is werkzeug.datastructures.FileStorage
+        if name != "FileStorage":
+            assert getattr(datastructures, name) is werkzeugs[name]
+    # Its save() may also be awaited (see test_an_upload_saves_with_or_without_await).
+    assert issubclass(datastructures.FileStorage, werkzeug.datastructures.FileStorage)
 
 
 # -- nested blueprints with subdomains -----------------------------------------------
@@ -254,6 +258,58 @@ async def test_server_push_uses_the_asgi_extension_over_http2(
     assert path == "/static/site.css"
     assert headers["Accept"] == "text/css"
     assert "Cookie" not in headers
+
+
+# -- names and behaviours found by running Quart's own test files --------------------
+
+
+def test_helpers_holds_the_names_quart_and_flask_keep_there() -> None:
+    import microframework
+    import microframework.helpers
+
+    names = (
+        "flash get_flashed_messages get_template_attribute make_push_promise"
+        " make_response send_file send_from_directory stream_with_context url_for"
+        " abort redirect"
+    )
+    for name in names.split():
+        assert getattr(microframework.helpers, name) is getattr(microframework, name)
+    assert microframework.helpers.safe_join("/srv", "a/../../etc") is None
+    assert microframework.signals_available is True
+
+
+async def test_make_push_promise_pushes_over_http2(app: Microframework) -> None:
+    from microframework import make_push_promise
+
+    @app.get("/")
+    async def index() -> str:
+        await make_push_promise("/static/site.css")
+        return "page"
+
+    client = app.test_client()
+    await client.get("/")  # HTTP/1.1 offers no push: a no-op
+    assert client.push_promises == []
+    await client.get("/", http_version="2")
+    assert [path for path, _ in client.push_promises] == ["/static/site.css"]
+
+
+@pytest.mark.parametrize("style", ["flask", "quart"])
+async def test_an_upload_saves_with_or_without_await(
+    app: Microframework, style: str, tmp_path: Any
+) -> None:
+    @app.post("/")
+    async def upload() -> str:
+        storage = (await request.files)["upload"]
+        saved = storage.save(tmp_path / "saved.txt")  # Flask's way: written already
+        if style == "quart":
+            await saved  # Quart's way: awaited
+        return "ok"
+
+    files = {"upload": (io.BytesIO(b"file body"), "notes.txt")}
+    response = await app.test_client().post("/", files=files)
+
+    assert response.status_code == 200
+    assert (tmp_path / "saved.txt").read_bytes() == b"file body"
 
 
 # -- sessions on websockets ----------------------------------------------------------

@@ -17,10 +17,10 @@ from microframework import g
 from microframework import Microframework
 from microframework import Response
 from microframework.blueprints import Blueprint
+from microframework.helpers import get_template_attribute
 from microframework.sessions import SecureCookieSession
 from microframework.signals import before_render_template
 from microframework.signals import template_rendered
-from microframework.templating import get_template_attribute
 from microframework.templating import render_template
 from microframework.templating import render_template_string
 from microframework.templating import stream_template

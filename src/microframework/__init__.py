@@ -27,6 +27,8 @@ from .globals import request
 from .globals import session
 from .globals import websocket
 from .helpers import abort
+from .helpers import get_template_attribute
+from .helpers import make_push_promise
 from .helpers import make_response
 from .helpers import redirect
 from .helpers import send_early_hints
@@ -45,13 +47,13 @@ from .signals import message_flashed
 from .signals import request_finished
 from .signals import request_started
 from .signals import request_tearing_down
+from .signals import signals_available
 from .signals import template_rendered
 from .signals import websocket_finished
 from .signals import websocket_received
 from .signals import websocket_sent
 from .signals import websocket_started
 from .signals import websocket_tearing_down
-from .templating import get_template_attribute
 from .templating import render_template
 from .templating import render_template_string
 from .templating import stream_template
@@ -97,6 +99,7 @@ __all__ = [
     "has_websocket_context",
     "json",
     "jsonify",
+    "make_push_promise",
     "make_response",
     "message_flashed",
     "redirect",
@@ -110,6 +113,7 @@ __all__ = [
     "send_file",
     "send_from_directory",
     "session",
+    "signals_available",
     "stream_template",
     "stream_template_string",
     "stream_with_context",

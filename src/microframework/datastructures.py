@@ -1,9 +1,14 @@
 """``datastructures.py``: werkzeug's datastructures under Quart's module name, for ports.
 
-Rule: re-exports only; they are werkzeug's own classes, as Flask uses them.
+Rule: werkzeug's own classes, as Flask uses them; only ``FileStorage`` adds to its
+werkzeug base, so that both Flask's and Quart's way of saving an upload work.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import IO
 
 from werkzeug.datastructures import Accept
 from werkzeug.datastructures import Authorization
@@ -11,7 +16,7 @@ from werkzeug.datastructures import CallbackDict
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.datastructures import ContentRange
 from werkzeug.datastructures import ETags
-from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import FileStorage as _FileStorage
 from werkzeug.datastructures import Headers
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.datastructures import MIMEAccept
@@ -20,6 +25,29 @@ from werkzeug.datastructures import Range
 from werkzeug.datastructures import RequestCacheControl
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.datastructures import WWWAuthenticate
+
+
+class FileStorage(_FileStorage):
+    """An uploaded file: werkzeug's, with a ``save`` that may also be awaited."""
+
+    def save(  # type: ignore[override] # also awaitable, see below
+        self, dst: str | os.PathLike[str] | IO[bytes], buffer_size: int = 16384
+    ) -> _Saved:
+        """Write the file to *dst* before returning, so that Flask's ``file.save(dst)``
+        and Quart's ``await file.save(dst)`` both work. It blocks while it writes: for a
+        big file, ``await asyncio.to_thread(file.save, dst)``."""
+        super().save(dst, buffer_size)
+        return _SAVED
+
+
+class _Saved:
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+_SAVED = _Saved()
 
 __all__ = [
     "Accept",

@@ -15,7 +15,6 @@ from typing import cast
 from typing import IO
 from urllib.parse import unquote_to_bytes
 
-from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import Headers
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
@@ -27,6 +26,8 @@ from werkzeug.sansio.multipart import File
 from werkzeug.sansio.multipart import MultipartDecoder
 from werkzeug.sansio.multipart import NeedData
 from werkzeug.sansio.multipart import State
+
+from .datastructures import FileStorage
 
 __all__ = ["FormDataParser"]
 

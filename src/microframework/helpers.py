@@ -1,6 +1,8 @@
 """User-facing helpers that work through the current app (``url_for``, ``abort``, ...).
 
-Rule: each reads the active context once and delegates to the app; none holds state."""
+Rule: each reads the active context once and delegates to the app; none holds state.
+It also re-exports the helpers Quart's and Flask's ``helpers`` modules hold, for ports.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +19,13 @@ from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.exceptions import Aborter
 from werkzeug.urls import iri_to_uri
 
+from ._utils import get_root_path as get_root_path
 from ._utils import remember
+from .files import safe_join as safe_join
+from .files import send_file as send_file
+from .files import send_from_directory as send_from_directory
+from .flashing import flash as flash
+from .flashing import get_flashed_messages as get_flashed_messages
 from .globals import _cv_app
 from .wrappers.response import Response as _Response
 
@@ -175,6 +183,23 @@ def _sync_with_context(ctx: AppContext, source: Iterator[Any]) -> Iterator[Any]:
         close = getattr(source, "close", None)
         if close is not None:
             close()
+
+
+async def make_push_promise(path: str) -> None:
+    """Ask an HTTP/2 server to push *path* to the client; a no-op where it cannot."""
+    ctx = _cv_app.get(None)
+    if ctx is None or ctx.request is None:
+        raise RuntimeError("make_push_promise needs an active request")
+    await ctx.request.send_push_promise(path)
+
+
+async def get_template_attribute(template_name: str, attribute: str) -> Any:
+    """A macro or variable defined by a template; macros return awaitables."""
+    ctx = _cv_app.get(None)
+    if ctx is None:
+        raise RuntimeError("get_template_attribute needs an application context")
+    template = ctx.app.jinja_env.get_template(template_name)
+    return getattr(await template.make_module_async(), attribute)
 
 
 async def send_early_hints(*links: str) -> bool:

@@ -23,6 +23,8 @@ class _State:
 
 
 state = _State()
+#: Quart's flag: blinker is a dependency, so signals always work.
+signals_available = True
 
 
 class _Signal(NamedSignal):

@@ -311,10 +311,3 @@ async def stream_template_string(source: str, **context: Any) -> Response:
     """A response that renders a template string chunk by chunk as it is sent."""
     app = _app("stream_template_string")
     return await _stream(app, app.jinja_env.from_string(source), context)
-
-
-async def get_template_attribute(template_name: str, attribute: str) -> Any:
-    """A macro or variable defined by a template; macros return awaitables."""
-    app = _app("get_template_attribute")
-    module = await app.jinja_env.get_template(template_name).make_module_async()
-    return getattr(module, attribute)

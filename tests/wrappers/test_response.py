@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import Headers
+from werkzeug.http import generate_etag
 from werkzeug.http import http_date
 from werkzeug.http import parse_cookie
 from werkzeug.http import parse_options_header
@@ -300,6 +301,39 @@ def conditional_app(
         return await response.make_conditional(request, accept_ranges=True)
 
     return app
+
+
+async def test_add_etag_hashes_the_body_unless_an_etag_is_set() -> None:
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"0123"
+        yield b"456789"
+
+    streamed, given = Response(stream()), Response(BODY)
+    given.set_etag("mine")
+    await streamed.add_etag(weak=True)
+    await given.add_etag()
+
+    assert streamed.get_etag() == (generate_etag(BODY), True)
+    assert given.get_etag() == ("mine", False)
+    await given.add_etag(overwrite=True)
+    assert given.get_etag() == (generate_etag(BODY), False)
+
+
+async def test_add_etag_then_make_conditional_answers_304() -> None:
+    # The pattern werkzeug's and Quart's make_conditional docs describe.
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> Response:
+        response = Response(BODY)
+        await response.add_etag()
+        return await response.make_conditional(request)
+
+    client = app.test_client()
+    etag = (await client.get("/")).headers["ETag"]
+    again = await client.get("/", headers={"If-None-Match": etag})
+
+    assert (again.status_code, await again.get_data()) == (304, b"")
 
 
 async def conditional_get(headers: dict[str, str], **options: Any) -> Any:

@@ -81,6 +81,16 @@ class BaseRequestWebsocket(SansIORequest):
         """The path and query string, with bytes that are not UTF-8 percent-encoded."""
         return f"{self.path}?{self.query_string.decode('utf-8', 'werkzeug.url_quote')}"
 
+    @property
+    def script_root(self) -> str:
+        """``root_path`` under its WSGI name, which Flask and Quart keep."""
+        return self.root_path
+
+    @property
+    def url_root(self) -> str:
+        """``root_url`` under its older name, which Flask and Quart keep."""
+        return self.root_url
+
     @cached_property
     def authorization(self) -> Authorization | None:
         """The parsed ``Authorization`` header; ``None`` if absent or malformed."""

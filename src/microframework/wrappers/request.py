@@ -19,12 +19,12 @@ from typing import IO
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import CombinedMultiDict
-from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .._utils import first_step
+from ..datastructures import FileStorage
 from ..exceptions import BodyTimeout
 from ..exceptions import ClientDisconnected
 from .base import BaseRequestWebsocket
@@ -342,6 +342,9 @@ class Request(BaseRequestWebsocket):
         return self._files
 
     async def _get_values(self) -> CombinedMultiDict[str, str]:
+        if self.method == "GET":
+            # As werkzeug: a cache keyed on the URL would not see what a GET's body says.
+            return CombinedMultiDict([self.args])
         return CombinedMultiDict([self.args, await self._get_form()])
 
     @property
@@ -356,7 +359,7 @@ class Request(BaseRequestWebsocket):
 
     @property
     def values(self) -> Awaitable[CombinedMultiDict[str, str]]:
-        """``await request.values``: ``args`` and ``form`` combined."""
+        """``await request.values``: ``args`` and ``form`` combined (``args`` alone for GET)."""
         return self._get_values()
 
 

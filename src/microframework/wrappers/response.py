@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import generate_etag
 from werkzeug.http import http_date
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.response import Response as SansIOResponse
@@ -277,6 +278,11 @@ class Response(SansIOResponse):
             self.set_data(b"".join([chunk async for chunk in self.iter_encoded()]))
         assert self.body_bytes is not None
         return self.body_bytes.decode() if as_text else self.body_bytes
+
+    async def add_etag(self, overwrite: bool = False, weak: bool = False) -> None:
+        """Set an ``ETag`` hashed from the body, unless one is set (awaited, as in Quart)."""
+        if overwrite or "etag" not in self.headers:
+            self.set_etag(generate_etag(await self.get_data()), weak)
 
     @property
     def data(self) -> Awaitable[bytes]:
