@@ -12,6 +12,7 @@ from blinker import Signal
 
 from microframework import Microframework
 from microframework import signals
+from microframework import websocket
 from microframework.signals import send_signal
 
 ALL_SIGNALS = [
@@ -221,6 +222,47 @@ async def test_request_signals_are_sent_in_order(app: Microframework) -> None:
     ]
     assert events[3][1]["response"].status_code == response.status_code == 200
     assert events[4][1] == {"exc": None}
+
+
+@pytest.mark.parametrize("kind", ["request", "websocket"])
+async def test_a_failing_teardown_receiver_does_not_stop_teardown(
+    app: Microframework, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Extensions release resources in teardown_appcontext: one broken receiver before
+    # it must not leak them (Flask's test_robust_teardown).
+    ran: list[str] = []
+
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("receiver failed")
+
+    @app.teardown_appcontext
+    def release(exc: BaseException | None) -> None:
+        ran.append("teardown_appcontext")
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+
+    signal = getattr(signals, f"{kind}_tearing_down")
+    with (
+        signal.connected_to(broken, app),
+        signals.appcontext_tearing_down.connected_to(
+            lambda sender, **kw: ran.append("appcontext_tearing_down"), app
+        ),
+    ):
+        client = app.test_client()
+        if kind == "request":
+            assert (await client.get("/")).status_code == 200
+        else:
+            async with client.websocket("/ws"):
+                pass
+
+    assert ran == ["teardown_appcontext", "appcontext_tearing_down"]
+    assert "receiver failed" in caplog.text
 
 
 @needs_app

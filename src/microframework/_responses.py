@@ -40,6 +40,8 @@ from .wrappers.response import plain_response_headers
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
+    from blinker import NamedSignal
+
     from ._compile import Chain
     from ._compile import Compiled
     from .app import Microframework
@@ -271,7 +273,7 @@ async def teardown(
             request_tearing_down if ctx.request is not None else websocket_tearing_down
         )
         if signal.receivers:
-            await send_signal(signal, app, exc=error)
+            await _signal_teardown(app, signal, error)
     compiled = app.compiled
     funcs = (
         compiled.teardown_appcontext
@@ -281,9 +283,11 @@ async def teardown(
     for func in funcs:
         await _run_teardown(app, func, error)
     if appcontext_tearing_down.receivers:
-        await send_signal(appcontext_tearing_down, app, exc=error)
+        await _signal_teardown(app, appcontext_tearing_down, error)
 
 
+# A failing teardown function or receiver must not keep the others from releasing
+# their resources: it is logged, and teardown goes on.
 async def _run_teardown(
     app: Microframework,
     func: Callable[[BaseException | None], Awaitable[Any]],
@@ -293,6 +297,15 @@ async def _run_teardown(
         await func(error)
     except Exception:
         app.logger.exception("Error in teardown function %r", func)
+
+
+async def _signal_teardown(
+    app: Microframework, signal: NamedSignal, error: BaseException | None
+) -> None:
+    try:
+        await send_signal(signal, app, exc=error)
+    except Exception:
+        app.logger.exception("Error in a %r receiver", signal.name)
 
 
 # Direct answers: sent without a response object.
