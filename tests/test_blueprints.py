@@ -155,6 +155,21 @@ async def test_endpoint_decorator_names_a_blueprint_endpoint(
     assert await _get(app, "/late") == (200, "late view")
 
 
+async def test_endpoint_decorator_takes_a_dotted_name_whole_as_flask_does(
+    app: Microframework,
+) -> None:
+    # Code written for Flask and Quart, which never prefix this decorator's name.
+    bp = Blueprint("bp", __name__)
+    bp.add_url_rule("/late", endpoint="late")
+
+    @bp.endpoint("bp.late")
+    async def late() -> str:
+        return "late view"
+
+    app.register_blueprint(bp)
+    assert await _get(app, "/late") == (200, "late view")
+
+
 async def test_blueprint_websocket_route(app: Microframework) -> None:
     from microframework import websocket
 

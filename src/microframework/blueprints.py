@@ -191,11 +191,15 @@ class Blueprint(Scaffold):
 
     @setupmethod
     def endpoint(self, endpoint: str) -> Callable[[F], F]:
-        """Register the decorated function as the view for ``"<blueprint>.endpoint"``."""
+        """Register the decorated function as the view for ``"<blueprint>.endpoint"``.
+
+        A dotted *endpoint* is taken as the full name, as Flask and Quart take every
+        name here (``@bp.endpoint("bp.x")``): a blueprint's own endpoints have no dot."""
 
         def decorator(func: F) -> F:
             def register(state: BlueprintSetupState) -> None:
-                state.app.view_functions[f"{state.full_name}.{endpoint}"] = func
+                full = endpoint if "." in endpoint else f"{state.full_name}.{endpoint}"
+                state.app.view_functions[full] = func
 
             self.record(register)  # every registration name has its own endpoint
             return func

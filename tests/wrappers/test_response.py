@@ -303,6 +303,24 @@ def conditional_app(
     return app
 
 
+async def test_assigning_data_sets_the_body_as_in_flask_and_quart() -> None:
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> str:
+        return "from the view"
+
+    @app.after_request
+    async def replace(response: Response) -> Response:
+        response.data = "from the hook"
+        return response
+
+    response = await app.test_client().get("/")
+
+    assert await response.get_data() == b"from the hook"
+    assert response.headers["Content-Length"] == "13"
+
+
 async def test_add_etag_hashes_the_body_unless_an_etag_is_set() -> None:
     async def stream() -> AsyncIterator[bytes]:
         yield b"0123"

@@ -286,8 +286,12 @@ class Response(SansIOResponse):
 
     @property
     def data(self) -> Awaitable[bytes]:
-        """``await response.data``: the body as bytes."""
+        """``await response.data``: the body as bytes; ``response.data = ...`` sets it."""
         return self.get_data()
+
+    @data.setter
+    def data(self, value: bytes | bytearray | str) -> None:
+        self.set_data(value)
 
     async def iter_encoded(self) -> AsyncGenerator[bytes, None]:
         """Yield the body as bytes chunks, closing the source at the end."""
