@@ -183,6 +183,28 @@ async def test_registering_after_the_first_request_is_an_assertion_error(
         register(app)
 
 
+async def test_a_test_request_context_during_setup_does_not_end_it(
+    app: Microframework,
+) -> None:
+    # Flask's quickstart: url_for in a test_request_context, between registrations.
+    @app.route("/")
+    async def index() -> str:
+        return "index"
+
+    async with app.test_request_context("/"):
+        assert url_for("index") == "/"
+    assert not app.got_first_request
+
+    @app.route("/later")
+    async def later() -> str:
+        return "later"
+
+    async with app.test_request_context("/later"):
+        assert (request.endpoint, url_for("later")) == ("later", "/later")
+    assert await (await app.test_client().get("/later")).get_data() == b"later"
+    assert app.got_first_request
+
+
 # -- converters ----------------------------------------------------------------
 
 

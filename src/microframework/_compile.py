@@ -119,9 +119,20 @@ def blueprint_path(name: str | None) -> tuple[str, ...]:
 
 
 def freeze(app: Microframework) -> Compiled:
-    """Compile *app*'s registries into the tables the request path reads (once)."""
-    if app.compiled is not None:
-        return app.compiled
+    """Compile *app*'s tables once, for good: from then on setup methods raise."""
+    if app.compiled is None:
+        app.compiled = compile_tables(app)
+    return app.compiled
+
+
+def current_tables(app: Microframework) -> Compiled:
+    """The frozen tables, or before the first request a compile that freezes nothing:
+    a test request context pushed during setup must not end it (as in Flask)."""
+    return app.compiled or compile_tables(app)
+
+
+def compile_tables(app: Microframework) -> Compiled:
+    """Compile *app*'s registries into the tables the request path reads."""
     config = app.config
     compiled = Compiled(
         AdapterCache(
@@ -166,7 +177,6 @@ def freeze(app: Microframework) -> Compiled:
         for path, by_method in static.items()
     }
     compiled.teardown_appcontext = teardown_appcontext_funcs(app)
-    app.compiled = compiled
     return compiled
 
 
@@ -234,7 +244,7 @@ def compile_chain(
 
 def chain_for(app: Microframework, ctx: AppContext) -> Chain:
     """The chain of the request or websocket in *ctx* (the app's outside one)."""
-    compiled = freeze(app)
+    compiled = current_tables(app)
     current = ctx.request or ctx.websocket
     if current is None:
         return compiled.app_chain

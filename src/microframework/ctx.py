@@ -18,7 +18,7 @@ from typing import ParamSpec
 from typing import TYPE_CHECKING
 from typing import TypeVar
 
-from ._compile import freeze
+from ._compile import current_tables
 from ._compile import match_request
 from ._responses import open_session
 from ._responses import open_session_now
@@ -161,9 +161,8 @@ class AppContext:
         if current is not None:
             if self.url_adapter is None:
                 # Pushed by hand (tests): route it, so url_for and request.endpoint work.
-                match_request(
-                    freeze(self.app), self, current, self.websocket is not None
-                )
+                compiled = current_tables(self.app)
+                match_request(compiled, self, current, self.websocket is not None)
             if self.opened_session is None:
                 await open_session(self.app, self)
         if appcontext_pushed.receivers:
