@@ -191,6 +191,11 @@ class Request(BaseRequestWebsocket):
                 return chunk  # type: ignore[no-any-return]
         return None
 
+    def body_taken(self) -> None:
+        """The disconnect watch took the body's last message: reads must not wait."""
+        if not self._body_started:
+            self._body_done = True
+
     def body_finished(self) -> bool:
         """True when no more body messages will arrive (read, or none was sent)."""
         if self._body_done:
