@@ -128,9 +128,10 @@ class Guard(Listener):
 
     def heard(self, message: Message) -> bool:
         if message["type"] == "http.request":
-            # A bodiless request's one empty message: a read from another task (a
-            # copied context) must not wait for it any more.
-            self._request.body_taken()
+            if not message.get("body") and not message.get("more_body"):
+                # A bodiless request's one empty message: a read from another task
+                # (a copied context) must not wait for it any more.
+                self._request.body_taken()
             return True
         if message["type"] != "http.disconnect":
             return True  # keep listening
