@@ -16,6 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.utils import ImportStringError
 
+from microframework import Blueprint
+from microframework import Microframework
 from microframework.config import Config
 from microframework.config import ConfigAttribute
 
@@ -495,3 +497,81 @@ def test_config_attribute_types_follow_the_declaration(tmp_path: Path) -> None:
     assert assert_type(app.debug, bool) is True
     assert assert_type(app.port, int) == 1
     assert_type(App.debug, ConfigAttribute[bool])
+
+
+# -- the instance folder and resources (Flask's and Quart's app API) -------------------
+
+
+def _import_fresh(
+    monkeypatch: pytest.MonkeyPatch, folder: Path, name: str
+) -> Microframework:
+    monkeypatch.syspath_prepend(os.fspath(folder))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    module = __import__(name)
+    app: Microframework = module.app
+    return app
+
+
+@pytest.mark.parametrize("kind", ["package", "module"])
+def test_the_instance_folder_is_beside_the_package_or_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # Flask's tutorial keeps instance/ beside the flaskr package, not inside it.
+    name = f"beside_{kind}_{uuid.uuid4().hex[:8]}"
+    source = (
+        "from microframework import Microframework\napp = Microframework(__name__)\n"
+    )
+    if kind == "package":
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(source)
+    else:
+        (tmp_path / f"{name}.py").write_text(source)
+    app = _import_fresh(monkeypatch, tmp_path, name)
+    assert app.instance_path == os.fspath(tmp_path / "instance")
+
+
+def test_an_installed_app_keeps_its_instance_folder_under_the_prefix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"installed_{uuid.uuid4().hex[:8]}"
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site / name).mkdir(parents=True)
+    (site / name / "__init__.py").write_text(
+        "from microframework import Microframework\napp = Microframework(__name__)\n"
+    )
+    monkeypatch.setattr(sys, "prefix", os.fspath(tmp_path))
+    app = _import_fresh(monkeypatch, site, name)
+    assert app.instance_path == os.fspath(tmp_path / "var" / f"{name}-instance")
+
+
+def test_an_unknown_import_name_puts_the_instance_folder_in_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = Microframework("no_such_module_anywhere")
+    assert app.instance_path == os.fspath(tmp_path / "instance")
+
+
+async def test_open_resource_reads_under_the_root_path_as_quart_does(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "schema.sql").write_bytes("CREATE TABLE é;".encode())
+    app = Microframework(__name__, root_path=os.fspath(tmp_path))
+    bp = Blueprint("bp", __name__, root_path=os.fspath(tmp_path))
+
+    async with await app.open_resource("schema.sql") as file:
+        assert await file.read() == "CREATE TABLE é;".encode()
+    async with await bp.open_resource("schema.sql", "r", encoding="utf-8") as file:
+        assert await file.read() == "CREATE TABLE é;"
+    for mode in ("w", "wb", "a", "r+"):
+        with pytest.raises(ValueError, match="reading"):
+            await app.open_resource("schema.sql", mode)
+
+
+async def test_open_instance_resource_opens_in_any_mode(tmp_path: Path) -> None:
+    app = Microframework(__name__, instance_path=os.fspath(tmp_path))
+
+    async with await app.open_instance_resource("app.cfg", "w") as file:
+        await file.write("X = 1\n")
+    async with await app.open_instance_resource("app.cfg") as file:
+        assert await file.read() == b"X = 1\n"

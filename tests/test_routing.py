@@ -183,6 +183,24 @@ async def test_registering_after_the_first_request_is_an_assertion_error(
         register(app)
 
 
+async def test_one_bound_method_may_serve_two_rules(app: Microframework) -> None:
+    # Each ``self.index`` is a new bound method object, equal to the last (Flask's
+    # test_multi_route_class_views).
+    class Views:
+        async def index(self, name: str = "all") -> str:
+            return name
+
+    views = Views()
+    app.add_url_rule("/", "index", views.index)
+    app.add_url_rule("/<name>/", "index", views.index)
+    with pytest.raises(AssertionError, match="overwriting"):
+        app.add_url_rule("/other/", "index", Views().index)
+
+    client = app.test_client()
+    assert await (await client.get("/")).get_data() == b"all"
+    assert await (await client.get("/one/")).get_data() == b"one"
+
+
 async def test_a_test_request_context_during_setup_does_not_end_it(
     app: Microframework,
 ) -> None:

@@ -18,6 +18,7 @@ from markupsafe import Markup
 from werkzeug.http import parse_date
 
 from microframework import Microframework
+from microframework import session
 from microframework.json.tag import JSONTag
 from microframework.json.tag import TaggedJSONSerializer
 from microframework.sessions import NullSession
@@ -324,6 +325,27 @@ async def test_permanent_session_cookie_expires_after_the_lifetime() -> None:
     assert expires is not None
     assert timedelta(days=2) - timedelta(seconds=5) < expires - before
     assert expires - before <= timedelta(days=2) + timedelta(seconds=1)
+
+
+async def test_app_permanent_session_lifetime_mirrors_the_config_as_in_flask() -> None:
+    app = Microframework(__name__)
+    app.secret_key = "lifetime"
+    app.permanent_session_lifetime = 300  # type: ignore[assignment] # Flask takes seconds
+    assert app.permanent_session_lifetime == timedelta(minutes=5)
+    app.permanent_session_lifetime = timedelta(minutes=7)
+    assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=7)
+
+    @app.get("/")
+    async def index() -> str:
+        session.permanent = True
+        session["a"] = 1
+        return "ok"
+
+    before = datetime.now(UTC)
+    response = await app.test_client().get("/")
+    expires = parse_date(response.headers["Set-Cookie"].split("Expires=")[1][:29])
+    assert expires is not None
+    assert timedelta(minutes=6) < expires - before <= timedelta(minutes=7, seconds=1)
 
 
 @pytest.mark.parametrize(("refresh", "sets"), [(True, 1), (False, 0)])

@@ -79,6 +79,40 @@ def get_root_path(import_name: str) -> str:
     return os.path.dirname(os.path.abspath(path))
 
 
+def find_instance_path(import_name: str, name: str) -> str:
+    """Flask's default instance folder: ``instance`` beside the top-level package (or
+    module), or ``<prefix>/var/<name>-instance`` once installed under a prefix."""
+    top = import_name.partition(".")[0]
+    try:
+        spec = importlib.util.find_spec(top) if top != "__main__" else None
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        return os.path.join(os.getcwd(), "instance")
+    parts = spec.submodule_search_locations
+    if parts is None:  # a module: beside it
+        beside = os.path.dirname(os.path.abspath(spec.origin or ""))
+    elif spec.origin not in (None, "namespace"):  # a package: beside its folder
+        beside = os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
+    else:  # a namespace package: beside the portion that holds *import_name*
+        sub = importlib.util.find_spec(import_name)
+        where = os.path.abspath((sub and sub.origin) or next(iter(parts)))
+        portions = (os.path.abspath(p) for p in parts)
+        portion = next((p for p in portions if where.startswith(p + os.sep)), where)
+        beside = os.path.dirname(portion)
+    prefix = os.path.abspath(sys.prefix)
+    if beside != prefix and not beside.startswith(prefix + os.sep):
+        if os.path.basename(beside).lower() != "site-packages":
+            return os.path.join(beside, "instance")
+        # Installed outside sys.prefix (pip --user): <prefix>/lib[/pythonX.Y]/site-packages
+        prefix = os.path.dirname(beside)
+        if os.path.basename(prefix).lower() == "lib":
+            prefix = os.path.dirname(prefix)
+        elif os.path.basename(os.path.dirname(prefix)).lower() == "lib":
+            prefix = os.path.dirname(os.path.dirname(prefix))
+    return os.path.join(prefix, "var", f"{name}-instance")
+
+
 def first_step(awaitable: Awaitable[T]) -> tuple[Any, Awaitable[T] | None]:
     """Run *awaitable* up to its first wait: ``(result, None)``, else ``(None, rest)``.
 

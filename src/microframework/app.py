@@ -39,6 +39,7 @@ from ._dispatch import handle_websocket
 from ._drain import Drain
 from ._lifespan import handle_lifespan
 from ._utils import ensure_async
+from ._utils import find_instance_path
 from ._utils import run_sync
 from .blueprints import Blueprint
 from .config import Config
@@ -52,8 +53,10 @@ from .routing import Map
 from .routing import Rule
 from .scaffold import endpoint_from_view_func
 from .scaffold import methods_of
+from .scaffold import open_async
 from .scaffold import Scaffold
 from .scaffold import setupmethod
+from .sessions import as_lifetime
 from .sessions import SecureCookieSessionInterface
 from .sessions import SessionInterface
 from .static import add_static_route
@@ -65,6 +68,8 @@ from .wrappers.websocket import Websocket
 
 if TYPE_CHECKING:
     import logging
+
+    from aiofiles.base import AiofilesContextManager
 
     from ._compile import Chain
     from .testing import MicroframeworkClient
@@ -98,6 +103,9 @@ class Microframework(TemplatingMixin, Scaffold):
     debug = ConfigAttribute[bool]("DEBUG")
     testing = ConfigAttribute[bool]("TESTING")
     secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
+    permanent_session_lifetime = ConfigAttribute[timedelta](
+        "PERMANENT_SESSION_LIFETIME", get_converter=as_lifetime
+    )
 
     default_config: dict[str, Any] = {
         "APPLICATION_ROOT": "/",
@@ -160,7 +168,7 @@ class Microframework(TemplatingMixin, Scaffold):
             root_path=root_path,
         )
         if instance_path is None:
-            instance_path = os.path.join(self.root_path, "instance")
+            instance_path = self.auto_find_instance_path()
         elif not os.path.isabs(instance_path):
             raise ValueError("instance_path must be an absolute path")
         self.instance_path = instance_path
@@ -280,7 +288,8 @@ class Microframework(TemplatingMixin, Scaffold):
         self.url_map.add(url_rule)
         if view_func is not None:
             existing = self.view_functions.get(endpoint)
-            if existing is not None and existing is not view_func:
+            # ``!=``, not ``is not``: each ``self.view`` is a new, equal bound method.
+            if existing is not None and existing != view_func:
                 raise AssertionError(
                     "View function mapping is overwriting an existing endpoint"
                     f" function: {endpoint}"
@@ -414,6 +423,19 @@ class Microframework(TemplatingMixin, Scaffold):
         from .testing.utils import make_test_request_context
 
         return make_test_request_context(self, path, **kwargs)
+
+    def auto_find_instance_path(self) -> str:
+        """The default ``instance_path``: ``instance`` beside the app's top-level
+        package or module, or ``<prefix>/var/<name>-instance`` once installed."""
+        return find_instance_path(self.import_name, self.name)
+
+    async def open_instance_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = None
+    ) -> AiofilesContextManager[Any]:
+        """Open *resource* under ``instance_path`` (any mode), as in Quart:
+        ``async with await app.open_instance_resource("app.db", "wb") as file``."""
+        path = os.path.join(self.instance_path, resource)
+        return open_async(path, mode, encoding)
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         """An adapter for building URLs outside a request (needs ``SERVER_NAME``)."""

@@ -22,6 +22,7 @@ from ._utils import get_root_path
 from .static import get_send_file_max_age as _get_send_file_max_age
 
 if TYPE_CHECKING:
+    from aiofiles.base import AiofilesContextManager
     from jinja2 import BaseLoader
 
     from .cli_group import AppGroup
@@ -165,6 +166,15 @@ class Scaffold:
         return FileSystemLoader(
             os.path.join(self.root_path, os.fspath(self.template_folder))
         )
+
+    async def open_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = None
+    ) -> AiofilesContextManager[Any]:
+        """Open *resource* under ``root_path`` for reading, as in Quart:
+        ``async with await app.open_resource("schema.sql") as file: ...``."""
+        if mode not in ("r", "rt", "rb"):
+            raise ValueError("Resources can only be opened for reading.")
+        return open_async(os.path.join(self.root_path, resource), mode, encoding)
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``); override per file."""
@@ -338,3 +348,14 @@ def methods_of(methods: Iterable[str] | str | None, view_func: Any) -> set[str]:
             "'methods' must be a list of strings, like @app.route(..., methods=['POST'])"
         )
     return {method.upper() for method in methods}
+
+
+def open_async(
+    path: str, mode: str, encoding: str | None
+) -> AiofilesContextManager[Any]:
+    """``aiofiles.open``: awaited, or used as ``async with``, it opens the file."""
+    import aiofiles  # loaded by the first file opened, not by ``import microframework``
+
+    # Its overloads want a literal mode; the caller checked this one.
+    opener: Callable[..., AiofilesContextManager[Any]] = aiofiles.open
+    return opener(path, mode, encoding=None if "b" in mode else encoding)

@@ -163,7 +163,11 @@ class SessionInterface:
 
 
 def _lifetime(app: Microframework) -> timedelta:
-    value = app.config["PERMANENT_SESSION_LIFETIME"]
+    return as_lifetime(app.config["PERMANENT_SESSION_LIFETIME"])
+
+
+def as_lifetime(value: Any) -> timedelta:
+    """``PERMANENT_SESSION_LIFETIME`` as a timedelta (Flask also takes seconds)."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
