@@ -1142,16 +1142,20 @@ def _json_echo(app: Microframework) -> None:
         pytest.param(b"1" * 100_000, id="int-100000-digits"),
     ],
 )
-async def test_malformed_json_body_is_400_with_a_message(
-    app: Microframework, caplog: pytest.LogCaptureFixture, body: bytes
+@pytest.mark.parametrize("debug", [False, True])
+async def test_malformed_json_body_is_400_naming_the_error_in_debug_mode(
+    app: Microframework, caplog: pytest.LogCaptureFixture, body: bytes, debug: bool
 ) -> None:
+    # As Flask and Quart: the parser's message is for the developer only.
+    app.debug = debug
     _json_echo(app)
 
     response = await app.test_client().post(
         "/", data=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 400
-    assert "Failed to decode JSON object" in await response.get_data(as_text=True)
+    text = await response.get_data(as_text=True)
+    assert ("Failed to decode JSON object" in text) is debug
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 

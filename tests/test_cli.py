@@ -842,6 +842,39 @@ def test_unguarded_app_run_is_ignored_inside_the_cli(tmp_path: Path) -> None:
     assert "index" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("server_name", "host", "port", "expected"),
+    [
+        (None, None, None, ("127.0.0.1", 5000)),
+        ("pocoo.org:8080", None, None, ("pocoo.org", 8080)),
+        ("pocoo.org:8080", "localhost", None, ("localhost", 8080)),
+        ("pocoo.org", None, 0, ("pocoo.org", 0)),
+        ("localhost:8080", "127.0.0.1", 9000, ("127.0.0.1", 9000)),
+    ],
+)
+def test_app_run_defaults_to_server_name_and_keeps_port_zero(
+    monkeypatch: pytest.MonkeyPatch,
+    server_name: str | None,
+    host: str | None,
+    port: int | None,
+    expected: tuple[str, int],
+) -> None:
+    # Flask's and Quart's run(): SERVER_NAME's host and port are the defaults.
+    import microframework.serving
+
+    served: list[tuple[str, int]] = []
+
+    def fake_serve(app: Any, host: str, port: int, **options: Any) -> int:
+        served.append((host, port))
+        return 0
+
+    monkeypatch.setattr(microframework.serving, "serve_app", fake_serve)
+    app = Microframework(__name__)
+    app.config["SERVER_NAME"] = server_name
+    app.run(host, port, use_reloader=False)
+    assert served == [expected]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -304,6 +304,23 @@ async def test_redirect_uses_the_given_code(app: Microframework, code: int) -> N
     assert response.headers["Location"] == "https://elsewhere.example/"
 
 
+async def test_redirect_goes_through_an_apps_redirect_override() -> None:
+    # Flask 2.2+ and Quart: redirect() defers to current_app.redirect.
+    class SeeOther(Microframework):
+        def redirect(self, location: str, code: int = 302) -> Response:
+            return super().redirect(location, 303)
+
+    app = SeeOther(__name__)
+
+    @app.get("/")
+    async def index() -> Response:
+        return redirect("/elsewhere")
+
+    response = await app.test_client().get("/")
+    assert (response.status_code, response.headers["Location"]) == (303, "/elsewhere")
+    assert Microframework(__name__).redirect("/x").status_code == 302
+
+
 def test_redirect_works_without_a_context() -> None:
     response = redirect("/x")
     assert isinstance(response, Response)

@@ -47,6 +47,7 @@ from .config import ConfigAttribute
 from .ctx import AppContext
 from .ctx import AppCtxGlobals
 from .globals import _cv_app
+from .helpers import app_redirect
 from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
 from .routing import Map
@@ -344,6 +345,8 @@ class Microframework(TemplatingMixin, Scaffold):
             await handle_lifespan(self, scope, receive, send)
         else:
             raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+    redirect = app_redirect
 
     async def make_response(self, rv: Any) -> Response:
         """Turn a view's return value into a response (``await`` it, as in Quart)."""

@@ -30,6 +30,7 @@ from .globals import _cv_app
 from .wrappers.response import Response as _Response
 
 if TYPE_CHECKING:
+    from .app import Microframework
     from .ctx import AppContext
     from .wrappers.response import Response
 
@@ -78,10 +79,17 @@ def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
 def redirect(
     location: str, code: int = 302, Response: type[Response] | None = None
 ) -> Response:
-    """A redirect response to *location* (302 by default, as in Quart)."""
+    """A redirect response to *location* (302 by default, as in Quart), made by
+    ``current_app.redirect`` when the app overrides it."""
     if Response is None:
         ctx = _cv_app.get(None)
-        Response = ctx.app.response_class if ctx is not None else _Response
+        if ctx is None:
+            Response = _Response
+        else:
+            app = ctx.app
+            if type(app).redirect is not app_redirect:
+                return app.redirect(location, code)
+            Response = app.response_class
     page = _REDIRECTS.get(location)
     if page is None:
         page = remember(_REDIRECTS, location, _redirect_page(location))
@@ -92,6 +100,11 @@ def redirect(
     else:
         response.headers["Location"] = page[1]
     return response
+
+
+def app_redirect(app: Microframework, location: str, code: int = 302) -> Response:
+    """``app.redirect``, which :func:`redirect` calls when an app overrides it."""
+    return redirect(location, code, app.response_class)
 
 
 # Page and Location per target, built once (escaping and iri_to_uri cost ~3 us).

@@ -198,13 +198,17 @@ def run_app(
             "The reloader needs the app as a module-level variable; serving without it."
         )
         reload = False
+    # As Flask and Quart: SERVER_NAME's host and port are the defaults; port 0 is kept.
+    name_host, _, name_port = (app.config.get("SERVER_NAME") or "").partition(":")
+    if port is None:
+        port = int(name_port) if name_port else 5000
     # Worker processes import the script again; this stops its app.run() there.
     os.environ[RUN_FROM_CLI_ENV] = "true"
     try:
         exit_code = serve_app(
             app,
-            host=host or "127.0.0.1",
-            port=port or 5000,
+            host=host or name_host or "127.0.0.1",
+            port=port,
             use_reloader=reload,
             certfile=certfile,
             keyfile=keyfile,

@@ -313,8 +313,11 @@ class Request(BaseRequestWebsocket):
         return result
 
     def on_json_loading_failed(self, error: Exception | None) -> Any:
-        """Raise a 400 for a body that is not valid JSON; override to change that."""
-        raise BadRequest(f"Failed to decode JSON object: {error}")
+        """Raise a 400 for a body that is not valid JSON, naming the parser's error in
+        debug mode only (as Flask and Quart); override to change that."""
+        if self._config("DEBUG", False):
+            raise BadRequest(f"Failed to decode JSON object: {error}")
+        raise BadRequest()
 
     @property
     def json(self) -> Awaitable[Any]:
