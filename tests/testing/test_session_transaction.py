@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from microframework import has_request_context
 from microframework import Microframework
+from microframework import request
 from microframework import session
 
 
@@ -48,3 +50,17 @@ async def test_transaction_without_secret_key_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         async with app.test_client().session_transaction():
             pass
+
+
+async def test_the_block_runs_in_the_callers_context() -> None:
+    # Flask's test_session_transactions_keep_context: the made-up request is not
+    # current inside the block.
+    app = _app()
+    client = app.test_client()
+    async with client.session_transaction() as sess:
+        assert not has_request_context()
+        sess["user"] = "cy"
+    async with app.test_request_context("/outer"):
+        async with client.session_transaction() as sess:
+            assert request.path == "/outer"
+    assert await (await client.get("/")).get_data(as_text=True) == "cy"

@@ -276,8 +276,11 @@ class MicroframeworkClient:
                 raise RuntimeError(
                     "the session backend did not open a session; is SECRET_KEY set?"
                 )
-            yield session
-            response = app.response_class()
+        # As in Flask and Quart, the block runs in the caller's context, not the
+        # made-up request's: ``request`` and ``g`` there are the test's own.
+        yield session
+        response = app.response_class()
+        async with ctx:
             await interface.save_session(app, session, response)
         self._store_cookies(request, response)
 
