@@ -304,6 +304,23 @@ async def test_redirect_uses_the_given_code(app: Microframework, code: int) -> N
     assert response.headers["Location"] == "https://elsewhere.example/"
 
 
+@pytest.mark.parametrize(
+    ("prefer_secure", "scheme"), [(False, "http"), (True, "https")]
+)
+async def test_prefer_secure_urls_builds_https_outside_a_request(
+    prefer_secure: bool, scheme: str
+) -> None:
+    app = Microframework(__name__)
+    app.config.update(SERVER_NAME="example.com", PREFER_SECURE_URLS=prefer_secure)
+
+    @app.get("/page")
+    async def page() -> str:
+        return ""
+
+    async with app.app_context():
+        assert url_for("page", _external=True) == f"{scheme}://example.com/page"
+
+
 async def test_redirect_goes_through_an_apps_redirect_override() -> None:
     # Flask 2.2+ and Quart: redirect() defers to current_app.redirect.
     class SeeOther(Microframework):

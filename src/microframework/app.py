@@ -457,7 +457,9 @@ class Microframework(TemplatingMixin, Scaffold):
             server_name,
             script_name=self.config["APPLICATION_ROOT"],
             subdomain=subdomain,
-            url_scheme=self.config["PREFERRED_URL_SCHEME"],
+            url_scheme="https"
+            if self.config["PREFER_SECURE_URLS"]  # Quart's key
+            else self.config["PREFERRED_URL_SCHEME"],
         )
 
     def url_for(

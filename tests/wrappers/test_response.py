@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from datetime import datetime
@@ -319,6 +320,21 @@ async def test_assigning_data_sets_the_body_as_in_flask_and_quart() -> None:
 
     assert await response.get_data() == b"from the hook"
     assert response.headers["Content-Length"] == "13"
+
+
+@pytest.mark.parametrize(("limit", "warns"), [(100, True), (0, False), (4093, False)])
+async def test_max_cookie_size_comes_from_the_app_config(
+    limit: int, warns: bool
+) -> None:
+    app = Microframework(__name__)
+    app.config["MAX_COOKIE_SIZE"] = limit
+
+    async with app.app_context():
+        response = Response("")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            response.set_cookie("big", "x" * 200)
+    assert bool([w for w in caught if "cookie is too large" in str(w.message)]) is warns
 
 
 async def test_add_etag_hashes_the_body_unless_an_etag_is_set() -> None:

@@ -31,6 +31,7 @@ from ..conditional import drop_for_not_modified
 from ..conditional import PartialContent
 from ..conditional import precondition_status
 from ..conditional import requested_ranges
+from ..globals import _cv_app
 from .body import close_source
 from .body import make_body
 from .body import ResponseBody
@@ -253,6 +254,14 @@ class Response(SansIOResponse):
     def is_streamed(self) -> bool:
         """True when the body is an iterable rather than bytes."""
         return self.body_bytes is None
+
+    @property
+    def max_cookie_size(self) -> int:  # type: ignore[override]
+        """``MAX_COOKIE_SIZE`` of the current app: a bigger cookie warns (0: never)."""
+        ctx = _cv_app.get(None)
+        if ctx is None:
+            return 4093  # werkzeug's
+        return int(ctx.app.config["MAX_COOKIE_SIZE"])
 
     def set_cookie(self, key: str, value: str = "", *args: Any, **kwargs: Any) -> None:
         """Add a ``Set-Cookie`` header, as werkzeug does, escaping every control."""
