@@ -206,6 +206,32 @@ async def test_app_templates_win_then_blueprints_in_registration_order(
     ]
 
 
+async def test_explain_template_loading_logs_every_folder_tried(
+    tapp: App, root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tapp.config["EXPLAIN_TEMPLATE_LOADING"] = True
+    _write(root / "first" / "templates", "shared.html", "first shared")
+    _write(root / "second" / "templates", "shared.html", "second shared")
+    tapp.register_blueprint(_blueprint_with_templates(root, "first"))
+    tapp.register_blueprint(_blueprint_with_templates(root, "second"))
+    tapp.register_blueprint(Blueprint("plain", __name__))
+    async with tapp.app_context():
+        with caplog.at_level("INFO", logger=tapp.logger.name):
+            assert await render_template("shared.html") == "first shared"
+            with pytest.raises(TemplateNotFound):
+                await render_template("missing.html")
+
+    shared, missing = (r.getMessage() for r in caplog.records)
+    assert shared.splitlines() == [
+        "Locating template 'shared.html':",
+        "  the app: not found",
+        f"  blueprint 'first': found at {str(root / 'first/templates/shared.html')!r} (used)",
+        f"  blueprint 'second': found at {str(root / 'second/templates/shared.html')!r}",
+        "  blueprint 'plain': no template folder",
+    ]
+    assert missing.endswith("The template was not found.")
+
+
 def test_blueprint_without_template_folder_has_no_loader() -> None:
     assert Blueprint("bp", __name__).jinja_loader is None
 

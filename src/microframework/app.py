@@ -115,6 +115,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "BODY_TIMEOUT": 60,
         "DEBUG": None,
         "GC_FREEZE_ON_STARTUP": True,
+        "EXPLAIN_TEMPLATE_LOADING": False,
         "JSON_SORT_KEYS": True,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "MAX_COOKIE_SIZE": 4093,

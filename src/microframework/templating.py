@@ -7,6 +7,7 @@ nothing."""
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -112,12 +113,43 @@ class DispatchingJinjaLoader(BaseLoader):
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if self.app.config.get("EXPLAIN_TEMPLATE_LOADING"):
+            return self._explain(environment, template)
         for loader in self._loaders():
             try:
                 return loader.get_source(environment, template)
             except TemplateNotFound:
                 continue
         raise TemplateNotFound(template)
+
+    def _explain(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        # Flask's EXPLAIN_TEMPLATE_LOADING: every folder is tried, and the log says
+        # which one answered (a blueprint's template hidden by another's, say).
+        found: tuple[str, str | None, Callable[[], bool] | None] | None = None
+        lines = [f"Locating template {template!r}:"]
+        for scaffold in (self.app, *self.app.blueprints.values()):
+            where = (
+                "the app" if scaffold is self.app else f"blueprint {scaffold.name!r}"
+            )
+            if (loader := scaffold.jinja_loader) is None:
+                lines.append(f"  {where}: no template folder")
+                continue
+            try:
+                source = loader.get_source(environment, template)
+            except TemplateNotFound:
+                lines.append(f"  {where}: not found")
+                continue
+            used = " (used)" if found is None else ""
+            lines.append(f"  {where}: found at {source[1]!r}{used}")
+            found = found or source
+        if found is None:
+            lines.append("The template was not found.")
+        self.app.logger.info("\n".join(lines))
+        if found is None:
+            raise TemplateNotFound(template)
+        return found
 
     def _loaders(self) -> Iterator[BaseLoader]:
         for scaffold in (self.app, *self.app.blueprints.values()):
@@ -139,6 +171,7 @@ class TemplatingMixin(Scaffold):
     jinja_options: dict[str, Any] = {}
     # Provided by the app.
     config: Config
+    logger: logging.Logger
     blueprints: dict[str, Any]
     json: JSONProvider
     response_class: type[Response]
