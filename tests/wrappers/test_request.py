@@ -12,9 +12,11 @@ from asgi_harness import http_scope
 from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.datastructures import MultiDict
 
 from microframework import Microframework
+from microframework import Request
 from microframework import request
 
 # -- URL parts, headers, routing results ------------------------------------------------
@@ -599,6 +601,36 @@ async def test_values_combines_args_and_form(app: Microframework) -> None:
         "b": ["2"],
         "both": ["from-args", "from-form"],
     }
+
+
+class _Tagged(ImmutableMultiDict[str, Any]):
+    pass
+
+
+@pytest.mark.parametrize("storage", [None, _Tagged])
+async def test_form_and_files_use_the_parameter_storage_class(
+    storage: type[MultiDict[str, Any]] | None,
+) -> None:
+    # Flask's subclassing pattern; by default the form is immutable, as in Flask.
+    class Custom(Request):
+        if storage is not None:
+            parameter_storage_class = storage
+
+    app = Microframework(__name__)
+    app.request_class = Custom
+    expected = storage or ImmutableMultiDict
+
+    @app.post("/")
+    async def index() -> str:
+        form, files = await request.form, await request.files
+        assert type(form) is type(files) is type(request.args) is expected
+        with pytest.raises(TypeError):
+            form["b"] = "changed"
+        return form["a"]
+
+    files = {"f": (io.BytesIO(b"x"), "f.txt")}
+    response = await app.test_client().post("/", form={"a": "1"}, files=files)
+    assert await response.get_data() == b"1"
 
 
 async def test_values_of_a_get_leave_its_body_out(app: Microframework) -> None:

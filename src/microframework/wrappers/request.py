@@ -332,6 +332,7 @@ class Request(BaseRequestWebsocket):
         parser = FormDataParser(
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,
+            cls=self.parameter_storage_class,  # immutable, as in Flask and Quart
         )
         # A body already read as data is iterated from the cache.
         form, files = await parser.parse(
