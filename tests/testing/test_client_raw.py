@@ -738,6 +738,25 @@ async def test_request_streams_both_directions_chunk_by_chunk() -> None:
             await connection.send(b"late")
 
 
+async def test_a_streamed_upload_is_framed_as_chunked_over_http1() -> None:
+    seen: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope)
+        await respond(send)
+
+    client = RawApp(app).test_client()
+    for method, version in [("POST", "1.1"), ("GET", "1.1"), ("POST", "2")]:
+        async with client.request("/", method=method, http_version=version) as conn:
+            await conn.send_complete()
+    sized = client.request("/", method="PUT", headers={"Content-Length": "3"})
+    async with sized as conn:
+        await conn.send_complete(b"abc")
+
+    framing = [dict(scope["headers"]).get(b"transfer-encoding") for scope in seen]
+    assert framing == [b"chunked", None, None, None]
+
+
 async def test_as_response_holds_the_body_not_yet_received() -> None:
     async with RawApp(chunk_echo).test_client().request("/") as connection:
         await connection.send(b"first")

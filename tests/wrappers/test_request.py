@@ -633,6 +633,28 @@ async def test_form_and_files_use_the_parameter_storage_class(
     assert await response.get_data() == b"1"
 
 
+async def test_a_view_that_waits_before_reading_gets_every_chunk(
+    app: Microframework,
+) -> None:
+    # Quart's request-body guide: chunks sent while the view is busy elsewhere.
+    started = asyncio.Event()
+
+    @app.post("/")
+    async def index() -> bytes:
+        started.set()
+        await asyncio.sleep(0)
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    async with app.test_client().request("/", method="POST") as connection:
+        await started.wait()
+        await connection.send(b"a")
+        await connection.send(b"b")
+        await connection.send_complete()
+    response = await connection.as_response()  # after the block, as Quart's docs do
+
+    assert await response.get_data() == b"ab"
+
+
 async def test_values_of_a_get_leave_its_body_out(app: Microframework) -> None:
     # As werkzeug (so Flask and Quart): a cache keyed on the URL can't see a GET's body.
     @app.route("/", methods=["GET", "PUT"])

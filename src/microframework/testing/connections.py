@@ -174,7 +174,10 @@ class TestHTTPConnection(_Exchange[bytes]):
         return self
 
     async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
-        if not task.done() and (failed or not self._response_complete):
+        # A client that sent its whole request and has no answer yet waits for one,
+        # as Quart's does; one that leaves mid-response (or mid-request) disconnects.
+        waiting = self._body_complete and self.status_code is None
+        if not task.done() and (failed or not (self._response_complete or waiting)):
             await self.disconnect()
             # As behind a server, an app that listens or was told may handle it.
             await self._stop(task, grace=bool(self._listening or self._told_disconnect))
