@@ -875,6 +875,26 @@ def test_app_run_defaults_to_server_name_and_keeps_port_zero(
     assert served == [expected]
 
 
+def test_app_run_with_a_loop_serves_run_task_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Quart's event-loop guide: ``app.run(loop=loop)``.
+    app = Microframework(__name__)
+    app.config["SERVER_NAME"] = "localhost:8123"
+    loop = asyncio.new_event_loop()
+    ran: list[tuple[Any, ...]] = []
+
+    async def fake_task(*args: Any) -> None:
+        ran.append((asyncio.get_running_loop(), *args[:2]))
+
+    monkeypatch.setattr(app, "run_task", fake_task)
+    try:
+        app.run(loop=loop)
+    finally:
+        loop.close()
+    assert ran == [(loop, "localhost", 8123)]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -269,6 +269,31 @@ def _in_a_bare_context(coro: Any) -> asyncio.Task[Any]:
     return asyncio.create_task(coro, context=contextvars.Context())
 
 
+async def test_preprocess_request_runs_the_before_hooks_as_quarts_guide_tests(
+    app: Microframework,
+) -> None:
+    @app.url_value_preprocessor
+    def pull_lang(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        g.lang = (values or {}).pop("lang", None)
+
+    @app.before_request
+    async def load() -> str | None:
+        g.loaded = True
+        return "stop" if request.args.get("stop") else None
+
+    @app.get("/<lang>/page")
+    async def page() -> str:
+        return "page"
+
+    async with app.test_request_context("/en/page"):
+        assert await app.preprocess_request() is None
+        assert (g.lang, g.loaded, request.view_args) == ("en", True, {})
+    async with app.test_request_context("/en/page?stop=1"):
+        assert await app.preprocess_request() == "stop"
+    with pytest.raises(RuntimeError, match="context"):
+        await app.preprocess_request()
+
+
 async def test_copy_current_request_context_shares_request_and_g(
     app: Microframework,
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -292,3 +293,44 @@ async def test_lifespan_runs_before_serving_first_and_after_serving_at_shutdown(
 
     assert (status, body) == (200, b"ready")
     assert events == ["before_serving", "request", "after_serving"]
+
+
+class _Running(logging.Handler):
+    """Hypercorn logs "Running on <url>" once it listens: the port it bound."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Running on") and not self.url.done():
+            self.url.set_result(message.split()[2])
+
+
+async def test_run_task_serves_on_the_callers_loop_until_the_trigger() -> None:
+    # Quart's developing guide: ``asyncio.run(app.run_task())``.
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> str:
+        return "from run_task"
+
+    running, stop = _Running(), asyncio.Event()
+    logger = logging.getLogger()  # hypercorn replaces its own logger's handlers
+    logger.addHandler(running)
+    try:
+        server = asyncio.create_task(
+            app.run_task("127.0.0.1", 0, shutdown_trigger=stop.wait)
+        )
+        async with asyncio.timeout(LIMIT):
+            port = int((await running.url).rsplit(":", 1)[1])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = await reader.read()
+            writer.close()
+            stop.set()
+            await server
+    finally:
+        logger.removeHandler(running)
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"from run_task")

@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "middleware",
             "conditional",
             "datastructures",
+            "utils",
             "_drain",
         },
     ),

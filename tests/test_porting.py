@@ -278,6 +278,25 @@ def test_helpers_holds_the_names_quart_and_flask_keep_there() -> None:
     assert microframework.signals_available is True
 
 
+async def test_utils_run_sync_runs_in_a_thread_with_the_context(
+    app: Microframework,
+) -> None:
+    # Quart's sync-code guide: ``from quart.utils import run_sync``.
+    import threading
+
+    from microframework.utils import run_sync
+
+    def blocking() -> tuple[str, bool]:
+        return request.path, threading.current_thread() is threading.main_thread()
+
+    @app.get("/sync")
+    async def view() -> str:
+        path, on_main = await run_sync(blocking)()
+        return f"{path} {on_main}"
+
+    assert await (await app.test_client().get("/sync")).get_data() == b"/sync False"
+
+
 async def test_make_push_promise_pushes_over_http2(app: Microframework) -> None:
     from microframework import make_push_promise
 

@@ -11,6 +11,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncGenerator
+from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterator
@@ -363,6 +364,27 @@ class Microframework(TemplatingMixin, Scaffold):
         response.allow.update(ctx.url_adapter.allowed_methods(ctx.request.path))
         return response
 
+    async def preprocess_request(self) -> Any:
+        """Run the ``url_value_preprocessor`` and ``before_request`` (or websocket)
+        functions of the current context, as a request does; the first non-``None``
+        value a before function returns is returned. For tests, as in Quart's guide:
+        the dispatcher runs the same functions without calling this method."""
+        ctx = _cv_app.get(None)
+        current = None if ctx is None else ctx.request or ctx.websocket
+        if ctx is None or current is None:
+            raise RuntimeError(
+                "preprocess_request needs a request or websocket context"
+            )
+        chain = chain_for(self, ctx)
+        for preprocess in chain.url_value_preprocessors:
+            preprocess(current.endpoint, current.view_args)
+        for before in chain.before:
+            if (rv := await before()) is not None:
+                return rv
+        return None
+
+    preprocess_websocket = preprocess_request
+
     async def process_response(self, response: Response) -> Response:
         """Run ``after_this_request`` and ``after_request`` functions on *response*."""
         ctx = _cv_app.get(None)
@@ -610,6 +632,7 @@ class Microframework(TemplatingMixin, Scaffold):
         use_reloader: bool | None = None,
         certfile: str | None = None,
         keyfile: str | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
         **kwargs: Any,
     ) -> None:
         """Serve the app with hypercorn, for development; deploy with ``hypercorn`` itself.
@@ -617,8 +640,35 @@ class Microframework(TemplatingMixin, Scaffold):
         Debug mode turns the reloader on; other keyword arguments set hypercorn
         ``Config`` attributes. Does nothing inside the ``microframework`` command.
         """
-        from .serving import run_app  # only running needs click and hypercorn
+        from .serving import default_address  # only running needs hypercorn
+        from .serving import run_app
 
         if debug is not None:
             self.debug = debug
+        if loop is not None:  # Quart's: serve in this process on the caller's loop
+            host, port = default_address(self, host, port)
+            loop.run_until_complete(
+                self.run_task(host, port, None, None, certfile, keyfile)
+            )
+            return
         run_app(self, host, port, use_reloader, certfile, keyfile, **kwargs)
+
+    def run_task(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5000,
+        debug: bool | None = None,
+        ca_certs: str | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        shutdown_trigger: Callable[..., Awaitable[Any]] | None = None,
+    ) -> Coroutine[Any, Any, None]:
+        """A coroutine serving the app with hypercorn on the running loop, as in Quart:
+        ``asyncio.run(app.run_task())``. It ends when *shutdown_trigger* returns."""
+        from .serving import serve_task
+
+        if debug is not None:
+            self.debug = debug
+        return serve_task(
+            self, host, port, ca_certs, certfile, keyfile, shutdown_trigger
+        )

@@ -11,6 +11,9 @@ import errno
 import os
 import socket
 import sys
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Coroutine
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -198,16 +201,13 @@ def run_app(
             "The reloader needs the app as a module-level variable; serving without it."
         )
         reload = False
-    # As Flask and Quart: SERVER_NAME's host and port are the defaults; port 0 is kept.
-    name_host, _, name_port = (app.config.get("SERVER_NAME") or "").partition(":")
-    if port is None:
-        port = int(name_port) if name_port else 5000
+    host, port = default_address(app, host, port)
     # Worker processes import the script again; this stops its app.run() there.
     os.environ[RUN_FROM_CLI_ENV] = "true"
     try:
         exit_code = serve_app(
             app,
-            host=host or name_host or "127.0.0.1",
+            host=host,
             port=port,
             use_reloader=reload,
             certfile=certfile,
@@ -222,6 +222,36 @@ def run_app(
         os.environ.pop(RUN_FROM_CLI_ENV, None)
     if exit_code:
         raise SystemExit(exit_code)
+
+
+def default_address(
+    app: Microframework, host: str | None, port: int | None
+) -> tuple[str, int]:
+    """As Flask and Quart: SERVER_NAME's host and port are the defaults; port 0 is kept."""
+    name_host, _, name_port = (app.config.get("SERVER_NAME") or "").partition(":")
+    if port is None:
+        port = int(name_port) if name_port else 5000
+    return host or name_host or "127.0.0.1", port
+
+
+def serve_task(
+    app: Microframework,
+    host: str,
+    port: int,
+    ca_certs: str | None = None,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+    shutdown_trigger: Callable[..., Awaitable[Any]] | None = None,
+) -> Coroutine[Any, Any, None]:
+    """``app.run_task()``: hypercorn's ``serve`` coroutine, for a loop the caller runs."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = config.errorlog = "-"
+    config.ca_certs, config.certfile, config.keyfile = ca_certs, certfile, keyfile
+    return serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
 
 
 def _locator_for_instance(app: Microframework) -> str | None:
