@@ -146,6 +146,55 @@ async def test_stream_without_idle_timeout_waits_as_long_as_needed(
     assert rec.sent[-1]["more_body"] is False
 
 
+@pytest.mark.parametrize("how", ["response.timeout", "route"])
+async def test_none_lifts_the_idle_timeout_of_a_stream(
+    app: Microframework, how: str
+) -> None:
+    # Quart's broadcast tutorial: ``response.timeout = None  # No timeout``.
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+    release, first_sent = asyncio.Event(), asyncio.Event()
+    options = {"response_timeout": None} if how == "route" else {}
+
+    @app.route("/", **options)
+    async def index() -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"a"
+            first_sent.set()
+            await release.wait()
+            yield b"b"
+
+        response = Response(body())
+        if how == "response.timeout":
+            response.timeout = None
+        return response
+
+    app.add_url_rule("/other", "other", _forever)
+    task = asyncio.create_task(call(app, http_scope("/")))
+    await first_sent.wait()
+    assert (await call(app, http_scope("/other"))).status == 504  # the time passed
+    release.set()
+    rec = await task
+    assert rec.body == b"ab"
+    assert rec.sent[-1]["more_body"] is False
+
+
+async def test_a_routes_response_timeout_bounds_its_streams(
+    app: Microframework,
+) -> None:
+    @app.route("/", response_timeout=0.01)
+    async def index() -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first"
+            await asyncio.Event().wait()
+            yield b"never"
+
+        return body()
+
+    async with asyncio.timeout(5):
+        rec = await call(app, http_scope("/"))
+    assert (rec.body, rec.sent[-1]["more_body"]) == (b"first", True)
+
+
 async def _forever() -> str:
     await asyncio.Event().wait()
     return "never"

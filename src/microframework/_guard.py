@@ -18,6 +18,7 @@ from ._utils import Listener
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
+from .routing import UNSET
 
 if TYPE_CHECKING:
     from ._compile import Endpoint
@@ -160,9 +161,11 @@ class Streamer:
         self.send = send
         self.request = request
         timeout = response.timeout
-        self.timeout = (
-            app.config.get("RESPONSE_TIMEOUT") if timeout is None else timeout
-        )
+        if timeout is ...:  # unset: the route's, else the app's (None: no limit)
+            timeout = getattr(request.url_rule, "response_timeout", UNSET)
+            if timeout is UNSET:
+                timeout = app.config.get("RESPONSE_TIMEOUT")
+        self.timeout = timeout
         self.events = response.mimetype == "text/event-stream"
 
     def __call__(

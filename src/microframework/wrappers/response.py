@@ -15,6 +15,7 @@ from collections.abc import Awaitable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from http import HTTPStatus
+from types import EllipsisType
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -159,8 +160,9 @@ class Response(SansIOResponse):
     default_mimetype: str | None = "text/html"
     #: Set ``Content-Length`` for bytes bodies.
     automatically_set_content_length = True
-    #: Idle timeout in seconds between chunks of a streamed body (``None``: app default).
-    timeout: float | None = None
+    #: Idle timeout in seconds between chunks of a streamed body; ``None`` for no limit,
+    #: ``...`` (unset, as in Quart) for the route's ``response_timeout`` or the app's.
+    timeout: float | None | EllipsisType = ...
     #: Headers (or a sync/async callable returning them) sent after the body, if the
     #: server offers ``http.response.trailers``.
     trailers: Any = None
