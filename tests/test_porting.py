@@ -3,6 +3,7 @@ datastructures, nested subdomains, the test client's context, cookies and pushes
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from microframework import request
 from microframework import session
 from microframework import url_for
 from microframework import websocket
+from microframework.exceptions import WebsocketDisconnect
 from microframework.globals import _cv_app
 from microframework.sessions import SecureCookieSession
 from microframework.sessions import SecureCookieSessionInterface
@@ -329,6 +331,63 @@ async def test_an_upload_saves_with_or_without_await(
 
     assert response.status_code == 200
     assert (tmp_path / "saved.txt").read_bytes() == b"file body"
+
+
+@pytest.mark.parametrize("waiting_in", ["receive", "wait_for", "elsewhere"])
+async def test_quarts_cancelled_error_cleanup_runs_when_the_client_leaves(
+    app: Microframework, waiting_in: str
+) -> None:
+    # Quart's websocket guide, "Detecting disconnection": cleanup in
+    # ``except asyncio.CancelledError:``, wherever the handler was waiting.
+    caught: list[BaseException] = []
+    ended = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        try:
+            while True:
+                if waiting_in == "receive":
+                    await websocket.receive()
+                elif waiting_in == "wait_for":
+                    await asyncio.wait_for(websocket.receive(), 5)
+                else:
+                    await asyncio.Event().wait()
+        except asyncio.CancelledError as error:
+            caught.append(error)
+            raise
+        finally:
+            ended.set()
+
+    async with asyncio.timeout(5):
+        async with app.test_client().websocket("/ws") as client:
+            await client.close(4000, "bye")
+        await ended.wait()
+    [error] = caught
+    if waiting_in != "elsewhere":  # in receive(): the close code comes with it
+        assert isinstance(error, WebsocketDisconnect) and error.code == 4000
+
+
+async def test_except_exception_does_not_swallow_a_disconnect(
+    app: Microframework,
+) -> None:
+    # As in Quart, where it is the handler's cancellation: not an Exception.
+    outcomes: list[str] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        try:
+            await websocket.receive()
+        except Exception:
+            outcomes.append("swallowed")
+        except WebsocketDisconnect:
+            outcomes.append("disconnect")
+            raise
+
+    async with app.test_client().websocket("/ws"):
+        pass
+    assert outcomes == ["disconnect"]
 
 
 # -- sessions on websockets ----------------------------------------------------------

@@ -33,7 +33,13 @@ from microframework.ctx import AppContext
 from microframework.exceptions import WebsocketDisconnect
 from microframework.wrappers.websocket import Websocket
 
-PATTERNS = ["helper_receives", "only_sends", "waits_on_event", "tight_send"]
+PATTERNS = [
+    "helper_receives",
+    "only_sends",
+    "waits_on_event",
+    "tight_send",
+    "quart_echo",
+]
 
 
 class Tracker:
@@ -110,6 +116,18 @@ def make_app() -> tuple[Microframework, Tracker]:
                 await websocket.send("x" * 64)
         finally:
             tracker.leave()
+
+    @app.websocket("/quart_echo")
+    async def quart_echo() -> None:
+        # Quart's guide: the cleanup is in ``except asyncio.CancelledError`` only.
+        tracker.enter()
+        try:
+            await websocket.send("ready")
+            while True:
+                await websocket.send(await websocket.receive())
+        except asyncio.CancelledError:
+            tracker.leave()
+            raise
 
     @app.teardown_websocket
     async def teardown(error: BaseException | None) -> None:

@@ -313,8 +313,8 @@ async def handle_websocket(
         elif not websocket.closed:
             # A handler that returns without closing ends the session normally.
             await websocket.close(1000)
-    except (WebsocketDisconnect, asyncio.CancelledError) as exc:
-        if isinstance(exc, asyncio.CancelledError) and not _cancelled_by_peer(
+    except asyncio.CancelledError as exc:  # WebsocketDisconnect is one too
+        if not isinstance(exc, WebsocketDisconnect) and not _cancelled_by_peer(
             websocket
         ):
             error = exc
@@ -410,9 +410,7 @@ async def _dispatch_websocket(
     try:
         try:
             rv = await _websocket_handler(app, websocket, endpoint, chain)
-        except WebsocketDisconnect:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # not a WebsocketDisconnect: a CancelledError
             rv = await app.handle_user_exception(exc, ctx)
         response = None if rv is None else make_response(app, rv, None)
         for func in ctx.after_request_functions or ():
@@ -420,8 +418,6 @@ async def _dispatch_websocket(
         for after in chain.after:
             response = await after(response)
         return response
-    except WebsocketDisconnect:
-        raise
     except Exception as exc:
         if not websocket.accepted:
             return await app.handle_exception(exc, ctx, chain)

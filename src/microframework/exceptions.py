@@ -2,15 +2,18 @@
 
 Connection events, not bad input (which is a werkzeug ``HTTPException`` with a 4xx)::
 
+    asyncio.CancelledError
+     └── WebsocketDisconnect         the websocket peer closed; carries ``code`` and ``reason``
     Exception
      ├── ClientDisconnected          the peer went away mid-request (no response is sent)
-     ├── WebsocketDisconnect         the websocket peer closed; carries ``code`` and ``reason``
      └── werkzeug HTTPException
           ├── RequestTimeout (408)   BODY_TIMEOUT expired while reading the body
           └── ResponseTimeout (504)  RESPONSE_TIMEOUT expired while the view ran
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from werkzeug.exceptions import GatewayTimeout
 from werkzeug.exceptions import RequestTimeout
@@ -20,8 +23,11 @@ class ClientDisconnected(Exception):
     """The HTTP client disconnected before the exchange finished."""
 
 
-class WebsocketDisconnect(Exception):
-    """The websocket peer closed the connection."""
+class WebsocketDisconnect(asyncio.CancelledError):
+    """The websocket peer closed the connection.
+
+    A ``CancelledError``: Quart cancels a handler whose client left, so cleanup that
+    Quart's guides put in ``except asyncio.CancelledError:`` runs here too."""
 
     def __init__(self, code: int = 1000, reason: str = "") -> None:
         super().__init__(code, reason)
