@@ -23,6 +23,7 @@ from microframework import request
 from microframework import session
 from microframework import url_for
 from microframework import websocket
+from microframework.exceptions import ClientDisconnected
 from microframework.exceptions import WebsocketDisconnect
 from microframework.globals import _cv_app
 from microframework.sessions import SecureCookieSession
@@ -366,6 +367,31 @@ async def test_quarts_cancelled_error_cleanup_runs_when_the_client_leaves(
     [error] = caught
     if waiting_in != "elsewhere":  # in receive(): the close code comes with it
         assert isinstance(error, WebsocketDisconnect) and error.code == 4000
+
+
+async def test_quarts_cancelled_error_cleanup_runs_when_an_upload_is_abandoned(
+    app: Microframework,
+) -> None:
+    # Quart's disconnections guide: "the same applies for ... streaming the request".
+    caught: list[BaseException] = []
+    reading = asyncio.Event()
+
+    @app.post("/upload")
+    async def upload() -> str:
+        try:
+            async for _chunk in request.body:
+                reading.set()
+        except asyncio.CancelledError as error:
+            caught.append(error)
+            raise
+        return "complete"
+
+    async with asyncio.timeout(5):
+        async with app.test_client().request("/upload", method="POST") as connection:
+            await connection.send(b"part")
+            await reading.wait()
+            await connection.disconnect()
+    assert [type(error) for error in caught] == [ClientDisconnected]
 
 
 async def test_except_exception_does_not_swallow_a_disconnect(

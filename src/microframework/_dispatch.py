@@ -185,9 +185,7 @@ async def full_dispatch(
                 rv = _step_view(app, ctx, request, endpoint)
                 if rv.__class__ is _Suspended:
                     rv = await guard_view(app, endpoint, request, rv.coro, rv.first)  # type: ignore[arg-type] # a matched endpoint
-        except ClientDisconnected:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # not a ClientDisconnected: a CancelledError
             if answers_itself(app, compiled, exc):
                 rv = exc
             else:
@@ -218,8 +216,6 @@ async def full_dispatch(
         if processing:
             return await process_response(app, ctx, response, chain)
         return response
-    except ClientDisconnected:
-        raise
     except Exception as exc:
         return await app.handle_exception(exc, ctx, chain)
 

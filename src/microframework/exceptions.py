@@ -2,10 +2,10 @@
 
 Connection events, not bad input (which is a werkzeug ``HTTPException`` with a 4xx)::
 
-    asyncio.CancelledError
+    asyncio.CancelledError           (Quart cancels the handler of a client that left)
+     ├── ClientDisconnected          the peer went away mid-request (no response is sent)
      └── WebsocketDisconnect         the websocket peer closed; carries ``code`` and ``reason``
     Exception
-     ├── ClientDisconnected          the peer went away mid-request (no response is sent)
      └── werkzeug HTTPException
           ├── RequestTimeout (408)   BODY_TIMEOUT expired while reading the body
           └── ResponseTimeout (504)  RESPONSE_TIMEOUT expired while the view ran
@@ -19,8 +19,9 @@ from werkzeug.exceptions import GatewayTimeout
 from werkzeug.exceptions import RequestTimeout
 
 
-class ClientDisconnected(Exception):
-    """The HTTP client disconnected before the exchange finished."""
+class ClientDisconnected(asyncio.CancelledError):
+    """The HTTP client disconnected before the exchange finished (a ``CancelledError``,
+    as for :class:`WebsocketDisconnect`)."""
 
 
 class WebsocketDisconnect(asyncio.CancelledError):
