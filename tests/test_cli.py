@@ -414,6 +414,22 @@ def test_dotenv_sets_the_app_for_the_cli(
     assert "index" in result.stdout
 
 
+@pytest.mark.parametrize(("skip", "loaded"), [("1", False), ("false", True)])
+def test_skip_dotenv_turns_the_default_files_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, skip: str, loaded: bool
+) -> None:
+    # Flask's FLASK_SKIP_DOTENV (Quart's QUART_SKIP_DOTENV), for runners that load
+    # the files themselves; variables already set still win, --env-file still loads.
+    monkeypatch.setitem(sys.modules, "dotenv", fake_dotenv())
+    monkeypatch.setenv("MICROFRAMEWORK_SKIP_DOTENV", skip)
+    monkeypatch.delenv("MF_FROM_FILE", raising=False)
+    write(tmp_path / "hello.py", HELLO)
+    write(tmp_path / ".env", "MICROFRAMEWORK_APP=hello\nMF_FROM_FILE=yes\n")
+    result = invoke("--app", "hello", "routes")
+    assert result.exit_code == 0, result.output
+    assert (os.environ.get("MF_FROM_FILE") == "yes") is loaded
+
+
 def test_env_files_are_skipped_silently_without_python_dotenv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -787,6 +803,25 @@ def test_run_with_workers_needs_an_importable_app() -> None:
     )
     assert result.exit_code == 1
     assert "must be importable: pass it as '--app module:name'" in result.stderr
+
+
+def test_run_takes_flasks_cert_and_key_spellings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import microframework.cli
+
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        microframework.cli, "serve_app", lambda app, **kw: served.append(kw) or 0
+    )
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "cert.pem", "x")
+    write(tmp_path / "key.pem", "x")
+    result = MicroframeworkCliRunner(Microframework("tls")).invoke(
+        cli, ["run", "--cert", "cert.pem", "--key", "key.pem"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (served[0]["certfile"], served[0]["keyfile"]) == ("cert.pem", "key.pem")
 
 
 def test_run_needs_both_certfile_and_keyfile(tmp_path: Path) -> None:

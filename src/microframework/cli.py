@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
 _FILE = click.Path(exists=True, dir_okay=False)
+#: Set (to anything but ``0``, ``false`` or ``no``): don't load ``.env`` files.
+SKIP_DOTENV_ENV = "MICROFRAMEWORK_SKIP_DOTENV"
 
 
 def prepare_import(path: str) -> str:
@@ -235,6 +237,12 @@ def load_dotenv(
     return bool(found)
 
 
+def _skip_dotenv() -> bool:
+    # Flask's FLASK_SKIP_DOTENV: for runners that load the files themselves.
+    skip = os.environ.get(SKIP_DOTENV_ENV, "").lower()
+    return skip not in ("", "0", "false", "no")
+
+
 def _dotenv() -> ModuleType | None:
     try:
         return importlib.import_module("dotenv")
@@ -381,7 +389,7 @@ class MicroframeworkGroup(AppGroup):
             extra["obj"] = ScriptInfo(
                 create_app=self.create_app,
                 set_debug_flag=self.set_debug_flag,
-                load_dotenv_defaults=self.load_dotenv,
+                load_dotenv_defaults=self.load_dotenv and not _skip_dotenv(),
             )
         return super().make_context(info_name, args, parent=parent, **extra)
 
@@ -418,8 +426,10 @@ def _app_group(ctx: click.Context) -> click.Group | None:
     show_default=False,
     help="Restart when a source file changes. On in debug mode.",
 )
-@click.option("--certfile", type=_FILE, help="TLS certificate (HTTPS and HTTP/2).")
-@click.option("--keyfile", type=_FILE, help="TLS key, with --certfile.")
+@click.option(
+    "--certfile", "--cert", type=_FILE, help="TLS certificate (HTTPS and HTTP/2)."
+)
+@click.option("--keyfile", "--key", type=_FILE, help="TLS key, with --certfile.")
 @click.option(
     "--workers", "-w", default=1, type=click.IntRange(min=1), help="Worker processes."
 )
