@@ -910,6 +910,36 @@ def test_app_run_defaults_to_server_name_and_keeps_port_zero(
     assert served == [expected]
 
 
+def test_app_run_warns_about_werkzeug_options_and_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Flask's debugging guide: app.run(debug=True, use_debugger=False, ...).
+    import microframework.serving
+
+    served: list[dict[str, Any]] = []
+
+    def fake_serve(app: Any, **options: Any) -> int:
+        served.append(options)
+        return 0
+
+    monkeypatch.setattr(microframework.serving, "serve_app", fake_serve)
+    app = Microframework(__name__)
+    with pytest.warns(UserWarning) as warned:
+        app.run(use_reloader=False, use_debugger=False, passthrough_errors=True)
+    assert sorted(str(w.message).split("=")[0] for w in warned) == [
+        "app.run(passthrough_errors",
+        "app.run(use_debugger",
+    ]
+    assert "use_debugger" not in served[0] and "passthrough_errors" not in served[0]
+
+
+def test_an_unknown_run_option_is_a_type_error_before_serving() -> None:
+    from microframework.serving import serve_app
+
+    with pytest.raises(TypeError, match="'not_a_setting' is not a hypercorn Config"):
+        serve_app(Microframework(__name__), not_a_setting=1)
+
+
 def test_app_run_with_a_loop_serves_run_task_on_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -11,6 +11,7 @@ import errno
 import os
 import socket
 import sys
+import warnings
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
@@ -32,6 +33,14 @@ RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
 SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
 
 _serving_app: Microframework | None = None
+# Flask's app.run() passes these to werkzeug's run_simple; hypercorn has no such setting.
+_WERKZEUG_ONLY = frozenset(
+    (
+        "use_debugger use_evalex passthrough_errors threaded processes extra_files"
+        " exclude_patterns reloader_interval reloader_type request_handler"
+        " static_files ssl_context load_dotenv"
+    ).split()
+)
 
 
 def serve_app(
@@ -202,6 +211,14 @@ def run_app(
         )
         reload = False
     host, port = default_address(app, host, port)
+    for name in _WERKZEUG_ONLY.intersection(options):
+        # Flask's debugging guide passes these; as in Quart, warn and serve anyway.
+        warnings.warn(
+            f"app.run({name}=...) is an option of werkzeug's server; hypercorn"
+            " serves here, so it is ignored",
+            stacklevel=3,
+        )
+        del options[name]
     # Worker processes import the script again; this stops its app.run() there.
     os.environ[RUN_FROM_CLI_ENV] = "true"
     try:
