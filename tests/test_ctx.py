@@ -20,6 +20,7 @@ from microframework import current_app
 from microframework import g
 from microframework import has_app_context
 from microframework import has_request_context
+from microframework import has_websocket_context
 from microframework import Microframework
 from microframework import request
 from microframework import Response
@@ -292,6 +293,27 @@ async def test_preprocess_request_runs_the_before_hooks_as_quarts_guide_tests(
         assert await app.preprocess_request() == "stop"
     with pytest.raises(RuntimeError, match="context"):
         await app.preprocess_request()
+
+
+async def test_websocket_context_and_make_aborter_as_in_quart_and_flask() -> None:
+    from werkzeug.exceptions import Aborter
+
+    from microframework.wrappers import Websocket
+
+    class Teapots(Aborter):
+        pass
+
+    class App(Microframework):
+        def make_aborter(self) -> Aborter:
+            return Teapots()
+
+    app = App(__name__)
+    assert isinstance(app.aborter, Teapots)
+    scope = {"type": "websocket", "path": "/ws", "query_string": b"", "headers": []}
+    socket = Websocket(scope, None, None, app)  # type: ignore[arg-type]
+    async with app.websocket_context(socket):
+        assert websocket._get_current_object() is socket  # type: ignore[attr-defined]
+        assert has_websocket_context()
 
 
 async def test_copy_current_request_context_shares_request_and_g(

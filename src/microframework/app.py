@@ -177,7 +177,7 @@ class Microframework(TemplatingMixin, Scaffold):
         self.instance_path = instance_path
         self.config = self.make_config(instance_relative_config)
         self.json: JSONProvider = self.json_provider_class(self)
-        self.aborter = self.aborter_class()
+        self.aborter = self.make_aborter()
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
         self.static_host = static_host
@@ -443,6 +443,14 @@ class Microframework(TemplatingMixin, Scaffold):
     def request_context(self, request: Request) -> AppContext:
         """A context for *request*: ``async with app.request_context(req): ...``."""
         return AppContext(self, request)
+
+    def websocket_context(self, websocket: Websocket) -> AppContext:
+        """A context for *websocket*, as Quart's ``websocket_context``."""
+        return AppContext(self, websocket=websocket)
+
+    def make_aborter(self) -> Aborter:
+        """The ``Aborter`` behind ``abort()``: an ``aborter_class`` (Flask's hook)."""
+        return self.aborter_class()
 
     def test_request_context(self, path: str, **kwargs: Any) -> AppContext:
         """A context for a made-up request; takes the test client's arguments."""
