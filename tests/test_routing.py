@@ -684,6 +684,22 @@ async def test_subdomain_matching_routes_by_subdomain() -> None:
     assert await user.get_data(as_text=True) == "hello ada"
 
 
+async def test_a_host_outside_server_name_matches_no_rule() -> None:
+    # Not even a "<user>" subdomain rule, which werkzeug's "<invalid>" would match.
+    app = _subdomain_app()
+
+    @app.errorhandler(404)
+    async def not_found(error: Exception) -> tuple[str, int]:
+        return url_for("root", _external=True), 404  # building still works
+
+    client = app.test_client()
+    foreign = await client.get("/hello", headers={"Host": "other.org"})
+    assert foreign.status_code == 404
+    assert await foreign.get_data(as_text=True) == "http://example.test/"
+    user = await client.get("/hello", headers={"Host": "ada.example.test"})
+    assert await user.get_data(as_text=True) == "hello ada"
+
+
 async def test_rule_without_subdomain_does_not_answer_on_a_subdomain() -> None:
     client = _subdomain_app().test_client()
 

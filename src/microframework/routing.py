@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map as WerkzeugMap
 from werkzeug.routing import MapAdapter
 from werkzeug.routing import Rule as WerkzeugRule
@@ -104,20 +105,31 @@ class AdapterCache:
                 host, script_name, subdomain=subdomain, url_scheme=scheme
             )
         server_name = self._server_name or host
-        subdomain = _subdomain_of(host.lower(), server_name.lower())
-        return url_map.bind(
-            server_name, script_name, subdomain=subdomain, url_scheme=scheme
+        inside = _subdomain_of(host.lower(), server_name.lower())
+        adapter = url_map.bind(
+            server_name, script_name, subdomain=inside or "", url_scheme=scheme
         )
+        if inside is None:
+            # Outside SERVER_NAME: werkzeug's "<invalid>" subdomain would still match
+            # a "<tenant>" rule, so this adapter matches nothing (it can still build).
+            adapter.__class__ = _ForeignHostAdapter
+        return adapter
 
 
-def _subdomain_of(host: str, server_name: str) -> str:
-    # A host outside SERVER_NAME gets a subdomain no rule can match, as werkzeug does.
+def _subdomain_of(host: str, server_name: str) -> str | None:
     if host == server_name:
         return ""
     suffix = "." + server_name
     if host.endswith(suffix):
         return host[: -len(suffix)]
-    return "<invalid>"
+    return None
+
+
+class _ForeignHostAdapter(MapAdapter):
+    """The adapter of a host outside ``SERVER_NAME``: every path is a 404."""
+
+    def match(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotFound()
 
 
 def compile_static_routes(
