@@ -486,6 +486,31 @@ async def test_lifespan_state_reaches_requests(app: Microframework) -> None:
     assert rec.body == b"from-lifespan"
 
 
+async def test_test_app_clients_carry_a_copy_of_the_lifespan_state(
+    app: Microframework,
+) -> None:
+    # docs/lifespan.md's request.state["db"] view, tested as docs/testing.md says.
+    @app.before_serving
+    async def start() -> None:
+        app.state["db"] = "pool"
+
+    @app.get("/")
+    async def index() -> str:
+        request.state["scratch"] = "per request"
+        return str(request.state["db"])
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.send(str(websocket.state["db"]))
+
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        assert await (await client.get("/")).get_data() == b"pool"
+        async with client.websocket("/ws") as connection:
+            assert await connection.receive() == "pool"
+        assert "scratch" not in app.state  # each request had its own copy
+
+
 async def test_failing_startup_reports_failed_with_message(app: Microframework) -> None:
     @app.before_serving
     async def start() -> None:

@@ -7,6 +7,7 @@ timeout. Any failure is a ``LifespanError``; the task never outlives ``async wit
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from typing import Protocol
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ class TestApp:
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: Mailbox[Message] = Mailbox()
         self._task: asyncio.Task[None] | None = None
+        self._state: dict[str, Any] = {}  # the lifespan scope's, as a server keeps it
 
     async def __aenter__(self) -> TestApp:
         await self.startup()
@@ -58,15 +60,17 @@ class TestApp:
         await self.shutdown()
 
     def test_client(self) -> MicroframeworkClient:
-        """The app's test client."""
-        return self.app.test_client()
+        """The app's test client; its requests carry the lifespan state."""
+        client = self.app.test_client()
+        client.lifespan_state = self._state
+        return client
 
     async def startup(self) -> None:
         """Start the lifespan task and wait for ``lifespan.startup.complete``."""
         if self._task is not None:
             raise RuntimeError("this TestApp has already been started")
         asgi = {"version": "3.0", "spec_version": "2.0"}
-        scope: Scope = {"type": "lifespan", "asgi": asgi, "state": {}}
+        scope: Scope = {"type": "lifespan", "asgi": asgi, "state": self._state}
         task = self._task = asyncio.create_task(self._run_app(scope))
         task.add_done_callback(lambda _task: self._from_app.close())
         try:

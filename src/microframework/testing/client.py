@@ -47,6 +47,7 @@ from .utils import SupportsTestClient
 
 if TYPE_CHECKING:
     from ..ctx import AppContext
+    from ..typing import Scope
 
 _REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
 _MAX_REDIRECTS = 20
@@ -90,6 +91,9 @@ class MicroframeworkClient:
         self._preserved: AppContext | None = None
         #: ``http.response.push`` promises the app made, with ``http_version="2"``.
         self.push_promises: list[tuple[str, Headers]] = []
+        #: The lifespan state (``app.test_app()`` sets it): each request's scope gets
+        #: a copy as its ``state``, as a server gives it.
+        self.lifespan_state: dict[str, Any] | None = None
 
     async def __aenter__(self) -> Self:
         """Keep each request's context after it, as ``with client:`` does in Flask."""
@@ -180,7 +184,7 @@ class MicroframeworkClient:
             # Sent in chunks, framed as a real client would: HTTP/1.1 without framing
             # headers has no body, and the app would be right to ignore one.
             headers["Transfer-Encoding"] = "chunked"
-        scope = request.scope("http", headers)
+        scope = self._with_state(request.scope("http", headers))
         return self.http_connection_class(self.app, scope)
 
     def websocket(
@@ -204,7 +208,9 @@ class MicroframeworkClient:
         request = self._prepare(path, "GET", options)
         if offered:
             request.headers.setdefault("Sec-WebSocket-Protocol", ", ".join(offered))
-        scope = request.scope("websocket", self._with_cookies(request))
+        scope = self._with_state(
+            request.scope("websocket", self._with_cookies(request))
+        )
         scope["subprotocols"] = offered
         scope["extensions"]["websocket.http.response"] = {}
         scope.update(scope_base or {})
@@ -290,11 +296,16 @@ class MicroframeworkClient:
             await interface.save_session(app, session, response)
         self._store_cookies(request, response)
 
+    def _with_state(self, scope: Scope) -> Scope:
+        if self.lifespan_state is not None:
+            scope["state"] = dict(self.lifespan_state)
+        return scope
+
     def _prepare(self, path: str, method: str, options: _URLOptions) -> PreparedRequest:
         return make_test_request(self.app, path, method=method, **_NO_BODY, **options)
 
     async def _send(self, request: PreparedRequest) -> Response:
-        scope = request.scope("http", self._with_cookies(request))
+        scope = self._with_state(request.scope("http", self._with_cookies(request)))
         box: dict[str, Any] = {"client": self}
         if self._preserving:
             await self._drop_preserved()
