@@ -291,11 +291,13 @@ def match_request(
         )
         compiled.remember_match(key, rule, args)
     except RequestRedirect:
-        if adapter is not None:
+        if adapter is not None and request.routing_exception is None:
             _redirect_with_query(adapter, request, websocket)
         return None
     except HTTPException as error:
-        request.routing_exception = _detached(error)
+        # Kept: the 404 of a path outside the root path, whatever the path matched.
+        if request.routing_exception is None:
+            request.routing_exception = _detached(error)
         return None
     request.url_rule = rule
     request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict

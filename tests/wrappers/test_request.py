@@ -18,6 +18,8 @@ from werkzeug.datastructures import MultiDict
 from microframework import Microframework
 from microframework import Request
 from microframework import request
+from microframework import url_for
+from microframework import websocket
 
 # -- URL parts, headers, routing results ------------------------------------------------
 
@@ -140,6 +142,70 @@ async def test_path_includes_the_root_path_as_the_asgi_spec_says(
     assert rec.status == status
     if body is not None:
         assert rec.body == body
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/"),  # only GET there: would be a 405
+        ("GET", "/dir"),  # would redirect to /dir/
+        ("GET", "/ws"),  # a websocket route: would be a 400
+    ],
+)
+async def test_a_path_outside_the_root_path_is_404_whatever_it_matches(
+    app: Microframework, method: str, path: str
+) -> None:
+    @app.get("/")
+    async def index() -> str:
+        return "index"
+
+    @app.get("/dir/")
+    async def folder() -> str:
+        return "dir"
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        pass
+
+    @app.errorhandler(404)
+    async def not_found(error: Exception) -> tuple[str, int]:
+        return url_for("index"), 404  # the adapter is bound: links still build
+
+    rec = await call(app, http_scope(path, method=method, root_path="/app"))
+    assert (rec.status, rec.body) == (404, b"/app/")
+
+
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+async def test_an_absolute_form_target_routes_by_its_path(
+    app: Microframework, kind: str
+) -> None:
+    # RFC 9112 3.2.2: servers must accept "GET http://host/p"; they pass it on as is.
+    @app.get("/items/<int:item>")
+    async def item(item: int) -> str:
+        return f"{request.path} {item}"
+
+    @app.websocket("/live")
+    async def live() -> None:
+        await websocket.accept()
+        await websocket.send(websocket.path)
+
+    if kind == "http":
+        rec = await call(app, http_scope("http://example.com/items/3"))
+        assert (rec.status, rec.body) == (200, b"/items/3 3")
+        return
+    scope = http_scope("http://example.com/live", type="websocket")
+    messages = iter([{"type": "websocket.connect"}, {"type": "websocket.disconnect"}])
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert [m["type"] for m in sent][:2] == ["websocket.accept", "websocket.send"]
+    assert sent[1]["text"] == "/live"
 
 
 async def test_args_is_a_multidict_keeping_repeated_keys(app: Microframework) -> None:

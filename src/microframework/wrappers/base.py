@@ -10,6 +10,7 @@ import re
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 import werkzeug.urls  # noqa: F401 # registers the "werkzeug.url_quote" codec error handler
 from werkzeug.datastructures import Authorization
@@ -50,16 +51,17 @@ class BaseRequestWebsocket(SansIORequest):
         self.scheme = scope.get("scheme", "http")
         self.server = scope.get("server")
         path: str = scope["path"]
+        if path[:1] != "/":
+            path = _origin_form(path)
         root_path: str = scope.get("root_path", "")
         if root_path:
             # ASGI: ``path`` includes ``root_path``; a path outside it is a 404.
             root_path = root_path.rstrip("/")
             if path == root_path or path.startswith(root_path + "/"):
-                path = path[len(root_path) :]
+                path = path[len(root_path) :] or "/"
             else:
                 self.routing_exception = NotFound()
         self.root_path = root_path
-        path = path if path[:1] == "/" else "/" + path
         # RFC 3986 5.2.4, before matching: no dot-segment reaches above the root.
         self.path = remove_dot_segments(path) if "/." in path else path
         self.query_string = scope["query_string"]
@@ -198,3 +200,11 @@ def remove_dot_segments(path: str) -> str:
     if segments[-1] in (".", ".."):
         out.append("")  # "/a/b/.." is the directory "/a/"
     return "/" + "/".join(out)
+
+
+def _origin_form(target: str) -> str:
+    # RFC 9112 3.2.2: a server must accept an absolute-form target ("http://host/p"),
+    # and servers pass it on as the scope's path: its path part is what routes.
+    if "://" in target:
+        target = urlsplit(target).path
+    return target if target[:1] == "/" else "/" + target
