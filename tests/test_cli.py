@@ -949,7 +949,7 @@ def test_app_run_with_a_loop_serves_run_task_on_it(
     loop = asyncio.new_event_loop()
     ran: list[tuple[Any, ...]] = []
 
-    async def fake_task(*args: Any) -> None:
+    async def fake_task(*args: Any, **kwargs: Any) -> None:
         ran.append((asyncio.get_running_loop(), *args[:2]))
 
     monkeypatch.setattr(app, "run_task", fake_task)

@@ -101,7 +101,7 @@ async def handle_http(
             await send({"type": "http.response.body", "body": data, "more_body": False})
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
             sending = response.send(
-                scope, send, headers, Streamer(app, send, request, response)
+                scope, send, headers, Streamer(app, send, request, response, endpoint)
             )
             del response, headers  # not held while a long stream runs (see send)
             await sending
@@ -232,8 +232,20 @@ async def _preprocess(
         await open_session(app, ctx)  # a store that waits: open before the view
     if _signals.listening and request_started.receivers:
         await send_signal(request_started, app)
+    # run_before's loops, inline: a coroutine call costs 1.1k instructions a request.
     for preprocess in chain.url_value_preprocessors:
         preprocess(request.endpoint, request.view_args)
+    for before in chain.before:
+        rv = await before()
+        if rv is not None:
+            return rv
+    return None
+
+
+async def run_before(chain: Chain, current: Request | Websocket) -> Any:
+    """The URL value preprocessors, then the before hooks; a hook's answer stops them."""
+    for preprocess in chain.url_value_preprocessors:
+        preprocess(current.endpoint, current.view_args)
     for before in chain.before:
         rv = await before()
         if rv is not None:
@@ -443,12 +455,9 @@ async def _before_websocket_handler(
 ) -> Any:
     if websocket_started.receivers:
         await send_signal(websocket_started, app)
-    for preprocess in chain.url_value_preprocessors:
-        preprocess(websocket.endpoint, websocket.view_args)
-    for before in chain.before:
-        rv = await before()
-        if rv is not None:
-            return rv
+    rv = await run_before(chain, websocket)
+    if rv is not None:
+        return rv
     return await _websocket_view(websocket, endpoint)
 
 

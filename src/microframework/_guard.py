@@ -18,7 +18,6 @@ from ._utils import Listener
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
-from .routing import UNSET
 
 if TYPE_CHECKING:
     from ._compile import Endpoint
@@ -155,15 +154,21 @@ class Streamer:
     __slots__ = ("app", "send", "request", "timeout", "events")
 
     def __init__(
-        self, app: Microframework, send: Send, request: Request, response: Response
+        self,
+        app: Microframework,
+        send: Send,
+        request: Request,
+        response: Response,
+        endpoint: Endpoint | None,
     ) -> None:
         self.app = app
         self.send = send
         self.request = request
         timeout = response.timeout
         if timeout is ...:  # unset: the route's, else the app's (None: no limit)
-            timeout = getattr(request.url_rule, "response_timeout", UNSET)
-            if timeout is UNSET:
+            if endpoint is not None:
+                timeout = endpoint.timeout
+            else:
                 timeout = app.config.get("RESPONSE_TIMEOUT")
         self.timeout = timeout
         self.events = response.mimetype == "text/event-stream"

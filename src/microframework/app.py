@@ -37,6 +37,7 @@ from ._compile import chain_for
 from ._compile import Compiled
 from ._dispatch import handle_http
 from ._dispatch import handle_websocket
+from ._dispatch import run_before
 from ._drain import Drain
 from ._lifespan import handle_lifespan
 from ._utils import ensure_async
@@ -375,13 +376,7 @@ class Microframework(TemplatingMixin, Scaffold):
             raise RuntimeError(
                 "preprocess_request needs a request or websocket context"
             )
-        chain = chain_for(self, ctx)
-        for preprocess in chain.url_value_preprocessors:
-            preprocess(current.endpoint, current.view_args)
-        for before in chain.before:
-            if (rv := await before()) is not None:
-                return rv
-        return None
+        return await run_before(chain_for(self, ctx), current)
 
     preprocess_websocket = preprocess_request
 
@@ -656,7 +651,7 @@ class Microframework(TemplatingMixin, Scaffold):
         if loop is not None:  # Quart's: serve in this process on the caller's loop
             host, port = default_address(self, host, port)
             loop.run_until_complete(
-                self.run_task(host, port, None, None, certfile, keyfile)
+                self.run_task(host, port, certfile=certfile, keyfile=keyfile)
             )
             return
         run_app(self, host, port, use_reloader, certfile, keyfile, **kwargs)

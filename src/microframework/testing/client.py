@@ -180,7 +180,11 @@ class MicroframeworkClient:
         request = self._prepare(path, method, options)
         headers = self._with_cookies(request)
         framed = "Content-Length" in headers or "Transfer-Encoding" in headers
-        if not framed and method not in ("GET", "HEAD") and request.http_version < "2":
+        if (
+            not framed
+            and method not in ("GET", "HEAD")
+            and request.http_version.startswith("1")
+        ):
             # Sent in chunks, framed as a real client would: HTTP/1.1 without framing
             # headers has no body, and the app would be right to ignore one.
             headers["Transfer-Encoding"] = "chunked"

@@ -262,7 +262,7 @@ class Response(SansIOResponse):
         """``MAX_COOKIE_SIZE`` of the current app: a bigger cookie warns (0: never)."""
         ctx = _cv_app.get(None)
         if ctx is None:
-            return 4093  # werkzeug's
+            return SansIOResponse.max_cookie_size  # werkzeug's
         return int(ctx.app.config["MAX_COOKIE_SIZE"])
 
     def set_cookie(self, key: str, value: str = "", *args: Any, **kwargs: Any) -> None:
