@@ -75,6 +75,32 @@ async def test_a_waiting_view_gets_503_with_retry_after_at_the_deadline(
     assert cleaned.is_set()
 
 
+async def test_an_app_served_again_without_a_lifespan_is_not_draining(
+    app: Microframework,
+) -> None:
+    # Found with real servers: after one hypercorn run, the same app under uvicorn
+    # --lifespan off answered every waiting view 503, its old deadline still armed.
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0  # the old deadline fires at once
+    release = asyncio.Event()
+    waiting = asyncio.Event()
+
+    @app.get("/poll")
+    async def poll() -> str:
+        waiting.set()
+        await release.wait()
+        return "done"
+
+    async with asyncio.timeout(LIMIT):
+        async with app.test_app():
+            pass  # one serving period: startup, then shutdown starts the drain
+        task = asyncio.create_task(call(app, http_scope("/poll")))
+        await waiting.wait()
+        await asyncio.sleep(0)  # a zero-second deadline left armed runs here
+        release.set()
+        recorder = await task
+    assert (recorder.status, recorder.body) == (200, b"done")
+
+
 async def test_an_event_stream_ends_cleanly_at_once(app: Microframework) -> None:
     cleaned = asyncio.Event()
 

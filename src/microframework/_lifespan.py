@@ -69,6 +69,7 @@ async def shutdown(app: Microframework) -> None:
             )
     if _freezes_gc(app):
         gc.unfreeze()
+    app.drain.end()
     if errors:
         for extra in errors[1:]:
             app.logger.error("Another shutdown error", exc_info=extra)
