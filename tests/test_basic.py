@@ -944,6 +944,39 @@ async def test_unhandled_error_without_testing_is_a_logged_500(
     assert "GET /" in errors[0].getMessage()
 
 
+@pytest.mark.parametrize("where", ["view", "awaited task"])
+async def test_a_views_own_cancelled_error_is_a_logged_500(
+    app: Microframework, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    # Found by quart-db's suite: the test client raised "returned without sending
+    # http.response.start", and servers answered a bare 500 with nothing logged.
+    app.testing = False
+    torn: list[BaseException | None] = []
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        torn.append(error)
+
+    @app.route("/")
+    async def index() -> str:
+        if where == "view":
+            raise asyncio.CancelledError
+        task = asyncio.create_task(asyncio.Event().wait())
+        await asyncio.sleep(0)
+        task.cancel()  # cancelled elsewhere: awaiting it raises in this view
+        await task
+        return "unreachable"
+
+    with caplog.at_level(logging.ERROR):
+        response = await app.test_client().get("/")
+    assert response.status_code == 500
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+    assert isinstance(errors[0].exc_info[1], RuntimeError)
+    assert isinstance(errors[0].exc_info[1].__cause__, asyncio.CancelledError)
+    assert len(torn) == 1 and isinstance(torn[0], RuntimeError)
+
+
 async def test_500_handler_receives_internal_server_error_with_the_original(
     app: Microframework, caplog: pytest.LogCaptureFixture
 ) -> None:

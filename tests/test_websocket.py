@@ -866,6 +866,34 @@ async def test_error_after_accept_closes_1011_and_is_logged(
     assert "websocket /ws" in logged[0].getMessage()
 
 
+@pytest.mark.parametrize("accept", [False, True])
+async def test_a_handlers_own_cancelled_error_is_a_logged_500_or_1011(
+    app: Microframework, client: MicroframeworkClient, caplog: Any, accept: bool
+) -> None:
+    app.testing = False
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        if accept:
+            await websocket.accept()
+        raise asyncio.CancelledError  # as if it awaited something cancelled elsewhere
+
+    with caplog.at_level(logging.ERROR):
+        if accept:
+            async with client.websocket("/ws") as ws:
+                with pytest.raises(WebsocketDisconnect) as info:
+                    await ws.receive()
+            assert info.value.code == 1011
+        else:
+            with pytest.raises(WebsocketResponseError) as refused:
+                async with client.websocket("/ws"):
+                    pass
+            assert refused.value.response.status_code == 500
+    logged = [r for r in caplog.records if r.exc_info]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert isinstance(logged[0].exc_info[1], RuntimeError)
+
+
 async def test_error_after_accept_propagates_to_the_test_when_testing(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

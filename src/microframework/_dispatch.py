@@ -218,6 +218,25 @@ async def full_dispatch(
         return response
     except Exception as exc:
         return await app.handle_exception(exc, ctx, chain)
+    except asyncio.CancelledError as exc:
+        if (error := _unasked(exc)) is None:
+            raise
+        return await app.handle_exception(error, ctx, chain)
+
+
+def _unasked(exc: asyncio.CancelledError) -> RuntimeError | None:
+    """None for a disconnect or a cancel; a view's own CancelledError is a bug (a 500).
+
+    A view gets one by awaiting something cancelled elsewhere: nobody asked this task.
+    (Returned, not raised here: this frame in its traceback would make a cycle.)
+    """
+    task = asyncio.current_task()
+    disconnect = (ClientDisconnected, WebsocketDisconnect)
+    if isinstance(exc, disconnect) or task is None or task.cancelling():
+        return None
+    error = RuntimeError("the view raised CancelledError without being cancelled")
+    error.__cause__ = exc
+    return error
 
 
 async def _preprocess(
@@ -420,6 +439,10 @@ async def _dispatch_websocket(
             rv = await _websocket_handler(app, websocket, endpoint, chain)
         except Exception as exc:  # not a WebsocketDisconnect: a CancelledError
             rv = await app.handle_user_exception(exc, ctx)
+        except asyncio.CancelledError as exc:
+            if (error := _unasked(exc)) is None:
+                raise
+            raise error from exc
         response = None if rv is None else make_response(app, rv, None)
         for func in ctx.after_request_functions or ():
             response = await app.ensure_async(func)(response)

@@ -33,7 +33,7 @@ class Drainable(Protocol):
 class Drain:
     """Long-lived work in progress, and whether the app is draining."""
 
-    __slots__ = ("members", "draining", "expired", "_installed", "_watcher", "_deadline")
+    __slots__ = ("members", "draining", "expired", "_installed", "_watcher", "_timer")
 
     def __init__(self) -> None:
         self.members: set[Drainable] = set()
@@ -41,7 +41,7 @@ class Drain:
         self.expired = False
         self._installed: dict[int, Any] = {}
         self._watcher: asyncio.Task[None] | None = None
-        self._deadline: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def start(self, grace: float) -> None:
         """Begin draining: end what is always long-lived, and arm the deadline."""
@@ -51,7 +51,7 @@ class Drain:
         code = 1012 if os.environ.get(RELOADER_ENV) else 1001
         for member in list(self.members):
             member.on_drain(code)
-        self._deadline = asyncio.get_running_loop().call_later(grace, self._expire)
+        self._timer = asyncio.get_running_loop().call_later(grace, self._expire)
 
     def _expire(self) -> None:
         self.expired = True
@@ -60,9 +60,9 @@ class Drain:
 
     def end(self) -> None:
         """Close the serving period: the app may be served again, without a lifespan."""
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.draining = self.expired = False
 
     def install(self, grace: float) -> None:
