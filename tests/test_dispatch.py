@@ -24,6 +24,7 @@ from microframework import request
 from microframework import Response
 from microframework import websocket
 from microframework.exceptions import ClientDisconnected
+from microframework.testing import WebsocketResponseError
 from microframework.wrappers.response import plain_response_headers
 
 
@@ -640,6 +641,45 @@ async def test_an_overridden_process_response_is_called() -> None:
 
     rec = await call(app, http_scope("/"))
     assert rec.headers[b"x-processed"] == b"yes"
+
+
+class _Model:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+async def test_methods_set_on_the_instance_are_called_as_overrides() -> None:
+    # quart-schema's init_app wraps app.make_response on the instance, so a view may
+    # return a model; both the HTTP and the websocket paths must call it.
+    app = Microframework(__name__)
+    make_response = app.make_response
+    process_response = app.process_response
+
+    async def models_as_json(rv: Any) -> Response:
+        return await make_response({"name": rv.name} if isinstance(rv, _Model) else rv)
+
+    async def mark(response: Response) -> Response:
+        response.headers["X-Processed"] = "yes"
+        return await process_response(response)
+
+    app.make_response = models_as_json  # type: ignore[method-assign]
+    app.process_response = mark  # type: ignore[method-assign]
+
+    @app.get("/")
+    async def index() -> Any:
+        return _Model("bob")
+
+    @app.websocket("/ws")
+    async def ws() -> Any:
+        return _Model("alice")  # before accept: the rejection's body
+
+    rec = await call(app, http_scope("/"))
+    assert (rec.status, rec.body) == (200, b'{"name":"bob"}\n')
+    assert rec.headers[b"x-processed"] == b"yes"
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with app.test_client().websocket("/ws"):
+            pass
+    assert await refused.value.response.get_json() == {"name": "alice"}
 
 
 async def test_the_last_messages_go_out_outside_the_requests_context() -> None:

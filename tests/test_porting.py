@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -483,3 +486,119 @@ async def test_a_cookie_session_changed_after_accept_does_not_fail_the_connectio
         assert await ws.receive() == "still fine"
 
     assert "cannot be set" in caplog.text
+
+
+# -- found by running Quart extensions and their own test suites (session 14) ----------
+
+
+async def test_make_default_options_response_is_awaited_as_in_quart(
+    app: Microframework,
+) -> None:
+    # quart-cors answers a preflight with `await current_app.make_default_options_response()`.
+    @app.route("/r", methods=["GET", "POST"])
+    async def r() -> str:
+        return "r"
+
+    @app.before_request
+    async def preflight() -> Any:
+        if request.method == "OPTIONS":
+            response = await app.make_default_options_response()
+            response.headers["X-Preflight"] = "yes"
+            return response
+        return None
+
+    response = await app.test_client().options("/r")
+    assert response.headers["X-Preflight"] == "yes"
+    assert set(response.allow) == {"GET", "HEAD", "OPTIONS", "POST"}
+
+
+async def test_an_overridden_default_options_response_may_wait() -> None:
+    class App(Microframework):
+        async def make_default_options_response(self, ctx: Any = None) -> Any:
+            await asyncio.sleep(0)  # suspends: stepped and guarded as a view is
+            response = await super().make_default_options_response(ctx)
+            response.headers["X-Waited"] = "yes"
+            return response
+
+    app = App(__name__)
+
+    @app.get("/r")
+    async def r() -> str:
+        return "r"
+
+    response = await app.test_client().options("/r")
+    assert response.status_code == 200
+    assert response.headers["X-Waited"] == "yes"
+    assert set(response.allow) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_the_test_classes_are_quarts_defaults_and_stay_out_of_the_import() -> None:
+    # quart-schema builds its client with new_class(..., (Mixin, app.test_client_class)).
+    from microframework.testing import MicroframeworkClient
+    from microframework.testing import TestApp
+    from microframework.testing.cli import MicroframeworkCliRunner
+
+    assert Microframework.test_client_class is MicroframeworkClient
+    assert Microframework.test_app_class is TestApp
+    assert Microframework.test_cli_runner_class is MicroframeworkCliRunner
+    code = (
+        "import sys, microframework; app = microframework.Microframework('x');"
+        " print('microframework.testing' in sys.modules, 'click' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split() == ["False", "False"]
+
+
+async def test_a_client_class_derived_from_the_default_serves(
+    app: Microframework,
+) -> None:
+    class Mixin:
+        async def hello(self) -> Any:
+            return await self.get("/")  # type: ignore[attr-defined]
+
+    app.test_client_class = types.new_class(
+        "TestClient", (Mixin, app.test_client_class)
+    )
+
+    @app.get("/")
+    async def index() -> str:
+        return "hi"
+
+    client: Any = app.test_client()
+    assert isinstance(client, Mixin)
+    assert await (await client.hello()).get_data() == b"hi"
+    assert Microframework.test_client_class is not app.test_client_class
+
+
+def test_quarts_typing_names_exist_and_build_runtime_types() -> None:
+    # quart-cors builds Callable[P, ResponseReturnValue] at import time; a string alias
+    # failed with "Forward reference must be an expression".
+    import typing
+
+    from microframework import typing as mf_typing
+
+    P = typing.ParamSpec("P")
+    typing.Callable[P, mf_typing.ResponseReturnValue]
+    typing.Optional[mf_typing.ResponseValue]  # noqa: UP045 # the runtime form is the point
+    for name in (
+        "AfterServingCallable",
+        "AfterWebsocketCallable",
+        "AppOrBlueprintKey",
+        "BeforeServingCallable",
+        "BeforeWebsocketCallable",
+        "FilePath",
+        "HeaderName",
+        "ResponseTypes",
+        "TemplateFilterCallable",
+        "TemplateGlobalCallable",
+        "TemplateTestCallable",
+        "TestAppProtocol",
+        "TestClientProtocol",
+        "TestHTTPConnectionProtocol",
+        "TestWebsocketConnectionProtocol",
+        "WebsocketCallable",
+        "WhileServingCallable",
+    ):
+        assert hasattr(mf_typing, name), name

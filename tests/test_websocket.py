@@ -1364,14 +1364,16 @@ async def test_client_sends_the_subprotocol_header_and_jar_cookies_only_when_sec
             }
         )
 
-    client.set_cookie("plain", "1")
-    client.set_cookie("secret", "2", secure=True)
-    async with client.websocket("/ws", subprotocols=["a", "b"]) as ws:
+    # Not a loopback host: those get Secure cookies over ws too, as in browsers.
+    host = {"Host": "example.com"}
+    client.set_cookie("plain", "1", domain="example.com")
+    client.set_cookie("secret", "2", domain="example.com", secure=True)
+    async with client.websocket("/ws", subprotocols=["a", "b"], headers=host) as ws:
         assert await ws.receive_json() == {
             "protocol": "a, b",
             "cookies": {"plain": "1"},
         }
-    async with client.websocket("/ws", scheme="wss") as ws:
+    async with client.websocket("/ws", scheme="wss", headers=host) as ws:
         assert (await ws.receive_json())["cookies"] == {"plain": "1", "secret": "2"}
 
 

@@ -197,7 +197,10 @@ def _str_content_type(
 
 
 def _overrides(app: Microframework, name: str) -> bool:
-    # The class that defines *name* first along the MRO: a subclass, or the app itself.
+    # Set on the instance (quart-schema's init_app does), or the class that defines
+    # *name* first along the MRO: a subclass, or the app itself.
+    if name in vars(app):
+        return True
     for cls in type(app).__mro__:
         if name in vars(cls):
             return cls.__module__ != "microframework.app"

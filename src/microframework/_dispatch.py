@@ -294,9 +294,11 @@ def _step_view(
             f"no view function is registered for endpoint {request.endpoint!r}"
         )
     if request.method == "OPTIONS" and endpoint.automatic_options:
-        return app.make_default_options_response(ctx)
-    args = request.view_args
-    coro = endpoint.view(**args) if args else endpoint.view()
+        coro = app.make_default_options_response(ctx)  # stepped as a view is
+    elif args := request.view_args:
+        coro = endpoint.view(**args)
+    else:
+        coro = endpoint.view()
     try:
         first = coro.send(None)
     except StopIteration as done:
@@ -331,7 +333,9 @@ async def handle_websocket(
             chain = endpoint.chain
         if compiled.eager_sessions:
             await open_session(app, ctx)
-        response = await _dispatch_websocket(app, ctx, websocket, endpoint, chain)
+        response = await _dispatch_websocket(
+            app, compiled, ctx, websocket, endpoint, chain
+        )
         if websocket_finished.receivers:
             await send_signal(websocket_finished, app, response=response)
         if response is not None and not websocket.accepted:
@@ -429,6 +433,7 @@ def _cancelled_by_peer(websocket: Websocket) -> bool:
 
 async def _dispatch_websocket(
     app: Microframework,
+    compiled: Compiled,
     ctx: AppContext,
     websocket: Websocket,
     endpoint: Endpoint | None,
@@ -443,7 +448,12 @@ async def _dispatch_websocket(
             if (error := _unasked(exc)) is None:
                 raise
             raise error from exc
-        response = None if rv is None else make_response(app, rv, None)
+        if rv is None:
+            response = None
+        elif compiled.custom_make_response:
+            response = await app.make_response(rv)
+        else:
+            response = make_response(app, rv, None)
         for func in ctx.after_request_functions or ():
             response = await app.ensure_async(func)(response)
         for after in chain.after:

@@ -26,6 +26,22 @@ P = ParamSpec("P")
 T = TypeVar("T")
 K = TypeVar("K")
 
+
+class ImportedOnRead:
+    """A class attribute naming ``"module:name"``, imported when first read.
+
+    Keeps the test classes (and click) out of ``import microframework``; an instance or
+    subclass assignment replaces it, as with any class attribute.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
 #: Entries a memo keyed by values from requests holds before it starts over.
 MEMO_LIMIT = 256
 

@@ -42,6 +42,7 @@ from ._drain import Drain
 from ._lifespan import handle_lifespan
 from ._utils import ensure_async
 from ._utils import find_instance_path
+from ._utils import ImportedOnRead
 from ._utils import run_sync
 from .blueprints import Blueprint
 from .config import Config
@@ -97,11 +98,16 @@ class Microframework(TemplatingMixin, Scaffold):
     app_ctx_globals_class: type[AppCtxGlobals] = AppCtxGlobals
     json_provider_class: type[JSONProvider] = DefaultJSONProvider
     aborter_class: type[Aborter] = Aborter
-    test_client_class: type[MicroframeworkClient] | None = None
-    test_app_class: type[TestApp] | None = None
+    # Quart's classes, as in Quart (Flask's default is None); imported when first read.
+    test_client_class: type[MicroframeworkClient] = ImportedOnRead(  # type: ignore[assignment]
+        "microframework.testing:MicroframeworkClient"
+    )
+    test_app_class: type[TestApp] = ImportedOnRead("microframework.testing:TestApp")  # type: ignore[assignment]
+    test_cli_runner_class: type[MicroframeworkCliRunner] = ImportedOnRead(  # type: ignore[assignment]
+        "microframework.testing.cli:MicroframeworkCliRunner"
+    )
     #: Opens and saves the session; replace it to keep sessions elsewhere.
     session_interface: SessionInterface = SecureCookieSessionInterface()
-    test_cli_runner_class: type[MicroframeworkCliRunner] | None = None
 
     debug = ConfigAttribute[bool]("DEBUG")
     testing = ConfigAttribute[bool]("TESTING")
@@ -356,8 +362,12 @@ class Microframework(TemplatingMixin, Scaffold):
         ctx = _cv_app.get(None)
         return _responses.make_response(self, rv, ctx.request if ctx else None)
 
-    def make_default_options_response(self, ctx: AppContext | None = None) -> Response:
-        """The answer to an automatic ``OPTIONS`` request: an ``Allow`` header."""
+    async def make_default_options_response(
+        self, ctx: AppContext | None = None
+    ) -> Response:
+        """The answer to an automatic ``OPTIONS`` request: an ``Allow`` header.
+
+        A coroutine, as in Quart (Flask's is a plain method)."""
         ctx = ctx or _cv_app.get(None)
         if ctx is None or ctx.request is None or ctx.url_adapter is None:
             raise RuntimeError("make_default_options_response needs a request context")
@@ -595,16 +605,11 @@ class Microframework(TemplatingMixin, Scaffold):
         self, use_cookies: bool = True, **kwargs: Any
     ) -> MicroframeworkClient:
         """An in-process test client for this app."""
-        from .testing import MicroframeworkClient
-
-        cls = self.test_client_class or MicroframeworkClient
-        return cls(self, use_cookies=use_cookies, **kwargs)
+        return self.test_client_class(self, use_cookies=use_cookies, **kwargs)
 
     def test_cli_runner(self, **kwargs: Any) -> MicroframeworkCliRunner:
         """A click runner that invokes this app's CLI commands, for tests."""
-        from .testing.cli import MicroframeworkCliRunner
-
-        return (self.test_cli_runner_class or MicroframeworkCliRunner)(self, **kwargs)
+        return self.test_cli_runner_class(self, **kwargs)
 
     @setupmethod
     def shell_context_processor(self, f: F) -> F:
@@ -623,9 +628,7 @@ class Microframework(TemplatingMixin, Scaffold):
 
     def test_app(self) -> TestApp:
         """``async with app.test_app() as test_app:`` runs startup and shutdown around tests."""
-        from .testing import TestApp
-
-        return (self.test_app_class or TestApp)(self)
+        return self.test_app_class(self)
 
     def run(
         self,

@@ -6,6 +6,7 @@ TypedDicts rather than importing ``hypercorn.typing``, which would load h11 and 
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterable
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -17,13 +18,25 @@ from typing import Literal
 from typing import TYPE_CHECKING
 from typing import TypeAlias
 from typing import TypedDict
+from typing import Union
 
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
-    from werkzeug.exceptions import HTTPException
+    from os import PathLike
 
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
+    from .testing import MicroframeworkClient as TestClientProtocol
+    from .testing import TestApp as TestAppProtocol
+    from .testing import TestHTTPConnection as TestHTTPConnectionProtocol
+    from .testing import TestWebsocketConnection as TestWebsocketConnectionProtocol
     from .wrappers.response import Response
+else:
+    # Quart's protocol names are our test classes; at runtime (annotations) any will do.
+    TestClientProtocol = TestAppProtocol = Any
+    TestHTTPConnectionProtocol = TestWebsocketConnectionProtocol = Any
 
 
 class ASGIVersions(TypedDict, total=False):
@@ -72,14 +85,25 @@ HeadersValue: TypeAlias = (
     Headers | Mapping[str, HeaderValue] | Sequence[tuple[str, HeaderValue]]
 )
 StatusCode = int
-ResponseValue: TypeAlias = """
-    Response | str | bytes | Mapping[str, Any] | list[Any] | AsyncIterable[bytes]
-    | AsyncIterable[str] | Iterable[bytes] | Iterable[str] | HTTPException
-"""
-ResponseReturnValue: TypeAlias = """
-    ResponseValue | tuple[ResponseValue, HeadersValue] | tuple[ResponseValue, StatusCode]
+# Real unions, as Quart's: extensions build Callable[..., ResponseReturnValue] at runtime.
+ResponseValue: TypeAlias = Union[  # "Response" exists only for the checker
+    "Response",
+    str,
+    bytes,
+    Mapping[str, Any],
+    list[Any],
+    AsyncIterable[bytes],
+    AsyncIterable[str],
+    Iterable[bytes],
+    Iterable[str],
+    HTTPException,
+]
+ResponseReturnValue: TypeAlias = (
+    ResponseValue
+    | tuple[ResponseValue, HeadersValue]
+    | tuple[ResponseValue, StatusCode]
     | tuple[ResponseValue, StatusCode, HeadersValue]
-"""
+)
 
 AfterRequestCallable = Callable[["Response"], "Response | Awaitable[Response]"]
 BeforeRequestCallable = Callable[
@@ -96,3 +120,19 @@ TemplateContextProcessorCallable = Callable[
 URLDefaultCallable = Callable[[str, dict[str, Any]], None]
 URLValuePreprocessorCallable = Callable[[str | None, dict[str, Any] | None], None]
 ShellContextProcessorCallable = Callable[[], dict[str, Any]]
+# The rest of Quart's names, for code that annotates with them.
+FilePath: TypeAlias = "bytes | str | PathLike[Any]"
+HeaderName = str
+AppOrBlueprintKey = str | None
+ResponseTypes: TypeAlias = Union["Response", "WerkzeugResponse"]
+WebsocketCallable = Callable[..., "Awaitable[ResponseReturnValue | None]"]
+BeforeWebsocketCallable = BeforeRequestCallable
+AfterWebsocketCallable = Callable[
+    ["Response | None"], "Response | None | Awaitable[Response | None]"
+]
+BeforeServingCallable = Callable[[], "None | Awaitable[None]"]
+AfterServingCallable = BeforeServingCallable
+WhileServingCallable = Callable[[], "AsyncGenerator[None, None]"]
+TemplateFilterCallable = Callable[..., Any]
+TemplateGlobalCallable = Callable[..., Any]
+TemplateTestCallable = Callable[..., bool]

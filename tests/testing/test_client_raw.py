@@ -541,13 +541,21 @@ async def test_foreign_domain_cookie_is_ignored_domain_cookie_reaches_subdomains
     assert client.get_cookie("evil", domain="other.com") is None
 
 
-async def test_secure_cookie_is_sent_only_over_https() -> None:
+@pytest.mark.parametrize(
+    "host", ["example.com", "localhost", "127.0.0.1", "[::1]:5000", "api.localhost"]
+)
+async def test_secure_cookie_goes_over_https_or_to_a_loopback_host(host: str) -> None:
+    # As browsers do (W3C Secure Contexts 3.2): so the default "localhost" gets it over
+    # http, as from Flask's and Quart's clients (quart-auth's login cookie is Secure).
     client = cookie_app({"/": ["s=1; Secure"]}).test_client()
+    headers = {"Host": host}
 
-    await client.get("/", scheme="https")
+    await client.get("/", scheme="https", headers=headers)
 
-    assert await (await client.get("/x")).get_data() == b""
-    assert await (await client.get("/x", scheme="https")).get_data() == b"s=1"
+    over_http = await (await client.get("/x", headers=headers)).get_data()
+    assert over_http == (b"" if host == "example.com" else b"s=1")
+    over_https = await client.get("/x", scheme="https", headers=headers)
+    assert await over_https.get_data() == b"s=1"
 
 
 async def test_set_get_and_delete_cookie_through_the_client() -> None:
@@ -560,6 +568,17 @@ async def test_set_get_and_delete_cookie_through_the_client() -> None:
 
     client.delete_cookie("k")
     assert client.get_cookie("k") is None
+    assert await (await client.get("/")).get_data() == b""
+
+
+async def test_quarts_set_cookie_with_no_server_name_is_for_the_clients_host() -> None:
+    # quart-auth's authenticated_client passes None when no cookie domain is set.
+    client = cookie_app({}).test_client()
+
+    client.set_cookie(None, "k", "v")  # type: ignore[arg-type]
+    assert await (await client.get("/")).get_data() == b"k=v"
+
+    client.delete_cookie(None, "k")  # type: ignore[arg-type]
     assert await (await client.get("/")).get_data() == b""
 
 

@@ -331,7 +331,7 @@ class MicroframeworkClient:
         headers = request.headers.copy()
         if self._cookies is not None:
             host, path = _hostname(headers["Host"]), request.path
-            secure = request.scheme in ("https", "wss")
+            secure = request.scheme in ("https", "wss") or _trustworthy(host)
             if value := self._cookies.header_for(host, path, secure):
                 existing = headers.get("Cookie")
                 headers["Cookie"] = f"{existing}; {value}" if existing else value
@@ -387,6 +387,12 @@ class MicroframeworkClient:
         if self._cookies is None:
             raise RuntimeError("this client was created with use_cookies=False")
         return self._cookies
+
+
+def _trustworthy(host: str) -> bool:
+    # Browsers send Secure cookies over plain http to loopback hosts (W3C Secure
+    # Contexts 3.2), so the default "localhost" gets them, as from Flask's client.
+    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
 
 
 def _sent_to(cookie: Cookie, host: str, path: str, secure: bool) -> bool:
@@ -493,4 +499,5 @@ def _quart_cookie_args(
         server_name, *args = args  # type: ignore[assignment]
     if not 1 <= len(args) <= 2:
         raise TypeError("Quart's form is set_cookie(server_name, key, value='')")
-    return server_name, args[0], args[1] if len(args) == 2 else ""
+    # Quart-Auth passes None for "no domain": the client's own host.
+    return server_name or "localhost", args[0], args[1] if len(args) == 2 else ""
