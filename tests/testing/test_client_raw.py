@@ -582,6 +582,27 @@ async def test_quarts_set_cookie_with_no_server_name_is_for_the_clients_host() -
     assert await (await client.get("/")).get_data() == b""
 
 
+async def test_the_cookie_jar_is_read_and_cleared_as_quarts() -> None:
+    # quart-auth's authenticated_client checks `client.cookie_jar is None`, and Quart
+    # tests iterate it for http.cookiejar cookies.
+    app = cookie_app({"/": ["a=1; HttpOnly", "b=2; Max-Age=60; Secure", "c=3"]})
+    client = app.test_client()
+    await client.get("/")
+
+    jar = client.cookie_jar
+    assert jar is not None and len(jar) == 3
+    cookies = {c.name: c for c in jar}
+    assert cookies["a"].value == "1" and cookies["a"].expires is None
+    assert cookies["a"].has_nonstandard_attr("HttpOnly")
+    assert cookies["b"].expires is not None and cookies["b"].secure
+    assert (cookies["c"].domain, cookies["c"].path) == ("localhost", "/")
+    jar.clear("localhost", "/", "a")
+    assert sorted(c.name for c in jar) == ["b", "c"]
+    jar.clear()
+    assert await (await client.get("/x")).get_data() == b""
+    assert MicroframeworkClient(app, use_cookies=False).cookie_jar is None
+
+
 async def test_cookie_header_from_the_caller_is_combined_with_the_jar() -> None:
     client = cookie_app({}).test_client()
     client.set_cookie("jar", "1")

@@ -7,9 +7,11 @@ only what a user agent adds (``Host``, cookies, redirects); its only state is th
 from __future__ import annotations
 
 import dataclasses
+import http.cookiejar
 import re
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -94,6 +96,11 @@ class MicroframeworkClient:
         #: The lifespan state (``app.test_app()`` sets it): each request's scope gets
         #: a copy as its ``state``, as a server gives it.
         self.lifespan_state: dict[str, Any] | None = None
+
+    @property
+    def cookie_jar(self) -> CookieJarView | None:
+        """Quart's ``cookie_jar``: the stored cookies; ``None`` with ``use_cookies=False``."""
+        return None if self._cookies is None else CookieJarView(self._cookies)
 
     async def __aenter__(self) -> Self:
         """Keep each request's context after it, as ``with client:`` does in Flask."""
@@ -427,6 +434,38 @@ class _CookieJar(dict[tuple[str, str, str], Cookie]):
         for slot, cookie in list(self.items()):
             if cookie.expires is not None and cookie.expires <= now:
                 del self[slot]
+
+
+class CookieJarView:
+    """The client's jar as Quart's ``http.cookiejar.CookieJar`` is read and cleared."""
+
+    def __init__(self, jar: _CookieJar) -> None:
+        self._jar = jar
+
+    def __iter__(self) -> Iterator[http.cookiejar.Cookie]:
+        self._jar.drop_expired()
+        for c in list(self._jar.values()):
+            expires = None if c.expires is None else int(c.expires.timestamp())
+            rest = {"HttpOnly": ""} if c.http_only else {}
+            yield http.cookiejar.Cookie(
+                0, c.key, c.value, None, False, c.domain, not c.origin_only, False,
+                c.path, True, bool(c.secure), expires, expires is None, None, None, rest,
+            )  # fmt: skip
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def clear(
+        self,
+        domain: str | None = None,
+        path: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Remove every cookie, or those of *domain* (and *path*, and *name*)."""
+        wanted = (domain, path, name)
+        for slot in list(self._jar):  # (domain, path, name)
+            if all(w in (None, h) for w, h in zip(wanted, slot, strict=True)):
+                del self._jar[slot]
 
 
 def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | None:
