@@ -104,6 +104,34 @@ async def test_failed_task_is_logged_and_raises_when_awaited(
     assert app.background_tasks == set()
 
 
+@pytest.mark.parametrize("fails", [False, True])
+async def test_an_overridden_handle_background_exception_reports_the_failure(
+    caplog: pytest.LogCaptureFixture, fails: bool
+) -> None:
+    # Quart's extension point: apps override it to send errors to their tracker.
+    reported: list[BaseException] = []
+
+    class App(Microframework):
+        async def handle_background_exception(self, error: Exception) -> None:
+            reported.append(error)
+            if fails:
+                raise RuntimeError("tracker down")
+
+    app = App(__name__)
+
+    async def broken() -> None:
+        raise ValueError("background boom")
+
+    async with app.app_context():
+        task = app.add_background_task(broken)
+        async with asyncio.timeout(5):
+            await asyncio.wait({task})
+    assert [str(e) for e in reported] == ["background boom"]
+    assert isinstance(task.exception(), ValueError)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == (["handle_background_exception failed"] if fails else [])
+
+
 async def test_cancelled_task_is_not_logged_as_failed(
     app: Microframework, caplog: pytest.LogCaptureFixture
 ) -> None:

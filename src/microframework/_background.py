@@ -52,15 +52,24 @@ async def _run(
         try:
             return await app.ensure_async(func)(*args, **kwargs)
         except Exception as error:
-            if got_background_exception.receivers:
-                await send_signal(got_background_exception, app, exception=error)
-            raise
+            try:
+                await app.handle_background_exception(error)
+            except Exception:
+                app.logger.exception("handle_background_exception failed")
+            raise  # the task's handle keeps it
+
+
+async def report(app: Microframework, error: Exception) -> None:
+    """What ``app.handle_background_exception`` does by default."""
+    if got_background_exception.receivers:
+        await send_signal(got_background_exception, app, exception=error)
+    app.logger.error("Background task failed", exc_info=error)
 
 
 def _done(app: Microframework, task: asyncio.Task[Any]) -> None:
     app.background_tasks.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        app.logger.error("Background task failed", exc_info=error)
+    if not task.cancelled():
+        task.exception()  # reported already: retrieved, so asyncio does not warn
 
 
 async def finish_background_tasks(app: Microframework) -> None:

@@ -593,6 +593,10 @@ class Microframework(TemplatingMixin, Scaffold):
         """
         return _background.add_background_task(self, func, args, kwargs)
 
+    async def handle_background_exception(self, error: Exception) -> None:
+        """Report a background task's failure: signal, then log (as Quart does)."""
+        await _background.report(self, error)
+
     async def startup(self, state: dict[str, Any] | None = None) -> None:
         """Freeze the app and run the ``before_serving`` and ``while_serving`` startup code."""
         await _lifespan.startup(self, state)
