@@ -602,3 +602,85 @@ def test_quarts_typing_names_exist_and_build_runtime_types() -> None:
         "WhileServingCallable",
     ):
         assert hasattr(mf_typing, name), name
+
+
+async def test_shutdown_event_is_set_when_shutdown_begins(app: Microframework) -> None:
+    # quart-tasks' scheduler loops `while not app.shutdown_event.is_set()`.
+    ticks: list[bool] = []
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def scheduler() -> None:
+        while not app.shutdown_event.is_set():
+            ticks.append(True)
+            await asyncio.wait(
+                [asyncio.ensure_future(app.shutdown_event.wait())], timeout=3600
+            )
+
+    @app.before_serving
+    async def start() -> None:
+        tasks.append(app.add_background_task(scheduler))
+
+    assert not app.shutdown_event.is_set()
+    async with asyncio.timeout(10):
+        async with app.test_app():
+            assert not app.shutdown_event.is_set()
+    assert app.shutdown_event.is_set() and ticks == [True]
+    # Set before shutdown waits for the tasks: the loop ended instead of being cancelled.
+    assert tasks[0].done() and not tasks[0].cancelled()
+    assert app.background_tasks == set()
+    async with asyncio.timeout(10), app.test_app():
+        assert not app.shutdown_event.is_set()  # a new serving period, a new event
+
+
+def test_wrappers_export_what_quarts_do() -> None:
+    # quart-session and quart-enciphers import these at import time.
+    from microframework import wrappers
+    from microframework.wrappers import response
+
+    for name in ("BaseRequestWebsocket", "Body", "Request", "Response", "Websocket"):
+        assert name in wrappers.__all__ and hasattr(wrappers, name)
+    for name in ("FileBody", "IterableBody", "ResponseBody"):
+        assert isinstance(getattr(response, name), type)
+
+
+async def test_request_header_names_read_as_flask_and_quart_give_them(
+    app: Microframework,
+) -> None:
+    @app.get("/")
+    async def index() -> Any:
+        return {"names": [name for name, _ in request.headers]}
+
+    response = await app.test_client().get("/", headers={"x-api-key": "k"})
+    names = (await response.get_json())["names"]
+    assert "X-Api-Key" in names and "Host" in names
+    assert all(name == name.title() for name in names)
+
+
+async def test_the_client_sends_a_header_beyond_latin1_as_utf8(
+    app: Microframework,
+) -> None:
+    @app.get("/")
+    async def index() -> Any:
+        return {"value": request.headers["X-Token"]}
+
+    client = app.test_client()
+    latin = await client.get("/", headers={"X-Token": "é"})
+    assert (await latin.get_json())["value"] == "é"  # latin-1 round-trips
+    beyond = await client.get("/", headers={"X-Token": "Ā"})  # was UnicodeEncodeError
+    assert (await beyond.get_json())["value"] == "Ā".encode().decode("latin-1")
+
+
+async def test_set_and_delete_cookie_take_key_and_value_by_name(
+    app: Microframework,
+) -> None:
+    @app.get("/")
+    async def index() -> Any:
+        return dict(request.cookies)
+
+    client = app.test_client()
+    client.set_cookie(key="a", value="1")  # Flask's names
+    client.set_cookie(server_name="localhost", key="b", value="2")  # Quart's
+    assert await (await client.get("/")).get_json() == {"a": "1", "b": "2"}
+    client.delete_cookie(key="a")
+    client.delete_cookie(server_name="localhost", key="b")
+    assert await (await client.get("/")).get_json() == {}

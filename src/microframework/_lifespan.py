@@ -6,6 +6,7 @@ raised; a failure reaches the server as ``lifespan.*.failed``, never raised into
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from typing import Any
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
     """Freeze *app* and run its startup code; *state* is the server's lifespan state."""
     freeze(app)
+    app.shutdown_event = asyncio.Event()  # a new serving period
     app.drain.install(app.config["SHUTDOWN_GRACE_PERIOD"])
     if state is not None:
         state.update(app.state)
@@ -46,6 +48,7 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
 async def shutdown(app: Microframework) -> None:
     """Finish background tasks, run ``after_serving``, finish ``while_serving``."""
     errors: list[Exception] = []
+    app.shutdown_event.set()
     app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])  # for servers that ask first
     app.drain.uninstall()
     await finish_background_tasks(app)

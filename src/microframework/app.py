@@ -206,6 +206,8 @@ class Microframework(TemplatingMixin, Scaffold):
         self.drain = Drain()
         #: Background tasks still running; awaited (then cancelled) at shutdown.
         self.background_tasks: set[asyncio.Task[Any]] = set()
+        #: Set when shutdown begins, so loops in background tasks know to stop (Quart).
+        self.shutdown_event = asyncio.Event()
         add_static_route(self)
 
     @cached_property

@@ -964,3 +964,15 @@ def test_mimetype_and_its_params_are_werkzeugs(content_type: str) -> None:
 
 async def _no_body() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def test_the_header_name_memo_stays_bounded_whatever_names_clients_send() -> None:
+    from microframework._utils import MEMO_LIMIT
+    from microframework.wrappers import base
+
+    app = Microframework(__name__)
+    for i in range(MEMO_LIMIT * 3):
+        scope = http_scope("/", headers=[(f"x-made-up-{i}".encode(), b"v")])
+        headers = Request(scope, None, app).headers  # type: ignore[arg-type]
+        assert list(headers)[-1] == (f"X-Made-Up-{i}", "v")
+    assert len(base._NAMES) <= MEMO_LIMIT

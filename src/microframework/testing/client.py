@@ -234,12 +234,16 @@ class MicroframeworkClient:
         origin_only: bool = True,
         path: str = "/",
         server_name: str | None = None,
+        key: str | None = None,
+        value: str | None = None,
         **kwargs: Any,
     ) -> None:
         """Store a cookie as if the server had set it; *kwargs* go to ``dump_cookie``.
 
-        Flask's ``(key, value="")`` form or Quart's ``(server_name, key, value="")``.
+        Flask's ``(key, value="")`` form or Quart's ``(server_name, key, value="")``;
+        *key* and *value* may be given by name in either.
         """
+        args += tuple(v for v in (key, value) if v is not None)
         if len(args) == 3 or server_name is not None:
             server_name, key, value = _quart_cookie_args(args, server_name)
             host, origin_only = server_name, domain is None
@@ -264,8 +268,10 @@ class MicroframeworkClient:
         domain: str | None = None,
         path: str = "/",
         server_name: str | None = None,
+        key: str | None = None,
     ) -> None:
         """Remove a cookie; Flask's ``(key)`` or Quart's ``(server_name, key)`` form."""
+        args += () if key is None else (key,)
         if len(args) == 2 or server_name is not None:
             server_name, key, _ = _quart_cookie_args((*args, ""), server_name)
             host = domain or server_name

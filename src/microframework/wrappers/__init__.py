@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from .base import BaseRequestWebsocket
+from .request import Body
 from .request import Request
 from .response import Response
 from .websocket import Websocket
 
-__all__ = ["Request", "Response", "Websocket"]
+__all__ = ["BaseRequestWebsocket", "Body", "Request", "Response", "Websocket"]

@@ -34,8 +34,10 @@ from ..conditional import precondition_status
 from ..conditional import requested_ranges
 from ..globals import _cv_app
 from .body import close_source
+from .body import IterableBody as IterableBody  # re-exported where Quart has it
 from .body import make_body
 from .body import ResponseBody
+from .filebody import FileBody as FileBody  # re-exported where Quart has it
 
 if TYPE_CHECKING:
     from ..typing import Message
