@@ -454,9 +454,23 @@ class CookieJarView:
             expires = None if c.expires is None else int(c.expires.timestamp())
             rest = {"HttpOnly": ""} if c.http_only else {}
             yield http.cookiejar.Cookie(
-                0, c.key, c.value, None, False, c.domain, not c.origin_only, False,
-                c.path, True, bool(c.secure), expires, expires is None, None, None, rest,
-            )  # fmt: skip
+                version=0,
+                name=c.key,
+                value=c.value,
+                port=None,
+                port_specified=False,
+                domain=c.domain,
+                domain_specified=not c.origin_only,
+                domain_initial_dot=False,
+                path=c.path,
+                path_specified=True,
+                secure=bool(c.secure),
+                expires=expires,
+                discard=expires is None,
+                comment=None,
+                comment_url=None,
+                rest=rest,
+            )
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
