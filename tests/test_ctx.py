@@ -295,6 +295,47 @@ async def test_preprocess_request_runs_the_before_hooks_as_quarts_guide_tests(
         await app.preprocess_request()
 
 
+async def test_the_context_proxies_of_flasks_useful_internals(
+    app: Microframework,
+) -> None:
+    # flask.globals.app_ctx / request_ctx (Quart's too): older extensions (quart-auth
+    # 0.8) keep per-request state on the request's context.
+    from microframework.globals import app_ctx
+    from microframework.globals import request_ctx
+    from microframework.globals import websocket_ctx
+
+    @app.before_request
+    async def load_user() -> None:
+        request_ctx.user = "ada"  # type: ignore[attr-defined]
+
+    @app.get("/")
+    async def index() -> str:
+        assert request_ctx.request is _unproxied(request)
+        assert _unproxied(app_ctx) is _unproxied(request_ctx)
+        with pytest.raises(RuntimeError, match="websocket context"):
+            _ = websocket_ctx.app
+        assert g.user == "ada"  # the context has fixed slots: such names live in g
+        return str(request_ctx.user)  # type: ignore[attr-defined]
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        assert websocket_ctx.websocket is _unproxied(websocket)
+        await websocket.send("ok")
+
+    client = app.test_client()
+    assert await (await client.get("/")).get_data(as_text=True) == "ada"
+    assert await (await client.get("/")).get_data(as_text=True) == "ada"
+    async with client.websocket("/ws") as socket:
+        assert await socket.receive() == "ok"
+    async with app.app_context():
+        assert app_ctx.app is app
+        with pytest.raises(RuntimeError, match="request context"):
+            _ = request_ctx.request
+        assert not hasattr(app_ctx, "user")  # nothing leaked from the requests
+    with pytest.raises(RuntimeError, match="application context"):
+        _ = app_ctx.app
+
+
 async def test_websocket_context_and_make_aborter_as_in_quart_and_flask() -> None:
     from werkzeug.exceptions import Aborter
 

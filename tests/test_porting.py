@@ -337,6 +337,43 @@ async def test_an_upload_saves_with_or_without_await(
     assert (tmp_path / "saved.txt").read_bytes() == b"file body"
 
 
+async def test_a_file_storage_loads_from_a_path_for_a_test_upload(
+    app: Microframework, tmp_path: Any
+) -> None:
+    # Quart's FileStorage.load: how its users build an upload for the test client.
+    from microframework.datastructures import FileStorage
+
+    (tmp_path / "report.csv").write_bytes(b"a,b\n" * 5000)
+    storage = FileStorage()
+    await storage.load(tmp_path / "report.csv", buffer_size=1024)
+
+    @app.post("/")
+    async def upload() -> str:
+        file = (await request.files)["f"]
+        return f"{file.filename} {len(file.read())}"
+
+    response = await app.test_client().post("/", files={"f": storage})
+    assert await response.get_data(as_text=True) == "report.csv 20000"
+
+
+def test_flasks_environment_flag_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from microframework.helpers import get_debug_flag
+    from microframework.helpers import get_load_dotenv
+
+    monkeypatch.setenv("MICROFRAMEWORK_DEBUG", "1")
+    assert get_debug_flag()
+    monkeypatch.setenv("MICROFRAMEWORK_DEBUG", "false")
+    assert not get_debug_flag()
+    monkeypatch.delenv("MICROFRAMEWORK_SKIP_DOTENV", raising=False)
+    assert get_load_dotenv() and not get_load_dotenv(False)
+    monkeypatch.setenv("MICROFRAMEWORK_SKIP_DOTENV", "1")
+    assert not get_load_dotenv()
+    monkeypatch.setenv(
+        "MICROFRAMEWORK_SKIP_DOTENV", "no"
+    )  # Flask: "no" means don't skip
+    assert get_load_dotenv(False)
+
+
 @pytest.mark.parametrize("waiting_in", ["receive", "wait_for", "elsewhere"])
 async def test_quarts_cancelled_error_cleanup_runs_when_the_client_leaves(
     app: Microframework, waiting_in: str

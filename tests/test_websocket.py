@@ -974,6 +974,24 @@ async def test_leaving_the_block_disconnects_with_1000(
     assert codes == [1000]
 
 
+async def test_disconnect_drops_the_connection_and_the_app_hears_1006(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # Quart's test connection ``disconnect()``: a tab that vanished, no close frame.
+    codes: list[int] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        try:
+            await websocket.receive()
+        except WebsocketDisconnect as error:
+            codes.append(error.code)
+
+    async with client.websocket("/ws") as ws:
+        await ws.disconnect()
+    assert codes == [1006]
+
+
 async def test_disconnect_cancels_a_handler_blocked_elsewhere(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

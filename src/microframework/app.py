@@ -51,6 +51,7 @@ from .ctx import AppContext
 from .ctx import AppCtxGlobals
 from .globals import _cv_app
 from .helpers import app_redirect
+from .helpers import get_debug_flag
 from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
 from .routing import Map
@@ -230,8 +231,7 @@ class Microframework(TemplatingMixin, Scaffold):
     def make_config(self, instance_relative: bool = False) -> Config:
         """Build the ``config`` with defaults; ``DEBUG`` follows ``MICROFRAMEWORK_DEBUG``."""
         defaults = dict(self.default_config)
-        flag = os.environ.get("MICROFRAMEWORK_DEBUG", "").lower()
-        defaults["DEBUG"] = flag not in ("", "0", "false", "no")
+        defaults["DEBUG"] = get_debug_flag()
         root = self.instance_path if instance_relative else self.root_path
         return self.config_class(root, defaults)
 

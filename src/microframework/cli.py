@@ -30,12 +30,14 @@ import click
 from .app import Microframework
 from .cli_group import AppGroup as AppGroup
 from .cli_group import call_in_app_context as call_in_app_context
-from .cli_group import DEBUG_ENV
-from .cli_group import get_debug_flag as get_debug_flag
 from .cli_group import NoAppException as NoAppException
 from .cli_group import pass_script_info as pass_script_info
 from .cli_group import ScriptInfo as ScriptInfo
 from .cli_group import with_appcontext as with_appcontext
+from .helpers import DEBUG_ENV
+from .helpers import get_debug_flag as get_debug_flag
+from .helpers import get_load_dotenv as get_load_dotenv
+from .helpers import SKIP_DOTENV_ENV as SKIP_DOTENV_ENV
 from .serving import run_app as run_app
 from .serving import RUN_FROM_CLI_ENV as RUN_FROM_CLI_ENV
 from .serving import serve_app as serve_app
@@ -45,8 +47,6 @@ if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
 _FILE = click.Path(exists=True, dir_okay=False)
-#: Set (to anything but ``0``, ``false`` or ``no``): don't load ``.env`` files.
-SKIP_DOTENV_ENV = "MICROFRAMEWORK_SKIP_DOTENV"
 
 
 def prepare_import(path: str) -> str:
@@ -237,12 +237,6 @@ def load_dotenv(
     return bool(found)
 
 
-def _skip_dotenv() -> bool:
-    # Flask's FLASK_SKIP_DOTENV: for runners that load the files themselves.
-    skip = os.environ.get(SKIP_DOTENV_ENV, "").lower()
-    return skip not in ("", "0", "false", "no")
-
-
 def _dotenv() -> ModuleType | None:
     try:
         return importlib.import_module("dotenv")
@@ -389,7 +383,7 @@ class MicroframeworkGroup(AppGroup):
             extra["obj"] = ScriptInfo(
                 create_app=self.create_app,
                 set_debug_flag=self.set_debug_flag,
-                load_dotenv_defaults=self.load_dotenv and not _skip_dotenv(),
+                load_dotenv_defaults=get_load_dotenv(self.load_dotenv),
             )
         return super().make_context(info_name, args, parent=parent, **extra)
 

@@ -23,20 +23,14 @@ from typing import TypeVar
 import click
 
 from .globals import _cv_app
+from .helpers import DEBUG_ENV as DEBUG_ENV
+from .helpers import get_debug_flag as get_debug_flag
 
 if TYPE_CHECKING:
     from .app import Microframework
 
 F = TypeVar("F", bound=Callable[..., Any])
 _Decorator = Callable[[Callable[..., Any]], click.Command]
-
-#: ``--debug``/``--no-debug`` set this; apps read it when created, workers when loaded.
-DEBUG_ENV = "MICROFRAMEWORK_DEBUG"
-
-
-def get_debug_flag() -> bool:
-    """True if ``MICROFRAMEWORK_DEBUG`` is set to something other than ``0``/``false``/``no``."""
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 class NoAppException(click.ClickException):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from pathlib import Path
 from typing import IO
 
 from werkzeug.datastructures import Accept
@@ -38,6 +39,19 @@ class FileStorage(_FileStorage):
         big file, ``await asyncio.to_thread(file.save, dst)``."""
         super().save(dst, buffer_size)
         return _SAVED
+
+    async def load(self, src: str | os.PathLike[str], buffer_size: int = 16384) -> None:
+        """Fill this file's stream from the file at *src* and take its name (Quart's).
+
+        The stream is left at its start, ready to read or upload (Quart's is at its end).
+        """
+        import aiofiles  # only here: most apps never load a file
+
+        self.filename = Path(src).name
+        async with aiofiles.open(src, "rb") as file:
+            while chunk := await file.read(buffer_size):
+                self.stream.write(chunk)
+        self.stream.seek(0)
 
 
 class _Saved:

@@ -52,6 +52,20 @@ def _websocket() -> Any:
     raise RuntimeError(_no_ws_msg)
 
 
+def _request_ctx() -> Any:
+    ctx = _cv_app.get(None)
+    if ctx is not None and ctx.request is not None:
+        return ctx
+    raise RuntimeError(_no_req_msg)
+
+
+def _websocket_ctx() -> Any:
+    ctx = _cv_app.get(None)
+    if ctx is not None and ctx.websocket is not None:
+        return ctx
+    raise RuntimeError(_no_ws_msg)
+
+
 def _session() -> Any:
     ctx = _cv_app.get(None)
     if ctx is None or (ctx.request is None and ctx.websocket is None):
@@ -106,6 +120,23 @@ class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
         setattr(ctx.g, name, value)
 
 
+class _ContextProxy(LocalProxy):  # type: ignore[type-arg]
+    # Older extensions keep per-request state on the context. Its fixed slots save
+    # every request a dict, so names it lacks go to the context's ``g``.
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        ctx = self._get_current_object()
+        try:
+            return getattr(ctx, name)
+        except AttributeError:
+            return getattr(ctx.g, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        ctx = self._get_current_object()
+        setattr(ctx if hasattr(type(ctx), name) else ctx.g, name, value)
+
+
 # The attributes views read most, looked up on the proxy class (see _forward).
 for _name in (
     "args", "body", "cookies", "data", "endpoint", "files", "form", "full_path",
@@ -127,3 +158,7 @@ g: AppCtxGlobals = _GlobalsProxy(_cv_app, "g", unbound_message=_no_app_msg)  # t
 request: Request = _RequestProxy(_request)  # type: ignore[assignment]
 websocket: Websocket = _WebsocketProxy(_websocket)  # type: ignore[assignment]
 session: Any = LocalProxy(_session)
+# Flask's and Quart's "useful internals": the context itself (one class here).
+app_ctx: AppContext = _ContextProxy(_cv_app, unbound_message=_no_app_msg)  # type: ignore[assignment]
+request_ctx: AppContext = _ContextProxy(_request_ctx)  # type: ignore[assignment]
+websocket_ctx: AppContext = _ContextProxy(_websocket_ctx)  # type: ignore[assignment]

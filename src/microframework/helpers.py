@@ -7,6 +7,7 @@ It also re-exports the helpers Quart's and Flask's ``helpers`` modules hold, for
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from typing import Any
@@ -33,6 +34,23 @@ if TYPE_CHECKING:
     from .app import Microframework
     from .ctx import AppContext
     from .wrappers.response import Response
+
+
+#: ``--debug``/``--no-debug`` set this; apps read it when created, workers when loaded.
+DEBUG_ENV = "MICROFRAMEWORK_DEBUG"
+#: Flask's ``FLASK_SKIP_DOTENV``: for runners that load the ``.env`` files themselves.
+SKIP_DOTENV_ENV = "MICROFRAMEWORK_SKIP_DOTENV"
+
+
+def get_debug_flag() -> bool:
+    """True if ``MICROFRAMEWORK_DEBUG`` is set to something other than ``0``/``false``/``no``."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def get_load_dotenv(default: bool = True) -> bool:
+    """Whether the CLI loads ``.env`` files: *default* unless ``MICROFRAMEWORK_SKIP_DOTENV`` is set."""
+    skip = os.environ.get(SKIP_DOTENV_ENV, "").strip().lower()
+    return default if not skip else skip in ("0", "false", "no")
 
 
 def url_for(

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ._drain import RELOADER_ENV
-from .cli_group import DEBUG_ENV
-from .cli_group import get_debug_flag
+from .helpers import DEBUG_ENV
+from .helpers import get_debug_flag
 
 if TYPE_CHECKING:
     from .app import Microframework

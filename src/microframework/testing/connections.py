@@ -375,6 +375,10 @@ class TestWebsocketConnection(_Exchange[Message]):
             self._hang_up(code, reason)
         self._client_closed = True
 
+    async def disconnect(self) -> None:
+        """Drop the connection without a close frame: the app hears code 1006."""
+        await self.close(1006)
+
     def _check_open(self) -> asyncio.Task[None]:
         task = self._entered_task()
         if self._client_closed:
