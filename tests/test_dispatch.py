@@ -283,6 +283,31 @@ async def test_stalled_body_is_408(app: Microframework) -> None:
     assert rec.status == 408
 
 
+@pytest.mark.parametrize("where", ["before_request", "view"])
+async def test_body_timeout_set_on_one_request_is_a_408(
+    app: Microframework, where: str
+) -> None:
+    # Quart's request.body_timeout: the config allows 30 s, this request 10 ms.
+    app.config["BODY_TIMEOUT"] = 30
+
+    @app.before_request
+    async def impatient() -> None:
+        if where == "before_request":
+            request.body_timeout = 0.01
+
+    @app.post("/")
+    async def index() -> bytes:
+        if where == "view":
+            request.body_timeout = 0.01
+        assert request.body_timeout == 0.01
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    rec = Recorder()
+    rec.inbox = asyncio.Queue()  # the client stalls
+    await asyncio.wait_for(call(app, http_scope("/", method="POST"), rec), 5)
+    assert rec.status == 408
+
+
 @pytest.mark.parametrize("view_waits_first", [False, True])
 async def test_stalled_body_is_408_when_both_timeouts_are_equal(
     app: Microframework, view_waits_first: bool

@@ -356,6 +356,22 @@ async def test_a_file_storage_loads_from_a_path_for_a_test_upload(
     assert await response.get_data(as_text=True) == "report.csv 20000"
 
 
+async def test_quarts_websocket_disconnect_error_when_the_app_closes(
+    app: Microframework,
+) -> None:
+    from microframework.testing.connections import WebsocketDisconnectError
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.close(4001, "bye")
+
+    async with app.test_client().websocket("/ws") as socket:
+        with pytest.raises(WebsocketDisconnectError) as info:
+            await socket.receive()
+    assert info.value.args[0] == 4001  # Quart's carries the code first
+
+
 def test_flasks_environment_flag_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
     from microframework.helpers import get_debug_flag
     from microframework.helpers import get_load_dotenv

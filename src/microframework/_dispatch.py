@@ -455,7 +455,8 @@ async def _dispatch_websocket(
         else:
             response = make_response(app, rv, None)
         for func in ctx.after_request_functions or ():
-            response = await app.ensure_async(func)(response)
+            # Typed for HTTP; a websocket's may get None, as its after hooks do.
+            response = await app.ensure_async(func)(response)  # type: ignore[arg-type]
         for after in chain.after:
             response = await after(response)
         return response

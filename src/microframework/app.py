@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
+from typing import ParamSpec
 from typing import TYPE_CHECKING
 from typing import TypeVar
 from urllib.parse import quote as _url_quote
@@ -85,6 +86,8 @@ if TYPE_CHECKING:
     from .typing import Send
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Microframework(TemplatingMixin, Scaffold):
@@ -250,14 +253,14 @@ class Microframework(TemplatingMixin, Scaffold):
             )
 
     def ensure_async(
-        self, func: Callable[..., Any]
-    ) -> Callable[..., Coroutine[Any, Any, Any]]:
+        self, func: Callable[P, Awaitable[T]] | Callable[P, T]
+    ) -> Callable[P, Coroutine[Any, Any, T]]:
         """Return *func* if it is async, else a wrapper running it in a worker thread."""
         return ensure_async(func)
 
     def sync_to_async(
-        self, func: Callable[..., Any]
-    ) -> Callable[..., Coroutine[Any, Any, Any]]:
+        self, func: Callable[P, T]
+    ) -> Callable[P, Coroutine[Any, Any, T]]:
         """Wrap a sync *func* to run in a worker thread with the context copied."""
         return run_sync(func)
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .app import Microframework
     from .ctx import AppContext
     from .ctx import AppCtxGlobals
+    from .sessions import SessionMixin
     from .wrappers.request import Request
     from .wrappers.websocket import Websocket
 
@@ -157,7 +158,7 @@ current_app: Microframework = LocalProxy(  # type: ignore[assignment]
 g: AppCtxGlobals = _GlobalsProxy(_cv_app, "g", unbound_message=_no_app_msg)  # type: ignore[assignment]
 request: Request = _RequestProxy(_request)  # type: ignore[assignment]
 websocket: Websocket = _WebsocketProxy(_websocket)  # type: ignore[assignment]
-session: Any = LocalProxy(_session)
+session: SessionMixin = LocalProxy(_session)  # type: ignore[assignment]
 # Flask's and Quart's "useful internals": the context itself (one class here).
 app_ctx: AppContext = _ContextProxy(_cv_app, unbound_message=_no_app_msg)  # type: ignore[assignment]
 request_ctx: AppContext = _ContextProxy(_request_ctx)  # type: ignore[assignment]

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterable
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -28,11 +29,17 @@ if TYPE_CHECKING:
 
     from werkzeug.wrappers import Response as WerkzeugResponse
 
-    from .testing import MicroframeworkClient as TestClientProtocol
-    from .testing import TestApp as TestAppProtocol
-    from .testing import TestHTTPConnection as TestHTTPConnectionProtocol
-    from .testing import TestWebsocketConnection as TestWebsocketConnectionProtocol
+    from .testing import MicroframeworkClient
+    from .testing import TestApp
+    from .testing import TestHTTPConnection
+    from .testing import TestWebsocketConnection
     from .wrappers.response import Response
+
+    # Assigned, not imported ``as``, so that ``--strict`` counts them as exported.
+    TestClientProtocol = MicroframeworkClient
+    TestAppProtocol = TestApp
+    TestHTTPConnectionProtocol = TestHTTPConnection
+    TestWebsocketConnectionProtocol = TestWebsocketConnection
 else:
     # Quart's protocol names are our test classes; at runtime (annotations) any will do.
     TestClientProtocol = TestAppProtocol = Any
@@ -86,16 +93,18 @@ HeadersValue: TypeAlias = (
 )
 StatusCode = int
 # Real unions, as Quart's: extensions build Callable[..., ResponseReturnValue] at runtime.
-ResponseValue: TypeAlias = Union[  # "Response" exists only for the checker
+# Iterators, not iterables, as in Flask and Quart: a tuple must not pass for a body.
+ResponseValue: TypeAlias = Union[  # the quoted names exist only for the checker
     "Response",
+    "WerkzeugResponse",
     str,
     bytes,
     Mapping[str, Any],
     list[Any],
     AsyncIterable[bytes],
     AsyncIterable[str],
-    Iterable[bytes],
-    Iterable[str],
+    Iterator[bytes],
+    Iterator[str],
     HTTPException,
 ]
 ResponseReturnValue: TypeAlias = (

@@ -8,29 +8,20 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from typing import Protocol
 from typing import TYPE_CHECKING
 
 from ..typing import Message
-from ..typing import Receive
 from ..typing import Scope
-from ..typing import Send
 from .connections import Mailbox
 from .connections import wait_owned
 
 if TYPE_CHECKING:
+    from ..app import Microframework
     from .client import MicroframeworkClient
 
 
 class LifespanError(Exception):
     """The app failed lifespan startup or shutdown; the message says how."""
-
-
-class SupportsLifespan(Protocol):
-    """What ``TestApp`` needs from an app: the ASGI call and a test client factory."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
-    def test_client(self) -> MicroframeworkClient: ...
 
 
 class TestApp:
@@ -40,7 +31,7 @@ class TestApp:
 
     def __init__(
         self,
-        app: SupportsLifespan,
+        app: Microframework,
         startup_timeout: float = 60,
         shutdown_timeout: float = 60,
     ) -> None:

@@ -45,10 +45,11 @@ from .utils import PRESERVE_CONTEXT
 from .utils import QueryArg
 from .utils import quote_query_string
 from .utils import sentinel
-from .utils import SupportsTestClient
 
 if TYPE_CHECKING:
+    from ..app import Microframework
     from ..ctx import AppContext
+    from ..sessions import SessionMixin
     from ..typing import Scope
 
 _REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
@@ -86,7 +87,7 @@ class MicroframeworkClient:
     http_connection_class = TestHTTPConnection
     websocket_connection_class = TestWebsocketConnection
 
-    def __init__(self, app: SupportsTestClient, use_cookies: bool = True) -> None:
+    def __init__(self, app: Microframework, use_cookies: bool = True) -> None:
         self.app = app
         self._cookies: _CookieJar | None = _CookieJar() if use_cookies else None
         self._preserving = False
@@ -292,7 +293,7 @@ class MicroframeworkClient:
     @asynccontextmanager
     async def session_transaction(
         self, path: str = "/", *, method: str = "GET", **options: Unpack[_URLOptions]
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncIterator[SessionMixin]:
         """Open the session the app would see for a request, change it, and keep it."""
         self._require_jar()
         app: Any = self.app

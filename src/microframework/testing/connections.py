@@ -25,14 +25,18 @@ from ..typing import Scope
 from ..typing import Send
 
 if TYPE_CHECKING:
+    from ..app import Microframework
     from ..wrappers.response import Response
-    from .utils import SupportsTestClient
 
 T = TypeVar("T")
 
 
 class HTTPDisconnectError(Exception):
     """``TestHTTPConnection.receive`` was called after ``disconnect()``."""
+
+
+#: Quart's name for what the test websocket raises once the app has closed.
+WebsocketDisconnectError = WebsocketDisconnect
 
 
 class WebsocketResponseError(Exception):
@@ -84,7 +88,7 @@ class _Exchange(Generic[T]):
     #: Seconds leaving ``async with`` waits for a disconnected app before cancelling it.
     disconnect_grace: float = 5.0
 
-    def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
+    def __init__(self, app: Microframework, scope: Scope) -> None:
         self.app, self.scope, self._error_reported = app, scope, False
         self._to_app: Mailbox[Message] = Mailbox()
         self._to_client: Mailbox[T] = Mailbox()
@@ -159,7 +163,7 @@ class TestHTTPConnection(_Exchange[bytes]):
     ``status_code`` and ``headers`` are ``None`` until ``http.response.start``.
     """
 
-    def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
+    def __init__(self, app: Microframework, scope: Scope) -> None:
         super().__init__(app, scope)
         self.status_code: int | None = None
         self.headers: Headers | None = None
@@ -291,7 +295,7 @@ class TestWebsocketConnection(_Exchange[Message]):
     leaving closes with 1000 and waits for the app, whose error propagates from there.
     """
 
-    def __init__(self, app: SupportsTestClient, scope: Scope) -> None:
+    def __init__(self, app: Microframework, scope: Scope) -> None:
         super().__init__(app, scope)
         #: From the app's ``websocket.accept``, then its ``websocket.close``.
         self.subprotocol: str | None = None

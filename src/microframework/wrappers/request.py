@@ -75,6 +75,7 @@ class Request(BaseRequestWebsocket):
     _max_content_length: Any = _UNSET
     _max_form_memory_size: Any = _UNSET
     _max_form_parts: Any = _UNSET
+    _body_timeout: Any = _UNSET
     _body_file: IO[bytes] | None = None
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
@@ -138,6 +139,17 @@ class Request(BaseRequestWebsocket):
         self._max_form_parts = value
 
     @property
+    def body_timeout(self) -> float | None:
+        """Seconds the body may take to arrive once read (``BODY_TIMEOUT``), then 408."""
+        if self._body_timeout is _UNSET:
+            return self._config("BODY_TIMEOUT", None)  # type: ignore[no-any-return]
+        return self._body_timeout  # type: ignore[no-any-return]
+
+    @body_timeout.setter
+    def body_timeout(self, value: float | None) -> None:
+        self._body_timeout = value
+
+    @property
     def body(self) -> Body:
         """The body: ``async for chunk in request.body`` or ``await request.body``."""
         return Body(self)
@@ -163,7 +175,7 @@ class Request(BaseRequestWebsocket):
             declared = self.content_length
             if declared is not None and declared > limit:
                 raise RequestEntityTooLarge()
-        timeout = self._config("BODY_TIMEOUT", None)
+        timeout = self.body_timeout
         if timeout is not None:
             self.body_deadline = asyncio.get_running_loop().time() + timeout
 
