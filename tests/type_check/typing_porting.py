@@ -66,3 +66,16 @@ def a_tuple_narrows_to_its_parts(rv: ResponseReturnValue) -> int | None:
 
 def a_body_value(value: ResponseValue) -> ResponseValue:
     return value
+
+
+async def bodies_are_bytes_or_text() -> None:
+    from microframework import request
+
+    assert_type(await request.get_data(), bytes)
+    assert_type(await request.get_data(as_text=True), str)
+    assert_type(await request.get_data(False, as_text=True), str)
+    response = await app.make_response("hi")
+    assert_type(await response.get_data(), bytes)
+    assert_type(await response.get_data(as_text=True), str)
+    response.set_cookie("sid", "v", max_age=3600, httponly=True, samesite="Lax")
+    response.set_cookie("sid", "v", httponly="yes")  # type: ignore[arg-type]

@@ -16,6 +16,8 @@ from io import BytesIO
 from tempfile import SpooledTemporaryFile
 from typing import Any
 from typing import IO
+from typing import Literal
+from typing import overload
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import CombinedMultiDict
@@ -263,9 +265,24 @@ class Request(BaseRequestWebsocket):
         body_file.seek(0)
         return body_file
 
+    @overload
+    async def get_data(
+        self,
+        cache: bool = ...,
+        as_text: Literal[False] = ...,
+        parse_form_data: bool = ...,
+    ) -> bytes: ...
+    @overload
+    async def get_data(
+        self, cache: bool = ..., *, as_text: Literal[True], parse_form_data: bool = ...
+    ) -> str: ...
+    @overload
+    async def get_data(
+        self, cache: bool = ..., as_text: bool = ..., parse_form_data: bool = ...
+    ) -> bytes | str: ...
     async def get_data(
         self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False
-    ) -> Any:
+    ) -> bytes | str:
         """Read the whole body (bytes, or str with *as_text*), caching it by default."""
         if parse_form_data:
             await self._load_form_data()

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from types import EllipsisType
 from typing import Any
+from typing import Literal
+from typing import overload
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
@@ -40,6 +42,9 @@ from .body import ResponseBody
 from .filebody import FileBody as FileBody  # re-exported where Quart has it
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from datetime import timedelta
+
     from ..typing import Message
     from ..typing import Scope
     from ..typing import Send
@@ -267,9 +272,24 @@ class Response(SansIOResponse):
             return SansIOResponse.max_cookie_size  # werkzeug's
         return int(ctx.app.config["MAX_COOKIE_SIZE"])
 
-    def set_cookie(self, key: str, value: str = "", *args: Any, **kwargs: Any) -> None:
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: timedelta | int | None = None,
+        expires: str | datetime | int | float | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> None:
         """Add a ``Set-Cookie`` header, as werkzeug does, escaping every control."""
-        super().set_cookie(key, value, *args, **kwargs)
+        super().set_cookie(
+            key, value, max_age, expires, path, domain, secure, httponly, samesite,
+            partitioned,
+        )  # fmt: skip
         if _COOKIE_UNESCAPED.search(value):  # quoted by dump_cookie: octal-escape
             cookies = self.headers.getlist("Set-Cookie")
             cookies[-1] = _COOKIE_UNESCAPED.sub(
@@ -285,7 +305,13 @@ class Response(SansIOResponse):
         if self.automatically_set_content_length:
             self.headers["Content-Length"] = str(len(data))
 
-    async def get_data(self, as_text: bool = False) -> Any:
+    @overload
+    async def get_data(self, as_text: Literal[False] = ...) -> bytes: ...
+    @overload
+    async def get_data(self, as_text: Literal[True]) -> str: ...
+    @overload
+    async def get_data(self, as_text: bool) -> bytes | str: ...
+    async def get_data(self, as_text: bool = False) -> bytes | str:
         """Return the whole body, joining a streamed body (which then becomes bytes)."""
         if self.body_bytes is None:
             self.set_data(b"".join([chunk async for chunk in self.iter_encoded()]))
