@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import weakref
 from typing import Any
@@ -483,3 +484,74 @@ async def test_a_waiting_view_leaves_no_reference_cycle() -> None:
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+# -- a middleware's receive() and context variables ---------------------------------
+# OpenTelemetry's ASGI middleware runs each receive() inside a span: it sets a context
+# variable, awaits the server's receive() and resets it. The disconnect watch steps
+# that receive() by hand; it must keep the variable out of the view and still hear.
+
+_span: contextvars.ContextVar[str] = contextvars.ContextVar("span", default="request")
+
+
+def _traced(app: Microframework) -> None:
+    inner = app.asgi_app
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def traced_receive() -> dict[str, Any]:
+            token = _span.set("http receive")
+            try:
+                return await receive()  # type: ignore[no-any-return]
+            finally:
+                _span.reset(token)
+
+        await inner(scope, traced_receive, send)
+
+    app.asgi_app = asgi  # type: ignore[method-assign]
+
+
+async def test_a_receive_wrappers_context_variable_stays_out_of_the_view(
+    app: Microframework,
+) -> None:
+    _traced(app)
+    seen: dict[str, str] = {}
+
+    @app.route("/")
+    async def index() -> Any:
+        await asyncio.sleep(0)  # now watched: the watch is inside traced_receive
+        seen["view"] = _span.get()
+
+        async def body() -> Any:
+            seen["stream"] = _span.get()
+            yield b"x"
+
+        return body()
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 200  # closing the watch's receive() raised: 500
+    assert await response.get_data() == b"x"
+    assert seen == {"view": "request", "stream": "request"}
+
+
+async def test_a_receive_wrapper_that_resets_a_variable_still_reports_disconnects(
+    app: Microframework,
+) -> None:
+    _traced(app)
+    waiting, ended = asyncio.Event(), asyncio.Event()
+
+    @app.route("/poll")
+    async def poll() -> str:
+        try:
+            waiting.set()
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+        return "never"
+
+    async with app.test_client().request("/poll") as connection:
+        await connection.send_complete()
+        await waiting.wait()
+        await connection.disconnect()
+        async with asyncio.timeout(1):  # before: reset() raised, the watch stopped
+            await ended.wait()
+    assert connection.status_code is None

@@ -7,6 +7,7 @@ Rule: imports only the standard library.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import importlib.util
 import inspect
@@ -177,21 +178,25 @@ class Listener:
 
     Driven by hand from the futures it waits on, not by a task (about 1 KiB each per
     held long-poll). :meth:`heard` returns False to stop; so does a failing ``receive()``.
+    Every step runs in one copied context, as a task's would: a middleware's
+    ``receive()`` that sets a context variable must not change the caller's.
     """
 
-    __slots__ = ("_receive", "_coro", "_waiting", "_stopped")
+    __slots__ = ("_receive", "_coro", "_waiting", "_stopped", "_context")
 
     def __init__(self) -> None:
         self._receive: Callable[[], Awaitable[Any]] | None = None
         self._coro: Any = None
         self._waiting: asyncio.Future[Any] | asyncio.Handle | None = None
         self._stopped = False
+        self._context: contextvars.Context | None = None
 
     def listen(self, receive: Callable[[], Awaitable[Any]]) -> None:
         """Start listening on *receive* (a second call does nothing)."""
         if self._receive is None and not self._stopped:
             self._receive = receive
-            self()
+            self._context = contextvars.copy_context()
+            self._context.run(self)
 
     def heard(self, message: Any) -> bool:
         """Handle one message; False to stop listening."""
@@ -212,7 +217,7 @@ class Listener:
                 if coro.__class__ is not CoroutineType:
                     # A server's future (or own awaitable, which gets a task).
                     future = self._waiting = asyncio.ensure_future(coro)
-                    future.add_done_callback(self._got)
+                    future.add_done_callback(self._got, context=self._context)
                     return
                 self._coro = coro
             try:
@@ -225,15 +230,21 @@ class Listener:
             except (Exception, asyncio.CancelledError):
                 self._coro = None  # the server's receive failed: nothing more to hear
                 return
+            context = self._context
             if waited is None:  # a bare yield: step again on the loop's next pass
-                self._waiting = asyncio.get_running_loop().call_soon(self)
+                self._waiting = asyncio.get_running_loop().call_soon(
+                    self, context=context
+                )
             elif asyncio.isfuture(waited):
-                waited.add_done_callback(self)
+                waited.add_done_callback(self, context=context)
                 self._waiting = waited
             else:  # not asyncio's (a task would refuse it too)
-                self.stop_listening()
+                self._stopped, self._coro = True, None
+                coro.close()
             return
-        self._waiting = asyncio.get_running_loop().call_soon(self)
+        self._waiting = asyncio.get_running_loop().call_soon(
+            self, context=self._context
+        )
 
     def _got(self, future: asyncio.Future[Any]) -> None:
         self._waiting = None
@@ -253,5 +264,8 @@ class Listener:
             waiting.remove_done_callback(self)
         elif waiting is not None:
             waiting.cancel()  # as cancelling a watcher task would
-        if coro is not None:
-            coro.close()
+        if coro is not None and self._context is not None:
+            try:  # in its context: a middleware's receive() may reset a variable
+                self._context.run(coro.close)
+            except Exception:
+                pass  # the server's receive() failing as it closes: nothing to hear
