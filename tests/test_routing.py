@@ -652,6 +652,61 @@ async def test_host_matching_url_for_to_another_host_is_external() -> None:
     assert await response.get_data(as_text=True) == "http://b.example/b"
 
 
+@pytest.mark.parametrize("host", ["example.test", "evil.example"])
+async def test_external_urls_name_server_name_whatever_the_host_header(
+    host: str,
+) -> None:
+    # Flask 3.1: SERVER_NAME doesn't restrict the hosts served, but URLs are built for
+    # it, so a forged Host can't poison a password-reset link or a redirect.
+    app = Microframework(__name__, static_folder=None)
+    app.config["SERVER_NAME"] = "example.test"
+
+    @app.route("/reset")
+    async def reset() -> str:
+        return url_for("reset", _external=True)
+
+    @app.route("/dir/")
+    async def folder() -> str:
+        return "folder"
+
+    client = app.test_client()
+    link = await client.get("/reset", headers={"Host": host})
+    moved = await client.get("/dir", headers={"Host": host})
+    assert await link.get_data(as_text=True) == "http://example.test/reset"
+    assert moved.headers["Location"] == "http://example.test/dir/"
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path"),
+    [("/api/info", "/api"), ("/api/info", "/api/"), ("/api//info", "/api/")],
+)
+async def test_a_root_path_with_a_trailing_slash_leaves_one_slash(
+    path: str, root_path: str
+) -> None:
+    # uvicorn --root-path /api/ sends "/api//info": the app's path is still "/info".
+    app = Microframework(__name__)
+
+    @app.route("/info")
+    async def info() -> str:
+        return f"{request.root_path} {request.path} {request.url}"
+
+    rec = await call(app, http_scope(path, root_path=root_path))
+    assert rec.status == 200
+    assert rec.body == b"/api /info http://localhost/api/info"
+
+
+async def test_remote_addr_without_a_client_is_local_as_in_quart() -> None:
+    # A unix socket: the scope's client is None (hypercorn, uvicorn --uds).
+    app = Microframework(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return f"{request.remote_addr} {list(request.access_route)}"
+
+    rec = await call(app, http_scope("/", client=None))
+    assert rec.body == b"<local> ['<local>']"
+
+
 def _subdomain_app() -> Microframework:
     app = Microframework(__name__, subdomain_matching=True)
     app.testing = True

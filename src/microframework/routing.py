@@ -100,9 +100,14 @@ class AdapterCache:
         if url_map.host_matching:
             return url_map.bind(host, script_name, url_scheme=scheme)
         if not self._subdomains:
+            # As Flask: any host is served, but URLs are built for SERVER_NAME, so
+            # a forged Host header can't reach an external URL (a reset link, say).
             subdomain = url_map.default_subdomain or ""
             return url_map.bind(
-                host, script_name, subdomain=subdomain, url_scheme=scheme
+                self._server_name or host,
+                script_name,
+                subdomain=subdomain,
+                url_scheme=scheme,
             )
         server_name = self._server_name or host
         inside = _subdomain_of(host.lower(), server_name.lower())

@@ -60,11 +60,14 @@ class BaseRequestWebsocket(SansIORequest):
         root_path: str = scope.get("root_path", "")
         if root_path:
             # ASGI: ``path`` includes ``root_path``; a path outside it is a 404.
-            root_path = root_path.rstrip("/")
-            if path == root_path or path.startswith(root_path + "/"):
-                path = path[len(root_path) :] or "/"
+            stripped = root_path.rstrip("/")
+            if path == stripped or path.startswith(stripped + "/"):
+                path = path[len(stripped) :] or "/"
+                if path[:2] == "//" and root_path[-1] == "/":
+                    path = path[1:]  # "/api/" and "/x", joined by the server
             else:
                 self.routing_exception = NotFound()
+            root_path = stripped
         self.root_path = root_path
         # RFC 3986 5.2.4, before matching: no dot-segment reaches above the root.
         self.path = remove_dot_segments(path) if "/." in path else path
@@ -108,9 +111,9 @@ class BaseRequestWebsocket(SansIORequest):
 
     @cached_property
     def remote_addr(self) -> str | None:
-        """The client's address, from the ASGI scope."""
+        """The client's address, from the ASGI scope; ``"<local>"`` on a unix socket."""
         client = self.scope.get("client")
-        return client[0] if client else None
+        return client[0] if client else "<local>"  # as Quart and werkzeug's server
 
     @cached_property
     def headers(self) -> Headers:
