@@ -175,3 +175,23 @@ async def test_flashed_message_survives_a_redirect_and_is_shown_once(
     second = await (await client.get("/show")).get_json()
     assert first == {"messages": [["success", "saved!"]]}
     assert second == {"messages": []}
+
+
+@pytest.mark.parametrize("stored", [None, "abc", [1, 2], [["a", "b", "c"]]])
+async def test_flashes_not_written_by_flash_are_dropped_not_a_500(
+    app: Microframework, stored: Any
+) -> None:
+    # A session the app signed, but whose _flashes flash() never wrote (an older
+    # format, or a leaked key): nothing to show, and no 500.
+    app.config["SECRET_KEY"] = "flash key"
+
+    @app.get("/show")
+    async def show() -> Any:
+        return {"messages": get_flashed_messages()}
+
+    client = app.test_client()
+    async with client.session_transaction() as session:
+        session["_flashes"] = stored
+    response = await client.get("/show")
+    assert response.status_code == 200
+    assert await response.get_json() == {"messages": []}

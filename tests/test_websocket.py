@@ -608,6 +608,47 @@ async def test_refusal_without_the_extension_closes_with_1008(
     assert sent[0]["code"] == 1008
 
 
+async def test_a_server_failing_the_accept_gets_nothing_more(
+    app: Microframework,
+) -> None:
+    # hypercorn's accept raises on a junk Sec-WebSocket-Extensions after marking the
+    # connection open: an HTTP refusal then would be a second error in the server.
+    app.testing = False  # as served: the error is logged, not raised
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+
+    sent: list[str] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message["type"])
+        raise ValueError("the server could not negotiate an extension")
+
+    scope = _websocket_scope("/ws", {"websocket.http.response": {}})
+    await app(scope, receive, send)
+    assert sent == ["websocket.accept"]
+
+
+async def test_receive_json_nested_too_deeply_is_a_value_error(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # As get_json's 400: a handler catching ValueError must catch this one too.
+    @app.websocket("/ws")
+    async def handle() -> None:
+        try:
+            await websocket.receive_json()
+        except ValueError as error:
+            await websocket.send(str(error))
+
+    async with client.websocket("/ws") as ws:
+        await ws.send("[" * 100_000)
+        assert await ws.receive() == "the JSON message is nested too deeply"
+
+
 async def test_refusal_with_the_extension_is_an_http_response(
     app: Microframework,
 ) -> None:

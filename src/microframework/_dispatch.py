@@ -338,7 +338,7 @@ async def handle_websocket(
         )
         if websocket_finished.receivers:
             await send_signal(websocket_finished, app, response=response)
-        if response is not None and not websocket.accepted:
+        if response is not None and not websocket.accepted and not websocket.closed:
             await save_websocket_session(app, ctx, response)
             await websocket.send_rejection(response)
         elif not websocket.closed:

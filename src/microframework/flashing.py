@@ -81,7 +81,10 @@ def get_flashed_messages(
     if flashes is None:
         session = ctx.session
         stored = session.pop("_flashes") if "_flashes" in session else []
-        flashes = [(category, message) for category, message in stored]
+        try:
+            flashes = [(category, message) for category, message in stored]
+        except (TypeError, ValueError):
+            flashes = []  # not pairs: not written by flash(), so nothing to show
         _taken[connection] = flashes
     if isinstance(category_filter, str):
         category_filter = (category_filter,)  # one category, not its letters

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
+from asgi_harness import Recorder
 from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
@@ -70,6 +71,32 @@ async def test_url_parts_routing_results_and_peer_are_exposed(
         "blueprint": None,
         "item": 7,
     }
+
+
+async def test_a_content_length_of_thousands_of_digits_is_not_a_500(
+    app: Microframework,
+) -> None:
+    # int() refuses over 4,300 digits; werkzeug reads such a header as 0, and the
+    # body is still limited while it arrives.
+    @app.post("/")
+    async def index() -> str:
+        return f"{request.content_length} {len(await request.get_data())}"
+
+    scope = http_scope("/", method="POST", headers=[(b"content-length", b"9" * 5000)])
+    rec = await call(app, scope, Recorder(b"abc"))
+    assert (rec.status, rec.body) == (200, b"0 3")
+
+
+@pytest.mark.parametrize("target", ["http://[::1/x", "http://[/x", "http://a]/x"])
+async def test_an_absolute_form_target_that_is_not_a_url_is_a_400(
+    app: Microframework, target: str
+) -> None:
+    @app.route("/x")
+    async def index() -> str:
+        return "x"
+
+    rec = await call(app, http_scope(target))
+    assert rec.status == 400
 
 
 async def test_method_scheme_and_host_follow_the_request(app: Microframework) -> None:

@@ -16,6 +16,7 @@ import werkzeug.urls  # noqa: F401 # registers the "werkzeug.url_quote" codec er
 from werkzeug.datastructures import Authorization
 from werkzeug.datastructures import Headers
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.request import Request as SansIORequest
@@ -56,7 +57,10 @@ class BaseRequestWebsocket(SansIORequest):
         self.server = scope.get("server")
         path: str = scope["path"]
         if path[:1] != "/":
-            path = _origin_form(path)
+            try:
+                path = _origin_form(path)
+            except ValueError:  # "http://[::1/x": not a URL (urlsplit says so)
+                path, self.routing_exception = "/", BadRequest()
         root_path: str = scope.get("root_path", "")
         if root_path:
             # ASGI: ``path`` includes ``root_path``; a path outside it is a 404.
@@ -150,8 +154,14 @@ class BaseRequestWebsocket(SansIORequest):
         """The ``Content-Length`` header as an int (``None`` if absent or chunked)."""
         declared = self.raw_header(b"content-length")
         chunked = self.raw_header(b"transfer-encoding")
-        # Plain digits: werkzeug's answer, 1 us sooner.
-        if chunked is None and declared and declared.isascii() and declared.isdigit():
+        # Plain digits: werkzeug's answer, 1 us sooner (int() refuses 4,300 digits).
+        if (
+            chunked is None
+            and declared
+            and len(declared) < 19
+            and declared.isascii()
+            and declared.isdigit()
+        ):
             return int(declared)
         return get_content_length(
             http_content_length=declared, http_transfer_encoding=chunked

@@ -133,7 +133,11 @@ class Websocket(BaseRequestWebsocket):
         }
         if headers:
             message["headers"] = encode_headers(Headers(headers).items())
-        await self._send(message)
+        try:
+            await self._send(message)
+        except Exception:
+            self._mark_closed(1006, None)  # the server failed the handshake: no more
+            raise
         self._state = _ACCEPTED
         self._accepted = True
         if self.handler_task is None:
@@ -331,11 +335,13 @@ class Websocket(BaseRequestWebsocket):
         return data
 
     async def receive_json(self) -> Any:
-        """The next message parsed as JSON."""
+        """The next message parsed as JSON; ``ValueError`` if it isn't JSON."""
         data = await self.receive()
-        if self._app is not None:
-            return self._app.json.loads(data)
-        return _json.loads(data)
+        loads = self._app.json.loads if self._app is not None else _json.loads
+        try:
+            return loads(data)
+        except RecursionError:  # nested too deeply: bad JSON, as get_json has it
+            raise ValueError("the JSON message is nested too deeply") from None
 
     async def __aiter__(self) -> AsyncIterator[str | bytes]:
         while True:
