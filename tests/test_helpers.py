@@ -593,3 +593,22 @@ def test_escape_and_markup_are_exported_from_the_package() -> None:
     safe = Markup("<b>bold</b>")
     assert escape(safe) == "<b>bold</b>"
     assert Markup("<p>{}</p>").format("<script>") == "<p>&lt;script&gt;</p>"
+
+
+async def test_long_redirect_targets_are_answered_but_not_remembered() -> None:
+    # The redirect memo is keyed by targets a client may choose (a "next" parameter,
+    # a strict-slash path): 256 of 2 MB each would pin half a gigabyte.
+    from microframework import helpers
+
+    app = Microframework(__name__)
+    target = "/next?" + "a" * 5000
+
+    @app.get("/")
+    async def index() -> Any:
+        return redirect(target)
+
+    response = await app.test_client().get("/")
+    assert response.headers["Location"] == target
+    assert target not in helpers._REDIRECTS
+    assert redirect("/short").headers["Location"] == "/short"
+    assert "/short" in helpers._REDIRECTS

@@ -21,9 +21,12 @@ from werkzeug.routing import BaseConverter
 
 from microframework import g
 from microframework import Microframework
+from microframework import redirect
 from microframework import request
 from microframework import Response
 from microframework import url_for
+from microframework import websocket
+from microframework.testing import WebsocketResponseError
 
 
 def _allow(response: Response) -> set[str]:
@@ -652,6 +655,41 @@ async def test_host_matching_url_for_to_another_host_is_external() -> None:
     assert await response.get_data(as_text=True) == "http://b.example/b"
 
 
+@pytest.mark.parametrize(
+    ("raw", "path", "expected"),
+    [
+        (
+            b"/public/..%2fadmin/secret",
+            "/public/../admin/secret",
+            "public ../admin/secret",
+        ),
+        (
+            b"/public/..%2Fadmin/secret",
+            "/public/../admin/secret",
+            "public ../admin/secret",
+        ),
+        (b"/public/../admin/secret", "/public/../admin/secret", "admin"),
+    ],
+)
+async def test_dot_segments_are_resolved_only_between_the_clients_slashes(
+    raw: bytes, path: str, expected: str
+) -> None:
+    # A proxy in front checks "/public/..%2fadmin/secret" as /public/...: the server's
+    # decoded %2f must not make ".." a step up to /admin (Flask and Quart keep it).
+    app = Microframework(__name__, static_folder=None)
+
+    @app.route("/public/<path:name>")
+    async def public(name: str) -> str:
+        return f"public {name}"
+
+    @app.route("/admin/secret")
+    async def admin() -> str:
+        return "admin"
+
+    rec = await call(app, http_scope(path, raw_path=raw))
+    assert rec.body.decode() == expected
+
+
 @pytest.mark.parametrize("host", ["example.test", "evil.example"])
 async def test_external_urls_name_server_name_whatever_the_host_header(
     host: str,
@@ -825,6 +863,36 @@ async def test_untrusted_host_never_reaches_a_redirect_location() -> None:
 
     assert response.status_code == 400
     assert "Location" not in response.headers
+
+
+async def test_untrusted_host_reaches_no_before_hook() -> None:
+    # A login check in before_request would otherwise redirect to the forged host
+    # (Flask's request.host raises there; Quart ignores TRUSTED_HOSTS).
+    app = _slash_app(["good.example"])
+    seen: list[str] = []
+
+    @app.before_request
+    async def login_required() -> Any:
+        seen.append(request.host)
+        return redirect(f"http://{request.host}/login")
+
+    @app.before_websocket
+    async def ws_hook() -> None:
+        seen.append(request.host)
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+
+    client = app.test_client()
+    response = await client.get("/dir/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    with pytest.raises(WebsocketResponseError) as refused:
+        async with client.websocket("/ws", headers={"Host": "evil.example"}):
+            pass
+    assert refused.value.response.status_code == 400
+    assert seen == []
 
 
 async def test_untrusted_host_is_refused_even_after_a_trusted_one() -> None:

@@ -17,6 +17,7 @@ from itsdangerous import TimestampSigner
 from markupsafe import Markup
 from werkzeug.http import parse_date
 
+from microframework import get_flashed_messages
 from microframework import Microframework
 from microframework import session
 from microframework.json.tag import JSONTag
@@ -549,3 +550,33 @@ async def test_writing_without_secret_key_raises_the_message_in_testing(
     _session_app(app).config["SECRET_KEY"] = None
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         await app.test_client().post("/login/ada")
+
+
+@pytest.mark.parametrize(
+    "use", ["in", "len", "bool", "keys", "flashes"], ids=lambda use: use
+)
+async def test_any_use_of_the_session_varies_the_response_on_cookie(use: str) -> None:
+    # A page that only tests `"user" in session` still depends on the cookie: a
+    # shared cache must not serve it to everyone (Flask 3.1.3, GHSA-68rp-wp8r-4726).
+    app = Microframework(__name__)
+    app.secret_key = "vary"
+
+    @app.get("/")
+    async def index() -> str:
+        if use == "in":
+            return str("user" in session)
+        if use == "len":
+            return str(len(session))
+        if use == "bool":
+            return str(bool(session))
+        if use == "keys":
+            return str(list(session.keys()))
+        return str(get_flashed_messages())
+
+    @app.get("/plain")
+    async def plain() -> str:
+        return "no session"
+
+    client = app.test_client()
+    assert "Cookie" in (await client.get("/")).vary
+    assert "Cookie" not in (await client.get("/plain")).vary

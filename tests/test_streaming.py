@@ -838,6 +838,20 @@ async def test_early_hints_are_sent_before_the_response(app: Microframework) -> 
     assert rec.sent[1]["type"] == "http.response.start"
 
 
+@pytest.mark.parametrize("bad", ["\r\nSet-Cookie: sid=x", "\n", "\0"])
+async def test_an_early_hint_with_cr_lf_or_nul_is_refused(
+    app: Microframework, bad: str
+) -> None:
+    # As every other header: a Link built from input must not split the 103.
+    @app.route("/")
+    async def index() -> str:
+        await send_early_hints(f"</a.css{bad}>; rel=preload")
+        return "page"
+
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        await call(app, http_scope("/", extensions=dict(_EXTENSIONS)))
+
+
 async def test_early_hints_are_a_no_op_without_server_support(
     app: Microframework,
 ) -> None:

@@ -166,7 +166,7 @@ def _plain_page(error: HTTPException) -> bytes | None:
     key = (cls, error.code, description)
     page = _PAGES.get(key)
     if page is None:
-        page = remember(_PAGES, key, error.get_body().encode())
+        page = remember(_PAGES, key, error.get_body().encode(), len(description))
     return page
 
 

@@ -45,13 +45,20 @@ class ImportedOnRead:
 
 #: Entries a memo keyed by values from requests holds before it starts over.
 MEMO_LIMIT = 256
+#: The longest key (in characters) such a memo keeps: a client choosing keys must not
+#: choose how much memory they hold (256 redirects to 2 MB targets would be 3 GB).
+MEMO_KEY_SIZE = 2048
 
 
-def remember(memo: dict[K, T], key: K, value: T) -> T:
-    """Store and return *value*; a full *memo* starts over, as requests choose keys."""
-    if len(memo) >= MEMO_LIMIT:
-        memo.clear()
-    memo[key] = value
+def remember(memo: dict[K, T], key: K, value: T, size: int = 0) -> T:
+    """Store and return *value*; a full *memo* starts over, as requests choose keys.
+
+    *size* is the key's length; over ``MEMO_KEY_SIZE``, *value* is returned unstored.
+    """
+    if size <= MEMO_KEY_SIZE:
+        if len(memo) >= MEMO_LIMIT:
+            memo.clear()
+        memo[key] = value
     return value
 
 

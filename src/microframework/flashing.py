@@ -80,6 +80,7 @@ def get_flashed_messages(
     flashes = _taken.get(connection)
     if flashes is None:
         session = ctx.session
+        session.accessed = True  # the page shows what the session held: vary on Cookie
         stored = session.pop("_flashes") if "_flashes" in session else []
         try:
             flashes = [(category, message) for category, message in stored]

@@ -71,7 +71,10 @@ def _session() -> Any:
     ctx = _cv_app.get(None)
     if ctx is None or (ctx.request is None and ctx.websocket is None):
         raise RuntimeError(_no_req_msg)
-    return ctx.session
+    session = ctx.session
+    # Any use, even `"user" in session`, makes the page vary on Cookie (Flask 3.1.3).
+    session.accessed = True
+    return session
 
 
 def _forward(name: str, slot: str) -> property:

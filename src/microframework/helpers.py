@@ -110,7 +110,7 @@ def redirect(
             Response = app.response_class
     page = _REDIRECTS.get(location)
     if page is None:
-        page = remember(_REDIRECTS, location, _redirect_page(location))
+        page = remember(_REDIRECTS, location, _redirect_page(location), len(location))
     response = Response(page[0], code, mimetype="text/html")
     if isinstance(response, _Response) and response.headers.__class__ is Headers:
         # Checked when built: append it without werkzeug validating it again.
@@ -245,6 +245,10 @@ async def send_early_hints(*links: str) -> bool:
     send = request.asgi_send
     if "http.response.early_hint" not in extensions or send is None:
         return False
+    for link in links:
+        if "\r" in link or "\n" in link or "\0" in link:
+            # As for every other header: a CR or LF would split it (header injection).
+            raise ValueError(f"early hint {link!r} contains CR, LF or NUL")
     await send(
         {
             "type": "http.response.early_hint",

@@ -73,8 +73,12 @@ class BaseRequestWebsocket(SansIORequest):
                 self.routing_exception = NotFound()
             root_path = stripped
         self.root_path = root_path
-        # RFC 3986 5.2.4, before matching: no dot-segment reaches above the root.
-        self.path = remove_dot_segments(path) if "/." in path else path
+        # RFC 3986 5.2.4, before matching: no dot-segment reaches above the root. Only
+        # the client's own slashes make segments: in "..%2fadmin" the server decoded,
+        # ".." is part of a name, as a proxy in front saw it, not a step up.
+        if "/." in path and b"%2f" not in (scope.get("raw_path") or b"").lower():
+            path = remove_dot_segments(path)
+        self.path = path
         self.query_string = scope["query_string"]
 
     @cached_property
@@ -129,7 +133,7 @@ class BaseRequestWebsocket(SansIORequest):
         names = _NAMES
         headers._list = [
             (
-                names.get(k) or remember(names, k, k.decode("latin-1").title()),
+                names.get(k) or remember(names, k, k.decode("latin-1").title(), len(k)),
                 v.decode("latin-1"),
             )
             for k, v in self.scope["headers"]

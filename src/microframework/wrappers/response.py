@@ -74,7 +74,8 @@ def content_type_for(mimetype: str) -> str:
     """The Content-Type for *mimetype* (``charset=utf-8`` for text), memoised."""
     value = _CONTENT_TYPES.get(mimetype)
     if value is None:
-        value = remember(_CONTENT_TYPES, mimetype, get_content_type(mimetype, "utf-8"))
+        value = get_content_type(mimetype, "utf-8")
+        remember(_CONTENT_TYPES, mimetype, value, len(mimetype))
     return value
 
 
@@ -111,7 +112,8 @@ def plain_response_headers(
     except TypeError:  # an unhashable value: not a plain str either
         return None
     if parts is _UNKNOWN:
-        parts = remember(_PLAIN_HEADERS, key, _plain_parts(cls, headers))
+        size = sum(len(str(item)) for pair in headers.items() for item in pair)
+        parts = remember(_PLAIN_HEADERS, key, _plain_parts(cls, headers), size)
     if parts is None:
         return None
     before, after = parts
