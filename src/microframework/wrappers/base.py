@@ -52,6 +52,8 @@ class BaseRequestWebsocket(SansIORequest):
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope  # no super().__init__(): it wants eager Headers
+        # Read on every request: as an instance attribute, 120 instructions sooner.
+        self.routing_exception = None
         self.method = scope.get("method", "GET")
         self.scheme = scope.get("scheme", "http")
         self.server = scope.get("server")
