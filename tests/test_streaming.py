@@ -65,6 +65,116 @@ async def test_idle_stream_is_closed_unfinished_and_logged(
     assert "idle past its timeout" in caplog.text
 
 
+class _StalledReader:
+    """A server whose client stops reading: send() waits for ever once *after* body
+    bytes went out (or, with *after* None, on the last body message: a shut HTTP/2
+    window)."""
+
+    def __init__(self, after: int | None) -> None:
+        self.after, self.sent, self.stalled = after, 0, False
+        self.messages: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.messages:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # no disconnect: the client is there, not reading
+        return {}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+        if message["type"] != "http.response.body":
+            return
+        self.sent += len(message.get("body", b""))
+        last = not message.get("more_body", False)
+        if (self.after is None and last) or (
+            self.after is not None and self.sent > self.after
+        ):
+            self.stalled = True
+            await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize(
+    ("kind", "after"),
+    [
+        ("stream", 100_000),  # a client that stops reading mid-stream (HTTP/1.1)
+        ("stream", None),  # only the end waits: an HTTP/2 window shut (hypercorn)
+        ("bytes", 0),  # a body bigger than a server buffers, sent at once
+        ("response", 0),  # the same, in a Response object
+        ("writer", 100_000),  # async def body(write)
+    ],
+)
+async def test_a_client_that_stops_reading_times_out(
+    app: Microframework, caplog: pytest.LogCaptureFixture, kind: str, after: int | None
+) -> None:
+    # RESPONSE_TIMEOUT bounds a send that waits for the reader too: a stalled client
+    # must not hold a view, its finally and teardown for ever (Quart's does not).
+    app.config["RESPONSE_TIMEOUT"] = 0.05
+    ended: list[str] = []
+    chunk = b"x" * 32_768
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        ended.append("teardown")
+
+    @app.route("/")
+    async def index() -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                for _ in range(20):
+                    yield chunk
+            finally:
+                ended.append("finally")
+
+        async def writer(write: Any) -> None:
+            try:
+                for _ in range(20):
+                    await write(chunk)
+            finally:
+                ended.append("finally")
+
+        if kind == "bytes":
+            return chunk * 8
+        if kind == "response":
+            return Response(chunk * 8)
+        return body() if kind == "stream" else writer
+
+    server = _StalledReader(after)
+    with caplog.at_level(logging.WARNING):
+        async with asyncio.timeout(5):
+            await app(http_scope("/"), server.receive, server.send)
+    assert server.stalled
+    assert ended == (
+        ["teardown"] if kind in ("bytes", "response") else ["finally", "teardown"]
+    )
+    if after is not None:  # else the end was what waited
+        assert server.messages[-1].get("more_body", False) is True  # left unfinished
+    assert "idle past its timeout" in caplog.text
+
+
+async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) -> None:
+    # Each send waits a little (the client reads slowly), never past the timeout.
+    app.config["RESPONSE_TIMEOUT"] = 1
+
+    @app.route("/")
+    async def index() -> Any:
+        return b"y" * 300_000
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        await asyncio.sleep(0)  # a wait: the watched path arms and disarms its timer
+
+    async with asyncio.timeout(5):
+        await app(http_scope("/"), receive, send)
+    assert b"".join(m.get("body", b"") for m in sent[1:]) == b"y" * 300_000
+    assert sent[-1]["more_body"] is False
+
+
 @pytest.mark.parametrize("source", ["config", "route"])
 async def test_stream_idle_timeout_defaults_to_the_response_timeout(
     app: Microframework, source: str

@@ -21,6 +21,7 @@ from ._compile import match_request
 from ._errors import answers_itself
 from ._errors import propagates
 from ._guard import guard_view
+from ._guard import stream_bytes
 from ._guard import Streamer
 from ._responses import is_plain
 from ._responses import make_response
@@ -47,6 +48,7 @@ from .signals import send_signal
 from .signals import state as _signals
 from .signals import websocket_finished
 from .signals import websocket_started
+from .wrappers.body import BUFFERED
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
@@ -59,6 +61,9 @@ if TYPE_CHECKING:
     from .typing import Send
     from .wrappers.request import Request
     from .wrappers.websocket import Websocket
+
+
+_BODY = "http.response.body"
 
 
 async def handle_http(
@@ -93,14 +98,15 @@ async def handle_http(
             response = await app.handle_exception(exc, ctx, chain)
             status, headers, data = ready(compiled, request, response)
         if data is not None:
-            # Reset first: uvicorn's send copies the context, and the request with it.
-            if token is not None:
+            if token is not None:  # reset first: uvicorn's send copies the context
                 _cv_app.reset(token)
                 token = None
-            await send(
-                {"type": "http.response.start", "status": status, "headers": headers}
-            )
-            await send({"type": "http.response.body", "body": data, "more_body": False})
+            head = {"type": "http.response.start", "status": status, "headers": headers}
+            if len(data) <= BUFFERED:
+                await send(head)
+                await send({"type": _BODY, "body": data, "more_body": False})
+            else:  # more than a server buffers: watched, so a stalled reader times out
+                await stream_bytes(app, send, request, endpoint, data, head)
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
             sending = response.send(
                 scope, send, headers, Streamer(app, send, request, response, endpoint)

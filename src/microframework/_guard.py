@@ -8,16 +8,20 @@ outside (a server shutting down) is never taken for ours.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from collections.abc import Coroutine
 from typing import Any
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import ServiceUnavailable
 
+from ._utils import first_step
 from ._utils import Listener
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
+from .wrappers.body import BUFFERED
+from .wrappers.body import IterableBody
 
 if TYPE_CHECKING:
     from ._compile import Endpoint
@@ -158,20 +162,20 @@ class Streamer:
         app: Microframework,
         send: Send,
         request: Request,
-        response: Response,
+        response: Response | None,
         endpoint: Endpoint | None,
     ) -> None:
         self.app = app
         self.send = send
         self.request = request
-        timeout = response.timeout
+        timeout = ... if response is None else response.timeout
         if timeout is ...:  # unset: the route's, else the app's (None: no limit)
             if endpoint is not None:
                 timeout = endpoint.timeout
             else:
                 timeout = app.config.get("RESPONSE_TIMEOUT")
         self.timeout = timeout
-        self.events = response.mimetype == "text/event-stream"
+        self.events = response is not None and response.mimetype == "text/event-stream"
 
     def __call__(
         self, body: ResponseBody, start: Message | None = None
@@ -193,6 +197,7 @@ async def stream_body(
     """Send *start*, then *body*'s chunks, each within *timeout*; False if abandoned."""
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
     guard = Guard(request, app.drain, ends_at_drain=events)
+    sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
     try:
         if start is not None:
             await send(start)
@@ -222,10 +227,11 @@ async def stream_body(
             if encode is not None:
                 chunk = encode(chunk)
             if chunk:
-                await send(
-                    {"type": "http.response.body", "body": chunk, "more_body": True}
-                )
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                sent += len(chunk)
+                sending = send({"type": _BODY, "body": chunk, "more_body": True})
+                await (_within(sending, guard, timeout) if sent > BUFFERED else sending)
+        end = send(_END.copy())
+        await (_within(end, guard, timeout) if sent > BUFFERED else end)
         return True
     except asyncio.CancelledError:
         if guard.claim() is None:
@@ -239,6 +245,38 @@ async def stream_body(
         if aclose is not None:
             await aclose()
         await body.aclose()
+
+
+_BODY = "http.response.body"
+_END = {"type": _BODY, "body": b"", "more_body": False}
+
+
+def stream_bytes(
+    app: Microframework,
+    send: Send,
+    request: Request,
+    endpoint: Endpoint | None,
+    data: bytes,
+    start: Message,
+) -> Coroutine[Any, Any, bool]:
+    """Send *start* and *data*, a body bigger than a server buffers, as a stream: a
+    client that stops reading then has the route's response timeout to read on."""
+    streamer = Streamer(app, send, request, None, endpoint)
+    return streamer(IterableBody((data,)), start)
+
+
+async def _within(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:
+    # A send waits only for a client that has stopped reading: it gets the idle
+    # timeout to read on. A timer costs microseconds, so only once it waits. Sends are
+    # watched once a stream is past what a server buffers (BUFFERED bytes), and all of
+    # them over HTTP/2, where a client's window can hold up any send.
+    _, waiting = first_step(sending)
+    if waiting is not None:
+        guard.arm(timeout)
+        try:
+            await waiting
+        finally:
+            guard.disarm()
 
 
 async def _stream_cut(

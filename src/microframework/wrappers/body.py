@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from ..typing import Send
 
 
+#: What a server's transport takes before its send() waits for the client to read:
+#: past it, a send is watched, so a client that stops reading can't hold a response.
+BUFFERED = 65536
+
+
 class StreamSender(Protocol):
     """The dispatcher's streamer: sends *start*, chunks and end; False if abandoned."""
 

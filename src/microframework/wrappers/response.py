@@ -35,6 +35,7 @@ from ..conditional import PartialContent
 from ..conditional import precondition_status
 from ..conditional import requested_ranges
 from ..globals import _cv_app
+from .body import BUFFERED
 from .body import close_source
 from .body import IterableBody as IterableBody  # re-exported where Quart has it
 from .body import make_body
@@ -405,7 +406,14 @@ class Response(SansIOResponse):
                 await body.aclose()
         elif body is None:
             data = self.body_bytes
-            await send({"type": "http.response.body", "body": data, "more_body": False})
+            if data is not None and len(data) > BUFFERED:
+                # More than a server buffers: watched, so a reader that stalls times out.
+                if not await stream(IterableBody((data,))):
+                    return
+            else:
+                await send(
+                    {"type": "http.response.body", "body": data, "more_body": False}
+                )
         elif not trailers:
             sending = body.send(scope, send, stream)  # let go of self while it streams
             del self, start, headers
