@@ -173,3 +173,85 @@ async def test_rediss_urls_connect_over_tls(
     ):
         event_id = await broadcast.publish("c", "secret")
         assert await _take(subscriber, 1) == [Event(event_id, "c", "secret")]
+
+
+# -- what another client may leave in Redis -----------------------------------------
+
+
+async def test_an_entry_someone_else_wrote_does_not_stop_the_reader(
+    redis_url: str,
+) -> None:
+    # One reader serves every channel of the process: an entry that isn't UTF-8
+    # text must not end it, silently, for all of them.
+    from redis.asyncio import Redis
+
+    outsider = Redis.from_url(redis_url)
+    async with (
+        asyncio.timeout(LIMIT),
+        Broadcast(redis_url) as broadcast,
+        broadcast.subscribe("room") as room,
+        broadcast.subscribe("other") as other,
+    ):
+        await outsider.xadd("broadcast:other", {"s": b"caf\xe9"})
+        assert [e.data for e in await _take(other, 1)] == ["caf\ufffd"]
+        await broadcast.publish("room", "still read")
+        assert [e.data for e in await _take(room, 1)] == ["still read"]
+    await outsider.aclose()
+
+
+async def test_a_redis_error_in_the_reader_is_logged_and_ends_subscribers(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A key of another type under a followed channel fails every XREAD: subscribers
+    # end with BroadcastError after reconnect_timeout instead of waiting for ever.
+    from redis.asyncio import Redis
+
+    outsider = Redis.from_url(redis_url)
+    caplog.set_level(logging.WARNING, "microframework.broadcast")
+    async with (
+        asyncio.timeout(LIMIT),
+        Broadcast(redis_url, reconnect_timeout=0.2) as broadcast,
+        broadcast.subscribe("room") as room,
+    ):
+        await outsider.delete("broadcast:room")
+        await outsider.set("broadcast:room", "not a stream")
+        with pytest.raises(BroadcastError):  # also a publish: 503, not a 500
+            await broadcast.publish("room", "x")
+        async with broadcast.subscribe("waker"):  # ends the XREAD under way
+            with pytest.raises(BroadcastError):
+                await _take(room, 1)
+    assert "WRONGTYPE" in caplog.text
+    await outsider.aclose()
+
+
+async def test_a_follow_whose_wake_failed_is_undone(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Otherwise every later XREAD of the process carries the channel for ever.
+    async with Broadcast(redis_url) as broadcast:
+        backend: Any = broadcast._backend
+
+        async def fail() -> None:
+            raise BroadcastError("Redis went away")
+
+        monkeypatch.setattr(backend, "_wake", fail)
+        with pytest.raises(BroadcastError):
+            async with broadcast.subscribe("c"):
+                pass
+        assert "c" not in backend._cursors
+
+
+async def test_replay_gives_at_most_history_events(redis_url: str) -> None:
+    # XADD trims approximately (whole nodes): Redis keeps more than history.
+    async with Broadcast(redis_url, history=50) as broadcast:
+        for n in range(300):
+            await broadcast.publish("c", str(n))
+        async with broadcast.subscribe("c", last_event_id="0") as replay:
+            assert [e.data for e in replay.drain()] == [str(n) for n in range(250, 300)]
+
+
+async def test_a_password_in_the_query_never_reaches_an_error_message() -> None:
+    with pytest.raises(BroadcastError) as info:
+        async with Broadcast("redis://127.0.0.1:1/0?password=hunter2"):
+            pass
+    assert "hunter2" not in str(info.value)

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .broadcast import BroadcastError
@@ -67,7 +68,8 @@ class RedisBackend:
         self._reader: Any = Redis.from_url(
             url, socket_timeout=None, single_connection_client=True, **options
         )
-        self._where = url.rpartition("@")[2]  # never log a password
+        # Never log a password: in the user part, or as ?password=.
+        self._where = url.rpartition("@")[2].partition("?")[0]
         self._cursors: dict[str, str] = {}  # followed channel -> last id delivered
         self._wake_key = f"broadcast-wake:{uuid.uuid4().hex}"
         self._wake_cursor = "0-0"
@@ -111,7 +113,13 @@ class RedisBackend:
             if channel not in self._cursors:
                 self._cursors[channel] = last[0][0].decode() if last else "0-0"
                 self._followed.set()
-                await self._wake()
+                try:
+                    await self._wake()
+                except BaseException:
+                    # Failed or cancelled: unfollow, unless a subscriber joined since.
+                    if not self._broadcast.subscriber_count(channel):
+                        self._cursors.pop(channel, None)
+                    raise
         return self._cursors[channel]
 
     def unlisten(self, channel: str) -> None:
@@ -119,15 +127,21 @@ class RedisBackend:
 
     async def history(self, channel: str, after: str, upto: str) -> list[Event]:
         command = self._client.xrange(PREFIX + channel, min="(" + after, max=upto)
-        return [_event(channel, *entry) for entry in await self._call(command)]
+        entries = await self._call(command)
+        # XADD trims approximately (to a whole node): replay what the docs promise.
+        return [
+            _event(channel, *entry) for entry in entries[-self._broadcast.history :]
+        ]
 
     async def _call(self, awaitable: Awaitable[Any]) -> Any:
         try:
             return await awaitable
         except _UNREACHABLE as exc:
             raise BroadcastError(
-                f"Redis at {self._where} is unreachable: {exc}"
+                f"Redis at {self._where} is unreachable: {_text(exc)}"
             ) from exc
+        except RedisError as exc:  # BUSY, OOM, READONLY...: Redis can't serve either
+            raise BroadcastError(f"Redis at {self._where} failed: {exc}") from exc
 
     async def _wake(self) -> None:
         """End the reader's blocking XREAD so that the next one has every cursor."""
@@ -144,19 +158,20 @@ class RedisBackend:
                 continue
             streams = {PREFIX + name: cursor for name, cursor in self._cursors.items()}
             streams[self._wake_key] = self._wake_cursor
+            # While failing, quick tries: a Redis that hangs is given up on in time.
+            block, grace = (BLOCK_MS, 5) if self._failing_since is None else (100, 1)
             try:
-                async with asyncio.timeout(BLOCK_MS / 1000 + 5):
-                    reply = await self._reader.xread(
-                        streams, count=BATCH, block=BLOCK_MS
-                    )
-            except _UNREACHABLE as exc:
+                async with asyncio.timeout(block / 1000 + grace):
+                    reply = await self._reader.xread(streams, count=BATCH, block=block)
+                if self._failing_since is not None:
+                    logger.warning("Broadcast: Redis at %s is back", self._where)
+                    self._failing_since = None
+                # RESP3 (protocol=3 in the URL) answers a dict, RESP2 a list of pairs.
+                self._dispatch(
+                    reply.items() if isinstance(reply, dict) else reply or []
+                )
+            except Exception as exc:  # never silently: one reader serves every channel
                 await self._back_off(exc)
-                continue
-            if self._failing_since is not None:
-                logger.warning("Broadcast: Redis at %s is back", self._where)
-                self._failing_since = None
-            # RESP3 (protocol=3 in the URL) answers a dict, RESP2 a list of pairs.
-            self._dispatch(reply.items() if isinstance(reply, dict) else reply or [])
 
     def _dispatch(self, reply: Any) -> None:
         for raw_key, entries in reply:
@@ -176,11 +191,13 @@ class RedisBackend:
         """Wait before the next try; past ``reconnect_timeout``, end every subscriber."""
         now, where = time.monotonic(), self._where
         if self._failing_since is None:
-            logger.warning("Broadcast: lost Redis at %s (%s); retrying", where, exc)
+            logger.warning(
+                "Broadcast: lost Redis at %s (%s); retrying", where, _text(exc)
+            )
             self._failing_since, self._delay = now, 0.05
         elif now - self._failing_since > self._broadcast.reconnect_timeout:
             logger.error("Broadcast: Redis at %s still unreachable; giving up", where)
-            error = BroadcastError(f"Redis at {where} is unreachable: {exc}")
+            error = BroadcastError(f"Redis at {where} is unreachable: {_text(exc)}")
             self._end_all(error)
             self._failing_since = None
             return
@@ -190,5 +207,11 @@ class RedisBackend:
 
 def _event(channel: str, raw_id: bytes, fields: dict[bytes, bytes]) -> Event:
     text = fields.get(b"s")
-    data = fields.get(b"b", b"") if text is None else text.decode()
+    # "replace": an entry someone else wrote must not stop the reader.
+    data = fields.get(b"b", b"") if text is None else text.decode(errors="replace")
     return Event(raw_id.decode(), channel, data)
+
+
+def _text(exc: BaseException) -> str:
+    # A timeout's message is empty: say what happened.
+    return str(exc) or type(exc).__name__
