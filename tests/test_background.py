@@ -37,6 +37,40 @@ async def test_task_runs_after_the_response_was_sent(app: Microframework) -> Non
     assert observed == [["http.response.start:None", "http.response.body:False"]]
 
 
+@pytest.mark.parametrize("where", ["teardown", "a task outliving the request"])
+async def test_a_task_added_after_the_response_went_out_starts_at_once(
+    app: Microframework, where: str
+) -> None:
+    # Its gate was made after the request had resolved the last one: before, such a
+    # task waited until shutdown cancelled it.
+    ran, answered = asyncio.Event(), asyncio.Event()
+    outliving: list[asyncio.Task[None]] = []
+
+    async def job() -> None:
+        ran.set()
+
+    @app.teardown_request
+    async def add_from_teardown(exc: BaseException | None) -> None:
+        if where == "teardown":
+            app.add_background_task(job)
+
+    @app.route("/")
+    async def index() -> str:
+        async def later() -> None:
+            await answered.wait()  # the client has its response
+            app.add_background_task(job)
+
+        if where != "teardown":
+            outliving.append(asyncio.create_task(later()))
+        return "ok"
+
+    assert (await app.test_client().get("/")).status_code == 200
+    answered.set()
+    async with asyncio.timeout(2):
+        await asyncio.gather(*outliving)
+        await ran.wait()
+
+
 async def test_task_gets_an_app_context_but_no_request(app: Microframework) -> None:
     seen: dict[str, Any] = {}
 

@@ -633,6 +633,42 @@ async def test_a_server_failing_the_accept_gets_nothing_more(
     assert sent == ["websocket.accept"]
 
 
+@pytest.mark.parametrize("step", ["accept", "close"])
+async def test_a_peer_gone_before_accept_or_close_is_no_error(
+    app: Microframework, caplog: pytest.LogCaptureFixture, step: str
+) -> None:
+    # uvicorn's send() raises an OSError once the client has left: as for send(), it
+    # is a disconnect (accept) or a close that happened anyway (close), not an error.
+    app.testing = False
+    ended: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        try:
+            if step == "accept":
+                await websocket.accept()
+            else:
+                await websocket.close(1000)
+        finally:
+            ended.append("finally")
+
+    @app.teardown_websocket
+    async def teardown(exc: BaseException | None) -> None:
+        ended.append(type(exc).__name__)
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        raise OSError("the client has gone")
+
+    with caplog.at_level(logging.ERROR):
+        await app(_websocket_scope("/ws", {}), receive, send)
+    expected = "WebsocketDisconnect" if step == "accept" else "NoneType"
+    assert ended == ["finally", expected]
+    assert caplog.records == []
+
+
 async def test_receive_json_nested_too_deeply_is_a_value_error(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

@@ -30,9 +30,11 @@ def add_background_task(
     gate: asyncio.Future[None] | None = None
     if ctx is not None and ctx.request is not None and not ctx.pushed:
         # Start once the response is sent (a context pushed by hand sends nothing).
-        gate = ctx.response_sent
-        if gate is None:
-            gate = ctx.response_sent = asyncio.get_running_loop().create_future()
+        # Without asgi_send it has gone: a task added from teardown starts at once.
+        if ctx.request.asgi_send is not None:
+            gate = ctx.response_sent
+            if gate is None:
+                gate = ctx.response_sent = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(_run(app, func, args, kwargs, gate))
     app.background_tasks.add(task)
     task.add_done_callback(lambda task: _done(app, task))

@@ -81,8 +81,7 @@ async def handle_http(
     ctx = AppContext(app, request)
     token: Token[AppContext] | None = _cv_app.set(ctx)
     error: BaseException | None = None
-    chain = compiled.app_chain
-    listening = _signals.listening  # one flag while no signal has a receiver
+    chain, listening = compiled.app_chain, _signals.listening  # listening: any receiver
     try:
         if listening and appcontext_pushed.receivers:
             await send_signal(appcontext_pushed, app)
@@ -120,6 +119,7 @@ async def handle_http(
     finally:
         if (sent := ctx.response_sent) is not None and not sent.done():
             sent.set_result(None)
+        request.asgi_send = None  # the response went: tasks added now start at once
         if chain.teardown or compiled.teardown_appcontext or listening:
             await _finish_http(app, compiled, ctx, chain, error, token, listening)
         else:

@@ -135,6 +135,9 @@ class Websocket(BaseRequestWebsocket):
             message["headers"] = encode_headers(Headers(headers).items())
         try:
             await self._send(message)
+        except OSError:  # ASGI: the peer has gone (uvicorn, before the accept)
+            self._peer_gone(1006, None)
+            raise self._disconnected(1006) from None
         except Exception:
             self._mark_closed(1006, None)  # the server failed the handshake: no more
             raise
@@ -399,7 +402,13 @@ class Websocket(BaseRequestWebsocket):
                 f"websocket close reason is {len(reason.encode())} bytes in UTF-8;"
                 " at most 123 fit in a close frame"
             )
-        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        try:
+            await self._send(
+                {"type": "websocket.close", "code": code, "reason": reason}
+            )
+        except OSError:  # the peer left first: closed all the same
+            self._mark_closed(1006, None)
+            return
         self.close_code = code
         self.close_reason = reason
         self._state = _CLOSED
