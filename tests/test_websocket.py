@@ -669,6 +669,65 @@ async def test_a_peer_gone_before_accept_or_close_is_no_error(
     assert caplog.records == []
 
 
+async def test_a_message_too_big_for_a_helper_reader_ends_the_handler_too(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # The documented helper pattern: a task receives while the handler waits
+    # elsewhere. Closing with 1009 must end the handler, as a disconnect does.
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 10
+    ended = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        async def reader() -> None:
+            while True:
+                await websocket.receive()
+
+        task = asyncio.create_task(reader())
+        try:
+            await websocket.accept()
+            await asyncio.Event().wait()
+        finally:
+            task.cancel()
+            ended.set()
+
+    async with client.websocket("/ws") as ws:
+        await ws.send("x" * 11)
+        with pytest.raises(WebsocketDisconnect) as closed:
+            await ws.receive()
+        assert closed.value.code == 1009
+        async with asyncio.timeout(1):  # not the test client's 5 s grace
+            await ended.wait()
+
+
+async def test_a_refusal_the_peer_left_before_is_a_disconnect(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    # uvicorn's send() raises once the client has gone: not an error of the app.
+    seen: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> Any:
+        return "no", 401
+
+    @app.teardown_websocket
+    async def teardown(exc: BaseException | None) -> None:
+        seen.append(type(exc).__name__)
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        raise OSError("the client has gone")
+
+    with caplog.at_level(logging.ERROR):
+        await app(
+            _websocket_scope("/ws", {"websocket.http.response": {}}), receive, send
+        )
+    assert seen == ["WebsocketDisconnect"]
+    assert caplog.records == []
+
+
 async def test_receive_json_nested_too_deeply_is_a_value_error(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

@@ -314,6 +314,7 @@ class Websocket(BaseRequestWebsocket):
         if _too_big(data, limit):
             await self._send(dict(_TOO_BIG))
             self._mark_closed(1009, "message too big")
+            self._cancel_handler()  # a helper task read it: end the handler too
             raise WebsocketDisconnect(1009, "message too big")
 
     async def _receive_queued(self) -> str | bytes:
@@ -419,17 +420,20 @@ class Websocket(BaseRequestWebsocket):
         if "websocket.http.response" not in extensions:
             await self.close(1008)
             return
-        await self._send(
-            {
-                "type": "websocket.http.response.start",
-                "status": response.status_code,
-                "headers": response.asgi_headers(),
-            }
-        )
+        start = {
+            "type": "websocket.http.response.start",
+            "status": response.status_code,
+        }
+        start["headers"] = response.asgi_headers()
         body = "websocket.http.response.body"
-        async for chunk in response.iter_encoded():
-            await self._send({"type": body, "body": chunk, "more_body": True})
-        await self._send({"type": body, "body": b"", "more_body": False})
+        try:
+            await self._send(start)
+            async for chunk in response.iter_encoded():
+                await self._send({"type": body, "body": chunk, "more_body": True})
+            await self._send({"type": body, "body": b"", "more_body": False})
+        except OSError:  # ASGI: the peer left before the answer (uvicorn)
+            self._mark_closed(1006, None)
+            raise self._disconnected(1006) from None
         self._state = _RESPONDED
 
     def finish(self) -> asyncio.Task[None] | None:
