@@ -228,10 +228,10 @@ async def stream_body(
                 chunk = encode(chunk)
             if chunk:
                 sent += len(chunk)
-                sending = send({"type": _BODY, "body": chunk, "more_body": True})
-                await (_within(sending, guard, timeout) if sent > BUFFERED else sending)
-        end = send(_END.copy())
-        await (_within(end, guard, timeout) if sent > BUFFERED else end)
+                m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch
+                await (send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout))
+        end = {"type": _BODY, "body": b"", "more_body": False}  # see _watch
+        await (send(end) if sent <= BUFFERED else _watch(send(end), guard, timeout))
         return True
     except asyncio.CancelledError:
         if guard.claim() is None:
@@ -248,7 +248,6 @@ async def stream_body(
 
 
 _BODY = "http.response.body"
-_END = {"type": _BODY, "body": b"", "more_body": False}
 
 
 def stream_bytes(
@@ -265,11 +264,13 @@ def stream_bytes(
     return streamer(IterableBody((data,)), start)
 
 
-async def _within(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:
+async def _watch(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:
     # A send waits only for a client that has stopped reading: it gets the idle
     # timeout to read on. A timer costs microseconds, so only once it waits. Sends are
     # watched once a stream is past what a server buffers (BUFFERED bytes), and all of
-    # them over HTTP/2, where a client's window can hold up any send.
+    # them over HTTP/2, where a client's window can hold up any send. (Messages are
+    # dict literals, and no finished send stays in stream_body's frame: either grew the
+    # peak memory of a pass of streams, benchmarks/run.py.)
     _, waiting = first_step(sending)
     if waiting is not None:
         guard.arm(timeout)
