@@ -255,8 +255,8 @@ async def _preprocess(
     chain: Chain,
 ) -> Any:
     """Open a waiting session, signal, run preprocessors; a before hook's answer stops it."""
-    # No adapter: the Host was not in TRUSTED_HOSTS (a slot read; the request's
-    # attribute costs 300 instructions). Such a request reaches no hook.
+    # No adapter: the Host was not in TRUSTED_HOSTS, and such a request reaches no
+    # hook. The slot is read first: 90 instructions cheaper than the request's attribute.
     if ctx.url_adapter is None and request.routing_exception.__class__ is SecurityError:
         raise request.routing_exception
     if compiled.eager_sessions:

@@ -229,9 +229,7 @@ class Websocket(BaseRequestWebsocket):
     async def _go_away(self, code: int) -> None:
         try:
             if self._state in (_CONNECTING, _ACCEPTED):
-                await self.close(code)
-        except OSError:
-            pass  # the peer left first
+                await self.close(code)  # a peer that left first: close() knows
         finally:
             self._end_handler()
 
@@ -423,8 +421,8 @@ class Websocket(BaseRequestWebsocket):
         start = {
             "type": "websocket.http.response.start",
             "status": response.status_code,
+            "headers": response.asgi_headers(),
         }
-        start["headers"] = response.asgi_headers()
         body = "websocket.http.response.body"
         try:
             await self._send(start)
