@@ -1770,3 +1770,157 @@ async def test_a_cancel_that_arrives_while_the_reader_is_reaped_is_not_lost(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert torn_down == [True]
+
+
+async def test_a_client_leaving_before_accept_ends_the_handler(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Quart's receiver task does this: a handler still deciding (an auth lookup, a
+    # wait for room) must not outlive a client that has gone. Nothing reads before
+    # accept, so the watch gives a slow handshake a reader (after about 0.5 s).
+    app.testing = False
+    started = asyncio.Event()
+    ended: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # never accepts
+        finally:
+            ended.append("finally")
+
+    @app.teardown_websocket
+    async def teardown(exc: BaseException | None) -> None:
+        ended.append(type(exc).__name__)
+
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.ERROR):
+        task = asyncio.create_task(app(_websocket_scope("/ws", {}), inbox.get, send))
+        await started.wait()
+        inbox.put_nowait({"type": "websocket.disconnect", "code": 1006})
+        await asyncio.wait_for(task, 5)
+    assert ended == ["finally", "WebsocketDisconnect"]
+    assert sent == []
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("answer", ["refusal", "close"])
+async def test_the_servers_disconnect_after_a_refusal_is_no_disconnect_error(
+    app: Microframework, caplog: pytest.LogCaptureFixture, answer: str
+) -> None:
+    # With a reader already waiting before accept, the disconnect a server reports
+    # while (or right after) it sends the 403 is the end of that answer: the handler
+    # refused, the client did not leave, and teardown sees no error.
+    app.testing = False
+    reading = asyncio.Event()
+    seen: list[BaseException | None] = []
+
+    @app.websocket("/ws")
+    async def handle() -> Any:
+        await reading.wait()  # the watch's reader now waits in receive()
+        if answer == "close":
+            await websocket.close(1000)
+            return None
+        return "no", 403
+
+    @app.teardown_websocket
+    async def teardown(exc: BaseException | None) -> None:
+        seen.append(exc)
+
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    calls = 0
+
+    async def receive() -> Message:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            reading.set()
+        return await inbox.get()
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "websocket.close" or not message.get("more_body", True):
+            inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+            await asyncio.sleep(0)  # the reader hears it before this send returns
+
+    extensions = {"websocket.http.response": {}} if answer == "refusal" else {}
+    with caplog.at_level(logging.ERROR):
+        await asyncio.wait_for(
+            app(_websocket_scope("/ws", extensions), receive, send), 5
+        )
+    assert seen == [None]
+    assert sent[0]["type"] in ("websocket.http.response.start", "websocket.close")
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("code", [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000])
+async def test_a_close_code_that_may_not_be_sent_is_refused(
+    app: Microframework, client: MicroframeworkClient, code: int
+) -> None:
+    # RFC 6455 7.4: hypercorn crashed on these and uvicorn answered 500.
+    refused: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        with pytest.raises(ValueError, match="close code") as error:
+            await websocket.close(code)
+        refused.append(str(error.value))
+        await websocket.close(4000)
+
+    async with client.websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnect) as closed:
+            await ws.receive()
+    assert closed.value.code == 4000
+    assert len(refused) == 1 and str(code) in refused[0]
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1003, 1007, 1011, 1012, 1014, 3000, 4999])
+async def test_every_close_code_a_server_may_send_goes_out(
+    app: Microframework, client: MicroframeworkClient, code: int
+) -> None:
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        await websocket.close(code)
+
+    async with client.websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnect) as closed:
+            await ws.receive()
+    assert closed.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("subprotocol", "ok"),
+    [("chat.v2", True), ("a\r\nX-Evil: 1", False), ("chat v2", False), ("", False)],
+)
+async def test_a_subprotocol_must_be_a_token(
+    app: Microframework, client: MicroframeworkClient, subprotocol: str, ok: bool
+) -> None:
+    # RFC 6455 4.1; CR/LF would split the handshake (hypercorn crashed, uvicorn 500).
+    outcome: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        try:
+            await websocket.accept(subprotocol=subprotocol)
+        except ValueError as error:
+            outcome.append(str(error))
+            await websocket.accept()
+        await websocket.close(1000)
+
+    async with client.websocket("/ws", subprotocols=["chat.v2"]) as ws:
+        assert ws.subprotocol == (subprotocol if ok else None)
+    assert outcome == (
+        [] if ok else [f"websocket subprotocol {subprotocol!r} is not a token"]
+    )

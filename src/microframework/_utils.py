@@ -12,6 +12,7 @@ import functools
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import types
 from collections.abc import Awaitable
@@ -44,6 +45,9 @@ class ImportedOnRead:
 
 
 #: Entries a memo keyed by values from requests holds before it starts over.
+#: An RFC 9110 token: a header name, a media type's halves, a websocket subprotocol.
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
 MEMO_LIMIT = 256
 #: The longest key (in characters) such a memo keeps: a client choosing keys must not
 #: choose how much memory they hold (256 redirects to 2 MB targets would be 3 GB).

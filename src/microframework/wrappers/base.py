@@ -24,6 +24,7 @@ from werkzeug.sansio.utils import get_content_length
 from werkzeug.utils import cached_property
 
 from .._utils import remember
+from .._utils import TOKEN
 
 if TYPE_CHECKING:
     from werkzeug.exceptions import HTTPException
@@ -36,8 +37,7 @@ if TYPE_CHECKING:
 #: Raw header names to the names requests give (bounded: clients choose them).
 _NAMES: dict[bytes, str] = {}
 # A media type without parameters or spaces (RFC 9110 8.3.1 tokens).
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_BARE_MIMETYPE = re.compile(f"{_TOKEN}/{_TOKEN}")
+_BARE_MIMETYPE = re.compile(f"{TOKEN.pattern}/{TOKEN.pattern}")
 
 
 class BaseRequestWebsocket(SansIORequest):

@@ -30,6 +30,7 @@ from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
 
 from .._utils import remember
+from .._utils import TOKEN
 from ..conditional import drop_for_not_modified
 from ..conditional import PartialContent
 from ..conditional import precondition_status
@@ -58,7 +59,6 @@ NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
 BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 
 # RFC 9110 5.1, 5.5: a name is a token; a value has no control but HTAB (CR/LF split it).
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 # werkzeug's dump_cookie escapes controls only up to \x19: \x1a-\x1f would go out raw.
@@ -515,7 +515,7 @@ def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]
         encoded = cache.get(pair)
         if encoded is None:
             key, value = pair
-            if _TOKEN.fullmatch(key) is None:
+            if TOKEN.fullmatch(key) is None:
                 raise ValueError(f"invalid header name {key!r}: not an RFC 9110 token")
             # isprintable() is a fast C check; only a non-printable value needs this one.
             if not value.isprintable() and _CONTROL_IN_VALUE.search(value) is not None:

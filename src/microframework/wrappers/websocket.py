@@ -8,6 +8,7 @@ backpressure reaches TCP) and waking or cancelling the handler when the peer lea
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json as _json
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from werkzeug.datastructures import Headers
 
 from .._utils import resume
+from .._utils import TOKEN
 from ..exceptions import WebsocketDisconnect
 from ..signals import send_signal
 from ..signals import state as _signals
@@ -37,7 +39,12 @@ _CONNECTING, _ACCEPTED = "connecting", "accepted"
 _CLOSED, _RESPONDED = "closed", "responded"
 _DISCONNECT = object()
 _WATCH_DELAY = 0.05  # seconds before a handler not in receive() gets a reader task
+# Sweeps (about half a second) before a handler yet to accept gets one: a reader started
+# then stays, costing every message a second task switch, so only slow handshakes pay.
+_HANDSHAKE_SWEEPS = 10
 _TOO_BIG = {"type": "websocket.close", "code": 1009, "reason": "message too big"}
+# RFC 6455 7.4: the codes an endpoint may send (1004-1006 and 1015 are never sent).
+_SENDABLE = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
 
 
 class Websocket(BaseRequestWebsocket):
@@ -63,6 +70,7 @@ class Websocket(BaseRequestWebsocket):
         "_handler_receiving",
         "_turned",
         "_going_away",
+        "_sweeps",
         "cancelled_by_disconnect",
         "close_code",
         "close_reason",
@@ -101,6 +109,10 @@ class Websocket(BaseRequestWebsocket):
         self.cancelled_by_disconnect = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
+        # A client can leave while the handler is still deciding (an auth lookup, a
+        # wait for room): the sweep gives it a reader then, as after accept.
+        self._sweeps = 0
+        self._arm_watch()
 
     @property
     def requested_subprotocols(self) -> list[str]:
@@ -127,6 +139,9 @@ class Websocket(BaseRequestWebsocket):
             if self._state == _ACCEPTED:
                 return
             raise RuntimeError("cannot accept a websocket that is already closed")
+        if subprotocol is not None and TOKEN.fullmatch(subprotocol) is None:
+            # RFC 6455 4.1: a token; CR/LF would split the handshake's headers.
+            raise ValueError(f"websocket subprotocol {subprotocol!r} is not a token")
         message: dict[str, Any] = {
             "type": "websocket.accept",
             "subprotocol": subprotocol,
@@ -156,7 +171,11 @@ class Websocket(BaseRequestWebsocket):
         armed = _ARMED.get(self._loop)
         if armed is None:
             armed = _ARMED[self._loop] = set()
-            self._loop.call_later(_WATCH_DELAY, _sweep, self._loop)
+            # An empty context: the current one would hold this connection's app
+            # context (and so the connection) for the timer's 50 ms after it ended.
+            self._loop.call_later(
+                _WATCH_DELAY, _sweep, self._loop, context=contextvars.Context()
+            )
         armed.add(self)
 
     def _maybe_read(self) -> None:
@@ -164,7 +183,14 @@ class Websocket(BaseRequestWebsocket):
         self._look()
 
     def _look(self) -> None:
-        if self._reader is None and self._direct == 0 and self._state == _ACCEPTED:
+        if self._reader is not None or self._direct:
+            return
+        if self._state == _CONNECTING:
+            self._sweeps += 1
+            if self._sweeps < _HANDSHAKE_SWEEPS:
+                self._arm_watch()
+                return
+        if self._state in (_CONNECTING, _ACCEPTED):
             queue: asyncio.Queue[Any] = asyncio.Queue(self._queue_size)
             self._queue = queue
             self._reader = asyncio.create_task(self._read(queue))
@@ -195,8 +221,8 @@ class Websocket(BaseRequestWebsocket):
             self._peer_gone(1006, None)
 
     def _peer_gone(self, code: int, reason: str | None) -> None:
-        if self._state == _CLOSED and self.close_code is not None:
-            # The echo of our own close: only a receive() still waiting needs it.
+        if self._state in (_CLOSED, _RESPONDED):
+            # The echo of our own close or refusal: only a receive() waiting needs it.
             self._wake_receivers()
             return
         self._mark_closed(code, reason)
@@ -395,22 +421,25 @@ class Websocket(BaseRequestWebsocket):
         """Close the connection (before accept, the server answers 403)."""
         if self._state in (_CLOSED, _RESPONDED):
             return
+        if code not in _SENDABLE:
+            raise ValueError(
+                f"websocket close code {code!r} may not be sent:"
+                " use 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 7.4)"
+            )
         if len(reason) > 30 and len(reason.encode()) > 123:
             # RFC 6455 5.5: a close payload is at most 125 bytes, two of them the code.
             raise ValueError(
                 f"websocket close reason is {len(reason.encode())} bytes in UTF-8;"
                 " at most 123 fit in a close frame"
             )
+        # Closed before sending: a disconnect the reader meets meanwhile is the echo.
+        self.close_code, self.close_reason, self._state = code, reason, _CLOSED
         try:
             await self._send(
                 {"type": "websocket.close", "code": code, "reason": reason}
             )
         except OSError:  # the peer left first: closed all the same
-            self._mark_closed(1006, None)
-            return
-        self.close_code = code
-        self.close_reason = reason
-        self._state = _CLOSED
+            self.close_code, self.close_reason = 1006, None
 
     async def send_rejection(self, response: Response) -> None:
         """Refuse the handshake with *response*, over the HTTP response extension if offered."""
@@ -424,6 +453,7 @@ class Websocket(BaseRequestWebsocket):
             "headers": response.asgi_headers(),
         }
         body = "websocket.http.response.body"
+        self._state = _RESPONDED  # a disconnect meanwhile is the end of the answer
         try:
             await self._send(start)
             async for chunk in response.iter_encoded():
@@ -432,7 +462,6 @@ class Websocket(BaseRequestWebsocket):
         except OSError:  # ASGI: the peer left before the answer (uvicorn)
             self._mark_closed(1006, None)
             raise self._disconnected(1006) from None
-        self._state = _RESPONDED
 
     def finish(self) -> asyncio.Task[None] | None:
         """Stop watching; return the reader task, cancelled, for the caller to await."""
