@@ -781,6 +781,33 @@ def test_app_test_cli_runner_runs_app_cli_commands() -> None:
     assert runner.invoke(args=["hi"]).stdout == "runner\n"
 
 
+async def test_cli_commands_that_need_click_context_run_from_an_async_test() -> None:
+    # From a running loop the command runs in a worker thread, and click's context
+    # stack is per thread: Flask's documented with_appcontext command, and any
+    # pass_context one, said "There is no active click context".
+    from microframework.cli import with_appcontext
+
+    app = Microframework("looped")
+
+    @app.cli.command("initdb")
+    @with_appcontext
+    def initdb() -> None:
+        click.echo(f"init {current_app.name}")
+
+    @app.cli.command("who")
+    @click.pass_context
+    def who(ctx: click.Context) -> None:
+        click.echo(f"{ctx.info_name} of {ctx.parent.info_name if ctx.parent else None}")
+
+    asyncio.get_running_loop()  # the point of this test
+    runner = app.test_cli_runner()
+    initialised = runner.invoke(args=["initdb"])
+    assert (initialised.exit_code, initialised.stdout) == (0, "init looped\n")
+    named = runner.invoke(args=["who"])
+    assert named.exit_code == 0, named.output
+    assert named.stdout.startswith("who of ")
+
+
 # -- run ------------------------------------------------------------------------------
 def test_run_on_a_port_in_use_is_one_line() -> None:
     app = Microframework("busy")

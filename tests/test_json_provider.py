@@ -371,3 +371,67 @@ def test_a_circular_structure_is_still_a_value_error() -> None:
 
     with pytest.raises(ValueError, match="Circular"):
         app.json.response(loop)
+
+
+@pytest.mark.parametrize("path", ["/dict", "/jsonify"])
+async def test_sort_keys_set_on_the_provider_survives_the_first_request(
+    path: str,
+) -> None:
+    # Flask 2.3 removed JSON_SORT_KEYS for app.json.sort_keys; the config default
+    # used to overwrite the provider's setting when the app froze.
+    from microframework import jsonify
+
+    app = Microframework(__name__)
+    app.json.sort_keys = False
+
+    @app.route("/dict")
+    async def as_dict() -> Any:
+        return {"b": 1, "a": 2}
+
+    @app.route("/jsonify")
+    async def as_jsonify() -> Any:
+        return jsonify(b=1, a=2)
+
+    response = await app.test_client().get(path)
+    assert await response.get_data(as_text=True) == '{"b":1,"a":2}\n'
+    assert app.json.sort_keys is False
+
+
+@pytest.mark.parametrize("setting", [True, False])
+async def test_json_sort_keys_still_sets_the_provider_when_given(setting: bool) -> None:
+    app = Microframework(__name__)
+    app.config["JSON_SORT_KEYS"] = setting
+
+    @app.route("/")
+    async def index() -> Any:
+        return {"b": 1, "a": 2}
+
+    body = await (await app.test_client().get("/")).get_data(as_text=True)
+    assert body == ('{"a":2,"b":1}\n' if setting else '{"b":1,"a":2}\n')
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/dict", "/jsonify"])
+async def test_a_subclass_dumps_writes_response_bodies(debug: bool, path: str) -> None:
+    # Flask's and Quart's response() build the body with self.dumps().
+    from microframework import jsonify
+
+    class Prefixed(DefaultJSONProvider):
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            return ")]}',\n" + super().dumps(obj, **kwargs)
+
+    app = Microframework(__name__)
+    app.json = Prefixed(app)
+    app.debug = debug
+
+    @app.route("/dict")
+    async def as_dict() -> Any:
+        return {"a": [1]}
+
+    @app.route("/jsonify")
+    async def as_jsonify() -> Any:
+        return jsonify(a=[1])
+
+    body = await (await app.test_client().get(path)).get_data(as_text=True)
+    encoded = '{\n  "a": [\n    1\n  ]\n}' if debug else '{"a":[1]}'
+    assert body == ")]}',\n" + encoded + "\n"

@@ -737,3 +737,75 @@ async def test_set_and_delete_cookie_take_key_and_value_by_name(
     client.delete_cookie(key="a")
     client.delete_cookie(server_name="localhost", key="b")
     assert await (await client.get("/")).get_json() == {}
+
+
+async def test_a_handler_that_waits_for_the_test_before_accepting_is_entered(
+    app: Microframework,
+) -> None:
+    # Quart's broadcast pattern: the handler waits on its queue and accepts on its
+    # first send, which a later request triggers. Entering used to wait for the
+    # accept for ever; Quart's test connection never waits.
+    feed: asyncio.Queue[str] = asyncio.Queue()
+
+    @app.websocket("/feed")
+    async def listen() -> None:
+        while True:
+            await websocket.send(await feed.get())
+
+    @app.post("/say")
+    async def say() -> str:
+        feed.put_nowait((await request.get_json())["text"])
+        return ""
+
+    client = app.test_client()
+    async with asyncio.timeout(5), client.websocket("/feed") as ws:
+        assert not ws.accepted
+        await client.post("/say", json={"text": "hi"})
+        assert await ws.receive() == "hi"
+        assert ws.accepted
+
+
+@pytest.mark.parametrize("where", ["receive", "send", "end of block"])
+async def test_a_late_refusal_raises_where_the_test_next_talks_to_the_app(
+    app: Microframework, where: str
+) -> None:
+    # As in Quart: a refusal that comes after entering surfaces from receive() or
+    # send(), or at the end of the block if the test never talked to the app again.
+    gate, refused = asyncio.Event(), asyncio.Event()
+
+    @app.websocket("/ws")
+    async def guarded() -> Any:
+        await gate.wait()
+        return "not now", 409
+
+    @app.after_websocket
+    async def noted(response: Any) -> Any:
+        refused.set()
+        return response
+
+    with pytest.raises(WebsocketResponseError) as raised:
+        async with asyncio.timeout(5), app.test_client().websocket("/ws") as ws:
+            gate.set()
+            await refused.wait()
+            if where == "receive":
+                await ws.receive()
+            elif where == "send":
+                await ws.send("hello")
+    assert raised.value.response.status_code == 409
+    assert await raised.value.response.get_data() == b"not now"
+
+
+async def test_a_message_sent_before_the_app_accepts_reaches_it(
+    app: Microframework,
+) -> None:
+    gate: asyncio.Event = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def late() -> None:
+        await gate.wait()
+        await websocket.send(f"got {await websocket.receive()}")
+
+    async with asyncio.timeout(5), app.test_client().websocket("/ws") as ws:
+        await ws.send("early")
+        gate.set()
+        assert await ws.receive() == "got early"

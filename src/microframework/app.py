@@ -128,7 +128,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "DEBUG": None,
         "EXPLAIN_TEMPLATE_LOADING": False,
         "GC_FREEZE_ON_STARTUP": True,
-        "JSON_SORT_KEYS": True,
+        "JSON_SORT_KEYS": None,
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "MAX_COOKIE_SIZE": 4093,
         "MAX_FORM_MEMORY_SIZE": 500_000,

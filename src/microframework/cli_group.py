@@ -103,8 +103,13 @@ def call_in_app_context(
     except RuntimeError:
         pass
     else:
+        # click keeps its context stack per thread: carry the current one over, so
+        # with_appcontext and pass_context work from an async test too.
+        click_ctx = click.get_current_context(silent=True)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            job = pool.submit(context.run, call_in_app_context, app, func, args, kwargs)
+            job = pool.submit(
+                context.run, _in_click_context, click_ctx, app, func, args, kwargs
+            )
             return job.result()
     app_ctx = None
     if app is not None and getattr(_cv_app.get(None), "app", None) is not app:
@@ -123,6 +128,19 @@ def call_in_app_context(
         finally:
             if app_ctx is not None:
                 runner.run(app_ctx.pop(error), context=context)
+
+
+def _in_click_context(
+    click_ctx: click.Context | None,
+    app: Microframework | None,
+    func: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+) -> Any:
+    if click_ctx is None:
+        return call_in_app_context(app, func, args, kwargs)
+    with click_ctx:  # pushed for this thread; the caller's own entry keeps it open
+        return call_in_app_context(app, func, args, kwargs)
 
 
 class AppGroup(click.Group):

@@ -100,6 +100,11 @@ class DefaultJSONProvider(JSONProvider):
     sort_keys = True
     #: ``None``: compact responses unless ``app.debug``; ``True``/``False`` force it.
     compact: bool | None = None
+    _own_dumps = False  # a subclass's dumps() also writes response bodies
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._own_dumps = cls.dumps is not DefaultJSONProvider.dumps
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialise *obj* with :func:`json.dumps` and this provider's settings."""
@@ -122,6 +127,9 @@ class DefaultJSONProvider(JSONProvider):
     def response_text(self, value: Any) -> str:
         """The body :meth:`response` sends for *value*: its JSON and a newline."""
         pretty = self.compact is False or (self.compact is None and self._app.debug)
+        if self._own_dumps:  # as in Flask, responses go through an overridden dumps()
+            shape = {"indent": 2} if pretty else {"separators": (",", ":")}
+            return f"{self.dumps(value, **shape)}\n"
         return f"{self._encoder(pretty)(value)}\n"
 
     def _encoder(self, pretty: bool) -> Callable[[Any], str]:

@@ -295,6 +295,12 @@ class TestWebsocketConnection(_Exchange[Message]):
     leaving closes with 1000 and waits for the app, whose error propagates from there.
     """
 
+    #: Seconds entering waits for the app's accept or refusal. A handler that first
+    #: waits for the test (a push-only feed) is entered still handshaking, as Quart's
+    #: test connection always is: it accepts on its first send, and a refusal then
+    #: raises from ``receive()``, ``send()`` or the end of the block.
+    handshake_wait: float = 0.2
+
     def __init__(self, app: Microframework, scope: Scope) -> None:
         super().__init__(app, scope)
         #: From the app's ``websocket.accept``, then its ``websocket.close``.
@@ -306,6 +312,7 @@ class TestWebsocketConnection(_Exchange[Message]):
         self._refusal_status, self._refusal_headers = 403, Headers()
         self._refusal_body: list[bytes] = []
         self._disconnect: Message = {"type": "websocket.disconnect", "code": 1000}
+        self._pending = False  # entered before the app answered the handshake
 
     @property
     def accepted(self) -> bool:
@@ -316,12 +323,21 @@ class TestWebsocketConnection(_Exchange[Message]):
         task = self._start(self._asgi_receive, self._asgi_send)
         self._to_app.put({"type": "websocket.connect"})
         try:
-            await self._to_client.get()  # the accept, or None: refused or ended
+            # The accept, or None (refused or ended), unless the app waits on the test.
+            async with asyncio.timeout(self.handshake_wait):
+                await self._to_client.get()  # cancelled, it takes nothing
+        except TimeoutError:
+            self._pending = True
+            return self
         except BaseException:
             await self._stop(task)
             raise
+        await self._answered(task)
+        return self
+
+    async def _answered(self, task: asyncio.Task[None]) -> None:
         if self.accepted:
-            return self
+            return
         # Refused or ended: let the app run its teardown before the test goes on.
         await self._stop(task)
         self._raise_app_error(task)
@@ -332,9 +348,17 @@ class TestWebsocketConnection(_Exchange[Message]):
         raise WebsocketResponseError(response)
 
     async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
-        if not task.done() and self._state == _OPEN:
+        if self._pending and not failed and self._state != _HANDSHAKE:
+            await self._end_handshake(task)  # a refusal the test has not met yet
+        if not task.done() and self._state in (_OPEN, _HANDSHAKE):
             await self.close(1000)
         await self._stop(task)
+
+    async def _end_handshake(self, task: asyncio.Task[None]) -> None:
+        """Take the app's late accept, or raise its refusal or error."""
+        self._pending = False
+        await self._to_client.get()
+        await self._answered(task)
 
     async def send(self, data: str | bytes) -> None:
         """Send a text (``str``) or binary (``bytes``) message to the app."""
@@ -347,13 +371,17 @@ class TestWebsocketConnection(_Exchange[Message]):
                 f"websocket messages are str or bytes, not {type(data).__name__}"
             )
         task = self._check_open()
+        if self._pending and self._state != _HANDSHAKE:
+            await self._end_handshake(task)
         if self.close_code is not None or task.done():
             self._raise_for_outcome(task)
-        self._to_app.put(message)
+        self._to_app.put(message)  # while handshaking, the app reads it once it accepts
 
     async def receive(self) -> str | bytes:
         """The app's next message; ``WebsocketDisconnect`` once the app has closed."""
         task = self._check_open()
+        if self._pending:
+            await self._end_handshake(task)
         message = await self._to_client.get()
         if message is None:
             self._raise_for_outcome(task)
