@@ -9,6 +9,7 @@ import sys
 import weakref
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
+from collections.abc import Awaitable
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
@@ -32,6 +33,7 @@ from microframework.sse import event_stream
 from microframework.sse import last_event_id
 from microframework.sse import ServerSentEvent
 from microframework.testing import TestHTTPConnection
+from microframework.typing import Message
 
 # -- idle timeout ---------------------------------------------------------------
 
@@ -1137,3 +1139,76 @@ async def test_leaving_while_a_sync_generator_step_runs_raises_nothing() -> None
         await task  # nothing escapes the app
     assert closed.is_set()
     assert recorder.sent[-1].get("more_body") is True  # never completed
+
+
+class _CancelSensitiveServer:
+    """A server whose receive() does not survive cancelling, as granian's: once a
+    pending call is cancelled (or closed), the next one reports a disconnect."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind, self.calls, self.broken = kind, 0, False
+        self.sent: list[Message] = []
+
+    def receive(self) -> Awaitable[Message]:
+        self.calls += 1
+        if self.kind == "coroutine":
+            return self._receive()
+        future = _NoticedCancel(self)
+        if self.calls == 1 or self.broken:
+            future.set_result(self._ready())
+        return future
+
+    def _ready(self) -> Message:
+        if self.broken:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def _receive(self) -> Message:
+        if self.calls == 1 or self.broken:
+            return self._ready()
+        try:
+            await asyncio.get_running_loop().create_future()  # the client stays
+        except (asyncio.CancelledError, GeneratorExit):
+            self.broken = True
+            raise
+        raise AssertionError("unreachable")
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+class _NoticedCancel(asyncio.Future[Message]):
+    def __init__(self, server: _CancelSensitiveServer) -> None:
+        super().__init__()
+        self.server = server
+
+    def cancel(self, msg: Any = None) -> bool:
+        self.server.broken = True  # at once, as the server's side sees it
+        return super().cancel(msg)
+
+
+@pytest.mark.parametrize("kind", ["future", "coroutine"])
+async def test_a_pending_receive_is_handed_on_not_cancelled(
+    app: Microframework, kind: str
+) -> None:
+    # granian: a view that waited, then streams, was answered 500 or cut off. The
+    # view's disconnect watch cancelled its pending receive() when the view returned,
+    # so the stream's watch heard a disconnect that never happened.
+    @app.route("/")
+    async def view() -> Any:
+        await asyncio.sleep(0)  # suspends: the view's watch starts
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"a"
+            await asyncio.sleep(0)
+            yield b"b"
+
+        return chunks()
+
+    server = _CancelSensitiveServer(kind)
+    await asyncio.wait_for(app(http_scope("/"), server.receive, server.send), 5)
+    assert server.sent[0]["status"] == 200
+    body = [m for m in server.sent if m["type"] == "http.response.body"]
+    assert b"".join(m.get("body", b"") for m in body) == b"ab"
+    assert body[-1].get("more_body", False) is False
+    assert server.broken  # the request's end still closes what was pending

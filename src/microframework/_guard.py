@@ -94,7 +94,11 @@ class Guard(Listener):
         self._fire("shutdown")
 
     def watch(self) -> None:
-        self.listen(self._request.asgi_receive)
+        request = self._request
+        held = request.held_receive
+        if held is not None:
+            request.held_receive = None
+        self.listen(request.asgi_receive, held)
 
     def arm(self, timeout: float | None) -> None:
         if timeout is not None:
@@ -149,7 +153,9 @@ class Guard(Listener):
             self._deferred.cancel()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
-        self.stop_listening()  # at once: no task to wait for
+        # At once (no task to wait for); a pending receive() waits for the next watch.
+        if self.stop_listening(keep=True):
+            self._request.held_receive = self
 
 
 class Streamer:

@@ -202,12 +202,30 @@ class Listener:
         self._stopped = False
         self._context: contextvars.Context | None = None
 
-    def listen(self, receive: Callable[[], Awaitable[Any]]) -> None:
-        """Start listening on *receive* (a second call does nothing)."""
+    def listen(
+        self, receive: Callable[[], Awaitable[Any]], held: Listener | None = None
+    ) -> None:
+        """Start listening on *receive* (a second call does nothing).
+
+        *held*, a stopped listener that kept its pending ``receive()``, hands that
+        call over: it is awaited first, in its own context.
+        """
         if self._receive is None and not self._stopped:
             self._receive = receive
-            self._context = contextvars.copy_context()
-            self._context.run(self)
+            if held is None:
+                self._context = contextvars.copy_context()
+                self._context.run(self)
+                return
+            context = self._context = held._context
+            coro, self._coro, held._coro = held._coro, held._coro, None
+            future, held._waiting = held._waiting, None
+            if future is None:  # it yielded bare: step it on the loop's next pass
+                future = asyncio.get_running_loop().call_soon(self, context=context)
+            elif coro is None:
+                future.add_done_callback(self._got, context=context)  # type: ignore[union-attr]
+            else:
+                future.add_done_callback(self, context=context)  # type: ignore[union-attr]
+            self._waiting = future
 
     def heard(self, message: Any) -> bool:
         """Handle one message; False to stop listening."""
@@ -264,19 +282,36 @@ class Listener:
         if self.heard(future.result()):
             self()
 
-    def stop_listening(self) -> None:
-        """Stop listening; a pending ``receive()`` is closed (or cancelled)."""
+    def stop_listening(self, keep: bool = False) -> bool:
+        """Stop listening; True if a pending ``receive()`` was kept (*keep*) for
+        :meth:`listen` of another listener, else it is closed (or cancelled).
+
+        A server's ``receive()`` need not survive cancelling (granian's next call then
+        reports a disconnect), so a request hands it on until it ends.
+        """
         self._stopped = True
-        waiting, self._waiting = self._waiting, None
-        coro, self._coro = self._coro, None
+        waiting = self._waiting
         if isinstance(waiting, asyncio.Handle):
             waiting.cancel()
-        elif waiting is not None and coro is not None:
-            waiting.remove_done_callback(self)
+            self._waiting = None
         elif waiting is not None:
-            waiting.cancel()  # as cancelling a watcher task would
-        if coro is not None and self._context is not None:
-            try:  # in its context: a middleware's receive() may reset a variable
-                self._context.run(coro.close)
-            except Exception:
-                pass  # the server's receive() failing as it closes: nothing to hear
+            waiting.remove_done_callback(self if self._coro is not None else self._got)
+        elif self._coro is None:
+            return False
+        if keep:
+            return True
+        self.close_held()
+        return False
+
+    def close_held(self) -> None:
+        """Close the ``receive()`` kept by :meth:`stop_listening` (nobody will listen)."""
+        waiting, self._waiting = self._waiting, None
+        coro, self._coro = self._coro, None
+        if coro is None:
+            if waiting is not None:
+                waiting.cancel()
+            return
+        try:  # in its context: a middleware's receive() may reset a variable
+            self._context.run(coro.close)  # type: ignore[union-attr]
+        except Exception:
+            pass  # the server's receive() failing as it closes: nothing to hear

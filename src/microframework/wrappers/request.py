@@ -26,6 +26,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .._utils import first_step
+from .._utils import Listener
 from ..datastructures import FileStorage
 from ..exceptions import BodyTimeout
 from ..exceptions import ClientDisconnected
@@ -94,6 +95,9 @@ class Request(BaseRequestWebsocket):
         super().__init__(scope)
         self.asgi_receive = receive  #: The connection's ASGI ``receive``.
         self._app = app
+        #: A ``receive()`` a finished disconnect watch left pending, for the next one.
+        #: Set here, not as a class default: a key added late costs the dict a resize.
+        self.held_receive: Listener | None = None
 
     def close(self) -> None:
         """Close uploaded files and the spooled body; called when the request ends."""
@@ -103,6 +107,9 @@ class Request(BaseRequestWebsocket):
                 storage.close()
         if self._body_file is not None:
             self._body_file.close()
+        if self.held_receive is not None:
+            self.held_receive.close_held()
+            self.held_receive = None
 
     def _config(self, key: str, default: Any) -> Any:
         return self._app.config.get(key, default) if self._app is not None else default

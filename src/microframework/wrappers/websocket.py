@@ -452,13 +452,18 @@ class Websocket(BaseRequestWebsocket):
             "status": response.status_code,
             "headers": response.asgi_headers(),
         }
-        body = "websocket.http.response.body"
+        # One body message: granian refuses more_body there, and a refusal is small.
+        data = b"".join([chunk async for chunk in response.iter_encoded()])
         self._state = _RESPONDED  # a disconnect meanwhile is the end of the answer
         try:
             await self._send(start)
-            async for chunk in response.iter_encoded():
-                await self._send({"type": body, "body": chunk, "more_body": True})
-            await self._send({"type": body, "body": b"", "more_body": False})
+            await self._send(
+                {
+                    "type": "websocket.http.response.body",
+                    "body": data,
+                    "more_body": False,
+                }
+            )
         except OSError:  # ASGI: the peer left before the answer (uvicorn)
             self._mark_closed(1006, None)
             raise self._disconnected(1006) from None
