@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import keyword
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -1054,6 +1055,23 @@ def test_run_serves_requests_until_terminated(
     output = log.read_text()
     assert f" * Serving app 'hello' on http://127.0.0.1:{port}" in output
     assert '"GET / 1.1" 200' in output  # hypercorn's access log
+
+
+def test_run_on_port_0_names_the_port_it_serves_on(tmp_path: Path, serve: Any) -> None:
+    # It printed "http://127.0.0.1:0"; only hypercorn's own line named the port.
+    write(tmp_path / "hello.py", HELLO)
+    process, log = serve("-m", "microframework", "--app", "hello", "run", "--port", "0")
+    end = time.monotonic() + 15
+    while " * Debug mode" not in log.read_text() and time.monotonic() < end:
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.02)
+    served = re.search(
+        r"Serving app 'hello' on http://127\.0\.0\.1:(\d+)", log.read_text()
+    )
+    assert served is not None, log.read_text()
+    port = int(served.group(1))
+    assert port != 0
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"hello from hello"
 
 
 def test_run_when_startup_fails_ends_in_one_error_line(

@@ -10,10 +10,12 @@ import asyncio
 import functools
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Iterator
 from contextvars import Token
 from types import TracebackType
 from typing import Any
+from typing import overload
 from typing import ParamSpec
 from typing import TYPE_CHECKING
 from typing import TypeVar
@@ -219,7 +221,9 @@ def has_websocket_context() -> bool:
     return ctx is not None and ctx.websocket is not None
 
 
-def _copying(what: str, func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+def _copying(
+    what: str, func: Callable[P, Any]
+) -> Callable[P, Coroutine[Any, Any, Any]]:
     ctx = _cv_app.get(None)
     if ctx is None or (what != "app" and getattr(ctx, what) is None):
         raise RuntimeError(f"there is no {what} context to copy; use this inside one")
@@ -232,19 +236,47 @@ def _copying(what: str, func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
     return wrapper
 
 
-def copy_current_app_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+@overload
+def copy_current_app_context(
+    func: Callable[P, Awaitable[T]],
+) -> Callable[P, Coroutine[Any, Any, T]]: ...
+@overload
+def copy_current_app_context(
+    func: Callable[P, T],
+) -> Callable[P, Coroutine[Any, Any, T]]: ...
+def copy_current_app_context(
+    func: Callable[P, Any],
+) -> Callable[P, Coroutine[Any, Any, Any]]:
     """Decorate *func* to run inside a copy of the current app context."""
     return _copying("app", func)
 
 
-def copy_current_request_context(func: Callable[P, Any]) -> Callable[P, Awaitable[Any]]:
+@overload
+def copy_current_request_context(
+    func: Callable[P, Awaitable[T]],
+) -> Callable[P, Coroutine[Any, Any, T]]: ...
+@overload
+def copy_current_request_context(
+    func: Callable[P, T],
+) -> Callable[P, Coroutine[Any, Any, T]]: ...
+def copy_current_request_context(
+    func: Callable[P, Any],
+) -> Callable[P, Coroutine[Any, Any, Any]]:
     """Decorate *func* to run inside a copy of the current request context."""
     return _copying("request", func)
 
 
+@overload
+def copy_current_websocket_context(
+    func: Callable[P, Awaitable[T]],
+) -> Callable[P, Coroutine[Any, Any, T]]: ...
+@overload
+def copy_current_websocket_context(
+    func: Callable[P, T],
+) -> Callable[P, Coroutine[Any, Any, T]]: ...
 def copy_current_websocket_context(
     func: Callable[P, Any],
-) -> Callable[P, Awaitable[Any]]:
+) -> Callable[P, Coroutine[Any, Any, Any]]:
     """Decorate *func* to run inside a copy of the current websocket context."""
     return _copying("websocket", func)
 

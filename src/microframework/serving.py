@@ -85,6 +85,10 @@ def serve_app(
         os.environ[SERVE_APP_ENV] = locator
         os.environ[DEBUG_ENV] = "1" if app.debug else "0"
         config.workers = workers
+    if port == 0:  # serve on a free port a probe finds: the address printed is real
+        port = _check_bind(host, port, bind)
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        config.bind = [bind]
     scheme = "https" if certfile else "http"
     click.echo(f" * Serving app {app.name!r} on {scheme}://{bind}", err=True)
     click.echo(f" * Debug mode: {'on' if app.debug else 'off'}", err=True)
@@ -156,12 +160,13 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
             sock.close()
 
 
-def _check_bind(host: str, port: int, bind: str) -> None:
+def _check_bind(host: str, port: int, bind: str) -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
+            return int(probe.getsockname()[1])
     except OSError as error:
         busy = error.errno == errno.EADDRINUSE
         hint = " Is another server running? Try --port." if busy else ""

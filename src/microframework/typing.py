@@ -13,6 +13,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import MutableMapping
 from collections.abc import Sequence
 from typing import Any
 from typing import Literal
@@ -80,9 +81,11 @@ class LifespanScope(TypedDict):
     asgi: ASGIVersions
 
 
-# Plain dicts keep the hot path free of casts; the TypedDicts document the contract.
-Scope = dict[str, Any]
-Message = dict[str, Any]
+# Plain mappings keep the hot path free of casts; the TypedDicts document the contract.
+# Mutable mappings, not dicts, as Starlette's: an app typed to take only a dict would
+# not type-check where Starlette or FastAPI mount an ASGI app.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
