@@ -1203,3 +1203,20 @@ async def test_aiofiles_is_loaded_when_a_file_is_read(data_file: Path) -> None:
 
     assert b"".join(chunks) == CONTENT
     assert "aiofiles" in sys.modules
+
+
+async def test_a_file_name_with_undecodable_bytes_is_served(tmp_path: Path) -> None:
+    # A name from os.listdir() holds surrogates for bytes that aren't UTF-8: it was a
+    # 500 (UnicodeEncodeError quoting filename*); those bytes become "?".
+    name = os.fsdecode(b"caf\xe9.txt")
+    path = tmp_path / name
+    try:
+        path.write_bytes(b"menu")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system refuses names that aren't UTF-8")
+    response = await _get(_file_app(path, as_attachment=True))
+    assert response.status_code == 200
+    assert await response.get_data() == b"menu"
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=caf.txt; filename*=UTF-8''caf%3F.txt"
+    )

@@ -1662,6 +1662,29 @@ async def test_a_close_reason_too_long_for_a_close_frame_is_refused(
     assert closed.value.code == 1000
 
 
+async def test_a_close_reason_that_is_not_valid_text_is_refused(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # A lone surrogate: the server failed to encode it after the state said closed,
+    # so the client got no close frame at all (1006); Quart sends 1000.
+    outcomes: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        try:
+            await websocket.close(1000, "bye \ud800")
+        except ValueError as error:
+            outcomes.append(str(error))
+        await websocket.close(1000, "bye")
+
+    async with client.websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnect) as closed:
+            await ws.receive()
+    assert outcomes == ["websocket close reason 'bye \\ud800' is not valid text"]
+    assert (closed.value.code, closed.value.reason) == (1000, "bye")
+
+
 async def test_a_server_whose_receive_returns_a_future_is_served(
     app: Microframework,
 ) -> None:

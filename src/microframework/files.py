@@ -278,7 +278,8 @@ def _content_disposition(name: str, as_attachment: bool) -> str:
         return f"{kind}; filename={quote_header_value(name)}"
     # RFC 6266 / 5987: an ASCII fallback for old clients, the exact name in filename*.
     fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    exact = quote(name, safe=_ATTR_CHARS)
+    # A name read from disk may hold undecodable bytes (surrogates): those become "?".
+    exact = quote(name, safe=_ATTR_CHARS, errors="replace")
     return f"{kind}; filename={quote_header_value(fallback)}; filename*=UTF-8''{exact}"
 
 

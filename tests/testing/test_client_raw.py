@@ -20,6 +20,8 @@ from werkzeug.datastructures import Authorization
 from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import Headers
 
+from microframework import Microframework
+from microframework import request
 from microframework.testing import HTTPDisconnectError
 from microframework.testing import LifespanError
 from microframework.testing import make_test_body_with_headers
@@ -999,3 +1001,16 @@ async def test_startup_timeout_raises_and_cancels_the_lifespan_task() -> None:
 async def test_shutdown_before_startup_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not been started"):
         await TestApp(lifespan_app()).shutdown()
+
+
+async def test_a_bytes_query_string_is_sent_as_given() -> None:
+    # It raised UnicodeDecodeError for any byte outside ASCII; such bytes are
+    # percent-encoded, as a client would send them, and request.args decodes them.
+    app = Microframework(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return f"{request.query_string!r} {request.args.getlist('q')}"
+
+    response = await app.test_client().get("/", query_string=b"q=\xe9&q=%41")
+    assert await response.get_data(as_text=True) == "b'q=%E9&q=%41' ['%E9', 'A']"

@@ -706,3 +706,21 @@ def test_a_headers_dict_gives_the_headers_werkzeugs_path_gives(
 
     assert fast.headers.to_wsgi_list() == slow.headers.to_wsgi_list()
     assert (fast.status, fast.body_bytes) == (slow.status, slow.body_bytes)
+
+
+async def test_a_header_value_outside_latin_1_is_an_error_naming_the_header(
+    app: Microframework,
+) -> None:
+    # It was a bare UnicodeEncodeError ("'latin-1' codec can't encode...").
+    app.testing = True
+
+    @app.route("/")
+    async def index() -> Response:
+        response = Response("x")
+        response.headers["X-Val"] = "日本"
+        return response
+
+    with pytest.raises(
+        ValueError, match="header 'X-Val' has a character outside Latin-1"
+    ):
+        await app.test_client().get("/")

@@ -215,8 +215,8 @@ def _header_bytes(value: str) -> bytes:
 
 
 def _encode_query(query_string: QueryArg) -> str:
-    if isinstance(query_string, bytes):
-        return query_string.decode("ascii")
+    if isinstance(query_string, bytes):  # sent as given: other bytes percent-encoded
+        return quote(query_string, safe=_QUERY_SAFE)
     if isinstance(query_string, str):
         return query_string
     return urlencode(_pairs(query_string))

@@ -523,7 +523,13 @@ def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]
                     f"header {key!r} has a control character in its value"
                     " (only HTAB is allowed)"
                 )
-            encoded = (key.lower().encode("latin-1"), value.encode("latin-1"))
+            try:
+                encoded = (key.lower().encode("latin-1"), value.encode("latin-1"))
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"header {key!r} has a character outside Latin-1 in its value;"
+                    " percent-encode it (or use RFC 8187's encoding)"
+                ) from None
             # Remember the pairs every response repeats; bounded against arbitrary values.
             if len(cache) < 512 and len(value) < 64:
                 cache[pair] = encoded

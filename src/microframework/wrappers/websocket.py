@@ -426,10 +426,16 @@ class Websocket(BaseRequestWebsocket):
                 f"websocket close code {code!r} may not be sent:"
                 " use 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 7.4)"
             )
-        if len(reason) > 30 and len(reason.encode()) > 123:
+        try:
+            size = len(reason.encode()) if reason else 0
+        except UnicodeEncodeError:  # a lone surrogate: the server could not send it
+            raise ValueError(
+                f"websocket close reason {reason!r} is not valid text"
+            ) from None
+        if size > 123:
             # RFC 6455 5.5: a close payload is at most 125 bytes, two of them the code.
             raise ValueError(
-                f"websocket close reason is {len(reason.encode())} bytes in UTF-8;"
+                f"websocket close reason is {size} bytes in UTF-8;"
                 " at most 123 fit in a close frame"
             )
         # Closed before sending: a disconnect the reader meets meanwhile is the echo.
