@@ -326,3 +326,40 @@ async def _get(port: int, path: str) -> bytes:
 async def _get_stats(port: int) -> dict[str, int]:
     result: dict[str, int] = json.loads(await _get(port, "/stats"))
     return result
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+async def test_a_client_gone_before_the_accept_ends_the_handler(server: str) -> None:
+    # The handler is still deciding (an auth lookup, a wait for room) when the client
+    # drops the connection mid-handshake: the handler is cancelled, its finally and
+    # teardown run, through a real server.
+    app = Microframework(__name__)
+    started, ended, torn = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    torn_down: list[type[BaseException] | None] = []
+
+    @app.websocket("/slow")
+    async def slow() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()  # never accepts
+        finally:
+            ended.set()
+
+    @app.teardown_websocket
+    async def noted(exc: BaseException | None) -> None:
+        torn_down.append(None if exc is None else type(exc))
+        torn.set()
+
+    async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await started.wait()
+        writer.close()
+        await writer.wait_closed()
+        await ended.wait()
+        await torn.wait()
+    assert torn_down == [WebsocketDisconnect]
