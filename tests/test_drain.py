@@ -366,8 +366,11 @@ async def _served_by_cli(
         stderr=asyncio.subprocess.PIPE,
     )
     assert process.stderr is not None
-    while b"Running on" not in await process.stderr.readline():
-        pass
+    async with asyncio.timeout(LIMIT):
+        while b"Running on" not in (line := await process.stderr.readline()):
+            if not line:  # it exited before serving: say why, don't spin on EOF
+                await process.wait()
+                raise AssertionError(f"the server exited with {process.returncode}")
     # Keep reading, so a full pipe never blocks the server.
     rest = asyncio.create_task(process.stderr.read())
     return process, port, rest

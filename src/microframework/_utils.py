@@ -291,8 +291,8 @@ class Listener:
         """
         self._stopped = True
         waiting = self._waiting
-        if isinstance(waiting, asyncio.Handle):
-            waiting.cancel()
+        if waiting is not None and not asyncio.isfuture(waiting):
+            waiting.cancel()  # a call_soon handle (uvloop's aren't asyncio.Handles)
             self._waiting = None
         elif waiting is not None:
             waiting.remove_done_callback(self if self._coro is not None else self._got)
