@@ -1949,3 +1949,43 @@ async def test_a_subprotocol_must_be_a_token(
     assert outcome == (
         [] if ok else [f"websocket subprotocol {subprotocol!r} is not a token"]
     )
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 12), reason="asyncio.eager_task_factory is Python 3.12+"
+)
+async def test_buffered_messages_reach_the_handler_under_an_eager_task_factory(
+    app: Microframework,
+) -> None:
+    # With eager tasks, the reader a handler gets after accept ran at once, read what
+    # the server held, close included, and cancelled the handler before it received.
+    got: list[str | bytes] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        await asyncio.sleep(0)  # a loop turn away from receive()
+        async for message in websocket:
+            got.append(message)
+
+    inbox: list[Message] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "one"},
+        {"type": "websocket.receive", "text": "two"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+
+    async def receive() -> Message:
+        return inbox.pop(0)
+
+    async def send(message: Message) -> None:
+        pass
+
+    loop = asyncio.get_running_loop()
+    previous = loop.get_task_factory()
+    loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined,unused-ignore]
+    try:
+        await asyncio.wait_for(app(_websocket_scope("/ws", {}), receive, send), 5)
+    finally:
+        loop.set_task_factory(previous)
+    assert got == ["one", "two"]

@@ -238,9 +238,12 @@ async def test_a_thousand_closed_websockets_leave_nothing_behind(pattern: str) -
         # What the thousand connections left allocated, server and client together.
         assert kept < 512 * 1024, f"{kept} bytes still allocated"
         # RSS is coarser (the allocator keeps freed pages): it catches only a leak
-        # of tens of KiB per connection.
+        # of tens of KiB per connection. Python 3.13's allocator holds on to more
+        # after the warm-up (helper_receives grew 35 MiB there, 11-16 MiB on 3.11 and
+        # 3.12, with the same 78 KB still traced).
         grown = _rss_kib() - rss
-        assert grown < 32 * 1024, f"RSS grew {grown} KiB over 1,000 websockets"
+        limit = (64 if sys.version_info >= (3, 13) else 32) * 1024
+        assert grown < limit, f"RSS grew {grown} KiB over 1,000 websockets"
     assert tracker.teardown_errors == [WebsocketDisconnect] * 3000
 
 

@@ -193,7 +193,9 @@ class Websocket(BaseRequestWebsocket):
         if self._state in (_CONNECTING, _ACCEPTED):
             queue: asyncio.Queue[Any] = asyncio.Queue(self._queue_size)
             self._queue = queue
-            self._reader = asyncio.create_task(self._read(queue))
+            # Started lazily whatever the loop's task factory: an eager one would read
+            # the buffered messages and the close before the handler could receive.
+            self._reader = asyncio.Task(self._read(queue), loop=self._loop)
 
     async def _read(self, queue: asyncio.Queue[Any]) -> None:
         try:
