@@ -1989,3 +1989,103 @@ async def test_buffered_messages_reach_the_handler_under_an_eager_task_factory(
     finally:
         loop.set_task_factory(previous)
     assert got == ["one", "two"]
+
+
+class _StalledClient:
+    """A server whose send() waits for ever once *room* messages are out: a client
+    that stopped reading (its TCP window and the server's buffer are full)."""
+
+    def __init__(self, room: int, kind: str) -> None:
+        self.room, self.kind = room, kind
+        self.sent: list[Message] = []
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.inbox.put_nowait({"type": "websocket.connect"})
+
+    def send(self, message: Message) -> Awaitable[None]:
+        self.sent.append(message)
+        full = message["type"] != "websocket.accept" and len(self.sent) > self.room
+        if self.kind == "future":
+            future = asyncio.get_running_loop().create_future()
+            if not full:
+                future.set_result(None)
+            return future
+        return self._send(full)
+
+    async def _send(self, full: bool) -> None:
+        await asyncio.sleep(0)  # the server's own step (a lock, a drain check)
+        if full:
+            await asyncio.get_running_loop().create_future()
+
+
+@pytest.mark.parametrize("kind", ["coroutine", "future"])
+async def test_a_client_that_stops_reading_ends_the_handler(
+    app: Microframework, kind: str
+) -> None:
+    # A send the server makes wait past WEBSOCKET_SEND_TIMEOUT: the client is taken
+    # as gone, so a handler pushing to it no longer waits (and holds) for ever.
+    app.config["WEBSOCKET_SEND_TIMEOUT"] = 0.05
+    ended: list[str] = []
+    seen: list[BaseException | None] = []
+
+    @app.websocket("/feed")
+    async def feed() -> None:
+        try:
+            while True:
+                await websocket.send("x" * 1000)
+        finally:
+            ended.append(f"{websocket.close_code} {websocket.close_reason}")
+
+    @app.teardown_websocket
+    async def noted(exc: BaseException | None) -> None:
+        seen.append(exc)
+
+    server = _StalledClient(room=5, kind=kind)
+    await asyncio.wait_for(
+        app(_websocket_scope("/feed", {}), server.inbox.get, server.send), 5
+    )
+    assert ended == ["1006 send timed out"]
+    assert isinstance(seen[0], WebsocketDisconnect) and seen[0].code == 1006
+    assert len(server.sent) == 6  # the accept, four sends, one that never went
+
+
+async def test_closing_to_a_client_that_stopped_reading_does_not_wait_for_ever(
+    app: Microframework,
+) -> None:
+    app.config["WEBSOCKET_SEND_TIMEOUT"] = 0.05
+
+    @app.websocket("/ws")
+    async def bye() -> None:
+        await websocket.accept()
+        await websocket.close(1000)  # the close frame can't go out either
+        assert (websocket.closed, websocket.close_code) == (True, 1006)
+
+    server = _StalledClient(room=0, kind="coroutine")
+    await asyncio.wait_for(
+        app(_websocket_scope("/ws", {}), server.inbox.get, server.send), 5
+    )
+    assert [m["type"] for m in server.sent] == ["websocket.accept", "websocket.close"]
+
+
+async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) -> None:
+    # Each send waits, but less than the timeout: the timeout is per send, not a
+    # budget for the connection.
+    app.config["WEBSOCKET_SEND_TIMEOUT"] = 0.5
+
+    @app.websocket("/ws")
+    async def feed() -> None:
+        for n in range(20):
+            await websocket.send(str(n))
+
+    sent: list[Message] = []
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        await asyncio.sleep(0.01)  # a client that reads, slowly
+
+    await asyncio.wait_for(app(_websocket_scope("/ws", {}), inbox.get, send), 5)
+    assert [m.get("text") for m in sent if m["type"] == "websocket.send"] == [
+        str(n) for n in range(20)
+    ]
+    assert sent[-1] == {"type": "websocket.close", "code": 1000, "reason": ""}

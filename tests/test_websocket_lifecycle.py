@@ -366,3 +366,35 @@ async def test_a_client_gone_before_the_accept_ends_the_handler(server: str) -> 
         await ended.wait()
         await torn.wait()
     assert torn_down == [WebsocketDisconnect]
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+async def test_a_client_that_stops_reading_ends_the_handler(server: str) -> None:
+    # The handler pushes to a client that never reads: once the socket buffers are
+    # full the server's send() waits, and WEBSOCKET_SEND_TIMEOUT ends the handler.
+    app = Microframework(__name__)
+    app.config["WEBSOCKET_SEND_TIMEOUT"] = 0.5
+    ended = asyncio.Event()
+    codes: list[int | None] = []
+
+    @app.websocket("/feed")
+    async def feed() -> None:
+        try:
+            while True:
+                await websocket.send(b"x" * 65536)
+        finally:
+            codes.append(websocket.close_code)
+            ended.set()
+
+    async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"GET /feed HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+        # ... and never reads again.
+        await ended.wait()
+        writer.close()
+    assert codes == [1006]

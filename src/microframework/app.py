@@ -159,6 +159,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "TRUSTED_HOSTS": None,
         "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
         "WEBSOCKET_QUEUE_SIZE": 16,
+        "WEBSOCKET_SEND_TIMEOUT": 60,
     }
 
     def __init__(

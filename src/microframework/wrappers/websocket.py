@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 _CONNECTING, _ACCEPTED = "connecting", "accepted"
 _CLOSED, _RESPONDED = "closed", "responded"
 _DISCONNECT = object()
+_UNSTEPPED = object()
 _WATCH_DELAY = 0.05  # seconds before a handler not in receive() gets a reader task
 # Sweeps (about half a second) before a handler yet to accept gets one: a reader started
 # then stays, costing every message a second task switch, so only slow handshakes pay.
@@ -58,6 +59,7 @@ class Websocket(BaseRequestWebsocket):
         "_state",
         "max_message_size",
         "_queue_size",
+        "_send_timeout",
         "_queue",
         "_reader",
         "_accepted",
@@ -93,6 +95,7 @@ class Websocket(BaseRequestWebsocket):
             "WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024
         )
         self._queue_size: int = config.get("WEBSOCKET_QUEUE_SIZE", 16)
+        self._send_timeout: float | None = config.get("WEBSOCKET_SEND_TIMEOUT", 60)
         self._queue: asyncio.Queue[Any] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
@@ -395,8 +398,20 @@ class Websocket(BaseRequestWebsocket):
             raise TypeError(
                 f"websocket messages are str or bytes, not {type(data).__name__}"
             )
-        try:
-            await self._send(message)
+        try:  # _send_timed, inline on the per-message path
+            pending = self._send(message)
+            if pending.__class__ is not CoroutineType:
+                await self._sent_within(pending, _UNSTEPPED)
+            else:
+                try:
+                    step = pending.send(None)
+                except StopIteration:
+                    pass  # sent without waiting, as nearly every send is: no timer
+                else:
+                    await self._sent_within(pending, step)
+        except TimeoutError:  # an OSError too: first
+            self._peer_gone(1006, "send timed out")
+            raise self._disconnected(1006) from None
         except OSError:
             # ASGI: a server raises an IOError from send() once the peer has gone.
             self._peer_gone(1006, None)
@@ -410,6 +425,27 @@ class Websocket(BaseRequestWebsocket):
             if self._state != _ACCEPTED:
                 raise self._disconnected()
         self._turned = False
+
+    async def _send_timed(self, message: dict[str, Any]) -> None:
+        pending = self._send(message)
+        if pending.__class__ is not CoroutineType:
+            await self._sent_within(pending, _UNSTEPPED)
+            return
+        try:
+            step = pending.send(None)
+        except StopIteration:
+            return
+        await self._sent_within(pending, step)
+
+    async def _sent_within(self, pending: Any, step: Any) -> None:
+        # The server made the send wait: its buffer is full, so the client has stopped
+        # reading. TimeoutError after WEBSOCKET_SEND_TIMEOUT: taken as the client gone.
+        self._turned = True
+        async with asyncio.timeout(self._send_timeout):
+            if step is _UNSTEPPED:  # a server's own awaitable
+                await pending
+            else:
+                await resume(pending, step)
 
     async def send_json(self, *args: Any, **kwargs: Any) -> None:
         """Send the JSON of the arguments (as ``jsonify`` builds it)."""
@@ -443,10 +479,10 @@ class Websocket(BaseRequestWebsocket):
         # Closed before sending: a disconnect the reader meets meanwhile is the echo.
         self.close_code, self.close_reason, self._state = code, reason, _CLOSED
         try:
-            await self._send(
+            await self._send_timed(
                 {"type": "websocket.close", "code": code, "reason": reason}
             )
-        except OSError:  # the peer left first: closed all the same
+        except OSError:  # the peer left, or stopped reading (TimeoutError): closed
             self.close_code, self.close_reason = 1006, None
 
     async def send_rejection(self, response: Response) -> None:
