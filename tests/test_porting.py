@@ -809,3 +809,52 @@ async def test_a_message_sent_before_the_app_accepts_reaches_it(
         await ws.send("early")
         gate.set()
         assert await ws.receive() == "got early"
+
+
+def test_a_mark_on_send_static_file_is_seen_on_the_static_view(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # quart-schema hides the static route with hide(app.send_static_file.__func__):
+    # in Quart the view *is* that method, so the mark is on view_functions["static"].
+    app = Microframework(__name__, static_folder="static")
+    monkeypatch.setattr(
+        Microframework.send_static_file, "_quart_schema_hidden", True, raising=False
+    )
+    view = app.view_functions["static"]
+    assert view._quart_schema_hidden is True  # type: ignore[attr-defined]
+    assert view.__name__ == "send_static_file"
+
+
+async def test_an_extension_overriding_make_request_shapes_every_request(
+    app: Microframework,
+) -> None:
+    # quart-schema's TestClientMixin turns models into dicts in _make_request, the
+    # hook Quart's client sends every request through.
+    from microframework.testing import MicroframeworkClient
+
+    class Model:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    class ModelClient(MicroframeworkClient):
+        async def _make_request(self, path: str, method: str, *args: Any) -> Any:
+            args = tuple({"name": a.name} if isinstance(a, Model) else a for a in args)
+            return await super()._make_request(path, method, *args)
+
+    app.test_client_class = ModelClient
+
+    @app.post("/echo")
+    async def echo() -> Any:
+        return await request.get_json()
+
+    @app.post("/moved")
+    async def moved() -> Any:
+        return "", 307, {"Location": "/echo"}
+
+    client = app.test_client()
+    response = await client.post("/echo", json=Model("ada"))
+    assert await response.get_json() == {"name": "ada"}
+    followed = await client.post("/moved", json=Model("bo"), follow_redirects=True)
+    assert await followed.get_json() == {"name": "bo"}
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        await client.get("/echo", jsn={})  # type: ignore[call-arg]

@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Awaitable
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import NotFound
@@ -48,19 +49,33 @@ async def send_static_file(
     return await send_from_directory(folder, filename, max_age=max_age)
 
 
-def _static_view(
-    owner: Microframework | Blueprint,
-) -> Callable[..., Awaitable[Response]]:
-    # Weak: the view must not keep the app alive. Looked up per request: overridable.
-    ref = weakref.ref(owner)
+class _StaticView:
+    """The ``static`` endpoint's view: the owner's ``send_static_file``, looked up per
+    request (overridable). Other attributes are that method's, as Quart's view *is*
+    the method: quart-schema marks it hidden from the OpenAPI document."""
 
-    async def static(filename: str) -> Response:
-        target = ref()
+    __slots__ = ("_ref",)
+
+    def __init__(self, owner: Microframework | Blueprint) -> None:
+        self._ref = weakref.ref(owner)  # weak: the view must not keep the app alive
+
+    async def __call__(self, filename: str) -> Response:
+        target = self._ref()
         if target is None:
             raise NotFound()
         return await target.send_static_file(filename)
 
-    return static
+    def __getattr__(self, name: str) -> Any:
+        target = self._ref()
+        if target is None:
+            raise AttributeError(name)
+        return getattr(type(target).send_static_file, name)
+
+
+def _static_view(
+    owner: Microframework | Blueprint,
+) -> Callable[..., Awaitable[Response]]:
+    return _StaticView(owner)
 
 
 def add_static_route(app: Microframework) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import http.cookiejar
 import re
+import weakref
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -55,6 +56,10 @@ if TYPE_CHECKING:
 _REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
 _MAX_REDIRECTS = 20
 _MAX_AGE = re.compile(r"-?[0-9]+")
+_OPEN_NAMES = frozenset(
+    {"headers", "data", "form", "files", "query_string", "json", "scheme", "root_path"}
+    | {"http_version", "scope_base", "auth", "subdomain"}
+)
 # Fills the body options for requests without one, so that passing one is a TypeError.
 _NO_BODY: dict[str, Any] = {"data": None, "form": None, "files": None, "json": sentinel}
 
@@ -97,6 +102,10 @@ class MicroframeworkClient:
         #: The lifespan state (``app.test_app()`` sets it): each request's scope gets
         #: a copy as its ``state``, as a server gives it.
         self.lifespan_state: dict[str, Any] | None = None
+        # The request behind each response _make_request returned, for its redirects.
+        self._sent: weakref.WeakKeyDictionary[Response, PreparedRequest] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def cookie_jar(self) -> CookieJarView | None:
@@ -135,10 +144,31 @@ class MicroframeworkClient:
         **options: Unpack[_RequestOptions],
     ) -> Response:
         """Send a request and return the whole response; the app's errors propagate."""
-        request = make_test_request(self.app, path, method=method, **options)
-        response = await self._send(request)
+        if unknown := options.keys() - _OPEN_NAMES:
+            raise TypeError(
+                f"open() got unexpected keyword arguments {sorted(unknown)}"
+            )
+        response = await self._make_request(
+            path,
+            method,
+            options.get("headers"),
+            options.get("data"),
+            options.get("form"),
+            options.get("files"),
+            options.get("query_string"),
+            options.get("json", sentinel),
+            options.get("scheme", "http"),
+            options.get("root_path", ""),
+            options.get("http_version", "1.1"),
+            options.get("scope_base"),
+            options.get("auth"),
+            options.get("subdomain"),
+        )
+        request = self._sent.pop(response, None)  # None: an override made its own
         hops = 0
         while follow_redirects and response.status_code in _REDIRECT_CODES:
+            if request is None:
+                break
             if (location := response.headers.get("Location")) is None:
                 break
             if (hops := hops + 1) > _MAX_REDIRECTS:
@@ -318,6 +348,46 @@ class MicroframeworkClient:
         if self.lifespan_state is not None:
             scope["state"] = dict(self.lifespan_state)
         return scope
+
+    async def _make_request(
+        self,
+        path: str,
+        method: str,
+        headers: HeadersArg | None,
+        data: str | bytes | None,
+        form: Mapping[str, Any] | None,
+        files: Mapping[str, FileArg | list[FileArg]] | None,
+        query_string: QueryArg | None,
+        json: Any,
+        scheme: str,
+        root_path: str,
+        http_version: str,
+        scope_base: Mapping[str, Any] | None,
+        auth: Authorization | tuple[str, str] | None = None,
+        subdomain: str | None = None,
+    ) -> Response:
+        """Build and send one request: Quart's hook, with its arguments, which
+        extensions override (quart-schema turns models into JSON and forms here)."""
+        request = make_test_request(
+            self.app,
+            path,
+            method=method,
+            headers=headers,
+            data=data,
+            form=form,
+            files=files,
+            query_string=query_string,
+            json=json,
+            scheme=scheme,
+            root_path=root_path,
+            http_version=http_version,
+            scope_base=scope_base,
+            auth=auth,
+            subdomain=subdomain,
+        )
+        response = await self._send(request)
+        self._sent[response] = request
+        return response
 
     def _prepare(self, path: str, method: str, options: _URLOptions) -> PreparedRequest:
         return make_test_request(self.app, path, method=method, **_NO_BODY, **options)
