@@ -291,8 +291,10 @@ class Listener:
         """
         self._stopped = True
         waiting = self._waiting
-        if waiting is not None and not asyncio.isfuture(waiting):
-            waiting.cancel()  # a call_soon handle (uvloop's aren't asyncio.Handles)
+        # A call_soon handle (uvloop's aren't asyncio.Handles); hasattr is 800
+        # instructions a waited view cheaper than asyncio.isfuture.
+        if waiting is not None and not hasattr(waiting, "remove_done_callback"):
+            waiting.cancel()
             self._waiting = None
         elif waiting is not None:
             waiting.remove_done_callback(self if self._coro is not None else self._got)
