@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 _CONNECTING, _ACCEPTED = "connecting", "accepted"
 _CLOSED, _RESPONDED = "closed", "responded"
 _DISCONNECT = object()
-_UNSTEPPED = object()
 _WATCH_DELAY = 0.05  # seconds before a handler not in receive() gets a reader task
 # Sweeps (about half a second) before a handler yet to accept gets one: a reader started
 # then stays, costing every message a second task switch, so only slow handshakes pay.
@@ -60,6 +59,10 @@ class Websocket(BaseRequestWebsocket):
         "max_message_size",
         "_queue_size",
         "_send_timeout",
+        "_sends_begun",
+        "_sends_done",
+        "_stall_mark",
+        "_stall_since",
         "_queue",
         "_reader",
         "_accepted",
@@ -96,6 +99,9 @@ class Websocket(BaseRequestWebsocket):
         )
         self._queue_size: int = config.get("WEBSOCKET_QUEUE_SIZE", 16)
         self._send_timeout: float | None = config.get("WEBSOCKET_SEND_TIMEOUT", 60)
+        # Counted per send (cheap); a per-loop sweep looks for one that stays pending.
+        self._sends_begun = self._sends_done = self._stall_mark = 0
+        self._stall_since = 0.0
         self._queue: asyncio.Queue[Any] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
@@ -161,6 +167,8 @@ class Websocket(BaseRequestWebsocket):
             raise
         self._state = _ACCEPTED
         self._accepted = True
+        if self._send_timeout is not None:
+            _watch_sends(self)
         if self.handler_task is None:
             self.handler_task = asyncio.current_task()
         # A handler that never receives gets its reader when it first yields.
@@ -398,24 +406,15 @@ class Websocket(BaseRequestWebsocket):
             raise TypeError(
                 f"websocket messages are str or bytes, not {type(data).__name__}"
             )
-        try:  # _send_timed, inline on the per-message path
-            pending = self._send(message)
-            if pending.__class__ is not CoroutineType:
-                await self._sent_within(pending, _UNSTEPPED)
-            else:
-                try:
-                    step = pending.send(None)
-                except StopIteration:
-                    pass  # sent without waiting, as nearly every send is: no timer
-                else:
-                    await self._sent_within(pending, step)
-        except TimeoutError:  # an OSError too: first
-            self._peer_gone(1006, "send timed out")
-            raise self._disconnected(1006) from None
+        self._sends_begun += 1
+        try:
+            await self._send(message)
         except OSError:
             # ASGI: a server raises an IOError from send() once the peer has gone.
             self._peer_gone(1006, None)
             raise self._disconnected(1006) from None
+        finally:
+            self._sends_done += 1
         if _signals.listening and websocket_sent.receivers:
             await send_signal(websocket_sent, data)
         if not self._turned:
@@ -426,26 +425,21 @@ class Websocket(BaseRequestWebsocket):
                 raise self._disconnected()
         self._turned = False
 
-    async def _send_timed(self, message: dict[str, Any]) -> None:
-        pending = self._send(message)
-        if pending.__class__ is not CoroutineType:
-            await self._sent_within(pending, _UNSTEPPED)
-            return
-        try:
-            step = pending.send(None)
-        except StopIteration:
-            return
-        await self._sent_within(pending, step)
-
-    async def _sent_within(self, pending: Any, step: Any) -> None:
-        # The server made the send wait: its buffer is full, so the client has stopped
-        # reading. TimeoutError after WEBSOCKET_SEND_TIMEOUT: taken as the client gone.
-        self._turned = True
-        async with asyncio.timeout(self._send_timeout):
-            if step is _UNSTEPPED:  # a server's own awaitable
-                await pending
-            else:
-                await resume(pending, step)
+    def _check_send(self, now: float) -> None:
+        # The per-loop sweep: end a connection whose send has waited (the client
+        # stopped reading, the buffers are full) for WEBSOCKET_SEND_TIMEOUT.
+        begun = self._sends_begun
+        if begun == self._sends_done:
+            return  # nothing pending
+        if self._stall_mark != begun:
+            self._stall_mark, self._stall_since = begun, now  # first seen waiting
+        elif now - self._stall_since >= self._send_timeout:  # type: ignore[operator]
+            # As if the client had left: the server's send() itself can't be ended.
+            if self._state != _RESPONDED:
+                self.close_code, self.close_reason = 1006, "send timed out"
+                self._state = _CLOSED
+            self._wake_receivers()
+            self._end_handler()
 
     async def send_json(self, *args: Any, **kwargs: Any) -> None:
         """Send the JSON of the arguments (as ``jsonify`` builds it)."""
@@ -478,12 +472,15 @@ class Websocket(BaseRequestWebsocket):
             )
         # Closed before sending: a disconnect the reader meets meanwhile is the echo.
         self.close_code, self.close_reason, self._state = code, reason, _CLOSED
+        self._sends_begun += 1  # a client that stopped reading blocks this one too
         try:
-            await self._send_timed(
+            await self._send(
                 {"type": "websocket.close", "code": code, "reason": reason}
             )
-        except OSError:  # the peer left, or stopped reading (TimeoutError): closed
+        except OSError:  # the peer left first: closed all the same
             self.close_code, self.close_reason = 1006, None
+        finally:
+            self._sends_done += 1
 
     async def send_rejection(self, response: Response) -> None:
         """Refuse the handshake with *response*, over the HTTP response extension if offered."""
@@ -522,6 +519,8 @@ class Websocket(BaseRequestWebsocket):
             armed = _ARMED.get(self._loop)
             if armed is not None:
                 armed.discard(self)  # the sweep, one per loop, still runs
+        if (sending := _SENDING.get(self._loop)) is not None:
+            sending.discard(self)
         # Forget the reader: its CancelledError's traceback holds this object, so a
         # reference back would make a cycle per connection.
         reader, self._reader = self._reader, None
@@ -539,6 +538,37 @@ def _sweep(loop: asyncio.AbstractEventLoop) -> None:
     for websocket in _ARMED.pop(loop, ()):
         websocket._watched = False
         websocket._look()
+
+
+#: Per loop, the accepted connections whose sends the stall sweep looks at.
+_SENDING: dict[asyncio.AbstractEventLoop, set[Websocket]] = {}
+
+
+def _watch_sends(websocket: Websocket) -> None:
+    loop = websocket._loop
+    members = _SENDING.get(loop)
+    if members is None:
+        members = _SENDING[loop] = set()
+        # A quarter of the timeout (at most 1 s): a stall ends within 1.5 timeouts.
+        period = min(1.0, websocket._send_timeout / 4)  # type: ignore[operator]
+        _next_send_sweep(loop, period)
+    members.add(websocket)
+
+
+def _next_send_sweep(loop: asyncio.AbstractEventLoop, period: float) -> None:
+    # An empty context, as the reader sweep's: it must hold no connection.
+    loop.call_later(period, _sweep_sends, loop, period, context=contextvars.Context())
+
+
+def _sweep_sends(loop: asyncio.AbstractEventLoop, period: float) -> None:
+    members = _SENDING.get(loop)
+    if not members:
+        _SENDING.pop(loop, None)  # the next accepted connection starts it again
+        return
+    now = loop.time()
+    for websocket in list(members):
+        websocket._check_send(now)
+    _next_send_sweep(loop, period)
 
 
 def _too_big(data: str | bytes, limit: int) -> bool:
