@@ -435,3 +435,17 @@ async def test_a_subclass_dumps_writes_response_bodies(debug: bool, path: str) -
     body = await (await app.test_client().get(path)).get_data(as_text=True)
     encoded = '{\n  "a": [\n    1\n  ]\n}' if debug else '{"a":[1]}'
     assert body == ")]}',\n" + encoded + "\n"
+
+
+async def test_a_dumps_assigned_on_the_provider_writes_response_bodies() -> None:
+    # Flask's response() calls self.dumps, so an instance attribute counts too.
+    app = Microframework(__name__)
+    plain = app.json.dumps
+    app.json.dumps = lambda obj, **kw: plain({"wrapped": obj}, **kw)  # type: ignore[method-assign]
+
+    @app.route("/")
+    async def index() -> Any:
+        return {"a": 1}
+
+    body = await (await app.test_client().get("/")).get_data(as_text=True)
+    assert body == '{"wrapped":{"a":1}}\n'

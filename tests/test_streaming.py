@@ -1212,3 +1212,40 @@ async def test_a_pending_receive_is_handed_on_not_cancelled(
     assert b"".join(m.get("body", b"") for m in body) == b"ab"
     assert body[-1].get("more_body", False) is False
     assert server.broken  # the request's end still closes what was pending
+
+
+async def test_a_body_read_after_a_watch_takes_the_watchs_pending_receive(
+    app: Microframework,
+) -> None:
+    # The view's disconnect watch was left holding a receive() when the view ended;
+    # an after_request hook reading the (late) body then called receive() again, and
+    # the server's one message woke the held call, which nobody stepped: a hang.
+    asked, hooked = asyncio.Event(), asyncio.Event()
+
+    @app.get("/")
+    async def index() -> str:
+        await asked.wait()  # the watch now waits in receive()
+        return "ok"
+
+    @app.after_request
+    async def log_body(response: Response) -> Response:
+        hooked.set()
+        response.headers["X-Len"] = str(len(await request.get_data()))
+        return response
+
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        asked.set()
+        return await inbox.get()
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    task = asyncio.create_task(app(http_scope("/"), receive, send))
+    await hooked.wait()
+    inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+    await asyncio.wait_for(task, 5)
+    assert sent[0]["status"] == 200
+    assert (b"x-len", b"0") in sent[0]["headers"]

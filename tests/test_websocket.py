@@ -2097,3 +2097,96 @@ async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) 
         str(n) for n in range(20)
     ]
     assert sent[-1] == {"type": "websocket.close", "code": 1000, "reason": ""}
+
+
+@pytest.mark.parametrize("reader", [False, True], ids=["direct", "reader task"])
+async def test_a_too_big_message_close_to_a_stalled_client_ends_the_handler(
+    app: Microframework, reader: bool
+) -> None:
+    # The 1009 close after a too-big message waits on a client that stopped reading
+    # like any send: it is watched too (a hostile client could hold the handler).
+    app.config.update(WEBSOCKET_SEND_TIMEOUT=0.05, WEBSOCKET_MAX_MESSAGE_SIZE=10)
+    seen: list[BaseException | None] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        if reader:
+            await asyncio.Event().wait()  # a reader task reads the message
+        await websocket.receive()
+
+    @app.teardown_websocket
+    async def noted(exc: BaseException | None) -> None:
+        seen.append(exc)
+
+    server = _StalledClient(room=0, kind="coroutine")
+    server.inbox.put_nowait({"type": "websocket.receive", "text": "x" * 100})
+    await asyncio.wait_for(
+        app(_websocket_scope("/ws", {}), server.inbox.get, server.send), 5
+    )
+    assert server.sent[-1]["code"] == 1009
+    assert isinstance(seen[0], WebsocketDisconnect)
+
+
+@pytest.mark.parametrize("timeout", [0.1, 0])
+async def test_a_slow_reader_of_many_concurrent_sends_is_not_cut(
+    app: Microframework, timeout: float
+) -> None:
+    # The clock restarts whenever a send completes: a backlog that drains slowly is
+    # no stall. And a timeout of 0 means none (it made the sweep spin, cutting all).
+    app.config["WEBSOCKET_SEND_TIMEOUT"] = timeout
+
+    @app.websocket("/ws")
+    async def burst() -> None:
+        await websocket.accept()
+        await asyncio.gather(*(websocket.send(str(n)) for n in range(20)))
+
+    sent: list[Message] = []
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    lock = asyncio.Lock()
+
+    async def send(message: Message) -> None:
+        async with lock:  # one frame at a time, 10 ms each: 0.2 s for the burst
+            await asyncio.sleep(0.01)
+            sent.append(message)
+
+    await asyncio.wait_for(app(_websocket_scope("/ws", {}), inbox.get, send), 5)
+    assert len([m for m in sent if m["type"] == "websocket.send"]) == 20
+
+
+async def test_the_shortest_send_timeout_on_a_loop_sets_the_sweep() -> None:
+    # Two apps in one loop: the 60 s app's connection came first, and its 1 s sweep
+    # made the other app's 0.05 s stall last 1-2 s.
+    relaxed, strict = Microframework("relaxed"), Microframework("strict")
+    relaxed.config["WEBSOCKET_SEND_TIMEOUT"] = 60
+    strict.config["WEBSOCKET_SEND_TIMEOUT"] = 0.05
+    held = asyncio.Event()
+
+    @relaxed.websocket("/ws")
+    async def idle() -> None:
+        await websocket.accept()
+        held.set()
+        await asyncio.Event().wait()
+
+    @strict.websocket("/ws")
+    async def push() -> None:
+        while True:
+            await websocket.send("x")
+
+    first = _StalledClient(room=100, kind="coroutine")
+    idling = asyncio.create_task(
+        relaxed(_websocket_scope("/ws", {}), first.inbox.get, first.send)
+    )
+    await held.wait()
+    try:
+        stalled = _StalledClient(room=3, kind="coroutine")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(
+            strict(_websocket_scope("/ws", {}), stalled.inbox.get, stalled.send), 5
+        )
+        assert loop.time() - started < 0.5
+    finally:
+        first.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(idling, 5)

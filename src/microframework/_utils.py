@@ -180,6 +180,10 @@ def resume(coro: Coroutine[Any, Any, T], first: Any) -> Generator[Any, Any, T]:
             return done.value  # type: ignore[no-any-return]
 
 
+async def _run_on(coro: Coroutine[Any, Any, T], first: Any) -> T:
+    return await resume(coro, first)
+
+
 #: Messages a Listener takes from a receive() that never waits before a loop turn.
 _STEPS_PER_TURN = 64
 
@@ -304,6 +308,16 @@ class Listener:
             return True
         self.close_held()
         return False
+
+    def take_held(self) -> Awaitable[Any] | None:
+        """The kept ``receive()`` call, for a reader that goes on (the request body):
+        run on in a task of its own context, as it was stepped. ``None``: none kept."""
+        coro, self._coro = self._coro, None
+        waiting, self._waiting = self._waiting, None
+        if coro is None:  # the server's own awaitable (a handle was dropped), or none
+            return waiting if isinstance(waiting, asyncio.Future) else None
+        loop = asyncio.get_running_loop()
+        return loop.create_task(_run_on(coro, waiting), context=self._context)
 
     def close_held(self) -> None:
         """Close the ``receive()`` kept by :meth:`stop_listening` (nobody will listen)."""

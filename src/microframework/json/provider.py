@@ -127,7 +127,7 @@ class DefaultJSONProvider(JSONProvider):
     def response_text(self, value: Any) -> str:
         """The body :meth:`response` sends for *value*: its JSON and a newline."""
         pretty = self.compact is False or (self.compact is None and self._app.debug)
-        if self._own_dumps:  # as in Flask, responses go through an overridden dumps()
+        if self._own_dumps or "dumps" in self.__dict__:  # as in Flask: an own dumps()
             shape = {"indent": 2} if pretty else {"separators": (",", ":")}
             return f"{self.dumps(value, **shape)}\n"
         return f"{self._encoder(pretty)(value)}\n"

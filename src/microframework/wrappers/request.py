@@ -192,10 +192,15 @@ class Request(BaseRequestWebsocket):
         receive = self.asgi_receive
         deadline = self.body_deadline
         while not self._body_done:
+            read = receive
+            if self.held_receive is not None:  # a finished watch's call comes first
+                held, self.held_receive = self.held_receive.take_held(), None
+                if held is not None:
+                    read = _returning(held)
             if deadline is None:
-                message = await receive()
+                message = await read()
             else:
-                message = await _receive_before(receive, deadline)
+                message = await _receive_before(read, deadline)
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
             chunk = message.get("body", b"")
@@ -406,6 +411,10 @@ class Request(BaseRequestWebsocket):
     def values(self) -> Awaitable[CombinedMultiDict[str, str]]:
         """``await request.values``: ``args`` and ``form`` combined (``args`` alone for GET)."""
         return self._get_values()
+
+
+def _returning(awaitable: Awaitable[Any]) -> Callable[[], Awaitable[Any]]:
+    return lambda: awaitable  # called once, as _receive_before calls receive
 
 
 async def _receive_before(receive: Receive, deadline: float) -> Message:

@@ -98,10 +98,11 @@ class Websocket(BaseRequestWebsocket):
             "WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024
         )
         self._queue_size: int = config.get("WEBSOCKET_QUEUE_SIZE", 16)
-        self._send_timeout: float | None = config.get("WEBSOCKET_SEND_TIMEOUT", 60)
+        timeout = config.get("WEBSOCKET_SEND_TIMEOUT", 60)
+        self._send_timeout: float | None = timeout if timeout and timeout > 0 else None
         # Counted per send (cheap); a per-loop sweep looks for one that stays pending.
-        self._sends_begun = self._sends_done = self._stall_mark = 0
-        self._stall_since = 0.0
+        self._sends_begun = self._sends_done = 0
+        self._stall_mark, self._stall_since = -1, 0.0
         self._queue: asyncio.Queue[Any] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
@@ -280,7 +281,7 @@ class Websocket(BaseRequestWebsocket):
 
     async def _close_for_size(self) -> None:
         # RFC 6455 7.4.1: 1009 means the message was too big to process.
-        await self._send(dict(_TOO_BIG))
+        await self._send_counted(dict(_TOO_BIG))
         self._peer_gone(1009, "message too big")
 
     def _disconnected(self, code: int = 1005) -> WebsocketDisconnect:
@@ -349,7 +350,7 @@ class Websocket(BaseRequestWebsocket):
 
     async def _refuse_if_too_big(self, data: str | bytes, limit: int) -> None:
         if _too_big(data, limit):
-            await self._send(dict(_TOO_BIG))
+            await self._send_counted(dict(_TOO_BIG))
             self._mark_closed(1009, "message too big")
             self._cancel_handler()  # a helper task read it: end the handler too
             raise WebsocketDisconnect(1009, "message too big")
@@ -425,14 +426,24 @@ class Websocket(BaseRequestWebsocket):
                 raise self._disconnected()
         self._turned = False
 
+    async def _send_counted(self, message: dict[str, Any]) -> None:
+        # What send() does inline: the stall sweep sees this send while it waits.
+        self._sends_begun += 1
+        try:
+            await self._send(message)
+        finally:
+            self._sends_done += 1
+
     def _check_send(self, now: float) -> None:
         # The per-loop sweep: end a connection whose send has waited (the client
         # stopped reading, the buffers are full) for WEBSOCKET_SEND_TIMEOUT.
-        begun = self._sends_begun
-        if begun == self._sends_done:
+        done = self._sends_done
+        if self._sends_begun == done:
             return  # nothing pending
-        if self._stall_mark != begun:
-            self._stall_mark, self._stall_since = begun, now  # first seen waiting
+        if self._stall_mark != done:
+            # Pending, and a send ended since the last look (or none was pending):
+            # the clock starts here, so a slow reader's backlog is not a stall.
+            self._stall_mark, self._stall_since = done, now
         elif now - self._stall_since >= self._send_timeout:  # type: ignore[operator]
             # As if the client had left: the server's send() itself can't be ended.
             if self._state != _RESPONDED:
@@ -472,15 +483,12 @@ class Websocket(BaseRequestWebsocket):
             )
         # Closed before sending: a disconnect the reader meets meanwhile is the echo.
         self.close_code, self.close_reason, self._state = code, reason, _CLOSED
-        self._sends_begun += 1  # a client that stopped reading blocks this one too
-        try:
-            await self._send(
+        try:  # counted: a client that stopped reading blocks this one too
+            await self._send_counted(
                 {"type": "websocket.close", "code": code, "reason": reason}
             )
         except OSError:  # the peer left first: closed all the same
             self.close_code, self.close_reason = 1006, None
-        finally:
-            self._sends_done += 1
 
     async def send_rejection(self, response: Response) -> None:
         """Refuse the handshake with *response*, over the HTTP response extension if offered."""
@@ -540,35 +548,43 @@ def _sweep(loop: asyncio.AbstractEventLoop) -> None:
         websocket._look()
 
 
-#: Per loop, the accepted connections whose sends the stall sweep looks at.
+#: Per loop, the accepted connections whose sends the stall sweep looks at, and the
+#: sweep's period and timer.
 _SENDING: dict[asyncio.AbstractEventLoop, set[Websocket]] = {}
+_SWEEPING: dict[asyncio.AbstractEventLoop, tuple[float, asyncio.TimerHandle]] = {}
 
 
 def _watch_sends(websocket: Websocket) -> None:
     loop = websocket._loop
+    # A quarter of the timeout (at most 1 s): a stall ends within 1.5 timeouts. The
+    # shortest timeout on the loop sets it (apps may differ).
+    period = min(1.0, websocket._send_timeout / 4)  # type: ignore[operator]
     members = _SENDING.get(loop)
     if members is None:
         members = _SENDING[loop] = set()
-        # A quarter of the timeout (at most 1 s): a stall ends within 1.5 timeouts.
-        period = min(1.0, websocket._send_timeout / 4)  # type: ignore[operator]
+        _next_send_sweep(loop, period)
+    elif period < (sweeping := _SWEEPING[loop])[0]:
+        sweeping[1].cancel()
         _next_send_sweep(loop, period)
     members.add(websocket)
 
 
 def _next_send_sweep(loop: asyncio.AbstractEventLoop, period: float) -> None:
     # An empty context, as the reader sweep's: it must hold no connection.
-    loop.call_later(period, _sweep_sends, loop, period, context=contextvars.Context())
+    timer = loop.call_later(period, _sweep_sends, loop, context=contextvars.Context())
+    _SWEEPING[loop] = (period, timer)
 
 
-def _sweep_sends(loop: asyncio.AbstractEventLoop, period: float) -> None:
+def _sweep_sends(loop: asyncio.AbstractEventLoop) -> None:
     members = _SENDING.get(loop)
     if not members:
         _SENDING.pop(loop, None)  # the next accepted connection starts it again
+        _SWEEPING.pop(loop, None)
         return
     now = loop.time()
     for websocket in list(members):
         websocket._check_send(now)
-    _next_send_sweep(loop, period)
+    _next_send_sweep(loop, _SWEEPING[loop][0])
 
 
 def _too_big(data: str | bytes, limit: int) -> bool:
