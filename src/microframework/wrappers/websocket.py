@@ -549,30 +549,31 @@ def _sweep(loop: asyncio.AbstractEventLoop) -> None:
 
 
 #: Per loop, the accepted connections whose sends the stall sweep looks at, and the
-#: sweep's period and timer.
+#: shortest timeout among them (it sets the sweep's period) with the sweep's timer.
 _SENDING: dict[asyncio.AbstractEventLoop, set[Websocket]] = {}
 _SWEEPING: dict[asyncio.AbstractEventLoop, tuple[float, asyncio.TimerHandle]] = {}
 
 
 def _watch_sends(websocket: Websocket) -> None:
-    loop = websocket._loop
-    # A quarter of the timeout (at most 1 s): a stall ends within 1.5 timeouts. The
-    # shortest timeout on the loop sets it (apps may differ).
-    period = min(1.0, websocket._send_timeout / 4)  # type: ignore[operator]
+    loop, timeout = websocket._loop, websocket._send_timeout
+    assert timeout is not None
     members = _SENDING.get(loop)
     if members is None:
         members = _SENDING[loop] = set()
-        _next_send_sweep(loop, period)
-    elif period < (sweeping := _SWEEPING[loop])[0]:
+        _next_send_sweep(loop, timeout)
+    elif timeout < (sweeping := _SWEEPING[loop])[0]:  # apps on one loop may differ
         sweeping[1].cancel()
-        _next_send_sweep(loop, period)
+        _next_send_sweep(loop, timeout)
     members.add(websocket)
 
 
-def _next_send_sweep(loop: asyncio.AbstractEventLoop, period: float) -> None:
+def _next_send_sweep(loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    # Every quarter of the timeout (at most 1 s): a stall ends within 1.5 timeouts.
     # An empty context, as the reader sweep's: it must hold no connection.
-    timer = loop.call_later(period, _sweep_sends, loop, context=contextvars.Context())
-    _SWEEPING[loop] = (period, timer)
+    timer = loop.call_later(
+        min(1.0, timeout / 4), _sweep_sends, loop, context=contextvars.Context()
+    )
+    _SWEEPING[loop] = (timeout, timer)
 
 
 def _sweep_sends(loop: asyncio.AbstractEventLoop) -> None:
