@@ -1095,25 +1095,11 @@ async def test_client_disconnect_raises_in_receive_with_code_and_reason(
     }
 
 
-async def test_leaving_the_block_disconnects_with_1000(
-    app: Microframework, client: MicroframeworkClient
-) -> None:
-    codes: list[int] = []
-
-    @app.websocket("/ws")
-    async def handle() -> None:
-        try:
-            await websocket.receive()
-        except WebsocketDisconnect as error:
-            codes.append(error.code)
-
-    async with client.websocket("/ws"):
-        pass
-    assert codes == [1000]
-
-
-async def test_disconnect_drops_the_connection_and_the_app_hears_1006(
-    app: Microframework, client: MicroframeworkClient
+@pytest.mark.parametrize(
+    ("leaving", "code"), [("end of block", 1000), ("disconnect()", 1006)]
+)
+async def test_leaving_the_block_closes_1000_and_disconnect_drops_1006(
+    app: Microframework, client: MicroframeworkClient, leaving: str, code: int
 ) -> None:
     # Quart's test connection ``disconnect()``: a tab that vanished, no close frame.
     codes: list[int] = []
@@ -1126,8 +1112,9 @@ async def test_disconnect_drops_the_connection_and_the_app_hears_1006(
             codes.append(error.code)
 
     async with client.websocket("/ws") as ws:
-        await ws.disconnect()
-    assert codes == [1006]
+        if leaving == "disconnect()":
+            await ws.disconnect()
+    assert codes == [code]
 
 
 async def test_disconnect_cancels_a_handler_blocked_elsewhere(

@@ -331,6 +331,19 @@ async def _get_stats(port: int) -> dict[str, int]:
     return result
 
 
+async def _upgrade(
+    port: int, path: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw client that asks for a websocket handshake and then does as the test says."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n".encode()
+        + b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        + b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    return reader, writer
+
+
 @pytest.mark.parametrize("server", sorted(SERVERS))
 async def test_a_client_gone_before_the_accept_ends_the_handler(server: str) -> None:
     # The handler is still deciding (an auth lookup, a wait for room) when the client
@@ -354,12 +367,7 @@ async def test_a_client_gone_before_the_accept_ends_the_handler(server: str) -> 
         torn.set()
 
     async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(
-            b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            b"Sec-WebSocket-Version: 13\r\n\r\n"
-        )
+        reader, writer = await _upgrade(port, "/slow")
         await started.wait()
         writer.close()
         await writer.wait_closed()
@@ -387,12 +395,7 @@ async def test_a_client_that_stops_reading_ends_the_handler(server: str) -> None
             ended.set()
 
     async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(
-            b"GET /feed HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            b"Sec-WebSocket-Version: 13\r\n\r\n"
-        )
+        reader, writer = await _upgrade(port, "/feed")
         assert (await reader.readline()).startswith(b"HTTP/1.1 101")
         # ... and never reads again.
         await ended.wait()

@@ -65,7 +65,7 @@ def serve_app(
     from hypercorn.utils import LifespanFailureError
 
     global _serving_app
-    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    bind = _bind_address(host, port)
     config = Config()
     config.bind = [bind]
     config.accesslog = config.errorlog = "-"
@@ -87,7 +87,7 @@ def serve_app(
         config.workers = workers
     if port == 0:  # serve on a free port a probe finds: the address printed is real
         port = _check_bind(host, port, bind)
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        bind = _bind_address(host, port)
         config.bind = [bind]
     scheme = "https" if certfile else "http"
     click.echo(f" * Serving app {app.name!r} on {scheme}://{bind}", err=True)
@@ -158,6 +158,10 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
             signal.signal(number, handler)
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
             sock.close()
+
+
+def _bind_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 in brackets
 
 
 def _check_bind(host: str, port: int, bind: str) -> int:
@@ -270,7 +274,7 @@ def serve_task(
     from hypercorn.config import Config
 
     config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.bind = [_bind_address(host, port)]
     config.accesslog = config.errorlog = "-"
     config.ca_certs, config.certfile, config.keyfile = ca_certs, certfile, keyfile
     return serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]

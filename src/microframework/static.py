@@ -7,8 +7,6 @@ imports ``app`` or ``blueprints`` at run time, so ``blueprints.py`` imports it a
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from typing import TYPE_CHECKING
@@ -72,12 +70,6 @@ class _StaticView:
         return getattr(type(target).send_static_file, name)
 
 
-def _static_view(
-    owner: Microframework | Blueprint,
-) -> Callable[..., Awaitable[Response]]:
-    return _StaticView(owner)
-
-
 def add_static_route(app: Microframework) -> None:
     """Register the app's ``static`` endpoint, as Flask does, when it has a static folder."""
     if not app.has_static_folder:
@@ -90,7 +82,7 @@ def add_static_route(app: Microframework) -> None:
         f"{app.static_url_path}/<path:filename>",
         endpoint="static",
         host=app.static_host,
-        view_func=_static_view(app),
+        view_func=_StaticView(app),
         # "/static//etc/passwd" must not be redirected to a merged path: it is a 404.
         merge_slashes=False,
     )
@@ -103,6 +95,6 @@ def add_blueprint_static_route(state: BlueprintSetupState) -> None:
         state.add_url_rule(
             f"{blueprint.static_url_path}/<path:filename>",
             endpoint="static",
-            view_func=_static_view(blueprint),
+            view_func=_StaticView(blueprint),
             merge_slashes=False,
         )

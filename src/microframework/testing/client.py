@@ -56,10 +56,6 @@ if TYPE_CHECKING:
 _REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
 _MAX_REDIRECTS = 20
 _MAX_AGE = re.compile(r"-?[0-9]+")
-_OPEN_NAMES = frozenset(
-    {"headers", "data", "form", "files", "query_string", "json", "scheme", "root_path"}
-    | {"http_version", "scope_base", "auth", "subdomain"}
-)
 # Fills the body options for requests without one, so that passing one is a TypeError.
 _NO_BODY: dict[str, Any] = {"data": None, "form": None, "files": None, "json": sentinel}
 
@@ -144,7 +140,7 @@ class MicroframeworkClient:
         **options: Unpack[_RequestOptions],
     ) -> Response:
         """Send a request and return the whole response; the app's errors propagate."""
-        if unknown := options.keys() - _OPEN_NAMES:
+        if unknown := options.keys() - _RequestOptions.__optional_keys__:
             raise TypeError(
                 f"open() got unexpected keyword arguments {sorted(unknown)}"
             )
