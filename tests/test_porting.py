@@ -858,3 +858,44 @@ async def test_an_extension_overriding_make_request_shapes_every_request(
     assert await followed.get_json() == {"name": "bo"}
     with pytest.raises(TypeError, match="unexpected keyword"):
         await client.get("/echo", jsn={})  # type: ignore[call-arg]
+
+
+async def test_every_redirect_hop_goes_through_make_request(
+    app: Microframework,
+) -> None:
+    # Quart's client sends each hop of a followed redirect through _make_request, so
+    # an override that signs or shapes requests sees them all, and one that answers
+    # a request itself (a canned redirect) is followed too.
+    from microframework.testing import MicroframeworkClient
+
+    seen: list[tuple[str, str]] = []
+
+    class RecordingClient(MicroframeworkClient):
+        async def _make_request(self, path: str, method: str, *args: Any) -> Any:
+            seen.append((method, path))
+            if path == "/canned":
+                return app.response_class("", 302, {"Location": "/a"})
+            return await super()._make_request(path, method, *args)
+
+    app.test_client_class = RecordingClient
+
+    @app.post("/a")
+    async def a() -> Any:
+        return "", 307, {"Location": "/b"}
+
+    @app.route("/b", methods=["POST", "GET"])
+    async def b() -> Any:
+        return f"{request.method} {(await request.get_data()).decode()}"
+
+    @app.get("/a")
+    async def a_get() -> Any:
+        return "", 303, {"Location": "/b?x=1"}
+
+    client = app.test_client()
+    response = await client.post("/a", data="body", follow_redirects=True)
+    assert await response.get_data(as_text=True) == "POST body"
+    assert seen == [("POST", "/a"), ("POST", "/b")]
+    seen.clear()
+    response = await client.post("/canned", follow_redirects=True)
+    assert await response.get_data(as_text=True) == "GET "
+    assert seen == [("POST", "/canned"), ("GET", "/a"), ("GET", "/b")]

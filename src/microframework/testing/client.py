@@ -160,19 +160,22 @@ class MicroframeworkClient:
             options.get("auth"),
             options.get("subdomain"),
         )
-        request = self._sent.pop(response, None)  # None: an override made its own
+        request: PreparedRequest | None = None
         hops = 0
         while follow_redirects and response.status_code in _REDIRECT_CODES:
-            if request is None:
-                break
             if (location := response.headers.get("Location")) is None:
                 break
             if (hops := hops + 1) > _MAX_REDIRECTS:
                 raise RuntimeError(
                     f"more than {_MAX_REDIRECTS} redirects, last to {location!r}"
                 )
+            # Not in _sent: an override answered itself, so redirect what it was asked.
+            request = self._sent.pop(response, None) or request
+            request = request or make_test_request(
+                self.app, path, method=method, **options
+            )
             request = self._redirected(request, response.status_code, location)
-            response = await self._send(request)
+            response = await self._make_request(*_hop_arguments(request))  # as Quart
         return response
 
     async def get(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
@@ -610,6 +613,14 @@ def _default_path(request_path: str) -> str:
     """RFC 6265 5.1.4: the request path up to, not including, its last slash."""
     head = request_path.rpartition("/")[0]
     return head if head.startswith("/") else "/"
+
+
+def _hop_arguments(request: PreparedRequest) -> tuple[Any, ...]:
+    """``_make_request``'s arguments that send *request* again."""
+    r = request
+    what = (r.path, r.method, r.headers, r.body or None, None, None, r.query_string)
+    where = (r.scheme, r.root_path, r.http_version, r.scope_base)
+    return (*what, sentinel, *where, None, None)
 
 
 def _hostname(host: str) -> str:
