@@ -1249,3 +1249,75 @@ async def test_a_body_read_after_a_watch_takes_the_watchs_pending_receive(
     await asyncio.wait_for(task, 5)
     assert sent[0]["status"] == 200
     assert (b"x-len", b"0") in sent[0]["headers"]
+
+
+@pytest.mark.parametrize("kind", ["future", "coroutine"])
+async def test_a_finished_stream_releases_the_servers_receive_before_its_cleanup(
+    app: Microframework, kind: str
+) -> None:
+    # With the body in, nothing calls receive() once the stream has ended: the
+    # watch's pending call goes back to the server then, not after the body's own
+    # (maybe slow) aclose() and teardown. Held, it was also the stream's peak memory.
+    seen: list[bool] = []
+
+    class Rows:
+        """An async iterator with its own aclose(), as a database cursor's."""
+
+        def __init__(self) -> None:
+            self.rows = [b"a", b"b"]
+
+        def __aiter__(self) -> Rows:
+            return self
+
+        async def __anext__(self) -> bytes:
+            if not self.rows:
+                raise StopAsyncIteration
+            await asyncio.sleep(0)  # the stream's watch now waits in receive()
+            return self.rows.pop(0)
+
+        async def aclose(self) -> None:
+            seen.append(server.broken)
+
+    @app.route("/")
+    async def view() -> Any:
+        return Rows()
+
+    server = _CancelSensitiveServer(kind)
+    await asyncio.wait_for(app(http_scope("/"), server.receive, server.send), 5)
+    body = [m for m in server.sent if m["type"] == "http.response.body"]
+    assert b"".join(m.get("body", b"") for m in body) == b"ab"
+    assert seen == [True]
+
+
+@pytest.mark.parametrize("own_iterator", [True, False])
+async def test_an_async_iterables_aclose_runs_once(
+    app: Microframework, own_iterator: bool
+) -> None:
+    # An iterator that is its own async iterable (as every async generator is) was
+    # closed twice: once as the stream's iterator, once as the response's source.
+    closed: list[str] = []
+
+    class Cursor:
+        def __init__(self) -> None:
+            self.rows = [b"a", b"b"]
+
+        def __aiter__(self) -> Any:
+            return self if own_iterator else Cursor()
+
+        async def __anext__(self) -> bytes:
+            if not self.rows:
+                raise StopAsyncIteration
+            return self.rows.pop(0)
+
+        async def aclose(self) -> None:
+            closed.append("source" if self is source else "iterator")
+
+    source = Cursor()
+
+    @app.route("/")
+    async def view() -> Any:
+        return source
+
+    response = await app.test_client().get("/")
+    assert await response.get_data() == b"ab"
+    assert closed == (["source"] if own_iterator else ["iterator", "source"])

@@ -146,15 +146,17 @@ class Guard(Listener):
         self._fire("disconnect")
         return False
 
-    def stop(self, drain: Drain) -> None:
+    def stop(self, drain: Drain, last: bool = False) -> None:
+        """Stop both; a pending ``receive()`` waits for the next watch, unless this
+        is the *last* watch and the body is in: then it goes back to the server now."""
         drain.members.discard(self)
         self.disarm()
         if self._deferred is not None:
             self._deferred.cancel()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
-        # At once (no task to wait for); a pending receive() waits for the next watch.
-        if self.stop_listening(keep=True):
+        keep = not (last and self._request.body_finished())
+        if self.stop_listening(keep=keep):
             self._request.held_receive = self
 
 
@@ -246,10 +248,10 @@ async def stream_body(
     except OSError:  # some servers' send() once the peer is gone
         raise ClientDisconnected() from None
     finally:
-        guard.stop(app.drain)
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        guard.stop(app.drain, last=True)
+        # An async generator is its own iterator: the body closes it, once.
+        if chunks is not body.source and hasattr(chunks, "aclose"):
+            await chunks.aclose()
         await body.aclose()
 
 
