@@ -196,6 +196,54 @@ async def test_invalid_header_name_or_control_character_is_a_500_naming_it(
     assert repr(name) in caplog.text
 
 
+@pytest.mark.parametrize(
+    "returned",
+    [
+        ("a", "abc"),  # werkzeug makes it status 0
+        ("a", 0),
+        ("a", 99),
+        ("a", 100),  # interim, never final
+        ("a", 1000),
+        ("a", -1),
+        (b"a", 0),  # a Response, not the str fast path
+        (iter([b"a"]), 0),  # a stream
+    ],
+)
+async def test_a_status_no_server_would_send_is_a_handled_500(
+    app: Microframework, caplog: pytest.LogCaptureFixture, returned: tuple[Any, Any]
+) -> None:
+    # Sent as given, h11 refused it past the app: no log, no 500 handler, and the
+    # client got the server's empty 500.
+    app.testing = False
+    handled: list[int] = []
+
+    @app.route("/")
+    async def index() -> Any:
+        return returned
+
+    @app.errorhandler(500)
+    async def on_500(error: Exception) -> Any:
+        handled.append(500)
+        return "sorry", 500
+
+    with caplog.at_level(logging.ERROR):
+        rec = await call(app, http_scope("/"))
+    assert rec.status == 500
+    assert rec.body == b"sorry"
+    assert handled == [500]
+    assert "not a final HTTP status" in caplog.text
+
+
+@pytest.mark.parametrize("status", [200, 299, 599, 999, "299 Custom"])
+async def test_every_final_status_is_sent(app: Microframework, status: Any) -> None:
+    @app.route("/")
+    async def index() -> Any:
+        return "a", status
+
+    rec = await call(app, http_scope("/"))
+    assert rec.status == (299 if status == "299 Custom" else status)
+
+
 async def test_a_tab_in_a_header_value_is_allowed(app: Microframework) -> None:
     @app.route("/")
     async def index() -> Response:

@@ -108,6 +108,7 @@ async def test_url_for_anchor_is_appended_and_quoted(app: Microframework) -> Non
     async with app.test_request_context("/"):
         assert url_for("index", _anchor="top") == "/#top"
         assert url_for("index", _anchor="a b<c>") == "/#a%20b%3Cc%3E"
+        assert url_for("index", _anchor="it's") == "/#it's"  # as Flask
         assert (
             url_for("post", post_id=2, _anchor="x", _external=True)
             == "http://localhost/post/2#x"

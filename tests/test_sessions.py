@@ -4,6 +4,7 @@ requests and a real ``Response``.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime
 from datetime import timedelta
@@ -580,3 +581,63 @@ async def test_any_use_of_the_session_varies_the_response_on_cookie(use: str) ->
     client = app.test_client()
     assert "Cookie" in (await client.get("/")).vary
     assert "Cookie" not in (await client.get("/plain")).vary
+
+
+class _HostCookieInterface(SecureCookieSessionInterface):
+    def get_cookie_name(self, app: Any) -> str:
+        return "__Host-sid"
+
+
+@needs_app
+async def test_a_permanent_session_under_its_interfaces_cookie_name_is_refreshed(
+    app: Microframework,
+) -> None:
+    # The refresh on a page that doesn't use the session looked for the configured
+    # cookie name, not the interface's: such users were logged out after the lifetime.
+    app.session_interface = _HostCookieInterface()
+    _session_app(app)
+
+    @app.post("/remember")
+    async def remember() -> str:
+        session.permanent = True
+        session["user"] = "ada"
+        return "ok"
+
+    client = app.test_client()
+    login = await client.post("/remember", scheme="https")
+    assert login.headers["Set-Cookie"].startswith("__Host-sid=")
+    untouched = await client.get("/static-ish", scheme="https")
+    assert untouched.headers["Set-Cookie"].startswith("__Host-sid=")
+
+
+class _WaitingStore(SecureCookieSessionInterface):
+    opens_without_waiting = False  # as a Redis or database store
+
+    async def open_session(self, app: Any, request: Any) -> Any:
+        await asyncio.sleep(0)
+        return await super().open_session(app, request)
+
+
+@needs_app
+@pytest.mark.parametrize("touch_in_handler", [False, True])
+async def test_an_untrusted_host_with_a_session_cookie_is_a_400_for_a_waiting_store(
+    app: Microframework, touch_in_handler: bool
+) -> None:
+    # The session of a request that reaches no hook wasn't opened; the refresh of
+    # the cookie it sent then opened it on first use, which a waiting store can't:
+    # a 500 for any client that forges its Host.
+    app.session_interface = _WaitingStore()
+    _session_app(app).config["TRUSTED_HOSTS"] = ["good.example"]
+    app.testing = False
+
+    @app.errorhandler(400)
+    async def bad_request(error: Exception) -> Any:
+        return f"bad, user {session.get('user') if touch_in_handler else '-'}", 400
+
+    client = app.test_client()
+    client.set_cookie("session", "anything", domain="evil.example")
+    response = await client.get("/me", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert "Set-Cookie" not in response.headers
+    body = await response.get_data(as_text=True)
+    assert body == ("bad, user None" if touch_in_handler else "bad, user -")

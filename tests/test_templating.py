@@ -517,6 +517,20 @@ def test_templates_auto_reload_defaults_to_debug(
     assert app.jinja_env.auto_reload is expected
 
 
+@pytest.mark.parametrize(("setting", "expected"), [(None, True), (False, False)])
+def test_setting_debug_after_the_environment_exists_turns_on_auto_reload(
+    root: Path, setting: bool | None, expected: bool
+) -> None:
+    # app.run(debug=True) sets app.debug after a template filter made jinja_env.
+    app = App(__name__, root_path=str(root))
+    app.config["TEMPLATES_AUTO_RELOAD"] = setting
+    assert app.jinja_env.auto_reload is False
+    app.debug = True
+    assert app.debug is True
+    assert app.config["DEBUG"] is True
+    assert app.jinja_env.auto_reload is expected
+
+
 async def test_auto_reload_picks_up_a_changed_template(tapp: App, root: Path) -> None:
     tapp.templates_auto_reload = True
     path = root / "templates" / "hello.html"

@@ -1045,6 +1045,57 @@ async def test_error_after_accept_propagates_to_the_test_when_testing(
             await ws.receive()  # sees the 1011 close; leaving raises the app's error
 
 
+async def test_error_after_accept_that_propagates_is_not_logged_too(
+    app: Microframework, client: MicroframeworkClient, caplog: Any
+) -> None:
+    # As an HTTP request's: the test sees it raised, once, not also in the log.
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        raise Boom("kaput")
+
+    with caplog.at_level(logging.ERROR), pytest.raises(Boom):
+        async with client.websocket("/ws") as ws:
+            await ws.receive()
+    assert [r for r in caplog.records if r.exc_info] == []
+
+
+@pytest.mark.parametrize("accept", [False, True])
+async def test_an_overridden_handle_exception_sees_websocket_errors(
+    app: Microframework, accept: bool
+) -> None:
+    # porting.md: handle_exception serves websockets too (Quart's
+    # handle_websocket_exception). After accept it was skipped: an override that
+    # reports errors missed them.
+    seen: list[BaseException] = []
+
+    class App(Microframework):
+        async def handle_exception(self, error: Exception, *args: Any) -> Any:
+            seen.append(error)
+            return await super().handle_exception(error, *args)
+
+    ported = App(__name__)
+    ported.testing = False
+
+    @ported.websocket("/ws")
+    async def handle() -> None:
+        if accept:
+            await websocket.accept()
+        raise Boom("kaput")
+
+    client = ported.test_client()
+    if accept:
+        async with client.websocket("/ws") as ws:
+            with pytest.raises(WebsocketDisconnect) as info:
+                await ws.receive()
+        assert info.value.code == 1011
+    else:
+        with pytest.raises(WebsocketResponseError):
+            async with client.websocket("/ws"):
+                pass
+    assert [type(e) for e in seen] == [Boom]
+
+
 async def test_error_after_accept_reaches_the_error_handler(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

@@ -70,8 +70,8 @@ class Compiled:
     __slots__ = (
         "endpoints", "chains", "app_chain", "websocket_chain", "adapters",
         "static_routes", "match_cache", "teardown_appcontext", "eager_sessions",
-        "custom_make_response", "custom_process_response", "str_content_type",
-        "error_handlers",
+        "custom_make_response", "custom_process_response", "custom_handle_exception",
+        "str_content_type", "error_handlers",
     )  # fmt: skip
 
     def __init__(self, adapters: AdapterCache) -> None:
@@ -92,6 +92,7 @@ class Compiled:
         #: A subclass overrides these: call them instead of the fast path.
         self.custom_make_response = False
         self.custom_process_response = False
+        self.custom_handle_exception = False
         #: A view's ``str`` Content-Type when no response object is needed, else None.
         self.str_content_type: tuple[bytes, bytes] | None = None
         #: A handler is registered or overridden: errors go to handle_user_exception.
@@ -145,6 +146,7 @@ def compile_tables(app: Microframework) -> Compiled:
     compiled.eager_sessions = not app.session_interface.opens_without_waiting
     compiled.custom_make_response = _overrides(app, "make_response")
     compiled.custom_process_response = _overrides(app, "process_response")
+    compiled.custom_handle_exception = _overrides(app, "handle_exception")
     compiled.str_content_type = _str_content_type(app, compiled)
     specs = app.error_handler_spec.values()
     compiled.error_handlers = (

@@ -220,7 +220,7 @@ def session_cookie_sent(app: Microframework, request: Request) -> bool:
     if not config["SECRET_KEY"] or not config["SESSION_REFRESH_EACH_REQUEST"]:
         return False
     cookie = request.raw_header(b"cookie")
-    return cookie is not None and config["SESSION_COOKIE_NAME"] in cookie
+    return cookie is not None and app.session_interface.get_cookie_name(app) in cookie
 
 
 def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:
@@ -319,8 +319,8 @@ def is_plain(rv: tuple[Any, ...]) -> bool:
     )
 
 
-#: Codes werkzeug names whose responses carry a body (a 204 or 304 sends none).
-PLAIN_STATUSES = frozenset(HTTP_STATUS_CODES) - NO_BODY_STATUS
+#: Final codes werkzeug names whose responses carry a body (a 204 or 304 sends none).
+PLAIN_STATUSES = frozenset(c for c in HTTP_STATUS_CODES if c >= 200) - NO_BODY_STATUS
 
 _JSON_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
 
@@ -417,6 +417,14 @@ def ready(
     headers = response.asgi_headers()
     body = response.body_bytes
     status = response.status_code
+    if not 200 <= status <= 999:
+        raise _bad_status(status)
     if body is None or status in NO_BODY_STATUS or response.trailers is not None:
         return status, headers, None
     return status, headers, b"" if request.method == "HEAD" else body
+
+
+def _bad_status(status: int) -> ValueError:
+    # A server refuses it (h11: "status_code should be in range"), past the app's
+    # error handling; raised here, it is the app's 500. 1xx are interim, not final.
+    return ValueError(f"the response status {status} is not a final HTTP status")

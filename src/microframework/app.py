@@ -88,6 +88,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
 T = TypeVar("T")
+_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"  # what Flask leaves unquoted in an anchor
 
 
 class Microframework(TemplatingMixin, Scaffold):
@@ -113,7 +114,6 @@ class Microframework(TemplatingMixin, Scaffold):
     #: Opens and saves the session; replace it to keep sessions elsewhere.
     session_interface: SessionInterface = SecureCookieSessionInterface()
 
-    debug = ConfigAttribute[bool]("DEBUG")
     testing = ConfigAttribute[bool]("TESTING")
     secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
     permanent_session_lifetime = ConfigAttribute[timedelta](
@@ -557,7 +557,7 @@ class Microframework(TemplatingMixin, Scaffold):
             )
             return self.handle_url_build_error(error, endpoint, values)
         if _anchor is not None:
-            rv = f"{rv}#{_url_quote(_anchor, safe='%!#$&()*+,/:;=?@')}"
+            rv = f"{rv}#{_url_quote(_anchor, safe=_ANCHOR_SAFE)}"
         return rv
 
     def inject_url_defaults(self, endpoint: str, values: dict[str, Any]) -> None:

@@ -202,6 +202,18 @@ class TemplatingMixin(Scaffold):
         return True if filename is None else filename.endswith(_AUTOESCAPED)
 
     @property
+    def debug(self) -> bool:
+        """``DEBUG``; setting it sets template auto-reload too (unless
+        ``TEMPLATES_AUTO_RELOAD`` says otherwise), as in Flask."""
+        return self.config["DEBUG"]  # type: ignore[no-any-return]
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
+        if "jinja_env" in self.__dict__:
+            self.jinja_env.auto_reload = self.templates_auto_reload
+
+    @property
     def templates_auto_reload(self) -> bool:
         """Reload changed templates: ``TEMPLATES_AUTO_RELOAD``, defaulting to debug."""
         value = self.config["TEMPLATES_AUTO_RELOAD"]
