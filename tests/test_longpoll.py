@@ -13,6 +13,7 @@ from asgi_harness import call
 from asgi_harness import http_scope
 from asgi_harness import Recorder
 
+from microframework import copy_current_request_context
 from microframework import Microframework
 from microframework import request
 from microframework.exceptions import ClientDisconnected
@@ -555,3 +556,184 @@ async def test_a_receive_wrapper_that_resets_a_variable_still_reports_disconnect
         async with asyncio.timeout(1):  # before: reset() raised, the watch stopped
             await ended.wait()
     assert connection.status_code is None
+
+
+# -- a body the view has not read: the watch reads ahead, so a departure is heard ------
+
+
+def _with_body(*bodies: bytes, more_last: bool = False) -> Recorder:
+    return Recorder(*bodies, more_last=more_last)
+
+
+@pytest.mark.parametrize(
+    ("headers", "bodies", "more_last"),
+    [
+        ([(b"content-length", b"1")], [b"x"], False),
+        ([(b"transfer-encoding", b"chunked")], [b""], False),
+        ([(b"transfer-encoding", b"chunked")], [b"ab", b"cd"], True),  # still coming
+    ],
+    ids=["content-length", "empty-chunked", "body-still-arriving"],
+)
+@pytest.mark.parametrize("kind", ["wait", "stream"])
+async def test_a_client_that_sent_an_unread_body_and_left_ends_the_view(
+    app: Microframework,
+    headers: list[tuple[bytes, bytes]],
+    bodies: list[bytes],
+    more_last: bool,
+    kind: str,
+) -> None:
+    # GET /events with one body byte pinned an SSE subscriber for ever: the watch
+    # waited for a body read that never came, so the disconnect after it was
+    # never received. (Quart cancels these too.)
+    started, ended = asyncio.Event(), asyncio.Event()
+
+    @app.route("/events", methods=["GET", "POST"])
+    async def events() -> Any:
+        if kind == "wait":
+            try:
+                started.set()
+                await asyncio.Event().wait()
+            finally:
+                ended.set()
+
+        async def feed() -> Any:
+            try:
+                while True:
+                    started.set()
+                    yield "data: keep-alive\n\n"
+                    await asyncio.sleep(0.001)
+            finally:
+                ended.set()
+
+        return feed(), {"Content-Type": "text/event-stream"}
+
+    rec = _with_body(*bodies, more_last=more_last)
+    task = asyncio.create_task(call(app, http_scope("/events", "POST", headers), rec))
+    try:
+        await started.wait()
+        rec.disconnect()
+        async with asyncio.timeout(2):
+            await ended.wait()
+            await task
+    finally:
+        task.cancel()
+        await asyncio.wait({task})
+
+
+@pytest.mark.parametrize("reader", ["view", "task", "after_request"])
+async def test_a_body_read_after_the_view_waited_is_whole(
+    app: Microframework, reader: str
+) -> None:
+    # The watch read the body ahead of the view; the view (or a task it started, or
+    # an after_request hook) still reads all of it, as it arrived.
+    got: list[bytes] = []
+    go = asyncio.Event()
+
+    async def read() -> None:
+        got.append(await request.get_data())
+
+    @app.post("/poll")
+    async def poll() -> str:
+        await go.wait()
+        if reader == "view":
+            await read()
+        elif reader == "task":
+            await asyncio.create_task(copy_current_request_context(read)())
+        return "ok"
+
+    @app.after_request
+    async def after(response: Any) -> Any:
+        if reader == "after_request":
+            await read()
+        return response
+
+    rec = Recorder()
+    rec.inbox = asyncio.Queue()
+    scope = http_scope("/poll", "POST", [(b"content-length", b"6")])
+    task = asyncio.create_task(call(app, scope, rec))
+    async with asyncio.timeout(2):
+        await rec.receiving.wait()  # the watch reads ahead
+    for part in (b"ab", b"cd", b"ef"):
+        rec.inbox.put_nowait({"type": "http.request", "body": part, "more_body": True})
+        await asyncio.sleep(0)
+    go.set()
+    await asyncio.sleep(0)
+    rec.inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+    async with asyncio.timeout(2):
+        await task
+    assert rec.status == 200
+    assert got == [b"abcdef"]
+
+
+async def test_a_body_read_ahead_past_the_limit_keeps_only_the_413(
+    app: Microframework,
+) -> None:
+    # The watch keeps what it read ahead up to MAX_CONTENT_LENGTH, not the body: a
+    # view that waits first must not make a client's upload sit in memory.
+    app.config["MAX_CONTENT_LENGTH"] = 4
+    go = asyncio.Event()
+
+    @app.post("/poll")
+    async def poll() -> str:
+        await go.wait()
+        return str(len(await request.get_data()))
+
+    rec = Recorder(b"ab", b"cd", b"ef", b"g" * 1000)
+    scope = http_scope("/poll", "POST", [(b"transfer-encoding", b"chunked")])
+    task = asyncio.create_task(call(app, scope, rec))
+    async with asyncio.timeout(2):
+        while not rec.inbox.empty():  # the watch reads ahead, past the limit
+            await asyncio.sleep(0)
+    go.set()
+    async with asyncio.timeout(2):
+        await task
+    assert rec.status == 413
+
+
+async def test_a_body_read_ahead_times_out_as_a_body_read_does(
+    app: Microframework,
+) -> None:
+    # BODY_TIMEOUT applies to a read that waits for what the watch has yet to hear.
+    app.config["BODY_TIMEOUT"] = 0.05
+
+    @app.post("/poll")
+    async def poll() -> str:
+        await asyncio.sleep(0)  # the watch starts, reading ahead
+        return str(len(await request.get_data()))
+
+    rec = Recorder(b"ab", more_last=True)  # and then nothing more
+    scope = http_scope("/poll", "POST", [(b"content-length", b"4")])
+    async with asyncio.timeout(2):
+        await call(app, scope, rec)
+    assert rec.status == 408
+
+
+async def test_a_reader_waiting_on_a_watch_that_stops_reads_on_from_the_server(
+    app: Microframework,
+) -> None:
+    # The view's watch read part of the body ahead and stopped when the view
+    # returned; a task still reading must then get the rest from receive() itself.
+    got: list[bytes] = []
+    reading: list[asyncio.Task[None]] = []
+
+    @app.post("/upload")
+    async def upload() -> str:
+        await asyncio.sleep(0)  # the watch starts, reading ahead
+
+        async def read() -> None:
+            got.append(await request.get_data())
+
+        reading.append(asyncio.create_task(copy_current_request_context(read)()))
+        await asyncio.sleep(0)  # the reader now waits on the watch
+        return "accepted"
+
+    rec = Recorder(b"ab", more_last=True)
+    scope = http_scope("/upload", "POST", [(b"content-length", b"4")])
+    async with asyncio.timeout(2):
+        await call(app, scope, rec)
+        assert rec.status == 200
+        rec.inbox.put_nowait(
+            {"type": "http.request", "body": b"cd", "more_body": False}
+        )
+        await reading[0]
+    assert got == [b"abcd"]

@@ -63,7 +63,9 @@ async def guard_view(
 class Guard(Listener):
     """A re-armable timer and a disconnect watch, both cancelling one task."""
 
-    __slots__ = ("task", "reason", "ends_at_drain", "_timer", "_request", "_deferred")
+    __slots__ = (
+        "task", "reason", "ends_at_drain", "_timer", "_request", "_deferred", "_ahead"
+    )  # fmt: skip
 
     def __init__(
         self, request: Request, drain: Drain, ends_at_drain: bool = False
@@ -77,11 +79,17 @@ class Guard(Listener):
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
         self._deferred: asyncio.Handle | None = None
-        # Watching consumes receive(): start it only once the body has been read.
+        self._ahead = False  # reading the body ahead of the view
+        # Watching consumes receive(): a body being read is the reader's to receive;
+        # one not yet read, the watch reads ahead (a client gone is heard after it).
         if request.body_finished():
             self.watch()
-        else:
+        elif request.body_reading():
             request.on_body_end = self.watch
+        else:
+            self._ahead = True
+            request.read_by_watch(self)
+            self.watch()
         drain.members.add(self)
         if drain.expired or (ends_at_drain and drain.draining):
             self._fire("shutdown")
@@ -135,7 +143,9 @@ class Guard(Listener):
         return None
 
     def heard(self, message: Message) -> bool:
-        if message["type"] == "http.request":
+        if self._ahead:  # the disconnect too, for a reader
+            self._ahead = self._request.body_heard(message)
+        elif message["type"] == "http.request":
             if not message.get("body") and not message.get("more_body"):
                 # A bodiless request's one empty message: a read from another task
                 # (a copied context) must not wait for it any more.
@@ -155,6 +165,9 @@ class Guard(Listener):
             self._deferred.cancel()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
+        if self._ahead:
+            self._ahead = False
+            self._request.read_by_watch(None)
         keep = not (last and self._request.body_finished())
         if self.stop_listening(keep=keep):
             self._request.held_receive = self

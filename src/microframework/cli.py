@@ -172,9 +172,10 @@ def _call_factory(
     try:
         app = factory(*args, **kwargs)
     except Exception as error:
-        detail = f": {error}" if str(error) else ""
+        tb = error.__traceback__  # from the factory's frame: the code to fix
+        lines = traceback.format_exception(type(error), error, tb and tb.tb_next)
         raise NoAppException(
-            f"{where} raised {type(error).__name__}{detail}"
+            f"{where} raised an error:\n\n" + "".join(lines).rstrip()
         ) from error
     if inspect.iscoroutine(app):
         app.close()  # never awaited: close it so Python does not warn

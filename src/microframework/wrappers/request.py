@@ -1,13 +1,15 @@
 """``Request``: the HTTP request with an async, limit-enforcing body.
 
-Rule: the body is read from ``receive()`` only when the view asks. Limits are checked
-against ``Content-Length`` first and against the bytes received while reading.
+Rule: the body is read from ``receive()`` only when the view asks, or ahead of it by
+the disconnect watch of a view that waits first (kept up to the limit). Limits are
+checked against ``Content-Length`` first and against the bytes received while reading.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json as _json
+from collections import deque
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -45,6 +47,8 @@ _PUSHED_HEADERS = frozenset(
     {b"accept", b"accept-encoding", b"accept-language", b"cache-control", b"user-agent"}
 )
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_TOO_LARGE: Any = object()  # what a watch reading ahead keeps of a body past the limit
+_WOKEN: Any = {"type": "microframework.woken"}  # read again: the watch heard or stopped
 
 
 class Body:
@@ -80,6 +84,13 @@ class Request(BaseRequestWebsocket):
     _max_form_parts: Any = _UNSET
     _body_timeout: Any = _UNSET
     _body_file: IO[bytes] | None = None
+    # What a disconnect watch read ahead of the body's read (see read_by_watch).
+    _heard: deque[Any] | None = None
+    _heard_bytes = 0
+    _heard_all = False
+    _heard_waiter: asyncio.Future[Message] | None = None
+    #: The disconnect watch reading the body ahead of the view, while it does.
+    body_watch: Listener | None = None
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     asgi_send: Send | None = None
@@ -193,7 +204,9 @@ class Request(BaseRequestWebsocket):
         deadline = self.body_deadline
         while not self._body_done:
             read = receive
-            if self.held_receive is not None:  # a finished watch's call comes first
+            if self._heard is not None and (self._heard or self.body_watch):
+                read = self._next_heard  # a watch read ahead: its messages come first
+            elif self.held_receive is not None:  # a finished watch's call comes first
                 held, self.held_receive = self.held_receive.take_held(), None
                 if held is not None:
                     read = _returning(held)
@@ -203,6 +216,8 @@ class Request(BaseRequestWebsocket):
                 message = await _receive_before(read, deadline)
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
+            if message is _WOKEN:
+                continue
             chunk = message.get("body", b"")
             if chunk:
                 self._received += len(chunk)
@@ -217,13 +232,60 @@ class Request(BaseRequestWebsocket):
                 return chunk  # type: ignore[no-any-return]
         return None
 
+    def _next_heard(self) -> Awaitable[Message]:
+        heard = self._heard
+        assert heard is not None
+        if heard:
+            message = heard.popleft()
+            if message is _TOO_LARGE:
+                raise RequestEntityTooLarge()
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(message)
+            return future
+        # Woken by the watch's next message, or when it stops (then: receive()).
+        waiter = self._heard_waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    def read_by_watch(self, watch: Listener | None) -> None:
+        """*watch* (a disconnect watch) reads the body ahead of the view, which waited
+        before reading it: a client that left is heard. ``None``: it stopped."""
+        self.body_watch = watch
+        if self._heard is None:
+            self._heard = deque()
+        if watch is None:
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._heard_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(_WOKEN)
+
+    def body_heard(self, message: Message) -> bool:
+        """Keep a message the watch reading ahead received, for the body's read; False
+        once all of it is here. Past ``max_content_length`` only the 413 is kept."""
+        heard = self._heard
+        assert heard is not None
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            self.body_watch = None  # all of it is here: the watch only watches now
+            self._heard_all = True
+        if not heard or heard[-1] is not _TOO_LARGE:
+            size = self._heard_bytes = self._heard_bytes + len(message.get("body", b""))
+            limit = self.max_content_length
+            heard.append(_TOO_LARGE if limit is not None and size > limit else message)
+        self._wake()
+        return self.body_watch is not None
+
     def body_taken(self) -> None:
         """The disconnect watch took the body's last message: reads must not wait."""
         if not self._body_started:
             self._body_done = True
 
+    def body_reading(self) -> bool:
+        """True while the body is being read (begun, not done)."""
+        return self._body_started and not self._body_done
+
     def body_finished(self) -> bool:
-        """True when no more body messages will arrive (read, or none was sent)."""
+        """True when no more body messages will arrive (read, heard, or none sent)."""
         if self._body_done:
             return True
         if self._body_started:
@@ -232,11 +294,11 @@ class Request(BaseRequestWebsocket):
             if name == b"transfer-encoding" or (
                 name == b"content-length" and value != b"0"
             ):
-                return False
+                return self._heard_all  # a watch may have read it ahead
         if self.scope.get("http_version", "1.1").startswith("1"):
             return True  # HTTP/1.x without framing headers has no body (RFC 9112 6.3)
         # HTTP/2 and 3 frame bodies themselves: unless the method rarely has one, wait.
-        return self.method in _BODILESS_METHODS
+        return self._heard_all or self.method in _BODILESS_METHODS
 
     async def send_push_promise(self, path: str) -> None:
         """Ask an HTTP/2 server to push *path* (``http.response.push``); no-op otherwise."""
