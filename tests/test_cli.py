@@ -301,14 +301,15 @@ def test_factory_called_with_wrong_arguments_is_one_line(tmp_path: Path) -> None
         ("app.attr", "Could not parse"),
         ("1 +", "Could not parse"),
         ("missing", "has no attribute 'missing'"),
-        ("VALUE", "is a int, not a Microframework app"),
-        ("VALUE()", "is a int, not a factory to call"),
+        ("VALUE", "is an int, not a Microframework app"),
+        ("VALUE()", "is an int, not a factory to call"),
+        ("NAME", "is a str, not a Microframework app"),
     ],
 )
 def test_bad_app_names_are_one_line(
     tmp_path: Path, app_name: str, message: str
 ) -> None:
-    write(tmp_path / "names.py", "VALUE = 1\n")
+    write(tmp_path / "names.py", "VALUE = 1\nNAME = 'x'\n")
     result = invoke("--app", f"names:{app_name}", "routes")
     assert message in error_line(result)
 
@@ -438,16 +439,21 @@ def test_skip_dotenv_turns_the_default_files_off(
     assert (os.environ.get("MF_FROM_FILE") == "yes") is loaded
 
 
-def test_env_files_are_skipped_silently_without_python_dotenv(
+def test_env_files_without_python_dotenv_are_skipped_with_a_tip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Skipped in silence, the app the .env names was "not found": say why, as Flask.
     monkeypatch.setitem(sys.modules, "dotenv", None)  # makes the import fail
     write(tmp_path / ".env", "MICROFRAMEWORK_APP=nowhere\n")
     write(tmp_path / "app.py", HELLO)
     assert load_dotenv() is False
     result = invoke("routes")
     assert result.exit_code == 0, result.output
-    assert result.stderr == ""
+    assert result.stderr == (
+        " * Tip: There are .env files present. Install python-dotenv to use them.\n"
+    )
+    (tmp_path / ".env").unlink()
+    assert invoke("routes").stderr == ""  # no file, no tip
 
 
 def test_env_file_option_without_python_dotenv_is_an_error(
@@ -588,6 +594,15 @@ def test_routes_shows_subdomains_when_used() -> None:
     assert routes(app)[2].split() == ["api_index", "GET", "api", "/"]
 
 
+def test_routes_sort_by_domain_as_flask() -> None:
+    app = Microframework("subs", subdomain_matching=True, static_folder=None)
+    app.add_url_rule("/", "www_index", lambda: "", subdomain="www")
+    app.add_url_rule("/", "api_index", lambda: "", subdomain="api")
+    app.add_url_rule("/x", "plain", lambda: "")
+    rows = routes(app, "--sort", "domain")[2:]
+    assert [row.split()[0] for row in rows] == ["plain", "api_index", "www_index"]
+
+
 def test_routes_says_when_there_are_none() -> None:
     assert routes(Microframework("empty", static_folder=None)) == [
         "No routes were registered."
@@ -613,6 +628,9 @@ def test_shell_runs_top_level_await_in_the_app_context() -> None:
         print("g", g.note)
         1 / 0
         print("still running")
+        task = asyncio.create_task(answer())
+        print("loop", asyncio.get_running_loop() is not None)
+        print("task", await task)
         """
     )
     result = MicroframeworkCliRunner(app).invoke(cli, ["shell"], input=session)
@@ -620,7 +638,11 @@ def test_shell_runs_top_level_await_in_the_app_context() -> None:
     assert "got shelled shelled" in result.stdout
     assert "g kept" in result.stdout
     assert "ZeroDivisionError" in result.stderr
+    assert "asyncio" not in result.stderr  # from the console's line down
     assert "still running" in result.stdout
+    # A plain statement runs on the loop too, as in `python -m asyncio`.
+    assert "loop True" in result.stdout
+    assert "task shelled" in result.stdout
     assert "App: shelled" in result.stderr
     assert torn_down == [None]
 
@@ -1062,6 +1084,48 @@ def test_run_serves_requests_until_terminated(
     output = log.read_text()
     assert f" * Serving app 'hello' on http://127.0.0.1:{port}" in output
     assert '"GET / 1.1" 200' in output  # hypercorn's access log
+
+
+def test_the_reloader_outlives_a_half_saved_file(tmp_path: Path, serve: Any) -> None:
+    # A save with a syntax error killed the worker, and the reloader exited with it:
+    # fixing the file then served nothing. Flask's reloader waits for the fix.
+    write(tmp_path / "words.py", "WORD = 'one'\n")
+    write(
+        tmp_path / "rl.py",
+        """
+        from microframework import Microframework
+        import words
+        app = Microframework(__name__)
+
+        @app.get("/")
+        async def index():
+            return words.WORD
+        """,
+    )
+    port = free_port()
+    process, log = serve(
+        "-m", "microframework", "--app", "rl", "run", "--reload", "--port", str(port)
+    )
+    url = f"http://127.0.0.1:{port}/"
+    assert get_when_up(url, process) == b"one"
+
+    def save(text: str, later: float) -> None:
+        path = tmp_path / "words.py"
+        path.write_text(text)
+        stamp = time.time() + later  # newer than any mtime the reloader has seen
+        os.utime(path, (stamp, stamp))
+
+    save("WORD = (\n", 5)
+    end = time.monotonic() + 15
+    while "restarting when a file changes" not in log.read_text():
+        assert time.monotonic() < end, log.read_text()
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.05)
+    save("WORD = 'two'\n", 10)
+    end = time.monotonic() + 15
+    while (answer := get_when_up(url, process)) != b"two":
+        assert time.monotonic() < end, (answer, log.read_text())
+        time.sleep(0.05)
 
 
 def test_run_on_port_0_names_the_port_it_serves_on(tmp_path: Path, serve: Any) -> None:

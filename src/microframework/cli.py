@@ -120,7 +120,9 @@ def find_app_by_string(module: ModuleType, app_name: str) -> Microframework:
         target = getattr(module, name)
     except AttributeError:
         raise NoAppException(f"Module {mod!r} has no attribute {name!r}.") from None
-    what = f"{name!r} in module {mod!r} is a {type(target).__name__}"
+    kind = type(target).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    what = f"{name!r} in module {mod!r} is {article} {kind}"
     if inspect.isfunction(target) or called:
         if not callable(target):
             raise NoAppException(f"{what}, not a factory to call.")
@@ -222,10 +224,18 @@ def load_dotenv(
 
     Set variables win, then *path*, ``.env``, ``.microframeworkenv`` (found upwards from
     the working directory), as Flask orders ``.env`` and ``.flaskenv``. Without
-    python-dotenv, does nothing.
+    python-dotenv, it only says so if such a file is there, as Flask does.
     """
     dotenv = _dotenv()
     if dotenv is None:
+        if load_defaults and (
+            _find_upwards(".env") or _find_upwards(".microframeworkenv")
+        ):
+            click.secho(
+                " * Tip: There are .env files present. Install python-dotenv to use them.",
+                fg="yellow",
+                err=True,
+            )
         return False
     files = [path]
     if load_defaults:
@@ -455,10 +465,11 @@ run_command.params.insert(0, _debug_option)
 @click.option(
     "--sort",
     "-s",
-    type=click.Choice(("endpoint", "methods", "rule", "match")),
+    type=click.Choice(("endpoint", "methods", "domain", "rule", "match")),
     default="endpoint",
     show_default=True,
-    help="Sort by endpoint, methods or rule, or 'match' for the order rules are tried.",
+    help="Sort by endpoint, methods, domain (host or subdomain) or rule, or 'match'"
+    " for the order rules are tried.",
 )
 @click.option("--all-methods", is_flag=True, help="Show HEAD and OPTIONS too.")
 @pass_script_info
@@ -480,6 +491,9 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
         rules.sort(key=lambda rule: getattr(rule, sort))
     elif sort == "methods":
         rules.sort(key=methods)
+    elif sort == "domain":
+        where = "host" if app.url_map.host_matching else "subdomain"
+        rules.sort(key=lambda rule: getattr(rule, where) or "")
     columns: list[tuple[str, Callable[[Rule], str]]]
     columns = [("Endpoint", lambda rule: rule.endpoint), ("Methods", methods)]
     # Show where a rule applies only when some rule is limited to a host or subdomain.
@@ -500,8 +514,9 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
 class AsyncConsole(code.InteractiveConsole):
     """An interactive console where top-level ``await`` works.
 
-    Statements share one ``contextvars.Context`` and one event loop, which runs only
-    during a statement: background tasks progress at the next ``await``.
+    Statements share one ``contextvars.Context`` and one event loop, and each runs on
+    it (``asyncio.create_task`` works); the loop runs only during a statement, so
+    background tasks progress while the next one runs.
     """
 
     def __init__(
@@ -516,15 +531,27 @@ class AsyncConsole(code.InteractiveConsole):
         self.compile.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
     def runcode(self, code: CodeType) -> None:
-        """Run one compiled statement, awaiting it on the console's loop if needed."""
+        """Run one compiled statement on the console's loop."""
         try:
-            result = self.context.run(eval, code, self.locals)
-            if code.co_flags & inspect.CO_COROUTINE:  # it awaits: run it on the loop
-                self.runner.run(result, context=self.context)
+            self.runner.run(self._run(code), context=self.context)
         except SystemExit:
             raise
         except BaseException:
             self.showtraceback()
+
+    async def _run(self, code: CodeType) -> None:
+        result = eval(code, self.locals)
+        if code.co_flags & inspect.CO_COROUTINE:  # it awaits
+            await result
+
+    def showtraceback(self) -> None:
+        """The traceback from the console's own line down: not the loop's frames."""
+        kind, error, tb = sys.exc_info()
+        while tb is not None and tb.tb_frame.f_code.co_filename != "<console>":
+            tb = tb.tb_next
+        if error is None or tb is None:
+            return super().showtraceback()
+        self.write("".join(traceback.format_exception(kind, error, tb)))
 
 
 @click.command("shell", short_help="Run a Python shell in the app context.")

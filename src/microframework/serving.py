@@ -11,6 +11,7 @@ import errno
 import os
 import socket
 import sys
+import time
 import warnings
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -149,6 +150,13 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
                     process.terminate()  # SIGTERM: the app drains, then exits
             for process in processes:
                 process.join()
+            if reload and not changed and not stopping:
+                # A worker failed (a half-saved file, say): start again once it's fixed.
+                click.echo(
+                    " * A worker exited; restarting when a file changes.", err=True
+                )
+                while not stopping and not (changed := check_for_updates(files)):
+                    time.sleep(0.5)
             if not changed:
                 # A worker still starting up when SIGTERM came ends by it: no failure.
                 codes = [p.exitcode for p in processes if p.exitcode != -signal.SIGTERM]
