@@ -314,6 +314,23 @@ def test_bad_app_names_are_one_line(
     assert message in error_line(result)
 
 
+def test_an_app_module_may_share_a_name_with_the_shells_stdlib_module(
+    tmp_path: Path,
+) -> None:
+    # The CLI imported the standard library's `code` (for `shell`) at start-up, so
+    # `--app code.py` found that module instead of the app.
+    write(tmp_path / "code.py", HELLO)
+    result = subprocess.run(
+        [sys.executable, "-m", "microframework", "--app", "code.py", "routes"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "index" in result.stdout
+
+
 def test_async_factory_is_rejected_without_a_warning(tmp_path: Path) -> None:
     write(tmp_path / "afact.py", "async def create_app():\n    pass\n")
     result = invoke("--app", "afact", "routes")

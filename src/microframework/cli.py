@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import code
 import contextvars
 import functools
 import importlib.metadata
@@ -20,7 +19,6 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import CodeType
 from types import ModuleType
 from typing import Any
 from typing import TYPE_CHECKING
@@ -511,49 +509,6 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
         click.echo("  ".join(cells).rstrip())
 
 
-class AsyncConsole(code.InteractiveConsole):
-    """An interactive console where top-level ``await`` works.
-
-    Statements share one ``contextvars.Context`` and one event loop, and each runs on
-    it (``asyncio.create_task`` works); the loop runs only during a statement, so
-    background tasks progress while the next one runs.
-    """
-
-    def __init__(
-        self,
-        namespace: dict[str, Any],
-        runner: asyncio.Runner,
-        context: contextvars.Context,
-    ) -> None:
-        super().__init__(namespace)
-        self.runner = runner
-        self.context = context
-        self.compile.compiler.flags |= ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-
-    def runcode(self, code: CodeType) -> None:
-        """Run one compiled statement on the console's loop."""
-        try:
-            self.runner.run(self._run(code), context=self.context)
-        except SystemExit:
-            raise
-        except BaseException:
-            self.showtraceback()
-
-    async def _run(self, code: CodeType) -> None:
-        result = eval(code, self.locals)
-        if code.co_flags & inspect.CO_COROUTINE:  # it awaits
-            await result
-
-    def showtraceback(self) -> None:
-        """The traceback from the console's own line down: not the loop's frames."""
-        kind, error, tb = sys.exc_info()
-        while tb is not None and tb.tb_frame.f_code.co_filename != "<console>":
-            tb = tb.tb_next
-        if error is None or tb is None:
-            return super().showtraceback()
-        self.write("".join(traceback.format_exception(kind, error, tb)))
-
-
 @click.command("shell", short_help="Run a Python shell in the app context.")
 @pass_script_info
 def shell_command(info: ScriptInfo) -> None:
@@ -563,6 +518,10 @@ def shell_command(info: ScriptInfo) -> None:
     first, as in the normal Python shell.
     """
     app = info.load_app()
+    # Not at the top: stdlib's `code` there would shadow an app module named code.py.
+    from ._console import AsyncConsole
+    from ._console import enable_completion
+
     banner = (
         f"Python {sys.version} on {sys.platform}\n"
         f"App: {app.import_name}\nInstance: {app.instance_path}\n"
@@ -580,22 +539,10 @@ def shell_command(info: ScriptInfo) -> None:
                     context.run(exec, compile(file.read(), startup, "exec"), ns)
             # What flask shell defines: app, g and the shell context processors' names.
             ns.update(context.run(app.make_shell_context))
-            _enable_completion(ns)
+            enable_completion(ns)
             AsyncConsole(ns, runner, context).interact(banner=banner, exitmsg="")
         finally:
             runner.run(app_ctx.pop(None), context=context)
-
-
-def _enable_completion(namespace: dict[str, Any]) -> None:
-    if not sys.stdin.isatty():
-        return
-    try:
-        import readline
-        import rlcompleter
-    except ImportError:
-        return
-    readline.set_completer(rlcompleter.Completer(namespace).complete)
-    readline.parse_and_bind("tab: complete")
 
 
 cli = MicroframeworkGroup(
