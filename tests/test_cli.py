@@ -747,6 +747,47 @@ def test_command_without_app_context_does_not_load_the_app() -> None:
     assert result.stdout == "app context: False\n"
 
 
+def test_a_plain_click_command_added_to_app_cli_runs_in_the_app_context() -> None:
+    # Flask's tutorial: `@click.command("init-db")` then `app.cli.add_command(...)`.
+    # Flask pushes the app context for it; here it raised "outside of application
+    # context", and an async one was never awaited (exit code 0, nothing done).
+    app = Microframework("tutorial")
+
+    @click.command("init-db")
+    def init_db() -> None:
+        click.echo(f"sync in {current_app.name}")
+
+    @click.command("seed")
+    async def seed() -> None:
+        await asyncio.sleep(0)
+        click.echo(f"async in {current_app.name}")
+
+    @click.group("maint")
+    def maint() -> None:
+        pass
+
+    @maint.command("vacuum")
+    def vacuum() -> None:
+        click.echo(f"nested in {current_app.name}")
+
+    @app.cli.command(with_appcontext=False)
+    def free() -> None:
+        click.echo(f"free: {has_app_context()}")
+
+    for command in (init_db, seed, maint):
+        app.cli.add_command(command)
+    runner = MicroframeworkCliRunner(app)
+    for args, out in [
+        (["init-db"], "sync in tutorial\n"),
+        (["seed"], "async in tutorial\n"),
+        (["maint", "vacuum"], "nested in tutorial\n"),
+        (["free"], "free: False\n"),
+    ]:
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        assert result.stdout == out
+
+
 def test_nested_groups_are_app_groups() -> None:
     app = Microframework("nested")
     group = AppGroup("top")

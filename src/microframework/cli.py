@@ -356,6 +356,10 @@ class MicroframeworkGroup(AppGroup):
             for command in (run_command, routes_command, shell_command):
                 self.add_command(command)
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Add a built-in or plugin command: as it is (they load the app themselves)."""
+        click.Group.add_command(self, cmd, name)
+
     def _load_plugin_commands(self) -> None:
         if self._plugins_loaded:
             return

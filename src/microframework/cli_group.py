@@ -83,7 +83,9 @@ def _in_context(f: F, load_app: bool) -> F:
         app = ctx.ensure_object(ScriptInfo).load_app() if load_app else None
         return call_in_app_context(app, f, args, kwargs)
 
-    return functools.update_wrapper(command, f)  # type: ignore[return-value]
+    wrapped = functools.update_wrapper(command, f)
+    wrapped.in_app_context = True  # type: ignore[attr-defined] # see AppGroup.add_command
+    return wrapped  # type: ignore[return-value]
 
 
 def call_in_app_context(
@@ -166,10 +168,33 @@ class AppGroup(click.Group):
             if load_app or inspect.iscoroutinefunction(f):
                 # Without the app, an async command still needs its event loop.
                 f = _in_context(f, load_app)
-            command: click.Command = super(AppGroup, self).command(*args, **kwargs)(f)
+            self._as_made = True  # wrapped (or not) here: add_command leaves it so
+            try:
+                command: click.Command = super(AppGroup, self).command(*args, **kwargs)(
+                    f
+                )
+            finally:
+                self._as_made = False
             return command
 
         return decorator
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Add a click command made elsewhere (as Flask's tutorial adds ``init-db``):
+        it runs with the app context pushed, as in Flask, and may be ``async def``."""
+        if not getattr(self, "_as_made", False):
+            _bring_into_app_context(cmd)
+        super().add_command(cmd, name)
+
+
+def _bring_into_app_context(cmd: click.Command) -> None:
+    if isinstance(cmd, AppGroup):
+        return  # its own commands are
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _bring_into_app_context(sub)
+    elif cmd.callback is not None and not getattr(cmd.callback, "in_app_context", 0):
+        cmd.callback = _in_context(cmd.callback, load_app=True)
 
 
 # Not "group_class = type": a subclass (the microframework group) would be copied.
