@@ -81,11 +81,14 @@ class Guard(Listener):
         self._deferred: asyncio.Handle | None = None
         self._ahead = False  # reading the body ahead of the view
         # Watching consumes receive(): a body being read is the reader's to receive;
-        # one not yet read, the watch reads ahead (a client gone is heard after it).
+        # one not yet read, the watch reads ahead (a client gone is heard after it),
+        # keeping at most BUFFERED bytes for the read.
         if request.body_finished():
             self.watch()
         elif request.body_reading():
             request.on_body_end = self.watch
+        elif request.headers.get("Expect", "").lower() == "100-continue":
+            request.on_body_end = self.watch  # reading would ask for an unwanted body
         else:
             self._ahead = True
             request.read_by_watch(self)
@@ -143,18 +146,31 @@ class Guard(Listener):
         return None
 
     def heard(self, message: Message) -> bool:
-        if self._ahead:  # the disconnect too, for a reader
-            self._ahead = self._request.body_heard(message)
-        elif message["type"] == "http.request":
-            if not message.get("body") and not message.get("more_body"):
+        request = self._request
+        if message["type"] == "http.request":
+            if message.get("body") or message.get("more_body"):
+                if not self._ahead:  # a body none was announced for (HTTP/2): keep it
+                    self._ahead = True
+                    request.read_by_watch(self)
+            elif not self._ahead:
                 # A bodiless request's one empty message: a read from another task
                 # (a copied context) must not wait for it any more.
-                self._request.body_taken()
-            return True
+                request.body_taken()
+                return True
+            keep = request.body_heard(message)  # False: paused till a read takes some
+            self._ahead = request.body_watch is self
+            return keep
+        if self._ahead:
+            request.body_heard(message)  # a reader in another task hears it too
         if message["type"] != "http.disconnect":
             return True  # keep listening
         self._fire("disconnect")
         return False
+
+    def failed(self) -> None:
+        if self._ahead:  # a read then calls receive() itself, and meets the failure
+            self._ahead = False
+            self._request.read_by_watch(None)
 
     def stop(self, drain: Drain, last: bool = False) -> None:
         """Stop both; a pending ``receive()`` waits for the next watch, unless this

@@ -232,7 +232,7 @@ class Listener:
             self._waiting = future
 
     def heard(self, message: Any) -> bool:
-        """Handle one message; False to stop listening."""
+        """Handle one message; False to stop listening (or pause: see :meth:`resume`)."""
         raise NotImplementedError
 
     def __call__(self, _done: object = None) -> None:
@@ -262,6 +262,7 @@ class Listener:
                 continue
             except (Exception, asyncio.CancelledError):
                 self._coro = None  # the server's receive failed: nothing more to hear
+                self.failed()
                 return
             context = self._context
             if waited is None:  # a bare yield: step again on the loop's next pass
@@ -274,6 +275,7 @@ class Listener:
             else:  # not asyncio's (a task would refuse it too)
                 self._stopped, self._coro = True, None
                 coro.close()
+                self.failed()
             return
         self._waiting = asyncio.get_running_loop().call_soon(
             self, context=self._context
@@ -281,10 +283,21 @@ class Listener:
 
     def _got(self, future: asyncio.Future[Any]) -> None:
         self._waiting = None
-        if self._stopped or future.cancelled() or future.exception() is not None:
+        if self._stopped:
             return
-        if self.heard(future.result()):
+        if future.cancelled() or future.exception() is not None:
+            self.failed()
+        elif self.heard(future.result()):
             self()
+
+    def failed(self) -> None:
+        """The server's ``receive()`` failed: nothing more will be heard."""
+
+    def resume(self) -> None:
+        """Call ``receive()`` again, after :meth:`heard` returned False to pause."""
+        if not self._stopped and self._waiting is None and self._coro is None:
+            loop = asyncio.get_running_loop()
+            self._waiting = loop.call_soon(self, context=self._context)
 
     def stop_listening(self, keep: bool = False) -> bool:
         """Stop listening; True if a pending ``receive()`` was kept (*keep*) for

@@ -1,7 +1,7 @@
 """``Request``: the HTTP request with an async, limit-enforcing body.
 
 Rule: the body is read from ``receive()`` only when the view asks, or ahead of it by
-the disconnect watch of a view that waits first (kept up to the limit). Limits are
+the disconnect watch of a view that waits first (at most ``BUFFERED`` bytes kept). Limits are
 checked against ``Content-Length`` first and against the bytes received while reading.
 """
 
@@ -33,6 +33,7 @@ from ..datastructures import FileStorage
 from ..exceptions import BodyTimeout
 from ..exceptions import ClientDisconnected
 from .base import BaseRequestWebsocket
+from .body import BUFFERED
 
 if TYPE_CHECKING:
     from ..app import Microframework
@@ -47,7 +48,6 @@ _PUSHED_HEADERS = frozenset(
     {b"accept", b"accept-encoding", b"accept-language", b"cache-control", b"user-agent"}
 )
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-_TOO_LARGE: Any = object()  # what a watch reading ahead keeps of a body past the limit
 _WOKEN: Any = {"type": "microframework.woken"}  # read again: the watch heard or stopped
 
 
@@ -88,6 +88,7 @@ class Request(BaseRequestWebsocket):
     _heard: deque[Any] | None = None
     _heard_bytes = 0
     _heard_all = False
+    _paused = False  # the watch reading ahead waits for a read to take what it kept
     _heard_waiter: asyncio.Future[Message] | None = None
     #: The disconnect watch reading the body ahead of the view, while it does.
     body_watch: Listener | None = None
@@ -237,8 +238,11 @@ class Request(BaseRequestWebsocket):
         assert heard is not None
         if heard:
             message = heard.popleft()
-            if message is _TOO_LARGE:
-                raise RequestEntityTooLarge()
+            self._heard_bytes -= len(message.get("body", b""))
+            if self._paused and self._heard_bytes < BUFFERED:
+                self._paused = False
+                assert self.body_watch is not None
+                self.body_watch.resume()  # taken: the watch may read on
             future = asyncio.get_running_loop().create_future()
             future.set_result(message)
             return future
@@ -253,6 +257,7 @@ class Request(BaseRequestWebsocket):
         if self._heard is None:
             self._heard = deque()
         if watch is None:
+            self._paused = False
             self._wake()
 
     def _wake(self) -> None:
@@ -261,19 +266,19 @@ class Request(BaseRequestWebsocket):
             waiter.set_result(_WOKEN)
 
     def body_heard(self, message: Message) -> bool:
-        """Keep a message the watch reading ahead received, for the body's read; False
-        once all of it is here. Past ``max_content_length`` only the 413 is kept."""
+        """Keep a message the watch reading ahead received, for the body's read. False:
+        all of it is here, or ``BUFFERED`` bytes wait for a read (the watch pauses, so
+        a client can't make a held request hold its body; the read resumes it)."""
         heard = self._heard
         assert heard is not None
+        heard.append(message)
+        self._heard_bytes += len(message.get("body", b""))
         if message["type"] == "http.request" and not message.get("more_body", False):
             self.body_watch = None  # all of it is here: the watch only watches now
             self._heard_all = True
-        if not heard or heard[-1] is not _TOO_LARGE:
-            size = self._heard_bytes = self._heard_bytes + len(message.get("body", b""))
-            limit = self.max_content_length
-            heard.append(_TOO_LARGE if limit is not None and size > limit else message)
         self._wake()
-        return self.body_watch is not None
+        self._paused = self.body_watch is not None and self._heard_bytes >= BUFFERED
+        return not self._paused
 
     def body_taken(self) -> None:
         """The disconnect watch took the body's last message: reads must not wait."""
