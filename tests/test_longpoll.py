@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import gc
 import weakref
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from microframework import abort
 from microframework import copy_current_request_context
 from microframework import Microframework
 from microframework import request
+from microframework import stream_with_context
 from microframework.exceptions import ClientDisconnected
 
 
@@ -846,3 +848,127 @@ async def test_a_reader_waiting_on_a_watch_that_stops_reads_on_from_the_server(
         )
         await reading[0]
     assert got == [b"abcd"]
+
+
+class _FutureServer:
+    """A receive() that returns futures resolved on a later loop turn, as granian's."""
+
+    def __init__(self, *messages: dict[str, Any]) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for message in messages:
+            self.inbox.put_nowait(message)
+        self.sent: list[dict[str, Any]] = []
+        self.filling: set[asyncio.Task[None]] = set()
+
+    def receive(self) -> asyncio.Future[dict[str, Any]]:
+        future = asyncio.get_running_loop().create_future()
+
+        async def fill() -> None:
+            message = await self.inbox.get()
+            if not future.done():
+                future.set_result(message)
+
+        self.filling.add(asyncio.ensure_future(fill()))
+        return future
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent[1:])
+
+
+def _parts(*bodies: bytes) -> list[dict[str, Any]]:
+    last = len(bodies) - 1
+    return [
+        {"type": "http.request", "body": body, "more_body": i < last}
+        for i, body in enumerate(bodies)
+    ]
+
+
+async def test_a_message_that_came_as_the_watch_stopped_reaches_the_read(
+    app: Microframework,
+) -> None:
+    # granian: the receive() future was done, its callback queued, when the view's
+    # watch stopped; the callback then dropped the future, and with it the message
+    # (a 200 with a short body, or a read that waited for BODY_TIMEOUT).
+    @app.post("/")
+    async def view() -> Any:
+        await asyncio.sleep(0)
+
+        @stream_with_context
+        async def length() -> AsyncIterator[bytes]:
+            yield b"%d" % len(await request.get_data())
+
+        return length()
+
+    @app.after_request
+    async def hook(response: Any) -> Any:
+        await asyncio.sleep(0)
+        return response
+
+    for parts in ([b"x" * 50_000] * 4, [b"x" * 10]):
+        server = _FutureServer(*_parts(*parts))
+        scope = http_scope(
+            "/", "POST", [(b"content-length", b"%d" % sum(map(len, parts)))]
+        )
+        async with asyncio.timeout(2):
+            await app(scope, server.receive, server.send)
+        assert server.body == b"%d" % sum(map(len, parts))
+
+
+@pytest.mark.parametrize("reader", ["view", "task-then-stream"])
+async def test_a_bodiless_read_after_a_wait_does_not_wait_for_a_message_taken(
+    app: Microframework, reader: str
+) -> None:
+    # granian: the watch's receive() future got the one empty message; the read's own
+    # receive() then waited for another (BODY_TIMEOUT, or for ever).
+    app.config["BODY_TIMEOUT"] = None
+
+    @app.post("/")
+    async def view() -> Any:
+        if reader == "view":
+            await asyncio.sleep(0)
+            return f"read {len(await request.get_data())}"
+        task = asyncio.ensure_future(copy_current_request_context(request.get_data)())
+        await asyncio.sleep(0)
+
+        async def after() -> AsyncIterator[str]:
+            yield f"read {len(await task)}"
+
+        return after()
+
+    server = _FutureServer(*_parts(b""))
+    scope = http_scope("/", "POST", [(b"content-length", b"0")])
+    async with asyncio.timeout(2):
+        await app(scope, server.receive, server.send)
+    assert server.body == b"read 0"
+
+
+async def test_small_parts_read_ahead_are_counted_with_their_cost(
+    app: Microframework,
+) -> None:
+    # 64 KiB of 1-byte parts is 65,536 message dicts (about 14 MB); empty parts
+    # (HTTP/2 frames) carry nothing and were kept without end.
+    go = asyncio.Event()
+
+    @app.post("/")
+    async def view() -> str:
+        await go.wait()
+        return str(len(await request.get_data()))
+
+    parts = [b"", b"x"] * 3000 + [b""]
+    rec = Recorder(*parts)
+    scope = http_scope("/", "POST", [(b"transfer-encoding", b"chunked")])
+    task = asyncio.create_task(call(app, scope, rec))
+    async with asyncio.timeout(2):
+        await rec.receiving.wait()
+        for _ in range(50):  # every chance to read on
+            await asyncio.sleep(0)
+    taken = len(parts) - rec.inbox.qsize()
+    assert taken // 2 <= 200  # paused after about BUFFERED / 512 kept parts
+    go.set()
+    async with asyncio.timeout(2):
+        await task
+    assert rec.body == b"3000"

@@ -64,7 +64,8 @@ class Guard(Listener):
     """A re-armable timer and a disconnect watch, both cancelling one task."""
 
     __slots__ = (
-        "task", "reason", "ends_at_drain", "_timer", "_request", "_deferred", "_ahead"
+        "task", "reason", "ends_at_drain", "_timer", "_request", "_deferred", "_ahead",
+        "_feeds",
     )  # fmt: skip
 
     def __init__(
@@ -80,18 +81,23 @@ class Guard(Listener):
         self._request = request
         self._deferred: asyncio.Handle | None = None
         self._ahead = False  # reading the body ahead of the view
+        self._feeds = False  # it is request.body_watch: a read gets messages from it
         # Watching consumes receive(): a body being read is the reader's to receive;
         # one not yet read, the watch reads ahead (a client gone is heard after it),
         # keeping at most BUFFERED bytes for the read.
         if request.body_finished():
             self.watch()
+            if request.body_untaken():
+                # Its one empty message: a read that begins gets it from us (we turn
+                # to reading ahead), not from a second receive() that would wait.
+                request.body_watch = self
+                self._feeds = True
         elif request.body_reading():
             request.on_body_end = self.watch
         elif request.headers.get("Expect", "").lower() == "100-continue":
             request.on_body_end = self.watch  # reading would ask for an unwanted body
         else:
-            self._ahead = True
-            request.read_by_watch(self)
+            self.read_ahead()
             self.watch()
         drain.members.add(self)
         if drain.expired or (ends_at_drain and drain.draining):
@@ -149,16 +155,14 @@ class Guard(Listener):
         request = self._request
         if message["type"] == "http.request":
             if message.get("body") or message.get("more_body"):
-                if not self._ahead:  # a body none was announced for (HTTP/2): keep it
-                    self._ahead = True
-                    request.read_by_watch(self)
+                self.read_ahead()  # a body none was announced for (HTTP/2): keep it
             elif not self._ahead:
                 # A bodiless request's one empty message: a read from another task
                 # (a copied context) must not wait for it any more.
                 request.body_taken()
                 return True
             keep = request.body_heard(message)  # False: paused till a read takes some
-            self._ahead = request.body_watch is self
+            self._ahead = self._feeds = request.body_watch is self
             return keep
         if self._ahead:
             request.body_heard(message)  # a reader in another task hears it too
@@ -167,9 +171,14 @@ class Guard(Listener):
         self._fire("disconnect")
         return False
 
+    def read_ahead(self) -> None:
+        if not self._ahead:
+            self._ahead = self._feeds = True
+            self._request.read_by_watch(self)
+
     def failed(self) -> None:
-        if self._ahead:  # a read then calls receive() itself, and meets the failure
-            self._ahead = False
+        if self._feeds:  # a read calls receive() itself, and meets the failure
+            self._ahead = self._feeds = False
             self._request.read_by_watch(None)
 
     def stop(self, drain: Drain, last: bool = False) -> None:
@@ -181,8 +190,8 @@ class Guard(Listener):
             self._deferred.cancel()
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
-        if self._ahead:
-            self._ahead = False
+        if self._feeds:
+            self._ahead = self._feeds = False
             self._request.read_by_watch(None)
         keep = not (last and self._request.body_finished())
         if self.stop_listening(keep=keep):

@@ -282,9 +282,11 @@ class Listener:
         )
 
     def _got(self, future: asyncio.Future[Any]) -> None:
-        self._waiting = None
         if self._stopped:
+            # Done as we stopped (too late to remove this call): the future stays
+            # _waiting, so take_held or listen(held=) still hands its message on.
             return
+        self._waiting = None
         if future.cancelled() or future.exception() is not None:
             self.failed()
         elif self.heard(future.result()):
@@ -292,6 +294,9 @@ class Listener:
 
     def failed(self) -> None:
         """The server's ``receive()`` failed: nothing more will be heard."""
+
+    def read_ahead(self) -> None:
+        """A body read begins while this listens: pass it what is heard (see Guard)."""
 
     def resume(self) -> None:
         """Call ``receive()`` again, after :meth:`heard` returned False to pause."""

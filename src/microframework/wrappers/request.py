@@ -49,6 +49,7 @@ _PUSHED_HEADERS = frozenset(
 )
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _WOKEN: Any = {"type": "microframework.woken"}  # read again: the watch heard or stopped
+_MESSAGE_COST = 512  # what a kept message costs beside its body (its dict), about
 
 
 class Body:
@@ -89,9 +90,10 @@ class Request(BaseRequestWebsocket):
     _heard_bytes = 0
     _heard_all = False
     _paused = False  # the watch reading ahead waits for a read to take what it kept
-    _heard_waiter: asyncio.Future[Message] | None = None
-    #: The disconnect watch reading the body ahead of the view, while it does.
+    #: The disconnect watch in receive() while the body isn't all read (it reads
+    #: ahead of the view, or will for a read that begins).
     body_watch: Listener | None = None
+    _heard_waiter: asyncio.Future[Message] | None = None
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     asgi_send: Send | None = None
@@ -190,6 +192,10 @@ class Request(BaseRequestWebsocket):
     def _start_body(self) -> None:
         if self._body_started:
             raise RuntimeError("the request body has already been consumed")
+        if self.body_watch is not None and self._heard is None:
+            # A watch is in receive(): a second call could wait for ever (a future's
+            # message goes to the first), so the watch passes the read what it hears.
+            self.body_watch.read_ahead()
         self._body_started = True
         limit = self._body_limit = self.max_content_length
         if limit is not None:
@@ -238,7 +244,7 @@ class Request(BaseRequestWebsocket):
         assert heard is not None
         if heard:
             message = heard.popleft()
-            self._heard_bytes -= len(message.get("body", b""))
+            self._heard_bytes -= len(message.get("body", b"")) + _MESSAGE_COST
             if self._paused and self._heard_bytes < BUFFERED:
                 self._paused = False
                 assert self.body_watch is not None
@@ -247,6 +253,8 @@ class Request(BaseRequestWebsocket):
             future.set_result(message)
             return future
         # Woken by the watch's next message, or when it stops (then: receive()).
+        assert self.body_watch is not None
+        self.body_watch.read_ahead()  # a watch that took over may not read ahead yet
         waiter = self._heard_waiter = asyncio.get_running_loop().create_future()
         return waiter
 
@@ -254,9 +262,10 @@ class Request(BaseRequestWebsocket):
         """*watch* (a disconnect watch) reads the body ahead of the view, which waited
         before reading it: a client that left is heard. ``None``: it stopped."""
         self.body_watch = watch
-        if self._heard is None:
-            self._heard = deque()
-        if watch is None:
+        if watch is not None:
+            if self._heard is None:
+                self._heard = deque()
+        elif self._heard is not None:
             self._paused = False
             self._wake()
 
@@ -271,9 +280,13 @@ class Request(BaseRequestWebsocket):
         a client can't make a held request hold its body; the read resumes it)."""
         heard = self._heard
         assert heard is not None
-        heard.append(message)
-        self._heard_bytes += len(message.get("body", b""))
-        if message["type"] == "http.request" and not message.get("more_body", False):
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
+        if body or not more:  # an empty part (an HTTP/2 frame) carries nothing
+            heard.append(message)
+            # Each message costs its dict too: 1-byte parts must not fill memory.
+            self._heard_bytes += len(body) + _MESSAGE_COST
+        if message["type"] == "http.request" and not more:
             self.body_watch = None  # all of it is here: the watch only watches now
             self._heard_all = True
         self._wake()
@@ -284,6 +297,10 @@ class Request(BaseRequestWebsocket):
         """The disconnect watch took the body's last message: reads must not wait."""
         if not self._body_started:
             self._body_done = True
+
+    def body_untaken(self) -> bool:
+        """True until the body's last message is taken (by a read or a watch)."""
+        return not (self._body_done or self._heard_all)
 
     def body_reading(self) -> bool:
         """True while the body is being read (begun, not done)."""
