@@ -21,16 +21,20 @@ ROOT = Path(__file__).parent
 
 
 def _minimum_pins() -> list[str]:
-    """The runtime dependencies pinned to the lowest versions pyproject allows."""
+    """The runtime and test dependencies pinned to the lowest versions pyproject
+    allows (markers kept): the tests extra's bounds are promises too."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    tests = project["optional-dependencies"]["tests"]
     pins = []
-    for requirement in project["dependencies"]:
-        match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*>=\s*([^,;\s]+)\s*", requirement)
+    for requirement in [*project["dependencies"], *tests]:
+        match = re.fullmatch(
+            r"\s*([A-Za-z0-9_.\-]+)\s*>=\s*([^,;\s]+)\s*(;.*)?", requirement
+        )
         if match is None:
             raise ValueError(
                 f"dependency {requirement!r} has no plain '>=' minimum to pin"
             )
-        pins.append(f"{match[1]}=={match[2]}")
+        pins.append(f"{match[1]}=={match[2]}{match[3] or ''}")
     return pins
 
 
@@ -43,7 +47,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def tests_min(session: nox.Session) -> None:
-    """Run the tests with every runtime dependency at its declared minimum."""
+    """Run the tests with every runtime and test dependency at its declared minimum."""
     # One install, so the resolver must satisfy the pins and the project together.
     session.install(*_minimum_pins(), "-e", ".[tests]")
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)

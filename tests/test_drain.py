@@ -7,6 +7,7 @@ processes, by SIGTERM, with the servers' default settings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -364,16 +365,30 @@ async def _served_by_cli(
         cwd=tmp_path,
         env=env,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its own group: _end takes its workers with it
     )
     assert process.stderr is not None
-    async with asyncio.timeout(LIMIT):
-        while b"Running on" not in (line := await process.stderr.readline()):
-            if not line:  # it exited before serving: say why, don't spin on EOF
-                await process.wait()
-                raise AssertionError(f"the server exited with {process.returncode}")
+    try:
+        async with asyncio.timeout(LIMIT):
+            while b"Running on" not in (line := await process.stderr.readline()):
+                if not line:  # it exited before serving: say why, don't spin on EOF
+                    await process.wait()
+                    raise AssertionError(f"the server exited with {process.returncode}")
+    except BaseException:
+        await _end(process)
+        raise
     # Keep reading, so a full pipe never blocks the server.
     rest = asyncio.create_task(process.stderr.read())
     return process, port, rest
+
+
+async def _end(process: asyncio.subprocess.Process) -> None:
+    # A failed test must not leave the supervisor's workers behind (a SIGKILL of the
+    # supervisor alone orphaned them): end the group this test started.
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
 
 
 async def _ws_close_code(port: int, then: Any) -> int | None:
@@ -394,9 +409,7 @@ async def test_microframework_run_workers_drain_on_sigterm(tmp_path: Path) -> No
             )
             assert await process.wait() == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await _end(process)
         await rest
     assert code == 1001
     assert (tmp_path / "finally.log").read_text().split() == ["ws"]
@@ -412,9 +425,7 @@ async def test_the_reloader_restarts_workers_with_1012(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)
             assert await process.wait() == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await _end(process)
         await rest
     assert code == 1012
     assert (tmp_path / "finally.log").read_text().split() == ["ws"]
