@@ -899,3 +899,38 @@ async def test_every_redirect_hop_goes_through_make_request(
     response = await client.post("/canned", follow_redirects=True)
     assert await response.get_data(as_text=True) == "GET "
     assert seen == [("POST", "/canned"), ("GET", "/a"), ("GET", "/b")]
+
+
+@pytest.mark.parametrize("where", ["view", "after_request", "header"])
+async def test_handle_exception_overridden_with_flasks_signature_is_called(
+    where: str,
+) -> None:
+    # Flask documents handle_exception(self, e), Quart calls handle_exception(error);
+    # the pipeline called it with (error, ctx, chain), a TypeError for such an override.
+    seen: list[BaseException] = []
+
+    class App(Microframework):
+        async def handle_exception(self, e: Exception) -> Any:
+            seen.append(e)
+            return await super().handle_exception(e)
+
+    ported = App(__name__)
+    ported.testing = False
+
+    @ported.route("/")
+    async def index() -> Any:
+        if where == "view":
+            raise LookupError("view")
+        if where == "header":
+            return "x", {"X-Bad": "a\nb"}
+        return "ok"
+
+    @ported.after_request
+    async def after(response: Any) -> Any:
+        if where == "after_request":
+            raise LookupError("after")
+        return response
+
+    response = await ported.test_client().get("/")
+    assert response.status_code == 500
+    assert len(seen) == 1

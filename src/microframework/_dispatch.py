@@ -19,6 +19,7 @@ from werkzeug.exceptions import SecurityError
 from ._compile import freeze
 from ._compile import match_request
 from ._errors import answers_itself
+from ._errors import handle_exception
 from ._errors import propagates
 from ._guard import guard_view
 from ._guard import stream_bytes
@@ -94,7 +95,7 @@ async def handle_http(
         try:
             status, headers, data = ready(compiled, request, response)
         except Exception as exc:  # a header that would split the response: a 500
-            response = await app.handle_exception(exc, ctx, chain)
+            response = await _handle_exception(app, compiled, exc, ctx, chain)
             status, headers, data = ready(compiled, request, response)
         if data is not None:
             if token is not None:  # reset first: uvicorn's send copies the context
@@ -126,6 +127,19 @@ async def handle_http(
             request.close()
             if token is not None:
                 _cv_app.reset(token)
+
+
+def _handle_exception(
+    app: Microframework,
+    compiled: Compiled,
+    error: Exception,
+    ctx: AppContext,
+    chain: Chain,
+) -> Awaitable[Response]:
+    # An override has Flask's and Quart's signature, handle_exception(self, e).
+    if compiled.custom_handle_exception:
+        return app.handle_exception(error)
+    return handle_exception(app, error, ctx, chain)
 
 
 async def _announce(
@@ -225,11 +239,11 @@ async def full_dispatch(
             return await process_response(app, ctx, response, chain)
         return response
     except Exception as exc:
-        return await app.handle_exception(exc, ctx, chain)
+        return await _handle_exception(app, compiled, exc, ctx, chain)
     except asyncio.CancelledError as exc:
         if (error := _unasked(exc)) is None:
             raise
-        return await app.handle_exception(error, ctx, chain)
+        return await _handle_exception(app, compiled, error, ctx, chain)
 
 
 def _unasked(exc: asyncio.CancelledError) -> RuntimeError | None:
@@ -476,13 +490,13 @@ async def _dispatch_websocket(
         return response
     except Exception as exc:
         if not websocket.accepted:
-            return await app.handle_exception(exc, ctx, chain)
+            return await _handle_exception(app, compiled, exc, ctx, chain)
         # Too late for an HTTP answer: close as an internal error, then log or raise.
         ctx.unhandled_error = exc
         if not websocket.closed:
             await websocket.close(1011)
         if compiled.custom_handle_exception:  # it sees every error, as Quart's would
-            await app.handle_exception(exc, ctx, chain)  # its answer can't be sent
+            await app.handle_exception(exc)  # its answer can't be sent
             return None
         if got_websocket_exception.receivers:
             await send_signal(got_websocket_exception, app, exception=exc)

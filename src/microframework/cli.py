@@ -356,10 +356,6 @@ class MicroframeworkGroup(AppGroup):
             for command in (run_command, routes_command, shell_command):
                 self.add_command(command)
 
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        """Add a built-in or plugin command: as it is (they load the app themselves)."""
-        click.Group.add_command(self, cmd, name)
-
     def _load_plugin_commands(self) -> None:
         if self._plugins_loaded:
             return
@@ -370,7 +366,8 @@ class MicroframeworkGroup(AppGroup):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """A built-in or plugin command, else one of the app's ``app.cli`` commands."""
         self._load_plugin_commands()
-        if (command := super().get_command(ctx, cmd_name)) is not None:
+        # click's own lookup: built-ins and plugins load the app themselves.
+        if (command := click.Group.get_command(self, ctx, cmd_name)) is not None:
             return command
         group = _app_group(ctx)
         return None if group is None else group.get_command(ctx, cmd_name)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import functools
 import inspect
 import os
+import weakref
 from collections.abc import Callable
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -84,7 +86,7 @@ def _in_context(f: F, load_app: bool) -> F:
         return call_in_app_context(app, f, args, kwargs)
 
     wrapped = functools.update_wrapper(command, f)
-    wrapped.in_app_context = True  # type: ignore[attr-defined] # see AppGroup.add_command
+    wrapped.in_app_context = True  # type: ignore[attr-defined] # see _in_app_context
     return wrapped  # type: ignore[return-value]
 
 
@@ -168,33 +170,44 @@ class AppGroup(click.Group):
             if load_app or inspect.iscoroutinefunction(f):
                 # Without the app, an async command still needs its event loop.
                 f = _in_context(f, load_app)
-            self._as_made = True  # wrapped (or not) here: add_command leaves it so
-            try:
-                command: click.Command = super(AppGroup, self).command(*args, **kwargs)(
-                    f
-                )
-            finally:
-                self._as_made = False
+            command: click.Command = super(AppGroup, self).command(*args, **kwargs)(f)
+            _MADE_HERE.add(command)  # as wrapped (or not) here: get_command leaves it
             return command
 
         return decorator
 
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        """Add a click command made elsewhere (as Flask's tutorial adds ``init-db``):
-        it runs with the app context pushed, as in Flask, and may be ``async def``."""
-        if not getattr(self, "_as_made", False):
-            _bring_into_app_context(cmd)
-        super().add_command(cmd, name)
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command; one added from plain click (as Flask's tutorial adds
+        ``init-db``) runs with the app context pushed, as in Flask, and may be async."""
+        command = super().get_command(ctx, cmd_name)
+        return None if command is None else _in_app_context(command)
 
 
-def _bring_into_app_context(cmd: click.Command) -> None:
-    if isinstance(cmd, AppGroup):
-        return  # its own commands are
-    if isinstance(cmd, click.Group):
-        for sub in cmd.commands.values():
-            _bring_into_app_context(sub)
-    elif cmd.callback is not None and not getattr(cmd.callback, "in_app_context", 0):
-        cmd.callback = _in_context(cmd.callback, load_app=True)
+#: Commands AppGroup.command made: wrapped already, or told not to load the app.
+_MADE_HERE: weakref.WeakSet[click.Command] = weakref.WeakSet()
+
+
+def _in_app_context(command: click.Command) -> click.Command:
+    # A copy, at lookup: the command may be shared, and gain subcommands later.
+    if isinstance(command, AppGroup) or command in _MADE_HERE:
+        return command
+    callback = command.callback
+    if isinstance(command, click.Group):
+        original, group = command, copy.copy(command)
+
+        def get_command(ctx: click.Context, name: str) -> click.Command | None:
+            found = original.get_command(ctx, name)
+            return None if found is None else _in_app_context(found)
+
+        group.get_command = get_command  # type: ignore[method-assign,assignment]
+        command = group
+    elif callback is None or getattr(callback, "in_app_context", False):
+        return command
+    else:
+        command = copy.copy(command)
+    if callback is not None and not getattr(callback, "in_app_context", False):
+        command.callback = _in_context(callback, load_app=True)
+    return command
 
 
 # Not "group_class = type": a subclass (the microframework group) would be copied.

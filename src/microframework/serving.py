@@ -7,6 +7,7 @@ environment: they find the app from ``MICROFRAMEWORK_SERVE_APP`` (``module:name`
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -16,6 +17,7 @@ import warnings
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -106,6 +108,37 @@ def serve_app(
         _serving_app = None
 
 
+def _wait_for_a_fix(stopping: list[int]) -> bool:
+    """Wait for a source file to change (True), or for a signal to stop (False)."""
+    from hypercorn.utils import check_for_updates
+    from hypercorn.utils import files_to_watch
+
+    click.echo(" * A worker exited; restarting when a file changes.", err=True)
+    files = {**_sources_under(Path.cwd()), **files_to_watch()}
+    while not stopping:
+        if check_for_updates(files):
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _sources_under(root: Path, most: int = 10_000) -> dict[Path, float]:
+    """The ``.py`` files under *root* and their times: a module only a worker imported
+    (the one that broke it, maybe) is watched too, as werkzeug's reloader does."""
+    found: dict[Path, float] = {}
+    for folder, folders, names in os.walk(root):
+        folders[:] = [f for f in folders if not f.startswith(".") and f not in _SKIP]
+        for name in names:
+            if name.endswith(".py") and len(found) < most:
+                with contextlib.suppress(OSError):
+                    path = Path(folder, name)
+                    found[path] = path.stat().st_mtime
+    return found
+
+
+_SKIP = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
+
+
 def _supervise(config: Any, workers: int, reload: bool) -> int:
     """Run *workers* processes, restarted when a source file changes (*reload*).
 
@@ -151,12 +184,9 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
             for process in processes:
                 process.join()
             if reload and not changed and not stopping:
-                # A worker failed (a half-saved file, say): start again once it's fixed.
-                click.echo(
-                    " * A worker exited; restarting when a file changes.", err=True
-                )
-                while not stopping and not (changed := check_for_updates(files)):
-                    time.sleep(0.5)
+                changed = _wait_for_a_fix(
+                    stopping
+                )  # a worker failed: a half-saved file?
             if not changed:
                 # A worker still starting up when SIGTERM came ends by it: no failure.
                 codes = [p.exitcode for p in processes if p.exitcode != -signal.SIGTERM]
