@@ -192,20 +192,20 @@ def _in_app_context(command: click.Command) -> click.Command:
     if isinstance(command, AppGroup) or command in _MADE_HERE:
         return command
     callback = command.callback
+    plain = callback is not None and not getattr(callback, "in_app_context", False)
     if isinstance(command, click.Group):
-        original, group = command, copy.copy(command)
+        original, command = command, copy.copy(command)
 
         def get_command(ctx: click.Context, name: str) -> click.Command | None:
             found = original.get_command(ctx, name)
             return None if found is None else _in_app_context(found)
 
-        group.get_command = get_command  # type: ignore[method-assign,assignment]
-        command = group
-    elif callback is None or getattr(callback, "in_app_context", False):
+        command.get_command = get_command  # type: ignore[method-assign,assignment]
+    elif not plain:
         return command
     else:
         command = copy.copy(command)
-    if callback is not None and not getattr(callback, "in_app_context", False):
+    if plain and callback is not None:
         command.callback = _in_context(callback, load_app=True)
     return command
 

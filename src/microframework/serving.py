@@ -183,10 +183,8 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
                     process.terminate()  # SIGTERM: the app drains, then exits
             for process in processes:
                 process.join()
-            if reload and not changed and not stopping:
-                changed = _wait_for_a_fix(
-                    stopping
-                )  # a worker failed: a half-saved file?
+            if reload and not changed and not stopping:  # a worker failed to start
+                changed = _wait_for_a_fix(stopping)
             if not changed:
                 # A worker still starting up when SIGTERM came ends by it: no failure.
                 codes = [p.exitcode for p in processes if p.exitcode != -signal.SIGTERM]

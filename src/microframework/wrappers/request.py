@@ -1,8 +1,9 @@
 """``Request``: the HTTP request with an async, limit-enforcing body.
 
 Rule: the body is read from ``receive()`` only when the view asks, or ahead of it by
-the disconnect watch of a view that waits first (at most ``BUFFERED`` bytes kept). Limits are
-checked against ``Content-Length`` first and against the bytes received while reading.
+the disconnect watch of a view that waits first (at most ``BUFFERED`` bytes kept).
+Limits are checked against ``Content-Length`` first and against the bytes received
+while reading.
 """
 
 from __future__ import annotations
@@ -211,16 +212,19 @@ class Request(BaseRequestWebsocket):
         deadline = self.body_deadline
         while not self._body_done:
             read = receive
-            if self._heard is not None and (self._heard or self.body_watch):
-                read = self._next_heard  # a watch read ahead: its messages come first
-            elif self.held_receive is not None:  # a finished watch's call comes first
-                held, self.held_receive = self.held_receive.take_held(), None
-                if held is not None:
-                    read = _returning(held)
-            if deadline is None:
-                message = await read()
+            if self._heard:  # what a watch read ahead comes first
+                message = self._take_heard()
             else:
-                message = await _receive_before(read, deadline)
+                if self._heard is not None and self.body_watch is not None:
+                    read = self._wait_heard  # the watch reads ahead: wait for it
+                elif self.held_receive is not None:  # a finished watch's call first
+                    held, self.held_receive = self.held_receive.take_held(), None
+                    if held is not None:
+                        read = _returning(held)
+                if deadline is None:
+                    message = await read()
+                else:
+                    message = await _receive_before(read, deadline)
             if message["type"] == "http.disconnect":
                 raise ClientDisconnected()
             if message is _WOKEN:
@@ -239,19 +243,17 @@ class Request(BaseRequestWebsocket):
                 return chunk  # type: ignore[no-any-return]
         return None
 
-    def _next_heard(self) -> Awaitable[Message]:
-        heard = self._heard
-        assert heard is not None
-        if heard:
-            message = heard.popleft()
-            self._heard_bytes -= len(message.get("body", b"")) + _MESSAGE_COST
-            if self._paused and self._heard_bytes < BUFFERED:
-                self._paused = False
-                assert self.body_watch is not None
-                self.body_watch.resume()  # taken: the watch may read on
-            future = asyncio.get_running_loop().create_future()
-            future.set_result(message)
-            return future
+    def _take_heard(self) -> Message:
+        assert self._heard is not None
+        message: Message = self._heard.popleft()
+        self._heard_bytes -= len(message.get("body", b"")) + _MESSAGE_COST
+        if self._paused and self._heard_bytes < BUFFERED:
+            self._paused = False
+            assert self.body_watch is not None
+            self.body_watch.resume()  # taken: the watch may read on
+        return message
+
+    def _wait_heard(self) -> Awaitable[Message]:
         # Woken by the watch's next message, or when it stops (then: receive()).
         assert self.body_watch is not None
         self.body_watch.read_ahead()  # a watch that took over may not read ahead yet
