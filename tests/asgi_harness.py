@@ -7,6 +7,9 @@ client makes of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -89,3 +92,28 @@ async def call(
     recorder = recorder or Recorder()
     await app(scope, recorder.receive, recorder.send)
     return recorder
+
+
+@contextlib.contextmanager
+def cycles_made() -> Iterator[list[str]]:
+    """Yield a list that, after the block, names the types left in reference cycles.
+
+    Garbage from before the block is kept alive meanwhile, so it is not counted: a module
+    an earlier test imported and dropped leaves cycles that never go (h11's sentinels are
+    their own metaclass).
+    """
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    made: list[str] = []
+    older: list[object] = []
+    try:
+        gc.collect()
+        older.extend(gc.garbage)
+        gc.garbage.clear()
+        yield made
+        gc.collect()
+        made.extend(type(o).__name__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        older.clear()

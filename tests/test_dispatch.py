@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from asgi_harness import call
+from asgi_harness import cycles_made
 from asgi_harness import http_scope
 from asgi_harness import Recorder
 from werkzeug.exceptions import Forbidden
@@ -787,8 +788,6 @@ async def test_the_last_messages_go_out_outside_the_requests_context() -> None:
 @pytest.mark.parametrize("path", ["/abort", "/missing", "/json"])
 async def test_answers_leave_no_reference_cycle(path: str) -> None:
     # (werkzeug's matcher makes one cycle of its own per miss: a recursive closure.)
-    import gc
-
     app = Microframework(__name__)
 
     @app.get("/abort")
@@ -800,19 +799,11 @@ async def test_answers_leave_no_reference_cycle(path: str) -> None:
         return {"a": 1}
 
     await call(app, http_scope(path))
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
+    with cycles_made() as left:
         for _ in range(5):
             await call(app, http_scope(path))
-        gc.collect()
-        werkzeugs = ("cell", "set", "tuple", "function") if path == "/missing" else ()
-        left = [type(o).__name__ for o in gc.garbage]
-        left = [name for name in left if name not in werkzeugs]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-    assert left == []
+    werkzeugs = ("cell", "set", "tuple", "function") if path == "/missing" else ()
+    assert [name for name in left if name not in werkzeugs] == []
 
 
 # -- werkzeug's error pages, rendered once: the same bytes as werkzeug's --------------

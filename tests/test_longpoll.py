@@ -464,9 +464,8 @@ async def test_long_poll_whose_body_arrives_late_still_notices_disconnect(
 async def test_a_waiting_view_leaves_no_reference_cycle() -> None:
     # The disconnect watch is stopped when the view ends; nothing of it may lead
     # back to the request (a cycle per request).
-    import gc
-
     from asgi_harness import call
+    from asgi_harness import cycles_made
     from asgi_harness import http_scope
 
     app = Microframework(__name__)
@@ -477,16 +476,9 @@ async def test_a_waiting_view_leaves_no_reference_cycle() -> None:
         return "done"
 
     await call(app, http_scope("/poll"))
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
+    with cycles_made() as left:
         for _ in range(5):
             await call(app, http_scope("/poll"))
-        gc.collect()
-        left = [type(o).__name__ for o in gc.garbage]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
     assert left == []
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import websockets
+from asgi_harness import cycles_made
 from servers import LIMIT
 from servers import SERVERS
 
@@ -260,16 +261,9 @@ async def test_a_closed_connection_leaves_no_reference_cycle(pattern: str) -> No
         await tracker.idle.wait()
 
     await one()
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
+    with cycles_made() as left:
         for _ in range(5):
             await one()
-        gc.collect()
-        left = [type(o).__name__ for o in gc.garbage]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
     assert left == []
 
 
