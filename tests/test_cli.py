@@ -1059,6 +1059,45 @@ def test_app_run_warns_about_werkzeug_options_and_serves(
     assert "use_debugger" not in served[0] and "passthrough_errors" not in served[0]
 
 
+@pytest.mark.parametrize(
+    ("run_args", "skip", "loaded", "debug"),
+    [
+        ({}, False, True, True),
+        ({"debug": False}, False, True, False),  # an explicit debug wins
+        ({"load_dotenv": False}, False, False, False),
+        ({}, True, False, False),  # MICROFRAMEWORK_SKIP_DOTENV
+    ],
+)
+def test_app_run_loads_env_files_as_flask(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    run_args: dict[str, Any],
+    skip: bool,
+    loaded: bool,
+    debug: bool,
+) -> None:
+    # Flask's app.run: `python app.py` reads .env (a SECRET_KEY, say) and its debug flag.
+    import microframework.serving
+
+    served: list[dict[str, Any]] = []
+
+    def fake_serve(app: Any, **options: Any) -> int:
+        served.append(options)
+        return 0
+
+    monkeypatch.setattr(microframework.serving, "serve_app", fake_serve)
+    monkeypatch.setitem(sys.modules, "dotenv", fake_dotenv())
+    if skip:
+        monkeypatch.setenv("MICROFRAMEWORK_SKIP_DOTENV", "1")
+    write(tmp_path / ".env", "MF_SECRET=from .env\nMICROFRAMEWORK_DEBUG=1\n")
+    app = Microframework(__name__)
+    assert not app.debug
+    app.run(use_reloader=False, **run_args)
+    assert os.environ.get("MF_SECRET") == ("from .env" if loaded else None)
+    assert app.debug is debug
+    assert "load_dotenv" not in served[0]
+
+
 def test_an_unknown_run_option_is_a_type_error_before_serving() -> None:
     from microframework.serving import serve_app
 

@@ -653,21 +653,22 @@ class Microframework(TemplatingMixin, Scaffold):
     ) -> None:
         """Serve the app with hypercorn, for development; deploy with ``hypercorn`` itself.
 
-        Debug mode turns the reloader on; other keyword arguments set hypercorn
-        ``Config`` attributes. Does nothing inside the ``microframework`` command.
+        Loads the env files as Flask does; debug mode turns the reloader on; other
+        keyword arguments set hypercorn ``Config`` attributes. Does nothing inside the
+        ``microframework`` command.
         """
         from .serving import default_address  # only running needs hypercorn
         from .serving import run_app
 
-        if debug is not None:
-            self.debug = debug
         if loop is not None:  # Quart's: serve in this process on the caller's loop
+            if debug is not None:
+                self.debug = debug
             host, port = default_address(self, host, port)
             loop.run_until_complete(
                 self.run_task(host, port, certfile=certfile, keyfile=keyfile)
             )
             return
-        run_app(self, host, port, use_reloader, certfile, keyfile, **kwargs)
+        run_app(self, host, port, use_reloader, certfile, keyfile, debug, **kwargs)
 
     def run_task(
         self,

@@ -36,6 +36,8 @@ from .helpers import DEBUG_ENV
 from .helpers import get_debug_flag as get_debug_flag
 from .helpers import get_load_dotenv as get_load_dotenv
 from .helpers import SKIP_DOTENV_ENV as SKIP_DOTENV_ENV
+from .serving import load_dotenv as load_dotenv
+from .serving import python_dotenv
 from .serving import run_app as run_app
 from .serving import RUN_FROM_CLI_ENV as RUN_FROM_CLI_ENV
 from .serving import serve_app as serve_app
@@ -215,49 +217,6 @@ def load_script_app(info: ScriptInfo) -> tuple[Microframework, str | None]:
     return locate_app(module_name, name or None), f"{module_name}:{name}"
 
 
-def load_dotenv(
-    path: str | os.PathLike[str] | None = None, load_defaults: bool = True
-) -> bool:
-    """Load ``.env``, ``.microframeworkenv`` and *path* into ``os.environ``; True if any loaded.
-
-    Set variables win, then *path*, ``.env``, ``.microframeworkenv`` (found upwards from
-    the working directory), as Flask orders ``.env`` and ``.flaskenv``. Without
-    python-dotenv, it only says so if such a file is there, as Flask does.
-    """
-    dotenv = _dotenv()
-    if dotenv is None:
-        if load_defaults and (
-            _find_upwards(".env") or _find_upwards(".microframeworkenv")
-        ):
-            click.secho(
-                " * Tip: There are .env files present. Install python-dotenv to use them.",
-                fg="yellow",
-                err=True,
-            )
-        return False
-    files = [path]
-    if load_defaults:
-        files += [_find_upwards(".env"), _find_upwards(".microframeworkenv")]
-    found = [file for file in files if file is not None and os.path.isfile(file)]
-    for file in found:  # the most important first: a variable already set stays
-        for key, value in dotenv.dotenv_values(file, encoding="utf-8").items():
-            if value is not None:
-                os.environ.setdefault(key, value)
-    return bool(found)
-
-
-def _dotenv() -> ModuleType | None:
-    try:
-        return importlib.import_module("dotenv")
-    except ImportError:
-        return None  # python-dotenv is optional
-
-
-def _find_upwards(name: str) -> Path | None:
-    cwd = Path.cwd()
-    return next((d / name for d in (cwd, *cwd.parents) if (d / name).is_file()), None)
-
-
 def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is not None:
         ctx.ensure_object(ScriptInfo).app_import_path = value
@@ -273,7 +232,7 @@ def _load_env_files(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> None:
     info = ctx.ensure_object(ScriptInfo)
-    if value is not None and _dotenv() is None:
+    if value is not None and python_dotenv() is None:
         raise click.BadParameter(
             "python-dotenv must be installed to load an env file.", ctx, param
         )

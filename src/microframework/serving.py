@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import os
 import socket
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,7 @@ import click
 from ._drain import RELOADER_ENV
 from .helpers import DEBUG_ENV
 from .helpers import get_debug_flag
+from .helpers import get_load_dotenv
 
 if TYPE_CHECKING:
     from .app import Microframework
@@ -41,7 +44,7 @@ _WERKZEUG_ONLY = frozenset(
     (
         "use_debugger use_evalex passthrough_errors threaded processes extra_files"
         " exclude_patterns reloader_interval reloader_type request_handler"
-        " static_files ssl_context load_dotenv"
+        " static_files ssl_context"
     ).split()
 )
 
@@ -228,6 +231,50 @@ def _worker_app() -> Microframework:
     return app
 
 
+def load_dotenv(
+    path: str | os.PathLike[str] | None = None, load_defaults: bool = True
+) -> bool:
+    """Load ``.env``, ``.microframeworkenv`` and *path* into ``os.environ``; True if any loaded.
+
+    Set variables win, then *path*, ``.env``, ``.microframeworkenv`` (found upwards from
+    the working directory), as Flask orders ``.env`` and ``.flaskenv``. Without
+    python-dotenv, it only says so if such a file is there, as Flask does.
+    """
+    dotenv = python_dotenv()
+    if dotenv is None:
+        if load_defaults and (
+            _find_upwards(".env") or _find_upwards(".microframeworkenv")
+        ):
+            click.secho(
+                " * Tip: There are .env files present. Install python-dotenv to use them.",
+                fg="yellow",
+                err=True,
+            )
+        return False
+    files = [path]
+    if load_defaults:
+        files += [_find_upwards(".env"), _find_upwards(".microframeworkenv")]
+    found = [file for file in files if file is not None and os.path.isfile(file)]
+    for file in found:  # the most important first: a variable already set stays
+        for key, value in dotenv.dotenv_values(file, encoding="utf-8").items():
+            if value is not None:
+                os.environ.setdefault(key, value)
+    return bool(found)
+
+
+def python_dotenv() -> ModuleType | None:
+    """The ``dotenv`` module, or None when python-dotenv isn't installed."""
+    try:
+        return importlib.import_module("dotenv")
+    except ImportError:
+        return None  # python-dotenv is optional
+
+
+def _find_upwards(name: str) -> Path | None:
+    cwd = Path.cwd()
+    return next((d / name for d in (cwd, *cwd.parents) if (d / name).is_file()), None)
+
+
 def run_app(
     app: Microframework,
     host: str | None = None,
@@ -235,6 +282,7 @@ def run_app(
     use_reloader: bool | None = None,
     certfile: str | None = None,
     keyfile: str | None = None,
+    debug: bool | None = None,
     **options: Any,
 ) -> None:
     """What ``app.run()`` does: serve *app* for development, errors as one line."""
@@ -248,6 +296,7 @@ def run_app(
                 fg="red",
             )
         return
+    _settle_debug(app, debug, options.pop("load_dotenv", True))
     reload = bool(app.debug) if use_reloader is None else use_reloader
     locator = _locator_for_instance(app)
     if reload and locator is None:
@@ -256,14 +305,7 @@ def run_app(
         )
         reload = False
     host, port = default_address(app, host, port)
-    for name in _WERKZEUG_ONLY.intersection(options):
-        # Flask's debugging guide passes these; as in Quart, warn and serve anyway.
-        warnings.warn(
-            f"app.run({name}=...) is an option of werkzeug's server; hypercorn"
-            " serves here, so it is ignored",
-            stacklevel=3,
-        )
-        del options[name]
+    _drop_werkzeug_options(options)
     # Worker processes import the script again; this stops its app.run() there.
     os.environ[RUN_FROM_CLI_ENV] = "true"
     try:
@@ -284,6 +326,27 @@ def run_app(
         os.environ.pop(RUN_FROM_CLI_ENV, None)
     if exit_code:
         raise SystemExit(exit_code)
+
+
+def _settle_debug(app: Microframework, debug: bool | None, load: bool) -> None:
+    # Flask's order: the env files, then the debug flag they set, then app.run's own.
+    if get_load_dotenv(load):
+        load_dotenv()
+        if DEBUG_ENV in os.environ:
+            app.debug = get_debug_flag()
+    if debug is not None:
+        app.debug = debug
+
+
+def _drop_werkzeug_options(options: dict[str, Any]) -> None:
+    for name in _WERKZEUG_ONLY.intersection(options):
+        # Flask's debugging guide passes these; as in Quart, warn and serve anyway.
+        warnings.warn(
+            f"app.run({name}=...) is an option of werkzeug's server; hypercorn"
+            " serves here, so it is ignored",
+            stacklevel=4,  # the caller of app.run
+        )
+        del options[name]
 
 
 def default_address(
