@@ -964,3 +964,70 @@ async def test_small_parts_read_ahead_are_counted_with_their_cost(
     async with asyncio.timeout(2):
         await task
     assert rec.body == b"3000"
+
+
+@pytest.mark.parametrize("reader", ["view", "task"])
+@pytest.mark.parametrize("arrives", ["before", "after"])
+@pytest.mark.parametrize("kind", ["wait", "stream"])
+async def test_a_view_that_read_part_of_its_body_still_hears_the_client_leave(
+    app: Microframework, kind: str, arrives: str, reader: str
+) -> None:
+    # A view that took one chunk and broke off (a sniffed header, say), then
+    # waited or streamed, was never ended by the client leaving: its watch waited
+    # for the end of a read nobody would go on with.
+    started, ended = asyncio.Event(), asyncio.Event()
+
+    async def sniff() -> bytes:
+        async for chunk in request.body:
+            return chunk
+        return b""
+
+    @app.post("/events")
+    async def events() -> Any:
+        if reader == "view":
+            first = await sniff()
+        else:  # the view waits first: its watch reads ahead for the task
+            first = await asyncio.create_task(copy_current_request_context(sniff)())
+        if kind == "wait":
+            try:
+                started.set()
+                await asyncio.Event().wait()
+            finally:
+                ended.set()
+
+        async def feed() -> Any:
+            try:
+                yield first
+                started.set()
+                await asyncio.Event().wait()
+            finally:
+                ended.set()
+
+        return feed()
+
+    rec = Recorder()
+    rec.inbox = asyncio.Queue()
+    scope = http_scope("/events", "POST", [(b"transfer-encoding", b"chunked")])
+    parts = [b"ab", b"cd", b"ef"]
+    if arrives == "before":  # the read doesn't wait: no watch while it reads
+        for part in parts:
+            rec.inbox.put_nowait(
+                {"type": "http.request", "body": part, "more_body": True}
+            )
+    task = asyncio.create_task(call(app, scope, rec))
+    try:
+        if arrives == "after":  # the read waits first: a watch waits for its end
+            await rec.receiving.wait()
+            for part in parts:
+                rec.inbox.put_nowait(
+                    {"type": "http.request", "body": part, "more_body": True}
+                )
+        await started.wait()
+        rec.disconnect()
+        async with asyncio.timeout(2):
+            await ended.wait()
+            await task
+    finally:
+        task.cancel()
+        await asyncio.wait({task})
+    assert rec.body == (b"ab" if kind == "stream" else b"")

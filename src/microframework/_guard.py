@@ -94,7 +94,9 @@ class Guard(Listener):
                 self._feeds = True
         elif request.body_reading():
             request.on_body_end = self.watch
-        elif request.headers.get("Expect", "").lower() == "100-continue":
+        elif not request.body_abandoned and (  # else its read asked for it already
+            request.headers.get("Expect", "").lower() == "100-continue"
+        ):
             request.on_body_end = self.watch  # reading would ask for an unwanted body
         else:
             self.read_ahead()

@@ -95,6 +95,8 @@ class Request(BaseRequestWebsocket):
     #: ahead of the view, or will for a read that begins).
     body_watch: Listener | None = None
     _heard_waiter: asyncio.Future[Message] | None = None
+    #: A read of the body stopped before its end: nobody reads the rest.
+    body_abandoned = False
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     asgi_send: Send | None = None
@@ -187,6 +189,15 @@ class Request(BaseRequestWebsocket):
         try:
             while (chunk := await self._next_chunk()) is not None:
                 yield chunk
+        except GeneratorExit:  # closed mid-body (`async for` broke off): nobody can
+            # read on, so a watch waiting for the read's end starts now, and reads the
+            # rest ahead as for a body never read (a client leaving is heard).
+            if not self._body_done:
+                self.body_abandoned = True
+                on_end, self.on_body_end = self.on_body_end, None
+                if on_end is not None:
+                    on_end()
+            raise
         finally:
             self.body_deadline = None
 
@@ -297,7 +308,7 @@ class Request(BaseRequestWebsocket):
 
     def body_taken(self) -> None:
         """The disconnect watch took the body's last message: reads must not wait."""
-        if not self._body_started:
+        if not self._body_started or self.body_abandoned:
             self._body_done = True
 
     def body_untaken(self) -> bool:
@@ -305,15 +316,15 @@ class Request(BaseRequestWebsocket):
         return not (self._body_done or self._heard_all)
 
     def body_reading(self) -> bool:
-        """True while the body is being read (begun, not done)."""
-        return self._body_started and not self._body_done
+        """True while the body is being read (begun, not done nor abandoned)."""
+        return self._body_started and not (self._body_done or self.body_abandoned)
 
     def body_finished(self) -> bool:
         """True when no more body messages will arrive (read, heard, or none sent)."""
         if self._body_done:
             return True
         if self._body_started:
-            return False
+            return self.body_abandoned and self._heard_all
         for name, value in self.scope["headers"]:
             if name == b"transfer-encoding" or (
                 name == b"content-length" and value != b"0"
