@@ -16,6 +16,7 @@ from asgi_harness import Recorder
 
 from microframework import abort
 from microframework import copy_current_request_context
+from microframework import make_response
 from microframework import Microframework
 from microframework import request
 from microframework import stream_with_context
@@ -756,8 +757,9 @@ async def test_a_client_expecting_100_continue_is_not_asked_for_its_body(
     app: Microframework,
 ) -> None:
     # Reading ahead makes a server send 100 Continue: a view that waits, then
-    # refuses, would invite the upload it refuses.
-    asked: list[bool] = []
+    # refuses, would invite the upload it refuses. (Once the answer has started, a
+    # server sends none: the body left is then dropped, see drop_unread_body.)
+    events: list[str] = []
 
     @app.put("/upload")
     async def upload() -> str:
@@ -765,15 +767,20 @@ async def test_a_client_expecting_100_continue_is_not_asked_for_its_body(
         abort(403)
 
     async def receive() -> dict[str, Any]:
-        asked.append(True)
+        events.append("receive")
         return {"type": "http.request", "body": b"", "more_body": False}
 
     rec = Recorder()
+
+    async def send(message: dict[str, Any]) -> None:
+        events.append(message["type"])
+        await rec.send(message)
+
     headers = [(b"content-length", b"100000000"), (b"expect", b"100-continue")]
     async with asyncio.timeout(2):
-        await app(http_scope("/upload", "PUT", headers), receive, rec.send)
+        await app(http_scope("/upload", "PUT", headers), receive, send)
     assert rec.status == 403
-    assert asked == []
+    assert events[0] == "http.response.start"
 
 
 async def test_a_body_sent_without_a_length_on_http2_is_kept_for_the_read(
@@ -1031,3 +1038,80 @@ async def test_a_view_that_read_part_of_its_body_still_hears_the_client_leave(
         task.cancel()
         await asyncio.wait({task})
     assert rec.body == (b"ab" if kind == "stream" else b"")
+
+
+_PART = b"x" * 16384  # more than a watch keeps ahead (BUFFERED) within 40 parts
+
+
+class _BoundedQueueServer:
+    """hypercorn's way with a body: a queue of ten messages to the app, fed while
+    there is room, and the exchange ended by putting ``http.disconnect`` into it."""
+
+    def __init__(self, parts: int, expect: bool = False) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10)
+        self.rec = Recorder()
+        self.headers = [(b"content-length", str(parts * len(_PART)).encode())]
+        if expect:
+            self.headers.append((b"expect", b"100-continue"))
+        self.parts = parts
+
+    async def feed(self) -> None:
+        for index in range(self.parts):
+            more = index < self.parts - 1
+            await self.queue.put(
+                {"type": "http.request", "body": _PART, "more_body": more}
+            )
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.rec.send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            await self.queue.put({"type": "http.disconnect"})
+
+
+@pytest.mark.parametrize("expect", [False, True])
+@pytest.mark.parametrize("answer", ["str", "response", "stream", "stream_waits"])
+async def test_a_body_left_unread_does_not_hold_the_response_end(
+    app: Microframework, answer: str, expect: bool
+) -> None:
+    # Behind hypercorn, a view that waited and answered without reading a big body
+    # never ended: the server's queue to the app was full of body, and the
+    # response's last send waited to put http.disconnect there (a task and a
+    # connection held for ever). What is left of the body is now dropped.
+    torn_down = asyncio.Event()
+    server = _BoundedQueueServer(parts=40, expect=expect)
+
+    async def queue_filled() -> None:
+        while not server.queue.full():  # a watch reads ahead, then pauses
+            await asyncio.sleep(0)
+
+    @app.post("/poll")
+    async def poll() -> Any:
+        if answer != "stream_waits":
+            await queue_filled()
+        if answer == "response":
+            return await make_response("done", 200)
+
+        async def feed() -> Any:
+            if answer == "stream_waits":
+                await queue_filled()  # the stream's own watch is the first
+            yield "done"
+
+        return "done" if answer == "str" else feed()
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        torn_down.set()
+
+    feeding = asyncio.create_task(server.feed())
+    try:
+        async with asyncio.timeout(2):
+            await app(
+                http_scope("/poll", "POST", server.headers),
+                server.queue.get,
+                server.send,
+            )
+    finally:
+        feeding.cancel()
+        await asyncio.wait({feeding})
+    assert server.rec.status == 200 and server.rec.body == b"done"
+    assert torn_down.is_set()

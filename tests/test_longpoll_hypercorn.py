@@ -106,3 +106,37 @@ async def test_closing_the_socket_mid_long_poll_runs_finally_and_teardown(
             await writer.wait_closed()
         assert answer.startswith(b"HTTP/1.1 200")
         assert answer.endswith(b"pong")
+
+
+async def test_an_upload_a_waiting_view_left_unread_ends_its_request(
+    app: Microframework,
+) -> None:
+    # hypercorn stops reading once its queue to the app holds ten messages, and
+    # ends an exchange by putting http.disconnect into that queue: a view that
+    # waited, then answered without reading a 1 MB body, never ended (its last
+    # send waited for room, and the connection with it).
+    app.testing = False
+    torn_down = asyncio.Event()
+
+    @app.post("/poll")
+    async def poll() -> str:
+        await asyncio.sleep(0.3)  # the view's own work; the upload fills the queue
+        return "done"
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.set()
+
+    body = b"x" * 1_000_000
+    head = f"POST /poll HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n\r\n"
+    async with _serving(app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(head.encode() + body)
+            async with asyncio.timeout(5):
+                answer = await reader.readuntil(b"done")
+                await torn_down.wait()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+    assert answer.startswith(b"HTTP/1.1 200")

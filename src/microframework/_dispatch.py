@@ -72,10 +72,7 @@ async def handle_http(
 ) -> None:
     """Handle one HTTP request to teardown; as ``__call__`` (*entry*), route the rest."""
     if entry and (scope["type"] != "http" or "asgi_app" in app.__dict__):
-        # Middleware wrapping ``asgi_app`` sees every connection, as does lifespan.
-        if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
-            return await handle_websocket(app, scope, receive, send)
-        return await app.asgi_app(scope, receive, send)
+        return await _elsewhere(app, scope, receive, send)
     compiled = app.compiled or freeze(app)
     request = app.request_class(scope, receive, app)
     request.asgi_send = send
@@ -97,6 +94,7 @@ async def handle_http(
         except Exception as exc:  # a header that would split the response: a 500
             response = await _handle_exception(app, compiled, exc, ctx, chain)
             status, headers, data = ready(compiled, request, response)
+        send = request.asgi_send  # a watch may have wrapped it (DropBeforeEnd)
         if data is not None:
             if token is not None:  # reset first: uvicorn's send copies the context
                 _cv_app.reset(token)
@@ -127,6 +125,15 @@ async def handle_http(
             request.close()
             if token is not None:
                 _cv_app.reset(token)
+
+
+def _elsewhere(
+    app: Microframework, scope: Scope, receive: Receive, send: Send
+) -> Awaitable[None]:
+    # Middleware wrapping ``asgi_app`` sees every connection, as does lifespan.
+    if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
+        return handle_websocket(app, scope, receive, send)
+    return app.asgi_app(scope, receive, send)
 
 
 def _handle_exception(

@@ -64,8 +64,8 @@ class Guard(Listener):
     """A re-armable timer and a disconnect watch, both cancelling one task."""
 
     __slots__ = (
-        "task", "reason", "ends_at_drain", "_timer", "_request", "_deferred", "_ahead",
-        "_feeds",
+        "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
+        "_ahead", "_feeds",
     )  # fmt: skip
 
     def __init__(
@@ -82,6 +82,7 @@ class Guard(Listener):
         self._deferred: asyncio.Handle | None = None
         self._ahead = False  # reading the body ahead of the view
         self._feeds = False  # it is request.body_watch: a read gets messages from it
+        self.unread = False  # the body wasn't all received as the watch began
         # Watching consumes receive(): a body being read is the reader's to receive;
         # one not yet read, the watch reads ahead (a client gone is heard after it),
         # keeping at most BUFFERED bytes for the read.
@@ -92,15 +93,20 @@ class Guard(Listener):
                 # to reading ahead), not from a second receive() that would wait.
                 request.body_watch = self
                 self._feeds = True
-        elif request.body_reading():
-            request.on_body_end = self.watch
-        elif not request.body_abandoned and (  # else its read asked for it already
-            request.headers.get("Expect", "").lower() == "100-continue"
-        ):
-            request.on_body_end = self.watch  # reading would ask for an unwanted body
         else:
-            self.read_ahead()
-            self.watch()
+            self.unread = True  # the response's end drops what is left unread
+            send = request.asgi_send
+            if send is not None and send.__class__ is not DropBeforeEnd:
+                request.asgi_send = DropBeforeEnd(send, request)
+            if request.body_reading():
+                request.on_body_end = self.watch
+            elif not request.body_abandoned and (  # else its read asked for it
+                request.headers.get("Expect", "").lower() == "100-continue"
+            ):
+                request.on_body_end = self.watch  # a read would ask for it
+            else:
+                self.read_ahead()
+                self.watch()
         drain.members.add(self)
         if drain.expired or (ends_at_drain and drain.draining):
             self._fire("shutdown")
@@ -200,6 +206,47 @@ class Guard(Listener):
             self._request.held_receive = self
 
 
+class _Drop(Listener):
+    """Reads what is left of a body nobody will read, and drops it."""
+
+    __slots__ = ()
+
+    def heard(self, message: Message) -> bool:
+        return message["type"] == "http.request" and bool(message.get("more_body"))
+
+
+def drop_unread_body(request: Request) -> None:
+    """Before a response's last message, drop the rest of a body the app left unread.
+
+    hypercorn reads a connection only while its queue to the app has room (ten
+    messages), and ends an exchange by putting ``http.disconnect`` into that queue: a
+    body left in it would hold the last send, the task and the connection for ever.
+    Dropped after ``http.response.start``: uvicorn then asks no ``100 Continue``. A
+    body a task still reads is that reader's to take.
+    """
+    if not (request.body_finished() or request.body_reading()):
+        request.drop_body(_Drop())
+
+
+_LAST = frozenset(("http.response.body", "http.response.pathsend", "http.response.zerocopysend"))  # fmt: skip
+
+
+class DropBeforeEnd:
+    """The server's ``send`` once a watch began with the body not all received: the
+    response's last message first drops the rest (:func:`drop_unread_body`)."""
+
+    __slots__ = ("send", "request")
+
+    def __init__(self, send: Send, request: Request) -> None:
+        self.send = send
+        self.request = request
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] in _LAST and not message.get("more_body"):
+            drop_unread_body(self.request)
+        return self.send(message)
+
+
 class Streamer:
     """What ``Response.send`` calls to stream a body: :func:`stream_body`, bound."""
 
@@ -278,8 +325,7 @@ async def stream_body(
                 sent += len(chunk)
                 m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch
                 await (send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout))
-        end = {"type": _BODY, "body": b"", "more_body": False}  # see _watch
-        await (send(end) if sent <= BUFFERED else _watch(send(end), guard, timeout))
+        await _end(send, request, guard, timeout, sent > BUFFERED)
         return True
     except asyncio.CancelledError:
         if guard.claim() is None:
@@ -310,6 +356,16 @@ def stream_bytes(
     client that stops reading then has the route's response timeout to read on."""
     streamer = Streamer(app, send, request, None, endpoint)
     return streamer(IterableBody((data,)), start)
+
+
+def _end(
+    send: Send, request: Request, guard: Guard, timeout: float | None, watched: bool
+) -> Awaitable[Any]:
+    """A stream's last message (see _watch); what is left of an unread body first."""
+    if guard.unread:  # (the view's watch, if any, saw the body in)
+        drop_unread_body(request)
+    end = {"type": _BODY, "body": b"", "more_body": False}
+    return _watch(send(end), guard, timeout) if watched else send(end)
 
 
 async def _watch(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:

@@ -97,6 +97,7 @@ class Request(BaseRequestWebsocket):
     _heard_waiter: asyncio.Future[Message] | None = None
     #: A read of the body stopped before its end: nobody reads the rest.
     body_abandoned = False
+    _dropping: Listener | None = None  # see drop_body
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     asgi_send: Send | None = None
@@ -219,10 +220,9 @@ class Request(BaseRequestWebsocket):
             self.body_deadline = asyncio.get_running_loop().time() + timeout
 
     async def _next_chunk(self) -> bytes | None:
-        receive = self.asgi_receive
         deadline = self.body_deadline
         while not self._body_done:
-            read = receive
+            read = self.asgi_receive  # (drop_body changes it)
             if self._heard:  # what a watch read ahead comes first
                 message = self._take_heard()
             else:
@@ -321,7 +321,7 @@ class Request(BaseRequestWebsocket):
 
     def body_finished(self) -> bool:
         """True when no more body messages will arrive (read, heard, or none sent)."""
-        if self._body_done:
+        if self._body_done or self._dropping is not None:
             return True
         if self._body_started:
             return self.body_abandoned and self._heard_all
@@ -334,6 +334,20 @@ class Request(BaseRequestWebsocket):
             return True  # HTTP/1.x without framing headers has no body (RFC 9112 6.3)
         # HTTP/2 and 3 frame bodies themselves: unless the method rarely has one, wait.
         return self._heard_all or self.method in _BODILESS_METHODS
+
+    def drop_body(self, dropper: Listener) -> None:
+        """The response ends before the body was all received: *dropper* reads what
+        is left and drops it, and a read from now on hears that the client is gone
+        (not a body with a gap). It stops at the body's end or ``http.disconnect``,
+        which a server gives a ``receive()`` once the response is sent (ASGI)."""
+        watch, held = self.body_watch, self.held_receive
+        if watch is not None and watch.stop_listening(keep=True):
+            held = watch  # the watch reading ahead hands its pending receive() over
+        self.held_receive = self.body_watch = self._heard = None
+        self._dropping = dropper
+        dropper.listen(self.asgi_receive, held)
+        self.asgi_receive = _gone
+        self._wake()
 
     async def send_push_promise(self, path: str) -> None:
         """Ask an HTTP/2 server to push *path* (``http.response.push``); no-op otherwise."""
@@ -508,6 +522,10 @@ class Request(BaseRequestWebsocket):
     def values(self) -> Awaitable[CombinedMultiDict[str, str]]:
         """``await request.values``: ``args`` and ``form`` combined (``args`` alone for GET)."""
         return self._get_values()
+
+
+async def _gone() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _returning(awaitable: Awaitable[Any]) -> Callable[[], Awaitable[Any]]:
