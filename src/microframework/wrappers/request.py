@@ -257,7 +257,10 @@ class Request(BaseRequestWebsocket):
     def _take_heard(self) -> Message:
         assert self._heard is not None
         message: Message = self._heard.popleft()
-        self._heard_bytes -= len(message.get("body", b"")) + _MESSAGE_COST
+        body = message.get("body", b"")
+        self._heard_bytes -= len(body) + _MESSAGE_COST
+        if body.__class__ is bytearray:  # parts joined (see body_heard)
+            message["body"] = bytes(body)
         if self._paused and self._heard_bytes < BUFFERED:
             self._paused = False
             assert self.body_watch is not None
@@ -295,10 +298,19 @@ class Request(BaseRequestWebsocket):
         assert heard is not None
         body = message.get("body", b"")
         more = message.get("more_body", False)
-        if body or not more:  # an empty part (an HTTP/2 frame) carries nothing
+        last = heard[-1] if heard else None
+        if more and last is not None and last.get("more_body"):
+            # Parts that follow one kept are joined to it (servers pass on each socket
+            # read, or HTTP/2 frame): small ones would each cost a dict of their own.
+            joined = last["body"]
+            if joined.__class__ is not bytearray:
+                joined = bytearray(joined)
+                heard[-1] = {"type": "http.request", "body": joined, "more_body": True}
+            joined += body
+            self._heard_bytes += len(body)
+        elif body or not more:  # an empty part (an HTTP/2 frame) carries nothing
             heard.append(message)
-            # Each message costs its dict too: 1-byte parts must not fill memory.
-            self._heard_bytes += len(body) + _MESSAGE_COST
+            self._heard_bytes += len(body) + _MESSAGE_COST  # its dict costs too
         if message["type"] == "http.request" and not more:
             self.body_watch = None  # all of it is here: the watch only watches now
             self._heard_all = True
