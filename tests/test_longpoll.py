@@ -1144,3 +1144,31 @@ async def test_a_body_left_unread_does_not_hold_the_response_end(
         await asyncio.wait({feeding})
     assert server.rec.status == 200 and server.rec.body == b"done"
     assert torn_down.is_set()
+
+
+async def test_a_stream_hears_its_client_leave_past_a_body_it_left_unread(
+    app: Microframework,
+) -> None:
+    # A stream (an SSE view sent a big POST body, say) never heard its client leave:
+    # its watch paused once it kept 64 KiB, and a stream may run for ever. Past
+    # that, the stream's watch drops the body and reads on.
+    ended = asyncio.Event()
+
+    @app.post("/events")
+    async def events() -> Any:
+        async def feed() -> Any:
+            try:
+                yield "started\n"
+                await asyncio.Event().wait()
+            finally:
+                ended.set()
+
+        return feed()
+
+    rec = Recorder(*[b"x" * 16384] * 10, more_last=True)
+    rec.disconnect()
+    scope = http_scope("/events", "POST", [(b"transfer-encoding", b"chunked")])
+    async with asyncio.timeout(2):
+        await call(app, scope, rec)
+        await ended.wait()
+    assert rec.body == b"started\n"

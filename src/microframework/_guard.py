@@ -64,12 +64,16 @@ class Guard(Listener):
     """A re-armable timer and a disconnect watch, both cancelling one task."""
 
     __slots__ = (
-        "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
-        "_ahead", "_feeds",
+        "task", "reason", "ends_at_drain", "unread", "streams", "_timer", "_request",
+        "_deferred", "_ahead", "_feeds",
     )  # fmt: skip
 
     def __init__(
-        self, request: Request, drain: Drain, ends_at_drain: bool = False
+        self,
+        request: Request,
+        drain: Drain,
+        ends_at_drain: bool = False,
+        streams: bool = False,
     ) -> None:
         super().__init__()
         task = asyncio.current_task()
@@ -77,6 +81,7 @@ class Guard(Listener):
         self.task = task
         self.reason: str | None = None
         self.ends_at_drain = ends_at_drain  # an event stream: ends when the app drains
+        self.streams = streams  # a response body streams: it may run for ever
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
         self._deferred: asyncio.Handle | None = None
@@ -162,6 +167,8 @@ class Guard(Listener):
     def heard(self, message: Message) -> bool:
         request = self._request
         if message["type"] == "http.request":
+            if request.body_dropped():
+                return True  # only a disconnect matters now
             if message.get("body") or message.get("more_body"):
                 self.read_ahead()  # a body none was announced for (HTTP/2): keep it
             elif not self._ahead:
@@ -170,6 +177,10 @@ class Guard(Listener):
                 request.body_taken()
                 return True
             keep = request.body_heard(message)  # False: paused till a read takes some
+            if not keep and self.streams:
+                # Paused, a stream would never hear its client leave: drop the body.
+                request.drop_body(self)
+                keep = True
             self._ahead = self._feeds = request.body_watch is self
             return keep
         if self._ahead:
@@ -291,7 +302,7 @@ async def stream_body(
 ) -> bool:
     """Send *start*, then *body*'s chunks, each within *timeout*; False if abandoned."""
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
-    guard = Guard(request, app.drain, ends_at_drain=events)
+    guard = Guard(request, app.drain, ends_at_drain=events, streams=True)
     sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
     try:
         if start is not None:

@@ -318,6 +318,10 @@ class Request(BaseRequestWebsocket):
         self._paused = self.body_watch is not None and self._heard_bytes >= BUFFERED
         return not self._paused
 
+    def body_dropped(self) -> bool:
+        """True once what is left of the body is dropped (see :meth:`drop_body`)."""
+        return self._dropping is not None
+
     def body_taken(self) -> None:
         """The disconnect watch took the body's last message: reads must not wait."""
         if not self._body_started or self.body_abandoned:
@@ -353,7 +357,7 @@ class Request(BaseRequestWebsocket):
         (not a body with a gap). It stops at the body's end or ``http.disconnect``,
         which a server gives a ``receive()`` once the response is sent (ASGI)."""
         watch, held = self.body_watch, self.held_receive
-        if watch is not None and watch.stop_listening(keep=True):
+        if watch not in (None, dropper) and watch.stop_listening(keep=True):
             held = watch  # the watch reading ahead hands its pending receive() over
         self.held_receive = self.body_watch = self._heard = None
         self._dropping = dropper
