@@ -257,6 +257,69 @@ async def test_a_tuple_of_the_wrong_length_is_a_type_error(
         await app.test_client().get("/")
 
 
+async def test_a_status_of_the_wrong_type_is_a_type_error_naming_the_view(
+    app: Microframework,
+) -> None:
+    # werkzeug raised AttributeError: 'float' object has no attribute 'strip'.
+    @app.route("/")
+    async def created() -> tuple[str, float]:
+        return "made", 201.0
+
+    with pytest.raises(TypeError, match="'created' returned the status 201.0"):
+        await app.test_client().get("/")
+
+
+async def test_a_bad_value_from_a_before_hook_names_the_hook(
+    app: Microframework,
+) -> None:
+    # The message named the view, which never ran.
+    @app.before_request
+    async def load_user() -> bool:
+        return False
+
+    @app.route("/")
+    async def index() -> str:
+        return "view"
+
+    with pytest.raises(TypeError, match="before_request function 'load_user'.* bool"):
+        await app.test_client().get("/")
+
+
+async def test_a_bad_value_from_an_error_handler_names_the_handler(
+    app: Microframework,
+) -> None:
+    @app.errorhandler(ValueError)
+    async def on_value_error(error: ValueError) -> int:
+        return 400
+
+    @app.route("/")
+    async def index() -> str:
+        raise ValueError("bad")
+
+    with pytest.raises(TypeError, match="error handler for ValueError returned int"):
+        await app.test_client().get("/")
+
+
+async def test_an_after_this_request_function_must_return_the_response(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It crashed past the app's error handling ('NoneType' object has no attribute
+    # 'asgi_headers'): a bare 500 from the server, as after_request's isn't.
+    app.testing = False
+
+    @app.route("/")
+    async def index() -> str:
+        @after_this_request
+        def forgetful(response: Any) -> None:
+            response.headers["X-Seen"] = "1"
+
+        return "view"
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 500
+    assert "an after_this_request function returned NoneType" in caplog.text
+
+
 async def test_bad_return_value_is_a_logged_500_when_not_testing(
     app: Microframework, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -893,11 +956,23 @@ def test_registering_an_exception_instance_is_a_type_error(
         app.register_error_handler(ValueError("x"), lambda e: "")  # type: ignore[arg-type]
 
 
-def test_registering_a_non_exception_class_is_a_type_error(
+@pytest.mark.parametrize(
+    "cls", [str, SystemExit, KeyboardInterrupt, asyncio.CancelledError]
+)
+def test_registering_a_class_that_is_no_exception_is_a_value_error(
+    app: Microframework, cls: type
+) -> None:
+    # As Flask and Quart: a handler for SystemExit (a BaseException) was taken and
+    # never ran; sys.exit() in a view then ended the process.
+    with pytest.raises(ValueError, match=f"'{cls.__name__}' is not a subclass of Exc"):
+        app.register_error_handler(cls, lambda e: "")
+
+
+def test_registering_something_that_is_no_class_is_a_type_error(
     app: Microframework,
 ) -> None:
-    with pytest.raises(TypeError, match="str"):
-        app.register_error_handler(str, lambda e: "")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'oops' is not an exception class"):
+        app.register_error_handler("oops", lambda e: "")  # type: ignore[arg-type]
 
 
 def test_registering_an_unknown_status_code_is_a_value_error(

@@ -233,6 +233,8 @@ async def test_a_status_no_server_would_send_is_a_handled_500(
     assert rec.body == b"sorry"
     assert handled == [500]
     assert "not a final HTTP status" in caplog.text
+    if returned[1] == "abc":  # the message shows what was given
+        assert "the response status '0 abc'" in caplog.text
 
 
 @pytest.mark.parametrize("status", [200, 299, 599, 999, "299 Custom"])

@@ -856,6 +856,17 @@ async def test_untrusted_host_is_400() -> None:
     assert response.status_code == 400
 
 
+async def test_trusted_hosts_given_as_one_string_is_that_host() -> None:
+    # As werkzeug takes it; a str was read as its characters: every host got 400.
+    app = _slash_app("good.example")  # type: ignore[arg-type]
+    client = app.test_client()
+
+    good = await client.get("/dir/", headers={"Host": "good.example"})
+    evil = await client.get("/dir/", headers={"Host": "evil.example"})
+
+    assert (good.status_code, evil.status_code) == (200, 400)
+
+
 async def test_untrusted_host_never_reaches_a_redirect_location() -> None:
     client = _slash_app(["good.example"]).test_client()
 

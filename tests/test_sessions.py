@@ -229,6 +229,14 @@ async def test_fallback_key_still_verifies_and_the_next_save_uses_the_new_key() 
     assert dict(await _open(old_app, resaved)) == {}
 
 
+@pytest.mark.parametrize("fallbacks", ["old", b"old"])
+async def test_one_fallback_key_given_alone_verifies(fallbacks: str | bytes) -> None:
+    # A str was read as its characters: the old cookies no longer verified.
+    value = _cookie_value(await _save(StubApp(SECRET_KEY="old"), _written(a=1)))
+    rotated = StubApp(SECRET_KEY="new", SECRET_KEY_FALLBACKS=fallbacks)
+    assert dict(await _open(rotated, value)) == {"a": 1}
+
+
 async def test_bytes_secret_key_works() -> None:
     app = StubApp(SECRET_KEY=b"\x01\x02 bytes key")
     assert dict(await _round_trip(app, {"a": 1})) == {"a": 1}

@@ -171,6 +171,15 @@ async def test_add_websocket_registers_without_a_decorator(
         assert await ws.receive() == "socket"
 
 
+def test_a_websocket_route_takes_no_methods(app: Microframework) -> None:
+    # They were dropped silently: the rule stayed GET.
+    async def handler() -> None:
+        pass
+
+    with pytest.raises(TypeError, match="websocket '/ws' takes no methods"):
+        app.websocket("/ws", methods=["POST"])(handler)
+
+
 async def test_http_and_websocket_routes_share_a_path(
     app: Microframework, client: MicroframeworkClient
 ) -> None:

@@ -219,6 +219,7 @@ async def full_dispatch(
                 rv = exc
             else:
                 rv = await app.handle_user_exception(exc, ctx)
+                request.answered_by = exc
             # Its traceback holds this frame, which holds rv, maybe the exception
             # itself: a cycle per error response.
             exc.__traceback__ = None
@@ -292,6 +293,7 @@ async def _preprocess(
     for before in chain.before:
         rv = await before()
         if rv is not None:
+            request.answered_by = before
             return rv
     return None
 

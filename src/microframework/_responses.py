@@ -59,6 +59,11 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
     status = headers = None
     if isinstance(rv, tuple):
         rv, status, headers = _split_tuple(rv, request)
+        if status is not None and not isinstance(status, (int, str, bytes)):
+            raise TypeError(
+                f"{_culprit(request)} returned the status {status!r}; expected an int"
+                " or a str such as '404 Not Found'"
+            )
     if rv is None:
         raise TypeError(
             f"{_culprit(request)} did not return a valid response: it returned None"
@@ -115,6 +120,11 @@ def _is_body(rv: Any) -> bool:
 
 
 def _culprit(request: Request | None) -> str:
+    by = getattr(request, "answered_by", None)
+    if isinstance(by, BaseException):
+        return f"the error handler for {type(by).__name__}"
+    if by is not None:
+        return f"the before_request function {getattr(by, '__name__', by)!r}"
     endpoint = request.endpoint if request is not None else None
     return f"the view function for {endpoint!r}" if endpoint else "the view function"
 
@@ -184,13 +194,10 @@ async def process_response(
     if ctx.after_request_functions:
         for func in ctx.after_request_functions:
             response = await app.ensure_async(func)(response)
+            _check_returned(response, "an after_this_request function")
     for after in chain.after:
         response = await after(response)
-        if not isinstance(response, Response):
-            raise TypeError(
-                f"an after_request function returned {type(response).__name__};"
-                " it must return the response"
-            )
+        _check_returned(response, "an after_request function")
     if ctx.request is not None:
         session = ctx.opened_session
         if session is None and session_cookie_sent(app, ctx.request):
@@ -201,6 +208,13 @@ async def process_response(
             if not interface.is_null_session(session):
                 await interface.save_session(app, session, response)
     return response
+
+
+def _check_returned(response: object, what: str) -> None:
+    if not isinstance(response, Response):
+        raise TypeError(
+            f"{what} returned {type(response).__name__}; it must return the response"
+        )
 
 
 async def save_websocket_session(
@@ -418,13 +432,14 @@ def ready(
     body = response.body_bytes
     status = response.status_code
     if not 200 <= status <= 999:
-        raise _bad_status(status)
+        raise _bad_status(response.status)
     if body is None or status in NO_BODY_STATUS or response.trailers is not None:
         return status, headers, None
     return status, headers, b"" if request.method == "HEAD" else body
 
 
-def _bad_status(status: int) -> ValueError:
+def _bad_status(status: str) -> ValueError:
     # A server refuses it (h11: "status_code should be in range"), past the app's
     # error handling; raised here, it is the app's 500. 1xx are interim, not final.
-    return ValueError(f"the response status {status} is not a final HTTP status")
+    # (werkzeug reads "abc" as "0 abc".)
+    return ValueError(f"the response status {status!r} is not a final HTTP status")

@@ -68,6 +68,8 @@ class AdapterCache:
         #: By (host header, scheme, root path); the request path calls get() on a miss.
         self.bound: dict[tuple[bytes | None, str, str], MapAdapter] = {}
         self._maxsize = maxsize
+        if isinstance(trusted_hosts, str):  # one host, as werkzeug takes it
+            trusted_hosts = [trusted_hosts]
         self._trusted = list(trusted_hosts) if trusted_hosts is not None else None
         self._server_name = server_name
         self._subdomains = subdomain_matching and server_name is not None

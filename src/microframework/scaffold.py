@@ -252,6 +252,8 @@ class Scaffold:
         **options: Any,
     ) -> None:
         """Register *view_func* as the websocket handler for *rule*."""
+        if "methods" in options:
+            raise TypeError(f"websocket {rule!r} takes no methods: it is a GET upgrade")
         self.add_url_rule(rule, endpoint, view_func, websocket=True, **options)
 
     @setupmethod
@@ -312,8 +314,13 @@ class Scaffold:
             raise TypeError(
                 f"{exc_class!r} is an instance, not a class; handlers take classes"
             )
-        if not isinstance(exc_class, type) or not issubclass(exc_class, BaseException):
-            raise TypeError(f"'{exc_class!r}' is not a subclass of Exception")
+        if not isinstance(exc_class, type):
+            raise TypeError(f"{exc_class!r} is not an exception class or error code")
+        if not issubclass(exc_class, Exception):  # SystemExit, CancelledError, ...
+            raise ValueError(
+                f"'{exc_class.__name__}' is not a subclass of Exception. Handlers can"
+                " only be registered for Exception classes or HTTP error codes."
+            )
         if issubclass(exc_class, HTTPException):
             return exc_class, exc_class.code
         return exc_class, None

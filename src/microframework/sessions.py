@@ -208,6 +208,8 @@ class SecureCookieSessionInterface(SessionInterface):
         if not secret_key:
             return None
         fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
+        if isinstance(fallbacks, (str, bytes)):  # one key, not its characters
+            fallbacks = (fallbacks,)
         # Building one costs microseconds: reuse it while the keys are unchanged.
         cache_key = (secret_key, *fallbacks)
         cached = self._cached

@@ -679,6 +679,22 @@ async def test_form_after_get_data_parses_the_cached_body(app: Microframework) -
     assert await response.get_json() == {"data": "a=1", "form": {"a": "1"}}
 
 
+@pytest.mark.parametrize("name", ["form", "files", "values"])
+def test_a_form_never_awaited_is_named_as_written(name: str) -> None:
+    # "coroutine 'Request._get_form' was never awaited" named a private method.
+    import gc
+    import warnings
+
+    scope = http_scope("/", "POST")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(Request(scope, Recorder().receive), name)
+        gc.collect()
+    assert f"coroutine 'Request.{name}' was never awaited" in [
+        str(w.message) for w in caught
+    ]
+
+
 async def test_values_combines_args_and_form(app: Microframework) -> None:
     @app.post("/")
     async def index() -> dict[str, Any]:

@@ -98,6 +98,10 @@ class Request(BaseRequestWebsocket):
     #: A read of the body stopped before its end: nobody reads the rest.
     body_abandoned = False
     _dropping: Listener | None = None  # see drop_body
+    #: What gave the response instead of the view (a before hook, or the error an
+    #: error handler took), for a bad return value's message. Set only then: read it
+    #: with getattr (a class default would slow every request, see design.md).
+    answered_by: Callable[..., Any] | BaseException
 
     #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
     asgi_send: Send | None = None
@@ -523,6 +527,11 @@ class Request(BaseRequestWebsocket):
             # As werkzeug: a cache keyed on the URL would not see what a GET's body says.
             return CombinedMultiDict([self.args])
         return CombinedMultiDict([self.args, await self._get_form()])
+
+    # "coroutine 'Request.form' was never awaited" names what the user wrote.
+    _get_form.__qualname__ = "Request.form"
+    _get_files.__qualname__ = "Request.files"
+    _get_values.__qualname__ = "Request.values"
 
     @property
     def form(self) -> Awaitable[MultiDict[str, str]]:
