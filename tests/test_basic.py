@@ -25,6 +25,7 @@ from werkzeug.exceptions import NotFound
 
 from microframework import abort
 from microframework import after_this_request
+from microframework import Blueprint
 from microframework import current_app
 from microframework import g
 from microframework import Microframework
@@ -255,6 +256,43 @@ async def test_a_tuple_of_the_wrong_length_is_a_type_error(
 
     with pytest.raises(TypeError, match=f"{count} items"):
         await app.test_client().get("/")
+
+
+@pytest.mark.parametrize("decorator", ["route", "get", "post", "websocket"])
+def test_a_route_decorator_without_parentheses_is_a_type_error(
+    app: Microframework, decorator: str
+) -> None:
+    # The view was taken for the rule and the decorator never applied: a 404.
+    async def index() -> str:
+        return "never routed"
+
+    with pytest.raises(TypeError, match=r"@app.route\('/path'\)"):
+        getattr(app, decorator)(index)
+
+
+def test_an_errorhandler_without_its_argument_is_a_type_error(
+    app: Microframework,
+) -> None:
+    async def on_error(error: Exception) -> str:
+        return "never registered"
+
+    with pytest.raises(TypeError, match=r"@app.errorhandler\(404\)"):
+        app.errorhandler(on_error)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("on", ["app", "blueprint"])
+def test_a_view_passed_as_the_endpoint_is_a_type_error(
+    app: Microframework, on: str
+) -> None:
+    # add_url_rule("/", index): Flask's order is (rule, endpoint, view_func).
+    async def index() -> str:
+        return "x"
+
+    target = app if on == "app" else Blueprint("bp", __name__)
+    with pytest.raises(TypeError, match="endpoint of '/' must be a str.*view_func="):
+        target.add_url_rule("/", index)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="the view of '/x' is a str"):
+        target.add_url_rule("/x", "x", "not callable")  # type: ignore[arg-type]
 
 
 async def test_a_status_of_the_wrong_type_is_a_type_error_naming_the_view(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Callable
@@ -515,6 +516,39 @@ async def test_lifespan_startup_and_shutdown(app: Microframework) -> None:
     ]
     assert events == ["before", "while-start", "after", "while-end"]
     assert state["db"] == "connected"
+
+
+@pytest.mark.parametrize("shape", ["no_yield", "not_a_generator"])
+async def test_a_while_serving_function_that_cannot_serve_is_named(
+    app: Microframework, shape: str
+) -> None:
+    # The startup failed with "StopAsyncIteration: ", naming nothing.
+    if shape == "no_yield":
+
+        @app.while_serving
+        async def around() -> Any:
+            if False:
+                yield
+
+    else:
+
+        @app.while_serving
+        async def around() -> Any:  # an async def without a yield
+            return None
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "lifespan.startup"})
+    with contextlib.suppress(Exception):
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+    assert sent[0]["type"] == "lifespan.startup.failed"
+    why = "ended without a yield" if shape == "no_yield" else "must be an async gen"
+    assert "while_serving test_a_while_serving" in sent[0]["message"]
+    assert why in sent[0]["message"]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import AsyncGenerator
+from collections.abc import Callable
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -35,14 +37,29 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
         for func in app.before_serving_funcs:
             await app.ensure_async(func)()
         for gen_func in app.while_serving_gens:
-            gen = gen_func()
-            await anext(gen)
-            app.serving_generators.append(gen)
+            app.serving_generators.append(await _started(gen_func))
     if _freezes_gc(app):
         # What is alive now lives for good: the collector need not walk it (longest gc
         # pause behind hypercorn ~15 ms -> ~2 ms, benchmarks/e2e.py "gc max").
         gc.collect()
         gc.freeze()
+
+
+async def _started(gen_func: Callable[[], Any]) -> AsyncGenerator[Any, None]:
+    """Run a ``while_serving`` generator to its ``yield``; errors name the function."""
+    name = getattr(gen_func, "__qualname__", repr(gen_func))
+    gen = gen_func()
+    if not isinstance(gen, AsyncGenerator):
+        getattr(gen, "close", lambda: None)()  # a coroutine: not left never awaited
+        raise TypeError(
+            f"while_serving {name} must be an async generator: an async def with one"
+            " yield"
+        )
+    try:
+        await anext(gen)
+    except StopAsyncIteration:
+        raise RuntimeError(f"while_serving {name} ended without a yield") from None
+    return gen
 
 
 async def shutdown(app: Microframework) -> None:

@@ -57,6 +57,7 @@ from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
 from .routing import Map
 from .routing import Rule
+from .scaffold import check_rule
 from .scaffold import endpoint_from_view_func
 from .scaffold import methods_of
 from .scaffold import open_async
@@ -275,6 +276,7 @@ class Microframework(TemplatingMixin, Scaffold):
         **options: Any,
     ) -> None:
         """Register a URL rule, as Flask's ``add_url_rule``."""
+        check_rule(rule, endpoint, view_func)
         if endpoint is None:
             endpoint = endpoint_from_view_func(view_func)  # type: ignore[arg-type]
         options["endpoint"] = endpoint

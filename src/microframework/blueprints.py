@@ -13,6 +13,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 from typing import TypeVar
 
+from .scaffold import check_rule
 from .scaffold import endpoint_from_view_func
 from .scaffold import HOOK_REGISTRIES
 from .scaffold import name_decorator
@@ -177,6 +178,7 @@ class Blueprint(Scaffold):
         **options: Any,
     ) -> None:
         """Record a rule; it is added to the app, prefixed, when the blueprint is."""
+        check_rule(rule, endpoint, view_func)
         if endpoint and "." in endpoint:
             raise ValueError(f"endpoint {endpoint!r} may not contain a dot '.'")
         name = getattr(view_func, "__name__", "")

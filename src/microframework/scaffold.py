@@ -217,6 +217,7 @@ class Scaffold:
 
     def route(self, rule: str, **options: Any) -> Callable[[F], F]:
         """Register the decorated function as the view for *rule*."""
+        check_rule(rule)  # now: a decorator without parentheses is never applied
 
         def decorator(func: F) -> F:
             self.add_url_rule(rule, options.pop("endpoint", None), func, **options)
@@ -237,6 +238,7 @@ class Scaffold:
 
     def websocket(self, rule: str, **options: Any) -> Callable[[F], F]:
         """Register the decorated function as the websocket handler for *rule*."""
+        check_rule(rule)
 
         def decorator(func: F) -> F:
             self.add_websocket(rule, options.pop("endpoint", None), func, **options)
@@ -281,6 +283,10 @@ class Scaffold:
         self, code_or_exception: type[BaseException] | int
     ) -> Callable[[F], F]:
         """Handle an HTTP status code or an exception class with the decorated function."""
+        if callable(code_or_exception) and not isinstance(code_or_exception, type):
+            raise TypeError(
+                "write the decorator with its argument: @app.errorhandler(404)"
+            )
 
         def decorator(func: F) -> F:
             self.register_error_handler(code_or_exception, func)
@@ -339,6 +345,23 @@ def name_decorator(add: Callable[..., None], name: str | None) -> Callable[[F], 
         return func
 
     return decorator
+
+
+def check_rule(rule: object, endpoint: object = None, view_func: object = None) -> None:
+    """``TypeError`` for the usual slips: a route decorator without its parentheses
+    (the view taken for the rule), a view passed where the endpoint goes."""
+    if not isinstance(rule, str):
+        raise TypeError(
+            f"the URL rule must be a str, not {type(rule).__name__}: write the"
+            " decorator with its rule, @app.route('/path')"
+        )
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise TypeError(
+            f"the endpoint of {rule!r} must be a str, not {type(endpoint).__name__};"
+            " pass the view as view_func="
+        )
+    if view_func is not None and not callable(view_func):
+        raise TypeError(f"the view of {rule!r} is a {type(view_func).__name__}")
 
 
 def endpoint_from_view_func(view_func: Callable[..., Any]) -> str:
