@@ -13,6 +13,7 @@ from typing import cast
 
 import pytest
 
+from microframework import abort
 from microframework import after_this_request
 from microframework import copy_current_app_context
 from microframework import copy_current_request_context
@@ -355,6 +356,27 @@ async def test_websocket_context_and_make_aborter_as_in_quart_and_flask() -> Non
     async with app.websocket_context(socket):
         assert websocket._get_current_object() is socket  # type: ignore[attr-defined]
         assert has_websocket_context()
+
+
+async def test_abort_goes_through_a_custom_aborter() -> None:
+    # A fast path skips werkzeug's Aborter; a subclass's __call__ must still run.
+    from werkzeug.exceptions import Aborter
+
+    class Refused(Exception):
+        pass
+
+    class Refusing(Aborter):
+        def __call__(self, code: Any, *args: Any, **kwargs: Any) -> Any:
+            raise Refused(code)
+
+    class App(Microframework):
+        def make_aborter(self) -> Aborter:
+            return Refusing()
+
+    app = App(__name__)
+    async with app.app_context():
+        with pytest.raises(Refused):
+            abort(404)
 
 
 async def test_copy_current_request_context_shares_request_and_g(

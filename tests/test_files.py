@@ -201,6 +201,8 @@ def test_safe_join_never_returns_a_path_outside_the_folder(
         ("bytes=200-300", []),
         ("bytes=100-", []),
         ("bytes=-0", []),
+        ("bytes=0 - 4", [(0, 5)]),  # spaces around the numbers, as werkzeug
+        ("bytes=0-0,5-6,6-8", [(0, 1), (5, 9)]),  # merged into the last span
     ],
 )
 def test_parse_byte_ranges(header: str, expected: list[tuple[int, int]]) -> None:
@@ -221,6 +223,8 @@ def test_parse_byte_ranges(header: str, expected: list[tuple[int, int]]) -> None
         "bytes=+1-2",
         "bytes=\u00b2-3",
         "bytes=0x1-2",
+        "bytes=5",
+        "bytes=200000000000000000-100000000000000000",  # reversed, at the digit cap
     ],
 )
 def test_malformed_or_foreign_range_is_ignored(header: str) -> None:
@@ -229,6 +233,13 @@ def test_malformed_or_foreign_range_is_ignored(header: str) -> None:
 
 def test_range_on_an_empty_file_is_ignored() -> None:
     assert parse_byte_ranges("bytes=0-0", 0) is None
+    assert parse_byte_ranges("bytes=0-0", 1) == [(0, 1)]  # one byte can be ranged
+
+
+def test_the_documented_limit_is_ten_ranges() -> None:
+    ten = "bytes=" + ",".join(f"{2 * i}-{2 * i}" for i in range(10))
+    assert len(parse_byte_ranges(ten, 100) or []) == 10
+    assert parse_byte_ranges(ten + ",40-40", 100) is None
 
 
 def test_huge_numbers_in_a_range_are_clamped_not_converted() -> None:
@@ -1096,12 +1107,39 @@ async def test_file_body_send_streams_what_the_server_cannot_send(
     assert streamed == [body]
 
 
+@pytest.mark.parametrize(("size", "offset"), [(4, 10), (4, 0)])
+async def test_file_body_send_streams_a_slice_pathsend_would_send_whole(
+    data_file: Path, size: int, offset: int
+) -> None:
+    # pathsend sent the whole file under a Content-Length of 4.
+    streamed: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError(f"nothing should be sent, got {message}")
+
+    async def stream(body: Any) -> bool:
+        streamed.append(b"".join([chunk async for chunk in body]))
+        return True
+
+    scope = http_scope(extensions={"http.response.pathsend": {}})
+    body = FileBody(str(data_file), size=size, offset=offset)
+
+    assert await body.send(scope, send, stream) is True
+    assert streamed == [CONTENT[offset : offset + size]]
+
+
 @pytest.mark.parametrize(
-    ("ranges", "offset", "count"), [(None, 0, 1024), ([(100, 150)], 100, 50)]
+    ("ranges", "start", "offset", "count"),
+    [(None, 0, 0, 1024), ([(100, 150)], 0, 100, 50), (None, 100, 100, 50)],
 )
 async def test_file_body_send_uses_zerocopysend_with_a_real_descriptor(
-    data_file: Path, ranges: list[tuple[int, int]] | None, offset: int, count: int
+    data_file: Path,
+    ranges: list[tuple[int, int]] | None,
+    start: int,
+    offset: int,
+    count: int,
 ) -> None:
+    # (A FileBody's own offset was dropped: the first bytes of the file went.)
     seen: list[dict[str, Any]] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -1110,7 +1148,8 @@ async def test_file_body_send_uses_zerocopysend_with_a_real_descriptor(
         seen.append({**message, "data": os.read(file.fileno(), message["count"])})
 
     scope = http_scope(extensions={"http.response.zerocopysend": {}})
-    body = FileBody(str(data_file), size=len(CONTENT), ranges=ranges)
+    size = len(CONTENT) if ranges or not start else count
+    body = FileBody(str(data_file), size=size, offset=start, ranges=ranges)
 
     assert await body.send(scope, send, _never_streamed) is True
     (message,) = seen

@@ -186,6 +186,19 @@ async def test_urlencoded_bad_escapes_and_utf8_are_replaced_not_raised() -> None
     assert items(form) == [("a", "%zz%"), ("b", "\ufffd\ufffd"), ("c", "\ufffd\ufffd")]
 
 
+async def test_the_mimetype_is_taken_case_insensitively() -> None:
+    form, _ = await parse([b"a=1"], "Application/X-WWW-Form-Urlencoded")
+    assert items(form) == [("a", "1")]
+
+
+def test_the_default_limits_and_zero_limits() -> None:
+    parser = FormDataParser()
+    assert (parser.max_form_memory_size, parser.max_form_parts) == (500_000, 1_000)
+    assert (parser.max_part_header_size, parser.max_field_name_size) == (8192, 1024)
+    zero = FormDataParser(max_form_memory_size=0, max_form_parts=0)
+    assert (zero.max_form_memory_size, zero.max_form_parts) == (0, 0)
+
+
 async def test_urlencoded_empty_body_is_an_empty_form() -> None:
     form, _ = await parse([], URLENCODED)
     assert items(form) == []
@@ -391,7 +404,9 @@ async def test_multipart_result_does_not_depend_on_chunking(
     assert file_items(files) == grouped(expected_files)
 
 
-@pytest.mark.parametrize("tail", [b"", b" \t", b"  "])
+@pytest.mark.parametrize(
+    "tail", [b"", b" \t", b"  ", b" " * 3, b" " * 8, b" \t" * 15 + b" "]
+)  # transport padding up to the window kept for it (31)
 async def test_multipart_every_split_of_a_delimiter_parses_the_same(
     tail: bytes,
 ) -> None:

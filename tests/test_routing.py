@@ -1102,6 +1102,28 @@ async def test_teardown_appcontext_runs_for_every_converter_match(
     assert torn_down == [None, None, None]
 
 
+async def test_forged_hosts_and_paths_cannot_grow_the_caches() -> None:
+    # A client chooses the Host header and the path: the bound adapters and the
+    # match cache must stay bounded however many it sends.
+    app = Microframework(__name__)
+
+    @app.route("/item/<int:n>")
+    async def item(n: int) -> str:
+        return str(n)
+
+    client = app.test_client()
+    for n in range(300):
+        assert (
+            await client.get(f"/item/{n}", headers={"Host": f"h{n}.x"})
+        ).status_code == 200
+    for n in range(1100):
+        await client.get(f"/item/{n}")
+    compiled = app.compiled
+    assert compiled is not None
+    assert len(compiled.adapters.bound) <= 256
+    assert len(compiled.match_cache) <= 1024
+
+
 async def test_match_cache_is_per_host_under_host_matching() -> None:
     app = Microframework(__name__, host_matching=True, static_folder=None)
     app.testing = True

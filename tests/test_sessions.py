@@ -394,6 +394,52 @@ async def test_cookie_attributes_come_from_config() -> None:
     assert "HttpOnly" not in header
 
 
+async def test_session_cookie_secure_alone_makes_the_cookie_secure() -> None:
+    # The test above sets PARTITIONED too, and werkzeug makes any partitioned
+    # cookie Secure: SESSION_COOKIE_SECURE alone was never checked.
+    session = SecureCookieSession()
+    session["a"] = 1
+    response = await _save(StubApp(SESSION_COOKIE_SECURE=True), session)
+    (header,) = _set_cookies(response)
+    assert "Secure" in header and "Partitioned" not in header
+
+
+def test_setdefault_stores_the_default_and_marks_the_session_modified() -> None:
+    session = SecureCookieSession()
+    assert session.setdefault("cart", [1]) == [1]
+    assert session["cart"] == [1] and session.modified
+    assert session.new is False  # a cookie session is never "new"
+
+
+async def test_a_session_store_that_waits_is_opened_before_an_http_view() -> None:
+    # A store whose open_session awaits I/O is opened before the view runs (the
+    # view reads the session without awaiting it); no HTTP test had one.
+    class WaitingStore(SessionInterface):
+        saved: dict[str, Any] = {}
+
+        async def open_session(self, app: Any, request: Any) -> Any:
+            await asyncio.sleep(0)
+            return SecureCookieSession(self.saved)
+
+        async def save_session(self, app: Any, session: Any, response: Any) -> None:
+            await asyncio.sleep(0)
+            self.saved = dict(session)
+
+    app = Microframework(__name__)
+    app.secret_key = "k"
+    store = app.session_interface = WaitingStore()
+
+    @app.route("/")
+    async def count() -> str:
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    client = app.test_client()
+    assert (await client.get("/")).status_code == 200
+    assert await (await client.get("/")).get_data(as_text=True) == "2"
+    assert store.saved == {"n": 2}
+
+
 async def test_cookie_path_falls_back_to_application_root() -> None:
     app = StubApp(APPLICATION_ROOT="/mounted")
     session = SecureCookieSession()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import io
+import os
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -154,7 +155,13 @@ class FileBody(ResponseBody):
             return await stream(self)
         extensions = scope.get("extensions") or {}
         try:
-            if parts is None and "http.response.pathsend" in extensions:
+            # pathsend sends the whole file: not for a slice of it (offset, size).
+            if (
+                parts is None
+                and "http.response.pathsend" in extensions
+                and self.offset == 0
+                and os.path.getsize(self.path) == self.size
+            ):
                 await send({"type": "http.response.pathsend", "path": self.path})
                 return True
             if "http.response.zerocopysend" in extensions:
@@ -165,7 +172,7 @@ class FileBody(ResponseBody):
                         {
                             "type": "http.response.zerocopysend",
                             "file": file,
-                            "offset": start,
+                            "offset": self.offset + start,
                             "count": stop - start,
                             "more_body": False,
                         }
