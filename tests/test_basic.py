@@ -1179,6 +1179,51 @@ async def test_trap_http_exceptions_turns_http_errors_into_500_when_not_testing(
     assert response.status_code == 500
 
 
+@pytest.mark.parametrize(
+    ("trap", "debug", "missing_key", "trapped"),
+    [
+        (True, False, False, True),  # any BadRequest
+        (None, True, True, True),  # debug: a missing form key only
+        (None, True, False, False),
+        (None, False, True, False),
+        (False, True, True, False),
+    ],
+)
+async def test_trap_bad_request_errors_as_in_flask(
+    app: Microframework,
+    trap: bool | None,
+    debug: bool,
+    missing_key: bool,
+    trapped: bool,
+) -> None:
+    from werkzeug.exceptions import BadRequest
+    from werkzeug.exceptions import BadRequestKeyError
+
+    app.config["TRAP_BAD_REQUEST_ERRORS"] = trap
+    app.debug = debug
+    error = BadRequestKeyError("name") if missing_key else BadRequest()
+
+    @app.route("/")
+    async def index() -> str:
+        raise error
+
+    if trapped:
+        with pytest.raises(BadRequest):
+            await app.test_client().get("/")
+    else:
+        assert (await app.test_client().get("/")).status_code == 400
+
+
+async def test_a_rule_without_a_view_is_a_500_naming_its_endpoint(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.testing = False
+    app.add_url_rule("/later", "later")  # its view never registered
+
+    assert (await app.test_client().get("/later")).status_code == 500
+    assert "no view function is registered for endpoint 'later'" in caplog.text
+
+
 async def test_without_trap_http_exceptions_abort_is_a_response_when_testing(
     app: Microframework,
 ) -> None:

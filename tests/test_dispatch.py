@@ -518,6 +518,42 @@ async def test_lifespan_startup_and_shutdown(app: Microframework) -> None:
     assert state["db"] == "connected"
 
 
+async def test_every_shutdown_step_runs_and_the_first_error_fails_shutdown(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+
+    @app.after_serving
+    async def first() -> None:
+        ran.append("first")
+        raise ValueError("first")
+
+    @app.after_serving
+    async def second() -> None:
+        ran.append("second")
+        raise KeyError("second")
+
+    @app.while_serving
+    async def around() -> Any:
+        yield
+        ran.append("around")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for step in ("startup", "shutdown"):
+        inbox.put_nowait({"type": f"lifespan.{step}"})
+    with contextlib.suppress(Exception):
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, send)
+    assert ran == ["first", "second", "around"]
+    assert sent[-1]["type"] == "lifespan.shutdown.failed"
+    assert "first" in sent[-1]["message"]
+    assert "Another shutdown error" in caplog.text and "KeyError" in caplog.text
+
+
 @pytest.mark.parametrize("shape", ["no_yield", "not_a_generator"])
 async def test_a_while_serving_function_that_cannot_serve_is_named(
     app: Microframework, shape: str

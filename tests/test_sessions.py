@@ -404,6 +404,15 @@ async def test_session_cookie_secure_alone_makes_the_cookie_secure() -> None:
     assert "Secure" in header and "Partitioned" not in header
 
 
+async def test_a_refreshed_cookie_varies_on_cookie() -> None:
+    # A permanent session refreshed on a request that never touched it still
+    # answers per visitor: a cache must not hand its cookie to another.
+    session = SecureCookieSession({"_permanent": True, "a": 1})
+    response = await _save(StubApp(), session)
+    assert len(_set_cookies(response)) == 1
+    assert "Cookie" in response.vary
+
+
 def test_setdefault_stores_the_default_and_marks_the_session_modified() -> None:
     session = SecureCookieSession()
     assert session.setdefault("cart", [1]) == [1]

@@ -345,6 +345,37 @@ async def test_stream_with_context_survives_the_context_ending(
     assert [chunk async for chunk in wrapped] == ["/path", True, "kept"]
 
 
+async def test_an_abandoned_stream_with_context_runs_its_sources_finally(
+    app: Microframework,
+) -> None:
+    # flask#6123: a wrapper closed early must close what it wraps, or its finally
+    # (a database cursor, a file) waits for the garbage collector.
+    closed: list[str] = []
+
+    async def async_body() -> AsyncIterator[str]:
+        try:
+            yield "a"
+            yield "b"
+        finally:
+            closed.append("async")
+
+    def sync_body() -> Iterator[str]:
+        try:
+            yield "a"
+            yield "b"
+        finally:
+            closed.append("sync")
+
+    async with app.test_request_context("/"):
+        wrapped_async = stream_with_context(async_body())
+        wrapped_sync = stream_with_context(sync_body())
+    assert await anext(wrapped_async) == "a"
+    await wrapped_async.aclose()
+    assert next(wrapped_sync) == "a"
+    wrapped_sync.close()
+    assert closed == ["async", "sync"]
+
+
 async def test_stream_with_context_wraps_a_sync_generator(app: Microframework) -> None:
     async with app.test_request_context("/sync"):
         g.marker = "sync"
