@@ -878,6 +878,29 @@ async def test_answers_leave_no_reference_cycle(path: str) -> None:
     assert [name for name in left if name not in werkzeugs] == []
 
 
+async def test_a_handled_error_with_a_cause_leaves_no_reference_cycle() -> None:
+    # Invalid JSON under an errorhandler(400), as JSON APIs have: the error kept on
+    # the request (to name the handler in a bad-return message) held its cause's
+    # traceback, whose frames held the request.
+    app = Microframework(__name__)
+
+    @app.errorhandler(400)
+    async def bad_request(error: Exception) -> tuple[dict[str, str], int]:
+        return {"error": "bad json"}, 400
+
+    @app.post("/")
+    async def index() -> Any:
+        return await request.get_json()
+
+    scope = http_scope("/", "POST", [(b"content-type", b"application/json")])
+    await call(app, scope, Recorder(b"{nope"))
+    with cycles_made() as left:
+        for _ in range(3):
+            rec = await call(app, scope, Recorder(b"{nope"))
+            assert rec.status == 400
+    assert left == []
+
+
 # -- werkzeug's error pages, rendered once: the same bytes as werkzeug's --------------
 
 

@@ -19,6 +19,7 @@ from microframework import copy_current_request_context
 from microframework import make_response
 from microframework import Microframework
 from microframework import request
+from microframework import Response
 from microframework import stream_with_context
 from microframework.exceptions import ClientDisconnected
 
@@ -1076,13 +1077,31 @@ class _BoundedQueueServer:
     """hypercorn's way with a body: a queue of ten messages to the app, fed while
     there is room, and the exchange ended by putting ``http.disconnect`` into it."""
 
-    def __init__(self, parts: int, expect: bool = False) -> None:
+    def __init__(self, parts: int, expect: bool = False, chunked: bool = False) -> None:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10)
         self.rec = Recorder()
-        self.headers = [(b"content-length", str(parts * len(_PART)).encode())]
+        length = str(parts * len(_PART)).encode()
+        self.headers = [(b"content-length", length)]
+        if chunked:
+            self.headers = [(b"transfer-encoding", b"chunked")]
         if expect:
             self.headers.append((b"expect", b"100-continue"))
         self.parts = parts
+
+    async def run(self, app: Microframework, path: str) -> Recorder:
+        """Serve one POST to *path* while the body is fed; within 2 s. The queue is
+        full first, as a server's is by the time a slower app reads."""
+        feeding = asyncio.create_task(self.feed())
+        while not self.queue.full():
+            await asyncio.sleep(0)
+        try:
+            async with asyncio.timeout(2):
+                scope = http_scope(path, "POST", self.headers)
+                await app(scope, self.queue.get, self.send)
+        finally:
+            feeding.cancel()
+            await asyncio.wait({feeding})
+        return self.rec
 
     async def feed(self) -> None:
         for index in range(self.parts):
@@ -1146,12 +1165,13 @@ async def test_a_body_left_unread_does_not_hold_the_response_end(
     assert torn_down.is_set()
 
 
-async def test_a_stream_hears_its_client_leave_past_a_body_it_left_unread(
+async def test_an_event_stream_hears_its_client_leave_past_a_body_left_unread(
     app: Microframework,
 ) -> None:
-    # A stream (an SSE view sent a big POST body, say) never heard its client leave:
-    # its watch paused once it kept 64 KiB, and a stream may run for ever. Past
-    # that, the stream's watch drops the body and reads on.
+    # An SSE view sent a big POST body never heard its client leave: its watch
+    # paused once it kept 64 KiB, and an event stream may run for ever. Past that,
+    # an event stream's watch drops the body and reads on. (Other streams may read
+    # their body later: test_a_stream_that_reads_its_body_gets_all_of_it.)
     ended = asyncio.Event()
 
     @app.post("/events")
@@ -1163,7 +1183,7 @@ async def test_a_stream_hears_its_client_leave_past_a_body_it_left_unread(
             finally:
                 ended.set()
 
-        return feed()
+        return Response(feed(), mimetype="text/event-stream")
 
     rec = Recorder(*[b"x" * 16384] * 10, more_last=True)
     rec.disconnect()
@@ -1172,3 +1192,111 @@ async def test_a_stream_hears_its_client_leave_past_a_body_it_left_unread(
         await call(app, scope, rec)
         await ended.wait()
     assert rec.body == b"started\n"
+
+
+@pytest.mark.parametrize("read", ["async_for", "get_data"])
+async def test_a_stream_that_reads_its_body_gets_all_of_it(
+    app: Microframework, read: str
+) -> None:
+    # A stream's watch dropped a body it had kept 64 KiB of while the stream's
+    # own generator was reading it: the response was cut, with nothing logged.
+    @app.post("/echo")
+    async def echo() -> Any:
+        async def feed() -> Any:
+            yield "start "
+            if read == "get_data":
+                yield str(len(await request.get_data()))
+                return
+            total = 0
+            async for chunk in request.body:
+                total += len(chunk)
+            yield str(total)
+
+        return feed()
+
+    rec = await _BoundedQueueServer(parts=40).run(app, "/echo")
+    assert rec.body == b"start " + str(40 * len(_PART)).encode()
+
+
+@pytest.mark.parametrize(
+    "case", ["413_mid_body", "413_declared", "form_over_limit", "break_return"]
+)
+async def test_a_read_that_stopped_does_not_hold_the_response_end(
+    app: Microframework, case: str
+) -> None:
+    # A read that raised 413 partway, or broke off (its generator closed only
+    # later), still counted as a reader: the unread rest was kept, and behind
+    # hypercorn the last send, the task and the connection waited for ever.
+    torn_down = asyncio.Event()
+    app.config["MAX_CONTENT_LENGTH"] = 100_000 if case != "break_return" else None
+
+    @app.post("/up")
+    async def up() -> str:
+        if case == "break_return":
+            async for _ in request.body:
+                break
+            return "sniffed"
+        if case == "form_over_limit":
+            request.max_form_memory_size = 1000
+            return str(len(await request.form))
+        return str(len(await request.get_data()))
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        torn_down.set()
+
+    server = _BoundedQueueServer(parts=40, chunked=case != "413_declared")
+    if case == "form_over_limit":
+        app.config["MAX_CONTENT_LENGTH"] = None
+        server.headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+    rec = await server.run(app, "/up")
+    assert rec.status == (200 if case == "break_return" else 413)
+    assert torn_down.is_set()
+
+
+async def test_dropping_a_body_leaves_no_reference_cycle(app: Microframework) -> None:
+    from asgi_harness import cycles_made
+
+    @app.post("/poll")
+    async def poll() -> str:
+        await asyncio.sleep(0)
+        return "done"
+
+    async def one() -> None:
+        server = _BoundedQueueServer(parts=40)
+        server.queue = asyncio.Queue(maxsize=2)  # full while the view waits
+        assert (await server.run(app, "/poll")).body == b"done"
+
+    await one()
+    with cycles_made() as left:
+        for _ in range(3):
+            await one()
+    assert left == []
+
+
+async def test_a_servers_bytearray_body_is_not_changed_by_the_read_ahead(
+    app: Microframework,
+) -> None:
+    # Parts read ahead are joined in a buffer of our own, never in the server's.
+    go = asyncio.Event()
+
+    @app.post("/")
+    async def view() -> str:
+        await go.wait()
+        return (await request.get_data()).decode()
+
+    first = bytearray(b"ab")
+    rec = Recorder()
+    rec.inbox = asyncio.Queue()
+    rec.inbox.put_nowait({"type": "http.request", "body": first, "more_body": True})
+    rec.inbox.put_nowait({"type": "http.request", "body": b"cd", "more_body": True})
+    rec.inbox.put_nowait({"type": "http.request", "body": b"ef", "more_body": False})
+    scope = http_scope("/", "POST", [(b"transfer-encoding", b"chunked")])
+    task = asyncio.create_task(call(app, scope, rec))
+    async with asyncio.timeout(2):
+        while not rec.inbox.empty():
+            await asyncio.sleep(0)
+        go.set()
+        await task
+    assert rec.body == b"abcdef"
+    assert first == bytearray(b"ab")

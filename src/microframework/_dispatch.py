@@ -219,7 +219,7 @@ async def full_dispatch(
                 rv = exc
             else:
                 rv = await app.handle_user_exception(exc, ctx)
-                request.answered_by = exc
+                request.answered_by = exc.__class__  # not exc: its frames hold us
             # Its traceback holds this frame, which holds rv, maybe the exception
             # itself: a cycle per error response.
             exc.__traceback__ = None

@@ -22,6 +22,7 @@ from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .wrappers.body import BUFFERED
 from .wrappers.body import IterableBody
+from .wrappers.request import ending
 
 if TYPE_CHECKING:
     from ._compile import Endpoint
@@ -64,16 +65,12 @@ class Guard(Listener):
     """A re-armable timer and a disconnect watch, both cancelling one task."""
 
     __slots__ = (
-        "task", "reason", "ends_at_drain", "unread", "streams", "_timer", "_request",
-        "_deferred", "_ahead", "_feeds",
+        "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
+        "_ahead", "_feeds",
     )  # fmt: skip
 
     def __init__(
-        self,
-        request: Request,
-        drain: Drain,
-        ends_at_drain: bool = False,
-        streams: bool = False,
+        self, request: Request, drain: Drain, ends_at_drain: bool = False
     ) -> None:
         super().__init__()
         task = asyncio.current_task()
@@ -81,7 +78,6 @@ class Guard(Listener):
         self.task = task
         self.reason: str | None = None
         self.ends_at_drain = ends_at_drain  # an event stream: ends when the app drains
-        self.streams = streams  # a response body streams: it may run for ever
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
         self._deferred: asyncio.Handle | None = None
@@ -100,9 +96,7 @@ class Guard(Listener):
                 self._feeds = True
         else:
             self.unread = True  # the response's end drops what is left unread
-            send = request.asgi_send
-            if send is not None and send.__class__ is not DropBeforeEnd:
-                request.asgi_send = DropBeforeEnd(send, request)
+            request.drop_at_end()
             if request.body_reading():
                 request.on_body_end = self.watch
             elif not request.body_abandoned and (  # else its read asked for it
@@ -177,8 +171,9 @@ class Guard(Listener):
                 request.body_taken()
                 return True
             keep = request.body_heard(message)  # False: paused till a read takes some
-            if not keep and self.streams:
-                # Paused, a stream would never hear its client leave: drop the body.
+            if not keep and self.ends_at_drain and not request.body_reading():
+                # Paused, an event stream (it may run for ever, and doesn't read the
+                # body) would never hear its client leave: drop the body.
                 request.drop_body(self)
                 keep = True
             self._ahead = self._feeds = request.body_watch is self
@@ -215,47 +210,6 @@ class Guard(Listener):
         keep = not (last and self._request.body_finished())
         if self.stop_listening(keep=keep):
             self._request.held_receive = self
-
-
-class _Drop(Listener):
-    """Reads what is left of a body nobody will read, and drops it."""
-
-    __slots__ = ()
-
-    def heard(self, message: Message) -> bool:
-        return message["type"] == "http.request" and bool(message.get("more_body"))
-
-
-def drop_unread_body(request: Request) -> None:
-    """Before a response's last message, drop the rest of a body the app left unread.
-
-    hypercorn reads a connection only while its queue to the app has room (ten
-    messages), and ends an exchange by putting ``http.disconnect`` into that queue: a
-    body left in it would hold the last send, the task and the connection for ever.
-    Dropped after ``http.response.start``: uvicorn then asks no ``100 Continue``. A
-    body a task still reads is that reader's to take.
-    """
-    if not (request.body_finished() or request.body_reading()):
-        request.drop_body(_Drop())
-
-
-_LAST = frozenset(("http.response.body", "http.response.pathsend", "http.response.zerocopysend"))  # fmt: skip
-
-
-class DropBeforeEnd:
-    """The server's ``send`` once a watch began with the body not all received: the
-    response's last message first drops the rest (:func:`drop_unread_body`)."""
-
-    __slots__ = ("send", "request")
-
-    def __init__(self, send: Send, request: Request) -> None:
-        self.send = send
-        self.request = request
-
-    def __call__(self, message: Message) -> Awaitable[None]:
-        if message["type"] in _LAST and not message.get("more_body"):
-            drop_unread_body(self.request)
-        return self.send(message)
 
 
 class Streamer:
@@ -302,7 +256,7 @@ async def stream_body(
 ) -> bool:
     """Send *start*, then *body*'s chunks, each within *timeout*; False if abandoned."""
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
-    guard = Guard(request, app.drain, ends_at_drain=events, streams=True)
+    guard = Guard(request, app.drain, ends_at_drain=events)
     sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
     try:
         if start is not None:
@@ -373,10 +327,10 @@ def _end(
     send: Send, request: Request, guard: Guard, timeout: float | None, watched: bool
 ) -> Awaitable[Any]:
     """A stream's last message (see _watch); what is left of an unread body first."""
+    sending = send({"type": _BODY, "body": b"", "more_body": False})
     if guard.unread:  # (the view's watch, if any, saw the body in)
-        drop_unread_body(request)
-    end = {"type": _BODY, "body": b"", "more_body": False}
-    return _watch(send(end), guard, timeout) if watched else send(end)
+        sending = ending(sending, request)
+    return _watch(sending, guard, timeout) if watched else sending
 
 
 async def _watch(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:

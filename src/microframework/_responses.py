@@ -121,8 +121,8 @@ def _is_body(rv: Any) -> bool:
 
 def _culprit(request: Request | None) -> str:
     by = getattr(request, "answered_by", None)
-    if isinstance(by, BaseException):
-        return f"the error handler for {type(by).__name__}"
+    if isinstance(by, type) and issubclass(by, BaseException):
+        return f"the error handler for {by.__name__}"
     if by is not None:
         return f"the before_request function {getattr(by, '__name__', by)!r}"
     endpoint = request.endpoint if request is not None else None
