@@ -182,6 +182,13 @@ async def test_g_behaves_as_its_namespace(app: Microframework) -> None:
         del g.other
         assert "other" not in g
         assert bool(g) is True  # a proxy bound to a context, as werkzeug's
+        assert g.pop("missing", "fallback") == "fallback"
+        with pytest.raises(KeyError):
+            g.pop("missing")
+        assert g.setdefault("cart", []) == [] and g.setdefault("cart", [1]) == []
+        with pytest.raises(AttributeError, match="missing"):
+            del g.missing
+        assert repr(g) == f"<microframework.g of '{app.name}'>"
 
 
 async def test_pushing_a_context_twice_is_a_runtime_error(
