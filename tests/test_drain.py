@@ -76,6 +76,24 @@ async def test_a_waiting_view_gets_503_with_retry_after_at_the_deadline(
     assert cleaned.is_set()
 
 
+async def test_a_view_that_waits_after_the_deadline_gets_503_at_once(
+    app: Microframework,
+) -> None:
+    @app.get("/quick")
+    async def quick() -> str:
+        await asyncio.sleep(0)
+        return "done"
+
+    async with asyncio.timeout(LIMIT):
+        app.drain.start(0)
+        while not app.drain.expired:
+            await asyncio.sleep(0)
+        recorder = await call(app, http_scope("/quick"))
+    app.drain.end()
+    assert recorder.status == 503
+    assert recorder.headers[b"retry-after"] == b"1"
+
+
 async def test_an_app_served_again_without_a_lifespan_is_not_draining(
     app: Microframework,
 ) -> None:
@@ -208,6 +226,26 @@ async def test_a_websocket_is_closed_with_1001_and_its_handler_ends(
                 await client.receive()
     assert closed.value.code == 1001
     assert ended == ["finally", WebsocketDisconnect]
+
+
+async def test_a_websocket_that_arrives_while_draining_is_closed_with_1001(
+    app: Microframework,
+) -> None:
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.receive()
+
+    app.drain.start(3600)
+    try:
+        async with asyncio.timeout(LIMIT):
+            async with app.test_client().websocket("/ws") as client:
+                with pytest.raises(WebsocketDisconnect) as closed:
+                    await client.receive()
+    finally:
+        app.drain.end()
+    assert closed.value.code == 1001
 
 
 def test_the_servers_signal_handler_is_chained_and_restored() -> None:
