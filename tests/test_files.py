@@ -225,6 +225,8 @@ def test_parse_byte_ranges(header: str, expected: list[tuple[int, int]]) -> None
         "bytes=0x1-2",
         "bytes=5",
         "bytes=200000000000000000-100000000000000000",  # reversed, at the digit cap
+        "bytes=2000000000000000000-1000000000000000000",  # and past it
+        "bytes=10-09",
     ],
 )
 def test_malformed_or_foreign_range_is_ignored(header: str) -> None:

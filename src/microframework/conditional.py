@@ -104,7 +104,7 @@ def parse_byte_ranges(header: str, size: int) -> Spans | None:
         if first:
             start = _digits(first)
             end = _digits(last) if last else size - 1
-            if start is None or end is None or (last and end < start):
+            if start is None or end is None or (last and _below(last, first)):
                 return None
             if start < size:
                 spans.append((start, min(end, size - 1) + 1))
@@ -131,6 +131,12 @@ def _digits(text: str) -> int | None:
     if not text or not text.isascii() or not text.isdigit():
         return None
     return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS
+
+
+def _below(a: str, b: str) -> bool:
+    # Compared as text: clamped (see _digits), two long numbers would be equal.
+    a, b = a.strip(" \t").lstrip("0"), b.strip(" \t").lstrip("0")
+    return (len(a), a) < (len(b), b)
 
 
 def _content_range(start: int, stop: int, size: int) -> str:
