@@ -1,7 +1,8 @@
 """``Request``: the HTTP request with an async, limit-enforcing body.
 
 Rule: the body is read from ``receive()`` only when the view asks, or ahead of it by
-the disconnect watch of a view that waits first (at most ``BUFFERED`` bytes kept).
+the disconnect watch of a view that waits first (at most ``BUFFERED`` bytes kept), or,
+left unread, dropped when the response's last send waits on it (``DropBeforeEnd``).
 Limits are checked against ``Content-Length`` first and against the bytes received
 while reading.
 """
