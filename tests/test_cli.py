@@ -1036,19 +1036,25 @@ def test_app_run_defaults_to_server_name_and_keeps_port_zero(
     assert served == [expected]
 
 
-def test_app_run_warns_about_werkzeug_options_and_serves(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Flask's debugging guide: app.run(debug=True, use_debugger=False, ...).
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What app.run() would have served with: serve_app's options, once per run."""
     import microframework.serving
 
-    served: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
 
     def fake_serve(app: Any, **options: Any) -> int:
-        served.append(options)
+        calls.append(options)
         return 0
 
     monkeypatch.setattr(microframework.serving, "serve_app", fake_serve)
+    return calls
+
+
+def test_app_run_warns_about_werkzeug_options_and_serves(
+    served: list[dict[str, Any]],
+) -> None:
+    # Flask's debugging guide: app.run(debug=True, use_debugger=False, ...).
     app = Microframework(__name__)
     with pytest.warns(UserWarning) as warned:
         app.run(use_reloader=False, use_debugger=False, passthrough_errors=True)
@@ -1071,21 +1077,13 @@ def test_app_run_warns_about_werkzeug_options_and_serves(
 def test_app_run_loads_env_files_as_flask(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    served: list[dict[str, Any]],
     run_args: dict[str, Any],
     skip: bool,
     loaded: bool,
     debug: bool,
 ) -> None:
     # Flask's app.run: `python app.py` reads .env (a SECRET_KEY, say) and its debug flag.
-    import microframework.serving
-
-    served: list[dict[str, Any]] = []
-
-    def fake_serve(app: Any, **options: Any) -> int:
-        served.append(options)
-        return 0
-
-    monkeypatch.setattr(microframework.serving, "serve_app", fake_serve)
     monkeypatch.setitem(sys.modules, "dotenv", fake_dotenv())
     if skip:
         monkeypatch.setenv("MICROFRAMEWORK_SKIP_DOTENV", "1")

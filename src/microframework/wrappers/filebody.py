@@ -154,14 +154,16 @@ class FileBody(ResponseBody):
         if self.path is None or self.size is None or (parts and len(parts.spans) > 1):
             return await stream(self)
         extensions = scope.get("extensions") or {}
+        # pathsend sends the whole file: not for a slice of it (offset, size). (Out of
+        # the try: a file gone is an error, not a client gone.)
+        whole = (
+            parts is None
+            and "http.response.pathsend" in extensions
+            and self.offset == 0
+            and os.path.getsize(self.path) == self.size
+        )
         try:
-            # pathsend sends the whole file: not for a slice of it (offset, size).
-            if (
-                parts is None
-                and "http.response.pathsend" in extensions
-                and self.offset == 0
-                and os.path.getsize(self.path) == self.size
-            ):
+            if whole:
                 await send({"type": "http.response.pathsend", "path": self.path})
                 return True
             if "http.response.zerocopysend" in extensions:
