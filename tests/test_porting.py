@@ -567,9 +567,9 @@ async def test_make_default_options_response_is_awaited_as_in_quart(
 
 async def test_an_overridden_default_options_response_may_wait() -> None:
     class App(Microframework):
-        async def make_default_options_response(self, ctx: Any = None) -> Any:
+        async def make_default_options_response(self) -> Any:
             await asyncio.sleep(0)  # suspends: stepped and guarded as a view is
-            response = await super().make_default_options_response(ctx)
+            response = await super().make_default_options_response()
             response.headers["X-Waited"] = "yes"
             return response
 
@@ -934,3 +934,171 @@ async def test_handle_exception_overridden_with_flasks_signature_is_called(
     response = await ported.test_client().get("/")
     assert response.status_code == 500
     assert len(seen) == 1
+
+
+async def test_error_steps_overridden_with_quarts_signatures_are_called() -> None:
+    # Quart and Flask call handle_user_exception(error), handle_http_exception(error)
+    # and make_default_options_response(); the pipeline passed a context as well,
+    # so such overrides raised TypeError and every 404 or OPTIONS became a 500.
+    seen: list[str] = []
+
+    class App(Microframework):
+        async def handle_user_exception(self, error: Exception) -> Any:
+            seen.append("user")
+            return await super().handle_user_exception(error)
+
+        async def handle_http_exception(self, error: Any) -> Any:
+            seen.append("http")
+            return await super().handle_http_exception(error)
+
+        async def make_default_options_response(self) -> Any:
+            seen.append("options")
+            return await super().make_default_options_response()
+
+    app = App(__name__)
+
+    @app.get("/teapot")
+    async def teapot() -> str:
+        raise LookupError("brew")
+
+    @app.errorhandler(LookupError)
+    async def brew(error: Exception) -> tuple[str, int]:
+        return "handled", 418
+
+    client = app.test_client()
+    assert (await client.get("/nowhere")).status_code == 404
+    assert seen == ["user", "http"]
+    seen.clear()
+    assert (await client.get("/teapot")).status_code == 418
+    assert seen == ["user"]
+    seen.clear()
+    assert (await client.options("/teapot")).status_code == 200
+    assert seen == ["options"]
+
+
+async def test_steps_called_with_quarts_context_argument() -> None:
+    # Quart's process_response and preprocess_request take an optional context.
+    class App(Microframework):
+        async def process_response(
+            self, response: Any, request_context: Any = None
+        ) -> Any:
+            response = await super().process_response(response, request_context)
+            response.headers["X-Processed"] = "yes"
+            return response
+
+    app = App(__name__)
+
+    @app.before_request
+    async def before() -> None:
+        g.before = "ran"
+
+    @app.get("/")
+    async def index() -> str:
+        return "x"
+
+    response = await app.test_client().get("/")
+    assert response.headers["X-Processed"] == "yes"
+    async with app.test_request_context("/") as ctx:
+        assert await app.preprocess_request(ctx) is None
+        assert g.before == "ran"
+    async with app.test_request_context("/") as ctx:
+        assert await app.preprocess_websocket(websocket_context=ctx) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "asgi_http_class",
+        "full_dispatch_request",
+        "handle_request",
+        "do_teardown_request",
+    ],
+)
+async def test_quarts_connection_classes_and_steps_are_refused_not_ignored(
+    name: str,
+) -> None:
+    # cookiecutter-style Quart apps set app.asgi_http_class = ASGIProxyFix; nothing
+    # here reads it, so the proxy fix was lost without a word.
+    async def step(self: Any, *args: Any) -> Any:
+        raise AssertionError("never called")
+
+    if name == "asgi_http_class":
+        app = Microframework(__name__)
+        app.asgi_http_class = type("ASGIProxyFix", (), {})  # type: ignore[attr-defined]
+    else:
+        app = type("App", (Microframework,), {name: step})(__name__)
+
+    @app.get("/")
+    async def index() -> str:
+        return "x"
+
+    with pytest.raises(TypeError, match=f"Quart's {name}, which microframework never"):
+        await app.test_client().get("/")
+
+
+def test_quarts_config_keys_are_there_to_read() -> None:
+    config = Microframework(__name__).config
+    assert config["ENV"] is None
+    assert config["PRESERVE_CONTEXT_ON_EXCEPTION"] is None
+    assert config["USE_X_SENDFILE"] is False
+
+
+async def test_a_session_interface_with_quarts_async_null_session() -> None:
+    # Quart's make_null_session is a coroutine; an override returned one in place
+    # of the session, a 500 on every request.
+    class Null(SecureCookieSession):
+        pass
+
+    class Interface(SecureCookieSessionInterface):
+        async def make_null_session(self, app: Any) -> Any:  # type: ignore[override]
+            return Null()
+
+    app = Microframework(__name__)
+    app.session_interface = Interface()  # no SECRET_KEY: every session is null
+
+    @app.get("/")
+    async def index() -> str:
+        return type(session._get_current_object()).__name__  # type: ignore[attr-defined]
+
+    response = await app.test_client().get("/")
+    assert await response.get_data(as_text=True) == "Null"
+
+
+async def test_request_close_may_be_awaited_as_in_quart(app: Microframework) -> None:
+    @app.post("/")
+    async def index() -> str:
+        files = await request.files
+        await request.close()
+        return str(files["f"].closed)
+
+    client = app.test_client()
+    response = await client.post("/", files={"f": (io.BytesIO(b"x"), "f.txt")})
+    assert await response.get_data(as_text=True) == "True"
+
+
+async def test_session_transaction_takes_quarts_body_arguments(
+    app: Microframework,
+) -> None:
+    app.secret_key = "s"
+    client = app.test_client()
+    for body in ({"data": b"x"}, {"form": {"a": "1"}}, {"json": {"a": 1}}):
+        async with client.session_transaction("/", method="POST", **body) as sess:
+            sess["n"] = sess.get("n", 0) + 1
+    async with client.session_transaction() as sess:
+        assert sess["n"] == 3
+
+
+async def test_a_refused_test_websocket_keeps_quarts_response_attributes(
+    app: Microframework,
+) -> None:
+    @app.websocket("/ws")
+    async def ws() -> Any:
+        return "nope", 401, {"X-Why": "token"}
+
+    connection = app.test_client().websocket("/ws")
+    with pytest.raises(WebsocketResponseError):
+        async with connection:
+            pass
+    assert connection.status_code == 401
+    assert connection.headers is not None and connection.headers["X-Why"] == "token"
+    assert bytes(connection.response_data) == b"nope"

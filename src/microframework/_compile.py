@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 
 _MATCH_CACHE_SIZE = 1024
 _IMMUTABLE_ARG_TYPES = frozenset({str, int, float, bool, UUID})
+# Quart's connection classes and pipeline steps: nothing here uses them, so an app
+# that sets or overrides one (a proxy fix, say) would lose it without a word.
+_QUART_ONLY = (
+    "asgi_http_class", "asgi_websocket_class", "asgi_lifespan_class", "handle_request",
+    "full_dispatch_request", "dispatch_request", "finalize_request", "handle_websocket",
+    "full_dispatch_websocket", "dispatch_websocket", "finalize_websocket",
+    "postprocess_websocket", "handle_websocket_exception", "do_teardown_request",
+    "do_teardown_websocket", "do_teardown_appcontext", "should_ignore_error",
+    "raise_routing_exception",
+)  # fmt: skip
 
 
 @dataclass(slots=True, eq=False, repr=False)
@@ -143,6 +153,12 @@ def compile_tables(app: Microframework) -> Compiled:
             trusted_hosts=config["TRUSTED_HOSTS"],
         )
     )
+    if unused := [name for name in _QUART_ONLY if _overrides(app, name)]:
+        raise TypeError(
+            f"{type(app).__name__} sets Quart's {', '.join(unused)}, which"
+            " microframework never calls: wrap app.asgi_app in middleware (for"
+            " proxies, ProxyFixMiddleware) or use hooks and signals (docs/porting.md)"
+        )
     compiled.eager_sessions = not app.session_interface.opens_without_waiting
     compiled.custom_make_response = _overrides(app, "make_response")
     compiled.custom_process_response = _overrides(app, "process_response")

@@ -26,6 +26,7 @@ from ._guard import stream_bytes
 from ._guard import Streamer
 from ._responses import is_plain
 from ._responses import make_response
+from ._responses import null_session
 from ._responses import open_session
 from ._responses import prepare
 from ._responses import Prepared
@@ -122,7 +123,7 @@ async def handle_http(
         if chain.teardown or compiled.teardown_appcontext or listening:
             await _finish_http(app, compiled, ctx, chain, error, token, listening)
         else:
-            request.close()
+            request.release()
             if token is not None:
                 _cv_app.reset(token)
 
@@ -186,7 +187,7 @@ async def _finish_http(
         ):
             await teardown(app, ctx, error or ctx.unhandled_error, chain)
         else:
-            ctx.request.close()  # type: ignore[union-attr] # an HTTP context
+            ctx.request.release()  # type: ignore[union-attr] # an HTTP context
     finally:
         _cv_app.reset(token)
         if listening and appcontext_popped.receivers:
@@ -218,7 +219,7 @@ async def full_dispatch(
             if answers_itself(app, compiled, exc):
                 rv = exc
             else:
-                rv = await app.handle_user_exception(exc, ctx)
+                rv = await app.handle_user_exception(exc)
                 request.answered_by = exc.__class__  # not exc: its frames hold us
             # Its traceback holds this frame, which holds rv, maybe the exception
             # itself: a cycle per error response.
@@ -281,7 +282,7 @@ async def _preprocess(
     # hook. The slot is read first: 90 instructions cheaper than the request's attribute.
     if ctx.url_adapter is None and request.routing_exception.__class__ is SecurityError:
         # Nor any session: its store must not be read (nor, waiting, opened late).
-        ctx.opened_session = app.session_interface.make_null_session(app)
+        ctx.opened_session = null_session(app)
         raise request.routing_exception
     if compiled.eager_sessions:
         await open_session(app, ctx)  # a store that waits: open before the view
@@ -331,7 +332,7 @@ def _step_view(
             f"no view function is registered for endpoint {request.endpoint!r}"
         )
     if request.method == "OPTIONS" and endpoint.automatic_options:
-        coro = app.make_default_options_response(ctx)  # stepped as a view is
+        coro = app.make_default_options_response()  # stepped as a view is
     elif args := request.view_args:
         coro = endpoint.view(**args)
     else:
@@ -480,7 +481,7 @@ async def _dispatch_websocket(
         try:
             rv = await _websocket_handler(app, websocket, endpoint, chain)
         except Exception as exc:  # not a WebsocketDisconnect: a CancelledError
-            rv = await app.handle_user_exception(exc, ctx)
+            rv = await app.handle_user_exception(exc)
         except asyncio.CancelledError as exc:
             if (error := _unasked(exc)) is None:
                 raise

@@ -100,7 +100,7 @@ async def handle_user_exception(
     ):
         error.show_exception = True
     if isinstance(error, HTTPException) and not app.trap_http_exception(error):
-        return await app.handle_http_exception(error, ctx)
+        return await app.handle_http_exception(error)
     handler = find_error_handler(app, error, ctx)
     if handler is None:
         raise error

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterator
 from collections.abc import Mapping
+from inspect import iscoroutine
 from inspect import iscoroutinefunction
 from typing import Any
 from typing import TYPE_CHECKING
@@ -224,7 +225,7 @@ async def save_websocket_session(
     session = ctx.opened_session
     if session is None or app.session_interface.is_null_session(session):
         return
-    ctx.opened_session = app.session_interface.make_null_session(app)  # saved: once
+    ctx.opened_session = null_session(app)  # saved: once
     await app.session_interface.save_session(app, session, response)
 
 
@@ -264,9 +265,20 @@ def _begin_session(
 
 
 def _session_or_null(app: Microframework, session: SessionMixin | None) -> SessionMixin:
-    if session is not None:
-        return session
-    return app.session_interface.make_null_session(app)
+    return null_session(app) if session is None else session
+
+
+def null_session(app: Microframework) -> SessionMixin:
+    """The interface's null session; an override may be async, as Quart's is."""
+    session: Any = app.session_interface.make_null_session(app)
+    if not iscoroutine(session):
+        return session  # type: ignore[no-any-return]
+    try:
+        session.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    session.close()
+    raise RuntimeError("make_null_session must not wait: it makes an empty session")
 
 
 async def teardown(
@@ -277,7 +289,7 @@ async def teardown(
 ) -> None:
     """Run request or websocket teardown, then app-context teardown, then the signals."""
     if ctx.request is not None:
-        ctx.request.close()
+        ctx.request.release()
     if ctx.request is not None or ctx.websocket is not None:
         if chain is None:
             chain = chain_for(app, ctx)

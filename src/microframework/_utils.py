@@ -141,6 +141,19 @@ def find_instance_path(import_name: str, name: str) -> str:
     return os.path.join(prefix, "var", f"{name}-instance")
 
 
+class Done:
+    """An awaitable that is already done: a plain method that returns it may also be
+    awaited, as its Quart namesake (a coroutine) is."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+DONE = Done()
+
+
 def first_step(awaitable: Awaitable[T]) -> tuple[Any, Awaitable[T] | None]:
     """Run *awaitable* up to its first wait: ``(result, None)``, else ``(None, rest)``.
 

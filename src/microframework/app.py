@@ -78,7 +78,6 @@ if TYPE_CHECKING:
 
     from aiofiles.base import AiofilesContextManager
 
-    from ._compile import Chain
     from .testing import MicroframeworkClient
     from .testing import TestApp
     from .testing.cli import MicroframeworkCliRunner
@@ -127,6 +126,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "BODY_SPOOL_SIZE": 1024 * 1024,
         "BODY_TIMEOUT": 60,
         "DEBUG": None,
+        "ENV": None,  # Quart's, only read (as there)
         "EXPLAIN_TEMPLATE_LOADING": False,
         "GC_FREEZE_ON_STARTUP": True,
         "JSON_SORT_KEYS": None,
@@ -136,6 +136,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "MAX_FORM_PARTS": 1_000,
         "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
         "PREFER_SECURE_URLS": False,
+        "PRESERVE_CONTEXT_ON_EXCEPTION": None,  # Quart's, only read
         "PREFERRED_URL_SCHEME": "http",
         "PROPAGATE_EXCEPTIONS": None,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
@@ -158,6 +159,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "TRAP_BAD_REQUEST_ERRORS": None,
         "TRAP_HTTP_EXCEPTIONS": False,
         "TRUSTED_HOSTS": None,
+        "USE_X_SENDFILE": False,  # Quart's, only read
         "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
         "WEBSOCKET_QUEUE_SIZE": 16,
         "WEBSOCKET_SEND_TIMEOUT": 60,
@@ -370,25 +372,25 @@ class Microframework(TemplatingMixin, Scaffold):
         ctx = _cv_app.get(None)
         return _responses.make_response(self, rv, ctx.request if ctx else None)
 
-    async def make_default_options_response(
-        self, ctx: AppContext | None = None
-    ) -> Response:
+    async def make_default_options_response(self) -> Response:
         """The answer to an automatic ``OPTIONS`` request: an ``Allow`` header.
 
         A coroutine, as in Quart (Flask's is a plain method)."""
-        ctx = ctx or _cv_app.get(None)
+        ctx = _cv_app.get(None)
         if ctx is None or ctx.request is None or ctx.url_adapter is None:
             raise RuntimeError("make_default_options_response needs a request context")
         response = self.response_class()
         response.allow.update(ctx.url_adapter.allowed_methods(ctx.request.path))
         return response
 
-    async def preprocess_request(self) -> Any:
+    async def preprocess_request(
+        self, request_context: AppContext | None = None
+    ) -> Any:
         """Run the ``url_value_preprocessor`` and ``before_request`` (or websocket)
         functions of the current context, as a request does; the first non-``None``
         value a before function returns is returned. For tests, as in Quart's guide:
         the dispatcher runs the same functions without calling this method."""
-        ctx = _cv_app.get(None)
+        ctx = request_context or _cv_app.get(None)
         current = None if ctx is None else ctx.request or ctx.websocket
         if ctx is None or current is None:
             raise RuntimeError(
@@ -396,11 +398,17 @@ class Microframework(TemplatingMixin, Scaffold):
             )
         return await run_before(chain_for(self, ctx), current)
 
-    preprocess_websocket = preprocess_request
+    async def preprocess_websocket(
+        self, websocket_context: AppContext | None = None
+    ) -> Any:
+        """:meth:`preprocess_request`, under Quart's name for a websocket context."""
+        return await self.preprocess_request(websocket_context)
 
-    async def process_response(self, response: Response) -> Response:
+    async def process_response(
+        self, response: Response, request_context: AppContext | None = None
+    ) -> Response:
         """Run ``after_this_request`` and ``after_request`` functions on *response*."""
-        ctx = _cv_app.get(None)
+        ctx = request_context or _cv_app.get(None)
         if ctx is None:
             raise RuntimeError("process_response needs a request context")
         chain = chain_for(self, ctx)
@@ -410,30 +418,17 @@ class Microframework(TemplatingMixin, Scaffold):
         """True if *error* should propagate like an unhandled error (for debugging)."""
         return _errors.trap_http_exception(self, error)
 
-    async def handle_http_exception(
-        self, error: HTTPException, ctx: AppContext | None = None
-    ) -> Any:
+    async def handle_http_exception(self, error: HTTPException) -> Any:
         """Find and run the handler for an HTTP error, or return the error itself."""
-        return await _errors.handle_http_exception(self, error, ctx)
+        return await _errors.handle_http_exception(self, error, _cv_app.get(None))
 
-    async def handle_user_exception(
-        self, error: Exception, ctx: AppContext | None = None
-    ) -> Any:
+    async def handle_user_exception(self, error: Exception) -> Any:
         """Handle an error raised by a hook or view; re-raise it if nothing handles it."""
-        return await _errors.handle_user_exception(
-            self, error, ctx or _cv_app.get(None)
-        )
+        return await _errors.handle_user_exception(self, error, _cv_app.get(None))
 
-    async def handle_exception(
-        self,
-        error: Exception,
-        ctx: AppContext | None = None,
-        chain: Chain | None = None,
-    ) -> Response:
+    async def handle_exception(self, error: Exception) -> Response:
         """Turn an unhandled error into a logged 500, or re-raise it when propagating."""
-        return await _errors.handle_exception(
-            self, error, ctx or _cv_app.get(None), chain
-        )
+        return await _errors.handle_exception(self, error, _cv_app.get(None), None)
 
     def log_exception(
         self,

@@ -7,7 +7,6 @@ werkzeug base, so that both Flask's and Quart's way of saving an upload work.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
 from pathlib import Path
 from typing import IO
 
@@ -27,18 +26,21 @@ from werkzeug.datastructures import RequestCacheControl
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.datastructures import WWWAuthenticate
 
+from ._utils import DONE
+from ._utils import Done
+
 
 class FileStorage(_FileStorage):
     """An uploaded file: werkzeug's, with a ``save`` that may also be awaited."""
 
     def save(  # type: ignore[override] # also awaitable, see below
         self, dst: str | os.PathLike[str] | IO[bytes], buffer_size: int = 16384
-    ) -> _Saved:
+    ) -> Done:
         """Write the file to *dst* before returning, so that Flask's ``file.save(dst)``
         and Quart's ``await file.save(dst)`` both work. It blocks while it writes: for a
         big file, ``await asyncio.to_thread(file.save, dst)``."""
         super().save(dst, buffer_size)
-        return _SAVED
+        return DONE
 
     async def load(self, src: str | os.PathLike[str], buffer_size: int = 16384) -> None:
         """Fill this file's stream from the file at *src* and take its name (Quart's).
@@ -53,15 +55,6 @@ class FileStorage(_FileStorage):
                 self.stream.write(chunk)
         self.stream.seek(0)
 
-
-class _Saved:
-    __slots__ = ()
-
-    def __await__(self) -> Generator[None, None, None]:
-        yield from ()
-
-
-_SAVED = _Saved()
 
 __all__ = [
     "Accept",

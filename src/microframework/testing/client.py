@@ -321,12 +321,16 @@ class MicroframeworkClient:
 
     @asynccontextmanager
     async def session_transaction(
-        self, path: str = "/", *, method: str = "GET", **options: Unpack[_URLOptions]
+        self,
+        path: str = "/",
+        *,
+        method: str = "GET",
+        **options: Unpack[_RequestOptions],
     ) -> AsyncIterator[SessionMixin]:
         """Open the session the app would see for a request, change it, and keep it."""
         self._require_jar()
         app: Any = self.app
-        request = self._prepare(path, method, options)
+        request = make_test_request(app, path, method=method, **options)
         options["headers"] = self._with_cookies(request)
         ctx = app.test_request_context(path, method=method, **options)
         interface = app.session_interface

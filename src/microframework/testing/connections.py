@@ -309,8 +309,10 @@ class TestWebsocketConnection(_Exchange[Message]):
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self._state, self._client_closed = _HANDSHAKE, False
-        self._refusal_status, self._refusal_headers = 403, Headers()
-        self._refusal_body: list[bytes] = []
+        #: From a refusal's ``websocket.http.response`` messages, as Quart's are.
+        self.status_code: int | None = None
+        self.headers: Headers | None = None
+        self.response_data = bytearray()
         self._disconnect: Message = {"type": "websocket.disconnect", "code": 1000}
         self._pending = False  # entered before the app answered the handshake
 
@@ -343,8 +345,8 @@ class TestWebsocketConnection(_Exchange[Message]):
         self._raise_app_error(task)
         if self._state != _REFUSED:
             raise RuntimeError("the app returned without accepting or refusing")
-        body = b"".join(self._refusal_body)
-        response = self._response(body, self._refusal_status, self._refusal_headers)
+        status, headers = self.status_code or 403, self.headers or Headers()
+        response = self._response(bytes(self.response_data), status, headers)
         raise WebsocketResponseError(response)
 
     async def _finish(self, task: asyncio.Task[None], *, failed: bool) -> None:
@@ -448,10 +450,10 @@ class TestWebsocketConnection(_Exchange[Message]):
             self._refused()  # ASGI: a close before accept is answered with HTTP 403
         elif state == _HANDSHAKE and kind == "websocket.http.response.start":
             self._state = _RESPONDING
-            self._refusal_status = int(message["status"])
-            self._refusal_headers = _decode_headers(message.get("headers", ()))
+            self.status_code = int(message["status"])
+            self.headers = _decode_headers(message.get("headers", ()))
         elif state == _RESPONDING and kind == "websocket.http.response.body":
-            self._refusal_body.append(bytes(message.get("body", b"")))
+            self.response_data.extend(message.get("body", b""))
             if not message.get("more_body", False):
                 self._refused()
         elif state == _OPEN and kind == "websocket.send":

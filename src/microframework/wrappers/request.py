@@ -29,6 +29,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .._utils import DONE
+from .._utils import Done
 from .._utils import first_step
 from .._utils import Listener
 from ..datastructures import FileStorage
@@ -123,8 +125,13 @@ class Request(BaseRequestWebsocket):
         #: Set here, not as a class default: a key added late costs the dict a resize.
         self.held_receive: Listener | None = None
 
-    def close(self) -> None:
-        """Close uploaded files and the spooled body; called when the request ends."""
+    def close(self) -> Done:
+        """Close uploaded files and the spooled body; it may be awaited, as in Quart."""
+        self.release()
+        return DONE
+
+    def release(self) -> None:
+        """:meth:`close`, as the dispatcher calls it when the request ends."""
         files = self._files
         if files:
             for _, storage in files.items(multi=True):
