@@ -379,6 +379,26 @@ async def test_stalled_body_is_408_when_both_timeouts_are_equal(
     assert rec.status == 408
 
 
+async def test_a_view_holding_the_body_while_it_waits_elsewhere_gets_its_504(
+    app: Microframework,
+) -> None:
+    # The body's deadline stayed set while the view's `async for` was suspended at
+    # its yield; once it passed, the response timer re-armed itself in the past and
+    # fired on every turn of the loop: the CPU spun and no 504 ever came.
+    app.config["BODY_TIMEOUT"], app.config["RESPONSE_TIMEOUT"] = 0.04, 0.02
+
+    @app.post("/")
+    async def store() -> str:
+        async for _chunk in request.body:
+            await asyncio.Event().wait()  # slow storage that never answers
+        return "stored"
+
+    rec = Recorder(b"part")
+    async with asyncio.timeout(5):
+        await call(app, http_scope("/", method="POST"), rec)
+    assert rec.status == 504
+
+
 async def test_body_that_arrives_late_is_read_within_timeout(
     app: Microframework,
 ) -> None:

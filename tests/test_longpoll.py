@@ -1002,6 +1002,43 @@ async def test_a_body_sent_in_many_small_parts_still_lets_the_leaving_be_heard(
         await ended.wait()
 
 
+async def test_a_body_a_read_broke_off_is_dropped_past_the_read_ahead_bound(
+    app: Microframework,
+) -> None:
+    # After `async for ...: break` nobody can read the rest, yet the watch kept it,
+    # pausing at 64 KiB: with more left, the client leaving went unheard.
+    started, ended = asyncio.Event(), asyncio.Event()
+
+    @app.post("/")
+    async def sniff() -> str:
+        async for _chunk in request.body:
+            break
+        try:
+            started.set()
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+        return "never"
+
+    rec = Recorder()
+    rec.inbox = asyncio.Queue()
+    rec.inbox.put_nowait({"type": "http.request", "body": b"head", "more_body": True})
+    scope = http_scope("/", "POST", [(b"transfer-encoding", b"chunked")])
+    task = asyncio.create_task(call(app, scope, rec))
+    try:
+        await started.wait()
+        for _ in range(4):
+            part = {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+            rec.inbox.put_nowait(part)
+        rec.disconnect()
+        async with asyncio.timeout(2):
+            await ended.wait()
+            await task
+    finally:
+        task.cancel()
+        await asyncio.wait({task})
+
+
 @pytest.mark.parametrize("reader", ["view", "task"])
 @pytest.mark.parametrize("arrives", ["before", "after"])
 @pytest.mark.parametrize("kind", ["wait", "stream"])
@@ -1266,6 +1303,38 @@ async def test_dropping_a_body_leaves_no_reference_cycle(app: Microframework) ->
         server = _BoundedQueueServer(parts=40)
         server.queue = asyncio.Queue(maxsize=2)  # full while the view waits
         assert (await server.run(app, "/poll")).body == b"done"
+
+    await one()
+    with cycles_made() as left:
+        for _ in range(3):
+            await one()
+    assert left == []
+
+
+@pytest.mark.parametrize("path", ["/wait", "/read"])
+async def test_a_client_leaving_leaves_no_reference_cycle(
+    app: Microframework, path: str
+) -> None:
+    # The dispatcher kept the ClientDisconnected, whose traceback holds its frame:
+    # the request, its context and the guard, left to the collector per client.
+    from asgi_harness import cycles_made
+
+    @app.route("/wait")
+    async def wait() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    @app.post("/read")
+    async def read() -> bytes:
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    async def one() -> None:
+        rec = Recorder(b"ab", more_last=True)
+        rec.disconnect()
+        method = "POST" if path == "/read" else "GET"
+        headers = [(b"transfer-encoding", b"chunked")] if path == "/read" else []
+        async with asyncio.timeout(2):
+            await call(app, http_scope(path, method, headers), rec)
 
     await one()
     with cycles_made() as left:

@@ -116,6 +116,7 @@ async def handle_http(
         error = exc
         if not isinstance(exc, ClientDisconnected):  # nobody listens: nothing to log
             raise
+        exc.__traceback__ = None  # its frames hold error: a cycle per client that left
     finally:
         if (sent := ctx.response_sent) is not None and not sent.done():
             sent.set_result(None)

@@ -138,9 +138,14 @@ class Guard(Listener):
         deadline = self._request.body_deadline
         if reason == "timeout" and deadline is not None:
             # Still reading the body: its own deadline answers (408), even on a tie.
+            # Once it has passed, only if a read waits now: a view holding the body's
+            # iterator while it waits elsewhere gets its 504 (re-armed in the past, the
+            # timer would fire on every turn of the loop).
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_at(deadline, self._fire, reason)
-            return
+            now = loop.time()
+            if deadline > now or self._request.body_awaited():
+                self._timer = loop.call_at(max(deadline, now), self._fire, reason)
+                return
         if self.reason is not None:
             return
         if asyncio.current_task() is self.task:
@@ -171,7 +176,10 @@ class Guard(Listener):
                 request.body_taken()
                 return True
             keep = request.body_heard(message)  # False: paused till a read takes some
-            if not keep and self.ends_at_drain and not request.body_reading():
+            if not keep and (
+                request.body_abandoned  # a read broke off: nobody can read the rest
+                or (self.ends_at_drain and not request.body_reading())
+            ):
                 # Paused, an event stream (it may run for ever, and doesn't read the
                 # body) would never hear its client leave: drop the body.
                 request.drop_body(self)

@@ -288,18 +288,21 @@ async def teardown(
     chain: Chain | None = None,
 ) -> None:
     """Run request or websocket teardown, then app-context teardown, then the signals."""
-    if ctx.request is not None:
-        ctx.request.release()
-    if ctx.request is not None or ctx.websocket is not None:
-        if chain is None:
-            chain = chain_for(app, ctx)
-        for func in chain.teardown:
-            await _run_teardown(app, func, error)
-        signal = (
-            request_tearing_down if ctx.request is not None else websocket_tearing_down
-        )
-        if signal.receivers:
-            await _signal_teardown(app, signal, error)
+    request = ctx.request
+    if request is not None or ctx.websocket is not None:
+        try:
+            if chain is None:
+                chain = chain_for(app, ctx)
+            for func in chain.teardown:
+                await _run_teardown(app, func, error)
+            signal = (
+                request_tearing_down if request is not None else websocket_tearing_down
+            )
+            if signal.receivers:
+                await _signal_teardown(app, signal, error)
+        finally:  # after them, as in Flask and Quart: they may still read the uploads
+            if request is not None:
+                request.release()
     compiled = app.compiled
     funcs = (
         compiled.teardown_appcontext

@@ -679,6 +679,46 @@ async def test_form_after_get_data_parses_the_cached_body(app: Microframework) -
     assert await response.get_json() == {"data": "a=1", "form": {"a": "1"}}
 
 
+@pytest.mark.parametrize("first", ["uncached", "streamed"])
+async def test_a_body_read_already_gives_an_empty_form_and_file(
+    app: Microframework, first: str
+) -> None:
+    # After get_data(cache=False) or an `async for` over the body, Flask and Quart
+    # give an empty form (and stream); here form, files and get_body_file were 500s.
+    @app.post("/")
+    async def index() -> dict[str, Any]:
+        if first == "uncached":
+            await request.get_data(cache=False)
+        else:
+            async for _chunk in request.body:
+                pass
+        form, files = await request.form, await request.files
+        body_file = await request.get_body_file()
+        body = body_file.read().decode()
+        return {"form": form.to_dict(), "files": len(files), "file": body}
+
+    response = await app.test_client().post("/", form={"a": "1"})
+    assert response.status_code == 200
+    assert await response.get_json() == {"form": {}, "files": 0, "file": ""}
+
+
+async def test_teardown_functions_still_read_the_uploads(app: Microframework) -> None:
+    # Flask and Quart close the uploads after the teardown functions, not before.
+    read: list[bytes] = []
+
+    @app.post("/")
+    async def index() -> str:
+        await request.files
+        return "ok"
+
+    @app.teardown_request
+    async def audit(error: BaseException | None) -> None:
+        read.append((await request.files)["f"].read())
+
+    await app.test_client().post("/", files={"f": (io.BytesIO(b"hello"), "f.txt")})
+    assert read == [b"hello"]
+
+
 @pytest.mark.parametrize("name", ["form", "files", "values"])
 def test_a_form_never_awaited_is_named_as_written(name: str) -> None:
     # "coroutine 'Request._get_form' was never awaited" named a private method.
