@@ -702,6 +702,28 @@ async def test_a_body_read_already_gives_an_empty_form_and_file(
     assert await response.get_json() == {"form": {}, "files": 0, "file": ""}
 
 
+async def test_a_form_read_while_the_body_is_read_is_not_silently_empty(
+    app: Microframework,
+) -> None:
+    # Only a body read to its end gives an empty form; one still being read (the
+    # rest not in yet) must not answer as if the form were empty.
+    @app.post("/")
+    async def index() -> str:
+        chunks = aiter(request.body)
+        await anext(chunks)
+        with pytest.raises(RuntimeError, match="already been consumed"):
+            await request.form
+        with pytest.raises(RuntimeError, match="already been consumed"):
+            await request.get_body_file()
+        return b"".join([chunk async for chunk in chunks]).decode()
+
+    rec = Recorder(b"a=", b"1")
+    headers = [(b"content-type", b"application/x-www-form-urlencoded")]
+    headers.append((b"transfer-encoding", b"chunked"))
+    await call(app, http_scope("/", "POST", headers), rec)
+    assert (rec.status, rec.body) == (200, b"1")
+
+
 async def test_teardown_functions_still_read_the_uploads(app: Microframework) -> None:
     # Flask and Quart close the uploads after the teardown functions, not before.
     read: list[bytes] = []

@@ -418,7 +418,9 @@ class Request(BaseRequestWebsocket):
         """The body as a rewound file, on disk past ``BODY_SPOOL_SIZE``; closed with the request."""
         body_file = self._body_file
         if body_file is None:
-            if self._data is not None or self._body_started:
+            if self._data is not None or (
+                self._body_started and not self.body_reading()
+            ):
                 body_file = BytesIO(self._data or b"")  # read already: what is cached
             else:
                 limit = self._config("BODY_SPOOL_SIZE", 1024 * 1024)
@@ -533,7 +535,7 @@ class Request(BaseRequestWebsocket):
     async def _load_form_data(self) -> None:
         if self._form is not None:
             return
-        if self._body_started and self._data is None:
+        if self._data is None and self._body_started and not self.body_reading():
             # Streamed or read uncached: empty, as in Flask and Quart (not a 500).
             self._form = self._files = self.parameter_storage_class()
             return
