@@ -225,3 +225,11 @@ async def test_sync_methods_use_the_apps_ensure_async(app: Microframework) -> No
     assert await _text(app, "/items/2", "POST") == (200, "post 2 False")
     assert "dispatch_request" in wrapped
     assert "post" in wrapped
+
+
+def test_http_method_funcs_is_importable_as_from_flask_and_quart() -> None:
+    from microframework.views import http_method_funcs
+
+    assert http_method_funcs == {
+        "get", "post", "head", "options", "delete", "put", "trace", "patch"
+    }  # fmt: skip

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from .globals import _cv_app
 
-_HTTP_METHODS = frozenset(
+http_method_funcs = frozenset(  # Flask's and Quart's name
     {"get", "post", "head", "options", "delete", "put", "trace", "patch"}
 )
 
@@ -84,7 +84,7 @@ class MethodView(View):
         methods: set[str] = set()
         for base in cls.__bases__:
             methods.update(getattr(base, "methods", None) or ())
-        methods.update(name.upper() for name in _HTTP_METHODS if hasattr(cls, name))
+        methods.update(name.upper() for name in http_method_funcs if hasattr(cls, name))
         if methods:
             cls.methods = methods
 
