@@ -7,6 +7,7 @@ Rule: they drive an app only through its ASGI interface (plus ``config``, ``json
 from __future__ import annotations
 
 from .app import LifespanError
+from .app import LifespanTimeout
 from .app import TestApp
 from .cli import MicroframeworkCliRunner
 from .client import MicroframeworkClient
@@ -22,6 +23,7 @@ from .utils import sentinel
 __all__ = [
     "HTTPDisconnectError",
     "LifespanError",
+    "LifespanTimeout",
     "MicroframeworkCliRunner",
     "MicroframeworkClient",
     "TestApp",

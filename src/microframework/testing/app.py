@@ -24,6 +24,10 @@ class LifespanError(Exception):
     """The app failed lifespan startup or shutdown; the message says how."""
 
 
+class LifespanTimeout(LifespanError, TimeoutError):
+    """A lifespan phase ran out of time (a ``TimeoutError`` too, as Quart raises)."""
+
+
 class TestApp:
     """``async with TestApp(app) as test_app:`` starts the app, then shuts it down."""
 
@@ -98,7 +102,7 @@ class TestApp:
                     await asyncio.wait({task})  # the app returns after its last reply
         except TimeoutError as error:
             message = f"lifespan {phase} did not finish within {timeout} s"
-            raise LifespanError(message) from error
+            raise LifespanTimeout(message) from error
         if reply is None:
             if (failure := await _stop(task)) is not None:
                 raise LifespanError(f"lifespan {phase} raised {failure!r}") from failure

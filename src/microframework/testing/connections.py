@@ -170,6 +170,7 @@ class TestHTTPConnection(_Exchange[bytes]):
         self._body_complete = self._response_complete = self._disconnected = False
         self._told_disconnect = False
         self._listening = 0
+        self._length_left: int | None = None  # of the declared Content-Length
         #: ``(path, headers)`` of each ``http.response.push`` the app sent.
         self.push_promises: list[tuple[str, Headers]] = []
 
@@ -262,15 +263,27 @@ class TestHTTPConnection(_Exchange[bytes]):
                 raise RuntimeError("the app sent http.response.start twice")
             self.headers = _decode_headers(message.get("headers", ()))
             self.status_code = int(message["status"])
+            length = self.headers.get("Content-Length", type=int)
+            if scope["method"] != "HEAD" and self.status_code not in (204, 304):
+                self._length_left = length
         elif kind == "http.response.body":
             if self.status_code is None or self._response_complete:
                 when = "after the response was complete"
                 if self.status_code is None:
                     when = "before http.response.start"
                 raise RuntimeError(f"the app sent http.response.body {when}")
-            if body := message.get("body", b""):
+            body, more = message.get("body", b""), message.get("more_body", False)
+            if self._length_left is not None:
+                # A server aborts such a response: its client would see no body.
+                self._length_left -= len(body)
+                if self._length_left < 0 or (self._length_left and not more):
+                    raise RuntimeError(
+                        "the app's body does not match its Content-Length"
+                        f" ({self.headers.get('Content-Length')})"  # type: ignore[union-attr]
+                    )
+            if body:
                 self._to_client.put(bytes(body))
-            if not message.get("more_body", False):
+            if not more:
                 self._response_complete = True
                 self._to_client.close()
                 self._to_app.close(discard=True)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 from urllib.parse import unquote
 from urllib.parse import urlencode
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 from werkzeug.datastructures import Authorization
 from werkzeug.datastructures import FileStorage
@@ -82,6 +84,7 @@ def make_test_headers_path_and_query_string(
     request_headers = Headers(headers) if headers is not None else Headers()
     host = app.config.get("SERVER_NAME") or "localhost"
     request_headers.setdefault("Host", f"{subdomain}.{host}" if subdomain else host)
+    request_headers.setdefault("User-Agent", "microframework")  # as clients send one
     if auth is not None:
         request_headers["Authorization"] = _authorization(auth).to_header()
     path, _, query = path.partition("#")[0].partition("?")
@@ -281,14 +284,20 @@ def make_test_request(
     subdomain: str | None = None,
 ) -> PreparedRequest:
     """The request the test client's ``open`` arguments describe."""
+    if path.startswith(("http://", "https://", "ws://", "wss://")):
+        url = urlsplit(path)  # as Flask's client: the URL's scheme and host are used
+        scheme, path = url.scheme, urlunsplit(("", "", url.path or "/", url.query, ""))
+        headers = Headers(headers or ())
+        headers.setdefault("Host", url.netloc)
     headers, path, query = make_test_headers_path_and_query_string(
         app, path, headers, query_string, auth, subdomain
     )
     body, body_headers = make_test_body_with_headers(
         data=data, form=form, files=files, json=json, app=app
     )
-    if "Content-Type" in headers:
-        body_headers.remove("Content-Type")  # the caller's choice wins
+    for name in ("Content-Type", "Content-Length"):
+        if name in headers:
+            body_headers.remove(name)  # the caller's choice wins (a declared size)
     headers.update(body_headers)
     return PreparedRequest(
         method, scheme, root_path, path, query, headers, body, http_version, scope_base
