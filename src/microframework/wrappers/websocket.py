@@ -42,7 +42,7 @@ _WATCH_DELAY = 0.05  # seconds before a handler not in receive() gets a reader t
 # Sweeps (about half a second) before a handler yet to accept gets one: a reader started
 # then stays, costing every message a second task switch, so only slow handshakes pay.
 _HANDSHAKE_SWEEPS = 10
-_TOO_BIG = {"type": "websocket.close", "code": 1009, "reason": "message too big"}
+_MESSAGE_COST = 128  # bytes a queued message costs beyond its data, roughly
 # RFC 6455 7.4: the codes an endpoint may send (1004-1006 and 1015 are never sent).
 _SENDABLE = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
 
@@ -103,7 +103,7 @@ class Websocket(BaseRequestWebsocket):
         # Counted per send (cheap); a per-loop sweep looks for one that stays pending.
         self._sends_begun = self._sends_done = 0
         self._stall_mark, self._stall_since = -1, 0.0
-        self._queue: asyncio.Queue[Any] | None = None
+        self._queue: _Inbox | None = None
         self._reader: asyncio.Task[None] | None = None
         self._accepted = False
         self._watch_timer: asyncio.Handle | None = None
@@ -158,7 +158,10 @@ class Websocket(BaseRequestWebsocket):
         }
         if headers:
             message["headers"] = encode_headers(Headers(headers).items())
-        try:
+        self._state = (
+            _ACCEPTED  # before the send: a task in receive() or send() meanwhile
+        )
+        try:  # must not accept a second time
             await self._send(message)
         except OSError:  # ASGI: the peer has gone (uvicorn, before the accept)
             self._peer_gone(1006, None)
@@ -166,7 +169,6 @@ class Websocket(BaseRequestWebsocket):
         except Exception:
             self._mark_closed(1006, None)  # the server failed the handshake: no more
             raise
-        self._state = _ACCEPTED
         self._accepted = True
         if self._send_timeout is not None:
             _watch_sends(self)
@@ -203,13 +205,13 @@ class Websocket(BaseRequestWebsocket):
                 self._arm_watch()
                 return
         if self._state in (_CONNECTING, _ACCEPTED):
-            queue: asyncio.Queue[Any] = asyncio.Queue(self._queue_size)
+            queue = _Inbox(self._queue_size, self.max_message_size or 1 << 20)
             self._queue = queue
             # Started lazily whatever the loop's task factory: an eager one would read
             # the buffered messages and the close before the handler could receive.
             self._reader = asyncio.Task(self._read(queue), loop=self._loop)
 
-    async def _read(self, queue: asyncio.Queue[Any]) -> None:
+    async def _read(self, queue: _Inbox) -> None:
         try:
             while True:
                 message = await self._receive()
@@ -225,6 +227,7 @@ class Websocket(BaseRequestWebsocket):
                         await self._close_for_size()
                         return
                     await queue.put(data)
+                    queue.bytes += len(data) + _MESSAGE_COST
                 elif kind == "websocket.disconnect":
                     self._peer_gone(message.get("code", 1005), message.get("reason"))
                     return
@@ -275,14 +278,22 @@ class Websocket(BaseRequestWebsocket):
 
     def _end_handler(self) -> None:
         handler = self.handler_task
-        if handler is not None and not handler.done():
+        # Once: the dispatcher takes back one cancel; a second would look like the
+        # server's (two helper tasks hearing the disconnect).
+        if (
+            handler is not None
+            and not handler.done()
+            and not self.cancelled_by_disconnect
+        ):
             self.cancelled_by_disconnect = True
             handler.cancel()
 
     async def _close_for_size(self) -> None:
-        # RFC 6455 7.4.1: 1009 means the message was too big to process.
-        await self._send_counted(dict(_TOO_BIG))
-        self._peer_gone(1009, "message too big")
+        # RFC 6455 7.4.1: 1009 means the message was too big to process. Closed
+        # before the close goes out (close() does that): no send may follow it.
+        await self.close(1009, "message too big")
+        self._wake_receivers()
+        self._cancel_handler()  # a helper task read it: end the handler too
 
     def _disconnected(self, code: int = 1005) -> WebsocketDisconnect:
         return WebsocketDisconnect(self.close_code or code, self.close_reason or "")
@@ -334,8 +345,8 @@ class Websocket(BaseRequestWebsocket):
                     await send_signal(websocket_received, data)
                 return data
             if message["type"] == "websocket.disconnect":
-                self._mark_closed(message.get("code", 1005), message.get("reason"))
-                self._cancel_handler()  # a helper read it: end the handler too
+                # A helper read it: end the handler too (not at our own close's echo).
+                self._peer_gone(message.get("code", 1005), message.get("reason"))
                 raise self._disconnected()
         if self._state == _CONNECTING:  # checked here: off the per-message path
             await self.accept()
@@ -350,9 +361,7 @@ class Websocket(BaseRequestWebsocket):
 
     async def _refuse_if_too_big(self, data: str | bytes, limit: int) -> None:
         if _too_big(data, limit):
-            await self._send_counted(dict(_TOO_BIG))
-            self._mark_closed(1009, "message too big")
-            self._cancel_handler()  # a helper task read it: end the handler too
+            await self._close_for_size()
             raise WebsocketDisconnect(1009, "message too big")
 
     async def _receive_queued(self) -> str | bytes:
@@ -372,6 +381,7 @@ class Websocket(BaseRequestWebsocket):
         if data is _DISCONNECT:
             self._wake_receivers()  # another task waits: tell it too
             raise self._disconnected()
+        queue.bytes -= len(data) + _MESSAGE_COST
         if _signals.listening and websocket_received.receivers:
             await send_signal(websocket_received, data)
         return data
@@ -529,6 +539,10 @@ class Websocket(BaseRequestWebsocket):
                 armed.discard(self)  # the sweep, one per loop, still runs
         if (sending := _SENDING.get(self._loop)) is not None:
             sending.discard(self)
+            if not sending:  # no entry left for a loop closed before its sweep
+                del _SENDING[self._loop]
+                _SWEEPING.pop(self._loop)[1].cancel()
+        self.handler_task = None  # ended: no late cancel (a drain) lands in teardown
         # Forget the reader: its CancelledError's traceback holds this object, so a
         # reference back would make a cycle per connection.
         reader, self._reader = self._reader, None
@@ -536,6 +550,19 @@ class Websocket(BaseRequestWebsocket):
             return None
         reader.cancel()
         return reader
+
+
+class _Inbox(asyncio.Queue[Any]):
+    """Received messages: *size* of them, and past that more while all come to less
+    than *budget* bytes. A client's small messages (pings to a handler that never
+    reads) then can't hide its leaving behind a full queue; a flood still waits."""
+
+    def __init__(self, size: int, budget: int) -> None:
+        super().__init__()  # unbounded: full() decides
+        self.size, self.budget, self.bytes = size, budget, 0
+
+    def full(self) -> bool:
+        return 0 < self.size <= self.qsize() and self.bytes >= self.budget
 
 
 #: Per loop, the connections its next sweep looks at (each held at most _WATCH_DELAY).
