@@ -7,7 +7,20 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from blinker import NamedSignal
+
 from microframework import Microframework
+from microframework import signals
+
+SIGNALS = [v for v in vars(signals).values() if isinstance(v, NamedSignal)]
+
+
+@pytest.fixture(autouse=True)
+def _signals_flag_as_the_receivers_say() -> None:
+    # The request path skips signals until a receiver connects, and the flag never
+    # falls back: without this, every test after the first that connected one ran the
+    # signalling path only (mutation testing found paths no test then reached).
+    signals.state.listening = any(signal.receivers for signal in SIGNALS)
 
 
 @pytest.fixture
