@@ -295,6 +295,20 @@ def test_a_view_passed_as_the_endpoint_is_a_type_error(
         target.add_url_rule("/x", "x", "not callable")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("body", ["text", b"bytes", {"a": 1}, ["x"]])
+async def test_a_bytes_status_is_taken_with_every_kind_of_body(
+    app: Microframework, body: Any
+) -> None:
+    # It was decoded only for bodies made into a response later: with a str or bytes
+    # body werkzeug got the bytes, and the view answered 500.
+    @app.route("/")
+    async def index() -> Any:
+        return body, b"201 Created"
+
+    response = await app.test_client().get("/")
+    assert (response.status_code, response.status) == (201, "201 CREATED")
+
+
 async def test_a_status_of_the_wrong_type_is_a_type_error_naming_the_view(
     app: Microframework,
 ) -> None:

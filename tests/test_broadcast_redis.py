@@ -255,3 +255,31 @@ async def test_a_password_in_the_query_never_reaches_an_error_message() -> None:
         async with Broadcast("redis://127.0.0.1:1/0?password=hunter2"):
             pass
     assert "hunter2" not in str(info.value)
+
+
+async def test_subscribers_coming_back_together_cost_redis_no_lookup(
+    redis_url: str,
+) -> None:
+    # A publish answers every long-poll of a channel; they all subscribe again at
+    # once. Unfollowed at the last one's leaving, the channel cost each of them an
+    # XREVRANGE (3,000 of them queued on the pool for seconds).
+    import redis
+
+    def lookups() -> int:
+        with redis.Redis.from_url(redis_url) as admin:
+            stats: dict[str, Any] = admin.info("commandstats")
+        return int(stats.get("cmdstat_xrevrange", {}).get("calls", 0))
+
+    async with asyncio.timeout(LIMIT), Broadcast(redis_url) as broadcast:
+        async with broadcast.subscribe("herd") as first:
+            await broadcast.publish("herd", "answer")
+            await _take(first, 1)
+        before = lookups()
+        subscribers = [broadcast.subscribe("herd") for _ in range(20)]
+        entered = await asyncio.gather(*(s.__aenter__() for s in subscribers))
+        assert lookups() == before
+        event_id = await broadcast.publish("herd", "next")
+        for subscriber in entered:
+            assert [e.id for e in await _take(subscriber, 1)] == [event_id]
+        for s in subscribers:
+            await s.__aexit__(None, None, None)

@@ -37,6 +37,7 @@ logger = logging.getLogger("microframework.broadcast")
 PREFIX = "broadcast:"
 BLOCK_MS = 10_000  # one XREAD's wait; a newly followed channel interrupts it
 BATCH = 1_000  # entries per stream per XREAD, so one read stays bounded
+LINGER = 2.0  # seconds a channel stays followed after its last subscriber left
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -71,6 +72,7 @@ class RedisBackend:
         # Never log a password: in the user part, or as ?password=.
         self._where = url.rpartition("@")[2].partition("?")[0]
         self._cursors: dict[str, str] = {}  # followed channel -> last id delivered
+        self._lingering: dict[str, asyncio.TimerHandle] = {}  # see unlisten
         self._wake_key = f"broadcast-wake:{uuid.uuid4().hex}"
         self._wake_cursor = "0-0"
         self._followed = asyncio.Event()
@@ -87,6 +89,8 @@ class RedisBackend:
         self._task = asyncio.create_task(self._read_forever())
 
     async def disconnect(self) -> None:
+        for timer in self._lingering.values():
+            timer.cancel()
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait({self._task})
@@ -107,6 +111,8 @@ class RedisBackend:
         return str(replies[0].decode())
 
     async def listen(self, channel: str) -> str:
+        if (timer := self._lingering.pop(channel, None)) is not None:
+            timer.cancel()  # still followed: its cursor is current
         # A loop: a concurrent subscriber may have unfollowed the channel meanwhile.
         while channel not in self._cursors:
             last = await self._call(self._client.xrevrange(PREFIX + channel, count=1))
@@ -123,7 +129,15 @@ class RedisBackend:
         return self._cursors[channel]
 
     def unlisten(self, channel: str) -> None:
-        del self._cursors[channel]  # the next XREAD leaves it out
+        # Followed a moment longer: long-polls answered by one event subscribe again
+        # all at once, and each would look the stream's end up anew (an XREVRANGE).
+        loop = asyncio.get_running_loop()
+        self._lingering[channel] = loop.call_later(LINGER, self._unfollow, channel)
+
+    def _unfollow(self, channel: str) -> None:
+        del self._lingering[channel]
+        if not self._broadcast.subscriber_count(channel):
+            self._cursors.pop(channel, None)  # the next XREAD leaves it out
 
     async def history(self, channel: str, after: str, upto: str) -> list[Event]:
         command = self._client.xrange(PREFIX + channel, min="(" + after, max=upto)

@@ -65,6 +65,8 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
                 f"{_culprit(request)} returned the status {status!r}; expected an int"
                 " or a str such as '404 Not Found'"
             )
+        if isinstance(status, bytes):  # decoded here: every kind of body takes a str
+            status = status.decode("latin-1")
     if rv is None:
         raise TypeError(
             f"{_culprit(request)} did not return a valid response: it returned None"
@@ -92,8 +94,8 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
             " tuple of (body, status, headers)"
         )
     if status is not None:
-        if isinstance(status, (str, bytes)):
-            rv.status = status.decode() if isinstance(status, bytes) else status
+        if isinstance(status, str):
+            rv.status = status
         else:
             rv.status_code = int(status)
     if headers:
