@@ -2456,22 +2456,3 @@ async def test_a_drain_after_the_handler_ended_does_not_cancel_its_teardown(
     finally:
         app.drain.end()
     assert seen == ["teardown", "teardown finished"]
-
-
-def test_the_send_sweep_keeps_no_loop_after_its_last_websocket(
-    app: Microframework,
-) -> None:
-    import microframework.wrappers.websocket as module
-
-    @app.websocket("/ws")
-    async def handle() -> None:
-        await websocket.send("hi")
-
-    async def once() -> None:
-        async with app.test_client().websocket("/ws") as ws:
-            await ws.receive()
-
-    loops = set(module._SENDING) | set(module._SWEEPING)
-    for _ in range(3):
-        asyncio.run(once())
-    assert set(module._SENDING) | set(module._SWEEPING) <= loops

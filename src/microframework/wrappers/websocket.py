@@ -158,10 +158,10 @@ class Websocket(BaseRequestWebsocket):
         }
         if headers:
             message["headers"] = encode_headers(Headers(headers).items())
-        self._state = (
-            _ACCEPTED  # before the send: a task in receive() or send() meanwhile
-        )
-        try:  # must not accept a second time
+        # Accepted before the send: a task's receive() or send() meanwhile must not
+        # accept a second time.
+        self._state = _ACCEPTED
+        try:
             await self._send(message)
         except OSError:  # ASGI: the peer has gone (uvicorn, before the accept)
             self._peer_gone(1006, None)
@@ -538,10 +538,7 @@ class Websocket(BaseRequestWebsocket):
             if armed is not None:
                 armed.discard(self)  # the sweep, one per loop, still runs
         if (sending := _SENDING.get(self._loop)) is not None:
-            sending.discard(self)
-            if not sending:  # no entry left for a loop closed before its sweep
-                del _SENDING[self._loop]
-                _SWEEPING.pop(self._loop)[1].cancel()
+            sending.discard(self)  # the sweep, one per loop, still runs
         self.handler_task = None  # ended: no late cancel (a drain) lands in teardown
         # Forget the reader: its CancelledError's traceback holds this object, so a
         # reference back would make a cycle per connection.
@@ -562,7 +559,8 @@ class _Inbox(asyncio.Queue[Any]):
         self.size, self.budget, self.bytes = size, budget, 0
 
     def full(self) -> bool:
-        return 0 < self.size <= self.qsize() and self.bytes >= self.budget
+        # The bytes first: below the budget (as nearly always) no count is needed.
+        return self.bytes >= self.budget and 0 < self.size <= self.qsize()
 
 
 #: Per loop, the connections its next sweep looks at (each held at most _WATCH_DELAY).
