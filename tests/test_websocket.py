@@ -2456,3 +2456,52 @@ async def test_a_drain_after_the_handler_ended_does_not_cancel_its_teardown(
     finally:
         app.drain.end()
     assert seen == ["teardown", "teardown finished"]
+
+
+@pytest.mark.parametrize("reader", ["helper", "reader task"])
+async def test_a_message_too_big_after_the_handlers_own_close_leaves_its_cleanup(
+    app: Microframework, reader: str
+) -> None:
+    # The client's last message, over the limit, arrives after the handler closed:
+    # the connection is closed already, so nothing is refused and nothing cancelled.
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 10
+    done: list[str] = []
+    cleanup = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        async def pump() -> None:
+            async for _message in websocket:
+                pass
+
+        if reader == "reader task":
+            await websocket.accept()
+            await asyncio.sleep(0)  # one loop turn: the reader task starts
+        task = asyncio.create_task(pump())
+        try:
+            await websocket.close(1000)
+            await cleanup.wait()
+            done.append("cleanup finished")
+        finally:
+            task.cancel()
+
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return await inbox.get()
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if message["type"] == "websocket.close":  # a late message, then the echo
+            inbox.put_nowait({"type": "websocket.receive", "text": "x" * 100})
+            inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    await _run_ready_callbacks()
+    cleanup.set()
+    async with asyncio.timeout(2):
+        await task
+    assert done == ["cleanup finished"]
+    assert [m.get("code") for m in sent if m["type"] == "websocket.close"] == [1000]

@@ -291,9 +291,10 @@ class Websocket(BaseRequestWebsocket):
     async def _close_for_size(self) -> None:
         # RFC 6455 7.4.1: 1009 means the message was too big to process. Closed
         # before the close goes out (close() does that): no send may follow it.
-        await self.close(1009, "message too big")
+        if self._state not in (_CLOSED, _RESPONDED):  # after our own close: only wake
+            await self.close(1009, "message too big")
+            self._cancel_handler()  # a helper task read it: end the handler too
         self._wake_receivers()
-        self._cancel_handler()  # a helper task read it: end the handler too
 
     def _disconnected(self, code: int = 1005) -> WebsocketDisconnect:
         return WebsocketDisconnect(self.close_code or code, self.close_reason or "")
