@@ -1192,6 +1192,33 @@ def test_run_serves_requests_until_terminated(
     assert '"GET / 1.1" 200' in output  # hypercorn's access log
 
 
+def test_a_fix_saved_as_the_reloader_says_it_waits_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reloader said it was waiting, then took the files' times: a fix saved at
+    # once became the baseline, and the reloader waited for ever (a flaky test, and a
+    # quick user, found it).
+    import microframework.serving as serving
+
+    source = tmp_path / "words.py"
+    source.write_text("WORD = (\n")
+    monkeypatch.chdir(tmp_path)
+
+    def echo(message: str, err: bool = False) -> None:
+        source.write_text("WORD = 'two'\n")  # saved as the message shows
+        stamp = time.time() + 10
+        os.utime(source, (stamp, stamp))
+
+    stopping: list[int] = []
+
+    def sleep(seconds: float) -> None:
+        stopping.append(0)  # one look more, then stop: a change must be seen first
+
+    monkeypatch.setattr(serving.click, "echo", echo)
+    monkeypatch.setattr(serving.time, "sleep", sleep)
+    assert serving._wait_for_a_fix(stopping) is True
+
+
 def test_the_reloader_outlives_a_half_saved_file(tmp_path: Path, serve: Any) -> None:
     # A save with a syntax error killed the worker, and the reloader exited with it:
     # fixing the file then served nothing. Flask's reloader waits for the fix.

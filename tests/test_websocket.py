@@ -2505,3 +2505,45 @@ async def test_a_message_too_big_after_the_handlers_own_close_leaves_its_cleanup
         await task
     assert done == ["cleanup finished"]
     assert [m.get("code") for m in sent if m["type"] == "websocket.close"] == [1000]
+
+
+async def test_two_tasks_receiving_at_once_never_call_the_servers_receive_together(
+    app: Microframework,
+) -> None:
+    # With no reader task yet, each receive() read straight from the server: two at
+    # once reached it together, which uvicorn's websockets protocol refuses with a
+    # RuntimeError (Quart's one reader never does it).
+    got: list[str | bytes] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        helper = asyncio.create_task(websocket.receive())
+        got.append(await websocket.receive())  # straight from the server
+        got.append(await helper)  # it waited for the handler's read, then read
+
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    pending = 0
+
+    async def receive() -> Message:
+        nonlocal pending
+        if pending:
+            raise RuntimeError("cannot call recv while another coroutine is waiting")
+        pending += 1
+        try:
+            return await inbox.get()
+        finally:
+            pending -= 1
+
+    async def send(message: Message) -> None:
+        pass
+
+    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    await _run_ready_callbacks()
+    for text in ("a", "b"):
+        inbox.put_nowait({"type": "websocket.receive", "text": text})
+    inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    async with asyncio.timeout(2):
+        await task
+    assert sorted(got) == ["a", "b"]

@@ -116,8 +116,9 @@ def _wait_for_a_fix(stopping: list[int]) -> bool:
     from hypercorn.utils import check_for_updates
     from hypercorn.utils import files_to_watch
 
-    click.echo(" * A worker exited; restarting when a file changes.", err=True)
+    # The times are taken before the message: a fix saved as it shows still counts.
     files = {**_sources_under(Path.cwd()), **files_to_watch()}
+    click.echo(" * A worker exited; restarting when a file changes.", err=True)
     while not stopping:
         if check_for_updates(files):
             return True

@@ -70,6 +70,7 @@ class Websocket(BaseRequestWebsocket):
         "_watched",
         "_loop",
         "_direct",
+        "_direct_done",
         "handler_task",
         "_receiving",
         "_handler_receiving",
@@ -110,6 +111,7 @@ class Websocket(BaseRequestWebsocket):
         self._watched = False  # in _ARMED
         self._loop = asyncio.get_running_loop()
         self._direct = 0  # receive() calls reading straight from the server
+        self._direct_done: asyncio.Future[None] | None = None  # see receive()
         self.handler_task: asyncio.Task[Any] | None = None
         self._receiving = 0
         self._handler_receiving = False
@@ -310,6 +312,9 @@ class Websocket(BaseRequestWebsocket):
         # Straight from the server while no reader exists: one task switch per message
         # instead of two, stepped in this frame (an echo loop's every message).
         while self._reader is None and self._state == _ACCEPTED:
+            if self._direct:
+                await self._after_direct_read()
+                continue
             self._direct += 1
             try:
                 pending = self._receive()
@@ -326,6 +331,9 @@ class Websocket(BaseRequestWebsocket):
                         message = await resume(pending, step)
             finally:
                 self._direct -= 1
+                if (finished := self._direct_done) is not None:
+                    self._direct_done = None
+                    finished.set_result(None)
                 if (
                     not self._watched
                     and self._reader is None
@@ -359,6 +367,13 @@ class Websocket(BaseRequestWebsocket):
             finally:
                 self._handler_receiving = False
         return await self._receive_queued()
+
+    async def _after_direct_read(self) -> None:
+        # One call in the server's receive() at a time, as Quart's one reader makes
+        # (uvicorn's websockets protocol refuses two): wait for the one under way.
+        if self._direct_done is None:
+            self._direct_done = self._loop.create_future()
+        await asyncio.shield(self._direct_done)
 
     async def _refuse_if_too_big(self, data: str | bytes, limit: int) -> None:
         if _too_big(data, limit):
