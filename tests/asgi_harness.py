@@ -39,6 +39,26 @@ def http_scope(
     return scope
 
 
+def websocket_scope(
+    path: str = "/ws", extensions: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("localhost", 80),
+        "subprotocols": [],
+        "extensions": {} if extensions is None else extensions,
+    }
+
+
 class Recorder:
     """Records sent messages and scripts receive() from a queue."""
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from asgi_harness import websocket_scope
 
 from microframework import after_this_request
 from microframework import copy_current_request_context
@@ -89,21 +90,7 @@ async def test_a_websocket_context_pushed_by_hand_is_routed_as_a_websocket(
     async def ws_handler() -> None:
         pass
 
-    scope: Scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "path": "/ws",
-        "raw_path": b"/ws",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("localhost", 80),
-        "subprotocols": [],
-        "extensions": {},
-    }
+    scope: Scope = websocket_scope()
 
     async def receive() -> Message:
         raise AssertionError("not called")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
+from asgi_harness import websocket_scope
 from werkzeug.datastructures import FileStorage
 
 from microframework import has_app_context
@@ -32,26 +33,7 @@ from microframework.signals import request_tearing_down
 from microframework.signals import websocket_finished
 from microframework.signals import websocket_tearing_down
 from microframework.typing import Message
-from microframework.typing import Scope
 from microframework.wrappers.body import BUFFERED
-
-
-def _websocket_scope(path: str = "/ws") -> Scope:
-    return {
-        "type": "websocket",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("localhost", 80),
-        "subprotocols": [],
-        "extensions": {},
-    }
 
 
 class _Peer:
@@ -314,7 +296,7 @@ async def test_a_client_gone_before_the_handshake_runs_nothing(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await app(_websocket_scope(), receive, send)
+    await app(websocket_scope(), receive, send)
     assert ran == []
     assert sent == []
 
@@ -349,7 +331,7 @@ async def test_websocket_finished_is_sent(app: Microframework) -> None:
 
     peer = _Peer(leave_at_once=True)
     with websocket_finished.connected_to(receiver, app):
-        await app(_websocket_scope(), peer.receive, peer.send)
+        await app(websocket_scope(), peer.receive, peer.send)
     assert got == [None]
 
 
@@ -364,7 +346,7 @@ async def test_a_finished_websocket_leaves_the_drain(app: Microframework) -> Non
         await websocket.send("hi")
 
     peer = _Peer(leave_at_once=True)
-    await app(_websocket_scope(), peer.receive, peer.send)
+    await app(websocket_scope(), peer.receive, peer.send)
     assert during == [1]
     assert not app.drain.members
 
@@ -384,7 +366,7 @@ async def test_appcontext_popped_is_sent_after_a_websocket(
 
     peer = _Peer(leave_at_once=True)
     with appcontext_popped.connected_to(receiver, app):
-        await app(_websocket_scope(), peer.receive, peer.send)
+        await app(websocket_scope(), peer.receive, peer.send)
     assert got == [app]
 
 
@@ -403,7 +385,7 @@ async def test_a_websocket_session_is_saved_at_the_end_without_teardown(
         session["n"] = 1
 
     peer = _Peer(leave_at_once=True)
-    await app(_websocket_scope(), peer.receive, peer.send)
+    await app(websocket_scope(), peer.receive, peer.send)
     assert interface.saved == 1
 
 
@@ -421,7 +403,7 @@ async def test_no_receive_is_left_pending_when_the_websocket_app_returns(
         await peer.reading.wait()  # the reader is in receive()
 
     async with asyncio.timeout(5):
-        await app(_websocket_scope(), peer.receive, peer.send)
+        await app(websocket_scope(), peer.receive, peer.send)
     assert peer.receiving == 0
 
 
@@ -440,7 +422,7 @@ async def test_websocket_tearing_down_is_sent_without_teardown_functions(
 
     peer = _Peer(leave_at_once=True)
     with websocket_tearing_down.connected_to(receiver, app):
-        await app(_websocket_scope(), peer.receive, peer.send)
+        await app(websocket_scope(), peer.receive, peer.send)
     assert got == [app]
 
 
@@ -457,7 +439,7 @@ async def test_teardown_appcontext_runs_after_a_websocket(app: Microframework) -
         await websocket.accept()
 
     peer = _Peer(leave_at_once=True)
-    await app(_websocket_scope(), peer.receive, peer.send)
+    await app(websocket_scope(), peer.receive, peer.send)
     assert seen == [None]
 
 
@@ -480,7 +462,7 @@ async def test_a_failing_websocket_session_save_is_logged_not_raised(
 
     peer = _Peer(leave_at_once=True)
     with caplog.at_level(logging.ERROR):
-        await app(_websocket_scope(), peer.receive, peer.send)
+        await app(websocket_scope(), peer.receive, peer.send)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert errors[0].exc_info is not None
@@ -507,7 +489,7 @@ async def test_teardown_after_the_peer_left_does_not_run_cancelled(
         await asyncio.Event().wait()  # not receiving: only its reader hears the peer
 
     async with asyncio.timeout(5):
-        task = asyncio.create_task(app(_websocket_scope(), peer.receive, peer.send))
+        task = asyncio.create_task(app(websocket_scope(), peer.receive, peer.send))
         await peer.reading.wait()
         peer.leave.set()
         await task
@@ -529,7 +511,7 @@ async def test_a_cancel_from_outside_the_websocket_propagates(
         await asyncio.Event().wait()
 
     async with asyncio.timeout(5):
-        task = asyncio.create_task(app(_websocket_scope(), peer.receive, peer.send))
+        task = asyncio.create_task(app(websocket_scope(), peer.receive, peer.send))
         await accepted.wait()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -556,7 +538,7 @@ async def test_got_websocket_exception_is_sent_for_an_error_after_accept(
     peer = _Peer()
     with got_websocket_exception.connected_to(receiver, app):
         async with asyncio.timeout(5):
-            await app(_websocket_scope(), peer.receive, peer.send)
+            await app(websocket_scope(), peer.receive, peer.send)
     assert [type(e) for e in got] == [ValueError]
     assert peer.sent[-1]["type"] == "websocket.close"
     assert peer.sent[-1]["code"] == 1011

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
+from asgi_harness import websocket_scope
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -19,25 +20,6 @@ from microframework import websocket
 from microframework.blueprints import Blueprint
 from microframework.testing import WebsocketResponseError
 from microframework.typing import Message
-from microframework.typing import Scope
-
-
-def _websocket_scope(path: str, extensions: dict[str, Any]) -> Scope:
-    return {
-        "type": "websocket",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("localhost", 80),
-        "subprotocols": [],
-        "extensions": extensions,
-    }
 
 
 def _connect_then_wait() -> Any:
@@ -168,7 +150,7 @@ async def test_debug_propagates_a_websocket_error_after_the_accept(
 
     async with asyncio.timeout(5):
         with pytest.raises(ValueError):
-            await app(_websocket_scope("/ws", {}), _connect_then_wait(), send)
+            await app(websocket_scope("/ws", {}), _connect_then_wait(), send)
 
 
 async def test_a_blueprints_error_handler_answers_its_websocket(
@@ -219,7 +201,7 @@ async def test_a_negative_send_timeout_means_no_send_timeout(
 
     async with asyncio.timeout(5):
         task = asyncio.create_task(
-            app(_websocket_scope("/ws", {}), _connect_then_wait(), send)
+            app(websocket_scope("/ws", {}), _connect_then_wait(), send)
         )
         await sending.wait()
         await _run_ready_callbacks()  # any stall sweep due runs meanwhile
@@ -247,7 +229,7 @@ async def test_a_refused_websocket_is_closed(app: Microframework) -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = _websocket_scope("/ws", {"websocket.http.response": {}})
+    scope = websocket_scope("/ws", {"websocket.http.response": {}})
     async with asyncio.timeout(5):
         await app(scope, _connect_then_wait(), send)
     assert sent[0]["type"] == "websocket.http.response.start"
@@ -271,5 +253,5 @@ async def test_accept_after_close_is_an_error(app: Microframework) -> None:
         pass
 
     async with asyncio.timeout(5):
-        await app(_websocket_scope("/ws", {}), _connect_then_wait(), send)
+        await app(websocket_scope("/ws", {}), _connect_then_wait(), send)
     assert checked == ["raised"]

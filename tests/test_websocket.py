@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from asgi_harness import websocket_scope
 from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.exceptions import Unauthorized
@@ -572,24 +573,6 @@ async def test_refusal_without_the_extension_is_a_403_for_the_client(
     assert info.value.response.status_code == 403
 
 
-def _websocket_scope(path: str, extensions: dict[str, Any]) -> Scope:
-    return {
-        "type": "websocket",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "scheme": "ws",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("localhost", 80),
-        "subprotocols": [],
-        "extensions": extensions,
-    }
-
-
 async def _run_raw(app: Microframework, scope: Scope) -> list[Message]:
     """Connect, then disconnect on any further receive; return what the app sent."""
     sent: list[Message] = []
@@ -612,7 +595,7 @@ async def test_refusal_without_the_extension_closes_with_1008(
     async def handle() -> None:
         abort(401)
 
-    sent = await _run_raw(app, _websocket_scope("/ws", {}))
+    sent = await _run_raw(app, websocket_scope("/ws", {}))
     assert [m["type"] for m in sent] == ["websocket.close"]
     assert sent[0]["code"] == 1008
 
@@ -637,7 +620,7 @@ async def test_a_server_failing_the_accept_gets_nothing_more(
         sent.append(message["type"])
         raise ValueError("the server could not negotiate an extension")
 
-    scope = _websocket_scope("/ws", {"websocket.http.response": {}})
+    scope = websocket_scope("/ws", {"websocket.http.response": {}})
     await app(scope, receive, send)
     assert sent == ["websocket.accept"]
 
@@ -672,7 +655,7 @@ async def test_a_peer_gone_before_accept_or_close_is_no_error(
         raise OSError("the client has gone")
 
     with caplog.at_level(logging.ERROR):
-        await app(_websocket_scope("/ws", {}), receive, send)
+        await app(websocket_scope("/ws", {}), receive, send)
     expected = "WebsocketDisconnect" if step == "accept" else "NoneType"
     assert ended == ["finally", expected]
     assert caplog.records == []
@@ -731,7 +714,7 @@ async def test_a_refusal_the_peer_left_before_is_a_disconnect(
 
     with caplog.at_level(logging.ERROR):
         await app(
-            _websocket_scope("/ws", {"websocket.http.response": {}}), receive, send
+            websocket_scope("/ws", {"websocket.http.response": {}}), receive, send
         )
     assert seen == ["WebsocketDisconnect"]
     assert caplog.records == []
@@ -760,7 +743,7 @@ async def test_refusal_with_the_extension_is_an_http_response(
     async def handle() -> Any:
         return "no", 401
 
-    sent = await _run_raw(app, _websocket_scope("/ws", {"websocket.http.response": {}}))
+    sent = await _run_raw(app, websocket_scope("/ws", {"websocket.http.response": {}}))
     assert sent[0]["type"] == "websocket.http.response.start"
     assert sent[0]["status"] == 401
     # The body in one message: granian refuses more_body here (it answered an
@@ -785,7 +768,7 @@ async def test_receive_after_a_refusal_is_a_disconnect_not_a_hang(
 
     async with asyncio.timeout(2):
         sent = await _run_raw(
-            app, _websocket_scope("/ws", {"websocket.http.response": {}})
+            app, websocket_scope("/ws", {"websocket.http.response": {}})
         )
     assert sent[0]["status"] == 403
     assert errors == [1005]
@@ -1349,7 +1332,7 @@ async def test_disconnect_cancels_a_blocked_handler_whose_queue_is_full(
     async def send(message: Message) -> None:
         pass
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     await _run_ready_callbacks()
     finished = task.done()
     task.cancel()
@@ -1391,7 +1374,7 @@ async def test_a_helper_hearing_the_close_ends_a_handler_also_in_receive(
     async def send(message: Message) -> None:
         pass
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     await _run_ready_callbacks()
     inbox.put_nowait({"type": "websocket.disconnect", "code": 1001})
     await _run_ready_callbacks()
@@ -1767,7 +1750,7 @@ async def test_a_server_whose_receive_returns_a_future_is_served(
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await app(_websocket_scope("/echo", {}), receive, send)  # type: ignore[arg-type]
+    await app(websocket_scope("/echo", {}), receive, send)  # type: ignore[arg-type]
     echoed = [m.get("text") or m.get("bytes") for m in sent[1:]]
     assert sent[0]["type"] == "websocket.accept"
     assert echoed == ["one", b"two"]
@@ -1804,7 +1787,7 @@ async def test_a_message_may_name_both_kinds_with_one_set_to_none(
     async def send(message: Message) -> None:
         pass
 
-    await app(_websocket_scope("/ws", {}), receive, send)
+    await app(websocket_scope("/ws", {}), receive, send)
     assert got == ["t", b"b", b"", "", ""]
     assert [type(data) for data in got] == [str, bytes, bytes, str, str]
 
@@ -1845,7 +1828,7 @@ async def test_a_cancel_that_arrives_while_the_reader_is_reaped_is_not_lost(
     async def send(message: Message) -> None:
         pass
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     connection.append(task)
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -1882,7 +1865,7 @@ async def test_a_client_leaving_before_accept_ends_the_handler(
         sent.append(message)
 
     with caplog.at_level(logging.ERROR):
-        task = asyncio.create_task(app(_websocket_scope("/ws", {}), inbox.get, send))
+        task = asyncio.create_task(app(websocket_scope("/ws", {}), inbox.get, send))
         await started.wait()
         inbox.put_nowait({"type": "websocket.disconnect", "code": 1006})
         await asyncio.wait_for(task, 5)
@@ -1936,7 +1919,7 @@ async def test_the_servers_disconnect_after_a_refusal_is_no_disconnect_error(
     extensions = {"websocket.http.response": {}} if answer == "refusal" else {}
     with caplog.at_level(logging.ERROR):
         await asyncio.wait_for(
-            app(_websocket_scope("/ws", extensions), receive, send), 5
+            app(websocket_scope("/ws", extensions), receive, send), 5
         )
     assert seen == [None]
     assert sent[0]["type"] in ("websocket.http.response.start", "websocket.close")
@@ -2040,7 +2023,7 @@ async def test_buffered_messages_reach_the_handler_under_an_eager_task_factory(
     previous = loop.get_task_factory()
     loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined,unused-ignore]
     try:
-        await asyncio.wait_for(app(_websocket_scope("/ws", {}), receive, send), 5)
+        await asyncio.wait_for(app(websocket_scope("/ws", {}), receive, send), 5)
     finally:
         loop.set_task_factory(previous)
     assert got == ["one", "two"]
@@ -2096,7 +2079,7 @@ async def test_a_client_that_stops_reading_ends_the_handler(
 
     server = _StalledClient(room=5, kind=kind)
     await asyncio.wait_for(
-        app(_websocket_scope("/feed", {}), server.inbox.get, server.send), 5
+        app(websocket_scope("/feed", {}), server.inbox.get, server.send), 5
     )
     assert ended == ["1006 send timed out"]
     assert isinstance(seen[0], WebsocketDisconnect) and seen[0].code == 1006
@@ -2122,7 +2105,7 @@ async def test_closing_to_a_client_that_stopped_reading_does_not_wait_for_ever(
 
     server = _StalledClient(room=0, kind="coroutine")
     await asyncio.wait_for(
-        app(_websocket_scope("/ws", {}), server.inbox.get, server.send), 5
+        app(websocket_scope("/ws", {}), server.inbox.get, server.send), 5
     )
     assert [m["type"] for m in server.sent] == ["websocket.accept", "websocket.close"]
     assert ended == [(True, 1006, "send timed out")]
@@ -2146,7 +2129,7 @@ async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) 
         sent.append(message)
         await asyncio.sleep(0.01)  # a client that reads, slowly
 
-    await asyncio.wait_for(app(_websocket_scope("/ws", {}), inbox.get, send), 5)
+    await asyncio.wait_for(app(websocket_scope("/ws", {}), inbox.get, send), 5)
     assert [m.get("text") for m in sent if m["type"] == "websocket.send"] == [
         str(n) for n in range(20)
     ]
@@ -2176,7 +2159,7 @@ async def test_a_too_big_message_close_to_a_stalled_client_ends_the_handler(
     server = _StalledClient(room=0, kind="coroutine")
     server.inbox.put_nowait({"type": "websocket.receive", "text": "x" * 100})
     await asyncio.wait_for(
-        app(_websocket_scope("/ws", {}), server.inbox.get, server.send), 5
+        app(websocket_scope("/ws", {}), server.inbox.get, server.send), 5
     )
     assert server.sent[-1]["code"] == 1009
     assert isinstance(seen[0], WebsocketDisconnect)
@@ -2205,7 +2188,7 @@ async def test_a_slow_reader_of_many_concurrent_sends_is_not_cut(
             await asyncio.sleep(0.01)
             sent.append(message)
 
-    await asyncio.wait_for(app(_websocket_scope("/ws", {}), inbox.get, send), 5)
+    await asyncio.wait_for(app(websocket_scope("/ws", {}), inbox.get, send), 5)
     assert len([m for m in sent if m["type"] == "websocket.send"]) == 20
 
 
@@ -2230,7 +2213,7 @@ async def test_the_shortest_send_timeout_on_a_loop_sets_the_sweep() -> None:
 
     first = _StalledClient(room=100, kind="coroutine")
     idling = asyncio.create_task(
-        relaxed(_websocket_scope("/ws", {}), first.inbox.get, first.send)
+        relaxed(websocket_scope("/ws", {}), first.inbox.get, first.send)
     )
     await held.wait()
     try:
@@ -2238,7 +2221,7 @@ async def test_the_shortest_send_timeout_on_a_loop_sets_the_sweep() -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         await asyncio.wait_for(
-            strict(_websocket_scope("/ws", {}), stalled.inbox.get, stalled.send), 5
+            strict(websocket_scope("/ws", {}), stalled.inbox.get, stalled.send), 5
         )
         assert loop.time() - started < 0.5
     finally:
@@ -2299,7 +2282,7 @@ async def test_two_helpers_hearing_the_disconnect_cancel_the_handler_once(
     async def send(message: Message) -> None:
         pass
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     await _run_ready_callbacks()
     left.set()
     async with asyncio.timeout(2):
@@ -2325,7 +2308,7 @@ async def test_accept_is_sent_once_when_a_send_and_a_receive_both_accept(
         await asyncio.sleep(0)  # a server's write suspends
 
     async with asyncio.timeout(2):
-        await app(_websocket_scope("/ws", {}), receive, send)
+        await app(websocket_scope("/ws", {}), receive, send)
     assert [m["type"] for m in sent].count("websocket.accept") == 1
 
 
@@ -2361,7 +2344,7 @@ async def test_nothing_is_sent_after_the_close_for_a_message_too_big(
             closing.set()
             await flushed.wait()  # the server still writes the close
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     await _run_ready_callbacks()
     flushed.set()
     async with asyncio.timeout(2):
@@ -2403,7 +2386,7 @@ async def test_the_echo_of_the_handlers_own_close_does_not_cancel_its_cleanup(
         if message["type"] == "websocket.close":  # the client answers the close
             echo.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     await _run_ready_callbacks()
     cleanup.set()
     async with asyncio.timeout(2):
@@ -2442,7 +2425,7 @@ async def test_a_drain_after_the_handler_ended_does_not_cancel_its_teardown(
             inbox.put_nowait({"type": "websocket.disconnect", "code": 1001})
             await flushed.wait()  # the server still writes the close
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     await _run_ready_callbacks()
     app.drain.start(5)
     try:
@@ -2498,7 +2481,7 @@ async def test_a_message_too_big_after_the_handlers_own_close_leaves_its_cleanup
             inbox.put_nowait({"type": "websocket.receive", "text": "x" * 100})
             inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     await _run_ready_callbacks()
     cleanup.set()
     async with asyncio.timeout(2):
@@ -2539,7 +2522,7 @@ async def test_two_tasks_receiving_at_once_never_call_the_servers_receive_togeth
     async def send(message: Message) -> None:
         pass
 
-    task = asyncio.create_task(app(_websocket_scope("/ws", {}), receive, send))
+    task = asyncio.create_task(app(websocket_scope("/ws", {}), receive, send))
     await _run_ready_callbacks()
     for text in ("a", "b"):
         inbox.put_nowait({"type": "websocket.receive", "text": text})
