@@ -408,13 +408,11 @@ class MicroframeworkClient:
         async with self.http_connection_class(self.app, scope) as connection:
             # In parts of 64 KiB, as hypercorn reads them: an app (or its middleware)
             # must not count on one message. A short body is one, as it arrived.
-            body, size = request.body, _BODY_PART
-            *parts, last = [body[i : i + size] for i in range(0, len(body), size)] or [
-                b""
-            ]
-            for part in parts:
-                await connection.send(part)
-            await connection.send_complete(last)
+            body = request.body
+            last = max(0, (len(body) - 1) // _BODY_PART) * _BODY_PART
+            for start in range(0, last, _BODY_PART):
+                await connection.send(body[start : start + _BODY_PART])
+            await connection.send_complete(body[last:])
             response = await connection.as_response()
             self.push_promises.extend(connection.push_promises)
         self._store_cookies(request, response)

@@ -263,9 +263,8 @@ class TestHTTPConnection(_Exchange[bytes]):
                 raise RuntimeError("the app sent http.response.start twice")
             self.headers = _decode_headers(message.get("headers", ()))
             self.status_code = int(message["status"])
-            length = self.headers.get("Content-Length", type=int)
             if scope["method"] != "HEAD" and self.status_code not in (204, 304):
-                self._length_left = length
+                self._length_left = self.headers.get("Content-Length", type=int)
         elif kind == "http.response.body":
             if self.status_code is None or self._response_complete:
                 when = "after the response was complete"
