@@ -1081,3 +1081,81 @@ def test_the_header_name_memo_stays_bounded_whatever_names_clients_send() -> Non
         headers = Request(scope, None, app).headers  # type: ignore[arg-type]
         assert list(headers)[-1] == (f"X-Made-Up-{i}", "v")
     assert len(base._NAMES) <= MEMO_LIMIT
+
+
+async def _two_readers(
+    app: Microframework, *reads: Any, exceed: bool = False
+) -> tuple[Recorder, list[Any]]:
+    # The first read waits for the body's last message while the second begins.
+    rec = Recorder(b"a=", more_last=True)
+    outcomes: list[Any] = []
+
+    @app.post("/")
+    async def index() -> str:
+        tasks = [asyncio.ensure_future(read()) for read in reads]
+        await rec.receiving.wait()
+        rest = b"1" * 20 if exceed else b"1"
+        rec.inbox.put_nowait({"type": "http.request", "body": rest, "more_body": False})
+        outcomes.extend(await asyncio.gather(*tasks, return_exceptions=True))
+        return "ok"
+
+    headers = [(b"content-type", b"application/x-www-form-urlencoded")]
+    await call(
+        app,
+        http_scope("/", "POST", [*headers, (b"transfer-encoding", b"chunked")]),
+        rec,
+    )
+    return rec, outcomes
+
+
+@pytest.mark.parametrize("cache", [True, False])
+async def test_two_tasks_reading_the_whole_body_both_get_it(
+    app: Microframework, cache: bool
+) -> None:
+    # As in Quart: the second read waits for the first's, not an empty body.
+    _, got = await _two_readers(
+        app, lambda: request.get_data(cache=cache), lambda: request.get_data()
+    )
+    assert got == [b"a=1", b"a=1"]
+
+
+async def test_a_form_read_while_get_data_reads_waits_for_it(
+    app: Microframework,
+) -> None:
+    _, got = await _two_readers(
+        app,
+        lambda: request.get_data(),
+        lambda: request.form,
+        lambda: request.get_json(force=True),
+    )
+    assert got[0] == b"a=1"
+    assert got[1].to_dict() == {"a": "1"}
+    assert got[2].__class__.__name__ == "BadRequest"  # "a=1" is not JSON
+
+
+async def test_a_body_too_large_fails_both_readers(app: Microframework) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = 10
+    read = lambda: request.get_data()  # noqa: E731
+    _, got = await _two_readers(app, read, read, exceed=True)
+    assert [error.__class__.__name__ for error in got] == ["RequestEntityTooLarge"] * 2
+
+
+async def test_a_cancelled_read_fails_the_read_waiting_for_it(
+    app: Microframework,
+) -> None:
+    outcomes: list[BaseException | bytes] = []
+
+    @app.post("/")
+    async def index() -> str:
+        first = asyncio.ensure_future(request.get_data())
+        second = asyncio.ensure_future(request.get_data())
+        await rec.receiving.wait()
+        first.cancel()
+        outcomes.extend(await asyncio.gather(first, second, return_exceptions=True))
+        return "ok"
+
+    rec = Recorder(b"a=", more_last=True)
+    await call(app, http_scope("/", "POST", [(b"transfer-encoding", b"chunked")]), rec)
+    assert isinstance(outcomes[0], asyncio.CancelledError)
+    assert isinstance(outcomes[1], RuntimeError)
+    assert "cancelled" in str(outcomes[1])

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ..typing import Send
 
 _UNSET: Any = object()
+_READING: Any = object()
 # Request headers a pushed request repeats (RFC 9113 8.4: a promise is a request).
 _PUSHED_HEADERS = frozenset(
     {b"accept", b"accept-encoding", b"accept-language", b"cache-control", b"user-agent"}
@@ -89,6 +90,7 @@ class Request(BaseRequestWebsocket):
     _max_form_parts: Any = _UNSET
     _body_timeout: Any = _UNSET
     _body_file: IO[bytes] | None = None
+    _whole: Any = None  # _READING, or a future, while get_data() reads the body
     # What a disconnect watch read ahead of the body's read (see read_by_watch).
     _heard: deque[Any] | None = None
     _heard_bytes = 0
@@ -464,11 +466,10 @@ class Request(BaseRequestWebsocket):
             await self._load_form_data()
         data = self._data
         if data is None:
-            if self._body_started:
-                data = b""  # form parsing or streaming took it
-            else:
+            if not self._body_started:
                 # No async generator: most bodies are one message, taken as is (1 us).
                 self._start_body()
+                self._whole = _READING
                 try:
                     data = await self._next_chunk() or b""
                     if data.__class__ is not bytes or not self._body_done:
@@ -476,15 +477,34 @@ class Request(BaseRequestWebsocket):
                         while (chunk := await self._next_chunk()) is not None:
                             buffer += chunk
                         data = bytes(buffer)
-                except BaseException:  # a 413, a 408: nobody reads the rest
+                except BaseException as error:  # a 413, a 408: nobody reads the rest
                     self.drop_at_end()
+                    self._shared(error)
                     raise
                 finally:
                     self.body_deadline = None
+                if self._whole is not _READING:
+                    self._shared(data)
+            elif (whole := self._whole) is not None and self.body_reading():  # share
+                if whole is _READING:
+                    whole = self._whole = asyncio.get_running_loop().create_future()
+                data = bytes(await asyncio.shield(whole))
+            else:
+                data = b""  # form parsing or streaming took it
             if cache:
                 self._data = data
         # Always UTF-8 (werkzeug 3): a client's charset must never reach the codec registry.
         return data.decode("utf-8", "replace") if as_text else data
+
+    def _shared(self, outcome: bytes | BaseException) -> None:
+        # The whole-body read is over: the tasks waiting for it get what it got.
+        whole, self._whole = self._whole, None
+        if whole is _READING:
+            return
+        if isinstance(outcome, bytes):
+            return whole.set_result(outcome)  # type: ignore[no-any-return]
+        cancelled = RuntimeError("the body's read was cancelled")  # the reader's task
+        whole.set_exception(outcome if isinstance(outcome, Exception) else cancelled)
 
     @property
     def data(self) -> Awaitable[bytes]:
@@ -535,6 +555,8 @@ class Request(BaseRequestWebsocket):
     async def _load_form_data(self) -> None:
         if self._form is not None:
             return
+        if self._whole is not None and self.body_reading():
+            await self.get_data()  # another task's get_data() reads it: share
         if self._data is None and self._body_started and not self.body_reading():
             # Streamed or read uncached: empty, as in Flask and Quart (not a 500).
             self._form = self._files = self.parameter_storage_class()
