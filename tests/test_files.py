@@ -1261,3 +1261,32 @@ async def test_a_file_name_with_undecodable_bytes_is_served(tmp_path: Path) -> N
     assert response.headers["Content-Disposition"] == (
         "attachment; filename=caf.txt; filename*=UTF-8''caf%3F.txt"
     )
+
+
+async def test_a_file_gone_before_its_body_is_sent_is_an_error(
+    tmp_path: Path,
+) -> None:
+    # Not taken for a client gone: the client got a 200 and no bytes, silently.
+    path = tmp_path / "gone.bin"
+    path.write_bytes(CONTENT)
+    app = _file_app(path)
+
+    @app.after_request
+    async def remove(response: Any) -> Any:
+        path.unlink()
+        return response
+
+    with pytest.raises(FileNotFoundError):
+        await call(app, http_scope("/file"))
+
+
+async def test_zerocopysend_of_a_file_gone_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "gone.bin"
+    body = FileBody(str(path), size=4)
+
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError(f"nothing should be sent, got {message}")
+
+    scope = http_scope(extensions={"http.response.zerocopysend": {}})
+    with pytest.raises(FileNotFoundError):
+        await body.send(scope, send, _never_streamed)

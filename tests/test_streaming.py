@@ -1352,3 +1352,33 @@ async def test_an_async_iterables_aclose_runs_once(
     response = await app.test_client().get("/")
     assert await response.get_data() == b"ab"
     assert closed == (["source"] if own_iterator else ["iterator", "source"])
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+async def test_an_oserror_of_the_body_itself_is_an_error_not_a_client_gone(
+    app: Microframework, kind: str
+) -> None:
+    # Only the server's send() raising OSError means the client left: a database
+    # refusing a generator's connection was taken for that, and nothing was logged.
+    seen: list[BaseException | None] = []
+
+    async def agen() -> AsyncIterator[bytes]:
+        yield b"first"
+        raise ConnectionRefusedError("database went away")
+
+    def gen() -> Iterator[bytes]:
+        yield b"first"
+        raise ConnectionRefusedError("database went away")
+
+    @app.route("/")
+    async def index() -> Response:
+        return Response(agen() if kind == "async" else gen())
+
+    @app.teardown_request
+    async def record(error: BaseException | None) -> None:
+        seen.append(error)
+
+    app.testing = True
+    with pytest.raises(ConnectionRefusedError):
+        await call(app, http_scope("/"))
+    assert [error.__class__ for error in seen] == [ConnectionRefusedError]

@@ -266,11 +266,13 @@ async def stream_body(
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
     guard = Guard(request, app.drain, ends_at_drain=events)
     sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
+    reading = False
     try:
         if start is not None:
             await send(start)
             start = None  # not held while the stream runs
         while True:
+            reading = True  # an OSError now is the body's, not the server's
             step = chunks.__anext__()
             try:
                 if hasattr(step, "send"):  # a generator's or a coroutine
@@ -292,12 +294,14 @@ async def stream_body(
                     break
                 finally:
                     guard.disarm()
+            reading = False
             if encode is not None:
                 chunk = encode(chunk)
             if chunk:
                 sent += len(chunk)
                 m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch
                 await (send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout))
+        reading = False
         await _end(send, request, guard, timeout, sent > BUFFERED)
         return True
     except asyncio.CancelledError:
@@ -305,6 +309,8 @@ async def stream_body(
             raise  # not ours: a server cancelling the task
         return await _stream_cut(app, send, request, guard)
     except OSError:  # some servers' send() once the peer is gone
+        if reading:
+            raise
         raise ClientDisconnected() from None
     finally:
         guard.stop(app.drain, last=True)

@@ -154,37 +154,35 @@ class FileBody(ResponseBody):
         if self.path is None or self.size is None or (parts and len(parts.spans) > 1):
             return await stream(self)
         extensions = scope.get("extensions") or {}
-        # pathsend sends the whole file: not for a slice of it (offset, size). (Out of
-        # the try: a file gone is an error, not a client gone.)
+        # pathsend sends the whole file: not for a slice of it (offset, size). Only
+        # a send's OSError is a client gone: a file gone is an error.
         whole = (
             parts is None
             and "http.response.pathsend" in extensions
             and self.offset == 0
             and os.path.getsize(self.path) == self.size
         )
+        if whole:
+            await _sending(send({"type": "http.response.pathsend", "path": self.path}))
+            return True
+        if "http.response.zerocopysend" not in extensions:
+            return await stream(self)
+        start, stop = (0, self.size) if parts is None else parts.spans[0]
+        file = await _open(asyncio.to_thread(open, self.path, "rb"))  # gone: an error
         try:
-            if whole:
-                await send({"type": "http.response.pathsend", "path": self.path})
-                return True
-            if "http.response.zerocopysend" in extensions:
-                start, stop = (0, self.size) if parts is None else parts.spans[0]
-                file = await _open(asyncio.to_thread(open, self.path, "rb"))
-                try:
-                    await send(
-                        {
-                            "type": "http.response.zerocopysend",
-                            "file": file,
-                            "offset": self.offset + start,
-                            "count": stop - start,
-                            "more_body": False,
-                        }
-                    )
-                finally:
-                    file.close()
-                return True
-        except OSError as exc:
-            raise ClientDisconnected() from exc  # some servers raise once the peer left
-        return await stream(self)
+            message = {"type": "http.response.zerocopysend", "file": file}
+            span = {"offset": self.offset + start, "count": stop - start}
+            await _sending(send({**message, **span, "more_body": False}))
+        finally:
+            file.close()
+        return True
+
+
+async def _sending(sending: Awaitable[None]) -> None:
+    try:
+        await sending
+    except OSError as exc:
+        raise ClientDisconnected() from exc  # some servers raise once the peer left
 
 
 async def _open(opening: Awaitable[_File]) -> _File:
