@@ -1290,3 +1290,37 @@ async def test_zerocopysend_of_a_file_gone_is_an_error(tmp_path: Path) -> None:
     scope = http_scope(extensions={"http.response.zerocopysend": {}})
     with pytest.raises(FileNotFoundError):
         await body.send(scope, send, _never_streamed)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+@pytest.mark.parametrize("how", ["blueprint", "send_from_directory", "send_file"])
+async def test_a_folder_through_a_link_then_dotdot_serves_the_file_checked(
+    tmp_path: Path, how: str
+) -> None:
+    # "plugin/../shared" where plugin links elsewhere: the kernel's path (the one
+    # safe_join checked) is served, not the file abspath's "shared" names.
+    from microframework import Blueprint
+
+    (tmp_path / "src" / "plugin").mkdir(parents=True)
+    (tmp_path / "src" / "shared").mkdir()
+    (tmp_path / "src" / "shared" / "site.css").write_bytes(b"intended")
+    (tmp_path / "app" / "shared").mkdir(parents=True)
+    (tmp_path / "app" / "shared" / "site.css").write_bytes(b"another file")
+    (tmp_path / "app" / "plugin").symlink_to(tmp_path / "src" / "plugin")
+    folder = str(tmp_path / "app" / "plugin" / ".." / "shared")
+    app = Microframework(__name__, static_folder=None)
+    blueprint = Blueprint(
+        "plugin", __name__, root_path=str(tmp_path / "app" / "plugin")
+    )
+    blueprint.static_folder = "../shared"
+    app.register_blueprint(blueprint, url_prefix="/p")
+
+    @app.route("/direct")
+    async def direct() -> Any:
+        if how == "send_file":
+            return await send_file(os.path.join(folder, "site.css"))
+        return await send_from_directory(folder, "site.css")
+
+    path = "/p/shared/site.css" if how == "blueprint" else "/direct"
+    recorder = await call(app, http_scope(path))
+    assert (recorder.status, recorder.body) == (200, b"intended")

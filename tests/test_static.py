@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +20,8 @@ from microframework import Blueprint
 from microframework import Microframework
 from microframework import static
 from microframework import url_for
+from microframework.files import send_file
+from microframework.files import send_from_directory
 
 SECRET = b"TOP SECRET"
 
@@ -180,6 +183,36 @@ async def test_get_send_file_max_age_can_be_overridden_per_file(site: Path) -> N
 
     assert css.headers["Cache-Control"] == "public, max-age=600"
     assert text.headers["Cache-Control"] == "no-cache"
+
+
+async def test_get_send_file_max_age_gets_send_files_whole_path(site: Path) -> None:
+    # As Flask and Quart: an override matching a folder ("/immutable/") sees it.
+    seen: list[str | None] = []
+
+    class App(Microframework):
+        def get_send_file_max_age(self, filename: str | None) -> int | None:
+            seen.append(filename)
+            return 60
+
+    app = App("override", root_path=str(site))
+
+    @app.route("/file")
+    async def file() -> Any:
+        return await send_file(str(site / "static" / "css" / "site.css"))
+
+    @app.route("/from")
+    async def from_directory() -> Any:
+        return await send_from_directory(str(site / "static"), "css/site.css")
+
+    @app.route("/object")
+    async def file_object() -> Any:
+        return await send_file(io.BytesIO(b"x"), mimetype="text/plain")
+
+    client = app.test_client()
+    for path in ("/file", "/from", "/object", "/static/css/site.css"):
+        assert (await client.get(path)).status_code == 200
+    whole = str(site / "static" / "css" / "site.css")
+    assert seen == [whole, whole, None, "css/site.css"]
 
 
 async def test_send_static_file_without_a_folder_is_a_runtime_error(

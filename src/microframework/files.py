@@ -183,16 +183,22 @@ class _CheckedPath(str):
     result: os.stat_result
 
     def __new__(cls, path: str, result: os.stat_result) -> _CheckedPath:
-        checked = super().__new__(cls, os.path.abspath(path))
+        checked = super().__new__(cls, _absolute(path))
         checked.result = result
         return checked
+
+
+def _absolute(path: str) -> str:
+    # Not os.path.abspath: "link/../x" means what the kernel says (through the link),
+    # which is what safe_join checked; abspath's "x" may be another file.
+    return path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
 
 
 async def _source_for(path_or_file: object) -> _Source:
     if isinstance(path_or_file, _CheckedPath):
         return _Source.from_stat(str(path_or_file), path_or_file.result)
     if isinstance(path_or_file, (str, os.PathLike)):
-        path = os.path.abspath(os.fsdecode(path_or_file))
+        path = _absolute(os.fsdecode(path_or_file))
         result = await asyncio.to_thread(os.stat, path)
         if not stat.S_ISREG(result.st_mode):
             raise ValueError(f"send_file() path {path!r} is not a regular file")
@@ -316,7 +322,7 @@ def _add_cache_headers(source: _Source, headers: Headers, max_age: _MaxAge) -> N
         ctx = _cv_app.get(None)
         if ctx is not None:
             # The app's method, so a subclass can choose per file (as in Flask).
-            max_age = ctx.app.get_send_file_max_age(source.name)
+            max_age = ctx.app.get_send_file_max_age(source.path)
     elif callable(max_age):
         max_age = max_age(source.path)
     if isinstance(max_age, timedelta):
