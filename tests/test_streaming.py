@@ -1382,3 +1382,83 @@ async def test_an_oserror_of_the_body_itself_is_an_error_not_a_client_gone(
     with pytest.raises(ConnectionRefusedError):
         await call(app, http_scope("/"))
     assert [error.__class__ for error in seen] == [ConnectionRefusedError]
+
+
+async def test_an_event_source_timing_out_its_own_waits_keeps_its_stream(
+    app: Microframework,
+) -> None:
+    # asyncio.timeout cancels the current task: the cancel must reach the source's
+    # own await (as in a task of its own), not end the stream.
+    async def source() -> AsyncIterator[str]:
+        for index in range(3):
+            try:
+                async with asyncio.timeout(0):
+                    yield await asyncio.Event().wait()  # type: ignore[misc]
+            except TimeoutError:
+                yield f"ping {index}"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=5)
+
+    response = await app.test_client().get("/events")
+    assert (
+        await response.get_data() == b"data: ping 0\n\ndata: ping 1\n\ndata: ping 2\n\n"
+    )
+
+
+async def test_a_client_leaving_cancels_what_the_event_source_awaits(
+    app: Microframework,
+) -> None:
+    # A task's cancel cancels the future it waits on (here a gather of children);
+    # the stream's hand-driven step must do the same, or the children run for ever.
+    children: list[asyncio.Task[Any]] = []
+    waiting = asyncio.Event()
+
+    async def child() -> None:
+        children.append(asyncio.current_task())  # type: ignore[arg-type]
+        waiting.set()
+        await asyncio.Event().wait()
+
+    async def source() -> AsyncIterator[Any]:
+        yield "first"
+        yield await asyncio.gather(child(), child())
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=5)
+
+    async with app.test_client().request("/events") as connection:
+        await connection.send_complete()
+        await _receive_until(connection, b"data: first\n\n")
+        await waiting.wait()
+        await connection.disconnect()
+    try:
+        async with asyncio.timeout(5):
+            await asyncio.gather(*children, return_exceptions=True)
+    finally:
+        for task in children:
+            task.cancel()
+    assert len(children) == 2 and all(child.cancelled() for child in children)
+
+
+async def test_keep_alives_go_out_after_the_source_yields_to_the_loop(
+    app: Microframework,
+) -> None:
+    # A bare yield first (asyncio.sleep(0), anyio's checkpoint) then a long wait:
+    # the keep-alive comments must still go out.
+    async def source() -> AsyncIterator[str]:
+        yield "first"
+        await asyncio.sleep(0)
+        await asyncio.Event().wait()
+        yield "never"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    async with app.test_client().request("/events") as connection:
+        await connection.send_complete()
+        received = await _receive_until(connection, b": keep-alive\n\n", count=2)
+        await connection.disconnect()
+    assert received.startswith(b"data: first\n\n")

@@ -100,6 +100,7 @@ async def _encode_events(
     iterator = source.__aiter__()
     # Steps are driven by hand; ``waiting`` is the one we are suspended beside.
     waiting: Coroutine[Any, Any, Any] | None = None
+    waited: Any = None
     try:
         while True:
             pending = iterator.__anext__()
@@ -112,12 +113,24 @@ async def _encode_events(
             try:
                 waited = step.send(None)
                 while True:
+                    if waited is None and keep_alive is not None:
+                        await asyncio.sleep(0)  # a bare yield: one loop turn, as a task
+                        waited = step.send(None)
+                        continue
                     if keep_alive is None or not asyncio.isfuture(waited):
                         item = await resume(step, waited)
                         break
                     if not waited.done():
                         waiting = step
-                        await _within(waited, keep_alive)
+                        try:
+                            await _within(waited, keep_alive)
+                        except asyncio.CancelledError:
+                            # As a task would: the source sees the cancel at its await
+                            # (asyncio.timeout, TaskGroup and gather rely on it).
+                            waiting = None
+                            if not waited.cancel():
+                                waited = step.throw(asyncio.CancelledError())
+                            continue
                         if not waited.done():
                             yield b": keep-alive\n\n"
                         waiting = None
@@ -132,6 +145,8 @@ async def _encode_events(
             yield item.encode()
     finally:
         if waiting is not None:
+            if asyncio.isfuture(waited):
+                waited.cancel()  # what the source awaits, as a task's cancel would
             await _cancel(waiting)
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
