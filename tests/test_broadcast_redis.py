@@ -283,3 +283,30 @@ async def test_subscribers_coming_back_together_cost_redis_no_lookup(
             assert [e.id for e in await _take(subscriber, 1)] == [event_id]
         for s in subscribers:
             await s.__aexit__(None, None, None)
+
+
+async def test_two_subscribers_joining_and_leaving_at_once_leave_one_linger(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both looked the new channel up before either followed it; the second leave's
+    # timer replaced the first's, which still fired: a KeyError in a callback.
+    loop = asyncio.get_running_loop()
+    timers: list[asyncio.TimerHandle] = []
+    call_later = loop.call_later
+
+    def recording(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        handle = call_later(delay, callback, *args)
+        if getattr(callback, "__name__", "") == "_unfollow":
+            timers.append(handle)
+        return handle
+
+    monkeypatch.setattr(loop, "call_later", recording)
+    async with asyncio.timeout(LIMIT), Broadcast(redis_url) as broadcast:
+
+        async def join_and_leave() -> None:
+            async with broadcast.subscribe("pair"):
+                await asyncio.sleep(0)  # the first leaves before the second joins
+
+        await asyncio.gather(join_and_leave(), join_and_leave())
+        assert len(timers) == 2
+        assert [timer.cancelled() for timer in timers] == [True, False]

@@ -132,6 +132,8 @@ class RedisBackend:
         # Followed a moment longer: long-polls answered by one event subscribe again
         # all at once, and each would look the stream's end up anew (an XREVRANGE).
         loop = asyncio.get_running_loop()
+        if (timer := self._lingering.pop(channel, None)) is not None:
+            timer.cancel()  # two that subscribed at once leave: one timer
         self._lingering[channel] = loop.call_later(LINGER, self._unfollow, channel)
 
     def _unfollow(self, channel: str) -> None:
