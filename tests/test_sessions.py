@@ -704,3 +704,71 @@ async def test_an_untrusted_host_with_a_session_cookie_is_a_400_for_a_waiting_st
     assert "Set-Cookie" not in response.headers
     body = await response.get_data(as_text=True)
     assert body == ("bad, user None" if touch_in_handler else "bad, user -")
+
+
+@pytest.mark.parametrize("split", [False, True])
+async def test_a_permanent_session_cookie_in_a_second_cookie_header_is_refreshed(
+    app: Microframework, split: bool
+) -> None:
+    # HTTP/2 clients may send each cookie in its own header field (RFC 9113 8.2.3);
+    # the refresh looked at the first Cookie header only (Quart refreshes).
+    from asgi_harness import http_scope
+    from asgi_harness import Recorder
+
+    _session_app(app)
+
+    @app.post("/remember")
+    async def remember() -> str:
+        session.permanent = True
+        session["user"] = "ada"
+        return "ok"
+
+    @app.get("/page")
+    async def page() -> str:
+        return "ok"
+
+    login = await app.test_client().post("/remember")
+    cookie = login.headers["Set-Cookie"].split(";")[0].encode()
+    fields = [b"theme=dark", cookie] if split else [b"theme=dark; " + cookie]
+    recorder = Recorder()
+    headers = [(b"cookie", field) for field in fields]
+    scope = http_scope("/page", headers=headers, http_version="2")
+    await app(scope, recorder.receive, recorder.send)
+    refreshed = [v for k, v in recorder.sent[0]["headers"] if k == b"set-cookie"]
+    assert len(refreshed) == 1 and refreshed[0].startswith(b"session=")
+
+
+async def test_session_values_the_apps_json_takes_are_stored_as_in_flask(
+    app: Microframework,
+) -> None:
+    # Flask dumps the session through app.json, whose default takes dates, Decimal
+    # and dataclasses (stored in their JSON form); here they were a 500.
+    import dataclasses
+    import datetime
+    import decimal
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    _session_app(app)
+
+    @app.post("/store")
+    async def store() -> str:
+        session["day"] = datetime.date(2024, 1, 2)
+        session["price"] = decimal.Decimal("1.50")
+        session["point"] = Point(1)
+        return "ok"
+
+    @app.get("/read")
+    async def read() -> Any:
+        return {key: session[key] for key in ("day", "price", "point")}
+
+    client = app.test_client()
+    assert (await client.post("/store")).status_code == 200
+    read = await (await client.get("/read")).get_json()
+    assert read == {
+        "day": "Tue, 02 Jan 2024 00:00:00 GMT",
+        "price": "1.50",
+        "point": {"x": 1},
+    }

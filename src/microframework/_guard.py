@@ -274,11 +274,8 @@ async def stream_body(
         while True:
             reading = True  # an OSError now is the body's, not the server's
             step = chunks.__anext__()
-            try:
-                if hasattr(step, "send"):  # a generator's or a coroutine
-                    first = step.send(None)
-                else:
-                    first = step  # an app's own awaitable: awaited as it is
+            try:  # a generator's or a coroutine's step; an app's own awaitable as it is
+                first = step.send(None) if hasattr(step, "send") else step
             except StopIteration as done:
                 chunk = done.value
             except StopAsyncIteration:
@@ -286,10 +283,8 @@ async def stream_body(
             else:
                 guard.arm(timeout)
                 try:
-                    if first is step:
-                        chunk = await step
-                    else:
-                        chunk = await resume(step, first)  # type: ignore[arg-type]
+                    resumed = step if first is step else resume(step, first)  # type: ignore[arg-type]
+                    chunk = await resumed
                 except StopAsyncIteration:
                     break
                 finally:

@@ -236,8 +236,11 @@ def session_cookie_sent(app: Microframework, request: Request) -> bool:
     config = app.config
     if not config["SECRET_KEY"] or not config["SESSION_REFRESH_EACH_REQUEST"]:
         return False
-    cookie = request.raw_header(b"cookie")
-    return cookie is not None and app.session_interface.get_cookie_name(app) in cookie
+    name = app.session_interface.get_cookie_name(app).encode("latin-1")
+    for key, value in request.scope["headers"]:
+        if key == b"cookie" and name in value:  # HTTP/2 may split cookies (RFC 9113)
+            return True
+    return False
 
 
 def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:

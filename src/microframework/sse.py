@@ -125,8 +125,7 @@ async def _encode_events(
                         try:
                             await _within(waited, keep_alive)
                         except asyncio.CancelledError:
-                            # As a task would: the source sees the cancel at its await
-                            # (asyncio.timeout, TaskGroup and gather rely on it).
+                            # As in a task: at the source's await (asyncio.timeout)
                             waiting = None
                             if not waited.cancel():
                                 waited = step.throw(asyncio.CancelledError())

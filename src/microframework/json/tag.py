@@ -1,7 +1,8 @@
 """Tagged JSON, Flask's session cookie format (so ported apps keep their sessions): a
 value JSON cannot hold becomes a one-key object naming its type (``{" t": [1, 2]}``).
 
-Rule: imports nothing from the package. New types subclass :class:`JSONTag`."""
+Rule: imports nothing from the package but the json package's app-aware ``dumps``.
+New types subclass :class:`JSONTag`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from uuid import UUID
 from markupsafe import Markup
 from werkzeug.http import http_date
 from werkzeug.http import parse_date
+
+from . import dumps as _app_dumps
 
 
 class JSONTag:
@@ -223,17 +226,10 @@ class TaggedJSONSerializer:
         return value
 
     def dumps(self, value: Any) -> str:
-        """Tag *value* and dump it as compact JSON."""
-        return json.dumps(self.tag(value), separators=(",", ":"), default=_no_json)
+        """Tag *value* and dump it as compact JSON through the app's provider, as in
+        Flask: its ``default`` takes dates, ``Decimal``, dataclasses (not round-trip)."""
+        return _app_dumps(self.tag(value), separators=(",", ":"))
 
     def loads(self, value: str | bytes) -> Any:
         """Load JSON text and untag it."""
         return self._untag_tree(json.loads(value))
-
-
-def _no_json(value: Any) -> Any:
-    raise TypeError(
-        f"tagged JSON (the session format) cannot hold a {type(value).__name__}; use"
-        " str, int, float, bool, None, list, dict, tuple, bytes, Markup, UUID or"
-        " datetime values, or register a JSONTag for it"
-    )
