@@ -766,8 +766,8 @@ async def test_session_values_the_apps_json_takes_are_stored_as_in_flask(
 
     client = app.test_client()
     assert (await client.post("/store")).status_code == 200
-    read = await (await client.get("/read")).get_json()
-    assert read == {
+    stored = await (await client.get("/read")).get_json()
+    assert stored == {
         "day": "Tue, 02 Jan 2024 00:00:00 GMT",
         "price": "1.50",
         "point": {"x": 1},
