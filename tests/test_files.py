@@ -13,6 +13,7 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from asgi_harness import call
@@ -520,6 +521,46 @@ async def test_as_attachment_with_an_ascii_name_quotes_only_when_needed(
 async def test_download_name_with_a_newline_is_a_value_error(text_file: Path) -> None:
     with pytest.raises(ValueError, match="download_name"):
         await send_file(text_file, download_name="a\r\nSet-Cookie: x=1")
+
+
+@pytest.mark.parametrize("name", ["ctl\x01.txt", "del\x7f.txt"])
+async def test_a_file_named_with_a_control_character_is_served(
+    tmp_path: Path, name: str
+) -> None:
+    # Legal on disk (an uploads folder), not in a header: a 500 (Flask serves it).
+    (tmp_path / name).write_bytes(b"data")
+    response = await _directory_app(tmp_path).test_client().get(f"/d/{quote(name)}")
+    assert response.status_code == 200
+    assert await response.get_data() == b"data"
+    _, options = parse_options_header(response.headers["Content-Disposition"])
+    assert options["filename"] == name  # werkzeug reads filename*, the exact name
+
+
+async def test_quarts_names_for_the_file_are_accepted(text_file: Path) -> None:
+    app = Microframework(__name__, static_folder=None)
+
+    @app.route("/file")
+    async def file() -> Any:
+        return await send_file(filename_or_io=text_file)
+
+    @app.route("/from")
+    async def from_directory() -> Any:
+        return await send_from_directory(text_file.parent, file_name=text_file.name)
+
+    client = app.test_client()
+    for path in ("/file", "/from"):
+        response = await client.get(path)
+        assert response.status_code == 200
+        assert await response.get_data() == text_file.read_bytes()
+
+
+async def test_quarts_positional_order_is_refused_not_misread(text_file: Path) -> None:
+    # Quart's sixth argument is cache_timeout, Flask's etag: 3600 was taken as
+    # "etag on" and the cache time silently dropped.
+    with pytest.raises(TypeError, match="by name"):
+        await send_file(text_file, "text/plain", False, None, True, 3600)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="by name"):
+        await send_file(text_file, add_etags=3600)  # type: ignore[arg-type]
 
 
 async def test_quart_argument_names_are_accepted(text_file: Path) -> None:

@@ -122,7 +122,7 @@ class _Source:
 
 
 async def send_file(
-    path_or_file: str | os.PathLike[str] | IO[bytes],
+    path_or_file: str | os.PathLike[str] | IO[bytes] | None = None,
     mimetype: str | None = None,
     as_attachment: bool = False,
     download_name: str | None = None,
@@ -134,13 +134,23 @@ async def send_file(
     attachment_filename: str | None = None,
     cache_timeout: int | timedelta | None = None,
     add_etags: bool | str | None = None,
+    filename_or_io: str | os.PathLike[str] | IO[bytes] | None = None,
 ) -> Response:
     """A response that sends a file: a path, or a binary file object (``BytesIO`` too).
 
     Streamed in chunks, answering 304/412 and ``Range`` (206, 416) when *conditional*.
-    Quart's ``attachment_filename``, ``cache_timeout`` and ``add_etags`` are accepted
-    for ``download_name``, ``max_age`` and ``etag``. See ``docs/static-files.md``.
+    Quart's ``filename_or_io``, ``attachment_filename``, ``cache_timeout`` and
+    ``add_etags`` are accepted by name. See ``docs/static-files.md``.
     """
+    path_or_file = _alias(
+        path_or_file, filename_or_io, "path_or_file", "filename_or_io"
+    )
+    if path_or_file is None:
+        raise TypeError("send_file() needs the path or file object to send")
+    if not isinstance(etag, bool | str) or not isinstance(add_etags, bool | str | None):
+        raise TypeError(  # Quart's positional order differs past the third argument
+            "send_file() 'etag' must be a bool or a str: pass Quart's arguments by name"
+        )
     source = await _source_for(path_or_file)
     try:
         download_name = _alias(
@@ -165,12 +175,20 @@ async def send_file(
 
 
 async def send_from_directory(
-    directory: str | os.PathLike[str], path: str | os.PathLike[str], **kwargs: Any
+    directory: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    file_name: str | None = None,
+    **kwargs: Any,
 ) -> Response:
     """Send the file at *path* inside *directory*; 404 if it is not a regular file there.
 
-    *path* goes through :func:`safe_join`; the other arguments are :func:`send_file`'s.
+    *path* (Quart's *file_name*) goes through :func:`safe_join`; the other arguments
+    are :func:`send_file`'s.
     """
+    path = _alias(path, file_name, "path", "file_name")
+    if path is None:
+        raise TypeError("send_from_directory() needs the path of the file to send")
     found = await asyncio.to_thread(_lookup, os.fsdecode(directory), os.fsdecode(path))
     if found is None:
         raise NotFound()
@@ -280,10 +298,12 @@ def _content_disposition(name: str, as_attachment: bool) -> str:
     if "\r" in name or "\n" in name or "\x00" in name:
         raise ValueError(f"download_name {name!r} contains CR, LF or NUL")
     kind = "attachment" if as_attachment else "inline"
-    if name.isascii():
+    if name.isascii() and name.isprintable():
         return f"{kind}; filename={quote_header_value(name)}"
-    # RFC 6266 / 5987: an ASCII fallback for old clients, the exact name in filename*.
+    # RFC 6266 / 5987: an ASCII fallback for old clients, the exact name in filename*
+    # (a control character, legal in a name on disk, is no header's: encoded too).
     fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    fallback = "".join(char for char in fallback if char.isprintable())
     # A name read from disk may hold undecodable bytes (surrogates): those become "?".
     exact = quote(name, safe=_ATTR_CHARS, errors="replace")
     return f"{kind}; filename={quote_header_value(fallback)}; filename*=UTF-8''{exact}"
