@@ -1474,3 +1474,20 @@ async def test_json_errors_reach_a_bad_request_handler(app: Microframework) -> N
     )
     assert response.status_code == 400
     assert await response.get_json() == {"error": "bad json"}
+
+
+async def test_a_views_own_304_carries_no_representation_headers(
+    app: Microframework,
+) -> None:
+    # RFC 9110 8.6 and 15.4.5, as werkzeug strips them: "Content-Length: 0" is not
+    # the size the 200 would have had.
+    @app.route("/")
+    async def index() -> Any:
+        return "", 304, {"ETag": '"v1"', "Cache-Control": "max-age=60"}
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 304
+    assert "Content-Length" not in response.headers
+    assert "Content-Type" not in response.headers
+    assert response.headers["ETag"] == '"v1"'
+    assert response.headers["Cache-Control"] == "max-age=60"

@@ -1462,3 +1462,26 @@ async def test_keep_alives_go_out_after_the_source_yields_to_the_loop(
         received = await _receive_until(connection, b": keep-alive\n\n", count=2)
         await connection.disconnect()
     assert received.startswith(b"data: first\n\n")
+
+
+@pytest.mark.parametrize("form", ["constructor", "tuple", "list"])
+async def test_a_content_length_the_app_gives_a_stream_is_sent(
+    app: Microframework, form: str
+) -> None:
+    # As Flask and Quart: a stream of known size keeps the app's Content-Length
+    # (a download's progress bar); it was dropped.
+    def body() -> Iterator[bytes]:
+        yield b"01234"
+        yield b"56789"
+
+    @app.route("/")
+    async def index() -> Any:
+        if form == "constructor":
+            return Response(body(), headers={"Content-Length": "10"})
+        if form == "tuple":
+            return body(), 200, {"Content-Length": "10"}
+        return Response(body(), headers=[("Content-Length", "10")])
+
+    recorder = await call(app, http_scope("/"))
+    assert recorder.headers[b"content-length"] == b"10"
+    assert recorder.body == b"0123456789"

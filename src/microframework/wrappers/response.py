@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 #: Statuses that never carry a body (RFC 9110 6.4.1).
 NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
+_NO_CONTENT = frozenset({204, 304})  # headers a view gives them are stripped
 
 BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
 
@@ -232,8 +233,8 @@ class Response(SansIOResponse):
             self.set_data(b"")
         elif isinstance(response, (bytes, bytearray, str)):
             self.set_data(response)
-        else:
-            self.response = response
+        else:  # not the setter: a Content-Length given with a stream is the app's
+            self._body = make_body(response)
 
     def _set_status(self, status: int | str | HTTPStatus | None) -> None:
         if status is None or status == 200:
@@ -456,11 +457,13 @@ class Response(SansIOResponse):
 
     def asgi_headers(self) -> list[tuple[bytes, bytes]]:
         """The headers as ASGI wants them; ``ValueError`` for an invalid name or value."""
-        items = self.headers._list
-        if self.status_code == 204:
-            # RFC 9110 8.6: a 204 never carries Content-Length.
-            items = [item for item in items if item[0].lower() != "content-length"]
-        return encode_headers(items)
+        status = self.status_code
+        if status in _NO_CONTENT:
+            if status == 204:  # RFC 9110 8.6: a 204 never carries Content-Length
+                self.headers.remove("Content-Length")
+            else:  # a view's own 304 too, as werkzeug's
+                drop_for_not_modified(self.headers)
+        return encode_headers(self.headers._list)
 
     async def make_conditional(
         self,
