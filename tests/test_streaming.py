@@ -153,6 +153,28 @@ async def test_a_client_that_stops_reading_times_out(
     assert "idle past its timeout" in caplog.text
 
 
+async def test_a_big_bytes_body_is_cut_at_its_responses_own_timeout(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Past what a server buffers, a bytes body is streamed: response.timeout, not
+    # the app's (far longer) RESPONSE_TIMEOUT, is what a stalled reader gets.
+    app.config["RESPONSE_TIMEOUT"] = 60
+
+    @app.route("/")
+    async def index() -> Response:
+        response = Response(b"x" * 200_000)
+        response.timeout = 0.01
+        return response
+
+    server = _StalledReader(0)
+    with caplog.at_level(logging.WARNING):
+        async with asyncio.timeout(5):
+            await app(http_scope("/"), server.receive, server.send)
+    assert server.stalled
+    assert server.messages[-1]["more_body"] is True  # left unfinished
+    assert "idle past its timeout" in caplog.text
+
+
 async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) -> None:
     # Each send waits a little (the client reads slowly), never past the timeout.
     app.config["RESPONSE_TIMEOUT"] = 1
@@ -995,6 +1017,31 @@ async def test_an_early_hint_with_cr_lf_or_nul_is_refused(
         await call(app, http_scope("/", extensions=dict(_EXTENSIONS)))
 
 
+@pytest.mark.parametrize("trailers", [False, True])
+async def test_no_early_hint_once_a_streamed_body_has_started(
+    app: Microframework, trailers: bool
+) -> None:
+    # A 103 after http.response.start breaks the exchange (hypercorn's HTTP/2 raises).
+    results: list[bool] = []
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"abc"
+            results.append(await send_early_hints("</late.css>; rel=preload"))
+            yield b"def"
+
+        response = Response(body())
+        if trailers:  # the response sends the start, then streams the body
+            response.trailers = {"X-Done": "1"}
+        return response
+
+    rec = await call(app, http_scope("/", extensions=dict(_EXTENSIONS)))
+    assert results == [False]
+    assert "http.response.early_hint" not in [m["type"] for m in rec.sent]
+    assert rec.body == b"abcdef"
+
+
 async def test_early_hints_are_a_no_op_without_server_support(
     app: Microframework,
 ) -> None:
@@ -1170,6 +1217,45 @@ async def test_leaving_while_a_sync_generator_step_runs_raises_nothing() -> None
         await task  # nothing escapes the app
     assert closed.is_set()
     assert recorder.sent[-1].get("more_body") is True  # never completed
+
+
+async def test_a_cancel_while_a_sync_generator_step_is_waited_out_propagates() -> None:
+    # The client left while a worker thread ran a step; closing the body waits for
+    # that step. A server's cancel meanwhile must end the request, not be swallowed.
+    import threading
+
+    app = Microframework(__name__)
+    in_step, release, stepped = threading.Event(), threading.Event(), threading.Event()
+    bodies: list[Any] = []
+
+    @app.get("/")
+    def download() -> Any:
+        def chunks() -> Iterator[bytes]:
+            yield b"first"
+            in_step.set()
+            release.wait(10)
+            stepped.set()
+            yield b"second"
+
+        response = Response(chunks())
+        bodies.append(response.body_kind)
+        return response
+
+    recorder = Recorder()
+    try:
+        async with asyncio.timeout(10):
+            task = asyncio.create_task(call(app, http_scope("/"), recorder))
+            await asyncio.to_thread(in_step.wait, 10)
+            recorder.disconnect()
+            while bodies[0]._step is not None:  # until aclose() took the step
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        release.set()
+        await asyncio.to_thread(stepped.wait, 10)
+    assert task.cancelled()
 
 
 class _CancelSensitiveServer:

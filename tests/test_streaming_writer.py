@@ -113,3 +113,85 @@ def test_response_timeout_is_validated(app: Microframework) -> None:
     with pytest.raises(ValueError, match="positive"):
         app.add_url_rule("/b", "b", view, response_timeout=-1)
     app.add_url_rule("/c", "c", view, response_timeout=None)
+
+
+@pytest.mark.parametrize("cut", ["disconnect", "idle timeout"])
+async def test_a_write_in_the_writers_finally_does_not_hold_the_request(
+    app: Microframework, cut: str
+) -> None:
+    # `finally: await write("]")` closes a JSON array: once the body is closed that
+    # write waited for a send that never came, and held the request for ever.
+    log: list[str] = []
+    wrote = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body(write: Write) -> None:
+            await write("[")
+            try:
+                await write("1")
+                wrote.set()
+                await asyncio.Event().wait()  # goes quiet
+            finally:
+                try:
+                    await write("]")
+                except asyncio.CancelledError as exc:
+                    log.append(type(exc).__name__)
+                    raise
+
+        response = Response(body)
+        if cut == "idle timeout":
+            response.timeout = 0.01
+        return response
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        log.append(f"teardown {type(exc).__name__}")
+
+    rec = Recorder()
+    async with asyncio.timeout(5):
+        task = asyncio.create_task(call(app, http_scope("/"), rec))
+        if cut == "disconnect":
+            await wrote.wait()
+            rec.disconnect()
+        await task
+    torn = "ClientDisconnected" if cut == "disconnect" else "NoneType"
+    assert log == ["ClientDisconnected", f"teardown {torn}"]
+    assert rec.body == b"[1"
+    assert rec.sent[-1]["more_body"] is True  # left unfinished
+
+
+@pytest.mark.parametrize("writer_swallows", [False, True])
+async def test_a_cancel_while_the_writer_is_closed_is_not_swallowed(
+    app: Microframework, writer_swallows: bool
+) -> None:
+    # The server cancels the request (shutting down) while closing the body waits
+    # for the writer's finally: the cancel must end the request, not vanish.
+    closing = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> Response:
+        async def body(write: Write) -> None:
+            try:
+                await write("a")
+                await asyncio.Event().wait()
+            finally:
+                closing.set()
+                try:
+                    await asyncio.Event().wait()  # a slow cleanup
+                except asyncio.CancelledError:
+                    if not writer_swallows:
+                        raise
+
+        return Response(body)
+
+    rec = Recorder()
+    async with asyncio.timeout(5):
+        task = asyncio.create_task(call(app, http_scope("/"), rec))
+        await rec.body_sent.wait()
+        rec.disconnect()
+        await closing.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert task.cancelled()

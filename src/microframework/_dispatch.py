@@ -105,7 +105,7 @@ async def handle_http(
                 await send(head)
                 await send({"type": _BODY, "body": data, "more_body": False})
             else:  # more than a server buffers: watched, so a stalled reader times out
-                await stream_bytes(app, send, request, endpoint, data, head)
+                await stream_bytes(app, send, request, endpoint, data, head, response)
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
             sending = response.send(
                 scope, send, headers, Streamer(app, send, request, response, endpoint)

@@ -248,6 +248,7 @@ class Streamer:
     def __call__(
         self, body: ResponseBody, start: Message | None = None
     ) -> Coroutine[Any, Any, bool]:
+        self.request.response_started = True  # now or before (trailers): no early hint
         return stream_body(
             self.app, self.send, self.request, self.timeout, self.events, body, start
         )
@@ -325,10 +326,15 @@ def stream_bytes(
     endpoint: Endpoint | None,
     data: bytes,
     start: Message,
+    response: object = None,
 ) -> Coroutine[Any, Any, bool]:
     """Send *start* and *data*, a body bigger than a server buffers, as a stream: a
-    client that stops reading then has the route's response timeout to read on."""
-    streamer = Streamer(app, send, request, None, endpoint)
+    client that stops reading then has the response's timeout (``Response.timeout``,
+    else the route's) to read on."""
+    streamer = Streamer(app, send, request, None, endpoint)  # not an event stream
+    timeout = getattr(response, "timeout", ...)  # a str or Prepared has none
+    if timeout is not ...:
+        streamer.timeout = timeout
     return streamer(IterableBody((data,)), start)
 
 

@@ -236,13 +236,15 @@ async def get_template_attribute(template_name: str, attribute: str) -> Any:
 async def send_early_hints(*links: str) -> bool:
     """Send a 103 Early Hints response with these ``Link`` values, if the server can.
 
-    Needs the ASGI ``http.response.early_hint`` extension; returns False without it."""
+    Needs the ASGI ``http.response.early_hint`` extension; returns False without it,
+    or once the response has started (a streamed body's)."""
     ctx = _cv_app.get(None)
     request = ctx.request if ctx is not None else None
     if request is None:
         raise RuntimeError("send_early_hints needs an active request")
     extensions = request.scope.get("extensions") or {}
-    send = request.asgi_send
+    # (No 103 once a streamed body's start went: it would break the exchange.)
+    send = None if request.response_started else request.asgi_send
     if "http.response.early_hint" not in extensions or send is None:
         return False
     for link in links:

@@ -15,10 +15,11 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterable
-from contextlib import suppress
 from typing import Any
 from typing import Protocol
 from typing import TYPE_CHECKING
+
+from ..exceptions import ClientDisconnected
 
 if TYPE_CHECKING:
     from ..typing import Message
@@ -135,19 +136,21 @@ class IterableBody(ResponseBody):
     async def aclose(self) -> None:
         step, self._step = self._step, None
         if step is not None and not step.done():
-            # Closing a running generator raises, and the thread cannot be interrupted.
-            with suppress(BaseException):
-                await asyncio.shield(step)
+            # Closing a running generator raises, and the thread cannot be interrupted:
+            # wait out its step (a cancel of ours stops the wait; the step runs on,
+            # and the generator is closed when it is collected).
+            await _outlive(asyncio.shield(step), BaseException)
         await close_source(self.source)
 
 
 class WriterBody(ResponseBody):
     """A body written by ``async def body(write)``: each ``await write(chunk)`` sends one.
 
-    The writer runs in its own task, cancelled when the body is closed.
+    The writer runs in its own task, cancelled when the body is closed; a ``write()``
+    after that (in its ``finally``, say) raises :class:`ClientDisconnected`.
     """
 
-    __slots__ = ("source", "_task")
+    __slots__ = ("source", "_task", "_drained")
     source: Callable[[Callable[[Any], Awaitable[None]]], Awaitable[Any]]
 
     def __init__(
@@ -155,16 +158,21 @@ class WriterBody(ResponseBody):
     ) -> None:
         self.source = writer
         self._task: asyncio.Task[None] | None = None
+        self._drained: asyncio.Event | None = None  # None again once closed
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks: asyncio.Queue[Any] = asyncio.Queue()
-        drained = asyncio.Event()
+        self._drained = drained = asyncio.Event()
         done = object()
 
         async def write(chunk: Any) -> None:
+            if self._drained is None:  # closed: nothing will send or drain it
+                raise ClientDisconnected()
             drained.clear()
             chunks.put_nowait(encode_chunk(chunk))
             await drained.wait()
+            if self._drained is None:  # woken by aclose(), not by a send
+                raise ClientDisconnected()
 
         async def run() -> None:
             try:
@@ -180,10 +188,12 @@ class WriterBody(ResponseBody):
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
+        drained, self._drained = self._drained, None
+        if drained is not None:
+            drained.set()  # a write() waiting (in another task, say) raises
         if task is not None and not task.done():
             task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            await _outlive(task, asyncio.CancelledError)
 
 
 def make_body(value: Any) -> ResponseBody:
@@ -199,6 +209,23 @@ def make_body(value: Any) -> ResponseBody:
     raise TypeError(
         f"response body must be bytes, str or an iterable, not {type(value).__name__}"
     )
+
+
+async def _outlive(waiting: Awaitable[Any], ignored: type[BaseException]) -> None:
+    # Wait for what is being closed, ignoring its *ignored* errors but not a cancel
+    # of the closing task (a server shutting down) that comes meanwhile.
+    task = asyncio.current_task()
+    assert task is not None
+    cancels = task.cancelling()
+    try:
+        await waiting
+    except ignored:
+        if task.cancelling() > cancels:
+            raise
+        return
+    if task.cancelling() > cancels:
+        # The cancel reached the awaited task, which swallowed it: ours still stands.
+        raise asyncio.CancelledError
 
 
 async def close_source(source: object) -> None:

@@ -109,8 +109,8 @@ class Request(BaseRequestWebsocket):
     #: with getattr (a class default would slow every request, see design.md).
     answered_by: Callable[..., Any] | type[BaseException]
 
-    #: The connection's ASGI ``send``, for early hints (set by the dispatcher).
-    asgi_send: Send | None = None
+    asgi_send: Send | None = None  #: The connection's ASGI ``send`` (the dispatcher's).
+    response_started = False  #: A stream's start went: no early hints (set by it).
     #: Called once the body is read, to start a disconnect watch (set by the dispatcher).
     on_body_end: Callable[[], None] | None = None
     #: The loop time a body read under ``BODY_TIMEOUT`` must end by: a response timeout
