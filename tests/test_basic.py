@@ -1491,3 +1491,20 @@ async def test_a_views_own_304_carries_no_representation_headers(
     assert "Content-Type" not in response.headers
     assert response.headers["ETag"] == '"v1"'
     assert response.headers["Cache-Control"] == "max-age=60"
+
+
+async def test_the_debug_page_of_an_error_whose_str_fails_is_still_shown() -> None:
+    class BadStr(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("__str__ failed")
+
+    app = Microframework(__name__)
+    app.debug = True
+
+    @app.route("/")
+    async def index() -> str:
+        raise BadStr()
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 500
+    assert "BadStr" in await response.get_data(as_text=True)

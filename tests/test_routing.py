@@ -1182,3 +1182,157 @@ async def test_static_table_agrees_with_werkzeug_on_rule_order() -> None:
             expected = adapter.match("/x", method)[0]
             response = await client.open("/x", method=method)
             assert await response.get_data(as_text=True) == expected
+
+
+@pytest.mark.parametrize("override", [False, True])
+async def test_an_apps_own_converter_runs_on_every_request(
+    app: Microframework, override: bool
+) -> None:
+    # Its to_python may change its mind (a user deleted): a memoised match answered
+    # 200 after it would have refused, in Flask and Quart a 404. (The app's own
+    # class under a built-in name counts too.)
+    from werkzeug.routing import ValidationError
+
+    allowed = {"alice"}
+    calls: list[str] = []
+
+    class User(BaseConverter):
+        def to_python(self, value: str) -> str:
+            calls.append(value)
+            if value not in allowed:
+                raise ValidationError()
+            return value
+
+    name = "default" if override else "user"
+    app.url_map.converters[name] = User
+
+    @app.route(f"/u/<{name}:who>" if not override else "/u/<who>")
+    async def user(who: str) -> str:
+        return who
+
+    client = app.test_client()
+    assert (await client.get("/u/alice")).status_code == 200
+    allowed.clear()
+    assert (await client.get("/u/alice")).status_code == 404
+    assert calls == ["alice", "alice"]
+
+
+async def test_a_long_path_is_matched_but_not_memoised(app: Microframework) -> None:
+    # The client chooses the path: 1,024 memoised 60 KB paths held 125 MB.
+    from microframework._utils import MEMO_KEY_SIZE
+
+    @app.route("/files/<path:name>")
+    async def files(name: str) -> str:
+        return str(len(name))
+
+    client = app.test_client()
+    long_name = "a" * (MEMO_KEY_SIZE + 1)
+    assert (
+        await (await client.get(f"/files/{long_name}")).get_data()
+        == str(len(long_name)).encode()
+    )
+    assert (await client.get("/files/short")).status_code == 200
+    paths = [key[1] for key in app.compiled.match_cache]  # type: ignore[union-attr]
+    assert paths == ["/files/short"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("q=é".encode(), b"q=%C3%A9"),  # a client's raw UTF-8 (curl, many tools)
+        (b"q=%C3%A9&n=1", b"q=%C3%A9&n=1"),
+        (b"q=\xff", b"q=%FF"),  # not UTF-8: the bytes as sent
+    ],
+)
+async def test_a_redirect_keeps_the_querys_bytes(
+    app: Microframework, raw: bytes, kept: bytes
+) -> None:
+    # Decoded as latin-1, then encoded as UTF-8: "é" became "Ã©" (Flask keeps it).
+    @app.route("/dir/")
+    async def directory() -> str:
+        return "ok"
+
+    recorder = await call(app, http_scope("/dir", query_string=raw))
+    assert recorder.status == 308
+    assert recorder.headers[b"location"] == b"http://localhost/dir/?" + kept
+
+
+@pytest.mark.parametrize("method", ["post", "Post", "head"])
+async def test_a_lowercase_method_is_the_uppercase_one(
+    app: Microframework, method: str
+) -> None:
+    # ASGI says servers uppercase it; uvicorn's h11 passes "post" through. Routing
+    # ran the POST view while request.method == "POST" was False for the hooks.
+    seen: list[str] = []
+
+    @app.route("/", methods=["GET", "POST"])
+    async def index() -> str:
+        seen.append(request.method)
+        return "body"
+
+    recorder = await call(app, http_scope("/", method=method))
+    assert seen == [method.upper()]
+    assert recorder.body == (b"" if method == "head" else b"body")
+
+
+async def test_an_apps_url_rule_class_may_be_a_plain_werkzeug_rule() -> None:
+    # As Flask: provide_automatic_options is set on the rule, not passed to it (the
+    # app failed at construction, adding its static route).
+    from werkzeug.routing import Rule
+
+    class PlainRule(Rule):
+        pass
+
+    class App(Microframework):
+        url_rule_class = PlainRule
+
+    app = App(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return type(request.url_rule).__name__
+
+    client = app.test_client()
+    assert await (await client.get("/")).get_data() == b"PlainRule"
+    options = await client.options("/")
+    assert options.status_code == 200
+    assert set(options.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+async def test_a_converter_failing_is_the_apps_500(
+    app: Microframework, kind: str
+) -> None:
+    # Not a ValidationError: a bug in the app's converter. As in Flask it goes to the
+    # app's 500 handling (errorhandler(500), got_request_exception); it escaped the app.
+    class Buggy(BaseConverter):
+        def to_python(self, value: str) -> int:
+            return int(value)
+
+    app.url_map.converters["num"] = Buggy
+    app.testing = False
+
+    @app.route("/n/<num:n>")
+    async def number(n: int) -> str:
+        return str(n)
+
+    @app.websocket("/ws/<num:n>")
+    async def socket(n: int) -> None:
+        await websocket.send(str(n))
+
+    @app.errorhandler(500)
+    async def failed(error: Exception) -> tuple[str, int]:
+        return (
+            f"ours: {type(getattr(error, 'original_exception', error)).__name__}",
+            500,
+        )
+
+    if kind == "http":
+        response = await app.test_client().get("/n/abc")
+        assert response.status_code == 500
+        assert await response.get_data() == b"ours: ValueError"
+    else:
+        with pytest.raises(WebsocketResponseError) as info:
+            async with app.test_client().websocket("/ws/abc") as ws:
+                await ws.receive()
+        assert info.value.response.status_code == 500

@@ -1571,3 +1571,17 @@ async def test_a_content_length_the_app_gives_a_stream_is_sent(
     recorder = await call(app, http_scope("/"))
     assert recorder.headers[b"content-length"] == b"10"
     assert recorder.body == b"0123456789"
+
+
+async def test_an_early_hint_with_cr_lf_is_refused_without_server_support(
+    app: Microframework,
+) -> None:
+    # Checked everywhere: passing under the test client, it was a 500 under hypercorn.
+    @app.route("/")
+    async def index() -> str:
+        await send_early_hints("</a.css>\r\nSet-Cookie: x=1")
+        return "page"
+
+    app.testing = True
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        await call(app, http_scope("/"))

@@ -7,6 +7,7 @@ these tables; nothing here runs a view or builds a response.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
@@ -14,13 +15,16 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 from uuid import UUID
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule as WerkzeugRule
+from werkzeug.routing.converters import DEFAULT_CONVERTERS
 from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.utils import get_content_type
 
+from ._utils import MEMO_KEY_SIZE
 from .json.provider import DefaultJSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
@@ -36,6 +40,8 @@ if TYPE_CHECKING:
 
 _MATCH_CACHE_SIZE = 1024
 _IMMUTABLE_ARG_TYPES = frozenset({str, int, float, bool, UUID})
+# The converter of each variable in a rule ("" for a bare <name>: the default one).
+_CONVERTER = re.compile(r"<(?:\s*(\w+)\s*[(:])?")
 # Quart's connection classes and pipeline steps: nothing here uses them, so an app
 # that sets or overrides one (a proxy fix, say) would lose it without a word.
 _QUART_ONLY = (
@@ -81,7 +87,7 @@ class Compiled:
         "endpoints", "chains", "app_chain", "websocket_chain", "adapters",
         "static_routes", "match_cache", "teardown_appcontext", "eager_sessions",
         "custom_make_response", "custom_process_response", "custom_handle_exception",
-        "str_content_type", "error_handlers",
+        "str_content_type", "error_handlers", "unmemoised",
     )  # fmt: skip
 
     def __init__(self, adapters: AdapterCache) -> None:
@@ -107,11 +113,16 @@ class Compiled:
         self.str_content_type: tuple[bytes, bytes] | None = None
         #: A handler is registered or overridden: errors go to handle_user_exception.
         self.error_handlers = True
+        #: ids of the rules an app's converter matches: its to_python may change
+        #: its mind (a user deleted), so their matches are never memoised.
+        self.unmemoised: frozenset[int] = frozenset()
 
     def remember_match(
         self, key: tuple[MapAdapter, str, str, bool], rule: WerkzeugRule, args: Any
     ) -> None:
         """Memoise a match with immutable arguments; bounded: the path is the client's."""
+        if len(key[1]) > MEMO_KEY_SIZE or id(rule) in self.unmemoised:
+            return
         for value in args.values():
             if type(value) not in _IMMUTABLE_ARG_TYPES:
                 return
@@ -195,7 +206,23 @@ def compile_tables(app: Microframework) -> Compiled:
         for path, by_method in static.items()
     }
     compiled.teardown_appcontext = teardown_appcontext_funcs(app)
+    compiled.unmemoised = _with_own_converters(app)
     return compiled
+
+
+def _with_own_converters(app: Microframework) -> frozenset[int]:
+    own = {
+        name
+        for name, converter in app.url_map.converters.items()
+        if DEFAULT_CONVERTERS.get(name) is not converter
+    }
+    if not own:
+        return frozenset()
+    return frozenset(
+        id(rule)
+        for rule in app.url_map.iter_rules()
+        if own.intersection(name or "default" for name in _CONVERTER.findall(rule.rule))
+    )
 
 
 def _str_content_type(
@@ -320,6 +347,9 @@ def match_request(
         if request.routing_exception is None:
             request.routing_exception = _detached(error)
         return None
+    except Exception as error:  # an app's converter failing: the app's 500, as Flask
+        request.routing_exception = error  # type: ignore[assignment]
+        return None
     request.url_rule = rule
     request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
     return compiled.endpoints.get(rule.endpoint)
@@ -334,7 +364,8 @@ def _redirect_with_query(
             request.path,
             request.method,
             websocket=websocket,
-            query_args=request.query_string.decode("latin-1"),
+            # Raw bytes (UTF-8, say) escaped as they came: werkzeug keeps a str as is.
+            query_args=quote(request.query_string, safe="!#$%&'()*+,/:;=?@[]~"),
         )
     except HTTPException as error:
         request.routing_exception = _detached(error)

@@ -299,12 +299,9 @@ class Microframework(TemplatingMixin, Scaffold):
             )
         if provide_automatic_options:
             required.add("OPTIONS")
-        url_rule = self.url_rule_class(
-            rule,
-            methods=methods | required,
-            provide_automatic_options=provide_automatic_options,
-            **options,
-        )
+        # Set after, as Flask: an app's own url_rule_class may be a plain werkzeug Rule.
+        url_rule = self.url_rule_class(rule, methods=methods | required, **options)
+        url_rule.provide_automatic_options = provide_automatic_options
         self.url_map.add(url_rule)
         if view_func is not None:
             existing = self.view_functions.get(endpoint)

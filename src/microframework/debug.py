@@ -85,7 +85,11 @@ def _summary(exc: BaseException) -> str:
     module = type(exc).__module__
     if module not in ("builtins", "__main__"):
         name = f"{module}.{name}"
-    return f"{name}: {message}" if (message := str(exc)) else name
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not hide the error it describes
+        message = "<exception str() failed>"
+    return f"{name}: {message}" if message else name
 
 
 def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
