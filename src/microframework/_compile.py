@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 _MATCH_CACHE_SIZE = 1024
 _IMMUTABLE_ARG_TYPES = frozenset({str, int, float, bool, UUID})
+_USUAL_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 # The converter of each variable in a rule ("" for a bare <name>: the default one).
 _CONVERTER = re.compile(r"<(?:\s*(\w+)\s*[(:])?")
 # Quart's connection classes and pipeline steps: nothing here uses them, so an app
@@ -322,7 +323,9 @@ def match_request(
         if not websocket:
             by_method = compiled.static_routes.get(request.path)
             if by_method is not None:
-                found = by_method.get(request.method) or by_method.get(None)
+                found = by_method.get(request.method)
+                if found is None:
+                    found = by_method.get(_uppercase(request)) or by_method.get(None)
                 if found is not None:
                     request.url_rule, endpoint = found
                     request.view_args = {}
@@ -334,6 +337,8 @@ def match_request(
             request.url_rule = rule
             request.view_args = dict(cached_args)
             return compiled.endpoints.get(rule.endpoint)
+        if request.method != _uppercase(request):
+            key = (adapter, request.path, request.method, websocket)
         rule, args = adapter.match(
             request.path, request.method, websocket=websocket, return_rule=True
         )
@@ -353,6 +358,16 @@ def match_request(
     request.url_rule = rule
     request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
     return compiled.endpoints.get(rule.endpoint)
+
+
+def _uppercase(request: BaseRequestWebsocket) -> str:
+    # ASGI says servers uppercase the method; uvicorn's h11 passes "post" through, and
+    # hooks reading request.method must see what routing matched. Done here, on the
+    # paths an unusual method takes anyway: upper() on every request costs 1%.
+    method = request.method
+    if method not in _USUAL_METHODS:
+        method = request.method = method.upper()
+    return method
 
 
 def _redirect_with_query(

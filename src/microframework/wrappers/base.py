@@ -54,7 +54,7 @@ class BaseRequestWebsocket(SansIORequest):
         self.scope = scope  # no super().__init__(): it wants eager Headers
         # Read on every request: as an instance attribute, 120 instructions sooner.
         self.routing_exception = None
-        self.method = scope.get("method", "GET").upper()  # ASGI says so; h11 may not
+        self.method = scope.get("method", "GET")
         self.scheme = scope.get("scheme", "http")
         self.server = scope.get("server")
         path: str = scope["path"]
