@@ -40,3 +40,23 @@ def test_cli_group_renames_the_group() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "created cy" in result.output
+
+
+def test_nested_blueprints_groups_use_the_dotted_name() -> None:
+    # As Flask: two children named "users" under different parents both keep theirs.
+    app = Microframework(__name__)
+    for parent_name in ("shop", "admin"):
+        parent, child = Blueprint(parent_name, __name__), Blueprint("users", __name__)
+
+        @child.cli.command("create")
+        def create(where: str = parent_name) -> None:
+            click.echo(f"user in {where}")
+
+        parent.register_blueprint(child)
+        app.register_blueprint(parent)
+    assert {"shop.users", "admin.users"} <= set(app.cli.commands)
+    runner = app.test_cli_runner()
+    for parent_name in ("shop", "admin"):
+        result = runner.invoke(args=[f"{parent_name}.users", "create"])
+        assert result.exit_code == 0, result.output
+        assert f"user in {parent_name}" in result.output

@@ -521,9 +521,8 @@ def test_debug_flag_is_accepted_after_run(args: list[str], expected: str) -> Non
         result = MicroframeworkCliRunner(app).invoke(
             cli, [*args, "--no-reload", "--port", port]
         )
-    # The port is taken, so run stops after saying how it would have served.
+    # The port is taken, so run stops before serving (and before saying how it would).
     assert result.exit_code == 1, result.output
-    assert f" * Debug mode: {expected}" in result.stderr
     assert app.debug is (expected == "on")
 
 
@@ -692,6 +691,26 @@ def test_shell_runs_pythonstartup_first(
     assert "43" in result.stdout
 
 
+def test_shell_in_a_terminal_runs_the_interactive_hook_for_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As flask shell: site's hook loads and saves ~/.python_history; then the
+    # completer of the shell's names replaces the one the hook may set.
+    readline = pytest.importorskip("readline")
+    from microframework._console import enable_completion
+
+    calls: list[str] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(
+        sys, "__interactivehook__", lambda: calls.append("hook"), raising=False
+    )
+    monkeypatch.setattr(readline, "set_completer", lambda f: calls.append("names"))
+    monkeypatch.setattr(readline, "parse_and_bind", lambda line: None)
+    enable_completion({"app": None})
+    assert calls[0] == "hook"
+    assert calls[-1] == "names"  # rlcompleter's first import sets one too
+
+
 # -- app groups and custom commands ------------------------------------------------------
 def test_sync_and_async_commands_run_in_the_app_context() -> None:
     app = Microframework("cmds")
@@ -849,6 +868,46 @@ def test_app_commands_are_listed_and_run_by_the_main_group() -> None:
     assert runner.invoke(args=["seed"]).stdout == "seeded withcli\n"  # app.cli
 
 
+def test_app_command_parameters_see_the_app_context_pushed_once() -> None:
+    # As Flask 2.2+: the main group pushes the context before parsing, so an option's
+    # default and callback may use current_app; the command and teardown share it.
+    app = Microframework("params")
+    app.config["COUNT"] = 7
+    torn_down: list[BaseException | None] = []
+    app.teardown_appcontext(torn_down.append)
+
+    same_loop: list[bool] = []
+
+    @app.teardown_appcontext
+    async def close(error: BaseException | None) -> None:
+        # A connection the command opened on its loop can be closed in teardown.
+        if "loop" in g:
+            same_loop.append(g.loop is asyncio.get_running_loop())
+
+    def double(ctx: click.Context, param: click.Parameter, value: int) -> int:
+        g.seen = value
+        return value * current_app.config["COUNT"]
+
+    @app.cli.command()
+    @click.option("--count", default=lambda: current_app.config["COUNT"])
+    @click.option("--times", default=1, callback=double)
+    async def seed(count: int, times: int) -> None:
+        g.loop = asyncio.get_running_loop()
+        click.echo(f"count={count} times={times} seen={g.seen}")
+
+    @app.cli.command()
+    def boom() -> None:
+        raise LookupError("gone")
+
+    runner = MicroframeworkCliRunner(app)
+    result = runner.invoke(cli, ["seed", "--times", "2"])
+    assert (result.exit_code, result.stdout) == (0, "count=7 times=14 seen=2\n")
+    assert (torn_down, same_loop) == ([None], [True])
+    failed = runner.invoke(cli, ["boom"])
+    assert isinstance(failed.exception, LookupError)
+    assert torn_down == [None, failed.exception]
+
+
 def test_unknown_command_explains_why_the_app_was_not_found() -> None:
     result = invoke("nope")
     assert result.exit_code == 2
@@ -921,6 +980,7 @@ def test_run_on_a_port_in_use_is_one_line() -> None:
         " Is another server running? Try --port."
     )
     assert "Traceback" not in result.output
+    assert "Serving" not in result.stderr  # said only once it can listen
 
 
 def test_run_with_workers_needs_an_importable_app() -> None:
@@ -957,6 +1017,105 @@ def test_run_needs_both_certfile_and_keyfile(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "--certfile and --keyfile must be given together" in result.stderr
+
+
+def test_run_takes_flasks_extra_files_and_exclude_patterns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import microframework.cli
+
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        microframework.cli, "serve_app", lambda app, **kw: served.append(kw) or 0
+    )
+    sep = os.pathsep
+    result = MicroframeworkCliRunner(Microframework("watch")).invoke(
+        cli,
+        ["run", "--extra-files", f"a.toml{sep}b.cfg", "--exclude-patterns", "*.tmp"],
+    )
+    assert result.exit_code == 0, result.output
+    assert served[0]["extra_files"] == ["a.toml", "b.cfg"]
+    assert served[0]["exclude_patterns"] == ["*.tmp"]
+
+
+def test_the_reloader_watches_extra_files_but_not_excluded_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As werkzeug's reloader: --extra-files are watched too (a folder: its .py
+    # files); a file matching an --exclude-patterns fnmatch pattern is not.
+    import microframework.serving as serving
+
+    settings = write(tmp_path / "conf" / "settings.toml", "debug = true\n")
+    plugin = write(tmp_path / "plugins" / "extra.py", "X = 1\n")
+    scratch = write(tmp_path / "scratch.py", "X = 1\n")  # under the cwd: watched
+    extra = (str(settings), str(tmp_path / "plugins"), "gone.toml")
+    watch = serving._Watch(extra, ("*/scratch.py",))
+    files = watch.files({})
+    assert settings in files
+    assert plugin in files
+    assert scratch not in files
+    assert Path("gone.toml").absolute() not in files  # missing: not a change
+
+    def saving(path: Path) -> bool:
+        """Whether the reloader, waiting for a fix, sees *path* saved."""
+        stopping: list[int] = []
+
+        def echo(message: str, err: bool = False) -> None:
+            stamp = time.time() + 10
+            os.utime(path, (stamp, stamp))
+
+        monkeypatch.setattr(serving.click, "echo", echo)
+        monkeypatch.setattr(serving.time, "sleep", lambda _: stopping.append(0))
+        return serving._wait_for_a_fix(stopping, watch)
+
+    assert saving(settings) is True
+    assert saving(scratch) is False
+
+
+def test_app_run_watches_extra_files(served: list[dict[str, Any]]) -> None:
+    # Flask's app.run(extra_files=...) is the reloader's, here too: no warning.
+    import warnings
+
+    app = Microframework(__name__)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        app.run(use_reloader=False, extra_files=["a.toml"], exclude_patterns=["*.x"])
+    assert served[0]["extra_files"] == ["a.toml"]
+    assert served[0]["exclude_patterns"] == ["*.x"]
+
+
+def test_run_with_a_bad_certificate_is_one_line(tmp_path: Path) -> None:
+    write(tmp_path / "bad.pem", "not a pem\n")
+    result = MicroframeworkCliRunner(Microframework("tls")).invoke(
+        cli, ["run", "--cert", "bad.pem", "--key", "bad.pem", "--port", "0"]
+    )
+    assert result.exit_code == 1
+    assert error_line(result).startswith(
+        "Error: Could not load the TLS certificate 'bad.pem' and key 'bad.pem': "
+    )
+
+
+def test_app_run_on_a_port_out_of_range_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        Microframework(__name__).run(port=70000, load_dotenv=False)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: The port must be 0 to 65535, not 70000.\n"
+    )
+
+
+async def test_app_run_in_a_running_loop_says_to_await_run_task(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        Microframework(__name__).run(port=0, load_dotenv=False)
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: app.run() can't serve from a running event loop; use"
+        " 'await app.run_task()' there.\n"
+    )
 
 
 def test_worker_process_loads_the_app_from_the_environment(
@@ -1340,6 +1499,48 @@ def test_run_when_startup_fails_ends_in_one_error_line(
         "Error: The app failed to start: Lifespan failure in startup."
         " 'RuntimeError: database unreachable'"
     )
+
+
+def test_workers_that_fail_to_start_end_in_error_lines(
+    tmp_path: Path, serve: Any
+) -> None:
+    # Each worker printed multiprocessing's "Process SpawnProcess-1:" and hypercorn's
+    # frames; with -w 2 no "Error:" line said the app had failed to start.
+    write(
+        tmp_path / "startfail.py",
+        """
+        from microframework import Microframework
+        app = Microframework(__name__)
+
+        @app.before_serving
+        async def connect():
+            raise RuntimeError("database unreachable")
+        """,
+    )
+    # Fine in the `microframework` process, but a worker can't import it.
+    write(
+        tmp_path / "broken.py",
+        """
+        import multiprocessing
+        from microframework import Microframework
+        if multiprocessing.parent_process() is not None:
+            raise RuntimeError("no database driver")
+        app = Microframework(__name__)
+        """,
+    )
+    for module, error in [
+        ("startfail", "Error: The app failed to start: Lifespan failure in startup."),
+        ("broken", "Error: While importing 'broken', an error was raised:"),
+    ]:
+        process, log = serve(
+            "-m", "microframework", "--app", module, "run", "-w", "2", "--port", "0"
+        )
+        assert process.wait(timeout=30) == 1
+        output = log.read_text()
+        assert error in output, output
+        assert "SpawnProcess" not in output
+        assert f"{os.sep}multiprocessing{os.sep}" not in output
+        assert f"{os.sep}hypercorn{os.sep}" not in output
 
 
 def test_app_run_serves_a_script_with_the_reloader_in_debug_mode(

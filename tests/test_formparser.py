@@ -405,16 +405,18 @@ async def test_multipart_result_does_not_depend_on_chunking(
 
 
 @pytest.mark.parametrize(
-    "tail", [b"", b" \t", b"  ", b" " * 3, b" " * 8, b" \t" * 15 + b" "]
-)  # transport padding up to the window kept for it (31)
+    "tail",
+    [b"", b" \t", b"  ", b" " * 3, b" " * 8, b" \t\v\f" * 10, b" " * 100],
+)  # transport padding, also longer than a short look back would see
 async def test_multipart_every_split_of_a_delimiter_parses_the_same(
     tail: bytes,
 ) -> None:
     # werkzeug's decoder alone emits the CR of "\r\n--B-" as data when a chunk ends
-    # there; every two- and three-way split around each delimiter must agree.
+    # there, and resumes its search for the first delimiter a few bytes before the
+    # end; every two- and three-way split around each delimiter must agree.
     b = BOUNDARY.encode()
     body = (
-        b"--" + b + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n\r\n'
+        b"--" + b + tail + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n\r\n'
         b"\r\n--" + b + tail + b'\r\nContent-Disposition: form-data; name="e"\r\n\r\n'
         b"\r\n--" + b + b"--\r\n"
     )
@@ -426,6 +428,74 @@ async def test_multipart_every_split_of_a_delimiter_parses_the_same(
             chunks = [body[:i], body[i:j], body[j:]]
             assert items((await parse(chunks))[0]) == whole, (i, j)
     assert items((await parse(pieces(body, 1)))[0]) == whole
+
+
+def padded_body(padding: int, first: int = 0) -> bytes:
+    """Fields a=A and b=B, with *padding* bytes of spaces and tabs after the
+    delimiter between them, and *first* after the first delimiter."""
+    b = BOUNDARY.encode()
+    pad, first_pad = ((b" \t" * n)[:n] for n in (padding, first))
+    return (
+        b"--" + b + first_pad + b'\r\nContent-Disposition: form-data; name="a"\r\n'
+        b"\r\nA\r\n--" + b + pad + b'\r\nContent-Disposition: form-data; name="b"\r\n'
+        b"\r\nB\r\n--" + b + b"--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("limit", "padding"), [(256, 256), (8192, 8192), (16384, 9000)]
+)
+async def test_multipart_padding_up_to_the_limit_parses_the_same_in_any_split(
+    limit: int, padding: int
+) -> None:
+    # A body in one message is decoded in slices of the limit: one ends in the padding.
+    body = padded_body(padding)
+    pad = body.index(b" \t")
+    for chunks in (
+        [body],
+        pieces(body, 100),
+        pieces(body, 1),
+        split(body, [pad + padding // 2]),
+        split(body, [pad - 2, pad + padding - 1]),
+    ):
+        form, _ = await parse(chunks, max_part_header_size=limit)
+        assert items(form) == [("a", "A"), ("b", "B")], [len(c) for c in chunks]
+
+
+@pytest.mark.parametrize("size", [1, 100, 1000, 8192, 1 << 20])
+@pytest.mark.parametrize(
+    ("padding", "first", "message"),
+    [
+        (8193, 0, "boundary padding exceeds 8192 bytes"),
+        # The first delimiter line counts as the preamble's, as before.
+        (0, 8192, "preamble or part headers exceed 8192 bytes"),
+        (0, 9000, "preamble or part headers exceed 8192 bytes"),
+    ],
+)
+async def test_multipart_padding_over_the_limit_is_413_and_stops_reading(
+    padding: int, first: int, message: str, size: int
+) -> None:
+    body = padded_body(padding, first)
+    stream = Stream(pieces(body, size))
+    with pytest.raises(RequestEntityTooLarge, match=message):
+        await parse(stream)
+    assert stream.consumed <= math.ceil((body.index(b" \t") + 8193) / size)
+
+
+async def test_multipart_slices_ending_in_half_delimiters_parse_as_one_message() -> (
+    None
+):
+    # Each chunk fills a slice and ends in "\r\n--B-": waiting for the byte that
+    # decides it must not grow the buffer, nor give up and emit the CR as data.
+    b = BOUNDARY.encode()
+    half = b"\r\n--" + b + b"-"
+    head = b"--" + b + b'\r\nContent-Disposition: form-data; name="a"\r\n\r\n'
+    x, y = b"x" * (256 - len(half)), b"y" * (256 - len(half))
+    chunks = [head, x + half, y + half, b"-\r\n"]
+    value = (x + half + y).decode()
+    for parts in (chunks, [b"".join(chunks)]):
+        form, _ = await parse(parts, max_part_header_size=256)
+        assert items(form) == [("a", value)]
 
 
 # -- multipart: errors ---------------------------------------------------------
@@ -607,12 +677,14 @@ async def test_multipart_garbage_only_raises_400_or_413(
 # -- linear time ---------------------------------------------------------------
 
 
-async def _best_time(body: bytes, runs: int = 3) -> float:
-    chunks = pieces(body, 65536)
+async def _best_time(
+    body: bytes, runs: int = 3, piece: int = 65536, **limits: Any
+) -> float:
+    chunks = pieces(body, piece)
     best = math.inf
     for _ in range(runs):
         start = time.perf_counter()
-        await parse(chunks, max_form_memory_size=None)
+        await parse(chunks, max_form_memory_size=None, **limits)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -636,3 +708,18 @@ async def test_multipart_near_boundary_body_parses_in_linear_time(unit: bytes) -
     _, files = await parse(pieces(tricky_body, 65536), max_form_memory_size=None)
     assert files["f"].read() == adversarial
     assert await _best_time(tricky_body) < 20 * await _best_time(plain_body)
+
+
+async def test_multipart_long_padding_in_small_messages_parses_in_linear_time() -> None:
+    # A megabyte of padding (in a delimiter, then in data) sent 100 bytes at a time:
+    # the run is counted as it grows, never rescanned.
+    size = 1024 * 1024
+    limits = {"piece": 100, "max_part_header_size": 2 * size}
+    padded = padded_body(size)
+    spaces = encode([part("f", b" \t" * (size // 2), filename="f")])
+    plain = encode([part("f", b"a" * size, filename="f")])
+    form, _ = await parse(pieces(padded, 100), max_part_header_size=2 * size)
+    assert items(form) == [("a", "A"), ("b", "B")]
+    plain_time = await _best_time(plain, **limits)
+    assert await _best_time(padded, **limits) < 20 * plain_time
+    assert await _best_time(spaces, **limits) < 20 * plain_time

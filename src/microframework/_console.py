@@ -61,9 +61,14 @@ class AsyncConsole(code.InteractiveConsole):
 
 
 def enable_completion(namespace: dict[str, Any]) -> None:
-    """Tab completion of *namespace* names, in a terminal with readline."""
+    """In a terminal: history and tab completion of *namespace* names, as ``flask shell``."""
     if not sys.stdin.isatty():
         return
+    # What Python runs when it turns interactive: site's sets up readline and the
+    # ~/.python_history file; a startup script may set its own.
+    hook = getattr(sys, "__interactivehook__", None)
+    if hook is not None:
+        hook()
     try:
         import readline
         import rlcompleter

@@ -238,7 +238,8 @@ class Blueprint(Scaffold):
             if group is None:
                 app.cli.commands.update(cli.commands)
             else:
-                cli.name = self_name if group is _sentinel else group
+                # The dotted name, as Flask: "shop.users" and "admin.users" don't collide.
+                cli.name = name if group is _sentinel else group
                 app.cli.add_command(cli)
 
     def _merge_registries(self, app: Microframework, name: str) -> None:

@@ -30,6 +30,7 @@ from .cli_group import AppGroup as AppGroup
 from .cli_group import call_in_app_context as call_in_app_context
 from .cli_group import NoAppException as NoAppException
 from .cli_group import pass_script_info as pass_script_info
+from .cli_group import push_for_command
 from .cli_group import ScriptInfo as ScriptInfo
 from .cli_group import with_appcontext as with_appcontext
 from .helpers import DEBUG_ENV
@@ -47,6 +48,19 @@ if TYPE_CHECKING:
     from werkzeug.routing import Rule
 
 _FILE = click.Path(exists=True, dir_okay=False)
+
+
+class _SeparatedPaths(click.Path):
+    """Paths separated by ``os.pathsep`` (``:``, ``;`` on Windows), as Flask's ``run`` takes them."""
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        """Split *value* and check each path as ``click.Path`` does."""
+        # A list is a default or a value given already split.
+        items = value if isinstance(value, list) else self.split_envvar_value(value)
+        convert = super().convert
+        return [convert(item, param, ctx) for item in items]
 
 
 def prepare_import(path: str) -> str:
@@ -328,15 +342,17 @@ class MicroframeworkGroup(AppGroup):
         # click's own lookup: built-ins and plugins load the app themselves.
         if (command := click.Group.get_command(self, ctx, cmd_name)) is not None:
             return command
-        group = _app_group(ctx)
-        return None if group is None else group.get_command(ctx, cmd_name)
+        if (app := _load_app(ctx)) is None:
+            return None
+        group = app.cli
+        return push_for_command(ctx, app, lambda: group.get_command(ctx, cmd_name))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """The built-in and plugin commands, plus the app's, for ``--help``."""
         self._load_plugin_commands()
         names = set(super().list_commands(ctx))
-        group = _app_group(ctx)
-        return sorted(names.union(group.list_commands(ctx) if group else ()))
+        app = _load_app(ctx)
+        return sorted(names.union(app.cli.list_commands(ctx) if app else ()))
 
     def make_context(
         self,
@@ -364,10 +380,10 @@ class MicroframeworkGroup(AppGroup):
         return super().parse_args(ctx, args)
 
 
-def _app_group(ctx: click.Context) -> click.Group | None:
-    """The app's ``app.cli``; None, saying why, when there is no app to load."""
+def _load_app(ctx: click.Context) -> Microframework | None:
+    """The app; None, saying why, when there is no app to load."""
     try:
-        return ctx.ensure_object(ScriptInfo).load_app().cli
+        return ctx.ensure_object(ScriptInfo).load_app()
     except NoAppException as error:
         # Help and "No such command" still work; this says why app commands are missing.
         click.secho(f"Error: {error.format_message()}\n", err=True, fg="red")
@@ -396,6 +412,17 @@ def _app_group(ctx: click.Context) -> click.Group | None:
 @click.option(
     "--workers", "-w", default=1, type=click.IntRange(min=1), help="Worker processes."
 )
+@click.option(
+    "--extra-files",
+    type=_SeparatedPaths(),
+    help=f"With the reloader, more files to watch, separated by {os.path.pathsep!r}.",
+)
+@click.option(
+    "--exclude-patterns",
+    type=_SeparatedPaths(),
+    help="With the reloader, files not to watch: fnmatch patterns, separated by"
+    f" {os.path.pathsep!r}.",
+)
 @pass_script_info
 def run_command(info: ScriptInfo, /, reload: bool | None, **options: Any) -> None:
     """Serve the app with hypercorn, for development.
@@ -403,7 +430,8 @@ def run_command(info: ScriptInfo, /, reload: bool | None, **options: Any) -> Non
     Debug mode (--debug) turns the reloader on. In production, run hypercorn (or
     another ASGI server) directly; see the "Deploying" docs.
     """
-    # The other options (host, port, workers, certfile, keyfile) are serve_app()'s.
+    # The other options (host, port, workers, certfile, keyfile, extra_files,
+    # exclude_patterns) are serve_app()'s.
     if (options["certfile"] is None) != (options["keyfile"] is None):
         raise click.UsageError("--certfile and --keyfile must be given together.")
     app = info.load_app()

@@ -8,6 +8,7 @@ sync and async steps see the same ``g``. The app imports this module, so discove
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import copy
 import functools
@@ -118,7 +119,11 @@ def call_in_app_context(
     app_ctx = None
     if app is not None and getattr(_cv_app.get(None), "app", None) is not app:
         app_ctx = app.app_context()
-    with asyncio.Runner() as runner:
+    # The loop the command's context was pushed on, if any: its teardown runs there too.
+    shared = _cv_runner.get()
+    with (
+        asyncio.Runner() if shared is None else contextlib.nullcontext(shared) as runner
+    ):
         if app_ctx is not None:
             runner.run(app_ctx.push(), context=context)
         error: Exception | None = None
@@ -141,10 +146,76 @@ def _in_click_context(
     args: Sequence[Any],
     kwargs: dict[str, Any],
 ) -> Any:
+    _cv_runner.set(None)  # a shared runner's loop is the caller's, running there
     if click_ctx is None:
         return call_in_app_context(app, func, args, kwargs)
     with click_ctx:  # pushed for this thread; the caller's own entry keeps it open
         return call_in_app_context(app, func, args, kwargs)
+
+
+#: The runner of the app context :func:`push_for_command` pushed, in that context.
+_cv_runner: contextvars.ContextVar[asyncio.Runner | None] = contextvars.ContextVar(
+    "microframework_cli_runner", default=None
+)
+
+
+class _PushedForCommand:
+    """An app context pushed until the command ends, on a loop kept as long."""
+
+    def __init__(self, app: Microframework) -> None:
+        self.app = app
+        self.runner = asyncio.Runner()
+        self.context = contextvars.copy_context()
+        self.app_ctx = app.app_context()
+
+    def __enter__(self) -> _PushedForCommand:
+        try:
+            self.runner.run(self.app_ctx.push(), context=self.context)
+        except BaseException:
+            self.runner.close()
+            raise
+        self.context.run(_cv_runner.set, self.runner)
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        try:  # the command's error, as teardown gets it when the command pushes
+            self.runner.run(self.app_ctx.pop(error), context=self.context)
+        finally:
+            self.runner.close()
+
+
+def push_for_command(
+    ctx: click.Context, app: Microframework, lookup: Callable[[], click.Command | None]
+) -> click.Command | None:
+    """The command *lookup* finds, parsed and run with *app*'s context pushed until *ctx*
+    closes, as Flask 2.2+ does: parameter defaults and callbacks may use ``current_app``."""
+    try:
+        asyncio.get_running_loop()
+        running = True  # an async test: the command pushes in its worker thread
+    except RuntimeError:
+        running = False
+    if running or getattr(_cv_app.get(None), "app", None) is app:
+        return lookup()
+    pushed = ctx.meta.get(_PUSHED_KEY)
+    if pushed is None or pushed.app is not app:  # once for all the lookups of --help
+        pushed = ctx.meta[_PUSHED_KEY] = ctx.with_resource(_PushedForCommand(app))
+    context = pushed.context
+    if (command := context.run(lookup)) is None:
+        return None
+    # A copy whose parsing and run happen in that context (make_context sets the
+    # sub-context's command, so click then calls this copy's invoke).
+    command = copy.copy(command)
+    parse, invoke = command.make_context, command.invoke
+
+    def make_context(*args: Any, **kwargs: Any) -> Any:
+        return context.run(parse, *args, **kwargs)
+
+    command.make_context = make_context  # type: ignore[method-assign]
+    command.invoke = lambda sub_ctx: context.run(invoke, sub_ctx)  # type: ignore[method-assign]
+    return command
+
+
+_PUSHED_KEY = "microframework.pushed_app_context"
 
 
 class AppGroup(click.Group):

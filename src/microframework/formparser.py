@@ -21,6 +21,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data
+from werkzeug.sansio.multipart import Event
 from werkzeug.sansio.multipart import Field
 from werkzeug.sansio.multipart import File
 from werkzeug.sansio.multipart import MultipartDecoder
@@ -38,9 +39,14 @@ _FILE_SPOOL_SIZE = 500 * 1024  # then uploads spill to disk
 _MAX_BOUNDARY = 200
 # Smaller could not even hold the boundary line of a valid body.
 _MIN_PART_HEADER_SIZE = 256
-# Longer transport padding is left to the decoder: the undecided-delimiter check
-# looks only at a short tail of its buffer.
-_PADDING_WINDOW = 32
+# Transport padding after a delimiter: the decoder's [^\S\r\n] in a bytes pattern.
+_PADDING = b" \t\v\f"
+_PADDING_RUN = re.compile(rb"[ \t\v\f]*")
+# What the end of the decoder's buffer says about a delimiter (_MultipartReader._tail).
+# A value >= 0: "--boundary" and that many bytes of padding, which more padding extends.
+_UNCHECKED = -3  # bytes arrived since the last look
+_DECIDED = -2  # no delimiter that the next bytes could change
+_ONE_MORE = -1  # "--boundary-" or padding then CR: the next byte decides
 _HEADER_STATES = (State.PREAMBLE, State.PART)
 _DATA_STATES = (State.DATA_START, State.DATA)
 
@@ -173,15 +179,15 @@ class _MultipartReader:
     here, by the decoder's state, as its buffer limit counts part data too."""
 
     __slots__ = (
+        "_dashed",
         "_decoder",
         "_field_chunks",
         "_field_size",
         "_file",
         "_limit",
-        "_open_delimiter",
         "_parser",
         "_part",
-        "_window",
+        "_tail",
         "fields",
         "files",
     )
@@ -190,12 +196,8 @@ class _MultipartReader:
         self._parser = parser
         self._limit = parser.max_part_header_size
         self._decoder = MultipartDecoder(boundary)
-        # A buffer ending in a delimiter the next bytes may complete: a dash of the
-        # closing "--", transport padding, or the CR of its CRLF.
-        self._open_delimiter = re.compile(
-            rb"(?:\r\n?|\n)--" + re.escape(boundary) + rb"(?:-|[^\S\r\n]*\r?)\Z"
-        )
-        self._window = len(boundary) + 5 + _PADDING_WINDOW
+        self._dashed = b"--" + boundary
+        self._tail = _UNCHECKED
         self._part: Field | File | None = None
         self._field_chunks: list[bytes] = []
         self._field_size = 0
@@ -205,23 +207,50 @@ class _MultipartReader:
 
     def feed(self, chunk: bytes) -> None:
         # Past the closing boundary, drop the chunk (the epilogue).
-        limit = self._limit
         start = 0
         while start < len(chunk) and not self._in_state(State.EPILOGUE):
-            # An open header block never exceeds the limit in the buffer, so one that
-            # does not fit fills it. Part data goes in slices of the limit.
-            if self._in_state(*_HEADER_STATES):
-                end = start + limit - len(self._decoder.buffer)
+            if self._tail >= 0 and (padding := self._padding_run(chunk, start)):
+                # Counted, not rescanned, so that a long run costs linear time.
+                self._decoder.receive_data(padding)
+                self._tail += len(padding)
+                start += len(padding)
             else:
-                end = start + limit
-            self._decoder.receive_data(chunk[start:end])
-            start = end
-            self._drain(wait_for_delimiter=True)
-            if len(self._decoder.buffer) >= 2 * limit:
-                # Every slice ends in a half delimiter: stop waiting, bound the buffer.
-                self._drain(wait_for_delimiter=False)
-            if len(self._decoder.buffer) >= limit and self._in_state(*_HEADER_STATES):
+                start = self._receive(chunk, start)
+            if len(self._decoder.buffer) >= self._limit and self._in_state(
+                *_HEADER_STATES
+            ):
                 raise self._headers_too_large()
+            self._check_padding(self._tail)
+
+    def _receive(self, chunk: bytes, start: int) -> int:
+        # An undecided delimiter: only the byte that decides it goes in, so the
+        # buffer holds at most it and one slice.
+        if self._tail >= _ONE_MORE:
+            end = start + 1
+        # An open header block never exceeds the limit in the buffer, so one that
+        # does not fit fills it. Part data goes in slices of the limit.
+        elif self._in_state(*_HEADER_STATES):
+            end = start + self._limit - len(self._decoder.buffer)
+        else:
+            end = start + self._limit
+        self._decoder.receive_data(chunk[start:end])
+        self._tail = _UNCHECKED
+        self._drain(wait_for_delimiter=True)
+        return end
+
+    def _padding_run(self, chunk: bytes, start: int) -> bytes:
+        match = _PADDING_RUN.match(chunk, start, start + self._limit)
+        return match[0] if match else b""
+
+    def _check_padding(self, size: int) -> None:
+        # An open delimiter is kept whole, so its padding is bounded. One buffer holds
+        # at most a slice and a partial delimiter: padding longer than the limit
+        # cannot end inside one, so every split sees it open and gives this 413.
+        # (In the preamble the header limit, checked first, always comes before.)
+        if size > self._limit:
+            raise RequestEntityTooLarge(
+                f"Multipart boundary padding exceeds {self._limit} bytes"
+            )
 
     def feed_end(self) -> None:
         self._drain(wait_for_delimiter=False)
@@ -230,9 +259,14 @@ class _MultipartReader:
 
     def _drain(self, *, wait_for_delimiter: bool) -> None:
         try:
-            while not (wait_for_delimiter and self._delimiter_undecided()):
+            while True:
                 buffered = len(self._decoder.buffer)
-                event = self._decoder.next_event()
+                if not (wait_for_delimiter and self._delimiter_undecided()):
+                    event = self._decoder.next_event()
+                elif self._in_state(State.PREAMBLE):
+                    event = self._next_event_before_tail()
+                else:
+                    return
                 if isinstance(event, NeedData):
                     return
                 if isinstance(event, Data):
@@ -245,14 +279,54 @@ class _MultipartReader:
         except ValueError as error:  # includes UnicodeDecodeError from header lines
             raise BadRequest(f"Malformed multipart body: {error}") from None
 
+    def _next_event_before_tail(self) -> Event:
+        # The preamble may end before an undecided delimiter: decode without it, so
+        # that the decoder neither waits for it nor resumes its search past it.
+        buffer = self._decoder.buffer
+        begin = buffer.rfind(self._dashed)
+        tail = buffer[begin:]
+        del buffer[begin:]
+        event = self._decoder.next_event()
+        self._decoder.buffer += tail
+        if not isinstance(event, NeedData):
+            self._tail = _UNCHECKED  # a part's delimiter needs a line break
+        return event
+
     def _delimiter_undecided(self) -> bool:
         # The decoder keeps back only len("\r\n--boundary") bytes of data: one ending in
-        # "\r\n--boundary-" would emit its CR, so the result would depend on the split.
-        if not self._in_state(*_DATA_STATES):
+        # "\r\n--boundary-" or in transport padding would emit it as data, so the
+        # result would depend on the split. In the preamble it resumes its search a
+        # few bytes before the end, past the start of a long-padded delimiter. Only
+        # the buffer's front is consumed while draining, so one look per
+        # receive_data() holds for the whole drain.
+        if not self._in_state(State.PREAMBLE, *_DATA_STATES):
             return False
+        if self._tail == _UNCHECKED:
+            self._tail = self._look_at_tail()
+        return self._tail != _DECIDED
+
+    def _look_at_tail(self) -> int:
         buffer = self._decoder.buffer
-        start = max(0, len(buffer) - self._window)
-        return self._open_delimiter.search(buffer, start) is not None
+        end = len(buffer)
+        if buffer.endswith(b"-") and self._delimiter_ends_at(end - 1):
+            return _ONE_MORE
+        stop = end - 1 if buffer.endswith(b"\r") else end
+        start = _padding_start(buffer, stop)
+        if not self._delimiter_ends_at(start):
+            return _DECIDED
+        self._check_padding(stop - start)
+        return stop - start if stop == end else _ONE_MORE
+
+    def _delimiter_ends_at(self, index: int) -> bool:
+        # As the decoder's delimiter: a CR or LF, then "--boundary"; in the preamble,
+        # "--boundary" alone.
+        buffer = self._decoder.buffer
+        begin = index - len(self._dashed)
+        if begin < 0 or not buffer.startswith(self._dashed, begin, index):
+            return False
+        return self._in_state(State.PREAMBLE) or (
+            begin > 0 and buffer[begin - 1] in b"\r\n"
+        )
 
     def _headers_too_large(self) -> RequestEntityTooLarge:
         return RequestEntityTooLarge(
@@ -331,6 +405,18 @@ class _MultipartReader:
 
 
 _PART_CHARSETS = frozenset({"ascii", "us-ascii", "utf-8", "iso-8859-1", "latin-1"})
+
+
+def _padding_start(buffer: bytearray, stop: int) -> int:
+    # Where the run of padding that ends at *stop* begins: looks back in doubling
+    # steps, so the cost is linear in the run, with no fixed window.
+    size = 64
+    while True:
+        start = max(0, stop - size)
+        kept = len(buffer[start:stop].rstrip(_PADDING))
+        if kept or start == 0:
+            return start + kept
+        size *= 2
 
 
 def _boundary(options: dict[str, str]) -> bytes:

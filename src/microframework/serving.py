@@ -7,8 +7,11 @@ environment: they find the app from ``MICROFRAMEWORK_SERVE_APP`` (``module:name`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import errno
+import fnmatch
 import importlib
 import os
 import socket
@@ -18,6 +21,7 @@ import warnings
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,9 +46,8 @@ _serving_app: Microframework | None = None
 # Flask's app.run() passes these to werkzeug's run_simple; hypercorn has no such setting.
 _WERKZEUG_ONLY = frozenset(
     (
-        "use_debugger use_evalex passthrough_errors threaded processes extra_files"
-        " exclude_patterns reloader_interval reloader_type request_handler"
-        " static_files ssl_context"
+        "use_debugger use_evalex passthrough_errors threaded processes"
+        " reloader_interval reloader_type request_handler static_files ssl_context"
     ).split()
 )
 
@@ -59,29 +62,24 @@ def serve_app(
     certfile: str | None = None,
     keyfile: str | None = None,
     locator: str | None = None,
+    extra_files: Iterable[str] | None = None,
+    exclude_patterns: Iterable[str] | None = None,
     **options: Any,
 ) -> int:
     """Serve *app* with hypercorn until interrupted; return the exit code.
 
-    The reloader and extra workers load the app from *locator* (``module:name``).
-    *options* set hypercorn ``Config`` attributes. User errors raise ``ClickException``.
+    The reloader and extra workers load the app from *locator* (``module:name``); the
+    reloader also watches *extra_files*, but no file matching *exclude_patterns*
+    (fnmatch). *options* set hypercorn ``Config`` attributes. User errors raise
+    ``ClickException``.
     """
-    from hypercorn.config import Config
     from hypercorn.run import run
     from hypercorn.utils import LifespanFailureError
 
     global _serving_app
-    bind = _bind_address(host, port)
-    config = Config()
-    config.bind = [bind]
-    config.accesslog = config.errorlog = "-"
-    config.certfile, config.keyfile = certfile, keyfile
-    for key, value in options.items():
-        if not hasattr(config, key):
-            raise TypeError(f"{key!r} is not a hypercorn Config setting")
-        setattr(config, key, value)
-    config.application_path = f"{__name__}:_worker_app()"
-    config.workers = 0  # hypercorn's way of saying "serve in this process"
+    if not 0 <= port <= 65535:
+        raise click.ClickException(f"The port must be 0 to 65535, not {port}.")
+    config = _config(certfile, keyfile, options)
     if use_reloader or workers > 1:
         if locator is None:
             raise click.ClickException(
@@ -91,19 +89,19 @@ def serve_app(
         os.environ[SERVE_APP_ENV] = locator
         os.environ[DEBUG_ENV] = "1" if app.debug else "0"
         config.workers = workers
-    if port == 0:  # serve on a free port a probe finds: the address printed is real
-        port = _check_bind(host, port, bind)
-        bind = _bind_address(host, port)
-        config.bind = [bind]
+    # Probe first, so the address printed is one we can serve on: hypercorn leaks its
+    # socket when bind fails, and port 0 becomes the free port the probe found.
+    port = _check_bind(host, port, _bind_address(host, port))
+    config.bind = [bind := _bind_address(host, port)]
+    _check_tls(config)
     scheme = "https" if certfile else "http"
     click.echo(f" * Serving app {app.name!r} on {scheme}://{bind}", err=True)
     click.echo(f" * Debug mode: {'on' if app.debug else 'off'}", err=True)
     _serving_app = app
     try:
-        # Probe first: hypercorn leaks its socket when bind fails.
-        _check_bind(host, port, bind)
         if config.workers:
-            return _supervise(config, workers, use_reloader)
+            watch = _Watch(tuple(extra_files or ()), tuple(exclude_patterns or ()))
+            return _supervise(config, workers, watch if use_reloader else None)
         return run(config)
     except LifespanFailureError as error:
         raise click.ClickException(f"The app failed to start: {error}") from None
@@ -111,13 +109,64 @@ def serve_app(
         _serving_app = None
 
 
-def _wait_for_a_fix(stopping: list[int]) -> bool:
+def _config(certfile: str | None, keyfile: str | None, options: dict[str, Any]) -> Any:
+    from hypercorn.config import Config
+
+    config = Config()
+    config.accesslog = config.errorlog = "-"
+    config.certfile, config.keyfile = certfile, keyfile
+    for key, value in options.items():
+        if not hasattr(config, key):
+            raise TypeError(f"{key!r} is not a hypercorn Config setting")
+        setattr(config, key, value)
+    config.application_path = f"{__name__}:_worker_app()"
+    config.workers = 0  # hypercorn's way of saying "serve in this process"
+    return config
+
+
+def _check_tls(config: Any) -> None:
+    # Now, not in hypercorn (or each worker): a bad file is one line, not a traceback.
+    try:
+        config.create_ssl_context()
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        raise click.ClickException(
+            f"Could not load the TLS certificate {config.certfile!r} and key"
+            f" {config.keyfile!r}: {error}"
+        ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Watch:
+    """What the reloader watches besides the modules: Flask's ``--extra-files`` and
+    ``--exclude-patterns`` (fnmatch patterns on the absolute path), as werkzeug's."""
+
+    extra_files: tuple[str, ...] = ()
+    exclude_patterns: tuple[str, ...] = ()
+
+    def files(self, found: dict[Path, float]) -> dict[Path, float]:
+        """*found* and the extra files (a folder: its ``.py`` files), less the excluded."""
+        found = dict(found)
+        for extra in map(Path, self.extra_files):
+            if extra.is_dir():
+                found.update(_sources_under(extra.absolute()))
+            else:
+                with contextlib.suppress(OSError):  # a missing file isn't a change
+                    found[extra.absolute()] = extra.stat().st_mtime
+        patterns = self.exclude_patterns
+        return {
+            path: mtime
+            for path, mtime in found.items()
+            if not any(fnmatch.fnmatch(os.path.abspath(path), p) for p in patterns)
+        }
+
+
+def _wait_for_a_fix(stopping: list[int], watch: _Watch = _Watch()) -> bool:
     """Wait for a source file to change (True), or for a signal to stop (False)."""
     from hypercorn.utils import check_for_updates
     from hypercorn.utils import files_to_watch
 
     # The times are taken before the message: a fix saved as it shows still counts.
-    files = {**_sources_under(Path.cwd()), **files_to_watch()}
+    files = watch.files({**_sources_under(Path.cwd()), **files_to_watch()})
     click.echo(" * A worker exited; restarting when a file changes.", err=True)
     while not stopping:
         if check_for_updates(files):
@@ -143,8 +192,8 @@ def _sources_under(root: Path, most: int = 10_000) -> dict[Path, float]:
 _SKIP = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
 
 
-def _supervise(config: Any, workers: int, reload: bool) -> int:
-    """Run *workers* processes, restarted when a source file changes (*reload*).
+def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
+    """Run *workers* processes, restarted when a watched file changes (if *watch*).
 
     Returns the first non-zero exit code. Not hypercorn's supervisor: it stops workers
     through an event the app can't see, so they could not drain (``_drain.py``). SIGTERM,
@@ -154,10 +203,10 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
     import signal
     from multiprocessing.connection import wait
 
-    from hypercorn.asyncio.run import asyncio_worker
     from hypercorn.utils import check_for_updates
     from hypercorn.utils import files_to_watch
 
+    reload = watch is not None
     if reload:
         os.environ[RELOADER_ENV] = "1"
     spawn = multiprocessing.get_context("spawn")
@@ -171,12 +220,11 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
         while True:
             kwargs = {"config": config, "sockets": sockets}
             processes = [
-                spawn.Process(target=asyncio_worker, kwargs=kwargs)
-                for _ in range(workers)
+                spawn.Process(target=_worker, kwargs=kwargs) for _ in range(workers)
             ]
             for process in processes:
                 process.start()
-            files = files_to_watch() if reload else {}
+            files = watch.files(files_to_watch()) if watch is not None else {}
             changed = False
             while not stopping and all(p.is_alive() for p in processes):
                 wait([p.sentinel for p in processes], timeout=1)
@@ -187,8 +235,8 @@ def _supervise(config: Any, workers: int, reload: bool) -> int:
                     process.terminate()  # SIGTERM: the app drains, then exits
             for process in processes:
                 process.join()
-            if reload and not changed and not stopping:  # a worker failed to start
-                changed = _wait_for_a_fix(stopping)
+            if watch is not None and not changed and not stopping:  # failed to start
+                changed = _wait_for_a_fix(stopping, watch)
             if not changed:
                 # A worker still starting up when SIGTERM came ends by it: no failure.
                 codes = [p.exitcode for p in processes if p.exitcode != -signal.SIGTERM]
@@ -217,6 +265,21 @@ def _check_bind(host: str, port: int, bind: str) -> int:
         raise click.ClickException(
             f"Could not listen on {bind}: {error.strerror or error}.{hint}"
         ) from None
+
+
+def _worker(config: Any, sockets: Any) -> None:
+    """A worker process: hypercorn's, but a failure to start is an ``Error:`` line."""
+    from hypercorn.asyncio.run import asyncio_worker
+    from hypercorn.utils import LifespanFailureError
+
+    try:
+        asyncio_worker(config, sockets)
+    except click.ClickException as error:  # the app could not be loaded
+        error.show()
+        sys.exit(error.exit_code)
+    except LifespanFailureError as error:  # the app logged its traceback already
+        click.ClickException(f"The app failed to start: {error}").show()
+        sys.exit(1)
 
 
 def _worker_app() -> Microframework:
@@ -297,6 +360,7 @@ def run_app(
                 fg="red",
             )
         return
+    _refuse_a_running_loop()
     _settle_debug(app, debug, options.pop("load_dotenv", True))
     reload = bool(app.debug) if use_reloader is None else use_reloader
     locator = _locator_for_instance(app)
@@ -327,6 +391,19 @@ def run_app(
         os.environ.pop(RUN_FROM_CLI_ENV, None)
     if exit_code:
         raise SystemExit(exit_code)
+
+
+def _refuse_a_running_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    # Else hypercorn would fail to start its own loop, after a traceback.
+    click.ClickException(
+        "app.run() can't serve from a running event loop; use"
+        " 'await app.run_task()' there."
+    ).show()
+    raise SystemExit(1)
 
 
 def _settle_debug(app: Microframework, debug: bool | None, load: bool) -> None:
