@@ -389,7 +389,8 @@ async def _served_by_cli(
     app_file = tmp_path / "drain_app.py"
     app_file.write_text((Path(__file__).parent / "drain_app.py").read_text())
     env = {**os.environ, "DRAIN_LOG": str(tmp_path / "finally.log"), "DRAIN_GRACE": "1"}
-    env["PYTHONPATH"] = str(tmp_path)
+    # Prepended, not replaced: the server runs the code under test.
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

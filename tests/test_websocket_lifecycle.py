@@ -285,7 +285,10 @@ async def test_a_tight_send_loop_in_a_server_process(
     port = listener.getsockname()[1]
     args = [a.format(fd=listener.fileno()) for a in PROCESS_SERVERS[server]]
     log = tmp_path / "server.log"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    path = os.pathsep.join(
+        [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+    )
+    env = {**os.environ, "PYTHONPATH": path}  # the code under test, not an install
     with log.open("wb") as errors:
         process = subprocess.Popen(
             [sys.executable, *args, "lifecycle_app:app"],
