@@ -1102,3 +1102,35 @@ async def test_a_refused_test_websocket_keeps_quarts_response_attributes(
     assert connection.status_code == 401
     assert connection.headers is not None and connection.headers["X-Why"] == "token"
     assert bytes(connection.response_data) == b"nope"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_a_werkzeug_response_is_closed_as_flask_closes_it(
+    app: Microframework, streamed: bool, method: str
+) -> None:
+    # Its call_on_close functions and its iterable's close() ran in Flask, never here.
+    closed: list[str] = []
+
+    class Chunks:
+        def __init__(self) -> None:
+            self.chunks = iter([b"a", b"b"])
+
+        def __iter__(self) -> Chunks:
+            return self
+
+        def __next__(self) -> bytes:
+            return next(self.chunks)
+
+        def close(self) -> None:
+            closed.append("iterable")
+
+    @app.route("/")
+    async def index() -> Any:
+        response = WerkzeugResponse(Chunks() if streamed else b"ab")
+        response.call_on_close(lambda: closed.append("call_on_close"))
+        return response
+
+    response = await app.test_client().open("/", method=method)
+    assert await response.get_data() == (b"" if method == "HEAD" else b"ab")
+    assert closed == (["iterable", "call_on_close"] if streamed else ["call_on_close"])

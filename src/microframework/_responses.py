@@ -135,14 +135,34 @@ def _culprit(request: Request | None) -> str:
 def from_werkzeug_response(app: Microframework, rv: SansIOResponse) -> Response:
     """Our response for a werkzeug one: the same status, headers and body."""
     body = getattr(rv, "response", None)
+    close = getattr(
+        rv, "close", None
+    )  # its call_on_close functions, as Flask runs them
     if body is None or isinstance(body, (list, tuple)):
         data = b"".join(encode_chunk(chunk) for chunk in body or ())
         response = app.response_class(data, rv.status, Headers(rv.headers))
         response.headers["Content-Length"] = str(len(data))
+        if close is not None:
+            close()  # all read already
         return response
     iter_encoded = getattr(rv, "iter_encoded", None)
     stream = iter_encoded() if iter_encoded is not None else iter(body)
+    if close is not None:
+        stream = _Closing(stream, close)
     return app.response_class(stream, rv.status, Headers(rv.headers))
+
+
+class _Closing:
+    """A werkzeug response's chunks; closing them closes it (sent, HEAD, client gone)."""
+
+    def __init__(self, stream: Iterator[Any], close: Callable[[], Any]) -> None:
+        self._stream, self.close = stream, close
+
+    def __iter__(self) -> _Closing:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._stream)
 
 
 def response_from_http_exception(app: Microframework, error: HTTPException) -> Response:
