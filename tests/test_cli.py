@@ -966,6 +966,24 @@ async def test_cli_commands_that_need_click_context_run_from_an_async_test() -> 
     assert named.stdout.startswith("who of ")
 
 
+@pytest.mark.parametrize("with_appcontext", [True, False])
+def test_an_async_command_under_pass_context_runs(with_appcontext: bool) -> None:
+    # click.pass_context wraps it in a sync function: the command exited 0 having
+    # run nothing ("coroutine was never awaited").
+    app = Microframework("wrapped")
+    ran: list[str] = []
+
+    @app.cli.command("who", with_appcontext=with_appcontext)
+    @click.pass_context
+    async def who(ctx: click.Context) -> None:
+        await asyncio.sleep(0)
+        ran.append(ctx.info_name or "")
+
+    result = app.test_cli_runner().invoke(args=["who"])
+    assert result.exit_code == 0, result.output
+    assert ran == ["who"]
+
+
 # -- run ------------------------------------------------------------------------------
 def test_run_on_a_port_in_use_is_one_line() -> None:
     app = Microframework("busy")

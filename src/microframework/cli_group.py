@@ -130,7 +130,10 @@ def call_in_app_context(
         try:
             if inspect.iscoroutinefunction(func):
                 return runner.run(func(*args, **kwargs), context=context)
-            return context.run(func, *args, **kwargs)
+            result = context.run(func, *args, **kwargs)
+            if inspect.iscoroutine(result):  # a sync wrapper's (click.pass_context)
+                return runner.run(result, context=context)
+            return result
         except Exception as exc:
             error = exc
             raise
@@ -238,7 +241,7 @@ class AppGroup(click.Group):
         load_app = kwargs.pop("with_appcontext", True)
 
         def decorator(f: Callable[..., Any]) -> click.Command:
-            if load_app or inspect.iscoroutinefunction(f):
+            if load_app or inspect.iscoroutinefunction(inspect.unwrap(f)):
                 # Without the app, an async command still needs its event loop.
                 f = _in_context(f, load_app)
             command: click.Command = super(AppGroup, self).command(*args, **kwargs)(f)
