@@ -1270,9 +1270,15 @@ async def test_a_lowercase_method_is_the_uppercase_one(
         seen.append(request.method)
         return "body"
 
-    recorder = await call(app, http_scope("/", method=method))
-    assert seen == [method.upper()]
-    assert recorder.body == (b"" if method == "head" else b"body")
+    @app.route("/stream", methods=["GET", "POST"])
+    async def stream() -> Response:
+        seen.append(request.method)
+        return Response(iter([b"bo", b"dy"]))
+
+    for path in ("/", "/stream"):
+        recorder = await call(app, http_scope(path, method=method))
+        assert recorder.body == (b"" if method == "head" else b"body")
+    assert seen == [method.upper()] * 2
 
 
 async def test_an_apps_url_rule_class_may_be_a_plain_werkzeug_rule() -> None:

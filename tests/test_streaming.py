@@ -1585,3 +1585,30 @@ async def test_an_early_hint_with_cr_lf_is_refused_without_server_support(
     app.testing = True
     with pytest.raises(ValueError, match="CR, LF or NUL"):
         await call(app, http_scope("/"))
+
+
+async def test_a_stream_replaced_by_a_500_for_a_bad_header_is_closed(
+    app: Microframework,
+) -> None:
+    # Its headers would split the response, so a 500 goes instead; the stream it
+    # would have sent was left to the garbage collector (its finally, later, or not).
+    closed: list[str] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield b"x"
+        finally:
+            closed.append("closed")
+
+    @app.route("/")
+    async def index() -> Response:
+        stream = body()
+        await anext(stream)  # started: only then does its finally run on close
+        response = Response(stream)
+        response.headers["X Bad"] = "a space in a name"
+        return response
+
+    app.testing = False  # the 500 page, not the error raised to the caller
+    recorder = await call(app, http_scope("/"))
+    assert recorder.status == 500
+    assert closed == ["closed"]

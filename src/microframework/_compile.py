@@ -366,7 +366,8 @@ def _uppercase(request: BaseRequestWebsocket) -> str:
     # paths an unusual method takes anyway: upper() on every request costs 1%.
     method = request.method
     if method not in _USUAL_METHODS:
-        method = request.method = method.upper()
+        # The scope too: sending a streamed body reads it (a "head" got the body).
+        method = request.method = request.scope["method"] = method.upper()
     return method
 
 

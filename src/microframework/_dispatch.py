@@ -93,6 +93,8 @@ async def handle_http(
         try:
             status, headers, data = ready(compiled, request, response)
         except Exception as exc:  # a header that would split the response: a 500
+            if (body := getattr(response, "body_kind", None)) is not None:
+                await body.aclose()  # never sent: its generator's finally runs now
             response = await _handle_exception(app, compiled, exc, ctx, chain)
             status, headers, data = ready(compiled, request, response)
         send = request.asgi_send  # a watch may have wrapped it (DropBeforeEnd)
