@@ -631,3 +631,34 @@ async def test_test_request_context_keeps_an_explicit_content_type() -> None:
 
         assert current.content_type == "application/vnd.x+json"
         assert await current.get_json() == {}
+
+
+@pytest.mark.parametrize("touched_first", [False, True])
+async def test_a_session_written_in_a_copied_context_is_saved(touched_first: bool) -> None:
+    # The view had not touched the session: the copy opened one of its own, whose
+    # writes no response saved (Quart and Flask share the session with the copy).
+    from microframework import session
+
+    app = Microframework(__name__)
+    app.secret_key = "k"
+
+    @app.route("/set")
+    async def store() -> str:
+        if touched_first:
+            session.get("x")
+
+        @copy_current_request_context
+        async def work() -> None:
+            session["x"] = 1
+
+        await work()
+        return repr(session.get("x"))
+
+    @app.route("/get")
+    async def read() -> str:
+        return repr(session.get("x"))
+
+    client = app.test_client()
+    stored = await client.get("/set")
+    assert await stored.get_data() == b"1"
+    assert await (await client.get("/get")).get_data() == b"1"

@@ -149,7 +149,9 @@ class AppContext:
     def copy(self) -> AppContext:
         """A context sharing this one's app, request, websocket, session and ``g``."""
         ctx = self.__class__(self.app, self.request, self.websocket, g=self.g)
-        ctx.opened_session = self.opened_session
+        if self.request is not None or self.websocket is not None:
+            # Opened now if not yet: one session, which this context saves (as Quart).
+            ctx.opened_session = self.session
         ctx.url_adapter = self.url_adapter
         ctx._is_copy = True
         return ctx
