@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -260,3 +261,30 @@ async def test_shutdown_waits_for_tasks_added_by_requests(app: Microframework) -
         response = await test_app.test_client().get("/")
         assert response.status_code == 200
     assert finished == ["work"]
+
+
+async def test_a_task_a_streaming_view_adds_starts_as_its_stream_begins(
+    app: Microframework,
+) -> None:
+    # The stream waits for what the task produces; the task waited for the stream's
+    # end (as in Quart, it must not: the request hung).
+    @app.route("/stream")
+    async def stream() -> Any:
+        queue: asyncio.Queue[int | None] = asyncio.Queue()
+
+        async def producer() -> None:
+            for item in range(3):
+                await queue.put(item)
+            await queue.put(None)
+
+        app.add_background_task(producer)
+
+        async def body() -> AsyncIterator[bytes]:
+            while (item := await queue.get()) is not None:
+                yield b"%d\n" % item
+
+        return body(), 200
+
+    async with asyncio.timeout(5):
+        response = await app.test_client().get("/stream")
+    assert await response.get_data() == b"0\n1\n2\n"

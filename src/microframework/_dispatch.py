@@ -113,6 +113,8 @@ async def handle_http(
                 scope, send, headers, Streamer(app, send, request, response, endpoint)
             )
             del response, headers  # not held while a long stream runs (see send)
+            if (sent := ctx.response_sent) is not None and not sent.done():
+                sent.set_result(None)  # a stream may wait for its view's tasks: go
             await sending
     except BaseException as exc:
         error = exc
