@@ -288,3 +288,31 @@ async def test_a_task_a_streaming_view_adds_starts_as_its_stream_begins(
     async with asyncio.timeout(5):
         response = await app.test_client().get("/stream")
     assert await response.get_data() == b"0\n1\n2\n"
+
+
+async def test_tasks_started_during_shutdown_are_not_left_running(
+    app: Microframework,
+) -> None:
+    # One started by a task shutdown waits for, one by an after_serving function:
+    # both outlived the shutdown (neither awaited nor cancelled), as in Quart.
+    app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = 0
+    started: list[asyncio.Task[Any]] = []
+
+    async def forever() -> None:
+        started.append(asyncio.current_task())  # type: ignore[arg-type]
+        await asyncio.Event().wait()
+
+    async def parent() -> None:
+        app.add_background_task(forever)
+        await asyncio.Event().wait()
+
+    @app.after_serving
+    async def stop() -> None:
+        app.add_background_task(forever)
+
+    async with app.test_app():
+        app.add_background_task(parent)
+        await asyncio.sleep(0)  # parent runs, starting its child
+    assert len(started) == 2
+    assert all(task.cancelled() for task in started)
+    assert not app.background_tasks

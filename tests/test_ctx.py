@@ -634,7 +634,9 @@ async def test_test_request_context_keeps_an_explicit_content_type() -> None:
 
 
 @pytest.mark.parametrize("touched_first", [False, True])
-async def test_a_session_written_in_a_copied_context_is_saved(touched_first: bool) -> None:
+async def test_a_session_written_in_a_copied_context_is_saved(
+    touched_first: bool,
+) -> None:
     # The view had not touched the session: the copy opened one of its own, whose
     # writes no response saved (Quart and Flask share the session with the copy).
     from microframework import session
@@ -662,3 +664,56 @@ async def test_a_session_written_in_a_copied_context_is_saved(touched_first: boo
     stored = await client.get("/set")
     assert await stored.get_data() == b"1"
     assert await (await client.get("/get")).get_data() == b"1"
+
+
+async def test_pop_without_an_error_inside_except_passes_the_error_handled() -> None:
+    # As Flask and Quart (sys.exc_info()): teardown got None.
+    app = Microframework(__name__)
+    got: list[str] = []
+
+    @app.teardown_request
+    async def torn(error: BaseException | None) -> None:
+        got.append(type(error).__name__)
+
+    ctx = app.test_request_context("/")
+    await ctx.push()
+    try:
+        raise ValueError("x")
+    except ValueError:
+        await ctx.pop()
+    assert got == ["ValueError"]
+
+
+async def test_an_app_context_pushed_in_a_view_keeps_the_request() -> None:
+    # As Flask 3.1 and Quart: request, url_for and the session stay; g is new; its
+    # pop tears down the app context only (the request's teardown runs once, later).
+    from microframework import session
+
+    app = Microframework(__name__)
+    app.secret_key = "k"
+    torn: list[str] = []
+
+    @app.teardown_request
+    async def request_done(error: BaseException | None) -> None:
+        torn.append("request")
+
+    @app.teardown_appcontext
+    async def app_done(error: BaseException | None) -> None:
+        torn.append("app")
+
+    @app.route("/")
+    async def index() -> Any:
+        g.outer = True
+        async with current_app.app_context():
+            seen = {
+                "request": has_request_context() and request.path,
+                "url": url_for("index"),
+                "g": "outer" in g,
+            }
+            session["x"] = 1
+        return seen
+
+    response = await app.test_client().get("/")
+    assert await response.get_json() == {"request": "/", "url": "/", "g": False}
+    assert "session=" in response.headers["Set-Cookie"]
+    assert torn == ["app", "request", "app"]

@@ -695,6 +695,72 @@ async def test_failing_startup_reports_failed_with_message(app: Microframework) 
     assert "database unreachable" in sent[0]["message"]
 
 
+@pytest.mark.parametrize("step", ["startup", "shutdown"])
+async def test_startup_and_shutdown_called_directly_report_their_failure(
+    app: Microframework, step: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # docs/lifespan.md mounts the app under another framework by calling them: the
+    # signal and the log came only through a server's lifespan messages.
+    from microframework.signals import got_serving_exception
+
+    @app.before_serving
+    async def start() -> None:
+        if step == "startup":
+            raise OSError("database unreachable")
+
+    @app.after_serving
+    async def stop() -> None:
+        raise OSError("database unreachable")
+
+    seen: list[BaseException] = []
+
+    def record(sender: Any, exception: BaseException) -> None:
+        seen.append(exception)
+
+    with got_serving_exception.connected_to(record, app):
+        if step == "shutdown":
+            await app.startup()
+        with pytest.raises(OSError):
+            await (app.startup() if step == "startup" else app.shutdown())
+    assert [type(error) for error in seen] == [OSError]
+    assert f"{step.capitalize()} failed" in caplog.text
+
+
+async def test_a_failed_startup_closes_the_while_serving_generators_it_started(
+    app: Microframework,
+) -> None:
+    # Their cleanup ran at the next shutdown instead, twice after a retried startup.
+    log: list[str] = []
+    failing = [True]
+
+    @app.while_serving
+    async def around() -> Any:
+        log.append("start")
+        try:
+            yield
+        finally:
+            log.append("finally")
+
+    @app.before_serving
+    async def start() -> None:
+        pass
+
+    @app.while_serving
+    async def then_fails() -> Any:
+        if failing[0]:
+            raise OSError("no database")
+        yield
+
+    with pytest.raises(OSError):
+        await app.startup()
+    assert log == ["start", "finally"]
+    assert app.serving_generators == []
+    failing[0] = False
+    await app.startup()
+    await app.shutdown()
+    assert log == ["start", "finally", "start", "finally"]
+
+
 # -- a view's str, dict, tuple or unhandled abort without a Response object: the same bytes -
 
 

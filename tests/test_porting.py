@@ -1134,3 +1134,19 @@ async def test_a_werkzeug_response_is_closed_as_flask_closes_it(
     response = await app.test_client().open("/", method=method)
     assert await response.get_data() == (b"" if method == "HEAD" else b"ab")
     assert closed == (["iterable", "call_on_close"] if streamed else ["call_on_close"])
+
+
+async def test_test_request_context_takes_quarts_send_push_promise(
+    app: Microframework,
+) -> None:
+    # Quart's tests pass a callable to see what a view pushes; it was a TypeError.
+    pushed: list[tuple[str, str | None]] = []
+
+    async def record(path: str, headers: Any) -> None:
+        pushed.append((path, headers.get("User-Agent")))
+
+    async with app.test_request_context(
+        "/", headers={"User-Agent": "tester"}, send_push_promise=record
+    ):
+        await request.send_push_promise("/style.css")
+    assert pushed == [("/style.css", "tester")]

@@ -75,13 +75,17 @@ def _done(app: Microframework, task: asyncio.Task[Any]) -> None:
 
 
 async def finish_background_tasks(app: Microframework) -> None:
-    """Wait for unfinished tasks up to the shutdown timeout, then cancel the rest."""
-    tasks = set(app.background_tasks)
-    if not tasks:
+    """Wait for unfinished tasks up to the shutdown timeout, then cancel the rest;
+    tasks they start meanwhile too (a snapshot left those running)."""
+    if not app.background_tasks:
         return
     timeout = app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"]
-    _, pending = await asyncio.wait(tasks, timeout=timeout)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending)
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while tasks := set(app.background_tasks):
+        left = None if deadline is None else max(0.0, deadline - loop.time())
+        _, pending = await asyncio.wait(tasks, timeout=left)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)

@@ -93,8 +93,7 @@ async def handle_http(
         try:
             status, headers, data = ready(compiled, request, response)
         except Exception as exc:  # a header that would split the response: a 500
-            if (body := getattr(response, "body_kind", None)) is not None:
-                await body.aclose()  # never sent: its generator's finally runs now
+            await _close_unsent(response)
             response = await _handle_exception(app, compiled, exc, ctx, chain)
             status, headers, data = ready(compiled, request, response)
         send = request.asgi_send  # a watch may have wrapped it (DropBeforeEnd)
@@ -109,12 +108,10 @@ async def handle_http(
             else:  # more than a server buffers: watched, so a stalled reader times out
                 await stream_bytes(app, send, request, endpoint, data, head, response)
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
-            sending = response.send(
-                scope, send, headers, Streamer(app, send, request, response, endpoint)
-            )
-            del response, headers  # not held while a long stream runs (see send)
-            if (sent := ctx.response_sent) is not None and not sent.done():
-                sent.set_result(None)  # a stream may wait for its view's tasks: go
+            streamer = Streamer(app, send, request, response, endpoint)
+            sending = response.send(scope, send, headers, streamer)
+            del response, headers, streamer  # not held while a long stream runs
+            _let_tasks_start(ctx)  # a stream may wait for what its view's tasks make
             await sending
     except BaseException as exc:
         error = exc
@@ -123,7 +120,7 @@ async def handle_http(
         exc.__traceback__ = None  # its frames hold error: a cycle per client that left
     finally:
         if (sent := ctx.response_sent) is not None and not sent.done():
-            sent.set_result(None)
+            sent.set_result(None)  # tasks the view added start: see _let_tasks_start
         request.asgi_send = None  # the response went: tasks added now start at once
         if chain.teardown or compiled.teardown_appcontext or listening:
             await _finish_http(app, compiled, ctx, chain, error, token, listening)
@@ -131,6 +128,18 @@ async def handle_http(
             request.release()
             if token is not None:
                 _cv_app.reset(token)
+
+
+def _let_tasks_start(ctx: AppContext) -> None:
+    # The background tasks the view added wait for the response to go.
+    if (sent := ctx.response_sent) is not None and not sent.done():
+        sent.set_result(None)
+
+
+async def _close_unsent(response: Any) -> None:
+    # A response replaced before it went: its generator's finally runs now, not at gc.
+    if (body := getattr(response, "body_kind", None)) is not None:
+        await body.aclose()
 
 
 def _elsewhere(

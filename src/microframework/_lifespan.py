@@ -7,6 +7,7 @@ raised; a failure reaches the server as ``lifespan.*.failed``, never raised into
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncGenerator
 from collections.abc import Callable
@@ -26,7 +27,29 @@ if TYPE_CHECKING:
 
 
 async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
-    """Freeze *app* and run its startup code; *state* is the server's lifespan state."""
+    """Freeze *app* and run its startup code; *state* is the server's lifespan state.
+
+    A failure is reported (logged, ``got_serving_exception``) and raised, with the
+    ``while_serving`` generators already started closed."""
+    try:
+        await _start(app, state)
+    except Exception as exc:
+        while app.serving_generators:  # their cleanup runs now, not at a later shutdown
+            with contextlib.suppress(Exception):
+                await app.serving_generators.pop().aclose()
+        app.drain.uninstall()
+        await _report(app, "startup", exc)
+        raise
+
+
+async def _report(app: Microframework, step: str, exc: Exception) -> None:
+    # Here, not in handle_lifespan: an app mounted elsewhere calls startup() itself.
+    if got_serving_exception.receivers:
+        await send_signal(got_serving_exception, app, exception=exc)
+    app.logger.error("%s failed", step.capitalize(), exc_info=exc)
+
+
+async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
     freeze(app)
     app.shutdown_event = asyncio.Event()  # a new serving period
     app.drain.install(app.config["SHUTDOWN_GRACE_PERIOD"])
@@ -63,7 +86,16 @@ async def _started(gen_func: Callable[[], Any]) -> AsyncGenerator[Any, None]:
 
 
 async def shutdown(app: Microframework) -> None:
-    """Finish background tasks, run ``after_serving``, finish ``while_serving``."""
+    """Finish background tasks, run ``after_serving``, finish ``while_serving``; a
+    failure is reported (logged, ``got_serving_exception``) and raised."""
+    try:
+        await _stop(app)
+    except Exception as exc:
+        await _report(app, "shutdown", exc)
+        raise
+
+
+async def _stop(app: Microframework) -> None:
     errors: list[Exception] = []
     app.shutdown_event.set()
     app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])  # for servers that ask first
@@ -87,6 +119,7 @@ async def shutdown(app: Microframework) -> None:
             errors.append(
                 RuntimeError("a while_serving generator yielded more than once")
             )
+    await finish_background_tasks(app)  # what after_serving started: none left running
     if _freezes_gc(app):
         gc.unfreeze()
     app.drain.end()
@@ -116,10 +149,7 @@ async def handle_lifespan(
             continue
         try:
             await run
-        except Exception as exc:
-            if got_serving_exception.receivers:
-                await send_signal(got_serving_exception, app, exception=exc)
-            app.logger.exception("%s failed", step.capitalize())
+        except Exception as exc:  # reported by startup() or shutdown()
             reason = f"{type(exc).__name__}: {exc}"
             await send({"type": f"lifespan.{step}.failed", "message": reason})
             return

@@ -328,6 +328,11 @@ async def teardown(
         finally:  # after them, as in Flask and Quart: they may still read the uploads
             if request is not None:
                 request.release()
+    await teardown_app(app, error)
+
+
+async def teardown_app(app: Microframework, error: BaseException | None) -> None:
+    """Run app-context teardown, then its signal."""
     compiled = app.compiled
     funcs = (
         compiled.teardown_appcontext

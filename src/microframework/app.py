@@ -442,8 +442,9 @@ class Microframework(TemplatingMixin, Scaffold):
         self.logger.error(f"Exception on {where}", exc_info=exc_info)
 
     def app_context(self) -> AppContext:
-        """An app context: ``async with app.app_context(): ...``."""
-        return AppContext(self)
+        """An app context: ``async with app.app_context(): ...``. Inside a request or
+        websocket of this app it keeps them (with a new ``g``), as in Flask and Quart."""
+        return AppContext.for_app(self)
 
     def request_context(self, request: Request) -> AppContext:
         """A context for *request*: ``async with app.request_context(req): ...``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
@@ -25,6 +26,7 @@ from ._compile import match_request
 from ._responses import open_session
 from ._responses import open_session_now
 from ._responses import teardown
+from ._responses import teardown_app
 from .globals import _cv_app
 from .signals import appcontext_popped
 from .signals import appcontext_pushed
@@ -93,7 +95,7 @@ class AppContext:
 
     __slots__ = (
         "app", "_g", "request", "websocket", "opened_session", "url_adapter",
-        "after_request_functions", "_cv_token", "_is_copy", "unhandled_error",
+        "after_request_functions", "_cv_token", "_tears_down", "unhandled_error",
         "response_sent",
     )  # fmt: skip
 
@@ -113,7 +115,9 @@ class AppContext:
         self.url_adapter: MapAdapter | None = None
         self.after_request_functions: list[Callable[[Response], Any]] | None = None
         self._cv_token: Token[AppContext] | None = None
-        self._is_copy = False
+        #: What pop() tears down: "all"; "none" (a copy); "app" (an app context
+        #: pushed inside a request's: the request is the outer one's to tear down).
+        self._tears_down = "all"
         #: An error turned into a 500; teardown receives it, as in Flask.
         self.unhandled_error: BaseException | None = None
         #: Resolved once the response went out; background tasks wait on it.
@@ -146,6 +150,20 @@ class AppContext:
         """True while pushed by :meth:`push` (by hand or ``async with``), not by the server."""
         return self._cv_token is not None
 
+    @classmethod
+    def for_app(cls, app: Microframework) -> AppContext:
+        """A new app context of *app*, keeping the request or websocket of an active
+        context of *app* (with a new ``g``; its pop tears the app context down only)."""
+        ctx = cls(app)
+        outer = _cv_app.get(None)
+        if outer is not None and outer.app is app:
+            ctx.request, ctx.websocket = outer.request, outer.websocket
+            if ctx.request is not None or ctx.websocket is not None:
+                ctx.url_adapter = outer.url_adapter
+                ctx.opened_session = outer.session  # one session, the outer one saves
+                ctx._tears_down = "app"
+        return ctx
+
     def copy(self) -> AppContext:
         """A context sharing this one's app, request, websocket, session and ``g``."""
         ctx = self.__class__(self.app, self.request, self.websocket, g=self.g)
@@ -153,7 +171,7 @@ class AppContext:
             # Opened now if not yet: one session, which this context saves (as Quart).
             ctx.opened_session = self.session
         ctx.url_adapter = self.url_adapter
-        ctx._is_copy = True
+        ctx._tears_down = "none"
         return ctx
 
     async def push(self) -> None:
@@ -178,10 +196,15 @@ class AppContext:
         if token is None or _cv_app.get(None) is not self:
             raise RuntimeError("popped a context that is not the active one")
         try:
-            if not self._is_copy:
-                if exc is _sentinel or exc is None:
+            if self._tears_down != "none":
+                if exc is _sentinel:  # as Flask and Quart: the error being handled
+                    exc = sys.exc_info()[1]
+                if exc is None:
                     exc = self.unhandled_error
-                await teardown(self.app, self, exc)
+                if self._tears_down == "app":
+                    await teardown_app(self.app, exc)
+                else:
+                    await teardown(self.app, self, exc)
         finally:
             self._cv_token = None
             _cv_app.reset(token)

@@ -10,6 +10,7 @@ import dataclasses
 import json as _json
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import MutableMapping
 from typing import Any
 from typing import IO
 from typing import Protocol
@@ -307,7 +308,10 @@ def make_test_request(
 def make_test_request_context(
     app: Microframework, path: str, **kwargs: Any
 ) -> AppContext:
-    """A request context for a made-up request: ``app.test_request_context``."""
+    """A request context for a made-up request: ``app.test_request_context``.
+
+    Quart's ``send_push_promise(path, headers)`` is called for each push."""
+    push = kwargs.pop("send_push_promise", None)
     request = make_test_request(app, path, **kwargs)
     scope = request.scope("http", request.headers)
     body = iter([{"type": "http.request", "body": request.body, "more_body": False}])
@@ -315,4 +319,16 @@ def make_test_request_context(
     async def receive() -> dict[str, Any]:
         return next(body, {"type": "http.disconnect"})
 
-    return app.request_context(app.request_class(scope, receive, app))
+    made = app.request_class(scope, receive, app)
+    if push is not None:
+        scope.setdefault("extensions", {})["http.response.push"] = {}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            pushed = [
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in message["headers"]
+            ]
+            await push(message["path"], Headers(pushed))
+
+        made.asgi_send = send
+    return app.request_context(made)
