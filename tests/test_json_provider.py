@@ -449,3 +449,24 @@ async def test_a_dumps_assigned_on_the_provider_writes_response_bodies() -> None
 
     body = await (await app.test_client().get("/")).get_data(as_text=True)
     assert body == '{"wrapped":{"a":1}}\n'
+
+
+async def test_json_dump_and_load_go_through_the_providers_own() -> None:
+    # As Flask and Quart: a provider overriding dump/load was bypassed.
+    from microframework import json as app_json
+
+    class Marking(DefaultJSONProvider):
+        def dump(self, obj: Any, fp: Any, **kwargs: Any) -> None:
+            fp.write("/*dump*/" + self.dumps(obj, **kwargs))
+
+        def load(self, fp: Any, **kwargs: Any) -> Any:
+            return {"via": "load", "data": self.loads(fp.read(), **kwargs)}
+
+    app = Microframework(__name__)
+    app.json = Marking(app)
+    out = io.StringIO()
+    async with app.app_context():
+        app_json.dump({"a": 1}, out)
+        loaded = app_json.load(io.StringIO("[1]"))
+    assert out.getvalue() == '/*dump*/{"a": 1}'
+    assert loaded == {"via": "load", "data": [1]}

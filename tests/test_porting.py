@@ -1150,3 +1150,47 @@ async def test_test_request_context_takes_quarts_send_push_promise(
     ):
         await request.send_push_promise("/style.css")
     assert pushed == [("/style.css", "tester")]
+
+
+@pytest.mark.parametrize("how", ["raised", "returned by a handler"])
+async def test_an_http_exception_with_its_own_get_response_is_sent_as_it_says(
+    app: Microframework, how: str
+) -> None:
+    # The usual API pattern (JSON errors); werkzeug's HTML page went instead.
+    import json
+
+    class ApiError(HTTPException):
+        code = 422
+
+        def get_response(self, environ: Any = None, scope: Any = None) -> Any:
+            body = json.dumps({"code": self.code, "description": self.description})
+            return WerkzeugResponse(body, self.code, mimetype="application/json")
+
+    @app.route("/")
+    async def index() -> Any:
+        raise (ApiError if how == "raised" else KeyError)("field missing")
+
+    if how == "returned by a handler":
+
+        @app.errorhandler(KeyError)
+        async def as_api_error(error: Exception) -> Any:
+            return ApiError(description="field missing")
+
+    app.testing = False
+    response = await app.test_client().get("/")
+    assert response.status_code == 422
+    assert response.mimetype == "application/json"
+    assert (await response.get_json())["code"] == 422
+
+
+async def test_file_storage_takes_quarts_argument_names(tmp_path: Any) -> None:
+    # Quart's save(destination=) and load(source=) were TypeErrors.
+    from microframework.datastructures import FileStorage
+
+    (tmp_path / "in.txt").write_bytes(b"data")
+    storage = FileStorage()
+    await storage.load(source=tmp_path / "in.txt")
+    await storage.save(destination=tmp_path / "out.txt")
+    assert (tmp_path / "out.txt").read_bytes() == b"data"
+    with pytest.raises(TypeError, match="one of"):
+        storage.save(tmp_path / "a", destination=tmp_path / "b")

@@ -131,6 +131,27 @@ async def test_a_template_source_is_compiled_once(tapp: App) -> None:
     assert compiled == ["{{ x }}!", "{{ later() }}"]
 
 
+async def test_a_long_source_is_rendered_but_not_kept(tapp: App) -> None:
+    # 256 sources of 512 KiB each stayed in memory for good (202 MiB).
+    from microframework._utils import MEMO_KEY_SIZE
+
+    long_source = "x" * (MEMO_KEY_SIZE + 1)
+    async with tapp.app_context():
+        assert await render_template_string(long_source) == long_source
+        assert await render_template_string("short") == "short"
+    assert list(tapp.jinja_env._from_source) == ["short"]
+
+
+async def test_jinja_env_from_string_makes_a_new_template_each_time(tapp: App) -> None:
+    # jinja's contract: a template's own globals changed must not leak into the
+    # next from_string (or render_template_string) of the same source.
+    first = tapp.jinja_env.from_string("hello {{ name }}")
+    first.globals["name"] = "alice"
+    assert tapp.jinja_env.from_string("hello {{ name }}") is not first
+    async with tapp.app_context():
+        assert await render_template_string("hello {{ name }}") == "hello "
+
+
 async def test_compiled_sources_stay_bounded(tapp: App) -> None:
     from microframework._utils import MEMO_LIMIT
 

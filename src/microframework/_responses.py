@@ -174,6 +174,8 @@ def response_from_http_exception(app: Microframework, error: HTTPException) -> R
         return from_werkzeug_response(app, existing)
     if isinstance(error, RequestRedirect):
         return redirect(error.new_url, error.code, Response=app.response_class)
+    if error.__class__.get_response is not _GET_RESPONSE:  # an API's JSON errors, say
+        return from_werkzeug_response(app, error.get_response())
     page = _plain_page(error)
     if page is not None:
         return app.response_class(page, error.code, mimetype="text/html")
@@ -189,6 +191,7 @@ def _plain_page(error: HTTPException) -> bytes | None:
     description = error.description
     if (
         cls.get_body is not _GET_BODY
+        or cls.get_response is not _GET_RESPONSE
         or cls.get_headers is not _GET_HEADERS
         or cls.get_description is not _GET_DESCRIPTION
         or cls.name is not _NAME
@@ -204,6 +207,7 @@ def _plain_page(error: HTTPException) -> bytes | None:
 
 
 _GET_BODY = HTTPException.get_body
+_GET_RESPONSE = HTTPException.get_response
 _GET_HEADERS = HTTPException.get_headers
 _GET_DESCRIPTION = HTTPException.get_description
 _NAME = HTTPException.name

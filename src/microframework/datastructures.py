@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from typing import IO
 
 from werkzeug.datastructures import Accept
@@ -34,26 +35,42 @@ class FileStorage(_FileStorage):
     """An uploaded file: werkzeug's, with a ``save`` that may also be awaited."""
 
     def save(  # type: ignore[override] # also awaitable, see below
-        self, dst: str | os.PathLike[str] | IO[bytes], buffer_size: int = 16384
+        self,
+        dst: str | os.PathLike[str] | IO[bytes] | None = None,
+        buffer_size: int = 16384,
+        *,
+        destination: str | os.PathLike[str] | IO[bytes] | None = None,
     ) -> Done:
-        """Write the file to *dst* before returning, so that Flask's ``file.save(dst)``
-        and Quart's ``await file.save(dst)`` both work. It blocks while it writes: for a
-        big file, ``await asyncio.to_thread(file.save, dst)``."""
-        super().save(dst, buffer_size)
+        """Write the file to *dst* (Quart's *destination*) before returning, so that
+        Flask's ``file.save(dst)`` and Quart's ``await file.save(dst)`` both work. It
+        blocks while it writes: for a big file, ``await asyncio.to_thread(file.save, dst)``."""
+        super().save(_one(dst, destination, "dst", "destination"), buffer_size)
         return DONE
 
-    async def load(self, src: str | os.PathLike[str], buffer_size: int = 16384) -> None:
-        """Fill this file's stream from the file at *src* and take its name (Quart's).
-
-        The stream is left at its start, ready to read or upload (Quart's is at its end).
-        """
+    async def load(
+        self,
+        src: str | os.PathLike[str] | None = None,
+        buffer_size: int = 16384,
+        *,
+        source: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Fill this file's stream from the file at *src* (Quart's *source*) and take
+        its name. The stream is left at its start, ready to read or upload (Quart's is
+        at its end)."""
         import aiofiles  # only here: most apps never load a file
 
-        self.filename = Path(src).name
-        async with aiofiles.open(src, "rb") as file:
+        path: str | os.PathLike[str] = _one(src, source, "src", "source")
+        self.filename = Path(path).name
+        async with aiofiles.open(path, "rb") as file:
             while chunk := await file.read(buffer_size):
                 self.stream.write(chunk)
         self.stream.seek(0)
+
+
+def _one(value: Any, quarts: Any, name: str, quarts_name: str) -> Any:
+    if (value is None) == (quarts is None):
+        raise TypeError(f"pass one of {name!r} (Flask's) or {quarts_name!r} (Quart's)")
+    return value if value is not None else quarts
 
 
 __all__ = [

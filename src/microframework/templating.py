@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
-from collections.abc import MutableMapping
 from typing import Any
 from typing import TYPE_CHECKING
 from typing import TypeVar
@@ -41,8 +40,6 @@ from .signals import state as _signals
 from .signals import template_rendered
 
 if TYPE_CHECKING:
-    from jinja2.nodes import Template as TemplateNode
-
     from .config import Config
     from .ctx import AppContext
     from .json.provider import JSONProvider
@@ -89,19 +86,20 @@ class Environment(jinja2.Environment):
         self.app = app
         self._from_source: dict[str, Template] = {}
 
-    def from_string(
-        self,
-        source: str | TemplateNode,
-        globals: MutableMapping[str, Any] | None = None,
-        template_class: type[Template] | None = None,
-    ) -> Template:
-        """Compile *source* once (each compile costs about 250 us)."""
-        if globals or template_class is not None or not isinstance(source, str):
-            return super().from_string(source, globals, template_class)
+    def cached_from_string(self, source: str) -> Template:
+        """*source* compiled once (a compile costs about 250 us), for
+        ``render_template_string``; ``from_string`` stays jinja's (a new template)."""
         template = self._from_source.get(source)
         if template is None:
-            template = remember(self._from_source, source, super().from_string(source))
+            compiled = self.from_string(source)
+            template = remember(self._from_source, source, compiled, len(source))
         return template
+
+
+def _from_string(env: Any, source: str) -> Template:
+    # An app's own jinja_environment may be jinja's class, without the cache.
+    cached = getattr(env, "cached_from_string", None)
+    return env.from_string(source) if cached is None else cached(source)  # type: ignore[no-any-return]
 
 
 class DispatchingJinjaLoader(BaseLoader):
@@ -323,7 +321,7 @@ async def render_template(
 async def render_template_string(source: str, **context: Any) -> str:
     """Render a template given as a string (autoescaped)."""
     app = _app("render_template_string")
-    return await _render(app, app.jinja_env.from_string(source), context)
+    return await _render(app, _from_string(app.jinja_env, source), context)
 
 
 async def _stream(app: TemplatingMixin, template: Template, context: Any) -> Response:
@@ -355,4 +353,4 @@ async def stream_template(
 async def stream_template_string(source: str, **context: Any) -> Response:
     """A response that renders a template string chunk by chunk as it is sent."""
     app = _app("stream_template_string")
-    return await _stream(app, app.jinja_env.from_string(source), context)
+    return await _stream(app, _from_string(app.jinja_env, source), context)

@@ -25,7 +25,10 @@ def dumps(obj: Any, **kwargs: Any) -> str:
 
 
 def dump(obj: Any, fp: IO[str], **kwargs: Any) -> None:
-    """Serialise *obj* into the text file *fp*."""
+    """Serialise *obj* into the text file *fp* (the provider's ``dump``)."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.dump(obj, fp, **kwargs)
     fp.write(dumps(obj, **kwargs))
 
 
@@ -38,7 +41,10 @@ def loads(s: str | bytes, **kwargs: Any) -> Any:
 
 
 def load(fp: IO[str] | IO[bytes], **kwargs: Any) -> Any:
-    """Parse JSON from the file *fp*."""
+    """Parse JSON from the file *fp* (the provider's ``load``)."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.load(fp, **kwargs)
     return loads(fp.read(), **kwargs)
 
 
