@@ -50,6 +50,9 @@ async def _run(
 ) -> Any:
     if gate is not None:
         await gate
+    # This task's copy of the context still names the request's: its own app context
+    # must not take the request in (see app_context), the request is over.
+    _cv_app.set(None)  # type: ignore[arg-type] # read as get(None): no context
     async with app.app_context():
         try:
             return await app.ensure_async(func)(*args, **kwargs)
