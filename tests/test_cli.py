@@ -1576,6 +1576,61 @@ def test_app_run_serves_a_script_with_the_reloader_in_debug_mode(
     assert " * Debug mode: on" in log.read_text()
 
 
+_MAIN_CONFIGURED = """
+from microframework import Microframework
+
+app = Microframework(__name__)
+
+@app.get("/")
+async def index():
+    return app.config.get("GREETING", "unset")
+
+if __name__ == "__main__":
+    app.config["GREETING"] = "set in the main block"
+    app.run(port=PORT, debug=True)
+"""
+
+_MAIN_FACTORY = """
+from microframework import Microframework
+
+def create_app(greeting):
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index():
+        return greeting
+
+    return app
+
+if __name__ == "__main__":
+    app = create_app("made in the main block")
+    app.run(port=PORT, debug=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (_MAIN_CONFIGURED, b"set in the main block"),
+        (_MAIN_FACTORY, b"made in the main block"),
+    ],
+    ids=["configured", "factory"],
+)
+def test_app_run_with_the_reloader_runs_the_scripts_main_block_in_the_worker(
+    tmp_path: Path, serve: Any, source: str, expected: bytes
+) -> None:
+    # The worker imported the script without its main block: the config set there
+    # was lost, and an app made there was not found ("no attribute 'app'").
+    port = free_port()
+    write(tmp_path / "script.py", source.replace("PORT", str(port)))
+    process, log = serve("script.py")
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == expected, (
+        log.read_text()
+    )
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+
+
 # -- the debug page ------------------------------------------------------------------------
 def _raise_chained() -> None:
     values: dict[str, int] = {}

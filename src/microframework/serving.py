@@ -22,6 +22,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,7 +43,12 @@ RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
 #: How a spawned worker process finds the app: ``module:name``, as ``--app`` takes it.
 SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
 
+#: A script's app (``python app.py``): ``path:FILE`` or ``module:NAME`` to run again
+#: as ``__main__`` in the worker, whose ``app.run()`` hands it its app (see run_app).
+SERVE_MAIN_ENV = "MICROFRAMEWORK_SERVE_MAIN"
+
 _serving_app: Microframework | None = None
+_main_apps: list[Microframework] = []  # what app.run() got in a worker running a script
 # Flask's app.run() passes these to werkzeug's run_simple; hypercorn has no such setting.
 _WERKZEUG_ONLY = frozenset(
     (
@@ -87,6 +93,8 @@ def serve_app(
                 " must be importable: pass it as '--app module:name'."
             )
         os.environ[SERVE_APP_ENV] = locator
+        if locator.startswith("__main__:") and (main := _main_to_run()) is not None:
+            os.environ[SERVE_MAIN_ENV] = main
         os.environ[DEBUG_ENV] = "1" if app.debug else "0"
         config.workers = workers
     # Probe first, so the address printed is one we can serve on: hypercorn leaks its
@@ -107,6 +115,7 @@ def serve_app(
         raise click.ClickException(f"The app failed to start: {error}") from None
     finally:
         _serving_app = None
+        os.environ.pop(SERVE_MAIN_ENV, None)
 
 
 def _config(certfile: str | None, keyfile: str | None, options: dict[str, Any]) -> Any:
@@ -222,8 +231,9 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
             processes = [
                 spawn.Process(target=_worker, kwargs=kwargs) for _ in range(workers)
             ]
-            for process in processes:
-                process.start()
+            with _main_not_imported():
+                for process in processes:
+                    process.start()
             files = watch.files(files_to_watch()) if watch is not None else {}
             changed = False
             while not stopping and all(p.is_alive() for p in processes):
@@ -246,6 +256,35 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
             signal.signal(number, handler)
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
             sock.close()
+
+
+def _main_to_run() -> str | None:
+    # How to run __main__ again: by its module name (python -m) or its file's path.
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None:
+        return f"module:{name}"
+    path = getattr(main, "__file__", None)
+    return None if path is None else f"path:{os.path.abspath(path)}"
+
+
+@contextlib.contextmanager
+def _main_not_imported() -> Iterator[None]:
+    """Keep spawn from importing ``__main__`` in the workers when they run it (above):
+    its top level would run twice, and without its main block the app isn't set up."""
+    main = sys.modules.get("__main__")
+    if SERVE_MAIN_ENV not in os.environ or main is None:
+        yield
+        return
+    saved: dict[str, Any] = {
+        key: vars(main)[key] for key in ("__spec__", "__file__") if key in vars(main)
+    }
+    main.__spec__ = None
+    vars(main).pop("__file__", None)
+    try:
+        yield
+    finally:
+        vars(main).update(saved)
 
 
 def _bind_address(host: str, port: int) -> str:
@@ -288,6 +327,18 @@ def _worker_app() -> Microframework:
         return _serving_app
     from .cli import locate_app  # it imports the app, which imports this module
 
+    if (main := os.environ.get(SERVE_MAIN_ENV)) is not None:
+        # The script again, main block and all: its app.run() hands over its app, set
+        # up as in the first process (config set there, an app made by a factory).
+        import runpy
+
+        kind, _, target = main.partition(":")
+        if kind == "path":
+            runpy.run_path(target, run_name="__main__")
+        else:
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+        if _main_apps:
+            return _main_apps[-1]
     module_name, _, name = os.environ[SERVE_APP_ENV].partition(":")
     app = locate_app(module_name, name or None)
     if DEBUG_ENV in os.environ:
@@ -352,7 +403,10 @@ def run_app(
     """What ``app.run()`` does: serve *app* for development, errors as one line."""
     if os.environ.get(RUN_FROM_CLI_ENV) == "true":
         # A worker process importing the module again stays quiet; it has no CLI.
-        if SERVE_APP_ENV not in os.environ:
+        # One running a script's main block again takes the app from here.
+        if SERVE_MAIN_ENV in os.environ:
+            _main_apps.append(app)
+        elif SERVE_APP_ENV not in os.environ:
             click.secho(
                 " * Ignoring a call to 'app.run()': the 'microframework' command is"
                 " running. Put 'app.run()' under 'if __name__ == \"__main__\":'.",
