@@ -575,3 +575,20 @@ async def test_open_instance_resource_opens_in_any_mode(tmp_path: Path) -> None:
         await file.write("X = 1\n")
     async with await app.open_instance_resource("app.cfg") as file:
         assert await file.read() == b"X = 1\n"
+
+
+def test_from_prefixed_env_names_the_quart_and_flask_variables_it_does_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ported as is, a deployment's QUART_SECRET_KEY left SECRET_KEY unset, silently.
+    monkeypatch.setenv("QUART_SECRET_KEY", "s3")
+    monkeypatch.setenv("FLASK_DB_URL", "x")
+    monkeypatch.setenv("FLASK_APP", "hello")  # the command line's, not config
+    monkeypatch.setenv("FLASK_TIMEOUT", "1")
+    monkeypatch.setenv("MICROFRAMEWORK_TIMEOUT", "2")  # renamed already
+    config = Config(tmp_path)
+    with pytest.warns(
+        UserWarning, match="not read: FLASK_DB_URL, QUART_SECRET_KEY \\("
+    ):
+        config.from_prefixed_env()
+    assert "SECRET_KEY" not in config

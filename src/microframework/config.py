@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import types
+import warnings
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import MutableMapping
@@ -126,6 +127,8 @@ class Config(dict[str, Any]):
                     )
                 target = child
             target[leaf] = value
+        if prefix == "MICROFRAMEWORK":
+            _warn_of_other_prefixes(start)
         return True
 
     def from_pyfile(
@@ -200,3 +203,25 @@ def _read(path: str, read: Callable[[IO[Any]], Any], mode: str, silent: bool) ->
             return _MISSING
         e.strerror = f"Unable to load configuration file ({e.strerror})"
         raise
+
+
+# The command line's own variables, not config: FLASK_APP and the like.
+_CLI_NAMES = frozenset({"APP", "DEBUG", "ENV", "SKIP_DOTENV", "RUN_FROM_CLI"})
+
+
+def _warn_of_other_prefixes(start: str) -> None:
+    # A deployment's QUART_SECRET_KEY, ported as is, would leave SECRET_KEY unset.
+    missed = sorted(
+        name
+        for name in os.environ
+        if name.startswith(("QUART_", "FLASK_"))
+        and (key := name.partition("_")[2]) not in _CLI_NAMES
+        and not key.startswith("RUN_")
+        and f"{start}{key}" not in os.environ
+    )
+    if missed:
+        warnings.warn(
+            f"from_prefixed_env() reads MICROFRAMEWORK_* variables; these are not read:"
+            f" {', '.join(missed)} (rename them, or pass prefix=)",
+            stacklevel=3,
+        )
