@@ -257,3 +257,22 @@ async def test_a_refused_websockets_session_is_saved_once_into_the_refusal(
             await client.receive()
     assert info.value.response.status_code == 403
     assert len(saved) == 1 and saved[0] is not None
+
+
+async def test_a_refused_websocket_that_never_used_the_session_opens_none(
+    app: Microframework,
+) -> None:
+    # Pins: saving a refused websocket's session reads the opened one, never opening it.
+    app.secret_key = "k"
+    app.session_interface = interface = _CountingOpens()
+    _CountingOpens.opened = 0
+
+    @app.websocket("/ws")
+    async def ws() -> Any:
+        return "no", 403
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with app.test_client().websocket("/ws") as client:
+            await client.receive()
+    assert info.value.response.status_code == 403
+    assert interface.opened == 0
