@@ -276,3 +276,25 @@ async def test_a_refused_websocket_that_never_used_the_session_opens_none(
             await client.receive()
     assert info.value.response.status_code == 403
     assert interface.opened == 0
+
+
+async def test_a_returned_http_exception_with_a_bodiless_code_sends_no_body(
+    app: Microframework,
+) -> None:
+    # Pins: the prepared-page fast path is for codes that carry a body (not a 204).
+    from asgi_harness import call
+    from asgi_harness import http_scope
+    from werkzeug.exceptions import HTTPException
+
+    class NoContent(HTTPException):
+        code = 204
+        description = "nothing to say"
+
+    @app.route("/")
+    async def index() -> Any:
+        return NoContent()
+
+    recorder = await call(app, http_scope("/"))
+    assert recorder.status == 204
+    assert b"content-length" not in recorder.headers
+    assert recorder.body == b""
