@@ -239,3 +239,22 @@ def test_any_forwarded_headers_give_a_well_formed_scope(
     assert result["path"].endswith("/")
     assert all(isinstance(v, bytes) for _, v in result["headers"])
     assert result["root_path"] == "" or result["root_path"].startswith("/")
+
+
+def test_a_prefix_naming_another_host_is_ignored() -> None:
+    # "//evil.example" as a root path: url_for's redirects went to another site.
+    scope = forwarded(("x-forwarded-prefix", "//evil.example"), path="/users")
+    assert fixed(scope, x_prefix=1)["root_path"] == ""
+
+
+def test_a_utf8_prefix_is_decoded_as_utf8() -> None:
+    scope = http_scope(headers=[(b"x-forwarded-prefix", "/café".encode())], path="/x")
+    result = fixed(scope, x_prefix=1)
+    assert (result["root_path"], result["raw_path"]) == ("/café", b"/caf%C3%A9/x")
+
+
+def test_a_bare_ipv6_forwarded_host_gets_brackets_with_its_port() -> None:
+    scope = forwarded(("x-forwarded-host", "::1"), ("x-forwarded-port", "8443"))
+    result = fixed(scope, x_host=1, x_port=1)
+    assert host_header(result) == [b"[::1]:8443"]
+    assert result["server"] == ("::1", 8443)

@@ -76,7 +76,11 @@ class ProxyFixMiddleware:
             scheme = "ws" if scope["type"] == "websocket" else "http"
             fixed["scheme"] = f"{scheme}s" if proto in _SECURE else scheme
         _fix_host(fixed, values.get("host"), values.get("port"))
-        if (prefix := values.get("prefix") or "").startswith("/"):
+        prefix = values.get("prefix") or ""
+        # A path: "//host" would make url_for's redirects leave for another site.
+        if prefix.startswith("/") and not prefix.startswith("//"):
+            # Header bytes came as latin-1; a path's are UTF-8.
+            prefix = prefix.encode("latin-1").decode("utf-8", "replace")
             _fix_prefix(fixed, prefix.rstrip("/"))
         return fixed
 
@@ -100,6 +104,8 @@ def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None
     hostname, current_port = _split_host(host)
     if port is not None:
         current_port = int(port)
+        if ":" in hostname and not hostname.startswith("["):
+            hostname = f"[{hostname}]"  # a bare IPv6 address takes a port in brackets
         host = f"{hostname}:{port}"
     if current_port is None:
         current_port = _DEFAULT_PORTS.get(scope.get("scheme", "http"), 80)
