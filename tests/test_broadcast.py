@@ -216,6 +216,15 @@ async def test_publish_refuses_other_types(broadcast: Broadcast) -> None:
         await broadcast.publish("c", {"a": 1})  # type: ignore[arg-type]
 
 
+async def test_text_utf8_cannot_encode_is_refused_by_every_backend(
+    broadcast: Broadcast,
+) -> None:
+    # A lone surrogate: the memory backend took it, Redis raised UnicodeEncodeError.
+    with pytest.raises(ValueError, match="UTF-8 can encode"):
+        await broadcast.publish("c", "a\ud800b")
+    assert await broadcast.publish("c", "caf\u00e9")  # other text is fine
+
+
 async def test_a_malformed_last_event_id_is_a_value_error(broadcast: Broadcast) -> None:
     with pytest.raises(ValueError, match="invalid event id"):
         async with broadcast.subscribe("c", last_event_id="yesterday"):

@@ -199,6 +199,13 @@ class Broadcast:
         """Publish *message* on *channel* and return its event id."""
         if not isinstance(message, str | bytes):
             raise TypeError(f"publish takes str or bytes, not {type(message).__name__}")
+        if message.__class__ is str and not message.isascii():
+            try:  # as every backend would: Redis raised deep inside, memory took it
+                message.encode()
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"publish takes text UTF-8 can encode: {error}"
+                ) from None
         return await self._connected().publish(channel, message)
 
     async def publish_json(self, channel: str, value: Any) -> str:
