@@ -310,3 +310,14 @@ async def test_two_subscribers_joining_and_leaving_at_once_leave_one_linger(
         await asyncio.gather(join_and_leave(), join_and_leave())
         assert len(timers) == 2
         assert [timer.cancelled() for timer in timers] == [True, False]
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:1/0", "redis://:hunter2@127.0.0.1:1/0?db=0"]
+)
+async def test_an_unreachable_redis_is_named_as_host_port_db(url: str) -> None:
+    # As docs/scaling-out.md shows it: "Redis at 127.0.0.1:1/0", with or without
+    # a password (the scheme was kept when there was none).
+    with pytest.raises(BroadcastError, match="^Redis at 127.0.0.1:1/0 is unreachable"):
+        async with Broadcast(url):
+            pass

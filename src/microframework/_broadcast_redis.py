@@ -70,7 +70,8 @@ class RedisBackend:
             url, socket_timeout=None, single_connection_client=True, **options
         )
         # Never log a password: in the user part, or as ?password=.
-        self._where = url.rpartition("@")[2].partition("?")[0]
+        # host:port/db: no scheme, and never the password
+        self._where = url.partition("://")[2].rpartition("@")[2].partition("?")[0]
         self._cursors: dict[str, str] = {}  # followed channel -> last id delivered
         self._lingering: dict[str, asyncio.TimerHandle] = {}  # see unlisten
         self._wake_key = f"broadcast-wake:{uuid.uuid4().hex}"
