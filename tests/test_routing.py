@@ -1342,3 +1342,40 @@ async def test_a_converter_failing_is_the_apps_500(
             async with app.test_client().websocket("/ws/abc") as ws:
                 await ws.receive()
         assert info.value.response.status_code == 500
+
+
+@pytest.mark.parametrize("matching", [False, True])
+async def test_subdomain_routes_that_can_never_match_are_named_in_a_warning(
+    matching: bool,
+) -> None:
+    # Flask 3.1 ignores them as here; Quart matches them whenever SERVER_NAME is
+    # set: a ported app's api.example.com silently got the root view.
+    import warnings
+
+    from microframework import Blueprint
+
+    app = Microframework(__name__, subdomain_matching=matching)
+    app.config["SERVER_NAME"] = "example.com"
+    api = Blueprint("api", __name__, subdomain="api")
+
+    @api.route("/")
+    async def api_root() -> str:
+        return "api"
+
+    @app.route("/")
+    async def root() -> str:
+        return "root"
+
+    app.register_blueprint(api)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = await app.test_client().get("/", headers={"Host": "api.example.com"})
+    messages = [str(warning.message) for warning in caught]
+    if matching:
+        assert await response.get_data() == b"api"
+        assert messages == []
+    else:
+        assert await response.get_data() == b"root"
+        assert messages == [
+            "routes with a subdomain never match without subdomain_matching=True: /"
+        ]

@@ -8,6 +8,7 @@ these tables; nothing here runs a view or builds a response.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
@@ -208,7 +209,28 @@ def compile_tables(app: Microframework) -> Compiled:
     }
     compiled.teardown_appcontext = teardown_appcontext_funcs(app)
     compiled.unmemoised = _with_own_converters(app)
+    _warn_of_unmatched_subdomains(app)
     return compiled
+
+
+def _warn_of_unmatched_subdomains(app: Microframework) -> None:
+    # As in Flask 3.1; Quart matches them whenever SERVER_NAME is set: say so.
+    url_map = app.url_map
+    if app.subdomain_matching or url_map.host_matching:
+        return
+    default = url_map.default_subdomain
+    if unmatched := sorted(
+        {
+            rule.rule
+            for rule in url_map.iter_rules()
+            if rule.subdomain not in (None, default)
+        }
+    ):
+        warnings.warn(
+            f"routes with a subdomain never match without subdomain_matching=True:"
+            f" {', '.join(unmatched)}",
+            stacklevel=3,
+        )
 
 
 def _with_own_converters(app: Microframework) -> frozenset[int]:

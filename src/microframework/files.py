@@ -283,7 +283,7 @@ def _describe(
     if mimetype is not None:
         return mimetype
     if name is None:
-        raise TypeError(
+        raise _NoMimetype(
             "send_file() cannot guess the mimetype of a file object without a name;"
             " pass 'mimetype' or 'download_name'"
         )
@@ -292,6 +292,10 @@ def _describe(
     if encoding is not None and not as_attachment:
         headers["Content-Encoding"] = encoding
     return guessed or "application/octet-stream"
+
+
+class _NoMimetype(TypeError, ValueError):
+    """Flask's TypeError, also Quart's ValueError: code expecting either catches it."""
 
 
 def _content_disposition(name: str, as_attachment: bool) -> str:
