@@ -606,3 +606,17 @@ async def test_plain_app_renders_with_the_session_of_the_request(root: Path) -> 
     await client.get("/login")
     response = await client.get("/")
     assert await response.get_data(as_text=True) == "ada /"
+
+
+async def test_a_streamed_template_wrapped_in_a_response_streams(tapp: App) -> None:
+    # Quart's Response(await stream_template(...)) and Flask's
+    # app.response_class(stream_template(...)): a 500 TypeError here.
+    @tapp.route("/")
+    async def index() -> Response:
+        return Response(
+            await stream_template_string("{{ a }}-{{ b }}", a=1, b=2), status=201
+        )
+
+    response = await tapp.test_client().get("/")
+    assert response.status_code == 201
+    assert await response.get_data() == b"1-2"

@@ -234,6 +234,8 @@ class Response(SansIOResponse):
         elif isinstance(response, (bytes, bytearray, str)):
             self.set_data(response)
         else:  # not the setter: a Content-Length given with a stream is the app's
+            if isinstance(response, Response):  # Response(await stream_template(...))
+                response = response.response
             self._body = make_body(response)
 
     def _set_status(self, status: int | str | HTTPStatus | None) -> None:
