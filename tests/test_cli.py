@@ -219,6 +219,18 @@ def test_app_is_taken_from_the_environment_variable(tmp_path: Path) -> None:
     assert "/ws" in result.stdout
 
 
+def test_help_lists_the_commands_of_the_app_the_environment_names(
+    tmp_path: Path,
+) -> None:
+    # As Flask 3.1: "--help" alone loaded no app, and said none could be found.
+    source = HELLO + "\n@app.cli.command('init-db')\ndef init_db():\n    pass\n"
+    write(tmp_path / "fromenv.py", source)
+    result = invoke("--help", env={"MICROFRAMEWORK_APP": "fromenv"})
+    assert result.exit_code == 0, result.output
+    assert "init-db" in result.stdout
+    assert "Error" not in result.stderr
+
+
 def test_asgi_py_is_preferred_to_app_py(tmp_path: Path) -> None:
     write(tmp_path / "app.py", HELLO)
     write(

@@ -373,8 +373,11 @@ class MicroframeworkGroup(AppGroup):
         return super().make_context(info_name, args, parent=parent, **extra)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Parse the arguments; with none, load env files and the app first so help lists its commands."""
-        if not args and self.no_args_is_help:
+        """Parse the arguments; with none (or only ``--help``), load env files and the
+        app first so help lists its commands, as Flask does."""
+        if (not args and self.no_args_is_help) or (
+            len(args) == 1 and args[0] in self.get_help_option_names(ctx)
+        ):
             _env_file_option.handle_parse_result(ctx, {}, [])
             _app_option.handle_parse_result(ctx, {}, [])
         return super().parse_args(ctx, args)
