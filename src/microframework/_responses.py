@@ -135,9 +135,8 @@ def _culprit(request: Request | None) -> str:
 def from_werkzeug_response(app: Microframework, rv: SansIOResponse) -> Response:
     """Our response for a werkzeug one: the same status, headers and body."""
     body = getattr(rv, "response", None)
-    close = getattr(
-        rv, "close", None
-    )  # its call_on_close functions, as Flask runs them
+    # Closed as Flask closes it: its call_on_close functions run.
+    close = getattr(rv, "close", None)
     if body is None or isinstance(body, (list, tuple)):
         data = b"".join(encode_chunk(chunk) for chunk in body or ())
         response = app.response_class(data, rv.status, Headers(rv.headers))
