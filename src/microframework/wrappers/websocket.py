@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _CONNECTING, _ACCEPTED = "connecting", "accepted"
 _CLOSED, _RESPONDED = "closed", "responded"
+_OVER = (_CLOSED, _RESPONDED)
 _DISCONNECT = object()
 _WATCH_DELAY = 0.05  # seconds before a handler not in receive() gets a reader task
 # Sweeps (about half a second) before a handler yet to accept gets one: a reader started
@@ -387,8 +388,8 @@ class Websocket(BaseRequestWebsocket):
         self._receiving += 1
         try:
             waits = queue.empty()
-            if waits and self._state == _CLOSED:
-                raise self._disconnected()
+            if waits and self._state in _OVER:  # (a refusal's disconnect, if any, was
+                raise self._disconnected()  # read with nobody receiving: not queued)
             data: str | bytes = await queue.get()
         finally:
             self._receiving -= 1
