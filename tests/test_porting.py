@@ -1192,5 +1192,7 @@ async def test_file_storage_takes_quarts_argument_names(tmp_path: Any) -> None:
     await storage.load(source=tmp_path / "in.txt")
     await storage.save(destination=tmp_path / "out.txt")
     assert (tmp_path / "out.txt").read_bytes() == b"data"
-    with pytest.raises(TypeError, match="one of"):
+    with pytest.raises(TypeError, match="not both"):
         storage.save(tmp_path / "a", destination=tmp_path / "b")
+    with pytest.raises(TypeError, match="needs 'dst'"):
+        storage.save()

@@ -54,6 +54,22 @@ MEMO_LIMIT = 256
 MEMO_KEY_SIZE = 2048
 
 
+def alias(
+    value: Any, old: Any, name: str, old_name: str, needed_by: str | None = None
+) -> Any:
+    """*value*, or *old* given by its other (Quart's) name *old_name*; never both.
+    With *needed_by* (the function's name), one of the two is required."""
+    if old is not None:
+        if value is not None:
+            raise TypeError(
+                f"pass either {name!r} or its other name {old_name!r}, not both"
+            )
+        return old
+    if value is None and needed_by is not None:
+        raise TypeError(f"{needed_by} needs {name!r} (Quart's {old_name!r})")
+    return value
+
+
 def remember(memo: dict[K, T], key: K, value: T, size: int = 0) -> T:
     """Store and return *value*; a full *memo* starts over, as requests choose keys.
 

@@ -154,24 +154,23 @@ class AppContext:
     def for_app(cls, app: Microframework) -> AppContext:
         """A new app context of *app*, keeping the request or websocket of an active
         context of *app* (with a new ``g``; its pop tears the app context down only)."""
-        ctx = cls(app)
         outer = _cv_app.get(None)
         if outer is not None and outer.app is app:
-            ctx.request, ctx.websocket = outer.request, outer.websocket
-            if ctx.request is not None or ctx.websocket is not None:
-                ctx.url_adapter = outer.url_adapter
-                ctx.opened_session = outer.session  # one session, the outer one saves
-                ctx._tears_down = "app"
-        return ctx
+            if outer.request is not None or outer.websocket is not None:
+                return outer._sharing(None, "app")
+        return cls(app)
 
     def copy(self) -> AppContext:
         """A context sharing this one's app, request, websocket, session and ``g``."""
-        ctx = self.__class__(self.app, self.request, self.websocket, g=self.g)
+        return self._sharing(self.g, "none")
+
+    def _sharing(self, g: AppCtxGlobals | None, tears_down: str) -> AppContext:
+        ctx = self.__class__(self.app, self.request, self.websocket, g=g)
         if self.request is not None or self.websocket is not None:
             # Opened now if not yet: one session, which this context saves (as Quart).
             ctx.opened_session = self.session
         ctx.url_adapter = self.url_adapter
-        ctx._tears_down = "none"
+        ctx._tears_down = tears_down
         return ctx
 
     async def push(self) -> None:

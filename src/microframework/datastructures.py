@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 from typing import IO
 
 from werkzeug.datastructures import Accept
@@ -27,6 +26,7 @@ from werkzeug.datastructures import RequestCacheControl
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.datastructures import WWWAuthenticate
 
+from ._utils import alias
 from ._utils import DONE
 from ._utils import Done
 
@@ -44,7 +44,9 @@ class FileStorage(_FileStorage):
         """Write the file to *dst* (Quart's *destination*) before returning, so that
         Flask's ``file.save(dst)`` and Quart's ``await file.save(dst)`` both work. It
         blocks while it writes: for a big file, ``await asyncio.to_thread(file.save, dst)``."""
-        super().save(_one(dst, destination, "dst", "destination"), buffer_size)
+        super().save(
+            alias(dst, destination, "dst", "destination", "save()"), buffer_size
+        )
         return DONE
 
     async def load(
@@ -59,18 +61,12 @@ class FileStorage(_FileStorage):
         at its end)."""
         import aiofiles  # only here: most apps never load a file
 
-        path: str | os.PathLike[str] = _one(src, source, "src", "source")
+        path: str | os.PathLike[str] = alias(src, source, "src", "source", "load()")
         self.filename = Path(path).name
         async with aiofiles.open(path, "rb") as file:
             while chunk := await file.read(buffer_size):
                 self.stream.write(chunk)
         self.stream.seek(0)
-
-
-def _one(value: Any, quarts: Any, name: str, quarts_name: str) -> Any:
-    if (value is None) == (quarts is None):
-        raise TypeError(f"pass one of {name!r} (Flask's) or {quarts_name!r} (Quart's)")
-    return value if value is not None else quarts
 
 
 __all__ = [

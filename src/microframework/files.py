@@ -32,6 +32,7 @@ from werkzeug.http import http_date
 from werkzeug.http import quote_etag
 from werkzeug.http import quote_header_value
 
+from ._utils import alias
 from .conditional import drop_for_not_modified
 from .conditional import precondition_status
 from .conditional import requested_ranges
@@ -142,21 +143,19 @@ async def send_file(
     Quart's ``filename_or_io``, ``attachment_filename``, ``cache_timeout`` and
     ``add_etags`` are accepted by name. See ``docs/static-files.md``.
     """
-    path_or_file = _alias(
-        path_or_file, filename_or_io, "path_or_file", "filename_or_io"
+    path_or_file = alias(
+        path_or_file, filename_or_io, "path_or_file", "filename_or_io", "send_file()"
     )
-    if path_or_file is None:
-        raise TypeError("send_file() needs the path or file object to send")
     if not isinstance(etag, bool | str) or not isinstance(add_etags, bool | str | None):
         raise TypeError(  # Quart's positional order differs past the third argument
             "send_file() 'etag' must be a bool or a str: pass Quart's arguments by name"
         )
     source = await _source_for(path_or_file)
     try:
-        download_name = _alias(
+        download_name = alias(
             download_name, attachment_filename, "download_name", "attachment_filename"
         )
-        max_age = _alias(max_age, cache_timeout, "max_age", "cache_timeout")
+        max_age = alias(max_age, cache_timeout, "max_age", "cache_timeout")
         if add_etags is not None:
             etag = add_etags
         headers = Headers()
@@ -186,9 +185,7 @@ async def send_from_directory(
     *path* (Quart's *file_name*) goes through :func:`safe_join`; the other arguments
     are :func:`send_file`'s.
     """
-    path = _alias(path, file_name, "path", "file_name")
-    if path is None:
-        raise TypeError("send_from_directory() needs the path of the file to send")
+    path = alias(path, file_name, "path", "file_name", "send_from_directory()")
     found = await asyncio.to_thread(_lookup, os.fsdecode(directory), os.fsdecode(path))
     if found is None:
         raise NotFound()
@@ -252,14 +249,6 @@ def _remaining(file: IO[bytes]) -> tuple[int | None, int]:
     except (AttributeError, OSError, ValueError):
         return None, 0
     return max(end - position, 0), position
-
-
-def _alias(value: Any, old: Any, name: str, old_name: str) -> Any:
-    if old is None:
-        return value
-    if value is not None:
-        raise TypeError(f"pass either {name!r} or its old name {old_name!r}, not both")
-    return old
 
 
 def _describe(
