@@ -335,6 +335,80 @@ async def test_stalled_body_is_408(app: Microframework) -> None:
     assert rec.status == 408
 
 
+_FORM = [(b"content-type", b"application/x-www-form-urlencoded")]
+_MULTIPART = [(b"content-type", b"multipart/form-data; boundary=B")]
+
+
+def _body_reading_app(app: Microframework) -> Microframework:
+    @app.post("/data")
+    async def data() -> str:
+        return str(len(await request.get_data()))
+
+    @app.post("/form")
+    async def form() -> str:
+        return str(len(await request.form))
+
+    @app.post("/files")
+    async def files() -> str:
+        return str(len(await request.files))
+
+    @app.post("/file")
+    async def body_file() -> str:
+        return str(len((await request.get_body_file()).read()))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [("/data", _FORM), ("/form", _FORM), ("/files", _MULTIPART), ("/file", [])],
+)
+async def test_a_body_longer_than_its_content_length_is_counted_as_it_arrives(
+    app: Microframework, path: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    # Django CVE-2026-33034: Content-Length says 5 (under the limit), 15 bytes arrive.
+    app.config["MAX_CONTENT_LENGTH"] = 10
+    scope = http_scope(path, "POST", [*headers, (b"content-length", b"5")])
+    rec = Recorder(b"a=123", b"45678", b"90123")
+    await call(_body_reading_app(app), scope, rec)
+    assert rec.status == 413
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"), [("/form", _FORM), ("/files", _MULTIPART), ("/file", [])]
+)
+async def test_a_stalled_body_is_408_for_every_accessor(
+    app: Microframework, path: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    app.config["BODY_TIMEOUT"] = 0.02
+    rec = Recorder(b"a=1", more_last=True)  # then the client stalls
+    async with asyncio.timeout(5):
+        await call(_body_reading_app(app), http_scope(path, "POST", headers), rec)
+    assert rec.status == 408
+
+
+async def test_body_timeout_is_a_total_deadline_that_a_trickle_cannot_extend(
+    app: Microframework,
+) -> None:
+    # Slowloris: a byte every 50 ms never idles for BODY_TIMEOUT, yet must get its
+    # 408 at the deadline, not when the trickle stops (the sleeps pace the client).
+    app.config["BODY_TIMEOUT"] = 0.2
+    rec = Recorder(b"a", more_last=True)
+    task = asyncio.create_task(
+        call(_body_reading_app(app), http_scope("/data", "POST"), rec)
+    )
+    sent = 1
+    while not task.done() and sent < 20:
+        await asyncio.sleep(0.05)
+        rec.inbox.put_nowait({"type": "http.request", "body": b"a", "more_body": True})
+        sent += 1
+    rec.inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+    async with asyncio.timeout(5):
+        await task
+    assert rec.status == 408
+    assert sent < 10  # answered near 0.2 s
+
+
 @pytest.mark.parametrize("where", ["before_request", "view"])
 async def test_body_timeout_set_on_one_request_is_a_408(
     app: Microframework, where: str
