@@ -282,6 +282,17 @@ async def test_a_cookie_value_with_any_control_character_is_escaped(
     assert parse_cookie(cookie.split(";")[0])["c"] == value
 
 
+@pytest.mark.parametrize(
+    ("key", "domain"), [("c; Path=/x", None), ("c d", None), ("c", "a.com; Path=/x")]
+)
+def test_a_cookie_name_or_domain_that_would_add_attributes_is_refused(
+    key: str, domain: str | None
+) -> None:
+    # werkzeug writes both raw: "c; Path=/x=v; Path=/" set a path the app never chose.
+    with pytest.raises(ValueError, match="cookie name or domain"):
+        Response("x").set_cookie(key, "v", domain=domain)
+
+
 # -- make_conditional -------------------------------------------------------------------
 
 BODY = b"0123456789"

@@ -64,6 +64,8 @@ _CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 # werkzeug's dump_cookie escapes controls only up to \x19: \x1a-\x1f would go out raw.
 _COOKIE_UNESCAPED = re.compile(r"[\x1a-\x1f]")
+# Written raw by dump_cookie: would end the name (or domain) and start an attribute.
+_COOKIE_ATTRIBUTE_BREAK = re.compile(r"[;,\s]")
 # Built once: the status setter parses its argument each time (about 1.5 us).
 _STATUS_LINES = {
     code: f"{code} {name.upper()}" for code, name in HTTP_STATUS_CODES.items()
@@ -292,6 +294,11 @@ class Response(SansIOResponse):
         partitioned: bool = False,
     ) -> None:
         """Add a ``Set-Cookie`` header, as werkzeug does, escaping every control."""
+        for part in (key, domain or ""):
+            if _COOKIE_ATTRIBUTE_BREAK.search(part):
+                raise ValueError(
+                    f"cookie name or domain {part!r} has ';', ',' or space"
+                )
         super().set_cookie(
             key, value, max_age, expires, path, domain, secure, httponly, samesite,
             partitioned,
