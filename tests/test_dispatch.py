@@ -205,6 +205,8 @@ async def test_invalid_header_name_or_control_character_is_a_500_naming_it(
         ("a", 0),
         ("a", 99),
         ("a", 100),  # interim, never final
+        ("a", 600),  # RFC 9110 15: 100-599; uvicorn dropped the connection
+        ("a", 799),
         ("a", 1000),
         ("a", -1),
         (b"a", 0),  # a Response, not the str fast path

@@ -479,7 +479,7 @@ def ready(
     headers = response.asgi_headers()
     body = response.body_bytes
     status = response.status_code
-    if not 200 <= status <= 999:
+    if not 200 <= status <= 599:
         raise _bad_status(response.status)
     if body is None or status in NO_BODY_STATUS or response.trailers is not None:
         return status, headers, None
@@ -487,7 +487,8 @@ def ready(
 
 
 def _bad_status(status: str) -> ValueError:
-    # A server refuses it (h11: "status_code should be in range"), past the app's
-    # error handling; raised here, it is the app's 500. 1xx are interim, not final.
+    # A server refuses it (h11: "status_code should be in range"; uvicorn drops the
+    # connection past 599, RFC 9110's last), past the app's error handling; raised
+    # here, it is the app's 500. 1xx are interim, not final.
     # (werkzeug reads "abc" as "0 abc".)
     return ValueError(f"the response status {status!r} is not a final HTTP status")
