@@ -568,6 +568,26 @@ async def test_open_resource_reads_under_the_root_path_as_quart_does(
             await app.open_resource("schema.sql", mode)
 
 
+async def test_open_resource_takes_a_path_object_or_quarts_path_keyword(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "schema.sql").write_bytes(b"CREATE")
+    app = Microframework(
+        __name__, root_path=os.fspath(tmp_path), instance_path=os.fspath(tmp_path)
+    )
+
+    async with await app.open_resource(tmp_path / "schema.sql") as file:
+        assert await file.read() == b"CREATE"
+    async with await app.open_resource(path="schema.sql", mode="r") as file:
+        assert await file.read() == "CREATE"
+    async with await app.open_instance_resource(path=Path("schema.sql")) as file:
+        assert await file.read() == b"CREATE"
+    with pytest.raises(TypeError, match="'path'"):
+        await app.open_resource("schema.sql", path="schema.sql")
+    with pytest.raises(TypeError, match="'resource'"):
+        await app.open_instance_resource()
+
+
 async def test_open_instance_resource_opens_in_any_mode(tmp_path: Path) -> None:
     app = Microframework(__name__, instance_path=os.fspath(tmp_path))
 

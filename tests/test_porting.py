@@ -692,8 +692,37 @@ def test_wrappers_export_what_quarts_do() -> None:
 
     for name in ("BaseRequestWebsocket", "Body", "Request", "Response", "Websocket"):
         assert name in wrappers.__all__ and hasattr(wrappers, name)
-    for name in ("FileBody", "IterableBody", "ResponseBody"):
+    for name in ("DataBody", "FileBody", "IOBody", "IterableBody", "ResponseBody"):
         assert isinstance(getattr(response, name), type)
+
+
+def test_quarts_routing_and_cli_runner_names_exist_under_the_documented_rename() -> (
+    None
+):
+    # Public apps subclass QuartRule for url_rule_class.
+    from pathlib import Path
+
+    from microframework import routing
+    from microframework.testing import MicroframeworkCliRunner
+
+    assert routing.MicroframeworkRule is routing.Rule
+    assert routing.MicroframeworkMap is routing.Map
+    porting = (Path(__file__).parents[1] / "docs" / "porting.md").read_text()
+    for quart, ours in [
+        ("QuartRule", "MicroframeworkRule"),
+        ("QuartMap", "MicroframeworkMap"),
+        ("QuartCliRunner", MicroframeworkCliRunner.__name__),
+    ]:
+        assert any(quart in line and ours in line for line in porting.splitlines())
+
+
+def test_the_package_does_not_call_itself_a_wsgi_application() -> None:
+    import tomllib
+    from pathlib import Path
+
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    classifiers = tomllib.loads(pyproject)["project"]["classifiers"]
+    assert not [c for c in classifiers if "WSGI" in c]
 
 
 async def test_request_header_names_read_as_flask_and_quart_give_them(

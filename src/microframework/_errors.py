@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ._compile import Compiled
     from .app import Microframework
     from .ctx import AppContext
+    from .typing import ResponseReturnValue
     from .wrappers.response import Response
 
 
@@ -83,18 +84,19 @@ def find_error_handler(
 
 async def handle_http_exception(
     app: Microframework, error: HTTPException, ctx: AppContext | None
-) -> Any:
+) -> ResponseReturnValue:
     if error.code is None or isinstance(error, RoutingException):
         return error
     handler = find_error_handler(app, error, ctx)
     if handler is None:
         return error
-    return await app.ensure_async(handler)(error)
+    rv: ResponseReturnValue = await app.ensure_async(handler)(error)
+    return rv
 
 
 async def handle_user_exception(
     app: Microframework, error: Exception, ctx: AppContext | None
-) -> Any:
+) -> ResponseReturnValue:
     if isinstance(error, BadRequestKeyError) and (
         app.debug or app.config["TRAP_BAD_REQUEST_ERRORS"]
     ):
@@ -104,7 +106,8 @@ async def handle_user_exception(
     handler = find_error_handler(app, error, ctx)
     if handler is None:
         raise error
-    return await app.ensure_async(handler)(error)
+    rv: ResponseReturnValue = await app.ensure_async(handler)(error)
+    return rv
 
 
 async def handle_exception(

@@ -21,6 +21,7 @@ from typing import Any
 from typing import ParamSpec
 from typing import TYPE_CHECKING
 from typing import TypeVar
+from typing import Unpack
 from urllib.parse import quote as _url_quote
 
 from werkzeug.exceptions import Aborter
@@ -78,14 +79,19 @@ if TYPE_CHECKING:
 
     from aiofiles.base import AiofilesContextManager
 
+    from .scaffold import T_serving
+    from .scaffold import T_shell_context_processor
+    from .scaffold import T_teardown
+    from .scaffold import T_while_serving
     from .testing import MicroframeworkClient
     from .testing import TestApp
     from .testing.cli import MicroframeworkCliRunner
+    from .testing.client import RequestContextOptions
     from .typing import Receive
+    from .typing import ResponseReturnValue
     from .typing import Scope
     from .typing import Send
 
-F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
 T = TypeVar("T")
 _ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"  # what Flask leaves unquoted in an anchor
@@ -314,22 +320,22 @@ class Microframework(TemplatingMixin, Scaffold):
             self.view_functions[endpoint] = view_func
 
     @setupmethod
-    def teardown_appcontext(self, func: F) -> F:
+    def teardown_appcontext(self, func: T_teardown) -> T_teardown:
         """Run *func* with the error (or ``None``) when each app context ends."""
         self.teardown_appcontext_funcs.append(func)
         return func
 
-    def before_serving(self, func: F) -> F:
+    def before_serving(self, func: T_serving) -> T_serving:
         """Run *func* once at startup, before the first request is served."""
         self.before_serving_funcs.append(func)
         return func
 
-    def after_serving(self, func: F) -> F:
+    def after_serving(self, func: T_serving) -> T_serving:
         """Run *func* once at shutdown."""
         self.after_serving_funcs.append(func)
         return func
 
-    def while_serving(self, func: F) -> F:
+    def while_serving(self, func: T_while_serving) -> T_while_serving:
         """Run an async generator around serving: code before ``yield`` is startup."""
         self.while_serving_gens.append(func)
         return func
@@ -415,11 +421,11 @@ class Microframework(TemplatingMixin, Scaffold):
         """True if *error* should propagate like an unhandled error (for debugging)."""
         return _errors.trap_http_exception(self, error)
 
-    async def handle_http_exception(self, error: HTTPException) -> Any:
+    async def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
         """Find and run the handler for an HTTP error, or return the error itself."""
         return await _errors.handle_http_exception(self, error, _cv_app.get(None))
 
-    async def handle_user_exception(self, error: Exception) -> Any:
+    async def handle_user_exception(self, error: Exception) -> ResponseReturnValue:
         """Handle an error raised by a hook or view; re-raise it if nothing handles it."""
         return await _errors.handle_user_exception(self, error, _cv_app.get(None))
 
@@ -458,7 +464,9 @@ class Microframework(TemplatingMixin, Scaffold):
         """The ``Aborter`` behind ``abort()``: an ``aborter_class`` (Flask's hook)."""
         return self.aborter_class()
 
-    def test_request_context(self, path: str, **kwargs: Any) -> AppContext:
+    def test_request_context(
+        self, path: str, **kwargs: Unpack[RequestContextOptions]
+    ) -> AppContext:
         """A context for a made-up request; takes the test client's arguments."""
         from .testing.utils import make_test_request_context
 
@@ -470,12 +478,16 @@ class Microframework(TemplatingMixin, Scaffold):
         return find_instance_path(self.import_name, self.name)
 
     async def open_instance_resource(
-        self, resource: str, mode: str = "rb", encoding: str | None = None
+        self,
+        resource: str | os.PathLike[str] | None = None,
+        mode: str = "rb",
+        encoding: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
     ) -> AiofilesContextManager[Any]:
-        """Open *resource* under ``instance_path`` (any mode), as in Quart:
-        ``async with await app.open_instance_resource("app.db", "wb") as file``."""
-        path = os.path.join(self.instance_path, resource)
-        return open_async(path, mode, encoding)
+        """Open *resource* (Quart's *path*) under ``instance_path`` (any mode), as in
+        Quart: ``async with await app.open_instance_resource("app.db", "wb") as f``."""
+        return open_async(self.instance_path, resource, path, mode, encoding)
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         """An adapter for building URLs outside a request (needs ``SERVER_NAME``)."""
@@ -617,7 +629,9 @@ class Microframework(TemplatingMixin, Scaffold):
         return self.test_cli_runner_class(self, **kwargs)
 
     @setupmethod
-    def shell_context_processor(self, f: F) -> F:
+    def shell_context_processor(
+        self, f: T_shell_context_processor
+    ) -> T_shell_context_processor:
         """Add the dict *f* returns to the ``microframework shell`` namespace."""
         self.shell_context_processors.append(f)
         return f

@@ -50,6 +50,11 @@ class Map(WerkzeugMap):
     """The URL map; ``url_map.converters`` takes custom converters."""
 
 
+# Quart's QuartRule and QuartMap, after the documented rename (docs/porting.md).
+MicroframeworkRule = Rule
+MicroframeworkMap = Map
+
+
 class AdapterCache:
     """Bound ``MapAdapter`` objects keyed by the raw request target's host parts."""
 

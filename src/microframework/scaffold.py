@@ -18,6 +18,7 @@ from werkzeug.exceptions import default_exceptions
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import cached_property
 
+from ._utils import alias
 from ._utils import get_root_path
 from .static import get_send_file_max_age as _get_send_file_max_age
 
@@ -25,7 +26,31 @@ if TYPE_CHECKING:
     from aiofiles.base import AiofilesContextManager
     from jinja2 import BaseLoader
 
+    from . import typing as ft
     from .cli_group import AppGroup
+
+    # Each decorator's function is bounded by its alias, as in Flask: a view that
+    # returns an int or forgets its return is a type error, not a 500.
+    T_route = TypeVar("T_route", bound=ft.RouteCallable)
+    T_websocket = TypeVar("T_websocket", bound=ft.WebsocketCallable)
+    T_error_handler = TypeVar("T_error_handler", bound=ft.ErrorHandlerCallable)
+    T_before_request = TypeVar("T_before_request", bound=ft.BeforeRequestCallable)
+    T_before_websocket = TypeVar("T_before_websocket", bound=ft.BeforeWebsocketCallable)
+    T_after_request = TypeVar("T_after_request", bound=ft.AfterRequestCallable)
+    T_teardown = TypeVar("T_teardown", bound=ft.TeardownCallable)
+    T_after_websocket = TypeVar("T_after_websocket", bound=ft.AfterWebsocketCallable)
+    T_context_processor = TypeVar(
+        "T_context_processor", bound=ft.TemplateContextProcessorCallable
+    )
+    T_url_values = TypeVar("T_url_values", bound=ft.URLValuePreprocessorCallable)
+    T_url_defaults = TypeVar("T_url_defaults", bound=ft.URLDefaultCallable)
+    # The app's own decorators (app.py, templating.py).
+    T_serving = TypeVar("T_serving", bound=ft.BeforeServingCallable)
+    T_while_serving = TypeVar("T_while_serving", bound=ft.WhileServingCallable)
+    T_shell_context_processor = TypeVar(
+        "T_shell_context_processor", bound=ft.ShellContextProcessorCallable
+    )
+    T_template_test = TypeVar("T_template_test", bound=ft.TemplateTestCallable)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -168,13 +193,18 @@ class Scaffold:
         )
 
     async def open_resource(
-        self, resource: str, mode: str = "rb", encoding: str | None = None
+        self,
+        resource: str | os.PathLike[str] | None = None,
+        mode: str = "rb",
+        encoding: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
     ) -> AiofilesContextManager[Any]:
-        """Open *resource* under ``root_path`` for reading, as in Quart:
+        """Open *resource* (Quart's *path*) under ``root_path`` to read, as in Quart:
         ``async with await app.open_resource("schema.sql") as file: ...``."""
         if mode not in ("r", "rt", "rb"):
             raise ValueError("Resources can only be opened for reading.")
-        return open_async(os.path.join(self.root_path, resource), mode, encoding)
+        return open_async(self.root_path, resource, path, mode, encoding)
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """Seconds *filename* may be cached (``SEND_FILE_MAX_AGE_DEFAULT``); override per file."""
@@ -190,36 +220,36 @@ class Scaffold:
 
     def _method_route(
         self, method: str, rule: str, options: dict[str, Any]
-    ) -> Callable[[F], F]:
+    ) -> Callable[[T_route], T_route]:
         if "methods" in options:
             raise TypeError("use the 'route' decorator to pass 'methods'")
         return self.route(rule, methods=[method], **options)
 
-    def get(self, rule: str, **options: Any) -> Callable[[F], F]:
+    def get(self, rule: str, **options: Any) -> Callable[[T_route], T_route]:
         """``route(rule, methods=["GET"])``."""
         return self._method_route("GET", rule, options)
 
-    def post(self, rule: str, **options: Any) -> Callable[[F], F]:
+    def post(self, rule: str, **options: Any) -> Callable[[T_route], T_route]:
         """``route(rule, methods=["POST"])``."""
         return self._method_route("POST", rule, options)
 
-    def put(self, rule: str, **options: Any) -> Callable[[F], F]:
+    def put(self, rule: str, **options: Any) -> Callable[[T_route], T_route]:
         """``route(rule, methods=["PUT"])``."""
         return self._method_route("PUT", rule, options)
 
-    def delete(self, rule: str, **options: Any) -> Callable[[F], F]:
+    def delete(self, rule: str, **options: Any) -> Callable[[T_route], T_route]:
         """``route(rule, methods=["DELETE"])``."""
         return self._method_route("DELETE", rule, options)
 
-    def patch(self, rule: str, **options: Any) -> Callable[[F], F]:
+    def patch(self, rule: str, **options: Any) -> Callable[[T_route], T_route]:
         """``route(rule, methods=["PATCH"])``."""
         return self._method_route("PATCH", rule, options)
 
-    def route(self, rule: str, **options: Any) -> Callable[[F], F]:
+    def route(self, rule: str, **options: Any) -> Callable[[T_route], T_route]:
         """Register the decorated function as the view for *rule*."""
         check_rule(rule)  # now: a decorator without parentheses is never applied
 
-        def decorator(func: F) -> F:
+        def decorator(func: T_route) -> T_route:
             self.add_url_rule(rule, options.pop("endpoint", None), func, **options)
             return func
 
@@ -236,11 +266,13 @@ class Scaffold:
         """Register *view_func* for *rule* (implemented by the app and by blueprints)."""
         raise NotImplementedError
 
-    def websocket(self, rule: str, **options: Any) -> Callable[[F], F]:
+    def websocket(
+        self, rule: str, **options: Any
+    ) -> Callable[[T_websocket], T_websocket]:
         """Register the decorated function as the websocket handler for *rule*."""
         check_rule(rule)
 
-        def decorator(func: F) -> F:
+        def decorator(func: T_websocket) -> T_websocket:
             self.add_websocket(rule, options.pop("endpoint", None), func, **options)
             return func
 
@@ -268,27 +300,39 @@ class Scaffold:
 
         return decorator
 
-    before_request = _hook("before_request")
-    after_request = _hook("after_request")
-    teardown_request = _hook("teardown_request")
-    before_websocket = _hook("before_websocket")
-    after_websocket = _hook("after_websocket")
-    teardown_websocket = _hook("teardown_websocket")
-    context_processor = _hook("context_processor")
-    url_value_preprocessor = _hook("url_value_preprocessor")
-    url_defaults = _hook("url_defaults")
+    if TYPE_CHECKING:  # the checker's view of the _hook methods below
+
+        def before_request(self, f: T_before_request) -> T_before_request: ...
+        def after_request(self, f: T_after_request) -> T_after_request: ...
+        def teardown_request(self, f: T_teardown) -> T_teardown: ...
+        def before_websocket(self, f: T_before_websocket) -> T_before_websocket: ...
+        def after_websocket(self, f: T_after_websocket) -> T_after_websocket: ...
+        def teardown_websocket(self, f: T_teardown) -> T_teardown: ...
+        def context_processor(self, f: T_context_processor) -> T_context_processor: ...
+        def url_value_preprocessor(self, f: T_url_values) -> T_url_values: ...
+        def url_defaults(self, f: T_url_defaults) -> T_url_defaults: ...
+    else:
+        before_request = _hook("before_request")
+        after_request = _hook("after_request")
+        teardown_request = _hook("teardown_request")
+        before_websocket = _hook("before_websocket")
+        after_websocket = _hook("after_websocket")
+        teardown_websocket = _hook("teardown_websocket")
+        context_processor = _hook("context_processor")
+        url_value_preprocessor = _hook("url_value_preprocessor")
+        url_defaults = _hook("url_defaults")
 
     @setupmethod
     def errorhandler(
         self, code_or_exception: type[BaseException] | int
-    ) -> Callable[[F], F]:
+    ) -> Callable[[T_error_handler], T_error_handler]:
         """Handle an HTTP status code or an exception class with the decorated function."""
         if callable(code_or_exception) and not isinstance(code_or_exception, type):
             raise TypeError(
                 "write the decorator with its argument: @app.errorhandler(404)"
             )
 
-        def decorator(func: F) -> F:
+        def decorator(func: T_error_handler) -> T_error_handler:
             self.register_error_handler(code_or_exception, func)
             return func
 
@@ -381,11 +425,18 @@ def methods_of(methods: Iterable[str] | str | None, view_func: Any) -> set[str]:
 
 
 def open_async(
-    path: str, mode: str, encoding: str | None
+    root: str,
+    resource: str | os.PathLike[str] | None,
+    path: str | os.PathLike[str] | None,
+    mode: str,
+    encoding: str | None,
 ) -> AiofilesContextManager[Any]:
-    """``aiofiles.open``: awaited, or used as ``async with``, it opens the file."""
+    """``aiofiles.open`` of *resource* (Quart's *path*) under *root*: awaited, or
+    used as ``async with``, it opens the file."""
+    resource = alias(resource, path, "resource", "path", "opening a resource")
     import aiofiles  # loaded by the first file opened, not by ``import microframework``
 
     # Its overloads want a literal mode; the caller checked this one.
     opener: Callable[..., AiofilesContextManager[Any]] = aiofiles.open
-    return opener(path, mode, encoding=None if "b" in mode else encoding)
+    file = os.path.join(root, resource)
+    return opener(file, mode, encoding=None if "b" in mode else encoding)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .ctx import AppContext
     from .json.provider import JSONProvider
+    from .scaffold import T_template_test
     from .wrappers.response import Response
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -243,7 +244,9 @@ class TemplatingMixin(Scaffold):
         self.jinja_env.filters[name or func.__name__] = func
 
     @setupmethod
-    def template_test(self, name: str | None = None) -> Callable[[F], F]:
+    def template_test(
+        self, name: str | None = None
+    ) -> Callable[[T_template_test], T_template_test]:
         """Register a jinja test: ``@app.template_test()`` or ``("name")``."""
         return name_decorator(self.add_template_test, name)
 

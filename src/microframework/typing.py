@@ -137,7 +137,9 @@ FilePath: TypeAlias = "bytes | str | PathLike[Any]"
 HeaderName = str
 AppOrBlueprintKey = str | None
 ResponseTypes: TypeAlias = Union["Response", "WerkzeugResponse"]
-WebsocketCallable = Callable[..., "Awaitable[ResponseReturnValue | None]"]
+WebsocketCallable = Callable[
+    ..., "ResponseReturnValue | None | Awaitable[ResponseReturnValue | None]"
+]
 BeforeWebsocketCallable = BeforeRequestCallable
 AfterWebsocketCallable = Callable[
     ["Response | None"], "Response | None | Awaitable[Response | None]"

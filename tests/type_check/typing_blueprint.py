@@ -31,3 +31,22 @@ def reverse(value: str, /) -> str:
 assert_type(before, Callable[[], Coroutine[Any, Any, None]])
 assert_type(after, Callable[[Response], Response])
 assert_type(reverse, Callable[[str], str])
+
+
+# A blueprint's own decorators are bounded as the app's (session 21).
+@bp.route("/int")  # type: ignore[type-var]
+async def returns_int() -> int:
+    return 42
+
+
+@bp.teardown_request  # type: ignore[type-var]
+def teardown_without_the_error() -> None:
+    return None
+
+
+@bp.get("/")
+async def index() -> tuple[str, int]:
+    return "ok", 200
+
+
+assert_type(index, Callable[[], Coroutine[Any, Any, tuple[str, int]]])

@@ -6,18 +6,25 @@ typing probe over Quart's extensions, examples and tozo).
 
 from __future__ import annotations
 
+from io import BytesIO
+from pathlib import Path
 from typing import assert_type
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from microframework import Microframework
+from microframework import Response
 from microframework import session
+from microframework.routing import MicroframeworkRule
 from microframework.sessions import SessionMixin
 from microframework.testing import TestApp
 from microframework.typing import ResponseReturnValue
 from microframework.typing import ResponseValue
 from microframework.typing import TestAppProtocol
 from microframework.typing import TestClientProtocol
+from microframework.wrappers.response import DataBody
+from microframework.wrappers.response import IOBody
 
 app = Microframework(__name__)
 
@@ -79,3 +86,41 @@ async def bodies_are_bytes_or_text() -> None:
     assert_type(await response.get_data(as_text=True), str)
     response.set_cookie("sid", "v", max_age=3600, httponly=True, samesite="Lax")
     response.set_cookie("sid", "v", httponly="yes")  # type: ignore[arg-type]
+
+
+class ErrorHandlingApp(Microframework):
+    # Quart's and Flask's annotation: super() returned Any here (no-any-return).
+    async def handle_http_exception(
+        self, error: HTTPException
+    ) -> HTTPException | ResponseReturnValue:
+        return await super().handle_http_exception(error)
+
+    async def handle_user_exception(
+        self, error: Exception
+    ) -> HTTPException | ResponseReturnValue:
+        return await super().handle_user_exception(error)
+
+
+async def resources_open_by_path_objects_and_quarts_keyword() -> bytes:
+    async with await app.open_resource(Path("schema.sql")) as file:
+        data: bytes = await file.read()
+    async with await app.open_instance_resource(path="app.cfg", mode="rb") as file:
+        more: bytes = await file.read()
+    return data + more
+
+
+async def a_request_context_takes_the_client_options_only() -> None:
+    async with app.test_request_context("/", method="POST", json={"a": 1}):
+        pass
+    async with app.test_request_context("/", methd="POST"):  # type: ignore[call-arg]
+        pass
+
+
+class PrefixRule(MicroframeworkRule):
+    pass
+
+
+def quarts_bodies_build_responses(stream: BytesIO) -> list[Response]:
+    app.url_rule_class = PrefixRule
+    body: DataBody | IOBody = DataBody(b"x")
+    return [Response(body, status=201), Response(IOBody(stream, buffer_size=10))]

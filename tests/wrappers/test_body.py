@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import threading
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
@@ -12,11 +14,14 @@ from asgi_harness import call
 from asgi_harness import http_scope
 
 from microframework import Microframework
+from microframework import Response
 from microframework.typing import Scope
 from microframework.typing import Send
 from microframework.wrappers.body import IterableBody
 from microframework.wrappers.body import ResponseBody
 from microframework.wrappers.body import StreamSender
+from microframework.wrappers.response import DataBody
+from microframework.wrappers.response import IOBody
 
 
 class Countdown(ResponseBody):
@@ -117,3 +122,70 @@ async def test_closing_a_sync_generator_body_waits_for_its_running_step() -> Non
     release.set()
     await closing
     assert closed.is_set()
+
+
+async def test_an_after_request_rewrites_the_body_with_quarts_data_body() -> None:
+    # A public Quart app's hook: the body stays Flask's [data], and the DataBody
+    # assigned back becomes a bytes body with its own length.
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> dict[str, int]:
+        return {"snake_case": 1}
+
+    @app.after_request
+    async def to_camel_case(response: Response) -> Response:
+        body = response.response
+        if isinstance(body, DataBody):
+            body = [chunk async for chunk in body]
+        assert isinstance(body, list) and len(body) == 1
+        data = json.loads(body[0])
+        response.response = DataBody(
+            json.dumps({"snakeCase": data["snake_case"]}).encode()
+        )
+        return response
+
+    response = await app.test_client().get("/")
+
+    assert await response.get_data() == b'{"snakeCase": 1}'
+    assert response.headers["Content-Length"] == "16"
+    assert response.response == [b'{"snakeCase": 1}']
+
+
+async def test_a_response_built_on_a_data_body_is_a_bytes_body() -> None:
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> Response:
+        return Response(DataBody(b"made"), status=201, headers={"X-Kind": "data"})
+
+    rec = await call(app, http_scope("/"))
+
+    assert rec.status == 201
+    assert rec.headers[b"x-kind"] == b"data" and rec.headers[b"content-length"] == b"4"
+    assert [m.get("body") for m in rec.sent[1:]] == [b"made"]  # one body message
+
+
+async def test_an_io_body_streams_from_the_current_position_in_chunks() -> None:
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> Response:
+        stream = io.BytesIO(b"skip:" + b"x" * 10)
+        stream.seek(5)
+        body = IOBody(stream, buffer_size=4)
+        return Response(body, headers={"Content-Length": str(body.content_length)})
+
+    rec = await call(app, http_scope("/"))
+    response = await app.test_client().get("/")
+
+    assert [m.get("body") for m in rec.sent[1:]] == [b"xxxx", b"xxxx", b"xx", b""]
+    assert response.headers["Content-Length"] == "10"
+    assert await response.get_data() == b"x" * 10
+
+
+async def test_data_and_io_bodies_are_read_as_quart_reads_them() -> None:
+    async with DataBody(b"data") as body:
+        assert [chunk async for chunk in body] == [b"data"]
+    async with IOBody(io.BytesIO(b"a" * 8193)) as body:
+        assert [len(chunk) async for chunk in body] == [8192, 1]

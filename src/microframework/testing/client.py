@@ -11,6 +11,8 @@ import http.cookiejar
 import re
 import weakref
 from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -81,6 +83,13 @@ class _RequestOptions(_URLOptions, total=False):
 
 class _OpenOptions(_RequestOptions, total=False):
     follow_redirects: bool
+
+
+class RequestContextOptions(_RequestOptions, total=False):
+    """``app.test_request_context``'s keywords, so that a misspelt one is a type error."""
+
+    method: str
+    send_push_promise: Callable[[str, Headers], Awaitable[None]]
 
 
 class MicroframeworkClient:

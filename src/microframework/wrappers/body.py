@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
@@ -16,7 +17,9 @@ from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterable
 from typing import Any
+from typing import IO
 from typing import Protocol
+from typing import Self
 from typing import TYPE_CHECKING
 
 from ..exceptions import ClientDisconnected
@@ -82,6 +85,13 @@ class ResponseBody:
         """Send the body messages after ``http.response.start``; False if abandoned."""
         return stream(self)  # no coroutine of ours stays alive beside each stream
 
+    # Quart's protocol: ``async with body as chunks: async for chunk in chunks``.
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
 
 class AsyncIterableBody(ResponseBody):
     """A body from an async iterable or async generator of ``bytes``/``str``."""
@@ -141,6 +151,48 @@ class IterableBody(ResponseBody):
             # and the generator is closed when it is collected).
             await _outlive(asyncio.shield(step), BaseException)
         await close_source(self.source)
+
+
+class DataBody(ResponseBody):
+    """Quart's bytes body: a ``Response`` given one (or assigned one) sends bytes."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    @property
+    def content_length(self) -> int:
+        return len(self.data)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.data
+
+
+class IOBody(ResponseBody):
+    """Quart's ``BytesIO`` body: read from its current position, ``buffer_size`` at a time.
+
+    The stream stays open, as in Quart: it is the app's, to send again."""
+
+    __slots__ = ("io_stream", "buffer_size", "_length")
+
+    def __init__(self, io_stream: IO[bytes], *, buffer_size: int | None = None) -> None:
+        self.io_stream = io_stream
+        self.buffer_size = buffer_size or 8192  # Quart's
+        self._length: int | None = None
+        if io_stream.seekable():  # what is left from here
+            here = io_stream.tell()
+            self._length = io_stream.seek(0, io.SEEK_END) - here
+            io_stream.seek(here)
+
+    @property
+    def content_length(self) -> int | None:
+        return self._length
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        # Read in the loop, as Quart does: meant for memory (a file is FileBody's).
+        while chunk := self.io_stream.read(self.buffer_size):
+            yield chunk
 
 
 class WriterBody(ResponseBody):

@@ -38,7 +38,9 @@ from ..conditional import requested_ranges
 from ..globals import _cv_app
 from .body import BUFFERED
 from .body import close_source
-from .body import IterableBody as IterableBody  # re-exported where Quart has it
+from .body import DataBody as DataBody  # re-exported where Quart has them
+from .body import IOBody as IOBody
+from .body import IterableBody as IterableBody
 from .body import make_body
 from .body import ResponseBody
 from .filebody import FileBody as FileBody  # re-exported where Quart has it
@@ -235,6 +237,8 @@ class Response(SansIOResponse):
             self.set_data(b"")
         elif isinstance(response, (bytes, bytearray, str)):
             self.set_data(response)
+        elif isinstance(response, DataBody):  # Quart's bytes body: ours is bytes
+            self.set_data(response.data)
         else:  # not the setter: a Content-Length given with a stream is the app's
             if isinstance(response, Response):  # Response(await stream_template(...))
                 response = response.response
@@ -260,6 +264,8 @@ class Response(SansIOResponse):
 
     @response.setter
     def response(self, value: Any) -> None:
+        if isinstance(value, DataBody):
+            value = value.data
         if isinstance(value, (bytes, bytearray, str)):
             self.set_data(value)
             return
