@@ -204,6 +204,9 @@ def test_safe_join_never_returns_a_path_outside_the_folder(
         ("bytes=-0", []),
         ("bytes=0 - 4", [(0, 5)]),  # spaces around the numbers, as werkzeug
         ("bytes=0-0,5-6,6-8", [(0, 1), (5, 9)]),  # merged into the last span
+        ("bytes=0005-10", [(5, 11)]),  # RFC 9110 1*DIGIT: leading zeros allowed
+        ("bytes=" + "0" * 19 + "1-3", [(1, 4)]),  # past the digit cap only as text
+        ("bytes=-" + "0" * 19 + "2", [(98, 100)]),
     ],
 )
 def test_parse_byte_ranges(header: str, expected: list[tuple[int, int]]) -> None:
@@ -228,6 +231,7 @@ def test_parse_byte_ranges(header: str, expected: list[tuple[int, int]]) -> None
         "bytes=200000000000000000-100000000000000000",  # reversed, at the digit cap
         "bytes=2000000000000000000-1000000000000000000",  # and past it
         "bytes=10-09",
+        "bytes=0-1,abc",  # one bad range spoils the header
     ],
 )
 def test_malformed_or_foreign_range_is_ignored(header: str) -> None:

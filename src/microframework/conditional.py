@@ -130,6 +130,7 @@ def _digits(text: str) -> int | None:
     text = text.strip(" \t")
     if not text or not text.isascii() or not text.isdigit():
         return None
+    text = text.lstrip("0") or "0"  # RFC 9110 1*DIGIT: leading zeros are no size
     return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
