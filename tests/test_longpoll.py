@@ -1204,6 +1204,29 @@ async def test_a_body_left_unread_does_not_hold_the_response_end(
     assert torn_down.is_set()
 
 
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        (b"application/x-www-form-urlencoded", 413),
+        (b"multipart/form-data", 400),  # no boundary: refused before a read
+    ],
+)
+async def test_a_refused_form_does_not_hold_the_response_end(
+    app: Microframework, content_type: bytes, status: int
+) -> None:
+    # The parse stops with most of the body still queued by the server: its last
+    # send, which waits for room for http.disconnect, must not wait for ever.
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1000
+    server = _BoundedQueueServer(parts=40)
+    server.headers.append((b"content-type", content_type))
+
+    @app.post("/form")
+    async def form() -> Any:
+        return dict(await request.form)
+
+    assert (await server.run(app, "/form")).status == status
+
+
 async def test_an_event_stream_hears_its_client_leave_past_a_body_left_unread(
     app: Microframework,
 ) -> None:
