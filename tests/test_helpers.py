@@ -339,6 +339,15 @@ async def test_redirect_goes_through_an_apps_redirect_override() -> None:
     assert Microframework(__name__).redirect("/x").status_code == 302
 
 
+async def test_redirect_goes_through_a_redirect_set_on_the_app(
+    app: Microframework,
+) -> None:
+    # As an extension's init_app would do it; Flask and Quart call it too.
+    app.redirect = lambda location, code=302: Response("custom", 399)  # type: ignore[method-assign]
+    async with app.app_context():
+        assert redirect("/x").status_code == 399
+
+
 def test_redirect_works_without_a_context() -> None:
     response = redirect("/x")
     assert isinstance(response, Response)

@@ -105,7 +105,8 @@ def redirect(
             Response = _Response
         else:
             app = ctx.app
-            if type(app).redirect is not app_redirect:
+            # Overridden in a subclass or set on the app (an extension's init_app).
+            if getattr(app.redirect, "__func__", None) is not app_redirect:
                 return app.redirect(location, code)
             Response = app.response_class
     page = _REDIRECTS.get(location)
