@@ -158,7 +158,8 @@ async def test_leaving_unsubscribes_at_once(broadcast: Broadcast) -> None:
     assert broadcast.subscriber_count("c") == 0
     assert broadcast._channels == {}
     await broadcast.publish("c", "nobody listens")
-    assert [event async for event in inner] == []  # a left subscriber just ends
+    async with asyncio.timeout(5):  # a failure, not a hang
+        assert [event async for event in inner] == []  # a left subscriber just ends
 
 
 async def test_cancelling_a_waiting_subscriber_unsubscribes(
@@ -237,7 +238,8 @@ async def test_disconnect_ends_every_subscriber(url: str) -> None:
     await broadcast.connect()
     async with broadcast.subscribe("c") as subscriber:
         await broadcast.disconnect()
-        assert [event async for event in subscriber] == []
+        async with asyncio.timeout(5):  # a failure, not a hang
+            assert [event async for event in subscriber] == []
     with pytest.raises(BroadcastError, match="not connected"):
         await broadcast.publish("c", "x")
 

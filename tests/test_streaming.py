@@ -1528,6 +1528,45 @@ async def test_a_client_leaving_cancels_what_the_event_source_awaits(
     assert len(children) == 2 and all(child.cancelled() for child in children)
 
 
+async def test_a_stream_closed_at_a_keep_alive_ends_the_awaited_gather_first(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The client left while a keep-alive went out (the send failed): the source
+    # heard CancelledError while its gather's children still ran, and asyncio
+    # logged "_GatheringFuture exception was never retrieved". In a task of its own
+    # the source hears it once the children have ended.
+    children: list[asyncio.Task[Any]] = []
+    seen: list[list[bool]] = []
+
+    async def child() -> None:
+        children.append(asyncio.current_task())  # type: ignore[arg-type]
+        await asyncio.Event().wait()
+
+    async def source() -> AsyncIterator[Any]:
+        try:
+            yield "first"
+            yield await asyncio.gather(child(), child())
+        finally:
+            seen.append([task.done() for task in children])
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    class Gone(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            if message.get("body", b"").startswith(b": keep-alive"):
+                raise OSError("the client left")
+            await super().send(message)
+
+    async with asyncio.timeout(5):
+        await call(app, http_scope("/events"), Gone())
+    assert seen == [[True, True]]
+    del children[:]
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+
+
 async def test_keep_alives_go_out_after_the_source_yields_to_the_loop(
     app: Microframework,
 ) -> None:

@@ -183,10 +183,11 @@ class RedisBackend:
                 if self._failing_since is not None:
                     logger.warning("Broadcast: Redis at %s is back", self._where)
                     self._failing_since = None
-                # RESP3 (protocol=3 in the URL) answers a dict, RESP2 a list of pairs.
-                self._dispatch(
-                    reply.items() if isinstance(reply, dict) else reply or []
-                )
+                # RESP3 (protocol=3 in the URL) answers {key: [entries]}, RESP2
+                # [[key, entries], ...].
+                if isinstance(reply, dict):
+                    reply = [(key, value[0]) for key, value in reply.items()]
+                self._dispatch(reply or [])
             except Exception as exc:  # never silently: one reader serves every channel
                 await self._back_off(exc)
 

@@ -143,13 +143,13 @@ async def _encode_events(
                 item = ServerSentEvent(item)
             yield item.encode()
     finally:
-        if waiting is not None:
-            if asyncio.isfuture(waited):
-                waited.cancel()  # what the source awaits, as a task's cancel would
-            await _cancel(waiting)
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        try:
+            if waiting is not None:
+                await _end(waiting, waited)
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 async def _within(future: asyncio.Future[Any], timeout: float) -> None:
@@ -176,6 +176,18 @@ def _wake(woken: asyncio.Future[None], _done: object = None) -> None:
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+async def _end(step: Coroutine[Any, Any, Any], waited: Any) -> None:
+    """End a waiting step as a task's cancel would: cancel what it awaits, let that
+    end (a gather's children are cancelled first), then throw into the step."""
+    try:
+        if asyncio.isfuture(waited) and waited.cancel():
+            await asyncio.wait({waited})
+            if not waited.cancelled():  # a gather's: retrieved, as a task's wake does
+                waited.exception()
+    finally:
+        await _cancel(step)
 
 
 async def _cancel(step: Coroutine[Any, Any, Any]) -> None:
