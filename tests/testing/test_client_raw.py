@@ -7,6 +7,7 @@ client speaks, independent of the framework's own app class.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -198,6 +199,25 @@ async def test_form_body_is_url_encoded_with_repeated_keys() -> None:
 
     assert report["body"] == "a=1&a=2&b=x+y"
     assert report["headers"]["content-type"] == "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("where", ["form", "query_string", "multipart"])
+async def test_none_values_are_left_out_as_flask_does(where: str) -> None:
+    app = Microframework(__name__)
+
+    @app.route("/", methods=["POST"])
+    async def index() -> Any:
+        return {"args": request.args, "form": await request.form}
+
+    client = app.test_client()
+    values = {"a": None, "b": "x", "c": [None, "y"]}
+    if where == "multipart":
+        files = {"f": (io.BytesIO(b"1"), "f.txt")}
+        response = await client.post("/", form=values, files=files)
+    else:
+        response = await client.post("/", **{where: values})
+    got = await response.get_json()
+    assert got["args" if where == "query_string" else "form"] == {"b": "x", "c": "y"}
 
 
 async def test_form_with_files_is_multipart() -> None:

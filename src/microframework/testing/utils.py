@@ -200,13 +200,15 @@ def _authorization(auth: Authorization | tuple[str, str]) -> Authorization:
 def _pairs(
     values: Mapping[str, Any] | Iterable[tuple[str, Any]],
 ) -> list[tuple[str, str]]:
-    """Flatten a mapping (list values repeat the key) or pairs into string pairs."""
+    """Flatten a mapping (list values repeat the key) or pairs into string pairs;
+    ``None`` values are left out, as werkzeug's test client does."""
     if isinstance(values, Mapping):  # a MultiDict's items() would drop repeats
         values = MultiDict(values).items(multi=True)
     return [
         (key, item if isinstance(item, str) else str(item))
         for key, value in values
         for item in (value if isinstance(value, list | tuple) else (value,))
+        if item is not None
     ]
 
 
