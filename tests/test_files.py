@@ -105,6 +105,7 @@ def _parse_byteranges(
         "C:",
         "C:/Windows/win.ini",
         "c:secret.txt",
+        "\ud800.txt",  # no file can have it: realpath raised, a 500 for a 404
     ],
 )
 def test_safe_join_rejects_unsafe_segments(tmp_path: Path, unsafe: str) -> None:
@@ -1091,7 +1092,8 @@ async def test_send_from_directory_passes_send_file_arguments(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    "name", ["missing.txt", "sub", "../outside.txt", "sub/../../outside.txt"]
+    "name",
+    ["missing.txt", "sub", "../outside.txt", "sub/../../outside.txt", "\ud800.txt"],
 )
 async def test_send_from_directory_is_404_for_missing_dirs_and_escapes(
     tmp_path: Path, name: str

@@ -73,8 +73,10 @@ def safe_join(directory: str | os.PathLike[str], *pathnames: str) -> str | None:
                 return None
             segments.append(segment)
     joined = os.path.join(base, *segments)
-    real_base = os.path.realpath(base)
-    real = os.path.realpath(joined)
+    try:
+        real_base, real = os.path.realpath(base), os.path.realpath(joined)
+    except (UnicodeEncodeError, ValueError):  # a name no file can have ("\ud800")
+        return None
     # A common-path test, not a string prefix: "/srv/static-old" is not in "/srv/static".
     if os.path.commonpath((real_base, real)) != real_base:
         return None
