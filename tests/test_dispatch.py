@@ -802,6 +802,41 @@ async def test_startup_and_shutdown_called_directly_report_their_failure(
     assert f"{step.capitalize()} failed" in caplog.text
 
 
+@pytest.mark.parametrize("watches_shutdown", [True, False])
+async def test_a_failed_startup_finishes_the_background_tasks_it_started(
+    app: Microframework, watches_shutdown: bool
+) -> None:
+    # No shutdown follows a failed startup: a task one before_serving started ran on
+    # for ever (under test_app, or an app mounted elsewhere that calls startup()).
+    app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = 0.01
+    ended: list[str] = []
+
+    async def poll() -> None:
+        try:
+            if watches_shutdown:
+                await app.shutdown_event.wait()
+            else:
+                await asyncio.Event().wait()
+            ended.append("shutdown_event")
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    @app.before_serving
+    async def start() -> None:
+        app.add_background_task(poll)
+
+    @app.before_serving
+    async def fail() -> None:
+        raise OSError("no database")
+
+    async with asyncio.timeout(5):
+        with pytest.raises(OSError):
+            await app.startup()
+    assert ended == ["shutdown_event" if watches_shutdown else "cancelled"]
+    assert app.background_tasks == set()
+
+
 async def test_a_failed_startup_closes_the_while_serving_generators_it_started(
     app: Microframework,
 ) -> None:

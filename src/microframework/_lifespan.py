@@ -30,13 +30,16 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
     """Freeze *app* and run its startup code; *state* is the server's lifespan state.
 
     A failure is reported (logged, ``got_serving_exception``) and raised, with the
-    ``while_serving`` generators already started closed."""
+    ``while_serving`` generators already started closed and the background tasks
+    started finished, as at shutdown."""
     try:
         await _start(app, state)
     except Exception as exc:
         while app.serving_generators:  # their cleanup runs now, not at a later shutdown
             with contextlib.suppress(Exception):
                 await app.serving_generators.pop().aclose()
+        app.shutdown_event.set()  # no shutdown follows: nothing may outlive this
+        await finish_background_tasks(app)
         app.drain.uninstall()
         await _report(app, "startup", exc)
         raise
