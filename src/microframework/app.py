@@ -291,7 +291,7 @@ class Microframework(TemplatingMixin, Scaffold):
         websocket = bool(options.get("websocket", False))
         methods = methods_of(options.pop("methods", None), view_func)
         if websocket:
-            methods = {"GET"}
+            methods = {"GET", "OPTIONS"}  # an HTTP OPTIONS is then a 400 as GET is
         required = set(getattr(view_func, "required_methods", ()))
         if provide_automatic_options is None:
             provide_automatic_options = getattr(
