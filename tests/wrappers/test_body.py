@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
 
@@ -166,22 +167,29 @@ async def test_a_response_built_on_a_data_body_is_a_bytes_body() -> None:
     assert [m.get("body") for m in rec.sent[1:]] == [b"made"]  # one body message
 
 
-async def test_an_io_body_streams_from_the_current_position_in_chunks() -> None:
+@pytest.mark.parametrize("position", [0, 5, 15])
+async def test_an_io_body_streams_the_whole_buffer_in_chunks_each_time(
+    position: int,
+) -> None:
+    # As Quart's: from the start, wherever the stream stands (a buffer just written
+    # and not rewound sent nothing), and again for a second send.
     app = Microframework(__name__)
+    stream = io.BytesIO(b"head:" + b"x" * 10)
+    stream.seek(position)
+    body = IOBody(stream, buffer_size=4)
 
     @app.get("/")
     async def index() -> Response:
-        stream = io.BytesIO(b"skip:" + b"x" * 10)
-        stream.seek(5)
-        body = IOBody(stream, buffer_size=4)
         return Response(body, headers={"Content-Length": str(body.content_length)})
 
     rec = await call(app, http_scope("/"))
     response = await app.test_client().get("/")
 
-    assert [m.get("body") for m in rec.sent[1:]] == [b"xxxx", b"xxxx", b"xx", b""]
-    assert response.headers["Content-Length"] == "10"
-    assert await response.get_data() == b"x" * 10
+    assert [m.get("body") for m in rec.sent[1:]] == [
+        b"head", b":xxx", b"xxxx", b"xxx", b""
+    ]  # fmt: skip
+    assert response.headers["Content-Length"] == "15"
+    assert await response.get_data() == b"head:" + b"x" * 10
 
 
 async def test_data_and_io_bodies_are_read_as_quart_reads_them() -> None:

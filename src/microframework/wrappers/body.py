@@ -170,9 +170,8 @@ class DataBody(ResponseBody):
 
 
 class IOBody(ResponseBody):
-    """Quart's ``BytesIO`` body: read from its current position, ``buffer_size`` at a time.
-
-    The stream stays open, as in Quart: it is the app's, to send again."""
+    """Quart's ``BytesIO`` body: the whole stream from its start, ``buffer_size`` at a
+    time. The stream stays open, as in Quart: it is the app's, to send again."""
 
     __slots__ = ("io_stream", "buffer_size", "_length")
 
@@ -180,9 +179,9 @@ class IOBody(ResponseBody):
         self.io_stream = io_stream
         self.buffer_size = buffer_size or 8192  # Quart's
         self._length: int | None = None
-        if io_stream.seekable():  # what is left from here
+        if io_stream.seekable():
             here = io_stream.tell()
-            self._length = io_stream.seek(0, io.SEEK_END) - here
+            self._length = io_stream.seek(0, io.SEEK_END)
             io_stream.seek(here)
 
     @property
@@ -190,6 +189,9 @@ class IOBody(ResponseBody):
         return self._length
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        # From the start, as Quart: a buffer just written need not be rewound first.
+        if self._length is not None:
+            self.io_stream.seek(0)
         # Read in the loop, as Quart does: meant for memory (a file is FileBody's).
         while chunk := self.io_stream.read(self.buffer_size):
             yield chunk
