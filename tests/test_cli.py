@@ -1200,13 +1200,14 @@ def test_unguarded_app_run_is_ignored_inside_the_cli(tmp_path: Path) -> None:
         ("pocoo.org:8080", "localhost", None, ("localhost", 8080)),
         ("pocoo.org", None, 0, ("pocoo.org", 0)),
         ("localhost:8080", "127.0.0.1", 9000, ("127.0.0.1", 9000)),
+        (None, None, "8123", ("127.0.0.1", 8123)),  # os.environ["PORT"], as Flask
     ],
 )
 def test_app_run_defaults_to_server_name_and_keeps_port_zero(
     monkeypatch: pytest.MonkeyPatch,
     server_name: str | None,
     host: str | None,
-    port: int | None,
+    port: Any,
     expected: tuple[str, int],
 ) -> None:
     # Flask's and Quart's run(): SERVER_NAME's host and port are the defaults.

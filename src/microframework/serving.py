@@ -488,7 +488,8 @@ def default_address(
     name_host, _, name_port = (app.config.get("SERVER_NAME") or "").partition(":")
     if port is None:
         port = int(name_port) if name_port else 5000
-    return host or name_host or "127.0.0.1", port
+    # int(): as Flask, for app.run(port=os.environ.get("PORT", 5000)).
+    return host or name_host or "127.0.0.1", int(port)
 
 
 def serve_task(
