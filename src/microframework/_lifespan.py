@@ -38,9 +38,9 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
         while app.serving_generators:  # their cleanup runs now, not at a later shutdown
             with contextlib.suppress(Exception):
                 await app.serving_generators.pop().aclose()
+        app.drain.uninstall()
         app.shutdown_event.set()  # no shutdown follows: nothing may outlive this
         await finish_background_tasks(app)
-        app.drain.uninstall()
         await _report(app, "startup", exc)
         raise
 
