@@ -195,6 +195,15 @@ def test_routes_with_host_matching_show_and_sort_by_host() -> None:
     ]
 
 
+def test_routes_with_host_matching_but_no_host_show_no_host_column() -> None:
+    # As Flask 3.1: the column only when some rule is limited to a host.
+    app = Microframework("hosts", host_matching=True, static_folder=None)
+    app.add_url_rule("/", "index", lambda: "")
+    result = MicroframeworkCliRunner(app).invoke(cli, ["routes"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].split() == ["Endpoint", "Methods", "Rule"]
+
+
 # -- shell -----------------------------------------------------------------------------
 def test_shell_skips_a_pythonstartup_that_is_not_a_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -486,7 +486,7 @@ def routes_command(info: ScriptInfo, sort: str, all_methods: bool) -> None:
     columns: list[tuple[str, Callable[[Rule], str]]]
     columns = [("Endpoint", lambda rule: rule.endpoint), ("Methods", methods)]
     # Show where a rule applies only when some rule is limited to a host or subdomain.
-    if app.url_map.host_matching:
+    if app.url_map.host_matching and any(rule.host for rule in rules):
         columns.append(("Host", lambda rule: rule.host or ""))
     elif any(rule.subdomain for rule in rules):
         columns.append(("Subdomain", lambda rule: rule.subdomain or ""))
