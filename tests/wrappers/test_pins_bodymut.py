@@ -11,7 +11,6 @@ from asgi_harness import http_scope
 from asgi_harness import Recorder
 from werkzeug.exceptions import RequestTimeout
 
-from microframework import abort
 from microframework import Microframework
 from microframework import request
 
@@ -175,36 +174,6 @@ async def test_an_empty_body_expecting_100_continue_still_hears_the_client_leave
     finally:
         task.cancel()
         await asyncio.wait({task})
-
-
-async def test_an_http2_upload_expecting_100_continue_is_not_asked_for(
-    app: Microframework,
-) -> None:
-    # B35: HTTP/2 frames its body, so no Content-Length does not mean no body; taken
-    # as bodiless, a view that waited then refused had the upload asked for first.
-    events: list[str] = []
-
-    @app.put("/upload")
-    async def upload() -> str:
-        await asyncio.sleep(0)
-        abort(403)
-
-    async def receive() -> dict[str, Any]:
-        events.append("receive")
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    rec = Recorder()
-
-    async def send(message: dict[str, Any]) -> None:
-        events.append(message["type"])
-        await rec.send(message)
-
-    scope = http_scope("/upload", "PUT", [(b"expect", b"100-continue")])
-    scope["http_version"] = "2"
-    async with asyncio.timeout(5):
-        await app(scope, receive, send)
-    assert rec.status == 403
-    assert events[0] == "http.response.start"
 
 
 async def test_a_bytearray_body_from_the_server_is_read_as_bytes(
