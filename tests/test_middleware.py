@@ -124,6 +124,36 @@ def test_prefix_replaces_a_root_path_the_server_set() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "raw_path", "expected"),
+    [
+        ("/apple", b"/apple", ("/pub/apple", b"/pub/apple")),  # not the root "/app"
+        ("/app", b"/app", ("/pub", b"/pub")),
+        ("/app/x", b"/app/x", ("/pub/x", b"/pub/x")),
+        ("/app/caf\u00e9", b"/app/caf%C3%A9", ("/pub/caf\u00e9", b"/pub/caf%C3%A9")),
+    ],
+)
+@pytest.mark.parametrize("root_path", ["/app", "/app/"])
+def test_the_servers_root_path_goes_only_as_whole_segments(
+    path: str, raw_path: bytes, expected: tuple[str, bytes], root_path: str
+) -> None:
+    # hypercorn --root-path /app with "X-Forwarded-Prefix: /pub": "/apple" is not
+    # under "/app"; stripping its text made it the app's "/le".
+    scope = forwarded(("x-forwarded-prefix", "/pub"), path=path, root_path=root_path)
+    scope["raw_path"] = raw_path
+    result = fixed(scope, x_prefix=1)
+    assert (result["path"], result["raw_path"]) == expected
+
+
+def test_a_root_path_the_client_spelled_with_escapes_leaves_the_raw_path() -> None:
+    scope = forwarded(
+        ("x-forwarded-prefix", "/p"), path="/caf\u00e9/x", root_path="/caf\u00e9"
+    )
+    scope["raw_path"] = b"/caf%C3%A9/x"
+    result = fixed(scope, x_prefix=1)
+    assert (result["path"], result["raw_path"]) == ("/p/x", b"/p/x")
+
+
 def test_a_prefix_without_a_leading_slash_is_ignored() -> None:
     scope = forwarded(("x-forwarded-prefix", "api"), path="/users")
     assert fixed(scope, x_prefix=1)["path"] == "/users"

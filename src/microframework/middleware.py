@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import quote
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from .typing import ASGIApp
@@ -124,16 +125,27 @@ def _split_host(host: str) -> tuple[str, int | None]:
     return host, None  # a bare IPv6 address: its last group is not a port
 
 
+def _without_root(raw_path: bytes, root: str) -> bytes:
+    # The raw path spells the root as the client did ("/caf%C3%A9"): drop as many
+    # segments as the root has, if they decode to it; else keep the raw path whole.
+    count = root.count("/")
+    parts = raw_path.split(b"/", count + 1)
+    head = b"/".join(parts[: count + 1])
+    if unquote(head.decode("latin-1")) != root:
+        return raw_path
+    return b"/" + parts[count + 1] if len(parts) > count + 1 else b""
+
+
 def _fix_prefix(scope: dict[str, Any], prefix: str) -> None:
     # ASGI's path includes root_path: move the old root (if the server included it)
     # out of the path and put the proxy's prefix in front instead.
-    old_root = scope.get("root_path", "")
+    old_root = scope.get("root_path", "").rstrip("/")
     path: str = scope["path"]
     raw_path: bytes | None = scope.get("raw_path")
-    if old_root and path.startswith(old_root):
+    if old_root and (path == old_root or path.startswith(old_root + "/")):
         path = path[len(old_root) :]
         if raw_path is not None:
-            raw_path = raw_path.removeprefix(old_root.encode("latin-1"))
+            raw_path = _without_root(raw_path, old_root)
     scope["root_path"] = prefix
     scope["path"] = prefix + path
     if raw_path is not None:
