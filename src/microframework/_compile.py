@@ -26,6 +26,7 @@ from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.utils import get_content_type
 
 from ._utils import MEMO_KEY_SIZE
+from ._utils import URL_QUERY_SAFE
 from .json.provider import DefaultJSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
@@ -342,6 +343,8 @@ def match_request(
                 host, request.scheme, request.root_path, request.server
             )
         ctx.url_adapter = adapter
+        if request.routing_exception is not None:
+            return None  # outside the root path: no rule, endpoint or hook applies
         if not websocket:
             by_method = compiled.static_routes.get(request.path)
             if by_method is not None:
@@ -366,12 +369,11 @@ def match_request(
         )
         compiled.remember_match(key, rule, args)
     except RequestRedirect:
-        if adapter is not None and request.routing_exception is None:
+        if adapter is not None:
             _redirect_with_query(adapter, request, websocket)
         return None
     except HTTPException as error:
-        # Kept: the 404 of a path outside the root path, whatever the path matched.
-        if request.routing_exception is None:
+        if request.routing_exception is None:  # binding failed: keep the first error
             request.routing_exception = _detached(error)
         return None
     except Exception as error:  # an app's converter failing: the app's 500, as Flask
@@ -402,8 +404,8 @@ def _redirect_with_query(
             request.path,
             request.method,
             websocket=websocket,
-            # Raw bytes (UTF-8, say) escaped as they came: werkzeug keeps a str as is.
-            query_args=quote(request.query_string, safe="!#$%&'()*+,/:;=?@[]~"),
+            # werkzeug keeps a str as is.
+            query_args=quote(request.query_string, safe=URL_QUERY_SAFE),
         )
     except HTTPException as error:
         request.routing_exception = _detached(error)

@@ -44,10 +44,13 @@ class ImportedOnRead:
         return getattr(importlib.import_module(module), name)
 
 
-#: Entries a memo keyed by values from requests holds before it starts over.
 #: An RFC 9110 token: a header name, a media type's halves, a websocket subprotocol.
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: What a query string keeps unescaped in a Location: raw bytes (UTF-8, say) are
+#: escaped as they came, and escapes already there are left alone.
+URL_QUERY_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
+#: Entries a memo keyed by values from requests holds before it starts over.
 MEMO_LIMIT = 256
 #: The longest key (in characters) such a memo keeps: a client choosing keys must not
 #: choose how much memory they hold (256 redirects to 2 MB targets would be 3 GB).

@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
 
+from microframework import Blueprint
 from microframework import Microframework
 from microframework import Request
 from microframework import request
@@ -148,7 +150,7 @@ async def test_the_client_path_includes_the_root_path_as_in_quart(
     ("scope_path", "status", "body"),
     [
         ("/mount/items/3", 200, b"/mount|/items/3|3"),
-        ("/mount", 200, b"/mount|/|root"),
+        ("/mount/", 200, b"/mount|/|root"),
         ("/items/3", 404, None),  # outside the root path: not this app's
         ("/mountain/items/3", 404, None),  # a prefix of a segment is not the root
     ],
@@ -200,6 +202,71 @@ async def test_a_path_outside_the_root_path_is_404_whatever_it_matches(
 
     rec = await call(app, http_scope(path, method=method, root_path="/app"))
     assert (rec.status, rec.body) == (404, b"/app/")
+
+
+@pytest.mark.parametrize(
+    ("root_path", "query", "location"),
+    [
+        ("/app", b"", "/app/"),
+        ("/app/", b"q=1&r=%C3%A9", "/app/?q=1&r=%C3%A9"),
+        ("/caf\u00e9 x", b"", "/caf%C3%A9%20x/"),
+    ],
+)
+async def test_the_mount_point_without_its_slash_redirects_to_it_as_in_flask(
+    app: Microframework, root_path: str, query: bytes, location: str
+) -> None:
+    # Served as "/", the index's relative links would resolve outside the mount.
+    @app.route("/", methods=["GET", "POST"])
+    async def index() -> str:
+        return "index"
+
+    mount = root_path.rstrip("/")
+    for method in ("GET", "POST"):
+        scope = http_scope(
+            mount, method=method, root_path=root_path, query_string=query
+        )
+        rec = await call(app, scope)
+        assert (rec.status, rec.headers[b"location"]) == (308, location.encode())
+
+
+async def test_a_websocket_to_the_mount_point_without_its_slash_is_the_apps_root(
+    app: Microframework,
+) -> None:
+    # No redirect a websocket client would follow: it is served, as before.
+    @app.websocket("/")
+    async def root() -> None:
+        await websocket.accept()
+        await websocket.send(websocket.path)
+
+    client = app.test_client()
+    async with client.websocket("/app", root_path="/app") as ws:
+        assert await ws.receive() == "/"
+
+
+async def test_no_hook_sees_a_route_outside_the_root_path(app: Microframework) -> None:
+    # Quart matches nothing there: a blueprint's hook must not run, nor answer.
+    bp = Blueprint("admin", __name__, url_prefix="/admin")
+    seen: list[object] = []
+
+    @bp.before_request
+    async def answer() -> tuple[str, int]:
+        return "the blueprint answered", 403
+
+    @bp.route("/<int:n>")
+    async def item(n: int) -> str:
+        return str(n)
+
+    @app.before_request
+    async def record() -> None:
+        seen.append((request.endpoint, request.blueprint, request.view_args))
+
+    app.register_blueprint(bp)
+    rec = await call(app, http_scope("/admin/3", root_path="/app"))
+    assert rec.status == 404
+    assert seen == [(None, None, None)]
+    async with app.test_request_context("/admin/3", root_path="/app"):
+        assert request.endpoint is None
+        assert isinstance(request.routing_exception, NotFound)
 
 
 @pytest.mark.parametrize("kind", ["http", "websocket"])

@@ -10,6 +10,7 @@ import re
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
+from urllib.parse import quote
 from urllib.parse import urlsplit
 
 import werkzeug.urls  # noqa: F401 # registers the "werkzeug.url_quote" codec error handler
@@ -25,6 +26,7 @@ from werkzeug.utils import cached_property
 
 from .._utils import remember
 from .._utils import TOKEN
+from .._utils import URL_QUERY_SAFE
 
 if TYPE_CHECKING:
     from werkzeug.exceptions import HTTPException
@@ -38,6 +40,17 @@ if TYPE_CHECKING:
 _NAMES: dict[bytes, str] = {}
 # A media type without parameters or spaces (RFC 9110 8.3.1 tokens).
 _BARE_MIMETYPE = re.compile(f"{TOKEN.pattern}/{TOKEN.pattern}")
+
+
+def _to_root(root_path: str, scope: Scope) -> RequestRedirect:
+    # The mount point without its slash ("/app" under "/app"): 308 to "/app/", as
+    # werkzeug answers an empty PATH_INFO under Flask, so relative links resolve.
+    from werkzeug.routing.exceptions import RequestRedirect
+
+    location = quote(root_path) + "/"
+    if query := scope.get("query_string"):
+        location += "?" + quote(query, safe=URL_QUERY_SAFE)
+    return RequestRedirect(location)
 
 
 class BaseRequestWebsocket(SansIORequest):
@@ -68,8 +81,12 @@ class BaseRequestWebsocket(SansIORequest):
             # ASGI: ``path`` includes ``root_path``; a path outside it is a 404.
             stripped = root_path.rstrip("/")
             if path == stripped or path.startswith(stripped + "/"):
-                path = path[len(stripped) :] or "/"
-                if path[:2] == "//" and root_path[-1] == "/":
+                path = path[len(stripped) :]
+                if not path:
+                    path = "/"
+                    if scope["type"] == "http":  # relative links need the slash
+                        self.routing_exception = _to_root(stripped, scope)
+                elif path[:2] == "//" and root_path[-1] == "/":
                     path = path[1:]  # "/api/" and "/x", joined by the server
             else:
                 self.routing_exception = NotFound()
