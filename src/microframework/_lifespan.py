@@ -18,6 +18,7 @@ from ._background import finish_background_tasks
 from ._compile import freeze
 from .signals import got_serving_exception
 from .signals import send_signal
+from .wrappers.base import OWN_STATE
 
 if TYPE_CHECKING:
     from .app import Microframework
@@ -39,6 +40,7 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
             with contextlib.suppress(Exception):
                 await app.serving_generators.pop().aclose()
         app.drain.uninstall()
+        _release_state(app)
         app.shutdown_event.set()  # no shutdown follows: nothing may outlive this
         await finish_background_tasks(app)
         await _report(app, "startup", exc)
@@ -57,8 +59,7 @@ async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
     app.shutdown_event = asyncio.Event()  # a new serving period
     app.drain.install(app.config["SHUTDOWN_GRACE_PERIOD"])
     if state is not None:
-        state.update(app.state)
-        app.state = state
+        _take_state(app, state)
     async with app.app_context():
         for func in app.before_serving_funcs:
             await app.ensure_async(func)()
@@ -69,6 +70,30 @@ async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
         # pause behind hypercorn ~15 ms -> ~2 ms, benchmarks/e2e.py "gc max").
         gc.collect()
         gc.freeze()
+
+
+#: The lifespan state dicts apps made their ``app.state``, by ``id``: a dispatcher
+#: (hypercorn's) gives every app it serves one lifespan scope, and so one dict.
+_TAKEN: dict[int, tuple[dict[str, Any], Microframework]] = {}
+
+
+def _take_state(app: Microframework, state: dict[str, Any]) -> None:
+    # The first app takes the dict; one served beside it keeps its own app.state, or
+    # one app's shutdown would close the other's pool. Requests see their app's keys.
+    taken = _TAKEN.get(id(state))
+    if taken is not None and taken[0] is state and taken[1] is not app:
+        OWN_STATE.add(app)
+        return
+    state.update(app.state)
+    app.state = state
+    _TAKEN[id(state)] = (state, app)
+
+
+def _release_state(app: Microframework) -> None:
+    OWN_STATE.discard(app)
+    taken = _TAKEN.get(id(app.state))
+    if taken is not None and taken[1] is app:
+        del _TAKEN[id(app.state)]
 
 
 async def _started(gen_func: Callable[[], Any]) -> AsyncGenerator[Any, None]:
@@ -126,6 +151,7 @@ async def _stop(app: Microframework) -> None:
     if _freezes_gc(app):
         gc.unfreeze()
     app.drain.end()
+    _release_state(app)
     if errors:
         for extra in errors[1:]:
             app.logger.error("Another shutdown error", exc_info=extra)

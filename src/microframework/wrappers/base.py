@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 from urllib.parse import quote
 from urllib.parse import urlsplit
+from weakref import WeakSet
 
 import werkzeug.urls  # noqa: F401 # registers the "werkzeug.url_quote" codec error handler
 from werkzeug.datastructures import Authorization
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from werkzeug.routing import Rule
     from werkzeug.routing.exceptions import RequestRedirect
 
+    from ..app import Microframework
     from ..typing import Scope
 
 
@@ -53,8 +55,15 @@ def _to_root(root_path: str, scope: Scope) -> RequestRedirect:
     return RequestRedirect(location)
 
 
+#: Apps whose ``app.state`` is not their server's lifespan state, because another app
+#: served beside them took that dict (a dispatcher gives both one lifespan scope).
+OWN_STATE: WeakSet[Microframework] = WeakSet()
+
+
 class BaseRequestWebsocket(SansIORequest):
     """Fields shared by :class:`Request` and :class:`Websocket`."""
+
+    _app: Microframework | None = None
 
     #: The rule that matched, set by routing (``None`` when nothing matched).
     url_rule: Rule | None = None
@@ -206,10 +215,14 @@ class BaseRequestWebsocket(SansIORequest):
     def http_version(self) -> str:
         return self.scope.get("http_version", "1.1")  # type: ignore[no-any-return]
 
-    @property
+    @cached_property
     def state(self) -> dict[str, Any]:
         """The ASGI lifespan state, shallow-copied by the server into each scope."""
-        return self.scope.setdefault("state", {})  # type: ignore[no-any-return]
+        state: dict[str, Any] = self.scope.setdefault("state", {})
+        app = self._app
+        if app is not None and app in OWN_STATE:
+            state.update(app.state)  # this app's keys over those of the app beside it
+        return state
 
     @property
     def endpoint(self) -> str | None:
