@@ -1644,6 +1644,75 @@ def test_app_run_with_the_reloader_runs_the_scripts_main_block_in_the_worker(
     assert process.wait(timeout=10) == 0
 
 
+_LAUNCHED = """
+from microframework import Microframework
+
+app = Microframework(__name__)
+settings = {}
+
+@app.get("/")
+async def index():
+    return settings.get("greeting", "unset")
+
+def main(port):
+    settings["greeting"] = "set by main()"
+    app.run(port=port, debug=True)
+"""
+
+
+def test_app_run_with_the_reloader_from_a_launcher_runs_the_launcher_in_the_worker(
+    tmp_path: Path, serve: Any
+) -> None:
+    # A console script (or launch.py) calling a module's main(), as quart-doh's
+    # doh-server does: the worker imported the module alone, without main()'s setup.
+    port = free_port()
+    write(tmp_path / "srv.py", _LAUNCHED)
+    launcher = f"import srv\n\nif __name__ == '__main__':\n    srv.main({port})\n"
+    write(tmp_path / "launch.py", launcher)  # as pip writes a console script
+    process, log = serve("launch.py")
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"set by main()", (
+        log.read_text()
+    )
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+
+
+_CHILD = """
+import multiprocessing, signal, sys
+
+import srv
+
+if __name__ == "__main__":
+    child = multiprocessing.Process(target=srv.main, args=(PORT,))
+    child.start()
+
+    def stop(*args):
+        child.terminate()
+        child.join(10)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    child.join()
+"""
+
+
+def test_app_run_in_a_multiprocessing_child_serves_without_the_reloader(
+    tmp_path: Path, serve: Any
+) -> None:
+    # Its worker could not repeat the parent's target (quart-doh's own tests start
+    # main() so): it served an app that main() never set up.
+    port = free_port()
+    write(tmp_path / "srv.py", _LAUNCHED)
+    write(tmp_path / "parent.py", _CHILD.replace("PORT", str(port)))
+    process, log = serve("parent.py")
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"set by main()", (
+        log.read_text()
+    )
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+    assert "can't restart a process multiprocessing started" in log.read_text()
+
+
 # -- the debug page ------------------------------------------------------------------------
 def _raise_chained() -> None:
     values: dict[str, int] = {}

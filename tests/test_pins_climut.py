@@ -488,20 +488,25 @@ def supervised(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return calls
 
 
+@pytest.mark.parametrize("main_first", [True, False])
 def test_the_reloaders_workers_get_the_apps_debug_mode(
-    supervised: list[dict[str, Any]],
+    supervised: list[dict[str, Any]], main_first: bool
 ) -> None:
     # app.run(debug=True) from a script: the worker makes the app again, and reads
-    # debug mode from the environment only.
+    # debug mode from the environment only. The CLI's workers never run __main__.
     from microframework.serving import serve_app
 
     app = Microframework("debugged")
     app.debug = True
-    assert serve_app(app, port=0, use_reloader=True, locator="__main__:app") == 0
+    status = serve_app(
+        app, port=0, use_reloader=True, locator="__main__:app", main_first=main_first
+    )
+    assert status == 0
     env = supervised[0]["env"]
     assert env["MICROFRAMEWORK_DEBUG"] == "1"
     assert env["MICROFRAMEWORK_SERVE_APP"] == "__main__:app"
-    assert "MICROFRAMEWORK_SERVE_MAIN" in env  # the script, to run again
+    # The script, to run again, only for app.run()
+    assert ("MICROFRAMEWORK_SERVE_MAIN" in env) is main_first
     assert "MICROFRAMEWORK_SERVE_MAIN" not in os.environ  # not left behind
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import errno
 import fnmatch
 import importlib
+import multiprocessing
 import os
 import socket
 import sys
@@ -43,8 +44,9 @@ RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
 #: How a spawned worker process finds the app: ``module:name``, as ``--app`` takes it.
 SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
 
-#: A script's app (``python app.py``): ``path:FILE`` or ``module:NAME`` to run again
-#: as ``__main__`` in the worker, whose ``app.run()`` hands it its app (see run_app).
+#: What ran ``app.run()`` (``python app.py``, a launcher calling a module's ``main()``):
+#: ``path:FILE`` or ``module:NAME`` to run again as ``__main__`` in the worker, whose
+#: ``app.run()`` hands it its app (see run_app).
 SERVE_MAIN_ENV = "MICROFRAMEWORK_SERVE_MAIN"
 
 _serving_app: Microframework | None = None
@@ -70,14 +72,16 @@ def serve_app(
     locator: str | None = None,
     extra_files: Iterable[str] | None = None,
     exclude_patterns: Iterable[str] | None = None,
+    main_first: bool = False,
     **options: Any,
 ) -> int:
     """Serve *app* with hypercorn until interrupted; return the exit code.
 
-    The reloader and extra workers load the app from *locator* (``module:name``); the
-    reloader also watches *extra_files*, but no file matching *exclude_patterns*
-    (fnmatch). *options* set hypercorn ``Config`` attributes. User errors raise
-    ``ClickException``.
+    The reloader and extra workers load the app from *locator* (``module:name``), or
+    with *main_first* from what ``__main__``'s ``app.run()`` gives them when they run
+    it again; the reloader also watches *extra_files*, but no file matching
+    *exclude_patterns* (fnmatch). *options* set hypercorn ``Config`` attributes. User
+    errors raise ``ClickException``.
     """
     from hypercorn.run import run
     from hypercorn.utils import LifespanFailureError
@@ -93,7 +97,7 @@ def serve_app(
                 " must be importable: pass it as '--app module:name'."
             )
         os.environ[SERVE_APP_ENV] = locator
-        if locator.startswith("__main__:") and (main := _main_to_run()) is not None:
+        if main_first and (main := _main_to_run()) is not None:
             os.environ[SERVE_MAIN_ENV] = main
         os.environ[DEBUG_ENV] = "1" if app.debug else "0"
         config.workers = workers
@@ -423,6 +427,13 @@ def run_app(
             "The reloader needs the app as a module-level variable; serving without it."
         )
         reload = False
+    elif reload and multiprocessing.parent_process() is not None:
+        # Its worker could not repeat what the parent's target did before app.run().
+        app.logger.warning(
+            "The reloader can't restart a process multiprocessing started; serving"
+            " without it."
+        )
+        reload = False
     host, port = default_address(app, host, port)
     _drop_werkzeug_options(options)
     # Worker processes import the script again; this stops its app.run() there.
@@ -436,6 +447,9 @@ def run_app(
             certfile=certfile,
             keyfile=keyfile,
             locator=locator,
+            # As Flask's reloader runs the command again: a launcher's main() (a
+            # console script) sets up what the app needs before app.run().
+            main_first=True,
             **options,
         )
     except click.ClickException as error:
