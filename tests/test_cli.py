@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,7 @@ from microframework.cli import prepare_import
 from microframework.cli import RUN_FROM_CLI_ENV
 from microframework.cli import ScriptInfo
 from microframework.cli import SERVE_APP_ENV
+from microframework.debug import DebugPages
 from microframework.debug import render_debug_page
 from microframework.serving import _worker_app
 from microframework.testing.cli import MicroframeworkCliRunner
@@ -1155,9 +1157,10 @@ def test_worker_process_loads_the_app_from_the_environment(
     prepare_import("hello.py")
     monkeypatch.setenv(SERVE_APP_ENV, "hello:")
     monkeypatch.setenv("MICROFRAMEWORK_DEBUG", "1")
-    app = _worker_app()
-    assert app is sys.modules["hello"].app
-    assert app.debug is True
+    served = _worker_app()
+    assert isinstance(served, DebugPages)  # debug mode: behind the debug page
+    assert served.app is sys.modules["hello"].app
+    assert served.app.debug is True
 
 
 def test_factory_callback_locator_names_module_level_functions() -> None:
@@ -1711,6 +1714,55 @@ def test_app_run_in_a_multiprocessing_child_serves_without_the_reloader(
     process.terminate()
     assert process.wait(timeout=10) == 0
     assert "can't restart a process multiprocessing started" in log.read_text()
+
+
+_TESTING_DEBUG = """
+from microframework import Microframework
+
+app = Microframework(__name__)
+app.config["TESTING"] = True  # a local config with both, as quart-demo's
+
+@app.get("/")
+async def up():
+    return "up"
+
+@app.get("/boom")
+async def boom():
+    raise ValueError("boom <b>")
+
+@app.get("/stream")
+async def stream():
+    async def body():
+        yield "started"
+        raise ValueError("too late for a page")
+
+    return body()
+"""
+
+
+def test_run_debug_shows_the_debug_page_for_an_error_that_propagates(
+    tmp_path: Path, serve: Any
+) -> None:
+    # With TESTING on the error propagates, and the server sent a bare, empty 500;
+    # werkzeug's debugger (Flask) and Quart show their pages.
+    port = free_port()
+    write(tmp_path / "both.py", _TESTING_DEBUG)
+    args = ("-m", "microframework", "--app", "both", "--debug", "run")
+    process, log = serve(*args, "--port", str(port))
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"up"
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/boom", timeout=5)
+    error = info.value
+    assert (error.code, error.headers["Content-Type"]) == (
+        500,
+        "text/html; charset=utf-8",
+    )
+    assert "ValueError: boom &lt;b&gt;" in error.read().decode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream", timeout=5) as got:
+        assert got.status == 200  # started: the server ends it, as before
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+    assert "Exception on request GET /boom" in log.read_text()
 
 
 # -- the debug page ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``debug.py``: the debug error page, an unhandled exception rendered as HTML.
+"""``debug.py``: the debug error page, an unhandled exception rendered as HTML, and the
+development server's middleware that shows it for errors that propagate.
 
 Rule: the page shows source, file paths and headers, so only debug mode renders it (the
 caller checks ``app.debug``). It only reads, never runs code, and escapes all it shows.
@@ -11,6 +12,8 @@ import os
 import sysconfig
 import traceback
 from collections.abc import Iterator
+from collections.abc import MutableMapping
+from typing import Any
 from typing import TYPE_CHECKING
 
 from markupsafe import escape
@@ -18,6 +21,10 @@ from markupsafe import escape
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
+    from .app import Microframework
+    from .typing import Receive
+    from .typing import Scope
+    from .typing import Send
     from .wrappers.request import Request
 
 #: Lines of source shown on each side of a frame's current line.
@@ -138,3 +145,44 @@ def _render_headers(request: Request) -> str:
         for name, value in request.headers.items()
     ]
     return f"<h2>Request headers</h2><table>{''.join(rows)}</table>"
+
+
+class DebugPages:
+    """ASGI middleware of the development server in debug mode, as werkzeug's debugger
+    is Flask's: an error that propagates out of an HTTP request (``TESTING`` or
+    ``PROPAGATE_EXCEPTIONS`` on) before its response started gets the debug page,
+    not the server's bare 500."""
+
+    def __init__(self, app: Microframework) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Call the app; answer an error that escapes it before any response."""
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as error:
+            if started:
+                raise
+            app = self.app
+            request = app.request_class(scope, receive, app)
+            where = f"{request.method} {request.path}"
+            app.logger.error("Exception on request %s", where, exc_info=error)
+            page = render_debug_page(error, request, response_class=app.response_class)
+            headers = [
+                (key.lower().encode("latin-1"), value.encode("latin-1"))
+                for key, value in page.headers.items()
+            ]
+            body = await page.get_data()
+            await send(
+                {"type": "http.response.start", "status": 500, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": body})

@@ -38,6 +38,7 @@ from .helpers import get_load_dotenv
 
 if TYPE_CHECKING:
     from .app import Microframework
+    from .debug import DebugPages
 
 #: Set while a CLI command runs; ``app.run()`` then does nothing instead of blocking.
 RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
@@ -325,10 +326,18 @@ def _worker(config: Any, sockets: Any) -> None:
         sys.exit(1)
 
 
-def _worker_app() -> Microframework:
-    """The app for hypercorn: this process's, or the one ``MICROFRAMEWORK_SERVE_APP`` names."""
-    if _serving_app is not None:
-        return _serving_app
+def _worker_app() -> Microframework | DebugPages:
+    """The app for hypercorn: this process's, or the one ``MICROFRAMEWORK_SERVE_APP``
+    names; in debug mode behind the debug page's middleware."""
+    app = _serving_app or _loaded_app()
+    if app.debug:
+        from .debug import DebugPages  # only debug mode needs it
+
+        return DebugPages(app)
+    return app
+
+
+def _loaded_app() -> Microframework:
     from .cli import locate_app  # it imports the app, which imports this module
 
     if (main := os.environ.get(SERVE_MAIN_ENV)) is not None:
@@ -422,18 +431,7 @@ def run_app(
     _settle_debug(app, debug, options.pop("load_dotenv", True))
     reload = bool(app.debug) if use_reloader is None else use_reloader
     locator = _locator_for_instance(app)
-    if reload and locator is None:
-        app.logger.warning(
-            "The reloader needs the app as a module-level variable; serving without it."
-        )
-        reload = False
-    elif reload and multiprocessing.parent_process() is not None:
-        # Its worker could not repeat what the parent's target did before app.run().
-        app.logger.warning(
-            "The reloader can't restart a process multiprocessing started; serving"
-            " without it."
-        )
-        reload = False
+    reload = reload and _can_reload(app, locator)
     host, port = default_address(app, host, port)
     _drop_werkzeug_options(options)
     # Worker processes import the script again; this stops its app.run() there.
@@ -459,6 +457,23 @@ def run_app(
         os.environ.pop(RUN_FROM_CLI_ENV, None)
     if exit_code:
         raise SystemExit(exit_code)
+
+
+def _can_reload(app: Microframework, locator: str | None) -> bool:
+    """Can a worker process make the app again? If not, say so."""
+    if locator is None:
+        app.logger.warning(
+            "The reloader needs the app as a module-level variable; serving without it."
+        )
+        return False
+    if multiprocessing.parent_process() is not None:
+        # Its worker could not repeat what the parent's target did before app.run().
+        app.logger.warning(
+            "The reloader can't restart a process multiprocessing started; serving"
+            " without it."
+        )
+        return False
+    return True
 
 
 def _refuse_a_running_loop() -> None:
