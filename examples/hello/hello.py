@@ -18,7 +18,7 @@ app = Microframework(__name__)
 
 @app.get("/")
 async def index() -> str:
-    """Plain text: the smallest possible view."""
+    """A string, sent as text/html: the smallest possible view."""
     return "Hello, World!"
 
 
