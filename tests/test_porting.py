@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import werkzeug.datastructures
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import redirect as werkzeug_redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -694,6 +695,17 @@ def test_wrappers_export_what_quarts_do() -> None:
         assert name in wrappers.__all__ and hasattr(wrappers, name)
     for name in ("DataBody", "FileBody", "IOBody", "IterableBody", "ResponseBody"):
         assert isinstance(getattr(response, name), type)
+
+
+async def test_quarts_testing_names_exist(app: Microframework) -> None:
+    # A renamed Quart test module that imports no_op_push lost every test it held.
+    from microframework import testing
+
+    for name in ("no_op_push", "sentinel", "make_test_scope"):
+        assert name in testing.__all__ and hasattr(testing, name)
+    assert await testing.no_op_push("/style.css", Headers()) is None
+    async with app.test_request_context("/", send_push_promise=testing.no_op_push):
+        pass
 
 
 def test_quarts_routing_and_cli_runner_names_exist_under_the_documented_rename() -> (

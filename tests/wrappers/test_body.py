@@ -21,6 +21,7 @@ from microframework.typing import Send
 from microframework.wrappers.body import IterableBody
 from microframework.wrappers.body import ResponseBody
 from microframework.wrappers.body import StreamSender
+from microframework.wrappers.filebody import FileBody
 from microframework.wrappers.response import DataBody
 from microframework.wrappers.response import IOBody
 
@@ -190,6 +191,40 @@ async def test_an_io_body_streams_the_whole_buffer_in_chunks_each_time(
     ]  # fmt: skip
     assert response.headers["Content-Length"] == "15"
     assert await response.get_data() == b"head:" + b"x" * 10
+
+
+async def test_an_iterable_body_takes_an_async_iterable_as_quarts_does() -> None:
+    closed: list[bool] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            yield b"abc"
+            yield "d\u00e9f"
+        finally:
+            closed.append(True)
+
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> Response:
+        return Response(IterableBody(chunks()))
+
+    rec = await call(app, http_scope("/"))
+    assert (rec.status, rec.body, closed) == (200, "abcd\u00e9f".encode(), [True])
+
+
+async def test_a_file_body_reads_quarts_buffer_size_at_a_time(tmp_path: Any) -> None:
+    path = tmp_path / "letters.txt"
+    path.write_bytes(b"abcdefgh")
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> Response:
+        return Response(FileBody(str(path), buffer_size=3))
+
+    rec = await call(app, http_scope("/"))
+    bodies = [m["body"] for m in rec.sent[1:] if m.get("body")]
+    assert (rec.status, bodies) == (200, [b"abc", b"def", b"gh"])
 
 
 async def test_data_and_io_bodies_are_read_as_quart_reads_them() -> None:

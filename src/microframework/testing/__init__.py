@@ -18,6 +18,7 @@ from .connections import WebsocketResponseError
 from .utils import make_test_body_with_headers
 from .utils import make_test_headers_path_and_query_string
 from .utils import make_test_scope
+from .utils import no_op_push
 from .utils import sentinel
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "make_test_body_with_headers",
     "make_test_headers_path_and_query_string",
     "make_test_scope",
+    "no_op_push",
     "sentinel",
 ]

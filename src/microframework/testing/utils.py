@@ -38,6 +38,12 @@ if TYPE_CHECKING:
 
 #: Marks "no JSON given", since ``None`` is a valid JSON body (``null``).
 sentinel: Any = object()
+
+
+async def no_op_push(path: str, headers: Headers) -> None:
+    """A server push that pushes nothing: Quart's ``send_push_promise`` for tests."""
+
+
 #: Scope extension by which the test client asks to keep a request's context.
 PRESERVE_CONTEXT = "microframework.preserve_context"
 

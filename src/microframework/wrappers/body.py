@@ -116,12 +116,15 @@ class AsyncIterableBody(ResponseBody):
 
 
 class IterableBody(ResponseBody):
-    """A body from a sync iterable: lists are read in place, anything else in a thread."""
+    """A body from a sync iterable: lists are read in place, anything else in a thread.
+
+    An async iterable is read as :class:`AsyncIterableBody` reads it, as Quart's
+    ``IterableBody`` takes either."""
 
     __slots__ = ("source", "_step")
-    source: Iterable[Any]
+    source: Iterable[Any] | AsyncIterable[Any]
 
-    def __init__(self, source: Iterable[Any]) -> None:
+    def __init__(self, source: Iterable[Any] | AsyncIterable[Any]) -> None:
         self.source = source
         self._step: asyncio.Future[Any] | None = None
 
@@ -129,6 +132,10 @@ class IterableBody(ResponseBody):
         source = self.source
         if isinstance(source, (list, tuple, bytes, str)):
             for chunk in source:
+                yield encode_chunk(chunk)
+            return
+        if isinstance(source, AsyncIterable):
+            async for chunk in source:
                 yield encode_chunk(chunk)
             return
         iterator = iter(source)

@@ -42,12 +42,12 @@ CHUNK_SIZE = 64 * 1024
 
 
 class FileBody(ResponseBody):
-    """A response body read from a file in ``CHUNK_SIZE`` pieces.
+    """A response body read from a file in ``CHUNK_SIZE`` (or *buffer_size*) pieces.
 
     Give exactly one of *path* and *file* (closed once the body is done); several
     *ranges* are sent as ``multipart/byteranges``."""
 
-    __slots__ = ("path", "file", "size", "offset", "parts", "_active")
+    __slots__ = ("path", "file", "size", "offset", "parts", "buffer_size", "_active")
 
     def __init__(
         self,
@@ -58,6 +58,7 @@ class FileBody(ResponseBody):
         offset: int = 0,
         ranges: Spans | None = None,
         content_type: str | None = "application/octet-stream",
+        buffer_size: int | None = None,
     ) -> None:
         if (path is None) == (file is None):
             raise TypeError("FileBody needs exactly one of 'path' and 'file'")
@@ -70,6 +71,7 @@ class FileBody(ResponseBody):
         self.parts: PartialContent | None = None  # what a 206 of *ranges* sends
         if ranges is not None and size is not None:
             self.parts = PartialContent(ranges, size, content_type)
+        self.buffer_size = buffer_size  # the bytes read at a time; Quart's keyword
         self._active: AsyncIterator[bytes] | None = None
 
     @property
@@ -113,7 +115,7 @@ class FileBody(ResponseBody):
         seek: Callable[[int], Awaitable[Any]],
         read: Callable[[int], Awaitable[bytes]],
     ) -> AsyncIterator[bytes]:
-        chunk_size = CHUNK_SIZE  # read per body, so tests can make it small
+        chunk_size = self.buffer_size or CHUNK_SIZE  # read per body: tests shrink it
         if self.size is None:  # a pipe-like file object: read to the end
             while chunk := await read(chunk_size):
                 yield chunk
