@@ -32,6 +32,7 @@ from microframework import Microframework
 from microframework import Request
 from microframework import request
 from microframework import Response
+from microframework.views import MethodView
 
 # Upper bound for a threading.Event handshake: never reached when the behaviour works,
 # it only turns a regression (a blocked event loop) into a failure instead of a hang.
@@ -335,6 +336,34 @@ async def test_a_bad_value_from_a_before_hook_names_the_hook(
 
     with pytest.raises(TypeError, match="before_request function 'load_user'.* bool"):
         await app.test_client().get("/")
+
+
+async def test_a_sync_decorator_around_an_async_view_is_named_as_the_cause(
+    app: Microframework,
+) -> None:
+    # Flask's login_required, ported as is; a class view's decorators wrap an async
+    # view even when its methods are plain def, as in Quart.
+    def login_required(view: Any) -> Any:
+        def wrapper(**kwargs: Any) -> Any:
+            return view(**kwargs)
+
+        return wrapper
+
+    class Users(MethodView):
+        decorators = [login_required]
+
+        def get(self) -> str:
+            return "users"
+
+    app.add_url_rule("/users", view_func=Users.as_view("users"))
+    app.add_url_rule("/index", view_func=login_required(index_view), endpoint="i")
+    for path in ("/users", "/index"):
+        with pytest.raises(TypeError, match="coroutine \\(not awaited: a decorator"):
+            await app.test_client().get(path)
+
+
+async def index_view() -> str:
+    return "index"
 
 
 async def test_a_bad_value_from_an_error_handler_names_the_handler(

@@ -19,6 +19,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from werkzeug.routing import BaseConverter
 
+from microframework import Blueprint
 from microframework import g
 from microframework import Microframework
 from microframework import redirect
@@ -1379,3 +1380,29 @@ async def test_subdomain_routes_that_can_never_match_are_named_in_a_warning(
         assert messages == [
             "routes with a subdomain never match without subdomain_matching=True: /"
         ]
+
+
+@pytest.mark.parametrize(
+    "register",
+    [
+        lambda app, bp: app.url_value_preprocessor,
+        lambda app, bp: app.url_defaults,
+        lambda app, bp: bp.url_value_preprocessor,
+        lambda app, bp: bp.url_defaults,
+        lambda app, bp: bp.app_url_value_preprocessor,
+        lambda app, bp: bp.app_url_defaults,
+    ],
+    ids=["app", "app-defaults", "bp", "bp-defaults", "bp-app", "bp-app-defaults"],
+)
+def test_an_async_url_value_function_is_refused_when_registered(
+    register: Callable[[Microframework, Blueprint], Callable[[Any], Any]],
+) -> None:
+    # Called where nothing awaits it, it was a silent no-op (a never-awaited warning):
+    # a preprocessor that pops 'lang' left the view a TypeError to puzzle over.
+    app, bp = Microframework(__name__), Blueprint("bp", __name__)
+
+    async def pull_lang(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="must be plain 'def'.*pull_lang"):
+        register(app, bp)(pull_lang)

@@ -88,10 +88,14 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
         rv = response_class(rv, status=status, headers=headers)
         status = headers = None
     else:
+        hint = ""
+        if iscoroutine(rv):  # closed: no "never awaited" warning on top of this
+            rv.close()
+            hint = " (not awaited: a decorator around an async view must await it)"
         raise TypeError(
-            f"{_culprit(request)} returned {type(rv).__name__}; expected str, bytes,"
-            " dict, list, a Response, a (async) generator, an HTTPException, or a"
-            " tuple of (body, status, headers)"
+            f"{_culprit(request)} returned {type(rv).__name__}{hint}; expected str,"
+            " bytes, dict, list, a Response, a (async) generator, an HTTPException,"
+            " or a tuple of (body, status, headers)"
         )
     if status is not None:
         if isinstance(status, str):

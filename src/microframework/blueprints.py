@@ -17,6 +17,7 @@ from .scaffold import check_rule
 from .scaffold import endpoint_from_view_func
 from .scaffold import HOOK_REGISTRIES
 from .scaffold import name_decorator
+from .scaffold import refuse_async
 from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .static import add_blueprint_static_route
@@ -82,6 +83,7 @@ class BlueprintSetupState:
 
 def _on_app(name: str, app_method: str) -> Callable[[Blueprint, F], F]:
     def on_app(self: Blueprint, func: F) -> F:
+        refuse_async(app_method, func)
         self._call_app(app_method, func)
         return func
 

@@ -6,6 +6,7 @@ compiles the records once, at freeze time."""
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -98,10 +99,23 @@ _HOOK_DOCS = {
 }
 
 
+def refuse_async(name: str, func: Callable[..., Any]) -> None:
+    """Raise if *func*, to be a *name* function, is ``async def`` and never awaited."""
+    if name in ("url_value_preprocessor", "url_defaults") and (
+        inspect.iscoroutinefunction(func)
+    ):
+        # Else it is called, its coroutine dropped with a warning: a silent no-op.
+        raise TypeError(
+            f"{name} functions run where nothing is awaited (url_for, routing), so"
+            f" they must be plain 'def', not 'async def': {func.__qualname__}"
+        )
+
+
 def _hook(name: str) -> Callable[[Scaffold, F], F]:
     registry = HOOK_REGISTRIES[name]
 
     def hook(self: Scaffold, func: F) -> F:
+        refuse_async(name, func)
         getattr(self, registry)[None].append(func)
         return func
 
