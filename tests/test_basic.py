@@ -358,7 +358,7 @@ async def test_a_sync_decorator_around_an_async_view_is_named_as_the_cause(
     app.add_url_rule("/users", view_func=Users.as_view("users"))
     app.add_url_rule("/index", view_func=login_required(index_view), endpoint="i")
     for path in ("/users", "/index"):
-        with pytest.raises(TypeError, match="coroutine \\(not awaited: a decorator"):
+        with pytest.raises(TypeError, match="coroutine \\(never awaited: a decorator"):
             await app.test_client().get(path)
 
 

@@ -1670,10 +1670,61 @@ def test_app_run_with_the_reloader_from_a_launcher_runs_the_launcher_in_the_work
     # doh-server does: the worker imported the module alone, without main()'s setup.
     port = free_port()
     write(tmp_path / "srv.py", _LAUNCHED)
-    launcher = f"import srv\n\nif __name__ == '__main__':\n    srv.main({port})\n"
-    write(tmp_path / "launch.py", launcher)  # as pip writes a console script
+    launcher = (  # as pip writes a console script: the worker must not exit at its end
+        f"import sys\nimport srv\n\nif __name__ == '__main__':\n"
+        f"    sys.exit(srv.main({port}))\n"
+    )
+    write(tmp_path / "launch.py", launcher)
     process, log = serve("launch.py")
     assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"set by main()", (
+        log.read_text()
+    )
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+
+
+_AROUND_RUN = """
+import contextlib
+
+from microframework import Microframework
+
+app = Microframework(__name__)
+state = {"pool": "closed"}
+
+@app.get("/")
+async def index():
+    return f"{state['pool']} debug={app.debug}"
+
+@contextlib.contextmanager
+def pool():
+    state["pool"] = "open"
+    try:
+        yield
+    finally:
+        state["pool"] = "closed"
+
+if __name__ == "__main__":
+    with pool():
+        app.run(port=PORT, debug=True)
+"""
+
+
+@pytest.mark.parametrize("where", ["script.py", "folder"])
+def test_app_run_with_the_reloader_serves_inside_what_surrounds_the_call(
+    tmp_path: Path, serve: Any, where: str
+) -> None:
+    # The worker's app.run() returned at once, so the with block closed the pool
+    # before serving; and app.run(debug=True) left a DEBUG=False app out of debug
+    # mode there. A folder (python folder/, as zipapps run) could not run at all.
+    port = free_port()
+    source = _AROUND_RUN.replace("PORT", str(port))
+    if where == "folder":
+        (tmp_path / "folder").mkdir()
+        write(tmp_path / "folder" / "__main__.py", source)
+    else:
+        write(tmp_path / where, source)
+    process, log = serve(where)
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"open debug=True", (
         log.read_text()
     )
     process.terminate()
@@ -1758,6 +1809,10 @@ def test_run_debug_shows_the_debug_page_for_an_error_that_propagates(
         "text/html; charset=utf-8",
     )
     assert "ValueError: boom &lt;b&gt;" in error.read().decode()
+    head = urllib.request.Request(f"http://127.0.0.1:{port}/boom", method="HEAD")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(head, timeout=5)
+    assert (info.value.code, info.value.read()) == (500, b"")  # no page for a HEAD
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream", timeout=5) as got:
         assert got.status == 200  # started: the server ends it, as before
     process.terminate()

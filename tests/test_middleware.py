@@ -145,11 +145,19 @@ def test_the_servers_root_path_goes_only_as_whole_segments(
     assert (result["path"], result["raw_path"]) == expected
 
 
-def test_a_root_path_the_client_spelled_with_escapes_leaves_the_raw_path() -> None:
-    scope = forwarded(
-        ("x-forwarded-prefix", "/p"), path="/caf\u00e9/x", root_path="/caf\u00e9"
-    )
-    scope["raw_path"] = b"/caf%C3%A9/x"
+@pytest.mark.parametrize(
+    ("root", "raw_path"),
+    [
+        ("/caf\u00e9", b"/caf%C3%A9/x"),
+        ("/caf\u00e9", b"/caf\xc3\xa9/x"),  # raw UTF-8, as some clients send it
+        ("/a/b", b"/a%2Fb/x"),  # the root's slash escaped
+    ],
+)
+def test_a_root_path_the_client_spelled_with_escapes_leaves_the_raw_path(
+    root: str, raw_path: bytes
+) -> None:
+    scope = forwarded(("x-forwarded-prefix", "/p"), path=root + "/x", root_path=root)
+    scope["raw_path"] = raw_path
     result = fixed(scope, x_prefix=1)
     assert (result["path"], result["raw_path"]) == ("/p/x", b"/p/x")
 

@@ -110,3 +110,21 @@ async def test_a_websocket_beside_another_app_sees_its_apps_state(
         await both(scope, inbox.get, send)
     texts = [m["text"] for m in sent if m["type"] == "websocket.send"]
     assert texts == ["pool-b ['a', 'b', 'db', 'server']"]
+
+
+async def test_a_serving_period_leaves_the_app_only_its_own_state() -> None:
+    # The server's keys went on into the next period's app.state, and replaced the
+    # new server's own (srv=1 where the server now sent srv=2).
+    app = Microframework(__name__)
+
+    @app.before_serving
+    async def open_pool() -> None:
+        app.state["db"] = "pool"
+
+    for period in (1, 2):
+        server_state: dict[str, Any] = {"srv": period}
+        await app.startup(server_state)
+        assert app.state is server_state
+        assert server_state == {"srv": period, "db": "pool"}
+        await app.shutdown()
+        assert app.state == {"db": "pool"}

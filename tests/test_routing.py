@@ -7,6 +7,7 @@ receives.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -1404,5 +1405,12 @@ def test_an_async_url_value_function_is_refused_when_registered(
     async def pull_lang(endpoint: str | None, values: dict[str, Any] | None) -> None:
         pass
 
+    class Puller:
+        async def __call__(self, endpoint: str | None, values: Any) -> None:
+            pass
+
     with pytest.raises(TypeError, match="must be plain 'def'.*pull_lang"):
         register(app, bp)(pull_lang)
+    for other in (functools.partial(pull_lang), Puller()):
+        with pytest.raises(TypeError, match="must be plain 'def'"):
+            register(app, bp)(other)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 from uuid import UUID
 
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.routing.converters import DEFAULT_CONVERTERS
@@ -31,6 +32,7 @@ from .json.provider import DefaultJSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
 from .routing import UNSET
+from .wrappers.base import AtMountPoint
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
@@ -344,6 +346,8 @@ def match_request(
             )
         ctx.url_adapter = adapter
         if request.routing_exception is not None:
+            if request.routing_exception.__class__ is AtMountPoint:
+                return _match_mount_point(compiled, adapter, request)
             return None  # outside the root path: no rule, endpoint or hook applies
         if not websocket:
             by_method = compiled.static_routes.get(request.path)
@@ -373,7 +377,8 @@ def match_request(
             _redirect_with_query(adapter, request, websocket)
         return None
     except HTTPException as error:
-        if request.routing_exception is None:  # binding failed: keep the first error
+        if not isinstance(request.routing_exception, BadRequest):
+            # A host refused while binding (400) outranks a path outside the root.
             request.routing_exception = _detached(error)
         return None
     except Exception as error:  # an app's converter failing: the app's 500, as Flask
@@ -395,13 +400,34 @@ def _uppercase(request: BaseRequestWebsocket) -> str:
     return method
 
 
+def _match_mount_point(
+    compiled: Compiled, adapter: MapAdapter, request: BaseRequestWebsocket
+) -> Endpoint | None:
+    # werkzeug's answer for an empty path, as Flask's under werkzeug's dispatcher.
+    request.routing_exception = None
+    try:
+        rule, args = adapter.match("", _uppercase(request), return_rule=True)
+    except RequestRedirect:
+        _redirect_with_query(adapter, request, False, "")
+        return None
+    except HTTPException as error:
+        request.routing_exception = _detached(error)
+        return None
+    request.url_rule = rule
+    request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
+    return compiled.endpoints.get(rule.endpoint)
+
+
 def _redirect_with_query(
-    adapter: MapAdapter, request: BaseRequestWebsocket, websocket: bool
+    adapter: MapAdapter,
+    request: BaseRequestWebsocket,
+    websocket: bool,
+    path: str | None = None,
 ) -> None:
     # Rare: match again with the query string so the redirect keeps it.
     try:
         adapter.match(
-            request.path,
+            request.path if path is None else path,
             request.method,
             websocket=websocket,
             # werkzeug keeps a str as is.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import weakref
 from collections.abc import AsyncGenerator
 from collections.abc import Callable
 from typing import Any
@@ -72,28 +73,32 @@ async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
         gc.freeze()
 
 
-#: The lifespan state dicts apps made their ``app.state``, by ``id``: a dispatcher
-#: (hypercorn's) gives every app it serves one lifespan scope, and so one dict.
-_TAKEN: dict[int, tuple[dict[str, Any], Microframework]] = {}
+#: The lifespan state dicts apps made their ``app.state``, by ``id``, with the keys
+#: the server put there: a dispatcher (hypercorn's) gives every app it serves one
+#: lifespan scope, and so one dict.
+_TAKEN: dict[int, tuple[weakref.ref[Microframework], frozenset[str]]] = {}
 
 
 def _take_state(app: Microframework, state: dict[str, Any]) -> None:
     # The first app takes the dict; one served beside it keeps its own app.state, or
     # one app's shutdown would close the other's pool. Requests see their app's keys.
     taken = _TAKEN.get(id(state))
-    if taken is not None and taken[0] is state and taken[1] is not app:
+    owner = taken[0]() if taken is not None else None
+    if owner is not None and owner is not app and owner.state is state:
         OWN_STATE.add(app)
         return
+    _TAKEN[id(state)] = (weakref.ref(app), frozenset(state))
     state.update(app.state)
     app.state = state
-    _TAKEN[id(state)] = (state, app)
 
 
 def _release_state(app: Microframework) -> None:
+    # The app keeps only its own keys: the server's go with the serving period.
     OWN_STATE.discard(app)
     taken = _TAKEN.get(id(app.state))
-    if taken is not None and taken[1] is app:
+    if taken is not None and taken[0]() is app:
         del _TAKEN[id(app.state)]
+        app.state = {k: v for k, v in app.state.items() if k not in taken[1]}
 
 
 async def _started(gen_func: Callable[[], Any]) -> AsyncGenerator[Any, None]:

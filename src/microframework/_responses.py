@@ -91,7 +91,9 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
         hint = ""
         if iscoroutine(rv):  # closed: no "never awaited" warning on top of this
             rv.close()
-            hint = " (not awaited: a decorator around an async view must await it)"
+            hint = (
+                " (never awaited: a decorator around an async function must await it)"
+            )
         raise TypeError(
             f"{_culprit(request)} returned {type(rv).__name__}{hint}; expected str,"
             " bytes, dict, list, a Response, a (async) generator, an HTTPException,"

@@ -181,7 +181,7 @@ class DebugPages:
                 (key.lower().encode("latin-1"), value.encode("latin-1"))
                 for key, value in page.headers.items()
             ]
-            body = await page.get_data()
+            body = b"" if scope.get("method") == "HEAD" else await page.get_data()
             await send(
                 {"type": "http.response.start", "status": 500, "headers": headers}
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import quote
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 if TYPE_CHECKING:
     from .typing import ASGIApp
@@ -126,14 +126,19 @@ def _split_host(host: str) -> tuple[str, int | None]:
 
 
 def _without_root(raw_path: bytes, root: str) -> bytes:
-    # The raw path spells the root as the client did ("/caf%C3%A9"): drop as many
-    # segments as the root has, if they decode to it; else keep the raw path whole.
-    count = root.count("/")
-    parts = raw_path.split(b"/", count + 1)
-    head = b"/".join(parts[: count + 1])
-    if unquote(head.decode("latin-1")) != root:
-        return raw_path
-    return b"/" + parts[count + 1] if len(parts) > count + 1 else b""
+    # The raw path spells the root as the client did ("/caf%C3%A9", "/a%2Fb"): drop
+    # the whole segments that decode to it; else keep the raw path whole.
+    wanted = root.encode()
+    end = 0
+    while True:
+        end = raw_path.find(b"/", end + 1)
+        if end == -1:
+            end = len(raw_path)
+        head = unquote_to_bytes(raw_path[:end])
+        if head == wanted:
+            return raw_path[end:]
+        if len(head) >= len(wanted) or end == len(raw_path):
+            return raw_path  # past the root: bounded by the root, not the path
 
 
 def _fix_prefix(scope: dict[str, Any], prefix: str) -> None:

@@ -6,7 +6,6 @@ compiles the records once, at freeze time."""
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from werkzeug.utils import cached_property
 
 from ._utils import alias
 from ._utils import get_root_path
+from ._utils import is_async_callable
 from .static import get_send_file_max_age as _get_send_file_max_age
 
 if TYPE_CHECKING:
@@ -101,13 +101,12 @@ _HOOK_DOCS = {
 
 def refuse_async(name: str, func: Callable[..., Any]) -> None:
     """Raise if *func*, to be a *name* function, is ``async def`` and never awaited."""
-    if name in ("url_value_preprocessor", "url_defaults") and (
-        inspect.iscoroutinefunction(func)
-    ):
+    if name in ("url_value_preprocessor", "url_defaults") and is_async_callable(func):
         # Else it is called, its coroutine dropped with a warning: a silent no-op.
         raise TypeError(
             f"{name} functions run where nothing is awaited (url_for, routing), so"
-            f" they must be plain 'def', not 'async def': {func.__qualname__}"
+            " they must be plain 'def', not 'async def':"
+            f" {getattr(func, '__qualname__', func)!r}"
         )
 
 

@@ -47,11 +47,13 @@ SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
 
 #: What ran ``app.run()`` (``python app.py``, a launcher calling a module's ``main()``):
 #: ``path:FILE`` or ``module:NAME`` to run again as ``__main__`` in the worker, whose
-#: ``app.run()`` hands it its app (see run_app).
+#: ``app.run()`` serves there (see _run_main).
 SERVE_MAIN_ENV = "MICROFRAMEWORK_SERVE_MAIN"
 
 _serving_app: Microframework | None = None
-_main_apps: list[Microframework] = []  # what app.run() got in a worker running a script
+#: In a worker running ``__main__`` again: the hypercorn config and sockets its
+#: ``app.run()`` serves with, then (emptied) whether it did.
+_worker_serving: list[Any] = []
 # Flask's app.run() passes these to werkzeug's run_simple; hypercorn has no such setting.
 _WERKZEUG_ONLY = frozenset(
     (
@@ -267,6 +269,8 @@ def _main_to_run() -> str | None:
     # How to run __main__ again: by its module name (python -m) or its file's path.
     main = sys.modules.get("__main__")
     name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name == "__main__":  # python dir/ or a zipapp: its __main__.py, by the path
+        return f"path:{os.path.abspath(sys.argv[0])}"
     if name is not None:
         return f"module:{name}"
     path = getattr(main, "__file__", None)
@@ -317,7 +321,10 @@ def _worker(config: Any, sockets: Any) -> None:
     from hypercorn.utils import LifespanFailureError
 
     try:
-        asyncio_worker(config, sockets)
+        if (main := os.environ.get(SERVE_MAIN_ENV)) is None or not _run_main(
+            main, config, sockets
+        ):
+            asyncio_worker(config, sockets)
     except click.ClickException as error:  # the app could not be loaded
         error.show()
         sys.exit(error.exit_code)
@@ -337,21 +344,41 @@ def _worker_app() -> Microframework | DebugPages:
     return app
 
 
-def _loaded_app() -> Microframework:
-    from .cli import locate_app  # it imports the app, which imports this module
+def _run_main(main: str, config: Any, sockets: Any) -> bool:
+    """Run ``__main__`` again, main block and all, as Flask's reloader runs the command:
+    its ``app.run()`` serves here (see :func:`run_app`), so what the script sets up
+    around the call (config, a factory's app, an open pool) is there, and code after
+    the call runs after serving. True if it served."""
+    import runpy
 
-    if (main := os.environ.get(SERVE_MAIN_ENV)) is not None:
-        # The script again, main block and all: its app.run() hands over its app, set
-        # up as in the first process (config set there, an app made by a factory).
-        import runpy
-
-        kind, _, target = main.partition(":")
+    _worker_serving[:] = [config, sockets]
+    kind, _, target = main.partition(":")
+    try:
         if kind == "path":
             runpy.run_path(target, run_name="__main__")
         else:
             runpy.run_module(target, run_name="__main__", alter_sys=True)
-        if _main_apps:
-            return _main_apps[-1]
+    except SystemExit:  # a console script's sys.exit(main())
+        if _worker_serving:
+            raise
+    return not _worker_serving
+
+
+def _serve_in_worker(app: Microframework) -> None:
+    from hypercorn.asyncio.run import asyncio_worker
+
+    global _serving_app
+    config, sockets = _worker_serving
+    _worker_serving.clear()
+    if DEBUG_ENV in os.environ:
+        app.debug = get_debug_flag()  # as the first process's app.run() settled it
+    _serving_app = app
+    asyncio_worker(config, sockets)
+
+
+def _loaded_app() -> Microframework:
+    from .cli import locate_app  # it imports the app, which imports this module
+
     module_name, _, name = os.environ[SERVE_APP_ENV].partition(":")
     app = locate_app(module_name, name or None)
     if DEBUG_ENV in os.environ:
@@ -416,9 +443,9 @@ def run_app(
     """What ``app.run()`` does: serve *app* for development, errors as one line."""
     if os.environ.get(RUN_FROM_CLI_ENV) == "true":
         # A worker process importing the module again stays quiet; it has no CLI.
-        # One running a script's main block again takes the app from here.
-        if SERVE_MAIN_ENV in os.environ:
-            _main_apps.append(app)
+        # One running a script's main block again serves from here.
+        if _worker_serving:
+            _serve_in_worker(app)
         elif SERVE_APP_ENV not in os.environ:
             click.secho(
                 " * Ignoring a call to 'app.run()': the 'microframework' command is"

@@ -227,6 +227,13 @@ async def test_a_file_body_reads_quarts_buffer_size_at_a_time(tmp_path: Any) -> 
     assert (rec.status, bodies) == (200, [b"abc", b"def", b"gh"])
 
 
+def test_a_file_body_refuses_a_buffer_size_below_one(tmp_path: Any) -> None:
+    # read(-1) reads to the end: a body of a stated size would send more than it.
+    for size in (0, -1):
+        with pytest.raises(ValueError, match="buffer_size"):
+            FileBody(str(tmp_path / "x"), size=5, buffer_size=size)
+
+
 async def test_data_and_io_bodies_are_read_as_quart_reads_them() -> None:
     async with DataBody(b"data") as body:
         assert [chunk async for chunk in body] == [b"data"]

@@ -207,9 +207,9 @@ async def test_a_path_outside_the_root_path_is_404_whatever_it_matches(
 @pytest.mark.parametrize(
     ("root_path", "query", "location"),
     [
-        ("/app", b"", "/app/"),
-        ("/app/", b"q=1&r=%C3%A9", "/app/?q=1&r=%C3%A9"),
-        ("/caf\u00e9 x", b"", "/caf%C3%A9%20x/"),
+        ("/app", b"", "http://localhost/app/"),
+        ("/app/", b"q=1&r=%C3%A9", "http://localhost/app/?q=1&r=%C3%A9"),
+        ("/caf\u00e9 x", b"", "http://localhost/caf%C3%A9%20x/"),
     ],
 )
 async def test_the_mount_point_without_its_slash_redirects_to_it_as_in_flask(
@@ -227,6 +227,39 @@ async def test_the_mount_point_without_its_slash_redirects_to_it_as_in_flask(
         )
         rec = await call(app, scope)
         assert (rec.status, rec.headers[b"location"]) == (308, location.encode())
+
+
+@pytest.mark.parametrize(
+    ("strict", "index", "expected"),
+    [(False, True, (200, b"index")), (True, False, (404, None))],
+    ids=["not-strict", "no-index"],
+)
+async def test_the_mount_point_without_its_slash_is_routed_as_werkzeug_routes_it(
+    app: Microframework, strict: bool, index: bool, expected: tuple[int, bytes | None]
+) -> None:
+    # As Flask under werkzeug's dispatcher: the redirect is strict slashes' answer.
+    app.url_map.strict_slashes = strict
+    if index:
+        app.add_url_rule("/", "index", lambda: "index")
+    app.add_url_rule("/other", "other", lambda: "other")
+
+    rec = await call(app, http_scope("/app", root_path="/app"))
+    assert rec.status == expected[0]
+    if expected[1] is not None:
+        assert rec.body == expected[1]
+
+
+@pytest.mark.parametrize("path", ["/app", "/app/", "/apple"])
+async def test_an_untrusted_host_is_400_under_a_root_path_too(
+    app: Microframework, path: str
+) -> None:
+    # At the mount point and outside the root path it was a 308 and a 404.
+    app.config["TRUSTED_HOSTS"] = ["good.test"]
+    app.add_url_rule("/", "index", lambda: "index")
+    scope = http_scope(path, root_path="/app")
+    scope["headers"] = [(b"host", b"evil.test")]
+    rec = await call(app, scope)
+    assert rec.status == 400
 
 
 async def test_a_websocket_to_the_mount_point_without_its_slash_is_the_apps_root(

@@ -10,7 +10,6 @@ import re
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
-from urllib.parse import quote
 from urllib.parse import urlsplit
 from weakref import WeakSet
 
@@ -27,7 +26,6 @@ from werkzeug.utils import cached_property
 
 from .._utils import remember
 from .._utils import TOKEN
-from .._utils import URL_QUERY_SAFE
 
 if TYPE_CHECKING:
     from werkzeug.exceptions import HTTPException
@@ -44,15 +42,10 @@ _NAMES: dict[bytes, str] = {}
 _BARE_MIMETYPE = re.compile(f"{TOKEN.pattern}/{TOKEN.pattern}")
 
 
-def _to_root(root_path: str, scope: Scope) -> RequestRedirect:
-    # The mount point without its slash ("/app" under "/app"): 308 to "/app/", as
-    # werkzeug answers an empty PATH_INFO under Flask, so relative links resolve.
-    from werkzeug.routing.exceptions import RequestRedirect
-
-    location = quote(root_path) + "/"
-    if query := scope.get("query_string"):
-        location += "?" + quote(query, safe=URL_QUERY_SAFE)
-    return RequestRedirect(location)
+class AtMountPoint(NotFound):
+    """The mount point without its slash ("/app" under the root path "/app"): routing
+    matches it as werkzeug matches an empty ``PATH_INFO`` under Flask (a 308 to
+    "/app/" for a strict-slash "/" rule), so relative links resolve."""
 
 
 #: Apps whose ``app.state`` is not their server's lifespan state, because another app
@@ -93,8 +86,8 @@ class BaseRequestWebsocket(SansIORequest):
                 path = path[len(stripped) :]
                 if not path:
                     path = "/"
-                    if scope["type"] == "http":  # relative links need the slash
-                        self.routing_exception = _to_root(stripped, scope)
+                    if scope["type"] == "http":  # routed as werkzeug routes "" there
+                        self.routing_exception = AtMountPoint()
                 elif path[:2] == "//" and root_path[-1] == "/":
                     path = path[1:]  # "/api/" and "/x", joined by the server
             else:

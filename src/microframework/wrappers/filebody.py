@@ -64,6 +64,8 @@ class FileBody(ResponseBody):
             raise TypeError("FileBody needs exactly one of 'path' and 'file'")
         if ranges is not None and size is None:
             raise ValueError("FileBody 'ranges' need a known 'size'")
+        if buffer_size is not None and buffer_size < 1:
+            raise ValueError(f"FileBody 'buffer_size' must be 1 or more: {buffer_size}")
         self.path = path
         self.file = file
         self.size = size
