@@ -14,6 +14,7 @@ from collections.abc import Callable
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from dataclasses import field
+from inspect import iscoroutine
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -197,8 +198,9 @@ def compile_tables(app: Microframework) -> Compiled:
             continue
         blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
         timeout = getattr(rule, "response_timeout", UNSET)
+        func = app.ensure_async(view)
         compiled.endpoints[rule.endpoint] = Endpoint(
-            app.ensure_async(view),
+            func if func is view else _awaiting(func),
             compile_chain(app, compiled, blueprint, websocket=rule.websocket),
             bool(getattr(rule, "provide_automatic_options", False)),
             config["RESPONSE_TIMEOUT"] if timeout is UNSET else timeout,
@@ -387,6 +389,21 @@ def match_request(
     request.url_rule = rule
     request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
     return compiled.endpoints.get(rule.endpoint)
+
+
+def _awaiting(
+    func: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    # A sync view runs in a worker thread, and may return an async view's coroutine:
+    # a plain decorator around it (Flask's login_required, ported as is). Awaited here,
+    # on the loop, as Flask would have called it.
+    async def view(*args: Any, **kwargs: Any) -> Any:
+        rv = await func(*args, **kwargs)
+        if iscoroutine(rv):
+            rv = await rv
+        return rv
+
+    return view
 
 
 def _uppercase(request: BaseRequestWebsocket) -> str:

@@ -91,9 +91,7 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
         hint = ""
         if iscoroutine(rv):  # closed: no "never awaited" warning on top of this
             rv.close()
-            hint = (
-                " (never awaited: a decorator around an async function must await it)"
-            )
+            hint = " (never awaited: a missing 'await'?)"
         raise TypeError(
             f"{_culprit(request)} returned {type(rv).__name__}{hint}; expected str,"
             " bytes, dict, list, a Response, a (async) generator, an HTTPException,"
