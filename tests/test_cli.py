@@ -540,6 +540,25 @@ def test_debug_flag_is_accepted_after_run(args: list[str], expected: str) -> Non
     assert app.debug is (expected == "on")
 
 
+@pytest.mark.parametrize(
+    "flag", ["--no-debugger", "--debugger", "--without-threads", "--lazy-loading"]
+)
+def test_run_accepts_flasks_werkzeug_options_and_says_they_are_ignored(
+    flag: str,
+) -> None:
+    # debugging.rst's "flask run --debug --no-debugger --no-reload" was a usage error.
+    app = Microframework("werkzeug_flags")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = MicroframeworkCliRunner(app).invoke(
+            cli, ["run", "--debug", flag, "--no-reload", "--port", port]
+        )
+    assert result.exit_code == 1, result.output  # the port is taken: stops there
+    assert f"{flag} is an option of werkzeug's server" in result.output
+
+
 def test_version_option_names_the_versions() -> None:
     result = invoke("--version")
     assert result.exit_code == 0

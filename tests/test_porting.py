@@ -697,6 +697,17 @@ def test_wrappers_export_what_quarts_do() -> None:
         assert isinstance(getattr(response, name), type)
 
 
+async def test_flasks_path_less_test_calls_mean_the_root(app: Microframework) -> None:
+    # Flask's docs: `with app.test_request_context():` and `client.get()`.
+    app.add_url_rule("/", "index", lambda: "index")
+    async with app.test_request_context():
+        assert (request.path, request.endpoint) == ("/", "index")
+    client = app.test_client()
+    for call in (client.get, client.post, client.head, client.open):
+        assert (await call()).status_code in (200, 405)
+    assert await (await client.get()).get_data() == b"index"
+
+
 async def test_quarts_testing_names_exist(app: Microframework) -> None:
     # A renamed Quart test module that imports no_op_push lost every test it held.
     from microframework import testing

@@ -465,7 +465,7 @@ class Microframework(TemplatingMixin, Scaffold):
         return self.aborter_class()
 
     def test_request_context(
-        self, path: str, **kwargs: Unpack[RequestContextOptions]
+        self, path: str = "/", **kwargs: Unpack[RequestContextOptions]
     ) -> AppContext:
         """A context for a made-up request; takes the test client's arguments."""
         from .testing.utils import make_test_request_context

@@ -450,6 +450,34 @@ def run_command(info: ScriptInfo, /, reload: bool | None, **options: Any) -> Non
 run_command.params.insert(0, _debug_option)
 
 
+def _ignored(ctx: click.Context, param: click.Parameter, value: bool | None) -> None:
+    if value is not None and param.opts:
+        # Flask's debugging guide passes these; as app.run()'s, warn and serve anyway.
+        click.secho(
+            f" * {param.opts[0] if value else param.secondary_opts[0]} is an option of"
+            " werkzeug's server; hypercorn serves here, so it is ignored.",
+            err=True,
+            fg="yellow",
+        )
+
+
+# Flask's run options for werkzeug's server: accepted, as app.run()'s are.
+for _flags in (
+    "--debugger/--no-debugger",
+    "--with-threads/--without-threads",
+    "--eager-loading/--lazy-loading",
+):
+    run_command.params.append(
+        click.Option(
+            [_flags],
+            default=None,
+            expose_value=False,
+            callback=_ignored,
+            help="Flask's werkzeug option: accepted and ignored.",
+        )
+    )
+
+
 @click.command("routes", short_help="Show the app's routes.")
 @click.option(
     "--sort",

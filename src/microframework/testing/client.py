@@ -143,7 +143,7 @@ class MicroframeworkClient:
 
     async def open(
         self,
-        path: str,
+        path: str = "/",
         *,
         method: str = "GET",
         follow_redirects: bool = False,
@@ -189,35 +189,37 @@ class MicroframeworkClient:
             response = await self._make_request(*_hop_arguments(request))  # as Quart
         return response
 
-    async def get(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
+    async def get(self, path: str = "/", **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a GET request; see :meth:`open`."""
         return await self.open(path, method="GET", **kwargs)
 
-    async def post(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
+    async def post(self, path: str = "/", **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a POST request; see :meth:`open`."""
         return await self.open(path, method="POST", **kwargs)
 
-    async def put(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
+    async def put(self, path: str = "/", **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a PUT request; see :meth:`open`."""
         return await self.open(path, method="PUT", **kwargs)
 
-    async def delete(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
+    async def delete(self, path: str = "/", **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a DELETE request; see :meth:`open`."""
         return await self.open(path, method="DELETE", **kwargs)
 
-    async def patch(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
+    async def patch(self, path: str = "/", **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a PATCH request; see :meth:`open`."""
         return await self.open(path, method="PATCH", **kwargs)
 
-    async def head(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
+    async def head(self, path: str = "/", **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a HEAD request; see :meth:`open`."""
         return await self.open(path, method="HEAD", **kwargs)
 
-    async def options(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
+    async def options(
+        self, path: str = "/", **kwargs: Unpack[_OpenOptions]
+    ) -> Response:
         """Send an OPTIONS request; see :meth:`open`."""
         return await self.open(path, method="OPTIONS", **kwargs)
 
-    async def trace(self, path: str, **kwargs: Unpack[_OpenOptions]) -> Response:
+    async def trace(self, path: str = "/", **kwargs: Unpack[_OpenOptions]) -> Response:
         """Send a TRACE request; see :meth:`open`."""
         return await self.open(path, method="TRACE", **kwargs)
 
