@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import keyword
 import os
@@ -1746,6 +1747,48 @@ def test_app_run_with_the_reloader_serves_inside_what_surrounds_the_call(
     assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"open debug=True", (
         log.read_text()
     )
+    process.terminate()
+    assert process.wait(timeout=10) == 0
+
+
+def test_the_reloader_answers_with_the_load_error_until_a_fix(
+    tmp_path: Path, serve: Any
+) -> None:
+    # A syntax error saved while serving left every request hanging (the socket
+    # open, no worker) until the fix; Flask's reloader answers with the error.
+    port = free_port()
+    source = (
+        "from microframework import Microframework\n\n"
+        "app = Microframework(__name__)\n\n"
+        "@app.get('/')\nasync def index():\n    return 'before'\n"
+    )
+    write(tmp_path / "hello.py", source)
+    args = ("-m", "microframework", "--app", "hello", "--debug", "run")
+    process, log = serve(*args, "--port", str(port))
+    url = f"http://127.0.0.1:{port}/"
+    assert get_when_up(url, process) == b"before"
+    write(tmp_path / "hello.py", source + "\ndef broken(:\n")
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+        except urllib.error.HTTPError as error:
+            status, page = error.code, error.read().decode()
+            break
+        time.sleep(0.1)  # polling a real server for the reload: bounded above
+    else:
+        raise AssertionError(log.read_text())
+    assert status == 500
+    assert "The app failed to load" in page and "SyntaxError" in page
+    write(tmp_path / "hello.py", source.replace("before", "after"))
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        with contextlib.suppress(urllib.error.HTTPError):
+            if get_when_up(url, process) == b"after":
+                break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(log.read_text())
     process.terminate()
     assert process.wait(timeout=10) == 0
 

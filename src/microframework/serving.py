@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 import time
+import traceback
 import warnings
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -39,6 +40,9 @@ from .helpers import get_load_dotenv
 if TYPE_CHECKING:
     from .app import Microframework
     from .debug import DebugPages
+    from .typing import Receive
+    from .typing import Scope
+    from .typing import Send
 
 #: Set while a CLI command runs; ``app.run()`` then does nothing instead of blocking.
 RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
@@ -54,6 +58,7 @@ _serving_app: Microframework | None = None
 #: In a worker running ``__main__`` again: the hypercorn config and sockets its
 #: ``app.run()`` serves with, then (emptied) whether it did.
 _worker_serving: list[Any] = []
+_load_error = b""  # why this worker's app failed to load (see _serve_the_error)
 # Flask's app.run() passes these to werkzeug's run_simple; hypercorn has no such setting.
 _WERKZEUG_ONLY = frozenset(
     (
@@ -327,10 +332,49 @@ def _worker(config: Any, sockets: Any) -> None:
             asyncio_worker(config, sockets)
     except click.ClickException as error:  # the app could not be loaded
         error.show()
-        sys.exit(error.exit_code)
+        if not _serve_the_error(config, sockets, error.format_message()):
+            sys.exit(error.exit_code)
     except LifespanFailureError as error:  # the app logged its traceback already
         click.ClickException(f"The app failed to start: {error}").show()
         sys.exit(1)
+    except Exception as error:  # the script (run again) failed before serving
+        if not _worker_serving:
+            raise
+        text = "".join(traceback.format_exception(error))
+        click.echo(text, err=True)
+        if not _serve_the_error(config, sockets, text):
+            sys.exit(1)
+
+
+def _serve_the_error(config: Any, sockets: Any, text: str) -> bool:
+    """With the reloader, answer every request with why the app failed to load until
+    a change restarts this worker, as Flask's reloader does (clients don't hang);
+    False without the reloader."""
+    from hypercorn.asyncio.run import asyncio_worker
+
+    global _load_error
+    if os.environ.get(RELOADER_ENV) != "1":
+        return False
+    debug = os.environ.get(DEBUG_ENV) == "1"  # the traceback is for debug mode only
+    _load_error = (text if debug else "See the server's log.").encode()
+    config.application_path = f"{__name__}:_load_error_app"
+    asyncio_worker(config, sockets)
+    return True
+
+
+async def _load_error_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while (kind := (await receive())["type"]) != "lifespan.shutdown":
+            await send({"type": f"{kind}.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+    elif scope["type"] == "http":
+        body = b"The app failed to load; it loads again when a file changes.\n\n"
+        body += _load_error
+        headers = [(b"content-type", b"text/plain; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 500, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+    else:  # a websocket: refused before its handshake
+        await send({"type": "websocket.close", "code": 1011})
 
 
 def _worker_app() -> Microframework | DebugPages:
