@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import socket
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -58,7 +59,9 @@ _serving_app: Microframework | None = None
 #: In a worker running ``__main__`` again: the hypercorn config and sockets its
 #: ``app.run()`` serves with, then (emptied) whether it did.
 _worker_serving: list[Any] = []
-_load_error = b""  # why this worker's app failed to load (see _serve_the_error)
+_load_error = b""  # why the app failed to load (see _error_worker)
+#: Where a worker writes why the app failed to load, for the supervisor.
+LOAD_ERROR_ENV = "MICROFRAMEWORK_LOAD_ERROR_FILE"
 # Flask's app.run() passes these to werkzeug's run_simple; hypercorn has no such setting.
 _WERKZEUG_ONLY = frozenset(
     (
@@ -228,8 +231,10 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
     from hypercorn.utils import files_to_watch
 
     reload = watch is not None
+    error_file = Path(tempfile.gettempdir(), f"microframework-load-error-{os.getpid()}")
     if reload:
         os.environ[RELOADER_ENV] = "1"
+        os.environ[LOAD_ERROR_ENV] = str(error_file)
     spawn = multiprocessing.get_context("spawn")
     sockets = config.create_sockets()
     stopping: list[int] = []
@@ -258,12 +263,15 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
             for process in processes:
                 process.join()
             if watch is not None and not changed and not stopping:  # failed to start
-                changed = _wait_for_a_fix(stopping, watch)
+                with _answering(spawn, config, sockets, error_file):
+                    changed = _wait_for_a_fix(stopping, watch)
             if not changed:
                 # A worker still starting up when SIGTERM came ends by it: no failure.
                 codes = [p.exitcode for p in processes if p.exitcode != -signal.SIGTERM]
                 return next((code for code in codes if code), 0)
     finally:
+        os.environ.pop(LOAD_ERROR_ENV, None)
+        error_file.unlink(missing_ok=True)
         for number, handler in handlers.items():
             signal.signal(number, handler)
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
@@ -332,8 +340,8 @@ def _worker(config: Any, sockets: Any) -> None:
             asyncio_worker(config, sockets)
     except click.ClickException as error:  # the app could not be loaded
         error.show()
-        if not _serve_the_error(config, sockets, error.format_message()):
-            sys.exit(error.exit_code)
+        _record_load_error(error.format_message())
+        sys.exit(error.exit_code)
     except LifespanFailureError as error:  # the app logged its traceback already
         click.ClickException(f"The app failed to start: {error}").show()
         sys.exit(1)
@@ -342,24 +350,41 @@ def _worker(config: Any, sockets: Any) -> None:
             raise
         text = "".join(traceback.format_exception(error))
         click.echo(text, err=True)
-        if not _serve_the_error(config, sockets, text):
-            sys.exit(1)
+        _record_load_error(text)
+        sys.exit(1)
 
 
-def _serve_the_error(config: Any, sockets: Any, text: str) -> bool:
-    """With the reloader, answer every request with why the app failed to load until
-    a change restarts this worker, as Flask's reloader does (clients don't hang);
-    False without the reloader."""
+def _record_load_error(text: str) -> None:
+    # For the reloader's supervisor, which answers with it until a fix (_answering).
+    if (path := os.environ.get(LOAD_ERROR_ENV)) is not None:
+        Path(path).write_text(text, encoding="utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def _answering(spawn: Any, config: Any, sockets: Any, path: Path) -> Iterator[None]:
+    """While the app fails to load, answer each request with why, as Flask's reloader
+    does, rather than leave it hanging on the open socket until a fix."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    path.unlink(missing_ok=True)
+    debug = os.environ.get(DEBUG_ENV) == "1"  # the traceback is for debug mode only
+    kwargs = {"config": config, "sockets": sockets, "text": text if debug else ""}
+    process = spawn.Process(target=_error_worker, kwargs=kwargs)
+    with _main_not_imported():
+        process.start()
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.join()
+
+
+def _error_worker(config: Any, sockets: Any, text: str) -> None:
     from hypercorn.asyncio.run import asyncio_worker
 
     global _load_error
-    if os.environ.get(RELOADER_ENV) != "1":
-        return False
-    debug = os.environ.get(DEBUG_ENV) == "1"  # the traceback is for debug mode only
-    _load_error = (text if debug else "See the server's log.").encode()
+    _load_error = (text or "See the server's log.").encode()
     config.application_path = f"{__name__}:_load_error_app"
     asyncio_worker(config, sockets)
-    return True
 
 
 async def _load_error_app(scope: Scope, receive: Receive, send: Send) -> None:
