@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +77,13 @@ async def test_context_processors_run_from_the_app_to_the_innermost_blueprint(
 async def test_a_context_processor_may_return_any_awaitable(
     app: Microframework,
 ) -> None:
-    # A sync function returning an awaitable (a future, an async library's call)
-    # is awaited, not taken for the mapping itself.
-    def values() -> asyncio.Future[dict[str, Any]]:
-        future = asyncio.get_running_loop().create_future()
-        future.set_result({"answer": 42})
-        return future
+    # A sync function returning an awaitable (an async library's call) is awaited,
+    # not taken for the mapping itself. It runs in a worker thread: no loop there.
+    async def fetch() -> dict[str, Any]:
+        return {"answer": 42}
+
+    def values() -> Coroutine[Any, Any, dict[str, Any]]:
+        return fetch()
 
     app.context_processor(values)
     async with app.test_request_context("/"):

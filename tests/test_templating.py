@@ -7,6 +7,7 @@ tests build that class themselves, exactly as the app will be.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +326,30 @@ async def test_context_processors_sync_and_async_and_passed_values_win(
     async with tapp.test_request_context("/"):
         rendered = await render_template_string("{{ a }} {{ b }} {{ c }}", c="passed")
     assert rendered == "sync async passed"
+
+
+async def test_a_sync_context_processor_runs_in_a_worker_thread(tapp: App) -> None:
+    # One that looks the user up in a database blocked the loop, and so every other
+    # request; Quart runs it in a thread, through the app's ensure_async.
+    threads: list[str] = []
+    wrapped: list[object] = []
+    original = tapp.ensure_async
+
+    def ensure_async(func: Any) -> Any:
+        wrapped.append(func)
+        return original(func)
+
+    tapp.ensure_async = ensure_async  # type: ignore[method-assign]
+
+    @tapp.context_processor
+    def current_user() -> dict[str, Any]:
+        threads.append(threading.current_thread().name)
+        return {"user": "ada"}
+
+    async with tapp.test_request_context("/"):
+        assert await render_template_string("{{ user }}") == "ada"
+    assert threads != [threading.main_thread().name]
+    assert current_user in wrapped
 
 
 async def test_blueprint_context_processor_only_for_its_requests(tapp: App) -> None:

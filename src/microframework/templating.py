@@ -286,7 +286,8 @@ async def _fill_context(
         names = (None, *reversed(connection.blueprints))
     for name in names:
         for processor in app.template_context_processors.get(name, ()):
-            values = processor()
+            # A sync one runs in a worker thread, as a sync hook does: it may block.
+            values = await ctx.app.ensure_async(processor)()
             if inspect.isawaitable(values):
                 values = await values
             context.update(values)
