@@ -21,6 +21,7 @@ from werkzeug.http import parse_date
 from microframework import get_flashed_messages
 from microframework import Microframework
 from microframework import session
+from microframework import websocket
 from microframework.json.tag import JSONTag
 from microframework.json.tag import TaggedJSONSerializer
 from microframework.sessions import NullSession
@@ -772,3 +773,47 @@ async def test_session_values_the_apps_json_takes_are_stored_as_in_flask(
         "price": "1.50",
         "point": {"x": 1},
     }
+
+
+class _PlainStore(SessionInterface):
+    """A Flask interface as written for Flask: plain def methods."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, dict[str, Any]] = {}
+
+    def open_session(self, app: Any, request: Any) -> SecureCookieSession:  # type: ignore[override]
+        return SecureCookieSession(self.store.get(request.cookies.get("sid"), {}))
+
+    def save_session(self, app: Any, session: Any, response: Any) -> None:  # type: ignore[override]
+        self.store["1"] = dict(session)
+        if response is not None:
+            response.set_cookie("sid", "1")
+
+
+@pytest.mark.parametrize("eager", [True, False], ids=["opened-first", "on-first-use"])
+async def test_a_flask_session_interface_with_plain_methods_works(
+    app: Microframework, eager: bool
+) -> None:
+    # Quart takes it too; here it was a 500: "object SecureCookieSession can't be
+    # used in 'await' expression".
+    interface = _PlainStore()
+    interface.opens_without_waiting = not eager
+    app.session_interface = interface
+
+    @app.get("/")
+    async def index() -> str:
+        session["visits"] = session.get("visits", 0) + 1
+        return f"visits={session['visits']}"
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        session["visits"] = session.get("visits", 0) + 10
+        await websocket.accept()
+        await websocket.send(str(session["visits"]))
+
+    client = app.test_client()
+    for expected in ("visits=1", "visits=2"):
+        assert await (await client.get("/")).get_data(as_text=True) == expected
+    async with client.websocket("/ws") as connection:
+        assert await connection.receive() == "12"
+    assert interface.store["1"] == {"visits": 12}

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from inspect import iscoroutine
 from inspect import iscoroutinefunction
 from typing import Any
+from typing import cast
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
@@ -236,8 +237,14 @@ async def process_response(
         if session is not None:
             interface = app.session_interface
             if not interface.is_null_session(session):
-                await interface.save_session(app, session, response)
+                await _saved(interface.save_session(app, session, response))
     return response
+
+
+async def _saved(result: Any) -> None:
+    # Flask's interfaces (and Quart's, which takes them too) save in a plain def.
+    if result is not None:
+        await result
 
 
 def _check_returned(response: object, what: str) -> None:
@@ -255,7 +262,7 @@ async def save_websocket_session(
     if session is None or app.session_interface.is_null_session(session):
         return
     ctx.opened_session = null_session(app)  # saved: once
-    await app.session_interface.save_session(app, session, response)
+    await _saved(app.session_interface.save_session(app, session, response))
 
 
 def session_cookie_sent(app: Microframework, request: Request) -> bool:
@@ -273,6 +280,8 @@ def session_cookie_sent(app: Microframework, request: Request) -> bool:
 def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:
     """Open the session on first use: step the coroutine once; it must not wait."""
     coro = _begin_session(app, ctx)
+    if not iscoroutine(coro):  # a Flask interface's plain open_session
+        return _session_or_null(app, cast("SessionMixin | None", coro))
     try:
         coro.send(None)
     except StopIteration as done:
@@ -286,12 +295,16 @@ def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:
 
 async def open_session(app: Microframework, ctx: AppContext) -> None:
     """Open the session of ctx's request or websocket (the null session if none)."""
-    ctx.session = _session_or_null(app, await _begin_session(app, ctx))
+    session = _begin_session(app, ctx)
+    if iscoroutine(session):
+        session = await session
+    ctx.session = _session_or_null(app, cast("SessionMixin | None", session))
 
 
 def _begin_session(
     app: Microframework, ctx: AppContext
-) -> Coroutine[Any, Any, SessionMixin | None]:
+) -> Coroutine[Any, Any, SessionMixin | None] | SessionMixin | None:
+    # A coroutine, or the session itself from a Flask interface's plain def.
     connection = ctx.request if ctx.request is not None else ctx.websocket
     return app.session_interface.open_session(app, connection)  # type: ignore[arg-type]
 
