@@ -238,6 +238,22 @@ async def test_form_with_files_is_multipart() -> None:
     assert headers["Content-Length"] == str(len(body))
 
 
+async def test_a_bare_file_is_an_upload_named_after_it_and_closed(
+    tmp_path: Any,
+) -> None:
+    # Flask's testing docs: files={"picture": open(path, "rb")}. It was a TypeError;
+    # Flask names the part after the file and closes the file once it is read.
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(b"jpeg bytes")
+    picture = path.open("rb")
+    body, headers = make_test_body_with_headers(files={"picture": picture})
+    assert b'name="picture"; filename="photo.jpg"' in body and b"jpeg bytes" in body
+    assert picture.closed
+    kept = io.BytesIO(b"kept")  # a tuple's or FileStorage's stream stays the caller's
+    make_test_body_with_headers(files={"a": (kept, "a.txt")})
+    assert not kept.closed
+
+
 async def test_caller_content_type_wins_over_the_generated_one() -> None:
     report = await echoed(
         await RawApp(echo)
@@ -834,6 +850,22 @@ async def test_as_response_holds_the_body_not_yet_received() -> None:
 
     assert response.status_code == 200
     assert await response.get_data() == b"second"
+
+
+async def test_as_response_after_a_block_that_cut_the_response_says_so() -> None:
+    # Quart's testing guide calls as_response() after the block; here leaving the
+    # block mid-response disconnects, and the error blamed the app.
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"first", "more_body": True})
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    async with RawApp(slow).test_client().request("/") as connection:
+        await connection.send_complete()
+        assert await connection.receive() == b"first"
+    with pytest.raises(RuntimeError, match="cut off where the 'async with' block"):
+        await connection.as_response()
 
 
 async def test_disconnect_reaches_the_app_and_ends_an_endless_stream() -> None:

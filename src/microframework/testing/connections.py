@@ -169,6 +169,7 @@ class TestHTTPConnection(_Exchange[bytes]):
         self.headers: Headers | None = None
         self._body_complete = self._response_complete = self._disconnected = False
         self._told_disconnect = False
+        self._cut_off = False  # the block ended mid-response
         self._listening = 0
         self._length_left: int | None = None  # of the declared Content-Length
         #: ``(path, headers)`` of each ``http.response.push`` the app sent.
@@ -183,6 +184,7 @@ class TestHTTPConnection(_Exchange[bytes]):
         # as Quart's does; one that leaves mid-response (or mid-request) disconnects.
         waiting = self._body_complete and self.status_code is None
         if not task.done() and (failed or not (self._response_complete or waiting)):
+            self._cut_off = self.status_code is not None
             await self.disconnect()
             # As behind a server, an app that listens or was told may handle it.
             await self._stop(task, grace=bool(self._listening or self._told_disconnect))
@@ -238,6 +240,12 @@ class TestHTTPConnection(_Exchange[bytes]):
         self._raise_app_error(task)
         if self.status_code is None:
             raise RuntimeError("the app returned without sending http.response.start")
+        if self._cut_off:
+            raise RuntimeError(
+                "the response was cut off where the 'async with' block ended: leaving"
+                " it mid-response disconnects, as a client that leaves does (Quart's"
+                " waits); call as_response() inside the block to wait for the rest"
+            )
         raise RuntimeError(
             "the app returned without completing the response"
             " (no http.response.body with more_body=False)"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json as _json
+import os
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import MutableMapping
 from typing import Any
+from typing import cast
 from typing import IO
 from typing import Protocol
 from typing import TYPE_CHECKING
@@ -55,7 +57,7 @@ _QUERY_SAFE = _PATH_SAFE + "?"
 
 HeadersArg = Headers | Mapping[str, Any] | Iterable[tuple[str, Any]]
 QueryArg = Mapping[str, Any] | Iterable[tuple[str, Any]] | str | bytes
-FileArg = FileStorage | tuple[IO[bytes], str] | tuple[IO[bytes], str, str]
+FileArg = FileStorage | IO[bytes] | tuple[IO[bytes], str] | tuple[IO[bytes], str, str]
 
 
 class _JSONDumper(Protocol):
@@ -129,7 +131,12 @@ def make_test_body_with_headers(
         body = (app.json.dumps(json) if app is not None else _json.dumps(json)).encode()
         headers["Content-Type"] = "application/json"
     elif files is not None:
-        boundary, body = encode_multipart(_multipart_fields(form or {}, files))
+        fields, opened = _multipart_fields(form or {}, files)
+        try:
+            boundary, body = encode_multipart(fields)
+        finally:
+            for file in opened:  # Flask's files={"f": open(path, "rb")}: read, closed
+                file.close()
         headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
     elif form is not None:
         body = urlencode(_pairs(form)).encode("ascii")
@@ -236,20 +243,28 @@ def _encode_query(query_string: QueryArg) -> str:
 
 def _multipart_fields(
     form: Mapping[str, Any], files: Mapping[str, FileArg | list[FileArg]]
-) -> MultiDict[str, Any]:
+) -> tuple[MultiDict[str, Any], list[IO[bytes]]]:
+    """The fields to encode, and the bare files given, which the client closes."""
     fields: MultiDict[str, Any] = MultiDict(_pairs(form))
+    opened: list[IO[bytes]] = []
     for key, value in files.items():
         for item in value if isinstance(value, list) else (value,):
             if isinstance(item, tuple) and len(item) in (2, 3):
                 stream, name, *type_ = item
                 item = FileStorage(stream, name, content_type=next(iter(type_), None))
+            elif not isinstance(item, FileStorage) and hasattr(item, "read"):
+                file = cast("IO[bytes]", item)
+                opened.append(file)
+                path = getattr(file, "name", None)  # an int for os.fdopen's
+                basename = os.path.basename(path) if isinstance(path, str) else ""
+                item = FileStorage(file, basename or None)
             elif not isinstance(item, FileStorage):
                 raise TypeError(
-                    f"files[{key!r}] must be a FileStorage or a"
+                    f"files[{key!r}] must be a FileStorage, a file or a"
                     " (file, filename[, content_type]) tuple"
                 )
             fields.add(key, item)
-    return fields
+    return fields, opened
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
