@@ -384,7 +384,9 @@ async def test_an_async_view_returning_a_coroutine_names_the_missing_await(
     async def index() -> Any:
         return render_template_string("{{ 1 }}")  # no await
 
-    with pytest.raises(TypeError, match="returned coroutine \\(never awaited"):
+    with pytest.raises(
+        TypeError, match="returned coroutine \\(never awaited: a missing"
+    ):
         await app.test_client().get("/")
 
 

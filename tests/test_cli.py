@@ -1726,6 +1726,8 @@ def pool():
 if __name__ == "__main__":
     with pool():
         app.run(port=PORT, debug=True)
+    with open("after.log", "a") as log:
+        log.write("after app.run()\\n")
 """
 
 
@@ -1749,6 +1751,8 @@ def test_app_run_with_the_reloader_serves_inside_what_surrounds_the_call(
     )
     process.terminate()
     assert process.wait(timeout=10) == 0
+    # Once, in the first process, as Flask's: not in the worker, at every reload too.
+    assert (tmp_path / "after.log").read_text() == "after app.run()\n"
 
 
 def test_the_reloader_answers_with_the_load_error_until_a_fix(
@@ -1791,6 +1795,47 @@ def test_the_reloader_answers_with_the_load_error_until_a_fix(
         raise AssertionError(log.read_text())
     process.terminate()
     assert process.wait(timeout=10) == 0
+
+
+_FACTORY_IN_MAIN = """
+from microframework import Microframework
+
+def create_app():
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index():
+        return "VERSION 1"
+
+    return app
+
+def main():
+    create_app().run(port=PORT, debug=True)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_app_run_reloads_an_app_made_in_main_with_no_module_level_name(
+    tmp_path: Path, serve: Any
+) -> None:
+    # The reloader wanted a module-level variable to import again; the worker runs the
+    # script again instead, so Flask's factory-in-main() shape reloads too.
+    port = free_port()
+    source = _FACTORY_IN_MAIN.replace("PORT", str(port))
+    write(tmp_path / "factory.py", source)
+    process, log = serve("factory.py")
+    url = f"http://127.0.0.1:{port}/"
+    assert get_when_up(url, process) == b"VERSION 1", log.read_text()
+    later = time.time() + 5  # newer than any mtime the reloader has seen
+    write(tmp_path / "factory.py", source.replace("VERSION 1", "VERSION 2"))
+    os.utime(tmp_path / "factory.py", (later, later))
+    end = time.monotonic() + 15
+    while (answer := get_when_up(url, process)) != b"VERSION 2":
+        assert time.monotonic() < end, (answer, log.read_text())
+        time.sleep(0.05)
+    assert "module-level variable" not in log.read_text()
 
 
 _CHILD = """

@@ -504,9 +504,9 @@ def test_the_reloaders_workers_get_the_apps_debug_mode(
     assert status == 0
     env = supervised[0]["env"]
     assert env["MICROFRAMEWORK_DEBUG"] == "1"
-    assert env["MICROFRAMEWORK_SERVE_APP"] == "__main__:app"
-    # The script, to run again, only for app.run()
+    # app.run(): the script, to run again; the CLI: the app by its locator
     assert ("MICROFRAMEWORK_SERVE_MAIN" in env) is main_first
+    assert ("MICROFRAMEWORK_SERVE_APP" in env) is not main_first
     assert "MICROFRAMEWORK_SERVE_MAIN" not in os.environ  # not left behind
 
 

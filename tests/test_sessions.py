@@ -5,6 +5,7 @@ requests and a real ``Response``.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from datetime import datetime
 from datetime import timedelta
@@ -780,14 +781,18 @@ class _PlainStore(SessionInterface):
 
     def __init__(self) -> None:
         self.store: dict[str, dict[str, Any]] = {}
+        self.threads: set[str] = set()
 
     def open_session(self, app: Any, request: Any) -> SecureCookieSession:  # type: ignore[override]
+        self.threads.add(threading.current_thread().name)
         return SecureCookieSession(self.store.get(request.cookies.get("sid"), {}))
 
-    def save_session(self, app: Any, session: Any, response: Any) -> None:  # type: ignore[override]
+    def save_session(self, app: Any, session: Any, response: Any) -> Any:  # type: ignore[override]
+        self.threads.add(threading.current_thread().name)
         self.store["1"] = dict(session)
         if response is not None:
             response.set_cookie("sid", "1")
+        return response  # some do; what it returns is ignored
 
 
 @pytest.mark.parametrize("eager", [True, False], ids=["opened-first", "on-first-use"])
@@ -817,3 +822,8 @@ async def test_a_flask_session_interface_with_plain_methods_works(
     async with client.websocket("/ws") as connection:
         assert await connection.receive() == "12"
     assert interface.store["1"] == {"visits": 12}
+    # In worker threads, as Quart runs them: one that calls Redis blocks no one. A
+    # session opened on first use is opened where it is used, on the loop.
+    main = threading.main_thread().name
+    assert (main in interface.threads) is not eager
+    assert interface.threads - {main}

@@ -82,6 +82,8 @@ _TAKEN: dict[int, tuple[weakref.ref[Microframework], frozenset[str]]] = {}
 def _take_state(app: Microframework, state: dict[str, Any]) -> None:
     # The first app takes the dict; one served beside it keeps its own app.state, or
     # one app's shutdown would close the other's pool. Requests see their app's keys.
+    for key in [key for key, (ref, _) in _TAKEN.items() if ref() is None]:
+        del _TAKEN[key]  # apps gone without a shutdown
     taken = _TAKEN.get(id(state))
     owner = taken[0]() if taken is not None else None
     if owner is not None and owner is not app and owner.state is state:

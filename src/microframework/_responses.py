@@ -12,6 +12,7 @@ from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterator
 from collections.abc import Mapping
+from inspect import isawaitable
 from inspect import iscoroutine
 from inspect import iscoroutinefunction
 from typing import Any
@@ -26,6 +27,7 @@ from werkzeug.sansio.response import Response as SansIOResponse
 
 from ._compile import chain_for
 from ._compile import teardown_appcontext_funcs
+from ._utils import is_async_callable
 from ._utils import remember
 from .helpers import redirect
 from .json.provider import DefaultJSONProvider
@@ -92,7 +94,7 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
         hint = ""
         if iscoroutine(rv):  # closed: no "never awaited" warning on top of this
             rv.close()
-            hint = " (never awaited: a missing 'await'?)"
+            hint = " (never awaited: a missing 'await', or a plain decorator?)"
         raise TypeError(
             f"{_culprit(request)} returned {type(rv).__name__}{hint}; expected str,"
             " bytes, dict, list, a Response, a (async) generator, an HTTPException,"
@@ -235,16 +237,35 @@ async def process_response(
             # Unused, but a permanent session's cookie is refreshed each request.
             session = ctx.session
         if session is not None:
-            interface = app.session_interface
-            if not interface.is_null_session(session):
-                await _saved(interface.save_session(app, session, response))
+            if not app.session_interface.is_null_session(session):
+                await _save(app, session, response)
     return response
 
 
-async def _saved(result: Any) -> None:
-    # Flask's interfaces (and Quart's, which takes them too) save in a plain def.
-    if result is not None:
-        await result
+#: Whether a session interface's class has an ``async def`` method of that name.
+_ASYNC_METHODS: dict[tuple[type, str], bool] = {}
+
+
+async def _call_session_method(app: Microframework, name: str, *args: Any) -> Any:
+    # Flask's interfaces (Quart takes them too) are plain def: those run in a worker
+    # thread, as Quart runs them, so one that calls Redis doesn't block the loop.
+    interface = app.session_interface
+    method = getattr(interface, name)
+    key = (interface.__class__, name)
+    if (is_async := _ASYNC_METHODS.get(key)) is None:
+        is_async = _ASYNC_METHODS[key] = is_async_callable(method)
+    if is_async:
+        return await method(*args)
+    result = await app.ensure_async(method)(*args)
+    if isawaitable(result):  # a plain def returning super()'s coroutine
+        result = await result
+    return result
+
+
+async def _save(
+    app: Microframework, session: SessionMixin, response: Response | None
+) -> None:
+    await _call_session_method(app, "save_session", app, session, response)
 
 
 def _check_returned(response: object, what: str) -> None:
@@ -262,7 +283,7 @@ async def save_websocket_session(
     if session is None or app.session_interface.is_null_session(session):
         return
     ctx.opened_session = null_session(app)  # saved: once
-    await _saved(app.session_interface.save_session(app, session, response))
+    await _save(app, session, response)
 
 
 def session_cookie_sent(app: Microframework, request: Request) -> bool:
@@ -295,16 +316,16 @@ def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:
 
 async def open_session(app: Microframework, ctx: AppContext) -> None:
     """Open the session of ctx's request or websocket (the null session if none)."""
-    session = _begin_session(app, ctx)
-    if iscoroutine(session):
-        session = await session
-    ctx.session = _session_or_null(app, cast("SessionMixin | None", session))
+    connection = ctx.request if ctx.request is not None else ctx.websocket
+    session = await _call_session_method(app, "open_session", app, connection)
+    ctx.session = _session_or_null(app, session)
 
 
 def _begin_session(
     app: Microframework, ctx: AppContext
 ) -> Coroutine[Any, Any, SessionMixin | None] | SessionMixin | None:
-    # A coroutine, or the session itself from a Flask interface's plain def.
+    # A coroutine, or the session itself from a Flask interface's plain def (called
+    # here, on first use, where nothing can wait for a thread).
     connection = ctx.request if ctx.request is not None else ctx.websocket
     return app.session_interface.open_session(app, connection)  # type: ignore[arg-type]
 

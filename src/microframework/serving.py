@@ -15,6 +15,7 @@ import fnmatch
 import importlib
 import multiprocessing
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -102,15 +103,7 @@ def serve_app(
         raise click.ClickException(f"The port must be 0 to 65535, not {port}.")
     config = _config(certfile, keyfile, options)
     if use_reloader or workers > 1:
-        if locator is None:
-            raise click.ClickException(
-                "The reloader and extra workers load the app in new processes, so it"
-                " must be importable: pass it as '--app module:name'."
-            )
-        os.environ[SERVE_APP_ENV] = locator
-        if main_first and (main := _main_to_run()) is not None:
-            os.environ[SERVE_MAIN_ENV] = main
-        os.environ[DEBUG_ENV] = "1" if app.debug else "0"
+        _tell_workers(app, locator, main_first)
         config.workers = workers
     # Probe first, so the address printed is one we can serve on: hypercorn leaks its
     # socket when bind fails, and port 0 becomes the free port the probe found.
@@ -131,6 +124,21 @@ def serve_app(
     finally:
         _serving_app = None
         os.environ.pop(SERVE_MAIN_ENV, None)
+
+
+def _tell_workers(app: Microframework, locator: str | None, main_first: bool) -> None:
+    # Through the environment, which spawn passes on: how to make the app again.
+    main = _main_to_run() if main_first else None
+    if main is not None:
+        os.environ[SERVE_MAIN_ENV] = main
+    elif locator is None:
+        raise click.ClickException(
+            "The reloader and extra workers load the app in new processes, so it"
+            " must be importable: pass it as '--app module:name'."
+        )
+    else:
+        os.environ[SERVE_APP_ENV] = locator
+    os.environ[DEBUG_ENV] = "1" if app.debug else "0"
 
 
 def _config(certfile: str | None, keyfile: str | None, options: dict[str, Any]) -> Any:
@@ -223,7 +231,6 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
     through an event the app can't see, so they could not drain (``_drain.py``). SIGTERM,
     which the app chains, closes websockets with 1001 (1012 when the reloader restarts).
     """
-    import multiprocessing
     import signal
     from multiprocessing.connection import wait
 
@@ -231,7 +238,8 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
     from hypercorn.utils import files_to_watch
 
     reload = watch is not None
-    error_file = Path(tempfile.gettempdir(), f"microframework-load-error-{os.getpid()}")
+    # In a folder of our own: a name others can guess could be a planted link.
+    error_file = Path(tempfile.mkdtemp(prefix="microframework-"), "load-error")
     if reload:
         os.environ[RELOADER_ENV] = "1"
         os.environ[LOAD_ERROR_ENV] = str(error_file)
@@ -271,7 +279,7 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
                 return next((code for code in codes if code), 0)
     finally:
         os.environ.pop(LOAD_ERROR_ENV, None)
-        error_file.unlink(missing_ok=True)
+        shutil.rmtree(error_file.parent, ignore_errors=True)
         for number, handler in handlers.items():
             signal.signal(number, handler)
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
@@ -334,16 +342,20 @@ def _worker(config: Any, sockets: Any) -> None:
     from hypercorn.utils import LifespanFailureError
 
     try:
-        if (main := os.environ.get(SERVE_MAIN_ENV)) is None or not _run_main(
-            main, config, sockets
-        ):
+        if (main := os.environ.get(SERVE_MAIN_ENV)) is None:
             asyncio_worker(config, sockets)
+        elif not _run_main(main, config, sockets):
+            raise click.ClickException(
+                f"{main.partition(':')[2]}, run again in the reloader's worker, did"
+                " not call app.run() there"
+            )
     except click.ClickException as error:  # the app could not be loaded
         error.show()
         _record_load_error(error.format_message())
         sys.exit(error.exit_code)
     except LifespanFailureError as error:  # the app logged its traceback already
-        click.ClickException(f"The app failed to start: {error}").show()
+        click.ClickException(message := f"The app failed to start: {error}").show()
+        _record_load_error(message)
         sys.exit(1)
     except Exception as error:  # the script (run again) failed before serving
         if not _worker_serving:
@@ -443,6 +455,9 @@ def _serve_in_worker(app: Microframework) -> None:
         app.debug = get_debug_flag()  # as the first process's app.run() settled it
     _serving_app = app
     asyncio_worker(config, sockets)
+    # Out through the script's with and finally blocks, but not past app.run(): code
+    # after it runs once, in the first process, when the server stops (as Flask's).
+    raise SystemExit(0)
 
 
 def _loaded_app() -> Microframework:
@@ -557,7 +572,9 @@ def run_app(
 
 def _can_reload(app: Microframework, locator: str | None) -> bool:
     """Can a worker process make the app again? If not, say so."""
-    if locator is None:
+    # One the script made in a function (a factory in main()) comes back when the
+    # worker runs the script again; one from elsewhere (a tool running it) can't.
+    if locator is None and (app.import_name != "__main__" or _main_to_run() is None):
         app.logger.warning(
             "The reloader needs the app as a module-level variable; serving without it."
         )

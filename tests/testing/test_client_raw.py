@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 from collections.abc import Awaitable
 from collections.abc import Callable
 from typing import Any
@@ -252,6 +253,13 @@ async def test_a_bare_file_is_an_upload_named_after_it_and_closed(
     kept = io.BytesIO(b"kept")  # a tuple's or FileStorage's stream stays the caller's
     make_test_body_with_headers(files={"a": (kept, "a.txt")})
     assert not kept.closed
+    descriptor = os.fdopen(os.open(path, os.O_RDONLY), "rb")  # its name is an int
+    body, _ = make_test_body_with_headers(files={"f": descriptor})
+    assert b'name="f"; filename=""' in body and descriptor.closed
+    first = path.open("rb")
+    with pytest.raises(TypeError):  # a later entry is bad: the first is closed still
+        make_test_body_with_headers(files={"a": first, "b": 42})  # type: ignore[dict-item]
+    assert first.closed
 
 
 async def test_caller_content_type_wins_over_the_generated_one() -> None:

@@ -131,9 +131,11 @@ def make_test_body_with_headers(
         body = (app.json.dumps(json) if app is not None else _json.dumps(json)).encode()
         headers["Content-Type"] = "application/json"
     elif files is not None:
-        fields, opened = _multipart_fields(form or {}, files)
+        opened: list[IO[bytes]] = []
         try:
-            boundary, body = encode_multipart(fields)
+            boundary, body = encode_multipart(
+                _multipart_fields(form or {}, files, opened)
+            )
         finally:
             for file in opened:  # Flask's files={"f": open(path, "rb")}: read, closed
                 file.close()
@@ -242,11 +244,13 @@ def _encode_query(query_string: QueryArg) -> str:
 
 
 def _multipart_fields(
-    form: Mapping[str, Any], files: Mapping[str, FileArg | list[FileArg]]
-) -> tuple[MultiDict[str, Any], list[IO[bytes]]]:
-    """The fields to encode, and the bare files given, which the client closes."""
+    form: Mapping[str, Any],
+    files: Mapping[str, FileArg | list[FileArg]],
+    opened: list[IO[bytes]],
+) -> MultiDict[str, Any]:
+    """The fields to encode; the bare files given go in *opened*, for the caller to
+    close."""
     fields: MultiDict[str, Any] = MultiDict(_pairs(form))
-    opened: list[IO[bytes]] = []
     for key, value in files.items():
         for item in value if isinstance(value, list) else (value,):
             if isinstance(item, tuple) and len(item) in (2, 3):
@@ -256,15 +260,17 @@ def _multipart_fields(
                 file = cast("IO[bytes]", item)
                 opened.append(file)
                 path = getattr(file, "name", None)  # an int for os.fdopen's
-                basename = os.path.basename(path) if isinstance(path, str) else ""
-                item = FileStorage(file, basename or None)
+                # "", not None: FileStorage would read the name, int or not, itself.
+                item = FileStorage(
+                    file, os.path.basename(path) if isinstance(path, str) else ""
+                )
             elif not isinstance(item, FileStorage):
                 raise TypeError(
                     f"files[{key!r}] must be a FileStorage, a file or a"
                     " (file, filename[, content_type]) tuple"
                 )
             fields.add(key, item)
-    return fields, opened
+    return fields
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
