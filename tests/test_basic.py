@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import threading
+import warnings
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from typing import Any
@@ -375,6 +377,42 @@ async def test_a_sync_decorator_around_an_async_view_works_as_in_flask(
         response = await client.get(path, query_string={"user": "ada"})
         assert await response.get_data(as_text=True) == body
         assert (await client.get(path)).headers["Location"] == "/login"
+
+
+async def test_a_client_leaving_during_a_sync_decorator_leaves_no_stray_coroutine(
+    app: Microframework,
+) -> None:
+    # The thread ran on and returned the view's coroutine to no one: "coroutine
+    # 'profile' was never awaited", an error under warnings-as-errors.
+    release, returned = threading.Event(), threading.Event()
+
+    def slow_login_check(view: Any) -> Any:
+        def wrapper(**kwargs: Any) -> Any:
+            release.wait(5)
+            try:
+                return view(**kwargs)
+            finally:
+                returned.set()
+
+        return wrapper
+
+    @app.get("/profile")
+    @slow_login_check
+    async def profile() -> str:
+        return "profile"
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with app.test_client().request("/profile") as connection:
+            await connection.send_complete()
+            await connection.disconnect()
+        release.set()
+        async with asyncio.timeout(5):
+            await asyncio.to_thread(returned.wait, 5)
+            for _ in range(3):
+                await asyncio.sleep(0)  # the step's result, then its done callback
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
 
 
 async def test_an_async_view_returning_a_coroutine_names_the_missing_await(

@@ -7,6 +7,7 @@ these tables; nothing here runs a view or builds a response.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import warnings
 from collections.abc import Awaitable
@@ -398,12 +399,25 @@ def _awaiting(
     # a plain decorator around it (Flask's login_required, ported as is). Awaited here,
     # on the loop, as Flask would have called it.
     async def view(*args: Any, **kwargs: Any) -> Any:
-        rv = await func(*args, **kwargs)
+        step = asyncio.ensure_future(func(*args, **kwargs))
+        try:
+            rv = await asyncio.shield(step)  # the thread runs on if we are cancelled
+        except asyncio.CancelledError:
+            step.add_done_callback(_close_returned_coroutine)
+            raise
         if iscoroutine(rv):
             rv = await rv
         return rv
 
     return view
+
+
+def _close_returned_coroutine(step: asyncio.Future[Any]) -> None:
+    # The client left while the thread ran: its coroutine is never awaited, and is
+    # closed rather than warned about.
+    if not step.cancelled() and step.exception() is None:
+        if iscoroutine(rv := step.result()):
+            rv.close()
 
 
 def _uppercase(request: BaseRequestWebsocket) -> str:
