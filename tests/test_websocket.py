@@ -2532,3 +2532,41 @@ async def test_two_tasks_receiving_at_once_never_call_the_servers_receive_togeth
     async with asyncio.timeout(2):
         await task
     assert sorted(got) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "expected"),
+    [
+        (None, "ws ws://localhost/ws False"),  # ASGI: the websocket default is "ws"
+        ("https", "wss wss://localhost/ws True"),  # hypercorn's ProxyFix copies it
+        ("http", "ws ws://localhost/ws False"),
+        ("wss", "wss wss://localhost/ws True"),
+    ],
+)
+async def test_a_websocket_scheme_is_ws_or_wss_whatever_the_scope_says(
+    app: Microframework, scheme: str | None, expected: str
+) -> None:
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.send(
+            f"{websocket.scheme} {websocket.url} {websocket.is_secure}"
+        )
+
+    scope = websocket_scope("/ws")
+    if scheme is None:
+        del scope["scheme"]
+    else:
+        scope["scheme"] = scheme
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    texts: list[str] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            texts.append(message["text"])
+            inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+    async with asyncio.timeout(5):
+        await app(scope, inbox.get, send)
+    assert texts == [expected]

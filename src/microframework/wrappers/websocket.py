@@ -91,6 +91,9 @@ class Websocket(BaseRequestWebsocket):
         app: Microframework | None = None,
     ) -> None:
         super().__init__(scope)
+        if self.scheme[:4] == "http":
+            # ASGI's default here is "ws"; hypercorn's ProxyFixMiddleware copies https.
+            self.scheme = "ws" if "scheme" not in scope else "ws" + self.scheme[4:]
         self._receive = receive
         self._send = send
         self._app = app
