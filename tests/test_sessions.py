@@ -827,3 +827,27 @@ async def test_a_flask_session_interface_with_plain_methods_works(
     main = threading.main_thread().name
     assert (main in interface.threads) is not eager
     assert interface.threads - {main}
+    async with client.session_transaction() as transaction:  # Flask's, in tests
+        transaction["visits"] = 100
+    assert await (await client.get("/")).get_data(as_text=True) == "visits=101"
+
+
+async def test_a_plain_save_session_set_on_an_instance_is_called_as_plain(
+    app: Microframework,
+) -> None:
+    # The async/plain answer was cached per class: after a request with the class's
+    # async method, a plain one set on an instance had its None awaited (a 500).
+    app.secret_key = "secret"
+    interface = app.session_interface = SecureCookieSessionInterface()  # not shared
+    saved: list[str] = []
+
+    @app.get("/")
+    async def index() -> str:
+        session["n"] = session.get("n", 0) + 1
+        return "ok"
+
+    client = app.test_client()
+    assert (await client.get("/")).status_code == 200
+    interface.save_session = lambda app, session, response: saved.append("plain")  # type: ignore[method-assign,assignment,misc]
+    assert (await client.get("/")).status_code == 200
+    assert saved == ["plain"]

@@ -242,19 +242,12 @@ async def process_response(
     return response
 
 
-#: Whether a session interface's class has an ``async def`` method of that name.
-_ASYNC_METHODS: dict[tuple[type, str], bool] = {}
-
-
-async def _call_session_method(app: Microframework, name: str, *args: Any) -> Any:
-    # Flask's interfaces (Quart takes them too) are plain def: those run in a worker
-    # thread, as Quart runs them, so one that calls Redis doesn't block the loop.
-    interface = app.session_interface
-    method = getattr(interface, name)
-    key = (interface.__class__, name)
-    if (is_async := _ASYNC_METHODS.get(key)) is None:
-        is_async = _ASYNC_METHODS[key] = is_async_callable(method)
-    if is_async:
+async def call_session_method(app: Microframework, name: str, *args: Any) -> Any:
+    """Call the session interface's *name* method: awaited if async, else in a worker
+    thread, as Quart runs Flask's plain def ones (one that calls Redis blocks no one).
+    """
+    method = getattr(app.session_interface, name)
+    if is_async_callable(method):  # looked up each time: an instance may set its own
         return await method(*args)
     result = await app.ensure_async(method)(*args)
     if isawaitable(result):  # a plain def returning super()'s coroutine
@@ -265,7 +258,7 @@ async def _call_session_method(app: Microframework, name: str, *args: Any) -> An
 async def _save(
     app: Microframework, session: SessionMixin, response: Response | None
 ) -> None:
-    await _call_session_method(app, "save_session", app, session, response)
+    await call_session_method(app, "save_session", app, session, response)
 
 
 def _check_returned(response: object, what: str) -> None:
@@ -317,7 +310,7 @@ def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:
 async def open_session(app: Microframework, ctx: AppContext) -> None:
     """Open the session of ctx's request or websocket (the null session if none)."""
     connection = ctx.request if ctx.request is not None else ctx.websocket
-    session = await _call_session_method(app, "open_session", app, connection)
+    session = await call_session_method(app, "open_session", app, connection)
     ctx.session = _session_or_null(app, session)
 
 

@@ -136,8 +136,8 @@ def _tell_workers(app: Microframework, locator: str | None, main_first: bool) ->
             "The reloader and extra workers load the app in new processes, so it"
             " must be importable: pass it as '--app module:name'."
         )
-    else:
-        os.environ[SERVE_APP_ENV] = locator
+    if locator is not None and (main is None or not locator.startswith("__main__:")):
+        os.environ[SERVE_APP_ENV] = locator  # also if the script doesn't serve again
     os.environ[DEBUG_ENV] = "1" if app.debug else "0"
 
 
@@ -345,10 +345,12 @@ def _worker(config: Any, sockets: Any) -> None:
         if (main := os.environ.get(SERVE_MAIN_ENV)) is None:
             asyncio_worker(config, sockets)
         elif not _run_main(main, config, sockets):
-            raise click.ClickException(
-                f"{main.partition(':')[2]}, run again in the reloader's worker, did"
-                " not call app.run() there"
-            )
+            if SERVE_APP_ENV not in os.environ:  # nothing else to find the app by
+                raise click.ClickException(
+                    f"{main.partition(':')[2]}, run again in the reloader's worker,"
+                    " did not call app.run() there"
+                )
+            asyncio_worker(config, sockets)
     except click.ClickException as error:  # the app could not be loaded
         error.show()
         _record_load_error(error.format_message())

@@ -35,6 +35,7 @@ from werkzeug.http import parse_cookie
 from werkzeug.http import parse_date
 from werkzeug.test import Cookie
 
+from .._responses import call_session_method
 from ..globals import _cv_app
 from ..signals import request_finished
 from ..wrappers.response import Response
@@ -346,9 +347,9 @@ class MicroframeworkClient:
         request = make_test_request(app, path, method=method, **options)
         options["headers"] = self._with_cookies(request)
         ctx = app.test_request_context(path, method=method, **options)
-        interface = app.session_interface
         async with ctx:
-            if (session := await interface.open_session(app, ctx.request)) is None:
+            opened = await call_session_method(app, "open_session", app, ctx.request)
+            if (session := opened) is None:
                 raise RuntimeError(
                     "the session backend did not open a session; is SECRET_KEY set?"
                 )
@@ -357,7 +358,7 @@ class MicroframeworkClient:
         yield session
         response = app.response_class()
         async with ctx:
-            await interface.save_session(app, session, response)
+            await call_session_method(app, "save_session", app, session, response)
         self._store_cookies(request, response)
 
     def _with_state(self, scope: Scope) -> Scope:
