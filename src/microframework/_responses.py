@@ -12,7 +12,6 @@ from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterator
 from collections.abc import Mapping
-from inspect import isawaitable
 from inspect import iscoroutine
 from inspect import iscoroutinefunction
 from typing import Any
@@ -27,7 +26,7 @@ from werkzeug.sansio.response import Response as SansIOResponse
 
 from ._compile import chain_for
 from ._compile import teardown_appcontext_funcs
-from ._utils import is_async_callable
+from ._utils import call_awaited
 from ._utils import remember
 from .helpers import redirect
 from .json.provider import DefaultJSONProvider
@@ -238,27 +237,16 @@ async def process_response(
             session = ctx.session
         if session is not None:
             if not app.session_interface.is_null_session(session):
-                await _save(app, session, response)
+                await call_session_method(app, "save_session", app, session, response)
     return response
 
 
-async def call_session_method(app: Microframework, name: str, *args: Any) -> Any:
+def call_session_method(app: Microframework, name: str, *args: Any) -> Awaitable[Any]:
     """Call the session interface's *name* method: awaited if async, else in a worker
     thread, as Quart runs Flask's plain def ones (one that calls Redis blocks no one).
     """
-    method = getattr(app.session_interface, name)
-    if is_async_callable(method):  # looked up each time: an instance may set its own
-        return await method(*args)
-    result = await app.ensure_async(method)(*args)
-    if isawaitable(result):  # a plain def returning super()'s coroutine
-        result = await result
-    return result
-
-
-async def _save(
-    app: Microframework, session: SessionMixin, response: Response | None
-) -> None:
-    await call_session_method(app, "save_session", app, session, response)
+    # Looked up each time: an interface instance may set its own method.
+    return call_awaited(app.ensure_async, getattr(app.session_interface, name), *args)
 
 
 def _check_returned(response: object, what: str) -> None:
@@ -276,7 +264,7 @@ async def save_websocket_session(
     if session is None or app.session_interface.is_null_session(session):
         return
     ctx.opened_session = null_session(app)  # saved: once
-    await _save(app, session, response)
+    await call_session_method(app, "save_session", app, session, response)
 
 
 def session_cookie_sent(app: Microframework, request: Request) -> bool:

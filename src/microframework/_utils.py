@@ -112,6 +112,20 @@ def ensure_async(func: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, 
     return run_sync(func)
 
 
+async def call_awaited(
+    ensure_async: Callable[[Callable[..., Any]], Callable[..., Awaitable[Any]]],
+    func: Callable[..., Any],
+    *args: Any,
+) -> Any:
+    """Call *func* through *ensure_async* (a sync one in a worker thread) and return
+    its result, awaited too if a sync one returned an awaitable (``super()``'s call).
+    """
+    result = await ensure_async(func)(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
 def get_root_path(import_name: str) -> str:
     """Return the folder of the module or package *import_name*, like Flask does."""
     path: str | None = getattr(sys.modules.get(import_name), "__file__", None)

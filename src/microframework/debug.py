@@ -177,11 +177,8 @@ class DebugPages:
             where = f"{request.method} {request.path}"
             app.logger.error("Exception on request %s", where, exc_info=error)
             page = render_debug_page(error, request, response_class=app.response_class)
-            headers = [
-                (key.lower().encode("latin-1"), value.encode("latin-1"))
-                for key, value in page.headers.items()
-            ]
             body = b"" if scope.get("method") == "HEAD" else await page.get_data()
+            headers = page.asgi_headers()
             await send(
                 {"type": "http.response.start", "status": 500, "headers": headers}
             )

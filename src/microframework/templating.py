@@ -6,7 +6,6 @@ nothing."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import AsyncIterator
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from jinja2 import TemplateNotFound
 from jinja2.runtime import Context
 from werkzeug.utils import cached_property
 
+from ._utils import call_awaited
 from ._utils import remember
 from .flashing import get_flashed_messages
 from .globals import _cv_app
@@ -287,10 +287,7 @@ async def _fill_context(
     for name in names:
         for processor in app.template_context_processors.get(name, ()):
             # A sync one runs in a worker thread, as a sync hook does: it may block.
-            values = await ctx.app.ensure_async(processor)()
-            if inspect.isawaitable(values):
-                values = await values
-            context.update(values)
+            context.update(await call_awaited(ctx.app.ensure_async, processor))
     context.update(passed)
 
 

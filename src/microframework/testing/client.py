@@ -348,8 +348,8 @@ class MicroframeworkClient:
         options["headers"] = self._with_cookies(request)
         ctx = app.test_request_context(path, method=method, **options)
         async with ctx:
-            opened = await call_session_method(app, "open_session", app, ctx.request)
-            if (session := opened) is None:
+            session = await call_session_method(app, "open_session", app, ctx.request)
+            if session is None:
                 raise RuntimeError(
                     "the session backend did not open a session; is SECRET_KEY set?"
                 )
