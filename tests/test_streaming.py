@@ -1651,3 +1651,40 @@ async def test_a_stream_replaced_by_a_500_for_a_bad_header_is_closed(
     recorder = await call(app, http_scope("/"))
     assert recorder.status == 500
     assert closed == ["closed"]
+
+
+async def test_a_client_leaving_at_the_sources_bare_yield_ends_the_source(
+    app: Microframework,
+) -> None:
+    # A source that yields to the loop (asyncio.sleep(0)) between events was mid-step
+    # when the client left there: closing it raised "aclose(): asynchronous generator
+    # is already running" out of the app, and teardown saw that error.
+    ended: list[str] = []
+    torn_down: list[BaseException | None] = []
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            while True:
+                await asyncio.sleep(0)
+                yield "tick"
+        finally:
+            ended.append("source")
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=30)
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        torn_down.append(error)
+
+    class LeavesAfterTwo(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            await super().send(message)
+            if len(self.sent) == 3:  # the start and two events: the client leaves
+                self.disconnect()
+
+    async with asyncio.timeout(5):
+        await call(app, http_scope("/events"), LeavesAfterTwo())
+    assert ended == ["source"]
+    assert len(torn_down) == 1 and not isinstance(torn_down[0], RuntimeError)

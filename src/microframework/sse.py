@@ -114,7 +114,9 @@ async def _encode_events(
                 waited = step.send(None)
                 while True:
                     if waited is None and keep_alive is not None:
+                        waiting = step  # a cancel here reaches the source there
                         await asyncio.sleep(0)  # a bare yield: one loop turn, as a task
+                        waiting = None
                         waited = step.send(None)
                         continue
                     if keep_alive is None or not asyncio.isfuture(waited):
