@@ -101,6 +101,22 @@ def test_a_non_numeric_port_is_ignored() -> None:
     assert host_header(fixed(scope, x_port=1)) == [b"localhost"]
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        ("x-forwarded-port", "9" * 4301),
+        ("x-forwarded-port", "65536"),
+        ("x-forwarded-host", "example.com:" + "9" * 4301),
+    ],
+)
+def test_a_port_out_of_range_is_ignored(header: tuple[str, str]) -> None:
+    # Over 4,300 digits int() raised ValueError out of the middleware: a 500 from a
+    # header any client can send.
+    result = fixed(forwarded(header), x_host=1, x_port=1)
+    assert result["server"][1] == 80
+    assert host_header(result) in ([b"localhost"], [header[1].encode()])
+
+
 def test_prefix_becomes_the_root_path_and_leads_the_path() -> None:
     scope = forwarded(("x-forwarded-prefix", "/api/"), path="/users")
     result = fixed(scope, x_prefix=1)

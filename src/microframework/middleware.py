@@ -93,7 +93,7 @@ def _trusted_value(lines: list[str], trusted: int) -> str | None:
 
 
 def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None:
-    if port is not None and not (port.isascii() and port.isdigit()):
+    if port is not None and _port_number(port) is None:
         port = None
     if host is None and port is None:
         return
@@ -118,11 +118,20 @@ def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None
 def _split_host(host: str) -> tuple[str, int | None]:
     """``"example.com:8080"`` -> ``("example.com", 8080)``; IPv6 ``"[::1]:80"`` works."""
     name, sep, port = host.rpartition(":")
-    if not sep or not (port.isascii() and port.isdigit()):
+    number = _port_number(port) if sep else None
+    if number is None:
         return host, None
     if (name.startswith("[") and name.endswith("]")) or ":" not in name:
-        return name, int(port)
+        return name, number
     return host, None  # a bare IPv6 address: its last group is not a port
+
+
+def _port_number(text: str) -> int | None:
+    # At most five digits: int() of 4,301 raises, and no port is over 65535.
+    if 0 < len(text) <= 5 and text.isascii() and text.isdigit():
+        number = int(text)
+        return number if number <= 65535 else None
+    return None
 
 
 def _without_root(raw_path: bytes, root: str) -> bytes:
