@@ -20,6 +20,7 @@ from werkzeug.exceptions import NotFound
 from microframework import Blueprint
 from microframework import Microframework
 from microframework import Request
+from microframework import redirect
 from microframework import request
 from microframework import url_for
 from microframework import websocket
@@ -300,6 +301,36 @@ async def test_no_hook_sees_a_route_outside_the_root_path(app: Microframework) -
     async with app.test_request_context("/admin/3", root_path="/app"):
         assert request.endpoint is None
         assert isinstance(request.routing_exception, NotFound)
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "expected"),
+    [
+        ("//evil.example/x", "", "/evil.example/x"),
+        ("///evil.example/x", "", "/evil.example/x"),
+        ("/app//evil.example/x", "/app", "/evil.example/x"),
+        ("/app//evil.example/x", "/app/", "/evil.example/x"),
+    ],
+)
+async def test_leading_slashes_of_the_path_are_one_as_in_werkzeug(
+    app: Microframework, path: str, root_path: str, expected: str
+) -> None:
+    # request.path kept "//evil.example/x": a login redirect back to request.path
+    # was a protocol-relative URL to another host (Flask and Quart give "/evil...").
+    @app.before_request
+    async def login_required() -> Any:
+        if "user" not in request.args:
+            return redirect(request.path)
+        return None
+
+    @app.get("/<path:page>")
+    async def page(page: str) -> str:
+        return f"{page} {request.path}"
+
+    rec = await call(app, http_scope(path, root_path=root_path))
+    assert rec.headers[b"location"] == expected.encode()
+    rec = await call(app, http_scope(path, query_string=b"user", root_path=root_path))
+    assert rec.body.decode() == f"{expected[1:]} {expected}"
 
 
 @pytest.mark.parametrize("kind", ["http", "websocket"])

@@ -88,12 +88,14 @@ class BaseRequestWebsocket(SansIORequest):
                     path = "/"
                     if scope["type"] == "http":  # routed as werkzeug routes "" there
                         self.routing_exception = AtMountPoint()
-                elif path[:2] == "//" and root_path[-1] == "/":
-                    path = path[1:]  # "/api/" and "/x", joined by the server
             else:
                 self.routing_exception = NotFound()
             root_path = stripped
         self.root_path = root_path
+        if path[1:2] == "/":
+            # werkzeug's: "//evil.example/x" is "/evil.example/x", else a redirect
+            # built from request.path would leave for another host.
+            path = "/" + path.lstrip("/")
         # RFC 3986 5.2.4, before matching: no dot-segment reaches above the root. Only
         # the client's own slashes make segments: in "..%2fadmin" the server decoded,
         # ".." is part of a name, as a proxy in front saw it, not a step up.
