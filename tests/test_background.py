@@ -316,3 +316,30 @@ async def test_tasks_started_during_shutdown_are_not_left_running(
     assert len(started) == 2
     assert all(task.cancelled() for task in started)
     assert not app.background_tasks
+
+
+@pytest.mark.parametrize("state", ["finished", "stuck"])
+async def test_a_task_added_to_the_set_by_hand_does_not_hold_shutdown(
+    app: Microframework, state: str
+) -> None:
+    # quart-tasks adds its own task to app.background_tasks in before_serving. Once
+    # done (or cancelled at the timeout) it stayed in the set, and shutdown waited on
+    # it again and again, at full CPU, for ever.
+    app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = 0.01
+    tasks: list[asyncio.Task[None]] = []
+
+    async def work() -> None:
+        if state == "stuck":
+            await asyncio.Event().wait()
+
+    @app.before_serving
+    async def start() -> None:
+        tasks.append(asyncio.get_running_loop().create_task(work()))
+        app.background_tasks.add(tasks[0])
+
+    async with asyncio.timeout(5):
+        async with app.test_app():
+            if state == "finished":
+                await tasks[0]
+    assert tasks[0].done()
+    assert tasks[0].cancelled() == (state == "stuck")

@@ -85,7 +85,9 @@ async def finish_background_tasks(app: Microframework) -> None:
     timeout = app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"]
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
-    while tasks := set(app.background_tasks):
+    # Only add_background_task's tasks remove themselves; one added by hand
+    # (quart-tasks does) stays once done, and must not keep this loop spinning.
+    while tasks := {task for task in app.background_tasks if not task.done()}:
         left = None if deadline is None else max(0.0, deadline - loop.time())
         _, pending = await asyncio.wait(tasks, timeout=left)
         for task in pending:
