@@ -1249,6 +1249,35 @@ def test_app_run_defaults_to_server_name_and_keeps_port_zero(
     assert served == [expected]
 
 
+@pytest.mark.parametrize("before", [None, "0"])
+def test_what_the_workers_were_told_ends_with_the_serving(
+    monkeypatch: pytest.MonkeyPatch, before: str | None
+) -> None:
+    # app.run(debug=True) left MICROFRAMEWORK_DEBUG=1 (and the app's locator) in
+    # os.environ: a later app.run() of another app in the process was in debug mode.
+    from microframework import serving
+
+    told = (serving.DEBUG_ENV, serving.SERVE_APP_ENV, serving.SERVE_MAIN_ENV)
+    for name in told:
+        monkeypatch.delenv(name, raising=False)
+    if before is not None:
+        monkeypatch.setenv(serving.DEBUG_ENV, before)
+    seen: list[str | None] = []
+
+    def supervise(config: Any, workers: int, watch: Any) -> int:
+        seen.append(os.environ.get(serving.DEBUG_ENV))
+        return 0
+
+    monkeypatch.setattr(serving, "_supervise", supervise)
+    app = Microframework(__name__)
+    app.debug = True
+    assert serving.serve_app(app, port=0, use_reloader=True, locator="m:app") == 0
+    assert seen == ["1"]
+    assert os.environ.get(serving.DEBUG_ENV) == before
+    assert serving.SERVE_APP_ENV not in os.environ
+    assert serving.SERVE_MAIN_ENV not in os.environ
+
+
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """What app.run() would have served with: serve_app's options, once per run."""

@@ -102,19 +102,20 @@ def serve_app(
     if not 0 <= port <= 65535:
         raise click.ClickException(f"The port must be 0 to 65535, not {port}.")
     config = _config(certfile, keyfile, options)
-    if use_reloader or workers > 1:
-        _tell_workers(app, locator, main_first)
-        config.workers = workers
-    # Probe first, so the address printed is one we can serve on: hypercorn leaks its
-    # socket when bind fails, and port 0 becomes the free port the probe found.
-    port = _check_bind(host, port, _bind_address(host, port))
-    config.bind = [bind := _bind_address(host, port)]
-    _check_tls(config)
-    scheme = "https" if certfile else "http"
-    click.echo(f" * Serving app {app.name!r} on {scheme}://{bind}", err=True)
-    click.echo(f" * Debug mode: {'on' if app.debug else 'off'}", err=True)
-    _serving_app = app
+    told = _told_workers()
     try:
+        if use_reloader or workers > 1:
+            _tell_workers(app, locator, main_first)
+            config.workers = workers
+        # Probe first, so the address printed is one we can serve on: hypercorn leaks
+        # its socket when bind fails, and port 0 becomes the free port the probe found.
+        port = _check_bind(host, port, _bind_address(host, port))
+        config.bind = [bind := _bind_address(host, port)]
+        _check_tls(config)
+        scheme = "https" if certfile else "http"
+        click.echo(f" * Serving app {app.name!r} on {scheme}://{bind}", err=True)
+        click.echo(f" * Debug mode: {'on' if app.debug else 'off'}", err=True)
+        _serving_app = app
         if config.workers:
             watch = _Watch(tuple(extra_files or ()), tuple(exclude_patterns or ()))
             return _supervise(config, workers, watch if use_reloader else None)
@@ -123,7 +124,18 @@ def serve_app(
         raise click.ClickException(f"The app failed to start: {error}") from None
     finally:
         _serving_app = None
-        os.environ.pop(SERVE_MAIN_ENV, None)
+        os.environ.update(told)
+        for name in _TOLD.difference(told):
+            os.environ.pop(name, None)
+
+
+_TOLD = frozenset((SERVE_MAIN_ENV, SERVE_APP_ENV, DEBUG_ENV, RELOADER_ENV))
+
+
+def _told_workers() -> dict[str, str]:
+    # What this process is told for one serving period; a later app.run() in the
+    # same process (a notebook, a test) must not inherit it (debug mode, above all).
+    return {name: os.environ[name] for name in _TOLD if name in os.environ}
 
 
 def _tell_workers(app: Microframework, locator: str | None, main_first: bool) -> None:
