@@ -19,8 +19,8 @@ from werkzeug.exceptions import NotFound
 
 from microframework import Blueprint
 from microframework import Microframework
-from microframework import Request
 from microframework import redirect
+from microframework import Request
 from microframework import request
 from microframework import url_for
 from microframework import websocket
