@@ -1688,3 +1688,142 @@ async def test_a_client_leaving_at_the_sources_bare_yield_ends_the_source(
         await call(app, http_scope("/events"), LeavesAfterTwo())
     assert ended == ["source"]
     assert len(torn_down) == 1 and not isinstance(torn_down[0], RuntimeError)
+
+
+async def test_a_sources_own_timeout_at_its_bare_yield_is_its_own(
+    app: Microframework,
+) -> None:
+    # The source's asyncio.timeout expired while it yielded to the loop: the cancel
+    # went out of the app (and teardown saw it) instead of becoming its TimeoutError.
+    torn_down: list[BaseException | None] = []
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            async with asyncio.timeout(0):
+                while True:
+                    await asyncio.sleep(0)
+        except TimeoutError:
+            yield "timed out"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=30)
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        torn_down.append(error)
+
+    async with asyncio.timeout(5):
+        recorder = await call(app, http_scope("/events"))
+    assert recorder.body == b"data: timed out\n\n"
+    assert torn_down == [None]
+
+
+async def test_a_polling_source_gets_keep_alives_and_is_not_idle(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each short wait restarted the keep-alive timer, and bare yields had none: a
+    # source polling more often than keep_alive got no comment and was cut as idle
+    # after four periods, though "a comment goes out every keep_alive seconds".
+    recorder = Recorder()
+
+    async def source() -> AsyncIterator[str]:
+        while recorder.body.count(b": keep-alive") < 2:
+            await asyncio.sleep(0.002)  # polls something, then a bare yield
+            await asyncio.sleep(0)
+        yield "done"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    async with asyncio.timeout(5):
+        await call(app, http_scope("/events"), recorder)
+    assert recorder.body.endswith(b"data: done\n\n")
+    assert "idle past its timeout" not in caplog.text
+
+
+async def test_an_anext_that_raises_stop_async_iteration_itself_ends_the_stream(
+    app: Microframework,
+) -> None:
+    # `async for` takes a plain __anext__ raising StopAsyncIteration; the stream
+    # raised "async generator raised StopAsyncIteration" out of the app.
+    class Once:
+        def __init__(self) -> None:
+            self.done = False
+
+        def __aiter__(self) -> Once:
+            return self
+
+        def __anext__(self) -> asyncio.Future[str]:
+            if self.done:
+                raise StopAsyncIteration
+            self.done = True
+            future = asyncio.get_running_loop().create_future()
+            future.set_result("only")
+            return future
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(Once(), keep_alive=30)
+
+    async with asyncio.timeout(5):
+        recorder = await call(app, http_scope("/events"))
+    assert recorder.body == b"data: only\n\n"
+
+
+@pytest.mark.parametrize("send_fails", [False, True])
+async def test_a_sources_clean_up_after_its_client_left_is_not_interrupted(
+    app: Microframework, send_fails: bool
+) -> None:
+    # The client left; the source's finally awaited longer than keep_alive. Comments
+    # went out to nobody meanwhile, and a server whose send() then raises OSError
+    # (the ASGI spec's advice) had the clean-up cancelled a second time.
+    cleaned: list[str] = []
+    release = asyncio.Event()
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            await asyncio.Event().wait()
+        finally:
+            asyncio.get_running_loop().call_later(0.05, release.set)  # 5 keep-alives
+            await release.wait()
+            cleaned.append("done")
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    class Leaves(Recorder):
+        gone = False
+
+        async def send(self, message: dict[str, Any]) -> None:
+            if self.gone and send_fails:
+                raise OSError("the client left")
+            await super().send(message)
+            if len(self.sent) == 2:  # the start and the first event
+                self.gone = True
+                self.disconnect()
+
+    async with asyncio.timeout(5):
+        recorder = await call(app, http_scope("/events"), Leaves())
+    assert cleaned == ["done"]
+    assert recorder.body == b"data: first\n\n"  # no comment for nobody
+
+
+async def test_an_event_source_that_is_not_async_iterable_is_refused_at_once(
+    app: Microframework,
+) -> None:
+    # A list went out as a 200 with its headers, then the stream died: the client saw
+    # an empty stream, and reconnected for ever.
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(["a", "b"])  # type: ignore[arg-type]
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    recorder = await call(app, http_scope("/events"))
+    assert recorder.status == 500
+    async with app.test_request_context("/events"):
+        with pytest.raises(TypeError, match="takes an async iterable, not list"):
+            event_stream(["a"])  # type: ignore[arg-type]

@@ -293,7 +293,7 @@ async def stream_body(
             reading = False
             if encode is not None:
                 chunk = encode(chunk)
-            if chunk:
+            if chunk and guard.reason is None:  # else: the body's clean-up, for nobody
                 sent += len(chunk)
                 m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch
                 await (send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout))

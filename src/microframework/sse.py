@@ -81,6 +81,10 @@ def event_stream(
     ctx = _cv_app.get(None)
     if ctx is None:
         raise RuntimeError("event_stream needs an application context")
+    if not hasattr(source, "__aiter__"):  # now, not once the 200 has gone out
+        raise TypeError(
+            f"event_stream takes an async iterable, not {type(source).__name__}"
+        )
     response = ctx.app.response_class(
         _encode_events(source, keep_alive, retry), mimetype="text/event-stream"
     )
@@ -98,45 +102,48 @@ async def _encode_events(
     if retry is not None:
         yield f"retry: {int(retry)}\n\n".encode()
     iterator = source.__aiter__()
+    loop = asyncio.get_running_loop()
+    every = keep_alive or 0.0
     # Steps are driven by hand; ``waiting`` is the one we are suspended beside.
     waiting: Coroutine[Any, Any, Any] | None = None
     waited: Any = None
     try:
-        while True:
-            pending = iterator.__anext__()
-            step: Coroutine[Any, Any, Any] = (
-                pending  # type: ignore[assignment] # an async generator's asend
-                if hasattr(pending, "send")
-                else _awaited(pending)
-            )
+        while (step := _next_step(iterator)) is not None:
+            # One deadline per quiet spell: a source polling in short awaits is
+            # quiet all the same, and must get its comments (not be cut as idle).
+            quiet_until = loop.time() + every
             item: Any = None
             try:
                 waited = step.send(None)
                 while True:
-                    if waited is None and keep_alive is not None:
-                        waiting = step  # a cancel here reaches the source there
-                        await asyncio.sleep(0)  # a bare yield: one loop turn, as a task
-                        waiting = None
-                        waited = step.send(None)
-                        continue
-                    if keep_alive is None or not asyncio.isfuture(waited):
+                    if keep_alive is None or not (
+                        waited is None or asyncio.isfuture(waited)
+                    ):
                         item = await resume(step, waited)
                         break
-                    if not waited.done():
+                    if waited is not None and waited.done():
+                        waited = step.send(None)
+                    elif loop.time() >= quiet_until:
+                        waiting = step  # paused at its await while the comment goes
+                        yield _KEEP_ALIVE
+                        waiting, quiet_until = None, loop.time() + every
+                    else:
                         waiting = step
-                        try:
-                            await _within(waited, keep_alive)
-                        except asyncio.CancelledError:
-                            # As in a task: at the source's await (asyncio.timeout)
-                            waiting = None
-                            if not waited.cancel():
-                                waited = step.throw(asyncio.CancelledError())
+                        try:  # a bare yield is one loop turn, as in a task
+                            await (
+                                asyncio.sleep(0)
+                                if waited is None
+                                else _within(waited, quiet_until - loop.time())
+                            )
+                        except asyncio.CancelledError as cancel:
+                            # As in a task: at the source's await (the client left,
+                            # or the source's own asyncio.timeout)
+                            waiting = None  # first: the throw may end the step
+                            waited = _thrown(step, waited, cancel)
                             continue
-                        if not waited.done():
-                            yield b": keep-alive\n\n"
                         waiting = None
-                        continue
-                    waited = step.send(None)
+                        if waited is None:
+                            waited = step.send(None)
             except StopIteration as finished:
                 item = finished.value
             except StopAsyncIteration:
@@ -145,13 +152,44 @@ async def _encode_events(
                 item = ServerSentEvent(item)
             yield item.encode()
     finally:
-        try:
-            if waiting is not None:
-                await _end(waiting, waited)
-        finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        await _close(iterator, waiting, waited)
+
+
+async def _close(
+    iterator: AsyncIterator[Any], waiting: Coroutine[Any, Any, Any] | None, waited: Any
+) -> None:
+    """End the step we were suspended beside, if any, then close the source."""
+    try:
+        if waiting is not None:
+            await _end(waiting, waited)
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+_KEEP_ALIVE = b": keep-alive\n\n"
+
+
+def _next_step(iterator: AsyncIterator[Any]) -> Coroutine[Any, Any, Any] | None:
+    """The source's next step as a coroutine to drive; None once it has ended."""
+    try:
+        pending = iterator.__anext__()
+    except StopAsyncIteration:  # a plain def __anext__ may raise it itself
+        return None
+    if hasattr(pending, "send"):
+        return pending  # type: ignore[return-value] # an async generator's asend
+    return _awaited(pending)
+
+
+def _thrown(
+    step: Coroutine[Any, Any, Any], waited: Any, cancel: asyncio.CancelledError
+) -> Any:
+    """Deliver *cancel* at the step's await as a task would: through the future it
+    waits on (heard when the step resumes), else thrown in; what it waits on next."""
+    if asyncio.isfuture(waited) and waited.cancel(*cancel.args[:1]):
+        return waited
+    return step.throw(asyncio.CancelledError(*cancel.args))
 
 
 async def _within(future: asyncio.Future[Any], timeout: float) -> None:
