@@ -1827,3 +1827,108 @@ async def test_an_event_source_that_is_not_async_iterable_is_refused_at_once(
     async with app.test_request_context("/events"):
         with pytest.raises(TypeError, match="takes an async iterable, not list"):
             event_stream(["a"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("keep_alive", [0, -1.0])
+async def test_an_event_stream_refuses_a_keep_alive_that_is_not_above_zero(
+    app: Microframework, keep_alive: float
+) -> None:
+    async def source() -> AsyncIterator[str]:
+        yield "x"
+
+    async with app.test_request_context("/"):
+        with pytest.raises(ValueError, match="keep_alive must be seconds above 0"):
+            event_stream(source(), keep_alive=keep_alive)
+
+
+async def test_a_tiny_keep_alive_still_gives_the_loop_a_turn_between_comments(
+    app: Microframework,
+) -> None:
+    # Past its deadline again before the next await, the stream sent comments in a
+    # loop that never yielded: the source's future could never complete.
+    ready = asyncio.Event()
+
+    async def source() -> AsyncIterator[str]:
+        await ready.wait()
+        yield "hello"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=1e-9)
+
+    class SetsReadyAfterTwo(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            await super().send(message)  # never suspends: a server that buffers
+            if len(self.sent) == 3:
+                asyncio.get_running_loop().call_soon(ready.set)
+            assert len(self.sent) < 100, "comments without a loop turn"
+
+    async with asyncio.timeout(5):
+        recorder = await call(app, http_scope("/events"), SetsReadyAfterTwo())
+    # Cut as idle (four keep-alive periods) at its first loop turn, as documented.
+    assert recorder.body == b": keep-alive\n\n"
+
+
+async def test_a_farewell_event_on_drain_still_goes_out(app: Microframework) -> None:
+    # The drain cancels an event stream's source; one that answers with a last event
+    # ("reconnect elsewhere") must have it sent: the client is still there.
+    async def source() -> AsyncIterator[Any]:
+        yield "first"
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            yield {"bye": "reconnect"}
+            raise
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=15)
+
+    class DrainsAfterFirst(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            await super().send(message)
+            if message.get("body") == b"data: first\n\n":
+                app.drain.start(5)
+
+    try:
+        async with asyncio.timeout(5):
+            recorder = await call(app, http_scope("/events"), DrainsAfterFirst())
+    finally:
+        app.drain.end()
+    assert recorder.body == b'data: first\n\ndata: {"bye": "reconnect"}\n\n'
+
+
+async def test_a_source_swallowing_its_cancel_ends_when_sends_fail(
+    app: Microframework,
+) -> None:
+    # A source that catches the cancel of its client's leaving and goes on: the next
+    # event's send raises (as the ASGI spec advises a server's send to) and ends it.
+    produced: list[int] = []
+    swallowed: list[int] = []
+
+    async def source() -> AsyncIterator[str]:
+        while True:
+            try:
+                await asyncio.sleep(0.001)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise  # only the first: the test's own timeout must end it
+                swallowed.append(1)  # a careless library
+            produced.append(1)
+            yield "tick"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=5)
+
+    class Gone(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            if self.inbox.qsize() == 0 and len(self.sent) >= 3:
+                raise OSError("the client left")
+            await super().send(message)
+            if len(self.sent) == 3:
+                self.disconnect()
+
+    async with asyncio.timeout(5):
+        await call(app, http_scope("/events"), Gone())
+    assert swallowed == [1] and len(produced) < 10

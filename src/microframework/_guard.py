@@ -293,7 +293,7 @@ async def stream_body(
             reading = False
             if encode is not None:
                 chunk = encode(chunk)
-            if chunk and guard.reason is None:  # else: the body's clean-up, for nobody
+            if chunk and not (events and _for_nobody(chunk, guard)):
                 sent += len(chunk)
                 m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch
                 await (send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout))
@@ -317,6 +317,11 @@ async def stream_body(
 
 
 _BODY = "http.response.body"
+
+
+def _for_nobody(event_chunk: bytes, guard: Guard) -> bool:
+    # A comment (a keep-alive) while the source cleans up after its client left.
+    return event_chunk[:1] == b":" and guard.reason == "disconnect"
 
 
 def stream_bytes(

@@ -85,6 +85,10 @@ def event_stream(
         raise TypeError(
             f"event_stream takes an async iterable, not {type(source).__name__}"
         )
+    if keep_alive is not None and not keep_alive > 0:
+        raise ValueError(
+            f"keep_alive must be seconds above 0 or None, not {keep_alive}"
+        )
     response = ctx.app.response_class(
         _encode_events(source, keep_alive, retry), mimetype="text/event-stream"
     )
@@ -123,27 +127,26 @@ async def _encode_events(
                         break
                     if waited is not None and waited.done():
                         waited = step.send(None)
-                    elif loop.time() >= quiet_until:
-                        waiting = step  # paused at its await while the comment goes
+                        continue
+                    waiting = step  # paused at its await: a comment, then a loop turn
+                    if loop.time() >= quiet_until:
                         yield _KEEP_ALIVE
-                        waiting, quiet_until = None, loop.time() + every
-                    else:
-                        waiting = step
-                        try:  # a bare yield is one loop turn, as in a task
-                            await (
-                                asyncio.sleep(0)
-                                if waited is None
-                                else _within(waited, quiet_until - loop.time())
-                            )
-                        except asyncio.CancelledError as cancel:
-                            # As in a task: at the source's await (the client left,
-                            # or the source's own asyncio.timeout)
-                            waiting = None  # first: the throw may end the step
-                            waited = _thrown(step, waited, cancel)
-                            continue
-                        waiting = None
-                        if waited is None:
-                            waited = step.send(None)
+                        quiet_until = loop.time() + every
+                    try:  # a bare yield is one loop turn, as in a task
+                        await (
+                            asyncio.sleep(0)
+                            if waited is None
+                            else _within(waited, quiet_until - loop.time())
+                        )
+                    except asyncio.CancelledError as cancel:
+                        # As in a task: at the source's await (the client left, or
+                        # the source's own asyncio.timeout)
+                        waiting = None  # first: the throw may end the step
+                        waited = _thrown(step, waited, cancel)
+                        continue
+                    waiting = None
+                    if waited is None:
+                        waited = step.send(None)
             except StopIteration as finished:
                 item = finished.value
             except StopAsyncIteration:

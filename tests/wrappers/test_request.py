@@ -310,6 +310,9 @@ async def test_no_hook_sees_a_route_outside_the_root_path(app: Microframework) -
         ("///evil.example/x", "", "/evil.example/x"),
         ("/app//evil.example/x", "/app", "/evil.example/x"),
         ("/app//evil.example/x", "/app/", "/evil.example/x"),
+        ("/.//evil.example/x", "", "/evil.example/x"),
+        ("/..//evil.example/x", "", "/evil.example/x"),
+        ("/a/..//evil.example/x", "", "/evil.example/x"),
     ],
 )
 async def test_leading_slashes_of_the_path_are_one_as_in_werkzeug(

@@ -92,15 +92,16 @@ class BaseRequestWebsocket(SansIORequest):
                 self.routing_exception = NotFound()
             root_path = stripped
         self.root_path = root_path
-        if "//" in path and path[1:2] == "/":  # "in" first: 450 instructions less
-            # werkzeug's: "//evil.example/x" is "/evil.example/x", else a redirect
-            # built from request.path would leave for another host.
-            path = "/" + path.lstrip("/")
         # RFC 3986 5.2.4, before matching: no dot-segment reaches above the root. Only
         # the client's own slashes make segments: in "..%2fadmin" the server decoded,
         # ".." is part of a name, as a proxy in front saw it, not a step up.
         if "/." in path and b"%2f" not in (scope.get("raw_path") or b"").lower():
             path = remove_dot_segments(path)
+        if "//" in path and path[1:2] == "/":  # "in" first: 450 instructions less
+            # werkzeug's: "//evil.example/x" is "/evil.example/x", else a redirect
+            # built from request.path would leave for another host. After the dots:
+            # "/.//evil.example/x" is one too.
+            path = "/" + path.lstrip("/")
         self.path = path
         self.query_string = scope["query_string"]
 
