@@ -1145,3 +1145,85 @@ async def test_an_exception_with_its_own_page_is_rendered_each_time() -> None:
 
     bodies = [(await call(app, http_scope("/"))).body for _ in range(2)]
     assert bodies == [b"render 1", b"render 2"]
+
+
+class _Upload(Recorder):
+    """Records, in order, each body message taken and the response's start."""
+
+    def __init__(self, parts: int, stalls: bool = False) -> None:
+        # Past what the disconnect watch reads ahead of a view (BUFFERED bytes).
+        super().__init__(*[b"x" * 16384] * parts, more_last=stalls)
+        self.order: list[str] = []
+        self.gone = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        message = await super().receive()
+        if message["type"] == "http.disconnect":
+            self.gone.set()
+        else:
+            self.order.append("body")
+        return message
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.order.append("start")
+        await super().send(message)
+
+
+def _refusing_app(app: Microframework) -> Microframework:
+    @app.post("/upload")
+    async def upload() -> tuple[str, int]:
+        await asyncio.sleep(0)  # checks something first (a session, a database)
+        return "log in first", 401
+
+    return app
+
+
+@pytest.mark.parametrize("version", ["2", "3"])
+async def test_over_http2_an_unread_upload_is_taken_in_before_the_answer(
+    app: Microframework, version: str
+) -> None:
+    # hypercorn ends the whole HTTP/2 connection on DATA frames for a stream already
+    # answered (issue #329): a view refusing an upload after awaiting something
+    # reached the browser as a connection error. Quart reads bodies ahead.
+    upload = _Upload(40)
+    scope = http_scope("/upload", "POST", http_version=version)
+    async with asyncio.timeout(5):
+        await call(_refusing_app(app), scope, upload)
+    assert upload.status == 401
+    assert upload.order == ["body"] * 40 + ["start"]
+
+
+async def test_over_http1_the_answer_does_not_wait_for_an_unread_upload(
+    app: Microframework,
+) -> None:
+    upload = _Upload(40)
+    scope = http_scope("/upload", "POST", [(b"transfer-encoding", b"chunked")])
+    async with asyncio.timeout(5):
+        await call(_refusing_app(app), scope, upload)
+    assert upload.status == 401
+    assert upload.order.index("start") < 10
+
+
+@pytest.mark.parametrize("case", ["over_the_limit", "stalled"])
+async def test_over_http2_taking_an_unread_upload_in_is_bounded(
+    app: Microframework, case: str
+) -> None:
+    # A body declared over MAX_CONTENT_LENGTH won't all be read: answer at once. One
+    # that stalls is waited for only until BODY_TIMEOUT.
+    app.config["MAX_CONTENT_LENGTH"] = 100_000 if case == "over_the_limit" else None
+    app.config["BODY_TIMEOUT"] = 0.01
+    upload = _Upload(10, stalls=case == "stalled")
+    headers = [(b"content-length", b"1000000")] if case == "over_the_limit" else []
+    scope = http_scope("/upload", "POST", headers, http_version="2")
+    async with asyncio.timeout(5):
+        await call(_refusing_app(app), scope, upload)
+    assert upload.status == 401
+    if case == "over_the_limit":
+        assert upload.order.index("start") < 10
+        return
+    assert upload.order == ["body"] * 10 + ["start"]
+    # As a server does once the response is sent: the dropper reading on hears it.
+    upload.disconnect()
+    async with asyncio.timeout(5):
+        await upload.gone.wait()

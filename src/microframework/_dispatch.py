@@ -21,6 +21,7 @@ from ._compile import match_request
 from ._errors import answers_itself
 from ._errors import handle_exception
 from ._errors import propagates
+from ._guard import drop_body_first
 from ._guard import guard_view
 from ._guard import stream_bytes
 from ._guard import Streamer
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from ._compile import Compiled
     from ._compile import Endpoint
     from .app import Microframework
+    from .typing import Message
     from .typing import Receive
     from .typing import Scope
     from .typing import Send
@@ -96,17 +98,17 @@ async def handle_http(
             await _close_unsent(response)
             response = await _handle_exception(app, compiled, exc, ctx, chain)
             status, headers, data = ready(compiled, request, response)
-        send = request.asgi_send  # a watch may have wrapped it (DropBeforeEnd)
+        wrapped = send is not (send := request.asgi_send)  # by a watch: DropBeforeEnd
         if data is not None:
             if token is not None:  # reset first: uvicorn's send copies the context
                 _cv_app.reset(token)
                 token = None
             head = {"type": "http.response.start", "status": status, "headers": headers}
-            if len(data) <= BUFFERED:
+            if len(data) <= BUFFERED and not wrapped:
                 await send(head)
                 await send({"type": _BODY, "body": data, "more_body": False})
-            else:  # more than a server buffers: watched, so a stalled reader times out
-                await stream_bytes(app, send, request, endpoint, data, head, response)
+            else:  # a body may be left unread, or more than a server buffers
+                await _send_bytes(app, send, request, endpoint, data, head, response)
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
             streamer = Streamer(app, send, request, response, endpoint)
             sending = response.send(scope, send, headers, streamer)
@@ -128,6 +130,26 @@ async def handle_http(
             request.release()
             if token is not None:
                 _cv_app.reset(token)
+
+
+async def _send_bytes(
+    app: Microframework,
+    send: Send,
+    request: Request,
+    endpoint: Endpoint | None,
+    data: bytes,
+    head: Message,
+    response: object,
+) -> None:
+    """Send a bytes response once what is left of the body is in (over HTTP/2, see
+    drop_body_first; a stream is not held so: it may still read it); one bigger
+    than a server buffers is watched, so a reader that stalls times out."""
+    await drop_body_first(request)
+    if len(data) <= BUFFERED:
+        await send(head)
+        await send({"type": _BODY, "body": data, "more_body": False})
+    else:
+        await stream_bytes(app, send, request, endpoint, data, head, response)
 
 
 def _let_tasks_start(ctx: AppContext) -> None:

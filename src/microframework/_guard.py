@@ -99,10 +99,10 @@ class Guard(Listener):
             request.drop_at_end()
             if request.body_reading():
                 request.on_body_end = self.watch
-            elif not request.body_abandoned and (  # else its read asked for it
-                request.headers.get("Expect", "").lower() == "100-continue"
-            ):
-                request.on_body_end = self.watch  # a read would ask for it
+            elif not request.body_abandoned and _expects_continue(request):
+                request.on_body_end = (
+                    self.watch
+                )  # a read would ask (an abandoned one did)
             else:
                 self.read_ahead()
                 self.watch()
@@ -384,3 +384,55 @@ async def _stream_cut(
     message = "Stream for %s %s %s; closing the connection"
     app.logger.warning(message, request.method, request.path, why)
     return False
+
+
+async def drop_body_first(request: Request) -> None:
+    """Over HTTP/2, take in the rest of a body the view left unread before answering.
+
+    hypercorn (0.18, issue #329) ends the whole connection on DATA frames for a stream
+    already answered: a view that refuses an upload after awaiting something would
+    reach the browser as a connection error (Quart reads bodies ahead, in a task).
+    Bounded: not past ``MAX_CONTENT_LENGTH``, nor ``BODY_TIMEOUT`` (as answered then).
+    """
+    if request.scope.get("http_version") not in _FRAMED or request.body_finished():
+        return
+    if request.body_awaited() or _expects_continue(request):
+        return  # read now, or waiting to be asked for: reading would ask for it
+    limit = request.max_content_length
+    length = request.content_length
+    if limit is not None and length is not None and length > limit:
+        return  # it won't all be read: answer at once
+    dropper = _DropAll(limit)
+    request.drop_body(dropper)
+    try:
+        async with asyncio.timeout(request.body_timeout):
+            await dropper.done
+    except TimeoutError:
+        pass
+
+
+_FRAMED = frozenset(("2", "3"))  # HTTP versions whose bodies come in frames
+
+
+def _expects_continue(request: Request) -> bool:
+    return request.headers.get("Expect", "").lower() == "100-continue"
+
+
+class _DropAll(Listener):
+    """Reads what is left of a body and drops it; ``done`` once it has all come, or
+    once past *limit* bytes (it reads on, as a dropper, without being waited for)."""
+
+    __slots__ = ("done", "left")
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.left = limit
+
+    def heard(self, message: Message) -> bool:
+        more = message["type"] == "http.request" and bool(message.get("more_body"))
+        if self.left is not None:
+            self.left -= len(message.get("body", b""))
+        if not self.done.done() and (not more or (self.left or 0) < 0):
+            self.done.set_result(None)
+        return more
