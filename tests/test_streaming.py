@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Iterator
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
@@ -1932,3 +1933,53 @@ async def test_a_source_swallowing_its_cancel_ends_when_sends_fail(
     async with asyncio.timeout(5):
         await call(app, http_scope("/events"), Gone())
     assert swallowed == [1] and len(produced) < 10
+
+
+async def test_comments_of_a_quiet_spell_are_keep_alive_apart(
+    app: Microframework,
+) -> None:
+    # After a comment the next one is a whole keep_alive later: the deadline is renewed
+    # (without it, a comment went out on every loop turn once the first was due).
+    ready = asyncio.Event()
+    keep_alive = 0.01
+    loop = asyncio.get_running_loop()
+    at: list[float] = []
+
+    async def source() -> AsyncIterator[str]:
+        await ready.wait()
+        yield "news"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=keep_alive)
+
+    class Times(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            await super().send(message)
+            if message.get("body", b"").startswith(b":"):
+                at.append(loop.time())
+                if len(at) == 3:
+                    ready.set()
+
+    async with asyncio.timeout(5):
+        recorder = await call(app, http_scope("/events"), Times())
+    assert recorder.body.endswith(b"data: news\n\n")
+    assert all(b - a >= keep_alive * 0.9 for a, b in zip(at, at[1:], strict=False)), at
+
+
+async def test_a_keep_alive_of_another_number_type_is_taken_as_seconds(
+    app: Microframework,
+) -> None:
+    # A Decimal passed the check, then failed after the 200 (float + Decimal).
+    async def source() -> AsyncIterator[str]:
+        await asyncio.sleep(0.05)
+        yield "late"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=Decimal("0.01"))  # type: ignore[arg-type]
+
+    async with asyncio.timeout(5):
+        recorder = await call(app, http_scope("/events"))
+    assert recorder.body.startswith(b": keep-alive\n\n")
+    assert recorder.body.endswith(b"data: late\n\n")

@@ -85,7 +85,7 @@ def event_stream(
         raise TypeError(
             f"event_stream takes an async iterable, not {type(source).__name__}"
         )
-    if keep_alive is not None and not keep_alive > 0:
+    if keep_alive is not None and not (keep_alive := float(keep_alive)) > 0:
         raise ValueError(
             f"keep_alive must be seconds above 0 or None, not {keep_alive}"
         )
