@@ -1158,6 +1158,8 @@ class _Upload(Recorder):
 
     async def receive(self) -> dict[str, Any]:
         message = await super().receive()
+        if message["type"] == "fails":
+            raise OSError("the server's receive() failed")
         if message["type"] == "http.disconnect":
             self.gone.set()
         else:
@@ -1205,15 +1207,18 @@ async def test_over_http1_the_answer_does_not_wait_for_an_unread_upload(
     assert upload.order.index("start") < 10
 
 
-@pytest.mark.parametrize("case", ["over_the_limit", "stalled"])
+@pytest.mark.parametrize("case", ["over_the_limit", "stalled", "receive_fails"])
 async def test_over_http2_taking_an_unread_upload_in_is_bounded(
     app: Microframework, case: str
 ) -> None:
     # A body declared over MAX_CONTENT_LENGTH won't all be read: answer at once. One
-    # that stalls is waited for only until BODY_TIMEOUT.
+    # that stalls is waited for only until BODY_TIMEOUT; one whose receive() fails,
+    # not at all (even with no BODY_TIMEOUT).
     app.config["MAX_CONTENT_LENGTH"] = 100_000 if case == "over_the_limit" else None
-    app.config["BODY_TIMEOUT"] = 0.01
-    upload = _Upload(10, stalls=case == "stalled")
+    app.config["BODY_TIMEOUT"] = None if case == "receive_fails" else 0.01
+    upload = _Upload(10, stalls=case != "over_the_limit")
+    if case == "receive_fails":
+        upload.inbox.put_nowait({"type": "fails"})
     headers = [(b"content-length", b"1000000")] if case == "over_the_limit" else []
     scope = http_scope("/upload", "POST", headers, http_version="2")
     async with asyncio.timeout(5):
@@ -1223,6 +1228,8 @@ async def test_over_http2_taking_an_unread_upload_in_is_bounded(
         assert upload.order.index("start") < 10
         return
     assert upload.order == ["body"] * 10 + ["start"]
+    if case == "receive_fails":
+        return
     # As a server does once the response is sent: the dropper reading on hears it.
     upload.disconnect()
     async with asyncio.timeout(5):

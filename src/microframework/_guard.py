@@ -100,9 +100,8 @@ class Guard(Listener):
             if request.body_reading():
                 request.on_body_end = self.watch
             elif not request.body_abandoned and _expects_continue(request):
-                request.on_body_end = (
-                    self.watch
-                )  # a read would ask (an abandoned one did)
+                # A read would ask for it (an abandoned one did).
+                request.on_body_end = self.watch
             else:
                 self.read_ahead()
                 self.watch()
@@ -433,6 +432,11 @@ class _DropAll(Listener):
         more = message["type"] == "http.request" and bool(message.get("more_body"))
         if self.left is not None:
             self.left -= len(message.get("body", b""))
-        if not self.done.done() and (not more or (self.left or 0) < 0):
-            self.done.set_result(None)
+        if not more or (self.left or 0) < 0:
+            self.failed()
         return more
+
+    def failed(self) -> None:
+        """All in, past the limit, or ``receive()`` failed: waiting is over."""
+        if not self.done.done():
+            self.done.set_result(None)
