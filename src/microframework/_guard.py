@@ -22,6 +22,7 @@ from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .wrappers.body import BUFFERED
 from .wrappers.body import IterableBody
+from .wrappers.request import Dropper
 from .wrappers.request import ending
 
 if TYPE_CHECKING:
@@ -417,9 +418,9 @@ def _expects_continue(request: Request) -> bool:
     return request.headers.get("Expect", "").lower() == "100-continue"
 
 
-class _DropAll(Listener):
-    """Reads what is left of a body and drops it; ``done`` once it has all come, or
-    once past *limit* bytes (it reads on, as a dropper, without being waited for)."""
+class _DropAll(Dropper):
+    """A :class:`Dropper` that says when the body has all come (``done``), or gone
+    past *limit* bytes (it reads on, as a dropper, without being waited for)."""
 
     __slots__ = ("done", "left")
 
@@ -429,7 +430,7 @@ class _DropAll(Listener):
         self.left = limit
 
     def heard(self, message: Message) -> bool:
-        more = message["type"] == "http.request" and bool(message.get("more_body"))
+        more = super().heard(message)
         if self.left is not None:
             self.left -= len(message.get("body", b""))
         if not more or (self.left or 0) < 0:

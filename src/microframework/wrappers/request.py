@@ -650,7 +650,7 @@ async def _receive_before(receive: Receive, deadline: float) -> Message:
         handle.cancel()
 
 
-class _Drop(Listener):
+class Dropper(Listener):
     """Reads what is left of a body nobody will read, and drops it."""
 
     __slots__ = ()
@@ -670,7 +670,7 @@ def drop_unread_body(request: Request) -> None:
     the rest; one that stopped (a 413, a ``break`` not yet closed) is no reader.
     """
     if not (request.body_finished() or request.body_awaited()):
-        request.drop_body(_Drop())
+        request.drop_body(Dropper())
 
 
 async def ending(sending: Awaitable[Any], request: Request) -> None:
