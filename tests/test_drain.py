@@ -198,6 +198,55 @@ async def test_another_stream_is_cut_unfinished_at_the_deadline(
     assert recorder.sent[-1]["more_body"] is True
 
 
+async def _hangs_in_clean_up(cleaned: list[str]) -> None:
+    cleaned.append("cleaning")
+    try:
+        await asyncio.Event().wait()  # an unsubscribe that never answers
+    except asyncio.CancelledError:
+        cleaned.append("cut at the deadline")
+        raise
+
+
+@pytest.mark.parametrize("kind", ["stream", "view"])
+async def test_a_clean_up_that_outlives_its_client_ends_at_the_deadline(
+    app: Microframework, kind: str
+) -> None:
+    # Once the client left, the guard had fired: the deadline did nothing, and uvicorn
+    # (which waits for every request) never exited on SIGTERM.
+    cleaned: list[str] = []
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            await asyncio.Event().wait()
+        finally:
+            await _hangs_in_clean_up(cleaned)
+
+    @app.get("/stream")
+    async def stream() -> Any:
+        return event_stream(source(), keep_alive=15)
+
+    @app.get("/view")
+    async def view() -> str:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await _hangs_in_clean_up(cleaned)
+        return "never"
+
+    recorder = Recorder()
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.create_task(call(app, http_scope(f"/{kind}"), recorder))
+        await (recorder.body_sent if kind == "stream" else recorder.receiving).wait()
+        recorder.disconnect()
+        while not cleaned:  # the guard hears it and cancels the request
+            await asyncio.sleep(0)
+        app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])
+        await task
+    assert cleaned == ["cleaning", "cut at the deadline"]
+    assert not app.drain.members
+
+
 async def test_a_websocket_is_closed_with_1001_and_its_handler_ends(
     app: Microframework,
 ) -> None:

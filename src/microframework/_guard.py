@@ -67,7 +67,7 @@ class Guard(Listener):
 
     __slots__ = (
         "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
-        "_ahead", "_feeds",
+        "_ahead", "_feeds", "_late",
     )  # fmt: skip
 
     def __init__(
@@ -78,6 +78,7 @@ class Guard(Listener):
         assert task is not None
         self.task = task
         self.reason: str | None = None
+        self._late = False  # cancelled again at the drain's deadline, having fired
         self.ends_at_drain = ends_at_drain  # an event stream: ends when the app drains
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
@@ -115,6 +116,12 @@ class Guard(Listener):
             self._fire("shutdown")
 
     def on_drain_deadline(self) -> None:
+        if self.reason is not None and not self._late:
+            # Fired already (its client left): what runs since, a source's clean-up,
+            # gets the grace period too, and is cancelled again at its end.
+            self._late = True
+            self.task.cancel()
+            return
         self._fire("shutdown")
 
     def watch(self) -> None:
@@ -159,7 +166,12 @@ class Guard(Listener):
 
     def claim(self) -> str | None:
         """Why we cancelled the task (undoing that cancel), or ``None``."""
-        if self.reason is not None and self.task.uncancel() == 0:
+        if self.reason is None:
+            return None
+        late, self._late = self._late, True  # claimed: no late cancel any more
+        if late:
+            self.task.uncancel()
+        if self.task.uncancel() == 0:
             return self.reason
         return None
 
