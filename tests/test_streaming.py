@@ -10,6 +10,7 @@ import weakref
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Iterator
 from decimal import Decimal
 from types import TracebackType
@@ -1718,6 +1719,75 @@ async def test_a_sources_own_timeout_at_its_bare_yield_is_its_own(
         recorder = await call(app, http_scope("/events"))
     assert recorder.body == b"data: timed out\n\n"
     assert torn_down == [None]
+
+
+class _StuckOnKeepAlive(Recorder):
+    """A client that stops reading: a keep-alive comment's send never returns."""
+
+    def __init__(self, at_comment: Callable[[], object]) -> None:
+        super().__init__()
+        self.at_comment = at_comment
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message.get("body", b"").startswith(b": keep-alive"):
+            self.at_comment()
+            await asyncio.get_running_loop().create_future()
+        await super().send(message)
+
+
+async def test_a_sources_own_timeout_during_a_keep_alive_send_is_its_own(
+    app: Microframework,
+) -> None:
+    # The source's deadline passed while a comment was being sent to a slow client:
+    # the cancel hit the send, not the source's await, and went out of the app.
+    deadlines: list[asyncio.Timeout] = []
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            async with asyncio.timeout(None) as deadline:
+                deadlines.append(deadline)
+                await asyncio.Event().wait()
+        except TimeoutError:
+            yield "timed out"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    def expire() -> None:
+        deadlines[0].reschedule(asyncio.get_running_loop().time())
+
+    async with asyncio.timeout(5):
+        recorder = await call(app, http_scope("/events"), _StuckOnKeepAlive(expire))
+    assert recorder.body == b"data: timed out\n\n"
+
+
+async def test_a_servers_cancel_during_a_keep_alive_send_still_ends_the_request(
+    app: Microframework,
+) -> None:
+    # Control: thrown into the source, a server's cancel comes back out of the app.
+    ended: list[str] = []
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            await asyncio.Event().wait()
+            yield "never"
+        finally:
+            ended.append("source")
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    stuck = asyncio.Event()
+    recorder = _StuckOnKeepAlive(stuck.set)
+    async with asyncio.timeout(5):
+        task = asyncio.create_task(call(app, http_scope("/events"), recorder))
+        await stuck.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert ended == ["source"]
 
 
 async def test_a_polling_source_gets_keep_alives_and_is_not_idle(

@@ -8,6 +8,7 @@ outside (a server shutting down) is never taken for ours.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Coroutine
 from typing import Any
@@ -22,6 +23,7 @@ from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
 from .wrappers.body import BUFFERED
 from .wrappers.body import IterableBody
+from .wrappers.body import KEEP_ALIVE
 from .wrappers.request import Dropper
 from .wrappers.request import ending
 
@@ -261,32 +263,26 @@ class Streamer:
         self, body: ResponseBody, start: Message | None = None
     ) -> Coroutine[Any, Any, bool]:
         self.request.response_started = True  # now or before (trailers): no early hint
-        return stream_body(
-            self.app, self.send, self.request, self.timeout, self.events, body, start
-        )
+        return stream_body(self, body, start)
 
 
 async def stream_body(
-    app: Microframework,
-    send: Send,
-    request: Request,
-    timeout: float | None,
-    events: bool,
-    body: ResponseBody,
-    start: Message | None = None,
+    streamer: Streamer, body: ResponseBody, start: Message | None = None
 ) -> bool:
     """Send *start*, then *body*'s chunks, each within *timeout*; False if abandoned."""
+    app, send, request = streamer.app, streamer.send, streamer.request
+    timeout, events = streamer.timeout, streamer.events
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
     guard = Guard(request, app.drain, ends_at_drain=events)
     sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
-    reading = False
+    reading, thrown = False, None  # thrown: a cancel for an event stream's source
     try:
         if start is not None:
             await send(start)
             start = None  # not held while the stream runs
         while True:
             reading = True  # an OSError now is the body's, not the server's
-            step = chunks.__anext__()
+            step, thrown = _next(chunks, thrown), None
             try:  # a generator's or a coroutine's step; an app's own awaitable as it is
                 first = step.send(None) if hasattr(step, "send") else step
             except StopIteration as done:
@@ -296,8 +292,7 @@ async def stream_body(
             else:
                 guard.arm(timeout)
                 try:
-                    resumed = step if first is step else resume(step, first)  # type: ignore[arg-type]
-                    chunk = await resumed
+                    chunk = await (step if first is step else resume(step, first))
                 except StopAsyncIteration:
                     break
                 finally:
@@ -308,7 +303,12 @@ async def stream_body(
             if chunk and not (events and _for_nobody(chunk, guard)):
                 sent += len(chunk)
                 m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch
-                await (send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout))
+                try:
+                    await (
+                        send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout)
+                    )
+                except asyncio.CancelledError as cancel:
+                    thrown = _for_the_source(cancel, chunk, guard)
         reading = False
         await _end(send, request, guard, timeout, sent > BUFFERED)
         return True
@@ -329,6 +329,22 @@ async def stream_body(
 
 
 _BODY = "http.response.body"
+
+
+def _next(chunks: AsyncIterator[Any], thrown: BaseException | None) -> Any:
+    """The body's next step: or the source's own cancel, thrown in at its await."""
+    return chunks.__anext__() if thrown is None else chunks.athrow(thrown)  # type: ignore[attr-defined]
+
+
+def _for_the_source(
+    cancel: asyncio.CancelledError, chunk: bytes, guard: Guard
+) -> asyncio.CancelledError:
+    """A cancel not ours during a keep-alive's send, which a source in a task of its
+    own would get at the await it is paused in: its own (an ``asyncio.timeout``), or
+    a server's (which the source passes back out)."""
+    if chunk is not KEEP_ALIVE or guard.reason is not None:
+        raise cancel
+    return cancel
 
 
 def _for_nobody(event_chunk: bytes, guard: Guard) -> bool:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from ._utils import resume
 from .globals import _cv_app
 from .json import dumps
+from .wrappers.body import KEEP_ALIVE
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -129,10 +130,10 @@ async def _encode_events(
                         waited = step.send(None)
                         continue
                     waiting = step  # paused at its await: a comment, then a loop turn
-                    if loop.time() >= quiet_until:
-                        yield _KEEP_ALIVE
-                        quiet_until = loop.time() + every
                     try:  # a bare yield is one loop turn, as in a task
+                        if loop.time() >= quiet_until:
+                            quiet_until = loop.time() + every
+                            yield KEEP_ALIVE  # a cancel during its send comes in here
                         await (
                             asyncio.sleep(0)
                             if waited is None
@@ -169,9 +170,6 @@ async def _close(
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-_KEEP_ALIVE = b": keep-alive\n\n"
 
 
 def _next_step(iterator: AsyncIterator[Any]) -> Coroutine[Any, Any, Any] | None:

@@ -43,6 +43,10 @@ class StreamSender(Protocol):
     ) -> Awaitable[bool]: ...
 
 
+#: An event stream's keep-alive comment: this very object, so a send can tell it apart.
+KEEP_ALIVE = b": keep-alive\n\n"
+
+
 def encode_chunk(chunk: Any) -> bytes:
     """A body chunk as bytes: ``str`` is UTF-8 encoded; other types are the app's bug."""
     if isinstance(chunk, bytes):
