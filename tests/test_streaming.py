@@ -724,7 +724,11 @@ def test_sse_dict_data_is_json_without_an_app() -> None:
 
 @pytest.mark.parametrize("field", ["id", "event"])
 def test_sse_single_line_fields_refuse_newlines(field: str) -> None:
-    event = ServerSentEvent("x", **{field: "a\nb"})  # type: ignore[arg-type]
+    # Where the event is made: once sent, the 200 and earlier events are out.
+    with pytest.raises(ValueError, match=field):
+        ServerSentEvent("x", **{field: "a\nb"})  # type: ignore[arg-type]
+    event = ServerSentEvent("x")
+    setattr(event, field, "a\nb")  # changed since: refused when sent
     with pytest.raises(ValueError, match=field):
         event.encode()
 

@@ -38,6 +38,12 @@ class ServerSentEvent:
     id: str | None = None
     retry: int | None = None
 
+    def __post_init__(self) -> None:
+        # Here, in the source's own line, not once the stream is under way.
+        for field in ("id", "event"):
+            if (value := getattr(self, field)) is not None:
+                _one_line(value, field)
+
     def encode(self) -> bytes:
         """The event in the ``text/event-stream`` wire format."""
         lines = []
