@@ -275,14 +275,14 @@ async def stream_body(
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
     guard = Guard(request, app.drain, ends_at_drain=events)
     sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
-    reading, thrown = False, None  # thrown: a cancel for an event stream's source
+    reading = False
     try:
         if start is not None:
             await send(start)
             start = None  # not held while the stream runs
         while True:
             reading = True  # an OSError now is the body's, not the server's
-            step, thrown = _next(chunks, thrown), None
+            step = chunks.__anext__()
             try:  # a generator's or a coroutine's step; an app's own awaitable as it is
                 first = step.send(None) if hasattr(step, "send") else step
             except StopIteration as done:
@@ -292,7 +292,7 @@ async def stream_body(
             else:
                 guard.arm(timeout)
                 try:
-                    chunk = await (step if first is step else resume(step, first))
+                    chunk = await (step if first is step else resume(step, first))  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     break
                 finally:
@@ -308,7 +308,7 @@ async def stream_body(
                         send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout)
                     )
                 except asyncio.CancelledError as cancel:
-                    thrown = _for_the_source(cancel, chunk, guard)
+                    chunks = _Thrown(chunks, _for_the_source(cancel, chunk, guard))
         reading = False
         await _end(send, request, guard, timeout, sent > BUFFERED)
         return True
@@ -331,11 +331,6 @@ async def stream_body(
 _BODY = "http.response.body"
 
 
-def _next(chunks: AsyncIterator[Any], thrown: BaseException | None) -> Any:
-    """The body's next step: or the source's own cancel, thrown in at its await."""
-    return chunks.__anext__() if thrown is None else chunks.athrow(thrown)  # type: ignore[attr-defined]
-
-
 def _for_the_source(
     cancel: asyncio.CancelledError, chunk: bytes, guard: Guard
 ) -> asyncio.CancelledError:
@@ -345,6 +340,25 @@ def _for_the_source(
     if chunk is not KEEP_ALIVE or guard.reason is not None:
         raise cancel
     return cancel
+
+
+class _Thrown(AsyncIterator[Any]):
+    """An event stream's source whose next step is *cancel*, thrown in at its await."""
+
+    __slots__ = ("source", "cancel")
+
+    def __init__(self, source: Any, cancel: BaseException | None) -> None:
+        self.source = source  # an async generator: sse's
+        self.cancel = cancel
+
+    def __anext__(self) -> Any:
+        cancel, self.cancel = self.cancel, None
+        if cancel is None:
+            return self.source.__anext__()
+        return self.source.athrow(cancel)
+
+    def aclose(self) -> Any:
+        return self.source.aclose()
 
 
 def _for_nobody(event_chunk: bytes, guard: Guard) -> bool:
