@@ -608,6 +608,22 @@ async def test_registering_after_the_first_request_is_an_error(
         app.register_blueprint(_simple())
 
 
+async def test_a_blueprint_registered_in_before_serving_is_served(
+    app: Microframework,
+) -> None:
+    # quart-events registers its blueprint in before_serving, as Quart allows: startup
+    # failed here, the app being frozen before before_serving ran.
+    @app.before_serving
+    async def start() -> None:
+        app.register_blueprint(_simple(url_prefix="/bp"))
+
+    async with app.test_app() as test_app:
+        response = await test_app.test_client().get("/bp/")
+        assert await response.get_data(as_text=True) == "bp.index bp"
+        with pytest.raises(AssertionError, match="finished its startup"):
+            app.register_blueprint(_simple("late"))
+
+
 def test_serving_hooks_are_added_to_the_app(app: Microframework) -> None:
     bp = Blueprint("bp", __name__)
 

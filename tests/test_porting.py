@@ -32,6 +32,7 @@ from microframework.exceptions import WebsocketDisconnect
 from microframework.globals import _cv_app
 from microframework.sessions import SecureCookieSession
 from microframework.sessions import SecureCookieSessionInterface
+from microframework.testing import LifespanError
 from microframework.testing import WebsocketResponseError
 
 # -- werkzeug responses from ported Flask code ---------------------------------------
@@ -1086,6 +1087,21 @@ async def test_quarts_connection_classes_and_steps_are_refused_not_ignored(
 
     with pytest.raises(TypeError, match=f"Quart's {name}, which microframework never"):
         await app.test_client().get("/")
+
+
+async def test_quarts_steps_are_refused_at_startup_before_anything_starts() -> None:
+    # The app is frozen after before_serving (which may register blueprints), but what
+    # it can't serve is refused first: no pool opened for an app that won't serve.
+    async def step(self: Any, *args: Any) -> Any:
+        raise AssertionError("never called")
+
+    app = type("App", (Microframework,), {"handle_request": step})(__name__)
+    started: list[str] = []
+    app.before_serving(lambda: started.append("before_serving"))
+    with pytest.raises(LifespanError, match="Quart's handle_request"):
+        async with app.test_app():
+            pass
+    assert started == []
 
 
 def test_quarts_config_keys_are_there_to_read() -> None:

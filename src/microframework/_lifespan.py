@@ -16,6 +16,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from ._background import finish_background_tasks
+from ._compile import compile_tables
 from ._compile import freeze
 from .signals import got_serving_exception
 from .signals import send_signal
@@ -56,7 +57,7 @@ async def _report(app: Microframework, step: str, exc: Exception) -> None:
 
 
 async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
-    freeze(app)
+    compile_tables(app)  # what can't be served fails now, before anything starts
     app.shutdown_event = asyncio.Event()  # a new serving period
     app.drain.install(app.config["SHUTDOWN_GRACE_PERIOD"])
     if state is not None:
@@ -66,6 +67,9 @@ async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
             await app.ensure_async(func)()
         for gen_func in app.while_serving_gens:
             app.serving_generators.append(await _started(gen_func))
+    # Only now: an extension may register its blueprint in before_serving (Quart
+    # allows it; quart-events does), and no request comes before startup ends.
+    freeze(app)
     if _freezes_gc(app):
         # What is alive now lives for good: the collector need not walk it (longest gc
         # pause behind hypercorn ~15 ms -> ~2 ms, benchmarks/e2e.py "gc max").

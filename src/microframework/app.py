@@ -257,8 +257,8 @@ class Microframework(TemplatingMixin, Scaffold):
         if self.compiled is not None:
             raise AssertionError(
                 f"The setup method '{f_name}' can no longer be called on the application."
-                " It has already handled its first request, any changes will not be"
-                " applied consistently. Make sure all imports, decorators, functions,"
+                " It has already handled its first request (or finished its startup), any"
+                " changes will not be applied consistently. Make sure all imports, decorators, functions,"
                 " etc. needed to set up the application are done before running it."
             )
 
