@@ -160,8 +160,8 @@ def _let_tasks_start(ctx: AppContext) -> None:
 
 async def _close_unsent(response: Any) -> None:
     # A response replaced before it went: its generator's finally runs now, not at gc.
-    if (body := getattr(response, "body_kind", None)) is not None:
-        await body.aclose()
+    if isinstance(response, Response):
+        await response.aclose()
 
 
 def _elsewhere(

@@ -500,7 +500,12 @@ def ready(
     status = response.status_code
     if not 200 <= status <= 599:
         raise _bad_status(response.status)
-    if body is None or status in NO_BODY_STATUS or response.trailers is not None:
+    if (
+        body is None
+        or status in NO_BODY_STATUS
+        or response.trailers is not None
+        or response.close_functions is not None  # it sends itself, then closes
+    ):
         return status, headers, None
     return status, headers, b"" if request.method == "HEAD" else body
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterable
 from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -181,6 +182,8 @@ class Response(SansIOResponse):
     #: Headers (or a sync/async callable returning them) sent after the body, if the
     #: server offers ``http.response.trailers``.
     trailers: Any = None
+    #: What :meth:`call_on_close` registered (``None``: nothing), in order.
+    close_functions: list[Callable[[], Any]] | None = None
     #: The body when it is bytes (sent as one message); ``None`` for a streamed body.
     body_bytes: bytes | None
     _body: ResponseBody | None
@@ -272,6 +275,29 @@ class Response(SansIOResponse):
         self._body = make_body(value)
         self.body_bytes = None
         self.headers.remove("Content-Length")  # pop() would raise a KeyError inside
+
+    def call_on_close(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Call *func* once this response is closed: sent, or its client gone (as
+        werkzeug's: a file deleted after ``send_file``); returns *func*."""
+        if self.close_functions is None:
+            self.close_functions = []
+        self.close_functions.append(func)
+        return func
+
+    async def aclose(self) -> None:
+        """Drop this response unsent: close its streamed body, then call the
+        :meth:`call_on_close` functions."""
+        try:
+            if self._body is not None:
+                await self._body.aclose()
+        finally:
+            await self._closed()
+
+    async def _closed(self) -> None:
+        closers, self.close_functions = self.close_functions or (), None
+        for func in closers:  # in order, as werkzeug's; an async one is awaited
+            if inspect.isawaitable(rv := func()):
+                await rv
 
     @property
     def is_streamed(self) -> bool:
@@ -386,6 +412,7 @@ class Response(SansIOResponse):
             body is not None
             and body.__class__.send is ResponseBody.send
             and self.trailers is None
+            and self.close_functions is None
             and scope["method"] != "HEAD"
             and self.status_code not in NO_BODY_STATUS
         ):
@@ -397,7 +424,21 @@ class Response(SansIOResponse):
                 "headers": headers,
             }
             return stream(body, start)
+        if self.close_functions is not None:
+            return self._send_and_close(scope, send, headers, stream)
         return self._send(scope, send, headers, stream)
+
+    async def _send_and_close(
+        self,
+        scope: Scope,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        stream: StreamSender,
+    ) -> None:
+        try:
+            await self._send(scope, send, headers, stream)
+        finally:
+            await self._closed()  # (the body closed itself)
 
     async def _send(
         self,
