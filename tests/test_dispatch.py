@@ -1207,6 +1207,26 @@ async def test_over_http1_the_answer_does_not_wait_for_an_unread_upload(
     assert upload.order.index("start") < 10
 
 
+@pytest.mark.parametrize("length", [None, b"5"])
+async def test_over_http2_a_413_for_a_last_chunk_over_the_limit_is_not_held(
+    app: Microframework, length: bytes | None
+) -> None:
+    # The body was not marked ended before the 413 was raised: the HTTP/2 wait for
+    # the rest of it (drop_body_first) held the answer until BODY_TIMEOUT, 60 s.
+    app.config["MAX_CONTENT_LENGTH"] = 20
+    app.config["BODY_TIMEOUT"] = None  # no bound but the body's own end
+
+    @app.post("/upload")
+    async def upload() -> str:
+        return str(len(await request.get_data()))
+
+    headers = [] if length is None else [(b"content-length", length)]
+    scope = http_scope("/upload", "POST", headers, http_version="2")
+    async with asyncio.timeout(5):
+        recorder = await call(app, scope, Recorder(b"x" * 50))
+    assert recorder.status == 413
+
+
 @pytest.mark.parametrize("case", ["over_the_limit", "stalled", "receive_fails"])
 async def test_over_http2_taking_an_unread_upload_in_is_bounded(
     app: Microframework, case: str

@@ -265,15 +265,15 @@ class Request(BaseRequestWebsocket):
             if message is _WOKEN:
                 continue
             chunk = message.get("body", b"")
+            if not message.get("more_body", False):
+                self._body_done = True  # before a 413: nothing more will come
+                if self.on_body_end is not None:
+                    self.on_body_end()
             if chunk:
                 self._received += len(chunk)
                 limit = self._body_limit
                 if limit is not None and self._received > limit:
                     raise RequestEntityTooLarge()
-            if not message.get("more_body", False):
-                self._body_done = True
-                if self.on_body_end is not None:
-                    self.on_body_end()
             if chunk:
                 return chunk  # type: ignore[no-any-return]
         return None
