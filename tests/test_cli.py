@@ -1990,14 +1990,21 @@ async def test_debug_page_shows_the_request_but_hides_credentials() -> None:
     scope = http_scope(
         "/broken",
         "POST",
-        headers=[(b"authorization", b"Bearer s3cret"), (b"x-custom", b"visible")],
+        headers=[
+            (b"authorization", b"Bearer s3cret"),
+            (b"x-api-key", b"k3y"),  # named as a credential: hidden too
+            (b"x-csrf-token", b"t0ken"),
+            (b"x-amz-security-token", b"aws"),
+            (b"x-custom", b"visible"),
+        ],
     )
     request = Request(scope, _no_body)
     response = render_debug_page(RuntimeError("x"), request)
     html = await response.get_data(as_text=True)
     assert "POST /broken" in html
     assert "visible" in html
-    assert "s3cret" not in html
+    for secret in ("s3cret", "k3y", "t0ken", "aws"):
+        assert secret not in html
 
 
 async def _no_body() -> dict[str, Any]:

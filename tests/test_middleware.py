@@ -295,9 +295,14 @@ def test_any_forwarded_headers_give_a_well_formed_scope(
     assert result["root_path"] == "" or result["root_path"].startswith("/")
 
 
-def test_a_prefix_naming_another_host_is_ignored() -> None:
-    # "//evil.example" as a root path: url_for's redirects went to another site.
-    scope = forwarded(("x-forwarded-prefix", "//evil.example"), path="/users")
+@pytest.mark.parametrize(
+    "prefix",
+    ["//evil.example", "/\\evil.example", "/\t/evil.example", "/a\\b", "/a\x00"],
+)
+def test_a_prefix_naming_another_host_is_ignored(prefix: str) -> None:
+    # "//evil.example" as a root path: url_for's redirects went to another site. So
+    # does "/\evil.example" (a browser reads "\" as "/") and a tab (which it drops).
+    scope = forwarded(("x-forwarded-prefix", prefix), path="/users")
     assert fixed(scope, x_prefix=1)["root_path"] == ""
 
 

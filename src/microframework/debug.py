@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
 #: Lines of source shown on each side of a frame's current line.
 CONTEXT_LINES = 2
-# Credentials have no place on a page that may end up in a screenshot or a bug report.
+# Credentials have no place on a page that may end up in a screenshot or a bug report:
+# those named so, and any whose name says it holds one (X-Api-Key, X-CSRF-Token, ...).
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+_SECRET_IN_NAME = ("auth", "key", "token", "secret", "session", "password", "signature")
 _DIRECT_CAUSE = "The above exception was the direct cause of the following exception:"
 _DURING_HANDLING = "During handling of the above exception, another exception occurred:"
 # Frames from the standard library and installed packages are dimmed on the page.
@@ -141,10 +143,14 @@ def _render_source(filename: str, lineno: int | None) -> Iterator[str]:
 def _render_headers(request: Request) -> str:
     rows = [
         f"<tr><td>{escape(name)}</td><td>"
-        f"{'(hidden)' if name.lower() in _HIDDEN_HEADERS else escape(value)}</td></tr>"
+        f"{'(hidden)' if _hidden(name.lower()) else escape(value)}</td></tr>"
         for name, value in request.headers.items()
     ]
     return f"<h2>Request headers</h2><table>{''.join(rows)}</table>"
+
+
+def _hidden(name: str) -> bool:
+    return name in _HIDDEN_HEADERS or any(part in name for part in _SECRET_IN_NAME)
 
 
 class DebugPages:

@@ -7,6 +7,7 @@ server's scope is never changed: a fix goes into a shallow copy (``docs/deployin
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -78,12 +79,16 @@ class ProxyFixMiddleware:
             fixed["scheme"] = f"{scheme}s" if proto in _SECURE else scheme
         _fix_host(fixed, values.get("host"), values.get("port"))
         prefix = values.get("prefix") or ""
-        # A path: "//host" would make url_for's redirects leave for another site.
-        if prefix.startswith("/") and not prefix.startswith("//"):
+        # A path: "//host" (or "/\\host", or a tab, which browsers drop) would make
+        # url_for's links and redirects leave for another site.
+        if _SAFE_PREFIX.fullmatch(prefix):
             # Header bytes came as latin-1; a path's are UTF-8.
             prefix = prefix.encode("latin-1").decode("utf-8", "replace")
             _fix_prefix(fixed, prefix.rstrip("/"))
         return fixed
+
+
+_SAFE_PREFIX = re.compile(r"/(?![/\\])[^\\\x00-\x1f\x7f]*")
 
 
 def _trusted_value(lines: list[str], trusted: int) -> str | None:
