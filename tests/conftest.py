@@ -9,8 +9,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from blinker import NamedSignal
 
+from microframework import _utils
 from microframework import Microframework
 from microframework import signals
+
+# The receive() functions tests write stand in for a server's: stepped by hand, as
+# hypercorn's and uvicorn's are. (test_middleware.py names one a middleware's.)
+_utils.HAND_STEPPED += ("asgi_harness", "test_", "fuzz")
 
 SIGNALS = [v for v in vars(signals).values() if isinstance(v, NamedSignal)]
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
+from asgi_harness import Recorder
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -317,3 +321,72 @@ def test_a_bare_ipv6_forwarded_host_gets_brackets_with_its_port() -> None:
     result = fixed(scope, x_host=1, x_port=1)
     assert host_header(result) == [b"[::1]:8443"]
     assert result["server"] == ("::1", 8443)
+
+
+# -- a third-party middleware's receive() -------------------------------------------------
+
+
+def _like_starlettes_base_http_middleware(app: Any) -> Any:
+    """Starlette's ``BaseHTTPMiddleware`` (FastAPI's ``@app.middleware("http")``): its
+    ``receive()`` opens an anyio task group, bound to the task it starts in."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        sent = asyncio.Event()  # starlette's response_sent
+
+        async def receive_or_disconnect() -> Any:
+            async with anyio.create_task_group() as group:
+
+                async def wrap(func: Any) -> Any:
+                    result = await func()
+                    group.cancel_scope.cancel()
+                    return result
+
+                group.start_soon(wrap, sent.wait)
+                return await wrap(receive)
+
+        receive_or_disconnect.__module__ = "a_middleware"  # not a server's (conftest)
+        await app(scope, receive_or_disconnect, send)
+
+    return middleware
+
+
+@pytest.mark.parametrize("kind", ["waits", "stream", "long_poll_left"])
+async def test_a_view_behind_a_middleware_opening_task_groups_in_receive(
+    kind: str,
+) -> None:
+    # Its receive() was stepped by hand, outside a task: the task group bound to the
+    # view's task and cancelled it, so every view that awaited anything was a 500.
+    app = Microframework(__name__)
+    app.asgi_app = _like_starlettes_base_http_middleware(app.asgi_app)  # type: ignore[method-assign]
+    waiting, cleaned = asyncio.Event(), []
+
+    @app.get("/")
+    async def index() -> Any:
+        if kind == "stream":
+
+            async def chunks() -> AsyncIterator[bytes]:
+                await asyncio.sleep(0)
+                yield b"streamed"
+
+            return chunks()
+        if kind == "long_poll_left":
+            waiting.set()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                cleaned.append("finally")
+        await asyncio.sleep(0)
+        return "answered"
+
+    recorder = Recorder()
+    async with asyncio.timeout(5):
+        task = asyncio.create_task(call(app, http_scope("/"), recorder))
+        if kind == "long_poll_left":
+            await waiting.wait()
+            recorder.disconnect()
+        await task
+    if kind == "long_poll_left":
+        assert cleaned == ["finally"]
+        return
+    assert recorder.status == 200
+    assert recorder.body in (b"answered", b"streamed")

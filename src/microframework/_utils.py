@@ -233,6 +233,18 @@ async def _run_on(coro: Coroutine[Any, Any, T], first: Any) -> T:
 #: Messages a Listener takes from a receive() that never waits before a loop turn.
 _STEPS_PER_TURN = 64
 
+#: Modules (by prefix) whose ``receive()`` a Listener steps by hand, outside any task:
+#: the servers' (hypercorn's and daphne's is an ``asyncio.Queue``'s ``get``) and ours.
+#: Another one (a middleware's) gets a task: it may open an anyio cancel scope (as
+#: Starlette's ``BaseHTTPMiddleware`` does) or an ``asyncio.timeout``, which bind to the
+#: task they start in, and would cancel the view's.
+HAND_STEPPED = ("asyncio.", "hypercorn.", "uvicorn.", "daphne.", "microframework.")
+
+
+def _by_hand(receive: Callable[[], Awaitable[Any]]) -> bool:
+    module = getattr(receive, "__module__", None)
+    return module is not None and module.startswith(HAND_STEPPED)
+
 
 class Listener:
     """Call ``receive()`` again and again, handing each message to :meth:`heard`.
@@ -243,7 +255,7 @@ class Listener:
     ``receive()`` that sets a context variable must not change the caller's.
     """
 
-    __slots__ = ("_receive", "_coro", "_waiting", "_stopped", "_context")
+    __slots__ = ("_receive", "_coro", "_waiting", "_stopped", "_context", "_by_hand")
 
     def __init__(self) -> None:
         self._receive: Callable[[], Awaitable[Any]] | None = None
@@ -262,6 +274,7 @@ class Listener:
         """
         if self._receive is None and not self._stopped:
             self._receive = receive
+            self._by_hand = _by_hand(receive)
             if held is None:
                 self._context = contextvars.copy_context()
                 self._context.run(self)
@@ -293,8 +306,9 @@ class Listener:
             coro = self._coro
             if coro is None:
                 coro = receive()
-                if coro.__class__ is not CoroutineType:
-                    # A server's future (or own awaitable, which gets a task).
+                if coro.__class__ is not CoroutineType or not self._by_hand:
+                    # A server's future (or own awaitable, or a middleware's
+                    # coroutine: see HAND_STEPPED), which gets a task.
                     future = self._waiting = asyncio.ensure_future(coro)
                     future.add_done_callback(self._got, context=self._context)
                     return
