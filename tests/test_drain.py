@@ -151,6 +151,39 @@ async def test_an_event_stream_ends_cleanly_at_once(app: Microframework) -> None
     assert cleaned.is_set()
 
 
+async def test_an_event_streams_last_message_ends_at_the_deadline(
+    app: Microframework,
+) -> None:
+    # A client that stopped reading held the stream's last (empty) send for ever
+    # after the drain: uvicorn, which waits for every request, never exited.
+    class Stalled(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            await super().send(message)
+            if message["type"] == "http.response.body" and not message["more_body"]:
+                await asyncio.get_running_loop().create_future()
+
+    async def source() -> AsyncIterator[str]:
+        yield "hello"
+        await asyncio.Event().wait()
+
+    @app.get("/events")
+    async def events() -> Any:
+        return event_stream(source(), keep_alive=15)
+
+    recorder = Stalled()
+    task = asyncio.create_task(call(app, http_scope("/events"), recorder))
+    try:
+        async with asyncio.timeout(LIMIT):
+            await recorder.body_sent.wait()
+            app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])
+        done, _ = await asyncio.wait({task}, timeout=LIMIT)  # (awaiting would cancel)
+        assert done, "the stream outlived the drain's deadline"
+        assert not app.drain.members
+    finally:
+        task.cancel()
+        app.drain.end()
+
+
 @pytest.mark.parametrize("expired", [False, True])
 async def test_a_stream_that_starts_while_draining_leaves_no_cancel_behind(
     app: Microframework, expired: bool

@@ -1735,14 +1735,16 @@ async def test_a_sources_own_timeout_at_its_bare_yield_is_its_own(
 
 
 class _StuckOnKeepAlive(Recorder):
-    """A client that stops reading: a keep-alive comment's send never returns."""
+    """A client that stops reading: its first keep-alive comment's send never returns."""
 
     def __init__(self, at_comment: Callable[[], object]) -> None:
         super().__init__()
         self.at_comment = at_comment
+        self.stuck = False
 
     async def send(self, message: dict[str, Any]) -> None:
-        if message.get("body", b"").startswith(b": keep-alive"):
+        if message.get("body", b"").startswith(b": keep-alive") and not self.stuck:
+            self.stuck = True
             self.at_comment()
             await asyncio.get_running_loop().create_future()
         await super().send(message)
@@ -1801,6 +1803,87 @@ async def test_a_servers_cancel_during_a_keep_alive_send_still_ends_the_request(
         with pytest.raises(asyncio.CancelledError):
             await task
     assert ended == ["source"]
+
+
+async def test_a_servers_cancel_a_source_swallows_still_ends_the_request(
+    app: Microframework,
+) -> None:
+    # Thrown into the source at a keep-alive's send, a server's cancel that the source
+    # swallowed ("log and go on") was lost: the stream went on.
+    swallowed: list[str] = []
+
+    async def source() -> AsyncIterator[str]:
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                swallowed.append("cancel")
+                if len(swallowed) > 1:
+                    raise  # (so that this test ends, failing, without the fix)
+            yield "tick"
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    stuck = asyncio.Event()
+    recorder = _StuckOnKeepAlive(stuck.set)
+    task = asyncio.create_task(call(app, http_scope("/events"), recorder))
+    async with asyncio.timeout(5):
+        await stuck.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)  # (awaiting it would cancel it)
+    assert done and task.cancelled(), "the server's cancel was lost"
+    assert swallowed == ["cancel"]
+
+
+async def test_an_event_stream_behind_a_wrapper_is_not_thrown_into(
+    app: Microframework,
+) -> None:
+    # An after_request wrapping the body passes the keep-alive on: the source's cancel
+    # was thrown into the wrapper, which can't hand it on, and the source never ended.
+    deadlines: list[asyncio.Timeout] = []
+    ended: list[str] = []
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            async with asyncio.timeout(None) as deadline:
+                deadlines.append(deadline)
+                await asyncio.Event().wait()
+            yield "never"
+        finally:
+            ended.append("source")
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.01)
+
+    @app.after_request
+    async def rewrap(response: Response) -> Response:
+        inner = response.response
+
+        async def passthrough() -> AsyncIterator[bytes]:
+            async for chunk in inner:  # type: ignore[union-attr]
+                yield chunk
+
+        response.response = passthrough()
+        return response
+
+    def expire() -> None:
+        deadlines[0].reschedule(asyncio.get_running_loop().time())
+
+    recorder = _StuckOnKeepAlive(expire)
+    async with asyncio.timeout(5):
+        with pytest.raises(asyncio.CancelledError):  # not the source's own: as before
+            await call(app, http_scope("/events"), recorder)
+        gc.collect()  # the generators left behind are closed by the loop's hooks
+        while not ended:
+            await asyncio.sleep(0)
+
+
+async def test_an_int_event_id_is_sent_as_text() -> None:
+    # Quart's guide's event class takes an int id; this one refused it (TypeError).
+    assert ServerSentEvent("x", id=5).encode() == b"id: 5\ndata: x\n\n"
 
 
 async def test_a_polling_source_gets_keep_alives_and_is_not_idle(

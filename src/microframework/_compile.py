@@ -171,12 +171,7 @@ def compile_tables(app: Microframework) -> Compiled:
             trusted_hosts=config["TRUSTED_HOSTS"],
         )
     )
-    if unused := [name for name in _QUART_ONLY if _overrides(app, name)]:
-        raise TypeError(
-            f"{type(app).__name__} sets Quart's {', '.join(unused)}, which"
-            " microframework never calls: wrap app.asgi_app in middleware (for"
-            " proxies, ProxyFixMiddleware) or use hooks and signals (docs/porting.md)"
-        )
+    refuse_quart_only(app)
     compiled.eager_sessions = not app.session_interface.opens_without_waiting
     compiled.custom_make_response = _overrides(app, "make_response")
     compiled.custom_process_response = _overrides(app, "process_response")
@@ -268,6 +263,16 @@ def _str_content_type(
         return None
     content_type = get_content_type(cls.default_mimetype, "utf-8")
     return (b"content-type", content_type.encode("latin-1"))
+
+
+def refuse_quart_only(app: Microframework) -> None:
+    """Refuse an app that sets what only Quart calls (it would be ignored here)."""
+    if unused := [name for name in _QUART_ONLY if _overrides(app, name)]:
+        raise TypeError(
+            f"{type(app).__name__} sets Quart's {', '.join(unused)}, which"
+            " microframework never calls: wrap app.asgi_app in middleware (for"
+            " proxies, ProxyFixMiddleware) or use hooks and signals (docs/porting.md)"
+        )
 
 
 def _overrides(app: Microframework, name: str) -> bool:

@@ -21,6 +21,7 @@ from ._utils import Listener
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
+from .sse import is_event_generator
 from .wrappers.body import BUFFERED
 from .wrappers.body import IterableBody
 from .wrappers.body import KEEP_ALIVE
@@ -308,7 +309,7 @@ async def stream_body(
                         send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout)
                     )
                 except asyncio.CancelledError as cancel:
-                    chunks = _Thrown(chunks, _for_the_source(cancel, chunk, guard))
+                    chunks = _thrown_in(chunks, cancel, chunk, guard)
         reading = False
         await _end(send, request, guard, timeout, sent > BUFFERED)
         return True
@@ -331,31 +332,55 @@ async def stream_body(
 _BODY = "http.response.body"
 
 
-def _for_the_source(
-    cancel: asyncio.CancelledError, chunk: bytes, guard: Guard
-) -> asyncio.CancelledError:
-    """A cancel not ours during a keep-alive's send, which a source in a task of its
-    own would get at the await it is paused in: its own (an ``asyncio.timeout``), or
-    a server's (which the source passes back out)."""
+def _thrown_in(
+    chunks: AsyncIterator[Any],
+    cancel: asyncio.CancelledError,
+    chunk: bytes,
+    guard: Guard,
+) -> _Thrown:
+    """A cancel not ours during a keep-alive's send, for the event source to get at the
+    await it is paused in, as in a task of its own: its own (an ``asyncio.timeout``),
+    or a server's (which must still end the request). Else it is raised."""
+    source = chunks.source if isinstance(chunks, _Thrown) else chunks
     if chunk is not KEEP_ALIVE or guard.reason is not None:
         raise cancel
-    return cancel
+    if not is_event_generator(source):  # behind an after_request's wrapper, say
+        raise cancel
+    return _Thrown(source, cancel, guard.task.cancelling())
 
 
 class _Thrown(AsyncIterator[Any]):
-    """An event stream's source whose next step is *cancel*, thrown in at its await."""
+    """An event stream's generator whose next step is *cancel*, thrown in."""
 
-    __slots__ = ("source", "cancel")
+    __slots__ = ("source", "cancel", "owed")
 
-    def __init__(self, source: Any, cancel: BaseException | None) -> None:
-        self.source = source  # an async generator: sse's
+    def __init__(self, source: Any, cancel: BaseException | None, owed: int) -> None:
+        self.source = source
         self.cancel = cancel
+        self.owed = owed  # the task's cancel count as it came
 
     def __anext__(self) -> Any:
         cancel, self.cancel = self.cancel, None
         if cancel is None:
             return self.source.__anext__()
-        return self.source.athrow(cancel)
+        return self._thrown(cancel)
+
+    async def _thrown(self, cancel: BaseException) -> Any:
+        try:
+            item = await self.source.athrow(cancel)
+        except StopAsyncIteration:
+            self._taken()
+            raise
+        self._taken()
+        return item
+
+    def _taken(self) -> None:
+        # Its owner (asyncio.timeout, an anyio scope) uncancels the task as it takes
+        # its cancel. A cancel nobody took was a server's, which the source swallowed:
+        # it still ends the request, as it would a source in a task of its own.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling() >= self.owed:
+            raise asyncio.CancelledError()
 
     def aclose(self) -> Any:
         return self.source.aclose()
@@ -418,8 +443,15 @@ async def _stream_cut(
     if reason == "disconnect":
         raise ClientDisconnected() from None
     if reason == "shutdown" and guard.ends_at_drain:
-        # An event stream ends cleanly: the client reconnects.
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        # An event stream ends cleanly: the client reconnects. One that doesn't read
+        # has until the drain's deadline (a server that waits for it never exits).
+        guard._late = False  # claimed: the deadline may cancel again
+        try:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not guard._late or guard.task.uncancel() > 0:
+                raise  # not the deadline's: a server's
+            return False
         return True
     # Ending the body would make a truncated stream look complete.
     why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"

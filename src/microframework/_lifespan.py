@@ -16,8 +16,8 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 from ._background import finish_background_tasks
-from ._compile import compile_tables
 from ._compile import freeze
+from ._compile import refuse_quart_only
 from .signals import got_serving_exception
 from .signals import send_signal
 from .wrappers.base import OWN_STATE
@@ -57,7 +57,7 @@ async def _report(app: Microframework, step: str, exc: Exception) -> None:
 
 
 async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
-    compile_tables(app)  # what can't be served fails now, before anything starts
+    refuse_quart_only(app)  # now, before anything starts
     app.shutdown_event = asyncio.Event()  # a new serving period
     app.drain.install(app.config["SHUTDOWN_GRACE_PERIOD"])
     if state is not None:

@@ -35,7 +35,7 @@ class ServerSentEvent:
 
     data: Any = ""
     event: str | None = None
-    id: str | None = None
+    id: str | int | None = None  # an int as Quart's guide's event class takes
     retry: int | None = None
 
     def __post_init__(self) -> None:
@@ -61,10 +61,17 @@ class ServerSentEvent:
         return ("\n".join(lines) + "\n\n").encode()
 
 
-def _one_line(value: str, field: str) -> str:
+def _one_line(value: str | int, field: str) -> str:
+    value = str(value)
     if "\n" in value or "\r" in value or "\0" in value:
         raise ValueError(f"the SSE {field} field must be a single line")
     return value
+
+
+def is_event_generator(chunks: object) -> bool:
+    """True for the body generator :func:`event_stream` makes (its keep-alives may
+    take a cancel thrown in for the source: see ``_guard.stream_body``)."""
+    return getattr(chunks, "ag_code", None) is _encode_events.__code__
 
 
 def last_event_id() -> str | None:
