@@ -390,3 +390,26 @@ async def test_a_view_behind_a_middleware_opening_task_groups_in_receive(
         return
     assert recorder.status == 200
     assert recorder.body in (b"answered", b"streamed")
+
+
+async def test_the_servers_own_receive_is_stepped_by_hand() -> None:
+    # No task per held request for hypercorn's (an asyncio.Queue's get), daphne's
+    # (the same), uvicorn's (each protocol's) or the test client's.
+    from uvicorn.protocols.http.h11_impl import RequestResponseCycle as H11Cycle
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from microframework._utils import _by_hand
+
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    assert _by_hand(queue.get)
+    assert _by_hand(H11Cycle.receive) and _by_hand(RequestResponseCycle.receive)
+    app, seen = Microframework(__name__), []
+    inner = app.asgi_app
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(receive)
+        await inner(scope, receive, send)
+
+    app.asgi_app = recording  # type: ignore[method-assign]
+    await app.test_client().get("/")
+    assert _by_hand(seen[0])
