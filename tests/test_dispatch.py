@@ -1207,6 +1207,31 @@ async def test_over_http1_the_answer_does_not_wait_for_an_unread_upload(
     assert upload.order.index("start") < 10
 
 
+@pytest.mark.parametrize(
+    "chunks",
+    [(b"a" * 11, b"b", b"c"), (b"a" * 6, b"a" * 6, b"")],
+    ids=["an_earlier_chunk_crosses", "the_end_comes_empty"],
+)
+async def test_over_http2_a_413_is_not_held_when_the_watch_heard_the_end(
+    app: Microframework, chunks: tuple[bytes, ...]
+) -> None:
+    # The watch had read the whole body ahead; the read's 413 left its end among
+    # what was heard, and the wait for the rest (drop_body_first) waited for a message
+    # that never comes: the 413 went out at BODY_TIMEOUT (httpx sends an empty end).
+    app.config["MAX_CONTENT_LENGTH"] = 10
+    app.config["BODY_TIMEOUT"] = None
+
+    @app.post("/upload")
+    async def upload() -> str:
+        await asyncio.sleep(0)  # the watch starts, and reads the body ahead
+        return str(len(await request.get_data()))
+
+    scope = http_scope("/upload", "POST", [], http_version="2")
+    async with asyncio.timeout(5):
+        recorder = await call(app, scope, Recorder(*chunks))
+    assert recorder.status == 413
+
+
 @pytest.mark.parametrize("length", [None, b"5"])
 async def test_over_http2_a_413_for_a_last_chunk_over_the_limit_is_not_held(
     app: Microframework, length: bytes | None

@@ -379,6 +379,23 @@ def test_redirect_keeps_what_url_parsers_drop_encoded(location: str, sent: str) 
     assert redirect(location).headers["Location"] == sent
 
 
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("https:evil.example", "https:evil.example"),
+        ("https:/evil.example", "https:/evil.example"),
+        ("/\\evil.example", "/%5Cevil.example"),
+        ("/caf\u00e9?q=\u00e8", "/caf%C3%A9?q=%C3%A8"),
+        ("http://\u2603.net/p\u00e5th", "http://xn--n3h.net/p%C3%A5th"),
+    ],
+)
+def test_a_redirect_without_a_host_is_not_given_one(target: str, location: str) -> None:
+    # iri_to_uri rebuilt "https:evil.example" (relative on an https page, so it passes
+    # the usual urljoin and same-host check) as "https:///evil.example", which browsers
+    # take for the host evil.example. Flask and Quart send it as it is.
+    assert redirect(target).headers["Location"] == location
+
+
 async def test_a_redirect_to_the_path_with_a_tab_stays_on_the_host() -> None:
     app = Microframework(__name__)
 

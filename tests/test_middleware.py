@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -390,6 +391,39 @@ async def test_a_view_behind_a_middleware_opening_task_groups_in_receive(
         return
     assert recorder.status == 200
     assert recorder.body in (b"answered", b"streamed")
+
+
+_CALLS: contextvars.ContextVar[int] = contextvars.ContextVar("_CALLS", default=0)
+
+
+async def test_a_middlewares_receive_keeps_its_context_between_calls() -> None:
+    # Each call in a task got its own copy of the context: what one call set, the
+    # next didn't see (OpenTelemetry's receive() sets a variable; design.md).
+    app, seen = Microframework(__name__), []
+
+    @app.post("/")
+    async def view() -> str:
+        await asyncio.sleep(0)  # the watch starts, and reads the body ahead
+        return str(len(await request.get_data()))
+
+    inner = app.asgi_app
+
+    async def counting_middleware(scope: Any, receive: Any, send: Any) -> None:
+        async def counting() -> Any:
+            _CALLS.set(_CALLS.get() + 1)
+            seen.append(_CALLS.get())
+            return await receive()
+
+        counting.__module__ = "a_middleware"  # not a server's (conftest)
+        await inner(scope, counting, send)
+
+    app.asgi_app = counting_middleware  # type: ignore[method-assign]
+    chunks = (b"x" * 10, b"x" * 10, b"x" * 10)
+    scope = http_scope("/", method="POST", headers=[(b"content-length", b"30")])
+    async with asyncio.timeout(5):
+        recorder = await call(app, scope, Recorder(*chunks))
+    assert recorder.body == b"30"
+    assert len(seen) >= 2 and seen == list(range(1, len(seen) + 1))
 
 
 async def test_the_servers_own_receive_is_stepped_by_hand() -> None:

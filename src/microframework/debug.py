@@ -32,7 +32,10 @@ CONTEXT_LINES = 2
 # Credentials have no place on a page that may end up in a screenshot or a bug report:
 # those named so, and any whose name says it holds one (X-Api-Key, X-CSRF-Token, ...).
 _HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-_SECRET_IN_NAME = ("auth", "key", "token", "secret", "session", "password", "signature")
+_SECRET_IN_NAME = (
+    "auth", "key", "token", "secret", "session", "password", "signature", "jwt",
+    "assertion", "oidc", "principal",
+)  # fmt: skip
 _DIRECT_CAUSE = "The above exception was the direct cause of the following exception:"
 _DURING_HANDLING = "During handling of the above exception, another exception occurred:"
 # Frames from the standard library and installed packages are dimmed on the page.

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 from typing import NoReturn
 from typing import TYPE_CHECKING
+from urllib.parse import quote
+from urllib.parse import urlsplit
 
 from markupsafe import escape
 from werkzeug.datastructures import Headers
@@ -147,7 +149,16 @@ def _redirect_page(location: str) -> tuple[bytes, str]:
         f' target URL: <a href="{html_location}">{html_location}</a>. If not, click'
         " the link.\n"
     )
-    return body.encode(), iri_to_uri(location)
+    return body.encode(), _to_uri(location)
+
+
+def _to_uri(location: str) -> str:
+    # iri_to_uri rebuilds the URL: "https:evil.example", relative on an https page (and
+    # so passing the usual urljoin check), would come back as "https:///evil.example",
+    # which browsers read as the host evil.example. Without a host, only quote it.
+    if urlsplit(location).netloc:
+        return iri_to_uri(location)  # a host to Punycode
+    return quote(location, safe="%!#$&'()*+,/:;=?@[]~")
 
 
 def _percent_encoded(match: re.Match[str]) -> str:

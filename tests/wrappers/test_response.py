@@ -31,6 +31,7 @@ from microframework import request
 from microframework import Response
 from microframework import send_file
 from microframework.conditional import MAX_RANGES
+from microframework.testing import WebsocketResponseError
 
 # -- construction -----------------------------------------------------------------------
 
@@ -814,6 +815,22 @@ async def test_close_functions_run_when_the_client_leaves_a_stream() -> None:
 
     async with asyncio.timeout(5):
         await call(app, http_scope("/"), Leaves())
+    assert closed == ["closed"]
+
+
+async def test_a_websocket_refusals_response_is_closed() -> None:
+    app = Microframework(__name__)
+    closed: list[str] = []
+
+    @app.websocket("/ws")
+    async def ws() -> Response:
+        response = Response("nope", 403)
+        response.call_on_close(lambda: closed.append("closed"))
+        return response
+
+    with pytest.raises(WebsocketResponseError):
+        async with app.test_client().websocket("/ws") as socket:
+            await socket.receive()
     assert closed == ["closed"]
 
 

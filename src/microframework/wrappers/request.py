@@ -96,8 +96,7 @@ class Request(BaseRequestWebsocket):
     _heard_bytes = 0
     _heard_all = False
     _paused = False  # the watch reading ahead waits for a read to take what it kept
-    #: The disconnect watch in receive() while the body isn't all read (it reads
-    #: ahead of the view, or will for a read that begins).
+    #: The disconnect watch while the body isn't all read (it reads ahead, or will).
     body_watch: Listener | None = None
     _heard_waiter: asyncio.Future[Message] | None = None
     #: A read of the body stopped before its end: nobody reads the rest.
@@ -273,8 +272,9 @@ class Request(BaseRequestWebsocket):
                 self._received += len(chunk)
                 limit = self._body_limit
                 if limit is not None and self._received > limit:
+                    # Nobody reads on: what a watch heard ahead may hold its end.
+                    self.body_abandoned = True
                     raise RequestEntityTooLarge()
-            if chunk:
                 return chunk  # type: ignore[no-any-return]
         return None
 

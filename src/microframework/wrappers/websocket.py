@@ -521,7 +521,14 @@ class Websocket(BaseRequestWebsocket):
             self.close_code, self.close_reason = 1006, None
 
     async def send_rejection(self, response: Response) -> None:
-        """Refuse the handshake with *response*, over the HTTP response extension if offered."""
+        """Refuse the handshake with *response*, over the HTTP response extension if
+        offered; then close it (its ``call_on_close`` functions run)."""
+        try:
+            await self._send_rejection(response)
+        finally:
+            await response.aclose()
+
+    async def _send_rejection(self, response: Response) -> None:
         extensions = self.scope.get("extensions") or {}
         if "websocket.http.response" not in extensions:
             await self.close(1008)
