@@ -270,7 +270,7 @@ class Streamer:
 async def stream_body(
     streamer: Streamer, body: ResponseBody, start: Message | None = None
 ) -> bool:
-    """Send *start*, then *body*'s chunks, each within *timeout*; False if abandoned."""
+    """Send *start*, then *body*'s chunks, each within its timeout; False if abandoned."""
     app, send, request = streamer.app, streamer.send, streamer.request
     timeout, events = streamer.timeout, streamer.events
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
