@@ -1992,6 +1992,7 @@ async def test_debug_page_shows_the_request_but_hides_credentials() -> None:
         "POST",
         headers=[
             (b"authorization", b"Bearer s3cret"),
+            (b"cookie", b"session=c00kie"),
             (b"x-api-key", b"k3y"),  # named as a credential: hidden too
             (b"x-csrf-token", b"t0ken"),
             (b"x-amz-security-token", b"aws"),
@@ -2003,7 +2004,7 @@ async def test_debug_page_shows_the_request_but_hides_credentials() -> None:
     html = await response.get_data(as_text=True)
     assert "POST /broken" in html
     assert "visible" in html
-    for secret in ("s3cret", "k3y", "t0ken", "aws"):
+    for secret in ("s3cret", "c00kie", "k3y", "t0ken", "aws"):
         assert secret not in html
 
 

@@ -306,17 +306,17 @@ class Listener:
             coro = self._coro
             if coro is None:
                 coro = receive()
-                future: asyncio.Future[Any] | None = None
-                if coro.__class__ is not CoroutineType:
-                    # A server's future (or own awaitable, which gets a task).
-                    future = asyncio.ensure_future(coro)
-                elif not self._by_hand:  # a middleware's: see HAND_STEPPED
-                    # In our one context: what it sets, its next call sees.
-                    loop = asyncio.get_running_loop()
-                    future = loop.create_task(coro, context=self._context)
-                if future is not None:
+                if coro.__class__ is not CoroutineType or not self._by_hand:
+                    context = self._context
+                    if coro.__class__ is not CoroutineType:
+                        # A server's future (or own awaitable, which gets a task).
+                        future = asyncio.ensure_future(coro)
+                    else:  # a middleware's (see HAND_STEPPED), in our one context:
+                        # what it sets, its next call sees
+                        loop = asyncio.get_running_loop()
+                        future = loop.create_task(coro, context=context)
                     self._waiting = future
-                    future.add_done_callback(self._got, context=self._context)
+                    future.add_done_callback(self._got, context=context)
                     return
                 self._coro = coro
             try:

@@ -30,11 +30,10 @@ if TYPE_CHECKING:
 #: Lines of source shown on each side of a frame's current line.
 CONTEXT_LINES = 2
 # Credentials have no place on a page that may end up in a screenshot or a bug report:
-# those named so, and any whose name says it holds one (X-Api-Key, X-CSRF-Token, ...).
-_HIDDEN_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# any header whose name says it holds one (Authorization, Cookie, X-Api-Key, ...).
 _SECRET_IN_NAME = (
-    "auth", "key", "token", "secret", "session", "password", "signature", "jwt",
-    "assertion", "oidc", "principal",
+    "auth", "cookie", "key", "token", "secret", "session", "password", "signature",
+    "jwt", "assertion", "oidc", "principal",
 )  # fmt: skip
 _DIRECT_CAUSE = "The above exception was the direct cause of the following exception:"
 _DURING_HANDLING = "During handling of the above exception, another exception occurred:"
@@ -153,7 +152,7 @@ def _render_headers(request: Request) -> str:
 
 
 def _hidden(name: str) -> bool:
-    return name in _HIDDEN_HEADERS or any(part in name for part in _SECRET_IN_NAME)
+    return any(part in name for part in _SECRET_IN_NAME)
 
 
 class DebugPages:

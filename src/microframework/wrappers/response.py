@@ -424,19 +424,14 @@ class Response(SansIOResponse):
                 "headers": headers,
             }
             return stream(body, start)
+        sending = self._send(scope, send, headers, stream)
         if self.close_functions is not None:
-            return self._send_and_close(scope, send, headers, stream)
-        return self._send(scope, send, headers, stream)
+            return self._then_closed(sending)
+        return sending
 
-    async def _send_and_close(
-        self,
-        scope: Scope,
-        send: Send,
-        headers: list[tuple[bytes, bytes]],
-        stream: StreamSender,
-    ) -> None:
+    async def _then_closed(self, sending: Awaitable[None]) -> None:
         try:
-            await self._send(scope, send, headers, stream)
+            await sending
         finally:
             await self._closed()  # (the body closed itself)
 
