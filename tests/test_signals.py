@@ -280,3 +280,63 @@ async def test_got_request_exception_carries_the_error(app: Microframework) -> N
     with signals.got_request_exception.connected_to(receiver, app):
         assert (await app.test_client().get("/boom")).status_code == 500
     assert len(seen) == 1 and isinstance(seen[0], LookupError)
+
+
+@pytest.mark.parametrize("fails", ["once", "always"])
+async def test_a_failing_request_finished_receiver_gives_the_apps_500(
+    app: Microframework, fails: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As Flask's finalize_request: the error is the app's (logged, signalled, its 500
+    # handler and after_request run), and a second failure on the 500 is only logged.
+    app.testing = False
+    calls: list[int] = []
+    errors: list[BaseException] = []
+
+    def finished(sender: Any, response: Any) -> None:
+        calls.append(response.status_code)
+        if fails == "always" or len(calls) == 1:
+            raise RuntimeError("receiver failed")
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    @app.errorhandler(500)
+    async def server_error(error: Exception) -> tuple[str, int]:
+        return "handled", 500
+
+    @app.after_request
+    async def mark(response: Any) -> Any:
+        response.headers["X-After"] = "yes"
+        return response
+
+    with (
+        signals.request_finished.connected_to(finished, app),
+        signals.got_request_exception.connected_to(
+            lambda sender, exception: errors.append(exception), app
+        ),
+    ):
+        response = await app.test_client().get("/")
+
+    assert response.status_code == 500
+    assert await response.get_data(as_text=True) == "handled"
+    assert response.headers["X-After"] == "yes"
+    assert calls == [200, 500]
+    assert [str(error) for error in errors] == ["receiver failed"]
+    assert "Exception on request GET /" in caplog.text
+    assert ("Request finalizing failed" in caplog.text) is (fails == "always")
+
+
+async def test_a_failing_request_finished_receiver_propagates_when_testing(
+    app: Microframework,
+) -> None:
+    def finished(sender: Any, response: Any) -> None:
+        raise RuntimeError("receiver failed")
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    with signals.request_finished.connected_to(finished, app):
+        with pytest.raises(RuntimeError, match="receiver failed"):
+            await app.test_client().get("/")

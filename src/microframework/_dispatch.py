@@ -55,6 +55,8 @@ from .wrappers.body import BUFFERED
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
+    from blinker import Signal
+
     from ._compile import Chain
     from ._compile import Compiled
     from ._compile import Endpoint
@@ -91,7 +93,7 @@ async def handle_http(
             chain = endpoint.chain
         response = await full_dispatch(app, compiled, ctx, request, endpoint, chain)
         if listening:
-            response = await _announce(app, request, response)
+            response = await _announce(app, compiled, ctx, response, chain)
         try:
             status, headers, data = ready(compiled, request, response)
         except Exception as exc:  # a header that would split the response: a 500
@@ -188,15 +190,34 @@ def _handle_exception(
 
 async def _announce(
     app: Microframework,
-    request: Request,
+    compiled: Compiled,
+    ctx: AppContext,
     response: Response | str | tuple[str, int] | Prepared,
+    chain: Chain,
 ) -> Response:
     # While signals have receivers, nothing is Prepared.
     if not isinstance(response, Response):
-        response = make_response(app, response, request)
+        response = make_response(app, response, ctx.request)
     if request_finished.receivers:
-        await send_signal(request_finished, app, response=response)
+        try:
+            await send_signal(request_finished, app, response=response)
+        except Exception as exc:  # the app's 500, as Flask's finalize_request
+            await _close_unsent(response)
+            response = await _handle_exception(app, compiled, exc, ctx, chain)
+            await _announce_error_response(app, request_finished, response)
     return response
+
+
+async def _announce_error_response(
+    app: Microframework, signal: Signal, response: Response | None
+) -> None:
+    # The error's own response still goes when a receiver fails again: logged, as Flask.
+    try:
+        await send_signal(signal, app, response=response)
+    except Exception:
+        app.logger.exception(
+            "Request finalizing failed with an error while handling an error"
+        )
 
 
 async def _finish_http(
@@ -410,8 +431,6 @@ async def handle_websocket(
         response = await _dispatch_websocket(
             app, compiled, ctx, websocket, endpoint, chain
         )
-        if websocket_finished.receivers:
-            await send_signal(websocket_finished, app, response=response)
         if response is not None and not websocket.accepted and not websocket.closed:
             await save_websocket_session(app, ctx, response)
             await websocket.send_rejection(response)
@@ -533,23 +552,39 @@ async def _dispatch_websocket(
             response = await app.ensure_async(func)(response)  # type: ignore[arg-type]
         for after in chain.after:
             response = await after(response)
+        if websocket_finished.receivers:  # a receiver's error is the handler's
+            await send_signal(websocket_finished, app, response=response)
         return response
     except Exception as exc:
-        if not websocket.accepted:
-            return await _handle_exception(app, compiled, exc, ctx, chain)
-        # Too late for an HTTP answer: close as an internal error, then log or raise.
-        ctx.unhandled_error = exc
-        if not websocket.closed:
-            await websocket.close(1011)
-        if compiled.custom_handle_exception:  # it sees every error, as Quart's would
-            await app.handle_exception(exc)  # its answer can't be sent
-            return None
-        if got_websocket_exception.receivers:
-            await send_signal(got_websocket_exception, app, exception=exc)
-        if propagates(app):
-            raise  # not logged too: as an HTTP request's
-        app.log_exception((type(exc), exc, exc.__traceback__))
-        return None
+        if websocket.accepted:
+            await _failed_after_accept(app, compiled, ctx, websocket, exc)
+            response = None
+        else:
+            response = await _handle_exception(app, compiled, exc, ctx, chain)
+        if websocket_finished.receivers:
+            await _announce_error_response(app, websocket_finished, response)
+        return response
+
+
+async def _failed_after_accept(
+    app: Microframework,
+    compiled: Compiled,
+    ctx: AppContext,
+    websocket: Websocket,
+    exc: Exception,
+) -> None:
+    # Too late for an HTTP answer: close as an internal error, then log or raise.
+    ctx.unhandled_error = exc
+    if not websocket.closed:
+        await websocket.close(1011)
+    if compiled.custom_handle_exception:  # it sees every error, as Quart's would
+        await app.handle_exception(exc)  # its answer can't be sent
+        return
+    if got_websocket_exception.receivers:
+        await send_signal(got_websocket_exception, app, exception=exc)
+    if propagates(app):
+        raise exc  # not logged too: as an HTTP request's
+    app.log_exception((type(exc), exc, exc.__traceback__))
 
 
 def _websocket_handler(
