@@ -734,6 +734,22 @@ async def test_if_match_star_or_the_etag_is_200(text_file: Path) -> None:
     assert (await _get(app, if_match=f"W/{etag}")).status_code == 412
 
 
+@pytest.mark.parametrize("value", ["", ",", " , "])
+async def test_a_validator_without_an_entity_tag_is_ignored(
+    text_file: Path, value: str
+) -> None:
+    # As werkzeug (so Flask and Quart): no tag to compare is no precondition, so an
+    # empty header doesn't lock a client out, nor hide If-Modified-Since.
+    mtime = int(text_file.stat().st_mtime)
+    app = _file_app(text_file)
+
+    assert (await _get(app, if_match=value)).status_code == 200
+    since = http_date(mtime + 10)
+    assert (
+        await _get(app, if_none_match=value, if_modified_since=since)
+    ).status_code == 304
+
+
 async def test_if_unmodified_since_before_the_mtime_is_412(text_file: Path) -> None:
     mtime = int(text_file.stat().st_mtime)
     app = _file_app(text_file)

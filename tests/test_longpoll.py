@@ -1401,3 +1401,42 @@ async def test_a_servers_bytearray_body_is_not_changed_by_the_read_ahead(
         await task
     assert rec.body == b"abcdef"
     assert first == bytearray(b"ab")
+
+
+@pytest.mark.parametrize("kind", ["view", "stream"])
+async def test_response_timeout_set_after_the_first_request_applies(
+    app: Microframework, kind: str
+) -> None:
+    # configuration.md: only the routing keys are read once; this one is read per
+    # request (as in Quart), so a timeout set later, or lifted, takes effect.
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    @app.get("/slow")
+    async def slow() -> Any:
+        if kind == "view":
+            await asyncio.Event().wait()
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first"
+            await asyncio.Event().wait()
+
+        return body()
+
+    @app.get("/own", response_timeout=None)
+    async def own() -> str:
+        await asyncio.sleep(0)
+        return "own"
+
+    client = app.test_client()
+    assert (await client.get("/")).status_code == 200
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+    async with asyncio.timeout(5):
+        rec = await call(app, http_scope("/slow"))
+        assert (await client.get("/own")).status_code == 200
+    if kind == "view":
+        assert rec.status == 504
+    else:  # the idle limit between chunks cuts the stream after its first
+        assert rec.body == b"first"
+        assert rec.sent[-1]["more_body"] is True

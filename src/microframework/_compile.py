@@ -83,7 +83,8 @@ class Endpoint:
     view: Callable[..., Coroutine[Any, Any, Any]]
     chain: Chain
     automatic_options: bool
-    #: Seconds the view may take once it suspends (``None``: no limit).
+    #: The route's own seconds once the view suspends (``None``: no limit), or
+    #: ``UNSET``: ``RESPONSE_TIMEOUT``, read when a request needs it.
     timeout: float | None
 
 
@@ -199,7 +200,7 @@ def compile_tables(app: Microframework) -> Compiled:
             func if func is view else _awaiting(func),
             compile_chain(app, compiled, blueprint, websocket=rule.websocket),
             bool(getattr(rule, "provide_automatic_options", False)),
-            config["RESPONSE_TIMEOUT"] if timeout is UNSET else timeout,
+            timeout,
         )
     # Path -> method -> (rule, endpoint): one lookup pair per request.
     static = compile_static_routes(app.url_map, app.subdomain_matching)

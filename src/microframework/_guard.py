@@ -21,6 +21,7 @@ from ._utils import Listener
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
+from .routing import UNSET
 from .sse import is_event_generator
 from .wrappers.body import BUFFERED
 from .wrappers.body import IterableBody
@@ -39,6 +40,12 @@ if TYPE_CHECKING:
     from .wrappers.response import Response
 
 
+def _timeout(app: Microframework, endpoint: Endpoint | None) -> float | None:
+    # The route's own, else the setting as it is now: it may change after startup.
+    own = UNSET if endpoint is None else endpoint.timeout
+    return app.config.get("RESPONSE_TIMEOUT") if own is UNSET else own
+
+
 async def guard_view(
     app: Microframework,
     endpoint: Endpoint,
@@ -48,7 +55,7 @@ async def guard_view(
 ) -> Any:
     """Finish a view that suspended, under the response timeout and disconnect watch."""
     guard = Guard(request, app.drain)
-    guard.arm(endpoint.timeout)
+    guard.arm(_timeout(app, endpoint))
     try:
         return await resume(coro, first)
     except asyncio.CancelledError:
@@ -253,10 +260,7 @@ class Streamer:
         self.request = request
         timeout = ... if response is None else response.timeout
         if timeout is ...:  # unset: the route's, else the app's (None: no limit)
-            if endpoint is not None:
-                timeout = endpoint.timeout
-            else:
-                timeout = app.config.get("RESPONSE_TIMEOUT")
+            timeout = _timeout(app, endpoint)
         self.timeout = timeout
         self.events = response is not None and response.mimetype == "text/event-stream"
 

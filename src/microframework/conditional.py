@@ -28,9 +28,8 @@ def precondition_status(request: Headers, response: Headers) -> int | None:
     """412 or 304 if the request's preconditions decide the answer, else ``None``."""
     tag, weak = unquote_etag(response.get("ETag"))
     stamp = _date(response.get("Last-Modified"))
-    if_match = request.get("If-Match")
-    if if_match is not None:
-        tags = parse_etags(if_match)
+    # A header without an entity-tag is ignored, as werkzeug (so Flask and Quart) does.
+    if tags := parse_etags(request.get("If-Match")):
         if not (
             tags.star_tag or (tag is not None and not weak and tags.is_strong(tag))
         ):
@@ -38,9 +37,7 @@ def precondition_status(request: Headers, response: Headers) -> int | None:
     elif (since := _date(request.get("If-Unmodified-Since"))) is not None:
         if stamp is not None and stamp > since:
             return 412
-    if_none_match = request.get("If-None-Match")
-    if if_none_match is not None:
-        tags = parse_etags(if_none_match)
+    if tags := parse_etags(request.get("If-None-Match")):
         matched = tags.star_tag or (tag is not None and tags.contains_weak(tag))
     else:
         since = _date(request.get("If-Modified-Since"))
