@@ -717,3 +717,13 @@ async def test_an_app_context_pushed_in_a_view_keeps_the_request() -> None:
     assert await response.get_json() == {"request": "/", "url": "/", "g": False}
     assert "session=" in response.headers["Set-Cookie"]
     assert torn == ["app", "request", "app"]
+
+
+@pytest.mark.parametrize("make", ["app_context", "test_request_context"])
+def test_a_plain_with_names_async_with(app: Microframework, make: str) -> None:
+    # Flask's `with app.app_context():` would otherwise fail with Python's bare
+    # "does not support the context manager protocol".
+    context = getattr(app, make)()
+    with pytest.raises(TypeError, match="'async with app.app_context\\(\\):'"):
+        with context:
+            pass

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextvars import Token
 from types import TracebackType
 from typing import Any
+from typing import NoReturn
 from typing import overload
 from typing import ParamSpec
 from typing import TYPE_CHECKING
@@ -209,6 +210,16 @@ class AppContext:
             _cv_app.reset(token)
             if appcontext_popped.receivers:
                 await send_signal(appcontext_popped, self.app)
+
+    def __enter__(self) -> NoReturn:
+        # Flask's plain ``with``: its teardown would have to run without awaiting.
+        raise TypeError(
+            "contexts are entered with 'async with' here, as in Quart:"
+            " 'async with app.app_context():'"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:  # only so ``with`` reaches __enter__
+        pass
 
     async def __aenter__(self) -> AppContext:
         await self.push()
