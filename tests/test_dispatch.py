@@ -1252,6 +1252,35 @@ async def test_over_http2_a_413_for_a_last_chunk_over_the_limit_is_not_held(
     assert recorder.status == 413
 
 
+@pytest.mark.parametrize("how", ["read_ahead", "read_in_part"])
+async def test_over_http2_what_was_received_counts_against_the_limit(
+    app: Microframework, how: str
+) -> None:
+    # The wait for an unread upload ends once the body is past MAX_CONTENT_LENGTH; it
+    # counted only what came after the answer, so a body the watch had read ahead (up
+    # to 64 KiB) or the view had read in part held the answer until BODY_TIMEOUT.
+    app.config["MAX_CONTENT_LENGTH"] = 40_000 if how == "read_ahead" else 20_000
+    app.config["BODY_TIMEOUT"] = None  # no bound but the limit
+
+    @app.post("/upload")
+    async def upload() -> tuple[str, int]:
+        if how == "read_in_part":
+            async for _ in request.body:
+                break
+        await asyncio.sleep(0)  # the watch starts, and reads the body ahead
+        return "log in first", 401
+
+    scope = http_scope("/upload", "POST", [], http_version="2")
+    parts = [b"x" * 16_384] * (3 if how == "read_ahead" else 2)
+    async with asyncio.timeout(5):  # the body then stalls
+        recorder = await call(app, scope, Recorder(*parts, more_last=True))
+    assert recorder.status == 401
+    recorder.disconnect()  # as a server does once the response is sent
+    async with asyncio.timeout(5):  # the dropper reading on hears it
+        while not recorder.inbox.empty():
+            await asyncio.sleep(0)
+
+
 @pytest.mark.parametrize("case", ["over_the_limit", "stalled", "receive_fails"])
 async def test_over_http2_taking_an_unread_upload_in_is_bounded(
     app: Microframework, case: str

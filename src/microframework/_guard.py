@@ -481,7 +481,7 @@ async def drop_body_first(request: Request) -> None:
     if limit is not None and length is not None and length > limit:
         return  # it won't all be read: answer at once
     dropper = _DropAll(limit)
-    request.drop_body(dropper)
+    dropper.count(request.drop_body(dropper))  # what was read, or read ahead, counts
     try:
         async with asyncio.timeout(request.body_timeout):
             await dropper.done
@@ -509,11 +509,17 @@ class _DropAll(Dropper):
 
     def heard(self, message: Message) -> bool:
         more = super().heard(message)
-        if self.left is not None:
-            self.left -= len(message.get("body", b""))
-        if not more or (self.left or 0) < 0:
+        self.count(len(message.get("body", b"")))
+        if not more:
             self.failed()
         return more
+
+    def count(self, received: int) -> None:
+        """Count *received* bytes against the limit."""
+        if self.left is not None:
+            self.left -= received
+            if self.left < 0:
+                self.failed()
 
     def failed(self) -> None:
         """All in, past the limit, or ``receive()`` failed: waiting is over."""

@@ -381,19 +381,18 @@ class Request(BaseRequestWebsocket):
         return self._heard_all or self.method in _BODILESS_METHODS
 
     def drop_at_end(self) -> None:
-        """Let the response's last message drop what is left of the body unread: a
-        read stopped short, or a watch began before the body was in (DropBeforeEnd).
-        (Not for every read: the wrapper costs a body-reading request about 9%.)"""
+        """Let the response's last message drop the body's unread rest (a read stopped
+        short, or a watch began early: DropBeforeEnd); not per read: it costs ~9%."""
         send = self.asgi_send
         if send is not None and send.__class__ is not DropBeforeEnd:
             self.asgi_send = DropBeforeEnd(send, self)
 
-    def drop_body(self, dropper: Listener) -> None:
+    def drop_body(self, dropper: Listener) -> int:
         """The response ends before the body was all received: *dropper* reads what
         is left and drops it, and a read from now on hears that the client is gone
-        (not a body with a gap). It stops at the body's end or ``http.disconnect``,
-        which a server gives a ``receive()`` once the response is sent (ASGI)."""
-        watch, held = self.body_watch, self.held_receive
+        (not a body with a gap), to the body's end or ``http.disconnect`` (which ASGI
+        servers send once the response is). Returns the body bytes received before."""
+        watch, held, heard = self.body_watch, self.held_receive, self._heard or ()
         if watch not in (None, dropper) and watch.stop_listening(keep=True):
             held = watch  # the watch reading ahead hands its pending receive() over
         self.held_receive = self.body_watch = self._heard = None
@@ -401,6 +400,7 @@ class Request(BaseRequestWebsocket):
         dropper.listen(self.asgi_receive, held)
         self.asgi_receive = _gone
         self._wake()
+        return self._received + sum(len(m.get("body", b"")) for m in heard)
 
     async def send_push_promise(self, path: str) -> None:
         """Ask an HTTP/2 server to push *path* (``http.response.push``); no-op otherwise."""
