@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import logging
 import sys
@@ -26,6 +27,7 @@ from servers import LIMIT
 from servers import SERVERS
 
 from microframework import g
+from microframework import has_app_context
 from microframework import Microframework
 from microframework import request
 from microframework import Response
@@ -2150,3 +2152,34 @@ async def test_a_keep_alive_of_another_number_type_is_taken_as_seconds(
         recorder = await call(app, http_scope("/events"))
     assert recorder.body.startswith(b": keep-alive\n\n")
     assert recorder.body.endswith(b"data: late\n\n")
+
+
+@pytest.mark.parametrize("kind", ["bytes", "generator", "events", "big_generator"])
+async def test_the_last_message_is_sent_outside_the_requests_context(
+    app: Microframework, kind: str
+) -> None:
+    # The keep-alive timer (uvicorn) or idle task (hypercorn) a server makes as the
+    # response ends copies the context: a stream's kept the request (its g, its
+    # body) alive until the connection's next request or its keep-alive timeout.
+    @app.route("/")
+    async def index() -> Any:
+        g.held = "the request's"
+        if kind == "bytes":
+            return "done"
+
+        async def chunks() -> AsyncIterator[str]:
+            yield "x" * (100_000 if kind == "big_generator" else 1)
+
+        return event_stream(chunks()) if kind == "events" else chunks()
+
+    copied: list[contextvars.Context] = []
+
+    class Server(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.body" and not message["more_body"]:
+                copied.append(contextvars.copy_context())
+            await super().send(message)
+
+    recorder = await call(app, http_scope("/"), Server())
+    assert recorder.status == 200
+    assert [context.run(has_app_context) for context in copied] == [False]

@@ -21,6 +21,7 @@ from ._utils import Listener
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
+from .globals import _cv_app
 from .routing import UNSET
 from .sse import is_event_generator
 from .wrappers.body import BUFFERED
@@ -414,14 +415,20 @@ def stream_bytes(
     return streamer(IterableBody((data,)), start)
 
 
-def _end(
+async def _end(
     send: Send, request: Request, guard: Guard, timeout: float | None, watched: bool
-) -> Awaitable[Any]:
-    """A stream's last message (see _watch); what is left of an unread body first."""
-    sending = send({"type": _BODY, "body": b"", "more_body": False})
-    if guard.unread:  # (the view's watch, if any, saw the body in)
-        sending = ending(sending, request)
-    return _watch(sending, guard, timeout) if watched else sending
+) -> None:
+    """A stream's last message (see _watch); what is left of an unread body first.
+    Sent outside the request's context: the keep-alive timer or idle task a server
+    makes in it (uvicorn's, hypercorn's) copies the context, and held the request."""
+    token = _cv_app.set(None)  # type: ignore[arg-type] # read as get(None): none
+    try:
+        sending = send({"type": _BODY, "body": b"", "more_body": False})
+        if guard.unread:  # (the view's watch, if any, saw the body in)
+            sending = ending(sending, request)
+        await (_watch(sending, guard, timeout) if watched else sending)
+    finally:
+        _cv_app.reset(token)
 
 
 async def _watch(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:
