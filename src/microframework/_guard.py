@@ -41,12 +41,6 @@ if TYPE_CHECKING:
     from .wrappers.response import Response
 
 
-def _timeout(app: Microframework, endpoint: Endpoint | None) -> float | None:
-    # The route's own, else the setting as it is now: it may change after startup.
-    own = UNSET if endpoint is None else endpoint.timeout
-    return app.config.get("RESPONSE_TIMEOUT") if own is UNSET else own
-
-
 async def guard_view(
     app: Microframework,
     endpoint: Endpoint,
@@ -56,7 +50,9 @@ async def guard_view(
 ) -> Any:
     """Finish a view that suspended, under the response timeout and disconnect watch."""
     guard = Guard(request, app.drain)
-    guard.arm(_timeout(app, endpoint))
+    # The route's own, else the setting as it is now: it may change after startup.
+    timeout = endpoint.timeout
+    guard.arm(app.config.get("RESPONSE_TIMEOUT") if timeout is UNSET else timeout)
     try:
         return await resume(coro, first)
     except asyncio.CancelledError:
@@ -261,7 +257,8 @@ class Streamer:
         self.request = request
         timeout = ... if response is None else response.timeout
         if timeout is ...:  # unset: the route's, else the app's (None: no limit)
-            timeout = _timeout(app, endpoint)
+            own = UNSET if endpoint is None else endpoint.timeout  # see guard_view
+            timeout = app.config.get("RESPONSE_TIMEOUT") if own is UNSET else own
         self.timeout = timeout
         self.events = response is not None and response.mimetype == "text/event-stream"
 
