@@ -226,6 +226,21 @@ async def test_text_utf8_cannot_encode_is_refused_by_every_backend(
     assert await broadcast.publish("c", "caf\u00e9")  # other text is fine
 
 
+async def test_a_channel_name_utf8_cannot_encode_is_refused_by_every_backend(
+    broadcast: Broadcast,
+) -> None:
+    # memory:// took it; redis:// raised UnicodeEncodeError from deep inside redis-py.
+    with pytest.raises(ValueError, match="the channel name must be text UTF-8 can"):
+        await broadcast.publish("room\udcff", "x")
+    with pytest.raises(ValueError, match="the channel name must be text UTF-8 can"):
+        async with broadcast.subscribe("room\udcff"):
+            pass
+    assert broadcast.subscriber_count("room\udcff") == 0
+    async with broadcast.subscribe("caf\u00e9") as subscriber:  # other text is fine
+        await broadcast.publish("caf\u00e9", "x")
+        assert [e.data for e in await _take(subscriber, 1)] == ["x"]
+
+
 async def test_a_malformed_last_event_id_is_a_value_error(broadcast: Broadcast) -> None:
     with pytest.raises(ValueError, match="invalid event id"):
         async with broadcast.subscribe("c", last_event_id="yesterday"):

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
+import microframework._broadcast_redis as _broadcast_redis
 from microframework.broadcast import Broadcast
 from microframework.broadcast import BroadcastError
 from microframework.broadcast import Event
@@ -27,6 +32,29 @@ async def _take(
 ) -> list[Event]:
     async with asyncio.timeout(limit):
         return [await anext(subscriber) for _ in range(count)]
+
+
+@contextmanager
+def _paused(server: Any) -> Iterator[None]:
+    """Redis stops answering (SIGSTOP) but still accepts connections."""
+    os.kill(server.process.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+
+
+def _hold_reads(broadcast: Broadcast) -> asyncio.Event:
+    """The reader's next XREADs wait until the returned event is set: a busy worker."""
+    reader = broadcast._backend._reader  # type: ignore[union-attr]
+    read, held = reader.xread, asyncio.Event()
+
+    async def xread(streams: dict[str, str], **options: Any) -> Any:
+        await held.wait()
+        return await read(streams, **options)
+
+    reader.xread = xread
+    return held
 
 
 async def test_subscribers_resume_after_a_redis_restart_with_nothing_lost_or_twice(
@@ -321,3 +349,147 @@ async def test_an_unreachable_redis_is_named_as_host_port_db(url: str) -> None:
     with pytest.raises(BroadcastError, match="^Redis at 127.0.0.1:1/0 is unreachable"):
         async with Broadcast(url):
             pass
+
+
+# -- bounds, cancels and backlogs (helper redis2's findings, session 25) ---------------
+
+
+async def test_a_cancel_that_comes_as_a_command_is_sent_is_not_lost(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With a socket_timeout redis-py sent each command inside wait_for, which on 3.11
+    # returns the result of a send that finished in the cancel's loop turn: the cancel
+    # was lost, and an SSE stream whose client had left ran on until shutdown.
+    from redis.asyncio.connection import AbstractConnection
+
+    send = AbstractConnection._send_packed_command
+    victims: list[asyncio.Task[str]] = []
+
+    async def send_then_cancel(self: Any, command: Any) -> None:
+        await send(self, command)
+        if victims:
+            victims.pop().cancel()  # the publisher, from wait_for's task if any
+
+    async with asyncio.timeout(LIMIT), Broadcast(redis_url) as broadcast:
+        await broadcast.publish("c", "connects")
+        monkeypatch.setattr(
+            AbstractConnection, "_send_packed_command", send_then_cancel
+        )
+        victims.append(publisher := asyncio.create_task(broadcast.publish("c", "x")))
+        await asyncio.wait({publisher})
+        assert publisher.cancelled()
+        monkeypatch.undo()
+        await broadcast.publish("c", "the pool still works")
+
+
+async def test_each_call_fails_in_its_bound_even_while_waiting_for_the_pool(
+    make_redis_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docs/scaling-out.md: "up to 5 seconds per call". Past the pool's 16 connections,
+    # calls first waited for a connection, then took their own 5 s: 5, 10, 15, 20 s.
+    server = make_redis_server()
+    monkeypatch.setattr(_broadcast_redis, "CALL_TIMEOUT", 0.2, raising=False)
+    async with asyncio.timeout(LIMIT), Broadcast(server.url) as broadcast:
+        await broadcast.publish("c", "up")
+        with _paused(server):
+            started = time.monotonic()
+            publishes = [broadcast.publish("c", str(n)) for n in range(40)]
+            results = await asyncio.gather(*publishes, return_exceptions=True)
+            elapsed = time.monotonic() - started
+    assert {str(r).partition(": ")[2] for r in results} == {"no answer in 0.2 s"}
+    assert all(isinstance(r, BroadcastError) for r in results)
+    assert elapsed < 2
+
+
+async def test_disconnect_does_not_wait_for_a_paused_redis(
+    make_redis_server: Callable[..., Any],
+) -> None:
+    # A SIGTERM'd worker waited 5 s on the wake key's DELETE, which expires anyway.
+    server = make_redis_server()
+    async with asyncio.timeout(LIMIT):
+        broadcast = Broadcast(server.url)
+        await broadcast.connect()
+        async with broadcast.subscribe("c"):  # made the wake key
+            pass
+        with _paused(server):
+            started = time.monotonic()
+            await broadcast.disconnect()
+            elapsed = time.monotonic() - started
+    assert elapsed < 2
+
+
+async def test_disconnect_closes_the_connections_after_a_redis_error(
+    redis_url: str,
+) -> None:
+    from redis.exceptions import ResponseError
+
+    async with asyncio.timeout(LIMIT):
+        broadcast = Broadcast(redis_url)
+        await broadcast.connect()
+        backend: Any = broadcast._backend
+        closed: list[str] = []
+
+        async def refuse(*keys: str) -> None:
+            raise ResponseError("LOADING Redis is loading the dataset in memory")
+
+        def recording(name: str, close: Any) -> Any:
+            async def aclose() -> None:
+                closed.append(name)
+                await close()
+
+            return aclose
+
+        backend._client.delete = refuse
+        backend._reader.aclose = recording("reader", backend._reader.aclose)
+        backend._client.aclose = recording("pool", backend._client.aclose)
+        await broadcast.disconnect()
+    assert closed == ["reader", "pool"]
+
+
+async def test_resuming_on_a_worker_whose_reader_lags_repeats_nothing(
+    redis_url: str,
+) -> None:
+    # docs/scaling-out.md: whichever worker a client reconnects to continues "with no
+    # gap and no duplicate". It saw events on a worker whose reader is quick; this
+    # one's reader had not read them yet, and delivered them again, live.
+    async with (
+        asyncio.timeout(LIMIT),
+        Broadcast(redis_url) as quick,
+        Broadcast(redis_url) as busy,
+    ):
+        held = _hold_reads(busy)
+        async with busy.subscribe("room") as other:
+            seen = [await quick.publish("room", str(n)) for n in range(5)]
+            async with busy.subscribe("room", last_event_id=seen[-1]) as resumed:
+                new = await quick.publish("room", "new")
+                held.set()
+                assert [e.id for e in await _take(other, 6)] == [*seen, new]
+                assert [e.id for e in await _take(resumed, 1)] == [new]
+                assert resumed.drain() == []
+
+
+async def test_a_backlog_reaches_subscribers_that_keep_up(redis_url: str) -> None:
+    # A worker whose loop was busy a moment found more than queue_size events waiting,
+    # read them in one XREAD and fanned them out in one step: every subscriber
+    # overflowed, however fast it read.
+    async with asyncio.timeout(LIMIT), Broadcast(redis_url, queue_size=10) as broadcast:
+        held = _hold_reads(broadcast)
+
+        async def keep_up(subscriber: Subscriber) -> list[str | bytes]:
+            got: list[str | bytes] = []
+            async for event in subscriber:
+                got.append(event.data)
+                if len(got) == 25:
+                    break
+            return got
+
+        async with (
+            broadcast.subscribe("c") as first,
+            broadcast.subscribe("c") as second,
+        ):
+            readers = [asyncio.create_task(keep_up(s)) for s in (first, second)]
+            for n in range(25):
+                await broadcast.publish("c", str(n))
+            held.set()
+            expected = [str(n) for n in range(25)]
+            assert await asyncio.gather(*readers) == [expected, expected]

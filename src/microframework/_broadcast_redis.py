@@ -3,7 +3,8 @@
 Rule: ``publish`` is one ``XADD`` and fails fast while Redis is unreachable. One task reads
 every followed channel with one blocking ``XREAD`` from each channel's cursor (last id
 delivered), so after a reconnect nothing is lost or repeated. A newly followed channel
-interrupts that ``XREAD`` through this process's wake stream.
+interrupts that ``XREAD`` through this process's wake stream. Every call is bounded by
+``asyncio.timeout``, never by redis-py's ``socket_timeout`` (3.11's ``wait_for``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ logger = logging.getLogger("microframework.broadcast")
 PREFIX = "broadcast:"
 BLOCK_MS = 10_000  # one XREAD's wait; a newly followed channel interrupts it
 BATCH = 1_000  # entries per stream per XREAD, so one read stays bounded
+CALL_TIMEOUT = 5.0  # seconds a call may take, waiting for a pooled connection included
+CLOSE_TIMEOUT = 0.5  # for the wake key's DELETE at disconnect: it expires anyway
 LINGER = 2.0  # seconds a channel stays followed after its last subscriber left
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -57,17 +60,18 @@ class RedisBackend:
         self._ttl_ms = None if ttl is None else int(ttl * 1000)
         # No retries: a retried XADD that did reach Redis would publish twice. redis-py
         # 5.0.8+ replaces a pooled connection that died idle, so a failure means down.
+        # No socket_timeout: redis-py would wrap each send in 3.11's wait_for, which can
+        # lose a cancel (a subscriber whose client left ran on). _call and the reader
+        # bound calls with asyncio.timeout instead; connecting keeps its own bound.
         options: dict[str, Any] = {
+            "socket_timeout": None,
             "socket_connect_timeout": 5,
             "retry": Retry(NoBackoff(), 0),
         }
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=16, socket_timeout=5, **options
-        )
+        pool = BlockingConnectionPool.from_url(url, max_connections=16, **options)
         self._client: Any = Redis.from_pool(pool)
-        # Our own read timeout: redis-py's uses 3.11's wait_for, which can lose a cancel.
         self._reader: Any = Redis.from_url(
-            url, socket_timeout=None, single_connection_client=True, **options
+            url, single_connection_client=True, **options
         )
         # Never log a password: in the user part, or as ?password=.
         # host:port/db: no scheme, and never the password
@@ -95,9 +99,9 @@ class RedisBackend:
         if self._task is not None:
             self._task.cancel()
             await asyncio.wait({self._task})
-        try:
-            await self._client.delete(self._wake_key)
-        except _UNREACHABLE:
+        try:  # briefly: a paused Redis must not hold up a worker's shutdown
+            await self._call(self._client.delete(self._wake_key), CLOSE_TIMEOUT)
+        except BroadcastError:
             pass  # it expires on its own
         await self._reader.aclose()
         await self._client.aclose()
@@ -150,12 +154,17 @@ class RedisBackend:
             _event(channel, *entry) for entry in entries[-self._broadcast.history :]
         ]
 
-    async def _call(self, awaitable: Awaitable[Any]) -> Any:
+    async def _call(self, awaitable: Awaitable[Any], limit: float | None = None) -> Any:
+        limit = CALL_TIMEOUT if limit is None else limit
+        # Around the whole call: waiting for one of the pool's 16 connections too.
+        bound = asyncio.timeout(limit)
         try:
-            return await awaitable
+            async with bound:
+                return await awaitable
         except _UNREACHABLE as exc:
+            said = f"no answer in {limit:g} s" if bound.expired() else _text(exc)
             raise BroadcastError(
-                f"Redis at {self._where} is unreachable: {_text(exc)}"
+                f"Redis at {self._where} is unreachable: {said}"
             ) from exc
         except RedisError as exc:  # BUSY, OOM, READONLY...: Redis can't serve either
             raise BroadcastError(f"Redis at {self._where} failed: {exc}") from exc
@@ -177,9 +186,13 @@ class RedisBackend:
             streams[self._wake_key] = self._wake_cursor
             # While failing, quick tries: a Redis that hangs is given up on in time.
             block, grace = (BLOCK_MS, 5) if self._failing_since is None else (100, 1)
+            # At most a queue's worth per channel: fanned out in one step, a backlog
+            # (the loop was busy a moment) would overflow even subscribers that keep
+            # up; the next XREAD's round trip gives them a turn to drain.
+            count = min(BATCH, self._broadcast.queue_size)
             try:
                 async with asyncio.timeout(block / 1000 + grace):
-                    reply = await self._reader.xread(streams, count=BATCH, block=block)
+                    reply = await self._reader.xread(streams, count=count, block=block)
                 if self._failing_since is not None:
                     logger.warning("Broadcast: Redis at %s is back", self._where)
                     self._failing_since = None

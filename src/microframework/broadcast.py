@@ -73,13 +73,23 @@ def _format_id(key: tuple[int, int]) -> str:
 class Subscriber:
     """One ``subscribe`` block's feed of a channel: ``async for event in subscriber``."""
 
-    __slots__ = ("channel", "missed", "_owner", "_replay", "_queue", "_ready", "_end")
+    __slots__ = (
+        "channel",
+        "missed",
+        "_owner",
+        "_after",
+        "_replay",
+        "_queue",
+        "_ready",
+        "_end",
+    )
 
     def __init__(self, channel: str, owner: Broadcast) -> None:
         self.channel = channel
         #: Events dropped because this subscriber fell behind (``on_overflow="drop_oldest"``).
         self.missed = 0
         self._owner = owner
+        self._after: tuple[int, int] | None = None  # see subscribe
         self._replay: deque[Event] = deque()  # bounded by history, not queue_size
         self._queue: deque[Event] = deque()
         self._ready = asyncio.Event()
@@ -107,6 +117,10 @@ class Subscriber:
 
     def _put(self, event: Event) -> bool:
         """Queue *event*; ``False`` if the subscriber overflowed and must leave."""
+        if self._after is not None:
+            if parse_event_id(event.id) <= self._after:
+                return True  # the client had it already
+            self._after = None  # ids increase: no more to skip
         size = self._owner.queue_size
         if len(self._queue) >= size:
             if self._owner.on_overflow == "close":
@@ -199,13 +213,9 @@ class Broadcast:
         """Publish *message* on *channel* and return its event id."""
         if not isinstance(message, str | bytes):
             raise TypeError(f"publish takes str or bytes, not {type(message).__name__}")
-        if message.__class__ is str and not message.isascii():
-            try:  # as every backend would: Redis raised deep inside, memory took it
-                message.encode()
-            except UnicodeEncodeError as error:
-                raise ValueError(
-                    f"publish takes text UTF-8 can encode: {error}"
-                ) from None
+        _check_utf8(channel, "the channel name")
+        if isinstance(message, str):
+            _check_utf8(message, "the message")
         return await self._connected().publish(channel, message)
 
     async def publish_json(self, channel: str, value: Any) -> str:
@@ -218,14 +228,24 @@ class Broadcast:
     ) -> AsyncIterator[Subscriber]:
         """Receive *channel*'s events, first the retained ones after *last_event_id*."""
         after = None if last_event_id is None else parse_event_id(last_event_id)
+        _check_utf8(channel, "the channel name")
         backend = self._connected()
         upto = await backend.listen(channel)
         # No await between reading upto and registering: no live event is missed.
         subscriber = Subscriber(channel, self)
+        replay = None
+        if after is not None:
+            last = parse_event_id(upto)
+            if after < last:
+                replay = _format_id(after)
+            elif after > last:
+                # The client saw more, on a worker whose reader is ahead of this
+                # one's: the live events up to *after* it has already.
+                subscriber._after = after
         self._channels.setdefault(channel, set()).add(subscriber)
         try:
-            if after is not None and after < parse_event_id(upto):
-                events = await backend.history(channel, _format_id(after), upto)
+            if replay is not None:
+                events = await backend.history(channel, replay, upto)
                 subscriber._replay.extend(self._unexpired(events))
             yield subscriber
         finally:
@@ -269,6 +289,15 @@ class Broadcast:
             for subscriber in list(subscribers):
                 subscriber._finish(end)
                 self._leave(subscriber)
+
+
+def _check_utf8(text: str, what: str) -> None:
+    # As every backend must: Redis raised UnicodeEncodeError deep inside, memory took it.
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as error:
+            raise ValueError(f"{what} must be text UTF-8 can encode: {error}") from None
 
 
 def _check_url(url: str) -> str:
