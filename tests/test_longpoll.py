@@ -16,12 +16,14 @@ from asgi_harness import Recorder
 
 from microframework import abort
 from microframework import copy_current_request_context
+from microframework import has_app_context
 from microframework import make_response
 from microframework import Microframework
 from microframework import request
 from microframework import Response
 from microframework import stream_with_context
 from microframework.exceptions import ClientDisconnected
+from microframework.sse import event_stream
 
 
 class _Owned:
@@ -1440,3 +1442,39 @@ async def test_response_timeout_set_after_the_first_request_applies(
     else:  # the idle limit between chunks cuts the stream after its first
         assert rec.body == b"first"
         assert rec.sent[-1]["more_body"] is True
+
+
+@pytest.mark.parametrize("kind", ["view", "events"])
+async def test_timers_made_for_a_request_hold_no_context(
+    app: Microframework, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cancelled timer stays in the loop's heap until purged: made in the request's
+    # context (the response timeout's, an event stream's keep-alive), it kept the
+    # request (its g, its body) alive up to RESPONSE_TIMEOUT after the response.
+    loop = asyncio.get_running_loop()
+    contexts: list[contextvars.Context] = []
+    call_later = loop.call_later
+
+    def recording(delay: float, callback: Any, *args: Any, context: Any = None) -> Any:
+        contexts.append(contextvars.copy_context() if context is None else context)
+        return call_later(delay, callback, *args, context=context)
+
+    monkeypatch.setattr(loop, "call_later", recording)
+
+    @app.get("/")
+    async def index() -> Any:
+        await asyncio.sleep(0)
+        if kind == "view":
+            return "ok"
+
+        async def events() -> AsyncIterator[str]:
+            yield "one"
+
+        return event_stream(events(), keep_alive=30)
+
+    recorder = await call(app, http_scope("/"))
+    assert recorder.status == 200
+    assert contexts
+    assert [context.run(has_app_context) for context in contexts] == [False] * len(
+        contexts
+    )

@@ -340,3 +340,39 @@ async def test_a_failing_request_finished_receiver_propagates_when_testing(
     with signals.request_finished.connected_to(finished, app):
         with pytest.raises(RuntimeError, match="receiver failed"):
             await app.test_client().get("/")
+
+
+async def test_a_failing_request_finished_receiver_on_an_errors_500_is_only_logged(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The 500 already answers an error: as Flask, the receiver's failure is logged,
+    # not handled as a second error (signalled, handled and logged twice).
+    app.testing = False
+    handled: list[str] = []
+    errors: list[BaseException] = []
+
+    def finished(sender: Any, response: Any) -> None:
+        raise RuntimeError("receiver failed")
+
+    @app.get("/")
+    async def index() -> str:
+        raise LookupError("the view failed")
+
+    @app.errorhandler(500)
+    async def server_error(error: Exception) -> tuple[str, int]:
+        handled.append("500")
+        return "handled", 500
+
+    with (
+        signals.request_finished.connected_to(finished, app),
+        signals.got_request_exception.connected_to(
+            lambda sender, exception: errors.append(exception), app
+        ),
+    ):
+        response = await app.test_client().get("/")
+
+    assert response.status_code == 500
+    assert handled == ["500"]
+    assert [str(error) for error in errors] == ["the view failed"]
+    assert caplog.text.count("Exception on request GET /") == 1
+    assert caplog.text.count("Request finalizing failed") == 1

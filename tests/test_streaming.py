@@ -14,6 +14,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +33,7 @@ from microframework import Microframework
 from microframework import request
 from microframework import Response
 from microframework import send_early_hints
+from microframework import send_file
 from microframework import stream_with_context
 from microframework.sse import event_stream
 from microframework.sse import last_event_id
@@ -2154,18 +2156,33 @@ async def test_a_keep_alive_of_another_number_type_is_taken_as_seconds(
     assert recorder.body.endswith(b"data: late\n\n")
 
 
-@pytest.mark.parametrize("kind", ["bytes", "generator", "events", "big_generator"])
+_ENDS = ["bytes", "generator", "events", "big_generator", "head", "not_modified"]
+_ENDS += ["call_on_close", "trailers", "pathsend", "zerocopysend"]
+
+
+@pytest.mark.parametrize("kind", _ENDS)
 async def test_the_last_message_is_sent_outside_the_requests_context(
-    app: Microframework, kind: str
+    app: Microframework, kind: str, tmp_path: Path
 ) -> None:
     # The keep-alive timer (uvicorn) or idle task (hypercorn) a server makes as the
     # response ends copies the context: a stream's kept the request (its g, its
     # body) alive until the connection's next request or its keep-alive timeout.
+    (tmp_path / "f.txt").write_bytes(b"file")
+
     @app.route("/")
     async def index() -> Any:
         g.held = "the request's"
+        if kind in ("pathsend", "zerocopysend"):
+            return await send_file(tmp_path / "f.txt")
         if kind == "bytes":
             return "done"
+        if kind in ("head", "not_modified", "call_on_close", "trailers"):
+            response = Response("done")
+            response.call_on_close(lambda: None)
+            if kind == "trailers":
+                response.trailers = {"X-Done": "yes"}
+            response.set_etag("e")
+            return await response.make_conditional(request)
 
         async def chunks() -> AsyncIterator[str]:
             yield "x" * (100_000 if kind == "big_generator" else 1)
@@ -2173,13 +2190,24 @@ async def test_the_last_message_is_sent_outside_the_requests_context(
         return event_stream(chunks()) if kind == "events" else chunks()
 
     copied: list[contextvars.Context] = []
+    last = {"http.response.trailers", "http.response.pathsend"}
 
     class Server(Recorder):
         async def send(self, message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.body" and not message["more_body"]:
+            ends = message.get("more_body") is False and kind != "trailers"
+            if message["type"] in last or ends:  # (trailers follow the body)
                 copied.append(contextvars.copy_context())
             await super().send(message)
 
-    recorder = await call(app, http_scope("/"), Server())
-    assert recorder.status == 200
+    extensions = {kind.replace("_", "."): {}}
+    if kind == "trailers":
+        extensions = {"http.response.trailers": {}}
+    elif kind in ("pathsend", "zerocopysend"):
+        extensions = {f"http.response.{kind}": {}}
+    scope = http_scope("/", "HEAD" if kind == "head" else "GET")
+    scope["extensions"] = extensions
+    if kind == "not_modified":
+        scope["headers"] = [*scope["headers"], (b"if-none-match", b'"e"')]
+    recorder = await call(app, scope, Server())
+    assert recorder.status == (304 if kind == "not_modified" else 200)
     assert [context.run(has_app_context) for context in copied] == [False]

@@ -17,6 +17,7 @@ import pytest
 from asgi_harness import websocket_scope
 from hypothesis import given
 from hypothesis import strategies as st
+from werkzeug.exceptions import InternalServerError
 from werkzeug.exceptions import Unauthorized
 
 from microframework import abort
@@ -996,6 +997,36 @@ async def test_error_after_accept_closes_1011_and_is_logged(
     logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is Boom]
     assert len(logged) == 1
     assert "websocket /ws" in logged[0].getMessage()
+
+
+async def test_an_error_after_accept_runs_the_500_handler_and_after_hooks(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # As Quart: apps that report errors from a 500 handler or an after hook see a
+    # websocket's too; the answer can't be sent (the socket is closed with 1011).
+    app.testing = False
+    seen: list[Any] = []
+
+    @app.errorhandler(500)
+    async def report(error: InternalServerError) -> tuple[str, int]:
+        seen.append(("500 handler", type(error.original_exception)))
+        return "reported", 500
+
+    @app.after_websocket
+    async def after(response: Any) -> Any:
+        seen.append(("after", response.status_code))
+        return response
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        raise Boom("kaput")
+
+    async with client.websocket("/ws") as ws:
+        with pytest.raises(WebsocketDisconnect) as info:
+            await ws.receive()
+    assert info.value.code == 1011
+    assert seen == [("500 handler", Boom), ("after", 500)]
 
 
 @pytest.mark.parametrize("accept", [False, True])

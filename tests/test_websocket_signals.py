@@ -82,4 +82,4 @@ async def test_a_failing_websocket_finished_receiver_is_the_handlers_error(
     assert "Exception on websocket /ws" in caplog.text
     assert "Request finalizing failed" in caplog.text
     statuses = [None if r is None else r.status_code for r in finished]
-    assert statuses == ([None, None] if accepted else [403, 500])
+    assert statuses == ([None, 500] if accepted else [403, 500])

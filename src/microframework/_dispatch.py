@@ -20,7 +20,6 @@ from ._compile import freeze
 from ._compile import match_request
 from ._errors import answers_itself
 from ._errors import handle_exception
-from ._errors import propagates
 from ._guard import drop_body_first
 from ._guard import guard_view
 from ._guard import stream_bytes
@@ -43,7 +42,6 @@ from .globals import _cv_app
 from .signals import appcontext_popped
 from .signals import appcontext_pushed
 from .signals import appcontext_tearing_down
-from .signals import got_websocket_exception
 from .signals import request_finished
 from .signals import request_started
 from .signals import request_tearing_down
@@ -199,6 +197,9 @@ async def _announce(
     if not isinstance(response, Response):
         response = make_response(app, response, ctx.request)
     if request_finished.receivers:
+        if ctx.unhandled_error is not None:  # the 500 for an error already
+            await _announce_error_response(app, request_finished, response)
+            return response
         try:
             await send_signal(request_finished, app, response=response)
         except Exception as exc:  # the app's 500, as Flask's finalize_request
@@ -557,34 +558,15 @@ async def _dispatch_websocket(
         return response
     except Exception as exc:
         if websocket.accepted:
-            await _failed_after_accept(app, compiled, ctx, websocket, exc)
-            response = None
-        else:
-            response = await _handle_exception(app, compiled, exc, ctx, chain)
+            # Too late for an HTTP answer: closed as an internal error, then handled
+            # as Quart does (logged, its 500 handler and after hooks run), unsent.
+            ctx.unhandled_error = exc
+            if not websocket.closed:
+                await websocket.close(1011)
+        response = await _handle_exception(app, compiled, exc, ctx, chain)
         if websocket_finished.receivers:
             await _announce_error_response(app, websocket_finished, response)
         return response
-
-
-async def _failed_after_accept(
-    app: Microframework,
-    compiled: Compiled,
-    ctx: AppContext,
-    websocket: Websocket,
-    exc: Exception,
-) -> None:
-    # Too late for an HTTP answer: close as an internal error, then log or raise.
-    ctx.unhandled_error = exc
-    if not websocket.closed:
-        await websocket.close(1011)
-    if compiled.custom_handle_exception:  # it sees every error, as Quart's would
-        await app.handle_exception(exc)  # its answer can't be sent
-        return
-    if got_websocket_exception.receivers:
-        await send_signal(got_websocket_exception, app, exception=exc)
-    if propagates(app):
-        raise exc  # not logged too: as an HTTP request's
-    app.log_exception((type(exc), exc, exc.__traceback__))
 
 
 def _websocket_handler(

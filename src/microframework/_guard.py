@@ -18,10 +18,11 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from ._utils import first_step
 from ._utils import Listener
+from ._utils import NO_CONTEXT
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
-from .globals import _cv_app
+from .globals import without_context
 from .routing import UNSET
 from .sse import is_event_generator
 from .wrappers.body import BUFFERED
@@ -141,7 +142,9 @@ class Guard(Listener):
     def arm(self, timeout: float | None) -> None:
         if timeout is not None:
             loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(timeout, self._fire, "timeout")
+            self._timer = loop.call_later(
+                timeout, self._fire, "timeout", context=NO_CONTEXT
+            )
 
     def disarm(self) -> None:
         if self._timer is not None:
@@ -158,7 +161,8 @@ class Guard(Listener):
             loop = asyncio.get_running_loop()
             now = loop.time()
             if deadline > now or self._request.body_awaited():
-                self._timer = loop.call_at(max(deadline, now), self._fire, reason)
+                when = max(deadline, now)
+                self._timer = loop.call_at(when, self._fire, reason, context=NO_CONTEXT)
                 return
         if self.reason is not None:
             return
@@ -166,7 +170,7 @@ class Guard(Listener):
             # From inside the task a cancel could outlive the work: fire from the loop.
             if self._deferred is None:
                 loop = asyncio.get_running_loop()
-                self._deferred = loop.call_soon(self._fire, reason)
+                self._deferred = loop.call_soon(self._fire, reason, context=NO_CONTEXT)
             return
         self.reason = reason
         self.task.cancel()
@@ -412,20 +416,14 @@ def stream_bytes(
     return streamer(IterableBody((data,)), start)
 
 
-async def _end(
+def _end(
     send: Send, request: Request, guard: Guard, timeout: float | None, watched: bool
-) -> None:
-    """A stream's last message (see _watch); what is left of an unread body first.
-    Sent outside the request's context: the keep-alive timer or idle task a server
-    makes in it (uvicorn's, hypercorn's) copies the context, and held the request."""
-    token = _cv_app.set(None)  # type: ignore[arg-type] # read as get(None): none
-    try:
-        sending = send({"type": _BODY, "body": b"", "more_body": False})
-        if guard.unread:  # (the view's watch, if any, saw the body in)
-            sending = ending(sending, request)
-        await (_watch(sending, guard, timeout) if watched else sending)
-    finally:
-        _cv_app.reset(token)
+) -> Awaitable[None]:
+    """A stream's last message (see _watch); what is left of an unread body first."""
+    sending = send({"type": _BODY, "body": b"", "more_body": False})
+    if guard.unread:  # (the view's watch, if any, saw the body in)
+        sending = ending(sending, request)
+    return without_context(_watch(sending, guard, timeout) if watched else sending)
 
 
 async def _watch(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:

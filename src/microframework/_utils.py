@@ -230,6 +230,10 @@ async def _run_on(coro: Coroutine[Any, Any, T], first: Any) -> T:
     return await resume(coro, first)
 
 
+#: For timers that need no context: a cancelled timer stays in the loop's heap until
+#: purged, and a copied context would keep the request it was made in alive that long.
+NO_CONTEXT = contextvars.Context()
+
 #: Messages a Listener takes from a receive() that never waits before a loop turn.
 _STEPS_PER_TURN = 64
 

@@ -6,6 +6,7 @@ explicitly: a proxy lookup costs far more than an attribute read.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from contextvars import ContextVar
 from operator import attrgetter
 from typing import Any
@@ -22,6 +23,18 @@ if TYPE_CHECKING:
     from .wrappers.websocket import Websocket
 
 _cv_app: ContextVar[AppContext] = ContextVar("microframework.app_ctx")
+
+
+async def without_context(sending: Awaitable[None]) -> None:
+    """Await *sending*, a response's last message, with no app context: the keep-alive
+    timer or idle task a server makes as a response ends (uvicorn's, hypercorn's)
+    copies the context, and would hold the request until the connection's next one."""
+    token = _cv_app.set(None)  # type: ignore[arg-type] # read as get(None): none
+    try:
+        await sending
+    finally:
+        _cv_app.reset(token)
+
 
 _no_app_msg = """\
 Working outside of application context.

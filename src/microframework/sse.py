@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 from typing import TYPE_CHECKING
 
+from ._utils import NO_CONTEXT
 from ._utils import resume
 from .globals import _cv_app
 from .json import dumps
@@ -214,7 +215,7 @@ async def _within(future: asyncio.Future[Any], timeout: float) -> None:
     loop = future.get_loop()
     woken = loop.create_future()
     wake = partial(_wake, woken)
-    timer = loop.call_later(timeout, wake)
+    timer = loop.call_later(timeout, wake, context=NO_CONTEXT)
     future.add_done_callback(wake)
     try:
         await woken

@@ -23,6 +23,7 @@ from typing import TypeVar
 from ..conditional import PartialContent
 from ..conditional import Spans
 from ..exceptions import ClientDisconnected
+from ..globals import without_context
 from .body import ResponseBody
 from .body import StreamSender
 
@@ -167,7 +168,8 @@ class FileBody(ResponseBody):
             and os.path.getsize(self.path) == self.size
         )
         if whole:
-            await _sending(send({"type": "http.response.pathsend", "path": self.path}))
+            end = {"type": "http.response.pathsend", "path": self.path}
+            await _sending(without_context(send(end)))  # the last message
             return True
         if "http.response.zerocopysend" not in extensions:
             return await stream(self)
@@ -176,7 +178,9 @@ class FileBody(ResponseBody):
         try:
             message = {"type": "http.response.zerocopysend", "file": file}
             span = {"offset": self.offset + start, "count": stop - start}
-            await _sending(send({**message, **span, "more_body": False}))
+            await _sending(
+                without_context(send({**message, **span, "more_body": False}))
+            )
         finally:
             file.close()
         return True

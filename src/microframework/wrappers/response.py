@@ -37,6 +37,7 @@ from ..conditional import PartialContent
 from ..conditional import precondition_status
 from ..conditional import requested_ranges
 from ..globals import _cv_app
+from ..globals import without_context
 from .body import BUFFERED
 from .body import close_source
 from .body import DataBody as DataBody  # re-exported where Quart has them
@@ -453,7 +454,8 @@ class Response(SansIOResponse):
         await send(start)
         body = self._body
         if scope["method"] == "HEAD" or status in NO_BODY_STATUS:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            end = {"type": "http.response.body", "body": b"", "more_body": False}
+            await (send(end) if trailers else without_context(send(end)))
             if body is not None:
                 await body.aclose()
         elif body is None:
@@ -463,9 +465,8 @@ class Response(SansIOResponse):
                 if not await stream(IterableBody((data,))):
                     return
             else:
-                await send(
-                    {"type": "http.response.body", "body": data, "more_body": False}
-                )
+                end = {"type": "http.response.body", "body": data, "more_body": False}
+                await (send(end) if trailers else without_context(send(end)))
         elif not trailers:
             sending = body.send(scope, send, stream)  # let go of self while it streams
             del self, start, headers
@@ -474,13 +475,12 @@ class Response(SansIOResponse):
         elif not await body.send(scope, send, stream):
             return  # abandoned unfinished: the server closes the connection
         if trailers:
-            await send(
-                {
-                    "type": "http.response.trailers",
-                    "headers": await self._trailer_headers(),
-                    "more_trailers": False,
-                }
-            )
+            end = {
+                "type": "http.response.trailers",
+                "headers": await self._trailer_headers(),
+                "more_trailers": False,
+            }
+            await without_context(send(end))
 
     async def _trailer_headers(self) -> list[tuple[bytes, bytes]]:
         value = self.trailers
