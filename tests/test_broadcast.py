@@ -226,6 +226,19 @@ async def test_text_utf8_cannot_encode_is_refused_by_every_backend(
     assert await broadcast.publish("c", "caf\u00e9")  # other text is fine
 
 
+async def test_a_last_event_id_from_the_future_skips_nothing(
+    broadcast: Broadcast,
+) -> None:
+    # Resuming skips live events a client has seen on a worker whose reader is ahead,
+    # but never past the stream's end: an id from the future (or any id, in memory,
+    # which never lags) would have skipped every event to come.
+    ms, _ = parse_event_id(await broadcast.publish("c", "before"))
+    future = f"{ms + 3_600_000}-0"
+    async with broadcast.subscribe("c", last_event_id=future) as subscriber:
+        await broadcast.publish("c", "after")
+        assert [e.data for e in await _take(subscriber, 1)] == ["after"]
+
+
 async def test_a_channel_name_utf8_cannot_encode_is_refused_by_every_backend(
     broadcast: Broadcast,
 ) -> None:

@@ -133,6 +133,11 @@ class RedisBackend:
                     raise
         return self._cursors[channel]
 
+    async def newest(self, channel: str) -> str:
+        """The id of *channel*'s newest event in Redis, ``0-0`` if none."""
+        last = await self._call(self._client.xrevrange(PREFIX + channel, count=1))
+        return last[0][0].decode() if last else "0-0"
+
     def unlisten(self, channel: str) -> None:
         # Followed a moment longer: long-polls answered by one event subscribe again
         # all at once, and each would look the stream's end up anew (an XREVRANGE).

@@ -233,17 +233,21 @@ class Broadcast:
         upto = await backend.listen(channel)
         # No await between reading upto and registering: no live event is missed.
         subscriber = Subscriber(channel, self)
-        replay = None
-        if after is not None:
-            last = parse_event_id(upto)
-            if after < last:
-                replay = _format_id(after)
-            elif after > last:
-                # The client saw more, on a worker whose reader is ahead of this
-                # one's: the live events up to *after* it has already.
-                subscriber._after = after
+        replay, last = None, parse_event_id(upto)
+        if after is not None and after < last:
+            replay = _format_id(after)
+        elif after is not None and after > last:
+            # The client saw more, on a worker whose reader is ahead of this one's:
+            # the live events up to *after* it has already.
+            subscriber._after = after
         self._channels.setdefault(channel, set()).add(subscriber)
         try:
+            if after is not None and after > last:
+                # Not past the stream's end: an id from the future (or memory's, which
+                # never lags) would skip every event to come.
+                newest = parse_event_id(await backend.newest(channel))
+                if subscriber._after is not None and newest < after:
+                    subscriber._after = newest if newest > last else None
             if replay is not None:
                 events = await backend.history(channel, replay, upto)
                 subscriber._replay.extend(self._unexpired(events))
@@ -349,6 +353,9 @@ class _MemoryBackend:
 
     async def listen(self, channel: str) -> str:
         return _format_id(self._last)
+
+    async def newest(self, channel: str) -> str:
+        return _format_id(self._last)  # what listen said: memory never lags
 
     def unlisten(self, channel: str) -> None:
         pass
