@@ -75,8 +75,10 @@ class Guard(Listener):
 
     __slots__ = (
         "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
-        "_ahead", "_feeds", "_late",
+        "_ahead", "_feeds", "_ours", "_spared",
     )  # fmt: skip
+    _ours: int  # set as it fires: our cancels the task carries; -1: claimed
+    _spared: float | None  # likewise: when an event stream's clean-up time is up
 
     def __init__(
         self, request: Request, drain: Drain, ends_at_drain: bool = False
@@ -86,7 +88,6 @@ class Guard(Listener):
         assert task is not None
         self.task = task
         self.reason: str | None = None
-        self._late = False  # cancelled again at the drain's deadline, having fired
         self.ends_at_drain = ends_at_drain  # an event stream: ends when the app drains
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
@@ -120,16 +121,12 @@ class Guard(Listener):
             self._fire("shutdown")
 
     def on_drain(self, code: int) -> None:
-        if self.ends_at_drain:
+        if self.ends_at_drain and self.reason is None:
             self._fire("shutdown")
 
     def on_drain_deadline(self) -> None:
-        if self.reason is not None and not self._late:
-            # Fired already (its client left): what runs since, a source's clean-up,
-            # gets the grace period too, and is cancelled again at its end.
-            self._late = True
-            self.task.cancel()
-            return
+        # Fired already (its client left): what runs since, a source's clean-up,
+        # gets the grace period too, and is cancelled again at its end.
         self._fire("shutdown")
 
     def watch(self) -> None:
@@ -151,7 +148,9 @@ class Guard(Listener):
             self._timer.cancel()
             self._timer = None
 
-    def _fire(self, reason: str) -> None:
+    def _fire(self, reason: str, deferred: bool = False) -> None:
+        if deferred:
+            self._deferred = None
         deadline = self._request.body_deadline
         if reason == "timeout" and deadline is not None:
             # Still reading the body: its own deadline answers (408), even on a tie.
@@ -164,27 +163,31 @@ class Guard(Listener):
                 when = max(deadline, now)
                 self._timer = loop.call_at(when, self._fire, reason, context=NO_CONTEXT)
                 return
-        if self.reason is not None:
-            return
+        if self.reason is not None and self._ours < 0:
+            return  # claimed: the task is ending
         if asyncio.current_task() is self.task:
             # From inside the task a cancel could outlive the work: fire from the loop.
             if self._deferred is None:
                 loop = asyncio.get_running_loop()
-                self._deferred = loop.call_soon(self._fire, reason, context=NO_CONTEXT)
+                self._deferred = loop.call_soon(
+                    self._fire, reason, True, context=NO_CONTEXT
+                )
             return
-        self.reason = reason
+        if self.reason is None:
+            self.reason, self._ours, self._spared = reason, 0, None
+        # Else that cancel was lost: swallowed, or by 3.11's wait_for (see docs/streaming)
+        self._ours += 1
         self.task.cancel()
 
     def claim(self) -> str | None:
-        """Why we cancelled the task (undoing that cancel), or ``None``."""
+        """Why we cancelled the task (undoing every cancel of ours), or ``None``."""
         if self.reason is None:
             return None
-        late, self._late = self._late, True  # claimed: no late cancel any more
-        if late:
-            self.task.uncancel()
-        if self.task.uncancel() == 0:
-            return self.reason
-        return None
+        ours, self._ours = self._ours, -1  # claimed: no more cancels of ours
+        left = -1
+        for _ in range(ours):
+            left = self.task.uncancel()
+        return self.reason if left == 0 else None
 
     def heard(self, message: Message) -> bool:
         request = self._request
@@ -213,7 +216,8 @@ class Guard(Listener):
             request.body_heard(message)  # a reader in another task hears it too
         if message["type"] != "http.disconnect":
             return True  # keep listening
-        self._fire("disconnect")
+        if self.reason is None:  # fired: the timer, drain or a chunk make it again
+            self._fire("disconnect")
         return False
 
     def read_ahead(self) -> None:
@@ -307,7 +311,7 @@ async def stream_body(
             reading = False
             if encode is not None:
                 chunk = encode(chunk)
-            if chunk and not (events and _for_nobody(chunk, guard)):
+            if chunk and not (events and _for_nobody(chunk, guard, app)):
                 sent += len(chunk)
                 m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch
                 try:
@@ -392,9 +396,18 @@ class _Thrown(AsyncIterator[Any]):
         return self.source.aclose()
 
 
-def _for_nobody(event_chunk: bytes, guard: Guard) -> bool:
-    # A comment (a keep-alive) while the source cleans up after its client left.
-    return event_chunk[:1] == b":" and guard.reason == "disconnect"
+def _for_nobody(event_chunk: bytes, guard: Guard, app: Microframework) -> bool:
+    # A comment (a keep-alive) while the source cleans up after its client left. The
+    # first chunk since starts the clean-up's grace; one made after it shows that our
+    # cancel was lost (see Guard._fire), and cancels again.
+    if guard.reason != "disconnect":
+        return False
+    now = asyncio.get_running_loop().time()
+    if guard._spared is None:
+        guard._spared = now + app.config["SHUTDOWN_GRACE_PERIOD"]
+    elif now >= guard._spared:
+        guard._fire(guard.reason)
+    return event_chunk[:1] == b":"
 
 
 def stream_bytes(
@@ -451,11 +464,11 @@ async def _stream_cut(
     if reason == "shutdown" and guard.ends_at_drain:
         # An event stream ends cleanly: the client reconnects. One that doesn't read
         # has until the drain's deadline (a server that waits for it never exits).
-        guard._late = False  # claimed: the deadline may cancel again
+        guard._ours = 0  # claimed: the deadline may cancel again
         try:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
-            if not guard._late or guard.task.uncancel() > 0:
+            if guard.claim() is None:
                 raise  # not the deadline's: a server's
             return False
         return True

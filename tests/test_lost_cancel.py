@@ -1,0 +1,183 @@
+"""A guard's cancel that is lost is made again (redis2's finding 1, session 25).
+
+Python 3.11's ``asyncio.wait_for`` loses a cancel that comes in the loop turn its
+awaitable finishes (redis-py wraps its commands in it), and a view or source may
+catch ``CancelledError`` and go on. The guard cancelled once: an event stream whose
+client left then ran for ever, and a long-poll outlived even its response timeout.
+Here the loss is made deterministic: the view or source swallows the first cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from asgi_harness import call
+from asgi_harness import http_scope
+from asgi_harness import Recorder
+
+from microframework import Microframework
+from microframework import Response
+from microframework.sse import event_stream
+
+LIMIT = 2  # seconds: forty keep-alive periods, and ten response timeouts
+
+
+async def _swallowing(seen: list[str], swallow: int, swallowed: asyncio.Event) -> None:
+    """Wait for ever, going on after the first *swallow* cancels (then setting
+    *swallowed*); the next one ends it."""
+    while True:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append("cancel")
+            if len(seen) > swallow:
+                raise
+            if len(seen) == swallow:
+                swallowed.set()
+
+
+async def _ended(task: asyncio.Task[Any]) -> None:
+    """Cancel *task* till it ends: on the base commit a test fails with it running."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+
+
+class _Leaves(Recorder):
+    """A client that leaves once it has the response's start and first event."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await super().send(message)
+        if len(self.sent) == 2:
+            self.disconnect()
+
+
+def _stream_app(app: Microframework, seen: list[str], swallow: int) -> asyncio.Event:
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0  # a clean-up's grace: one keep-alive
+    swallowed = asyncio.Event()
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            await _swallowing(seen, swallow, swallowed)
+        finally:
+            seen.append("finally")
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source(), keep_alive=0.05)
+
+    return swallowed
+
+
+async def test_an_event_source_that_swallows_the_disconnects_cancel_still_ends(
+    app: Microframework,
+) -> None:
+    # Its keep-alives were dropped as for nobody, and nothing cancelled it again.
+    seen: list[str] = []
+    _stream_app(app, seen, swallow=1)
+    async with asyncio.timeout(LIMIT):
+        recorder = await call(app, http_scope("/events"), _Leaves())
+    assert seen == ["cancel", "cancel", "finally"]
+    assert recorder.body == b"data: first\n\n"  # no comment for nobody
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0  # both cancels undone
+    assert asyncio.all_tasks() == {task}
+
+
+async def test_a_servers_cancel_still_ends_an_event_stream_whose_cancels_were_lost(
+    app: Microframework,
+) -> None:
+    seen: list[str] = []
+    swallowed = _stream_app(app, seen, swallow=2)  # ours, and ours again
+    task = asyncio.create_task(call(app, http_scope("/events"), _Leaves()))
+    try:
+        async with asyncio.timeout(LIMIT):
+            await swallowed.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        await _ended(task)
+    assert seen == ["cancel", "cancel", "cancel", "finally"]
+
+
+def _poll_app(
+    app: Microframework, seen: list[str], swallow: int
+) -> tuple[asyncio.Event, asyncio.Event]:
+    app.config["RESPONSE_TIMEOUT"] = 0.2
+    waiting, swallowed = asyncio.Event(), asyncio.Event()
+
+    @app.get("/poll")
+    async def poll() -> str:
+        waiting.set()
+        try:
+            await _swallowing(seen, swallow, swallowed)
+        finally:
+            seen.append("finally")
+        return "never"
+
+    return waiting, swallowed
+
+
+async def test_a_long_poll_that_swallows_the_disconnects_cancel_ends_at_its_timeout(
+    app: Microframework,
+) -> None:
+    # The response timer fired into a guard that had fired already, and did nothing.
+    seen: list[str] = []
+    waiting, _ = _poll_app(app, seen, swallow=1)
+    recorder = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/poll"), recorder))
+    try:
+        async with asyncio.timeout(LIMIT):
+            await waiting.wait()
+            recorder.disconnect()
+            await asyncio.shield(task)
+    finally:
+        await _ended(task)
+    assert seen == ["cancel", "cancel", "finally"]
+    assert recorder.sent == []  # nobody to answer: ClientDisconnected, as before
+
+
+async def test_a_servers_cancel_still_ends_a_long_poll_whose_cancels_were_lost(
+    app: Microframework,
+) -> None:
+    seen: list[str] = []
+    # It swallows the disconnect's cancel and the timer's.
+    waiting, swallowed = _poll_app(app, seen, swallow=2)
+    recorder = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/poll"), recorder))
+    try:
+        async with asyncio.timeout(LIMIT):
+            await waiting.wait()
+            recorder.disconnect()
+            await swallowed.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        await _ended(task)
+    assert seen == ["cancel", "cancel", "cancel", "finally"]
+
+
+async def test_a_view_that_swallows_its_timeouts_cancel_is_answered_at_the_drain(
+    app: Microframework,
+) -> None:
+    # Its client is still there: the timer fires once, and the drain's deadline ends
+    # it with the 504 it earned (unchanged by the fix; pinned with it).
+    seen: list[str] = []
+    _, swallowed = _poll_app(app, seen, swallow=1)
+    recorder = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/poll"), recorder))
+    try:
+        async with asyncio.timeout(LIMIT):
+            await swallowed.wait()
+            app.drain.start(0)
+            await asyncio.shield(task)
+    finally:
+        await _ended(task)
+    assert seen == ["cancel", "cancel", "finally"]
+    assert recorder.status == 504
