@@ -239,6 +239,28 @@ async def test_a_last_event_id_from_the_future_skips_nothing(
         assert [e.data for e in await _take(subscriber, 1)] == ["after"]
 
 
+async def test_an_event_delivered_while_resuming_ahead_is_not_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The skip was set to the client's id before the round trip that finds the
+    # channel's newest: an event published meanwhile was dropped, though the client
+    # never had it (its id was from the future).
+    async with Broadcast("memory://") as broadcast:
+        backend: Any = broadcast._backend
+        newest = backend.newest
+
+        async def newest_over_a_network(channel: str) -> str:
+            answer = await newest(channel)
+            await broadcast.publish(channel, "published meanwhile")
+            return str(answer)
+
+        monkeypatch.setattr(backend, "newest", newest_over_a_network)
+        ms, _ = parse_event_id(await broadcast.publish("c", "before"))
+        future = f"{ms + 3_600_000}-0"
+        async with broadcast.subscribe("c", last_event_id=future) as subscriber:
+            assert [e.data for e in subscriber.drain()] == ["published meanwhile"]
+
+
 async def test_a_channel_name_utf8_cannot_encode_is_refused_by_every_backend(
     broadcast: Broadcast,
 ) -> None:

@@ -1003,13 +1003,15 @@ async def test_an_error_after_accept_runs_the_500_handler_and_after_hooks(
     app: Microframework, client: MicroframeworkClient
 ) -> None:
     # As Quart: apps that report errors from a 500 handler or an after hook see a
-    # websocket's too; the answer can't be sent (the socket is closed with 1011).
+    # websocket's too, with the socket still open; the answer can't be sent, and the
+    # socket is closed with 1011 after them.
     app.testing = False
     seen: list[Any] = []
 
     @app.errorhandler(500)
     async def report(error: InternalServerError) -> tuple[str, int]:
         seen.append(("500 handler", type(error.original_exception)))
+        await websocket.send("sorry")  # the socket is still open
         return "reported", 500
 
     @app.after_websocket
@@ -1023,6 +1025,7 @@ async def test_an_error_after_accept_runs_the_500_handler_and_after_hooks(
         raise Boom("kaput")
 
     async with client.websocket("/ws") as ws:
+        assert await ws.receive() == "sorry"
         with pytest.raises(WebsocketDisconnect) as info:
             await ws.receive()
     assert info.value.code == 1011

@@ -557,13 +557,17 @@ async def _dispatch_websocket(
             await send_signal(websocket_finished, app, response=response)
         return response
     except Exception as exc:
-        if websocket.accepted:
-            # Too late for an HTTP answer: closed as an internal error, then handled
-            # as Quart does (logged, its 500 handler and after hooks run), unsent.
+        if not websocket.accepted:
+            response = await _handle_exception(app, compiled, exc, ctx, chain)
+        else:
+            # Too late for an HTTP answer: handled as Quart does (logged; its 500
+            # handler, which may still send, and after hooks run), then closed 1011.
             ctx.unhandled_error = exc
-            if not websocket.closed:
-                await websocket.close(1011)
-        response = await _handle_exception(app, compiled, exc, ctx, chain)
+            try:
+                response = await _handle_exception(app, compiled, exc, ctx, chain)
+            finally:
+                if not websocket.closed:
+                    await websocket.close(1011)
         if websocket_finished.receivers:
             await _announce_error_response(app, websocket_finished, response)
         return response

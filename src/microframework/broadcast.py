@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 from typing import Literal
@@ -114,6 +115,14 @@ class Subscriber:
         self._replay.clear()
         self._queue.clear()
         return events
+
+    def _skip_to(self, seen: tuple[int, int]) -> None:
+        """Drop live events up to *seen*, which the client has (see subscribe)."""
+        queue = self._queue  # what came during the round trip that found *seen*
+        while queue and parse_event_id(queue[0].id) <= seen:
+            queue.popleft()
+        if not queue:  # else ids past it came: nothing more to skip
+            self._after = seen
 
     def _put(self, event: Event) -> bool:
         """Queue *event*; ``False`` if the subscriber overflowed and must leave."""
@@ -236,18 +245,10 @@ class Broadcast:
         replay, last = None, parse_event_id(upto)
         if after is not None and after < last:
             replay = _format_id(after)
-        elif after is not None and after > last:
-            # The client saw more, on a worker whose reader is ahead of this one's:
-            # the live events up to *after* it has already.
-            subscriber._after = after
         self._channels.setdefault(channel, set()).add(subscriber)
         try:
             if after is not None and after > last:
-                # Not past the stream's end: an id from the future (or memory's, which
-                # never lags) would skip every event to come.
-                newest = parse_event_id(await backend.newest(channel))
-                if subscriber._after is not None and newest < after:
-                    subscriber._after = newest if newest > last else None
+                await self._skip_seen(backend, subscriber, after, last)
             if replay is not None:
                 events = await backend.history(channel, replay, upto)
                 subscriber._replay.extend(self._unexpired(events))
@@ -255,6 +256,22 @@ class Broadcast:
         finally:
             self._leave(subscriber)
             subscriber._finish(StopAsyncIteration())  # iterating it later just ends
+
+    async def _skip_seen(
+        self,
+        backend: _MemoryBackend | RedisBackend,
+        subscriber: Subscriber,
+        after: tuple[int, int],
+        last: tuple[int, int],
+    ) -> None:
+        # The client saw more than this process delivered, on a worker whose reader is
+        # ahead of this one's: the live events up to *after* it has already. Never past
+        # the channel's newest: an id from the future (or memory's, which never lags)
+        # would skip every event to come. Redis down: duplicates, not a failure.
+        with suppress(BroadcastError):
+            newest = parse_event_id(await backend.newest(subscriber.channel))
+            if (seen := min(after, newest)) > last:
+                subscriber._skip_to(seen)
 
     def subscriber_count(self, channel: str) -> int:
         """How many subscribers *channel* has in this process."""
