@@ -181,3 +181,32 @@ async def test_a_view_that_swallows_its_timeouts_cancel_is_answered_at_the_drain
         await _ended(task)
     assert seen == ["cancel", "cancel", "finally"]
     assert recorder.status == 504
+
+
+async def test_a_view_that_answers_after_swallowing_its_timeout_leaves_no_cancel(
+    app: Microframework,
+) -> None:
+    # Its guard's cancel was never undone: the task's cancel count stayed 1, so the
+    # stream's guard took its own disconnect cancel for a server's, and the app raised
+    # CancelledError to the server when the client left.
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+
+    @app.route("/")
+    async def view() -> Any:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            pass  # "give the client what we have"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                yield b"x"
+                await asyncio.Event().wait()
+
+        return chunks()
+
+    async with asyncio.timeout(LIMIT):
+        recorder = await call(app, http_scope("/"), _Leaves())
+    assert recorder.status == 200  # and no CancelledError raised to the server
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0

@@ -237,6 +237,12 @@ class Guard(Listener):
         self.disarm()
         if self._deferred is not None:
             self._deferred.cancel()
+        if self.reason is not None and self._ours > 0:
+            # Fired, never claimed: the task swallowed our cancels and went on (a view
+            # answering anyway). Undone, or a later guard takes its own for a server's.
+            for _ in range(min(self._ours, self.task.cancelling())):
+                self.task.uncancel()
+            self._ours = -1
         if self._request.on_body_end == self.watch:
             self._request.on_body_end = None
         if self._feeds:
