@@ -197,15 +197,14 @@ async def _announce(
     if not isinstance(response, Response):
         response = make_response(app, response, ctx.request)
     if request_finished.receivers:
-        if ctx.unhandled_error is not None:  # the 500 for an error already
-            await _announce_error_response(app, request_finished, response)
-            return response
-        try:
-            await send_signal(request_finished, app, response=response)
-        except Exception as exc:  # the app's 500, as Flask's finalize_request
-            await _close_unsent(response)
-            response = await _handle_exception(app, compiled, exc, ctx, chain)
-            await _announce_error_response(app, request_finished, response)
+        if ctx.unhandled_error is None:  # else the 500 for an error already
+            try:
+                await send_signal(request_finished, app, response=response)
+                return response
+            except Exception as exc:  # the app's 500, as Flask's finalize_request
+                await _close_unsent(response)
+                response = await _handle_exception(app, compiled, exc, ctx, chain)
+        await _announce_error_response(app, request_finished, response)
     return response
 
 
@@ -557,17 +556,15 @@ async def _dispatch_websocket(
             await send_signal(websocket_finished, app, response=response)
         return response
     except Exception as exc:
-        if not websocket.accepted:
-            response = await _handle_exception(app, compiled, exc, ctx, chain)
-        else:
-            # Too late for an HTTP answer: handled as Quart does (logged; its 500
-            # handler, which may still send, and after hooks run), then closed 1011.
+        # Accepted, too late for an HTTP answer: handled as Quart does (logged; its 500
+        # handler, which may still send, and after hooks run), then closed with 1011.
+        if accepted := websocket.accepted:
             ctx.unhandled_error = exc
-            try:
-                response = await _handle_exception(app, compiled, exc, ctx, chain)
-            finally:
-                if not websocket.closed:
-                    await websocket.close(1011)
+        try:
+            response = await _handle_exception(app, compiled, exc, ctx, chain)
+        finally:
+            if accepted and not websocket.closed:
+                await websocket.close(1011)
         if websocket_finished.receivers:
             await _announce_error_response(app, websocket_finished, response)
         return response
