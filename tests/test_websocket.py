@@ -7,6 +7,7 @@ the few that pin the ASGI messages use a raw scripted ``receive`` and recording 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable
@@ -737,6 +738,56 @@ async def test_receive_json_nested_too_deeply_is_a_value_error(
     async with client.websocket("/ws") as ws:
         await ws.send("[" * 100_000)
         assert await ws.receive() == "the JSON message is nested too deeply"
+
+
+@pytest.mark.parametrize("testing", [True, False])
+async def test_a_message_that_isnt_json_is_a_400_not_a_logged_500(
+    app: Microframework,
+    client: MicroframeworkClient,
+    caplog: pytest.LogCaptureFixture,
+    testing: bool,
+) -> None:
+    # The client's fault, as get_json's 400: no ERROR record a client could repeat,
+    # the 400 handler runs, and the socket closes normally (1011 blamed the server).
+    app.testing = testing
+    handled: list[str] = []
+
+    @app.errorhandler(400)
+    async def bad(error: Exception) -> tuple[str, int]:
+        handled.append(str(error))
+        return "bad", 400
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        await websocket.receive_json()
+
+    with caplog.at_level(logging.WARNING):
+        async with client.websocket("/ws") as ws:
+            await ws.send("{bad")
+            with pytest.raises(WebsocketDisconnect) as closed:
+                await ws.receive()
+    assert closed.value.code == 1000
+    assert caplog.records == []
+    assert handled == [
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    ]
+
+
+async def test_a_message_that_isnt_json_is_still_a_json_decode_error(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # What Quart raises there, with the parser's position: handlers catching it work.
+    @app.websocket("/ws")
+    async def handle() -> None:
+        try:
+            await websocket.receive_json()
+        except json.JSONDecodeError as error:
+            await websocket.send(f"{error.msg} at {error.pos} in {error.doc}")
+
+    async with client.websocket("/ws") as ws:
+        await ws.send("[1,")
+        assert await ws.receive() == "Expecting value at 3 in [1,"
 
 
 async def test_refusal_with_the_extension_is_an_http_response(

@@ -7,6 +7,8 @@ Connection events, not bad input (which is a werkzeug ``HTTPException`` with a 4
      └── WebsocketDisconnect         the websocket peer closed; carries ``code`` and ``reason``
     Exception
      └── werkzeug HTTPException
+          ├── BadJSONMessage (400)   a websocket message receive_json can't parse
+          │                          (also a json.JSONDecodeError)
           ├── RequestTimeout (408)   BODY_TIMEOUT expired while reading the body
           └── ResponseTimeout (504)  RESPONSE_TIMEOUT expired while the view ran
 """
@@ -14,7 +16,9 @@ Connection events, not bad input (which is a werkzeug ``HTTPException`` with a 4
 from __future__ import annotations
 
 import asyncio
+import json
 
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import GatewayTimeout
 from werkzeug.exceptions import RequestTimeout
 
@@ -46,3 +50,17 @@ class ResponseTimeout(GatewayTimeout):
     """The view did not produce a response within ``RESPONSE_TIMEOUT``."""
 
     description = "The server did not produce a response in time."
+
+
+class BadJSONMessage(json.JSONDecodeError, BadRequest):
+    """A message ``receive_json`` can't parse: the client's fault, so left unhandled
+    it is a 400 (no ERROR log, an ``errorhandler(400)`` runs), not a 500; still the
+    ``JSONDecodeError`` (a ``ValueError``) that Quart raises there."""
+
+    __str__ = BaseException.__str__  # the parser's words, as Quart's error says them
+
+    def __init__(self, reason: str, error: ValueError | None = None) -> None:
+        ValueError.__init__(self, reason)
+        self.msg, self.doc, self.pos, self.lineno, self.colno = reason, "", 0, 1, 1
+        vars(self).update(vars(error) if error is not None else {})
+        self.description, self.response = reason, None

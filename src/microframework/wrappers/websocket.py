@@ -20,6 +20,7 @@ from werkzeug.datastructures import Headers
 
 from .._utils import resume
 from .._utils import TOKEN
+from ..exceptions import BadJSONMessage
 from ..exceptions import WebsocketDisconnect
 from ..signals import send_signal
 from ..signals import state as _signals
@@ -413,7 +414,9 @@ class Websocket(BaseRequestWebsocket):
         try:
             return loads(data)
         except RecursionError:  # nested too deeply: bad JSON, as get_json has it
-            raise ValueError("the JSON message is nested too deeply") from None
+            raise BadJSONMessage("the JSON message is nested too deeply") from None
+        except ValueError as error:
+            raise BadJSONMessage(str(error), error) from error
 
     async def __aiter__(self) -> AsyncIterator[str | bytes]:
         while True:
