@@ -210,3 +210,63 @@ async def test_a_view_that_answers_after_swallowing_its_timeout_leaves_no_cancel
     assert recorder.status == 200  # and no CancelledError raised to the server
     task = asyncio.current_task()
     assert task is not None and task.cancelling() == 0
+
+
+class _StopsReading(Recorder):
+    """A client that stops reading at the second event: a cancel then lands in a
+    pending ``send()``, not in the event source."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stuck = asyncio.Event()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await super().send(message)
+        if len(self.sent) >= 3:
+            self.stuck.set()
+            await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("leaves", [True, False])
+async def test_a_clean_up_after_a_pending_send_is_cut_at_the_drains_deadline(
+    app: Microframework, leaves: bool
+) -> None:
+    # The source's clean-up then ran as the stream closed it, once the guard had
+    # stopped: the drain's deadline never cut it, and a server waiting for the
+    # request (uvicorn without a graceful timeout) never exited. Without leaving,
+    # the stream's last send waits past the deadline: the clean-up comes after it.
+    seen: list[str] = []
+    cleaning = asyncio.Event()
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            yield "second"
+            await asyncio.Event().wait()
+        finally:
+            seen.append("clean-up")
+            cleaning.set()
+            try:
+                await asyncio.Event().wait()  # a clean-up that never ends
+            except asyncio.CancelledError:
+                seen.append("cut")
+                raise
+
+    @app.route("/events")
+    async def events() -> Response:
+        return event_stream(source())
+
+    recorder = _StopsReading()
+    task = asyncio.create_task(call(app, http_scope("/events"), recorder))
+    try:
+        async with asyncio.timeout(LIMIT):
+            await recorder.stuck.wait()
+            if leaves:
+                recorder.disconnect()
+                await cleaning.wait()
+            app.drain.start(0)
+            await asyncio.wait({task})
+    finally:
+        await _ended(task)
+    assert seen == ["clean-up", "cut"]
+    assert not task.cancelled() and task.exception() is None

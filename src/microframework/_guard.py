@@ -338,14 +338,35 @@ async def stream_body(
             raise
         raise ClientDisconnected() from None
     finally:
-        guard.stop(app.drain, last=True)
-        # An async generator is its own iterator: the body closes it, once.
-        if chunks is not body.source and hasattr(chunks, "aclose"):
-            await chunks.aclose()
-        await body.aclose()
+        await _close(chunks, body, guard, app.drain)
 
 
 _BODY = "http.response.body"
+
+
+async def _close(
+    chunks: AsyncIterator[Any], body: ResponseBody, guard: Guard, drain: Drain
+) -> None:
+    guard.stop(drain, last=True)  # the server's receive() back before a slow aclose
+    if fired := guard.reason is not None:
+        # A source's clean-up may run here (its client left while a send waited): it
+        # is cut at the drain's deadline, as one run in a step is.
+        guard._ours = 0  # claimed: the deadline may cancel again
+        drain.members.add(guard)
+        if drain.expired:
+            guard.on_drain_deadline()
+    try:
+        try:  # an async generator is its own iterator: the body closes it, once
+            if chunks is not body.source and hasattr(chunks, "aclose"):
+                await chunks.aclose()
+        finally:
+            await body.aclose()
+    except asyncio.CancelledError:
+        if not fired or guard.claim() is None:
+            raise  # not ours: a server's
+    finally:
+        if fired:
+            drain.members.discard(guard)
 
 
 def _thrown_in(
