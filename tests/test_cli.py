@@ -1365,6 +1365,35 @@ def test_app_run_with_a_loop_serves_run_task_on_it(
     assert ran == [(loop, "localhost", 8123)]
 
 
+def test_app_run_with_a_loop_passes_ca_certs_and_warns_of_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Quart's run() passes ca_certs on and warns of what run_task can't take: both
+    # were dropped in silence.
+    app = Microframework(__name__)
+    loop = asyncio.new_event_loop()
+    ran: list[tuple[Any, ...]] = []
+
+    async def fake_task(*args: Any) -> None:
+        ran.append(args)
+
+    monkeypatch.setattr(app, "run_task", fake_task)
+    try:
+        with pytest.warns(UserWarning, match=r"ignores use_x_forwarded, workers$"):
+            app.run(
+                port=1,
+                loop=loop,
+                ca_certs="ca.pem",
+                certfile="c.pem",
+                keyfile="k.pem",
+                workers=3,
+                use_x_forwarded=True,
+            )
+    finally:
+        loop.close()
+    assert ran == [("127.0.0.1", 1, None, "ca.pem", "c.pem", "k.pem")]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -49,6 +49,16 @@ async def test_url_for_in_a_request_is_relative(app: Microframework) -> None:
     assert await response.get_data(as_text=True) == "/post/3"
 
 
+async def test_url_for_takes_a_variable_called_self(app: Microframework) -> None:
+    # As Flask 3.0: the app method's own self left no rule variable of that name.
+    @app.route("/u/<self>")
+    async def user(self: str) -> str:
+        return url_for("user", self=self) + " " + app.url_for("user", self="you")
+
+    response = await app.test_client().get("/u/me")
+    assert await response.get_data(as_text=True) == "/u/me /u/you"
+
+
 async def test_url_for_external_uses_the_request_host_and_scheme(
     app: Microframework,
 ) -> None:

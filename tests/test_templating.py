@@ -431,6 +431,24 @@ def test_template_filter_without_parentheses_is_a_type_error(tapp: App) -> None:
             return value
 
 
+@pytest.mark.parametrize(
+    ("owner", "decorator"),
+    [
+        ("app", "template_test"),
+        ("app", "template_global"),
+        ("bp", "app_template_filter"),
+        ("bp", "app_template_test"),
+    ],
+)
+def test_a_bare_template_decorator_names_itself_in_the_hint(
+    tapp: App, owner: str, decorator: str
+) -> None:
+    # The hint named @app.template_filter() whichever was written.
+    target = tapp if owner == "app" else Blueprint("bp", __name__)
+    with pytest.raises(TypeError, match=rf"parentheses: @{owner}\.{decorator}\(\)$"):
+        getattr(target, decorator)(len)
+
+
 async def test_blueprint_app_template_functions(tapp: App) -> None:
     bp = Blueprint("bp", __name__)
 

@@ -513,6 +513,7 @@ class Microframework(TemplatingMixin, Scaffold):
 
     def url_for(
         self,
+        /,  # a rule's variable may be called self, as in Flask
         endpoint: str,
         *,
         _anchor: str | None = None,
@@ -666,17 +667,11 @@ class Microframework(TemplatingMixin, Scaffold):
         keyword arguments set hypercorn ``Config`` attributes. Does nothing inside the
         ``microframework`` command.
         """
-        from .serving import default_address  # only running needs hypercorn
-        from .serving import run_app
+        from .serving import run_app  # only running needs hypercorn
+        from .serving import run_on_loop
 
         if loop is not None:  # Quart's: serve in this process on the caller's loop
-            if debug is not None:
-                self.debug = debug
-            host, port = default_address(self, host, port)
-            loop.run_until_complete(
-                self.run_task(host, port, certfile=certfile, keyfile=keyfile)
-            )
-            return
+            return run_on_loop(self, loop, host, port, debug, certfile, keyfile, kwargs)
         run_app(self, host, port, use_reloader, certfile, keyfile, debug, **kwargs)
 
     def run_task(

@@ -389,12 +389,13 @@ class Scaffold:
         return exc_class, None
 
 
-def name_decorator(add: Callable[..., None], name: str | None) -> Callable[[F], F]:
+def name_decorator(add: Callable[..., None], name: object) -> Callable[[F], F]:
     """A decorator calling ``add(func, name=name)``: the shape of ``template_filter``."""
     if name is not None and not isinstance(name, str):
+        which = add.__name__.removeprefix("add_")  # template_test, app_template_global
         raise TypeError(
-            f"the name must be a str, not {type(name).__name__}; write the"
-            " decorator with parentheses: @app.template_filter()"
+            f"the name must be a str, not {type(name).__name__}; write the decorator"
+            f" with parentheses: @{'bp' if which[:4] == 'app_' else 'app'}.{which}()"
         )
 
     def decorator(func: F) -> F:

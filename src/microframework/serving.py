@@ -584,6 +584,27 @@ def run_app(
         raise SystemExit(exit_code)
 
 
+def run_on_loop(
+    app: Microframework,
+    loop: asyncio.AbstractEventLoop,
+    host: str | None,
+    port: int | None,
+    debug: bool | None,
+    certfile: str | None,
+    keyfile: str | None,
+    options: dict[str, Any],
+) -> None:
+    """What ``app.run(loop=...)`` does, as in Quart: serve in this process, on *loop*."""
+    if debug is not None:
+        app.debug = debug
+    host, port = default_address(app, host, port)
+    ca_certs = options.pop("ca_certs", None)
+    if options:  # Quart warns too: only run_task's settings apply here
+        names = ", ".join(sorted(options))
+        warnings.warn(f"app.run(loop=...) ignores {names}", UserWarning, stacklevel=3)
+    loop.run_until_complete(app.run_task(host, port, None, ca_certs, certfile, keyfile))
+
+
 def _can_reload(app: Microframework, locator: str | None) -> bool:
     """Can a worker process make the app again? If not, say so."""
     # One the script made in a function (a factory in main()) comes back when the

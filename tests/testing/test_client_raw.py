@@ -280,7 +280,10 @@ def test_more_than_one_body_kind_is_rejected_naming_them() -> None:
 
 
 def test_data_of_the_wrong_type_is_rejected() -> None:
-    with pytest.raises(TypeError, match="data must be str or bytes, not dict"):
+    # Flask's data={...} is a form: say where it goes.
+    with pytest.raises(
+        TypeError, match=r"not dict; pass a form as form= \(Flask's data"
+    ):
         make_test_body_with_headers(data={"a": 1})  # type: ignore[arg-type]
 
 

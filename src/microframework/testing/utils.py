@@ -126,7 +126,10 @@ def make_test_body_with_headers(
     if isinstance(data, str | bytes):
         body = data.encode() if isinstance(data, str) else data
     elif data is not None:
-        raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+        raise TypeError(
+            f"data must be str or bytes, not {type(data).__name__}; pass a form"
+            " as form= (Flask's data={...}), and JSON as json="
+        )
     elif json is not sentinel:
         body = (app.json.dumps(json) if app is not None else _json.dumps(json)).encode()
         headers["Content-Type"] = "application/json"
