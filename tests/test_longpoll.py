@@ -1345,15 +1345,20 @@ async def test_dropping_a_body_leaves_no_reference_cycle(app: Microframework) ->
     assert left == []
 
 
-@pytest.mark.parametrize("path", ["/wait", "/read"])
+@pytest.mark.parametrize("path", ["/wait", "/read", "/late", "/events"])
 async def test_a_client_leaving_leaves_no_reference_cycle(
     app: Microframework, path: str
 ) -> None:
     # The dispatcher kept the ClientDisconnected, whose traceback holds its frame:
-    # the request, its context and the guard, left to the collector per client.
+    # the request, its context and the guard, left to the collector per client. On
+    # Python 3.12+ the cancel it was raised in (its __context__) did the same, and
+    # the 504's too (a finished frame keeps a link to its caller's there).
     from asgi_harness import cycles_made
 
+    app.config["RESPONSE_TIMEOUT"] = 0.001 if path == "/late" else None
+
     @app.route("/wait")
+    @app.route("/late")
     async def wait() -> str:
         await asyncio.Event().wait()
         return "never"
@@ -1362,9 +1367,18 @@ async def test_a_client_leaving_leaves_no_reference_cycle(
     async def read() -> bytes:
         return await request.get_data()  # type: ignore[no-any-return]
 
+    @app.route("/events")
+    async def events() -> Response:
+        async def source() -> AsyncIterator[str]:
+            yield "first"
+            await asyncio.Event().wait()
+
+        return event_stream(source())
+
     async def one() -> None:
         rec = Recorder(b"ab", more_last=True)
-        rec.disconnect()
+        if path != "/late":
+            rec.disconnect()
         method = "POST" if path == "/read" else "GET"
         headers = [(b"transfer-encoding", b"chunked")] if path == "/read" else []
         async with asyncio.timeout(2):
@@ -1375,6 +1389,47 @@ async def test_a_client_leaving_leaves_no_reference_cycle(
         for _ in range(3):
             await one()
     assert left == []
+
+
+@pytest.mark.parametrize("path", ["/late", "/wait", "/events"])
+async def test_the_guards_errors_carry_no_cancel(
+    app: Microframework, path: str
+) -> None:
+    # As __context__, the cancel's traceback held the view's frame (on 3.12+ linked
+    # to its callers': the cycles above); seen here on any Python.
+    app.config["RESPONSE_TIMEOUT"] = 0.001 if path == "/late" else None
+    seen: list[BaseException | None] = []
+
+    @app.errorhandler(504)
+    async def late(error: Exception) -> tuple[str, int]:
+        seen.append(error.__context__)
+        return "late", 504
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        if exc is not None:
+            seen.append(exc.__context__)
+
+    @app.route("/wait")
+    @app.route("/late")
+    async def wait() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    @app.route("/events")
+    async def events() -> Response:
+        async def source() -> AsyncIterator[str]:
+            yield "first"
+            await asyncio.Event().wait()
+
+        return event_stream(source())
+
+    rec = Recorder()
+    if path != "/late":
+        rec.disconnect()
+    async with asyncio.timeout(2):
+        await call(app, http_scope(path), rec)
+    assert seen == [None]
 
 
 async def test_a_servers_bytearray_body_is_not_changed_by_the_read_ahead(

@@ -790,6 +790,32 @@ async def test_a_message_that_isnt_json_is_still_a_json_decode_error(
         assert await ws.receive() == "Expecting value at 3 in [1,"
 
 
+async def test_a_disconnect_grouped_by_a_task_group_is_a_disconnect(
+    app: Microframework, client: MicroframeworkClient
+) -> None:
+    # Python 3.11 and 3.12's TaskGroup takes a CancelledError subclass raised in its
+    # body for an error: the group reached teardown and the server (hypercorn logged
+    # it). The handler itself still sees the group there (docs/websockets.md).
+    seen: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(asyncio.Event().wait())  # a pinger, say
+            while True:
+                await websocket.receive()
+
+    @app.teardown_websocket
+    async def teardown(exc: BaseException | None) -> None:
+        seen.append(type(exc).__name__)
+
+    async with client.websocket("/ws") as ws:
+        await ws.send("hi")
+        await ws.close(1001)
+    assert seen == ["WebsocketDisconnect"]  # the block waits for the handler
+
+
 async def test_refusal_with_the_extension_is_an_http_response(
     app: Microframework,
 ) -> None:

@@ -119,7 +119,9 @@ async def handle_http(
         error = exc
         if not isinstance(exc, ClientDisconnected):  # nobody listens: nothing to log
             raise
-        exc.__traceback__ = None  # its frames hold error: a cycle per client that left
+        # Its frames hold error: a cycle per client that left. So does, on 3.12+
+        # (a finished frame links to its caller's), the cancel's it was raised in.
+        exc.__traceback__ = exc.__context__ = None
     finally:
         if (sent := ctx.response_sent) is not None and not sent.done():
             sent.set_result(None)  # tasks the view added start: see _let_tasks_start
@@ -541,6 +543,10 @@ async def _dispatch_websocket(
             if (error := _unasked(exc)) is None:
                 raise
             raise error from exc
+        except BaseExceptionGroup as group:
+            if (gone := _disconnect_in(group)) is None:
+                raise
+            raise gone from None
         if rv is None:
             response = None
         elif compiled.custom_make_response:
@@ -568,6 +574,18 @@ async def _dispatch_websocket(
         if websocket_finished.receivers:
             await _announce_error_response(app, websocket_finished, response)
         return response
+
+
+def _disconnect_in(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    # Python < 3.13: an asyncio.TaskGroup whose body's receive() raised the disconnect
+    # (a CancelledError subclass) groups it as an error. The disconnect, as without.
+    gone, rest = group.split(WebsocketDisconnect)
+    if gone is None or rest is not None:
+        return None
+    first: BaseException = gone
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
 
 
 def _websocket_handler(

@@ -57,17 +57,19 @@ async def guard_view(
     try:
         return await resume(coro, first)
     except asyncio.CancelledError:
-        reason = guard.claim()
-        if reason == "disconnect":
-            raise ClientDisconnected() from None
-        if reason == "timeout":
-            raise ResponseTimeout() from None
-        if reason == "shutdown":
-            # Past the shutdown grace period: another worker can answer.
-            raise ServiceUnavailable(retry_after=1) from None
-        raise
+        if (reason := guard.claim()) is None:
+            raise
     finally:
         guard.stop(app.drain)
+    # Raised outside the except block: as its __context__, the cancel's traceback
+    # would hold the view's frame, which links back to its callers' on 3.12+: a
+    # reference cycle per request.
+    if reason == "disconnect":
+        raise ClientDisconnected()
+    if reason == "timeout":
+        raise ResponseTimeout()
+    # Past the shutdown grace period: another worker can answer.
+    raise ServiceUnavailable(retry_after=1)
 
 
 class Guard(Listener):
