@@ -119,9 +119,7 @@ async def handle_http(
         error = exc
         if not isinstance(exc, ClientDisconnected):  # nobody listens: nothing to log
             raise
-        # Its frames hold error: a cycle per client that left. So does, on 3.12+
-        # (a finished frame links to its caller's), the cancel's it was raised in.
-        exc.__traceback__ = exc.__context__ = None
+        exc.__traceback__ = exc.__context__ = None  # their frames hold error: cycles
     finally:
         if (sent := ctx.response_sent) is not None and not sent.done():
             sent.set_result(None)  # tasks the view added start: see _let_tasks_start
