@@ -503,7 +503,7 @@ async def _stream_cut(
         return True
     # Ending the body would make a truncated stream look complete.
     why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
-    message = "Stream for %s %s %s; closing the connection"
+    message = "Stream for %s %s %s; left unfinished"
     app.logger.warning(message, request.method, request.path, why)
     return False
 
