@@ -279,9 +279,7 @@ async def full_dispatch(
             else:
                 rv = await app.handle_user_exception(exc)
                 request.answered_by = exc.__class__  # not exc: its frames hold us
-            # Its traceback holds this frame, which holds rv, maybe the exception
-            # itself: a cycle per error response.
-            exc.__traceback__ = None
+            _drop_tracebacks(exc)  # they hold this frame, which holds rv: a cycle
         custom = compiled.custom_process_response
         processing = (
             custom
@@ -311,6 +309,21 @@ async def full_dispatch(
         if (error := _unasked(exc)) is None:
             raise
         return await _handle_exception(app, compiled, error, ctx, chain)
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """Drop the tracebacks of a handled error and of the errors it was raised from.
+
+    Its own holds the frame that holds the response made for it (maybe the error
+    itself); on Python 3.12+, where a finished frame keeps its caller's, so do the
+    others: a reference cycle per error response, left to the collector."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo:
+        if (exc := todo.pop()) is not None and not any(exc is s for s in seen):
+            seen.append(exc)
+            exc.__traceback__ = None
+            todo += (exc.__cause__, exc.__context__)
 
 
 def _unasked(exc: asyncio.CancelledError) -> RuntimeError | None:
@@ -445,6 +458,7 @@ async def handle_websocket(
             error = exc
             raise
         disconnected = True
+        exc.__traceback__ = None  # a TaskGroup's frame may hold it: see guard_view
     except BaseException as exc:
         error = exc
         raise
@@ -538,6 +552,7 @@ async def _dispatch_websocket(
             rv = await _websocket_handler(app, websocket, endpoint, chain)
         except Exception as exc:  # not a WebsocketDisconnect: a CancelledError
             rv = await app.handle_user_exception(exc)
+            _drop_tracebacks(exc)  # as full_dispatch does
         except asyncio.CancelledError as exc:
             if (error := _unasked(exc)) is None:
                 raise

@@ -56,9 +56,12 @@ async def guard_view(
     guard.arm(app.config.get("RESPONSE_TIMEOUT") if timeout is UNSET else timeout)
     try:
         return await resume(coro, first)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError as cancel:
         if (reason := guard.claim()) is None:
             raise
+        # Ours, and seen by nobody; an asyncio.TaskGroup's __aexit__ (CPython 3.11 to
+        # 3.13) keeps it in a local of a frame its traceback holds: a cycle.
+        cancel.__traceback__ = None
     finally:
         guard.stop(app.drain)
     # Raised outside the except block: as its __context__, the cancel's traceback

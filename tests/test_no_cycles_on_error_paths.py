@@ -1,0 +1,148 @@
+"""No reference cycle per request on error paths (cycles312's findings, session 26).
+
+On Python 3.12+ a finished frame keeps its caller's, so an error's ``__context__`` (the
+error a view caught before it called ``abort``) reaches the frames that keep it. An
+unhandled error's 500 still leaves one (its context and handler frames hold it), as
+in Flask and Quart: see the session's note.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from asgi_harness import call
+from asgi_harness import cycles_made
+from asgi_harness import http_scope
+from asgi_harness import Recorder
+from asgi_harness import websocket_scope
+
+from microframework import abort
+from microframework import Microframework
+from microframework import request
+from microframework import websocket
+
+
+def _app() -> Microframework:
+    app = Microframework(__name__)
+    app.config["BODY_TIMEOUT"] = 0.01
+
+    @app.route("/abort")
+    async def in_except() -> str:
+        try:
+            int("x")
+        except ValueError:
+            abort(400)
+        return "never"
+
+    @app.post("/json")
+    async def bad_json() -> Any:
+        return await request.get_json()
+
+    @app.post("/read")
+    async def read() -> bytes:
+        return await request.get_data()  # type: ignore[no-any-return]
+
+    @app.route("/group")
+    async def group() -> str:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(asyncio.Event().wait())
+            await asyncio.Event().wait()
+        return "never"
+
+    @app.websocket("/refuse")
+    async def refuse() -> None:
+        abort(403)
+
+    @app.websocket("/wsjson")
+    async def ws_json() -> None:
+        await websocket.accept()
+        await websocket.receive_json()
+
+    @app.websocket("/wsboom")
+    async def ws_boom() -> None:
+        await websocket.accept()
+        raise ValueError("boom")
+
+    return app
+
+
+class _WS:
+    def __init__(self, *messages: dict[str, Any]) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for message in ({"type": "websocket.connect"}, *messages):
+            self.inbox.put_nowait(message)
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.inbox.get()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        pass
+
+
+async def _one(app: Microframework, case: str) -> None:
+    async with asyncio.timeout(2):
+        if case == "json":
+            headers = [(b"content-type", b"application/json")]
+            await call(app, http_scope("/json", "POST", headers), Recorder(b"{bad"))
+        elif case == "read":  # 408
+            headers = [(b"transfer-encoding", b"chunked")]
+            rec = Recorder(b"ab", more_last=True)
+            assert (
+                await call(app, http_scope("/read", "POST", headers), rec)
+            ).status == 408
+        elif case == "group":  # the client leaves
+            rec = Recorder(b"", more_last=True)
+            rec.disconnect()
+            await call(app, http_scope("/group"), rec)
+        elif case.startswith("/"):
+            bad = {"type": "websocket.receive", "text": "{bad"}
+            ws = _WS(bad) if case == "/wsjson" else _WS()
+            await app(websocket_scope(case), ws.receive, ws.send)
+        else:
+            await call(app, http_scope("/" + case))
+
+
+@pytest.mark.parametrize(
+    "case", ["abort", "json", "read", "group", "/refuse", "/wsjson", "/wsboom"]
+)
+async def test_an_error_path_leaves_no_reference_cycle(case: str) -> None:
+    app = _app()
+    logging.disable(
+        logging.CRITICAL
+    )  # pytest's log capture would keep the errors alive
+    try:
+        await _one(app, case)
+        with cycles_made() as left:
+            for _ in range(3):
+                await _one(app, case)
+    finally:
+        logging.disable(logging.NOTSET)
+    assert left == []
+
+
+async def test_a_handled_errors_chain_keeps_no_frames() -> None:
+    # What the cycles above need on 3.12+, seen on any Python: the error a view caught
+    # before it called abort() no longer holds the view's frames once answered.
+    app = Microframework(__name__)
+    kept: list[BaseException] = []
+
+    @app.errorhandler(400)
+    async def bad(error: Exception) -> tuple[str, int]:
+        kept.append(error)
+        return "bad", 400
+
+    @app.route("/")
+    async def view() -> str:
+        try:
+            int("x")
+        except ValueError:
+            abort(400)
+        return "never"
+
+    assert (await call(app, http_scope("/"))).status == 400
+    (error,) = kept
+    assert isinstance(error.__context__, ValueError)
+    assert error.__traceback__ is None and error.__context__.__traceback__ is None
