@@ -1281,35 +1281,6 @@ async def test_over_http2_what_was_received_counts_against_the_limit(
             await asyncio.sleep(0)
 
 
-@pytest.mark.parametrize("read", ["get_data", "iterate"])
-async def test_over_http2_a_stalled_bodys_408_waits_no_more_for_it(
-    app: Microframework, read: str
-) -> None:
-    # The 408 then waited a second BODY_TIMEOUT for the body that had just stalled
-    # (6 s for BODY_TIMEOUT=3 on hypercorn). The wait after it is made endless here,
-    # so that it shows without a clock.
-    app.config["BODY_TIMEOUT"] = 0.01
-
-    @app.errorhandler(408)
-    async def late(error: Exception) -> tuple[str, int]:
-        request.body_timeout = None
-        return "too slow", 408
-
-    @app.post("/upload")
-    async def upload() -> str:
-        if read == "get_data":
-            await request.get_data()
-        else:
-            async for _ in request.body:
-                pass
-        return "read"
-
-    scope = http_scope("/upload", "POST", [], http_version="2")
-    async with asyncio.timeout(2):
-        recorder = await call(app, scope, Recorder(b"x" * 10, more_last=True))
-    assert (recorder.status, recorder.body) == (408, b"too slow")
-
-
 @pytest.mark.parametrize("case", ["over_the_limit", "stalled", "receive_fails"])
 async def test_over_http2_taking_an_unread_upload_in_is_bounded(
     app: Microframework, case: str

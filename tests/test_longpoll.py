@@ -1499,25 +1499,39 @@ async def test_response_timeout_set_after_the_first_request_applies(
         assert rec.sent[-1]["more_body"] is True
 
 
-@pytest.mark.parametrize("kind", ["view", "events"])
+class _SlowBody(Recorder):
+    """A body whose second part comes a loop turn later: a read waits for it."""
+
+    async def receive(self) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return await super().receive()
+
+
+@pytest.mark.parametrize("kind", ["view", "events", "body"])
 async def test_timers_made_for_a_request_hold_no_context(
     app: Microframework, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A cancelled timer stays in the loop's heap until purged: made in the request's
-    # context (the response timeout's, an event stream's keep-alive), it kept the
-    # request (its g, its body) alive up to RESPONSE_TIMEOUT after the response.
+    # context (the response timeout's, an event stream's keep-alive, a body read's
+    # BODY_TIMEOUT), it kept the request (its g, its body) alive up to that long
+    # after the response.
     loop = asyncio.get_running_loop()
     contexts: list[contextvars.Context] = []
-    call_later = loop.call_later
 
-    def recording(delay: float, callback: Any, *args: Any, context: Any = None) -> Any:
-        contexts.append(contextvars.copy_context() if context is None else context)
-        return call_later(delay, callback, *args, context=context)
+    def recording(method: Any) -> Any:
+        def made(when: float, callback: Any, *args: Any, context: Any = None) -> Any:
+            contexts.append(contextvars.copy_context() if context is None else context)
+            return method(when, callback, *args, context=context)
 
-    monkeypatch.setattr(loop, "call_later", recording)
+        return made
 
-    @app.get("/")
+    monkeypatch.setattr(loop, "call_later", recording(loop.call_later))
+    monkeypatch.setattr(loop, "call_at", recording(loop.call_at))
+
+    @app.route("/", methods=["GET", "POST"])
     async def index() -> Any:
+        if kind == "body":
+            return await request.get_data()
         await asyncio.sleep(0)
         if kind == "view":
             return "ok"
@@ -1527,7 +1541,12 @@ async def test_timers_made_for_a_request_hold_no_context(
 
         return event_stream(events(), keep_alive=30)
 
-    recorder = await call(app, http_scope("/"))
+    if kind == "body":
+        headers = [(b"transfer-encoding", b"chunked")]
+        scope = http_scope("/", "POST", headers)
+        recorder = await call(app, scope, _SlowBody(b"a", b"b"))
+    else:
+        recorder = await call(app, http_scope("/"))
     assert recorder.status == 200
     assert contexts
     assert [context.run(has_app_context) for context in contexts] == [False] * len(

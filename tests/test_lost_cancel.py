@@ -163,6 +163,26 @@ async def test_a_servers_cancel_still_ends_a_long_poll_whose_cancels_were_lost(
     assert seen == ["cancel", "cancel", "cancel", "finally"]
 
 
+async def test_a_view_that_swallowed_its_timeouts_cancel_ends_once_its_client_left(
+    app: Microframework,
+) -> None:
+    # The timer had fired, so the disconnect was ignored: it ran until the drain's
+    # deadline. Now its clean-up gets SHUTDOWN_GRACE_PERIOD (0 here), then a cancel.
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0
+    seen: list[str] = []
+    _, swallowed = _poll_app(app, seen, swallow=1)
+    recorder = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/poll"), recorder))
+    try:
+        async with asyncio.timeout(LIMIT):
+            await swallowed.wait()
+            recorder.disconnect()
+            await asyncio.shield(task)
+    finally:
+        await _ended(task)
+    assert seen == ["cancel", "cancel", "finally"]
+
+
 async def test_a_view_that_swallows_its_timeouts_cancel_is_answered_at_the_drain(
     app: Microframework,
 ) -> None:
@@ -227,14 +247,23 @@ class _StopsReading(Recorder):
             await asyncio.Event().wait()
 
 
-@pytest.mark.parametrize("leaves", [True, False])
+class _SendFails(Recorder):
+    """A server whose ``send()`` raises once its client is gone (at the third)."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await super().send(message)
+        if len(self.sent) >= 3:
+            raise OSError("the client is gone")
+
+
+@pytest.mark.parametrize("how", ["leaves", "stays", "send_fails"])
 async def test_a_clean_up_after_a_pending_send_is_cut_at_the_drains_deadline(
-    app: Microframework, leaves: bool
+    app: Microframework, how: str
 ) -> None:
     # The source's clean-up then ran as the stream closed it, once the guard had
     # stopped: the drain's deadline never cut it, and a server waiting for the
-    # request (uvicorn without a graceful timeout) never exited. Without leaving,
-    # the stream's last send waits past the deadline: the clean-up comes after it.
+    # request (uvicorn without a graceful timeout) never exited. Staying, the
+    # stream's last send waits past the deadline: the clean-up comes after it.
     seen: list[str] = []
     cleaning = asyncio.Event()
 
@@ -256,17 +285,49 @@ async def test_a_clean_up_after_a_pending_send_is_cut_at_the_drains_deadline(
     async def events() -> Response:
         return event_stream(source())
 
-    recorder = _StopsReading()
+    stops = _StopsReading()
+    recorder = _SendFails() if how == "send_fails" else stops
     task = asyncio.create_task(call(app, http_scope("/events"), recorder))
     try:
         async with asyncio.timeout(LIMIT):
-            await recorder.stuck.wait()
-            if leaves:
+            if how == "leaves":
+                await stops.stuck.wait()
                 recorder.disconnect()
-                await cleaning.wait()
+            await (stops.stuck if how == "stays" else cleaning).wait()
             app.drain.start(0)
             await asyncio.wait({task})
     finally:
         await _ended(task)
     assert seen == ["clean-up", "cut"]
+    assert not task.cancelled() and task.exception() is None
+
+
+async def test_a_stream_closed_after_the_drains_deadline_leaves_no_cancel_behind(
+    app: Microframework,
+) -> None:
+    # Its close asked the deadline to cancel the clean-up (deferred: from inside the
+    # task); one that never paused left that cancel to land in teardown.
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0
+    seen: list[str] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first"
+        await asyncio.Event().wait()  # cut here by the drain's deadline
+
+    @app.route("/")
+    async def view() -> Response:
+        return Response(chunks())
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        await asyncio.sleep(0)  # closing a database session, say
+        seen.append("torn down")
+
+    recorder = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/"), recorder))
+    async with asyncio.timeout(LIMIT):
+        await recorder.body_sent.wait()
+        app.drain.start(0)
+        await asyncio.wait({task})
+    assert seen == ["torn down"]
     assert not task.cancelled() and task.exception() is None

@@ -816,6 +816,20 @@ async def test_a_disconnect_grouped_by_a_task_group_is_a_disconnect(
     assert seen == ["WebsocketDisconnect"]  # the block waits for the handler
 
 
+def test_a_bad_json_message_error_copies_pickles_and_reprs_as_an_error() -> None:
+    # An error reporter copies or pickles what it sends on: the signature had broken
+    # both, and repr gave werkzeug's "400: Bad Request", not the parser's words.
+    import copy
+    import pickle
+
+    from microframework.exceptions import BadJSONMessage
+
+    error = BadJSONMessage("Expecting value: line 1 column 1 (char 0)")
+    for twin in (copy.copy(error), pickle.loads(pickle.dumps(error))):
+        assert type(twin) is BadJSONMessage and str(twin) == str(error)
+    assert repr(error) == "BadJSONMessage('Expecting value: line 1 column 1 (char 0)')"
+
+
 async def test_refusal_with_the_extension_is_an_http_response(
     app: Microframework,
 ) -> None:

@@ -144,8 +144,7 @@ async def _send_bytes(
     """Send a bytes response once what is left of the body is in (over HTTP/2, see
     drop_body_first; a stream is not held so: it may still read it); one bigger
     than a server buffers is watched, so a reader that stalls times out."""
-    if head["status"] != 408:  # a stalled body's answer waits no second BODY_TIMEOUT
-        await drop_body_first(request)
+    await drop_body_first(request)
     if len(data) <= BUFFERED:
         await send(head)
         await send({"type": _BODY, "body": data, "more_body": False})

@@ -50,7 +50,7 @@ async def guard_view(
     first: Any,
 ) -> Any:
     """Finish a view that suspended, under the response timeout and disconnect watch."""
-    guard = Guard(request, app.drain)
+    guard = Guard(request, app)
     # The route's own, else the setting as it is now: it may change after startup.
     timeout = endpoint.timeout
     guard.arm(app.config.get("RESPONSE_TIMEOUT") if timeout is UNSET else timeout)
@@ -80,15 +80,17 @@ class Guard(Listener):
 
     __slots__ = (
         "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
-        "_ahead", "_feeds", "_ours", "_spared",
+        "_ahead", "_feeds", "_ours", "_spared", "_app",
     )  # fmt: skip
     _ours: int  # set as it fires: our cancels the task carries; -1: claimed
     _spared: float | None  # likewise: when an event stream's clean-up time is up
 
     def __init__(
-        self, request: Request, drain: Drain, ends_at_drain: bool = False
+        self, request: Request, app: Microframework, ends_at_drain: bool = False
     ) -> None:
         super().__init__()
+        self._app = app
+        drain = app.drain
         task = asyncio.current_task()
         assert task is not None
         self.task = task
@@ -221,9 +223,14 @@ class Guard(Listener):
             request.body_heard(message)  # a reader in another task hears it too
         if message["type"] != "http.disconnect":
             return True  # keep listening
-        if self.reason is None:  # fired: the timer, drain or a chunk make it again
+        if self.reason is None:
             self._fire("disconnect")
-        return False
+        elif self.reason == "timeout":
+            # Fired, and still running: a clean-up, or a lost cancel (see _fire). With
+            # its client gone, it gets the grace a shutdown gives, then a cancel again.
+            self.disarm()
+            self.arm(self._app.config["SHUTDOWN_GRACE_PERIOD"])
+        return False  # else the drain or a chunk (see _for_nobody) cancel it again
 
     def read_ahead(self) -> None:
         if not self._ahead:
@@ -295,7 +302,7 @@ async def stream_body(
     app, send, request = streamer.app, streamer.send, streamer.request
     timeout, events = streamer.timeout, streamer.events
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
-    guard = Guard(request, app.drain, ends_at_drain=events)
+    guard = Guard(request, app, ends_at_drain=events)
     sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
     reading = False
     try:
@@ -341,6 +348,8 @@ async def stream_body(
     except OSError:  # some servers' send() once the peer is gone
         if reading:
             raise
+        if guard.reason is None:  # as if heard: its clean-up is cut at the deadline
+            guard.reason, guard._ours = "disconnect", -1
         raise ClientDisconnected() from None
     finally:
         await _close(chunks, body, guard, app.drain)
@@ -349,10 +358,20 @@ async def stream_body(
 _BODY = "http.response.body"
 
 
-async def _close(
+def _close(
+    chunks: AsyncIterator[Any], body: ResponseBody, guard: Guard, drain: Drain
+) -> Awaitable[None]:
+    guard.stop(drain, last=True)  # the server's receive() back before a slow aclose
+    if guard.reason is None and (
+        chunks is body.source or not hasattr(chunks, "aclose")
+    ):
+        return body.aclose()  # the usual end (no coroutine of ours: 1.3k instructions)
+    return _closing(chunks, body, guard, drain)
+
+
+async def _closing(
     chunks: AsyncIterator[Any], body: ResponseBody, guard: Guard, drain: Drain
 ) -> None:
-    guard.stop(drain, last=True)  # the server's receive() back before a slow aclose
     if fired := guard.reason is not None:
         # A source's clean-up may run here (its client left while a send waited): it
         # is cut at the drain's deadline, as one run in a step is.
@@ -370,8 +389,8 @@ async def _close(
         if not fired or guard.claim() is None:
             raise  # not ours: a server's
     finally:
-        if fired:
-            drain.members.discard(guard)
+        if fired:  # a deferred cancel, or one the clean-up swallowed, is undone
+            guard.stop(drain, last=True)
 
 
 def _thrown_in(

@@ -58,6 +58,10 @@ class BadJSONMessage(json.JSONDecodeError, BadRequest):
     ``JSONDecodeError`` (a ``ValueError``) that Quart raises there."""
 
     __str__ = BaseException.__str__  # the parser's words, as Quart's error says them
+    __repr__ = BaseException.__repr__
+
+    def __reduce__(self) -> tuple[type[BadJSONMessage], tuple[str]]:
+        return type(self), (str(self),)  # copy and pickle (the position is lost)
 
     def __init__(self, reason: str, error: ValueError | None = None) -> None:
         ValueError.__init__(self, reason)

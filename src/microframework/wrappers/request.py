@@ -33,6 +33,7 @@ from .._utils import DONE
 from .._utils import Done
 from .._utils import first_step
 from .._utils import Listener
+from .._utils import NO_CONTEXT
 from ..datastructures import FileStorage
 from ..exceptions import BodyTimeout
 from ..exceptions import ClientDisconnected
@@ -624,8 +625,7 @@ def _returning(awaitable: Awaitable[Any]) -> Callable[[], Awaitable[Any]]:
 
 
 async def _receive_before(receive: Receive, deadline: float) -> Message:
-    # Raises BodyTimeout (408) at *deadline*. A timer costs several microseconds, so
-    # it is armed only if receive() actually waits.
+    # BodyTimeout (408) at *deadline*; a timer (microseconds) only if receive() waits.
     message, waiting = first_step(receive())
     if waiting is None:
         return message  # type: ignore[no-any-return] # finished: a Message
@@ -639,7 +639,7 @@ async def _receive_before(receive: Receive, deadline: float) -> Message:
         expired = True
         task.cancel()
 
-    handle = loop.call_at(deadline, expire)
+    handle = loop.call_at(deadline, expire, context=NO_CONTEXT)  # see NO_CONTEXT
     try:
         return await waiting
     except asyncio.CancelledError:
