@@ -1965,7 +1965,9 @@ async def test_a_sources_clean_up_after_its_client_left_is_not_interrupted(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        response.timeout = 5  # not 0.04 s: a loaded machine's stalled loop is no idler
+        return response
 
     class Leaves(Recorder):
         gone = False
