@@ -331,3 +331,141 @@ async def test_a_stream_closed_after_the_drains_deadline_leaves_no_cancel_behind
         await asyncio.wait({task})
     assert seen == ["torn down"]
     assert not task.cancelled() and task.exception() is None
+
+
+class _LeavesInSend(Recorder):
+    """Leaves while the send of *chunk* waits."""
+
+    def __init__(self, chunk: bytes) -> None:
+        super().__init__()
+        self.chunk = chunk
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await super().send(message)
+        if message.get("body") == self.chunk:
+            self.disconnect()
+            await asyncio.sleep(0.05)
+
+
+async def test_the_grace_after_a_lost_timeout_cancel_outlives_no_stream(
+    app: Microframework,
+) -> None:
+    # The re-arm went into _timer; the next step's arm overwrote it, and the grace
+    # timer cancelled the task after the stream, in teardown.
+    app.config["RESPONSE_TIMEOUT"] = 0.05
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0.2
+    seen: list[str] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first"
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append("lost")
+        yield b"second"
+        await asyncio.sleep(0)
+        yield b"third"
+
+    @app.route("/")
+    async def view() -> Response:
+        return Response(chunks())
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        await asyncio.sleep(0.4)
+        seen.append("torn down")
+
+    task = asyncio.create_task(call(app, http_scope("/"), _LeavesInSend(b"second")))
+    async with asyncio.timeout(2):
+        await asyncio.wait({task})
+    assert seen == ["lost", "torn down"]
+    assert not task.cancelled() and task.cancelling() == 0
+
+
+async def test_a_stream_whose_timeout_cancel_was_lost_ends_a_grace_after_its_client_left(
+    app: Microframework,
+) -> None:
+    # Its client left during a step, whose disarm dropped the grace's timer: the
+    # source ran on for nobody.
+    app.config["RESPONSE_TIMEOUT"] = 0.05
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0.2
+    seen: list[str] = []
+    made = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal made
+        yield b"first"
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append("lost")
+        recorder.disconnect()  # heard during this step: its disarm dropped the grace
+        await asyncio.sleep(0.01)
+        yield b"second"
+        try:
+            for _ in range(100):  # chunks faster than the timeout, for nobody
+                await asyncio.sleep(0.01)
+                made += 1
+                yield b"tick"
+        except asyncio.CancelledError:
+            seen.append("cancelled again")
+            raise
+
+    @app.route("/")
+    async def view() -> Response:
+        return Response(chunks())
+
+    recorder = Recorder()
+    task = asyncio.create_task(call(app, http_scope("/"), recorder))
+    async with asyncio.timeout(3):
+        await asyncio.wait({task})
+    assert seen == ["lost", "cancelled again"]
+    assert made < 50
+    assert not task.cancelled() and task.cancelling() == 0
+
+
+async def test_a_fire_deferred_as_the_stream_closes_still_cuts_the_clean_up(
+    app: Microframework,
+) -> None:
+    # stop() cancelled the pending in-task fire but left _deferred set: _closing's
+    # on_drain_deadline then made none, and the clean-up ran past the deadline.
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0
+    seen: list[str] = []
+
+    class Client(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            await super().send(message)
+            if len(self.sent) == 2:
+                self.disconnect()
+            if b"third" in message.get("body", b""):
+                raise OSError("gone")
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            for _ in range(2):  # the disconnect's cancel, then the deadline's
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    seen.append("lost")
+                    if len(seen) == 1:
+                        app.drain.start(0)
+            yield "second"  # starts the grace (0 s)
+            yield "third"  # past it: a fire from inside the task, deferred
+        finally:
+            try:
+                await asyncio.sleep(1)
+                seen.append("clean-up ran on")
+            except asyncio.CancelledError:
+                seen.append("clean-up cut")
+                raise
+
+    @app.route("/events")
+    async def view() -> Any:
+        return event_stream(source())
+
+    task = asyncio.create_task(call(app, http_scope("/events"), Client()))
+    async with asyncio.timeout(3):
+        await asyncio.wait({task})
+    assert seen == ["lost", "lost", "clean-up cut"]
+    assert task.cancelling() == 0

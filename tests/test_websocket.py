@@ -824,10 +824,14 @@ def test_a_bad_json_message_error_copies_pickles_and_reprs_as_an_error() -> None
 
     from microframework.exceptions import BadJSONMessage
 
-    error = BadJSONMessage("Expecting value: line 1 column 1 (char 0)")
+    try:
+        json.loads("[1,")
+    except json.JSONDecodeError as parsed:
+        error = BadJSONMessage(str(parsed), parsed)
     for twin in (copy.copy(error), pickle.loads(pickle.dumps(error))):
         assert type(twin) is BadJSONMessage and str(twin) == str(error)
-    assert repr(error) == "BadJSONMessage('Expecting value: line 1 column 1 (char 0)')"
+        assert (twin.msg, twin.doc, twin.pos) == ("Expecting value", "[1,", 3)
+    assert repr(error) == "BadJSONMessage('Expecting value: line 1 column 4 (char 3)')"
 
 
 async def test_refusal_with_the_extension_is_an_http_response(

@@ -80,7 +80,7 @@ class Guard(Listener):
 
     __slots__ = (
         "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
-        "_ahead", "_feeds", "_ours", "_spared", "_app",
+        "_ahead", "_feeds", "_ours", "_spared", "_app", "_again",
     )  # fmt: skip
     _ours: int  # set as it fires: our cancels the task carries; -1: claimed
     _spared: float | None  # likewise: when an event stream's clean-up time is up
@@ -99,6 +99,7 @@ class Guard(Listener):
         self._timer: asyncio.TimerHandle | None = None
         self._request = request
         self._deferred: asyncio.Handle | None = None
+        self._again: asyncio.TimerHandle | None = None  # see heard
         self._ahead = False  # reading the body ahead of the view
         self._feeds = False  # it is request.body_watch: a read gets messages from it
         self.unread = False  # the body wasn't all received as the watch began
@@ -225,11 +226,14 @@ class Guard(Listener):
             return True  # keep listening
         if self.reason is None:
             self._fire("disconnect")
-        elif self.reason == "timeout":
+        elif self.reason == "timeout" and self._again is None:
             # Fired, and still running: a clean-up, or a lost cancel (see _fire). With
-            # its client gone, it gets the grace a shutdown gives, then a cancel again.
-            self.disarm()
-            self.arm(self._app.config["SHUTDOWN_GRACE_PERIOD"])
+            # its client gone, it gets the grace a shutdown gives, then a cancel again
+            # (a timer of its own: a stream's steps arm and disarm _timer).
+            grace = self._app.config["SHUTDOWN_GRACE_PERIOD"]
+            self._again = asyncio.get_running_loop().call_later(
+                grace, self._fire, "disconnect", context=NO_CONTEXT
+            )
         return False  # else the drain or a chunk (see _for_nobody) cancel it again
 
     def read_ahead(self) -> None:
@@ -249,6 +253,10 @@ class Guard(Listener):
         self.disarm()
         if self._deferred is not None:
             self._deferred.cancel()
+            self._deferred = None  # or _closing's fire would think one still pending
+        if self._again is not None:
+            self._again.cancel()
+            self._again = None
         if self.reason is not None and self._ours > 0:
             # Fired, never claimed: the task swallowed our cancels and went on (a view
             # answering anyway). Undone, or a later guard takes its own for a server's.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import GatewayTimeout
@@ -60,8 +61,8 @@ class BadJSONMessage(json.JSONDecodeError, BadRequest):
     __str__ = BaseException.__str__  # the parser's words, as Quart's error says them
     __repr__ = BaseException.__repr__
 
-    def __reduce__(self) -> tuple[type[BadJSONMessage], tuple[str]]:
-        return type(self), (str(self),)  # copy and pickle (the position is lost)
+    def __reduce__(self) -> tuple[type[BadJSONMessage], tuple[str], dict[str, Any]]:
+        return type(self), (str(self),), dict(vars(self))  # copy and pickle, whole
 
     def __init__(self, reason: str, error: ValueError | None = None) -> None:
         ValueError.__init__(self, reason)
