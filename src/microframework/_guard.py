@@ -530,6 +530,8 @@ async def _stream_cut(
             if guard.claim() is None:
                 raise  # not the deadline's: a server's
             return False
+        except OSError:  # some servers' send() once the peer is gone (see stream_body)
+            raise ClientDisconnected() from None
         return True
     # Ending the body would make a truncated stream look complete.
     why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
