@@ -276,6 +276,18 @@ async def test_a_channel_name_utf8_cannot_encode_is_refused_by_every_backend(
         assert [e.data for e in await _take(subscriber, 1)] == ["x"]
 
 
+@pytest.mark.parametrize("name", [b"room", 7])
+async def test_a_channel_name_that_isnt_a_str_is_refused_by_every_backend(
+    broadcast: Broadcast, name: object
+) -> None:
+    # memory:// took bytes; redis:// failed with its own TypeError (str + bytes).
+    with pytest.raises(TypeError, match="the channel name must be a str, not"):
+        await broadcast.publish(name, "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="the channel name must be a str, not"):
+        async with broadcast.subscribe(name):  # type: ignore[arg-type]
+            pass
+
+
 async def test_a_malformed_last_event_id_is_a_value_error(broadcast: Broadcast) -> None:
     with pytest.raises(ValueError, match="invalid event id"):
         async with broadcast.subscribe("c", last_event_id="yesterday"):

@@ -313,7 +313,10 @@ class Broadcast:
 
 
 def _check_utf8(text: str, what: str) -> None:
-    # As every backend must: Redis raised UnicodeEncodeError deep inside, memory took it.
+    # As every backend must: Redis raised UnicodeEncodeError deep inside, memory took it
+    # (and bytes or an int, which Redis failed on with a TypeError of its own).
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a str, not {type(text).__name__}")
     if not text.isascii():
         try:
             text.encode()

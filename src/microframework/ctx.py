@@ -215,7 +215,7 @@ class AppContext:
         # Flask's plain ``with``: its teardown would have to run without awaiting.
         raise TypeError(
             "contexts are entered with 'async with' here, as in Quart:"
-            " 'async with app.app_context():'"
+            " 'async with app.app_context():', 'async with app.test_request_context():'"
         )
 
     def __exit__(self, *exc_info: object) -> None:  # only so ``with`` reaches __enter__
