@@ -724,6 +724,6 @@ def test_a_plain_with_names_async_with(app: Microframework, make: str) -> None:
     # Flask's `with app.app_context():` would otherwise fail with Python's bare
     # "does not support the context manager protocol".
     context = getattr(app, make)()
-    with pytest.raises(TypeError, match="'async with app.app_context\\(\\):'"):
+    with pytest.raises(TypeError, match=f"'async with app.{make}\\(\\):'"):
         with context:
             pass
