@@ -408,7 +408,8 @@ class Websocket(BaseRequestWebsocket):
         return data
 
     async def receive_json(self) -> Any:
-        """The next message parsed as JSON; ``ValueError`` if it isn't JSON."""
+        """The next message parsed as JSON; ``BadJSONMessage`` (a ``ValueError``, and
+        a 400) if it isn't JSON."""
         data = await self.receive()
         loads = self._app.json.loads if self._app is not None else _json.loads
         try:
