@@ -18,6 +18,7 @@ import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
 from asgi_harness import Recorder
+from test_lost_cancel import _swallowing
 
 from microframework import Microframework
 from microframework import Response
@@ -78,15 +79,7 @@ def _swallowing_source(
     async def source() -> AsyncIterator[str]:
         try:
             yield "first"
-            while True:
-                try:
-                    await asyncio.Event().wait()
-                except asyncio.CancelledError:
-                    seen.append("cancel")
-                    if len(seen) > swallow:
-                        raise
-                    if len(seen) == swallow:
-                        swallowed.set()
+            await _swallowing(seen, swallow, swallowed)
         finally:
             seen.append("finally")
 
