@@ -100,6 +100,28 @@ def test_port_alone_changes_the_port_of_the_existing_host() -> None:
     assert result["server"] == ("::1", 81)
 
 
+def test_port_alone_without_a_host_header_changes_the_servers_port() -> None:
+    # An HTTP/1.0 request without Host: werkzeug's ProxyFix still sets the port.
+    scope = forwarded(("x-forwarded-port", "9000"), server=("10.0.0.1", 8080))
+    scope["headers"] = [(b"x-forwarded-port", b"9000")]
+    result = fixed(scope, x_port=1)
+    assert result["server"] == ("10.0.0.1", 9000)
+    assert host_header(result) == []
+
+
+async def test_port_alone_without_a_host_header_reaches_the_request() -> None:
+    app = Microframework(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return request.host
+
+    scope = http_scope("/", server=("10.0.0.1", 8080), http_version="1.0")
+    scope["headers"] = [(b"x-forwarded-port", b"9000")]
+    rec = await call(ProxyFixMiddleware(app, x_port=1), scope)
+    assert rec.body == b"10.0.0.1:9000"
+
+
 def test_a_non_numeric_port_is_ignored() -> None:
     scope = forwarded(("x-forwarded-port", "80; evil"))
     assert fixed(scope, x_port=1) is not scope  # a copy, since the header was present
@@ -181,6 +203,29 @@ def test_a_root_path_the_client_spelled_with_escapes_leaves_the_raw_path(
     scope["raw_path"] = raw_path
     result = fixed(scope, x_prefix=1)
     assert (result["path"], result["raw_path"]) == ("/p/x", b"/p/x")
+
+
+@pytest.mark.parametrize("root", ["", "/srv"])
+async def test_a_prefix_goes_before_an_absolute_form_targets_path(root: str) -> None:
+    # hypercorn passes "GET http://host/p" on as the path (RFC 9112 3.2.2: a server
+    # must accept it): the prefix went before the whole URL, and the app gave a 404.
+    app = Microframework(__name__)
+
+    @app.route("/show/<name>")
+    async def show(name: str) -> str:
+        return f"{request.root_path} {request.path} {url_for('show', name=name)}"
+
+    target = "http://localhost/show/a"
+    scope = forwarded(("x-forwarded-prefix", "/api"), path=target, root_path=root)
+    scope["raw_path"] = target.encode()
+    rec = await call(ProxyFixMiddleware(app, x_prefix=1), scope)
+    assert (rec.status, rec.body) == (200, b"/api /show/a /api/show/a")
+
+
+def test_a_prefix_leaves_a_target_that_isnt_a_url_to_the_app() -> None:
+    scope = forwarded(("x-forwarded-prefix", "/api"), path="http://[::1/x")
+    result = fixed(scope, x_prefix=1)
+    assert (result["path"], result["root_path"]) == ("http://[::1/x", "")
 
 
 def test_a_prefix_without_a_leading_slash_is_ignored() -> None:

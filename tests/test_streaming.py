@@ -1123,6 +1123,29 @@ async def test_trailers_follow_a_bytes_body(app: Microframework) -> None:
     }
 
 
+@pytest.mark.parametrize("extensions", [True, False])
+@pytest.mark.parametrize("body", ["bytes", "stream"])
+async def test_a_trailer_that_would_split_the_response_is_a_500_before_the_start(
+    app: Microframework, extensions: bool, body: str
+) -> None:
+    # A mapping's trailers are checked with the headers: found only after the body,
+    # a CR/LF cut a response that had already gone out as a 200.
+    @app.route("/")
+    async def index() -> Response:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"data"
+
+        response = Response(b"data" if body == "bytes" else chunks())
+        response.trailers = {"X-Digest": "abc\r\nSet-Cookie: a=b"}
+        return response
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    scope = http_scope("/", extensions=dict(_EXTENSIONS) if extensions else {})
+    rec = await call(app, scope)
+    assert rec.status == 500
+    assert not any(m["type"] == "http.response.trailers" for m in rec.sent)
+
+
 async def test_trailers_are_a_no_op_without_server_support(
     app: Microframework,
 ) -> None:

@@ -23,6 +23,7 @@ from types import CoroutineType
 from typing import Any
 from typing import ParamSpec
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -83,6 +84,16 @@ def remember(memo: dict[K, T], key: K, value: T, size: int = 0) -> T:
             memo.clear()
         memo[key] = value
     return value
+
+
+def origin_form(target: str) -> str:
+    """The path part of a request target; ``ValueError`` if it isn't a URL.
+
+    RFC 9112 3.2.2: a server must accept an absolute-form target ("http://host/p"),
+    and servers pass it on as the scope's path: its path part is what routes."""
+    if "://" in target:
+        target = urlsplit(target).path
+    return target if target[:1] == "/" else "/" + target
 
 
 def is_async_callable(func: Any) -> bool:

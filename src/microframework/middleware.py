@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 from urllib.parse import unquote_to_bytes
 
+from ._utils import origin_form
+
 if TYPE_CHECKING:
     from .typing import ASGIApp
     from .typing import Receive
@@ -105,8 +107,10 @@ def _fix_host(scope: dict[str, Any], host: str | None, port: str | None) -> None
     headers = list(scope["headers"])
     if host is None:
         host = next((v.decode("latin-1") for k, v in headers if k == b"host"), None)
-        if host is None:
-            return  # a port alone, with no host to attach it to
+        if host is None:  # the port goes to the server's address, as werkzeug's does
+            if port is not None and (server := scope.get("server")) is not None:
+                scope["server"] = (server[0], int(port))
+            return
     hostname, current_port = _split_host(host)
     if port is not None:
         current_port = int(port)
@@ -161,6 +165,13 @@ def _fix_prefix(scope: dict[str, Any], prefix: str) -> None:
     old_root = scope.get("root_path", "").rstrip("/")
     path: str = scope["path"]
     raw_path: bytes | None = scope.get("raw_path")
+    if path[:1] != "/":  # absolute-form: only its path part goes under the prefix
+        try:
+            path = origin_form(path)
+            if raw_path is not None:
+                raw_path = origin_form(raw_path.decode("latin-1")).encode("latin-1")
+        except ValueError:  # not a URL: the app answers 400
+            return
     if old_root and (path == old_root or path.startswith(old_root + "/")):
         path = path[len(old_root) :]
         if raw_path is not None:

@@ -10,7 +10,6 @@ import re
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
-from urllib.parse import urlsplit
 from weakref import WeakSet
 
 import werkzeug.urls  # noqa: F401 # registers the "werkzeug.url_quote" codec error handler
@@ -24,6 +23,7 @@ from werkzeug.sansio.request import Request as SansIORequest
 from werkzeug.sansio.utils import get_content_length
 from werkzeug.utils import cached_property
 
+from .._utils import origin_form
 from .._utils import remember
 from .._utils import TOKEN
 
@@ -75,7 +75,7 @@ class BaseRequestWebsocket(SansIORequest):
         path: str = scope["path"]
         if path[:1] != "/":
             try:
-                path = _origin_form(path)
+                path = origin_form(path)
             except ValueError:  # "http://[::1/x": not a URL (urlsplit says so)
                 path, self.routing_exception = "/", BadRequest()
         root_path: str = scope.get("root_path", "")
@@ -256,11 +256,3 @@ def remove_dot_segments(path: str) -> str:
     if segments[-1] in (".", ".."):
         out.append("")  # "/a/b/.." is the directory "/a/"
     return "/" + "/".join(out)
-
-
-def _origin_form(target: str) -> str:
-    # RFC 9112 3.2.2: a server must accept an absolute-form target ("http://host/p"),
-    # and servers pass it on as the scope's path: its path part is what routes.
-    if "://" in target:
-        target = urlsplit(target).path
-    return target if target[:1] == "/" else "/" + target
