@@ -113,6 +113,24 @@ def test_safe_join_rejects_unsafe_segments(tmp_path: Path, unsafe: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "device",
+    ["CON", "con.txt", "NUL.tar.gz", "AUX ", "a/NUL", "COM1", "LPT9.txt", "prn."]
+    # werkzeug 3.1.5-3.1.9's advisories: a stream marker, and superscript digits.
+    + ["NUL:", "CON::$DATA", "nul:stream", "COM1:", "COM\u00b9", "LPT\u00b2.txt"],
+)
+def test_safe_join_rejects_windows_device_names_on_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str
+) -> None:
+    # On Windows, opening one opens the device: a read that never ends.
+    (tmp_path / "CONTACT.txt").write_text("x")
+    with monkeypatch.context() as windows:  # only around the calls: pathlib reads it
+        windows.setattr(os, "name", "nt")
+        joined = [safe_join(tmp_path, name) for name in (device, "CONTACT.txt")]
+    assert joined[0] is None
+    assert joined[1] is not None
+
+
+@pytest.mark.parametrize(
     ("parts", "expected"),
     [
         (("a.txt",), "a.txt"),

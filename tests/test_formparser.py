@@ -21,6 +21,8 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from microframework import Microframework
+from microframework import request
 from microframework.formparser import FormDataParser
 
 URLENCODED = "application/x-www-form-urlencoded"
@@ -603,6 +605,50 @@ async def test_multipart_oversized_part_header_is_413_and_stops_reading() -> Non
     assert stream.consumed == 1 + math.ceil(256 / 10)
     form, _ = await parse([body], max_part_header_size=1024)
     assert items(form) == [("a", "v")]
+
+
+def many_headers(count: int, *, filename: str | None = "f.txt") -> bytes:
+    disposition = 'form-data; name="f"' + (
+        f'; filename="{filename}"' if filename else ""
+    )
+    lines = [f"Content-Disposition: {disposition}"] + ["a:"] * (count - 1)
+    head = "\r\n".join(lines).encode()
+    return f"--{BOUNDARY}\r\n".encode() + head + f"\r\n\r\nv\r\n--{BOUNDARY}--".encode()
+
+
+@pytest.mark.parametrize("filename", ["f.txt", None])
+async def test_a_part_with_more_headers_than_the_limit_is_413(
+    filename: str | None,
+) -> None:
+    # aiohttp CVE-2026-34516: 8 KiB of "a:" lines is 2,000 headers a part, and each
+    # file kept its Headers: 1,000 such parts took seconds and 150 MB.
+    with pytest.raises(RequestEntityTooLarge, match="more than 64 headers"):
+        await parse([many_headers(65, filename=filename)])
+    form, files = await parse([many_headers(64, filename=filename)])
+    assert len(files["f"].headers if filename else form) == (64 if filename else 1)
+    with pytest.raises(RequestEntityTooLarge, match="more than 3 headers"):
+        await parse([many_headers(4)], max_part_headers=3)
+
+
+def test_the_part_headers_limit_is_checked() -> None:
+    assert FormDataParser().max_part_headers == 64
+    with pytest.raises(ValueError, match="max_part_headers"):
+        FormDataParser(max_part_headers=0)
+
+
+async def test_a_form_with_many_headers_in_a_part_is_a_413_response() -> None:
+    app = Microframework(__name__)
+
+    @app.post("/")
+    async def index() -> str:
+        return str(len(await request.files))
+
+    client = app.test_client()
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    response = await client.post("/", data=many_headers(65), headers=headers)
+    assert response.status_code == 413
+    response = await client.post("/", data=many_headers(64), headers=headers)
+    assert (response.status_code, await response.get_data()) == (200, b"1")
 
 
 async def test_multipart_oversized_header_in_one_big_chunk_is_413() -> None:

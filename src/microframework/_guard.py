@@ -19,6 +19,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from ._utils import first_step
 from ._utils import Listener
 from ._utils import NO_CONTEXT
+from ._utils import printable
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
@@ -536,7 +537,7 @@ async def _stream_cut(
     # Ending the body would make a truncated stream look complete.
     why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
     message = "Stream for %s %s %s; left unfinished"
-    app.logger.warning(message, request.method, request.path, why)
+    app.logger.warning(message, request.method, printable(request.path), why)
     return False
 
 

@@ -96,6 +96,13 @@ def origin_form(target: str) -> str:
     return target if target[:1] == "/" else "/" + target
 
 
+def printable(text: str) -> str:
+    """*text* for a log line: a client's CR, ESC or U+2028 escaped, not obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def is_async_callable(func: Any) -> bool:
     """True if calling *func* (a partial or callable object too) returns an awaitable."""
     while isinstance(func, functools.partial):

@@ -45,6 +45,7 @@ from ._lifespan import handle_lifespan
 from ._utils import ensure_async
 from ._utils import find_instance_path
 from ._utils import ImportedOnRead
+from ._utils import printable
 from ._utils import run_sync
 from .blueprints import Blueprint
 from .config import Config
@@ -442,9 +443,9 @@ class Microframework(TemplatingMixin, Scaffold):
         ctx = _cv_app.get(None)
         where = "request"
         if ctx is not None and ctx.request is not None:
-            where = f"request {ctx.request.method} {ctx.request.path}"
+            where = f"request {ctx.request.method} {printable(ctx.request.path)}"
         elif ctx is not None and ctx.websocket is not None:
-            where = f"websocket {ctx.websocket.path}"
+            where = f"websocket {printable(ctx.websocket.path)}"
         self.logger.error(f"Exception on {where}", exc_info=exc_info)
 
     def app_context(self) -> AppContext:

@@ -49,7 +49,11 @@ _ATTR_CHARS = "!#$&+^`|"
 _MaxAge = int | timedelta | Callable[[str | None], int | None] | None
 _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
-    | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)}
+    | {
+        f"{kind}{n}"
+        for kind in ("COM", "LPT")
+        for n in (*"123456789", *"\u00b9\u00b2\u00b3")
+    }
 )
 
 
@@ -88,7 +92,8 @@ def _is_windows_name(segment: str) -> bool:
     if len(segment) >= 2 and segment[1] == ":" and segment[0].isascii():
         return True
     if os.name == "nt":
-        stem = segment.partition(".")[0].rstrip(" ").upper()
+        # "NUL:" and "CON::$DATA" (an empty stream name) open the device too (werkzeug 3.1.9).
+        stem = segment.partition(":")[0].partition(".")[0].rstrip(" ").upper()
         return stem in _WINDOWS_DEVICES or segment.endswith((" ", "."))
     return False
 

@@ -65,6 +65,7 @@ class FormDataParser:
         "max_form_memory_size",
         "max_form_parts",
         "max_part_header_size",
+        "max_part_headers",
     )
 
     def __init__(
@@ -74,6 +75,7 @@ class FormDataParser:
         max_form_parts: int | None = 1000,
         max_part_header_size: int = 8192,
         max_field_name_size: int = 1024,
+        max_part_headers: int = 64,
         charset: str = "utf-8",
         cls: type[MultiDict[str, Any]] | None = None,
     ) -> None:
@@ -87,6 +89,9 @@ class FormDataParser:
         self.max_field_name_size = _check_size(
             "max_field_name_size", max_field_name_size
         )
+        # A real part has two or three headers; 8 KB of "a:" lines is 2,000, and every
+        # file part keeps its Headers (aiohttp CVE-2026-34516).
+        self.max_part_headers = _check_size("max_part_headers", max_part_headers, 1)
         if not isinstance(charset, str):
             raise TypeError(f"charset must be a str, got {type(charset).__name__}")
         try:
@@ -352,6 +357,10 @@ class _MultipartReader:
         limit = self._parser.max_field_name_size
         if len(name.encode("utf-8", "surrogatepass")) > limit:
             raise RequestEntityTooLarge(f"Multipart field name exceeds {limit} bytes")
+        if len(part.headers) > self._parser.max_part_headers:
+            raise RequestEntityTooLarge(
+                f"Multipart part has more than {self._parser.max_part_headers} headers"
+            )
         max_parts = self._parser.max_form_parts
         if max_parts is not None and len(self.fields) + len(self.files) >= max_parts:
             raise RequestEntityTooLarge(

@@ -1,0 +1,99 @@
+"""A client's path reaches log lines escaped: CR, ESC and U+2028 can't forge a line.
+
+Django's CVE-2025-48432: a path logged as sent can start a fake record or drive the
+terminal. Routing lets these through (only LF is refused by the converters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from asgi_harness import call
+from asgi_harness import http_scope
+from asgi_harness import Recorder
+from asgi_harness import websocket_scope
+
+from microframework import Microframework
+from microframework import Response
+from microframework.debug import DebugPages
+
+PATH = "/x\r[CRITICAL] forged \x1b[31mred\u2028y"
+SHOWN = "/x\\r[CRITICAL] forged \\x1b[31mred\\u2028y"
+
+
+def _app() -> Microframework:
+    app = Microframework(__name__)
+
+    @app.route("/<path:rest>")
+    async def boom(rest: str) -> str:
+        raise ValueError("boom")
+
+    @app.websocket("/<path:rest>")
+    async def ws(rest: str) -> None:
+        raise ValueError("boom")
+
+    return app
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(record.getMessage() for record in caplog.records)
+
+
+async def test_an_unhandled_errors_log_line_escapes_the_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rec = await call(_app(), http_scope(PATH))
+    assert rec.status == 500
+    assert f"Exception on request GET {SHOWN}" in _logged(caplog)
+    assert "\r" not in _logged(caplog) and "\x1b" not in _logged(caplog)
+
+
+async def test_a_websocket_errors_log_line_escapes_the_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rec = Recorder()
+    rec.inbox = asyncio.Queue()
+    rec.inbox.put_nowait({"type": "websocket.connect"})
+    await call(_app(), websocket_scope(PATH), rec)
+    assert f"Exception on websocket {SHOWN}" in _logged(caplog)
+
+
+async def test_the_debug_pages_log_line_escapes_the_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = _app()
+    app.config.update(TESTING=True, DEBUG=True)  # the error propagates to DebugPages
+    rec = await call(DebugPages(app), http_scope(PATH))
+    assert rec.status == 500
+    assert f"Exception on request GET {SHOWN}" in _logged(caplog)
+    assert "\r" not in _logged(caplog)
+
+
+async def test_a_cut_streams_warning_escapes_the_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = Microframework(__name__)
+
+    @app.route("/<path:rest>")
+    async def index(rest: str) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first"
+            await asyncio.Event().wait()
+
+        response = Response(body())
+        response.timeout = 0.01
+        return response
+
+    with caplog.at_level(logging.WARNING):
+        async with asyncio.timeout(5):
+            await call(app, http_scope(PATH))
+    assert f"Stream for GET {SHOWN} idle past its timeout" in _logged(caplog)
+
+
+def test_a_printable_path_is_logged_as_it_is() -> None:
+    from microframework._utils import printable
+
+    assert printable("/café/a b") == "/café/a b"
