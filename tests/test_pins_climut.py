@@ -154,6 +154,28 @@ def test_set_debug_flag_false_leaves_app_debug_alone(set_debug_flag: bool) -> No
     assert result.stdout == f"debug={set_debug_flag}\n"
 
 
+@pytest.mark.parametrize("set_debug_flag", [True, False])
+def test_the_command_turns_a_configured_debug_off_without_the_flag(
+    set_debug_flag: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Flask's and Quart's CLIs: an app whose config says DEBUG = True (an old
+    # tutorial's settings file) runs without debug pages unless --debug is given.
+    monkeypatch.delenv("MICROFRAMEWORK_DEBUG", raising=False)
+    app = Microframework("configured")
+    app.config["DEBUG"] = True
+    group = MicroframeworkGroup(
+        name="manage", create_app=lambda: app, set_debug_flag=set_debug_flag
+    )
+
+    @app.cli.command()
+    def show() -> None:
+        click.echo(f"debug={current_app.debug}")
+
+    result = CliRunner().invoke(group, ["show"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"debug={not set_debug_flag}\n"
+
+
 def test_run_options_come_from_microframework_run_variables(
     served: list[dict[str, Any]],
 ) -> None:

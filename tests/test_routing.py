@@ -795,6 +795,24 @@ async def test_a_host_outside_server_name_matches_no_rule() -> None:
     assert await user.get_data(as_text=True) == "hello ada"
 
 
+@pytest.mark.parametrize(
+    ("server_name", "scheme"),
+    [("example.test:443", "https"), ("example.test:80", "http")],
+)
+async def test_a_server_name_with_its_schemes_default_port_still_matches(
+    server_name: str, scheme: str
+) -> None:
+    # The Host loses its default port (werkzeug's get_host): so must SERVER_NAME, or
+    # every request was outside it, a 404 (Flask strips both).
+    app = _subdomain_app()
+    app.config["SERVER_NAME"] = server_name
+    client = app.test_client()
+    user = await client.get("/hello", subdomain="ada", scheme=scheme)
+    assert await user.get_data(as_text=True) == "hello ada"
+    bare = await client.get("/", headers={"Host": "example.test"}, scheme=scheme)
+    assert await bare.get_data(as_text=True) == "root"
+
+
 async def test_rule_without_subdomain_does_not_answer_on_a_subdomain() -> None:
     client = _subdomain_app().test_client()
 

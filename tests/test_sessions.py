@@ -451,6 +451,29 @@ async def test_a_session_store_that_waits_is_opened_before_an_http_view() -> Non
     assert store.saved == {"n": 2}
 
 
+async def test_open_session_may_call_match_request_as_flasks_docs_do() -> None:
+    # Flask's test_open_session_with_endpoint: the interface reads the endpoint.
+    from microframework.globals import request_ctx
+
+    class ByEndpoint(SecureCookieSessionInterface):
+        def open_session(self, app: Any, request: Any) -> Any:
+            request_ctx.match_request()
+            seen.append(request.endpoint)
+            return super().open_session(app, request)
+
+    seen: list[str | None] = []
+    app = Microframework(__name__)
+    app.secret_key = "k"
+    app.session_interface = ByEndpoint()
+
+    @app.route("/")
+    async def index() -> str:
+        return str(session.get("n", 0))
+
+    assert (await app.test_client().get("/")).status_code == 200
+    assert seen == ["index"]
+
+
 async def test_cookie_path_falls_back_to_application_root() -> None:
     app = StubApp(APPLICATION_ROOT="/mounted")
     session = SecureCookieSession()

@@ -129,6 +129,33 @@ async def test_decorators_wrap_the_view_in_order(app: Microframework) -> None:
     assert calls == ["outer", "inner", "view"]
 
 
+@pytest.mark.parametrize("decorated", [False, True])
+async def test_a_patched_view_class_is_the_one_made(
+    app: Microframework, decorated: bool
+) -> None:
+    # Flask's test_view_patching: mocks and admin extensions replace view_class.
+    def passing(view: Any) -> Any:
+        async def wrapper(**kwargs: Any) -> Any:
+            return await view(**kwargs)
+
+        return wrapper
+
+    class Index(View):
+        decorators = [passing] if decorated else []
+
+        async def dispatch_request(self) -> str:
+            return "original"
+
+    class Other(Index):
+        async def dispatch_request(self) -> str:
+            return "patched"
+
+    view: Any = Index.as_view("index")
+    view.view_class = Other
+    app.add_url_rule("/", view_func=view)
+    assert await _text(app, "/") == (200, "patched")
+
+
 def test_as_view_needs_a_string_name() -> None:
     class Nameless(View):
         pass

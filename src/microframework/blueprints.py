@@ -197,8 +197,8 @@ class Blueprint(Scaffold):
     def endpoint(self, endpoint: str) -> Callable[[F], F]:
         """Register the decorated function as the view for ``"<blueprint>.endpoint"``.
 
-        A dotted *endpoint* is taken as the full name, as Flask and Quart take every
-        name here (``@bp.endpoint("bp.x")``): a blueprint's own endpoints have no dot."""
+        A dotted *endpoint* is taken whole (``@bp.endpoint("bp.x")``). Flask and Quart
+        take every name whole, so their undotted one names an app endpoint."""
 
         def decorator(func: F) -> F:
             def register(state: BlueprintSetupState) -> None:

@@ -13,7 +13,6 @@ import contextvars
 import copy
 import functools
 import inspect
-import os
 import weakref
 from collections.abc import Callable
 from collections.abc import Sequence
@@ -26,7 +25,6 @@ from typing import TypeVar
 import click
 
 from .globals import _cv_app
-from .helpers import DEBUG_ENV as DEBUG_ENV
 from .helpers import get_debug_flag as get_debug_flag
 
 if TYPE_CHECKING:
@@ -66,7 +64,7 @@ class ScriptInfo:
             from .cli import load_script_app  # it imports the app: not at module level
 
             app, self.worker_locator = load_script_app(self)
-            if self.set_debug_flag and DEBUG_ENV in os.environ:
+            if self.set_debug_flag:  # unset is off, whatever the config says (Flask's)
                 app.debug = get_debug_flag()
             self._loaded_app = app
         return self._loaded_app

@@ -190,6 +190,9 @@ class AppContext:
         if appcontext_pushed.receivers:
             await send_signal(appcontext_pushed, self.app)
 
+    def match_request(self) -> None:
+        """Flask's hook for ``open_session``: here the request is already matched."""
+
     async def pop(self, exc: BaseException | None = _sentinel) -> None:
         """Run teardown (unless this is a copy) and restore the previous context."""
         token = self._cv_token

@@ -117,7 +117,10 @@ class AdapterCache:
                 url_scheme=scheme,
             )
         server_name = self._server_name or host
-        inside = _subdomain_of(host.lower(), server_name.lower())
+        # The host has lost its scheme's default port: SERVER_NAME "x.test:443" must too.
+        default = ":443" if scheme in ("https", "wss") else ":80"
+        name = server_name.lower().removesuffix(default)
+        inside = _subdomain_of(host.lower(), name)
         adapter = url_map.bind(
             server_name, script_name, subdomain=inside or "", url_scheme=scheme
         )

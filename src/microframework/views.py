@@ -52,7 +52,11 @@ class View:
         shared = None if cls.init_every_request else cls(*class_args, **class_kwargs)
 
         async def view(**kwargs: Any) -> Any:
-            instance = cls(*class_args, **class_kwargs) if shared is None else shared
+            if shared is None:  # read now, as Flask does: a test may patch view_class
+                make = func.view_class  # type: ignore[attr-defined]
+                instance = make(*class_args, **class_kwargs)
+            else:
+                instance = shared
             return await _ensure_async(instance.dispatch_request)(**kwargs)
 
         func: Callable[..., Awaitable[Any]] = view
