@@ -8,6 +8,7 @@ then class along the MRO, innermost blueprint first, as in Flask.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -127,13 +128,13 @@ async def handle_exception(
         and request is not None
     ):
         # Debug mode shows the traceback page; a server would send a bare 500.
-        app.log_exception((type(error), error, error.__traceback__))
+        app.log_exception(_exc_info(error))
         from .debug import render_debug_page  # only debug mode needs it
 
         return render_debug_page(error, request, response_class=app.response_class)
     if propagates(app):
         raise error
-    app.log_exception((type(error), error, error.__traceback__))
+    app.log_exception(_exc_info(error))
     server_error = InternalServerError(original_exception=error)
     handler = find_error_handler(app, server_error, ctx)
     rv: Any = server_error
@@ -149,3 +150,10 @@ async def handle_exception(
             "Request finalizing failed with an error while handling an error"
         )
         return response
+
+
+def _exc_info(
+    error: BaseException,
+) -> tuple[type[BaseException], BaseException, TracebackType]:
+    # A raised exception has its traceback; the shape is Flask's (and typeshed's) exc_info.
+    return type(error), error, error.__traceback__  # type: ignore[return-value]

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
+from typing import cast
 from typing import ParamSpec
 from typing import TYPE_CHECKING
 from typing import TypeVar
@@ -50,6 +51,7 @@ from ._utils import run_sync
 from .blueprints import Blueprint
 from .config import Config
 from .config import ConfigAttribute
+from .config import DEFAULT_CONFIG
 from .ctx import AppContext
 from .ctx import AppCtxGlobals
 from .globals import _cv_app
@@ -91,7 +93,9 @@ if TYPE_CHECKING:
     from .typing import Receive
     from .typing import ResponseReturnValue
     from .typing import Scope
-    from .typing import Send
+    from .typing import ServerReceive
+    from .typing import ServerScope
+    from .typing import ServerSend
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -127,50 +131,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "PERMANENT_SESSION_LIFETIME", get_converter=as_lifetime
     )
 
-    default_config: dict[str, Any] = {
-        "APPLICATION_ROOT": "/",
-        "BACKGROUND_TASK_SHUTDOWN_TIMEOUT": 5,
-        "BODY_SPOOL_SIZE": 1024 * 1024,
-        "BODY_TIMEOUT": 60,
-        "DEBUG": None,
-        "ENV": None,  # Quart's, only read (as there)
-        "EXPLAIN_TEMPLATE_LOADING": False,
-        "GC_FREEZE_ON_STARTUP": True,
-        "JSON_SORT_KEYS": None,
-        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
-        "MAX_COOKIE_SIZE": 4093,
-        "MAX_FORM_MEMORY_SIZE": 500_000,
-        "MAX_FORM_PARTS": 1_000,
-        "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
-        "PREFER_SECURE_URLS": False,
-        "PRESERVE_CONTEXT_ON_EXCEPTION": None,  # Quart's, only read
-        "PREFERRED_URL_SCHEME": "http",
-        "PROPAGATE_EXCEPTIONS": None,
-        "PROVIDE_AUTOMATIC_OPTIONS": True,
-        "RESPONSE_TIMEOUT": 60,
-        "SECRET_KEY": None,
-        "SECRET_KEY_FALLBACKS": None,
-        "SEND_FILE_MAX_AGE_DEFAULT": None,
-        "SERVER_NAME": None,
-        "SESSION_COOKIE_DOMAIN": None,
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_NAME": "session",
-        "SESSION_COOKIE_PARTITIONED": False,
-        "SESSION_COOKIE_PATH": None,
-        "SESSION_COOKIE_SAMESITE": None,
-        "SESSION_COOKIE_SECURE": False,
-        "SESSION_REFRESH_EACH_REQUEST": True,
-        "SHUTDOWN_GRACE_PERIOD": 2,
-        "TEMPLATES_AUTO_RELOAD": None,
-        "TESTING": False,
-        "TRAP_BAD_REQUEST_ERRORS": None,
-        "TRAP_HTTP_EXCEPTIONS": False,
-        "TRUSTED_HOSTS": None,
-        "USE_X_SENDFILE": False,  # Quart's, only read
-        "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
-        "WEBSOCKET_QUEUE_SIZE": 16,
-        "WEBSOCKET_SEND_TIMEOUT": 60,
-    }
+    default_config: dict[str, Any] = DEFAULT_CONFIG
 
     def __init__(
         self,
@@ -354,11 +315,21 @@ class Microframework(TemplatingMixin, Scaffold):
         """The registered blueprints, in registration order."""
         return iter(self.blueprints.values())
 
-    #: The ASGI entry point, ``app(scope, receive, send)``.
-    __call__ = handle_http
+    if TYPE_CHECKING:  # the same function, typed for every server (typing.ServerScope)
 
-    async def asgi_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def __call__(
+            self, scope: ServerScope, receive: ServerReceive, send: ServerSend
+        ) -> None: ...
+
+    else:
+        #: The ASGI entry point, ``app(scope, receive, send)``.
+        __call__ = handle_http
+
+    async def asgi_app(
+        self, scope: ServerScope, receive: ServerReceive, send: ServerSend
+    ) -> None:
         """The ASGI app proper; wrap this attribute to add middleware."""
+        scope, receive = cast("Scope", scope), cast("Receive", receive)  # dicts, really
         kind = scope["type"]
         if kind == "http":
             await handle_http(self, scope, receive, send, entry=False)
@@ -436,7 +407,7 @@ class Microframework(TemplatingMixin, Scaffold):
 
     def log_exception(
         self,
-        exc_info: tuple[type[BaseException], BaseException, TracebackType | None]
+        exc_info: tuple[type[BaseException], BaseException, TracebackType]
         | tuple[None, None, None],
     ) -> None:
         """Log an unhandled exception (override to change how)."""

@@ -34,6 +34,9 @@ from ._utils import Done
 class FileStorage(_FileStorage):
     """An uploaded file: werkzeug's, with a ``save`` that may also be awaited."""
 
+    # Declared: load() assigns a str, and pyright would otherwise infer ``str`` for all.
+    filename: str | None
+
     def save(  # type: ignore[override] # also awaitable, see below
         self,
         dst: str | os.PathLike[str] | IO[bytes] | None = None,

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from collections.abc import Generator
 from collections.abc import Iterable
 from typing import Any
+from typing import Literal
+from typing import overload
 from typing import TYPE_CHECKING
 
 from ._utils import is_async_callable
@@ -71,6 +73,18 @@ def flash(message: str, category: str = "message") -> Awaitable[None]:
     return _Flashed(pending)
 
 
+@overload
+def get_flashed_messages(
+    with_categories: Literal[False] = False, category_filter: Iterable[str] = ()
+) -> list[str]: ...
+@overload
+def get_flashed_messages(
+    with_categories: Literal[True], category_filter: Iterable[str] = ()
+) -> list[tuple[str, str]]: ...
+@overload
+def get_flashed_messages(
+    with_categories: bool, category_filter: Iterable[str] = ()
+) -> list[str] | list[tuple[str, str]]: ...
 def get_flashed_messages(
     with_categories: bool = False, category_filter: Iterable[str] = ()
 ) -> list[Any]:

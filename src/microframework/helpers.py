@@ -9,11 +9,18 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Iterable
 from collections.abc import Iterator
 from typing import Any
 from typing import NoReturn
+from typing import overload
+from typing import ParamSpec
 from typing import TYPE_CHECKING
+from typing import TypeVar
 from urllib.parse import quote
 from urllib.parse import urlsplit
 
@@ -177,6 +184,26 @@ async def make_response(*args: Any) -> Response:
     return await ctx.app.make_response(args)
 
 
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+
+
+@overload
+def stream_with_context(
+    generator_or_function: AsyncIterator[_T],
+) -> AsyncGenerator[_T, None]: ...
+@overload
+def stream_with_context(
+    generator_or_function: Callable[_P, AsyncIterator[_T]],
+) -> Callable[_P, AsyncGenerator[_T, None]]: ...
+@overload
+def stream_with_context(
+    generator_or_function: Callable[_P, Iterable[_T]],
+) -> Callable[_P, Generator[_T, None, None]]: ...
+@overload
+def stream_with_context(
+    generator_or_function: Iterable[_T],
+) -> Generator[_T, None, None]: ...
 def stream_with_context(generator_or_function: Any) -> Any:
     """Keep the current request context active at every step of a body generator.
 
@@ -204,7 +231,7 @@ def stream_with_context(generator_or_function: Any) -> Any:
 
 async def _async_with_context(
     ctx: AppContext, source: AsyncIterator[Any]
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     try:
         while True:
             token = _cv_app.set(ctx)
@@ -221,7 +248,9 @@ async def _async_with_context(
             await aclose()
 
 
-def _sync_with_context(ctx: AppContext, source: Iterator[Any]) -> Iterator[Any]:
+def _sync_with_context(
+    ctx: AppContext, source: Iterator[Any]
+) -> Generator[Any, None, None]:
     try:
         while True:
             token = _cv_app.set(ctx)

@@ -686,7 +686,7 @@ def serve_task(
     config.bind = [_bind_address(host, port)]
     config.accesslog = config.errorlog = "-"
     config.ca_certs, config.certfile, config.keyfile = ca_certs, certfile, keyfile
-    return serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+    return serve(app, config, shutdown_trigger=shutdown_trigger)
 
 
 def _locator_for_instance(app: Microframework) -> str | None:

@@ -89,6 +89,11 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# What the app's entry points take: a server's TypedDict scope and events too (they are
+# no MutableMapping), so the app passes to hypercorn's typed API as to Starlette's.
+ServerScope = Mapping[str, Any]
+ServerReceive = Callable[[], Awaitable[Mapping[str, Any]]]
+ServerSend = Callable[[Any], Awaitable[None]]
 
 HeaderValue: TypeAlias = str | list[str] | tuple[str, ...]
 HeadersValue: TypeAlias = (

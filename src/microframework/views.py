@@ -10,8 +10,12 @@ from collections.abc import Callable
 from collections.abc import Collection
 from typing import Any
 from typing import ClassVar
+from typing import TYPE_CHECKING
 
 from .globals import _cv_app
+
+if TYPE_CHECKING:
+    from .typing import ResponseReturnValue
 
 http_method_funcs = frozenset(  # Flask's and Quart's name
     {"get", "post", "head", "options", "delete", "put", "trace", "patch"}
@@ -92,7 +96,7 @@ class MethodView(View):
         if methods:
             cls.methods = methods
 
-    async def dispatch_request(self, **kwargs: Any) -> Any:
+    async def dispatch_request(self, **kwargs: Any) -> ResponseReturnValue:
         ctx = _cv_app.get(None)
         if ctx is None or ctx.request is None:
             raise RuntimeError("a MethodView can only handle a request")
@@ -105,4 +109,5 @@ class MethodView(View):
                 f"{type(self).__name__} lists {method.upper()!r} in 'methods' but has"
                 f" no {method!r} method"
             )
-        return await ctx.app.ensure_async(handler)(**kwargs)
+        result: ResponseReturnValue = await ctx.app.ensure_async(handler)(**kwargs)
+        return result

@@ -64,6 +64,12 @@ class BaseRequestWebsocket(SansIORequest):
     view_args: dict[str, Any] | None = None
     #: The error routing raised, re-raised when the view would have run.
     routing_exception: HTTPException | RequestRedirect | None = None
+    # Declared for the checkers: __init__ assigns them from the untyped scope, and
+    # pyright would otherwise infer Any (werkzeug's __init__, which types them, is skipped).
+    method: str
+    scheme: str
+    server: tuple[str, int | None] | None
+    query_string: bytes
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope  # no super().__init__(): it wants eager Headers

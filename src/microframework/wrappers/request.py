@@ -3,8 +3,7 @@
 Rule: the body is read from ``receive()`` only when the view asks, or ahead of it by
 the disconnect watch of a view that waits first (at most ``BUFFERED`` bytes kept), or,
 left unread, dropped when the response's last send waits on it (``DropBeforeEnd``).
-Limits are checked against ``Content-Length`` first and against the bytes received
-while reading.
+Limits are checked against ``Content-Length`` first, then against the bytes received.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Generator
 from io import BytesIO
 from tempfile import SpooledTemporaryFile
@@ -508,7 +508,7 @@ class Request(BaseRequestWebsocket):
         whole.set_exception(outcome if isinstance(outcome, Exception) else cancelled)
 
     @property
-    def data(self) -> Awaitable[bytes]:
+    def data(self) -> Coroutine[Any, Any, bytes]:
         """``await request.data``: the body as bytes."""
         return self.get_data()
 
@@ -541,7 +541,7 @@ class Request(BaseRequestWebsocket):
             self._json = self._json_silent = result
         return result
 
-    def on_json_loading_failed(self, error: Exception | None) -> Any:
+    def on_json_loading_failed(self, error: Exception) -> Any:
         """Raise a 400 for a body that is not valid JSON, naming the parser's error in
         debug mode only (as Flask and Quart); override to change that."""
         if self._config("DEBUG", False):
@@ -549,7 +549,7 @@ class Request(BaseRequestWebsocket):
         raise BadRequest()
 
     @property
-    def json(self) -> Awaitable[Any]:
+    def json(self) -> Coroutine[Any, Any, Any]:
         """``await request.json``: the parsed JSON body."""
         return self.get_json()
 
@@ -601,17 +601,17 @@ class Request(BaseRequestWebsocket):
     _get_values.__qualname__ = "Request.values"
 
     @property
-    def form(self) -> Awaitable[MultiDict[str, str]]:
+    def form(self) -> Coroutine[Any, Any, MultiDict[str, str]]:
         """``await request.form``: url-encoded or multipart fields."""
         return self._get_form()
 
     @property
-    def files(self) -> Awaitable[MultiDict[str, FileStorage]]:
+    def files(self) -> Coroutine[Any, Any, MultiDict[str, FileStorage]]:
         """``await request.files``: uploaded files of a multipart body."""
         return self._get_files()
 
     @property
-    def values(self) -> Awaitable[CombinedMultiDict[str, str]]:
+    def values(self) -> Coroutine[Any, Any, CombinedMultiDict[str, str]]:
         """``await request.values``: ``args`` and ``form`` combined (``args`` alone for GET)."""
         return self._get_values()
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterable
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Iterable
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -370,7 +371,7 @@ class Response(SansIOResponse):
             self.set_etag(generate_etag(await self.get_data()), weak)
 
     @property
-    def data(self) -> Awaitable[bytes]:
+    def data(self) -> Coroutine[Any, Any, bytes]:
         """``await response.data``: the body as bytes; ``response.data = ...`` sets it."""
         return self.get_data()
 
@@ -502,7 +503,7 @@ class Response(SansIOResponse):
             raise
 
     @property
-    def json(self) -> Awaitable[Any]:
+    def json(self) -> Coroutine[Any, Any, Any]:
         """``await response.json``: the parsed JSON body."""
         return self.get_json()
 
