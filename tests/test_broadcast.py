@@ -139,6 +139,44 @@ async def test_history_is_bounded(url: str) -> None:
         assert len(replayed) == 3
 
 
+async def test_the_memory_history_of_every_channel_together_is_bounded() -> None:
+    # Rooms named by clients (/ws/<room>): 40 clients pinned 630 MB for an hour.
+    async with Broadcast("memory://", history_bytes=100_000) as broadcast:
+        backend = broadcast._backend
+        assert isinstance(backend, broadcast_module._MemoryBackend)
+        for n in range(2000):
+            await broadcast.publish(f"room-{n}", "x" * 1000)
+        assert backend._bytes <= 100_000
+        assert len(backend._history) < 100  # the channels published to longest ago went
+        async with broadcast.subscribe("room-1999", last_event_id="0") as subscriber:
+            assert [e.data for e in subscriber.drain()] == ["x" * 1000]
+        for _ in range(300):  # one channel alone stays within it too
+            await broadcast.publish("big", "y" * 10_000)
+        assert 0 < backend._bytes <= 100_000
+        async with broadcast.subscribe("big", last_event_id="0") as subscriber:
+            assert 0 < len(subscriber.drain()) <= 10
+
+
+async def test_the_memory_historys_count_follows_every_path_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pushed out by history, expired by age, cleared: each counted down.
+    one = broadcast_module._CHANNEL_SIZE + 1 + 2 * (broadcast_module._EVENT_SIZE + 5)
+    async with Broadcast("memory://", history=2, history_ttl=60) as broadcast:
+        backend = broadcast._backend
+        assert isinstance(backend, broadcast_module._MemoryBackend)
+        for _ in range(10):
+            await broadcast.publish("c", "12345")
+        assert backend._bytes == one
+        later = broadcast_module.time.time_ns() + 61 * 10**9
+        monkeypatch.setattr(broadcast_module.time, "time_ns", lambda: later)
+        for _ in range(2):
+            await broadcast.publish("d", "12345")  # "c" ages out
+        assert list(backend._history) == ["d"] and backend._bytes == one
+        await broadcast.disconnect()
+        assert backend._bytes == 0
+
+
 async def test_history_older_than_its_age_is_not_replayed(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -323,6 +361,7 @@ async def test_using_it_unconnected_is_an_error() -> None:
     [
         ({"url": "kafka://x"}, "unsupported broadcast URL"),
         ({"history": 0}, "history"),
+        ({"history_bytes": -1}, "history_bytes"),
         ({"queue_size": 0}, "queue_size"),
         ({"on_overflow": "block"}, "on_overflow"),
     ],

@@ -1144,6 +1144,34 @@ async def test_forged_hosts_and_paths_cannot_grow_the_caches() -> None:
     assert len(compiled.match_cache) <= 1024
 
 
+@pytest.mark.parametrize("path", ["/", "/item/1"])
+async def test_a_host_longer_than_any_name_pins_no_adapter(path: str) -> None:
+    # Only the entry count was bounded: 256 adapters (and 1,024 memoised matches)
+    # each kept a client's megabyte-long Host (uvicorn's httptools takes one).
+    app = Microframework(__name__)
+
+    @app.route("/")
+    async def root() -> str:
+        return "root"
+
+    @app.route("/item/<int:n>")
+    async def item(n: int) -> str:
+        return str(n)
+
+    client = app.test_client()
+    label = "a" * 60 + "."
+    for n in range(3):
+        long_host = f"{n}" + label * 40  # 2,441 bytes of valid labels
+        response = await client.get(path, headers={"Host": long_host})
+        assert response.status_code == 200
+    compiled = app.compiled
+    assert compiled is not None
+    kept = [key[0] for key in compiled.adapters.bound if key[0] is not None]
+    assert all(len(host) <= 2048 for host in kept)
+    assert all(len(key[0].server_name) <= 2048 for key in compiled.match_cache)
+    assert (await client.get(path)).status_code == 200  # a usual host still is
+
+
 async def test_match_cache_is_per_host_under_host_matching() -> None:
     app = Microframework(__name__, host_matching=True, static_folder=None)
     app.testing = True

@@ -380,7 +380,8 @@ def match_request(
         rule, args = adapter.match(
             request.path, request.method, websocket=websocket, return_rule=True
         )
-        compiled.remember_match(key, rule, args)
+        if host is not None and len(host) <= MEMO_KEY_SIZE:  # else a fresh adapter
+            compiled.remember_match(key, rule, args)
     except RequestRedirect:
         if adapter is not None:
             _redirect_with_query(adapter, request, websocket)

@@ -163,18 +163,22 @@ class Broadcast:
         app: Microframework | None = None,
         history: int = 1000,
         history_ttl: float | None = 3600.0,
+        history_bytes: int | None = 64 * 1024 * 1024,
         queue_size: int = 100,
         on_overflow: Literal["close", "drop_oldest"] = "close",
         reconnect_timeout: float = 30.0,
     ) -> None:
         if min(history, queue_size) < 1:
             raise ValueError("history and queue_size must be at least 1")
+        if history_bytes is not None and history_bytes < 0:
+            raise ValueError("history_bytes must be at least 0, or None")
         if on_overflow not in ("close", "drop_oldest"):
             raise ValueError(
                 f"on_overflow {on_overflow!r} is not 'close' or 'drop_oldest'"
             )
         self.url = None if url is None else _check_url(url)
         self.history, self.history_ttl = history, history_ttl
+        self.history_bytes = history_bytes  # memory:// only: Redis keeps its own
         self.queue_size, self.on_overflow = queue_size, on_overflow
         self.reconnect_timeout = reconnect_timeout
         self._backend: _MemoryBackend | RedisBackend | None = None
@@ -339,9 +343,11 @@ class _MemoryBackend:
         self._broadcast = broadcast
         self._history: dict[str, deque[Event]] = {}  # by last publish, oldest first
         self._last = (0, 0)
+        self._bytes = 0  # what the history holds, roughly, against history_bytes
 
     async def disconnect(self) -> None:
         self._history.clear()
+        self._bytes = 0
 
     async def publish(self, channel: str, data: str | bytes) -> str:
         ms = time.time_ns() // 1_000_000
@@ -349,27 +355,35 @@ class _MemoryBackend:
         last_ms, seq = self._last
         self._last = (ms, 0) if ms > last_ms else (last_ms, seq + 1)
         event = Event(_format_id(self._last), channel, data)
-        events = self._history.pop(channel, None) or deque(
-            maxlen=self._broadcast.history
-        )
+        events = self._history.pop(channel, None)
+        if events is None:
+            events = deque(maxlen=self._broadcast.history)
+            self._bytes += _CHANNEL_SIZE + len(channel)
+        elif len(events) == events.maxlen:
+            self._bytes -= _size(events[0])  # pushed out by the append
         events.append(event)
+        self._bytes += _size(event)
         self._history[channel] = events
         self._expire(ms)
         self._broadcast._deliver(event)
         return event.id
 
     def _expire(self, now_ms: int) -> None:
-        ttl = self._broadcast.history_ttl
-        if ttl is None:
-            return
-        oldest = now_ms - int(ttl * 1000)
+        # Channel names and messages may be a client's: the budget bounds the memory
+        # of every channel together, oldest events first, as the TTL does.
+        ttl, budget = self._broadcast.history_ttl, self._broadcast.history_bytes
+        oldest = -1 if ttl is None else now_ms - int(ttl * 1000)
         while self._history:  # the channel published to longest ago first
             channel, events = next(iter(self._history.items()))
-            while events and parse_event_id(events[0].id)[0] < oldest:
-                events.popleft()
+            while events and (
+                parse_event_id(events[0].id)[0] < oldest
+                or (budget is not None and self._bytes > budget)
+            ):
+                self._bytes -= _size(events.popleft())
             if events:
                 break
             del self._history[channel]
+            self._bytes -= _CHANNEL_SIZE + len(channel)
 
     async def listen(self, channel: str) -> str:
         return _format_id(self._last)
@@ -384,3 +398,13 @@ class _MemoryBackend:
         low, high = parse_event_id(after), parse_event_id(upto)
         events = self._history.get(channel, ())
         return [e for e in events if low < parse_event_id(e.id) <= high]
+
+
+# About what tracemalloc measured: a channel's deque and dict slot, and an
+# event beside its data and channel name.
+_CHANNEL_SIZE = 700
+_EVENT_SIZE = 150
+
+
+def _size(event: Event) -> int:
+    return _EVENT_SIZE + len(event.data)

@@ -15,6 +15,8 @@ from werkzeug.routing import MapAdapter
 from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.sansio.utils import get_host
 
+from ._utils import MEMO_KEY_SIZE
+
 #: Marks "no per-route value": the app's config applies.
 UNSET: Any = object()
 
@@ -94,8 +96,9 @@ class AdapterCache:
             raw = None if host_header is None else host_header.decode("latin-1")
             host = get_host(scheme, raw, server, self._trusted)
             adapter = self._bind(host, scheme, root_path or "/")
-            if host_header is None:
-                # The host came from the scope's server, which the key lacks (HTTP/1.0).
+            if host_header is None or len(host_header) > MEMO_KEY_SIZE:
+                # The host came from the scope's server, which the key lacks (HTTP/1.0),
+                # or is longer than any name: kept, 256 of them would pin 2x their size.
                 return adapter
             if len(self.bound) >= self._maxsize:
                 self.bound.clear()
