@@ -126,10 +126,17 @@ class Compiled:
         self.unmemoised: frozenset[int] = frozenset()
 
     def remember_match(
-        self, key: tuple[MapAdapter, str, str, bool], rule: WerkzeugRule, args: Any
+        self,
+        key: tuple[MapAdapter, str, str, bool],
+        rule: WerkzeugRule,
+        args: Any,
+        host: bytes | None,
     ) -> None:
-        """Memoise a match with immutable arguments; bounded: the path is the client's."""
+        """Memoise a match with immutable arguments; bounded: the path is the client's,
+        and only an adapter the cache keeps (see AdapterCache.get) is worth a key."""
         if len(key[1]) > MEMO_KEY_SIZE or id(rule) in self.unmemoised:
+            return
+        if host is None or len(host) > MEMO_KEY_SIZE:
             return
         for value in args.values():
             if type(value) not in _IMMUTABLE_ARG_TYPES:
@@ -380,8 +387,7 @@ def match_request(
         rule, args = adapter.match(
             request.path, request.method, websocket=websocket, return_rule=True
         )
-        if host is not None and len(host) <= MEMO_KEY_SIZE:  # else a fresh adapter
-            compiled.remember_match(key, rule, args)
+        compiled.remember_match(key, rule, args, host)
     except RequestRedirect:
         if adapter is not None:
             _redirect_with_query(adapter, request, websocket)
