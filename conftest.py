@@ -19,8 +19,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 STARTUP_LIMIT = 10.0
+
+# A 200 ms deadline fails a property that passes alone once the machine is loaded; no
+# example database in the working tree, so no run replays what another one saved.
+settings.register_profile("suite", deadline=None, database=None)
+settings.load_profile("suite")
+# The fuzz harness's checks are asserts in a helper module: rewritten, they check
+# under ``python -O`` too.
+pytest.register_assert_rewrite("fuzz_harness")
 
 
 def free_port() -> int:

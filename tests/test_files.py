@@ -289,10 +289,10 @@ def test_a_range_storm_is_parsed_and_merged_in_linear_time() -> None:
     count = 200_000
     disjoint = "bytes=" + ",".join(f"{i * 2}-{i * 2}" for i in reversed(range(count)))
     overlapping = "bytes=" + ",".join(f"{i}-{i + 10}" for i in range(count))
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a loaded machine doesn't charge it
     assert parse_byte_ranges(disjoint, count * 2) is None
     assert parse_byte_ranges(overlapping, count * 2) == [(0, count + 10)]
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
 
 
 @given(st.text(max_size=60), st.integers(min_value=0, max_value=200))

@@ -55,18 +55,24 @@ def test_a_worker_whose_script_does_not_serve_falls_back_to_the_importable_app(
 ) -> None:
     import hypercorn.asyncio.run
 
+    clean_env.setattr(serving, "_worker_serving", [])
     script = tmp_path / "launch.py"
     script.write_text("ran = True\n")  # no app.run() in the worker's run
     served: list[tuple[Any, Any]] = []
-    clean_env.setattr(
-        hypercorn.asyncio.run,
-        "asyncio_worker",
-        lambda config, sockets: served.append((config, sockets)),
-    )
+    pending: list[list[Any]] = []
+
+    def worker(config: Any, sockets: Any) -> None:
+        served.append((config, sockets))
+        pending.append(list(serving._worker_serving))
+
+    clean_env.setattr(hypercorn.asyncio.run, "asyncio_worker", worker)
     clean_env.setenv(serving.SERVE_MAIN_ENV, f"path:{script}")
     clean_env.setenv(serving.SERVE_APP_ENV, "srv:app")
     serving._worker("config", "sockets")
     assert served == [("config", "sockets")]
+    # Left filled, an unguarded app.run() in the module the fallback imports served
+    # a second time from inside the first (and leaked to later tests).
+    assert pending == [[]]
 
 
 # -- _lifespan.py: apps sharing the server's lifespan state ---------------------------

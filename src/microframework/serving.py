@@ -456,7 +456,9 @@ def _run_main(main: str, config: Any, sockets: Any) -> bool:
     except SystemExit:  # a console script's sys.exit(main())
         if _worker_serving:
             raise
-    return not _worker_serving
+    served = not _worker_serving
+    _worker_serving.clear()  # else the fallback app's own app.run() would serve again
+    return served
 
 
 def _serve_in_worker(app: Microframework) -> None:

@@ -192,6 +192,25 @@ async def test_set_data_replaces_the_body_and_its_length() -> None:
     assert await response.data == b"replaced"
 
 
+@pytest.mark.parametrize("value", [5, [104, 105], None])
+def test_set_data_refuses_what_isnt_text_or_bytes(value: Any) -> None:
+    # bytes(5) made a body of five NULs, bytes([104, 105]) b"hi"; Flask raises.
+    response = Response("kept")
+    with pytest.raises(TypeError, match="str or bytes"):
+        response.set_data(value)
+    with pytest.raises(TypeError, match="str or bytes"):
+        response.data = value
+    assert response.body_bytes == b"kept"
+
+
+async def test_set_data_takes_a_memoryview_and_a_bytearray() -> None:
+    response = Response()
+    response.set_data(memoryview(b"ab"))
+    assert await response.get_data() == b"ab"
+    response.set_data(bytearray(b"cd"))
+    assert await response.get_data() == b"cd"
+
+
 async def test_get_json_parses_a_json_body() -> None:
     response = Response('{"a": [1, 2]}', mimetype="application/json")
 

@@ -346,7 +346,14 @@ class Response(SansIOResponse):
 
     def set_data(self, value: bytes | bytearray | str) -> None:
         """Replace the body with *value* and set ``Content-Length``."""
-        data = value.encode() if isinstance(value, str) else bytes(value)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+        elif isinstance(value, str):
+            data = value.encode()
+        else:  # bytes(5) is five NULs, bytes([104, 105]) b"hi": Flask raises, as here
+            raise TypeError(
+                f"a response body is str or bytes, not {type(value).__name__}"
+            )
         self.body_bytes = data
         self._body = None
         if self.automatically_set_content_length:
