@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -150,6 +151,10 @@ async def test_the_memory_history_of_every_channel_together_is_bounded() -> None
         assert len(backend._history) < 100  # the channels published to longest ago went
         async with broadcast.subscribe("room-1999", last_event_id="0") as subscriber:
             assert [e.data for e in subscriber.drain()] == ["x" * 1000]
+        for _ in range(100):  # memory, not characters: an emoji takes four bytes
+            await broadcast.publish("emoji", "\U0001f600" * 1000)
+        assert backend._bytes <= 100_000
+        assert len(backend._history["emoji"]) <= 100_000 // 4000
         for _ in range(300):  # one channel alone stays within it too
             await broadcast.publish("big", "y" * 10_000)
         assert 0 < backend._bytes <= 100_000
@@ -161,7 +166,8 @@ async def test_the_memory_historys_count_follows_every_path_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Pushed out by history, expired by age, cleared: each counted down.
-    one = broadcast_module._CHANNEL_SIZE + 1 + 2 * (broadcast_module._EVENT_SIZE + 5)
+    one = broadcast_module._CHANNEL_SIZE + 1
+    one += 2 * (broadcast_module._EVENT_SIZE + sys.getsizeof("12345"))
     async with Broadcast("memory://", history=2, history_ttl=60) as broadcast:
         backend = broadcast._backend
         assert isinstance(backend, broadcast_module._MemoryBackend)

@@ -116,7 +116,8 @@ def test_safe_join_rejects_unsafe_segments(tmp_path: Path, unsafe: str) -> None:
     "device",
     ["CON", "con.txt", "NUL.tar.gz", "AUX ", "a/NUL", "COM1", "LPT9.txt", "prn."]
     # werkzeug 3.1.5-3.1.9's advisories: a stream marker, and superscript digits.
-    + ["NUL:", "CON::$DATA", "nul:stream", "COM1:", "COM\u00b9", "LPT\u00b2.txt"],
+    + ["NUL:", "CON::$DATA", "nul:stream", "COM1:", "COM\u00b9", "LPT\u00b2.txt"]
+    + [" NUL", "NUL\t", "CON\u00a0"],  # werkzeug strips every space around
 )
 def test_safe_join_rejects_windows_device_names_on_windows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str

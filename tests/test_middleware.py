@@ -218,8 +218,15 @@ async def test_a_prefix_goes_before_an_absolute_form_targets_path(root: str) -> 
     target = "http://localhost/show/a"
     scope = forwarded(("x-forwarded-prefix", "/api"), path=target, root_path=root)
     scope["raw_path"] = target.encode()
-    rec = await call(ProxyFixMiddleware(app, x_prefix=1), scope)
+    seen: list[dict[str, Any]] = []
+
+    async def spy(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope)
+        await app(scope, receive, send)
+
+    rec = await call(ProxyFixMiddleware(spy, x_prefix=1), scope)
     assert (rec.status, rec.body) == (200, b"/api /show/a /api/show/a")
+    assert (seen[0]["path"], seen[0]["raw_path"]) == ("/api/show/a", b"/api/show/a")
 
 
 def test_a_prefix_leaves_a_target_that_isnt_a_url_to_the_app() -> None:

@@ -492,12 +492,13 @@ def test_a_prefix_replaces_a_root_path_the_path_does_not_start_with() -> None:
     )
 
 
-def test_a_forwarded_port_without_a_host_header_changes_nothing() -> None:
+def test_a_forwarded_port_without_a_host_header_sets_only_the_servers_port() -> None:
+    # werkzeug's ProxyFix sets SERVER_PORT alone; no Host header is made up.
     scope = http_scope(headers=[(b"x-forwarded-port", b"8443")])
     scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"]
     result = ProxyFixMiddleware(_noop, x_port=1).fix_scope(scope)
     assert result["headers"] == [(b"x-forwarded-port", b"8443")]
-    assert result["server"] == ("localhost", 80)
+    assert result["server"] == ("localhost", 8443)
 
 
 async def _noop(scope: dict[str, Any], receive: Any, send: Any) -> None:

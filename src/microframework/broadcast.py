@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -407,4 +408,4 @@ _EVENT_SIZE = 150
 
 
 def _size(event: Event) -> int:
-    return _EVENT_SIZE + len(event.data)
+    return _EVENT_SIZE + sys.getsizeof(event.data)  # memory: an emoji is 4 bytes

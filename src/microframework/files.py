@@ -93,7 +93,7 @@ def _is_windows_name(segment: str) -> bool:
         return True
     if os.name == "nt":
         # "NUL:" and "CON::$DATA" (an empty stream name) open the device too (werkzeug 3.1.9).
-        stem = segment.partition(":")[0].partition(".")[0].rstrip(" ").upper()
+        stem = segment.partition(":")[0].partition(".")[0].strip().upper()
         return stem in _WINDOWS_DEVICES or segment.endswith((" ", "."))
     return False
 
