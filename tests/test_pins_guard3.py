@@ -55,7 +55,8 @@ async def test_the_grace_timer_after_a_lost_timeout_cancel_holds_no_context(
         except asyncio.CancelledError:
             pass  # lost: the guard has fired "timeout"
         recorder.disconnect()
-        await asyncio.sleep(0.01)  # the grace timer is armed
+        while len(contexts) < 2:  # the grace timer is armed (bounded: the timeout)
+            await asyncio.sleep(0)
         return "late"
 
     async with asyncio.timeout(2):
@@ -82,7 +83,7 @@ class _Sticky(Recorder):
 
 
 async def test_a_watch_resumed_after_the_disconnect_arms_no_second_grace_timer(
-    app: Microframework,
+    app: Microframework, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Over HTTP/2 the disconnect's cost pauses the read-ahead; a read resumes the
     # watch, which hears a second disconnect: a second grace timer orphaned the first,
@@ -91,6 +92,16 @@ async def test_a_watch_resumed_after_the_disconnect_arms_no_second_grace_timer(
     app.config["SHUTDOWN_GRACE_PERIOD"] = 30
     recorder = _Sticky(b"x" * (65536 - 512 - 200), more_last=True)
     kept: list[weakref.ref[Any]] = []
+    armed: list[str] = []
+    loop = asyncio.get_running_loop()
+    made = loop.call_later
+
+    def recording(delay: float, callback: Any, *args: Any, context: Any = None) -> Any:
+        if getattr(callback, "__qualname__", "").startswith("Guard."):
+            armed.append(callback.__qualname__)  # the timeout's, then the grace's
+        return made(delay, callback, *args, context=context)
+
+    monkeypatch.setattr(loop, "call_later", recording)
 
     @app.post("/")
     async def view() -> str:
@@ -100,10 +111,12 @@ async def test_a_watch_resumed_after_the_disconnect_arms_no_second_grace_timer(
         except asyncio.CancelledError:
             pass  # lost: the guard has fired "timeout"
         recorder.disconnect()
-        await asyncio.sleep(0.01)  # heard: the grace timer is armed
+        while len(armed) < 2:  # heard: the grace timer is armed (bounded: the timeout)
+            await asyncio.sleep(0)
         with pytest.raises(ClientDisconnected):
             await request.get_data()  # takes the chunk heard ahead: the watch resumes
-        await asyncio.sleep(0.01)  # ...and hears the disconnect again
+        for _ in range(20):  # ...and hears the disconnect again: loop turns, no clock
+            await asyncio.sleep(0)
         return "late"
 
     scope = http_scope("/", "POST")

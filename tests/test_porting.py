@@ -1147,13 +1147,30 @@ async def test_request_close_may_be_awaited_as_in_quart(app: Microframework) -> 
 async def test_session_transaction_takes_quarts_body_arguments(
     app: Microframework,
 ) -> None:
+    seen: list[tuple[str, str | None, dict[str, str]]] = []
+
+    class Recording(SecureCookieSessionInterface):
+        def open_session(self, app: Any, request: Any) -> Any:
+            seen.append((request.method, request.mimetype, dict(request.args)))
+            return super().open_session(app, request)
+
     app.secret_key = "s"
+    app.session_interface = Recording()
     client = app.test_client()
     for body in ({"data": b"x"}, {"form": {"a": "1"}}, {"json": {"a": 1}}):
-        async with client.session_transaction("/", method="POST", **body) as sess:
+        options: dict[str, Any] = {"query_string": {"q": "1"}, **body}
+        async with client.session_transaction("/", method="POST", **options) as sess:
             sess["n"] = sess.get("n", 0) + 1
     async with client.session_transaction() as sess:
         assert sess["n"] == 3
+    # The session backend sees the request those arguments make, as in Quart.
+    posted = [(mimetype, args) for method, mimetype, args in seen if method == "POST"]
+    assert list(dict.fromkeys(mimetype for mimetype, _ in posted)) == [
+        "",
+        "application/x-www-form-urlencoded",
+        "application/json",
+    ]
+    assert all(args == {"q": "1"} for _, args in posted)
 
 
 async def test_a_refused_test_websocket_keeps_quarts_response_attributes(

@@ -2244,8 +2244,8 @@ async def test_closing_to_a_client_that_stopped_reading_does_not_wait_for_ever(
 
 async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) -> None:
     # Each send waits, but less than the timeout: the timeout is per send, not a
-    # budget for the connection.
-    app.config["WEBSOCKET_SEND_TIMEOUT"] = 0.5
+    # budget for the connection (20 sends take 1 s, over three times the timeout).
+    app.config["WEBSOCKET_SEND_TIMEOUT"] = 0.3
 
     @app.websocket("/ws")
     async def feed() -> None:
@@ -2258,7 +2258,7 @@ async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) 
 
     async def send(message: Message) -> None:
         sent.append(message)
-        await asyncio.sleep(0.01)  # a client that reads, slowly
+        await asyncio.sleep(0.05)  # a client that reads, slowly
 
     await asyncio.wait_for(app(websocket_scope("/ws", {}), inbox.get, send), 5)
     assert [m.get("text") for m in sent if m["type"] == "websocket.send"] == [
