@@ -2244,12 +2244,13 @@ async def test_closing_to_a_client_that_stopped_reading_does_not_wait_for_ever(
 
 async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) -> None:
     # Each send waits, but less than the timeout: the timeout is per send, not a
-    # budget for the connection (20 sends take 1 s, over three times the timeout).
+    # budget for the connection (10 sends take 1.2 s, four timeouts). Each waits past
+    # a sweep (every quarter timeout), or no sweep would see one still pending.
     app.config["WEBSOCKET_SEND_TIMEOUT"] = 0.3
 
     @app.websocket("/ws")
     async def feed() -> None:
-        for n in range(20):
+        for n in range(10):
             await websocket.send(str(n))
 
     sent: list[Message] = []
@@ -2258,11 +2259,11 @@ async def test_a_slow_reader_that_keeps_reading_is_not_cut(app: Microframework) 
 
     async def send(message: Message) -> None:
         sent.append(message)
-        await asyncio.sleep(0.05)  # a client that reads, slowly
+        await asyncio.sleep(0.12)  # a client that reads, slowly
 
     await asyncio.wait_for(app(websocket_scope("/ws", {}), inbox.get, send), 5)
     assert [m.get("text") for m in sent if m["type"] == "websocket.send"] == [
-        str(n) for n in range(20)
+        str(n) for n in range(10)
     ]
     assert sent[-1] == {"type": "websocket.close", "code": 1000, "reason": ""}
 
