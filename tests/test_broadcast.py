@@ -162,6 +162,18 @@ async def test_the_memory_history_of_every_channel_together_is_bounded() -> None
             assert 0 < len(subscriber.drain()) <= 10
 
 
+async def test_a_channel_name_built_for_each_publish_is_kept_once() -> None:
+    # A view builds f"room:{name}" anew each time: every event kept its own copy of
+    # the name, counted once, so the history held 20 times its budget.
+    async with Broadcast("memory://") as broadcast:
+        for _ in range(3):
+            await broadcast.publish("".join(["room:", "x" * 100]), "hi")
+        backend = broadcast._backend
+        assert isinstance(backend, broadcast_module._MemoryBackend)
+        (events,) = backend._history.values()
+        assert len({id(event.channel) for event in events}) == 1
+
+
 async def test_the_memory_historys_count_follows_every_path_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

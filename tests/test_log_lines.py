@@ -93,6 +93,20 @@ async def test_a_cut_streams_warning_escapes_the_path(
     assert f"Stream for GET {SHOWN} idle past its timeout" in _logged(caplog)
 
 
+async def test_the_method_is_escaped_too(caplog: pytest.LogCaptureFixture) -> None:
+    # h2 doesn't check that :method is a token: hypercorn passes ESC on to the scope.
+    app = _app()
+
+    @app.before_request
+    async def failing() -> None:  # runs for any method, matched or not (as Flask's)
+        raise RuntimeError("down")
+
+    scope = http_scope("/x", method="GET\x1b[2J", http_version="2")
+    rec = await call(app, scope)
+    assert rec.status == 500
+    assert "Exception on request GET\\x1b[2J /x" in _logged(caplog)
+
+
 def test_a_printable_path_is_logged_as_it_is() -> None:
     from microframework._utils import printable
 

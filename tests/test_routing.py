@@ -813,6 +813,27 @@ async def test_a_server_name_with_its_schemes_default_port_still_matches(
     assert await bare.get_data(as_text=True) == "root"
 
 
+@pytest.mark.parametrize("subdomains", [False, True])
+@pytest.mark.parametrize(
+    ("server_name", "scheme"),
+    [("Example.test:443", "https"), ("example.test:80", "http")],
+)
+async def test_external_urls_drop_the_server_names_default_port(
+    server_name: str, scheme: str, subdomains: bool
+) -> None:
+    # As Flask (werkzeug's bind_to_environ): https://example.test/x, not :443.
+    app = Microframework(__name__, subdomain_matching=subdomains)
+    app.config["SERVER_NAME"] = server_name
+
+    @app.route("/x")
+    async def x() -> str:
+        return url_for("x", _external=True)
+
+    client = app.test_client()
+    response = await client.get("/x", headers={"Host": "example.test"}, scheme=scheme)
+    assert await response.get_data(as_text=True) == f"{scheme}://example.test/x"
+
+
 async def test_rule_without_subdomain_does_not_answer_on_a_subdomain() -> None:
     client = _subdomain_app().test_client()
 

@@ -1146,6 +1146,20 @@ async def test_a_trailer_that_would_split_the_response_is_a_500_before_the_start
     assert not any(m["type"] == "http.response.trailers" for m in rec.sent)
 
 
+async def test_trailers_given_as_an_iterator_of_pairs_are_sent(
+    app: Microframework,
+) -> None:
+    # Read once, when they are sent: an early check emptied them.
+    @app.route("/")
+    async def index() -> Response:
+        response = Response(b"data")
+        response.trailers = iter([("X-Digest", "abc")])
+        return response
+
+    rec = await call(app, http_scope("/", extensions=dict(_EXTENSIONS)))
+    assert rec.sent[-1]["headers"] == [(b"x-digest", b"abc")]
+
+
 async def test_trailers_are_a_no_op_without_server_support(
     app: Microframework,
 ) -> None:

@@ -537,7 +537,7 @@ async def _stream_cut(
     # Ending the body would make a truncated stream look complete.
     why = "idle past its timeout" if reason == "timeout" else "cut by shutdown"
     message = "Stream for %s %s %s; left unfinished"
-    app.logger.warning(message, request.method, printable(request.path), why)
+    app.logger.warning(message, printable(request.method), printable(request.path), why)
     return False
 
 

@@ -506,8 +506,9 @@ def ready(
         or response.trailers is not None
         or response.close_functions is not None  # it sends itself, then closes
     ):
-        if (trailers := response.trailers) is not None and not callable(trailers):
-            # Checked now, so a CR/LF in one is the app's 500, not a cut after the body.
+        if isinstance(trailers := response.trailers, (Mapping, Headers, list, tuple)):
+            # Checked now, so a CR/LF in one is the app's 500, not a cut after the body
+            # (an iterator or a function can only be read once, when they are sent).
             encode_headers(Headers(trailers).items())
         return status, headers, None
     return status, headers, b"" if request.method == "HEAD" else body

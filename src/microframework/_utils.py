@@ -90,9 +90,15 @@ def origin_form(target: str) -> str:
     """The path part of a request target; ``ValueError`` if it isn't a URL.
 
     RFC 9112 3.2.2: a server must accept an absolute-form target ("http://host/p"),
-    and servers pass it on as the scope's path: its path part is what routes."""
+    and servers pass it on as the scope's path: its path part is what routes. The
+    path is already decoded, so a "?" or "#" in it is the path's (from "%3F")."""
     if "://" in target:
-        target = urlsplit(target).path
+        scheme, _, rest = target.partition("://")
+        slash = rest.find("/")
+        urlsplit(
+            f"{scheme}://{rest if slash == -1 else rest[:slash]}"
+        )  # "[::1": raises
+        target = "/" if slash == -1 else rest[slash:]
     return target if target[:1] == "/" else "/" + target
 
 

@@ -325,7 +325,7 @@ class Microframework(TemplatingMixin, Scaffold):
         #: The ASGI entry point, ``app(scope, receive, send)``.
         __call__ = handle_http
 
-    async def asgi_app(
+    async def _asgi_app(
         self, scope: ServerScope, receive: ServerReceive, send: ServerSend
     ) -> None:
         """The ASGI app proper; wrap this attribute to add middleware."""
@@ -339,6 +339,10 @@ class Microframework(TemplatingMixin, Scaffold):
             await handle_lifespan(self, scope, receive, send)
         else:
             raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+    # Typed loosely, as an attribute: middleware typed for any server or framework
+    # (hypercorn's TypedDicts, Starlette's mappings, ours) wraps it and replaces it.
+    asgi_app: Callable[..., Awaitable[None]] = _asgi_app
 
     redirect = app_redirect
 
@@ -414,7 +418,9 @@ class Microframework(TemplatingMixin, Scaffold):
         ctx = _cv_app.get(None)
         where = "request"
         if ctx is not None and ctx.request is not None:
-            where = f"request {ctx.request.method} {printable(ctx.request.path)}"
+            where = (
+                f"request {printable(ctx.request.method)} {printable(ctx.request.path)}"
+            )
         elif ctx is not None and ctx.websocket is not None:
             where = f"websocket {printable(ctx.websocket.path)}"
         self.logger.error(f"Exception on {where}", exc_info=exc_info)

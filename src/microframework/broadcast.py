@@ -355,13 +355,17 @@ class _MemoryBackend:
         # Same rule as Redis: never go back, even when the clock does.
         last_ms, seq = self._last
         self._last = (ms, 0) if ms > last_ms else (last_ms, seq + 1)
-        event = Event(_format_id(self._last), channel, data)
         events = self._history.pop(channel, None)
         if events is None:
             events = deque(maxlen=self._broadcast.history)
             self._bytes += _CHANNEL_SIZE + len(channel)
-        elif len(events) == events.maxlen:
-            self._bytes -= _size(events[0])  # pushed out by the append
+        else:
+            # One name object for all the channel's events: a view builds the name anew
+            # for each publish, and only the channel's one copy is counted.
+            channel = events[-1].channel
+            if len(events) == events.maxlen:
+                self._bytes -= _size(events[0])  # pushed out by the append
+        event = Event(_format_id(self._last), channel, data)
         events.append(event)
         self._bytes += _size(event)
         self._history[channel] = events

@@ -183,7 +183,7 @@ class DebugPages:
                 raise
             app = self.app
             request = app.request_class(scope, receive, app)
-            where = f"{request.method} {printable(request.path)}"
+            where = f"{printable(request.method)} {printable(request.path)}"
             app.logger.error("Exception on request %s", where, exc_info=error)
             page = render_debug_page(error, request, response_class=app.response_class)
             body = b"" if scope.get("method") == "HEAD" else await page.get_data()

@@ -109,21 +109,18 @@ class AdapterCache:
         url_map = self._map
         if url_map.host_matching:
             return url_map.bind(host, script_name, url_scheme=scheme)
+        server_name = host  # (get_host lowercased it and dropped a default port)
+        if self._server_name:  # as werkzeug's bind_to_environ takes it (and Flask)
+            default = ":443" if scheme in ("https", "wss") else ":80"
+            server_name = self._server_name.lower().removesuffix(default)
         if not self._subdomains:
             # As Flask: any host is served, but URLs are built for SERVER_NAME, so
             # a forged Host header can't reach an external URL (a reset link, say).
             subdomain = url_map.default_subdomain or ""
             return url_map.bind(
-                self._server_name or host,
-                script_name,
-                subdomain=subdomain,
-                url_scheme=scheme,
+                server_name, script_name, subdomain=subdomain, url_scheme=scheme
             )
-        server_name = self._server_name or host
-        # The host has lost its scheme's default port: SERVER_NAME "x.test:443" must too.
-        default = ":443" if scheme in ("https", "wss") else ":80"
-        name = server_name.lower().removesuffix(default)
-        inside = _subdomain_of(host.lower(), name)
+        inside = _subdomain_of(host.lower(), server_name)
         adapter = url_map.bind(
             server_name, script_name, subdomain=inside or "", url_scheme=scheme
         )

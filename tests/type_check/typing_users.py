@@ -20,6 +20,7 @@ from microframework import get_flashed_messages
 from microframework import Microframework
 from microframework import request
 from microframework import stream_with_context
+from microframework.middleware import ProxyFixMiddleware as OurProxyFix
 from microframework.views import MethodView
 from microframework.wrappers import Request
 
@@ -30,7 +31,12 @@ async def served_by_hypercorns_typed_api() -> None:
     # hypercorn's scope and events are TypedDicts, which no MutableMapping takes.
     await serve(app, Config())
     AsyncioDispatcherMiddleware({"/api": app, "": Microframework("other")})
-    ProxyFixMiddleware(app.asgi_app, mode="legacy")  # as Quart's docs wrap it
+    app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy")  # Quart's docs
+    # (Flask's and Quart's are methods, which mypy won't let a plain line replace.)
+
+
+def wrapped_in_our_middleware(other: Microframework) -> None:
+    other.asgi_app = OurProxyFix(other.asgi_app, x_for=1)  # as deploying.md does
 
 
 def the_request_line_has_its_types() -> None:

@@ -336,6 +336,28 @@ async def test_leading_slashes_of_the_path_are_one_as_in_werkzeug(
     assert rec.body.decode() == f"{expected[1:]} {expected}"
 
 
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("http://example.com/a?b", b"/a?b"),  # GET http://example.com/a%3Fb
+        ("http://example.com/a#b", b"/a#b"),
+        ("http://example.com", b"/"),
+        ("http://example.com?x", b"/"),
+    ],
+)
+async def test_an_absolute_form_targets_decoded_path_is_kept_whole(
+    app: Microframework, target: str, expected: bytes
+) -> None:
+    # The server decoded %3F: split as a URL again, "/a?b" routed as "/a".
+    @app.route("/", defaults={"rest": ""})
+    @app.route("/<path:rest>")
+    async def echo(rest: str) -> str:
+        return request.path
+
+    rec = await call(app, http_scope(target))
+    assert (rec.status, rec.body) == (200, expected)
+
+
 @pytest.mark.parametrize("kind", ["http", "websocket"])
 async def test_an_absolute_form_target_routes_by_its_path(
     app: Microframework, kind: str
