@@ -178,7 +178,7 @@ async def test_the_memory_historys_count_follows_every_path_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Pushed out by history, expired by age, cleared: each counted down.
-    one = broadcast_module._CHANNEL_SIZE + 1
+    one = broadcast_module._CHANNEL_SIZE + sys.getsizeof("c")
     one += 2 * (broadcast_module._EVENT_SIZE + sys.getsizeof("12345"))
     async with Broadcast("memory://", history=2, history_ttl=60) as broadcast:
         backend = broadcast._backend

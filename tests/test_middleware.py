@@ -498,3 +498,23 @@ async def test_the_servers_own_receive_is_stepped_by_hand() -> None:
     app.asgi_app = recording  # type: ignore[method-assign]
     await app.test_client().get("/")
     assert _by_hand(seen[0])
+
+
+async def test_a_subclass_overriding_asgi_app_gets_every_request() -> None:
+    # Quart's (and Flask's wsgi_app) way: __call__ goes through the override.
+    seen: list[str] = []
+
+    class App(Microframework):
+        async def asgi_app(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["type"])
+            await super().asgi_app(scope, receive, send)
+
+    app = App(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return "ok"
+
+    recorder = await call(app, http_scope())
+    assert recorder.status == 200
+    assert seen == ["http"]

@@ -86,14 +86,19 @@ def remember(memo: dict[K, T], key: K, value: T, size: int = 0) -> T:
     return value
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
 def origin_form(target: str) -> str:
     """The path part of a request target; ``ValueError`` if it isn't a URL.
 
     RFC 9112 3.2.2: a server must accept an absolute-form target ("http://host/p"),
     and servers pass it on as the scope's path: its path part is what routes. The
     path is already decoded, so a "?" or "#" in it is the path's (from "%3F")."""
-    if "://" in target:
-        scheme, _, rest = target.partition("://")
+    scheme, colon, rest = target.partition("://")
+    # RFC 3986 3.1's scheme, as urlsplit takes one: "a/b://h/x" or a decoded
+    # "x?://h/x" is no absolute-form, and routes whole ("/admin" is not its path).
+    if colon and _SCHEME.fullmatch(scheme):
         slash = rest.find("/")
         urlsplit(
             f"{scheme}://{rest if slash == -1 else rest[:slash]}"

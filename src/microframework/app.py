@@ -344,6 +344,16 @@ class Microframework(TemplatingMixin, Scaffold):
     # (hypercorn's TypedDicts, Starlette's mappings, ours) wraps it and replaces it.
     asgi_app: Callable[..., Awaitable[None]] = _asgi_app
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.asgi_app is not Microframework.asgi_app and "__call__" not in vars(cls):
+            # Quart's way (and Flask's with wsgi_app): a subclass's own asgi_app gets
+            # every connection, as middleware assigned to app.asgi_app does.
+            async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:
+                await self.asgi_app(scope, receive, send)
+
+            cls.__call__ = __call__  # type: ignore[method-assign]
+
     redirect = app_redirect
 
     async def make_response(self, rv: Any) -> Response:

@@ -358,7 +358,7 @@ class _MemoryBackend:
         events = self._history.pop(channel, None)
         if events is None:
             events = deque(maxlen=self._broadcast.history)
-            self._bytes += _CHANNEL_SIZE + len(channel)
+            self._bytes += _CHANNEL_SIZE + sys.getsizeof(channel)
         else:
             # One name object for all the channel's events: a view builds the name anew
             # for each publish, and only the channel's one copy is counted.
@@ -388,7 +388,7 @@ class _MemoryBackend:
             if events:
                 break
             del self._history[channel]
-            self._bytes -= _CHANNEL_SIZE + len(channel)
+            self._bytes -= _CHANNEL_SIZE + sys.getsizeof(channel)
 
     async def listen(self, channel: str) -> str:
         return _format_id(self._last)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from typing import cast
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 from urllib.parse import unquote_to_bytes
@@ -16,10 +17,13 @@ from urllib.parse import unquote_to_bytes
 from ._utils import origin_form
 
 if TYPE_CHECKING:
-    from .typing import ASGIApp
-    from .typing import Receive
+    from collections.abc import Awaitable
+    from collections.abc import Callable
+
     from .typing import Scope
-    from .typing import Send
+    from .typing import ServerReceive
+    from .typing import ServerScope
+    from .typing import ServerSend
 
 _NAMES = ("for", "proto", "host", "port", "prefix")
 _HEADERS = {f"x-forwarded-{name}".encode(): name for name in _NAMES}
@@ -35,7 +39,7 @@ class ProxyFixMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: Callable[..., Awaitable[None]],
         x_for: int = 1,
         x_proto: int = 1,
         x_host: int = 0,
@@ -56,10 +60,12 @@ class ProxyFixMiddleware:
         self._wanted = {head: name for head, name in _HEADERS.items() if trusted[name]}
         self._trusted = trusted
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(
+        self, scope: ServerScope, receive: ServerReceive, send: ServerSend
+    ) -> None:
         """Fix an HTTP or websocket scope, then call the wrapped app."""
         if scope["type"] in ("http", "websocket") and self._wanted:
-            scope = self.fix_scope(scope)
+            scope = self.fix_scope(cast("Scope", scope))  # a dict, really
         await self.app(scope, receive, send)
 
     def fix_scope(self, scope: Scope) -> Scope:

@@ -343,6 +343,8 @@ async def test_leading_slashes_of_the_path_are_one_as_in_werkzeug(
         ("http://example.com/a#b", b"/a#b"),
         ("http://example.com", b"/"),
         ("http://example.com?x", b"/"),
+        ("a/b://example.com/admin", b"/a/b://example.com/admin"),  # no scheme
+        ("x?://example.com/admin", b"/x?://example.com/admin"),  # GET x%3F://...
     ],
 )
 async def test_an_absolute_form_targets_decoded_path_is_kept_whole(
