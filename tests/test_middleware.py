@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from microframework import Microframework
 from microframework import request
 from microframework import url_for
+from microframework import websocket
 from microframework.middleware import ProxyFixMiddleware
 
 
@@ -515,6 +516,42 @@ async def test_a_subclass_overriding_asgi_app_gets_every_request() -> None:
     async def index() -> str:
         return "ok"
 
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.send("hi")
+
     recorder = await call(app, http_scope())
     assert recorder.status == 200
-    assert seen == ["http"]
+    async with app.test_app(), app.test_client().websocket("/ws") as connection:
+        assert await connection.receive() == "hi"
+    assert seen == ["http", "lifespan", "websocket"]  # one lifespan connection
+
+
+async def test_an_inherited_call_and_a_late_asgi_app_are_both_kept() -> None:
+    # A library's subclass wrapping __call__, the user's overriding asgi_app, and
+    # asgi_app replaced on a class afterwards: each runs, as in Quart.
+    seen: list[str] = []
+
+    class Lib(Microframework):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append("Lib.__call__")
+            await super().__call__(scope, receive, send)
+
+    class App(Lib):
+        async def asgi_app(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append("App.asgi_app")
+            await super().asgi_app(scope, receive, send)
+
+    class Late(Microframework):
+        pass
+
+    async def late(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        seen.append("late")
+        await Microframework.asgi_app(self, scope, receive, send)
+
+    Late.asgi_app = late  # type: ignore[method-assign]
+    for app in (App(__name__), Late(__name__)):
+        app.route("/")(lambda: "ok")
+        assert (await call(app, http_scope())).status == 200
+    assert seen == ["Lib.__call__", "App.asgi_app", "late"]

@@ -1089,6 +1089,27 @@ async def test_quarts_connection_classes_and_steps_are_refused_not_ignored(
         await app.test_client().get("/")
 
 
+@pytest.mark.parametrize("where", ["class", "instance"])
+async def test_a_flask_wsgi_app_override_is_refused_not_ignored(where: str) -> None:
+    # A ported Flask subclass (or app.wsgi_app = ProxyFix(...) written on a fresh
+    # attribute) was ignored: its middleware never ran.
+    async def wsgi_app(self: Any, *args: Any) -> Any:
+        raise AssertionError("never called")
+
+    if where == "class":
+        app = type("App", (Microframework,), {"wsgi_app": wsgi_app})(__name__)
+    else:
+        app = Microframework(__name__)
+        app.wsgi_app = wsgi_app  # type: ignore[attr-defined]
+
+    @app.get("/")
+    async def index() -> str:
+        return "x"
+
+    with pytest.raises(TypeError, match="Flask's wsgi_app, which microframework never"):
+        await app.test_client().get("/")
+
+
 async def test_quarts_steps_are_refused_at_startup_before_anything_starts() -> None:
     # The app is frozen after before_serving (which may register blueprints), but what
     # it can't serve is refused first: no pool opened for an app that won't serve.

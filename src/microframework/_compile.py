@@ -275,6 +275,11 @@ def _str_content_type(
 
 def refuse_quart_only(app: Microframework) -> None:
     """Refuse an app that sets what only Quart calls (it would be ignored here)."""
+    if _overrides(app, "wsgi_app"):  # a ported Flask app's: as quietly lost
+        raise TypeError(
+            f"{type(app).__name__} sets Flask's wsgi_app, which microframework never"
+            " calls: override or wrap app.asgi_app instead (docs/porting.md)"
+        )
     if unused := [name for name in _QUART_ONLY if _overrides(app, name)]:
         raise TypeError(
             f"{type(app).__name__} sets Quart's {', '.join(unused)}, which"

@@ -24,6 +24,7 @@ from ._guard import drop_body_first
 from ._guard import guard_view
 from ._guard import stream_bytes
 from ._guard import Streamer
+from ._lifespan import handle_lifespan
 from ._responses import is_plain
 from ._responses import make_response
 from ._responses import null_session
@@ -164,10 +165,25 @@ async def _close_unsent(response: Any) -> None:
         await response.aclose()
 
 
+async def asgi_app(app: Any, scope: Any, receive: Any, send: Any) -> None:
+    """``Microframework.asgi_app``: the ASGI app proper, every kind of connection."""
+    kind = scope["type"]
+    if kind == "http":
+        await handle_http(app, scope, receive, send, entry=False)
+    elif kind == "websocket":
+        await handle_websocket(app, scope, receive, send)
+    elif kind == "lifespan":
+        await handle_lifespan(app, scope, receive, send)
+    else:
+        raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+
 def _elsewhere(
     app: Microframework, scope: Scope, receive: Receive, send: Send
 ) -> Awaitable[None]:
     # Middleware wrapping ``asgi_app`` sees every connection, as does lifespan.
+    # A subclass's own asgi_app is put on the instance too (Microframework.__init__),
+    # so this one check, made once per request, covers both.
     if scope["type"] == "websocket" and "asgi_app" not in app.__dict__:
         return handle_websocket(app, scope, receive, send)
     return app.asgi_app(scope, receive, send)

@@ -89,7 +89,7 @@ def remember(memo: dict[K, T], key: K, value: T, size: int = 0) -> T:
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
-def origin_form(target: str) -> str:
+def origin_form(target: str, raw: bytes | None = None) -> str:
     """The path part of a request target; ``ValueError`` if it isn't a URL.
 
     RFC 9112 3.2.2: a server must accept an absolute-form target ("http://host/p"),
@@ -97,7 +97,12 @@ def origin_form(target: str) -> str:
     path is already decoded, so a "?" or "#" in it is the path's (from "%3F")."""
     scheme, colon, rest = target.partition("://")
     # RFC 3986 3.1's scheme, as urlsplit takes one: "a/b://h/x" or a decoded
-    # "x?://h/x" is no absolute-form, and routes whole ("/admin" is not its path).
+    # "x?://h/x" is no absolute-form, and routes whole ("/admin" is not its path);
+    # nor is the raw "h%74tp://h/x" (*raw*, the scope's raw_path), as a proxy reads it.
+    # (A server that kept the target whole in raw_path; one that cut it keeps "/".)
+    if raw and raw[:1] != b"/":
+        if not _SCHEME.fullmatch(raw.partition(b"://")[0].decode("latin-1")):
+            colon = ""
     if colon and _SCHEME.fullmatch(scheme):
         slash = rest.find("/")
         urlsplit(

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
-from typing import cast
 from typing import ParamSpec
 from typing import TYPE_CHECKING
 from typing import TypeVar
@@ -38,11 +37,10 @@ from . import _responses
 from ._compile import blueprint_path
 from ._compile import chain_for
 from ._compile import Compiled
+from ._dispatch import asgi_app
 from ._dispatch import handle_http
-from ._dispatch import handle_websocket
 from ._dispatch import run_before
 from ._drain import Drain
-from ._lifespan import handle_lifespan
 from ._utils import ensure_async
 from ._utils import find_instance_path
 from ._utils import ImportedOnRead
@@ -90,9 +88,7 @@ if TYPE_CHECKING:
     from .testing import TestApp
     from .testing.cli import MicroframeworkCliRunner
     from .testing.client import RequestContextOptions
-    from .typing import Receive
     from .typing import ResponseReturnValue
-    from .typing import Scope
     from .typing import ServerReceive
     from .typing import ServerScope
     from .typing import ServerSend
@@ -185,6 +181,10 @@ class Microframework(TemplatingMixin, Scaffold):
         #: Set when shutdown begins, so loops in background tasks know to stop (Quart).
         self.shutdown_event = asyncio.Event()
         add_static_route(self)
+        if type(self).asgi_app is not asgi_app:  # a subclass's own (Quart's way), or a
+            self.asgi_app = (
+                self.asgi_app
+            )  # patched class's: every connection goes there
 
     @cached_property
     def name(self) -> str:
@@ -325,34 +325,10 @@ class Microframework(TemplatingMixin, Scaffold):
         #: The ASGI entry point, ``app(scope, receive, send)``.
         __call__ = handle_http
 
-    async def _asgi_app(
-        self, scope: ServerScope, receive: ServerReceive, send: ServerSend
-    ) -> None:
-        """The ASGI app proper; wrap this attribute to add middleware."""
-        scope, receive = cast("Scope", scope), cast("Receive", receive)  # dicts, really
-        kind = scope["type"]
-        if kind == "http":
-            await handle_http(self, scope, receive, send, entry=False)
-        elif kind == "websocket":
-            await handle_websocket(self, scope, receive, send)
-        elif kind == "lifespan":
-            await handle_lifespan(self, scope, receive, send)
-        else:
-            raise ValueError(f"unsupported ASGI scope type {kind!r}")
-
+    # The ASGI app proper (_dispatch.asgi_app, which sees a subclass's override).
     # Typed loosely, as an attribute: middleware typed for any server or framework
     # (hypercorn's TypedDicts, Starlette's mappings, ours) wraps it and replaces it.
-    asgi_app: Callable[..., Awaitable[None]] = _asgi_app
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.asgi_app is not Microframework.asgi_app and "__call__" not in vars(cls):
-            # Quart's way (and Flask's with wsgi_app): a subclass's own asgi_app gets
-            # every connection, as middleware assigned to app.asgi_app does.
-            async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:
-                await self.asgi_app(scope, receive, send)
-
-            cls.__call__ = __call__  # type: ignore[method-assign]
+    asgi_app: Callable[..., Awaitable[None]] = asgi_app
 
     redirect = app_redirect
 

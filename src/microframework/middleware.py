@@ -173,9 +173,10 @@ def _fix_prefix(scope: dict[str, Any], prefix: str) -> None:
     raw_path: bytes | None = scope.get("raw_path")
     if path[:1] != "/":  # absolute-form: only its path part goes under the prefix
         try:
-            path = origin_form(path)
+            path = origin_form(path, raw_path)
             if raw_path is not None:
-                raw_path = origin_form(raw_path.decode("latin-1")).encode("latin-1")
+                latin = raw_path.decode("latin-1")
+                raw_path = origin_form(latin, raw_path).encode("latin-1")
         except ValueError:  # not a URL: the app answers 400
             return
     if old_root and (path == old_root or path.startswith(old_root + "/")):

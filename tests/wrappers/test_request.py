@@ -360,6 +360,21 @@ async def test_an_absolute_form_targets_decoded_path_is_kept_whole(
     assert (rec.status, rec.body) == (200, expected)
 
 
+@pytest.mark.parametrize(
+    "raw", [b"h%74tp://example.com/admin", b"http:%2F%2Fexample.com/admin"]
+)
+async def test_an_absolute_form_is_read_from_the_raw_target(
+    app: Microframework, raw: bytes
+) -> None:
+    # A proxy reads the raw target: "h%74tp" is no scheme there, so no absolute-form.
+    @app.route("/<path:rest>")
+    async def echo(rest: str) -> str:
+        return request.path
+
+    rec = await call(app, http_scope("http://example.com/admin", raw_path=raw))
+    assert (rec.status, rec.body) == (200, b"/http://example.com/admin")
+
+
 @pytest.mark.parametrize("kind", ["http", "websocket"])
 async def test_an_absolute_form_target_routes_by_its_path(
     app: Microframework, kind: str

@@ -81,7 +81,7 @@ class BaseRequestWebsocket(SansIORequest):
         path: str = scope["path"]
         if path[:1] != "/":
             try:
-                path = origin_form(path)
+                path = origin_form(path, scope.get("raw_path"))
             except ValueError:  # "http://[::1/x": not a URL (urlsplit says so)
                 path, self.routing_exception = "/", BadRequest()
         root_path: str = scope.get("root_path", "")
