@@ -105,9 +105,8 @@ def origin_form(target: str, raw: bytes | None = None) -> str:
             colon = ""
     if colon and _SCHEME.fullmatch(scheme):
         slash = rest.find("/")
-        urlsplit(
-            f"{scheme}://{rest if slash == -1 else rest[:slash]}"
-        )  # "[::1": raises
+        authority = rest if slash == -1 else rest[:slash]
+        urlsplit(f"{scheme}://{authority}")  # raises for one that isn't ("[::1")
         target = "/" if slash == -1 else rest[slash:]
     return target if target[:1] == "/" else "/" + target
 

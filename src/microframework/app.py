@@ -181,10 +181,10 @@ class Microframework(TemplatingMixin, Scaffold):
         #: Set when shutdown begins, so loops in background tasks know to stop (Quart).
         self.shutdown_event = asyncio.Event()
         add_static_route(self)
-        if type(self).asgi_app is not asgi_app:  # a subclass's own (Quart's way), or a
-            self.asgi_app = (
-                self.asgi_app
-            )  # patched class's: every connection goes there
+        # A subclass's own asgi_app (Quart's way), or a patched class's, goes on the
+        # instance, where the dispatcher looks for middleware: it gets every connection.
+        if type(self).asgi_app is not asgi_app:
+            self.asgi_app = self.asgi_app
 
     @cached_property
     def name(self) -> str:
@@ -325,7 +325,7 @@ class Microframework(TemplatingMixin, Scaffold):
         #: The ASGI entry point, ``app(scope, receive, send)``.
         __call__ = handle_http
 
-    # The ASGI app proper (_dispatch.asgi_app, which sees a subclass's override).
+    # The ASGI app proper (_dispatch.asgi_app; a subclass's own: see __init__).
     # Typed loosely, as an attribute: middleware typed for any server or framework
     # (hypercorn's TypedDicts, Starlette's mappings, ours) wraps it and replaces it.
     asgi_app: Callable[..., Awaitable[None]] = asgi_app
