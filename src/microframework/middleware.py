@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from typing import cast
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 from urllib.parse import unquote_to_bytes
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
     from collections.abc import Callable
 
-    from .typing import Scope
     from .typing import ServerReceive
     from .typing import ServerScope
     from .typing import ServerSend
@@ -65,10 +63,10 @@ class ProxyFixMiddleware:
     ) -> None:
         """Fix an HTTP or websocket scope, then call the wrapped app."""
         if scope["type"] in ("http", "websocket") and self._wanted:
-            scope = self.fix_scope(cast("Scope", scope))  # a dict, really
+            scope = self.fix_scope(scope)
         await self.app(scope, receive, send)
 
-    def fix_scope(self, scope: Scope) -> Scope:
+    def fix_scope(self, scope: ServerScope) -> ServerScope:
         """Return *scope* rewritten from the trusted headers (*scope* itself if none apply)."""
         found: dict[str, list[str]] = {}
         wanted = self._wanted

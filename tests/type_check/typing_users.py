@@ -15,6 +15,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 from hypercorn.middleware import ProxyFixMiddleware
 from hypercorn.middleware.dispatcher import AsyncioDispatcherMiddleware
+from hypercorn.typing import HTTPScope
 
 from microframework import get_flashed_messages
 from microframework import Microframework
@@ -37,6 +38,10 @@ async def served_by_hypercorns_typed_api() -> None:
 
 def wrapped_in_our_middleware(other: Microframework) -> None:
     other.asgi_app = OurProxyFix(other.asgi_app, x_for=1)  # as deploying.md does
+
+
+def a_servers_scope_is_fixed(scope: HTTPScope) -> str:
+    return str(OurProxyFix(app).fix_scope(scope)["path"])  # it never writes into it
 
 
 def the_request_line_has_its_types() -> None:
