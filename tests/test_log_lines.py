@@ -72,13 +72,13 @@ async def test_the_debug_pages_log_line_escapes_the_path(
     assert "\r" not in _logged(caplog)
 
 
-async def test_a_cut_streams_warning_escapes_the_path(
+async def test_a_cut_streams_warning_escapes_the_method_and_path(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = Microframework(__name__)
 
-    @app.route("/<path:rest>")
-    async def index(rest: str) -> Response:
+    @app.before_request
+    async def stream() -> Response:  # runs for any method, matched or not
         async def body() -> AsyncIterator[bytes]:
             yield b"first"
             await asyncio.Event().wait()
@@ -87,10 +87,13 @@ async def test_a_cut_streams_warning_escapes_the_path(
         response.timeout = 0.01
         return response
 
+    scope = http_scope(PATH, method="GET\x1b[2J", http_version="2")
     with caplog.at_level(logging.WARNING):
         async with asyncio.timeout(5):
-            await call(app, http_scope(PATH))
-    assert f"Stream for GET {SHOWN} idle past its timeout" in _logged(caplog)
+            await call(app, scope)
+    logged = _logged(caplog)
+    assert f"Stream for GET\\x1b[2J {SHOWN} idle past its timeout" in logged
+    assert "\x1b" not in logged and "\r" not in logged
 
 
 async def test_the_method_is_escaped_too(caplog: pytest.LogCaptureFixture) -> None:

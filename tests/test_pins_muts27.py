@@ -6,10 +6,7 @@ the code it pins.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -92,31 +89,6 @@ async def test_a_wss_server_name_drops_443_for_external_urls() -> None:
     headers = {"Host": "example.test"}
     async with client.websocket("/ws", scheme="wss", headers=headers) as socket:
         assert await socket.receive() == "wss://example.test/ws"
-
-
-async def test_a_cut_streams_warning_escapes_the_method(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # _guard._stream_cut: HTTP/2 lets ESC through :method (hypercorn passes it on).
-    app = Microframework(__name__)
-
-    @app.before_request
-    async def stream() -> Response:  # runs for any method, matched or not
-        async def body() -> AsyncIterator[bytes]:
-            yield b"first"
-            await asyncio.Event().wait()
-
-        response = Response(body())
-        response.timeout = 0.01
-        return response
-
-    scope = http_scope("/x", method="GET\x1b[2J", http_version="2")
-    with caplog.at_level(logging.WARNING):
-        async with asyncio.timeout(5):
-            await call(app, scope)
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert "Stream for GET\\x1b[2J /x idle past its timeout" in logged
-    assert "\x1b" not in logged
 
 
 async def test_the_memory_history_keeps_events_younger_than_their_ttl(
