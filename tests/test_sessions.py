@@ -19,6 +19,7 @@ from itsdangerous import TimestampSigner
 from markupsafe import Markup
 from werkzeug.http import parse_date
 
+from microframework import flash
 from microframework import get_flashed_messages
 from microframework import Microframework
 from microframework import session
@@ -95,20 +96,60 @@ def test_new_session_is_neither_modified_nor_accessed() -> None:
         lambda s: s["a"],
         lambda s: s.get("a"),
         lambda s: s.setdefault("a", 2),
+        lambda s: s.permanent,
     ],
 )
-def test_reading_marks_accessed_but_not_modified(read: Any) -> None:
+def test_reading_the_object_itself_marks_nothing(read: Any) -> None:
+    # Flask 3.1.3 tracks use in the context: a custom save_session may read the
+    # session before it looks at ``accessed``.
     session = SecureCookieSession({"a": 1})
     read(session)
-    assert session.accessed
+    assert not session.accessed
     assert not session.modified
 
 
-def test_writing_marks_modified_and_accessed() -> None:
+def test_writing_marks_modified() -> None:
     session = SecureCookieSession()
     session["a"] = 1
     assert session.modified
-    assert session.accessed
+    assert not session.accessed
+
+
+async def test_a_save_session_that_reads_first_sees_only_the_requests_use() -> None:
+    app = Microframework(__name__)
+    app.secret_key = "k"
+    seen: list[bool] = []
+
+    class Reading(SecureCookieSessionInterface):
+        opens_without_waiting = False  # opened before the view: saved even if unused
+
+        async def save_session(self, app: Any, session: Any, response: Any) -> None:
+            session.get("user")
+            session.permanent
+            seen.append(session.accessed)
+            await super().save_session(app, session, response)
+
+    app.session_interface = Reading()
+
+    @app.route("/quiet")
+    async def quiet() -> str:
+        return "ok"
+
+    @app.route("/used")
+    async def used() -> str:
+        return str(session.get("user"))
+
+    @app.route("/flashed")
+    async def flashed() -> str:
+        await flash("hi")
+        return "ok"
+
+    client = app.test_client()
+    quiet_response = await client.get("/quiet")
+    assert "Cookie" not in quiet_response.vary
+    assert "Cookie" in (await client.get("/used")).vary
+    assert "Cookie" in (await client.get("/flashed")).vary
+    assert seen == [False, True, True]
 
 
 def test_permanent_is_stored_in_the_session() -> None:
@@ -298,7 +339,7 @@ async def test_untouched_session_sets_no_cookie_and_no_vary() -> None:
 
 async def test_read_session_varies_on_cookie_without_setting_it() -> None:
     session = SecureCookieSession({"a": 1})
-    session.get("a")
+    session.accessed = True  # as the proxy does
     response = await _save(StubApp(), session)
     assert _set_cookies(response) == []
     assert "Cookie" in response.vary

@@ -57,6 +57,7 @@ def flash(message: str, category: str = "message") -> Awaitable[None]:
     Sync ``message_flashed`` receivers run at once, async ones when this is awaited."""
     ctx = _connection_ctx("flash")
     session = ctx.session
+    session.accessed = True  # as a use of the proxy
     flashes = list(session.get("_flashes", ()))
     flashes.append((category, message))
     session["_flashes"] = flashes

@@ -35,7 +35,7 @@ class SessionMixin(MutableMapping[str, Any]):
     new = False
     #: Set on writes, so the interface knows to send the cookie.
     modified = True
-    #: Set on reads, so the response varies on ``Cookie``.
+    #: Set when a request or websocket uses the session, so the response varies on ``Cookie``.
     accessed = True
 
     @property
@@ -49,7 +49,7 @@ class SessionMixin(MutableMapping[str, Any]):
 
 
 class SecureCookieSession(CallbackDict[str, Any], SessionMixin):
-    """The default session: a dict that records whether it was read or written."""
+    """The default session: a dict that records whether it was written."""
 
     modified = False
     accessed = False
@@ -62,20 +62,8 @@ class SecureCookieSession(CallbackDict[str, Any], SessionMixin):
             dict.__init__(self, initial)
 
     def on_update(self, session: Any) -> None:  # called as self.on_update(self)
+        # Reads are tracked by the context's proxy, not here (as Flask 3.1.3).
         self.modified = True
-        self.accessed = True
-
-    def __getitem__(self, key: str) -> Any:
-        self.accessed = True
-        return super().__getitem__(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.accessed = True
-        return super().get(key, default)
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        self.accessed = True
-        return super().setdefault(key, default)
 
 
 class NullSession(SecureCookieSession):
