@@ -38,6 +38,7 @@ from microframework.cli import AppGroup
 from microframework.cli import cli
 from microframework.cli import find_app_by_string
 from microframework.cli import load_dotenv
+from microframework.cli import locate_app
 from microframework.cli import NoAppException
 from microframework.cli import prepare_import
 from microframework.cli import RUN_FROM_CLI_ENV
@@ -261,6 +262,17 @@ def test_no_app_found_is_one_line() -> None:
 def test_missing_module_is_one_line() -> None:
     result = invoke("--app", "not_a_module", "routes")
     assert error_line(result) == "Error: Could not import 'not_a_module'."
+
+
+def test_locate_app_may_return_none_for_a_missing_module(tmp_path: Path) -> None:
+    # Flask's signature: ``raise_if_not_found=False`` turns only "no such module" into None.
+    assert locate_app("not_a_module", None, raise_if_not_found=False) is None
+    assert locate_app("not_a_module.sub", None, False) is None
+    with pytest.raises(NoAppException, match="Could not import"):
+        locate_app("not_a_module", None)
+    name = prepare_import(str(write(tmp_path / "broken2.py", "import elsewhere_none\n")))
+    with pytest.raises(NoAppException, match="an error was raised"):
+        locate_app(name, None, raise_if_not_found=False)
 
 
 def test_import_error_inside_the_module_shows_its_traceback(tmp_path: Path) -> None:

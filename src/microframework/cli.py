@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from typing import Literal
+from typing import overload
 from typing import TYPE_CHECKING
 
 import click
@@ -79,14 +81,28 @@ def prepare_import(path: str) -> str:
     return ".".join(reversed(parts))
 
 
-def locate_app(module_name: str, app_name: str | None) -> Microframework:
-    """Import *module_name* and find the app in it: by *app_name*, or the best guess."""
+@overload
+def locate_app(
+    module_name: str, app_name: str | None, raise_if_not_found: Literal[True] = True
+) -> Microframework: ...
+@overload
+def locate_app(
+    module_name: str, app_name: str | None, raise_if_not_found: bool
+) -> Microframework | None: ...
+def locate_app(
+    module_name: str, app_name: str | None, raise_if_not_found: bool = True
+) -> Microframework | None:
+    """Import *module_name* and find the app in it: by *app_name*, or the best guess.
+
+    A module that doesn't exist is ``None`` if *raise_if_not_found* is false (Flask's)."""
     try:
         __import__(module_name)  # unlike import_module, keeps importlib's frames out
     except Exception as error:
         # "pkg.mod" is missing if "pkg" or "pkg.mod" is; any other is the user's error.
         missing = error.name if isinstance(error, ModuleNotFoundError) else None
         if missing is not None and f"{module_name}.".startswith(f"{missing}."):
+            if not raise_if_not_found:
+                return None
             raise NoAppException(f"Could not import {module_name!r}.") from None
         tb = error.__traceback__  # skip our own frame, so it starts in user code
         lines = traceback.format_exception(type(error), error, tb and tb.tb_next)
