@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -117,10 +118,21 @@ async def test_an_upload_a_waiting_view_left_unread_ends_its_request(
     # send waited for room, and the connection with it).
     app.testing = False
     torn_down = asyncio.Event()
+    queues: list[asyncio.Queue[Any]] = []
+    inner = app.asgi_app
+
+    async def keep_queue(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            queues.append(receive.__self__)  # hypercorn's receive is its queue's get
+        await inner(scope, receive, send)
+
+    app.asgi_app = keep_queue
 
     @app.post("/poll")
     async def poll() -> str:
-        await asyncio.sleep(0.3)  # the view's own work; the upload fills the queue
+        # The view's own work lasts until the upload has filled hypercorn's queue.
+        while not queues[-1].full():
+            await asyncio.sleep(0)
         return "done"
 
     @app.teardown_request
