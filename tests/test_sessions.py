@@ -125,7 +125,7 @@ async def test_a_save_session_that_reads_first_sees_only_the_requests_use() -> N
 
         async def save_session(self, app: Any, session: Any, response: Any) -> None:
             session.get("user")
-            session.permanent
+            assert session.permanent is False
             seen.append(session.accessed)
             await super().save_session(app, session, response)
 
