@@ -270,7 +270,9 @@ def test_locate_app_may_return_none_for_a_missing_module(tmp_path: Path) -> None
     assert locate_app("not_a_module.sub", None, False) is None
     with pytest.raises(NoAppException, match="Could not import"):
         locate_app("not_a_module", None)
-    name = prepare_import(str(write(tmp_path / "broken2.py", "import elsewhere_none\n")))
+    name = prepare_import(
+        str(write(tmp_path / "broken2.py", "import elsewhere_none\n"))
+    )
     with pytest.raises(NoAppException, match="an error was raised"):
         locate_app(name, None, raise_if_not_found=False)
 
