@@ -81,7 +81,7 @@ class Guard(Listener):
 
     __slots__ = (
         "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
-        "_ahead", "_feeds", "_ours", "_spared", "_app", "_again",
+        "_ahead", "_feeds", "_ours", "_spared", "_app", "_again", "ending",
     )  # fmt: skip
     _ours: int  # set as it fires: our cancels the task carries; -1: claimed
     _spared: float | None  # likewise: when an event stream's clean-up time is up
@@ -104,6 +104,7 @@ class Guard(Listener):
         self._ahead = False  # reading the body ahead of the view
         self._feeds = False  # it is request.body_watch: a read gets messages from it
         self.unread = False  # the body wasn't all received as the watch began
+        self.ending = False  # the last message is sent: a client leaving now is no news
         # Watching consumes receive(): a body being read is the reader's to receive;
         # one not yet read, the watch reads ahead (a client gone is heard after it),
         # keeping at most BUFFERED bytes for the read.
@@ -174,6 +175,10 @@ class Guard(Listener):
                 return
         if self.reason is not None and self._ours < 0:
             return  # claimed: the task is ending
+        if self.ending and reason == "disconnect":
+            # Servers answer receive() with a disconnect as they take the last body;
+            # a send wrapper's await after it (an access log) is no stream to cut.
+            return
         if asyncio.current_task() is self.task:
             # From inside the task a cancel could outlive the work: fire from the loop.
             if self._deferred is None:
@@ -493,6 +498,7 @@ def _end(
     send: Send, request: Request, guard: Guard, timeout: float | None, watched: bool
 ) -> Awaitable[None]:
     """A stream's last message (see _watch); what is left of an unread body first."""
+    guard.ending = True
     sending = send({"type": _BODY, "body": b"", "more_body": False})
     if guard.unread:  # (the view's watch, if any, saw the body in)
         sending = ending(sending, request)

@@ -336,21 +336,25 @@ async def teardown(
 ) -> None:
     """Run request or websocket teardown, then app-context teardown, then the signals."""
     request = ctx.request
-    if request is not None or ctx.websocket is not None:
-        try:
-            if chain is None:
-                chain = chain_for(app, ctx)
-            for func in chain.teardown:
-                await _run_teardown(app, func, error)
-            signal = (
-                request_tearing_down if request is not None else websocket_tearing_down
-            )
-            if signal.receivers:
-                await _signal_teardown(app, signal, error)
-        finally:  # after them, as in Flask and Quart: they may still read the uploads
-            if request is not None:
-                request.release()
-    await teardown_app(app, error)
+    try:
+        if request is not None or ctx.websocket is not None:
+            try:
+                if chain is None:
+                    chain = chain_for(app, ctx)
+                for func in chain.teardown:
+                    await _run_teardown(app, func, error)
+                signal = (
+                    request_tearing_down
+                    if request is not None
+                    else websocket_tearing_down
+                )
+                if signal.receivers:
+                    await _signal_teardown(app, signal, error)
+            finally:  # after them, as in Flask and Quart: they may still read uploads
+                if request is not None:
+                    request.release()
+    finally:  # a cancel in a teardown function still returns what the app context holds
+        await teardown_app(app, error)
 
 
 async def teardown_app(app: Microframework, error: BaseException | None) -> None:

@@ -1,0 +1,150 @@
+"""Faults at unlucky moments: a cancel during teardown, a disconnect during the last send."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from asgi_harness import http_scope
+from asgi_harness import websocket_scope
+from microframework import Microframework
+from microframework import send_file
+from microframework import websocket
+from microframework.sse import event_stream
+from microframework.sse import ServerSentEvent
+
+
+async def arange(n: int) -> Any:
+    for i in range(n):
+        yield i
+
+
+async def _blocked() -> dict[str, Any]:
+    await asyncio.Event().wait()
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+async def test_a_cancel_in_a_teardown_function_still_tears_down_the_app_context(
+    kind: str,
+) -> None:
+    # A server cancelling at shutdown while a teardown function awaits (closing a DB
+    # session) must not skip teardown_appcontext (returning the connection): Quart
+    # and Flask pop the app context in a finally.
+    app = Microframework(__name__)
+    log: list[str] = []
+    in_teardown = asyncio.Event()
+
+    async def slow(error: BaseException | None) -> None:
+        log.append("teardown")
+        in_teardown.set()
+        await asyncio.Event().wait()
+
+    if kind == "http":
+        app.teardown_request(slow)
+    else:
+        app.teardown_websocket(slow)
+
+    @app.teardown_appcontext
+    async def close_db(error: BaseException | None) -> None:
+        await asyncio.sleep(0)  # its own awaits run: the cancel was delivered once
+        log.append(f"appcontext {type(error).__name__}")
+
+    @app.route("/")
+    async def index() -> str:
+        return "hi"
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b"", "more_body": False}
+        if kind == "http"
+        else {"type": "websocket.connect"}
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else await _blocked()
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    scope = http_scope("/") if kind == "http" else websocket_scope("/ws")
+    task = asyncio.ensure_future(app(scope, receive, send))
+    async with asyncio.timeout(5):
+        await in_teardown.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert log == ["teardown", "appcontext NoneType"]
+
+
+class _ClosingServer:
+    """As uvicorn and hypercorn: a waiting receive() hears http.disconnect as soon as
+    the last body is handed over (inside that send)."""
+
+    def __init__(self) -> None:
+        self.inbound = [{"type": "http.request", "body": b"", "more_body": False}]
+        self.done = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        if self.inbound:
+            return self.inbound.pop()
+        await self.done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            self.done.set()
+
+
+@pytest.mark.parametrize(
+    "kind", ["stream", "big stream", "big bytes", "file", "events"]
+)
+async def test_a_send_wrapper_awaiting_after_the_last_body_is_not_cut(
+    kind: str, tmp_path: Any
+) -> None:
+    # An access-log middleware awaits after passing the last body on: the disconnect
+    # the server then reports must not cancel it, nor reach teardown as an error.
+    app = Microframework(__name__)
+    log: list[str] = []
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(f"teardown {type(error).__name__}")
+
+    (tmp_path / "f.bin").write_bytes(b"x" * 200_000)
+
+    @app.route("/")
+    async def stream() -> Any:
+        async def chunks() -> Any:
+            for _ in range(3):
+                yield b"x" * (200_000 if kind == "big stream" else 10)
+
+        if kind == "big bytes":
+            return b"x" * 200_000
+        if kind == "file":
+            return await send_file(tmp_path / "f.bin")
+        if kind == "events":
+            return event_stream(ServerSentEvent(str(n)) async for n in arange(3))
+        return chunks(), 200
+
+    server = _ClosingServer()
+
+    async def logging_send(message: dict[str, Any]) -> None:
+        await server.send(message)
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            try:
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                log.append("logged")
+            except asyncio.CancelledError:
+                log.append("cancelled")
+                raise
+
+    async with asyncio.timeout(5):
+        await app(http_scope("/"), server.receive, logging_send)  # type: ignore[arg-type]
+    assert log == ["logged", "teardown NoneType"]
