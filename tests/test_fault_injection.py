@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from asgi_harness import http_scope
 from asgi_harness import websocket_scope
+
 from microframework import Microframework
 from microframework import send_file
 from microframework import websocket

@@ -724,6 +724,7 @@ async def test_a_permanent_session_under_its_interfaces_cookie_name_is_refreshed
     # The refresh on a page that doesn't use the session looked for the configured
     # cookie name, not the interface's: such users were logged out after the lifetime.
     app.session_interface = _HostCookieInterface()
+    app.config["SESSION_COOKIE_SECURE"] = True  # or browsers refuse a __Host- cookie
     _session_app(app)
 
     @app.post("/remember")

@@ -263,6 +263,13 @@ class MicroframeworkClient:
         request = self._prepare(path, "GET", options)
         if offered:
             request.headers.setdefault("Sec-WebSocket-Protocol", ", ".join(offered))
+        else:  # offered in the header, as on the wire: a server reads it from there
+            offered = [
+                token.strip()
+                for value in request.headers.getlist("Sec-WebSocket-Protocol")
+                for token in value.split(",")
+                if token.strip()
+            ]
         scope = self._with_state(
             request.scope("websocket", self._with_cookies(request))
         )
@@ -447,8 +454,9 @@ class MicroframeworkClient:
         if self._cookies is None:
             return
         host = _hostname(request.headers["Host"])
+        secure_origin = request.scheme in ("https", "wss") or _trustworthy(host)
         for header in response.headers.getlist("Set-Cookie"):
-            cookie = _parse_set_cookie(header, host, request.path)
+            cookie = _parse_set_cookie(header, host, request.path, secure_origin)
             if cookie is not None:
                 self._cookies.store(cookie)
 
@@ -467,6 +475,11 @@ class MicroframeworkClient:
                 f"cannot follow a redirect to another host: {location!r}"
             )
         headers = request.headers.copy()
+        downgrade = request.scheme == "https" and target.scheme == "http"
+        if target.netloc != host or downgrade:
+            # As httpx: credentials don't follow to another host (or to plain http).
+            headers.remove("Authorization")
+            headers.remove("Proxy-Authorization")
         headers["Host"] = target.netloc
         root_path, path = request.root_path, target.path or "/"
         if not (root_path and (path == root_path or path.startswith(root_path + "/"))):
@@ -581,8 +594,11 @@ class CookieJarView:
                 del self._jar[slot]
 
 
-def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | None:
-    """Parse a ``Set-Cookie`` value sent by *host* (RFC 6265 5.2); ``None``: ignore."""
+def _parse_set_cookie(
+    header: str, host: str, request_path: str, secure_origin: bool = True
+) -> Cookie | None:
+    """Parse a ``Set-Cookie`` value sent by *host* (RFC 6265 5.2); ``None``: ignore,
+    as browsers do (RFC 6265bis: prefixes, Secure only from a secure origin)."""
     pair, *attributes = header.split(";")
     key, sep, value = pair.partition("=")
     key, value = key.strip(), value.strip()
@@ -612,6 +628,14 @@ def _parse_set_cookie(header: str, host: str, request_path: str) -> Cookie | Non
             same_site = arg
     if domain and host != domain and not host.endswith("." + domain):
         return None  # RFC 6265 5.3 step 6: a host may not set cookies for another
+    if domain and "." not in domain and domain != host:
+        return None  # a top-level domain ("com") is a public suffix
+    if secure and not secure_origin:
+        return None  # RFC 6265bis 5.7 step 14: Secure only from a secure origin
+    if key.startswith("__Secure-") and not secure:
+        return None  # RFC 6265bis 4.1.3.1
+    if key.startswith("__Host-") and not (secure and not domain and path == "/"):
+        return None  # RFC 6265bis 4.1.3.2
     try:
         decoded = next(iter(parse_cookie(f"{key}={value}").items()), (key, value))
     except UnicodeDecodeError:  # latin-1 text that is not UTF-8: keep it as sent

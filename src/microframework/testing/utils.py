@@ -217,13 +217,14 @@ def _authorization(auth: Authorization | tuple[str, str]) -> Authorization:
 
 def _pairs(
     values: Mapping[str, Any] | Iterable[tuple[str, Any]],
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, str | bytes]]:
     """Flatten a mapping (list values repeat the key) or pairs into string pairs;
-    ``None`` values are left out, as werkzeug's test client does."""
+    ``None`` values are left out, as werkzeug's test client does. ``bytes`` stay
+    bytes, which ``urlencode`` percent-encodes as given (as Flask's and Quart's do)."""
     if isinstance(values, Mapping):  # a MultiDict's items() would drop repeats
         values = MultiDict(values).items(multi=True)
     return [
-        (key, item if isinstance(item, str) else str(item))
+        (key, item if isinstance(item, str | bytes) else str(item))
         for key, value in values
         for item in (value if isinstance(value, list | tuple) else (value,))
         if item is not None
@@ -253,7 +254,10 @@ def _multipart_fields(
 ) -> MultiDict[str, Any]:
     """The fields to encode; the bare files given go in *opened*, for the caller to
     close."""
-    fields: MultiDict[str, Any] = MultiDict(_pairs(form))
+    fields: MultiDict[str, Any] = MultiDict(
+        (_html_escape(key), v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+        for key, v in _pairs(form)
+    )
     for key, value in files.items():
         for item in value if isinstance(value, list) else (value,):
             if isinstance(item, tuple) and len(item) in (2, 3):
@@ -272,8 +276,23 @@ def _multipart_fields(
                     f"files[{key!r}] must be a FileStorage, a file or a"
                     " (file, filename[, content_type]) tuple"
                 )
-            fields.add(key, item)
+            if (
+                item.filename
+                and (escaped := _html_escape(item.filename)) != item.filename
+            ):
+                # A copy: the caller's FileStorage keeps its name.
+                item = FileStorage(
+                    item.stream, escaped, content_type=item.content_type,
+                    headers=item.headers,
+                )  # fmt: skip
+            fields.add(_html_escape(key), item)
     return fields
+
+
+def _html_escape(name: str) -> str:
+    """A multipart field name or filename as browsers send it (the HTML standard's
+    multipart/form-data encoding): LF, CR and '"' percent-encoded."""
+    return name.replace("\n", "%0A").replace("\r", "%0D").replace('"', "%22")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -159,6 +159,13 @@ class Websocket(BaseRequestWebsocket):
         if subprotocol is not None and TOKEN.fullmatch(subprotocol) is None:
             # RFC 6455 4.1: a token; CR/LF would split the handshake's headers.
             raise ValueError(f"websocket subprotocol {subprotocol!r} is not a token")
+        if subprotocol is not None and subprotocol not in self.requested_subprotocols:
+            # RFC 6455 4.2.2: the server picks one the client offered; hypercorn raises
+            # and browsers fail the handshake, so fail here, on every server and in tests.
+            raise ValueError(
+                f"websocket subprotocol {subprotocol!r} was not offered by the client"
+                f" (it offered {self.requested_subprotocols!r})"
+            )
         message: dict[str, Any] = {
             "type": "websocket.accept",
             "subprotocol": subprotocol,

@@ -1,0 +1,200 @@
+"""The test client gives the app what a server and a browser would (clientdiff, session 28)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from werkzeug.datastructures import FileStorage
+
+from microframework import Microframework
+from microframework import redirect
+from microframework import request
+from microframework import Response
+from microframework import websocket
+from microframework.testing import WebsocketResponseError
+
+
+@pytest.fixture
+def app() -> Microframework:
+    return Microframework(__name__)
+
+
+@pytest.mark.parametrize("offered", [[], ["chat"]])
+async def test_accepting_a_subprotocol_the_client_did_not_offer_fails(
+    app: Microframework, offered: list[str]
+) -> None:
+    # hypercorn raises in the app's send and browsers fail the handshake (RFC 6455
+    # 4.2.2): a test must not pass where every deployment fails.
+    errors: list[BaseException] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        try:
+            await websocket.accept(subprotocol="zzz")
+        except ValueError as error:
+            errors.append(error)
+            raise
+
+    app.testing = False
+    with pytest.raises(WebsocketResponseError):
+        async with app.test_client().websocket("/ws", subprotocols=offered):
+            pass
+    assert "was not offered" in str(errors[0])
+
+
+async def test_a_subprotocol_offered_in_the_header_is_an_offer(
+    app: Microframework,
+) -> None:
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept(subprotocol=websocket.requested_subprotocols[-1])
+        await websocket.send(",".join(websocket.requested_subprotocols))
+
+    headers = {"Sec-WebSocket-Protocol": "a, b"}
+    async with app.test_client().websocket("/ws", headers=headers) as connection:
+        assert await connection.receive() == "a,b"
+        assert connection.subprotocol == "b"
+
+
+async def test_bytes_in_query_strings_and_forms_are_sent_as_bytes(
+    app: Microframework,
+) -> None:
+    # As Flask's and Quart's clients: urlencoded as given, not as their repr.
+    @app.post("/")
+    async def echo() -> Any:
+        form = await request.form
+        return {"arg": request.args["a"], "form": form["a"]}
+
+    client = app.test_client()
+    value = "café".encode()
+    response = await client.post("/", query_string={"a": value}, form={"a": value})
+    assert await response.get_json() == {"arg": "café", "form": "café"}
+    files = {"f": (io.BytesIO(b"x"), "f.txt")}
+    response = await client.post(
+        "/", query_string={"a": value}, form={"a": value}, files=files
+    )
+    assert await response.get_json() == {"arg": "café", "form": "café"}
+
+
+@pytest.mark.parametrize("name", ['a"b.txt', "a\nb.txt", "a\rb.txt"])
+async def test_multipart_names_are_escaped_as_browsers_do(
+    app: Microframework, name: str
+) -> None:
+    # The HTML standard percent-encodes '"', CR and LF in multipart names; sent raw,
+    # the app saw a cut name or lost the file.
+    @app.post("/")
+    async def upload() -> Any:
+        files = await request.files
+        form = await request.form
+        return {"files": {k: f.filename for k, f in files.items()}, "form": list(form)}
+
+    given = FileStorage(io.BytesIO(b"x"), name)
+    response = await app.test_client().post("/", files={name: given}, form={name: "v"})
+    # What the app reads from a browser's: werkzeug turns %22 back into '"'.
+    expected = name.replace("\n", "%0A").replace("\r", "%0D")
+    got = await response.get_json()
+    assert got["files"] == {expected: expected}
+    assert got["form"] == [expected]
+    assert given.filename == name  # the caller's own object is left as it was
+
+
+async def test_a_redirect_to_another_host_drops_the_credentials() -> None:
+    app = Microframework(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "example.com"
+
+    @app.route("/go")
+    async def go() -> Response:
+        return redirect("http://api.example.com/who")
+
+    @app.route("/here")
+    async def here() -> Response:
+        return redirect("/who")
+
+    @app.route("/who", subdomain="api")
+    @app.route("/who")
+    async def who() -> Any:
+        return {
+            "auth": request.headers.get("Authorization"),
+            "other": request.headers.get("X-Other"),
+        }
+
+    client = app.test_client()
+    options: dict[str, Any] = {"auth": ("a", "pw"), "headers": {"X-Other": "kept"}}
+    response = await client.get("/go", follow_redirects=True, **options)
+    assert await response.get_json() == {"auth": None, "other": "kept"}
+    response = await client.get("/here", follow_redirects=True, **options)
+    assert (await response.get_json())["auth"] is not None  # same origin: kept
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "__Host-x=1; Path=/",  # no Secure
+        "__Host-y=1; Secure; Path=/; Domain=example.com",  # a Domain
+        "__Host-p=1; Secure; Path=/a",  # a path other than /
+        "__Secure-z=1; Path=/",  # no Secure
+        "pubsuf=1; Domain=com; Path=/",  # a top-level domain
+        "sec=1; Secure; Path=/",  # Secure from plain http, not loopback
+    ],
+)
+async def test_the_jar_refuses_the_cookies_browsers_refuse(header: str) -> None:
+    app = Microframework(__name__)
+    app.config["SERVER_NAME"] = "example.com"
+
+    @app.route("/set")
+    async def set_cookie() -> Response:
+        return Response("set", headers={"Set-Cookie": header})
+
+    client = app.test_client()
+    await client.get("/set")
+    assert list(client.cookie_jar) == []
+
+
+@pytest.mark.parametrize(
+    ("header", "scheme"),
+    [
+        ("__Host-x=1; Secure; Path=/", "https"),
+        ("__Secure-z=1; Secure; Path=/", "https"),
+        ("sec=1; Secure; Path=/", "https"),
+        ("d=1; Domain=example.com; Path=/", "http"),
+    ],
+)
+async def test_the_jar_keeps_what_browsers_keep(header: str, scheme: str) -> None:
+    app = Microframework(__name__)
+    app.config["SERVER_NAME"] = "example.com"
+
+    @app.route("/set")
+    async def set_cookie() -> Response:
+        return Response("set", headers={"Set-Cookie": header})
+
+    client = app.test_client()
+    await client.get("/set", scheme=scheme)
+    assert len(list(client.cookie_jar)) == 1
+
+
+async def test_secure_cookies_from_localhost_over_http_are_kept(
+    app: Microframework,
+) -> None:
+    # Browsers treat loopback as a secure origin: a __Host- session works in tests.
+    app.config.update(
+        SECRET_KEY="k", SESSION_COOKIE_NAME="__Host-s", SESSION_COOKIE_SECURE=True
+    )
+
+    @app.route("/login")
+    async def login() -> str:
+        from microframework import session
+
+        session["user"] = "me"
+        return "ok"
+
+    @app.route("/me")
+    async def me() -> str:
+        from microframework import session
+
+        return str(session.get("user"))
+
+    client = app.test_client()
+    await client.get("/login")
+    assert await (await client.get("/me")).get_data(as_text=True) == "me"
