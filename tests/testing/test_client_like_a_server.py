@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 
@@ -198,3 +199,23 @@ async def test_secure_cookies_from_localhost_over_http_are_kept(
     client = app.test_client()
     await client.get("/login")
     assert await (await client.get("/me")).get_data(as_text=True) == "me"
+
+
+@pytest.mark.parametrize("version", ["1.1", "2"])
+async def test_the_websocket_handshake_carries_a_browsers_headers(
+    app: Microframework, version: str
+) -> None:
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.send_json(dict(websocket.headers))
+
+    async with app.test_client().websocket("/ws", http_version=version) as connection:
+        headers = await connection.receive_json()
+    assert headers["Sec-Websocket-Version"] == "13"
+    if version == "2":  # extended CONNECT (RFC 8441): no upgrade, no key
+        assert "Upgrade" not in headers and "Sec-Websocket-Key" not in headers
+    else:
+        assert headers["Upgrade"] == "websocket"
+        assert headers["Connection"] == "Upgrade"
+        assert len(base64.b64decode(headers["Sec-Websocket-Key"])) == 16

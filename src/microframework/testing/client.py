@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import http.cookiejar
+import os
 import re
 import weakref
+from base64 import b64encode
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -270,6 +272,12 @@ class MicroframeworkClient:
                 for token in value.split(",")
                 if token.strip()
             ]
+        headers = request.headers  # as a browser's handshake, which servers pass on
+        if request.http_version.startswith("1"):  # HTTP/2's CONNECT has none of these
+            headers.setdefault("Upgrade", "websocket")
+            headers.setdefault("Connection", "Upgrade")
+            headers.setdefault("Sec-WebSocket-Key", b64encode(os.urandom(16)).decode())
+        headers.setdefault("Sec-WebSocket-Version", "13")
         scope = self._with_state(
             request.scope("websocket", self._with_cookies(request))
         )
