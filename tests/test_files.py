@@ -417,6 +417,23 @@ async def test_send_file_with_bytesio_and_a_mimetype(app: Microframework) -> Non
     assert "Content-Disposition" not in response.headers
 
 
+async def test_send_file_of_a_reader_without_close(app: Microframework) -> None:
+    # Only read(): werkzeug's file wrapper serves it, closing only what has close().
+    class OnlyRead:
+        def __init__(self) -> None:
+            self.data = io.BytesIO(b"hello")
+
+        def read(self, size: int = -1) -> bytes:
+            return self.data.read(size)
+
+    @app.get("/")
+    async def index() -> Any:
+        return await send_file(OnlyRead(), mimetype="text/plain")  # type: ignore[arg-type]
+
+    response = await app.test_client().get("/")
+    assert await response.get_data() == b"hello"
+
+
 async def test_bytesio_sends_from_its_current_position(app: Microframework) -> None:
     @app.get("/")
     async def index() -> Any:

@@ -497,9 +497,7 @@ class Microframework(TemplatingMixin, Scaffold):
             if _external is None:
                 _external = _scheme is not None
         else:
-            adapter = ctx.url_adapter if ctx is not None else None
-            if adapter is None:
-                adapter = self.create_url_adapter(None)
+            adapter = self.create_url_adapter(None)  # an app context has none
             if adapter is None:
                 raise RuntimeError(
                     "Unable to build URLs outside an active request without 'SERVER_NAME'"

@@ -89,20 +89,17 @@ class AdapterCache:
         server: tuple[str, int | None] | None,
     ) -> MapAdapter:
         """Return the adapter for this host, binding (and checking the host) on a miss."""
-        key = (host_header, scheme, root_path)
-        adapter = self.bound.get(key)
-        if adapter is None:
-            # Strips default ports; a host not in TRUSTED_HOSTS is a SecurityError (400).
-            raw = None if host_header is None else host_header.decode("latin-1")
-            host = get_host(scheme, raw, server, self._trusted)
-            adapter = self._bind(host, scheme, root_path or "/")
-            if host_header is None or len(host_header) > MEMO_KEY_SIZE:
-                # The host came from the scope's server, which the key lacks (HTTP/1.0),
-                # or is longer than any name: kept, 256 of them would pin 2x their size.
-                return adapter
-            if len(self.bound) >= self._maxsize:
-                self.bound.clear()
-            self.bound[key] = adapter
+        # Strips default ports; a host not in TRUSTED_HOSTS is a SecurityError (400).
+        raw = None if host_header is None else host_header.decode("latin-1")
+        host = get_host(scheme, raw, server, self._trusted)
+        adapter = self._bind(host, scheme, root_path or "/")
+        if host_header is None or len(host_header) > MEMO_KEY_SIZE:
+            # The host came from the scope's server, which the key lacks (HTTP/1.0),
+            # or is longer than any name: kept, 256 of them would pin 2x their size.
+            return adapter
+        if len(self.bound) >= self._maxsize:
+            self.bound.clear()
+        self.bound[(host_header, scheme, root_path)] = adapter
         return adapter
 
     def _bind(self, host: str, scheme: str, script_name: str) -> MapAdapter:

@@ -150,8 +150,11 @@ class FileBody(ResponseBody):
         aclose = getattr(active, "aclose", None)
         if aclose is not None:
             await aclose()
-        if self.file is not None:
-            self.file.close()
+        close = getattr(
+            self.file, "close", None
+        )  # a reader may have none (as werkzeug)
+        if close is not None:
+            close()
 
     async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
         """Let the server send the file if it offers to and can; else stream the chunks."""
