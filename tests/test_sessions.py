@@ -916,3 +916,32 @@ async def test_a_plain_save_session_set_on_an_instance_is_called_as_plain(
     interface.save_session = lambda app, session, response: saved.append("plain")  # type: ignore[method-assign,assignment,misc]
     assert (await client.get("/")).status_code == 200
     assert saved == ["plain"]
+
+
+async def test_the_signing_key_is_derived_once_per_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # itsdangerous makes a signer per dumps/loads and derives its HMAC key each time;
+    # the interface keeps its signers and their keys (two HMACs a request fewer).
+    from itsdangerous.signer import Signer
+
+    derived: list[object] = []
+    original = Signer.derive_key
+
+    def counting(self: Signer, secret_key: Any = None) -> bytes:
+        derived.append(secret_key)
+        return original(self, secret_key)
+
+    monkeypatch.setattr(Signer, "derive_key", counting)
+    app = Microframework(__name__)
+    app.secret_key = "k"
+
+    @app.route("/")
+    async def index() -> str:
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    client = app.test_client()
+    for n in range(1, 4):
+        assert await (await client.get("/")).get_data(as_text=True) == str(n)
+    assert len(derived) <= 2  # signing (None) and verifying (the key): once each

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from inspect import iscoroutine
 from inspect import iscoroutinefunction
+from types import AsyncGeneratorType
 from typing import Any
 from typing import cast
 from typing import TYPE_CHECKING
@@ -125,6 +126,8 @@ def _split_tuple(rv: tuple[Any, ...], request: Request | None) -> tuple[Any, Any
 
 def _is_body(rv: Any) -> bool:
     # An (async) iterable or generator, or a writer ``async def body(write)``.
+    if rv.__class__ is AsyncGeneratorType:  # the usual stream: no ABC check (3k)
+        return True
     return isinstance(rv, (AsyncIterable, Iterator)) or iscoroutinefunction(rv)
 
 
@@ -272,10 +275,12 @@ def session_cookie_sent(app: Microframework, request: Request) -> bool:
     config = app.config
     if not config["SECRET_KEY"] or not config["SESSION_REFRESH_EACH_REQUEST"]:
         return False
-    name = app.session_interface.get_cookie_name(app).encode("latin-1")
+    name = None  # looked up only for a request with cookies
     for key, value in request.scope["headers"]:
-        if key == b"cookie" and name in value:  # HTTP/2 may split cookies (RFC 9113)
-            return True
+        if key == b"cookie":  # HTTP/2 may split cookies (RFC 9113)
+            name = name or app.session_interface.get_cookie_name(app).encode("latin-1")
+            if name in value:
+                return True
     return False
 
 

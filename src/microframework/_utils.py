@@ -154,7 +154,7 @@ async def call_awaited(
     its result, awaited too if a sync one returned an awaitable (``super()``'s call).
     """
     result = await ensure_async(func)(*args)
-    if inspect.isawaitable(result):
+    if result is not None and inspect.isawaitable(result):  # None first: an ABC
         result = await result
     return result
 

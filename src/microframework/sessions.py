@@ -5,6 +5,7 @@ session, never an error; only writing to the null session (no ``SECRET_KEY``) ra
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import MutableMapping
 from datetime import datetime
@@ -174,6 +175,20 @@ def _key_bytes(key: object, name: str) -> bytes:
     raise TypeError(f"{name} must hold str or bytes keys, not {type(key).__name__}")
 
 
+class _Serializer(URLSafeTimedSerializer):
+    """Keeps its signers, each deriving a key once: two HMACs a request fewer."""
+
+    def make_signer(self, salt: str | bytes | None = None) -> Any:
+        made: dict[Any, Any] = self.__dict__.setdefault("_made", {})
+        if (signer := made.get(salt)) is None:  # itsdangerous makes one a call
+            signer = super().make_signer(salt)  # (a signer holds no state)
+            derive = functools.lru_cache(maxsize=8)(signer.derive_key)
+            signer.derive_key = derive  # type: ignore[method-assign]
+            if len(made) < 8:  # a few salts (the caller's), each a few keys
+                made[salt] = signer
+        return signer
+
+
 class SecureCookieSessionInterface(SessionInterface):
     """Keeps the session in a cookie signed with ``SECRET_KEY`` (readable, not secret).
 
@@ -206,7 +221,7 @@ class SecureCookieSessionInterface(SessionInterface):
         # itsdangerous signs with the last key and verifies with all of them.
         keys = [_key_bytes(key, "SECRET_KEY_FALLBACKS") for key in fallbacks]
         keys.append(_key_bytes(secret_key, "SECRET_KEY"))
-        signer = URLSafeTimedSerializer(
+        signer = _Serializer(
             keys,
             salt=self.salt,
             serializer=self.serializer,
@@ -259,14 +274,15 @@ class SecureCookieSessionInterface(SessionInterface):
                     " cannot be set any more, so the change is lost"
                 )
             return
-        if session.accessed:
+        if accessed := session.accessed:  # Vary once: each .vary parses the header
             response.vary.add("Cookie")
         if not session:
             if session.modified:
                 response.delete_cookie(
                     self.get_cookie_name(app), **self._cookie_options(app)
                 )
-                response.vary.add("Cookie")
+                if not accessed:
+                    response.vary.add("Cookie")
             return
         if not self.should_set_cookie(app, session):
             return
@@ -279,4 +295,5 @@ class SecureCookieSessionInterface(SessionInterface):
             expires=self.get_expiration_time(app, session),
             **self._cookie_options(app),
         )
-        response.vary.add("Cookie")
+        if not accessed:
+            response.vary.add("Cookie")

@@ -108,6 +108,8 @@ class DefaultJSONProvider(JSONProvider):
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialise *obj* with :func:`json.dumps` and this provider's settings."""
+        if kwargs == _COMPACT and not self._own_dumps:  # the session's: a kept encoder
+            return self._encoder(False)(obj)
         kwargs.setdefault("default", self.default)
         kwargs.setdefault("ensure_ascii", self.ensure_ascii)
         kwargs.setdefault("sort_keys", self.sort_keys)
@@ -152,6 +154,9 @@ class DefaultJSONProvider(JSONProvider):
                 ).encode
             encoders[key] = encode
         return encode
+
+
+_COMPACT = {"separators": (",", ":")}
 
 
 def _compact_encoder(provider: DefaultJSONProvider) -> Callable[[Any], str] | None:

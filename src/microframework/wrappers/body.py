@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterable
+from types import AsyncGeneratorType
 from typing import Any
 from typing import IO
 from typing import Protocol
@@ -265,7 +266,7 @@ def make_body(value: Any) -> ResponseBody:
     """Wrap what a view gave as a body: a body kind, writer, or (async) iterable."""
     if isinstance(value, ResponseBody):
         return value
-    if isinstance(value, AsyncIterable):
+    if value.__class__ is AsyncGeneratorType or isinstance(value, AsyncIterable):
         return AsyncIterableBody(value)
     if isinstance(value, Iterable):
         return IterableBody(value)
@@ -298,7 +299,7 @@ async def close_source(source: object) -> None:
     aclose = getattr(source, "aclose", None)
     if aclose is not None:
         result = aclose()
-        if inspect.isawaitable(result):
+        if source.__class__ is AsyncGeneratorType or inspect.isawaitable(result):
             await result
         return
     close = getattr(source, "close", None)
