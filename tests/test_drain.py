@@ -550,3 +550,43 @@ async def test_the_reloader_restarts_workers_with_1012(tmp_path: Path) -> None:
         await rest
     assert code == 1012
     assert (tmp_path / "finally.log").read_text().split() == ["ws"]
+
+
+@pytest.mark.parametrize("finishes", [True, False])
+async def test_after_serving_waits_for_teardowns_still_running(
+    app: Microframework, finishes: bool
+) -> None:
+    # granian asks for shutdown once the responses went: a teardown still running
+    # (returning a connection to a pool) must end before after_serving closes the pool.
+    # One that doesn't end gets the grace period, not for ever.
+    log: list[str] = []
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        await app.shutdown_event.wait()
+        if not finishes:
+            await asyncio.Event().wait()
+        for _ in range(5):  # what after_serving would have used meanwhile
+            await asyncio.sleep(0)
+        log.append("teardown")
+
+    @app.after_serving
+    async def close_pool() -> None:
+        log.append("after_serving")
+
+    async with asyncio.timeout(LIMIT):
+        async with app.test_app():
+            recorder = Recorder()
+            request = asyncio.create_task(call(app, http_scope("/"), recorder))
+            await recorder.body_sent.wait()
+        if finishes:
+            await request
+        else:
+            request.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await request
+    assert log == (["teardown", "after_serving"] if finishes else ["after_serving"])

@@ -247,6 +247,8 @@ async def _finish_http(
 ) -> None:
     if token is None:
         token = _cv_app.set(ctx)  # teardown runs in the request's context
+    drain = app.drain  # a server may shut down once responses went (granian):
+    drain.tearing_down += 1  # after_serving waits for teardowns still running
     try:
         if (
             chain.teardown
@@ -263,6 +265,7 @@ async def _finish_http(
             ctx.request.release()  # type: ignore[union-attr] # an HTTP context
     finally:
         _cv_app.reset(token)
+        drain.torn_down()
         if listening and appcontext_popped.receivers:
             await send_signal(appcontext_popped, app)
 

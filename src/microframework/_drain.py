@@ -33,10 +33,15 @@ class Drainable(Protocol):
 class Drain:
     """Long-lived work in progress, and whether the app is draining."""
 
-    __slots__ = ("members", "draining", "expired", "_installed", "_watcher", "_timer")
+    __slots__ = (
+        "members", "draining", "expired", "tearing_down", "_idle", "_installed",
+        "_watcher", "_timer",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.members: set[Drainable] = set()
+        self.tearing_down = 0  # requests in their teardown, after their response
+        self._idle: asyncio.Event | None = None
         self.draining = False
         self.expired = False
         self._installed: dict[int, Any] = {}
@@ -52,6 +57,24 @@ class Drain:
         for member in list(self.members):
             member.on_drain(code)
         self._timer = asyncio.get_running_loop().call_later(grace, self._expire)
+
+    def torn_down(self) -> None:
+        """A request's teardown ended."""
+        self.tearing_down -= 1
+        if not self.tearing_down and self._idle is not None:
+            self._idle.set()
+
+    async def teardowns(self, grace: float) -> None:
+        """Wait, at most *grace* seconds, for the teardowns still running."""
+        if self.tearing_down:
+            self._idle = idle = asyncio.Event()
+            try:
+                async with asyncio.timeout(grace):
+                    await idle.wait()
+            except TimeoutError:
+                pass
+            finally:
+                self._idle = None
 
     def _expire(self) -> None:
         self.expired = True

@@ -137,8 +137,10 @@ async def shutdown(app: Microframework) -> None:
 async def _stop(app: Microframework) -> None:
     errors: list[Exception] = []
     app.shutdown_event.set()
-    app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])  # for servers that ask first
+    grace = app.config["SHUTDOWN_GRACE_PERIOD"]
+    app.drain.start(grace)  # for servers that ask first
     app.drain.uninstall()
+    await app.drain.teardowns(grace)  # after_serving comes after every teardown
     await finish_background_tasks(app)
     async with app.app_context():
         for func in app.after_serving_funcs:
