@@ -219,3 +219,30 @@ async def test_the_websocket_handshake_carries_a_browsers_headers(
         assert headers["Upgrade"] == "websocket"
         assert headers["Connection"] == "Upgrade"
         assert len(base64.b64decode(headers["Sec-Websocket-Key"])) == 16
+
+
+async def test_a_disconnect_after_part_of_a_body_runs_the_views_cleanup(
+    app: Microframework,
+) -> None:
+    # Quart's testing guide: send part of an upload, disconnect, check the clean-up.
+    # A server delivers what arrived before the client left, then http.disconnect.
+    marks: list[object] = []
+
+    @app.post("/up")
+    async def up() -> str:
+        marks.append("view")
+        try:
+            async for chunk in request.body:
+                marks.append(len(chunk))
+        finally:
+            marks.append("cleanup")
+        return "ok"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        marks.append(type(error).__name__)
+
+    async with app.test_client().request("/up", method="POST") as connection:
+        await connection.send(b"partial")
+        await connection.disconnect()
+    assert marks == ["view", 7, "cleanup", "ClientDisconnected"]

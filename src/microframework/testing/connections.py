@@ -93,6 +93,7 @@ class _Exchange(Generic[T]):
         self._to_app: Mailbox[Message] = Mailbox()
         self._to_client: Mailbox[T] = Mailbox()
         self._task: asyncio.Task[None] | None = None
+        self._ran = False  # the app's task has begun
 
     async def __aexit__(
         self, exc_type: object, exc: BaseException | None, tb: object
@@ -113,6 +114,7 @@ class _Exchange(Generic[T]):
         return task
 
     async def _run_app(self, receive: Receive, send: Send) -> None:
+        self._ran = True
         await self.app(self.scope, receive, send)
 
     def _app_ended(self, _task: asyncio.Task[None]) -> None:
@@ -186,8 +188,10 @@ class TestHTTPConnection(_Exchange[bytes]):
         if not task.done() and (failed or not (self._response_complete or waiting)):
             self._cut_off = self.status_code is not None
             await self.disconnect()
-            # As behind a server, an app that listens or was told may handle it.
-            await self._stop(task, grace=bool(self._listening or self._told_disconnect))
+            # As behind a server, an app that listens or was told may handle it, and
+            # one not yet begun gets what was sent before the disconnect.
+            grace = self._listening or self._told_disconnect or not self._ran
+            await self._stop(task, grace=bool(grace))
         await wait_owned(task)
 
     async def send(self, data: bytes) -> None:
@@ -216,9 +220,10 @@ class TestHTTPConnection(_Exchange[bytes]):
         self._raise_for_outcome(task)
 
     async def disconnect(self) -> None:
-        """Disconnect: the app's ``receive()`` now returns ``http.disconnect``."""
+        """Disconnect: once the app has the body sent so far, its ``receive()``
+        returns ``http.disconnect``, as a server's does."""
         self._disconnected = True
-        self._to_app.close(discard=True)
+        self._to_app.close()
         self._to_client.close()
 
     async def as_response(self) -> Response:
