@@ -138,6 +138,7 @@ async def test_a_redirect_to_another_host_drops_the_credentials() -> None:
         "__Secure-z=1; Path=/",  # no Secure
         "pubsuf=1; Domain=com; Path=/",  # a top-level domain
         "sec=1; Secure; Path=/",  # Secure from plain http, not loopback
+        "lax=1; SameSite=None; Path=/",  # SameSite=None without Secure
     ],
 )
 async def test_the_jar_refuses_the_cookies_browsers_refuse(header: str) -> None:
@@ -160,6 +161,7 @@ async def test_the_jar_refuses_the_cookies_browsers_refuse(header: str) -> None:
         ("__Secure-z=1; Secure; Path=/", "https"),
         ("sec=1; Secure; Path=/", "https"),
         ("d=1; Domain=example.com; Path=/", "http"),
+        ("n=1; SameSite=None; Secure; Path=/", "https"),
     ],
 )
 async def test_the_jar_keeps_what_browsers_keep(header: str, scheme: str) -> None:

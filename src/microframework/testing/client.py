@@ -644,6 +644,8 @@ def _parse_set_cookie(
         return None  # RFC 6265bis 4.1.3.1
     if key.startswith("__Host-") and not (secure and not domain and path == "/"):
         return None  # RFC 6265bis 4.1.3.2
+    if not secure and same_site is not None and same_site.lower() == "none":
+        return None  # RFC 6265bis 5.7: SameSite=None needs Secure
     try:
         decoded = next(iter(parse_cookie(f"{key}={value}").items()), (key, value))
     except UnicodeDecodeError:  # latin-1 text that is not UTF-8: keep it as sent
