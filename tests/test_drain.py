@@ -23,6 +23,7 @@ import websockets
 from asgi_harness import call
 from asgi_harness import http_scope
 from asgi_harness import Recorder
+from asgi_harness import websocket_scope
 
 from microframework import Microframework
 from microframework import Response
@@ -590,3 +591,44 @@ async def test_after_serving_waits_for_teardowns_still_running(
             with contextlib.suppress(asyncio.CancelledError):
                 await request
     assert log == (["teardown", "after_serving"] if finishes else ["after_serving"])
+
+
+async def test_after_serving_waits_for_a_websockets_teardown(
+    app: Microframework,
+) -> None:
+    log: list[str] = []
+    got_hi = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.send("hi")
+        await websocket.receive()
+
+    @app.teardown_websocket
+    async def teardown(error: BaseException | None) -> None:
+        await app.shutdown_event.wait()
+        for _ in range(5):  # what after_serving would have used meanwhile
+            await asyncio.sleep(0)
+        log.append("teardown")
+
+    @app.after_serving
+    async def close_pool() -> None:
+        log.append("after_serving")
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            got_hi.set()
+
+    async with asyncio.timeout(LIMIT):
+        async with app.test_app():
+            task = asyncio.create_task(app(websocket_scope("/ws"), inbox.get, send))
+            await got_hi.wait()
+            inbox.put_nowait({"type": "websocket.disconnect", "code": 1001})
+            while not app.drain.tearing_down:  # the handler has ended: teardown runs
+                await asyncio.sleep(0)
+        await task
+    assert log == ["teardown", "after_serving"]

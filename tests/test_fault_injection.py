@@ -9,6 +9,7 @@ import pytest
 from asgi_harness import http_scope
 from asgi_harness import websocket_scope
 
+from microframework import _guard
 from microframework import Microframework
 from microframework import send_file
 from microframework import websocket
@@ -148,3 +149,37 @@ async def test_a_send_wrapper_awaiting_after_the_last_body_is_not_cut(
     async with asyncio.timeout(5):
         await app(http_scope("/"), server.receive, logging_send)  # type: ignore[arg-type]
     assert log == ["logged", "teardown NoneType"]
+
+
+async def test_a_last_send_the_server_never_completes_is_cut_after_a_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # hypercorn's HTTP/2 never completes the last send of a stream whose client left
+    # while its window was shut: the disconnect heard then must still end the stream
+    # (after a short grace), even with no response timeout.
+    monkeypatch.setattr(_guard, "ENDING_GRACE", 0.01)
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = None
+    errors: list[str] = []
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        errors.append(type(error).__name__)
+
+    @app.route("/")
+    async def stream() -> Any:
+        async def chunks() -> Any:
+            yield b"x" * 200_000
+
+        return chunks(), 200
+
+    server = _ClosingServer()
+
+    async def stuck_send(message: dict[str, Any]) -> None:
+        await server.send(message)
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            await asyncio.Event().wait()  # the window never opens
+
+    async with asyncio.timeout(5):
+        await app(http_scope("/"), server.receive, stuck_send)  # type: ignore[arg-type]
+    assert errors == ["ClientDisconnected"]

@@ -31,6 +31,7 @@ from microframework.sessions import SecureCookieSession
 from microframework.sessions import SecureCookieSessionInterface
 from microframework.sessions import session_json_serializer
 from microframework.sessions import SessionInterface
+from microframework.sessions import SessionMixin
 from microframework.wrappers.response import Response
 
 
@@ -945,3 +946,34 @@ async def test_the_signing_key_is_derived_once_per_key(
     for n in range(1, 4):
         assert await (await client.get("/")).get_data(as_text=True) == str(n)
     assert len(derived) <= 2  # signing (None) and verifying (the key): once each
+
+
+async def test_a_mixin_session_unused_by_the_request_adds_no_vary() -> None:
+    # Flask 3.1.3's SessionMixin starts unaccessed: the proxy marks a use.
+    class DictSession(dict[str, Any], SessionMixin):
+        pass
+
+    class Store(SessionInterface):
+        opens_without_waiting = False  # opened before the view, whether used or not
+
+        async def open_session(self, app: Any, request: Any) -> DictSession:
+            return DictSession()
+
+        async def save_session(self, app: Any, session: Any, response: Any) -> None:
+            if session.accessed:
+                response.vary.add("Cookie")
+
+    app = Microframework(__name__)
+    app.session_interface = Store()
+
+    @app.route("/quiet")
+    async def quiet() -> str:
+        return "ok"
+
+    @app.route("/used")
+    async def used() -> str:
+        return str(session.get("user"))
+
+    client = app.test_client()
+    assert "Cookie" not in (await client.get("/quiet")).vary
+    assert "Cookie" in (await client.get("/used")).vary

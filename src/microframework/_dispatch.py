@@ -533,22 +533,27 @@ async def _end_websocket(
     chain: Chain | None,
 ) -> None:
     cancelled: asyncio.CancelledError | None = None
-    if reader is not None:
-        task = asyncio.current_task()
-        asked = task.cancelling() if task is not None else 0
-        try:
-            await reader  # cancelled by finish()
-        except asyncio.CancelledError as exc:
-            # Unless this task was cancelled meanwhile (shutdown): raised after teardown.
-            if task is not None and task.cancelling() > asked:
-                cancelled = exc
-    if ctx.opened_session is not None:
-        try:
-            await save_websocket_session(app, ctx, None)
-        except Exception:
-            app.logger.exception("Saving the websocket's session failed")
-    if chain is not None:
-        await teardown(app, ctx, error, chain)
+    drain = app.drain  # after_serving waits for this too (see _finish_http)
+    drain.tearing_down += 1
+    try:
+        if reader is not None:
+            task = asyncio.current_task()
+            asked = task.cancelling() if task is not None else 0
+            try:
+                await reader  # cancelled by finish()
+            except asyncio.CancelledError as exc:
+                # Unless this task was cancelled meanwhile (shutdown): raised after.
+                if task is not None and task.cancelling() > asked:
+                    cancelled = exc
+        if ctx.opened_session is not None:
+            try:
+                await save_websocket_session(app, ctx, None)
+            except Exception:
+                app.logger.exception("Saving the websocket's session failed")
+        if chain is not None:
+            await teardown(app, ctx, error, chain)
+    finally:
+        drain.torn_down()
     if cancelled is not None:
         raise cancelled
 

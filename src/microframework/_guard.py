@@ -76,6 +76,9 @@ async def guard_view(
     raise ServiceUnavailable(retry_after=1)
 
 
+ENDING_GRACE = 1.0  # see Guard._fire
+
+
 class Guard(Listener):
     """A re-armable timer and a disconnect watch, both cancelling one task."""
 
@@ -177,7 +180,13 @@ class Guard(Listener):
             return  # claimed: the task is ending
         if self.ending and reason == "disconnect":
             # Servers answer receive() with a disconnect as they take the last body;
-            # a send wrapper's await after it (an access log) is no stream to cut.
+            # a send wrapper's await after it (an access log) is no stream to cut. A
+            # last send the server never completes (hypercorn's HTTP/2 drain of a
+            # stream whose client left) is cut after a short grace.
+            self.disarm()
+            self._timer = asyncio.get_running_loop().call_later(
+                ENDING_GRACE, self._late, context=NO_CONTEXT
+            )
             return
         if asyncio.current_task() is self.task:
             # From inside the task a cancel could outlive the work: fire from the loop.
@@ -192,6 +201,11 @@ class Guard(Listener):
         # Else that cancel was lost: swallowed, or by 3.11's wait_for (see docs/streaming)
         self._ours += 1
         self.task.cancel()
+
+    def _late(self) -> None:
+        self._timer = None
+        self.ending = False
+        self._fire("disconnect")
 
     def claim(self) -> str | None:
         """Why we cancelled the task (undoing every cancel of ours), or ``None``."""

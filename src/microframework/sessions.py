@@ -36,8 +36,9 @@ class SessionMixin(MutableMapping[str, Any]):
     new = False
     #: Set on writes, so the interface knows to send the cookie.
     modified = True
-    #: Set when a request or websocket uses the session, so the response varies on ``Cookie``.
-    accessed = True
+    #: Set when a request or websocket uses the session, so the response varies on
+    #: ``Cookie`` (by the ``session`` proxy, as Flask 3.1.3 does).
+    accessed = False
 
     @property
     def permanent(self) -> bool:
@@ -182,9 +183,9 @@ class _Serializer(URLSafeTimedSerializer):
         made: dict[Any, Any] = self.__dict__.setdefault("_made", {})
         if (signer := made.get(salt)) is None:  # itsdangerous makes one a call
             signer = super().make_signer(salt)  # (a signer holds no state)
-            derive = functools.lru_cache(maxsize=8)(signer.derive_key)
-            signer.derive_key = derive  # type: ignore[method-assign]
             if len(made) < 8:  # a few salts (the caller's), each a few keys
+                derive = functools.lru_cache(maxsize=8)(signer.derive_key)
+                signer.derive_key = derive  # type: ignore[method-assign]
                 made[salt] = signer
         return signer
 

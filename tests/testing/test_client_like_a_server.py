@@ -113,6 +113,14 @@ async def test_a_redirect_to_another_host_drops_the_credentials() -> None:
     async def here() -> Response:
         return redirect("/who")
 
+    @app.route("/explicit")
+    async def explicit() -> Response:
+        return redirect("http://EXAMPLE.com:80/who")
+
+    @app.route("/secure")
+    async def secure() -> Response:
+        return redirect("https://example.com/who")
+
     @app.route("/who", subdomain="api")
     @app.route("/who")
     async def who() -> Any:
@@ -127,6 +135,10 @@ async def test_a_redirect_to_another_host_drops_the_credentials() -> None:
     assert await response.get_json() == {"auth": None, "other": "kept"}
     response = await client.get("/here", follow_redirects=True, **options)
     assert (await response.get_json())["auth"] is not None  # same origin: kept
+    response = await client.get("/explicit", follow_redirects=True, **options)
+    assert (await response.get_json())["auth"] is not None  # its default port too
+    response = await client.get("/secure", follow_redirects=True, **options)
+    assert (await response.get_json())["auth"] is None  # another scheme
 
 
 @pytest.mark.parametrize(
@@ -248,3 +260,28 @@ async def test_a_disconnect_after_part_of_a_body_runs_the_views_cleanup(
         await connection.send(b"partial")
         await connection.disconnect()
     assert marks == ["view", 7, "cleanup", "ClientDisconnected"]
+
+
+async def test_a_subprotocol_is_checked_only_against_an_offer_the_server_passed(
+    app: Microframework,
+) -> None:
+    # ASGI makes the scope's "subprotocols" optional: without it, nothing to check.
+    from asgi_harness import websocket_scope
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept(subprotocol="chat")
+
+    scope = websocket_scope("/ws")
+    del scope["subprotocols"]
+    inbox = [{"type": "websocket.connect"}, {"type": "websocket.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    assert sent[0] == {"type": "websocket.accept", "subprotocol": "chat"}

@@ -31,7 +31,7 @@ from microframework.testing import make_test_headers_path_and_query_string
 from microframework.testing import make_test_scope
 from microframework.testing import MicroframeworkClient
 from microframework.testing import TestApp
-from microframework.testing.client import _parse_set_cookie
+from microframework.testing.cookies import parse_set_cookie
 from microframework.typing import Message
 from microframework.typing import Receive
 from microframework.typing import Scope
@@ -677,7 +677,7 @@ async def test_client_without_cookies_neither_stores_nor_sends() -> None:
 
 @given(st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=60))
 def test_any_set_cookie_value_parses_or_is_ignored(header: str) -> None:
-    cookie = _parse_set_cookie(header, "localhost", "/a/b")
+    cookie = parse_set_cookie(header, "localhost", "/a/b")
 
     assert cookie is None or (cookie.key and cookie.path.startswith("/"))
 

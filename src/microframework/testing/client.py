@@ -7,21 +7,15 @@ only what a user agent adds (``Host``, cookies, redirects); its only state is th
 from __future__ import annotations
 
 import dataclasses
-import http.cookiejar
 import os
-import re
 import weakref
 from base64 import b64encode
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
-from datetime import timedelta
-from datetime import UTC
 from typing import Any
 from typing import Self
 from typing import TYPE_CHECKING
@@ -33,8 +27,6 @@ from urllib.parse import urlsplit
 from werkzeug.datastructures import Authorization
 from werkzeug.datastructures import Headers
 from werkzeug.http import dump_cookie
-from werkzeug.http import parse_cookie
-from werkzeug.http import parse_date
 from werkzeug.test import Cookie
 
 from .._responses import call_session_method
@@ -43,6 +35,10 @@ from ..signals import request_finished
 from ..wrappers.response import Response
 from .connections import TestHTTPConnection
 from .connections import TestWebsocketConnection
+from .cookies import CookieJar
+from .cookies import CookieJarView
+from .cookies import parse_set_cookie
+from .cookies import trustworthy
 from .utils import FileArg
 from .utils import HeadersArg
 from .utils import make_test_request
@@ -61,7 +57,6 @@ if TYPE_CHECKING:
 _REDIRECT_CODES = frozenset({301, 302, 303, 305, 307, 308})
 _MAX_REDIRECTS = 20
 _BODY_PART = 65536
-_MAX_AGE = re.compile(r"-?[0-9]+")
 # Fills the body options for requests without one, so that passing one is a TypeError.
 _NO_BODY: dict[str, Any] = {"data": None, "form": None, "files": None, "json": sentinel}
 
@@ -103,7 +98,7 @@ class MicroframeworkClient:
 
     def __init__(self, app: Microframework, use_cookies: bool = True) -> None:
         self.app = app
-        self._cookies: _CookieJar | None = _CookieJar() if use_cookies else None
+        self._cookies: CookieJar | None = CookieJar() if use_cookies else None
         self._preserving = False
         self._preserved: AppContext | None = None
         #: ``http.response.push`` promises the app made, with ``http_version="2"``.
@@ -316,7 +311,7 @@ class MicroframeworkClient:
                 "set_cookie takes (key, value) or (server_name, key, value)"
             )
         header = dump_cookie(key, value, path=path, **kwargs)
-        cookie = _parse_set_cookie(header, host, path)
+        cookie = parse_set_cookie(header, host, path)
         if cookie is None:
             raise ValueError(f"cookie {key!r} could not be stored")
         self._require_jar().store(dataclasses.replace(cookie, origin_only=origin_only))
@@ -452,7 +447,7 @@ class MicroframeworkClient:
         headers = request.headers.copy()
         if self._cookies is not None:
             host, path = _hostname(headers["Host"]), request.path
-            secure = request.scheme in ("https", "wss") or _trustworthy(host)
+            secure = request.scheme in ("https", "wss") or trustworthy(host)
             if value := self._cookies.header_for(host, path, secure):
                 existing = headers.get("Cookie")
                 headers["Cookie"] = f"{existing}; {value}" if existing else value
@@ -462,9 +457,9 @@ class MicroframeworkClient:
         if self._cookies is None:
             return
         host = _hostname(request.headers["Host"])
-        secure_origin = request.scheme in ("https", "wss") or _trustworthy(host)
+        secure_origin = request.scheme in ("https", "wss") or trustworthy(host)
         for header in response.headers.getlist("Set-Cookie"):
-            cookie = _parse_set_cookie(header, host, request.path, secure_origin)
+            cookie = parse_set_cookie(header, host, request.path, secure_origin)
             if cookie is not None:
                 self._cookies.store(cookie)
 
@@ -483,9 +478,8 @@ class MicroframeworkClient:
                 f"cannot follow a redirect to another host: {location!r}"
             )
         headers = request.headers.copy()
-        downgrade = request.scheme == "https" and target.scheme == "http"
-        if target.netloc != host or downgrade:
-            # As httpx: credentials don't follow to another host (or to plain http).
+        if _origin(target.scheme, target.netloc) != _origin(request.scheme, host):
+            # As httpx and browsers: credentials don't follow to another origin.
             headers.remove("Authorization")
             headers.remove("Proxy-Authorization")
         headers["Host"] = target.netloc
@@ -510,166 +504,10 @@ class MicroframeworkClient:
             body=body,
         )
 
-    def _require_jar(self) -> _CookieJar:
+    def _require_jar(self) -> CookieJar:
         if self._cookies is None:
             raise RuntimeError("this client was created with use_cookies=False")
         return self._cookies
-
-
-def _trustworthy(host: str) -> bool:
-    # Browsers send Secure cookies over plain http to loopback hosts (W3C Secure
-    # Contexts 3.2), so the default "localhost" gets them, as from Flask's client.
-    return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
-
-
-def _sent_to(cookie: Cookie, host: str, path: str, secure: bool) -> bool:
-    """RFC 6265 5.4: domain-match, path-match and the Secure flag."""
-    if cookie.secure and not secure:
-        return False
-    if host != cookie.domain and (
-        cookie.origin_only or not host.endswith("." + cookie.domain)
-    ):
-        return False
-    if path == cookie.path or cookie.path == "/":
-        return True
-    mine = cookie.path
-    return path.startswith(mine) and (mine.endswith("/") or path[len(mine)] == "/")
-
-
-class _CookieJar(dict[tuple[str, str, str], Cookie]):
-    """Cookies keyed by (domain, path, key), as RFC 6265 5.3 stores them."""
-
-    def store(self, cookie: Cookie) -> None:
-        self[(cookie.domain, cookie.path, cookie.key)] = cookie
-        self.drop_expired()  # an expired Set-Cookie is how a server deletes a cookie
-
-    def header_for(self, host: str, path: str, secure: bool) -> str:
-        self.drop_expired()
-        matching = [c for c in self.values() if _sent_to(c, host, path, secure)]
-        matching.sort(key=lambda c: len(c.path), reverse=True)  # RFC 6265 5.4
-        return "; ".join(f"{c.key}={c.value}" for c in matching)
-
-    def drop_expired(self) -> None:
-        now = datetime.now(UTC)
-        for slot, cookie in list(self.items()):
-            if cookie.expires is not None and cookie.expires <= now:
-                del self[slot]
-
-
-class CookieJarView:
-    """The client's jar as Quart's ``http.cookiejar.CookieJar`` is read and cleared."""
-
-    def __init__(self, jar: _CookieJar) -> None:
-        self._jar = jar
-
-    def __iter__(self) -> Iterator[http.cookiejar.Cookie]:
-        self._jar.drop_expired()
-        for c in list(self._jar.values()):
-            expires = None if c.expires is None else int(c.expires.timestamp())
-            rest = {"HttpOnly": ""} if c.http_only else {}
-            yield http.cookiejar.Cookie(
-                version=0,
-                name=c.key,
-                value=c.value,
-                port=None,
-                port_specified=False,
-                domain=c.domain,
-                domain_specified=not c.origin_only,
-                domain_initial_dot=False,
-                path=c.path,
-                path_specified=True,
-                secure=bool(c.secure),
-                expires=expires,
-                discard=expires is None,
-                comment=None,
-                comment_url=None,
-                rest=rest,
-            )
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def clear(
-        self,
-        domain: str | None = None,
-        path: str | None = None,
-        name: str | None = None,
-    ) -> None:
-        """Remove every cookie, or those of *domain* (and *path*, and *name*)."""
-        wanted = (domain, path, name)
-        for slot in list(self._jar):  # (domain, path, name)
-            if all(w in (None, h) for w, h in zip(wanted, slot, strict=True)):
-                del self._jar[slot]
-
-
-def _parse_set_cookie(
-    header: str, host: str, request_path: str, secure_origin: bool = True
-) -> Cookie | None:
-    """Parse a ``Set-Cookie`` value sent by *host* (RFC 6265 5.2); ``None``: ignore,
-    as browsers do (RFC 6265bis: prefixes, Secure only from a secure origin)."""
-    pair, *attributes = header.split(";")
-    key, sep, value = pair.partition("=")
-    key, value = key.strip(), value.strip()
-    if not sep or not key:
-        return None
-    expires: datetime | None = None
-    max_age: int | None = None
-    domain, path = "", _default_path(request_path)
-    secure = http_only = same_site = None
-    for attribute in attributes:
-        name, _, arg = attribute.partition("=")
-        name, arg = name.strip().lower(), arg.strip()
-        if name == "expires" and max_age is None:
-            expires = parse_date(arg)
-        elif name == "max-age" and _MAX_AGE.fullmatch(arg):
-            max_age = int(arg)  # it beats Expires; a non-positive one deletes now
-            expires = datetime.now(UTC) + timedelta(seconds=max(max_age, 0))
-        elif name == "domain" and arg:
-            domain = arg.lstrip(".").lower()
-        elif name == "path" and arg.startswith("/"):
-            path = arg
-        elif name == "secure":
-            secure = True
-        elif name == "httponly":
-            http_only = True
-        elif name == "samesite":
-            same_site = arg
-    if domain and host != domain and not host.endswith("." + domain):
-        return None  # RFC 6265 5.3 step 6: a host may not set cookies for another
-    if domain and "." not in domain and domain != host:
-        return None  # a top-level domain ("com") is a public suffix
-    if secure and not secure_origin:
-        return None  # RFC 6265bis 5.7 step 14: Secure only from a secure origin
-    if key.startswith("__Secure-") and not secure:
-        return None  # RFC 6265bis 4.1.3.1
-    if key.startswith("__Host-") and not (secure and not domain and path == "/"):
-        return None  # RFC 6265bis 4.1.3.2
-    if not secure and same_site is not None and same_site.lower() == "none":
-        return None  # RFC 6265bis 5.7: SameSite=None needs Secure
-    try:
-        decoded = next(iter(parse_cookie(f"{key}={value}").items()), (key, value))
-    except UnicodeDecodeError:  # latin-1 text that is not UTF-8: keep it as sent
-        decoded = key, value
-    return Cookie(
-        key=key,
-        value=value,
-        decoded_key=decoded[0],
-        decoded_value=decoded[1],
-        expires=expires,
-        max_age=max_age,
-        domain=domain or host,
-        origin_only=not domain,
-        path=path,
-        secure=secure,
-        http_only=http_only,
-        same_site=same_site,
-    )
-
-
-def _default_path(request_path: str) -> str:
-    """RFC 6265 5.1.4: the request path up to, not including, its last slash."""
-    head = request_path.rpartition("/")[0]
-    return head if head.startswith("/") else "/"
 
 
 def _hop_arguments(request: PreparedRequest) -> tuple[Any, ...]:
@@ -678,6 +516,12 @@ def _hop_arguments(request: PreparedRequest) -> tuple[Any, ...]:
     what = (r.path, r.method, r.headers, r.body or None, None, None, r.query_string)
     where = (r.scheme, r.root_path, r.http_version, r.scope_base)
     return (*what, sentinel, *where, None, None)
+
+
+def _origin(scheme: str, host: str) -> tuple[str, str, int | None]:
+    url = urlsplit(f"//{host}")
+    default = 443 if scheme in ("https", "wss") else 80
+    return scheme, url.hostname or "", url.port or default
 
 
 def _hostname(host: str) -> str:
