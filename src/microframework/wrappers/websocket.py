@@ -146,6 +146,19 @@ class Websocket(BaseRequestWebsocket):
         """True once either side closed the connection."""
         return self._state in (_CLOSED, _RESPONDED)
 
+    def _check_subprotocol(self, subprotocol: str) -> None:
+        if TOKEN.fullmatch(subprotocol) is None:
+            # RFC 6455 4.1: a token; CR/LF would split the handshake's headers.
+            raise ValueError(f"websocket subprotocol {subprotocol!r} is not a token")
+        offered = self.scope.get("subprotocols")  # optional: a server may not say
+        if offered is not None and subprotocol not in offered:
+            # RFC 6455 4.2.2: the server picks one the client offered; hypercorn raises
+            # and browsers fail the handshake, so fail here, on every server and in tests.
+            raise ValueError(
+                f"websocket subprotocol {subprotocol!r} was not offered by the client"
+                f" (it offered {list(offered)!r})"
+            )
+
     async def accept(
         self,
         headers: Headers | dict[str, str] | Iterable[tuple[str, str]] | None = None,
@@ -156,21 +169,8 @@ class Websocket(BaseRequestWebsocket):
             if self._state == _ACCEPTED:
                 return
             raise RuntimeError("cannot accept a websocket that is already closed")
-        if subprotocol is not None and TOKEN.fullmatch(subprotocol) is None:
-            # RFC 6455 4.1: a token; CR/LF would split the handshake's headers.
-            raise ValueError(f"websocket subprotocol {subprotocol!r} is not a token")
-        offered = self.scope.get("subprotocols")  # optional: a server may not say
-        if (
-            subprotocol is not None
-            and offered is not None
-            and subprotocol not in offered
-        ):
-            # RFC 6455 4.2.2: the server picks one the client offered; hypercorn raises
-            # and browsers fail the handshake, so fail here, on every server and in tests.
-            raise ValueError(
-                f"websocket subprotocol {subprotocol!r} was not offered by the client"
-                f" (it offered {self.requested_subprotocols!r})"
-            )
+        if subprotocol is not None:
+            self._check_subprotocol(subprotocol)
         message: dict[str, Any] = {
             "type": "websocket.accept",
             "subprotocol": subprotocol,
