@@ -632,3 +632,18 @@ async def test_after_serving_waits_for_a_websockets_teardown(
                 await asyncio.sleep(0)
         await task
     assert log == ["teardown", "after_serving"]
+
+
+async def test_a_teardown_beginning_as_the_last_one_ends_is_waited_for() -> None:
+    drain = Microframework(__name__).drain
+    drain.tearing_down = 1
+    waiter = asyncio.create_task(drain.teardowns(LIMIT))
+    await asyncio.sleep(0)
+    drain.torn_down()
+    drain.tearing_down += 1  # another begins before the waiter wakes
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiter.done()
+    drain.torn_down()
+    async with asyncio.timeout(LIMIT):
+        await waiter

@@ -66,15 +66,18 @@ class Drain:
 
     async def teardowns(self, grace: float) -> None:
         """Wait, at most *grace* seconds, for the teardowns still running."""
-        if self.tearing_down:
-            self._idle = idle = asyncio.Event()
-            try:
-                async with asyncio.timeout(grace):
+        if not self.tearing_down:
+            return
+        self._idle = idle = asyncio.Event()
+        try:
+            async with asyncio.timeout(grace):
+                while self.tearing_down:  # one may begin before this wakes
+                    idle.clear()
                     await idle.wait()
-            except TimeoutError:
-                pass
-            finally:
-                self._idle = None
+        except TimeoutError:
+            pass
+        finally:
+            self._idle = None
 
     def _expire(self) -> None:
         self.expired = True

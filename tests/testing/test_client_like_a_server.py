@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from typing import Any
@@ -281,3 +282,42 @@ async def test_a_subprotocol_is_checked_only_against_an_offer_the_server_passed(
 
     await app(scope, receive, send)  # type: ignore[arg-type]
     assert sent[0] == {"type": "websocket.accept", "subprotocol": "chat"}
+
+
+async def test_leaving_before_the_app_began_waits_only_for_an_app_that_listens(
+    app: Microframework,
+) -> None:
+    # The app gets its first step (and what was sent); one that then waits on
+    # something else is cancelled at once, not after the disconnect grace.
+    began = asyncio.Event()
+    inner = app.asgi_app
+
+    async def slow_middleware(scope: Any, receive: Any, send: Any) -> None:
+        began.set()
+        await asyncio.Event().wait()  # a rate limiter's lookup, say
+        await inner(scope, receive, send)
+
+    app.asgi_app = slow_middleware  # type: ignore[method-assign]
+    connection = app.test_client().request("/")
+    connection.disconnect_grace = 60
+    async with asyncio.timeout(5):
+        async with connection:
+            pass
+    assert began.is_set()
+
+
+async def test_a_redirect_with_a_port_that_isnt_one_is_still_followed(
+    app: Microframework,
+) -> None:
+    @app.route("/go")
+    async def go() -> Response:
+        return redirect("/who")
+
+    @app.route("/who")
+    async def who() -> Any:
+        return {"auth": request.headers.get("Authorization") is not None}
+
+    response = await app.test_client().get(
+        "/go", headers={"Host": "localhost:abc"}, auth=("a", "b"), follow_redirects=True
+    )
+    assert await response.get_json() == {"auth": True}

@@ -518,10 +518,13 @@ def _hop_arguments(request: PreparedRequest) -> tuple[Any, ...]:
     return (*what, sentinel, *where, None, None)
 
 
-def _origin(scheme: str, host: str) -> tuple[str, str, int | None]:
+def _origin(scheme: str, host: str) -> tuple[str, str, int | str | None]:
     url = urlsplit(f"//{host}")
     default = 443 if scheme in ("https", "wss") else 80
-    return scheme, url.hostname or "", url.port or default
+    try:
+        return scheme, url.hostname or "", url.port or default
+    except ValueError:  # a port that isn't one: compared as written
+        return scheme, url.hostname or "", url.netloc
 
 
 def _hostname(host: str) -> str:

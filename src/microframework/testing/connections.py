@@ -188,10 +188,10 @@ class TestHTTPConnection(_Exchange[bytes]):
         if not task.done() and (failed or not (self._response_complete or waiting)):
             self._cut_off = self.status_code is not None
             await self.disconnect()
-            # As behind a server, an app that listens or was told may handle it, and
-            # one not yet begun gets what was sent before the disconnect.
-            grace = self._listening or self._told_disconnect or not self._ran
-            await self._stop(task, grace=bool(grace))
+            while not self._ran and not task.done():  # it gets what was sent first
+                await asyncio.sleep(0)
+            # As behind a server, an app that listens or was told may handle it.
+            await self._stop(task, grace=bool(self._listening or self._told_disconnect))
         await wait_owned(task)
 
     async def send(self, data: bytes) -> None:
