@@ -16,6 +16,8 @@ from microframework import websocket
 from microframework.sse import event_stream
 from microframework.sse import ServerSentEvent
 
+LIMIT = 5
+
 
 async def arange(n: int) -> Any:
     for i in range(n):
@@ -183,3 +185,34 @@ async def test_a_last_send_the_server_never_completes_is_cut_after_a_grace(
     async with asyncio.timeout(5):
         await app(http_scope("/"), server.receive, stuck_send)  # type: ignore[arg-type]
     assert errors == ["ClientDisconnected"]
+
+
+async def test_an_event_stream_drained_during_its_last_send_ends_once() -> None:
+    # Its end was handed to the server already: the drain must not send a second one.
+    app = Microframework(__name__)
+    app.config["SHUTDOWN_GRACE_PERIOD"] = LIMIT
+    finals: list[dict[str, Any]] = []
+    stuck = asyncio.Event()
+
+    @app.route("/events")
+    async def events() -> Any:
+        return event_stream(ServerSentEvent(str(n)) async for n in arange(1))
+
+    inbox = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop() if inbox else await _blocked()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            finals.append(message)
+            stuck.set()
+            await asyncio.Event().wait()  # a client that stopped reading
+
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.ensure_future(app(http_scope("/events"), receive, send))  # type: ignore[arg-type]
+        await stuck.wait()
+        app.drain.start(LIMIT)
+        await task
+    app.drain.end()
+    assert len(finals) == 1

@@ -541,7 +541,7 @@ async def _stream_cut(
     reason = guard.reason
     if reason == "disconnect":
         raise ClientDisconnected() from None
-    if reason == "shutdown" and guard.ends_at_drain:
+    if reason == "shutdown" and guard.ends_at_drain and not guard.ending:
         # An event stream ends cleanly: the client reconnects. One that doesn't read
         # has until the drain's deadline (a server that waits for it never exits).
         guard._ours = 0  # claimed: the deadline may cancel again
