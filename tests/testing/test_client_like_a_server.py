@@ -321,3 +321,18 @@ async def test_a_redirect_with_a_port_that_isnt_one_is_still_followed(
         "/go", headers={"Host": "localhost:abc"}, auth=("a", "b"), follow_redirects=True
     )
     assert await response.get_json() == {"auth": True}
+
+
+async def test_as_response_after_a_disconnect_says_the_client_left(
+    app: Microframework,
+) -> None:
+    @app.post("/")
+    async def echo() -> bytes:
+        return await request.get_data()
+
+    connection = app.test_client().request("/", method="POST")
+    async with connection:
+        await connection.send_complete(b"x")
+        await connection.disconnect()
+    with pytest.raises(RuntimeError, match="client disconnected before the response"):
+        await connection.as_response()

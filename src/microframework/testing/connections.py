@@ -243,6 +243,11 @@ class TestHTTPConnection(_Exchange[bytes]):
 
     def _raise_for_outcome(self, task: asyncio.Task[None]) -> NoReturn:
         self._raise_app_error(task)
+        if self.status_code is None and self._disconnected:
+            raise RuntimeError(
+                "the client disconnected before the response started; what the app"
+                " sent then was dropped, as a server drops it"
+            )
         if self.status_code is None:
             raise RuntimeError("the app returned without sending http.response.start")
         if self._cut_off:
