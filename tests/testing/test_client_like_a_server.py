@@ -158,6 +158,18 @@ async def test_the_jar_refuses_the_cookies_browsers_refuse(header: str) -> None:
     assert await _stored(header, "http") == 0
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "__Host-n=1; Secure",  # no explicit Path=/ (the default path would be /)
+        "__HOST-x=1; Secure; Path=/; Domain=example.com",  # prefixes ignore case
+        "__secure-z=1; Path=/",
+    ],
+)
+async def test_the_jar_refuses_prefixed_cookies_over_https_too(header: str) -> None:
+    assert await _stored(header, "https") == 0
+
+
 async def _stored(header: str, scheme: str) -> int:
     """How many cookies example.com's *header* leaves in a new client's jar."""
     app = Microframework(__name__)

@@ -118,7 +118,7 @@ def parse_set_cookie(
         return None
     expires: datetime | None = None
     max_age: int | None = None
-    domain, path = "", default_path(request_path)
+    domain, path, given = "", default_path(request_path), ""
     secure = http_only = same_site = None
     for attribute in attributes:
         name, _, arg = attribute.partition("=")
@@ -131,14 +131,14 @@ def parse_set_cookie(
         elif name == "domain" and arg:
             domain = arg.lstrip(".").lower()
         elif name == "path" and arg.startswith("/"):
-            path = arg
+            path = given = arg
         elif name == "secure":
             secure = True
         elif name == "httponly":
             http_only = True
         elif name == "samesite":
             same_site = arg
-    if refused(key, host, domain, path, bool(secure), same_site, secure_origin):
+    if refused(key, host, domain, given, bool(secure), same_site, secure_origin):
         return None
     try:
         decoded = next(iter(parse_cookie(f"{key}={value}").items()), (key, value))
@@ -164,7 +164,7 @@ def refused(
     key: str,
     host: str,
     domain: str,
-    path: str,
+    path: str,  # the Path attribute given, or ""
     secure: bool,
     same_site: str | None,
     secure_origin: bool,
@@ -176,10 +176,11 @@ def refused(
         return True  # a top-level domain ("com") is a public suffix
     if secure and not secure_origin:
         return True  # RFC 6265bis 5.7 step 14: Secure only from a secure origin
-    if key.startswith("__Secure-") and not secure:
+    lowered = key.lower()  # the prefixes are matched ignoring case
+    if lowered.startswith("__secure-") and not secure:
         return True  # RFC 6265bis 4.1.3.1
-    if key.startswith("__Host-") and not (secure and not domain and path == "/"):
-        return True  # RFC 6265bis 4.1.3.2
+    if lowered.startswith("__host-") and not (secure and not domain and path == "/"):
+        return True  # RFC 6265bis 4.1.3.2: Secure, no Domain, an explicit Path=/
     # RFC 6265bis 5.7: SameSite=None needs Secure.
     return not secure and same_site is not None and same_site.lower() == "none"
 
