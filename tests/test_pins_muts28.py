@@ -65,25 +65,6 @@ async def test_a_finished_websockets_teardown_is_counted_out() -> None:
     assert [m["type"] for m in sent][:2] == ["websocket.accept", "websocket.send"]
 
 
-class _ClosingServer:
-    """As uvicorn and hypercorn: a waiting receive() hears http.disconnect as soon as
-    the last body is handed over (inside that send)."""
-
-    def __init__(self) -> None:
-        self.inbound = [{"type": "http.request", "body": b"", "more_body": False}]
-        self.done = asyncio.Event()
-
-    async def receive(self) -> dict[str, Any]:
-        if self.inbound:
-            return self.inbound.pop()
-        await self.done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            self.done.set()
-
-
 def test_a_last_sends_grace_is_the_second_the_docs_give() -> None:
     # _guard.ENDING_GRACE: streaming.md promises a send wrapper a second after the
     # last body; test_fault_injection's test of the cut patches it smaller.
