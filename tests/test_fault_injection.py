@@ -216,3 +216,38 @@ async def test_an_event_stream_drained_during_its_last_send_ends_once() -> None:
         await task
     app.drain.end()
     assert len(finals) == 1
+
+
+async def test_a_last_send_stuck_with_the_body_unread_is_cut_after_a_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The rest of an unread body is dropped before the last send; what reads it must
+    # still tell the stream that its client left (hypercorn's HTTP/2, window shut).
+    monkeypatch.setattr(_guard, "ENDING_GRACE", 0.01)
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = None
+    errors: list[str] = []
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        errors.append(type(error).__name__)
+
+    @app.post("/")
+    async def stream() -> Any:
+        async def chunks() -> Any:
+            yield b"x" * 200_000
+
+        return chunks(), 200
+
+    server = _ClosingServer()
+    server.inbound = [{"type": "http.request", "body": b"x" * 10, "more_body": True}]
+
+    async def stuck_send(message: dict[str, Any]) -> None:
+        await server.send(message)
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            await asyncio.Event().wait()  # the window never opens
+
+    scope = http_scope("/", "POST", [(b"content-length", b"100000")])
+    async with asyncio.timeout(5):
+        await app(scope, server.receive, stuck_send)  # type: ignore[arg-type]
+    assert errors == ["ClientDisconnected"]

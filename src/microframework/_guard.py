@@ -270,6 +270,7 @@ class Guard(Listener):
         """Stop both; a pending ``receive()`` waits for the next watch, unless this
         is the *last* watch and the body is in: then it goes back to the server now."""
         drain.members.discard(self)
+        self.ending = False  # its end went: a disconnect heard later is no one's
         self.disarm()
         if self._deferred is not None:
             self._deferred.cancel()
@@ -515,8 +516,24 @@ def _end(
     guard.ending = True
     sending = send({"type": _BODY, "body": b"", "more_body": False})
     if guard.unread:  # (the view's watch, if any, saw the body in)
-        sending = ending(sending, request)
+        sending = ending(sending, request, _EndDropper(guard))
     return without_context(_watch(sending, guard, timeout) if watched else sending)
+
+
+class _EndDropper(Dropper):
+    """Drops what is left of a body at a stream's end; the client leaving is still
+    the stream's to hear (its last send may never return: see Guard._fire)."""
+
+    __slots__ = ("guard",)
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def heard(self, message: Message) -> bool:
+        if message["type"] == "http.disconnect" and self.guard.ending:
+            self.guard._fire("disconnect")
+        return super().heard(message)
 
 
 async def _watch(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:

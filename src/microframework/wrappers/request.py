@@ -389,10 +389,9 @@ class Request(BaseRequestWebsocket):
             self.asgi_send = DropBeforeEnd(send, self)
 
     def drop_body(self, dropper: Listener) -> int:
-        """The response ends before the body was all received: *dropper* reads what
-        is left and drops it, and a read from now on hears that the client is gone
-        (not a body with a gap), to the body's end or ``http.disconnect`` (which ASGI
-        servers send once the response is). Returns the body bytes received before."""
+        """The response ends before the body was all in: *dropper* drops the rest, and
+        a read now hears that the client is gone (not a gap), to the body's end or
+        ``http.disconnect`` (sent once the response is). Returns the bytes received."""
         watch, held, heard = self.body_watch, self.held_receive, self._heard or ()
         if watch not in (None, dropper) and watch.stop_listening(keep=True):
             held = watch  # the watch reading ahead hands its pending receive() over
@@ -659,25 +658,26 @@ class Dropper(Listener):
         return message["type"] == "http.request" and bool(message.get("more_body"))
 
 
-def drop_unread_body(request: Request) -> None:
+def drop_unread_body(request: Request, dropper: Listener | None = None) -> None:
     """Before a response's last message, drop the rest of a body the app left unread.
 
     hypercorn reads a connection only while its queue to the app has room (ten
     messages), and ends an exchange by putting ``http.disconnect`` into that queue: a
     body left in it would hold the last send, the task and the connection for ever.
-    Dropped after ``http.response.start`` (uvicorn then asks no ``100 Continue``), and
-    only once that last send waits. A read waiting for the body now goes on: it takes
-    the rest; one that stopped (a 413, a ``break`` not yet closed) is no reader.
-    """
+    Dropped after ``http.response.start`` (uvicorn then asks no ``100 Continue``), once
+    that last send waits. A read waiting for the body takes the rest; one that stopped
+    (a 413, a ``break`` not yet closed) is no reader."""
     if not (request.body_finished() or request.body_awaited()):
-        request.drop_body(Dropper())
+        request.drop_body(dropper or Dropper())
 
 
-async def ending(sending: Awaitable[Any], request: Request) -> None:
+async def ending(
+    sending: Awaitable[Any], request: Request, dropper: Listener | None = None
+) -> None:
     """Await a response's last send; one that waits may wait for the body to be read."""
     _, waiting = first_step(sending)
     if waiting is not None:
-        drop_unread_body(request)
+        drop_unread_body(request, dropper)
         await waiting
 
 
