@@ -251,3 +251,45 @@ async def test_a_last_send_stuck_with_the_body_unread_is_cut_after_a_grace(
     async with asyncio.timeout(5):
         await app(scope, server.receive, stuck_send)  # type: ignore[arg-type]
     assert errors == ["ClientDisconnected"]
+
+
+async def test_a_disconnect_heard_after_the_stream_ended_cancels_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Servers send http.disconnect once the response is complete: what drops the rest
+    # of an unread body hears it after the stream's end, and must not cut teardown.
+    monkeypatch.setattr(_guard, "ENDING_GRACE", 0)
+    app = Microframework(__name__)
+    log: list[str] = []
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        for _ in range(10):
+            await asyncio.sleep(0)
+        log.append(type(error).__name__)
+
+    @app.post("/")
+    async def stream() -> Any:
+        async def chunks() -> Any:
+            yield b"x" * 10
+
+        return chunks(), 200
+
+    inbox = [{"type": "http.request", "body": b"x" * 10, "more_body": True}]
+    gone = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if inbox:
+            return inbox.pop()
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            await asyncio.sleep(0)  # the last send waits: the body's rest is dropped
+            asyncio.get_running_loop().call_soon(gone.set)  # then the server says so
+
+    scope = http_scope("/", "POST", [(b"content-length", b"100000")])
+    async with asyncio.timeout(5):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert log == ["NoneType"]
