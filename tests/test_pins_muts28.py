@@ -92,44 +92,6 @@ def test_the_session_serializer_keeps_one_signer_per_salt() -> None:
         serializer.loads(plain, salt="other")
 
 
-async def test_after_serving_goes_as_soon_as_the_last_teardown_ends() -> None:
-    # _drain.Drain.torn_down: the last teardown wakes the shutdown waiting in
-    # teardowns(); it doesn't sit out the grace period.
-    app = Microframework(__name__)
-    app.config["SHUTDOWN_GRACE_PERIOD"] = 30
-    log: list[str] = []
-    sent = asyncio.Event()
-
-    @app.get("/")
-    async def index() -> str:
-        return "ok"
-
-    @app.teardown_request
-    async def teardown(error: BaseException | None) -> None:
-        await app.shutdown_event.wait()
-        for _ in range(5):
-            await asyncio.sleep(0)
-        log.append("teardown")
-
-    @app.after_serving
-    async def close_pool() -> None:
-        log.append("after_serving")
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            sent.set()
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async with asyncio.timeout(10):  # a third of the grace: it isn't sat out
-        async with app.test_app():
-            request = asyncio.create_task(app(http_scope("/"), receive, send))
-            await sent.wait()
-        await request
-    assert log == ["teardown", "after_serving"]
-
-
 async def test_leaving_a_begun_exchange_cuts_an_app_that_isnt_listening() -> None:
     # testing.connections._Exchange._run_app: self._ran = True. An app that has begun
     # and doesn't listen is cut as the block ends, as a server cancels it, without the

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from werkzeug.datastructures import Authorization
 from werkzeug.datastructures import Headers
 from werkzeug.http import dump_cookie
+from werkzeug.http import parse_list_header
 from werkzeug.test import Cookie
 
 from .._responses import call_session_method
@@ -38,7 +39,7 @@ from .connections import TestWebsocketConnection
 from .cookies import CookieJar
 from .cookies import CookieJarView
 from .cookies import parse_set_cookie
-from .cookies import trustworthy
+from .cookies import secure_for
 from .utils import FileArg
 from .utils import HeadersArg
 from .utils import make_test_request
@@ -261,12 +262,8 @@ class MicroframeworkClient:
         if offered:
             request.headers.setdefault("Sec-WebSocket-Protocol", ", ".join(offered))
         else:  # offered in the header, as on the wire: a server reads it from there
-            offered = [
-                token.strip()
-                for value in request.headers.getlist("Sec-WebSocket-Protocol")
-                for token in value.split(",")
-                if token.strip()
-            ]
+            values = request.headers.getlist("Sec-WebSocket-Protocol")
+            offered = [token for value in values for token in parse_list_header(value)]
         headers = request.headers  # as a browser's handshake, which servers pass on
         if request.http_version.startswith("1"):  # HTTP/2's CONNECT has none of these
             headers.setdefault("Upgrade", "websocket")
@@ -447,7 +444,7 @@ class MicroframeworkClient:
         headers = request.headers.copy()
         if self._cookies is not None:
             host, path = _hostname(headers["Host"]), request.path
-            secure = request.scheme in ("https", "wss") or trustworthy(host)
+            secure = secure_for(request.scheme, host)
             if value := self._cookies.header_for(host, path, secure):
                 existing = headers.get("Cookie")
                 headers["Cookie"] = f"{existing}; {value}" if existing else value
@@ -457,9 +454,9 @@ class MicroframeworkClient:
         if self._cookies is None:
             return
         host = _hostname(request.headers["Host"])
-        secure_origin = request.scheme in ("https", "wss") or trustworthy(host)
+        secure = secure_for(request.scheme, host)
         for header in response.headers.getlist("Set-Cookie"):
-            cookie = parse_set_cookie(header, host, request.path, secure_origin)
+            cookie = parse_set_cookie(header, host, request.path, secure)
             if cookie is not None:
                 self._cookies.store(cookie)
 

@@ -26,6 +26,11 @@ def trustworthy(host: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
 
 
+def secure_for(scheme: str, host: str) -> bool:
+    """Whether a request to *host* gets (and may set) ``Secure`` cookies."""
+    return scheme in ("https", "wss") or trustworthy(host)
+
+
 def sent_to(cookie: Cookie, host: str, path: str, secure: bool) -> bool:
     """RFC 6265 5.4: domain-match, path-match and the Secure flag."""
     if cookie.secure and not secure:
