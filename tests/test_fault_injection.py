@@ -218,7 +218,9 @@ async def test_an_event_stream_drained_during_its_last_send_ends_once() -> None:
     async with asyncio.timeout(LIMIT):
         task = asyncio.ensure_future(app(http_scope("/events"), receive, send))  # type: ignore[arg-type]
         await stuck.wait()
-        app.drain.start(LIMIT)
+        app.drain.start(
+            LIMIT / 10
+        )  # the drain lets an ending stream be; its deadline cuts
         await task
     app.drain.end()
     assert len(finals) == 1
@@ -264,3 +266,84 @@ async def test_a_disconnect_heard_after_the_stream_ended_cancels_nothing(
     async with asyncio.timeout(5):
         await app(scope, receive, send)  # type: ignore[arg-type]
     assert log == ["NoneType"]
+
+
+async def test_a_disconnect_queued_before_the_last_send_cuts_nothing_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # HTTP/2, a body the view never read, its client gone before the last send: the
+    # disconnect is heard while that send begins, and starts the grace. The send then
+    # completes: the grace must not outlive it and cancel the teardown still running.
+    monkeypatch.setattr(_guard, "ENDING_GRACE", 0.01)
+    app = Microframework(__name__)
+    log: list[str] = []
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        try:
+            await asyncio.sleep(
+                0.1
+            )  # well past the grace: a pooled connection returned
+            log.append(f"torn down {type(error).__name__}")
+        except asyncio.CancelledError:
+            log.append("teardown cancelled")
+            raise
+
+    @app.post("/")
+    async def stream() -> Any:
+        async def chunks() -> Any:
+            yield b"x" * 10
+
+        return chunks(), 200
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()  # get() steps at once
+    for _ in range(100):
+        inbox.put_nowait(
+            {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+        )
+    inbox.put_nowait({"type": "http.disconnect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            await asyncio.sleep(0)  # a writer's drain: waits once, then returns
+
+    scope = http_scope("/", "POST", [(b"content-length", b"204800")], http_version="2")
+    async with asyncio.timeout(LIMIT):
+        await app(scope, inbox.get, send)  # type: ignore[arg-type]
+    assert log == ["torn down NoneType"]
+
+
+async def test_a_drain_beginning_during_an_event_streams_last_send_lets_it_finish() -> (
+    None
+):
+    # uvicorn waits for a slow client before it writes the last message: the drain
+    # ends event streams cleanly, and this one is ending so already. Cut, its end
+    # would never be written (uvicorn: "returned without completing response").
+    app = Microframework(__name__)
+    app.config["SHUTDOWN_GRACE_PERIOD"] = LIMIT
+    written: list[str] = []
+    waiting, go_on = asyncio.Event(), asyncio.Event()
+
+    @app.route("/events")
+    async def events() -> Any:
+        return event_stream(ServerSentEvent(str(n)) async for n in arange(1))
+
+    inbox = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop() if inbox else await _blocked()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            waiting.set()
+            await go_on.wait()
+            written.append("end")
+
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.ensure_future(app(http_scope("/events"), receive, send))  # type: ignore[arg-type]
+        await waiting.wait()
+        app.drain.start(LIMIT)  # a cancel now would land before the send resumes
+        go_on.set()
+        await task
+    app.drain.end()
+    assert written == ["end"]

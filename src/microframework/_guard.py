@@ -29,6 +29,7 @@ from .sse import is_event_generator
 from .wrappers.body import BUFFERED
 from .wrappers.body import IterableBody
 from .wrappers.body import KEEP_ALIVE
+from .wrappers.request import DropBeforeEnd
 from .wrappers.request import Dropper
 from .wrappers.request import ending
 
@@ -84,7 +85,7 @@ class Guard(Listener):
 
     __slots__ = (
         "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
-        "_ahead", "_feeds", "_ours", "_spared", "_app", "_again", "ending",
+        "_ahead", "_feeds", "_ours", "_spared", "_app", "_again", "ending", "_grace",
     )  # fmt: skip
     _ours: int  # set as it fires: our cancels the task carries; -1: claimed
     _spared: float | None  # likewise: when an event stream's clean-up time is up
@@ -108,6 +109,7 @@ class Guard(Listener):
         self._feeds = False  # it is request.body_watch: a read gets messages from it
         self.unread = False  # the body wasn't all received as the watch began
         self.ending = False  # the last message is sent: a client leaving now is no news
+        self._grace: asyncio.TimerHandle | None = None  # see _fire: not _timer, re-armed
         # Watching consumes receive(): a body being read is the reader's to receive;
         # one not yet read, the watch reads ahead (a client gone is heard after it),
         # keeping at most BUFFERED bytes for the read.
@@ -134,8 +136,8 @@ class Guard(Listener):
             self._fire("shutdown")
 
     def on_drain(self, code: int) -> None:
-        if self.ends_at_drain and self.reason is None:
-            self._fire("shutdown")
+        if self.ends_at_drain and self.reason is None and not self.ending:
+            self._fire("shutdown")  # ending: its end is on its way (the deadline cuts)
 
     def on_drain_deadline(self) -> None:
         # Fired already (its client left): what runs since, a source's clean-up,
@@ -183,10 +185,10 @@ class Guard(Listener):
             # a send wrapper's await after it (an access log) is no stream to cut. A
             # last send the server never completes (hypercorn's HTTP/2 drain of a
             # stream whose client left) is cut after a short grace.
-            self.disarm()
-            self._timer = asyncio.get_running_loop().call_later(
-                ENDING_GRACE, self._late, context=NO_CONTEXT
-            )
+            if self._grace is None:
+                self._grace = asyncio.get_running_loop().call_later(
+                    ENDING_GRACE, self._late, context=NO_CONTEXT
+                )
             return
         if asyncio.current_task() is self.task:
             # From inside the task a cancel could outlive the work: fire from the loop.
@@ -203,7 +205,7 @@ class Guard(Listener):
         self.task.cancel()
 
     def _late(self) -> None:
-        self._timer = None
+        self._grace = None
         self.ending = False
         self._fire("disconnect")
 
@@ -272,6 +274,9 @@ class Guard(Listener):
         drain.members.discard(self)
         self.ending = False  # its end went: a disconnect heard later is no one's
         self.disarm()
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
         if self._deferred is not None:
             self._deferred.cancel()
             self._deferred = None  # or _closing's fire would think one still pending
@@ -514,8 +519,11 @@ def _end(
 ) -> Awaitable[None]:
     """A stream's last message (see _watch); what is left of an unread body first."""
     guard.ending = True
+    unread = guard.unread
+    if send.__class__ is DropBeforeEnd:  # a view's watch or read wrapped it: its
+        send, unread = send.send, True  # plain Dropper would take the disconnect
     sending = send({"type": _BODY, "body": b"", "more_body": False})
-    if guard.unread:  # (the view's watch, if any, saw the body in)
+    if unread:  # (the view's watch, if any, saw the body in)
         sending = ending(sending, request, _EndDropper(guard))
     return without_context(_watch(sending, guard, timeout) if watched else sending)
 
