@@ -24,12 +24,21 @@ _MAX_DIGITS = 18
 _CRLF = "\r\n"  # f-string expressions cannot hold a backslash before Python 3.12
 
 
+def list_field(headers: Headers, name: str) -> str | None:
+    """Header *name*'s field lines as one value, as a WSGI server joins them (RFC 9110
+    5.3: a list field may come in several lines); ``None`` if absent."""
+    values = headers.getlist(name)
+    if len(values) < 2:
+        return values[0] if values else None
+    return ", ".join(values)
+
+
 def precondition_status(request: Headers, response: Headers) -> int | None:
     """412 or 304 if the request's preconditions decide the answer, else ``None``."""
     tag, weak = unquote_etag(response.get("ETag"))
     stamp = _date(response.get("Last-Modified"))
     # A header without an entity-tag is ignored, as werkzeug (so Flask and Quart) does.
-    if tags := parse_etags(request.get("If-Match")):
+    if tags := parse_etags(list_field(request, "If-Match")):
         if not (
             tags.star_tag or (tag is not None and not weak and tags.is_strong(tag))
         ):
@@ -37,7 +46,7 @@ def precondition_status(request: Headers, response: Headers) -> int | None:
     elif (since := _date(request.get("If-Unmodified-Since"))) is not None:
         if stamp is not None and stamp > since:
             return 412
-    if tags := parse_etags(request.get("If-None-Match")):
+    if tags := parse_etags(list_field(request, "If-None-Match")):
         matched = tags.star_tag or (tag is not None and tags.contains_weak(tag))
     else:
         since = _date(request.get("If-Modified-Since"))

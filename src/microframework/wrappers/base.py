@@ -13,12 +13,24 @@ from urllib.parse import parse_qsl
 from weakref import WeakSet
 
 import werkzeug.urls  # noqa: F401 # registers the "werkzeug.url_quote" codec error handler
+from werkzeug.datastructures import Accept
 from werkzeug.datastructures import Authorization
+from werkzeug.datastructures import CharsetAccept
+from werkzeug.datastructures import ETags
 from werkzeug.datastructures import Headers
+from werkzeug.datastructures import HeaderSet
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import RequestCacheControl
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import NotFound
+from werkzeug.http import parse_accept_header
+from werkzeug.http import parse_cache_control_header
+from werkzeug.http import parse_etags
+from werkzeug.http import parse_list_header
 from werkzeug.http import parse_options_header
+from werkzeug.http import parse_set_header
 from werkzeug.sansio.request import Request as SansIORequest
 from werkzeug.sansio.utils import get_content_length
 from werkzeug.utils import cached_property
@@ -26,6 +38,7 @@ from werkzeug.utils import cached_property
 from .._utils import origin_form
 from .._utils import remember
 from .._utils import TOKEN
+from ..conditional import list_field
 
 if TYPE_CHECKING:
     from werkzeug.exceptions import HTTPException
@@ -169,6 +182,60 @@ class BaseRequestWebsocket(SansIORequest):
             for k, v in self.scope["headers"]
         ]
         return headers
+
+    # werkzeug's parsed list fields read a header's first line only (so does Quart):
+    # these read every line, as Flask's, which a WSGI server joined.
+
+    @cached_property
+    def accept_mimetypes(self) -> MIMEAccept:
+        """The ``Accept`` header, parsed."""
+        return parse_accept_header(list_field(self.headers, "Accept"), MIMEAccept)
+
+    @cached_property
+    def accept_charsets(self) -> CharsetAccept:
+        """The ``Accept-Charset`` header, parsed."""
+        value = list_field(self.headers, "Accept-Charset")
+        return parse_accept_header(value, CharsetAccept)
+
+    @cached_property
+    def accept_encodings(self) -> Accept:
+        """The ``Accept-Encoding`` header, parsed."""
+        return parse_accept_header(list_field(self.headers, "Accept-Encoding"))
+
+    @cached_property
+    def accept_languages(self) -> LanguageAccept:
+        """The ``Accept-Language`` header, parsed."""
+        value = list_field(self.headers, "Accept-Language")
+        return parse_accept_header(value, LanguageAccept)
+
+    @cached_property
+    def cache_control(self) -> RequestCacheControl:
+        """The ``Cache-Control`` header, parsed."""
+        value = list_field(self.headers, "Cache-Control")
+        return parse_cache_control_header(value, None, RequestCacheControl)
+
+    @cached_property
+    def if_match(self) -> ETags:
+        """The entity-tags of ``If-Match``."""
+        return parse_etags(list_field(self.headers, "If-Match"))
+
+    @cached_property
+    def if_none_match(self) -> ETags:
+        """The entity-tags of ``If-None-Match``."""
+        return parse_etags(list_field(self.headers, "If-None-Match"))
+
+    @cached_property
+    def pragma(self) -> HeaderSet:
+        """The ``Pragma`` header's directives."""
+        return parse_set_header(list_field(self.headers, "Pragma"))
+
+    @cached_property
+    def access_route(self) -> list[str]:
+        """The addresses in ``X-Forwarded-For``, client first, else the peer's."""
+        value = list_field(self.headers, "X-Forwarded-For")
+        if value is not None:
+            return parse_list_header(value)
+        return [self.remote_addr] if self.remote_addr is not None else []
 
     def raw_header(self, name: bytes) -> str | None:
         """The first value of header *name* (lowercase bytes) straight from the scope."""

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import generate_etag
-from werkzeug.http import http_date
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
@@ -533,10 +532,9 @@ class Response(SansIOResponse):
         """Answer ``If-*`` and ``Range`` headers: 304, 412, 206 or 416 as appropriate.
 
         Only a bytes body is sliced, and only with *accept_ranges*."""
-        if request.method not in ("GET", "HEAD"):
-            return self
-        if "date" not in self.headers:
-            self.headers["Date"] = http_date()
+        if request.method not in ("GET", "HEAD") or not 200 <= self.status_code < 300:
+            return self  # RFC 9110 13.2.1: only a 2xx answer is conditional
+        # No Date, unlike werkzeug: ASGI servers send their own, and don't drop it.
         status = precondition_status(request.headers, self.headers)
         if status is not None:
             self.status_code = status
@@ -585,8 +583,13 @@ def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]
                     f"header {key!r} has a control character in its value"
                     " (only HTAB is allowed)"
                 )
+            name = key.lower()
+            if name == "transfer-encoding":
+                # Framing is the server's: beside Content-Length, or on a 204, a view's
+                # own is a smuggling hazard (RFC 9112 6.1, 6.3).
+                continue
             try:
-                encoded = (key.lower().encode("latin-1"), value.encode("latin-1"))
+                encoded = (name.encode("latin-1"), value.encode("latin-1"))
             except UnicodeEncodeError:
                 raise ValueError(
                     f"header {key!r} has a character outside Latin-1 in its value;"
