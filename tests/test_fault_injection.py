@@ -347,3 +347,46 @@ async def test_a_drain_beginning_during_an_event_streams_last_send_lets_it_finis
         await task
     app.drain.end()
     assert written == ["end"]
+
+
+@pytest.mark.parametrize("suspends", [False, True])
+async def test_a_stuck_last_send_is_cut_whether_or_not_the_view_awaited_first(
+    monkeypatch: pytest.MonkeyPatch, suspends: bool
+) -> None:
+    # A view that awaits gets a watch of its own, which wraps the server's send to drop
+    # an unread body at the end; that wrapper's plain dropper swallowed the disconnect,
+    # and a last send hypercorn's HTTP/2 never completes held the request for ever.
+    monkeypatch.setattr(_guard, "ENDING_GRACE", 0.01)
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = None
+    log: list[str] = []
+
+    @app.post("/")
+    async def up() -> Any:
+        if suspends:
+            await asyncio.sleep(0)
+
+        async def chunks() -> Any:
+            yield b"x"
+
+        return chunks()
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for _ in range(100):  # of a body the view never reads
+        inbox.put_nowait(
+            {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+        )
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            inbox.put_nowait({"type": "http.disconnect"})  # the client reset the stream
+            await asyncio.Event().wait()  # and its window never opens
+
+    scope = http_scope("/", "POST", [(b"content-length", b"204800")], http_version="2")
+    async with asyncio.timeout(LIMIT):
+        await app(scope, inbox.get, send)  # type: ignore[arg-type]
+    assert log == ["ClientDisconnected"]

@@ -109,7 +109,7 @@ class Guard(Listener):
         self._feeds = False  # it is request.body_watch: a read gets messages from it
         self.unread = False  # the body wasn't all received as the watch began
         self.ending = False  # the last message is sent: a client leaving now is no news
-        self._grace: asyncio.TimerHandle | None = None  # see _fire: not _timer, re-armed
+        self._grace: asyncio.TimerHandle | None = None  # see _fire (not _timer)
         # Watching consumes receive(): a body being read is the reader's to receive;
         # one not yet read, the watch reads ahead (a client gone is heard after it),
         # keeping at most BUFFERED bytes for the read.
