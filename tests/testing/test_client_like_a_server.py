@@ -348,3 +348,71 @@ async def test_as_response_after_a_disconnect_says_the_client_left(
         await connection.disconnect()
     with pytest.raises(RuntimeError, match="client disconnected before the response"):
         await connection.as_response()
+
+
+async def test_a_cookie_set_for_a_dotted_domain_is_sent_there() -> None:
+    # Flask's form, set_cookie(..., domain=".example.com"): stored as example.com's.
+    app = Microframework(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return request.cookies.get("k", "none")
+
+    for domain in (".example.com", "Example.COM"):
+        client = app.test_client()
+        client.set_cookie("k", "v", domain=domain)
+        response = await client.get("/", headers={"Host": "example.com"})
+        assert await response.get_data(as_text=True) == "v", domain
+
+
+@pytest.mark.parametrize(
+    "header", ["a=1; Path=/zz; Path=foo", "a=1; Path=/zz; Path=", "a=1; Path=foo"]
+)
+async def test_an_invalid_last_path_means_the_default_path(header: str) -> None:
+    # RFC 6265 5.2.4 and 5.3 step 7 (as chromium): the last Path wins, and one that
+    # doesn't begin with "/" is the default path, the request's directory.
+    app = Microframework(__name__)
+
+    @app.route("/x/set")
+    async def set_cookie() -> Response:
+        return Response("set", headers={"Set-Cookie": header})
+
+    @app.route("/<path:where>")
+    async def echo(where: str) -> str:
+        return request.cookies.get("a", "none")
+
+    client = app.test_client()
+    await client.get("/x/set")
+    sent = [await (await client.get(p)).get_data(as_text=True) for p in ("/x/y", "/zz")]
+    assert sent == ["1", "none"]
+
+
+async def test_a_huge_max_age_is_capped_not_an_error() -> None:
+    # Browsers cap a cookie's lifetime at 400 days (RFC 6265bis 5.6.2).
+    app = Microframework(__name__)
+
+    @app.route("/set")
+    async def set_cookie() -> Response:
+        return Response("set", headers={"Set-Cookie": "a=1; Max-Age=253402300800"})
+
+    client = app.test_client()
+    response = await client.get("/set")
+    assert response.status_code == 200
+    cookie = client.get_cookie("a")
+    assert cookie is not None and cookie.value == "1"
+
+
+async def test_a_redirect_with_userinfo_sends_no_userinfo_in_host() -> None:
+    app = Microframework(__name__)
+
+    @app.route("/go")
+    async def go() -> Response:
+        return redirect("http://user:secret@localhost/there")
+
+    @app.route("/there")
+    async def there() -> str:
+        return request.host
+
+    client = app.test_client()
+    response = await client.get("/go", follow_redirects=True)
+    assert await response.get_data(as_text=True) == "localhost"

@@ -297,12 +297,12 @@ class MicroframeworkClient:
         args += tuple(v for v in (key, value) if v is not None)
         if len(args) == 3 or server_name is not None:
             server_name, key, value = _quart_cookie_args(args, server_name)
-            host, origin_only = server_name, domain is None
+            host, origin_only = server_name.lower(), domain is None
             if domain is not None:
                 kwargs["domain"] = domain
         elif 1 <= len(args) <= 2:
             key, value = args[0], args[1] if len(args) == 2 else ""
-            host = domain or "localhost"
+            host = (domain or "localhost").lstrip(".").lower()  # Flask's ".example.com"
         else:
             raise TypeError(
                 "set_cookie takes (key, value) or (server_name, key, value)"
@@ -467,7 +467,8 @@ class MicroframeworkClient:
         host = request.headers["Host"]
         current = f"{request.scheme}://{host}{request.path}"
         target = urlsplit(urljoin(current, location))
-        hostname = _hostname(target.netloc)
+        netloc = target.netloc.rpartition("@")[2]  # as browsers: no userinfo in Host
+        hostname = _hostname(netloc)
         server_name = _hostname(self.app.config.get("SERVER_NAME") or "localhost")
         allowed = (_hostname(host), server_name)
         if hostname not in allowed and not hostname.endswith("." + server_name):
@@ -475,11 +476,11 @@ class MicroframeworkClient:
                 f"cannot follow a redirect to another host: {location!r}"
             )
         headers = request.headers.copy()
-        if _origin(target.scheme, target.netloc) != _origin(request.scheme, host):
+        if _origin(target.scheme, netloc) != _origin(request.scheme, host):
             # As httpx and browsers: credentials don't follow to another origin.
             headers.remove("Authorization")
             headers.remove("Proxy-Authorization")
-        headers["Host"] = target.netloc
+        headers["Host"] = netloc
         root_path, path = request.root_path, target.path or "/"
         if not (root_path and (path == root_path or path.startswith(root_path + "/"))):
             root_path = ""

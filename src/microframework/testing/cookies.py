@@ -18,6 +18,7 @@ from werkzeug.http import parse_date
 from werkzeug.test import Cookie
 
 _MAX_AGE = re.compile(r"-?[0-9]+")
+_MAX_AGE_CAP = 400 * 86400
 
 
 def trustworthy(host: str) -> bool:
@@ -132,11 +133,14 @@ def parse_set_cookie(
             expires = parse_date(arg)
         elif name == "max-age" and _MAX_AGE.fullmatch(arg):
             max_age = int(arg)  # it beats Expires; a non-positive one deletes now
-            expires = datetime.now(UTC) + timedelta(seconds=max(max_age, 0))
+            # Capped as browsers do (RFC 6265bis 5.6.2: 400 days), not an OverflowError.
+            seconds = min(max(max_age, 0), _MAX_AGE_CAP)
+            expires = datetime.now(UTC) + timedelta(seconds=seconds)
         elif name == "domain" and arg:
             domain = arg.lstrip(".").lower()
-        elif name == "path" and arg.startswith("/"):
-            path = given = arg
+        elif name == "path":  # the last one wins; an invalid one means the default
+            given = arg if arg.startswith("/") else ""
+            path = given or default_path(request_path)
         elif name == "secure":
             secure = True
         elif name == "httponly":
