@@ -390,3 +390,36 @@ async def test_a_stuck_last_send_is_cut_whether_or_not_the_view_awaited_first(
     async with asyncio.timeout(LIMIT):
         await app(scope, inbox.get, send)  # type: ignore[arg-type]
     assert log == ["ClientDisconnected"]
+
+
+@pytest.mark.parametrize("size", [10, 100_000])
+async def test_a_bytes_body_stuck_on_a_shut_http2_window_is_cut(
+    monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    # HTTP/2: streams share the connection's window, so even a small body's send may
+    # wait; a client that resets the stream then must not hold the request for ever
+    # (hypercorn never completes that send).
+    monkeypatch.setattr(_guard, "ENDING_GRACE", 0.01)
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = None
+    log: list[str] = []
+
+    @app.route("/")
+    async def index() -> bytes:
+        return b"x" * size
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            inbox.put_nowait({"type": "http.disconnect"})  # the client reset the stream
+            await asyncio.Event().wait()  # and the connection's window stays shut
+
+    async with asyncio.timeout(LIMIT):
+        await app(http_scope("/", http_version="2"), inbox.get, send)  # type: ignore[arg-type]
+    assert log == ["ClientDisconnected"]

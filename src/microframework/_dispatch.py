@@ -105,10 +105,10 @@ async def handle_http(
                 _cv_app.reset(token)
                 token = None
             head = {"type": "http.response.start", "status": status, "headers": headers}
-            if len(data) <= BUFFERED and not wrapped:
+            if not wrapped and len(data) <= BUFFERED and scope["http_version"] != "2":
                 await send(head)
                 await send({"type": _BODY, "body": data, "more_body": False})
-            else:  # a body may be left unread, or more than a server buffers
+            else:  # a body left unread, more than a server buffers, or HTTP/2's
                 await _send_bytes(app, send, request, endpoint, data, head, response)
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
             streamer = Streamer(app, send, request, response, endpoint)
@@ -144,9 +144,10 @@ async def _send_bytes(
 ) -> None:
     """Send a bytes response once what is left of the body is in (over HTTP/2, see
     drop_body_first; a stream is not held so: it may still read it); one bigger
-    than a server buffers is watched, so a reader that stalls times out."""
+    than a server buffers is watched, so a reader that stalls times out; over HTTP/2
+    any one is (the connection's window, which other streams share, may be shut)."""
     await drop_body_first(request)
-    if len(data) <= BUFFERED:
+    if len(data) <= BUFFERED and request.scope.get("http_version") != "2":
         await send(head)
         await send({"type": _BODY, "body": data, "more_body": False})
     else:
