@@ -360,21 +360,20 @@ async def test_a_cancel_that_comes_as_a_command_is_sent_is_not_lost(
     # With a socket_timeout redis-py sent each command inside wait_for, which on 3.11
     # returns the result of a send that finished in the cancel's loop turn: the cancel
     # was lost, and an SSE stream whose client had left ran on until shutdown.
-    from redis.asyncio.connection import AbstractConnection
-
-    send = AbstractConnection._send_packed_command
+    # The hook is the stream's drain, which every redis-py sends through (with or
+    # without socket_timeout): redis-py < 8.2 never calls _send_packed_command
+    # without a socket_timeout, so a hook there never fired.
+    drain = asyncio.StreamWriter.drain
     victims: list[asyncio.Task[str]] = []
 
-    async def send_then_cancel(self: Any, command: Any) -> None:
-        await send(self, command)
+    async def drain_then_cancel(self: asyncio.StreamWriter) -> None:
+        await drain(self)
         if victims:
             victims.pop().cancel()  # the publisher, from wait_for's task if any
 
     async with asyncio.timeout(LIMIT), Broadcast(redis_url) as broadcast:
         await broadcast.publish("c", "connects")
-        monkeypatch.setattr(
-            AbstractConnection, "_send_packed_command", send_then_cancel
-        )
+        monkeypatch.setattr(asyncio.StreamWriter, "drain", drain_then_cancel)
         victims.append(publisher := asyncio.create_task(broadcast.publish("c", "x")))
         await asyncio.wait({publisher})
         assert publisher.cancelled()
