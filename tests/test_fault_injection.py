@@ -394,14 +394,15 @@ async def test_a_stuck_last_send_is_cut_whether_or_not_the_view_awaited_first(
 
 @pytest.mark.parametrize("size", [10, 100_000])
 async def test_a_bytes_body_stuck_on_a_shut_http2_window_is_cut(
-    monkeypatch: pytest.MonkeyPatch, size: int
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, size: int
 ) -> None:
     # HTTP/2: streams share the connection's window, so even a small body's send may
     # wait; a client that resets the stream then must not hold the request for ever
-    # (hypercorn never completes that send).
+    # (hypercorn never completes that send): a small body gets the idle timeout, a
+    # big one is watched as a stream and hears the client leave.
     monkeypatch.setattr(_guard, "ENDING_GRACE", 0.01)
     app = Microframework(__name__)
-    app.config["RESPONSE_TIMEOUT"] = None
+    app.config["RESPONSE_TIMEOUT"] = 0.05
     log: list[str] = []
 
     @app.route("/")
@@ -422,4 +423,49 @@ async def test_a_bytes_body_stuck_on_a_shut_http2_window_is_cut(
 
     async with asyncio.timeout(LIMIT):
         await app(http_scope("/", http_version="2"), inbox.get, send)  # type: ignore[arg-type]
-    assert log == ["ClientDisconnected"]
+    if size == 10:
+        assert log == ["NoneType"]
+        assert "Response for GET / idle past its timeout" in caplog.text
+    else:
+        assert log == ["ClientDisconnected"]
+
+
+async def test_a_small_http2_body_sent_in_time_is_not_cut() -> None:
+    # The bound is the idle timeout's; a send that waits and then completes ends well,
+    # and a server's own cancel is not taken for it.
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = LIMIT
+    log: list[str] = []
+
+    @app.route("/")
+    async def index() -> bytes:
+        return b"hello"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    bodies: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            await asyncio.sleep(0)  # hypercorn waits till the data is written
+            bodies.append(message["body"])
+
+    async with asyncio.timeout(LIMIT):
+        await app(http_scope("/", http_version="2"), receive, send)  # type: ignore[arg-type]
+    assert (bodies, log) == ([b"hello"], ["NoneType"])
+
+    async def stuck(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(app(http_scope("/", http_version="2"), receive, stuck))  # type: ignore[arg-type]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    task.cancel()  # the server's, at its shutdown
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -20,6 +20,7 @@ from ._compile import freeze
 from ._compile import match_request
 from ._errors import answers_itself
 from ._errors import handle_exception
+from ._guard import bounded_last_send
 from ._guard import drop_body_first
 from ._guard import guard_view
 from ._guard import stream_bytes
@@ -51,6 +52,7 @@ from .signals import state as _signals
 from .signals import websocket_finished
 from .signals import websocket_started
 from .wrappers.body import BUFFERED
+from .wrappers.request import DropBeforeEnd
 from .wrappers.response import Response
 
 if TYPE_CHECKING:
@@ -145,13 +147,18 @@ async def _send_bytes(
     """Send a bytes response once what is left of the body is in (over HTTP/2, see
     drop_body_first; a stream is not held so: it may still read it); one bigger
     than a server buffers is watched, so a reader that stalls times out; over HTTP/2
-    any one is (the connection's window, which other streams share, may be shut)."""
-    await drop_body_first(request)
-    if len(data) <= BUFFERED and request.scope.get("http_version") != "2":
-        await send(head)
-        await send({"type": _BODY, "body": data, "more_body": False})
-    else:
+    any is bounded so (the connection's window, which streams share, may be shut)."""
+    if len(data) > BUFFERED or send.__class__ is DropBeforeEnd:
+        await drop_body_first(request)  # (not for a small one only HTTP/2 sent here)
+    if len(data) > BUFFERED:
         await stream_bytes(app, send, request, endpoint, data, head, response)
+        return
+    await send(head)
+    sending = send({"type": _BODY, "body": data, "more_body": False})
+    if request.scope.get("http_version") == "2":
+        await bounded_last_send(app, sending, request, endpoint, response)
+    else:
+        await sending
 
 
 def _let_tasks_start(ctx: AppContext) -> None:

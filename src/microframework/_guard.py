@@ -299,6 +299,16 @@ class Guard(Listener):
             self._request.held_receive = self
 
 
+def idle_timeout(
+    app: Microframework, endpoint: Endpoint | None, timeout: Any = ...
+) -> float | None:
+    """*timeout* (a response's) if set, else the route's, else the app's (None: none)."""
+    if timeout is ...:
+        own = UNSET if endpoint is None else endpoint.timeout  # see guard_view
+        timeout = app.config.get("RESPONSE_TIMEOUT") if own is UNSET else own
+    return timeout  # type: ignore[no-any-return]
+
+
 class Streamer:
     """What ``Response.send`` calls to stream a body: :func:`stream_body`, bound."""
 
@@ -316,10 +326,7 @@ class Streamer:
         self.send = send
         self.request = request
         timeout = ... if response is None else response.timeout
-        if timeout is ...:  # unset: the route's, else the app's (None: no limit)
-            own = UNSET if endpoint is None else endpoint.timeout  # see guard_view
-            timeout = app.config.get("RESPONSE_TIMEOUT") if own is UNSET else own
-        self.timeout = timeout
+        self.timeout = idle_timeout(app, endpoint, timeout)
         self.events = response is not None and response.mimetype == "text/event-stream"
 
     def __call__(
@@ -512,6 +519,47 @@ def stream_bytes(
     if timeout is not ...:
         streamer.timeout = timeout
     return streamer(IterableBody((data,)), start)
+
+
+async def bounded_last_send(
+    app: Microframework,
+    sending: Awaitable[None],
+    request: Request,
+    endpoint: Endpoint | None,
+    response: object,
+) -> None:
+    """A small body's one send over HTTP/2, within the response's idle timeout.
+
+    Streams share the connection's window, which one client can keep shut, and
+    hypercorn never completes that send once the client resets: the request (and its
+    teardown) would wait for ever. Only bounded, not watched as a stream is: that
+    would make every HTTP/2 response cost three times as much."""
+    _, waiting = first_step(sending)
+    if waiting is None:
+        return
+    timeout = idle_timeout(app, endpoint, getattr(response, "timeout", ...))
+    if timeout is None:
+        return await waiting
+    task = asyncio.current_task()
+    assert task is not None
+    fired: list[bool] = []
+    cut = asyncio.get_running_loop().call_later(timeout, _cut, task, fired)
+    try:
+        await waiting
+    except asyncio.CancelledError:
+        if fired and task.uncancel() == 0:  # ours alone: the client stopped reading
+            message = "Response for %s %s idle past its timeout; left unfinished"
+            method, path = printable(request.method), printable(request.path)
+            app.logger.warning(message, method, path)
+            return
+        raise
+    finally:
+        cut.cancel()
+
+
+def _cut(task: asyncio.Task[Any], fired: list[bool]) -> None:
+    fired.append(True)
+    task.cancel()
 
 
 def _end(
