@@ -670,7 +670,8 @@ async def test_max_age_sets_cache_control_and_expires(
 
 
 @pytest.mark.parametrize(
-    ("max_age", "error"), [(-1, ValueError), ("60", TypeError), (1.5, TypeError)]
+    ("max_age", "error"),
+    [(-1, ValueError), ("60", TypeError), (float("nan"), TypeError)],
 )
 async def test_invalid_max_age_is_refused(
     text_file: Path, max_age: Any, error: type[Exception]
@@ -1427,3 +1428,18 @@ async def test_a_folder_through_a_link_then_dotdot_serves_the_file_checked(
     path = "/p/shared/site.css" if how == "blueprint" else "/direct"
     recorder = await call(app, http_scope(path))
     assert (recorder.status, recorder.body) == (200, b"intended")
+
+
+@pytest.mark.parametrize("max_age", [60.5, lambda path: 60.9, timedelta(seconds=60.5)])
+async def test_a_float_max_age_is_truncated_as_flask_does(
+    text_file: Path, max_age: Any
+) -> None:
+    # Flask and Quart send max-age=60 for 60.5 (werkzeug's int()); it was a 500 here.
+    app = _file_app(text_file)
+
+    @app.route("/f")
+    async def f() -> Any:
+        return await send_file(text_file, max_age=max_age)
+
+    response = await app.test_client().get("/f")
+    assert response.headers["Cache-Control"] == "public, max-age=60"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import mimetypes
 import os
 import stat
@@ -347,6 +348,8 @@ def _add_cache_headers(source: _Source, headers: Headers, max_age: _MaxAge) -> N
         max_age = max_age(source.path)
     if isinstance(max_age, timedelta):
         max_age = int(max_age.total_seconds())
+    elif isinstance(max_age, float) and math.isfinite(max_age):
+        max_age = int(max_age)  # as Flask and Quart (werkzeug truncates): 60.5 -> 60
     if max_age is None:
         headers["Cache-Control"] = "no-cache"
         return
