@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 # RFC 5987 attr-char, minus what quote() always keeps (letters, digits, "_.-~").
 _ATTR_CHARS = "!#$&+^`|"
-_MaxAge = int | timedelta | Callable[[str | None], int | None] | None
+_MaxAge = int | float | timedelta | Callable[[str | None], int | float | None] | None
 _WINDOWS_DEVICES = frozenset(
     {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
     | {
