@@ -175,3 +175,47 @@ async def test_a_views_own_transfer_encoding_is_dropped(
         assert recorder.status == status
         assert b"transfer-encoding" not in recorder.headers
         assert recorder.headers.get(b"content-length") == length
+
+
+async def test_the_other_list_headers_read_every_line_too() -> None:
+    app = Microframework(__name__)
+    seen: list[Any] = []
+
+    @app.route("/", methods=["GET", "POST"])
+    async def index() -> str:
+        preflight = request.access_control_request_headers
+        seen.append(None if preflight is None else sorted(preflight))
+        seen.append(request.content_encoding)
+        seen.append(type(request.access_route).__name__)
+        return ""
+
+    lines = [
+        (b"access-control-request-headers", b"x-a"),
+        (b"access-control-request-headers", b"x-b"),
+        (b"content-encoding", b"gzip"),
+        (b"content-encoding", b"br"),
+    ]
+    await call(app, http_scope("/", headers=lines))
+    await call(app, http_scope("/"))
+    assert seen == [
+        ["x-a", "x-b"],
+        "gzip, br",
+        "ImmutableList",
+        None,
+        None,
+        "ImmutableList",
+    ]
+
+
+async def test_a_scope_without_an_http_version_is_served() -> None:
+    # ASGI requires it, but hand-made scopes in tests may leave it out.
+    app = Microframework(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return "hi"
+
+    scope = http_scope("/")
+    del scope["http_version"]
+    recorder = await call(app, scope)
+    assert (recorder.status, recorder.body) == (200, b"hi")

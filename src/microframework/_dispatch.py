@@ -23,6 +23,7 @@ from ._errors import handle_exception
 from ._guard import bounded_last_send
 from ._guard import drop_body_first
 from ._guard import guard_view
+from ._guard import idle_timeout
 from ._guard import stream_bytes
 from ._guard import Streamer
 from ._lifespan import handle_lifespan
@@ -107,11 +108,11 @@ async def handle_http(
                 _cv_app.reset(token)
                 token = None
             head = {"type": "http.response.start", "status": status, "headers": headers}
-            if not wrapped and len(data) <= BUFFERED and scope["http_version"] != "2":
+            if wrapped or len(data) > BUFFERED or scope.get("http_version") == "2":
+                await _send_bytes(app, send, request, endpoint, data, head, response)
+            else:  # no body left unread, nothing a server can't buffer, not HTTP/2
                 await send(head)
                 await send({"type": _BODY, "body": data, "more_body": False})
-            else:  # a body left unread, more than a server buffers, or HTTP/2's
-                await _send_bytes(app, send, request, endpoint, data, head, response)
         elif not isinstance(response, (str, tuple, Prepared)):  # always a body
             streamer = Streamer(app, send, request, response, endpoint)
             sending = response.send(scope, send, headers, streamer)
@@ -150,12 +151,15 @@ async def _send_bytes(
     any is bounded so (the connection's window, which streams share, may be shut)."""
     if len(data) > BUFFERED or send.__class__ is DropBeforeEnd:
         await drop_body_first(request)  # (not for a small one only HTTP/2 sent here)
-    if len(data) > BUFFERED:
+    http2 = request.scope.get("http_version") == "2"
+    if len(data) > BUFFERED or (
+        http2 and idle_timeout(app, endpoint, getattr(response, "timeout", ...)) is None
+    ):  # no timeout to bound it by: watched, so a client that resets ends it
         await stream_bytes(app, send, request, endpoint, data, head, response)
         return
     await send(head)
     sending = send({"type": _BODY, "body": data, "more_body": False})
-    if request.scope.get("http_version") == "2":
+    if http2:
         await bounded_last_send(app, sending, request, endpoint, response)
     else:
         await sending

@@ -416,3 +416,13 @@ async def test_a_redirect_with_userinfo_sends_no_userinfo_in_host() -> None:
     client = app.test_client()
     response = await client.get("/go", follow_redirects=True)
     assert await response.get_data(as_text=True) == "localhost"
+
+
+async def test_a_cookie_set_for_a_domain_is_found_and_deleted_by_it() -> None:
+    app = Microframework(__name__)
+    client = app.test_client()
+    for domain in (".Example.COM", "Example.COM"):
+        client.set_cookie("k", "v", domain=domain)
+        assert client.get_cookie("k", domain=domain) is not None
+        client.delete_cookie("k", domain=domain)
+        assert client.get_cookie("k", domain="example.com") is None

@@ -331,14 +331,20 @@ class MicroframeworkClient:
         else:
             raise TypeError("delete_cookie takes (key) or (server_name, key)")
         jar = self._require_jar()
-        for candidate in {host, host.lstrip(".")}:
+        for candidate in {host, host.lstrip(".").lower()}:
             jar.pop((candidate, path, key), None)
 
     def get_cookie(
         self, key: str, domain: str = "localhost", path: str = "/"
     ) -> Cookie | None:
         """Return the stored cookie with this key, domain and path, or ``None``."""
-        return self._require_jar().get((domain, path, key))
+        jar = self._require_jar()
+        found = jar.get((domain, path, key))  # as stored by set_cookie, or as given
+        return (
+            found
+            if found is not None
+            else jar.get((domain.lstrip(".").lower(), path, key))
+        )
 
     @asynccontextmanager
     async def session_transaction(

@@ -234,8 +234,21 @@ class BaseRequestWebsocket(SansIORequest):
         """The addresses in ``X-Forwarded-For``, client first, else the peer's."""
         value = list_field(self.headers, "X-Forwarded-For")
         if value is not None:
-            return parse_list_header(value)
-        return [self.remote_addr] if self.remote_addr is not None else []
+            return self.list_storage_class(parse_list_header(value))
+        if self.remote_addr is not None:
+            return self.list_storage_class([self.remote_addr])
+        return self.list_storage_class()
+
+    @cached_property
+    def access_control_request_headers(self) -> HeaderSet | None:  # type: ignore[override]
+        """A CORS preflight's ``Access-Control-Request-Headers`` (``None`` if absent)."""
+        value = list_field(self.headers, "Access-Control-Request-Headers")
+        return None if value is None else parse_set_header(value)
+
+    @cached_property
+    def content_encoding(self) -> str | None:  # type: ignore[override]
+        """The ``Content-Encoding`` header."""
+        return list_field(self.headers, "Content-Encoding")
 
     def raw_header(self, name: bytes) -> str | None:
         """The first value of header *name* (lowercase bytes) straight from the scope."""
