@@ -326,7 +326,10 @@ class Streamer:
         self.send = send
         self.request = request
         timeout = ... if response is None else response.timeout
-        self.timeout = idle_timeout(app, endpoint, timeout)
+        if timeout is ...:  # unset: see idle_timeout (inline: every stream pays a call)
+            own = UNSET if endpoint is None else endpoint.timeout
+            timeout = app.config.get("RESPONSE_TIMEOUT") if own is UNSET else own
+        self.timeout = timeout
         self.events = response is not None and response.mimetype == "text/event-stream"
 
     def __call__(
