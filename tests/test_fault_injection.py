@@ -218,9 +218,8 @@ async def test_an_event_stream_drained_during_its_last_send_ends_once() -> None:
     async with asyncio.timeout(LIMIT):
         task = asyncio.ensure_future(app(http_scope("/events"), receive, send))  # type: ignore[arg-type]
         await stuck.wait()
-        app.drain.start(
-            LIMIT / 10
-        )  # the drain lets an ending stream be; its deadline cuts
+        # The drain's start lets an ending stream be; its deadline cuts this one.
+        app.drain.start(LIMIT / 10)
         await task
     app.drain.end()
     assert len(finals) == 1
@@ -281,9 +280,7 @@ async def test_a_disconnect_queued_before_the_last_send_cuts_nothing_after_it(
     @app.teardown_request
     async def teardown(error: BaseException | None) -> None:
         try:
-            await asyncio.sleep(
-                0.1
-            )  # well past the grace: a pooled connection returned
+            await asyncio.sleep(0.1)  # well past the grace: returning a connection
             log.append(f"torn down {type(error).__name__}")
         except asyncio.CancelledError:
             log.append("teardown cancelled")
