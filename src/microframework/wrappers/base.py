@@ -235,9 +235,7 @@ class BaseRequestWebsocket(SansIORequest):
         value = list_field(self.headers, "X-Forwarded-For")
         if value is not None:
             return self.list_storage_class(parse_list_header(value))
-        if self.remote_addr is not None:
-            return self.list_storage_class([self.remote_addr])
-        return self.list_storage_class()
+        return self.list_storage_class([self.remote_addr])  # never None here
 
     @cached_property
     def access_control_request_headers(self) -> HeaderSet | None:  # type: ignore[override]
