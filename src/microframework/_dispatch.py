@@ -152,15 +152,17 @@ async def _send_bytes(
     if len(data) > BUFFERED or send.__class__ is DropBeforeEnd:
         await drop_body_first(request)  # (not for a small one only HTTP/2 sent here)
     http2 = request.scope.get("http_version") == "2"
-    if len(data) > BUFFERED or (
-        http2 and idle_timeout(app, endpoint, getattr(response, "timeout", ...)) is None
-    ):  # no timeout to bound it by: watched, so a client that resets ends it
+    timeout = None
+    if http2:  # (only there: the call costs every request that reads its body)
+        timeout = idle_timeout(app, endpoint, getattr(response, "timeout", ...))
+    if len(data) > BUFFERED or (http2 and timeout is None):
+        # Watched: with no timeout to bound it by, a client that resets ends it.
         await stream_bytes(app, send, request, endpoint, data, head, response)
         return
     await send(head)
     sending = send({"type": _BODY, "body": data, "more_body": False})
-    if http2:
-        await bounded_last_send(app, sending, request, endpoint, response)
+    if timeout is not None:  # (HTTP/2 only)
+        await bounded_last_send(app, sending, request, timeout)
     else:
         await sending
 

@@ -525,13 +525,9 @@ def stream_bytes(
 
 
 async def bounded_last_send(
-    app: Microframework,
-    sending: Awaitable[None],
-    request: Request,
-    endpoint: Endpoint | None,
-    response: object,
+    app: Microframework, sending: Awaitable[None], request: Request, timeout: float
 ) -> None:
-    """A small body's one send over HTTP/2, within the response's idle timeout.
+    """A small body's one send over HTTP/2, within the response's idle *timeout*.
 
     Streams share the connection's window, which one client can keep shut, and
     hypercorn never completes that send once the client resets: the request (and its
@@ -540,9 +536,6 @@ async def bounded_last_send(
     _, waiting = first_step(sending)
     if waiting is None:
         return
-    timeout = idle_timeout(app, endpoint, getattr(response, "timeout", ...))
-    if timeout is None:
-        return await waiting
     task = asyncio.current_task()
     assert task is not None
     fired: list[bool] = []

@@ -339,12 +339,10 @@ class MicroframeworkClient:
     ) -> Cookie | None:
         """Return the stored cookie with this key, domain and path, or ``None``."""
         jar = self._require_jar()
-        found = jar.get((domain, path, key))  # as stored by set_cookie, or as given
-        return (
-            found
-            if found is not None
-            else jar.get((domain.lstrip(".").lower(), path, key))
-        )
+        found = jar.get((domain, path, key))
+        if found is None:  # as set_cookie stored it (".Example.COM": example.com)
+            found = jar.get((domain.lstrip(".").lower(), path, key))
+        return found
 
     @asynccontextmanager
     async def session_transaction(
