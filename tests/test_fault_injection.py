@@ -469,3 +469,43 @@ async def test_a_small_http2_body_sent_in_time_is_not_cut() -> None:
     task.cancel()  # the server's, at its shutdown
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_client_leaving_while_http2_takes_the_unread_body_in_is_not_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Over HTTP/2 the rest of an unread upload is taken in before answering; a client
+    # that resets meanwhile is gone: nothing is sent (hypercorn would hold that send
+    # until the timeout), and teardown hears that it left.
+    app = Microframework(__name__)
+    log: list[str] = []
+    gone = asyncio.Event()
+
+    @app.post("/")
+    async def refuse() -> Any:
+        await asyncio.sleep(0)  # it awaited something first: its watch wraps send
+        gone.set()  # the client resets as the rest of the body is taken in
+        return "too big", 413
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    inbox = [{"type": "http.request", "body": b"x" * 1000, "more_body": True}] * 3
+
+    async def receive() -> dict[str, Any]:  # 3,000 of 30,000 bytes, then it leaves
+        if inbox:
+            return inbox.pop()
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    sent: list[str] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+
+    scope = http_scope("/", "POST", [(b"content-length", b"30000")], http_version="2")
+    async with asyncio.timeout(LIMIT):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    assert (sent, log) == ([], ["ClientDisconnected"])
+    assert "idle past its timeout" not in caplog.text

@@ -15,6 +15,7 @@ from microframework import Microframework
 from microframework import request
 from microframework import Response
 from microframework import send_file
+from microframework.wrappers import Request
 
 
 def _app(tmp_path: Path) -> Microframework:
@@ -219,3 +220,23 @@ async def test_a_scope_without_an_http_version_is_served() -> None:
     del scope["http_version"]
     recorder = await call(app, scope)
     assert (recorder.status, recorder.body) == (200, b"hi")
+
+
+async def test_access_route_of_a_subclass_without_an_address_is_empty() -> None:
+    # werkzeug allows remote_addr to be None ("unknown"); a subclass may say so.
+    class Unknown(Request):
+        @property
+        def remote_addr(self) -> str | None:  # type: ignore[override]
+            return None
+
+    app = Microframework(__name__)
+    app.request_class = Unknown
+    seen: list[Any] = []
+
+    @app.route("/")
+    async def index() -> str:
+        seen.append(list(request.access_route))
+        return ""
+
+    await call(app, http_scope("/"))
+    assert seen == [[]]

@@ -150,7 +150,10 @@ async def _send_bytes(
     than a server buffers is watched, so a reader that stalls times out; over HTTP/2
     any is bounded so (the connection's window, which streams share, may be shut)."""
     if len(data) > BUFFERED or send.__class__ is DropBeforeEnd:
-        await drop_body_first(request)  # (not for a small one only HTTP/2 sent here)
+        # (Not for a small one only HTTP/2 sent here.) A client that left meanwhile
+        # is no one to answer, as a stream's end would find (hypercorn: an endless send).
+        if await drop_body_first(request):
+            raise ClientDisconnected()
     http2 = request.scope.get("http_version") == "2"
     timeout = None
     if http2:  # (only there: the call costs every request that reads its body)

@@ -630,8 +630,9 @@ async def _stream_cut(
     return False
 
 
-async def drop_body_first(request: Request) -> None:
-    """Over HTTP/2, take in the rest of a body the view left unread before answering.
+async def drop_body_first(request: Request) -> bool:
+    """Over HTTP/2, take in the rest of a body the view left unread before answering;
+    ``True`` if the client left meanwhile (nobody to answer).
 
     hypercorn (0.18, issue #329) ends the whole connection on DATA frames for a stream
     already answered: a view that refuses an upload after awaiting something would
@@ -639,13 +640,13 @@ async def drop_body_first(request: Request) -> None:
     Bounded: not past ``MAX_CONTENT_LENGTH``, nor ``BODY_TIMEOUT`` (as answered then).
     """
     if request.scope.get("http_version") not in _FRAMED or request.body_finished():
-        return
+        return False
     if request.body_awaited() or _expects_continue(request):
-        return  # read now, or waiting to be asked for: reading would ask for it
+        return False  # read now, or waiting to be asked for: reading would ask for it
     limit = request.max_content_length
     length = request.content_length
     if limit is not None and length is not None and length > limit:
-        return  # it won't all be read: answer at once
+        return False  # it won't all be read: answer at once
     dropper = _DropAll(limit)
     dropper.count(request.drop_body(dropper))  # what was read, or read ahead, counts
     try:
@@ -653,6 +654,7 @@ async def drop_body_first(request: Request) -> None:
             await dropper.done
     except TimeoutError:
         pass
+    return dropper.gone
 
 
 _FRAMED = frozenset(("2", "3"))  # HTTP versions whose bodies come in frames
@@ -666,14 +668,16 @@ class _DropAll(Dropper):
     """A :class:`Dropper` that says when the body has all come (``done``), or gone
     past *limit* bytes (it reads on, as a dropper, without being waited for)."""
 
-    __slots__ = ("done", "left")
+    __slots__ = ("done", "left", "gone")
 
     def __init__(self, limit: int | None) -> None:
         super().__init__()
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.left = limit
+        self.gone = False  # the client left: an answer would go to nobody
 
     def heard(self, message: Message) -> bool:
+        self.gone = message["type"] == "http.disconnect"
         more = super().heard(message)
         self.count(len(message.get("body", b"")))
         if not more:

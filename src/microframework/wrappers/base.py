@@ -235,7 +235,9 @@ class BaseRequestWebsocket(SansIORequest):
         value = list_field(self.headers, "X-Forwarded-For")
         if value is not None:
             return self.list_storage_class(parse_list_header(value))
-        return self.list_storage_class([self.remote_addr])  # never None here
+        if (address := self.remote_addr) is not None:  # (a subclass's may be None)
+            return self.list_storage_class([address])
+        return self.list_storage_class()
 
     @cached_property
     def access_control_request_headers(self) -> HeaderSet | None:  # type: ignore[override]
