@@ -509,3 +509,43 @@ async def test_a_client_leaving_while_http2_takes_the_unread_body_in_is_not_answ
         await app(scope, receive, send)  # type: ignore[arg-type]
     assert (sent, log) == ([], ["ClientDisconnected"])
     assert "idle past its timeout" not in caplog.text
+
+
+async def test_the_drains_deadline_cuts_a_small_http2_body_stuck_on_its_window(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Its send is bounded by a long timeout; a server shutting down must not wait for
+    # it (hypercorn would cancel the request itself at --graceful-timeout, teardown
+    # getting CancelledError and the process exiting with an error).
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = LIMIT * 10
+    log: list[str] = []
+    stuck = asyncio.Event()
+
+    @app.route("/")
+    async def index() -> bytes:
+        return b"hello"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            stuck.set()
+            await asyncio.Event().wait()  # the connection's window stays shut
+
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.ensure_future(
+            app(http_scope("/", http_version="2"), receive, send)
+        )  # type: ignore[arg-type]
+        await stuck.wait()
+        app.drain.start(0.01)
+        await task
+    app.drain.end()
+    assert log == ["NoneType"]
+    assert "Response for GET / cut by shutdown; left unfinished" in caplog.text
+    assert not app.drain.members

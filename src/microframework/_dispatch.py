@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import SecurityError
 
+from ._bounded import bounded_last_send
 from ._compile import freeze
 from ._compile import match_request
 from ._errors import answers_itself
 from ._errors import handle_exception
-from ._guard import bounded_last_send
 from ._guard import drop_body_first
 from ._guard import guard_view
 from ._guard import idle_timeout

@@ -524,40 +524,6 @@ def stream_bytes(
     return streamer(IterableBody((data,)), start)
 
 
-async def bounded_last_send(
-    app: Microframework, sending: Awaitable[None], request: Request, timeout: float
-) -> None:
-    """A small body's one send over HTTP/2, within the response's idle *timeout*.
-
-    Streams share the connection's window, which one client can keep shut, and
-    hypercorn never completes that send once the client resets: the request (and its
-    teardown) would wait for ever. Only bounded, not watched as a stream is: that
-    would make every HTTP/2 response cost three times as much."""
-    _, waiting = first_step(sending)
-    if waiting is None:
-        return
-    task = asyncio.current_task()
-    assert task is not None
-    fired: list[bool] = []
-    cut = asyncio.get_running_loop().call_later(timeout, _cut, task, fired)
-    try:
-        await waiting
-    except asyncio.CancelledError:
-        if fired and task.uncancel() == 0:  # ours alone: the client stopped reading
-            message = "Response for %s %s idle past its timeout; left unfinished"
-            method, path = printable(request.method), printable(request.path)
-            app.logger.warning(message, method, path)
-            return
-        raise
-    finally:
-        cut.cancel()
-
-
-def _cut(task: asyncio.Task[Any], fired: list[bool]) -> None:
-    fired.append(True)
-    task.cancel()
-
-
 def _end(
     send: Send, request: Request, guard: Guard, timeout: float | None, watched: bool
 ) -> Awaitable[None]:

@@ -1,0 +1,76 @@
+"""``_bounded.py``: the one send of a small body over HTTP/2, bounded in time.
+
+Rule: only a send that waits costs anything (a timer, a drain membership); the cut is
+a cancel of the request's task, undone and logged here, so teardown sees no error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+from typing import TYPE_CHECKING
+
+from ._utils import first_step
+from ._utils import printable
+
+if TYPE_CHECKING:
+    from .app import Microframework
+    from .wrappers.request import Request
+
+
+class _Bound:
+    """A waiting send: cut at its timeout, or at the drain's deadline (a drain member)."""
+
+    __slots__ = ("task", "why")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.why: str | None = None
+
+    def cut(self, why: str) -> None:
+        if self.why is None:
+            self.why = why
+            self.task.cancel()
+
+    def on_drain(self, code: int) -> None:
+        pass  # its end is on its way: only the deadline cuts it
+
+    def on_drain_deadline(self) -> None:
+        self.cut("cut by shutdown")
+
+
+async def bounded_last_send(
+    app: Microframework, sending: Awaitable[None], request: Request, timeout: float
+) -> None:
+    """A small body's one send over HTTP/2, within the response's idle *timeout*.
+
+    Streams share the connection's window, which one client can keep shut, and
+    hypercorn never completes that send once the client resets: the request (and its
+    teardown) would wait for ever. Only bounded, not watched as a stream is: that
+    would make every HTTP/2 response cost three times as much."""
+    _, waiting = first_step(sending)
+    if waiting is None:
+        return
+    task = asyncio.current_task()
+    assert task is not None
+    bound = _Bound(task)
+    timer = asyncio.get_running_loop().call_later(
+        timeout, bound.cut, "idle past its timeout"
+    )
+    drain = app.drain
+    drain.members.add(bound)
+    if drain.expired:
+        bound.cut("cut by shutdown")
+    try:
+        await waiting
+    except asyncio.CancelledError:
+        if bound.why is not None and task.uncancel() == 0:  # ours alone
+            message = "Response for %s %s %s; left unfinished"
+            method, path = printable(request.method), printable(request.path)
+            app.logger.warning(message, method, path, bound.why)
+            return
+        raise
+    finally:
+        timer.cancel()
+        drain.members.discard(bound)
