@@ -145,41 +145,6 @@ async def test_make_conditional_answers_a_2xx_only_at_both_ends(status: int) -> 
     assert seen == [304 if 200 <= status < 300 else status]
 
 
-async def test_a_small_http2_bodys_bound_ends_with_its_send() -> None:
-    # _guard.bounded_last_send: "cut.cancel()" in its finally. The send completed in
-    # time: a teardown still running when the idle timeout would have passed is not
-    # cancelled by it.
-    app = Microframework(__name__)
-    app.config["RESPONSE_TIMEOUT"] = 0.02
-    log: list[str] = []
-
-    @app.route("/")
-    async def index() -> bytes:
-        return b"hello"
-
-    @app.teardown_request
-    async def teardown(error: BaseException | None) -> None:
-        try:
-            await asyncio.sleep(
-                0.2
-            )  # well past the timeout: a pooled connection returned
-            log.append(f"torn down {type(error).__name__}")
-        except asyncio.CancelledError:
-            log.append("teardown cancelled")
-            raise
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            await asyncio.sleep(0)  # hypercorn waits till the data is written
-
-    async with asyncio.timeout(LIMIT):
-        await app(http_scope("/", http_version="2"), receive, send)  # type: ignore[arg-type]
-    assert log == ["torn down NoneType"]
-
-
 async def test_a_drain_leaves_the_clean_up_of_a_stream_whose_client_left_to_its_deadline() -> (
     None
 ):
@@ -339,13 +304,17 @@ async def test_over_http2_an_answer_given_at_once_waits_for_the_upload_if_big(
         assert order.index("start") < 10
 
 
-@pytest.mark.parametrize("timeout", [None, LIMIT])
+@pytest.mark.parametrize(
+    ("timeout", "slow"), [(None, False), (LIMIT, False), (0.02, True)]
+)
 async def test_a_small_answer_after_an_await_goes_in_one_message_over_http1(
-    timeout: float | None,
+    timeout: float | None, slow: bool
 ) -> None:
-    # _dispatch._send_bytes: "http2 and idle_timeout(...) is None". Over HTTP/1.1 a
-    # small bytes body sent after the view awaited (its send wrapped to drop the unread
-    # upload) goes in one message whatever the timeout: it is not streamed.
+    # _dispatch._send_bytes: "http2 and idle_timeout(...) is None" and "if http2:"
+    # before bounded_last_send. Over HTTP/1.1 a small bytes body sent after the view
+    # awaited (its send wrapped to drop the unread upload) goes in one message whatever
+    # the timeout: it is not streamed, and its send is the server's to finish (it
+    # buffers it): a slow one is not cut at the idle timeout.
     app = Microframework(__name__)
     app.config["RESPONSE_TIMEOUT"] = timeout
 
@@ -368,47 +337,11 @@ async def test_a_small_answer_after_an_await_goes_in_one_message_over_http1(
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
+            if slow:
+                await asyncio.sleep(0.2)  # a slow write, well past the idle timeout
             bodies.append((message["body"], message.get("more_body", False)))
 
     scope = http_scope("/upload", "POST", [(b"content-length", b"131072")])
     async with asyncio.timeout(LIMIT):
         await app(scope, receive, send)  # type: ignore[arg-type]
     assert bodies == [(b"hello", False)]
-
-
-async def test_over_http1_a_small_answers_send_is_not_bounded_by_the_idle_timeout() -> (
-    None
-):
-    # _dispatch._send_bytes: "if http2:" before bounded_last_send. Over HTTP/1.1 a small
-    # body's send is the server's to finish (it buffers it): a slow one is not cut at
-    # the idle timeout, even when the view's send was wrapped (it awaited, with an
-    # upload left unread).
-    app = Microframework(__name__)
-    app.config["RESPONSE_TIMEOUT"] = 0.02
-
-    @app.post("/upload")
-    async def upload() -> bytes:
-        await asyncio.sleep(0)  # checks something first
-        return b"hello"
-
-    parts = [{"type": "http.request", "body": b"x" * 16384, "more_body": True}] * 8
-    parts.append({"type": "http.request", "body": b"", "more_body": False})
-    parts.reverse()
-
-    async def receive() -> dict[str, Any]:
-        await asyncio.sleep(0)
-        if parts:
-            return parts.pop()
-        return {"type": "http.disconnect"}
-
-    written: list[bytes] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            await asyncio.sleep(0.2)  # a slow write, well past the idle timeout
-            written.append(message["body"])
-
-    scope = http_scope("/upload", "POST", [(b"content-length", b"131072")])
-    async with asyncio.timeout(LIMIT):
-        await app(scope, receive, send)  # type: ignore[arg-type]
-    assert written == [b"hello"]
