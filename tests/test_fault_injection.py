@@ -9,6 +9,7 @@ import pytest
 from asgi_harness import http_scope
 from asgi_harness import websocket_scope
 
+from microframework import _bounded
 from microframework import _guard
 from microframework import Microframework
 from microframework import send_file
@@ -359,9 +360,10 @@ async def test_a_bytes_body_stuck_on_a_shut_http2_window_is_cut(
 ) -> None:
     # HTTP/2: streams share the connection's window, so even a small body's send may
     # wait; a client that resets the stream then must not hold the request for ever
-    # (hypercorn never completes that send): a small body gets the idle timeout, a
-    # big one, or one without a timeout, is watched as a stream and hears the client.
+    # (hypercorn never completes that send): a big body, or one without a timeout, is
+    # watched as a stream; a small one is heard after a grace (else the idle timeout).
     monkeypatch.setattr(_guard, "ENDING_GRACE", 0.01)
+    monkeypatch.setattr(_bounded, "ENDING_GRACE", 0.01)
     app = Microframework(__name__)
     app.config["RESPONSE_TIMEOUT"] = timeout
     log: list[str] = []
@@ -384,11 +386,40 @@ async def test_a_bytes_body_stuck_on_a_shut_http2_window_is_cut(
 
     async with asyncio.timeout(LIMIT):
         await app(http_scope("/", http_version="2"), inbox.get, send)  # type: ignore[arg-type]
-    if size == 10 and timeout is not None:
-        assert log == ["NoneType"]
-        assert "Response for GET / idle past its timeout" in caplog.text
-    else:
-        assert log == ["ClientDisconnected"]
+    assert log == ["ClientDisconnected"]  # heard, not left to the timeout
+    assert "idle past its timeout" not in caplog.text
+
+
+@pytest.mark.parametrize("timeout", [0.05, 0.005])
+async def test_a_small_http2_body_stuck_with_its_client_there_is_cut_at_the_timeout(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, timeout: float
+) -> None:
+    # No disconnect: the window just stays shut. Heard after the grace (or at the
+    # timeout, if that comes first), the client is still there: the timeout cuts.
+    monkeypatch.setattr(_bounded, "ENDING_GRACE", 0.01)
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = timeout
+    log: list[str] = []
+
+    @app.route("/")
+    async def index() -> bytes:
+        return b"x" * 10
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message["more_body"]:
+            await asyncio.Event().wait()
+
+    async with asyncio.timeout(LIMIT):
+        await app(http_scope("/", http_version="2"), inbox.get, send)  # type: ignore[arg-type]
+    assert log == ["NoneType"]
+    assert "Response for GET / idle past its timeout; left unfinished" in caplog.text
 
 
 async def test_a_small_http2_body_sent_in_time_is_not_cut() -> None:
@@ -436,6 +467,50 @@ async def test_a_small_http2_body_sent_in_time_is_not_cut() -> None:
         await task
 
 
+async def test_a_small_http2_body_sent_after_its_watch_began_ends_well(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Past its grace a waiting send listens for its client; once it completes, the
+    # watch ends with it: a client leaving during teardown cancels nothing.
+    monkeypatch.setattr(_bounded, "ENDING_GRACE", 0)
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = LIMIT
+    log: list[str] = []
+    listening = asyncio.Event()
+    left = asyncio.Event()
+    calls = 0
+
+    @app.route("/")
+    async def index() -> bytes:
+        return b"hello"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        left.set()
+        for _ in range(5):
+            await asyncio.sleep(0)  # the disconnect is heard by nobody now
+        log.append(type(error).__name__)
+
+    async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            listening.set()
+            await left.wait()
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            await listening.wait()
+
+    async with asyncio.timeout(LIMIT):
+        await app(http_scope("/", http_version="2"), receive, send)  # type: ignore[arg-type]
+    assert log == ["NoneType"]
+    assert not caplog.text
+    assert not app.drain.members
+
+
 async def test_a_client_leaving_while_http2_takes_the_unread_body_in_is_not_answered(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -476,16 +551,21 @@ async def test_a_client_leaving_while_http2_takes_the_unread_body_in_is_not_answ
     assert "idle past its timeout" not in caplog.text
 
 
+@pytest.mark.parametrize("heard", [False, True])
 async def test_the_drains_deadline_cuts_a_small_http2_body_stuck_on_its_window(
-    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, heard: bool
 ) -> None:
     # Its send is bounded by a long timeout; a server shutting down must not wait for
     # it (hypercorn would cancel the request itself at --graceful-timeout, teardown
-    # getting CancelledError and the process exiting with an error).
+    # getting CancelledError and the process exiting with an error). *heard*: past its
+    # grace, it listens for its client too, and is cut all the same.
+    if heard:
+        monkeypatch.setattr(_bounded, "ENDING_GRACE", 0)
     app = Microframework(__name__)
     app.config["RESPONSE_TIMEOUT"] = LIMIT * 10
     log: list[str] = []
     stuck = asyncio.Event()
+    calls = 0
 
     @app.route("/")
     async def index() -> bytes:
@@ -496,11 +576,17 @@ async def test_the_drains_deadline_cuts_a_small_http2_body_stuck_on_its_window(
         log.append(type(error).__name__)
 
     async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            stuck.set()  # the watch listens: the client is still there
+            await asyncio.Event().wait()
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
-            stuck.set()
+            if not heard:
+                stuck.set()
             await asyncio.Event().wait()  # the connection's window stays shut
 
     async with asyncio.timeout(LIMIT):

@@ -11,8 +11,11 @@ from collections.abc import Awaitable
 from typing import Any
 from typing import TYPE_CHECKING
 
+from ._guard import ENDING_GRACE
+from ._guard import Guard
 from ._utils import first_step
 from ._utils import printable
+from .exceptions import ClientDisconnected
 
 if TYPE_CHECKING:
     from .app import Microframework
@@ -20,18 +23,38 @@ if TYPE_CHECKING:
 
 
 class _Bound:
-    """A waiting send: cut at its timeout, or at the drain's deadline (a drain member)."""
+    """A waiting send: cut at its timeout or at the drain's deadline (a drain member);
+    one still waiting after a grace hears its client, as a watched stream does."""
 
-    __slots__ = ("task", "why")
+    __slots__ = ("task", "why", "timer", "guard", "_request", "_app")
 
-    def __init__(self, task: asyncio.Task[Any]) -> None:
+    def __init__(
+        self, task: asyncio.Task[Any], request: Request, app: Microframework
+    ) -> None:
         self.task = task
         self.why: str | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.guard: Guard | None = None
+        self._request = request
+        self._app = app
 
     def cut(self, why: str) -> None:
         if self.why is None:
             self.why = why
             self.task.cancel()
+
+    def hear(self, left: float) -> None:
+        # A send is young for a moment only (hypercorn's every send waits a little):
+        # a watch from the start would cost every HTTP/2 response.
+        guard = self.guard = Guard(self._request, self._app, task=self.task)
+        if guard.reason is not None:
+            return  # it heard its client leave already
+        if left > 0:
+            self.timer = asyncio.get_running_loop().call_later(
+                left, self.cut, "idle past its timeout"
+            )
+        else:
+            self.cut("idle past its timeout")
 
     def on_drain(self, code: int) -> None:
         pass  # its end is on its way: only the deadline cuts it
@@ -48,16 +71,18 @@ async def bounded_last_send(
     Streams share the connection's window, which one client can keep shut, and
     hypercorn never completes that send once the client resets: the request (and its
     teardown) would wait for ever. Only bounded, not watched as a stream is: that
-    would make every HTTP/2 response cost three times as much."""
+    would make every HTTP/2 response cost three times as much. A send still waiting
+    after ``ENDING_GRACE`` is watched too, so a client that left is heard then
+    (``ClientDisconnected``), not at the timeout."""
     _, waiting = first_step(sending)
     if waiting is None:
         return
     task = asyncio.current_task()
     assert task is not None
-    bound = _Bound(task)
-    timer = asyncio.get_running_loop().call_later(
-        timeout, bound.cut, "idle past its timeout"
-    )
+    bound = _Bound(task, request, app)
+    grace = min(ENDING_GRACE, timeout)
+    loop = asyncio.get_running_loop()
+    bound.timer = loop.call_later(grace, bound.hear, timeout - grace)
     drain = app.drain
     drain.members.add(bound)
     if drain.expired:
@@ -65,6 +90,9 @@ async def bounded_last_send(
     try:
         await waiting
     except asyncio.CancelledError:
+        guard = bound.guard
+        if guard is not None and guard.claim() == "disconnect":
+            raise ClientDisconnected() from None
         if bound.why is not None and task.uncancel() == 0:  # ours alone
             message = "Response for %s %s %s; left unfinished"
             method, path = printable(request.method), printable(request.path)
@@ -72,5 +100,7 @@ async def bounded_last_send(
             return
         raise
     finally:
-        timer.cancel()
+        bound.timer.cancel()
         drain.members.discard(bound)
+        if bound.guard is not None:
+            bound.guard.stop(drain, last=True)

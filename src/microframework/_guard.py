@@ -91,12 +91,16 @@ class Guard(Listener):
     _spared: float | None  # likewise: when an event stream's clean-up time is up
 
     def __init__(
-        self, request: Request, app: Microframework, ends_at_drain: bool = False
+        self,
+        request: Request,
+        app: Microframework,
+        ends_at_drain: bool = False,
+        task: asyncio.Task[Any] | None = None,  # else the current one
     ) -> None:
         super().__init__()
         self._app = app
         drain = app.drain
-        task = asyncio.current_task()
+        task = task or asyncio.current_task()
         assert task is not None
         self.task = task
         self.reason: str | None = None
