@@ -511,6 +511,58 @@ async def test_a_small_http2_body_sent_after_its_watch_began_ends_well(
     assert not app.drain.members
 
 
+@pytest.mark.parametrize("stuck", [False, True])
+async def test_the_drains_503_to_a_waiting_view_goes_out_over_http2(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, stuck: bool
+) -> None:
+    # Made at the drain's deadline, the answer's send begins past it (hypercorn's
+    # HTTP/2 send always waits a moment): it gets a grace, not a cut at once; one
+    # stuck on a shut window is cut after it.
+    monkeypatch.setattr(_bounded, "ENDING_GRACE", 0.01)
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = LIMIT * 10
+    log: list[str] = []
+    polling = asyncio.Event()
+    sent: list[tuple[str, Any]] = []
+
+    @app.route("/")
+    async def poll() -> str:
+        polling.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        await asyncio.sleep(0)  # taken once the server's writer has it
+        if stuck and message["type"] == "http.response.body":
+            await asyncio.Event().wait()
+        sent.append((message["type"], message.get("status", message.get("more_body"))))
+
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.ensure_future(
+            app(http_scope("/", http_version="2"), receive, send)
+        )  # type: ignore[arg-type]
+        await polling.wait()
+        app.drain.start(0.01)
+        await task
+    app.drain.end()
+    assert log == ["NoneType"]
+    assert not app.drain.members
+    if stuck:
+        assert sent == [("http.response.start", 503)]
+        assert "Response for GET / cut by shutdown; left unfinished" in caplog.text
+    else:
+        assert sent == [("http.response.start", 503), ("http.response.body", False)]
+        assert not caplog.text
+
+
 async def test_a_client_leaving_while_http2_takes_the_unread_body_in_is_not_answered(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -46,6 +46,9 @@ class _Bound:
     def hear(self, left: float) -> None:
         # A send is young for a moment only (hypercorn's every send waits a little):
         # a watch from the start would cost every HTTP/2 response.
+        if self._app.drain.expired:
+            self.cut("cut by shutdown")  # begun past the deadline: given this grace
+            return
         guard = self.guard = Guard(self._request, self._app, task=self.task)
         if guard.reason is not None:
             return  # it heard its client leave already
@@ -85,8 +88,6 @@ async def bounded_last_send(
     bound.timer = loop.call_later(grace, bound.hear, timeout - grace)
     drain = app.drain
     drain.members.add(bound)
-    if drain.expired:
-        bound.cut("cut by shutdown")
     try:
         await waiting
     except asyncio.CancelledError:
