@@ -290,6 +290,28 @@ async def test_a_task_a_streaming_view_adds_starts_as_its_stream_begins(
     assert await response.get_data() == b"0\n1\n2\n"
 
 
+async def test_a_task_the_stream_itself_adds_starts_at_once(app: Microframework) -> None:
+    # Added from the body, not the view: the stream has begun, the task must not wait
+    # for its end (an endless event stream would never run it; this one would hang).
+    @app.route("/stream")
+    async def stream() -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            produced: asyncio.Queue[bytes] = asyncio.Queue()
+
+            async def produce() -> None:
+                await produced.put(b"from the task")
+
+            app.add_background_task(produce)
+            yield b"start;"
+            yield await produced.get()
+
+        return body()
+
+    async with asyncio.timeout(5):
+        response = await app.test_client().get("/stream")
+    assert await response.get_data() == b"start;from the task"
+
+
 async def test_tasks_started_during_shutdown_are_not_left_running(
     app: Microframework,
 ) -> None:

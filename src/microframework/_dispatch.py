@@ -171,8 +171,13 @@ async def _send_bytes(
 
 
 def _let_tasks_start(ctx: AppContext) -> None:
-    # The background tasks the view added wait for the response to go.
-    if (sent := ctx.response_sent) is not None and not sent.done():
+    # The background tasks the view added wait for the response to go; those the
+    # stream adds from now on start at once (a done gate), or one the stream waits on
+    # would wait for the stream's end.
+    sent = ctx.response_sent
+    if sent is None:
+        sent = ctx.response_sent = asyncio.get_running_loop().create_future()
+    if not sent.done():
         sent.set_result(None)
 
 
