@@ -727,3 +727,25 @@ def test_a_plain_with_names_async_with(app: Microframework, make: str) -> None:
     with pytest.raises(TypeError, match=f"'async with app.{make}\\(\\):'"):
         with context:
             pass
+
+
+async def test_a_context_popped_from_a_task_it_was_not_pushed_in_is_refused(
+    app: Microframework,
+) -> None:
+    # A task's contextvars are a copy: the context is active there, but its pop would
+    # run teardown and then fail to reset, leaving it half popped where it was pushed.
+    torn: list[object] = []
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        torn.append(error)
+
+    ctx = app.test_request_context("/")
+    await ctx.push()
+    with pytest.raises(RuntimeError, match="not the active one"):
+        await asyncio.create_task(ctx.pop())
+    assert torn == []
+    assert request.path == "/"
+    await ctx.pop()
+    assert torn == [None]
+    assert not has_request_context()

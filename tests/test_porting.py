@@ -211,6 +211,28 @@ async def test_async_with_client_keeps_the_last_requests_context(
     assert _cv_app.get(None) is None
 
 
+async def test_async_with_client_keeps_nothing_of_requests_from_other_tasks(
+    app: Microframework,
+) -> None:
+    # A common way to test concurrency: requests from tasks the test starts. Their
+    # contexts are not kept (a task's context copy is gone with it), nor do they pop
+    # the test's own: that raised "created in a different Context".
+    @app.get("/<name>")
+    async def hello(name: str) -> str:
+        g.name = name
+        return name
+
+    async with app.test_client() as client:
+        await client.get("/first")
+        await asyncio.create_task(client.get("/task"))
+        responses = await asyncio.gather(client.get("/a"), client.get("/b"))
+        assert [await r.get_data(as_text=True) for r in responses] == ["a", "b"]
+        assert (request.path, g.name) == ("/first", "first")
+        await client.get("/second")
+        assert (request.path, g.name) == ("/second", "second")
+    assert _cv_app.get(None) is None
+
+
 async def test_without_async_with_no_context_is_kept(app: Microframework) -> None:
     @app.get("/")
     async def index() -> str:

@@ -193,11 +193,26 @@ class AppContext:
     def match_request(self) -> None:
         """Flask's hook for ``open_session``: here the request is already matched."""
 
-    async def pop(self, exc: BaseException | None = _sentinel) -> None:
-        """Run teardown (unless this is a copy) and restore the previous context."""
+    def pushed_here(self) -> bool:
+        """Whether this is the active context, pushed in the running contextvars
+        context (a task started since has a copy: active there, but not pushed)."""
         token = self._cv_token
         if token is None or _cv_app.get(None) is not self:
+            return False
+        try:
+            _cv_app.reset(token)  # the one way to tell on 3.11: renewed below
+        except ValueError:
+            return False
+        self._cv_token = _cv_app.set(self)
+        return True
+
+    async def pop(self, exc: BaseException | None = _sentinel) -> None:
+        """Run teardown (unless this is a copy) and restore the previous context."""
+        if not self.pushed_here():
+            # (In a task's copy its teardown would run, and then the reset fail.)
             raise RuntimeError("popped a context that is not the active one")
+        token = self._cv_token
+        assert token is not None
         try:
             if self._tears_down != "none":
                 if exc is _sentinel:  # as Flask and Quart: the error being handled

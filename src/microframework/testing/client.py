@@ -137,8 +137,15 @@ class MicroframeworkClient:
 
     async def _drop_preserved(self) -> None:
         ctx, self._preserved = self._preserved, None
-        if ctx is not None and _cv_app.get(None) is ctx:
+        if ctx is not None and ctx.pushed_here():
             await ctx.pop()
+
+    def _in_a_task_of_the_block(self) -> bool:
+        # A request from a task started in ``async with client`` (gather): the kept
+        # context is active there but was pushed in the block's own context, where
+        # it stays; nothing is kept of this request (a task's context dies with it).
+        kept = self._preserved
+        return kept is not None and _cv_app.get(None) is kept and not kept.pushed_here()
 
     async def open(
         self,
@@ -423,7 +430,7 @@ class MicroframeworkClient:
     async def _send(self, request: PreparedRequest) -> Response:
         scope = self._with_state(request.scope("http", self._with_cookies(request)))
         box: dict[str, Any] = {"client": self}
-        if self._preserving:
+        if self._preserving and not self._in_a_task_of_the_block():
             await self._drop_preserved()
             scope["extensions"][PRESERVE_CONTEXT] = box
         if request.http_version == "2":
