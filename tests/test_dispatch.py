@@ -802,6 +802,35 @@ async def test_startup_and_shutdown_called_directly_report_their_failure(
     assert f"{step.capitalize()} failed" in caplog.text
 
 
+@pytest.mark.parametrize("step", ["startup", "shutdown"])
+async def test_teardown_appcontext_gets_a_serving_functions_error(
+    app: Microframework, step: str
+) -> None:
+    # As in Quart, after before_serving and after_serving alike (the shutdown's
+    # teardown got None: the error was raised after its context had gone).
+    torn: list[BaseException | None] = []
+
+    @app.before_serving
+    async def start() -> None:
+        if step == "startup":
+            raise OSError("at startup")
+
+    @app.after_serving
+    async def stop() -> None:
+        raise OSError("at shutdown")
+
+    @app.teardown_appcontext
+    async def teardown(error: BaseException | None) -> None:
+        torn.append(error)
+
+    if step == "shutdown":
+        await app.startup()
+        torn.clear()
+    with pytest.raises(OSError) as raised:
+        await (app.startup() if step == "startup" else app.shutdown())
+    assert torn == [raised.value]
+
+
 @pytest.mark.parametrize("watches_shutdown", [True, False])
 async def test_a_failed_startup_finishes_the_background_tasks_it_started(
     app: Microframework, watches_shutdown: bool

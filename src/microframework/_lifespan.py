@@ -142,7 +142,9 @@ async def _stop(app: Microframework) -> None:
     app.drain.uninstall()
     await app.drain.teardowns(grace)  # after_serving comes after every teardown
     await finish_background_tasks(app)
-    async with app.app_context():
+    ctx = app.app_context()
+    await ctx.push()
+    try:
         for func in app.after_serving_funcs:
             try:
                 await app.ensure_async(func)()
@@ -160,6 +162,8 @@ async def _stop(app: Microframework) -> None:
             errors.append(
                 RuntimeError("a while_serving generator yielded more than once")
             )
+    finally:  # teardown_appcontext gets the first error, as at startup
+        await (ctx.pop(errors[0]) if errors else ctx.pop())
     await finish_background_tasks(app)  # what after_serving started: none left running
     if _freezes_gc(app):
         gc.unfreeze()
