@@ -1599,3 +1599,53 @@ async def test_the_debug_page_of_an_error_whose_str_fails_is_still_shown() -> No
     response = await app.test_client().get("/")
     assert response.status_code == 500
     assert "BadStr" in await response.get_data(as_text=True)
+
+
+async def test_the_debug_page_of_a_message_with_a_lone_surrogate_is_shown() -> None:
+    # A file name from os.fsdecode of bytes that aren't UTF-8, put in a message: the
+    # page's strict encoding raised, and the server sent its own bare 500.
+    app = Microframework(__name__)
+    app.debug = True
+
+    @app.route("/")
+    async def index() -> str:
+        name = b"upload-\xff.txt".decode("utf-8", "surrogateescape")
+        raise ValueError(f"cannot read {name}")
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 500
+    assert "cannot read upload-\\udcff.txt" in await response.get_data(as_text=True)
+
+
+async def test_a_coroutine_given_as_a_background_task_is_refused_in_the_view() -> None:
+    # add_background_task(task()) instead of (task): it failed after the response, in
+    # a worker thread, naming neither the view nor the mistake.
+    app = Microframework(__name__)
+
+    async def task() -> None:
+        pass
+
+    @app.route("/")
+    async def index() -> str:
+        app.add_background_task(task())  # type: ignore[arg-type]
+        return "ok"
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "coroutine was never awaited"
+        response = await app.test_client().get("/")
+        gc.collect()
+    assert response.status_code == 500
+    assert not app.background_tasks
+
+
+def test_a_foreign_blueprint_is_refused_naming_its_class() -> None:
+    # A left-over 'from quart import Blueprint' has the same repr as ours: the message
+    # read "takes a Blueprint, not <Blueprint 'bp'>".
+    class Blueprint:
+        def __repr__(self) -> str:
+            return "<Blueprint 'bp'>"
+
+    with pytest.raises(TypeError) as raised:
+        Microframework(__name__).register_blueprint(Blueprint())  # type: ignore[arg-type]
+    assert f"not a {__name__}.test_a_foreign_blueprint" in str(raised.value)
+    assert "microframework.Blueprint" in str(raised.value)

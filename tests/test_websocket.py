@@ -2700,3 +2700,25 @@ async def test_a_websocket_scheme_is_ws_or_wss_whatever_the_scope_says(
     async with asyncio.timeout(5):
         await app(scope, inbox.get, send)
     assert texts == [expected]
+
+
+@pytest.mark.parametrize("refused", ["returned None", "abort"])
+async def test_a_handler_returning_without_accepting_is_named_in_the_log(
+    app: Microframework,
+    client: MicroframeworkClient,
+    caplog: pytest.LogCaptureFixture,
+    refused: str,
+) -> None:
+    # A plain def handler (Flask-Sock's style: its accept() is a coroutine nobody
+    # awaits) was refused with 403 and nothing logged. A refusal on purpose is quiet.
+    @app.websocket("/ws")
+    async def chat() -> None:
+        if refused == "abort":
+            abort(403)
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with client.websocket("/ws"):
+            pass
+    assert info.value.response.status_code == 403
+    logged = "Websocket handler 'chat' returned without accepting" in caplog.text
+    assert logged == (refused == "returned None")

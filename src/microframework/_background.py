@@ -26,6 +26,8 @@ def add_background_task(
     kwargs: dict[str, Any],
 ) -> asyncio.Task[Any]:
     """Start *func* as a task tracked in ``app.background_tasks``."""
+    if not callable(func):
+        raise _not_a_function(func)
     ctx = _cv_app.get(None)
     gate: asyncio.Future[None] | None = None
     if ctx is not None and ctx.request is not None and not ctx.pushed:
@@ -94,3 +96,11 @@ async def finish_background_tasks(app: Microframework) -> None:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+
+
+def _not_a_function(func: object) -> TypeError:
+    getattr(func, "close", lambda: None)()  # a coroutine: not "never awaited"
+    return TypeError(
+        f"add_background_task() takes the function and its arguments, not {func!r}:"
+        " write add_background_task(task, arg), not add_background_task(task(arg))"
+    )

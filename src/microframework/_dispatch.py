@@ -494,6 +494,8 @@ async def handle_websocket(
             await websocket.send_rejection(response)
         elif not websocket.closed:
             # A handler that returns without closing ends the session normally.
+            if not websocket.accepted:  # (a refusal: a mistake, unless it said so)
+                _never_accepted(app, websocket)
             await websocket.close(1000)
     except asyncio.CancelledError as exc:  # WebsocketDisconnect is one too
         if not isinstance(exc, WebsocketDisconnect) and not _cancelled_by_peer(
@@ -578,6 +580,15 @@ async def _end_websocket(
         drain.torn_down()
     if cancelled is not None:
         raise cancelled
+
+
+def _never_accepted(app: Microframework, websocket: Websocket) -> None:
+    app.logger.warning(
+        "Websocket handler %r returned without accepting: the handshake was refused"
+        " (403). A handler is 'async def' and awaits websocket.accept(), send() or"
+        " receive(); to refuse on purpose, return a response or abort(403).",
+        websocket.endpoint,
+    )
 
 
 def _cancelled_by_peer(websocket: Websocket) -> bool:

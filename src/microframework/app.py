@@ -306,8 +306,10 @@ class Microframework(TemplatingMixin, Scaffold):
     def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
         """Register *blueprint*; keyword options override the blueprint's own."""
         if not isinstance(blueprint, Blueprint):
-            raise TypeError(
-                f"register_blueprint() takes a Blueprint, not {blueprint!r}"
+            raise TypeError(  # a left-over 'from quart import Blueprint' reads alike
+                "register_blueprint() takes a microframework.Blueprint, not a"
+                f" {type(blueprint).__module__}.{type(blueprint).__qualname__}:"
+                f" {blueprint!r}"
             )
         blueprint.register(self, options)
 

@@ -87,7 +87,9 @@ def render_debug_page(
         "<p><small>This page is shown because the app is in debug mode."
         " Never run with debug mode on in production.</small></p></body></html>"
     )
-    response = response_class("".join(parts), status=500, mimetype="text/html")
+    # As bytes: a message may hold a lone surrogate (a file name from os.fsdecode).
+    page = "".join(parts).encode("utf-8", "backslashreplace")
+    response = response_class(page, status=500, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
 
