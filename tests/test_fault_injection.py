@@ -652,3 +652,46 @@ async def test_the_drains_deadline_cuts_a_small_http2_body_stuck_on_its_window(
     assert log == ["NoneType"]
     assert "Response for GET / cut by shutdown; left unfinished" in caplog.text
     assert not app.drain.members
+
+
+async def test_the_drains_deadline_ends_the_wait_for_an_unread_http2_upload() -> None:
+    # Over HTTP/2 the rest of an unread upload is taken in before answering, for up
+    # to BODY_TIMEOUT; a stalled upload held the answer that long past a shutdown's
+    # deadline (hypercorn then cancelled the request, and hung on its own 500).
+    app = Microframework(__name__)
+    app.config["BODY_TIMEOUT"] = LIMIT * 10
+    log: list[str] = []
+    waiting = asyncio.Event()
+    sent: list[Any] = []
+    calls = 0
+
+    @app.post("/")
+    async def refuse() -> tuple[str, int]:
+        await asyncio.sleep(0)  # it awaited: the rest is taken in before answering
+        return "too big", 413
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    async def receive() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return {"type": "http.request", "body": b"x" * 1000, "more_body": True}
+        waiting.set()
+        await asyncio.Event().wait()  # the upload stalls, the connection stays open
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message.get("status", message.get("more_body")))
+
+    scope = http_scope("/", "POST", [(b"content-length", b"30000")], http_version="2")
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.ensure_future(app(scope, receive, send))  # type: ignore[arg-type]
+        await waiting.wait()
+        app.drain.start(0.01)  # the view has answered by then: the wait is cut
+        await task
+    app.drain.end()
+    assert (sent, log) == ([413, False], ["NoneType"])
+    assert not app.drain.members

@@ -152,7 +152,7 @@ async def _send_bytes(
     if len(data) > BUFFERED or send.__class__ is DropBeforeEnd:
         # (Not for a small one only HTTP/2 sent here.) A client that left meanwhile
         # is no one to answer, as a stream's end would find (hypercorn: an endless send).
-        if await drop_body_first(request):
+        if await drop_body_first(request, app.drain):
             raise ClientDisconnected()
     http2 = request.scope.get("http_version") == "2"
     timeout = None

@@ -600,14 +600,15 @@ async def _stream_cut(
     return False
 
 
-async def drop_body_first(request: Request) -> bool:
+async def drop_body_first(request: Request, drain: Drain) -> bool:
     """Over HTTP/2, take in the rest of a body the view left unread before answering;
     ``True`` if the client left meanwhile (nobody to answer).
 
     hypercorn (0.18, issue #329) ends the whole connection on DATA frames for a stream
     already answered: a view that refuses an upload after awaiting something would
     reach the browser as a connection error (Quart reads bodies ahead, in a task).
-    Bounded: not past ``MAX_CONTENT_LENGTH``, nor ``BODY_TIMEOUT`` (as answered then).
+    Bounded: not past ``MAX_CONTENT_LENGTH``, nor ``BODY_TIMEOUT`` (as answered then),
+    nor the drain's deadline.
     """
     if request.scope.get("http_version") not in _FRAMED or request.body_finished():
         return False
@@ -619,11 +620,16 @@ async def drop_body_first(request: Request) -> bool:
         return False  # it won't all be read: answer at once
     dropper = _DropAll(limit)
     dropper.count(request.drop_body(dropper))  # what was read, or read ahead, counts
+    if drain.expired:
+        return dropper.gone  # answered now, as the deadline would
+    drain.members.add(dropper)
     try:
         async with asyncio.timeout(request.body_timeout):
             await dropper.done
     except TimeoutError:
         pass
+    finally:
+        drain.members.discard(dropper)
     return dropper.gone
 
 
@@ -653,6 +659,12 @@ class _DropAll(Dropper):
         if not more:
             self.failed()
         return more
+
+    def on_drain(self, code: int) -> None:
+        pass  # the body may still come in time
+
+    def on_drain_deadline(self) -> None:
+        self.failed()  # answer now (hypercorn would cancel the request, not answer it)
 
     def count(self, received: int) -> None:
         """Count *received* bytes against the limit."""
