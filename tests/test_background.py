@@ -290,7 +290,9 @@ async def test_a_task_a_streaming_view_adds_starts_as_its_stream_begins(
     assert await response.get_data() == b"0\n1\n2\n"
 
 
-async def test_a_task_the_stream_itself_adds_starts_at_once(app: Microframework) -> None:
+async def test_a_task_the_stream_itself_adds_starts_at_once(
+    app: Microframework,
+) -> None:
     # Added from the body, not the view: the stream has begun, the task must not wait
     # for its end (an endless event stream would never run it; this one would hang).
     @app.route("/stream")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -694,4 +695,42 @@ async def test_the_drains_deadline_ends_the_wait_for_an_unread_http2_upload() ->
         await task
     app.drain.end()
     assert (sent, log) == ([413, False], ["NoneType"])
+    assert not app.drain.members
+
+
+@pytest.mark.parametrize("kind", ["bytes", "stream"])
+async def test_an_http2_head_stuck_on_a_shut_connection_is_cut_at_the_timeout(
+    caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    # A client that stops reading the socket holds up even the head's send (hypercorn
+    # writes it under the connection's lock), and so every stream on the connection.
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 0.02
+    log: list[str] = []
+    sent: list[str] = []
+
+    @app.route("/")
+    async def index() -> Any:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"chunk"
+
+        return b"small" if kind == "bytes" else body()
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        log.append(type(error).__name__)
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the client is still there
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["type"])
+        await asyncio.Event().wait()  # nothing gets through
+
+    async with asyncio.timeout(LIMIT):
+        await app(http_scope("/", http_version="2"), receive, send)  # type: ignore[arg-type]
+    assert sent == ["http.response.start"]
+    assert log == ["NoneType"]
+    assert "for GET / idle past its timeout; left unfinished" in caplog.text
     assert not app.drain.members

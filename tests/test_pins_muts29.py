@@ -92,7 +92,7 @@ async def test_the_accept_headers_parse_into_their_own_classes() -> None:
 async def test_a_servers_cancel_during_a_cut_small_http2_send_is_not_swallowed() -> (
     None
 ):
-    # _guard.bounded_last_send: "fired and task.uncancel() == 0". The idle timeout cut
+    # _bounded.bounded_send: "fired and task.uncancel() == 0". The idle timeout cut
     # the send, but the server had cancelled the task too (its shutdown): that cancel is
     # the server's, and goes on out of the app, not logged and swallowed as ours.
     app = Microframework(__name__)
@@ -311,7 +311,7 @@ async def test_a_small_answer_after_an_await_goes_in_one_message_over_http1(
     timeout: float | None, slow: bool
 ) -> None:
     # _dispatch._send_bytes: "http2 and idle_timeout(...) is None" and "if http2:"
-    # before bounded_last_send. Over HTTP/1.1 a small bytes body sent after the view
+    # before bounded_send. Over HTTP/1.1 a small bytes body sent after the view
     # awaited (its send wrapped to drop the unread upload) goes in one message whatever
     # the timeout: it is not streamed, and its send is the server's to finish (it
     # buffers it): a slow one is not cut at the idle timeout.

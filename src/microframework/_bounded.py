@@ -66,10 +66,11 @@ class _Bound:
         self.cut("cut by shutdown")
 
 
-async def bounded_last_send(
+async def bounded_send(
     app: Microframework, sending: Awaitable[None], request: Request, timeout: float
-) -> None:
-    """A small body's one send over HTTP/2, within the response's idle *timeout*.
+) -> bool:
+    """A small answer's send over HTTP/2, within the response's idle *timeout*;
+    False if it was cut (then nothing more is sent).
 
     Streams share the connection's window, which one client can keep shut, and
     hypercorn never completes that send once the client resets: the request (and its
@@ -79,7 +80,7 @@ async def bounded_last_send(
     (``ClientDisconnected``), not at the timeout."""
     _, waiting = first_step(sending)
     if waiting is None:
-        return
+        return True
     task = asyncio.current_task()
     assert task is not None
     bound = _Bound(task, request, app)
@@ -98,10 +99,11 @@ async def bounded_last_send(
             message = "Response for %s %s %s; left unfinished"
             method, path = printable(request.method), printable(request.path)
             app.logger.warning(message, method, path, bound.why)
-            return
+            return False
         raise
     finally:
         bound.timer.cancel()
         drain.members.discard(bound)
         if bound.guard is not None:
             bound.guard.stop(drain, last=True)
+    return True

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import SecurityError
 
-from ._bounded import bounded_last_send
+from ._bounded import bounded_send
 from ._compile import freeze
 from ._compile import match_request
 from ._errors import answers_itself
@@ -162,12 +162,12 @@ async def _send_bytes(
         # Watched: with no timeout to bound it by, a client that resets ends it.
         await stream_bytes(app, send, request, endpoint, data, head, response)
         return
-    await send(head)
-    sending = send({"type": _BODY, "body": data, "more_body": False})
-    if timeout is not None:  # (HTTP/2 only)
-        await bounded_last_send(app, sending, request, timeout)
-    else:
-        await sending
+    if timeout is None:  # (not HTTP/2)
+        await send(head)
+        await send({"type": _BODY, "body": data, "more_body": False})
+    elif await bounded_send(app, send(head), request, timeout):
+        body = {"type": _BODY, "body": data, "more_body": False}
+        await bounded_send(app, send(body), request, timeout)
 
 
 def _let_tasks_start(ctx: AppContext) -> None:

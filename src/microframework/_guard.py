@@ -354,8 +354,8 @@ async def stream_body(
     sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
     reading = False
     try:
-        if start is not None:
-            await send(start)
+        if start is not None:  # HTTP/2: a client's window holds up even the head
+            await (send(start) if not sent else _watch(send(start), guard, timeout))
             start = None  # not held while the stream runs
         while True:
             reading = True  # an OSError now is the body's, not the server's
