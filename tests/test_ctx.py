@@ -749,3 +749,30 @@ async def test_a_context_popped_from_a_task_it_was_not_pushed_in_is_refused(
     await ctx.pop()
     assert torn == [None]
     assert not has_request_context()
+
+
+async def test_a_missing_request_or_websocket_says_what_the_context_holds(
+    app: Microframework,
+) -> None:
+    # The generic message sends the reader to test_request_context(); a websocket
+    # handler using `request`, or a background task, has a context of another kind.
+    async with app.app_context():
+        with pytest.raises(RuntimeError, match="app context has no request"):
+            request.path  # noqa: B018
+    async with app.test_request_context("/"):
+        with pytest.raises(RuntimeError, match="use 'request', not 'websocket'"):
+            websocket.path  # noqa: B018
+    seen: list[str] = []
+
+    @app.websocket("/ws")
+    async def handler() -> None:
+        try:
+            request.args  # noqa: B018
+        except RuntimeError as error:
+            seen.append(str(error))
+        await websocket.accept()
+
+    async with app.test_client().websocket("/ws"):
+        pass
+    assert "use 'websocket'" in seen[0]
+    assert seen[0].startswith("Working outside of request context.")

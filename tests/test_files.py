@@ -1443,3 +1443,28 @@ async def test_a_float_max_age_is_truncated_as_flask_does(
 
     response = await app.test_client().get("/f")
     assert response.headers["Cache-Control"] == "public, max-age=60"
+
+
+async def test_a_missing_directory_is_logged_once_beside_its_404(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Flask app started elsewhere: Flask takes a relative directory from root_path,
+    # so "uploads" is missing here, every file a 404, and nothing said why.
+    (tmp_path / "here").mkdir()
+    missing = str(tmp_path / "uploads")
+    app = Microframework(__name__)
+
+    @app.route("/<where>/<name>")
+    async def download(where: str, name: str) -> Any:
+        directory = missing if where == "uploads" else str(tmp_path / "here")
+        return await send_from_directory(directory, name)
+
+    client = app.test_client()
+    statuses = [
+        (await client.get(path)).status_code
+        for path in ("/here/nothing", "/uploads/a.txt", "/uploads/b.txt")
+    ]
+    assert statuses == [404, 404, 404]
+    warned = [r for r in caplog.records if "does not exist" in r.getMessage()]
+    assert len(warned) == 1
+    assert repr(missing) in warned[0].getMessage()

@@ -508,7 +508,7 @@ def ready(
     body = response.body_bytes
     status = response.status_code
     if not 200 <= status <= 599:
-        raise _bad_status(response.status)
+        raise _bad_status(response.status, request)
     if (
         body is None
         or status in NO_BODY_STATUS
@@ -526,9 +526,13 @@ def ready(
     return status, headers, b"" if request.method == "HEAD" else body
 
 
-def _bad_status(status: str) -> ValueError:
+def _bad_status(status: str, request: Request) -> ValueError:
     # A server refuses it (h11: "status_code should be in range"; uvicorn drops the
     # connection past 599, RFC 9110's last), past the app's error handling; raised
     # here, it is the app's 500. 1xx are interim, not final.
-    # (werkzeug reads "abc" as "0 abc".)
-    return ValueError(f"the response status {status!r} is not a final HTTP status")
+    return ValueError(
+        f"{_culprit(request)} answered with the status {status!r}, which is not a"
+        " final HTTP status: give one from 200 to 599 (a status given as a string"
+        " starts with its number: werkzeug reads 'abc' as '0 abc'). Flask and Quart"
+        " pass any number on."
+    )

@@ -99,16 +99,17 @@ def _is_windows_name(segment: str) -> bool:
     return False
 
 
-def _lookup(directory: str, path: str) -> tuple[str, os.stat_result] | None:
+def _lookup(directory: str, path: str) -> tuple[str, os.stat_result] | bool:
+    """The path joined and its stat; else whether *directory* is there at all."""
     joined = safe_join(directory, path)
     if joined is None:
-        return None
+        return True
     try:
         result = os.stat(joined)
     except (OSError, ValueError):
-        return None
+        return os.path.isdir(directory)
     if not stat.S_ISREG(result.st_mode):
-        return None
+        return True
     return joined, result
 
 
@@ -195,9 +196,29 @@ async def send_from_directory(
     """
     path = alias(path, file_name, "path", "file_name", "send_from_directory()")
     found = await asyncio.to_thread(_lookup, os.fsdecode(directory), os.fsdecode(path))
-    if found is None:
+    if found is False:
+        _no_directory(os.fsdecode(directory))
+    if isinstance(found, bool):
         raise NotFound()
     return await send_file(_CheckedPath(*found), **kwargs)
+
+
+_told: set[str] = set()  # the missing directories logged (each once)
+
+
+def _no_directory(directory: str) -> None:
+    # Every file is a 404, and nothing says why (a relative directory is taken from
+    # the working directory, where Flask takes it from app.root_path).
+    ctx = _cv_app.get(None)
+    if ctx is not None and directory not in _told and len(_told) < 100:
+        _told.add(directory)
+        ctx.app.logger.warning(
+            "send_from_directory(): the directory %r does not exist (a relative one"
+            " is taken from the working directory, %r, not from app.root_path as in"
+            " Flask); answering 404",
+            directory,
+            os.getcwd(),
+        )
 
 
 class _CheckedPath(str):

@@ -52,38 +52,64 @@ problem (app.test_request_context()).\
 _no_ws_msg = "Working outside of websocket context."
 
 
+def _no_request(ctx: Any) -> str:
+    # A context without a request: say what it is, not how to make a test one.
+    if ctx is None:
+        return _no_req_msg
+    if ctx.websocket is not None:
+        return (
+            "Working outside of request context.\n\nThis is a websocket handler's"
+            " context: use 'websocket' (its path, args and headers are the"
+            " handshake's), not 'request'."
+        )
+    return (
+        "Working outside of request context.\n\nThis app context has no request (a"
+        " background task, a CLI command, before_serving): pass"
+        " what it needs from the request as arguments."
+    )
+
+
+def _no_websocket(ctx: Any) -> str:
+    if ctx is not None and ctx.request is not None:
+        return (
+            "Working outside of websocket context.\n\nThis is an HTTP request's"
+            " context: use 'request', not 'websocket'."
+        )
+    return _no_ws_msg
+
+
 def _request() -> Any:
     ctx = _cv_app.get(None)
     if ctx is not None and (current := ctx.request) is not None:
         return current
-    raise RuntimeError(_no_req_msg)
+    raise RuntimeError(_no_request(ctx))
 
 
 def _websocket() -> Any:
     ctx = _cv_app.get(None)
     if ctx is not None and (current := ctx.websocket) is not None:
         return current
-    raise RuntimeError(_no_ws_msg)
+    raise RuntimeError(_no_websocket(ctx))
 
 
 def _request_ctx() -> Any:
     ctx = _cv_app.get(None)
     if ctx is not None and ctx.request is not None:
         return ctx
-    raise RuntimeError(_no_req_msg)
+    raise RuntimeError(_no_request(ctx))
 
 
 def _websocket_ctx() -> Any:
     ctx = _cv_app.get(None)
     if ctx is not None and ctx.websocket is not None:
         return ctx
-    raise RuntimeError(_no_ws_msg)
+    raise RuntimeError(_no_websocket(ctx))
 
 
 def _session() -> Any:
     ctx = _cv_app.get(None)
     if ctx is None or (ctx.request is None and ctx.websocket is None):
-        raise RuntimeError(_no_req_msg)
+        raise RuntimeError(_no_request(ctx))
     session = ctx.session
     # Any use, even `"user" in session`, makes the page vary on Cookie (Flask 3.1.3).
     session.accessed = True
@@ -107,7 +133,7 @@ class _RequestProxy(LocalProxy):  # type: ignore[type-arg]
         ctx = _cv_app.get(None)
         if ctx is not None and (current := ctx.request) is not None:
             return getattr(current, name)
-        raise RuntimeError(_no_req_msg)
+        raise RuntimeError(_no_request(ctx))
 
 
 class _WebsocketProxy(LocalProxy):  # type: ignore[type-arg]
@@ -118,7 +144,7 @@ class _WebsocketProxy(LocalProxy):  # type: ignore[type-arg]
         ctx = _cv_app.get(None)
         if ctx is not None and (current := ctx.websocket) is not None:
             return getattr(current, name)
-        raise RuntimeError(_no_ws_msg)
+        raise RuntimeError(_no_websocket(ctx))
 
 
 class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
