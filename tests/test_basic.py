@@ -428,6 +428,22 @@ async def test_an_async_view_returning_a_coroutine_names_the_missing_await(
         await app.test_client().get("/")
 
 
+async def test_a_view_returning_none_is_named_with_its_method_and_place(
+    app: Microframework,
+) -> None:
+    # The view has returned, so no traceback points at it: the usual cause is a
+    # branch for POST with nothing for GET (or for HEAD), which the message shows.
+    @app.route("/form", methods=["GET", "POST"])
+    async def form() -> Any:
+        if request.method == "POST":
+            return "posted"
+
+    line = form.__code__.co_firstlineno
+    with pytest.raises(TypeError) as raised:
+        await app.test_client().get("/form")
+    assert f"(for GET /form; form() is at {__file__}:{line})" in str(raised.value)
+
+
 async def test_a_bad_value_from_an_error_handler_names_the_handler(
     app: Microframework,
 ) -> None:

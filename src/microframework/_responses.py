@@ -6,6 +6,7 @@ Rule: plain functions of ``(app, ctx)`` that read only public app state and neve
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterable
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -73,7 +74,7 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
     if rv is None:
         raise TypeError(
             f"{_culprit(request)} did not return a valid response: it returned None"
-            " or ended without a return statement"
+            f" or ended without a return statement{_where(app, request)}"
         )
     response_class = app.response_class
     if isinstance(rv, Response):
@@ -98,7 +99,7 @@ def make_response(app: Microframework, rv: Any, request: Request | None) -> Resp
         raise TypeError(
             f"{_culprit(request)} returned {type(rv).__name__}{hint}; expected str,"
             " bytes, dict, list, a Response, a (async) generator, an HTTPException,"
-            " or a tuple of (body, status, headers)"
+            f" or a tuple of (body, status, headers){_where(app, request)}"
         )
     if status is not None:
         if isinstance(status, str):
@@ -139,6 +140,21 @@ def _culprit(request: Request | None) -> str:
         return f"the before_request function {getattr(by, '__name__', by)!r}"
     endpoint = request.endpoint if request is not None else None
     return f"the view function for {endpoint!r}" if endpoint else "the view function"
+
+
+def _where(app: Microframework, request: Request | None) -> str:
+    # The view has returned: no traceback points at it (a branch that falls through
+    # for GET or HEAD, a decorator that drops the return value). Error path only.
+    if request is None or not request.endpoint:
+        return ""
+    if getattr(request, "answered_by", None) is not None:
+        return ""  # a before_request function or an error handler: named already
+    try:
+        code = inspect.unwrap(app.view_functions[request.endpoint]).__code__
+    except (AttributeError, KeyError, ValueError):
+        return ""
+    where = f"{code.co_filename}:{code.co_firstlineno}"
+    return f" (for {request.method} {request.path}; {code.co_name}() is at {where})"
 
 
 def from_werkzeug_response(app: Microframework, rv: SansIOResponse) -> Response:
