@@ -411,7 +411,7 @@ async def _signal_teardown(
     try:
         await send_signal(signal, app, exc=error)
     except Exception:
-        app.logger.exception("Error in a %r receiver", signal.name)
+        app.logger.exception("Error in a receiver of %r", signal.name)
 
 
 # Direct answers: sent without a response object.
