@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from microframework import Blueprint
 from microframework import Microframework
 from microframework import request
 from microframework.views import MethodView
@@ -260,3 +261,18 @@ def test_http_method_funcs_is_importable_as_from_flask_and_quart() -> None:
     assert http_method_funcs == {
         "get", "post", "head", "options", "delete", "put", "trace", "patch"
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["app", "blueprint"])
+def test_a_view_class_without_as_view_is_refused_at_registration(where: str) -> None:
+    # Accepted, each request failed with "returned Greet": the missing .as_view()
+    # is said where the mistake is.
+    class Greet(MethodView):
+        async def get(self) -> str:
+            return "hi"
+
+    target = Microframework(__name__) if where == "app" else Blueprint("bp", __name__)
+    with pytest.raises(
+        TypeError, match=r"is the class Greet: pass Greet.as_view\('greet'\)"
+    ):
+        target.add_url_rule("/", view_func=Greet)

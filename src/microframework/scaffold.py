@@ -418,6 +418,12 @@ def check_rule(rule: object, endpoint: object = None, view_func: object = None) 
             f"the endpoint of {rule!r} must be a str, not {type(endpoint).__name__};"
             " pass the view as view_func="
         )
+    if isinstance(view_func, type) and hasattr(view_func, "as_view"):
+        name = view_func.__name__  # each request would "return" an instance of it
+        raise TypeError(
+            f"the view of {rule!r} is the class {name}: pass"
+            f" {name}.as_view({name.lower()!r})"
+        )
     if view_func is not None and not callable(view_func):
         raise TypeError(f"the view of {rule!r} is a {type(view_func).__name__}")
 
