@@ -1367,10 +1367,8 @@ async def test_a_file_name_with_undecodable_bytes_is_served(tmp_path: Path) -> N
     )
 
 
-async def test_a_file_gone_before_its_body_is_sent_is_an_error(
-    tmp_path: Path,
-) -> None:
-    # Not taken for a client gone: the client got a 200 and no bytes, silently.
+async def test_a_file_removed_after_the_view_is_still_sent(tmp_path: Path) -> None:
+    # Flask's idiom: send_file opens the file, so an after_request may remove it.
     path = tmp_path / "gone.bin"
     path.write_bytes(CONTENT)
     app = _file_app(path)
@@ -1380,8 +1378,27 @@ async def test_a_file_gone_before_its_body_is_sent_is_an_error(
         path.unlink()
         return response
 
-    with pytest.raises(FileNotFoundError):
-        await call(app, http_scope("/file"))
+    recorder = await call(app, http_scope("/file"))
+    assert recorder.status == 200
+    assert recorder.body == CONTENT
+
+
+async def test_a_file_replaced_after_the_view_sends_the_one_described(
+    tmp_path: Path,
+) -> None:
+    # A write-and-rename after the view: the headers' file, not the new one's bytes.
+    path = tmp_path / "swap.bin"
+    path.write_bytes(CONTENT)
+    app = _file_app(path)
+
+    @app.after_request
+    async def swap(response: Any) -> Any:
+        (tmp_path / "new.bin").write_bytes(b"N" * (2 * len(CONTENT)))
+        os.replace(tmp_path / "new.bin", path)
+        return response
+
+    recorder = await call(app, http_scope("/file"))
+    assert recorder.body == CONTENT
 
 
 async def test_zerocopysend_of_a_file_gone_is_an_error(tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ async def test_send_file_answers_with_the_apps_response_class(
     async with app.test_request_context("/"):
         response = await send_file(data_file)
         assert type(response) is MyResponse
+        await response.aclose()  # the file is open: never sent, closed by hand
 
 
 async def test_a_file_object_positioned_past_its_end_sends_nothing(
@@ -107,6 +108,7 @@ async def test_an_empty_download_name_is_used_not_the_files_name(
     path.write_text("hi")
     async with app.test_request_context("/"):
         response = await send_file(path, download_name="")
+        await response.aclose()
 
     assert response.headers["Content-Disposition"] == 'inline; filename=""'
     assert response.mimetype == "application/octet-stream"

@@ -126,9 +126,12 @@ class _Source:
     def from_stat(cls, path: str, result: os.stat_result) -> _Source:
         return cls(path, None, result.st_size, result.st_mtime, os.path.basename(path))
 
+    opened: IO[bytes] | None = None  # the file at *path*, opened by send_file
+
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
+        for file in (self.file, self.opened):
+            if file is not None:
+                file.close()
 
 
 async def send_file(
@@ -240,13 +243,30 @@ def _absolute(path: str) -> str:
 
 async def _source_for(path_or_file: object) -> _Source:
     if isinstance(path_or_file, _CheckedPath):
-        return _Source.from_stat(str(path_or_file), path_or_file.result)
-    if isinstance(path_or_file, (str, os.PathLike)):
+        path = str(path_or_file)
+    elif isinstance(path_or_file, (str, os.PathLike)):
         path = _absolute(os.fsdecode(path_or_file))
-        result = await asyncio.to_thread(os.stat, path)
-        if not stat.S_ISREG(result.st_mode):
-            raise ValueError(f"send_file() path {path!r} is not a regular file")
-        return _Source.from_stat(path, result)
+    else:
+        path = None
+    if path is not None:
+        # Opened now, as werkzeug does: a clean-up that removes the file after the view
+        # (after_this_request) must not cut the body the headers announce.
+        opening = asyncio.get_running_loop().run_in_executor(None, _open_regular, path)
+        try:
+            opened, result = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)  # once it opens
+            raise
+        checked = getattr(path_or_file, "result", None)
+        if checked is not None and (checked.st_dev, checked.st_ino) != (
+            result.st_dev,
+            result.st_ino,
+        ):
+            opened.close()  # swapped since safe_join checked it (for a link out, say)
+            raise NotFound()
+        source = _Source.from_stat(path, result)
+        source.opened = opened
+        return source
     if isinstance(path_or_file, io.TextIOBase) or not callable(
         getattr(path_or_file, "read", None)
     ):
@@ -265,6 +285,26 @@ async def _source_for(path_or_file: object) -> _Source:
         os.path.basename(name) if isinstance(name, str) else None,
         offset,
     )
+
+
+def _close_opened(done: asyncio.Future[tuple[IO[bytes], os.stat_result]]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        done.result()[0].close()
+
+
+def _open_regular(path: str) -> tuple[IO[bytes], os.stat_result]:
+    """*path* opened for reading, and its stat; ``ValueError`` unless a regular file.
+
+    Non-blocking, so a FIFO put there since a check can't hang the thread in open()."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+    try:
+        result = os.fstat(fd)
+        if not stat.S_ISREG(result.st_mode):
+            raise ValueError(f"send_file() path {path!r} is not a regular file")
+        return os.fdopen(fd, "rb"), result
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _remaining(file: IO[bytes]) -> tuple[int | None, int]:
@@ -423,6 +463,7 @@ def _respond(
         offset=source.offset,
         ranges=spans,
         content_type=response.headers.get("Content-Type"),
+        opened=source.opened,
     )
     response.response = body
     if body.parts is not None:

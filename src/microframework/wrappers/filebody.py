@@ -48,7 +48,9 @@ class FileBody(ResponseBody):
     Give exactly one of *path* and *file* (closed once the body is done); several
     *ranges* are sent as ``multipart/byteranges``."""
 
-    __slots__ = ("path", "file", "size", "offset", "parts", "buffer_size", "_active")
+    __slots__ = (
+        "path", "file", "size", "offset", "parts", "buffer_size", "_active", "opened"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -60,6 +62,7 @@ class FileBody(ResponseBody):
         ranges: Spans | None = None,
         content_type: str | None = "application/octet-stream",
         buffer_size: int | None = None,
+        opened: IO[bytes] | None = None,
     ) -> None:
         if (path is None) == (file is None):
             raise TypeError("FileBody needs exactly one of 'path' and 'file'")
@@ -76,6 +79,11 @@ class FileBody(ResponseBody):
             self.parts = PartialContent(ranges, size, content_type)
         self.buffer_size = buffer_size  # the bytes read at a time; Quart's keyword
         self._active: AsyncIterator[bytes] | None = None
+        # send_file's: *path* opened when the response was made (as werkzeug does), so
+        # a file removed or replaced since (an after_this_request clean-up) still sends
+        # what the headers describe. Read from it; the server gets *path* only while
+        # it is still this file.
+        self.opened = opened
 
     @property
     def content_length(self) -> int | None:
@@ -86,7 +94,7 @@ class FileBody(ResponseBody):
         return self._active
 
     async def _chunks(self) -> AsyncIterator[bytes]:
-        if self.path is not None:
+        if self.path is not None and self.opened is None:
             import aiofiles
 
             handle = await _open(aiofiles.open(self.path, "rb"))
@@ -96,7 +104,7 @@ class FileBody(ResponseBody):
             finally:
                 await handle.close()
             return
-        file = self.file
+        file = self.file if self.opened is None else self.opened
         assert file is not None
         if isinstance(file, io.BytesIO):  # in memory: reading cannot block
 
@@ -150,11 +158,15 @@ class FileBody(ResponseBody):
         aclose = getattr(active, "aclose", None)
         if aclose is not None:
             await aclose()
-        close = getattr(
-            self.file, "close", None
-        )  # a reader may have none (as werkzeug)
-        if close is not None:
-            close()
+        for file in (self.file, self.opened):
+            close = getattr(file, "close", None)  # a reader may have none (as werkzeug)
+            if close is not None:
+                close()
+
+    def _let_go(self) -> None:
+        opened, self.opened = self.opened, None
+        if opened is not None:
+            opened.close()
 
     async def send(self, scope: Scope, send: Send, stream: StreamSender) -> bool:
         """Let the server send the file if it offers to and can; else stream the chunks."""
@@ -162,22 +174,31 @@ class FileBody(ResponseBody):
         if self.path is None or self.size is None or (parts and len(parts.spans) > 1):
             return await stream(self)
         extensions = scope.get("extensions") or {}
-        # pathsend sends the whole file: not for a slice of it (offset, size). Only
-        # a send's OSError is a client gone: a file gone is an error.
+        # pathsend sends the whole file: not for a slice of it (offset, size), nor
+        # once the path names another file than the one opened (removed or replaced
+        # since: what was opened is streamed). Only a send's OSError is a client
+        # gone: a file gone is an error.
         whole = (
             parts is None
             and "http.response.pathsend" in extensions
             and self.offset == 0
-            and os.path.getsize(self.path) == self.size
+            and (
+                _still(self.path, self.opened)
+                if self.opened is not None
+                else os.path.getsize(self.path) == self.size
+            )
         )
         if whole:
+            self._let_go()  # the server opens it itself
             end = {"type": "http.response.pathsend", "path": self.path}
             await _sending(without_context(send(end)))  # the last message
             return True
         if "http.response.zerocopysend" not in extensions:
             return await stream(self)
         start, stop = (0, self.size) if parts is None else parts.spans[0]
-        file = await _open(asyncio.to_thread(open, self.path, "rb"))  # gone: an error
+        file, self.opened = self.opened, None  # send_file's: the one described
+        if file is None:  # gone: an error
+            file = await _open(asyncio.to_thread(open, self.path, "rb"))
         try:
             message = {"type": "http.response.zerocopysend", "file": file}
             span = {"offset": self.offset + start, "count": stop - start}
@@ -187,6 +208,19 @@ class FileBody(ResponseBody):
         finally:
             file.close()
         return True
+
+
+def _still(path: str, opened: IO[bytes]) -> bool:
+    """Whether *path* still names the file *opened* is, unchanged in size."""
+    try:
+        now, then = os.stat(path), os.fstat(opened.fileno())
+    except (OSError, ValueError):
+        return False
+    return (now.st_dev, now.st_ino, now.st_size) == (
+        then.st_dev,
+        then.st_ino,
+        then.st_size,
+    )
 
 
 async def _sending(sending: Awaitable[None]) -> None:
