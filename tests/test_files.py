@@ -1485,3 +1485,33 @@ async def test_a_missing_directory_is_logged_once_beside_its_404(
     warned = [r for r in caplog.records if "does not exist" in r.getMessage()]
     assert len(warned) == 1
     assert repr(missing) in warned[0].getMessage()
+
+
+async def test_a_file_swapped_after_its_safety_check_is_not_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # send_from_directory checks the path (no link out of the folder), then opens it:
+    # a file put there in between (a link to a secret, in an upload folder) is a 404.
+    from microframework import files
+
+    (tmp_path / "secret.txt").write_bytes(b"secret")
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"public")
+    checked = files._lookup
+
+    def then_swapped(directory: str, path: str) -> Any:
+        found = checked(directory, path)
+        (folder / "link").symlink_to(tmp_path / "secret.txt")
+        os.replace(folder / "link", folder / "a.txt")
+        return found
+
+    monkeypatch.setattr(files, "_lookup", then_swapped)
+    app = Microframework(__name__)
+
+    @app.route("/<name>")
+    async def download(name: str) -> Any:
+        return await send_from_directory(folder, name)
+
+    response = await app.test_client().get("/a.txt")
+    assert response.status_code == 404
