@@ -268,7 +268,7 @@ def _sync_with_context(
 
 
 async def make_push_promise(path: str) -> None:
-    """Ask an HTTP/2 server to push *path* to the client; a no-op where it cannot."""
+    """Ask an HTTP/2 or 3 server to push *path* to the client; a no-op where it cannot."""
     ctx = _cv_app.get(None)
     if ctx is None or ctx.request is None:
         raise RuntimeError("make_push_promise needs an active request")

@@ -1157,3 +1157,19 @@ async def test_push_promises_are_the_last_requests_as_in_quart() -> None:
     for _ in range(2):
         await client.get("/", http_version="2")
         assert [path for path, _ in client.push_promises] == ["/style.css"]
+
+
+@pytest.mark.parametrize("version", ["1.1", "2", "3"])
+async def test_server_push_is_offered_over_http2_and_http3(version: str) -> None:
+    # As hypercorn (PUSH_VERSIONS = {"2", "3"}): a push over HTTP/3 was dropped here.
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> str:
+        await request.send_push_promise("/style.css")
+        return "ok"
+
+    client = app.test_client()
+    await client.get("/", http_version=version)
+    expected = [] if version == "1.1" else ["/style.css"]
+    assert [path for path, _ in client.push_promises] == expected

@@ -102,7 +102,7 @@ class MicroframeworkClient:
         self._cookies: CookieJar | None = CookieJar() if use_cookies else None
         self._preserving = False
         self._preserved: AppContext | None = None
-        #: ``http.response.push`` promises the app made, with ``http_version="2"``.
+        #: ``http.response.push`` promises the app made, with ``http_version="2"`` or ``"3"``.
         self.push_promises: list[tuple[str, Headers]] = []
         #: The lifespan state (``app.test_app()`` sets it): each request's scope gets
         #: a copy as its ``state``, as a server gives it.
@@ -433,7 +433,7 @@ class MicroframeworkClient:
         if self._preserving and not self._in_a_task_of_the_block():
             await self._drop_preserved()
             scope["extensions"][PRESERVE_CONTEXT] = box
-        if request.http_version == "2":
+        if request.http_version in ("2", "3"):  # as hypercorn: HTTP/3 pushes too
             scope["extensions"]["http.response.push"] = {}
         async with self.http_connection_class(self.app, scope) as connection:
             # In parts of 64 KiB, as hypercorn reads them: an app (or its middleware)

@@ -403,7 +403,7 @@ class Request(BaseRequestWebsocket):
         return self._received + sum(len(m.get("body", b"")) for m in heard)
 
     async def send_push_promise(self, path: str) -> None:
-        """Ask an HTTP/2 server to push *path* (``http.response.push``); no-op otherwise."""
+        """Ask an HTTP/2 or 3 server to push *path* (``http.response.push``); no-op otherwise."""
         extensions = self.scope.get("extensions") or {}
         if "http.response.push" not in extensions or self.asgi_send is None:
             return
