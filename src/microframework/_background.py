@@ -34,9 +34,11 @@ def add_background_task(
         # Start once the response is sent (a context pushed by hand sends nothing).
         # Without asgi_send it has gone: a task added from teardown starts at once.
         if ctx.request.asgi_send is not None:
-            gate = ctx.response_sent
-            if gate is None:
+            sent = ctx.response_sent
+            if sent is None:
                 gate = ctx.response_sent = asyncio.get_running_loop().create_future()
+            elif sent is not True:  # (True: a stream has begun, start at once)
+                gate = sent
     task = asyncio.create_task(_run(app, func, args, kwargs, gate))
     app.background_tasks.add(task)
     task.add_done_callback(lambda task: _done(app, task))

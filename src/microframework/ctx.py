@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextvars import Token
 from types import TracebackType
 from typing import Any
+from typing import Literal
 from typing import NoReturn
 from typing import overload
 from typing import ParamSpec
@@ -121,8 +122,9 @@ class AppContext:
         self._tears_down = "all"
         #: An error turned into a 500; teardown receives it, as in Flask.
         self.unhandled_error: BaseException | None = None
-        #: Resolved once the response went out; background tasks wait on it.
-        self.response_sent: asyncio.Future[None] | None = None
+        #: Resolved once the response went out; background tasks wait on it (True:
+        #: a stream has begun, they start at once).
+        self.response_sent: asyncio.Future[None] | Literal[True] | None = None
 
     @property
     def g(self) -> AppCtxGlobals:
