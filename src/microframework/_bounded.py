@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from ._guard import ENDING_GRACE
 from ._guard import Guard
-from ._utils import first_step
 from ._utils import printable
 from .exceptions import ClientDisconnected
 
@@ -67,10 +66,11 @@ class _Bound:
 
 
 async def bounded_send(
-    app: Microframework, sending: Awaitable[None], request: Request, timeout: float
+    app: Microframework, waiting: Awaitable[None], request: Request, timeout: float
 ) -> bool:
-    """A small answer's send over HTTP/2, within the response's idle *timeout*;
-    False if it was cut (then nothing more is sent).
+    """The rest of a small answer's send over HTTP/2 that waits (*waiting*, what
+    ``first_step`` left of it), within the response's idle *timeout*; False if it was
+    cut (then nothing more is sent).
 
     Streams share the connection's window, which one client can keep shut, and
     hypercorn never completes that send once the client resets: the request (and its
@@ -78,9 +78,6 @@ async def bounded_send(
     would make every HTTP/2 response cost three times as much. A send still waiting
     after ``ENDING_GRACE`` is watched too, so a client that left is heard then
     (``ClientDisconnected``), not at the timeout."""
-    _, waiting = first_step(sending)
-    if waiting is None:
-        return True
     task = asyncio.current_task()
     assert task is not None
     bound = _Bound(task, request, app)

@@ -38,6 +38,7 @@ from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
+from ._utils import first_step
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import WebsocketDisconnect
@@ -165,9 +166,12 @@ async def _send_bytes(
     if timeout is None:  # (not HTTP/2)
         await send(head)
         await send({"type": _BODY, "body": data, "more_body": False})
-    elif await bounded_send(app, send(head), request, timeout):
-        body = {"type": _BODY, "body": data, "more_body": False}
-        await bounded_send(app, send(body), request, timeout)
+    else:  # bounded only if a send waits: a call costs every HTTP/2 answer 2k
+        _, waiting = first_step(send(head))
+        if waiting is None or await bounded_send(app, waiting, request, timeout):
+            body = {"type": _BODY, "body": data, "more_body": False}
+            if (waiting := first_step(send(body))[1]) is not None:
+                await bounded_send(app, waiting, request, timeout)
 
 
 def _let_tasks_start(ctx: AppContext) -> None:
