@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -1339,3 +1340,41 @@ async def test_over_http2_taking_an_unread_upload_in_is_bounded(
     upload.disconnect()
     async with asyncio.timeout(5):
         await upload.gone.wait()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager_task_factory is 3.12+")
+async def test_a_waiting_view_behind_a_middlewares_receive_with_eager_tasks(
+    app: Microframework,
+) -> None:
+    # A receive() that isn't the server's (a middleware's, httpx's ASGITransport) is
+    # stepped in a task of our one context; an eager task factory started it in that
+    # context, entered already: a 500 ("cannot enter context"), then hung tasks.
+    @app.route("/")
+    async def index() -> str:
+        await asyncio.sleep(0)  # it waits: the watch listens
+        return "ok"
+
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0)  # as a middleware's that awaits the server's
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client stays
+        return {}
+
+    receive.__module__ = "some_middleware"  # not hand-stepped (see conftest.py)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    loop = asyncio.get_running_loop()
+    factory = loop.get_task_factory()
+    loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined,unused-ignore]
+    try:
+        async with asyncio.timeout(5):
+            await app(http_scope("/"), receive, send)  # type: ignore[arg-type]
+    finally:
+        loop.set_task_factory(factory)
+    assert [sent[0]["status"], sent[1]["body"]] == [200, b"ok"]

@@ -349,9 +349,9 @@ class Listener:
                         # A server's future (or own awaitable, which gets a task).
                         future = asyncio.ensure_future(coro)
                     else:  # a middleware's (see HAND_STEPPED), in our one context:
-                        # what it sets, its next call sees
-                        loop = asyncio.get_running_loop()
-                        future = loop.create_task(coro, context=context)
+                        # what it sets, its next call sees. A Task, not create_task:
+                        # an eager task factory would run it in that context, entered.
+                        future = asyncio.Task(coro, context=context)
                     self._waiting = future
                     future.add_done_callback(self._got, context=context)
                     return
