@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from werkzeug.exceptions import SecurityError
 
 from ._bounded import bounded_send
+from ._bounded import sent_until_a_wait
 from ._compile import freeze
 from ._compile import match_request
 from ._errors import answers_itself
@@ -38,7 +39,6 @@ from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
-from ._utils import first_step
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import WebsocketDisconnect
@@ -166,12 +166,8 @@ async def _send_bytes(
     if timeout is None:  # (not HTTP/2)
         await send(head)
         await send({"type": _BODY, "body": data, "more_body": False})
-    else:  # bounded only if a send waits: a call costs every HTTP/2 answer 2k
-        _, waiting = first_step(send(head))
-        if waiting is None or await bounded_send(app, waiting, request, timeout):
-            body = {"type": _BODY, "body": data, "more_body": False}
-            if (waiting := first_step(send(body))[1]) is not None:
-                await bounded_send(app, waiting, request, timeout)
+    elif (waiting := sent_until_a_wait(send, head, data)) is not None:
+        await bounded_send(app, waiting, request, timeout)  # (HTTP/2 only)
 
 
 def _let_tasks_start(ctx: AppContext) -> None:
