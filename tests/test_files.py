@@ -1515,3 +1515,29 @@ async def test_a_file_swapped_after_its_safety_check_is_not_sent(
 
     response = await app.test_client().get("/a.txt")
     assert response.status_code == 404
+
+
+async def test_a_file_grown_after_the_view_is_streamed_not_pathsent(
+    tmp_path: Path,
+) -> None:
+    # wrappers/filebody.py _still compares os.stat(path) with os.fstat(opened): the
+    # same inode, so the same size always: the size must be the one described.
+    path = tmp_path / "file.log"
+    path.write_bytes(b"12345678")
+    app = Microframework(__name__)
+
+    @app.route("/file")
+    async def download() -> Any:
+        return await send_file(str(path))
+
+    @app.after_request
+    async def grow(response: Any) -> Any:
+        with open(path, "ab") as file:  # the same file, written on (a log)
+            file.write(b"more")
+        return response
+
+    scope = http_scope("/file", extensions={"http.response.pathsend": {}})
+    recorder = await call(app, scope)
+    assert recorder.headers[b"content-length"] == b"8"
+    assert all(m["type"] == "http.response.body" for m in recorder.sent[1:])
+    assert recorder.body == b"12345678"

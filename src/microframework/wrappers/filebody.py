@@ -183,7 +183,7 @@ class FileBody(ResponseBody):
             and "http.response.pathsend" in extensions
             and self.offset == 0
             and (
-                _still(self.path, self.opened)
+                _still(self.path, self.opened, self.size)
                 if self.opened is not None
                 else os.path.getsize(self.path) == self.size
             )
@@ -210,17 +210,14 @@ class FileBody(ResponseBody):
         return True
 
 
-def _still(path: str, opened: IO[bytes]) -> bool:
-    """Whether *path* still names the file *opened* is, unchanged in size."""
+def _still(path: str, opened: IO[bytes], size: int) -> bool:
+    """Whether *path* still names the file *opened* is, still of the *size* described
+    (an fstat of *opened* is that same file's size now: no help)."""
     try:
         now, then = os.stat(path), os.fstat(opened.fileno())
     except (OSError, ValueError):
         return False
-    return (now.st_dev, now.st_ino, now.st_size) == (
-        then.st_dev,
-        then.st_ino,
-        then.st_size,
-    )
+    return (now.st_dev, now.st_ino, now.st_size) == (then.st_dev, then.st_ino, size)
 
 
 async def _sending(sending: Awaitable[None]) -> None:
