@@ -109,49 +109,21 @@ async def test_a_small_http2_send_whose_client_left_by_its_timeout_hears_it(
     assert "idle past its timeout" not in caplog.text
 
 
-async def test_a_small_http2_send_heard_after_its_grace_is_cut_at_its_timeout(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    # _bounded.py _Bound.hear: call_later(left, ...): the cut comes at the timeout,
-    # the grace and what is left of it, not later.
-    monkeypatch.setattr(_bounded, "ENDING_GRACE", 0.01)
-    app = Microframework(__name__)
-    app.config["RESPONSE_TIMEOUT"] = 0.05
-    log: list[str] = []
-    calls = 0
-
-    @app.route("/")
-    async def index() -> bytes:
-        return b"x" * 10
-
-    @app.teardown_request
-    async def teardown(error: BaseException | None) -> None:
-        log.append(type(error).__name__)
-
-    async def receive() -> dict[str, Any]:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            await asyncio.Event().wait()  # the client is still there
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            await asyncio.Event().wait()  # the window stays shut
-
-    async with asyncio.timeout(1):  # the timeout's 0.05 s, with room for a slow run
-        await app(http_scope("/", http_version="2"), receive, send)  # type: ignore[arg-type]
-    assert log == ["NoneType"]
-    assert "Response for GET / idle past its timeout; left unfinished" in caplog.text
-
-
-async def test_a_small_http2_send_with_a_timeout_shorter_than_the_grace_is_cut_at_it(
+@pytest.mark.parametrize(("grace", "timeout"), [(0.01, 0.05), (None, 0.02)])
+async def test_a_small_http2_send_is_cut_at_its_timeout_after_or_within_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    grace: float | None,
+    timeout: float,
 ) -> None:
-    # _bounded.py bounded_send: grace = min(ENDING_GRACE, timeout): a RESPONSE_TIMEOUT
-    # below ENDING_GRACE (1 s) cuts at the timeout, not at the end of the grace.
+    # _bounded.py _Bound.hear: call_later(left, ...): heard after its grace, the cut
+    # comes at the timeout, not later. bounded_send: grace = min(ENDING_GRACE,
+    # timeout): a RESPONSE_TIMEOUT below ENDING_GRACE (1 s) cuts at the timeout, not
+    # at the end of the grace (grace None: the real 1 s one).
+    if grace is not None:
+        monkeypatch.setattr(_bounded, "ENDING_GRACE", grace)
     app = Microframework(__name__)
-    app.config["RESPONSE_TIMEOUT"] = 0.02
+    app.config["RESPONSE_TIMEOUT"] = timeout
     log: list[str] = []
     calls = 0
 
@@ -174,7 +146,7 @@ async def test_a_small_http2_send_with_a_timeout_shorter_than_the_grace_is_cut_a
         if message["type"] == "http.response.body":
             await asyncio.Event().wait()  # the window stays shut
 
-    async with asyncio.timeout(_guard.ENDING_GRACE / 2):
+    async with asyncio.timeout(_guard.ENDING_GRACE / 2):  # well before 1 s, or hung
         await app(http_scope("/", http_version="2"), receive, send)  # type: ignore[arg-type]
     assert log == ["NoneType"]
     assert "Response for GET / idle past its timeout; left unfinished" in caplog.text
