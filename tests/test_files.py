@@ -1541,3 +1541,33 @@ async def test_a_file_grown_after_the_view_is_streamed_not_pathsent(
     assert recorder.headers[b"content-length"] == b"8"
     assert all(m["type"] == "http.response.body" for m in recorder.sent[1:])
     assert recorder.body == b"12345678"
+
+
+async def test_a_send_file_response_replaced_unsent_closes_its_file_quietly(
+    tmp_path: Path,
+) -> None:
+    # send_file opens the path at once; an after_request function that answers
+    # otherwise drops that response: its file is closed when collected, without the
+    # ResourceWarning a user's filterwarnings = error would fail on.
+    path = tmp_path / "f.bin"
+    path.write_bytes(CONTENT)
+    app = _file_app(path)
+
+    @app.after_request
+    async def maintenance(response: Any) -> Any:
+        return app.response_class("maintenance", 503)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        response = await app.test_client().get("/file")
+        gc.collect()
+    assert response.status_code == 503
+    fds = os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []
+    assert not [fd for fd in fds if _points_to(fd, path)]
+
+
+def _points_to(fd: str, path: Path) -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    except OSError:
+        return False

@@ -273,12 +273,12 @@ async def test_a_view_returning_a_bad_type_is_named_with_its_method_and_place() 
     line = number.__code__.co_firstlineno
     with pytest.raises(TypeError) as raised:
         await app.test_client().get("/n")
-    assert f"(for GET /n; number() is at {__file__}:{line})" in str(raised.value)
+    assert f"(for GET /n; number() at {__file__}:{line})" in str(raised.value)
 
 
 async def test_a_decorated_view_returning_none_is_named_by_its_own_place() -> None:
-    # _responses.py _where: inspect.unwrap: a functools.wraps decorator's view is
-    # named by the function it wraps, not by the decorator's inner function.
+    # _responses.py _where: a functools.wraps decorator's view is named with the
+    # function it wraps (either may be the one that dropped the return value).
     app = Microframework(__name__)
     app.testing = True  # the error propagates
 
@@ -296,7 +296,8 @@ async def test_a_decorated_view_returning_none_is_named_by_its_own_place() -> No
     line = form.__code__.co_firstlineno
     with pytest.raises(TypeError) as raised:
         await app.test_client().get("/form")
-    assert f"form() is at {__file__}:{line})" in str(raised.value)
+    assert f", wrapping form() at {__file__}:{line})" in str(raised.value)
+    assert "; wrapper() at " in str(raised.value)
 
 
 async def test_a_plain_class_is_still_a_view() -> None:

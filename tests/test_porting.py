@@ -8,6 +8,7 @@ import io
 import subprocess
 import sys
 import types
+from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,7 @@ from microframework.globals import _cv_app
 from microframework.sessions import SecureCookieSession
 from microframework.sessions import SecureCookieSessionInterface
 from microframework.testing import LifespanError
+from microframework.testing import MicroframeworkClient
 from microframework.testing import WebsocketResponseError
 
 # -- werkzeug responses from ported Flask code ---------------------------------------
@@ -231,6 +233,29 @@ async def test_async_with_client_keeps_nothing_of_requests_from_other_tasks(
         await client.get("/second")
         assert (request.path, g.name) == ("/second", "second")
     assert _cv_app.get(None) is None
+
+
+@pytest.fixture
+async def logged_in(app: Microframework) -> AsyncIterator[MicroframeworkClient]:
+    @app.get("/<name>")
+    async def page(name: str) -> str:
+        g.name = name
+        return name
+
+    async with app.test_client() as client:
+        await client.get("/login")
+        yield client
+
+
+async def test_a_fixtures_async_with_client_keeps_the_tests_own_request(
+    logged_in: MicroframeworkClient,
+) -> None:
+    # pytest-asyncio runs the test in a copy of the fixture's contextvars context:
+    # the test's request is kept there (it was taken for a task's, and kept nothing).
+    await logged_in.get("/page")
+    assert (request.path, g.name) == ("/page", "page")
+    await logged_in.get("/other")
+    assert (request.path, g.name) == ("/other", "other")
 
 
 async def test_without_async_with_no_context_is_kept(app: Microframework) -> None:

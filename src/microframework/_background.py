@@ -7,6 +7,7 @@ app context. Failures are logged and signalled, never raised into the server.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 from typing import TYPE_CHECKING
@@ -101,7 +102,8 @@ async def finish_background_tasks(app: Microframework) -> None:
 
 
 def _not_a_function(func: object) -> TypeError:
-    getattr(func, "close", lambda: None)()  # a coroutine: not "never awaited"
+    if inspect.iscoroutine(func):
+        func.close()  # not "never awaited" on top of this
     return TypeError(
         f"add_background_task() takes the function and its arguments, not {func!r}:"
         " write add_background_task(task, arg), not add_background_task(task(arg))"

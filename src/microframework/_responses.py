@@ -6,7 +6,6 @@ Rule: plain functions of ``(app, ctx)`` that read only public app state and neve
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterable
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from werkzeug.sansio.response import Response as SansIOResponse
 from ._compile import chain_for
 from ._compile import teardown_appcontext_funcs
 from ._utils import call_awaited
+from ._utils import printable
 from ._utils import remember
 from .helpers import redirect
 from .json.provider import DefaultJSONProvider
@@ -144,17 +144,28 @@ def _culprit(request: Request | None) -> str:
 
 def _where(app: Microframework, request: Request | None) -> str:
     # The view has returned: no traceback points at it (a branch that falls through
-    # for GET or HEAD, a decorator that drops the return value). Error path only.
+    # for GET or HEAD, a decorator that drops the return value: each wrapper is
+    # named, outermost first). Error path only.
     if request is None or not request.endpoint:
         return ""
     if getattr(request, "answered_by", None) is not None:
         return ""  # a before_request function or an error handler: named already
-    try:
-        code = inspect.unwrap(app.view_functions[request.endpoint]).__code__
-    except (AttributeError, KeyError, ValueError):
+    view = app.view_functions.get(request.endpoint)
+    if (cls := getattr(view, "view_class", None)) is not None:  # its method's place
+        method = request.method.lower()
+        method = "get" if method == "head" and not hasattr(cls, "head") else method
+        view = getattr(cls, method, None) or getattr(cls, "dispatch_request", None)
+    places: list[str] = []
+    while view is not None and len(places) < 4:
+        if (code := getattr(view, "__code__", None)) is not None:
+            places.append(
+                f"{code.co_name}() at {code.co_filename}:{code.co_firstlineno}"
+            )
+        view = getattr(view, "__wrapped__", None)
+    if not places:
         return ""
-    where = f"{code.co_filename}:{code.co_firstlineno}"
-    return f" (for {request.method} {request.path}; {code.co_name}() is at {where})"
+    method, path = printable(request.method), printable(request.path)
+    return f" (for {method} {path}; {', wrapping '.join(places)})"
 
 
 def from_werkzeug_response(app: Microframework, rv: SansIOResponse) -> Response:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 from typing import Self
 from typing import TYPE_CHECKING
@@ -101,8 +102,12 @@ class MicroframeworkClient:
         self.app = app
         self._cookies: CookieJar | None = CookieJar() if use_cookies else None
         self._preserving = False
-        self._preserved: AppContext | None = None
-        #: ``http.response.push`` promises the app made, with ``http_version="2"`` or ``"3"``.
+        # The context kept for each contextvars context (the block's, a task's, the
+        # copy pytest-asyncio runs a test in): each request replaces its own.
+        self._kept_here: ContextVar[AppContext | None] = ContextVar(
+            "microframework.test_client_kept", default=None
+        )
+        #: ``http.response.push`` promises the app made (``http_version`` "2" or "3").
         self.push_promises: list[tuple[str, Headers]] = []
         #: The lifespan state (``app.test_app()`` sets it): each request's scope gets
         #: a copy as its ``state``, as a server gives it.
@@ -136,16 +141,12 @@ class MicroframeworkClient:
                 box["ctx"] = ctx.copy()
 
     async def _drop_preserved(self) -> None:
-        ctx, self._preserved = self._preserved, None
+        # Only the one pushed in this contextvars context: one inherited by a task
+        # (or by a test from its fixture) stays where it was pushed.
+        ctx = self._kept_here.get()
         if ctx is not None and ctx.pushed_here():
+            self._kept_here.set(None)
             await ctx.pop()
-
-    def _in_a_task_of_the_block(self) -> bool:
-        # A request from a task started in ``async with client`` (gather): the kept
-        # context is active there but was pushed in the block's own context, where
-        # it stays; nothing is kept of this request (a task's context dies with it).
-        kept = self._preserved
-        return kept is not None and _cv_app.get(None) is kept and not kept.pushed_here()
 
     async def open(
         self,
@@ -430,7 +431,7 @@ class MicroframeworkClient:
     async def _send(self, request: PreparedRequest) -> Response:
         scope = self._with_state(request.scope("http", self._with_cookies(request)))
         box: dict[str, Any] = {"client": self}
-        if self._preserving and not self._in_a_task_of_the_block():
+        if self._preserving:
             await self._drop_preserved()
             scope["extensions"][PRESERVE_CONTEXT] = box
         if request.http_version in ("2", "3"):  # as hypercorn: HTTP/3 pushes too
@@ -448,7 +449,7 @@ class MicroframeworkClient:
         self._store_cookies(request, response)
         if (ctx := box.get("ctx")) is not None:
             await ctx.push()  # in the test's task: request, session and g stay usable
-            self._preserved = ctx
+            self._kept_here.set(ctx)
         return response
 
     def _with_cookies(self, request: PreparedRequest) -> Headers:
