@@ -258,6 +258,32 @@ async def test_a_fixtures_async_with_client_keeps_the_tests_own_request(
     assert (request.path, g.name) == ("/other", "other")
 
 
+@pytest.mark.parametrize("inner", ["app_context", "test_request_context"])
+async def test_a_request_inside_a_context_pushed_in_the_block_keeps_nothing(
+    app: Microframework, inner: str
+) -> None:
+    # Kept on top of the test's own context, leaving that raised "popped a context
+    # that is not the active one" (Flask and Quart: fine). An outer context (a
+    # fixture's app context) is no obstacle: the first test above.
+    @app.get("/<name>")
+    async def page(name: str) -> str:
+        return name
+
+    async with app.app_context():
+        async with app.test_client() as client:
+            await client.get("/first")
+            assert request.path == "/first"
+            context = (
+                app.app_context() if inner == "app_context"
+                else app.test_request_context("/inner")
+            )  # fmt: skip
+            async with context:
+                assert (await client.get("/second")).status_code == 200
+            assert request.path == "/first"
+            await client.get("/third")
+            assert request.path == "/third"
+
+
 async def test_without_async_with_no_context_is_kept(app: Microframework) -> None:
     @app.get("/")
     async def index() -> str:

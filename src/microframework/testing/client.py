@@ -102,6 +102,7 @@ class MicroframeworkClient:
         self.app = app
         self._cookies: CookieJar | None = CookieJar() if use_cookies else None
         self._preserving = False
+        self._outer: AppContext | None = None
         # The context kept for each contextvars context (the block's, a task's, the
         # copy pytest-asyncio runs a test in): each request replaces its own.
         self._kept_here: ContextVar[AppContext | None] = ContextVar(
@@ -125,8 +126,14 @@ class MicroframeworkClient:
     async def __aenter__(self) -> Self:
         """Keep each request's context after it, as ``with client:`` does in Flask."""
         self._preserving = True
+        self._outer = _cv_app.get(None)  # a fixture's app context, say
         request_finished.connect(self._keep_context, sender=self.app)
         return self
+
+    def _keeps(self) -> bool:
+        # Not on top of a context the test pushed inside the block: leaving that
+        # would find ours active ("popped a context that is not the active one").
+        return _cv_app.get(None) in (self._outer, self._kept_here.get())
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._preserving = False
@@ -431,7 +438,7 @@ class MicroframeworkClient:
     async def _send(self, request: PreparedRequest) -> Response:
         scope = self._with_state(request.scope("http", self._with_cookies(request)))
         box: dict[str, Any] = {"client": self}
-        if self._preserving:
+        if self._preserving and self._keeps():
             await self._drop_preserved()
             scope["extensions"][PRESERVE_CONTEXT] = box
         if request.http_version in ("2", "3"):  # as hypercorn: HTTP/3 pushes too
