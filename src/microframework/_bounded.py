@@ -1,7 +1,8 @@
-"""``_bounded.py``: the one send of a small body over HTTP/2, bounded in time.
+"""``_bounded.py``: a small answer's sends over HTTP/2, bounded in time.
 
 Rule: only a send that waits costs anything (a timer, a drain membership); the cut is
-a cancel of the request's task, undone and logged here, so teardown sees no error.
+a cancel of the request's task, undone and logged here, so teardown sees no error (a
+client heard leaving, once past the grace, is ``ClientDisconnected``).
 """
 
 from __future__ import annotations
