@@ -284,6 +284,51 @@ async def test_a_request_inside_a_context_pushed_in_the_block_keeps_nothing(
             assert request.path == "/third"
 
 
+def _kept_path() -> str | None:
+    try:
+        return str(request.path)
+    except RuntimeError:
+        return None
+
+
+async def test_nested_blocks_of_two_clients_keep_the_inner_clients_request(
+    app: Microframework,
+) -> None:
+    # As Flask: the inner block's request is kept on top of the outer one's. An
+    # outer client's request over the inner one's is not kept (it would be left
+    # behind when the inner block ends), nor is anything left after both.
+    @app.get("/<name>")
+    async def page(name: str) -> str:
+        return name
+
+    c1, c2 = app.test_client(), app.test_client()
+    async with c1:
+        async with c2:
+            await c1.get("/one")
+            await c2.get("/two")
+            assert _kept_path() == "/two"
+            await c1.get("/again")
+            assert _kept_path() == "/two"
+        assert _kept_path() == "/one"
+    assert _kept_path() is None
+
+
+async def test_a_clients_block_inside_its_own_is_refused(app: Microframework) -> None:
+    # As Flask and Quart ("Cannot nest client invocations"): leaving the inner block
+    # silently stopped keeping contexts for the outer one.
+    @app.get("/<name>")
+    async def page(name: str) -> str:
+        return name
+
+    client = app.test_client()
+    async with client:
+        with pytest.raises(RuntimeError, match="Cannot nest client invocations"):
+            async with client:
+                pass
+        await client.get("/still")
+        assert _kept_path() == "/still"
+
+
 async def test_without_async_with_no_context_is_kept(app: Microframework) -> None:
     @app.get("/")
     async def index() -> str:

@@ -292,10 +292,11 @@ def _close_opened(done: asyncio.Future[tuple[IO[bytes], os.stat_result]]) -> Non
         done.result()[0].close()
 
 
-class _Opened(io.FileIO):
+class _Opened(io.BufferedReader):
     """The file send_file opened. A response dropped unsent (replaced by an
     after_request function, an error raised after send_file) closes it quietly when
-    collected, as before the eager open: no ResourceWarning for the app's choice."""
+    collected, as before the eager open: no ResourceWarning for the app's choice.
+    Buffered for its lock: a close while a worker thread reads waits for the read."""
 
     def __del__(self) -> None:
         self.close()
@@ -310,7 +311,7 @@ def _open_regular(path: str) -> tuple[IO[bytes], os.stat_result]:
         result = os.fstat(fd)
         if not stat.S_ISREG(result.st_mode):
             raise ValueError(f"send_file() path {path!r} is not a regular file")
-        return _Opened(fd, "rb"), result
+        return _Opened(io.FileIO(fd, "rb")), result
     except BaseException:
         os.close(fd)
         raise

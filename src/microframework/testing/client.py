@@ -92,6 +92,11 @@ class RequestContextOptions(_RequestOptions, total=False):
     send_push_promise: Callable[[str, Headers], Awaitable[None]]
 
 
+_in_blocks: ContextVar[tuple[MicroframeworkClient, ...]] = ContextVar(
+    "microframework.test_clients_in_blocks", default=()
+)
+
+
 class MicroframeworkClient:
     """An async test client: ``await client.get("/")`` returns the app's response."""
 
@@ -103,6 +108,7 @@ class MicroframeworkClient:
         self._cookies: CookieJar | None = CookieJar() if use_cookies else None
         self._preserving = False
         self._outer: AppContext | None = None
+        self._enclosing: list[MicroframeworkClient] = []
         # The context kept for each contextvars context (the block's, a task's, the
         # copy pytest-asyncio runs a test in): each request replaces its own.
         self._kept_here: ContextVar[AppContext | None] = ContextVar(
@@ -125,18 +131,30 @@ class MicroframeworkClient:
 
     async def __aenter__(self) -> Self:
         """Keep each request's context after it, as ``with client:`` does in Flask."""
+        if self._preserving:
+            raise RuntimeError("Cannot nest client invocations")  # as Flask and Quart
         self._preserving = True
         self._outer = _cv_app.get(None)  # a fixture's app context, say
+        # Other clients whose blocks enclose this one: a context they keep may be
+        # under ours, as it is popped only after our block ends.
+        self._enclosing = [c for c in _in_blocks.get() if c is not self]
+        _in_blocks.set((*_in_blocks.get(), self))
         request_finished.connect(self._keep_context, sender=self.app)
         return self
 
     def _keeps(self) -> bool:
         # Not on top of a context the test pushed inside the block: leaving that
         # would find ours active ("popped a context that is not the active one").
-        return _cv_app.get(None) in (self._outer, self._kept_here.get())
+        active = _cv_app.get(None)
+        if active in (self._outer, self._kept_here.get()):
+            return True
+        return active is not None and any(
+            active is client._kept_here.get() for client in self._enclosing
+        )
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._preserving = False
+        _in_blocks.set(tuple(c for c in _in_blocks.get() if c is not self))
         request_finished.disconnect(self._keep_context, sender=self.app)
         await self._drop_preserved()
 
