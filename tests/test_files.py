@@ -1517,11 +1517,14 @@ async def test_a_file_swapped_after_its_safety_check_is_not_sent(
     assert response.status_code == 404
 
 
-async def test_a_file_grown_after_the_view_is_streamed_not_pathsent(
-    tmp_path: Path,
+@pytest.mark.parametrize("change", ["grown", "replaced", "removed"])
+async def test_a_file_changed_after_the_view_is_streamed_not_pathsent(
+    tmp_path: Path, change: str
 ) -> None:
-    # wrappers/filebody.py _still compares os.stat(path) with os.fstat(opened): the
-    # same inode, so the same size always: the size must be the one described.
+    # wrappers/filebody.py _still: pathsend only while the path names the opened file
+    # at the size described; else the opened one is streamed, as described. grown: a
+    # log written on (an fstat of the opened file is no help: it is that same file);
+    # replaced: a write-and-rename of the same size; removed: stat raises.
     path = tmp_path / "file.log"
     path.write_bytes(b"12345678")
     app = Microframework(__name__)
@@ -1531,9 +1534,15 @@ async def test_a_file_grown_after_the_view_is_streamed_not_pathsent(
         return await send_file(str(path))
 
     @app.after_request
-    async def grow(response: Any) -> Any:
-        with open(path, "ab") as file:  # the same file, written on (a log)
-            file.write(b"more")
+    async def meddle(response: Any) -> Any:
+        if change == "grown":
+            with open(path, "ab") as file:
+                file.write(b"more")
+        elif change == "replaced":
+            (tmp_path / "new.log").write_bytes(b"NEW!NEW!")
+            os.replace(tmp_path / "new.log", path)
+        else:
+            path.unlink()
         return response
 
     scope = http_scope("/file", extensions={"http.response.pathsend": {}})

@@ -201,31 +201,6 @@ async def test_a_file_opened_for_a_request_cancelled_meanwhile_is_closed(
             file.close()  # (no ResourceWarning in a later test when this fails)
 
 
-async def test_a_file_replaced_after_the_view_is_streamed_not_pathsent(
-    tmp_path: Path,
-) -> None:
-    # wrappers/filebody.py FileBody.send: pathsend only while `_still(path, opened)`:
-    # a path that names another file since (a write-and-rename) streams the opened one.
-    path = tmp_path / "swap.bin"
-    path.write_bytes(b"old!")
-    app = Microframework(__name__)
-
-    @app.route("/file")
-    async def download() -> Any:
-        return await send_file(str(path))
-
-    @app.after_request
-    async def swap(response: Any) -> Any:
-        (tmp_path / "new.bin").write_bytes(b"new!")  # the same size, another file
-        os.replace(tmp_path / "new.bin", path)
-        return response
-
-    scope = http_scope("/file", extensions={"http.response.pathsend": {}})
-    recorder = await call(app, scope)
-    assert all(m["type"] == "http.response.body" for m in recorder.sent[1:])
-    assert recorder.body == b"old!"
-
-
 async def test_the_drains_late_503_does_not_wait_for_an_unread_http2_upload() -> None:
     # _guard.py drop_body_first: `if drain.expired: return dropper.gone`: the drain's
     # 503 to a view still waiting at the deadline is made past it (on_drain_deadline
@@ -389,30 +364,6 @@ async def test_send_file_of_a_fifo_is_refused_without_hanging_its_thread(
     finally:
         with contextlib.suppress(OSError):  # a reader stuck in open(): let it go
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-
-
-async def test_a_file_removed_after_the_view_is_streamed_not_pathsent(
-    tmp_path: Path,
-) -> None:
-    # wrappers/filebody.py _still: a path gone (stat raising) is not "still": the
-    # opened file is streamed, as described.
-    path = tmp_path / "file.bin"
-    path.write_bytes(b"12345678")
-    app = Microframework(__name__)
-
-    @app.route("/file")
-    async def download() -> Any:
-        return await send_file(str(path))
-
-    @app.after_request
-    async def remove(response: Any) -> Any:
-        path.unlink()
-        return response
-
-    scope = http_scope("/file", extensions={"http.response.pathsend": {}})
-    recorder = await call(app, scope)
-    assert all(m["type"] == "http.response.body" for m in recorder.sent[1:])
-    assert recorder.body == b"12345678"
 
 
 async def test_a_drain_starting_during_an_http2_upload_drop_waits_for_it() -> None:
