@@ -31,10 +31,12 @@ def add_background_task(
         raise _not_a_function(func)
     ctx = _cv_app.get(None)
     gate: asyncio.Future[None] | None = None
-    if ctx is not None and ctx.request is not None and not ctx.pushed:
-        # Start once the response is sent (a context pushed by hand sends nothing).
-        # Without asgi_send it has gone: a task added from teardown starts at once.
+    if ctx is not None and ctx.request is not None:
+        # Start once the response is sent (test_request_context's sends nothing), by
+        # the request's own context. Without asgi_send it has gone: a task added
+        # from teardown starts at once.
         if ctx.request.asgi_send is not None:
+            ctx = ctx.sharing or ctx
             sent = ctx.response_sent
             if sent is None:
                 gate = ctx.response_sent = asyncio.get_running_loop().create_future()

@@ -98,7 +98,7 @@ class AppContext:
     __slots__ = (
         "app", "_g", "request", "websocket", "opened_session", "url_adapter",
         "after_request_functions", "_cv_token", "_tears_down", "unhandled_error",
-        "response_sent",
+        "response_sent", "sharing",
     )  # fmt: skip
 
     def __init__(
@@ -125,6 +125,9 @@ class AppContext:
         #: Resolved once the response went out; background tasks wait on it (True:
         #: a stream has begun, they start at once).
         self.response_sent: asyncio.Future[None] | Literal[True] | None = None
+        #: The request's own context, for one that shares its request (an app
+        #: context pushed in a view, a copy): where its response_sent is.
+        self.sharing: AppContext | None = None
 
     @property
     def g(self) -> AppCtxGlobals:
@@ -174,6 +177,7 @@ class AppContext:
             ctx.opened_session = self.session
         ctx.url_adapter = self.url_adapter
         ctx._tears_down = tears_down
+        ctx.sharing = self.sharing or self
         return ctx
 
     async def push(self) -> None:
