@@ -352,7 +352,9 @@ async def test_a_drain_beginning_during_an_event_streams_last_send_lets_it_finis
     assert written == ["end"]
 
 
-@pytest.mark.parametrize(("size", "timeout"), [(10, 0.05), (100_000, 0.05), (10, None)])
+@pytest.mark.parametrize(
+    ("size", "timeout"), [(10, 0.05), (10, 0.01), (100_000, 0.05), (10, None)]
+)
 async def test_a_bytes_body_stuck_on_a_shut_http2_window_is_cut(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -363,6 +365,7 @@ async def test_a_bytes_body_stuck_on_a_shut_http2_window_is_cut(
     # wait; a client that resets the stream then must not hold the request for ever
     # (hypercorn never completes that send): a big body, or one without a timeout, is
     # watched as a stream; a small one is heard after a grace (else the idle timeout).
+    # [10-0.01]: the grace is all of the timeout, nothing is left: still heard.
     monkeypatch.setattr(_guard, "ENDING_GRACE", 0.01)
     monkeypatch.setattr(_bounded, "ENDING_GRACE", 0.01)
     app = Microframework(__name__)
@@ -391,13 +394,21 @@ async def test_a_bytes_body_stuck_on_a_shut_http2_window_is_cut(
     assert "idle past its timeout" not in caplog.text
 
 
-@pytest.mark.parametrize("timeout", [0.05, 0.005])
+@pytest.mark.parametrize(
+    ("grace", "timeout"), [(0.01, 0.05), (0.01, 0.005), (None, 0.02)]
+)
 async def test_a_small_http2_body_stuck_with_its_client_there_is_cut_at_the_timeout(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, timeout: float
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    grace: float | None,
+    timeout: float,
 ) -> None:
     # No disconnect: the window just stays shut. Heard after the grace (or at the
-    # timeout, if that comes first), the client is still there: the timeout cuts.
-    monkeypatch.setattr(_bounded, "ENDING_GRACE", 0.01)
+    # timeout, if that comes first), the client is still there: the timeout cuts,
+    # then and not later (grace None: the real 1 s one, which a timeout below it
+    # must not wait for).
+    if grace is not None:
+        monkeypatch.setattr(_bounded, "ENDING_GRACE", grace)
     app = Microframework(__name__)
     app.config["RESPONSE_TIMEOUT"] = timeout
     log: list[str] = []
@@ -417,7 +428,7 @@ async def test_a_small_http2_body_stuck_with_its_client_there_is_cut_at_the_time
         if message["type"] == "http.response.body" and not message["more_body"]:
             await asyncio.Event().wait()
 
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(_guard.ENDING_GRACE / 2):  # well before 1 s, or hung
         await app(http_scope("/", http_version="2"), inbox.get, send)  # type: ignore[arg-type]
     assert log == ["NoneType"]
     assert "Response for GET / idle past its timeout; left unfinished" in caplog.text

@@ -20,8 +20,6 @@ from asgi_harness import call
 from asgi_harness import http_scope
 from asgi_harness import Recorder
 
-from microframework import _bounded
-from microframework import _guard
 from microframework import files
 from microframework import Microframework
 from microframework import send_file
@@ -71,85 +69,6 @@ async def test_a_path_out_of_an_existing_directory_is_a_404_without_a_warning(
         response = await app.test_client().get("/get")
     assert response.status_code == 404
     assert "does not exist" not in caplog.text
-
-
-async def test_a_small_http2_send_whose_client_left_by_its_timeout_hears_it(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    # _bounded.py _Bound.hear: `if guard.reason is not None: return` (a disconnect heard
-    # as the watch begins, with no time left: ClientDisconnected, not a cut at the timeout).
-    monkeypatch.setattr(_bounded, "ENDING_GRACE", 0.01)
-    app = Microframework(__name__)
-    app.config["RESPONSE_TIMEOUT"] = 0.01  # the grace is all of it: nothing left
-    log: list[str] = []
-    calls = 0
-
-    @app.route("/")
-    async def index() -> bytes:
-        return b"x" * 10
-
-    @app.teardown_request
-    async def teardown(error: BaseException | None) -> None:
-        log.append(type(error).__name__)
-
-    async def receive() -> dict[str, Any]:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            return {"type": "http.request", "body": b"", "more_body": False}
-        return {"type": "http.disconnect"}  # gone already when the watch begins
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            await asyncio.Event().wait()  # hypercorn: never ends it once reset
-
-    async with asyncio.timeout(LIMIT):
-        await app(http_scope("/", http_version="2"), receive, send)  # type: ignore[arg-type]
-    assert log == ["ClientDisconnected"]
-    assert "idle past its timeout" not in caplog.text
-
-
-@pytest.mark.parametrize(("grace", "timeout"), [(0.01, 0.05), (None, 0.02)])
-async def test_a_small_http2_send_is_cut_at_its_timeout_after_or_within_the_grace(
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    grace: float | None,
-    timeout: float,
-) -> None:
-    # _bounded.py _Bound.hear: call_later(left, ...): heard after its grace, the cut
-    # comes at the timeout, not later. bounded_send: grace = min(ENDING_GRACE,
-    # timeout): a RESPONSE_TIMEOUT below ENDING_GRACE (1 s) cuts at the timeout, not
-    # at the end of the grace (grace None: the real 1 s one).
-    if grace is not None:
-        monkeypatch.setattr(_bounded, "ENDING_GRACE", grace)
-    app = Microframework(__name__)
-    app.config["RESPONSE_TIMEOUT"] = timeout
-    log: list[str] = []
-    calls = 0
-
-    @app.route("/")
-    async def index() -> bytes:
-        return b"x" * 10
-
-    @app.teardown_request
-    async def teardown(error: BaseException | None) -> None:
-        log.append(type(error).__name__)
-
-    async def receive() -> dict[str, Any]:
-        nonlocal calls
-        calls += 1
-        if calls > 1:
-            await asyncio.Event().wait()  # the client is still there
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            await asyncio.Event().wait()  # the window stays shut
-
-    async with asyncio.timeout(_guard.ENDING_GRACE / 2):  # well before 1 s, or hung
-        await app(http_scope("/", http_version="2"), receive, send)  # type: ignore[arg-type]
-    assert log == ["NoneType"]
-    assert "Response for GET / idle past its timeout; left unfinished" in caplog.text
 
 
 async def test_a_file_opened_for_a_request_cancelled_meanwhile_is_closed(
