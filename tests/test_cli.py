@@ -1043,7 +1043,7 @@ def test_run_on_a_port_in_use_is_one_line() -> None:
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == (
         f"Error: Could not listen on 127.0.0.1:{port}: Address already in use."
-        " Is another server running? Try --port."
+        " Is another server running? Try another port."
     )
     assert "Traceback" not in result.output
     assert "Serving" not in result.stderr  # said only once it can listen

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import pickle
 import subprocess
 import sys
 import types
@@ -1420,3 +1421,38 @@ async def test_file_storage_takes_quarts_argument_names(tmp_path: Any) -> None:
         storage.save(tmp_path / "a", destination=tmp_path / "b")
     with pytest.raises(TypeError, match="needs 'dst'"):
         storage.save()
+
+
+@pytest.mark.parametrize("sent", ["form", "none"])
+async def test_a_file_asked_of_a_body_that_was_not_multipart_says_why_in_debug(
+    sent: str,
+) -> None:
+    # Flask's debug help for the commonest upload mistake, a <form> without enctype
+    # (errmsgs 7, session 30); a plain 400 otherwise, and a missing file is still
+    # None to get() and absent to "in".
+    app = Microframework(__name__)
+    seen: list[Any] = []
+
+    @app.post("/")
+    async def upload() -> str:
+        files = await request.files
+        seen.extend([files.get("up"), "up" in files, pickle.loads(pickle.dumps(files))])
+        return files["up"].filename  # type: ignore[no-any-return]
+
+    client = app.test_client()
+    options: dict[str, Any] = {"form": {"up": "cat.png"}} if sent == "form" else {}
+    response = await client.post("/", **options)
+    assert response.status_code == 400
+    assert "enctype" not in await response.get_data(as_text=True)
+    assert (
+        seen[:2] == [None, False]
+        and type(seen[2]) is werkzeug.datastructures.ImmutableMultiDict
+    )
+
+    app.debug = True
+    response = await client.post("/", **options)
+    page = await response.get_data(as_text=True)
+    assert "so no file was sent" in page
+    assert "enctype=&#34;multipart/form-data&#34;" in page
+    assert ("the file&#39;s name alone" in page) is (sent == "form")
+    assert ("application/x-www-form-urlencoded" in page) is (sent == "form")

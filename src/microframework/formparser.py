@@ -18,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 from werkzeug.datastructures import Headers
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequestKeyError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import Data
@@ -115,9 +116,11 @@ class FormDataParser:
             async for chunk in stream:
                 fields.feed(chunk)
             fields.feed_end()
-            return self.cls(fields.fields), self.cls()
+            form = self.cls(fields.fields)
+            return form, _no_files(self.cls, mimetype, form)
         if mimetype != _MULTIPART:
-            return self.cls(), self.cls()
+            form = self.cls()
+            return form, _no_files(self.cls, mimetype, form)
         reader = _MultipartReader(self, _boundary(options))
         try:
             async for chunk in stream:
@@ -411,6 +414,69 @@ class _MultipartReader:
         if charset is not None and charset.lower() in _PART_CHARSETS:
             return value.decode(charset, "replace")
         return value.decode(self._parser.charset, "replace")
+
+
+class _NoFileSent(BadRequestKeyError):
+    """``request.files[name]`` of a body that was not multipart: it held no file."""
+
+    def __init__(self, key: str, hint: str) -> None:
+        super().__init__(key)
+        self.hint = hint
+
+    @property
+    def description(self) -> str:
+        """Flask's debug help for the commonest upload mistake, where a ``KeyError``
+        is shown (debug mode); the plain 400 otherwise."""
+        text = self._description
+        return f"{text}\nKeyError: {self.hint}" if self.show_exception else text
+
+    @description.setter
+    def description(self, value: str) -> None:
+        self._description = value
+
+
+class _FilesOfAPlainBody(MultiDict[str, Any]):
+    mimetype = ""
+    form: MultiDict[str, str] | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            raise _NoFileSent(key, self._hint(key)) from None
+
+    def _hint(self, key: str) -> str:
+        if self.mimetype:
+            why = f"the body is {self.mimetype!r}, not 'multipart/form-data'"
+        else:
+            why = "the request has no form body"
+        hint = (
+            f"request.files has no {key!r}: {why}, so no file was sent. A form sends"
+            ' its files only with enctype="multipart/form-data" on its <form> tag.'
+        )
+        if self.form is not None and key in self.form:
+            hint += f" The field {key!r} came as text: the file's name alone."
+        return hint
+
+    def __reduce_ex__(self, _protocol: Any) -> tuple[Any, ...]:  # as the class extended
+        return (type(self).__mro__[2], (list(self.items(multi=True)),))
+
+
+_PLAIN_BODY_FILES: dict[type[MultiDict[str, Any]], type[MultiDict[str, Any]]] = {}
+
+
+def _no_files(
+    cls: type[MultiDict[str, Any]], mimetype: str, form: MultiDict[str, str]
+) -> MultiDict[str, Any]:
+    # An empty *cls* that says why when a file is asked of it (made once per class).
+    made = _PLAIN_BODY_FILES.get(cls)
+    if made is None:
+        made = type(cls.__name__, (_FilesOfAPlainBody, cls), {})
+        made.__module__ = cls.__module__
+        _PLAIN_BODY_FILES[cls] = made
+    files = made()
+    files.mimetype, files.form = mimetype, form  # type: ignore[attr-defined]
+    return files
 
 
 _PART_CHARSETS = frozenset({"ascii", "us-ascii", "utf-8", "iso-8859-1", "latin-1"})

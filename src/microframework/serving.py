@@ -342,7 +342,7 @@ def _check_bind(host: str, port: int, bind: str) -> int:
             return int(probe.getsockname()[1])
     except OSError as error:
         busy = error.errno == errno.EADDRINUSE
-        hint = " Is another server running? Try --port." if busy else ""
+        hint = " Is another server running? Try another port." if busy else ""
         raise click.ClickException(
             f"Could not listen on {bind}: {error.strerror or error}.{hint}"
         ) from None

@@ -303,7 +303,7 @@ class TestHTTPConnection(_Exchange[bytes]):
             if not more:
                 self._response_complete = True
                 self._to_client.close()
-                self._to_app.close(discard=True)
+                self._to_app.close()
         elif kind == "http.response.push" and kind in (scope.get("extensions") or {}):
             headers = _decode_headers(message.get("headers", ()))
             self.push_promises.append((str(message["path"]), headers))
