@@ -266,6 +266,26 @@ async def test_after_this_request_in_an_app_context_only_is_a_runtime_error(
             after_this_request(lambda response: response)
 
 
+async def test_after_this_request_in_an_app_context_pushed_in_a_view_applies(
+    app: Microframework,
+) -> None:
+    # Flask and Quart apply it to the view's response; it was dropped silently
+    # (review9, session 31).
+    @app.route("/")
+    async def index() -> str:
+        async with app.app_context():
+
+            @after_this_request
+            def mark(response: Any) -> Any:
+                response.headers["X-After"] = "1"
+                return response
+
+        return "ok"
+
+    response = await app.test_client().get("/")
+    assert response.headers.get("X-After") == "1"
+
+
 # -- copied contexts -----------------------------------------------------------------
 
 

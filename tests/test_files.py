@@ -1580,3 +1580,66 @@ def _points_to(fd: str, path: Path) -> bool:
         return os.readlink(f"/proc/self/fd/{fd}") == str(path)
     except OSError:
         return False
+
+
+async def test_a_send_file_response_collected_in_a_cycle_closes_quietly(
+    tmp_path: Path,
+) -> None:
+    # An error raised after send_file leaves the response in its traceback's cycle.
+    # The collector finalizes the opened file's two layers apart, the descriptor
+    # often first: it warned (review9, session 31).
+    path = tmp_path / "f.bin"
+    path.write_bytes(CONTENT)
+    app = _file_app(path)
+    gc.disable()  # one collection, of objects in the order they were made
+    try:
+        async with app.test_request_context("/file"):
+            held: list[Any] = [await send_file(path)]
+        held.append(held)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the loop lets go of the open's future
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            del held
+            gc.collect()
+    finally:
+        gc.enable()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+    fds = os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []
+    assert not [fd for fd in fds if _points_to(fd, path)]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="lists descriptors")
+@pytest.mark.parametrize(
+    ("method", "failing"),
+    [
+        ("GET", "http.response.start"),
+        ("HEAD", "http.response.start"),
+        ("HEAD", "http.response.body"),
+    ],
+)
+async def test_a_file_response_whose_send_fails_before_its_body_closes_the_file(
+    tmp_path: Path, method: str, failing: str
+) -> None:
+    # The file is opened in the view: a server's send failing (or cancelled) before
+    # the body took it over left it open until a collection (review9, session 31).
+    path = tmp_path / "f.bin"
+    path.write_bytes(CONTENT)
+    app = _file_app(path)
+    app.logger.disabled = True
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == failing:
+            raise OSError("the connection is gone")
+
+    gc.disable()
+    try:
+        with pytest.raises(OSError):
+            await app(http_scope("/file", method), receive, send)
+        fds = os.listdir("/proc/self/fd")
+        assert not [fd for fd in fds if _points_to(fd, path)]
+    finally:
+        gc.enable()

@@ -34,9 +34,9 @@ def add_background_task(
     if ctx is not None and ctx.request is not None:
         # Start once the response is sent (test_request_context's sends nothing), by
         # the request's own context. Without asgi_send it has gone: a task added
-        # from teardown starts at once.
-        if ctx.request.asgi_send is not None:
-            ctx = ctx.sharing or ctx
+        # from teardown starts at once; so does one in a context pushed by hand
+        # (request_context(request)), whose response_sent nothing resolves.
+        if ctx.request.asgi_send is not None and not (ctx := ctx.sharing or ctx).pushed:
             sent = ctx.response_sent
             if sent is None:
                 gate = ctx.response_sent = asyncio.get_running_loop().create_future()

@@ -354,6 +354,8 @@ def _after_this(what: str, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
     ctx = _cv_app.get(None)
     if ctx is None or getattr(ctx, what) is None:
         raise RuntimeError(f"after_this_{what} can only be used inside a {what}")
+    if ctx._tears_down == "app" and ctx.sharing is not None:
+        ctx = ctx.sharing  # an app context pushed in a view: for the view's response
     if ctx.after_request_functions is None:
         ctx.after_request_functions = []
     ctx.after_request_functions.append(func)

@@ -302,6 +302,14 @@ class _Opened(io.BufferedReader):
         self.close()
 
 
+class _Raw(io.FileIO):
+    """The descriptor under an :class:`_Opened`: quiet too, as a cycle's collection
+    finalizes the two apart, this one often first."""
+
+    def __del__(self) -> None:
+        self.close()
+
+
 def _open_regular(path: str) -> tuple[IO[bytes], os.stat_result]:
     """*path* opened for reading, and its stat; ``ValueError`` unless a regular file.
 
@@ -311,7 +319,7 @@ def _open_regular(path: str) -> tuple[IO[bytes], os.stat_result]:
         result = os.fstat(fd)
         if not stat.S_ISREG(result.st_mode):
             raise ValueError(f"send_file() path {path!r} is not a regular file")
-        return _Opened(io.FileIO(fd, "rb")), result
+        return _Opened(_Raw(fd, "rb")), result
     except BaseException:
         os.close(fd)
         raise

@@ -461,11 +461,18 @@ class Response(SansIOResponse):
         start["headers"] = headers
         if trailers:
             start["trailers"] = True
-        await send(start)
         body = self._body
-        if scope["method"] == "HEAD" or status in NO_BODY_STATUS:
-            end = {"type": "http.response.body", "body": b"", "more_body": False}
-            await (send(end) if trailers else without_context(send(end)))
+        bodiless = scope["method"] == "HEAD" or status in NO_BODY_STATUS
+        try:
+            await send(start)
+            if bodiless:
+                end = {"type": "http.response.body", "body": b"", "more_body": False}
+                await (send(end) if trailers else without_context(send(end)))
+        except BaseException:
+            if body is not None:  # never handed on: a file send_file opened closes now
+                await body.aclose()
+            raise
+        if bodiless:
             if body is not None:
                 await body.aclose()
         elif body is None:
