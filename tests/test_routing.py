@@ -19,8 +19,11 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 from werkzeug.routing import BaseConverter
+from werkzeug.routing import Rule as WerkzeugRule
+from werkzeug.routing import ValidationError
 
 from microframework import Blueprint
+from microframework import current_app
 from microframework import g
 from microframework import Microframework
 from microframework import redirect
@@ -1481,3 +1484,106 @@ def test_an_async_url_value_function_is_refused_when_registered(
     for other in (functools.partial(pull_lang), Puller()):
         with pytest.raises(TypeError, match="must be plain 'def'"):
             register(app, bp)(other)
+
+
+# -- parity with Flask found by the routing review (session 31) -----------------------
+_TENANTS: set[str] = set()
+
+
+class _Tenant(BaseConverter):
+    def to_python(self, value: str) -> str:
+        if value not in _TENANTS:
+            raise ValidationError()
+        return value
+
+
+@pytest.mark.parametrize("where", ["host", "subdomain"])
+async def test_a_converter_in_the_host_or_subdomain_is_asked_each_time(
+    where: str,
+) -> None:
+    # Like one in the path, its to_python may change its mind (a tenant deleted): a
+    # match remembered per path kept answering 200.
+    if where == "host":
+        app = Microframework(__name__, host_matching=True, static_folder=None)
+        app.url_map.converters["tenant"] = _Tenant
+        app.add_url_rule("/", "t", lambda t: t, host="<tenant:t>.example.com")
+    else:
+        app = Microframework(__name__, subdomain_matching=True, static_folder=None)
+        app.config["SERVER_NAME"] = "example.com"
+        app.url_map.converters["tenant"] = _Tenant
+        app.add_url_rule("/", "t", lambda t: t, subdomain="<tenant:t>")
+    client, host = app.test_client(), {"Host": "acme.example.com"}
+    _TENANTS.clear()
+    _TENANTS.add("acme")
+    assert (await client.get("/", headers=host)).status_code == 200
+    _TENANTS.clear()
+    assert (await client.get("/", headers=host)).status_code == 404
+
+
+async def test_create_url_adapter_of_the_request_is_bound_to_it() -> None:
+    # Flask's is: match() with no path matches the request's (the shared adapter
+    # matched "/"), with the request's method and query.
+    app = Microframework(__name__)
+
+    def show(n: int | None = None) -> dict[str, object]:
+        adapter = current_app.create_url_adapter(request)
+        assert adapter is not None
+        rule, args = adapter.match(return_rule=True)
+        return {
+            "rule": rule.rule,
+            "args": args,
+            "allowed": sorted(adapter.allowed_methods()),
+            "query": adapter.query_args,
+            "default_method": adapter.default_method,
+        }
+
+    app.add_url_rule("/", "index", show)
+    app.add_url_rule("/items/<int:n>", "item", show, methods=["GET", "DELETE"])
+    response = await app.test_client().delete("/items/3?x=1")
+    assert await response.get_json() == {
+        "rule": "/items/<int:n>",
+        "args": {"n": 3},
+        "allowed": ["DELETE", "GET", "HEAD", "OPTIONS"],
+        "query": "x=1",
+        "default_method": "DELETE",
+    }
+
+
+async def test_a_rule_with_a_doubled_slash_redirects_as_werkzeug_does() -> None:
+    app = Microframework(__name__)
+    app.add_url_rule("/a//b", "dbl", lambda: "dbl")
+    response = await app.test_client().get("/a//b")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "http://localhost/a/b"
+
+
+async def test_automatic_options_of_a_rule_without_a_view() -> None:
+    app = Microframework(__name__)
+    app.add_url_rule("/unbound", "unbound")
+    response = await app.test_client().options("/unbound")
+    assert response.status_code == 200
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+    }
+    assert (await app.test_client().get("/unbound")).status_code == 500
+
+
+async def test_a_view_replaced_after_the_first_request_is_used() -> None:
+    # Flask reads view_functions per request; a suite sharing one app replaces views
+    # with stubs. The old view kept answering, and a rule added to the map with its
+    # view was a 500.
+    app = Microframework(__name__)
+    app.add_url_rule("/a", "a", lambda: "old")
+    client = app.test_client()
+    assert await (await client.get("/a")).get_data() == b"old"
+    app.view_functions["a"] = lambda: "new"
+    assert await (await client.get("/a")).get_data() == b"new"
+    app.url_map.add(WerkzeugRule("/late", endpoint="late"))
+    app.view_functions.update(late=lambda: "late")
+    assert await (await client.get("/late")).get_data() == b"late"
+    del app.view_functions["a"]
+    assert (await client.get("/a")).status_code == 500
+    with pytest.raises(AssertionError):
+        app.add_url_rule("/b", "b", lambda: "b")  # still set up before serving

@@ -162,6 +162,34 @@ def freeze(app: Microframework) -> Compiled:
     return app.compiled
 
 
+class ViewFunctions(dict[str, Callable[..., Any]]):
+    """``app.view_functions``. Flask reads it per request, so a test suite sharing one
+    app may replace a view after the first request: the tables are compiled again."""
+
+    __slots__ = ("app",)
+
+    def __init__(self, app: Microframework) -> None:
+        super().__init__()
+        self.app = app
+
+    def __setitem__(self, endpoint: str, view: Callable[..., Any]) -> None:
+        super().__setitem__(endpoint, view)
+        self._recompile()
+
+    def __delitem__(self, endpoint: str) -> None:
+        super().__delitem__(endpoint)
+        self._recompile()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Add or replace several views at once."""
+        super().update(*args, **kwargs)
+        self._recompile()
+
+    def _recompile(self) -> None:
+        if self.app.compiled is not None:  # (requests under way keep theirs)
+            self.app.compiled = compile_tables(self.app)
+
+
 def current_tables(app: Microframework) -> Compiled:
     """The frozen tables, or before the first request a compile that freezes nothing:
     a test request context pushed during setup must not end it (as in Flask)."""
@@ -199,7 +227,8 @@ def compile_tables(app: Microframework) -> Compiled:
     for rule in app.url_map.iter_rules():
         view = app.view_functions.get(rule.endpoint)
         if view is None:
-            continue
+            # Still an endpoint: its automatic OPTIONS and hooks work, as in Flask.
+            view = _missing_view(rule.endpoint)
         blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
         timeout = getattr(rule, "response_timeout", UNSET)
         func = app.ensure_async(view)
@@ -220,6 +249,13 @@ def compile_tables(app: Microframework) -> Compiled:
     compiled.unmemoised = _with_own_converters(app)
     _warn_of_unmatched_subdomains(app)
     return compiled
+
+
+def _missing_view(endpoint: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+    async def view(**kwargs: Any) -> Any:
+        raise RuntimeError(f"no view function is registered for endpoint {endpoint!r}")
+
+    return view
 
 
 def _warn_of_unmatched_subdomains(app: Microframework) -> None:
@@ -253,7 +289,11 @@ def _with_own_converters(app: Microframework) -> frozenset[int]:
     return frozenset(
         id(rule)
         for rule in app.url_map.iter_rules()
-        if own.intersection(name or "default" for name in _CONVERTER.findall(rule.rule))
+        # The host's or subdomain's converters too: a tenant may be deleted.
+        if own.intersection(
+            name or "default"
+            for name in _CONVERTER.findall(f"{rule.host}{rule.subdomain}{rule.rule}")
+        )
     )
 
 

@@ -8,6 +8,7 @@ which registration raises. The pipeline lives below, as functions of ``(app, ctx
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import sys
 from collections.abc import AsyncGenerator
@@ -37,6 +38,7 @@ from . import _responses
 from ._compile import blueprint_path
 from ._compile import chain_for
 from ._compile import Compiled
+from ._compile import ViewFunctions
 from ._dispatch import asgi_app
 from ._dispatch import handle_http
 from ._dispatch import run_before
@@ -156,6 +158,7 @@ class Microframework(TemplatingMixin, Scaffold):
         self.instance_path = instance_path
         self.config = self.make_config(instance_relative_config)
         self.json: JSONProvider = self.json_provider_class(self)
+        self.view_functions = ViewFunctions(self)
         self.aborter = self.make_aborter()
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
@@ -459,7 +462,15 @@ class Microframework(TemplatingMixin, Scaffold):
         """An adapter for building URLs outside a request (needs ``SERVER_NAME``)."""
         if request is not None:
             ctx = _cv_app.get(None)
-            return ctx.url_adapter if ctx is not None else None
+            if ctx is None or ctx.url_adapter is None:
+                return None
+            # The router's adapter is shared per host: give the caller one bound to this
+            # request, as Flask's is (match() and allowed_methods() without a path).
+            adapter = copy.copy(ctx.url_adapter)
+            adapter.path_info = request.path
+            adapter.default_method = request.method
+            adapter.query_args = request.query_string.decode("latin-1")
+            return adapter
         server_name = self.config["SERVER_NAME"]
         if server_name is None:
             return None

@@ -167,6 +167,7 @@ def compile_static_routes(
             or rule.subdomain
             or rule.host
             or rule.build_only
+            or (rule.merge_slashes and "//" in rule.rule)  # werkzeug redirects it
         ):
             continue
         by_method = table.setdefault(rule.rule, {})
