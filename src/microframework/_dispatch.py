@@ -338,7 +338,7 @@ async def full_dispatch(
             if prepared is not None:
                 return prepared
         if compiled.custom_make_response:
-            response = await app.make_response(rv)
+            response = await app.make_response(rv)  # type: ignore[arg-type]  # rv may be an exception here
         else:
             response = make_response(app, rv, request)
         if custom:

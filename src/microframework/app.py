@@ -82,6 +82,9 @@ if TYPE_CHECKING:
 
     from aiofiles.base import AiofilesContextManager
 
+    from . import typing as ft
+    from .ctx import RequestContext
+    from .ctx import WebsocketContext
     from .scaffold import T_serving
     from .scaffold import T_shell_context_processor
     from .scaffold import T_teardown
@@ -244,7 +247,7 @@ class Microframework(TemplatingMixin, Scaffold):
         self,
         rule: str,
         endpoint: str | None = None,
-        view_func: Callable[..., Any] | None = None,
+        view_func: ft.RouteCallable | ft.WebsocketCallable | None = None,
         provide_automatic_options: bool | None = None,
         **options: Any,
     ) -> None:
@@ -337,7 +340,7 @@ class Microframework(TemplatingMixin, Scaffold):
 
     redirect = app_redirect
 
-    async def make_response(self, rv: Any) -> Response:
+    async def make_response(self, rv: ResponseReturnValue) -> Response:
         """Turn a view's return value into a response (``await`` it, as in Quart)."""
         ctx = _cv_app.get(None)
         return _responses.make_response(self, rv, ctx.request if ctx else None)
@@ -421,13 +424,13 @@ class Microframework(TemplatingMixin, Scaffold):
         websocket of this app it keeps them (with a new ``g``), as in Flask and Quart."""
         return AppContext.for_app(self)
 
-    def request_context(self, request: Request) -> AppContext:
+    def request_context(self, request: Request) -> RequestContext:
         """A context for *request*: ``async with app.request_context(req): ...``."""
-        return AppContext(self, request)
+        return AppContext(self, request)  # type: ignore[return-value]  # see ctx.py
 
-    def websocket_context(self, websocket: Websocket) -> AppContext:
+    def websocket_context(self, websocket: Websocket) -> WebsocketContext:
         """A context for *websocket*, as Quart's ``websocket_context``."""
-        return AppContext(self, websocket=websocket)
+        return AppContext(self, websocket=websocket)  # type: ignore[return-value]
 
     def make_aborter(self) -> Aborter:
         """The ``Aborter`` behind ``abort()``: an ``aborter_class`` (Flask's hook)."""
@@ -435,11 +438,11 @@ class Microframework(TemplatingMixin, Scaffold):
 
     def test_request_context(
         self, path: str = "/", **kwargs: Unpack[RequestContextOptions]
-    ) -> AppContext:
+    ) -> RequestContext:
         """A context for a made-up request; takes the test client's arguments."""
         from .testing.utils import make_test_request_context
 
-        return make_test_request_context(self, path, **kwargs)
+        return make_test_request_context(self, path, **kwargs)  # type: ignore[return-value]
 
     def auto_find_instance_path(self) -> str:
         """The default ``instance_path``: ``instance`` beside the app's top-level
@@ -573,7 +576,7 @@ class Microframework(TemplatingMixin, Scaffold):
         return await _send_static_file(self, filename)
 
     def add_background_task(
-        self, func: Callable[..., Any], *args: Any, **kwargs: Any
+        self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs
     ) -> asyncio.Task[Any]:
         """Run *func* (async or sync) in its own app context, after the current response.
 

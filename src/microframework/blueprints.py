@@ -24,6 +24,7 @@ from .static import add_blueprint_static_route
 from .static import send_static_file as _send_static_file
 
 if TYPE_CHECKING:
+    from . import typing as ft
     from .app import Microframework
     from .wrappers.response import Response
 
@@ -63,7 +64,7 @@ class BlueprintSetupState:
         self,
         rule: str,
         endpoint: str | None = None,
-        view_func: Callable[..., Any] | None = None,
+        view_func: ft.RouteCallable | ft.WebsocketCallable | None = None,
         **options: Any,
     ) -> None:
         """Add a rule to the app with the prefix, subdomain and dotted endpoint applied."""
@@ -175,7 +176,7 @@ class Blueprint(Scaffold):
         self,
         rule: str,
         endpoint: str | None = None,
-        view_func: Callable[..., Any] | None = None,
+        view_func: ft.RouteCallable | ft.WebsocketCallable | None = None,
         provide_automatic_options: bool | None = None,
         **options: Any,
     ) -> None:

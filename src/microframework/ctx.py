@@ -20,6 +20,7 @@ from typing import Literal
 from typing import NoReturn
 from typing import overload
 from typing import ParamSpec
+from typing import Self
 from typing import TYPE_CHECKING
 from typing import TypeVar
 
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
 
     from .app import Microframework
+    from .scaffold import T_after_request
+    from .scaffold import T_after_websocket
     from .sessions import SessionMixin
     from .wrappers.request import Request
     from .wrappers.response import Response
@@ -245,7 +248,7 @@ class AppContext:
     def __exit__(self, *exc_info: object) -> None:  # only so ``with`` reaches __enter__
         pass
 
-    async def __aenter__(self) -> AppContext:
+    async def __aenter__(self) -> Self:
         await self.push()
         return self
 
@@ -259,8 +262,19 @@ class AppContext:
 
 
 # Flask 3.2 and Quart both spell these; they are the same context here.
-RequestContext = AppContext
-WebsocketContext = AppContext
+if TYPE_CHECKING:
+    # For the checker only: the contexts made for a request or a websocket have one
+    # (Quart's RequestContext.request, Flask 3.2's AppContext.request are never None).
+
+    class RequestContext(AppContext):
+        request: Request
+
+    class WebsocketContext(AppContext):
+        websocket: Websocket
+
+else:
+    RequestContext = AppContext
+    WebsocketContext = AppContext
 
 
 def has_app_context() -> bool:
@@ -340,14 +354,16 @@ def copy_current_websocket_context(
     return _copying("websocket", func)
 
 
-def after_this_request(func: Callable[[Response], Any]) -> Callable[[Response], Any]:
+def after_this_request(func: T_after_request) -> T_after_request:
     """Run *func* on the response of the current request, before ``after_request``."""
-    return _after_this("request", func)
+    _after_this("request", func)
+    return func
 
 
-def after_this_websocket(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def after_this_websocket(func: T_after_websocket) -> T_after_websocket:
     """Run *func* after the current websocket handler, before ``after_websocket``."""
-    return _after_this("websocket", func)
+    _after_this("websocket", func)
+    return func
 
 
 def _after_this(what: str, func: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -42,6 +42,8 @@ from .wrappers.response import encode_headers
 from .wrappers.response import Response as _Response
 
 if TYPE_CHECKING:
+    from werkzeug.wrappers import Response as WerkzeugResponse
+
     from .app import Microframework
     from .ctx import AppContext
     from .wrappers.response import Response
@@ -92,7 +94,9 @@ def url_for(
     )
 
 
-def abort(code: int | Response, *args: Any, **kwargs: Any) -> NoReturn:
+def abort(
+    code: int | Response | WerkzeugResponse, *args: Any, **kwargs: Any
+) -> NoReturn:
     """Raise the ``HTTPException`` for *code*, or one carrying the given response."""
     ctx = _cv_app.get(None)
     if ctx is not None:

@@ -272,7 +272,7 @@ class Scaffold:
         self,
         rule: str,
         endpoint: str | None = None,
-        view_func: Callable[..., Any] | None = None,
+        view_func: ft.RouteCallable | ft.WebsocketCallable | None = None,
         provide_automatic_options: bool | None = None,
         **options: Any,
     ) -> None:
@@ -295,7 +295,7 @@ class Scaffold:
         self,
         rule: str,
         endpoint: str | None = None,
-        view_func: Callable[..., Any] | None = None,
+        view_func: ft.WebsocketCallable | None = None,
         **options: Any,
     ) -> None:
         """Register *view_func* as the websocket handler for *rule*."""
@@ -353,7 +353,9 @@ class Scaffold:
 
     @setupmethod
     def register_error_handler(
-        self, code_or_exception: type[BaseException] | int, func: Callable[..., Any]
+        self,
+        code_or_exception: type[BaseException] | int,
+        func: ft.ErrorHandlerCallable,
     ) -> None:
         """Non-decorator form of :meth:`errorhandler`."""
         exc_class, code = self._get_exc_class_and_code(code_or_exception)

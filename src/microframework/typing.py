@@ -100,6 +100,9 @@ HeadersValue: TypeAlias = (
     Headers | Mapping[str, HeaderValue] | Sequence[tuple[str, HeaderValue]]
 )
 StatusCode = int
+# streaming.md's writer body: ``async def body(write)``, each ``await write(chunk)`` one chunk.
+BodyWrite = Callable[[Any], Awaitable[None]]
+BodyWriter = Callable[[BodyWrite], Awaitable[Any]]
 # Real unions, as Quart's: extensions build Callable[..., ResponseReturnValue] at runtime.
 # Iterators, not iterables, as in Flask and Quart: a tuple must not pass for a body.
 ResponseValue: TypeAlias = Union[  # the quoted names exist only for the checker
@@ -114,6 +117,7 @@ ResponseValue: TypeAlias = Union[  # the quoted names exist only for the checker
     Iterator[bytes],
     Iterator[str],
     HTTPException,
+    BodyWriter,
 ]
 ResponseReturnValue: TypeAlias = (
     ResponseValue

@@ -49,7 +49,7 @@ class View:
     @classmethod
     def as_view(
         cls, name: str, *class_args: Any, **class_kwargs: Any
-    ) -> Callable[..., Awaitable[Any]]:
+    ) -> Callable[..., Awaitable[ResponseReturnValue]]:
         """A view function for this class; *class_args* go to its constructor."""
         if not isinstance(name, str):
             raise TypeError(f"as_view() takes the endpoint name, not {name!r}")

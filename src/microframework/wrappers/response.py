@@ -22,6 +22,7 @@ from typing import Any
 from typing import Literal
 from typing import overload
 from typing import TYPE_CHECKING
+from typing import TypeAlias
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
@@ -44,13 +45,14 @@ from .body import DataBody as DataBody  # re-exported where Quart has them
 from .body import IOBody as IOBody
 from .body import IterableBody as IterableBody
 from .body import make_body
-from .body import ResponseBody
+from .body import ResponseBody as ResponseBody  # Quart's too
 from .filebody import FileBody as FileBody  # re-exported where Quart has it
 
 if TYPE_CHECKING:
     from datetime import datetime
     from datetime import timedelta
 
+    from ..typing import BodyWriter
     from ..typing import Message
     from ..typing import Scope
     from ..typing import Send
@@ -61,7 +63,7 @@ if TYPE_CHECKING:
 NO_BODY_STATUS = frozenset({*range(100, 200), 204, 304})
 _NO_CONTENT = frozenset({204, 304})  # headers a view gives them are stripped
 
-BodyValue = bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | None
+BodyValue: TypeAlias = "bytes | bytearray | str | Iterable[Any] | AsyncIterable[Any] | BodyWriter | Response | None"
 
 # RFC 9110 5.1, 5.5: a name is a token; a value has no control but HTAB (CR/LF split it).
 _CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
