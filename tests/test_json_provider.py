@@ -470,3 +470,91 @@ async def test_json_dump_and_load_go_through_the_providers_own() -> None:
         loaded = app_json.load(io.StringIO("[1]"))
     assert out.getvalue() == '/*dump*/{"a": 1}'
     assert loaded == {"via": "load", "data": [1]}
+
+
+# -- parity with Flask found by the templates review (session 31) --------------------
+@dataclasses.dataclass
+class _CallableDefault:
+    # A dataclass compares by value, so it can't be hashed.
+    def __call__(self, o: Any) -> Any:
+        if isinstance(o, datetime.date):
+            return o.isoformat()
+        raise TypeError(type(o).__name__)
+
+
+async def test_an_unhashable_default_serves_json_and_sessions() -> None:
+    # The kept encoders are keyed by the settings, default included: every JSON
+    # answer and session save was a 500.
+    from microframework import jsonify
+    from microframework import session
+
+    app = Microframework(__name__)
+    app.secret_key = "k"
+    app.json.default = _CallableDefault()  # type: ignore[attr-defined]
+    day = datetime.date(2024, 1, 2)
+
+    @app.get("/d")
+    async def as_dict() -> Any:
+        return {"when": day}
+
+    @app.get("/j")
+    async def as_jsonify() -> Any:
+        return jsonify(when=day)
+
+    @app.get("/s")
+    async def in_session() -> str:
+        session["when"] = day
+        return "ok"
+
+    client = app.test_client()
+    for path in ("/d", "/j"):
+        response = await client.get(path)
+        assert await response.get_data() == b'{"when":"2024-01-02"}\n'
+    assert (await client.get("/s")).status_code == 200
+
+
+@pytest.mark.parametrize("where", ["instance", "class"])
+async def test_a_dict_a_view_returns_goes_through_a_replaced_response(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As jsonify and a (dict, status) do: the fast path for a plain dict skipped it.
+    app = Microframework(__name__)
+    default = DefaultJSONProvider.response
+
+    def marked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        response = default(self, *args, **kwargs)
+        response.headers["X-Custom"] = "yes"
+        return response
+
+    if where == "instance":
+        app.json.response = marked.__get__(app.json)  # type: ignore[method-assign]
+    else:
+        monkeypatch.setattr(DefaultJSONProvider, "response", marked)
+
+    @app.get("/")
+    async def index() -> dict[str, int]:
+        return {"a": 1}
+
+    response = await app.test_client().get("/")
+    assert response.headers.get("X-Custom") == "yes"
+    assert await response.get_data() == b'{"a":1}\n'
+
+
+async def test_a_dumps_patched_onto_the_class_writes_response_bodies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # mock.patch.object(DefaultJSONProvider, "dumps", ...) in a test: it was seen
+    # only by the session, as the choice was made when the class was defined.
+    app = Microframework(__name__)
+    default = DefaultJSONProvider.dumps
+
+    def prefixed(self: Any, obj: Any, **kwargs: Any) -> str:
+        return "/*p*/" + default(self, obj, **kwargs)
+
+    monkeypatch.setattr(DefaultJSONProvider, "dumps", prefixed)
+
+    @app.get("/")
+    async def index() -> dict[str, int]:
+        return {"a": 1}
+
+    assert await (await app.test_client().get("/")).get_data() == b'/*p*/{"a":1}\n'

@@ -132,6 +132,21 @@ async def test_a_template_source_is_compiled_once(tapp: App) -> None:
     assert compiled == ["{{ x }}!", "{{ later() }}"]
 
 
+async def test_a_kept_string_is_compiled_again_once_an_option_changes(
+    tapp: App,
+) -> None:
+    # Flask compiles a string per call, so a changed option always applies; a kept
+    # one kept the old (templates review, session 31).
+    source = "{% if true %}\nX{% endif %}|{{ nothing }}"
+    async with tapp.app_context():
+        assert await render_template_string(source, nothing=None) == "\nX|None"
+        tapp.jinja_env.trim_blocks = True
+        tapp.jinja_env.finalize = lambda value: "" if value is None else value
+        assert await render_template_string(source, nothing=None) == "X|"
+        tapp.jinja_env.add_extension("jinja2.ext.do")
+        assert await render_template_string("{% do [] %}ok") == "ok"
+
+
 async def test_a_long_source_is_rendered_but_not_kept(tapp: App) -> None:
     # 256 sources of 512 KiB each stayed in memory for good (202 MiB).
     from microframework._utils import MEMO_KEY_SIZE

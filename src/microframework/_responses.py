@@ -440,6 +440,7 @@ def is_plain(rv: tuple[Any, ...]) -> bool:
 PLAIN_STATUSES = frozenset(c for c in HTTP_STATUS_CODES if c >= 200) - NO_BODY_STATUS
 
 _JSON_CONTENT_TYPES: dict[str, tuple[bytes, bytes]] = {}
+_DEFAULT_RESPONSE = DefaultJSONProvider.response
 
 
 class Prepared:
@@ -462,7 +463,11 @@ def prepare(app: Microframework, rv: Any) -> Prepared | None:
     kind = rv.__class__
     if kind is dict:
         provider = app.json
-        if provider.__class__ is not DefaultJSONProvider:
+        if (
+            provider.__class__ is not DefaultJSONProvider
+            or "response" in provider.__dict__  # replaced: it makes the response
+            or DefaultJSONProvider.response is not _DEFAULT_RESPONSE
+        ):
             return None
         data = provider.response_text(rv).encode()
         content_type = _JSON_CONTENT_TYPES.get(provider.mimetype)

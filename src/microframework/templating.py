@@ -40,6 +40,8 @@ from .signals import state as _signals
 from .signals import template_rendered
 
 if TYPE_CHECKING:
+    from jinja2.ext import Extension
+
     from .config import Config
     from .ctx import AppContext
     from .json.provider import JSONProvider
@@ -86,6 +88,18 @@ class Environment(jinja2.Environment):
         super().__init__(**options)
         self.app = app
         self._from_source: dict[str, Template] = {}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A compile-time option (trim_blocks, finalize...) changed: strings compiled
+        # under the old value would keep it, where Flask's, compiled per call, don't.
+        super().__setattr__(name, value)
+        if name != "_from_source" and "_from_source" in self.__dict__:
+            self._from_source.clear()
+
+    def add_extension(self, extension: str | type[Extension]) -> None:
+        """Add *extension*; strings compiled without it are compiled again."""
+        super().add_extension(extension)
+        self._from_source.clear()
 
     def cached_from_string(self, source: str) -> Template:
         """*source* compiled once (a compile costs about 250 us), for

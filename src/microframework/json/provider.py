@@ -100,15 +100,10 @@ class DefaultJSONProvider(JSONProvider):
     sort_keys = True
     #: ``None``: compact responses unless ``app.debug``; ``True``/``False`` force it.
     compact: bool | None = None
-    _own_dumps = False  # a subclass's dumps() also writes response bodies
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._own_dumps = cls.dumps is not DefaultJSONProvider.dumps
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         """Serialise *obj* with :func:`json.dumps` and this provider's settings."""
-        if kwargs == _COMPACT and not self._own_dumps:  # the session's: a kept encoder
+        if kwargs == _COMPACT and type(self).dumps is _DEFAULT_DUMPS:  # the session's
             return self._encoder(False)(obj)
         kwargs.setdefault("default", self.default)
         kwargs.setdefault("ensure_ascii", self.ensure_ascii)
@@ -129,7 +124,9 @@ class DefaultJSONProvider(JSONProvider):
     def response_text(self, value: Any) -> str:
         """The body :meth:`response` sends for *value*: its JSON and a newline."""
         pretty = self.compact is False or (self.compact is None and self._app.debug)
-        if self._own_dumps or "dumps" in self.__dict__:  # as in Flask: an own dumps()
+        # As in Flask, an own dumps() writes it: a subclass's, the instance's, or one
+        # patched onto the class later (mock.patch.object), so looked up per call.
+        if type(self).dumps is not _DEFAULT_DUMPS or "dumps" in self.__dict__:
             shape = {"indent": 2} if pretty else {"separators": (",", ":")}
             return f"{self.dumps(value, **shape)}\n"
         return f"{self._encoder(pretty)(value)}\n"
@@ -141,22 +138,29 @@ class DefaultJSONProvider(JSONProvider):
         encoders: dict[tuple[Any, ...], Callable[[Any], str]] = (
             self.__dict__.setdefault("_encoders", {})
         )
-        encode = encoders.get(key)
+        try:
+            encode = encoders.get(key)
+        except TypeError:  # an unhashable default (a dataclass with __call__): unkept
+            return self._new_encoder(pretty)
         if encode is None:
-            encode = None if pretty else _compact_encoder(self)
-            if encode is None:
-                encode = json.JSONEncoder(
-                    default=self.default,
-                    ensure_ascii=self.ensure_ascii,
-                    sort_keys=self.sort_keys,
-                    indent=2 if pretty else None,
-                    separators=None if pretty else (",", ":"),
-                ).encode
-            encoders[key] = encode
+            encode = encoders[key] = self._new_encoder(pretty)
+        return encode
+
+    def _new_encoder(self, pretty: bool) -> Callable[[Any], str]:
+        encode = None if pretty else _compact_encoder(self)
+        if encode is None:
+            encode = json.JSONEncoder(
+                default=self.default,
+                ensure_ascii=self.ensure_ascii,
+                sort_keys=self.sort_keys,
+                indent=2 if pretty else None,
+                separators=None if pretty else (",", ":"),
+            ).encode
         return encode
 
 
 _COMPACT = {"separators": (",", ":")}
+_DEFAULT_DUMPS = DefaultJSONProvider.dumps
 
 
 def _compact_encoder(provider: DefaultJSONProvider) -> Callable[[Any], str] | None:
