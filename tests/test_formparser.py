@@ -505,10 +505,24 @@ async def test_multipart_slices_ending_in_half_delimiters_parse_as_one_message()
 
 @pytest.mark.parametrize("options", [{}, {"boundary": ""}, {"charset": "utf-8"}])
 async def test_multipart_missing_boundary_is_400(options: dict[str, str]) -> None:
-    stream = Stream([encode([part("a", b"1")])])
+    # Refused at its first bytes (an empty body is an empty form, as in Flask).
+    stream = Stream([encode([part("a", b"1")]), b"more"])
     with pytest.raises(BadRequest, match="Missing boundary"):
         await parse(stream, options=options)
-    assert stream.consumed == 0
+    assert stream.consumed == 1
+
+
+@pytest.mark.parametrize(
+    "options", [{"boundary": BOUNDARY}, {}, {"boundary": "x" * 201}]
+)
+async def test_an_empty_multipart_body_is_an_empty_form(
+    options: dict[str, str],
+) -> None:
+    # A GET or DELETE from a client that sends its multipart Content-Type on every
+    # request: Flask and Quart give an empty form, and so do we (uploads, session 31).
+    for chunks in ([], [b""], [b"", b""]):
+        form, files = await parse(chunks, options=options)
+        assert not form and not files
 
 
 @pytest.mark.parametrize(
@@ -516,14 +530,13 @@ async def test_multipart_missing_boundary_is_400(options: dict[str, str]) -> Non
 )
 async def test_multipart_invalid_boundary_is_400(boundary: str) -> None:
     with pytest.raises(BadRequest, match="Invalid multipart boundary"):
-        await parse([b""], options={"boundary": boundary})
+        await parse([b"", b"--"], options={"boundary": boundary})
 
 
 def _truncations() -> list[bytes]:
     body = encode([part("a", b"1"), part("f", b"data", filename="f.txt")])
     closing = f"--{BOUNDARY}--".encode()
     return [
-        b"",
         b"just a preamble",
         body[: body.index(b"Content-Disposition") + 5],  # inside a header block
         body[: body.index(b"data") + 2],  # inside a file

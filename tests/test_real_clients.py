@@ -164,6 +164,43 @@ async def test_bad_input_gets_a_client_error_never_a_500(
 
 
 @ALL_SERVERS
+@pytest.mark.parametrize("read", [False, True])
+async def test_an_unasked_expect_continue_body_closes_the_connection(
+    app: Microframework, server: str, read: bool
+) -> None:
+    # Answered without asking for it, curl (over 1 MiB) sends no body and reuses the
+    # connection, where uvicorn read its next request as that body: that request
+    # hung (uploads, session 31). RFC 9110 10.1.1: say the connection closes.
+    app.testing = False
+
+    @app.post("/hook")
+    async def hook() -> str:
+        if read:
+            await request.get_data()
+        return "ok"
+
+    head = b"POST /hook HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+    async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(head + b"Content-Length: 4\r\n\r\n")
+            if read:
+                assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 100")
+                writer.write(b"data")
+            status, headers, body = await read_response(reader)
+            if status == 100:  # hypercorn may ask for it as it answers: it is read on
+                status, headers, body = await read_response(reader)
+            assert (status, body) == (200, b"ok")
+            if read:  # asked for and sent: the connection goes on
+                assert headers.get("connection") != "close"
+            else:
+                assert headers.get("connection") == "close"
+                assert await reader.read() == b""  # closed, not waiting for a body
+        finally:
+            await close(writer)
+
+
+@ALL_SERVERS
 async def test_a_websocket_refused_before_accept_gets_the_apps_http_response(
     app: Microframework, server: str
 ) -> None:

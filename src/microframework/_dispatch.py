@@ -28,6 +28,7 @@ from ._guard import idle_timeout
 from ._guard import stream_bytes
 from ._guard import Streamer
 from ._lifespan import handle_lifespan
+from ._responses import continue_unasked
 from ._responses import is_plain
 from ._responses import make_response
 from ._responses import null_session
@@ -39,6 +40,7 @@ from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
+from ._responses import UPLOADING
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import WebsocketDisconnect
@@ -300,10 +302,8 @@ async def full_dispatch(
     endpoint: Endpoint | None,
     chain: Chain,
 ) -> Response | str | tuple[str, int] | Prepared:
-    """Preprocess, run the view, make and process the response; errors become responses.
-
-    A ``str`` or ``(str, status)`` may come back as is, others as :class:`Prepared`.
-    """
+    """Preprocess, run the view, make and process the response; errors become responses
+    (a ``str`` or ``(str, status)`` may come back as is, others as :class:`Prepared`)."""
     try:
         try:
             rv = None
@@ -319,8 +319,7 @@ async def full_dispatch(
             else:
                 rv = await app.handle_user_exception(exc)
                 request.answered_by = exc.__class__  # not exc: its frames hold us
-            # Its traceback holds this frame, which holds rv: a cycle per error response.
-            exc.__traceback__ = None
+            exc.__traceback__ = None  # it holds this frame, which holds rv: a cycle
             if exc.__context__ is not None or exc.__cause__ is not None:
                 _drop_tracebacks(exc)  # on 3.12+ theirs too: see there
         custom = compiled.custom_process_response
@@ -330,6 +329,7 @@ async def full_dispatch(
             or ctx.after_request_functions
             or ctx.opened_session is not None
             or (app.config["SECRET_KEY"] and session_cookie_sent(app, request))
+            or (request.method in UPLOADING and continue_unasked(request))
         )
         if compiled.str_content_type and not processing:
             if rv.__class__ is str or (rv.__class__ is tuple and is_plain(rv)):
@@ -341,6 +341,8 @@ async def full_dispatch(
             response = await app.make_response(rv)  # type: ignore[arg-type]  # rv may be an exception here
         else:
             response = make_response(app, rv, request)
+        if request.method in UPLOADING and continue_unasked(request):
+            response.headers["Connection"] = "close"
         if custom:
             return await app.process_response(response)
         if processing:

@@ -558,6 +558,21 @@ def ready(
     return status, headers, b"" if request.method == "HEAD" else body
 
 
+#: Methods whose requests commonly carry a body (the gate of continue_unasked).
+UPLOADING = frozenset({"POST", "PUT", "PATCH"})
+
+
+def continue_unasked(request: Request) -> bool:
+    """An HTTP/1.x body sent with ``Expect: 100-continue``, never asked for: answered
+    so, a client may reuse the connection without sending it, and uvicorn would read
+    its next request as that body. RFC 9110 10.1.1: the response says it closes."""
+    if request.body_finished() or request.body_reading():
+        return False
+    if not request.scope.get("http_version", "1.1").startswith("1"):
+        return False
+    return request.headers.get("Expect", "").lower() == "100-continue"
+
+
 def _bad_status(status: str, request: Request) -> ValueError:
     # A server refuses it (h11: "status_code should be in range"; uvicorn drops the
     # connection past 599, RFC 9110's last), past the app's error handling; raised

@@ -121,10 +121,21 @@ class FormDataParser:
         if mimetype != _MULTIPART:
             form = self.cls()
             return form, _no_files(self.cls, mimetype, form)
-        reader = _MultipartReader(self, _boundary(options))
+        try:
+            boundary = _boundary(options)
+        except BadRequest:
+            async for chunk in stream:  # the first bytes decide: no more is read
+                if chunk:
+                    raise
+            return self.cls(), self.cls()  # no body: an empty form, as below
+        reader = _MultipartReader(self, boundary)
+        received = False
         try:
             async for chunk in stream:
+                received = received or bool(chunk)
                 reader.feed(chunk)
+            if not received:  # a GET or DELETE sent with the type: as Flask and Quart
+                return self.cls(), self.cls()
             reader.feed_end()
         except BaseException:
             reader.close_files()
