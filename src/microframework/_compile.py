@@ -228,7 +228,7 @@ def compile_tables(app: Microframework) -> Compiled:
         view = app.view_functions.get(rule.endpoint)
         if view is None:
             # Still an endpoint: its automatic OPTIONS and hooks work, as in Flask.
-            view = _missing_view(rule.endpoint)
+            view = _missing_view(rule.endpoint, rule.websocket)
         blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
         timeout = getattr(rule, "response_timeout", UNSET)
         func = app.ensure_async(view)
@@ -251,9 +251,13 @@ def compile_tables(app: Microframework) -> Compiled:
     return compiled
 
 
-def _missing_view(endpoint: str) -> Callable[..., Coroutine[Any, Any, Any]]:
+def _missing_view(
+    endpoint: str, websocket: bool
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    what = "handler" if websocket else "view function"
+
     async def view(**kwargs: Any) -> Any:
-        raise RuntimeError(f"no view function is registered for endpoint {endpoint!r}")
+        raise RuntimeError(f"no {what} is registered for endpoint {endpoint!r}")
 
     return view
 
