@@ -240,3 +240,58 @@ async def test_access_route_of_a_subclass_without_an_address_is_empty() -> None:
 
     await call(app, http_scope("/"))
     assert seen == [[]]
+
+
+# -- a body sent with Expect: 100-continue that nobody asked for (uploads, review10) -----
+@pytest.fixture
+def expecting_app() -> Microframework:
+    app = Microframework(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 10
+
+    @app.post("/read")
+    async def read() -> str:
+        return str(len(await request.get_data()))
+
+    @app.post("/boom")
+    async def boom() -> str:
+        raise ValueError("boom")
+
+    return app
+
+
+async def _post_expecting(app: Microframework, path: str, size: int) -> Any:
+    return await app.test_client().post(
+        path, data=b"x" * size, headers={"Expect": "100-continue"}
+    )
+
+
+@pytest.mark.parametrize(("path", "status"), [("/read", 413), ("/boom", 500)])
+async def test_an_unasked_body_closes_the_connection_on_error_answers(
+    expecting_app: Microframework, path: str, status: int
+) -> None:
+    # A 413 for the declared length is the main case Expect exists for: it refuses
+    # before asking; an unhandled error's 500 is made apart from the view's answer.
+    response = await _post_expecting(expecting_app, path, 50)
+    assert response.status_code == status
+    assert response.headers.get("Connection") == "close"
+
+
+async def test_a_body_read_keeps_the_connection(expecting_app: Microframework) -> None:
+    response = await _post_expecting(expecting_app, "/read", 5)
+    assert response.status_code == 200
+    assert "Connection" not in response.headers
+
+
+async def test_closing_for_an_unasked_body_leaves_the_views_response_alone(
+    expecting_app: Microframework,
+) -> None:
+    # The view's own response object, sent again later, must not keep the header.
+    shared = Response("ok", headers={"Connection": "keep-alive"})
+    expecting_app.add_url_rule(
+        "/shared", "shared", lambda: shared, methods=["GET", "POST"]
+    )
+    response = await _post_expecting(expecting_app, "/shared", 5)
+    assert response.headers.getlist("Connection") == ["close"]
+    assert shared.headers["Connection"] == "keep-alive"
+    later = await expecting_app.test_client().get("/shared")
+    assert later.headers.get("Connection") == "keep-alive"

@@ -1437,7 +1437,11 @@ async def test_a_file_asked_of_a_body_that_was_not_multipart_says_why_in_debug(
     async def upload() -> str:
         files = await request.files
         seen.extend([files.get("up"), "up" in files, pickle.loads(pickle.dumps(files))])
-        return files["up"].filename  # type: ignore[no-any-return]
+        try:
+            return files["up"].filename  # type: ignore[no-any-return]
+        except KeyError as error:
+            seen.append(error)
+            raise
 
     client = app.test_client()
     options: dict[str, Any] = {"form": {"up": "cat.png"}} if sent == "form" else {}
@@ -1453,6 +1457,8 @@ async def test_a_file_asked_of_a_body_that_was_not_multipart_says_why_in_debug(
     response = await client.post("/", **options)
     page = await response.get_data(as_text=True)
     assert "so no file was sent" in page
+    # An error a log handler pickles (a QueueHandler to another process, say).
+    assert pickle.loads(pickle.dumps(seen[-1])).args == ("up",)
     assert "enctype=&#34;multipart/form-data&#34;" in page
     assert ("the file&#39;s name alone" in page) is (sent == "form")
     assert ("application/x-www-form-urlencoded" in page) is (sent == "form")

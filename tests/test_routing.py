@@ -1587,3 +1587,37 @@ async def test_a_view_replaced_after_the_first_request_is_used() -> None:
     assert (await client.get("/a")).status_code == 500
     with pytest.raises(AssertionError):
         app.add_url_rule("/b", "b", lambda: "b")  # still set up before serving
+
+
+def _replace_a(views: dict[str, Any]) -> None:
+    views |= {"a": lambda: "new"}
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (_replace_a, 200),
+        (lambda views: views.setdefault("late", lambda: "new"), 200),
+        (lambda views: views.pop("a"), 500),
+        (lambda views: views.popitem(), 500),
+        (lambda views: views.clear(), 500),
+    ],
+    ids=["ior", "setdefault", "pop", "popitem", "clear"],
+)
+async def test_every_change_to_view_functions_after_the_first_request_is_seen(
+    change: Callable[[Any], Any], status: int
+) -> None:
+    # Flask sees each (review10, session 31); and a dict put in its place.
+    app = Microframework(__name__, static_folder=None)
+    app.add_url_rule("/a", "a", lambda: "old")
+    app.add_url_rule("/late", "late")  # a rule without a view yet
+    client = app.test_client()
+    assert await (await client.get("/a")).get_data() == b"old"
+    change(app.view_functions)
+    path = "/late" if status == 200 and "late" in app.view_functions else "/a"
+    response = await client.get(path)
+    assert response.status_code == status
+    if status == 200:
+        assert await response.get_data() == b"new"
+    app.view_functions = {"a": lambda: "replaced"}
+    assert await (await client.get("/a")).get_data() == b"replaced"

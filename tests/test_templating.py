@@ -147,6 +147,15 @@ async def test_a_kept_string_is_compiled_again_once_an_option_changes(
         assert await render_template_string("{% do [] %}ok") == "ok"
 
 
+async def test_an_overlay_keeps_its_compiled_strings_to_itself(tapp: App) -> None:
+    # jinja's overlay copies the environment's attributes, the string cache with
+    # them: one without autoescape handed the app unescaped templates (review10).
+    overlay = tapp.jinja_env.overlay(autoescape=False)
+    assert await overlay.cached_from_string("{{ y }}").render_async(y="<i>") == "<i>"  # type: ignore[attr-defined]
+    async with tapp.app_context():
+        assert await render_template_string("{{ y }}", y="<i>") == "&lt;i&gt;"
+
+
 async def test_a_long_source_is_rendered_but_not_kept(tapp: App) -> None:
     # 256 sources of 512 KiB each stayed in memory for good (202 MiB).
     from microframework._utils import MEMO_KEY_SIZE

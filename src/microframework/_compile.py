@@ -185,6 +185,32 @@ class ViewFunctions(dict[str, Callable[..., Any]]):
         super().update(*args, **kwargs)
         self._recompile()
 
+    def __ior__(self, other: Any) -> ViewFunctions:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def setdefault(self, endpoint: str, view: Any = None) -> Any:
+        if endpoint in self:
+            return self[endpoint]
+        self[endpoint] = view
+        return view
+
+    def pop(self, endpoint: str, *default: Any) -> Any:
+        had = endpoint in self
+        value = super().pop(endpoint, *default)
+        if had:
+            self._recompile()
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        item = super().popitem()
+        self._recompile()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._recompile()
+
     def _recompile(self) -> None:
         if self.app.compiled is not None:  # (requests under way keep theirs)
             self.app.compiled = compile_tables(self.app)

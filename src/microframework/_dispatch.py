@@ -28,7 +28,6 @@ from ._guard import idle_timeout
 from ._guard import stream_bytes
 from ._guard import Streamer
 from ._lifespan import handle_lifespan
-from ._responses import continue_unasked
 from ._responses import is_plain
 from ._responses import make_response
 from ._responses import null_session
@@ -40,7 +39,6 @@ from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
-from ._responses import UPLOADING
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import WebsocketDisconnect
@@ -329,7 +327,6 @@ async def full_dispatch(
             or ctx.after_request_functions
             or ctx.opened_session is not None
             or (app.config["SECRET_KEY"] and session_cookie_sent(app, request))
-            or (request.method in UPLOADING and continue_unasked(request))
         )
         if compiled.str_content_type and not processing:
             if rv.__class__ is str or (rv.__class__ is tuple and is_plain(rv)):
@@ -341,8 +338,6 @@ async def full_dispatch(
             response = await app.make_response(rv)  # type: ignore[arg-type]  # rv may be an exception here
         else:
             response = make_response(app, rv, request)
-        if request.method in UPLOADING and continue_unasked(request):
-            response.headers["Connection"] = "close"
         if custom:
             return await app.process_response(response)
         if processing:

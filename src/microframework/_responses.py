@@ -527,15 +527,30 @@ def ready(
 
     The body is ``None`` when the response must send itself (stream, trailers, no body).
     """
+    data: bytes | None
     if isinstance(response, Prepared):
+        status, headers = response.status, response.headers
         data = b"" if request.method == "HEAD" else response.data
-        return response.status, response.headers, data
-    if isinstance(response, (str, tuple)):
+    elif isinstance(response, (str, tuple)):
         text, status = (response, 200) if isinstance(response, str) else response
-        data = text.encode()
-        length = (b"content-length", b"%d" % len(data))
+        body = text.encode()
+        length = (b"content-length", b"%d" % len(body))
         headers = [compiled.str_content_type or length, length]
-        return status, headers, b"" if request.method == "HEAD" else data
+        data = b"" if request.method == "HEAD" else body
+    else:
+        status, headers, data = _response_ready(request, response)
+    if request.method in UPLOADING and continue_unasked(request):
+        # On the wire only: the response object may be the view's own, sent again.
+        headers = [h for h in headers if h[0] != b"connection"] + [_CLOSE]
+    return status, headers, data
+
+
+_CLOSE = (b"connection", b"close")
+
+
+def _response_ready(
+    request: Request, response: Response
+) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
     headers = response.asgi_headers()
     body = response.body_bytes
     status = response.status_code
@@ -566,8 +581,12 @@ def continue_unasked(request: Request) -> bool:
     """An HTTP/1.x body sent with ``Expect: 100-continue``, never asked for: answered
     so, a client may reuse the connection without sending it, and uvicorn would read
     its next request as that body. RFC 9110 10.1.1: the response says it closes."""
-    if request.body_finished() or request.body_reading():
+    if request.body_finished():
         return False
+    if request.body_reading():  # asked, unless refused for its declared length
+        limit, declared = request.max_content_length, request.content_length
+        if limit is None or declared is None or declared <= limit:
+            return False
     if not request.scope.get("http_version", "1.1").startswith("1"):
         return False
     return request.headers.get("Expect", "").lower() == "100-continue"

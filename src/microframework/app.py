@@ -35,6 +35,7 @@ from . import _background
 from . import _errors
 from . import _lifespan
 from . import _responses
+from . import typing as ft
 from ._compile import blueprint_path
 from ._compile import chain_for
 from ._compile import Compiled
@@ -54,6 +55,8 @@ from .config import ConfigAttribute
 from .config import DEFAULT_CONFIG
 from .ctx import AppContext
 from .ctx import AppCtxGlobals
+from .ctx import RequestContext
+from .ctx import WebsocketContext
 from .globals import _cv_app
 from .helpers import app_redirect
 from .helpers import get_debug_flag
@@ -73,6 +76,7 @@ from .sessions import SessionInterface
 from .static import add_static_route
 from .static import send_static_file as _send_static_file
 from .templating import TemplatingMixin
+from .typing import ResponseReturnValue
 from .wrappers.request import Request
 from .wrappers.response import Response
 from .wrappers.websocket import Websocket
@@ -82,9 +86,6 @@ if TYPE_CHECKING:
 
     from aiofiles.base import AiofilesContextManager
 
-    from . import typing as ft
-    from .ctx import RequestContext
-    from .ctx import WebsocketContext
     from .scaffold import T_serving
     from .scaffold import T_shell_context_processor
     from .scaffold import T_teardown
@@ -93,7 +94,6 @@ if TYPE_CHECKING:
     from .testing import TestApp
     from .testing.cli import MicroframeworkCliRunner
     from .testing.client import RequestContextOptions
-    from .typing import ResponseReturnValue
     from .typing import ServerReceive
     from .typing import ServerScope
     from .typing import ServerSend
@@ -161,7 +161,7 @@ class Microframework(TemplatingMixin, Scaffold):
         self.instance_path = instance_path
         self.config = self.make_config(instance_relative_config)
         self.json: JSONProvider = self.json_provider_class(self)
-        self.view_functions = ViewFunctions(self)
+        self._view_functions = ViewFunctions(self)
         self.aborter = self.make_aborter()
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
@@ -191,6 +191,21 @@ class Microframework(TemplatingMixin, Scaffold):
         # instance, where the dispatcher looks for middleware: it gets every connection.
         if type(self).asgi_app is not asgi_app:
             self.asgi_app = self.asgi_app
+
+    @property
+    def view_functions(self) -> ViewFunctions:
+        """Endpoint -> view; replaced wholesale or changed after the first request, the
+        tables are compiled again (Flask reads it per request)."""
+        return self._view_functions
+
+    @view_functions.setter
+    def view_functions(self, views: dict[str, Callable[..., Any]]) -> None:
+        if "_view_functions" not in self.__dict__:  # Scaffold.__init__'s plain dict
+            return
+        watched = ViewFunctions(self)
+        dict.update(watched, views)
+        self._view_functions = watched
+        watched._recompile()
 
     @cached_property
     def name(self) -> str:

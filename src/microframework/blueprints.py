@@ -13,6 +13,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 from typing import TypeVar
 
+from . import typing as ft
 from .scaffold import check_rule
 from .scaffold import endpoint_from_view_func
 from .scaffold import HOOK_REGISTRIES
@@ -24,7 +25,6 @@ from .static import add_blueprint_static_route
 from .static import send_static_file as _send_static_file
 
 if TYPE_CHECKING:
-    from . import typing as ft
     from .app import Microframework
     from .wrappers.response import Response
 

@@ -430,7 +430,7 @@ class _MultipartReader:
 class _NoFileSent(BadRequestKeyError):
     """``request.files[name]`` of a body that was not multipart: it held no file."""
 
-    def __init__(self, key: str, hint: str) -> None:
+    def __init__(self, key: str, hint: str = "") -> None:  # (copied: from args)
         super().__init__(key)
         self.hint = hint
 

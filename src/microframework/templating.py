@@ -96,6 +96,13 @@ class Environment(jinja2.Environment):
         if name != "_from_source" and "_from_source" in self.__dict__:
             self._from_source.clear()
 
+    def overlay(self, **options: Any) -> jinja2.Environment:  # type: ignore[override]
+        """jinja's overlay, with a string cache of its own: one made with other options
+        (``autoescape=False``) must not hand the app its templates."""
+        env = super().overlay(**options)
+        vars(env)["_from_source"] = {}
+        return env
+
     def add_extension(self, extension: str | type[Extension]) -> None:
         """Add *extension*; strings compiled without it are compiled again."""
         super().add_extension(extension)

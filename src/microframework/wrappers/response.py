@@ -39,6 +39,7 @@ from ..conditional import precondition_status
 from ..conditional import requested_ranges
 from ..globals import _cv_app
 from ..globals import without_context
+from ..typing import BodyWriter
 from .body import BUFFERED
 from .body import close_source
 from .body import DataBody as DataBody  # re-exported where Quart has them
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from datetime import datetime
     from datetime import timedelta
 
-    from ..typing import BodyWriter
     from ..typing import Message
     from ..typing import Scope
     from ..typing import Send
