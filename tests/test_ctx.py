@@ -796,3 +796,30 @@ async def test_a_missing_request_or_websocket_says_what_the_context_holds(
         pass
     assert "use 'websocket'" in seen[0]
     assert seen[0].startswith("Working outside of request context.")
+
+
+async def test_request_context_given_the_request_global_holds_the_request(
+    app: Microframework,
+) -> None:
+    # streaming.md's `app.request_context(request)` in a view: the context held the
+    # proxy, which then resolved to itself, and the process died of a C stack
+    # overflow (docsrun4, session 31); Quart answers 500 (RecursionError).
+    @app.route("/x")
+    async def index() -> str:
+        async with app.request_context(request):
+            return request.path
+
+    response = await app.test_client().get("/x")
+    assert await response.get_data(as_text=True) == "/x"
+
+
+async def test_websocket_context_given_the_websocket_global_holds_it(
+    app: Microframework,
+) -> None:
+    @app.websocket("/ws")
+    async def ws() -> None:
+        async with app.websocket_context(websocket):
+            await websocket.send(websocket.path)
+
+    async with app.test_client().websocket("/ws") as connection:
+        assert await connection.receive() == "/ws"

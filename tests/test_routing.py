@@ -950,6 +950,31 @@ async def test_untrusted_host_reaches_no_before_hook() -> None:
     assert seen == []
 
 
+async def test_untrusted_host_reaches_no_after_hook_either() -> None:
+    # hooks-and-errors.md's timing example: its after_request read what the skipped
+    # before_request sets, and the 400 became a logged 500 (docsrun4, session 31).
+    app = _slash_app(["good.example"])
+    seen: list[str] = []
+
+    @app.before_request
+    async def start() -> None:
+        g.started = 1
+
+    @app.after_request
+    async def timing(response: Response) -> Response:
+        seen.append(g.started)
+        return response
+
+    client = app.test_client()
+    response = await client.get("/dir/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert seen == []
+    assert (
+        await client.get("/dir/", headers={"Host": "good.example"})
+    ).status_code == 200
+    assert seen == [1]
+
+
 async def test_untrusted_host_is_refused_even_after_a_trusted_one() -> None:
     client = _slash_app(["good.example"]).test_client()
 

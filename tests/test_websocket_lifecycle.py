@@ -398,3 +398,31 @@ async def test_a_client_that_stops_reading_ends_the_handler(server: str) -> None
         await ended.wait()
         writer.close()
     assert codes == [1006]
+
+
+async def test_a_teardown_that_finds_the_client_gone_lets_the_others_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # hooks-and-errors.md: the remaining teardown functions still run. A send after
+    # the client left raises WebsocketDisconnect, a CancelledError, which got past
+    # the `except Exception` that keeps teardown going (docsrun4, session 31).
+    app = Microframework(__name__)
+    ran: list[str] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.receive()
+
+    @app.teardown_websocket
+    async def other(exc: BaseException | None) -> None:
+        ran.append("other")
+
+    @app.teardown_websocket
+    async def goodbye(exc: BaseException | None) -> None:
+        await websocket.send("bye")  # the client has gone
+
+    async with app.test_client().websocket("/ws") as connection:
+        await connection.close(1000)
+    assert ran == ["other"]
+    assert "found the client gone" in caplog.text

@@ -6,6 +6,7 @@ Rule: plain functions of ``(app, ctx)`` that read only public app state and neve
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.sansio.response import Response as SansIOResponse
@@ -30,6 +32,8 @@ from ._compile import teardown_appcontext_funcs
 from ._utils import call_awaited
 from ._utils import printable
 from ._utils import remember
+from .exceptions import ClientDisconnected
+from .exceptions import WebsocketDisconnect
 from .helpers import redirect
 from .json.provider import DefaultJSONProvider
 from .signals import appcontext_tearing_down
@@ -253,6 +257,10 @@ async def process_response(
     app: Microframework, ctx: AppContext, response: Response, chain: Chain
 ) -> Response:
     """Run ``after_this_request`` and ``after_request`` functions, then save the session."""
+    request = ctx.request
+    if ctx.url_adapter is None and request is not None:
+        if request.routing_exception.__class__ is SecurityError:
+            return response  # a Host not in TRUSTED_HOSTS reaches no hook (_preprocess)
     if ctx.after_request_functions:
         for func in ctx.after_request_functions:
             response = await app.ensure_async(func)(response)
@@ -412,6 +420,11 @@ async def _run_teardown(
 ) -> None:
     try:
         await func(error)
+    except (ClientDisconnected, WebsocketDisconnect):  # CancelledErrors, but told
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # a cancel, not only a client that has left
+        app.logger.warning("Teardown function %r found the client gone", func)
     except Exception:
         app.logger.exception("Error in teardown function %r", func)
 

@@ -58,6 +58,7 @@ from .ctx import AppCtxGlobals
 from .ctx import RequestContext
 from .ctx import WebsocketContext
 from .globals import _cv_app
+from .globals import unproxied
 from .helpers import app_redirect
 from .helpers import get_debug_flag
 from .json.provider import DefaultJSONProvider
@@ -441,11 +442,11 @@ class Microframework(TemplatingMixin, Scaffold):
 
     def request_context(self, request: Request) -> RequestContext:
         """A context for *request*: ``async with app.request_context(req): ...``."""
-        return AppContext(self, request)  # type: ignore[return-value]  # see ctx.py
+        return AppContext(self, unproxied(request))  # type: ignore[return-value]
 
     def websocket_context(self, websocket: Websocket) -> WebsocketContext:
         """A context for *websocket*, as Quart's ``websocket_context``."""
-        return AppContext(self, websocket=websocket)  # type: ignore[return-value]
+        return AppContext(self, websocket=unproxied(websocket))  # type: ignore[return-value]
 
     def make_aborter(self) -> Aborter:
         """The ``Aborter`` behind ``abort()``: an ``aborter_class`` (Flask's hook)."""

@@ -205,3 +205,13 @@ session: SessionMixin = LocalProxy(_session)  # type: ignore[assignment]
 app_ctx: AppContext = _ContextProxy(_cv_app, unbound_message=_no_app_msg)  # type: ignore[assignment]
 request_ctx: AppContext = _ContextProxy(_request_ctx)  # type: ignore[assignment]
 websocket_ctx: AppContext = _ContextProxy(_websocket_ctx)  # type: ignore[assignment]
+
+
+def unproxied(value: Any) -> Any:
+    """*value*, or what the ``request`` or ``websocket`` global stands for now: a
+    context must hold the object, as the global would then resolve to itself."""
+    if value is request:
+        return _request()
+    if value is websocket:
+        return _websocket()
+    return value
