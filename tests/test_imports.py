@@ -80,6 +80,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "blueprints",
             "cli_group",
             "serving",
+            "_accesslog",
             "broadcast",
             "_broadcast_redis",
         },

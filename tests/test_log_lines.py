@@ -114,3 +114,56 @@ def test_a_printable_path_is_logged_as_it_is() -> None:
     from microframework._utils import printable
 
     assert printable("/café/a b") == "/café/a b"
+
+
+def test_the_default_handler_writes_to_stderr_as_it_is_now() -> None:
+    # As Flask's wsgi_errors_stream: the stream sys.stderr was when the logger was
+    # first used (inside a CliRunner, say, since closed) swallowed every later
+    # record, and capsys or redirect_stderr never saw them (logging, session 31).
+    import contextlib
+    import io
+
+    from microframework.logging import default_handler
+
+    record = logging.LogRecord("app", logging.ERROR, __file__, 1, "boom", None, None)
+    with contextlib.redirect_stderr(io.StringIO()) as captured:
+        default_handler.handle(record)
+    assert "ERROR in test_log_lines: boom" in captured.getvalue()
+
+
+async def test_log_exception_outside_a_request_says_only_exception(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # "Exception on request" named a request there was not (Quart: "Exception").
+    import sys
+
+    app = Microframework(__name__)
+    with caplog.at_level(logging.ERROR, app.logger.name):
+        try:
+            raise KeyError("k")
+        except KeyError:
+            app.log_exception(sys.exc_info())
+    assert [r.getMessage() for r in caplog.records] == ["Exception"]
+
+
+def test_the_access_log_of_run_escapes_what_the_client_sent() -> None:
+    # hypercorn writes the decoded path and the headers as sent: a CR LF forged a
+    # log line and an ESC reached the terminal (logging, session 31).
+    from microframework._accesslog import logged_config
+
+    config = logged_config()
+    logger = config.logger_class(config)
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "scheme": "http",
+        "method": "GET",
+        "path": "/x\r\n[forged] GET /admin",
+        "query_string": b"",
+        "client": ("127.0.0.1", 1),
+        "headers": [(b"user-agent", b"curl\x1b[31m")],
+    }
+    atoms = logger.atoms(scope, {"status": 200, "headers": []}, 0.1)
+    assert "\r" not in atoms["r"] and "\n" not in atoms["r"]
+    assert "\x1b" not in atoms["a"]
+    assert (config.accesslog, config.errorlog) == ("-", "-")

@@ -174,16 +174,16 @@ class ViewFunctions(dict[str, Callable[..., Any]]):
 
     def __setitem__(self, endpoint: str, view: Callable[..., Any]) -> None:
         super().__setitem__(endpoint, view)
-        self._recompile()
+        self.recompile()
 
     def __delitem__(self, endpoint: str) -> None:
         super().__delitem__(endpoint)
-        self._recompile()
+        self.recompile()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """Add or replace several views at once."""
         super().update(*args, **kwargs)
-        self._recompile()
+        self.recompile()
 
     def __ior__(self, other: Any) -> ViewFunctions:  # type: ignore[override,misc]
         self.update(other)
@@ -199,19 +199,20 @@ class ViewFunctions(dict[str, Callable[..., Any]]):
         had = endpoint in self
         value = super().pop(endpoint, *default)
         if had:
-            self._recompile()
+            self.recompile()
         return value
 
     def popitem(self) -> tuple[str, Any]:
         item = super().popitem()
-        self._recompile()
+        self.recompile()
         return item
 
     def clear(self) -> None:
         super().clear()
-        self._recompile()
+        self.recompile()
 
-    def _recompile(self) -> None:
+    def recompile(self) -> None:
+        """Compile the app's tables again, if it has served."""
         if self.app.compiled is not None:  # (requests under way keep theirs)
             self.app.compiled = compile_tables(self.app)
 

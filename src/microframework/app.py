@@ -206,7 +206,7 @@ class Microframework(TemplatingMixin, Scaffold):
         watched = ViewFunctions(self)
         dict.update(watched, views)
         self._view_functions = watched
-        watched._recompile()
+        watched.recompile()
 
     @cached_property
     def name(self) -> str:
@@ -426,14 +426,15 @@ class Microframework(TemplatingMixin, Scaffold):
     ) -> None:
         """Log an unhandled exception (override to change how)."""
         ctx = _cv_app.get(None)
-        where = "request"
+        where = ""  # outside a request, as Quart
         if ctx is not None and ctx.request is not None:
             where = (
-                f"request {printable(ctx.request.method)} {printable(ctx.request.path)}"
+                f" on request {printable(ctx.request.method)}"
+                f" {printable(ctx.request.path)}"
             )
         elif ctx is not None and ctx.websocket is not None:
-            where = f"websocket {printable(ctx.websocket.path)}"
-        self.logger.error(f"Exception on {where}", exc_info=exc_info)
+            where = f" on websocket {printable(ctx.websocket.path)}"
+        self.logger.error(f"Exception{where}", exc_info=exc_info)
 
     def app_context(self) -> AppContext:
         """An app context: ``async with app.app_context(): ...``. Inside a request or

@@ -9,7 +9,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .app import Microframework
 
-default_handler = logging.StreamHandler(sys.stderr)
+
+class _Stderr:
+    """``sys.stderr`` as it is at each write, as Flask's ``wsgi_errors_stream``: one
+    swapped in when the logger was made (click's ``CliRunner``), since closed, must
+    not swallow every later record, and one swapped in later (``capsys``) gets them."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+default_handler = logging.StreamHandler(_Stderr())
 default_handler.setFormatter(
     logging.Formatter("[%(asctime)s] %(levelname)s in %(module)s: %(message)s")
 )

@@ -154,10 +154,9 @@ def _tell_workers(app: Microframework, locator: str | None, main_first: bool) ->
 
 
 def _config(certfile: str | None, keyfile: str | None, options: dict[str, Any]) -> Any:
-    from hypercorn.config import Config
+    from ._accesslog import logged_config
 
-    config = Config()
-    config.accesslog = config.errorlog = "-"
+    config = logged_config()
     config.certfile, config.keyfile = certfile, keyfile
     for key, value in options.items():
         if not hasattr(config, key):
@@ -682,11 +681,11 @@ def serve_task(
 ) -> Coroutine[Any, Any, None]:
     """``app.run_task()``: hypercorn's ``serve`` coroutine, for a loop the caller runs."""
     from hypercorn.asyncio import serve
-    from hypercorn.config import Config
 
-    config = Config()
+    from ._accesslog import logged_config
+
+    config = logged_config()
     config.bind = [_bind_address(host, port)]
-    config.accesslog = config.errorlog = "-"
     config.ca_certs, config.certfile, config.keyfile = ca_certs, certfile, keyfile
     return serve(app, config, shutdown_trigger=shutdown_trigger)
 

@@ -1,0 +1,37 @@
+"""hypercorn's config for ``run`` and ``run_task``: access and error logs on stderr,
+with what the client sent escaped.
+
+hypercorn writes the percent-decoded path and the headers as they came, so a request
+for ``/x%0d%0a...`` or a ``User-Agent`` with ESC could forge a log line or drive the
+terminal reading it (log injection).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import cast
+
+from hypercorn.config import Config
+from hypercorn.logging import Logger
+
+from ._utils import printable
+
+
+class EscapingLogger(Logger):
+    """hypercorn's logger, its access-log fields escaped (as :func:`printable`)."""
+
+    def atoms(self, request: Any, response: Any, request_time: float) -> Any:
+        """The access log's fields, each printable."""
+        atoms = cast("dict[str, Any]", super().atoms(request, response, request_time))
+        for key, value in atoms.items():
+            if isinstance(value, str) and not value.isprintable():
+                atoms[key] = printable(value)
+        return atoms
+
+
+def logged_config() -> Config:
+    """A hypercorn ``Config`` logging requests and errors to stderr, escaped."""
+    config = Config()
+    config.accesslog = config.errorlog = "-"
+    config.logger_class = EscapingLogger
+    return config
