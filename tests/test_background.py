@@ -391,3 +391,31 @@ async def test_a_task_added_to_the_set_by_hand_does_not_hold_shutdown(
                 await tasks[0]
     assert tasks[0].done()
     assert tasks[0].cancelled() == (state == "stuck")
+
+
+@pytest.mark.parametrize("where", ["background task", "before_serving"])
+async def test_an_overridden_log_exception_gets_their_errors(where: str) -> None:
+    # porting.md says the override is honoured; Quart sends both through it, and
+    # ours went straight to app.logger (logging, session 31).
+    logged: list[BaseException | None] = []
+
+    class App(Microframework):
+        def log_exception(self, exc_info: Any) -> None:
+            logged.append(exc_info[1])
+
+    app = App(__name__)
+    failure = KeyError("k")
+
+    async def fail() -> None:
+        raise failure
+
+    if where == "before_serving":
+        app.before_serving(fail)
+        with pytest.raises(Exception):  # noqa: B017 - startup fails, as it should
+            async with app.test_app():
+                pass
+    else:
+        async with app.test_app():
+            task = app.add_background_task(fail)
+            await asyncio.gather(task, return_exceptions=True)
+    assert logged == [failure]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from typing import TYPE_CHECKING
 
+from ._compile import overrides
 from .globals import _cv_app
 from .signals import got_background_exception
 from .signals import send_signal
@@ -75,7 +76,10 @@ async def report(app: Microframework, error: Exception) -> None:
     """What ``app.handle_background_exception`` does by default."""
     if got_background_exception.receivers:
         await send_signal(got_background_exception, app, exception=error)
-    app.logger.error("Background task failed", exc_info=error)
+    if overrides(app, "log_exception"):  # honoured, as in Quart
+        app.log_exception((type(error), error, error.__traceback__))  # type: ignore[arg-type]
+    else:
+        app.logger.error("Background task failed", exc_info=error)
 
 
 def _done(app: Microframework, task: asyncio.Task[Any]) -> None:

@@ -236,15 +236,15 @@ def compile_tables(app: Microframework) -> Compiled:
     )
     refuse_quart_only(app)
     compiled.eager_sessions = not app.session_interface.opens_without_waiting
-    compiled.custom_make_response = _overrides(app, "make_response")
-    compiled.custom_process_response = _overrides(app, "process_response")
-    compiled.custom_handle_exception = _overrides(app, "handle_exception")
+    compiled.custom_make_response = overrides(app, "make_response")
+    compiled.custom_process_response = overrides(app, "process_response")
+    compiled.custom_handle_exception = overrides(app, "handle_exception")
     compiled.str_content_type = _str_content_type(app, compiled)
     specs = app.error_handler_spec.values()
     compiled.error_handlers = (
         any(handlers for by_code in specs for handlers in by_code.values())
-        or _overrides(app, "handle_user_exception")
-        or _overrides(app, "handle_http_exception")
+        or overrides(app, "handle_user_exception")
+        or overrides(app, "handle_http_exception")
     )
     sort_keys = config.get("JSON_SORT_KEYS")
     if sort_keys is not None and isinstance(app.json, DefaultJSONProvider):
@@ -346,12 +346,12 @@ def _str_content_type(
 
 def refuse_quart_only(app: Microframework) -> None:
     """Refuse an app that sets what only Quart calls (it would be ignored here)."""
-    if _overrides(app, "wsgi_app"):  # a ported Flask app's: as quietly lost
+    if overrides(app, "wsgi_app"):  # a ported Flask app's: as quietly lost
         raise TypeError(
             f"{type(app).__name__} sets Flask's wsgi_app, which microframework never"
             " calls: override or wrap app.asgi_app instead (docs/porting.md)"
         )
-    if unused := [name for name in _QUART_ONLY if _overrides(app, name)]:
+    if unused := [name for name in _QUART_ONLY if overrides(app, name)]:
         raise TypeError(
             f"{type(app).__name__} sets Quart's {', '.join(unused)}, which"
             " microframework never calls: wrap app.asgi_app in middleware (for"
@@ -359,9 +359,9 @@ def refuse_quart_only(app: Microframework) -> None:
         )
 
 
-def _overrides(app: Microframework, name: str) -> bool:
-    # Set on the instance (quart-schema's init_app does), or the class that defines
-    # *name* first along the MRO: a subclass, or the app itself.
+def overrides(app: Microframework, name: str) -> bool:
+    """True if *app*'s method *name* is not ours: set on the instance (quart-schema's
+    init_app does), or by the class that defines it first along the MRO."""
     if name in vars(app):
         return True
     for cls in type(app).__mro__:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ._background import finish_background_tasks
 from ._compile import freeze
+from ._compile import overrides
 from ._compile import refuse_quart_only
 from .signals import got_serving_exception
 from .signals import send_signal
@@ -53,7 +54,10 @@ async def _report(app: Microframework, step: str, exc: Exception) -> None:
     # Here, not in handle_lifespan: an app mounted elsewhere calls startup() itself.
     if got_serving_exception.receivers:
         await send_signal(got_serving_exception, app, exception=exc)
-    app.logger.error("%s failed", step.capitalize(), exc_info=exc)
+    if overrides(app, "log_exception"):  # honoured, as in Quart
+        app.log_exception((type(exc), exc, exc.__traceback__))  # type: ignore[arg-type]
+    else:
+        app.logger.error("%s failed", step.capitalize(), exc_info=exc)
 
 
 async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
