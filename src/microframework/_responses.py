@@ -540,31 +540,26 @@ def ready(
 
     The body is ``None`` when the response must send itself (stream, trailers, no body).
     """
-    data: bytes | None
+    closing = (  # (on the wire only: the response may be the view's own, sent again)
+        request.method in UPLOADING
+        and not request.body_done
+        and continue_unasked(request)
+    )
     if isinstance(response, Prepared):
-        status, headers = response.status, response.headers
         data = b"" if request.method == "HEAD" else response.data
-    elif isinstance(response, (str, tuple)):
+        headers = response.headers
+        return response.status, _closed(headers) if closing else headers, data
+    if isinstance(response, (str, tuple)):
         text, status = (response, 200) if isinstance(response, str) else response
-        body = text.encode()
-        length = (b"content-length", b"%d" % len(body))
+        data = text.encode()
+        length = (b"content-length", b"%d" % len(data))
         headers = [compiled.str_content_type or length, length]
-        data = b"" if request.method == "HEAD" else body
-    else:
-        status, headers, data = _response_ready(request, response)
-    if request.method in UPLOADING and continue_unasked(request):
-        # On the wire only: the response object may be the view's own, sent again.
-        headers = [h for h in headers if h[0] != b"connection"] + [_CLOSE]
-    return status, headers, data
-
-
-_CLOSE = (b"connection", b"close")
-
-
-def _response_ready(
-    request: Request, response: Response
-) -> tuple[int, list[tuple[bytes, bytes]], bytes | None]:
+        if closing:
+            headers = _closed(headers)
+        return status, headers, b"" if request.method == "HEAD" else data
     headers = response.asgi_headers()
+    if closing:
+        headers = _closed(headers)
     body = response.body_bytes
     status = response.status_code
     if not 200 <= status <= 599:
@@ -584,6 +579,10 @@ def _response_ready(
             encode_headers(Headers(trailers).items())
         return status, headers, None
     return status, headers, b"" if request.method == "HEAD" else body
+
+
+def _closed(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [h for h in headers if h[0] != b"connection"] + [(b"connection", b"close")]
 
 
 #: Methods whose requests commonly carry a body (the gate of continue_unasked).

@@ -79,7 +79,7 @@ class Request(BaseRequestWebsocket):
     # Class-level defaults, shadowed on first write: most requests never touch the body.
     _data: bytes | None = None
     _body_started = False
-    _body_done = False
+    body_done = False  # the body's last message was read
     _body_limit: int | None = None
     _received = 0  # body bytes so far
     _form: MultiDict[str, str] | None = None
@@ -208,7 +208,7 @@ class Request(BaseRequestWebsocket):
         except GeneratorExit:  # closed mid-body (`async for` broke off): nobody can
             # read on, so a watch waiting for the read's end starts now, and reads the
             # rest ahead as for a body never read (a client leaving is heard).
-            if not self._body_done:
+            if not self.body_done:
                 self.body_abandoned = True
                 self.drop_at_end()
                 on_end, self.on_body_end = self.on_body_end, None
@@ -241,7 +241,7 @@ class Request(BaseRequestWebsocket):
 
     async def _next_chunk(self) -> bytes | None:
         deadline = self.body_deadline
-        while not self._body_done:
+        while not self.body_done:
             read = self.asgi_receive  # (drop_body changes it)
             if self._heard:  # what a watch read ahead comes first
                 message = self._take_heard()
@@ -266,7 +266,7 @@ class Request(BaseRequestWebsocket):
                 continue
             chunk = message.get("body", b"")
             if not message.get("more_body", False):
-                self._body_done = True  # before a 413: nothing more will come
+                self.body_done = True  # before a 413: nothing more will come
                 if self.on_body_end is not None:
                     self.on_body_end()
             if chunk:
@@ -355,19 +355,19 @@ class Request(BaseRequestWebsocket):
     def body_taken(self) -> None:
         """The disconnect watch took the body's last message: reads must not wait."""
         if not self._body_started or self.body_abandoned:
-            self._body_done = True
+            self.body_done = True
 
     def body_untaken(self) -> bool:
         """True until the body's last message is taken (by a read or a watch)."""
-        return not (self._body_done or self._heard_all)
+        return not (self.body_done or self._heard_all)
 
     def body_reading(self) -> bool:
         """True while the body is being read (begun, not done nor abandoned)."""
-        return self._body_started and not (self._body_done or self.body_abandoned)
+        return self._body_started and not (self.body_done or self.body_abandoned)
 
     def body_finished(self) -> bool:
         """True when no more body messages will arrive (read, heard, or none sent)."""
-        if self._body_done or self._dropped:
+        if self.body_done or self._dropped:
             return True
         if self._body_started:
             return self.body_abandoned and self._heard_all
@@ -472,7 +472,7 @@ class Request(BaseRequestWebsocket):
                 self._whole = _READING
                 try:
                     data = await self._next_chunk() or b""
-                    if data.__class__ is not bytes or not self._body_done:
+                    if data.__class__ is not bytes or not self.body_done:
                         buffer = bytearray(data)
                         while (chunk := await self._next_chunk()) is not None:
                             buffer += chunk
