@@ -469,17 +469,18 @@ def test_the_default_handler_is_not_added_when_one_would_emit(
 def test_the_default_handler_writes_flasks_format_to_stderr() -> None:
     code = textwrap.dedent(
         """\
-        import sys
         from microframework.logging import default_handler as handler
-        print(handler.stream is sys.stderr, handler.formatter._fmt)
+        print(handler.formatter._fmt)
+        handler.stream.write("to stderr")
         """
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.stdout == (
-        "True [%(asctime)s] %(levelname)s in %(module)s: %(message)s\n"
+        "[%(asctime)s] %(levelname)s in %(module)s: %(message)s\n"
     ), result.stderr
+    assert result.stderr == "to stderr"  # (standard error as it is at each write)
 
 
 def test_a_console_statement_runs_in_the_shared_context() -> None:
