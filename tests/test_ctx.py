@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import io
 from typing import Any
 from typing import cast
 
@@ -804,13 +805,26 @@ async def test_request_context_given_the_request_global_holds_the_request(
     # streaming.md's `app.request_context(request)` in a view: the context held the
     # proxy, which then resolved to itself, and the process died of a C stack
     # overflow (docsrun4, session 31); Quart answers 500 (RecursionError).
-    @app.route("/x")
+    torn: list[str] = []
+
+    @app.teardown_request
+    async def count(_error: BaseException | None) -> None:
+        torn.append(request.path)
+
+    @app.post("/x")
     async def index() -> str:
         async with app.request_context(request):
-            return request.path
+            path = request.path
+        # The request under way: not torn down, nor its files closed, by the inner
+        # context (review11).
+        upload = (await request.files)["f"]
+        return f"{path} {upload.read().decode()}"
 
-    response = await app.test_client().get("/x")
-    assert await response.get_data(as_text=True) == "/x"
+    response = await app.test_client().post(
+        "/x", files={"f": (io.BytesIO(b"data"), "f.txt")}
+    )
+    assert await response.get_data(as_text=True) == "/x data"
+    assert torn == ["/x"]
 
 
 async def test_websocket_context_given_the_websocket_global_holds_it(

@@ -167,3 +167,26 @@ def test_the_access_log_of_run_escapes_what_the_client_sent() -> None:
     assert "\r" not in atoms["r"] and "\n" not in atoms["r"]
     assert "\x1b" not in atoms["a"]
     assert (config.accesslog, config.errorlog) == ("-", "-")
+
+
+def test_the_default_handlers_stream_is_standard_error_to_its_readers() -> None:
+    # Flask's stream forwards every attribute: isatty() decides colours in log
+    # setups; a write-only stderr (a GUI's) must not make each record an error.
+    import contextlib
+    import sys
+
+    from microframework.logging import default_handler
+
+    assert default_handler.stream.isatty() == sys.stderr.isatty()
+
+    class WriteOnly:
+        text = ""
+
+        def write(self, text: str) -> int:
+            self.text += text
+            return len(text)
+
+    record = logging.LogRecord("app", logging.ERROR, __file__, 1, "boom", None, None)
+    with contextlib.redirect_stderr(WriteOnly()) as only:  # type: ignore[type-var]
+        default_handler.handle(record)
+    assert only.text.endswith("boom\n")

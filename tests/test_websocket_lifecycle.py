@@ -425,4 +425,29 @@ async def test_a_teardown_that_finds_the_client_gone_lets_the_others_run(
     async with app.test_client().websocket("/ws") as connection:
         await connection.close(1000)
     assert ran == ["other"]
-    assert "found the client gone" in caplog.text
+    assert "found the connection ended" in caplog.text
+
+
+async def test_a_tearing_down_receiver_that_finds_the_client_gone_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As a teardown function (review11): it was neither logged nor contained.
+    from microframework.signals import websocket_tearing_down
+
+    app = Microframework(__name__)
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.receive()
+
+    async def goodbye(sender: Any, **extra: Any) -> None:
+        await websocket.send("bye")  # the client has gone
+
+    websocket_tearing_down.connect(goodbye, app)
+    try:
+        async with app.test_client().websocket("/ws") as connection:
+            await connection.close(1000)
+    finally:
+        websocket_tearing_down.disconnect(goodbye, app)
+    assert "found the connection ended" in caplog.text

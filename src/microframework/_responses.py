@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
-from werkzeug.exceptions import SecurityError
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.sansio.response import Response as SansIOResponse
@@ -257,10 +256,6 @@ async def process_response(
     app: Microframework, ctx: AppContext, response: Response, chain: Chain
 ) -> Response:
     """Run ``after_this_request`` and ``after_request`` functions, then save the session."""
-    request = ctx.request
-    if ctx.url_adapter is None and request is not None:
-        if request.routing_exception.__class__ is SecurityError:
-            return response  # a Host not in TRUSTED_HOSTS reaches no hook (_preprocess)
     if ctx.after_request_functions:
         for func in ctx.after_request_functions:
             response = await app.ensure_async(func)(response)
@@ -421,12 +416,17 @@ async def _run_teardown(
     try:
         await func(error)
     except (ClientDisconnected, WebsocketDisconnect):  # CancelledErrors, but told
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise  # a cancel, not only a client that has left
-        app.logger.warning("Teardown function %r found the client gone", func)
+        _raise_if_cancelled()
+        app.logger.warning("Teardown function %r found the connection ended", func)
     except Exception:
         app.logger.exception("Error in teardown function %r", func)
+
+
+def _raise_if_cancelled() -> None:
+    # Inside an except clause: re-raises a disconnect that came with a real cancel.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise
 
 
 async def _signal_teardown(
@@ -434,6 +434,9 @@ async def _signal_teardown(
 ) -> None:
     try:
         await send_signal(signal, app, exc=error)
+    except (ClientDisconnected, WebsocketDisconnect):
+        _raise_if_cancelled()
+        app.logger.warning("A receiver of %r found the connection ended", signal.name)
     except Exception:
         app.logger.exception("Error in a receiver of %r", signal.name)
 

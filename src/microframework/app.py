@@ -443,11 +443,17 @@ class Microframework(TemplatingMixin, Scaffold):
 
     def request_context(self, request: Request) -> RequestContext:
         """A context for *request*: ``async with app.request_context(req): ...``."""
-        return AppContext(self, unproxied(request))  # type: ignore[return-value]
+        request, outer = unproxied(request), _cv_app.get(None)
+        if outer is not None and outer.request is request:  # the request under way:
+            return outer.copy()  # type: ignore[return-value] # not torn down twice
+        return AppContext(self, request)  # type: ignore[return-value]
 
     def websocket_context(self, websocket: Websocket) -> WebsocketContext:
         """A context for *websocket*, as Quart's ``websocket_context``."""
-        return AppContext(self, websocket=unproxied(websocket))  # type: ignore[return-value]
+        websocket, outer = unproxied(websocket), _cv_app.get(None)
+        if outer is not None and outer.websocket is websocket:
+            return outer.copy()  # type: ignore[return-value]
+        return AppContext(self, websocket=websocket)  # type: ignore[return-value]
 
     def make_aborter(self) -> Aborter:
         """The ``Aborter`` behind ``abort()``: an ``aborter_class`` (Flask's hook)."""

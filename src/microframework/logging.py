@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,11 +16,18 @@ class _Stderr:
     swapped in when the logger was made (click's ``CliRunner``), since closed, must
     not swallow every later record, and one swapped in later (``capsys``) gets them."""
 
+    name = "<stderr>"
+
     def write(self, text: str) -> int:
         return sys.stderr.write(text)
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        flush = getattr(sys.stderr, "flush", None)  # a GUI's write-only one has none
+        if flush is not None:
+            flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stderr, name)  # isatty(), fileno(), encoding: as Flask's
 
 
 default_handler = logging.StreamHandler(_Stderr())
