@@ -64,7 +64,8 @@ async def test_a_task_added_after_the_response_went_out_starts_at_once(
     # Its gate was made after the request had resolved the last one: before, such a
     # task waited until shutdown cancelled it. So did one added in a context pushed
     # by hand for the live request (review9, session 31), whose gate nothing
-    # resolves; Quart runs it.
+    # resolved; Quart runs it. (That context is a copy since review11: it starts
+    # once the response is out.)
     ran, answered = asyncio.Event(), asyncio.Event()
     outliving: list[asyncio.Task[None]] = []
 
