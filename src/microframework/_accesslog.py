@@ -1,5 +1,5 @@
-"""hypercorn's config for ``run`` and ``run_task``: access and error logs on stderr,
-with what the client sent escaped.
+"""hypercorn's config for ``run`` and ``run_task``: the access log on stdout, errors on
+stderr, with what the client sent escaped.
 
 hypercorn writes the percent-decoded path and the headers as they came, so a request
 for ``/x%0d%0a...`` or a ``User-Agent`` with ESC could forge a log line or drive the
@@ -30,7 +30,7 @@ class EscapingLogger(Logger):
 
 
 def logged_config() -> Config:
-    """A hypercorn ``Config`` logging requests and errors to stderr, escaped."""
+    """A hypercorn ``Config`` logging requests to stdout and errors to stderr, escaped."""
     config = Config()
     config.accesslog = config.errorlog = "-"
     config.logger_class = EscapingLogger
