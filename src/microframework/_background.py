@@ -35,8 +35,9 @@ def add_background_task(
     if ctx is not None and ctx.request is not None:
         # Start once the response is sent (test_request_context's sends nothing), by
         # the request's own context. Without asgi_send it has gone: a task added
-        # from teardown starts at once; so does one in a context pushed by hand
-        # (request_context(request)), whose response_sent nothing resolves.
+        # from teardown starts at once; so does one in a context pushed by hand for
+        # another request (request_context(other)), whose response_sent nothing
+        # resolves (one for the request under way is a copy, sharing it).
         if ctx.request.asgi_send is not None and not (ctx := ctx.sharing or ctx).pushed:
             sent = ctx.response_sent
             if sent is None:

@@ -366,7 +366,7 @@ def after_this_websocket(func: T_after_websocket) -> T_after_websocket:
     return func
 
 
-def _after_this(what: str, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def _after_this(what: str, func: Callable[[Any], Any]) -> None:
     ctx = _cv_app.get(None)
     if ctx is None or getattr(ctx, what) is None:
         raise RuntimeError(f"after_this_{what} can only be used inside a {what}")
@@ -375,7 +375,6 @@ def _after_this(what: str, func: Callable[[Any], Any]) -> Callable[[Any], Any]:
     if ctx.after_request_functions is None:
         ctx.after_request_functions = []
     ctx.after_request_functions.append(func)
-    return func
 
 
 #: Flask's name for the class of ``g``.

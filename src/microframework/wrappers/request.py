@@ -79,7 +79,7 @@ class Request(BaseRequestWebsocket):
     # Class-level defaults, shadowed on first write: most requests never touch the body.
     _data: bytes | None = None
     _body_started = False
-    body_done = False  # the body's last message was read
+    body_done = False  # no body message is left to read
     _body_limit: int | None = None
     _received = 0  # body bytes so far
     _form: MultiDict[str, str] | None = None

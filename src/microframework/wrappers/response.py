@@ -453,11 +453,11 @@ class Response(SansIOResponse):
         stream: StreamSender,
     ) -> None:
         status = self.status_code
+        # Not over HTTP/3: hypercorn 0.18 never ends such a stream.
         trailers = (
             self.trailers is not None
             and "http.response.trailers" in (scope.get("extensions") or ())
-            and scope.get("http_version")
-            != "3"  # hypercorn 0.18: never ends the stream
+            and scope.get("http_version") != "3"
         )
         start: Message = {"type": "http.response.start", "status": status}
         start["headers"] = headers
