@@ -267,6 +267,36 @@ async def _run_on(coro: Coroutine[Any, Any, T], first: Any) -> T:
 #: purged, and a copied context would keep the request it was made in alive that long.
 NO_CONTEXT = contextvars.Context()
 
+
+async def before(
+    awaitable: Awaitable[T], deadline: float, error: type[BaseException]
+) -> T:
+    """Await *awaitable*; *error* once the loop's time passes *deadline*. A timer
+    (microseconds) only if it waits."""
+    result, waiting = first_step(awaitable)
+    if waiting is None:
+        return result  # type: ignore[no-any-return]
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    handle = loop.call_at(deadline, expire, context=NO_CONTEXT)  # see NO_CONTEXT
+    try:
+        return await waiting
+    except asyncio.CancelledError:
+        if expired and task.uncancel() == 0:
+            raise error() from None
+        raise
+    finally:
+        handle.cancel()
+
+
 #: Messages a Listener takes from a receive() that never waits before a loop turn.
 _STEPS_PER_TURN = 64
 

@@ -29,11 +29,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .._utils import before
 from .._utils import DONE
 from .._utils import Done
 from .._utils import first_step
 from .._utils import Listener
-from .._utils import NO_CONTEXT
 from ..datastructures import FileStorage
 from ..exceptions import BodyTimeout
 from ..exceptions import ClientDisconnected
@@ -257,7 +257,7 @@ class Request(BaseRequestWebsocket):
                     if deadline is None:
                         message = await read()
                     else:
-                        message = await _receive_before(read, deadline)
+                        message = await before(read(), deadline, BodyTimeout)
                 finally:
                     self._awaiting = False
             if message["type"] == "http.disconnect":
@@ -371,15 +371,27 @@ class Request(BaseRequestWebsocket):
             return True
         if self._body_started:
             return self.body_abandoned and self._heard_all
-        for name, value in self.scope["headers"]:
-            if name == b"transfer-encoding" or (
-                name == b"content-length" and value != b"0"
-            ):
-                return self._heard_all  # a watch may have read it ahead
+        if self._framed():
+            return self._heard_all  # a watch may have read it ahead
         if self.scope.get("http_version", "1.1").startswith("1"):
             return True  # HTTP/1.x without framing headers has no body (RFC 9112 6.3)
         # HTTP/2 and 3 frame bodies themselves: unless the method rarely has one, wait.
         return self._heard_all or self.method in _BODILESS_METHODS
+
+    def _framed(self) -> bool:
+        # A body announced: a Transfer-Encoding, or a Content-Length other than 0.
+        for name, value in self.scope["headers"]:
+            if name == b"transfer-encoding" or (
+                name == b"content-length" and value != b"0"
+            ):
+                return True
+        return False
+
+    def response_ended(self) -> None:
+        """The response is complete: an HTTP/1.x body none was announced for is empty
+        without a read (uvicorn now answers every read with a disconnect)."""
+        if not (self._body_started or self._dropped or self._framed()):
+            self.body_done = self.scope.get("http_version", "1.1").startswith("1")
 
     def drop_at_end(self) -> None:
         """Let the response's last message drop the body's unread rest (a read stopped
@@ -620,33 +632,7 @@ async def _gone() -> Message:
 
 
 def _returning(awaitable: Awaitable[Any]) -> Callable[[], Awaitable[Any]]:
-    return lambda: awaitable  # called once, as _receive_before calls receive
-
-
-async def _receive_before(receive: Receive, deadline: float) -> Message:
-    # BodyTimeout (408) at *deadline*; a timer (microseconds) only if receive() waits.
-    message, waiting = first_step(receive())
-    if waiting is None:
-        return message  # type: ignore[no-any-return] # finished: a Message
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    expired = False
-
-    def expire() -> None:
-        nonlocal expired
-        expired = True
-        task.cancel()
-
-    handle = loop.call_at(deadline, expire, context=NO_CONTEXT)  # see NO_CONTEXT
-    try:
-        return await waiting
-    except asyncio.CancelledError:
-        if expired and task.uncancel() == 0:
-            raise BodyTimeout() from None
-        raise
-    finally:
-        handle.cancel()
+    return lambda: awaitable  # called once, as _next_chunk calls receive
 
 
 class Dropper(Listener):
