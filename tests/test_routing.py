@@ -29,6 +29,7 @@ from microframework import Microframework
 from microframework import redirect
 from microframework import request
 from microframework import Response
+from microframework import session
 from microframework import url_for
 from microframework import websocket
 from microframework.testing import WebsocketResponseError
@@ -970,6 +971,27 @@ async def test_untrusted_host_still_runs_the_after_hooks() -> None:
     assert response.status_code == 400
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Started"] == "None"
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_the_400_handler_of_an_untrusted_host_has_the_session(
+    hooked: bool,
+) -> None:
+    # As in Flask. With a before_request function, it had a null session whose write
+    # said that no secret key was set, with one set (review11 6, session 31).
+    app = _slash_app(["good.example"])
+    app.secret_key = "k"
+    if hooked:
+        app.before_request(lambda: None)
+
+    @app.errorhandler(400)
+    async def bad(error: Exception) -> tuple[str, int]:
+        session["seen"] = True
+        return "bad host", 400
+
+    response = await app.test_client().get("/dir/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert response.headers["Set-Cookie"].startswith("session=")
 
 
 async def test_untrusted_host_is_refused_even_after_a_trusted_one() -> None:
