@@ -13,6 +13,7 @@ from typing import Any
 from typing import cast
 
 import pytest
+from werkzeug.local import LocalProxy
 
 from microframework import abort
 from microframework import after_this_request
@@ -799,13 +800,20 @@ async def test_a_missing_request_or_websocket_says_what_the_context_holds(
     assert seen[0].startswith("Working outside of request context.")
 
 
+@pytest.mark.parametrize("given", ["global", "own proxy", "proxy of the global"])
 async def test_request_context_given_the_request_global_holds_the_request(
-    app: Microframework,
+    app: Microframework, given: str
 ) -> None:
     # streaming.md's `app.request_context(request)` in a view: the context held the
     # proxy, which then resolved to itself, and the process died of a C stack
-    # overflow (docsrun4, session 31); Quart answers 500 (RecursionError).
+    # overflow (docsrun4, session 31); Quart answers 500 (RecursionError). An app's
+    # own LocalProxy of the request did too (review11 9).
     torn: list[str] = []
+    proxies = {
+        "global": request,
+        "own proxy": LocalProxy(lambda: request._get_current_object()),  # type: ignore[attr-defined]
+        "proxy of the global": LocalProxy(lambda: request),
+    }
 
     @app.teardown_request
     async def count(_error: BaseException | None) -> None:
@@ -813,7 +821,7 @@ async def test_request_context_given_the_request_global_holds_the_request(
 
     @app.post("/x")
     async def index() -> str:
-        async with app.request_context(request):
+        async with app.request_context(proxies[given]):  # type: ignore[arg-type]
             path = request.path
         # The request under way: not torn down, nor its files closed, by the inner
         # context (review11).

@@ -178,6 +178,9 @@ PRIVATE_ALLOWED = {
     # werkzeug's ``Headers._list``: request headers and our own response headers are
     # already valid pairs; filling the list skips per-item validation (4x cheaper).
     "_list",
+    # werkzeug's ``LocalProxy._get_current_object``: its documented way to the object
+    # a proxy stands for (a context given the ``request`` global must hold the request).
+    "_get_current_object",
 }
 
 

@@ -208,10 +208,8 @@ websocket_ctx: AppContext = _ContextProxy(_websocket_ctx)  # type: ignore[assign
 
 
 def unproxied(value: Any) -> Any:
-    """*value*, or what the ``request`` or ``websocket`` global stands for now: a
+    """*value*, or what a proxy (the ``request`` global, say) stands for now: a
     context must hold the object, as the global would then resolve to itself."""
-    if value is request:
-        return _request()
-    if value is websocket:
-        return _websocket()
+    while isinstance(value, LocalProxy):
+        value = value._get_current_object()
     return value
