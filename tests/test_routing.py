@@ -7,6 +7,7 @@ receives.
 
 from __future__ import annotations
 
+import copy
 import functools
 import uuid
 from collections.abc import Callable
@@ -1665,3 +1666,16 @@ async def test_every_change_to_view_functions_after_the_first_request_is_seen(
         assert await response.get_data() == b"new"
     app.view_functions = {"a": lambda: "replaced"}
     assert await (await client.get("/a")).get_data() == b"replaced"
+
+
+async def test_a_copy_of_the_app_sees_a_view_replaced_in_the_views_it_shares() -> None:
+    # copy.copy(app) shares view_functions, as in Quart; a view replaced through the
+    # copy after it served recompiled the original's tables only (review11 8).
+    app = Microframework(__name__, static_folder=None)
+    app.add_url_rule("/", "i", lambda: "old")
+    assert await (await app.test_client().get("/")).get_data() == b"old"
+    twin = copy.copy(app)
+    assert await (await twin.test_client().get("/")).get_data() == b"old"
+    twin.view_functions["i"] = lambda: "new"
+    assert await (await twin.test_client().get("/")).get_data() == b"new"
+    assert await (await app.test_client().get("/")).get_data() == b"new"

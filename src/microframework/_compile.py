@@ -20,6 +20,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 from uuid import UUID
+from weakref import WeakSet
 
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
@@ -166,11 +167,11 @@ class ViewFunctions(dict[str, Callable[..., Any]]):
     """``app.view_functions``. Flask reads it per request, so a test suite sharing one
     app may replace a view after the first request: the tables are compiled again."""
 
-    __slots__ = ("app",)
+    __slots__ = ("apps",)
 
     def __init__(self, app: Microframework) -> None:
         super().__init__()
-        self.app = app
+        self.apps = WeakSet((app,))  # and the copies that read it (copy.copy(app))
 
     def __setitem__(self, endpoint: str, view: Callable[..., Any]) -> None:
         super().__setitem__(endpoint, view)
@@ -212,9 +213,10 @@ class ViewFunctions(dict[str, Callable[..., Any]]):
         self.recompile()
 
     def recompile(self) -> None:
-        """Compile the app's tables again, if it has served."""
-        if self.app.compiled is not None:  # (requests under way keep theirs)
-            self.app.compiled = compile_tables(self.app)
+        """Compile again the tables of each app sharing these views that has served."""
+        for app in list(self.apps):
+            if app.compiled is not None:  # (requests under way keep theirs)
+                app.compiled = compile_tables(app)
 
 
 def current_tables(app: Microframework) -> Compiled:

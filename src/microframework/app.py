@@ -197,7 +197,9 @@ class Microframework(TemplatingMixin, Scaffold):
     def view_functions(self) -> ViewFunctions:
         """Endpoint -> view; replaced wholesale or changed after the first request, the
         tables are compiled again (Flask reads it per request)."""
-        return self._view_functions
+        views = self._view_functions
+        views.apps.add(self)  # a copy of the app shares them
+        return views
 
     @view_functions.setter
     def view_functions(self, views: dict[str, Callable[..., Any]]) -> None:
