@@ -687,3 +687,15 @@ async def test_a_streamed_template_wrapped_in_a_response_streams(tapp: App) -> N
     response = await tapp.test_client().get("/")
     assert response.status_code == 201
     assert await response.get_data() == b"1-2"
+
+
+async def test_update_template_context_outside_any_context_runs_the_apps_processors() -> (
+    None
+):
+    # As Flask and Quart: the app's processors (a blueprint's need a request), and
+    # the values given win (muts31, session 31).
+    app = Microframework(__name__)
+    app.context_processor(lambda: {"site": "s", "title": "processor"})
+    context = {"title": "given"}
+    await app.update_template_context(context)
+    assert context == {"site": "s", "title": "given"}

@@ -248,9 +248,7 @@ class TemplatingMixin(Scaffold):
     async def update_template_context(self, context: dict[str, Any]) -> None:
         """Add ``g``, ``request``, ``session`` and the context processors' values
         (values passed to the render call win)."""
-        ctx = _cv_app.get(None)
-        if ctx is not None:
-            await _fill_context(self, ctx, context)
+        await _fill_context(self, _cv_app.get(None), context)
 
     @setupmethod
     def template_filter(self, name: str | None = None) -> Callable[[F], F]:
@@ -292,23 +290,25 @@ class TemplatingMixin(Scaffold):
 
 
 async def _fill_context(
-    app: TemplatingMixin, ctx: AppContext, context: dict[str, Any]
+    app: TemplatingMixin, ctx: AppContext | None, context: dict[str, Any]
 ) -> None:
     passed = context.copy()
-    context["g"] = ctx.g
-    connection = ctx.request if ctx.request is not None else ctx.websocket
-    if ctx.request is not None:
-        context["request"] = ctx.request
-    if ctx.websocket is not None:
-        context["websocket"] = ctx.websocket
-    names: tuple[str | None, ...] = (None,)
-    if connection is not None:
-        context["session"] = session  # the proxy, as Flask: opened only if used
-        names = (None, *reversed(connection.blueprints))
+    names: tuple[str | None, ...] = (None,)  # outside any context: the app's, as Flask
+    if ctx is not None:
+        context["g"] = ctx.g
+        connection = ctx.request if ctx.request is not None else ctx.websocket
+        if ctx.request is not None:
+            context["request"] = ctx.request
+        if ctx.websocket is not None:
+            context["websocket"] = ctx.websocket
+        if connection is not None:
+            context["session"] = session  # the proxy, as Flask: opened only if used
+            names = (None, *reversed(connection.blueprints))
+    ensure_async = app.ensure_async  # type: ignore[attr-defined] # the app's
     for name in names:
         for processor in app.template_context_processors.get(name, ()):
             # A sync one runs in a worker thread, as a sync hook does: it may block.
-            context.update(await call_awaited(ctx.app.ensure_async, processor))
+            context.update(await call_awaited(ensure_async, processor))
     context.update(passed)
 
 
