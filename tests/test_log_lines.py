@@ -169,6 +169,30 @@ def test_the_access_log_of_run_escapes_what_the_client_sent() -> None:
     assert (config.accesslog, config.errorlog) == ("-", "-")
 
 
+async def test_run_prints_hypercorns_own_records_once_beside_a_root_handler(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # With Flask's dictConfig recipe (a root handler), `microframework run` printed
+    # "Running on" and every "Error in ASGI Framework" twice: hypercorn's handler,
+    # then the root's (logging 3, session 31). flask run and quart run print once.
+    from microframework._accesslog import logged_config
+
+    root = logging.getLogger()
+    seen: list[str] = []
+    catcher = logging.Handler()
+    catcher.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    root.addHandler(catcher)
+    config = logged_config()
+    try:
+        logger = config.logger_class(config)
+        await logger.warning("Running on http://127.0.0.1:1")
+    finally:
+        root.removeHandler(catcher)
+        logging.getLogger("hypercorn.error").propagate = True  # as hypercorn's default
+    assert seen == []
+    assert capsys.readouterr().err.count("Running on http://127.0.0.1:1") == 1
+
+
 def test_the_default_handlers_stream_is_standard_error_to_its_readers() -> None:
     # Flask's stream forwards every attribute: isatty() decides colours in log
     # setups; a write-only stderr (a GUI's) must not make each record an error.

@@ -20,6 +20,13 @@ from ._utils import printable
 class EscapingLogger(Logger):
     """hypercorn's logger, its access-log fields escaped (as :func:`printable`)."""
 
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        if config.errorlog == "-" and self.error_logger is not None:
+            # Its own handler prints it: a root handler (Flask's dictConfig recipe)
+            # would print each record again (flask run and quart run print it once).
+            self.error_logger.propagate = False
+
     def atoms(self, request: Any, response: Any, request_time: float) -> Any:
         """The access log's fields, each printable."""
         atoms = cast("dict[str, Any]", super().atoms(request, response, request_time))
