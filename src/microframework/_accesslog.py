@@ -8,6 +8,7 @@ terminal reading it (log injection).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from typing import cast
 
@@ -23,9 +24,8 @@ class EscapingLogger(Logger):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         if config.errorlog == "-" and self.error_logger is not None:
-            # Its own handler prints it: a root handler (Flask's dictConfig recipe)
-            # would print each record again (flask run and quart run print it once).
-            self.error_logger.propagate = False
+            for handler in self.error_logger.handlers:
+                handler.addFilter(_UnlessHandledAbove(self.error_logger))
 
     def atoms(self, request: Any, response: Any, request_time: float) -> Any:
         """The access log's fields, each printable."""
@@ -34,6 +34,25 @@ class EscapingLogger(Logger):
             if isinstance(value, str) and not value.isprintable():
                 atoms[key] = printable(value)
         return atoms
+
+
+class _UnlessHandledAbove(logging.Filter):
+    """Lets hypercorn's own handler print a record only if no handler above will (a
+    root handler, Flask's dictConfig recipe, prints it once, as werkzeug's under
+    ``flask run``). Asked per record: a worker configures logging after this."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__()
+        self.logger = logger
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False if a handler of a logger above takes *record*."""
+        above = self.logger.parent if self.logger.propagate else None
+        while above is not None:
+            if any(handler.level <= record.levelno for handler in above.handlers):
+                return False
+            above = above.parent if above.propagate else None
+        return True
 
 
 def logged_config() -> Config:

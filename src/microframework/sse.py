@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Coroutine
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
@@ -84,7 +85,7 @@ def last_event_id() -> str | None:
 
 
 def event_stream(
-    source: AsyncIterable[ServerSentEvent | str | dict[str, Any]],
+    source: AsyncIterable[ServerSentEvent | str | Mapping[str, Any]],
     *,
     keep_alive: float | None = 15.0,
     retry: int | None = None,
@@ -114,7 +115,7 @@ def event_stream(
 
 
 async def _encode_events(
-    source: AsyncIterable[ServerSentEvent | str | dict[str, Any]],
+    source: AsyncIterable[ServerSentEvent | str | Mapping[str, Any]],
     keep_alive: float | None,
     retry: int | None,
 ) -> AsyncIterator[bytes]:
