@@ -675,3 +675,63 @@ async def test_app_register_blueprint_delegates(app: Microframework) -> None:
     app.register_blueprint(bp, url_prefix="/x", name="renamed")
     assert await _get(app, "/x/") == (200, "renamed.index renamed")
     assert list(app.iter_blueprints()) == [bp]
+
+
+async def test_views_put_into_a_blueprints_view_functions_reach_the_app() -> None:
+    # As Flask and Quart copy them at registration, keys taken whole; public code adds
+    # a rule with only an endpoint, then its view (blueprints, session 32).
+    app = Microframework(__name__)
+    bp = Blueprint("items", __name__, url_prefix="/items")
+    bp.add_url_rule("", "select", methods=["GET"])
+
+    async def filtering() -> str:
+        return "selected"
+
+    async def plain() -> str:
+        return "plain"
+
+    bp.view_functions["items.select"] = filtering
+    bp.view_functions["plain"] = plain
+    app.register_blueprint(bp)
+    app.add_url_rule("/plain", "plain")
+    assert app.view_functions["items.select"] is filtering
+    client = app.test_client()
+    assert await (await client.get("/items")).get_data(as_text=True) == "selected"
+    assert await (await client.get("/plain")).get_data(as_text=True) == "plain"
+
+
+async def test_registration_methods_take_flasks_keywords() -> None:
+    # Flask names the function `f` (and app_errorhandler's argument `code`); code
+    # calls bp.before_request(f=...) (blueprints, session 32). Quart's own websocket
+    # and serving hooks keep its `func`.
+    app = Microframework(__name__)
+    bp = Blueprint("bp", __name__)
+    seen: list[str] = []
+
+    def before() -> None:
+        seen.append("bp")
+
+    def app_before() -> None:
+        seen.append("app")
+
+    def handler(error: Exception) -> tuple[str, int]:
+        return "handled", 418
+
+    bp.before_request(f=before)
+    bp.before_app_request(f=app_before)
+    bp.register_error_handler(code_or_exception=KeyError, f=handler)
+    bp.add_app_template_filter(f=str.upper, name="up")
+    bp.app_errorhandler(code=409)(handler)
+    app.teardown_appcontext(f=lambda exc: None)
+    app.before_websocket(func=before)
+    bp.before_app_serving(func=before)
+
+    @bp.get("/")
+    async def index() -> str:
+        raise KeyError("x")
+
+    app.register_blueprint(blueprint=bp)
+    response = await app.test_client().get("/")
+    assert response.status_code == 418
+    assert seen == ["app", "bp"]
+    assert app.jinja_env.filters["up"] is str.upper

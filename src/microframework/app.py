@@ -306,10 +306,10 @@ class Microframework(TemplatingMixin, Scaffold):
             self.view_functions[endpoint] = view_func
 
     @setupmethod
-    def teardown_appcontext(self, func: T_teardown) -> T_teardown:
-        """Run *func* with the error (or ``None``) when each app context ends."""
-        self.teardown_appcontext_funcs.append(func)
-        return func
+    def teardown_appcontext(self, f: T_teardown) -> T_teardown:
+        """Run *f* with the error (or ``None``) when each app context ends."""
+        self.teardown_appcontext_funcs.append(f)
+        return f
 
     def before_serving(self, func: T_serving) -> T_serving:
         """Run *func* once at startup, before the first request is served."""

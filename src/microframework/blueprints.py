@@ -83,10 +83,20 @@ class BlueprintSetupState:
 
 
 def _on_app(name: str, app_method: str) -> Callable[[Blueprint, F], F]:
-    def on_app(self: Blueprint, func: F) -> F:
+    def add(self: Blueprint, func: F) -> F:
         refuse_async(app_method, func)
         self._call_app(app_method, func)
         return func
+
+    if "websocket" in name or "serving" in name:  # Quart's own: "func"
+
+        def on_app(self: Blueprint, func: F) -> F:
+            return add(self, func)
+
+    else:  # Flask's: "f", as code calls bp.before_app_request(f=...)
+
+        def on_app(self: Blueprint, f: F) -> F:  # type: ignore[misc]
+            return add(self, f)
 
     on_app.__name__ = name
     on_app.__qualname__ = f"Blueprint.{name}"
@@ -257,6 +267,10 @@ class Blueprint(Scaffold):
             target_spec = app.error_handler_spec[key_for(key)]
             for code, handlers in by_code.items():
                 target_spec[code].update(handlers)
+        # As Flask and Quart: views put straight into bp.view_functions (keys taken
+        # whole, e.g. "bp.select" for a rule added with only an endpoint) reach the app.
+        for endpoint, func in self.view_functions.items():
+            app.view_functions[endpoint] = func
 
     def _call_app(self, method: str, *args: Any, **kwargs: Any) -> None:
         self.record_once(lambda state: getattr(state.app, method)(*args, **kwargs))
@@ -277,15 +291,13 @@ class Blueprint(Scaffold):
     while_app_serving = _on_app("while_app_serving", "while_serving")
 
     @setupmethod
-    def app_errorhandler(
-        self, code_or_exception: type[BaseException] | int
-    ) -> Callable[[F], F]:
+    def app_errorhandler(self, code: type[BaseException] | int) -> Callable[[F], F]:
         """Like ``errorhandler``, for errors anywhere in the app."""
         # Validate now: a bad code fails at the decorator, not at registration.
-        self._get_exc_class_and_code(code_or_exception)
+        self._get_exc_class_and_code(code)
 
         def decorator(func: F) -> F:
-            self._call_app("register_error_handler", code_or_exception, func)
+            self._call_app("register_error_handler", code, func)
             return func
 
         return decorator
@@ -297,10 +309,10 @@ class Blueprint(Scaffold):
 
     @setupmethod
     def add_app_template_filter(
-        self, func: Callable[..., Any], name: str | None = None
+        self, f: Callable[..., Any], name: str | None = None
     ) -> None:
-        """Register *func* as a jinja filter on the app this blueprint is registered on."""
-        self._call_app("add_template_filter", func, name=name)
+        """Register *f* as a jinja filter on the app this blueprint is registered on."""
+        self._call_app("add_template_filter", f, name=name)
 
     @setupmethod
     def app_template_test(self, name: str | None = None) -> Callable[[F], F]:
@@ -309,10 +321,10 @@ class Blueprint(Scaffold):
 
     @setupmethod
     def add_app_template_test(
-        self, func: Callable[..., bool], name: str | None = None
+        self, f: Callable[..., bool], name: str | None = None
     ) -> None:
-        """Register *func* as a jinja test on the app this blueprint is registered on."""
-        self._call_app("add_template_test", func, name=name)
+        """Register *f* as a jinja test on the app this blueprint is registered on."""
+        self._call_app("add_template_test", f, name=name)
 
     @setupmethod
     def app_template_global(self, name: str | None = None) -> Callable[[F], F]:
@@ -321,10 +333,10 @@ class Blueprint(Scaffold):
 
     @setupmethod
     def add_app_template_global(
-        self, func: Callable[..., Any], name: str | None = None
+        self, f: Callable[..., Any], name: str | None = None
     ) -> None:
-        """Make *func* a global in the app's templates."""
-        self._call_app("add_template_global", func, name=name)
+        """Make *f* a global in the app's templates."""
+        self._call_app("add_template_global", f, name=name)
 
 
 def _check_name(name: object, what: str) -> None:

@@ -87,15 +87,15 @@ def setupmethod(func: F) -> F:
 
 
 _HOOK_DOCS = {
-    "before_request": "Run *func* before each request; a non-None return responds.",
-    "after_request": "Pass each response through *func*, which returns it.",
-    "teardown_request": "Run *func* after each request with its error or None.",
+    "before_request": "Run *f* before each request; a non-None return responds.",
+    "after_request": "Pass each response through *f*, which returns it.",
+    "teardown_request": "Run *f* after each request with its error or None.",
     "before_websocket": "Run *func* before each websocket handler.",
     "after_websocket": "Run *func* after each websocket handler.",
     "teardown_websocket": "Run *func* after each websocket, whatever happened.",
-    "context_processor": "Register *func* to add values to every template context.",
-    "url_value_preprocessor": "Run ``func(endpoint, values)`` before the view.",
-    "url_defaults": "Run ``func(endpoint, values)`` when building URLs.",
+    "context_processor": "Register *f* to add values to every template context.",
+    "url_value_preprocessor": "Run ``f(endpoint, values)`` before the view.",
+    "url_defaults": "Run ``f(endpoint, values)`` when building URLs.",
 }
 
 
@@ -113,10 +113,22 @@ def refuse_async(name: str, func: Callable[..., Any]) -> None:
 def _hook(name: str) -> Callable[[Scaffold, F], F]:
     registry = HOOK_REGISTRIES[name]
 
-    def hook(self: Scaffold, func: F) -> F:
+    def add(self: Scaffold, func: F) -> F:
         refuse_async(name, func)
         getattr(self, registry)[None].append(func)
         return func
+
+    # Flask's hooks name the function "f", Quart's own (websocket) hooks "func":
+    # keep each one's keyword, as code calls e.g. app.before_request(f=...).
+    if "websocket" not in name:
+
+        def hook(self: Scaffold, f: F) -> F:
+            return add(self, f)
+
+    else:
+
+        def hook(self: Scaffold, func: F) -> F:  # type: ignore[misc]
+            return add(self, func)
 
     hook.__name__ = name
     hook.__qualname__ = f"Scaffold.{name}"
@@ -318,9 +330,9 @@ class Scaffold:
         def before_request(self, f: T_before_request) -> T_before_request: ...
         def after_request(self, f: T_after_request) -> T_after_request: ...
         def teardown_request(self, f: T_teardown) -> T_teardown: ...
-        def before_websocket(self, f: T_before_websocket) -> T_before_websocket: ...
-        def after_websocket(self, f: T_after_websocket) -> T_after_websocket: ...
-        def teardown_websocket(self, f: T_teardown) -> T_teardown: ...
+        def before_websocket(self, func: T_before_websocket) -> T_before_websocket: ...
+        def after_websocket(self, func: T_after_websocket) -> T_after_websocket: ...
+        def teardown_websocket(self, func: T_teardown) -> T_teardown: ...
         def context_processor(self, f: T_context_processor) -> T_context_processor: ...
         def url_value_preprocessor(self, f: T_url_values) -> T_url_values: ...
         def url_defaults(self, f: T_url_defaults) -> T_url_defaults: ...
@@ -355,11 +367,11 @@ class Scaffold:
     def register_error_handler(
         self,
         code_or_exception: type[BaseException] | int,
-        func: ft.ErrorHandlerCallable,
+        f: ft.ErrorHandlerCallable,
     ) -> None:
         """Non-decorator form of :meth:`errorhandler`."""
         exc_class, code = self._get_exc_class_and_code(code_or_exception)
-        self.error_handler_spec[None][code][exc_class] = func
+        self.error_handler_spec[None][code][exc_class] = f
 
     @staticmethod
     def _get_exc_class_and_code(

@@ -257,10 +257,10 @@ class TemplatingMixin(Scaffold):
 
     @setupmethod
     def add_template_filter(
-        self, func: Callable[..., Any], name: str | None = None
+        self, f: Callable[..., Any], name: str | None = None
     ) -> None:
-        """Register *func* as a jinja filter named *name* (default: its own name)."""
-        self.jinja_env.filters[name or func.__name__] = func
+        """Register *f* as a jinja filter named *name* (default: its own name)."""
+        self.jinja_env.filters[name or f.__name__] = f
 
     @setupmethod
     def template_test(
@@ -271,10 +271,10 @@ class TemplatingMixin(Scaffold):
 
     @setupmethod
     def add_template_test(
-        self, func: Callable[..., bool], name: str | None = None
+        self, f: Callable[..., bool], name: str | None = None
     ) -> None:
-        """Register *func* as a jinja test named *name* (default: its own name)."""
-        self.jinja_env.tests[name or func.__name__] = func
+        """Register *f* as a jinja test named *name* (default: its own name)."""
+        self.jinja_env.tests[name or f.__name__] = f
 
     @setupmethod
     def template_global(self, name: str | None = None) -> Callable[[F], F]:
@@ -283,10 +283,10 @@ class TemplatingMixin(Scaffold):
 
     @setupmethod
     def add_template_global(
-        self, func: Callable[..., Any], name: str | None = None
+        self, f: Callable[..., Any], name: str | None = None
     ) -> None:
-        """Make *func* a global in every template, named *name* (default: its name)."""
-        self.jinja_env.globals[name or func.__name__] = func
+        """Make *f* a global in every template, named *name* (default: its name)."""
+        self.jinja_env.globals[name or f.__name__] = f
 
 
 async def _fill_context(
