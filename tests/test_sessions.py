@@ -977,3 +977,87 @@ async def test_a_mixin_session_unused_by_the_request_adds_no_vary() -> None:
     client = app.test_client()
     assert "Cookie" not in (await client.get("/quiet")).vary
     assert "Cookie" in (await client.get("/used")).vary
+
+
+def _flask31_app() -> Microframework:
+    app = Microframework(__name__)
+    app.config.update(TESTING=True, SECRET_KEY="k")
+
+    @app.get("/set")
+    async def set_() -> str:
+        session["x"] = "1"
+        return "ok"
+
+    @app.get("/get")
+    async def get() -> str:
+        return repr(dict(session))
+
+    @app.get("/none")
+    async def none() -> str:
+        return "none"
+
+    return app
+
+
+async def test_a_subclass_saving_of_the_cookie_interface_runs_after_every_request() -> (
+    None
+):
+    # Flask and Quart call save_session after each request; a lazy interface only
+    # saved a session used or sent (flask31 1, session 32).
+    class Stamped(SecureCookieSessionInterface):
+        async def save_session(
+            self, app: Any, session: Any, response: Response | None
+        ) -> None:
+            assert response is not None
+            response.headers["X-Saved"] = "1"
+            await super().save_session(app, session, response)
+
+    app = _flask31_app()
+    app.session_interface = Stamped()
+    response = await app.test_client().get("/none")
+    assert response.headers.get("X-Saved") == "1"
+
+
+async def test_a_should_set_cookie_of_its_own_is_asked_after_every_request() -> None:
+    class Always(SecureCookieSessionInterface):
+        def should_set_cookie(self, app: Any, session: Any) -> bool:
+            return True
+
+    app = _flask31_app()
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    app.session_interface = Always()
+    client = app.test_client()
+    await client.get("/set")
+    response = await client.get("/none")
+    assert response.headers.getlist("Set-Cookie")  # as Flask sends it again
+
+
+async def test_a_plain_def_save_session_calling_super_without_return_saves() -> None:
+    # Flask's way: the base's save was a coroutine, dropped unawaited, and the
+    # cookie was lost (flask31 3, session 32).
+    class CallsSuper(SecureCookieSessionInterface):
+        def save_session(  # type: ignore[override]
+            self, app: Any, session: Any, response: Response | None
+        ) -> None:
+            super().save_session(app, session, response)
+            assert response is not None
+            response.headers["X-Saved"] = "1"
+
+    app = _flask31_app()
+    app.session_interface = CallsSuper()
+    client = app.test_client()
+    assert (await client.get("/set")).headers["X-Saved"] == "1"
+    assert await (await client.get("/get")).get_data(as_text=True) == "{'x': '1'}"
+
+
+async def test_the_test_clients_cookie_flags_are_bools() -> None:
+    # As Flask's client.get_cookie() (flask31 5, session 32): False, not None.
+    client = _flask31_app().test_client()
+    client.set_cookie("a", "1")
+    cookie = client.get_cookie("a")
+    assert cookie is not None
+    assert (cookie.secure, cookie.http_only) == (False, False)
+    await client.get("/set")
+    sent = client.get_cookie("session")
+    assert sent is not None
+    assert (sent.secure, sent.http_only) == (False, True)

@@ -35,6 +35,7 @@ from .json.provider import DefaultJSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
 from .routing import UNSET
+from .sessions import saves_its_own_way
 from .wrappers.base import AtMountPoint
 from .wrappers.response import Response
 
@@ -95,6 +96,7 @@ class Compiled:
     __slots__ = (
         "endpoints", "chains", "app_chain", "websocket_chain", "adapters",
         "static_routes", "match_cache", "teardown_appcontext", "eager_sessions",
+        "saves_always",
         "custom_make_response", "custom_process_response", "custom_handle_exception",
         "str_content_type", "error_handlers", "unmemoised",
     )  # fmt: skip
@@ -114,6 +116,8 @@ class Compiled:
         self.teardown_appcontext: tuple[Callable[..., Awaitable[Any]], ...] = ()
         #: The session interface waits to open: open before the view, not on first use.
         self.eager_sessions = False
+        #: A lazy interface whose saving is a subclass's: save after every request.
+        self.saves_always = False
         #: A subclass overrides these: call them instead of the fast path.
         self.custom_make_response = False
         self.custom_process_response = False
@@ -237,7 +241,9 @@ def compile_tables(app: Microframework) -> Compiled:
         )
     )
     refuse_quart_only(app)
-    compiled.eager_sessions = not app.session_interface.opens_without_waiting
+    interface = app.session_interface
+    compiled.eager_sessions = not interface.opens_without_waiting
+    compiled.saves_always = not compiled.eager_sessions and saves_its_own_way(interface)
     compiled.custom_make_response = overrides(app, "make_response")
     compiled.custom_process_response = overrides(app, "process_response")
     compiled.custom_handle_exception = overrides(app, "handle_exception")

@@ -325,6 +325,7 @@ async def full_dispatch(
             or chain.after
             or ctx.after_request_functions
             or ctx.opened_session is not None
+            or compiled.saves_always
             or (app.config["SECRET_KEY"] and session_cookie_sent(app, request))
         )
         if compiled.str_content_type and not processing:

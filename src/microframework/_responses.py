@@ -265,8 +265,12 @@ async def process_response(
         _check_returned(response, "an after_request function")
     if ctx.request is not None:
         session = ctx.opened_session
-        if session is None and session_cookie_sent(app, ctx.request):
-            # Unused, but a permanent session's cookie is refreshed each request.
+        if session is None and (
+            (app.compiled is not None and app.compiled.saves_always)
+            or session_cookie_sent(app, ctx.request)
+        ):
+            # Unused, but a permanent session's cookie is refreshed each request,
+            # and a subclass's saving runs after each, as in Flask.
             session = ctx.session
         if session is not None:
             if not app.session_interface.is_null_session(session):
@@ -279,7 +283,10 @@ def call_session_method(app: Microframework, name: str, *args: Any) -> Awaitable
     thread, as Quart runs Flask's plain def ones (one that calls Redis blocks no one).
     """
     # Looked up each time: an interface instance may set its own method.
-    return call_awaited(app.ensure_async, getattr(app.session_interface, name), *args)
+    method = getattr(app.session_interface, name)
+    if getattr(method, "inline", False):  # the cookie store's: no I/O, done at once
+        return method(*args)  # type: ignore[no-any-return]
+    return call_awaited(app.ensure_async, method, *args)
 
 
 def _check_returned(response: object, what: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Awaitable
 from collections.abc import MutableMapping
 from datetime import datetime
 from datetime import timedelta
@@ -18,6 +19,7 @@ from itsdangerous import BadData
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
+from ._utils import DONE
 from .json.tag import TaggedJSONSerializer
 
 if TYPE_CHECKING:
@@ -190,6 +192,19 @@ class _Serializer(URLSafeTimedSerializer):
         return signer
 
 
+def saves_its_own_way(interface: SessionInterface) -> bool:
+    """True if *interface* saves as a subclass says (``save_session`` or
+    ``should_set_cookie`` of its own): Flask calls it after every request."""
+    cls = type(interface)
+    return (
+        cls.save_session is not SecureCookieSessionInterface.save_session
+        or cls.should_set_cookie is not SessionInterface.should_set_cookie
+        or not {"save_session", "should_set_cookie"}.isdisjoint(
+            getattr(interface, "__dict__", ())
+        )
+    )
+
+
 class SecureCookieSessionInterface(SessionInterface):
     """Keeps the session in a cookie signed with ``SECRET_KEY`` (readable, not secret).
 
@@ -265,7 +280,18 @@ class SecureCookieSessionInterface(SessionInterface):
             return self.session_class()
         return self.session_class(data)
 
-    async def save_session(
+    def save_session(  # type: ignore[override] # an awaitable, not a coroutine
+        self, app: Microframework, session: SessionMixin, response: Response | None
+    ) -> Awaitable[None]:
+        """Set or delete the cookie, at once (no I/O). What it returns may be awaited,
+        so a plain ``def`` override's ``super().save_session(...)`` (Flask's) saves as
+        an ``async`` one's ``await super().save_session(...)`` (Quart's) does."""
+        self._save(app, session, response)
+        return DONE
+
+    save_session.inline = True  # type: ignore[attr-defined] # called on the loop
+
+    def _save(
         self, app: Microframework, session: SessionMixin, response: Response | None
     ) -> None:
         if response is None:

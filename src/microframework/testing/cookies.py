@@ -125,7 +125,8 @@ def parse_set_cookie(
     expires: datetime | None = None
     max_age: int | None = None
     domain, path, given = "", default_path(request_path), ""
-    secure = http_only = same_site = None
+    secure = http_only = False  # bools, as werkzeug's test client's cookies
+    same_site: str | None = None
     for attribute in attributes:
         name, _, arg = attribute.partition("=")
         name, arg = name.strip().lower(), arg.strip()
