@@ -734,4 +734,5 @@ async def test_registration_methods_take_flasks_keywords() -> None:
     response = await app.test_client().get("/")
     assert response.status_code == 418
     assert seen == ["app", "bp"]
+    assert app.trap_http_exception(e=KeyError()) is False  # Flask's and Quart's `e`
     assert app.jinja_env.filters["up"] is str.upper

@@ -845,3 +845,13 @@ async def test_websocket_context_given_the_websocket_global_holds_it(
 
     async with app.test_client().websocket("/ws") as connection:
         assert await connection.receive() == "/ws"
+
+
+def test_a_proxy_that_resolves_to_itself_is_an_error_not_a_hang(
+    app: Microframework,
+) -> None:
+    # The unwrapping of a proxy given to request_context looped for ever (review12);
+    # before it, the process died of a stack overflow.
+    endless: Any = LocalProxy(lambda: endless)
+    with pytest.raises(RuntimeError, match="resolves to a proxy"):
+        app.request_context(endless)

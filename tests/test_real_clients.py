@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.exceptions import InvalidStatus
 
 from microframework import abort
+from microframework import copy_current_request_context
 from microframework import Microframework
 from microframework import request
 from microframework import Response
@@ -201,18 +202,19 @@ async def test_an_unasked_expect_continue_body_closes_the_connection(
 
 
 @ALL_SERVERS
-async def test_a_teardown_reads_the_empty_body_of_a_bodiless_request(
-    app: Microframework, server: str, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("reader", ["teardown", "copied task"])
+async def test_a_late_read_of_a_bodiless_request_is_empty(
+    app: Microframework, server: str, reader: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Once the response is complete uvicorn answers every read with a disconnect, so
     # a teardown reading a GET's body got ClientDisconnected and a warning that the
-    # client was gone (review11 3, session 31). HTTP/1.x without framing headers, or
-    # with Content-Length: 0, has no body: the read needs no message.
+    # client was gone (review11 3, session 31), and so did a copied context's task
+    # (review12). HTTP/1.x without framing headers, or with Content-Length: 0, has
+    # no body: the read needs no message.
     read: list[bytes | str] = []
     all_read = asyncio.Event()
 
-    @app.teardown_request
-    async def log_body(_error: BaseException | None) -> None:
+    async def read_body() -> None:
         try:
             read.append(await request.get_data())
         except ClientDisconnected:
@@ -220,19 +222,28 @@ async def test_a_teardown_reads_the_empty_body_of_a_bodiless_request(
         if len(read) == 3:
             all_read.set()
 
+    if reader == "teardown":
+
+        @app.teardown_request
+        async def log_body(_error: BaseException | None) -> None:
+            await read_body()
+
     @app.route("/", methods=["GET", "POST"])
     async def index() -> str:
+        if reader == "copied task":
+            later = copy_current_request_context(read_body)
+            app.add_background_task(later)
         return "ok"
 
     async with asyncio.timeout(LIMIT), SERVERS[server](app) as port:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader_, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
             for head in (b"GET / HTTP/1.1", b"POST / HTTP/1.1\r\nContent-Length: 0"):
                 writer.write(head + b"\r\nHost: x\r\n\r\n")
-                status, _headers, body = await read_response(reader)
+                status, _headers, body = await read_response(reader_)
                 assert (status, body) == (200, b"ok")
             writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            assert (await read_response(reader))[0] == 200
+            assert (await read_response(reader_))[0] == 200
             await all_read.wait()
         finally:
             await close(writer)

@@ -7,12 +7,14 @@ import contextvars
 import gc
 import logging
 import sys
+import types
 import weakref
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -2273,3 +2275,19 @@ async def test_trailers_are_not_sent_over_http3(version: str) -> None:
     recorder = await call(app, scope)
     kinds = [message["type"] for message in recorder.sent]
     assert ("http.response.trailers" in kinds) == (version == "2")
+
+
+async def test_an_event_stream_sends_any_mapping_as_json() -> None:
+    # Its source is typed as yielding mappings (a TypedDict, say); one that is no
+    # dict broke the stream after its 200 (review12).
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def events() -> Response:
+        async def source() -> AsyncIterator[Mapping[str, int]]:
+            yield types.MappingProxyType({"x": 1})
+
+        return event_stream(source(), keep_alive=None)
+
+    response = await app.test_client().get("/")
+    assert await response.get_data(as_text=True) == 'data: {"x": 1}\n\n'

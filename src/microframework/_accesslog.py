@@ -9,6 +9,7 @@ terminal reading it (log injection).
 from __future__ import annotations
 
 import logging
+from logging import NullHandler
 from typing import Any
 from typing import cast
 
@@ -49,10 +50,14 @@ class _UnlessHandledAbove(logging.Filter):
         """False if a handler of a logger above takes *record*."""
         above = self.logger.parent if self.logger.propagate else None
         while above is not None:
-            if any(handler.level <= record.levelno for handler in above.handlers):
+            if any(_prints(handler, record) for handler in above.handlers):
                 return False
             above = above.parent if above.propagate else None
         return True
+
+
+def _prints(handler: logging.Handler, record: logging.LogRecord) -> bool:
+    return handler.level <= record.levelno and handler.__class__ is not NullHandler
 
 
 def logged_config() -> Config:

@@ -175,7 +175,7 @@ class ViewFunctions(dict[str, Callable[..., Any]]):
 
     def __init__(self, app: Microframework) -> None:
         super().__init__()
-        self.apps = WeakSet((app,))  # and the copies that read it (copy.copy(app))
+        self.apps = WeakSet((app,))  # and its copies (copy.copy(app))
 
     def __setitem__(self, endpoint: str, view: Callable[..., Any]) -> None:
         super().__setitem__(endpoint, view)
@@ -221,6 +221,23 @@ class ViewFunctions(dict[str, Callable[..., Any]]):
         for app in list(self.apps):
             if app.compiled is not None:  # (requests under way keep theirs)
                 app.compiled = compile_tables(app)
+
+
+class ViewsOfTheApp:
+    """``app.view_functions``: a :class:`ViewFunctions`, kept in the app's ``__dict__``
+    under the same name; one put in its place compiles the tables again."""
+
+    def __get__(self, app: Microframework | None, owner: Any = None) -> Any:
+        return self if app is None else app.__dict__["view_functions"]
+
+    def __set__(
+        self, app: Microframework, views: dict[str, Callable[..., Any]]
+    ) -> None:
+        watched = ViewFunctions(app)
+        dict.update(watched, views)
+        if app.__dict__.setdefault("view_functions", watched) is not watched:
+            app.__dict__["view_functions"] = watched  # (a copy keeps the one it shared)
+            watched.recompile()
 
 
 def current_tables(app: Microframework) -> Compiled:

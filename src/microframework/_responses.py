@@ -381,8 +381,6 @@ async def teardown(
     try:
         if request is not None or ctx.websocket is not None:
             try:
-                if request is not None:
-                    request.response_ended()
                 if chain is None:
                     chain = chain_for(app, ctx)
                 for func in chain.teardown:

@@ -40,6 +40,7 @@ from ._compile import blueprint_path
 from ._compile import chain_for
 from ._compile import Compiled
 from ._compile import ViewFunctions
+from ._compile import ViewsOfTheApp
 from ._dispatch import asgi_app
 from ._dispatch import handle_http
 from ._dispatch import run_before
@@ -162,7 +163,6 @@ class Microframework(TemplatingMixin, Scaffold):
         self.instance_path = instance_path
         self.config = self.make_config(instance_relative_config)
         self.json: JSONProvider = self.json_provider_class(self)
-        self._view_functions = ViewFunctions(self)
         self.aborter = self.make_aborter()
         self.url_map = self.url_map_class(host_matching=host_matching)
         self.subdomain_matching = subdomain_matching
@@ -193,22 +193,15 @@ class Microframework(TemplatingMixin, Scaffold):
         if type(self).asgi_app is not asgi_app:
             self.asgi_app = self.asgi_app
 
-    @property
-    def view_functions(self) -> ViewFunctions:
-        """Endpoint -> view; replaced wholesale or changed after the first request, the
-        tables are compiled again (Flask reads it per request)."""
-        views = self._view_functions
-        views.apps.add(self)  # a copy of the app shares them
-        return views
+    view_functions: ViewFunctions = ViewsOfTheApp()  # type: ignore[assignment]
 
-    @view_functions.setter
-    def view_functions(self, views: dict[str, Callable[..., Any]]) -> None:
-        if "_view_functions" not in self.__dict__:  # Scaffold.__init__'s plain dict
-            return
-        watched = ViewFunctions(self)
-        dict.update(watched, views)
-        self._view_functions = watched
-        watched.recompile()
+    def __copy__(self) -> Microframework:
+        """A shallow copy; it shares ``view_functions``, as Quart's copy does, and a
+        change through either compiles both apps' tables again."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.__dict__["view_functions"].apps.add(twin)
+        return twin
 
     @cached_property
     def name(self) -> str:
@@ -405,9 +398,9 @@ class Microframework(TemplatingMixin, Scaffold):
         chain = chain_for(self, ctx)
         return await _responses.process_response(self, ctx, response, chain)
 
-    def trap_http_exception(self, error: Exception) -> bool:
-        """True if *error* should propagate like an unhandled error (for debugging)."""
-        return _errors.trap_http_exception(self, error)
+    def trap_http_exception(self, e: Exception) -> bool:
+        """True if *e* should propagate like an unhandled error (for debugging)."""
+        return _errors.trap_http_exception(self, e)
 
     async def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
         """Find and run the handler for an HTTP error, or return the error itself."""

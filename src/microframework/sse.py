@@ -57,6 +57,8 @@ class ServerSentEvent:
             lines.append(f"retry: {int(self.retry)}")
         data = self.data
         if not isinstance(data, str):
+            if isinstance(data, Mapping) and not isinstance(data, dict):
+                data = dict(data)  # as its type says: any mapping is sent as JSON
             data = dumps(data)  # the app's provider, or the stdlib outside an app
         # Only CR, LF and CRLF end lines (str.splitlines also splits on \f and more).
         lines.extend(f"data: {line}" for line in _LINE_BREAK.split(data))

@@ -224,6 +224,13 @@ class Request(BaseRequestWebsocket):
     def _start_body(self) -> None:
         if self._body_started:
             raise RuntimeError("the request body has already been consumed")
+        if self.asgi_send is None and "asgi_send" in self.__dict__:
+            # The dispatcher's response went (a teardown's read, a copied task's): uvicorn
+            # now answers each read with a disconnect, and an HTTP/1.x body none was
+            # announced for is empty without one.
+            if not (self._dropped or self._framed()):
+                if self.scope.get("http_version", "1.1").startswith("1"):
+                    self.body_done = True
         if self.body_watch is not None and self._heard is None:
             # A watch is in receive(): a second call could wait for ever (a future's
             # message goes to the first), so the watch passes the read what it hears.
@@ -386,12 +393,6 @@ class Request(BaseRequestWebsocket):
             ):
                 return True
         return False
-
-    def response_ended(self) -> None:
-        """The response is complete: an HTTP/1.x body none was announced for is empty
-        without a read (uvicorn now answers every read with a disconnect)."""
-        if not (self._body_started or self._dropped or self._framed()):
-            self.body_done = self.scope.get("http_version", "1.1").startswith("1")
 
     def drop_at_end(self) -> None:
         """Let the response's last message drop the body's unread rest (a read stopped
