@@ -10,10 +10,19 @@ from typing import Any
 import pytest
 from blinker import Signal
 
+from microframework import copy_current_request_context
+from microframework import g
 from microframework import Microframework
 from microframework import signals
 from microframework import websocket
+from microframework.signals import appcontext_popped
+from microframework.signals import appcontext_pushed
+from microframework.signals import request_finished
+from microframework.signals import request_started
 from microframework.signals import send_signal
+from microframework.signals import websocket_finished
+from microframework.signals import websocket_started
+from microframework.testing import WebsocketResponseError
 
 ALL_SIGNALS = [
     "request_started",
@@ -376,3 +385,119 @@ async def test_a_failing_request_finished_receiver_on_an_errors_500_is_only_logg
     assert [str(error) for error in errors] == ["the view failed"]
     assert caplog.text.count("Exception on request GET /") == 1
     assert caplog.text.count("Request finalizing failed") == 1
+
+
+async def test_an_untrusted_host_sends_request_started_before_request_finished() -> (
+    None
+):
+    # As Flask: a timing pair of receivers turned the 400 into a 500 (signalscfg 1).
+    app = Microframework(__name__)
+    app.config["TRUSTED_HOSTS"] = ["localhost"]
+
+    @app.route("/")
+    async def index() -> str:
+        return "ok"
+
+    def started(sender: Microframework, **extra: object) -> None:
+        g.t0 = 1.0
+
+    def finished(sender: Microframework, response: object, **extra: object) -> None:
+        assert g.t0 == 1.0  # as a timing receiver would read it
+
+    with (
+        request_started.connected_to(started, app),
+        request_finished.connected_to(finished, app),
+    ):
+        response = await app.test_client().get("/", headers={"Host": "evil.test"})
+    assert response.status_code == 400  # not a 500 from the receiver
+
+
+async def test_an_untrusted_host_sends_websocket_started_before_websocket_finished() -> (
+    None
+):
+    app = Microframework(__name__)
+    app.config["TRUSTED_HOSTS"] = ["localhost"]
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+
+    seen: list[str] = []
+
+    def started(sender: Microframework, **extra: object) -> None:
+        seen.append("started")
+
+    def finished(sender: Microframework, **extra: object) -> None:
+        seen.append("finished")
+
+    with (
+        websocket_started.connected_to(started, app),
+        websocket_finished.connected_to(finished, app),
+    ):
+        with pytest.raises(WebsocketResponseError):
+            async with app.test_client().websocket(
+                "/ws", headers={"Host": "evil.test"}
+            ):
+                pass
+    assert seen == ["started", "finished"]
+
+
+async def test_copy_current_request_context_sends_no_appcontext_signals() -> None:
+    # Flask 3.1 and Quart send none for the copy, which is not torn down either: a
+    # receiver injecting into g ran again for each call (signalscfg 2).
+    app = Microframework(__name__)
+    seen: list[str] = []
+
+    @app.route("/")
+    async def index() -> str:
+        @copy_current_request_context
+        async def work() -> None:
+            seen.append("work")
+
+        await work()
+        return "ok"
+
+    def pushed(sender: Microframework, **extra: object) -> None:
+        seen.append("pushed")
+
+    def popped(sender: Microframework, **extra: object) -> None:
+        seen.append("popped")
+
+    with (
+        appcontext_pushed.connected_to(pushed, app),
+        appcontext_popped.connected_to(popped, app),
+    ):
+        await app.test_client().get("/")
+    assert seen == ["pushed", "work", "popped"]  # Flask 3.1 and Quart: one pair
+
+
+async def test_a_first_receiver_connected_by_the_view_hears_that_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Flask and Quart: the first request already hears it (signalscfg 3).
+    from microframework import signals
+
+    monkeypatch.setattr(signals.state, "listening", False)  # as in a fresh process
+    app = Microframework(__name__)
+    seen: list[str] = []
+
+    def finished(sender: Microframework, **extra: object) -> None:
+        seen.append("finished")
+
+    @app.route("/")
+    async def index() -> str:
+        request_finished.connect(finished, app)
+        return "ok"
+
+    try:
+        await app.test_client().get("/")
+    finally:
+        request_finished.disconnect(finished)
+    assert seen == ["finished"]  # as in Flask and Quart
+
+
+def test_the_default_config_is_read_only() -> None:
+    # As Flask's and Quart's: a change would reach every app (signalscfg 5).
+    with pytest.raises(TypeError):
+        Microframework.default_config["X"] = 1  # type: ignore[index]
+    assert "X" not in Microframework(__name__).config

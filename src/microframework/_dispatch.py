@@ -94,7 +94,7 @@ async def handle_http(
         if endpoint is not None:
             chain = endpoint.chain
         response = await full_dispatch(app, compiled, ctx, request, endpoint, chain)
-        if listening:
+        if listening := _signals.listening:  # again: the view may connect the first
             response = await _announce(app, compiled, ctx, response, chain)
         try:
             status, headers, data = ready(compiled, request, response)
@@ -394,12 +394,12 @@ async def _preprocess(
         # A store that waits: open before the view, or the 400 handler of an untrusted
         # Host (its session works, as in Flask; a lazy open couldn't wait).
         await open_session(app, ctx)
+    if _signals.listening and request_started.receivers:
+        await send_signal(request_started, app)  # an untrusted Host's too, as Flask's
     # No adapter: the Host was not in TRUSTED_HOSTS, and such a request reaches no
     # hook. The slot is read first: 90 instructions cheaper than the request's attribute.
     if ctx.url_adapter is None and request.routing_exception.__class__ is SecurityError:
         raise request.routing_exception
-    if _signals.listening and request_started.receivers:
-        await send_signal(request_started, app)
     # run_before's loops, inline: a coroutine call costs 1.1k instructions a request.
     for preprocess in chain.url_value_preprocessors:
         preprocess(request.endpoint, request.view_args)
@@ -673,10 +673,12 @@ def _websocket_handler(
 async def _before_websocket_handler(
     app: Microframework, websocket: Websocket, endpoint: Endpoint | None, chain: Chain
 ) -> Any:
+    if (
+        websocket_started.receivers
+    ):  # an untrusted Host's too: websocket_finished follows
+        await send_signal(websocket_started, app)
     if websocket.routing_exception.__class__ is SecurityError:
         raise websocket.routing_exception  # a Host not in TRUSTED_HOSTS reaches no hook
-    if websocket_started.receivers:
-        await send_signal(websocket_started, app)
     rv = await run_before(chain, websocket)
     if rv is not None:
         return rv

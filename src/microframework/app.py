@@ -16,6 +16,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
@@ -134,7 +135,7 @@ class Microframework(TemplatingMixin, Scaffold):
         "PERMANENT_SESSION_LIFETIME", get_converter=as_lifetime
     )
 
-    default_config: dict[str, Any] = DEFAULT_CONFIG
+    default_config: Mapping[str, Any] = DEFAULT_CONFIG
 
     def __init__(
         self,

@@ -1,6 +1,7 @@
 """``Config``, a ``dict`` with Flask's loaders, and ``ConfigAttribute`` (``app.debug``).
 
-Rule: imports nothing from the package; loads only UPPERCASE keys. A bad file raises
+Rule: imports nothing from the package; loads only UPPERCASE keys (but from the
+environment, as Flask's). A bad file raises
 ``OSError``, unless it is missing and ``silent``: then the loader returns ``False``."""
 
 from __future__ import annotations
@@ -22,55 +23,59 @@ from typing import Protocol
 from typing import Self
 from typing import TypeVar
 
+from werkzeug.datastructures import ImmutableDict
 from werkzeug.utils import import_string
 
 T = TypeVar("T")
 
-#: The app's ``default_config``: each key, with Flask's and Quart's defaults.
-DEFAULT_CONFIG: dict[str, Any] = {
-    "APPLICATION_ROOT": "/",
-    "BACKGROUND_TASK_SHUTDOWN_TIMEOUT": 5,
-    "BODY_SPOOL_SIZE": 1024 * 1024,
-    "BODY_TIMEOUT": 60,
-    "DEBUG": None,
-    "ENV": None,  # Quart's, only read (as there)
-    "EXPLAIN_TEMPLATE_LOADING": False,
-    "GC_FREEZE_ON_STARTUP": True,
-    "JSON_SORT_KEYS": None,
-    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
-    "MAX_COOKIE_SIZE": 4093,
-    "MAX_FORM_MEMORY_SIZE": 500_000,
-    "MAX_FORM_PARTS": 1_000,
-    "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
-    "PREFER_SECURE_URLS": False,
-    "PRESERVE_CONTEXT_ON_EXCEPTION": None,  # Quart's, only read
-    "PREFERRED_URL_SCHEME": "http",
-    "PROPAGATE_EXCEPTIONS": None,
-    "PROVIDE_AUTOMATIC_OPTIONS": True,
-    "RESPONSE_TIMEOUT": 60,
-    "SECRET_KEY": None,
-    "SECRET_KEY_FALLBACKS": None,
-    "SEND_FILE_MAX_AGE_DEFAULT": None,
-    "SERVER_NAME": None,
-    "SESSION_COOKIE_DOMAIN": None,
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_NAME": "session",
-    "SESSION_COOKIE_PARTITIONED": False,
-    "SESSION_COOKIE_PATH": None,
-    "SESSION_COOKIE_SAMESITE": None,
-    "SESSION_COOKIE_SECURE": False,
-    "SESSION_REFRESH_EACH_REQUEST": True,
-    "SHUTDOWN_GRACE_PERIOD": 2,
-    "TEMPLATES_AUTO_RELOAD": None,
-    "TESTING": False,
-    "TRAP_BAD_REQUEST_ERRORS": None,
-    "TRAP_HTTP_EXCEPTIONS": False,
-    "TRUSTED_HOSTS": None,
-    "USE_X_SENDFILE": False,  # Quart's, only read
-    "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
-    "WEBSOCKET_QUEUE_SIZE": 16,
-    "WEBSOCKET_SEND_TIMEOUT": 60,
-}
+#: The app's ``default_config``: each key, with Flask's and Quart's defaults. Read
+#: only, as theirs: a change would reach every app (each copies it).
+DEFAULT_CONFIG: Mapping[str, Any] = ImmutableDict(
+    {
+        "APPLICATION_ROOT": "/",
+        "BACKGROUND_TASK_SHUTDOWN_TIMEOUT": 5,
+        "BODY_SPOOL_SIZE": 1024 * 1024,
+        "BODY_TIMEOUT": 60,
+        "DEBUG": None,
+        "ENV": None,  # Quart's, only read (as there)
+        "EXPLAIN_TEMPLATE_LOADING": False,
+        "GC_FREEZE_ON_STARTUP": True,
+        "JSON_SORT_KEYS": None,
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "MAX_COOKIE_SIZE": 4093,
+        "MAX_FORM_MEMORY_SIZE": 500_000,
+        "MAX_FORM_PARTS": 1_000,
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
+        "PREFER_SECURE_URLS": False,
+        "PRESERVE_CONTEXT_ON_EXCEPTION": None,  # Quart's, only read
+        "PREFERRED_URL_SCHEME": "http",
+        "PROPAGATE_EXCEPTIONS": None,
+        "PROVIDE_AUTOMATIC_OPTIONS": True,
+        "RESPONSE_TIMEOUT": 60,
+        "SECRET_KEY": None,
+        "SECRET_KEY_FALLBACKS": None,
+        "SEND_FILE_MAX_AGE_DEFAULT": None,
+        "SERVER_NAME": None,
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_NAME": "session",
+        "SESSION_COOKIE_PARTITIONED": False,
+        "SESSION_COOKIE_PATH": None,
+        "SESSION_COOKIE_SAMESITE": None,
+        "SESSION_COOKIE_SECURE": False,
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "SHUTDOWN_GRACE_PERIOD": 2,
+        "TEMPLATES_AUTO_RELOAD": None,
+        "TESTING": False,
+        "TRAP_BAD_REQUEST_ERRORS": None,
+        "TRAP_HTTP_EXCEPTIONS": False,
+        "TRUSTED_HOSTS": None,
+        "USE_X_SENDFILE": False,  # Quart's, only read
+        "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
+        "WEBSOCKET_QUEUE_SIZE": 16,
+        "WEBSOCKET_SEND_TIMEOUT": 60,
+    }
+)
 
 # Only "no file here" is hidden by ``silent``; a permission error is always reported.
 _MISSING_FILE_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR})

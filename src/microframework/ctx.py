@@ -196,7 +196,7 @@ class AppContext:
                 match_request(compiled, self, current, self.websocket is not None)
             if self.opened_session is None:
                 await open_session(self.app, self)
-        if appcontext_pushed.receivers:
+        if appcontext_pushed.receivers and self._tears_down != "none":  # not a copy
             await send_signal(appcontext_pushed, self.app)
 
     def match_request(self) -> None:
@@ -235,7 +235,7 @@ class AppContext:
         finally:
             self._cv_token = None
             _cv_app.reset(token)
-            if appcontext_popped.receivers:
+            if appcontext_popped.receivers and self._tears_down != "none":
                 await send_signal(appcontext_popped, self.app)
 
     def __enter__(self) -> NoReturn:
