@@ -470,3 +470,27 @@ async def test_a_teardown_reads_a_streamed_gets_empty_body(
     response = await app.test_client().get("/", http_version=http_version)
     assert await response.get_data() == b"ab"
     assert read == [b""]
+
+
+@pytest.mark.parametrize("domain", ["0.0.1", "0.1"])
+async def test_a_cookie_for_an_ip_address_is_not_shared_by_suffix(
+    app: Microframework, domain: str
+) -> None:
+    # RFC 6265 5.1.3: suffix matching is for host names; browsers keep no such
+    # cookie, and the client sent it to 10.0.0.1 (muts33, session 32).
+    @app.get("/set")
+    async def set_cookie() -> Response:
+        response = Response("ok")
+        response.headers["Set-Cookie"] = f"a=1; Domain={domain}; Path=/"
+        return response
+
+    @app.get("/")
+    async def index() -> str:
+        return request.headers.get("Cookie", "-")
+
+    client = app.test_client()
+    await client.get("/set", headers={"Host": "127.0.0.1"})
+    assert client.get_cookie("a", domain=domain) is None
+    client.set_cookie("a", "1", domain=domain)  # set by the test: still not sent
+    response = await client.get("/", headers={"Host": "10.0.0.1"})
+    assert await response.get_data() == b"-"

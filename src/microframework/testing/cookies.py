@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from datetime import timedelta
 from datetime import UTC
+from ipaddress import ip_address
 
 from werkzeug.http import parse_cookie
 from werkzeug.http import parse_date
@@ -27,6 +28,17 @@ def trustworthy(host: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
 
 
+def suffix_of(domain: str, host: str) -> bool:
+    """RFC 6265 5.1.3: *host* is a name under *domain* (an IP address is under none)."""
+    if not host.endswith("." + domain):
+        return False
+    try:
+        ip_address(host.strip("[]"))
+    except ValueError:
+        return True
+    return False
+
+
 def secure_for(scheme: str, host: str) -> bool:
     """Whether a request to *host* gets (and may set) ``Secure`` cookies."""
     return scheme in ("https", "wss") or trustworthy(host)
@@ -37,7 +49,7 @@ def sent_to(cookie: Cookie, host: str, path: str, secure: bool) -> bool:
     if cookie.secure and not secure:
         return False
     if host != cookie.domain and (
-        cookie.origin_only or not host.endswith("." + cookie.domain)
+        cookie.origin_only or not suffix_of(cookie.domain, host)
     ):
         return False
     if path == cookie.path or cookie.path == "/":
@@ -180,7 +192,7 @@ def refused(
     secure_origin: bool,
 ) -> bool:
     """Whether browsers refuse to store the cookie (RFC 6265, RFC 6265bis)."""
-    if domain and host != domain and not host.endswith("." + domain):
+    if domain and host != domain and not suffix_of(domain, host):
         return True  # RFC 6265 5.3 step 6: a host may not set cookies for another
     if domain and "." not in domain and domain != host:
         return True  # a top-level domain ("com") is a public suffix
