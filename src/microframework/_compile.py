@@ -228,7 +228,12 @@ class ViewsOfTheApp:
     under the same name; one put in its place compiles the tables again."""
 
     def __get__(self, app: Microframework | None, owner: Any = None) -> Any:
-        return self if app is None else app.__dict__["view_functions"]
+        if app is None:
+            return self
+        try:
+            return app.__dict__["view_functions"]
+        except KeyError:  # before Scaffold.__init__: hasattr() must say False
+            raise AttributeError("view_functions") from None
 
     def __set__(
         self, app: Microframework, views: dict[str, Callable[..., Any]]

@@ -531,7 +531,8 @@ def _ending(
     teardown_needed = (
         chain.teardown or compiled.teardown_appcontext or _signals.listening
     )
-    if reader is None and ctx.opened_session is None and not teardown_needed:
+    saves = ctx.opened_session is not None or compiled.saves_always  # as Quart's
+    if reader is None and not saves and not teardown_needed:
         return None
     if disconnected:  # a fresh one: the caught one's traceback holds the handler
         error = WebsocketDisconnect(
@@ -543,6 +544,7 @@ def _ending(
         reader,
         error or ctx.unhandled_error,
         chain if teardown_needed else None,
+        saves,
     )
 
 
@@ -552,6 +554,7 @@ async def _end_websocket(
     reader: asyncio.Task[None] | None,
     error: BaseException | None,
     chain: Chain | None,
+    saves: bool = False,
 ) -> None:
     cancelled: asyncio.CancelledError | None = None
     drain = app.drain  # after_serving waits for this too (see _finish_http)
@@ -566,8 +569,10 @@ async def _end_websocket(
                 # Unless this task was cancelled meanwhile (shutdown): raised after.
                 if task is not None and task.cancelling() > asked:
                     cancelled = exc
-        if ctx.opened_session is not None:
+        if saves:
             try:
+                if ctx.opened_session is None:  # a subclass saves each time: open it
+                    await open_session(app, ctx)
                 await save_websocket_session(app, ctx, None)
             except Exception:
                 app.logger.exception("Saving the websocket's session failed")

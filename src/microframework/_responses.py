@@ -35,6 +35,7 @@ from .exceptions import ClientDisconnected
 from .exceptions import WebsocketDisconnect
 from .helpers import redirect
 from .json.provider import DefaultJSONProvider
+from .sessions import SecureCookieSessionInterface
 from .signals import appcontext_tearing_down
 from .signals import request_tearing_down
 from .signals import send_signal
@@ -265,17 +266,23 @@ async def process_response(
         _check_returned(response, "an after_request function")
     if ctx.request is not None:
         session = ctx.opened_session
-        if session is None and (
-            (app.compiled is not None and app.compiled.saves_always)
-            or session_cookie_sent(app, ctx.request)
-        ):
-            # Unused, but a permanent session's cookie is refreshed each request,
-            # and a subclass's saving runs after each, as in Flask.
-            session = ctx.session
+        if session is None:
+            if app.compiled is not None and app.compiled.saves_always:
+                # A subclass's saving runs after each request, as in Flask: open it
+                # with await (its open_session may wait, as Quart's may).
+                await open_session(app, ctx)
+                session = ctx.opened_session
+            elif session_cookie_sent(app, ctx.request):
+                # Unused, but a permanent session's cookie is refreshed each request.
+                session = ctx.session
         if session is not None:
             if not app.session_interface.is_null_session(session):
                 await call_session_method(app, "save_session", app, session, response)
     return response
+
+
+# The cookie store's own save (not a mock's or a wrapper's that copied its attributes).
+_COOKIE_SAVE = SecureCookieSessionInterface.save_session
 
 
 def call_session_method(app: Microframework, name: str, *args: Any) -> Awaitable[Any]:
@@ -284,7 +291,7 @@ def call_session_method(app: Microframework, name: str, *args: Any) -> Awaitable
     """
     # Looked up each time: an interface instance may set its own method.
     method = getattr(app.session_interface, name)
-    if getattr(method, "inline", False):  # the cookie store's: no I/O, done at once
+    if getattr(method, "__func__", None) is _COOKIE_SAVE:  # no I/O, done at once
         return method(*args)  # type: ignore[no-any-return]
     return call_awaited(app.ensure_async, method, *args)
 

@@ -201,7 +201,9 @@ class Microframework(TemplatingMixin, Scaffold):
         change through either compiles both apps' tables again."""
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
-        twin.__dict__["view_functions"].apps.add(twin)
+        views = twin.__dict__.get("view_functions")
+        if isinstance(views, ViewFunctions):  # (a subclass may declare a plain dict)
+            views.apps.add(twin)
         return twin
 
     @cached_property

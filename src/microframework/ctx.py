@@ -301,10 +301,18 @@ def _copying(
     if ctx is None or (what != "app" and getattr(ctx, what) is None):
         raise RuntimeError(f"there is no {what} context to copy; use this inside one")
 
+    announces = what == "app"  # Quart's app context copy is a context of its own
+
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        async with ctx.copy():
-            return await ctx.app.ensure_async(func)(*args, **kwargs)
+        try:
+            async with ctx.copy():
+                if announces and appcontext_pushed.receivers:
+                    await send_signal(appcontext_pushed, ctx.app)
+                return await ctx.app.ensure_async(func)(*args, **kwargs)
+        finally:
+            if announces and appcontext_popped.receivers:
+                await send_signal(appcontext_popped, ctx.app)
 
     return wrapper
 

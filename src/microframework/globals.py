@@ -210,8 +210,8 @@ websocket_ctx: AppContext = _ContextProxy(_websocket_ctx)  # type: ignore[assign
 def unproxied(value: Any) -> Any:
     """*value*, or what a proxy (the ``request`` global, say) stands for now: a
     context must hold the object, as the global would then resolve to itself."""
-    for _ in range(8):  # a proxy of a proxy...; one that resolves to itself must end
+    for _ in range(9):  # a proxy of a proxy...; one that resolves to itself must end
         if not isinstance(value, LocalProxy):
             return value
         value = value._get_current_object()
-    raise RuntimeError(f"{value!r} is a proxy that resolves to a proxy, endlessly")
+    raise RuntimeError("a proxy that resolves to a proxy, 8 deep or endlessly")

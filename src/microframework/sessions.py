@@ -289,8 +289,6 @@ class SecureCookieSessionInterface(SessionInterface):
         self._save(app, session, response)
         return DONE
 
-    save_session.inline = True  # type: ignore[attr-defined] # called on the loop
-
     def _save(
         self, app: Microframework, session: SessionMixin, response: Response | None
     ) -> None:
