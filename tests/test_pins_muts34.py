@@ -189,9 +189,9 @@ async def test_a_lazy_interface_saving_as_the_base_is_not_opened_for_an_unused_s
 
 
 async def test_the_cookie_stores_save_runs_on_the_loops_thread() -> None:
-    # _responses.call_session_method: `if getattr(method, "inline", False): return
-    # method(*args)`: SecureCookieSessionInterface.save_session, a plain def doing
-    # no I/O, is called on the loop (mutant R06 sent it to a worker thread).
+    # _responses.call_session_method: the cookie interface's own save_session (found
+    # by identity since review13), a plain def doing no I/O, is called on the loop
+    # (mutant R06 sent it to a worker thread).
     import threading
 
     threads: list[threading.Thread] = []
