@@ -10,6 +10,7 @@ import functools
 from typing import Any
 from unittest import mock
 
+import pytest
 from werkzeug.local import LocalProxy
 
 from microframework import appcontext_popped
@@ -19,6 +20,7 @@ from microframework import Microframework
 from microframework import websocket
 from microframework.globals import unproxied
 from microframework.sessions import SecureCookieSessionInterface
+from microframework.testing import WebsocketResponseError
 
 
 def _app() -> Microframework:
@@ -139,3 +141,55 @@ async def test_copy_current_app_context_announces_its_copy_as_quart() -> None:
         appcontext_pushed.disconnect(pushed, app)
         appcontext_popped.disconnect(popped, app)
     assert heard == ["pushed", "pushed", "work", "popped", "popped"]
+
+
+async def test_a_subclass_saving_its_own_way_saves_into_a_websocket_rejection() -> None:
+    # As Quart's: a handler that never touched the session, refused before accept
+    # (review14 1).
+    saved: list[Any] = []
+
+    class Interface(SecureCookieSessionInterface):
+        async def save_session(self, app: Any, session: Any, response: Any) -> None:
+            saved.append(response)
+            if response is not None:
+                response.headers["X-Saved"] = "yes"
+
+    app = Microframework(__name__)
+    app.secret_key = "k"
+    app.session_interface = Interface()
+
+    @app.websocket("/ws")
+    async def ws() -> tuple[str, int]:
+        return "no", 401
+
+    with pytest.raises(WebsocketResponseError) as info:
+        async with app.test_client().websocket("/ws") as socket:
+            await socket.receive()
+    assert info.value.response.headers.get("X-Saved") == "yes"
+    assert len(saved) == 1 and saved[0] is not None
+
+
+async def test_a_copied_app_context_whose_pushed_receiver_fails_sends_no_popped() -> (
+    None
+):
+    # As Quart's: popped only after a push that was announced (review14 5).
+    app = _app()
+    heard: list[str] = []
+
+    def pushed(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("pushed receiver")
+
+    def popped(sender: Any, **kwargs: Any) -> None:
+        heard.append("popped")
+
+    @app.get("/copy")
+    async def view() -> str:
+        work = copy_current_app_context(lambda: None)
+        with appcontext_pushed.connected_to(pushed, app):
+            with appcontext_popped.connected_to(popped, app):
+                with pytest.raises(RuntimeError, match="pushed receiver"):
+                    await work()
+        return "ok"
+
+    assert (await app.test_client().get("/copy")).status_code == 200
+    assert heard == []

@@ -571,8 +571,6 @@ async def _end_websocket(
                     cancelled = exc
         if saves:
             try:
-                if ctx.opened_session is None:  # a subclass saves each time: open it
-                    await open_session(app, ctx)
                 await save_websocket_session(app, ctx, None)
             except Exception:
                 app.logger.exception("Saving the websocket's session failed")

@@ -305,13 +305,15 @@ def _copying(
 
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        pushed = False  # popped only after a push that announced itself, as Quart
         try:
             async with ctx.copy():
                 if announces and appcontext_pushed.receivers:
                     await send_signal(appcontext_pushed, ctx.app)
+                pushed = announces
                 return await ctx.app.ensure_async(func)(*args, **kwargs)
         finally:
-            if announces and appcontext_popped.receivers:
+            if pushed and appcontext_popped.receivers:
                 await send_signal(appcontext_popped, ctx.app)
 
     return wrapper
