@@ -676,9 +676,8 @@ def _websocket_handler(
 async def _before_websocket_handler(
     app: Microframework, websocket: Websocket, endpoint: Endpoint | None, chain: Chain
 ) -> Any:
-    if (
-        websocket_started.receivers
-    ):  # an untrusted Host's too: websocket_finished follows
+    # An untrusted Host's too, as Flask's request_started: websocket_finished follows.
+    if websocket_started.receivers:
         await send_signal(websocket_started, app)
     if websocket.routing_exception.__class__ is SecurityError:
         raise websocket.routing_exception  # a Host not in TRUSTED_HOSTS reaches no hook
