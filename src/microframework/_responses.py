@@ -307,7 +307,8 @@ async def save_websocket_session(
     app: Microframework, ctx: AppContext, response: Response | None
 ) -> None:
     """Save a websocket's session once, into the rejection *response* or ``None``."""
-    if ctx.opened_session is None and app.compiled and app.compiled.saves_always:
+    compiled = app.compiled
+    if ctx.opened_session is None and compiled is not None and compiled.saves_always:
         await open_session(app, ctx)  # a subclass saves each time (Quart opens always)
     session = ctx.opened_session
     if session is None or app.session_interface.is_null_session(session):

@@ -19,6 +19,7 @@ from .scaffold import endpoint_from_view_func
 from .scaffold import HOOK_REGISTRIES
 from .scaffold import name_decorator
 from .scaffold import refuse_async
+from .scaffold import registration_method
 from .scaffold import Scaffold
 from .scaffold import setupmethod
 from .static import add_blueprint_static_route
@@ -88,22 +89,8 @@ def _on_app(name: str, app_method: str) -> Callable[[Blueprint, F], F]:
         self._call_app(app_method, func)
         return func
 
-    if "websocket" in name or "serving" in name:  # Quart's own: "func"
-
-        def on_app(self: Blueprint, func: F) -> F:
-            return add(self, func)
-
-    else:  # Flask's: "f", as code calls bp.before_app_request(f=...)
-
-        def on_app(self: Blueprint, f: F) -> F:  # type: ignore[misc]
-            return add(self, f)
-
-    on_app.__name__ = name
-    on_app.__qualname__ = f"Blueprint.{name}"
-    on_app.__doc__ = (
-        f"Call ``app.{app_method}(func)`` when this blueprint is registered."
-    )
-    return setupmethod(on_app)
+    doc = f"Call ``app.{app_method}(func)`` when this blueprint is registered."
+    return registration_method(add, name, "Blueprint", doc)
 
 
 class Blueprint(Scaffold):

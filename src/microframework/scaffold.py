@@ -110,6 +110,28 @@ def refuse_async(name: str, func: Callable[..., Any]) -> None:
         )
 
 
+def registration_method(
+    add: Callable[[Any, F], F], name: str, owner: str, doc: str
+) -> Callable[[Any, F], F]:
+    """*add* as the setup method ``owner.name``, its parameter named as Flask names it
+    (``f``: code calls ``app.before_request(f=...)``), or ``func`` for Quart's own
+    websocket and serving hooks, as Quart names it."""
+    if "websocket" in name or "serving" in name:
+
+        def method(self: Any, func: F) -> F:
+            return add(self, func)
+
+    else:
+
+        def method(self: Any, f: F) -> F:  # type: ignore[misc]
+            return add(self, f)
+
+    method.__name__ = name
+    method.__qualname__ = f"{owner}.{name}"
+    method.__doc__ = doc
+    return setupmethod(method)
+
+
 def _hook(name: str) -> Callable[[Scaffold, F], F]:
     registry = HOOK_REGISTRIES[name]
 
@@ -118,22 +140,7 @@ def _hook(name: str) -> Callable[[Scaffold, F], F]:
         getattr(self, registry)[None].append(func)
         return func
 
-    # Flask's hooks name the function "f", Quart's own (websocket) hooks "func":
-    # keep each one's keyword, as code calls e.g. app.before_request(f=...).
-    if "websocket" not in name:
-
-        def hook(self: Scaffold, f: F) -> F:
-            return add(self, f)
-
-    else:
-
-        def hook(self: Scaffold, func: F) -> F:  # type: ignore[misc]
-            return add(self, func)
-
-    hook.__name__ = name
-    hook.__qualname__ = f"Scaffold.{name}"
-    hook.__doc__ = _HOOK_DOCS[name]
-    return setupmethod(hook)
+    return registration_method(add, name, "Scaffold", _HOOK_DOCS[name])
 
 
 class Scaffold:
