@@ -165,6 +165,8 @@ async def test_a_lazy_interface_saving_as_the_base_is_not_opened_for_an_unused_s
     opened: list[str] = []
 
     class Counting(SecureCookieSessionInterface):
+        opens_without_waiting = True  # its open_session never waits
+
         async def open_session(self, app: Any, request: Any) -> Any:
             opened.append(request.path)
             return await super().open_session(app, request)

@@ -40,6 +40,7 @@ class _CountingOpens(SecureCookieSessionInterface):
     """The signed-cookie interface, counting the sessions it opens."""
 
     opened = 0
+    opens_without_waiting = True  # its open_session never waits
 
     async def open_session(self, app: Any, request: Any) -> Any:
         type(self).opened += 1
@@ -155,6 +156,8 @@ async def test_an_open_session_that_waits_is_closed_before_the_error_is_raised(
     events: list[str] = []
 
     class Waits(SecureCookieSessionInterface):
+        opens_without_waiting = True  # wrongly
+
         async def open_session(self, app: Any, request: Any) -> Any:
             try:
                 await asyncio.sleep(0)  # waits: not allowed on first use

@@ -19,6 +19,7 @@ from itsdangerous import TimestampSigner
 from markupsafe import Markup
 from werkzeug.http import parse_date
 
+from microframework import copy_current_request_context
 from microframework import flash
 from microframework import get_flashed_messages
 from microframework import Microframework
@@ -1061,3 +1062,44 @@ async def test_the_test_clients_cookie_flags_are_bools() -> None:
     sent = client.get_cookie("session")
     assert sent is not None
     assert (sent.secure, sent.http_only) == (False, True)
+
+
+@pytest.mark.parametrize("path", ["/touch", "/copy", "/none"])
+async def test_a_cookie_subclass_whose_open_session_waits_opens_before_the_view(
+    path: str,
+) -> None:
+    # A Quart port's subclass inherits opens_without_waiting=True: touching the
+    # session, or copying the context, was a 500 (review14 2, session 32).
+    class Revocable(SecureCookieSessionInterface):
+        async def open_session(self, app: Any, request: Any) -> Any:
+            await asyncio.sleep(0)  # as a revocation list read over the network
+            return await super().open_session(app, request)
+
+    class Declared(Revocable):
+        opens_without_waiting = True  # its own word: then it is believed
+
+    app = _flask31_app()
+    app.session_interface = Revocable()
+
+    @app.get("/touch")
+    async def touch() -> str:
+        session["x"] = "1"
+        return "touched"
+
+    @app.get("/copy")
+    async def copy() -> str:
+        @copy_current_request_context
+        async def work() -> str:
+            return "copied"
+
+        return await asyncio.create_task(work())
+
+    client = app.test_client()
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert ("Set-Cookie" in response.headers) is (path == "/touch")
+    assert ("Cookie" in response.headers.get("Vary", "")) is (path == "/touch")
+    declared = _flask31_app()
+    declared.session_interface = Declared()
+    with pytest.raises(RuntimeError, match="waits on I/O"):  # opened on first use
+        await declared.test_client().get("/set")

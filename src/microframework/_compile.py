@@ -35,6 +35,7 @@ from .json.provider import DefaultJSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
 from .routing import UNSET
+from .sessions import opens_at_once
 from .sessions import saves_its_own_way
 from .wrappers.base import AtMountPoint
 from .wrappers.response import Response
@@ -264,7 +265,7 @@ def compile_tables(app: Microframework) -> Compiled:
     )
     refuse_quart_only(app)
     interface = app.session_interface
-    compiled.eager_sessions = not interface.opens_without_waiting
+    compiled.eager_sessions = not opens_at_once(interface)
     compiled.saves_always = not compiled.eager_sessions and saves_its_own_way(interface)
     compiled.custom_make_response = overrides(app, "make_response")
     compiled.custom_process_response = overrides(app, "process_response")

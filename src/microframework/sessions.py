@@ -192,6 +192,21 @@ class _Serializer(URLSafeTimedSerializer):
         return signer
 
 
+def opens_at_once(interface: SessionInterface) -> bool:
+    """*interface*'s ``opens_without_waiting``, unless an ``open_session`` of its own
+    comes without its own word on it: a subclass of the cookie interface whose
+    ``open_session`` may wait (as a Quart port's) then opens before each view."""
+    for namespace in (
+        getattr(interface, "__dict__", {}),
+        *map(vars, type(interface).__mro__),
+    ):
+        if "opens_without_waiting" in namespace:
+            return bool(namespace["opens_without_waiting"])
+        if "open_session" in namespace:
+            return False
+    return False
+
+
 def saves_its_own_way(interface: SessionInterface) -> bool:
     """True if *interface* saves as a subclass says (``save_session`` or
     ``should_set_cookie`` of its own): Flask calls it after every request."""
