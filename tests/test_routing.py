@@ -1685,3 +1685,24 @@ async def test_a_copy_of_the_app_sees_a_view_replaced_in_the_views_it_shares(
     twin.view_functions = {"i": lambda: "own"}  # its own now, as in Quart
     assert await (await twin.test_client().get("/")).get_data() == b"own"
     assert await (await app.test_client().get("/")).get_data() == b"new"
+
+
+async def test_a_subclass_declaring_view_functions_serves_a_view_replaced_later() -> (
+    None
+):
+    # `view_functions = {}` in the class body hid the descriptor, so a view replaced
+    # after the first request was never served, in the app or a copy (review14 4).
+    class Declares(Microframework):
+        view_functions = {}  # type: ignore[assignment]
+
+    class Below(Declares):
+        pass
+
+    for cls in (Declares, Below):
+        app = cls(__name__, static_folder=None)
+        app.add_url_rule("/", "i", lambda: "old")
+        assert await (await app.test_client().get("/")).get_data() == b"old"
+        twin = copy.copy(app)
+        app.view_functions["i"] = lambda: "new"
+        assert await (await app.test_client().get("/")).get_data() == b"new"
+        assert await (await twin.test_client().get("/")).get_data() == b"new"

@@ -196,14 +196,20 @@ class Microframework(TemplatingMixin, Scaffold):
 
     view_functions: ViewFunctions = ViewsOfTheApp()  # type: ignore[assignment]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # `view_functions = {}` in a subclass must not hide the descriptor: a view
+        # replaced after the first request would never be served.
+        if not isinstance(cls.view_functions, ViewsOfTheApp):
+            cls.view_functions = ViewsOfTheApp()  # type: ignore[assignment]
+
     def __copy__(self) -> Microframework:
         """A shallow copy; it shares ``view_functions``, as Quart's copy does, and a
         change through either compiles both apps' tables again."""
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
-        views = twin.__dict__.get("view_functions")
-        if isinstance(views, ViewFunctions):  # (a subclass may declare a plain dict)
-            views.apps.add(twin)
+        if "view_functions" in twin.__dict__:  # (none before __init__)
+            twin.view_functions.apps.add(twin)
         return twin
 
     @cached_property
