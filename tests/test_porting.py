@@ -997,6 +997,18 @@ def test_a_mark_on_send_static_file_is_seen_on_the_static_view(
     assert view.__name__ == "send_static_file"
 
 
+def test_the_static_view_copies_and_a_deepcopy_of_the_app_fails_as_flasks() -> None:
+    # The static view's __getattr__ read its own unset slot while copy built it:
+    # copy.deepcopy(app) was a RecursionError; Flask's and Quart's give TypeError.
+    import copy
+
+    app = Microframework(__name__, static_folder="static")
+    view = app.view_functions["static"]
+    assert copy.copy(view).__name__ == "send_static_file"
+    with pytest.raises(TypeError):
+        copy.deepcopy(app)
+
+
 async def test_an_extension_overriding_make_request_shapes_every_request(
     app: Microframework,
 ) -> None:

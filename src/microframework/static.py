@@ -64,6 +64,8 @@ class _StaticView:
         return await target.send_static_file(filename)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_ref":  # not set yet: a copy being made (it recursed for ever)
+            raise AttributeError(name)
         target = self._ref()
         if target is None:
             raise AttributeError(name)
