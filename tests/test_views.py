@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -9,8 +11,11 @@ from typing import Any
 import pytest
 
 from microframework import Blueprint
+from microframework import has_websocket_context
 from microframework import Microframework
+from microframework import render_template_string
 from microframework import request
+from microframework import websocket
 from microframework.views import MethodView
 from microframework.views import View
 
@@ -276,3 +281,175 @@ def test_a_view_class_without_as_view_is_refused_at_registration(where: str) -> 
         TypeError, match=r"is the class Greet: pass Greet.as_view\('greet'\)"
     ):
         target.add_url_rule("/", view_func=Greet)
+
+
+# Found by session 33's "views" run: an endpoint's rules each keep their own automatic
+# OPTIONS and timeout (the last one compiled applied to all), an HTTP and a websocket
+# rule of one endpoint each keep their own hooks, and a plain method's returned
+# coroutine is awaited as a plain view's is.
+
+
+async def _get(
+    app: Microframework, path: str, method: str = "GET"
+) -> tuple[int, str, Any]:
+    response = await app.test_client().open(path, method=method)
+    return response.status_code, await response.get_data(as_text=True), response.headers
+
+
+async def test_automatic_options_is_decided_per_rule_for_a_class_view() -> None:
+    app = Microframework(__name__)
+
+    class ItemAPI(MethodView):
+        async def get(self, id: int | None = None) -> str:
+            return "get"
+
+        async def put(self, id: int | None = None) -> str:
+            return "put"
+
+        async def options(
+            self, id: int | None = None
+        ) -> tuple[str, int, dict[str, str]]:
+            return "", 204, {"X-Preflight": "own"}
+
+    view = ItemAPI.as_view("items")
+    app.add_url_rule("/items", view_func=view, methods=["GET", "OPTIONS"])
+    app.add_url_rule("/items/<int:id>", view_func=view, methods=["GET", "PUT"])
+    status, _, headers = await _get(app, "/items", "OPTIONS")
+    assert (status, headers.get("X-Preflight")) == (204, "own")
+    status, _, headers = await _get(app, "/items/1", "OPTIONS")
+    assert status == 200 and "X-Preflight" not in headers
+    assert set(headers["Allow"].replace(" ", "").split(",")) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+    }
+
+
+async def test_automatic_options_is_decided_per_rule_for_a_function_view() -> None:
+    app = Microframework(__name__)
+
+    async def cors(id: int | None = None) -> Any:
+        if request.method == "OPTIONS":
+            return "", 204, {"X-Preflight": "own"}
+        return "get"
+
+    app.add_url_rule("/c/<int:id>", "cors", cors, methods=["GET", "OPTIONS"])
+    app.add_url_rule("/c", "cors", cors, methods=["GET"])
+    status, _, headers = await _get(app, "/c/1", "OPTIONS")
+    assert (status, headers.get("X-Preflight")) == (204, "own")
+    status, _, headers = await _get(app, "/c", "OPTIONS")
+    assert status == 200 and "X-Preflight" not in headers
+
+
+async def test_response_timeout_is_per_rule() -> None:
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+    release = asyncio.Event()
+
+    class Poll(MethodView):
+        async def get(self, id: int | None = None) -> str:
+            await release.wait()
+            return "polled"
+
+    view = Poll.as_view("poll")
+    app.add_url_rule("/poll/<int:id>", view_func=view, response_timeout=None)
+    app.add_url_rule("/poll", view_func=view)
+    unlimited = asyncio.create_task(_get(app, "/poll/1"))
+    assert (await _get(app, "/poll"))[0] == 504  # the time has passed meanwhile
+    assert not unlimited.done()
+    release.set()
+    async with asyncio.timeout(5):
+        assert (await unlimited)[:2] == (200, "polled")
+
+
+async def test_http_and_websocket_rules_of_one_endpoint_keep_their_own_hooks() -> None:
+    app = Microframework(__name__)
+    log: list[str] = []
+
+    @app.before_request
+    async def before_request() -> None:
+        log.append("request")
+
+    @app.before_websocket
+    async def before_websocket() -> None:
+        log.append("websocket")
+
+    async def both() -> Any:
+        if has_websocket_context():
+            await websocket.accept()
+            await websocket.send("ws")
+            return None
+        return "http"
+
+    app.add_url_rule("/x", "both", both)
+    app.add_websocket("/x/ws", "both", both)
+    client = app.test_client()
+    assert (await _get(app, "/x"))[:2] == (200, "http")
+    assert log == ["request"]
+    log.clear()
+    async with client.websocket("/x/ws") as ws:
+        assert await ws.receive() == "ws"
+    assert log == ["websocket"]
+
+
+def _plain(f: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+async def test_plain_decorator_on_an_async_method_view_method() -> None:
+    app = Microframework(__name__)
+
+    class Item(MethodView):
+        @_plain
+        async def get(self) -> str:
+            return "item"
+
+    app.add_url_rule("/item", view_func=Item.as_view("item"))
+    assert (await _get(app, "/item"))[:2] == (200, "item")
+
+
+async def test_plain_dispatch_request_returning_supers_coroutine() -> None:
+    app = Microframework(__name__)
+
+    class Wrapped(MethodView):
+        def dispatch_request(self, **kwargs: Any) -> Any:
+            return super().dispatch_request(**kwargs)
+
+        async def get(self) -> str:
+            return "wrapped"
+
+    app.add_url_rule("/w", view_func=Wrapped.as_view("w"))
+    assert (await _get(app, "/w"))[:2] == (200, "wrapped")
+
+
+async def test_plain_methods_returning_render_template_unawaited() -> None:
+    app = Microframework(__name__)
+
+    class Page(MethodView):
+        def get(self) -> Any:
+            return render_template_string("hello {{ who }}", who="mv")
+
+    class Plain(View):
+        def dispatch_request(self) -> Any:
+            return render_template_string("hello {{ who }}", who="view")
+
+    app.add_url_rule("/mv", view_func=Page.as_view("mv"))
+    app.add_url_rule("/view", view_func=Plain.as_view("view"))
+    assert (await _get(app, "/mv"))[:2] == (200, "hello mv")
+    assert (await _get(app, "/view"))[:2] == (200, "hello view")
+
+
+async def test_async_method_returning_a_coroutine_is_still_an_error() -> None:
+    app = Microframework(__name__)
+
+    class Bad(MethodView):
+        async def get(self) -> Any:
+            return render_template_string("x")  # missing await
+
+    app.add_url_rule("/bad", view_func=Bad.as_view("bad"))
+    assert (await _get(app, "/bad"))[0] == 500

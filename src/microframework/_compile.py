@@ -81,7 +81,8 @@ class Chain:
 
 @dataclass(slots=True, eq=False, repr=False)
 class Endpoint:
-    """A compiled endpoint: the view as an async callable and its hook chain."""
+    """A compiled rule: its endpoint's view as an async callable and hook chain, and
+    the rule's own automatic OPTIONS and timeout."""
 
     view: Callable[..., Coroutine[Any, Any, Any]]
     chain: Chain
@@ -95,7 +96,7 @@ class Compiled:
     """Everything the request path reads, built once at freeze."""
 
     __slots__ = (
-        "endpoints", "chains", "app_chain", "websocket_chain", "adapters",
+        "by_rule", "chains", "app_chain", "websocket_chain", "adapters",
         "static_routes", "match_cache", "teardown_appcontext", "eager_sessions",
         "saves_always",
         "custom_make_response", "custom_process_response", "custom_handle_exception",
@@ -103,7 +104,7 @@ class Compiled:
     )  # fmt: skip
 
     def __init__(self, adapters: AdapterCache) -> None:
-        self.endpoints: dict[str, Endpoint] = {}
+        self.by_rule: dict[int, Endpoint] = {}  # by id(): werkzeug rules are unhashable
         self.chains: dict[tuple[bool, str | None], Chain] = {}
         self.app_chain: Chain
         self.websocket_chain: Chain
@@ -282,25 +283,22 @@ def compile_tables(app: Microframework) -> Compiled:
         app.json.sort_keys = bool(sort_keys)
     compiled.app_chain = compile_chain(app, compiled, None)
     compiled.websocket_chain = compile_chain(app, compiled, None, websocket=True)
+    views: dict[tuple[str, bool], tuple[Any, Chain]] = {}  # an endpoint's rules share
     for rule in app.url_map.iter_rules():
-        view = app.view_functions.get(rule.endpoint)
-        if view is None:
-            # Still an endpoint: its automatic OPTIONS and hooks work, as in Flask.
-            view = _missing_view(rule.endpoint, rule.websocket)
-        blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
-        timeout = getattr(rule, "response_timeout", UNSET)
-        func = app.ensure_async(view)
-        compiled.endpoints[rule.endpoint] = Endpoint(
-            func if func is view else _awaiting(func),
-            compile_chain(app, compiled, blueprint, websocket=rule.websocket),
+        key = (rule.endpoint, bool(rule.websocket))
+        if key not in views:
+            views[key] = _compile_view(app, compiled, rule)
+        compiled.by_rule[id(rule)] = Endpoint(  # its OPTIONS and timeout are its own
+            *views[key],
             bool(getattr(rule, "provide_automatic_options", False)),
-            timeout,
+            getattr(rule, "response_timeout", UNSET),
         )
     # Path -> method -> (rule, endpoint): one lookup pair per request.
     static = compile_static_routes(app.url_map, app.subdomain_matching)
-    endpoints = compiled.endpoints
     compiled.static_routes = {
-        path: {m: (rule, endpoints.get(rule.endpoint)) for m, rule in by_method.items()}
+        path: {
+            m: (rule, compiled.by_rule.get(id(rule))) for m, rule in by_method.items()
+        }
         for path, by_method in static.items()
     }
     compiled.teardown_appcontext = teardown_appcontext_funcs(app)
@@ -488,7 +486,7 @@ def match_request(
             rule, cached_args = hit
             request.url_rule = rule
             request.view_args = dict(cached_args)
-            return compiled.endpoints.get(rule.endpoint)
+            return compiled.by_rule.get(id(rule))
         if request.method != _uppercase(request):
             key = (adapter, request.path, request.method, websocket)
         rule, args = adapter.match(
@@ -509,7 +507,20 @@ def match_request(
         return None
     request.url_rule = rule
     request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
-    return compiled.endpoints.get(rule.endpoint)
+    return compiled.by_rule.get(id(rule))
+
+
+def _compile_view(
+    app: Microframework, compiled: Compiled, rule: WerkzeugRule
+) -> tuple[Any, Chain]:
+    view = app.view_functions.get(rule.endpoint)
+    if view is None:
+        # Still an endpoint: its automatic OPTIONS and hooks work, as in Flask.
+        view = _missing_view(rule.endpoint, rule.websocket)
+    blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
+    func = app.ensure_async(view)
+    chain = compile_chain(app, compiled, blueprint, websocket=rule.websocket)
+    return func if func is view else _awaiting(func), chain
 
 
 def _awaiting(
@@ -566,7 +577,7 @@ def _match_mount_point(
         return None
     request.url_rule = rule
     request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
-    return compiled.endpoints.get(rule.endpoint)
+    return compiled.by_rule.get(id(rule))
 
 
 def _redirect_with_query(
