@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import traceback
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -415,3 +416,32 @@ def test_memory_is_the_default_and_an_explicit_url_wins(app: Microframework) -> 
     with pytest.raises(ValueError, match="unsupported"):
         app.config["BROADCAST_URL"] = "nope"
         Broadcast().init_app(app)
+
+
+async def test_subscribers_ended_together_each_raise_their_own_exception() -> None:
+    # One BroadcastError raised by every subscriber (Redis given up) gathered each
+    # one's frames in its traceback: N subscribers, N² lines logged (scaleout 1).
+    errors: list[BroadcastError] = []
+
+    async def handler(room: Any) -> None:
+        try:
+            async for _ in room:
+                pass
+        except BroadcastError as error:
+            errors.append(error)
+
+    async with Broadcast() as broadcast:
+        async with broadcast.subscribe("a") as a, broadcast.subscribe("b") as b:
+            tasks = [asyncio.create_task(handler(room)) for room in (a, b, a)]
+            cause = OSError("connection refused")
+            try:
+                raise BroadcastError("Redis is unreachable") from cause
+            except BroadcastError as error:
+                broadcast._end_all(error)
+            async with asyncio.timeout(5):
+                await asyncio.gather(*tasks)
+    assert len({id(error) for error in errors}) == 3
+    for error in errors:
+        assert str(error) == "Redis is unreachable" and error.__cause__ is cause
+        frames = traceback.extract_tb(error.__traceback__)
+        assert [frame.name for frame in frames].count("handler") == 1

@@ -8,6 +8,7 @@ no gap, no duplicate. Publishing never waits: each subscriber has a bounded queu
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 import sys
@@ -104,8 +105,10 @@ class Subscriber:
         if self._replay:
             return self._replay.popleft()
         while not self._queue:
-            if self._end is not None:
-                raise self._end
+            if (end := self._end) is not None:
+                # Its own copy: one exception raised by every subscriber would gather
+                # all their frames in its traceback (a Redis outage, N² lines logged).
+                raise copy.copy(end) from end.__cause__
             self._ready.clear()
             await self._ready.wait()
         return self._queue.popleft()
