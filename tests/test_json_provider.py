@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 
 from microframework import Microframework
+from microframework import request
+from microframework.broadcast import Broadcast
 from microframework.json.provider import DefaultJSONProvider
 from microframework.json.provider import JSONProvider
 
@@ -558,3 +560,52 @@ async def test_a_dumps_patched_onto_the_class_writes_response_bodies(
         return {"a": 1}
 
     assert await (await app.test_client().get("/")).get_data() == b'/*p*/{"a":1}\n'
+
+
+class BytesProvider(JSONProvider):
+    """An orjson-style provider: ``dumps`` returns bytes."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return json.dumps(obj).encode()  # type: ignore[return-value]
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return json.loads(s)
+
+
+async def test_client_json_with_a_provider_that_dumps_bytes() -> None:
+    # An orjson provider's dumps gives bytes: the test client's json= raised
+    # AttributeError; Flask's sends them as they are (json 1, session 33).
+    app = Microframework(__name__)
+    app.json = BytesProvider(app)
+
+    @app.route("/echo", methods=["POST"])
+    async def echo() -> Any:
+        return {"got": await request.get_json(), "type": request.content_type}
+
+    response = await app.test_client().post("/echo", json={"a": [1, 2]})
+    assert response.status_code == 200
+    assert json.loads(await response.get_data()) == {
+        "got": {"a": [1, 2]},
+        "type": "application/json",
+    }
+
+
+async def test_publish_json_uses_the_apps_provider() -> None:
+    # As jsonify, send_json and SSE data do: a datetime was a TypeError (json 2).
+    app = Microframework(__name__)
+    broadcast = Broadcast("memory://")
+    broadcast.init_app(app)
+    value = {"at": datetime.datetime(2020, 1, 2, 3, 4, 5), "n": decimal.Decimal("9.99")}
+
+    @app.route("/")
+    async def publish() -> Any:
+        async with broadcast.subscribe("c") as subscriber:
+            await broadcast.publish_json("c", value)
+            (event,) = subscriber.drain()
+        return {"data": event.data}
+
+    async with app.test_app() as test_app:
+        response = await test_app.test_client().get("/")
+        assert response.status_code == 200
+        data = (await response.get_json())["data"]
+    assert json.loads(data) == {"at": "Thu, 02 Jan 2020 03:04:05 GMT", "n": "9.99"}

@@ -22,6 +22,8 @@ from typing import Any
 from typing import Literal
 from typing import TYPE_CHECKING
 
+from .json import dumps as _dumps
+
 if TYPE_CHECKING:
     from ._broadcast_redis import RedisBackend
     from .app import Microframework
@@ -237,7 +239,7 @@ class Broadcast:
 
     async def publish_json(self, channel: str, value: Any) -> str:
         """Publish *value* encoded as JSON; read it back with ``event.json()``."""
-        return await self.publish(channel, json.dumps(value, separators=(",", ":")))
+        return await self.publish(channel, _dumps(value, separators=(",", ":")))
 
     @asynccontextmanager
     async def subscribe(
