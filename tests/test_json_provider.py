@@ -609,3 +609,19 @@ async def test_publish_json_uses_the_apps_provider() -> None:
         assert response.status_code == 200
         data = (await response.get_json())["data"]
     assert json.loads(data) == {"at": "Thu, 02 Jan 2020 03:04:05 GMT", "n": "9.99"}
+
+
+async def test_a_coroutine_in_json_says_an_await_is_missing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Flask's jsonify(request.json) ported as is: the error named only the type
+    # (json 10, session 33); the coroutine is closed, not warned about later.
+    app = Microframework(__name__)
+
+    @app.post("/")
+    async def echo() -> Any:
+        return {"got": request.get_json()}
+
+    response = await app.test_client().post("/", json={"a": 1})
+    assert response.status_code == 500
+    assert "a missing 'await'?" in caplog.text

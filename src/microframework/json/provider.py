@@ -10,6 +10,7 @@ import decimal
 import json
 import uuid
 from datetime import date
+from inspect import iscoroutine
 from typing import Any
 from typing import IO
 from typing import Protocol
@@ -88,6 +89,9 @@ def _default(o: Any) -> Any:
         return dataclasses.asdict(o)
     if hasattr(o, "__html__"):
         return str(o.__html__())
+    if iscoroutine(o):  # the commonest slip of a port: jsonify(request.json)
+        o.close()
+        raise TypeError("a coroutine is not JSON serializable: a missing 'await'?")
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
