@@ -1103,3 +1103,23 @@ async def test_a_cookie_subclass_whose_open_session_waits_opens_before_the_view(
     declared.session_interface = Declared()
     with pytest.raises(RuntimeError, match="waits on I/O"):  # opened on first use
         await declared.test_client().get("/set")
+
+
+async def test_an_open_session_of_its_own_that_sets_a_default_sends_the_cookie() -> None:
+    # A subclass giving each session a default: Flask and Quart send the cookie on a
+    # request whose view never touches the session; ours opened it only on use
+    # (servers3 3, session 33).
+    class Defaults(SecureCookieSessionInterface):
+        async def open_session(self, app: Any, request: Any) -> Any:
+            session = await super().open_session(app, request)
+            if session is not None:
+                session.setdefault("tenant", "default")
+            return session
+
+    app = _flask31_app()
+    app.session_interface = Defaults()
+    client = app.test_client()
+    assert "Set-Cookie" in (await client.get("/none")).headers
+    assert await (await client.get("/get")).get_data(as_text=True) == (
+        "{'tenant': 'default'}"
+    )
