@@ -1105,7 +1105,9 @@ async def test_a_cookie_subclass_whose_open_session_waits_opens_before_the_view(
         await declared.test_client().get("/set")
 
 
-async def test_an_open_session_of_its_own_that_sets_a_default_sends_the_cookie() -> None:
+async def test_an_open_session_of_its_own_that_sets_a_default_sends_the_cookie() -> (
+    None
+):
     # A subclass giving each session a default: Flask and Quart send the cookie on a
     # request whose view never touches the session; ours opened it only on use
     # (servers3 3, session 33).

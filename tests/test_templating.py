@@ -198,6 +198,7 @@ async def test_a_template_that_ignores_the_session_does_not_open_it(root: Path) 
         return await real_open(*args)
 
     interface.open_session = open_session  # type: ignore[method-assign]
+    interface.opens_without_waiting = True  # (one of its own opens before each view)
 
     @app.get("/")
     async def index() -> str:

@@ -1332,3 +1332,32 @@ async def test_a_cancelled_read_fails_the_read_waiting_for_it(
     assert isinstance(outcomes[0], asyncio.CancelledError)
     assert isinstance(outcomes[1], RuntimeError)
     assert "cancelled" in str(outcomes[1])
+
+
+@pytest.mark.parametrize("failure", ["413", "disconnect"])
+async def test_a_read_after_a_failed_read_fails_again(failure: str) -> None:
+    # The second read of a body whose first read failed gave b"" and an empty form,
+    # as if the client had sent none; Flask and Quart raise again (servers3 1).
+    app = Microframework(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 10
+    seen: list[str] = []
+
+    @app.post("/")
+    async def view() -> str:
+        for read in (request.get_data, request.get_data, lambda: request.form):
+            try:
+                seen.append(repr(await read()))
+            except BaseException as error:  # ClientDisconnected is a CancelledError
+                seen.append(type(error).__name__)
+        return "read"
+
+    headers = [(b"content-type", b"application/x-www-form-urlencoded")]
+    if failure == "413":
+        headers.append((b"content-length", b"100"))
+        recorder = Recorder(b"x" * 100)
+    else:
+        recorder = Recorder(b"a=", more_last=True)
+        recorder.disconnect()
+    await call(app, http_scope("/", "POST", headers), recorder)
+    error = "RequestEntityTooLarge" if failure == "413" else "ClientDisconnected"
+    assert seen == [error] * 3

@@ -79,6 +79,7 @@ class Request(BaseRequestWebsocket):
     # Class-level defaults, shadowed on first write: most requests never touch the body.
     _data: bytes | None = None
     _body_started = False
+    _body_failed: type[BaseException] | None = None  # raised again by a later read
     body_done = False  # no body message is left to read
     _body_limit: int | None = None
     _received = 0  # body bytes so far
@@ -215,8 +216,8 @@ class Request(BaseRequestWebsocket):
                 if on_end is not None:
                     on_end()
             raise
-        except BaseException:  # a 413, a 408: nobody reads the rest either
-            self.drop_at_end()
+        except BaseException as error:  # a 413, a 408: nobody reads the rest either
+            self.drop_at_end(error)
             raise
         finally:
             self.body_deadline = None
@@ -240,8 +241,8 @@ class Request(BaseRequestWebsocket):
         if limit is not None:
             declared = self.content_length
             if declared is not None and declared > limit:
-                self.drop_at_end()  # refused unread: see drop_at_end
-                raise RequestEntityTooLarge()
+                self.drop_at_end(error := RequestEntityTooLarge())  # refused unread
+                raise error
         timeout = self.body_timeout
         if timeout is not None:
             self.body_deadline = asyncio.get_running_loop().time() + timeout
@@ -394,9 +395,12 @@ class Request(BaseRequestWebsocket):
                 return True
         return False
 
-    def drop_at_end(self) -> None:
+    def drop_at_end(self, failure: BaseException | None = None) -> None:
         """Let the response's last message drop the body's unread rest (a read stopped
-        short, or a watch began early: DropBeforeEnd); not per read: it costs ~9%."""
+        short, or a watch began early: DropBeforeEnd); not per read: it costs ~9%.
+        A *failure* (a 413, a 408, a disconnect) is what a later read raises too."""
+        if isinstance(failure, _BODY_FAILURES):  # not b"", a body with a gap
+            self._body_failed = type(failure)
         send = self.asgi_send
         if send is not None and send.__class__ is not DropBeforeEnd:
             self.asgi_send = DropBeforeEnd(send, self)
@@ -491,7 +495,7 @@ class Request(BaseRequestWebsocket):
                             buffer += chunk
                         data = bytes(buffer)
                 except BaseException as error:  # a 413, a 408: nobody reads the rest
-                    self.drop_at_end()
+                    self.drop_at_end(error)
                     self._shared(error)
                     raise
                 finally:
@@ -502,6 +506,8 @@ class Request(BaseRequestWebsocket):
                 if whole is _READING:
                     whole = self._whole = asyncio.get_running_loop().create_future()
                 data = bytes(await asyncio.shield(whole))
+            elif (failed := self._body_failed) is not None:
+                raise failed()  # again, as Flask's and Quart's reads do
             else:
                 data = b""  # form parsing or streaming took it
             if cache:
@@ -570,6 +576,8 @@ class Request(BaseRequestWebsocket):
             return
         if self._whole is not None and self.body_reading():
             await self.get_data()  # another task's get_data() reads it: share
+        if self._data is None and (failed := self._body_failed) is not None:
+            raise failed()
         if self._data is None and self._body_started and not self.body_reading():
             # Streamed or read uncached: empty, as in Flask and Quart (not a 500).
             self._form = self._files = self.parameter_storage_class()
@@ -586,8 +594,8 @@ class Request(BaseRequestWebsocket):
             form, files = await parser.parse(
                 self._iter_body(), self.mimetype, self.mimetype_params
             )
-        except BaseException:  # over a form limit: nobody reads the rest
-            self.drop_at_end()
+        except BaseException as error:  # over a form limit: nobody reads the rest
+            self.drop_at_end(error)
             raise
         self._form, self._files = form, files
 
@@ -634,6 +642,9 @@ async def _gone() -> Message:
 
 def _returning(awaitable: Awaitable[Any]) -> Callable[[], Awaitable[Any]]:
     return lambda: awaitable  # called once, as _next_chunk calls receive
+
+
+_BODY_FAILURES = (ClientDisconnected, BodyTimeout, RequestEntityTooLarge)
 
 
 class Dropper(Listener):
