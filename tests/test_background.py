@@ -420,3 +420,23 @@ async def test_an_overridden_log_exception_gets_their_errors(where: str) -> None
             task = app.add_background_task(fail)
             await asyncio.gather(task, return_exceptions=True)
     assert logged == [failure]
+
+
+async def test_add_background_task_from_a_plain_def_view_says_where_to_call_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # It runs in a worker thread: "no running event loop" said nothing of the fix
+    # (lifespan2 7; Quart fails there too).
+    app = Microframework(__name__)
+
+    async def job() -> None:
+        pass
+
+    @app.get("/")
+    def view() -> str:
+        app.add_background_task(job)
+        return "ok"
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 500
+    assert "call it from an 'async def' view or hook" in caplog.text

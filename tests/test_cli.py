@@ -1627,6 +1627,39 @@ def test_run_when_startup_fails_ends_in_one_error_line(
     )
 
 
+def test_run_when_shutdown_fails_says_so_not_that_it_failed_to_start(
+    tmp_path: Path, serve: Any
+) -> None:
+    # hypercorn raises one error for both stages: "failed to start" was printed for
+    # an after_serving that raised (lifespan2 9).
+    write(
+        tmp_path / "stopfail.py",
+        """
+        from microframework import Microframework
+        app = Microframework(__name__)
+
+        @app.get("/")
+        async def index():
+            return "up"
+
+        @app.after_serving
+        async def close():
+            raise RuntimeError("close failed")
+        """,
+    )
+    port = free_port()
+    process, log = serve(
+        "-m", "microframework", "--app", "stopfail", "run", "--port", str(port)
+    )
+    assert get_when_up(f"http://127.0.0.1:{port}/", process) == b"up"
+    process.terminate()
+    assert process.wait(timeout=10) == 1
+    assert log.read_text().splitlines()[-1] == (
+        "Error: The app failed to shut down: Lifespan failure in shutdown."
+        " 'RuntimeError: close failed'"
+    )
+
+
 def test_workers_that_fail_to_start_end_in_error_lines(
     tmp_path: Path, serve: Any
 ) -> None:

@@ -904,6 +904,68 @@ async def test_a_failed_startup_closes_the_while_serving_generators_it_started(
     assert log == ["start", "finally", "start", "finally"]
 
 
+async def test_sys_exit_in_before_serving_is_a_failed_startup(
+    app: Microframework, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "Refuse to start without config": SystemExit left the app, which uvicorn's
+    # --lifespan auto takes for no lifespan support, and served it (lifespan2 2).
+    from microframework.typing import Message
+
+    @app.before_serving
+    async def check_config() -> None:
+        sys.exit("DATABASE_URL is not set")
+
+    inbox = [{"type": "lifespan.startup"}]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return inbox.pop()  # type: ignore[return-value]
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    assert sent == [
+        {
+            "type": "lifespan.startup.failed",
+            "message": "SystemExit: DATABASE_URL is not set",
+        }
+    ]
+    assert "Startup failed" in caplog.text
+
+
+async def test_a_timed_out_shutdown_leaves_no_generator_for_the_next_period(
+    app: Microframework,
+) -> None:
+    # Its clean-up ran in the next period's shutdown, a whole test later (lifespan2 10).
+    from microframework.testing.app import LifespanTimeout
+    from microframework.testing.app import TestApp
+
+    log: list[str] = []
+    periods = [0]
+
+    @app.while_serving
+    async def pool() -> Any:
+        periods[0] += 1
+        period = periods[0]
+        try:
+            yield
+        finally:
+            log.append(f"close {period}")
+
+    @app.after_serving
+    async def stuck() -> None:
+        if periods[0] == 1:
+            await asyncio.Event().wait()
+
+    with pytest.raises(LifespanTimeout):
+        async with TestApp(app, shutdown_timeout=0.01):
+            pass
+    async with app.test_app():
+        assert log == ["close 1"]  # closed as the next period starts
+    assert log == ["close 1", "close 2"]
+
+
 # -- a view's str, dict, tuple or unhandled abort without a Response object: the same bytes -
 
 

@@ -30,6 +30,13 @@ def add_background_task(
     """Start *func* as a task tracked in ``app.background_tasks``."""
     if not callable(func):
         raise _not_a_function(func)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError(
+            "add_background_task() runs on the event loop: call it from an 'async def'"
+            " view or hook (a plain 'def' one runs in a worker thread)"
+        ) from None
     ctx = _cv_app.get(None)
     gate: asyncio.Future[None] | None = None
     if ctx is not None and ctx.request is not None:
@@ -41,10 +48,10 @@ def add_background_task(
         if ctx.request.asgi_send is not None and not (ctx := ctx.sharing or ctx).pushed:
             sent = ctx.response_sent
             if sent is None:
-                gate = ctx.response_sent = asyncio.get_running_loop().create_future()
+                gate = ctx.response_sent = loop.create_future()
             elif sent is not True:  # (True: a stream has begun, start at once)
                 gate = sent
-    task = asyncio.create_task(_run(app, func, args, kwargs, gate))
+    task = loop.create_task(_run(app, func, args, kwargs, gate))
     app.background_tasks.add(task)
     task.add_done_callback(lambda task: _done(app, task))
     return task

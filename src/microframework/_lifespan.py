@@ -38,10 +38,8 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
     started finished, as at shutdown."""
     try:
         await _start(app, state)
-    except Exception as exc:
-        while app.serving_generators:  # their cleanup runs now, not at a later shutdown
-            with contextlib.suppress(Exception):
-                await app.serving_generators.pop().aclose()
+    except _FAILURES as exc:
+        await _close_generators(app)  # their cleanup runs now, not at a later shutdown
         app.drain.uninstall()
         _release_state(app)
         app.shutdown_event.set()  # no shutdown follows: nothing may outlive this
@@ -50,7 +48,18 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
         raise
 
 
-async def _report(app: Microframework, step: str, exc: Exception) -> None:
+#: What fails a lifespan step: ``sys.exit("no DATABASE_URL")`` in startup code too, or it
+#: would leave the app, and uvicorn's ``--lifespan auto`` would then serve it unstarted.
+_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
+async def _close_generators(app: Microframework) -> None:
+    while app.serving_generators:
+        with contextlib.suppress(Exception):
+            await app.serving_generators.pop().aclose()
+
+
+async def _report(app: Microframework, step: str, exc: BaseException) -> None:
     # Here, not in handle_lifespan: an app mounted elsewhere calls startup() itself.
     if got_serving_exception.receivers:
         await send_signal(got_serving_exception, app, exception=exc)
@@ -62,6 +71,7 @@ async def _report(app: Microframework, step: str, exc: Exception) -> None:
 
 async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
     refuse_quart_only(app)  # now, before anything starts
+    await _close_generators(app)  # left by a cancelled period: not resumed in this one
     app.shutdown_event = asyncio.Event()  # a new serving period
     app.drain.install(app.config["SHUTDOWN_GRACE_PERIOD"])
     if state is not None:
@@ -133,7 +143,7 @@ async def shutdown(app: Microframework) -> None:
     failure is reported (logged, ``got_serving_exception``) and raised."""
     try:
         await _stop(app)
-    except Exception as exc:
+    except _FAILURES as exc:
         await _report(app, "shutdown", exc)
         raise
 
@@ -199,7 +209,7 @@ async def handle_lifespan(
             continue
         try:
             await run
-        except Exception as exc:  # reported by startup() or shutdown()
+        except _FAILURES as exc:  # reported by startup() or shutdown()
             reason = f"{type(exc).__name__}: {exc}"
             await send({"type": f"lifespan.{step}.failed", "message": reason})
             return

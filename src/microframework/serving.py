@@ -93,8 +93,7 @@ def serve_app(
     with *main_first* from what ``__main__``'s ``app.run()`` gives them when they run
     it again; the reloader also watches *extra_files*, but no file matching
     *exclude_patterns* (fnmatch). *options* set hypercorn ``Config`` attributes. User
-    errors raise ``ClickException``.
-    """
+    errors raise ``ClickException``."""
     from hypercorn.run import run
     from hypercorn.utils import LifespanFailureError
 
@@ -121,7 +120,7 @@ def serve_app(
             return _supervise(config, workers, watch if use_reloader else None)
         return run(config)
     except LifespanFailureError as error:
-        raise click.ClickException(f"The app failed to start: {error}") from None
+        raise click.ClickException(_lifespan_failure(error)) from None
     finally:
         _serving_app = None
         os.environ.update(told)
@@ -235,13 +234,17 @@ def _sources_under(root: Path, most: int = 10_000) -> dict[Path, float]:
 _SKIP = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
 
 
+def _lifespan_failure(error: Exception) -> str:  # hypercorn's error names the stage
+    stage = "shut down" if "in shutdown" in str(error) else "start"
+    return f"The app failed to {stage}: {error}"
+
+
 def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
     """Run *workers* processes, restarted when a watched file changes (if *watch*).
 
     Returns the first non-zero exit code. Not hypercorn's supervisor: it stops workers
     through an event the app can't see, so they could not drain (``_drain.py``). SIGTERM,
-    which the app chains, closes websockets with 1001 (1012 when the reloader restarts).
-    """
+    which the app chains, closes websockets with 1001 (1012 when the reloader restarts)."""
     import signal
     from multiprocessing.connection import wait
 
@@ -367,7 +370,7 @@ def _worker(config: Any, sockets: Any) -> None:
         _record_load_error(error.format_message())
         sys.exit(error.exit_code)
     except LifespanFailureError as error:  # the app logged its traceback already
-        click.ClickException(message := f"The app failed to start: {error}").show()
+        click.ClickException(message := _lifespan_failure(error)).show()
         _record_load_error(message)
         sys.exit(1)
     except Exception as error:  # the script (run again) failed before serving
@@ -492,8 +495,7 @@ def load_dotenv(
 
     Set variables win, then *path*, ``.env``, ``.microframeworkenv`` (found upwards from
     the working directory), as Flask orders ``.env`` and ``.flaskenv``. Without
-    python-dotenv, it only says so if such a file is there, as Flask does.
-    """
+    python-dotenv, it only says so if such a file is there, as Flask does."""
     dotenv = python_dotenv()
     if dotenv is None:
         if load_defaults and (
@@ -541,8 +543,7 @@ def run_app(
 ) -> None:
     """What ``app.run()`` does: serve *app* for development, errors as one line."""
     if os.environ.get(RUN_FROM_CLI_ENV) == "true":
-        # A worker process importing the module again stays quiet; it has no CLI.
-        # One running a script's main block again serves from here.
+        # A worker importing it again stays quiet; one rerunning a main block serves.
         if _worker_serving:
             _serve_in_worker(app)
         elif SERVE_APP_ENV not in os.environ:
