@@ -806,6 +806,14 @@ async def test_shutdown_event_is_set_when_shutdown_begins(app: Microframework) -
         assert not app.shutdown_event.is_set()  # a new serving period, a new event
 
 
+async def test_shutdown_event_is_set_as_the_drain_starts(app: Microframework) -> None:
+    # At the server's signal, not once the connections are gone: a stream watching it
+    # was cut at the grace period's end instead of ending (lifespan2 6).
+    async with asyncio.timeout(10), app.test_app():
+        app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])  # as SIGTERM does
+        assert app.shutdown_event.is_set()
+
+
 def test_wrappers_export_what_quarts_do() -> None:
     # quart-session and quart-enciphers import these at import time.
     from microframework import wrappers

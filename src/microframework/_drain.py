@@ -35,7 +35,7 @@ class Drain:
 
     __slots__ = (
         "members", "draining", "expired", "tearing_down", "_idle", "_installed",
-        "_watcher", "_timer",
+        "_watcher", "_timer", "on_start",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -47,12 +47,16 @@ class Drain:
         self._installed: dict[int, Any] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        #: Called as the drain begins (the app sets its ``shutdown_event``).
+        self.on_start: Callable[[], Any] | None = None
 
     def start(self, grace: float) -> None:
         """Begin draining: end what is always long-lived, and arm the deadline."""
         if self.draining:
             return
         self.draining = True
+        if self.on_start is not None:
+            self.on_start()
         code = 1012 if os.environ.get(RELOADER_ENV) else 1001
         for member in list(self.members):
             member.on_drain(code)
