@@ -445,3 +445,37 @@ async def test_subscribers_ended_together_each_raise_their_own_exception() -> No
         assert str(error) == "Redis is unreachable" and error.__cause__ is cause
         frames = traceback.extract_tb(error.__traceback__)
         assert [frame.name for frame in frames].count("handler") == 1
+
+
+async def test_a_channels_own_expired_events_go_at_its_next_publish(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # They stayed while a channel published to since was still fresh, counted
+    # against history_bytes (scaleout 5, session 33).
+    now = [broadcast_module.time.time_ns()]
+    monkeypatch.setattr(broadcast_module.time, "time_ns", lambda: now[0])
+    async with Broadcast("memory://", history_ttl=60) as broadcast:
+        for n in range(3):
+            await broadcast.publish("a", f"old {n}")
+        now[0] += 59 * 10**9
+        await broadcast.publish("b", "fresh")
+        now[0] += 2 * 10**9  # a's three are past the TTL, b's isn't
+        await broadcast.publish("a", "new")
+        backend: Any = broadcast._backend
+        assert [event.data for event in backend._history["a"]] == ["new"]
+
+
+def test_init_app_takes_each_apps_broadcast_url() -> None:
+    # Flask's extension pattern, one module-level object and init_app in the factory:
+    # every later app got the first one's URL, silently (scaleout 3, session 33).
+    broadcast = Broadcast()
+    for url in ("memory://", "redis://127.0.0.1:1/0"):
+        app = Microframework(__name__)
+        app.config["BROADCAST_URL"] = url
+        broadcast.init_app(app)
+        assert broadcast.url == url
+    fixed = Broadcast("memory://")
+    app = Microframework(__name__)
+    app.config["BROADCAST_URL"] = "redis://127.0.0.1:1/0"
+    fixed.init_app(app)
+    assert fixed.url == "memory://"  # the constructor's URL wins

@@ -7,6 +7,7 @@ session's shared one is never disturbed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -492,3 +493,29 @@ async def test_a_backlog_reaches_subscribers_that_keep_up(redis_url: str) -> Non
             held.set()
             expected = [str(n) for n in range(25)]
             assert await asyncio.gather(*readers) == [expected, expected]
+
+
+async def test_a_burst_of_new_channels_shares_its_wakes(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each new channel woke the reader, which rebuilt its XREAD of every channel
+    # each time: 3,000 at once starved the loop into "unreachable" (scaleout 2).
+    async with asyncio.timeout(LIMIT), Broadcast(redis_url) as broadcast:
+        backend: Any = broadcast._backend
+        wake, wakes = backend._wake, []
+
+        async def counted() -> None:
+            wakes.append(1)
+            await wake()
+
+        monkeypatch.setattr(backend, "_wake", counted)
+        async with contextlib.AsyncExitStack() as stack:
+            rooms = await asyncio.gather(
+                *(
+                    stack.enter_async_context(broadcast.subscribe(f"c{n}"))
+                    for n in range(50)
+                )
+            )
+            assert len(wakes) < 50
+            await broadcast.publish("c49", "heard")
+            assert [e.data for e in await _take(rooms[49], 1)] == ["heard"]

@@ -81,6 +81,9 @@ class RedisBackend:
         self._wake_key = f"broadcast-wake:{uuid.uuid4().hex}"
         self._wake_cursor = "0-0"
         self._followed = asyncio.Event()
+        # A wake is on its way and the reader has not built its next XREAD yet: a channel
+        # followed meanwhile is in that XREAD anyway, so it needs no wake of its own.
+        self._wake_pending = False
         self._failing_since: float | None = None
         self._delay = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -125,8 +128,11 @@ class RedisBackend:
                 self._cursors[channel] = last[0][0].decode() if last else "0-0"
                 self._followed.set()
                 try:
-                    await self._wake()
+                    if not self._wake_pending:
+                        self._wake_pending = True
+                        await self._wake()
                 except BaseException:
+                    self._wake_pending = False
                     # Failed or cancelled: unfollow, unless a subscriber joined since.
                     if not self._broadcast.subscriber_count(channel):
                         self._cursors.pop(channel, None)
@@ -187,6 +193,7 @@ class RedisBackend:
                 self._followed.clear()
                 await self._followed.wait()
                 continue
+            self._wake_pending = False  # what follows now is in this XREAD
             streams = {PREFIX + name: cursor for name, cursor in self._cursors.items()}
             streams[self._wake_key] = self._wake_cursor
             # While failing, quick tries: a Redis that hangs is given up on in time.

@@ -183,6 +183,7 @@ class Broadcast:
                 f"on_overflow {on_overflow!r} is not 'close' or 'drop_oldest'"
             )
         self.url = None if url is None else _check_url(url)
+        self._from_config = False
         self.history, self.history_ttl = history, history_ttl
         self.history_bytes = history_bytes  # memory:// only: Redis keeps its own
         self.queue_size, self.on_overflow = queue_size, on_overflow
@@ -194,8 +195,9 @@ class Broadcast:
 
     def init_app(self, app: Microframework) -> None:
         """Connect while *app* serves; the URL defaults to its ``BROADCAST_URL`` config."""
-        if self.url is None:
+        if self.url is None or self._from_config:  # each app's own, in an app factory
             self.url = _check_url(app.config.get("BROADCAST_URL") or "memory://")
+            self._from_config = True
         app.extensions["broadcast"] = self
         app.before_serving(self.connect)
         app.after_serving(self.disconnect)
@@ -368,6 +370,12 @@ class _MemoryBackend:
             # One name object for all the channel's events: a view builds the name anew
             # for each publish, and only the channel's one copy is counted.
             channel = events[-1].channel
+            if (ttl := self._broadcast.history_ttl) is not None:
+                # Its own expired events go now: _expire trims only the channels
+                # published to longest ago, and this one just became the newest.
+                oldest = ms - int(ttl * 1000)
+                while events and parse_event_id(events[0].id)[0] < oldest:
+                    self._bytes -= _size(events.popleft())
             if len(events) == events.maxlen:
                 self._bytes -= _size(events[0])  # pushed out by the append
         event = Event(_format_id(self._last), channel, data)
