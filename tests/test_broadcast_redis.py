@@ -519,3 +519,54 @@ async def test_a_burst_of_new_channels_shares_its_wakes(
             assert len(wakes) < 50
             await broadcast.publish("c49", "heard")
             assert [e.data for e in await _take(rooms[49], 1)] == ["heard"]
+
+
+async def test_a_follower_cancelled_during_its_wake_leaves_the_wake_to_the_others(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The wake shared by a burst of new channels belonged to the first follower: its
+    # client leaving cancelled it, and the others' channels waited for the reader's
+    # 10 s XREAD to end (review15 2).
+    async with Broadcast(redis_url) as broadcast, broadcast.subscribe("warm") as warm:
+        backend: Any = broadcast._backend
+        read, reading = backend._reader.xread, asyncio.Event()
+
+        async def xread(streams: dict[str, str], **options: Any) -> Any:
+            reading.set()
+            return await read(streams, **options)
+
+        monkeypatch.setattr(backend._reader, "xread", xread)
+        await broadcast.publish("warm", "in")
+        await _take(warm, 1)
+        async with asyncio.timeout(LIMIT):
+            await reading.wait()  # the reader's next XREAD, which blocks: no "a" or "b"
+        wake, called, gate = backend._wake, asyncio.Event(), asyncio.Event()
+
+        async def held() -> None:
+            called.set()
+            await gate.wait()  # the first follower's XADD still on its way
+            await wake()
+
+        monkeypatch.setattr(backend, "_wake", held)
+
+        async def follow(channel: str) -> None:
+            async with broadcast.subscribe(channel):
+                await asyncio.Event().wait()
+
+        first = asyncio.create_task(follow("a"))
+        async with asyncio.timeout(LIMIT):
+            await called.wait()
+        async with contextlib.AsyncExitStack() as stack:
+            joining = asyncio.create_task(
+                stack.enter_async_context(broadcast.subscribe("b"))
+            )
+            async with asyncio.timeout(LIMIT):
+                while "b" not in backend._cursors:  # it follows, with a wake on its way
+                    await asyncio.sleep(0)
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
+            gate.set()
+            async with asyncio.timeout(5):  # well within the reader's 10 s block
+                room = await joining
+                await broadcast.publish("b", "heard")
+                assert [e.data for e in await _take(room, 1)] == ["heard"]

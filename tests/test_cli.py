@@ -1660,6 +1660,16 @@ def test_run_when_shutdown_fails_says_so_not_that_it_failed_to_start(
     )
 
 
+def test_a_startup_failure_naming_shutdown_is_still_a_failure_to_start() -> None:
+    # The stage is hypercorn's, at the start: not "in shutdown" anywhere (review15 6).
+    from hypercorn.utils import LifespanFailureError
+
+    from microframework.serving import _lifespan_failure
+
+    error = LifespanFailureError("startup", "RuntimeError: pool stuck in shutdown")
+    assert _lifespan_failure(error).startswith("The app failed to start: ")
+
+
 def test_workers_that_fail_to_start_end_in_error_lines(
     tmp_path: Path, serve: Any
 ) -> None:

@@ -625,3 +625,15 @@ async def test_a_coroutine_in_json_says_an_await_is_missing(
     response = await app.test_client().post("/", json={"a": 1})
     assert response.status_code == 500
     assert "a missing 'await'?" in caplog.text
+
+
+async def test_publish_json_publishes_text_with_a_provider_dumping_bytes() -> None:
+    # An orjson provider's bytes made event.data bytes in an app context and str
+    # outside it: a relaying websocket sent binary frames (review15 3).
+    app = Microframework(__name__)
+    app.json = BytesProvider(app)
+    async with Broadcast("memory://") as broadcast, app.app_context():
+        async with broadcast.subscribe("c") as subscriber:
+            await broadcast.publish_json("c", {"x": 1})
+            (event,) = subscriber.drain()
+    assert event.data == '{"x": 1}'

@@ -401,7 +401,7 @@ async def test_a_doubled_slash_after_the_root_path_is_seen_as_without_a_root(
 async def test_closing_a_returned_coroutine_skips_a_cancelled_or_failed_step() -> None:
     import asyncio
 
-    from microframework._compile import _close_returned_coroutine
+    from microframework._utils import _close_returned_coroutine
 
     loop = asyncio.get_running_loop()
     cancelled = loop.create_future()

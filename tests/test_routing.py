@@ -1706,3 +1706,18 @@ async def test_a_subclass_declaring_view_functions_serves_a_view_replaced_later(
         app.view_functions["i"] = lambda: "new"
         assert await (await app.test_client().get("/")).get_data() == b"new"
         assert await (await twin.test_client().get("/")).get_data() == b"new"
+
+
+async def test_a_rule_added_to_the_url_map_after_the_first_request_is_served() -> None:
+    # Flask and Quart look the view up per request; the per-rule tables of session 33
+    # knew only the rules there at the first request: a 500 (review15 1).
+    from werkzeug.routing import Rule as WerkzeugRule
+
+    app = Microframework(__name__, static_folder=None)
+    app.add_url_rule("/", "index", lambda: "index")
+    client = app.test_client()
+    assert (await client.get("/")).status_code == 200
+    app.url_map.add(WerkzeugRule("/alias", endpoint="index"))
+    for _ in range(2):  # matched, then from the match cache
+        response = await client.get("/alias")
+        assert await response.get_data() == b"index"

@@ -453,3 +453,31 @@ async def test_async_method_returning_a_coroutine_is_still_an_error() -> None:
 
     app.add_url_rule("/bad", view_func=Bad.as_view("bad"))
     assert (await _get(app, "/bad"))[0] == 500
+
+
+async def test_a_plain_methods_coroutine_is_closed_when_the_view_is_cut_off() -> None:
+    # Cut off (RESPONSE_TIMEOUT) while its thread ran, the coroutine the method then
+    # returned was dropped, "never awaited"; a plain function view's is closed
+    # (review15 7).
+    import inspect
+
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+    release = threading.Event()
+    returned: list[Any] = []
+
+    async def page() -> str:
+        return "late"
+
+    class Slow(MethodView):
+        def get(self) -> Any:
+            release.wait(10)
+            returned.append(page())
+            return returned[0]
+
+    app.add_url_rule("/", view_func=Slow.as_view("slow"))
+    assert (await _get(app, "/"))[0] == 504
+    release.set()
+    async with asyncio.timeout(10):
+        while not returned or inspect.getcoroutinestate(returned[0]) != "CORO_CLOSED":
+            await asyncio.sleep(0)

@@ -81,9 +81,10 @@ class RedisBackend:
         self._wake_key = f"broadcast-wake:{uuid.uuid4().hex}"
         self._wake_cursor = "0-0"
         self._followed = asyncio.Event()
-        # A wake is on its way and the reader has not built its next XREAD yet: a channel
-        # followed meanwhile is in that XREAD anyway, so it needs no wake of its own.
-        self._wake_pending = False
+        # The wake on its way while the reader has not built its next XREAD: a channel
+        # followed meanwhile is in that XREAD anyway, and waits for the same wake (a
+        # task: a follower cancelled while it waits must not take it with it).
+        self._waking: asyncio.Task[None] | None = None
         self._failing_since: float | None = None
         self._delay = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -128,11 +129,11 @@ class RedisBackend:
                 self._cursors[channel] = last[0][0].decode() if last else "0-0"
                 self._followed.set()
                 try:
-                    if not self._wake_pending:
-                        self._wake_pending = True
-                        await self._wake()
+                    if self._waking is None or self._waking.done():
+                        self._waking = asyncio.create_task(self._wake())
+                        self._waking.add_done_callback(_retrieved)
+                    await asyncio.shield(self._waking)
                 except BaseException:
-                    self._wake_pending = False
                     # Failed or cancelled: unfollow, unless a subscriber joined since.
                     if not self._broadcast.subscriber_count(channel):
                         self._cursors.pop(channel, None)
@@ -193,7 +194,7 @@ class RedisBackend:
                 self._followed.clear()
                 await self._followed.wait()
                 continue
-            self._wake_pending = False  # what follows now is in this XREAD
+            self._waking = None  # what is followed from now on needs a wake of its own
             streams = {PREFIX + name: cursor for name, cursor in self._cursors.items()}
             streams[self._wake_key] = self._wake_cursor
             # While failing, quick tries: a Redis that hangs is given up on in time.
@@ -246,6 +247,11 @@ class RedisBackend:
             return
         await asyncio.sleep(self._delay)
         self._delay = min(self._delay * 2, 2.0)
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()  # the followers waiting for it raise it; none may be left
 
 
 def _event(channel: str, raw_id: bytes, fields: dict[bytes, bytes]) -> Event:

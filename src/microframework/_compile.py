@@ -7,7 +7,6 @@ these tables; nothing here runs a view or builds a response.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import warnings
 from collections.abc import Awaitable
@@ -15,7 +14,6 @@ from collections.abc import Callable
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from dataclasses import field
-from inspect import iscoroutine
 from typing import Any
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -29,6 +27,7 @@ from werkzeug.routing.converters import DEFAULT_CONVERTERS
 from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.utils import get_content_type
 
+from ._utils import awaiting
 from ._utils import MEMO_KEY_SIZE
 from ._utils import URL_QUERY_SAFE
 from .json.provider import DefaultJSONProvider
@@ -285,14 +284,7 @@ def compile_tables(app: Microframework) -> Compiled:
     compiled.websocket_chain = compile_chain(app, compiled, None, websocket=True)
     views: dict[tuple[str, bool], tuple[Any, Chain]] = {}  # an endpoint's rules share
     for rule in app.url_map.iter_rules():
-        key = (rule.endpoint, bool(rule.websocket))
-        if key not in views:
-            views[key] = _compile_view(app, compiled, rule)
-        compiled.by_rule[id(rule)] = Endpoint(  # its OPTIONS and timeout are its own
-            *views[key],
-            bool(getattr(rule, "provide_automatic_options", False)),
-            getattr(rule, "response_timeout", UNSET),
-        )
+        _rule_endpoint(app, compiled, rule, views)
     # Path -> method -> (rule, endpoint): one lookup pair per request.
     static = compile_static_routes(app.url_map, app.subdomain_matching)
     compiled.static_routes = {
@@ -468,7 +460,7 @@ def match_request(
         ctx.url_adapter = adapter
         if request.routing_exception is not None:
             if request.routing_exception.__class__ is AtMountPoint:
-                return _match_mount_point(compiled, adapter, request)
+                return _match_mount_point(ctx.app, compiled, adapter, request)
             return None  # outside the root path: no rule, endpoint or hook applies
         if not websocket:
             by_method = compiled.static_routes.get(request.path)
@@ -483,16 +475,14 @@ def match_request(
         key = (adapter, request.path, request.method, websocket)
         hit = compiled.match_cache.get(key)
         if hit is not None:
-            rule, cached_args = hit
-            request.url_rule = rule
-            request.view_args = dict(cached_args)
-            return compiled.by_rule.get(id(rule))
-        if request.method != _uppercase(request):
-            key = (adapter, request.path, request.method, websocket)
-        rule, args = adapter.match(
-            request.path, request.method, websocket=websocket, return_rule=True
-        )
-        compiled.remember_match(key, rule, args, host)
+            rule, args = hit[0], dict(hit[1])
+        else:
+            if request.method != _uppercase(request):
+                key = (adapter, request.path, request.method, websocket)
+            rule, args = adapter.match(  # type: ignore[assignment] # a fresh dict
+                request.path, request.method, websocket=websocket, return_rule=True
+            )
+            compiled.remember_match(key, rule, args, host)
     except RequestRedirect:
         if adapter is not None:
             _redirect_with_query(adapter, request, websocket)
@@ -506,8 +496,31 @@ def match_request(
         request.routing_exception = error  # type: ignore[assignment]
         return None
     request.url_rule = rule
-    request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
-    return compiled.by_rule.get(id(rule))
+    request.view_args = args
+    return compiled.by_rule.get(id(rule)) or _rule_endpoint(ctx.app, compiled, rule)
+
+
+def _rule_endpoint(
+    app: Microframework,
+    compiled: Compiled,
+    rule: WerkzeugRule,
+    views: dict[tuple[str, bool], tuple[Any, Chain]] | None = None,
+) -> Endpoint:
+    """Compile *rule*: its own OPTIONS and timeout, its endpoint's view and chain
+    (shared through *views*). Also for a rule added to ``url_map`` after the first
+    request, which Flask and Quart serve (they look the view up per request)."""
+    key = (rule.endpoint, bool(rule.websocket))
+    shared = None if views is None else views.get(key)
+    if shared is None:
+        shared = _compile_view(app, compiled, rule)
+        if views is not None:
+            views[key] = shared
+    endpoint = compiled.by_rule[id(rule)] = Endpoint(
+        *shared,
+        bool(getattr(rule, "provide_automatic_options", False)),
+        getattr(rule, "response_timeout", UNSET),
+    )
+    return endpoint
 
 
 def _compile_view(
@@ -520,35 +533,7 @@ def _compile_view(
     blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
     func = app.ensure_async(view)
     chain = compile_chain(app, compiled, blueprint, websocket=rule.websocket)
-    return func if func is view else _awaiting(func), chain
-
-
-def _awaiting(
-    func: Callable[..., Coroutine[Any, Any, Any]],
-) -> Callable[..., Coroutine[Any, Any, Any]]:
-    # A sync view runs in a worker thread, and may return an async view's coroutine:
-    # a plain decorator around it (Flask's login_required, ported as is). Awaited here,
-    # on the loop, as Flask would have called it.
-    async def view(*args: Any, **kwargs: Any) -> Any:
-        step = asyncio.ensure_future(func(*args, **kwargs))
-        try:
-            rv = await asyncio.shield(step)  # the thread runs on if we are cancelled
-        except asyncio.CancelledError:
-            step.add_done_callback(_close_returned_coroutine)
-            raise
-        if iscoroutine(rv):
-            rv = await rv
-        return rv
-
-    return view
-
-
-def _close_returned_coroutine(step: asyncio.Future[Any]) -> None:
-    # The client left while the thread ran: its coroutine is never awaited, and is
-    # closed rather than warned about.
-    if not step.cancelled() and step.exception() is None:
-        if iscoroutine(rv := step.result()):
-            rv.close()
+    return func if func is view else awaiting(func), chain
 
 
 def _uppercase(request: BaseRequestWebsocket) -> str:
@@ -563,7 +548,10 @@ def _uppercase(request: BaseRequestWebsocket) -> str:
 
 
 def _match_mount_point(
-    compiled: Compiled, adapter: MapAdapter, request: BaseRequestWebsocket
+    app: Microframework,
+    compiled: Compiled,
+    adapter: MapAdapter,
+    request: BaseRequestWebsocket,
 ) -> Endpoint | None:
     # werkzeug's answer for an empty path, as Flask's under werkzeug's dispatcher.
     request.routing_exception = None
@@ -577,7 +565,7 @@ def _match_mount_point(
         return None
     request.url_rule = rule
     request.view_args = args  # type: ignore[assignment] # werkzeug returns a fresh dict
-    return compiled.by_rule.get(id(rule))
+    return compiled.by_rule.get(id(rule)) or _rule_endpoint(app, compiled, rule)
 
 
 def _redirect_with_query(

@@ -73,7 +73,7 @@ async def _start(app: Microframework, state: dict[str, Any] | None) -> None:
     refuse_quart_only(app)  # now, before anything starts
     await _close_generators(app)  # left by a cancelled period: not resumed in this one
     app.shutdown_event = asyncio.Event()  # a new serving period
-    app.drain.on_start = app.shutdown_event.set  # set as the server's signal comes
+    app.drain.on_start = lambda: app.shutdown_event.set()  # at the server's signal
     app.drain.install(app.config["SHUTDOWN_GRACE_PERIOD"])
     if state is not None:
         _take_state(app, state)

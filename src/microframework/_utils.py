@@ -159,6 +159,35 @@ async def call_awaited(
     return result
 
 
+def awaiting(
+    func: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """*func* (a sync view run in a worker thread), its result awaited too if it is a
+    coroutine: a plain decorator around an async view (Flask's ``login_required``,
+    ported as is) returns one, awaited on the loop as Flask would have called it."""
+
+    async def view(*args: Any, **kwargs: Any) -> Any:
+        step = asyncio.ensure_future(func(*args, **kwargs))
+        try:
+            rv = await asyncio.shield(step)  # the thread runs on if we are cancelled
+        except asyncio.CancelledError:
+            step.add_done_callback(_close_returned_coroutine)
+            raise
+        if inspect.iscoroutine(rv):
+            rv = await rv
+        return rv
+
+    return view
+
+
+def _close_returned_coroutine(step: asyncio.Future[Any]) -> None:
+    # The client left while the thread ran: its coroutine is never awaited, and is
+    # closed rather than warned about.
+    if not step.cancelled() and step.exception() is None:
+        if inspect.iscoroutine(rv := step.result()):
+            rv.close()
+
+
 def get_root_path(import_name: str) -> str:
     """Return the folder of the module or package *import_name*, like Flask does."""
     path: str | None = getattr(sys.modules.get(import_name), "__file__", None)

@@ -241,7 +241,10 @@ class Broadcast:
 
     async def publish_json(self, channel: str, value: Any) -> str:
         """Publish *value* encoded as JSON; read it back with ``event.json()``."""
-        return await self.publish(channel, _dumps(value, separators=(",", ":")))
+        data: str | bytes = _dumps(value, separators=(",", ":"))  # (orjson's: bytes)
+        return await self.publish(
+            channel, data.decode() if isinstance(data, bytes) else data
+        )
 
     @asynccontextmanager
     async def subscribe(

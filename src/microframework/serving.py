@@ -235,8 +235,8 @@ _SKIP = frozenset({"__pycache__", "node_modules", "venv", "site-packages"})
 
 
 def _lifespan_failure(error: Exception) -> str:  # hypercorn's error names the stage
-    stage = "shut down" if "in shutdown" in str(error) else "start"
-    return f"The app failed to {stage}: {error}"
+    shutdown = str(error).startswith("Lifespan failure in shutdown")
+    return f"The app failed to {'shut down' if shutdown else 'start'}: {error}"
 
 
 def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:

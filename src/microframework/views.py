@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Collection
-from inspect import iscoroutine
+from collections.abc import Coroutine
 from typing import Any
 from typing import ClassVar
 from typing import TYPE_CHECKING
 
-from ._utils import is_async_callable
+from ._utils import awaiting
 from .globals import _cv_app
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ http_method_funcs = frozenset(  # Flask's and Quart's name
 )
 
 
-def _ensure_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+def _ensure_async(func: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
     ctx = _cv_app.get(None)
     if ctx is None:
         raise RuntimeError("a class-based view can only run inside a request")
@@ -35,10 +35,8 @@ async def _call(func: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     # A plain method may return a coroutine: super().dispatch_request()'s, or a plain
     # decorator's around an async method. Awaited, as the app awaits a plain view's
     # (porting.md); an async method returning one is still the app's error.
-    rv = await _ensure_async(func)(**kwargs)
-    if iscoroutine(rv) and not is_async_callable(func):
-        rv = await rv
-    return rv
+    view = _ensure_async(func)
+    return await (view if view is func else awaiting(view))(**kwargs)
 
 
 def _not_implemented(self: View, **kwargs: Any) -> Any:

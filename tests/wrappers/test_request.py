@@ -1349,6 +1349,11 @@ async def test_a_read_after_a_failed_read_fails_again(failure: str) -> None:
                 seen.append(repr(await read()))
             except BaseException as error:  # ClientDisconnected is a CancelledError
                 seen.append(type(error).__name__)
+        for read in (request.get_body_file, _iterated):  # (review15 4)
+            try:
+                seen.append(repr(await read()))
+            except BaseException as error:
+                seen.append(type(error).__name__)
         return "read"
 
     headers = [(b"content-type", b"application/x-www-form-urlencoded")]
@@ -1360,4 +1365,26 @@ async def test_a_read_after_a_failed_read_fails_again(failure: str) -> None:
         recorder.disconnect()
     await call(app, http_scope("/", "POST", headers), recorder)
     error = "RequestEntityTooLarge" if failure == "413" else "ClientDisconnected"
-    assert seen == [error] * 3
+    assert seen == [error] * 5
+
+
+async def _iterated() -> bytes:
+    return b"".join([chunk async for chunk in request.body])
+
+
+async def test_a_form_limits_413_keeps_its_description_when_raised_again() -> None:
+    app = Microframework(__name__)
+    app.config["MAX_FORM_MEMORY_SIZE"] = 5
+    seen: list[str] = []
+
+    @app.post("/")
+    async def view() -> str:
+        for _ in range(2):
+            try:
+                await request.form
+            except Exception as error:
+                seen.append(str(error))
+        return "read"
+
+    await app.test_client().post("/", form={"a": "x" * 50})
+    assert len(seen) == 2 and seen[0] == seen[1]

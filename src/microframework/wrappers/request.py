@@ -9,6 +9,7 @@ Limits are checked against ``Content-Length`` first, then against the bytes rece
 from __future__ import annotations
 
 import asyncio
+import copy
 import json as _json
 from collections import deque
 from collections.abc import AsyncIterator
@@ -79,7 +80,7 @@ class Request(BaseRequestWebsocket):
     # Class-level defaults, shadowed on first write: most requests never touch the body.
     _data: bytes | None = None
     _body_started = False
-    _body_failed: type[BaseException] | None = None  # raised again by a later read
+    _body_failed: BaseException | None = None  # a copy raised again by a later read
     body_done = False  # no body message is left to read
     _body_limit: int | None = None
     _received = 0  # body bytes so far
@@ -224,17 +225,17 @@ class Request(BaseRequestWebsocket):
 
     def _start_body(self) -> None:
         if self._body_started:
+            if (failed := self._body_failed) is not None:
+                raise copy.copy(failed)  # again, as Flask's and Quart's reads do
             raise RuntimeError("the request body has already been consumed")
         if self.asgi_send is None and "asgi_send" in self.__dict__:
             # The dispatcher's response went (a teardown's read, a copied task's): uvicorn
-            # now answers each read with a disconnect, and an HTTP/1.x body none was
-            # announced for is empty without one.
+            # now answers each read with a disconnect; an unannounced HTTP/1.x body is b"".
             if not (self._dropped or self._framed()):
                 if self.scope.get("http_version", "1.1").startswith("1"):
                     self.body_done = True
         if self.body_watch is not None and self._heard is None:
-            # A watch is in receive(): a second call could wait for ever (a future's
-            # message goes to the first), so the watch passes the read what it hears.
+            # A watch is in receive() (a second call could wait for ever): it hands on.
             self.body_watch.read_ahead()
         self._body_started = True
         limit = self._body_limit = self.max_content_length
@@ -333,8 +334,7 @@ class Request(BaseRequestWebsocket):
         more = message.get("more_body", False)
         last = heard[-1] if heard else None
         if more and last is not None and last.get("more_body"):
-            # Parts that follow one kept are joined to it (servers pass on each socket
-            # read, or HTTP/2 frame): small ones would each cost a dict of their own.
+            # Parts after one kept join it: small ones would each cost a dict of their own.
             joined = last["body"]
             if "joined" not in last:  # ours: a server's own bytearray stays its own
                 joined = bytearray(joined)
@@ -400,7 +400,7 @@ class Request(BaseRequestWebsocket):
         short, or a watch began early: DropBeforeEnd); not per read: it costs ~9%.
         A *failure* (a 413, a 408, a disconnect) is what a later read raises too."""
         if isinstance(failure, _BODY_FAILURES):  # not b"", a body with a gap
-            self._body_failed = type(failure)
+            self._body_failed = copy.copy(failure)  # (no traceback: no frames kept)
         send = self.asgi_send
         if send is not None and send.__class__ is not DropBeforeEnd:
             self.asgi_send = DropBeforeEnd(send, self)
@@ -440,6 +440,8 @@ class Request(BaseRequestWebsocket):
             if self._data is not None or (
                 self._body_started and not self.body_reading()
             ):
+                if self._data is None and self._body_failed is not None:
+                    self._start_body()  # raises the failure again
                 body_file = BytesIO(self._data or b"")  # read already: what is cached
             else:
                 limit = self._config("BODY_SPOOL_SIZE", 1024 * 1024)
@@ -507,7 +509,7 @@ class Request(BaseRequestWebsocket):
                     whole = self._whole = asyncio.get_running_loop().create_future()
                 data = bytes(await asyncio.shield(whole))
             elif (failed := self._body_failed) is not None:
-                raise failed()  # again, as Flask's and Quart's reads do
+                raise copy.copy(failed)  # again, as Flask's and Quart's reads do
             else:
                 data = b""  # form parsing or streaming took it
             if cache:
@@ -577,7 +579,7 @@ class Request(BaseRequestWebsocket):
         if self._whole is not None and self.body_reading():
             await self.get_data()  # another task's get_data() reads it: share
         if self._data is None and (failed := self._body_failed) is not None:
-            raise failed()
+            raise copy.copy(failed)
         if self._data is None and self._body_started and not self.body_reading():
             # Streamed or read uncached: empty, as in Flask and Quart (not a 500).
             self._form = self._files = self.parameter_storage_class()
