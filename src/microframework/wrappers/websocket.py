@@ -499,7 +499,7 @@ class Websocket(BaseRequestWebsocket):
             self._end_handler()
 
     async def send_json(self, *args: Any, **kwargs: Any) -> None:
-        """Send the JSON of the arguments (as ``jsonify`` builds it)."""
+        """Send the arguments as ``jsonify`` takes them, dumped by ``app.json``."""
         if args and kwargs:
             raise TypeError("send_json takes positional or keyword arguments, not both")
         value = args[0] if len(args) == 1 else (list(args) if args else kwargs)
