@@ -570,3 +570,34 @@ async def test_a_follower_cancelled_during_its_wake_leaves_the_wake_to_the_other
                 room = await joining
                 await broadcast.publish("b", "heard")
                 assert [e.data for e in await _take(room, 1)] == ["heard"]
+
+
+async def test_a_subscribe_whose_wake_outlives_a_disconnect_ends_at_once(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its wake on its way as the broadcast disconnected (the app shutting down), it
+    # registered with the disconnected broadcast and waited for ever (review16 2).
+    broadcast = Broadcast(redis_url)
+    await broadcast.connect()
+    backend: Any = broadcast._backend
+    called, gate = asyncio.Event(), asyncio.Event()
+
+    async def held() -> None:
+        called.set()
+        await gate.wait()  # the XADD still on its way
+
+    monkeypatch.setattr(backend, "_wake", held)
+
+    async def follow() -> None:
+        async with broadcast.subscribe("c") as room:
+            async for _ in room:
+                pass
+
+    task = asyncio.create_task(follow())
+    async with asyncio.timeout(LIMIT):
+        await called.wait()
+    await broadcast.disconnect()
+    gate.set()
+    async with asyncio.timeout(LIMIT):
+        with pytest.raises(BroadcastError):
+            await task

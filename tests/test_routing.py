@@ -1721,3 +1721,11 @@ async def test_a_rule_added_to_the_url_map_after_the_first_request_is_served() -
     for _ in range(2):  # matched, then from the match cache
         response = await client.get("/alias")
         assert await response.get_data() == b"index"
+    # A path a catch-all answered before: its memoised match goes (review16 1).
+    app2 = Microframework(__name__, static_folder=None)
+    app2.add_url_rule("/", "index", lambda: "index")
+    app2.add_url_rule("/<path:rest>", "rest", lambda rest: "catch-all")
+    client2 = app2.test_client()
+    assert await (await client2.get("/late")).get_data() == b"catch-all"
+    app2.url_map.add(WerkzeugRule("/late", endpoint="index"))
+    assert await (await client2.get("/late")).get_data() == b"index"

@@ -481,3 +481,45 @@ async def test_a_plain_methods_coroutine_is_closed_when_the_view_is_cut_off() ->
     async with asyncio.timeout(10):
         while not returned or inspect.getcoroutinestate(returned[0]) != "CORO_CLOSED":
             await asyncio.sleep(0)
+
+
+async def test_an_ensure_async_that_wraps_async_views_keeps_them_cancellable() -> None:
+    # A tracing override wraps async views too: the wrapper was taken for a worker
+    # thread's and shielded, so a 504 no longer cancelled the view (review16 3).
+    import functools
+
+    cancelled: list[str] = []
+
+    class Traced(Microframework):
+        def ensure_async(self, func: Any) -> Any:
+            inner = super().ensure_async(func)
+
+            @functools.wraps(inner)
+            async def traced(*args: Any, **kwargs: Any) -> Any:
+                return await inner(*args, **kwargs)
+
+            return traced
+
+    app = Traced(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 0.01
+
+    async def wait(kind: str) -> str:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(kind)
+            raise
+        return "never"
+
+    class Slow(MethodView):
+        async def get(self) -> str:
+            return await wait("class")
+
+    async def function() -> str:
+        return await wait("function")
+
+    app.add_url_rule("/cls", view_func=Slow.as_view("cls"))
+    app.add_url_rule("/func", "func", function)
+    assert (await _get(app, "/cls"))[0] == 504
+    assert (await _get(app, "/func"))[0] == 504
+    assert cancelled == ["class", "function"]

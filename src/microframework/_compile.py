@@ -28,6 +28,7 @@ from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.utils import get_content_type
 
 from ._utils import awaiting
+from ._utils import is_async_callable
 from ._utils import MEMO_KEY_SIZE
 from ._utils import URL_QUERY_SAFE
 from .json.provider import DefaultJSONProvider
@@ -264,6 +265,8 @@ def compile_tables(app: Microframework) -> Compiled:
         )
     )
     refuse_quart_only(app)
+    if isinstance(apps := getattr(app.url_map, "apps", None), WeakSet):
+        apps.add(app)  # a rule added to the map from now on compiles again
     interface = app.session_interface
     compiled.eager_sessions = not opens_at_once(interface)
     compiled.saves_always = not compiled.eager_sessions and saves_its_own_way(interface)
@@ -533,7 +536,8 @@ def _compile_view(
     blueprint = rule.endpoint.rpartition(".")[0] if "." in rule.endpoint else None
     func = app.ensure_async(view)
     chain = compile_chain(app, compiled, blueprint, websocket=rule.websocket)
-    return func if func is view else awaiting(func), chain
+    # Only a sync view's thread is shielded: an override wrapping an async one stays cancellable.
+    return func if func is view or is_async_callable(view) else awaiting(func), chain
 
 
 def _uppercase(request: BaseRequestWebsocket) -> str:

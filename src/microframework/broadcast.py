@@ -255,6 +255,8 @@ class Broadcast:
         _check_utf8(channel, "the channel name")
         backend = self._connected()
         upto = await backend.listen(channel)
+        if self._backend is not backend:  # disconnected meanwhile: nothing would end it
+            raise BroadcastError("the broadcast was disconnected")
         # No await between reading upto and registering: no live event is missed.
         subscriber = Subscriber(channel, self)
         replay, last = None, parse_event_id(upto)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from weakref import WeakSet
 
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map as WerkzeugMap
@@ -50,6 +51,18 @@ class Rule(WerkzeugRule):
 
 class Map(WerkzeugMap):
     """The URL map; ``url_map.converters`` takes custom converters."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The apps that compiled this map: a rule added after their first request
+        #: compiles their tables again (matches memoised, static routes): Flask and
+        #: Quart, which match against the map per request, serve it.
+        self.apps: WeakSet[Any] = WeakSet()
+
+    def add(self, rulefactory: Any) -> None:
+        super().add(rulefactory)
+        for app in list(getattr(self, "apps", ())):
+            app.view_functions.recompile()
 
 
 # Quart's QuartRule and QuartMap, after the documented rename (docs/porting.md).

@@ -14,6 +14,7 @@ from typing import ClassVar
 from typing import TYPE_CHECKING
 
 from ._utils import awaiting
+from ._utils import is_async_callable
 from .globals import _cv_app
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ async def _call(func: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     # decorator's around an async method. Awaited, as the app awaits a plain view's
     # (porting.md); an async method returning one is still the app's error.
     view = _ensure_async(func)
-    return await (view if view is func else awaiting(view))(**kwargs)
+    sync = view is not func and not is_async_callable(func)
+    return await (awaiting(view) if sync else view)(**kwargs)
 
 
 def _not_implemented(self: View, **kwargs: Any) -> Any:
