@@ -1388,3 +1388,34 @@ async def test_a_form_limits_413_keeps_its_description_when_raised_again() -> No
 
     await app.test_client().post("/", form={"a": "x" * 50})
     assert len(seen) == 2 and seen[0] == seen[1]
+
+
+async def test_a_task_sharing_a_body_read_hears_the_client_leave() -> None:
+    # It got RuntimeError("the body's read was cancelled") where every other read
+    # says ClientDisconnected (review15 10, review16 5).
+    app = Microframework(__name__)
+    recorder = Recorder(b"a=", more_last=True)
+    seen: list[str] = []
+
+    async def read() -> None:
+        try:
+            await request.get_data()
+        except BaseException as error:  # ClientDisconnected is a CancelledError
+            seen.append(type(error).__name__)
+
+    reads: list[asyncio.Future[None]] = []
+
+    @app.post("/")
+    async def view() -> str:
+        reads.extend(asyncio.ensure_future(read()) for _ in range(2))
+        for _ in range(5):  # both wait: one for the next message, one for its read
+            await asyncio.sleep(0)
+        recorder.disconnect()
+        await asyncio.wait(reads)  # (the view is cancelled as the client leaves)
+        return "read"
+
+    headers = [(b"content-type", b"application/x-www-form-urlencoded")]
+    await call(app, http_scope("/", "POST", headers), recorder)
+    async with asyncio.timeout(5):
+        await asyncio.wait(reads)
+    assert seen == ["ClientDisconnected", "ClientDisconnected"]

@@ -524,8 +524,8 @@ class Request(BaseRequestWebsocket):
             return
         if isinstance(outcome, bytes):
             return whole.set_result(outcome)  # type: ignore[no-any-return]
-        cancelled = RuntimeError("the body's read was cancelled")  # the reader's task
-        whole.set_exception(outcome if isinstance(outcome, Exception) else cancelled)
+        told = isinstance(outcome, Exception | ClientDisconnected)  # else a cancel
+        whole.set_exception(outcome if told else RuntimeError("the read was cancelled"))
 
     @property
     def data(self) -> Coroutine[Any, Any, bytes]:
