@@ -235,7 +235,7 @@ class Request(BaseRequestWebsocket):
                 if self.scope.get("http_version", "1.1").startswith("1"):
                     self.body_done = True
         if self.body_watch is not None and self._heard is None:
-            # A watch is in receive() (a second call could wait for ever): it hands on.
+            # A watch is in receive(): a second call would wait for ever, so it hands on.
             self.body_watch.read_ahead()
         self._body_started = True
         limit = self._body_limit = self.max_content_length
