@@ -1440,3 +1440,21 @@ async def test_a_waiting_view_behind_a_middlewares_receive_with_eager_tasks(
     finally:
         loop.set_task_factory(factory)
     assert [sent[0]["status"], sent[1]["body"]] == [200, b"ok"]
+
+
+async def test_test_apps_lifespan_error_is_caused_by_the_apps_own(
+    app: Microframework,
+) -> None:
+    # As Quart's: pytest then shows the failing before_serving's frames, not only the
+    # message (lifespan2 15, session 33).
+    from microframework.testing import LifespanError
+
+    @app.before_serving
+    async def connect() -> None:
+        raise LookupError("no database")
+
+    with pytest.raises(LifespanError) as caught:
+        async with app.test_app():
+            pass
+    assert isinstance(caught.value.__cause__, LookupError)
+    assert str(caught.value) == "LookupError: no database"

@@ -39,10 +39,14 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
     try:
         await _start(app, state)
     except _FAILURES as exc:
-        await _close_generators(app)  # their cleanup runs now, not at a later shutdown
-        app.drain.uninstall()
-        _release_state(app)
-        app.shutdown_event.set()  # no shutdown follows: nothing may outlive this
+        try:
+            await _close_generators(
+                app
+            )  # their cleanup runs now, not at a later shutdown
+        finally:  # (even if a cleanup is interrupted)
+            app.drain.uninstall()
+            _release_state(app)
+            app.shutdown_event.set()  # no shutdown follows: nothing may outlive this
         await finish_background_tasks(app)
         await _report(app, "startup", exc)
         raise

@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 from typing import TYPE_CHECKING
 
+from ..signals import got_serving_exception
 from ..typing import Message
 from ..typing import Scope
 from .connections import Mailbox
@@ -95,11 +96,17 @@ class TestApp:
         self, task: asyncio.Task[None], phase: str, timeout: float
     ) -> None:
         self._to_app.put_nowait({"type": f"lifespan.{phase}"})
+        raised: list[BaseException] = []  # the app's own error: a test shows its frames
+
+        def heard(sender: Any, exception: BaseException, **extra: Any) -> None:
+            raised.append(exception)
+
         try:
-            async with asyncio.timeout(timeout):
-                reply = await self._from_app.get()
-                if phase == "shutdown" and reply is not None:
-                    await asyncio.wait({task})  # the app returns after its last reply
+            with got_serving_exception.connected_to(heard, sender=self.app):
+                async with asyncio.timeout(timeout):
+                    reply = await self._from_app.get()
+                    if phase == "shutdown" and reply is not None:
+                        await asyncio.wait({task})  # the app returns after its reply
         except TimeoutError as error:
             message = f"lifespan {phase} did not finish within {timeout} s"
             raise LifespanTimeout(message) from error
@@ -110,7 +117,8 @@ class TestApp:
                 f"the app returned during lifespan {phase} without replying"
             )
         if (kind := reply.get("type")) == f"lifespan.{phase}.failed":
-            raise LifespanError(reply.get("message", "") or f"lifespan {phase} failed")
+            message = reply.get("message", "") or f"lifespan {phase} failed"
+            raise LifespanError(message) from (raised[0] if raised else None)
         if kind != f"lifespan.{phase}.complete":
             raise LifespanError(f"the app sent {kind!r} during lifespan {phase}")
 
