@@ -92,8 +92,10 @@ async def test_a_failed_wake_whose_followers_all_left_is_retrieved(
     async with Broadcast(redis_url) as broadcast, broadcast.subscribe("warm"):
         backend: Any = broadcast._backend
         called, gate = asyncio.Event(), asyncio.Event()
+        wakes: list[asyncio.Task[Any] | None] = []
 
         async def held() -> None:
+            wakes.append(asyncio.current_task())  # (the reader may drop _waking first)
             called.set()
             await gate.wait()
             raise BroadcastError("the wake failed")
@@ -107,7 +109,8 @@ async def test_a_failed_wake_whose_followers_all_left_is_retrieved(
         follower = asyncio.create_task(follow())
         async with asyncio.timeout(LIMIT):
             await called.wait()
-        waking = backend._waking
+        (waking,) = wakes
+        assert waking is not None
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
         gate.set()
