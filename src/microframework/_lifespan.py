@@ -39,10 +39,8 @@ async def startup(app: Microframework, state: dict[str, Any] | None) -> None:
     try:
         await _start(app, state)
     except _FAILURES as exc:
-        try:
-            await _close_generators(
-                app
-            )  # their cleanup runs now, not at a later shutdown
+        try:  # their cleanup runs now, not at a later shutdown
+            await _close_generators(app)
         finally:  # (even if a cleanup is interrupted)
             app.drain.uninstall()
             _release_state(app)
