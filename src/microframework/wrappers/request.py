@@ -440,8 +440,8 @@ class Request(BaseRequestWebsocket):
             if self._data is not None or (
                 self._body_started and not self.body_reading()
             ):
-                if self._data is None and self._body_failed is not None:
-                    self._start_body()  # raises the failure again
+                if self._data is None and (failed := self._body_failed) is not None:
+                    raise copy.copy(failed)  # again, as Flask's and Quart's reads do
                 body_file = BytesIO(self._data or b"")  # read already: what is cached
             else:
                 limit = self._config("BODY_SPOOL_SIZE", 1024 * 1024)
