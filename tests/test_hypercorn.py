@@ -334,3 +334,36 @@ async def test_run_task_serves_on_the_callers_loop_until_the_trigger() -> None:
     finally:
         logger.removeHandler(running)
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"from run_task")
+
+
+async def test_run_tasks_trigger_starts_the_drain() -> None:
+    # No signal stops this server: without the drain, a long-poll waiting on
+    # shutdown_event was cut at hypercorn's graceful timeout instead of answering.
+    app = Microframework(__name__)
+    waiting = asyncio.Event()
+
+    @app.get("/poll")
+    async def poll() -> str:
+        waiting.set()
+        await app.shutdown_event.wait()
+        return "bye"
+
+    running, stop = _Running(), asyncio.Event()
+    logger = logging.getLogger()
+    logger.addHandler(running)
+    try:
+        server = asyncio.create_task(
+            app.run_task("127.0.0.1", 0, shutdown_trigger=stop.wait)
+        )
+        async with asyncio.timeout(LIMIT):
+            port = int((await running.url).rsplit(":", 1)[1])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /poll HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            await waiting.wait()
+            stop.set()
+            answer = await reader.read()
+            writer.close()
+            await server
+    finally:
+        logger.removeHandler(running)
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"bye")

@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 from typing import Protocol
@@ -61,6 +63,17 @@ class Drain:
         for member in list(self.members):
             member.on_drain(code)
         self._timer = asyncio.get_running_loop().call_later(grace, self._expire)
+
+    def after(
+        self, trigger: Callable[[], Awaitable[Any]], config: Mapping[str, Any]
+    ) -> Callable[[], Awaitable[None]]:
+        """*trigger*, then the drain: for a server stopped by a coroutine, not a signal."""
+
+        async def drained() -> None:
+            await trigger()
+            self.start(config["SHUTDOWN_GRACE_PERIOD"])
+
+        return drained
 
     def torn_down(self) -> None:
         """A request's teardown ended."""

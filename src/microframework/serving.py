@@ -51,14 +51,12 @@ RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
 #: How a spawned worker process finds the app: ``module:name``, as ``--app`` takes it.
 SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
 
-#: What ran ``app.run()`` (``python app.py``, a launcher calling a module's ``main()``):
-#: ``path:FILE`` or ``module:NAME`` to run again as ``__main__`` in the worker, whose
-#: ``app.run()`` serves there (see _run_main).
+#: What ran ``app.run()`` (``python app.py``, a launcher's ``main()``): ``path:FILE`` or
+#: ``module:NAME``, run again as ``__main__`` in the worker to serve there (see _run_main).
 SERVE_MAIN_ENV = "MICROFRAMEWORK_SERVE_MAIN"
 
 _serving_app: Microframework | None = None
-#: In a worker running ``__main__`` again: the hypercorn config and sockets its
-#: ``app.run()`` serves with, then (emptied) whether it did.
+#: In a worker rerunning ``__main__``: the config and sockets to serve, then (emptied) done.
 _worker_serving: list[Any] = []
 _load_error = b""  # why the app failed to load (see _error_worker)
 #: Where a worker writes why the app failed to load, for the supervisor.
@@ -688,6 +686,8 @@ def serve_task(
     config = logged_config()
     config.bind = [_bind_address(host, port)]
     config.ca_certs, config.certfile, config.keyfile = ca_certs, certfile, keyfile
+    if shutdown_trigger is not None:  # no signal then: the trigger starts the drain
+        shutdown_trigger = app.drain.after(shutdown_trigger, app.config)
     return serve(app, config, shutdown_trigger=shutdown_trigger)
 
 
