@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from typing import Any
 
 import pytest
@@ -18,10 +19,13 @@ from asgi_harness import cycles_made
 from asgi_harness import http_scope
 from asgi_harness import Recorder
 from asgi_harness import websocket_scope
+from werkzeug.exceptions import HTTPException
 
 from microframework import abort
+from microframework import g
 from microframework import Microframework
 from microframework import request
+from microframework import Response
 from microframework import websocket
 
 
@@ -35,6 +39,18 @@ def _app() -> Microframework:
             int("x")
         except ValueError:
             abort(400)
+        return "never"
+
+    @app.errorhandler(LookupError)
+    async def looked_up(error: LookupError) -> tuple[str, int]:
+        return "handled", 409
+
+    @app.route("/handled")
+    async def handled() -> str:
+        try:
+            int("x")
+        except ValueError as error:
+            raise LookupError("no x") from error
         return "never"
 
     @app.post("/json")
@@ -106,7 +122,8 @@ async def _one(app: Microframework, case: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", ["abort", "json", "read", "group", "/refuse", "/wsjson", "/wsboom"]
+    "case",
+    ["abort", "handled", "json", "read", "group", "/refuse", "/wsjson", "/wsboom"],
 )
 async def test_an_error_path_leaves_no_reference_cycle(case: str) -> None:
     app = _app()
@@ -123,16 +140,17 @@ async def test_an_error_path_leaves_no_reference_cycle(case: str) -> None:
     assert left == []
 
 
-async def test_a_handled_errors_chain_keeps_no_frames() -> None:
-    # What the cycles above need on 3.12+, seen on any Python: the error a view caught
-    # before it called abort() no longer holds the view's frames once answered.
+async def test_an_error_answering_itself_keeps_no_frames() -> None:
+    # What the cycles above need on 3.12+, seen on any Python: an error that is its
+    # own response, and the error a view caught before it called abort(), no longer
+    # hold the view's frames once answered.
     app = Microframework(__name__)
     kept: list[BaseException] = []
 
     @app.errorhandler(400)
-    async def bad(error: Exception) -> tuple[str, int]:
+    async def bad(error: HTTPException) -> HTTPException:
         kept.append(error)
-        return "bad", 400
+        return error
 
     @app.route("/")
     async def view() -> str:
@@ -146,3 +164,50 @@ async def test_a_handled_errors_chain_keeps_no_frames() -> None:
     (error,) = kept
     assert isinstance(error.__context__, ValueError)
     assert error.__traceback__ is None and error.__context__.__traceback__ is None
+
+
+async def test_a_handled_error_keeps_its_traceback_for_later() -> None:
+    # Flask's deferred reporting: the handler keeps the error and after_request logs
+    # it with exc_info; its traceback (and its cause's) still names the view's line.
+    app = Microframework(__name__)
+    logged: list[str] = []
+
+    @app.errorhandler(LookupError)
+    async def looked_up(error: LookupError) -> tuple[str, int]:
+        g.error = error
+        return "handled", 409
+
+    @app.after_request
+    async def report(response: Response) -> Response:
+        logged.append("".join(traceback.format_exception(g.error)))
+        return response
+
+    @app.route("/")
+    async def view() -> str:
+        try:
+            int("x")
+        except ValueError as error:
+            raise LookupError("no x") from error
+        return "never"
+
+    assert (await call(app, http_scope("/"))).status == 409
+    (text,) = logged
+    assert text.count('int("x")') == 1 and text.count("raise LookupError") == 1
+
+
+async def test_a_handled_websocket_error_keeps_its_traceback_for_later() -> None:
+    app = Microframework(__name__)
+    kept: list[BaseException] = []
+
+    @app.errorhandler(LookupError)
+    async def looked_up(error: LookupError) -> None:
+        kept.append(error)
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        raise LookupError("no x")
+
+    await app(websocket_scope("/ws"), _WS().receive, _WS().send)
+    (error,) = kept
+    assert "raise LookupError" in "".join(traceback.format_exception(error))

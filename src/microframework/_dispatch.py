@@ -316,9 +316,8 @@ async def full_dispatch(
             else:
                 rv = await app.handle_user_exception(exc)
                 request.answered_by = exc.__class__  # not exc: its frames hold us
-            exc.__traceback__ = None  # it holds this frame, which holds rv: a cycle
-            if exc.__context__ is not None or exc.__cause__ is not None:
-                _drop_tracebacks(exc)  # on 3.12+ theirs too: see there
+            if rv is exc:  # its traceback holds this frame, which holds rv: a cycle
+                _drop_tracebacks(exc)  # (a handler's error keeps it, as in Flask)
         custom = compiled.custom_process_response
         processing = (
             custom
@@ -352,12 +351,15 @@ async def full_dispatch(
 
 
 def _drop_tracebacks(error: BaseException) -> None:
-    """Drop the tracebacks of the errors a handled *error* was raised from.
+    """Drop the tracebacks of an *error* that is its own response, and of the errors
+    it was raised from.
 
-    On Python 3.12+, where a finished frame keeps its caller's, they reach the frame
-    that holds the response made for it (maybe the error itself): a reference cycle
-    per error response, left to the collector. (A function call is 1k instructions,
-    so the usual error, raised from nothing, doesn't come here.)"""
+    On Python 3.12+, where a finished frame keeps its caller's, theirs too reach the
+    frame that holds the response: a reference cycle per error response, left to the
+    collector."""
+    error.__traceback__ = None
+    if error.__context__ is None and error.__cause__ is None:
+        return
     seen: set[int] = set()
     todo: list[BaseException | None] = [error.__cause__, error.__context__]
     while todo:
@@ -612,8 +614,7 @@ async def _dispatch_websocket(
             rv = await _websocket_handler(app, websocket, endpoint, chain)
         except Exception as exc:  # not a WebsocketDisconnect: a CancelledError
             rv = await app.handle_user_exception(exc)
-            exc.__traceback__ = None  # as full_dispatch does
-            if exc.__context__ is not None or exc.__cause__ is not None:
+            if rv is exc:  # as full_dispatch does
                 _drop_tracebacks(exc)
         except asyncio.CancelledError as exc:
             if (error := _unasked(exc)) is None:
