@@ -38,6 +38,7 @@ from microframework import Request
 from microframework import request
 from microframework import Response
 from microframework import url_for
+from microframework import websocket
 from microframework.views import MethodView
 
 # Upper bound for a threading.Event handshake: never reached when the behaviour works,
@@ -841,6 +842,49 @@ async def test_teardown_receives_an_unhandled_error(app: Microframework) -> None
     response = await app.test_client().get("/")
     assert response.status_code == 500
     assert torn == [("request", boom), ("app", boom)]
+
+
+async def test_teardown_receives_the_views_error_when_the_500_handler_fails(
+    app: Microframework,
+) -> None:
+    # As Flask: the error behind the 500, not the 500 page's own (its template missing).
+    app.testing = False
+    boom = _AppError("boom")
+    torn: list[tuple[str, BaseException | None]] = []
+
+    @app.errorhandler(500)
+    async def broken_page(error: Exception) -> str:
+        raise RuntimeError("no template")
+
+    @app.teardown_request
+    async def request_teardown(error: BaseException | None) -> None:
+        torn.append(("request", error))
+
+    @app.teardown_websocket
+    async def websocket_teardown(error: BaseException | None) -> None:
+        torn.append(("websocket", error))
+
+    @app.teardown_appcontext
+    def app_teardown(error: BaseException | None) -> None:
+        torn.append(("app", error))
+
+    @app.route("/")
+    async def index() -> str:
+        raise boom
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        raise boom
+
+    with pytest.raises(RuntimeError, match="no template"):
+        await app.test_client().get("/")
+    assert torn == [("request", boom), ("app", boom)]
+    torn.clear()
+    with pytest.raises(RuntimeError, match="no template"):
+        async with app.test_client().websocket("/ws") as socket:
+            await socket.receive()
+    assert torn == [("websocket", boom), ("app", boom)]
 
 
 async def test_teardown_receives_an_error_that_propagates_in_testing(

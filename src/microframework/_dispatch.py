@@ -281,7 +281,7 @@ async def _finish_http(
                 )
             )
         ):
-            await teardown(app, ctx, error or ctx.unhandled_error, chain)
+            await teardown(app, ctx, ctx.unhandled_error or error, chain)
         else:
             ctx.request.release()  # type: ignore[union-attr] # an HTTP context
     finally:
@@ -544,7 +544,7 @@ def _ending(
         app,
         ctx,
         reader,
-        error or ctx.unhandled_error,
+        ctx.unhandled_error or error,
         chain if teardown_needed else None,
         saves,
     )
