@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import sys
 import tomllib
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from typing import assert_type
@@ -18,8 +20,10 @@ from werkzeug.utils import ImportStringError
 
 from microframework import Blueprint
 from microframework import Microframework
+from microframework import request
 from microframework.config import Config
 from microframework.config import ConfigAttribute
+from microframework.testing import LifespanError
 
 PREFIX = "MFTEST"
 
@@ -612,3 +616,104 @@ def test_from_prefixed_env_names_the_quart_and_flask_variables_it_does_not_read(
     ):
         config.from_prefixed_env()
     assert "SECRET_KEY" not in config
+
+
+def _without_our_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("MICROFRAMEWORK_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize("value", ["no", "No", "False", "0", "false", ""])
+async def test_a_debug_variable_saying_no_leaves_debug_off_through_from_prefixed_env(
+    monkeypatch: pytest.MonkeyPatch, value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "no" and "False" aren't JSON: they loaded as truthy strings, and every error
+    # in production answered with the debug page (its source lines included).
+    _without_our_variables(monkeypatch)
+    monkeypatch.setenv("MICROFRAMEWORK_DEBUG", value)
+    app = Microframework(__name__)
+    app.config.from_prefixed_env()
+    assert app.debug is False
+
+    @app.get("/")
+    async def boom() -> str:
+        raise RuntimeError("database password wrong")
+
+    caplog.set_level(logging.CRITICAL)
+    response = await app.test_client().get("/")
+    assert response.status_code == 500
+    assert "password" not in await response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("value", "read"), [("yes", True), ("1", True), ("off", True)])
+def test_a_variable_for_a_yes_no_key_reads_as_the_debug_flag_does(
+    monkeypatch: pytest.MonkeyPatch, value: str, read: bool
+) -> None:
+    _without_our_variables(monkeypatch)
+    monkeypatch.setenv("MICROFRAMEWORK_DEBUG", value)
+    monkeypatch.setenv("MICROFRAMEWORK_SESSION_COOKIE_SECURE", "No")
+    monkeypatch.setenv("MICROFRAMEWORK_GREETING", "no")  # not a yes/no key: as is
+    app = Microframework(__name__)
+    app.config.from_prefixed_env()
+    assert app.debug is read
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+    assert app.config["GREETING"] == "no"
+
+
+@pytest.mark.parametrize("key", ["MAX_FORM_MEMORY_SIZE", "MAX_FORM_PARTS"])
+async def test_a_form_limit_computed_as_a_float_is_taken(key: str) -> None:
+    # Flask's and Quart's do; every form request was a 500 here.
+    app = Microframework(__name__)
+    app.config[key] = 2.5 * 1024 * 1024
+
+    @app.post("/")
+    async def index() -> dict[str, str]:
+        return dict(await request.form)
+
+    response = await app.test_client().post("/", form={"a": "b"})
+    assert (response.status_code, await response.get_json()) == (200, {"a": "b"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("MAX_CONTENT_LENGTH", "1048576"),
+        ("BODY_TIMEOUT", "60"),
+        ("RESPONSE_TIMEOUT", timedelta(seconds=60)),
+        ("WEBSOCKET_SEND_TIMEOUT", "60"),
+        ("MAX_FORM_PARTS", True),
+    ],
+)
+async def test_a_numeric_key_holding_something_else_fails_at_startup(
+    key: str, value: Any
+) -> None:
+    # It failed per request, on the routes that read it; the websocket timeout and
+    # MAX_CONTENT_LENGTH escaped the app's error handling.
+    app = Microframework(__name__)
+    app.config[key] = value
+    with pytest.raises(LifespanError) as failed:
+        async with app.test_app():
+            pass
+    assert f"app.config[{key!r}] must be a number or None" in str(failed.value)
+
+
+async def test_a_max_content_length_made_a_str_later_is_the_apps_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = Microframework(__name__)
+    caplog.set_level(logging.CRITICAL)
+
+    @app.errorhandler(500)
+    async def failed(error: Exception) -> tuple[str, int]:
+        return "the app's page", 500
+
+    @app.post("/")
+    async def index() -> str:
+        return str(len(await request.get_data()))
+
+    client = app.test_client()
+    assert (await client.post("/", data=b"x")).status_code == 200  # frozen
+    app.config["MAX_CONTENT_LENGTH"] = "1048576"
+    response = await client.post("/", data=b"x" * 20)
+    assert (response.status_code, await response.get_data()) == (500, b"the app's page")

@@ -31,6 +31,7 @@ from ._utils import awaiting
 from ._utils import is_async_callable
 from ._utils import MEMO_KEY_SIZE
 from ._utils import URL_QUERY_SAFE
+from .config import check_numbers
 from .json.provider import DefaultJSONProvider
 from .routing import AdapterCache
 from .routing import compile_static_routes
@@ -256,6 +257,7 @@ def current_tables(app: Microframework) -> Compiled:
 def compile_tables(app: Microframework) -> Compiled:
     """Compile *app*'s registries into the tables the request path reads."""
     config = app.config
+    check_numbers(config)
     compiled = Compiled(
         AdapterCache(
             app.url_map,

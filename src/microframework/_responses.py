@@ -617,8 +617,10 @@ def continue_unasked(request: Request) -> bool:
         return False
     if request.body_reading():  # asked, unless refused for its declared length
         limit, declared = request.max_content_length, request.content_length
-        if limit is None or declared is None or declared <= limit:
+        if limit is None or declared is None:
             return False
+        if isinstance(limit, int | float) and declared <= limit:
+            return False  # (one that isn't a number was the app's 500 when read)
     if not request.scope.get("http_version", "1.1").startswith("1"):
         return False
     return request.headers.get("Expect", "").lower() == "100-continue"

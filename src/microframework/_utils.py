@@ -188,6 +188,11 @@ def _close_returned_coroutine(step: asyncio.Future[Any]) -> None:
             rv.close()
 
 
+def flag(text: str) -> bool:
+    """A yes/no environment variable: yes unless empty, ``0``, ``false`` or ``no``."""
+    return text.strip().lower() not in ("", "0", "false", "no")
+
+
 def get_root_path(import_name: str) -> str:
     """Return the folder of the module or package *import_name*, like Flask does."""
     path: str | None = getattr(sys.modules.get(import_name), "__file__", None)

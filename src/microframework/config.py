@@ -26,6 +26,8 @@ from typing import TypeVar
 from werkzeug.datastructures import ImmutableDict
 from werkzeug.utils import import_string
 
+from ._utils import flag
+
 T = TypeVar("T")
 
 #: The app's ``default_config``: each key, with Flask's and Quart's defaults. Read
@@ -79,6 +81,29 @@ DEFAULT_CONFIG: Mapping[str, Any] = ImmutableDict(
 
 # Only "no file here" is hidden by ``silent``; a permission error is always reported.
 _MISSING_FILE_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR})
+
+
+#: Keys read as numbers (bytes, items, seconds) or None: checked as the app is frozen.
+_NUMBERS = (
+    "BACKGROUND_TASK_SHUTDOWN_TIMEOUT", "BODY_SPOOL_SIZE", "BODY_TIMEOUT",
+    "MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE", "MAX_FORM_PARTS", "RESPONSE_TIMEOUT",
+    "SHUTDOWN_GRACE_PERIOD", "WEBSOCKET_MAX_MESSAGE_SIZE", "WEBSOCKET_QUEUE_SIZE",
+    "WEBSOCKET_SEND_TIMEOUT",
+)  # fmt: skip
+
+
+def check_numbers(config: Mapping[str, Any]) -> None:
+    """Raise ``TypeError`` for a numeric key holding anything else (a str from the
+    environment): an error at startup, not a 500 on the routes that read it."""
+    for key in _NUMBERS:
+        value = config.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            raise TypeError(
+                f"app.config[{key!r}] must be a number or None, not"
+                f" {type(value).__name__} ({value!r})"
+            )
 
 
 class _HasConfig(Protocol):
@@ -169,6 +194,8 @@ class Config(dict[str, Any]):
                 # Not encoded data: a string such as a password loads as itself.
                 value = raw
             *parents, leaf = name[len(start) :].split("__")
+            if isinstance(self.get(leaf), bool) and not parents:
+                value = flag(raw)  # a yes/no key: DEBUG=no or False must not turn it on
             target: MutableMapping[str, Any] = self
             for part in parents:
                 child = target.setdefault(part, {})

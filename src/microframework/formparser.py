@@ -7,6 +7,7 @@ the work is linear in the body size and the result independent of how it was spl
 from __future__ import annotations
 
 import codecs
+import math
 import re
 import tempfile
 from collections.abc import AsyncIterable
@@ -524,6 +525,8 @@ def _check_optional_size(name: str, value: int | None) -> int | None:
 
 
 def _check_size(name: str, value: int, minimum: int = 0) -> int:
+    if isinstance(value, float) and math.isfinite(value):
+        value = math.floor(value)  # MAX_FORM_MEMORY_SIZE = 2.5 * 1024 * 1024, as Flask
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:

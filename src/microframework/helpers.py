@@ -30,6 +30,7 @@ from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.exceptions import Aborter
 from werkzeug.urls import iri_to_uri
 
+from ._utils import flag
 from ._utils import get_root_path as get_root_path
 from ._utils import remember
 from .files import safe_join as safe_join
@@ -57,7 +58,7 @@ SKIP_DOTENV_ENV = "MICROFRAMEWORK_SKIP_DOTENV"
 
 def get_debug_flag() -> bool:
     """True if ``MICROFRAMEWORK_DEBUG`` is set to something other than ``0``/``false``/``no``."""
-    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return flag(os.environ.get(DEBUG_ENV, ""))
 
 
 def get_load_dotenv(default: bool = True) -> bool:
