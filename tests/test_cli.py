@@ -235,6 +235,31 @@ def test_help_lists_the_commands_of_the_app_the_environment_names(
     assert "Error" not in result.stderr
 
 
+@pytest.mark.parametrize("first", ["--debug", "--no-debug"])
+def test_help_after_another_option_finds_the_app_the_environment_names(
+    tmp_path: Path, first: str
+) -> None:
+    # click handled --help before the --app option it wasn't given: "Could not find".
+    source = HELLO + "\n@app.cli.command('init-db')\ndef init_db():\n    pass\n"
+    write(tmp_path / "fromenv.py", source)
+    result = invoke(first, "--help", env={"MICROFRAMEWORK_APP": "fromenv"})
+    assert result.exit_code == 0, result.output
+    assert "init-db" in result.stdout
+    assert "Error" not in result.stderr
+
+
+def test_help_after_an_env_file_finds_the_app_it_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "dotenv", fake_dotenv())
+    source = HELLO + "\n@app.cli.command('init-db')\ndef init_db():\n    pass\n"
+    write(tmp_path / "fromfile.py", source)
+    write(tmp_path / "app.env", "MICROFRAMEWORK_APP=fromfile\n")
+    result = invoke("-e", str(tmp_path / "app.env"), "--help")
+    assert result.exit_code == 0, result.output
+    assert "init-db" in result.stdout
+
+
 def test_asgi_py_is_preferred_to_app_py(tmp_path: Path) -> None:
     write(tmp_path / "app.py", HELLO)
     write(

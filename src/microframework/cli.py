@@ -248,6 +248,7 @@ def load_script_app(info: ScriptInfo) -> tuple[Microframework, str | None]:
 
 
 def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    ctx.meta[_HANDLED + "app"] = True
     if value is not None:
         ctx.ensure_object(ScriptInfo).app_import_path = value
 
@@ -262,6 +263,7 @@ def _load_env_files(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> None:
     info = ctx.ensure_object(ScriptInfo)
+    ctx.meta[_HANDLED + "env"] = True
     if value is not None and python_dotenv() is None:
         raise click.BadParameter(
             "python-dotenv must be installed to load an env file.", ctx, param
@@ -282,6 +284,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
+_HANDLED = "microframework.handled."  # ctx.meta keys: the eager options handled
 _eager = functools.partial(click.Option, is_eager=True, expose_value=False)
 # Declared in this order on purpose: click handles eager options that were not given
 # in declaration order, so env files load before --app reads MICROFRAMEWORK_APP.
@@ -367,6 +370,11 @@ class MicroframeworkGroup(AppGroup):
         """The built-in and plugin commands, plus the app's, for ``--help``."""
         self._load_plugin_commands()
         names = set(super().list_commands(ctx))
+        # click handles a --help given before the eager options not given: they read
+        # the env files and MICROFRAMEWORK_APP, which help needs to find the app.
+        for key, option in (("env", _env_file_option), ("app", _app_option)):
+            if not ctx.meta.get(_HANDLED + key):
+                option.handle_parse_result(ctx, {}, [])
         app = _load_app(ctx)
         return sorted(names.union(app.cli.list_commands(ctx) if app else ()))
 
@@ -387,16 +395,6 @@ class MicroframeworkGroup(AppGroup):
                 load_dotenv_defaults=get_load_dotenv(self.load_dotenv),
             )
         return super().make_context(info_name, args, parent=parent, **extra)
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Parse the arguments; with none (or only ``--help``), load env files and the
-        app first so help lists its commands, as Flask does."""
-        if (not args and self.no_args_is_help) or (
-            len(args) == 1 and args[0] in self.get_help_option_names(ctx)
-        ):
-            _env_file_option.handle_parse_result(ctx, {}, [])
-            _app_option.handle_parse_result(ctx, {}, [])
-        return super().parse_args(ctx, args)
 
 
 def _load_app(ctx: click.Context) -> Microframework | None:
