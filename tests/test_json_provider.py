@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from microframework import Microframework
 from microframework import request
+from microframework import Response
 from microframework.broadcast import Broadcast
 from microframework.json.provider import DefaultJSONProvider
 from microframework.json.provider import JSONProvider
@@ -637,3 +638,38 @@ async def test_publish_json_publishes_text_with_a_provider_dumping_bytes() -> No
             await broadcast.publish_json("c", {"x": 1})
             (event,) = subscriber.drain()
     assert event.data == '{"x": 1}'
+
+
+class _DecimalJSON(DefaultJSONProvider):
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_float", decimal.Decimal)
+        return json.loads(s, **kwargs)
+
+
+async def test_a_test_responses_get_json_parses_with_the_apps_provider() -> None:
+    # As Flask's client (response.json_module = app.json): a ported money test
+    # comparing with Decimal("0.1") got the float 0.1.
+    app = Microframework(__name__)
+    app.json = _DecimalJSON(app)
+
+    @app.route("/price")
+    async def price() -> Response:
+        return Response('{"amount": 0.1}', mimetype="application/json")
+
+    client = app.test_client()
+    response = await client.get("/price")
+    assert await response.get_json() == {"amount": decimal.Decimal("0.1")}
+    async with client.request("/price") as connection:
+        streamed = await connection.as_response()
+    assert await streamed.get_json() == {"amount": decimal.Decimal("0.1")}
+
+
+async def test_a_response_outside_the_test_client_parses_with_the_current_apps() -> (
+    None
+):
+    app = Microframework(__name__)
+    app.json = _DecimalJSON(app)
+    response = app.response_class('{"amount": 0.1}', mimetype="application/json")
+    assert await response.get_json() == {"amount": 0.1}  # no app: the stdlib's
+    async with app.app_context():
+        assert await response.get_json() == {"amount": decimal.Decimal("0.1")}

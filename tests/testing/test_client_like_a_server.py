@@ -494,3 +494,29 @@ async def test_a_cookie_for_an_ip_address_is_not_shared_by_suffix(
     client.set_cookie("a", "1", domain=domain)  # set by the test: still not sent
     response = await client.get("/", headers={"Host": "10.0.0.1"})
     assert await response.get_data() == b"-"
+
+
+class _ComparableResponse(Response):
+    """A response class with ``__eq__``, so with no ``__hash__`` (as Quart's allows)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Response) and self.status_code == other.status_code
+
+
+async def test_an_unhashable_response_class_is_served_and_redirected() -> None:
+    # The client kept each response as a weak dict key: every request raised TypeError.
+    app = Microframework(__name__)
+    app.response_class = _ComparableResponse
+
+    @app.route("/go")
+    async def go() -> Response:
+        return redirect("/here")
+
+    @app.route("/here")
+    async def here() -> str:
+        return "here"
+
+    client = app.test_client()
+    assert (await client.get("/go")).status_code == 302
+    response = await client.get("/go", follow_redirects=True)
+    assert (response.status_code, await response.get_data()) == (200, b"here")

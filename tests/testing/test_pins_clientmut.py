@@ -744,3 +744,41 @@ def test_lifespan_phases_have_sixty_seconds_by_default(app: Microframework) -> N
     test_app = TestApp(app)
 
     assert (test_app.startup_timeout, test_app.shutdown_timeout) == (60, 60)
+
+
+async def test_a_test_app_made_once_runs_again_after_its_shutdown(
+    app: Microframework,
+) -> None:
+    # Quart's TestApp may be entered again (a fixture made once); here it raised.
+    events: list[str] = []
+
+    @app.before_serving
+    async def started() -> None:
+        events.append("startup")
+
+    @app.after_serving
+    async def stopped() -> None:
+        events.append("shutdown")
+
+    test_app = app.test_app()
+    for _ in range(2):
+        async with test_app:
+            events.append("test")
+    assert events == ["startup", "test", "shutdown"] * 2
+
+
+async def test_a_test_app_whose_startup_failed_may_start_again(
+    app: Microframework,
+) -> None:
+    failures = [RuntimeError("database not up yet")]
+
+    @app.before_serving
+    async def started() -> None:
+        if failures:
+            raise failures.pop()
+
+    test_app = app.test_app()
+    with pytest.raises(LifespanError):
+        await test_app.startup()
+    async with test_app:
+        pass

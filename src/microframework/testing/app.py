@@ -43,6 +43,10 @@ class TestApp:
         self.app = app
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
+        self._reset()
+
+    def _reset(self) -> None:
+        # Each serving period afresh: a TestApp made once (a fixture) runs again.
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: Mailbox[Message] = Mailbox()
         self._task: asyncio.Task[None] | None = None
@@ -64,15 +68,17 @@ class TestApp:
     async def startup(self) -> None:
         """Start the lifespan task and wait for ``lifespan.startup.complete``."""
         if self._task is not None:
-            raise RuntimeError("this TestApp has already been started")
+            raise RuntimeError("this TestApp has already been started; shut it down first")
         asgi = {"version": "3.0", "spec_version": "2.0"}
         scope: Scope = {"type": "lifespan", "asgi": asgi, "state": self._state}
         task = self._task = asyncio.create_task(self._run_app(scope))
-        task.add_done_callback(lambda _task: self._from_app.close())
+        mailbox = self._from_app  # this period's: the task may end after a _reset
+        task.add_done_callback(lambda _task: mailbox.close())
         try:
             await self._run_phase(task, "startup", self.startup_timeout)
         except BaseException:
             await _stop(task)
+            self._reset()
             raise
 
     async def shutdown(self) -> None:
@@ -83,6 +89,7 @@ class TestApp:
             await self._run_phase(self._task, "shutdown", self.shutdown_timeout)
         finally:
             error = await _stop(self._task)
+            self._reset()
         if error is not None:
             raise LifespanError(f"the app raised {error!r} after shutdown") from error
 

@@ -156,6 +156,8 @@ class _Exchange(Generic[T]):
         response = self.app.response_class(body, status)
         # As sent: a HEAD response announces a Content-Length it does not send.
         response.headers = headers
+        if hasattr(provider := self.app.json, "loads"):  # as Flask's client does
+            response.json_module = provider  # get_json() parses as the app would
         return response
 
 
@@ -257,8 +259,9 @@ class TestHTTPConnection(_Exchange[bytes]):
                 " waits); call as_response() inside the block to wait for the rest"
             )
         raise RuntimeError(
-            "the app returned without completing the response"
-            " (no http.response.body with more_body=False)"
+            "the app returned without completing the response (no http.response.body"
+            " with more_body=False): a server would close the connection. A stream"
+            " idle past its timeout ends so; read it with client.request()"
         )
 
     async def _asgi_receive(self) -> Message:

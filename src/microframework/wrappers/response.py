@@ -7,7 +7,6 @@ Rule: a body is bytes (``body_bytes``: one ``http.response.body`` message) or a
 from __future__ import annotations
 
 import inspect
-import json as _json
 import re
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterable
@@ -31,6 +30,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.sansio.response import Response as SansIOResponse
 from werkzeug.utils import get_content_type
 
+from .. import json as _app_json
 from .._utils import remember
 from .._utils import TOKEN
 from ..conditional import drop_for_not_modified
@@ -185,6 +185,8 @@ class Response(SansIOResponse):
     #: Headers (or a sync/async callable returning them) sent after the body, if the
     #: server offers ``http.response.trailers``.
     trailers: Any = None
+    #: Flask's: what :meth:`get_json` parses with (the test client sets ``app.json``).
+    json_module: Any = _app_json
     #: What :meth:`call_on_close` registered (``None``: nothing), in order.
     close_functions: list[Callable[[], Any]] | None = None
     #: The body when it is bytes (sent as one message); ``None`` for a streamed body.
@@ -514,7 +516,7 @@ class Response(SansIOResponse):
         if not (force or self.is_json):
             return None
         try:
-            return _json.loads(await self.get_data())
+            return self.json_module.loads(await self.get_data())
         except ValueError:
             if silent:
                 return None
