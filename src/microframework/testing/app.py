@@ -68,7 +68,9 @@ class TestApp:
     async def startup(self) -> None:
         """Start the lifespan task and wait for ``lifespan.startup.complete``."""
         if self._task is not None:
-            raise RuntimeError("this TestApp has already been started; shut it down first")
+            raise RuntimeError(
+                "this TestApp has already been started; shut it down first"
+            )
         asgi = {"version": "3.0", "spec_version": "2.0"}
         scope: Scope = {"type": "lifespan", "asgi": asgi, "state": self._state}
         task = self._task = asyncio.create_task(self._run_app(scope))
