@@ -30,6 +30,7 @@ from microframework import Response
 from microframework import websocket
 from microframework.exceptions import WebsocketDisconnect
 from microframework.sse import event_stream
+from microframework.testing import WebsocketResponseError
 
 LIMIT = 20
 
@@ -329,6 +330,64 @@ async def test_a_websocket_that_arrives_while_draining_is_closed_with_1001(
     finally:
         app.drain.end()
     assert closed.value.code == 1001
+
+
+async def test_a_handshake_pending_as_the_drain_starts_is_refused_with_503(
+    app: Microframework,
+) -> None:
+    # A close before accept is the server's 403, which reconnecting clients read as
+    # "not allowed"; the long-poll beside it got 503 and Retry-After.
+    waiting = asyncio.Event()
+    ended: list[Any] = []
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        waiting.set()
+        try:
+            await asyncio.Event().wait()  # an auth lookup, before accepting
+        finally:
+            ended.append("finally")
+
+    async def drain_once_waiting() -> None:
+        await waiting.wait()
+        app.drain.start(3600)
+
+    async with asyncio.timeout(LIMIT):
+        starting = asyncio.create_task(drain_once_waiting())
+        with pytest.raises(WebsocketResponseError) as refused:
+            async with app.test_client().websocket("/ws"):
+                pass
+        await starting
+    response = refused.value.response
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "1")
+    assert ended == ["finally"]
+
+
+async def test_a_pending_handshake_without_the_response_extension_is_closed(
+    app: Microframework,
+) -> None:
+    waiting = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        waiting.set()
+        await asyncio.Event().wait()
+
+    sent: list[dict[str, Any]] = []
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "websocket.close":
+            inbox.put_nowait({"type": "websocket.disconnect", "code": 1006})
+
+    async with asyncio.timeout(LIMIT):
+        handling = asyncio.create_task(app(websocket_scope("/ws"), inbox.get, send))
+        await waiting.wait()
+        app.drain.start(3600)
+        await handling
+    assert [m["type"] for m in sent] == ["websocket.close"]
 
 
 def test_the_servers_signal_handler_is_chained_and_restored() -> None:

@@ -49,6 +49,9 @@ _MESSAGE_COST = 128  # bytes a queued message costs beyond its data, roughly
 _SENDABLE = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
 
 
+_GONE = "The server is shutting down: try again."
+
+
 class Websocket(BaseRequestWebsocket):
     """A websocket connection, with Quart's API."""
 
@@ -290,10 +293,17 @@ class Websocket(BaseRequestWebsocket):
 
     async def _go_away(self, code: int) -> None:
         try:
-            if self._state in (_CONNECTING, _ACCEPTED):
+            if self._state == _CONNECTING and self._app is not None and self._answers():
+                # Not a 403 (close before accept): another worker may take it.
+                answer = (_GONE, 503, {"Retry-After": "1"})
+                await self.send_rejection(self._app.response_class(*answer))
+            elif self._state in (_CONNECTING, _ACCEPTED):
                 await self.close(code)  # a peer that left first: close() knows
         finally:
             self._end_handler()
+
+    def _answers(self) -> bool:
+        return "websocket.http.response" in (self.scope.get("extensions") or {})
 
     def _end_handler(self) -> None:
         handler = self.handler_task
@@ -545,8 +555,7 @@ class Websocket(BaseRequestWebsocket):
             await response.aclose()
 
     async def _send_rejection(self, response: Response) -> None:
-        extensions = self.scope.get("extensions") or {}
-        if "websocket.http.response" not in extensions:
+        if not self._answers():
             await self.close(1008)
             return
         start = {
