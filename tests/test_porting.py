@@ -1490,3 +1490,48 @@ async def test_a_file_asked_of_a_body_that_was_not_multipart_says_why_in_debug(
     assert "enctype=&#34;multipart/form-data&#34;" in page
     assert ("the file&#39;s name alone" in page) is (sent == "form")
     assert ("application/x-www-form-urlencoded" in page) is (sent == "form")
+
+
+class _FlaskStyleErrors(Microframework):
+    """Flask's plain ``def`` overrides: JSON errors under /api, super() elsewhere."""
+
+    def handle_http_exception(self, e: HTTPException) -> Any:
+        if request.path.startswith("/api/"):
+            return {"error": e.name}, e.code
+        return super().handle_http_exception(e)
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        if isinstance(e, LookupError):
+            return "lookup failed", 409
+        return super().handle_user_exception(e)
+
+    def handle_exception(self, e: Exception) -> Any:
+        return self.response_class("plain def 500", 500)
+
+
+async def test_plain_def_overrides_of_the_error_extension_points() -> None:
+    # Flask's pattern: a plain def returning its own answer was a logged 500
+    # ("object tuple can't be used in 'await' expression"), or escaped the app.
+    app = _FlaskStyleErrors(__name__)
+
+    @app.errorhandler(418)  # an error handler: handle_user_exception is called
+    async def teapot(e: HTTPException) -> tuple[str, int]:
+        return "teapot", 418
+
+    @app.route("/lookup")
+    async def lookup() -> str:
+        raise LookupError("x")
+
+    @app.route("/boom")
+    async def boom() -> str:
+        raise ValueError("boom")
+
+    client = app.test_client()
+    api = await client.get("/api/missing")
+    assert (api.status_code, await api.get_json()) == (404, {"error": "Not Found"})
+    page = await client.get("/missing")
+    assert page.status_code == 404 and b"<title>404 Not Found" in await page.get_data()
+    looked = await client.get("/lookup")
+    assert (looked.status_code, await looked.get_data()) == (409, b"lookup failed")
+    failed = await client.get("/boom")
+    assert (failed.status_code, await failed.get_data()) == (500, b"plain def 500")

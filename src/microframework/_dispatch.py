@@ -38,6 +38,7 @@ from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
+from ._utils import settled
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
 from .exceptions import WebsocketDisconnect
@@ -219,7 +220,7 @@ def _handle_exception(
 ) -> Awaitable[Response]:
     # An override has Flask's and Quart's signature, handle_exception(self, e).
     if compiled.custom_handle_exception:
-        return app.handle_exception(error)
+        return settled(app.handle_exception(error))
     return handle_exception(app, error, ctx, chain)
 
 
@@ -314,7 +315,7 @@ async def full_dispatch(
             if answers_itself(app, compiled, exc):
                 rv = exc
             else:
-                rv = await app.handle_user_exception(exc)
+                rv = await settled(app.handle_user_exception(exc))
                 request.answered_by = exc.__class__  # not exc: its frames hold us
             if rv is exc:  # its traceback holds this frame, which holds rv: a cycle
                 _drop_tracebacks(exc)  # (a handler's error keeps it, as in Flask)
@@ -613,7 +614,7 @@ async def _dispatch_websocket(
         try:
             rv = await _websocket_handler(app, websocket, endpoint, chain)
         except Exception as exc:  # not a WebsocketDisconnect: a CancelledError
-            rv = await app.handle_user_exception(exc)
+            rv = await settled(app.handle_user_exception(exc))
             if rv is exc:  # as full_dispatch does
                 _drop_tracebacks(exc)
         except asyncio.CancelledError as exc:

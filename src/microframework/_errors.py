@@ -21,6 +21,7 @@ from werkzeug.routing.exceptions import RoutingException
 from ._compile import chain_for
 from ._responses import make_response
 from ._responses import process_response
+from ._utils import settled
 from .signals import got_request_exception
 from .signals import got_websocket_exception
 from .signals import send_signal
@@ -103,7 +104,7 @@ async def handle_user_exception(
     ):
         error.show_exception = True
     if isinstance(error, HTTPException) and not app.trap_http_exception(error):
-        return await app.handle_http_exception(error)
+        return await settled(app.handle_http_exception(error))  # type: ignore[no-any-return]
     handler = find_error_handler(app, error, ctx)
     if handler is None:
         raise error

@@ -159,6 +159,12 @@ async def call_awaited(
     return result
 
 
+async def settled(result: Any) -> Any:
+    """*result* awaited if it is awaitable: an extension point Flask's way (a plain
+    ``def`` override of ``handle_exception``) or Quart's (``async def``)."""
+    return await result if inspect.isawaitable(result) else result
+
+
 def awaiting(
     func: Callable[..., Coroutine[Any, Any, Any]],
 ) -> Callable[..., Coroutine[Any, Any, Any]]:
