@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
 import time
+import weakref
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -323,8 +325,10 @@ async def test_two_subscribers_joining_and_leaving_at_once_leave_one_linger(
     timers: list[asyncio.TimerHandle] = []
     call_later = loop.call_later
 
-    def recording(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
-        handle = call_later(delay, callback, *args)
+    def recording(
+        delay: float, callback: Any, *args: Any, **kwargs: Any
+    ) -> asyncio.TimerHandle:
+        handle = call_later(delay, callback, *args, **kwargs)
         if getattr(callback, "__name__", "") == "_unfollow":
             timers.append(handle)
         return handle
@@ -601,3 +605,29 @@ async def test_a_subscribe_whose_wake_outlives_a_disconnect_ends_at_once(
     async with asyncio.timeout(LIMIT):
         with pytest.raises(BroadcastError):
             await task
+
+
+async def test_redis_calls_made_in_views_keep_no_request_alive(redis_url: str) -> None:
+    # A pooled connection opened in a view, and the timers a call arms there (ours,
+    # the pool's 20 s one), copied the view's context: its request, g and session
+    # stayed alive with the connection, or for as long as the timers sat in the heap.
+    from microframework import Microframework
+    from microframework import request
+
+    app = Microframework(__name__)
+    app.config["BROADCAST_URL"] = redis_url
+    broadcast = Broadcast(app=app)
+    seen: list[weakref.ref[Any]] = []
+
+    @app.post("/say")
+    async def say() -> dict[str, str]:
+        seen.append(weakref.ref(request._get_current_object()))  # type: ignore[attr-defined]
+        return {"id": await broadcast.publish("room", "hi")}
+
+    async with asyncio.timeout(LIMIT), app.test_app() as test_app:
+        client = test_app.test_client()
+        async with broadcast.subscribe("other"):  # its XREAD's timer comes first
+            responses = await asyncio.gather(*(client.post("/say") for _ in range(3)))
+            assert [r.status_code for r in responses] == [200] * 3
+            gc.collect()
+            assert [ref() for ref in seen] == [None] * 3

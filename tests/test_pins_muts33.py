@@ -557,15 +557,20 @@ async def test_a_bounded_send_waits_its_timeout_in_all_grace_included(
     # (mutant D13 gave hear() the whole timeout again): the grace is part of the
     # response's idle timeout, so a send is cut *timeout* seconds after it began.
     from microframework._bounded import bounded_send
+    from microframework._utils import NO_CONTEXT
 
     app = Microframework(__name__)
     loop = asyncio.get_running_loop()
     timers: list[tuple[float, tuple[Any, ...]]] = []
     call_later = loop.call_later
 
-    def spy(delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+    def spy(
+        delay: float, callback: Any, *args: Any, **kwargs: Any
+    ) -> asyncio.TimerHandle:
         timers.append((delay, args))
-        return call_later(delay, callback, *args)
+        # No copy of the request's context: a cancelled timer stays in the heap.
+        assert kwargs == {"context": NO_CONTEXT}
+        return call_later(delay, callback, *args, **kwargs)
 
     monkeypatch.setattr(loop, "call_later", spy)
     for timeout in (5.0, 0.25):

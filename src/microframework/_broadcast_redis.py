@@ -10,6 +10,7 @@ interrupts that ``XREAD`` through this process's wake stream. Every call is boun
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -26,6 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ._utils import NO_CONTEXT
 from .broadcast import BroadcastError
 from .broadcast import Event
 from .broadcast import parse_event_id
@@ -151,7 +153,9 @@ class RedisBackend:
         loop = asyncio.get_running_loop()
         if (timer := self._lingering.pop(channel, None)) is not None:
             timer.cancel()  # two that subscribed at once leave: one timer
-        self._lingering[channel] = loop.call_later(LINGER, self._unfollow, channel)
+        self._lingering[channel] = loop.call_later(
+            LINGER, self._unfollow, channel, context=NO_CONTEXT
+        )
 
     def _unfollow(self, channel: str) -> None:
         del self._lingering[channel]
@@ -167,6 +171,12 @@ class RedisBackend:
         ]
 
     async def _call(self, awaitable: Awaitable[Any], limit: float | None = None) -> Any:
+        # In an empty Context: the timers it arms (ours, the pool's) and the pooled
+        # connections it opens copy the current one, which in a view holds the request.
+        bounded = self._bounded(awaitable, limit)
+        return await asyncio.create_task(bounded, context=contextvars.Context())
+
+    async def _bounded(self, awaitable: Awaitable[Any], limit: float | None) -> Any:
         limit = CALL_TIMEOUT if limit is None else limit
         # Around the whole call: waiting for one of the pool's 16 connections too.
         bound = asyncio.timeout(limit)
