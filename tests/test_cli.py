@@ -39,6 +39,7 @@ from microframework.cli import cli
 from microframework.cli import find_app_by_string
 from microframework.cli import load_dotenv
 from microframework.cli import locate_app
+from microframework.cli import MicroframeworkGroup
 from microframework.cli import NoAppException
 from microframework.cli import prepare_import
 from microframework.cli import RUN_FROM_CLI_ENV
@@ -1099,6 +1100,29 @@ def test_run_takes_flasks_cert_and_key_spellings(
     )
     assert result.exit_code == 0, result.output
     assert (served[0]["certfile"], served[0]["keyfile"]) == ("cert.pem", "key.pem")
+
+
+def test_debug_run_of_a_script_whose_create_app_is_a_lambda_serves_without_reloading(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Flask's FlaskGroup(create_app=lambda: make(config)) with "--debug run": this
+    # was an error whose advice (--app) such a script ignores; app.run() warns.
+    import microframework.cli
+
+    served: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        microframework.cli, "serve_app", lambda app, **kw: served.append(kw) or 0
+    )
+    group = MicroframeworkGroup(create_app=lambda: Microframework("made"))
+    result = CliRunner().invoke(group, ["--debug", "run"])
+    assert result.exit_code == 0, result.output
+    assert served[0]["use_reloader"] is False
+    assert "create_app as a module-level function" in caplog.text
+    result = CliRunner().invoke(group, ["run", "--reload"])
+    assert result.exit_code == 1
+    assert "create_app given to MicroframeworkGroup must be a module-level" in (
+        result.stderr
+    )
 
 
 def test_run_needs_both_certfile_and_keyfile(tmp_path: Path) -> None:

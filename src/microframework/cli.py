@@ -452,6 +452,18 @@ def run_command(info: ScriptInfo, /, reload: bool | None, **options: Any) -> Non
     if (options["certfile"] is None) != (options["keyfile"] is None):
         raise click.UsageError("--certfile and --keyfile must be given together.")
     app = info.load_app()
+    if info.worker_locator is None and info.create_app is not None:
+        if reload or options["workers"] > 1:  # given: refuse, naming what to change
+            raise click.ClickException(
+                "The reloader and extra workers make the app in new processes: the"
+                " create_app given to MicroframeworkGroup must be a module-level function."
+            )
+        if reload is None and app.debug:  # as app.run(debug=True) in that case
+            app.logger.warning(
+                "The reloader needs create_app as a module-level function; serving"
+                " without it."
+            )
+            reload = False
     reload = bool(app.debug) if reload is None else reload
     exit_code = serve_app(
         app, use_reloader=reload, locator=info.worker_locator, **options
