@@ -271,12 +271,16 @@ async def test_explain_template_loading_logs_every_folder_tried(
     shared, missing = (r.getMessage() for r in caplog.records)
     assert shared.splitlines() == [
         "Locating template 'shared.html':",
-        "  the app: not found",
+        f"  the app: not found in {[str(root / 'templates')]}",
         f"  blueprint 'first': found at {str(root / 'first/templates/shared.html')!r} (used)",
         f"  blueprint 'second': found at {str(root / 'second/templates/shared.html')!r}",
         "  blueprint 'plain': no template folder",
     ]
     assert missing.endswith("The template was not found.")
+    # Where each folder looked: what the option is turned on to learn.
+    assert f"blueprint 'second': not found in {[str(root / 'second/templates')]}" in (
+        missing
+    )
 
 
 def test_blueprint_without_template_folder_has_no_loader() -> None:

@@ -159,7 +159,9 @@ class DispatchingJinjaLoader(BaseLoader):
             try:
                 source = loader.get_source(environment, template)
             except TemplateNotFound:
-                lines.append(f"  {where}: not found")
+                # Where it looked: a wrong template_folder is what this is turned on for.
+                paths = getattr(loader, "searchpath", None) or type(loader).__name__
+                lines.append(f"  {where}: not found in {paths}")
                 continue
             used = " (used)" if found is None else ""
             lines.append(f"  {where}: found at {source[1]!r}{used}")
