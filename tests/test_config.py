@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import errno
+import importlib.util
 import json
 import logging
 import os
 import sys
 import tomllib
+import types
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -546,6 +548,27 @@ def test_an_installed_app_keeps_its_instance_folder_under_the_prefix(
     monkeypatch.setattr(sys, "prefix", os.fspath(tmp_path))
     app = _import_fresh(monkeypatch, site, name)
     assert app.instance_path == os.fspath(tmp_path / "var" / f"{name}-instance")
+
+
+def test_an_app_run_with_dash_m_has_its_instance_folder_beside_its_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "python -m pkg.mod" from elsewhere: Flask and Quart find pkg/instance through
+    # __main__.__spec__; it was the cwd's instance folder here.
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "mod.py").write_text("")
+    main = types.ModuleType("__main__")
+    main.__file__ = os.fspath(tmp_path / "pkg" / "mod.py")
+    main.__spec__ = importlib.util.spec_from_file_location("pkg.mod", main.__file__)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.chdir(tmp_path.parent)
+    app = Microframework("__main__")
+    assert app.instance_path == os.fspath(tmp_path / "pkg" / "instance")
+    main.__spec__ = None  # a script: the cwd's, as in Flask
+    assert Microframework("__main__").instance_path == os.fspath(
+        tmp_path.parent / "instance"
+    )
 
 
 def test_an_unknown_import_name_puts_the_instance_folder_in_the_cwd(

@@ -218,7 +218,10 @@ def find_instance_path(import_name: str, name: str) -> str:
     module), or ``<prefix>/var/<name>-instance`` once installed under a prefix."""
     top = import_name.partition(".")[0]
     try:
-        spec = importlib.util.find_spec(top) if top != "__main__" else None
+        if top != "__main__":
+            spec = importlib.util.find_spec(top)
+        else:  # run with -m, as Flask: beside that module (else, a script: the cwd)
+            spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     except (ImportError, ValueError):
         spec = None
     if spec is None:
