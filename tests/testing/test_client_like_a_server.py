@@ -520,3 +520,32 @@ async def test_an_unhashable_response_class_is_served_and_redirected() -> None:
     assert (await client.get("/go")).status_code == 302
     response = await client.get("/go", follow_redirects=True)
     assert (response.status_code, await response.get_data()) == (200, b"here")
+
+
+async def test_cookies_set_by_a_websocket_handshake_are_stored() -> None:
+    # A browser stores Set-Cookie from the 101 answer and from a refusal's answer
+    # (clearing an expired session, say); the client stored neither.
+    app = Microframework(__name__)
+
+    @app.websocket("/accepting")
+    async def accepting() -> None:
+        await websocket.accept(headers={"Set-Cookie": "w=1; Path=/"})
+
+    @app.websocket("/refusing")
+    async def refusing() -> Response:
+        response = Response("log in again", 401)
+        response.set_cookie("r", "1")
+        return response
+
+    @app.route("/cookies")
+    async def cookies() -> dict[str, str]:
+        return dict(request.cookies)
+
+    client = app.test_client()
+    async with client.websocket("/accepting"):
+        pass
+    with pytest.raises(WebsocketResponseError):
+        async with client.websocket("/refusing"):
+            pass
+    response = await client.get("/cookies")
+    assert await response.get_json() == {"w": "1", "r": "1"}

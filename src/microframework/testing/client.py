@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import weakref
 from base64 import b64encode
@@ -310,7 +311,11 @@ class MicroframeworkClient:
         scope["subprotocols"] = offered
         scope["extensions"]["websocket.http.response"] = {}
         scope.update(scope_base or {})
-        return self.websocket_connection_class(self.app, scope)
+        connection = self.websocket_connection_class(self.app, scope)
+        connection.on_handshake_headers = functools.partial(
+            self._store_cookie_headers, request
+        )
+        return connection
 
     def set_cookie(
         self,
@@ -490,11 +495,14 @@ class MicroframeworkClient:
         return headers
 
     def _store_cookies(self, request: PreparedRequest, response: Response) -> None:
+        self._store_cookie_headers(request, response.headers)
+
+    def _store_cookie_headers(self, request: PreparedRequest, headers: Headers) -> None:
         if self._cookies is None:
             return
         host = _hostname(request.headers["Host"])
         secure = secure_for(request.scheme, host)
-        for header in response.headers.getlist("Set-Cookie"):
+        for header in headers.getlist("Set-Cookie"):
             cookie = parse_set_cookie(header, host, request.path, secure)
             if cookie is not None:
                 self._cookies.store(cookie)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json as _json
 from collections import deque
+from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 from typing import Generic
@@ -348,6 +349,9 @@ class TestWebsocketConnection(_Exchange[Message]):
         self.response_data = bytearray()
         self._disconnect: Message = {"type": "websocket.disconnect", "code": 1000}
         self._pending = False  # entered before the app answered the handshake
+        #: Called with the headers answering the handshake (the accept's or the
+        #: refusal's): the client stores their cookies, as a browser does.
+        self.on_handshake_headers: Callable[[Headers], None] | None = None
 
     @property
     def accepted(self) -> bool:
@@ -478,6 +482,8 @@ class TestWebsocketConnection(_Exchange[Message]):
             self._state = _OPEN
             self.subprotocol = message.get("subprotocol")
             self.response_headers = _decode_headers(message.get("headers", ()))
+            if self.on_handshake_headers is not None:
+                self.on_handshake_headers(self.response_headers)
             self._to_client.put(message)
         elif state == _HANDSHAKE and kind == "websocket.close":
             self._refused()  # ASGI: a close before accept is answered with HTTP 403
@@ -485,6 +491,8 @@ class TestWebsocketConnection(_Exchange[Message]):
             self._state = _RESPONDING
             self.status_code = int(message["status"])
             self.headers = _decode_headers(message.get("headers", ()))
+            if self.on_handshake_headers is not None:
+                self.on_handshake_headers(self.headers)
         elif state == _RESPONDING and kind == "websocket.http.response.body":
             self.response_data.extend(message.get("body", b""))
             if not message.get("more_body", False):
