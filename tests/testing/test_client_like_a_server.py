@@ -549,3 +549,31 @@ async def test_cookies_set_by_a_websocket_handshake_are_stored() -> None:
             pass
     response = await client.get("/cookies")
     assert await response.get_json() == {"w": "1", "r": "1"}
+
+
+async def test_as_response_after_the_tests_own_disconnect_says_so() -> None:
+    # Quart's guide ends an endless stream with disconnect(): the error blamed the
+    # app ("returned without completing"), or after the block, the block's end.
+    app = Microframework(__name__)
+
+    @app.route("/events")
+    async def events() -> Any:
+        async def endless() -> AsyncIterator[bytes]:
+            while True:
+                yield b"data: x\n\n"
+                await asyncio.sleep(0)
+
+        return endless()
+
+    client = app.test_client()
+    for inside in (True, False):
+        async with client.request("/events") as connection:
+            await connection.send_complete()
+            assert await connection.receive() == b"data: x\n\n"
+            await connection.disconnect()
+            if inside:
+                with pytest.raises(RuntimeError, match="the test disconnected"):
+                    await connection.as_response()
+        if not inside:
+            with pytest.raises(RuntimeError, match="the test disconnected"):
+                await connection.as_response()

@@ -189,7 +189,7 @@ class TestHTTPConnection(_Exchange[bytes]):
         # as Quart's does; one that leaves mid-response (or mid-request) disconnects.
         waiting = self._body_complete and self.status_code is None
         if not task.done() and (failed or not (self._response_complete or waiting)):
-            self._cut_off = self.status_code is not None
+            self._cut_off = self.status_code is not None and not self._disconnected
             await self.disconnect()
             while not self._ran and not task.done():  # it gets what was sent first
                 await asyncio.sleep(0)
@@ -253,6 +253,11 @@ class TestHTTPConnection(_Exchange[bytes]):
             )
         if self.status_code is None:
             raise RuntimeError("the app returned without sending http.response.start")
+        if self._disconnected and not self._cut_off:
+            raise RuntimeError(
+                "the response is incomplete: the test disconnected before it ended"
+                " (Quart's client returns the part sent); read it with receive()"
+            )
         if self._cut_off:
             raise RuntimeError(
                 "the response was cut off where the 'async with' block ended: leaving"
