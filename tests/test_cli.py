@@ -2147,3 +2147,75 @@ async def test_debug_page_shows_the_request_but_hides_credentials() -> None:
 
 async def _no_body() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _app_with_an_async_group() -> Microframework:
+    app = Microframework("asyncgroup")
+
+    @app.cli.group(invoke_without_command=True)
+    @click.option("--verbose", is_flag=True)
+    async def db(verbose: bool) -> None:
+        g.verbose = verbose
+        click.echo(f"group ran verbose={verbose}")
+
+    @db.command()
+    async def migrate() -> None:
+        click.echo(f"migrate sees {g.get('verbose')}")
+
+    return app
+
+
+def test_an_async_group_callback_runs_as_an_async_command_does() -> None:
+    # Its coroutine was never awaited ("RuntimeWarning ... never awaited", exit 0).
+    app = _app_with_an_async_group()
+    result = app.test_cli_runner().invoke(args=["db"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "group ran verbose=False\n"
+    main = MicroframeworkGroup(create_app=lambda: app)
+    result = MicroframeworkCliRunner(app).invoke(main, ["db", "--verbose", "migrate"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "group ran verbose=True\nmigrate sees True\n"
+
+
+def test_an_async_plain_click_command_added_to_a_custom_group_runs() -> None:
+    main = MicroframeworkGroup(create_app=lambda: Microframework("added"))
+
+    @click.command()
+    async def added() -> None:
+        click.echo("added ran")
+
+    main.add_command(added)
+    result = MicroframeworkCliRunner(Microframework("added")).invoke(main, ["added"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "added ran\n"
+
+
+def test_run_reads_the_certificate_from_flasks_variable_names(tmp_path: Path) -> None:
+    # MICROFRAMEWORK_RUN_CERT/_KEY (Flask's FLASK_RUN_CERT renamed) were ignored, and
+    # run served plain HTTP; the port is held here so that no server starts.
+    app = Microframework("certenv")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = MicroframeworkCliRunner(app).invoke(
+            cli,
+            ["run"],
+            env={
+                "MICROFRAMEWORK_RUN_PORT": str(taken.getsockname()[1]),
+                "MICROFRAMEWORK_RUN_CERT": str(tmp_path / "missing-cert.pem"),
+                "MICROFRAMEWORK_RUN_KEY": str(tmp_path / "missing-key.pem"),
+            },
+        )
+    assert result.exit_code == 2, result.output
+    assert "missing-cert.pem" in result.output
+
+
+def test_an_async_shell_context_processor_is_refused_when_registered() -> None:
+    # The shell crashed with "'coroutine' object is not iterable" and a warning.
+    app = Microframework("shellctx")
+
+    async def names() -> dict[str, Any]:
+        return {"answer": 42}
+
+    with pytest.raises(TypeError, match="must be a plain def"):
+        app.shell_context_processor(names)

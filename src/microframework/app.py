@@ -49,6 +49,7 @@ from ._drain import Drain
 from ._utils import ensure_async
 from ._utils import find_instance_path
 from ._utils import ImportedOnRead
+from ._utils import is_async_callable
 from ._utils import printable
 from ._utils import run_sync
 from .blueprints import Blueprint
@@ -189,8 +190,7 @@ class Microframework(TemplatingMixin, Scaffold):
         #: Set when shutdown begins, so loops in background tasks know to stop (Quart).
         self.shutdown_event = asyncio.Event()
         add_static_route(self)
-        # A subclass's own asgi_app (Quart's way), or a patched class's, goes on the
-        # instance, where the dispatcher looks for middleware: it gets every connection.
+        # A subclass's (or patched class's) asgi_app goes where middleware is looked for.
         if type(self).asgi_app is not asgi_app:
             self.asgi_app = self.asgi_app
 
@@ -353,9 +353,7 @@ class Microframework(TemplatingMixin, Scaffold):
         #: The ASGI entry point, ``app(scope, receive, send)``.
         __call__ = handle_http
 
-    # The ASGI app proper (_dispatch.asgi_app; a subclass's own: see __init__).
-    # Typed loosely, as an attribute: middleware typed for any server or framework
-    # (hypercorn's TypedDicts, Starlette's mappings, ours) wraps it and replaces it.
+    # The ASGI app proper (a subclass's: see __init__), loosely typed for any middleware.
     asgi_app: Callable[..., Awaitable[None]] = asgi_app
 
     redirect = app_redirect
@@ -639,6 +637,8 @@ class Microframework(TemplatingMixin, Scaffold):
         self, f: T_shell_context_processor
     ) -> T_shell_context_processor:
         """Add the dict *f* returns to the ``microframework shell`` namespace."""
+        if is_async_callable(f):  # the namespace is made before the shell's loop runs
+            raise TypeError("a shell context processor must be a plain def")
         self.shell_context_processors.append(f)
         return f
 

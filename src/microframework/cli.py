@@ -35,6 +35,7 @@ from .cli_group import pass_script_info as pass_script_info
 from .cli_group import push_for_command
 from .cli_group import ScriptInfo as ScriptInfo
 from .cli_group import with_appcontext as with_appcontext
+from .cli_group import with_event_loop
 from .helpers import DEBUG_ENV
 from .helpers import get_debug_flag as get_debug_flag
 from .helpers import get_load_dotenv as get_load_dotenv
@@ -360,7 +361,7 @@ class MicroframeworkGroup(AppGroup):
         self._load_plugin_commands()
         # click's own lookup: built-ins and plugins load the app themselves.
         if (command := click.Group.get_command(self, ctx, cmd_name)) is not None:
-            return command
+            return with_event_loop(command)
         if (app := _load_app(ctx)) is None:
             return None
         group = app.cli
@@ -407,6 +408,13 @@ def _load_app(ctx: click.Context) -> Microframework | None:
         return None
 
 
+_CERT, _KEY = "TLS certificate (HTTPS and HTTP/2).", "TLS key, with --certfile."
+
+
+def _tls_env(name: str) -> list[str]:
+    return [f"MICROFRAMEWORK_RUN_{name}FILE", f"MICROFRAMEWORK_RUN_{name}"]
+
+
 @click.command(
     "run",
     short_help="Serve the app with hypercorn.",
@@ -422,10 +430,9 @@ def _load_app(ctx: click.Context) -> Microframework | None:
     show_default=False,
     help="Restart when a source file changes. On in debug mode.",
 )
-@click.option(
-    "--certfile", "--cert", type=_FILE, help="TLS certificate (HTTPS and HTTP/2)."
-)
-@click.option("--keyfile", "--key", type=_FILE, help="TLS key, with --certfile.")
+# The variables of Quart's names and of Flask's (FLASK_RUN_CERT): neither is ignored.
+@click.option("--certfile", "--cert", type=_FILE, envvar=_tls_env("CERT"), help=_CERT)
+@click.option("--keyfile", "--key", type=_FILE, envvar=_tls_env("KEY"), help=_KEY)
 @click.option(
     "--workers", "-w", default=1, type=click.IntRange(min=1), help="Worker processes."
 )
@@ -452,8 +459,19 @@ def run_command(info: ScriptInfo, /, reload: bool | None, **options: Any) -> Non
     if (options["certfile"] is None) != (options["keyfile"] is None):
         raise click.UsageError("--certfile and --keyfile must be given together.")
     app = info.load_app()
+    reload = _reloading(info, app, reload, options["workers"])
+    exit_code = serve_app(
+        app, use_reloader=reload, locator=info.worker_locator, **options
+    )
+    if exit_code:
+        raise click.exceptions.Exit(exit_code)
+
+
+def _reloading(
+    info: ScriptInfo, app: Microframework, reload: bool | None, workers: int
+) -> bool:
     if info.worker_locator is None and info.create_app is not None:
-        if reload or options["workers"] > 1:  # given: refuse, naming what to change
+        if reload or workers > 1:  # given: refuse, naming what to change
             raise click.ClickException(
                 "The reloader and extra workers make the app in new processes: the"
                 " create_app given to MicroframeworkGroup must be a module-level function."
@@ -463,13 +481,8 @@ def run_command(info: ScriptInfo, /, reload: bool | None, **options: Any) -> Non
                 "The reloader needs create_app as a module-level function; serving"
                 " without it."
             )
-            reload = False
-    reload = bool(app.debug) if reload is None else reload
-    exit_code = serve_app(
-        app, use_reloader=reload, locator=info.worker_locator, **options
-    )
-    if exit_code:
-        raise click.exceptions.Exit(exit_code)
+            return False
+    return bool(app.debug) if reload is None else reload
 
 
 # As in Flask, "run --debug" works too: the eager option sets the environment first.

@@ -248,6 +248,20 @@ class AppGroup(click.Group):
 
         return decorator
 
+    def group(self, *args: Any, **kwargs: Any) -> Any:
+        """Register a sub-group, like ``click.Group.group``; an ``async def`` callback
+        runs on its own loop with the app context, as an async command does."""
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            return self.group()(args[0])
+
+        def decorator(f: Callable[..., Any]) -> click.Group:
+            if inspect.iscoroutinefunction(inspect.unwrap(f)):
+                f = _in_context(f, load_app=True)
+            group: click.Group = super(AppGroup, self).group(*args, **kwargs)(f)
+            return group
+
+        return decorator
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command; one added from plain click (as Flask's tutorial adds
         ``init-db``) runs with the app context pushed, as in Flask, and may be async."""
@@ -279,6 +293,21 @@ def _in_app_context(command: click.Command) -> click.Command:
         command = copy.copy(command)
     if plain and callback is not None:
         command.callback = _in_context(callback, load_app=True)
+    return command
+
+
+def with_event_loop(command: click.Command) -> click.Command:
+    """*command*, or a copy whose ``async def`` callback runs on its own loop (no app
+    context): for a plugin's or an added plain click command, which nothing else wraps."""
+    callback = command.callback
+    if (
+        callback is None
+        or getattr(callback, "in_app_context", False)
+        or not inspect.iscoroutinefunction(inspect.unwrap(callback))
+    ):
+        return command
+    command = copy.copy(command)
+    command.callback = _in_context(callback, load_app=False)
     return command
 
 
