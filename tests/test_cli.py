@@ -285,6 +285,16 @@ def test_no_app_found_is_one_line() -> None:
     assert error_line(result).startswith("Error: Could not find a Microframework app.")
 
 
+def test_no_app_found_names_a_ported_projects_settings(tmp_path: Path) -> None:
+    # A ported project's .flaskenv or FLASK_APP got "Could not find" with no hint.
+    write(tmp_path / ".flaskenv", "FLASK_APP=hello\n")
+    result = invoke("routes", env={"FLASK_APP": "hello"})
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "FLASK_APP is not read here: set MICROFRAMEWORK_APP." in line
+    assert ".flaskenv is not read here: put its lines in .env" in line
+
+
 def test_missing_module_is_one_line() -> None:
     result = invoke("--app", "not_a_module", "routes")
     assert error_line(result) == "Error: Could not import 'not_a_module'."
@@ -604,6 +614,17 @@ def test_version_option_names_the_versions() -> None:
     result = invoke("--version")
     assert result.exit_code == 0
     assert "microframework" in result.stdout and "hypercorn" in result.stdout
+
+
+def test_a_group_of_ones_own_takes_flasks_version_option() -> None:
+    # flask.cli and quart.cli export both: a custom script's group imports them.
+    from microframework.cli import get_version
+    from microframework.cli import version_option
+
+    group = click.Group("manage", params=[version_option])
+    result = CliRunner().invoke(group, ["--version"])
+    assert result.exit_code == 0 and "microframework" in result.stdout
+    assert version_option.callback is get_version
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -2219,3 +2240,13 @@ def test_an_async_shell_context_processor_is_refused_when_registered() -> None:
 
     with pytest.raises(TypeError, match="must be a plain def"):
         app.shell_context_processor(names)
+
+
+def test_run_with_flasks_adhoc_certificate_says_how_to_make_one() -> None:
+    # It said "File 'adhoc' does not exist."
+    result = MicroframeworkCliRunner(Microframework("tls")).invoke(
+        cli, ["run", "--cert", "adhoc", "--key", "adhoc"]
+    )
+    assert result.exit_code == 2
+    assert "'adhoc' certificate isn't supported" in result.stderr
+    assert "--cert cert.pem --key key.pem" in result.stderr

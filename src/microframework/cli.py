@@ -240,12 +240,28 @@ def load_script_app(info: ScriptInfo) -> tuple[Microframework, str | None]:
         raise NoAppException(
             "Could not find a Microframework app. Use '--app module:name', set"
             " MICROFRAMEWORK_APP, or put an 'app.py' or 'asgi.py' in the current folder."
+            + _ported_hint()
         )
     # A colon followed by a slash is a Windows drive ("C:\\app.py"), not a separator.
     path, *rest = re.split(r":(?![\\/])", path, maxsplit=1)
     name = rest[0] if rest else ""
     module_name = prepare_import(path)
     return locate_app(module_name, name or None), f"{module_name}:{name}"
+
+
+def _ported_hint() -> str:
+    # A ported project's settings, which are not read here: say so, not just "none".
+    hints = [
+        f" {name} is not read here: set MICROFRAMEWORK_APP."
+        for name in ("FLASK_APP", "QUART_APP")
+        if os.environ.get(name)
+    ]
+    hints += [
+        f" {name} is not read here: put its lines in .env, as MICROFRAMEWORK_*."
+        for name in (".flaskenv", ".quartenv")
+        if os.path.isfile(name)
+    ]
+    return "".join(hints)
 
 
 def _set_app(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -272,7 +288,8 @@ def _load_env_files(
     load_dotenv(value, load_defaults=info.load_dotenv_defaults)
 
 
-def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+def get_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``'s callback (Flask's and Quart's name): print the versions, exit."""
     if not value or ctx.resilient_parsing:
         return
     lines = [f"Python {platform.python_version()}"]
@@ -311,10 +328,11 @@ _debug_option = _eager(
     callback=_set_debug,
     help="Turn debug mode on (reloader, detailed error pages).",
 )
-_version_option = _eager(
+#: Flask's and Quart's name, for a group of one's own (``params=[version_option]``).
+version_option = _eager(
     ["--version"],
     is_flag=True,
-    callback=_print_version,
+    callback=get_version,
     help="Show the Python, microframework and hypercorn versions.",
 )
 
@@ -337,7 +355,7 @@ class MicroframeworkGroup(AppGroup):
         params = list(extra.pop("params", None) or ())
         params += [_env_file_option, _app_option, _debug_option]
         if add_version_option:
-            params.append(_version_option)
+            params.append(version_option)
         settings = dict(extra.pop("context_settings", None) or {})
         settings.setdefault("auto_envvar_prefix", "MICROFRAMEWORK")
         super().__init__(params=params, context_settings=settings, **extra)
@@ -415,6 +433,22 @@ def _tls_env(name: str) -> list[str]:
     return [f"MICROFRAMEWORK_RUN_{name}FILE", f"MICROFRAMEWORK_RUN_{name}"]
 
 
+class _CertFile(click.Path):
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value == "adhoc":  # Flask's own, which its users type
+            self.fail(
+                "Flask's 'adhoc' certificate isn't supported: make a pair (openssl req"
+                " -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem"
+                " -out cert.pem) and pass --cert cert.pem --key key.pem.",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
+_CERT_FILE = _CertFile(exists=True, dir_okay=False)
+
+
 @click.command(
     "run",
     short_help="Serve the app with hypercorn.",
@@ -431,7 +465,9 @@ def _tls_env(name: str) -> list[str]:
     help="Restart when a source file changes. On in debug mode.",
 )
 # The variables of Quart's names and of Flask's (FLASK_RUN_CERT): neither is ignored.
-@click.option("--certfile", "--cert", type=_FILE, envvar=_tls_env("CERT"), help=_CERT)
+@click.option(
+    "--certfile", "--cert", type=_CERT_FILE, envvar=_tls_env("CERT"), help=_CERT
+)
 @click.option("--keyfile", "--key", type=_FILE, envvar=_tls_env("KEY"), help=_KEY)
 @click.option(
     "--workers", "-w", default=1, type=click.IntRange(min=1), help="Worker processes."
