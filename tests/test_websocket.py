@@ -2722,3 +2722,43 @@ async def test_a_handler_returning_without_accepting_is_named_in_the_log(
     assert info.value.response.status_code == 403
     logged = "Websocket handler 'chat' returned without accepting" in caplog.text
     assert logged == (refused == "returned None")
+
+
+@pytest.mark.parametrize("server", ["test client", "once"])
+async def test_a_helper_left_receiving_after_its_handler_returned_ends(
+    app: Microframework, server: str
+) -> None:
+    # The handler returns without cancelling its helper (websockets.md asks that
+    # it does): the helper waited for ever in receive(), keeping the connection.
+    helpers: list[asyncio.Task[Any]] = []
+    started = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+
+        async def helper() -> None:
+            started.set()
+            while True:
+                await websocket.receive()
+
+        helpers.append(asyncio.create_task(helper()))
+        await started.wait()
+        await websocket.send("bye")
+
+    async with asyncio.timeout(10):
+        if server == "test client":
+            async with app.test_client().websocket("/ws") as client:
+                assert await client.receive() == "bye"
+        else:  # a server that says "disconnect" once, to whoever reads it
+            inbox: asyncio.Queue[Message] = asyncio.Queue()
+            inbox.put_nowait({"type": "websocket.connect"})
+
+            async def send(message: Message) -> None:
+                if message["type"] == "websocket.close":
+                    inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+            await app(websocket_scope("/ws", {}), inbox.get, send)
+        with pytest.raises(WebsocketDisconnect) as ended:
+            await helpers[0]
+    assert ended.value.code == 1000

@@ -592,6 +592,7 @@ class Websocket(BaseRequestWebsocket):
         if (sending := _SENDING.get(self._loop)) is not None:
             sending.discard(self)  # the sweep, one per loop, still runs
         self.handler_task = None  # ended: no late cancel (a drain) lands in teardown
+        self._wake_receivers()  # a helper task still receiving: the connection is over
         # Forget the reader: its CancelledError's traceback holds this object, so a
         # reference back would make a cycle per connection.
         reader, self._reader = self._reader, None
