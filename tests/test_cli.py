@@ -1142,7 +1142,7 @@ def test_debug_run_of_a_script_whose_create_app_is_a_lambda_serves_without_reloa
     result = CliRunner().invoke(group, ["run", "--reload"])
     assert result.exit_code == 1
     assert "create_app given to MicroframeworkGroup must be a module-level" in (
-        result.stderr
+        result.stderr.replace("\n", "")
     )
 
 

@@ -509,8 +509,9 @@ def _reloading(
     if info.worker_locator is None and info.create_app is not None:
         if reload or workers > 1:  # given: refuse, naming what to change
             raise click.ClickException(
-                "The reloader and extra workers make the app in new processes: the"
-                " create_app given to MicroframeworkGroup must be a module-level function."
+                "The reloader and extra workers load the app in new processes, so it"
+                " must be importable: pass it as '--app module:name' (a create_app"
+                " given to MicroframeworkGroup must be a module-level function)."
             )
         if reload is None and app.debug:  # as app.run(debug=True) in that case
             app.logger.warning(
