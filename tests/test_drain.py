@@ -390,6 +390,51 @@ async def test_a_pending_handshake_without_the_response_extension_is_closed(
     assert [m["type"] for m in sent] == ["websocket.close"]
 
 
+@pytest.mark.parametrize("client_left", [True, False])
+async def test_a_websockets_clean_up_is_cut_at_the_deadline(
+    app: Microframework, client_left: bool
+) -> None:
+    # A finally awaiting an unsubscribe that never answers held uvicorn (which waits
+    # for every connection) for ever after SIGTERM; a view's is cut at the deadline.
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0.05
+    cleaned: list[str] = []
+    ready, ended = asyncio.Event(), asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        ready.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cleaned.append("cleaning")
+            try:
+                await asyncio.Event().wait()  # the unsubscribe
+            except asyncio.CancelledError:
+                cleaned.append("cut at the deadline")
+                raise
+            finally:
+                ended.set()
+
+    try:
+        async with app.test_client().websocket("/ws") as client:
+            client.disconnect_grace = 3600  # only the app's drain may end it
+            try:
+                async with asyncio.timeout(LIMIT):
+                    await ready.wait()
+                    if client_left:
+                        await client.disconnect()
+                        while not cleaned:
+                            await asyncio.sleep(0)
+                    app.drain.start(app.config["SHUTDOWN_GRACE_PERIOD"])
+                    await ended.wait()
+            finally:
+                client.disconnect_grace = 0  # failed: the client ends the app
+    finally:
+        app.drain.end()
+    assert cleaned == ["cleaning", "cut at the deadline"]
+
+
 def test_the_servers_signal_handler_is_chained_and_restored() -> None:
     app = Microframework(__name__)
     seen: list[int] = []

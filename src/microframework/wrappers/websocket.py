@@ -83,6 +83,7 @@ class Websocket(BaseRequestWebsocket):
         "_going_away",
         "_sweeps",
         "cancelled_by_disconnect",
+        "_deadline_cancels",
         "close_code",
         "close_reason",
     )
@@ -127,6 +128,7 @@ class Websocket(BaseRequestWebsocket):
         self._going_away: asyncio.Task[None] | None = None
         #: Set when the peer went away while the handler was not receiving.
         self.cancelled_by_disconnect = False
+        self._deadline_cancels = 0  # sent to a clean-up still running at the deadline
         self.close_code: int | None = None
         self.close_reason: str | None = None
         # A client can leave while the handler is still deciding (an auth lookup, a
@@ -289,7 +291,20 @@ class Websocket(BaseRequestWebsocket):
             self._going_away = asyncio.ensure_future(self._go_away(code))
 
     def on_drain_deadline(self) -> None:
-        self._end_handler()
+        handler = self.handler_task
+        if self.cancelled_by_disconnect and handler is not None and not handler.done():
+            # Cancelled before: its clean-up (a finally that waits) is cut now, as a
+            # view's is, or it would hold the server's shutdown for ever.
+            self._deadline_cancels += 1
+            handler.cancel()
+        else:
+            self._end_handler()
+
+    def ours(self, task: asyncio.Task[Any]) -> bool:
+        """Take back the cancels this connection sent *task*: no other one is left?"""
+        for _ in range(self._deadline_cancels):
+            task.uncancel()
+        return not task.uncancel()
 
     async def _go_away(self, code: int) -> None:
         try:
