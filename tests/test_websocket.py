@@ -2762,3 +2762,19 @@ async def test_a_helper_left_receiving_after_its_handler_returned_ends(
         with pytest.raises(WebsocketDisconnect) as ended:
             await helpers[0]
     assert ended.value.code == 1000
+
+
+async def test_a_bytearray_or_memoryview_is_sent_as_a_binary_message(
+    app: Microframework,
+) -> None:
+    # Quart sends a memoryview (a slice of a buffer, say) as binary; it was a
+    # TypeError here and the client saw 1011.
+    @app.websocket("/ws")
+    async def handle() -> None:
+        buffer = bytearray(b"0123456789")
+        await websocket.send(buffer)
+        await websocket.send(memoryview(buffer)[2:5])
+
+    async with app.test_client().websocket("/ws") as client:
+        assert await client.receive() == b"0123456789"
+        assert await client.receive() == b"234"

@@ -464,7 +464,7 @@ class Websocket(BaseRequestWebsocket):
                 return
 
     async def send(self, data: str | bytes) -> None:
-        """Send a text (str) or binary (bytes) message."""
+        """Send a text (str) or binary (bytes, bytearray, memoryview) message."""
         if self._state != _ACCEPTED:
             if self._state == _CONNECTING:
                 await self.accept()
@@ -472,7 +472,7 @@ class Websocket(BaseRequestWebsocket):
                 raise self._disconnected()
         if isinstance(data, str):
             message: dict[str, Any] = {"type": "websocket.send", "text": data}
-        elif isinstance(data, bytes | bytearray):
+        elif isinstance(data, bytes | bytearray | memoryview):
             message = {"type": "websocket.send", "bytes": bytes(data)}
         else:
             raise TypeError(
