@@ -472,7 +472,7 @@ class Websocket(BaseRequestWebsocket):
                 raise self._disconnected()
         if isinstance(data, str):
             message: dict[str, Any] = {"type": "websocket.send", "text": data}
-        elif isinstance(data, bytes | bytearray | memoryview):
+        elif isinstance(data, (bytes, bytearray, memoryview)):
             message = {"type": "websocket.send", "bytes": bytes(data)}
         else:
             raise TypeError(
