@@ -8,6 +8,7 @@ HTTP and websocket share the hook chains and read only the tables ``freeze`` bui
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable
 from collections.abc import Coroutine
 from contextvars import Token
@@ -21,6 +22,7 @@ from ._bounded import sent_until_a_wait
 from ._compile import freeze
 from ._compile import match_request
 from ._errors import answers_itself
+from ._errors import drop_tracebacks
 from ._errors import handle_exception
 from ._guard import drop_body_first
 from ._guard import guard_view
@@ -135,6 +137,8 @@ async def handle_http(
             request.release()
             if token is not None:
                 _cv_app.reset(token)
+        if (handled := ctx.handled_error) is not None:  # its frames hold what holds
+            drop_tracebacks(handled)  # it (the request, g): no cycle once it ended
 
 
 async def _send_bytes(
@@ -315,10 +319,14 @@ async def full_dispatch(
             if answers_itself(app, compiled, exc):
                 rv = exc
             else:
-                rv = await settled(app.handle_user_exception(exc))
+                rv = app.handle_user_exception(exc)
+                if inspect.isawaitable(rv):  # else a plain def override's (Flask's)
+                    rv = await rv
                 request.answered_by = exc.__class__  # not exc: its frames hold us
             if rv is exc:  # its traceback holds this frame, which holds rv: a cycle
-                _drop_tracebacks(exc)  # (a handler's error keeps it, as in Flask)
+                drop_tracebacks(exc)
+            else:  # kept for after_request and teardown, as in Flask: see handle_http
+                ctx.handled_error = exc
         custom = compiled.custom_process_response
         processing = (
             custom
@@ -349,25 +357,6 @@ async def full_dispatch(
         if (error := _unasked(exc)) is None:
             raise
         return await _handle_exception(app, compiled, error, ctx, chain)
-
-
-def _drop_tracebacks(error: BaseException) -> None:
-    """Drop the tracebacks of an *error* that is its own response, and of the errors
-    it was raised from.
-
-    On Python 3.12+, where a finished frame keeps its caller's, theirs too reach the
-    frame that holds the response: a reference cycle per error response, left to the
-    collector."""
-    error.__traceback__ = None
-    if error.__context__ is None and error.__cause__ is None:
-        return
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [error.__cause__, error.__context__]
-    while todo:
-        if (exc := todo.pop()) is not None and id(exc) not in seen:
-            seen.add(id(exc))
-            exc.__traceback__ = None
-            todo += (exc.__cause__, exc.__context__)
 
 
 def _unasked(exc: asyncio.CancelledError) -> RuntimeError | None:
@@ -516,6 +505,8 @@ async def handle_websocket(
                 await ending
         finally:
             _cv_app.reset(token)
+            if (handled := ctx.handled_error) is not None:  # as handle_http does
+                drop_tracebacks(handled)
             if appcontext_popped.receivers:
                 await send_signal(appcontext_popped, app)
 
@@ -614,9 +605,13 @@ async def _dispatch_websocket(
         try:
             rv = await _websocket_handler(app, websocket, endpoint, chain)
         except Exception as exc:  # not a WebsocketDisconnect: a CancelledError
-            rv = await settled(app.handle_user_exception(exc))
-            if rv is exc:  # as full_dispatch does
-                _drop_tracebacks(exc)
+            rv = app.handle_user_exception(exc)
+            if inspect.isawaitable(rv):  # as full_dispatch does
+                rv = await rv
+            if rv is exc:
+                drop_tracebacks(exc)
+            else:
+                ctx.handled_error = exc
         except asyncio.CancelledError as exc:
             if (error := _unasked(exc)) is None:
                 raise

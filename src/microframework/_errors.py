@@ -7,6 +7,7 @@ then class along the MRO, innermost blueprint first, as in Flask.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -21,7 +22,6 @@ from werkzeug.routing.exceptions import RoutingException
 from ._compile import chain_for
 from ._responses import make_response
 from ._responses import process_response
-from ._utils import settled
 from .signals import got_request_exception
 from .signals import got_websocket_exception
 from .signals import send_signal
@@ -104,7 +104,8 @@ async def handle_user_exception(
     ):
         error.show_exception = True
     if isinstance(error, HTTPException) and not app.trap_http_exception(error):
-        return await settled(app.handle_http_exception(error))  # type: ignore[no-any-return]
+        answer: Any = app.handle_http_exception(error)  # a plain def's too (Flask's)
+        return await answer if inspect.isawaitable(answer) else answer  # type: ignore[no-any-return]
     handler = find_error_handler(app, error, ctx)
     if handler is None:
         raise error
@@ -158,3 +159,22 @@ def _exc_info(
 ) -> tuple[type[BaseException], BaseException, TracebackType]:
     # A raised exception has its traceback; the shape is Flask's (and typeshed's) exc_info.
     return type(error), error, error.__traceback__  # type: ignore[return-value]
+
+
+def drop_tracebacks(error: BaseException) -> None:
+    """Drop the tracebacks of an *error* that is its own response, and of the errors
+    it was raised from.
+
+    On Python 3.12+, where a finished frame keeps its caller's, theirs too reach the
+    frame that holds the response: a reference cycle per error response, left to the
+    collector."""
+    error.__traceback__ = None
+    if error.__context__ is None and error.__cause__ is None:
+        return
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error.__cause__, error.__context__]
+    while todo:
+        if (exc := todo.pop()) is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            exc.__traceback__ = None
+            todo += (exc.__cause__, exc.__context__)

@@ -101,7 +101,7 @@ class AppContext:
     __slots__ = (
         "app", "_g", "request", "websocket", "opened_session", "url_adapter",
         "after_request_functions", "_cv_token", "_tears_down", "unhandled_error",
-        "response_sent", "sharing",
+        "handled_error", "response_sent", "sharing",
     )  # fmt: skip
 
     def __init__(
@@ -125,6 +125,8 @@ class AppContext:
         self._tears_down = "all"
         #: An error turned into a 500; teardown receives it, as in Flask.
         self.unhandled_error: BaseException | None = None
+        #: An error a handler answered: its traceback goes as the request ends.
+        self.handled_error: BaseException | None = None
         #: Resolved once the response went out; background tasks wait on it (True:
         #: a stream has begun, they start at once).
         self.response_sent: asyncio.Future[None] | Literal[True] | None = None
