@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import decimal
 import errno
+import fractions
 import importlib.util
 import json
 import logging
@@ -740,3 +742,51 @@ async def test_a_max_content_length_made_a_str_later_is_the_apps_500(
     app.config["MAX_CONTENT_LENGTH"] = "1048576"
     response = await client.post("/", data=b"x" * 20)
     assert (response.status_code, await response.get_data()) == (500, b"the app's page")
+
+
+def test_the_yes_no_keys_unset_by_default_read_as_flags_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PROPAGATE_EXCEPTIONS=no loaded "no", and errors skipped the app's 500 page.
+    _without_our_variables(monkeypatch)
+    monkeypatch.setenv("MICROFRAMEWORK_PROPAGATE_EXCEPTIONS", "no")
+    monkeypatch.setenv("MICROFRAMEWORK_TRAP_BAD_REQUEST_ERRORS", "False")
+    monkeypatch.setenv("MICROFRAMEWORK_TEMPLATES_AUTO_RELOAD", "null")  # unset
+    app = Microframework(__name__)
+    app.config.from_prefixed_env()
+    assert app.config["PROPAGATE_EXCEPTIONS"] is False
+    assert app.config["TRAP_BAD_REQUEST_ERRORS"] is False
+    assert app.config["TEMPLATES_AUTO_RELOAD"] is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("MAX_CONTENT_LENGTH", decimal.Decimal(4)),
+        ("MAX_CONTENT_LENGTH", fractions.Fraction(9, 2)),
+        ("MAX_FORM_MEMORY_SIZE", decimal.Decimal(4)),
+        ("MAX_FORM_PARTS", float("inf")),
+    ],
+)
+async def test_numbers_of_any_kind_are_taken_as_limits(key: str, value: Any) -> None:
+    # A Decimal worked before the check at freeze (and in Flask); inf is no limit.
+    app = Microframework(__name__)
+    app.config[key] = value
+
+    @app.post("/")
+    async def index() -> dict[str, str]:
+        return dict(await request.form)
+
+    client = app.test_client()
+    small = await client.post("/", form={"a": "b"})
+    assert (small.status_code, await small.get_json()) == (200, {"a": "b"})
+    if key != "MAX_FORM_PARTS":
+        assert (await client.post("/", form={"a": "bbbbbbbbbb"})).status_code == 413
+
+
+async def test_a_limit_that_is_nan_fails_at_startup() -> None:
+    app = Microframework(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = float("nan")  # compares with nothing
+    with pytest.raises(LifespanError, match="MAX_CONTENT_LENGTH"):
+        async with app.test_app():
+            pass

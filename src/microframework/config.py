@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import numbers
 import os
 import types
 import warnings
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import MutableMapping
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from typing import Generic
 from typing import IO
@@ -83,6 +85,15 @@ DEFAULT_CONFIG: Mapping[str, Any] = ImmutableDict(
 _MISSING_FILE_ERRNOS = frozenset({errno.ENOENT, errno.EISDIR, errno.ENOTDIR})
 
 
+#: Yes/no keys whose default is None (unset), not a bool: read as flags all the same.
+_YES_NO = frozenset(
+    (
+        "DEBUG",
+        "PROPAGATE_EXCEPTIONS",
+        "TRAP_BAD_REQUEST_ERRORS",
+        "TEMPLATES_AUTO_RELOAD",
+    )
+)
 #: Keys read as numbers (bytes, items, seconds) or None: checked as the app is frozen.
 _NUMBERS = (
     "BACKGROUND_TASK_SHUTDOWN_TIMEOUT", "BODY_SPOOL_SIZE", "BODY_TIMEOUT",
@@ -97,13 +108,16 @@ def check_numbers(config: Mapping[str, Any]) -> None:
     environment): an error at startup, not a 500 on the routes that read it."""
     for key in _NUMBERS:
         value = config.get(key)
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float)
-        ):
+        if value is not None and (isinstance(value, bool) or not _number(value)):
             raise TypeError(
                 f"app.config[{key!r}] must be a number or None, not"
                 f" {type(value).__name__} ({value!r})"
             )
+
+
+def _number(value: Any) -> bool:
+    # A Decimal or a numpy int compares as the limits do; NaN compares with nothing.
+    return isinstance(value, numbers.Real | Decimal) and value == value
 
 
 class _HasConfig(Protocol):
@@ -194,8 +208,9 @@ class Config(dict[str, Any]):
                 # Not encoded data: a string such as a password loads as itself.
                 value = raw
             *parents, leaf = name[len(start) :].split("__")
-            if isinstance(self.get(leaf), bool) and not parents:
-                value = flag(raw)  # a yes/no key: DEBUG=no or False must not turn it on
+            if not parents and (isinstance(self.get(leaf), bool) or leaf in _YES_NO):
+                # DEBUG=no or False must not turn it on; null: unset, for tri-states.
+                value = None if value is None else flag(raw)
             target: MutableMapping[str, Any] = self
             for part in parents:
                 child = target.setdefault(part, {})

@@ -11,6 +11,7 @@ import math
 import re
 import tempfile
 from collections.abc import AsyncIterable
+from decimal import Decimal
 from typing import Any
 from typing import cast
 from typing import IO
@@ -521,11 +522,12 @@ def _boundary(options: dict[str, str]) -> bytes:
 
 
 def _check_optional_size(name: str, value: int | None) -> int | None:
-    return None if value is None else _check_size(name, value)
+    # inf: no limit, as in Flask (werkzeug compares with it)
+    return None if value is None or value == math.inf else _check_size(name, value)
 
 
 def _check_size(name: str, value: int, minimum: int = 0) -> int:
-    if isinstance(value, float) and math.isfinite(value):
+    if isinstance(value, float | Decimal) and math.isfinite(value):
         value = math.floor(value)  # MAX_FORM_MEMORY_SIZE = 2.5 * 1024 * 1024, as Flask
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")

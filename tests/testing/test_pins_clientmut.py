@@ -782,3 +782,26 @@ async def test_a_test_app_whose_startup_failed_may_start_again(
         await test_app.startup()
     async with test_app:
         pass
+
+
+async def test_a_client_made_in_one_serving_period_follows_the_next(
+    app: Microframework,
+) -> None:
+    # A module-level client from test_app.test_client() kept the first period's state.
+    periods = iter([1, 2])
+
+    @app.while_serving
+    async def serving() -> Any:
+        app.state["period"] = next(periods)
+        yield
+
+    @app.route("/period")
+    async def period() -> str:
+        return str(request.state["period"])  # type: ignore[attr-defined]
+
+    test_app = app.test_app()
+    async with test_app:
+        client = test_app.test_client()
+        assert await (await client.get("/period")).get_data() == b"1"
+    async with test_app:
+        assert await (await client.get("/period")).get_data() == b"2"

@@ -50,7 +50,10 @@ class TestApp:
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: Mailbox[Message] = Mailbox()
         self._task: asyncio.Task[None] | None = None
-        self._state: dict[str, Any] = {}  # the lifespan scope's, as a server keeps it
+        # The lifespan scope's, as a server keeps it: emptied, not replaced, so that a
+        # client made in a period before follows the next one.
+        self._state: dict[str, Any] = getattr(self, "_state", {})
+        self._state.clear()
 
     async def __aenter__(self) -> TestApp:
         await self.startup()
