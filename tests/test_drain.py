@@ -435,6 +435,37 @@ async def test_a_websockets_clean_up_is_cut_at_the_deadline(
     assert cleaned == ["cleaning", "cut at the deadline"]
 
 
+async def test_a_receiving_handler_ends_on_the_peers_close_frame(
+    app: Microframework,
+) -> None:
+    # Cancelled as the drain's close went out, the handler ended the stream before
+    # the peer's close frame came: hypercorn over TLS then failed its shutdown
+    # (SSLError APPLICATION_DATA_AFTER_CLOSE_NOTIFY, pgjones/hypercorn#261).
+    seen: list[str] = []
+    ready = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        ready.set()
+        try:
+            await websocket.receive()
+        except BaseException as exc:
+            seen.append(f"{type(exc).__name__} {getattr(exc, 'code', None)}")
+            raise
+
+    try:
+        async with asyncio.timeout(LIMIT):
+            async with app.test_client().websocket("/ws") as client:
+                await ready.wait()
+                app.drain.start(3600)
+                with pytest.raises(WebsocketDisconnect):
+                    await client.receive()  # the close; the client echoes it
+    finally:
+        app.drain.end()
+    assert seen == ["WebsocketDisconnect 1001"]
+
+
 def test_the_servers_signal_handler_is_chained_and_restored() -> None:
     app = Microframework(__name__)
     seen: list[int] = []

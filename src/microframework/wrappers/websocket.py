@@ -50,6 +50,7 @@ _SENDABLE = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 
 
 
 _GONE = "The server is shutting down: try again."
+_CLOSE_ECHO_WAIT = 1.0  # seconds the drain waits for the peer's close frame
 
 
 class Websocket(BaseRequestWebsocket):
@@ -314,8 +315,19 @@ class Websocket(BaseRequestWebsocket):
                 await self.send_rejection(self._app.response_class(*answer))
             elif self._state in (_CONNECTING, _ACCEPTED):
                 await self.close(code)  # a peer that left first: close() knows
+                handler = self.handler_task
+                if handler is not None and not handler.done() and self._listening():
+                    # The peer's close frame ends it (bounded): cancelled at once, it
+                    # ended the stream first, and hypercorn over TLS then met that
+                    # frame after close_notify, an SSLError that ended its shutdown.
+                    await asyncio.wait({handler}, timeout=_CLOSE_ECHO_WAIT)
         finally:
             self._end_handler()
+
+    def _listening(self) -> bool:
+        # Someone reads the server (the handler, maybe) or the handler waits for the
+        # reader: the close frame ends it. (Our close's echo cancels nobody else.)
+        return bool(self._direct or self._handler_receiving)
 
     def _answers(self) -> bool:
         return "websocket.http.response" in (self.scope.get("extensions") or {})
