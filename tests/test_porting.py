@@ -26,6 +26,7 @@ from microframework import g
 from microframework import make_response
 from microframework import Microframework
 from microframework import request
+from microframework import Response
 from microframework import session
 from microframework import url_for
 from microframework import websocket
@@ -1535,3 +1536,28 @@ async def test_plain_def_overrides_of_the_error_extension_points() -> None:
     assert (looked.status_code, await looked.get_data()) == (409, b"lookup failed")
     failed = await client.get("/boom")
     assert (failed.status_code, await failed.get_data()) == (500, b"plain def 500")
+
+
+async def test_teardown_gets_the_error_an_overridden_handle_exception_answered() -> (
+    None
+):
+    # Flask passes it (as the default handle_exception here does); it got None.
+    torn: list[BaseException | None] = []
+
+    class App(Microframework):
+        async def handle_exception(self, e: Exception) -> Response:
+            return self.response_class("ours", 500)
+
+    app = App(__name__)
+    boom = ValueError("boom")
+
+    @app.route("/")
+    async def index() -> str:
+        raise boom
+
+    @app.teardown_request
+    async def teardown(error: BaseException | None) -> None:
+        torn.append(error)
+
+    response = await app.test_client().get("/")
+    assert (response.status_code, torn) == (500, [boom])

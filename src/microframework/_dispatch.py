@@ -224,6 +224,7 @@ def _handle_exception(
 ) -> Awaitable[Response]:
     # An override has Flask's and Quart's signature, handle_exception(self, e).
     if compiled.custom_handle_exception:
+        ctx.unhandled_error = ctx.unhandled_error or error  # teardown's, as Flask's
         return settled(app.handle_exception(error))
     return handle_exception(app, error, ctx, chain)
 
