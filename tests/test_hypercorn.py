@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from servers import hypercorn_serving as served
 from servers import LIMIT
 
@@ -367,3 +368,40 @@ async def test_run_tasks_trigger_starts_the_drain() -> None:
     finally:
         logger.removeHandler(running)
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"bye")
+
+
+@pytest.mark.parametrize(("grace", "graceful"), [(2, 3.0), (5, 6.0)])
+async def test_run_task_gives_hypercorn_time_for_the_drain(
+    monkeypatch: pytest.MonkeyPatch, grace: float, graceful: float
+) -> None:
+    # hypercorn's 3 s graceful timeout cut a longer drain: 500s, not the 503s.
+    import hypercorn.asyncio
+
+    seen: list[float] = []
+
+    async def serve(app: Any, config: Any, **kwargs: Any) -> None:
+        seen.append(config.graceful_timeout)
+
+    monkeypatch.setattr(hypercorn.asyncio, "serve", serve)
+    app = Microframework(__name__)
+    app.config["SHUTDOWN_GRACE_PERIOD"] = grace
+    await app.run_task("127.0.0.1", 0)
+    assert seen == [graceful]
+
+
+@pytest.mark.parametrize(
+    ("options", "graceful"), [({}, 6.0), ({"graceful_timeout": 9}, 9)]
+)
+def test_app_run_gives_hypercorn_time_for_the_drain(
+    monkeypatch: pytest.MonkeyPatch, options: dict[str, Any], graceful: float
+) -> None:
+    import hypercorn.run
+
+    seen: list[float] = []
+    monkeypatch.setattr(
+        hypercorn.run, "run", lambda config: seen.append(config.graceful_timeout) or 0
+    )
+    app = Microframework(__name__)
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 5
+    app.run(port=0, **options)
+    assert seen == [graceful]

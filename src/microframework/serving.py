@@ -51,8 +51,7 @@ RUN_FROM_CLI_ENV = "MICROFRAMEWORK_RUN_FROM_CLI"
 #: How a spawned worker process finds the app: ``module:name``, as ``--app`` takes it.
 SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
 
-#: What ran ``app.run()`` (``python app.py``, a launcher's ``main()``): ``path:FILE`` or
-#: ``module:NAME``, run again as ``__main__`` in the worker to serve there (see _run_main).
+#: What ran ``app.run()``: ``path:FILE`` or ``module:NAME``, run again in the worker (_run_main).
 SERVE_MAIN_ENV = "MICROFRAMEWORK_SERVE_MAIN"
 
 _serving_app: Microframework | None = None
@@ -98,6 +97,7 @@ def serve_app(
     global _serving_app
     if not 0 <= port <= 65535:
         raise click.ClickException(f"The port must be 0 to 65535, not {port}.")
+    options.setdefault("graceful_timeout", _graceful(app))  # app.run(graceful_timeout=)
     config = _config(certfile, keyfile, options)
     told = _told_workers()
     try:
@@ -130,8 +130,7 @@ _TOLD = frozenset((SERVE_MAIN_ENV, SERVE_APP_ENV, DEBUG_ENV, RELOADER_ENV))
 
 
 def _told_workers() -> dict[str, str]:
-    # What this process is told for one serving period; a later app.run() in the
-    # same process (a notebook, a test) must not inherit it (debug mode, above all).
+    # Told for one serving period: a later app.run() here (a notebook) must not inherit it.
     return {name: os.environ[name] for name in _TOLD if name in os.environ}
 
 
@@ -238,11 +237,10 @@ def _lifespan_failure(error: Exception) -> str:  # hypercorn's error names the s
 
 
 def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
-    """Run *workers* processes, restarted when a watched file changes (if *watch*).
+    """Run *workers* processes, restarted when a watched file changes; the first non-zero exit.
 
-    Returns the first non-zero exit code. Not hypercorn's supervisor: it stops workers
-    through an event the app can't see, so they could not drain (``_drain.py``). SIGTERM,
-    which the app chains, closes websockets with 1001 (1012 when the reloader restarts)."""
+    Not hypercorn's supervisor, whose stop the app can't see (no drain): SIGTERM closes
+    websockets with 1001 (1012 when the reloader restarts)."""
     import signal
     from multiprocessing.connection import wait
 
@@ -441,9 +439,8 @@ def _worker_app() -> Microframework | DebugPages:
 
 def _run_main(main: str, config: Any, sockets: Any) -> bool:
     """Run ``__main__`` again, main block and all, as Flask's reloader runs the command:
-    its ``app.run()`` serves here (see :func:`run_app`), so what the script sets up
-    around the call (config, a factory's app, an open pool) is there, and code after
-    the call runs after serving. True if it served."""
+    its ``app.run()`` serves here (see :func:`run_app`), with what the script sets up
+    around it (config, a factory's app, a pool); code after it runs after. True if served."""
     import runpy
 
     _worker_serving[:] = [config, sockets]
@@ -471,8 +468,7 @@ def _serve_in_worker(app: Microframework) -> None:
         app.debug = get_debug_flag()  # as the first process's app.run() settled it
     _serving_app = app
     asyncio_worker(config, sockets)
-    # Out through the script's with and finally blocks, but not past app.run(): code
-    # after it runs once, in the first process, when the server stops (as Flask's).
+    # Out of the script's with/finally blocks, not past app.run(): code after it runs once.
     raise SystemExit(0)
 
 
@@ -491,9 +487,8 @@ def load_dotenv(
 ) -> bool:
     """Load ``.env``, ``.microframeworkenv`` and *path* into ``os.environ``; True if any loaded.
 
-    Set variables win, then *path*, ``.env``, ``.microframeworkenv`` (found upwards from
-    the working directory), as Flask orders ``.env`` and ``.flaskenv``. Without
-    python-dotenv, it only says so if such a file is there, as Flask does."""
+    Set variables win, then *path*, ``.env``, ``.microframeworkenv`` (found upwards), as
+    Flask orders them. Without python-dotenv it says so if such a file is there, as Flask."""
     dotenv = python_dotenv()
     if dotenv is None:
         if load_defaults and (
@@ -607,8 +602,7 @@ def run_on_loop(
 
 def _can_reload(app: Microframework, locator: str | None) -> bool:
     """Can a worker process make the app again? If not, say so."""
-    # One the script made in a function (a factory in main()) comes back when the
-    # worker runs the script again; one from elsewhere (a tool running it) can't.
+    # A script's own (made in main()) comes back in the worker running it; others can't.
     if locator is None and (app.import_name != "__main__" or _main_to_run() is None):
         app.logger.warning(
             "The reloader needs the app as a module-level variable; serving without it."
@@ -686,9 +680,15 @@ def serve_task(
     config = logged_config()
     config.bind = [_bind_address(host, port)]
     config.ca_certs, config.certfile, config.keyfile = ca_certs, certfile, keyfile
+    config.graceful_timeout = _graceful(app)
     if shutdown_trigger is not None:  # no signal then: the trigger starts the drain
         shutdown_trigger = app.drain.after(shutdown_trigger, app.config)
     return serve(app, config, shutdown_trigger=shutdown_trigger)
+
+
+def _graceful(app: Microframework) -> float:
+    grace = app.config["SHUTDOWN_GRACE_PERIOD"]  # hypercorn's 3 s would cut it: 500s
+    return max(3.0, grace + 1.0) if isinstance(grace, int | float) else 3.0
 
 
 def _locator_for_instance(app: Microframework) -> str | None:
