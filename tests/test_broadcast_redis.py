@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import time
+import warnings
 import weakref
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -631,3 +632,27 @@ async def test_redis_calls_made_in_views_keep_no_request_alive(redis_url: str) -
             assert [r.status_code for r in responses] == [200] * 3
             gc.collect()
             assert [ref() for ref in seen] == [None] * 3
+
+
+async def test_a_call_cancelled_before_it_began_leaves_no_coroutine_unawaited(
+    redis_url: str,
+) -> None:
+    # The call runs in a task of its own: cancelled before that task's first step,
+    # the redis-py coroutine was dropped ("coroutine ... was never awaited").
+    async with asyncio.timeout(LIMIT), Broadcast(redis_url) as broadcast:
+        backend = broadcast._backend  # type: ignore[attr-defined]
+        ran: list[str] = []
+
+        async def command() -> None:
+            ran.append("ran")
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call = asyncio.create_task(backend._call(command()))
+            await asyncio.sleep(0)  # it made its task and waits for it
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+            gc.collect()
+        assert ran == []
+        assert not [w for w in caught if "never awaited" in str(w.message)]

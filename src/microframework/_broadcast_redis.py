@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import time
 import uuid
@@ -174,7 +175,12 @@ class RedisBackend:
         # In an empty Context: the timers it arms (ours, the pool's) and the pooled
         # connections it opens copy the current one, which in a view holds the request.
         bounded = self._bounded(awaitable, limit)
-        return await asyncio.create_task(bounded, context=contextvars.Context())
+        try:
+            return await asyncio.create_task(bounded, context=contextvars.Context())
+        except asyncio.CancelledError:
+            if inspect.iscoroutine(awaitable):  # cancelled before it began: no warning
+                awaitable.close()
+            raise
 
     async def _bounded(self, awaitable: Awaitable[Any], limit: float | None) -> Any:
         limit = CALL_TIMEOUT if limit is None else limit
