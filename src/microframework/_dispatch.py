@@ -94,8 +94,7 @@ async def handle_http(
         if listening and appcontext_pushed.receivers:
             await send_signal(appcontext_pushed, app)
         endpoint = match_request(compiled, ctx, request, False)
-        if endpoint is not None:
-            chain = endpoint.chain
+        chain = chain if endpoint is None else endpoint.chain
         response = await full_dispatch(app, compiled, ctx, request, endpoint, chain)
         if listening := _signals.listening:  # again: the view may connect the first
             response = await _announce(app, compiled, ctx, response, chain)
@@ -107,9 +106,8 @@ async def handle_http(
             status, headers, data = ready(compiled, request, response)
         wrapped = send is not (send := request.asgi_send)  # by a watch: DropBeforeEnd
         if data is not None:
-            if token is not None:  # reset first: uvicorn's send copies the context
-                _cv_app.reset(token)
-                token = None
+            _cv_app.reset(token)  # type: ignore[arg-type] # first: uvicorn's send copies it
+            token = None
             head = {"type": "http.response.start", "status": status, "headers": headers}
             if wrapped or len(data) > BUFFERED or scope.get("http_version") == "2":
                 await _send_bytes(app, send, request, endpoint, data, head, response)
@@ -137,8 +135,8 @@ async def handle_http(
             request.release()
             if token is not None:
                 _cv_app.reset(token)
-        if (handled := ctx.handled_error) is not None:  # its frames hold what holds
-            drop_tracebacks(handled)  # it (the request, g): no cycle once it ended
+        if ctx.handled_error is not None:  # kept for teardown: see full_dispatch
+            drop_tracebacks(ctx.handled_error)
 
 
 async def _send_bytes(
@@ -324,10 +322,9 @@ async def full_dispatch(
                 if inspect.isawaitable(rv):  # else a plain def override's (Flask's)
                     rv = await rv
                 request.answered_by = exc.__class__  # not exc: its frames hold us
-            if rv is exc:  # its traceback holds this frame, which holds rv: a cycle
-                drop_tracebacks(exc)
-            else:  # kept for after_request and teardown, as in Flask: see handle_http
-                ctx.handled_error = exc
+            # Its traceback, kept for after_request and teardown (as Flask's), holds
+            # this frame: a cycle, so it goes as the request ends (see handle_http).
+            ctx.handled_error = exc
         custom = compiled.custom_process_response
         processing = (
             custom
@@ -472,8 +469,7 @@ async def handle_websocket(
         if appcontext_pushed.receivers:
             await send_signal(appcontext_pushed, app)
         endpoint = match_request(compiled, ctx, websocket, True)
-        if endpoint is not None:
-            chain = endpoint.chain
+        chain = chain if endpoint is None else endpoint.chain
         if compiled.eager_sessions:
             await open_session(app, ctx)
         response = await _dispatch_websocket(
@@ -506,8 +502,8 @@ async def handle_websocket(
                 await ending
         finally:
             _cv_app.reset(token)
-            if (handled := ctx.handled_error) is not None:  # as handle_http does
-                drop_tracebacks(handled)
+            if ctx.handled_error is not None:  # see full_dispatch
+                drop_tracebacks(ctx.handled_error)
             if appcontext_popped.receivers:
                 await send_signal(appcontext_popped, app)
 
@@ -609,10 +605,7 @@ async def _dispatch_websocket(
             rv = app.handle_user_exception(exc)
             if inspect.isawaitable(rv):  # as full_dispatch does
                 rv = await rv
-            if rv is exc:
-                drop_tracebacks(exc)
-            else:
-                ctx.handled_error = exc
+            ctx.handled_error = exc
         except asyncio.CancelledError as exc:
             if (error := _unasked(exc)) is None:
                 raise

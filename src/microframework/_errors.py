@@ -162,12 +162,12 @@ def _exc_info(
 
 
 def drop_tracebacks(error: BaseException) -> None:
-    """Drop the tracebacks of an *error* that is its own response, and of the errors
-    it was raised from.
+    """Drop the tracebacks of a handled *error*, and of the errors it was raised from,
+    as its request ends.
 
-    On Python 3.12+, where a finished frame keeps its caller's, theirs too reach the
-    frame that holds the response: a reference cycle per error response, left to the
-    collector."""
+    They hold the dispatcher's frames, which hold the request (and the error, when it
+    is the response, or kept in ``g``): a reference cycle per error response, left to
+    the collector. On Python 3.12+ a finished frame keeps its caller's: theirs too."""
     error.__traceback__ = None
     if error.__context__ is None and error.__cause__ is None:
         return
