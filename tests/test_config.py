@@ -720,7 +720,9 @@ async def test_a_numeric_key_holding_something_else_fails_at_startup(
     with pytest.raises(LifespanError) as failed:
         async with app.test_app():
             pass
-    assert f"app.config[{key!r}] must be a number or None" in str(failed.value)
+    assert f"app.config[{key!r}] must be a number (0 or more) or None" in str(
+        failed.value
+    )
 
 
 async def test_a_max_content_length_made_a_str_later_is_the_apps_500(
@@ -784,9 +786,11 @@ async def test_numbers_of_any_kind_are_taken_as_limits(key: str, value: Any) -> 
         assert (await client.post("/", form={"a": "bbbbbbbbbb"})).status_code == 413
 
 
-async def test_a_limit_that_is_nan_fails_at_startup() -> None:
+@pytest.mark.parametrize("value", [float("nan"), -1])
+async def test_a_limit_that_is_nan_or_negative_fails_at_startup(value: float) -> None:
+    # Both passed the check, and a form limit of -1 was a 500 on every form request.
     app = Microframework(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = float("nan")  # compares with nothing
-    with pytest.raises(LifespanError, match="MAX_CONTENT_LENGTH"):
+    app.config["MAX_FORM_PARTS"] = value
+    with pytest.raises(LifespanError, match="MAX_FORM_PARTS"):
         async with app.test_app():
             pass

@@ -110,14 +110,15 @@ def check_numbers(config: Mapping[str, Any]) -> None:
         value = config.get(key)
         if value is not None and (isinstance(value, bool) or not _number(value)):
             raise TypeError(
-                f"app.config[{key!r}] must be a number or None, not"
+                f"app.config[{key!r}] must be a number (0 or more) or None, not"
                 f" {type(value).__name__} ({value!r})"
             )
 
 
 def _number(value: Any) -> bool:
     # A Decimal or a numpy int compares as the limits do; NaN compares with nothing.
-    return isinstance(value, numbers.Real | Decimal) and value == value
+    # (Negative, a form limit was a 500 per request.)
+    return isinstance(value, numbers.Real | Decimal) and value >= 0
 
 
 class _HasConfig(Protocol):
