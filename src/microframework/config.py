@@ -115,10 +115,10 @@ def check_numbers(config: Mapping[str, Any]) -> None:
             )
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> bool:  # Any: numbers.Real declares no comparison
     # A Decimal or a numpy int compares as the limits do; NaN compares with nothing.
     # (Negative, a form limit was a 500 per request.)
-    return isinstance(value, numbers.Real | Decimal) and value >= 0
+    return isinstance(value, numbers.Real | Decimal) and bool(value >= 0)  # type: ignore[operator]
 
 
 class _HasConfig(Protocol):
