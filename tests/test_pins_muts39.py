@@ -11,9 +11,11 @@ import asyncio
 import contextvars
 import gc
 import math
+import os
 import sys
 import textwrap
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -45,6 +47,16 @@ from microframework.typing import Message
 from microframework.wrappers.websocket import Websocket
 
 _held: contextvars.ContextVar[Any] = contextvars.ContextVar("_held")
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    # The CLI sets variables (MICROFRAMEWORK_RUN_FROM_CLI, the debug flag, an env
+    # file's) that a later app.run() in another test would obey.
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 class _Big:
@@ -499,9 +511,7 @@ async def test_every_numeric_key_holding_a_str_fails_at_startup(key: str) -> Non
     with pytest.raises(LifespanError) as failed:
         async with asyncio.timeout(5), app.test_app():
             pass
-    assert f"app.config[{key!r}] must be a number (0 or more) or None" in str(
-        failed.value
-    )
+    assert f"app.config[{key!r}] must be a number or None" in str(failed.value)
 
 
 def test_a_nested_variable_is_not_read_as_a_top_level_yes_no_key(

@@ -108,17 +108,19 @@ def check_numbers(config: Mapping[str, Any]) -> None:
     environment): an error at startup, not a 500 on the routes that read it."""
     for key in _NUMBERS:
         value = config.get(key)
-        if value is not None and (isinstance(value, bool) or not _number(value)):
+        if value is not None and (isinstance(value, bool) or not _number(key, value)):
             raise TypeError(
-                f"app.config[{key!r}] must be a number (0 or more) or None, not"
+                f"app.config[{key!r}] must be a number or None, not"
                 f" {type(value).__name__} ({value!r})"
             )
 
 
-def _number(value: Any) -> bool:  # Any: numbers.Real declares no comparison
-    # A Decimal or a numpy int compares as the limits do; NaN compares with nothing.
-    # (Negative, a form limit was a 500 per request.)
-    return isinstance(value, numbers.Real | Decimal) and bool(value >= 0)  # type: ignore[operator]
+def _number(key: str, value: Any) -> bool:
+    # A Decimal or a numpy int compares as the limits do; NaN compares with nothing. A
+    # negative form limit was a 500 per request (a negative timeout means none).
+    if not isinstance(value, numbers.Real | Decimal) or value != value:
+        return False
+    return not key.startswith("MAX_FORM") or bool(value >= 0)  # type: ignore[operator]
 
 
 class _HasConfig(Protocol):
