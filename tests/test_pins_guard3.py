@@ -164,3 +164,32 @@ async def test_an_event_streams_end_at_the_drain_to_a_client_gone_is_a_disconnec
         await asyncio.wait({task})
     assert seen == [ClientDisconnected]
     assert task.exception() is None
+
+
+async def test_the_guards_timers_each_run_in_a_context_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One shared empty Context: two event loops in two threads (apps served from
+    # threads, test harnesses) entering it at once fail ("already entered"), and a
+    # response timeout is lost. Each timer gets a new empty one.
+    app = Microframework(__name__)
+    app.config["RESPONSE_TIMEOUT"] = 30
+    loop = asyncio.get_running_loop()
+    contexts: list[contextvars.Context] = []
+    call_later = loop.call_later
+
+    def spy(delay: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        contexts.append(kwargs["context"])
+        return call_later(delay, callback, *args, **kwargs)
+
+    @app.route("/")
+    async def index() -> str:
+        await asyncio.sleep(0)  # suspended: the guard arms its timer
+        return "ok"
+
+    monkeypatch.setattr(loop, "call_later", spy)
+    client = app.test_client()
+    for _ in range(2):
+        assert (await client.get("/")).status_code == 200
+    assert len(contexts) >= 2 and len({id(c) for c in contexts}) == len(contexts)
+    assert not any(len(context) for context in contexts)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ._guard import ENDING_GRACE
 from ._guard import Guard
 from ._utils import first_step
-from ._utils import NO_CONTEXT
+from ._utils import no_context
 from ._utils import printable
 from .exceptions import ClientDisconnected
 
@@ -58,7 +58,7 @@ class _Bound:
             return  # it heard its client leave already
         if left > 0:
             self.timer = asyncio.get_running_loop().call_later(
-                left, self.cut, "idle past its timeout", context=NO_CONTEXT
+                left, self.cut, "idle past its timeout", context=no_context()
             )
         else:
             self.cut("idle past its timeout")
@@ -104,7 +104,7 @@ async def bounded_send(
     grace = min(ENDING_GRACE, timeout)
     loop = asyncio.get_running_loop()
     bound.timer = loop.call_later(
-        grace, bound.hear, timeout - grace, context=NO_CONTEXT
+        grace, bound.hear, timeout - grace, context=no_context()
     )
     drain = app.drain
     drain.members.add(bound)

@@ -28,7 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ._utils import NO_CONTEXT
+from ._utils import no_context
 from .broadcast import BroadcastError
 from .broadcast import Event
 from .broadcast import parse_event_id
@@ -155,7 +155,7 @@ class RedisBackend:
         if (timer := self._lingering.pop(channel, None)) is not None:
             timer.cancel()  # two that subscribed at once leave: one timer
         self._lingering[channel] = loop.call_later(
-            LINGER, self._unfollow, channel, context=NO_CONTEXT
+            LINGER, self._unfollow, channel, context=no_context()
         )
 
     def _unfollow(self, channel: str) -> None:

@@ -18,7 +18,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from ._utils import first_step
 from ._utils import Listener
-from ._utils import NO_CONTEXT
+from ._utils import no_context
 from ._utils import printable
 from ._utils import resume
 from .exceptions import ClientDisconnected
@@ -159,7 +159,7 @@ class Guard(Listener):
         if timeout is not None:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(
-                timeout, self._fire, "timeout", context=NO_CONTEXT
+                timeout, self._fire, "timeout", context=no_context()
             )
 
     def disarm(self) -> None:
@@ -180,7 +180,9 @@ class Guard(Listener):
             now = loop.time()
             if deadline > now or self._request.body_awaited():
                 when = max(deadline, now)
-                self._timer = loop.call_at(when, self._fire, reason, context=NO_CONTEXT)
+                self._timer = loop.call_at(
+                    when, self._fire, reason, context=no_context()
+                )
                 return
         if self.reason is not None and self._ours < 0:
             return  # claimed: the task is ending
@@ -191,7 +193,7 @@ class Guard(Listener):
             # stream whose client left) is cut after a short grace.
             if self._grace is None:
                 self._grace = asyncio.get_running_loop().call_later(
-                    ENDING_GRACE, self._late, context=NO_CONTEXT
+                    ENDING_GRACE, self._late, context=no_context()
                 )
             return
         if asyncio.current_task() is self.task:
@@ -199,7 +201,7 @@ class Guard(Listener):
             if self._deferred is None:
                 loop = asyncio.get_running_loop()
                 self._deferred = loop.call_soon(
-                    self._fire, reason, True, context=NO_CONTEXT
+                    self._fire, reason, True, context=no_context()
                 )
             return
         if self.reason is None:
@@ -258,7 +260,7 @@ class Guard(Listener):
             # (a timer of its own: a stream's steps arm and disarm _timer).
             grace = self._app.config["SHUTDOWN_GRACE_PERIOD"]
             self._again = asyncio.get_running_loop().call_later(
-                grace, self._fire, "disconnect", context=NO_CONTEXT
+                grace, self._fire, "disconnect", context=no_context()
             )
         return False  # else the drain or a chunk (see _for_nobody) cancel it again
 

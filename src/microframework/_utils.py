@@ -308,7 +308,8 @@ async def _run_on(coro: Coroutine[Any, Any, T], first: Any) -> T:
 
 #: For timers that need no context: a cancelled timer stays in the loop's heap until
 #: purged, and a copied context would keep the request it was made in alive that long.
-NO_CONTEXT = contextvars.Context()
+#: A new one each time: loops in two threads can't both be inside one context at once.
+no_context = contextvars.Context
 
 
 async def before(
@@ -329,7 +330,7 @@ async def before(
         expired = True
         task.cancel()
 
-    handle = loop.call_at(deadline, expire, context=NO_CONTEXT)  # see NO_CONTEXT
+    handle = loop.call_at(deadline, expire, context=no_context())  # see no_context
     try:
         return await waiting
     except asyncio.CancelledError:

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 from typing import TYPE_CHECKING
 
-from ._utils import NO_CONTEXT
+from ._utils import no_context
 from ._utils import resume
 from .globals import _cv_app
 from .json import dumps
@@ -218,7 +218,7 @@ async def _within(future: asyncio.Future[Any], timeout: float) -> None:
     loop = future.get_loop()
     woken = loop.create_future()
     wake = partial(_wake, woken)
-    timer = loop.call_later(timeout, wake, context=NO_CONTEXT)
+    timer = loop.call_later(timeout, wake, context=no_context())
     future.add_done_callback(wake)
     try:
         await woken
