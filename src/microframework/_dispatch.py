@@ -586,7 +586,9 @@ def _cancelled_by_peer(websocket: Websocket) -> bool:
     # Ours (the peer left) is swallowed; one from outside (shutdown) must propagate.
     task = asyncio.current_task()
     return (
-        websocket.cancelled_by_disconnect and task is not None and websocket.ours(task)
+        websocket.cancelled_by_disconnect
+        and task is not None
+        and websocket.uncancel_own(task)
     )
 
 

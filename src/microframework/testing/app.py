@@ -43,6 +43,7 @@ class TestApp:
         self.app = app
         self.startup_timeout = startup_timeout
         self.shutdown_timeout = shutdown_timeout
+        self._state: dict[str, Any] = {}  # the lifespan scope's, as a server keeps it
         self._reset()
 
     def _reset(self) -> None:
@@ -50,10 +51,7 @@ class TestApp:
         self._to_app: asyncio.Queue[Message] = asyncio.Queue()
         self._from_app: Mailbox[Message] = Mailbox()
         self._task: asyncio.Task[None] | None = None
-        # The lifespan scope's, as a server keeps it: emptied, not replaced, so that a
-        # client made in a period before follows the next one.
-        self._state: dict[str, Any] = getattr(self, "_state", {})
-        self._state.clear()
+        self._state.clear()  # not replaced: a client made before follows the next period
 
     async def __aenter__(self) -> TestApp:
         await self.startup()

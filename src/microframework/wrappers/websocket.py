@@ -301,7 +301,7 @@ class Websocket(BaseRequestWebsocket):
         else:
             self._end_handler()
 
-    def ours(self, task: asyncio.Task[Any]) -> bool:
+    def uncancel_own(self, task: asyncio.Task[Any]) -> bool:
         """Take back the cancels this connection sent *task*: no other one is left?"""
         for _ in range(self._deadline_cancels):
             task.uncancel()
