@@ -390,6 +390,54 @@ async def test_a_pending_handshake_without_the_response_extension_is_closed(
     assert [m["type"] for m in sent] == ["websocket.close"]
 
 
+async def test_the_drains_503_is_sent_whole_before_the_app_returns(
+    app: Microframework,
+) -> None:
+    # The refusal is sent by a task of its own: a handler returning meanwhile ended the
+    # connection (the app returned) between its two messages, and the body went to a
+    # server that had finished with it.
+    waiting, go, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        waiting.set()
+        await go.wait()  # an auth lookup that answers as the refusal goes out
+
+    events: list[str] = []
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.http.response.start":
+            go.set()
+            await release.wait()  # a slow socket
+        events.append(message["type"])
+
+    extensions: dict[str, Any] = {"websocket.http.response": {}}
+    async with asyncio.timeout(LIMIT):
+        handling = asyncio.create_task(
+            app(websocket_scope("/ws", extensions), inbox.get, send)
+        )
+        handling.add_done_callback(lambda _: events.append("returned"))
+        await waiting.wait()
+        app.drain.start(3600)
+        try:
+            await go.wait()
+            for _ in range(20):  # the handler returns, and so would the app
+                await asyncio.sleep(0)
+            release.set()
+            await handling
+            for _ in range(20):
+                await asyncio.sleep(0)
+        finally:
+            app.drain.end()
+    assert events == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+        "returned",
+    ]
+
+
 @pytest.mark.parametrize("client_left", [True, False])
 async def test_a_websockets_clean_up_is_cut_at_the_deadline(
     app: Microframework, client_left: bool

@@ -518,12 +518,12 @@ def _ending(
     disconnected: bool,
 ) -> Coroutine[Any, Any, None] | None:
     # What is left once the handler ended (most connections: nothing, no coroutine).
-    reader = websocket.finish()
+    reader, away = websocket.finish(), websocket.going_away
     teardown_needed = (
         chain.teardown or compiled.teardown_appcontext or _signals.listening
     )
     saves = ctx.opened_session is not None or compiled.saves_always  # as Quart's
-    if reader is None and not saves and not teardown_needed:
+    if reader is None and away is None and not saves and not teardown_needed:
         return None
     if disconnected:  # a fresh one: the caught one's traceback holds the handler
         error = WebsocketDisconnect(
@@ -536,6 +536,7 @@ def _ending(
         ctx.unhandled_error or error,
         chain if teardown_needed else None,
         saves,
+        away,
     )
 
 
@@ -546,6 +547,7 @@ async def _end_websocket(
     error: BaseException | None,
     chain: Chain | None,
     saves: bool = False,
+    away: asyncio.Task[None] | None = None,
 ) -> None:
     cancelled: asyncio.CancelledError | None = None
     drain = app.drain  # after_serving waits for this too (see _finish_http)
@@ -567,6 +569,8 @@ async def _end_websocket(
                 app.logger.exception("Saving the websocket's session failed")
         if chain is not None:
             await teardown(app, ctx, error, chain)
+        if away is not None:  # the drain's answer, sent whole before the app returns
+            await asyncio.wait({away})
     finally:
         drain.torn_down()
     if cancelled is not None:

@@ -47,8 +47,6 @@ _HANDSHAKE_SWEEPS = 10
 _MESSAGE_COST = 128  # bytes a queued message costs beyond its data, roughly
 # RFC 6455 7.4: the codes an endpoint may send (1004-1006 and 1015 are never sent).
 _SENDABLE = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
-
-
 _GONE = "The server is shutting down: try again."
 _CLOSE_ECHO_WAIT = 1.0  # seconds the drain waits for the peer's close frame
 
@@ -132,8 +130,7 @@ class Websocket(BaseRequestWebsocket):
         self._deadline_cancels = 0  # sent to a clean-up still running at the deadline
         self.close_code: int | None = None
         self.close_reason: str | None = None
-        # A client can leave while the handler is still deciding (an auth lookup, a
-        # wait for room): the sweep gives it a reader then, as after accept.
+        # A client can leave while the handler still decides: the sweep gives it a reader.
         self._sweeps = 0
         self._arm_watch()
 
@@ -183,8 +180,7 @@ class Websocket(BaseRequestWebsocket):
         }
         if headers:
             message["headers"] = encode_headers(Headers(headers).items())
-        # Accepted before the send: a task's receive() or send() meanwhile must not
-        # accept a second time.
+        # Accepted before the send: a receive() or send() meanwhile must not accept too.
         self._state = _ACCEPTED
         try:
             await self._send(message)
@@ -210,8 +206,7 @@ class Websocket(BaseRequestWebsocket):
         armed = _ARMED.get(self._loop)
         if armed is None:
             armed = _ARMED[self._loop] = set()
-            # An empty context: the current one would hold this connection's app
-            # context (and so the connection) for the timer's 50 ms after it ended.
+            # An empty context: the current one would hold this connection 50 ms more.
             self._loop.call_later(
                 _WATCH_DELAY, _sweep, self._loop, context=contextvars.Context()
             )
@@ -278,8 +273,7 @@ class Websocket(BaseRequestWebsocket):
             queue.put_nowait(_DISCONNECT)
 
     def _cancel_handler(self) -> None:
-        # Unless the queue will tell it, a handler blocked elsewhere (or reading from a
-        # server that says "disconnect" only once) would wait forever.
+        # Unless the queue tells it, a handler blocked elsewhere would wait forever.
         if (
             not self._handler_receiving
             and self.handler_task is not asyncio.current_task()
@@ -294,8 +288,7 @@ class Websocket(BaseRequestWebsocket):
     def on_drain_deadline(self) -> None:
         handler = self.handler_task
         if self.cancelled_by_disconnect and handler is not None and not handler.done():
-            # Cancelled before: its clean-up (a finally that waits) is cut now, as a
-            # view's is, or it would hold the server's shutdown for ever.
+            # Cancelled before: its clean-up (a finally that waits) is cut, as a view's.
             self._deadline_cancels += 1
             handler.cancel()
         else:
@@ -307,7 +300,14 @@ class Websocket(BaseRequestWebsocket):
             task.uncancel()
         return not task.uncancel()
 
+    @property
+    def going_away(self) -> asyncio.Task[None] | None:
+        """The drain's close or refusal while it is being sent (the app awaits it)."""
+        away = self._going_away
+        return None if away is None or away.done() else away
+
     async def _go_away(self, code: int) -> None:
+        wait = 0.0
         try:
             if self._state == _CONNECTING and self._app is not None and self._answers():
                 # Not a 403 (close before accept): another worker may take it.
@@ -315,18 +315,18 @@ class Websocket(BaseRequestWebsocket):
                 await self.send_rejection(self._app.response_class(*answer))
             elif self._state in (_CONNECTING, _ACCEPTED):
                 await self.close(code)  # a peer that left first: close() knows
-                handler = self.handler_task
-                if handler is not None and not handler.done() and self._listening():
-                    # The peer's close frame ends it (bounded): cancelled at once, it
-                    # ended the stream first, and hypercorn over TLS then met that
-                    # frame after close_notify, an SSLError that ended its shutdown.
-                    await asyncio.wait({handler}, timeout=_CLOSE_ECHO_WAIT)
+                # The peer's close frame ends a listening handler (bounded): cancelled at
+                # once, hypercorn over TLS met that frame after close_notify (an SSLError).
+                wait = _CLOSE_ECHO_WAIT if self._listening() else 0.0
         finally:
-            self._end_handler()
+            if wait:  # a timer, not this task: the app awaits this task as it ends
+                empty = contextvars.Context()
+                self._loop.call_later(wait, self._end_handler, context=empty)
+            else:
+                self._end_handler()
 
     def _listening(self) -> bool:
-        # Someone reads the server (the handler, maybe) or the handler waits for the
-        # reader: the close frame ends it. (Our close's echo cancels nobody else.)
+        # Someone reads the server, or the handler waits for the reader: the close ends it.
         return bool(self._direct or self._handler_receiving)
 
     def _answers(self) -> bool:
@@ -334,8 +334,7 @@ class Websocket(BaseRequestWebsocket):
 
     def _end_handler(self) -> None:
         handler = self.handler_task
-        # Once: the dispatcher takes back one cancel; a second would look like the
-        # server's (two helper tasks hearing the disconnect).
+        # Once: the dispatcher takes back one cancel; a second would look like the server's.
         if (
             handler is not None
             and not handler.done()
