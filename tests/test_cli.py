@@ -2211,6 +2211,32 @@ def test_an_async_plain_click_command_added_to_a_custom_group_runs() -> None:
     assert result.output == "added ran\n"
 
 
+def test_an_async_command_of_a_plain_click_group_added_to_a_custom_group_runs() -> None:
+    # A plugin's plain click.Group with an async subcommand: the coroutine was never
+    # awaited ("RuntimeWarning: coroutine ... was never awaited") and the exit was 0.
+    main = MicroframeworkGroup(create_app=lambda: Microframework("added"))
+    tools = click.Group("tools")
+
+    @tools.command()
+    async def check() -> None:
+        click.echo("check ran")
+
+    @tools.group()
+    def nested() -> None:
+        pass
+
+    @nested.command()
+    async def deeper() -> None:
+        click.echo("deeper ran")
+
+    main.add_command(tools)
+    runner = MicroframeworkCliRunner(Microframework("added"))
+    result = runner.invoke(main, ["tools", "check"])
+    assert (result.exit_code, result.output) == (0, "check ran\n"), result.output
+    result = runner.invoke(main, ["tools", "nested", "deeper"])
+    assert (result.exit_code, result.output) == (0, "deeper ran\n"), result.output
+
+
 def test_run_reads_the_certificate_from_flasks_variable_names(tmp_path: Path) -> None:
     # MICROFRAMEWORK_RUN_CERT/_KEY (Flask's FLASK_RUN_CERT renamed) were ignored, and
     # run served plain HTTP; the port is held here so that no server starts.

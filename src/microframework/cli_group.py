@@ -279,35 +279,46 @@ def _in_app_context(command: click.Command) -> click.Command:
         return command
     callback = command.callback
     plain = callback is not None and not getattr(callback, "in_app_context", False)
+    return _wrapped(command, _in_app_context, plain, load_app=True)
+
+
+def with_event_loop(command: click.Command) -> click.Command:
+    """*command*, or a copy whose ``async def`` callback (and its subcommands', for a
+    group) runs on its own loop (no app context): for a plugin's or an added plain
+    click command, which nothing else wraps."""
+    if isinstance(command, AppGroup):  # its commands are wrapped as they are made
+        return command
+    callback = command.callback
+    asynchronous = (
+        callback is not None
+        and not getattr(callback, "in_app_context", False)
+        and inspect.iscoroutinefunction(inspect.unwrap(callback))
+    )
+    return _wrapped(command, with_event_loop, asynchronous, load_app=False)
+
+
+def _wrapped(
+    command: click.Command,
+    wrap: Callable[[click.Command], click.Command],
+    own: bool,
+    load_app: bool,
+) -> click.Command:
+    # *command* or a copy: its callback in _in_context if *own*, a group's
+    # subcommands through *wrap* as they are looked up.
     if isinstance(command, click.Group):
         original, command = command, copy.copy(command)
 
         def get_command(ctx: click.Context, name: str) -> click.Command | None:
             found = original.get_command(ctx, name)
-            return None if found is None else _in_app_context(found)
+            return None if found is None else wrap(found)
 
         command.get_command = get_command  # type: ignore[method-assign,assignment]
-    elif not plain:
+    elif not own:
         return command
     else:
         command = copy.copy(command)
-    if plain and callback is not None:
-        command.callback = _in_context(callback, load_app=True)
-    return command
-
-
-def with_event_loop(command: click.Command) -> click.Command:
-    """*command*, or a copy whose ``async def`` callback runs on its own loop (no app
-    context): for a plugin's or an added plain click command, which nothing else wraps."""
-    callback = command.callback
-    if (
-        callback is None
-        or getattr(callback, "in_app_context", False)
-        or not inspect.iscoroutinefunction(inspect.unwrap(callback))
-    ):
-        return command
-    command = copy.copy(command)
-    command.callback = _in_context(callback, load_app=False)
+    if own and command.callback is not None:
+        command.callback = _in_context(command.callback, load_app=load_app)
     return command
 
 
