@@ -8,13 +8,16 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import aiofiles
 import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
@@ -26,6 +29,7 @@ from hypothesis import strategies as st
 from werkzeug.http import http_date
 from werkzeug.http import parse_options_header
 
+from microframework import files as files_module
 from microframework import Microframework
 from microframework.conditional import MAX_RANGES
 from microframework.conditional import parse_byte_ranges
@@ -1646,3 +1650,148 @@ async def test_a_file_response_whose_send_fails_before_its_body_closes_the_file(
         assert not [fd for fd in fds if _points_to(fd, path)]
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("change", ["removed", "directory", "fifo"])
+async def test_a_file_gone_after_send_from_directory_checked_it_is_a_404(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    # send_from_directory stats the path, then send_file opens it: a file removed in
+    # between (a clean-up of an upload folder, a deploy) is a 404, not the app's 500.
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    target = folder / "a.txt"
+    target.write_bytes(b"public")
+    checked = files_module._lookup
+
+    def then_changed(directory: str, path: str) -> Any:
+        found = checked(directory, path)
+        target.unlink()
+        if change == "directory":
+            target.mkdir()
+        elif change == "fifo":
+            os.mkfifo(target)
+        return found
+
+    monkeypatch.setattr(files_module, "_lookup", then_changed)
+    app = Microframework(__name__)
+
+    @app.route("/<name>")
+    async def download(name: str) -> Any:
+        return await send_from_directory(folder, name)
+
+    response = await app.test_client().get("/a.txt")
+    assert response.status_code == 404
+
+
+async def test_a_bytesio_body_stops_soon_after_the_client_leaves() -> None:
+    # A BytesIO is read without a thread, and uvicorn's send() returns at once once
+    # the client is gone: without a turn for the loop, the disconnect is never heard
+    # and the whole buffer is pushed at nobody (hypercorn logs every such write).
+    app = Microframework(__name__)
+    chunks = 100
+
+    @app.route("/big")
+    async def big() -> Any:
+        body = io.BytesIO(b"x" * (64 * 1024 * chunks))
+        return await send_file(body, mimetype="application/octet-stream")
+
+    gone = asyncio.Event()
+    after = 0
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal after
+        if message["type"] == "http.response.body":
+            if gone.is_set():
+                after += 1  # sent to nobody
+            gone.set()  # the client leaves once the first chunk is out
+
+    await asyncio.wait_for(app(http_scope("/big"), receive, send), 10)
+    assert after < 5
+
+
+@pytest.mark.parametrize("name", ["c\rd.txt", "a\nb.txt"])
+async def test_a_file_whose_name_has_cr_or_lf_is_served(
+    tmp_path: Path, name: str
+) -> None:
+    # A legal file name on disk: its Content-Disposition encodes the control character
+    # (filename*), as it does a tab; only a download_name the app passes is refused.
+    (tmp_path / name).write_bytes(b"data")
+    app = Microframework(__name__, static_folder=str(tmp_path))
+
+    @app.route("/by-name/<name>")
+    async def by_name(name: str) -> Any:
+        return await send_from_directory(tmp_path, name)
+
+    @app.route("/given")
+    async def given() -> Any:
+        return await send_file(tmp_path / name, download_name="x\r\nSet-Cookie: a=b")
+
+    client = app.test_client()
+    response = await client.get("/by-name/" + quote(name))
+    assert response.status_code == 200
+    assert await response.get_data() == b"data"
+    disposition = response.headers["Content-Disposition"]
+    assert "\r" not in disposition and "\n" not in disposition
+    assert "filename*=UTF-8''" + quote(name) in disposition
+    assert (await client.get("/given")).status_code == 500
+
+
+async def test_an_async_file_is_refused_with_a_clear_type_error(tmp_path: Path) -> None:
+    # An aiofiles handle: its read(), seek() and tell() are coroutine functions. It was
+    # a TypeError about subtracting coroutines, with "never awaited" warnings.
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"data")
+    app = Microframework(__name__)
+    async with app.app_context():
+        async with aiofiles.open(path, "rb") as handle:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # no coroutine left unawaited
+                with pytest.raises(TypeError, match="async file"):
+                    await send_file(handle, mimetype="text/plain")
+
+
+@pytest.mark.parametrize("make", ["named", "spooled"])
+async def test_a_text_mode_temporary_file_is_refused_before_the_response(
+    make: str,
+) -> None:
+    # tempfile's wrappers are no TextIOBase: a text-mode one read str chunks into the
+    # ASGI body after a 200 and its byte Content-Length went out (servers: TypeError).
+    app = Microframework(__name__)
+    if make == "named":
+        handle: Any = tempfile.NamedTemporaryFile(mode="w+", suffix=".csv")
+    else:
+        handle = tempfile.SpooledTemporaryFile(mode="w+")
+    with handle:
+        handle.write("a,é\n")
+        handle.seek(0)
+        async with app.app_context():
+            with pytest.raises(TypeError, match="binary mode"):
+                await send_file(handle, mimetype="text/csv")
+
+
+async def test_a_zip_member_is_still_sent() -> None:
+    # zipfile's ZipExtFile has mode "r" (no "b") yet reads bytes: not refused as text.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("logo.png", b"\x89PNG data")
+    app = Microframework(__name__)
+
+    @app.route("/logo")
+    async def logo() -> Any:
+        return await send_file(
+            zipfile.ZipFile(buffer).open("logo.png"), mimetype="image/png"
+        )
+
+    response = await app.test_client().get("/logo")
+    assert response.status_code == 200
+    assert await response.get_data() == b"\x89PNG data"

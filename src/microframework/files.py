@@ -8,6 +8,7 @@ are decided by :mod:`microframework.conditional` before the view returns.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import math
 import mimetypes
@@ -257,6 +258,12 @@ async def _source_for(path_or_file: object) -> _Source:
         except asyncio.CancelledError:
             opening.add_done_callback(_close_opened)  # once it opens
             raise
+        except (FileNotFoundError, NotADirectoryError, _NotRegular):
+            if isinstance(path_or_file, _CheckedPath):
+                # Removed (or replaced by a directory, a FIFO) since send_from_directory
+                # found it: a 404, as if the request had come a moment later.
+                raise NotFound() from None
+            raise
         checked = getattr(path_or_file, "result", None)
         if checked is not None and (checked.st_dev, checked.st_ino) != (
             result.st_dev,
@@ -267,12 +274,22 @@ async def _source_for(path_or_file: object) -> _Source:
         source = _Source.from_stat(path, result)
         source.opened = opened
         return source
-    if isinstance(path_or_file, io.TextIOBase) or not callable(
-        getattr(path_or_file, "read", None)
+    # A text file written, then sent, may hide in a wrapper: NamedTemporaryFile("w+").
+    # (Only "+" modes: zipfile's ZipExtFile says "r", and reads bytes.)
+    mode = getattr(path_or_file, "mode", None)
+    if (
+        isinstance(path_or_file, io.TextIOBase)
+        or (isinstance(mode, str) and "+" in mode and "b" not in mode)
+        or not callable(getattr(path_or_file, "read", None))
     ):
         raise TypeError(
             "send_file() path_or_file must be a path or a file object opened in"
             f" binary mode, not {type(path_or_file).__name__}"
+        )
+    if inspect.iscoroutinefunction(path_or_file.read):  # type: ignore[attr-defined]
+        raise TypeError(  # aiofiles, anyio: its seek() and tell() would be coroutines too
+            f"send_file() cannot read an async file ({type(path_or_file).__name__}):"
+            " pass its path, or a file object opened in binary mode"
         )
     file: IO[bytes] = path_or_file  # type: ignore[assignment] # checked just above
     name = getattr(file, "name", None)
@@ -310,6 +327,10 @@ class _Raw(io.FileIO):
         self.close()
 
 
+class _NotRegular(ValueError):
+    """send_file() was given a path to something other than a regular file."""
+
+
 def _open_regular(path: str) -> tuple[IO[bytes], os.stat_result]:
     """*path* opened for reading, and its stat; ``ValueError`` unless a regular file.
 
@@ -318,7 +339,7 @@ def _open_regular(path: str) -> tuple[IO[bytes], os.stat_result]:
     try:
         result = os.fstat(fd)
         if not stat.S_ISREG(result.st_mode):
-            raise ValueError(f"send_file() path {path!r} is not a regular file")
+            raise _NotRegular(f"send_file() path {path!r} is not a regular file")
         return _Opened(_Raw(fd, "rb")), result
     except BaseException:
         os.close(fd)
@@ -350,7 +371,9 @@ def _describe(
     if name is not None:
         if not isinstance(name, str):
             raise TypeError(f"download_name must be a str, not {type(name).__name__}")
-        headers["Content-Disposition"] = _content_disposition(name, as_attachment)
+        headers["Content-Disposition"] = _content_disposition(
+            name, as_attachment, given=download_name is not None
+        )
     elif as_attachment:
         raise TypeError(
             "send_file() needs 'download_name' to send a file object without a name"
@@ -374,8 +397,10 @@ class _NoMimetype(TypeError, ValueError):
     """Flask's TypeError, also Quart's ValueError: code expecting either catches it."""
 
 
-def _content_disposition(name: str, as_attachment: bool) -> str:
-    if "\r" in name or "\n" in name or "\x00" in name:
+def _content_disposition(name: str, as_attachment: bool, given: bool = True) -> str:
+    # A name the app gave with CR/LF is its bug (or an injection): refused. One read
+    # from disk ("c\rd.txt" is a legal file name) is encoded below, as other controls.
+    if given and ("\r" in name or "\n" in name or "\x00" in name):
         raise ValueError(f"download_name {name!r} contains CR, LF or NUL")
     kind = "attachment" if as_attachment else "inline"
     if name.isascii() and name.isprintable():

@@ -109,6 +109,7 @@ class FileBody(ResponseBody):
         if isinstance(file, io.BytesIO):  # in memory: reading cannot block
 
             async def read(size: int) -> bytes:
+                await asyncio.sleep(0)  # a turn for the loop: a client gone is heard
                 return file.read(size)
         else:
 
