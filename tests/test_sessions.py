@@ -1125,3 +1125,78 @@ async def test_an_open_session_of_its_own_that_sets_a_default_sends_the_cookie()
     assert await (await client.get("/get")).get_data(as_text=True) == (
         "{'tenant': 'default'}"
     )
+
+
+class _StoreWithAUser(SessionInterface):
+    """A server-side store: its open waits on I/O (so it opens before the view)."""
+
+    def __init__(self) -> None:
+        self.saved: list[dict[str, Any]] = []
+
+    async def open_session(self, app: Any, request: Any) -> SecureCookieSession:
+        await asyncio.sleep(0)  # the store's round trip
+        return SecureCookieSession({"user": "from the store"})
+
+    async def save_session(self, app: Any, session: Any, response: Any) -> None:
+        self.saved.append(dict(session))
+
+
+async def test_an_interface_set_after_the_first_request_is_used(
+    app: Microframework,
+) -> None:
+    # One app for a test suite, one test setting a store: the decision made at the
+    # first request (open on first use, save only a used session) was kept, and the
+    # store's open failed ("set its opens_without_waiting to False", which it was).
+    app.secret_key = "secret"
+
+    @app.get("/")
+    async def index() -> str:
+        return str(session.get("user"))
+
+    @app.get("/plain")
+    async def plain() -> str:
+        return "plain"
+
+    client = app.test_client()
+    assert await (await client.get("/")).get_data(as_text=True) == "None"
+    store = app.session_interface = _StoreWithAUser()
+    response = await client.get("/")
+    assert await response.get_data(as_text=True) == "from the store"
+    await client.get("/plain")  # Flask saves after every request, used or not
+    assert store.saved == [{"user": "from the store"}] * 2
+    del app.session_interface  # back to the class's, as monkeypatch undoes it
+    assert await (await client.get("/")).get_data(as_text=True) == "None"
+
+
+async def test_a_subclass_interface_set_after_the_first_request_is_used() -> None:
+    class App(Microframework):
+        session_interface = SecureCookieSessionInterface()
+
+    app = App(__name__)
+    app.secret_key = "secret"
+
+    @app.get("/")
+    async def index() -> str:
+        return str(session.get("user"))
+
+    client = app.test_client()
+    assert await (await client.get("/")).get_data(as_text=True) == "None"
+    app.session_interface = _StoreWithAUser()
+    assert await (await client.get("/")).get_data(as_text=True) == "from the store"
+
+
+async def test_a_session_cookie_name_beyond_latin_1_is_no_500(
+    app: Microframework,
+) -> None:
+    # Looking for the session cookie in the raw header encoded the name as latin-1:
+    # with a Cyrillic SESSION_COOKIE_NAME every request carrying any cookie was a
+    # 500 (UnicodeEncodeError). Flask serves them; the name goes out as UTF-8.
+    app.secret_key = "secret"
+    app.config["SESSION_COOKIE_NAME"] = "сессия"
+
+    @app.get("/")
+    async def index() -> str:
+        return "ok"
+
+    response = await app.test_client().get("/", headers={"Cookie": "theme=dark"})
+    assert response.status_code == 200

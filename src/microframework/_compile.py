@@ -38,6 +38,7 @@ from .routing import compile_static_routes
 from .routing import UNSET
 from .sessions import opens_at_once
 from .sessions import saves_its_own_way
+from .sessions import SessionInterface
 from .wrappers.base import AtMountPoint
 from .wrappers.response import Response
 
@@ -246,6 +247,40 @@ class ViewsOfTheApp:
         if app.__dict__.setdefault("view_functions", watched) is not watched:
             app.__dict__["view_functions"] = watched  # (a copy keeps the one it shared)
             watched.recompile()
+
+
+class InterfaceOfTheApp:
+    """``app.session_interface``: the tables say whether it opens before the view and
+    saves after each request, so one set after the first request (a test's store)
+    compiles them again; Flask reads it per request."""
+
+    def __init__(self, default: SessionInterface) -> None:
+        self.default = default
+
+    def __get__(self, app: Microframework | None, owner: Any = None) -> Any:
+        if app is None:
+            return self.default
+        return app.__dict__.get("session_interface", self.default)
+
+    def __set__(self, app: Microframework, interface: SessionInterface) -> None:
+        app.__dict__["session_interface"] = interface
+        if app.compiled is not None:  # (requests under way keep theirs)
+            app.compiled = compile_tables(app)
+
+    def __delete__(self, app: Microframework) -> None:  # mock.patch.object's undoing
+        self.__set__(app, self.default)
+        app.__dict__.pop("session_interface", None)
+
+
+def watch_tables(cls: type[Microframework]) -> None:
+    """A subclass's ``view_functions = {}`` or ``session_interface = Store()`` must
+    not hide the descriptors that compile the tables again when they change."""
+    own = vars(cls)
+    views, interface = own.get("view_functions"), own.get("session_interface")
+    if views is not None and not isinstance(views, ViewsOfTheApp):
+        cls.view_functions = ViewsOfTheApp()  # type: ignore[assignment]
+    if interface is not None and not isinstance(interface, InterfaceOfTheApp):
+        cls.session_interface = InterfaceOfTheApp(interface)  # type: ignore[assignment]
 
 
 def current_tables(app: Microframework) -> Compiled:

@@ -325,7 +325,7 @@ def session_cookie_sent(app: Microframework, request: Request) -> bool:
     name = None  # looked up only for a request with cookies
     for key, value in request.scope["headers"]:
         if key == b"cookie":  # HTTP/2 may split cookies (RFC 9113)
-            name = name or app.session_interface.get_cookie_name(app).encode("latin-1")
+            name = name or app.session_interface.get_cookie_name(app).encode()
             if name in value:
                 return True
     return False

@@ -40,8 +40,10 @@ from . import typing as ft
 from ._compile import blueprint_path
 from ._compile import chain_for
 from ._compile import Compiled
+from ._compile import InterfaceOfTheApp
 from ._compile import ViewFunctions
 from ._compile import ViewsOfTheApp
+from ._compile import watch_tables
 from ._dispatch import asgi_app
 from ._dispatch import handle_http
 from ._dispatch import run_before
@@ -127,8 +129,10 @@ class Microframework(TemplatingMixin, Scaffold):
     test_cli_runner_class: type[MicroframeworkCliRunner] = ImportedOnRead(  # type: ignore[assignment]
         "microframework.testing.cli:MicroframeworkCliRunner"
     )
-    #: Opens and saves the session; replace it to keep sessions elsewhere.
-    session_interface: SessionInterface = SecureCookieSessionInterface()
+    #: Opens and saves the session; replace it to keep sessions elsewhere (see ._compile).
+    session_interface: SessionInterface = InterfaceOfTheApp(  # type: ignore[assignment]
+        SecureCookieSessionInterface()
+    )
 
     testing = ConfigAttribute[bool]("TESTING")
     secret_key = ConfigAttribute[str | bytes | None]("SECRET_KEY")
@@ -198,10 +202,7 @@ class Microframework(TemplatingMixin, Scaffold):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # `view_functions = {}` in a subclass must not hide the descriptor: a view
-        # replaced after the first request would never be served.
-        if not isinstance(cls.view_functions, ViewsOfTheApp):
-            cls.view_functions = ViewsOfTheApp()  # type: ignore[assignment]
+        watch_tables(cls)
 
     def __copy__(self) -> Microframework:
         """A shallow copy; it shares ``view_functions``, as Quart's copy does, and a
@@ -492,8 +493,7 @@ class Microframework(TemplatingMixin, Scaffold):
             ctx = _cv_app.get(None)
             if ctx is None or ctx.url_adapter is None:
                 return None
-            # The router's adapter is shared per host: give the caller one bound to this
-            # request, as Flask's is (match() and allowed_methods() without a path).
+            # Shared per host: a copy bound to this request, as Flask's (match() works).
             adapter = copy.copy(ctx.url_adapter)
             adapter.path_info = request.path
             adapter.default_method = request.method
