@@ -495,12 +495,12 @@ async def handle_websocket(
         error = exc
         raise
     finally:
-        app.drain.members.discard(websocket)
         try:
             ending = _ending(app, compiled, ctx, websocket, chain, error, disconnected)
             if ending is not None:
                 await ending
         finally:
+            app.drain.members.discard(websocket)  # after: the deadline bounds ending
             _cv_app.reset(token)
             if ctx.handled_error is not None:  # see full_dispatch
                 drop_tracebacks(ctx.handled_error)

@@ -45,7 +45,6 @@ _WATCH_DELAY = 0.05  # seconds before a handler not in receive() gets a reader t
 # then stays, costing every message a second task switch, so only slow handshakes pay.
 _HANDSHAKE_SWEEPS = 10
 _MESSAGE_COST = 128  # bytes a queued message costs beyond its data, roughly
-# RFC 6455 7.4: the codes an endpoint may send (1004-1006 and 1015 are never sent).
 _SENDABLE = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)})
 _GONE = "The server is shutting down: try again."
 _CLOSE_ECHO_WAIT = 1.0  # seconds the drain waits for the peer's close frame
@@ -286,6 +285,8 @@ class Websocket(BaseRequestWebsocket):
             self._going_away = asyncio.ensure_future(self._go_away(code))
 
     def on_drain_deadline(self) -> None:
+        if self._going_away is not None:  # a send the server never ends: the app ends
+            self._going_away.cancel()
         handler = self.handler_task
         if self.cancelled_by_disconnect and handler is not None and not handler.done():
             # Cancelled before: its clean-up (a finally that waits) is cut, as a view's.
