@@ -11,12 +11,16 @@ import pytest
 from asgi_harness import call
 from asgi_harness import http_scope
 from asgi_harness import Recorder
+from blinker import NamedSignal
 
 from microframework import copy_current_request_context
 from microframework import current_app
 from microframework import has_request_context
 from microframework import Microframework
 from microframework import request
+from microframework.signals import appcontext_popped
+from microframework.signals import appcontext_pushed
+from microframework.signals import got_background_exception
 
 
 @pytest.mark.parametrize("where", ["view", "app_context", "copy"])
@@ -440,3 +444,38 @@ async def test_add_background_task_from_a_plain_def_view_says_where_to_call_it(
     response = await app.test_client().get("/")
     assert response.status_code == 500
     assert "call it from an 'async def' view or hook" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "signal", [appcontext_pushed, appcontext_popped], ids=["pushed", "popped"]
+)
+async def test_a_task_whose_app_context_receiver_fails_is_reported(
+    app: Microframework, caplog: pytest.LogCaptureFixture, signal: NamedSignal
+) -> None:
+    # A receiver opening (or closing) a resource for every app context, a database
+    # that is down: the task's failure is signalled and logged, as Quart's, not lost.
+    ran: list[bool] = []
+    reported: list[BaseException] = []
+
+    def database_down(sender: object, **extra: object) -> None:
+        raise ConnectionError("database down")
+
+    def on_failure(sender: object, exception: BaseException, **extra: object) -> None:
+        reported.append(exception)
+
+    async def job() -> None:
+        ran.append(True)
+
+    async with app.app_context():
+        with (
+            signal.connected_to(database_down, app),
+            got_background_exception.connected_to(on_failure, app),
+        ):
+            task = app.add_background_task(job)
+            async with asyncio.timeout(5):
+                await asyncio.wait({task})
+    assert ran == ([] if signal is appcontext_pushed else [True])
+    assert [str(e) for e in reported] == ["database down"]
+    assert isinstance(task.exception(), ConnectionError)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == ["Background task failed"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -195,3 +196,29 @@ async def test_flashes_not_written_by_flash_are_dropped_not_a_500(
     response = await client.get("/show")
     assert response.status_code == 200
     assert await response.get_json() == {"messages": []}
+
+
+async def test_await_flash_awaits_what_a_plain_receiver_returns(
+    app: Microframework,
+) -> None:
+    # A plain decorator (functools.wraps) around an async receiver: send_signal awaits
+    # what it returns, for every other signal; await flash() does too.
+    app.secret_key = "secret"
+    audit: list[str] = []
+
+    async def record(sender: object, message: str, **extra: object) -> None:
+        audit.append(message)
+
+    @functools.wraps(record)
+    def logged(sender: object, **extra: object) -> object:
+        return record(sender, **extra)  # type: ignore[arg-type]
+
+    @app.route("/")
+    async def index() -> str:
+        await flash("Saved.")
+        return "ok"
+
+    with message_flashed.connected_to(logged, app):
+        response = await app.test_client().get("/")
+    assert response.status_code == 200
+    assert audit == ["Saved."]

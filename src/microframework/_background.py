@@ -69,15 +69,28 @@ async def _run(
     # This task's copy of the context still names the request's: its own app context
     # must not take the request in (see app_context), the request is over.
     _cv_app.set(None)  # type: ignore[arg-type] # read as get(None): no context
-    async with app.app_context():
-        try:
-            return await app.ensure_async(func)(*args, **kwargs)
-        except Exception as error:
+    failed = False  # a flag, not the error: this frame in its traceback, a cycle
+    try:
+        async with app.app_context():
             try:
-                await app.handle_background_exception(error)
-            except Exception:
-                app.logger.exception("handle_background_exception failed")
-            raise  # the task's handle keeps it
+                return await app.ensure_async(func)(*args, **kwargs)
+            except Exception as error:
+                failed = True
+                await _handle(app, error)
+                raise  # the task's handle keeps it
+    except Exception as error:
+        # The app context's own push or pop failed (a receiver of appcontext_pushed
+        # or appcontext_popped raised): reported too, as Quart does, not lost.
+        if not failed:
+            await _handle(app, error)
+        raise
+
+
+async def _handle(app: Microframework, error: Exception) -> None:
+    try:
+        await app.handle_background_exception(error)
+    except Exception:
+        app.logger.exception("handle_background_exception failed")
 
 
 async def report(app: Microframework, error: Exception) -> None:

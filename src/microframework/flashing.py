@@ -7,6 +7,7 @@ rest of it. :func:`flash` acts when called and returns an awaitable, so Flask's
 from __future__ import annotations
 
 import functools
+import inspect
 import weakref
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -70,8 +71,14 @@ def flash(message: str, category: str = "message") -> Awaitable[None]:
                     functools.partial(receiver, app, message=message, category=category)
                 )
             else:
-                receiver(app, message=message, category=category)
+                value = receiver(app, message=message, category=category)
+                if inspect.isawaitable(value):  # a plain wrapper of an async one
+                    pending.append(functools.partial(_given, value))
     return _Flashed(pending)
+
+
+def _given(value: Awaitable[Any]) -> Awaitable[Any]:
+    return value
 
 
 @overload
