@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
+from itsdangerous import URLSafeTimedSerializer
 from markupsafe import Markup
 from werkzeug.http import parse_date
 
@@ -1200,3 +1201,95 @@ async def test_a_session_cookie_name_beyond_latin_1_is_no_500(
 
     response = await app.test_client().get("/", headers={"Cookie": "theme=dark"})
     assert response.status_code == 200
+
+
+class _KeyFromElsewhere(SecureCookieSessionInterface):
+    """Flask's hook: the signing key comes from elsewhere than SECRET_KEY."""
+
+    def get_signing_serializer(self, app: Any) -> URLSafeTimedSerializer | None:
+        key = app.config.get("SESSION_SIGNING_KEY")
+        if not key:
+            return None
+        return URLSafeTimedSerializer(
+            key,
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
+        )
+
+
+async def test_a_get_signing_serializer_of_its_own_needs_no_secret_key(
+    app: Microframework,
+) -> None:
+    # Flask and Quart ask get_signing_serializer whether there is a session; here
+    # a missing SECRET_KEY made it the null session: writing to it was a 500.
+    app.config["SESSION_SIGNING_KEY"] = "from a key store"
+    app.config["PERMANENT_SESSION_LIFETIME"] = 60
+    app.session_interface = _KeyFromElsewhere()
+    assert not app.config["SECRET_KEY"]
+
+    @app.get("/login")
+    async def login() -> str:
+        session["user"] = "bob"
+        session.permanent = True
+        return "ok"
+
+    @app.get("/whoami")
+    async def whoami() -> str:
+        return str(session.get("user"))
+
+    @app.get("/plain")
+    async def plain() -> str:
+        return "plain"
+
+    client = app.test_client()
+    response = await client.get("/login")
+    assert response.status_code == 200
+    assert response.headers["Set-Cookie"].startswith("session=")
+    assert await (await client.get("/whoami")).get_data(as_text=True) == "bob"
+    # A permanent session's cookie is refreshed on a request that doesn't use it.
+    refreshed = await client.get("/plain")
+    assert refreshed.headers["Set-Cookie"].startswith("session=")
+    async with client.session_transaction() as transaction:
+        assert transaction["user"] == "bob"
+
+
+async def test_a_get_signing_serializer_returning_none_is_the_null_session(
+    app: Microframework,
+) -> None:
+    # The subclass, not SECRET_KEY, decides: None means no session, as in Flask.
+    app.secret_key = "secret"
+    app.session_interface = _KeyFromElsewhere()  # no SESSION_SIGNING_KEY
+
+    @app.get("/")
+    async def index() -> str:
+        return type(session._get_current_object()).__name__  # type: ignore[attr-defined]
+
+    assert (
+        await (await app.test_client().get("/")).get_data(as_text=True) == "NullSession"
+    )
+
+
+async def test_a_new_salt_on_the_interface_takes_at_once(app: Microframework) -> None:
+    # The serializer was kept while the keys were unchanged, so sessions signed with
+    # the old salt (or serializer, digest) still opened; Flask builds it each time.
+    app.secret_key = "secret"
+    interface = app.session_interface = SecureCookieSessionInterface()  # the app's
+
+    @app.get("/login")
+    async def login() -> str:
+        session["user"] = "bob"
+        return "ok"
+
+    @app.get("/whoami")
+    async def whoami() -> str:
+        return str(session.get("user"))
+
+    client = app.test_client()
+    await client.get("/login")
+    assert await (await client.get("/whoami")).get_data(as_text=True) == "bob"
+    interface.salt = "rotated"  # every session signed before is invalid
+    assert await (await client.get("/whoami")).get_data(as_text=True) == "None"

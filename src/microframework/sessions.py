@@ -214,10 +214,18 @@ def saves_its_own_way(interface: SessionInterface) -> bool:
     return (
         cls.save_session is not SecureCookieSessionInterface.save_session
         or cls.should_set_cookie is not SessionInterface.should_set_cookie
+        or has_own_signer(interface)  # its key need not be SECRET_KEY: ask it each time
         or not {"save_session", "should_set_cookie"}.isdisjoint(
             getattr(interface, "__dict__", ())
         )
     )
+
+
+def has_own_signer(interface: object) -> bool:
+    """A ``get_signing_serializer`` not the cookie interface's: Flask and Quart ask it,
+    not ``SECRET_KEY``, whether there is a session."""
+    own = getattr(getattr(interface, "get_signing_serializer", None), "__func__", None)
+    return own not in (None, SecureCookieSessionInterface.get_signing_serializer)
 
 
 class SecureCookieSessionInterface(SessionInterface):
@@ -244,8 +252,10 @@ class SecureCookieSessionInterface(SessionInterface):
         fallbacks = app.config.get("SECRET_KEY_FALLBACKS") or ()
         if isinstance(fallbacks, (str, bytes)):  # one key, not its characters
             fallbacks = (fallbacks,)
-        # Building one costs microseconds: reuse it while the keys are unchanged.
-        cache_key = (secret_key, *fallbacks)
+        # Building one costs microseconds: reuse it while the keys are unchanged, and
+        # what it signs with (Flask builds one each time: a new salt takes at once).
+        how = (self.salt, self.serializer, self.key_derivation, self.digest_method)
+        cache_key = (*how, secret_key, *fallbacks)
         cached = self._cached
         if cached is not None and cached[0] == cache_key:
             return cached[1]
@@ -277,14 +287,17 @@ class SecureCookieSessionInterface(SessionInterface):
     async def open_session(
         self, app: Microframework, request: BaseRequestWebsocket
     ) -> SecureCookieSession | None:
-        if not app.config["SECRET_KEY"]:
+        own_signer = has_own_signer(self)
+        if not (app.config["SECRET_KEY"] or own_signer):
             return None
         value = request.cookies.get(self.get_cookie_name(app))
-        if not value:
+        if not value and not own_signer:
             return self.session_class()  # the common case: no key work at all
         signer = self.get_signing_serializer(app)
-        if signer is None:
+        if signer is None:  # (an own signer's None: no session, as in Flask)
             return None
+        if not value:
+            return self.session_class()
         max_age = int(_lifetime(app).total_seconds())
         try:
             data = signer.loads(value, max_age=max_age)
