@@ -31,6 +31,7 @@ from werkzeug.http import parse_options_header
 
 from microframework import files as files_module
 from microframework import Microframework
+from microframework import request
 from microframework.conditional import MAX_RANGES
 from microframework.conditional import parse_byte_ranges
 from microframework.files import safe_join
@@ -1795,3 +1796,72 @@ async def test_a_zip_member_is_still_sent() -> None:
     response = await app.test_client().get("/logo")
     assert response.status_code == 200
     assert await response.get_data() == b"\x89PNG data"
+
+
+LATE_CONTENT = bytes(range(256)) * 4
+
+
+def _delivered(recorder: Any) -> bytes:
+    # What the client gets from a server that opens a pathsend path once the app
+    # returned, as granian 2.8 does (a file gone by then is granian's own 404).
+    data = b""
+    for message in recorder.sent[1:]:
+        if message["type"] == "http.response.pathsend":
+            with open(message["path"], "rb") as file:
+                data += file.read()
+        else:
+            data += message.get("body", b"")
+    return data
+
+
+@pytest.mark.parametrize("cleanup", ["call_on_close", "teardown", "background"])
+async def test_a_temporary_file_removed_after_the_response_is_still_sent(
+    tmp_path: Path, cleanup: str
+) -> None:
+    # The idiom for generated downloads: remove the file once the response went.
+    # Under granian the pathsend path was opened after that, and gone: a 404.
+    app = Microframework(__name__, static_folder=None)
+    path = tmp_path / "export.bin"
+
+    @app.route("/export")
+    async def export() -> Any:
+        path.write_bytes(LATE_CONTENT)
+        response = await send_file(path)
+        if cleanup == "call_on_close":
+            response.call_on_close(path.unlink)
+        elif cleanup == "background":
+            app.add_background_task(path.unlink)
+        else:
+            request.temporary = path  # type: ignore[attr-defined]
+        return response
+
+    if cleanup == "teardown":  # only then: any teardown function sends no path
+
+        @app.teardown_request
+        def remove(exc: BaseException | None) -> None:
+            os.remove(request.temporary)  # type: ignore[attr-defined]
+
+    async with app.test_app():  # lifespan: background tasks run, and are awaited
+        scope = http_scope("/export", extensions={"http.response.pathsend": {}})
+        recorder = await call(app, scope)
+
+    assert recorder.status == 200
+    assert not path.exists()
+    assert _delivered(recorder) == LATE_CONTENT
+
+
+async def test_pathsend_is_still_used_when_nothing_runs_after_the_response(
+    tmp_path: Path,
+) -> None:
+    app = Microframework(__name__, static_folder=None)
+    path = tmp_path / "static.bin"
+    path.write_bytes(LATE_CONTENT)
+
+    @app.route("/file")
+    async def file() -> Any:
+        return await send_file(path)
+
+    recorder = await call(
+        app, http_scope("/file", extensions={"http.response.pathsend": {}})
+    )
+    assert recorder.sent[1:] == [{"type": "http.response.pathsend", "path": str(path)}]

@@ -23,8 +23,10 @@ from ._utils import printable
 from ._utils import resume
 from .exceptions import ClientDisconnected
 from .exceptions import ResponseTimeout
+from .globals import _cv_app
 from .globals import without_context
 from .routing import UNSET
+from .signals import state as _signals
 from .sse import is_event_generator
 from .wrappers.body import BUFFERED
 from .wrappers.body import IterableBody
@@ -318,7 +320,7 @@ def idle_timeout(
 class Streamer:
     """What ``Response.send`` calls to stream a body: :func:`stream_body`, bound."""
 
-    __slots__ = ("app", "send", "request", "timeout", "events")
+    __slots__ = ("app", "send", "request", "timeout", "events", "endpoint", "closing")
 
     def __init__(
         self,
@@ -337,6 +339,19 @@ class Streamer:
             timeout = app.config.get("RESPONSE_TIMEOUT") if own is UNSET else own
         self.timeout = timeout
         self.events = response is not None and response.mimetype == "text/event-stream"
+        self.endpoint = endpoint
+        self.closing = response is not None and response.close_functions is not None
+
+    def runs_after(self) -> bool:
+        """Whether app code runs once the response went (teardown, ``call_on_close``
+        functions, background tasks the view added): it may remove the file."""
+        compiled, endpoint = self.app.compiled, self.endpoint
+        assert compiled is not None
+        chain = compiled.app_chain if endpoint is None else endpoint.chain
+        ctx = _cv_app.get(None)  # the view's tasks wait on a future (see _background)
+        tasks = ctx is not None and ctx.response_sent not in (None, True)
+        after = chain.teardown or compiled.teardown_appcontext or _signals.listening
+        return bool(after or self.closing or tasks)
 
     def __call__(
         self, body: ResponseBody, start: Message | None = None

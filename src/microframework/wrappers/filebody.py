@@ -177,11 +177,15 @@ class FileBody(ResponseBody):
         extensions = scope.get("extensions") or {}
         # pathsend sends the whole file: not for a slice of it (offset, size), nor
         # once the path names another file than the one opened (removed or replaced
-        # since: what was opened is streamed). Only a send's OSError is a client
-        # gone: a file gone is an error.
+        # since: what was opened is streamed), nor when the app runs code once the
+        # response is sent (a teardown or call_on_close that removes a temporary
+        # file): granian opens the path after its send() returned, and would find
+        # it gone (its own 404). Only a send's OSError is a client gone: a file gone
+        # is an error.
         whole = (
             parts is None
             and "http.response.pathsend" in extensions
+            and not (getattr(stream, "runs_after", None) or bool)()
             and self.offset == 0
             and (
                 _still(self.path, self.opened, self.size)
