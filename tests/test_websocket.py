@@ -2778,3 +2778,104 @@ async def test_a_bytearray_or_memoryview_is_sent_as_a_binary_message(
     async with app.test_client().websocket("/ws") as client:
         assert await client.receive() == b"0123456789"
         assert await client.receive() == b"234"
+
+
+class AutobahnLikeServer:
+    """daphne 4.2's websocket send(): autobahn's sendClose raises for any close code
+    but 1000 and 3000-4999, and sends nothing (the connection stays open)."""
+
+    def __init__(self, *incoming: dict[str, Any]) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.inbox.put_nowait({"type": "websocket.connect"})
+        for message in incoming:
+            self.inbox.put_nowait(message)
+        self.closed_with: int | None = None
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.inbox.get()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.close":
+            code = message.get("code", 1000)
+            if code != 1000 and not 3000 <= code <= 4999:
+                raise Exception(
+                    f"invalid close code {code} (must be 1000 or from [3000, 4999])"
+                )
+            self.closed_with = code
+            self.inbox.put_nowait({"type": "websocket.disconnect", "code": code})
+
+
+@pytest.mark.parametrize("code", [1001, 1008, 1011])
+async def test_a_close_code_the_server_refuses_fails_the_apps_call(code: int) -> None:
+    # Under daphne the client waited for ever: no close frame went, and the app's
+    # call returned normally (the handler's error was handled), so daphne closed
+    # nothing. Failing the call makes daphne close with 1011 itself.
+    app = Microframework(__name__)
+    seen: list[str] = []
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        try:
+            await websocket.close(code, "policy")
+        except Exception as error:
+            seen.append(str(error))
+            raise
+
+    server = AutobahnLikeServer()
+    with pytest.raises(Exception, match="invalid close code 1011"):
+        await asyncio.wait_for(
+            app(websocket_scope("/ws"), server.receive, server.send), 5
+        )
+    assert seen == [f"invalid close code {code} (must be 1000 or from [3000, 4999])"]
+    assert server.closed_with is None
+
+
+async def test_a_message_over_the_limit_fails_the_call_under_daphne() -> None:
+    # The app's own 1009 for WEBSOCKET_MAX_MESSAGE_SIZE: refused the same way.
+    app = Microframework(__name__)
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 10
+
+    @app.websocket("/ws")
+    async def echo() -> None:
+        await websocket.accept()
+        while True:
+            await websocket.send(await websocket.receive())
+
+    server = AutobahnLikeServer({"type": "websocket.receive", "text": "x" * 100})
+    with pytest.raises(Exception, match="invalid close code"):
+        await asyncio.wait_for(
+            app(websocket_scope("/ws"), server.receive, server.send), 5
+        )
+
+
+async def test_an_error_after_accept_still_fails_the_call_when_1011_is_refused() -> (
+    None
+):
+    # daphne closes with 1011 itself when the app's call fails (as before).
+    app = Microframework(__name__)
+
+    @app.websocket("/ws")
+    async def broken() -> None:
+        await websocket.accept()
+        raise RuntimeError("boom")
+
+    server = AutobahnLikeServer()
+    with pytest.raises(Exception, match="invalid close code 1011"):
+        await asyncio.wait_for(
+            app(websocket_scope("/ws"), server.receive, server.send), 5
+        )
+    assert server.closed_with is None
+
+
+async def test_close_codes_the_server_takes_are_unchanged() -> None:
+    app = Microframework(__name__)
+
+    @app.websocket("/ws")
+    async def handle() -> None:
+        await websocket.accept()
+        await websocket.close(4003, "forbidden")
+
+    server = AutobahnLikeServer()
+    await asyncio.wait_for(app(websocket_scope("/ws"), server.receive, server.send), 5)
+    assert server.closed_with == 4003

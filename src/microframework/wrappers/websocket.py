@@ -199,8 +199,7 @@ class Websocket(BaseRequestWebsocket):
             self._watch_timer = self._loop.call_soon(self._maybe_read)
 
     def _arm_watch(self) -> None:
-        # A handler blocked elsewhere would not hear the peer leave. One sweep per loop
-        # every _WATCH_DELAY: no callback per message, no timer per connection.
+        # A handler blocked elsewhere would not hear the peer leave: one sweep per loop.
         self._watched = True
         armed = _ARMED.get(self._loop)
         if armed is None:
@@ -518,8 +517,7 @@ class Websocket(BaseRequestWebsocket):
             self._sends_done += 1
 
     def _check_send(self, now: float) -> None:
-        # The per-loop sweep: end a connection whose send has waited (the client
-        # stopped reading, the buffers are full) for WEBSOCKET_SEND_TIMEOUT.
+        # The per-loop sweep: end one whose send waited for WEBSOCKET_SEND_TIMEOUT.
         done = self._sends_done
         if self._sends_begun == done:
             return  # nothing pending
@@ -565,13 +563,16 @@ class Websocket(BaseRequestWebsocket):
                 " at most 123 fit in a close frame"
             )
         # Closed before sending: a disconnect the reader meets meanwhile is the echo.
-        self.close_code, self.close_reason, self._state = code, reason, _CLOSED
+        state, self._state = self._state, _CLOSED
+        self.close_code, self.close_reason = code, reason
+        message = {"type": "websocket.close", "code": code, "reason": reason}
         try:  # counted: a client that stopped reading blocks this one too
-            await self._send_counted(
-                {"type": "websocket.close", "code": code, "reason": reason}
-            )
+            await self._send_counted(message)
         except OSError:  # the peer left first: closed all the same
             self.close_code, self.close_reason = 1006, None
+        except Exception:  # refused (daphne 4.2 sends only 1000 and 3000-4999): open
+            self._state = state  # still, the dispatcher's 1011 then fails the call
+            raise  # too, and daphne closes with 1011 itself
 
     async def send_rejection(self, response: Response) -> None:
         """Refuse the handshake with *response*, over the HTTP response extension if
@@ -620,8 +621,7 @@ class Websocket(BaseRequestWebsocket):
             sending.discard(self)  # the sweep, one per loop, still runs
         self.handler_task = None  # ended: no late cancel (a drain) lands in teardown
         self._wake_receivers()  # a helper task still receiving: the connection is over
-        # Forget the reader: its CancelledError's traceback holds this object, so a
-        # reference back would make a cycle per connection.
+        # Forget the reader: its CancelledError's traceback holds this object (a cycle).
         reader, self._reader = self._reader, None
         if reader is None or reader.done():
             return None
