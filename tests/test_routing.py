@@ -1729,3 +1729,42 @@ async def test_a_rule_added_to_the_url_map_after_the_first_request_is_served() -
     assert await (await client2.get("/late")).get_data() == b"catch-all"
     app2.url_map.add(WerkzeugRule("/late", endpoint="index"))
     assert await (await client2.get("/late")).get_data() == b"index"
+
+
+def _granian_http10_scope(path: str) -> dict[str, Any]:
+    # As granian 2.8.9 builds it (ports as strings, an empty Host added).
+    scope = http_scope(path, http_version="1.0", server=("127.0.0.1", "8000"))
+    scope["headers"] = [(b"host", b"")]
+    return scope
+
+
+def _app() -> Microframework:
+    app = Microframework(__name__)
+
+    @app.route("/dir/")
+    async def listing() -> Any:
+        return {
+            "host": request.host,
+            "url": request.url,
+            "external": url_for("listing", _external=True),
+        }
+
+    return app
+
+
+async def test_an_empty_host_falls_back_to_the_servers_address() -> None:
+    # hypercorn gives no host header for such a request: the server's address is
+    # used, as WSGI servers do (SERVER_NAME); granian's empty one made "http:///dir/".
+    recorder = await call(_app(), _granian_http10_scope("/dir/"))
+    assert recorder.status == 200
+    assert recorder.body == (
+        b'{"external":"http://127.0.0.1:8000/dir/","host":"127.0.0.1:8000",'
+        b'"url":"http://127.0.0.1:8000/dir/"}\n'
+    )
+
+
+async def test_the_slash_redirect_of_an_empty_host_names_the_server() -> None:
+    # Location: http:///dir/ is no URL a client can follow.
+    recorder = await call(_app(), _granian_http10_scope("/dir"))
+    assert recorder.status == 308
+    assert recorder.headers[b"location"] == b"http://127.0.0.1:8000/dir/"

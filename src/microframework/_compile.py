@@ -488,7 +488,7 @@ def match_request(
     adapter = None
     for name, value in request.scope["headers"]:
         if name == b"host":
-            host = value
+            host = value or None  # empty (granian's for HTTP/1.0): the server's address
             break
     try:
         adapters = compiled.adapters

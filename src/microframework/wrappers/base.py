@@ -33,6 +33,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.http import parse_set_header
 from werkzeug.sansio.request import Request as SansIORequest
 from werkzeug.sansio.utils import get_content_length
+from werkzeug.sansio.utils import get_host
 from werkzeug.utils import cached_property
 
 from .._utils import origin_form
@@ -159,6 +160,14 @@ class BaseRequestWebsocket(SansIORequest):
         except ValueError:
             # werkzeug raises ValueError for a non-ASCII Basic credential: not a 500.
             return None
+
+    @cached_property
+    def host(self) -> str:
+        """The host the client asked for, with a non-default port; the server's address
+        without a ``Host`` header (HTTP/1.0), or with an empty one: granian passes one
+        for an HTTP/1.0 request that sent none."""
+        value = self.headers.get("Host") or None
+        return get_host(self.scheme, value, self.server, self.trusted_hosts)
 
     @cached_property
     def remote_addr(self) -> str | None:
