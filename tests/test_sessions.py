@@ -5,6 +5,7 @@ requests and a real ``Response``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import uuid
 from datetime import datetime
@@ -1293,3 +1294,61 @@ async def test_a_new_salt_on_the_interface_takes_at_once(app: Microframework) ->
     assert await (await client.get("/whoami")).get_data(as_text=True) == "bob"
     interface.salt = "rotated"  # every session signed before is invalid
     assert await (await client.get("/whoami")).get_data(as_text=True) == "None"
+
+
+@pytest.mark.parametrize("kind", [property, functools.cached_property])
+async def test_a_subclass_may_give_its_session_interface_as_a_property(
+    kind: Any,
+) -> None:
+    # Any class attribute named session_interface was wrapped as the default
+    # interface, a property too: every request was a 500 ("'property' object has no
+    # attribute 'open_session'"). Flask and Quart read the property.
+    class Store(SecureCookieSessionInterface):
+        salt = "store"
+
+    class App(Microframework):
+        def _interface(self) -> SessionInterface:
+            return self.__dict__.setdefault("_store", Store())
+
+        session_interface = kind(_interface)  # type: ignore[assignment]
+
+    app = App(__name__)
+    app.secret_key = "secret"
+
+    @app.get("/login")
+    async def login() -> str:
+        session["user"] = "bob"
+        return type(app.session_interface).__name__
+
+    @app.get("/whoami")
+    async def whoami() -> str:
+        return str(session.get("user"))
+
+    client = app.test_client()
+    response = await client.get("/login")
+    assert response.status_code == 200
+    assert await response.get_data(as_text=True) == "Store"
+    assert await (await client.get("/whoami")).get_data(as_text=True) == "bob"
+
+
+async def test_a_subclass_may_set_its_interface_before_calling_init() -> None:
+    # The setter read app.compiled, which __init__ makes: an app whose
+    # __init__ set self.session_interface before super().__init__() could not be
+    # made (AttributeError). Flask and Quart take it.
+    class Store(SecureCookieSessionInterface):
+        salt = "store"
+
+    class App(Microframework):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.session_interface = Store()
+            super().__init__(*args, **kwargs)
+
+    app = App(__name__)
+    app.secret_key = "secret"
+
+    @app.get("/")
+    async def index() -> str:
+        session["user"] = "bob"
+        return type(app.session_interface).__name__
+
+    assert await (await app.test_client().get("/")).get_data(as_text=True) == "Store"

@@ -264,7 +264,8 @@ class InterfaceOfTheApp:
 
     def __set__(self, app: Microframework, interface: SessionInterface) -> None:
         app.__dict__["session_interface"] = interface
-        if app.compiled is not None:  # (requests under way keep theirs)
+        # (None before __init__ sets it: a subclass may set its interface first)
+        if getattr(app, "compiled", None) is not None:  # requests under way keep theirs
             app.compiled = compile_tables(app)
 
     def __delete__(self, app: Microframework) -> None:  # mock.patch.object's undoing
@@ -279,7 +280,8 @@ def watch_tables(cls: type[Microframework]) -> None:
     views, interface = own.get("view_functions"), own.get("session_interface")
     if views is not None and not isinstance(views, ViewsOfTheApp):
         cls.view_functions = ViewsOfTheApp()  # type: ignore[assignment]
-    if interface is not None and not isinstance(interface, InterfaceOfTheApp):
+    # A property (or cached_property) of the subclass's own gives the interface itself.
+    if interface is not None and not hasattr(type(interface), "__get__"):
         cls.session_interface = InterfaceOfTheApp(interface)  # type: ignore[assignment]
 
 
