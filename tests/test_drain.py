@@ -833,3 +833,47 @@ async def test_a_teardown_beginning_as_the_last_one_ends_is_waited_for() -> None
     drain.torn_down()
     async with asyncio.timeout(LIMIT):
         await waiter
+
+
+async def test_after_serving_waits_for_the_handlers_the_drain_cancelled() -> None:
+    # granian asks for the lifespan shutdown while websockets are still open (no
+    # SIGTERM seen first) and exits as soon as it is answered: the handlers the drain
+    # closed with 1001 must run their finally before after_serving (and the exit).
+    app = Microframework(__name__)
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 2 * LIMIT  # longer than the test's bound
+    log: list[str] = []
+    got_hi = asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await websocket.send("hi")
+        try:
+            await websocket.receive()
+        finally:
+            for _ in range(5):  # an unsubscribe: a few awaits
+                await asyncio.sleep(0)
+            log.append("finally")
+
+    @app.after_serving
+    async def close_pool() -> None:
+        log.append("after_serving")
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    closes: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            got_hi.set()
+        elif message["type"] == "websocket.close":  # the client echoes the close
+            closes.append(message["code"])
+            inbox.put_nowait({"type": "websocket.disconnect", "code": message["code"]})
+
+    async with asyncio.timeout(LIMIT):
+        async with app.test_app():
+            task = asyncio.create_task(app(websocket_scope("/ws"), inbox.get, send))
+            await got_hi.wait()
+        await task
+    assert closes == [1001]
+    assert log == ["finally", "after_serving"]

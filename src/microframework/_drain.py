@@ -82,12 +82,16 @@ class Drain:
             self._idle.set()
 
     async def teardowns(self, grace: float) -> None:
-        """Wait, at most *grace* seconds, for the teardowns still running."""
+        """Wait, at most *grace* seconds, for the handlers the drain ended (granian asks
+        for the shutdown while they run), then for the teardowns still running."""
+        deadline = asyncio.get_running_loop().time() + grace
+        while self.members and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)  # (shutdown only: no signal on every discard)
         if not self.tearing_down:
             return
         self._idle = idle = asyncio.Event()
         try:
-            async with asyncio.timeout(grace):
+            async with asyncio.timeout_at(deadline):
                 while self.tearing_down:  # one may begin before this wakes
                     idle.clear()
                     await idle.wait()
