@@ -1173,3 +1173,21 @@ async def test_server_push_is_offered_over_http2_and_http3(version: str) -> None
     await client.get("/", http_version=version)
     expected = [] if version == "1.1" else ["/style.css"]
     assert [path for path, _ in client.push_promises] == expected
+
+
+@pytest.mark.parametrize("data", [3, "text", [104, 105]])
+async def test_the_last_chunk_of_a_streamed_body_must_be_bytes(
+    app: Microframework, data: object
+) -> None:
+    # send_complete(3) sent b"\x00\x00\x00" (bytes(3)) where send(3) is a TypeError.
+    @app.post("/p")
+    async def p() -> str:
+        return repr(await request.get_data())
+
+    async with app.test_client().request("/p", method="POST") as connection:
+        await connection.send(b"ab")
+        with pytest.raises(TypeError, match="must be bytes, not"):
+            await connection.send_complete(data)  # type: ignore[arg-type]
+        await connection.send_complete(bytearray(b"c"))
+        response = await connection.as_response()
+    assert await response.get_data(as_text=True) == "b'abc'"

@@ -199,13 +199,11 @@ class TestHTTPConnection(_Exchange[bytes]):
 
     async def send(self, data: bytes) -> None:
         """Send the next chunk of the request body."""
-        if not isinstance(data, bytes | bytearray):
-            raise TypeError(f"data must be bytes, not {type(data).__name__}")
-        self._send_body(bytes(data), more_body=True)
+        self._send_body(data, more_body=True)
 
     async def send_complete(self, data: bytes = b"") -> None:
         """End the request body, with *data* as its last chunk."""
-        self._send_body(bytes(data), more_body=False)
+        self._send_body(data, more_body=False)
 
     async def receive(self) -> bytes:
         """Return the next chunk of the response body, ``b""`` once it is complete.
@@ -239,10 +237,14 @@ class TestHTTPConnection(_Exchange[bytes]):
         return self._response(b"".join(self._to_client.drain()), status, headers)
 
     def _send_body(self, data: bytes, *, more_body: bool) -> None:
+        # Checked, not converted: bytes(3) would send three NUL bytes.
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
         if self._body_complete:
             raise RuntimeError("the request body is already complete")
         self._body_complete = not more_body
-        self._to_app.put({"type": "http.request", "body": data, "more_body": more_body})
+        body = bytes(data)
+        self._to_app.put({"type": "http.request", "body": body, "more_body": more_body})
 
     def _raise_for_outcome(self, task: asyncio.Task[None]) -> NoReturn:
         self._raise_app_error(task)
