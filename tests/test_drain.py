@@ -877,3 +877,84 @@ async def test_after_serving_waits_for_the_handlers_the_drain_cancelled() -> Non
         await task
     assert closes == [1001]
     assert log == ["finally", "after_serving"]
+
+
+async def test_a_close_cut_at_the_deadline_leaves_no_reference_cycle(
+    app: Microframework,
+) -> None:
+    # The drain's own task, cancelled at the deadline, kept its CancelledError, whose
+    # traceback holds the frame that holds the websocket, which held the task.
+    from asgi_harness import cycles_made
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await websocket.accept()
+        await asyncio.Event().wait()
+
+    accepted, never = asyncio.Event(), asyncio.Event()
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def receive() -> dict[str, Any]:
+        if inbox.empty() and not accepted.is_set():
+            return {"type": "websocket.connect"}
+        return await inbox.get()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.accept":
+            accepted.set()
+        elif message["type"] == "websocket.close":
+            await never.wait()  # a client that stopped reading
+
+    async def connect_and_drain() -> None:
+        accepted.clear()
+        task = asyncio.ensure_future(app(websocket_scope("/ws"), receive, send))
+        try:
+            async with asyncio.timeout(LIMIT):
+                await accepted.wait()
+                app.drain.start(0.01)
+                await task
+        finally:
+            app.drain.end()
+            task.cancel()
+
+    await connect_and_drain()  # the first request's one-time garbage
+    with cycles_made() as made:
+        await connect_and_drain()
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert "Websocket" not in made, made
+
+
+async def test_a_refusal_stuck_in_send_is_cut_at_the_deadline_after_the_handler_returned(
+    app: Microframework,
+) -> None:
+    # The handler returns while the drain's 503 is still being sent (a server whose
+    # send never ends): the app waits for the refusal, so the websocket must stay a
+    # drain member until then, or the deadline never cuts that wait.
+    waiting, go, never = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        waiting.set()
+        await go.wait()
+
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.http.response.start":
+            go.set()  # the handler returns now
+            await never.wait()
+
+    extensions: dict[str, Any] = {"websocket.http.response": {}}
+    task = asyncio.ensure_future(
+        app(websocket_scope("/ws", extensions), inbox.get, send)
+    )
+    try:
+        async with asyncio.timeout(LIMIT):
+            await waiting.wait()
+            app.drain.start(0.05)
+            await task
+    finally:
+        app.drain.end()
+        task.cancel()

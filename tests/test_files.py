@@ -37,6 +37,7 @@ from microframework.conditional import parse_byte_ranges
 from microframework.files import safe_join
 from microframework.files import send_file
 from microframework.files import send_from_directory
+from microframework.signals import request_tearing_down
 from microframework.wrappers import filebody
 from microframework.wrappers.filebody import FileBody
 
@@ -1814,7 +1815,9 @@ def _delivered(recorder: Any) -> bytes:
     return data
 
 
-@pytest.mark.parametrize("cleanup", ["call_on_close", "teardown", "background"])
+@pytest.mark.parametrize(
+    "cleanup", ["call_on_close", "teardown", "background", "signal"]
+)
 async def test_a_temporary_file_removed_after_the_response_is_still_sent(
     tmp_path: Path, cleanup: str
 ) -> None:
@@ -1841,9 +1844,17 @@ async def test_a_temporary_file_removed_after_the_response_is_still_sent(
         def remove(exc: BaseException | None) -> None:
             os.remove(request.temporary)  # type: ignore[attr-defined]
 
-    async with app.test_app():  # lifespan: background tasks run, and are awaited
-        scope = http_scope("/export", extensions={"http.response.pathsend": {}})
-        recorder = await call(app, scope)
+    def removed(sender: Any, **extra: Any) -> None:  # a receiver of the teardown
+        os.remove(request.temporary)  # type: ignore[attr-defined]
+
+    if cleanup == "signal":
+        request_tearing_down.connect(removed, app)
+    try:
+        async with app.test_app():  # lifespan: background tasks run, and are awaited
+            scope = http_scope("/export", extensions={"http.response.pathsend": {}})
+            recorder = await call(app, scope)
+    finally:
+        request_tearing_down.disconnect(removed, app)
 
     assert recorder.status == 200
     assert not path.exists()

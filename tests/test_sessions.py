@@ -1352,3 +1352,57 @@ async def test_a_subclass_may_set_its_interface_before_calling_init() -> None:
         return type(app.session_interface).__name__
 
     assert await (await app.test_client().get("/")).get_data(as_text=True) == "Store"
+
+
+async def test_a_store_set_on_the_class_after_the_first_request_is_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # mock.patch.object(App, "session_interface", store) after the first request
+    # replaces the class's descriptor, so the app cannot see it: the error advised
+    # "set its opens_without_waiting to False", which the store already says. It now
+    # says what happened, and the next request opens the store before the view.
+    from unittest import mock
+
+    class App(Microframework):
+        pass
+
+    app = App(__name__)
+    app.secret_key = "secret"
+
+    @app.get("/")
+    async def index() -> str:
+        return str(session.get("user"))
+
+    client = app.test_client()
+    assert await (await client.get("/")).get_data(as_text=True) == "None"
+    with mock.patch.object(App, "session_interface", _StoreWithAUser()):
+        assert (await client.get("/")).status_code == 500
+        assert "set it on the app, not on its class" in caplog.text
+        assert "opens_without_waiting to False" not in caplog.text
+        response = await client.get("/")
+        assert await response.get_data(as_text=True) == "from the store"
+
+
+async def test_undoing_a_patched_interface_compiles_the_tables_again(
+    app: Microframework,
+) -> None:
+    # mock.patch.object's undo deletes the attribute: the cookie interface is back,
+    # and so must be its tables (opened on first use, saved only when used).
+    from unittest import mock
+
+    app.secret_key = "secret"
+
+    @app.get("/")
+    async def index() -> str:
+        return str(session.get("user"))
+
+    client = app.test_client()
+    await client.get("/")
+    assert app.compiled is not None
+    lazy = (app.compiled.eager_sessions, app.compiled.saves_always)
+    with mock.patch.object(app, "session_interface", _StoreWithAUser()):
+        assert await (await client.get("/")).get_data(as_text=True) == "from the store"
+        assert app.compiled.eager_sessions
+    assert "session_interface" not in app.__dict__
+    assert (app.compiled.eager_sessions, app.compiled.saves_always) == lazy
+    assert await (await client.get("/")).get_data(as_text=True) == "None"

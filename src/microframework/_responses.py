@@ -27,6 +27,7 @@ from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.sansio.response import Response as SansIOResponse
 
 from ._compile import chain_for
+from ._compile import compile_tables
 from ._compile import teardown_appcontext_funcs
 from ._utils import call_awaited
 from ._utils import printable
@@ -35,6 +36,7 @@ from .exceptions import ClientDisconnected
 from .exceptions import WebsocketDisconnect
 from .helpers import redirect
 from .json.provider import DefaultJSONProvider
+from .sessions import opens_at_once
 from .sessions import SecureCookieSessionInterface
 from .signals import appcontext_tearing_down
 from .signals import request_tearing_down
@@ -341,9 +343,19 @@ def open_session_now(app: Microframework, ctx: AppContext) -> SessionMixin:
     except StopIteration as done:
         return _session_or_null(app, done.value)
     coro.close()
+    # Lazy tables, for one that opens before the view by its own word: it was set on
+    # the app's class after the first request (no descriptor sees that).
+    lazy = app.compiled is not None and not app.compiled.eager_sessions
+    if stale := lazy and not opens_at_once(app.session_interface):
+        app.compiled = compile_tables(app)  # the next requests open it before the view
     raise RuntimeError(
         f"{type(app.session_interface).__name__}.open_session waits on I/O, so it"
-        " cannot be opened on first use; set its opens_without_waiting to False"
+        " cannot be opened on first use; "
+        + (
+            "set it on the app, not on its class"
+            if stale
+            else "set its opens_without_waiting to False"
+        )
     )
 
 

@@ -123,7 +123,7 @@ class Websocket(BaseRequestWebsocket):
         self._receiving = 0
         self._handler_receiving = False
         self._turned = False  # the loop ran since the last send
-        self._going_away: asyncio.Task[None] | None = None
+        self._going_away: asyncio.Task[None] | bool | None = None  # False: ended
         #: Set when the peer went away while the handler was not receiving.
         self.cancelled_by_disconnect = False
         self._deadline_cancels = 0  # sent to a clean-up still running at the deadline
@@ -284,8 +284,8 @@ class Websocket(BaseRequestWebsocket):
             self._going_away = asyncio.ensure_future(self._go_away(code))
 
     def on_drain_deadline(self) -> None:
-        if self._going_away is not None:  # a send the server never ends: the app ends
-            self._going_away.cancel()
+        if (away := self.going_away) is not None:  # a send never ending: the app ends
+            away.cancel()
         handler = self.handler_task
         if self.cancelled_by_disconnect and handler is not None and not handler.done():
             # Cancelled before: its clean-up (a finally that waits) is cut, as a view's.
@@ -304,7 +304,7 @@ class Websocket(BaseRequestWebsocket):
     def going_away(self) -> asyncio.Task[None] | None:
         """The drain's close or refusal while it is being sent (the app awaits it)."""
         away = self._going_away
-        return None if away is None or away.done() else away
+        return away if isinstance(away, asyncio.Task) and not away.done() else None
 
     async def _go_away(self, code: int) -> None:
         wait = 0.0
@@ -315,10 +315,10 @@ class Websocket(BaseRequestWebsocket):
                 await self.send_rejection(self._app.response_class(*answer))
             elif self._state in (_CONNECTING, _ACCEPTED):
                 await self.close(code)  # a peer that left first: close() knows
-                # The peer's close frame ends a listening handler (bounded): cancelled at
-                # once, hypercorn over TLS met that frame after close_notify (an SSLError).
+                # The peer's close ends a listener (bounded); cut at once, hypercorn+TLS erred.
                 wait = _CLOSE_ECHO_WAIT if self._listening() else 0.0
         finally:
+            self._going_away = False  # not None (once); its error's traceback holds us
             if wait:  # a timer, not this task: the app awaits this task as it ends
                 empty = contextvars.Context()
                 self._loop.call_later(wait, self._end_handler, context=empty)
