@@ -2276,3 +2276,30 @@ def test_run_with_flasks_adhoc_certificate_says_how_to_make_one() -> None:
     assert result.exit_code == 2
     assert "'adhoc' certificate isn't supported" in result.stderr
     assert "--cert cert.pem --key key.pem" in result.stderr
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("added_to", ["main", "app.cli"])
+def test_an_async_callback_of_a_click_group_made_as_app_group_runs(
+    added_to: str,
+) -> None:
+    # click.group(cls=AppGroup) over an async function: the group's own callback was
+    # never awaited ("coroutine 'tools' was never awaited"), its body never ran.
+    app = Microframework("added")
+
+    @click.group(cls=AppGroup)
+    async def tools() -> None:
+        click.echo("group ran")
+
+    @tools.command()
+    async def check() -> None:
+        click.echo("check ran")
+
+    if added_to == "main":
+        main = MicroframeworkGroup(create_app=lambda: app)
+        main.add_command(tools)
+        result = MicroframeworkCliRunner(app).invoke(main, ["tools", "check"])
+    else:
+        app.cli.add_command(tools)
+        result = app.test_cli_runner().invoke(args=["tools", "check"])
+    assert (result.exit_code, result.output) == (0, "group ran\ncheck ran\n")

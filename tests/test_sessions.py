@@ -12,6 +12,7 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import UTC
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given
@@ -1406,3 +1407,31 @@ async def test_undoing_a_patched_interface_compiles_the_tables_again(
     assert "session_interface" not in app.__dict__
     assert (app.compiled.eager_sessions, app.compiled.saves_always) == lazy
     assert await (await client.get("/")).get_data(as_text=True) == "None"
+
+
+async def test_a_signer_given_on_the_interface_instance_needs_no_secret_key() -> None:
+    # Flask and Quart ask get_signing_serializer, not SECRET_KEY, whether there is a
+    # session; one patched onto the instance (not a subclass's) was never asked: 500.
+    app = Microframework(__name__)  # no SECRET_KEY
+    signer = URLSafeTimedSerializer("own-key", salt="own")
+
+    @app.get("/")
+    async def index() -> str:
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    @app.get("/plain")
+    async def plain() -> str:
+        return "plain"
+
+    client = app.test_client()
+    assert (await client.get("/plain")).status_code == 200  # the tables compiled
+    with mock.patch.object(
+        app.session_interface, "get_signing_serializer", return_value=signer
+    ):
+        first = await client.get("/")
+        second = await client.get("/")
+    assert first.status_code == second.status_code == 200
+    assert await second.get_data() == b"2"
+    cookie: Any = first.headers["Set-Cookie"]
+    assert signer.loads(cookie.split(";")[0].split("=", 1)[1]) == {"n": 1}

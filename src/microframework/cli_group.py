@@ -275,8 +275,10 @@ _MADE_HERE: weakref.WeakSet[click.Command] = weakref.WeakSet()
 
 def _in_app_context(command: click.Command) -> click.Command:
     # A copy, at lookup: the command may be shared, and gain subcommands later.
-    if isinstance(command, AppGroup) or command in _MADE_HERE:
+    if command in _MADE_HERE:
         return command
+    if isinstance(command, AppGroup):  # see with_event_loop
+        return _wrapped(command, None, _runs_async(command), load_app=True)
     callback = command.callback
     plain = callback is not None and not getattr(callback, "in_app_context", False)
     return _wrapped(command, _in_app_context, plain, load_app=True)
@@ -286,26 +288,30 @@ def with_event_loop(command: click.Command) -> click.Command:
     """*command*, or a copy whose ``async def`` callback (and its subcommands', for a
     group) runs on its own loop (no app context): for a plugin's or an added plain
     click command, which nothing else wraps."""
-    if isinstance(command, AppGroup):  # its commands are wrapped as they are made
-        return command
+    # An AppGroup's commands are wrapped as they are made; its own callback is not
+    # when click.group(cls=AppGroup) made it.
+    wrap = None if isinstance(command, AppGroup) else with_event_loop
+    return _wrapped(command, wrap, _runs_async(command), load_app=False)
+
+
+def _runs_async(command: click.Command) -> bool:
     callback = command.callback
-    asynchronous = (
+    return (
         callback is not None
         and not getattr(callback, "in_app_context", False)
         and inspect.iscoroutinefunction(inspect.unwrap(callback))
     )
-    return _wrapped(command, with_event_loop, asynchronous, load_app=False)
 
 
 def _wrapped(
     command: click.Command,
-    wrap: Callable[[click.Command], click.Command],
+    wrap: Callable[[click.Command], click.Command] | None,
     own: bool,
     load_app: bool,
 ) -> click.Command:
     # *command* or a copy: its callback in _in_context if *own*, a group's
-    # subcommands through *wrap* as they are looked up.
-    if isinstance(command, click.Group):
+    # subcommands through *wrap* (if any) as they are looked up.
+    if wrap is not None and isinstance(command, click.Group):
         original, command = command, copy.copy(command)
 
         def get_command(ctx: click.Context, name: str) -> click.Command | None:

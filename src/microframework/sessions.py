@@ -224,6 +224,8 @@ def saves_its_own_way(interface: SessionInterface) -> bool:
 def has_own_signer(interface: object) -> bool:
     """A ``get_signing_serializer`` not the cookie interface's: Flask and Quart ask it,
     not ``SECRET_KEY``, whether there is a session."""
+    if "get_signing_serializer" in getattr(interface, "__dict__", ()):
+        return True  # given on the instance (mock.patch.object, an assignment)
     own = getattr(getattr(interface, "get_signing_serializer", None), "__func__", None)
     return own not in (None, SecureCookieSessionInterface.get_signing_serializer)
 
