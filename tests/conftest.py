@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,17 @@ def _signals_flag_as_the_receivers_say() -> None:
     # falls back: without this, every test after the first that connected one ran the
     # signalling path only (mutation testing found paths no test then reached).
     signals.state.listening = any(signal.receivers for signal in SIGNALS)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    # The CLI sets variables (MICROFRAMEWORK_RUN_FROM_CLI makes a later app.run() a
+    # no-op, the debug flag, an env file's) that a later test would obey.
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from .exceptions import ResponseTimeout
 from .globals import _cv_app
 from .globals import without_context
 from .routing import UNSET
-from .signals import state as _signals
+from .signals import heard_after_responses
 from .sse import is_event_generator
 from .wrappers.body import BUFFERED
 from .wrappers.body import IterableBody
@@ -350,7 +350,9 @@ class Streamer:
         chain = compiled.app_chain if endpoint is None else endpoint.chain
         ctx = _cv_app.get(None)  # the view's tasks wait on a future (see _background)
         tasks = ctx is not None and ctx.response_sent not in (None, True)
-        after = chain.teardown or compiled.teardown_appcontext or _signals.listening
+        after = (
+            chain.teardown or compiled.teardown_appcontext or heard_after_responses()
+        )
         return bool(after or self.closing or tasks)
 
     def __call__(

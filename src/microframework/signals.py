@@ -79,3 +79,15 @@ async def send_signal(
             value = await value
         results.append((receiver, value))
     return results
+
+
+def heard_after_responses() -> bool:
+    """Receivers of the signals sent once a response went (teardown, context pop)."""
+    return bool(
+        state.listening
+        and (
+            request_tearing_down.receivers
+            or appcontext_tearing_down.receivers
+            or appcontext_popped.receivers
+        )
+    )
