@@ -958,3 +958,25 @@ async def test_a_refusal_stuck_in_send_is_cut_at_the_deadline_after_the_handler_
     finally:
         app.drain.end()
         task.cancel()
+
+
+async def test_a_long_poll_open_as_the_test_app_ends_gets_the_drains_503() -> None:
+    # The drain answers it at its deadline; test_app's exit (the lifespan shutdown)
+    # returned first, and the poll was never answered: now the shutdown waits for it.
+    app = Microframework(__name__)
+    app.config["SHUTDOWN_GRACE_PERIOD"] = 0.05
+    waiting = asyncio.Event()
+
+    @app.get("/poll")
+    async def poll() -> str:
+        waiting.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    async with asyncio.timeout(LIMIT):
+        async with app.test_app() as test_app:
+            polling = asyncio.create_task(test_app.test_client().get("/poll"))
+            await waiting.wait()
+    async with asyncio.timeout(5):  # answered as the shutdown ended: at once
+        response = await polling
+    assert response.status_code == 503
