@@ -1435,3 +1435,28 @@ async def test_a_signer_given_on_the_interface_instance_needs_no_secret_key() ->
     assert await second.get_data() == b"2"
     cookie: Any = first.headers["Set-Cookie"]
     assert signer.loads(cookie.split(";")[0].split("=", 1)[1]) == {"n": 1}
+
+
+async def test_a_signer_mocked_on_the_cookie_interface_class_needs_no_secret_key() -> (
+    None
+):
+    # mock.patch.object(SecureCookieSessionInterface, "get_signing_serializer", ...):
+    # a MagicMock on the class is no descriptor (no __func__), and the class attribute
+    # compared against was the mock itself: not "its own", so no session (500, no
+    # SECRET_KEY). Flask 3.1.3 asks the mock and keeps the session.
+    app = Microframework(__name__)  # no SECRET_KEY
+    signer = URLSafeTimedSerializer("own-key", salt="own")
+
+    @app.get("/")
+    async def index() -> str:
+        session["n"] = session.get("n", 0) + 1
+        return str(session["n"])
+
+    with mock.patch.object(
+        SecureCookieSessionInterface, "get_signing_serializer", return_value=signer
+    ):
+        client = app.test_client()
+        first = await client.get("/")
+        second = await client.get("/")
+    assert first.status_code == second.status_code == 200
+    assert await second.get_data() == b"2"

@@ -226,8 +226,9 @@ def has_own_signer(interface: object) -> bool:
     not ``SECRET_KEY``, whether there is a session."""
     if "get_signing_serializer" in getattr(interface, "__dict__", ()):
         return True  # given on the instance (mock.patch.object, an assignment)
-    own = getattr(getattr(interface, "get_signing_serializer", None), "__func__", None)
-    return own not in (None, SecureCookieSessionInterface.get_signing_serializer)
+    # Read on the class, against the original: a mock patched there has no __func__.
+    own = getattr(type(interface), "get_signing_serializer", None)
+    return own is not None and own is not _COOKIE_SIGNER
 
 
 class SecureCookieSessionInterface(SessionInterface):
@@ -352,3 +353,8 @@ class SecureCookieSessionInterface(SessionInterface):
         )
         if not accessed:
             response.vary.add("Cookie")
+
+
+_COOKIE_SIGNER = (
+    SecureCookieSessionInterface.get_signing_serializer
+)  # see has_own_signer
