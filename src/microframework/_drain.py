@@ -84,8 +84,9 @@ class Drain:
     async def teardowns(self, grace: float) -> None:
         """Wait, at most *grace* seconds, for the handlers the drain ended (granian asks
         for the shutdown while they run), then for the teardowns still running."""
-        deadline = asyncio.get_running_loop().time() + grace
-        while self.members and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.members and loop.time() < deadline:
             await asyncio.sleep(0.01)  # (shutdown only: no signal on every discard)
         if not self.tearing_down:
             return

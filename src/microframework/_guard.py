@@ -343,8 +343,8 @@ class Streamer:
         self.closing = response is not None and response.close_functions is not None
 
     def runs_after(self) -> bool:
-        """Whether app code runs once the response went (teardown, ``call_on_close``
-        functions, background tasks the view added): it may remove the file."""
+        """Whether app code runs once the response went (teardown functions or signal
+        receivers, ``call_on_close`` functions, the view's background tasks)."""
         compiled, endpoint = self.app.compiled, self.endpoint
         assert compiled is not None
         chain = compiled.app_chain if endpoint is None else endpoint.chain

@@ -19,6 +19,7 @@ from typing import overload
 from typing import TYPE_CHECKING
 
 from ._utils import is_async_callable
+from ._utils import settled
 from .globals import _cv_app
 from .signals import message_flashed
 
@@ -73,12 +74,8 @@ def flash(message: str, category: str = "message") -> Awaitable[None]:
             else:
                 value = receiver(app, message=message, category=category)
                 if inspect.isawaitable(value):  # a plain wrapper of an async one
-                    pending.append(functools.partial(_given, value))
+                    pending.append(functools.partial(settled, value))
     return _Flashed(pending)
-
-
-def _given(value: Awaitable[Any]) -> Awaitable[Any]:
-    return value
 
 
 @overload

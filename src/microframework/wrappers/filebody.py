@@ -175,6 +175,7 @@ class FileBody(ResponseBody):
         if self.path is None or self.size is None or (parts and len(parts.spans) > 1):
             return await stream(self)
         extensions = scope.get("extensions") or {}
+        runs_after = getattr(stream, "runs_after", None)  # (a bare one: nothing does)
         # pathsend sends the whole file: not for a slice of it (offset, size), nor
         # once the path names another file than the one opened (removed or replaced
         # since: what was opened is streamed), nor when the app runs code once the
@@ -185,7 +186,7 @@ class FileBody(ResponseBody):
         whole = (
             parts is None
             and "http.response.pathsend" in extensions
-            and not (getattr(stream, "runs_after", None) or bool)()
+            and not (runs_after is not None and runs_after())
             and self.offset == 0
             and (
                 _still(self.path, self.opened, self.size)
