@@ -219,6 +219,21 @@ async def test_rotated_secret_key_keeps_the_user_logged_in(
     assert "<span>ada</span>" in await _text(response)
 
 
+async def test_session_from_a_restarted_blog_names_nobody() -> None:
+    # Same secret key, new (empty) store: as after a restart, or on another worker.
+    config = {**TEST_CONFIG, "SECRET_KEY": "kept across restarts"}
+    old = await _logged_in(create_app(config), "mallory")
+    cookie = old.get_cookie("session")
+    assert cookie is not None
+    app = create_app(config)
+    await _logged_in(app, "ada")
+    client = app.test_client()
+    client.set_cookie("session", cookie.decoded_value)
+    page = await _text(await client.get("/"))
+    assert "<span>ada</span>" not in page
+    assert 'href="/auth/login"' in page
+
+
 # -- flash messages -----------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from microframework import Response
 from microframework import url_for
 from microframework import websocket
 from microframework.broadcast import Broadcast
+from microframework.broadcast import BroadcastError
 from microframework.broadcast import parse_event_id
 from microframework.broadcast import Subscriber
 from microframework.broadcast import SubscriberTooSlow
@@ -117,6 +118,11 @@ async def _forward(subscriber: Subscriber) -> None:
     except SubscriberTooSlow:
         # RFC 6455 7.4.1: 1013, "try again later".
         await websocket.close(1013, "too slow: messages were dropped")
+    except BroadcastError:
+        # Redis was gone longer than reconnect_timeout: this subscriber has ended.
+        # Close, so that the page reconnects (with ?after) instead of staying open
+        # and hearing nothing ever again.
+        await websocket.close(1011, "the broadcast is unavailable")
     except WebsocketDisconnect:
         pass  # the client left; the handler's receive loop ends as well
 
@@ -160,7 +166,7 @@ _PAGE = """<!doctype html>
 <form id="send">
   <b id="name"></b>
   <input id="text" autocomplete="off" required aria-label="message">
-  <button>Send</button>
+  <button disabled>Send</button>
 </form>
 <script>
 const params = new URLSearchParams(location.search);
@@ -168,6 +174,8 @@ const name = params.get("name") || "guest-" + Math.floor(Math.random() * 10000);
 document.getElementById("name").textContent = name;
 const status = document.getElementById("status");
 const messages = document.getElementById("messages");
+// Only an open socket sends: while it reconnects, what you typed stays in the box.
+const sendButton = document.querySelector("#send button");
 let socket = null;
 let lastId = null;  // the last message's id: a reconnect resumes after it
 function connect() {{
@@ -175,8 +183,12 @@ function connect() {{
   url.searchParams.set("name", name);
   if (lastId) url.searchParams.set("after", lastId);
   socket = new WebSocket(url);
-  socket.onopen = () => {{ status.textContent = "connected"; }};
+  socket.onopen = () => {{
+    status.textContent = "connected";
+    sendButton.disabled = false;
+  }};
   socket.onclose = (event) => {{
+    sendButton.disabled = true;
     status.textContent = "closed (" + event.code + "), reconnecting";
     setTimeout(connect, 2000);
   }};
@@ -194,6 +206,7 @@ connect();
 document.getElementById("send").onsubmit = (event) => {{
   event.preventDefault();
   const text = document.getElementById("text");
+  if (socket.readyState !== WebSocket.OPEN) return;  // keep the text for later
   socket.send(text.value);
   text.value = "";
 }};

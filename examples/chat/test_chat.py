@@ -14,6 +14,7 @@ from chat import create_app
 
 from microframework import Microframework
 from microframework.broadcast import Broadcast
+from microframework.broadcast import BroadcastError
 from microframework.exceptions import WebsocketDisconnect
 from microframework.testing import MicroframeworkClient
 
@@ -171,3 +172,18 @@ async def test_a_slow_client_gets_its_backlog_then_1013() -> None:
             with pytest.raises(WebsocketDisconnect) as info:
                 await slow.receive()
     assert info.value.code == 1013
+
+
+async def test_a_subscriber_the_broadcast_gives_up_on_closes_with_1011() -> None:
+    # What a Redis outage longer than reconnect_timeout does to every subscriber.
+    app = create_app("memory://")
+    app.testing = True
+    broadcast = _broadcast(app)
+    async with asyncio.timeout(LIMIT), app.test_app() as test_app:
+        async with test_app.test_client().websocket("/ws/kitchen?name=ada") as ada:
+            await ada.send("hello")
+            assert _text(await ada.receive_json()) == ("ada", "hello")
+            broadcast._end_all(BroadcastError("Redis gave up"))
+            with pytest.raises(WebsocketDisconnect) as info:
+                await ada.receive()
+    assert info.value.code == 1011

@@ -64,3 +64,36 @@ async def test_two_browser_pages_chat_in_a_room() -> None:
                 )
         finally:
             await browser.close()
+
+
+async def test_a_message_typed_while_disconnected_is_kept_not_lost() -> None:
+    expect = playwright.expect
+    async with (
+        asyncio.timeout(LIMIT),
+        served(create_app()) as port,
+        playwright.async_playwright() as driver,
+    ):
+        browser = await driver.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text))
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(f"http://127.0.0.1:{port}/kitchen?name=ada")
+            await expect(page.locator("#status")).to_have_text("connected")
+            await page.evaluate("socket.close()")
+            await expect(page.locator("#status")).to_contain_text("reconnecting")
+            await page.fill("#text", "typed while away")
+            await page.press("#text", "Enter")
+            await expect(page.locator("#text")).to_have_value("typed while away")
+            # Once the page has reconnected, the same message goes out.
+            await expect(page.locator("#status")).to_have_text("connected")
+            await page.press("#text", "Enter")
+            await expect(page.locator("#messages li")).to_have_text(
+                ["adatyped while away"]
+            )
+            assert errors == []
+        finally:
+            await browser.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from microframework import abort
+from microframework import escape
 from microframework import Microframework
 from microframework import request
 
@@ -30,8 +31,8 @@ async def json_view() -> dict[str, Any]:
 
 @app.get("/hello/<name>")
 async def hello(name: str) -> str:
-    """A URL argument, passed to the view by name."""
-    return f"Hello, {name}!"
+    """A URL argument, passed to the view by name, escaped: the answer is HTML."""
+    return f"Hello, {escape(name)}!"
 
 
 @app.post("/echo")

@@ -31,6 +31,15 @@ async def test_hello_greets_the_name_in_the_url(hello_app: Microframework) -> No
     assert await response.get_data(as_text=True) == "Hello, Ada!"
 
 
+async def test_hello_escapes_the_name(hello_app: Microframework) -> None:
+    response = await hello_app.test_client().get("/hello/<img src=x onerror=alert(1)>")
+    assert response.mimetype == "text/html"
+    assert (
+        await response.get_data(as_text=True)
+        == "Hello, &lt;img src=x onerror=alert(1)&gt;!"
+    )
+
+
 async def test_echo_returns_the_posted_json(hello_app: Microframework) -> None:
     response = await hello_app.test_client().post("/echo", json={"n": 1, "s": "x"})
     assert response.status_code == 200

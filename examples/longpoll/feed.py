@@ -7,7 +7,8 @@ Rule: public API only; the events live in ``microframework.broadcast``, so a cli
 may ask any worker for what came after the last id it saw, and a client that leaves
 is forgotten at once.
 
-- ``POST /notify`` with ``{"message": "..."}`` publishes an event: ``201 {"id": "<id>"}``.
+- ``POST /notify`` with ``{"message": "..."}`` publishes an event: ``201 {"id": "<id>"}``
+  (a body over 16 KiB is a ``413``).
 - ``GET /poll?after=<id>`` answers the events after ``after`` at once if there are
   any, else waits up to ``POLL_TIMEOUT`` seconds for one; ``204`` if none came.
   Without ``after`` it waits for the next event; ``after=0`` asks for all retained.
@@ -38,6 +39,9 @@ def create_app(broadcast_url: str | None = None) -> Microframework:
     """The feed app; the URL is *broadcast_url*, else ``$BROADCAST_URL``, else memory."""
     app = Microframework(__name__)
     app.config["POLL_TIMEOUT"] = 25.0
+    # Anyone may publish, and every event is kept (1000 of them, in Redis with several
+    # workers) and sent to every reader: a notification has no business being large.
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
     app.config["SSE_KEEP_ALIVE"] = 15.0
     app.config["BROADCAST_URL"] = broadcast_url or os.environ.get(
         "BROADCAST_URL", "memory://"

@@ -219,3 +219,13 @@ async def test_sse_keep_alive_while_nothing_happens(
         await connection.send_complete()
         async with asyncio.timeout(5):
             assert await connection.receive() == b": keep-alive\n\n"
+
+
+async def test_notify_refuses_a_body_over_16_kib(
+    client: MicroframeworkClient,
+) -> None:
+    # Every event is retained and sent to every reader: its size must be bounded.
+    response = await client.post("/notify", json={"message": "x" * 17 * 1024})
+    assert response.status_code == 413
+    fits = await client.post("/notify", json={"message": "x" * 15 * 1024})
+    assert fits.status_code == 201

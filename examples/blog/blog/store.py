@@ -3,12 +3,16 @@
 Rule: every method is synchronous and never awaits, so on one event loop each call
 runs to its end before another request can touch the store; that is the whole of
 the locking. The data lives as long as the process (a demo, not a database), and a
-server started with several workers has one store per worker.
+server started with several workers has one store per worker. So user ids are random,
+not counted: the session cookie names its user by id, and a cookie that outlives its
+store (a restart, with the same secret key) or comes from another worker's must name
+nobody, not whoever got that id next.
 """
 
 from __future__ import annotations
 
 import itertools
+import secrets
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -32,20 +36,22 @@ class Post:
 
 
 class Store:
-    """Users by name and posts by id, with ids counted from 1."""
+    """Users by name and posts by id; post ids count from 1, user ids are random."""
 
     def __init__(self) -> None:
         self._users: dict[str, User] = {}
         self._users_by_id: dict[int, User] = {}
         self._posts: dict[int, Post] = {}
-        self._user_ids = itertools.count(1)
         self._post_ids = itertools.count(1)
 
     def add_user(self, username: str, password_hash: str) -> User | None:
         """Create a user; ``None`` if the name is taken."""
         if username in self._users:
             return None
-        user = User(next(self._user_ids), username, password_hash)
+        user_id = secrets.randbits(53)  # 53 bits: still exact as a JSON number
+        while user_id in self._users_by_id:
+            user_id = secrets.randbits(53)
+        user = User(user_id, username, password_hash)
         self._users[username] = user
         self._users_by_id[user.id] = user
         return user
