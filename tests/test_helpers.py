@@ -419,6 +419,48 @@ async def test_a_redirect_to_the_path_with_a_tab_stays_on_the_host() -> None:
         assert response.headers["Location"].startswith("/%0")
 
 
+async def test_a_location_the_view_sets_itself_is_sent_as_a_uri() -> None:
+    # werkzeug's get_wsgi_headers sends Location and Content-Location through
+    # iri_to_uri, so Flask's 201 with {"Location": "/items/café"} goes out as
+    # /items/caf%C3%A9. Here "é" went out as the Latin-1 byte 0xE9, which browsers
+    # read as UTF-8 (Chromium lands on /caf%EF%BF%BD), and "€" was a 500.
+    app = Microframework(__name__)
+
+    @app.post("/items")
+    async def create() -> tuple[dict[str, str], int, dict[str, str]]:
+        return {"name": "café"}, 201, {"Location": "/items/café"}
+
+    @app.post("/notes")
+    async def note() -> tuple[str, int, dict[str, str]]:  # the prepared fast path
+        return "created", 201, {"Location": "/notes/ü"}
+
+    @app.get("/moved")
+    async def moved() -> Response:
+        response = Response("moved", 301)
+        response.location = "/déjà vu/€"
+        return response
+
+    @app.get("/elsewhere")
+    async def elsewhere() -> Response:
+        response = Response("moved", 302)
+        response.headers["Location"] = "https://bücher.example/é"
+        response.headers["Content-Location"] = "/docs/résumé"
+        return response
+
+    client = app.test_client()
+    response = await client.post("/items")
+    assert response.status_code == 201
+    assert response.headers["Location"] == "/items/caf%C3%A9"
+    response = await client.post("/notes")
+    assert response.headers["Location"] == "/notes/%C3%BC"
+    response = await client.get("/moved")
+    assert response.status_code == 301
+    assert response.headers["Location"] == "/d%C3%A9j%C3%A0%20vu/%E2%82%AC"
+    response = await client.get("/elsewhere")
+    assert response.headers["Location"] == "https://xn--bcher-kva.example/%C3%A9"
+    assert response.headers["Content-Location"] == "/docs/r%C3%A9sum%C3%A9"
+
+
 def test_a_repeated_redirect_is_the_same_response_byte_for_byte() -> None:
     # The page and Location are built once per target; each response is new.
     first, second = redirect("/new?a=<1>"), redirect("/new?a=<1>", 301)

@@ -23,7 +23,10 @@ from types import CoroutineType
 from typing import Any
 from typing import ParamSpec
 from typing import TypeVar
+from urllib.parse import quote
 from urllib.parse import urlsplit
+
+from werkzeug.urls import iri_to_uri
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -50,6 +53,16 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 #: What a query string keeps unescaped in a Location: raw bytes (UTF-8, say) are
 #: escaped as they came, and escapes already there are left alone.
 URL_QUERY_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def to_uri(location: str) -> str:
+    # iri_to_uri rebuilds the URL: "https:evil.example", relative on an https page (and
+    # so passing the usual urljoin check), would come back as "https:///evil.example",
+    # which browsers read as the host evil.example. Without a host, only quote it.
+    if urlsplit(location).netloc:
+        return iri_to_uri(location)  # a host to Punycode
+    return quote(location, safe="%!#$&'()*+,/:;=?@[]~")
+
 
 #: Entries a memo keyed by values from requests holds before it starts over.
 MEMO_LIMIT = 256

@@ -21,18 +21,16 @@ from typing import overload
 from typing import ParamSpec
 from typing import TYPE_CHECKING
 from typing import TypeVar
-from urllib.parse import quote
-from urllib.parse import urlsplit
 
 from markupsafe import escape
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.exceptions import Aborter
-from werkzeug.urls import iri_to_uri
 
 from ._utils import flag
 from ._utils import get_root_path as get_root_path
 from ._utils import remember
+from ._utils import to_uri
 from .files import safe_join as safe_join
 from .files import send_file as send_file
 from .files import send_from_directory as send_from_directory
@@ -161,16 +159,7 @@ def _redirect_page(location: str) -> tuple[bytes, str]:
         f' target URL: <a href="{html_location}">{html_location}</a>. If not, click'
         " the link.\n"
     )
-    return body.encode(), _to_uri(location)
-
-
-def _to_uri(location: str) -> str:
-    # iri_to_uri rebuilds the URL: "https:evil.example", relative on an https page (and
-    # so passing the usual urljoin check), would come back as "https:///evil.example",
-    # which browsers read as the host evil.example. Without a host, only quote it.
-    if urlsplit(location).netloc:
-        return iri_to_uri(location)  # a host to Punycode
-    return quote(location, safe="%!#$&'()*+,/:;=?@[]~")
+    return body.encode(), to_uri(location)
 
 
 def _percent_encoded(match: re.Match[str]) -> str:

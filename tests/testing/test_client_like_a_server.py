@@ -15,6 +15,7 @@ from microframework import Microframework
 from microframework import redirect
 from microframework import request
 from microframework import Response
+from microframework import url_for
 from microframework import websocket
 from microframework.testing import WebsocketResponseError
 
@@ -577,3 +578,37 @@ async def test_as_response_after_the_tests_own_disconnect_says_so() -> None:
         if not inside:
             with pytest.raises(RuntimeError, match="the test disconnected"):
                 await connection.as_response()
+
+
+async def test_an_idn_host_in_the_url_is_sent_in_punycode(app: Microframework) -> None:
+    # Browsers (and Flask's client, through iri_to_uri) send "Host: xn--bcher-kva.de";
+    # sent as the Latin-1 bytes of "bücher.de", the app saw no host at all
+    # (request.host "", request.url "http:///h").
+    @app.route("/h")
+    async def h() -> str:
+        return " ".join((request.host, request.url, url_for("h", _external=True)))
+
+    response = await app.test_client().get("http://bücher.de:8080/h")
+    assert await response.get_data(as_text=True) == (
+        "xn--bcher-kva.de:8080 http://bücher.de:8080/h http://xn--bcher-kva.de:8080/h"
+    )
+
+
+async def test_an_idn_server_name_is_the_host_and_its_redirects_are_followed() -> None:
+    # With SERVER_NAME = "bücher.de" the default Host was its Latin-1 bytes: the app
+    # saw no host, and following a redirect to its own url_for(_external=True)
+    # raised "cannot follow a redirect to another host". Flask's client does both.
+    app = Microframework(__name__)
+    app.config["SERVER_NAME"] = "bücher.de"
+
+    @app.route("/")
+    async def index() -> Response:
+        return redirect(url_for("page", _external=True))
+
+    @app.route("/page")
+    async def page() -> str:
+        return request.host
+
+    response = await app.test_client().get("/", follow_redirects=True)
+    assert response.status_code == 200
+    assert await response.get_data(as_text=True) == "xn--bcher-kva.de"

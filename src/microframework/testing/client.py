@@ -43,6 +43,7 @@ from .cookies import CookieJar
 from .cookies import CookieJarView
 from .cookies import parse_set_cookie
 from .cookies import secure_for
+from .utils import ascii_host
 from .utils import FileArg
 from .utils import HeadersArg
 from .utils import make_test_request
@@ -516,7 +517,8 @@ class MicroframeworkClient:
         target = urlsplit(urljoin(current, location))
         netloc = target.netloc.rpartition("@")[2]  # as browsers: no userinfo in Host
         hostname = _hostname(netloc)
-        server_name = _hostname(self.app.config.get("SERVER_NAME") or "localhost")
+        server_name = ascii_host(self.app.config.get("SERVER_NAME") or "localhost")
+        server_name = _hostname(server_name)
         allowed = (_hostname(host), server_name)
         if hostname not in allowed and not hostname.endswith("." + server_name):
             raise RuntimeError(

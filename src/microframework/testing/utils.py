@@ -28,6 +28,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import Headers
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import encode_multipart
+from werkzeug.urls import iri_to_uri
 
 from ..typing import Receive
 from ..typing import Scope
@@ -92,7 +93,8 @@ def make_test_headers_path_and_query_string(
     """
     request_headers = Headers(headers) if headers is not None else Headers()
     host = app.config.get("SERVER_NAME") or "localhost"
-    request_headers.setdefault("Host", f"{subdomain}.{host}" if subdomain else host)
+    host = ascii_host(f"{subdomain}.{host}" if subdomain else host)
+    request_headers.setdefault("Host", host)
     request_headers.setdefault("User-Agent", "microframework")  # as clients send one
     if auth is not None:
         request_headers["Authorization"] = _authorization(auth).to_header()
@@ -235,6 +237,11 @@ def _pairs(
     ]
 
 
+def ascii_host(netloc: str) -> str:
+    """*netloc* as clients send it in ``Host`` (and Flask's client): an IDN in Punycode."""
+    return netloc if netloc.isascii() else iri_to_uri(f"//{netloc}")[2:]
+
+
 def _header_bytes(value: str) -> bytes:
     # Latin-1 round-trips through the app's decoding; beyond it, UTF-8 as Quart sends.
     try:
@@ -344,7 +351,7 @@ def make_test_request(
         url = urlsplit(path)  # as Flask's client: the URL's scheme and host are used
         scheme, path = url.scheme, urlunsplit(("", "", url.path or "/", url.query, ""))
         headers = Headers(headers or ())
-        headers.setdefault("Host", url.netloc)
+        headers.setdefault("Host", ascii_host(url.netloc))
     headers, path, query = make_test_headers_path_and_query_string(
         app, path, headers, query_string, auth, subdomain
     )
