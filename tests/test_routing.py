@@ -839,6 +839,21 @@ async def test_external_urls_drop_the_server_names_default_port(
     assert await response.get_data(as_text=True) == f"{scheme}://example.test/x"
 
 
+async def test_an_idn_server_name_matches_the_punycode_hosts_clients_send() -> None:
+    # Hosts arrive in Punycode; SERVER_NAME = "bücher.de" was compared as written, so
+    # with subdomain matching every request was outside it, a 404 (Flask routes them
+    # all to the "<invalid>" subdomain, with a warning).
+    app = _subdomain_app()
+    app.config["SERVER_NAME"] = "bücher.de"
+    client = app.test_client()
+    bare = await client.get("/", headers={"Host": "xn--bcher-kva.de"})
+    assert await bare.get_data(as_text=True) == "root"
+    user = await client.get("/hello", subdomain="ada")
+    assert await user.get_data(as_text=True) == "hello ada"
+    foreign = await client.get("/hello", headers={"Host": "ada.other.de"})
+    assert foreign.status_code == 404
+
+
 async def test_rule_without_subdomain_does_not_answer_on_a_subdomain() -> None:
     client = _subdomain_app().test_client()
 

@@ -17,6 +17,7 @@ from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.sansio.utils import get_host
 
 from ._utils import MEMO_KEY_SIZE
+from ._utils import to_uri
 
 #: Marks "no per-route value": the app's config applies.
 UNSET: Any = object()
@@ -91,6 +92,8 @@ class AdapterCache:
         if isinstance(trusted_hosts, str):  # one host, as werkzeug takes it
             trusted_hosts = [trusted_hosts]
         self._trusted = list(trusted_hosts) if trusted_hosts is not None else None
+        if server_name and not server_name.isascii():  # an IDN: Hosts come in Punycode
+            server_name = to_uri(f"//{server_name}")[2:]
         self._server_name = server_name
         self._subdomains = subdomain_matching and server_name is not None
 
