@@ -250,6 +250,20 @@ async def test_a_full_queue_drops_the_subscriber_after_its_backlog(url: str) -> 
                 await anext(slow)
 
 
+async def test_a_publishing_loop_lets_a_reader_that_keeps_up_keep_up(
+    url: str,
+) -> None:
+    # A websocket handler relaying a burst: its receive() returns held messages
+    # without suspending, so only publish() can give the reader its turns.
+    async with Broadcast(url, queue_size=2) as broadcast:
+        async with broadcast.subscribe("c") as subscriber:
+            reader = asyncio.create_task(_take(subscriber, 20))
+            for n in range(20):
+                await broadcast.publish("c", str(n))
+            assert [e.data for e in await reader] == [str(n) for n in range(20)]
+            assert broadcast.subscriber_count("c") == 1
+
+
 async def test_drop_oldest_keeps_the_newest_and_counts_the_missed(url: str) -> None:
     async with Broadcast(url, queue_size=2, on_overflow="drop_oldest") as broadcast:
         async with broadcast.subscribe("c") as slow, broadcast.subscribe("c") as fast:

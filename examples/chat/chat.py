@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -144,7 +145,10 @@ def _valid_id(value: str | None) -> str | None:
 
 def _page(room: str) -> str:
     socket_url = url_for("chat_socket", room=room, _external=True)
-    return _PAGE.format(room=escape(room), socket_url=escape(socket_url))
+    # Where the page resumes before it has a message of its own: when it was served,
+    # a second early (ids come from Redis's clock, which may lag ours a little).
+    since = f"{time.time_ns() // 1_000_000 - 1000}-0"
+    return _PAGE.format(room=escape(room), socket_url=escape(socket_url), since=since)
 
 
 _PAGE = """<!doctype html>
@@ -158,7 +162,7 @@ _PAGE = """<!doctype html>
   #messages b {{ margin-right: .5em; }}
 </style>
 </head>
-<body data-socket="{socket_url}">
+<body data-socket="{socket_url}" data-since="{since}">
 <h1>Room <em>{room}</em></h1>
 <form id="switch">Go to room <input id="room" required> <button>Go</button></form>
 <p>Status: <span id="status">connecting</span></p>
@@ -177,11 +181,13 @@ const messages = document.getElementById("messages");
 // Only an open socket sends: while it reconnects, what you typed stays in the box.
 const sendButton = document.querySelector("#send button");
 let socket = null;
-let lastId = null;  // the last message's id: a reconnect resumes after it
+// Where a (re)connect resumes: the last message's id, or the page's time until the
+// first message, so that one that drops before anybody spoke misses nothing either.
+let lastId = document.body.dataset.since;
 function connect() {{
   const url = new URL(document.body.dataset.socket);  // ws:// or wss://, from url_for
   url.searchParams.set("name", name);
-  if (lastId) url.searchParams.set("after", lastId);
+  url.searchParams.set("after", lastId);
   socket = new WebSocket(url);
   socket.onopen = () => {{
     status.textContent = "connected";

@@ -163,10 +163,14 @@ async def test_a_slow_client_gets_its_backlog_then_1013() -> None:
     broadcast = _broadcast(app)
     async with asyncio.timeout(LIMIT), app.test_app() as test_app:
         async with test_app.test_client().websocket("/ws/kitchen?name=slow") as slow:
-            # The memory backend delivers within publish: three publishes without a
-            # yield overflow the queue before the forwarding task runs.
-            for n in range(3):
-                await broadcast.publish_json("kitchen", {"name": "x", "text": str(n)})
+            # The memory backend delivers within publish: three publishes started
+            # at once all deliver before the forwarding task's turn comes.
+            await asyncio.gather(
+                *(
+                    broadcast.publish_json("kitchen", {"name": "x", "text": str(n)})
+                    for n in range(3)
+                )
+            )
             assert broadcast.subscriber_count("kitchen") == 0
             assert [(await slow.receive_json())["text"] for _ in range(2)] == ["0", "1"]
             with pytest.raises(WebsocketDisconnect) as info:
@@ -187,3 +191,16 @@ async def test_a_subscriber_the_broadcast_gives_up_on_closes_with_1011() -> None
             with pytest.raises(WebsocketDisconnect) as info:
                 await ada.receive()
     assert info.value.code == 1011
+
+
+async def test_a_burst_from_one_client_does_not_drop_readers_that_keep_up() -> None:
+    app = create_app("memory://", queue_size=8)
+    app.testing = True
+    async with asyncio.timeout(LIMIT), app.test_app() as test_app:
+        client = test_app.test_client()
+        async with client.websocket("/ws/kitchen?name=bob") as bob:
+            async with client.websocket("/ws/kitchen?name=ada") as ada:
+                for n in range(50):  # one paste of 50 lines: faster than a turn each
+                    await ada.send(str(n))
+                texts = [(await bob.receive_json())["text"] for _ in range(50)]
+    assert texts == [str(n) for n in range(50)]

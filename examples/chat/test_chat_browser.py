@@ -12,6 +12,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import websockets
 from chat import create_app
 from test_chat_hypercorn import served
 
@@ -95,5 +96,31 @@ async def test_a_message_typed_while_disconnected_is_kept_not_lost() -> None:
                 ["adatyped while away"]
             )
             assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_a_page_that_drops_before_any_message_misses_nothing() -> None:
+    expect = playwright.expect
+    async with (
+        asyncio.timeout(LIMIT),
+        served(create_app()) as port,
+        playwright.async_playwright() as driver,
+    ):
+        browser = await driver.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{port}/quiet?name=ada")
+            await expect(page.locator("#status")).to_have_text("connected")
+            async with websockets.connect(f"ws://127.0.0.1:{port}/ws/quiet") as bob:
+                await page.evaluate("socket.close()")  # nobody has spoken yet
+                await expect(page.locator("#status")).to_contain_text("reconnecting")
+                await bob.send("said while ada was away")
+                await expect(page.locator("#status")).to_have_text("connected")
+                await expect(page.locator("#messages li")).to_have_text(
+                    ["anonymoussaid while ada was away"]
+                )
         finally:
             await browser.close()

@@ -26,6 +26,7 @@ from microframework import current_app
 from microframework import Microframework
 from microframework import request
 from microframework.broadcast import Broadcast
+from microframework.broadcast import BroadcastError
 from microframework.broadcast import Event
 from microframework.broadcast import parse_event_id
 from microframework.sse import event_stream
@@ -47,6 +48,13 @@ def create_app(broadcast_url: str | None = None) -> Microframework:
         "BROADCAST_URL", "memory://"
     )
     Broadcast(app=app)
+
+    @app.errorhandler(BroadcastError)
+    async def broadcast_unavailable(error: BroadcastError) -> Any:
+        # Redis is gone (docs/scaling-out.md): a 503 tells pollers to come back later.
+        app.logger.warning("broadcast unavailable: %s", error)
+        body = {"error": "the feed is unavailable; try again shortly"}
+        return body, 503, {"Retry-After": "5"}
 
     @app.post("/notify")
     async def notify() -> tuple[dict[str, Any], int]:

@@ -229,3 +229,17 @@ async def test_notify_refuses_a_body_over_16_kib(
     assert response.status_code == 413
     fits = await client.post("/notify", json={"message": "x" * 15 * 1024})
     assert fits.status_code == 201
+
+
+async def test_an_unavailable_broadcast_is_a_503_with_retry_after(
+    feed_app: Microframework, client: MicroframeworkClient
+) -> None:
+    # What a publish or a new subscription answers while Redis is unreachable.
+    await feed_app.extensions["broadcast"].disconnect()
+    for response in (
+        await client.post("/notify", json={"message": "hello"}),
+        await client.get("/poll?after=0"),
+    ):
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert "unavailable" in (await response.get_json())["error"]

@@ -389,6 +389,7 @@ class _MemoryBackend:
         self._history[channel] = events
         self._expire(ms)
         self._broadcast._deliver(event)
+        await asyncio.sleep(0)  # readers' turn: a relayed burst mustn't overflow them
         return event.id
 
     def _expire(self, now_ms: int) -> None:
