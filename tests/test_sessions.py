@@ -1460,3 +1460,24 @@ async def test_a_signer_mocked_on_the_cookie_interface_class_needs_no_secret_key
         second = await client.get("/")
     assert first.status_code == second.status_code == 200
     assert await second.get_data() == b"2"
+
+
+def test_merging_into_the_null_session_names_the_missing_secret_key() -> None:
+    null = NullSession()
+    with pytest.raises(RuntimeError, match="no secret key was set"):
+        null |= {"a": 1}
+    assert dict(null) == {}
+
+
+async def test_a_view_merging_into_the_session_without_a_key_is_a_500() -> None:
+    app = Microframework(__name__)
+    app.testing = False  # the error becomes the 500, as any other write's
+
+    @app.get("/")
+    async def index() -> str:
+        current = session
+        current |= {"user": "ann"}
+        return "written"
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 500

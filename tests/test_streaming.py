@@ -2291,3 +2291,34 @@ async def test_an_event_stream_sends_any_mapping_as_json() -> None:
 
     response = await app.test_client().get("/")
     assert await response.get_data(as_text=True) == 'data: {"x": 1}\n\n'
+
+
+async def test_an_abandoned_stream_with_context_cleans_up_inside_its_context() -> None:
+    # As Flask 3.1.3 (its wrapper closes the generator inside `with ctx`) and Quart
+    # 0.22: the source's finally sees the request it was bound to.
+    app = Microframework(__name__)
+    seen: list[tuple[str, str, str]] = []
+
+    async def async_body() -> AsyncIterator[str]:
+        try:
+            yield "a"
+            yield "b"
+        finally:
+            seen.append(("async", request.path, g.marker))
+
+    def sync_body() -> Iterator[str]:
+        try:
+            yield "a"
+            yield "b"
+        finally:
+            seen.append(("sync", request.path, g.marker))
+
+    async with app.test_request_context("/stream"):
+        g.marker = "kept"
+        wrapped_async = stream_with_context(async_body())
+        wrapped_sync = stream_with_context(sync_body())
+    assert await anext(wrapped_async) == "a"
+    await wrapped_async.aclose()
+    assert next(wrapped_sync) == "a"
+    wrapped_sync.close()
+    assert seen == [("async", "/stream", "kept"), ("sync", "/stream", "kept")]

@@ -237,9 +237,14 @@ async def _async_with_context(
                 _cv_app.reset(token)
             yield chunk
     finally:
+        # Closed early, its cleanup (a finally reading g or request) is a step too.
         aclose = getattr(source, "aclose", None)
         if aclose is not None:
-            await aclose()
+            token = _cv_app.set(ctx)
+            try:
+                await aclose()
+            finally:
+                _cv_app.reset(token)
 
 
 def _sync_with_context(
@@ -258,7 +263,11 @@ def _sync_with_context(
     finally:
         close = getattr(source, "close", None)
         if close is not None:
-            close()
+            token = _cv_app.set(ctx)
+            try:
+                close()
+            finally:
+                _cv_app.reset(token)
 
 
 async def make_push_promise(path: str) -> None:

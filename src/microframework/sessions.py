@@ -80,6 +80,7 @@ class NullSession(SecureCookieSession):
         )
 
     __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+    __ior__ = _fail  # session |= {...}: a write too, not a silent loss
 
 
 class SessionInterface:
