@@ -934,7 +934,10 @@ async def test_an_event_stream_through_a_real_server_ends_when_the_socket_closes
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        # Its idle timeout (4 keep-alives, 40 ms) could end it on a loaded machine.
+        response.timeout = None
+        return response
 
     @app.teardown_request
     async def teardown(exc: BaseException | None) -> None:
@@ -945,7 +948,9 @@ async def test_an_event_stream_through_a_real_server_ends_when_the_socket_closes
         writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
         received = b""
         while received.count(b": keep-alive\n\n") < 2:
-            received += await reader.read(4096)
+            chunk = await reader.read(4096)
+            assert chunk, received  # at EOF read() never waits: the timeout can't fire
+            received += chunk
         writer.close()
         await cleaned.wait()
         await torn_down.wait()

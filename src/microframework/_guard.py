@@ -29,6 +29,7 @@ from .routing import UNSET
 from .signals import heard_after_responses
 from .sse import is_event_generator
 from .wrappers.body import BUFFERED
+from .wrappers.body import encode_chunk
 from .wrappers.body import IterableBody
 from .wrappers.body import KEEP_ALIVE
 from .wrappers.request import DropBeforeEnd
@@ -369,6 +370,7 @@ async def stream_body(
     app, send, request = streamer.app, streamer.send, streamer.request
     timeout, events = streamer.timeout, streamer.events
     chunks, encode = body.chunks()  # first: if it fails, no guard is left behind
+    std = encode is encode_chunk  # its str and bytes, inline: no call a chunk
     guard = Guard(request, app, ends_at_drain=events)
     sent = BUFFERED + 1 if request.scope.get("http_version") == "2" else 0
     reading = False
@@ -394,8 +396,8 @@ async def stream_body(
                 finally:
                     guard.disarm()
             reading = False
-            if encode is not None:
-                chunk = encode(chunk)
+            if encode is not None and not (std and (kind := chunk.__class__) is bytes):
+                chunk = chunk.encode() if std and kind is str else encode(chunk)
             if chunk and not (events and _for_nobody(chunk, guard, app)):
                 sent += len(chunk)
                 m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch

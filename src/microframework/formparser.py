@@ -145,6 +145,22 @@ class FormDataParser:
         return self.cls(reader.fields), self.cls(reader.files)
 
 
+_made: list[tuple[tuple[Any, ...], FormDataParser | None]] = [((), None)]
+
+
+def parser_for(memory: Any, parts: Any, cls: Any) -> FormDataParser:
+    """A parser with these limits: the last one made, if they are the same (a parser
+    keeps no state, and checking its limits costs more than a small form's parse)."""
+    key = (memory, parts, type(memory), type(parts), cls)  # True == 1, but is refused
+    made, parser = _made[0]  # one tuple: a thread reads both or neither
+    if parser is None or made != key:
+        parser = FormDataParser(
+            max_form_memory_size=memory, max_form_parts=parts, cls=cls
+        )
+        _made[0] = (key, parser)
+    return parser
+
+
 class _UrlEncodedReader:
     """Split a url-encoded body on ``&`` as it arrives, keeping only the open pair."""
 

@@ -584,12 +584,12 @@ class Request(BaseRequestWebsocket):
             # Streamed or read uncached: empty, as in Flask and Quart (not a 500).
             self._form = self._files = self.parameter_storage_class()
             return
-        from ..formparser import FormDataParser
+        from ..formparser import parser_for
 
-        parser = FormDataParser(
-            max_form_memory_size=self.max_form_memory_size,
-            max_form_parts=self.max_form_parts,
-            cls=self.parameter_storage_class,  # immutable, as in Flask and Quart
+        parser = parser_for(
+            self.max_form_memory_size,
+            self.max_form_parts,
+            self.parameter_storage_class,  # immutable, as in Flask and Quart
         )
         # A body already read as data is iterated from the cache.
         try:
