@@ -188,3 +188,22 @@ async def test_session_cookie_is_compressed_without_zlib_compress(size: int) -> 
     if size <= 400:  # byte for byte what itsdangerous writes
         assert payload == reader.dump_payload(data).decode()
     assert payload.startswith(".") == (size >= 100)  # compressed when shorter
+
+
+@pytest.mark.parametrize("size", [1500, 2500, 3500])
+def test_session_cookie_is_no_longer_than_itsdangerous_writes_it(size: int) -> None:
+    import random
+    import string
+
+    # Random letters compress only by their entropy: a payload of many small deflate
+    # blocks pays for a Huffman table each, and a session near the 4 KB limit that
+    # fits in Flask's cookie must fit in ours (browsers drop a longer one).
+    app = Microframework(__name__)
+    app.secret_key = "k"
+    rng = random.Random(size)
+    data = {"x": "".join(rng.choice(string.ascii_letters) for _ in range(size))}
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    cookie = serializer.dumps(data)  # type: ignore[union-attr]
+    reader = _flask_like_serializer()
+    assert reader.loads(cookie) == data
+    assert cookie.rsplit(".", 2)[0] == reader.dump_payload(data).decode()
