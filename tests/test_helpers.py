@@ -714,3 +714,66 @@ async def test_long_redirect_targets_are_answered_but_not_remembered() -> None:
     assert target not in helpers._REDIRECTS
     assert redirect("/short").headers["Location"] == "/short"
     assert "/short" in helpers._REDIRECTS
+
+
+@pytest.mark.parametrize("fullwidth", ["\uff3c", "\ufe68"])  # NFKC: "\"
+async def test_a_location_whose_host_idna_maps_to_a_backslash_is_refused(
+    fullwidth: str,
+) -> None:
+    # "evil.com\uff3c.example.com" is a hostname ending in ".example.com" (an app's
+    # allow-list check passes) and an invalid URL to browsers; IDNA's NFKC made it
+    # "evil.com\.example.com", which browsers read as the host evil.com.
+    target = f"https://evil.com{fullwidth}.example.com/x"
+    with pytest.raises(ValueError, match="invalid host"):
+        redirect(target)
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> tuple[str, int, dict[str, str]]:
+        return "", 302, {"Location": target}
+
+    response = await app.test_client().get("/")
+    assert response.status_code == 500
+    assert "Location" not in response.headers
+
+
+async def test_a_location_the_view_sets_with_a_tab_stays_on_the_host() -> None:
+    # As redirect() sends it: browsers drop a tab from a URL, so "/\t/evil.example/"
+    # (request.path of /%09/evil.example) led to evil.example, and with a non-ASCII
+    # character urlsplit dropped it first and made it the host ("//evil.example/").
+    app = Microframework(__name__)
+
+    @app.route("/<path:rest>")
+    async def add_slash(rest: str) -> tuple[str, int, dict[str, str]]:
+        return "", 301, {"Location": request.path + "/"}
+
+    client = app.test_client()
+    response = await client.get("/%09/evil.example")
+    assert response.headers["Location"] == "/%09/evil.example/"
+    response = await client.get("/%09/evil.example/caf%C3%A9")
+    assert response.headers["Location"] == "/%09/evil.example/caf%C3%A9/"
+
+
+async def test_a_location_outside_a_uri_is_escaped_as_flask_sends_it() -> None:
+    # Flask (werkzeug's get_wsgi_headers) sends every Location and Content-Location
+    # through iri_to_uri: "/a b" -> "/a%20b", "[" "]" -> "%5B" "%5D" (RFC 3986: only
+    # a host's). Here only a value that wasn't ASCII was converted, and redirect()
+    # kept the brackets.
+    app = Microframework(__name__)
+
+    @app.route("/set")
+    async def set_header() -> Any:
+        return "", 302, {"Location": "/a b[1]", "Content-Location": '/x"y'}
+
+    @app.route("/redirect")
+    async def to_query() -> Any:
+        return redirect("/search?tags[]=a#top[1]")
+
+    client = app.test_client()
+    response = await client.get("/set")
+    assert response.headers["Location"] == "/a%20b%5B1%5D"
+    assert response.headers["Content-Location"] == "/x%22y"
+    response = await client.get("/redirect")
+    assert response.headers["Location"] == "/search?tags%5B%5D=a#top%5B1%5D"
+    # The page's link stays the target as given, escaped for HTML, as Flask's.
+    assert 'href="/search?tags[]=a#top[1]"' in await response.get_data(as_text=True)

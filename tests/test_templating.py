@@ -704,3 +704,18 @@ async def test_update_template_context_outside_any_context_runs_the_apps_process
     context = {"title": "given"}
     await app.update_template_context(context)
     assert context == {"site": "s", "title": "given"}
+
+
+def test_templates_auto_reload_set_back_to_none_follows_debug_again() -> None:
+    # docs/templates.md: "The default, None, follows DEBUG. Setting
+    # app.templates_auto_reload updates an existing environment as well."
+    app = Microframework(__name__)
+    app.debug = True
+    env = app.jinja_env
+    states = [env.auto_reload]
+    app.templates_auto_reload = False
+    states.append(env.auto_reload)
+    app.templates_auto_reload = None
+    states.append(env.auto_reload)
+    assert app.templates_auto_reload is True
+    assert states == [True, False, True]  # was [True, False, False]: no reloading

@@ -55,13 +55,36 @@ TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 URL_QUERY_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
-def to_uri(location: str) -> str:
+#: What URL parsers drop (tab, CR, LF anywhere; controls and spaces in front), so that
+#: "/\t/evil.example" (from a path "/%09/evil.example") would lead to another host.
+DROPPED_BY_PARSERS = re.compile(r"[\x00-\x1f\x7f]|^ +")
+
+
+def percent_encoded(match: re.Match[str]) -> str:
+    return "".join(f"%{ord(char):02X}" for char in match[0])
+
+
+def to_uri(location: str, keep: str = "[]") -> str:  # keep: as redirect() has them
+    # Percent-encoded first: urlsplit drops a tab too, and "/\t/evil.example/é" came
+    # back as "//evil.example/%C3%A9", another host.
+    location = DROPPED_BY_PARSERS.sub(percent_encoded, location)
     # iri_to_uri rebuilds the URL: "https:evil.example", relative on an https page (and
     # so passing the usual urljoin check), would come back as "https:///evil.example",
     # which browsers read as the host evil.example. Without a host, only quote it.
     if urlsplit(location).netloc:
-        return iri_to_uri(location)  # a host to Punycode
-    return quote(location, safe="%!#$&'()*+,/:;=?@[]~")
+        uri = iri_to_uri(location)  # a host to Punycode
+        if _AUTHORITY.fullmatch(urlsplit(uri).netloc) is None:
+            # IDNA's NFKC turns a fullwidth "\uff3c" into "\\", which browsers read as
+            # "/": "https://evil.com\uff3c.example.com/" (a host ending in .example.com,
+            # and an invalid URL to browsers) would lead to evil.com.
+            raise ValueError(f"the URL {location!r} has an invalid host")
+        return uri
+    return quote(location, safe="%!#$&'()*+,/:;=?@~" + keep)
+
+
+# RFC 3986's authority: userinfo (iri_to_uri quotes it), host (a name, an IP literal)
+# and port.
+_AUTHORITY = re.compile(r"[\w\-.~!$&'()*+,;=%:@\[\]]*", re.ASCII)
 
 
 #: Entries a memo keyed by values from requests holds before it starts over.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
 from collections.abc import Callable
@@ -27,8 +26,10 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.exceptions import Aborter
 
+from ._utils import DROPPED_BY_PARSERS
 from ._utils import flag
 from ._utils import get_root_path as get_root_path
+from ._utils import percent_encoded
 from ._utils import remember
 from ._utils import to_uri
 from .files import safe_join as safe_join
@@ -144,14 +145,9 @@ def app_redirect(app: Microframework, location: str, code: int = 302) -> Respons
 _REDIRECTS: dict[str, tuple[bytes, str]] = {}
 
 
-#: What URL parsers drop (tab, CR, LF anywhere; controls and spaces in front), so that
-#: "/\t/evil.example" (from a path "/%09/evil.example") would lead to another host.
-_DROPPED_BY_PARSERS = re.compile(r"[\x00-\x1f\x7f]|^ +")
-
-
 def _redirect_page(location: str) -> tuple[bytes, str]:
     # Percent-encoded, they stay part of the target: never a header break, never a 500.
-    location = _DROPPED_BY_PARSERS.sub(_percent_encoded, location)
+    location = DROPPED_BY_PARSERS.sub(percent_encoded, location)
     html_location = escape(location)
     body = (
         "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
@@ -160,10 +156,6 @@ def _redirect_page(location: str) -> tuple[bytes, str]:
         " the link.\n"
     )
     return body.encode(), to_uri(location)
-
-
-def _percent_encoded(match: re.Match[str]) -> str:
-    return "".join(f"%{ord(char):02X}" for char in match[0])
 
 
 async def make_response(*args: Any) -> Response:

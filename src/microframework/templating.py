@@ -242,10 +242,10 @@ class TemplatingMixin(Scaffold):
         return bool(self.config["DEBUG"]) if value is None else bool(value)
 
     @templates_auto_reload.setter
-    def templates_auto_reload(self, value: bool) -> None:
+    def templates_auto_reload(self, value: bool | None) -> None:
         self.config["TEMPLATES_AUTO_RELOAD"] = value
-        if "jinja_env" in self.__dict__:
-            self.jinja_env.auto_reload = bool(value)
+        if "jinja_env" in self.__dict__:  # None: back to following DEBUG
+            self.jinja_env.auto_reload = self.templates_auto_reload
 
     async def update_template_context(self, context: dict[str, Any]) -> None:
         """Add ``g``, ``request``, ``session`` and the context processors' values

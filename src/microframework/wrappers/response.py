@@ -69,8 +69,8 @@ BodyValue: TypeAlias = "bytes | bytearray | str | Iterable[Any] | AsyncIterable[
 # RFC 9110 5.1, 5.5: a name is a token; a value has no control but HTAB (CR/LF split it).
 _CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
-# A URL that isn't ASCII goes out as a URI, as werkzeug's get_wsgi_headers sends it.
-_URL_HEADERS = frozenset({"location", "content-location"})
+_URL_HEADERS = frozenset({"location", "content-location"})  # sent as URIs, as werkzeug
+_NOT_URI = re.compile(r"[^!#$%&'()*+,\-./0-9:;=?@A-Z_a-z~]")  # not RFC 3986 2.2, 2.3
 # werkzeug's dump_cookie escapes controls only up to \x19: \x1a-\x1f would go out raw.
 _COOKIE_UNESCAPED = re.compile(r"[\x1a-\x1f]")
 # Written raw by dump_cookie: would end the name (or domain) and start an attribute.
@@ -605,8 +605,8 @@ def encode_headers(items: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]
                 # Framing is the server's: beside Content-Length, or on a 204, a view's
                 # own is a smuggling hazard (RFC 9112 6.1, 6.3).
                 continue
-            if name in _URL_HEADERS and not value.isascii():
-                value = to_uri(value)
+            if name in _URL_HEADERS and _NOT_URI.search(value) is not None:
+                value = to_uri(value, keep="")  # a tab too; "[" "]" only in a host
             try:
                 encoded = (name.encode("latin-1"), value.encode("latin-1"))
             except UnicodeEncodeError:
