@@ -2168,7 +2168,9 @@ async def test_comments_of_a_quiet_spell_are_keep_alive_apart(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=keep_alive)
+        response = event_stream(source(), keep_alive=keep_alive)
+        response.timeout = None  # its 40 ms idle timeout could end it under load
+        return response
 
     class Times(Recorder):
         async def send(self, message: dict[str, Any]) -> None:
