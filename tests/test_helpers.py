@@ -752,6 +752,23 @@ async def test_a_location_the_view_sets_with_a_tab_stays_on_the_host() -> None:
     assert response.headers["Location"] == "/%09/evil.example/"
     response = await client.get("/%09/evil.example/caf%C3%A9")
     assert response.headers["Location"] == "/%09/evil.example/caf%C3%A9/"
+    response = await client.get("/%5Cevil.example")  # browsers read a backslash as "/"
+    assert response.headers["Location"] == "/%5Cevil.example/"
+
+
+async def test_a_location_the_view_sets_with_a_backslash_in_its_userinfo() -> None:
+    # urlsplit finds the host ok.example (an allow-list passes); browsers end the
+    # authority at the backslash and go to evil.example. Flask's iri_to_uri quotes it.
+    app = Microframework(__name__)
+
+    @app.get("/")
+    async def index() -> tuple[str, int, dict[str, str]]:
+        return "", 302, {"Location": request.args["next"]}
+
+    response = await app.test_client().get(
+        "/", query_string={"next": "https://evil.example\\@ok.example/"}
+    )
+    assert response.headers["Location"] == "https://evil.example%5C@ok.example/"
 
 
 async def test_a_location_outside_a_uri_is_escaped_as_flask_sends_it() -> None:
