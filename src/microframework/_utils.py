@@ -61,6 +61,7 @@ DROPPED_BY_PARSERS = re.compile(r"[\x00-\x1f\x7f]|^ +")
 
 
 def percent_encoded(match: re.Match[str]) -> str:
+    """The matched text, every character percent-encoded (a ``re.sub`` callback)."""
     return "".join(f"%{ord(char):02X}" for char in match[0])
 
 
