@@ -24,15 +24,13 @@ from microframework.sessions import SessionInterface
 from microframework.sessions import SessionMixin
 
 
-async def test_a_plain_mapping_session_is_saved_after_every_request() -> None:
-    # SessionMixin.modified = True (S01): a session class of the app's own that does
-    # not track writes is saved each time, as in Flask (SessionMixin.modified).
-    class DictSession(dict[str, Any], SessionMixin):
+def _write_read_app(session_class: type[SessionMixin]) -> Microframework:
+    # An app whose session interface makes sessions of *session_class*; /write sets
+    # "user", /read answers it.
+    class Interface(SecureCookieSessionInterface):
         pass
 
-    class Interface(SecureCookieSessionInterface):
-        session_class = DictSession  # type: ignore[assignment]
-
+    Interface.session_class = session_class  # type: ignore[assignment]
     app = Microframework(__name__)
     app.secret_key = "pin key"
     app.session_interface = Interface()
@@ -46,7 +44,16 @@ async def test_a_plain_mapping_session_is_saved_after_every_request() -> None:
     async def read() -> str:
         return str(session.get("user"))
 
-    client = app.test_client()
+    return app
+
+
+async def test_a_plain_mapping_session_is_saved_after_every_request() -> None:
+    # SessionMixin.modified = True (S01): a session class of the app's own that does
+    # not track writes is saved each time, as in Flask (SessionMixin.modified).
+    class DictSession(dict[str, Any], SessionMixin):
+        pass
+
+    client = _write_read_app(DictSession).test_client()
     await client.get("/write")
     response = await client.get("/read")
     assert await response.get_data(as_text=True) == "ann"
@@ -284,23 +291,7 @@ async def test_a_session_class_that_is_a_mapping_not_a_dict_is_saved() -> None:
         def __len__(self) -> int:
             return len(self.data)
 
-    class Interface(SecureCookieSessionInterface):
-        session_class = MappingSession  # type: ignore[assignment]
-
-    app = Microframework(__name__)
-    app.secret_key = "pin key"
-    app.session_interface = Interface()
-
-    @app.get("/write")
-    async def write() -> str:
-        session["user"] = "ann"
-        return "ok"
-
-    @app.get("/read")
-    async def read() -> str:
-        return str(session.get("user"))
-
-    client = app.test_client()
+    client = _write_read_app(MappingSession).test_client()
     assert (await client.get("/write")).status_code == 200
     response = await client.get("/read")
     assert await response.get_data(as_text=True) == "ann"
@@ -373,7 +364,7 @@ def test_a_config_attribute_writes_the_key_it_names() -> None:
             self.config = Config(".")
 
     holder = Holder()
-    holder.level = "3"  # type: ignore[assignment]
+    holder.level = "3"
     assert holder.config == {"ext_level": "3"}
     assert holder.level == 3
 
