@@ -784,11 +784,15 @@ async def test_numbers_of_any_kind_are_taken_as_limits(key: str, value: Any) -> 
         assert (await client.post("/", form={"a": "bbbbbbbbbb"})).status_code == 413
 
 
+@pytest.mark.parametrize("key", ["MAX_FORM_PARTS", "MAX_CONTENT_LENGTH"])
 @pytest.mark.parametrize("value", [float("nan"), -1])
-async def test_a_limit_that_is_nan_or_negative_fails_at_startup(value: float) -> None:
-    # Both passed the check, and a form limit of -1 was a 500 on every form request.
+async def test_a_limit_that_is_nan_or_negative_fails_at_startup(
+    key: str, value: float
+) -> None:
+    # Both passed the check: a form limit of -1 was a 500 on every form request, a
+    # MAX_CONTENT_LENGTH of -1 a 413 for every request with a body, even an empty one.
     app = Microframework(__name__)
-    app.config["MAX_FORM_PARTS"] = value
-    with pytest.raises(LifespanError, match="MAX_FORM_PARTS"):
+    app.config[key] = value
+    with pytest.raises(LifespanError, match=key):
         async with app.test_app():
             pass

@@ -117,10 +117,11 @@ def check_numbers(config: Mapping[str, Any]) -> None:
 
 def _number(key: str, value: Any) -> bool:
     # A Decimal or a numpy int compares as the limits do; NaN compares with nothing. A
-    # negative form limit was a 500 per request (a negative timeout means none).
+    # negative form limit was a 500 per request, a negative MAX_CONTENT_LENGTH a 413
+    # even for an empty body (a negative timeout means none).
     if not isinstance(value, numbers.Real | Decimal) or value != value:
         return False
-    return not key.startswith("MAX_FORM") or bool(value >= 0)  # type: ignore[operator]
+    return not key.startswith("MAX_") or bool(value >= 0)  # type: ignore[operator]
 
 
 class _HasConfig(Protocol):
