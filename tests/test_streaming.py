@@ -821,7 +821,9 @@ async def test_event_stream_sends_keep_alive_while_source_is_idle(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        response.timeout = None  # its idle cut (4 periods) could come first under load
+        return response
 
     async with app.test_client().request("/events") as connection:
         await connection.send_complete()
@@ -876,7 +878,9 @@ async def test_a_keep_alive_does_not_cancel_the_source_mid_step(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        response.timeout = None  # its idle cut (4 periods) could come first under load
+        return response
 
     async with app.test_client().request("/events") as connection:
         await connection.send_complete()
@@ -1643,7 +1647,9 @@ async def test_keep_alives_go_out_after_the_source_yields_to_the_loop(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        response.timeout = None  # its idle cut (4 periods) could come first under load
+        return response
 
     async with app.test_client().request("/events") as connection:
         await connection.send_complete()
