@@ -629,7 +629,7 @@ def format_table(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -649,10 +649,10 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--frameworks", type=names_arg(FRAMEWORKS), default=list(FRAMEWORKS)
     )
     parser.add_argument(
-        "--requests", type=_positive, help=f"per round (default {DEFAULT_REQUESTS})"
+        "--requests", type=positive, help=f"per round (default {DEFAULT_REQUESTS})"
     )
     parser.add_argument(
-        "--rounds", type=_positive, help=f"timed rounds (default {DEFAULT_ROUNDS})"
+        "--rounds", type=positive, help=f"timed rounds (default {DEFAULT_ROUNDS})"
     )
     parser.add_argument(
         "--json", type=Path, dest="json_path", help="also write the report here"

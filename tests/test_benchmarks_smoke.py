@@ -66,6 +66,47 @@ def test_benchmark_quick_run_checks_every_case() -> None:
     assert set(run.parse_args(["--quick"]).cases) == set(run.CASES)
 
 
+FAKE_VALGRIND = """\
+import subprocess, sys
+
+# Stands in for valgrind: runs the child, then reports a count the test can predict
+# (bare costs 300 instructions a request, the others 1,200) on top of a start-up cost.
+child = sys.argv[3:]
+done = subprocess.run(child)
+per_request = 300 if child[-2] == "bare" else 1200
+print(f"==1== I   refs:      {per_request * int(child[-1]) + 12_345:,}", file=sys.stderr)
+sys.exit(done.returncode)
+"""
+
+
+def test_instruction_counts_run_each_child_twice_and_divide(tmp_path: Path) -> None:
+    fake = tmp_path / "valgrind"
+    fake.write_text(f"#!{sys.executable}\n{FAKE_VALGRIND}")
+    fake.chmod(0o755)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "instructions.py"),
+            "--valgrind",
+            str(fake),
+            "--cases",
+            "hello,hooks",
+            "--frameworks",
+            "bare,microframework",
+            "--requests",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split()[-3:] for line in result.stdout.splitlines()[3:]]
+    assert rows == [["bare", "300", "1.00"], ["microframework", "1,200", "0.25"]] * 2, (
+        result.stdout
+    )
+
+
 WRK_OUTPUT = """\
 Running 3s test @ http://127.0.0.1:8000/
   1 threads and 64 connections
