@@ -205,7 +205,7 @@ async def test_a_servers_cancel_a_source_swallows_and_ends_on_still_ends_the_req
     assert not any(m.get("more_body") is False for m in recorder.sent[1:])
 
 
-# -- _guard.py: drop_body_first, over HTTP/2 ------------------------------------------
+# -- _unread.py: drop_body_first, over HTTP/2 -----------------------------------------
 
 
 class _Upload(Recorder):

@@ -121,7 +121,7 @@ async def test_a_file_opened_for_a_request_cancelled_meanwhile_is_closed(
 
 
 async def test_the_drains_late_503_does_not_wait_for_an_unread_http2_upload() -> None:
-    # _guard.py drop_body_first: `if drain.expired: return dropper.gone`: the drain's
+    # _unread.py drop_body_first: `if drain.expired: return dropper.gone`: the drain's
     # 503 to a view still waiting at the deadline is made past it (on_drain_deadline
     # has fired): the upload's stalled rest is not waited for (BODY_TIMEOUT).
     app = Microframework(__name__)
@@ -286,7 +286,7 @@ async def test_send_file_of_a_fifo_is_refused_without_hanging_its_thread(
 
 
 async def test_a_drain_starting_during_an_http2_upload_drop_waits_for_it() -> None:
-    # _guard.py _DropAll.on_drain: `pass`: the drain's start doesn't end the wait for
+    # _unread.py _DropAll.on_drain: `pass`: the drain's start doesn't end the wait for
     # the upload's rest (only its deadline does): the answer goes once it is in.
     app = Microframework(__name__)
     app.config["BODY_TIMEOUT"] = LIMIT * 10

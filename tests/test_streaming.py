@@ -2335,3 +2335,66 @@ async def test_an_abandoned_stream_with_context_cleans_up_inside_its_context() -
     assert next(wrapped_sync) == "a"
     wrapped_sync.close()
     assert seen == [("async", "/stream", "kept"), ("sync", "/stream", "kept")]
+
+
+# -- a source that never awaits (browser2, session 37) --------------------------------
+# hypercorn's and uvicorn's send() need not suspend, and never do once the client has
+# gone: a stream of rows already in memory (`for row in rows: yield row` in an async
+# def, as in Quart's streaming docs) held the loop until it had all been made.
+
+_ROWS = 20_000  # of 4 KiB: 80 MB, an export nobody should wait for
+
+
+def _export(made: list[int], chunk: bytes) -> Callable[[], AsyncIterator[bytes]]:
+    async def rows() -> AsyncIterator[bytes]:
+        for index in range(_ROWS):
+            made.append(index)
+            yield chunk
+
+    return rows
+
+
+@pytest.mark.parametrize("chunk", [b"x" * 4096, b""], ids=["rows", "nothing"])
+async def test_a_stream_that_never_waits_still_hears_its_client_leave(
+    app: Microframework, chunk: bytes
+) -> None:
+    made: list[int] = []
+    rows = _export(made, chunk)
+
+    @app.route("/export")
+    async def export() -> AsyncIterator[bytes]:
+        return rows()
+
+    recorder = Recorder()
+    recorder.disconnect()  # the browser's fetch() was aborted
+    async with asyncio.timeout(LIMIT):
+        await call(app, http_scope("/export"), recorder)
+    assert 0 < len(made) < 100, "the whole export was made for nobody"
+    assert all(m.get("more_body", True) for m in recorder.sent[1:])  # cut, not ended
+
+
+async def test_a_stream_that_never_waits_lets_other_requests_be_answered(
+    app: Microframework,
+) -> None:
+    made: list[int] = []
+    rows = _export(made, b"x" * 4096)
+    started = asyncio.Event()
+
+    @app.route("/export")
+    async def export() -> AsyncIterator[bytes]:
+        started.set()
+        return rows()
+
+    @app.route("/ping")
+    async def ping() -> str:
+        return "pong"
+
+    downloading = Recorder()
+    async with asyncio.timeout(LIMIT):
+        task = asyncio.create_task(call(app, http_scope("/export"), downloading))
+        await started.wait()
+        assert (await call(app, http_scope("/ping"))).body == b"pong"
+        assert len(made) < _ROWS, "/ping waited for the whole export"
+        downloading.disconnect()
+        await task
+    assert len(made) < _ROWS

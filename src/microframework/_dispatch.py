@@ -24,7 +24,6 @@ from ._compile import match_request
 from ._errors import answers_itself
 from ._errors import drop_tracebacks
 from ._errors import handle_exception
-from ._guard import drop_body_first
 from ._guard import guard_view
 from ._guard import idle_timeout
 from ._guard import stream_bytes
@@ -40,6 +39,7 @@ from ._responses import ready
 from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
+from ._unread import drop_body_first
 from ._utils import settled
 from .ctx import AppContext
 from .exceptions import ClientDisconnected

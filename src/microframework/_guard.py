@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import ServiceUnavailable
 
+from ._unread import expects_continue
 from ._utils import first_step
 from ._utils import Listener
 from ._utils import no_context
@@ -132,7 +133,7 @@ class Guard(Listener):
             request.drop_at_end()
             if request.body_reading():
                 request.on_body_end = self.watch
-            elif not request.body_abandoned and _expects_continue(request):
+            elif not request.body_abandoned and expects_continue(request):
                 # A read would ask for it (an abandoned one did).
                 request.on_body_end = self.watch
             else:
@@ -217,6 +218,13 @@ class Guard(Listener):
         self._grace = None
         self.ending = False
         self._fire("disconnect")
+
+    def gone(self) -> ClientDisconnected:
+        """A send raised for a client that left: a disconnect, as if heard (its
+        clean-up is cut at the deadline)."""
+        if self.reason is None:
+            self.reason, self._ours = "disconnect", -1
+        return ClientDisconnected()
 
     def claim(self) -> str | None:
         """Why we cancelled the task (undoing every cancel of ours), or ``None``."""
@@ -363,6 +371,12 @@ class Streamer:
         return stream_body(self, body, start)
 
 
+# NO_WAIT: a server's send() need not wait (hypercorn's and uvicorn's never do once
+# the client has gone), so a source that never awaits, past what a server buffers,
+# gets a turn of the loop a chunk: else it would hold the loop, every other request
+# with it, and never hear its client leave.
+
+
 async def stream_body(
     streamer: Streamer, body: ResponseBody, start: Message | None = None
 ) -> bool:
@@ -379,12 +393,12 @@ async def stream_body(
             await (send(start) if not sent else _watch(send(start), guard, timeout))
             start = None  # not held while the stream runs
         while True:
-            reading = True  # an OSError now is the body's, not the server's
+            reading = waited = True  # an OSError now is the body's, not the server's
             step = chunks.__anext__()
             try:  # a generator's or a coroutine's step; an app's own awaitable as it is
                 first = step.send(None) if hasattr(step, "send") else step
             except StopIteration as done:
-                chunk = done.value
+                chunk, waited = done.value, False
             except StopAsyncIteration:
                 break
             else:
@@ -407,6 +421,8 @@ async def stream_body(
                     )
                 except asyncio.CancelledError as cancel:
                     chunks = _thrown_in(chunks, cancel, chunk, guard)
+            if not waited and (sent > BUFFERED or not chunk):
+                await asyncio.sleep(0)  # see NO_WAIT
         reading = False
         await _end(send, request, guard, timeout, sent > BUFFERED)
         return True
@@ -417,9 +433,7 @@ async def stream_body(
     except OSError:  # some servers' send() once the peer is gone
         if reading:
             raise
-        if guard.reason is None:  # as if heard: its clean-up is cut at the deadline
-            guard.reason, guard._ours = "disconnect", -1
-        raise ClientDisconnected() from None
+        raise guard.gone() from None
     finally:
         await _close(chunks, body, guard, app.drain)
 
@@ -619,82 +633,3 @@ async def _stream_cut(
     message = "Stream for %s %s %s; left unfinished"
     app.logger.warning(message, printable(request.method), printable(request.path), why)
     return False
-
-
-async def drop_body_first(request: Request, drain: Drain) -> bool:
-    """Over HTTP/2, take in the rest of a body the view left unread before answering;
-    ``True`` if the client left meanwhile (nobody to answer).
-
-    hypercorn (0.18, issue #329) ends the whole connection on DATA frames for a stream
-    already answered: a view that refuses an upload after awaiting something would
-    reach the browser as a connection error (Quart reads bodies ahead, in a task).
-    Bounded: not past ``MAX_CONTENT_LENGTH``, nor ``BODY_TIMEOUT`` (as answered then),
-    nor the drain's deadline.
-    """
-    if request.scope.get("http_version") not in _FRAMED or request.body_finished():
-        return False
-    if request.body_awaited() or _expects_continue(request):
-        return False  # read now, or waiting to be asked for: reading would ask for it
-    limit = request.max_content_length
-    length = request.content_length
-    if limit is not None and length is not None and length > limit:
-        return False  # it won't all be read: answer at once
-    dropper = _DropAll(limit)
-    dropper.count(request.drop_body(dropper))  # what was read, or read ahead, counts
-    if drain.expired:
-        return dropper.gone  # answered now, as the deadline would
-    drain.members.add(dropper)
-    try:
-        async with asyncio.timeout(request.body_timeout):
-            await dropper.done
-    except TimeoutError:
-        pass
-    finally:
-        drain.members.discard(dropper)
-    return dropper.gone
-
-
-_FRAMED = frozenset(("2", "3"))  # HTTP versions whose bodies come in frames
-
-
-def _expects_continue(request: Request) -> bool:
-    return request.headers.get("Expect", "").lower() == "100-continue"
-
-
-class _DropAll(Dropper):
-    """A :class:`Dropper` that says when the body has all come (``done``), or gone
-    past *limit* bytes (it reads on, as a dropper, without being waited for)."""
-
-    __slots__ = ("done", "left", "gone")
-
-    def __init__(self, limit: int | None) -> None:
-        super().__init__()
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.left = limit
-        self.gone = False  # the client left: an answer would go to nobody
-
-    def heard(self, message: Message) -> bool:
-        self.gone = message["type"] == "http.disconnect"
-        more = super().heard(message)
-        self.count(len(message.get("body", b"")))
-        if not more:
-            self.failed()
-        return more
-
-    def on_drain(self, code: int) -> None:
-        pass  # the body may still come in time
-
-    def on_drain_deadline(self) -> None:
-        self.failed()  # answer now (hypercorn would cancel the request, not answer it)
-
-    def count(self, received: int) -> None:
-        """Count *received* bytes against the limit."""
-        if self.left is not None:
-            self.left -= received
-            if self.left < 0:
-                self.failed()
-
-    def failed(self) -> None:
-        """All in, past the limit, or ``receive()`` failed: waiting is over."""
-        if not self.done.done():
-            self.done.set_result(None)
