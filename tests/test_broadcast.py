@@ -493,3 +493,18 @@ def test_init_app_takes_each_apps_broadcast_url() -> None:
     app.config["BROADCAST_URL"] = "redis://127.0.0.1:1/0"
     fixed.init_app(app)
     assert fixed.url == "memory://"  # the constructor's URL wins
+
+
+@pytest.mark.parametrize("ttl", [0, -1, 0.0004])
+async def test_a_zero_history_ttl_keeps_ids_unique_and_delivers_every_event(
+    url: str, ttl: float
+) -> None:
+    # history_ttl=0 (no replay): Redis's PEXPIRE 0 deleted the stream after each XADD, so
+    # the next XADD in the same millisecond got the same id and readers skipped it.
+    async with asyncio.timeout(LIMIT), Broadcast(url, history_ttl=ttl) as broadcast:
+        async with broadcast.subscribe("room") as subscriber:
+            ids = [await broadcast.publish("room", str(n)) for n in range(50)]
+            assert len(set(ids)) == 50
+            events = await _take(subscriber, 50)
+            assert [e.data for e in events] == [str(n) for n in range(50)]
+            assert [e.id for e in events] == ids

@@ -60,7 +60,9 @@ class RedisBackend:
         self._deliver, self._end_all = deliver, end_all
         self._broadcast = broadcast
         ttl = broadcast.history_ttl
-        self._ttl_ms = None if ttl is None else int(ttl * 1000)
+        # At least 1 ms: PEXPIRE 0 (or less) deletes the stream at once, and the next XADD
+        # in that millisecond would reuse the id just published (readers skip the event).
+        self._ttl_ms = None if ttl is None else max(1, int(ttl * 1000))
         # No retries: a retried XADD that did reach Redis would publish twice. redis-py
         # 5.0.8+ replaces a pooled connection that died idle, so a failure means down.
         # No socket_timeout: redis-py would wrap each send in 3.11's wait_for, which can
