@@ -1876,3 +1876,48 @@ async def test_pathsend_is_still_used_when_nothing_runs_after_the_response(
         app, http_scope("/file", extensions={"http.response.pathsend": {}})
     )
     assert recorder.sent[1:] == [{"type": "http.response.pathsend", "path": str(path)}]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},  # no name, no mimetype: TypeError
+        {"mimetype": "text/plain", "download_name": "a\r\nb.txt"},  # ValueError
+        {"mimetype": "text/plain", "max_age": -1},  # ValueError
+        {"mimetype": "text/plain", "last_modified": "yesterday"},  # TypeError
+    ],
+)
+async def test_send_file_refusing_its_arguments_leaves_the_callers_file_open(
+    kwargs: dict[str, Any],
+) -> None:
+    # As in Flask and Quart: a refused call does not consume the caller's file object,
+    # so the usual fallback (try again with a mimetype) sends it.
+    app = Microframework(__name__)
+    buffer = io.BytesIO(b"data")
+
+    @app.get("/")
+    async def index() -> Any:
+        with pytest.raises((TypeError, ValueError)):
+            await files_module.send_file(buffer, **kwargs)
+        assert not buffer.closed
+        return await files_module.send_file(buffer, mimetype="text/plain")
+
+    response = await app.test_client().get("/")
+
+    assert response.status_code == 200
+    assert await response.get_data() == b"data"
+    assert buffer.closed  # sent: closed as before
+
+
+async def test_a_412_still_closes_the_file_object() -> None:
+    app = Microframework(__name__)
+    buffer = io.BytesIO(b"data")
+
+    @app.get("/")
+    async def index() -> Any:
+        return await files_module.send_file(buffer, mimetype="text/plain", etag="v1")
+
+    response = await app.test_client().get("/", headers={"If-Match": '"v2"'})
+
+    assert response.status_code == 412
+    assert buffer.closed

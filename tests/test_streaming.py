@@ -1821,7 +1821,9 @@ async def test_a_sources_own_timeout_during_a_keep_alive_send_is_its_own(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        response.timeout = None  # its idle cut (4 periods) could come first under load
+        return response
 
     def expire() -> None:
         deadlines[0].reschedule(asyncio.get_running_loop().time())
@@ -1846,7 +1848,9 @@ async def test_a_servers_cancel_during_a_keep_alive_send_still_ends_the_request(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        response.timeout = None  # its idle cut (4 periods) could come first under load
+        return response
 
     stuck = asyncio.Event()
     recorder = _StuckOnKeepAlive(stuck.set)
@@ -1878,7 +1882,9 @@ async def test_a_servers_cancel_a_source_swallows_still_ends_the_request(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        response.timeout = None  # its idle cut (4 periods) could come first under load
+        return response
 
     stuck = asyncio.Event()
     recorder = _StuckOnKeepAlive(stuck.set)
@@ -1910,7 +1916,9 @@ async def test_an_event_stream_behind_a_wrapper_is_not_thrown_into(
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=0.01)
+        response = event_stream(source(), keep_alive=0.01)
+        response.timeout = None  # its idle cut (4 periods) could come first under load
+        return response
 
     @app.after_request
     async def rewrap(response: Response) -> Response:
@@ -2398,3 +2406,26 @@ async def test_a_stream_that_never_waits_lets_other_requests_be_answered(
         downloading.disconnect()
         await task
     assert len(made) < _ROWS
+
+
+async def test_a_bad_sse_retry_is_refused_before_the_stream_starts() -> None:
+    # As keep_alive, and as an event's id and event fields: checked where it is given,
+    # not once the 200 has gone out (then the stream is cut); a negative one, which
+    # EventSource ignores (digits only), is refused too.
+    async def source() -> AsyncIterator[str]:
+        yield "a"
+
+    for retry in ("later", -1):
+        with pytest.raises(ValueError):
+            ServerSentEvent("a", retry=retry)  # type: ignore[arg-type]
+    assert ServerSentEvent("a", retry=0).encode() == b"retry: 0\ndata: a\n\n"
+
+    app = Microframework(__name__)
+    async with app.test_request_context("/"):
+        for retry in ("soon", -1):
+            events = source()
+            with pytest.raises(ValueError):
+                event_stream(events, retry=retry)  # type: ignore[arg-type]
+            await events.aclose()
+        response = event_stream(source(), retry=1500)
+        assert await response.get_data() == b"retry: 1500\n\ndata: a\n\n"

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
 from werkzeug.exceptions import PreconditionFailed
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
@@ -129,8 +130,8 @@ class _Source:
 
     opened: IO[bytes] | None = None  # the file at *path*, opened by send_file
 
-    def close(self) -> None:
-        for file in (self.file, self.opened):
+    def close(self, only_opened: bool = False) -> None:
+        for file in (None if only_opened else self.file, self.opened):
             if file is not None:
                 file.close()
 
@@ -181,8 +182,13 @@ async def send_file(
         if conditional and request is not None and request.method in ("GET", "HEAD"):
             return _conditional(source, headers, mimetype, response_class, request)
         return _respond(source, headers, mimetype, response_class, None, conditional)
+    except HTTPException:
+        source.close()  # this request's answer (412, 416): done with, as if sent
+        raise
     except BaseException:
-        source.close()
+        # An argument refused: the caller's file object stays open for it to use
+        # (as in Flask and Quart); only the file send_file opened itself is closed.
+        source.close(only_opened=True)
         raise
 
 

@@ -45,6 +45,8 @@ class ServerSentEvent:
         for field in ("id", "event"):
             if (value := getattr(self, field)) is not None:
                 _one_line(value, field)
+        if self.retry is not None:
+            _milliseconds(self.retry)
 
     def encode(self) -> bytes:
         """The event in the ``text/event-stream`` wire format."""
@@ -54,7 +56,7 @@ class ServerSentEvent:
         if self.event is not None:
             lines.append(f"event: {_one_line(self.event, 'event')}")
         if self.retry is not None:
-            lines.append(f"retry: {int(self.retry)}")
+            lines.append(f"retry: {_milliseconds(self.retry)}")
         data = self.data
         if not isinstance(data, str):
             if isinstance(data, Mapping) and not isinstance(data, dict):
@@ -70,6 +72,14 @@ def _one_line(value: str | int, field: str) -> str:
     if "\n" in value or "\r" in value or "\0" in value:
         raise ValueError(f"the SSE {field} field must be a single line")
     return value
+
+
+def _milliseconds(value: int) -> int:
+    # The field is digits only: anything else (a sign too) is ignored by EventSource.
+    milliseconds = int(value)
+    if milliseconds < 0:
+        raise ValueError(f"the SSE retry field must be 0 or more, not {value!r}")
+    return milliseconds
 
 
 def is_event_generator(chunks: object) -> bool:
@@ -107,6 +117,8 @@ def event_stream(
         raise ValueError(
             f"keep_alive must be seconds above 0 or None, not {keep_alive}"
         )
+    if retry is not None:
+        retry = _milliseconds(retry)  # now too, not once the 200 has gone out
     response = ctx.app.response_class(
         _encode_events(source, keep_alive, retry), mimetype="text/event-stream"
     )
