@@ -594,6 +594,36 @@ async def test_an_idn_host_in_the_url_is_sent_in_punycode(app: Microframework) -
     )
 
 
+async def test_the_userinfo_of_a_url_is_not_sent_in_the_host(
+    app: Microframework,
+) -> None:
+    # "http://user:pw@example.com/h" sent "Host: user:pw@example.com" (request.host
+    # ""); Quart's client, browsers, curl and httpx send "Host: example.com".
+    @app.route("/h")
+    async def h() -> str:
+        return " ".join((request.host, request.url))
+
+    response = await app.test_client().get("http://user:pw@example.com:8080/h")
+    assert await response.get_data(as_text=True) == (
+        "example.com:8080 http://example.com:8080/h"
+    )
+
+
+async def test_every_cookie_header_the_test_passes_reaches_the_app_with_the_jars(
+    app: Microframework,
+) -> None:
+    # With a cookie in the jar, only the test's first Cookie header was kept (the
+    # app saw "a=1; c=3"); Quart's client sends all three.
+    @app.get("/")
+    async def index() -> str:
+        return "; ".join(f"{k}={v}" for k, v in sorted(request.cookies.items()))
+
+    client = app.test_client()
+    client.set_cookie("c", "3")
+    response = await client.get("/", headers=[("Cookie", "a=1"), ("Cookie", "b=2")])
+    assert await response.get_data() == b"a=1; b=2; c=3"
+
+
 async def test_an_idn_server_name_is_the_host_and_its_redirects_are_followed() -> None:
     # With SERVER_NAME = "bücher.de" the default Host was its Latin-1 bytes: the app
     # saw no host, and following a redirect to its own url_for(_external=True)

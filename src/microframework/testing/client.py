@@ -491,7 +491,8 @@ class MicroframeworkClient:
             host, path = _hostname(headers["Host"]), request.path
             secure = secure_for(request.scheme, host)
             if value := self._cookies.header_for(host, path, secure):
-                existing = headers.get("Cookie")
+                # All the caller's Cookie headers, as one: setting it replaces them.
+                existing = "; ".join(headers.getlist("Cookie"))
                 headers["Cookie"] = f"{existing}; {value}" if existing else value
         return headers
 

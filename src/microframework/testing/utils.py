@@ -351,7 +351,8 @@ def make_test_request(
         url = urlsplit(path)  # as Flask's client: the URL's scheme and host are used
         scheme, path = url.scheme, urlunsplit(("", "", url.path or "/", url.query, ""))
         headers = Headers(headers or ())
-        headers.setdefault("Host", ascii_host(url.netloc))
+        # No userinfo in Host (as Quart's client, and every real one, send it)
+        headers.setdefault("Host", ascii_host(url.netloc.rpartition("@")[2]))
     headers, path, query = make_test_headers_path_and_query_string(
         app, path, headers, query_string, auth, subdomain
     )
