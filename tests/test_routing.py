@@ -894,6 +894,30 @@ async def test_without_subdomain_matching_subdomains_reach_default_rules() -> No
     assert await response.get_data(as_text=True) == "root"
 
 
+async def test_subdomain_matching_without_server_name_binds_no_default_subdomain() -> (
+    None
+):
+    # As Flask 3.1: without SERVER_NAME the Host is the server name and its subdomain
+    # "", so a rule in the map's default_subdomain doesn't match and a subdomain=""
+    # rule does; no URL names the default subdomain twice ("www.www.localhost").
+    app = Microframework(__name__, subdomain_matching=True)
+    app.url_map.default_subdomain = "www"
+
+    @app.route("/www")
+    async def www() -> str:
+        return url_for("www", _external=True)
+
+    @app.route("/bare", subdomain="")
+    async def bare() -> str:
+        return url_for("bare", _external=True)
+
+    client = app.test_client()
+    for host in ("localhost", "www.localhost"):
+        assert (await client.get("/www", headers={"Host": host})).status_code == 404
+        response = await client.get("/bare", headers={"Host": host})
+        assert await response.get_data(as_text=True) == f"http://{host}/bare"
+
+
 # -- TRUSTED_HOSTS ---------------------------------------------------------------------
 
 

@@ -95,7 +95,7 @@ class AdapterCache:
         if server_name and not server_name.isascii():  # an IDN: Hosts come in Punycode
             server_name = to_uri(f"//{server_name}")[2:]
         self._server_name = server_name
-        self._subdomains = subdomain_matching and server_name is not None
+        self._subdomains = subdomain_matching  # no SERVER_NAME: the Host's subdomain ""
 
     def get(
         self,
