@@ -236,8 +236,9 @@ async def test_stream_idle_timeout_defaults_to_the_response_timeout(
 async def test_steady_stream_longer_than_its_timeout_completes(
     app: Microframework,
 ) -> None:
-    # The timeout bounds the gap between chunks, not the whole response.
-    app.config["RESPONSE_TIMEOUT"] = 0.1
+    # The timeout bounds the gap between chunks, not the whole response. (Chunks 10 ms
+    # apart: a quarter of a second leaves a loaded machine room for a late one.)
+    app.config["RESPONSE_TIMEOUT"] = 0.25
     chunks: list[bytes] = []
 
     @app.route("/")
@@ -245,7 +246,7 @@ async def test_steady_stream_longer_than_its_timeout_completes(
         async def body() -> AsyncIterator[bytes]:
             loop = asyncio.get_running_loop()
             start = loop.time()
-            while loop.time() - start < 0.3:  # three timeouts long
+            while loop.time() - start < 0.75:  # three timeouts long
                 await asyncio.sleep(0.01)
                 chunks.append(b".")
                 yield b"."
@@ -2204,16 +2205,26 @@ async def test_a_keep_alive_of_another_number_type_is_taken_as_seconds(
     app: Microframework,
 ) -> None:
     # A Decimal passed the check, then failed after the 200 (float + Decimal).
+    kept_alive = asyncio.Event()
+
     async def source() -> AsyncIterator[str]:
-        await asyncio.sleep(0.05)
+        await kept_alive.wait()
         yield "late"
 
     @app.route("/events")
     async def events() -> Response:
-        return event_stream(source(), keep_alive=Decimal("0.01"))  # type: ignore[arg-type]
+        response = event_stream(source(), keep_alive=Decimal("0.01"))  # type: ignore[arg-type]
+        response.timeout = None  # its idle cut (4 periods) could come first under load
+        return response
+
+    class Told(Recorder):
+        async def send(self, message: dict[str, Any]) -> None:
+            await super().send(message)
+            if message.get("body", b"").startswith(b": keep-alive"):
+                kept_alive.set()
 
     async with asyncio.timeout(5):
-        recorder = await call(app, http_scope("/events"))
+        recorder = await call(app, http_scope("/events"), Told())
     assert recorder.body.startswith(b": keep-alive\n\n")
     assert recorder.body.endswith(b"data: late\n\n")
 
