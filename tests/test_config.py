@@ -784,15 +784,26 @@ async def test_numbers_of_any_kind_are_taken_as_limits(key: str, value: Any) -> 
         assert (await client.post("/", form={"a": "bbbbbbbbbb"})).status_code == 413
 
 
-@pytest.mark.parametrize("key", ["MAX_FORM_PARTS", "MAX_CONTENT_LENGTH"])
+@pytest.mark.parametrize(
+    "key", ["MAX_FORM_PARTS", "MAX_CONTENT_LENGTH", "WEBSOCKET_MAX_MESSAGE_SIZE"]
+)
 @pytest.mark.parametrize("value", [float("nan"), -1])
 async def test_a_limit_that_is_nan_or_negative_fails_at_startup(
     key: str, value: float
 ) -> None:
     # Both passed the check: a form limit of -1 was a 500 on every form request, a
-    # MAX_CONTENT_LENGTH of -1 a 413 for every request with a body, even an empty one.
+    # MAX_CONTENT_LENGTH of -1 a 413 for every request with a body, even an empty one,
+    # a WEBSOCKET_MAX_MESSAGE_SIZE of -1 a 1009 close for every message.
     app = Microframework(__name__)
     app.config[key] = value
     with pytest.raises(LifespanError, match=key):
         async with app.test_app():
             pass
+
+
+@pytest.mark.parametrize("key", ["BODY_TIMEOUT", "WEBSOCKET_SEND_TIMEOUT"])
+async def test_a_negative_timeout_still_means_none(key: str) -> None:
+    app = Microframework(__name__)
+    app.config[key] = -1
+    async with app.test_app():
+        pass

@@ -918,6 +918,27 @@ async def test_subdomain_matching_without_server_name_binds_no_default_subdomain
         assert await response.get_data(as_text=True) == f"http://{host}/bare"
 
 
+async def test_subdomain_matching_without_server_name_takes_any_host_case() -> None:
+    # Hosts are case-insensitive (curl and urllib send the URL's as typed): as in
+    # Flask and Quart, "Example.com" is example.com, its subdomain "", not a 404.
+    app = Microframework(__name__, subdomain_matching=True)
+
+    @app.route("/")
+    async def index() -> str:
+        return url_for("index", _external=True)
+
+    @app.route("/bare", subdomain="")
+    async def bare() -> str:
+        return "bare"
+
+    client = app.test_client()
+    for host in ("Example.com", "WWW.EXAMPLE.COM", "LocalHost:5000"):
+        response = await client.get("/", headers={"Host": host})
+        assert response.status_code == 200, host
+        assert await response.get_data(as_text=True) == f"http://{host.lower()}/"
+        assert (await client.get("/bare", headers={"Host": host})).status_code == 200
+
+
 # -- TRUSTED_HOSTS ---------------------------------------------------------------------
 
 

@@ -44,6 +44,7 @@ BATCH = 1_000  # entries per stream per XREAD, so one read stays bounded
 CALL_TIMEOUT = 5.0  # seconds a call may take, waiting for a pooled connection included
 CLOSE_TIMEOUT = 0.5  # for the wake key's DELETE at disconnect: it expires anyway
 LINGER = 2.0  # seconds a channel stays followed after its last subscriber left
+KEEP_MS = 2 * BLOCK_MS  # a stream outlives its last publish by this at least
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -60,9 +61,12 @@ class RedisBackend:
         self._deliver, self._end_all = deliver, end_all
         self._broadcast = broadcast
         ttl = broadcast.history_ttl
-        # At least 1 ms: PEXPIRE 0 (or less) deletes the stream at once, and the next XADD
-        # in that millisecond would reuse the id just published (readers skip the event).
-        self._ttl_ms = None if ttl is None else max(1, int(ttl * 1000))
+        # Kept at least KEEP_MS, whatever history_ttl says (replay still stops at it):
+        # each worker's reader takes new entries from its cursor at its next XREAD, and
+        # an entry that expired before then (a worker busy a few ms, a reconnect) would
+        # never reach its subscribers. PEXPIRE 0 also deleted the stream at once, and
+        # the next XADD in that millisecond reused the id just published.
+        self._ttl_ms = None if ttl is None else max(KEEP_MS, int(ttl * 1000))
         # No retries: a retried XADD that did reach Redis would publish twice. redis-py
         # 5.0.8+ replaces a pooled connection that died idle, so a failure means down.
         # No socket_timeout: redis-py would wrap each send in 3.11's wait_for, which can

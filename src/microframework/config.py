@@ -118,10 +118,11 @@ def check_numbers(config: Mapping[str, Any]) -> None:
 def _number(key: str, value: Any) -> bool:
     # A Decimal or a numpy int compares as the limits do; NaN compares with nothing. A
     # negative form limit was a 500 per request, a negative MAX_CONTENT_LENGTH a 413
-    # even for an empty body (a negative timeout means none).
+    # even for an empty body, a negative WEBSOCKET_MAX_MESSAGE_SIZE a 1009 for every
+    # message (a negative timeout means none).
     if not isinstance(value, numbers.Real | Decimal) or value != value:
         return False
-    return not key.startswith("MAX_") or bool(value >= 0)  # type: ignore[operator]
+    return "MAX_" not in key or bool(value >= 0)  # type: ignore[operator]
 
 
 class _HasConfig(Protocol):

@@ -122,7 +122,8 @@ class AdapterCache:
         url_map = self._map
         if url_map.host_matching:
             return url_map.bind(host, script_name, url_scheme=scheme)
-        server_name = host  # (get_host lowercased it and dropped a default port)
+        # get_host dropped a default port but kept the case: hosts are case-insensitive
+        server_name = host.lower()
         if self._server_name:  # as werkzeug's bind_to_environ takes it (and Flask)
             default = ":443" if scheme in ("https", "wss") else ":80"
             server_name = self._server_name.lower().removesuffix(default)
