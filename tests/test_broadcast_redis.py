@@ -343,8 +343,13 @@ async def test_two_subscribers_joining_and_leaving_at_once_leave_one_linger(
                 await asyncio.sleep(0)  # the first leaves before the second joins
 
         await asyncio.gather(join_and_leave(), join_and_leave())
-        assert len(timers) == 2
-        assert [timer.cancelled() for timer in timers] == [True, False]
+        # One linger is left whichever way the two interleave with Redis's replies
+        # (under load the first may leave while the second is still in: one timer).
+        assert timers, "no linger after the last subscriber left"
+        assert [timer.cancelled() for timer in timers[:-1]] == [True] * (
+            len(timers) - 1
+        )
+        assert not timers[-1].cancelled()
 
 
 @pytest.mark.parametrize(
