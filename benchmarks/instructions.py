@@ -87,10 +87,27 @@ def measure(valgrind: str, case: str, framework: str, count: int) -> dict[str, A
             # The same hash seed in both runs: dict and set layouts, and so the work
             # they cost, must not differ between them.
             env = {**os.environ, "PYTHONHASHSEED": "0"}
-            done = subprocess.run(
-                command, capture_output=True, text=True, env=env, timeout=CHILD_TIMEOUT
-            )
-        reason = done.stdout.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+            try:
+                done = subprocess.run(
+                    command,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=CHILD_TIMEOUT,
+                )
+            except subprocess.TimeoutExpired:  # one slow child: a row, not the run
+                return {**row, "failed": f"timed out after {CHILD_TIMEOUT} s"}
+        # Why: the child's own line, else the last of its traceback (not valgrind's).
+        own = [
+            line
+            for line in done.stderr.strip().splitlines()
+            if not line.startswith("==")
+        ]
+        reason = (
+            done.stdout.strip().splitlines()[-1:]
+            or own[-1:]
+            or [f"exit {done.returncode}"]
+        )
         if done.returncode == _SKIPPED:
             return {**row, "skipped": reason[0]}
         if done.returncode == _UNSUPPORTED:

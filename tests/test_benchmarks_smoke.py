@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,60 @@ def test_soak_short_run_is_clean() -> None:
     assert "errors: 0;" in result.stdout
     assert "back to baseline: yes" in result.stdout
     assert "server log: 0 error lines" in result.stdout
+
+
+STUCK_VALGRIND = """\
+import threading
+threading.Event().wait()  # a child that never ends (killed at CHILD_TIMEOUT)
+"""
+
+FAILING_VALGRIND = """\
+import sys
+print("==1== Callgrind, a call-graph generating cache profiler", file=sys.stderr)
+print("Traceback (most recent call last):", file=sys.stderr)
+print("ModuleNotFoundError: No module named 'blacksheep'", file=sys.stderr)
+print("==1== I   refs:      12,345", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+@pytest.fixture
+def instructions() -> Iterator[Any]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import instructions
+
+        yield instructions
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def _fake(tmp_path: Path, text: str) -> str:
+    fake = tmp_path / "valgrind"
+    fake.write_text(f"#!{sys.executable}\n{text}")
+    fake.chmod(0o755)
+    return str(fake)
+
+
+def test_a_child_past_its_timeout_is_a_failed_row_not_a_crash(
+    instructions: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # subprocess.TimeoutExpired went out of main(): every other row was lost.
+    monkeypatch.setattr(instructions, "CHILD_TIMEOUT", 0.5)
+    argv = ["--valgrind", _fake(tmp_path, STUCK_VALGRIND), "--cases", "hello"]
+    status = instructions.main([*argv, "--frameworks", "bare", "--requests", "5"])
+    assert status == 1
+    assert "timed out after 0.5 s" in capsys.readouterr().out
+
+
+def test_a_failed_child_says_why(
+    instructions: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its traceback was thrown away: the row said only "exit 1".
+    argv = ["--valgrind", _fake(tmp_path, FAILING_VALGRIND), "--cases", "hello"]
+    status = instructions.main([*argv, "--frameworks", "bare", "--requests", "5"])
+    assert status == 1
+    assert "No module named 'blacksheep'" in capsys.readouterr().out

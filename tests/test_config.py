@@ -807,3 +807,18 @@ async def test_a_negative_timeout_still_means_none(key: str) -> None:
     app.config[key] = -1
     async with app.test_app():
         pass
+
+
+@pytest.mark.parametrize("key", ["MAX_CONTENT_LENGTH", "MAX_FORM_PARTS"])
+async def test_a_negative_limit_is_refused_as_negative_not_as_a_non_number(
+    key: str,
+) -> None:
+    # It said "must be a number or None, not int (-1)": -1 is a number.
+    app = Microframework(__name__)
+    app.config[key] = -1
+    with pytest.raises(LifespanError) as failed:
+        async with app.test_app():
+            pass
+    cause = failed.value.__cause__ or failed.value.__context__
+    text = f"{failed.value} {cause}"
+    assert f"app.config[{key!r}] must be 0 or more or None, not int (-1)" in text

@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import gc
 import logging
+import math
 import sys
 import types
 import weakref
@@ -2440,3 +2441,99 @@ async def test_a_bad_sse_retry_is_refused_before_the_stream_starts() -> None:
             await events.aclose()
         response = event_stream(source(), retry=1500)
         assert await response.get_data() == b"retry: 1500\n\ndata: a\n\n"
+
+
+class _FetchedRows:
+    """Rows already fetched, handed out as done futures: an ``__anext__`` that is a
+    plain ``def`` returning a Future (a callback-style client), not a coroutine."""
+
+    def __init__(self, made: list[int]) -> None:
+        self.made = made
+
+    def __aiter__(self) -> _FetchedRows:
+        return self
+
+    def __anext__(self) -> asyncio.Future[bytes]:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        if len(self.made) < _ROWS:
+            self.made.append(len(self.made))
+            future.set_result(b"x" * 4096)
+        else:
+            future.set_exception(StopAsyncIteration())
+        return future
+
+
+async def test_a_source_whose_steps_are_done_futures_still_hears_its_client_leave(
+    app: Microframework,
+) -> None:
+    # stream_body awaited such a step as it was, taking it for one that waited: no
+    # NO_WAIT turn, so the whole export was made for nobody while the loop was held.
+    made: list[int] = []
+
+    @app.route("/export")
+    async def export() -> _FetchedRows:
+        return _FetchedRows(made)
+
+    recorder = Recorder()
+    recorder.disconnect()
+    async with asyncio.timeout(LIMIT):
+        await call(app, http_scope("/export"), recorder)
+    assert 0 < len(made) < 100, "the whole export was made for nobody"
+    assert all(m.get("more_body", True) for m in recorder.sent[1:])
+
+
+async def test_a_source_of_pending_futures_streams_every_row(
+    app: Microframework,
+) -> None:
+    # The same kind of source when its futures wait: each row arrives, in order.
+    loop = asyncio.get_running_loop()
+
+    class Later:
+        def __init__(self) -> None:
+            self.left = 3
+
+        def __aiter__(self) -> Later:
+            return self
+
+        def __anext__(self) -> asyncio.Future[bytes]:
+            future: asyncio.Future[bytes] = loop.create_future()
+            if self.left:
+                self.left -= 1
+                loop.call_soon(future.set_result, b"row%d;" % self.left)
+            else:
+                loop.call_soon(future.set_exception, StopAsyncIteration())
+            return future
+
+    @app.route("/later")
+    async def later() -> Later:
+        return Later()
+
+    async with asyncio.timeout(LIMIT):
+        recorder = await call(app, http_scope("/later"))
+    assert recorder.body == b"row2;row1;row0;"
+    assert recorder.sent[-1].get("more_body") is False
+
+
+@pytest.mark.parametrize(
+    "retry", [1.5, -0.5, Decimal("1.5"), math.inf, Decimal("Infinity")]
+)
+async def test_a_retry_that_is_not_whole_is_refused_where_given(retry: Any) -> None:
+    # docs/streaming.md: "a whole number of 0 or more ... a ValueError where it is
+    # given". 1.5 went out as `retry: 1`, -0.5 as `retry: 0`, and infinity was an
+    # OverflowError.
+    app = Microframework(__name__)
+
+    async def source() -> Any:
+        yield "x"
+
+    with pytest.raises(ValueError, match="retry"):
+        ServerSentEvent("x", retry=retry)
+    async with app.test_request_context("/"):
+        with pytest.raises(ValueError, match="retry"):
+            event_stream(source(), retry=retry)
+
+
+@pytest.mark.parametrize("retry", [0, 1500, 2.0, Decimal(3), "10", True])
+def test_a_whole_retry_of_any_type_is_sent_as_digits(retry: Any) -> None:
+    line = ServerSentEvent("x", retry=retry).encode().split(b"\n")[0]
+    assert line == f"retry: {int(retry)}".encode()

@@ -372,9 +372,10 @@ class Streamer:
 
 
 # NO_WAIT: a server's send() need not wait (hypercorn's and uvicorn's never do once
-# the client has gone), so a source that never awaits, past what a server buffers,
-# gets a turn of the loop a chunk: else it would hold the loop, every other request
-# with it, and never hear its client leave.
+# the client has gone), so past what a server buffers, a chunk that neither the
+# source's step nor the send waited for is followed by a turn of the loop (as is a
+# chunk not sent): else a source that never awaits would hold the loop, every other
+# request with it, and never hear its client leave.
 
 
 async def stream_body(
@@ -394,9 +395,10 @@ async def stream_body(
             start = None  # not held while the stream runs
         while True:
             reading = waited = True  # an OSError now is the body's, not the server's
-            step = chunks.__anext__()
-            try:  # a generator's or a coroutine's step; an app's own awaitable as it is
-                first = step.send(None) if hasattr(step, "send") else step
+            if not hasattr(step := chunks.__anext__(), "send"):
+                step = _stepped(step)  # an app's own awaitable: a done one is seen
+            try:  # a generator's or a coroutine's step
+                first = step.send(None)
             except StopIteration as done:
                 chunk, waited = done.value, False
             except StopAsyncIteration:
@@ -404,7 +406,7 @@ async def stream_body(
             else:
                 guard.arm(timeout)
                 try:
-                    chunk = await (step if first is step else resume(step, first))  # type: ignore[arg-type]
+                    chunk = await resume(step, first)  # type: ignore[arg-type]
                 except StopAsyncIteration:
                     break
                 finally:
@@ -416,19 +418,18 @@ async def stream_body(
                 sent += len(chunk)
                 m = {"type": _BODY, "body": chunk, "more_body": True}  # see _watch
                 try:
-                    await (
-                        send(m) if sent <= BUFFERED else _watch(send(m), guard, timeout)
-                    )
+                    if sent <= BUFFERED:  # (a chunk of a small body pays nothing more)
+                        await send(m)
+                    else:
+                        await _watch(send(m), guard, timeout, waited)
                 except asyncio.CancelledError as cancel:
                     chunks = _thrown_in(chunks, cancel, chunk, guard)
-            if not waited and (sent > BUFFERED or not chunk):
-                await asyncio.sleep(0)  # see NO_WAIT
+            elif not waited:
+                await asyncio.sleep(0)  # see NO_WAIT: nothing sent
         reading = False
         await _end(send, request, guard, timeout, sent > BUFFERED)
         return True
     except asyncio.CancelledError:
-        if guard.claim() is None:
-            raise  # not ours: a server cancelling the task
         return await _stream_cut(app, send, request, guard)
     except OSError:  # some servers' send() once the peer is gone
         if reading:
@@ -439,6 +440,12 @@ async def stream_body(
 
 
 _BODY = "http.response.body"
+
+
+async def _stepped(awaitable: Awaitable[Any]) -> Any:
+    # An __anext__ returning a Future (done at once when its data is at hand): as a
+    # coroutine, a step that never waits shows itself (StopIteration): see NO_WAIT.
+    return await awaitable
 
 
 def _close(
@@ -593,7 +600,9 @@ class _EndDropper(Dropper):
         return super().heard(message)
 
 
-async def _watch(sending: Awaitable[Any], guard: Guard, timeout: float | None) -> None:
+async def _watch(
+    sending: Awaitable[Any], guard: Guard, timeout: float | None, waited: bool = True
+) -> None:
     # A send waits only for a client that has stopped reading: it gets the idle
     # timeout to read on. A timer costs microseconds, so only once it waits. Sends are
     # watched once a stream is past what a server buffers (BUFFERED bytes), and all of
@@ -607,11 +616,17 @@ async def _watch(sending: Awaitable[Any], guard: Guard, timeout: float | None) -
             await waiting
         finally:
             guard.disarm()
+    elif not waited:  # nor did the source's step: see NO_WAIT
+        await asyncio.sleep(0)
 
 
 async def _stream_cut(
     app: Microframework, send: Send, request: Request, guard: Guard
 ) -> bool:
+    # Called from stream_body's except clause: a bare raise is the cancel it handles
+    # (raising it by name would tie it to this frame in a reference cycle).
+    if guard.claim() is None:
+        raise  # not ours: a server cancelling the task
     reason = guard.reason
     if reason == "disconnect":
         raise ClientDisconnected() from None

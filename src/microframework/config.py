@@ -109,8 +109,12 @@ def check_numbers(config: Mapping[str, Any]) -> None:
     for key in _NUMBERS:
         value = config.get(key)
         if value is not None and (isinstance(value, bool) or not _number(key, value)):
+            # A negative limit is a number: say what is wrong with it.
+            wanted = "a number"
+            if not isinstance(value, bool) and _number("", value):
+                wanted = "0 or more"
             raise TypeError(
-                f"app.config[{key!r}] must be a number or None, not"
+                f"app.config[{key!r}] must be {wanted} or None, not"
                 f" {type(value).__name__} ({value!r})"
             )
 

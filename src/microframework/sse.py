@@ -74,12 +74,12 @@ def _one_line(value: str | int, field: str) -> str:
     return value
 
 
-def _milliseconds(value: int) -> int:
-    # The field is digits only: anything else (a sign too) is ignored by EventSource.
-    milliseconds = int(value)
-    if milliseconds < 0:
-        raise ValueError(f"the SSE retry field must be 0 or more, not {value!r}")
-    return milliseconds
+def _milliseconds(value: int | str) -> int:
+    # The field is digits only: anything else (a sign, a fraction) EventSource ignores.
+    with suppress(OverflowError):  # infinity (a str of digits is taken)
+        if (ms := int(value)) >= 0 and (value.__class__ is str or ms == value):
+            return ms
+    raise ValueError(f"the SSE retry field must be whole and 0 or more, not {value!r}")
 
 
 def is_event_generator(chunks: object) -> bool:
