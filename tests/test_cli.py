@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import keyword
 import os
@@ -28,6 +29,7 @@ from click.testing import Result
 from hypothesis import given
 from hypothesis import strategies as st
 
+from microframework import cli as cli_module
 from microframework import current_app
 from microframework import g
 from microframework import has_app_context
@@ -2303,3 +2305,85 @@ def test_an_async_callback_of_a_click_group_made_as_app_group_runs(
         app.cli.add_command(tools)
         result = app.test_cli_runner().invoke(args=["tools", "check"])
     assert (result.exit_code, result.output) == (0, "group ran\ncheck ran\n")
+
+
+# -- factories no worker can import, app names too deep to parse (muts50) ----------
+
+
+def _make(name: str) -> Microframework:
+    return Microframework(name)
+
+
+class _Factory:
+    def __call__(self) -> Microframework:
+        return Microframework("callable")
+
+
+def _run(monkeypatch: pytest.MonkeyPatch, create_app: Any, *args: str) -> Any:
+    served: list[dict[str, Any]] = []
+
+    def serve_app(app: Microframework, **options: Any) -> int:
+        served.append(options)
+        return 0
+
+    monkeypatch.setattr(cli_module, "serve_app", serve_app)
+    result = CliRunner().invoke(MicroframeworkGroup(create_app=create_app), list(args))
+    return result, served
+
+
+@pytest.mark.parametrize(
+    "create_app",
+    [functools.partial(_make, "partial"), _Factory()],
+    ids=["partial", "object"],
+)
+def test_a_create_app_no_worker_can_import_is_refused_for_the_reloader(
+    monkeypatch: pytest.MonkeyPatch, create_app: Any
+) -> None:
+    # A functools.partial's locator was "functools:create_app", a callable object's
+    # "<its module>:create_app": the worker then failed to load the app, and
+    # --reload/--workers served nothing. As for a lambda, refuse, naming the fix.
+    result, served = _run(monkeypatch, create_app, "run", "--reload")
+    assert result.exit_code == 1, result.output
+    assert "must be importable" in result.output
+    assert served == []
+
+
+def test_debug_run_with_a_partial_create_app_serves_without_the_reloader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result, served = _run(
+        monkeypatch, functools.partial(_make, "dbg"), "--debug", "run"
+    )
+    assert result.exit_code == 0, result.output
+    assert served[0]["use_reloader"] is False
+    assert served[0]["locator"] is None
+
+
+def test_a_module_level_create_app_keeps_its_locator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result, served = _run(monkeypatch, _module_level_app, "run", "--reload")
+    assert result.exit_code == 0, result.output
+    assert served[0]["locator"] == f"{__name__}:_module_level_app"
+
+
+def _module_level_app() -> Microframework:
+    return Microframework("modlevel")
+
+
+@pytest.mark.parametrize("depth", [3000, 100_000], ids=["recursion", "memory"])
+def test_an_app_name_too_deeply_nested_to_parse_is_one_error_line(
+    tmp_path: Path, depth: int
+) -> None:
+    # cli._parse_app_name: ast.parse raises RecursionError (or MemoryError) on a very
+    # deep expression; that was a traceback, not the "Could not parse" line.
+    (tmp_path / "deep.py").write_text(
+        "from microframework import Microframework\n"
+        "def create_app(x=None):\n    return Microframework('deep')\n"
+    )
+    name = "deep:create_app(" + "-" * depth + "1)"
+    result = CliRunner().invoke(cli, ["--app", name, "routes"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Could not parse" in result.output
+    assert "Traceback" not in result.output

@@ -167,7 +167,7 @@ def _parse_app_name(app_name: str) -> tuple[str, list[Any], dict[str, Any], bool
     """``'create_app("dev", debug=True)'`` -> ``("create_app", ["dev"], {"debug": True}, True)``."""
     try:
         expr = ast.parse(app_name.strip(), mode="eval").body
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # too deep to parse
         expr = None
     if isinstance(expr, ast.Name):
         return expr.id, [], {}, False
@@ -231,8 +231,10 @@ def load_script_app(info: ScriptInfo) -> tuple[Microframework, str | None]:
         module = getattr(info.create_app, "__module__", None)
         name = getattr(info.create_app, "__qualname__", "create_app")
         app = _call_factory(module or "?", name, info.create_app)
-        # A lambda or a nested function is nothing a worker could import.
-        importable = module is not None and name.isidentifier()
+        # A lambda, a nested function, a functools.partial or a callable object is
+        # nothing a worker could import: only what module:name gives back is.
+        found = getattr(sys.modules.get(module or ""), name, None)
+        importable = name.isidentifier() and found is info.create_app
         return app, f"{module}:{name}" if importable else None
     files = ("asgi.py", "app.py")
     path = info.app_import_path or next((f for f in files if Path(f).is_file()), None)
