@@ -119,7 +119,9 @@ async def test_a_client_that_stops_reading_times_out(
 ) -> None:
     # RESPONSE_TIMEOUT bounds a send that waits for the reader too: a stalled client
     # must not hold a view, its finally and teardown for ever (Quart's does not).
-    app.config["RESPONSE_TIMEOUT"] = 0.05
+    # (0.2 s: the writer's task, late by more than 50 ms on a loaded machine, was cut
+    # before the client stalled.)
+    app.config["RESPONSE_TIMEOUT"] = 0.2
     ended: list[str] = []
     chunk = b"x" * 32_768
 
