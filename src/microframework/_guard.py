@@ -406,7 +406,7 @@ async def stream_body(
             await (send(start) if not sent else _watch(send(start), guard, timeout))
             start = None  # not held while the stream runs
         while True:
-            reading = waited = True  # an OSError now is the body's, not the server's
+            reading = True  # an OSError now is the body's, not the server's
             if not hasattr(step := chunks.__anext__(), "send"):
                 step = _stepped(step)  # an app's own awaitable: a done one is seen
             try:  # a generator's or a coroutine's step
@@ -423,6 +423,7 @@ async def stream_body(
                     break
                 finally:
                     guard.disarm()
+                waited = True  # (set here: a step that never waits pays less)
             reading = False
             if encode is not None and not (std and (kind := chunk.__class__) is bytes):
                 chunk = chunk.encode() if std and kind is str else encode(chunk)
