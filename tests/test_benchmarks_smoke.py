@@ -81,15 +81,12 @@ sys.exit(done.returncode)
 
 
 def test_instruction_counts_run_each_child_twice_and_divide(tmp_path: Path) -> None:
-    fake = tmp_path / "valgrind"
-    fake.write_text(f"#!{sys.executable}\n{FAKE_VALGRIND}")
-    fake.chmod(0o755)
     result = subprocess.run(
         [
             sys.executable,
             str(ROOT / "benchmarks" / "instructions.py"),
             "--valgrind",
-            str(fake),
+            _fake(tmp_path, FAKE_VALGRIND),
             "--cases",
             "hello,hooks",
             "--frameworks",
