@@ -56,6 +56,15 @@ def create_app(
     )
     broadcast = Broadcast(app=app, queue_size=queue_size)
 
+    @app.errorhandler(BroadcastError)
+    async def broadcast_unavailable(error: BroadcastError) -> Any:
+        # Redis unreachable while a websocket joins (subscribing comes before the
+        # accept): refuse the handshake with a 503, not a 500 and a traceback for
+        # every reconnect of every page. The page retries by itself.
+        app.logger.warning("broadcast unavailable: %s", error)
+        body = {"error": "the chat is unavailable; try again shortly"}
+        return body, 503, {"Retry-After": "5"}
+
     @app.after_request
     async def tag_worker(response: Response) -> Response:
         # Which worker process answered: handy when running several.
@@ -85,9 +94,16 @@ def create_app(
             try:
                 async for message in websocket:
                     if isinstance(message, str) and message.strip():
-                        await broadcast.publish_json(
-                            room, {"name": name, "text": message}
-                        )
+                        try:
+                            await broadcast.publish_json(
+                                room, {"name": name, "text": message}
+                            )
+                        except BroadcastError:
+                            # Redis unreachable, even for a moment: the message did
+                            # not go out. Say so with a close (the page reconnects),
+                            # not with a traceback in the log for every message.
+                            await websocket.close(1011, "the broadcast is unavailable")
+                            return
             finally:
                 sender.cancel()
                 # Nothing of this connection may outlive the handler.
@@ -101,9 +117,17 @@ def create_app(
             return {"error": "the event id must look like 1700000000000-0"}, 400
 
         async def source() -> AsyncIterator[ServerSentEvent]:
-            async with broadcast.subscribe(room, last_event_id=after) as subscriber:
-                async for event in subscriber:
-                    yield ServerSentEvent(_message(event.id, event.json()), id=event.id)
+            try:
+                async with broadcast.subscribe(room, last_event_id=after) as sub:
+                    async for event in sub:
+                        yield ServerSentEvent(
+                            _message(event.id, event.json()), id=event.id
+                        )
+            except BroadcastError:
+                # Too slow, or Redis gone past reconnect_timeout: end the stream, as
+                # the websocket closes. EventSource reconnects with Last-Event-ID;
+                # raising would log a traceback for every open stream at once.
+                return
 
         return event_stream(source())
 

@@ -7,6 +7,7 @@ behaviour tests run on the memory backend and on a real Redis.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -17,6 +18,7 @@ from microframework.broadcast import Broadcast
 from microframework.broadcast import BroadcastError
 from microframework.exceptions import WebsocketDisconnect
 from microframework.testing import MicroframeworkClient
+from microframework.testing import WebsocketResponseError
 
 LIMIT = 10
 
@@ -204,3 +206,68 @@ async def test_a_burst_from_one_client_does_not_drop_readers_that_keep_up() -> N
                     await ada.send(str(n))
                 texts = [(await bob.receive_json())["text"] for _ in range(50)]
     assert texts == [str(n) for n in range(50)]
+
+
+async def test_sse_feed_ends_cleanly_when_the_broadcast_gives_up(
+    chat_app: Microframework, client: MicroframeworkClient
+) -> None:
+    # As the websocket closes with 1011: the stream ends, for EventSource to reconnect
+    # with Last-Event-ID, instead of raising into the server (a traceback logged for
+    # every open stream when Redis is gone past reconnect_timeout).
+    broadcast = _broadcast(chat_app)
+    async with client.request("/events/kitchen") as connection:
+        await connection.send_complete()
+        async with asyncio.timeout(5):
+            while not broadcast.subscriber_count("kitchen"):
+                await asyncio.sleep(0)
+        broadcast._end_all(BroadcastError("Redis gave up"))
+        async with asyncio.timeout(5):
+            while await connection.receive():
+                pass
+    assert connection.status_code == 200
+
+
+async def test_a_message_the_broadcast_cannot_publish_closes_with_1011(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Redis unreachable for a moment (under reconnect_timeout, readers ride it out):
+    # publish raises BroadcastError. The sender is told with a close, as a reader is,
+    # instead of the handler raising (an ERROR traceback for every message sent).
+    app = create_app("memory://")
+    app.testing = True
+    broadcast = _broadcast(app)
+    async with asyncio.timeout(LIMIT), app.test_app() as test_app:
+
+        async def unreachable(channel: str, data: str | bytes) -> str:
+            raise BroadcastError("Redis at test is unreachable")
+
+        broadcast._backend.publish = unreachable  # type: ignore[union-attr]
+        async with test_app.test_client().websocket("/ws/kitchen?name=ada") as ada:
+            await ada.send("hello")
+            with pytest.raises(WebsocketDisconnect) as info:
+                await ada.receive()
+    assert info.value.code == 1011
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_joining_while_the_broadcast_is_unreachable_is_a_503(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A page reconnecting while Redis is down (a room this worker no longer follows):
+    # subscribing raises BroadcastError before the accept. The handshake is refused
+    # with a 503, not a 500 with an ERROR traceback for every attempt.
+    app = create_app("memory://")
+    app.testing = True
+    broadcast = _broadcast(app)
+    async with asyncio.timeout(LIMIT), app.test_app() as test_app:
+
+        async def unreachable(channel: str) -> str:
+            raise BroadcastError("Redis at test is unreachable")
+
+        broadcast._backend.listen = unreachable  # type: ignore[union-attr]
+        with pytest.raises(WebsocketResponseError) as info:
+            async with test_app.test_client().websocket("/ws/kitchen"):
+                pass
+    assert info.value.response.status_code == 503
+    assert info.value.response.headers["Retry-After"] == "5"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

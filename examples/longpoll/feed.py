@@ -85,11 +85,18 @@ def create_app(broadcast_url: str | None = None) -> Microframework:
             return {"error": "the event id must look like 1700000000000-0"}, 400
 
         async def source() -> AsyncIterator[ServerSentEvent]:
-            async with broadcast().subscribe(CHANNEL, after) as subscriber:
-                async for event in subscriber:
-                    yield ServerSentEvent(
-                        _as_json(event), event="notification", id=event.id
-                    )
+            try:
+                async with broadcast().subscribe(CHANNEL, after) as subscriber:
+                    async for event in subscriber:
+                        yield ServerSentEvent(
+                            _as_json(event), event="notification", id=event.id
+                        )
+            except BroadcastError:
+                # Redis gone past reconnect_timeout (the broadcast logged it once), or
+                # this reader fell behind: end the stream, as the 200 is sent. The
+                # browser reconnects with Last-Event-ID and misses nothing retained;
+                # raising would log a traceback for every open stream at once.
+                return
 
         return event_stream(source(), keep_alive=current_app.config["SSE_KEEP_ALIVE"])
 

@@ -16,6 +16,7 @@ from feed import create_app
 
 from microframework import Microframework
 from microframework.broadcast import Broadcast
+from microframework.broadcast import BroadcastError
 from microframework.broadcast import parse_event_id
 from microframework.testing import MicroframeworkClient
 
@@ -243,3 +244,21 @@ async def test_an_unavailable_broadcast_is_a_503_with_retry_after(
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "5"
         assert "unavailable" in (await response.get_json())["error"]
+
+
+async def test_sse_ends_cleanly_when_the_broadcast_gives_up(
+    feed_app: Microframework, client: MicroframeworkClient
+) -> None:
+    # After reconnect_timeout without Redis, every subscriber ends with BroadcastError
+    # (what the Redis reader does, called directly). The stream must end, for the
+    # browser to reconnect with Last-Event-ID, not raise into the server: that logged
+    # one traceback per open stream.
+    broadcast: Broadcast = feed_app.extensions["broadcast"]
+    async with client.request("/events") as connection:
+        await connection.send_complete()
+        await _until_waiting(feed_app, 1)
+        broadcast._end_all(BroadcastError("Redis at test is unreachable"))
+        async with asyncio.timeout(5):
+            while await connection.receive():
+                pass
+    assert connection.status_code == 200
