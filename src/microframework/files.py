@@ -19,7 +19,7 @@ import unicodedata
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from datetime import timedelta
 from typing import Any
 from typing import IO
@@ -41,6 +41,7 @@ from .conditional import precondition_status
 from .conditional import requested_ranges
 from .conditional import Spans
 from .globals import _cv_app
+from .wrappers.filebody import CHEAP_SEEK
 from .wrappers.filebody import FileBody
 from .wrappers.response import Response
 
@@ -143,7 +144,7 @@ async def send_file(
     download_name: str | None = None,
     conditional: bool = True,
     etag: bool | str = True,
-    last_modified: datetime | int | float | None = None,
+    last_modified: date | int | float | time.struct_time | None = None,
     max_age: int | timedelta | Callable[[str | None], int | None] | None = None,
     *,
     attachment_filename: str | None = None,
@@ -299,7 +300,7 @@ async def _source_for(path_or_file: object) -> _Source:
         )
     file: IO[bytes] = path_or_file  # type: ignore[assignment] # checked just above
     name = getattr(file, "name", None)
-    size, offset = _remaining(file)
+    size, offset = await _measure(file)
     return _Source(
         None,
         file,
@@ -352,6 +353,12 @@ def _open_regular(path: str) -> tuple[IO[bytes], os.stat_result]:
         raise
 
 
+async def _measure(file: IO[bytes]) -> tuple[int | None, int]:
+    if isinstance(file, CHEAP_SEEK):
+        return _remaining(file)
+    return await asyncio.to_thread(_remaining, file)  # a zip member's inflates it all
+
+
 def _remaining(file: IO[bytes]) -> tuple[int | None, int]:
     """The bytes left from the current position (None if unknown), and that position."""
     try:
@@ -392,7 +399,9 @@ def _describe(
             "send_file() cannot guess the mimetype of a file object without a name;"
             " pass 'mimetype' or 'download_name'"
         )
-    guessed, encoding = mimetypes.guess_type(name)
+    # A name, not a URL: guess_type("data:text/html,x.png") is text/html (a data:
+    # URL). No scheme can start after a "/".
+    guessed, encoding = mimetypes.guess_type("/" + name)
     # A Content-Encoding on an attachment makes browsers save a .tar.gz decompressed.
     if encoding is not None and not as_attachment:
         headers["Content-Encoding"] = encoding
@@ -424,7 +433,7 @@ def _add_validators(
     source: _Source,
     headers: Headers,
     etag: bool | str,
-    last_modified: datetime | int | float | None,
+    last_modified: date | int | float | time.struct_time | None,
 ) -> None:
     tag = None
     if isinstance(etag, str):
@@ -439,12 +448,12 @@ def _add_validators(
         last_modified = source.mtime
     if last_modified is None:
         return
-    if not isinstance(last_modified, (datetime, int, float)):
+    if not isinstance(last_modified, (date, int, float, time.struct_time)):
         raise TypeError(
-            "last_modified must be a datetime or a timestamp,"
+            "last_modified must be a datetime, a date or a timestamp,"
             f" not {type(last_modified).__name__}"
         )
-    # werkzeug's http_date takes both, a naive datetime as UTC.
+    # werkzeug's http_date takes these (as Flask's and Quart's do), naive ones as UTC.
     headers["Last-Modified"] = http_date(last_modified)
 
 

@@ -40,6 +40,8 @@ _File = TypeVar("_File", bound=_Closable)
 
 #: Bytes read (and sent in one ``http.response.body`` message) at a time.
 CHUNK_SIZE = 64 * 1024
+#: File objects whose seek() is cheap; others (a zip member) may read up to the position.
+CHEAP_SEEK = (io.BytesIO, io.FileIO, io.BufferedReader, io.BufferedRandom)
 
 
 class FileBody(ResponseBody):
@@ -117,7 +119,9 @@ class FileBody(ResponseBody):
                 return await asyncio.to_thread(file.read, size)
 
         async def seek(position: int) -> int:
-            return file.seek(position)
+            if isinstance(file, CHEAP_SEEK):
+                return file.seek(position)
+            return await asyncio.to_thread(file.seek, position)
 
         async for chunk in self._spans(seek, read):
             yield chunk
