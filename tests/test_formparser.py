@@ -766,7 +766,10 @@ async def test_multipart_near_boundary_body_parses_in_linear_time(unit: bytes) -
     tricky_body = encode([part("f", adversarial, filename="f")])
     _, files = await parse(pieces(tricky_body, 65536), max_form_memory_size=None)
     assert files["f"].read() == adversarial
-    assert await _best_time(tricky_body) < 20 * await _best_time(plain_body)
+    # The plain body in pieces of the header limit: these units go to the decoder in
+    # slices of it, plain data a whole chunk at a time (3-4x faster).
+    plain_time = await _best_time(plain_body, piece=8192)
+    assert await _best_time(tricky_body) < 20 * plain_time
 
 
 async def test_multipart_long_padding_in_small_messages_parses_in_linear_time() -> None:

@@ -269,11 +269,28 @@ class _MultipartReader:
         elif self._in_state(*_HEADER_STATES):
             end = start + self._limit - len(self._decoder.buffer)
         else:
-            end = start + self._limit
+            end = self._data_end(chunk, start)
         self._decoder.receive_data(chunk[start:end])
         self._tail = _UNCHECKED
         self._drain(wait_for_delimiter=True)
         return end
+
+    def _data_end(self, chunk: bytes, start: int) -> int:
+        # Part data: up to the next "--boundary" in one piece (no header block can
+        # begin before it); near one, or one begun in the buffer, a slice of the limit.
+        end = start + self._limit
+        if len(chunk) <= end:
+            return end
+        dashed = self._dashed
+        found = chunk.find(dashed, start)
+        if found < 0:
+            found = len(chunk)
+        if found <= end:
+            return end
+        buffer = self._decoder.buffer
+        if buffer and dashed in buffer + chunk[start : start + len(dashed)]:
+            return end
+        return found
 
     def _padding_run(self, chunk: bytes, start: int) -> bytes:
         match = _PADDING_RUN.match(chunk, start, start + self._limit)
@@ -376,7 +393,7 @@ class _MultipartReader:
 
     def close_files(self) -> None:
         if self._file is not None:
-            self._file.close()
+            FileStorage(self._file).close()  # off the loop if big: see FileStorage
             self._file = None
         for _, storage in self.files:
             storage.close()
