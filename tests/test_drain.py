@@ -537,6 +537,45 @@ def test_the_servers_signal_handler_is_chained_and_restored() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+def test_a_period_cancelled_without_shutdown_leaves_the_servers_handler_working() -> (
+    None
+):
+    # A serving period whose lifespan task is cancelled (no lifespan.shutdown) leaves
+    # the chained handler installed, bound to a loop now closed: a later SIGTERM raised
+    # RuntimeError("Event loop is closed") wherever the process was, and the server's
+    # own handler never ran.
+    app = Microframework(__name__)
+    seen: list[int] = []
+
+    def server_handler(signum: int, frame: Any) -> None:
+        seen.append(signum)
+
+    async def cancelled_period() -> None:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        said: list[str] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            said.append(message["type"])
+
+        inbox.put_nowait({"type": "lifespan.startup"})
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+        task = asyncio.create_task(app(scope, inbox.get, send))
+        async with asyncio.timeout(LIMIT):
+            while "lifespan.startup.complete" not in said:
+                await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    previous = signal.signal(signal.SIGTERM, server_handler)
+    try:
+        asyncio.run(cancelled_period())
+        signal.raise_signal(signal.SIGTERM)
+        assert seen == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_without_a_server_handler_nothing_is_installed() -> None:
     app = Microframework(__name__)
 

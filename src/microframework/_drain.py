@@ -170,7 +170,10 @@ def _chained(
 ) -> Callable[[int, FrameType | None], None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         # A signal handler runs between two bytecodes: only hand the work to the loop.
-        loop.call_soon_threadsafe(drain.start, grace)
+        # Its loop may be gone: a serving period cancelled without a shutdown left
+        # this handler installed, and the server's own must still run.
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(drain.start, grace)
         previous(signum, frame)
 
     return handler

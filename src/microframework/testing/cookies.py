@@ -143,9 +143,16 @@ def parse_set_cookie(
         name, _, arg = attribute.partition("=")
         name, arg = name.strip().lower(), arg.strip()
         if name == "expires" and max_age is None:
-            expires = parse_date(arg)
+            # RFC 6265 5.2.1: a date that does not parse is ignored, not a reset.
+            expires = parse_date(arg) or expires
         elif name == "max-age" and _MAX_AGE.fullmatch(arg):
-            max_age = int(arg)  # it beats Expires; a non-positive one deletes now
+            # it beats Expires; a non-positive one deletes now. Past 20 digits it is
+            # beyond the cap either way, and int() of 4300 digits is a ValueError.
+            digits = arg.lstrip("-").lstrip("0") or "0"  # int() counts zeros too
+            if len(digits) > 20:
+                max_age = -1 if arg.startswith("-") else _MAX_AGE_CAP
+            else:
+                max_age = -int(digits) if arg.startswith("-") else int(digits)
             # Capped as browsers do (RFC 6265bis 5.6.2: 400 days), not an OverflowError.
             seconds = min(max(max_age, 0), _MAX_AGE_CAP)
             expires = datetime.now(UTC) + timedelta(seconds=seconds)
