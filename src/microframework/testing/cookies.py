@@ -124,6 +124,15 @@ class CookieJarView:
                 del self._jar[slot]
 
 
+def _seconds(max_age: str) -> int:
+    # Past 20 digits it is beyond the cap either way, and int() of over 4300 digits
+    # (leading zeros count) is a ValueError.
+    digits = max_age.lstrip("-").lstrip("0") or "0"
+    if len(digits) > 20:
+        return -1 if max_age.startswith("-") else _MAX_AGE_CAP
+    return -int(digits) if max_age.startswith("-") else int(digits)
+
+
 def parse_set_cookie(
     header: str, host: str, request_path: str, secure_origin: bool = True
 ) -> Cookie | None:
@@ -146,13 +155,7 @@ def parse_set_cookie(
             # RFC 6265 5.2.1: a date that does not parse is ignored, not a reset.
             expires = parse_date(arg) or expires
         elif name == "max-age" and _MAX_AGE.fullmatch(arg):
-            # it beats Expires; a non-positive one deletes now. Past 20 digits it is
-            # beyond the cap either way, and int() of 4300 digits is a ValueError.
-            digits = arg.lstrip("-").lstrip("0") or "0"  # int() counts zeros too
-            if len(digits) > 20:
-                max_age = -1 if arg.startswith("-") else _MAX_AGE_CAP
-            else:
-                max_age = -int(digits) if arg.startswith("-") else int(digits)
+            max_age = _seconds(arg)  # it beats Expires; a non-positive one deletes now
             # Capped as browsers do (RFC 6265bis 5.6.2: 400 days), not an OverflowError.
             seconds = min(max(max_age, 0), _MAX_AGE_CAP)
             expires = datetime.now(UTC) + timedelta(seconds=seconds)
