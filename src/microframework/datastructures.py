@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import suppress
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import IO
@@ -42,19 +43,26 @@ class FileStorage(_FileStorage):
     filename: str | None
 
     def close(self) -> None:
-        """Close the file; an upload's temporary file on disk past ``CLOSE_OFF_LOOP``
+        """Close the file as :meth:`close_stream` does; quiet on error, as werkzeug's."""
+        with suppress(Exception):
+            self.close_stream(self.stream)
+
+    @staticmethod
+    def close_stream(stream: IO[bytes]) -> None:
+        """Close *stream*; an upload's temporary file on disk past ``CLOSE_OFF_LOOP``
         bytes in a thread of its own: freeing its pages held the event loop (a 512 MiB
-        one's, 40-300 ms). The thread holds it until it is closed."""
-        stream = self.stream
+        one's, 40-300 ms). The thread holds it until it is closed. Not through
+        ``FileStorage(stream)``: werkzeug's takes the file's int ``name`` for a file
+        name, a ``TypeError``."""
         # A spooled file has a name once it has rolled over to disk.
         if isinstance(stream, SpooledTemporaryFile) and stream.name is not None:
             if (
                 not stream.closed
                 and os.fstat(stream.fileno()).st_size >= CLOSE_OFF_LOOP
             ):
-                threading.Thread(target=super().close, name="upload close").start()
+                threading.Thread(target=stream.close, name="upload close").start()
                 return
-        super().close()
+        stream.close()
 
     def save(  # type: ignore[override] # also awaitable, see below
         self,

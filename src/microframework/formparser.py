@@ -393,7 +393,7 @@ class _MultipartReader:
 
     def close_files(self) -> None:
         if self._file is not None:
-            FileStorage(self._file).close()  # off the loop if big: see FileStorage
+            FileStorage.close_stream(self._file)  # off the loop if big
             self._file = None
         for _, storage in self.files:
             storage.close()

@@ -141,7 +141,7 @@ class Request(BaseRequestWebsocket):
             for _, storage in files.items(multi=True):
                 storage.close()
         if self._body_file is not None:
-            self._body_file.close()
+            FileStorage.close_stream(self._body_file)  # off the loop if big
         if self.held_receive is not None:
             self.held_receive.close_held()
             self.held_receive = None
@@ -456,7 +456,7 @@ class Request(BaseRequestWebsocket):
                         else:
                             body_file.write(chunk)
                 except BaseException:
-                    body_file.close()
+                    FileStorage.close_stream(body_file)  # a cut big body too
                     raise
             self._body_file = body_file
         body_file.seek(0)
