@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 
 import pytest
 from servers import LIMIT
@@ -119,3 +120,30 @@ async def test_a_big_body_file_on_disk_is_closed_off_the_event_loop(
         assert await asyncio.to_thread(done.wait, LIMIT)
     ((ident, rolled),) = closed
     assert rolled and ident != threading.get_ident()
+
+
+async def test_a_parse_cancelled_mid_file_on_disk_is_still_a_cancellation() -> None:
+    # formparser.FormDataParser.parse closes the file being written in `except
+    # BaseException`: a close that raised (cf2b347: TypeError) replaced the
+    # CancelledError of a client gone or a timeout.
+    from microframework.formparser import FormDataParser
+
+    gate = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="f"; '
+            'filename="a"\r\n\r\n'
+        ).encode()
+        yield b"x" * (600 * 1024)  # past the 500 KiB spool: on disk
+        gate.set()
+        await asyncio.Event().wait()  # the client stalls
+
+    parse = asyncio.ensure_future(
+        FormDataParser().parse(body(), "multipart/form-data", {"boundary": BOUNDARY})
+    )
+    async with asyncio.timeout(LIMIT):
+        await gate.wait()
+        parse.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await parse
