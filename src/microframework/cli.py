@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ._dotenv import load_dotenv as load_dotenv
+from ._dotenv import python_dotenv
 from .app import Microframework
 from .cli_group import AppGroup as AppGroup
 from .cli_group import call_in_app_context as call_in_app_context
@@ -40,8 +42,6 @@ from .helpers import DEBUG_ENV
 from .helpers import get_debug_flag as get_debug_flag
 from .helpers import get_load_dotenv as get_load_dotenv
 from .helpers import SKIP_DOTENV_ENV as SKIP_DOTENV_ENV
-from .serving import load_dotenv as load_dotenv
-from .serving import python_dotenv
 from .serving import run_app as run_app
 from .serving import RUN_FROM_CLI_ENV as RUN_FROM_CLI_ENV
 from .serving import serve_app as serve_app

@@ -12,13 +12,13 @@ import contextlib
 import dataclasses
 import errno
 import fnmatch
-import importlib
 import multiprocessing
 import os
 import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -28,12 +28,12 @@ from collections.abc import Coroutine
 from collections.abc import Iterable
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from typing import TYPE_CHECKING
 
 import click
 
+from ._dotenv import load_dotenv
 from ._drain import RELOADER_ENV
 from .helpers import DEBUG_ENV
 from .helpers import get_debug_flag
@@ -91,12 +91,13 @@ def serve_app(
     it again; the reloader also watches *extra_files*, but no file matching
     *exclude_patterns* (fnmatch). *options* set hypercorn ``Config`` attributes. User
     errors raise ``ClickException``."""
-    from hypercorn.run import run
     from hypercorn.utils import LifespanFailureError
 
     global _serving_app
     if not 0 <= port <= 65535:
         raise click.ClickException(f"The port must be 0 to 65535, not {port}.")
+    if (certfile is None) != (keyfile is None):  # hypercorn would serve plain HTTP
+        raise click.ClickException("certfile and keyfile must be given together.")
     options.setdefault("graceful_timeout", _graceful(app))  # app.run(graceful_timeout=)
     config = _config(certfile, keyfile, options)
     told = _told_workers()
@@ -116,7 +117,7 @@ def serve_app(
         if config.workers:
             watch = _Watch(tuple(extra_files or ()), tuple(exclude_patterns or ()))
             return _supervise(config, workers, watch if use_reloader else None)
-        return run(config)
+        return _run(config)
     except LifespanFailureError as error:
         raise click.ClickException(_lifespan_failure(error)) from None
     finally:
@@ -124,6 +125,19 @@ def serve_app(
         os.environ.update(told)
         for name in _TOLD.difference(told):
             os.environ.pop(name, None)
+
+
+def _run(config: Any) -> int:
+    from hypercorn.asyncio.run import asyncio_worker
+    from hypercorn.run import run
+
+    if threading.current_thread() is threading.main_thread():
+        return run(config)
+    # Signals reach only the main thread, where hypercorn sets its handlers: given an
+    # event, it serves until the process ends (as werkzeug's server in a thread).
+    never = threading.Event()  # hypercorn only asks it is_set()
+    asyncio_worker(config, config.create_sockets(), never)  # type: ignore[arg-type]
+    return 0
 
 
 _TOLD = frozenset((SERVE_MAIN_ENV, SERVE_APP_ENV, DEBUG_ENV, RELOADER_ENV))
@@ -136,6 +150,11 @@ def _told_workers() -> dict[str, str]:
 
 def _tell_workers(app: Microframework, locator: str | None, main_first: bool) -> None:
     # Through the environment, which spawn passes on: how to make the app again.
+    if threading.current_thread() is not threading.main_thread():
+        raise click.ClickException(
+            "The reloader and extra workers need the main thread, where signals"
+            " arrive: serve from there, or with one worker."
+        )
     main = _main_to_run() if main_first else None
     if main is not None:
         os.environ[SERVE_MAIN_ENV] = main
@@ -271,7 +290,7 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
                     process.start()
             files = watch.files(files_to_watch()) if watch is not None else {}
             changed = False
-            while not stopping and all(p.is_alive() for p in processes):
+            while not stopping and _running(config, spawn, processes, kwargs):
                 wait([p.sentinel for p in processes], timeout=1)
                 if changed := reload and check_for_updates(files):
                     break
@@ -294,6 +313,21 @@ def _supervise(config: Any, workers: int, watch: _Watch | None) -> int:
             signal.signal(number, handler)
         for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
             sock.close()
+
+
+def _running(config: Any, spawn: Any, processes: list[Any], kwargs: Any) -> bool:
+    """All alive, once those retired at ``max_requests`` (exit 0) are replaced."""
+    ended = [i for i, process in enumerate(processes) if not process.is_alive()]
+    if ended and (
+        getattr(config, "max_requests", None) is None
+        or any(processes[i].exitcode for i in ended)
+    ):
+        return False
+    for i in ended:
+        processes[i] = spawn.Process(target=_worker, kwargs=kwargs)
+        with _main_not_imported():
+            processes[i].start()
+    return True
 
 
 def _main_to_run() -> str | None:
@@ -482,48 +516,6 @@ def _loaded_app() -> Microframework:
     return app
 
 
-def load_dotenv(
-    path: str | os.PathLike[str] | None = None, load_defaults: bool = True
-) -> bool:
-    """Load ``.env``, ``.microframeworkenv`` and *path* into ``os.environ``; True if any loaded.
-
-    Set variables win, then *path*, ``.env``, ``.microframeworkenv`` (found upwards), as
-    Flask orders them. Without python-dotenv it says so if such a file is there, as Flask."""
-    dotenv = python_dotenv()
-    if dotenv is None:
-        if load_defaults and (
-            _find_upwards(".env") or _find_upwards(".microframeworkenv")
-        ):
-            click.secho(
-                " * Tip: There are .env files present. Install python-dotenv to use them.",
-                fg="yellow",
-                err=True,
-            )
-        return False
-    files = [path]
-    if load_defaults:
-        files += [_find_upwards(".env"), _find_upwards(".microframeworkenv")]
-    found = [file for file in files if file is not None and os.path.isfile(file)]
-    for file in found:  # the most important first: a variable already set stays
-        for key, value in dotenv.dotenv_values(file, encoding="utf-8").items():
-            if value is not None:
-                os.environ.setdefault(key, value)
-    return bool(found)
-
-
-def python_dotenv() -> ModuleType | None:
-    """The ``dotenv`` module, or None when python-dotenv isn't installed."""
-    try:
-        return importlib.import_module("dotenv")
-    except ImportError:
-        return None  # python-dotenv is optional
-
-
-def _find_upwards(name: str) -> Path | None:
-    cwd = Path.cwd()
-    return next((d / name for d in (cwd, *cwd.parents) if (d / name).is_file()), None)
-
-
 def run_app(
     app: Microframework,
     host: str | None = None,
@@ -603,19 +595,19 @@ def run_on_loop(
 def _can_reload(app: Microframework, locator: str | None) -> bool:
     """Can a worker process make the app again? If not, say so."""
     # A script's own (made in main()) comes back in the worker running it; others can't.
+    why = None
     if locator is None and (app.import_name != "__main__" or _main_to_run() is None):
-        app.logger.warning(
-            "The reloader needs the app as a module-level variable; serving without it."
-        )
-        return False
-    if multiprocessing.parent_process() is not None:
+        why = "needs the app as a module-level variable"
+    elif (locator or "").startswith("__main__:") and _main_to_run() is None:
+        why = "can't run code with no file (python -c, a REPL) again in a new process"
+    elif threading.current_thread() is not threading.main_thread():
+        why = "needs the main thread, where signals arrive"
+    elif multiprocessing.parent_process() is not None:
         # Its worker could not repeat what the parent's target did before app.run().
-        app.logger.warning(
-            "The reloader can't restart a process multiprocessing started; serving"
-            " without it."
-        )
-        return False
-    return True
+        why = "can't restart a process multiprocessing started"
+    if why is not None:
+        app.logger.warning("The reloader %s; serving without it.", why)
+    return why is None
 
 
 def _refuse_a_running_loop() -> None:
@@ -657,7 +649,7 @@ def default_address(
 ) -> tuple[str, int]:
     """As Flask and Quart: SERVER_NAME's host and port are the defaults; port 0 is kept."""
     name_host, _, name_port = (app.config.get("SERVER_NAME") or "").partition(":")
-    if port is None:
+    if not port and port != 0:  # None or "" (an empty PORT variable), as Flask
         port = int(name_port) if name_port else 5000
     # int(): as Flask, for app.run(port=os.environ.get("PORT", 5000)).
     return host or name_host or "127.0.0.1", int(port)
@@ -681,6 +673,10 @@ def serve_task(
     config.bind = [_bind_address(host, port)]
     config.ca_certs, config.certfile, config.keyfile = ca_certs, certfile, keyfile
     config.graceful_timeout = _graceful(app)
+    off_main = threading.current_thread() is not threading.main_thread()
+    if shutdown_trigger is None and off_main:
+        # hypercorn can't set signal handlers off the main thread: serve until cancelled.
+        shutdown_trigger = asyncio.Event().wait
     if shutdown_trigger is not None:  # no signal then: the trigger starts the drain
         shutdown_trigger = app.drain.after(shutdown_trigger, app.config)
     return serve(app, config, shutdown_trigger=shutdown_trigger)
