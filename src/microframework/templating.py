@@ -6,6 +6,7 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from collections.abc import Callable
@@ -352,17 +353,114 @@ async def _stream(app: TemplatingMixin, template: Template, context: Any) -> Res
     await app.update_template_context(context)
     await send_signal(before_render_template, app, template=template, context=context)
 
-    async def generate() -> AsyncIterator[str]:
-        async for chunk in template.generate_async(context):
-            yield chunk
-        await send_signal(template_rendered, app, template=template, context=context)
-
-    body: AsyncIterator[str] = generate()
+    body: AsyncIterator[str] = _streamed(app, template, context)
     ctx = _cv_app.get(None)
     if ctx is not None and (ctx.request is not None or ctx.websocket is not None):
         # The body is sent after the view returns; keep request, g and session.
         body = stream_with_context(body)
     return app.response_class(body)
+
+
+# jinja makes a chunk of every piece of text and every ``{{ }}``: a send apiece cost a
+# loop turn every 16 over HTTP/2 (see _guard's NO_WAIT), hypercorn a frame each. So the
+# template renders in a task of its own, and the body sends what it has made whenever
+# it gets a turn: chunks made without waiting go out joined, text made before the
+# template waits goes out while it waits, and its own cancels (an ``asyncio.timeout``,
+# a TaskGroup) land in its task, never in a send.
+_TURN = 16384  # characters the template makes between turns of the loop, ...
+_TURN_CHUNKS = 1024  # ... or chunks (empty ones too)
+_HELD = 65536  # characters made and not yet sent (a slow client): then it waits
+
+
+class _Held:
+    __slots__ = ("parts", "size", "reader", "writer", "closed")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.reader: asyncio.Future[None] | None = None  # the body waits for text
+        self.writer: asyncio.Future[None] | None = None  # the template, for room
+        self.closed = False
+
+    def wake(self) -> None:
+        if (reader := self.reader) is not None and not reader.done():
+            reader.set_result(None)
+
+
+async def _streamed(
+    app: TemplatingMixin, template: Template, context: Any
+) -> AsyncIterator[str]:
+    held = _Held()
+    loop = asyncio.get_running_loop()
+    made = loop.create_task(_render_into(held, template.generate_async(context)))
+    try:
+        while True:
+            if held.parts:
+                chunk = "".join(held.parts)
+                held.parts.clear()
+                held.size = 0
+                if (writer := held.writer) is not None:
+                    held.writer = None
+                    writer.set_result(None)
+                yield chunk
+            elif made.done():
+                made.result()  # its error, if it failed
+                break
+            else:
+                held.reader = loop.create_future()
+                try:
+                    await held.reader
+                finally:
+                    held.reader = None
+                if not held.parts and not made.done():
+                    yield ""  # empty chunks made: not idle (see _guard.stream_body)
+    finally:
+        held.closed = True  # (a template that swallows the cancel stops at a turn)
+        if not made.done():  # closed early: its client left, a timeout, an error
+            await _cancelled(made)
+        elif not made.cancelled():
+            made.exception()  # seen: an error no chunk was asked for after is not logged
+    await send_signal(template_rendered, app, template=template, context=context)
+
+
+async def _render_into(held: _Held, chunks: AsyncIterator[str]) -> None:
+    made = count = 0
+    try:
+        async for chunk in chunks:
+            if chunk:
+                held.parts.append(chunk)
+                held.size += len(chunk)
+                made += len(chunk)
+                if held.reader is not None:
+                    held.wake()
+            count += 1
+            if made >= _TURN or count >= _TURN_CHUNKS:
+                made = count = 0
+                if held.closed:
+                    break
+                held.wake()
+                if held.size < _HELD:
+                    await asyncio.sleep(0)  # the body sends what is made, others run
+                else:  # the body's send waits for its client
+                    held.writer = asyncio.get_running_loop().create_future()
+                    await held.writer
+    finally:
+        try:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        finally:
+            held.wake()
+
+
+async def _cancelled(task: asyncio.Task[Any]) -> None:
+    # Cancel *task* and wait for its end; a cancel of ours meanwhile is raised.
+    current = asyncio.current_task()
+    before = current.cancelling() if current is not None else 0
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if current is None or current.cancelling() > before or not task.done():
+            raise
 
 
 async def stream_template(
