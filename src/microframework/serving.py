@@ -54,7 +54,9 @@ SERVE_APP_ENV = "MICROFRAMEWORK_SERVE_APP"
 #: What ran ``app.run()``: ``path:FILE`` or ``module:NAME``, run again in the worker (_run_main).
 SERVE_MAIN_ENV = "MICROFRAMEWORK_SERVE_MAIN"
 
-_serving_app: Microframework | None = None
+_serving_app: Microframework | None = None  # a worker's (this process's: below)
+_serving_here = threading.local()  # .app: what this thread's serve_app() serves
+_running_here: list[object] = []  # app.run() calls serving (threads): see run_app
 #: In a worker rerunning ``__main__``: the config and sockets to serve, then (emptied) done.
 _worker_serving: list[Any] = []
 _load_error = b""  # why the app failed to load (see _error_worker)
@@ -93,7 +95,6 @@ def serve_app(
     errors raise ``ClickException``."""
     from hypercorn.utils import LifespanFailureError
 
-    global _serving_app
     if not 0 <= port <= 65535:
         raise click.ClickException(f"The port must be 0 to 65535, not {port}.")
     if (certfile is None) != (keyfile is None):  # hypercorn would serve plain HTTP
@@ -102,7 +103,7 @@ def serve_app(
     config = _config(certfile, keyfile, options)
     told = _told_workers()
     try:
-        if use_reloader or workers > 1:
+        if use_reloader or workers > 1 or config.max_requests is not None:
             _tell_workers(app, locator, main_first)
             config.workers = workers
         # Probe first, so the address printed is one we can serve on: hypercorn leaks
@@ -113,7 +114,7 @@ def serve_app(
         scheme = "https" if certfile else "http"
         click.echo(f" * Serving app {app.name!r} on {scheme}://{bind}", err=True)
         click.echo(f" * Debug mode: {'on' if app.debug else 'off'}", err=True)
-        _serving_app = app
+        _serving_here.app = app  # not a global: another thread may serve another app
         if config.workers:
             watch = _Watch(tuple(extra_files or ()), tuple(exclude_patterns or ()))
             return _supervise(config, workers, watch if use_reloader else None)
@@ -121,7 +122,7 @@ def serve_app(
     except LifespanFailureError as error:
         raise click.ClickException(_lifespan_failure(error)) from None
     finally:
-        _serving_app = None
+        _serving_here.app = None
         os.environ.update(told)
         for name in _TOLD.difference(told):
             os.environ.pop(name, None)
@@ -463,7 +464,7 @@ async def _load_error_app(scope: Scope, receive: Receive, send: Send) -> None:
 def _worker_app() -> Microframework | DebugPages:
     """The app for hypercorn: this process's, or the one ``MICROFRAMEWORK_SERVE_APP``
     names; in debug mode behind the debug page's middleware."""
-    app = _serving_app or _loaded_app()
+    app = getattr(_serving_here, "app", None) or _serving_app or _loaded_app()
     if app.debug:
         from .debug import DebugPages  # only debug mode needs it
 
@@ -527,7 +528,7 @@ def run_app(
     **options: Any,
 ) -> None:
     """What ``app.run()`` does: serve *app* for development, errors as one line."""
-    if os.environ.get(RUN_FROM_CLI_ENV) == "true":
+    if os.environ.get(RUN_FROM_CLI_ENV) == "true" and not _running_here:
         # A worker importing it again stays quiet; one rerunning a main block serves.
         if _worker_serving:
             _serve_in_worker(app)
@@ -547,7 +548,8 @@ def run_app(
     host, port = default_address(app, host, port)
     _drop_werkzeug_options(options)
     # Worker processes import the script again; this stops its app.run() there.
-    os.environ[RUN_FROM_CLI_ENV] = "true"
+    os.environ[RUN_FROM_CLI_ENV] = "true"  # (not for this process's other threads)
+    _running_here.append(here := object())
     try:
         exit_code = serve_app(
             app,
@@ -566,7 +568,9 @@ def run_app(
         error.show()
         raise SystemExit(error.exit_code) from None
     finally:
-        os.environ.pop(RUN_FROM_CLI_ENV, None)
+        _running_here.remove(here)
+        if not _running_here:  # another thread's may still spawn workers
+            os.environ.pop(RUN_FROM_CLI_ENV, None)
     if exit_code:
         raise SystemExit(exit_code)
 
