@@ -443,3 +443,37 @@ async def test_a_template_that_fails_after_its_client_left_logs_no_lost_task_err
     assert first.startswith("<head></head>")
     gc.collect()
     assert "never retrieved" not in caplog.text
+
+
+async def test_rows_whose_timeout_fires_between_yields_are_closed_with_the_response() -> (
+    None
+):
+    # A rows generator with an asyncio.timeout (or a pool's acquire) around its
+    # yields: the template's task ends with its error, whose traceback kept _streamed's
+    # frame, and so the rows, until a garbage collection (a worker's shutdown).
+    app = Microframework(__name__)
+    ended: list[str] = []
+
+    async def rows() -> AsyncIterator[int]:
+        try:
+            async with asyncio.timeout(0.01):
+                for i in range(10**8):  # never awaits: the timeout fires between rows
+                    yield i
+        finally:
+            ended.append("finally")
+
+    @app.route("/page")
+    async def page() -> Response:
+        return await stream_template_string(
+            "{% for r in rows %}<p>{{ r }}</p>{% endfor %}", rows=rows()
+        )
+
+    gc.disable()  # the bug: only a collection ended them
+    try:
+        with pytest.raises(RuntimeError, match="without completing the response"):
+            await asyncio.wait_for(app.test_client().get("/page"), 30)
+        for _ in range(5):  # the generators' finalizers' acloses
+            await asyncio.sleep(0)
+        assert ended == ["finally"]
+    finally:
+        gc.enable()

@@ -414,6 +414,9 @@ async def _streamed(
                     held.reader = None
                 if not held.parts and not made.done():
                     yield ""  # empty chunks made: not idle (see _guard.stream_body)
+    except BaseException:  # its traceback keeps this frame: rows in context end now
+        context = None  # (not at a garbage collection, long after the response)
+        raise
     finally:
         held.closed = True  # (a template that swallows the cancel stops at a turn)
         if not made.done():  # closed early: its client left, a timeout, an error
