@@ -49,20 +49,18 @@ class FileStorage(_FileStorage):
 
     @staticmethod
     def close_stream(stream: IO[bytes]) -> None:
-        """Close *stream*; an upload's temporary file on disk past ``CLOSE_OFF_LOOP``
-        bytes in a thread of its own: freeing its pages held the event loop (a 512 MiB
-        one's, 40-300 ms). The thread holds it until it is closed. Not through
-        ``FileStorage(stream)``: werkzeug's takes the file's int ``name`` for a file
-        name, a ``TypeError``."""
-        # A spooled file has a name once it has rolled over to disk.
-        if isinstance(stream, SpooledTemporaryFile) and stream.name is not None:
-            if (
-                not stream.closed
-                and os.fstat(stream.fileno()).st_size >= CLOSE_OFF_LOOP
-            ):
-                threading.Thread(target=stream.close, name="upload close").start()
-                return
-        stream.close()
+        """Close *stream*; a spooled temporary file on disk of ``CLOSE_OFF_LOOP`` bytes
+        or more (an upload's, a body's) in a thread of its own, which holds it until it
+        is closed: freeing its pages held the event loop (a 512 MiB one's, 40-300 ms)."""
+        if (
+            isinstance(stream, SpooledTemporaryFile)
+            and stream.name is not None  # it has a name once rolled over to disk
+            and not stream.closed
+            and os.fstat(stream.fileno()).st_size >= CLOSE_OFF_LOOP
+        ):
+            threading.Thread(target=stream.close, name="upload close").start()
+        else:
+            stream.close()
 
     def save(  # type: ignore[override] # also awaitable, see below
         self,

@@ -39,6 +39,7 @@ from .signals import before_render_template
 from .signals import send_signal
 from .signals import state as _signals
 from .signals import template_rendered
+from .wrappers.body import outlive
 
 if TYPE_CHECKING:
     from jinja2.ext import Extension
@@ -420,7 +421,8 @@ async def _streamed(
     finally:
         held.closed = True  # (a template that swallows the cancel stops at a turn)
         if not made.done():  # closed early: its client left, a timeout, an error
-            await _cancelled(made)
+            made.cancel()
+            await outlive(made, asyncio.CancelledError)
         elif not made.cancelled():
             made.exception()  # seen: an error no chunk was asked for after is not logged
     await send_signal(template_rendered, app, template=template, context=context)
@@ -452,18 +454,6 @@ async def _render_into(held: _Held, chunks: AsyncIterator[str]) -> None:
             await chunks.aclose()  # type: ignore[attr-defined]
         finally:
             held.wake()
-
-
-async def _cancelled(task: asyncio.Task[Any]) -> None:
-    # Cancel *task* and wait for its end; a cancel of ours meanwhile is raised.
-    current = asyncio.current_task()
-    before = current.cancelling() if current is not None else 0
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        if current is None or current.cancelling() > before or not task.done():
-            raise
 
 
 async def stream_template(

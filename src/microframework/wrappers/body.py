@@ -161,7 +161,7 @@ class IterableBody(ResponseBody):
             # Closing a running generator raises, and the thread cannot be interrupted:
             # wait out its step (a cancel of ours stops the wait; the step runs on,
             # and the generator is closed when it is collected).
-            await _outlive(asyncio.shield(step), BaseException)
+            await outlive(asyncio.shield(step), BaseException)
         await close_source(self.source)
 
 
@@ -259,7 +259,7 @@ class WriterBody(ResponseBody):
             drained.set()  # a write() waiting (in another task, say) raises
         if task is not None and not task.done():
             task.cancel()
-            await _outlive(task, asyncio.CancelledError)
+            await outlive(task, asyncio.CancelledError)
 
 
 def make_body(value: Any) -> ResponseBody:
@@ -277,9 +277,9 @@ def make_body(value: Any) -> ResponseBody:
     )
 
 
-async def _outlive(waiting: Awaitable[Any], ignored: type[BaseException]) -> None:
-    # Wait for what is being closed, ignoring its *ignored* errors but not a cancel
-    # of the closing task (a server shutting down) that comes meanwhile.
+async def outlive(waiting: Awaitable[Any], ignored: type[BaseException]) -> None:
+    """Wait for what is being closed, ignoring its *ignored* errors but not a cancel
+    of the closing task (a server shutting down) that comes meanwhile."""
     task = asyncio.current_task()
     assert task is not None
     cancels = task.cancelling()
