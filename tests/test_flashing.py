@@ -222,3 +222,27 @@ async def test_await_flash_awaits_what_a_plain_receiver_returns(
         response = await app.test_client().get("/")
     assert response.status_code == 200
     assert audit == ["Saved."]
+
+
+@pytest.mark.parametrize("stored", [None, 5, "abc", [1, 2], {"a": 1}])
+async def test_flash_into_flashes_not_written_by_flash_keeps_the_new_message(
+    app: Microframework, stored: Any
+) -> None:
+    # The same sessions (an older format, or a leaked key): flash() was a 500 on every
+    # page that flashed (None, a number), or its message was dropped with the rest.
+    app.config["SECRET_KEY"] = "flash key"
+
+    @app.get("/add")
+    async def add() -> str:
+        await flash("new")
+        return "ok"
+
+    @app.get("/show")
+    async def show() -> Any:
+        return {"messages": get_flashed_messages()}
+
+    client = app.test_client()
+    async with client.session_transaction() as session:
+        session["_flashes"] = stored
+    assert (await client.get("/add")).status_code == 200
+    assert await (await client.get("/show")).get_json() == {"messages": ["new"]}

@@ -119,7 +119,10 @@ class Blueprint(Scaffold):
         self.url_prefix = url_prefix
         self.subdomain = subdomain
         self.deferred_functions: list[DeferredSetupFunction] = []
-        self.url_values_defaults: dict[str, Any] = dict(url_defaults or {})
+        # The caller's dict itself, as in Flask: one filled after this still counts.
+        self.url_values_defaults: dict[str, Any] = (
+            {} if url_defaults is None else url_defaults
+        )
         self.cli_group = cli_group
         self._blueprints: list[tuple[Blueprint, dict[str, Any]]] = []
 

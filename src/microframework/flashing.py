@@ -53,6 +53,14 @@ class _Flashed:
             yield from call().__await__()
 
 
+def _pairs(stored: Any) -> list[tuple[str, str]]:
+    """*stored* as ``(category, message)`` pairs, or none if flash() didn't write it."""
+    try:
+        return [(category, message) for category, message in stored]
+    except (TypeError, ValueError):
+        return []  # not pairs: an older format, or another writer's
+
+
 def flash(message: str, category: str = "message") -> Awaitable[None]:
     """Store *message* under *category* for the next :func:`get_flashed_messages`.
 
@@ -60,7 +68,9 @@ def flash(message: str, category: str = "message") -> Awaitable[None]:
     ctx = _connection_ctx("flash")
     session = ctx.session
     session.accessed = True  # as a use of the proxy
-    flashes = list(session.get("_flashes", ()))
+    # What flash() didn't write (None, a number, not pairs) would 500 here on every
+    # flash, or make get_flashed_messages drop the new message with it: start anew.
+    flashes = _pairs(session.get("_flashes", ()))
     flashes.append((category, message))
     session["_flashes"] = flashes
     pending: list[Callable[[], Any]] = []
@@ -101,11 +111,7 @@ def get_flashed_messages(
         session = ctx.session
         session.accessed = True  # the page shows what the session held: vary on Cookie
         stored = session.pop("_flashes") if "_flashes" in session else []
-        try:
-            flashes = [(category, message) for category, message in stored]
-        except (TypeError, ValueError):
-            flashes = []  # not pairs: not written by flash(), so nothing to show
-        _taken[connection] = flashes
+        flashes = _taken[connection] = _pairs(stored)
     if isinstance(category_filter, str):
         category_filter = (category_filter,)  # one category, not its letters
     if category_filter:
