@@ -148,13 +148,16 @@ class FormDataParser:
 _made: list[tuple[tuple[Any, ...], FormDataParser | None]] = [((), None)]
 
 
-def parser_for(memory: Any, parts: Any, cls: Any) -> FormDataParser:
-    """A parser with these limits: the last one made, if they are the same (a parser
-    keeps no state, and checking its limits costs more than a small form's parse)."""
-    key = (memory, parts, type(memory), type(parts), cls)  # True == 1, but is refused
+def parser_for(request: Any) -> FormDataParser:
+    """*request*'s form parser: the last one made, if its limits and classes are the
+    same (a parser keeps no state, and checking its limits costs more than a small
+    form's parse). Its ``form_data_parser_class`` may be a FormDataParser subclass."""
+    memory, parts = request.max_form_memory_size, request.max_form_parts
+    cls, made_by = request.parameter_storage_class, request.form_data_parser_class
+    key = (memory, parts, type(memory), type(parts), cls, made_by)  # True == 1: refused
     made, parser = _made[0]  # one tuple: a thread reads both or neither
     if parser is None or made != key:
-        parser = FormDataParser(
+        parser = (made_by or FormDataParser)(
             max_form_memory_size=memory, max_form_parts=parts, cls=cls
         )
         _made[0] = (key, parser)

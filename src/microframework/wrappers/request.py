@@ -118,6 +118,7 @@ class Request(BaseRequestWebsocket):
     #: The loop time a body read under ``BODY_TIMEOUT`` must end by: a response timeout
     #: before it waits for it, so a stalled upload is a 408, not a 504.
     body_deadline: float | None = None
+    form_data_parser_class: Any = None  #: a FormDataParser subclass, as in Flask, Quart
 
     def __init__(
         self, scope: Scope, receive: Receive, app: Microframework | None = None
@@ -586,11 +587,7 @@ class Request(BaseRequestWebsocket):
             return
         from ..formparser import parser_for
 
-        parser = parser_for(
-            self.max_form_memory_size,
-            self.max_form_parts,
-            self.parameter_storage_class,  # immutable, as in Flask and Quart
-        )
+        parser = parser_for(self)  # its limits, storage and form_data_parser_class
         # A body already read as data is iterated from the cache.
         try:
             form, files = await parser.parse(
