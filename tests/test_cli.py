@@ -2146,6 +2146,22 @@ async def test_debug_page_shows_the_traceback_escaped() -> None:
     assert f"{Path(__file__)}" in html
 
 
+async def test_debug_page_shows_the_notes_added_to_an_exception() -> None:
+    # As werkzeug's debugger (Flask) and Python's own traceback: a note from add_note()
+    # says what was going on ("while loading user 42"), escaped like the rest.
+    def failing() -> None:
+        error = ValueError("boom")
+        error.add_note("while loading " + "user <42>")
+        raise error
+
+    with pytest.raises(ValueError) as info:
+        failing()
+    html = await render_debug_page(info.value).get_data(as_text=True)
+    summary = html.index("<strong>ValueError: boom</strong>")
+    assert html.index("while loading user &lt;42&gt;") > summary
+    assert "user <42>" not in html
+
+
 async def test_debug_page_shows_the_request_but_hides_credentials() -> None:
     scope = http_scope(
         "/broken",

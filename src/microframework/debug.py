@@ -81,6 +81,7 @@ def render_debug_page(
             parts.append(f"<p class='chain'>{escape(note)}</p>")
         parts.extend(_render_frames(item))
         parts.append(f"<p><strong>{escape(_summary(item))}</strong></p>")
+        parts.extend(f"<pre class='note'>{escape(text)}</pre>" for text in _notes(item))
     if request is not None:
         parts.append(_render_headers(request))
     parts.append(
@@ -104,6 +105,17 @@ def _summary(exc: BaseException) -> str:
     except Exception:  # a broken __str__ must not hide the error it describes
         message = "<exception str() failed>"
     return f"{name}: {message}" if message else name
+
+
+def _notes(exc: BaseException) -> list[str]:
+    """The notes added to *exc* (``add_note``): Python prints them after it."""
+    notes = getattr(exc, "__notes__", None)
+    if not isinstance(notes, (list, tuple)):
+        return []
+    try:
+        return [str(note) for note in notes]
+    except Exception:  # as _summary: a broken note must not hide the error
+        return ["<note str() failed>"]
 
 
 def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
