@@ -1457,4 +1457,4 @@ async def test_test_apps_lifespan_error_is_caused_by_the_apps_own(
         async with app.test_app():
             pass
     assert isinstance(caught.value.__cause__, LookupError)
-    assert str(caught.value) == "LookupError: no database"
+    assert str(caught.value) == "Error during startup no database"

@@ -25,6 +25,7 @@ from microframework import Blueprint
 from microframework import g
 from microframework import make_response
 from microframework import Microframework
+from microframework import Request
 from microframework import request
 from microframework import Response
 from microframework import session
@@ -1561,3 +1562,30 @@ async def test_teardown_gets_the_error_an_overridden_handle_exception_answered()
 
     response = await app.test_client().get("/")
     assert (response.status_code, torn) == (500, [boom])
+
+
+# Coroutines here that Flask doesn't have at all (Quart's, or ours): nothing to port.
+_NOT_IN_FLASK = {"preprocess_websocket", "shutdown", "aclose"}
+
+
+def test_porting_names_every_method_that_is_awaited_here() -> None:
+    # A port that leaves one un-awaited fails silently (add_etag sets no ETag, so no
+    # 304 is ever sent) or gets a coroutine where a value was expected (patterns2).
+    import inspect
+    import re
+    from pathlib import Path
+
+    porting = (Path(__file__).parents[1] / "docs" / "porting.md").read_text()
+    missing = [
+        f"{cls.__name__}.{name}"
+        for cls in (Microframework, Blueprint, Response, Request)
+        for name in dir(cls)
+        if not name.startswith("_")
+        and name not in _NOT_IN_FLASK
+        and (
+            inspect.iscoroutinefunction(method := getattr(cls, name))
+            or inspect.isasyncgenfunction(method)
+        )
+        and not re.search(rf"\b{name}\b", porting)
+    ]
+    assert not missing

@@ -671,7 +671,7 @@ async def test_shutdown_errors_raise_the_first_and_log_the_rest(
     with pytest.raises(LifespanError) as caught:
         async with asyncio.timeout(LIMIT), app.test_app():
             pass
-    assert str(caught.value) == "KeyError: 'after boom'"  # the first error
+    assert str(caught.value) == "Error during shutdown 'after boom'"  # the first error
     [other] = [r for r in caplog.records if r.getMessage() == "Another shutdown error"]
     assert other.exc_info is not None
     assert repr(other.exc_info[1]) == "ValueError('generator boom')"

@@ -127,8 +127,11 @@ class TestApp:
                 f"the app returned during lifespan {phase} without replying"
             )
         if (kind := reply.get("type")) == f"lifespan.{phase}.failed":
-            message = reply.get("message", "") or f"lifespan {phase} failed"
-            raise LifespanError(message) from (raised[0] if raised else None)
+            why = (
+                (str(raised[0]) or repr(raised[0])) if raised else reply.get("message")
+            )
+            msg = f"Error during {phase} {why}" if why else f"lifespan {phase} failed"
+            raise LifespanError(msg) from (raised[0] if raised else None)
         if kind != f"lifespan.{phase}.complete":
             raise LifespanError(f"the app sent {kind!r} during lifespan {phase}")
 
