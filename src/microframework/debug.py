@@ -112,10 +112,14 @@ def _notes(exc: BaseException) -> list[str]:
     notes = getattr(exc, "__notes__", None)
     if not isinstance(notes, (list, tuple)):
         return []
+    return [_note_text(note) for note in notes]
+
+
+def _note_text(note: object) -> str:
     try:
-        return [str(note) for note in notes]
-    except Exception:  # as _summary: a broken note must not hide the error
-        return ["<note str() failed>"]
+        return str(note)
+    except Exception:  # as Python: a broken note hides neither the error nor the rest
+        return "<note str() failed>"
 
 
 def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:

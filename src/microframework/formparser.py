@@ -149,15 +149,24 @@ _made: list[tuple[tuple[Any, ...], FormDataParser | None]] = [((), None)]
 
 
 def parser_for(request: Any) -> FormDataParser:
-    """*request*'s form parser: the last one made, if its limits and classes are the
-    same (a parser keeps no state, and checking its limits costs more than a small
-    form's parse). Its ``form_data_parser_class`` may be a FormDataParser subclass."""
+    """*request*'s form parser. Its ``form_data_parser_class`` (a FormDataParser
+    subclass) is made for each request, as in Flask and Quart, so it may keep state of
+    its request or app; the built-in one is the last one made, if its limits and class
+    are the same (it keeps no state, and checking its limits costs more than a small
+    form's parse)."""
     memory, parts = request.max_form_memory_size, request.max_form_parts
     cls, made_by = request.parameter_storage_class, request.form_data_parser_class
-    key = (memory, parts, type(memory), type(parts), cls, made_by)  # True == 1: refused
+    if made_by is not None:
+        if not (isinstance(made_by, type) and issubclass(made_by, FormDataParser)):
+            raise TypeError(  # werkzeug's or Quart's reads a stream or body this isn't
+                "form_data_parser_class must be a subclass of"
+                f" microframework.formparser.FormDataParser, got {made_by!r}"
+            )
+        return made_by(max_form_memory_size=memory, max_form_parts=parts, cls=cls)
+    key = (memory, parts, type(memory), type(parts), cls)  # True == 1: refused
     made, parser = _made[0]  # one tuple: a thread reads both or neither
     if parser is None or made != key:
-        parser = (made_by or FormDataParser)(
+        parser = FormDataParser(
             max_form_memory_size=memory, max_form_parts=parts, cls=cls
         )
         _made[0] = (key, parser)

@@ -26,6 +26,7 @@ from typing import overload
 from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import CombinedMultiDict
+from werkzeug.datastructures import iter_multi_items
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -137,10 +138,9 @@ class Request(BaseRequestWebsocket):
 
     def release(self) -> None:
         """:meth:`close`, as the dispatcher calls it when the request ends."""
-        files = self._files
-        if files:
-            for _, storage in files.items(multi=True):
-                storage.close()
+        # A form_data_parser_class may return plain dicts, as in Flask and Quart.
+        for _, storage in iter_multi_items(self._files or ()):
+            storage.close()
         if self._body_file is not None:
             FileStorage.close_stream(self._body_file)  # off the loop if big
         if self.held_receive is not None:
@@ -612,7 +612,9 @@ class Request(BaseRequestWebsocket):
         if self.method == "GET":
             # As werkzeug: a cache keyed on the URL would not see what a GET's body says.
             return CombinedMultiDict([self.args])
-        return CombinedMultiDict([self.args, await self._get_form()])
+        form = await self._get_form()  # a parser's plain dict too, as werkzeug's values
+        form = form if isinstance(form, MultiDict) else MultiDict(form)
+        return CombinedMultiDict([self.args, form])
 
     # "coroutine 'Request.form' was never awaited" names what the user wrote.
     _get_form.__qualname__ = "Request.form"
