@@ -428,7 +428,7 @@ async def test_url_for_in_a_400_handler_for_an_untrusted_host_says_why(
     response = await client.get("/", headers={"Host": "evil.example"})
     assert response.status_code == 400
     assert await response.get_data() == (
-        b"the current request has no URL adapter (routing failed)"
+        b"the request has no URL adapter (routing failed)"
     )
     response = await client.get("/", headers={"Host": "good.example"})
     assert await response.get_data() == b"/"

@@ -365,9 +365,8 @@ class Microframework(TemplatingMixin, Scaffold):
         return _responses.make_response(self, rv, ctx.request if ctx else None)
 
     async def make_default_options_response(self) -> Response:
-        """The answer to an automatic ``OPTIONS`` request: an ``Allow`` header.
-
-        A coroutine, as in Quart (Flask's is a plain method)."""
+        """The answer to an automatic ``OPTIONS`` request: an ``Allow`` header (a
+        coroutine, as in Quart; Flask's is a plain method)."""
         ctx = _cv_app.get(None)
         if ctx is None or ctx.request is None or ctx.url_adapter is None:
             raise RuntimeError("make_default_options_response needs a request context")
@@ -548,11 +547,12 @@ class Microframework(TemplatingMixin, Scaffold):
             if _external is None:
                 _external = True
         if adapter is None:
-            raise RuntimeError(
-                "the current request has no URL adapter (routing failed)"
-            )
+            raise RuntimeError("the request has no URL adapter (routing failed)")
         if _scheme is not None and not _external:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
+        if current is not None and _method is None and current.method != "GET":
+            adapter = copy.copy(adapter)  # bound to the request, as Flask's: the rule
+            adapter.default_method = current.method  # for its method is built first
         self.inject_url_defaults(endpoint, values)
         try:
             rv: str = adapter.build(
