@@ -138,9 +138,9 @@ class Request(BaseRequestWebsocket):
 
     def release(self) -> None:
         """:meth:`close`, as the dispatcher calls it when the request ends."""
-        # A form_data_parser_class may return plain dicts, as in Flask and Quart.
-        for _, storage in iter_multi_items(self._files or ()):
-            storage.close()
+        if files := self._files:  # (iter_multi_items' ABC checks cost every request)
+            for _, storage in iter_multi_items(files):  # a parser's dict too, as Flask
+                storage.close()
         if self._body_file is not None:
             FileStorage.close_stream(self._body_file)  # off the loop if big
         if self.held_receive is not None:
