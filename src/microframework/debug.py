@@ -100,10 +100,7 @@ def _summary(exc: BaseException) -> str:
     module = type(exc).__module__
     if module not in ("builtins", "__main__"):
         name = f"{module}.{name}"
-    try:
-        message = str(exc)
-    except Exception:  # a broken __str__ must not hide the error it describes
-        message = "<exception str() failed>"
+    message = _text(exc, "exception")
     return f"{name}: {message}" if message else name
 
 
@@ -112,14 +109,14 @@ def _notes(exc: BaseException) -> list[str]:
     notes = getattr(exc, "__notes__", None)
     if not isinstance(notes, (list, tuple)):
         return []
-    return [_note_text(note) for note in notes]
+    return [_text(note, "note") for note in notes]
 
 
-def _note_text(note: object) -> str:
+def _text(thing: object, what: str) -> str:
     try:
-        return str(note)
-    except Exception:  # as Python: a broken note hides neither the error nor the rest
-        return "<note str() failed>"
+        return str(thing)
+    except Exception:  # as Python: a broken __str__ hides no error, and no other note
+        return f"<{what} str() failed>"
 
 
 def _chain(exc: BaseException) -> list[tuple[BaseException, str]]:
