@@ -102,7 +102,7 @@ class Compiled:
         "static_routes", "match_cache", "teardown_appcontext", "eager_sessions",
         "saves_always",
         "custom_make_response", "custom_process_response", "custom_handle_exception",
-        "str_content_type", "error_handlers", "unmemoised",
+        "str_content_type", "error_handlers", "unmemoised", "built", "own_built",
     )  # fmt: skip
 
     def __init__(self, adapters: AdapterCache) -> None:
@@ -133,6 +133,12 @@ class Compiled:
         #: ids of the rules an app's converter matches: its to_python may change
         #: its mind (a user deleted), so their matches are never memoised.
         self.unmemoised: frozenset[int] = frozenset()
+        #: URLs url_for built in a request, by adapter, request method, endpoint,
+        #: options and str/int values (see Microframework.url_for); bounded.
+        self.built: dict[tuple[Any, ...], str] = {}
+        #: Endpoints with a rule an app's converter (or Rule.build) builds: it may
+        #: change its mind, so their URLs are never memoised.
+        self.own_built: frozenset[str] = frozenset()
 
     def remember_match(
         self,
@@ -337,6 +343,11 @@ def compile_tables(app: Microframework) -> Compiled:
     }
     compiled.teardown_appcontext = teardown_appcontext_funcs(app)
     compiled.unmemoised = _with_own_converters(app)
+    compiled.own_built = frozenset(  # url_for builds these each time
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if id(rule) in compiled.unmemoised or type(rule).build is not WerkzeugRule.build
+    )
     _warn_of_unmatched_subdomains(app)
     return compiled
 

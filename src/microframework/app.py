@@ -68,6 +68,7 @@ from .helpers import app_redirect
 from .helpers import get_debug_flag
 from .json.provider import DefaultJSONProvider
 from .json.provider import JSONProvider
+from .routing import build_url
 from .routing import Map
 from .routing import Rule
 from .scaffold import check_rule
@@ -550,17 +551,10 @@ class Microframework(TemplatingMixin, Scaffold):
             raise RuntimeError("the request has no URL adapter (routing failed)")
         if _scheme is not None and not _external:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
-        if current is not None and _method is None and current.method != "GET":
-            adapter = copy.copy(adapter)  # bound to the request, as Flask's: the rule
-            adapter.default_method = current.method  # for its method is built first
         self.inject_url_defaults(endpoint, values)
-        try:
-            rv: str = adapter.build(
-                endpoint,
-                values,
-                method=_method,
-                url_scheme=_scheme,
-                force_external=_external,
+        try:  # memoised in a request; the rule for its method first: see build_url
+            rv = build_url(
+                self, adapter, current, endpoint, values, _method, _scheme, _external
             )
         except BuildError as error:
             values.update(

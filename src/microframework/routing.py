@@ -6,8 +6,10 @@ Binding costs microseconds, so adapters are cached per ``(host, scheme, root_pat
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
+from typing import TYPE_CHECKING
 from weakref import WeakSet
 
 from werkzeug.exceptions import NotFound
@@ -17,7 +19,12 @@ from werkzeug.routing import Rule as WerkzeugRule
 from werkzeug.sansio.utils import get_host
 
 from ._utils import MEMO_KEY_SIZE
+from ._utils import remember
 from ._utils import to_uri
+
+if TYPE_CHECKING:
+    from .app import Microframework
+    from .wrappers.base import BaseRequestWebsocket
 
 #: Marks "no per-route value": the app's config applies.
 UNSET: Any = object()
@@ -195,3 +202,57 @@ def compile_static_routes(
         for method in rule.methods or ():
             by_method.setdefault(method, rule)
     return table
+
+
+def build_url(
+    app: Microframework,
+    adapter: MapAdapter,
+    current: BaseRequestWebsocket | None,
+    endpoint: str,
+    values: dict[str, Any],
+    method: str | None,
+    scheme: str | None,
+    external: bool,
+) -> str:
+    """``adapter.build(...)`` for ``url_for``. In a request (*current*), the adapter is
+    the one shared per host, bound for GET: with no *method*, Flask's and Quart's,
+    bound to the request, build its method's rule first, so a copy does. There the URL
+    is memoised: a build costs tens of microseconds, and a page has dozens of links."""
+    compiled = app.compiled
+    key = None
+    if current is not None and compiled is not None:
+        if endpoint not in compiled.own_built:  # an app's to_url may change its mind
+            options = (adapter, current.method, endpoint, method, scheme, external)
+            key = _build_key(options, values)
+            if key is not None and (built := compiled.built.get(key)) is not None:
+                return built
+        if method is None and current.method != adapter.default_method:
+            adapter = copy.copy(adapter)
+            adapter.default_method = current.method
+    rv: str = adapter.build(
+        endpoint, values, method=method, url_scheme=scheme, force_external=external
+    )
+    if key is not None:
+        remember(compiled.built, key, rv)  # type: ignore[union-attr]
+    return rv
+
+
+def _build_key(
+    options: tuple[Any, ...], values: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    # Only str and int values (True == 1, and another type's text may change), in
+    # their order (the query string's), not too long (they are the client's), and
+    # not through an adapter the cache would not keep (its Host is the client's).
+    key = list(options)
+    adapter: MapAdapter = options[0]
+    size = len(options[2]) + len(adapter.server_name) + len(adapter.subdomain or "")
+    for name, value in values.items():  # names too: **request.args is the client's
+        kind = value.__class__
+        if kind is str:
+            size += len(name) + len(value)
+        elif kind is int:
+            size += len(name)
+        else:
+            return None
+        key += (name, value)
+    return tuple(key) if size <= MEMO_KEY_SIZE else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import zlib
 from collections.abc import Awaitable
 from collections.abc import MutableMapping
@@ -19,8 +20,11 @@ from typing import TYPE_CHECKING
 from itsdangerous import BadData
 from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
+from itsdangerous.signer import HMACAlgorithm
 from itsdangerous.url_safe import URLSafeSerializerMixin
 from werkzeug.datastructures import CallbackDict
+from werkzeug.datastructures import Headers
+from werkzeug.sansio.response import Response as _SansIOResponse
 
 from ._utils import DONE
 from .json.tag import TaggedJSONSerializer
@@ -182,6 +186,14 @@ def _key_bytes(key: object, name: str) -> bytes:
     raise TypeError(f"{name} must hold str or bytes keys, not {type(key).__name__}")
 
 
+class _OneShotHMAC(HMACAlgorithm):
+    """itsdangerous's HMAC in one call: ``hmac.digest`` is ``hmac.new(...).digest()``
+    (the same bytes) without the ``HMAC`` object's five Python calls."""
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, self.digest_method)
+
+
 class _Serializer(URLSafeTimedSerializer):
     """Keeps its signers, each deriving a key once: two HMACs a request fewer."""
 
@@ -202,11 +214,31 @@ class _Serializer(URLSafeTimedSerializer):
         made: dict[Any, Any] = self.__dict__.setdefault("_made", {})
         if (signer := made.get(salt)) is None:  # itsdangerous makes one a call
             signer = super().make_signer(salt)  # (a signer holds no state)
+            if type(signer.algorithm) is HMACAlgorithm:
+                signer.algorithm = _OneShotHMAC(signer.algorithm.digest_method)
             if len(made) < 8:  # a few salts (the caller's), each a few keys
                 derive = functools.lru_cache(maxsize=8)(signer.derive_key)
                 signer.derive_key = derive  # type: ignore[method-assign]
                 made[salt] = signer
         return signer
+
+
+_VARY = _SansIOResponse.vary
+
+
+def _vary_on_cookie(response: Response) -> None:
+    """``response.vary.add("Cookie")``, which without a ``Vary`` yet (the common case)
+    raises and catches a KeyError and sets the header through a callback: the same
+    ``("Vary", "Cookie")`` is appended here instead."""
+    headers = response.headers
+    if headers.__class__ is Headers and type(response).vary is _VARY:
+        for key, _ in headers._list:
+            if key.lower() == "vary":
+                break
+        else:
+            headers._list.append(("Vary", "Cookie"))
+            return
+    response.vary.add("Cookie")
 
 
 def opens_at_once(interface: SessionInterface) -> bool:
@@ -310,7 +342,9 @@ class SecureCookieSessionInterface(SessionInterface):
         own_signer = has_own_signer(self)
         if not (app.config["SECRET_KEY"] or own_signer):
             return None
-        value = request.cookies.get(self.get_cookie_name(app))
+        cookies, name = request.cookies, self.get_cookie_name(app)
+        # Not .get(): without the cookie, werkzeug's raises and catches a KeyError.
+        value = cookies[name] if name in cookies else None
         if not value and not own_signer:
             return self.session_class()  # the common case: no key work at all
         signer = self.get_signing_serializer(app)
@@ -348,14 +382,14 @@ class SecureCookieSessionInterface(SessionInterface):
                 )
             return
         if accessed := session.accessed:  # Vary once: each .vary parses the header
-            response.vary.add("Cookie")
+            _vary_on_cookie(response)
         if not session:
             if session.modified:
                 response.delete_cookie(
                     self.get_cookie_name(app), **self._cookie_options(app)
                 )
                 if not accessed:
-                    response.vary.add("Cookie")
+                    _vary_on_cookie(response)
             return
         if not self.should_set_cookie(app, session):
             return
@@ -369,7 +403,7 @@ class SecureCookieSessionInterface(SessionInterface):
             **self._cookie_options(app),
         )
         if not accessed:
-            response.vary.add("Cookie")
+            _vary_on_cookie(response)
 
 
 _COOKIE_SIGNER = (
