@@ -305,3 +305,16 @@ async def test_urls_built_for_a_huge_host_are_not_remembered() -> None:
         if isinstance(thing, MapAdapter) and thing.server_name == host
     ]
     assert kept == []
+
+
+async def test_a_post_test_request_context_before_any_request_builds_the_post_rule() -> (
+    None
+):
+    # Before the first request there are no tables (and no memo), but the request's
+    # method still picks the rule, as in Flask and Quart (review25).
+    app = Microframework(__name__)
+    _one_endpoint_two_rules(app)
+    async with app.test_request_context("/items/create", method="POST"):
+        assert url_for("items") == "/items/create"
+    async with app.test_request_context("/items/list"):
+        assert url_for("items") == "/items/list"

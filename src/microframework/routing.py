@@ -220,8 +220,8 @@ def build_url(
     is memoised: a build costs tens of microseconds, and a page has dozens of links."""
     compiled = app.compiled
     key = None
-    if current is not None and compiled is not None:
-        if endpoint not in compiled.own_built:  # an app's to_url may change its mind
+    if current is not None:  # tables or not (a test request context before them)
+        if compiled is not None and endpoint not in compiled.own_built:  # see Compiled
             options = (adapter, current.method, endpoint, method, scheme, external)
             key = _build_key(options, values)
             if key is not None and (built := compiled.built.get(key)) is not None:
