@@ -318,3 +318,20 @@ async def test_a_post_test_request_context_before_any_request_builds_the_post_ru
         assert url_for("items") == "/items/create"
     async with app.test_request_context("/items/list"):
         assert url_for("items") == "/items/list"
+
+
+async def test_sort_parameters_set_after_the_first_request_sorts_the_query() -> None:
+    # werkzeug reads url_map.sort_parameters (and sort_key) at each build: so do
+    # Flask and Quart, and so did url_for before its URLs were remembered.
+    app = Microframework(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return url_for("index", b=1, a=2)
+
+    client = app.test_client()
+    assert await (await client.get("/")).get_data(as_text=True) == "/?b=1&a=2"
+    app.url_map.sort_parameters = True
+    assert await (await client.get("/")).get_data(as_text=True) == "/?a=2&b=1"
+    app.url_map.sort_key = lambda item: item[0] != "b"
+    assert await (await client.get("/")).get_data(as_text=True) == "/?b=1&a=2"

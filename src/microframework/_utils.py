@@ -11,6 +11,7 @@ import contextvars
 import functools
 import importlib.util
 import inspect
+import ipaddress
 import os
 import re
 import sys
@@ -26,6 +27,7 @@ from typing import TypeVar
 from urllib.parse import quote
 from urllib.parse import urlsplit
 
+from werkzeug.sansio.utils import get_host
 from werkzeug.urls import iri_to_uri
 
 P = ParamSpec("P")
@@ -65,6 +67,22 @@ def percent_encoded(match: re.Match[str]) -> str:
     return "".join(f"%{ord(char):02X}" for char in match[0])
 
 
+def checked_host(scheme: str, value: str | None, server: Any, trusted: Any) -> str:
+    """werkzeug's get_host, and "" (as for any host it finds invalid) for "[a:b]" (it lets
+    hex digits and colons pass as an IP literal; urlsplit refuses them: request.url,
+    external URLs and strict-slash redirects were a 500) and for "xn--zz" (Punycode
+    that doesn't decode: request.url raised UnicodeError, as in Flask)."""
+    host = get_host(scheme, value, server, trusted)
+    try:
+        if host[:1] == "[":
+            ipaddress.IPv6Address(host[1:].partition("]")[0])
+        elif "xn--" in host.lower():  # (a port, if any, cut off)
+            (host.rpartition(":")[0] or host).encode().decode("idna")
+    except ValueError:  # UnicodeError too
+        return ""
+    return host
+
+
 def to_uri(location: str, keep: str = "[]") -> str:  # keep: as redirect() has them
     # Percent-encoded first: urlsplit drops a tab too, and "/\t/evil.example/é" came
     # back as "//evil.example/%C3%A9", another host.
@@ -72,8 +90,11 @@ def to_uri(location: str, keep: str = "[]") -> str:  # keep: as redirect() has t
     # iri_to_uri rebuilds the URL: "https:evil.example", relative on an https page (and
     # so passing the usual urljoin check), would come back as "https:///evil.example",
     # which browsers read as the host evil.example. Without a host, only quote it.
-    if urlsplit(location).netloc:
-        uri = iri_to_uri(location)  # a host to Punycode
+    try:  # a host to Punycode; one urlsplit or IDNA can't take is only quoted below:
+        uri = iri_to_uri(location) if urlsplit(location).netloc else ""
+    except ValueError:  # ?next=http://[::1 or http://a..b/ was a 500 (Quart sends it)
+        uri = ""
+    if uri:
         if _AUTHORITY.fullmatch(urlsplit(uri).netloc) is None:
             # IDNA's NFKC turns a fullwidth "\uff3c" into "\\", which browsers read as
             # "/": "https://evil.com\uff3c.example.com/" (a host ending in .example.com,

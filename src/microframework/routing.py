@@ -16,8 +16,8 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map as WerkzeugMap
 from werkzeug.routing import MapAdapter
 from werkzeug.routing import Rule as WerkzeugRule
-from werkzeug.sansio.utils import get_host
 
+from ._utils import checked_host
 from ._utils import MEMO_KEY_SIZE
 from ._utils import remember
 from ._utils import to_uri
@@ -114,7 +114,7 @@ class AdapterCache:
         """Return the adapter for this host, binding (and checking the host) on a miss."""
         # Strips default ports; a host not in TRUSTED_HOSTS is a SecurityError (400).
         raw = None if host_header is None else host_header.decode("latin-1")
-        host = get_host(scheme, raw, server, self._trusted)
+        host = checked_host(scheme, raw, server, self._trusted)
         adapter = self._bind(host, scheme, root_path or "/")
         if host_header is None or len(host_header) > MEMO_KEY_SIZE:
             # The host came from the scope's server, which the key lacks (HTTP/1.0),
@@ -223,7 +223,8 @@ def build_url(
     if current is not None:  # tables or not (a test request context before them)
         if compiled is not None and endpoint not in compiled.own_built:  # see Compiled
             options = (adapter, current.method, endpoint, method, scheme, external)
-            key = _build_key(options, values)
+            sorting = (adapter.map.sort_parameters, adapter.map.sort_key)  # per build
+            key = _build_key(options + sorting, values)
             if key is not None and (built := compiled.built.get(key)) is not None:
                 return built
         if method is None and current.method != adapter.default_method:

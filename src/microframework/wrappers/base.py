@@ -33,9 +33,9 @@ from werkzeug.http import parse_options_header
 from werkzeug.http import parse_set_header
 from werkzeug.sansio.request import Request as SansIORequest
 from werkzeug.sansio.utils import get_content_length
-from werkzeug.sansio.utils import get_host
 from werkzeug.utils import cached_property
 
+from .._utils import checked_host
 from .._utils import origin_form
 from .._utils import remember
 from .._utils import TOKEN
@@ -167,7 +167,7 @@ class BaseRequestWebsocket(SansIORequest):
         without a ``Host`` header (HTTP/1.0), or with an empty one: granian passes one
         for an HTTP/1.0 request that sent none."""
         value = self.headers.get("Host") or None
-        return get_host(self.scheme, value, self.server, self.trusted_hosts)
+        return checked_host(self.scheme, value, self.server, self.trusted_hosts)
 
     @cached_property
     def remote_addr(self) -> str | None:
