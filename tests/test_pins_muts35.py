@@ -28,6 +28,8 @@ from microframework import Microframework
 from microframework import request
 from microframework import Response
 from microframework import websocket
+from microframework._unread import DropBeforeEnd
+from microframework._unread import Dropper
 from microframework.ctx import AppCtxGlobals
 from microframework.exceptions import ClientDisconnected
 from microframework.exceptions import WebsocketDisconnect
@@ -37,8 +39,6 @@ from microframework.signals import appcontext_pushed
 from microframework.signals import got_request_exception
 from microframework.signals import got_websocket_exception
 from microframework.typing import Message
-from microframework.wrappers.request import DropBeforeEnd
-from microframework.wrappers.request import Dropper
 from microframework.wrappers.request import Request
 from microframework.wrappers.websocket import Websocket
 

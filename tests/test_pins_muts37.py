@@ -19,15 +19,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from microframework import Microframework
 from microframework import websocket
+from microframework._unread import drop_unread_body
+from microframework._unread import DropBeforeEnd
+from microframework._unread import Dropper
 from microframework._utils import Listener
 from microframework.exceptions import ClientDisconnected
 from microframework.sse import event_stream
 from microframework.typing import Message
 from microframework.typing import Receive
 from microframework.wrappers.body import BUFFERED
-from microframework.wrappers.request import drop_unread_body
-from microframework.wrappers.request import DropBeforeEnd
-from microframework.wrappers.request import Dropper
 from microframework.wrappers.request import Request
 
 

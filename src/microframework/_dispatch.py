@@ -40,6 +40,7 @@ from ._responses import save_websocket_session
 from ._responses import session_cookie_sent
 from ._responses import teardown
 from ._unread import drop_body_first
+from ._unread import DropBeforeEnd
 from ._utils import settled
 from .ctx import AppContext
 from .exceptions import ClientDisconnected
@@ -56,7 +57,6 @@ from .signals import state as _signals
 from .signals import websocket_finished
 from .signals import websocket_started
 from .wrappers.body import BUFFERED
-from .wrappers.request import DropBeforeEnd
 from .wrappers.response import Response
 
 if TYPE_CHECKING:

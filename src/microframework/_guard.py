@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import ServiceUnavailable
 
+from ._unread import DropBeforeEnd
+from ._unread import Dropper
+from ._unread import ending
 from ._unread import expects_continue
 from ._utils import first_step
 from ._utils import Listener
@@ -33,9 +36,6 @@ from .wrappers.body import BUFFERED
 from .wrappers.body import encode_chunk
 from .wrappers.body import IterableBody
 from .wrappers.body import KEEP_ALIVE
-from .wrappers.request import DropBeforeEnd
-from .wrappers.request import Dropper
-from .wrappers.request import ending
 
 if TYPE_CHECKING:
     from ._compile import Endpoint
@@ -90,7 +90,7 @@ class Guard(Listener):
     __slots__ = (
         "task", "reason", "ends_at_drain", "unread", "_timer", "_request", "_deferred",
         "_ahead", "_feeds", "_ours", "_spared", "_app", "_again", "ending", "_grace",
-        "owed",
+        "owed", "most",
     )  # fmt: skip
     _ours: int  # set as it fires: our cancels the task carries; -1: claimed
     _spared: float | None  # likewise: when an event stream's clean-up time is up
@@ -120,6 +120,7 @@ class Guard(Listener):
         self.ending = False  # the last message is sent: a client leaving now is no news
         self._grace: asyncio.TimerHandle | None = None  # see _fire (not _timer)
         self.owed = 0  # bytes a stream's source made since the loop last turned
+        self.most = BUFFERED  # what reading ahead keeps before it pauses (read_ahead)
         # Watching consumes receive(): a body being read is the reader's to receive;
         # one not yet read, the watch reads ahead (a client gone is heard after it),
         # keeping at most BUFFERED bytes for the read.
@@ -259,7 +260,7 @@ class Guard(Listener):
                 # (a copied context) must not wait for it any more.
                 request.body_taken()
                 return True
-            keep = request.body_heard(message)  # False: paused till a read takes some
+            keep = request.body_heard(message, self.most)  # False: paused (till read)
             if not keep and (
                 request.body_abandoned  # a read broke off: nobody can read the rest
                 or (self.ends_at_drain and not request.body_reading())
@@ -271,7 +272,7 @@ class Guard(Listener):
             self._ahead = self._feeds = request.body_watch is self
             return keep
         if self._ahead:
-            request.body_heard(message)  # a reader in another task hears it too
+            request.body_heard(message, self.most)  # a reader in another task hears it
         if message["type"] != "http.disconnect":
             return True  # keep listening
         if self.reason is None:
@@ -290,6 +291,12 @@ class Guard(Listener):
         if not self._ahead:
             self._ahead = self._feeds = True
             self._request.read_by_watch(self)
+            if (request := self._request).scope.get("http_version") == "3":
+                # hypercorn's one QUIC loop (every HTTP/3 client's) waits for room in
+                # the request's queue: a pause would stop them all. Kept up to the
+                # limit, as Quart reads a body ahead whole (more pauses, as before).
+                limit = request.max_content_length
+                self.most = BUFFERED + (limit if isinstance(limit, int) else 0)
 
     def failed(self) -> None:
         if self._feeds:  # a read calls receive() itself, and meets the failure

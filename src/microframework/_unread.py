@@ -1,21 +1,78 @@
-"""``_unread.py``: a body left unread by a view that answers early, over HTTP/2 and 3.
+"""``_unread.py``: a body the view left unread as its answer goes out.
 
-hypercorn (0.18, issue #329) ends the whole connection on DATA frames for a stream
-already answered, so the rest of the body is taken in first, bounded by the body's
-limits and the drain's deadline.
+Over HTTP/1.1 the rest is dropped once the response's last send waits on it
+(``DropBeforeEnd``): hypercorn ends an exchange through the request's queue, which a
+body left in it would fill for ever. Over HTTP/2 and 3 it is taken in first, bounded
+by the body's limits and the drain's deadline: hypercorn (0.18, issue #329) ends the
+whole connection on DATA frames for a stream already answered.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import Any
 from typing import TYPE_CHECKING
 
-from .wrappers.request import Dropper
+from ._utils import first_step
+from ._utils import Listener
 
 if TYPE_CHECKING:
     from ._drain import Drain
     from .typing import Message
+    from .typing import Send
     from .wrappers.request import Request
+
+
+class Dropper(Listener):
+    """Reads what is left of a body nobody will read, and drops it."""
+
+    __slots__ = ()
+
+    def heard(self, message: Message) -> bool:
+        return message["type"] == "http.request" and bool(message.get("more_body"))
+
+
+def drop_unread_body(request: Request, dropper: Listener | None = None) -> None:
+    """Before a response's last message, drop the rest of a body the app left unread.
+
+    hypercorn reads a connection only while its queue to the app has room (ten
+    messages), and ends an exchange by putting ``http.disconnect`` into that queue: a
+    body left in it would hold the last send, the task and the connection for ever.
+    Dropped after ``http.response.start`` (uvicorn then asks no ``100 Continue``), once
+    that last send waits. A read waiting for the body takes the rest; one that stopped
+    (a 413, a ``break`` not yet closed) is no reader."""
+    if not (request.body_finished() or request.body_awaited()):
+        request.drop_body(dropper or Dropper())
+
+
+async def ending(
+    sending: Awaitable[Any], request: Request, dropper: Listener | None = None
+) -> None:
+    """Await a response's last send; one that waits may wait for the body to be read."""
+    _, waiting = first_step(sending)
+    if waiting is not None:
+        drop_unread_body(request, dropper)
+        await waiting
+
+
+_LAST = frozenset(("http.response.body", "http.response.pathsend", "http.response.zerocopysend"))  # fmt: skip
+
+
+class DropBeforeEnd:
+    """The server's ``send`` once a read began, or a watch did with the body not all
+    received: the response's last message may drop the rest (:func:`ending`)."""
+
+    __slots__ = ("send", "request")
+
+    def __init__(self, send: Send, request: Request) -> None:
+        self.send = send
+        self.request = request
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if message["type"] in _LAST and not message.get("more_body"):
+            return ending(self.send(message), self.request)
+        return self.send(message)
 
 
 async def drop_body_first(request: Request, drain: Drain) -> bool:

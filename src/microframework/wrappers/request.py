@@ -2,7 +2,7 @@
 
 Rule: the body is read from ``receive()`` only when the view asks, or ahead of it by
 the disconnect watch of a view that waits first (at most ``BUFFERED`` bytes kept), or,
-left unread, dropped when the response's last send waits on it (``DropBeforeEnd``).
+left unread, dropped when the response's last send waits on it (``_unread``).
 Limits are checked against ``Content-Length`` first, then against the bytes received.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 import copy
 import json as _json
 from collections import deque
+from collections.abc import AsyncGenerator
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -31,10 +32,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from .._unread import DropBeforeEnd
 from .._utils import before
 from .._utils import DONE
 from .._utils import Done
-from .._utils import first_step
 from .._utils import Listener
 from ..datastructures import FileStorage
 from ..exceptions import BodyTimeout
@@ -95,6 +96,7 @@ class Request(BaseRequestWebsocket):
     _body_timeout: Any = _UNSET
     _body_file: IO[bytes] | None = None
     _whole: Any = None  # _READING, or a future, while get_data() reads the body
+    _parsing: asyncio.Future[None] | None = None  # while a task parses the form
     # What a disconnect watch read ahead of the body's read (see read_by_watch).
     _heard: deque[Any] | None = None
     _heard_bytes = 0
@@ -199,7 +201,7 @@ class Request(BaseRequestWebsocket):
         """The body: ``async for chunk in request.body`` or ``await request.body``."""
         return Body(self)
 
-    async def _iter_body(self) -> AsyncIterator[bytes]:
+    async def _iter_body(self) -> AsyncGenerator[bytes, None]:
         if self._data is not None:
             if self._data:
                 yield self._data
@@ -325,9 +327,9 @@ class Request(BaseRequestWebsocket):
         if waiter is not None and not waiter.done():
             waiter.set_result(_WOKEN)
 
-    def body_heard(self, message: Message) -> bool:
+    def body_heard(self, message: Message, most: int = BUFFERED) -> bool:
         """Keep a message the watch reading ahead received, for the body's read. False:
-        all of it is here, or ``BUFFERED`` bytes wait for a read (the watch pauses, so
+        all of it is here, or *most* bytes wait for a read (the watch pauses, so
         a client can't make a held request hold its body; the read resumes it)."""
         heard = self._heard
         assert heard is not None
@@ -350,7 +352,7 @@ class Request(BaseRequestWebsocket):
             self.body_watch = None  # all of it is here: the watch only watches now
             self._heard_all = True
         self._wake()
-        self._paused = self.body_watch is not None and self._heard_bytes >= BUFFERED
+        self._paused = self.body_watch is not None and self._heard_bytes >= most
         return not self._paused
 
     def body_awaited(self) -> bool:
@@ -577,6 +579,9 @@ class Request(BaseRequestWebsocket):
     async def _load_form_data(self) -> None:
         if self._form is not None:
             return
+        if (parsing := self._parsing) is not None:  # another task's form or files
+            await asyncio.shield(parsing)  # its outcome: the body is read once
+            return
         if self._whole is not None and self.body_reading():
             await self.get_data()  # another task's get_data() reads it: share
         if self._data is None and (failed := self._body_failed) is not None:
@@ -588,15 +593,27 @@ class Request(BaseRequestWebsocket):
         from ..formparser import parser_for
 
         parser = parser_for(self)  # its limits, storage and form_data_parser_class
+        parsing = self._parsing = asyncio.get_running_loop().create_future()
         # A body already read as data is iterated from the cache.
+        body = self._iter_body()
         try:
-            form, files = await parser.parse(
-                self._iter_body(), self.mimetype, self.mimetype_params
-            )
+            form, files = await parser.parse(body, self.mimetype, self.mimetype_params)
         except BaseException as error:  # over a form limit: nobody reads the rest
             self.drop_at_end(error)
+            told = isinstance(error, Exception | ClientDisconnected)  # else a cancel
+            parsing.set_exception(
+                copy.copy(error) if told else RuntimeError("the read was cancelled")
+            )
+            parsing.exception()  # retrieved: no "never retrieved" log without waiters
             raise
+        finally:
+            self._parsing = None
+            # A parse that stopped mid-body (a malformed part) leaves the iterator
+            # open: closed now, the body is over, as for a broken-off `async for`,
+            # whatever the split; not when the garbage collector gets to it.
+            await body.aclose()
         self._form, self._files = form, files
+        parsing.set_result(None)
 
     async def _get_form(self) -> MultiDict[str, str]:
         await self._load_form_data()
@@ -646,54 +663,3 @@ def _returning(awaitable: Awaitable[Any]) -> Callable[[], Awaitable[Any]]:
 
 
 _BODY_FAILURES = (ClientDisconnected, BodyTimeout, RequestEntityTooLarge)
-
-
-class Dropper(Listener):
-    """Reads what is left of a body nobody will read, and drops it."""
-
-    __slots__ = ()
-
-    def heard(self, message: Message) -> bool:
-        return message["type"] == "http.request" and bool(message.get("more_body"))
-
-
-def drop_unread_body(request: Request, dropper: Listener | None = None) -> None:
-    """Before a response's last message, drop the rest of a body the app left unread.
-
-    hypercorn reads a connection only while its queue to the app has room (ten
-    messages), and ends an exchange by putting ``http.disconnect`` into that queue: a
-    body left in it would hold the last send, the task and the connection for ever.
-    Dropped after ``http.response.start`` (uvicorn then asks no ``100 Continue``), once
-    that last send waits. A read waiting for the body takes the rest; one that stopped
-    (a 413, a ``break`` not yet closed) is no reader."""
-    if not (request.body_finished() or request.body_awaited()):
-        request.drop_body(dropper or Dropper())
-
-
-async def ending(
-    sending: Awaitable[Any], request: Request, dropper: Listener | None = None
-) -> None:
-    """Await a response's last send; one that waits may wait for the body to be read."""
-    _, waiting = first_step(sending)
-    if waiting is not None:
-        drop_unread_body(request, dropper)
-        await waiting
-
-
-_LAST = frozenset(("http.response.body", "http.response.pathsend", "http.response.zerocopysend"))  # fmt: skip
-
-
-class DropBeforeEnd:
-    """The server's ``send`` once a read began, or a watch did with the body not all
-    received: the response's last message may drop the rest (:func:`ending`)."""
-
-    __slots__ = ("send", "request")
-
-    def __init__(self, send: Send, request: Request) -> None:
-        self.send = send
-        self.request = request
-
-    def __call__(self, message: Message) -> Awaitable[None]:
-        if message["type"] in _LAST and not message.get("more_body"):
-            return ending(self.send(message), self.request)
-        return self.send(message)
