@@ -170,13 +170,13 @@ class Websocket(BaseRequestWebsocket):
         if self._state != _CONNECTING:
             if self._state == _ACCEPTED:
                 return
+            if self._going_away is not None or self.cancelled_by_disconnect:
+                raise self._disconnected()  # the drain's answer went, or the client left
             raise RuntimeError("cannot accept a websocket that is already closed")
         if subprotocol is not None:
             self._check_subprotocol(subprotocol)
-        message: dict[str, Any] = {
-            "type": "websocket.accept",
-            "subprotocol": subprotocol,
-        }
+        message: dict[str, Any] = {"type": "websocket.accept"}
+        message["subprotocol"] = subprotocol
         if headers:
             message["headers"] = encode_headers(Headers(headers).items())
         # Accepted before the send: a receive() or send() meanwhile must not accept too.
