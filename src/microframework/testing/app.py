@@ -29,6 +29,10 @@ class LifespanTimeout(LifespanError, TimeoutError):
     """A lifespan phase ran out of time (a ``TimeoutError`` too, as Quart raises)."""
 
 
+#: Seconds test_app() waits for startup, and for shutdown (Quart's name; its 6 s).
+DEFAULT_TIMEOUT = 60
+
+
 class TestApp:
     """``async with TestApp(app) as test_app:`` starts the app, then shuts it down."""
 
@@ -37,8 +41,8 @@ class TestApp:
     def __init__(
         self,
         app: Microframework,
-        startup_timeout: float = 60,
-        shutdown_timeout: float = 60,
+        startup_timeout: float = DEFAULT_TIMEOUT,
+        shutdown_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.app = app
         self.startup_timeout = startup_timeout
