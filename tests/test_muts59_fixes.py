@@ -93,3 +93,67 @@ async def test_form_read_again_after_a_malformed_multipart_body_is_the_same_for_
             call(app, http_scope("/", "POST", headers=headers), recorder), 10
         )
         assert (done.status, done.body) == (400, b'{"again":{},"data":""}\n')
+
+
+class _FormRejected(Exception):
+    def __init__(self, field: str, reason: str) -> None:  # copy() can't remake it
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+async def test_a_parsers_own_error_that_copy_cannot_remake_reaches_its_handler() -> (
+    None
+):
+    # review26: the copy made for other readers raised TypeError in its place (a 500).
+    from microframework.formparser import FormDataParser
+    from microframework.wrappers.request import Request
+
+    class StrictParser(FormDataParser):
+        async def parse(self, stream: Any, mimetype: str, options: Any) -> Any:
+            form, files = await super().parse(stream, mimetype, options)
+            if "name" not in form:
+                raise _FormRejected("name", "required")
+            return form, files
+
+    class StrictRequest(Request):
+        form_data_parser_class = StrictParser
+
+    app = Microframework(__name__)
+    app.request_class = StrictRequest
+
+    @app.errorhandler(_FormRejected)
+    async def rejected(error: _FormRejected) -> Any:
+        return {"field": error.field}, 422
+
+    @app.post("/")
+    async def view() -> Any:
+        return dict(await request.form)
+
+    response = await app.test_client().post("/", form={"x": "1"})
+    assert response.status_code == 422
+    assert await response.get_json() == {"field": "name"}
+
+
+async def test_get_data_beside_two_form_readers_parses_once() -> None:
+    # review26: a reader that waited for another task's get_data() parsed again,
+    # leaving the first parse's upload open (Quart parses once).
+    app = Microframework(__name__)
+    seen: dict[str, Any] = {}
+
+    @app.post("/")
+    async def view() -> Any:
+        _, first, second = await asyncio.gather(
+            request.get_data(), request.files, request.files
+        )
+        seen["first"] = first["f"]
+        return {"same": first is second}
+
+    headers = [
+        (b"content-type", b"multipart/form-data; boundary=xx"),
+        (b"content-length", str(len(_MULTIPART)).encode()),
+    ]
+    scope = http_scope("/", "POST", headers=headers)
+    async with asyncio.timeout(5):
+        rec = await call(app, scope, _Trickle(_MULTIPART[:30], _MULTIPART[30:]))
+    assert (rec.status, rec.body) == (200, b'{"same":true}\n')
+    assert seen["first"].stream.closed

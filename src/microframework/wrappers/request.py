@@ -579,11 +579,12 @@ class Request(BaseRequestWebsocket):
     async def _load_form_data(self) -> None:
         if self._form is not None:
             return
+        if self._whole is not None and self.body_reading():
+            await self.get_data()  # another task's get_data() reads it: share
+            return await self._load_form_data()  # read: parsed (or parsing) meanwhile?
         if (parsing := self._parsing) is not None:  # another task's form or files
             await asyncio.shield(parsing)  # its outcome: the body is read once
             return
-        if self._whole is not None and self.body_reading():
-            await self.get_data()  # another task's get_data() reads it: share
         if self._data is None and (failed := self._body_failed) is not None:
             raise copy.copy(failed)
         if self._data is None and self._body_started and not self.body_reading():
@@ -601,9 +602,12 @@ class Request(BaseRequestWebsocket):
         except BaseException as error:  # over a form limit: nobody reads the rest
             self.drop_at_end(error)
             told = isinstance(error, Exception | ClientDisconnected)  # else a cancel
-            parsing.set_exception(
-                copy.copy(error) if told else RuntimeError("the read was cancelled")
-            )
+            shared: BaseException = RuntimeError("the read was cancelled")
+            try:  # a copy for the waiters; an app's error copy() can't remake: itself
+                shared = copy.copy(error) if told else shared
+            except Exception:
+                shared = error
+            parsing.set_exception(shared)
             parsing.exception()  # retrieved: no "never retrieved" log without waiters
             raise
         finally:
