@@ -283,7 +283,7 @@ FUNCTION_LINES = 60  # from the first decorator to the last line, docstring incl
 # running their own tests, guides and example apps showed missing (session 13), plus
 # the fixes that real clients, servers and Quart's extensions showed (sessions 14-15); this
 # holds the package there while that figure is open.
-PACKAGE_LINES = 19_129
+PACKAGE_LINES = 19_133
 
 
 def _package_lines(root: Path) -> int:

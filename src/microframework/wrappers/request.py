@@ -96,7 +96,7 @@ class Request(BaseRequestWebsocket):
     _body_timeout: Any = _UNSET
     _body_file: IO[bytes] | None = None
     _whole: Any = None  # _READING, or a future, while get_data() reads the body
-    _parsing: asyncio.Future[None] | None = None  # while a task parses the form
+    _parsing: asyncio.Future[None] | None = None  # _READING while a form parses
     # What a disconnect watch read ahead of the body's read (see read_by_watch).
     _heard: deque[Any] | None = None
     _heard_bytes = 0
@@ -583,6 +583,8 @@ class Request(BaseRequestWebsocket):
             await self.get_data()  # another task's get_data() reads it: share
             return await self._load_form_data()  # read: parsed (or parsing) meanwhile?
         if (parsing := self._parsing) is not None:  # another task's form or files
+            if parsing is _READING:  # the first to wait makes the future (rare)
+                parsing = self._parsing = asyncio.get_running_loop().create_future()
             await asyncio.shield(parsing)  # its outcome: the body is read once
             return
         if self._data is None and (failed := self._body_failed) is not None:
@@ -594,30 +596,32 @@ class Request(BaseRequestWebsocket):
         from ..formparser import parser_for
 
         parser = parser_for(self)  # its limits, storage and form_data_parser_class
-        parsing = self._parsing = asyncio.get_running_loop().create_future()
+        self._parsing = _READING  # no future until another task waits
         # A body already read as data is iterated from the cache.
         body = self._iter_body()
         try:
             form, files = await parser.parse(body, self.mimetype, self.mimetype_params)
         except BaseException as error:  # over a form limit: nobody reads the rest
             self.drop_at_end(error)
-            told = isinstance(error, Exception | ClientDisconnected)  # else a cancel
-            shared: BaseException = RuntimeError("the read was cancelled")
-            try:  # a copy for the waiters; an app's error copy() can't remake: itself
-                shared = copy.copy(error) if told else shared
-            except Exception:
-                shared = error
-            parsing.set_exception(shared)
-            parsing.exception()  # retrieved: no "never retrieved" log without waiters
-            raise
-        finally:
+            if (parsing := self._parsing) is not _READING:  # waiters: the outcome
+                shared: BaseException = RuntimeError("the read was cancelled")
+                if isinstance(error, Exception | ClientDisconnected):  # not a cancel
+                    try:  # a copy; an app's error copy() can't remake: itself
+                        shared = copy.copy(error)
+                    except Exception:
+                        shared = error
+                parsing.set_exception(shared)
+                parsing.exception()  # retrieved: no "never retrieved" log
             self._parsing = None
             # A parse that stopped mid-body (a malformed part) leaves the iterator
             # open: closed now, the body is over, as for a broken-off `async for`,
             # whatever the split; not when the garbage collector gets to it.
             await body.aclose()
+            raise
+        parsing, self._parsing = self._parsing, None
         self._form, self._files = form, files
-        parsing.set_result(None)
+        if parsing is not _READING:
+            parsing.set_result(None)
 
     async def _get_form(self) -> MultiDict[str, str]:
         await self._load_form_data()
